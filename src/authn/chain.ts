@@ -1,0 +1,28 @@
+import type { Labels } from '../authz/types.js';
+import type { PasswordVerifier } from './password.js';
+import type { Authenticator, Credentials } from './types.js';
+
+/** The chain's verdict, with the backend that decided (for the audit log). */
+export type ChainResult =
+  | { readonly outcome: 'authenticated'; readonly labels: Labels; readonly by: string }
+  | { readonly outcome: 'denied'; readonly reason: string; readonly by: string | null };
+
+/**
+ * Runs authenticators in the fixed order of design.md. The first answer other than
+ * `no_match` decides. If every backend says `no_match`, the request is denied, after one
+ * dummy password comparison so an unknown account takes as long as a wrong password.
+ * A backend that throws (cannot answer) fails the whole request closed: the error propagates.
+ */
+export async function authenticate(
+  authenticators: readonly Authenticator[],
+  credentials: Credentials,
+  verifier: PasswordVerifier,
+): Promise<ChainResult> {
+  for (const authenticator of authenticators) {
+    const result = await authenticator.authenticate(credentials);
+    if (result.outcome === 'authenticated') return { ...result, by: authenticator.name };
+    if (result.outcome === 'denied') return { ...result, by: authenticator.name };
+  }
+  if (credentials.password !== undefined) await verifier.burn(credentials.password);
+  return { outcome: 'denied', reason: 'unknown account', by: null };
+}

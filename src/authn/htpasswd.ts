@@ -1,0 +1,38 @@
+import { ConfigError } from '../errors.js';
+import { BCRYPT_HASH } from './password.js';
+import type { StaticUser } from './users.js';
+
+/**
+ * Parses an htpasswd file (`user:hash` per line, `#` comments). Only bcrypt entries are
+ * accepted: MD5 (`$apr1$`), SHA1 (`{SHA}`) and crypt are weak, and refused with the line.
+ */
+export function parseHtpasswd(text: string, file: string): Map<string, StaticUser> {
+  const users = new Map<string, StaticUser>();
+  const errors: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const colon = line.indexOf(':');
+    const where = `line ${i + 1}`;
+    if (colon <= 0) return errors.push(`${where}: expected user:hash`);
+    const user = line.slice(0, colon);
+    const hash = line.slice(colon + 1);
+    if (!BCRYPT_HASH.test(hash)) {
+      return errors.push(
+        `${where}: user ${JSON.stringify(user)} has a ${hashKind(hash)} hash; only bcrypt is accepted (htpasswd -B, regauth hash)`,
+      );
+    }
+    if (users.has(user)) return errors.push(`${where}: user ${JSON.stringify(user)} appears twice`);
+    users.set(user, { passwordHash: hash, labels: {} });
+  });
+  if (errors.length > 0) throw new ConfigError('users_file', `${file}: ${errors.join('; ')}`);
+  return users;
+}
+
+function hashKind(hash: string): string {
+  if (hash.startsWith('$apr1$')) return 'MD5 ($apr1$)';
+  if (hash.startsWith('{SHA}')) return 'SHA1 ({SHA})';
+  if (hash.startsWith('$5$') || hash.startsWith('$6$')) return 'SHA-crypt';
+  if (hash.startsWith('$2')) return 'malformed bcrypt';
+  return 'crypt or plain-text';
+}

@@ -1,0 +1,45 @@
+import type { Labels } from '../authz/types.js';
+import type { PasswordVerifier } from './password.js';
+import type { Authenticator, AuthnResult, Credentials } from './types.js';
+
+/** A statically configured account. */
+export interface StaticUser {
+  /** bcrypt hash; undefined accepts any password (docker_auth semantics, used for `"": {}` anonymous). */
+  readonly passwordHash: string | undefined;
+  readonly labels: Labels;
+}
+
+/**
+ * Accounts from `users:` or `users_file:`. A known account is authenticated or denied; an
+ * unknown one is no match, so the next backend is asked.
+ */
+export class StaticUsersAuthenticator implements Authenticator {
+  readonly name: string;
+  readonly #users: ReadonlyMap<string, StaticUser>;
+  readonly #verifier: PasswordVerifier;
+
+  constructor(
+    name: 'users' | 'users_file',
+    users: ReadonlyMap<string, StaticUser>,
+    verifier: PasswordVerifier,
+  ) {
+    this.name = name;
+    this.#users = users;
+    this.#verifier = verifier;
+  }
+
+  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+    const user = this.#users.get(account);
+    if (!user) return { outcome: 'no_match' };
+    if (user.passwordHash === undefined) return { outcome: 'authenticated', labels: user.labels };
+    if (password === undefined) return { outcome: 'denied', reason: 'password required' };
+    return (await this.#verifier.verify(password, user.passwordHash))
+      ? { outcome: 'authenticated', labels: user.labels }
+      : { outcome: 'denied', reason: 'wrong password' };
+  }
+
+  /** The stored hash, for refresh-token binding (a changed hash revokes tokens). */
+  entry(account: string): StaticUser | undefined {
+    return this.#users.get(account);
+  }
+}

@@ -1,0 +1,436 @@
+import { formatPath } from '../config/yaml.js';
+import { ConfigError, ConfigErrors } from '../errors.js';
+import { parseIpMatcher, type IpMatcher } from './ip.js';
+import {
+  compilePattern,
+  PatternCache,
+  REQUEST_FIELDS,
+  type Captures,
+  type Pattern,
+  type Resolve,
+  type RequestField,
+} from './pattern.js';
+import type { AclRuleConfig, AuthzDecision, AuthzRequest, Labels } from './types.js';
+
+/** A finding about a rule that does not stop the config from loading (for `regauth validate`). */
+export interface AclWarning {
+  /** YAML path, e.g. `acl[2].match.name`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** What tooling (`regauth check`, `regauth validate`) can learn about one compiled rule. */
+export interface AclRuleInfo {
+  /** 0-based position in the ACL: the `rule` of the decisions it makes. */
+  readonly index: number;
+  /** YAML path of the rule, e.g. `acl[3]`. */
+  readonly path: string;
+  readonly comment: string | undefined;
+  /** The rule as written. */
+  readonly match: AclRuleConfig['match'];
+  readonly actions: readonly string[];
+  /** E.g. an unknown action, or a `${account:2}` that can never resolve so the rule never matches. */
+  readonly warnings: readonly AclWarning[];
+}
+
+/** An ACL compiled at load: frozen, safe to share between requests. */
+export interface CompiledAcl {
+  readonly rules: readonly AclRuleInfo[];
+  /**
+   * Decides one scope (design.md "ACL semantics"): the first rule whose every match field
+   * matches decides and grants the requested actions it allows (all of them for `["*"]`,
+   * none for `[]`); no matching rule grants nothing (`rule: null`). Never throws.
+   */
+  authorize(request: AuthzRequest): AuthzDecision;
+}
+
+export interface CompileAclOptions {
+  /** How many globs and regexes built from placeholders to keep (default 10,000). */
+  readonly cacheSize?: number;
+  /**
+   * Index rules by their literal `account` and the literal first segment of their `name`
+   * (default true), so a large ACL only tries the rules that can match. The decisions are the
+   * same either way; false tries every rule in order.
+   */
+  readonly index?: boolean;
+}
+
+/** The actions the registry knows; others are accepted with a warning (design.md). */
+export const KNOWN_ACTIONS: readonly string[] = ['pull', 'push', 'delete', '*'];
+
+/**
+ * The most label combinations one rule tries for one scope (`${labels:a}/${labels:b}` tries
+ * every pair of values). Beyond it the rule denies the scope, as `actions: []` would: it
+ * must not be skipped, or a deny rule could be dodged by having many labels.
+ */
+export const MAX_LABEL_COMBINATIONS = 10_000;
+
+/** The grammar of request actions (src/request/scope.ts), without `*`. */
+const ACTION = /^[a-z][a-z0-9_-]*$/;
+
+type Check =
+  | {
+      readonly kind: 'field';
+      readonly field: RequestField;
+      readonly pattern: Pattern;
+      readonly path: string;
+      /** Whether another check uses this field's `${field:N}` captures. */
+      readonly captures: boolean;
+    }
+  | { readonly kind: 'labels'; readonly key: string; readonly pattern: Pattern; readonly path: string };
+
+interface Rule {
+  readonly info: AclRuleInfo;
+  readonly ip: IpMatcher | undefined;
+  /** Checks without placeholders, cheapest first: decided once per scope. */
+  readonly fixed: readonly Check[];
+  /** Checks with placeholders, capture producers before their users: tried per label combination. */
+  readonly dynamic: readonly Check[];
+  /** Distinct `${labels:X}` names in `dynamic`. */
+  readonly labelKeys: readonly string[];
+  readonly usesCaptures: boolean;
+  /** `all` for `["*"]`; otherwise the allowed actions (empty for an explicit deny). */
+  readonly grant: 'all' | ReadonlySet<string>;
+}
+
+/**
+ * Compiles ACL rules once, at load: regexes, globs and CIDRs are built here, never per request.
+ * `basePath` prefixes the YAML paths in errors. Throws ConfigErrors listing every problem
+ * (`acl[3].match.name: invalid regular expression /(/: Unterminated group`).
+ */
+export function compileAcl(
+  rules: readonly AclRuleConfig[],
+  basePath = 'acl',
+  options: CompileAclOptions = {},
+): CompiledAcl {
+  const errors: ConfigError[] = [];
+  const compiled = rules.map((config, i) => compileRule(config, i, `${basePath}[${i}]`, errors));
+  if (errors.length > 0) throw new ConfigErrors(errors);
+  const ready = compiled as Rule[];
+  const cache = new PatternCache(options.cacheSize);
+  const index = buildIndex(ready, options.index ?? true);
+
+  return Object.freeze({
+    rules: Object.freeze(ready.map((r) => r.info)),
+    authorize(request: AuthzRequest): AuthzDecision {
+      const evaluation = new Evaluation(request, cache);
+      for (const i of index.candidates(request)) {
+        const rule = ready[i]!;
+        const outcome = evaluation.matches(rule);
+        if (outcome === 'no') continue;
+        const granted = outcome === 'yes' ? grantedActions(rule.grant, request.actions) : [];
+        const comment = rule.info.comment;
+        return comment === undefined ? { granted, rule: i } : { granted, rule: i, comment };
+      }
+      return { granted: [], rule: null };
+    },
+  });
+}
+
+function compileRule(
+  config: AclRuleConfig,
+  index: number,
+  path: string,
+  errors: ConfigError[],
+): Rule | undefined {
+  const errorCount = errors.length;
+  const warnings: AclWarning[] = [];
+  const fail = (at: string, message: string, cause?: unknown) =>
+    errors.push(new ConfigError(at, message, { cause }));
+
+  const compiled: { field?: RequestField; key?: string; pattern: Pattern; path: string }[] = [];
+  const attempt = (at: string, source: string) => {
+    try {
+      return compilePattern(source);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      fail(at, err.message, err);
+      return undefined;
+    }
+  };
+  for (const field of REQUEST_FIELDS) {
+    const source = config.match[field];
+    if (source === undefined) continue;
+    const at = `${path}.match.${field}`;
+    const pattern = attempt(at, source);
+    if (pattern) compiled.push({ field, pattern, path: at });
+  }
+  for (const [key, source] of Object.entries(config.match.labels ?? {})) {
+    const at = `${path}.match.${formatPath(['labels', key])}`;
+    const pattern = attempt(at, source);
+    if (pattern) compiled.push({ key, pattern, path: at });
+  }
+
+  let ip: IpMatcher | undefined;
+  if (config.match.ip !== undefined) {
+    try {
+      ip = parseIpMatcher(config.match.ip);
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      fail(`${path}.match.ip`, err.message, err);
+    }
+  }
+
+  // `${field:N}` placeholders: which fields produce captures, and can they ever resolve?
+  const producers = new Map(compiled.flatMap((c) => (c.field ? [[c.field, c] as const] : [])));
+  const captured = new Set<RequestField>();
+  for (const c of compiled) {
+    for (const p of c.pattern.placeholders) {
+      if (p.kind !== 'group') continue;
+      const producer = producers.get(p.field);
+      const never = `${p.text} can never resolve, so this rule never matches`;
+      if (p.field === c.field) {
+        fail(c.path, `${p.text} refers to this field's own captures; use it in another field`);
+      } else if (!producer) {
+        warnings.push({ path: c.path, message: `${never}: match.${p.field} is absent` });
+      } else if (producer.pattern.kind !== 'regex') {
+        warnings.push({ path: c.path, message: `${never}: match.${p.field} is not a /regex/` });
+      } else if (p.group > producer.pattern.groups) {
+        const has = producer.pattern.groups;
+        warnings.push({
+          path: c.path,
+          message: `${never}: match.${p.field} has ${has} capture group${has === 1 ? '' : 's'}`,
+        });
+      } else {
+        captured.add(p.field);
+      }
+    }
+  }
+
+  const grant = compileActions(config.actions, `${path}.actions`, fail, warnings);
+
+  const checks: Check[] = compiled.map((c) =>
+    c.field
+      ? { kind: 'field', field: c.field, pattern: c.pattern, path: c.path, captures: captured.has(c.field) }
+      : { kind: 'labels', key: c.key!, pattern: c.pattern, path: c.path },
+  );
+  const fixed = checks.filter((c) => c.pattern.placeholders.length === 0).sort((a, b) => cost(a) - cost(b));
+  const dynamic = orderByCaptures(
+    checks.filter((c) => c.pattern.placeholders.length > 0),
+    (fields) =>
+      fail(
+        `${path}.match`,
+        `the captures of ${fields.map((f) => `match.${f}`).join(' and ')} depend on each other`,
+      ),
+  );
+
+  if (errors.length > errorCount) return undefined;
+  const labelKeys = new Set(
+    dynamic.flatMap((c) => c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
+  );
+  return {
+    info: Object.freeze({
+      index,
+      path,
+      comment: config.comment,
+      match: config.match,
+      actions: config.actions,
+      warnings: Object.freeze(warnings),
+    }),
+    ip,
+    fixed,
+    dynamic,
+    labelKeys: [...labelKeys],
+    // Any `${field:N}`, even one that never resolves: captures of an earlier rule must not leak into it.
+    usesCaptures: compiled.some((c) => c.pattern.placeholders.some((p) => p.kind === 'group')),
+    grant: grant ?? new Set(),
+  };
+}
+
+function compileActions(
+  actions: readonly string[],
+  path: string,
+  fail: (at: string, message: string) => void,
+  warnings: AclWarning[],
+): 'all' | ReadonlySet<string> | undefined {
+  if (actions.includes('*')) {
+    if (actions.some((a) => a !== '*')) {
+      fail(path, '"*" cannot be combined with other actions; write ["*"] alone, or list the actions');
+      return undefined;
+    }
+    return 'all';
+  }
+  let ok = true;
+  actions.forEach((action, j) => {
+    if (!ACTION.test(action)) {
+      fail(
+        `${path}[${j}]`,
+        `invalid action ${JSON.stringify(action)}; expected pull, push, delete, "*" or another lowercase word`,
+      );
+      ok = false;
+    } else if (!KNOWN_ACTIONS.includes(action)) {
+      warnings.push({
+        path: `${path}[${j}]`,
+        message: `unknown action ${JSON.stringify(action)}; the registry uses pull, push, delete and "*"`,
+      });
+    }
+  });
+  return ok ? new Set(actions) : undefined;
+}
+
+/** Equality first, then globs and regexes, then labels (several values each). */
+function cost(check: Check): number {
+  if (check.kind === 'labels') return 2;
+  return check.pattern.literal !== undefined ? 0 : 1;
+}
+
+/**
+ * Orders checks with placeholders so that a field's captures are taken before a check that
+ * uses them (`name: ${account:1}/*` after a dynamic `account` regex). Captures of checks
+ * without placeholders are taken earlier anyway. Reports a cycle through `cycle`.
+ */
+function orderByCaptures(checks: Check[], cycle: (fields: RequestField[]) => void): Check[] {
+  const dynamicFields = new Set(checks.flatMap((c) => (c.kind === 'field' ? [c.field] : [])));
+  const needs = (c: Check) =>
+    c.pattern.placeholders.flatMap((p) =>
+      p.kind === 'group' && dynamicFields.has(p.field) && !(c.kind === 'field' && p.field === c.field)
+        ? [p.field]
+        : [],
+    );
+  const ordered: Check[] = [];
+  const done = new Set<RequestField>();
+  let rest = checks;
+  while (rest.length > 0) {
+    const ready = rest.filter((c) => needs(c).every((f) => done.has(f)));
+    if (ready.length === 0) {
+      cycle(rest.flatMap((c) => (c.kind === 'field' ? [c.field] : [])));
+      return ordered;
+    }
+    for (const c of ready) if (c.kind === 'field') done.add(c.field);
+    ordered.push(...ready);
+    rest = rest.filter((c) => !ready.includes(c));
+  }
+  // Labels checks only consume placeholders; keep them last so that every producer ran.
+  return [...ordered.filter((c) => c.kind === 'field'), ...ordered.filter((c) => c.kind === 'labels')];
+}
+
+/** The user's values for one label; `Object.hasOwn` keeps `${labels:constructor}` off the prototype. */
+function labelValues(labels: Labels, key: string): readonly string[] {
+  const values = Object.hasOwn(labels, key) ? labels[key] : undefined;
+  return Array.isArray(values) ? values : [];
+}
+
+function grantedActions(grant: 'all' | ReadonlySet<string>, requested: readonly string[]): string[] {
+  const granted = new Set<string>();
+  for (const action of requested) if (grant === 'all' || grant.has(action)) granted.add(action);
+  return [...granted].sort();
+}
+
+/** Matching state for one scope: the request, captures of the rule being tried, and the current label combination. */
+class Evaluation {
+  readonly #request: AuthzRequest;
+  readonly #cache: PatternCache;
+  #captures: Partial<Record<RequestField, Captures>> = {};
+  readonly #labels = new Map<string, string>();
+
+  constructor(request: AuthzRequest, cache: PatternCache) {
+    this.#request = request;
+    this.#cache = cache;
+  }
+
+  readonly resolve: Resolve = (p) => {
+    switch (p.kind) {
+      case 'value':
+        return this.#request[p.field];
+      case 'group':
+        // Undefined for a group out of range or one that did not take part in the match.
+        return this.#captures[p.field]?.[p.group];
+      case 'label':
+        return this.#labels.get(p.label);
+    }
+  };
+
+  /** `too-many`: the rule has more label combinations than MAX_LABEL_COMBINATIONS. */
+  matches(rule: Rule): 'yes' | 'no' | 'too-many' {
+    if (rule.usesCaptures) this.#captures = {};
+    for (const check of rule.fixed) if (!this.#passes(check)) return 'no';
+    if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return 'no';
+    if (rule.dynamic.length === 0) return 'yes';
+    if (rule.labelKeys.length === 0) return this.#dynamicPass(rule) ? 'yes' : 'no';
+
+    // Every combination of the user's values for the label placeholders; the same placeholder
+    // takes the same value wherever it appears in the rule.
+    const keys = rule.labelKeys;
+    const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
+    if (values.some((v) => v.length === 0)) return 'no';
+    if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) return 'too-many';
+    const at = keys.map(() => 0);
+    for (;;) {
+      keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
+      if (this.#dynamicPass(rule)) return 'yes';
+      let i = keys.length - 1;
+      while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
+      if (i < 0) return 'no';
+    }
+  }
+
+  #dynamicPass(rule: Rule): boolean {
+    for (const check of rule.dynamic) if (!this.#passes(check)) return false;
+    return true;
+  }
+
+  #passes(check: Check): boolean {
+    if (check.kind === 'labels') {
+      return labelValues(this.#request.labels, check.key).some(
+        (v) => check.pattern.match(v, this.resolve, this.#cache) !== null,
+      );
+    }
+    const captures = check.pattern.match(this.#request[check.field], this.resolve, this.#cache);
+    if (captures === null) return false;
+    if (check.captures) this.#captures[check.field] = captures;
+    return true;
+  }
+}
+
+/** Rules bucketed by what a request must equal for them to match; each rule sits in one bucket. */
+interface RuleIndex {
+  /** Rule indices, ascending, that may match `request`. */
+  candidates(request: AuthzRequest): Iterable<number>;
+}
+
+const NONE: readonly number[] = [];
+
+function buildIndex(rules: readonly Rule[], enabled: boolean): RuleIndex {
+  const byAccount = new Map<string, number[]>();
+  const byNameHead = new Map<string, number[]>();
+  const other: number[] = [];
+  const add = (map: Map<string, number[]>, key: string, i: number) => {
+    const list = map.get(key);
+    if (list) list.push(i);
+    else map.set(key, [i]);
+  };
+  rules.forEach((rule, i) => {
+    const fixed = (field: RequestField) =>
+      rule.fixed.find((c): c is Extract<Check, { kind: 'field' }> => c.kind === 'field' && c.field === field)
+        ?.pattern;
+    const account = enabled ? fixed('account')?.literal : undefined;
+    const head = enabled ? fixed('name')?.head : undefined;
+    if (account !== undefined) add(byAccount, account, i);
+    else if (head !== undefined) add(byNameHead, head, i);
+    else other.push(i);
+  });
+  if (byAccount.size === 0 && byNameHead.size === 0) return { candidates: () => other };
+
+  return {
+    *candidates(request) {
+      // A three-way merge keeps the candidates in rule order: first match wins.
+      const a = byAccount.get(request.account) ?? NONE;
+      const slash = request.name.indexOf('/');
+      const b = byNameHead.get(slash < 0 ? request.name : request.name.slice(0, slash)) ?? NONE;
+      let i = 0;
+      let j = 0;
+      let k = 0;
+      for (;;) {
+        const x = a[i] ?? Infinity;
+        const y = b[j] ?? Infinity;
+        const z = other[k] ?? Infinity;
+        const next = Math.min(x, y, z);
+        if (next === Infinity) return;
+        if (next === x) i++;
+        else if (next === y) j++;
+        else k++;
+        yield next;
+      }
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import { BlockList, isIP } from 'node:net';
+import { ConfigError, ConfigErrors } from '../errors.js';
+
+/** One address or CIDR block, parsed once (an ACL rule's `match.ip`). */
+export interface IpMatcher {
+  /** The text it was parsed from, e.g. `10.0.0.0/8`. */
+  readonly source: string;
+  /** Whether `ip` lies in the block. False for anything that is not an IP address; never throws. */
+  contains(ip: string): boolean;
+}
+
+/** A list of addresses and CIDR blocks (`server.trusted_proxies`). */
+export interface IpList {
+  readonly entries: readonly string[];
+  /** Whether `ip` lies in any entry. False for anything that is not an IP address; never throws. */
+  contains(ip: string): boolean;
+}
+
+const PREFIX = /^\d{1,3}$/;
+
+/**
+ * Parses an IPv4 or IPv6 address (`10.1.2.3`, `2001:db8::1`) or CIDR block (`10.0.0.0/8`,
+ * `2001:db8::/48`). Host bits in a CIDR are ignored (`10.1.2.3/8` is `10.0.0.0/8`), as Go's
+ * `net.ParseCIDR` does for docker_auth. IPv4-mapped IPv6 clients (`::ffff:10.1.2.3`) match
+ * IPv4 entries and the other way round (design.md "ACL semantics").
+ *
+ * Throws a TypeError whose message says what is wrong with `text`.
+ */
+export function parseIpMatcher(text: string): IpMatcher {
+  const list = new BlockList();
+  addEntry(list, text);
+  return { source: text, contains: (ip) => check(list, ip) };
+}
+
+/**
+ * Compiles a list of addresses and CIDR blocks once, for membership tests at request time.
+ * Throws ConfigErrors naming every bad entry by its YAML path (`server.trusted_proxies[1]`).
+ */
+export function compileIpList(list: readonly string[], path: string): IpList {
+  const blocks = new BlockList();
+  const errors: ConfigError[] = [];
+  list.forEach((entry, i) => {
+    try {
+      addEntry(blocks, entry);
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      errors.push(new ConfigError(`${path}[${i}]`, err.message, { cause: err }));
+    }
+  });
+  if (errors.length > 0) throw new ConfigErrors(errors);
+  return { entries: Object.freeze([...list]), contains: (ip) => check(blocks, ip) };
+}
+
+function addEntry(list: BlockList, text: string): void {
+  const invalid = (why: string) =>
+    new TypeError(`invalid IP address or CIDR ${JSON.stringify(text)}: ${why}`);
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  // A zone (`fe80::1%eth0`) names an interface of this host: meaningless in a rule.
+  if (address.includes('%')) throw invalid('a zone index (%…) is not allowed');
+  const family = isIP(address);
+  if (family === 0) throw invalid(`${JSON.stringify(address)} is not an IPv4 or IPv6 address`);
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (slash < 0) {
+    list.addAddress(address, type);
+    return;
+  }
+  const prefixText = text.slice(slash + 1);
+  const max = family === 4 ? 32 : 128;
+  const prefix = Number(prefixText);
+  if (!PREFIX.test(prefixText) || prefix > max)
+    throw invalid(`the prefix length must be a number from 0 to ${max}`);
+  list.addSubnet(address, prefix, type);
+}
+
+function check(list: BlockList, ip: string): boolean {
+  // BlockList maps between IPv4 and IPv4-mapped IPv6 itself, but only when told the right family.
+  const family = isIP(ip);
+  if (family === 0) return false;
+  try {
+    return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  } catch {
+    // Addresses isIP accepts but BlockList refuses (e.g. some zone forms): not in the list.
+    return false;
+  }
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, namesSigningKey } from '../config/load.js';
+import { ensureDevKeys } from '../token/generate.js';
+import { ConfigError, ConfigErrors } from '../errors.js';
+import { createLogger } from '../log.js';
+import { startService } from '../service.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+/** Exit codes (design.md "CLI"): 0 ok, 1 a finding or denial, 2 bad usage or config. */
+export const EXIT = { ok: 0, finding: 1, usage: 2 } as const;
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('regauth')
+    .description('Token authentication server for the Docker registry (registry:2, CNCF distribution)')
+    .version(version)
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('serve')
+    .description(
+      'run the token server; reloads the config on SIGHUP (keeps the old one if the new one is invalid)',
+    )
+    .option('-c, --config <file>', 'config file', 'config.yml')
+    .option(
+      '--data-dir <dir>',
+      'where the development signing key is created when the config names none',
+      'data',
+    )
+    .addHelpText('after', '\nExample:\n  regauth serve -c /config/config.yml')
+    .action(async (opts: { config: string; dataDir: string }) => {
+      const logger = createLogger();
+      const service = await startService({ configFile: opts.config, logger, dataDir: opts.dataDir });
+      process.on('SIGHUP', () => {
+        service.reload().catch((err: unknown) => {
+          logger.error(
+            { error: err instanceof Error ? err.message : String(err) },
+            'reload failed; keeping the current config',
+          );
+        });
+      });
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        service.close(10_000).then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+
+  program
+    .command('validate')
+    .description('load and check a config file; errors name their YAML path and line')
+    .requiredOption('-c, --config <file>', 'config file')
+    .addHelpText('after', '\nExample:\n  regauth validate -c config.yml')
+    .action(async (opts: { config: string }) => {
+      let devKey: { keyPath: string; certificatePath: string } | undefined;
+      if (!namesSigningKey(opts.config)) {
+        // A config without a key is valid: `serve` creates a development key. Check with a throwaway one.
+        const dir = await mkdtemp(join(tmpdir(), 'regauth-validate-'));
+        const keys = await ensureDevKeys(dir);
+        devKey = { keyPath: keys.keyPath, certificatePath: keys.certPath };
+        process.stdout.write(
+          `${opts.config}: no token.key; \`regauth serve\` will create a development key in ./data\n`,
+        );
+      }
+      loadConfigFile(opts.config, { devKey });
+      process.stdout.write(`${opts.config}: ok\n`);
+    });
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof ConfigErrors || err instanceof ConfigError) {
+      process.stderr.write(`regauth: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`regauth: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT.usage;
+  }
+}
+
+const code = await main(process.argv);
+if (code !== EXIT.ok) process.exitCode = code;

@@ -1,0 +1,316 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { z } from 'zod';
+import { ConfigError, ConfigErrors, RegauthError } from '../errors.js';
+import { compileAcl, type CompiledAcl } from '../authz/acl.js';
+import { compileIpList, type IpList } from '../authz/ip.js';
+import { parseHtpasswd } from '../authn/htpasswd.js';
+import { BCRYPT_HASH } from '../authn/password.js';
+import type { StaticUser } from '../authn/users.js';
+import { loadSigningKey } from '../token/keys.js';
+import type { SigningKey } from '../token/types.js';
+import {
+  configSchema,
+  NOT_YET_IMPLEMENTED_SECTIONS,
+  UNSUPPORTED_DOCKER_AUTH_SECTIONS,
+  type RawConfig,
+} from './schema.js';
+import { formatPath, lineOf, parseYaml, type ParsedYaml } from './yaml.js';
+
+/** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
+export interface ListenAddress {
+  readonly host: string | undefined;
+  readonly port: number;
+}
+
+/** The config, validated, with every file it names read and every rule compiled. Frozen. */
+export interface Config {
+  /** Absolute path of the file it came from, if any. */
+  readonly file: string | undefined;
+  readonly server: {
+    readonly addr: ListenAddress;
+    readonly pathPrefix: string;
+    readonly tls: { readonly certPem: string; readonly keyPem: string } | undefined;
+    readonly trustedProxies: IpList;
+  };
+  readonly token: {
+    readonly issuer: string;
+    readonly expiration: number;
+    readonly services: readonly string[];
+    readonly key: SigningKey;
+    readonly keyPath: string;
+    readonly certificatePath: string;
+  };
+  readonly users: ReadonlyMap<string, StaticUser> | undefined;
+  readonly usersFile: { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } | undefined;
+  readonly acl: CompiledAcl;
+  /** Every file the config depends on (for reload watching). */
+  readonly files: readonly string[];
+  readonly raw: RawConfig;
+}
+
+export interface LoadOptions {
+  /**
+   * Key and certificate to use when the config names neither `token.key` nor `server.key`
+   * (the development key that `regauth serve` creates under ./data).
+   */
+  readonly devKey?: { readonly keyPath: string; readonly certificatePath: string };
+}
+
+/** Reads and loads a config file. Throws ConfigError / ConfigErrors naming YAML paths and lines. */
+export function loadConfigFile(file: string, options: LoadOptions = {}): Config {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      '',
+      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return loadConfigText(text, { ...options, file: path });
+}
+
+/** Loads config text; relative paths inside it resolve against `file`'s directory (or the working directory). */
+export function loadConfigText(text: string, options: LoadOptions & { file?: string } = {}): Config {
+  const file = options.file;
+  let parsed: ParsedYaml;
+  try {
+    parsed = parseYaml(text, file);
+  } catch (err) {
+    throw err instanceof ConfigError ? new ConfigErrors([err], file) : err;
+  }
+  const raw = validate(parsed, file);
+  const base = file ? dirname(file) : process.cwd();
+  const at = (p: string) => resolve(base, p);
+  const errors: ConfigError[] = [];
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ConfigErrors) errors.push(...err.errors.map((e) => withLine(e, parsed)));
+      else if (err instanceof ConfigError) errors.push(withLine(err, parsed));
+      else throw err;
+      return undefined;
+    }
+  };
+  const files: string[] = [];
+  const readFile = (yamlPath: string, p: string): string => {
+    files.push(p);
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        yamlPath,
+        `cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+  };
+
+  const addr = attempt(() => parseListenAddress(raw.server.addr));
+  const trustedProxies = attempt(() => compileIpList(raw.server.trusted_proxies, 'server.trusted_proxies'));
+
+  if ((raw.server.certificate === undefined) !== (raw.server.key === undefined)) {
+    errors.push(withLine(new ConfigError('server', 'certificate and key must be given together'), parsed));
+  }
+  const tls =
+    raw.server.certificate && raw.server.key
+      ? attempt(() => ({
+          certPem: readFile('server.certificate', at(raw.server.certificate!)),
+          keyPem: readFile('server.key', at(raw.server.key!)),
+        }))
+      : undefined;
+
+  const key = attempt(() => {
+    // docker_auth: the token key and certificate default to the TLS listener's.
+    const keyRef = raw.token.key ?? raw.server.key;
+    const certRef = raw.token.certificate ?? raw.server.certificate;
+    const keyPathYaml = raw.token.key ? 'token.key' : 'server.key';
+    const certPathYaml = raw.token.certificate ? 'token.certificate' : 'server.certificate';
+    let keyPath: string;
+    let certificatePath: string;
+    if (keyRef === undefined && certRef === undefined) {
+      if (!options.devKey) {
+        throw new ConfigError(
+          'token.key',
+          'required (or server.key); `regauth serve` creates a development key in ./data when both are absent',
+        );
+      }
+      ({ keyPath, certificatePath } = options.devKey);
+    } else if (keyRef === undefined || certRef === undefined) {
+      throw new ConfigError(
+        keyRef === undefined ? 'token.key' : 'token.certificate',
+        'required when the other is set',
+      );
+    } else {
+      keyPath = at(keyRef);
+      certificatePath = at(certRef);
+    }
+    const keyPem = readFile(keyPathYaml, keyPath);
+    const certPem = readFile(certPathYaml, certificatePath);
+    try {
+      const signingKey = loadSigningKey({
+        keyPem,
+        certPem,
+        keyPath,
+        certPath: certificatePath,
+        x5c: raw.token.x5c,
+        kidFormat: raw.token.disable_legacy_key_id ? 'thumbprint' : 'libtrust',
+      });
+      return { signingKey, keyPath, certificatePath };
+    } catch (err) {
+      if (err instanceof RegauthError && err.code === 'ERR_KEY') {
+        // The key loader names the file it complains about: `token.certificate <path>: …`.
+        const aboutCert = err.message.startsWith('token.certificate');
+        const message = err.message.replace(/^token\.(key|certificate) /, '');
+        throw new ConfigError(aboutCert ? certPathYaml : keyPathYaml, message, { cause: err });
+      }
+      throw err;
+    }
+  });
+
+  const users = raw.users
+    ? new Map(
+        Object.entries(raw.users).flatMap(([name, u]): [string, StaticUser][] => {
+          if (u.password !== undefined && !BCRYPT_HASH.test(u.password)) {
+            errors.push(
+              withLine(
+                new ConfigError(
+                  formatPath(['users', name, 'password']),
+                  'must be a bcrypt hash ($2a$, $2b$ or $2y$); make one with `regauth hash` or `htpasswd -nB`',
+                ),
+                parsed,
+              ),
+            );
+            return [];
+          }
+          return [[name, { passwordHash: u.password, labels: u.labels }]];
+        }),
+      )
+    : undefined;
+
+  const usersFile = raw.users_file
+    ? attempt(() => {
+        const p = at(raw.users_file!);
+        return { path: p, users: parseHtpasswd(readFile('users_file', p), p) };
+      })
+    : undefined;
+
+  const acl = attempt(() => compileAcl(raw.acl, 'acl'));
+
+  if (errors.length > 0 || !addr || !trustedProxies || !key || !acl) throw new ConfigErrors(errors, file);
+  return Object.freeze({
+    file,
+    server: { addr, pathPrefix: raw.server.path_prefix, tls, trustedProxies },
+    token: {
+      issuer: raw.token.issuer,
+      expiration: raw.token.expiration,
+      services: raw.token.services,
+      key: key.signingKey,
+      keyPath: key.keyPath,
+      certificatePath: key.certificatePath,
+    },
+    users,
+    usersFile,
+    acl,
+    files: [...new Set(files)],
+    raw,
+  });
+}
+
+function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
+  const value = parsed.value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigErrors(
+      [new ConfigError('', 'the config must be a YAML mapping (server:, token:, users:, acl:)')],
+      file,
+    );
+  }
+  const errors: ConfigError[] = [];
+  const top = value as Record<string, unknown>;
+  const refused = (path: PropertyKey[], message: string) =>
+    errors.push(new ConfigError(formatPath(path), message, { line: lineOf(parsed, path) }));
+  for (const section of UNSUPPORTED_DOCKER_AUTH_SECTIONS) {
+    if (section in top) refused([section], 'docker_auth section not supported by regauth; remove it');
+  }
+  const server = top['server'];
+  if (server && typeof server === 'object' && 'letsencrypt' in server) {
+    refused(
+      ['server', 'letsencrypt'],
+      'docker_auth section not supported by regauth; terminate TLS in HAProxy or give server.certificate and server.key',
+    );
+  }
+  for (const section of NOT_YET_IMPLEMENTED_SECTIONS) {
+    if (section in top) refused([section], 'not implemented in this version of regauth');
+  }
+  if (errors.length > 0) throw new ConfigErrors(errors, file);
+
+  const result = configSchema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ConfigErrors(
+    result.error.issues.flatMap((issue) => issueErrors(issue, parsed)),
+    file,
+  );
+}
+
+function issueErrors(issue: z.core.$ZodIssue, parsed: ParsedYaml): ConfigError[] {
+  const path = issue.path as PropertyKey[];
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => {
+      const full = [...path, k];
+      return new ConfigError(formatPath(full), issue.message, { line: lineOf(parsed, full) });
+    });
+  }
+  let message = issue.message;
+  if (issue.code === 'invalid_type' && issue.input === undefined) message = 'required';
+  return [new ConfigError(formatPath(path), message, { line: lineOf(parsed, path) })];
+}
+
+/** Adds the line to an error raised with only a path (`acl[3].match.name`). */
+function withLine(err: ConfigError, parsed: ParsedYaml): ConfigError {
+  if (err.line !== undefined || !err.path) return err;
+  const segments: PropertyKey[] = [];
+  for (const [, key, index] of err.path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    segments.push(index !== undefined ? Number(index) : key!);
+  }
+  const line = lineOf(parsed, segments);
+  if (line === undefined) return err;
+  const message = err.message.startsWith(`${err.path}: `)
+    ? err.message.slice(err.path.length + 2)
+    : err.message;
+  return new ConfigError(err.path, message, { line, cause: err.cause });
+}
+
+/**
+ * Whether a config file names a signing key (`token.key` or `server.key`). When it does not,
+ * `regauth serve` creates a development key. Unreadable or invalid files count as naming one,
+ * so the real load reports their errors.
+ */
+export function namesSigningKey(file: string): boolean {
+  try {
+    const value = parseYaml(readFileSync(file, 'utf8')).value as {
+      token?: { key?: unknown };
+      server?: { key?: unknown };
+    };
+    return value?.token?.key !== undefined || value?.server?.key !== undefined;
+  } catch {
+    return true;
+  }
+}
+
+/** Parses `server.addr`. */
+export function parseListenAddress(addr: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535)
+    throw new ConfigError(
+      'server.addr',
+      `invalid address ${JSON.stringify(addr)}; expected [host]:port, e.g. ":5001"`,
+    );
+  const host = m[1] ?? m[2];
+  return { host: host === '' ? undefined : host, port };
+}

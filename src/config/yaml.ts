@@ -1,0 +1,87 @@
+import yaml from 'js-yaml';
+import { ConfigError } from '../errors.js';
+
+/** Where each key of each parsed mapping (and each item of each sequence) stood in the file, 1-based lines. */
+export type LineIndex = WeakMap<object, Map<string | number, number>>;
+
+export interface ParsedYaml {
+  readonly value: unknown;
+  readonly lines: LineIndex;
+}
+
+interface Frame {
+  line: number;
+  children: { result: unknown; line: number }[];
+}
+
+/**
+ * Parses YAML with js-yaml, recording the line of every mapping key and sequence item
+ * through js-yaml's `listener` hook, so schema errors can name the line as well as the path.
+ */
+export function parseYaml(text: string, file?: string): ParsedYaml {
+  const lines: LineIndex = new WeakMap();
+  const stack: Frame[] = [{ line: 0, children: [] }];
+  let value: unknown;
+  try {
+    value = yaml.load(text, {
+      filename: file,
+      schema: yaml.CORE_SCHEMA,
+      listener(event, state) {
+        if (event === 'open') {
+          stack.push({ line: state.line + 1, children: [] });
+          return;
+        }
+        const frame = stack.pop();
+        if (!frame) return;
+        const result: unknown = state.result;
+        stack.at(-1)?.children.push({ result, line: frame.line });
+        if (result === null || typeof result !== 'object') return;
+        const index = new Map<string | number, number>();
+        if (Array.isArray(result)) {
+          if (frame.children.length === result.length) frame.children.forEach((c, i) => index.set(i, c.line));
+        } else if (frame.children.length === 2 * Object.keys(result).length) {
+          for (let i = 0; i < frame.children.length; i += 2) {
+            const key = frame.children[i]!;
+            index.set(String(key.result), key.line);
+          }
+        }
+        lines.set(result, index);
+      },
+    });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) {
+      const line = err.mark ? err.mark.line + 1 : undefined;
+      throw new ConfigError('', `YAML syntax error: ${err.reason}`, { cause: err, line, file });
+    }
+    throw err;
+  }
+  return { value, lines };
+}
+
+/** The line of the deepest element of `path` that the index knows. */
+export function lineOf(parsed: ParsedYaml, path: readonly PropertyKey[]): number | undefined {
+  let node: unknown = parsed.value;
+  let line: number | undefined;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') break;
+    const k = typeof key === 'number' ? key : String(key);
+    const found = parsed.lines.get(node)?.get(k);
+    if (found !== undefined) line = found;
+    node = (node as Record<string | number, unknown>)[k];
+  }
+  return line;
+}
+
+/** Formats a path as a YAML path: `acl[3].match.team`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else {
+      const k = String(key);
+      const plain = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k);
+      out += plain ? (out ? `.${k}` : k) : `[${JSON.stringify(k)}]`;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,99 @@
+/**
+ * Errors with stable codes. One boundary (src/http/errors.ts) maps them to HTTP;
+ * the CLI maps ConfigError to exit code 2. Messages never hold a secret.
+ */
+export type ErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_UNAUTHORIZED'
+  | 'ERR_INVALID_GRANT'
+  | 'ERR_UNSUPPORTED_GRANT'
+  | 'ERR_TOO_MANY_REQUESTS'
+  | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_KEY';
+
+export class RegauthError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A config file that cannot be used. `path` is the YAML path (`acl[3].match.team`), `line` 1-based when known. */
+export class ConfigError extends RegauthError {
+  readonly path: string;
+  readonly line: number | undefined;
+  readonly file: string | undefined;
+  constructor(path: string, message: string, options?: { cause?: unknown; line?: number; file?: string }) {
+    const where = path ? `${path}: ` : '';
+    super('ERR_CONFIG', `${where}${message}`, options);
+    this.path = path;
+    this.line = options?.line;
+    this.file = options?.file;
+  }
+}
+
+/** Several config problems at once, so an operator fixes them in one pass. */
+export class ConfigErrors extends RegauthError {
+  readonly errors: ConfigError[];
+  constructor(errors: ConfigError[], file?: string) {
+    const head = file ? `invalid config ${file}` : 'invalid config';
+    super(
+      'ERR_CONFIG',
+      `${head}:\n${errors.map((e) => `  ${e.line ? `line ${e.line}: ` : ''}${e.message}`).join('\n')}`,
+    );
+    this.errors = errors;
+  }
+}
+
+/** The request is malformed (HTTP 400). */
+export class BadRequestError extends RegauthError {
+  /** OAuth2 error for POST replies. */
+  readonly oauthError: 'invalid_request' | 'invalid_scope' | 'invalid_client';
+  constructor(
+    message: string,
+    oauthError: 'invalid_request' | 'invalid_scope' | 'invalid_client' = 'invalid_request',
+  ) {
+    super('ERR_BAD_REQUEST', message);
+    this.oauthError = oauthError;
+  }
+}
+
+/** Credentials missing or wrong (HTTP 401). */
+export class UnauthorizedError extends RegauthError {
+  constructor(message = 'authentication failed') {
+    super('ERR_UNAUTHORIZED', message);
+  }
+}
+
+/** A refresh token or app password that is tampered, expired, revoked or for another service (HTTP 401 invalid_grant). */
+export class InvalidGrantError extends RegauthError {
+  constructor(message = 'invalid grant') {
+    super('ERR_INVALID_GRANT', message);
+  }
+}
+
+export class UnsupportedGrantError extends RegauthError {
+  constructor(grantType: string) {
+    super('ERR_UNSUPPORTED_GRANT', `unsupported grant_type ${JSON.stringify(grantType.slice(0, 64))}`);
+  }
+}
+
+export class TooManyRequestsError extends RegauthError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super('ERR_TOO_MANY_REQUESTS', 'too many failed attempts, retry later');
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A backend could not answer (directory down, command crashed): fail closed with 503. */
+export class BackendUnavailableError extends RegauthError {
+  readonly backend: string;
+  constructor(backend: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_BACKEND_UNAVAILABLE', `${backend}: ${message}`, options);
+    this.backend = backend;
+  }
+}

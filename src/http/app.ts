@@ -1,0 +1,159 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { BadRequestError, RegauthError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { issueToken } from '../pipeline.js';
+import { clientAddress } from '../request/client-ip.js';
+import { parseTokenRequest } from '../request/token-request.js';
+import type { Runtime } from '../runtime.js';
+import { jwks } from '../token/sign.js';
+import { sendError, type ErrorStyle } from './errors.js';
+
+export interface AppDeps {
+  /** The current runtime; read once per request so a reload never splits a request. */
+  readonly runtime: () => Runtime;
+  readonly logger: Logger;
+  /** Unix time in milliseconds (injectable for tests). */
+  readonly now?: () => number;
+}
+
+/** The body limit: a token request is a few hundred bytes; 64 KiB is generous. */
+const BODY_LIMIT = 64 * 1024;
+
+/** Builds the Express app: the only place that knows HTTP. Routes live under `server.path_prefix`. */
+export function createApp(deps: AppDeps): express.Express {
+  const now = deps.now ?? Date.now;
+  const prefix = deps.runtime().config.server.pathPrefix;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+
+  const router = express.Router({ caseSensitive: true, strict: false });
+  const tokenPaths = ['/auth', '/auth/token'];
+  const readForm = express.text({ type: () => true, limit: BODY_LIMIT, defaultCharset: 'utf-8' });
+
+  router.get(tokenPaths, (req, res) => void handleToken(req, res, 'GET'));
+  router.post(tokenPaths, (req, res, next) => {
+    readForm(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      void handleToken(req, res, 'POST');
+    });
+  });
+  router.all(tokenPaths, (_req, res) => {
+    res.setHeader('Allow', 'GET, POST');
+    sendError(res, 'docker', new MethodNotAllowed(), realm());
+  });
+
+  router.get('/.well-known/jwks.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(jwks([deps.runtime().config.token.key]));
+  });
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', (_req, res) => {
+    res.json({ status: 'ready' });
+  });
+
+  app.use(prefix || '/', router);
+  app.use((_req, res) => {
+    res.status(404).json({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
+  });
+  // Errors thrown outside the token handler (body parser: too large, bad charset).
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const style: ErrorStyle = req.method === 'POST' ? 'oauth2' : 'docker';
+    const mapped = sendError(res, style, err, realm());
+    if (mapped.status >= 500) deps.logger.error({ err }, 'request failed');
+  });
+
+  function realm(): string {
+    return deps.runtime().config.token.issuer;
+  }
+
+  async function handleToken(req: Request, res: Response, method: 'GET' | 'POST'): Promise<void> {
+    const started = process.hrtime.bigint();
+    const runtime = deps.runtime();
+    const style: ErrorStyle = method === 'POST' ? 'oauth2' : 'docker';
+    const requestId = randomUUID();
+    const { ip, via } = clientAddress(
+      req.socket.remoteAddress,
+      req.headers['x-forwarded-for'],
+      runtime.config.server.trustedProxies,
+    );
+    const audit: Record<string, unknown> = { requestId, ip, via, method };
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    try {
+      if (method === 'POST' && !isForm(req.headers['content-type'])) {
+        throw new BadRequestError('POST body must be application/x-www-form-urlencoded');
+      }
+      const request = parseTokenRequest({
+        method,
+        query: queryOf(req.originalUrl),
+        authorization: req.headers.authorization,
+        body: typeof req.body === 'string' ? req.body : '',
+      });
+      Object.assign(audit, {
+        account: request.credentials.account,
+        grant: request.grant,
+        service: request.service,
+        clientId: request.clientId,
+        requested: request.scopes.map((s) => `${s.type}:${s.name}:${s.actions.join(',')}`),
+      });
+      const result = await issueToken(runtime, request, { ip, now: Math.floor(now() / 1000) });
+      const body: Record<string, unknown> = {
+        token: result.token,
+        access_token: result.token,
+        expires_in: result.expiresIn,
+        issued_at: result.issuedAt,
+      };
+      if (method === 'POST') body['scope'] = result.scope;
+      res.status(200).json(body);
+      deps.logger.info(
+        {
+          ...audit,
+          outcome: 'granted',
+          authenticator: result.authenticatedBy,
+          granted: result.scope,
+          rules: result.decisions.map((d) => d.decision.rule),
+          ms: elapsedMs(started),
+        },
+        'token issued',
+      );
+    } catch (err) {
+      const mapped = sendError(res, style, err, realm());
+      const level = mapped.status >= 500 ? 'error' : 'info';
+      deps.logger[level](
+        {
+          ...audit,
+          outcome: 'refused',
+          status: mapped.status,
+          reason: err instanceof RegauthError ? err.message : undefined,
+          err: err instanceof RegauthError ? undefined : err,
+          ms: elapsedMs(started),
+        },
+        'token refused',
+      );
+    }
+  }
+
+  return app;
+}
+
+class MethodNotAllowed extends Error {
+  readonly status = 405;
+}
+
+function isForm(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+function queryOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
+function elapsedMs(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}

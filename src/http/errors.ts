@@ -1,0 +1,84 @@
+import type { Response } from 'express';
+import { RegauthError } from '../errors.js';
+
+/** Which error body to write: docker's errcode JSON (GET, other endpoints) or OAuth2's (POST token). */
+export type ErrorStyle = 'docker' | 'oauth2';
+
+interface Mapped {
+  status: number;
+  docker: string;
+  oauth: string;
+  message: string;
+  retryAfter?: number;
+}
+
+/**
+ * The one place errors become HTTP. Known errors give their status and a short message;
+ * anything else is an opaque 500 (the cause goes to the log, never to the client).
+ */
+export function mapError(err: unknown): Mapped {
+  if (err instanceof RegauthError) {
+    switch (err.code) {
+      case 'ERR_BAD_REQUEST':
+        return {
+          status: 400,
+          docker: 'BAD_REQUEST',
+          oauth: (err as { oauthError?: string }).oauthError ?? 'invalid_request',
+          message: err.message,
+        };
+      case 'ERR_UNSUPPORTED_GRANT':
+        return { status: 400, docker: 'UNSUPPORTED', oauth: 'unsupported_grant_type', message: err.message };
+      case 'ERR_UNAUTHORIZED':
+        return { status: 401, docker: 'UNAUTHORIZED', oauth: 'invalid_grant', message: err.message };
+      case 'ERR_INVALID_GRANT':
+        return { status: 401, docker: 'UNAUTHORIZED', oauth: 'invalid_grant', message: err.message };
+      case 'ERR_TOO_MANY_REQUESTS': {
+        const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+        return {
+          status: 429,
+          docker: 'TOOMANYREQUESTS',
+          oauth: 'slow_down',
+          message: err.message,
+          ...(retryAfter ? { retryAfter } : {}),
+        };
+      }
+      case 'ERR_BACKEND_UNAVAILABLE':
+        return {
+          status: 503,
+          docker: 'UNAVAILABLE',
+          oauth: 'temporarily_unavailable',
+          message: 'authentication backend unavailable, retry later',
+          retryAfter: 5,
+        };
+      default:
+        break;
+    }
+  }
+  const status = httpStatusOf(err);
+  if (status === 405)
+    return { status, docker: 'UNSUPPORTED', oauth: 'invalid_request', message: 'method not allowed' };
+  if (status === 413)
+    return { status, docker: 'SIZE_INVALID', oauth: 'invalid_request', message: 'request body too large' };
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { status, docker: 'BAD_REQUEST', oauth: 'invalid_request', message: 'malformed request' };
+  }
+  return { status: 500, docker: 'UNKNOWN', oauth: 'server_error', message: 'internal error' };
+}
+
+/** Errors from Express' body parsers carry a 4xx `status`. */
+function httpStatusOf(err: unknown): number | undefined {
+  if (err && typeof err === 'object' && 'status' in err && typeof err.status === 'number') return err.status;
+  return undefined;
+}
+
+/** Writes a JSON error in the requested style. */
+export function sendError(res: Response, style: ErrorStyle, err: unknown, basicRealm: string): Mapped {
+  const mapped = mapError(err);
+  res.status(mapped.status);
+  res.setHeader('Cache-Control', 'no-store');
+  if (mapped.status === 401) res.setHeader('WWW-Authenticate', `Basic realm=${JSON.stringify(basicRealm)}`);
+  if (mapped.retryAfter) res.setHeader('Retry-After', String(mapped.retryAfter));
+  if (style === 'oauth2') res.json({ error: mapped.oauth, error_description: mapped.message });
+  else res.json({ errors: [{ code: mapped.docker, message: mapped.message }] });
+  return mapped;
+}

@@ -1,0 +1,35 @@
+import { BadRequestError } from '../errors.js';
+import { Secret } from '../secret.js';
+import type { Credentials } from '../authn/types.js';
+
+const MAX_ACCOUNT_LENGTH = 256;
+
+/**
+ * Parses an `Authorization` header. Absent → null (anonymous). `Basic base64(user:password)`
+ * (RFC 7617; the user ends at the first colon) → credentials. Anything else → 400: a client
+ * that sends a header it cannot have meant for us gets told, rather than silently anonymous.
+ */
+export function parseBasicAuth(header: string | undefined): Credentials | null {
+  if (header === undefined || header === '') return null;
+  const space = header.indexOf(' ');
+  const scheme = space < 0 ? header : header.slice(0, space);
+  if (scheme.toLowerCase() !== 'basic')
+    throw new BadRequestError('unsupported Authorization scheme; use Basic');
+  const encoded = header.slice(space + 1).trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 === 1) {
+    throw new BadRequestError('malformed Basic credentials');
+  }
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new BadRequestError('malformed Basic credentials');
+  const account = decoded.slice(0, colon);
+  checkAccount(account);
+  return { account, password: new Secret(decoded.slice(colon + 1)) };
+}
+
+/** Account names end up in tokens and logs: bound them and keep control characters out. */
+export function checkAccount(account: string): void {
+  if (account.length > MAX_ACCOUNT_LENGTH || /[\u0000-\u001f\u007f]/.test(account)) {
+    throw new BadRequestError('invalid account name');
+  }
+}

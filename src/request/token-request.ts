@@ -1,0 +1,101 @@
+import { BadRequestError, UnsupportedGrantError } from '../errors.js';
+import { Secret } from '../secret.js';
+import type { Credentials } from '../authn/types.js';
+import { checkAccount, parseBasicAuth } from './basic.js';
+import { parseScopes, type Scope } from './scope.js';
+
+/** The parts of an HTTP request the token endpoint reads; built by src/http, parsed here without Express. */
+export interface RawTokenRequest {
+  readonly method: 'GET' | 'POST';
+  /** The raw query string, without `?`. */
+  readonly query: string;
+  readonly authorization: string | undefined;
+  /** POST only: the raw `application/x-www-form-urlencoded` body. */
+  readonly body?: string;
+}
+
+/** A parsed, validated token request. */
+export interface TokenRequest {
+  /** GET replies use docker's errcode errors, POST replies OAuth2's. */
+  readonly style: 'docker' | 'oauth2';
+  readonly grant: 'password' | 'refresh_token';
+  readonly credentials: Credentials;
+  /** Present for grant `refresh_token`. */
+  readonly refreshToken?: Secret;
+  /** The requested `service` (becomes `aud`); `""` when the client sent none. */
+  readonly service: string;
+  readonly clientId: string | undefined;
+  /** `offline_token=true` (GET) or `access_type=offline` (POST). */
+  readonly offline: boolean;
+  readonly scopes: readonly Scope[];
+}
+
+const ANONYMOUS: Credentials = { account: '', password: undefined };
+const MAX_FIELD_LENGTH = 8192;
+
+/** Parses a GET or POST token request (design.md "HTTP"; protocol.md §3–4). Throws 400-class errors. */
+export function parseTokenRequest(raw: RawTokenRequest): TokenRequest {
+  return raw.method === 'GET' ? parseGet(raw) : parsePost(raw);
+}
+
+function parseGet(raw: RawTokenRequest): TokenRequest {
+  const params = new URLSearchParams(raw.query);
+  const basic = parseBasicAuth(raw.authorization);
+  const account = single(params, 'account');
+  if (account !== undefined && basic && account !== basic.account) {
+    throw new BadRequestError('account parameter does not match the Basic credentials');
+  }
+  return {
+    style: 'docker',
+    grant: 'password',
+    credentials: basic ?? ANONYMOUS,
+    service: single(params, 'service') ?? '',
+    clientId: single(params, 'client_id'),
+    offline: single(params, 'offline_token') === 'true',
+    scopes: parseScopes(params.getAll('scope')),
+  };
+}
+
+function parsePost(raw: RawTokenRequest): TokenRequest {
+  const params = new URLSearchParams(raw.body ?? '');
+  const grantType = single(params, 'grant_type');
+  const base = {
+    style: 'oauth2' as const,
+    service: single(params, 'service') ?? '',
+    clientId: single(params, 'client_id'),
+    offline: single(params, 'access_type') === 'offline',
+    // One space-joined field (docker, containerd) or repeated fields (containers/image).
+    scopes: parseScopes(params.getAll('scope')),
+  };
+  switch (grantType) {
+    case 'password': {
+      const username = required(params, 'username');
+      checkAccount(username);
+      const password = required(params, 'password');
+      return {
+        ...base,
+        grant: 'password',
+        credentials: { account: username, password: new Secret(password) },
+      };
+    }
+    case undefined:
+      throw new BadRequestError('missing grant_type');
+    default:
+      throw new UnsupportedGrantError(grantType);
+  }
+}
+
+function single(params: URLSearchParams, name: string): string | undefined {
+  const values = params.getAll(name);
+  if (values.length > 1) throw new BadRequestError(`parameter ${name} given more than once`);
+  const value = values[0];
+  if (value !== undefined && value.length > MAX_FIELD_LENGTH)
+    throw new BadRequestError(`parameter ${name} too long`);
+  return value;
+}
+
+function required(params: URLSearchParams, name: string): string {
+  const value = single(params, name);
+  if (value === undefined || value === '') throw new BadRequestError(`missing ${name}`);
+  return value;
+}

@@ -1,0 +1,161 @@
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { RegauthError } from '../errors.js';
+import { libtrustKeyId, registryV3Thumbprint } from './kid.js';
+import type { SigningAlg, SigningKey } from './types.js';
+
+/** Which key ID goes in the JWT `kid` header. */
+export type KidFormat =
+  /** libtrust key ID, what registry v2.8 looks up (docker_auth `disable_legacy_key_id: false`, the default). */
+  | 'libtrust'
+  /** registry v3 thumbprint (docker_auth `disable_legacy_key_id: true`). */
+  | 'thumbprint';
+
+export interface LoadSigningKeyInput {
+  /** PEM private key: PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`). */
+  readonly keyPem: string;
+  /** PEM certificate chain, leaf first; non-CERTIFICATE blocks are skipped, as the registry does. */
+  readonly certPem: string;
+  /** Where keyPem came from, for error messages. */
+  readonly keyPath?: string;
+  /** Where certPem came from, for error messages. */
+  readonly certPath?: string;
+  /** Put the chain in the `x5c` header (config `token.x5c`). */
+  readonly x5c: boolean;
+  /** `kid` header format (config `token.disable_legacy_key_id`: false → libtrust, true → thumbprint). */
+  readonly kidFormat: KidFormat;
+  /** Clock for the certificate validity check; defaults to the current time. */
+  readonly now?: Date;
+}
+
+const EC_CURVES: Readonly<Record<string, SigningAlg>> = {
+  prime256v1: 'ES256',
+  secp384r1: 'ES384',
+  secp521r1: 'ES512',
+};
+
+const MIN_RSA_BITS = 2048;
+const SUPPORTED = 'the registry accepts EC P-256, P-384, P-521 or RSA >= 2048 bits';
+
+/**
+ * Imports the token signing key and its certificate chain once, at config load.
+ *
+ * Throws RegauthError `ERR_KEY` naming the file when the key cannot be parsed or is of a type
+ * the registry cannot verify (protocol.md §1.3.6), when the leaf certificate is not for this
+ * key, or (with x5c) when a certificate of the chain is outside its validity dates: the registry
+ * verifies x5c chains with Go's x509.Verify, which checks them (protocol.md §1.3.5). Messages
+ * never contain key material.
+ */
+export function loadSigningKey(input: LoadSigningKeyInput): SigningKey {
+  const keyName = where('token.key', input.keyPath);
+  const certName = where('token.certificate', input.certPath);
+
+  const privateKey = parsePrivateKey(input.keyPem, keyName);
+  const alg = signingAlg(privateKey, keyName);
+  const publicKey = createPublicKey(privateKey);
+
+  const certificates = parseCertificates(input.certPem, certName);
+  const leaf = certificates[0]!;
+  if (!leaf.publicKey.equals(publicKey)) {
+    throw new RegauthError(
+      'ERR_KEY',
+      `${certName} does not match ${keyName}: the first certificate's public key is not the key's public key`,
+    );
+  }
+  if (input.x5c) checkValidity(certificates, certName, input.now ?? new Date());
+
+  const libtrustKid = libtrustKeyId(publicKey);
+  const v3Kid = registryV3Thumbprint(publicKey);
+  return Object.freeze({
+    alg,
+    privateKey,
+    publicKey,
+    kid: input.kidFormat === 'thumbprint' ? v3Kid : libtrustKid,
+    libtrustKid,
+    v3Kid,
+    x5c: input.x5c ? Object.freeze(certificates.map((c) => c.raw.toString('base64'))) : Object.freeze([]),
+    certificates: Object.freeze(certificates),
+  });
+}
+
+function where(name: string, path: string | undefined): string {
+  return path ? `${name} ${path}` : name;
+}
+
+const PRIVATE_KEY_BLOCK = /-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----[\s\S]*?-----END \1-----/;
+
+function parsePrivateKey(pem: string, name: string): KeyObject {
+  const block = PRIVATE_KEY_BLOCK.exec(pem);
+  if (!block) {
+    const hint = pem.includes('-----BEGIN CERTIFICATE-----')
+      ? ' (it holds a certificate: swapped with token.certificate?)'
+      : '';
+    throw new RegauthError('ERR_KEY', `${name}: no PEM private key found${hint}`);
+  }
+  if (block[1] === 'ENCRYPTED PRIVATE KEY' || block[0].includes('Proc-Type: 4,ENCRYPTED')) {
+    throw new RegauthError('ERR_KEY', `${name}: the private key is encrypted; give an unencrypted key`);
+  }
+  try {
+    return createPrivateKey({ key: block[0], format: 'pem' });
+  } catch (err) {
+    // The cause is an OpenSSL decoder error: it names no key material.
+    throw new RegauthError(
+      'ERR_KEY',
+      `${name}: cannot parse the ${block[1]} PEM block (expected PKCS#8 "PRIVATE KEY", SEC1 "EC PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY")`,
+      { cause: err },
+    );
+  }
+}
+
+function signingAlg(key: KeyObject, name: string): SigningAlg {
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails ?? {};
+  if (type === 'ec') {
+    const alg = details.namedCurve ? EC_CURVES[details.namedCurve] : undefined;
+    if (alg) return alg;
+    throw new RegauthError(
+      'ERR_KEY',
+      `${name}: unsupported EC curve ${details.namedCurve ?? 'unknown'}; ${SUPPORTED}`,
+    );
+  }
+  if (type === 'rsa') {
+    const bits = details.modulusLength ?? 0;
+    if (bits >= MIN_RSA_BITS) return 'RS256';
+    throw new RegauthError('ERR_KEY', `${name}: RSA key of ${bits} bits is too short; ${SUPPORTED}`);
+  }
+  // rsa-pss keys are refused too: they cannot make the PKCS#1 v1.5 signatures RS256 needs.
+  throw new RegauthError('ERR_KEY', `${name}: unsupported key type ${type ?? 'unknown'}; ${SUPPORTED}`);
+}
+
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+function parseCertificates(pem: string, name: string): X509Certificate[] {
+  const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
+  if (blocks.length === 0) throw new RegauthError('ERR_KEY', `${name}: no PEM CERTIFICATE block found`);
+  return blocks.map((block, i) => {
+    try {
+      return new X509Certificate(block);
+    } catch (err) {
+      throw new RegauthError('ERR_KEY', `${name}: certificate #${i + 1} cannot be parsed`, { cause: err });
+    }
+  });
+}
+
+function checkValidity(certificates: readonly X509Certificate[], name: string, now: Date): void {
+  certificates.forEach((cert, i) => {
+    const which = `certificate #${i + 1} (${cert.subject.replace(/\n/g, ', ')})`;
+    const notBefore = new Date(cert.validFrom);
+    const notAfter = new Date(cert.validTo);
+    if (now < notBefore) {
+      throw new RegauthError(
+        'ERR_KEY',
+        `${name}: ${which} is not valid before ${notBefore.toISOString()}; the registry would reject the x5c chain`,
+      );
+    }
+    if (now > notAfter) {
+      throw new RegauthError(
+        'ERR_KEY',
+        `${name}: ${which} expired at ${notAfter.toISOString()}; the registry would reject the x5c chain`,
+      );
+    }
+  });
+}

@@ -1,0 +1,121 @@
+import { randomBytes, sign, type JsonWebKey, type SignKeyObjectInput } from 'node:crypto';
+import type { AccessTokenClaims, SigningAlg, SigningKey } from './types.js';
+
+/** Signs one registry access token; `now` is unix seconds. */
+export type TokenSigner = (claims: AccessTokenClaims, now: number, expiresInSeconds: number) => string;
+
+/**
+ * A signer bound to one key and issuer, for the request hot path: the JWS header is encoded once
+ * here, each call only serializes the claims and signs.
+ *
+ * The token is what both registry v2.8 and v3 accept (protocol.md §1.7): header
+ * `{alg, typ: "JWT", kid, x5c?}` (no `jwk`, no `crit`), claims `{iss, sub, aud, exp, nbf, iat, jti,
+ * access}` with `aud` a plain string and integer times, unpadded base64url, and ECDSA signatures
+ * as raw R||S.
+ */
+export function createTokenSigner(key: SigningKey, issuer: string): TokenSigner {
+  const prepared = prepare(key);
+  return (claims, now, expiresInSeconds) => signWith(prepared, issuer, claims, now, expiresInSeconds);
+}
+
+/** Signs one access token; see {@link createTokenSigner}, which callers on the hot path should prefer. */
+export function signAccessToken(
+  key: SigningKey,
+  claims: AccessTokenClaims,
+  opts: { issuer: string; expiresInSeconds: number; now: number },
+): string {
+  return signWith(prepare(key), opts.issuer, claims, opts.now, opts.expiresInSeconds);
+}
+
+interface Prepared {
+  /** `base64url(header) + "."` */
+  readonly headerPrefix: string;
+  readonly hash: string;
+  readonly signKey: SignKeyObjectInput;
+}
+
+const HASHES: Readonly<Record<SigningAlg, string>> = {
+  ES256: 'sha256',
+  ES384: 'sha384',
+  ES512: 'sha512',
+  RS256: 'sha256',
+};
+
+const preparedKeys = new WeakMap<SigningKey, Prepared>();
+
+function prepare(key: SigningKey): Prepared {
+  let prepared = preparedKeys.get(key);
+  if (!prepared) {
+    const header: Record<string, unknown> = { alg: key.alg, typ: 'JWT', kid: key.kid };
+    if (key.x5c.length > 0) header.x5c = key.x5c;
+    prepared = {
+      headerPrefix: `${base64url(JSON.stringify(header))}.`,
+      hash: HASHES[key.alg],
+      // JWS wants ECDSA signatures as fixed-size R||S (RFC 7518 §3.4); Node defaults to DER.
+      // The dsaEncoding option is ignored for RSA keys (PKCS#1 v1.5 padding is the default).
+      signKey: { key: key.privateKey, dsaEncoding: 'ieee-p1363' },
+    };
+    preparedKeys.set(key, prepared);
+  }
+  return prepared;
+}
+
+function signWith(
+  prepared: Prepared,
+  issuer: string,
+  claims: AccessTokenClaims,
+  now: number,
+  expiresInSeconds: number,
+): string {
+  if (!Number.isSafeInteger(now)) throw new TypeError('"now" must be an integer number of unix seconds');
+  if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds <= 0) {
+    throw new TypeError('"expiresInSeconds" must be a positive integer');
+  }
+  // Property order is the order the registry docs show; only type/name/actions are copied,
+  // so no `class` (deprecated, scope.md) or stray property reaches the token.
+  const payload = {
+    iss: issuer,
+    sub: claims.subject,
+    aud: claims.audience,
+    exp: now + expiresInSeconds,
+    nbf: now,
+    iat: now,
+    jti: randomBytes(16).toString('base64url'),
+    access: claims.access.map((a) => ({ type: a.type, name: a.name, actions: a.actions })),
+  };
+  const signingInput = prepared.headerPrefix + base64url(JSON.stringify(payload));
+  const signature = sign(prepared.hash, Buffer.from(signingInput), prepared.signKey);
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+/** Node's base64url encoding has no `=` padding, as JWS requires (v3 rejects padding). */
+function base64url(text: string): string {
+  return Buffer.from(text).toString('base64url');
+}
+
+/** A public JWK as published in the JWKS. */
+export interface PublicJwk extends JsonWebKey {
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  readonly use: 'sig';
+}
+
+/**
+ * The public signing key(s) as a JWKS, for `/.well-known/jwks.json` and registry v3's
+ * `auth.token.jwks` file. v3 trusts each JWKS key under its `kid` verbatim (protocol.md §1.4.3),
+ * so every key is published twice:
+ * - under the v3 thumbprint, the kid we emit with `disable_legacy_key_id: true`;
+ * - under the libtrust key ID, the kid we emit by default, so a v3 registry given this JWKS also
+ *   accepts kid-only tokens (x5c off) whose kid is the libtrust ID. Without this entry such tokens
+ *   fail on v3 with "token signed by untrusted key" (protocol.md §6, distribution#4299).
+ * The two entries hold the same key, so publishing both widens nothing.
+ */
+export function jwks(keys: readonly SigningKey[]): { keys: PublicJwk[] } {
+  return {
+    keys: keys.flatMap((key) => {
+      const jwk = key.publicKey.export({ format: 'jwk' });
+      const kids = key.v3Kid === key.libtrustKid ? [key.v3Kid] : [key.v3Kid, key.libtrustKid];
+      return kids.map((kid): PublicJwk => ({ ...jwk, kid, alg: key.alg, use: 'sig' }));
+    }),
+  };
+}

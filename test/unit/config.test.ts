@@ -1,0 +1,155 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadConfigText } from '../../src/config/load.js';
+import { parseDuration } from '../../src/config/duration.js';
+import { ConfigErrors } from '../../src/errors.js';
+import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+
+const tmp = tempDir();
+let keyLines = '';
+beforeAll(async () => {
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  keyLines = `  key: ${keyPath}\n  certificate: ${certPath}\n`;
+});
+afterAll(() => tmp.cleanup());
+
+function load(yaml: string) {
+  return loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
+}
+function errorsOf(yaml: string): string[] {
+  try {
+    load(yaml);
+  } catch (err) {
+    if (err instanceof ConfigErrors)
+      return err.errors.map((e) => (e.line ? `line ${e.line}: ${e.message}` : e.message));
+    throw err;
+  }
+  throw new Error('config loaded without error');
+}
+
+describe('duration', () => {
+  test.each([
+    [900, 900],
+    ['900', 900],
+    ['15m', 900],
+    ['1h30m', 5400],
+    ['90d', 7776000],
+    ['2w', 1209600],
+    ['15 minutes', undefined],
+    [-1, undefined],
+    [1.5, undefined],
+    ['', undefined],
+  ])('%j → %j', (input, seconds) => {
+    expect(parseDuration(input)).toBe(seconds);
+  });
+});
+
+describe('loadConfigText', () => {
+  test('a docker_auth config with server, token, users and acl loads unchanged', () => {
+    const config = load(
+      `server:\n  addr: ":5001"\ntoken:\n  issuer: "Acme auth server"\n  expiration: 900\n${keyLines}users:\n  admin:\n    password: "${hash('x')}"\n    labels: {group: [admins]}\n  "": {}\nacl:\n  - match: {account: "admin"}\n    actions: ["*"]\n    comment: "Admin has full access to everything."\n  - match: {account: "/.+/", name: "\${account}/*"}\n    actions: ["*"]\n`,
+    );
+    expect(config.token.issuer).toBe('Acme auth server');
+    expect(config.token.expiration).toBe(900);
+    expect(config.server.addr).toEqual({ host: undefined, port: 5001 });
+    expect(config.users?.get('admin')?.labels).toEqual({ group: ['admins'] });
+    expect(config.users?.get('')?.passwordHash).toBeUndefined();
+    expect(config.token.key.alg).toBe('ES256');
+  });
+
+  test('server.certificate and server.key double as the token key', () => {
+    const yaml = `server:\n${keyLines}token:\n  issuer: x\n`;
+    const config = load(yaml);
+    expect(config.server.tls).toBeDefined();
+    expect(config.token.keyPath).toContain('token-ES256.key');
+  });
+
+  test('durations with units', () => {
+    expect(load(`token:\n  issuer: x\n  expiration: "15m"\n${keyLines}`).token.expiration).toBe(900);
+  });
+
+  test.each([
+    [
+      'unknown key with its path, line and the allowed keys',
+      `token:\n  issuer: x\n__KEY__acl:\n  - match: {account: a}\n    actions: [pull]\n  - match:\n      team: devs\n    actions: [pull]\n`,
+      'acl[1].match.team: unknown key; expected one of account, type, name, service, ip, labels',
+    ],
+    [
+      'top-level typo',
+      `token:\n  issuer: x\n__KEY__userz: {}\n`,
+      'userz: unknown key; expected one of server, token, users, users_file, acl',
+    ],
+    ['missing issuer', `token:\n__KEY__`, 'token.issuer: required'],
+    [
+      'expiration too short',
+      `token:\n  issuer: x\n  expiration: 30\n__KEY__`,
+      'token.expiration: must be at least 60 seconds',
+    ],
+    [
+      'bad duration',
+      `token:\n  issuer: x\n  expiration: "ten"\n__KEY__`,
+      'token.expiration: invalid duration "ten"; use seconds or e.g. "15m", "90d"',
+    ],
+    [
+      'plain-text password',
+      `token:\n  issuer: x\n__KEY__users:\n  bob:\n    password: secret\n`,
+      'users.bob.password: must be a bcrypt hash ($2a$, $2b$ or $2y$); make one with `regauth hash` or `htpasswd -nB`',
+    ],
+    [
+      'docker_auth section not implemented',
+      `token:\n  issuer: x\n__KEY__github_auth: {}\n`,
+      'github_auth: docker_auth section not supported by regauth; remove it',
+    ],
+    [
+      'bad addr',
+      `server:\n  addr: "5001"\ntoken:\n  issuer: x\n__KEY__`,
+      'server.addr: invalid address "5001"; expected [host]:port, e.g. ":5001"',
+    ],
+    [
+      'bad path_prefix',
+      `server:\n  path_prefix: "regauth/"\ntoken:\n  issuer: x\n__KEY__`,
+      'server.path_prefix: must be empty or a path like "/regauth" (leading slash, no trailing slash)',
+    ],
+    [
+      'missing key file',
+      `token:\n  issuer: x\n  key: nope.key\n  certificate: nope.pem\n`,
+      'token.key: cannot read',
+    ],
+    ['not a mapping', `- a\n- b\n`, 'the config must be a YAML mapping'],
+  ])('%s', (_what, yaml, message) => {
+    const errors = errorsOf(yaml.replace('__KEY__', keyLines));
+    expect(errors.join('\n')).toContain(message);
+  });
+
+  test('the line of an unknown key is reported', () => {
+    const errors = errorsOf(
+      `token:\n  issuer: x\n${keyLines}acl:\n  - match:\n      team: devs\n    actions: [pull]\n`,
+    );
+    expect(errors).toEqual([
+      `line 7: acl[0].match.team: unknown key; expected one of account, type, name, service, ip, labels`,
+    ]);
+  });
+
+  test('YAML syntax errors carry the line', () => {
+    expect(() => load('token:\n  issuer: [x\n')).toThrow(/line \d+: YAML syntax error/);
+  });
+
+  test('htpasswd: bcrypt accepted, other hash kinds refused with the line number', () => {
+    const good = join(tmp.dir, 'good.htpasswd');
+    writeFileSync(good, `# comment\nalice:${hash('a')}\n\nbob:${hash('b')}\n`);
+    const config = load(`token:\n  issuer: x\n${keyLines}users_file: ${good}\n`);
+    expect([...(config.usersFile?.users.keys() ?? [])]).toEqual(['alice', 'bob']);
+
+    const bad = join(tmp.dir, 'bad.htpasswd');
+    writeFileSync(bad, `alice:${hash('a')}\ncarol:$apr1$abc$def\n`);
+    expect(errorsOf(`token:\n  issuer: x\n${keyLines}users_file: ${bad}\n`).join()).toContain(
+      'line 2: user "carol" has a MD5 ($apr1$) hash; only bcrypt is accepted',
+    );
+  });
+
+  test('several errors are reported together', () => {
+    const errors = errorsOf(`server:\n  adr: x\ntoken:\n  issuer: x\n  expiraton: 5\n${keyLines}`);
+    expect(errors).toHaveLength(2);
+  });
+});

@@ -1,0 +1,129 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { compileIpList, parseIpMatcher } from '../../src/authz/ip.js';
+import { ConfigErrors } from '../../src/errors.js';
+
+describe('parseIpMatcher', () => {
+  test.each([
+    // [entry, client, contained]
+    ['127.0.0.1', '127.0.0.1', true],
+    ['127.0.0.1', '127.0.0.2', false],
+    ['127.0.0.0/8', '127.255.0.9', true],
+    ['127.0.0.0/8', '128.0.0.1', false],
+    ['10.1.2.3/8', '10.9.9.9', true], // host bits are ignored, as Go's net.ParseCIDR does
+    ['10.0.0.0/32', '10.0.0.0', true],
+    ['0.0.0.0/0', '203.0.113.9', true],
+    ['2001:db8::1', '2001:db8::1', true],
+    ['2001:db8::1', '2001:db8:0:0:0:0:0:1', true], // another spelling of the same address
+    ['2001:db8::/48', '2001:db8::2', true],
+    ['2001:db8::/48', '2001:db8:1::2', false],
+    ['2001:db8::/32', '2001:db9::1', false],
+    ['::/0', '2001:db8::1', true],
+    // IPv4-mapped IPv6 clients match IPv4 entries (a dual-stack listener reports them so)
+    ['10.0.0.0/8', '::ffff:10.1.2.3', true],
+    ['10.0.0.0/8', '::FFFF:10.1.2.3', true],
+    ['10.0.0.0/8', '::ffff:a01:203', true],
+    ['10.0.0.0/8', '::ffff:11.1.2.3', false],
+    ['127.0.0.1', '::ffff:127.0.0.1', true],
+    // … and the other way round
+    ['::ffff:10.0.0.0/104', '10.1.2.3', true],
+    ['::ffff:10.1.2.3', '10.1.2.3', true],
+    // an IPv4 entry does not cover unrelated IPv6 addresses
+    ['0.0.0.0/0', '::1', false],
+    // a client's zone index does not hide its address
+    ['fe80::/10', 'fe80::1%eth0', true],
+    // not addresses: never contained, never thrown
+    ['10.0.0.0/8', '', false],
+    ['10.0.0.0/8', 'garbage', false],
+    ['10.0.0.0/8', '10.0.0', false],
+    ['10.0.0.0/8', ' 10.0.0.1', false],
+    ['10.0.0.0/8', '10.0.0.1/8', false],
+  ])('%s contains %j: %s', (entry, client, expected) => {
+    expect(parseIpMatcher(entry).contains(client)).toBe(expected);
+  });
+
+  test('keeps its source', () => {
+    expect(parseIpMatcher('10.0.0.0/8').source).toBe('10.0.0.0/8');
+  });
+
+  test.each([
+    ['', 'invalid IP address or CIDR "": "" is not an IPv4 or IPv6 address'],
+    ['foo', 'invalid IP address or CIDR "foo": "foo" is not an IPv4 or IPv6 address'],
+    ['10.0.0', 'invalid IP address or CIDR "10.0.0": "10.0.0" is not an IPv4 or IPv6 address'],
+    ['010.0.0.1', 'invalid IP address or CIDR "010.0.0.1": "010.0.0.1" is not an IPv4 or IPv6 address'],
+    [' 10.0.0.1', 'invalid IP address or CIDR " 10.0.0.1": " 10.0.0.1" is not an IPv4 or IPv6 address'],
+    [
+      '10.0.0.0/33',
+      'invalid IP address or CIDR "10.0.0.0/33": the prefix length must be a number from 0 to 32',
+    ],
+    ['10.0.0.0/', 'invalid IP address or CIDR "10.0.0.0/": the prefix length must be a number from 0 to 32'],
+    [
+      '10.0.0.0/+8',
+      'invalid IP address or CIDR "10.0.0.0/+8": the prefix length must be a number from 0 to 32',
+    ],
+    [
+      '10.0.0.0/8/8',
+      'invalid IP address or CIDR "10.0.0.0/8/8": the prefix length must be a number from 0 to 32',
+    ],
+    [
+      '2001:db8::/129',
+      'invalid IP address or CIDR "2001:db8::/129": the prefix length must be a number from 0 to 128',
+    ],
+    ['fe80::1%eth0', 'invalid IP address or CIDR "fe80::1%eth0": a zone index (%…) is not allowed'],
+    ['${account}', 'invalid IP address or CIDR "${account}": "${account}" is not an IPv4 or IPv6 address'],
+  ])('refuses %j', (entry, message) => {
+    expect(() => parseIpMatcher(entry)).toThrow(TypeError);
+    expect(() => parseIpMatcher(entry)).toThrow(new TypeError(message)); // exact message
+  });
+
+  test('contains never throws', () => {
+    const matchers = ['10.0.0.0/8', '::/0', '2001:db8::/48', '::ffff:10.0.0.0/104'].map(parseIpMatcher);
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.ipV4(), fc.ipV6(), fc.ipV4Extended()), (client) => {
+        for (const m of matchers) expect(typeof m.contains(client)).toBe('boolean');
+      }),
+    );
+  });
+});
+
+describe('compileIpList', () => {
+  test('matches any entry', () => {
+    const list = compileIpList(['10.0.0.0/8', '192.168.1.1', '2001:db8::/32'], 'server.trusted_proxies');
+    expect(list.entries).toEqual(['10.0.0.0/8', '192.168.1.1', '2001:db8::/32']);
+    expect(
+      ['10.2.3.4', '192.168.1.1', '::ffff:192.168.1.1', '2001:db8::5'].map((ip) => list.contains(ip)),
+    ).toEqual([true, true, true, true]);
+    expect(['192.168.1.2', '2001:db9::1', '', 'x'].map((ip) => list.contains(ip))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  test('an empty list contains nothing', () => {
+    expect(compileIpList([], 'server.trusted_proxies').contains('127.0.0.1')).toBe(false);
+  });
+
+  test('names every bad entry by its YAML path', () => {
+    let caught: unknown;
+    try {
+      compileIpList(['10.0.0.0/8', 'proxy.local', '10.0.0.0/8', '1.2.3.4/40'], 'server.trusted_proxies');
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigErrors);
+    const errors = (caught as ConfigErrors).errors;
+    expect(errors.map((e) => [e.path, e.message])).toEqual([
+      [
+        'server.trusted_proxies[1]',
+        'server.trusted_proxies[1]: invalid IP address or CIDR "proxy.local": "proxy.local" is not an IPv4 or IPv6 address',
+      ],
+      [
+        'server.trusted_proxies[3]',
+        'server.trusted_proxies[3]: invalid IP address or CIDR "1.2.3.4/40": the prefix length must be a number from 0 to 32',
+      ],
+    ]);
+    expect((caught as ConfigErrors).code).toBe('ERR_CONFIG');
+  });
+});

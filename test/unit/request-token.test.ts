@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { BadRequestError, RegauthError, UnsupportedGrantError } from '../../src/errors.js';
+import { parseBasicAuth } from '../../src/request/basic.js';
+import { parseTokenRequest } from '../../src/request/token-request.js';
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('parseBasicAuth', () => {
+  test('absent header is anonymous', () => {
+    expect(parseBasicAuth(undefined)).toBeNull();
+  });
+  test('user ends at the first colon; the password may hold colons', () => {
+    const creds = parseBasicAuth(basic('alice', 'a:b:c'));
+    expect(creds?.account).toBe('alice');
+    expect(creds?.password?.reveal()).toBe('a:b:c');
+  });
+  test('scheme is case-insensitive', () => {
+    expect(parseBasicAuth(`basic ${Buffer.from('u:p').toString('base64')}`)?.account).toBe('u');
+  });
+  test.each([
+    ['Bearer abc', 'unsupported Authorization scheme; use Basic'],
+    ['Basic', 'malformed Basic credentials'],
+    ['Basic !!!', 'malformed Basic credentials'],
+    [`Basic ${Buffer.from('nocolon').toString('base64')}`, 'malformed Basic credentials'],
+    [`Basic ${Buffer.from('a\u0000b:p').toString('base64')}`, 'invalid account name'],
+  ])('%s → 400', (header, message) => {
+    expect(() => parseBasicAuth(header)).toThrow(message);
+  });
+  test('the password never prints', () => {
+    const creds = parseBasicAuth(basic('alice', 'hunter2'))!;
+    expect(JSON.stringify(creds)).not.toContain('hunter2');
+    expect(String(creds.password)).toBe('***');
+  });
+});
+
+describe('parseTokenRequest GET', () => {
+  test('docker login shape', () => {
+    const r = parseTokenRequest({
+      method: 'GET',
+      query: 'account=alice&client_id=docker&offline_token=true&service=registry',
+      authorization: basic('alice', 'pw'),
+    });
+    expect(r).toMatchObject({
+      style: 'docker',
+      grant: 'password',
+      service: 'registry',
+      clientId: 'docker',
+      offline: true,
+      scopes: [],
+    });
+    expect(r.credentials.account).toBe('alice');
+  });
+  test('repeated scopes and anonymous', () => {
+    const r = parseTokenRequest({
+      method: 'GET',
+      query: 'service=s&scope=repository%3Aa%3Apull&scope=repository%3Ab%3Apull%20registry%3Acatalog%3A*',
+      authorization: undefined,
+    });
+    expect(r.credentials).toEqual({ account: '', password: undefined });
+    expect(r.scopes.map((s) => s.name)).toEqual(['a', 'b', 'catalog']);
+  });
+  test('account differing from the Basic user is 400', () => {
+    expect(() =>
+      parseTokenRequest({ method: 'GET', query: 'account=bob', authorization: basic('alice', 'pw') }),
+    ).toThrow('account parameter does not match the Basic credentials');
+  });
+  test('a single-valued parameter given twice is 400', () => {
+    expect(() =>
+      parseTokenRequest({ method: 'GET', query: 'service=a&service=b', authorization: undefined }),
+    ).toThrow('parameter service given more than once');
+  });
+});
+
+describe('parseTokenRequest POST', () => {
+  test('password grant with repeated scope fields (containers/image) and one space-joined field', () => {
+    const r = parseTokenRequest({
+      method: 'POST',
+      query: '',
+      authorization: undefined,
+      body: 'grant_type=password&username=alice&password=p%26w&service=s&client_id=containerd-client&access_type=offline&scope=repository%3Aa%3Apull+repository%3Ab%3Apush&scope=repository%3Ac%3Apull',
+    });
+    expect(r).toMatchObject({ style: 'oauth2', grant: 'password', service: 's', offline: true });
+    expect(r.credentials.password?.reveal()).toBe('p&w');
+    expect(r.scopes.map((s) => s.name)).toEqual(['a', 'b', 'c']);
+  });
+  test.each([
+    ['username=a&password=b', BadRequestError, 'missing grant_type'],
+    ['grant_type=password&password=b', BadRequestError, 'missing username'],
+    ['grant_type=password&username=a', BadRequestError, 'missing password'],
+    ['grant_type=client_credentials', UnsupportedGrantError, 'unsupported grant_type "client_credentials"'],
+    ['grant_type=password&username=a&password=b&scope=bad', BadRequestError, 'malformed scope "bad"'],
+  ])('%s', (body, cls, message) => {
+    const attempt = () => parseTokenRequest({ method: 'POST', query: '', authorization: undefined, body });
+    expect(attempt).toThrow(cls);
+    expect(attempt).toThrow(message);
+  });
+});
+
+test('arbitrary requests parse or fail with a RegauthError, never anything else', () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom('GET' as const, 'POST' as const),
+      fc.string({ maxLength: 200 }),
+      fc.option(fc.string({ maxLength: 100 }), { nil: undefined }),
+      fc.string({ maxLength: 300 }),
+      (method, query, authorization, body) => {
+        try {
+          parseTokenRequest({ method, query, authorization, body });
+        } catch (err) {
+          expect(err).toBeInstanceOf(RegauthError);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
