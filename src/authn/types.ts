@@ -13,7 +13,15 @@ export interface Credentials {
  * throw (BackendUnavailableError) only when the backend could not answer at all.
  */
 export type AuthnResult =
-  | { readonly outcome: 'authenticated'; readonly labels: Labels }
+  | {
+      readonly outcome: 'authenticated';
+      readonly labels: Labels;
+      /**
+       * Changes when the account's credential changes (e.g. a hash of the stored bcrypt hash).
+       * A refresh token records it; `lookup` must return the same value for the token to stay valid.
+       */
+      readonly fingerprint?: string;
+    }
   | { readonly outcome: 'denied'; readonly reason: string }
   | { readonly outcome: 'no_match' };
 
@@ -22,6 +30,12 @@ export interface Authenticator {
   /** Short stable name for logs and metrics: `users`, `users_file`, `ldap_auth`, … */
   readonly name: string;
   authenticate(credentials: Credentials): Promise<AuthnResult>;
+  /**
+   * Looks an account up without its password, for refresh tokens: the account's current labels
+   * and credential fingerprint, or undefined when it no longer exists. Throws when the backend
+   * cannot answer. Backends without it cannot back refresh tokens.
+   */
+  lookup?(account: string): Promise<{ readonly labels: Labels; readonly fingerprint?: string } | undefined>;
   /** Releases connections, workers; called on reload and shutdown. */
   close?(): Promise<void>;
 }
