@@ -36,6 +36,8 @@ export interface Authenticator {
    * cannot answer. Backends without it cannot back refresh tokens.
    */
   lookup?(account: string): Promise<{ readonly labels: Labels; readonly fingerprint?: string } | undefined>;
+  /** Readiness probe (`/readyz`): resolves when the backend can answer, throws otherwise. Cheap. */
+  check?(): Promise<void>;
   /** Releases connections, workers; called on reload and shutdown. */
   close?(): Promise<void>;
 }
