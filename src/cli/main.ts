@@ -35,7 +35,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file', 'config.yml')
     .option(
       '--data-dir <dir>',
-      'where the development signing key is created when the config names none',
+      'where the development signing key (and refresh-token secret) are created when the config names none',
       'data',
     )
     .addHelpText('after', '\nExample:\n  regauth serve -c /config/config.yml')
