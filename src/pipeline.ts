@@ -50,9 +50,10 @@ interface Identity {
 }
 
 /**
- * The token endpoint's whole pipeline, free of HTTP: authenticate → authorize → sign.
+ * The token endpoint's whole pipeline, free of HTTP: authenticate (password or refresh token)
+ * → authorize → sign (→ refresh token when offline access is asked).
  * (Parsing happened in src/request; responding happens in src/http.)
- * Throws BadRequestError, UnauthorizedError, BackendUnavailableError.
+ * Throws BadRequestError, UnauthorizedError, InvalidGrantError (refresh grant), BackendUnavailableError.
  */
 export async function issueToken(
   runtime: Runtime,

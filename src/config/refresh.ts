@@ -29,7 +29,8 @@ const allowed = 'expiration, secret_file, revoke_before';
 export const refreshSchema = z
   .strictObject(
     {
-      // Seconds; 0 = never expire. 90 days: docker reuses one token for months.
+      // Seconds; 0 = never expire. 90 days: docker reuses one token for months. (Not schema.ts's
+      // `duration`: importing it from here would be circular, as schema.ts imports this file.)
       expiration: z
         .union([z.number(), z.string()])
         .default(7_776_000)
