@@ -1,6 +1,7 @@
-import { BadRequestError, UnauthorizedError } from './errors.js';
+import { BadRequestError, InvalidGrantError, UnauthorizedError } from './errors.js';
 import { authenticate } from './authn/chain.js';
-import type { AuthzDecision } from './authz/types.js';
+import type { AuthzDecision, Labels } from './authz/types.js';
+import type { Secret } from './secret.js';
 import type { TokenRequest } from './request/token-request.js';
 import { formatScope, type Scope } from './request/scope.js';
 import type { AccessEntry } from './token/types.js';
@@ -32,12 +33,27 @@ export interface TokenResult {
   readonly decisions: readonly ScopeDecision[];
   /** `type:name:actions` of the granted entries, space-joined (OAuth2 `scope`). */
   readonly scope: string;
+  /**
+   * A new refresh token (offline access asked, refresh enabled), or for the refresh grant the one
+   * presented: clients keep one for months, so it is never rotated on use.
+   */
+  readonly refreshToken?: Secret;
+}
+
+/** Who the request acts for, once authenticated by password or by refresh token. */
+interface Identity {
+  readonly account: string;
+  readonly labels: Labels;
+  /** The authenticator that decided. */
+  readonly by: string;
+  readonly fingerprint?: string;
 }
 
 /**
- * The token endpoint's whole pipeline, free of HTTP: authenticate → authorize → sign.
+ * The token endpoint's whole pipeline, free of HTTP: authenticate (password or refresh token)
+ * → authorize → sign (→ refresh token when offline access is asked).
  * (Parsing happened in src/request; responding happens in src/http.)
- * Throws BadRequestError, UnauthorizedError, BackendUnavailableError.
+ * Throws BadRequestError, UnauthorizedError, InvalidGrantError (refresh grant), BackendUnavailableError.
  */
 export async function issueToken(
   runtime: Runtime,
@@ -50,10 +66,16 @@ export async function issueToken(
     throw new BadRequestError(`unknown service ${JSON.stringify(request.service.slice(0, 80))}`);
   }
 
-  // authenticate
-  const authn = await authenticate(runtime.authenticators, request.credentials, runtime.verifier);
-  if (authn.outcome === 'denied') throw new UnauthorizedError();
-  const account = request.credentials.account;
+  // authenticate: by password (GET Basic, POST password grant) or by refresh token
+  let authn: Identity;
+  if (request.grant === 'refresh_token') {
+    authn = await redeemRefreshToken(runtime, request.refreshToken, request.service, ctx.now);
+  } else {
+    const result = await authenticate(runtime.authenticators, request.credentials, runtime.verifier);
+    if (result.outcome === 'denied') throw new UnauthorizedError();
+    authn = { ...result, account: request.credentials.account };
+  }
+  const account = authn.account;
 
   // authorize each scope; a denied scope is not an error, the token just carries less.
   const decisions: ScopeDecision[] = request.scopes.map((scope) => ({
@@ -75,6 +97,10 @@ export async function issueToken(
   // sign
   const expiresIn = config.token.expiration;
   const token = runtime.sign({ subject: account, audience: request.service, access }, ctx.now, expiresIn);
+  const refreshToken =
+    request.grant === 'refresh_token'
+      ? request.refreshToken
+      : await offerRefreshToken(runtime, request, authn, ctx.now);
   return {
     token,
     expiresIn,
@@ -84,5 +110,65 @@ export async function issueToken(
     access,
     decisions,
     scope: access.map(formatScope).join(' '),
+    ...(refreshToken ? { refreshToken } : {}),
   };
+}
+
+/**
+ * The refresh grant (design.md "HTTP"): the token must be intact, unexpired, for this service
+ * and not revoked by `token.refresh.revoke_before`; the account must still exist in the
+ * authenticator that vouched for it, with the same credential fingerprint (a changed password
+ * revokes). Labels come from the current config, so a reload changes what a refresh grants.
+ */
+async function redeemRefreshToken(
+  runtime: Runtime,
+  token: Secret | undefined,
+  service: string,
+  now: number,
+): Promise<Identity> {
+  if (!runtime.refresh) throw new InvalidGrantError('refresh tokens are disabled');
+  if (!token) throw new BadRequestError('missing refresh_token');
+  const claims = await runtime.refresh.verify(token, { service, now });
+  const index = runtime.authenticators.findIndex((a) => a.name === claims.authenticator);
+  const authenticator = runtime.authenticators[index];
+  if (!authenticator?.lookup) throw new InvalidGrantError('refresh token revoked: authenticator removed');
+  // The chain's first answer decides (design.md): when an earlier backend now knows the account,
+  // a login would check another password, so this token no longer speaks for it.
+  for (const earlier of runtime.authenticators.slice(0, index)) {
+    if ((await earlier.lookup?.(claims.account)) !== undefined) {
+      throw new InvalidGrantError('refresh token revoked: account moved to another authenticator');
+    }
+  }
+  const current = await authenticator.lookup(claims.account);
+  if (current === undefined) throw new InvalidGrantError('refresh token revoked: account removed');
+  if (current.fingerprint !== claims.fingerprint) {
+    throw new InvalidGrantError('refresh token revoked: credential changed');
+  }
+  return { ...current, account: claims.account, by: authenticator.name };
+}
+
+/**
+ * A new refresh token when the client asked for offline access (`offline_token=true`,
+ * `access_type=offline`) and refresh is enabled. Never for the anonymous account (nothing to
+ * remember), and never from a backend without `lookup`: docker would store a token that could
+ * not be redeemed, having forgotten the password.
+ */
+async function offerRefreshToken(
+  runtime: Runtime,
+  request: TokenRequest,
+  authn: Identity,
+  now: number,
+): Promise<Secret | undefined> {
+  if (!request.offline || !runtime.refresh || authn.account === '') return undefined;
+  const backend = runtime.authenticators.find((a) => a.name === authn.by);
+  if (!backend?.lookup) return undefined;
+  return runtime.refresh.issue(
+    {
+      account: authn.account,
+      service: request.service,
+      authenticator: authn.by,
+      fingerprint: authn.fingerprint,
+    },
+    now,
+  );
 }

@@ -3,6 +3,7 @@ import { bcryptCost, bcryptVerifier, type PasswordVerifier } from './authn/passw
 import { StaticUsersAuthenticator } from './authn/users.js';
 import type { Authenticator } from './authn/types.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
+import { createRefreshTokens, type RefreshTokens } from './token/refresh.js';
 
 /**
  * Everything a token request needs, built from one Config and never mutated: a reload builds
@@ -15,6 +16,8 @@ export interface Runtime {
   readonly verifier: PasswordVerifier;
   /** Signs with the config's key and issuer; the JWS header is encoded once. */
   readonly sign: TokenSigner;
+  /** Refresh tokens; undefined when `token.refresh` is absent (disabled). */
+  readonly refresh: RefreshTokens | undefined;
 }
 
 export interface RuntimeDeps {
@@ -29,7 +32,8 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
   const sign = createTokenSigner(config.token.key, config.token.issuer);
-  return Object.freeze({ config, authenticators, verifier, sign });
+  const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
+  return Object.freeze({ config, authenticators, verifier, sign, refresh });
 }
 
 /** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */

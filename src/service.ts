@@ -4,6 +4,7 @@ import type { Logger } from './log.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
 import { startServer, type RunningServer } from './http/server.js';
 import { ensureDevKeys } from './token/generate.js';
+import { ensureRefreshSecret } from './token/refresh.js';
 
 export interface ServiceOptions {
   readonly configFile: string;
@@ -12,6 +13,8 @@ export interface ServiceOptions {
   readonly dataDir?: string;
   readonly listen?: { host?: string; port: number };
   readonly runtimeDeps?: RuntimeDeps;
+  /** Unix time in milliseconds (tests move the clock to expire refresh tokens). */
+  readonly now?: () => number;
 }
 
 /** A running regauth: the server plus the current runtime, swappable by reload(). */
@@ -39,7 +42,17 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           'created a development signing key; set token.key and token.certificate for production',
         );
     }
-    return loadConfigFile(options.configFile, { devKey });
+    // `token.refresh` without secret_file: a development secret next to the development key.
+    const devRefreshSecret = () => {
+      const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
+      if (secret.created)
+        logger.warn(
+          { secret: secret.path },
+          'created a development refresh-token secret; set token.refresh.secret_file for production',
+        );
+      return secret.path;
+    };
+    return loadConfigFile(options.configFile, { devKey, devRefreshSecret });
   };
 
   let current = createRuntime(await load(), options.runtimeDeps);
@@ -47,6 +60,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     runtime: () => current,
     logger,
     ...(options.listen ? { listen: options.listen } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   logStartup(logger, current.config, server.url);
 

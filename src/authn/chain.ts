@@ -4,7 +4,13 @@ import type { Authenticator, Credentials } from './types.js';
 
 /** The chain's verdict, with the backend that decided (for the audit log). */
 export type ChainResult =
-  | { readonly outcome: 'authenticated'; readonly labels: Labels; readonly by: string }
+  | {
+      readonly outcome: 'authenticated';
+      readonly labels: Labels;
+      readonly by: string;
+      /** The backend's credential fingerprint, recorded in refresh tokens. */
+      readonly fingerprint?: string;
+    }
   | { readonly outcome: 'denied'; readonly reason: string; readonly by: string | null };
 
 /**

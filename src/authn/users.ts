@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Labels } from '../authz/types.js';
 import type { PasswordVerifier } from './password.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
@@ -34,12 +35,29 @@ export class StaticUsersAuthenticator implements Authenticator {
     if (user.passwordHash === undefined) return { outcome: 'authenticated', labels: user.labels };
     if (password === undefined) return { outcome: 'denied', reason: 'password required' };
     return (await this.#verifier.verify(password, user.passwordHash))
-      ? { outcome: 'authenticated', labels: user.labels }
+      ? { outcome: 'authenticated', labels: user.labels, fingerprint: fingerprint(user.passwordHash) }
       : { outcome: 'denied', reason: 'wrong password' };
+  }
+
+  /** The account's current labels and credential fingerprint, for refresh tokens (no password needed). */
+  async lookup(account: string): Promise<{ labels: Labels; fingerprint?: string } | undefined> {
+    const user = this.#users.get(account);
+    if (!user) return undefined;
+    return user.passwordHash === undefined
+      ? { labels: user.labels }
+      : { labels: user.labels, fingerprint: fingerprint(user.passwordHash) };
   }
 
   /** The stored hash, for refresh-token binding (a changed hash revokes tokens). */
   entry(account: string): StaticUser | undefined {
     return this.#users.get(account);
   }
+}
+
+/**
+ * A hash of the stored bcrypt hash: it changes when the password is changed (bcrypt salts every
+ * hash), so a refresh token bound to it stops working. The hash itself never leaves the process.
+ */
+function fingerprint(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22);
 }

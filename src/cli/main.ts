@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
+import { mkdtempSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile, namesSigningKey } from '../config/load.js';
 import { ensureDevKeys } from '../token/generate.js';
+import { ensureRefreshSecret } from '../token/refresh.js';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startService } from '../service.js';
@@ -33,7 +35,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file', 'config.yml')
     .option(
       '--data-dir <dir>',
-      'where the development signing key is created when the config names none',
+      'where the development signing key (and refresh-token secret) are created when the config names none',
       'data',
     )
     .addHelpText('after', '\nExample:\n  regauth serve -c /config/config.yml')
@@ -75,7 +77,15 @@ export function buildProgram(): Command {
           `${opts.config}: no token.key; \`regauth serve\` will create a development key in ./data\n`,
         );
       }
-      loadConfigFile(opts.config, { devKey });
+      // `token.refresh` without secret_file is valid too: `serve` creates a development secret.
+      const devRefreshSecret = () => {
+        process.stdout.write(
+          `${opts.config}: no token.refresh.secret_file; \`regauth serve\` will create a development secret in ./data\n`,
+        );
+        return ensureRefreshSecret(join(mkdtempSync(join(tmpdir(), 'regauth-validate-')), 'refresh.key'))
+          .path;
+      };
+      loadConfigFile(opts.config, { devKey, devRefreshSecret });
       process.stdout.write(`${opts.config}: ok\n`);
     });
 

@@ -16,6 +16,7 @@ import {
   type RawConfig,
 } from './schema.js';
 import { formatPath, lineOf, parseYaml, type ParsedYaml } from './yaml.js';
+import { loadRefresh, type RefreshConfig } from './refresh.js';
 
 /** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
 export interface ListenAddress {
@@ -40,6 +41,8 @@ export interface Config {
     readonly key: SigningKey;
     readonly keyPath: string;
     readonly certificatePath: string;
+    /** `token.refresh`; undefined = refresh tokens disabled. */
+    readonly refresh: RefreshConfig | undefined;
   };
   readonly users: ReadonlyMap<string, StaticUser> | undefined;
   readonly usersFile: { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } | undefined;
@@ -55,6 +58,11 @@ export interface LoadOptions {
    * (the development key that `regauth serve` creates under ./data).
    */
   readonly devKey?: { readonly keyPath: string; readonly certificatePath: string };
+  /**
+   * Returns the path of the development refresh secret, creating it, for a config with
+   * `token.refresh` but no `secret_file` (`regauth serve` keeps it in ./data).
+   */
+  readonly devRefreshSecret?: () => string;
 }
 
 /** Reads and loads a config file. Throws ConfigError / ConfigErrors naming YAML paths and lines. */
@@ -173,6 +181,14 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     }
   });
 
+  const refresh = raw.token.refresh
+    ? attempt(() => {
+        const loaded = loadRefresh(raw.token.refresh!, at, options.devRefreshSecret);
+        files.push(loaded.secretFile);
+        return loaded;
+      })
+    : undefined;
+
   const users = raw.users
     ? new Map(
         Object.entries(raw.users).flatMap(([name, u]): [string, StaticUser][] => {
@@ -213,6 +229,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       key: key.signingKey,
       keyPath: key.keyPath,
       certificatePath: key.certificatePath,
+      refresh,
     },
     users,
     usersFile,

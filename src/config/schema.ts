@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { refreshSchema } from './refresh.js';
 
 /**
  * The config file's schema: what each key may hold. Shapes only; cross-field checks and
@@ -57,6 +58,7 @@ const token = strict({
   disable_legacy_key_id: z.boolean().default(false),
   x5c: z.boolean().default(true),
   services: z.array(nonEmpty).default([]),
+  refresh: refreshSchema,
 });
 
 const user = strict({

@@ -109,12 +109,17 @@ export function createApp(deps: AppDeps): express.Express {
         issued_at: result.issuedAt,
       };
       if (method === 'POST') body['scope'] = result.scope;
+      if (result.refreshToken) body['refresh_token'] = result.refreshToken.reveal();
       res.status(200).json(body);
       deps.logger.info(
         {
           ...audit,
           outcome: 'granted',
+          account: result.account,
           authenticator: result.authenticatedBy,
+          ...(result.refreshToken
+            ? { refreshToken: request.grant === 'refresh_token' ? 'used' : 'issued' }
+            : {}),
           granted: result.scope,
           rules: result.decisions.map((d) => d.decision.rule),
           ms: elapsedMs(started),

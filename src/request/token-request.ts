@@ -78,6 +78,14 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
         credentials: { account: username, password: new Secret(password) },
       };
     }
+    case 'refresh_token':
+      // The account comes from the token (containerd sends no username with it).
+      return {
+        ...base,
+        grant: 'refresh_token',
+        credentials: ANONYMOUS,
+        refreshToken: new Secret(required(params, 'refresh_token')),
+      };
     case undefined:
       throw new BadRequestError('missing grant_type');
     default:

@@ -154,7 +154,9 @@ describe('POST token', () => {
   test.each([
     ['grant_type=password&username=alice&password=bad&service=reg', 401, 'invalid_grant'],
     ['grant_type=client_credentials&service=reg', 400, 'unsupported_grant_type'],
-    ['grant_type=refresh_token&refresh_token=x&service=reg', 400, 'unsupported_grant_type'],
+    ['grant_type=authorization_code&code=x&service=reg', 400, 'unsupported_grant_type'],
+    ['grant_type=refresh_token&refresh_token=x&service=reg', 401, 'invalid_grant'],
+    ['grant_type=refresh_token&service=reg', 400, 'invalid_request'],
     ['grant_type=password&service=reg', 400, 'invalid_request'],
     ['service=reg', 400, 'invalid_request'],
     ['grant_type=password&username=alice&password=x&scope=%%%', 400, 'invalid_scope'],

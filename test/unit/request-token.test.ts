@@ -85,7 +85,31 @@ describe('parseTokenRequest POST', () => {
     expect(r.credentials.password?.reveal()).toBe('p&w');
     expect(r.scopes.map((s) => s.name)).toEqual(['a', 'b', 'c']);
   });
+  test('refresh grant (containerd: no username) keeps the token as a Secret', () => {
+    const r = parseTokenRequest({
+      method: 'POST',
+      query: '',
+      authorization: undefined,
+      body: 'grant_type=refresh_token&refresh_token=a.b.c.d.e&service=s&client_id=containerd-client&scope=repository%3Aa%3Apull',
+    });
+    expect(r).toMatchObject({
+      style: 'oauth2',
+      grant: 'refresh_token',
+      service: 's',
+      clientId: 'containerd-client',
+    });
+    expect(r.refreshToken?.reveal()).toBe('a.b.c.d.e');
+    expect(String(r.refreshToken)).toBe('***');
+    expect(r.scopes.map((s) => s.name)).toEqual(['a']);
+  });
   test.each([
+    ['grant_type=refresh_token&service=s', BadRequestError, 'missing refresh_token'],
+    ['grant_type=refresh_token&refresh_token=&service=s', BadRequestError, 'missing refresh_token'],
+    [
+      'grant_type=refresh_token&refresh_token=a&refresh_token=b',
+      BadRequestError,
+      'parameter refresh_token given more than once',
+    ],
     ['username=a&password=b', BadRequestError, 'missing grant_type'],
     ['grant_type=password&password=b', BadRequestError, 'missing username'],
     ['grant_type=password&username=a', BadRequestError, 'missing password'],

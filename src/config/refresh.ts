@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { Secret } from '../secret.js';
+import { MIN_SECRET_LENGTH, type RefreshSettings } from '../token/refresh.js';
+import { parseDuration } from './duration.js';
+
+/** RFC 3339 with an explicit zone, so a revocation never depends on the server's time zone. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+const instant = z.string({ error: 'must be a time like "2026-11-22T10:00:00Z"' }).transform((v, ctx) => {
+  const ms = RFC3339.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid time ${JSON.stringify(v)}; use RFC 3339 with a zone, e.g. "2026-11-22T10:00:00Z"`,
+    });
+    return z.NEVER;
+  }
+  return Math.floor(ms / 1000);
+});
+
+const allowed = 'expiration, secret_file, revoke_before';
+
+/**
+ * `token.refresh`: refresh ("identity") tokens. Present (even `{}` or empty) = enabled;
+ * absent = disabled, and no reply ever carries a refresh_token.
+ */
+export const refreshSchema = z
+  .strictObject(
+    {
+      // Seconds; 0 = never expire. 90 days: docker reuses one token for months. (Not schema.ts's
+      // `duration`: importing it from here would be circular, as schema.ts imports this file.)
+      expiration: z
+        .union([z.number(), z.string()])
+        .default(7_776_000)
+        .transform((v, ctx) => {
+          const seconds = parseDuration(v);
+          if (seconds === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "90d" (0 = never expire)`,
+            });
+            return z.NEVER;
+          }
+          return seconds;
+        }),
+      secret_file: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).optional(),
+      revoke_before: z
+        .record(z.string(), instant, { error: 'must be a mapping of account (or "*") to a time' })
+        .default({}),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${allowed}` : undefined,
+    },
+  )
+  .nullable()
+  // `refresh:` with nothing under it reads as null: enabled with the defaults, like `{}`.
+  .transform((v) => v ?? { expiration: 7_776_000, revoke_before: {} as Record<string, number> })
+  .optional();
+
+export type RawRefresh = NonNullable<z.output<typeof refreshSchema>>;
+
+/** `token.refresh` as loaded: the secret read, the revocation times as unix seconds. */
+export interface RefreshConfig extends RefreshSettings {
+  /** The secret's file, for reload watching and messages. */
+  readonly secretFile: string;
+}
+
+/**
+ * Reads `token.refresh.secret_file` (or the development secret) and builds the settings.
+ * `resolvePath` resolves a config-relative path; `devSecret` returns the path of the development
+ * secret (creating it) and is absent where none may be created (tests, `validate` without serve).
+ */
+export function loadRefresh(
+  raw: RawRefresh,
+  resolvePath: (p: string) => string,
+  devSecret: (() => string) | undefined,
+): RefreshConfig {
+  let secretFile: string;
+  if (raw.secret_file !== undefined) secretFile = resolvePath(raw.secret_file);
+  else if (devSecret) secretFile = devSecret();
+  else {
+    throw new ConfigError(
+      'token.refresh.secret_file',
+      'required; `regauth serve` creates a development secret in ./data when it is absent',
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(secretFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      'token.refresh.secret_file',
+      `cannot read ${secretFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  const secret = text.trim();
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(
+      'token.refresh.secret_file',
+      `${secretFile} holds ${secret.length} characters; at least ${MIN_SECRET_LENGTH} are needed (e.g. \`openssl rand -base64 48\`)`,
+    );
+  }
+  return {
+    secret: new Secret(secret),
+    secretFile,
+    expiration: raw.expiration,
+    revokeBefore: new Map(Object.entries(raw.revoke_before)),
+  };
+}

@@ -1,0 +1,164 @@
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EncryptJWT, errors as joseErrors, jwtDecrypt } from 'jose';
+import { InvalidGrantError } from '../errors.js';
+import { Secret } from '../secret.js';
+
+/**
+ * Refresh ("identity") tokens (design.md "HTTP", protocol.md §3–4).
+ *
+ * A refresh token is a JWE (compact, `alg: dir`, `enc: A256GCM`) under a key derived from
+ * `token.refresh.secret_file`, never from the registry signing key. It is opaque to clients,
+ * unreadable and tamper-evident, and it has five dot-separated parts, so the registry (which
+ * parses three-part JWS) can never take it for an access token.
+ */
+
+/** What a refresh token binds. */
+export interface RefreshClaims {
+  readonly account: string;
+  /** The `service` (token audience) it was issued for; it only works for that service. */
+  readonly service: string;
+  /** The authenticator that vouched for the account (`users`, `users_file`, …); asked again at refresh. */
+  readonly authenticator: string;
+  /** The account's credential fingerprint at issue time; a different one at refresh revokes the token. */
+  readonly fingerprint: string | undefined;
+  /** Unix seconds. */
+  readonly issuedAt: number;
+  /** Unix seconds; undefined = never expires (`token.refresh.expiration: 0`). */
+  readonly expiresAt: number | undefined;
+}
+
+/** `token.refresh`, as loaded. */
+export interface RefreshSettings {
+  /** Contents of `secret_file`. */
+  readonly secret: Secret;
+  /** Lifetime in seconds; 0 = never expire. */
+  readonly expiration: number;
+  /** `revoke_before`: account (or `*` for every account) → unix seconds. Tokens issued earlier are refused. */
+  readonly revokeBefore: ReadonlyMap<string, number>;
+}
+
+/** Issues and verifies refresh tokens for one config. */
+export interface RefreshTokens {
+  readonly expiration: number;
+  issue(
+    claims: Pick<RefreshClaims, 'account' | 'service' | 'authenticator' | 'fingerprint'>,
+    now: number,
+  ): Promise<Secret>;
+  /**
+   * Decrypts and checks a refresh token: integrity, expiry, service, operator revocation.
+   * Throws InvalidGrantError (HTTP 401 invalid_grant) with the reason for the log.
+   * Whether the account still exists with the same credential is the pipeline's check.
+   */
+  verify(token: Secret, expect: { readonly service: string; readonly now: number }): Promise<RefreshClaims>;
+}
+
+/** The `typ` header, so a JWE made for something else under the same key is refused. */
+const TYP = 'regauth-refresh+jwt';
+/** Shortest secret_file content accepted: 32 characters of `openssl rand -base64 48` carry ≥ 192 bits. */
+export const MIN_SECRET_LENGTH = 32;
+
+/**
+ * The 32-byte A256GCM key for a secret. HKDF, so the file may hold any text of enough entropy
+ * and the same secret could key other purposes (other `info`) without reuse.
+ */
+export function deriveRefreshKey(secret: Secret): Uint8Array {
+  return new Uint8Array(
+    hkdfSync('sha256', Buffer.from(secret.reveal(), 'utf8'), 'regauth', 'refresh-token A256GCM v1', 32),
+  );
+}
+
+/** Builds the issuer/verifier for `token.refresh`. */
+export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
+  const key = deriveRefreshKey(settings.secret);
+  return {
+    expiration: settings.expiration,
+
+    async issue(claims, now) {
+      const jwt = new EncryptJWT({
+        authn: claims.authenticator,
+        ...(claims.fingerprint !== undefined ? { fp: claims.fingerprint } : {}),
+      })
+        .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', typ: TYP })
+        .setSubject(claims.account)
+        .setAudience(claims.service)
+        .setIssuedAt(now);
+      if (settings.expiration > 0) jwt.setExpirationTime(now + settings.expiration);
+      return new Secret(await jwt.encrypt(key));
+    },
+
+    async verify(token, expect) {
+      let payload: Record<string, unknown>;
+      try {
+        ({ payload } = await jwtDecrypt(token.reveal(), key, {
+          keyManagementAlgorithms: ['dir'],
+          contentEncryptionAlgorithms: ['A256GCM'],
+          typ: TYP,
+          currentDate: new Date(expect.now * 1000),
+          requiredClaims: ['sub', 'aud', 'iat'],
+        }));
+      } catch (err) {
+        if (err instanceof joseErrors.JWTExpired) throw new InvalidGrantError('refresh token expired');
+        // Tampered, truncated, made with another secret, or not ours at all: one answer.
+        throw new InvalidGrantError('invalid refresh token');
+      }
+      const claims = toClaims(payload);
+      if (claims === undefined) throw new InvalidGrantError('invalid refresh token');
+      if (claims.service !== expect.service) {
+        throw new InvalidGrantError('refresh token issued for another service');
+      }
+      const notBefore = revokedBefore(settings.revokeBefore, claims.account);
+      if (notBefore !== undefined && claims.issuedAt < notBefore) {
+        throw new InvalidGrantError('refresh token revoked');
+      }
+      return claims;
+    },
+  };
+}
+
+/**
+ * The revocation time that applies to an account: the later of its own `revoke_before` entry
+ * and the `*` entry.
+ */
+export function revokedBefore(
+  revokeBefore: ReadonlyMap<string, number>,
+  account: string,
+): number | undefined {
+  const own = revokeBefore.get(account);
+  const all = revokeBefore.get('*');
+  if (own === undefined) return all;
+  if (all === undefined) return own;
+  return Math.max(own, all);
+}
+
+function toClaims(p: Record<string, unknown>): RefreshClaims | undefined {
+  const { sub, aud, iat, exp, authn, fp } = p;
+  if (typeof sub !== 'string' || typeof aud !== 'string' || typeof iat !== 'number') return undefined;
+  if (typeof authn !== 'string' || (fp !== undefined && typeof fp !== 'string')) return undefined;
+  return {
+    account: sub,
+    service: aud,
+    authenticator: authn,
+    fingerprint: fp,
+    issuedAt: iat,
+    expiresAt: typeof exp === 'number' ? exp : undefined,
+  };
+}
+
+/**
+ * Makes sure a development refresh secret exists at `path` (mode 0600), creating it (and its
+ * directory) when missing, like the development signing key. An existing file is never touched:
+ * replacing it would revoke every refresh token. Synchronous because the config loader is.
+ */
+export function ensureRefreshSecret(path: string): { created: boolean; path: string } {
+  mkdirSync(dirname(path), { recursive: true });
+  try {
+    // 'wx': if the file exists (or another process created it meanwhile), keep it.
+    writeFileSync(path, `${randomBytes(48).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    return { created: true, path };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { created: false, path };
+    throw err;
+  }
+}

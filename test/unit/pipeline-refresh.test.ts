@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadConfigText } from '../../src/config/load.js';
+import { InvalidGrantError, UnauthorizedError } from '../../src/errors.js';
+import { issueToken } from '../../src/pipeline.js';
+import { parseTokenRequest } from '../../src/request/token-request.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+
+const NOW = 1_800_000_000;
+const tmp = tempDir();
+const password = randomPassword();
+const aliceHash = hash(password);
+let keyLines = '';
+let secretFile = '';
+let htpasswd = '';
+
+beforeAll(async () => {
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  keyLines = `  key: ${keyPath}\n  certificate: ${certPath}\n`;
+  secretFile = join(tmp.dir, 'refresh.key');
+  writeFileSync(secretFile, randomBytes(48).toString('base64'));
+  htpasswd = join(tmp.dir, 'htpasswd');
+  writeFileSync(htpasswd, `carol:${hash(password)}\n`);
+});
+afterAll(() => tmp.cleanup());
+
+interface Variant {
+  refresh?: string | null;
+  aliceHash?: string;
+  aliceLabels?: string;
+  withoutAlice?: boolean;
+  carolInUsers?: boolean;
+}
+
+/** A runtime for one variant of the config: what an operator's edit + reload produces. */
+function runtime(v: Variant = {}): Runtime {
+  const refresh = v.refresh === null ? '' : `  refresh:\n    secret_file: ${secretFile}\n${v.refresh ?? ''}`;
+  const alice = v.withoutAlice
+    ? ''
+    : `  alice:\n    password: "${v.aliceHash ?? aliceHash}"\n    labels: ${v.aliceLabels ?? '{group: [dev]}'}\n`;
+  const carol = v.carolInUsers ? `  carol:\n    password: "${hash('other')}"\n` : '';
+  const yaml = `token:\n  issuer: t\n${keyLines}${refresh}users:\n${alice}${carol}  nopass: {}\n  "": {}\nusers_file: ${htpasswd}\nacl:\n  - match: {labels: {group: dev}, name: "team/*"}\n    actions: [pull, push]\n  - match: {account: "/.+/", name: "\${account}/*"}\n    actions: [pull]\n`;
+  return createRuntime(loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') }));
+}
+
+const get = (rt: Runtime, query: string, authorization?: string) =>
+  issueToken(rt, parseTokenRequest({ method: 'GET', query, authorization }), { ip: null, now: NOW });
+const post = (rt: Runtime, body: string, now = NOW + 3600) =>
+  issueToken(rt, parseTokenRequest({ method: 'POST', query: '', authorization: undefined, body }), {
+    ip: null,
+    now,
+  });
+const refreshBody = (token: string, extra = 'service=reg&client_id=docker') =>
+  `grant_type=refresh_token&refresh_token=${encodeURIComponent(token)}&${extra}`;
+
+/** A refresh token for alice, as `docker login` gets it. */
+async function login(rt: Runtime, user = 'alice', pass = password): Promise<string> {
+  const result = await get(
+    rt,
+    `account=${user}&client_id=docker&offline_token=true&service=reg`,
+    basic(user, pass),
+  );
+  expect(result.refreshToken).toBeDefined();
+  return result.refreshToken!.reveal();
+}
+
+describe('issuing', () => {
+  test.each<[string, Variant | undefined, string, string | undefined, boolean]>([
+    ['docker login: GET offline_token=true', undefined, 'offline_token=true&service=reg', 'alice', true],
+    ['GET without offline_token', undefined, 'service=reg', 'alice', false],
+    ['GET offline_token=false', undefined, 'offline_token=false&service=reg', 'alice', false],
+    [
+      'refresh disabled (no token.refresh)',
+      { refresh: null },
+      'offline_token=true&service=reg',
+      'alice',
+      false,
+    ],
+    ['anonymous', undefined, 'offline_token=true&service=reg', undefined, false],
+    ['htpasswd user', undefined, 'offline_token=true&service=reg', 'carol', true],
+  ])('%s', async (_what, variant, query, user, issued) => {
+    const result = await get(runtime(variant), query, user ? basic(user, password) : undefined);
+    expect(result.refreshToken !== undefined).toBe(issued);
+  });
+
+  test('containerd: POST password grant with access_type=offline', async () => {
+    const result = await post(
+      runtime(),
+      `grant_type=password&username=alice&password=${encodeURIComponent(password)}&service=reg&client_id=containerd-client&access_type=offline`,
+    );
+    expect(result.refreshToken?.reveal()).toMatch(/^[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/);
+  });
+
+  test('a wrong password gets no token at all', async () => {
+    await expect(
+      get(runtime(), 'offline_token=true&service=reg', basic('alice', 'wrong')),
+    ).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+});
+
+describe('the refresh grant', () => {
+  test('a new access token for the account, the same refresh token back, scopes as repeated fields', async () => {
+    const rt = runtime();
+    const token = await login(rt);
+    const result = await post(
+      rt,
+      refreshBody(
+        token,
+        'service=reg&client_id=containers/image&scope=repository:team/app:pull,push&scope=repository:alice/x:pull',
+      ),
+    );
+    expect(result.account).toBe('alice');
+    expect(result.authenticatedBy).toBe('users');
+    expect(result.refreshToken?.reveal()).toBe(token);
+    expect(result.scope).toBe('repository:team/app:pull,push repository:alice/x:pull');
+    expect(decodeJwt(result.token)).toMatchObject({ sub: 'alice', aud: 'reg', iat: NOW + 3600 });
+  });
+
+  test('labels are resolved again from the current config', async () => {
+    const token = await login(runtime());
+    const after = await post(
+      runtime({ aliceLabels: '{group: [ops]}' }),
+      refreshBody(token, 'service=reg&client_id=docker&scope=repository:team/app:pull'),
+    );
+    expect(after.access).toEqual([]);
+  });
+
+  test('a user without a password keeps working until a password is set', async () => {
+    const token = await login(runtime(), 'nopass', 'anything');
+    expect((await post(runtime(), refreshBody(token))).account).toBe('nopass');
+  });
+
+  test('an htpasswd user: the token names users_file', async () => {
+    const token = await login(runtime(), 'carol');
+    expect((await post(runtime(), refreshBody(token))).authenticatedBy).toBe('users_file');
+  });
+
+  test.each<[string, Variant, string]>([
+    [
+      'password changed (new hash)',
+      { aliceHash: hash(password) },
+      'refresh token revoked: credential changed',
+    ],
+    ['account removed', { withoutAlice: true }, 'refresh token revoked: account removed'],
+    [
+      'operator revocation',
+      { refresh: `    revoke_before: {alice: "${new Date((NOW + 1) * 1000).toISOString()}"}\n` },
+      'refresh token revoked',
+    ],
+    [
+      'operator revocation of everyone',
+      { refresh: `    revoke_before: {"*": "${new Date((NOW + 1) * 1000).toISOString()}"}\n` },
+      'refresh token revoked',
+    ],
+    ['refresh disabled since', { refresh: null }, 'refresh tokens are disabled'],
+  ])('%s → invalid_grant', async (_what, variant, message) => {
+    const token = await login(runtime());
+    const attempt = post(runtime(variant), refreshBody(token));
+    await expect(attempt).rejects.toBeInstanceOf(InvalidGrantError);
+    await expect(attempt).rejects.toThrow(message);
+  });
+
+  test('an account now answered by an earlier authenticator → invalid_grant', async () => {
+    const token = await login(runtime(), 'carol');
+    await expect(post(runtime({ carolInUsers: true }), refreshBody(token))).rejects.toThrow(
+      'refresh token revoked: account moved to another authenticator',
+    );
+  });
+
+  test.each<[string, (token: string) => string, new (...a: never[]) => Error]>([
+    ['another service', (t) => refreshBody(t, 'service=other&client_id=docker'), InvalidGrantError],
+    ['expired', (t) => refreshBody(t), InvalidGrantError],
+  ])('%s', async (what, body, kind) => {
+    const rt = runtime();
+    const token = await login(rt);
+    const now = what === 'expired' ? NOW + 90 * 86_400 : NOW + 60;
+    await expect(post(rt, body(token), now)).rejects.toBeInstanceOf(kind);
+  });
+
+  test('an access token is not a refresh token', async () => {
+    const rt = runtime();
+    const access = (await get(rt, 'service=reg', basic('alice', password))).token;
+    await expect(post(rt, refreshBody(access))).rejects.toThrow('invalid refresh token');
+  });
+});

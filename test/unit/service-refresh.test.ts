@@ -1,0 +1,71 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, describe, expect, test } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { startService } from '../../src/service.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const password = randomPassword();
+
+describe('regauth serve in development: `refresh: {}` without secret_file', () => {
+  test('creates data/refresh.key (0600) once, and its tokens survive a reload and a restart', async () => {
+    const configFile = join(tmp.dir, 'config.yml');
+    writeFileSync(
+      configFile,
+      `server:\n  addr: "127.0.0.1:0"\ntoken:\n  issuer: dev\n  refresh: {}\nusers:\n  alice:\n    password: "${hash(password)}"\n`,
+    );
+    const logs: string[] = [];
+    const start = () =>
+      startService({
+        configFile,
+        dataDir: join(tmp.dir, 'data'),
+        logger: createLogger({
+          destination: new Writable({
+            write(chunk, _e, cb) {
+              logs.push(String(chunk));
+              cb();
+            },
+          }),
+        }),
+      });
+    const secretPath = join(tmp.dir, 'data', 'refresh.key');
+
+    let service = await start();
+    const secret = readFileSync(secretPath, 'utf8');
+    expect(statSync(secretPath).mode & 0o777).toBe(0o600);
+    expect(logs.filter((l) => l.includes('created a development refresh-token secret'))).toHaveLength(1);
+
+    const login = await fetch(`${service.url}/auth?offline_token=true&client_id=docker&service=reg`, {
+      headers: { authorization: basic('alice', password) },
+    });
+    const { refresh_token: refreshToken } = (await login.json()) as { refresh_token: string };
+    const redeem = (url: string) =>
+      fetch(`${url}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refreshToken,
+          service: 'reg',
+        }),
+      });
+
+    await service.reload();
+    expect((await redeem(service.url)).status).toBe(200);
+    await service.close(100);
+
+    service = await start();
+    try {
+      expect((await redeem(service.url)).status).toBe(200);
+      expect(readFileSync(secretPath, 'utf8')).toBe(secret);
+      expect(logs.filter((l) => l.includes('created a development refresh-token secret'))).toHaveLength(1);
+      expect(logs.join('')).not.toContain(secret.trim());
+    } finally {
+      await service.close(100);
+    }
+  });
+});
