@@ -266,7 +266,7 @@ function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
   }
   if (errors.length > 0) throw new ConfigErrors(errors, file);
 
-  const result = configSchema.safeParse(value);
+  const result = configSchema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   throw new ConfigErrors(
     result.error.issues.flatMap((issue) => issueErrors(issue, parsed)),

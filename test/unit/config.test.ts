@@ -153,3 +153,10 @@ describe('loadConfigText', () => {
     expect(errors).toHaveLength(2);
   });
 });
+
+test('a wrong-typed value is named as such, not as missing', () => {
+  const errors = errorsOf(`token:\n  issuer: x\n  x5c: "yes"\n${keyLines}`);
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toContain('token.x5c: ');
+  expect(errors[0]).not.toContain('required');
+});
