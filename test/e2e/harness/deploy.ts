@@ -57,15 +57,17 @@ export interface Haproxy {
 }
 
 /**
- * Starts `haproxy -db -f <configPath>` (foreground) listening on a free port of 127.0.0.1 through
- * the config's `HAPROXY_BIND` variable, and waits until `readyPath` answers at all.
+ * Starts `haproxy -db -f <configPath>` (foreground) listening on 127.0.0.1 through the config's
+ * `HAPROXY_BIND` variable, and waits until `readyPath` answers at all.
  */
 export async function startHaproxy(options: {
   configPath: string;
   env: Record<string, string>;
+  /** Default: a free port. */
+  port?: number;
   readyPath?: string;
 }): Promise<Haproxy> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
   const proc: ProcessHandle = await startProcess('haproxy', ['-db', '-f', options.configPath], {
