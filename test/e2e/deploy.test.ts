@@ -5,6 +5,7 @@ import { dump, load as parseYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import {
+  dockerBuildContext,
   installPackage,
   REPO_ROOT,
   startHaproxy,
@@ -168,6 +169,12 @@ describe('the image contents', () => {
     expect(runtimeStage).toMatch(/^EXPOSE 5001$/m);
     expect(runtimeStage).toMatch(/^ENTRYPOINT \["regauth"\]$/m);
     expect(runtimeStage).toMatch(/^CMD \["serve", "-c", "\/config\/config.yml"\]$/m);
+    // Every file the build stage copies is in the build context that .dockerignore lets through
+    // (the same context installPackage() built from).
+    const context = dockerBuildContext();
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+    expect(copied.length).toBeGreaterThan(0);
+    for (const source of copied) expect(context, source).toContain(source);
   });
 
   test("the Dockerfile's HEALTHCHECK passes against the running server and fails without one", async () => {

@@ -1,4 +1,4 @@
-import { copyFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, cpSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,17 +10,31 @@ import { runCommand, startProcess, type ProcessHandle } from './proc.js';
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
 /**
- * Rebuilds, without Docker, the tree the Dockerfile puts in /app: `npm pack` (which builds through
- * the `prepare` script) unpacked into `dir`, plus the lockfile, then `npm ci --omit=dev
- * --ignore-scripts` there, as the image's runtime stage does. Returns the path of the CLI
- * (`dist/cli/main.js`, the image's `regauth`). Throws with npm's output when a step fails.
+ * The Docker build context: what `.dockerignore` lets through. It ignores everything (`*`) and
+ * lists the exceptions (`!path`), so the context is exactly those paths.
+ */
+export function dockerBuildContext(): string[] {
+  const lines = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+  return lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+}
+
+/**
+ * Rebuilds, without Docker, the tree the Dockerfile puts in /app. Like its build stage: the build
+ * context (see {@link dockerBuildContext}) copied into a staging directory, built and packed there
+ * (`npm pack` builds through the `prepare` script; the repository's node_modules stand in for the
+ * stage's `npm ci`, and the repository's own dist/ is left alone). Like its runtime stage: the
+ * tarball unpacked into `dir/app` with the lockfile, then `npm ci --omit=dev --ignore-scripts`.
+ * Returns the path of the CLI (`dist/cli/main.js`, the image's `regauth`). Throws with npm's
+ * output when a step fails.
  */
 export async function installPackage(dir: string): Promise<{ appDir: string; cli: string }> {
+  const stageDir = join(dir, 'stage');
   const packDir = join(dir, 'pack');
   const appDir = join(dir, 'app');
-  await mkdir(packDir, { recursive: true });
-  await mkdir(appDir, { recursive: true });
-  // npm warns about unrelated user config on stderr; --silent keeps stdout to the tarball name.
+  for (const d of [stageDir, packDir, appDir]) await mkdir(d, { recursive: true });
+  for (const path of dockerBuildContext())
+    cpSync(join(REPO_ROOT, path), join(stageDir, path), { recursive: true });
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(stageDir, 'node_modules'), 'dir');
   const npm = async (args: string[], cwd: string): Promise<string> => {
     const result = await runCommand('npm', [...args, '--no-audit', '--no-fund'], {
       cwd,
@@ -31,7 +45,7 @@ export async function installPackage(dir: string): Promise<{ appDir: string; cli
     }
     return result.stdout;
   };
-  await npm(['pack', '--pack-destination', packDir], REPO_ROOT);
+  await npm(['pack', '--pack-destination', packDir], stageDir);
   const tarball = readdirSync(packDir).find((f) => f.endsWith('.tgz'));
   if (tarball === undefined) throw new Error(`npm pack wrote no tarball into ${packDir}`);
   const untar = await runCommand(
@@ -40,7 +54,7 @@ export async function installPackage(dir: string): Promise<{ appDir: string; cli
     { timeoutMs: 60_000 },
   );
   if (untar.code !== 0) throw new Error(`tar failed: ${untar.stderr}`);
-  copyFileSync(join(REPO_ROOT, 'package-lock.json'), join(appDir, 'package-lock.json'));
+  copyFileSync(join(stageDir, 'package-lock.json'), join(appDir, 'package-lock.json'));
   await npm(['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline'], appDir);
   return { appDir, cli: join(appDir, 'dist', 'cli', 'main.js') };
 }
