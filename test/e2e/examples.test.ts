@@ -8,13 +8,14 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { basename, dirname, join, relative } from 'node:path';
 import { load as parseYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { selfSignedCert } from './harness/certs.js';
-import { REPO_ROOT, startRegistryFromFile } from './harness/deploy.js';
+import { REPO_ROOT, startHaproxy, startRegistryFromFile } from './harness/deploy.js';
 import { runCommand } from './harness/proc.js';
 import { parseChallenge } from './harness/registry.js';
 
@@ -244,6 +245,58 @@ describe('compose/compose.yml passes `docker-compose config`', () => {
     expect(compose.services['keys']?.command?.join(' ')).toContain(
       'test -f /keys/token.key || regauth keys init --dir /keys',
     );
+  });
+
+  test("the tls one-shot's certificate serves https://localhost through examples/haproxy.cfg", async () => {
+    const compose = await composeConfig();
+    const script = compose.services['tls']?.command?.join(' ') ?? '';
+    expect(script).toContain('test -f /tls/localhost.pem && exit 0');
+    // The script as compose runs it, on this machine: openssl is a test peer, so no `apk add`,
+    // and the volume is a temp directory.
+    const dir = join(tmp.dir, 'tls-oneshot');
+    mkdirSync(join(dir, 'tls'), { recursive: true });
+    mkdirSync(join(dir, 'tmp'));
+    const local = script.replace(/apk add [^;]*;/, '').replace(/(?<=\s)\/(tls|tmp)\//g, `${dir}/$1/`);
+    for (const round of ['creates', 'keeps']) {
+      const before = existsSync(join(dir, 'tls/localhost.pem'))
+        ? readFileSync(join(dir, 'tls/localhost.pem'))
+        : null;
+      const result = await runCommand('sh', ['-c', local], { timeoutMs: 30_000 });
+      expect(result.code, `${round}: ${result.stderr}`).toBe(0);
+      if (before) expect(readFileSync(join(dir, 'tls/localhost.pem')).equals(before), round).toBe(true);
+    }
+    const haproxy = await startHaproxy({
+      configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
+      env: { REGISTRY_ADDR: '127.0.0.1:1', REGAUTH_ADDR: '127.0.0.1:1' },
+      tlsCert: join(dir, 'tls/localhost.pem'),
+    });
+    try {
+      // Verified against the generated certificate, for the name `localhost`.
+      const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: haproxy.port,
+            path: '/nothing-here',
+            servername: 'localhost',
+            ca: readFileSync(join(dir, 'tls/localhost.crt')),
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(reply.status).toBe(404);
+      expect(JSON.parse(reply.body)).toEqual({
+        errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }],
+      });
+    } finally {
+      await haproxy.stop();
+    }
   });
 
   test('the ldap profile adds OpenLDAP', async () => {

@@ -1,6 +1,7 @@
 import { copyFileSync, cpSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
@@ -61,7 +62,7 @@ export async function installPackage(dir: string): Promise<{ appDir: string; cli
 
 /** A running HAProxy with the given config file and environment. */
 export interface Haproxy {
-  /** `http://<bind>` */
+  /** `http://<bind>`, or `https://` with TLS */
   url: string;
   /** `127.0.0.1:<port>`: the registry part of an image reference through HAProxy. */
   host: string;
@@ -72,27 +73,30 @@ export interface Haproxy {
 
 /**
  * Starts `haproxy -db -f <configPath>` (foreground) listening on 127.0.0.1 through the config's
- * `HAPROXY_BIND` variable, and waits until `readyPath` answers at all.
+ * `HAPROXY_BIND` variable, with TLS when `tlsCert` is given (`HAPROXY_TLS_CERT`), and waits until
+ * it accepts connections.
  */
 export async function startHaproxy(options: {
   configPath: string;
   env: Record<string, string>;
   /** Default: a free port. */
   port?: number;
-  readyPath?: string;
+  /** PEM file with certificate and key. */
+  tlsCert?: string;
 }): Promise<Haproxy> {
   const port = options.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
+  const url = `${options.tlsCert === undefined ? 'http' : 'https'}://${host}`;
   const proc: ProcessHandle = await startProcess('haproxy', ['-db', '-f', options.configPath], {
-    env: { ...options.env, HAPROXY_BIND: host, HAPROXY_TLS_CERT: undefined },
+    env: { ...options.env, HAPROXY_BIND: host, HAPROXY_TLS_CERT: options.tlsCert },
     name: 'haproxy',
     timeoutMs: 15_000,
-    readyWhen: async () => {
-      const res = await fetch(`${url}${options.readyPath ?? '/'}`, { signal: AbortSignal.timeout(2000) });
-      await res.body?.cancel();
-      return true;
-    },
+    readyWhen: () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => (socket.destroy(), resolve(true)));
+        socket.once('error', () => resolve(false));
+      }),
   });
   return { url, host, port, logs: () => proc.logs(), stop: async () => void (await proc.stop()) };
 }
