@@ -21,6 +21,7 @@ PEERS=(
   haproxy:haproxy
   chromium:chromium
   openssl:openssl
+  docker-compose:docker-compose
 )
 
 die() {

@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# regauth's container image: exactly the npm package (the files `npm pack` puts in it, see
+# package.json "files"), with production dependencies installed from the lockfile. Nothing is
+# fetched at run time. test/e2e/deploy.test.ts rebuilds the same tree without Docker (pack,
+# `npm ci --omit=dev --ignore-scripts`) and runs it behind HAProxy.
+#
+#   docker build -t regauth .
+#   docker run -v "$PWD/config.yml:/config/config.yml:ro" -p 5001:5001 regauth
+#
+# For a reproducible build, pin the base image by digest:
+#   docker build --build-arg NODE_IMAGE=node:26-slim@sha256:<digest> -t regauth .
+
+# The current Node.js LTS line.
+ARG NODE_IMAGE=node:26-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+# Dependencies first (a layer that changes only with the lockfile). --ignore-scripts: the
+# `prepare` script would build before the sources are copied in.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json config.example.yml ./
+COPY src ./src
+COPY examples ./examples
+# Build, then pack and unpack: the runtime stage gets the package's files and nothing else
+# (no sources, no tests). The lockfile is never part of a package; it comes along for npm ci.
+RUN npm run build \
+  && npm pack --ignore-scripts --pack-destination /tmp \
+  && mkdir /pkg \
+  && tar -xzf /tmp/regauth-*.tgz -C /pkg --strip-components=1 \
+  && cp package-lock.json /pkg/
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /pkg ./
+# Production dependencies only, exactly as locked. --ignore-scripts: `prepare` runs tsc, which is
+# a dev dependency and not needed: dist/ is already built.
+# /app/data: where `regauth serve` creates a development signing key when the config names none;
+# the only directory the non-root user may write.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+  && npm cache clean --force \
+  && chmod 0755 dist/cli/main.js \
+  && ln -s /app/dist/cli/main.js /usr/local/bin/regauth \
+  && mkdir -p /app/data /config \
+  && chown node:node /app/data
+# The node image's unprivileged user (uid 1000).
+USER node
+EXPOSE 5001
+# Liveness through the server's own /healthz. The image has no curl: Node's fetch does it.
+# Override the URL when server.addr or server.path_prefix differ from the defaults.
+ENV REGAUTH_HEALTHCHECK_URL=http://127.0.0.1:5001/healthz
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch(process.env.REGAUTH_HEALTHCHECK_URL, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["regauth"]
+CMD ["serve", "-c", "/config/config.yml"]

@@ -1,0 +1,284 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { dump, load as parseYaml } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import {
+  dockerBuildContext,
+  installPackage,
+  REPO_ROOT,
+  startHaproxy,
+  startRegistryFromFile,
+  type FileRegistry,
+  type Haproxy,
+} from './harness/deploy.js';
+import { buildOciImage } from './harness/oci.js';
+import { freePort } from './harness/ports.js';
+import { runCommand, startProcess, waitFor, type ProcessHandle } from './harness/proc.js';
+import { inspect, pull, push } from './harness/skopeo.js';
+
+/**
+ * The deployment of compose/compose.yml without a Docker engine: regauth as the image holds it
+ * (the packed package with production dependencies only, see Dockerfile), the registry with
+ * compose/registry/config.yml, HAProxy with examples/haproxy.cfg, and regauth's config derived
+ * from compose/regauth/config.yml (addresses, key paths and users changed for the test).
+ */
+
+/** Not 127.0.0.1: a second loopback address, so the client HAProxy reports differs from HAProxy. */
+const OTHER_CLIENT = '127.0.0.5';
+
+interface Setup {
+  tmp: ReturnType<typeof tempDir>;
+  appDir: string;
+  regauth: ProcessHandle;
+  regauthUrl: string;
+  registry: FileRegistry;
+  haproxy: Haproxy;
+  service: string;
+  passwords: { alice: string; bob: string };
+}
+
+let s: Setup | undefined;
+const setup = (): Setup => {
+  if (!s) throw new Error('setup failed');
+  return s;
+};
+
+beforeAll(async () => {
+  const tmp = tempDir('regauth-deploy-');
+  const { appDir, cli } = await installPackage(tmp.dir);
+
+  // The names `regauth keys init --dir /keys` writes, as the compose configs expect them.
+  const keysDir = join(tmp.dir, 'keys');
+  mkdirSync(keysDir);
+  const generated = await writeSigningKey(keysDir, 'ES256');
+  renameSync(generated.keyPath, join(keysDir, 'token.key'));
+  renameSync(generated.certPath, join(keysDir, 'token.pem'));
+
+  const registryConfig = parseYaml(readFileSync(join(REPO_ROOT, 'compose/registry/config.yml'), 'utf8')) as {
+    auth: { token: { service: string } };
+  };
+  const service = registryConfig.auth.token.service;
+
+  const regauthPort = await freePort();
+  const passwords = { alice: randomPassword(), bob: randomPassword() };
+  const config = parseYaml(readFileSync(join(REPO_ROOT, 'compose/regauth/config.yml'), 'utf8')) as {
+    server: Record<string, unknown>;
+    token: Record<string, unknown>;
+    users: Record<string, unknown>;
+    acl: unknown[];
+  };
+  config.server['addr'] = `127.0.0.1:${regauthPort}`;
+  // HAProxy reaches regauth from 127.0.0.1; in compose this is the compose network.
+  config.server['trusted_proxies'] = ['127.0.0.1'];
+  config.token['key'] = join(keysDir, 'token.key');
+  config.token['certificate'] = join(keysDir, 'token.pem');
+  config.users = {
+    alice: { password: hash(passwords.alice), labels: { group: ['developers'] } },
+    bob: { password: hash(passwords.bob) },
+    '': {},
+  };
+  config.acl.unshift({
+    match: { account: 'alice', ip: `${OTHER_CLIENT}/32`, name: 'from-other/**' },
+    actions: ['pull'],
+    comment: 'only from the other client address',
+  });
+  const configFile = join(tmp.dir, 'config.yml');
+  writeFileSync(configFile, dump(config));
+
+  const regauthUrl = `http://127.0.0.1:${regauthPort}`;
+  const workDir = join(tmp.dir, 'work');
+  mkdirSync(workDir);
+  const regauth = await startProcess('node', [cli, 'serve', '-c', configFile], {
+    cwd: workDir,
+    name: 'regauth',
+    timeoutMs: 20_000,
+    readyWhen: async () => (await fetch(`${regauthUrl}/healthz`, { signal: AbortSignal.timeout(2000) })).ok,
+  });
+  const haproxyPort = await freePort();
+  const registry = await startRegistryFromFile({
+    configPath: join(REPO_ROOT, 'compose/registry/config.yml'),
+    realm: `http://127.0.0.1:${haproxyPort}/auth`,
+    rootCertBundlePath: join(keysDir, 'token.pem'),
+  });
+  const haproxy = await startHaproxy({
+    configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
+    port: haproxyPort,
+    env: { REGISTRY_ADDR: registry.host, REGAUTH_ADDR: `127.0.0.1:${regauthPort}` },
+  });
+  s = { tmp, appDir, regauth, regauthUrl, registry, haproxy, service, passwords };
+}, 300_000);
+
+afterAll(async () => {
+  await s?.haproxy.stop();
+  await s?.registry.stop();
+  await s?.regauth.stop();
+  s?.tmp.cleanup();
+});
+
+/** GET through HAProxy from a chosen local address (fetch cannot pick one). */
+function getFrom(
+  localAddress: string,
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { localAddress, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function claims(token: string): { access: { type: string; name: string; actions: string[] }[] } {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as ReturnType<
+    typeof claims
+  >;
+}
+
+describe('the image contents', () => {
+  test('only the package files and production dependencies', () => {
+    const { appDir } = setup();
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    for (const dep of Object.keys(pkg.dependencies))
+      expect(existsSync(join(appDir, 'node_modules', dep))).toBe(true);
+    for (const dep of Object.keys(pkg.devDependencies)) {
+      expect(existsSync(join(appDir, 'node_modules', dep)), dep).toBe(false);
+    }
+    for (const absent of ['src', 'test', 'tsconfig.json'])
+      expect(existsSync(join(appDir, absent)), absent).toBe(false);
+    for (const present of ['dist/cli/main.js', 'examples/haproxy.cfg', 'config.example.yml']) {
+      expect(existsSync(join(appDir, present)), present).toBe(true);
+    }
+  });
+
+  test('the Dockerfile installs it the same way and runs it as the test does', () => {
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtimeStage).toContain('npm ci --omit=dev --ignore-scripts');
+    expect(dockerfile).toContain('npm pack --ignore-scripts');
+    expect(runtimeStage).toMatch(/^USER node$/m);
+    expect(runtimeStage).toMatch(/^EXPOSE 5001$/m);
+    expect(runtimeStage).toMatch(/^ENTRYPOINT \["regauth"\]$/m);
+    expect(runtimeStage).toMatch(/^CMD \["serve", "-c", "\/config\/config.yml"\]$/m);
+    // Every file the build stage copies is in the build context that .dockerignore lets through
+    // (the same context installPackage() built from).
+    const context = dockerBuildContext();
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+    expect(copied.length).toBeGreaterThan(0);
+    for (const source of copied) expect(context, source).toContain(source);
+  });
+
+  test("the Dockerfile's HEALTHCHECK passes against the running server and fails without one", async () => {
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const cmd = /^HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile);
+    expect(cmd).not.toBeNull();
+    const [exe, ...args] = JSON.parse(cmd![1]!) as string[];
+    expect(exe).toBe('node');
+    const healthy = await runCommand(exe!, args, {
+      env: { REGAUTH_HEALTHCHECK_URL: `${setup().regauthUrl}/healthz` },
+      timeoutMs: 20_000,
+    });
+    expect(healthy.code).toBe(0);
+    const closed = await runCommand(exe!, args, {
+      env: { REGAUTH_HEALTHCHECK_URL: `http://127.0.0.1:${await freePort()}/healthz` },
+      timeoutMs: 20_000,
+    });
+    expect(closed.code).toBe(1);
+  });
+});
+
+describe('push and pull through HAProxy (examples/haproxy.cfg)', () => {
+  test('a push to one own namespace, and a pull of it back', async () => {
+    const { tmp, haproxy, passwords } = setup();
+    const creds = { user: 'alice', password: passwords.alice };
+    const image = await buildOciImage(join(tmp.dir, 'img-alice'), 'v1');
+    const pushed = await push(image.ref, haproxy.host, 'alice/app', 'v1', creds);
+    expect(pushed.stderr).toBe('');
+    expect(pushed.code).toBe(0);
+    const pulled = await pull(haproxy.host, 'alice/app', 'v1', join(tmp.dir, 'pulled'), creds);
+    expect(pulled.code).toBe(0);
+    const index = JSON.parse(readFileSync(join(tmp.dir, 'pulled', 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
+    expect(index.manifests.map((m) => m.digest)).toContain(image.digest);
+  });
+
+  test('a push to another namespace is denied', async () => {
+    const { tmp, haproxy, passwords } = setup();
+    const image = await buildOciImage(join(tmp.dir, 'img-bob'), 'v1');
+    const pushed = await push(image.ref, haproxy.host, 'alice/bob-was-here', 'v1', {
+      user: 'bob',
+      password: passwords.bob,
+    });
+    expect(pushed.code).not.toBe(0);
+    expect(pushed.stderr).toMatch(/denied|unauthorized|authentication required/i);
+  });
+
+  test('an anonymous pull of public/, as the compose config allows', async () => {
+    const { haproxy } = setup();
+    const result = await inspect(haproxy.host, 'public/none', 'v1');
+    // Authorized but absent: the registry answers "manifest unknown", not "unauthorized".
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/manifest unknown|not found/i);
+    expect(result.stderr).not.toMatch(/unauthorized|authentication required/i);
+  });
+
+  test('paths other than the registry and the token endpoint answer 404', async () => {
+    const { haproxy } = setup();
+    for (const path of ['/healthz', '/metrics', '/']) {
+      const res = await fetch(`${haproxy.url}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(await res.json()).toEqual({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
+    }
+    expect((await fetch(`${haproxy.url}/.well-known/jwks.json`)).status).toBe(200);
+  });
+});
+
+describe('X-Forwarded-For from the trusted proxy', () => {
+  const scope = 'repository:from-other/app:pull';
+
+  test.each([
+    [OTHER_CLIENT, ['pull']],
+    ['127.0.0.1', []],
+  ] as const)('a client at %s is granted %j by the ip rule', async (address, granted) => {
+    const { haproxy, service, passwords } = setup();
+    const res = await getFrom(
+      address,
+      `${haproxy.url}/auth?service=${service}&scope=${encodeURIComponent(scope)}`,
+      { authorization: `Basic ${Buffer.from(`alice:${passwords.alice}`).toString('base64')}` },
+    );
+    expect(res.status).toBe(200);
+    const access = claims((JSON.parse(res.body) as { token: string }).token).access;
+    expect(access.flatMap((a) => a.actions)).toEqual(granted);
+  });
+
+  test("regauth's log names the client and the proxy it came through", async () => {
+    const { regauth, passwords } = setup();
+    const issued = () =>
+      regauth
+        .stdout()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; ip?: string; via?: string | null; requested?: string[] })
+        .filter((l) => l.msg === 'token issued' && l.requested?.includes(scope));
+    // regauth logs after it has answered: the lines may trail the replies a little.
+    await waitFor(() => issued().length >= 2, 5000, 'two log lines for the ip rule requests');
+    expect(issued()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ip: OTHER_CLIENT, via: '127.0.0.1' }),
+        expect.objectContaining({ ip: '127.0.0.1', via: null }),
+      ]),
+    );
+    const all = regauth.logs();
+    for (const p of Object.values(passwords)) expect(all).not.toContain(p);
+  });
+});

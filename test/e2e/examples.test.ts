@@ -1,0 +1,307 @@
+import { randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { basename, dirname, join, relative } from 'node:path';
+import { load as parseYaml } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.js';
+import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { selfSignedCert } from './harness/certs.js';
+import { REPO_ROOT, startHaproxy, startRegistryFromFile } from './harness/deploy.js';
+import { runCommand } from './harness/proc.js';
+import { parseChallenge } from './harness/registry.js';
+
+/**
+ * Which files are regauth configs: every `examples/*.yml` (the registry's config lives in
+ * `examples/registry/`, so the glob leaves it out) and every `compose/regauth/*.yml`. A new
+ * example dropped there is loaded here without touching this file.
+ *
+ * Examples are written as they are mounted in the container, and the test maps those paths:
+ *   /keys/NAME          the signing material of `regauth keys init --dir /keys` (*.key: the key,
+ *                       anything else: its certificate), generated here
+ *   /config/NAME        a file shipped next to the example (examples/NAME, compose/regauth/NAME)
+ *   /run/secrets/NAME   a secret (Docker/compose secrets), generated here with random content
+ * Any other absolute path in an example makes its test fail, naming the path.
+ */
+const REGAUTH_CONFIG_DIRS = ['examples', 'compose/regauth'];
+const regauthConfigs = REGAUTH_CONFIG_DIRS.flatMap((dir) =>
+  readdirSync(join(REPO_ROOT, dir))
+    .filter((f) => f.endsWith('.yml') || f.endsWith('.yaml'))
+    .map((f) => `${dir}/${f}`),
+).sort();
+
+const MOUNTS = /(?<=^|[\s'"[,:{])\/(keys|config|run\/secrets)\/([\w.-]+)/gm;
+
+let tmp: ReturnType<typeof tempDir>;
+let signing: { keyPath: string; certPath: string };
+
+beforeAll(async () => {
+  tmp = tempDir('regauth-examples-');
+  signing = await writeSigningKey(tmp.dir, 'ES256');
+});
+afterAll(() => tmp.cleanup());
+
+/**
+ * Copies the example into a fresh directory with its mount paths mapped to real files, and
+ * returns the copy's path.
+ */
+function materialize(example: string): string {
+  const root = join(tmp.dir, example.replace(/[/.]/g, '_'));
+  const source = join(REPO_ROOT, example);
+  for (const sub of ['keys', 'config', 'secrets']) mkdirSync(join(root, sub), { recursive: true });
+  const text = readFileSync(source, 'utf8').replace(MOUNTS, (_m, mount: string, name: string) => {
+    const target = join(root, mount === 'run/secrets' ? 'secrets' : mount, name);
+    if (mount === 'keys') {
+      copyFileSync(name.endsWith('.key') ? signing.keyPath : signing.certPath, target);
+    } else if (mount === 'config') {
+      const shipped = join(dirname(source), name);
+      if (!existsSync(shipped) || !statSync(shipped).isFile()) {
+        throw new Error(`${example} names /config/${name}; ship it as ${relative(REPO_ROOT, shipped)}`);
+      }
+      copyFileSync(shipped, target);
+    } else {
+      writeFileSync(target, randomBytes(32).toString('hex'), { mode: 0o600 });
+    }
+    return target;
+  });
+  const leftover = /(?<=^|[\s'"[,:{])\/(?!keys\/|config\/|run\/secrets\/)[\w.-]+\/[\w./-]*/m.exec(
+    text.replace(/^\s*#.*$/gm, '').replaceAll(root, ''),
+  );
+  if (leftover) {
+    throw new Error(`${example} names ${leftover[0]}: use /keys/, /config/ or /run/secrets/ (see this test)`);
+  }
+  const copy = join(root, 'config', basename(example));
+  writeFileSync(copy, text);
+  return copy;
+}
+
+describe('example regauth configs', () => {
+  test('the glob finds the examples', () => {
+    expect(regauthConfigs).toEqual(
+      expect.arrayContaining([
+        'examples/static-users.yml',
+        'examples/docker-auth-migration.yml',
+        'compose/regauth/config.yml',
+      ]),
+    );
+    expect(regauthConfigs).not.toContain('examples/registry/config.yml');
+  });
+
+  test.each(regauthConfigs)('%s loads with the config loader', (example) => {
+    const config = loadConfigFile(materialize(example));
+    expect(config.token.issuer).not.toBe('');
+    expect(config.acl).toBeDefined();
+  });
+});
+
+/** `auth.token` of a registry config. */
+function registryAuth(file: string): {
+  realm: string;
+  service: string;
+  issuer: string;
+  rootcertbundle: string;
+} {
+  const doc = parseYaml(readFileSync(join(REPO_ROOT, file), 'utf8')) as {
+    auth: { token: { realm: string; service: string; issuer: string; rootcertbundle: string } };
+  };
+  return doc.auth.token;
+}
+
+describe.each([
+  ['compose/registry/config.yml', 'compose/regauth/config.yml'],
+  ['examples/registry/config.yml', 'examples/static-users.yml'],
+])('%s trusts %s', (registryFile, regauthFile) => {
+  test('issuer, service and rootcertbundle agree', () => {
+    const auth = registryAuth(registryFile);
+    const raw = parseYaml(readFileSync(join(REPO_ROOT, regauthFile), 'utf8')) as {
+      token: { issuer: string; certificate: string; services?: string[] };
+    };
+    expect(auth.issuer).toBe(raw.token.issuer);
+    expect(auth.rootcertbundle).toBe(raw.token.certificate);
+    expect(raw.token.services ?? [auth.service]).toContain(auth.service);
+    // HAProxy (examples/haproxy.cfg) routes /auth to regauth.
+    expect(new URL(auth.realm).pathname).toBe('/auth');
+  });
+});
+
+describe('the example registry config runs in docker-registry', () => {
+  test('GET /v2/ answers with the Bearer challenge the file describes', async () => {
+    const file = 'examples/registry/config.yml';
+    const registry = await startRegistryFromFile({
+      configPath: join(REPO_ROOT, file),
+      realm: 'http://127.0.0.1:1/auth',
+      rootCertBundlePath: signing.certPath,
+    });
+    try {
+      const res = await fetch(`${registry.url}/v2/`);
+      expect(res.status).toBe(401);
+      const { scheme, params } = parseChallenge(res.headers.get('www-authenticate') ?? '');
+      expect(scheme).toBe('Bearer');
+      expect(params).toMatchObject({ realm: 'http://127.0.0.1:1/auth', service: registryAuth(file).service });
+    } finally {
+      await registry.stop();
+    }
+  });
+});
+
+describe('example HAProxy configs pass `haproxy -c`', () => {
+  const cfgs = readdirSync(join(REPO_ROOT, 'examples')).filter((f) => f.endsWith('.cfg'));
+
+  test('there is one', () => {
+    expect(cfgs).toContain('haproxy.cfg');
+  });
+
+  test.each(cfgs.flatMap((cfg) => [[cfg, 'plain HTTP'] as const, [cfg, 'TLS'] as const]))(
+    '%s with %s, without warnings',
+    async (cfg, mode) => {
+      const env: Record<string, string> = {
+        REGISTRY_ADDR: '127.0.0.1:5000',
+        REGAUTH_ADDR: '127.0.0.1:5001',
+        HAPROXY_BIND: '127.0.0.1:8443',
+      };
+      if (mode === 'TLS') {
+        const { certPath, keyPath } = await selfSignedCert(tmp.dir, `tls-${cfg}`, '/CN=localhost');
+        const pem = join(tmp.dir, `tls-${cfg}.pem`);
+        writeFileSync(pem, readFileSync(certPath, 'utf8') + readFileSync(keyPath, 'utf8'));
+        env['HAPROXY_TLS_CERT'] = pem;
+      }
+      const result = await runCommand('haproxy', ['-c', '-f', join(REPO_ROOT, 'examples', cfg)], {
+        env,
+        timeoutMs: 30_000,
+      });
+      expect(result.stderr + result.stdout).not.toMatch(/WARNING|ALERT/);
+      expect(result.stdout).toContain('Configuration file is valid');
+      expect(result.code).toBe(0);
+    },
+  );
+
+  test('a broken address is refused', async () => {
+    const result = await runCommand('haproxy', ['-c', '-f', join(REPO_ROOT, 'examples', 'haproxy.cfg')], {
+      env: { REGISTRY_ADDR: '127.0.0.1:5000', REGAUTH_ADDR: '127.0.0.1:99999' },
+      timeoutMs: 30_000,
+    });
+    expect(result.code).not.toBe(0);
+  });
+});
+
+describe('compose/compose.yml passes `docker-compose config`', () => {
+  interface Compose {
+    services: Record<
+      string,
+      {
+        image?: string;
+        profiles?: string[];
+        command?: string[];
+        environment?: Record<string, string>;
+        volumes?: ({ source?: string; target: string } | string)[];
+      }
+    >;
+  }
+  const composeConfig = async (...extra: string[]): Promise<Compose> => {
+    const result = await runCommand(
+      'docker-compose',
+      [
+        '--project-directory',
+        join(REPO_ROOT, 'compose'),
+        '-f',
+        join(REPO_ROOT, 'compose/compose.yml'),
+        ...extra,
+        'config',
+      ],
+      { timeoutMs: 60_000, env: { REGAUTH_CONFIG: undefined } },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    return parseYaml(result.stdout) as Compose;
+  };
+
+  test('the default services, with the token key shared by regauth and the registry', async () => {
+    const compose = await composeConfig();
+    // docker-compose 1.x lists profiled services too; `profiles` tells them apart.
+    const byDefault = Object.entries(compose.services)
+      .filter(([, service]) => service.profiles === undefined)
+      .map(([name]) => name);
+    expect(byDefault.sort()).toEqual(['haproxy', 'keys', 'regauth', 'registry', 'tls']);
+    const mountsOf = (service: string) =>
+      (compose.services[service]?.volumes ?? []).map((v) =>
+        typeof v === 'string' ? v : `${v.source}:${v.target}`,
+      );
+    for (const service of ['keys', 'regauth', 'registry']) {
+      expect(mountsOf(service)).toEqual(expect.arrayContaining([expect.stringMatching(/^keys:\/keys/)]));
+    }
+    expect(compose.services['regauth']?.command).toEqual(['serve', '-c', '/config/config.yml']);
+    expect(compose.services['haproxy']?.environment).toMatchObject({
+      REGISTRY_ADDR: 'registry:5000',
+      REGAUTH_ADDR: 'regauth:5001',
+    });
+    expect(compose.services['keys']?.command?.join(' ')).toContain(
+      'test -f /keys/token.key || regauth keys init --dir /keys',
+    );
+  });
+
+  test("the tls one-shot's certificate serves https://localhost through examples/haproxy.cfg", async () => {
+    const compose = await composeConfig();
+    const script = compose.services['tls']?.command?.join(' ') ?? '';
+    expect(script).toContain('test -f /tls/localhost.pem && exit 0');
+    // The script as compose runs it, on this machine: openssl is a test peer, so no `apk add`,
+    // and the volume is a temp directory.
+    const dir = join(tmp.dir, 'tls-oneshot');
+    mkdirSync(join(dir, 'tls'), { recursive: true });
+    mkdirSync(join(dir, 'tmp'));
+    const local = script.replace(/apk add [^;]*;/, '').replace(/(?<=\s)\/(tls|tmp)\//g, `${dir}/$1/`);
+    for (const round of ['creates', 'keeps']) {
+      const before = existsSync(join(dir, 'tls/localhost.pem'))
+        ? readFileSync(join(dir, 'tls/localhost.pem'))
+        : null;
+      const result = await runCommand('sh', ['-c', local], { timeoutMs: 30_000 });
+      expect(result.code, `${round}: ${result.stderr}`).toBe(0);
+      if (before) expect(readFileSync(join(dir, 'tls/localhost.pem')).equals(before), round).toBe(true);
+    }
+    const haproxy = await startHaproxy({
+      configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
+      env: { REGISTRY_ADDR: '127.0.0.1:1', REGAUTH_ADDR: '127.0.0.1:1' },
+      tlsCert: join(dir, 'tls/localhost.pem'),
+    });
+    try {
+      // Verified against the generated certificate, for the name `localhost`.
+      const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: haproxy.port,
+            path: '/nothing-here',
+            servername: 'localhost',
+            ca: readFileSync(join(dir, 'tls/localhost.crt')),
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(reply.status).toBe(404);
+      expect(JSON.parse(reply.body)).toEqual({
+        errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }],
+      });
+    } finally {
+      await haproxy.stop();
+    }
+  });
+
+  test('the ldap profile adds OpenLDAP', async () => {
+    const compose = await composeConfig('--profile', 'ldap');
+    expect(compose.services['ldap']?.profiles).toEqual(['ldap']);
+    expect(compose.services['ldap']?.image).toMatch(/openldap/);
+  });
+});
