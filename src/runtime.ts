@@ -2,6 +2,9 @@ import type { Config } from './config/load.js';
 import { bcryptCost, bcryptVerifier, type PasswordVerifier } from './authn/password.js';
 import { StaticUsersAuthenticator } from './authn/users.js';
 import type { Authenticator } from './authn/types.js';
+import { ExtAuthenticator } from './authn/ext.js';
+import { ExtAuthorizer } from './authz/ext.js';
+import type { CommandRunner } from './ext/command.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
 
 /**
@@ -15,11 +18,15 @@ export interface Runtime {
   readonly verifier: PasswordVerifier;
   /** Signs with the config's key and issuer; the JWS header is encoded once. */
   readonly sign: TokenSigner;
+  /** Asked for scopes no ACL rule matches (src/authz/chain.ts). */
+  readonly extAuthz: ExtAuthorizer | undefined;
 }
 
 export interface RuntimeDeps {
   /** Override the password verifier (tests, worker pool). */
   readonly verifier?: PasswordVerifier;
+  /** Runs `ext_auth` / `ext_authz` commands (default: child_process.spawn). */
+  readonly runCommand?: CommandRunner;
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
@@ -28,8 +35,10 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.users) authenticators.push(new StaticUsersAuthenticator('users', config.users, verifier));
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
+  if (config.extAuth) authenticators.push(new ExtAuthenticator(config.extAuth, deps.runCommand));
+  const extAuthz = config.extAuthz ? new ExtAuthorizer(config.extAuthz, deps.runCommand) : undefined;
   const sign = createTokenSigner(config.token.key, config.token.issuer);
-  return Object.freeze({ config, authenticators, verifier, sign });
+  return Object.freeze({ config, authenticators, verifier, sign, extAuthz });
 }
 
 /** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */

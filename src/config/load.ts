@@ -16,6 +16,7 @@ import {
   type RawConfig,
 } from './schema.js';
 import { formatPath, lineOf, parseYaml, type ParsedYaml } from './yaml.js';
+import { loadExtCommand, type ExtCommandConfig } from './ext.js';
 
 /** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
 export interface ListenAddress {
@@ -44,6 +45,9 @@ export interface Config {
   readonly users: ReadonlyMap<string, StaticUser> | undefined;
   readonly usersFile: { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } | undefined;
   readonly acl: CompiledAcl;
+  /** `ext_auth` / `ext_authz`, with the command resolved to an executable. */
+  readonly extAuth: ExtCommandConfig | undefined;
+  readonly extAuthz: ExtCommandConfig | undefined;
   /** Every file the config depends on (for reload watching). */
   readonly files: readonly string[];
   readonly raw: RawConfig;
@@ -201,6 +205,8 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     : undefined;
 
   const acl = attempt(() => compileAcl(raw.acl, 'acl'));
+  const extAuth = raw.ext_auth && attempt(() => loadExtCommand('ext_auth', raw.ext_auth!, base));
+  const extAuthz = raw.ext_authz && attempt(() => loadExtCommand('ext_authz', raw.ext_authz!, base));
 
   if (errors.length > 0 || !addr || !trustedProxies || !key || !acl) throw new ConfigErrors(errors, file);
   return Object.freeze({
@@ -217,6 +223,8 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     users,
     usersFile,
     acl,
+    extAuth,
+    extAuthz,
     files: [...new Set(files)],
     raw,
   });

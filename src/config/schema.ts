@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { extCommandSchema } from './ext.js';
 
 /**
  * The config file's schema: what each key may hold. Shapes only; cross-field checks and
@@ -89,6 +90,8 @@ export const configSchema = strict({
     )
     .optional(),
   users_file: nonEmpty.optional(),
+  ext_auth: extCommandSchema.optional(),
+  ext_authz: extCommandSchema.optional(),
   acl: z.array(aclRule).default([]),
 });
 
@@ -119,6 +122,4 @@ export const NOT_YET_IMPLEMENTED_SECTIONS = [
   'ldap_auth',
   'oidc_auth',
   'jwt_auth',
-  'ext_auth',
-  'ext_authz',
 ] as const;
