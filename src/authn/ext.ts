@@ -1,7 +1,13 @@
 import type { Labels } from '../authz/types.js';
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
-import { CommandFailure, describeExit, limitConcurrency, spawnRunner, type CommandRunner } from '../ext/command.js';
+import {
+  CommandFailure,
+  describeExit,
+  limitConcurrency,
+  spawnRunner,
+  type CommandRunner,
+} from '../ext/command.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
 /**
@@ -37,7 +43,8 @@ export class ExtAuthenticator implements Authenticator {
         timeoutMs: this.#config.timeoutMs,
       });
     } catch (err) {
-      if (err instanceof CommandFailure) throw new BackendUnavailableError(this.name, err.message, { cause: err });
+      if (err instanceof CommandFailure)
+        throw new BackendUnavailableError(this.name, err.message, { cause: err });
       throw err;
     }
     switch (result.code) {

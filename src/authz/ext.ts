@@ -1,6 +1,12 @@
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
-import { CommandFailure, describeExit, limitConcurrency, spawnRunner, type CommandRunner } from '../ext/command.js';
+import {
+  CommandFailure,
+  describeExit,
+  limitConcurrency,
+  spawnRunner,
+  type CommandRunner,
+} from '../ext/command.js';
 import type { AuthzRequest } from './types.js';
 
 /**
@@ -31,7 +37,8 @@ export class ExtAuthorizer {
         timeoutMs: this.#config.timeoutMs,
       });
     } catch (err) {
-      if (err instanceof CommandFailure) throw new BackendUnavailableError(this.name, err.message, { cause: err });
+      if (err instanceof CommandFailure)
+        throw new BackendUnavailableError(this.name, err.message, { cause: err });
       throw err;
     }
     if (result.code === 0) return [...new Set(request.actions)].sort();

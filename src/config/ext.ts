@@ -23,7 +23,10 @@ export const extCommandSchema = z.strictObject(
       .transform((v, ctx) => {
         const seconds = parseDuration(v);
         if (seconds === undefined || seconds < 1) {
-          ctx.addIssue({ code: 'custom', message: 'must be a duration of at least 1 second, e.g. 5 or "10s"' });
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must be a duration of at least 1 second, e.g. 5 or "10s"',
+          });
           return z.NEVER;
         }
         return seconds;
@@ -35,7 +38,8 @@ export const extCommandSchema = z.strictObject(
       .default(8),
   },
   {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${KEYS}` : undefined),
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${KEYS}` : undefined,
   },
 );
 
