@@ -32,7 +32,12 @@ export interface ScopeReport {
 }
 
 export type CheckResult =
-  | { readonly outcome: 'checked'; readonly labels: Labels; readonly authenticatedBy: string | null; readonly scopes: ScopeReport[] }
+  | {
+      readonly outcome: 'checked';
+      readonly labels: Labels;
+      readonly authenticatedBy: string | null;
+      readonly scopes: ScopeReport[];
+    }
   | { readonly outcome: 'unauthenticated'; readonly reason: string };
 
 /** Bad input to `check` (a malformed scope, label or address): exit code 2. */
@@ -72,7 +77,10 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
       runtime.verifier,
     );
     if (authn.outcome === 'denied') {
-      return { outcome: 'unauthenticated', reason: authn.by ? `${authn.reason} (${authn.by})` : authn.reason };
+      return {
+        outcome: 'unauthenticated',
+        reason: authn.by ? `${authn.reason} (${authn.by})` : authn.reason,
+      };
     }
     labels = mergeLabels(authn.labels, labels);
     authenticatedBy = authn.by;
@@ -125,7 +133,8 @@ export function describeDecider(report: Pick<ScopeReport, 'rule' | 'authorizer'>
 
 /** Parses `--scope` values with the server's own parser; a bad one is a usage error naming it. */
 export function parseScopeArgs(values: readonly string[]): Scope[] {
-  if (values.length === 0) throw new CheckUsageError('give at least one --scope, e.g. repository:team/app:pull');
+  if (values.length === 0)
+    throw new CheckUsageError('give at least one --scope, e.g. repository:team/app:pull');
   try {
     return parseScopes(values);
   } catch (err) {

@@ -26,7 +26,9 @@ export function lintConfig(config: Config): LintWarning[] {
   warnings.push(...shadowed(rules));
   for (const rule of rules) warnings.push(...patternWarnings(rule));
   warnings.push(...unproducibleLabels(config));
-  return warnings;
+  // In file order: by rule, then as found (stable sort).
+  const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
+  return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
 }
 
 function shadowed(rules: readonly AclRuleInfo[]): LintWarning[] {

@@ -28,7 +28,8 @@ const expectation = z.strictObject(
     comment: z.string({ error: 'must be a string' }).optional(),
   },
   {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${KEYS}` : undefined),
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${KEYS}` : undefined,
   },
 );
 
@@ -81,7 +82,8 @@ export function loadPolicyTests(file: string): PolicyTest[] {
     throw new ConfigErrors(
       result.error.issues.map((issue) => {
         const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
-        const message = issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
+        const message =
+          issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
         return new ConfigError(formatPath(path as PropertyKey[]), message, {
           line: lineOf(parsed, path as PropertyKey[]),
         });
@@ -133,7 +135,10 @@ export function loadPolicyTests(file: string): PolicyTest[] {
  * Runs expectations against a config's authorizers (`acl`, then `ext_authz`), exactly as the
  * token endpoint would decide. An expectation passes when the granted actions equal `expect`.
  */
-export async function runPolicyTests(runtime: Runtime, tests: readonly PolicyTest[]): Promise<PolicyTestResult[]> {
+export async function runPolicyTests(
+  runtime: Runtime,
+  tests: readonly PolicyTest[],
+): Promise<PolicyTestResult[]> {
   const results: PolicyTestResult[] = [];
   for (const test of tests) {
     const decision = await authorizeScope(runtime.config.acl, runtime.extAuthz, {
@@ -147,11 +152,18 @@ export async function runPolicyTests(runtime: Runtime, tests: readonly PolicyTes
     });
     const info = decision.rule === null ? undefined : runtime.config.acl.rules[decision.rule];
     const decidedBy = describeDecider({
-      rule: info ? { index: info.index, path: info.path, ...(info.comment === undefined ? {} : { comment: info.comment }) } : null,
+      rule: info
+        ? {
+            index: info.index,
+            path: info.path,
+            ...(info.comment === undefined ? {} : { comment: info.comment }),
+          }
+        : null,
       authorizer: info ? 'acl' : (decision.authorizer ?? null),
     });
     const passed =
-      decision.granted.length === test.expect.length && decision.granted.every((a, i) => a === test.expect[i]);
+      decision.granted.length === test.expect.length &&
+      decision.granted.every((a, i) => a === test.expect[i]);
     results.push({ test, passed, granted: decision.granted, decidedBy });
   }
   return results;
