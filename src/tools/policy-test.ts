@@ -82,8 +82,13 @@ export function loadPolicyTests(file: string): PolicyTest[] {
     throw new ConfigErrors(
       result.error.issues.map((issue) => {
         const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
-        const message =
-          issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
+        // zod does not report the input by default: look the value up to tell "missing" from "wrong".
+        const present = (issue.path as PropertyKey[]).reduce<unknown>(
+          (v, k) =>
+            v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined,
+          parsed.value,
+        );
+        const message = issue.code === 'invalid_type' && present === undefined ? 'required' : issue.message;
         return new ConfigError(formatPath(path as PropertyKey[]), message, {
           line: lineOf(parsed, path as PropertyKey[]),
         });
