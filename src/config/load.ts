@@ -274,8 +274,16 @@ function issueErrors(issue: z.core.$ZodIssue, parsed: ParsedYaml): ConfigError[]
     });
   }
   let message = issue.message;
-  if (issue.code === 'invalid_type' && issue.input === undefined) message = 'required';
+  // zod 4 leaves `issue.input` out unless asked: look the value up to tell missing from mistyped.
+  if (issue.code === 'invalid_type' && valueAt(parsed.value, path) === undefined) message = 'required';
   return [new ConfigError(formatPath(path), message, { line: lineOf(parsed, path) })];
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+    value,
+  );
 }
 
 /** Adds the line to an error raised with only a path (`acl[3].match.name`). */

@@ -267,6 +267,8 @@ describe('config', () => {
       'ext_auth.timeout: must be a duration of at least 1 second, e.g. 5 or "10s"',
     ],
     ['ext_auth: {command: sh, max_concurrency: 0}', 'ext_auth.max_concurrency: must be a positive integer'],
+    ['ext_auth: {command: sh, args: x}', 'ext_auth.args: must be a list'],
+    ['ext_authz: {command: 5}', 'ext_authz.command: must be a string'],
     ['ext_auth: {args: []}', 'ext_auth.command: required'],
   ])('%s', (yaml, message) => {
     expect(errors(yaml)).toEqual([message]);
