@@ -2,9 +2,9 @@ import type { Labels } from '../authz/types.js';
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
 import {
-  CommandFailure,
   describeExit,
   limitConcurrency,
+  runForBackend,
   spawnRunner,
   type CommandRunner,
 } from '../ext/command.js';
@@ -34,19 +34,12 @@ export class ExtAuthenticator implements Authenticator {
   async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
     // The command splits stdin at the first space; an account with whitespace would be misread.
     if (/\s/.test(account)) return { outcome: 'no_match' };
-    let result;
-    try {
-      result = await this.#run({
-        command: this.#config.command,
-        args: this.#config.args,
-        stdin: `${account} ${password?.reveal() ?? ''}`,
-        timeoutMs: this.#config.timeoutMs,
-      });
-    } catch (err) {
-      if (err instanceof CommandFailure)
-        throw new BackendUnavailableError(this.name, err.message, { cause: err });
-      throw err;
-    }
+    const result = await runForBackend(this.name, this.#run, {
+      command: this.#config.command,
+      args: this.#config.args,
+      stdin: `${account} ${password?.reveal() ?? ''}`,
+      timeoutMs: this.#config.timeoutMs,
+    });
     switch (result.code) {
       case 0:
         return { outcome: 'authenticated', labels: parseLabels(result.stdout, this.name) };

@@ -1,9 +1,9 @@
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
 import {
-  CommandFailure,
   describeExit,
   limitConcurrency,
+  runForBackend,
   spawnRunner,
   type CommandRunner,
 } from '../ext/command.js';
@@ -28,19 +28,12 @@ export class ExtAuthorizer {
 
   /** The granted actions (sorted): all requested ones, or none. */
   async authorize(request: AuthzRequest): Promise<string[]> {
-    let result;
-    try {
-      result = await this.#run({
-        command: this.#config.command,
-        args: this.#config.args,
-        stdin: JSON.stringify(requestInfo(request)),
-        timeoutMs: this.#config.timeoutMs,
-      });
-    } catch (err) {
-      if (err instanceof CommandFailure)
-        throw new BackendUnavailableError(this.name, err.message, { cause: err });
-      throw err;
-    }
+    const result = await runForBackend(this.name, this.#run, {
+      command: this.#config.command,
+      args: this.#config.args,
+      stdin: JSON.stringify(requestInfo(request)),
+      timeoutMs: this.#config.timeoutMs,
+    });
     if (result.code === 0) return [...new Set(request.actions)].sort();
     if (result.code === 1) return [];
     throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { BackendUnavailableError } from '../errors.js';
 
 /** How an external command ended. `code` is null when it was killed by a signal. */
 export interface CommandResult {
@@ -139,4 +140,22 @@ export function limitConcurrency(runner: CommandRunner, max: number): CommandRun
 /** A short description of an exit, for logs and errors: `exit 3`, `signal SIGSEGV`. */
 export function describeExit(result: CommandResult): string {
   return result.code !== null ? `exit ${result.code}` : `signal ${result.signal ?? 'unknown'}`;
+}
+
+/**
+ * Runs a backend's command; a command that gives no answer (CommandFailure) becomes a
+ * BackendUnavailableError for `backend`, so the request fails closed with 503.
+ */
+export async function runForBackend(
+  backend: string,
+  run: CommandRunner,
+  request: RunRequest,
+): Promise<CommandResult> {
+  try {
+    return await run(request);
+  } catch (err) {
+    if (err instanceof CommandFailure)
+      throw new BackendUnavailableError(backend, err.message, { cause: err });
+    throw err;
+  }
 }

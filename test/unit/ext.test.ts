@@ -74,6 +74,13 @@ describe('ext_auth (docker_auth protocol)', () => {
     );
   });
 
+  test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
+    const authn = new ExtAuthenticator(fixture('flood.sh'));
+    await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(
+      new BackendUnavailableError('ext_auth', 'wrote more than 65536 bytes on stdout'),
+    );
+  });
+
   test('a missing command is a backend failure', async () => {
     const authn = new ExtAuthenticator({ ...fixture('exit.sh'), command: join(FIXTURES, 'missing') });
     await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(/ext_auth: cannot run: ENOENT/);
