@@ -97,12 +97,13 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
       labels,
       actions: scope.actions,
     });
-    reports.push(report(runtime, scope, decision));
+    reports.push(scopeReport(runtime, scope, decision));
   }
   return { outcome: 'checked', labels, authenticatedBy, scopes: reports };
 }
 
-function report(runtime: Runtime, scope: Scope, decision: AuthzDecision): ScopeReport {
+/** A decision in report form: the deciding rule's index, path and comment, and which authorizer decided. */
+export function scopeReport(runtime: Runtime, scope: Scope, decision: AuthzDecision): ScopeReport {
   const info = decision.rule === null ? undefined : runtime.config.acl.rules[decision.rule];
   const rule = info
     ? { index: info.index, path: info.path, ...(info.comment === undefined ? {} : { comment: info.comment }) }
@@ -115,7 +116,7 @@ function report(runtime: Runtime, scope: Scope, decision: AuthzDecision): ScopeR
   };
 }
 
-/** One line per scope for humans: `repository:team/app:pull,push  granted: pull  by acl[2] "team pull"`. */
+/** Three lines per scope for humans: the scope, `granted: pull`, `decided: acl[2] "team pull"`. */
 export function formatReport(report: ScopeReport): string {
   const granted = report.granted.length > 0 ? report.granted.join(',') : '(nothing)';
   return `${report.scope}\n  granted: ${granted}\n  decided: ${describeDecider(report)}`;

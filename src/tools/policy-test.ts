@@ -6,7 +6,7 @@ import { formatPath, lineOf, parseYaml } from '../config/yaml.js';
 import { BadRequestError, ConfigError, ConfigErrors } from '../errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import type { Runtime } from '../runtime.js';
-import { describeDecider } from './check.js';
+import { describeDecider, scopeReport } from './check.js';
 
 const KEYS = 'account, scope, expect, labels, service, ip, comment';
 
@@ -155,17 +155,7 @@ export async function runPolicyTests(
       labels: test.labels,
       actions: test.scope.actions,
     });
-    const info = decision.rule === null ? undefined : runtime.config.acl.rules[decision.rule];
-    const decidedBy = describeDecider({
-      rule: info
-        ? {
-            index: info.index,
-            path: info.path,
-            ...(info.comment === undefined ? {} : { comment: info.comment }),
-          }
-        : null,
-      authorizer: info ? 'acl' : (decision.authorizer ?? null),
-    });
+    const decidedBy = describeDecider(scopeReport(runtime, test.scope, decision));
     const passed =
       decision.granted.length === test.expect.length &&
       decision.granted.every((a, i) => a === test.expect[i]);
