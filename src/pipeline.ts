@@ -2,6 +2,7 @@ import { BadRequestError, InvalidGrantError, UnauthorizedError } from './errors.
 import { authenticate } from './authn/chain.js';
 import type { AuthzDecision, Labels } from './authz/types.js';
 import type { Secret } from './secret.js';
+import { authorizeScope } from './authz/chain.js';
 import type { TokenRequest } from './request/token-request.js';
 import { formatScope, type Scope } from './request/scope.js';
 import type { AccessEntry } from './token/types.js';
@@ -77,19 +78,21 @@ export async function issueToken(
   }
   const account = authn.account;
 
-  // authorize each scope; a denied scope is not an error, the token just carries less.
-  const decisions: ScopeDecision[] = request.scopes.map((scope) => ({
-    scope,
-    decision: config.acl.authorize({
-      account,
-      type: scope.type,
-      name: scope.name,
-      service: request.service,
-      ip: ctx.ip,
-      labels: authn.labels,
-      actions: scope.actions,
-    }),
-  }));
+  // authorize each scope (acl, then ext_authz); a denied scope is not an error, the token just carries less.
+  const decisions: ScopeDecision[] = await Promise.all(
+    request.scopes.map(async (scope) => ({
+      scope,
+      decision: await authorizeScope(config.acl, runtime.extAuthz, {
+        account,
+        type: scope.type,
+        name: scope.name,
+        service: request.service,
+        ip: ctx.ip,
+        labels: authn.labels,
+        actions: scope.actions,
+      }),
+    })),
+  );
   const access: AccessEntry[] = decisions
     .filter((d) => d.decision.granted.length > 0)
     .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));

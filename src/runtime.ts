@@ -2,6 +2,9 @@ import type { Config } from './config/load.js';
 import { bcryptCost, bcryptVerifier, type PasswordVerifier } from './authn/password.js';
 import { StaticUsersAuthenticator } from './authn/users.js';
 import type { Authenticator } from './authn/types.js';
+import { ExtAuthenticator } from './authn/ext.js';
+import { ExtAuthorizer } from './authz/ext.js';
+import type { CommandRunner } from './ext/command.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
 import { createRefreshTokens, type RefreshTokens } from './token/refresh.js';
 
@@ -18,11 +21,15 @@ export interface Runtime {
   readonly sign: TokenSigner;
   /** Refresh tokens; undefined when `token.refresh` is absent (disabled). */
   readonly refresh: RefreshTokens | undefined;
+  /** Asked for scopes no ACL rule matches (src/authz/chain.ts). */
+  readonly extAuthz: ExtAuthorizer | undefined;
 }
 
 export interface RuntimeDeps {
   /** Override the password verifier (tests, worker pool). */
   readonly verifier?: PasswordVerifier;
+  /** Runs `ext_auth` / `ext_authz` commands (default: child_process.spawn). */
+  readonly runCommand?: CommandRunner;
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
@@ -31,9 +38,11 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.users) authenticators.push(new StaticUsersAuthenticator('users', config.users, verifier));
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
+  if (config.extAuth) authenticators.push(new ExtAuthenticator(config.extAuth, deps.runCommand));
+  const extAuthz = config.extAuthz ? new ExtAuthorizer(config.extAuthz, deps.runCommand) : undefined;
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
-  return Object.freeze({ config, authenticators, verifier, sign, refresh });
+  return Object.freeze({ config, authenticators, verifier, sign, refresh, extAuthz });
 }
 
 /** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */

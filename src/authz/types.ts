@@ -25,6 +25,8 @@ export interface AuthzDecision {
   readonly rule: number | null;
   /** The deciding rule's comment, when it has one. */
   readonly comment?: string;
+  /** Set when no ACL rule matched and `ext_authz` decided instead (src/authz/chain.ts). */
+  readonly authorizer?: 'ext_authz';
 }
 
 /** An ACL rule as written in the config (already shape-checked by the schema). */

@@ -1,16 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { mkdtempSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfigFile, namesSigningKey } from '../config/load.js';
-import { ensureDevKeys } from '../token/generate.js';
-import { ensureRefreshSecret } from '../token/refresh.js';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startService } from '../service.js';
+import { addToolCommands } from './tools.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -61,33 +55,7 @@ export function buildProgram(): Command {
       process.once('SIGINT', () => stop('SIGINT'));
     });
 
-  program
-    .command('validate')
-    .description('load and check a config file; errors name their YAML path and line')
-    .requiredOption('-c, --config <file>', 'config file')
-    .addHelpText('after', '\nExample:\n  regauth validate -c config.yml')
-    .action(async (opts: { config: string }) => {
-      let devKey: { keyPath: string; certificatePath: string } | undefined;
-      if (!namesSigningKey(opts.config)) {
-        // A config without a key is valid: `serve` creates a development key. Check with a throwaway one.
-        const dir = await mkdtemp(join(tmpdir(), 'regauth-validate-'));
-        const keys = await ensureDevKeys(dir);
-        devKey = { keyPath: keys.keyPath, certificatePath: keys.certPath };
-        process.stdout.write(
-          `${opts.config}: no token.key; \`regauth serve\` will create a development key in ./data\n`,
-        );
-      }
-      // `token.refresh` without secret_file is valid too: `serve` creates a development secret.
-      const devRefreshSecret = () => {
-        process.stdout.write(
-          `${opts.config}: no token.refresh.secret_file; \`regauth serve\` will create a development secret in ./data\n`,
-        );
-        return ensureRefreshSecret(join(mkdtempSync(join(tmpdir(), 'regauth-validate-')), 'refresh.key'))
-          .path;
-      };
-      loadConfigFile(opts.config, { devKey, devRefreshSecret });
-      process.stdout.write(`${opts.config}: ok\n`);
-    });
+  addToolCommands(program);
 
   return program;
 }

@@ -17,6 +17,7 @@ import {
 } from './schema.js';
 import { formatPath, lineOf, parseYaml, type ParsedYaml } from './yaml.js';
 import { loadRefresh, type RefreshConfig } from './refresh.js';
+import { loadExtCommand, type ExtCommandConfig } from './ext.js';
 
 /** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
 export interface ListenAddress {
@@ -47,6 +48,9 @@ export interface Config {
   readonly users: ReadonlyMap<string, StaticUser> | undefined;
   readonly usersFile: { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } | undefined;
   readonly acl: CompiledAcl;
+  /** `ext_auth` / `ext_authz`, with the command resolved to an executable. */
+  readonly extAuth: ExtCommandConfig | undefined;
+  readonly extAuthz: ExtCommandConfig | undefined;
   /** Every file the config depends on (for reload watching). */
   readonly files: readonly string[];
   readonly raw: RawConfig;
@@ -217,6 +221,8 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     : undefined;
 
   const acl = attempt(() => compileAcl(raw.acl, 'acl'));
+  const extAuth = raw.ext_auth && attempt(() => loadExtCommand('ext_auth', raw.ext_auth!, base));
+  const extAuthz = raw.ext_authz && attempt(() => loadExtCommand('ext_authz', raw.ext_authz!, base));
 
   if (errors.length > 0 || !addr || !trustedProxies || !key || !acl) throw new ConfigErrors(errors, file);
   return Object.freeze({
@@ -234,6 +240,8 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     users,
     usersFile,
     acl,
+    extAuth,
+    extAuthz,
     files: [...new Set(files)],
     raw,
   });
@@ -283,8 +291,16 @@ function issueErrors(issue: z.core.$ZodIssue, parsed: ParsedYaml): ConfigError[]
     });
   }
   let message = issue.message;
-  if (issue.code === 'invalid_type' && issue.input === undefined) message = 'required';
+  // zod 4 leaves `issue.input` out unless asked: look the value up to tell missing from mistyped.
+  if (issue.code === 'invalid_type' && valueAt(parsed.value, path) === undefined) message = 'required';
   return [new ConfigError(formatPath(path), message, { line: lineOf(parsed, path) })];
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+    value,
+  );
 }
 
 /** Adds the line to an error raised with only a path (`acl[3].match.name`). */

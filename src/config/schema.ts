@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { refreshSchema } from './refresh.js';
+import { extCommandSchema } from './ext.js';
 
 /**
  * The config file's schema: what each key may hold. Shapes only; cross-field checks and
@@ -91,6 +92,8 @@ export const configSchema = strict({
     )
     .optional(),
   users_file: nonEmpty.optional(),
+  ext_auth: extCommandSchema.optional(),
+  ext_authz: extCommandSchema.optional(),
   acl: z.array(aclRule).default([]),
 });
 
@@ -117,10 +120,4 @@ export const UNSUPPORTED_DOCKER_AUTH_SECTIONS = [
 ] as const;
 
 /** Sections the contract names that this version does not implement yet. */
-export const NOT_YET_IMPLEMENTED_SECTIONS = [
-  'ldap_auth',
-  'oidc_auth',
-  'jwt_auth',
-  'ext_auth',
-  'ext_authz',
-] as const;
+export const NOT_YET_IMPLEMENTED_SECTIONS = ['ldap_auth', 'oidc_auth', 'jwt_auth'] as const;

@@ -1,0 +1,83 @@
+import type { Labels } from '../authz/types.js';
+import type { ExtCommandConfig } from '../config/ext.js';
+import { BackendUnavailableError } from '../errors.js';
+import {
+  describeExit,
+  limitConcurrency,
+  runForBackend,
+  spawnRunner,
+  type CommandRunner,
+} from '../ext/command.js';
+import type { Authenticator, AuthnResult, Credentials } from './types.js';
+
+/**
+ * `ext_auth`: docker_auth's external authenticator protocol. The command gets `account password`
+ * on stdin (one space, no newline, exactly as docker_auth writes it; never in argv or the
+ * environment) and answers with its exit code:
+ *
+ * - 0: authenticated; stdout may hold `{"labels": {"group": ["devs"]}}` (empty stdout: no labels);
+ * - 1: denied (wrong password);
+ * - 2: no match (not mine: ask the next backend);
+ * - anything else, a signal, a timeout, unparsable stdout: the backend cannot answer, so the
+ *   request fails closed with 503 (BackendUnavailableError). Never a grant.
+ */
+export class ExtAuthenticator implements Authenticator {
+  readonly name = 'ext_auth';
+  readonly #config: ExtCommandConfig;
+  readonly #run: CommandRunner;
+
+  constructor(config: ExtCommandConfig, runner: CommandRunner = spawnRunner) {
+    this.#config = config;
+    this.#run = limitConcurrency(runner, config.maxConcurrency);
+  }
+
+  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+    // The command splits stdin at the first space; an account with whitespace would be misread.
+    if (/\s/.test(account)) return { outcome: 'no_match' };
+    const result = await runForBackend(this.name, this.#run, {
+      command: this.#config.command,
+      args: this.#config.args,
+      stdin: `${account} ${password?.reveal() ?? ''}`,
+      timeoutMs: this.#config.timeoutMs,
+    });
+    switch (result.code) {
+      case 0:
+        return { outcome: 'authenticated', labels: parseLabels(result.stdout, this.name) };
+      case 1:
+        return { outcome: 'denied', reason: 'denied by ext_auth' };
+      case 2:
+        return { outcome: 'no_match' };
+      default:
+        throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);
+    }
+  }
+}
+
+/**
+ * Parses the allow answer's stdout: empty, or `{"labels": {key: [values]}}` (a single string
+ * value is taken as a one-value list, as in `users:`). Anything else is an error: a command that
+ * meant to say something we cannot read must not be taken as "no labels".
+ */
+export function parseLabels(stdout: string, backend: string): Labels {
+  const text = stdout.trim();
+  if (text === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BackendUnavailableError(backend, 'stdout is not JSON; expected {"labels": {...}} or nothing');
+  }
+  const bad = () =>
+    new BackendUnavailableError(backend, 'stdout must be {"labels": {"name": ["value", ...]}}');
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad();
+  const labels = (value as Record<string, unknown>)['labels'];
+  if (labels === undefined || labels === null) return {};
+  if (typeof labels !== 'object' || Array.isArray(labels)) throw bad();
+  const out: Record<string, string[]> = {};
+  for (const [key, values] of Object.entries(labels)) {
+    if (typeof values === 'string') out[key] = [values];
+    else if (Array.isArray(values) && values.every((v) => typeof v === 'string')) out[key] = values;
+    else throw bad();
+  }
+  return out;
+}

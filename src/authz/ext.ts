@@ -1,0 +1,55 @@
+import type { ExtCommandConfig } from '../config/ext.js';
+import { BackendUnavailableError } from '../errors.js';
+import {
+  describeExit,
+  limitConcurrency,
+  runForBackend,
+  spawnRunner,
+  type CommandRunner,
+} from '../ext/command.js';
+import type { AuthzRequest } from './types.js';
+
+/**
+ * `ext_authz`: docker_auth's external authorizer protocol. The command gets the scope request
+ * as JSON on stdin, with docker_auth's field names
+ * (`{"Account","Type","Name","Service","IP","Actions","Labels"}`), and answers with its exit code:
+ * 0 grants every requested action, 1 grants none; anything else, a signal or a timeout means it
+ * cannot answer, and the request fails with 503 (BackendUnavailableError). Never a grant.
+ */
+export class ExtAuthorizer {
+  readonly name = 'ext_authz';
+  readonly #config: ExtCommandConfig;
+  readonly #run: CommandRunner;
+
+  constructor(config: ExtCommandConfig, runner: CommandRunner = spawnRunner) {
+    this.#config = config;
+    this.#run = limitConcurrency(runner, config.maxConcurrency);
+  }
+
+  /** The granted actions (sorted): all requested ones, or none. */
+  async authorize(request: AuthzRequest): Promise<string[]> {
+    const result = await runForBackend(this.name, this.#run, {
+      command: this.#config.command,
+      args: this.#config.args,
+      stdin: JSON.stringify(requestInfo(request)),
+      timeoutMs: this.#config.timeoutMs,
+    });
+    if (result.code === 0) return [...new Set(request.actions)].sort();
+    if (result.code === 1) return [];
+    throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);
+  }
+}
+
+/** docker_auth's `AuthRequestInfo`, as Go's encoding/json writes it (field names, `IP` null when unknown). */
+export function requestInfo(request: AuthzRequest): Record<string, unknown> {
+  return {
+    Account: request.account,
+    Type: request.type,
+    Name: request.name,
+    Service: request.service,
+    // Go's net.IP marshals an IPv4-mapped address as plain IPv4.
+    IP: request.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') ?? null,
+    Actions: request.actions,
+    Labels: request.labels,
+  };
+}

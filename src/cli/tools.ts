@@ -1,0 +1,279 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, namesSigningKey, type Config } from '../config/load.js';
+import { createRuntime } from '../runtime.js';
+import { Secret } from '../secret.js';
+import { ensureDevKeys } from '../token/generate.js';
+import { ensureRefreshSecret } from '../token/refresh.js';
+import { checkAccess, CheckUsageError, formatReport, parseLabelArgs } from '../tools/check.js';
+import { diagnose, formatCheck, readRegistryConfig } from '../tools/doctor.js';
+import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
+import { keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
+import { lintConfig } from '../tools/lint.js';
+import { formatFailure, loadPolicyTests, runPolicyTests } from '../tools/policy-test.js';
+
+/** Where the operator tools read and write; injected so tests run them in-process. */
+export interface ToolIO {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** All of stdin (for `hash` and `check --password-stdin`). */
+  readonly readStdin: () => Promise<string>;
+  /** Records a non-zero exit code (1: a finding or failed expectation). */
+  readonly setExitCode: (code: number) => void;
+}
+
+/** A problem with how a verb was called (exit code 2); main.ts prints `regauth: <message>`. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const processIO: ToolIO = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
+};
+
+/**
+ * Loads a config as `serve` would, for the tools: when it names no signing key, a throwaway
+ * development key stands in (the tools never sign anything the registry sees).
+ */
+export async function loadForTool(file: string, io: ToolIO, note = true): Promise<Config> {
+  const dir = await mkdtemp(join(tmpdir(), 'regauth-tool-'));
+  try {
+    let devKey: { keyPath: string; certificatePath: string } | undefined;
+    if (!namesSigningKey(file)) {
+      const keys = await ensureDevKeys(dir);
+      if (note)
+        io.stdout(`${file}: no token.key; \`regauth serve\` will create a development key in ./data\n`);
+      devKey = { keyPath: keys.keyPath, certificatePath: keys.certPath };
+    }
+    // `token.refresh` without secret_file is valid too: `serve` creates a development secret.
+    const devRefreshSecret = () => {
+      if (note) {
+        io.stdout(
+          `${file}: no token.refresh.secret_file; \`regauth serve\` will create a development secret in ./data\n`,
+        );
+      }
+      return ensureRefreshSecret(join(dir, 'refresh.key')).path;
+    };
+    return loadConfigFile(file, { devKey, devRefreshSecret });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function integer(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an integer');
+  return Number(value);
+}
+
+/** Maps the tools' own input errors to usage errors (exit code 2). */
+async function usage<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof CheckUsageError || err instanceof HashInputError || err instanceof KeysUsageError) {
+      throw new UsageError(err.message, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Adds `validate`, `check`, `test`, `hash`, `keys init|rotate` and `doctor` to the program. */
+export function addToolCommands(program: Command, io: ToolIO = processIO): void {
+  program.addHelpText(
+    'after',
+    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication); 2 bad usage or invalid config.\nRun `regauth <command> --help` for a command's options and an example.",
+  );
+  program
+    .command('validate')
+    .description(
+      'load and lint a config: errors name their YAML path and line (exit 2); warnings for rules that can never match or are shadowed (exit 1)',
+    )
+    .requiredOption('-c, --config <file>', 'config file')
+    .addHelpText('after', '\nExample:\n  regauth validate -c config.yml')
+    .action(async (opts: { config: string }) => {
+      const config = await loadForTool(opts.config, io);
+      const warnings = lintConfig(config);
+      for (const w of warnings) io.stdout(`warning: ${w.path}: ${w.message}\n`);
+      if (warnings.length > 0) {
+        io.stdout(
+          `${opts.config}: valid, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}\n`,
+        );
+        io.setExitCode(1);
+      } else io.stdout(`${opts.config}: ok\n`);
+    });
+
+  program
+    .command('check')
+    .description('what would be granted for each scope, and which rule decided (index and comment)')
+    .requiredOption('-c, --config <file>', 'config file')
+    .requiredOption('--account <name>', 'the account asking ("" for anonymous)')
+    .option('--scope <scope>', 'a scope, e.g. repository:team/app:push,pull (repeatable)', collect, [])
+    .option('--service <name>', 'the requested service (token audience)')
+    .option('--ip <address>', 'the client address')
+    .option('--label <key=value>', 'a label as an authenticator would report it (repeatable)', collect, [])
+    .option('--password-stdin', "read the account's password on stdin and run the real authenticators")
+    .option('--json', 'print one JSON object per scope: {scope, granted, rule, authorizer}')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  regauth check -c config.yml --account alice --scope repository:team/app:push,pull
+  printf '%s' "$PASSWORD" | regauth check -c config.yml --account alice --password-stdin \\
+    --scope repository:alice/app:push --json`,
+    )
+    .action(
+      async (opts: {
+        config: string;
+        account: string;
+        scope: string[];
+        service?: string;
+        ip?: string;
+        label: string[];
+        passwordStdin?: boolean;
+        json?: boolean;
+      }) => {
+        const config = await loadForTool(opts.config, io, !opts.json);
+        const runtime = createRuntime(config);
+        const password = opts.passwordStdin ? new Secret(passwordFromStdin(await io.readStdin())) : undefined;
+        const result = await usage(() =>
+          checkAccess(runtime, {
+            account: opts.account,
+            scopes: opts.scope,
+            labels: parseLabelArgs(opts.label),
+            ...(opts.service === undefined ? {} : { service: opts.service }),
+            ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+            ...(password ? { password } : {}),
+          }),
+        );
+        if (result.outcome === 'unauthenticated') {
+          io.stderr(`regauth: authentication failed for ${JSON.stringify(opts.account)}: ${result.reason}\n`);
+          io.setExitCode(1);
+          return;
+        }
+        for (const report of result.scopes) {
+          io.stdout(opts.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+        }
+      },
+    );
+
+  program
+    .command('test')
+    .description('run policy expectations (a YAML list) against a config; exit 1 if any fails')
+    .requiredOption('-c, --config <file>', 'config file')
+    .argument('<tests>', 'policy test file: - {account, scope, expect: [actions], labels?, service?, ip?}')
+    .addHelpText(
+      'after',
+      `
+Example policy-tests.yml:
+  - {account: alice, scope: "repository:alice/app:push,pull", expect: [pull, push]}
+  - {account: bob, labels: {group: [devs]}, scope: "repository:team/app:push", expect: []}
+
+  regauth test -c config.yml policy-tests.yml`,
+    )
+    .action(async (testsFile: string, opts: { config: string }) => {
+      const config = await loadForTool(opts.config, io, false);
+      const tests = loadPolicyTests(testsFile);
+      const results = await runPolicyTests(createRuntime(config), tests);
+      const failed = results.filter((r) => !r.passed);
+      for (const r of failed) io.stdout(`${formatFailure(r)}\n`);
+      io.stdout(`${results.length - failed.length} passed, ${failed.length} failed\n`);
+      if (failed.length > 0) io.setExitCode(1);
+    });
+
+  program
+    .command('hash')
+    .description('read a password on stdin (never argv) and print a bcrypt hash for users: or htpasswd')
+    .addOption(new Option('--cost <n>', 'bcrypt cost (4-31)').default(DEFAULT_BCRYPT_COST).argParser(integer))
+    .addHelpText(
+      'after',
+      `
+The hash starts with $2b$; regauth, docker_auth and the registry's htpasswd accept it like $2y$.
+
+Example:
+  printf '%s' "$PASSWORD" | regauth hash --cost 12`,
+    )
+    .action(async (opts: { cost: number }) => {
+      const password = new Secret(passwordFromStdin(await io.readStdin()));
+      io.stdout(`${await usage(() => hashPassword(password, opts.cost))}\n`);
+    });
+
+  const keys = program.command('keys').description('create and rotate the token signing key');
+  keys
+    .command('init')
+    .description(
+      'write a signing key (0600), a self-signed certificate valid for ten years, the registry bundle and a JWKS (registry v3), then print the config blocks to paste',
+    )
+    .requiredOption('--dir <dir>', 'directory for token.key, token.pem, bundle.pem and jwks.json')
+    .addOption(new Option('--alg <alg>', 'key algorithm').choices(['ES256', 'RS256']).default('ES256'))
+    .addHelpText('after', '\nExample:\n  regauth keys init --dir /etc/regauth/keys --alg ES256')
+    .action(async (opts: { dir: string; alg: 'ES256' | 'RS256' }) => {
+      const files = await usage(() => keysInit(opts.dir, { alg: opts.alg }));
+      io.stdout(`wrote ${files.key} (0600), ${files.certificate}, ${files.bundle}, ${files.jwks}\n\n`);
+      io.stdout(pasteBlocks(files, await readFile(files.certificate, 'utf8')));
+    });
+  keys
+    .command('rotate')
+    .description(
+      'make a new signing key; the old one moves to previous.key, and bundle.pem / jwks.json hold both',
+    )
+    .requiredOption('--dir <dir>', 'the directory `keys init` wrote')
+    .addOption(
+      new Option('--alg <alg>', "key algorithm (default: the current key's)").choices(['ES256', 'RS256']),
+    )
+    .addHelpText(
+      'after',
+      `
+Install bundle.pem (and jwks.json) on the registry and restart it before regauth reloads the
+new key (SIGHUP); keep the old certificate in the bundle until tokens it signed have expired.
+
+Example:
+  regauth keys rotate --dir /etc/regauth/keys`,
+    )
+    .action(async (opts: { dir: string; alg?: 'ES256' | 'RS256' }) => {
+      const files = await usage(() => keysRotate(opts.dir, opts.alg ? { alg: opts.alg } : {}));
+      io.stdout(
+        `wrote a new ${files.key} (0600) and ${files.certificate}; the old key is ${files.previousKey}\n` +
+          `${files.bundle} and ${files.jwks} now hold both keys.\n\n` +
+          `Next:\n` +
+          `  1. install ${files.bundle} (auth.token.rootcertbundle) and ${files.jwks} (auth.token.jwks) on the registry; restart it\n` +
+          `  2. reload regauth (SIGHUP): it signs with the new key from then on\n`,
+      );
+    });
+
+  program
+    .command('doctor')
+    .description(
+      'check that the registry trusts regauth: issuer, service, rootcertbundle, realm path, certificate validity, v3 jwks',
+    )
+    .requiredOption('-c, --config <file>', 'regauth config file')
+    .requiredOption('--registry-config <file>', "the registry's config.yml")
+    .addHelpText(
+      'after',
+      '\nExample:\n  regauth doctor -c config.yml --registry-config /etc/docker/registry/config.yml',
+    )
+    .action(async (opts: { config: string; registryConfig: string }) => {
+      const config = await loadForTool(opts.config, io);
+      const checks = diagnose(config, readRegistryConfig(opts.registryConfig));
+      for (const check of checks) io.stdout(`${formatCheck(check)}\n`);
+      const failed = checks.filter((c) => !c.ok).length;
+      io.stdout(
+        failed === 0
+          ? 'the registry trusts regauth\n'
+          : `${failed} problem${failed === 1 ? '' : 's'} found\n`,
+      );
+      if (failed > 0) io.setExitCode(1);
+    });
+}

@@ -1,0 +1,213 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Config } from '../config/load.js';
+import { parseYaml } from '../config/yaml.js';
+import { ConfigError } from '../errors.js';
+
+/** One check of `regauth doctor`: passed, or a finding with how to fix it. */
+export interface DoctorCheck {
+  /** Short name: `issuer`, `service`, `rootcertbundle`, `realm`, `certificate`, `jwks`. */
+  readonly name: string;
+  readonly ok: boolean;
+  readonly message: string;
+  /** How to fix it (findings only). */
+  readonly fix?: string;
+}
+
+/** Certificates closer to expiry than this are a finding: time to rotate. */
+export const MIN_CERT_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+interface RegistryToken {
+  readonly realm?: unknown;
+  readonly service?: unknown;
+  readonly issuer?: unknown;
+  readonly rootcertbundle?: unknown;
+  readonly jwks?: unknown;
+}
+
+/**
+ * Reads the registry's config.yml and returns its `auth.token` section. Throws ConfigError
+ * (exit code 2) when the file cannot be read or parsed, or has no token auth at all.
+ */
+export function readRegistryConfig(file: string): { token: RegistryToken; dir: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      '',
+      `cannot read registry config ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  const value = parseYaml(text, file).value as { auth?: { token?: unknown } } | null;
+  const token = value?.auth?.token;
+  if (token === null || typeof token !== 'object') {
+    throw new ConfigError(
+      'auth.token',
+      `${file}: the registry does not use token authentication (no auth.token section)`,
+    );
+  }
+  return { token: token as RegistryToken, dir: dirname(resolve(file)) };
+}
+
+/**
+ * Does the registry trust regauth's tokens? Compares regauth's loaded config with the
+ * registry's `auth.token` (design.md "CLI", `regauth doctor`). Registry-relative paths are
+ * resolved against the registry config's directory (the registry itself resolves them against
+ * its working directory).
+ */
+export function diagnose(
+  config: Config,
+  registry: { token: RegistryToken; dir: string },
+  now = new Date(),
+): DoctorCheck[] {
+  const t = registry.token;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const checks: DoctorCheck[] = [];
+  const pass = (name: string, message: string) => checks.push({ name, ok: true, message });
+  const fail = (name: string, message: string, fix: string) => checks.push({ name, ok: false, message, fix });
+
+  // issuer: the registry rejects tokens whose iss differs.
+  const issuer = str(t.issuer);
+  if (issuer === config.token.issuer) pass('issuer', `both use issuer ${JSON.stringify(issuer)}`);
+  else
+    fail(
+      'issuer',
+      `the registry expects issuer ${JSON.stringify(issuer ?? null)}, regauth signs ${JSON.stringify(config.token.issuer)}`,
+      `set auth.token.issuer in the registry config, or token.issuer in regauth's, so that they are equal`,
+    );
+
+  // service: the registry sends it as `service`; it becomes aud, which the registry checks.
+  const service = str(t.service);
+  const services = config.token.services;
+  if (service === undefined || service === '')
+    fail(
+      'service',
+      'auth.token.service is not set in the registry config',
+      'set auth.token.service (e.g. registry.example.com)',
+    );
+  else if (services.length > 0 && !services.includes(service))
+    fail(
+      'service',
+      `the registry's service ${JSON.stringify(service)} is not in token.services (${services.join(', ')}); regauth answers 400`,
+      `add ${JSON.stringify(service)} to token.services`,
+    );
+  else pass('service', `service ${JSON.stringify(service)} is allowed`);
+
+  // rootcertbundle: with x5c the registry verifies the chain against it; by kid it needs the leaf's key.
+  const bundlePath = str(t.rootcertbundle);
+  const chain = config.token.key.certificates;
+  const leaf = chain[0]!;
+  const usesX5c = config.token.key.x5c.length > 0;
+  if (bundlePath === undefined) {
+    fail(
+      'rootcertbundle',
+      'auth.token.rootcertbundle is not set',
+      `set it to ${config.token.certificatePath}`,
+    );
+  } else {
+    const path = isAbsolute(bundlePath) ? bundlePath : resolve(registry.dir, bundlePath);
+    let bundle: X509Certificate[] | undefined;
+    try {
+      bundle = (
+        readFileSync(path, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ??
+        []
+      ).map((pem) => new X509Certificate(pem));
+    } catch (err) {
+      fail(
+        'rootcertbundle',
+        `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not a PEM certificate bundle'}`,
+        `copy ${config.token.certificatePath} there (or point auth.token.rootcertbundle at it)`,
+      );
+    }
+    if (bundle) {
+      const holdsLeaf = bundle.some((c) => c.raw.equals(leaf.raw) || c.publicKey.equals(leaf.publicKey));
+      const holdsChainCert = bundle.some((c) => chain.some((own) => own.raw.equals(c.raw)));
+      if (holdsLeaf || (usesX5c && holdsChainCert))
+        pass(
+          'rootcertbundle',
+          `${path} holds ${holdsLeaf ? 'the signing certificate' : 'a certificate of its chain'}`,
+        );
+      else
+        fail(
+          'rootcertbundle',
+          `${path} holds neither the signing certificate${usesX5c ? ' nor the root of its chain' : ''} (${bundle.length} certificate${bundle.length === 1 ? '' : 's'}); the registry rejects every token`,
+          `append ${config.token.certificatePath} to ${path} and restart the registry`,
+        );
+    }
+  }
+
+  // realm: clients must reach the token endpoint.
+  const realm = str(t.realm);
+  const prefix = config.server.pathPrefix;
+  const wanted = [`${prefix}/auth`, `${prefix}/auth/token`];
+  let realmPath: string | undefined;
+  try {
+    realmPath = realm === undefined ? undefined : new URL(realm).pathname;
+  } catch {
+    realmPath = undefined;
+  }
+  if (realmPath !== undefined && wanted.includes(realmPath))
+    pass('realm', `${realm} reaches the token endpoint`);
+  else
+    fail(
+      'realm',
+      realm === undefined
+        ? 'auth.token.realm is not set'
+        : realmPath === undefined
+          ? `auth.token.realm ${JSON.stringify(realm)} is not an absolute URL`
+          : `the realm path ${realmPath} is not regauth's token endpoint (${wanted.join(' or ')})`,
+      `set auth.token.realm to the URL clients use to reach regauth, ending in ${wanted[0]}`,
+    );
+
+  // certificate validity: with x5c the registry checks every certificate's dates.
+  const expiring = chain.filter(
+    (c) => new Date(c.validTo).getTime() - now.getTime() < MIN_CERT_DAYS * DAY_MS,
+  );
+  const first = [...chain].sort((a, b) => new Date(a.validTo).getTime() - new Date(b.validTo).getTime())[0]!;
+  if (expiring.length === 0) pass('certificate', `valid until ${new Date(first.validTo).toISOString()}`);
+  else {
+    const c = expiring[0]!;
+    const days = Math.floor((new Date(c.validTo).getTime() - now.getTime()) / DAY_MS);
+    fail(
+      'certificate',
+      `${c.subject.replace(/\n/g, ', ')} ${days < 0 ? 'has expired' : `expires in ${days} day${days === 1 ? '' : 's'}`} (${new Date(c.validTo).toISOString()})`,
+      'rotate the key: `regauth keys rotate --dir DIR`, then install the new bundle on the registry',
+    );
+  }
+
+  // jwks (registry v3): it trusts each key under its kid verbatim.
+  const jwksPath = str(t.jwks);
+  if (jwksPath !== undefined) {
+    const path = isAbsolute(jwksPath) ? jwksPath : resolve(registry.dir, jwksPath);
+    const kid = config.token.key.kid;
+    let kids: string[] | undefined;
+    try {
+      const parsed = JSON.parse(readFileSync(path, 'utf8')) as { keys?: { kid?: unknown }[] };
+      kids = (parsed.keys ?? []).flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : []));
+    } catch (err) {
+      fail(
+        'jwks',
+        `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not a JWKS'}`,
+        'write it with `regauth keys init`, or save GET /.well-known/jwks.json from regauth',
+      );
+    }
+    if (kids?.includes(kid)) pass('jwks', `${path} holds kid ${kid}`);
+    else if (kids)
+      fail(
+        'jwks',
+        `${path} does not hold regauth's kid ${kid}; registry v3 rejects kid-only tokens`,
+        'replace it with GET /.well-known/jwks.json from regauth (or the jwks.json `regauth keys` writes)',
+      );
+  }
+  return checks;
+}
+
+/** `✓ issuer: …` / `✗ issuer: …` with an indented `fix:` line. */
+export function formatCheck(check: DoctorCheck): string {
+  return check.ok
+    ? `ok   ${check.name}: ${check.message}`
+    : `FAIL ${check.name}: ${check.message}\n     fix: ${check.fix}`;
+}

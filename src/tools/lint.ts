@@ -1,0 +1,152 @@
+import type { AclRuleInfo, AclWarning } from '../authz/acl.js';
+import { compilePattern, REQUEST_FIELDS } from '../authz/pattern.js';
+import type { Config } from '../config/load.js';
+import { formatPath } from '../config/yaml.js';
+
+/** A finding of `regauth validate`: the config loads, but something in it cannot do what it says. */
+export type LintWarning = AclWarning;
+
+/** Config sections whose backends hand out labels that cannot be known at load time. */
+const DYNAMIC_LABEL_SOURCES = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'] as const;
+
+/**
+ * Lints a loaded config (design.md "CLI", `regauth validate`): every warning the ACL compiler
+ * found, plus
+ * - rules that can never decide: after a catch-all `match: {}`, or after a rule with the same match;
+ * - `name` patterns that cannot match a repository name: a leading `/` that is not a `/regex/`,
+ *   or upper case in a glob (distribution names are lower case);
+ * - `{labels:X}`, `{account}`… without the `$`: a brace alternative, not a placeholder;
+ * - labels a rule needs (`${labels:X}`, `match.labels.X`) that no authenticator can produce:
+ *   no static user has them and no backend that reports labels at run time is configured.
+ */
+export function lintConfig(config: Config): LintWarning[] {
+  const rules = config.acl.rules;
+  const warnings: LintWarning[] = [];
+  for (const rule of rules) warnings.push(...rule.warnings);
+  warnings.push(...shadowed(rules));
+  for (const rule of rules) warnings.push(...patternWarnings(rule));
+  warnings.push(...unproducibleLabels(config));
+  // In file order: by rule, then as found (stable sort).
+  const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
+  return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
+}
+
+function shadowed(rules: readonly AclRuleInfo[]): LintWarning[] {
+  const warnings: LintWarning[] = [];
+  const catchAll = rules.find((r) => Object.keys(r.match).length === 0);
+  const seen = new Map<string, AclRuleInfo>();
+  for (const rule of rules) {
+    if (catchAll && rule.index > catchAll.index) {
+      warnings.push({
+        path: rule.path,
+        message: `never decides: ${describe(catchAll)} matches every request first (match: {})`,
+      });
+      continue;
+    }
+    const key = canonical(rule.match);
+    const earlier = seen.get(key);
+    if (earlier) {
+      warnings.push({
+        path: rule.path,
+        message: `never decides: ${describe(earlier)} has the same match and comes first`,
+      });
+    } else seen.set(key, rule);
+  }
+  return warnings;
+}
+
+function describe(rule: AclRuleInfo): string {
+  return rule.comment === undefined ? rule.path : `${rule.path} (${JSON.stringify(rule.comment)})`;
+}
+
+/** JSON with sorted keys, so `{a, b}` and `{b, a}` compare equal. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+}
+
+const REGEX = (p: string) => p.length > 2 && p.startsWith('/') && p.endsWith('/');
+/** Placeholders are replaced by request values, so their own spelling says nothing about case. */
+const PLACEHOLDER = /\$\{[^}]*\}/g;
+const MISSING_DOLLAR = /(?<!\$)\{(labels:[^}]*|(?:account|type|name|service)(?::\d+)?)\}/;
+
+function patternWarnings(rule: AclRuleInfo): LintWarning[] {
+  const warnings: LintWarning[] = [];
+  const patterns: [string, string][] = [];
+  for (const field of REQUEST_FIELDS) {
+    const source = rule.match[field];
+    if (source !== undefined) patterns.push([`${rule.path}.match.${field}`, source]);
+  }
+  for (const [key, source] of Object.entries(rule.match.labels ?? {})) {
+    patterns.push([`${rule.path}.match.${formatPath(['labels', key])}`, source]);
+  }
+  for (const [path, source] of patterns) {
+    const missing = MISSING_DOLLAR.exec(source);
+    if (missing) {
+      warnings.push({
+        path,
+        message: `{${missing[1]}} is a literal brace alternative, not a placeholder; did you mean \${${missing[1]}}?`,
+      });
+    }
+  }
+  const name = rule.match.name;
+  const repositoryRule = rule.match.type === undefined || rule.match.type === 'repository';
+  if (name !== undefined && repositoryRule && !REGEX(name)) {
+    const path = `${rule.path}.match.name`;
+    if (name.startsWith('/')) {
+      warnings.push({
+        path,
+        message: `${JSON.stringify(name)} starts with "/" but is not a /regex/ (it must also end with "/"); as a glob it never matches a repository name`,
+      });
+    } else if (/[A-Z]/.test(name.replace(PLACEHOLDER, ''))) {
+      warnings.push({
+        path,
+        message: `${JSON.stringify(name)} has upper case letters; repository names are lower case, so it never matches`,
+      });
+    }
+  }
+  return warnings;
+}
+
+function unproducibleLabels(config: Config): LintWarning[] {
+  const raw = config.raw as Record<string, unknown>;
+  if (DYNAMIC_LABEL_SOURCES.some((section) => raw[section] !== undefined)) return [];
+  const known = new Set<string>();
+  for (const users of [config.users, config.usersFile?.users]) {
+    for (const user of users?.values() ?? []) for (const key of Object.keys(user.labels)) known.add(key);
+  }
+  const warnings: LintWarning[] = [];
+  const unknown = (label: string) =>
+    `no authenticator produces label ${JSON.stringify(label)}: no user in users: has it and no ext_auth, ldap_auth, oidc_auth or jwt_auth is configured, so this rule never matches`;
+  for (const rule of config.acl.rules) {
+    const reported = new Set<string>();
+    for (const field of REQUEST_FIELDS) {
+      const source = rule.match[field];
+      if (source === undefined) continue;
+      for (const label of placeholderLabels(source)) {
+        if (known.has(label) || reported.has(label)) continue;
+        reported.add(label);
+        warnings.push({ path: `${rule.path}.match.${field}`, message: unknown(label) });
+      }
+    }
+    for (const [key, source] of Object.entries(rule.match.labels ?? {})) {
+      const path = `${rule.path}.match.${formatPath(['labels', key])}`;
+      for (const label of [key, ...placeholderLabels(source)]) {
+        if (known.has(label) || reported.has(label)) continue;
+        reported.add(label);
+        warnings.push({ path, message: unknown(label) });
+      }
+    }
+  }
+  return warnings;
+}
+
+function placeholderLabels(source: string): string[] {
+  try {
+    return compilePattern(source).placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []));
+  } catch {
+    return []; // The loader already reported it.
+  }
+}

@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { authorizeScope } from '../authz/chain.js';
+import { parseIpMatcher } from '../authz/ip.js';
+import { formatPath, lineOf, parseYaml } from '../config/yaml.js';
+import { BadRequestError, ConfigError, ConfigErrors } from '../errors.js';
+import { formatScope, parseScopes, type Scope } from '../request/scope.js';
+import type { Runtime } from '../runtime.js';
+import { describeDecider, scopeReport } from './check.js';
+
+const KEYS = 'account, scope, expect, labels, service, ip, comment';
+
+/** One expectation: `{account: alice, labels: {...}, scope: "repository:alice/app:push", expect: [push]}`. */
+const expectation = z.strictObject(
+  {
+    account: z.string({ error: 'must be a string ("" for anonymous)' }),
+    scope: z.string({ error: 'must be a scope string, e.g. "repository:team/app:pull,push"' }),
+    expect: z.array(z.string({ error: 'actions must be strings' }), {
+      error: 'must be the list of actions that should be granted ([] for none)',
+    }),
+    labels: z
+      .record(z.string(), z.union([z.string().transform((s) => [s]), z.array(z.string())]), {
+        error: 'must be a mapping of label name to a list of values',
+      })
+      .default({}),
+    service: z.string({ error: 'must be a string' }).default(''),
+    ip: z.string({ error: 'must be an IP address' }).optional(),
+    comment: z.string({ error: 'must be a string' }).optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${KEYS}` : undefined,
+  },
+);
+
+const testFile = z.array(expectation, {
+  error: 'must be a YAML list of expectations ({account, scope, expect})',
+});
+
+/** One expectation, parsed. */
+export interface PolicyTest {
+  /** `[3]`, and the line in the file when known. */
+  readonly path: string;
+  readonly line: number | undefined;
+  readonly account: string;
+  readonly scope: Scope;
+  readonly expect: readonly string[];
+  readonly labels: Readonly<Record<string, readonly string[]>>;
+  readonly service: string;
+  readonly ip: string | null;
+  readonly comment: string | undefined;
+}
+
+/** The outcome of one expectation. */
+export interface PolicyTestResult {
+  readonly test: PolicyTest;
+  readonly passed: boolean;
+  readonly granted: readonly string[];
+  /** Who decided: `acl[2] "comment"`, `ext_authz (…)`, `no rule matched (deny by default)`. */
+  readonly decidedBy: string;
+}
+
+/**
+ * Reads a policy test file (a YAML list of expectations). Throws ConfigErrors naming the
+ * entry and line of every malformed expectation (exit code 2).
+ */
+export function loadPolicyTests(file: string): PolicyTest[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let parsed;
+  try {
+    parsed = parseYaml(text, file);
+  } catch (err) {
+    throw err instanceof ConfigError ? new ConfigErrors([err], file) : err;
+  }
+  const result = testFile.safeParse(parsed.value);
+  if (!result.success) {
+    throw new ConfigErrors(
+      result.error.issues.map((issue) => {
+        const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+        // zod does not report the input by default: look the value up to tell "missing" from "wrong".
+        const present = (issue.path as PropertyKey[]).reduce<unknown>(
+          (v, k) =>
+            v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined,
+          parsed.value,
+        );
+        const message = issue.code === 'invalid_type' && present === undefined ? 'required' : issue.message;
+        return new ConfigError(formatPath(path as PropertyKey[]), message, {
+          line: lineOf(parsed, path as PropertyKey[]),
+        });
+      }),
+      file,
+    );
+  }
+  const errors: ConfigError[] = [];
+  const tests = result.data.flatMap((entry, i): PolicyTest[] => {
+    const line = lineOf(parsed, [i]);
+    const fail = (key: string, message: string) => {
+      errors.push(new ConfigError(formatPath([i, key]), message, { line: lineOf(parsed, [i, key]) }));
+      return [];
+    };
+    let scopes: Scope[];
+    try {
+      scopes = parseScopes([entry.scope]);
+    } catch (err) {
+      if (err instanceof BadRequestError) return fail('scope', err.message);
+      throw err;
+    }
+    if (scopes.length !== 1) return fail('scope', 'must name exactly one resource');
+    if (entry.ip !== undefined) {
+      try {
+        parseIpMatcher(entry.ip);
+      } catch {
+        return fail('ip', `invalid address ${JSON.stringify(entry.ip)}`);
+      }
+    }
+    return [
+      {
+        path: `[${i}]`,
+        line,
+        account: entry.account,
+        scope: scopes[0]!,
+        expect: [...new Set(entry.expect)].sort(),
+        labels: entry.labels,
+        service: entry.service,
+        ip: entry.ip ?? null,
+        comment: entry.comment,
+      },
+    ];
+  });
+  if (errors.length > 0) throw new ConfigErrors(errors, file);
+  return tests;
+}
+
+/**
+ * Runs expectations against a config's authorizers (`acl`, then `ext_authz`), exactly as the
+ * token endpoint would decide. An expectation passes when the granted actions equal `expect`.
+ */
+export async function runPolicyTests(
+  runtime: Runtime,
+  tests: readonly PolicyTest[],
+): Promise<PolicyTestResult[]> {
+  const results: PolicyTestResult[] = [];
+  for (const test of tests) {
+    const decision = await authorizeScope(runtime.config.acl, runtime.extAuthz, {
+      account: test.account,
+      type: test.scope.type,
+      name: test.scope.name,
+      service: test.service,
+      ip: test.ip,
+      labels: test.labels,
+      actions: test.scope.actions,
+    });
+    const decidedBy = describeDecider(scopeReport(runtime, test.scope, decision));
+    const passed =
+      decision.granted.length === test.expect.length &&
+      decision.granted.every((a, i) => a === test.expect[i]);
+    results.push({ test, passed, granted: decision.granted, decidedBy });
+  }
+  return results;
+}
+
+/** `FAIL [2] (line 7) alice repository:alice/app:push: granted [pull], expected [push]; decided by acl[3] "…"` */
+export function formatFailure(result: PolicyTestResult): string {
+  const { test } = result;
+  const where = test.line === undefined ? test.path : `${test.path} (line ${test.line})`;
+  const who = test.account === '' ? '(anonymous)' : test.account;
+  const comment = test.comment === undefined ? '' : ` ${JSON.stringify(test.comment)}`;
+  return `FAIL ${where}${comment} ${who} ${formatScope(test.scope)}: granted [${result.granted.join(', ')}], expected [${test.expect.join(', ')}]; decided by ${result.decidedBy}`;
+}

@@ -1,0 +1,70 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { randomPassword } from '../helpers/fixtures.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = resolve(ROOT, 'dist/cli/main.js');
+
+/** The built `regauth` binary as operators run it: exit codes come from the real process. */
+function regauth(args: string[], input = '') {
+  const run = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', cwd: ROOT });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+});
+
+describe('the built regauth CLI', () => {
+  test('--help lists every verb', () => {
+    const run = regauth(['--help']);
+    expect(run.code).toBe(0);
+    for (const verb of ['serve', 'validate', 'check', 'test', 'hash', 'keys', 'doctor']) {
+      expect(run.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
+    }
+  });
+
+  test.each([
+    [
+      ['check', '--help'],
+      'regauth check -c config.yml --account alice --scope repository:team/app:push,pull',
+    ],
+    [['test', '--help'], 'regauth test -c config.yml policy-tests.yml'],
+    [['hash', '--help'], `printf '%s' "$PASSWORD" | regauth hash --cost 12`],
+    [['keys', 'init', '--help'], 'regauth keys init --dir /etc/regauth/keys --alg ES256'],
+    [['keys', 'rotate', '--help'], 'regauth keys rotate --dir /etc/regauth/keys'],
+    [['doctor', '--help'], 'regauth doctor -c config.yml --registry-config'],
+    [['validate', '--help'], 'regauth validate -c config.yml'],
+  ])('%j shows an example', (args, example) => {
+    const run = regauth(args);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(example);
+  });
+
+  test.each([
+    [['nonsense'], "unknown command 'nonsense'"],
+    [['check', '-c', 'config.example.yml'], "required option '--account <name>' not specified"],
+    [['hash', '--cost'], "option '--cost <n>' argument missing"],
+    [['keys', 'init'], "required option '--dir <dir>' not specified"],
+    [['validate', '-c', 'no-such-file.yml'], 'cannot read config file'],
+  ])('%j is exit 2', (args, message) => {
+    const run = regauth(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+
+  test('hash reads the password from stdin; it never appears in the output', () => {
+    const password = randomPassword();
+    const run = regauth(['hash', '--cost', '4'], `${password}\n`);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^\$2b\$04\$[./A-Za-z0-9]{53}\n$/);
+    expect(run.stdout + run.stderr).not.toContain(password);
+  });
+
+  test('validate on the example config: exit 0', () => {
+    const run = regauth(['validate', '-c', 'config.example.yml']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+  });
+});

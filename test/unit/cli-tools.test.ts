@@ -1,0 +1,500 @@
+import bcrypt from 'bcryptjs';
+import { Command, CommanderError } from 'commander';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
+import { loadSigningKey } from '../../src/token/keys.js';
+import { generateSigningMaterial } from '../../src/token/generate.js';
+import { hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `regauth <args>` in-process, mapping errors to exit codes as src/cli/main.ts does. */
+async function regauth(args: string[], stdin = ''): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  let code = 0;
+  const io: ToolIO = {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    readStdin: () => Promise.resolve(stdin),
+    setExitCode: (c) => void (code = c),
+  };
+  const program = new Command()
+    .name('regauth')
+    .exitOverride()
+    .configureOutput({ writeOut: (t) => void (stdout += t), writeErr: (t) => void (stderr += t) });
+  addToolCommands(program, io);
+  try {
+    await program.parseAsync(['node', 'regauth', ...args]);
+  } catch (err) {
+    if (err instanceof CommanderError) return { code: err.exitCode === 0 ? 0 : 2, stdout, stderr };
+    return { code: 2, stdout, stderr: stderr + `regauth: ${(err as Error).message}\n` };
+  }
+  return { code, stdout, stderr };
+}
+
+const tmp = tempDir('regauth-cli-');
+const alicePassword = randomPassword();
+const keyDir = join(tmp.dir, 'keys');
+let configFile = '';
+
+const write = (name: string, text: string) => {
+  const file = join(tmp.dir, name);
+  writeFileSync(file, text);
+  return file;
+};
+
+beforeAll(async () => {
+  expect((await regauth(['keys', 'init', '--dir', keyDir])).code).toBe(0);
+  configFile = write(
+    'config.yml',
+    `server: {path_prefix: /regauth}
+token:
+  issuer: acme
+  key: keys/token.key
+  certificate: keys/token.pem
+  services: [registry.test]
+users:
+  alice:
+    password: "${hash(alicePassword)}"
+    labels: {group: [devs]}
+  admin:
+    password: "${hash(randomPassword())}"
+    labels: {group: [admins]}
+acl:
+  - match: {labels: {group: admins}}
+    actions: ["*"]
+    comment: admins
+  - match: {account: "/.+/", name: "\${account}/**"}
+    actions: ["*"]
+    comment: own namespace
+  - match: {labels: {group: devs}, name: "team/*"}
+    actions: [pull]
+    comment: devs pull team
+  - match: {name: "blocked/*"}
+    actions: []
+    comment: blocked
+`,
+  );
+});
+afterAll(() => tmp.cleanup());
+
+describe('regauth validate', () => {
+  test('a clean config: ok, exit 0', async () => {
+    expect(await regauth(['validate', '-c', configFile])).toEqual({
+      code: 0,
+      stdout: `${configFile}: ok\n`,
+      stderr: '',
+    });
+  });
+
+  test('warnings: each with its YAML path, exit 1', async () => {
+    const file = write(
+      'lint.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+users:
+  alice: {labels: {group: [devs]}}
+acl:
+  - match: {account: alice, name: "Team/*"}
+    actions: [pull]
+  - match: {name: "/team/*"}
+    actions: [pull]
+  - match: {name: "{labels:group}/*"}
+    actions: [pull]
+  - match: {name: "\${labels:team}/*"}
+    actions: [pull]
+  - match: {labels: {group: devs}, name: "\${labels:group}/**"}
+    actions: [pull, scan]
+  - match: {name: "Team/*", account: alice}
+    actions: [push]
+  - match: {}
+    actions: []
+    comment: deny the rest
+  - match: {account: bob}
+    actions: [pull]
+`,
+    );
+    const run = await regauth(['validate', '-c', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout.split('\n')).toEqual([
+      'warning: acl[0].match.name: "Team/*" has upper case letters; repository names are lower case, so it never matches',
+      'warning: acl[1].match.name: "/team/*" starts with "/" but is not a /regex/ (it must also end with "/"); as a glob it never matches a repository name',
+      'warning: acl[2].match.name: {labels:group} is a literal brace alternative, not a placeholder; did you mean ${labels:group}?',
+      'warning: acl[3].match.name: no authenticator produces label "team": no user in users: has it and no ext_auth, ldap_auth, oidc_auth or jwt_auth is configured, so this rule never matches',
+      'warning: acl[4].actions[1]: unknown action "scan"; the registry uses pull, push, delete and "*"',
+      'warning: acl[5]: never decides: acl[0] has the same match and comes first',
+      'warning: acl[5].match.name: "Team/*" has upper case letters; repository names are lower case, so it never matches',
+      'warning: acl[7]: never decides: acl[6] ("deny the rest") matches every request first (match: {})',
+      `${file}: valid, with 8 warnings`,
+      '',
+    ]);
+  });
+
+  test('ext_auth can produce any label: no unknown-label warning', async () => {
+    const file = write(
+      'ext.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+ext_auth: {command: sh}
+acl:
+  - match: {name: "\${labels:team}/*"}
+    actions: [pull]
+`,
+    );
+    expect((await regauth(['validate', '-c', file])).code).toBe(0);
+  });
+
+  test('an invalid config: errors with path and line, exit 2', async () => {
+    const file = write(
+      'bad.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\nacl:\n  - match: {team: x}\n    actions: []\n',
+    );
+    const run = await regauth(['validate', '-c', file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      'line 3: acl[0].match.team: unknown key; expected one of account, type, name, service, ip, labels',
+    );
+  });
+
+  test('a missing -c is a usage error, exit 2', async () => {
+    const run = await regauth(['validate']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("required option '-c, --config <file>' not specified");
+  });
+});
+
+describe('regauth check', () => {
+  test.each([
+    [
+      'own namespace',
+      ['--account', 'alice', '--scope', 'repository:alice/app:push,pull'],
+      'repository:alice/app:pull,push\n  granted: pull,push\n  decided: acl[1] "own namespace"\n',
+    ],
+    [
+      'labels from --label',
+      ['--account', 'carol', '--label', 'group=devs', '--scope', 'repository:team/app:push,pull'],
+      'repository:team/app:pull,push\n  granted: pull\n  decided: acl[2] "devs pull team"\n',
+    ],
+    [
+      'no rule',
+      ['--account', 'carol', '--scope', 'repository:team/app:pull'],
+      'repository:team/app:pull\n  granted: (nothing)\n  decided: no rule matched (deny by default)\n',
+    ],
+  ])('%s', async (_name, args, stdout) => {
+    expect(await regauth(['check', '-c', configFile, '--service', 'registry.test', ...args])).toEqual({
+      code: 0,
+      stdout,
+      stderr: '',
+    });
+  });
+
+  test('--json: one object per scope with granted and rule', async () => {
+    const run = await regauth([
+      'check',
+      '-c',
+      configFile,
+      '--service',
+      'registry.test',
+      '--account',
+      'carol',
+      '--json',
+      '--scope',
+      'repository:blocked/x:pull',
+      '--scope',
+      'repository:other/x:pull',
+    ]);
+    expect(run.code).toBe(0);
+    expect(
+      run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([
+      {
+        scope: 'repository:blocked/x:pull',
+        granted: [],
+        rule: { index: 3, path: 'acl[3]', comment: 'blocked' },
+        authorizer: 'acl',
+      },
+      { scope: 'repository:other/x:pull', granted: [], rule: null, authorizer: null },
+    ]);
+  });
+
+  test('--password-stdin runs the real authenticators and uses their labels', async () => {
+    const args = [
+      'check',
+      '-c',
+      configFile,
+      '--service',
+      'registry.test',
+      '--account',
+      'alice',
+      '--password-stdin',
+      '--json',
+      '--scope',
+      'repository:team/app:pull',
+    ];
+    const ok = await regauth(args, `${alicePassword}\n`);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ granted: ['pull'], rule: { index: 2 } });
+    const wrong = await regauth(args, 'wrong\n');
+    expect(wrong).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'regauth: authentication failed for "alice": wrong password (users)\n',
+    });
+    expect(wrong.stderr).not.toContain(alicePassword);
+  });
+
+  test.each([
+    [['--scope', 'repository:Bad:pull'], 'invalid scope: invalid repository name "Bad"'],
+    [[], 'give at least one --scope'],
+    [['--scope', 'repository:a:pull', '--label', 'nokey'], 'invalid --label "nokey"; expected key=value'],
+    [['--scope', 'repository:a:pull', '--ip', '10.1.2'], 'invalid --ip "10.1.2"'],
+    [['--scope', 'repository:a:pull', '--service', 'other'], 'service "other" is not in token.services'],
+  ])('bad input %j: exit 2', async (args, message) => {
+    const service = args.includes('--service') ? [] : ['--service', 'registry.test'];
+    const run = await regauth(['check', '-c', configFile, '--account', 'alice', ...service, ...args]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+});
+
+describe('regauth test', () => {
+  test('every expectation holds: exit 0', async () => {
+    const file = write(
+      'pass.yml',
+      `- {account: alice, scope: "repository:alice/app:push,pull", expect: [pull, push]}
+- {account: bob, labels: {group: [devs]}, scope: "repository:team/app:push,pull", expect: [pull]}
+- {account: "", scope: "repository:blocked/x:pull", expect: []}
+`,
+    );
+    expect(await regauth(['test', '-c', configFile, file])).toEqual({
+      code: 0,
+      stdout: '3 passed, 0 failed\n',
+      stderr: '',
+    });
+  });
+
+  test('failures are printed with the deciding rule: exit 1', async () => {
+    const file = write(
+      'fail.yml',
+      `- {account: alice, scope: "repository:alice/app:push", expect: [push]}
+- account: bob
+  labels: {group: devs}
+  scope: "repository:team/app:push,pull"
+  expect: [pull, push]
+  comment: devs push to team
+- {account: carol, scope: "repository:x/y:pull", expect: [pull]}
+`,
+    );
+    expect(await regauth(['test', '-c', configFile, file])).toEqual({
+      code: 1,
+      stdout:
+        'FAIL [1] (line 2) "devs push to team" bob repository:team/app:pull,push: granted [pull], expected [pull, push]; decided by acl[2] "devs pull team"\n' +
+        'FAIL [2] (line 7) carol repository:x/y:pull: granted [], expected [pull]; decided by no rule matched (deny by default)\n' +
+        '1 passed, 2 failed\n',
+      stderr: '',
+    });
+  });
+
+  test.each([
+    ['- {account: a, scope: "repository:x:pull"}\n', 'line 1: [0].expect: required'],
+    [
+      '- {account: a, scope: "repository:x:pull", expect: [], typo: 1}\n',
+      '[0].typo: unknown key; expected one of account, scope, expect, labels, service, ip, comment',
+    ],
+    [
+      '- {account: a, scope: "nonsense", expect: []}\n',
+      '[0].scope: malformed scope "nonsense"; expected type:name:actions',
+    ],
+    ['{account: a}\n', 'must be a YAML list of expectations'],
+  ])('a malformed test file: exit 2 (%j)', async (text, message) => {
+    const run = await regauth(['test', '-c', configFile, write('bad-tests.yml', text)]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+});
+
+describe('regauth hash', () => {
+  test('reads stdin, prints a bcrypt hash of the password without its trailing newline', async () => {
+    const password = randomPassword();
+    const run = await regauth(['hash', '--cost', '4'], `${password}\n`);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^\$2b\$04\$[./A-Za-z0-9]{53}\n$/);
+    expect(bcrypt.compareSync(password, run.stdout.trim())).toBe(true);
+  });
+
+  test('default cost 10', async () => {
+    expect((await regauth(['hash'], 'pw')).stdout).toMatch(/^\$2b\$10\$/);
+  });
+
+  test.each([
+    [[], '', 'refusing to hash an empty password'],
+    [[], '\n', 'refusing to hash an empty password'],
+    [[], 'x'.repeat(73), 'longer than 72 bytes'],
+    [['--cost', '3'], 'pw', '--cost must be an integer from 4 to 31'],
+    [['--cost', 'ten'], 'pw', "argument 'ten' is invalid"],
+    [['pw'], 'pw', 'too many arguments'],
+  ])('%j with stdin %j: exit 2', async (args, stdin, message) => {
+    const run = await regauth(['hash', ...args], stdin);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+});
+
+describe('regauth keys', () => {
+  test.each(['ES256', 'RS256'] as const)(
+    'init --alg %s: key 0600, cert for years, JWKS with v3 kid, blocks to paste',
+    async (alg) => {
+      const dir = join(tmp.dir, `init-${alg}`);
+      const run = await regauth(['keys', 'init', '--dir', dir, '--alg', alg]);
+      expect(run.code).toBe(0);
+      expect(statSync(join(dir, 'token.key')).mode & 0o777).toBe(0o600);
+      const key = loadSigningKey({
+        keyPem: readFileSync(join(dir, 'token.key'), 'utf8'),
+        certPem: readFileSync(join(dir, 'token.pem'), 'utf8'),
+        x5c: true,
+        kidFormat: 'libtrust',
+      });
+      expect(key.alg).toBe(alg);
+      const years = (new Date(key.certificates[0]!.validTo).getTime() - Date.now()) / (365 * 86_400_000);
+      expect(years).toBeGreaterThan(9);
+      expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(
+        readFileSync(join(dir, 'token.pem'), 'utf8'),
+      );
+      const jwks = JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8')) as {
+        keys: { kid: string; d?: string }[];
+      };
+      expect(jwks.keys.map((k) => k.kid)).toEqual([key.v3Kid, key.libtrustKid]);
+      expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
+      expect(run.stdout).toContain(`  key: ${join(dir, 'token.key')}\n`);
+      expect(run.stdout).toContain(`    rootcertbundle: ${join(dir, 'bundle.pem')}\n`);
+      expect(run.stdout).toContain(`    jwks: ${join(dir, 'jwks.json')}`);
+    },
+  );
+
+  test('init refuses to overwrite a key: exit 2, key unchanged', async () => {
+    const before = readFileSync(join(keyDir, 'token.key'), 'utf8');
+    const run = await regauth(['keys', 'init', '--dir', keyDir]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('refusing to overwrite a signing key');
+    expect(readFileSync(join(keyDir, 'token.key'), 'utf8')).toBe(before);
+  });
+
+  test('rotate: a new key; the bundle and the JWKS hold old and new', async () => {
+    const dir = join(tmp.dir, 'rotate');
+    await regauth(['keys', 'init', '--dir', dir, '--alg', 'RS256']);
+    const oldCert = readFileSync(join(dir, 'token.pem'), 'utf8');
+    const oldKey = readFileSync(join(dir, 'token.key'), 'utf8');
+    const run = await regauth(['keys', 'rotate', '--dir', dir]);
+    expect(run.code).toBe(0);
+    const newCert = readFileSync(join(dir, 'token.pem'), 'utf8');
+    expect(newCert).not.toBe(oldCert);
+    expect(readFileSync(join(dir, 'previous.key'), 'utf8')).toBe(oldKey);
+    expect(statSync(join(dir, 'token.key')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(newCert + oldCert);
+    const newKey = loadSigningKey({
+      keyPem: readFileSync(join(dir, 'token.key'), 'utf8'),
+      certPem: newCert,
+      x5c: false,
+      kidFormat: 'thumbprint',
+    });
+    expect(newKey.alg).toBe('RS256');
+    const kids = (
+      JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8')) as { keys: { kid: string }[] }
+    ).keys.map((k) => k.kid);
+    expect(kids).toHaveLength(4);
+    expect(kids).toContain(newKey.v3Kid);
+    expect(existsSync(join(dir, 'token.key.next'))).toBe(false);
+  });
+
+  test('rotate without a key: exit 2', async () => {
+    const run = await regauth(['keys', 'rotate', '--dir', join(tmp.dir, 'nothing')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('create it with `regauth keys init`');
+  });
+
+  test('an unknown --alg is a usage error', async () => {
+    expect((await regauth(['keys', 'init', '--dir', join(tmp.dir, 'x'), '--alg', 'HS256'])).code).toBe(2);
+  });
+});
+
+describe('regauth doctor', () => {
+  const registryConfig = (token: string) => write('registry.yml', `version: 0.1\nauth:\n  token:\n${token}`);
+
+  test('a registry that trusts regauth: every check ok, exit 0', async () => {
+    const file = registryConfig(
+      `    realm: https://r.example.com/regauth/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/bundle.pem\n    jwks: keys/jwks.json\n`,
+    );
+    const run = await regauth(['doctor', '-c', configFile, '--registry-config', file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n').map((l) => l.split(':')[0])).toEqual([
+      'ok   issuer',
+      'ok   service',
+      'ok   rootcertbundle',
+      'ok   realm',
+      'ok   certificate',
+      'ok   jwks',
+      'the registry trusts regauth',
+      '',
+    ]);
+  });
+
+  test('every mismatch is a finding with its fix: exit 1', async () => {
+    const other = await generateSigningMaterial({ alg: 'ES256', commonName: 'other', validDays: 10 });
+    write('other.pem', other.certPem);
+    write('other-jwks.json', '{"keys":[{"kid":"nope"}]}');
+    const file = registryConfig(
+      `    realm: https://r.example.com/token\n    service: elsewhere\n    issuer: someone\n    rootcertbundle: other.pem\n    jwks: other-jwks.json\n`,
+    );
+    const run = await regauth(['doctor', '-c', configFile, '--registry-config', file]);
+    expect(run.code).toBe(1);
+    const fails = run.stdout.split('\n').filter((l) => l.startsWith('FAIL'));
+    expect(fails.map((l) => l.split(':')[0])).toEqual([
+      'FAIL issuer',
+      'FAIL service',
+      'FAIL rootcertbundle',
+      'FAIL realm',
+      'FAIL jwks',
+    ]);
+    expect(run.stdout).toContain(
+      'FAIL issuer: the registry expects issuer "someone", regauth signs "acme"\n     fix: ',
+    );
+    expect(run.stdout).toContain(
+      "the realm path /token is not regauth's token endpoint (/regauth/auth or /regauth/auth/token)",
+    );
+    expect(run.stdout).toContain('5 problems found');
+  });
+
+  test('a certificate expiring within 30 days is a finding', async () => {
+    const { keyPem, certPem } = await generateSigningMaterial({
+      alg: 'ES256',
+      commonName: 'short',
+      validDays: 10,
+    });
+    write('short.key', keyPem);
+    write('short.pem', certPem);
+    const config = write('short.yml', `token: {issuer: acme, key: short.key, certificate: short.pem}\n`);
+    copyFileSync(join(tmp.dir, 'short.pem'), join(tmp.dir, 'short-bundle.pem'));
+    const file = registryConfig(
+      `    realm: https://r/auth\n    service: s\n    issuer: acme\n    rootcertbundle: short-bundle.pem\n`,
+    );
+    const run = await regauth(['doctor', '-c', config, '--registry-config', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/FAIL certificate: CN=short expires in (9|10) days/);
+    expect(run.stdout).toContain('fix: rotate the key: `regauth keys rotate --dir DIR`');
+  });
+
+  test('a registry config without token auth: exit 2', async () => {
+    const file = write('registry-htpasswd.yml', 'version: 0.1\nauth:\n  htpasswd: {realm: x, path: /x}\n');
+    const run = await regauth(['doctor', '-c', configFile, '--registry-config', file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('the registry does not use token authentication');
+  });
+});

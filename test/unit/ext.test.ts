@@ -1,0 +1,283 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ExtAuthenticator, parseLabels } from '../../src/authn/ext.js';
+import { compileAcl } from '../../src/authz/acl.js';
+import { authorizeScope } from '../../src/authz/chain.js';
+import { ExtAuthorizer } from '../../src/authz/ext.js';
+import type { AuthzRequest } from '../../src/authz/types.js';
+import type { ExtCommandConfig } from '../../src/config/ext.js';
+import { loadConfigText } from '../../src/config/load.js';
+import { BackendUnavailableError, ConfigErrors } from '../../src/errors.js';
+import { limitConcurrency, type CommandRunner } from '../../src/ext/command.js';
+import { Secret } from '../../src/secret.js';
+import { randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+
+const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
+const fixture = (name: string, args: string[] = [], timeoutMs = 5000): ExtCommandConfig => ({
+  command: join(FIXTURES, name),
+  args,
+  timeoutMs,
+  maxConcurrency: 4,
+});
+const creds = (account: string, password?: string) => ({
+  account,
+  password: password === undefined ? undefined : new Secret(password),
+});
+
+const tmp = tempDir('regauth-ext-');
+const alicePassword = randomPassword();
+let usersFile = '';
+beforeAll(() => {
+  usersFile = join(tmp.dir, 'users.txt');
+  writeFileSync(usersFile, `alice ${alicePassword} devs\nbob ${randomPassword()} ops\n`);
+});
+afterAll(() => tmp.cleanup());
+
+describe('ext_auth (docker_auth protocol)', () => {
+  test.each([
+    [
+      'the right password: authenticated with the labels from stdout',
+      'alice',
+      () => alicePassword,
+      { outcome: 'authenticated', labels: { group: ['devs'] } },
+    ],
+    ['a wrong password: denied', 'alice', () => 'wrong', { outcome: 'denied', reason: 'denied by ext_auth' }],
+    ['an unknown account: no match', 'carol', () => 'x', { outcome: 'no_match' }],
+    [
+      'an account with a space never reaches the command: no match',
+      'alice x',
+      () => alicePassword,
+      { outcome: 'no_match' },
+    ],
+  ])('%s', async (_name, account, password, expected) => {
+    const authn = new ExtAuthenticator(fixture('auth.sh', [usersFile]));
+    expect(await authn.authenticate(creds(account, password()))).toEqual(expected);
+  });
+
+  test.each([
+    ['exit 3', ['3'], /ext_auth: command failed \(exit 3\)/],
+    ['exit 0 with stdout that is not JSON', ['0', 'hello'], /stdout is not JSON/],
+    ['exit 0 with labels of the wrong shape', ['0', '{"labels":{"g":[1]}}'], /stdout must be/],
+  ])('%s is a backend failure (503), never a grant', async (_name, args, message) => {
+    const authn = new ExtAuthenticator(fixture('exit.sh', args));
+    const error = await authn.authenticate(creds('alice', 'pw')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendUnavailableError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  test('a hanging command is killed at the timeout and fails the request (503)', async () => {
+    const authn = new ExtAuthenticator(fixture('hang.sh', [], 300));
+    await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(
+      new BackendUnavailableError('ext_auth', 'timed out after 300 ms'),
+    );
+  });
+
+  test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
+    const authn = new ExtAuthenticator(fixture('flood.sh'));
+    await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(
+      new BackendUnavailableError('ext_auth', 'wrote more than 65536 bytes on stdout'),
+    );
+  });
+
+  test('a missing command is a backend failure', async () => {
+    const authn = new ExtAuthenticator({ ...fixture('exit.sh'), command: join(FIXTURES, 'missing') });
+    await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(/ext_auth: cannot run: ENOENT/);
+  });
+
+  test('credentials go on stdin only: never in argv or the environment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-record-'));
+    try {
+      const password = randomPassword();
+      const authn = new ExtAuthenticator(fixture('record.sh', [dir, '0']));
+      await authn.authenticate(creds('alice', password));
+      expect(readFileSync(join(dir, 'stdin'), 'utf8')).toBe(`alice ${password}`);
+      expect(readFileSync(join(dir, 'argv'), 'utf8')).not.toContain(password);
+      expect(readFileSync(join(dir, 'env'), 'utf8')).not.toContain(password);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('anonymous requests send the account and an empty password', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-record-'));
+    try {
+      await new ExtAuthenticator(fixture('record.sh', [dir, '2'])).authenticate(creds(''));
+      expect(readFileSync(join(dir, 'stdin'), 'utf8')).toBe(' ');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    ['', {}],
+    ['  \n', {}],
+    ['{}', {}],
+    ['{"labels":null}', {}],
+    ['{"labels":{"group":["a","b"],"team":"x"}}', { group: ['a', 'b'], team: ['x'] }],
+  ])('labels from stdout %j', (stdout, labels) => {
+    expect(parseLabels(stdout, 'ext_auth')).toEqual(labels);
+  });
+});
+
+const request = (name: string, actions = ['pull', 'push']): AuthzRequest => ({
+  account: 'alice',
+  type: 'repository',
+  name,
+  service: 'registry.test',
+  ip: '::ffff:10.1.2.3',
+  labels: { group: ['devs'] },
+  actions,
+});
+
+describe('ext_authz (docker_auth protocol)', () => {
+  test.each([
+    ['exit 0 grants every requested action', 'shared/app', ['pull', 'push']],
+    ['exit 1 grants nothing', 'private/app', []],
+  ])('%s', async (_name, name, granted) => {
+    expect(await new ExtAuthorizer(fixture('authz.sh')).authorize(request(name))).toEqual(granted);
+  });
+
+  test.each([
+    ['exit 2', fixture('exit.sh', ['2']), /ext_authz: command failed \(exit 2\)/],
+    ['a hang', fixture('hang.sh', [], 300), /ext_authz: timed out after 300 ms/],
+  ])('%s is a backend failure (503), never a grant', async (_name, config, message) => {
+    await expect(new ExtAuthorizer(config).authorize(request('shared/app'))).rejects.toThrow(message);
+  });
+
+  test('the command gets the request as docker_auth AuthRequestInfo JSON on stdin', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-record-'));
+    try {
+      await new ExtAuthorizer(fixture('record.sh', [dir, '0'])).authorize(request('team/app', ['push']));
+      expect(JSON.parse(readFileSync(join(dir, 'stdin'), 'utf8'))).toEqual({
+        Account: 'alice',
+        Type: 'repository',
+        Name: 'team/app',
+        Service: 'registry.test',
+        IP: '10.1.2.3',
+        Actions: ['push'],
+        Labels: { group: ['devs'] },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('acl, then ext_authz', () => {
+  const acl = compileAcl([
+    { match: { name: 'team/*' }, actions: ['pull'], comment: 'team pull' },
+    { match: { name: 'blocked/*' }, actions: [], comment: 'blocked' },
+  ]);
+  const ext = new ExtAuthorizer(fixture('authz.sh'));
+  test.each([
+    [
+      'a matching ACL rule decides; the command is not asked',
+      'team/app',
+      { granted: ['pull'], rule: 0, comment: 'team pull' },
+    ],
+    ['an ACL deny rule decides too', 'blocked/app', { granted: [], rule: 1, comment: 'blocked' }],
+    [
+      'no ACL rule: ext_authz decides (allow)',
+      'shared/app',
+      { granted: ['pull', 'push'], rule: null, authorizer: 'ext_authz' },
+    ],
+    [
+      'no ACL rule: ext_authz decides (deny)',
+      'other/app',
+      { granted: [], rule: null, authorizer: 'ext_authz' },
+    ],
+  ])('%s', async (_name, name, decision) => {
+    expect(await authorizeScope(acl, ext, request(name))).toEqual(decision);
+  });
+  test('without ext_authz, no rule means no actions', async () => {
+    expect(await authorizeScope(acl, undefined, request('shared/app'))).toEqual({ granted: [], rule: null });
+  });
+});
+
+describe('limitConcurrency', () => {
+  test('never runs more than max commands at once, and runs them all', async () => {
+    let running = 0;
+    let peak = 0;
+    const slow: CommandRunner = async () => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 10));
+      running--;
+      return { code: 0, signal: null, stdout: '', stderr: '' };
+    };
+    const run = limitConcurrency(slow, 2);
+    const results = await Promise.all(
+      Array.from({ length: 7 }, () => run({ command: 'x', args: [], stdin: '', timeoutMs: 5000 })),
+    );
+    expect(results).toHaveLength(7);
+    expect(peak).toBe(2);
+  });
+
+  test('a caller that waits longer than the timeout for a slot fails', async () => {
+    const never: CommandRunner = () => new Promise(() => undefined);
+    const run = limitConcurrency(never, 1);
+    void run({ command: 'x', args: [], stdin: '', timeoutMs: 5000 });
+    await expect(run({ command: 'x', args: [], stdin: '', timeoutMs: 50 })).rejects.toThrow(
+      'no free slot within 50 ms (1 already running)',
+    );
+  });
+});
+
+describe('config', () => {
+  let keyLines = '';
+  beforeAll(async () => {
+    const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+    keyLines = `  key: ${keyPath}\n  certificate: ${certPath}\n`;
+  });
+  const load = (yaml: string) =>
+    loadConfigText(`token:\n  issuer: x\n${keyLines}${yaml}`, { file: join(FIXTURES, 'config.yml') });
+  const errors = (yaml: string) => {
+    try {
+      load(yaml);
+    } catch (err) {
+      if (err instanceof ConfigErrors) return err.errors.map((e) => e.message);
+      throw err;
+    }
+    throw new Error('loaded');
+  };
+
+  test('a docker_auth ext_auth/ext_authz section loads; relative commands resolve against the config file', () => {
+    const config = load(
+      'ext_auth: {command: ./auth.sh, args: [users.txt]}\next_authz:\n  command: sh\n  timeout: 10s\n  max_concurrency: 2\n',
+    );
+    expect(config.extAuth).toEqual({
+      command: join(FIXTURES, 'auth.sh'),
+      args: ['users.txt'],
+      timeoutMs: 5000,
+      maxConcurrency: 8,
+    });
+    expect(config.extAuthz?.command).toMatch(/\/sh$/);
+    expect(config.extAuthz).toMatchObject({ timeoutMs: 10_000, maxConcurrency: 2 });
+  });
+
+  test.each([
+    [
+      'ext_auth: {command: ./missing.sh}',
+      `ext_auth.command: "./missing.sh": not found or not executable (looked for ${join(FIXTURES, 'missing.sh')})`,
+    ],
+    [
+      'ext_authz: {command: no-such-command-here}',
+      'ext_authz.command: "no-such-command-here": not found or not executable (looked for a file in PATH)',
+    ],
+    [
+      'ext_auth: {command: sh, env: {}}',
+      'ext_auth.env: unknown key; expected one of command, args, timeout, max_concurrency',
+    ],
+    [
+      'ext_auth: {command: sh, timeout: 0}',
+      'ext_auth.timeout: must be a duration of at least 1 second, e.g. 5 or "10s"',
+    ],
+    ['ext_auth: {command: sh, max_concurrency: 0}', 'ext_auth.max_concurrency: must be a positive integer'],
+    ['ext_auth: {command: sh, args: x}', 'ext_auth.args: must be a list'],
+    ['ext_authz: {command: 5}', 'ext_authz.command: must be a string'],
+    ['ext_auth: {args: []}', 'ext_auth.command: required'],
+  ])('%s', (yaml, message) => {
+    expect(errors(yaml)).toEqual([message]);
+  });
+});
