@@ -1,6 +1,7 @@
 import type { Config } from './config/load.js';
 import { bcryptCost, bcryptVerifier, type PasswordVerifier } from './authn/password.js';
 import { StaticUsersAuthenticator } from './authn/users.js';
+import { JwtAuthenticator } from './authn/jwt.js';
 import type { Authenticator } from './authn/types.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
 
@@ -28,6 +29,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.users) authenticators.push(new StaticUsersAuthenticator('users', config.users, verifier));
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
+  if (config.raw.jwt_auth) authenticators.push(new JwtAuthenticator(config.raw.jwt_auth));
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   return Object.freeze({ config, authenticators, verifier, sign });
 }
