@@ -2,6 +2,8 @@ import type { Config } from './config/load.js';
 import { bcryptCost, bcryptVerifier, type PasswordVerifier } from './authn/password.js';
 import { StaticUsersAuthenticator } from './authn/users.js';
 import { JwtAuthenticator } from './authn/jwt.js';
+import { AppPasswordAuthenticator } from './authn/oidc-app-password.js';
+import { OidcLogin } from './oidc/login.js';
 import type { Authenticator } from './authn/types.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
 
@@ -16,6 +18,8 @@ export interface Runtime {
   readonly verifier: PasswordVerifier;
   /** Signs with the config's key and issuer; the JWS header is encoded once. */
   readonly sign: TokenSigner;
+  /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */
+  readonly oidc: OidcLogin | undefined;
 }
 
 export interface RuntimeDeps {
@@ -29,9 +33,11 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.users) authenticators.push(new StaticUsersAuthenticator('users', config.users, verifier));
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
+  if (config.oidcAuth) authenticators.push(new AppPasswordAuthenticator(config.oidcAuth));
   if (config.raw.jwt_auth) authenticators.push(new JwtAuthenticator(config.raw.jwt_auth));
   const sign = createTokenSigner(config.token.key, config.token.issuer);
-  return Object.freeze({ config, authenticators, verifier, sign });
+  const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
+  return Object.freeze({ config, authenticators, verifier, sign, oidc });
 }
 
 /** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */

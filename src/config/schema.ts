@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, nonEmpty, strict } from './shared.js';
 import { jwtAuthSchema } from './jwt.js';
+import { oidcAuthSchema } from './oidc.js';
 
 export { duration };
 
@@ -69,6 +70,7 @@ export const configSchema = strict({
     )
     .optional(),
   users_file: nonEmpty.optional(),
+  oidc_auth: oidcAuthSchema.optional(),
   jwt_auth: jwtAuthSchema.optional(),
   acl: z.array(aclRule).default([]),
 });
