@@ -98,4 +98,4 @@ export const UNSUPPORTED_DOCKER_AUTH_SECTIONS = [
 ] as const;
 
 /** Sections the contract names that this version does not implement yet. */
-export const NOT_YET_IMPLEMENTED_SECTIONS = ['ldap_auth', 'oidc_auth', 'ext_auth', 'ext_authz'] as const;
+export const NOT_YET_IMPLEMENTED_SECTIONS = ['ldap_auth', 'ext_auth', 'ext_authz'] as const;
