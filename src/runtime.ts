@@ -1,6 +1,9 @@
 import type { Config } from './config/load.js';
 import { bcryptCost, bcryptVerifier, type PasswordVerifier } from './authn/password.js';
 import { StaticUsersAuthenticator } from './authn/users.js';
+import { JwtAuthenticator } from './authn/jwt.js';
+import { AppPasswordAuthenticator } from './authn/oidc-app-password.js';
+import { OidcLogin } from './oidc/login.js';
 import type { Authenticator } from './authn/types.js';
 import { ExtAuthenticator } from './authn/ext.js';
 import { ExtAuthorizer } from './authz/ext.js';
@@ -23,6 +26,8 @@ export interface Runtime {
   readonly refresh: RefreshTokens | undefined;
   /** Asked for scopes no ACL rule matches (src/authz/chain.ts). */
   readonly extAuthz: ExtAuthorizer | undefined;
+  /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */
+  readonly oidc: OidcLogin | undefined;
 }
 
 export interface RuntimeDeps {
@@ -39,10 +44,13 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
   if (config.extAuth) authenticators.push(new ExtAuthenticator(config.extAuth, deps.runCommand));
+  if (config.oidcAuth) authenticators.push(new AppPasswordAuthenticator(config.oidcAuth));
+  if (config.raw.jwt_auth) authenticators.push(new JwtAuthenticator(config.raw.jwt_auth));
   const extAuthz = config.extAuthz ? new ExtAuthorizer(config.extAuthz, deps.runCommand) : undefined;
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
-  return Object.freeze({ config, authenticators, verifier, sign, refresh, extAuthz });
+  const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
+  return Object.freeze({ config, authenticators, verifier, sign, refresh, extAuthz, oidc });
 }
 
 /** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */

@@ -8,6 +8,7 @@ import { parseHtpasswd } from '../authn/htpasswd.js';
 import { BCRYPT_HASH } from '../authn/password.js';
 import type { StaticUser } from '../authn/users.js';
 import { loadSigningKey } from '../token/keys.js';
+import { loadOidcAuth, type OidcAuthConfig } from './oidc.js';
 import type { SigningKey } from '../token/types.js';
 import {
   configSchema,
@@ -47,6 +48,8 @@ export interface Config {
   };
   readonly users: ReadonlyMap<string, StaticUser> | undefined;
   readonly usersFile: { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } | undefined;
+  /** `oidc_auth` with its secrets read; `jwt_auth` needs no loading and stays in `raw`. */
+  readonly oidcAuth: OidcAuthConfig | undefined;
   readonly acl: CompiledAcl;
   /** `ext_auth` / `ext_authz`, with the command resolved to an executable. */
   readonly extAuth: ExtCommandConfig | undefined;
@@ -220,11 +223,14 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       })
     : undefined;
 
+  const oidcAuth = raw.oidc_auth ? attempt(() => loadOidcAuth(raw.oidc_auth!, at, readFile)) : undefined;
+
   const acl = attempt(() => compileAcl(raw.acl, 'acl'));
   const extAuth = raw.ext_auth && attempt(() => loadExtCommand('ext_auth', raw.ext_auth!, base));
   const extAuthz = raw.ext_authz && attempt(() => loadExtCommand('ext_authz', raw.ext_authz!, base));
 
-  if (errors.length > 0 || !addr || !trustedProxies || !key || !acl) throw new ConfigErrors(errors, file);
+  if (errors.length > 0 || !addr || !trustedProxies || !key || !acl || (raw.oidc_auth && !oidcAuth))
+    throw new ConfigErrors(errors, file);
   return Object.freeze({
     file,
     server: { addr, pathPrefix: raw.server.path_prefix, tls, trustedProxies },
@@ -239,6 +245,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     },
     users,
     usersFile,
+    oidcAuth,
     acl,
     extAuth,
     extAuthz,

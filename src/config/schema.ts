@@ -1,35 +1,16 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { duration, nonEmpty, strict } from './shared.js';
 import { refreshSchema } from './refresh.js';
 import { extCommandSchema } from './ext.js';
+import { jwtAuthSchema } from './jwt.js';
+import { oidcAuthSchema } from './oidc.js';
+
+export { duration };
 
 /**
  * The config file's schema: what each key may hold. Shapes only; cross-field checks and
- * compilation (ACL, keys, files) happen in load.ts. Every object is strict: an unknown key
- * is an error naming its YAML path and the keys that are allowed there.
+ * compilation (ACL, keys, files) happen in load.ts. Every object is strict (see shared.ts).
  */
-function strict<T extends z.core.$ZodLooseShape>(shape: T) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${allowed}` : undefined,
-  });
-}
-
-const nonEmpty = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
-
-/** Seconds as an integer, or a string with units (`15m`, `90d`). */
-export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const seconds = parseDuration(v);
-  if (seconds === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
-    });
-    return z.NEVER;
-  }
-  return seconds;
-});
 
 /** `{group: [admins]}`; a single string is taken as a one-value list. */
 const labels = z.record(
@@ -94,6 +75,8 @@ export const configSchema = strict({
   users_file: nonEmpty.optional(),
   ext_auth: extCommandSchema.optional(),
   ext_authz: extCommandSchema.optional(),
+  oidc_auth: oidcAuthSchema.optional(),
+  jwt_auth: jwtAuthSchema.optional(),
   acl: z.array(aclRule).default([]),
 });
 
@@ -120,4 +103,4 @@ export const UNSUPPORTED_DOCKER_AUTH_SECTIONS = [
 ] as const;
 
 /** Sections the contract names that this version does not implement yet. */
-export const NOT_YET_IMPLEMENTED_SECTIONS = ['ldap_auth', 'oidc_auth', 'jwt_auth'] as const;
+export const NOT_YET_IMPLEMENTED_SECTIONS = ['ldap_auth'] as const;

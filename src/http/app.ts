@@ -8,6 +8,7 @@ import { parseTokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../runtime.js';
 import { jwks } from '../token/sign.js';
 import { sendError, type ErrorStyle } from './errors.js';
+import { oidcRoutes } from './oidc.js';
 
 export interface AppDeps {
   /** The current runtime; read once per request so a reload never splits a request. */
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(jwks([deps.runtime().config.token.key]));
   });
+  router.use(oidcRoutes({ runtime: deps.runtime, logger: deps.logger, now, prefix }));
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

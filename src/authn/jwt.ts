@@ -1,0 +1,177 @@
+import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import * as oidc from 'openid-client';
+import type { Labels } from '../authz/types.js';
+import { isLoopbackHost, type JwtAuthConfig, type TrustedIssuerConfig } from '../config/jwt.js';
+import { BackendUnavailableError } from '../errors.js';
+import type { Authenticator, AuthnResult, Credentials } from './types.js';
+
+/** Three base64url parts; the signature may be empty (an `alg: none` token, refused below). */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** The longest token considered: ID tokens are a few KiB; this bounds decoding work. */
+const MAX_TOKEN_LENGTH = 16 * 1024;
+
+type KeySet = ReturnType<typeof createRemoteJWKSet>;
+
+/** One trusted issuer, with its key set resolved lazily (discovery happens on first use). */
+class TrustedIssuer {
+  readonly config: TrustedIssuerConfig;
+  readonly #timeoutSeconds: number;
+  #keys: KeySet | undefined;
+  #resolving: Promise<KeySet> | undefined;
+
+  constructor(config: TrustedIssuerConfig, timeoutSeconds: number) {
+    this.config = config;
+    this.#timeoutSeconds = timeoutSeconds;
+    if (config.jwks_uri) this.#keys = this.#keySet(new URL(config.jwks_uri));
+  }
+
+  /** The issuer's key set; the first call runs OIDC discovery when no `jwks_uri` is configured. */
+  async keys(): Promise<KeySet> {
+    if (this.#keys) return this.#keys;
+    // One discovery at a time; a failure is not cached, so the next request tries again.
+    this.#resolving ??= this.#discover().finally(() => (this.#resolving = undefined));
+    return this.#resolving;
+  }
+
+  async #discover(): Promise<KeySet> {
+    const issuer = new URL(this.config.issuer);
+    let metadata: oidc.ServerMetadata;
+    try {
+      const configuration = await oidc.discovery(issuer, 'regauth', undefined, undefined, {
+        timeout: this.#timeoutSeconds,
+        ...(issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
+      });
+      metadata = configuration.serverMetadata();
+    } catch (err) {
+      throw new BackendUnavailableError('jwt_auth', `discovery failed for ${this.config.issuer}`, {
+        cause: err,
+      });
+    }
+    const jwksUri = metadata.jwks_uri;
+    if (!jwksUri) {
+      throw new BackendUnavailableError('jwt_auth', `${this.config.issuer} publishes no jwks_uri`);
+    }
+    const url = new URL(jwksUri);
+    // The loopback exception for http:// applies to the discovered key URL too.
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+      throw new BackendUnavailableError('jwt_auth', `${this.config.issuer} publishes a non-https jwks_uri`);
+    }
+    this.#keys = this.#keySet(url);
+    return this.#keys;
+  }
+
+  #keySet(url: URL): KeySet {
+    // jose caches the set, refetches it on an unknown kid at most once per cooldown, and
+    // refreshes it after cacheMaxAge.
+    return createRemoteJWKSet(url, {
+      timeoutDuration: this.#timeoutSeconds * 1000,
+      cooldownDuration: 30_000,
+      cacheMaxAge: 10 * 60_000,
+    });
+  }
+}
+
+/**
+ * `jwt_auth`: CI workload identity. A job logs in with its OIDC ID token (GitHub Actions,
+ * GitLab CI `id_tokens`, Kubernetes service-account tokens) as the password and the token's
+ * account claim as the user name.
+ *
+ * - Not a JWT, or a JWT from an issuer not in the list: no match (ask the next backend).
+ * - From a trusted issuer but failing any check (signature, algorithm, iss, aud, exp/nbf,
+ *   required claims, account claim ≠ user name): denied.
+ * - Discovery or JWKS unreachable: BackendUnavailableError (HTTP 503).
+ *
+ * No `lookup`: CI tokens live minutes, so they do not back refresh tokens.
+ */
+export class JwtAuthenticator implements Authenticator {
+  readonly name = 'jwt_auth';
+  readonly #issuers: ReadonlyMap<string, TrustedIssuer>;
+  readonly #leeway: number;
+
+  constructor(config: JwtAuthConfig) {
+    this.#issuers = new Map(config.issuers.map((i) => [i.issuer, new TrustedIssuer(i, config.timeout)]));
+    this.#leeway = config.leeway;
+  }
+
+  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+    if (password === undefined) return { outcome: 'no_match' };
+    const token = password.reveal();
+    if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) return { outcome: 'no_match' };
+    let unverified: JWTPayload;
+    try {
+      unverified = decodeJwt(token);
+    } catch {
+      return { outcome: 'no_match' };
+    }
+    // The unverified `iss` only picks which issuer's keys and rules apply; jwtVerify checks it.
+    const issuer = typeof unverified.iss === 'string' ? this.#issuers.get(unverified.iss) : undefined;
+    if (!issuer) return { outcome: 'no_match' };
+    const rules = issuer.config;
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, await issuer.keys(), {
+        issuer: rules.issuer,
+        audience: rules.audience,
+        algorithms: rules.algorithms,
+        clockTolerance: this.#leeway,
+        requiredClaims: ['exp'],
+      }));
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) throw err;
+      if (isUnreachable(err)) {
+        throw new BackendUnavailableError('jwt_auth', `cannot fetch the keys of ${rules.issuer}`, {
+          cause: err,
+        });
+      }
+      return { outcome: 'denied', reason: `token rejected: ${(err as errors.JOSEError).code}` };
+    }
+
+    const subject = claimStrings(payload[rules.account_claim]);
+    if (subject.length !== 1) {
+      return { outcome: 'denied', reason: `claim ${rules.account_claim} is not a single string` };
+    }
+    if (subject[0] !== account) {
+      return { outcome: 'denied', reason: `user name differs from claim ${rules.account_claim}` };
+    }
+    for (const [claim, allowed] of Object.entries(rules.required_claims)) {
+      if (!claimStrings(payload[claim]).some((v) => allowed.includes(v))) {
+        return { outcome: 'denied', reason: `claim ${claim} has no allowed value` };
+      }
+    }
+    return { outcome: 'authenticated', labels: labelsFrom(payload, rules.label_claims) };
+  }
+}
+
+/**
+ * jose's errors for "could not get the keys" as opposed to "the token is bad", and anything
+ * that is not a JOSEError (fetch's network TypeError): both fail closed with 503.
+ */
+function isUnreachable(err: unknown): boolean {
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
+  // A non-200 JWKS response is a generic JOSEError; every specific failure has its own class.
+  if (err instanceof errors.JOSEError) return err.code === 'ERR_JOSE_GENERIC';
+  return true;
+}
+
+/** A claim as strings: a string, a number or boolean as text, or the strings of a list. */
+export function claimStrings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value === 'number' || typeof value === 'boolean') return [String(value)];
+  if (Array.isArray(value)) return value.flatMap((v) => (typeof v === 'string' ? [v] : []));
+  return [];
+}
+
+/** Labels from claims (`{label: claim}`); a missing or empty claim gives no label. */
+export function labelsFrom(
+  payload: Record<string, unknown>,
+  mapping: Readonly<Record<string, string>>,
+): Labels {
+  const labels: Record<string, string[]> = {};
+  for (const [label, claim] of Object.entries(mapping)) {
+    const values = claimStrings(payload[claim]);
+    if (values.length > 0) labels[label] = values;
+  }
+  return labels;
+}

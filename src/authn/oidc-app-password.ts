@@ -1,0 +1,116 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
+import type { Labels } from '../authz/types.js';
+import type { OidcAuthConfig } from '../config/oidc.js';
+import { deriveKey } from '../oidc/keys.js';
+import { Secret } from '../secret.js';
+import type { Authenticator, AuthnResult, Credentials } from './types.js';
+
+/** Every app password starts with this, so other passwords are told apart without any crypto. */
+export const APP_PASSWORD_PREFIX = 'rga_';
+
+/** The JWS `typ` of an app password: a login cookie (another `typ`, another key) never passes. */
+const TYP = 'regauth-app-password+jwt';
+
+/** An app password just issued, for the login page. */
+export interface IssuedAppPassword {
+  readonly password: Secret;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+}
+
+/**
+ * Signs a registry app password: `rga_` + a JWT (HS256 with a key derived from
+ * `oidc_auth.secret_file`) carrying the account, its labels and the expiry. Stateless: nothing
+ * is stored; revocation is by `oidc_auth.not_before` (per account) or by a new secret.
+ */
+export async function issueAppPassword(
+  config: OidcAuthConfig,
+  account: string,
+  labels: Labels,
+  now: number,
+): Promise<IssuedAppPassword> {
+  const expiresAt = now + config.appPasswordExpiration;
+  const jwt = await new SignJWT({ labels })
+    .setProtectedHeader({ alg: 'HS256', typ: TYP })
+    .setSubject(account)
+    .setIssuedAt(now)
+    .setExpirationTime(expiresAt)
+    .setJti(randomUUID())
+    .sign(deriveKey(config.secret, 'app-password'));
+  return { password: new Secret(`${APP_PASSWORD_PREFIX}${jwt}`), expiresAt };
+}
+
+/**
+ * `oidc_auth` app passwords at the token endpoint. A password without the `rga_` prefix is no
+ * match; one with it is this backend's to decide: authenticated with the labels it carries, or
+ * denied when tampered, expired, issued to another account, or issued before the account's
+ * `not_before`.
+ */
+export class AppPasswordAuthenticator implements Authenticator {
+  readonly name = 'oidc_auth';
+  readonly #config: OidcAuthConfig;
+  readonly #key: Uint8Array;
+  readonly #now: () => number;
+
+  /** `now` in Unix seconds (injectable for tests). */
+  constructor(config: OidcAuthConfig, now: () => number = () => Math.floor(Date.now() / 1000)) {
+    this.#config = config;
+    this.#key = deriveKey(config.secret, 'app-password');
+    this.#now = now;
+  }
+
+  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+    const value = password?.reveal();
+    if (value === undefined || !value.startsWith(APP_PASSWORD_PREFIX)) return { outcome: 'no_match' };
+    let claims: { sub?: string; iat?: number; labels?: unknown };
+    try {
+      ({ payload: claims } = await jwtVerify(value.slice(APP_PASSWORD_PREFIX.length), this.#key, {
+        algorithms: ['HS256'],
+        typ: TYP,
+        requiredClaims: ['sub', 'iat', 'exp'],
+        currentDate: new Date(this.#now() * 1000),
+      }));
+    } catch {
+      return { outcome: 'denied', reason: 'invalid or expired app password' };
+    }
+    if (claims.sub !== account) return { outcome: 'denied', reason: 'app password of another account' };
+    const notBefore = this.#config.notBefore.get(account);
+    if (notBefore !== undefined && (claims.iat ?? 0) < notBefore) {
+      return { outcome: 'denied', reason: 'app password revoked (oidc_auth.not_before)' };
+    }
+    return {
+      outcome: 'authenticated',
+      labels: asLabels(claims.labels),
+      fingerprint: this.#fingerprint(account),
+    };
+  }
+
+  /**
+   * For refresh tokens. App passwords are stateless, so any account may hold one; the
+   * fingerprint changes with the account's `not_before` (and with the secret), so revoking the
+   * app passwords also revokes the refresh tokens obtained with them. The labels an app password
+   * carries are not known here: refreshed tokens get none (see README).
+   */
+  async lookup(account: string): Promise<{ labels: Labels; fingerprint: string }> {
+    return { labels: {}, fingerprint: this.#fingerprint(account) };
+  }
+
+  #fingerprint(account: string): string {
+    return createHash('sha256')
+      .update(Buffer.from(this.#key))
+      .update(`\0${account}\0${this.#config.notBefore.get(account) ?? 0}`)
+      .digest('base64url')
+      .slice(0, 22);
+  }
+}
+
+/** The `labels` claim as Labels, dropping anything that is not a list of strings. */
+function asLabels(value: unknown): Labels {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
+  const labels: Record<string, string[]> = {};
+  for (const [key, values] of Object.entries(value)) {
+    if (Array.isArray(values)) labels[key] = values.filter((v): v is string => typeof v === 'string');
+  }
+  return labels;
+}

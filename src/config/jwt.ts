@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { duration, strict } from './shared.js';
+
+/**
+ * Signature algorithms a CI token may use. Asymmetric only: `none` and the HMAC family (HS*)
+ * are not accepted, since an HMAC key would have to be shared with the issuer.
+ */
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+/** An https:// URL, or http:// to a loopback host (a test or sidecar issuer). */
+export const issuerUrl = z.string({ error: 'must be a URL' }).superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `invalid URL ${JSON.stringify(value)}` });
+    return;
+  }
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: `must be an https:// URL (http:// only for a loopback host such as 127.0.0.1)`,
+  });
+});
+
+/** 127.0.0.0/8, ::1 and localhost: the only hosts an `http://` issuer may have. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Which claims become labels: a list of claim names (the label takes the claim's name) or a
+ * mapping of label name to claim name. Normalized to the mapping.
+ */
+export const claimLabels = z
+  .union([
+    z.array(z.string().min(1)).transform((names) => Object.fromEntries(names.map((n) => [n, n]))),
+    z.record(z.string(), z.string().min(1)),
+  ])
+  .transform((m): Record<string, string> => m);
+
+/** A claim value a token must carry: one value or a list (any of them). */
+const requiredValues = z.union([
+  z.string().transform((s) => [s]),
+  z.array(z.string(), { error: 'must be a string or a list of strings' }),
+]);
+
+const trustedIssuer = strict({
+  issuer: issuerUrl,
+  audience: z.union([
+    z.string().min(1, { error: 'must not be empty' }),
+    z.array(z.string().min(1)).min(1, { error: 'must list at least one audience' }),
+  ]),
+  jwks_uri: issuerUrl.optional(),
+  account_claim: z.string().min(1).default('sub'),
+  label_claims: claimLabels.default({}),
+  required_claims: z.record(z.string(), requiredValues).default({}),
+  algorithms: z
+    .array(
+      z.enum(JWT_ALGORITHMS, {
+        error: `must be one of ${JWT_ALGORITHMS.join(', ')} (none and HS* are not accepted)`,
+      }),
+    )
+    .min(1)
+    .default([...JWT_ALGORITHMS]),
+});
+
+/** `jwt_auth`: CI workload identity, OIDC ID tokens from trusted issuers used as the password. */
+export const jwtAuthSchema = strict({
+  issuers: z.array(trustedIssuer).min(1, { error: 'must list at least one trusted issuer' }),
+  /** Clock skew allowed on exp/nbf/iat, seconds. */
+  leeway: duration.default(30).refine((s) => s <= 300, { error: 'must be at most 300 seconds' }),
+  /** How long to wait for discovery and JWKS responses, seconds. */
+  timeout: duration
+    .default(5)
+    .refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' }),
+});
+
+export type JwtAuthConfig = z.output<typeof jwtAuthSchema>;
+export type TrustedIssuerConfig = z.output<typeof trustedIssuer>;

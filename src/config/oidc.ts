@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { Secret } from '../secret.js';
+import { claimLabels, issuerUrl } from './jwt.js';
+import { duration, nonEmpty, strict } from './shared.js';
+import { formatPath } from './yaml.js';
+
+/** `oidc_auth`: browser login at an OpenID Connect provider that hands out registry app passwords. */
+export const oidcAuthSchema = strict({
+  issuer: issuerUrl,
+  client_id: nonEmpty,
+  client_secret: nonEmpty.optional(),
+  client_secret_file: nonEmpty.optional(),
+  /** The `/oidc/callback` URL as the browser reaches it (through HAProxy), registered at the provider. */
+  redirect_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  scopes: z
+    .array(nonEmpty)
+    .default(['openid', 'email'])
+    .refine((s) => s.includes('openid'), { error: 'must include openid' }),
+  user_claim: nonEmpty.default('email'),
+  label_claims: claimLabels.default({}),
+  /** The registry host shown in the `docker login` command. */
+  registry_url: nonEmpty,
+  /** Signs app passwords and the login cookie; at least 32 characters (`openssl rand -base64 48`). */
+  secret_file: nonEmpty,
+  app_password_expiration: duration
+    .default(30 * 86400)
+    .refine((s) => s >= 60, { error: 'must be at least 60 seconds' }),
+  /** Per-account revocation: app passwords issued before this time are refused. */
+  not_before: z.record(z.string(), z.string()).default({}),
+  timeout: duration
+    .default(10)
+    .refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' }),
+});
+
+export type OidcAuthRaw = z.output<typeof oidcAuthSchema>;
+
+/** `oidc_auth` with its files read and its times parsed. */
+export interface OidcAuthConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Undefined for a public client (PKCE only). */
+  readonly clientSecret: Secret | undefined;
+  readonly redirectUrl: string;
+  readonly scopes: readonly string[];
+  readonly userClaim: string;
+  readonly labelClaims: Readonly<Record<string, string>>;
+  readonly registryUrl: string;
+  readonly secret: Secret;
+  /** Seconds. */
+  readonly appPasswordExpiration: number;
+  /** Account → Unix seconds; app passwords issued earlier are revoked. */
+  readonly notBefore: ReadonlyMap<string, number>;
+  /** Seconds, for requests to the provider. */
+  readonly timeout: number;
+}
+
+/** The shortest `secret_file` accepted: 32 characters, about 192 bits as base64. */
+const MIN_SECRET_LENGTH = 32;
+
+/**
+ * Reads `oidc_auth`'s files and checks what the schema cannot. `readFile(yamlPath, path)` reads
+ * a file relative to the config (and records it for reload watching).
+ */
+export function loadOidcAuth(
+  raw: OidcAuthRaw,
+  resolvePath: (p: string) => string,
+  readFile: (yamlPath: string, path: string) => string,
+): OidcAuthConfig {
+  if (raw.client_secret !== undefined && raw.client_secret_file !== undefined) {
+    throw new ConfigError(
+      'oidc_auth.client_secret_file',
+      'give client_secret or client_secret_file, not both',
+    );
+  }
+  const clientSecret =
+    raw.client_secret_file !== undefined
+      ? new Secret(readFile('oidc_auth.client_secret_file', resolvePath(raw.client_secret_file)).trim())
+      : raw.client_secret !== undefined
+        ? new Secret(raw.client_secret)
+        : undefined;
+  const secret = new Secret(readFile('oidc_auth.secret_file', resolvePath(raw.secret_file)).trim());
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(
+      'oidc_auth.secret_file',
+      `must hold at least ${MIN_SECRET_LENGTH} characters; make one with \`openssl rand -base64 48\``,
+    );
+  }
+  const notBefore = new Map<string, number>();
+  for (const [account, when] of Object.entries(raw.not_before)) {
+    const ms = Date.parse(when);
+    if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(when)) {
+      throw new ConfigError(
+        formatPath(['oidc_auth', 'not_before', account]),
+        `invalid time ${JSON.stringify(when)}; use RFC 3339, e.g. "2026-01-31T12:00:00Z"`,
+      );
+    }
+    notBefore.set(account, Math.floor(ms / 1000));
+  }
+  return {
+    issuer: raw.issuer,
+    clientId: raw.client_id,
+    clientSecret,
+    redirectUrl: raw.redirect_url,
+    scopes: raw.scopes,
+    userClaim: raw.user_claim,
+    labelClaims: raw.label_claims,
+    registryUrl: raw.registry_url,
+    secret,
+    appPasswordExpiration: raw.app_password_expiration,
+    notBefore,
+    timeout: raw.timeout,
+  };
+}

@@ -1,0 +1,181 @@
+import { jwtVerify, SignJWT } from 'jose';
+import * as client from 'openid-client';
+import { claimStrings, labelsFrom } from '../authn/jwt.js';
+import { issueAppPassword } from '../authn/oidc-app-password.js';
+import type { Labels } from '../authz/types.js';
+import type { OidcAuthConfig } from '../config/oidc.js';
+import { BackendUnavailableError, BadRequestError } from '../errors.js';
+import type { Secret } from '../secret.js';
+import { deriveKey } from './keys.js';
+
+/** The login cookie's name. It holds state, nonce and PKCE verifier, signed, for 10 minutes. */
+export const LOGIN_COOKIE = 'regauth_oidc';
+export const LOGIN_COOKIE_MAX_AGE = 600;
+const COOKIE_TYP = 'regauth-login+jwt';
+
+/** Where to send the browser, and the cookie binding the callback to this browser. */
+export interface LoginStart {
+  readonly authorizationUrl: URL;
+  readonly cookie: string;
+}
+
+/** What the callback page shows. */
+export interface LoginResult {
+  readonly account: string;
+  readonly labels: Labels;
+  readonly appPassword: Secret;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+  readonly registryUrl: string;
+}
+
+/**
+ * The browser login of `oidc_auth`, free of HTTP: authorization code flow with PKCE at the
+ * provider (openid-client), then an app password for the account the ID token names.
+ * Provider metadata is discovered on first use and kept; a failed discovery is retried.
+ */
+export class OidcLogin {
+  readonly #config: OidcAuthConfig;
+  readonly #cookieKey: Uint8Array;
+  #provider: Promise<client.Configuration> | undefined;
+
+  constructor(config: OidcAuthConfig) {
+    this.#config = config;
+    this.#cookieKey = deriveKey(config.secret, 'login-cookie');
+  }
+
+  /** Starts a login: the provider's authorization URL and the signed cookie to set. */
+  async start(now: number): Promise<LoginStart> {
+    const provider = await this.#discover();
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const authorizationUrl = client.buildAuthorizationUrl(provider, {
+      redirect_uri: this.#config.redirectUrl,
+      scope: this.#config.scopes.join(' '),
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    const cookie = await new SignJWT({ state, nonce, verifier })
+      .setProtectedHeader({ alg: 'HS256', typ: COOKIE_TYP })
+      .setIssuedAt(now)
+      .setExpirationTime(now + LOGIN_COOKIE_MAX_AGE)
+      .sign(this.#cookieKey);
+    return { authorizationUrl, cookie };
+  }
+
+  /**
+   * Finishes a login from the callback's query string and the login cookie: checks state,
+   * nonce and PKCE, exchanges the code, reads the account claim (from the ID token, else from
+   * userinfo) and issues an app password. Throws BadRequestError (a stale or foreign callback,
+   * a refused login) or BackendUnavailableError (the provider cannot be reached).
+   */
+  async finish(query: string, cookie: string | undefined, now: number): Promise<LoginResult> {
+    const params = new URLSearchParams(query);
+    const error = params.get('error');
+    if (error !== null) {
+      throw new BadRequestError(`the identity provider refused the login: ${error.slice(0, 100)}`);
+    }
+    if (cookie === undefined) throw new BadRequestError('no login in progress; start again at /oidc/login');
+    let checks: { state: string; nonce: string; verifier: string };
+    try {
+      const { payload } = await jwtVerify(cookie, this.#cookieKey, {
+        algorithms: ['HS256'],
+        typ: COOKIE_TYP,
+        currentDate: new Date(now * 1000),
+      });
+      checks = payload as unknown as typeof checks;
+    } catch {
+      throw new BadRequestError('the login expired or was tampered with; start again at /oidc/login');
+    }
+    const provider = await this.#discover();
+    // The redirect URL as registered: behind a proxy the request's own URL differs.
+    const callbackUrl = new URL(this.#config.redirectUrl);
+    callbackUrl.search = params.toString();
+    let claims: Record<string, unknown>;
+    try {
+      const tokens = await client.authorizationCodeGrant(provider, callbackUrl, {
+        pkceCodeVerifier: checks.verifier,
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        idTokenExpected: true,
+      });
+      claims = { ...tokens.claims() };
+      if (claimStrings(claims[this.#config.userClaim]).length !== 1 || this.#wantsUserinfoLabels(claims)) {
+        const sub = String(claims['sub']);
+        // Providers often put email, groups, … only in userinfo.
+        if (provider.serverMetadata().userinfo_endpoint) {
+          claims = { ...(await client.fetchUserInfo(provider, tokens.access_token, sub)), ...claims };
+        }
+      }
+    } catch (err) {
+      throw translate(err);
+    }
+    const account = claimStrings(claims[this.#config.userClaim]);
+    if (account.length !== 1 || account[0] === '' || account[0]!.includes(':')) {
+      // A Basic user name cannot hold a colon, so such an account could never log in.
+      throw new BadRequestError(`the identity provider gave no usable ${this.#config.userClaim} claim`);
+    }
+    const labels = labelsFrom(claims, this.#config.labelClaims);
+    const issued = await issueAppPassword(this.#config, account[0]!, labels, now);
+    return {
+      account: account[0]!,
+      labels,
+      appPassword: issued.password,
+      expiresAt: issued.expiresAt,
+      registryUrl: this.#config.registryUrl,
+    };
+  }
+
+  #wantsUserinfoLabels(claims: Record<string, unknown>): boolean {
+    return Object.values(this.#config.labelClaims).some((claim) => !(claim in claims));
+  }
+
+  #discover(): Promise<client.Configuration> {
+    this.#provider ??= this.#discoverOnce().catch((err: unknown) => {
+      this.#provider = undefined;
+      throw err;
+    });
+    return this.#provider;
+  }
+
+  async #discoverOnce(): Promise<client.Configuration> {
+    const issuer = new URL(this.#config.issuer);
+    const secret = this.#config.clientSecret;
+    try {
+      return await client.discovery(
+        issuer,
+        this.#config.clientId,
+        undefined,
+        secret ? client.ClientSecretBasic(secret.reveal()) : client.None(),
+        {
+          timeout: this.#config.timeout,
+          // http:// issuers pass the config only on loopback (src/config/jwt.ts).
+          ...(issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
+        },
+      );
+    } catch (err) {
+      throw new BackendUnavailableError('oidc_auth', `discovery failed for ${this.#config.issuer}`, {
+        cause: err,
+      });
+    }
+  }
+}
+
+/**
+ * openid-client's errors, translated once: the provider's answers (a bad code, a state or
+ * nonce mismatch) are the login's fault (400); anything else means it could not be reached.
+ */
+function translate(err: unknown): Error {
+  if (err instanceof BackendUnavailableError || err instanceof BadRequestError) return err;
+  if (
+    err instanceof client.ResponseBodyError ||
+    err instanceof client.AuthorizationResponseError ||
+    err instanceof client.ClientError
+  ) {
+    return new BadRequestError('the login could not be completed; start again at /oidc/login');
+  }
+  return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', { cause: err });
+}

@@ -1,0 +1,191 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { startService, type Service } from '../../src/service.js';
+import { basic, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { buildOciImage } from './harness/oci.js';
+import { freePort } from './harness/ports.js';
+import { startRegistry, type Registry } from './harness/registry.js';
+import { push } from './harness/skopeo.js';
+
+const SERVICE = 'registry.test';
+const ISSUER = 'regauth oidc e2e';
+
+/**
+ * oidc_auth end to end: oidc-provider as the identity provider, real Chromium signing in,
+ * the app password from the page used by skopeo against the real docker-registry.
+ */
+describe('oidc_auth: browser login that hands out app passwords', () => {
+  let provider: TestProvider;
+  let regauth: Service;
+  let registry: Registry;
+  let browser: Browser;
+  let tmp: ReturnType<typeof tempDir>;
+  let configFile: string;
+  let writeConfig: (extra?: string) => void;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    tmp = tempDir('regauth-oidc-e2e-');
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    provider = await startTestProvider(`${base}/oidc/callback`);
+    const { keyPath, certPath } = await writeSigningKey(tmp.dir, 'ES256');
+    const secretFile = join(tmp.dir, 'oidc.secret');
+    writeFileSync(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
+    const clientSecretFile = join(tmp.dir, 'client.secret');
+    writeFileSync(clientSecretFile, provider.clientSecret, { mode: 0o600 });
+    configFile = join(tmp.dir, 'config.yml');
+    writeConfig = (extra = '') =>
+      writeFileSync(
+        configFile,
+        `server:
+  addr: "127.0.0.1:${port}"
+token:
+  issuer: "${ISSUER}"
+  key: ${keyPath}
+  certificate: ${certPath}
+oidc_auth:
+  issuer: ${provider.url}
+  client_id: ${provider.clientId}
+  client_secret_file: ${clientSecretFile}
+  redirect_url: ${base}/oidc/callback
+  scopes: [openid, profile, groups]
+  user_claim: preferred_username
+  label_claims: [groups]
+  registry_url: ${SERVICE}
+  secret_file: ${secretFile}
+${extra}
+acl:
+  - match: {labels: {groups: devs}, name: "team/*"}
+    actions: [pull, push]
+    comment: developers push to team/
+`,
+      );
+    writeConfig();
+    const sink = new Writable({
+      write(chunk, _e, cb) {
+        logs.push(String(chunk));
+        cb();
+      },
+    });
+    regauth = await startService({
+      configFile,
+      logger: createLogger({ destination: sink }),
+      dataDir: join(tmp.dir, 'data'),
+    });
+    registry = await startRegistry({
+      realm: `${regauth.url}/auth`,
+      service: SERVICE,
+      issuer: ISSUER,
+      rootCertBundlePath: certPath,
+    });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await registry?.stop();
+    await regauth?.close(100);
+    await provider?.stop();
+    tmp?.cleanup();
+  });
+
+  /** Signs in at the provider's login and consent pages and returns the page regauth shows. */
+  async function signIn(login: string): Promise<Page> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${regauth.url}/oidc/login`);
+    expect(page.url().startsWith(provider.url)).toBe(true);
+    await page.fill('input[name=login]', login);
+    await page.fill('input[name=password]', 'any password');
+    await page.click('button[type=submit]');
+    // The consent prompt: one Continue button.
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${regauth.url}/oidc/callback?**`);
+    return page;
+  }
+
+  let appPassword = '';
+
+  test('sign in, read the app password, push with it', async () => {
+    const page = await signIn('alice');
+    expect(await page.textContent('#account')).toBe('alice');
+    appPassword = (await page.textContent('#app-password'))!.trim();
+    expect(appPassword).toMatch(/^rga_/);
+    expect(await page.textContent('#docker-login')).toBe(`docker login ${SERVICE} -u alice --password-stdin`);
+    await page.context().close();
+
+    const image = await buildOciImage(join(tmp.dir, 'img-alice'), 'v1');
+    const pushed = await push(image.ref, registry.host, 'team/app', 'v1', {
+      user: 'alice',
+      password: appPassword,
+    });
+    expect(pushed.stderr).toBe('');
+    expect(pushed.code).toBe(0);
+    // The labels (groups: devs) decide: nothing outside team/.
+    const elsewhere = await push(image.ref, registry.host, 'other/app', 'v1', {
+      user: 'alice',
+      password: appPassword,
+    });
+    expect(elsewhere.code).not.toBe(0);
+    expect(logs.join('')).not.toContain(appPassword.slice(20));
+  });
+
+  const tokenStatus = async (user: string, password: string) =>
+    (
+      await fetch(`${regauth.url}/auth?service=${SERVICE}&scope=repository:team/app:pull`, {
+        headers: { authorization: basic(user, password) },
+      })
+    ).status;
+
+  test('an app password is only the password of its own account, and not when tampered', async () => {
+    expect(await tokenStatus('alice', appPassword)).toBe(200);
+    expect(await tokenStatus('bob', appPassword)).toBe(401);
+    expect(await tokenStatus('alice', `${appPassword.slice(0, -2)}xx`)).toBe(401);
+  });
+
+  test('the page escapes what it shows', async () => {
+    const page = await signIn('mallory');
+    expect(await page.textContent('#account')).toBe('mal<b>"lory');
+    const html = await page.content();
+    expect(html).not.toContain('<b>"lory');
+    await page.context().close();
+  });
+
+  test.each([
+    ['without the login cookie', '?code=abc&state=def', /no login in progress/],
+    ['with an error from the provider', '?error=access_denied&state=x', /refused the login: access_denied/],
+  ])('the callback %s: a 400 page, no stack trace', async (_name, query, message) => {
+    const res = await fetch(`${regauth.url}/oidc/callback${query}`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const body = await res.text();
+    expect(body).toMatch(message);
+    expect(body).not.toMatch(/\n\s+at |\.[jt]s:\d|Error:/);
+  });
+
+  test('a forged login cookie is refused', async () => {
+    const res = await fetch(`${regauth.url}/oidc/callback?code=abc&state=def`, {
+      headers: { cookie: 'regauth_oidc=eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl' },
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/expired or was tampered with/);
+  });
+
+  test('not_before revokes the app passwords issued earlier (hot reload)', async () => {
+    expect(await tokenStatus('alice', appPassword)).toBe(200);
+    const later = new Date(Date.now() + 2000).toISOString();
+    writeConfig(`  not_before:\n    alice: "${later}"`);
+    await regauth.reload();
+    expect(await tokenStatus('alice', appPassword)).toBe(401);
+  });
+});

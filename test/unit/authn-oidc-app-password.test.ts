@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, test } from 'vitest';
+import { AppPasswordAuthenticator, issueAppPassword } from '../../src/authn/oidc-app-password.js';
+import { loadOidcAuth, oidcAuthSchema, type OidcAuthConfig } from '../../src/config/oidc.js';
+import { BackendUnavailableError, ConfigError } from '../../src/errors.js';
+import { OidcLogin } from '../../src/oidc/login.js';
+import { escapeHtml, renderLoginPage, shellQuote } from '../../src/oidc/page.js';
+import { Secret } from '../../src/secret.js';
+
+const NOW = 1_800_000_000;
+const DAY = 86400;
+
+const raw = (extra: Record<string, unknown> = {}) =>
+  oidcAuthSchema.parse({
+    issuer: 'https://idp.example',
+    client_id: 'regauth',
+    redirect_url: 'https://auth.example/oidc/callback',
+    registry_url: 'registry.example',
+    secret_file: 'secret',
+    ...extra,
+  });
+
+function config(
+  extra: Record<string, unknown> = {},
+  secret = randomBytes(48).toString('base64'),
+): OidcAuthConfig {
+  return loadOidcAuth(
+    raw(extra),
+    (p) => p,
+    () => secret,
+  );
+}
+
+const login = (authn: AppPasswordAuthenticator, account: string, password: string | undefined) =>
+  authn.authenticate({ account, password: password === undefined ? undefined : new Secret(password) });
+
+describe('oidc_auth app passwords', () => {
+  const secret = randomBytes(48).toString('base64');
+  const cfg = config({}, secret);
+  const labels = { groups: ['devs'] };
+
+  test('an app password authenticates its account with the labels it carries', async () => {
+    const { password, expiresAt } = await issueAppPassword(cfg, 'alice', labels, NOW);
+    expect(expiresAt).toBe(NOW + 30 * DAY);
+    expect(password.reveal()).toMatch(/^rga_/);
+    const result = await login(
+      new AppPasswordAuthenticator(cfg, () => NOW + DAY),
+      'alice',
+      password.reveal(),
+    );
+    expect(result).toMatchObject({ outcome: 'authenticated', labels });
+  });
+
+  test.each([
+    ['expired', 'alice', NOW + 31 * DAY, (p: string) => p],
+    ['another account', 'bob', NOW, (p: string) => p],
+    ['tampered', 'alice', NOW, (p: string) => `${p.slice(0, -3)}AAA`],
+    ['truncated', 'alice', NOW, (p: string) => p.slice(0, 20)],
+  ])('%s: denied', async (_name, account, at, mangle) => {
+    const { password } = await issueAppPassword(cfg, 'alice', labels, NOW);
+    const authn = new AppPasswordAuthenticator(cfg, () => at);
+    expect(await login(authn, account, mangle(password.reveal()))).toMatchObject({ outcome: 'denied' });
+  });
+
+  test('signed with another secret: denied', async () => {
+    const { password } = await issueAppPassword(config(), 'alice', labels, NOW);
+    expect(
+      await login(new AppPasswordAuthenticator(cfg, () => NOW), 'alice', password.reveal()),
+    ).toMatchObject({
+      outcome: 'denied',
+    });
+  });
+
+  test.each([
+    ['no password', undefined],
+    ['a plain password', 'hunter2'],
+    ['a JWT without the prefix', 'eyJhbGciOiJIUzI1NiJ9.e30.c2ln'],
+  ])('%s: no match', async (_name, password) => {
+    expect(await login(new AppPasswordAuthenticator(cfg), 'alice', password)).toEqual({
+      outcome: 'no_match',
+    });
+  });
+
+  test('not_before revokes app passwords issued earlier, and changes the fingerprint', async () => {
+    const { password } = await issueAppPassword(cfg, 'alice', labels, NOW);
+    const before = new AppPasswordAuthenticator(cfg, () => NOW);
+    const revokedCfg = config({ not_before: { alice: new Date((NOW + 60) * 1000).toISOString() } }, secret);
+    const revoked = new AppPasswordAuthenticator(revokedCfg, () => NOW + 120);
+    expect(await login(revoked, 'alice', password.reveal())).toMatchObject({ outcome: 'denied' });
+    const fresh = await issueAppPassword(revokedCfg, 'alice', labels, NOW + 120);
+    expect(await login(revoked, 'alice', fresh.password.reveal())).toMatchObject({
+      outcome: 'authenticated',
+    });
+
+    const ok = await login(before, 'alice', password.reveal());
+    expect(ok.outcome === 'authenticated' && ok.fingerprint).toBe((await before.lookup('alice')).fingerprint);
+    expect((await revoked.lookup('alice')).fingerprint).not.toBe((await before.lookup('alice')).fingerprint);
+    expect((await revoked.lookup('bob')).fingerprint).toBe((await before.lookup('bob')).fingerprint);
+  });
+});
+
+describe('oidc_auth config', () => {
+  test.each([
+    ['a short secret', {}, 'short', /oidc_auth.secret_file: must hold at least 32 characters/],
+    [
+      'client_secret and client_secret_file',
+      { client_secret: 'a', client_secret_file: 'f' },
+      undefined,
+      /not both/,
+    ],
+    [
+      'a bad not_before',
+      { not_before: { alice: 'yesterday' } },
+      undefined,
+      /oidc_auth.not_before.alice: invalid time/,
+    ],
+  ])('%s', (_name, extra, secret, message) => {
+    expect(() => config(extra, secret)).toThrow(ConfigError);
+    expect(() => config(extra, secret)).toThrow(message);
+  });
+
+  test.each([
+    ['scopes without openid', { scopes: ['email'] }],
+    ['an http issuer off loopback', { issuer: 'http://idp.example' }],
+    ['an unknown key', { client_secrets: 'x' }],
+    ['no registry_url', { registry_url: undefined }],
+  ])('%s: refused by the schema', (_name, extra) => {
+    expect(() => raw(extra)).toThrow();
+  });
+
+  test('defaults', () => {
+    const c = config();
+    expect(c).toMatchObject({
+      scopes: ['openid', 'email'],
+      userClaim: 'email',
+      appPasswordExpiration: 30 * DAY,
+    });
+    expect(c.clientSecret).toBeUndefined();
+    expect(String(c.secret)).toBe('***');
+  });
+});
+
+describe('oidc login', () => {
+  test('an unreachable provider: BackendUnavailableError', async () => {
+    const login = new OidcLogin(config({ issuer: 'http://127.0.0.1:9' }));
+    await expect(login.start(NOW)).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
+  test('the page escapes the account and quotes it in the command', () => {
+    const html = renderLoginPage({
+      account: `o'<script>`,
+      labels: {},
+      appPassword: new Secret('rga_x'),
+      expiresAt: NOW,
+      registryUrl: 'registry.example',
+    });
+    expect(html).not.toContain('<script>');
+    expect(html).toContain(escapeHtml(`docker login registry.example -u 'o'\\''<script>' --password-stdin`));
+  });
+
+  test.each([
+    ['alice@example.com', 'alice@example.com'],
+    ['a b', `'a b'`],
+    ['$(rm -rf /)', `'$(rm -rf /)'`],
+  ])('shellQuote(%j)', (word, quoted) => {
+    expect(shellQuote(word)).toBe(quoted);
+  });
+});
