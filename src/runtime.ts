@@ -1,6 +1,7 @@
 import type { Config } from './config/load.js';
 import { bcryptCost, bcryptVerifier, type PasswordVerifier } from './authn/password.js';
 import { StaticUsersAuthenticator } from './authn/users.js';
+import { LdapAuthenticator, type LdapClientFactory } from './authn/ldap.js';
 import type { Authenticator } from './authn/types.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
 
@@ -20,6 +21,8 @@ export interface Runtime {
 export interface RuntimeDeps {
   /** Override the password verifier (tests, worker pool). */
   readonly verifier?: PasswordVerifier;
+  /** Override how LDAP clients are made (unit tests use a fake directory). */
+  readonly ldapClient?: LdapClientFactory;
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
@@ -28,6 +31,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.users) authenticators.push(new StaticUsersAuthenticator('users', config.users, verifier));
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
+  if (config.ldap) authenticators.push(new LdapAuthenticator(config.ldap, deps.ldapClient));
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   return Object.freeze({ config, authenticators, verifier, sign });
 }

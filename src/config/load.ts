@@ -15,6 +15,7 @@ import {
   UNSUPPORTED_DOCKER_AUTH_SECTIONS,
   type RawConfig,
 } from './schema.js';
+import { compileLdapConfig, type LdapConfig } from './ldap.js';
 import { formatPath, lineOf, parseYaml, type ParsedYaml } from './yaml.js';
 
 /** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
@@ -43,6 +44,7 @@ export interface Config {
   };
   readonly users: ReadonlyMap<string, StaticUser> | undefined;
   readonly usersFile: { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } | undefined;
+  readonly ldap: LdapConfig | undefined;
   readonly acl: CompiledAcl;
   /** Every file the config depends on (for reload watching). */
   readonly files: readonly string[];
@@ -200,6 +202,8 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       })
     : undefined;
 
+  const ldap = raw.ldap_auth ? attempt(() => compileLdapConfig(raw.ldap_auth!, { at, readFile })) : undefined;
+
   const acl = attempt(() => compileAcl(raw.acl, 'acl'));
 
   if (errors.length > 0 || !addr || !trustedProxies || !key || !acl) throw new ConfigErrors(errors, file);
@@ -216,6 +220,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     },
     users,
     usersFile,
+    ldap,
     acl,
     files: [...new Set(files)],
     raw,

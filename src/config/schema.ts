@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { ldapAuthSchema } from './ldap.js';
 
 /**
  * The config file's schema: what each key may hold. Shapes only; cross-field checks and
@@ -89,6 +90,7 @@ export const configSchema = strict({
     )
     .optional(),
   users_file: nonEmpty.optional(),
+  ldap_auth: ldapAuthSchema.optional(),
   acl: z.array(aclRule).default([]),
 });
 
@@ -116,7 +118,6 @@ export const UNSUPPORTED_DOCKER_AUTH_SECTIONS = [
 
 /** Sections the contract names that this version does not implement yet. */
 export const NOT_YET_IMPLEMENTED_SECTIONS = [
-  'ldap_auth',
   'oidc_auth',
   'jwt_auth',
   'ext_auth',
