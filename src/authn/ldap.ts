@@ -53,7 +53,8 @@ export class LdapAuthenticator implements Authenticator {
   async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
     // The anonymous account is never a directory account.
     if (account === '') return { outcome: 'no_match' };
-    if (password === undefined || password.length === 0) return { outcome: 'denied', reason: 'empty password' };
+    if (password === undefined || password.length === 0)
+      return { outcome: 'denied', reason: 'empty password' };
     return this.#limited(() =>
       this.#config.initialBindAsUser
         ? this.#authenticateAsUser(account, password.reveal())
@@ -231,9 +232,13 @@ export class LdapAuthenticator implements Authenticator {
       void quietUnbind(client);
       // A rejected service bind is the operator's problem, not the user's: never "denied".
       if (err instanceof InvalidCredentialsError) {
-        throw new BackendUnavailableError(NAME, 'the service bind (bind_dn) was rejected: invalid credentials', {
-          cause: err,
-        });
+        throw new BackendUnavailableError(
+          NAME,
+          'the service bind (bind_dn) was rejected: invalid credentials',
+          {
+            cause: err,
+          },
+        );
       }
       throw err;
     }

@@ -24,7 +24,10 @@ function strict<T extends z.core.$ZodLooseShape>(shape: T) {
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const s = parseDuration(v);
   if (s === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5s"` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5s"`,
+    });
     return z.NEVER;
   }
   return s;
@@ -53,7 +56,9 @@ const groupSearch = strict({
 /** Schema of `ldap_auth`. */
 export const ldapAuthSchema = strict({
   addr: nonEmpty,
-  tls: z.enum(['none', 'always', 'starttls'], { error: 'must be one of none, always, starttls' }).default('none'),
+  tls: z
+    .enum(['none', 'always', 'starttls'], { error: 'must be one of none, always, starttls' })
+    .default('none'),
   insecure_tls_skip_verify: z.boolean().default(false),
   ca_certificate: nonEmpty.optional(),
   bind_dn: nonEmpty.optional(),
@@ -61,7 +66,8 @@ export const ldapAuthSchema = strict({
   initial_bind_as_user: z.boolean().default(false),
   base: nonEmpty,
   filter: nonEmpty.refine((f) => f.includes('${account}'), {
-    error: 'must contain ${account}, e.g. "(uid=${account})"; without it every account would find the same entry',
+    error:
+      'must contain ${account}, e.g. "(uid=${account})"; without it every account would find the same entry',
   }),
   labels: z.record(z.string(), labelSource).default({}),
   group_search: groupSearch.optional(),
@@ -139,7 +145,10 @@ export function compileLdapConfig(
     throw new ConfigError('ldap_auth.insecure_tls_skip_verify', 'has no effect with tls: none; remove it');
   }
   if (raw.ca_certificate !== undefined && raw.tls === 'none') {
-    throw new ConfigError('ldap_auth.ca_certificate', 'has no effect with tls: none; use tls: always or starttls');
+    throw new ConfigError(
+      'ldap_auth.ca_certificate',
+      'has no effect with tls: none; use tls: always or starttls',
+    );
   }
 
   let bindPassword: Secret | undefined;
@@ -184,7 +193,10 @@ export function compileLdapConfig(
 }
 
 /** `host:port`, `host` (port 389, or 636 with tls: always), `[v6]:port`. */
-export function parseLdapAddress(addr: string, tls: 'none' | 'always' | 'starttls'): { host: string; port: number } {
+export function parseLdapAddress(
+  addr: string,
+  tls: 'none' | 'always' | 'starttls',
+): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(addr);
   const port = m?.[3] !== undefined ? Number(m[3]) : tls === 'always' ? 636 : 389;
   if (!m || port < 1 || port > 65535) {
