@@ -122,4 +122,5 @@ export const NOT_YET_IMPLEMENTED_SECTIONS = [
   'jwt_auth',
   'ext_auth',
   'ext_authz',
+  // One entry per line (this comment stops Prettier joining them), so removals merge cleanly.
 ] as const;
