@@ -1,3 +1,4 @@
+import { FilterParser } from 'ldapts';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
@@ -151,6 +152,9 @@ export function compileLdapConfig(
     );
   }
 
+  checkFilter('ldap_auth.filter', raw.filter);
+  if (raw.group_search) checkFilter('ldap_auth.group_search.filter', raw.group_search.filter);
+
   let bindPassword: Secret | undefined;
   if (raw.bind_password_file !== undefined) {
     // docker_auth trims the file; a trailing newline from `echo` must not become part of the password.
@@ -190,6 +194,17 @@ export function compileLdapConfig(
     operationTimeoutMs: raw.operation_timeout * 1000,
     maxConcurrency: raw.max_concurrency,
   });
+}
+
+/** A filter that ldapts cannot parse would fail every login with 503; refuse it at load instead. */
+function checkFilter(yamlPath: string, filter: string): void {
+  try {
+    FilterParser.parseString(filter.replaceAll('${account}', 'x').replaceAll('${dn}', 'cn=x'));
+  } catch (err) {
+    throw new ConfigError(yamlPath, `invalid LDAP filter (RFC 4515): ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
 
 /** `host:port`, `host` (port 389, or 636 with tls: always), `[v6]:port`. */
