@@ -1,6 +1,13 @@
 import type { ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
-import { Client, Filter, InvalidCredentialsError, ResultCodeError, SizeLimitExceededError } from 'ldapts';
+import {
+  Client,
+  Filter,
+  InvalidCredentialsError,
+  ResultCodeError,
+  SASL_MECHANISMS,
+  SizeLimitExceededError,
+} from 'ldapts';
 import type { ClientOptions, Entry, SearchOptions } from 'ldapts';
 import type { Labels } from '../authz/types.js';
 import type { LdapConfig, LdapLabelSource } from '../config/ldap.js';
@@ -303,6 +310,9 @@ export class LdapAuthenticator implements Authenticator {
 
 /** Binds as `dn`; false for invalid credentials (result 49), throws for anything else. */
 async function bindAsUser(client: LdapClient, dn: string, password: string): Promise<boolean> {
+  // ldapts turns a bind "DN" that is a SASL mechanism name (an account "PLAIN" with bind_dn
+  // "${account}") into a SASL bind; no user may choose the bind method.
+  if ((SASL_MECHANISMS as readonly string[]).includes(dn)) return false;
   try {
     await client.bind(dn, password);
     return true;
