@@ -213,6 +213,8 @@ describe('ldap_auth against a real slapd (StartTLS, group search), docker-regist
       expect(await down.json()).toEqual({
         errors: [{ code: 'UNAVAILABLE', message: expect.any(String) }],
       });
+      // The log says why (the client only learns "retry later").
+      expect(s.logs.join('')).toMatch(/"status":503,"reason":"ldap_auth: [^"]*ECONNREFUSED/);
       const admin = await tokenRequest(s, 'admin', s.pw.admin, 'repository:devs/app:pull');
       expect(admin.status).toBe(200);
     } finally {
