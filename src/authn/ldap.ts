@@ -202,7 +202,8 @@ export class LdapAuthenticator implements Authenticator {
       try {
         return await fn(client);
       } catch (err) {
-        if (err instanceof ResultCodeError) throw err;
+        // The directory answered (an LDAP result, or an answer we refuse): the connection is fine.
+        if (err instanceof ResultCodeError || err instanceof BackendUnavailableError) throw err;
         this.#dropService(client);
         if (fresh || attempt > 0) throw err;
       }
@@ -263,9 +264,13 @@ export class LdapAuthenticator implements Authenticator {
   }
 
   #dropService(client: LdapClient): void {
-    void this.#service?.then((current) => {
-      if (current === client) this.#service = undefined;
-    });
+    // The second callback matters: a rejected promise left unhandled would end the process.
+    void this.#service?.then(
+      (current) => {
+        if (current === client) this.#service = undefined;
+      },
+      () => undefined,
+    );
     void quietUnbind(client);
   }
 
