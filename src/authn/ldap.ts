@@ -179,15 +179,36 @@ export class LdapAuthenticator implements Authenticator {
     return labels;
   }
 
+  /**
+   * Runs one login, lookup or check: within the concurrency bound, and within a budget of twice
+   * operation_timeout (10 s by default) in all, so several slow steps (queue, connect, search,
+   * bind) cannot add up past docker's 15 s. Every failure leaves as BackendUnavailableError.
+   */
   async #limited<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new BackendUnavailableError(NAME, 'closed');
-    await this.#limit.acquire(this.#config.operationTimeoutMs);
+    const budgetMs = 2 * this.#config.operationTimeoutMs;
+    const started = Date.now();
     try {
-      return await fn();
+      await this.#limit.acquire(this.#config.operationTimeoutMs);
+    } catch (err) {
+      throw translate(err);
+    }
+    // The slot is held until the work really ends, even when the caller has given up on it.
+    const work = fn().finally(() => this.#limit.release());
+    work.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new BackendUnavailableError(NAME, `no answer within ${budgetMs / 1000} s`)),
+        budgetMs - (Date.now() - started),
+      );
+    });
+    try {
+      return await Promise.race([work, deadline]);
     } catch (err) {
       throw translate(err);
     } finally {
-      this.#limit.release();
+      clearTimeout(timer);
     }
   }
 

@@ -225,6 +225,19 @@ describe('ldap_auth against a real slapd (StartTLS, group search), docker-regist
     expect(await grantedActions(up)).toEqual(['pull']);
   });
 
+  test('a directory that hangs is a 503 after the timeouts, and answers again once it resumes', async () => {
+    s.slapd.pause();
+    try {
+      const hung = await tokenRequest(s, 'alice', s.pw.alice, 'repository:devs/app:pull');
+      expect(hung.status).toBe(503);
+      expect((await tokenRequest(s, 'admin', s.pw.admin, 'repository:devs/app:pull')).status).toBe(200);
+    } finally {
+      s.slapd.resume();
+    }
+    const up = await tokenRequest(s, 'alice', s.pw.alice, 'repository:devs/app:pull');
+    expect(up.status).toBe(200);
+  });
+
   test('no directory password appears in the logs', () => {
     const all = s.logs.join('');
     expect(all).toContain('token issued');

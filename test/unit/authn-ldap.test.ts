@@ -312,6 +312,12 @@ describe('LdapAuthenticator connections', () => {
     expect((await first).outcome).toBe('authenticated');
   });
 
+  test('a directory that never answers is a backend error after twice operation_timeout', async () => {
+    const { dir, login } = setUp({ operation_timeout: 1 });
+    dir.searchDelay = new Promise(() => undefined);
+    await expect(login('alice', 'alice-pw')).rejects.toThrow(/no answer within 2 s/);
+  });
+
   test('close releases the service connection; later requests fail closed', async () => {
     const { dir, authn, login } = setUp();
     await login('alice', 'alice-pw');

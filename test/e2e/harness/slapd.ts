@@ -43,6 +43,9 @@ export interface Slapd {
   /** Stops slapd; the database stays, so `start()` brings the same directory back on the same ports. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a directory that accepts connections but never answers. */
+  pause(): void;
+  resume(): void;
   logs(): string;
 }
 
@@ -133,6 +136,8 @@ export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
       await proc?.stop();
     },
     start,
+    pause: () => process.kill(proc!.pid, 'SIGSTOP'),
+    resume: () => process.kill(proc!.pid, 'SIGCONT'),
     logs: () => proc?.logs() ?? '',
   };
 }
