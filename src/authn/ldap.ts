@@ -383,7 +383,8 @@ function attributeValues(entry: Entry, attribute: string): string[] {
 }
 
 function labelValue(value: string, source: LdapLabelSource): string {
-  const v = source.parseCn ? (cnOf(value) ?? '') : value;
+  // docker_auth keeps a value without a CN as it is.
+  const v = source.parseCn ? (cnOf(value) ?? value) : value;
   return source.lowerCase ? v.toLowerCase() : v;
 }
 

@@ -57,9 +57,8 @@ const groupSearch = strict({
 /** Schema of `ldap_auth`. */
 export const ldapAuthSchema = strict({
   addr: nonEmpty,
-  tls: z
-    .enum(['none', 'always', 'starttls'], { error: 'must be one of none, always, starttls' })
-    .default('none'),
+  // Default as in docker_auth: always for port 636, else none.
+  tls: z.enum(['none', 'always', 'starttls'], { error: 'must be one of none, always, starttls' }).optional(),
   insecure_tls_skip_verify: z.boolean().default(false),
   ca_certificate: nonEmpty.optional(),
   bind_dn: nonEmpty.optional(),
@@ -124,6 +123,7 @@ export function compileLdapConfig(
   io: { at: (path: string) => string; readFile: (yamlPath: string, path: string) => string },
 ): LdapConfig {
   const { host, port } = parseLdapAddress(raw.addr, raw.tls);
+  const tls = raw.tls ?? (port === 636 ? 'always' : 'none');
   if (raw.initial_bind_as_user) {
     if (!raw.bind_dn?.includes('${account}')) {
       throw new ConfigError(
@@ -131,32 +131,19 @@ export function compileLdapConfig(
         'must contain ${account} when initial_bind_as_user is true, e.g. "uid=${account},ou=people,dc=example,dc=org"',
       );
     }
-    if (raw.bind_password_file !== undefined) {
-      throw new ConfigError(
-        'ldap_auth.bind_password_file',
-        'not used when initial_bind_as_user is true (the user binds with their own password); remove it',
-      );
-    }
   } else if (raw.bind_dn !== undefined && raw.bind_password_file === undefined) {
     throw new ConfigError('ldap_auth.bind_password_file', 'required when bind_dn is set');
   } else if (raw.bind_dn === undefined && raw.bind_password_file !== undefined) {
     throw new ConfigError('ldap_auth.bind_dn', 'required when bind_password_file is set');
   }
-  if (raw.insecure_tls_skip_verify && raw.tls === 'none') {
-    throw new ConfigError('ldap_auth.insecure_tls_skip_verify', 'has no effect with tls: none; remove it');
-  }
-  if (raw.ca_certificate !== undefined && raw.tls === 'none') {
-    throw new ConfigError(
-      'ldap_auth.ca_certificate',
-      'has no effect with tls: none; use tls: always or starttls',
-    );
-  }
-
+  // docker_auth accepts insecure_tls_skip_verify and ca_certificate with tls: none (unused then)
+  // and a bind_password_file with initial_bind_as_user; its configs must load unchanged.
   checkFilter('ldap_auth.filter', raw.filter);
   if (raw.group_search) checkFilter('ldap_auth.group_search.filter', raw.group_search.filter);
 
   let bindPassword: Secret | undefined;
-  if (raw.bind_password_file !== undefined) {
+  // With initial_bind_as_user the user's own password is used; a password file is not read.
+  if (raw.bind_password_file !== undefined && !raw.initial_bind_as_user) {
     // docker_auth trims the file; a trailing newline from `echo` must not become part of the password.
     const text = io.readFile('ldap_auth.bind_password_file', io.at(raw.bind_password_file)).trim();
     // An empty password turns the bind into an unauthenticated bind, which directories accept.
@@ -164,7 +151,7 @@ export function compileLdapConfig(
     bindPassword = new Secret(text);
   }
   const caPem =
-    raw.ca_certificate !== undefined
+    raw.ca_certificate !== undefined && tls !== 'none'
       ? io.readFile('ldap_auth.ca_certificate', io.at(raw.ca_certificate))
       : undefined;
   if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
@@ -180,7 +167,7 @@ export function compileLdapConfig(
   return Object.freeze({
     host,
     port,
-    tls: raw.tls,
+    tls,
     insecureSkipVerify: raw.insecure_tls_skip_verify,
     caPem,
     bindDn: raw.bind_dn,
@@ -210,7 +197,7 @@ function checkFilter(yamlPath: string, filter: string): void {
 /** `host:port`, `host` (port 389, or 636 with tls: always), `[v6]:port`. */
 export function parseLdapAddress(
   addr: string,
-  tls: 'none' | 'always' | 'starttls',
+  tls: 'none' | 'always' | 'starttls' | undefined,
 ): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(addr);
   const port = m?.[3] !== undefined ? Number(m[3]) : tls === 'always' ? 636 : 389;

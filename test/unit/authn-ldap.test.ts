@@ -243,6 +243,15 @@ describe('LdapAuthenticator outcomes', () => {
     expect(await login('bob', 'bob-pw')).toEqual({ outcome: 'authenticated', labels: { groups: [] } });
   });
 
+  test('parse_cn keeps a value without a CN as it is (docker_auth)', async () => {
+    const { dir, login } = setUp({ labels: { groups: { attribute: 'memberOf', parse_cn: true } } });
+    dir.entries[2]!.attrs['memberOf'] = ['ou=Plain,dc=example,dc=org', 'CN=Ops,dc=example,dc=org'];
+    expect(await login('bob', 'bob-pw')).toEqual({
+      outcome: 'authenticated',
+      labels: { groups: ['ou=Plain,dc=example,dc=org', 'Ops'] },
+    });
+  });
+
   test('without labels only the DN is asked for', async () => {
     const { dir, login } = setUp({ labels: {} });
     await login('bob', 'bob-pw');

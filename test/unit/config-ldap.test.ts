@@ -100,6 +100,23 @@ describe('ldap_auth config', () => {
     expect([ldap.connectTimeoutMs, ldap.operationTimeoutMs, ldap.maxConcurrency]).toEqual([3000, 10000, 4]);
   });
 
+  test.each([
+    ['ldap.example.org:636', undefined, 'always'],
+    ['ldap.example.org:389', undefined, 'none'],
+    ['ldap.example.org:636', 'starttls', 'starttls'],
+  ])('addr %s with tls %s → %s (docker_auth default)', (addr, tls, expected) => {
+    expect(load(section({ addr, tls })).ldap!.tls).toBe(expected);
+  });
+
+  test('docker_auth leftovers load unchanged: CA and skip-verify with tls none, a password file with initial bind', () => {
+    const plain = load(section({ ca_certificate: 'missing.pem', insecure_tls_skip_verify: 'true' })).ldap!;
+    expect(plain).toMatchObject({ tls: 'none', caPem: undefined });
+    const initial = load(
+      section({ initial_bind_as_user: 'true', bind_dn: '"uid=${account},ou=people,dc=example,dc=org"' }),
+    ).ldap!;
+    expect(initial.bindPassword).toBeUndefined();
+  });
+
   test('initial_bind_as_user needs ${account} in bind_dn and no password file', () => {
     const ldap = load(
       section({
@@ -130,11 +147,6 @@ describe('ldap_auth config', () => {
       'ldap_auth.bind_password_file: the file is empty',
     ],
     ['missing password file', { bind_password_file: 'nope' }, 'ldap_auth.bind_password_file: cannot read'],
-    [
-      'CA without TLS',
-      { ca_certificate: 'ca.pem' },
-      'ldap_auth.ca_certificate: has no effect with tls: none',
-    ],
     ['not a PEM CA', { tls: 'starttls', ca_certificate: 'not-a-cert' }, 'ldap_auth.ca_certificate: no PEM'],
     ['unknown key', { bind_password: 'x' }, 'ldap_auth.bind_password: unknown key; expected one of addr'],
     ['unknown label key', { labels: '{g: {attr: memberOf}}' }, 'ldap_auth.labels.g.attr: unknown key'],
