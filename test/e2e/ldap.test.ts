@@ -91,7 +91,7 @@ ldap_auth:
     attribute: cn
     label: groups
   connect_timeout: 2
-  operation_timeout: 2
+  operation_timeout: 3
 acl:
   - match: {labels: {groups: admins}}
     actions: ["*"]

@@ -4,7 +4,8 @@ import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigErrors } from '../../src/errors.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { closeRuntime, createRuntime } from '../../src/runtime.js';
+import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
 let head = '';
@@ -168,6 +169,21 @@ describe('ldap_auth config', () => {
     ],
   ])('%s is refused', (_what, overrides, message) => {
     expect(errorsOf(section(overrides))).toContain(message);
+  });
+
+  test('the runtime asks ldap_auth after users and users_file (design.md order)', async () => {
+    writeFileSync(join(tmp.dir, 'htpasswd'), `carol:${hash('x')}\n`);
+    const yaml = section().replace(
+      'ldap_auth:',
+      `users:\n  admin: {password: "${hash('x')}"}\nusers_file: htpasswd\nldap_auth:`,
+    );
+    const runtime = createRuntime(load(yaml), {
+      ldapClient: () => {
+        throw new Error('no directory in this test');
+      },
+    });
+    expect(runtime.authenticators.map((a) => a.name)).toEqual(['users', 'users_file', 'ldap_auth']);
+    await closeRuntime(runtime);
   });
 
   test('errors never show the bind password', () => {
