@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { isIP } from 'node:net';
+import { connect, isIP } from 'node:net';
 import {
   Client,
   Filter,
@@ -321,6 +321,7 @@ export class LdapAuthenticator implements Authenticator {
       connectTimeout: c.connectTimeoutMs,
       timeout: c.operationTimeoutMs,
       ...(c.tls === 'always' ? { tlsOptions } : {}),
+      ...(c.tls === 'starttls' ? { createConnection: connectOnce(connect) } : {}),
     });
     if (c.tls === 'starttls') {
       try {
@@ -332,6 +333,20 @@ export class LdapAuthenticator implements Authenticator {
     }
     return client;
   }
+}
+
+/**
+ * Wraps a connect function so it works once. ldapts reconnects a lost connection transparently
+ * on the next operation, which after StartTLS would be in clear text: a password bind would then
+ * go over the wire unencrypted. With StartTLS, a lost connection must fail instead.
+ */
+export function connectOnce<F extends (...args: never[]) => unknown>(connectFn: F): F {
+  let used = false;
+  return ((...args: Parameters<F>) => {
+    if (used) throw new Error('connection lost after StartTLS; not reconnecting in clear text');
+    used = true;
+    return connectFn(...args);
+  }) as F;
 }
 
 /** Binds as `dn`; false for invalid credentials (result 49), throws for anything else. */

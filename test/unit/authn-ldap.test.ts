@@ -10,7 +10,13 @@ import {
   type Entry,
   type SearchOptions,
 } from 'ldapts';
-import { cnOf, escapeDnValue, LdapAuthenticator, type LdapClient } from '../../src/authn/ldap.js';
+import {
+  cnOf,
+  connectOnce,
+  escapeDnValue,
+  LdapAuthenticator,
+  type LdapClient,
+} from '../../src/authn/ldap.js';
 import { compileLdapConfig, ldapAuthSchema } from '../../src/config/ldap.js';
 import { BackendUnavailableError } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
@@ -308,6 +314,17 @@ describe('LdapAuthenticator connections', () => {
     expect(dir.clients.every((c) => c.tlsUpgraded === upgraded)).toBe(true);
     expect(dir.clients[0]!.options.connectTimeout).toBe(5000);
     expect(dir.clients[0]!.options.timeout).toBe(5000);
+  });
+
+  test('with StartTLS a lost connection is never reopened in clear text', async () => {
+    const { dir, login } = setUp({ tls: 'starttls' });
+    await login('alice', 'alice-pw');
+    expect(dir.clients.every((c) => c.options.createConnection !== undefined)).toBe(true);
+    const opened: string[] = [];
+    const once = connectOnce((port: number, host: string) => opened.push(`${host}:${port}`));
+    once(389, 'ldap.example.org');
+    expect(() => once(389, 'ldap.example.org')).toThrow(/not reconnecting in clear text/);
+    expect(opened).toEqual(['ldap.example.org:389']);
   });
 
   test('at most max_concurrency requests talk to the directory; waiters give up with a backend error', async () => {
