@@ -4,6 +4,7 @@ import { StaticUsersAuthenticator } from './authn/users.js';
 import { JwtAuthenticator } from './authn/jwt.js';
 import { AppPasswordAuthenticator } from './authn/oidc-app-password.js';
 import { OidcLogin } from './oidc/login.js';
+import { LdapAuthenticator, type LdapClientFactory } from './authn/ldap.js';
 import type { Authenticator } from './authn/types.js';
 import { ExtAuthenticator } from './authn/ext.js';
 import { ExtAuthorizer } from './authz/ext.js';
@@ -35,6 +36,8 @@ export interface RuntimeDeps {
   readonly verifier?: PasswordVerifier;
   /** Runs `ext_auth` / `ext_authz` commands (default: child_process.spawn). */
   readonly runCommand?: CommandRunner;
+  /** Override how LDAP clients are made (unit tests use a fake directory). */
+  readonly ldapClient?: LdapClientFactory;
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
@@ -44,6 +47,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
   if (config.extAuth) authenticators.push(new ExtAuthenticator(config.extAuth, deps.runCommand));
+  if (config.ldap) authenticators.push(new LdapAuthenticator(config.ldap, deps.ldapClient));
   if (config.oidcAuth) authenticators.push(new AppPasswordAuthenticator(config.oidcAuth));
   if (config.raw.jwt_auth) authenticators.push(new JwtAuthenticator(config.raw.jwt_auth));
   const extAuthz = config.extAuthz ? new ExtAuthorizer(config.extAuthz, deps.runCommand) : undefined;

@@ -10,12 +10,8 @@ import type { StaticUser } from '../authn/users.js';
 import { loadSigningKey } from '../token/keys.js';
 import { loadOidcAuth, type OidcAuthConfig } from './oidc.js';
 import type { SigningKey } from '../token/types.js';
-import {
-  configSchema,
-  NOT_YET_IMPLEMENTED_SECTIONS,
-  UNSUPPORTED_DOCKER_AUTH_SECTIONS,
-  type RawConfig,
-} from './schema.js';
+import { configSchema, UNSUPPORTED_DOCKER_AUTH_SECTIONS, type RawConfig } from './schema.js';
+import { compileLdapConfig, type LdapConfig } from './ldap.js';
 import { formatPath, lineOf, parseYaml, type ParsedYaml } from './yaml.js';
 import { loadRefresh, type RefreshConfig } from './refresh.js';
 import { loadExtCommand, type ExtCommandConfig } from './ext.js';
@@ -48,6 +44,7 @@ export interface Config {
   };
   readonly users: ReadonlyMap<string, StaticUser> | undefined;
   readonly usersFile: { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } | undefined;
+  readonly ldap: LdapConfig | undefined;
   /** `oidc_auth` with its secrets read; `jwt_auth` needs no loading and stays in `raw`. */
   readonly oidcAuth: OidcAuthConfig | undefined;
   readonly acl: CompiledAcl;
@@ -223,6 +220,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       })
     : undefined;
 
+  const ldap = raw.ldap_auth ? attempt(() => compileLdapConfig(raw.ldap_auth!, { at, readFile })) : undefined;
   const oidcAuth = raw.oidc_auth ? attempt(() => loadOidcAuth(raw.oidc_auth!, at, readFile)) : undefined;
 
   const acl = attempt(() => compileAcl(raw.acl, 'acl'));
@@ -245,6 +243,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     },
     users,
     usersFile,
+    ldap,
     oidcAuth,
     acl,
     extAuth,
@@ -275,9 +274,6 @@ function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
       ['server', 'letsencrypt'],
       'docker_auth section not supported by regauth; terminate TLS in HAProxy or give server.certificate and server.key',
     );
-  }
-  for (const section of NOT_YET_IMPLEMENTED_SECTIONS) {
-    if (section in top) refused([section], 'not implemented in this version of regauth');
   }
   if (errors.length > 0) throw new ConfigErrors(errors, file);
 

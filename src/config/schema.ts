@@ -4,6 +4,7 @@ import { refreshSchema } from './refresh.js';
 import { extCommandSchema } from './ext.js';
 import { jwtAuthSchema } from './jwt.js';
 import { oidcAuthSchema } from './oidc.js';
+import { ldapAuthSchema } from './ldap.js';
 
 export { duration };
 
@@ -75,6 +76,7 @@ export const configSchema = strict({
   users_file: nonEmpty.optional(),
   ext_auth: extCommandSchema.optional(),
   ext_authz: extCommandSchema.optional(),
+  ldap_auth: ldapAuthSchema.optional(),
   oidc_auth: oidcAuthSchema.optional(),
   jwt_auth: jwtAuthSchema.optional(),
   acl: z.array(aclRule).default([]),
@@ -101,6 +103,3 @@ export const UNSUPPORTED_DOCKER_AUTH_SECTIONS = [
   'plugin_authz',
   'letsencrypt',
 ] as const;
-
-/** Sections the contract names that this version does not implement yet. */
-export const NOT_YET_IMPLEMENTED_SECTIONS = ['ldap_auth'] as const;

@@ -78,7 +78,7 @@ describe('loadConfigText', () => {
     [
       'top-level typo',
       `token:\n  issuer: x\n__KEY__userz: {}\n`,
-      'userz: unknown key; expected one of server, token, users, users_file, ext_auth, ext_authz, oidc_auth, jwt_auth, acl',
+      'userz: unknown key; expected one of server, token, users',
     ],
     ['missing issuer', `token:\n__KEY__`, 'token.issuer: required'],
     [

@@ -1,0 +1,484 @@
+import type { ConnectionOptions } from 'node:tls';
+import { connect, isIP } from 'node:net';
+import {
+  Client,
+  Filter,
+  InvalidCredentialsError,
+  ResultCodeError,
+  SASL_MECHANISMS,
+  SizeLimitExceededError,
+} from 'ldapts';
+import type { ClientOptions, Entry, SearchOptions } from 'ldapts';
+import type { Labels } from '../authz/types.js';
+import type { LdapConfig, LdapLabelSource } from '../config/ldap.js';
+import { BackendUnavailableError } from '../errors.js';
+import type { Authenticator, AuthnResult, Credentials } from './types.js';
+
+/** The part of ldapts' Client this backend uses; tests inject a fake. */
+export type LdapClient = Pick<Client, 'bind' | 'search' | 'startTLS' | 'unbind' | 'isConnected' | 'isBound'>;
+
+/** Makes one LDAP client (one connection, opened lazily by the first operation). */
+export type LdapClientFactory = (options: ClientOptions) => LdapClient;
+
+const NAME = 'ldap_auth';
+
+/**
+ * `ldap_auth`: docker_auth's flow. A service bind (or a bind as the user when
+ * `initial_bind_as_user`), a search for exactly one entry with the escaped account in the
+ * filter, a bind as that entry with the given password, then labels from the entry's attributes
+ * and, optionally, from a group search.
+ *
+ * Outcomes: account not in the directory → no_match (the next backend is asked); empty password
+ * → denied before any bind (an empty-password simple bind is an unauthenticated bind, which
+ * directories accept); invalid credentials (result 49) → denied; anything else, including a
+ * filter that matches several entries (a misconfiguration an account name cannot cause, since
+ * it is escaped) → BackendUnavailableError, so the request fails closed with 503.
+ *
+ * The service connection is kept and reused; it is replaced when the directory closed it or an
+ * operation on it failed (so a directory restart heals on the next request). User binds use a
+ * short-lived connection each, since a bind changes the identity of the whole connection.
+ * At most `max_concurrency` authentications talk to the directory at once.
+ */
+export class LdapAuthenticator implements Authenticator {
+  readonly name = NAME;
+  /** Defined only with a service account: refresh tokens need a lookup without the password. */
+  readonly lookup?: (account: string) => Promise<{ readonly labels: Labels } | undefined>;
+
+  readonly #config: LdapConfig;
+  readonly #factory: LdapClientFactory;
+  readonly #limit: Semaphore;
+  #service: Promise<LdapClient> | undefined;
+  #closed = false;
+
+  constructor(config: LdapConfig, factory: LdapClientFactory = (options) => new Client(options)) {
+    this.#config = config;
+    this.#factory = factory;
+    this.#limit = new Semaphore(config.maxConcurrency);
+    if (!config.initialBindAsUser) this.lookup = (account) => this.#lookup(account);
+  }
+
+  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+    // The anonymous account is never a directory account.
+    if (account === '') return { outcome: 'no_match' };
+    if (password === undefined || password.length === 0)
+      return { outcome: 'denied', reason: 'empty password' };
+    return this.#limited(() =>
+      this.#config.initialBindAsUser
+        ? this.#authenticateAsUser(account, password.reveal())
+        : this.#authenticateWithService(account, password.reveal()),
+    );
+  }
+
+  /** Readiness: the service connection is bound (or, without one, the directory answers). */
+  async check(): Promise<void> {
+    await this.#limited(async () => {
+      const rootDse: SearchOptions = { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] };
+      if (this.#config.initialBindAsUser) {
+        await this.#withSession(async (client) => void (await client.search('', rootDse)));
+      } else {
+        await this.#withService(async (client) => void (await client.search('', rootDse)));
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const service = this.#service;
+    this.#service = undefined;
+    await service?.then(quietUnbind, () => undefined);
+  }
+
+  async #lookup(account: string): Promise<{ readonly labels: Labels } | undefined> {
+    if (account === '') return undefined;
+    return this.#limited(async () => {
+      const entry = await this.#withService((client) => this.#findEntry(client, account));
+      if (!entry) return undefined;
+      const groups = await this.#withService((client) => this.#groups(client, entry.dn, account));
+      return { labels: this.#labels(entry, groups) };
+    });
+  }
+
+  async #authenticateWithService(account: string, password: string): Promise<AuthnResult> {
+    const entry = await this.#withService((client) => this.#findEntry(client, account));
+    if (!entry) return { outcome: 'no_match' };
+    const bound = await this.#withSession((client) => bindAsUser(client, entry.dn, password));
+    if (!bound) return { outcome: 'denied', reason: 'invalid credentials' };
+    const groups = await this.#withService((client) => this.#groups(client, entry.dn, account));
+    return { outcome: 'authenticated', labels: this.#labels(entry, groups) };
+  }
+
+  /** docker_auth's initial_bind_as_user: no service account; everything runs as the user. */
+  async #authenticateAsUser(account: string, password: string): Promise<AuthnResult> {
+    return this.#withSession(async (client): Promise<AuthnResult> => {
+      const bindDn = this.#config.bindDn!.replaceAll('${account}', escapeDnValue(account));
+      if (!(await bindAsUser(client, bindDn, password))) {
+        return { outcome: 'denied', reason: 'invalid credentials' };
+      }
+      const entry = await this.#findEntry(client, account);
+      if (!entry) return { outcome: 'no_match' };
+      // The initial bind proved a DN built from the account; this one proves the entry found.
+      if (!(await bindAsUser(client, entry.dn, password))) {
+        return { outcome: 'denied', reason: 'invalid credentials' };
+      }
+      const groups = await this.#groups(client, entry.dn, account);
+      return { outcome: 'authenticated', labels: this.#labels(entry, groups) };
+    });
+  }
+
+  /** The account's entry, undefined when there is none; more than one is a misconfiguration. */
+  async #findEntry(client: LdapClient, account: string): Promise<Entry | undefined> {
+    const attributes = [...new Set([...this.#config.labels.values()].map((s) => s.attribute))];
+    let entries: Entry[];
+    try {
+      ({ searchEntries: entries } = await client.search(this.#config.base, {
+        scope: 'sub',
+        filter: this.#config.filter.replaceAll('${account}', Filter.escape(account)),
+        // '1.1' asks for no attributes: only the DN is needed when no label is configured.
+        attributes: attributes.length > 0 ? attributes : ['1.1'],
+        sizeLimit: 2,
+        timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
+      }));
+    } catch (err) {
+      // sizeLimit 2 with three or more matches ends in "size limit exceeded".
+      if (err instanceof SizeLimitExceededError) throw ambiguous(err);
+      throw err;
+    }
+    if (entries.length > 1) throw ambiguous();
+    return entries[0];
+  }
+
+  /** Values of the group search's attribute, or [] without a group search. */
+  async #groups(client: LdapClient, dn: string, account: string): Promise<string[]> {
+    const gs = this.#config.groupSearch;
+    if (!gs) return [];
+    const filter = gs.filter
+      .replaceAll('${dn}', Filter.escape(dn))
+      .replaceAll('${account}', Filter.escape(account));
+    const { searchEntries } = await client.search(gs.base, {
+      scope: 'sub',
+      filter,
+      attributes: [gs.attribute],
+      timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
+    });
+    return searchEntries.flatMap((e) => attributeValues(e, gs.attribute).map((v) => labelValue(v, gs)));
+  }
+
+  #labels(entry: Entry, groups: string[]): Labels {
+    const labels: Record<string, string[]> = {};
+    const add = (name: string, values: string[]) => {
+      const merged = new Set([...(labels[name] ?? []), ...values.filter((v) => v !== '')]);
+      labels[name] = [...merged];
+    };
+    for (const [name, source] of this.#config.labels) {
+      add(
+        name,
+        attributeValues(entry, source.attribute).map((v) => labelValue(v, source)),
+      );
+    }
+    if (this.#config.groupSearch) add(this.#config.groupSearch.label, groups);
+    return labels;
+  }
+
+  /**
+   * Runs one login, lookup or check: within the concurrency bound, and within a budget of twice
+   * operation_timeout (10 s by default) in all, so several slow steps (queue, connect, search,
+   * bind) cannot add up past docker's 15 s. Every failure leaves as BackendUnavailableError.
+   */
+  async #limited<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new BackendUnavailableError(NAME, 'closed');
+    const budgetMs = 2 * this.#config.operationTimeoutMs;
+    const started = Date.now();
+    try {
+      await this.#limit.acquire(this.#config.operationTimeoutMs);
+    } catch (err) {
+      throw translate(err);
+    }
+    // The slot is held until the work really ends, even when the caller has given up on it.
+    const work = fn().finally(() => this.#limit.release());
+    work.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new BackendUnavailableError(NAME, `no answer within ${budgetMs / 1000} s`)),
+        budgetMs - (Date.now() - started),
+      );
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } catch (err) {
+      throw translate(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs `fn` on the shared service connection. When a reused connection fails below the LDAP
+   * level (closed, reset, timed out), it is dropped and `fn` is tried once on a fresh one: the
+   * directory may have restarted since the connection was made.
+   */
+  async #withService<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const { client, fresh } = await this.#serviceClient();
+      try {
+        return await fn(client);
+      } catch (err) {
+        // The directory answered (an LDAP result, or an answer we refuse): the connection is fine.
+        if (err instanceof ResultCodeError || err instanceof BackendUnavailableError) throw err;
+        this.#dropService(client);
+        if (fresh || attempt > 0) throw err;
+      }
+    }
+  }
+
+  async #serviceClient(): Promise<{ client: LdapClient; fresh: boolean }> {
+    const current = this.#service;
+    if (current) {
+      const client = await current.catch(() => undefined);
+      if (client && this.#usable(client)) return { client, fresh: false };
+      if (this.#service === current) this.#service = undefined;
+      if (client) void quietUnbind(client);
+    }
+    // Concurrent requests share one connection attempt.
+    const opening = this.#service ?? this.#openService();
+    this.#service = opening;
+    try {
+      return { client: await opening, fresh: true };
+    } catch (err) {
+      if (this.#service === opening) this.#service = undefined;
+      throw err;
+    }
+  }
+
+  async #openService(): Promise<LdapClient> {
+    const client = await this.#open();
+    try {
+      if (this.#config.bindDn !== undefined) {
+        await client.bind(this.#config.bindDn, this.#config.bindPassword!.reveal());
+      }
+      return client;
+    } catch (err) {
+      void quietUnbind(client);
+      // A rejected service bind is the operator's problem, not the user's: never "denied".
+      if (err instanceof InvalidCredentialsError) {
+        throw new BackendUnavailableError(
+          NAME,
+          'the service bind (bind_dn) was rejected: invalid credentials',
+          {
+            cause: err,
+          },
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Whether a kept service connection can be reused. A connection that needs session state (a
+   * bind, StartTLS) is replaced once the directory has closed it: ldapts would reconnect it
+   * transparently, but unbound and, with StartTLS, in clear text.
+   */
+  #usable(client: LdapClient): boolean {
+    const needsSession = this.#config.bindDn !== undefined || this.#config.tls === 'starttls';
+    if (!needsSession) return true;
+    return client.isConnected && (this.#config.bindDn === undefined || client.isBound);
+  }
+
+  #dropService(client: LdapClient): void {
+    // The second callback matters: a rejected promise left unhandled would end the process.
+    void this.#service?.then(
+      (current) => {
+        if (current === client) this.#service = undefined;
+      },
+      () => undefined,
+    );
+    void quietUnbind(client);
+  }
+
+  /** A fresh connection for one user's binds, always closed afterwards. */
+  async #withSession<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
+    const client = await this.#open();
+    try {
+      return await fn(client);
+    } finally {
+      void quietUnbind(client);
+    }
+  }
+
+  /** A new client; with StartTLS, upgraded before anything else is sent. */
+  async #open(): Promise<LdapClient> {
+    const c = this.#config;
+    const scheme = c.tls === 'always' ? 'ldaps' : 'ldap';
+    const host = isIP(c.host) === 6 ? `[${c.host}]` : c.host;
+    const tlsOptions: ConnectionOptions = {
+      rejectUnauthorized: !c.insecureSkipVerify,
+      ...(c.caPem !== undefined ? { ca: c.caPem } : {}),
+      // SNI is for names only; Node warns when it is given an IP address.
+      ...(isIP(c.host) === 0 ? { servername: c.host } : {}),
+    };
+    const client = this.#factory({
+      url: `${scheme}://${host}:${c.port}`,
+      connectTimeout: c.connectTimeoutMs,
+      timeout: c.operationTimeoutMs,
+      ...(c.tls === 'always' ? { tlsOptions } : {}),
+      ...(c.tls === 'starttls' ? { createConnection: connectOnce(connect) } : {}),
+    });
+    if (c.tls === 'starttls') {
+      try {
+        await client.startTLS(tlsOptions);
+      } catch (err) {
+        void quietUnbind(client);
+        throw err;
+      }
+    }
+    return client;
+  }
+}
+
+/**
+ * Wraps a connect function so it works once. ldapts reconnects a lost connection transparently
+ * on the next operation, which after StartTLS would be in clear text: a password bind would then
+ * go over the wire unencrypted. With StartTLS, a lost connection must fail instead.
+ */
+export function connectOnce<F extends (...args: never[]) => unknown>(connectFn: F): F {
+  let used = false;
+  return ((...args: Parameters<F>) => {
+    if (used) throw new Error('connection lost after StartTLS; not reconnecting in clear text');
+    used = true;
+    return connectFn(...args);
+  }) as F;
+}
+
+/** Binds as `dn`; false for invalid credentials (result 49), throws for anything else. */
+async function bindAsUser(client: LdapClient, dn: string, password: string): Promise<boolean> {
+  // ldapts turns a bind "DN" that is a SASL mechanism name (an account "PLAIN" with bind_dn
+  // "${account}") into a SASL bind; no user may choose the bind method.
+  if ((SASL_MECHANISMS as readonly string[]).includes(dn)) return false;
+  try {
+    await client.bind(dn, password);
+    return true;
+  } catch (err) {
+    if (err instanceof InvalidCredentialsError) return false;
+    throw err;
+  }
+}
+
+function ambiguous(cause?: unknown): BackendUnavailableError {
+  return new BackendUnavailableError(
+    NAME,
+    'the filter matched more than one entry for one account; check ldap_auth.base and ldap_auth.filter',
+    { cause },
+  );
+}
+
+/** Every failure that is not an outcome becomes BackendUnavailableError (503), keeping the cause for the log. */
+function translate(err: unknown): BackendUnavailableError {
+  if (err instanceof BackendUnavailableError) return err;
+  const detail =
+    err instanceof ResultCodeError
+      ? `directory error ${err.code}: ${err.message}`
+      : err instanceof Error
+        ? err.message
+        : String(err);
+  return new BackendUnavailableError(NAME, detail, { cause: err });
+}
+
+function quietUnbind(client: LdapClient): Promise<void> {
+  return client.unbind().catch(() => undefined);
+}
+
+/** An attribute's values as strings; attribute names compare case-insensitively, as in LDAP. */
+function attributeValues(entry: Entry, attribute: string): string[] {
+  const wanted = attribute.toLowerCase();
+  const key = Object.keys(entry).find((k) => k !== 'dn' && k.toLowerCase() === wanted);
+  const value = key === undefined ? undefined : entry[key];
+  if (value === undefined) return [];
+  const values = Array.isArray(value) ? value : [value];
+  return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+}
+
+function labelValue(value: string, source: LdapLabelSource): string {
+  // docker_auth keeps a value without a CN as it is.
+  const v = source.parseCn ? (cnOf(value) ?? value) : value;
+  return source.lowerCase ? v.toLowerCase() : v;
+}
+
+/**
+ * The value of the first CN in a DN (`CN=Dev Ops,OU=Groups,DC=example,DC=org` → `Dev Ops`), as
+ * docker_auth's parse_cn; undefined when the DN has no CN.
+ */
+export function cnOf(dn: string): string | undefined {
+  // Attribute type and value pairs, honouring backslash escapes; multi-valued RDNs (`+`) are split too.
+  for (const [, type, raw] of dn.matchAll(/\s*([^=,+]+?)\s*=((?:\\.|[^,+\\])*)/g)) {
+    if (type!.toLowerCase() !== 'cn') continue;
+    return unescapeDnValue(raw!.trim());
+  }
+  return undefined;
+}
+
+function unescapeDnValue(raw: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (ch === '\\' && /^[0-9a-fA-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (ch === '\\' && i + 1 < raw.length) {
+      bytes.push(...Buffer.from(raw[i + 1]!, 'utf8'));
+      i += 1;
+    } else {
+      bytes.push(...Buffer.from(ch, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/**
+ * Escapes a value for use inside a DN attribute value (RFC 4514 section 2.4): `"+,;<>\` and
+ * `=` get a backslash, NUL becomes `\00`, a leading `#` or space and a trailing space are escaped.
+ */
+export function escapeDnValue(value: string): string {
+  const chars = [...value];
+  return chars
+    .map((ch, i) => {
+      if (ch === '\0') return '\\00';
+      if ('"+,;<>\\='.includes(ch)) return `\\${ch}`;
+      if ((i === 0 && (ch === '#' || ch === ' ')) || (i === chars.length - 1 && ch === ' ')) return `\\${ch}`;
+      return ch;
+    })
+    .join('');
+}
+
+/** A counting semaphore whose waiters give up after a timeout (the directory is too slow to keep up). */
+class Semaphore {
+  #free: number;
+  readonly #waiters: Array<() => void> = [];
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  acquire(timeoutMs: number): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = this.#waiters.indexOf(grant);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(new BackendUnavailableError(NAME, 'too many concurrent directory requests'));
+      }, timeoutMs);
+      this.#waiters.push(grant);
+    });
+  }
+
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}

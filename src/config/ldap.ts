@@ -1,0 +1,211 @@
+import { FilterParser } from 'ldapts';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { Secret } from '../secret.js';
+import { parseDuration } from './duration.js';
+
+/**
+ * The `ldap_auth` section: docker_auth's keys (addr, tls, insecure_tls_skip_verify,
+ * ca_certificate, bind_dn, bind_password_file, initial_bind_as_user, base, filter, labels)
+ * plus a group search for directories without memberOf, timeouts and a concurrency bound.
+ */
+
+const nonEmpty = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
+
+// Kept local (not the shared `strict` helper) so this section stays one self-contained file.
+function strict<T extends z.core.$ZodLooseShape>(shape: T) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${allowed}` : undefined,
+  });
+}
+
+// Same rule as the shared `duration` in schema.ts, which cannot be imported here without a cycle.
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const s = parseDuration(v);
+  if (s === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5s"`,
+    });
+    return z.NEVER;
+  }
+  return s;
+});
+
+const seconds = (fallback: number) =>
+  duration.default(fallback).refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' });
+
+const labelSource = strict({
+  attribute: nonEmpty,
+  parse_cn: z.boolean().default(false),
+  lower_case: z.boolean().default(false),
+});
+
+const groupSearch = strict({
+  base: nonEmpty,
+  filter: nonEmpty.refine((f) => f.includes('${dn}') || f.includes('${account}'), {
+    error: 'must contain ${dn} or ${account}, e.g. "(&(objectClass=groupOfNames)(member=${dn}))"',
+  }),
+  attribute: nonEmpty.default('cn'),
+  label: nonEmpty.default('groups'),
+  parse_cn: z.boolean().default(false),
+  lower_case: z.boolean().default(false),
+});
+
+/** Schema of `ldap_auth`. */
+export const ldapAuthSchema = strict({
+  addr: nonEmpty,
+  // Default as in docker_auth: always for port 636, else none.
+  tls: z.enum(['none', 'always', 'starttls'], { error: 'must be one of none, always, starttls' }).optional(),
+  insecure_tls_skip_verify: z.boolean().default(false),
+  ca_certificate: nonEmpty.optional(),
+  bind_dn: nonEmpty.optional(),
+  bind_password_file: nonEmpty.optional(),
+  initial_bind_as_user: z.boolean().default(false),
+  base: nonEmpty,
+  filter: nonEmpty.refine((f) => f.includes('${account}'), {
+    error:
+      'must contain ${account}, e.g. "(uid=${account})"; without it every account would find the same entry',
+  }),
+  labels: z.record(z.string(), labelSource).default({}),
+  group_search: groupSearch.optional(),
+  connect_timeout: seconds(5),
+  operation_timeout: seconds(5),
+  max_concurrency: z
+    .number({ error: 'must be an integer' })
+    .int({ error: 'must be an integer' })
+    .min(1, { error: 'must be at least 1' })
+    .max(1000, { error: 'must be at most 1000' })
+    .default(10),
+});
+
+export type LdapAuthSchema = z.output<typeof ldapAuthSchema>;
+
+/** How one label is read from an attribute of the entry (or of the groups found). */
+export interface LdapLabelSource {
+  readonly attribute: string;
+  /** Take the CN of a DN value (`CN=devs,OU=Groups,…` → `devs`), as for memberOf. */
+  readonly parseCn: boolean;
+  readonly lowerCase: boolean;
+}
+
+/** `ldap_auth`, validated, with its files read. */
+export interface LdapConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: 'none' | 'always' | 'starttls';
+  readonly insecureSkipVerify: boolean;
+  /** PEM of the CA(s) that sign the directory's certificate; undefined = the system store. */
+  readonly caPem: string | undefined;
+  readonly bindDn: string | undefined;
+  readonly bindPassword: Secret | undefined;
+  readonly initialBindAsUser: boolean;
+  readonly base: string;
+  readonly filter: string;
+  readonly labels: ReadonlyMap<string, LdapLabelSource>;
+  readonly groupSearch:
+    | (LdapLabelSource & { readonly base: string; readonly filter: string; readonly label: string })
+    | undefined;
+  readonly connectTimeoutMs: number;
+  readonly operationTimeoutMs: number;
+  readonly maxConcurrency: number;
+}
+
+/**
+ * Checks what the schema cannot (addr, bind settings) and reads bind_password_file and
+ * ca_certificate. `at` resolves a path against the config file's directory; `readFile`
+ * records the file for reload watching and throws a ConfigError naming the YAML path.
+ */
+export function compileLdapConfig(
+  raw: LdapAuthSchema,
+  io: { at: (path: string) => string; readFile: (yamlPath: string, path: string) => string },
+): LdapConfig {
+  const { host, port } = parseLdapAddress(raw.addr, raw.tls);
+  const tls = raw.tls ?? (port === 636 ? 'always' : 'none');
+  if (raw.initial_bind_as_user) {
+    if (!raw.bind_dn?.includes('${account}')) {
+      throw new ConfigError(
+        'ldap_auth.bind_dn',
+        'must contain ${account} when initial_bind_as_user is true, e.g. "uid=${account},ou=people,dc=example,dc=org"',
+      );
+    }
+  } else if (raw.bind_dn !== undefined && raw.bind_password_file === undefined) {
+    throw new ConfigError('ldap_auth.bind_password_file', 'required when bind_dn is set');
+  } else if (raw.bind_dn === undefined && raw.bind_password_file !== undefined) {
+    throw new ConfigError('ldap_auth.bind_dn', 'required when bind_password_file is set');
+  }
+  // docker_auth accepts insecure_tls_skip_verify and ca_certificate with tls: none (unused then)
+  // and a bind_password_file with initial_bind_as_user; its configs must load unchanged.
+  checkFilter('ldap_auth.filter', raw.filter);
+  if (raw.group_search) checkFilter('ldap_auth.group_search.filter', raw.group_search.filter);
+
+  let bindPassword: Secret | undefined;
+  // With initial_bind_as_user the user's own password is used; a password file is not read.
+  if (raw.bind_password_file !== undefined && !raw.initial_bind_as_user) {
+    // docker_auth trims the file; a trailing newline from `echo` must not become part of the password.
+    const text = io.readFile('ldap_auth.bind_password_file', io.at(raw.bind_password_file)).trim();
+    // An empty password turns the bind into an unauthenticated bind, which directories accept.
+    if (text === '') throw new ConfigError('ldap_auth.bind_password_file', 'the file is empty');
+    bindPassword = new Secret(text);
+  }
+  const caPem =
+    raw.ca_certificate !== undefined && tls !== 'none'
+      ? io.readFile('ldap_auth.ca_certificate', io.at(raw.ca_certificate))
+      : undefined;
+  if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError('ldap_auth.ca_certificate', 'no PEM certificate in the file');
+  }
+
+  const source = (s: { attribute: string; parse_cn: boolean; lower_case: boolean }): LdapLabelSource => ({
+    attribute: s.attribute,
+    parseCn: s.parse_cn,
+    lowerCase: s.lower_case,
+  });
+  const gs = raw.group_search;
+  return Object.freeze({
+    host,
+    port,
+    tls,
+    insecureSkipVerify: raw.insecure_tls_skip_verify,
+    caPem,
+    bindDn: raw.bind_dn,
+    bindPassword,
+    initialBindAsUser: raw.initial_bind_as_user,
+    base: raw.base,
+    filter: raw.filter,
+    labels: new Map(Object.entries(raw.labels).map(([name, s]) => [name, source(s)])),
+    groupSearch: gs ? { ...source(gs), base: gs.base, filter: gs.filter, label: gs.label } : undefined,
+    connectTimeoutMs: raw.connect_timeout * 1000,
+    operationTimeoutMs: raw.operation_timeout * 1000,
+    maxConcurrency: raw.max_concurrency,
+  });
+}
+
+/** A filter that ldapts cannot parse would fail every login with 503; refuse it at load instead. */
+function checkFilter(yamlPath: string, filter: string): void {
+  try {
+    FilterParser.parseString(filter.replaceAll('${account}', 'x').replaceAll('${dn}', 'cn=x'));
+  } catch (err) {
+    throw new ConfigError(yamlPath, `invalid LDAP filter (RFC 4515): ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** `host:port`, `host` (port 389, or 636 with tls: always), `[v6]:port`. */
+export function parseLdapAddress(
+  addr: string,
+  tls: 'none' | 'always' | 'starttls' | undefined,
+): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(addr);
+  const port = m?.[3] !== undefined ? Number(m[3]) : tls === 'always' ? 636 : 389;
+  if (!m || port < 1 || port > 65535) {
+    throw new ConfigError(
+      'ldap_auth.addr',
+      `invalid address ${JSON.stringify(addr)}; expected host:port, e.g. "ldap.example.org:389"`,
+    );
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}

@@ -1,0 +1,442 @@
+import { describe, expect, test } from 'vitest';
+import {
+  AndFilter,
+  EqualityFilter,
+  FilterParser,
+  InvalidCredentialsError,
+  SizeLimitExceededError,
+  UnwillingToPerformError,
+  type ClientOptions,
+  type Entry,
+  type SearchOptions,
+} from 'ldapts';
+import {
+  cnOf,
+  connectOnce,
+  escapeDnValue,
+  LdapAuthenticator,
+  type LdapClient,
+} from '../../src/authn/ldap.js';
+import { compileLdapConfig, ldapAuthSchema } from '../../src/config/ldap.js';
+import { BackendUnavailableError } from '../../src/errors.js';
+import { Secret } from '../../src/secret.js';
+
+interface FakeEntry {
+  dn: string;
+  password?: string;
+  attrs: Record<string, string | string[]>;
+}
+
+/**
+ * A directory in memory: filters are evaluated with ldapts' own parser and matcher, binds check
+ * the entry's password. Records every client, bind and search, and can be "down".
+ */
+class FakeDirectory {
+  entries: FakeEntry[] = [];
+  down = false;
+  /** Makes the next search on an already used connection fail as a dead socket would. */
+  breakConnections = false;
+  clients: FakeClient[] = [];
+  binds: { dn: string; client: number }[] = [];
+  searches: { base: string; filter: string; attributes: string[] | undefined }[] = [];
+  searchDelay: Promise<void> | undefined;
+
+  factory = (options: ClientOptions): LdapClient => {
+    const client = new FakeClient(this, options, this.clients.length);
+    this.clients.push(client);
+    return client as unknown as LdapClient;
+  };
+}
+
+class FakeClient {
+  isConnected = false;
+  isBound = false;
+  unbound = false;
+  tlsUpgraded = false;
+  constructor(
+    private readonly dir: FakeDirectory,
+    readonly options: ClientOptions,
+    readonly id: number,
+  ) {}
+
+  #connect(): void {
+    if (this.dir.down)
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:389'), { code: 'ECONNREFUSED' });
+    this.isConnected = true;
+  }
+  async startTLS(): Promise<void> {
+    this.#connect();
+    this.tlsUpgraded = true;
+  }
+  async bind(dn: string, password: string): Promise<void> {
+    this.#connect();
+    this.dir.binds.push({ dn, client: this.id });
+    const entry = this.dir.entries.find((e) => e.dn === dn);
+    if (!entry || entry.password !== password) throw new InvalidCredentialsError('Invalid credentials');
+    if (entry.attrs['locked']) throw new UnwillingToPerformError('account locked');
+    this.isBound = true;
+  }
+  async search(base: string, options: SearchOptions = {}) {
+    if (this.isConnected && this.dir.breakConnections) {
+      this.dir.breakConnections = false;
+      this.isConnected = false;
+      throw new Error('socket hang up');
+    }
+    this.#connect();
+    await this.dir.searchDelay;
+    const filter = String(options.filter);
+    this.dir.searches.push({ base, filter, attributes: options.attributes });
+    const parsed = FilterParser.parseString(filter);
+    const found = this.dir.entries.filter(
+      (e) =>
+        e.dn.endsWith(base) &&
+        parsed.matches({ ...(e.attrs as Record<string, string>), dn: e.dn } as Record<string, string>),
+    );
+    if (options.sizeLimit && found.length > options.sizeLimit) {
+      throw new SizeLimitExceededError('Size limit exceeded');
+    }
+    const searchEntries: Entry[] = found.map((e) => ({ dn: e.dn, ...e.attrs }));
+    return { searchEntries, searchReferences: [] };
+  }
+  async unbind(): Promise<void> {
+    this.unbound = true;
+    this.isConnected = false;
+    this.isBound = false;
+  }
+}
+
+const SERVICE_DN = 'uid=svc,ou=services,dc=example,dc=org';
+const SERVICE_PASSWORD = 'service-password';
+
+function setUp(section: Record<string, unknown> = {}) {
+  const dir = new FakeDirectory();
+  dir.entries = [
+    { dn: SERVICE_DN, password: SERVICE_PASSWORD, attrs: { uid: 'svc', objectClass: 'account' } },
+    {
+      dn: 'uid=alice,ou=people,dc=example,dc=org',
+      password: 'alice-pw',
+      attrs: {
+        uid: 'alice',
+        objectClass: 'inetOrgPerson',
+        memberOf: [
+          'CN=Dev Ops,OU=Groups,DC=example,DC=org',
+          'cn=Admins\\2C Team,ou=groups,dc=example,dc=org',
+        ],
+        mail: 'alice@example.org',
+      },
+    },
+    {
+      dn: 'uid=bob,ou=people,dc=example,dc=org',
+      password: 'bob-pw',
+      attrs: { uid: 'bob', objectClass: 'inetOrgPerson' },
+    },
+    {
+      dn: 'uid=locked,ou=people,dc=example,dc=org',
+      password: 'locked-pw',
+      attrs: { uid: 'locked', objectClass: 'inetOrgPerson', locked: 'yes' },
+    },
+    {
+      dn: 'cn=devs,ou=groups,dc=example,dc=org',
+      attrs: { cn: 'devs', objectClass: 'groupOfNames', member: 'uid=alice,ou=people,dc=example,dc=org' },
+    },
+  ];
+  const raw = ldapAuthSchema.parse({
+    addr: 'ldap.example.org:389',
+    bind_dn: SERVICE_DN,
+    bind_password_file: 'pw',
+    base: 'dc=example,dc=org',
+    filter: '(&(objectClass=inetOrgPerson)(uid=${account}))',
+    labels: {
+      groups: { attribute: 'memberOf', parse_cn: true, lower_case: true },
+      mail: { attribute: 'MAIL' },
+    },
+    ...section,
+  });
+  const config = compileLdapConfig(raw, { at: (p) => p, readFile: () => `${SERVICE_PASSWORD}\n` });
+  const authn = new LdapAuthenticator(config, dir.factory);
+  const login = (account: string, password: string | undefined) =>
+    authn.authenticate({ account, password: password === undefined ? undefined : new Secret(password) });
+  return { dir, authn, login };
+}
+
+describe('LdapAuthenticator outcomes', () => {
+  test('a user is authenticated with labels from the entry', async () => {
+    const { login } = setUp();
+    expect(await login('alice', 'alice-pw')).toEqual({
+      outcome: 'authenticated',
+      labels: { groups: ['dev ops', 'admins, team'], mail: ['alice@example.org'] },
+    });
+  });
+
+  test.each([
+    ['a wrong password', 'alice', 'wrong', { outcome: 'denied', reason: 'invalid credentials' }],
+    ['an empty password', 'alice', '', { outcome: 'denied', reason: 'empty password' }],
+    ['no password', 'alice', undefined, { outcome: 'denied', reason: 'empty password' }],
+    ['an unknown account', 'nobody', 'x', { outcome: 'no_match' }],
+    ['the anonymous account', '', undefined, { outcome: 'no_match' }],
+  ])('%s', async (_what, account, password, expected) => {
+    const { login } = setUp();
+    expect(await login(account, password)).toEqual(expected);
+  });
+
+  test('an empty password never reaches the directory', async () => {
+    const { dir, login } = setUp();
+    await login('alice', '');
+    expect(dir.clients).toHaveLength(0);
+  });
+
+  test.each(['*', 'carol)(uid=*', '*)(objectClass=*', 'alice)(|(uid=*', 'ali*', 'alice\\', 'alice\0'])(
+    'the injection attempt %j is escaped (RFC 4515) and finds nothing',
+    async (account) => {
+      const { dir, login } = setUp();
+      expect(await login(account, 'alice-pw')).toEqual({ outcome: 'no_match' });
+      // The filter keeps its shape: the account is one literal equality value, nothing more.
+      const parsed = FilterParser.parseString(dir.searches[0]!.filter) as AndFilter;
+      expect(parsed).toBeInstanceOf(AndFilter);
+      expect(parsed.filters).toHaveLength(2);
+      const uid = parsed.filters[1] as EqualityFilter;
+      expect(uid).toBeInstanceOf(EqualityFilter);
+      expect(uid.attribute).toBe('uid');
+      expect(String(uid.value)).toBe(account);
+      // Only the service account and no user entry was ever bound.
+      expect(dir.binds.map((b) => b.dn)).toEqual([SERVICE_DN]);
+    },
+  );
+
+  test('a filter that matches several entries is a backend error, not a grant', async () => {
+    const { login } = setUp({ filter: '(|(uid=${account})(objectClass=inetOrgPerson))' });
+    await expect(login('alice', 'alice-pw')).rejects.toThrow(/more than one entry/);
+    await expect(login('alice', 'alice-pw')).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
+  test('a directory error other than invalid credentials is a backend error (503)', async () => {
+    const { login } = setUp();
+    await expect(login('locked', 'locked-pw')).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
+  test('a rejected service bind is a backend error naming the service bind, not a denial', async () => {
+    const { dir, login } = setUp();
+    dir.entries[0]!.password = 'changed';
+    await expect(login('alice', 'alice-pw')).rejects.toThrow(/service bind \(bind_dn\) was rejected/);
+  });
+
+  test('the directory down is a backend error; the password never appears in it', async () => {
+    const { dir, login } = setUp();
+    dir.down = true;
+    const err = await login('alice', 'alice-pw').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendUnavailableError);
+    expect(String((err as Error).message)).not.toContain('alice-pw');
+    expect(String((err as Error).message)).not.toContain(SERVICE_PASSWORD);
+  });
+
+  test('group search: the entry DN is escaped into the filter and the groups become a label', async () => {
+    const { dir, login } = setUp({
+      labels: {},
+      group_search: {
+        base: 'ou=groups,dc=example,dc=org',
+        filter: '(&(objectClass=groupOfNames)(member=${dn}))',
+      },
+    });
+    expect(await login('alice', 'alice-pw')).toEqual({
+      outcome: 'authenticated',
+      labels: { groups: ['devs'] },
+    });
+    expect(dir.searches[1]).toEqual({
+      base: 'ou=groups,dc=example,dc=org',
+      filter: '(&(objectClass=groupOfNames)(member=uid=alice,ou=people,dc=example,dc=org))',
+      attributes: ['cn'],
+    });
+    expect(await login('bob', 'bob-pw')).toEqual({ outcome: 'authenticated', labels: { groups: [] } });
+  });
+
+  test('parse_cn keeps a value without a CN as it is (docker_auth)', async () => {
+    const { dir, login } = setUp({ labels: { groups: { attribute: 'memberOf', parse_cn: true } } });
+    dir.entries[2]!.attrs['memberOf'] = ['ou=Plain,dc=example,dc=org', 'CN=Ops,dc=example,dc=org'];
+    expect(await login('bob', 'bob-pw')).toEqual({
+      outcome: 'authenticated',
+      labels: { groups: ['ou=Plain,dc=example,dc=org', 'Ops'] },
+    });
+  });
+
+  test('without labels only the DN is asked for', async () => {
+    const { dir, login } = setUp({ labels: {} });
+    await login('bob', 'bob-pw');
+    expect(dir.searches[0]!.attributes).toEqual(['1.1']);
+  });
+});
+
+describe('LdapAuthenticator connections', () => {
+  test('the service connection is reused; each user bind gets its own connection, closed after', async () => {
+    const { dir, login } = setUp();
+    await login('alice', 'alice-pw');
+    await login('bob', 'bob-pw');
+    await login('alice', 'wrong');
+    // one service connection + one per user bind
+    expect(dir.clients).toHaveLength(4);
+    expect(dir.binds.filter((b) => b.dn === SERVICE_DN)).toHaveLength(1);
+    expect(dir.clients.slice(1).every((c) => c.unbound)).toBe(true);
+    expect(dir.clients[0]!.unbound).toBe(false);
+  });
+
+  test('after the directory closed the service connection, a new one is bound', async () => {
+    const { dir, login } = setUp();
+    await login('alice', 'alice-pw');
+    dir.clients[0]!.isConnected = false;
+    expect((await login('alice', 'alice-pw')).outcome).toBe('authenticated');
+    expect(dir.binds.filter((b) => b.dn === SERVICE_DN)).toHaveLength(2);
+  });
+
+  test('a reused connection that fails below LDAP is replaced and the request retried once', async () => {
+    const { dir, login } = setUp();
+    await login('alice', 'alice-pw');
+    dir.breakConnections = true;
+    expect((await login('alice', 'alice-pw')).outcome).toBe('authenticated');
+  });
+
+  test('down, then up again: works without a restart', async () => {
+    const { dir, login } = setUp();
+    await login('alice', 'alice-pw');
+    dir.down = true;
+    dir.clients[0]!.isConnected = false;
+    await expect(login('alice', 'alice-pw')).rejects.toBeInstanceOf(BackendUnavailableError);
+    dir.down = false;
+    expect((await login('alice', 'alice-pw')).outcome).toBe('authenticated');
+  });
+
+  test.each([
+    ['none', 'ldap://ldap.example.org:389', false],
+    ['always', 'ldaps://ldap.example.org:389', false],
+    ['starttls', 'ldap://ldap.example.org:389', true],
+  ] as const)('tls: %s connects to %s (StartTLS: %s)', async (tls, url, upgraded) => {
+    const { dir, login } = setUp({ tls });
+    await login('alice', 'alice-pw');
+    expect(dir.clients[0]!.options.url).toBe(url);
+    expect(dir.clients.every((c) => c.tlsUpgraded === upgraded)).toBe(true);
+    expect(dir.clients[0]!.options.connectTimeout).toBe(5000);
+    expect(dir.clients[0]!.options.timeout).toBe(5000);
+  });
+
+  test('with StartTLS a lost connection is never reopened in clear text', async () => {
+    const { dir, login } = setUp({ tls: 'starttls' });
+    await login('alice', 'alice-pw');
+    expect(dir.clients.every((c) => c.options.createConnection !== undefined)).toBe(true);
+    const opened: string[] = [];
+    const once = connectOnce((port: number, host: string) => opened.push(`${host}:${port}`));
+    once(389, 'ldap.example.org');
+    expect(() => once(389, 'ldap.example.org')).toThrow(/not reconnecting in clear text/);
+    expect(opened).toEqual(['ldap.example.org:389']);
+  });
+
+  test('at most max_concurrency requests talk to the directory; waiters give up with a backend error', async () => {
+    const { dir, login } = setUp({ max_concurrency: 1, operation_timeout: 1 });
+    let release!: () => void;
+    dir.searchDelay = new Promise((r) => (release = r));
+    const first = login('alice', 'alice-pw');
+    const second = login('bob', 'bob-pw');
+    await expect(second).rejects.toThrow(/too many concurrent/);
+    release();
+    expect((await first).outcome).toBe('authenticated');
+  });
+
+  test('a directory that never answers is a backend error after twice operation_timeout', async () => {
+    const { dir, login } = setUp({ operation_timeout: 1 });
+    dir.searchDelay = new Promise(() => undefined);
+    await expect(login('alice', 'alice-pw')).rejects.toThrow(/no answer within 2 s/);
+  });
+
+  test('close releases the service connection; later requests fail closed', async () => {
+    const { dir, authn, login } = setUp();
+    await login('alice', 'alice-pw');
+    await authn.close();
+    expect(dir.clients[0]!.unbound).toBe(true);
+    await expect(login('alice', 'alice-pw')).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});
+
+describe('LdapAuthenticator lookup and check', () => {
+  test('lookup returns current labels, or undefined when the entry is gone', async () => {
+    const { dir, authn } = setUp();
+    expect(await authn.lookup!('alice')).toEqual({
+      labels: { groups: ['dev ops', 'admins, team'], mail: ['alice@example.org'] },
+    });
+    dir.entries = dir.entries.filter((e) => !e.dn.startsWith('uid=alice,'));
+    expect(await authn.lookup!('alice')).toBeUndefined();
+    expect(await authn.lookup!('')).toBeUndefined();
+  });
+
+  test('lookup is absent with initial_bind_as_user (no service account to look with)', () => {
+    const { authn } = setUp({
+      initial_bind_as_user: true,
+      bind_dn: 'uid=${account},ou=people,dc=example,dc=org',
+      bind_password_file: undefined,
+    });
+    expect(authn.lookup).toBeUndefined();
+  });
+
+  test('check resolves when the service bind works and throws when the directory is down', async () => {
+    const { dir, authn } = setUp();
+    await expect(authn.check()).resolves.toBeUndefined();
+    dir.down = true;
+    dir.clients[0]!.isConnected = false;
+    await expect(authn.check()).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});
+
+describe('initial_bind_as_user', () => {
+  const section = {
+    initial_bind_as_user: true,
+    bind_dn: 'uid=${account},ou=people,dc=example,dc=org',
+    bind_password_file: undefined,
+  };
+
+  test('binds as the user, searches, binds as the entry', async () => {
+    const { dir, login } = setUp(section);
+    expect((await login('alice', 'alice-pw')).outcome).toBe('authenticated');
+    expect(dir.binds.map((b) => b.dn)).toEqual([
+      'uid=alice,ou=people,dc=example,dc=org',
+      'uid=alice,ou=people,dc=example,dc=org',
+    ]);
+    expect(dir.clients).toHaveLength(1);
+  });
+
+  test.each(['svc,ou=services', 'a+b', 'x=y', ' lead', '#hash'])(
+    'the account %j is escaped (RFC 4514) in the bind DN',
+    async (account) => {
+      const { dir, login } = setUp(section);
+      expect(await login(account, SERVICE_PASSWORD)).toEqual({
+        outcome: 'denied',
+        reason: 'invalid credentials',
+      });
+      expect(dir.binds[0]!.dn).toBe(`uid=${escapeDnValue(account)},ou=people,dc=example,dc=org`);
+      expect(dir.binds[0]!.dn).not.toBe(SERVICE_DN);
+    },
+  );
+});
+
+describe('escaping and parsing', () => {
+  test.each([
+    ['alice', 'alice'],
+    ['a,b', 'a\\,b'],
+    ['a+b=c', 'a\\+b\\=c'],
+    ['"<x>;\\', '\\"\\<x\\>\\;\\\\'],
+    ['#x', '\\#x'],
+    [' x ', '\\ x\\ '],
+    ['x#', 'x#'],
+    ['a\0b', 'a\\00b'],
+    ['ü', 'ü'],
+  ])('escapeDnValue(%j) = %j', (input, expected) => {
+    expect(escapeDnValue(input)).toBe(expected);
+  });
+
+  test.each([
+    ['CN=Dev Ops,OU=Groups,DC=example,DC=org', 'Dev Ops'],
+    ['cn=devs,ou=groups,dc=example,dc=org', 'devs'],
+    ['cn=Admins\\2C Team,ou=groups', 'Admins, Team'],
+    ['cn=a\\,b,ou=x', 'a,b'],
+    ['ou=x,cn=inner,dc=y', 'inner'],
+    ['uid=alice,ou=people', undefined],
+    ['devs', undefined],
+  ])('cnOf(%j) = %j', (dn, cn) => {
+    expect(cnOf(dn)).toBe(cn);
+  });
+});
