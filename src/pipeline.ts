@@ -52,7 +52,9 @@ export async function issueToken(
 
   // authenticate
   const authn = await authenticate(runtime.authenticators, request.credentials, runtime.verifier);
-  if (authn.outcome === 'denied') throw new UnauthorizedError();
+  if (authn.outcome === 'denied') {
+    throw new UnauthorizedError(undefined, { authenticator: authn.by, reason: authn.reason });
+  }
   const account = request.credentials.account;
 
   // authorize each scope; a denied scope is not an error, the token just carries less.

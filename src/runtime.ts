@@ -20,6 +20,8 @@ export interface Runtime {
 export interface RuntimeDeps {
   /** Override the password verifier (tests, worker pool). */
   readonly verifier?: PasswordVerifier;
+  /** Wraps each authenticator (metrics); the identity when absent. */
+  readonly instrument?: (authenticator: Authenticator) => Authenticator;
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
@@ -29,7 +31,8 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   if (config.usersFile)
     authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
   const sign = createTokenSigner(config.token.key, config.token.issuer);
-  return Object.freeze({ config, authenticators, verifier, sign });
+  const instrument = deps.instrument ?? ((a: Authenticator) => a);
+  return Object.freeze({ config, authenticators: authenticators.map(instrument), verifier, sign });
 }
 
 /** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */

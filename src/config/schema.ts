@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { lockoutSchema, logSchema, metricsSchema } from './ops.js';
 
 /**
  * The config file's schema: what each key may hold. Shapes only; cross-field checks and
@@ -90,6 +91,9 @@ export const configSchema = strict({
     .optional(),
   users_file: nonEmpty.optional(),
   acl: z.array(aclRule).default([]),
+  log: logSchema.default(logSchema.parse({})),
+  metrics: metricsSchema.default({}),
+  lockout: lockoutSchema.default(lockoutSchema.parse({})),
 });
 
 /** The config as validated, before files are read and rules compiled. */
