@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
 import { auditRecord, outcomeOf } from '../../src/audit.js';
-import type { Authenticator } from '../../src/authn/types.js';
+import type { Authenticator, AuthnResult, Credentials } from '../../src/authn/types.js';
 import { lockoutSchema, logSchema, metricsSchema } from '../../src/config/ops.js';
 import { watchConfigFiles, type ConfigWatcher } from '../../src/config/watch.js';
 import { UnauthorizedError } from '../../src/errors.js';
@@ -207,7 +207,7 @@ describe('audit record and metrics', () => {
     class Backend implements Authenticator {
       readonly name = 'ldap_auth';
       #calls = 0;
-      authenticate() {
+      authenticate(_credentials: Credentials): Promise<AuthnResult> {
         this.#calls++;
         return this.#calls > 1
           ? Promise.reject(new Error('down'))
