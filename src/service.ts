@@ -154,7 +154,10 @@ function describeConfigError(err: unknown): unknown {
 }
 
 function describeOne(e: ConfigError): Record<string, unknown> {
-  return { path: e.path, ...(e.line !== undefined ? { line: e.line } : {}), message: e.message };
+  // The message repeats the path (`acl[3].match.team: unknown key`); the field says it already.
+  const message =
+    e.path && e.message.startsWith(`${e.path}: `) ? e.message.slice(e.path.length + 2) : e.message;
+  return { path: e.path, ...(e.line !== undefined ? { line: e.line } : {}), message };
 }
 
 /** Tells the operator how to point the registry at this server (the `auth.token` block to paste). */
