@@ -342,3 +342,43 @@ acl: [{match: {}, actions: [pull]}]
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 });
+
+describe('metrics.addr and health endpoints', () => {
+  const tmp = tempDir('regauth-metrics-');
+  let regauth: Service | undefined;
+  afterAll(async () => {
+    await regauth?.close(100);
+    tmp.cleanup();
+  });
+
+  test('/metrics moves to its own listener; /healthz and /readyz answer on the token listener', async () => {
+    const keys = await writeSigningKey(tmp.dir, 'ES256');
+    const metricsPort = await freePort();
+    const configFile = join(tmp.dir, 'config.yml');
+    writeFileSync(
+      configFile,
+      `server: {addr: "127.0.0.1:0"}
+token: {issuer: "${ISSUER}", key: ${keys.keyPath}, certificate: ${keys.certPath}}
+metrics: {addr: "127.0.0.1:${metricsPort}"}
+`,
+    );
+    regauth = await startService({
+      configFile,
+      logger: createLogger({ level: 'silent' }),
+      dataDir: join(tmp.dir, 'data'),
+      watch: false,
+    });
+    expect(regauth.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}`);
+    const scraped = await get(`${regauth.metricsUrl}/metrics`);
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers['content-type']).toContain('text/plain');
+    expect(scraped.body).toContain('# TYPE regauth_token_requests_total counter');
+    expect(scraped.body).toContain('regauth_process_cpu_seconds_total');
+    expect((await get(`${regauth.url}/metrics`)).status).toBe(404);
+
+    expect(JSON.parse((await get(`${regauth.url}/healthz`)).body)).toEqual({ status: 'ok' });
+    const ready = await get(`${regauth.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', checks: { config: 'ok', signing_key: 'ok' } });
+  });
+});
