@@ -91,9 +91,10 @@ export const configSchema = strict({
     .optional(),
   users_file: nonEmpty.optional(),
   acl: z.array(aclRule).default([]),
-  log: logSchema.default(logSchema.parse({})),
-  metrics: metricsSchema.default({}),
-  lockout: lockoutSchema.default(lockoutSchema.parse({})),
+  // Absent or empty (`metrics:` with only comments under it) means all defaults.
+  log: z.preprocess((v) => v ?? {}, logSchema),
+  metrics: z.preprocess((v) => v ?? {}, metricsSchema),
+  lockout: z.preprocess((v) => v ?? {}, lockoutSchema),
 });
 
 /** The config as validated, before files are read and rules compiled. */
