@@ -49,16 +49,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const dataDir = resolve(options.dataDir ?? 'data');
   const configFile = resolve(options.configFile);
   let logger: Logger | undefined = typeof options.logger === 'function' ? undefined : options.logger;
+  let devKeyNotice: ((l: Logger) => void) | undefined;
   const load = async (): Promise<Config> => {
     const devKey = { keyPath: resolve(dataDir, 'token.key'), certificatePath: resolve(dataDir, 'token.pem') };
     // Only create the development key when the config names no key of its own.
     if (!namesSigningKey(configFile)) {
       const created = await ensureDevKeys(dataDir);
-      if (created.created)
-        logger?.warn(
-          { key: created.keyPath, certificate: created.certPath },
-          'created a development signing key; set token.key and token.certificate for production',
-        );
+      if (created.created) {
+        const notice = (l: Logger) =>
+          l.warn(
+            { key: created.keyPath, certificate: created.certPath },
+            'created a development signing key; set token.key and token.certificate for production',
+          );
+        // On the first load the logger may not exist yet (it is made from the config): say it then.
+        if (logger) notice(logger);
+        else devKeyNotice = notice;
+      }
     }
     return loadConfigFile(configFile, { devKey });
   };
@@ -71,6 +77,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const first = await load();
   logger ??= (options.logger as (config: Config) => Logger)(first);
   const log = logger;
+  devKeyNotice?.(log);
+  devKeyNotice = undefined;
   let current = createRuntime(first, runtimeDeps);
   const lockout = new Lockout({
     maxEntries: first.raw.lockout.max_entries,
@@ -80,14 +88,21 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const metricsServer = metricsAddr
     ? await startMetricsServer(metrics, parseListenAddress(metricsAddr))
     : undefined;
-  const server: RunningServer = await startServer({
-    runtime: () => current,
-    logger: log,
-    metrics,
-    serveMetrics: metricsServer === undefined,
-    lockout,
-    ...(options.listen ? { listen: options.listen } : {}),
-  });
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      runtime: () => current,
+      logger: log,
+      metrics,
+      serveMetrics: metricsServer === undefined,
+      lockout,
+      ...(options.listen ? { listen: options.listen } : {}),
+    });
+  } catch (err) {
+    // The metrics listener would keep the process alive after the error is reported.
+    await metricsServer?.close();
+    throw err;
+  }
   logStartup(log, current.config, server.url);
   if (metricsServer) log.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
 
