@@ -80,6 +80,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   devKeyNotice?.(log);
   devKeyNotice = undefined;
   let current = createRuntime(first, runtimeDeps);
+  /** Runtimes replaced by a reload whose backends are not closed yet (requests may still hold them). */
+  const retiring = new Set<Runtime>();
   const lockout = new Lockout({
     maxEntries: first.raw.lockout.max_entries,
     policy: () => current.config.raw.lockout,
@@ -133,7 +135,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     metrics.reloads.inc({ result: 'success' });
     if (!process.env['REGAUTH_LOG_LEVEL']) log.level = next.config.raw.log.level;
     // Requests that already hold `previous` finish with it; its backends close after a grace period.
-    setTimeout(() => void closeRuntime(previous), 30_000).unref();
+    retiring.add(previous);
+    setTimeout(() => {
+      retiring.delete(previous);
+      void closeRuntime(previous);
+    }, 30_000).unref();
     // The new config may name other files; an editor's rename also needs no re-arming (directories are watched).
     watcher?.watch(watchedFiles(next.config));
     log.info({ config: configFile }, 'config reloaded');
@@ -156,7 +162,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     async close(graceMs) {
       watcher?.close();
       await Promise.all([server.close(graceMs), metricsServer?.close()]);
-      await closeRuntime(current);
+      await Promise.all([current, ...retiring].map(closeRuntime));
     },
   };
 }

@@ -63,11 +63,11 @@ export function createApp(deps: AppDeps): express.Express {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/readyz', (_req, res) => {
-    void readiness(deps.runtime()).then((r) => {
+  router.get('/readyz', (_req, res, next) => {
+    readiness(deps.runtime()).then((r) => {
       res.setHeader('Cache-Control', 'no-store');
       res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', checks: r.checks });
-    });
+    }, next);
   });
   if (deps.metrics && deps.serveMetrics !== false) router.get('/metrics', metricsHandler(deps.metrics));
 
