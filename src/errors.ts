@@ -63,8 +63,14 @@ export class BadRequestError extends RegauthError {
 
 /** Credentials missing or wrong (HTTP 401). */
 export class UnauthorizedError extends RegauthError {
-  constructor(message = 'authentication failed') {
+  /** For the audit log only: the backend that denied (null: no backend knew the account) and why. */
+  readonly decision: { readonly authenticator: string | null; readonly reason: string } | undefined;
+  constructor(
+    message = 'authentication failed',
+    decision?: { readonly authenticator: string | null; readonly reason: string },
+  ) {
     super('ERR_UNAUTHORIZED', message);
+    this.decision = decision;
   }
 }
 

@@ -1,15 +1,29 @@
 import { pino, type Logger } from 'pino';
+import { build as prettyStream } from 'pino-pretty';
+import type { LogConfig } from './config/ops.js';
 
 export type { Logger };
+
+export interface LoggerOptions {
+  /** pino level; `REGAUTH_LOG_LEVEL` in the environment wins over it. */
+  readonly level?: string;
+  /** `auto`: readable lines when the destination is a terminal, JSON lines otherwise. */
+  readonly format?: LogConfig['format'];
+  readonly destination?: NodeJS.WritableStream;
+}
 
 /**
  * The process logger. Redaction is a safety net only: code never passes secrets to it
  * (Secret prints as ***), but a stray header object must not leak either.
  */
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const destination = options.destination ?? process.stdout;
+  const format = options.format ?? 'auto';
+  const pretty =
+    format === 'pretty' || (format === 'auto' && (destination as { isTTY?: boolean }).isTTY === true);
   return pino(
     {
-      level: options.level ?? process.env['REGAUTH_LOG_LEVEL'] ?? 'info',
+      level: process.env['REGAUTH_LOG_LEVEL'] ?? options.level ?? 'info',
       base: { service: 'regauth' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
@@ -21,10 +35,21 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
           'headers.authorization',
           'refresh_token',
           '*.refresh_token',
+          'token',
+          '*.token',
         ],
         censor: '***',
       },
     },
-    options.destination ?? process.stdout,
+    // In-process (not a worker transport), so lines are written in order and none is lost at exit.
+    pretty
+      ? prettyStream({
+          destination,
+          colorize: (destination as { isTTY?: boolean }).isTTY === true,
+          sync: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname,service',
+        })
+      : destination,
   );
 }

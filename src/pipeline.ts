@@ -73,7 +73,9 @@ export async function issueToken(
     authn = await redeemRefreshToken(runtime, request.refreshToken, request.service, ctx.now);
   } else {
     const result = await authenticate(runtime.authenticators, request.credentials, runtime.verifier);
-    if (result.outcome === 'denied') throw new UnauthorizedError();
+    if (result.outcome === 'denied') {
+      throw new UnauthorizedError(undefined, { authenticator: result.by, reason: result.reason });
+    }
     authn = { ...result, account: request.credentials.account };
   }
   const account = authn.account;

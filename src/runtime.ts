@@ -38,6 +38,8 @@ export interface RuntimeDeps {
   readonly runCommand?: CommandRunner;
   /** Override how LDAP clients are made (unit tests use a fake directory). */
   readonly ldapClient?: LdapClientFactory;
+  /** Wraps each authenticator (metrics); the identity when absent. */
+  readonly instrument?: (authenticator: Authenticator) => Authenticator;
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
@@ -54,7 +56,16 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
   const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
-  return Object.freeze({ config, authenticators, verifier, sign, refresh, extAuthz, oidc });
+  const instrument = deps.instrument ?? ((a: Authenticator) => a);
+  return Object.freeze({
+    config,
+    authenticators: authenticators.map(instrument),
+    verifier,
+    sign,
+    refresh,
+    extAuthz,
+    oidc,
+  });
 }
 
 /** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */

@@ -1,5 +1,10 @@
 import { resolve } from 'node:path';
-import { loadConfigFile, namesSigningKey, type Config } from './config/load.js';
+import { Lockout } from './authn/lockout.js';
+import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from './config/load.js';
+import { watchConfigFiles } from './config/watch.js';
+import { ConfigError, ConfigErrors } from './errors.js';
+import { startMetricsServer } from './http/metrics.js';
+import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
 import { startServer, type RunningServer } from './http/server.js';
@@ -8,78 +13,192 @@ import { ensureRefreshSecret } from './token/refresh.js';
 
 export interface ServiceOptions {
   readonly configFile: string;
-  readonly logger: Logger;
+  /** A logger, or how to make one from the loaded config (its `log:` section). */
+  readonly logger: Logger | ((config: Config) => Logger);
   /** Where the development key lives when the config names none (default ./data). */
   readonly dataDir?: string;
   readonly listen?: { host?: string; port: number };
   readonly runtimeDeps?: RuntimeDeps;
   /** Unix time in milliseconds (tests move the clock to expire refresh tokens). */
   readonly now?: () => number;
+  /** Process metrics; default: a fresh registry with Node's default metrics. */
+  readonly metrics?: Metrics;
+  /** Reload when the config file or a file it names changes (default true). */
+  readonly watch?: boolean;
+  /** Quiet time after a file change before reloading (default 300 ms). */
+  readonly watchDebounceMs?: number;
 }
 
 /** A running regauth: the server plus the current runtime, swappable by reload(). */
 export interface Service {
   readonly url: string;
+  /** The separate metrics listener's URL, when `metrics.addr` is set. */
+  readonly metricsUrl: string | undefined;
+  readonly metrics: Metrics;
+  /** The process logger (made from the config's `log:` section when a factory was given). */
+  readonly logger: Logger;
   runtime(): Runtime;
-  /** Loads the config again; on error keeps the current one and throws. */
+  /**
+   * Loads the config again and swaps it in atomically; on error keeps the current one, logs the
+   * error with its YAML paths, counts it in `regauth_config_reloads_total{result="failure"}`, and throws.
+   */
   reload(): Promise<void>;
-  /** Graceful stop: in-flight requests finish within `graceMs`. */
+  /** Graceful stop: stops accepting, in-flight requests finish within `graceMs`, backends close. */
   close(graceMs?: number): Promise<void>;
 }
 
 /** Loads the config (creating the development key if needed), then serves. */
 export async function startService(options: ServiceOptions): Promise<Service> {
-  const { logger } = options;
   const dataDir = resolve(options.dataDir ?? 'data');
+  const configFile = resolve(options.configFile);
+  let logger: Logger | undefined = typeof options.logger === 'function' ? undefined : options.logger;
+  /** Development notices made before the logger exists (it is made from the config): said once it does. */
+  let pendingNotices: ((l: Logger) => void)[] = [];
+  const notify = (notice: (l: Logger) => void) => {
+    if (logger) notice(logger);
+    else pendingNotices.push(notice);
+  };
   const load = async (): Promise<Config> => {
     const devKey = { keyPath: resolve(dataDir, 'token.key'), certificatePath: resolve(dataDir, 'token.pem') };
     // Only create the development key when the config names no key of its own.
-    if (!namesSigningKey(options.configFile)) {
+    if (!namesSigningKey(configFile)) {
       const created = await ensureDevKeys(dataDir);
-      if (created.created)
-        logger.warn(
-          { key: created.keyPath, certificate: created.certPath },
-          'created a development signing key; set token.key and token.certificate for production',
-        );
+      if (created.created) {
+        const notice = (l: Logger) =>
+          l.warn(
+            { key: created.keyPath, certificate: created.certPath },
+            'created a development signing key; set token.key and token.certificate for production',
+          );
+        notify(notice);
+      }
     }
     // `token.refresh` without secret_file: a development secret next to the development key.
     const devRefreshSecret = () => {
       const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
-      if (secret.created)
-        logger.warn(
-          { secret: secret.path },
-          'created a development refresh-token secret; set token.refresh.secret_file for production',
+      if (secret.created) {
+        notify((l) =>
+          l.warn(
+            { secret: secret.path },
+            'created a development refresh-token secret; set token.refresh.secret_file for production',
+          ),
         );
+      }
       return secret.path;
     };
-    return loadConfigFile(options.configFile, { devKey, devRefreshSecret });
+    return loadConfigFile(configFile, { devKey, devRefreshSecret });
   };
 
-  let current = createRuntime(await load(), options.runtimeDeps);
-  const server: RunningServer = await startServer({
-    runtime: () => current,
-    logger,
-    ...(options.listen ? { listen: options.listen } : {}),
-    ...(options.now ? { now: options.now } : {}),
+  const metrics = options.metrics ?? createMetrics({ defaults: true });
+  const runtimeDeps: RuntimeDeps = {
+    ...options.runtimeDeps,
+    instrument: (a) => instrumentAuthenticator(options.runtimeDeps?.instrument?.(a) ?? a, metrics),
+  };
+  const first = await load();
+  logger ??= (options.logger as (config: Config) => Logger)(first);
+  const log = logger;
+  for (const notice of pendingNotices) notice(log);
+  pendingNotices = [];
+  let current = createRuntime(first, runtimeDeps);
+  /** Runtimes replaced by a reload whose backends are not closed yet (requests may still hold them). */
+  const retiring = new Set<Runtime>();
+  const lockout = new Lockout({
+    maxEntries: first.raw.lockout.max_entries,
+    policy: () => current.config.raw.lockout,
   });
-  logStartup(logger, current.config, server.url);
+  const metricsAddr = first.raw.metrics.addr;
+  const metricsServer = metricsAddr
+    ? await startMetricsServer(metrics, parseListenAddress(metricsAddr))
+    : undefined;
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      runtime: () => current,
+      logger: log,
+      metrics,
+      serveMetrics: metricsServer === undefined,
+      lockout,
+      ...(options.listen ? { listen: options.listen } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+  } catch (err) {
+    // The metrics listener would keep the process alive after the error is reported.
+    await metricsServer?.close();
+    throw err;
+  }
+  logStartup(log, current.config, server.url);
+  if (metricsServer) log.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
+
+  const watchedFiles = (config: Config) => [configFile, ...config.files];
+  const watcher =
+    options.watch === false
+      ? undefined
+      : watchConfigFiles(() => void reload().catch(() => undefined), {
+          ...(options.watchDebounceMs !== undefined ? { debounceMs: options.watchDebounceMs } : {}),
+          onError: (err) => log.warn({ error: err.message }, 'cannot watch a config directory'),
+        });
+  watcher?.watch(watchedFiles(current.config));
+
+  const doReload = async (): Promise<void> => {
+    let next: Runtime;
+    try {
+      next = createRuntime(await load(), runtimeDeps);
+    } catch (err) {
+      metrics.reloads.inc({ result: 'failure' });
+      log.error(
+        { config: configFile, errors: describeConfigError(err) },
+        'config reload failed; keeping the current config',
+      );
+      throw err;
+    }
+    const previous = current;
+    current = next;
+    metrics.reloads.inc({ result: 'success' });
+    if (!process.env['REGAUTH_LOG_LEVEL']) log.level = next.config.raw.log.level;
+    // Requests that already hold `previous` finish with it; its backends close after a grace period.
+    retiring.add(previous);
+    setTimeout(() => {
+      retiring.delete(previous);
+      void closeRuntime(previous);
+    }, 30_000).unref();
+    // The new config may name other files; an editor's rename also needs no re-arming (directories are watched).
+    watcher?.watch(watchedFiles(next.config));
+    log.info({ config: configFile }, 'config reloaded');
+  };
+  // One reload at a time: a SIGHUP during a file-triggered reload waits for it, then loads again.
+  let queue: Promise<void> = Promise.resolve();
+  const reload = (): Promise<void> => {
+    const run = queue.catch(() => undefined).then(doReload);
+    queue = run;
+    return run;
+  };
 
   return {
     url: server.url,
+    metricsUrl: metricsServer?.url,
+    metrics,
+    logger: log,
     runtime: () => current,
-    async reload() {
-      const next = createRuntime(await load(), options.runtimeDeps);
-      const previous = current;
-      current = next;
-      // Requests that already hold `previous` finish with it; its backends close after a grace period.
-      setTimeout(() => void closeRuntime(previous), 30_000).unref();
-      logger.info({ config: next.config.file }, 'config reloaded');
-    },
+    reload,
     async close(graceMs) {
-      await server.close(graceMs);
-      await closeRuntime(current);
+      watcher?.close();
+      await Promise.all([server.close(graceMs), metricsServer?.close()]);
+      await Promise.all([current, ...retiring].map(closeRuntime));
     },
   };
+}
+
+/** A config error as log fields: each problem with its YAML path and line; never the file's content. */
+function describeConfigError(err: unknown): unknown {
+  if (err instanceof ConfigErrors) return err.errors.map(describeOne);
+  if (err instanceof ConfigError) return [describeOne(err)];
+  return [{ message: err instanceof Error ? err.message : String(err) }];
+}
+
+function describeOne(e: ConfigError): Record<string, unknown> {
+  // The message repeats the path (`acl[3].match.team: unknown key`); the field says it already.
+  const message =
+    e.path && e.message.startsWith(`${e.path}: `) ? e.message.slice(e.path.length + 2) : e.message;
+  return { path: e.path, ...(e.line !== undefined ? { line: e.line } : {}), message };
 }
 
 /** Tells the operator how to point the registry at this server (the `auth.token` block to paste). */

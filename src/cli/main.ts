@@ -12,6 +12,9 @@ const { version } = require('../../package.json') as { version: string };
 /** Exit codes (design.md "CLI"): 0 ok, 1 a finding or denial, 2 bad usage or config. */
 export const EXIT = { ok: 0, finding: 1, usage: 2 } as const;
 
+/** How long in-flight requests may take after SIGTERM/SIGINT. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -24,7 +27,7 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description(
-      'run the token server; reloads the config on SIGHUP (keeps the old one if the new one is invalid)',
+      'run the token server; reloads the config on SIGHUP and when it or a file it names changes (keeps the old one if the new one is invalid); SIGTERM stops gracefully',
     )
     .option('-c, --config <file>', 'config file', 'config.yml')
     .option(
@@ -34,19 +37,17 @@ export function buildProgram(): Command {
     )
     .addHelpText('after', '\nExample:\n  regauth serve -c /config/config.yml')
     .action(async (opts: { config: string; dataDir: string }) => {
-      const logger = createLogger();
-      const service = await startService({ configFile: opts.config, logger, dataDir: opts.dataDir });
-      process.on('SIGHUP', () => {
-        service.reload().catch((err: unknown) => {
-          logger.error(
-            { error: err instanceof Error ? err.message : String(err) },
-            'reload failed; keeping the current config',
-          );
-        });
+      const service = await startService({
+        configFile: opts.config,
+        logger: (config) => createLogger(config.raw.log),
+        dataDir: opts.dataDir,
       });
+      // reload() logs a failure itself (with the YAML paths) and keeps the current config.
+      process.on('SIGHUP', () => void service.reload().catch(() => undefined));
       const stop = (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        service.close(10_000).then(
+        service.logger.info({ signal }, 'shutting down');
+        // Stop accepting; in-flight requests get up to 10 s; then backends close and we exit 0.
+        service.close(SHUTDOWN_GRACE_MS).then(
           () => process.exit(0),
           () => process.exit(1),
         );

@@ -5,6 +5,7 @@ import { extCommandSchema } from './ext.js';
 import { jwtAuthSchema } from './jwt.js';
 import { oidcAuthSchema } from './oidc.js';
 import { ldapAuthSchema } from './ldap.js';
+import { lockoutSchema, logSchema, metricsSchema } from './ops.js';
 
 export { duration };
 
@@ -80,6 +81,10 @@ export const configSchema = strict({
   oidc_auth: oidcAuthSchema.optional(),
   jwt_auth: jwtAuthSchema.optional(),
   acl: z.array(aclRule).default([]),
+  // Absent or empty (`metrics:` with only comments under it) means all defaults.
+  log: z.preprocess((v) => v ?? {}, logSchema),
+  metrics: z.preprocess((v) => v ?? {}, metricsSchema),
+  lockout: z.preprocess((v) => v ?? {}, lockoutSchema),
 });
 
 /** The config as validated, before files are read and rules compiled. */

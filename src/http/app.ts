@@ -1,14 +1,19 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { BadRequestError, RegauthError } from '../errors.js';
+import { recordTokenRequest } from '../audit.js';
+import { withLockout, type Lockout } from '../authn/lockout.js';
+import { BadRequestError } from '../errors.js';
+import { readiness } from '../health.js';
+import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
-import { issueToken } from '../pipeline.js';
+import { issueToken, type TokenResult } from '../pipeline.js';
 import { clientAddress } from '../request/client-ip.js';
-import { parseTokenRequest } from '../request/token-request.js';
+import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../runtime.js';
 import { jwks } from '../token/sign.js';
 import { sendError, type ErrorStyle } from './errors.js';
 import { oidcRoutes } from './oidc.js';
+import { metricsHandler } from './metrics.js';
 
 export interface AppDeps {
   /** The current runtime; read once per request so a reload never splits a request. */
@@ -16,6 +21,12 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Unix time in milliseconds (injectable for tests). */
   readonly now?: () => number;
+  /** Counters for /metrics and the token endpoint; absent: no metrics. */
+  readonly metrics?: Metrics;
+  /** False when /metrics is served on its own listener (`metrics.addr`) instead. */
+  readonly serveMetrics?: boolean;
+  /** Brute-force protection; absent: none. */
+  readonly lockout?: Lockout;
 }
 
 /** The body limit: a token request is a few hundred bytes; 64 KiB is generous. */
@@ -54,9 +65,13 @@ export function createApp(deps: AppDeps): express.Express {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/readyz', (_req, res) => {
-    res.json({ status: 'ready' });
+  router.get('/readyz', (_req, res, next) => {
+    readiness(deps.runtime()).then((r) => {
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+    }, next);
   });
+  if (deps.metrics && deps.serveMetrics !== false) router.get('/metrics', metricsHandler(deps.metrics));
 
   app.use(prefix || '/', router);
   app.use((_req, res) => {
@@ -83,27 +98,30 @@ export function createApp(deps: AppDeps): express.Express {
       req.headers['x-forwarded-for'],
       runtime.config.server.trustedProxies,
     );
-    const audit: Record<string, unknown> = { requestId, ip, via, method };
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
+    res.setHeader('X-Request-Id', requestId);
+    let request: TokenRequest | undefined;
+    let result: TokenResult | undefined;
+    let error: unknown;
+    let status = 200;
     try {
       if (method === 'POST' && !isForm(req.headers['content-type'])) {
         throw new BadRequestError('POST body must be application/x-www-form-urlencoded');
       }
-      const request = parseTokenRequest({
+      const parsed = parseTokenRequest({
         method,
         query: queryOf(req.originalUrl),
         authorization: req.headers.authorization,
         body: typeof req.body === 'string' ? req.body : '',
       });
-      Object.assign(audit, {
-        account: request.credentials.account,
-        grant: request.grant,
-        service: request.service,
-        clientId: request.clientId,
-        requested: request.scopes.map((s) => `${s.type}:${s.name}:${s.actions.join(',')}`),
-      });
-      const result = await issueToken(runtime, request, { ip, now: Math.floor(now() / 1000) });
+      request = parsed;
+      result = await withLockout(
+        deps.lockout,
+        { ...parsed.credentials, ip },
+        () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }),
+        () => deps.metrics?.lockouts.inc(),
+      );
       const body: Record<string, unknown> = {
         token: result.token,
         access_token: result.token,
@@ -113,36 +131,21 @@ export function createApp(deps: AppDeps): express.Express {
       if (method === 'POST') body['scope'] = result.scope;
       if (result.refreshToken) body['refresh_token'] = result.refreshToken.reveal();
       res.status(200).json(body);
-      deps.logger.info(
-        {
-          ...audit,
-          outcome: 'granted',
-          account: result.account,
-          authenticator: result.authenticatedBy,
-          ...(result.refreshToken
-            ? { refreshToken: request.grant === 'refresh_token' ? 'used' : 'issued' }
-            : {}),
-          granted: result.scope,
-          rules: result.decisions.map((d) => d.decision.rule),
-          ms: elapsedMs(started),
-        },
-        'token issued',
-      );
     } catch (err) {
-      const mapped = sendError(res, style, err, realm());
-      const level = mapped.status >= 500 ? 'error' : 'info';
-      deps.logger[level](
-        {
-          ...audit,
-          outcome: 'refused',
-          status: mapped.status,
-          reason: err instanceof RegauthError ? err.message : undefined,
-          err: err instanceof RegauthError ? undefined : err,
-          ms: elapsedMs(started),
-        },
-        'token refused',
-      );
+      error = err;
+      status = sendError(res, style, err, realm()).status;
     }
+    recordTokenRequest(deps.logger, deps.metrics, {
+      requestId,
+      method,
+      ip,
+      via,
+      ...(request ? { request } : {}),
+      ...(result ? { result } : {}),
+      ...(error !== undefined ? { error } : {}),
+      status,
+      ms: elapsedMs(started),
+    });
   }
 
   return app;

@@ -1,9 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../log.js';
-import type { Runtime } from '../runtime.js';
-import { createApp } from './app.js';
+import { createApp, type AppDeps } from './app.js';
 
 export interface RunningServer {
   readonly server: Server;
@@ -14,13 +12,12 @@ export interface RunningServer {
 }
 
 /** Starts the listener (TLS when server.certificate/key are set) on the config's address. */
-export async function startServer(deps: {
-  runtime: () => Runtime;
-  logger: Logger;
-  now?: () => number;
-  /** Override the configured address (tests: port 0). */
-  listen?: { host?: string; port: number };
-}): Promise<RunningServer> {
+export async function startServer(
+  deps: AppDeps & {
+    /** Override the configured address (tests: port 0). */
+    listen?: { host?: string; port: number };
+  },
+): Promise<RunningServer> {
   const config = deps.runtime().config;
   const app = createApp(deps);
   const tls = config.server.tls;

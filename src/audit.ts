@@ -1,0 +1,111 @@
+import { RegauthError, UnauthorizedError } from './errors.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { TokenResult } from './pipeline.js';
+import { formatScope } from './request/scope.js';
+import type { TokenRequest } from './request/token-request.js';
+
+/** What became of a token request, for the audit log and the metrics. */
+export type Outcome = 'granted' | 'denied' | 'bad_request' | 'locked' | 'unavailable' | 'error';
+
+/** Everything the HTTP layer knows about one token request once it has answered. */
+export interface TokenRequestRecord {
+  readonly requestId: string;
+  readonly method: 'GET' | 'POST';
+  /** The client address after trusted-proxy resolution, and the proxy it came through (or null). */
+  readonly ip: string | null;
+  readonly via: string | null;
+  /** Absent when the request could not be parsed. */
+  readonly request?: TokenRequest;
+  readonly result?: TokenResult;
+  readonly error?: unknown;
+  readonly status: number;
+  /** Milliseconds from arrival to answer. */
+  readonly ms: number;
+}
+
+/** The outcome name for an HTTP status. */
+export function outcomeOf(status: number): Outcome {
+  if (status === 200) return 'granted';
+  if (status === 401) return 'denied';
+  if (status === 429) return 'locked';
+  if (status === 503) return 'unavailable';
+  if (status >= 400 && status < 500) return 'bad_request';
+  return 'error';
+}
+
+/**
+ * The audit line of one token request: who (account, client address and proxy), what was
+ * asked and given, which authenticator and which ACL rule decided, the outcome and latency.
+ * Built from typed values only: passwords and tokens are never among them (the request's
+ * password and refresh token are Secrets, and are not copied here anyway).
+ */
+export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
+  const denial = r.error instanceof UnauthorizedError ? r.error.decision : undefined;
+  const record: Record<string, unknown> = {
+    requestId: r.requestId,
+    method: r.method,
+    client: { ip: r.ip, via: r.via },
+    outcome: outcomeOf(r.status),
+    status: r.status,
+  };
+  if (r.request) {
+    Object.assign(record, {
+      grant: r.request.grant,
+      service: r.request.service,
+      clientId: r.request.clientId,
+      account: r.request.credentials.account,
+      requested: r.request.scopes.map(formatScope),
+    });
+  }
+  if (r.result) {
+    Object.assign(record, {
+      // For the refresh grant the account comes from the refresh token, not from the request.
+      account: r.result.account,
+      authenticator: r.result.authenticatedBy,
+      ...(r.result.refreshToken
+        ? { refreshToken: r.request?.grant === 'refresh_token' ? 'used' : 'issued' }
+        : {}),
+      granted: r.result.access.map(formatScope),
+      decisions: r.result.decisions.map((d) => ({
+        scope: formatScope(d.scope),
+        granted: d.decision.granted,
+        rule: d.decision.rule,
+        ...(d.decision.comment !== undefined ? { comment: d.decision.comment } : {}),
+      })),
+    });
+  } else if (denial) {
+    Object.assign(record, { authenticator: denial.authenticator, reason: denial.reason });
+  } else if (r.error instanceof RegauthError) {
+    record['reason'] = r.error.message;
+  }
+  record['ms'] = Math.round(r.ms * 1000) / 1000;
+  return record;
+}
+
+/** Writes the audit line and counts the request in the metrics. */
+export function recordTokenRequest(
+  logger: Logger,
+  metrics: Metrics | undefined,
+  r: TokenRequestRecord,
+): void {
+  const record = auditRecord(r);
+  if (r.status >= 500) {
+    // Unknown errors go to the log with their stack; the client only saw an opaque 500.
+    logger.error({ ...record, err: r.error instanceof RegauthError ? undefined : r.error }, 'token refused');
+  } else {
+    logger.info(record, r.status === 200 ? 'token issued' : 'token refused');
+  }
+  if (!metrics) return;
+  const outcome = outcomeOf(r.status);
+  metrics.tokenRequests.inc({ outcome, grant_type: r.request?.grant ?? 'unknown' });
+  metrics.tokenDuration.observe({ outcome }, r.ms / 1000);
+  for (const d of r.result?.decisions ?? []) {
+    if (d.decision.granted.length < d.scope.actions.length) {
+      metrics.denials.inc({
+        rule: d.decision.rule === null ? 'none' : String(d.decision.rule),
+        comment: d.decision.comment ?? '',
+      });
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * Operations sections of the config: `log`, `metrics`, `lockout`. Kept apart from schema.ts so
+ * each concern owns its schema; every object is strict (unknown keys are errors). schema.ts
+ * imports this file, so the two small helpers below are repeated here rather than imported
+ * back (an import cycle would leave them undefined while this module initialises).
+ */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const seconds = parseDuration(v);
+  if (seconds === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
+    });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
+function strict<T extends z.core.$ZodLooseShape>(shape: T) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${allowed}` : undefined,
+  });
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export const logSchema = strict({
+  /** pino level; REGAUTH_LOG_LEVEL in the environment wins (for debugging without editing the file). */
+  level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** `auto`: readable lines when stdout is a terminal, JSON lines otherwise. */
+  format: z.enum(['auto', 'json', 'pretty'], { error: 'must be one of auto, json, pretty' }).default('auto'),
+});
+
+export const metricsSchema = strict({
+  /** Serve /metrics on this [host]:port only (not on the token listener). Absent: on the token listener. */
+  addr: z
+    .string({ error: 'must be a string' })
+    .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/, {
+      error: 'expected [host]:port, e.g. "127.0.0.1:9090"',
+    })
+    .optional(),
+});
+
+export const lockoutSchema = strict({
+  enabled: z.boolean({ error: 'must be true or false' }).default(true),
+  /** Failed password attempts per (account, client address) before the first delay. */
+  max_failures: z.number().int().min(1, { error: 'must be at least 1' }).default(5),
+  /** The first delay in seconds; each further failure doubles it. */
+  backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(1),
+  /** The longest delay in seconds. */
+  max_backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(300),
+  /** Seconds without a failure after which the count is forgotten. */
+  forget_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(900),
+  /** How many (account, address) pairs are remembered; the least recently used are dropped. */
+  max_entries: z.number().int().min(1, { error: 'must be at least 1' }).default(10_000),
+});
+
+export type LogConfig = z.output<typeof logSchema>;
+export type MetricsConfig = z.output<typeof metricsSchema>;
+export type LockoutConfig = z.output<typeof lockoutSchema>;

@@ -1,0 +1,60 @@
+import type { Runtime } from './runtime.js';
+
+/** One readiness check's result: `ok`, or why not (never a secret). */
+export type CheckResult = 'ok' | string;
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<string, CheckResult>>;
+}
+
+/** How long a successful signing-key check is trusted; probes come every few seconds. */
+const KEY_CHECK_TTL_MS = 10_000;
+const keyChecked = new WeakMap<Runtime, number>();
+
+/**
+ * Readiness (`/readyz`): the config is loaded (there is a runtime), the signing key signs,
+ * and every authenticator with a `check()` (LDAP: the directory answers) passes within
+ * `timeoutMs`. Cheap enough for a probe every few seconds: the key check is cached per runtime.
+ */
+export async function readiness(
+  runtime: Runtime | undefined,
+  options: { timeoutMs?: number; now?: () => number } = {},
+): Promise<Readiness> {
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  if (!runtime) return { ready: false, checks: { config: 'not loaded' } };
+  const checks: Record<string, CheckResult> = { config: 'ok' };
+
+  const checkedAt = keyChecked.get(runtime);
+  if (checkedAt !== undefined && now() - checkedAt < KEY_CHECK_TTL_MS) {
+    checks['signing_key'] = 'ok';
+  } else {
+    try {
+      runtime.sign({ subject: 'readyz', audience: 'readyz', access: [] }, Math.floor(now() / 1000), 60);
+      keyChecked.set(runtime, now());
+      checks['signing_key'] = 'ok';
+    } catch (err) {
+      checks['signing_key'] = `cannot sign: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+
+  await Promise.all(
+    runtime.authenticators.map(async (authenticator) => {
+      if (!authenticator.check) return;
+      checks[authenticator.name] = await withTimeout(authenticator.check(), timeoutMs).then(
+        () => 'ok',
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      );
+    }),
+  );
+  return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,72 @@
+import { describe, expect, test } from 'vitest';
+import { compileIpList } from '../../src/authz/ip.js';
+import { clientAddress } from '../../src/request/client-ip.js';
+
+const trusted = compileIpList(['10.0.0.0/8', '2001:db8::/32'], 'server.trusted_proxies');
+const none = compileIpList([], 'server.trusted_proxies');
+
+describe('clientAddress (server.trusted_proxies)', () => {
+  test.each([
+    // [name, peer, X-Forwarded-For, expected ip, expected via]
+    ['no header: the peer', '192.0.2.7', undefined, '192.0.2.7', null],
+    ['an untrusted peer’s header is ignored', '192.0.2.7', '203.0.113.9', '192.0.2.7', null],
+    ['a trusted proxy’s header names the client', '10.1.2.3', '203.0.113.9', '203.0.113.9', '10.1.2.3'],
+    [
+      'a forged left-most entry never wins over what the proxy appended',
+      '10.1.2.3',
+      '198.51.100.1, 203.0.113.9',
+      '203.0.113.9',
+      '10.1.2.3',
+    ],
+    [
+      'a forged trusted-looking entry left of the real client does not win either',
+      '10.1.2.3',
+      '10.9.9.9, 203.0.113.9',
+      '203.0.113.9',
+      '10.1.2.3',
+    ],
+    [
+      'chained trusted proxies are skipped from the right',
+      '10.1.2.3',
+      '203.0.113.9, 10.5.5.5',
+      '203.0.113.9',
+      '10.1.2.3',
+    ],
+    [
+      'repeated headers are read as one list',
+      '10.1.2.3',
+      ['198.51.100.1', '203.0.113.9'],
+      '203.0.113.9',
+      '10.1.2.3',
+    ],
+    [
+      'IPv4-mapped peer counts as its IPv4 address',
+      '::ffff:10.1.2.3',
+      '203.0.113.9',
+      '203.0.113.9',
+      '10.1.2.3',
+    ],
+    ['IPv4-mapped entries are normalised', '10.1.2.3', '::ffff:203.0.113.9', '203.0.113.9', '10.1.2.3'],
+    ['IPv4-mapped untrusted peer: header ignored', '::ffff:192.0.2.7', '10.1.1.1', '192.0.2.7', null],
+    ['IPv6 proxy and client', '2001:db8::1', '2001:db9::5', '2001:db9::5', '2001:db8::1'],
+    [
+      'garbage stops the walk at the last good hop',
+      '10.1.2.3',
+      'not-an-ip, 203.0.113.9',
+      '203.0.113.9',
+      '10.1.2.3',
+    ],
+    ['garbage right of the proxy: the proxy itself', '10.1.2.3', '203.0.113.9, garbage', '10.1.2.3', null],
+    ['only trusted hops: the left-most of them', '10.1.2.3', '10.7.7.7', '10.7.7.7', '10.1.2.3'],
+  ] as const)('%s', (_name, peer, xff, ip, via) => {
+    expect(clientAddress(peer, xff as string | string[] | undefined, trusted)).toEqual({ ip, via });
+  });
+
+  test('without trusted proxies the header is never read', () => {
+    expect(clientAddress('127.0.0.1', '10.9.9.9', none)).toEqual({ ip: '127.0.0.1', via: null });
+  });
+
+  test('no peer (closed socket): unknown', () => {
+    expect(clientAddress(undefined, '203.0.113.9', trusted)).toEqual({ ip: null, via: null });
+  });
+});

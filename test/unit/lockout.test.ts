@@ -1,0 +1,149 @@
+import { describe, expect, test } from 'vitest';
+import { Lockout, withLockout, type LockoutPolicy } from '../../src/authn/lockout.js';
+import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/errors.js';
+
+const POLICY: LockoutPolicy = {
+  enabled: true,
+  max_failures: 3,
+  backoff: 2,
+  max_backoff: 30,
+  forget_after: 600,
+};
+
+function setUp(policy: Partial<LockoutPolicy> = {}, maxEntries = 100) {
+  const clock = { now: 1_000_000 };
+  const lockout = new Lockout({ maxEntries, policy: () => ({ ...POLICY, ...policy }), now: () => clock.now });
+  return { clock, lockout };
+}
+
+/** Seconds the pair must wait, or 0 when it may try. */
+function wait(lockout: Lockout, account: string, ip: string | null): number {
+  try {
+    lockout.check(account, ip);
+    return 0;
+  } catch (err) {
+    expect(err).toBeInstanceOf(TooManyRequestsError);
+    return (err as TooManyRequestsError).retryAfterSeconds;
+  }
+}
+
+describe('Lockout', () => {
+  test('the first max_failures - 1 failures do not lock; then the delay doubles up to the cap', () => {
+    const { lockout, clock } = setUp();
+    const waits: number[] = [];
+    const locked: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      locked.push(lockout.failure('alice', '10.0.0.1'));
+      waits.push(wait(lockout, 'alice', '10.0.0.1'));
+      clock.now += waits.at(-1)! * 1000; // wait it out, then fail again
+    }
+    expect(locked).toEqual([false, false, true, true, true, true, true, true]);
+    expect(waits).toEqual([0, 0, 2, 4, 8, 16, 30, 30]);
+  });
+
+  test('Retry-After counts down while the pair is locked', () => {
+    const { lockout, clock } = setUp();
+    for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.1');
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+    clock.now += 1500;
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(1);
+    clock.now += 500;
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(0);
+  });
+
+  test.each([
+    ['the same account from another address', 'alice', '10.0.0.2'],
+    ['another account from the same address', 'bob', '10.0.0.1'],
+    ['the same account with an unknown address', 'alice', null],
+  ])('%s is not slowed', (_name, account, ip) => {
+    const { lockout } = setUp();
+    for (let i = 0; i < 5; i++) lockout.failure('alice', '10.0.0.1');
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBeGreaterThan(0);
+    expect(wait(lockout, account, ip)).toBe(0);
+  });
+
+  test('a success forgets the failures', () => {
+    const { lockout } = setUp();
+    lockout.failure('alice', '10.0.0.1');
+    lockout.failure('alice', '10.0.0.1');
+    lockout.success('alice', '10.0.0.1');
+    expect(lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(0);
+  });
+
+  test('failures are forgotten forget_after seconds after the last one', () => {
+    const { lockout, clock } = setUp();
+    lockout.failure('alice', '10.0.0.1');
+    lockout.failure('alice', '10.0.0.1');
+    clock.now += 600_000;
+    expect(lockout.failure('alice', '10.0.0.1')).toBe(false);
+  });
+
+  test('keys cannot collide through separators', () => {
+    const { lockout } = setUp();
+    for (let i = 0; i < 3; i++) lockout.failure('a:b', 'c');
+    expect(wait(lockout, 'a', 'b:c')).toBe(0);
+  });
+
+  test('memory is bounded by max_entries', () => {
+    const { lockout } = setUp({}, 50);
+    for (let i = 0; i < 1000; i++) lockout.failure(`user${i}`, '10.0.0.1');
+    expect(lockout.size).toBe(50);
+  });
+
+  test('disabled: nothing is counted or refused', () => {
+    const { lockout } = setUp({ enabled: false });
+    for (let i = 0; i < 10; i++) expect(lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(0);
+  });
+});
+
+describe('withLockout', () => {
+  const attempt = { account: 'alice', password: 'x', ip: '10.0.0.1' };
+  const refuse = () => Promise.reject(new UnauthorizedError());
+
+  test('refused passwords count, a locked pair gets 429 without running the attempt, and a lock is reported once per lock', async () => {
+    const { lockout } = setUp();
+    let locks = 0;
+    for (let i = 0; i < 3; i++) {
+      await expect(withLockout(lockout, attempt, refuse, () => locks++)).rejects.toBeInstanceOf(
+        UnauthorizedError,
+      );
+    }
+    expect(locks).toBe(1);
+    let ran = false;
+    const run = () => {
+      ran = true;
+      return Promise.resolve('token');
+    };
+    await expect(withLockout(lockout, attempt, run)).rejects.toBeInstanceOf(TooManyRequestsError);
+    expect(ran).toBe(false);
+  });
+
+  test('other errors (bad request, backend down) do not count', async () => {
+    const { lockout } = setUp();
+    for (let i = 0; i < 5; i++) {
+      await expect(
+        withLockout(lockout, attempt, () => Promise.reject(new BadRequestError('x'))),
+      ).rejects.toBeInstanceOf(BadRequestError);
+    }
+    expect(lockout.size).toBe(0);
+  });
+
+  test('requests without a password are not password guesses', async () => {
+    const { lockout } = setUp();
+    for (let i = 0; i < 5; i++) {
+      await expect(withLockout(lockout, { ...attempt, password: undefined }, refuse)).rejects.toBeInstanceOf(
+        UnauthorizedError,
+      );
+    }
+    expect(lockout.size).toBe(0);
+  });
+
+  test('a success resets the count', async () => {
+    const { lockout } = setUp();
+    await expect(withLockout(lockout, attempt, refuse)).rejects.toThrow();
+    await expect(withLockout(lockout, attempt, () => Promise.resolve('ok'))).resolves.toBe('ok');
+    expect(lockout.size).toBe(0);
+  });
+});

@@ -1,0 +1,234 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, test } from 'vitest';
+import { auditRecord, outcomeOf } from '../../src/audit.js';
+import type { Authenticator, AuthnResult, Credentials } from '../../src/authn/types.js';
+import { lockoutSchema, logSchema, metricsSchema } from '../../src/config/ops.js';
+import { watchConfigFiles, type ConfigWatcher } from '../../src/config/watch.js';
+import { UnauthorizedError } from '../../src/errors.js';
+import { readiness } from '../../src/health.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics, instrumentAuthenticator } from '../../src/metrics.js';
+import type { Runtime } from '../../src/runtime.js';
+import { Secret } from '../../src/secret.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+describe('config sections log, metrics, lockout', () => {
+  test('defaults', () => {
+    expect(logSchema.parse({})).toEqual({ level: 'info', format: 'auto' });
+    expect(metricsSchema.parse({})).toEqual({});
+    expect(lockoutSchema.parse({})).toEqual({
+      enabled: true,
+      max_failures: 5,
+      backoff: 1,
+      max_backoff: 300,
+      forget_after: 900,
+      max_entries: 10_000,
+    });
+    expect(lockoutSchema.parse({ max_backoff: '15m', forget_after: '1h' })).toMatchObject({
+      max_backoff: 900,
+      forget_after: 3600,
+    });
+  });
+
+  test.each([
+    [logSchema, { level: 'loud' }, 'must be one of trace, debug, info, warn, error, fatal, silent'],
+    [logSchema, { format: 'xml' }, 'must be one of auto, json, pretty'],
+    [logSchema, { colour: true }, 'unknown key; expected one of level, format'],
+    [metricsSchema, { addr: '9090' }, 'expected [host]:port, e.g. "127.0.0.1:9090"'],
+    [lockoutSchema, { max_failures: 0 }, 'must be at least 1'],
+    [lockoutSchema, { backoff: 'soon' }, 'invalid duration "soon"; use seconds or e.g. "15m", "90d"'],
+    [lockoutSchema, { enabled: 'yes' }, 'must be true or false'],
+  ] as const)('%#: refused with a clear message', (schema, value, message) => {
+    const result = schema.safeParse(value);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe(message);
+  });
+});
+
+describe('watchConfigFiles', () => {
+  let watcher: ConfigWatcher | undefined;
+  let tmp: ReturnType<typeof tempDir> | undefined;
+  afterEach(() => {
+    watcher?.close();
+    tmp?.cleanup();
+  });
+
+  function changes(): { count: () => number; next: () => Promise<void> } {
+    let count = 0;
+    let wake: (() => void) | undefined;
+    watcher = watchConfigFiles(
+      () => {
+        count++;
+        wake?.();
+      },
+      { debounceMs: 100 },
+    );
+    return { count: () => count, next: () => new Promise((r) => (wake = r)) };
+  }
+
+  test('an editor-style save (write a temp file, rename it over) fires once, and again after re-arming', async () => {
+    tmp = tempDir();
+    const file = join(tmp.dir, 'config.yml');
+    writeFileSync(file, 'a: 1\n');
+    const c = changes();
+    watcher!.watch([file]);
+    const first = c.next();
+    writeFileSync(join(tmp.dir, '.config.yml.swp'), 'a: 2\n');
+    writeFileSync(file, '');
+    renameSync(join(tmp.dir, '.config.yml.swp'), file);
+    await first;
+    expect(c.count()).toBe(1);
+    // The renamed file is a new inode; the directory watch still sees the next save.
+    const second = c.next();
+    writeFileSync(file, 'a: 3\n');
+    await second;
+    expect(c.count()).toBe(2);
+  });
+
+  test('other files in the directory are ignored', async () => {
+    tmp = tempDir();
+    const file = join(tmp.dir, 'config.yml');
+    writeFileSync(file, 'a: 1\n');
+    const c = changes();
+    watcher!.watch([file]);
+    writeFileSync(join(tmp.dir, 'unrelated.txt'), 'x');
+    const named = c.next();
+    writeFileSync(file, 'a: 2\n');
+    await named;
+    expect(c.count()).toBe(1);
+  });
+});
+
+describe('readiness', () => {
+  const runtimeWith = (authenticators: Authenticator[], sign: Runtime['sign'] = () => 'jwt'): Runtime =>
+    ({ config: {}, authenticators, sign }) as unknown as Runtime;
+  const backend = (name: string, check?: () => Promise<void>): Authenticator => ({
+    name,
+    authenticate: () => Promise.resolve({ outcome: 'no_match' }),
+    ...(check ? { check } : {}),
+  });
+
+  test('ready when the key signs and every check passes', async () => {
+    const r = await readiness(runtimeWith([backend('users'), backend('ldap_auth', () => Promise.resolve())]));
+    expect(r).toEqual({ ready: true, checks: { config: 'ok', signing_key: 'ok', ldap_auth: 'ok' } });
+  });
+
+  test.each([
+    [
+      'a failing check',
+      () => Promise.reject(new Error('ldap://dir:389: connection refused')),
+      'ldap://dir:389: connection refused',
+    ],
+    ['a check that hangs', () => new Promise<void>(() => undefined), 'no answer within 50 ms'],
+  ])('not ready with %s', async (_name, check, reason) => {
+    const r = await readiness(runtimeWith([backend('ldap_auth', check)]), { timeoutMs: 50 });
+    expect(r.ready).toBe(false);
+    expect(r.checks['ldap_auth']).toBe(reason);
+  });
+
+  test('not ready when the key cannot sign; not ready without a config', async () => {
+    const broken = runtimeWith([], () => {
+      throw new Error('key unusable');
+    });
+    expect(await readiness(broken)).toEqual({
+      ready: false,
+      checks: { config: 'ok', signing_key: 'cannot sign: key unusable' },
+    });
+    expect((await readiness(undefined)).ready).toBe(false);
+  });
+});
+
+describe('audit record and metrics', () => {
+  test.each([
+    [200, 'granted'],
+    [401, 'denied'],
+    [400, 'bad_request'],
+    [405, 'bad_request'],
+    [429, 'locked'],
+    [503, 'unavailable'],
+    [500, 'error'],
+  ] as const)('status %i is outcome %s', (status, outcome) => {
+    expect(outcomeOf(status)).toBe(outcome);
+  });
+
+  test('a denial names the deciding authenticator and reason, never the password', () => {
+    const password = new Secret('hunter2-very-secret');
+    const record = auditRecord({
+      requestId: 'r1',
+      method: 'GET',
+      ip: '203.0.113.9',
+      via: '10.1.2.3',
+      request: {
+        style: 'docker',
+        grant: 'password',
+        credentials: { account: 'alice', password },
+        service: 'registry',
+        clientId: undefined,
+        offline: false,
+        scopes: [{ type: 'repository', name: 'alice/app', actions: ['pull'] }],
+      },
+      error: new UnauthorizedError(undefined, { authenticator: 'users', reason: 'wrong password' }),
+      status: 401,
+      ms: 12.3456,
+    });
+    expect(record).toEqual({
+      requestId: 'r1',
+      method: 'GET',
+      client: { ip: '203.0.113.9', via: '10.1.2.3' },
+      outcome: 'denied',
+      status: 401,
+      grant: 'password',
+      service: 'registry',
+      clientId: undefined,
+      account: 'alice',
+      requested: ['repository:alice/app:pull'],
+      authenticator: 'users',
+      reason: 'wrong password',
+      ms: 12.346,
+    });
+    const lines: string[] = [];
+    const logger = createLogger({
+      format: 'json',
+      destination: new Writable({
+        write(chunk, _e, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
+    logger.info(record, 'token refused');
+    expect(lines.join('')).not.toContain('hunter2');
+  });
+
+  test('instrumented authenticators are timed by backend and result, errors counted, members kept', async () => {
+    const metrics = createMetrics();
+    class Backend implements Authenticator {
+      readonly name = 'ldap_auth';
+      #calls = 0;
+      authenticate(_credentials: Credentials): Promise<AuthnResult> {
+        this.#calls++;
+        return this.#calls > 1
+          ? Promise.reject(new Error('down'))
+          : Promise.resolve({ outcome: 'denied' as const, reason: 'wrong password' });
+      }
+      calls() {
+        return this.#calls;
+      }
+    }
+    const wrapped = instrumentAuthenticator(new Backend(), metrics);
+    await wrapped.authenticate({ account: 'a', password: undefined });
+    await expect(wrapped.authenticate({ account: 'a', password: undefined })).rejects.toThrow('down');
+    expect(wrapped).toBeInstanceOf(Backend);
+    expect(wrapped.calls()).toBe(2);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('regauth_authenticator_errors_total{backend="ldap_auth"} 1');
+    expect(text).toContain(
+      'regauth_authenticator_duration_seconds_count{backend="ldap_auth",result="denied"} 1',
+    );
+    expect(text).toContain(
+      'regauth_authenticator_duration_seconds_count{backend="ldap_auth",result="error"} 1',
+    );
+  });
+});
