@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { credentialCacheSchema } from './credential-cache.js';
 import { parseDuration } from './duration.js';
 
 /**
@@ -90,6 +91,7 @@ export const configSchema = strict({
     .optional(),
   users_file: nonEmpty.optional(),
   acl: z.array(aclRule).default([]),
+  credential_cache: credentialCacheSchema.default(credentialCacheSchema.parse({})),
 });
 
 /** The config as validated, before files are read and rules compiled. */
