@@ -29,6 +29,8 @@ interface Load {
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
+  /** CPU time (user + system) the server process spent per token, in µs: robust to a busy machine. */
+  readonly cpuUs: number;
 }
 
 async function main(): Promise<void> {
@@ -98,9 +100,14 @@ async function main(): Promise<void> {
     if (first.status !== 200) throw new Error(`regauth answered ${first.status} to the first login`);
 
     log(`baseline: ${CONNECTIONS} connections, ${SECONDS} s …`);
-    const baseline = await drive('baseline (node:http + sign)', baselineUrl + tokenPath, authorization);
+    const baseline = await drive(
+      'baseline (node:http + sign)',
+      baselineUrl + tokenPath,
+      authorization,
+      baselineProcess.pid!,
+    );
     log(`regauth: ${CONNECTIONS} connections, ${SECONDS} s …`);
-    const cached = await drive('regauth, cached login', regauthUrl + tokenPath, authorization);
+    const cached = await drive('regauth, cached login', regauthUrl + tokenPath, authorization, regauth.pid!);
 
     log(`login storm: ${STORM_LOGINS} uncached cost-10 logins while probing /healthz …`);
     const storm = await loginStorm(regauthUrl, password);
@@ -116,7 +123,8 @@ async function main(): Promise<void> {
   }
 }
 
-async function drive(name: string, url: string, authorization: string): Promise<Load> {
+async function drive(name: string, url: string, authorization: string, pid: number): Promise<Load> {
+  const cpuBefore = cpuMicros(pid);
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -129,7 +137,15 @@ async function drive(name: string, url: string, authorization: string): Promise<
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpuUs: (cpuMicros(pid) - cpuBefore) / Math.max(1, result.requests.total),
   };
+}
+
+/** utime + stime of a process, in µs (Linux /proc; clock ticks are 100 Hz there). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 /** 24 logins nobody has made yet (each a real cost-10 comparison) while /healthz is probed back to back. */
@@ -225,10 +241,11 @@ function report(r: {
     ['measure', 'value', 'target'],
     ...[r.baseline, r.cached].map((l): [string, string, string] => [
       l.name,
-      `${Math.round(l.rps)} tokens/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors`,
+      `${Math.round(l.rps)} tokens/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors, ${Math.round(l.cpuUs)} µs CPU/token`,
       l === r.cached ? `${mark(l.errors === 0)}: no errors at ${CONNECTIONS} connections` : '',
     ]),
-    ['ratio regauth / baseline', `${ratio.toFixed(2)}×`, `${mark(ratio >= 0.8)}: ≥ 0.8×`],
+    ['ratio regauth / baseline', `${ratio.toFixed(2)}× tokens/s`, `${mark(ratio >= 0.8)}: ≥ 0.8×`],
+    ['CPU per token, baseline / regauth', `${(r.baseline.cpuUs / r.cached.cpuUs).toFixed(2)}×`, ''],
     [
       `login storm (${STORM_LOGINS} × cost 10)`,
       `${r.storm.ok}/${STORM_LOGINS} ok in ${r.storm.seconds.toFixed(2)} s`,
