@@ -100,6 +100,34 @@ describe('credential cache', () => {
     expect(calls).toEqual(['a', 'b', 'c', 'a']);
   });
 
+  test('passes lookup, check and close through to the backend', async () => {
+    const calls: string[] = [];
+    const inner: Authenticator = {
+      name: 'full',
+      authenticate: async () => ({ outcome: 'no_match' }),
+      lookup: async (account) => (calls.push(`lookup:${account}`), { labels: {} }),
+      check: async () => void calls.push('check'),
+      close: async () => void calls.push('close'),
+    };
+    const cached = new CachedAuthenticator(
+      inner,
+      new CredentialCache({ ttlMs: 1, maxEntries: 1 }),
+      () => 'v',
+    );
+    expect(cached.name).toBe('full');
+    expect(cached.inner).toBe(inner);
+    await cached.lookup?.('alice');
+    await cached.check?.();
+    await cached.close?.();
+    expect(calls).toEqual(['lookup:alice', 'check', 'close']);
+    const bare = new CachedAuthenticator(
+      backend('x').authenticator,
+      new CredentialCache({ ttlMs: 1, maxEntries: 1 }),
+      () => 'v',
+    );
+    expect([bare.lookup, bare.check, bare.close]).toEqual([undefined, undefined, undefined]);
+  });
+
   test('keeps nothing reversible: keys are keyed hashes, values hold no password', async () => {
     const { cached, cache } = setUp();
     const password = `secret-${Math.random()}`;
