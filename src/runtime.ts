@@ -1,5 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { Config } from './config/load.js';
-import { bcryptCost, bcryptVerifier, type PasswordVerifier } from './authn/password.js';
+import { bcryptPoolVerifier } from './authn/bcrypt-pool.js';
+import {
+  CachedAuthenticator,
+  sharedCredentialCache,
+  staticEntryVersion,
+  type EntryVersion,
+} from './authn/cache.js';
+import { bcryptCost, type PasswordVerifier } from './authn/password.js';
 import { StaticUsersAuthenticator } from './authn/users.js';
 import { JwtAuthenticator } from './authn/jwt.js';
 import { AppPasswordAuthenticator } from './authn/oidc-app-password.js';
@@ -32,7 +40,7 @@ export interface Runtime {
 }
 
 export interface RuntimeDeps {
-  /** Override the password verifier (tests, worker pool). */
+  /** Override the password verifier (tests). Default: bcrypt in the process's worker pool. */
   readonly verifier?: PasswordVerifier;
   /** Runs `ext_auth` / `ext_authz` commands (default: child_process.spawn). */
   readonly runCommand?: CommandRunner;
@@ -43,11 +51,20 @@ export interface RuntimeDeps {
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
-  const verifier = deps.verifier ?? bcryptVerifier(typicalCost(config));
+  const verifier = deps.verifier ?? bcryptPoolVerifier(typicalCost(config));
   const authenticators: Authenticator[] = [];
-  if (config.users) authenticators.push(new StaticUsersAuthenticator('users', config.users, verifier));
-  if (config.usersFile)
-    authenticators.push(new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier));
+  /** Backends whose per-account entries can be versioned; the others use the runtime's generation. */
+  const entryVersions = new Map<Authenticator, EntryVersion>();
+  if (config.users) {
+    const users = new StaticUsersAuthenticator('users', config.users, verifier);
+    authenticators.push(users);
+    entryVersions.set(users, staticEntryVersion(config.users));
+  }
+  if (config.usersFile) {
+    const usersFile = new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier);
+    authenticators.push(usersFile);
+    entryVersions.set(usersFile, staticEntryVersion(config.usersFile.users));
+  }
   if (config.extAuth) authenticators.push(new ExtAuthenticator(config.extAuth, deps.runCommand));
   if (config.ldap) authenticators.push(new LdapAuthenticator(config.ldap, deps.ldapClient));
   if (config.oidcAuth) authenticators.push(new AppPasswordAuthenticator(config.oidcAuth));
@@ -59,13 +76,33 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   const instrument = deps.instrument ?? ((a: Authenticator) => a);
   return Object.freeze({
     config,
-    authenticators: authenticators.map(instrument),
+    // Metrics see every request, cached or not.
+    authenticators: withCache(config, authenticators, entryVersions).map(instrument),
     verifier,
     sign,
     refresh,
     extAuthz,
     oidc,
   });
+}
+
+/**
+ * Puts the process's credential cache in front of every backend. Static users are versioned per
+ * account (a changed hash or labels drops that account's entries); for the others a reload
+ * drops every entry, as what changed in their config cannot be told per account.
+ */
+function withCache(
+  config: Config,
+  authenticators: readonly Authenticator[],
+  entryVersions: ReadonlyMap<Authenticator, EntryVersion>,
+): readonly Authenticator[] {
+  const settings = config.raw.credential_cache;
+  const cache = sharedCredentialCache({ ttlMs: settings.ttl * 1000, maxEntries: settings.max_entries });
+  if (!cache) return authenticators;
+  const generation = randomUUID();
+  return authenticators.map(
+    (a) => new CachedAuthenticator(a, cache, entryVersions.get(a) ?? (() => generation)),
+  );
 }
 
 /** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */
@@ -78,7 +115,7 @@ function typicalCost(config: Config): number {
   return 10;
 }
 
-/** Releases what the runtime's backends hold. */
+/** Releases what the runtime's backends and verifier hold. */
 export async function closeRuntime(runtime: Runtime): Promise<void> {
-  await Promise.allSettled(runtime.authenticators.map((a) => a.close?.()));
+  await Promise.allSettled([...runtime.authenticators.map((a) => a.close?.()), runtime.verifier.close?.()]);
 }

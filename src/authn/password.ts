@@ -9,6 +9,8 @@ export interface PasswordVerifier {
    * as much as a known one and timing does not reveal who exists.
    */
   burn(password: Secret | undefined): Promise<void>;
+  /** Releases what the verifier holds (a worker pool lease); called when its runtime closes. */
+  close?(): Promise<void>;
 }
 
 /** `$2a$`, `$2b$` and `$2y$` (htpasswd -B) are the same algorithm; bcryptjs accepts all three. */

@@ -48,7 +48,7 @@ export interface CompileAclOptions {
   /** How many globs and regexes built from placeholders to keep (default 10,000). */
   readonly cacheSize?: number;
   /**
-   * Index rules by their literal `account` and the literal first segment of their `name`
+   * Index rules by the literal prefix of their account, type, name or service pattern
    * (default true), so a large ACL only tries the rules that can match. The decisions are the
    * same either way; false tries every rule in order.
    */
@@ -73,11 +73,10 @@ type Check =
       readonly kind: 'field';
       readonly field: RequestField;
       readonly pattern: Pattern;
-      readonly path: string;
       /** Whether another check uses this field's `${field:N}` captures. */
       readonly captures: boolean;
     }
-  | { readonly kind: 'labels'; readonly key: string; readonly pattern: Pattern; readonly path: string };
+  | { readonly kind: 'labels'; readonly key: string; readonly pattern: Pattern };
 
 interface Rule {
   readonly info: AclRuleInfo;
@@ -104,7 +103,14 @@ export function compileAcl(
   options: CompileAclOptions = {},
 ): CompiledAcl {
   const errors: ConfigError[] = [];
-  const compiled = rules.map((config, i) => compileRule(config, i, `${basePath}[${i}]`, errors));
+  // Patterns are immutable: rules that repeat one (`${account}/**`) share its compilation.
+  const patterns = new Map<string, Pattern>();
+  const compile = (source: string) => {
+    let pattern = patterns.get(source);
+    if (!pattern) patterns.set(source, (pattern = compilePattern(source)));
+    return pattern;
+  };
+  const compiled = rules.map((config, i) => compileRule(config, i, `${basePath}[${i}]`, compile, errors));
   if (errors.length > 0) throw new ConfigErrors(errors);
   const ready = compiled as Rule[];
   const cache = new PatternCache(options.cacheSize);
@@ -131,6 +137,7 @@ function compileRule(
   config: AclRuleConfig,
   index: number,
   path: string,
+  compile: (source: string) => Pattern,
   errors: ConfigError[],
 ): Rule | undefined {
   const errorCount = errors.length;
@@ -141,7 +148,7 @@ function compileRule(
   const compiled: { field?: RequestField; key?: string; pattern: Pattern; path: string }[] = [];
   const attempt = (at: string, source: string) => {
     try {
-      return compilePattern(source);
+      return compile(source);
     } catch (err) {
       if (!(err instanceof SyntaxError)) throw err;
       fail(at, err.message, err);
@@ -201,8 +208,8 @@ function compileRule(
 
   const checks: Check[] = compiled.map((c) =>
     c.field
-      ? { kind: 'field', field: c.field, pattern: c.pattern, path: c.path, captures: captured.has(c.field) }
-      : { kind: 'labels', key: c.key!, pattern: c.pattern, path: c.path },
+      ? { kind: 'field', field: c.field, pattern: c.pattern, captures: captured.has(c.field) }
+      : { kind: 'labels', key: c.key!, pattern: c.pattern },
   );
   const fixed = checks.filter((c) => c.pattern.placeholders.length === 0).sort((a, b) => cost(a) - cost(b));
   const dynamic = orderByCaptures(
@@ -382,55 +389,74 @@ class Evaluation {
   }
 }
 
-/** Rules bucketed by what a request must equal for them to match; each rule sits in one bucket. */
+/** Finds the rules that can match a request, in rule order. */
 interface RuleIndex {
-  /** Rule indices, ascending, that may match `request`. */
-  candidates(request: AuthzRequest): Iterable<number>;
+  /** Rule indices, ascending, that may match `request`; the others certainly do not. */
+  candidates(request: AuthzRequest): readonly number[];
 }
 
-const NONE: readonly number[] = [];
-
+/**
+ * Buckets each rule by the literal prefix of its most selective field (`alice` for
+ * `account: alice`, `team/` for `name: team/**`, `svc-` for `account: /^svc-(.+)$/`): a
+ * request can only match rules filed under a prefix of its own value. Rules without a prefix
+ * are tried for every request. So a 10,000-rule ACL of per-user and per-team rules tries a
+ * handful of rules per scope instead of all of them.
+ */
 function buildIndex(rules: readonly Rule[], enabled: boolean): RuleIndex {
-  const byAccount = new Map<string, number[]>();
-  const byNameHead = new Map<string, number[]>();
-  const other: number[] = [];
-  const add = (map: Map<string, number[]>, key: string, i: number) => {
-    const list = map.get(key);
-    if (list) list.push(i);
-    else map.set(key, [i]);
-  };
+  const all = rules.map((_, i) => i);
+  if (!enabled) return { candidates: () => all };
+
+  const byField = new Map<RequestField, { byPrefix: Map<string, number[]>; lengths: Set<number> }>();
+  const always: number[] = [];
   rules.forEach((rule, i) => {
-    const fixed = (field: RequestField) =>
-      rule.fixed.find((c): c is Extract<Check, { kind: 'field' }> => c.kind === 'field' && c.field === field)
-        ?.pattern;
-    const account = enabled ? fixed('account')?.literal : undefined;
-    const head = enabled ? fixed('name')?.head : undefined;
-    if (account !== undefined) add(byAccount, account, i);
-    else if (head !== undefined) add(byNameHead, head, i);
-    else other.push(i);
+    let best: { field: RequestField; prefix: string } | undefined;
+    for (const check of [...rule.fixed, ...rule.dynamic]) {
+      if (check.kind !== 'field') continue;
+      const prefix = check.pattern.prefix;
+      if (prefix.length > (best?.prefix.length ?? 0)) best = { field: check.field, prefix };
+    }
+    if (!best) {
+      always.push(i);
+      return;
+    }
+    let entry = byField.get(best.field);
+    if (!entry) byField.set(best.field, (entry = { byPrefix: new Map(), lengths: new Set() }));
+    const bucket = entry.byPrefix.get(best.prefix);
+    if (bucket) bucket.push(i);
+    else entry.byPrefix.set(best.prefix, [i]);
+    entry.lengths.add(best.prefix.length);
   });
-  if (byAccount.size === 0 && byNameHead.size === 0) return { candidates: () => other };
+  const fields = [...byField].map(([field, { byPrefix, lengths }]) => ({
+    field,
+    byPrefix,
+    lengths: [...lengths].sort((a, b) => a - b),
+  }));
 
   return {
-    *candidates(request) {
-      // A three-way merge keeps the candidates in rule order: first match wins.
-      const a = byAccount.get(request.account) ?? NONE;
-      const slash = request.name.indexOf('/');
-      const b = byNameHead.get(slash < 0 ? request.name : request.name.slice(0, slash)) ?? NONE;
-      let i = 0;
-      let j = 0;
-      let k = 0;
-      for (;;) {
-        const x = a[i] ?? Infinity;
-        const y = b[j] ?? Infinity;
-        const z = other[k] ?? Infinity;
-        const next = Math.min(x, y, z);
-        if (next === Infinity) return;
-        if (next === x) i++;
-        else if (next === y) j++;
-        else k++;
-        yield next;
+    candidates(request) {
+      const found: number[] = [];
+      for (const { field, byPrefix, lengths } of fields) {
+        const value = request[field];
+        for (const n of lengths) {
+          if (n > value.length) break;
+          const bucket = byPrefix.get(value.slice(0, n));
+          if (bucket) for (const i of bucket) found.push(i);
+        }
       }
+      if (found.length === 0) return always;
+      // Each rule sits in one bucket, so there are no duplicates; restore rule order.
+      found.sort((a, b) => a - b);
+      return mergeSorted(found, always);
     },
   };
+}
+
+function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(a[i]! < b[j]! ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }

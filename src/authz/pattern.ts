@@ -1,4 +1,4 @@
-import { escape, Minimatch, type MinimatchOptions } from 'minimatch';
+import { braceExpand, escape, Minimatch, type MinimatchOptions } from 'minimatch';
 
 /** The request values a placeholder can name: `${account}`, `${account:N}`, … */
 export type RequestField = 'account' | 'type' | 'name' | 'service';
@@ -28,7 +28,9 @@ export const NO_CAPTURES: Captures = Object.freeze([]);
  *
  * A pattern longer than two characters that starts and ends with `/` is a regular expression
  * searched unanchored; anything else is a minimatch glob over the whole value. A glob without
- * any of `*?[]{}()\` is compared for equality.
+ * any of `*?[]{}()\` is compared for equality. A glob with wildcards keeps minimatch's directory
+ * convention: it also matches its value followed by one `/` (`team/*` matches `team/app/`);
+ * registry names never end in `/`.
  */
 export interface Pattern {
   /** As written in the config. */
@@ -41,10 +43,10 @@ export interface Pattern {
   /** The only value this pattern matches, when it is a glob without magic characters or placeholders. */
   readonly literal: string | undefined;
   /**
-   * The first `/`-separated segment every matching value has, when this is a glob without
-   * placeholders whose first segment is literal (`team` for `team/**`). Lets the ACL index rules.
+   * Text every matching value starts with (`team/` for `team/**`, `svc-` for `/^svc-(.+)$/`,
+   * the whole literal for a literal), or `""`. Lets the ACL index rules.
    */
-  readonly head: string | undefined;
+  readonly prefix: string;
   /**
    * Matches `value`, resolving placeholders through `resolve`; built patterns are kept in `cache`.
    * Returns the captures, or null when `value` does not match or a placeholder cannot be
@@ -73,11 +75,20 @@ const GLOB_MAGIC = /[*?[\]{}()\\]/;
 
 /**
  * Escapes a value for a glob so that it matches only itself: minimatch's `escape` with
- * braces, plus `,`, which is magic inside `{a,b}` and which `escape` leaves alone.
+ * braces, plus `,` (magic inside `{a,b}`) and `|`, which separates the alternatives of an
+ * extglob `@(a|b)` even when backslash-escaped, so it is written as the class `[|]`.
+ * Meant for globs matched with `nobrace` (see compileGlob).
  */
 export function escapeGlob(value: string): string {
-  return escape(value, { magicalBraces: true }).replace(/,/g, '\\,');
+  // Most values (account names, label values) have nothing to escape: skip the replaces.
+  if (!GLOB_SPECIAL.test(value)) return value;
+  return escape(value, { magicalBraces: true }).replace(/,/g, '\\,').replace(/\|/g, '[|]');
 }
+
+const GLOB_SPECIAL = /[*?[\]{}()\\,|]/;
+
+/** Options for globs built from a template: braces were already expanded at load. */
+const EXPANDED_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...GLOB_OPTIONS, nobrace: true });
 
 /** Escapes a value for a regular expression (no `u` flag) so that it matches only itself. */
 export function escapeRegex(value: string): string {
@@ -89,6 +100,7 @@ export function escapeRegex(value: string): string {
  * compile, or a placeholder that is malformed (`${foo}`, `${labels:}`, an unterminated `${`).
  */
 export function compilePattern(source: string): Pattern {
+  if (source.includes('\u0000')) throw new SyntaxError('a pattern must not contain NUL characters');
   const isRegex = source.length > 2 && source.startsWith('/') && source.endsWith('/');
   const parts = parseTemplate(isRegex ? source.slice(1, -1) : source);
   const placeholders = distinct(parts);
@@ -108,7 +120,8 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
     throw new SyntaxError(`invalid regular expression ${source}: ${regexReason(err)}`, { cause: err });
   }
   const groups = new RegExp(`${probe}|`).exec('')!.length - 1;
-  const base = { source, kind: 'regex', placeholders, groups, literal: undefined, head: undefined } as const;
+  const prefix = regexPrefix(parts);
+  const base = { source, kind: 'regex', placeholders, groups, literal: undefined, prefix } as const;
   if (placeholders.length === 0) return { ...base, match: (value) => regex.exec(value) };
   return {
     ...base,
@@ -120,17 +133,17 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
 }
 
 function compileGlob(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
-  // Literal text without magic needs no glob engine: compare strings. Besides speed, this is
-  // what the rule index relies on (an equal value, an equal first segment).
+  // Literal text without magic needs no glob engine: compare strings.
   const plain = parts.every((p) => typeof p !== 'string' || !GLOB_MAGIC.test(p));
-  const firstSegment = source.split('/', 1)[0]!;
+  const first = parts[0];
   const base = {
     source,
     kind: 'glob',
     placeholders,
     groups: 0,
     literal: plain && placeholders.length === 0 ? source : undefined,
-    head: placeholders.length === 0 && !GLOB_MAGIC.test(firstSegment) ? firstSegment : undefined,
+    // Text before the first character that may be magic (`!+@` start extglobs like `+(a)`).
+    prefix: typeof first === 'string' ? first.slice(0, first.search(/[*?[\]{}()\\!+@]|$/)) : '',
   } as const;
   if (placeholders.length === 0) {
     if (plain) return { ...base, match: (value) => (value === source ? NO_CAPTURES : null) };
@@ -151,14 +164,82 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       match: (value, resolve) => (expand(parts, resolve, (v) => v) === value ? NO_CAPTURES : null),
     };
   }
+  // Braces are expanded here, in the pattern's own text, and never after substitution:
+  // brace-expansion reads a value's escaped backslash `\\` as one backslash, which would then
+  // escape the value's next character. Each alternative is matched without brace expansion.
+  const alternatives = expandBraces(parts).map((alt) => ({
+    parts: alt,
+    plain: alt.every((p) => typeof p !== 'string' || !GLOB_MAGIC.test(p)),
+  }));
   return {
     ...base,
     match(value, resolve, cache) {
-      const expanded = expand(parts, resolve, escapeGlob);
-      return expanded !== undefined && cache.glob(expanded)?.match(value) ? NO_CAPTURES : null;
+      // One unresolvable placeholder fails the pattern, whichever alternative holds it.
+      if (!placeholders.every((p) => resolve(p) !== undefined)) return null;
+      for (const alt of alternatives) {
+        if (alt.plain) {
+          if (expand(alt.parts, resolve, (v) => v) === value) return NO_CAPTURES;
+        } else if (cache.glob(expand(alt.parts, resolve, escapeGlob)!)?.match(value)) {
+          return NO_CAPTURES;
+        }
+      }
+      return null;
     },
   };
 }
+
+/** A placeholder's stand-in during brace expansion: NUL never occurs in a pattern (refused at load). */
+const TOKEN = /\u0000(\d+)\u0000/;
+
+/** Expands `{a,b}` in a template's text, keeping its placeholders in place. */
+function expandBraces(parts: readonly Part[]): Part[][] {
+  const placeholders = parts.filter((p): p is Placeholder => typeof p !== 'string');
+  let n = 0;
+  const joined = parts.map((p) => (typeof p === 'string' ? p : `\u0000${n++}\u0000`)).join('');
+  return [...new Set(braceExpand(joined, GLOB_OPTIONS))].map((alt) =>
+    alt
+      .split(TOKEN)
+      .map((piece, i): Part => (i % 2 === 1 ? placeholders[Number(piece)]! : piece))
+      .filter((p) => p !== ''),
+  );
+}
+
+/**
+ * The literal text a regex anchored with `^` requires at the start (`svc-` for `^svc-(.+)$`).
+ * Conservative: it stops at the first construct it does not read as a plain character, drops
+ * a character that a quantifier makes optional, and gives up on any `|` (top-level alternation
+ * would void the anchor). Placeholders end it: their values are wrapped in `(?:…)`.
+ */
+function regexPrefix(parts: readonly Part[]): string {
+  const first = parts[0];
+  if (typeof first !== 'string' || !first.startsWith('^')) return '';
+  if (parts.some((p) => typeof p === 'string' && p.includes('|'))) return '';
+  let prefix = '';
+  let i = 1;
+  while (i < first.length) {
+    const c = first[i]!;
+    let literal: string;
+    let next: number;
+    if (c === '\\' && i + 1 < first.length && REGEX_ESCAPED_LITERAL.includes(first[i + 1]!)) {
+      literal = first[i + 1]!;
+      next = i + 2;
+    } else if (!REGEX_SYNTAX.includes(c)) {
+      literal = c;
+      next = i + 1;
+    } else {
+      break;
+    }
+    if (next < first.length && '?*+{'.includes(first[next]!)) break; // `ab?`: the b is optional
+    prefix += literal;
+    i = next;
+  }
+  return prefix;
+}
+
+/** Characters with a meaning of their own in a regex (outside a class). */
+const REGEX_SYNTAX = '\\^$.|?*+()[]{}';
+/** Characters that stand for themselves after a backslash (escapeRegex escapes `/` and `-` too). */
+const REGEX_ESCAPED_LITERAL = `${REGEX_SYNTAX}/-`;
 
 /** `(?:…)` keeps a quantifier after a placeholder applying to the whole value, and `${x}+` valid when it is empty. */
 function wrapRegexValue(value: string): string {
@@ -245,7 +326,8 @@ function parsePlaceholder(text: string): Placeholder {
 /**
  * Globs and regexes built from patterns with placeholders, keyed by the expanded pattern, so
  * a rule like `${account}/**` is built once per account rather than once per request.
- * Bounded: the least recently used entry goes when it is full.
+ * Bounded: when it is full, the oldest entry goes (a hot entry evicted this way is simply
+ * built again; cheaper than reordering on every hit).
  */
 export class PatternCache {
   readonly #max: number;
@@ -261,9 +343,9 @@ export class PatternCache {
     return this.#entries.size;
   }
 
-  /** The glob for `source`, or null when minimatch refuses it (e.g. too long). */
+  /** The glob for `source` (without brace expansion), or null when minimatch refuses it (e.g. too long). */
   glob(source: string): Minimatch | null {
-    return this.#get(`g${source}`, () => new Minimatch(source, GLOB_OPTIONS)) as Minimatch | null;
+    return this.#get(`g${source}`, () => new Minimatch(source, EXPANDED_GLOB_OPTIONS)) as Minimatch | null;
   }
 
   /** The regex for `source`, or null when it does not compile. */
@@ -273,12 +355,7 @@ export class PatternCache {
 
   #get(key: string, build: () => Minimatch | RegExp): Minimatch | RegExp | null {
     const hit = this.#entries.get(key);
-    if (hit !== undefined) {
-      // Map keeps insertion order: re-inserting marks the entry as most recently used.
-      this.#entries.delete(key);
-      this.#entries.set(key, hit);
-      return hit;
-    }
+    if (hit !== undefined) return hit;
     let built: Minimatch | RegExp | null;
     try {
       built = build();
@@ -287,6 +364,7 @@ export class PatternCache {
       // limit; a pattern that cannot be built matches nothing.
       built = null;
     }
+    // A Map iterates in insertion order: the first key is the oldest.
     if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, built);
     return built;

@@ -5,6 +5,7 @@ import { extCommandSchema } from './ext.js';
 import { jwtAuthSchema } from './jwt.js';
 import { oidcAuthSchema } from './oidc.js';
 import { ldapAuthSchema } from './ldap.js';
+import { credentialCacheSchema } from './credential-cache.js';
 import { lockoutSchema, logSchema, metricsSchema } from './ops.js';
 
 export { duration };
@@ -85,6 +86,7 @@ export const configSchema = strict({
   log: z.preprocess((v) => v ?? {}, logSchema),
   metrics: z.preprocess((v) => v ?? {}, metricsSchema),
   lockout: z.preprocess((v) => v ?? {}, lockoutSchema),
+  credential_cache: credentialCacheSchema.default(credentialCacheSchema.parse({})),
 });
 
 /** The config as validated, before files are read and rules compiled. */

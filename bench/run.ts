@@ -1,0 +1,305 @@
+/**
+ * `npm run bench`: regauth (built, in its own process) against a bare baseline signer, a login
+ * storm, ACL evaluation cost and peak RSS, printed as a table. Loopback only; about a minute.
+ * Not part of `npm test`: figures depend on the machine; the README quotes them with the machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import bcrypt from 'bcryptjs';
+import { compileAcl } from '../src/authz/acl.js';
+import type { AclRuleConfig, AuthzRequest } from '../src/authz/types.js';
+import { generateSigningMaterial } from '../src/token/generate.js';
+import { freePort } from '../test/e2e/harness/ports.js';
+import { tempDir } from '../test/helpers/fixtures.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CONNECTIONS = 64;
+const SECONDS = 10;
+const STORM_LOGINS = 24;
+const SERVICE = 'registry.bench';
+const SCOPE = 'repository:alice/app:pull,push';
+
+interface Load {
+  readonly name: string;
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+  /** CPU time (user + system) the server process spent per token, in µs: robust to a busy machine. */
+  readonly cpuUs: number;
+}
+
+async function main(): Promise<void> {
+  const tmp = tempDir('regauth-bench-');
+  const children: ChildProcess[] = [];
+  try {
+    const { keyPem, certPem } = await generateSigningMaterial({
+      alg: 'ES256',
+      commonName: 'bench',
+      validDays: 1,
+    });
+    const keyPath = join(tmp.dir, 'token.key');
+    const certPath = join(tmp.dir, 'token.pem');
+    writeFileSync(keyPath, keyPem, { mode: 0o600 });
+    writeFileSync(certPath, certPem);
+
+    // Cost 10, as `htpasswd -B` and `regauth hash` write by default.
+    const password = `bench-${Math.random().toString(36).slice(2)}`;
+    const users = ['alice', ...Array.from({ length: STORM_LOGINS }, (_, i) => `storm${i}`)];
+    const hashed = await Promise.all(users.map((u) => bcrypt.hash(`${password}-${u}`, 10)));
+    const port = await freePort();
+    const configFile = join(tmp.dir, 'config.yml');
+    writeFileSync(
+      configFile,
+      [
+        'server:',
+        `  addr: "127.0.0.1:${port}"`,
+        'token:',
+        '  issuer: regauth-bench',
+        `  key: ${keyPath}`,
+        `  certificate: ${certPath}`,
+        'users:',
+        ...users.map((u, i) => `  ${u}:\n    password: "${hashed[i]}"\n    labels: {group: [dev]}`),
+        'acl:',
+        '  - match: {account: admin}',
+        '    actions: ["*"]',
+        '  - match: {account: "/.+/", name: "${account}/**"}',
+        '    actions: ["*"]',
+        '  - match: {labels: {group: dev}, name: "team/**"}',
+        '    actions: [pull, push]',
+        '',
+      ].join('\n'),
+    );
+
+    const regauth = spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: tmp.dir,
+    });
+    children.push(regauth);
+    const regauthUrl = `http://127.0.0.1:${port}`;
+    await waitHealthy(regauthUrl, regauth);
+
+    const baselineProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/baseline.ts')], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      cwd: ROOT,
+    });
+    children.push(baselineProcess);
+    baselineProcess.stdin!.end(
+      JSON.stringify({ keyPem, certPem, issuer: 'regauth-bench', kid: 'K'.repeat(59) }),
+    );
+    const baselineUrl = await firstLine(baselineProcess);
+
+    const authorization = `Basic ${Buffer.from(`alice:${password}-alice`).toString('base64')}`;
+    const tokenPath = `/auth?service=${SERVICE}&scope=${encodeURIComponent(SCOPE)}`;
+    // One login fills the credential cache; every request after it is a cached issuance.
+    const first = await fetch(regauthUrl + tokenPath, { headers: { authorization } });
+    if (first.status !== 200) throw new Error(`regauth answered ${first.status} to the first login`);
+
+    log(`baseline: ${CONNECTIONS} connections, ${SECONDS} s …`);
+    const baseline = await drive(
+      'baseline (node:http + sign)',
+      baselineUrl + tokenPath,
+      authorization,
+      baselineProcess.pid!,
+    );
+    log(`regauth: ${CONNECTIONS} connections, ${SECONDS} s …`);
+    const cached = await drive('regauth, cached login', regauthUrl + tokenPath, authorization, regauth.pid!);
+
+    log(`login storm: ${STORM_LOGINS} uncached cost-10 logins while probing /healthz …`);
+    const storm = await loginStorm(regauthUrl, password);
+
+    log('ACL evaluation …');
+    const acl = [10, 1_000, 10_000].map((n) => ({ rules: n, us: aclCost(n) }));
+
+    const rssMb = peakRssMb(regauth.pid!);
+    report({ baseline, cached, storm, acl, rssMb });
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    tmp.cleanup();
+  }
+}
+
+async function drive(name: string, url: string, authorization: string, pid: number): Promise<Load> {
+  const cpuBefore = cpuMicros(pid);
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers: { authorization },
+  });
+  return {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+    cpuUs: (cpuMicros(pid) - cpuBefore) / Math.max(1, result.requests.total),
+  };
+}
+
+/** utime + stime of a process, in µs (Linux /proc; clock ticks are 100 Hz there). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** 24 logins nobody has made yet (each a real cost-10 comparison) while /healthz is probed back to back. */
+async function loginStorm(url: string, password: string) {
+  const started = performance.now();
+  let done = false;
+  const logins = Promise.all(
+    Array.from({ length: STORM_LOGINS }, async (_, i) => {
+      const user = `storm${i}`;
+      const res = await fetch(`${url}/auth?service=${SERVICE}&scope=repository:${user}/app:pull`, {
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}-${user}`).toString('base64')}` },
+      });
+      await res.arrayBuffer();
+      return res.status;
+    }),
+  ).finally(() => (done = true));
+  const probes: number[] = [];
+  while (!done) {
+    const t = performance.now();
+    await (await fetch(`${url}/healthz`)).arrayBuffer();
+    probes.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const statuses = await logins;
+  probes.sort((a, b) => a - b);
+  return {
+    seconds: (performance.now() - started) / 1000,
+    ok: statuses.filter((s) => s === 200).length,
+    probes: probes.length,
+    p50: quantile(probes, 0.5),
+    p99: quantile(probes, 0.99),
+    max: probes.at(-1) ?? 0,
+  };
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
+/**
+ * µs per scope for an ACL of `n` rules, in the shape of a big installation: per-user namespaces,
+ * team rules by label, regex service accounts, and a catch-all last; the requests fall through
+ * to the last rule (the worst case for first match wins).
+ */
+function aclCost(n: number): number {
+  const rules: AclRuleConfig[] = [];
+  const users = Math.floor(n * 0.6);
+  const teams = Math.floor(n * 0.3);
+  for (let i = 0; i < users; i++)
+    rules.push({ match: { account: `user${i}`, name: `user${i}/**` }, actions: ['*'] });
+  for (let i = 0; i < teams; i++)
+    rules.push({ match: { name: `team${i}/**`, labels: { group: `team${i}` } }, actions: ['pull', 'push'] });
+  while (rules.length < n - 1)
+    rules.push({
+      match: { account: `/^svc${rules.length}-(.+)$/`, name: '${account:1}/**' },
+      actions: ['pull'],
+    });
+  rules.push({ match: { account: '/.+/' }, actions: ['pull'] });
+  const acl = compileAcl(rules);
+  const requests: AuthzRequest[] = Array.from({ length: 200 }, (_, i) => ({
+    account: `someone${i % 50}`,
+    type: 'repository',
+    name: `elsewhere${i % 7}/app`,
+    service: SERVICE,
+    ip: '127.0.0.1',
+    labels: { group: ['team1', 'dev', 'ops'] },
+    actions: ['pull', 'push'],
+  }));
+  for (const r of requests) acl.authorize(r);
+  const rounds = 25;
+  const start = process.hrtime.bigint();
+  for (let round = 0; round < rounds; round++) for (const r of requests) acl.authorize(r);
+  return Number(process.hrtime.bigint() - start) / 1000 / (rounds * requests.length);
+}
+
+/** The child's peak resident set (VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+function report(r: {
+  baseline: Load;
+  cached: Load;
+  storm: Awaited<ReturnType<typeof loginStorm>>;
+  acl: { rules: number; us: number }[];
+  rssMb: number;
+}): void {
+  const ratio = r.cached.rps / r.baseline.rps;
+  const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+  const rows: [string, string, string][] = [
+    ['measure', 'value', 'target'],
+    ...[r.baseline, r.cached].map((l): [string, string, string] => [
+      l.name,
+      `${Math.round(l.rps)} tokens/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors, ${Math.round(l.cpuUs)} µs CPU/token`,
+      l === r.cached ? `${mark(l.errors === 0)}: no errors at ${CONNECTIONS} connections` : '',
+    ]),
+    ['ratio regauth / baseline', `${ratio.toFixed(2)}× tokens/s`, `${mark(ratio >= 0.8)}: ≥ 0.8×`],
+    ['CPU per token, baseline / regauth', `${(r.baseline.cpuUs / r.cached.cpuUs).toFixed(2)}×`, ''],
+    [
+      `login storm (${STORM_LOGINS} × cost 10)`,
+      `${r.storm.ok}/${STORM_LOGINS} ok in ${r.storm.seconds.toFixed(2)} s`,
+      '',
+    ],
+    [
+      '/healthz during the storm',
+      `${r.storm.probes} probes, p50 ${r.storm.p50.toFixed(1)} ms, p99 ${r.storm.p99.toFixed(1)} ms, max ${r.storm.max.toFixed(1)} ms`,
+      `${mark(r.storm.p99 < 20)}: p99 < 20 ms`,
+    ],
+    ...r.acl.map((a): [string, string, string] => [
+      `ACL, ${a.rules.toLocaleString('en')} rules`,
+      `${a.us.toFixed(2)} µs per scope`,
+      a.rules === 10_000 ? `${mark(a.us < 100)}: < 100 µs` : '',
+    ]),
+    ['regauth peak RSS', `${r.rssMb.toFixed(0)} MB`, `${mark(r.rssMb < 200)}: < 200 MB`],
+  ];
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const line = (row: readonly string[]) => `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  process.stdout.write(
+    [
+      '',
+      `regauth bench: Node ${process.version}, ${cpus().length} cores (${cpu}), loopback`,
+      line(rows[0]!),
+      `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+      ...rows.slice(1).map(line),
+      '',
+    ].join('\n'),
+  );
+}
+
+async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`regauth exited: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`regauth did not start: ${stderr}`);
+}
+
+async function firstLine(child: ChildProcess): Promise<string> {
+  for await (const line of createInterface({ input: child.stdout! })) return line;
+  throw new Error('the baseline exited without printing its URL');
+}
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+await main();

@@ -1,0 +1,66 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { PasswordVerifier } from './password.js';
+
+/**
+ * The worker file, next to this module both in src/ (tests) and in dist/ (built): it is plain
+ * JavaScript, which tsc copies (allowJs), so no build step stands between a test and the worker.
+ */
+const WORKER = new URL('./bcrypt-worker.js', import.meta.url).href;
+
+/** One pool per process, shared by every runtime (a reload must not start a second pool). */
+let shared: { pool: Piscina; leases: number; dummies: Map<number, Promise<string>> } | undefined;
+
+/** The number of worker threads: one per core, as bcrypt is pure CPU. */
+export function poolSize(): number {
+  return availableParallelism();
+}
+
+/**
+ * A password verifier that runs bcryptjs in a pool of worker threads sized to the cores, so a
+ * login storm never blocks the event loop: cached logins, token signing and health probes are
+ * answered while comparisons run. The pool is shared by the whole process; each verifier holds
+ * a lease on it, and `close()` returns the lease (the pool stops when the last one is returned).
+ * `dummyCost` should match the users' hashes (see {@link PasswordVerifier.burn}).
+ */
+export function bcryptPoolVerifier(dummyCost = 10): PasswordVerifier & { close(): Promise<void> } {
+  if (!shared) {
+    const threads = poolSize();
+    // Idle workers are unref'd by piscina, so the pool never keeps the process alive by itself.
+    shared = {
+      pool: new Piscina({ filename: WORKER, minThreads: threads, maxThreads: threads }),
+      leases: 0,
+      dummies: new Map(),
+    };
+  }
+  const lease = shared;
+  lease.leases += 1;
+  let closed = false;
+
+  const dummy = (): Promise<string> => {
+    // A hash of a random value nobody knows, made once per cost and process, in a worker.
+    let hash = lease.dummies.get(dummyCost);
+    if (!hash) {
+      hash = lease.pool.run({ cost: dummyCost }, { name: 'dummyHash' }) as Promise<string>;
+      lease.dummies.set(dummyCost, hash);
+    }
+    return hash;
+  };
+
+  return {
+    verify: (password, hash) =>
+      lease.pool.run({ password: password.reveal(), hash }, { name: 'compare' }) as Promise<boolean>,
+    burn: async (password) => {
+      await lease.pool.run({ password: password?.reveal() ?? '', hash: await dummy() }, { name: 'compare' });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      lease.leases -= 1;
+      if (lease.leases === 0 && shared === lease) {
+        shared = undefined;
+        await lease.pool.destroy();
+      }
+    },
+  };
+}

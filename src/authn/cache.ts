@@ -1,0 +1,159 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Labels } from '../authz/types.js';
+import type { StaticUser } from './users.js';
+import type { Authenticator, AuthnResult, Credentials } from './types.js';
+
+/** What a cached success keeps: the backend's answer, never the password. */
+interface Entry {
+  readonly labels: Labels;
+  readonly fingerprint: string | undefined;
+  /** Unix milliseconds. */
+  readonly expiresAt: number;
+}
+
+export interface CredentialCacheOptions {
+  /** How long a successful verification is remembered, in milliseconds. */
+  readonly ttlMs: number;
+  /** The most entries kept; the least recently used go first. */
+  readonly maxEntries: number;
+  /** Unix milliseconds (injectable for tests). */
+  readonly now?: () => number;
+}
+
+/**
+ * Successful password verifications (bcrypt, LDAP bind, app password), remembered for a short
+ * time so a `docker push`, which asks for several tokens with the same credentials, pays for one
+ * verification. Entries are keyed by an HMAC-SHA256 of (backend, entry version, account,
+ * password) under a random key made per process: nothing kept can give the password back, and a
+ * key made with another password, account or entry version never matches. Bounded (LRU).
+ * Failures are never stored.
+ */
+export class CredentialCache {
+  readonly ttlMs: number;
+  readonly maxEntries: number;
+  readonly #hmacKey = randomBytes(32);
+  readonly #entries: LRUCache<string, Entry>;
+  readonly #now: () => number;
+
+  constructor(options: CredentialCacheOptions) {
+    this.ttlMs = options.ttlMs;
+    this.maxEntries = options.maxEntries;
+    this.#now = options.now ?? Date.now;
+    this.#entries = new LRUCache({ max: options.maxEntries });
+  }
+
+  /** How many entries are held (expired ones included until they are looked up or evicted). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The cache key of one credential; the parts are length-prefixed so none can bleed into another. */
+  key(parts: readonly string[]): string {
+    const hmac = createHmac('sha256', this.#hmacKey);
+    for (const part of parts) hmac.update(`${Buffer.byteLength(part)}:`).update(part);
+    return hmac.digest('base64url');
+  }
+
+  get(key: string): Entry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  set(key: string, labels: Labels, fingerprint: string | undefined): void {
+    this.#entries.set(key, { labels, fingerprint, expiresAt: this.#now() + this.ttlMs });
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+/**
+ * Tells the cache which version of an account's entry answered: a different version (the user's
+ * hash or labels changed on reload) makes a different key, so the old success is never used.
+ * `undefined` means the account has no entry there.
+ */
+export type EntryVersion = (account: string) => string | undefined;
+
+/**
+ * Puts a credential cache in front of any authenticator. A hit answers `authenticated` with the
+ * labels of the original answer without asking the backend; anything else asks the backend and
+ * remembers only an `authenticated` answer. Requests without a password are passed through.
+ */
+export class CachedAuthenticator implements Authenticator {
+  readonly name: string;
+  readonly inner: Authenticator;
+  readonly #cache: CredentialCache;
+  readonly #version: EntryVersion;
+
+  constructor(inner: Authenticator, cache: CredentialCache, version: EntryVersion) {
+    this.name = inner.name;
+    this.inner = inner;
+    this.#cache = cache;
+    this.#version = version;
+    if (inner.lookup) this.lookup = inner.lookup.bind(inner);
+    if (inner.check) this.check = inner.check.bind(inner);
+    if (inner.close) this.close = inner.close.bind(inner);
+  }
+
+  readonly lookup?: Authenticator['lookup'];
+  readonly check?: Authenticator['check'];
+  readonly close?: Authenticator['close'];
+
+  async authenticate(credentials: Credentials): Promise<AuthnResult> {
+    const { account, password } = credentials;
+    if (password === undefined) return this.inner.authenticate(credentials);
+    const version = this.#version(account);
+    const key = this.#cache.key([this.name, version ?? '', account, password.reveal()]);
+    const hit = this.#cache.get(key);
+    if (hit) {
+      return hit.fingerprint === undefined
+        ? { outcome: 'authenticated', labels: hit.labels }
+        : { outcome: 'authenticated', labels: hit.labels, fingerprint: hit.fingerprint };
+    }
+    const result = await this.inner.authenticate(credentials);
+    if (result.outcome === 'authenticated') this.#cache.set(key, result.labels, result.fingerprint);
+    return result;
+  }
+}
+
+/**
+ * The entry version of static users (`users:`, `users_file:`): a digest of the stored hash and
+ * labels, so changing either on reload drops the account's cached successes while the others stay.
+ */
+export function staticEntryVersion(users: ReadonlyMap<string, StaticUser>): EntryVersion {
+  // Computed once per account: the users map is frozen for the runtime's life.
+  const versions = new Map<string, string>();
+  return (account) => {
+    let version = versions.get(account);
+    if (version === undefined) {
+      const user = users.get(account);
+      if (!user) return undefined;
+      version = createHash('sha256')
+        .update(JSON.stringify([user.passwordHash ?? null, user.labels]))
+        .digest('base64url');
+      versions.set(account, version);
+    }
+    return version;
+  };
+}
+
+let shared: CredentialCache | undefined;
+
+/**
+ * The process's credential cache, shared by every runtime so a reload keeps the successes of
+ * unchanged accounts. A new cache replaces it when the settings change. `ttlMs` 0 disables it.
+ */
+export function sharedCredentialCache(options: CredentialCacheOptions): CredentialCache | undefined {
+  if (options.ttlMs <= 0) return undefined;
+  if (!shared || shared.ttlMs !== options.ttlMs || shared.maxEntries !== options.maxEntries) {
+    shared = new CredentialCache(options);
+  }
+  return shared;
+}

@@ -1,0 +1,206 @@
+import { inspect } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import {
+  CachedAuthenticator,
+  CredentialCache,
+  sharedCredentialCache,
+  staticEntryVersion,
+} from '../../src/authn/cache.js';
+import type { Authenticator, AuthnResult, Credentials } from '../../src/authn/types.js';
+import type { StaticUser } from '../../src/authn/users.js';
+import { configSchema } from '../../src/config/schema.js';
+import { Secret } from '../../src/secret.js';
+
+/** A backend that accepts `password` for every account and counts how often it is asked. */
+function backend(password: string, labels = { group: ['dev'] }) {
+  const calls: string[] = [];
+  const authenticator: Authenticator = {
+    name: 'fake',
+    async authenticate({ account, password: given }: Credentials): Promise<AuthnResult> {
+      calls.push(account);
+      return given?.reveal() === password
+        ? { outcome: 'authenticated', labels, fingerprint: `fp-${account}` }
+        : { outcome: 'denied', reason: 'wrong password' };
+    },
+  };
+  return { authenticator, calls };
+}
+
+const creds = (account: string, password: string | undefined): Credentials => ({
+  account,
+  password: password === undefined ? undefined : new Secret(password),
+});
+
+function setUp(options: { ttlMs?: number; maxEntries?: number } = {}) {
+  let now = 1_000_000;
+  const cache = new CredentialCache({
+    ttlMs: options.ttlMs ?? 60_000,
+    maxEntries: options.maxEntries ?? 100,
+    now: () => now,
+  });
+  const { authenticator, calls } = backend('right');
+  const cached = new CachedAuthenticator(authenticator, cache, () => 'v1');
+  return { cache, cached, calls, advance: (ms: number) => (now += ms) };
+}
+
+describe('credential cache', () => {
+  test('a success is answered from the cache, with the same labels and fingerprint', async () => {
+    const { cached, calls } = setUp();
+    const first = await cached.authenticate(creds('alice', 'right'));
+    const second = await cached.authenticate(creds('alice', 'right'));
+    expect(second).toEqual(first);
+    expect(second).toEqual({ outcome: 'authenticated', labels: { group: ['dev'] }, fingerprint: 'fp-alice' });
+    expect(calls).toEqual(['alice']);
+  });
+
+  test.each([
+    ['just before the TTL', 59_999, 1],
+    ['at the TTL', 60_000, 2],
+    ['after the TTL', 120_000, 2],
+  ])('%s the backend is asked %i time(s)', async (_when, elapsed, asked) => {
+    const { cached, calls, advance } = setUp({ ttlMs: 60_000 });
+    await cached.authenticate(creds('alice', 'right'));
+    advance(elapsed);
+    expect((await cached.authenticate(creds('alice', 'right'))).outcome).toBe('authenticated');
+    expect(calls).toHaveLength(asked);
+  });
+
+  test('failures are never cached', async () => {
+    const { cached, calls, cache } = setUp();
+    expect((await cached.authenticate(creds('alice', 'wrong'))).outcome).toBe('denied');
+    expect((await cached.authenticate(creds('alice', 'wrong'))).outcome).toBe('denied');
+    expect(calls).toHaveLength(2);
+    expect(cache.size).toBe(0);
+  });
+
+  test.each([
+    ['another password', creds('alice', 'wrong'), 'denied'],
+    ['another account', creds('bob', 'right'), 'authenticated'],
+  ] as const)('a success does not answer for %s', async (_what, other, outcome) => {
+    const { cached, calls } = setUp();
+    await cached.authenticate(creds('alice', 'right'));
+    expect((await cached.authenticate(other)).outcome).toBe(outcome);
+    expect(calls).toHaveLength(2);
+  });
+
+  test('requests without a password go to the backend', async () => {
+    const { cached, calls, cache } = setUp();
+    await cached.authenticate(creds('', undefined));
+    await cached.authenticate(creds('', undefined));
+    expect(calls).toHaveLength(2);
+    expect(cache.size).toBe(0);
+  });
+
+  test('holds at most max_entries, dropping the least recently used', async () => {
+    const { cached, calls, cache } = setUp({ maxEntries: 2 });
+    for (const account of ['a', 'b', 'c']) await cached.authenticate(creds(account, 'right'));
+    expect(cache.size).toBe(2);
+    await cached.authenticate(creds('c', 'right'));
+    await cached.authenticate(creds('a', 'right'));
+    expect(calls).toEqual(['a', 'b', 'c', 'a']);
+  });
+
+  test('passes lookup, check and close through to the backend', async () => {
+    const calls: string[] = [];
+    const inner: Authenticator = {
+      name: 'full',
+      authenticate: async () => ({ outcome: 'no_match' }),
+      lookup: async (account) => (calls.push(`lookup:${account}`), { labels: {} }),
+      check: async () => void calls.push('check'),
+      close: async () => void calls.push('close'),
+    };
+    const cached = new CachedAuthenticator(
+      inner,
+      new CredentialCache({ ttlMs: 1, maxEntries: 1 }),
+      () => 'v',
+    );
+    expect(cached.name).toBe('full');
+    expect(cached.inner).toBe(inner);
+    await cached.lookup?.('alice');
+    await cached.check?.();
+    await cached.close?.();
+    expect(calls).toEqual(['lookup:alice', 'check', 'close']);
+    const bare = new CachedAuthenticator(
+      backend('x').authenticator,
+      new CredentialCache({ ttlMs: 1, maxEntries: 1 }),
+      () => 'v',
+    );
+    expect([bare.lookup, bare.check, bare.close]).toEqual([undefined, undefined, undefined]);
+  });
+
+  test('keeps nothing reversible: keys are keyed hashes, values hold no password', async () => {
+    const { cached, cache } = setUp();
+    const password = `secret-${Math.random()}`;
+    const { authenticator } = backend(password);
+    const other = new CachedAuthenticator(authenticator, cache, () => 'v1');
+    await other.authenticate(creds('alice', password));
+    await cached.authenticate(creds('alice', 'right'));
+    expect(inspect(cache, { depth: 10, showHidden: true })).not.toContain(password);
+    expect(cache.key(['fake', 'v1', 'alice', password])).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The HMAC key is random per cache (per process in production).
+    const again = new CredentialCache({ ttlMs: 1, maxEntries: 1 });
+    expect(again.key(['fake', 'v1', 'alice', password])).not.toBe(
+      cache.key(['fake', 'v1', 'alice', password]),
+    );
+  });
+});
+
+describe('entry versions: a reload that changes a user drops their cached success', () => {
+  const user = (passwordHash: string, group: string): StaticUser => ({
+    passwordHash,
+    labels: { group: [group] },
+  });
+  const before = new Map([
+    ['alice', user('$2y$04$aaaa', 'dev')],
+    ['bob', user('$2y$04$bbbb', 'dev')],
+  ]);
+
+  test.each([
+    ['a changed hash drops it', new Map([...before, ['alice', user('$2y$04$cccc', 'dev')]]), 2],
+    ['changed labels drop it', new Map([...before, ['alice', user('$2y$04$aaaa', 'ops')]]), 2],
+    ['an unchanged entry keeps it', new Map([...before, ['bob', user('$2y$04$dddd', 'dev')]]), 1],
+  ])('%s', async (_what, after, asked) => {
+    const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 100 });
+    const { authenticator, calls } = backend('right');
+    await new CachedAuthenticator(authenticator, cache, staticEntryVersion(before)).authenticate(
+      creds('alice', 'right'),
+    );
+    await new CachedAuthenticator(authenticator, cache, staticEntryVersion(after)).authenticate(
+      creds('alice', 'right'),
+    );
+    expect(calls).toHaveLength(asked);
+  });
+});
+
+describe('credential_cache config', () => {
+  const base = { token: { issuer: 't' } };
+
+  test.each([
+    [undefined, 300, 10_000],
+    [{ ttl: '2m' }, 120, 10_000],
+    [{ ttl: 0, max_entries: 5 }, 0, 5],
+  ])('%j → ttl %i s, max_entries %i', (section, ttl, max) => {
+    const raw = configSchema.parse(section === undefined ? base : { ...base, credential_cache: section });
+    expect(raw.credential_cache).toEqual({ ttl, max_entries: max });
+  });
+
+  test.each([
+    [{ ttl: 'soon' }, 'ttl', 'invalid duration "soon"'],
+    [{ ttl: '2d' }, 'ttl', 'at most 1 day'],
+    [{ max_entries: 0 }, 'max_entries', 'must be at least 1'],
+    [{ size: 5 }, '', 'unknown key; expected one of ttl, max_entries'],
+  ])('%j is refused at credential_cache.%s', (section, path, message) => {
+    const result = configSchema.safeParse({ ...base, credential_cache: section });
+    expect(result.success).toBe(false);
+    const issue = result.error!.issues[0]!;
+    expect(['credential_cache', path].filter(Boolean).join('.')).toBe(issue.path.join('.'));
+    expect(issue.message).toContain(message);
+  });
+
+  test('ttl 0 disables the cache; the same settings share one cache', () => {
+    expect(sharedCredentialCache({ ttlMs: 0, maxEntries: 10 })).toBeUndefined();
+    const a = sharedCredentialCache({ ttlMs: 1000, maxEntries: 10 });
+    expect(sharedCredentialCache({ ttlMs: 1000, maxEntries: 10 })).toBe(a);
+    expect(sharedCredentialCache({ ttlMs: 2000, maxEntries: 10 })).not.toBe(a);
+  });
+});
