@@ -149,7 +149,8 @@ async function redeemRefreshToken(
   if (current.fingerprint !== claims.fingerprint) {
     throw new InvalidGrantError('refresh token revoked: credential changed');
   }
-  return { ...current, account: claims.account, by: authenticator.name };
+  const labels = current.labels ?? claims.labels ?? {};
+  return { labels, fingerprint: current.fingerprint, account: claims.account, by: authenticator.name };
 }
 
 /**
@@ -173,6 +174,7 @@ async function offerRefreshToken(
       service: request.service,
       authenticator: authn.by,
       fingerprint: authn.fingerprint,
+      labels: authn.labels,
     },
     now,
   );

@@ -92,8 +92,9 @@ export class AppPasswordAuthenticator implements Authenticator {
    * app passwords also revokes the refresh tokens obtained with them. The labels an app password
    * carries are not known here: refreshed tokens get none (see README).
    */
-  async lookup(account: string): Promise<{ labels: Labels; fingerprint: string }> {
-    return { labels: {}, fingerprint: this.#fingerprint(account) };
+  /** App passwords are stateless: the labels from the identity provider are those the refresh token recorded. */
+  async lookup(account: string): Promise<{ fingerprint: string }> {
+    return { fingerprint: this.#fingerprint(account) };
   }
 
   #fingerprint(account: string): string {

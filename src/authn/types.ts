@@ -32,10 +32,11 @@ export interface Authenticator {
   authenticate(credentials: Credentials): Promise<AuthnResult>;
   /**
    * Looks an account up without its password, for refresh tokens: the account's current labels
-   * and credential fingerprint, or undefined when it no longer exists. Throws when the backend
+   * (absent when the backend cannot know them again: the labels recorded in the refresh token
+   * at issue are used) and credential fingerprint, or undefined when it no longer exists. Throws when the backend
    * cannot answer. Backends without it cannot back refresh tokens.
    */
-  lookup?(account: string): Promise<{ readonly labels: Labels; readonly fingerprint?: string } | undefined>;
+  lookup?(account: string): Promise<{ readonly labels?: Labels; readonly fingerprint?: string } | undefined>;
   /** Readiness probe (`/readyz`): resolves when the backend can answer, throws otherwise. Cheap. */
   check?(): Promise<void>;
   /** Releases connections, workers; called on reload and shutdown. */

@@ -1,3 +1,4 @@
+import type { Labels } from '../authz/types.js';
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -23,6 +24,11 @@ export interface RefreshClaims {
   readonly authenticator: string;
   /** The account's credential fingerprint at issue time; a different one at refresh revokes the token. */
   readonly fingerprint: string | undefined;
+  /**
+   * The labels at issue time, kept for backends that cannot look them up again (app passwords,
+   * whose labels came from the identity provider at login). Encrypted like the rest.
+   */
+  readonly labels?: Labels;
   /** Unix seconds. */
   readonly issuedAt: number;
   /** Unix seconds; undefined = never expires (`token.refresh.expiration: 0`). */
@@ -43,7 +49,7 @@ export interface RefreshSettings {
 export interface RefreshTokens {
   readonly expiration: number;
   issue(
-    claims: Pick<RefreshClaims, 'account' | 'service' | 'authenticator' | 'fingerprint'>,
+    claims: Pick<RefreshClaims, 'account' | 'service' | 'authenticator' | 'fingerprint' | 'labels'>,
     now: number,
   ): Promise<Secret>;
   /**
@@ -79,6 +85,7 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
       const jwt = new EncryptJWT({
         authn: claims.authenticator,
         ...(claims.fingerprint !== undefined ? { fp: claims.fingerprint } : {}),
+        ...(claims.labels !== undefined ? { labels: claims.labels } : {}),
       })
         .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', typ: TYP })
         .setSubject(claims.account)
@@ -132,8 +139,17 @@ export function revokedBefore(
   return Math.max(own, all);
 }
 
+function isLabels(value: unknown): value is Labels {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => Array.isArray(v) && v.every((x) => typeof x === 'string'))
+  );
+}
+
 function toClaims(p: Record<string, unknown>): RefreshClaims | undefined {
-  const { sub, aud, iat, exp, authn, fp } = p;
+  const { sub, aud, iat, exp, authn, fp, labels } = p;
   if (typeof sub !== 'string' || typeof aud !== 'string' || typeof iat !== 'number') return undefined;
   if (typeof authn !== 'string' || (fp !== undefined && typeof fp !== 'string')) return undefined;
   return {
@@ -141,6 +157,7 @@ function toClaims(p: Record<string, unknown>): RefreshClaims | undefined {
     service: aud,
     authenticator: authn,
     fingerprint: fp,
+    ...(isLabels(labels) ? { labels } : {}),
     issuedAt: iat,
     expiresAt: typeof exp === 'number' ? exp : undefined,
   };

@@ -7,6 +7,7 @@ import { loadConfigText } from '../../src/config/load.js';
 import { InvalidGrantError, UnauthorizedError } from '../../src/errors.js';
 import { issueToken } from '../../src/pipeline.js';
 import { parseTokenRequest } from '../../src/request/token-request.js';
+import type { Authenticator } from '../../src/authn/types.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
@@ -127,6 +128,26 @@ describe('the refresh grant', () => {
       refreshBody(token, 'service=reg&client_id=docker&scope=repository:team/app:pull'),
     );
     expect(after.access).toEqual([]);
+  });
+
+  test('a backend that cannot look labels up again (app passwords) keeps those recorded at issue', async () => {
+    const base = runtime();
+    const idp: Authenticator = {
+      name: 'oidc_auth',
+      authenticate: async ({ account }) =>
+        account === 'dana'
+          ? { outcome: 'authenticated', labels: { group: ['dev'] }, fingerprint: 'f1' }
+          : { outcome: 'no_match' },
+      lookup: async (account) => (account === 'dana' ? { fingerprint: 'f1' } : undefined),
+    };
+    const rt: Runtime = { ...base, authenticators: [idp] };
+    const token = await login(rt, 'dana', 'rga_whatever');
+    const after = await post(
+      rt,
+      refreshBody(token, 'service=reg&client_id=docker&scope=repository:team/app:push'),
+    );
+    expect(after.account).toBe('dana');
+    expect(after.access).toEqual([{ type: 'repository', name: 'team/app', actions: ['push'] }]);
   });
 
   test('a user without a password keeps working until a password is set', async () => {
