@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -13,6 +14,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { load as parseYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
+import { ensureRefreshSecret } from '../../src/token/refresh.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { selfSignedCert } from './harness/certs.js';
 import { REPO_ROOT, startHaproxy, startRegistryFromFile } from './harness/deploy.js';
@@ -80,6 +82,9 @@ function materialize(example: string): string {
   }
   const copy = join(root, 'config', basename(example));
   writeFileSync(copy, text);
+  // Relative paths resolve against the example's own folder: bring its sample secrets along.
+  const samples = join(dirname(source), 'secrets');
+  if (existsSync(samples)) cpSync(samples, join(root, 'config', 'secrets'), { recursive: true });
   return copy;
 }
 
@@ -96,7 +101,11 @@ describe('example regauth configs', () => {
   });
 
   test.each(regauthConfigs)('%s loads with the config loader', (example) => {
-    const config = loadConfigFile(materialize(example));
+    // As `regauth serve` does: a config naming no key (or no refresh secret) gets a development one.
+    const config = loadConfigFile(materialize(example), {
+      devKey: { keyPath: signing.keyPath, certificatePath: signing.certPath },
+      devRefreshSecret: () => ensureRefreshSecret(join(tmp.dir, 'refresh.key')).path,
+    });
     expect(config.token.issuer).not.toBe('');
     expect(config.acl).toBeDefined();
   });
