@@ -268,14 +268,21 @@ describe('X-Forwarded-For from the trusted proxy', () => {
         .stdout()
         .split('\n')
         .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { msg: string; ip?: string; via?: string | null; requested?: string[] })
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              msg: string;
+              client?: { ip: string | null; via: string | null };
+              requested?: string[];
+            },
+        )
         .filter((l) => l.msg === 'token issued' && l.requested?.includes(scope));
     // regauth logs after it has answered: the lines may trail the replies a little.
     await waitFor(() => issued().length >= 2, 5000, 'two log lines for the ip rule requests');
     expect(issued()).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ ip: OTHER_CLIENT, via: '127.0.0.1' }),
-        expect.objectContaining({ ip: '127.0.0.1', via: null }),
+        expect.objectContaining({ client: { ip: OTHER_CLIENT, via: '127.0.0.1' } }),
+        expect.objectContaining({ client: { ip: '127.0.0.1', via: null } }),
       ]),
     );
     const all = regauth.logs();

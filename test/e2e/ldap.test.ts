@@ -75,6 +75,12 @@ users:
   admin:
     password: "${hash(pw.admin)}"
     labels: {groups: [admins]}
+# This suite fails logins on purpose, many times; lockout has its own tests (ops).
+lockout:
+  enabled: false
+# Every login must reach the directory here (outage tests); the credential cache has its own tests.
+credential_cache:
+  ttl: 0
 ldap_auth:
   addr: "127.0.0.1:${slapd.port}"
   tls: starttls
