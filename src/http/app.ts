@@ -1,19 +1,14 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { randomUUID } from 'node:crypto';
-import { recordTokenRequest } from '../audit.js';
-import { withLockout, type Lockout } from '../authn/lockout.js';
-import { BadRequestError } from '../errors.js';
+import type { Lockout } from '../authn/lockout.js';
 import { readiness } from '../health.js';
 import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
-import { issueToken, type TokenResult } from '../pipeline.js';
-import { clientAddress } from '../request/client-ip.js';
-import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../runtime.js';
 import { jwks } from '../token/sign.js';
 import { sendError, type ErrorStyle } from './errors.js';
 import { oidcRoutes } from './oidc.js';
 import { metricsHandler } from './metrics.js';
+import { createTokenHandler } from './token.js';
 
 export interface AppDeps {
   /** The current runtime; read once per request so a reload never splits a request. */
@@ -45,6 +40,7 @@ export function createApp(deps: AppDeps): express.Express {
   const tokenPaths = ['/auth', '/auth/token'];
   const readForm = express.text({ type: () => true, limit: BODY_LIMIT, defaultCharset: 'utf-8' });
 
+  const handleToken = createTokenHandler(deps);
   router.get(tokenPaths, (req, res) => void handleToken(req, res, 'GET'));
   router.post(tokenPaths, (req, res, next) => {
     readForm(req, res, (err?: unknown) => {
@@ -88,82 +84,9 @@ export function createApp(deps: AppDeps): express.Express {
     return deps.runtime().config.token.issuer;
   }
 
-  async function handleToken(req: Request, res: Response, method: 'GET' | 'POST'): Promise<void> {
-    const started = process.hrtime.bigint();
-    const runtime = deps.runtime();
-    const style: ErrorStyle = method === 'POST' ? 'oauth2' : 'docker';
-    const requestId = randomUUID();
-    const { ip, via } = clientAddress(
-      req.socket.remoteAddress,
-      req.headers['x-forwarded-for'],
-      runtime.config.server.trustedProxies,
-    );
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Pragma', 'no-cache');
-    res.setHeader('X-Request-Id', requestId);
-    let request: TokenRequest | undefined;
-    let result: TokenResult | undefined;
-    let error: unknown;
-    let status = 200;
-    try {
-      if (method === 'POST' && !isForm(req.headers['content-type'])) {
-        throw new BadRequestError('POST body must be application/x-www-form-urlencoded');
-      }
-      const parsed = parseTokenRequest({
-        method,
-        query: queryOf(req.originalUrl),
-        authorization: req.headers.authorization,
-        body: typeof req.body === 'string' ? req.body : '',
-      });
-      request = parsed;
-      result = await withLockout(
-        deps.lockout,
-        { ...parsed.credentials, ip },
-        () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }),
-        () => deps.metrics?.lockouts.inc(),
-      );
-      const body: Record<string, unknown> = {
-        token: result.token,
-        access_token: result.token,
-        expires_in: result.expiresIn,
-        issued_at: result.issuedAt,
-      };
-      if (method === 'POST') body['scope'] = result.scope;
-      if (result.refreshToken) body['refresh_token'] = result.refreshToken.reveal();
-      res.status(200).json(body);
-    } catch (err) {
-      error = err;
-      status = sendError(res, style, err, realm()).status;
-    }
-    recordTokenRequest(deps.logger, deps.metrics, {
-      requestId,
-      method,
-      ip,
-      via,
-      ...(request ? { request } : {}),
-      ...(result ? { result } : {}),
-      ...(error !== undefined ? { error } : {}),
-      status,
-      ms: elapsedMs(started),
-    });
-  }
-
   return app;
 }
 
 class MethodNotAllowed extends Error {
   readonly status = 405;
-}
-
-function isForm(contentType: string | undefined): boolean {
-  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
-}
-
-function queryOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? '' : url.slice(q + 1);
-}
-
-function elapsedMs(started: bigint): number {
-  return Number(process.hrtime.bigint() - started) / 1e6;
 }

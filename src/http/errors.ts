@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { RegauthError } from '../errors.js';
 
 /** Which error body to write: docker's errcode JSON (GET, other endpoints) or OAuth2's (POST token). */
@@ -72,13 +72,25 @@ function httpStatusOf(err: unknown): number | undefined {
 }
 
 /** Writes a JSON error in the requested style. */
-export function sendError(res: Response, style: ErrorStyle, err: unknown, basicRealm: string): Mapped {
+export function sendError(res: ServerResponse, style: ErrorStyle, err: unknown, basicRealm: string): Mapped {
   const mapped = mapError(err);
-  res.status(mapped.status);
   res.setHeader('Cache-Control', 'no-store');
   if (mapped.status === 401) res.setHeader('WWW-Authenticate', `Basic realm=${JSON.stringify(basicRealm)}`);
   if (mapped.retryAfter) res.setHeader('Retry-After', String(mapped.retryAfter));
-  if (style === 'oauth2') res.json({ error: mapped.oauth, error_description: mapped.message });
-  else res.json({ errors: [{ code: mapped.docker, message: mapped.message }] });
+  if (style === 'oauth2')
+    sendJson(res, mapped.status, { error: mapped.oauth, error_description: mapped.message });
+  else sendJson(res, mapped.status, { errors: [{ code: mapped.docker, message: mapped.message }] });
   return mapped;
+}
+
+/**
+ * Writes a JSON reply with node's own response API: what the token endpoint's hot path uses
+ * instead of Express' `res.json` (which does content negotiation and charset work per call).
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }

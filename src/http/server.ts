@@ -1,7 +1,8 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppDeps } from './app.js';
+import { createTokenHandler, tokenPaths } from './token.js';
 
 export interface RunningServer {
   readonly server: Server;
@@ -20,8 +21,20 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = deps.runtime().config;
   const app = createApp(deps);
+  // The hot path: GET token requests go straight to the handler, without Express' router.
+  const handleToken = createTokenHandler(deps);
+  const fastPaths = new Set(tokenPaths(config.server.pathPrefix));
+  const listener: RequestListener = (req, res) => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    if (req.method === 'GET' && fastPaths.has(q < 0 ? url : url.slice(0, q)))
+      void handleToken(req, res, 'GET');
+    else app(req, res);
+  };
   const tls = config.server.tls;
-  const server = tls ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, app) : createHttpServer(app);
+  const server = tls
+    ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, listener)
+    : createHttpServer(listener);
   // Keep slow clients from holding sockets forever; docker gives up on a token after 15 s anyway.
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;

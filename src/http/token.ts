@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { recordTokenRequest } from '../audit.js';
+import { withLockout } from '../authn/lockout.js';
+import { BadRequestError } from '../errors.js';
+import { issueToken, type TokenResult } from '../pipeline.js';
+import { clientAddress } from '../request/client-ip.js';
+import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
+import type { AppDeps } from './app.js';
+import { sendError, sendJson, type ErrorStyle } from './errors.js';
+
+/** A request as the token handler reads it: node's, plus what Express' body parser adds for POST. */
+export type TokenHttpRequest = IncomingMessage & { body?: unknown; originalUrl?: string };
+
+/**
+ * The token endpoint (`/auth`, `/auth/token`) on node's own request and response API, so the
+ * hot path (every `docker pull` asks for a token) skips Express' router and `res.json`; the
+ * server calls it directly for GET (see server.ts), Express for POST after reading the body.
+ * parse → authenticate → authorize → sign (src/pipeline.ts) → respond, then the audit line.
+ */
+export function createTokenHandler(
+  deps: AppDeps,
+): (req: TokenHttpRequest, res: ServerResponse, method: 'GET' | 'POST') => Promise<void> {
+  const now = deps.now ?? Date.now;
+  return async (req, res, method) => {
+    const started = process.hrtime.bigint();
+    const runtime = deps.runtime();
+    const style: ErrorStyle = method === 'POST' ? 'oauth2' : 'docker';
+    const requestId = randomUUID();
+    const { ip, via } = clientAddress(
+      req.socket.remoteAddress,
+      req.headers['x-forwarded-for'],
+      runtime.config.server.trustedProxies,
+    );
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    res.setHeader('X-Request-Id', requestId);
+    let request: TokenRequest | undefined;
+    let result: TokenResult | undefined;
+    let error: unknown;
+    let status = 200;
+    try {
+      if (method === 'POST' && !isForm(req.headers['content-type'])) {
+        throw new BadRequestError('POST body must be application/x-www-form-urlencoded');
+      }
+      const parsed = parseTokenRequest({
+        method,
+        query: queryOf(req.originalUrl ?? req.url ?? ''),
+        authorization: req.headers.authorization,
+        body: typeof req.body === 'string' ? req.body : '',
+      });
+      request = parsed;
+      result = await withLockout(
+        deps.lockout,
+        { ...parsed.credentials, ip },
+        () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }),
+        () => deps.metrics?.lockouts.inc(),
+      );
+      const body: Record<string, unknown> = {
+        token: result.token,
+        access_token: result.token,
+        expires_in: result.expiresIn,
+        issued_at: result.issuedAt,
+      };
+      if (method === 'POST') body['scope'] = result.scope;
+      if (result.refreshToken) body['refresh_token'] = result.refreshToken.reveal();
+      sendJson(res, 200, body);
+    } catch (err) {
+      error = err;
+      status = sendError(res, style, err, runtime.config.token.issuer).status;
+    }
+    recordTokenRequest(deps.logger, deps.metrics, {
+      requestId,
+      method,
+      ip,
+      via,
+      ...(request ? { request } : {}),
+      ...(result ? { result } : {}),
+      ...(error !== undefined ? { error } : {}),
+      status,
+      ms: Number(process.hrtime.bigint() - started) / 1e6,
+    });
+  };
+}
+
+/** The paths of the token endpoint under `server.path_prefix`. */
+export function tokenPaths(prefix: string): string[] {
+  return [`${prefix}/auth`, `${prefix}/auth/token`];
+}
+
+function isForm(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+function queryOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
