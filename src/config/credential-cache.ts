@@ -1,38 +1,21 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
-
-const KEYS = 'ttl, max_entries';
+import { durationBetween, strict } from './shared.js';
 
 /**
  * `credential_cache:` how long a successful password verification is remembered (see
  * src/authn/cache.ts). Its own file so backends added in parallel do not touch it.
  */
-export const credentialCacheSchema = z.strictObject(
-  {
-    ttl: z
-      .union([z.number(), z.string()])
-      .default(300)
-      .transform((v, ctx) => {
-        const seconds = parseDuration(v);
-        if (seconds === undefined || seconds > 86_400) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5m" (0 disables, at most 1 day)`,
-          });
-          return z.NEVER;
-        }
-        return seconds;
-      }),
-    max_entries: z
-      .number({ error: 'must be a number' })
-      .int({ error: 'must be an integer' })
-      .min(1, { error: 'must be at least 1' })
-      .default(10_000),
-  },
-  {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${KEYS}` : undefined,
-  },
-);
+export const credentialCacheSchema = strict({
+  ttl: durationBetween(
+    0,
+    86_400,
+    (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5m" (0 disables, at most 1 day)`,
+  ).default(300),
+  max_entries: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(1, { error: 'must be at least 1' })
+    .default(10_000),
+});
 
 export type CredentialCacheConfig = z.output<typeof credentialCacheSchema>;

@@ -2,46 +2,27 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { parseDuration } from './duration.js';
-
-// Self-contained (no import from schema.ts, which imports this file): the same strict-object
-// error message as schema.ts's `strict()`.
-const KEYS = 'command, args, timeout, max_concurrency';
+import { durationBetween, nonEmpty, strict } from './shared.js';
 
 /**
  * `ext_auth` and `ext_authz`: docker_auth's `{command, args}`, plus a timeout and a bound on
  * concurrent runs. Both sections have the same shape.
  */
-export const extCommandSchema = z.strictObject(
-  {
-    command: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }),
-    args: z.array(z.string({ error: 'args must be strings' }), { error: 'must be a list' }).default([]),
-    /** Seconds, or a string with units ("10s", "1m"); the command is killed after it. */
-    timeout: z
-      .union([z.number(), z.string()])
-      .default(5)
-      .transform((v, ctx) => {
-        const seconds = parseDuration(v);
-        if (seconds === undefined || seconds < 1) {
-          ctx.addIssue({
-            code: 'custom',
-            message: 'must be a duration of at least 1 second, e.g. 5 or "10s"',
-          });
-          return z.NEVER;
-        }
-        return seconds;
-      }),
-    max_concurrency: z
-      .number({ error: 'must be a positive integer' })
-      .int({ error: 'must be a positive integer' })
-      .min(1, { error: 'must be a positive integer' })
-      .default(8),
-  },
-  {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${KEYS}` : undefined,
-  },
-);
+export const extCommandSchema = strict({
+  command: nonEmpty,
+  args: z.array(z.string({ error: 'args must be strings' }), { error: 'must be a list' }).default([]),
+  /** Seconds, or a string with units ("10s", "1m"); the command is killed after it. */
+  timeout: durationBetween(
+    1,
+    Infinity,
+    () => 'must be a duration of at least 1 second, e.g. 5 or "10s"',
+  ).default(5),
+  max_concurrency: z
+    .number({ error: 'must be a positive integer' })
+    .int({ error: 'must be a positive integer' })
+    .min(1, { error: 'must be a positive integer' })
+    .default(8),
+});
 
 export type ExtCommandSchema = z.output<typeof extCommandSchema>;
 

@@ -2,7 +2,7 @@ import { FilterParser } from 'ldapts';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
-import { parseDuration } from './duration.js';
+import { durationBetween, nonEmpty, strict } from './shared.js';
 
 /**
  * The `ldap_auth` section: docker_auth's keys (addr, tls, insecure_tls_skip_verify,
@@ -10,32 +10,11 @@ import { parseDuration } from './duration.js';
  * plus a group search for directories without memberOf, timeouts and a concurrency bound.
  */
 
-const nonEmpty = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
-
-// Kept local (not the shared `strict` helper) so this section stays one self-contained file.
-function strict<T extends z.core.$ZodLooseShape>(shape: T) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${allowed}` : undefined,
-  });
-}
-
-// Same rule as the shared `duration` in schema.ts, which cannot be imported here without a cycle.
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const s = parseDuration(v);
-  if (s === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5s"`,
-    });
-    return z.NEVER;
-  }
-  return s;
-});
-
+// Two messages, as before: one for a value that is no duration, one for a duration out of range.
 const seconds = (fallback: number) =>
-  duration.default(fallback).refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' });
+  durationBetween(0, Infinity, (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5s"`)
+    .default(fallback)
+    .refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' });
 
 const labelSource = strict({
   attribute: nonEmpty,

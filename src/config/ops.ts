@@ -1,31 +1,10 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { duration, strict } from './shared.js';
 
 /**
  * Operations sections of the config: `log`, `metrics`, `lockout`. Kept apart from schema.ts so
- * each concern owns its schema; every object is strict (unknown keys are errors). schema.ts
- * imports this file, so the two small helpers below are repeated here rather than imported
- * back (an import cycle would leave them undefined while this module initialises).
+ * each concern owns its schema; every object is strict (unknown keys are errors).
  */
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const seconds = parseDuration(v);
-  if (seconds === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
-    });
-    return z.NEVER;
-  }
-  return seconds;
-});
-
-function strict<T extends z.core.$ZodLooseShape>(shape: T) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${allowed}` : undefined,
-  });
-}
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 

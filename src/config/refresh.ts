@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { MIN_SECRET_LENGTH, type RefreshSettings } from '../token/refresh.js';
-import { parseDuration } from './duration.js';
+import { durationBetween, nonEmpty, strict } from './shared.js';
 
 /** RFC 3339 with an explicit zone, so a revocation never depends on the server's time zone. */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
@@ -20,41 +20,22 @@ const instant = z.string({ error: 'must be a time like "2026-11-22T10:00:00Z"' }
   return Math.floor(ms / 1000);
 });
 
-const allowed = 'expiration, secret_file, revoke_before';
-
 /**
  * `token.refresh`: refresh ("identity") tokens. Present (even `{}` or empty) = enabled;
  * absent = disabled, and no reply ever carries a refresh_token.
  */
-export const refreshSchema = z
-  .strictObject(
-    {
-      // Seconds; 0 = never expire. 90 days: docker reuses one token for months. (Not schema.ts's
-      // `duration`: importing it from here would be circular, as schema.ts imports this file.)
-      expiration: z
-        .union([z.number(), z.string()])
-        .default(7_776_000)
-        .transform((v, ctx) => {
-          const seconds = parseDuration(v);
-          if (seconds === undefined) {
-            ctx.addIssue({
-              code: 'custom',
-              message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "90d" (0 = never expire)`,
-            });
-            return z.NEVER;
-          }
-          return seconds;
-        }),
-      secret_file: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).optional(),
-      revoke_before: z
-        .record(z.string(), instant, { error: 'must be a mapping of account (or "*") to a time' })
-        .default({}),
-    },
-    {
-      error: (issue) =>
-        issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${allowed}` : undefined,
-    },
-  )
+export const refreshSchema = strict({
+  // Seconds; 0 = never expire. 90 days: docker reuses one token for months.
+  expiration: durationBetween(
+    0,
+    Infinity,
+    (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "90d" (0 = never expire)`,
+  ).default(7_776_000),
+  secret_file: nonEmpty.optional(),
+  revoke_before: z
+    .record(z.string(), instant, { error: 'must be a mapping of account (or "*") to a time' })
+    .default({}),
+})
   .nullable()
   // `refresh:` with nothing under it reads as null: enabled with the defaults, like `{}`.
   .transform((v) => v ?? { expiration: 7_776_000, revoke_before: {} as Record<string, number> })

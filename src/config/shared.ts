@@ -20,15 +20,26 @@ export function strict<T extends z.core.$ZodLooseShape>(shape: T) {
 
 export const nonEmpty = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 
+/**
+ * A duration, seconds as an integer or a string with units (`15m`, `90d`), that must lie
+ * between `min` and `max` seconds (inclusive). Anything else (not a duration, or out of range)
+ * is one issue whose text `message` builds from the value as written, so each section can say
+ * what it expects there.
+ */
+export function durationBetween(min: number, max: number, message: (input: number | string) => string) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const seconds = parseDuration(v);
+    if (seconds === undefined || seconds < min || seconds > max) {
+      ctx.addIssue({ code: 'custom', message: message(v) });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+}
+
 /** Seconds as an integer, or a string with units (`15m`, `90d`). */
-export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const seconds = parseDuration(v);
-  if (seconds === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
-    });
-    return z.NEVER;
-  }
-  return seconds;
-});
+export const duration = durationBetween(
+  0,
+  Infinity,
+  (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
+);
