@@ -232,3 +232,34 @@ describe('audit record and metrics', () => {
     );
   });
 });
+
+test('the logger censors secret-named fields, a safety net behind Secret', () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  const logger = createLogger({ destination: sink, format: 'json' });
+  logger.info(
+    {
+      password: 'p1',
+      authorization: 'Basic x',
+      token: 't1',
+      refresh_token: 'r1',
+      access_token: 'a1',
+      headers: { authorization: 'h1' },
+    },
+    'm',
+  );
+  const line = JSON.parse(lines.join('')) as Record<string, unknown>;
+  expect(line).toMatchObject({
+    password: '***',
+    authorization: '***',
+    token: '***',
+    refresh_token: '***',
+    access_token: '***',
+    headers: { authorization: '***' },
+  });
+});
