@@ -1,13 +1,7 @@
 import type { Labels } from '../authz/types.js';
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
-import {
-  describeExit,
-  limitConcurrency,
-  runForBackend,
-  spawnRunner,
-  type CommandRunner,
-} from '../ext/command.js';
+import { backendCommand, describeExit, type CommandResult, type CommandRunner } from '../ext/command.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
 /**
@@ -23,23 +17,16 @@ import type { Authenticator, AuthnResult, Credentials } from './types.js';
  */
 export class ExtAuthenticator implements Authenticator {
   readonly name = 'ext_auth';
-  readonly #config: ExtCommandConfig;
-  readonly #run: CommandRunner;
+  readonly #run: (stdin: string) => Promise<CommandResult>;
 
-  constructor(config: ExtCommandConfig, runner: CommandRunner = spawnRunner) {
-    this.#config = config;
-    this.#run = limitConcurrency(runner, config.maxConcurrency);
+  constructor(config: ExtCommandConfig, runner?: CommandRunner) {
+    this.#run = backendCommand(this.name, config, runner);
   }
 
   async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
     // The command splits stdin at the first space; an account with whitespace would be misread.
     if (/\s/.test(account)) return { outcome: 'no_match' };
-    const result = await runForBackend(this.name, this.#run, {
-      command: this.#config.command,
-      args: this.#config.args,
-      stdin: `${account} ${password?.reveal() ?? ''}`,
-      timeoutMs: this.#config.timeoutMs,
-    });
+    const result = await this.#run(`${account} ${password?.reveal() ?? ''}`);
     switch (result.code) {
       case 0:
         return { outcome: 'authenticated', labels: parseLabels(result.stdout, this.name) };

@@ -1,12 +1,6 @@
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
-import {
-  describeExit,
-  limitConcurrency,
-  runForBackend,
-  spawnRunner,
-  type CommandRunner,
-} from '../ext/command.js';
+import { backendCommand, describeExit, type CommandResult, type CommandRunner } from '../ext/command.js';
 import type { AuthzRequest } from './types.js';
 
 /**
@@ -18,22 +12,15 @@ import type { AuthzRequest } from './types.js';
  */
 export class ExtAuthorizer {
   readonly name = 'ext_authz';
-  readonly #config: ExtCommandConfig;
-  readonly #run: CommandRunner;
+  readonly #run: (stdin: string) => Promise<CommandResult>;
 
-  constructor(config: ExtCommandConfig, runner: CommandRunner = spawnRunner) {
-    this.#config = config;
-    this.#run = limitConcurrency(runner, config.maxConcurrency);
+  constructor(config: ExtCommandConfig, runner?: CommandRunner) {
+    this.#run = backendCommand(this.name, config, runner);
   }
 
   /** The granted actions (sorted): all requested ones, or none. */
   async authorize(request: AuthzRequest): Promise<string[]> {
-    const result = await runForBackend(this.name, this.#run, {
-      command: this.#config.command,
-      args: this.#config.args,
-      stdin: JSON.stringify(requestInfo(request)),
-      timeoutMs: this.#config.timeoutMs,
-    });
+    const result = await this.#run(JSON.stringify(requestInfo(request)));
     if (result.code === 0) return [...new Set(request.actions)].sort();
     if (result.code === 1) return [];
     throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);

@@ -142,20 +142,37 @@ export function describeExit(result: CommandResult): string {
   return result.code !== null ? `exit ${result.code}` : `signal ${result.signal ?? 'unknown'}`;
 }
 
+/** What `ext_auth` / `ext_authz` configure: the command, its arguments, timeout and concurrency. */
+export interface CommandSettings {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly timeoutMs: number;
+  readonly maxConcurrency: number;
+}
+
 /**
- * Runs a backend's command; a command that gives no answer (CommandFailure) becomes a
- * BackendUnavailableError for `backend`, so the request fails closed with 503.
+ * The configured command of one backend, ready to run with a given stdin: at most
+ * `maxConcurrency` runs at once, and a run that cannot answer (not started, timed out, too much
+ * output) becomes BackendUnavailableError, so the request fails closed with 503.
  */
-export async function runForBackend(
+export function backendCommand(
   backend: string,
-  run: CommandRunner,
-  request: RunRequest,
-): Promise<CommandResult> {
-  try {
-    return await run(request);
-  } catch (err) {
-    if (err instanceof CommandFailure)
-      throw new BackendUnavailableError(backend, err.message, { cause: err });
-    throw err;
-  }
+  settings: CommandSettings,
+  runner: CommandRunner = spawnRunner,
+): (stdin: string) => Promise<CommandResult> {
+  const run = limitConcurrency(runner, settings.maxConcurrency);
+  return async (stdin) => {
+    try {
+      return await run({
+        command: settings.command,
+        args: settings.args,
+        stdin,
+        timeoutMs: settings.timeoutMs,
+      });
+    } catch (err) {
+      if (err instanceof CommandFailure)
+        throw new BackendUnavailableError(backend, err.message, { cause: err });
+      throw err;
+    }
+  };
 }
