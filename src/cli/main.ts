@@ -44,6 +44,11 @@ export function buildProgram(): Command {
       });
       // reload() logs a failure itself (with the YAML paths) and keeps the current config.
       process.on('SIGHUP', () => void service.reload().catch(() => undefined));
+      // A request must never take the process down: a stray rejection (a backend library's
+      // late error) is logged and the server keeps serving.
+      process.on('unhandledRejection', (reason) => {
+        service.logger.error({ err: reason }, 'unhandled rejection; still serving');
+      });
       const stop = (signal: string) => {
         service.logger.info({ signal }, 'shutting down');
         // Stop accepting; in-flight requests get up to 10 s; then backends close and we exit 0.
