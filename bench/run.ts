@@ -75,10 +75,17 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
 
-    const regauth = spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      cwd: tmp.dir,
-    });
+    // BENCH_CPU_PROFILE=DIR: regauth writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
+    const profileDir = process.env['BENCH_CPU_PROFILE'];
+    const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : [];
+    const regauth = spawn(
+      process.execPath,
+      [...nodeArgs, join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: tmp.dir,
+      },
+    );
     children.push(regauth);
     const regauthUrl = `http://127.0.0.1:${port}`;
     await waitHealthy(regauthUrl, regauth);

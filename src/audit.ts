@@ -98,8 +98,7 @@ export function recordTokenRequest(
   }
   if (!metrics) return;
   const outcome = outcomeOf(r.status);
-  metrics.tokenRequests.inc({ outcome, grant_type: r.request?.grant ?? 'unknown' });
-  metrics.tokenDuration.observe({ outcome }, r.ms / 1000);
+  metrics.countTokenRequest(outcome, r.request?.grant ?? 'unknown', r.ms / 1000);
   for (const d of r.result?.decisions ?? []) {
     if (d.decision.granted.length < d.scope.actions.length) {
       metrics.denials.inc({

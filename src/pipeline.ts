@@ -1,6 +1,6 @@
 import { BadRequestError, InvalidGrantError, UnauthorizedError } from './errors.js';
 import { authenticate } from './authn/chain.js';
-import type { AuthzDecision, Labels } from './authz/types.js';
+import type { AuthzDecision, AuthzRequest, Labels } from './authz/types.js';
 import type { Secret } from './secret.js';
 import { authorizeScope } from './authz/chain.js';
 import type { TokenRequest } from './request/token-request.js';
@@ -81,20 +81,25 @@ export async function issueToken(
   const account = authn.account;
 
   // authorize each scope (acl, then ext_authz); a denied scope is not an error, the token just carries less.
-  const decisions: ScopeDecision[] = await Promise.all(
-    request.scopes.map(async (scope) => ({
-      scope,
-      decision: await authorizeScope(config.acl, runtime.extAuthz, {
-        account,
-        type: scope.type,
-        name: scope.name,
-        service: request.service,
-        ip: ctx.ip,
-        labels: authn.labels,
-        actions: scope.actions,
-      }),
-    })),
-  );
+  const authzRequest = (scope: Scope): AuthzRequest => ({
+    account,
+    type: scope.type,
+    name: scope.name,
+    service: request.service,
+    ip: ctx.ip,
+    labels: authn.labels,
+    actions: scope.actions,
+  });
+  // Without ext_authz the ACL alone decides, synchronously: no promise per scope on the hot path.
+  const ext = runtime.extAuthz;
+  const decisions: ScopeDecision[] = ext
+    ? await Promise.all(
+        request.scopes.map(async (scope) => ({
+          scope,
+          decision: await authorizeScope(config.acl, ext, authzRequest(scope)),
+        })),
+      )
+    : request.scopes.map((scope) => ({ scope, decision: config.acl.authorize(authzRequest(scope)) }));
   const access: AccessEntry[] = decisions
     .filter((d) => d.decision.granted.length > 0)
     .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));

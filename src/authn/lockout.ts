@@ -91,8 +91,8 @@ export class Lockout {
 }
 
 function key(account: string, ip: string | null): string {
-  // JSON keeps "a" + "b:c" apart from "a:b" + "c".
-  return JSON.stringify([account, ip ?? '']);
+  // The length prefix keeps "a" + "b:c" apart from "a:b" + "c".
+  return `${account.length}:${account}${ip ?? ''}`;
 }
 
 /**

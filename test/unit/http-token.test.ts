@@ -183,6 +183,39 @@ describe('POST token', () => {
   });
 });
 
+describe('reply headers', () => {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  test.each([
+    [
+      'GET granted',
+      () =>
+        get('service=reg&scope=repository:alice/app:pull', { authorization: basic('alice', alicePassword) }),
+      200,
+    ],
+    ['GET refused', () => get('service=reg', { authorization: basic('alice', 'wrong') }), 401],
+    [
+      'POST granted',
+      () =>
+        post(`grant_type=password&username=alice&password=${encodeURIComponent(alicePassword)}&service=reg`),
+      200,
+    ],
+    ['POST refused', () => post('grant_type=nonsense&service=reg'), 400],
+  ] as const)(
+    '%s: JSON, never cached, with a request id and an exact length',
+    async (_name, send, status) => {
+      const res = await send();
+      expect(res.status).toBe(status);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('pragma')).toBe('no-cache');
+      expect(res.headers.get('x-request-id')).toMatch(UUID);
+      const text = await res.text();
+      expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+      expect(() => JSON.parse(text) as unknown).not.toThrow();
+    },
+  );
+});
+
 describe('other endpoints', () => {
   test('405 JSON with Allow for other methods', async () => {
     const res = await fetch(`${base}/auth`, { method: 'PUT' });

@@ -127,6 +127,13 @@ describe('token format', () => {
     expect(a.jti).not.toBe(b.jti);
   });
 
+  test('jti: 128 random bits, never repeated across the refills of its random pool', () => {
+    const signer = createTokenSigner(signingKey('ES256'), ISSUER);
+    const jtis = Array.from({ length: 600 }, () => decodeSegment(signer(CLAIMS, T, 60).split('.')[1]!).jti);
+    for (const jti of jtis) expect(Buffer.from(jti as string, 'base64url')).toHaveLength(16);
+    expect(new Set(jtis).size).toBe(600);
+  });
+
   test.each([
     [T + 0.5, 60, '"now" must be an integer number of unix seconds'],
     [T, 0, '"expiresInSeconds" must be a positive integer'],
