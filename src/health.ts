@@ -31,7 +31,7 @@ export async function readiness(
     checks['signing_key'] = 'ok';
   } else {
     try {
-      runtime.sign({ subject: 'readyz', audience: 'readyz', access: [] }, Math.floor(now() / 1000), 60);
+      await runtime.sign({ subject: 'readyz', audience: 'readyz', access: [] }, Math.floor(now() / 1000), 60);
       keyChecked.set(runtime, now());
       checks['signing_key'] = 'ok';
     } catch (err) {

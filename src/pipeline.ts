@@ -106,7 +106,11 @@ export async function issueToken(
 
   // sign
   const expiresIn = config.token.expiration;
-  const token = runtime.sign({ subject: account, audience: request.service, access }, ctx.now, expiresIn);
+  const token = await runtime.sign(
+    { subject: account, audience: request.service, access },
+    ctx.now,
+    expiresIn,
+  );
   const refreshToken =
     request.grant === 'refresh_token'
       ? request.refreshToken

@@ -2,11 +2,18 @@ import { randomBytes, sign, type JsonWebKey, type SignKeyObjectInput } from 'nod
 import type { AccessTokenClaims, SigningAlg, SigningKey } from './types.js';
 
 /** Signs one registry access token; `now` is unix seconds. */
-export type TokenSigner = (claims: AccessTokenClaims, now: number, expiresInSeconds: number) => string;
+export type TokenSigner = (
+  claims: AccessTokenClaims,
+  now: number,
+  expiresInSeconds: number,
+) => Promise<string>;
 
 /**
  * A signer bound to one key and issuer, for the request hot path: the JWS header is encoded once
- * here, each call only serializes the claims and signs.
+ * here, each call only serializes the claims and signs. The signature itself is computed on
+ * libuv's thread pool (node's asynchronous `crypto.sign`), not on the event loop: an ES256
+ * signature is the largest single cost of a token request, and while it runs on another core the
+ * event loop goes on parsing, authorizing and answering other requests.
  *
  * The token is what both registry v2.8 and v3 accept (protocol.md §1.7): header
  * `{alg, typ: "JWT", kid, x5c?}` (no `jwk`, no `crit`), claims `{iss, sub, aud, exp, nbf, iat, jti,
@@ -23,7 +30,7 @@ export function signAccessToken(
   key: SigningKey,
   claims: AccessTokenClaims,
   opts: { issuer: string; expiresInSeconds: number; now: number },
-): string {
+): Promise<string> {
   return signWith(prepare(key), opts.issuer, claims, opts.now, opts.expiresInSeconds);
 }
 
@@ -66,10 +73,12 @@ function signWith(
   claims: AccessTokenClaims,
   now: number,
   expiresInSeconds: number,
-): string {
-  if (!Number.isSafeInteger(now)) throw new TypeError('"now" must be an integer number of unix seconds');
+): Promise<string> {
+  if (!Number.isSafeInteger(now)) {
+    return Promise.reject(new TypeError('"now" must be an integer number of unix seconds'));
+  }
   if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds <= 0) {
-    throw new TypeError('"expiresInSeconds" must be a positive integer');
+    return Promise.reject(new TypeError('"expiresInSeconds" must be a positive integer'));
   }
   // Property order is the order the registry docs show; only type/name/actions are copied,
   // so no `class` (deprecated, scope.md) or stray property reaches the token.
@@ -84,8 +93,12 @@ function signWith(
     access: claims.access.map((a) => ({ type: a.type, name: a.name, actions: a.actions })),
   };
   const signingInput = prepared.headerPrefix + base64url(JSON.stringify(payload));
-  const signature = sign(prepared.hash, Buffer.from(signingInput), prepared.signKey);
-  return `${signingInput}.${signature.toString('base64url')}`;
+  return new Promise((resolve, reject) => {
+    sign(prepared.hash, Buffer.from(signingInput), prepared.signKey, (err, signature) => {
+      if (err) reject(err);
+      else resolve(`${signingInput}.${signature.toString('base64url')}`);
+    });
+  });
 }
 
 /**

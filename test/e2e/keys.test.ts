@@ -45,7 +45,7 @@ describe('keys rotate: the registry trusts the old and the new key during the ov
   });
 
   async function catalogStatus(key: SigningKey): Promise<number> {
-    const token = signAccessToken(
+    const token = await signAccessToken(
       key,
       { subject: 'ops', audience: SERVICE, access: [{ type: 'registry', name: 'catalog', actions: ['*'] }] },
       { issuer: ISSUER, expiresInSeconds: 300, now: Math.floor(Date.now() / 1000) },

@@ -51,7 +51,8 @@ export async function startTestProvider(redirectUri: string): Promise<TestProvid
   });
   // The dev login pages warn on every request that they are not for production; tests know.
   provider.on('server_error', () => {});
-  server.on('request', provider.callback());
+  const handle = provider.callback();
+  server.on('request', (req, res) => void handle(req, res));
   return {
     url,
     clientId,

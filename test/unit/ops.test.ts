@@ -102,8 +102,10 @@ describe('watchConfigFiles', () => {
 });
 
 describe('readiness', () => {
-  const runtimeWith = (authenticators: Authenticator[], sign: Runtime['sign'] = () => 'jwt'): Runtime =>
-    ({ config: {}, authenticators, sign }) as unknown as Runtime;
+  const runtimeWith = (
+    authenticators: Authenticator[],
+    sign: Runtime['sign'] = () => Promise.resolve('jwt'),
+  ): Runtime => ({ config: {}, authenticators, sign }) as unknown as Runtime;
   const backend = (name: string, check?: () => Promise<void>): Authenticator => ({
     name,
     authenticate: () => Promise.resolve({ outcome: 'no_match' }),
@@ -129,9 +131,7 @@ describe('readiness', () => {
   });
 
   test('not ready when the key cannot sign; not ready without a config', async () => {
-    const broken = runtimeWith([], () => {
-      throw new Error('key unusable');
-    });
+    const broken = runtimeWith([], () => Promise.reject(new Error('key unusable')));
     expect(await readiness(broken)).toEqual({
       ready: false,
       checks: { config: 'ok', signing_key: 'cannot sign: key unusable' },

@@ -67,9 +67,9 @@ function rejection(verify: () => unknown): RegistryVerifyError {
 }
 
 describe('token format', () => {
-  test('header is {alg, typ, kid, x5c}; claims are exactly the registry claim set', () => {
+  test('header is {alg, typ, kid, x5c}; claims are exactly the registry claim set', async () => {
     const key = signingKey('ES256');
-    const token = signAccessToken(key, CLAIMS, { issuer: ISSUER, expiresInSeconds: 900, now: T });
+    const token = await signAccessToken(key, CLAIMS, { issuer: ISSUER, expiresInSeconds: 900, now: T });
     const [header, claims] = token.split('.') as [string, string, string];
 
     expect(decodeSegment(header)).toStrictEqual({
@@ -97,14 +97,14 @@ describe('token format', () => {
     expect((payload.exp as number) - (payload.iat as number)).toBe(900);
   });
 
-  test('no x5c member when x5c is off; kid follows kidFormat', () => {
+  test('no x5c member when x5c is off; kid follows kidFormat', async () => {
     const key = signingKey('RS256', { x5c: false, kidFormat: 'thumbprint' });
-    const token = createTokenSigner(key, ISSUER)(CLAIMS, T, 60);
+    const token = await createTokenSigner(key, ISSUER)(CLAIMS, T, 60);
     expect(decodeProtectedHeader(token)).toStrictEqual({ alg: 'RS256', typ: 'JWT', kid: key.v3Kid });
   });
 
-  test.each(ALGS)('%s: unpadded base64url segments, raw signature of the fixed size', (alg) => {
-    const token = createTokenSigner(signingKey(alg), ISSUER)(CLAIMS, T, 60);
+  test.each(ALGS)('%s: unpadded base64url segments, raw signature of the fixed size', async (alg) => {
+    const token = await createTokenSigner(signingKey(alg), ISSUER)(CLAIMS, T, 60);
     expect(token).not.toContain('=');
     const segments = token.split('.');
     expect(segments).toHaveLength(3);
@@ -113,23 +113,24 @@ describe('token format', () => {
     expect(Buffer.from(segments[2]!, 'base64url')).toHaveLength(SIGNATURE_BYTES[alg]);
   });
 
-  test('only type, name and actions of an access entry reach the token; jti is fresh per token', () => {
+  test('only type, name and actions of an access entry reach the token; jti is fresh per token', async () => {
     const signer = createTokenSigner(signingKey('ES256'), ISSUER);
     const claims = {
       subject: '',
       audience: SERVICE,
       access: [{ type: 'repository', class: 'image', name: 'a', actions: [], extra: 1 }],
     };
-    const a = decodeSegment(signer(claims, T, 60).split('.')[1]!);
-    const b = decodeSegment(signer(claims, T, 60).split('.')[1]!);
+    const a = decodeSegment((await signer(claims, T, 60)).split('.')[1]!);
+    const b = decodeSegment((await signer(claims, T, 60)).split('.')[1]!);
     expect(a.access).toStrictEqual([{ type: 'repository', name: 'a', actions: [] }]);
     expect(a.sub).toBe('');
     expect(a.jti).not.toBe(b.jti);
   });
 
-  test('jti: 128 random bits, never repeated across the refills of its random pool', () => {
+  test('jti: 128 random bits, never repeated across the refills of its random pool', async () => {
     const signer = createTokenSigner(signingKey('ES256'), ISSUER);
-    const jtis = Array.from({ length: 600 }, () => decodeSegment(signer(CLAIMS, T, 60).split('.')[1]!).jti);
+    const tokens = await Promise.all(Array.from({ length: 600 }, () => signer(CLAIMS, T, 60)));
+    const jtis = tokens.map((token) => decodeSegment(token.split('.')[1]!).jti);
     for (const jti of jtis) expect(Buffer.from(jti as string, 'base64url')).toHaveLength(16);
     expect(new Set(jtis).size).toBe(600);
   });
@@ -138,8 +139,8 @@ describe('token format', () => {
     [T + 0.5, 60, '"now" must be an integer number of unix seconds'],
     [T, 0, '"expiresInSeconds" must be a positive integer'],
     [T, 1.5, '"expiresInSeconds" must be a positive integer'],
-  ])('refuses now=%s expiresIn=%s', (now, expiresIn, message) => {
-    expect(() => createTokenSigner(signingKey('ES256'), ISSUER)(CLAIMS, now, expiresIn)).toThrow(
+  ])('refuses now=%s expiresIn=%s', async (now, expiresIn, message) => {
+    await expect(createTokenSigner(signingKey('ES256'), ISSUER)(CLAIMS, now, expiresIn)).rejects.toThrow(
       new TypeError(message),
     );
   });
@@ -148,7 +149,7 @@ describe('token format', () => {
 describe('jose accepts the tokens', () => {
   test.each(ALGS)('%s round-trips through jwtVerify with the public key', async (alg) => {
     const key = signingKey(alg);
-    const token = createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
+    const token = await createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
     const { payload, protectedHeader } = await jwtVerify(token, key.publicKey, {
       issuer: ISSUER,
       audience: SERVICE,
@@ -163,7 +164,7 @@ describe('jose accepts the tokens', () => {
     '%s with a %s kid is found in the published JWKS (as registry v3 looks it up)',
     async (alg, kidFormat) => {
       const key = signingKey(alg, { x5c: false, kidFormat });
-      const token = createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
+      const token = await createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
       const set = createLocalJWKSet(jwks([key]) as { keys: JWK[] });
       const { protectedHeader } = await jwtVerify(token, set, {
         issuer: ISSUER,
@@ -195,21 +196,21 @@ describe('jwks', () => {
 });
 
 describe('registry v2.8.3 accepts the tokens', () => {
-  test.each(ALGS)('%s with x5c, the self-signed cert being the rootcertbundle', (alg) => {
+  test.each(ALGS)('%s with x5c, the self-signed cert being the rootcertbundle', async (alg) => {
     const key = signingKey(alg);
-    const token = createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
+    const token = await createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
     const { claims } = registry(material[alg]!.certPem)(token);
     expect(claims.access).toEqual(CLAIMS.access);
   });
 
-  test.each(ALGS)('%s kid-only with the libtrust kid', (alg) => {
-    const token = createTokenSigner(signingKey(alg, { x5c: false }), ISSUER)(CLAIMS, T, 300);
+  test.each(ALGS)('%s kid-only with the libtrust kid', async (alg) => {
+    const token = await createTokenSigner(signingKey(alg, { x5c: false }), ISSUER)(CLAIMS, T, 300);
     expect(registry(material[alg]!.certPem)(token).claims.sub).toBe('alice');
   });
 
-  test('kid-only with the v3 thumbprint is unknown to v2.8 (protocol.md §1.5)', () => {
+  test('kid-only with the v3 thumbprint is unknown to v2.8 (protocol.md §1.5)', async () => {
     const key = signingKey('ES256', { x5c: false, kidFormat: 'thumbprint' });
-    const token = createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
+    const token = await createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
     expect(rejection(() => registry(material.ES256!.certPem)(token)).message).toBe(
       `token signed by untrusted key with ID: "${key.v3Kid}"`,
     );
@@ -218,14 +219,14 @@ describe('registry v2.8.3 accepts the tokens', () => {
   test.each([
     ['another issuer', 'someone else', SERVICE, 'token from untrusted issuer'],
     ['another service', ISSUER, 'other.example.com', 'token intended for another audience'],
-  ])('refuses %s', (_name, issuer, audience, message) => {
+  ])('refuses %s', async (_name, issuer, audience, message) => {
     const key = signingKey('ES256');
-    const token = createTokenSigner(key, issuer)({ ...CLAIMS, audience }, T, 300);
+    const token = await createTokenSigner(key, issuer)({ ...CLAIMS, audience }, T, 300);
     expect(rejection(() => registry(material.ES256!.certPem)(token)).message).toBe(message);
   });
 
-  test('refuses a token whose x5c does not chain to the bundle', () => {
-    const token = createTokenSigner(signingKey('ES256'), ISSUER)(CLAIMS, T, 300);
+  test('refuses a token whose x5c does not chain to the bundle', async () => {
+    const token = await createTokenSigner(signingKey('ES256'), ISSUER)(CLAIMS, T, 300);
     expect(rejection(() => registry(material.ES384!.certPem)(token)).message).toMatch(
       /^unable to verify certificate chain/,
     );
@@ -243,8 +244,8 @@ describe('registry v2.8.3 accepts the tokens', () => {
     ['exp = now-60s', T - 360, 300, MID_SECOND, 'token has expired'],
     ['exp = now-60s, clock exactly on the second', T - 360, 300, T * 1000, null],
     ['exp = now-61s, clock exactly on the second', T - 361, 300, T * 1000, 'token has expired'],
-  ])('leeway: %s', (_name, signedAt, expiresIn, registryNowMs, error) => {
-    const token = createTokenSigner(signingKey('ES256'), ISSUER)(CLAIMS, signedAt, expiresIn);
+  ])('leeway: %s', async (_name, signedAt, expiresIn, registryNowMs, error) => {
+    const token = await createTokenSigner(signingKey('ES256'), ISSUER)(CLAIMS, signedAt, expiresIn);
     const verify = (): unknown => registry(material.ES256!.certPem, registryNowMs)(token);
     if (error === null) expect(verify).not.toThrow();
     else expect(rejection(verify).message).toBe(error);
@@ -329,32 +330,36 @@ describe('certificate chain leaf ← intermediate ← root', () => {
     return loadSigningKey({ keyPem: chain.leafKeyPem, certPem, x5c, kidFormat: 'libtrust', now: CERT_TIME });
   }
 
-  test('x5c carries leaf then intermediate and verifies to the root bundle', () => {
+  test('x5c carries leaf then intermediate and verifies to the root bundle', async () => {
     const key = chainKey(chain.leafPem + chain.intermediatePem);
     expect(key.x5c).toEqual([
       new X509Certificate(chain.leafPem).raw.toString('base64'),
       new X509Certificate(chain.intermediatePem).raw.toString('base64'),
     ]);
-    const token = createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
+    const token = await createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
     expect(registry(chain.rootPem)(token).claims.sub).toBe('alice');
   });
 
-  test('without the intermediate in x5c the chain does not verify', () => {
-    const token = createTokenSigner(chainKey(chain.leafPem), ISSUER)(CLAIMS, T, 300);
+  test('without the intermediate in x5c the chain does not verify', async () => {
+    const token = await createTokenSigner(chainKey(chain.leafPem), ISSUER)(CLAIMS, T, 300);
     expect(rejection(() => registry(chain.rootPem)(token)).message).toMatch(
       /^unable to verify certificate chain/,
     );
   });
 
-  test('against another root the chain does not verify', () => {
-    const token = createTokenSigner(chainKey(chain.leafPem + chain.intermediatePem), ISSUER)(CLAIMS, T, 300);
+  test('against another root the chain does not verify', async () => {
+    const token = await createTokenSigner(chainKey(chain.leafPem + chain.intermediatePem), ISSUER)(
+      CLAIMS,
+      T,
+      300,
+    );
     expect(rejection(() => registry(material.ES256!.certPem)(token)).message).toMatch(
       /^unable to verify certificate chain/,
     );
   });
 
-  test('an expired intermediate breaks the chain (Go x509.Verify checks every date)', () => {
-    const token = createTokenSigner(chainKey(chain.leafPem + chain.intermediatePem), ISSUER)(
+  test('an expired intermediate breaks the chain (Go x509.Verify checks every date)', async () => {
+    const token = await createTokenSigner(chainKey(chain.leafPem + chain.intermediatePem), ISSUER)(
       CLAIMS,
       NOT_AFTER_INTERMEDIATE.getTime() / 1000 + 10,
       300,
