@@ -71,7 +71,8 @@ export async function loadForTool(file: string, io: ToolIO, note = true): Promis
   }
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+/** Collects a repeatable option; `previous` is undefined for the first value when there is no default. */
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an integer');
@@ -120,7 +121,11 @@ export function addToolCommands(program: Command, io: ToolIO = processIO): void 
     .description('what would be granted for each scope, and which rule decided (index and comment)')
     .requiredOption('-c, --config <file>', 'config file')
     .requiredOption('--account <name>', 'the account asking ("" for anonymous)')
-    .option('--scope <scope>', 'a scope, e.g. repository:team/app:push,pull (repeatable)', collect, [])
+    .requiredOption(
+      '--scope <scope>',
+      'a scope, e.g. repository:team/app:push,pull (required; repeatable, at least one)',
+      collect,
+    )
     .option('--service <name>', 'the requested service (token audience)')
     .option('--ip <address>', 'the client address')
     .option('--label <key=value>', 'a label as an authenticator would report it (repeatable)', collect, [])

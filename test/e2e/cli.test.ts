@@ -52,6 +52,10 @@ describe('the built regauth CLI', () => {
   test.each([
     [['nonsense'], "unknown command 'nonsense'"],
     [['check', '-c', 'config.example.yml'], "required option '--account <name>' not specified"],
+    [
+      ['check', '-c', 'config.example.yml', '--account', 'alice'],
+      "required option '--scope <scope>' not specified",
+    ],
     [['hash', '--cost'], "option '--cost <n>' argument missing"],
     [['keys', 'init'], "required option '--dir <dir>' not specified"],
     [['validate', '-c', 'no-such-file.yml'], 'cannot read config file'],

@@ -253,7 +253,7 @@ describe('regauth check', () => {
 
   test.each([
     [['--scope', 'repository:Bad:pull'], 'invalid scope: invalid repository name "Bad"'],
-    [[], 'give at least one --scope'],
+    [[], "required option '--scope <scope>' not specified"],
     [['--scope', 'repository:a:pull', '--label', 'nokey'], 'invalid --label "nokey"; expected key=value'],
     [['--scope', 'repository:a:pull', '--ip', '10.1.2'], 'invalid --ip "10.1.2"'],
     [['--scope', 'repository:a:pull', '--service', 'other'], 'service "other" is not in token.services'],
@@ -263,6 +263,14 @@ describe('regauth check', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(message);
   });
+});
+
+test('check --help says --scope is required and repeatable', async () => {
+  const run = await regauth(['check', '--help']);
+  expect(run.code).toBe(0);
+  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+    '--scope <scope> a scope, e.g. repository:team/app:push,pull (required; repeatable, at least one)',
+  );
 });
 
 describe('regauth test', () => {
