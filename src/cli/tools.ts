@@ -178,7 +178,10 @@ Examples:
     .command('test')
     .description('run policy expectations (a YAML list) against a config; exit 1 if any fails')
     .requiredOption('-c, --config <file>', 'config file')
-    .argument('<tests>', 'policy test file: - {account, scope, expect: [actions], labels?, service?, ip?}')
+    .argument(
+      '<tests>',
+      'policy test file: - {account, scope, expect: [actions], labels?, service?, ip?, comment?}',
+    )
     .addHelpText(
       'after',
       `

@@ -273,6 +273,14 @@ test('check --help says --scope is required and repeatable', async () => {
   );
 });
 
+test('test --help lists every expectation key policy tests accept, comment included', async () => {
+  const run = await regauth(['test', '--help']);
+  expect(run.code).toBe(0);
+  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+    '{account, scope, expect: [actions], labels?, service?, ip?, comment?}',
+  );
+});
+
 describe('regauth test', () => {
   test('every expectation holds: exit 0', async () => {
     const file = write(
