@@ -507,6 +507,46 @@ describe('regauth doctor', () => {
     expect(run.stdout).toContain('fix: rotate the key: `regauth keys rotate --dir DIR`');
   });
 
+  test('no token.key: the development key in --data-dir is checked (the key `serve` signs with)', async () => {
+    // `keys init` and `serve`'s development key use the same names: token.key, token.pem.
+    const config = write('dev.yml', `server: {path_prefix: /regauth}\ntoken: {issuer: acme}\n`);
+    const file = registryConfig(
+      `    realm: https://r.example.com/regauth/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/token.pem\n`,
+    );
+    const run = await regauth(['doctor', '-c', config, '--registry-config', file, '--data-dir', keyDir]);
+    expect(run.stdout).toContain(`${config}: no token.key; checking the development key in ${keyDir}\n`);
+    expect(run.stdout).toContain(
+      `ok   rootcertbundle: ${join(tmp.dir, 'keys/token.pem')} holds the signing certificate`,
+    );
+    expect(run.stdout).toContain('the registry trusts regauth');
+    expect(run.code).toBe(0);
+  });
+
+  test('no token.key and no development key in --data-dir: one finding, exit 1, nothing created', async () => {
+    const config = write('dev.yml', `token: {issuer: acme}\n`);
+    const file = registryConfig(
+      `    realm: https://r.example.com/auth\n    service: s\n    issuer: acme\n    rootcertbundle: keys/token.pem\n`,
+    );
+    const empty = join(tmp.dir, 'no-data');
+    const run = await regauth(['doctor', '-c', config, '--registry-config', file, '--data-dir', empty]);
+    expect(run).toEqual({
+      code: 1,
+      stdout:
+        `FAIL signing key: no token.key and no development key in ${empty}\n` +
+        `     fix: start regauth once (\`regauth serve -c ${config} --data-dir ${empty}\` creates it), or run \`regauth keys init --dir DIR\` and set token.key and token.certificate\n` +
+        '1 problem found\n',
+      stderr: '',
+    });
+    expect(existsSync(empty)).toBe(false);
+  });
+
+  test('doctor --help documents --data-dir', async () => {
+    const run = await regauth(['doctor', '--help']);
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+      '--data-dir <dir> where `regauth serve --data-dir` keeps the development key; checked when the config names no token.key (default: "data")',
+    );
+  });
+
   test('a registry config without token auth: exit 2', async () => {
     const file = write('registry-htpasswd.yml', 'version: 0.1\nauth:\n  htpasswd: {realm: x, path: /x}\n');
     const run = await regauth(['doctor', '-c', configFile, '--registry-config', file]);
