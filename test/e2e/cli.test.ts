@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { randomPassword, tempDir } from '../helpers/fixtures.js';
@@ -30,6 +30,15 @@ describe('the built regauth CLI', () => {
     for (const verb of ['serve', 'validate', 'check', 'test', 'hash', 'keys', 'doctor']) {
       expect(run.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
     }
+  });
+
+  test.each([['--version'], ['-V']])('%s prints the version of package.json', (flag) => {
+    const { version } = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const run = regauth([flag]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${version}\n`);
   });
 
   test.each([
