@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { build as prettyStream } from 'pino-pretty';
-import type { LogConfig } from './config/ops.js';
+import { LOG_LEVELS, type LogConfig } from './config/ops.js';
+import { RegauthError } from './errors.js';
 
 export type { Logger };
 
@@ -10,6 +11,23 @@ export interface LoggerOptions {
   /** `auto`: readable lines when the destination is a terminal, JSON lines otherwise. */
   readonly format?: LogConfig['format'];
   readonly destination?: NodeJS.WritableStream;
+}
+
+/**
+ * The level `REGAUTH_LOG_LEVEL` sets (it wins over `log.level`), or undefined when it is unset or
+ * empty. Any other value is refused with a message naming the variable and the levels allowed,
+ * not pino's own ("unknown level"), so `regauth serve` can fail before it does anything.
+ */
+export function envLogLevel(env: NodeJS.ProcessEnv = process.env): LogConfig['level'] | undefined {
+  const value = env['REGAUTH_LOG_LEVEL'];
+  if (value === undefined || value === '') return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new RegauthError(
+      'ERR_CONFIG',
+      `REGAUTH_LOG_LEVEL=${JSON.stringify(value)} is not a log level; use one of ${LOG_LEVELS.join(', ')} (or unset it to use log.level)`,
+    );
+  }
+  return value as LogConfig['level'];
 }
 
 /**
@@ -28,7 +46,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     format === 'pretty' || (format === 'auto' && (destination as { isTTY?: boolean }).isTTY === true);
   return pino(
     {
-      level: process.env['REGAUTH_LOG_LEVEL'] ?? options.level ?? 'info',
+      level: envLogLevel() ?? options.level ?? 'info',
       base: { service: 'regauth' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {

@@ -26,7 +26,7 @@ import { createRefreshTokens, type RefreshTokens } from './token/refresh.js';
  */
 export interface Runtime {
   readonly config: Config;
-  /** In design.md order: users, users_file, ext_auth, ldap_auth, oidc_auth, jwt_auth. */
+  /** In the order they are asked: users, users_file, ext_auth, ldap_auth, oidc_auth, jwt_auth. */
   readonly authenticators: readonly Authenticator[];
   readonly verifier: PasswordVerifier;
   /** Signs with the config's key and issuer; the JWS header is encoded once. */

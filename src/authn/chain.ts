@@ -14,9 +14,10 @@ export type ChainResult =
   | { readonly outcome: 'denied'; readonly reason: string; readonly by: string | null };
 
 /**
- * Runs authenticators in the fixed order of design.md. The first answer other than
- * `no_match` decides. If every backend says `no_match`, the request is denied, after one
- * dummy password comparison so an unknown account takes as long as a wrong password.
+ * Runs authenticators in their fixed order (src/runtime.ts: users, users_file, ext_auth,
+ * ldap_auth, oidc_auth, jwt_auth). The first answer other than `no_match` decides. If every
+ * backend says `no_match`, the request is denied, after one dummy password comparison so an
+ * unknown account takes as long as a wrong password.
  * A backend that throws (cannot answer) fails the whole request closed: the error propagates.
  */
 export async function authenticate(

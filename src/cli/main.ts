@@ -2,7 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { ConfigError, ConfigErrors } from '../errors.js';
-import { createLogger } from '../log.js';
+import { LOG_LEVELS } from '../config/ops.js';
+import { createLogger, envLogLevel } from '../log.js';
 import { startService } from '../service.js';
 import { addToolCommands } from './tools.js';
 
@@ -35,8 +36,18 @@ export function buildProgram(): Command {
       'where the development signing key (and refresh-token secret) are created when the config names none',
       'data',
     )
-    .addHelpText('after', '\nExample:\n  regauth serve -c /config/config.yml')
+    .addHelpText(
+      'after',
+      `
+Environment:
+  REGAUTH_LOG_LEVEL  overrides log.level: ${LOG_LEVELS.join(', ')}
+
+Example:
+  regauth serve -c /config/config.yml`,
+    )
     .action(async (opts: { config: string; dataDir: string }) => {
+      // A bad REGAUTH_LOG_LEVEL stops serve (exit 2) before anything is loaded or created.
+      envLogLevel();
       const service = await startService({
         configFile: opts.config,
         logger: (config) => createLogger(config.raw.log),

@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { loadConfigFile, namesSigningKey, type Config } from '../config/load.js';
 import { createRuntime } from '../runtime.js';
 import { Secret } from '../secret.js';
@@ -42,19 +43,34 @@ export const processIO: ToolIO = {
   },
 };
 
+/** A signing key and its certificate on disk. */
+interface KeyFiles {
+  readonly keyPath: string;
+  readonly certificatePath: string;
+}
+
 /**
- * Loads a config as `serve` would, for the tools: when it names no signing key, a throwaway
- * development key stands in (the tools never sign anything the registry sees).
+ * Loads a config as `serve` would, for the tools. When it names no signing key, `devKey` stands
+ * in when given (doctor: the development key `serve` made), else a throwaway development key
+ * (validate, check, test never sign anything the registry sees). `note: false` keeps stdout clean.
  */
-export async function loadForTool(file: string, io: ToolIO, note = true): Promise<Config> {
+export async function loadForTool(
+  file: string,
+  io: ToolIO,
+  options: { readonly note?: boolean; readonly devKey?: KeyFiles } = {},
+): Promise<Config> {
+  const note = options.note ?? true;
   const dir = await mkdtemp(join(tmpdir(), 'regauth-tool-'));
   try {
-    let devKey: { keyPath: string; certificatePath: string } | undefined;
+    let devKey: KeyFiles | undefined;
     if (!namesSigningKey(file)) {
-      const keys = await ensureDevKeys(dir);
-      if (note)
-        io.stdout(`${file}: no token.key; \`regauth serve\` will create a development key in ./data\n`);
-      devKey = { keyPath: keys.keyPath, certificatePath: keys.certPath };
+      if (options.devKey) devKey = options.devKey;
+      else {
+        const keys = await ensureDevKeys(dir);
+        if (note)
+          io.stdout(`${file}: no token.key; \`regauth serve\` will create a development key in ./data\n`);
+        devKey = { keyPath: keys.keyPath, certificatePath: keys.certPath };
+      }
     }
     // `token.refresh` without secret_file is valid too: `serve` creates a development secret.
     const devRefreshSecret = () => {
@@ -71,7 +87,8 @@ export async function loadForTool(file: string, io: ToolIO, note = true): Promis
   }
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+/** Collects a repeatable option; `previous` is undefined for the first value when there is no default. */
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an integer');
@@ -120,7 +137,11 @@ export function addToolCommands(program: Command, io: ToolIO = processIO): void 
     .description('what would be granted for each scope, and which rule decided (index and comment)')
     .requiredOption('-c, --config <file>', 'config file')
     .requiredOption('--account <name>', 'the account asking ("" for anonymous)')
-    .option('--scope <scope>', 'a scope, e.g. repository:team/app:push,pull (repeatable)', collect, [])
+    .requiredOption(
+      '--scope <scope>',
+      'a scope, e.g. repository:team/app:push,pull (required; repeatable, at least one)',
+      collect,
+    )
     .option('--service <name>', 'the requested service (token audience)')
     .option('--ip <address>', 'the client address')
     .option('--label <key=value>', 'a label as an authenticator would report it (repeatable)', collect, [])
@@ -145,7 +166,7 @@ Examples:
         passwordStdin?: boolean;
         json?: boolean;
       }) => {
-        const config = await loadForTool(opts.config, io, !opts.json);
+        const config = await loadForTool(opts.config, io, { note: !opts.json });
         const runtime = createRuntime(config);
         const password = opts.passwordStdin ? new Secret(passwordFromStdin(await io.readStdin())) : undefined;
         const result = await usage(() =>
@@ -173,7 +194,10 @@ Examples:
     .command('test')
     .description('run policy expectations (a YAML list) against a config; exit 1 if any fails')
     .requiredOption('-c, --config <file>', 'config file')
-    .argument('<tests>', 'policy test file: - {account, scope, expect: [actions], labels?, service?, ip?}')
+    .argument(
+      '<tests>',
+      'policy test file: - {account, scope, expect: [actions], labels?, service?, ip?, comment?}',
+    )
     .addHelpText(
       'after',
       `
@@ -184,7 +208,7 @@ Example policy-tests.yml:
   regauth test -c config.yml policy-tests.yml`,
     )
     .action(async (testsFile: string, opts: { config: string }) => {
-      const config = await loadForTool(opts.config, io, false);
+      const config = await loadForTool(opts.config, io, { note: false });
       const tests = loadPolicyTests(testsFile);
       const results = await runPolicyTests(createRuntime(config), tests);
       const failed = results.filter((r) => !r.passed);
@@ -260,13 +284,43 @@ Example:
     )
     .requiredOption('-c, --config <file>', 'regauth config file')
     .requiredOption('--registry-config <file>', "the registry's config.yml")
+    .option(
+      '--data-dir <dir>',
+      'where `regauth serve --data-dir` keeps the development key; checked when the config names no token.key',
+      'data',
+    )
     .addHelpText(
       'after',
-      '\nExample:\n  regauth doctor -c config.yml --registry-config /etc/docker/registry/config.yml',
+      `
+Without token.key (or server.key) in the config, doctor checks the development key that
+\`regauth serve\` created in --data-dir (token.key, token.pem); if there is none, that is a finding.
+
+Example:
+  regauth doctor -c config.yml --registry-config /etc/docker/registry/config.yml`,
     )
-    .action(async (opts: { config: string; registryConfig: string }) => {
-      const config = await loadForTool(opts.config, io);
-      const checks = diagnose(config, readRegistryConfig(opts.registryConfig));
+    .action(async (opts: { config: string; registryConfig: string; dataDir: string }) => {
+      const registry = readRegistryConfig(opts.registryConfig);
+      let devKey: KeyFiles | undefined;
+      if (!namesSigningKey(opts.config)) {
+        // The same files `regauth serve --data-dir` signs with (src/service.ts).
+        const dir = resolve(opts.dataDir);
+        devKey = { keyPath: join(dir, 'token.key'), certificatePath: join(dir, 'token.pem') };
+        if (!existsSync(devKey.keyPath) || !existsSync(devKey.certificatePath)) {
+          io.stdout(
+            `${formatCheck({
+              name: 'signing key',
+              ok: false,
+              message: `no token.key and no development key in ${dir}`,
+              fix: `start regauth once (\`regauth serve -c ${opts.config} --data-dir ${opts.dataDir}\` creates it), or run \`regauth keys init --dir DIR\` and set token.key and token.certificate`,
+            })}\n1 problem found\n`,
+          );
+          io.setExitCode(1);
+          return;
+        }
+        io.stdout(`${opts.config}: no token.key; checking the development key in ${dir}\n`);
+      }
+      const config = await loadForTool(opts.config, io, devKey ? { devKey } : {});
+      const checks = diagnose(config, registry);
       for (const check of checks) io.stdout(`${formatCheck(check)}\n`);
       const failed = checks.filter((c) => !c.ok).length;
       io.stdout(

@@ -10,7 +10,12 @@ import type { StaticUser } from '../authn/users.js';
 import { loadSigningKey } from '../token/keys.js';
 import { loadOidcAuth, type OidcAuthConfig } from './oidc.js';
 import type { SigningKey } from '../token/types.js';
-import { configSchema, UNSUPPORTED_DOCKER_AUTH_SECTIONS, type RawConfig } from './schema.js';
+import {
+  configSchema,
+  UNSUPPORTED_DOCKER_AUTH_SECTIONS,
+  UNSUPPORTED_DOCKER_AUTH_SERVER_KEYS,
+  type RawConfig,
+} from './schema.js';
 import { compileLdapConfig, type LdapConfig } from './ldap.js';
 import { formatPath, lineOf, parseYaml, type ParsedYaml } from './yaml.js';
 import { loadRefresh, type RefreshConfig } from './refresh.js';
@@ -269,11 +274,10 @@ function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
     if (section in top) refused([section], 'docker_auth section not supported by regauth; remove it');
   }
   const server = top['server'];
-  if (server && typeof server === 'object' && 'letsencrypt' in server) {
-    refused(
-      ['server', 'letsencrypt'],
-      'docker_auth section not supported by regauth; terminate TLS in HAProxy or give server.certificate and server.key',
-    );
+  if (server && typeof server === 'object') {
+    for (const [key, message] of Object.entries(UNSUPPORTED_DOCKER_AUTH_SERVER_KEYS)) {
+      if (key in server) refused(['server', key], message);
+    }
   }
   if (errors.length > 0) throw new ConfigErrors(errors, file);
 

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { claimLabels, issuerUrl } from './jwt.js';
-import { duration, nonEmpty, strict } from './shared.js';
-import { formatPath } from './yaml.js';
+import { duration, instant, nonEmpty, strict } from './shared.js';
 
 /** `oidc_auth`: browser login at an OpenID Connect provider that hands out registry app passwords. */
 export const oidcAuthSchema = strict({
@@ -26,8 +25,11 @@ export const oidcAuthSchema = strict({
   app_password_expiration: duration
     .default(30 * 86400)
     .refine((s) => s >= 60, { error: 'must be at least 60 seconds' }),
-  /** Per-account revocation: app passwords issued before this time are refused. */
-  not_before: z.record(z.string(), z.string()).default({}),
+  /**
+   * Per-account revocation: app passwords issued before this time are refused. RFC 3339 with a
+   * zone, checked like `token.refresh.revoke_before`.
+   */
+  not_before: z.record(z.string(), instant, { error: 'must be a mapping of account to a time' }).default({}),
   timeout: duration
     .default(10)
     .refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' }),
@@ -86,17 +88,6 @@ export function loadOidcAuth(
       `must hold at least ${MIN_SECRET_LENGTH} characters; make one with \`openssl rand -base64 48\``,
     );
   }
-  const notBefore = new Map<string, number>();
-  for (const [account, when] of Object.entries(raw.not_before)) {
-    const ms = Date.parse(when);
-    if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(when)) {
-      throw new ConfigError(
-        formatPath(['oidc_auth', 'not_before', account]),
-        `invalid time ${JSON.stringify(when)}; use RFC 3339, e.g. "2026-01-31T12:00:00Z"`,
-      );
-    }
-    notBefore.set(account, Math.floor(ms / 1000));
-  }
   return {
     issuer: raw.issuer,
     clientId: raw.client_id,
@@ -108,7 +99,7 @@ export function loadOidcAuth(
     registryUrl: raw.registry_url,
     secret,
     appPasswordExpiration: raw.app_password_expiration,
-    notBefore,
+    notBefore: new Map(Object.entries(raw.not_before)),
     timeout: raw.timeout,
   };
 }

@@ -3,22 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { MIN_SECRET_LENGTH, type RefreshSettings } from '../token/refresh.js';
-import { durationBetween, nonEmpty, strict } from './shared.js';
-
-/** RFC 3339 with an explicit zone, so a revocation never depends on the server's time zone. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
-
-const instant = z.string({ error: 'must be a time like "2026-11-22T10:00:00Z"' }).transform((v, ctx) => {
-  const ms = RFC3339.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid time ${JSON.stringify(v)}; use RFC 3339 with a zone, e.g. "2026-11-22T10:00:00Z"`,
-    });
-    return z.NEVER;
-  }
-  return Math.floor(ms / 1000);
-});
+import { durationBetween, instant, nonEmpty, strict } from './shared.js';
 
 /**
  * `token.refresh`: refresh ("identity") tokens. Present (even `{}` or empty) = enabled;

@@ -110,3 +110,24 @@ export const UNSUPPORTED_DOCKER_AUTH_SECTIONS = [
   'plugin_authz',
   'letsencrypt',
 ] as const;
+
+/**
+ * docker_auth `server:` keys that regauth does not implement, each with what to do instead:
+ * refused by name (not as a generic unknown key), so a migration learns where the setting went.
+ */
+export const UNSUPPORTED_DOCKER_AUTH_SERVER_KEYS: Readonly<Record<string, string>> = {
+  real_ip_header:
+    'docker_auth key not supported by regauth; use server.trusted_proxies (X-Forwarded-For is read from those peers only)',
+  real_ip_pos:
+    'docker_auth key not supported by regauth; use server.trusted_proxies (the client is the right-most X-Forwarded-For address that is not a trusted proxy)',
+  net: 'docker_auth key not supported by regauth; it listens on TCP only: give server.addr as [host]:port',
+  hsts: 'docker_auth key not supported by regauth; terminate TLS at HAProxy and set Strict-Transport-Security there',
+  tls_min_version:
+    "docker_auth key not supported by regauth; terminate TLS at HAProxy or use the defaults (Node's, TLS 1.2 and later)",
+  tls_curve_preferences:
+    "docker_auth key not supported by regauth; terminate TLS at HAProxy or use the defaults (Node's)",
+  tls_cipher_suites:
+    "docker_auth key not supported by regauth; terminate TLS at HAProxy or use the defaults (Node's)",
+  letsencrypt:
+    'docker_auth section not supported by regauth; terminate TLS in HAProxy or give server.certificate and server.key',
+};

@@ -43,3 +43,25 @@ export const duration = durationBetween(
   Infinity,
   (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
 );
+
+/** RFC 3339 with an explicit zone, so a revocation never depends on the server's time zone. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * A point in time written as RFC 3339 with a zone (`"2026-11-22T10:00:00Z"`), as Unix seconds.
+ * Anything else, a date without a time or a time without a zone included, is an issue at its
+ * YAML path. Used by every revocation time (`token.refresh.revoke_before`, `oidc_auth.not_before`).
+ */
+export const instant = z
+  .string({ error: 'must be a time like "2026-11-22T10:00:00Z"' })
+  .transform((v, ctx) => {
+    const ms = RFC3339.test(v) ? Date.parse(v) : NaN;
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `invalid time ${JSON.stringify(v)}; use RFC 3339 with a zone, e.g. "2026-11-22T10:00:00Z"`,
+      });
+      return z.NEVER;
+    }
+    return Math.floor(ms / 1000);
+  });

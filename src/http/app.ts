@@ -41,6 +41,13 @@ export function createApp(deps: AppDeps): express.Express {
   const readForm = express.text({ type: () => true, limit: BODY_LIMIT, defaultCharset: 'utf-8' });
 
   const handleToken = createTokenHandler(deps);
+  const methodNotAllowed = (_req: Request, res: Response) => {
+    res.setHeader('Allow', 'GET, POST');
+    sendError(res, 'docker', new MethodNotAllowed(), realm());
+  };
+  // Express answers HEAD with a GET route: without this, HEAD would authenticate and sign a token
+  // (server.ts sends only GET to the fast path, so HEAD always arrives here).
+  router.head(tokenPaths, methodNotAllowed);
   router.get(tokenPaths, (req, res) => void handleToken(req, res, 'GET'));
   router.post(tokenPaths, (req, res, next) => {
     readForm(req, res, (err?: unknown) => {
@@ -48,10 +55,7 @@ export function createApp(deps: AppDeps): express.Express {
       void handleToken(req, res, 'POST');
     });
   });
-  router.all(tokenPaths, (_req, res) => {
-    res.setHeader('Allow', 'GET, POST');
-    sendError(res, 'docker', new MethodNotAllowed(), realm());
-  });
+  router.all(tokenPaths, methodNotAllowed);
 
   router.get('/.well-known/jwks.json', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300');

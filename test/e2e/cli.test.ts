@@ -1,14 +1,21 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { randomPassword } from '../helpers/fixtures.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = resolve(ROOT, 'dist/cli/main.js');
 
 /** The built `regauth` binary as operators run it: exit codes come from the real process. */
-function regauth(args: string[], input = '') {
-  const run = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', cwd: ROOT });
+function regauth(args: string[], input = '', env: NodeJS.ProcessEnv = {}) {
+  const run = spawnSync(process.execPath, [CLI, ...args], {
+    input,
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    timeout: 30_000,
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -23,6 +30,15 @@ describe('the built regauth CLI', () => {
     for (const verb of ['serve', 'validate', 'check', 'test', 'hash', 'keys', 'doctor']) {
       expect(run.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
     }
+  });
+
+  test.each([['--version'], ['-V']])('%s prints the version of package.json', (flag) => {
+    const { version } = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const run = regauth([flag]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${version}\n`);
   });
 
   test.each([
@@ -45,6 +61,10 @@ describe('the built regauth CLI', () => {
   test.each([
     [['nonsense'], "unknown command 'nonsense'"],
     [['check', '-c', 'config.example.yml'], "required option '--account <name>' not specified"],
+    [
+      ['check', '-c', 'config.example.yml', '--account', 'alice'],
+      "required option '--scope <scope>' not specified",
+    ],
     [['hash', '--cost'], "option '--cost <n>' argument missing"],
     [['keys', 'init'], "required option '--dir <dir>' not specified"],
     [['validate', '-c', 'no-such-file.yml'], 'cannot read config file'],
@@ -60,6 +80,33 @@ describe('the built regauth CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^\$2b\$04\$[./A-Za-z0-9]{53}\n$/);
     expect(run.stdout + run.stderr).not.toContain(password);
+  });
+
+  test('serve with an invalid REGAUTH_LOG_LEVEL: exit 2 naming the variable and the levels, nothing created', () => {
+    const tmp = tempDir('regauth-cli-');
+    try {
+      const dataDir = join(tmp.dir, 'data');
+      const run = regauth(['serve', '-c', 'config.example.yml', '--data-dir', dataDir], '', {
+        REGAUTH_LOG_LEVEL: 'verbose',
+      });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toBe(
+        'regauth: REGAUTH_LOG_LEVEL="verbose" is not a log level; use one of trace, debug, info, warn, error, fatal, silent (or unset it to use log.level)\n',
+      );
+      expect(run.stdout).toBe('');
+      // It fails before loading the config: no development key was made.
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test('serve --help names REGAUTH_LOG_LEVEL and its values', () => {
+    const run = regauth(['serve', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      'REGAUTH_LOG_LEVEL  overrides log.level: trace, debug, info, warn, error, fatal, silent',
+    );
   });
 
   test('validate on the example config: exit 0', () => {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { AppPasswordAuthenticator, issueAppPassword } from '../../src/authn/oidc-app-password.js';
 import { loadOidcAuth, oidcAuthSchema, type OidcAuthConfig } from '../../src/config/oidc.js';
-import { BackendUnavailableError, ConfigError } from '../../src/errors.js';
+import { loadConfigText } from '../../src/config/load.js';
+import { BackendUnavailableError, ConfigError, ConfigErrors } from '../../src/errors.js';
 import { OidcLogin } from '../../src/oidc/login.js';
 import { escapeHtml, renderLoginPage, shellQuote } from '../../src/oidc/page.js';
 import { Secret } from '../../src/secret.js';
@@ -108,15 +109,49 @@ describe('oidc_auth config', () => {
       undefined,
       /not both/,
     ],
-    [
-      'a bad not_before',
-      { not_before: { alice: 'yesterday' } },
-      undefined,
-      /oidc_auth.not_before.alice: invalid time/,
-    ],
   ])('%s', (_name, extra, secret, message) => {
     expect(() => config(extra, secret)).toThrow(ConfigError);
     expect(() => config(extra, secret)).toThrow(message);
+  });
+
+  test.each([
+    ['a time without a zone', '2026-01-31T12:00:00'],
+    ['a date without a time', '2026-01-31'],
+    ['a word', 'yesterday'],
+  ])('not_before: %s is refused with its YAML path and line, as revoke_before is', (_name, when) => {
+    const yaml = `token: {issuer: x}
+oidc_auth:
+  issuer: https://idp.example
+  client_id: regauth
+  redirect_url: https://auth.example/oidc/callback
+  registry_url: registry.example
+  secret_file: secret
+  not_before:
+    alice: '${when}'
+`;
+    let errors: ConfigErrors | undefined;
+    try {
+      loadConfigText(yaml);
+    } catch (err) {
+      errors = err as ConfigErrors;
+    }
+    expect(errors).toBeInstanceOf(ConfigErrors);
+    expect(errors!.errors.map((e) => [e.line, e.message])).toEqual([
+      [
+        9,
+        `oidc_auth.not_before.alice: invalid time "${when}"; use RFC 3339 with a zone, e.g. "2026-11-22T10:00:00Z"`,
+      ],
+    ]);
+  });
+
+  test('not_before: RFC 3339 with Z or an offset becomes Unix seconds', () => {
+    const c = config({
+      not_before: { alice: '2026-01-31T12:00:00Z', bob: '2026-01-31T14:00:00.5+02:00' },
+    });
+    expect([...c.notBefore]).toEqual([
+      ['alice', Date.parse('2026-01-31T12:00:00Z') / 1000],
+      ['bob', Date.parse('2026-01-31T12:00:00Z') / 1000],
+    ]);
   });
 
   test.each([

@@ -253,7 +253,7 @@ describe('regauth check', () => {
 
   test.each([
     [['--scope', 'repository:Bad:pull'], 'invalid scope: invalid repository name "Bad"'],
-    [[], 'give at least one --scope'],
+    [[], "required option '--scope <scope>' not specified"],
     [['--scope', 'repository:a:pull', '--label', 'nokey'], 'invalid --label "nokey"; expected key=value'],
     [['--scope', 'repository:a:pull', '--ip', '10.1.2'], 'invalid --ip "10.1.2"'],
     [['--scope', 'repository:a:pull', '--service', 'other'], 'service "other" is not in token.services'],
@@ -263,6 +263,22 @@ describe('regauth check', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(message);
   });
+});
+
+test('check --help says --scope is required and repeatable', async () => {
+  const run = await regauth(['check', '--help']);
+  expect(run.code).toBe(0);
+  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+    '--scope <scope> a scope, e.g. repository:team/app:push,pull (required; repeatable, at least one)',
+  );
+});
+
+test('test --help lists every expectation key policy tests accept, comment included', async () => {
+  const run = await regauth(['test', '--help']);
+  expect(run.code).toBe(0);
+  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+    '{account, scope, expect: [actions], labels?, service?, ip?, comment?}',
+  );
 });
 
 describe('regauth test', () => {
@@ -489,6 +505,46 @@ describe('regauth doctor', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/FAIL certificate: CN=short expires in (9|10) days/);
     expect(run.stdout).toContain('fix: rotate the key: `regauth keys rotate --dir DIR`');
+  });
+
+  test('no token.key: the development key in --data-dir is checked (the key `serve` signs with)', async () => {
+    // `keys init` and `serve`'s development key use the same names: token.key, token.pem.
+    const config = write('dev.yml', `server: {path_prefix: /regauth}\ntoken: {issuer: acme}\n`);
+    const file = registryConfig(
+      `    realm: https://r.example.com/regauth/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/token.pem\n`,
+    );
+    const run = await regauth(['doctor', '-c', config, '--registry-config', file, '--data-dir', keyDir]);
+    expect(run.stdout).toContain(`${config}: no token.key; checking the development key in ${keyDir}\n`);
+    expect(run.stdout).toContain(
+      `ok   rootcertbundle: ${join(tmp.dir, 'keys/token.pem')} holds the signing certificate`,
+    );
+    expect(run.stdout).toContain('the registry trusts regauth');
+    expect(run.code).toBe(0);
+  });
+
+  test('no token.key and no development key in --data-dir: one finding, exit 1, nothing created', async () => {
+    const config = write('dev.yml', `token: {issuer: acme}\n`);
+    const file = registryConfig(
+      `    realm: https://r.example.com/auth\n    service: s\n    issuer: acme\n    rootcertbundle: keys/token.pem\n`,
+    );
+    const empty = join(tmp.dir, 'no-data');
+    const run = await regauth(['doctor', '-c', config, '--registry-config', file, '--data-dir', empty]);
+    expect(run).toEqual({
+      code: 1,
+      stdout:
+        `FAIL signing key: no token.key and no development key in ${empty}\n` +
+        `     fix: start regauth once (\`regauth serve -c ${config} --data-dir ${empty}\` creates it), or run \`regauth keys init --dir DIR\` and set token.key and token.certificate\n` +
+        '1 problem found\n',
+      stderr: '',
+    });
+    expect(existsSync(empty)).toBe(false);
+  });
+
+  test('doctor --help documents --data-dir', async () => {
+    const run = await regauth(['doctor', '--help']);
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+      '--data-dir <dir> where `regauth serve --data-dir` keeps the development key; checked when the config names no token.key (default: "data")',
+    );
   });
 
   test('a registry config without token auth: exit 2', async () => {

@@ -171,7 +171,7 @@ describe('ldap_auth config', () => {
     expect(errorsOf(section(overrides))).toContain(message);
   });
 
-  test('the runtime asks ldap_auth after users and users_file (design.md order)', async () => {
+  test('the runtime asks ldap_auth after users and users_file', async () => {
     writeFileSync(join(tmp.dir, 'htpasswd'), `carol:${hash('x')}\n`);
     const yaml = section().replace(
       'ldap_auth:',
@@ -183,6 +183,31 @@ describe('ldap_auth config', () => {
       },
     });
     expect(runtime.authenticators.map((a) => a.name)).toEqual(['users', 'users_file', 'ldap_auth']);
+    await closeRuntime(runtime);
+  });
+
+  test('every backend in the documented order: users, users_file, ext_auth, ldap_auth, oidc_auth, jwt_auth', async () => {
+    writeFileSync(join(tmp.dir, 'htpasswd'), `carol:${hash('x')}\n`);
+    writeFileSync(join(tmp.dir, 'oidc.key'), `${'k'.repeat(48)}\n`);
+    // Written in another order than the one they are asked in: the order is fixed, not the file's.
+    const yaml =
+      section() +
+      `jwt_auth:\n  issuers:\n    - {issuer: "https://ci.example", audience: reg}\n` +
+      `oidc_auth:\n  issuer: https://idp.example\n  client_id: regauth\n  redirect_url: https://auth.example/oidc/callback\n  registry_url: reg\n  secret_file: oidc.key\n` +
+      `ext_auth: {command: sh}\nusers_file: htpasswd\nusers:\n  admin: {password: "${hash('x')}"}\n`;
+    const runtime = createRuntime(load(yaml), {
+      ldapClient: () => {
+        throw new Error('no directory in this test');
+      },
+    });
+    expect(runtime.authenticators.map((a) => a.name)).toEqual([
+      'users',
+      'users_file',
+      'ext_auth',
+      'ldap_auth',
+      'oidc_auth',
+      'jwt_auth',
+    ]);
     await closeRuntime(runtime);
   });
 

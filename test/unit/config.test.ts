@@ -122,6 +122,25 @@ describe('loadConfigText', () => {
     expect(errors.join('\n')).toContain(message);
   });
 
+  test.each([
+    ['real_ip_header', 'X-Real-Ip', 'use server.trusted_proxies'],
+    ['real_ip_pos', '-1', 'use server.trusted_proxies'],
+    ['net', 'unix', 'it listens on TCP only: give server.addr as [host]:port'],
+    ['hsts', 'true', 'terminate TLS at HAProxy and set Strict-Transport-Security there'],
+    ['tls_min_version', 'TLS12', 'terminate TLS at HAProxy or use the defaults'],
+    ['tls_curve_preferences', '[P256]', 'terminate TLS at HAProxy or use the defaults'],
+    ['tls_cipher_suites', '[TLS_AES_128_GCM_SHA256]', 'terminate TLS at HAProxy or use the defaults'],
+    ['letsencrypt', '{email: a@b.c}', 'terminate TLS in HAProxy or give server.certificate and server.key'],
+  ])('docker_auth server.%s is refused by name, with its line and what to do instead', (key, value, hint) => {
+    const errors = errorsOf(`server:\n  addr: ":5001"\n  ${key}: ${value}\ntoken:\n  issuer: x\n${keyLines}`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      new RegExp(`^line 3: server\\.${key}: docker_auth (key|section) not supported by regauth; `),
+    );
+    expect(errors[0]).toContain(hint);
+    expect(errors[0]).not.toContain('unknown key');
+  });
+
   test('the line of an unknown key is reported', () => {
     const errors = errorsOf(
       `token:\n  issuer: x\n${keyLines}acl:\n  - match:\n      team: devs\n    actions: [pull]\n`,
