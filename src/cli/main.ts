@@ -92,5 +92,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `regauth --help | head`: a reader that stops early is not an error (as with any Unix tool).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
+
 const code = await main(process.argv);
 if (code !== EXIT.ok) process.exitCode = code;

@@ -52,7 +52,8 @@ interface KeyFiles {
 /**
  * Loads a config as `serve` would, for the tools. When it names no signing key, `devKey` stands
  * in when given (doctor: the development key `serve` made), else a throwaway development key
- * (validate, check, test never sign anything the registry sees). `note: false` keeps stdout clean.
+ * (validate, check, test never sign anything the registry sees). Notes about the stand-ins go to
+ * stderr, so stdout holds only the verb's answer; `note: false` drops them.
  */
 export async function loadForTool(
   file: string,
@@ -68,15 +69,17 @@ export async function loadForTool(
       else {
         const keys = await ensureDevKeys(dir);
         if (note)
-          io.stdout(`${file}: no token.key; \`regauth serve\` will create a development key in ./data\n`);
+          io.stderr(
+            `${file}: no token.key; checked with a stand-in key (\`regauth serve\` uses the development key in its --data-dir, default ./data, creating it if needed)\n`,
+          );
         devKey = { keyPath: keys.keyPath, certificatePath: keys.certPath };
       }
     }
     // `token.refresh` without secret_file is valid too: `serve` creates a development secret.
     const devRefreshSecret = () => {
       if (note) {
-        io.stdout(
-          `${file}: no token.refresh.secret_file; \`regauth serve\` will create a development secret in ./data\n`,
+        io.stderr(
+          `${file}: no token.refresh.secret_file; \`regauth serve\` uses the development secret in its --data-dir, default ./data, creating it if needed\n`,
         );
       }
       return ensureRefreshSecret(join(dir, 'refresh.key')).path;

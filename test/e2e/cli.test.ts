@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -30,6 +31,17 @@ describe('the built regauth CLI', () => {
     for (const verb of ['serve', 'validate', 'check', 'test', 'hash', 'keys', 'doctor']) {
       expect(run.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
     }
+  });
+
+  test('a reader that closes early (`regauth --help | head -1`) is not an error: exit 0, no stack trace', async () => {
+    const child = spawn(process.execPath, [CLI, '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The read end is gone before node has even started: the help's write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   test.each([['--version'], ['-V']])('%s prints the version of package.json', (flag) => {
@@ -111,7 +123,12 @@ describe('the built regauth CLI', () => {
 
   test('validate on the example config: exit 0', () => {
     const run = regauth(['validate', '-c', 'config.example.yml']);
-    expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
+    // stdout holds the answer alone; the notes about the development key and secret go to stderr.
+    expect(run.stdout).toBe('config.example.yml: ok\n');
+    expect(run.stderr.trim().split('\n')).toEqual([
+      expect.stringContaining('config.example.yml: no token.key; checked with a stand-in key'),
+      expect.stringContaining('config.example.yml: no token.refresh.secret_file;'),
+    ]);
   });
 });

@@ -240,7 +240,8 @@ describe('ldap_auth against a real slapd (StartTLS, group search), docker-regist
     s.slapd.pause();
     try {
       const hung = await tokenRequest(s, 'alice', s.pw.alice, 'repository:devs/app:pull');
-      expect(hung.status).toBe(503);
+      // On a surprise, show what answered: the reply and the directory's own output.
+      expect(hung.status, `${await hung.clone().text()}\n--- slapd ---\n${s.slapd.logs()}`).toBe(503);
       expect((await tokenRequest(s, 'admin', s.pw.admin, 'repository:devs/app:pull')).status).toBe(200);
     } finally {
       s.slapd.resume();

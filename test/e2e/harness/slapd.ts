@@ -136,8 +136,15 @@ export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
       await proc?.stop();
     },
     start,
-    pause: () => process.kill(proc!.pid, 'SIGSTOP'),
-    resume: () => process.kill(proc!.pid, 'SIGCONT'),
+    pause: () => {
+      // A stopped or replaced process would leave the directory answering: say so, never pass silently.
+      if (!proc || proc.exitStatus() !== undefined)
+        throw new Error(`slapd is not running:\n${proc?.logs() ?? ''}`);
+      process.kill(proc.pid, 'SIGSTOP');
+    },
+    resume: () => {
+      if (proc && proc.exitStatus() === undefined) process.kill(proc.pid, 'SIGCONT');
+    },
     logs: () => proc?.logs() ?? '',
   };
 }
