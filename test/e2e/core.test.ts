@@ -1,43 +1,23 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startService, type Service } from '../../src/service.js';
 import type { SigningAlg } from '../../src/token/types.js';
-import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { hash, randomPassword } from '../helpers/fixtures.js';
 import { buildOciImage } from './harness/oci.js';
-import { startRegistry, type Registry } from './harness/registry.js';
 import { deleteImage, inspect, listTags, push } from './harness/skopeo.js';
+import { SERVICE, startStack, type Stack } from './harness/stack.js';
 
-const SERVICE = 'registry.test';
-const ISSUER = 'regauth e2e';
-
-interface Setup {
-  regauth: Service;
-  registry: Registry;
-  tmp: ReturnType<typeof tempDir>;
-  passwords: Record<'admin' | 'alice' | 'bob', string>;
-  logs: string[];
-}
+type Setup = Stack & { passwords: Record<'admin' | 'alice' | 'bob', string> };
 
 /** regauth from a real config file, and the real registry trusting its certificate. */
 async function setUp(alg: SigningAlg, tokenOptions = ''): Promise<Setup> {
-  const tmp = tempDir('regauth-e2e-');
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir, alg);
   const passwords = { admin: randomPassword(), alice: randomPassword(), bob: randomPassword() };
-  const configFile = join(tmp.dir, 'config.yml');
-  writeFileSync(
-    configFile,
-    `server:
-  addr: "127.0.0.1:0"
-token:
-  issuer: "${ISSUER}"
-  expiration: 300
-  key: ${keyPath}
-  certificate: ${certPath}
-${tokenOptions}
-users:
+  const stack = await startStack({
+    name: 'core',
+    issuer: 'regauth e2e',
+    alg,
+    token: `  expiration: 300
+${tokenOptions}`,
+    config: `users:
   admin:
     password: "${hash(passwords.admin)}"
     labels: {group: [admins]}
@@ -60,33 +40,9 @@ acl:
     actions: [pull]
     comment: public
 `,
-  );
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _e, cb) {
-      logs.push(String(chunk));
-      cb();
-    },
-  });
-  const regauth = await startService({
-    configFile,
-    logger: createLogger({ destination: sink }),
-    dataDir: join(tmp.dir, 'data'),
-  });
-  const registry = await startRegistry({
-    realm: `${regauth.url}/auth`,
-    service: SERVICE,
-    issuer: ISSUER,
-    rootCertBundlePath: certPath,
     deleteEnabled: true,
   });
-  return { regauth, registry, tmp, passwords, logs };
-}
-
-async function tearDown(s: Setup | undefined): Promise<void> {
-  await s?.registry.stop();
-  await s?.regauth.close(100);
-  s?.tmp.cleanup();
+  return { ...stack, passwords };
 }
 
 async function token(s: Setup, user: string, password: string, scope: string): Promise<string> {
@@ -102,7 +58,7 @@ describe('ES256 with x5c: the full flow against docker-registry and skopeo', () 
   beforeAll(async () => {
     s = await setUp('ES256');
   });
-  afterAll(() => tearDown(s));
+  afterAll(() => s?.stop());
 
   const creds = (user: 'admin' | 'alice' | 'bob') => ({ user, password: s.passwords[user] });
 
@@ -231,7 +187,7 @@ describe.each([
   beforeAll(async () => {
     s = await setUp(name.split(' ')[0] as SigningAlg, tokenOptions);
   });
-  afterAll(() => tearDown(s));
+  afterAll(() => s?.stop());
 
   test('push and pull back', async () => {
     const image = await buildOciImage(join(s.tmp.dir, 'img'), 'v1');

@@ -9,11 +9,9 @@ import { diagnose, readRegistryConfig } from '../../src/tools/doctor.js';
 import { keysInit } from '../../src/tools/keys.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { buildOciImage } from './harness/oci.js';
-import { startRegistry, type Registry } from './harness/registry.js';
 import { inspect, push } from './harness/skopeo.js';
+import { SERVICE, startStack, type Stack } from './harness/stack.js';
 
-const SERVICE = 'registry.test';
-const ISSUER = 'regauth ext e2e';
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
 
 const quiet = () =>
@@ -33,20 +31,17 @@ const quiet = () =>
 describe('ext_auth and ext_authz against docker-registry and skopeo', () => {
   const tmp = tempDir('regauth-e2e-ext-');
   const alice = randomPassword();
-  let regauth: Service;
-  let registry: Registry;
-  let configFile: string;
+  let s: Stack;
 
   beforeAll(async () => {
     const keys = await keysInit(join(tmp.dir, 'keys'));
     const users = join(tmp.dir, 'users.txt');
     writeFileSync(users, `alice ${alice} devs\nbob ${randomPassword()} ops\n`);
-    configFile = join(tmp.dir, 'config.yml');
-    writeFileSync(
-      configFile,
-      `server: {addr: "127.0.0.1:0"}
-token: {issuer: "${ISSUER}", key: ${keys.key}, certificate: ${keys.certificate}}
-ext_auth: {command: ${join(FIXTURES, 'auth.sh')}, args: [${users}], timeout: 10}
+    s = await startStack({
+      name: 'ext',
+      tmp,
+      keys: { keyPath: keys.key, certPath: keys.certificate, bundlePath: keys.bundle },
+      config: `ext_auth: {command: ${join(FIXTURES, 'auth.sh')}, args: [${users}], timeout: 10}
 ext_authz: {command: ${join(FIXTURES, 'authz.sh')}, timeout: 10}
 acl:
   - match: {account: "/.+/", name: "\${account}/**"}
@@ -56,23 +51,15 @@ acl:
     actions: ["*"]
     comment: devs own team
 `,
-    );
-    regauth = await startService({ configFile, logger: quiet(), dataDir: join(tmp.dir, 'data') });
-    registry = await startRegistry({
-      realm: `${regauth.url}/auth`,
-      service: SERVICE,
-      issuer: ISSUER,
-      rootCertBundlePath: keys.bundle,
     });
   });
   afterAll(async () => {
-    await registry?.stop();
-    await regauth?.close(100);
+    await s?.stop();
     tmp.cleanup();
   });
 
   test('regauth doctor finds nothing wrong with the running registry', () => {
-    const checks = diagnose(loadConfigFile(configFile), readRegistryConfig(registry.configPath));
+    const checks = diagnose(loadConfigFile(s.configFile), readRegistryConfig(s.registry.configPath));
     expect(checks.filter((c) => !c.ok)).toEqual([]);
   });
 
@@ -83,16 +70,16 @@ acl:
   ])('a user authenticated by ext_auth pushes, allowed by %s', async (_name, repo) => {
     const image = await buildOciImage(join(tmp.dir, `img-${repo.replace('/', '-')}`), 'v1');
     const creds = { user: 'alice', password: alice };
-    const pushed = await push(image.ref, registry.host, repo, 'v1', creds);
+    const pushed = await push(image.ref, s.registry.host, repo, 'v1', creds);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
-    const seen = await inspect(registry.host, repo, 'v1', creds);
+    const seen = await inspect(s.registry.host, repo, 'v1', creds);
     expect(seen.digest).toBe(image.digest);
   });
 
   test('ext_authz denies (exit 1) a scope no ACL rule matches: the push fails', async () => {
     const image = await buildOciImage(join(tmp.dir, 'img-private'), 'v1');
-    const pushed = await push(image.ref, registry.host, 'private/app', 'v1', {
+    const pushed = await push(image.ref, s.registry.host, 'private/app', 'v1', {
       user: 'alice',
       password: alice,
     });
@@ -101,7 +88,7 @@ acl:
   });
 
   test('a wrong password (exit 1) is refused', async () => {
-    const result = await inspect(registry.host, 'alice/app', 'v1', { user: 'alice', password: 'wrong' });
+    const result = await inspect(s.registry.host, 'alice/app', 'v1', { user: 'alice', password: 'wrong' });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/401|unauthorized|authentication/i);
   });

@@ -1,18 +1,10 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startService, type Service } from '../../src/service.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js';
 import { buildOciImage } from './harness/oci.js';
-import { startRegistry, type Registry } from './harness/registry.js';
 import { push } from './harness/skopeo.js';
-
-const SERVICE = 'registry.test';
-const ISSUER = 'regauth jwt e2e';
+import { SERVICE, startStack, type Stack } from './harness/stack.js';
 
 /**
  * jwt_auth end to end: a CI issuer on loopback signs ID tokens; skopeo pushes with them to the
@@ -21,10 +13,7 @@ const ISSUER = 'regauth jwt e2e';
 describe('jwt_auth: CI ID tokens as the password', () => {
   let issuer: TestIssuer;
   let offline: TestIssuer;
-  let regauth: Service;
-  let registry: Registry;
-  let tmp: ReturnType<typeof tempDir>;
-  const logs: string[] = [];
+  let s: Stack;
 
   const claims = (repository: string, extra: Record<string, unknown> = {}) => ({
     aud: SERVICE,
@@ -36,20 +25,13 @@ describe('jwt_auth: CI ID tokens as the password', () => {
   });
 
   beforeAll(async () => {
-    tmp = tempDir('regauth-jwt-e2e-');
     issuer = await startTestIssuer();
     offline = await startTestIssuer();
-    const { keyPath, certPath } = await writeSigningKey(tmp.dir, 'ES256');
-    const configFile = join(tmp.dir, 'config.yml');
-    writeFileSync(
-      configFile,
-      `server:
-  addr: "127.0.0.1:0"
-token:
-  issuer: "${ISSUER}"
-  key: ${keyPath}
-  certificate: ${certPath}
-# This suite fails logins on purpose, many times; lockout has its own tests (ops).
+    // The second issuer goes away before regauth ever reaches it.
+    await offline.stop();
+    s = await startStack({
+      name: 'jwt',
+      config: `# This suite fails logins on purpose, many times; lockout has its own tests (ops).
 lockout:
   enabled: false
 jwt_auth:
@@ -66,45 +48,24 @@ acl:
     actions: [pull, push]
     comment: a CI job pushes under its repository
 `,
-    );
-    // The second issuer goes away before regauth ever reaches it.
-    await offline.stop();
-    const sink = new Writable({
-      write(chunk, _e, cb) {
-        logs.push(String(chunk));
-        cb();
-      },
-    });
-    regauth = await startService({
-      configFile,
-      logger: createLogger({ destination: sink }),
-      dataDir: join(tmp.dir, 'data'),
-    });
-    registry = await startRegistry({
-      realm: `${regauth.url}/auth`,
-      service: SERVICE,
-      issuer: ISSUER,
-      rootCertBundlePath: certPath,
     });
   });
 
   afterAll(async () => {
-    await registry?.stop();
-    await regauth?.close(100);
+    await s?.stop();
     await issuer?.stop();
-    tmp?.cleanup();
   });
 
   test('a good token pushes under its repository, and nowhere else', async () => {
     const token = await issuer.sign(claims('acme/app'));
-    const image = await buildOciImage(join(tmp.dir, 'img-ok'), 'v1');
-    const pushed = await push(image.ref, registry.host, 'acme/app/web', 'v1', {
+    const image = await buildOciImage(join(s.tmp.dir, 'img-ok'), 'v1');
+    const pushed = await push(image.ref, s.registry.host, 'acme/app/web', 'v1', {
       user: 'acme/app',
       password: token,
     });
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
-    const elsewhere = await push(image.ref, registry.host, 'other/app/web', 'v1', {
+    const elsewhere = await push(image.ref, s.registry.host, 'other/app/web', 'v1', {
       user: 'acme/app',
       password: token,
     });
@@ -113,7 +74,7 @@ acl:
   });
 
   const fetchToken = (user: string, password: string) =>
-    fetch(`${regauth.url}/auth?service=${SERVICE}&scope=repository:acme/app/web:push,pull`, {
+    fetch(`${s.regauth.url}/auth?service=${SERVICE}&scope=repository:acme/app/web:push,pull`, {
       headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
     });
 
@@ -132,8 +93,8 @@ acl:
     const res = await fetchToken('acme/app', token);
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ errors: [{ code: 'UNAUTHORIZED', message: expect.any(String) }] });
-    const image = await buildOciImage(join(tmp.dir, `img-${_name.replace(/\W/g, '')}`), 'v1');
-    const pushed = await push(image.ref, registry.host, 'acme/app/web', 'bad', {
+    const image = await buildOciImage(join(s.tmp.dir, `img-${_name.replace(/\W/g, '')}`), 'v1');
+    const pushed = await push(image.ref, s.registry.host, 'acme/app/web', 'bad', {
       user: 'acme/app',
       password: token,
     });
@@ -150,6 +111,6 @@ acl:
   test('no token appears in the logs', async () => {
     const token = await issuer.sign(claims('acme/app', { aud: 'another.registry' }));
     await fetchToken('acme/app', token);
-    expect(logs.join('')).not.toContain(token.split('.')[2]);
+    expect(s.logs.join('')).not.toContain(token.split('.')[2]);
   });
 });

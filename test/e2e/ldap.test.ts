@@ -1,21 +1,16 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LdapAuthenticator } from '../../src/authn/ldap.js';
 import { compileLdapConfig, ldapAuthSchema } from '../../src/config/ldap.js';
 import { BackendUnavailableError } from '../../src/errors.js';
-import { createLogger } from '../../src/log.js';
 import { Secret } from '../../src/secret.js';
-import { startService, type Service } from '../../src/service.js';
-import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { buildOciImage } from './harness/oci.js';
-import { startRegistry, type Registry } from './harness/registry.js';
 import { createTestCa, startSlapd, type Slapd } from './harness/slapd.js';
 import { push } from './harness/skopeo.js';
+import { SERVICE, startStack, type Stack } from './harness/stack.js';
 
-const SERVICE = 'registry.test';
-const ISSUER = 'regauth ldap e2e';
 const SUFFIX = 'dc=example,dc=org';
 
 type DirectoryUser = 'alice' | 'bob' | 'carol' | 'svc';
@@ -41,14 +36,7 @@ function directoryLdif(pw: Record<DirectoryUser, string>): string {
   ].join('\n');
 }
 
-interface Setup {
-  tmp: ReturnType<typeof tempDir>;
-  slapd: Slapd;
-  regauth: Service;
-  registry: Registry;
-  pw: Record<DirectoryUser | 'admin', string>;
-  logs: string[];
-}
+type Setup = Stack & { slapd: Slapd; pw: Record<DirectoryUser | 'admin', string> };
 
 async function setUp(): Promise<Setup> {
   const tmp = tempDir('regauth-ldap-e2e-');
@@ -60,18 +48,11 @@ async function setUp(): Promise<Setup> {
     admin: randomPassword(),
   };
   const slapd = await startSlapd({ dir: join(tmp.dir, 'slapd'), ldif: directoryLdif(pw), tls: true });
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
   writeFileSync(join(tmp.dir, 'bind-password'), `${pw.svc}\n`, { mode: 0o600 });
-  const configFile = join(tmp.dir, 'config.yml');
-  writeFileSync(
-    configFile,
-    `server:
-  addr: "127.0.0.1:0"
-token:
-  issuer: "${ISSUER}"
-  key: ${keyPath}
-  certificate: ${certPath}
-users:
+  const stack = await startStack({
+    name: 'ldap',
+    tmp,
+    config: `users:
   admin:
     password: "${hash(pw.admin)}"
     labels: {groups: [admins]}
@@ -105,26 +86,8 @@ acl:
     actions: ["*"]
     comment: a group's namespace
 `,
-  );
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _e, cb) {
-      logs.push(String(chunk));
-      cb();
-    },
   });
-  const regauth = await startService({
-    configFile,
-    logger: createLogger({ destination: sink }),
-    dataDir: join(tmp.dir, 'data'),
-  });
-  const registry = await startRegistry({
-    realm: `${regauth.url}/auth`,
-    service: SERVICE,
-    issuer: ISSUER,
-    rootCertBundlePath: certPath,
-  });
-  return { tmp, slapd, regauth, registry, pw, logs };
+  return { ...stack, slapd, pw };
 }
 
 async function tokenRequest(s: Setup, user: string, password: string, scope: string): Promise<Response> {
@@ -148,8 +111,7 @@ describe('ldap_auth against a real slapd (StartTLS, group search), docker-regist
     s = await setUp();
   }, 120_000);
   afterAll(async () => {
-    await s?.registry.stop();
-    await s?.regauth.close(100);
+    await s?.stop();
     await s?.slapd.stop();
     s?.tmp.cleanup();
   });

@@ -1,56 +1,36 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startService, type Service } from '../../src/service.js';
-import { basic, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { basic, tempDir } from '../helpers/fixtures.js';
 import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
 import { buildOciImage } from './harness/oci.js';
 import { freePort } from './harness/ports.js';
-import { startRegistry, type Registry } from './harness/registry.js';
 import { push } from './harness/skopeo.js';
-
-const SERVICE = 'registry.test';
-const ISSUER = 'regauth oidc e2e';
+import { SERVICE, startStack, type Stack } from './harness/stack.js';
 
 /**
  * oidc_auth end to end: oidc-provider as the identity provider, real Chromium signing in,
  * the app password from the page used by skopeo against the real docker-registry.
  */
 describe('oidc_auth: browser login that hands out app passwords', () => {
+  const tmp = tempDir('regauth-oidc-e2e-');
   let provider: TestProvider;
-  let regauth: Service;
-  let registry: Registry;
+  let s: Stack;
   let browser: Browser;
-  let tmp: ReturnType<typeof tempDir>;
-  let configFile: string;
-  let writeConfig: (extra?: string) => void;
-  const logs: string[] = [];
+  /** The config after the header; `extra` goes at the end of the oidc_auth section. */
+  let oidcConfig: (extra?: string) => string;
 
   beforeAll(async () => {
-    tmp = tempDir('regauth-oidc-e2e-');
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     provider = await startTestProvider(`${base}/oidc/callback`);
-    const { keyPath, certPath } = await writeSigningKey(tmp.dir, 'ES256');
     const secretFile = join(tmp.dir, 'oidc.secret');
     writeFileSync(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
     const clientSecretFile = join(tmp.dir, 'client.secret');
     writeFileSync(clientSecretFile, provider.clientSecret, { mode: 0o600 });
-    configFile = join(tmp.dir, 'config.yml');
-    writeConfig = (extra = '') =>
-      writeFileSync(
-        configFile,
-        `server:
-  addr: "127.0.0.1:${port}"
-token:
-  issuer: "${ISSUER}"
-  key: ${keyPath}
-  certificate: ${certPath}
-oidc_auth:
+    oidcConfig = (extra = '') => `oidc_auth:
   issuer: ${provider.url}
   client_id: ${provider.clientId}
   client_secret_file: ${clientSecretFile}
@@ -65,26 +45,8 @@ acl:
   - match: {labels: {groups: devs}, name: "team/*"}
     actions: [pull, push]
     comment: developers push to team/
-`,
-      );
-    writeConfig();
-    const sink = new Writable({
-      write(chunk, _e, cb) {
-        logs.push(String(chunk));
-        cb();
-      },
-    });
-    regauth = await startService({
-      configFile,
-      logger: createLogger({ destination: sink }),
-      dataDir: join(tmp.dir, 'data'),
-    });
-    registry = await startRegistry({
-      realm: `${regauth.url}/auth`,
-      service: SERVICE,
-      issuer: ISSUER,
-      rootCertBundlePath: certPath,
-    });
+`;
+    s = await startStack({ name: 'oidc', tmp, addr: `127.0.0.1:${port}`, config: oidcConfig() });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -93,24 +55,23 @@ acl:
 
   afterAll(async () => {
     await browser?.close();
-    await registry?.stop();
-    await regauth?.close(100);
+    await s?.stop();
     await provider?.stop();
-    tmp?.cleanup();
+    tmp.cleanup();
   });
 
   /** Signs in at the provider's login and consent pages and returns the page regauth shows. */
   async function signIn(login: string): Promise<Page> {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${regauth.url}/oidc/login`);
+    await page.goto(`${s.regauth.url}/oidc/login`);
     expect(page.url().startsWith(provider.url)).toBe(true);
     await page.fill('input[name=login]', login);
     await page.fill('input[name=password]', 'any password');
     await page.click('button[type=submit]');
     // The consent prompt: one Continue button.
     await page.click('button[type=submit]');
-    await page.waitForURL(`${regauth.url}/oidc/callback?**`);
+    await page.waitForURL(`${s.regauth.url}/oidc/callback?**`);
     return page;
   }
 
@@ -125,24 +86,24 @@ acl:
     await page.context().close();
 
     const image = await buildOciImage(join(tmp.dir, 'img-alice'), 'v1');
-    const pushed = await push(image.ref, registry.host, 'team/app', 'v1', {
+    const pushed = await push(image.ref, s.registry.host, 'team/app', 'v1', {
       user: 'alice',
       password: appPassword,
     });
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
     // The labels (groups: devs) decide: nothing outside team/.
-    const elsewhere = await push(image.ref, registry.host, 'other/app', 'v1', {
+    const elsewhere = await push(image.ref, s.registry.host, 'other/app', 'v1', {
       user: 'alice',
       password: appPassword,
     });
     expect(elsewhere.code).not.toBe(0);
-    expect(logs.join('')).not.toContain(appPassword.slice(20));
+    expect(s.logs.join('')).not.toContain(appPassword.slice(20));
   });
 
   const tokenStatus = async (user: string, password: string) =>
     (
-      await fetch(`${regauth.url}/auth?service=${SERVICE}&scope=repository:team/app:pull`, {
+      await fetch(`${s.regauth.url}/auth?service=${SERVICE}&scope=repository:team/app:pull`, {
         headers: { authorization: basic(user, password) },
       })
     ).status;
@@ -165,7 +126,7 @@ acl:
     ['without the login cookie', '?code=abc&state=def', /no login in progress/],
     ['with an error from the provider', '?error=access_denied&state=x', /refused the login: access_denied/],
   ])('the callback %s: a 400 page, no stack trace', async (_name, query, message) => {
-    const res = await fetch(`${regauth.url}/oidc/callback${query}`);
+    const res = await fetch(`${s.regauth.url}/oidc/callback${query}`);
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     const body = await res.text();
@@ -174,7 +135,7 @@ acl:
   });
 
   test('a forged login cookie is refused', async () => {
-    const res = await fetch(`${regauth.url}/oidc/callback?code=abc&state=def`, {
+    const res = await fetch(`${s.regauth.url}/oidc/callback?code=abc&state=def`, {
       headers: { cookie: 'regauth_oidc=eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl' },
     });
     expect(res.status).toBe(400);
@@ -184,8 +145,8 @@ acl:
   test('not_before revokes the app passwords issued earlier (hot reload)', async () => {
     expect(await tokenStatus('alice', appPassword)).toBe(200);
     const later = new Date(Date.now() + 2000).toISOString();
-    writeConfig(`  not_before:\n    alice: "${later}"`);
-    await regauth.reload();
+    s.writeConfig({ config: oidcConfig(`  not_before:\n    alice: "${later}"`) });
+    await s.regauth.reload();
     expect(await tokenStatus('alice', appPassword)).toBe(401);
   });
 });

@@ -2,18 +2,14 @@ import bcrypt from 'bcryptjs';
 import { request as httpRequest } from 'node:http';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startService, type Service } from '../../src/service.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { buildOciImage } from './harness/oci.js';
 import { freePort } from './harness/ports.js';
 import { runCommand, startProcess, waitFor, type ProcessHandle } from './harness/proc.js';
-import { startRegistry, type Registry } from './harness/registry.js';
 import { inspect, push } from './harness/skopeo.js';
+import { SERVICE, startRegauth, startStack, type RegauthStack, type Stack } from './harness/stack.js';
 
-const SERVICE = 'registry.test';
 const ISSUER = 'regauth ops e2e';
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -59,24 +55,6 @@ function counter(text: string, series: string): number {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-function configText(o: { keyPath: string; certPath: string; users: string; acl: string }): string {
-  return `server:
-  addr: "127.0.0.1:0"
-  trusted_proxies: [127.0.0.1]
-token:
-  issuer: "${ISSUER}"
-  key: ${o.keyPath}
-  certificate: ${o.certPath}
-lockout:
-  max_failures: 3
-  backoff: 60
-users:
-${o.users}
-acl:
-${o.acl}
-`;
-}
-
 const BASE_ACL = `  - match: {account: "/.+/", name: "\${account}/**"}
     actions: ["*"]
     comment: own namespace
@@ -96,56 +74,40 @@ function saveLikeAnEditor(file: string, text: string): void {
 }
 
 describe('operations against docker-registry and skopeo', () => {
-  const tmp = tempDir('regauth-ops-');
   const passwords = { alice: randomPassword(), bob: randomPassword(), carol: randomPassword() };
   const users = Object.entries(passwords)
     .map(([u, p]) => `  ${u}:\n    password: "${hash(p)}"`)
     .join('\n');
-  const configFile = join(tmp.dir, 'config.yml');
-  const logs: string[] = [];
-  let keys: { keyPath: string; certPath: string };
-  let regauth: Service;
-  let registry: Registry;
+  /** The config after the header: a lockout after three failures, the users, then `acl`. */
+  const opsConfig = (acl: string) => `lockout:
+  max_failures: 3
+  backoff: 60
+users:
+${users}
+acl:
+${acl}
+`;
+  let s: Stack;
 
   const tokenUrl = (scope: string) =>
-    `${regauth.url}/auth?service=${SERVICE}&scope=${encodeURIComponent(scope)}`;
-  const metricsText = async () => (await get(`${regauth.url}/metrics`)).body;
+    `${s.regauth.url}/auth?service=${SERVICE}&scope=${encodeURIComponent(scope)}`;
+  const metricsText = async () => (await get(`${s.regauth.url}/metrics`)).body;
 
   beforeAll(async () => {
-    keys = await writeSigningKey(tmp.dir, 'ES256');
-    writeFileSync(configFile, configText({ ...keys, users, acl: BASE_ACL }));
-    regauth = await startService({
-      configFile,
-      logger: createLogger({
-        format: 'json',
-        destination: new Writable({
-          write(chunk, _e, cb) {
-            logs.push(String(chunk));
-            cb();
-          },
-        }),
-      }),
-      dataDir: join(tmp.dir, 'data'),
-    });
-    registry = await startRegistry({
-      realm: `${regauth.url}/auth`,
-      service: SERVICE,
-      issuer: ISSUER,
-      rootCertBundlePath: keys.certPath,
+    s = await startStack({
+      name: 'ops',
+      server: '  trusted_proxies: [127.0.0.1]',
+      config: opsConfig(BASE_ACL),
     });
   });
-  afterAll(async () => {
-    await registry?.stop();
-    await regauth?.close(100);
-    tmp.cleanup();
-  });
+  afterAll(() => s?.stop());
 
   test('an ACL edit applies within seconds without a restart', async () => {
     const bob = { user: 'bob', password: passwords.bob };
-    const image = await buildOciImage(join(tmp.dir, 'img-team'), 'v1');
-    expect((await push(image.ref, registry.host, 'team/app', 'v1', bob)).code).not.toBe(0);
+    const image = await buildOciImage(join(s.tmp.dir, 'img-team'), 'v1');
+    expect((await push(image.ref, s.registry.host, 'team/app', 'v1', bob)).code).not.toBe(0);
 
-    saveLikeAnEditor(configFile, configText({ ...keys, users, acl: BASE_ACL + TEAM_RULE }));
+    saveLikeAnEditor(s.configFile, s.configText({ config: opsConfig(BASE_ACL + TEAM_RULE) }));
     await waitFor(
       async () => {
         const reply = await get(tokenUrl('repository:team/app:pull,push'), {
@@ -156,7 +118,7 @@ describe('operations against docker-registry and skopeo', () => {
       10_000,
       'the new ACL rule to apply',
     );
-    const pushed = await push(image.ref, registry.host, 'team/app', 'v1', bob);
+    const pushed = await push(image.ref, s.registry.host, 'team/app', 'v1', bob);
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
     expect(
@@ -167,11 +129,9 @@ describe('operations against docker-registry and skopeo', () => {
   test('an invalid edit keeps the old policy serving, and says where the error is', async () => {
     const failuresBefore = counter(await metricsText(), 'regauth_config_reloads_total{result="failure"}');
     saveLikeAnEditor(
-      configFile,
-      configText({
-        ...keys,
-        users,
-        acl: BASE_ACL + TEAM_RULE + '  - match: {team: devs}\n    actions: [pull]\n',
+      s.configFile,
+      s.configText({
+        config: opsConfig(BASE_ACL + TEAM_RULE + '  - match: {team: devs}\n    actions: [pull]\n'),
       }),
     );
     await waitFor(
@@ -180,11 +140,11 @@ describe('operations against docker-registry and skopeo', () => {
       10_000,
       'the failed reload',
     );
-    expect(logs.join('')).toContain('"path":"acl[3].match.team","line":');
-    const seen = await inspect(registry.host, 'team/app', 'v1', { user: 'bob', password: passwords.bob });
+    expect(s.logs.join('')).toContain('"path":"acl[3].match.team","line":');
+    const seen = await inspect(s.registry.host, 'team/app', 'v1', { user: 'bob', password: passwords.bob });
     expect(seen.code).toBe(0);
     // Put a valid file back so later tests start from a known policy.
-    saveLikeAnEditor(configFile, configText({ ...keys, users, acl: BASE_ACL + TEAM_RULE }));
+    saveLikeAnEditor(s.configFile, s.configText({ config: opsConfig(BASE_ACL + TEAM_RULE) }));
     await waitFor(
       async () => counter(await metricsText(), 'regauth_config_reloads_total{result="success"}') >= 2,
       10_000,
@@ -268,15 +228,15 @@ describe('operations against docker-registry and skopeo', () => {
       actions.length ? [{ type: 'repository', name: 'internal/tools', actions }] : [],
     );
     const requestId = reply.headers['x-request-id'];
-    const line = logs.find((l) => l.includes(String(requestId)));
+    const line = s.logs.find((l) => l.includes(String(requestId)));
     expect(JSON.parse(line!)).toMatchObject({ client: { ip: auditedIp }, account: 'carol' });
   });
 
   test('the audit log has one complete line per token request and no secret', () => {
-    const all = logs.join('');
+    const all = s.logs.join('');
     for (const p of Object.values(passwords)) expect(all).not.toContain(p);
     expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/);
-    const issued = logs
+    const issued = s.logs
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l['msg'] === 'token issued');
     expect(issued.at(-1)).toMatchObject({
@@ -344,30 +304,18 @@ acl: [{match: {}, actions: [pull]}]
 });
 
 describe('metrics.addr and health endpoints', () => {
-  const tmp = tempDir('regauth-metrics-');
-  let regauth: Service | undefined;
-  afterAll(async () => {
-    await regauth?.close(100);
-    tmp.cleanup();
-  });
+  let s: RegauthStack | undefined;
+  afterAll(() => s?.stop());
 
   test('/metrics moves to its own listener; /healthz and /readyz answer on the token listener', async () => {
-    const keys = await writeSigningKey(tmp.dir, 'ES256');
     const metricsPort = await freePort();
-    const configFile = join(tmp.dir, 'config.yml');
-    writeFileSync(
-      configFile,
-      `server: {addr: "127.0.0.1:0"}
-token: {issuer: "${ISSUER}", key: ${keys.keyPath}, certificate: ${keys.certPath}}
-metrics: {addr: "127.0.0.1:${metricsPort}"}
-`,
-    );
-    regauth = await startService({
-      configFile,
-      logger: createLogger({ level: 'silent' }),
-      dataDir: join(tmp.dir, 'data'),
-      watch: false,
+    s = await startRegauth({
+      name: 'metrics',
+      issuer: ISSUER,
+      config: `metrics: {addr: "127.0.0.1:${metricsPort}"}\n`,
+      serviceOptions: { watch: false },
     });
+    const { regauth } = s;
     expect(regauth.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}`);
     const scraped = await get(`${regauth.metricsUrl}/metrics`);
     expect(scraped.status).toBe(200);

@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startService, type Service } from '../../src/service.js';
-import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { buildOciImage } from './harness/oci.js';
-import { registryChallenge, startRegistry, type Registry } from './harness/registry.js';
+import { registryChallenge } from './harness/registry.js';
 import { inspect, pull, push, writeAuthFile } from './harness/skopeo.js';
+import { SERVICE, startStack, type Stack, type StackConfig } from './harness/stack.js';
 
 /**
  * Refresh ("identity") tokens end to end (issue 3, protocol.md §4): each client's request shape
@@ -16,8 +14,6 @@ import { inspect, pull, push, writeAuthFile } from './harness/skopeo.js';
  * registry; skopeo itself redeems one from an auth.json `identitytoken`.
  */
 
-const SERVICE = 'registry.test';
-const ISSUER = 'regauth refresh e2e';
 const EXPIRATION = 3600;
 
 type User = 'alice' | 'bob' | 'carol';
@@ -29,13 +25,9 @@ interface State {
   revokeBefore: Record<string, string>;
 }
 
-let regauth: Service;
-let registry: Registry;
-let configFile: string;
-let keyLines: string;
-let secretFile: string;
+let stack: Stack;
 const tmp = tempDir('regauth-refresh-e2e-');
-const logs: string[] = [];
+const secretFile = join(tmp.dir, 'refresh.key');
 const passwords: Record<User, string> = {
   alice: randomPassword(),
   bob: randomPassword(),
@@ -49,22 +41,18 @@ const state: State = {
 /** Added to the real clock of regauth, to expire refresh tokens without waiting. */
 let clockOffsetMs = 0;
 
-function writeConfig(): void {
+/** The config for the current state, after the header the stack writes. */
+function refreshConfig(): StackConfig {
   const revoke = Object.entries(state.revokeBefore)
     .map(([account, at]) => `      ${JSON.stringify(account)}: "${at}"\n`)
     .join('');
-  writeFileSync(
-    configFile,
-    `server:
-  addr: "127.0.0.1:0"
-token:
-  issuer: "${ISSUER}"
-  expiration: 300
-${keyLines}
+  return {
+    token: `  expiration: 300
   refresh:
     secret_file: ${secretFile}
     expiration: ${EXPIRATION}
-${revoke ? `    revoke_before:\n${revoke}` : ''}users:
+${revoke ? `    revoke_before:\n${revoke}` : ''}`,
+    config: `users:
   alice:
     password: "${state.hashes.alice}"
   bob:
@@ -74,45 +62,28 @@ ${state.withoutCarol ? '' : `  carol:\n    password: "${state.hashes.carol}"\n`}
     actions: ["*"]
     comment: own namespace
 `,
-  );
+  };
 }
 
 /** Edits the config as an operator would, and reloads (SIGHUP does the same). */
 async function reconfigure(edit: (s: State) => void): Promise<void> {
   edit(state);
-  writeConfig();
-  await regauth.reload();
+  stack.writeConfig(refreshConfig());
+  await stack.regauth.reload();
 }
 
 beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  keyLines = `  key: ${keyPath}\n  certificate: ${certPath}`;
-  secretFile = join(tmp.dir, 'refresh.key');
   writeFileSync(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
-  configFile = join(tmp.dir, 'config.yml');
-  writeConfig();
-  const sink = new Writable({
-    write(chunk, _e, cb) {
-      logs.push(String(chunk));
-      cb();
-    },
-  });
-  regauth = await startService({
-    configFile,
-    logger: createLogger({ destination: sink }),
-    dataDir: join(tmp.dir, 'data'),
-    now: () => Date.now() + clockOffsetMs,
-  });
-  registry = await startRegistry({
-    realm: `${regauth.url}/auth`,
-    service: SERVICE,
-    issuer: ISSUER,
-    rootCertBundlePath: certPath,
+  stack = await startStack({
+    name: 'refresh',
+    tmp,
+    ...refreshConfig(),
+    serviceOptions: { now: () => Date.now() + clockOffsetMs },
   });
   // Something to list and pull in every namespace.
   for (const user of ['alice', 'bob', 'carol'] as const) {
     const image = await buildOciImage(join(tmp.dir, `img-${user}`), 'v1');
-    const pushed = await push(image.ref, registry.host, `${user}/app`, 'v1', {
+    const pushed = await push(image.ref, stack.registry.host, `${user}/app`, 'v1', {
       user,
       password: passwords[user],
     });
@@ -121,8 +92,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await registry?.stop();
-  await regauth?.close(100);
+  await stack?.stop();
   tmp.cleanup();
 });
 
@@ -131,13 +101,13 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8
 /** `docker login`: GET with offline_token=true and no scope (protocol.md §4, dockerd). */
 async function dockerLogin(user: User, password = passwords[user]): Promise<string> {
   const res = await fetch(
-    `${regauth.url}/auth?account=${user}&client_id=docker&offline_token=true&service=${SERVICE}`,
+    `${stack.regauth.url}/auth?account=${user}&client_id=docker&offline_token=true&service=${SERVICE}`,
     { headers: { authorization: basic(user, password) } },
   );
   expect(res.status).toBe(200);
   const body = (await res.json()) as { access_token: string; refresh_token?: string };
   // docker's step 3: the login token must open /v2/.
-  const ping = await fetch(`${registry.url}/v2/`, {
+  const ping = await fetch(`${stack.registry.url}/v2/`, {
     headers: { authorization: `Bearer ${body.access_token}` },
   });
   expect(ping.status).toBe(200);
@@ -159,12 +129,12 @@ function refresh(
   const scopes = opts.scopes ?? [];
   if (opts.repeatScopes) for (const s of scopes) form.append('scope', s);
   else if (scopes.length > 0) form.set('scope', scopes.join(' '));
-  return fetch(`${regauth.url}/auth/token`, { method: 'POST', headers: FORM, body: form.toString() });
+  return fetch(`${stack.regauth.url}/auth/token`, { method: 'POST', headers: FORM, body: form.toString() });
 }
 
 /** The registry request that closes each flow: list the tags with the access token. */
 async function listTags(accessToken: string, repo: string): Promise<{ status: number; tags?: string[] }> {
-  const res = await fetch(`${registry.url}/v2/${repo}/tags/list`, {
+  const res = await fetch(`${stack.registry.url}/v2/${repo}/tags/list`, {
     headers: { authorization: `Bearer ${accessToken}` },
   });
   if (res.status !== 200) {
@@ -199,7 +169,7 @@ describe('each client shape obtains a refresh token and redeems it', () => {
   });
 
   test('containerd: POST password with access_type=offline, then POST refresh without a username', async () => {
-    const login = await fetch(`${regauth.url}/auth/token`, {
+    const login = await fetch(`${stack.regauth.url}/auth/token`, {
       method: 'POST',
       headers: FORM,
       body: new URLSearchParams({
@@ -227,7 +197,7 @@ describe('each client shape obtains a refresh token and redeems it', () => {
 
   test('crane: POST refresh with client_id=go-containerregistry and the raw challenge scope', async () => {
     const refreshToken = await dockerLogin('alice');
-    const challenge = await registryChallenge(registry.url, '/v2/alice/app/tags/list');
+    const challenge = await registryChallenge(stack.registry.url, '/v2/alice/app/tags/list');
     expect(challenge.params['scope']).toBe('repository:alice/app:pull');
     const res = await refresh(refreshToken, {
       clientId: 'go-containerregistry',
@@ -242,17 +212,17 @@ describe('each client shape obtains a refresh token and redeems it', () => {
   test('skopeo (containers/image) with an identitytoken in auth.json pushes and pulls', async () => {
     const refreshToken = await dockerLogin('alice');
     const authFile = join(tmp.dir, 'auth-alice.json');
-    await writeAuthFile(authFile, registry.host, { user: 'alice', identityToken: refreshToken });
+    await writeAuthFile(authFile, stack.registry.host, { user: 'alice', identityToken: refreshToken });
     const image = await buildOciImage(join(tmp.dir, 'img-skopeo'), 'v2');
-    const pushed = await push(image.ref, registry.host, 'alice/app', 'v2', { authFile });
+    const pushed = await push(image.ref, stack.registry.host, 'alice/app', 'v2', { authFile });
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
-    const pulled = await pull(registry.host, 'alice/app', 'v2', join(tmp.dir, 'pulled'), { authFile });
+    const pulled = await pull(stack.registry.host, 'alice/app', 'v2', join(tmp.dir, 'pulled'), { authFile });
     expect(pulled.code).toBe(0);
-    const seen = await inspect(registry.host, 'alice/app', 'v2', { authFile });
+    const seen = await inspect(stack.registry.host, 'alice/app', 'v2', { authFile });
     expect(seen.digest).toBe(image.digest);
     // It was the refresh grant, with repeated scope fields' client, that served skopeo.
-    const served = logs.filter(
+    const served = stack.logs.filter(
       (l) => l.includes('"clientId":"containers/image"') && l.includes('"token issued"'),
     );
     expect(served.length).toBeGreaterThan(0);
@@ -332,8 +302,8 @@ describe('refused refresh tokens: 401 invalid_grant', () => {
     const refreshToken = await dockerLogin('alice');
     const bobToken = await dockerLogin('bob');
     const authFile = join(tmp.dir, 'auth-revoked.json');
-    await writeAuthFile(authFile, registry.host, { user: 'alice', identityToken: refreshToken });
-    expect((await inspect(registry.host, 'alice/app', 'v1', { authFile })).code).toBe(0);
+    await writeAuthFile(authFile, stack.registry.host, { user: 'alice', identityToken: refreshToken });
+    expect((await inspect(stack.registry.host, 'alice/app', 'v1', { authFile })).code).toBe(0);
 
     // Every alice token issued before the next second is revoked; bob's are not.
     const at = new Date((Math.floor(Date.now() / 1000) + 1) * 1000).toISOString().replace('.000Z', 'Z');
@@ -341,13 +311,13 @@ describe('refused refresh tokens: 401 invalid_grant', () => {
       s.revokeBefore = { alice: at };
     });
     await expectInvalidGrant(await refresh(refreshToken));
-    const refused = await inspect(registry.host, 'alice/app', 'v1', { authFile });
+    const refused = await inspect(stack.registry.host, 'alice/app', 'v1', { authFile });
     expect(refused.code).not.toBe(0);
     expect((await refresh(bobToken)).status).toBe(200);
   });
 
   test('no refresh token, password or secret in the log', () => {
-    const all = logs.join('');
+    const all = stack.logs.join('');
     expect(all).not.toMatch(/eyJ[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+/);
     for (const password of Object.values(passwords)) expect(all).not.toContain(password);
   });

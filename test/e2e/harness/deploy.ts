@@ -1,11 +1,11 @@
 import { copyFileSync, cpSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { runCommand, startProcess, type ProcessHandle } from './proc.js';
+import { registryPlace, serveRegistry, type RegistryProcess } from './registry.js';
 
 /** The repository root (where package.json, Dockerfile, examples/ and compose/ live). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -102,12 +102,7 @@ export async function startHaproxy(options: {
 }
 
 /** A `docker-registry serve` started from a config file as shipped, with a few keys overridden. */
-export interface FileRegistry {
-  url: string;
-  host: string;
-  logs(): string;
-  stop(): Promise<void>;
-}
+export type FileRegistry = RegistryProcess;
 
 /**
  * Starts Debian's `docker-registry` (the code in `registry:2`) with `configPath` unchanged,
@@ -120,42 +115,16 @@ export async function startRegistryFromFile(options: {
   realm: string;
   rootCertBundlePath: string;
 }): Promise<FileRegistry> {
-  const dir = await mkdtemp(join(tmpdir(), 'regauth-registry-'));
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
-  // Drop inherited REGISTRY_* variables (podman's REGISTRY_AUTH_FILE breaks the registry).
-  const env: NodeJS.ProcessEnv = {};
-  for (const key of Object.keys(process.env)) if (key.startsWith('REGISTRY_')) env[key] = undefined;
-  Object.assign(env, {
-    REGISTRY_HTTP_ADDR: host,
-    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: join(dir, 'data'),
-    REGISTRY_AUTH_TOKEN_REALM: options.realm,
-    REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE: options.rootCertBundlePath,
-  });
-  let proc: ProcessHandle;
-  try {
-    proc = await startProcess('docker-registry', ['serve', options.configPath], {
-      env,
-      name: 'docker-registry',
-      timeoutMs: 15_000,
-      readyWhen: async () => {
-        const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
-        await res.body?.cancel();
-        return res.status === 401 && /^Bearer /i.test(res.headers.get('www-authenticate') ?? '');
-      },
-    });
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    url,
+  const { dir, host } = await registryPlace();
+  return serveRegistry({
+    dir,
     host,
-    logs: () => proc.logs(),
-    stop: async () => {
-      await proc.stop();
-      await rm(dir, { recursive: true, force: true });
+    configPath: options.configPath,
+    env: {
+      REGISTRY_HTTP_ADDR: host,
+      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: join(dir, 'data'),
+      REGISTRY_AUTH_TOKEN_REALM: options.realm,
+      REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE: options.rootCertBundlePath,
     },
-  };
+  });
 }

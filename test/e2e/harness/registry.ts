@@ -23,18 +23,22 @@ export interface RegistryOptions {
 }
 
 /** A running `docker-registry serve` with its own storage in a temp dir. */
-export interface Registry {
+export interface RegistryProcess {
   /** `http://127.0.0.1:<port>`, no trailing slash. */
   url: string;
-  port: number;
   /** `127.0.0.1:<port>`: the registry part of an image reference. */
   host: string;
-  /** The generated config.yml, for reading when a test fails. */
-  configPath: string;
   /** Stops the registry and deletes its temp dir. Safe to call more than once. */
   stop(): Promise<void>;
   /** The registry's log so far (it logs to stderr). */
   logs(): string;
+}
+
+/** A registry started by {@link startRegistry}, from a config it generated. */
+export interface Registry extends RegistryProcess {
+  port: number;
+  /** The generated config.yml, for reading when a test fails. */
+  configPath: string;
 }
 
 /** A parsed `WWW-Authenticate` reply. */
@@ -65,10 +69,7 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
 }
 
 async function startRegistryOnce(options: RegistryOptions): Promise<Registry> {
-  const dir = await mkdtemp(join(tmpdir(), 'regauth-registry-'));
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
+  const { dir, port, host } = await registryPlace();
   const configPath = join(dir, 'config.yml');
   const config = {
     version: '0.1',
@@ -90,16 +91,42 @@ async function startRegistryOnce(options: RegistryOptions): Promise<Registry> {
     },
   };
   await writeFile(configPath, dump(config));
+  const served = await serveRegistry({ dir, host, configPath, timeoutMs: options.timeoutMs });
+  return { ...served, port, configPath };
+}
 
+/** A fresh temp dir for a registry's config and storage, and a free port of 127.0.0.1 to listen on. */
+export async function registryPlace(): Promise<{ dir: string; port: number; host: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'regauth-registry-'));
+  const port = await freePort();
+  return { dir, port, host: `127.0.0.1:${port}` };
+}
+
+/**
+ * Runs `docker-registry serve <configPath>` and waits until `GET http://<host>/v2/` answers 401
+ * with a Bearer challenge. `env` holds config overrides (`REGISTRY_<PATH>` variables); those
+ * inherited from the environment are dropped. `dir` (from {@link registryPlace}) is removed by
+ * stop(), or at once when the registry does not start.
+ */
+export async function serveRegistry(options: {
+  dir: string;
+  host: string;
+  configPath: string;
+  env?: Record<string, string>;
+  /** How long the registry may take to answer its first challenge. Default 15000. */
+  timeoutMs?: number;
+}): Promise<RegistryProcess> {
+  const url = `http://${options.host}`;
   // The registry reads REGISTRY_<PATH> variables as config overrides. One inherited from the
   // developer's shell breaks it: podman's REGISTRY_AUTH_FILE is read as `auth.file` and the
   // registry refuses to start ("cannot unmarshal !!str into configuration.Parameters").
   const env: NodeJS.ProcessEnv = {};
   for (const key of Object.keys(process.env)) if (key.startsWith('REGISTRY_')) env[key] = undefined;
+  Object.assign(env, options.env);
 
   let proc: ProcessHandle;
   try {
-    proc = await startProcess('docker-registry', ['serve', configPath], {
+    proc = await startProcess('docker-registry', ['serve', options.configPath], {
       env,
       name: 'docker-registry',
       timeoutMs: options.timeoutMs ?? 15_000,
@@ -110,7 +137,7 @@ async function startRegistryOnce(options: RegistryOptions): Promise<Registry> {
       },
     });
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
+    await rm(options.dir, { recursive: true, force: true });
     throw err;
   }
 
@@ -118,14 +145,12 @@ async function startRegistryOnce(options: RegistryOptions): Promise<Registry> {
   let stopped: Promise<void> | undefined;
   return {
     url,
-    port,
-    host,
-    configPath,
+    host: options.host,
     logs: () => running.logs(),
     stop: () =>
       (stopped ??= (async () => {
         await running.stop();
-        await rm(dir, { recursive: true, force: true });
+        await rm(options.dir, { recursive: true, force: true });
       })()),
   };
 }
