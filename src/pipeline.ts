@@ -3,7 +3,7 @@ import { authenticate } from './authn/chain.js';
 import type { AuthzDecision, AuthzRequest, Labels } from './authz/types.js';
 import type { Secret } from './secret.js';
 import { authorizeScope } from './authz/chain.js';
-import type { TokenRequest } from './request/token-request.js';
+import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from './request/token-request.js';
 import { formatScope, type Scope } from './request/scope.js';
 import type { AccessEntry } from './token/types.js';
 import type { Runtime } from './runtime.js';
@@ -177,14 +177,19 @@ async function offerRefreshToken(
   if (!request.offline || !runtime.refresh || authn.account === '') return undefined;
   const backend = runtime.authenticators.find((a) => a.name === authn.by);
   if (!backend?.lookup) return undefined;
-  return runtime.refresh.issue(
+  const token = await runtime.refresh.issue(
     {
       account: authn.account,
       service: request.service,
       authenticator: authn.by,
       fingerprint: authn.fingerprint,
-      labels: authn.labels,
+      // Only where a refresh cannot look them up again: an LDAP account in 300 groups must not
+      // make a token too long to send back.
+      ...(backend.labelsInRefreshToken ? { labels: authn.labels } : {}),
     },
     now,
   );
+  // Never hand out a token the refresh grant would refuse (docker would have forgotten the
+  // password): without one, the client simply keeps logging in with its credentials.
+  return token.length <= MAX_REFRESH_TOKEN_LENGTH ? token : undefined;
 }

@@ -106,7 +106,10 @@ export class CachedAuthenticator implements Authenticator {
     if (inner.lookup) this.lookup = inner.lookup.bind(inner);
     if (inner.check) this.check = inner.check.bind(inner);
     if (inner.close) this.close = inner.close.bind(inner);
+    if (inner.labelsInRefreshToken) this.labelsInRefreshToken = true;
   }
+
+  readonly labelsInRefreshToken?: boolean;
 
   readonly lookup?: Authenticator['lookup'];
   readonly check?: Authenticator['check'];

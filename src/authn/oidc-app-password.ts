@@ -86,13 +86,15 @@ export class AppPasswordAuthenticator implements Authenticator {
     };
   }
 
+  /** The labels came from the identity provider at login: `lookup` cannot give them back. */
+  readonly labelsInRefreshToken = true;
+
   /**
    * For refresh tokens. App passwords are stateless, so any account may hold one; the
    * fingerprint changes with the account's `not_before` (and with the secret), so revoking the
-   * app passwords also revokes the refresh tokens obtained with them. The labels an app password
-   * carries are not known here: refreshed tokens get none (see README).
+   * app passwords also revokes the refresh tokens obtained with them. The labels are those the
+   * refresh token recorded at login (`labelsInRefreshToken`).
    */
-  /** App passwords are stateless: the labels from the identity provider are those the refresh token recorded. */
   async lookup(account: string): Promise<{ fingerprint: string }> {
     return { fingerprint: this.#fingerprint(account) };
   }

@@ -37,6 +37,12 @@ export interface Authenticator {
    * cannot answer. Backends without it cannot back refresh tokens.
    */
   lookup?(account: string): Promise<{ readonly labels?: Labels; readonly fingerprint?: string } | undefined>;
+  /**
+   * True when `lookup` cannot give the account's labels back (app passwords: they came from the
+   * identity provider at login): refresh tokens then record the login's labels. Otherwise they
+   * record none, and stay small however many groups an account has.
+   */
+  readonly labelsInRefreshToken?: boolean;
   /** Readiness probe (`/readyz`): resolves when the backend can answer, throws otherwise. Cheap. */
   check?(): Promise<void>;
   /** Releases connections, workers; called on reload and shutdown. */

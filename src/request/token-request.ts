@@ -32,6 +32,11 @@ export interface TokenRequest {
 
 const ANONYMOUS: Credentials = { account: '', password: undefined };
 const MAX_FIELD_LENGTH = 8192;
+/**
+ * Refresh tokens are longer than any other field (those of app-password logins carry the login's
+ * labels); regauth never issues one longer than this (src/pipeline.ts), so every one it issued is accepted.
+ */
+export const MAX_REFRESH_TOKEN_LENGTH = 32_768;
 
 /** Parses a GET or POST token request (design.md "HTTP"; protocol.md §3–4). Throws 400-class errors. */
 export function parseTokenRequest(raw: RawTokenRequest): TokenRequest {
@@ -84,7 +89,7 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
         ...base,
         grant: 'refresh_token',
         credentials: ANONYMOUS,
-        refreshToken: new Secret(required(params, 'refresh_token')),
+        refreshToken: new Secret(required(params, 'refresh_token', MAX_REFRESH_TOKEN_LENGTH)),
       };
     case undefined:
       throw new BadRequestError('missing grant_type');
@@ -93,17 +98,17 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
   }
 }
 
-function single(params: URLSearchParams, name: string): string | undefined {
+function single(params: URLSearchParams, name: string, maxLength = MAX_FIELD_LENGTH): string | undefined {
   const values = params.getAll(name);
   if (values.length > 1) throw new BadRequestError(`parameter ${name} given more than once`);
   const value = values[0];
-  if (value !== undefined && value.length > MAX_FIELD_LENGTH)
+  if (value !== undefined && value.length > maxLength)
     throw new BadRequestError(`parameter ${name} too long`);
   return value;
 }
 
-function required(params: URLSearchParams, name: string): string {
-  const value = single(params, name);
+function required(params: URLSearchParams, name: string, maxLength = MAX_FIELD_LENGTH): string {
+  const value = single(params, name, maxLength);
   if (value === undefined || value === '') throw new BadRequestError(`missing ${name}`);
   return value;
 }

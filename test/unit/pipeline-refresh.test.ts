@@ -139,6 +139,7 @@ describe('the refresh grant', () => {
           ? { outcome: 'authenticated', labels: { group: ['dev'] }, fingerprint: 'f1' }
           : { outcome: 'no_match' },
       lookup: async (account) => (account === 'dana' ? { fingerprint: 'f1' } : undefined),
+      labelsInRefreshToken: true,
     };
     const rt: Runtime = { ...base, authenticators: [idp] };
     const token = await login(rt, 'dana', 'rga_whatever');
@@ -148,6 +149,32 @@ describe('the refresh grant', () => {
     );
     expect(after.account).toBe('dana');
     expect(after.access).toEqual([{ type: 'repository', name: 'team/app', actions: ['push'] }]);
+  });
+
+  test('an account in 300 groups gets a short refresh token (labels are looked up again, not recorded)', async () => {
+    const groups = Array.from({ length: 300 }, (_, i) => `a-rather-long-directory-group-name-${i}`);
+    const rt = runtime({ aliceLabels: `{group: [dev, ${groups.join(', ')}]}` });
+    const token = await login(rt);
+    expect(token.length).toBeLessThan(1000);
+    const after = await post(
+      rt,
+      refreshBody(token, 'service=reg&client_id=docker&scope=repository:team/app:push'),
+    );
+    expect(after.access).toEqual([{ type: 'repository', name: 'team/app', actions: ['push'] }]);
+  });
+
+  test('a refresh token that would be too long to send back is not offered; the login still works', async () => {
+    const groups = Array.from({ length: 3000 }, (_, i) => `a-rather-long-directory-group-name-${i}`);
+    const idp: Authenticator = {
+      name: 'oidc_auth',
+      authenticate: async () => ({ outcome: 'authenticated', labels: { group: groups }, fingerprint: 'f1' }),
+      lookup: async () => ({ fingerprint: 'f1' }),
+      labelsInRefreshToken: true,
+    };
+    const rt: Runtime = { ...runtime(), authenticators: [idp] };
+    const result = await get(rt, 'client_id=docker&offline_token=true&service=reg', basic('dana', 'rga_x'));
+    expect(result.account).toBe('dana');
+    expect(result.refreshToken).toBeUndefined();
   });
 
   test('a user without a password keeps working until a password is set', async () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { BadRequestError, RegauthError, UnsupportedGrantError } from '../../src/errors.js';
 import { parseBasicAuth } from '../../src/request/basic.js';
-import { parseTokenRequest } from '../../src/request/token-request.js';
+import { MAX_REFRESH_TOKEN_LENGTH, parseTokenRequest } from '../../src/request/token-request.js';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -101,6 +101,22 @@ describe('parseTokenRequest POST', () => {
     expect(r.refreshToken?.reveal()).toBe('a.b.c.d.e');
     expect(String(r.refreshToken)).toBe('***');
     expect(r.scopes.map((s) => s.name)).toEqual(['a']);
+  });
+  test('a refresh token may be as long as the longest regauth issues; one character more is 400', () => {
+    const body = (length: number) => `grant_type=refresh_token&service=s&refresh_token=${'a'.repeat(length)}`;
+    const parse = (length: number) =>
+      parseTokenRequest({ method: 'POST', query: '', authorization: undefined, body: body(length) });
+    expect(parse(MAX_REFRESH_TOKEN_LENGTH).refreshToken?.length).toBe(MAX_REFRESH_TOKEN_LENGTH);
+    expect(() => parse(MAX_REFRESH_TOKEN_LENGTH + 1)).toThrow('parameter refresh_token too long');
+    // Other fields keep the tighter bound.
+    expect(() =>
+      parseTokenRequest({
+        method: 'POST',
+        query: '',
+        authorization: undefined,
+        body: `grant_type=password&username=a&password=${'p'.repeat(8193)}`,
+      }),
+    ).toThrow('parameter password too long');
   });
   test.each([
     ['grant_type=refresh_token&service=s', BadRequestError, 'missing refresh_token'],
