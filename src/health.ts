@@ -12,8 +12,23 @@ export interface Readiness {
 const KEY_CHECK_TTL_MS = 10_000;
 const keyChecked = new WeakMap<Runtime, number>();
 
+/** Why the x5c chain is no longer acceptable (a certificate past its end date), or undefined. */
+function expiredCertificate(runtime: Runtime, nowMs: number): string | undefined {
+  const key = runtime.config.token?.key;
+  if (!key || key.x5c.length === 0) return undefined;
+  for (const [i, cert] of key.certificates.entries()) {
+    const notAfter = new Date(cert.validTo);
+    if (notAfter.getTime() < nowMs) {
+      const which = i === 0 ? 'the signing certificate' : `certificate ${i + 1} of the chain`;
+      return `${which} expired at ${notAfter.toISOString()}; the registry refuses every token (x5c): replace the key`;
+    }
+  }
+  return undefined;
+}
+
 /**
- * Readiness (`/readyz`): the config is loaded (there is a runtime), the signing key signs,
+ * Readiness (`/readyz`): the config is loaded (there is a runtime), the signing key signs (and,
+ * with x5c, its certificates have not expired since they were loaded),
  * and every authenticator with a `check()` (LDAP: the directory answers) passes within
  * `timeoutMs`. Cheap enough for a probe every few seconds: the key check is cached per runtime.
  */
@@ -37,6 +52,12 @@ export async function readiness(
     } catch (err) {
       checks['signing_key'] = `cannot sign: ${err instanceof Error ? err.message : String(err)}`;
     }
+  }
+  // A certificate that expired while the process runs: with x5c, the registry verifies the chain's
+  // dates on every token, so every token is refused until the key is replaced.
+  if (checks['signing_key'] === 'ok') {
+    const expired = expiredCertificate(runtime, now());
+    if (expired) checks['signing_key'] = expired;
   }
 
   await Promise.all(

@@ -138,6 +138,33 @@ describe('readiness', () => {
     });
     expect((await readiness(undefined)).ready).toBe(false);
   });
+
+  test('not ready once a certificate of the x5c chain has expired; kid-only keys do not care', async () => {
+    const END = Date.parse('2027-03-01T00:00:00Z');
+    const withChain = (x5c: boolean) =>
+      ({
+        config: {
+          token: {
+            key: {
+              x5c: x5c ? ['leaf', 'intermediate'] : [],
+              certificates: [
+                { validTo: 'Mar  1 00:00:00 2030 GMT' },
+                { validTo: 'Mar  1 00:00:00 2027 GMT' },
+              ],
+            },
+          },
+        },
+        authenticators: [],
+        sign: () => Promise.resolve('jwt'),
+      }) as unknown as Runtime;
+    expect((await readiness(withChain(true), { now: () => END - 1000 })).ready).toBe(true);
+    const after = await readiness(withChain(true), { now: () => END + 1000 });
+    expect(after.ready).toBe(false);
+    expect(after.checks['signing_key']).toBe(
+      'certificate 2 of the chain expired at 2027-03-01T00:00:00.000Z; the registry refuses every token (x5c): replace the key',
+    );
+    expect((await readiness(withChain(false), { now: () => END + 1000 })).ready).toBe(true);
+  });
 });
 
 describe('audit record and metrics', () => {
