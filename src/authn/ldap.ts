@@ -125,16 +125,24 @@ export class LdapAuthenticator implements Authenticator {
     });
   }
 
-  /** The account's entry, undefined when there is none; more than one is a misconfiguration. */
+  /**
+   * The account's entry, undefined when there is none, or when the directory matched it under
+   * another spelling (`ALICE`, `alice `): the account must be typed as one of the filter's account
+   * attributes holds it. More than one entry is a misconfiguration.
+   */
   async #findEntry(client: LdapClient, account: string): Promise<Entry | undefined> {
-    const attributes = [...new Set([...this.#config.labels.values()].map((s) => s.attribute))];
+    const attributes = [
+      ...new Set([
+        ...[...this.#config.labels.values()].map((s) => s.attribute),
+        ...this.#config.accountTerms.map((t) => t.attribute),
+      ]),
+    ];
     let entries: Entry[];
     try {
       ({ searchEntries: entries } = await client.search(this.#config.base, {
         scope: 'sub',
         filter: this.#config.filter.replaceAll('${account}', Filter.escape(account)),
-        // '1.1' asks for no attributes: only the DN is needed when no label is configured.
-        attributes: attributes.length > 0 ? attributes : ['1.1'],
+        attributes,
         sizeLimit: 2,
         timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
       }));
@@ -144,7 +152,12 @@ export class LdapAuthenticator implements Authenticator {
       throw err;
     }
     if (entries.length > 1) throw ambiguous();
-    return entries[0];
+    const entry = entries[0];
+    if (!entry) return undefined;
+    const spelledAsStored = this.#config.accountTerms.some((t) =>
+      attributeValues(entry, t.attribute).includes(t.template.replaceAll('${account}', account)),
+    );
+    return spelledAsStored ? entry : undefined;
   }
 
   /** Values of the group search's attribute, or [] without a group search. */

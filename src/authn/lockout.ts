@@ -19,22 +19,33 @@ interface Entry {
 /**
  * Brute-force protection that cannot be turned against users: failures are counted per
  * (account, client address), so an attacker elsewhere cannot slow the account's owner down.
- * After `max_failures` failures each further failure locks the pair for `backoff · 2^k`
- * seconds (capped at `max_backoff`); a success forgets the pair; so does `forget_after`
- * seconds without a failure. Memory is bounded: the least recently used pairs are dropped.
+ * The `max_failures`-th failure locks the pair for `backoff` seconds and each further one for
+ * twice as long as the last (capped at `max_backoff`); a success forgets the pair; so does
+ * `forget_after` seconds without a failure.
+ *
+ * Memory is bounded by two tables of `max_entries` pairs each, least recently used dropped
+ * first: one for pairs still counting, one for pairs that reached `max_failures`. A flood of
+ * failures for new pairs (say, made-up accounts) only pushes out other counting pairs, never a
+ * lock: to push a lock out, an attacker would have to get `max_entries` other pairs locked.
+ * Accounts are compared the way directories compare them (case, surrounding and repeated
+ * spaces, Unicode compatibility forms ignored), so `ALICE ` shares alice's count.
  *
  * The state outlives config reloads (it belongs to the process); the policy is read per call,
  * so a reloaded `lockout:` applies at once, except `max_entries`, which is fixed at start.
  */
 export class Lockout {
-  readonly #entries: LRUCache<string, Entry>;
+  /** Pairs below `max_failures`. */
+  readonly #counting: LRUCache<string, Entry>;
+  /** Pairs that reached `max_failures` (locked now, or locked again by their next failure). */
+  readonly #locked: LRUCache<string, Entry>;
   readonly #policy: () => LockoutPolicy;
   readonly #now: () => number;
 
   constructor(options: { maxEntries: number; policy: () => LockoutPolicy; now?: () => number }) {
     this.#policy = options.policy;
     this.#now = options.now ?? Date.now;
-    this.#entries = new LRUCache({ max: options.maxEntries });
+    this.#counting = new LRUCache({ max: options.maxEntries });
+    this.#locked = new LRUCache({ max: options.maxEntries });
   }
 
   /** Throws TooManyRequestsError (with the seconds to wait) while the pair is locked. */
@@ -56,43 +67,53 @@ export class Lockout {
     entry.lastFailure = this.#now();
     const over = entry.failures - policy.max_failures;
     if (over >= 0) {
-      // 2^over grows fast; cap the exponent so the arithmetic stays finite.
       const seconds = Math.min(policy.max_backoff, policy.backoff * 2 ** Math.min(over, 40));
       entry.lockedUntil = this.#now() + seconds * 1000;
     }
-    // The entry lives while it is locked, and forget_after seconds after the last failure.
     const ttl = Math.max(policy.forget_after * 1000, entry.lockedUntil - this.#now());
-    this.#entries.set(k, entry, { ttl });
+    if (over >= 0) {
+      this.#counting.delete(k);
+      this.#locked.set(k, entry, { ttl });
+    } else {
+      this.#counting.set(k, entry, { ttl });
+    }
     return over >= 0;
   }
 
   /** A successful login forgets the pair's failures. */
   success(account: string, ip: string | null): void {
-    this.#entries.delete(key(account, ip));
+    const k = key(account, ip);
+    this.#counting.delete(k);
+    this.#locked.delete(k);
   }
 
   /** How many pairs are remembered (for tests and the memory bound). */
   get size(): number {
-    return this.#entries.size;
+    return this.#counting.size + this.#locked.size;
   }
 
   /** The pair's entry, unless it was forgotten (forget_after seconds since the last failure, and unlocked). */
   #live(k: string, policy: LockoutPolicy): Entry | undefined {
-    const entry = this.#entries.get(k);
+    const table = this.#locked.has(k) ? this.#locked : this.#counting;
+    const entry = table.get(k);
     if (!entry) return undefined;
-    // The cache's own TTL frees memory; this check applies the policy with the injected clock.
     const now = this.#now();
     if (now >= entry.lockedUntil && now - entry.lastFailure >= policy.forget_after * 1000) {
-      this.#entries.delete(k);
+      table.delete(k);
       return undefined;
     }
     return entry;
   }
 }
 
+/**
+ * The pair as one map key. The account is folded the way directories compare names (LDAP
+ * matches `ALICE` and ` alice` to alice), so no spelling gets a count of its own; the length
+ * prefix keeps "a" + "b:c" apart from "a:b" + "c".
+ */
 function key(account: string, ip: string | null): string {
-  // The length prefix keeps "a" + "b:c" apart from "a:b" + "c".
-  return `${account.length}:${account}${ip ?? ''}`;
+  const folded = account.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+  return `${folded.length}:${folded}${ip ?? ''}`;
 }
 
 /**

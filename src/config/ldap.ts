@@ -1,4 +1,4 @@
-import { FilterParser } from 'ldapts';
+import { AndFilter, EqualityFilter, FilterParser, OrFilter, type Filter } from 'ldapts';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
@@ -71,6 +71,12 @@ export interface LdapLabelSource {
 }
 
 /** `ldap_auth`, validated, with its files read. */
+/** One `(attribute=template)` term of the filter; the template holds `${account}`. */
+export interface AccountTerm {
+  readonly attribute: string;
+  readonly template: string;
+}
+
 export interface LdapConfig {
   readonly host: string;
   readonly port: number;
@@ -83,6 +89,13 @@ export interface LdapConfig {
   readonly initialBindAsUser: boolean;
   readonly base: string;
   readonly filter: string;
+  /**
+   * The filter's `(attribute=…${account}…)` terms. LDAP compares most account attributes without
+   * regard to case and surrounding spaces, so `ALICE` and ` alice` find alice's entry; a login
+   * counts only when one of these attributes holds the value exactly as typed (byte for byte), so
+   * one account cannot appear under several spellings in tokens, ACL rules, lockout and revocation.
+   */
+  readonly accountTerms: readonly AccountTerm[];
   readonly labels: ReadonlyMap<string, LdapLabelSource>;
   readonly groupSearch:
     | (LdapLabelSource & { readonly base: string; readonly filter: string; readonly label: string })
@@ -118,6 +131,13 @@ export function compileLdapConfig(
   // docker_auth accepts insecure_tls_skip_verify and ca_certificate with tls: none (unused then)
   // and a bind_password_file with initial_bind_as_user; its configs must load unchanged.
   checkFilter('ldap_auth.filter', raw.filter);
+  const accountTerms = accountTermsOf(raw.filter);
+  if (accountTerms.length === 0) {
+    throw new ConfigError(
+      'ldap_auth.filter',
+      'the account must appear in an equality term, (attribute=${account}), so that regauth can check the entry holds the account exactly as typed (LDAP matches without regard to case)',
+    );
+  }
   if (raw.group_search) checkFilter('ldap_auth.group_search.filter', raw.group_search.filter);
 
   let bindPassword: Secret | undefined;
@@ -154,12 +174,31 @@ export function compileLdapConfig(
     initialBindAsUser: raw.initial_bind_as_user,
     base: raw.base,
     filter: raw.filter,
+    accountTerms,
     labels: new Map(Object.entries(raw.labels).map(([name, s]) => [name, source(s)])),
     groupSearch: gs ? { ...source(gs), base: gs.base, filter: gs.filter, label: gs.label } : undefined,
     connectTimeoutMs: raw.connect_timeout * 1000,
     operationTimeoutMs: raw.operation_timeout * 1000,
     maxConcurrency: raw.max_concurrency,
   });
+}
+
+const ACCOUNT_MARK = 'regauthaccountmark7f3e';
+
+/** The equality terms (outside any `!`) whose value holds `${account}`. */
+function accountTermsOf(filter: string): AccountTerm[] {
+  const terms: AccountTerm[] = [];
+  const walk = (node: Filter): void => {
+    if (node instanceof AndFilter || node instanceof OrFilter) node.filters.forEach(walk);
+    else if (node instanceof EqualityFilter) {
+      const value = String(node.value);
+      if (value.includes(ACCOUNT_MARK)) {
+        terms.push({ attribute: node.attribute, template: value.replaceAll(ACCOUNT_MARK, '${account}') });
+      }
+    }
+  };
+  walk(FilterParser.parseString(filter.replaceAll('${account}', ACCOUNT_MARK).replaceAll('${dn}', 'cn=x')));
+  return terms;
 }
 
 /** A filter that ldapts cannot parse would fail every login with 503; refuse it at load instead. */

@@ -35,6 +35,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', false);
+  // The prefix is matched case-sensitively like the routes under it (`/REGAUTH/metrics` is not
+  // `/regauth/metrics`), so a proxy rule on the exact path cannot be sidestepped by case.
+  app.set('case sensitive routing', true);
 
   const router = express.Router({ caseSensitive: true, strict: false });
   const tokenPaths = ['/auth', '/auth/token'];

@@ -163,6 +163,23 @@ describe('ldap_auth against a real slapd (StartTLS, group search), docker-regist
     },
   );
 
+  test.each(['ALICE', 'Alice', ' alice', 'alice ', '  aLiCe  '])(
+    'slapd finds alice as %j too; with her password that spelling is still 401 (one account, one spelling)',
+    async (spelling) => {
+      const res = await tokenRequest(s, spelling, s.pw.alice, 'repository:devs/app:pull');
+      expect(res.status).toBe(401);
+      const line = s.logs
+        .join('')
+        .split('\n')
+        .filter((l) => l.includes('"status":401'))
+        .map((l) => JSON.parse(l) as { account?: string; reason?: string })
+        .find((r) => r.account === spelling);
+      expect(line?.reason).toBe('unknown account');
+      // The directory's own spelling still works.
+      expect((await tokenRequest(s, 'alice', s.pw.alice, 'repository:devs/app:pull')).status).toBe(200);
+    },
+  );
+
   test('labels from the entry and the group search reach the ACL', async () => {
     const res = await tokenRequest(s, 'alice', s.pw.alice, 'repository:ops/tool:pull,push');
     expect(res.status).toBe(200);

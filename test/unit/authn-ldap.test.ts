@@ -258,10 +258,28 @@ describe('LdapAuthenticator outcomes', () => {
     });
   });
 
-  test('without labels only the DN is asked for', async () => {
+  test('without labels only the account attribute is asked for (to check its spelling)', async () => {
     const { dir, login } = setUp({ labels: {} });
     await login('bob', 'bob-pw');
-    expect(dir.searches[0]!.attributes).toEqual(['1.1']);
+    expect(dir.searches[0]!.attributes).toEqual(['uid']);
+  });
+
+  // (The real directory also ignores surrounding spaces: test/e2e/ldap.test.ts.)
+  test.each(['ALICE', 'Alice', 'aLiCe'])(
+    'the directory matches %j to alice regardless of case; regauth does not: no match, no bind',
+    async (spelling) => {
+      const { dir, login, authn } = setUp();
+      expect(await login(spelling, 'alice-pw')).toEqual({ outcome: 'no_match' });
+      expect(dir.binds.map((b) => b.dn)).not.toContain('uid=alice,ou=people,dc=example,dc=org');
+      expect(await authn.lookup!(spelling)).toBeUndefined();
+      expect(await login('alice', 'alice-pw')).toMatchObject({ outcome: 'authenticated' });
+    },
+  );
+
+  test('an account term with text around ${account} (mail=${account}@…) is checked the same way', async () => {
+    const { login } = setUp({ filter: '(&(objectClass=inetOrgPerson)(mail=${account}@example.org))' });
+    expect(await login('alice', 'alice-pw')).toMatchObject({ outcome: 'authenticated' });
+    expect(await login('ALICE', 'alice-pw')).toEqual({ outcome: 'no_match' });
   });
 });
 

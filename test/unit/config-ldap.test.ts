@@ -130,9 +130,42 @@ describe('ldap_auth config', () => {
   });
 
   test.each([
+    [
+      'OpenLDAP',
+      '(&(objectClass=inetOrgPerson)(uid=${account}))',
+      [{ attribute: 'uid', template: '${account}' }],
+    ],
+    [
+      'Active Directory',
+      '(&(objectCategory=person)(objectClass=user)(sAMAccountName=${account}))',
+      [{ attribute: 'sAMAccountName', template: '${account}' }],
+    ],
+    [
+      'uid or mail, with a domain around the account',
+      '(|(uid=${account})(mail=${account}@example.org))',
+      [
+        { attribute: 'uid', template: '${account}' },
+        { attribute: 'mail', template: '${account}@example.org' },
+      ],
+    ],
+  ])('%s: the account terms whose spelling a login must match', (_what, filter, terms) => {
+    expect(load(section({ filter: JSON.stringify(filter) })).ldap!.accountTerms).toEqual(terms);
+  });
+
+  test.each([
     ['missing base', { base: undefined }, 'ldap_auth.base: required'],
     ['filter without ${account}', { filter: '"(uid=alice)"' }, 'ldap_auth.filter: must contain ${account}'],
     ['unbalanced filter', { filter: '"(uid=${account}"' }, 'ldap_auth.filter: invalid LDAP filter'],
+    [
+      'the account only in a substring term',
+      { filter: '"(uid=${account}*)"' },
+      'ldap_auth.filter: the account must appear in an equality term, (attribute=${account})',
+    ],
+    [
+      'the account only under a negation',
+      { filter: '"(&(objectClass=person)(!(uid=${account})))"' },
+      'ldap_auth.filter: the account must appear in an equality term',
+    ],
     ['bad tls', { tls: 'yes' }, 'ldap_auth.tls: must be one of none, always, starttls'],
     ['bad addr', { addr: '"ldap://x:389"' }, 'ldap_auth.addr: invalid address'],
     ['port out of range', { addr: '"x:70000"' }, 'ldap_auth.addr: invalid address'],

@@ -223,8 +223,16 @@ describe('other endpoints', () => {
     expect(res.headers.get('allow')).toBe('GET, POST');
     expect(await res.json()).toEqual({ errors: [{ code: 'UNSUPPORTED', message: 'method not allowed' }] });
   });
-  test('unknown paths (and the token path without the prefix) are JSON 404', async () => {
-    for (const path of ['/regauth/nope', '/auth']) {
+  test('unknown paths (the token path without the prefix, the prefix in another case) are JSON 404', async () => {
+    for (const path of [
+      '/regauth/nope',
+      '/auth',
+      '/REGAUTH/healthz',
+      '/Regauth/.well-known/jwks.json',
+      '/REGAUTH/auth?service=reg',
+      '/regauth/AUTH?service=reg',
+      '/regauth/Healthz',
+    ]) {
       const res = await fetch(`${server.url}${path}`);
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);

@@ -85,11 +85,35 @@ describe('Lockout', () => {
     expect(wait(lockout, 'a', 'b:c')).toBe(0);
   });
 
-  test('memory is bounded by max_entries', () => {
+  test('memory is bounded: max_entries counting pairs and max_entries locked pairs', () => {
     const { lockout } = setUp({}, 50);
     for (let i = 0; i < 1000; i++) lockout.failure(`user${i}`, '10.0.0.1');
     expect(lockout.size).toBe(50);
+    for (let i = 0; i < 1000; i++) for (let f = 0; f < 3; f++) lockout.failure(`locked${i}`, '10.0.0.1');
+    expect(lockout.size).toBeLessThanOrEqual(100);
+    // The 50 most recent locks are kept; older ones made room.
+    expect(wait(lockout, 'locked999', '10.0.0.1')).toBe(2);
+    expect(wait(lockout, 'locked950', '10.0.0.1')).toBe(2);
+    expect(wait(lockout, 'locked949', '10.0.0.1')).toBe(0);
   });
+
+  test('a flood of failures for made-up accounts cannot push a lock out of the table', () => {
+    const { lockout } = setUp({}, 50);
+    for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.9');
+    expect(wait(lockout, 'alice', '10.0.0.9')).toBe(2);
+    for (let i = 0; i < 500; i++) lockout.failure(`nouser${i}`, '10.0.0.9');
+    expect(wait(lockout, 'alice', '10.0.0.9')).toBe(2);
+  });
+
+  test.each(['ALICE', 'Alice ', ' alice', 'ａｌｉｃｅ', 'alice\t'])(
+    "the spelling %j shares alice's count (directories match it to alice)",
+    (spelling) => {
+      const { lockout } = setUp();
+      for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.1');
+      expect(wait(lockout, spelling, '10.0.0.1')).toBe(2);
+      expect(wait(lockout, spelling, '10.0.0.2')).toBe(0);
+    },
+  );
 
   test('disabled: nothing is counted or refused', () => {
     const { lockout } = setUp({ enabled: false });
