@@ -149,7 +149,11 @@ export function diagnose(
   } catch {
     realmPath = undefined;
   }
-  if (realmPath !== undefined && wanted.includes(realmPath))
+  // `/auth/token/` reaches the endpoint too (routes ignore one trailing slash).
+  if (
+    realmPath !== undefined &&
+    wanted.includes(realmPath.length > 1 ? realmPath.replace(/\/$/, '') : realmPath)
+  )
     pass('realm', `${realm} reaches the token endpoint`);
   else
     fail(

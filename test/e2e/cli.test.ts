@@ -1,8 +1,9 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { ensureBuilt } from '../helpers/build.js';
 import { randomPassword, tempDir } from '../helpers/fixtures.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -20,9 +21,7 @@ function regauth(args: string[], input = '', env: NodeJS.ProcessEnv = {}) {
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
-});
+beforeAll(() => ensureBuilt());
 
 describe('the built regauth CLI', () => {
   test('--help lists every verb', () => {

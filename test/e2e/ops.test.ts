@@ -3,10 +3,11 @@ import { request as httpRequest } from 'node:http';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ensureBuilt } from '../helpers/build.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { buildOciImage } from './harness/oci.js';
 import { freePort } from './harness/ports.js';
-import { runCommand, startProcess, waitFor, type ProcessHandle } from './harness/proc.js';
+import { startProcess, waitFor, type ProcessHandle } from './harness/proc.js';
 import { inspect, push } from './harness/skopeo.js';
 import { SERVICE, startRegauth, startStack, type RegauthStack, type Stack } from './harness/stack.js';
 
@@ -261,8 +262,7 @@ describe('SIGTERM', () => {
   });
 
   test('a request in flight when SIGTERM arrives is still answered, then the process exits 0', async () => {
-    const build = await runCommand('npm', ['run', 'build'], { cwd: REPO_ROOT, timeoutMs: 120_000 });
-    expect(build.code).toBe(0);
+    ensureBuilt();
     const keys = await writeSigningKey(tmp.dir, 'ES256');
     const password = randomPassword();
     // A high bcrypt cost makes the request take a while: long enough to signal during it.

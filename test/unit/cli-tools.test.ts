@@ -462,6 +462,18 @@ describe('regauth doctor', () => {
     ]);
   });
 
+  test.each(['/regauth/auth/token', '/regauth/auth/token/', '/regauth/auth/'])(
+    'the realm path %s reaches the token endpoint',
+    async (path) => {
+      const file = registryConfig(
+        `    realm: https://r.example.com${path}\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/bundle.pem\n    jwks: keys/jwks.json\n`,
+      );
+      const run = await regauth(['doctor', '-c', configFile, '--registry-config', file]);
+      expect(run.stdout).toContain(`ok   realm: https://r.example.com${path} reaches the token endpoint`);
+      expect(run.code).toBe(0);
+    },
+  );
+
   test('every mismatch is a finding with its fix: exit 1', async () => {
     const other = await generateSigningMaterial({ alg: 'ES256', commonName: 'other', validDays: 10 });
     write('other.pem', other.certPem);
