@@ -30,6 +30,9 @@ acl:
   - match: {labels: {group: admins}}
     actions: ["*"]
     comment: admins
+  - match: {account: bob, name: "bob-deletes/*"}
+    actions: [pull, push, delete]
+    comment: delete named, not "*"
   - match: {account: "/.+/", name: "\${account}/**"}
     actions: ["*"]
     comment: own namespace
@@ -134,6 +137,24 @@ describe('ES256 with x5c: the full flow against docker-registry and skopeo', () 
     expect((await inspect(s.registry.host, 'alice/app', 'gone', creds('alice'))).code).not.toBe(0);
     // bob may not delete alice's images
     expect((await deleteImage(s.registry.host, 'alice/app', 'v1', creds('bob'))).code).not.toBe(0);
+  });
+
+  test('a delete granted as [pull, push, delete] rather than "*": skopeo asks for *, then for delete', async () => {
+    const image = await buildOciImage(join(s.tmp.dir, 'img-del-named'), 'gone');
+    expect((await push(image.ref, s.registry.host, 'bob-deletes/app', 'gone', creds('bob'))).code).toBe(0);
+    const deleted = await deleteImage(s.registry.host, 'bob-deletes/app', 'gone', creds('bob'));
+    expect(deleted.stderr).toBe('');
+    expect(deleted.code).toBe(0);
+    expect((await inspect(s.registry.host, 'bob-deletes/app', 'gone', creds('bob'))).code).not.toBe(0);
+    // What skopeo asked for, as the audit log shows: the `*` scope first, then delete by name.
+    const requested = s.logs
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('bob-deletes/app'))
+      .flatMap((l) => (JSON.parse(l) as { requested?: string[] }).requested ?? []);
+    expect(requested.some((r) => r.startsWith('repository:bob-deletes/app:') && r.includes('delete'))).toBe(
+      true,
+    );
   });
 
   test('a token from the POST password grant is accepted by the registry', async () => {

@@ -168,32 +168,36 @@ describe('each client shape obtains a refresh token and redeems it', () => {
     });
   });
 
-  test('containerd: POST password with access_type=offline, then POST refresh without a username', async () => {
-    const login = await fetch(`${stack.regauth.url}/auth/token`, {
-      method: 'POST',
-      headers: FORM,
-      body: new URLSearchParams({
-        grant_type: 'password',
-        username: 'bob',
-        password: passwords.bob,
-        client_id: 'containerd-client',
-        access_type: 'offline',
-        service: SERVICE,
-        scope: 'repository:bob/app:pull',
-      }).toString(),
-    });
-    expect(login.status).toBe(200);
-    const { refresh_token: refreshToken } = (await login.json()) as { refresh_token: string };
-    expect(refreshToken).toEqual(expect.any(String));
-    const res = await refresh(refreshToken, {
-      clientId: 'containerd-client',
-      scopes: ['repository:bob/app:pull'],
-    });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { access_token: string; refresh_token: string };
-    expect(body.refresh_token).toBe(refreshToken);
-    expect(await listTags(body.access_token, 'bob/app')).toEqual({ status: 200, tags: ['v1'] });
-  });
+  // buildkit runs containerd's fetch code with its own client_id (protocol.md §4).
+  test.each(['containerd-client', 'buildkit-client'])(
+    '%s: POST password with access_type=offline, then POST refresh without a username',
+    async (clientId) => {
+      const login = await fetch(`${stack.regauth.url}/auth/token`, {
+        method: 'POST',
+        headers: FORM,
+        body: new URLSearchParams({
+          grant_type: 'password',
+          username: 'bob',
+          password: passwords.bob,
+          client_id: clientId,
+          access_type: 'offline',
+          service: SERVICE,
+          scope: 'repository:bob/app:pull',
+        }).toString(),
+      });
+      expect(login.status).toBe(200);
+      const { refresh_token: refreshToken } = (await login.json()) as { refresh_token: string };
+      expect(refreshToken).toEqual(expect.any(String));
+      const res = await refresh(refreshToken, {
+        clientId,
+        scopes: ['repository:bob/app:pull'],
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { access_token: string; refresh_token: string };
+      expect(body.refresh_token).toBe(refreshToken);
+      expect(await listTags(body.access_token, 'bob/app')).toEqual({ status: 200, tags: ['v1'] });
+    },
+  );
 
   test('crane: POST refresh with client_id=go-containerregistry and the raw challenge scope', async () => {
     const refreshToken = await dockerLogin('alice');
