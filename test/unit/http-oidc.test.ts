@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfigFile } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/log.js';
-import { createRuntime } from '../../src/runtime.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import type { RunningServer } from '../../src/http/server.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { startTestServer } from '../helpers/server.js';
 import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
 
 /** The /oidc routes under a path prefix, with a live provider, a dead one, and none configured. */
@@ -19,17 +16,11 @@ let dead: string;
 let none: string;
 
 async function serve(oidc: string): Promise<string> {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  const file = join(tmp.dir, `config-${servers.length}.yml`);
-  writeFileSync(
-    file,
-    `server:\n  addr: "127.0.0.1:0"\n  path_prefix: /regauth\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n${oidc}`,
-  );
-  const runtime = createRuntime(loadConfigFile(file));
-  const server = await startServer({
-    runtime: () => runtime,
-    logger: createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) }),
-    listen: { host: '127.0.0.1', port: 0 },
+  const { server } = await startTestServer({
+    dir: tmp.dir,
+    file: `config-${servers.length}.yml`,
+    config: ({ keyPath, certPath }) =>
+      `server:\n  addr: "127.0.0.1:0"\n  path_prefix: /regauth\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n${oidc}`,
   });
   servers.push(server);
   return `${server.url}/regauth`;

@@ -1,14 +1,11 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Lockout } from '../../src/authn/lockout.js';
 import type { Authenticator } from '../../src/authn/types.js';
-import { loadConfigFile } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/log.js';
+import type { RunningServer } from '../../src/http/server.js';
 import { createMetrics } from '../../src/metrics.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import type { Runtime } from '../../src/runtime.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -17,12 +14,6 @@ let server: RunningServer;
 let directoryUp = true;
 
 beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  const file = join(tmp.dir, 'config.yml');
-  writeFileSync(
-    file,
-    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: t, key: ${keyPath}, certificate: ${certPath}}\nlockout: {max_failures: 2, backoff: 30}\nusers:\n  alice: {password: "${hash(password)}"}\nacl: [{match: {}, actions: [pull]}]\n`,
-  );
   // A backend with a readiness check, standing in for a directory that can go down.
   const directory: Authenticator = {
     name: 'ldap_auth',
@@ -30,15 +21,18 @@ beforeAll(async () => {
     check: () =>
       directoryUp ? Promise.resolve() : Promise.reject(new Error('ldap://dir:389: connection refused')),
   };
-  const base = createRuntime(loadConfigFile(file));
-  runtime = { ...base, authenticators: [...base.authenticators, directory] };
-  server = await startServer({
-    runtime: () => runtime,
-    logger: createLogger({ level: 'silent' }),
-    metrics: createMetrics(),
-    lockout: new Lockout({ maxEntries: 100, policy: () => runtime.config.raw.lockout }),
-    listen: { host: '127.0.0.1', port: 0 },
+  const started = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) =>
+      `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: t, key: ${keyPath}, certificate: ${certPath}}\nlockout: {max_failures: 2, backoff: 30}\nusers:\n  alice: {password: "${hash(password)}"}\nacl: [{match: {}, actions: [pull]}]\n`,
+    runtime: (base) => ({ ...base, authenticators: [...base.authenticators, directory] }),
+    server: {
+      metrics: createMetrics(),
+      lockout: new Lockout({ maxEntries: 100, policy: () => runtime.config.raw.lockout }),
+    },
   });
+  runtime = started.runtime;
+  server = started.server;
 });
 afterAll(async () => {
   await server.close(100);

@@ -1,13 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bcryptVerifier, type PasswordVerifier } from '../../src/authn/password.js';
-import { loadConfigFile } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/log.js';
-import { createRuntime } from '../../src/runtime.js';
-import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import type { RunningServer } from '../../src/http/server.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer } from '../helpers/server.js';
 
 /**
  * HEAD on the token endpoint is not a token request: Express would route it to the GET
@@ -17,7 +12,7 @@ import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helper
 
 const tmp = tempDir();
 const alicePassword = randomPassword();
-const logLines: string[] = [];
+let logLines: string[] = [];
 let passwordChecks = 0;
 let server: RunningServer;
 let base: string;
@@ -28,13 +23,6 @@ const METHOD_NOT_ALLOWED = JSON.stringify({
 });
 
 beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  const file = join(tmp.dir, 'config.yml');
-  // Anonymous pulls are allowed, so a HEAD without credentials would have got a token too.
-  writeFileSync(
-    file,
-    `server:\n  path_prefix: /regauth\ntoken:\n  issuer: test-issuer\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash(alicePassword)}"\n  "": {}\nacl:\n  - match: {}\n    actions: [pull]\n`,
-  );
   const real = bcryptVerifier(4);
   const verifier: PasswordVerifier = {
     verify: (password, h) => {
@@ -46,18 +34,15 @@ beforeAll(async () => {
       return real.burn(password);
     },
   };
-  const runtime = createRuntime(loadConfigFile(file), { verifier });
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
+  // Anonymous pulls are allowed, so a HEAD without credentials would have got a token too.
+  const started = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) =>
+      `server:\n  path_prefix: /regauth\ntoken:\n  issuer: test-issuer\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash(alicePassword)}"\n  "": {}\nacl:\n  - match: {}\n    actions: [pull]\n`,
+    runtimeDeps: { verifier },
   });
-  server = await startServer({
-    runtime: () => runtime,
-    logger: createLogger({ destination: sink }),
-    listen: { host: '127.0.0.1', port: 0 },
-  });
+  server = started.server;
+  logLines = started.logs;
   base = `${server.url}/regauth`;
 });
 afterAll(async () => {

@@ -1,41 +1,25 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfigFile } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/log.js';
-import { createRuntime } from '../../src/runtime.js';
-import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import type { RunningServer } from '../../src/http/server.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const alicePassword = randomPassword();
-const logLines: string[] = [];
+let logLines: string[] = [];
 let server: RunningServer;
 let base: string;
 const NOW = 1_800_000_000_000;
 
 beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  const file = join(tmp.dir, 'config.yml');
-  writeFileSync(
-    file,
-    `server:\n  addr: "127.0.0.1:0"\n  path_prefix: /regauth\ntoken:\n  issuer: test-issuer\n  expiration: 600\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash(alicePassword)}"\n    labels: {group: [dev]}\n  "": {}\nacl:\n  - match: {account: alice, name: "alice/**"}\n    actions: ["*"]\n  - match: {account: "", name: "public/*"}\n    actions: [pull]\n  - match: {labels: {group: dev}, name: "team/*"}\n    actions: [pull]\n`,
-  );
-  const runtime = createRuntime(loadConfigFile(file));
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
+  const started = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) =>
+      `server:\n  addr: "127.0.0.1:0"\n  path_prefix: /regauth\ntoken:\n  issuer: test-issuer\n  expiration: 600\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash(alicePassword)}"\n    labels: {group: [dev]}\n  "": {}\nacl:\n  - match: {account: alice, name: "alice/**"}\n    actions: ["*"]\n  - match: {account: "", name: "public/*"}\n    actions: [pull]\n  - match: {labels: {group: dev}, name: "team/*"}\n    actions: [pull]\n`,
+    server: { now: () => NOW },
   });
-  server = await startServer({
-    runtime: () => runtime,
-    logger: createLogger({ destination: sink }),
-    now: () => NOW,
-    listen: { host: '127.0.0.1', port: 0 },
-  });
+  server = started.server;
+  logLines = started.logs;
   base = `${server.url}/regauth`;
 });
 afterAll(async () => {

@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { createLogger } from '../../../src/log.js';
 import { startService, type Service, type ServiceOptions } from '../../../src/service.js';
 import type { SigningAlg } from '../../../src/token/types.js';
 import { tempDir, writeSigningKey } from '../../helpers/fixtures.js';
 import { startRegistry, type Registry } from './registry.js';
+import { logSink } from '../../helpers/server.js';
 
 /** The registry's `auth.token.service`: the `service` of token requests and the `aud` of tokens. */
 export const SERVICE = 'registry.test';
@@ -13,17 +13,8 @@ export const SERVICE = 'registry.test';
 /** A temporary directory, as {@link tempDir} makes it. */
 export type TempDir = ReturnType<typeof tempDir>;
 
-/** A log destination that keeps what is written to it: with regauth's logger, one JSON line a chunk. */
-export function logSink(): { stream: Writable; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      lines.push(String(chunk));
-      callback();
-    },
-  });
-  return { stream, lines };
-}
+/** A log destination that keeps what is written to it (one JSON line a chunk). */
+export { logSink };
 
 /**
  * What a suite writes of regauth's config.yml. The stack writes the header itself: `server.addr`

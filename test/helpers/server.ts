@@ -1,0 +1,58 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfigFile } from '../../src/config/load.js';
+import { startServer, type RunningServer } from '../../src/http/server.js';
+import type { AppDeps } from '../../src/http/app.js';
+import { createLogger } from '../../src/log.js';
+import { createRuntime, type Runtime, type RuntimeDeps } from '../../src/runtime.js';
+import { writeSigningKey } from './fixtures.js';
+
+/** A stream that keeps what is written to it, one string per write (one log line each with pino). */
+export function logSink(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(String(chunk));
+      callback();
+    },
+  });
+  return { stream, lines };
+}
+
+export interface TestServer {
+  readonly server: RunningServer;
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly runtime: Runtime;
+  /** The log lines written so far. */
+  readonly logs: string[];
+}
+
+/**
+ * The HTTP server on 127.0.0.1 and a free port, in-process, for unit tests: a fresh ES256 key in
+ * `dir`, the config `config({keyPath, certPath})` written to `dir/<file>` and loaded as `serve`
+ * loads it, the log kept in memory. `runtime` may wrap the loaded runtime (a stand-in backend).
+ */
+export async function startTestServer(options: {
+  readonly dir: string;
+  readonly config: (keys: { keyPath: string; certPath: string }) => string;
+  readonly file?: string;
+  readonly runtimeDeps?: RuntimeDeps;
+  readonly runtime?: (loaded: Runtime) => Runtime;
+  readonly server?: Omit<AppDeps, 'runtime' | 'logger'>;
+}): Promise<TestServer> {
+  const keys = await writeSigningKey(options.dir);
+  const file = join(options.dir, options.file ?? 'config.yml');
+  writeFileSync(file, options.config(keys));
+  const loaded = createRuntime(loadConfigFile(file), options.runtimeDeps);
+  const runtime = options.runtime ? options.runtime(loaded) : loaded;
+  const log = logSink();
+  const server = await startServer({
+    ...options.server,
+    runtime: () => runtime,
+    logger: createLogger({ destination: log.stream }),
+    listen: { host: '127.0.0.1', port: 0 },
+  });
+  return { server, url: server.url, runtime, logs: log.lines };
+}
