@@ -60,8 +60,12 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
   }
   if (r.result) {
     Object.assign(record, {
-      // For the refresh grant the account comes from the refresh token, not from the request.
+      // For the refresh grant the account comes from the refresh token, not from the request;
+      // for a password login it is the backend's spelling (`typedAccount`: what the client sent).
       account: r.result.account,
+      ...(r.request?.grant === 'password' && r.request.credentials.account !== r.result.account
+        ? { typedAccount: r.request.credentials.account }
+        : {}),
       authenticator: r.result.authenticatedBy,
       ...(r.result.refreshToken
         ? { refreshToken: r.request?.grant === 'refresh_token' ? 'used' : 'issued' }

@@ -76,7 +76,7 @@ export async function issueToken(
     if (result.outcome === 'denied') {
       throw new UnauthorizedError(undefined, { authenticator: result.by, reason: result.reason });
     }
-    authn = { ...result, account: request.credentials.account };
+    authn = { ...result, account: result.account ?? request.credentials.account };
   }
   const account = authn.account;
 

@@ -8,6 +8,8 @@ import type { Authenticator, AuthnResult, Credentials } from './types.js';
 interface Entry {
   readonly labels: Labels;
   readonly fingerprint: string | undefined;
+  /** The account as the backend stores it, when the login spelled it otherwise. */
+  readonly account: string | undefined;
   /** Unix milliseconds. */
   readonly expiresAt: number;
 }
@@ -71,8 +73,8 @@ export class CredentialCache {
     return entry;
   }
 
-  set(key: string, labels: Labels, fingerprint: string | undefined): void {
-    this.#entries.set(key, { labels, fingerprint, expiresAt: this.#now() + this.ttlMs });
+  set(key: string, labels: Labels, fingerprint: string | undefined, account?: string): void {
+    this.#entries.set(key, { labels, fingerprint, account, expiresAt: this.#now() + this.ttlMs });
   }
 
   clear(): void {
@@ -122,12 +124,16 @@ export class CachedAuthenticator implements Authenticator {
     const key = this.#cache.key([this.name, version ?? '', account, password.reveal()]);
     const hit = this.#cache.get(key);
     if (hit) {
-      return hit.fingerprint === undefined
-        ? { outcome: 'authenticated', labels: hit.labels }
-        : { outcome: 'authenticated', labels: hit.labels, fingerprint: hit.fingerprint };
+      return {
+        outcome: 'authenticated',
+        labels: hit.labels,
+        ...(hit.fingerprint !== undefined ? { fingerprint: hit.fingerprint } : {}),
+        ...(hit.account !== undefined ? { account: hit.account } : {}),
+      };
     }
     const result = await this.inner.authenticate(credentials);
-    if (result.outcome === 'authenticated') this.#cache.set(key, result.labels, result.fingerprint);
+    if (result.outcome === 'authenticated')
+      this.#cache.set(key, result.labels, result.fingerprint, result.account);
     return result;
   }
 }

@@ -10,6 +10,8 @@ export type ChainResult =
       readonly by: string;
       /** The backend's credential fingerprint, recorded in refresh tokens. */
       readonly fingerprint?: string;
+      /** The account as the backend stores it, when the login spelled it otherwise. */
+      readonly account?: string;
     }
   | { readonly outcome: 'denied'; readonly reason: string; readonly by: string | null };
 

@@ -10,7 +10,7 @@ import {
 } from 'ldapts';
 import type { ClientOptions, Entry, SearchOptions } from 'ldapts';
 import type { Labels } from '../authz/types.js';
-import type { LdapConfig, LdapLabelSource } from '../config/ldap.js';
+import type { AccountTerm, LdapConfig, LdapLabelSource } from '../config/ldap.js';
 import { BackendUnavailableError } from '../errors.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
@@ -91,20 +91,23 @@ export class LdapAuthenticator implements Authenticator {
   async #lookup(account: string): Promise<{ readonly labels: Labels } | undefined> {
     if (account === '') return undefined;
     return this.#limited(async () => {
-      const entry = await this.#withService((client) => this.#findEntry(client, account));
-      if (!entry) return undefined;
+      const found = await this.#withService((client) => this.#findEntry(client, account));
+      // Refresh tokens carry the stored spelling; another one is not this entry's token.
+      if (!found || found.account !== account) return undefined;
+      const { entry } = found;
       const groups = await this.#withService((client) => this.#groups(client, entry.dn, account));
       return { labels: this.#labels(entry, groups) };
     });
   }
 
   async #authenticateWithService(account: string, password: string): Promise<AuthnResult> {
-    const entry = await this.#withService((client) => this.#findEntry(client, account));
-    if (!entry) return { outcome: 'no_match' };
+    const found = await this.#withService((client) => this.#findEntry(client, account));
+    if (!found) return { outcome: 'no_match' };
+    const { entry } = found;
     const bound = await this.#withSession((client) => bindAsUser(client, entry.dn, password));
     if (!bound) return { outcome: 'denied', reason: 'invalid credentials' };
-    const groups = await this.#withService((client) => this.#groups(client, entry.dn, account));
-    return { outcome: 'authenticated', labels: this.#labels(entry, groups) };
+    const groups = await this.#withService((client) => this.#groups(client, entry.dn, found.account));
+    return authenticated(this.#labels(entry, groups), account, found.account);
   }
 
   /** docker_auth's initial_bind_as_user: no service account; everything runs as the user. */
@@ -114,23 +117,28 @@ export class LdapAuthenticator implements Authenticator {
       if (!(await bindAsUser(client, bindDn, password))) {
         return { outcome: 'denied', reason: 'invalid credentials' };
       }
-      const entry = await this.#findEntry(client, account);
-      if (!entry) return { outcome: 'no_match' };
+      const found = await this.#findEntry(client, account);
+      if (!found) return { outcome: 'no_match' };
+      const { entry } = found;
       // The initial bind proved a DN built from the account; this one proves the entry found.
       if (!(await bindAsUser(client, entry.dn, password))) {
         return { outcome: 'denied', reason: 'invalid credentials' };
       }
-      const groups = await this.#groups(client, entry.dn, account);
-      return { outcome: 'authenticated', labels: this.#labels(entry, groups) };
+      const groups = await this.#groups(client, entry.dn, found.account);
+      return authenticated(this.#labels(entry, groups), account, found.account);
     });
   }
 
   /**
-   * The account's entry, undefined when there is none, or when the directory matched it under
-   * another spelling (`ALICE`, `alice `): the account must be typed as one of the filter's account
-   * attributes holds it. More than one entry is a misconfiguration.
+   * The account's entry and the account as the entry spells it, or undefined when there is none.
+   * Directories compare account attributes without regard to case and extra spaces, so `ALICE`
+   * finds alice's entry: the stored spelling (from the filter's account terms) then names the
+   * account everywhere, so that one entry is one account. More than one entry is a misconfiguration.
    */
-  async #findEntry(client: LdapClient, account: string): Promise<Entry | undefined> {
+  async #findEntry(
+    client: LdapClient,
+    account: string,
+  ): Promise<{ readonly entry: Entry; readonly account: string } | undefined> {
     const attributes = [
       ...new Set([
         ...[...this.#config.labels.values()].map((s) => s.attribute),
@@ -154,10 +162,9 @@ export class LdapAuthenticator implements Authenticator {
     if (entries.length > 1) throw ambiguous();
     const entry = entries[0];
     if (!entry) return undefined;
-    const spelledAsStored = this.#config.accountTerms.some((t) =>
-      attributeValues(entry, t.attribute).includes(t.template.replaceAll('${account}', account)),
-    );
-    return spelledAsStored ? entry : undefined;
+    const stored = storedSpelling(this.#config.accountTerms, entry, account);
+    // No term holds the account even loosely (a matching rule we do not mirror): not this account.
+    return stored === undefined ? undefined : { entry, account: stored };
   }
 
   /** Values of the group search's attribute, or [] without a group search. */
@@ -408,6 +415,47 @@ function attributeValues(entry: Entry, attribute: string): string[] {
   if (value === undefined) return [];
   const values = Array.isArray(value) ? value : [value];
   return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+}
+
+/** What LDAP's caseIgnoreMatch ignores: case, Unicode compatibility forms, outer and repeated spaces. */
+function fold(value: string): string {
+  return value.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/**
+ * The account as the entry stores it: the typed spelling when an account term holds it exactly,
+ * else the part of a value that equals it loosely (`Alice` for `alice`, `Alice` out of
+ * `Alice@example.org` for `(mail=${account}@example.org)`), else undefined.
+ */
+function storedSpelling(terms: readonly AccountTerm[], entry: Entry, typed: string): string | undefined {
+  for (const t of terms) {
+    if (attributeValues(entry, t.attribute).includes(t.template.replaceAll('${account}', typed)))
+      return typed;
+  }
+  for (const t of terms) {
+    const parts = t.template.split('${account}');
+    if (parts.length !== 2) continue;
+    const [prefix, suffix] = parts as [string, string];
+    for (const value of attributeValues(entry, t.attribute)) {
+      const core = value.slice(prefix.length, value.length - suffix.length);
+      if (
+        fold(value.slice(0, prefix.length)) === fold(prefix) &&
+        fold(value.slice(value.length - suffix.length)) === fold(suffix) &&
+        core.trim() !== '' &&
+        fold(core) === fold(typed)
+      ) {
+        return core.trim();
+      }
+    }
+  }
+  return undefined;
+}
+
+/** An `authenticated` answer naming the stored spelling when the login typed another. */
+function authenticated(labels: Labels, typed: string, stored: string): AuthnResult {
+  return stored === typed
+    ? { outcome: 'authenticated', labels }
+    : { outcome: 'authenticated', labels, account: stored };
 }
 
 function labelValue(value: string, source: LdapLabelSource): string {

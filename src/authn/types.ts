@@ -21,6 +21,12 @@ export type AuthnResult =
        * A refresh token records it; `lookup` must return the same value for the token to stay valid.
        */
       readonly fingerprint?: string;
+      /**
+       * The account as the backend stores it, when the login spelled it otherwise (a directory
+       * that found `alice` for `Alice`): tokens, ACL rules, refresh tokens and revocation use it,
+       * so one account has one name whatever was typed.
+       */
+      readonly account?: string;
     }
   | { readonly outcome: 'denied'; readonly reason: string }
   | { readonly outcome: 'no_match' };

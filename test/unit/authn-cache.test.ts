@@ -53,6 +53,27 @@ describe('credential cache', () => {
     expect(calls).toEqual(['alice']);
   });
 
+  test('a hit keeps the stored spelling the backend named (a directory that found alice for ALICE)', async () => {
+    const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
+    let asked = 0;
+    const directory: Authenticator = {
+      name: 'ldap_auth',
+      authenticate: async () => {
+        asked += 1;
+        return { outcome: 'authenticated', labels: {}, account: 'alice' };
+      },
+    };
+    const cached = new CachedAuthenticator(directory, cache, () => 'v1');
+    for (let i = 0; i < 2; i++) {
+      expect(await cached.authenticate(creds('ALICE', 'right'))).toEqual({
+        outcome: 'authenticated',
+        labels: {},
+        account: 'alice',
+      });
+    }
+    expect(asked).toBe(1);
+  });
+
   test.each([
     ['just before the TTL', 59_999, 1],
     ['at the TTL', 60_000, 2],

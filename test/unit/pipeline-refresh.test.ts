@@ -177,6 +177,29 @@ describe('the refresh grant', () => {
     expect(result.refreshToken).toBeUndefined();
   });
 
+  test('a backend that names the stored spelling (LDAP found alice for ALICE): token, ACL and refresh token use it', async () => {
+    const directory: Authenticator = {
+      name: 'ldap_auth',
+      authenticate: async ({ account }) =>
+        account.toLowerCase() === 'alice'
+          ? { outcome: 'authenticated', labels: {}, ...(account !== 'alice' ? { account: 'alice' } : {}) }
+          : { outcome: 'no_match' },
+      lookup: async (account) => (account === 'alice' ? { labels: {} } : undefined),
+    };
+    const rt: Runtime = { ...runtime(), authenticators: [directory] };
+    const result = await get(
+      rt,
+      'client_id=docker&offline_token=true&service=reg&scope=repository:alice/app:pull',
+      basic('ALICE', 'pw'),
+    );
+    expect(result.account).toBe('alice');
+    expect(decodeJwt(result.token).sub).toBe('alice');
+    // The ACL's ${account}/* rule matched the stored spelling.
+    expect(result.access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['pull'] }]);
+    const after = await post(rt, refreshBody(result.refreshToken!.reveal()));
+    expect(after.account).toBe('alice');
+  });
+
   test('a user without a password keeps working until a password is set', async () => {
     const token = await login(runtime(), 'nopass', 'anything');
     expect((await post(runtime(), refreshBody(token))).account).toBe('nopass');
