@@ -1,4 +1,6 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
 import { RegauthError } from '../errors.js';
 import { libtrustKeyId, registryV3Thumbprint } from './kid.js';
 import type { SigningAlg, SigningKey } from './types.js';
@@ -61,7 +63,10 @@ export function loadSigningKey(input: LoadSigningKeyInput): SigningKey {
       `${certName} does not match ${keyName}: the first certificate's public key is not the key's public key`,
     );
   }
-  if (input.x5c) checkValidity(certificates, certName, input.now ?? new Date());
+  if (input.x5c) {
+    checkValidity(certificates, certName, input.now ?? new Date());
+    checkSignatureHashes(certificates, certName);
+  }
 
   const libtrustKid = libtrustKeyId(publicKey);
   const v3Kid = registryV3Thumbprint(publicKey);
@@ -136,6 +141,34 @@ function parseCertificates(pem: string, name: string): X509Certificate[] {
       return new X509Certificate(block);
     } catch (err) {
       throw new RegauthError('ERR_KEY', `${name}: certificate #${i + 1} cannot be parsed`, { cause: err });
+    }
+  });
+}
+
+/** Signature algorithms Go's crypto/x509 refuses in a chain (since Go 1.18 for SHA-1), by OID. */
+const INSECURE_SIGNATURES: Readonly<Record<string, string>> = {
+  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
+  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.2.840.10040.4.3': 'dsa-with-SHA1',
+};
+
+/**
+ * The registry verifies the x5c chain with Go's crypto/x509, which refuses SHA-1 and MD5
+ * signatures: a certificate signed that way by another makes every token fail. A self-signed
+ * certificate's own signature is never checked (it is trusted as it is, from the bundle).
+ */
+function checkSignatureHashes(certificates: readonly X509Certificate[], name: string): void {
+  certificates.forEach((cert, i) => {
+    // Self-signed: its own key made its signature (key usage aside, which checkIssued would weigh).
+    if (cert.subject === cert.issuer && cert.verify(cert.publicKey)) return;
+    const oid = AsnConvert.parse(cert.raw, Certificate).signatureAlgorithm.algorithm;
+    const insecure = INSECURE_SIGNATURES[oid];
+    if (insecure) {
+      throw new RegauthError(
+        'ERR_KEY',
+        `${name}: certificate #${i + 1} (${cert.subject.replace(/\n/g, ', ')}) is signed with ${insecure}, which the registry refuses (Go's x509 rejects SHA-1 and MD5): reissue it with SHA-256 or better`,
+      );
     }
   });
 }

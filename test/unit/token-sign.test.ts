@@ -257,6 +257,7 @@ describe('certificate chain leaf ← intermediate ← root', () => {
   let x509: X509;
   let chain: { rootPem: string; intermediatePem: string; leafPem: string; leafKeyPem: string };
   const NOT_AFTER_INTERMEDIATE = new Date('2026-03-10T00:00:00Z');
+  let pairs: { intermediate: webcrypto.CryptoKeyPair; leaf: webcrypto.CryptoKeyPair };
 
   async function ecKeys(): Promise<webcrypto.CryptoKeyPair> {
     return (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
@@ -272,6 +273,7 @@ describe('certificate chain leaf ← intermediate ← root', () => {
     signingKey: webcrypto.CryptoKey;
     ca: boolean;
     notAfter: Date;
+    hash?: 'SHA-256' | 'SHA-1';
   }): Promise<string> {
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomBytes(12).toString('hex'),
@@ -279,7 +281,7 @@ describe('certificate chain leaf ← intermediate ← root', () => {
       issuer: [{ CN: [p.issuer] }],
       notBefore: new Date('2026-01-01T00:00:00Z'),
       notAfter: p.notAfter,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      signingAlgorithm: { name: 'ECDSA', hash: p.hash ?? 'SHA-256' },
       publicKey: p.publicKey,
       signingKey: p.signingKey,
       extensions: [
@@ -296,6 +298,7 @@ describe('certificate chain leaf ← intermediate ← root', () => {
   beforeAll(async () => {
     x509 = await loadX509();
     const [root, intermediate, leaf] = [await ecKeys(), await ecKeys(), await ecKeys()];
+    pairs = { intermediate, leaf };
     const far = new Date('2036-01-01T00:00:00Z');
     chain = {
       rootPem: await issue({
@@ -329,6 +332,35 @@ describe('certificate chain leaf ← intermediate ← root', () => {
   function chainKey(certPem: string, x5c = true): SigningKey {
     return loadSigningKey({ keyPem: chain.leafKeyPem, certPem, x5c, kidFormat: 'libtrust', now: CERT_TIME });
   }
+
+  test('a certificate signed with SHA-1 by another is refused at load (Go x509 refuses it); without x5c it is not checked', async () => {
+    const sha1Leaf = await issue({
+      subject: 'regauth signer',
+      issuer: 'Test Intermediate',
+      publicKey: pairs.leaf.publicKey,
+      signingKey: pairs.intermediate.privateKey,
+      ca: false,
+      notAfter: new Date('2036-01-01T00:00:00Z'),
+      hash: 'SHA-1',
+    });
+    expect(() => chainKey(sha1Leaf + chain.intermediatePem)).toThrow(
+      'certificate #1 (CN=regauth signer) is signed with ecdsa-with-SHA1, which the registry refuses',
+    );
+    expect(chainKey(sha1Leaf + chain.intermediatePem, false).x5c).toEqual([]);
+  });
+
+  test('a self-signed certificate is trusted as it is: its own SHA-1 signature is not held against it', async () => {
+    const selfSigned = await issue({
+      subject: 'regauth signer',
+      issuer: 'regauth signer',
+      publicKey: pairs.leaf.publicKey,
+      signingKey: pairs.leaf.privateKey,
+      ca: false,
+      notAfter: new Date('2036-01-01T00:00:00Z'),
+      hash: 'SHA-1',
+    });
+    expect(chainKey(selfSigned).x5c).toHaveLength(1);
+  });
 
   test('x5c carries leaf then intermediate and verifies to the root bundle', async () => {
     const key = chainKey(chain.leafPem + chain.intermediatePem);
