@@ -48,6 +48,8 @@ interface Identity {
   /** The authenticator that decided. */
   readonly by: string;
   readonly fingerprint?: string;
+  /** When the credential presented expires (unix seconds), if it does. */
+  readonly expiresAt?: number;
 }
 
 /**
@@ -188,6 +190,8 @@ async function offerRefreshToken(
       ...(backend.labelsInRefreshToken ? { labels: authn.labels } : {}),
     },
     now,
+    // A refresh token never outlives the credential it was obtained with (an app password).
+    authn.expiresAt,
   );
   // Never hand out a token the refresh grant would refuse (docker would have forgotten the
   // password): without one, the client simply keeps logging in with its credentials.

@@ -10,6 +10,8 @@ interface Entry {
   readonly fingerprint: string | undefined;
   /** The account as the backend stores it, when the login spelled it otherwise. */
   readonly account: string | undefined;
+  /** When the credential itself expires (unix seconds), if it does. */
+  readonly credentialExpiresAt: number | undefined;
   /** Unix milliseconds. */
   readonly expiresAt: number;
 }
@@ -73,8 +75,19 @@ export class CredentialCache {
     return entry;
   }
 
-  set(key: string, labels: Labels, fingerprint: string | undefined, account?: string): void {
-    this.#entries.set(key, { labels, fingerprint, account, expiresAt: this.#now() + this.ttlMs });
+  /** Remembers a success for `ttlMs`, or until the credential expires (`credentialExpiresAt`, unix seconds) if sooner. */
+  set(
+    key: string,
+    labels: Labels,
+    fingerprint: string | undefined,
+    account?: string,
+    credentialExpiresAt?: number,
+  ): void {
+    const until =
+      credentialExpiresAt === undefined
+        ? this.#now() + this.ttlMs
+        : Math.min(this.#now() + this.ttlMs, credentialExpiresAt * 1000);
+    this.#entries.set(key, { labels, fingerprint, account, credentialExpiresAt, expiresAt: until });
   }
 
   clear(): void {
@@ -129,11 +142,12 @@ export class CachedAuthenticator implements Authenticator {
         labels: hit.labels,
         ...(hit.fingerprint !== undefined ? { fingerprint: hit.fingerprint } : {}),
         ...(hit.account !== undefined ? { account: hit.account } : {}),
+        ...(hit.credentialExpiresAt !== undefined ? { expiresAt: hit.credentialExpiresAt } : {}),
       };
     }
     const result = await this.inner.authenticate(credentials);
     if (result.outcome === 'authenticated')
-      this.#cache.set(key, result.labels, result.fingerprint, result.account);
+      this.#cache.set(key, result.labels, result.fingerprint, result.account, result.expiresAt);
     return result;
   }
 }

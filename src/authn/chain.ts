@@ -12,6 +12,8 @@ export type ChainResult =
       readonly fingerprint?: string;
       /** The account as the backend stores it, when the login spelled it otherwise. */
       readonly account?: string;
+      /** Unix seconds at which the credential expires, when it does. */
+      readonly expiresAt?: number;
     }
   | { readonly outcome: 'denied'; readonly reason: string; readonly by: string | null };
 

@@ -128,11 +128,11 @@ export class JwtAuthenticator implements Authenticator {
       return { outcome: 'denied', reason: `token rejected: ${(err as errors.JOSEError).code}` };
     }
 
-    const subject = claimStrings(payload[rules.account_claim]);
-    if (subject.length !== 1) {
+    const subject = payload[rules.account_claim];
+    if (typeof subject !== 'string') {
       return { outcome: 'denied', reason: `claim ${rules.account_claim} is not a single string` };
     }
-    if (subject[0] !== account) {
+    if (subject !== account) {
       return { outcome: 'denied', reason: `user name differs from claim ${rules.account_claim}` };
     }
     for (const [claim, allowed] of Object.entries(rules.required_claims)) {
@@ -140,7 +140,12 @@ export class JwtAuthenticator implements Authenticator {
         return { outcome: 'denied', reason: `claim ${claim} has no allowed value` };
       }
     }
-    return { outcome: 'authenticated', labels: labelsFrom(payload, rules.label_claims) };
+    return {
+      outcome: 'authenticated',
+      labels: labelsFrom(payload, rules.label_claims),
+      // jwtVerify required exp: the credential cache forgets this success when the token expires.
+      ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp } : {}),
+    };
   }
 }
 

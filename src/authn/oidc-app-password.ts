@@ -63,7 +63,7 @@ export class AppPasswordAuthenticator implements Authenticator {
   async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
     const value = password?.reveal();
     if (value === undefined || !value.startsWith(APP_PASSWORD_PREFIX)) return { outcome: 'no_match' };
-    let claims: { sub?: string; iat?: number; labels?: unknown };
+    let claims: { sub?: string; iat?: number; exp?: number; labels?: unknown };
     try {
       ({ payload: claims } = await jwtVerify(value.slice(APP_PASSWORD_PREFIX.length), this.#key, {
         algorithms: ['HS256'],
@@ -82,6 +82,7 @@ export class AppPasswordAuthenticator implements Authenticator {
     return {
       outcome: 'authenticated',
       labels: asLabels(claims.labels),
+      ...(typeof claims.exp === 'number' ? { expiresAt: claims.exp } : {}),
       fingerprint: this.#fingerprint(account),
     };
   }

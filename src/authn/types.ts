@@ -27,6 +27,12 @@ export type AuthnResult =
        * so one account has one name whatever was typed.
        */
       readonly account?: string;
+      /**
+       * Unix seconds at which the credential itself expires (a CI ID token, an app password):
+       * the credential cache forgets the success then, and a refresh token obtained with it
+       * expires no later.
+       */
+      readonly expiresAt?: number;
     }
   | { readonly outcome: 'denied'; readonly reason: string }
   | { readonly outcome: 'no_match' };

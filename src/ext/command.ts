@@ -39,7 +39,8 @@ export const MAX_OUTPUT_BYTES = 64 * 1024;
  * same, and scripts rely on it) but never a credential: those go on stdin only.
  *
  * The child leads its own process group so a timeout kills the whole group: a shell script
- * stuck in `sleep` would otherwise keep its pipes open after the shell is killed.
+ * stuck in `sleep` would otherwise keep its pipes open after the shell is killed. The group is
+ * also killed when the command exits, so nothing it started in the background outlives it.
  */
 export const spawnRunner: CommandRunner = (request) =>
   new Promise((resolve, reject) => {
@@ -86,6 +87,9 @@ export const spawnRunner: CommandRunner = (request) =>
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      // What the command left running in its group (`sleep 30 &`) would escape the timeout and
+      // the concurrency bound: the group goes with the command.
+      kill();
       resolve({
         code,
         signal,

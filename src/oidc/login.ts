@@ -118,6 +118,13 @@ export class OidcLogin {
       // A Basic user name cannot hold a colon, so such an account could never log in.
       throw new BadRequestError(`the identity provider gave no usable ${this.#config.userClaim} claim`);
     }
+    // An address the provider has not verified may be anyone's (many providers let users type
+    // their own): as the account name it would hand out someone else's app password.
+    if (this.#config.userClaim === 'email' && !isVerified(claims['email_verified'])) {
+      throw new BadRequestError(
+        'the identity provider has not verified this email address (email_verified); verify it there, or set user_claim to a claim users cannot choose',
+      );
+    }
     const labels = labelsFrom(claims, this.#config.labelClaims);
     const issued = await issueAppPassword(this.#config, account[0]!, labels, now);
     return {
@@ -178,4 +185,9 @@ function translate(err: unknown): Error {
     return new BadRequestError('the login could not be completed; start again at /oidc/login');
   }
   return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', { cause: err });
+}
+
+/** `email_verified` as providers send it: `true`, or (some) the string `"true"`. */
+function isVerified(value: unknown): boolean {
+  return value === true || value === 'true';
 }

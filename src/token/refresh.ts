@@ -48,9 +48,11 @@ export interface RefreshSettings {
 /** Issues and verifies refresh tokens for one config. */
 export interface RefreshTokens {
   readonly expiration: number;
+  /** `notAfter` (unix seconds): the token expires then at the latest (the credential it came from does). */
   issue(
     claims: Pick<RefreshClaims, 'account' | 'service' | 'authenticator' | 'fingerprint' | 'labels'>,
     now: number,
+    notAfter?: number,
   ): Promise<Secret>;
   /**
    * Decrypts and checks a refresh token: integrity, expiry, service, operator revocation.
@@ -81,7 +83,7 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
   return {
     expiration: settings.expiration,
 
-    async issue(claims, now) {
+    async issue(claims, now, notAfter) {
       const jwt = new EncryptJWT({
         authn: claims.authenticator,
         ...(claims.fingerprint !== undefined ? { fp: claims.fingerprint } : {}),
@@ -91,7 +93,9 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
         .setSubject(claims.account)
         .setAudience(claims.service)
         .setIssuedAt(now);
-      if (settings.expiration > 0) jwt.setExpirationTime(now + settings.expiration);
+      const exp = settings.expiration > 0 ? now + settings.expiration : undefined;
+      const capped = notAfter === undefined ? exp : Math.min(exp ?? notAfter, notAfter);
+      if (capped !== undefined) jwt.setExpirationTime(capped);
       return new Secret(await jwt.encrypt(key));
     },
 

@@ -142,6 +142,27 @@ acl:
     expect(await res.text()).toMatch(/expired or was tampered with/);
   });
 
+  test("with user_claim: email, only a verified address names the account (eve typed alice's)", async () => {
+    s.writeConfig({
+      config: oidcConfig()
+        .replace('user_claim: preferred_username', 'user_claim: email')
+        .replace('scopes: [openid, profile, groups]', 'scopes: [openid, email, profile, groups]'),
+    });
+    await s.regauth.reload();
+    try {
+      const eve = await signIn('eve');
+      expect(await eve.textContent('#error')).toMatch(/has not verified this email address/);
+      expect(await eve.$('#app-password')).toBeNull();
+      await eve.context().close();
+      const alice = await signIn('alice');
+      expect(await alice.textContent('#account')).toBe('alice@example.test');
+      await alice.context().close();
+    } finally {
+      s.writeConfig({ config: oidcConfig() });
+      await s.regauth.reload();
+    }
+  });
+
   test('not_before revokes the app passwords issued earlier (hot reload)', async () => {
     expect(await tokenStatus('alice', appPassword)).toBe(200);
     const later = new Date(Date.now() + 2000).toISOString();

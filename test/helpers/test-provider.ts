@@ -13,8 +13,10 @@ export interface TestProvider {
 
 /** Account claims by login name: any password logs in (devInteractions). */
 const ACCOUNTS: Record<string, Record<string, unknown>> = {
-  alice: { preferred_username: 'alice', email: 'alice@example.test', groups: ['devs'] },
+  alice: { preferred_username: 'alice', email: 'alice@example.test', email_verified: true, groups: ['devs'] },
   mallory: { preferred_username: 'mal<b>"lory', email: 'mallory@example.test', groups: [] },
+  // Typed alice's address into her profile; the provider never verified it.
+  eve: { preferred_username: 'eve', email: 'alice@example.test', email_verified: false, groups: ['devs'] },
 };
 
 /** Starts the provider; `redirectUri` is regauth's callback. */
@@ -36,7 +38,7 @@ export async function startTestProvider(redirectUri: string): Promise<TestProvid
     ],
     claims: {
       openid: ['sub'],
-      email: ['email'],
+      email: ['email', 'email_verified'],
       profile: ['preferred_username'],
       groups: ['groups'],
     },

@@ -74,6 +74,27 @@ describe('credential cache', () => {
     expect(asked).toBe(1);
   });
 
+  test('a credential that expires before the TTL (a CI token, an app password) is forgotten when it expires', async () => {
+    let now = 1_000_000_000;
+    const cache = new CredentialCache({ ttlMs: 300_000, maxEntries: 10, now: () => now });
+    let asked = 0;
+    const ci: Authenticator = {
+      name: 'jwt_auth',
+      authenticate: async () => {
+        asked += 1;
+        return { outcome: 'authenticated', labels: {}, expiresAt: (now + 60_000) / 1000 };
+      },
+    };
+    const cached = new CachedAuthenticator(ci, cache, () => 'v1');
+    expect(await cached.authenticate(creds('acme/app', 'a.b.c'))).toMatchObject({ expiresAt: 1_000_060 });
+    now += 59_999;
+    expect(await cached.authenticate(creds('acme/app', 'a.b.c'))).toMatchObject({ expiresAt: 1_000_060 });
+    expect(asked).toBe(1);
+    now += 1;
+    await cached.authenticate(creds('acme/app', 'a.b.c'));
+    expect(asked).toBe(2);
+  });
+
   test.each([
     ['just before the TTL', 59_999, 1],
     ['at the TTL', 60_000, 2],

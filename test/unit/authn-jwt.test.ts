@@ -1,4 +1,4 @@
-import { generateKeyPair } from 'jose';
+import { decodeJwt, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { JwtAuthenticator } from '../../src/authn/jwt.js';
 import { jwtAuthSchema } from '../../src/config/jwt.js';
@@ -48,10 +48,20 @@ const login = (account: string, password: string | undefined) =>
   authn.authenticate({ account, password: password === undefined ? undefined : new Secret(password) });
 
 describe('jwt_auth', () => {
-  test('a good token authenticates with its claims as labels', async () => {
-    expect(await login(REPO, await issuer.sign(github()))).toEqual({
+  test('a good token authenticates with its claims as labels, and says when it expires', async () => {
+    const token = await issuer.sign(github());
+    expect(await login(REPO, token)).toEqual({
       outcome: 'authenticated',
       labels: { repository: [REPO], repository_owner: ['acme'], ref: ['refs/heads/main'] },
+      expiresAt: decodeJwt(token).exp,
+    });
+  });
+
+  test('the account claim must be one string: a list holding it is denied', async () => {
+    const token = await issuer.sign(github({ repository: [REPO, 5, { x: 1 }] }));
+    expect(await login(REPO, token)).toEqual({
+      outcome: 'denied',
+      reason: 'claim repository is not a single string',
     });
   });
 

@@ -49,7 +49,8 @@ describe('oidc_auth app passwords', () => {
       'alice',
       password.reveal(),
     );
-    expect(result).toMatchObject({ outcome: 'authenticated', labels });
+    // Its expiry travels with the success: the credential cache and refresh tokens stop there.
+    expect(result).toMatchObject({ outcome: 'authenticated', labels, expiresAt: NOW + 30 * DAY });
   });
 
   test.each([

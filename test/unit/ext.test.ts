@@ -74,6 +74,21 @@ describe('ext_auth (docker_auth protocol)', () => {
     );
   });
 
+  test('what a command leaves running in the background is killed when it exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
+    try {
+      const pidFile = join(dir, 'pid');
+      const authn = new ExtAuthenticator(fixture('background.sh', [pidFile]));
+      expect(await authn.authenticate(creds('alice', 'pw'))).toMatchObject({ outcome: 'authenticated' });
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      expect(pid).toBeGreaterThan(0);
+      // Gone (or a zombie for an instant): signal 0 fails once it has been reaped.
+      await expect.poll(() => isAlive(pid), { timeout: 2000 }).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
     const authn = new ExtAuthenticator(fixture('flood.sh'));
     await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(
@@ -281,3 +296,12 @@ describe('config', () => {
     expect(errors(yaml)).toEqual([message]);
   });
 });
+
+/** True while a process exists and is not a zombie. */
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

@@ -200,6 +200,24 @@ describe('the refresh grant', () => {
     expect(after.account).toBe('alice');
   });
 
+  test('a refresh token never outlives the credential it was obtained with (an app password)', async () => {
+    const idp: Authenticator = {
+      name: 'oidc_auth',
+      authenticate: async () => ({
+        outcome: 'authenticated',
+        labels: { group: ['dev'] },
+        fingerprint: 'f1',
+        expiresAt: NOW + 600,
+      }),
+      lookup: async () => ({ fingerprint: 'f1' }),
+      labelsInRefreshToken: true,
+    };
+    const rt: Runtime = { ...runtime(), authenticators: [idp] };
+    const token = await login(rt, 'dana', 'rga_x');
+    expect((await post(rt, refreshBody(token), NOW + 599)).account).toBe('dana');
+    await expect(post(rt, refreshBody(token), NOW + 601)).rejects.toThrow(InvalidGrantError);
+  });
+
   test('a user without a password keeps working until a password is set', async () => {
     const token = await login(runtime(), 'nopass', 'anything');
     expect((await post(runtime(), refreshBody(token))).account).toBe('nopass');
