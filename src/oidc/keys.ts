@@ -2,10 +2,10 @@ import { hkdfSync } from 'node:crypto';
 import type { Secret } from '../secret.js';
 
 /** What a derived key signs; each purpose gets its own key, so one can never pass for another. */
-export type KeyPurpose = 'app-password' | 'login-cookie';
+export type KeyPurpose = 'app-password' | 'login-cookie-encryption';
 
 /**
- * An HMAC key for one purpose, derived from `oidc_auth.secret_file` with HKDF-SHA256: an app
+ * A 256-bit key for one purpose (HMAC for app passwords, A256GCM for the login cookie), derived from `oidc_auth.secret_file` with HKDF-SHA256: an app
  * password cannot be replayed as a login cookie or the other way round.
  */
 export function deriveKey(secret: Secret, purpose: KeyPurpose): Uint8Array {

@@ -1,4 +1,4 @@
-import { jwtVerify, SignJWT } from 'jose';
+import { EncryptJWT, jwtDecrypt } from 'jose';
 import * as client from 'openid-client';
 import { claimStrings, labelsFrom } from '../authn/jwt.js';
 import { issueAppPassword } from '../authn/oidc-app-password.js';
@@ -41,10 +41,10 @@ export class OidcLogin {
 
   constructor(config: OidcAuthConfig) {
     this.#config = config;
-    this.#cookieKey = deriveKey(config.secret, 'login-cookie');
+    this.#cookieKey = deriveKey(config.secret, 'login-cookie-encryption');
   }
 
-  /** Starts a login: the provider's authorization URL and the signed cookie to set. */
+  /** Starts a login: the provider's authorization URL and the encrypted cookie to set. */
   async start(now: number): Promise<LoginStart> {
     const provider = await this.#discover();
     const verifier = client.randomPKCECodeVerifier();
@@ -58,11 +58,12 @@ export class OidcLogin {
       state,
       nonce,
     });
-    const cookie = await new SignJWT({ state, nonce, verifier })
-      .setProtectedHeader({ alg: 'HS256', typ: COOKIE_TYP })
+    // Encrypted, not only signed: the PKCE verifier is a secret, and proxies log cookies.
+    const cookie = await new EncryptJWT({ state, nonce, verifier })
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', typ: COOKIE_TYP })
       .setIssuedAt(now)
       .setExpirationTime(now + LOGIN_COOKIE_MAX_AGE)
-      .sign(this.#cookieKey);
+      .encrypt(this.#cookieKey);
     return { authorizationUrl, cookie };
   }
 
@@ -81,8 +82,9 @@ export class OidcLogin {
     if (cookie === undefined) throw new BadRequestError('no login in progress; start again at /oidc/login');
     let checks: { state: string; nonce: string; verifier: string };
     try {
-      const { payload } = await jwtVerify(cookie, this.#cookieKey, {
-        algorithms: ['HS256'],
+      const { payload } = await jwtDecrypt(cookie, this.#cookieKey, {
+        keyManagementAlgorithms: ['dir'],
+        contentEncryptionAlgorithms: ['A256GCM'],
         typ: COOKIE_TYP,
         currentDate: new Date(now * 1000),
       });
