@@ -22,9 +22,32 @@ export type ChainResult =
  * ldap_auth, oidc_auth, jwt_auth). The first answer other than `no_match` decides. If every
  * backend says `no_match`, the request is denied, after one dummy password comparison so an
  * unknown account takes as long as a wrong password.
+ *
+ * A backend may answer for another spelling of the account (a directory finds `alice` for
+ * `ALICE`): the chain then runs again with the stored spelling, and that run decides, exactly as
+ * if the client had typed it. So an earlier backend that holds `alice` (a static break-glass
+ * user) still decides for `alice`, however the name was typed.
  * A backend that throws (cannot answer) fails the whole request closed: the error propagates.
  */
 export async function authenticate(
+  authenticators: readonly Authenticator[],
+  credentials: Credentials,
+  verifier: PasswordVerifier,
+): Promise<ChainResult> {
+  const first = await firstAnswer(authenticators, credentials, verifier);
+  if (
+    first.outcome !== 'authenticated' ||
+    first.account === undefined ||
+    first.account === credentials.account
+  ) {
+    return first;
+  }
+  const stored = first.account;
+  const again = await firstAnswer(authenticators, { ...credentials, account: stored }, verifier);
+  return again.outcome === 'authenticated' ? { ...again, account: again.account ?? stored } : again;
+}
+
+async function firstAnswer(
   authenticators: readonly Authenticator[],
   credentials: Credentials,
   verifier: PasswordVerifier,

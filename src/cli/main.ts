@@ -92,9 +92,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// `regauth --help | head`: a reader that stops early is not an error (as with any Unix tool).
+// `regauth test … | head`: a reader that stops early is not an error in itself (as with any Unix
+// tool). The rest of the output is dropped; the exit code stays the verb's own, so a failed
+// expectation still fails a pipeline run with pipefail.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
   throw err;
 });
 

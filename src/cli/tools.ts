@@ -119,7 +119,7 @@ export function addToolCommands(program: Command, io: ToolIO = processIO): void 
   program
     .command('validate')
     .description(
-      'load and lint a config: errors name their YAML path and line (exit 2); warnings for rules that can never match or are shadowed (exit 1)',
+      'load and lint a config: errors name their YAML path and line (exit 2); warnings (exit 1) for rules that never decide, patterns that cannot match, labels no backend produces, unknown actions',
     )
     .requiredOption('-c, --config <file>', 'config file')
     .addHelpText('after', '\nExample:\n  regauth validate -c config.yml')

@@ -91,9 +91,9 @@ export interface LdapConfig {
   readonly filter: string;
   /**
    * The filter's `(attribute=…${account}…)` terms. LDAP compares most account attributes without
-   * regard to case and surrounding spaces, so `ALICE` and ` alice` find alice's entry; a login
-   * counts only when one of these attributes holds the value exactly as typed (byte for byte), so
-   * one account cannot appear under several spellings in tokens, ACL rules, lockout and revocation.
+   * regard to case and surrounding spaces, so `ALICE` and ` alice` find alice's entry; the entry's
+   * value in one of these attributes then names the account (alice for ALICE), so one account has
+   * one name in tokens, ACL rules, lockout and revocation.
    */
   readonly accountTerms: readonly AccountTerm[];
   readonly labels: ReadonlyMap<string, LdapLabelSource>;
@@ -135,7 +135,7 @@ export function compileLdapConfig(
   if (accountTerms.length === 0) {
     throw new ConfigError(
       'ldap_auth.filter',
-      'the account must appear in an equality term, (attribute=${account}), so that regauth can check the entry holds the account exactly as typed (LDAP matches without regard to case)',
+      'the account must appear in an equality term, (attribute=${account}), so that regauth can name the account as the entry stores it (LDAP matches without regard to case)',
     );
   }
   if (raw.group_search) checkFilter('ldap_auth.group_search.filter', raw.group_search.filter);

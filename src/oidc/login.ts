@@ -1,6 +1,6 @@
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import * as client from 'openid-client';
-import { claimStrings, labelsFrom } from '../authn/jwt.js';
+import { labelsFrom } from '../authn/jwt.js';
 import { issueAppPassword } from '../authn/oidc-app-password.js';
 import type { Labels } from '../authz/types.js';
 import type { OidcAuthConfig } from '../config/oidc.js';
@@ -105,7 +105,7 @@ export class OidcLogin {
         idTokenExpected: true,
       });
       claims = { ...tokens.claims() };
-      if (claimStrings(claims[this.#config.userClaim]).length !== 1 || this.#wantsUserinfoLabels(claims)) {
+      if (typeof claims[this.#config.userClaim] !== 'string' || this.#wantsUserinfoLabels(claims)) {
         const sub = String(claims['sub']);
         // Providers often put email, groups, … only in userinfo.
         if (provider.serverMetadata().userinfo_endpoint) {
@@ -115,8 +115,8 @@ export class OidcLogin {
     } catch (err) {
       throw translate(err);
     }
-    const account = claimStrings(claims[this.#config.userClaim]);
-    if (account.length !== 1 || account[0] === '' || account[0]!.includes(':')) {
+    const account = claims[this.#config.userClaim];
+    if (typeof account !== 'string' || account === '' || account.includes(':')) {
       // A Basic user name cannot hold a colon, so such an account could never log in.
       throw new BadRequestError(`the identity provider gave no usable ${this.#config.userClaim} claim`);
     }
@@ -128,9 +128,9 @@ export class OidcLogin {
       );
     }
     const labels = labelsFrom(claims, this.#config.labelClaims);
-    const issued = await issueAppPassword(this.#config, account[0]!, labels, now);
+    const issued = await issueAppPassword(this.#config, account, labels, now);
     return {
-      account: account[0]!,
+      account,
       labels,
       appPassword: issued.password,
       expiresAt: issued.expiresAt,

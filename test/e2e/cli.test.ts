@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
@@ -41,6 +41,27 @@ describe('the built regauth CLI', () => {
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(stderr).toBe('');
     expect(code).toBe(0);
+  });
+
+  test('with the reader gone, a verb still exits with its own code (a lint warning: 1)', async () => {
+    const tmp = tempDir('regauth-cli-epipe-');
+    try {
+      const config = join(tmp.dir, 'config.yml');
+      writeFileSync(
+        config,
+        'token: {issuer: t}\nacl:\n  - match: {}\n    actions: [pull]\n  - match: {account: alice}\n    actions: [push]\n',
+      );
+      expect(regauth(['validate', '-c', config]).code).toBe(1);
+      const child = spawn(process.execPath, [CLI, 'validate', '-c', config], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.destroy();
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(1);
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   test.each([['--version'], ['-V']])('%s prints the version of package.json', (flag) => {

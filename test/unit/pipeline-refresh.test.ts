@@ -200,6 +200,28 @@ describe('the refresh grant', () => {
     expect(after.account).toBe('alice');
   });
 
+  test('a respelled login is decided as if typed as stored: an earlier static user keeps its name', async () => {
+    const directory: Authenticator = {
+      name: 'ldap_auth',
+      authenticate: async ({ account, password: given }) => {
+        const stored = account.trim().toLowerCase();
+        if (stored !== 'alice' && stored !== 'dave') return { outcome: 'no_match' };
+        if (given?.reveal() !== 'directory-pw') return { outcome: 'denied', reason: 'invalid credentials' };
+        return { outcome: 'authenticated', labels: {}, ...(account !== stored ? { account: stored } : {}) };
+      },
+    };
+    const base = runtime();
+    const rt: Runtime = { ...base, authenticators: [...base.authenticators, directory] };
+    const as = (user: string, pass: string) => get(rt, 'service=reg', basic(user, pass));
+    // users holds alice: the directory's alice cannot become her by typing ALICE.
+    await expect(as('ALICE', 'directory-pw')).rejects.toThrow(UnauthorizedError);
+    expect((await as('alice', password)).authenticatedBy).toBe('users');
+    // dave exists only in the directory: any spelling acts as "dave".
+    const dave = await as(' DAVE', 'directory-pw');
+    expect(dave).toMatchObject({ account: 'dave', authenticatedBy: 'ldap_auth' });
+    expect(decodeJwt(dave.token).sub).toBe('dave');
+  });
+
   test('a refresh token never outlives the credential it was obtained with (an app password)', async () => {
     const idp: Authenticator = {
       name: 'oidc_auth',
