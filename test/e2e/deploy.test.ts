@@ -261,6 +261,24 @@ describe('X-Forwarded-For from the trusted proxy', () => {
     expect(access.flatMap((a) => a.actions)).toEqual(granted);
   });
 
+  test('a client cannot claim an address: HAProxy drops the X-Forwarded-For it sent', async () => {
+    // The client connects from 127.0.0.1, an address regauth trusts (as Docker's gateway would be
+    // in a trusted subnet); kept, its header would pass for the address HAProxy saw.
+    const { haproxy, service, passwords } = setup();
+    const res = await getFrom(
+      '127.0.0.1',
+      `${haproxy.url}/auth?service=${service}&scope=${encodeURIComponent(scope)}`,
+      {
+        authorization: `Basic ${Buffer.from(`alice:${passwords.alice}`).toString('base64')}`,
+        'x-forwarded-for': OTHER_CLIENT,
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(
+      claims((JSON.parse(res.body) as { token: string }).token).access.flatMap((a) => a.actions),
+    ).toEqual([]);
+  });
+
   test("regauth's log names the client and the proxy it came through", async () => {
     const { regauth, passwords } = setup();
     const issued = () =>
