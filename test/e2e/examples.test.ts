@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { load as parseYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
@@ -134,7 +134,11 @@ describe.each([
       token: { issuer: string; certificate: string; services?: string[] };
     };
     expect(auth.issuer).toBe(raw.token.issuer);
-    expect(auth.rootcertbundle).toBe(raw.token.certificate);
+    // The certificate itself, or the bundle `regauth keys init` writes beside it (old and new
+    // certificates after `keys rotate`).
+    expect([raw.token.certificate, posix.join(posix.dirname(raw.token.certificate), 'bundle.pem')]).toContain(
+      auth.rootcertbundle,
+    );
     expect(raw.token.services ?? [auth.service]).toContain(auth.service);
     // HAProxy (examples/haproxy.cfg) routes /auth to regauth.
     expect(new URL(auth.realm).pathname).toBe('/auth');
