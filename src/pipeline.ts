@@ -157,6 +157,9 @@ async function redeemRefreshToken(
   }
   const current = await authenticator.lookup(claims.account);
   if (current === undefined) throw new InvalidGrantError('refresh token revoked: account removed');
+  if (current.account !== undefined && current.account !== claims.account) {
+    throw new InvalidGrantError('refresh token revoked: the account is now spelled otherwise');
+  }
   if (current.fingerprint !== claims.fingerprint) {
     throw new InvalidGrantError('refresh token revoked: credential changed');
   }

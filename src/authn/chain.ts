@@ -24,9 +24,10 @@ export type ChainResult =
  * unknown account takes as long as a wrong password.
  *
  * A backend may answer for another spelling of the account (a directory finds `alice` for
- * `ALICE`): the chain then runs again with the stored spelling, and that run decides, exactly as
- * if the client had typed it. So an earlier backend that holds `alice` (a static break-glass
- * user) still decides for `alice`, however the name was typed.
+ * `ALICE`): the backends before it are then asked again with the stored spelling, and the first
+ * of them that knows it decides, exactly as if the client had typed it; if none does, the
+ * answer stands, for the stored name. So an earlier backend that holds `alice` (a static
+ * break-glass user) still decides for `alice`, however the name was typed.
  * A backend that throws (cannot answer) fails the whole request closed: the error propagates.
  */
 export async function authenticate(
@@ -43,8 +44,16 @@ export async function authenticate(
     return first;
   }
   const stored = first.account;
-  const again = await firstAnswer(authenticators, { ...credentials, account: stored }, verifier);
-  return again.outcome === 'authenticated' ? { ...again, account: again.account ?? stored } : again;
+  const earlier = authenticators.slice(
+    0,
+    authenticators.findIndex((a) => a.name === first.by),
+  );
+  for (const authenticator of earlier) {
+    const result = await authenticator.authenticate({ ...credentials, account: stored });
+    if (result.outcome === 'authenticated') return { ...result, account: stored, by: authenticator.name };
+    if (result.outcome === 'denied') return { ...result, by: authenticator.name };
+  }
+  return first;
 }
 
 async function firstAnswer(

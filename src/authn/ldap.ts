@@ -42,7 +42,9 @@ const NAME = 'ldap_auth';
 export class LdapAuthenticator implements Authenticator {
   readonly name = NAME;
   /** Defined only with a service account: refresh tokens need a lookup without the password. */
-  readonly lookup?: (account: string) => Promise<{ readonly labels: Labels } | undefined>;
+  readonly lookup?: (
+    account: string,
+  ) => Promise<{ readonly labels: Labels; readonly account?: string } | undefined>;
 
   readonly #config: LdapConfig;
   readonly #factory: LdapClientFactory;
@@ -88,12 +90,15 @@ export class LdapAuthenticator implements Authenticator {
     await service?.then(quietUnbind, () => undefined);
   }
 
-  async #lookup(account: string): Promise<{ readonly labels: Labels } | undefined> {
+  async #lookup(
+    account: string,
+  ): Promise<{ readonly labels: Labels; readonly account?: string } | undefined> {
     if (account === '') return undefined;
     return this.#limited(async () => {
       const found = await this.#withService((client) => this.#findEntry(client, account));
-      // Refresh tokens carry the stored spelling; another one is not this entry's token.
-      if (!found || found.account !== account) return undefined;
+      if (!found) return undefined;
+      // Found under another spelling: say which (the refresh grant decides what that means).
+      if (found.account !== account) return { labels: {}, account: found.account };
       const { entry } = found;
       const groups = await this.#withService((client) => this.#groups(client, entry.dn, account));
       return { labels: this.#labels(entry, groups) };
@@ -113,7 +118,8 @@ export class LdapAuthenticator implements Authenticator {
   /** docker_auth's initial_bind_as_user: no service account; everything runs as the user. */
   async #authenticateAsUser(account: string, password: string): Promise<AuthnResult> {
     return this.#withSession(async (client): Promise<AuthnResult> => {
-      const bindDn = this.#config.bindDn!.replaceAll('${account}', escapeDnValue(account));
+      // (A function, so `$'` and friends in an account are text, not replacement patterns.)
+      const bindDn = this.#config.bindDn!.replaceAll('${account}', () => escapeDnValue(account));
       if (!(await bindAsUser(client, bindDn, password))) {
         return { outcome: 'denied', reason: 'invalid credentials' };
       }
@@ -149,7 +155,7 @@ export class LdapAuthenticator implements Authenticator {
     try {
       ({ searchEntries: entries } = await client.search(this.#config.base, {
         scope: 'sub',
-        filter: this.#config.filter.replaceAll('${account}', Filter.escape(account)),
+        filter: this.#config.filter.replaceAll('${account}', () => Filter.escape(account)),
         attributes,
         sizeLimit: 2,
         timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
@@ -172,8 +178,8 @@ export class LdapAuthenticator implements Authenticator {
     const gs = this.#config.groupSearch;
     if (!gs) return [];
     const filter = gs.filter
-      .replaceAll('${dn}', Filter.escape(dn))
-      .replaceAll('${account}', Filter.escape(account));
+      .replaceAll('${dn}', () => Filter.escape(dn))
+      .replaceAll('${account}', () => Filter.escape(account));
     const { searchEntries } = await client.search(gs.base, {
       scope: 'sub',
       filter,
@@ -423,30 +429,27 @@ function fold(value: string): string {
 }
 
 /**
- * The account as the entry stores it: the typed spelling when an account term holds it exactly,
- * else the part of a value that equals it loosely (`Alice` for `alice`, `Alice` out of
- * `Alice@example.org` for `(mail=${account}@example.org)`), else undefined.
+ * The one name of the entry's account: taken from the first of the filter's account terms for
+ * which the entry holds a value fitting it (the part standing for `${account}`: `Alice` out of
+ * `Alice@example.org` for `(mail=${account}@example.org)`), preferring the value that matches
+ * what was typed. So `ALICE`, ` alice` and, with `(|(uid=${account})(mail=${account}))`,
+ * `alice@example.org` all name the account `alice`. Undefined when no term yields a name.
  */
 function storedSpelling(terms: readonly AccountTerm[], entry: Entry, typed: string): string | undefined {
-  for (const t of terms) {
-    if (attributeValues(entry, t.attribute).includes(t.template.replaceAll('${account}', typed)))
-      return typed;
-  }
   for (const t of terms) {
     const parts = t.template.split('${account}');
     if (parts.length !== 2) continue;
     const [prefix, suffix] = parts as [string, string];
-    for (const value of attributeValues(entry, t.attribute)) {
-      const core = value.slice(prefix.length, value.length - suffix.length);
-      if (
+    const names = attributeValues(entry, t.attribute).flatMap((value) => {
+      const fits =
+        value.length > prefix.length + suffix.length &&
         fold(value.slice(0, prefix.length)) === fold(prefix) &&
-        fold(value.slice(value.length - suffix.length)) === fold(suffix) &&
-        core.trim() !== '' &&
-        fold(core) === fold(typed)
-      ) {
-        return core.trim();
-      }
-    }
+        fold(value.slice(value.length - suffix.length)) === fold(suffix);
+      const core = fits ? value.slice(prefix.length, value.length - suffix.length).trim() : '';
+      return core === '' ? [] : [core];
+    });
+    if (names.length > 0)
+      return names.find((n) => n === typed) ?? names.find((n) => fold(n) === fold(typed)) ?? names[0];
   }
   return undefined;
 }

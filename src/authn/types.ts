@@ -45,10 +45,15 @@ export interface Authenticator {
   /**
    * Looks an account up without its password, for refresh tokens: the account's current labels
    * (absent when the backend cannot know them again: the labels recorded in the refresh token
-   * at issue are used) and credential fingerprint, or undefined when it no longer exists. Throws when the backend
-   * cannot answer. Backends without it cannot back refresh tokens.
+   * at issue are used) and credential fingerprint, or undefined when it no longer exists.
+   * `account` is set when the backend holds it under another spelling (LDAP: `alice` for
+   * `Alice`). Throws when the backend cannot answer. Backends without it cannot back refresh tokens.
    */
-  lookup?(account: string): Promise<{ readonly labels?: Labels; readonly fingerprint?: string } | undefined>;
+  lookup?(
+    account: string,
+  ): Promise<
+    { readonly labels?: Labels; readonly fingerprint?: string; readonly account?: string } | undefined
+  >;
   /**
    * True when `lookup` cannot give the account's labels back (app passwords: they came from the
    * identity provider at login): refresh tokens then record the login's labels. Otherwise they

@@ -70,13 +70,13 @@ export interface LdapLabelSource {
   readonly lowerCase: boolean;
 }
 
-/** `ldap_auth`, validated, with its files read. */
 /** One `(attribute=template)` term of the filter; the template holds `${account}`. */
 export interface AccountTerm {
   readonly attribute: string;
   readonly template: string;
 }
 
+/** `ldap_auth`, validated, with its files read. */
 export interface LdapConfig {
   readonly host: string;
   readonly port: number;

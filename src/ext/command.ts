@@ -83,13 +83,13 @@ export const spawnRunner: CommandRunner = (request) =>
     // A command that exits without reading its stdin makes the write fail with EPIPE: not an error.
     child.stdin.on('error', () => undefined);
     child.stdin.end(request.stdin);
+    // The command itself has exited: what it left in its group goes too (a leftover holding the
+    // pipes open would otherwise keep 'close' from firing until the timeout).
+    child.on('exit', kill);
     child.on('close', (code, signal) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      // What the command left running in its group (`sleep 30 &`) would escape the timeout and
-      // the concurrency bound: the group goes with the command.
-      kill();
       resolve({
         code,
         signal,

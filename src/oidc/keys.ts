@@ -1,7 +1,7 @@
 import { hkdfSync } from 'node:crypto';
 import type { Secret } from '../secret.js';
 
-/** What a derived key signs; each purpose gets its own key, so one can never pass for another. */
+/** What a derived key is for (signing app passwords, encrypting the login cookie); each purpose gets its own key. */
 export type KeyPurpose = 'app-password' | 'login-cookie-encryption';
 
 /**

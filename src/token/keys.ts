@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate } from '@peculiar/asn1-x509';
+import { RsaSaPssParams } from '@peculiar/asn1-rsa';
+import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
 import { RegauthError } from '../errors.js';
 import { libtrustKeyId, registryV3Thumbprint } from './kid.js';
 import type { SigningAlg, SigningKey } from './types.js';
@@ -145,31 +146,72 @@ function parseCertificates(pem: string, name: string): X509Certificate[] {
   });
 }
 
-/** Signature algorithms Go's crypto/x509 refuses in a chain (since Go 1.18 for SHA-1), by OID. */
-const INSECURE_SIGNATURES: Readonly<Record<string, string>> = {
+/**
+ * The signature algorithms Go's crypto/x509 verifies in a chain, by OID: RSA PKCS#1 v1.5 and
+ * ECDSA with SHA-256/384/512, and Ed25519 (RSASSA-PSS: see pssAcceptable). SHA-1 and MD5 are
+ * refused there (since Go 1.18), and so is anything not listed.
+ */
+const GO_SIGNATURES = new Set([
+  '1.2.840.113549.1.1.11', // sha256WithRSAEncryption
+  '1.2.840.113549.1.1.12', // sha384WithRSAEncryption
+  '1.2.840.113549.1.1.13', // sha512WithRSAEncryption
+  '1.2.840.10045.4.3.2', // ecdsa-with-SHA256
+  '1.2.840.10045.4.3.3', // ecdsa-with-SHA384
+  '1.2.840.10045.4.3.4', // ecdsa-with-SHA512
+  '1.3.101.112', // Ed25519
+]);
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+const MGF1 = '1.2.840.113549.1.1.8';
+/** SHA-256/384/512 and their output lengths: Go takes PSS only with these, MGF1 with the same hash, salt = hash length. */
+const PSS_HASHES: Readonly<Record<string, number>> = {
+  '2.16.840.1.101.3.4.2.1': 32,
+  '2.16.840.1.101.3.4.2.2': 48,
+  '2.16.840.1.101.3.4.2.3': 64,
+};
+/** Names for the refusal message. */
+const SIGNATURE_NAMES: Readonly<Record<string, string>> = {
   '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
   '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.3.14.3.2.29': 'sha1WithRSASignature',
   '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
   '1.2.840.10040.4.3': 'dsa-with-SHA1',
+  [RSASSA_PSS]:
+    'RSASSA-PSS with parameters other than SHA-256/384/512, MGF1 of the same hash and a salt of the hash length',
 };
+
+function pssAcceptable(parameters: ArrayBuffer | undefined): boolean {
+  if (!parameters) return false;
+  try {
+    const pss = AsnConvert.parse(parameters, RsaSaPssParams);
+    const hash = pss.hashAlgorithm.algorithm;
+    const length = PSS_HASHES[hash];
+    if (length === undefined || pss.saltLength !== length) return false;
+    if (pss.maskGenAlgorithm.algorithm !== MGF1 || !pss.maskGenAlgorithm.parameters) return false;
+    return AsnConvert.parse(pss.maskGenAlgorithm.parameters, AlgorithmIdentifier).algorithm === hash;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The registry verifies the x5c chain with Go's crypto/x509, which refuses SHA-1 and MD5
- * signatures: a certificate signed that way by another makes every token fail. A self-signed
- * certificate's own signature is never checked (it is trusted as it is, from the bundle).
+ * signatures and algorithms it does not implement: a certificate signed that way by another makes
+ * every token fail, so it is refused at load. A self-signed certificate's own signature is never
+ * checked (it is trusted as it is, from the bundle).
  */
 function checkSignatureHashes(certificates: readonly X509Certificate[], name: string): void {
   certificates.forEach((cert, i) => {
     // Self-signed: its own key made its signature (key usage aside, which checkIssued would weigh).
     if (cert.subject === cert.issuer && cert.verify(cert.publicKey)) return;
-    const oid = AsnConvert.parse(cert.raw, Certificate).signatureAlgorithm.algorithm;
-    const insecure = INSECURE_SIGNATURES[oid];
-    if (insecure) {
-      throw new RegauthError(
-        'ERR_KEY',
-        `${name}: certificate #${i + 1} (${cert.subject.replace(/\n/g, ', ')}) is signed with ${insecure}, which the registry refuses (Go's x509 rejects SHA-1 and MD5): reissue it with SHA-256 or better`,
-      );
-    }
+    const { algorithm, parameters } = AsnConvert.parse(cert.raw, Certificate).signatureAlgorithm;
+    if (GO_SIGNATURES.has(algorithm) || (algorithm === RSASSA_PSS && pssAcceptable(parameters ?? undefined)))
+      return;
+    const what =
+      SIGNATURE_NAMES[algorithm] ?? `an algorithm the registry does not implement (OID ${algorithm})`;
+    throw new RegauthError(
+      'ERR_KEY',
+      `${name}: certificate #${i + 1} (${cert.subject.replace(/\n/g, ', ')}) is signed with ${what}, which the registry refuses (Go's x509): reissue it with SHA-256 or better (RSA, ECDSA or Ed25519)`,
+    );
   });
 }
 

@@ -57,7 +57,11 @@ describe('the built regauth CLI', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const [code] = (await once(child, 'exit')) as [number | null];
+      // The verb's own 1, not node's exit on an unhandled EPIPE (also 1, with a stack trace).
+      expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
       expect(code).toBe(1);
     } finally {
       tmp.cleanup();

@@ -271,13 +271,34 @@ describe('LdapAuthenticator outcomes', () => {
       const { login, authn } = setUp();
       expect(await login(spelling, 'alice-pw')).toMatchObject({ outcome: 'authenticated', account: 'alice' });
       expect(await login(spelling, 'wrong')).toEqual({ outcome: 'denied', reason: 'invalid credentials' });
-      // Refresh tokens carry the stored spelling; a lookup by another one is not this entry.
-      expect(await authn.lookup!(spelling)).toBeUndefined();
-      expect(await authn.lookup!('alice')).toBeDefined();
+      // A lookup by another spelling says which one the entry holds (refresh tokens carry that one).
+      expect(await authn.lookup!(spelling)).toEqual({ labels: {}, account: 'alice' });
+      expect(await authn.lookup!('alice')).not.toHaveProperty('account');
       // Typed as stored: no `account` in the answer (nothing to rename).
       expect(await login('alice', 'alice-pw')).not.toHaveProperty('account');
     },
   );
+
+  test('several account terms: the first one the entry holds names the account, whichever was typed', async () => {
+    const { login } = setUp({ filter: '(&(objectClass=inetOrgPerson)(|(uid=${account})(mail=${account})))' });
+    expect(await login('alice', 'alice-pw')).not.toHaveProperty('account');
+    expect(await login('alice@example.org', 'alice-pw')).toMatchObject({
+      outcome: 'authenticated',
+      account: 'alice',
+    });
+    expect(await login('ALICE@example.org', 'alice-pw')).toMatchObject({
+      outcome: 'authenticated',
+      account: 'alice',
+    });
+  });
+
+  test("an account holding $' or $` is text in the filter, never a replacement pattern", async () => {
+    const { dir, login } = setUp();
+    for (const account of ["$'", '$`', '$&', "x$'y"]) {
+      expect(await login(account, 'pw')).toEqual({ outcome: 'no_match' });
+      expect(dir.searches.at(-1)!.filter).toBe(`(&(objectClass=inetOrgPerson)(uid=${account}))`);
+    }
+  });
 
   test('an account term with text around ${account} (mail=${account}@…): the stored spelling is cut out of it', async () => {
     const { dir, login } = setUp({ filter: '(&(objectClass=inetOrgPerson)(mail=${account}@example.org))' });

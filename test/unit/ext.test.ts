@@ -74,20 +74,24 @@ describe('ext_auth (docker_auth protocol)', () => {
     );
   });
 
-  test('what a command leaves running in the background is killed when it exits', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
-    try {
-      const pidFile = join(dir, 'pid');
-      const authn = new ExtAuthenticator(fixture('background.sh', [pidFile]));
-      expect(await authn.authenticate(creds('alice', 'pw'))).toMatchObject({ outcome: 'authenticated' });
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      expect(pid).toBeGreaterThan(0);
-      // Gone (or a zombie for an instant): signal 0 fails once it has been reaped.
-      await expect.poll(() => isAlive(pid), { timeout: 2000 }).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  test.each(['background.sh', 'background-open.sh'])(
+    'what a command leaves running in the background is killed when it exits (%s)',
+    async (script) => {
+      const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
+      try {
+        const pidFile = join(dir, 'pid');
+        // background-open.sh's leftover keeps the pipes open: without the kill at exit, a timeout.
+        const authn = new ExtAuthenticator(fixture(script, [pidFile], 2000));
+        expect(await authn.authenticate(creds('alice', 'pw'))).toMatchObject({ outcome: 'authenticated' });
+        const pid = Number(readFileSync(pidFile, 'utf8'));
+        expect(pid).toBeGreaterThan(0);
+        // Gone (or a zombie for an instant): signal 0 fails once it has been reaped.
+        await expect.poll(() => isAlive(pid), { timeout: 2000 }).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
     const authn = new ExtAuthenticator(fixture('flood.sh'));

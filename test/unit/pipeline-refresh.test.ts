@@ -201,9 +201,11 @@ describe('the refresh grant', () => {
   });
 
   test('a respelled login is decided as if typed as stored: an earlier static user keeps its name', async () => {
+    let directoryAsked = 0;
     const directory: Authenticator = {
       name: 'ldap_auth',
       authenticate: async ({ account, password: given }) => {
+        directoryAsked += 1;
         const stored = account.trim().toLowerCase();
         if (stored !== 'alice' && stored !== 'dave') return { outcome: 'no_match' };
         if (given?.reveal() !== 'directory-pw') return { outcome: 'denied', reason: 'invalid credentials' };
@@ -217,9 +219,43 @@ describe('the refresh grant', () => {
     await expect(as('ALICE', 'directory-pw')).rejects.toThrow(UnauthorizedError);
     expect((await as('alice', password)).authenticatedBy).toBe('users');
     // dave exists only in the directory: any spelling acts as "dave".
+    directoryAsked = 0;
     const dave = await as(' DAVE', 'directory-pw');
+    // Only the backends before the directory are asked again (one bind, not two).
+    expect(directoryAsked).toBe(1);
     expect(dave).toMatchObject({ account: 'dave', authenticatedBy: 'ldap_auth' });
     expect(decodeJwt(dave.token).sub).toBe('dave');
+  });
+
+  test('a refresh token for a name that an earlier backend now holds in another spelling is revoked', async () => {
+    const idp: Authenticator = {
+      name: 'oidc_auth',
+      authenticate: async () => ({ outcome: 'authenticated', labels: {}, fingerprint: 'f1' }),
+      lookup: async () => ({ fingerprint: 'f1' }),
+      labelsInRefreshToken: true,
+    };
+    const directory = (holds: boolean): Authenticator => ({
+      name: 'ldap_auth',
+      authenticate: async () => ({ outcome: 'no_match' }),
+      lookup: async (account) =>
+        holds && account.toLowerCase() === 'alice' ? { labels: {}, account: 'alice' } : undefined,
+    });
+    const before: Runtime = { ...runtime(), authenticators: [directory(false), idp] };
+    const token = await login(before, 'Alice', 'rga_x');
+    expect((await post(before, refreshBody(token))).account).toBe('Alice');
+    const after: Runtime = { ...runtime(), authenticators: [directory(true), idp] };
+    await expect(post(after, refreshBody(token))).rejects.toThrow('account moved to another authenticator');
+  });
+
+  test('a refresh token naming another spelling than its own backend now holds is revoked', async () => {
+    const directory: Authenticator = {
+      name: 'ldap_auth',
+      authenticate: async () => ({ outcome: 'authenticated', labels: {} }),
+      lookup: async (account) => (account === 'alice' ? { labels: {} } : { labels: {}, account: 'alice' }),
+    };
+    const rt: Runtime = { ...runtime(), authenticators: [directory] };
+    const token = await login(rt, 'Alice', 'pw');
+    await expect(post(rt, refreshBody(token))).rejects.toThrow('the account is now spelled otherwise');
   });
 
   test('a refresh token never outlives the credential it was obtained with (an app password)', async () => {

@@ -349,6 +349,33 @@ describe('certificate chain leaf ← intermediate ← root', () => {
     expect(chainKey(sha1Leaf + chain.intermediatePem, false).x5c).toEqual([]);
   });
 
+  test.each([
+    [32, true],
+    [222, false], // openssl's default for RSA-PSS keys: Go refuses anything but the hash length
+  ])(
+    'RSASSA-PSS with SHA-256 and a salt of %i bytes: accepted %s (Go takes salt = hash length only)',
+    async (saltLength, ok) => {
+      const ca = (await webcrypto.subtle.generateKey(
+        { name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+        true,
+        ['sign', 'verify'],
+      )) as webcrypto.CryptoKeyPair;
+      const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: randomBytes(8).toString('hex'),
+        subject: 'CN=regauth signer',
+        issuer: 'CN=PSS CA',
+        notBefore: new Date('2026-01-01T00:00:00Z'),
+        notAfter: new Date('2036-01-01T00:00:00Z'),
+        signingAlgorithm: { name: 'RSA-PSS', saltLength },
+        publicKey: pairs.leaf.publicKey,
+        signingKey: ca.privateKey,
+      });
+      const load = () => chainKey(cert.toString('pem'));
+      if (ok) expect(load().x5c).toHaveLength(1);
+      else expect(load).toThrow('is signed with RSASSA-PSS with parameters other than SHA-256/384/512');
+    },
+  );
+
   test('a self-signed certificate is trusted as it is: its own SHA-1 signature is not held against it', async () => {
     const selfSigned = await issue({
       subject: 'regauth signer',
