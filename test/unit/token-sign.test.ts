@@ -329,20 +329,25 @@ describe('certificate chain leaf ← intermediate ← root', () => {
     };
   });
 
+  /** The leaf's certificate, signed with SHA-1 by `issuer`'s key. */
+  function sha1Signed(issuer: string, signingKey: webcrypto.CryptoKey): Promise<string> {
+    return issue({
+      subject: 'regauth signer',
+      issuer,
+      publicKey: pairs.leaf.publicKey,
+      signingKey,
+      ca: false,
+      notAfter: new Date('2036-01-01T00:00:00Z'),
+      hash: 'SHA-1',
+    });
+  }
+
   function chainKey(certPem: string, x5c = true): SigningKey {
     return loadSigningKey({ keyPem: chain.leafKeyPem, certPem, x5c, kidFormat: 'libtrust', now: CERT_TIME });
   }
 
   test('a certificate signed with SHA-1 by another is refused at load (Go x509 refuses it); without x5c it is not checked', async () => {
-    const sha1Leaf = await issue({
-      subject: 'regauth signer',
-      issuer: 'Test Intermediate',
-      publicKey: pairs.leaf.publicKey,
-      signingKey: pairs.intermediate.privateKey,
-      ca: false,
-      notAfter: new Date('2036-01-01T00:00:00Z'),
-      hash: 'SHA-1',
-    });
+    const sha1Leaf = await sha1Signed('Test Intermediate', pairs.intermediate.privateKey);
     expect(() => chainKey(sha1Leaf + chain.intermediatePem)).toThrow(
       'certificate #1 (CN=regauth signer) is signed with ecdsa-with-SHA1, which the registry refuses',
     );
@@ -377,15 +382,7 @@ describe('certificate chain leaf ← intermediate ← root', () => {
   );
 
   test('a self-signed certificate is trusted as it is: its own SHA-1 signature is not held against it', async () => {
-    const selfSigned = await issue({
-      subject: 'regauth signer',
-      issuer: 'regauth signer',
-      publicKey: pairs.leaf.publicKey,
-      signingKey: pairs.leaf.privateKey,
-      ca: false,
-      notAfter: new Date('2036-01-01T00:00:00Z'),
-      hash: 'SHA-1',
-    });
+    const selfSigned = await sha1Signed('regauth signer', pairs.leaf.privateKey);
     expect(chainKey(selfSigned).x5c).toHaveLength(1);
   });
 
