@@ -42,21 +42,17 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     registers,
   });
   // The labelled series, resolved once each: per call, prom-client would hash the label object again.
-  const requestSeries = new Map<string, Counter.Internal>();
-  const durationSeries = new Map<string, Histogram.Internal<'outcome'>>();
+  const requestSeries = memo((outcome: string) =>
+    memo((grantType: string) => tokenRequests.labels({ outcome, grant_type: grantType })),
+  );
+  const durationSeries = memo((outcome: string) => tokenDuration.labels({ outcome }));
   return {
     registry,
     tokenRequests,
     tokenDuration,
     countTokenRequest(outcome, grantType, seconds) {
-      const key = `${outcome} ${grantType}`;
-      let requests = requestSeries.get(key);
-      if (!requests)
-        requestSeries.set(key, (requests = tokenRequests.labels({ outcome, grant_type: grantType })));
-      requests.inc();
-      let duration = durationSeries.get(outcome);
-      if (!duration) durationSeries.set(outcome, (duration = tokenDuration.labels({ outcome })));
-      duration.observe(seconds);
+      requestSeries(outcome)(grantType).inc();
+      durationSeries(outcome).observe(seconds);
     },
     authnDuration: new Histogram({
       name: 'regauth_authenticator_duration_seconds',
@@ -99,12 +95,8 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
 export function instrumentAuthenticator<T extends Authenticator>(authenticator: T, metrics: Metrics): T {
   const backend = authenticator.name;
   // The labelled series, resolved once: per call, prom-client would hash the label object again.
-  const durations = new Map<string, Histogram.Internal<'backend' | 'result'>>();
-  const observe = (result: string, seconds: number) => {
-    let child = durations.get(result);
-    if (!child) durations.set(result, (child = metrics.authnDuration.labels({ backend, result })));
-    child.observe(seconds);
-  };
+  const durations = memo((result: string) => metrics.authnDuration.labels({ backend, result }));
+  const observe = (result: string, seconds: number) => durations(result).observe(seconds);
   const authenticate: Authenticator['authenticate'] = async (credentials) => {
     const started = performance.now();
     try {
@@ -118,15 +110,22 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
     }
   };
   // Methods bound once, not on every property read (the token path reads a few per request).
-  const bound = new Map<PropertyKey, unknown>();
+  const bound = memo((method: (...a: unknown[]) => unknown) => method.bind(authenticator));
   return new Proxy(authenticator, {
     get(target, prop) {
       if (prop === 'authenticate') return authenticate;
       const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      let fn = bound.get(prop);
-      if (fn === undefined) bound.set(prop, (fn = (value as (...a: unknown[]) => unknown).bind(target)));
-      return fn;
+      return typeof value === 'function' ? bound(value as (...a: unknown[]) => unknown) : value;
     },
   });
+}
+
+/** `make(key)`, computed once per key. */
+function memo<K, V>(make: (key: K) => V): (key: K) => V {
+  const values = new Map<K, V>();
+  return (key) => {
+    let value = values.get(key);
+    if (value === undefined) values.set(key, (value = make(key)));
+    return value;
+  };
 }

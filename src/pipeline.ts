@@ -2,7 +2,7 @@ import { BadRequestError, InvalidGrantError, UnauthorizedError } from './errors.
 import { authenticate } from './authn/chain.js';
 import type { AuthzDecision, AuthzRequest, Labels } from './authz/types.js';
 import type { Secret } from './secret.js';
-import { authorizeScope } from './authz/chain.js';
+import { authorizeScopes } from './authz/chain.js';
 import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from './request/token-request.js';
 import { formatScope, type Scope } from './request/scope.js';
 import type { AccessEntry } from './token/types.js';
@@ -83,7 +83,7 @@ export async function issueToken(
   const account = authn.account;
 
   // authorize each scope (acl, then ext_authz); a denied scope is not an error, the token just carries less.
-  const authzRequest = (scope: Scope): AuthzRequest => ({
+  const requests = request.scopes.map((scope): AuthzRequest => ({
     account,
     type: scope.type,
     name: scope.name,
@@ -91,17 +91,10 @@ export async function issueToken(
     ip: ctx.ip,
     labels: authn.labels,
     actions: scope.actions,
-  });
-  // Without ext_authz the ACL alone decides, synchronously: no promise per scope on the hot path.
-  const ext = runtime.extAuthz;
-  const decisions: ScopeDecision[] = ext
-    ? await Promise.all(
-        request.scopes.map(async (scope) => ({
-          scope,
-          decision: await authorizeScope(config.acl, ext, authzRequest(scope)),
-        })),
-      )
-    : request.scopes.map((scope) => ({ scope, decision: config.acl.authorize(authzRequest(scope)) }));
+  }));
+  const decisions: ScopeDecision[] = (await authorizeScopes(config.acl, runtime.extAuthz, requests)).map(
+    (decision, i) => ({ scope: request.scopes[i]!, decision }),
+  );
   const access: AccessEntry[] = decisions
     .filter((d) => d.decision.granted.length > 0)
     .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));

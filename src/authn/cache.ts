@@ -1,17 +1,14 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Labels } from '../authz/types.js';
 import type { StaticUser } from './users.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
+/** A backend's success, as it answered. */
+type Success = Extract<AuthnResult, { outcome: 'authenticated' }>;
+
 /** What a cached success keeps: the backend's answer, never the password. */
 interface Entry {
-  readonly labels: Labels;
-  readonly fingerprint: string | undefined;
-  /** The account as the backend stores it, when the login spelled it otherwise. */
-  readonly account: string | undefined;
-  /** When the credential itself expires (unix seconds), if it does. */
-  readonly credentialExpiresAt: number | undefined;
+  readonly result: Success;
   /** Unix milliseconds. */
   readonly expiresAt: number;
 }
@@ -65,29 +62,21 @@ export class CredentialCache {
     return hash('sha256', input, 'base64url');
   }
 
-  get(key: string): Entry | undefined {
+  get(key: string): Success | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.#now()) {
       this.#entries.delete(key);
       return undefined;
     }
-    return entry;
+    return entry.result;
   }
 
-  /** Remembers a success for `ttlMs`, or until the credential expires (`credentialExpiresAt`, unix seconds) if sooner. */
-  set(
-    key: string,
-    labels: Labels,
-    fingerprint: string | undefined,
-    account?: string,
-    credentialExpiresAt?: number,
-  ): void {
-    const until =
-      credentialExpiresAt === undefined
-        ? this.#now() + this.ttlMs
-        : Math.min(this.#now() + this.ttlMs, credentialExpiresAt * 1000);
-    this.#entries.set(key, { labels, fingerprint, account, credentialExpiresAt, expiresAt: until });
+  /** Remembers a success for `ttlMs`, or until the credential itself expires (`result.expiresAt`) if sooner. */
+  set(key: string, result: Success): void {
+    const ttlEnd = this.#now() + this.ttlMs;
+    const expiresAt = result.expiresAt === undefined ? ttlEnd : Math.min(ttlEnd, result.expiresAt * 1000);
+    this.#entries.set(key, { result, expiresAt });
   }
 
   clear(): void {
@@ -136,18 +125,9 @@ export class CachedAuthenticator implements Authenticator {
     const version = this.#version(account);
     const key = this.#cache.key([this.name, version ?? '', account, password.reveal()]);
     const hit = this.#cache.get(key);
-    if (hit) {
-      return {
-        outcome: 'authenticated',
-        labels: hit.labels,
-        ...(hit.fingerprint !== undefined ? { fingerprint: hit.fingerprint } : {}),
-        ...(hit.account !== undefined ? { account: hit.account } : {}),
-        ...(hit.credentialExpiresAt !== undefined ? { expiresAt: hit.credentialExpiresAt } : {}),
-      };
-    }
+    if (hit) return hit;
     const result = await this.inner.authenticate(credentials);
-    if (result.outcome === 'authenticated')
-      this.#cache.set(key, result.labels, result.fingerprint, result.account, result.expiresAt);
+    if (result.outcome === 'authenticated') this.#cache.set(key, result);
     return result;
   }
 }

@@ -12,6 +12,7 @@ import type { ClientOptions, Entry, SearchOptions } from 'ldapts';
 import type { Labels } from '../authz/types.js';
 import type { AccountTerm, LdapConfig, LdapLabelSource } from '../config/ldap.js';
 import { BackendUnavailableError } from '../errors.js';
+import { foldAccountName } from './account-name.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
 /** The part of ldapts' Client this backend uses; tests inject a fake. */
@@ -423,11 +424,6 @@ function attributeValues(entry: Entry, attribute: string): string[] {
   return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
 }
 
-/** What LDAP's caseIgnoreMatch ignores: case, Unicode compatibility forms, outer and repeated spaces. */
-function fold(value: string): string {
-  return value.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
-}
-
 /**
  * The one name of the entry's account: taken from the first of the filter's account terms for
  * which the entry holds a value fitting it (the part standing for `${account}`: `Alice` out of
@@ -443,13 +439,17 @@ function storedSpelling(terms: readonly AccountTerm[], entry: Entry, typed: stri
     const names = attributeValues(entry, t.attribute).flatMap((value) => {
       const fits =
         value.length > prefix.length + suffix.length &&
-        fold(value.slice(0, prefix.length)) === fold(prefix) &&
-        fold(value.slice(value.length - suffix.length)) === fold(suffix);
+        foldAccountName(value.slice(0, prefix.length)) === foldAccountName(prefix) &&
+        foldAccountName(value.slice(value.length - suffix.length)) === foldAccountName(suffix);
       const core = fits ? value.slice(prefix.length, value.length - suffix.length).trim() : '';
       return core === '' ? [] : [core];
     });
     if (names.length > 0)
-      return names.find((n) => n === typed) ?? names.find((n) => fold(n) === fold(typed)) ?? names[0];
+      return (
+        names.find((n) => n === typed) ??
+        names.find((n) => foldAccountName(n) === foldAccountName(typed)) ??
+        names[0]
+      );
   }
   return undefined;
 }

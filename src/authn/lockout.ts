@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from '../config/ops.js';
 import { RegauthError, TooManyRequestsError } from '../errors.js';
+import { foldAccountName } from './account-name.js';
 
 /** The `lockout:` policy, in seconds. */
 export type LockoutPolicy = Pick<
@@ -112,7 +113,7 @@ export class Lockout {
  * prefix keeps "a" + "b:c" apart from "a:b" + "c".
  */
 function key(account: string, ip: string | null): string {
-  const folded = account.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+  const folded = foldAccountName(account);
   return `${folded.length}:${folded}${ip ?? ''}`;
 }
 

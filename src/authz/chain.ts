@@ -3,6 +3,19 @@ import type { ExtAuthorizer } from './ext.js';
 import type { AuthzDecision, AuthzRequest } from './types.js';
 
 /**
+ * Decides every scope of a request, in order. Without `ext_authz` the ACL alone decides, and
+ * synchronously: no promise per scope on the token path.
+ */
+export async function authorizeScopes(
+  acl: CompiledAcl,
+  ext: ExtAuthorizer | undefined,
+  requests: readonly AuthzRequest[],
+): Promise<AuthzDecision[]> {
+  if (!ext) return requests.map((r) => acl.authorize(r));
+  return Promise.all(requests.map((r) => authorizeScope(acl, ext, r)));
+}
+
+/**
  * Decides one scope with the authorizers in design.md order, `acl` then `ext_authz`, the way
  * docker_auth chains them: the first authorizer that has an opinion decides. The ACL has one
  * when a rule matched (including `actions: []`, an explicit deny); only a scope that no ACL rule

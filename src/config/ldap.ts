@@ -130,15 +130,14 @@ export function compileLdapConfig(
   }
   // docker_auth accepts insecure_tls_skip_verify and ca_certificate with tls: none (unused then)
   // and a bind_password_file with initial_bind_as_user; its configs must load unchanged.
-  checkFilter('ldap_auth.filter', raw.filter);
-  const accountTerms = accountTermsOf(raw.filter);
+  const accountTerms = accountTermsOf(parseFilter('ldap_auth.filter', raw.filter));
   if (accountTerms.length === 0) {
     throw new ConfigError(
       'ldap_auth.filter',
       'the account must appear in an equality term, (attribute=${account}), so that regauth can name the account as the entry stores it (LDAP matches without regard to case)',
     );
   }
-  if (raw.group_search) checkFilter('ldap_auth.group_search.filter', raw.group_search.filter);
+  if (raw.group_search) parseFilter('ldap_auth.group_search.filter', raw.group_search.filter);
 
   let bindPassword: Secret | undefined;
   // With initial_bind_as_user the user's own password is used; a password file is not read.
@@ -185,8 +184,8 @@ export function compileLdapConfig(
 
 const ACCOUNT_MARK = 'regauthaccountmark7f3e';
 
-/** The equality terms (outside any `!`) whose value holds `${account}`. */
-function accountTermsOf(filter: string): AccountTerm[] {
+/** The equality terms (outside any `!`) whose value holds `${account}` (ACCOUNT_MARK once parsed). */
+function accountTermsOf(filter: Filter): AccountTerm[] {
   const terms: AccountTerm[] = [];
   const walk = (node: Filter): void => {
     if (node instanceof AndFilter || node instanceof OrFilter) node.filters.forEach(walk);
@@ -197,14 +196,19 @@ function accountTermsOf(filter: string): AccountTerm[] {
       }
     }
   };
-  walk(FilterParser.parseString(filter.replaceAll('${account}', ACCOUNT_MARK).replaceAll('${dn}', 'cn=x')));
+  walk(filter);
   return terms;
 }
 
-/** A filter that ldapts cannot parse would fail every login with 503; refuse it at load instead. */
-function checkFilter(yamlPath: string, filter: string): void {
+/**
+ * The filter parsed with placeholders standing in for the values (`${account}` as ACCOUNT_MARK).
+ * A filter that ldapts cannot parse would fail every login with 503; it is refused at load instead.
+ */
+function parseFilter(yamlPath: string, filter: string): Filter {
   try {
-    FilterParser.parseString(filter.replaceAll('${account}', 'x').replaceAll('${dn}', 'cn=x'));
+    return FilterParser.parseString(
+      filter.replaceAll('${account}', ACCOUNT_MARK).replaceAll('${dn}', 'cn=x'),
+    );
   } catch (err) {
     throw new ConfigError(yamlPath, `invalid LDAP filter (RFC 4515): ${(err as Error).message}`, {
       cause: err,
