@@ -36,7 +36,7 @@ acl:
   - match: {account: "/.+/", name: "\${account}/**"}
     actions: ["*"]
     comment: own namespace
-  - match: {account: "/.+/", name: "shared/*"}
+  - match: {account: "/.+/", name: "common/*"}
     actions: [pull]
     comment: shared pull
   - match: {name: "public/*"}
@@ -84,12 +84,12 @@ describe('ES256 with x5c: the full flow against docker-registry and skopeo', () 
 
   test('a pull allowed by a rule, and a push the same rule does not allow', async () => {
     const image = await buildOciImage(join(s.tmp.dir, 'img-shared'), 'v1');
-    expect((await push(image.ref, s.registry.host, 'shared/base', 'v1', creds('admin'))).code).toBe(0);
-    const pulled = await inspect(s.registry.host, 'shared/base', 'v1', creds('bob'));
+    expect((await push(image.ref, s.registry.host, 'common/base', 'v1', creds('admin'))).code).toBe(0);
+    const pulled = await inspect(s.registry.host, 'common/base', 'v1', creds('bob'));
     expect(pulled.code).toBe(0);
     expect(pulled.digest).toBe(image.digest);
     const other = await buildOciImage(join(s.tmp.dir, 'img-shared2'), 'v2');
-    expect((await push(other.ref, s.registry.host, 'shared/base', 'v2', creds('bob'))).code).not.toBe(0);
+    expect((await push(other.ref, s.registry.host, 'common/base', 'v2', creds('bob'))).code).not.toBe(0);
   });
 
   test('anonymous pull of a public repository, and denial of a private one', async () => {
@@ -99,12 +99,12 @@ describe('ES256 with x5c: the full flow against docker-registry and skopeo', () 
     expect(anonymous.code).toBe(0);
     expect(anonymous.digest).toBe(image.digest);
     expect((await listTags(s.registry.host, 'public/hello')).tags).toEqual(['v1']);
-    const privateRepo = await inspect(s.registry.host, 'shared/base', 'v1');
+    const privateRepo = await inspect(s.registry.host, 'common/base', 'v1');
     expect(privateRepo.code).not.toBe(0);
   });
 
   test('a wrong password is refused', async () => {
-    const result = await inspect(s.registry.host, 'shared/base', 'v1', { user: 'alice', password: 'wrong' });
+    const result = await inspect(s.registry.host, 'common/base', 'v1', { user: 'alice', password: 'wrong' });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/401|unauthorized|authentication/i);
   });
@@ -117,7 +117,7 @@ describe('ES256 with x5c: the full flow against docker-registry and skopeo', () 
     expect(ok.status).toBe(200);
     const catalog = (await ok.json()) as { repositories: string[] };
     expect(catalog.repositories).toEqual(
-      expect.arrayContaining(['alice/app', 'shared/base', 'public/hello']),
+      expect.arrayContaining(['alice/app', 'common/base', 'public/hello']),
     );
 
     const aliceToken = await token(s, 'alice', s.passwords.alice, 'registry:catalog:*');

@@ -25,7 +25,7 @@ const quiet = () =>
 
 /**
  * regauth whose only authenticator is ext_auth (test/fixtures/ext/auth.sh) and whose
- * authorizers are the ACL then ext_authz (authz.sh: allows shared/*), with keys made by
+ * authorizers are the ACL then ext_authz (authz.sh: allows common/*), with keys made by
  * `regauth keys init`; the real registry trusts the bundle that command wrote.
  */
 describe('ext_auth and ext_authz against docker-registry and skopeo', () => {
@@ -66,7 +66,7 @@ acl:
   test.each([
     ['an ACL rule (own namespace)', 'alice/app'],
     ['a label that ext_auth reported (group devs)', 'team/app'],
-    ['ext_authz, for a scope no ACL rule matches', 'shared/app'],
+    ['ext_authz, for a scope no ACL rule matches', 'common/app'],
   ])('a user authenticated by ext_auth pushes, allowed by %s', async (_name, repo) => {
     const image = await buildOciImage(join(tmp.dir, `img-${repo.replace('/', '-')}`), 'v1');
     const creds = { user: 'alice', password: alice };

@@ -152,7 +152,7 @@ const request = (name: string, actions = ['pull', 'push']): AuthzRequest => ({
 
 describe('ext_authz (docker_auth protocol)', () => {
   test.each([
-    ['exit 0 grants every requested action', 'shared/app', ['pull', 'push']],
+    ['exit 0 grants every requested action', 'common/app', ['pull', 'push']],
     ['exit 1 grants nothing', 'private/app', []],
   ])('%s', async (_name, name, granted) => {
     expect(await new ExtAuthorizer(fixture('authz.sh')).authorize(request(name))).toEqual(granted);
@@ -162,7 +162,7 @@ describe('ext_authz (docker_auth protocol)', () => {
     ['exit 2', fixture('exit.sh', ['2']), /ext_authz: command failed \(exit 2\)/],
     ['a hang', fixture('hang.sh', [], 300), /ext_authz: timed out after 300 ms/],
   ])('%s is a backend failure (503), never a grant', async (_name, config, message) => {
-    await expect(new ExtAuthorizer(config).authorize(request('shared/app'))).rejects.toThrow(message);
+    await expect(new ExtAuthorizer(config).authorize(request('common/app'))).rejects.toThrow(message);
   });
 
   test('the command gets the request as docker_auth AuthRequestInfo JSON on stdin', async () => {
@@ -199,7 +199,7 @@ describe('acl, then ext_authz', () => {
     ['an ACL deny rule decides too', 'blocked/app', { granted: [], rule: 1, comment: 'blocked' }],
     [
       'no ACL rule: ext_authz decides (allow)',
-      'shared/app',
+      'common/app',
       { granted: ['pull', 'push'], rule: null, authorizer: 'ext_authz' },
     ],
     [
@@ -211,7 +211,7 @@ describe('acl, then ext_authz', () => {
     expect(await authorizeScope(acl, ext, request(name))).toEqual(decision);
   });
   test('without ext_authz, no rule means no actions', async () => {
-    expect(await authorizeScope(acl, undefined, request('shared/app'))).toEqual({ granted: [], rule: null });
+    expect(await authorizeScope(acl, undefined, request('common/app'))).toEqual({ granted: [], rule: null });
   });
 });
 
