@@ -1,0 +1,105 @@
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+/**
+ * A fresh clone stands alone: the repository's files (tracked and new, as `git ls-files` lists
+ * them) are copied into an empty folder with nothing beside it, and the whole unit suite runs
+ * there. A test that reads a file outside the repository (a sibling folder of the checkout, say)
+ * fails in the copy even when the checkout happens to have that sibling.
+ */
+const ROOT = resolve(import.meta.dirname, '../..');
+
+interface VitestJson {
+  numTotalTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  testResults: { name: string; status: string }[];
+}
+
+let tmp: string;
+let repo: string;
+
+function projectFiles(): string[] {
+  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  return out.split('\0').filter((f) => f !== '' && statSync(join(ROOT, f)).isFile());
+}
+
+function run(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(cmd, args, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CI: 'true' },
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, output }));
+  });
+}
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'regauth-clone-'));
+  repo = join(tmp, 'regauth');
+  for (const file of projectFiles()) {
+    mkdirSync(dirname(join(repo, file)), { recursive: true });
+    copyFileSync(join(ROOT, file), join(repo, file));
+  }
+  // The dependencies `npm ci` would install: the same packages, linked rather than copied.
+  symlinkSync(join(ROOT, 'node_modules'), join(repo, 'node_modules'), 'dir');
+  // A clone is a git repository (the static guard lists files with git).
+  execFileSync('git', ['init', '-q'], { cwd: repo });
+  execFileSync('git', ['add', '-A'], { cwd: repo });
+});
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('a copy of the repository with nothing beside it', () => {
+  test('has no sibling folders to lean on', () => {
+    expect(readdirSync(tmp)).toEqual(['regauth']);
+    expect(existsSync(join(repo, 'package.json'))).toBe(true);
+  });
+
+  test('passes the whole unit suite, every test file of the checkout counted', async () => {
+    const report = join(tmp, 'unit.json');
+    const vitest = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+    const { code, output } = await run(
+      process.execPath,
+      [vitest, 'run', 'test/unit', '--reporter=json', `--outputFile=${report}`],
+      repo,
+    );
+    expect(existsSync(report), output.slice(-4000)).toBe(true);
+    const result = JSON.parse(readFileSync(report, 'utf8')) as VitestJson;
+    const failed = result.testResults.filter((r) => r.status !== 'passed').map((r) => r.name);
+    expect({ code, failed, failedTests: result.numFailedTests }, output.slice(-4000)).toEqual({
+      code: 0,
+      failed: [],
+      failedTests: 0,
+    });
+    expect(result.numPendingTests + result.numTodoTests).toBe(0);
+    const expected = readdirSync(join(ROOT, 'test', 'unit')).filter((f) => f.endsWith('.test.ts'));
+    const ran = result.testResults.map((r) => r.name.slice(join(repo, 'test', 'unit').length + 1));
+    expect(ran.sort()).toEqual(expected.sort());
+    expect(result.numTotalTests).toBeGreaterThan(500);
+  }, 300_000);
+});
