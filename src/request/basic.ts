@@ -27,9 +27,18 @@ export function parseBasicAuth(header: string | undefined): Credentials | null {
   return { account, password: new Secret(decoded.slice(colon + 1)) };
 }
 
-/** Account names end up in tokens and logs: bound them and keep control characters out. */
+/**
+ * Characters no account name may hold: whitespace of any kind (Python's `str.split()` and Go's
+ * `strings.Fields` split on U+0085 and U+00A0, so an `ext_auth` command could read part of the
+ * name as the password), control characters (C0, C1, DEL), format characters (zero-width and
+ * bidi marks that make two names look alike), surrogates, and U+FFFD (the user was not valid
+ * UTF-8). The accepted set is documented in docs/http-api.md "Account names".
+ */
+const FORBIDDEN_IN_ACCOUNT = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u;
+
+/** Account names end up in tokens, logs and commands' stdin: bound them and refuse the characters above. */
 export function checkAccount(account: string): void {
-  if (account.length > MAX_ACCOUNT_LENGTH || /[\u0000-\u001f\u007f]/.test(account)) {
+  if (account.length > MAX_ACCOUNT_LENGTH || FORBIDDEN_IN_ACCOUNT.test(account)) {
     throw new BadRequestError('invalid account name');
   }
 }

@@ -164,7 +164,18 @@ describe('ldap_auth against a real slapd (StartTLS, group search), docker-regist
     },
   );
 
-  test.each(['ALICE', 'Alice', ' alice', 'alice ', '  aLiCe  '])(
+  test.each([' alice', 'alice ', '  aLiCe  ', 'alice\u0085', 'alice\u00a0'])(
+    'the spelling %j, which slapd would match to alice, is refused with 400 before any backend',
+    async (spelling) => {
+      const res = await tokenRequest(s, spelling, s.pw.alice, 'repository:devs/app:pull');
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        errors: [{ code: 'BAD_REQUEST', message: 'invalid account name' }],
+      });
+    },
+  );
+
+  test.each(['ALICE', 'Alice', 'aLiCe'])(
     'slapd finds alice for %j: the token, the ACL and the audit line name "alice", the stored spelling',
     async (spelling) => {
       const res = await tokenRequest(s, spelling, s.pw.alice, 'repository:devs/app:pull');

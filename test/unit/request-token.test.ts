@@ -28,6 +28,44 @@ describe('parseBasicAuth', () => {
   ])('%s → 400', (header, message) => {
     expect(() => parseBasicAuth(header)).toThrow(message);
   });
+  // Accounts that other languages split or that render as something else: Python's str.split()
+  // and Go's strings.Fields split on U+0085 (NEL), which JavaScript's \s does not; format
+  // characters (zero-width, bidi) make two names look alike. Refused for every backend.
+  test.each([
+    ['NEL (C1 control, whitespace to Python and Go)', 'alice\u0085s3cret-pw'],
+    ['C1 control', 'alice\u009b'],
+    ['DEL', 'alice\u007f'],
+    ['space', 'alice smith'],
+    ['leading space', ' alice'],
+    ['no-break space', 'alice\u00a0'],
+    ['line separator', 'alice\u2028x'],
+    ['ideographic space', 'alice\u3000x'],
+    ['zero-width space (format)', 'ali\u200bce'],
+    ['right-to-left override (format)', 'alice\u202e'],
+    ['byte order mark (format)', '\ufeffalice'],
+    ['invalid UTF-8 (replacement character)', 'alice\ufffd'],
+  ])('account with %s → 400', (_what, account) => {
+    expect(() => parseBasicAuth(basic(account, 'pw'))).toThrow(BadRequestError);
+    expect(() =>
+      parseTokenRequest({
+        method: 'POST',
+        query: '',
+        authorization: undefined,
+        body: new URLSearchParams({
+          grant_type: 'password',
+          username: account,
+          password: 'pw',
+          service: 's',
+        }).toString(),
+      }),
+    ).toThrow('invalid account name');
+  });
+  test.each(['alice', 'alice.smith@example.com', 'ALICE_01', 'dév-équipe', 'ci$job', 'İnci'])(
+    'account %j is accepted',
+    (account) => {
+      expect(parseBasicAuth(basic(account, 'pw'))?.account).toBe(account);
+    },
+  );
   test('the password never prints', () => {
     const creds = parseBasicAuth(basic('alice', 'hunter2'))!;
     expect(JSON.stringify(creds)).not.toContain('hunter2');
