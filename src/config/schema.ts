@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, nonEmpty, strict } from './shared.js';
+import { duration, nonEmpty, section, strict } from './shared.js';
 import { refreshSchema } from './refresh.js';
 import { extCommandSchema } from './ext.js';
 import { jwtAuthSchema } from './jwt.js';
@@ -83,9 +83,9 @@ export const configSchema = strict({
   jwt_auth: jwtAuthSchema.optional(),
   acl: z.array(aclRule).default([]),
   // Absent or empty (`metrics:` with only comments under it) means all defaults.
-  log: z.preprocess((v) => v ?? {}, logSchema),
-  metrics: z.preprocess((v) => v ?? {}, metricsSchema),
-  lockout: z.preprocess((v) => v ?? {}, lockoutSchema),
+  log: section(logSchema),
+  metrics: section(metricsSchema),
+  lockout: section(lockoutSchema),
   credential_cache: credentialCacheSchema.default(credentialCacheSchema.parse({})),
 });
 

@@ -18,6 +18,15 @@ export function strict<T extends z.core.$ZodLooseShape>(shape: T) {
   });
 }
 
+/**
+ * An optional section whose absence or emptiness (`metrics:` with only comments under it, which
+ * YAML reads as null) means all its defaults. Written as nullish rather than a preprocess step so
+ * the JSON Schema (src/config/json-schema.ts) says the same: optional, an object or null.
+ */
+export function section<T extends z.ZodType>(schema: T) {
+  return schema.nullish().transform((v): z.output<T> => v ?? (schema.parse({}) as z.output<T>));
+}
+
 export const nonEmpty = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 
 /**
