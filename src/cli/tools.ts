@@ -1,8 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { configJsonSchema } from '../config/json-schema.js';
 import { loadConfigFile, namesSigningKey, type Config } from '../config/load.js';
 import { createRuntime } from '../runtime.js';
 import { Secret } from '../secret.js';
@@ -110,7 +111,7 @@ async function usage<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Adds `validate`, `check`, `test`, `hash`, `keys init|rotate` and `doctor` to the program. */
+/** Adds `validate`, `check`, `test`, `hash`, `keys init|rotate`, `doctor` and `schema` to the program. */
 export function addToolCommands(program: Command, io: ToolIO = processIO): void {
   program.addHelpText(
     'after',
@@ -278,6 +279,30 @@ Example:
           `  1. install ${files.bundle} (auth.token.rootcertbundle) and ${files.jwks} (auth.token.jwks) on the registry; restart it\n` +
           `  2. reload regauth (SIGHUP): it signs with the new key from then on\n`,
       );
+    });
+
+  program
+    .command('schema')
+    .description(
+      "print the config's JSON Schema (draft 2020-12) for editors: completion, inline errors, hover text",
+    )
+    .addHelpText(
+      'after',
+      `
+The same schema ships as schema/config.schema.json. Point an editor with the YAML language
+server (VS Code's YAML extension, JetBrains, Neovim) at it with a first line in config.yml:
+  # yaml-language-server: $schema=./config.schema.json
+It checks shapes, defaults and enums; \`regauth validate\` also checks files, keys and patterns.
+
+Example:
+  regauth schema > config.schema.json`,
+    )
+    .option('-o, --output <file>', 'write the schema to this file (its folder is created) instead of stdout')
+    .action(async (opts: { output?: string }) => {
+      const text = `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+      if (opts.output === undefined) return io.stdout(text);
+      await mkdir(dirname(resolve(opts.output)), { recursive: true });
+      await writeFile(opts.output, text);
     });
 
   program
