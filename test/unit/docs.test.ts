@@ -119,6 +119,20 @@ describe('README and docs/', () => {
     expect(brokenLink({ file, line: 1, target: '../../elsewhere.md' })).toBe('points outside the repository');
   });
 
+  test('every repository path the README and docs name exists', () => {
+    // Files the reader creates, not the repository.
+    const created = new Set(['compose/.env']);
+    const path = /(?<![\w./-])((?:examples|compose|src|test|scripts|bench|docs)\/[\w./-]*)/g;
+    const named = manual.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(path)].map((m) => ({ file, path: m[1]!.replace(/\.$/, '') })),
+    );
+    expect(named.length).toBeGreaterThan(50);
+    const missing = named
+      .filter(({ path }) => !created.has(path) && !existsSync(join(ROOT, path)))
+      .map(({ file, path }) => `${relative(ROOT, file)}: ${path}`);
+    expect(missing).toEqual([]);
+  });
+
   test('the README is an entry point of at most 200 lines', () => {
     const lines = readFileSync(README, 'utf8').trimEnd().split('\n');
     expect(lines.length).toBeLessThanOrEqual(200);
