@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: regauth (built, in its own process) against a bare baseline signer, a login
  * storm, ACL evaluation cost and peak RSS, printed as a table. Loopback only; about a minute.
- * Not part of `npm test`: figures depend on the machine; the README quotes them with the machine.
+ * Not part of `npm test`: figures depend on the machine; docs/performance.md quotes them with the
+ * machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

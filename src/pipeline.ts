@@ -124,10 +124,11 @@ export async function issueToken(
 }
 
 /**
- * The refresh grant (design.md "HTTP"): the token must be intact, unexpired, for this service
- * and not revoked by `token.refresh.revoke_before`; the account must still exist in the
- * authenticator that vouched for it, with the same credential fingerprint (a changed password
- * revokes). Labels come from the current config, so a reload changes what a refresh grants.
+ * The refresh grant (docs/http-api.md "The refresh grant"): the token must be intact, unexpired,
+ * for this service and not revoked by `token.refresh.revoke_before`; the account must still exist
+ * in the authenticator that vouched for it, with the same credential fingerprint (a changed
+ * password revokes). Labels come from the current config, so a reload changes what a refresh
+ * grants.
  */
 async function redeemRefreshToken(
   runtime: Runtime,
@@ -141,8 +142,9 @@ async function redeemRefreshToken(
   const index = runtime.authenticators.findIndex((a) => a.name === claims.authenticator);
   const authenticator = runtime.authenticators[index];
   if (!authenticator?.lookup) throw new InvalidGrantError('refresh token revoked: authenticator removed');
-  // The chain's first answer decides (design.md): when an earlier backend now knows the account,
-  // a login would check another password, so this token no longer speaks for it.
+  // The chain's first answer decides (docs/configuration.md "Sections"): when an earlier backend
+  // now knows the account, a login would check another password, so this token no longer speaks for
+  // it.
   for (const earlier of runtime.authenticators.slice(0, index)) {
     if ((await earlier.lookup?.(claims.account)) !== undefined) {
       throw new InvalidGrantError('refresh token revoked: account moved to another authenticator');

@@ -37,7 +37,7 @@ export interface AclRuleInfo {
 export interface CompiledAcl {
   readonly rules: readonly AclRuleInfo[];
   /**
-   * Decides one scope (design.md "ACL semantics"): the first rule whose every match field
+   * Decides one scope (docs/acl.md "Rules"): the first rule whose every match field
    * matches decides and grants the requested actions it allows (all of them for `["*"]`,
    * none for `[]`); no matching rule grants nothing (`rule: null`). Never throws.
    */
@@ -55,7 +55,7 @@ export interface CompileAclOptions {
   readonly index?: boolean;
 }
 
-/** The actions the registry knows; others are accepted with a warning (design.md). */
+/** The actions the registry knows; others are accepted with a warning (docs/acl.md "Actions"). */
 export const KNOWN_ACTIONS: readonly string[] = ['pull', 'push', 'delete', '*'];
 
 /**

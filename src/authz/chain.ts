@@ -16,11 +16,11 @@ export async function authorizeScopes(
 }
 
 /**
- * Decides one scope with the authorizers in design.md order, `acl` then `ext_authz`, the way
- * docker_auth chains them: the first authorizer that has an opinion decides. The ACL has one
- * when a rule matched (including `actions: []`, an explicit deny); only a scope that no ACL rule
- * matches goes to `ext_authz`, whose answer (all requested actions, or none) is final. Without
- * `ext_authz` such a scope gets nothing (deny by default).
+ * Decides one scope with the authorizers in their order, `acl` then `ext_authz` (docs/acl.md
+ * "ext_authz"), the way docker_auth chains them: the first authorizer that has an opinion decides.
+ * The ACL has one when a rule matched (including `actions: []`, an explicit deny); only a scope
+ * that no ACL rule matches goes to `ext_authz`, whose answer (all requested actions, or none) is
+ * final. Without `ext_authz` such a scope gets nothing (deny by default).
  *
  * So an ACL rule can both grant without asking the command and deny without asking it; put a
  * catch-all rule last only if the command should never be consulted.

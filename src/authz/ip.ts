@@ -22,7 +22,7 @@ const PREFIX = /^\d{1,3}$/;
  * Parses an IPv4 or IPv6 address (`10.1.2.3`, `2001:db8::1`) or CIDR block (`10.0.0.0/8`,
  * `2001:db8::/48`). Host bits in a CIDR are ignored (`10.1.2.3/8` is `10.0.0.0/8`), as Go's
  * `net.ParseCIDR` does for docker_auth. IPv4-mapped IPv6 clients (`::ffff:10.1.2.3`) match
- * IPv4 entries and the other way round (design.md "ACL semantics").
+ * IPv4 entries and the other way round (docs/acl.md "ip").
  *
  * Throws a TypeError whose message says what is wrong with `text`.
  */

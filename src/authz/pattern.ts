@@ -24,7 +24,7 @@ export type Captures = readonly (string | undefined)[];
 export const NO_CAPTURES: Captures = Object.freeze([]);
 
 /**
- * An ACL pattern (design.md "ACL semantics"), compiled at load.
+ * An ACL pattern (docs/acl.md "Regular expressions and globs"), compiled at load.
  *
  * A pattern longer than two characters that starts and ends with `/` is a regular expression
  * searched unanchored; anything else is a minimatch glob over the whole value. A glob without
@@ -56,10 +56,11 @@ export interface Pattern {
 }
 
 /**
- * minimatch options for every glob (design.md): `dot` so `*` matches `.hidden`; no negation
- * and no comments, so `!x` and `#x` are literal. The rest makes matching exact and
- * host-independent: patterns are matched as written (no `..` folding, which would let a
- * substituted `..` remove a segment), `a//b` is not `a/b`, and `\` escapes on every platform.
+ * minimatch options for every glob (docs/acl.md "Regular expressions and globs"): `dot` so `*`
+ * matches `.hidden`; no negation and no comments, so `!x` and `#x` are literal. The rest makes
+ * matching exact and host-independent: patterns are matched as written (no `..` folding, which
+ * would let a substituted `..` remove a segment), `a//b` is not `a/b`, and `\` escapes on every
+ * platform.
  */
 export const GLOB_OPTIONS: MinimatchOptions = Object.freeze({
   dot: true,

@@ -10,7 +10,10 @@ import { addToolCommands } from './tools.js';
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 
-/** Exit codes (design.md "CLI"): 0 ok, 1 a finding or denial, 2 bad usage or config. */
+/**
+ * Exit codes (docs/cli.md "Exit codes and the config"): 0 ok, 1 a finding or denial, 2 bad usage
+ * or config.
+ */
 export const EXIT = { ok: 0, finding: 1, usage: 2 } as const;
 
 /** How long in-flight requests may take after SIGTERM/SIGINT. */

@@ -7,8 +7,8 @@ import type { Runtime } from '../runtime.js';
 import { mapError } from './errors.js';
 
 /**
- * `/oidc/login` and `/oidc/callback` (design.md "HTTP"): the browser login of `oidc_auth`.
- * The flow itself is in src/oidc; this only moves cookies, redirects and pages.
+ * `/oidc/login` and `/oidc/callback` (docs/backends/oidc.md "The login"): the browser login of
+ * `oidc_auth`. The flow itself is in src/oidc; this only moves cookies, redirects and pages.
  */
 export function oidcRoutes(deps: {
   runtime: () => Runtime;

@@ -12,10 +12,11 @@ export function normalizeIp(ip: string): string {
 }
 
 /**
- * The client's address (design.md "HTTP"): the socket peer, unless the peer is a trusted
- * proxy; then X-Forwarded-For is read from the right, skipping trusted proxies, and the first
- * address that is not one wins. A client-supplied left-most entry therefore never wins over
- * what our own proxy appended. Garbage in the header stops the walk at the last good hop.
+ * The client's address (docs/http-api.md "Client address and trusted proxies"): the socket peer,
+ * unless the peer is a trusted proxy; then X-Forwarded-For is read from the right, skipping trusted
+ * proxies, and the first address that is not one wins. A client-supplied left-most entry therefore
+ * never wins over what our own proxy appended. Garbage in the header stops the walk at the last
+ * good hop.
  */
 export function clientAddress(
   peer: string | undefined,

@@ -18,12 +18,12 @@ const TYPE = /^([a-z0-9]+)(?:\(([a-z0-9]+)\))?$/;
 const ACTION = /^(?:\*|[a-z][a-z0-9_-]*)$/;
 
 /**
- * Parses scope parameters (protocol.md §3): each value may hold several scopes separated
- * by spaces; each is `type[(class)]:name:actions`. The name may hold one `host:port` colon,
- * so the type ends at the first colon and the actions start after the last one.
- * Entries for one resource are merged; the class is dropped (registry v3 deprecates it and
- * v2.8 would not match a token entry typed `repository(plugin)`).
- * Throws BadRequestError (400) on anything malformed.
+ * Parses scope parameters (docs/http-api.md "Scopes"; distribution's docs/spec/auth/scope.md): each
+ * value may hold several scopes separated by spaces; each is `type[(class)]:name:actions`. The name
+ * may hold one `host:port` colon, so the type ends at the first colon and the actions start after
+ * the last one. Entries for one resource are merged; the class is dropped (registry v3 deprecates
+ * it and v2.8 would not match a token entry typed `repository(plugin)`). Throws BadRequestError
+ * (400) on anything malformed.
  */
 export function parseScopes(values: readonly string[]): Scope[] {
   const merged = new Map<string, { type: string; name: string; actions: Set<string> }>();

@@ -38,7 +38,7 @@ const MAX_FIELD_LENGTH = 8192;
  */
 export const MAX_REFRESH_TOKEN_LENGTH = 32_768;
 
-/** Parses a GET or POST token request (design.md "HTTP"; protocol.md §3–4). Throws 400-class errors. */
+/** Parses a GET or POST token request (docs/http-api.md "The token request"). Throws 400-class errors. */
 export function parseTokenRequest(raw: RawTokenRequest): TokenRequest {
   return raw.method === 'GET' ? parseGet(raw) : parsePost(raw);
 }

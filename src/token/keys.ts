@@ -42,11 +42,12 @@ const SUPPORTED = 'the registry accepts EC P-256, P-384, P-521 or RSA >= 2048 bi
 /**
  * Imports the token signing key and its certificate chain once, at config load.
  *
- * Throws RegauthError `ERR_KEY` naming the file when the key cannot be parsed or is of a type
- * the registry cannot verify (protocol.md §1.3.6), when the leaf certificate is not for this
- * key, or (with x5c) when a certificate of the chain is outside its validity dates: the registry
- * verifies x5c chains with Go's x509.Verify, which checks them (protocol.md §1.3.5). Messages
- * never contain key material.
+ * Throws RegauthError `ERR_KEY` naming the file when the key cannot be parsed or is of a type the
+ * registry cannot verify (docs/registry-compatibility.md "Signing keys"), when the leaf certificate
+ * is not for this key, or (with x5c) when a certificate of the chain is outside its validity dates:
+ * the registry verifies x5c chains with Go's x509.Verify, which checks them
+ * (docs/registry-compatibility.md "x5c chains"; distribution's registry/auth/token/token.go).
+ * Messages never contain key material.
  */
 export function loadSigningKey(input: LoadSigningKeyInput): SigningKey {
   const keyName = where('token.key', input.keyPath);

@@ -1,7 +1,8 @@
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 /**
- * The libtrust key ID that registry v2.8 uses for `kid` lookups (protocol.md §1.5):
+ * The libtrust key ID that registry v2.8 uses for `kid` lookups (docs/registry-compatibility.md
+ * "Key IDs"; libtrust's util.go keyIDFromCryptoKey):
  * SHA-256 of the DER SubjectPublicKeyInfo, first 30 bytes, RFC 4648 base32 without
  * padding (48 characters), cut into 12 groups of 4 joined by `:`.
  *
@@ -15,7 +16,8 @@ export function libtrustKeyId(publicKey: KeyObject): string {
 }
 
 /**
- * The key ID registry v3.1 gives a rootcertbundle key (`GetJWKThumbprint`, protocol.md §1.5):
+ * The key ID registry v3.1 gives a rootcertbundle key (`GetJWKThumbprint` in distribution's
+ * registry/auth/token/util.go; docs/registry-compatibility.md "Key IDs"):
  * base64url(SHA-256(payload)) with a hand-built JSON payload.
  *
  * It is RFC 7638 except that EC coordinates and RSA numbers are Go `big.Int.Bytes()`, which

@@ -7,7 +7,7 @@ import { InvalidGrantError } from '../errors.js';
 import { Secret } from '../secret.js';
 
 /**
- * Refresh ("identity") tokens (design.md "HTTP", protocol.md §3–4).
+ * Refresh ("identity") tokens (docs/refresh-tokens.md; docs/http-api.md "The refresh grant").
  *
  * A refresh token is a JWE (compact, `alg: dir`, `enc: A256GCM`) under a key derived from
  * `token.refresh.secret_file`, never from the registry signing key. It is opaque to clients,

@@ -15,10 +15,10 @@ export type TokenSigner = (
  * signature is the largest single cost of a token request, and while it runs on another core the
  * event loop goes on parsing, authorizing and answering other requests.
  *
- * The token is what both registry v2.8 and v3 accept (protocol.md §1.7): header
- * `{alg, typ: "JWT", kid, x5c?}` (no `jwk`, no `crit`), claims `{iss, sub, aud, exp, nbf, iat, jti,
- * access}` with `aud` a plain string and integer times, unpadded base64url, and ECDSA signatures
- * as raw R||S.
+ * The token is what both registry v2.8 and v3 accept (docs/registry-compatibility.md "The token"):
+ * header `{alg, typ: "JWT", kid, x5c?}` (no `jwk`, no `crit`), claims `{iss, sub, aud, exp, nbf,
+ * iat, jti, access}` with `aud` a plain string and integer times, unpadded base64url, and ECDSA
+ * signatures as raw R||S.
  */
 export function createTokenSigner(key: SigningKey, issuer: string): TokenSigner {
   const prepared = prepare(key);
@@ -81,7 +81,8 @@ function signWith(
     return Promise.reject(new TypeError('"expiresInSeconds" must be a positive integer'));
   }
   // Property order is the order the registry docs show; only type/name/actions are copied,
-  // so no `class` (deprecated, scope.md) or stray property reaches the token.
+  // so no `class` (deprecated in distribution's docs/spec/auth/scope.md) or stray property reaches
+  // the token.
   const payload = {
     iss: issuer,
     sub: claims.subject,
@@ -133,12 +134,13 @@ export interface PublicJwk extends JsonWebKey {
 
 /**
  * The public signing key(s) as a JWKS, for `/.well-known/jwks.json` and registry v3's
- * `auth.token.jwks` file. v3 trusts each JWKS key under its `kid` verbatim (protocol.md §1.4.3),
- * so every key is published twice:
+ * `auth.token.jwks` file. v3 trusts each JWKS key under its `kid` verbatim
+ * (docs/registry-compatibility.md "JWKS for registry 3"; distribution's
+ * registry/auth/token/accesscontroller.go), so every key is published twice:
  * - under the v3 thumbprint, the kid we emit with `disable_legacy_key_id: true`;
  * - under the libtrust key ID, the kid we emit by default, so a v3 registry given this JWKS also
  *   accepts kid-only tokens (x5c off) whose kid is the libtrust ID. Without this entry such tokens
- *   fail on v3 with "token signed by untrusted key" (protocol.md §6, distribution#4299).
+ *   fail on v3 with "token signed by untrusted key" (distribution#4299).
  * The two entries hold the same key, so publishing both widens nothing.
  */
 export function jwks(keys: readonly SigningKey[]): { keys: PublicJwk[] } {

@@ -12,7 +12,7 @@ export interface SigningKey {
   readonly kid: string;
   /** libtrust key ID (registry v2.8), always computed. */
   readonly libtrustKid: string;
-  /** Thumbprint computed the way registry v3 does (protocol.md §1.5). */
+  /** Thumbprint computed the way registry v3 does (docs/registry-compatibility.md "Key IDs"). */
   readonly v3Kid: string;
   /** Certificate chain, leaf first (base64 DER), for the `x5c` header; empty when x5c is disabled. */
   readonly x5c: readonly string[];

@@ -54,7 +54,7 @@ export function readRegistryConfig(file: string): { token: RegistryToken; dir: s
 
 /**
  * Does the registry trust regauth's tokens? Compares regauth's loaded config with the
- * registry's `auth.token` (design.md "CLI", `regauth doctor`). Registry-relative paths are
+ * registry's `auth.token` (docs/cli.md "`regauth doctor`"). Registry-relative paths are
  * resolved against the registry config's directory (the registry itself resolves them against
  * its working directory).
  */

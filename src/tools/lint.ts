@@ -10,7 +10,7 @@ export type LintWarning = AclWarning;
 const DYNAMIC_LABEL_SOURCES = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'] as const;
 
 /**
- * Lints a loaded config (design.md "CLI", `regauth validate`): every warning the ACL compiler
+ * Lints a loaded config (docs/cli.md "`regauth validate`"): every warning the ACL compiler
  * found, plus
  * - rules that can never decide: after a catch-all `match: {}`, or after a rule with the same match;
  * - `name` patterns that cannot match a repository name: a leading `/` that is not a `/regex/`,

@@ -116,7 +116,8 @@ describe('skopeo helpers against a stub token endpoint', () => {
       const query = new URL(req.url ?? '/', 'http://stub').searchParams;
       const basic = /^Basic (.*)$/.exec(req.headers.authorization ?? '')?.[1];
       asked.push({ query, basic: basic === undefined ? undefined : Buffer.from(basic, 'base64').toString() });
-      // Grant every requested scope in full (protocol.md §3: `type:name:actions`, name may hold ':').
+      // Grant every requested scope in full (docs/http-api.md "Scopes": `type:name:actions`, the
+      // name may hold ':').
       const access = query.getAll('scope').flatMap((s) =>
         s
           .split(' ')

@@ -9,7 +9,7 @@ import { inspect, pull, push, writeAuthFile } from './harness/skopeo.js';
 import { SERVICE, startStack, type Stack, type StackConfig } from './harness/stack.js';
 
 /**
- * Refresh ("identity") tokens end to end (issue 3, protocol.md §4): each client's request shape
+ * Refresh ("identity") tokens end to end (issue 3; docs/refresh-tokens.md): each client's request shape
  * obtains and redeems a refresh token, and the access token it gets is used against the real
  * registry; skopeo itself redeems one from an auth.json `identitytoken`.
  */
@@ -98,7 +98,7 @@ afterAll(async () => {
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
 
-/** `docker login`: GET with offline_token=true and no scope (protocol.md §4, dockerd). */
+/** `docker login`: GET with offline_token=true and no scope (dockerd's daemon/pkg/registry/auth.go). */
 async function dockerLogin(user: User, password = passwords[user]): Promise<string> {
   const res = await fetch(
     `${stack.regauth.url}/auth?account=${user}&client_id=docker&offline_token=true&service=${SERVICE}`,
@@ -168,7 +168,8 @@ describe('each client shape obtains a refresh token and redeems it', () => {
     });
   });
 
-  // buildkit runs containerd's fetch code with its own client_id (protocol.md §4).
+  // buildkit runs containerd's fetch code (core/remotes/docker/auth/fetch.go) with its own
+  // client_id.
   test.each(['containerd-client', 'buildkit-client'])(
     '%s: POST password with access_type=offline, then POST refresh without a username',
     async (clientId) => {

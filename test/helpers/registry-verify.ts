@@ -1,8 +1,9 @@
 /**
  * A test-only re-implementation of the token check of registry v2.8.3 (`registry:2`):
- * registry/auth/token/token.go + accesscontroller.go and the vendored libtrust, as described in
- * protocol.md §1.3. It lets unit tests assert "the registry would accept this token" without
- * starting a registry; the e2e suite checks the same against the real one.
+ * registry/auth/token/token.go + accesscontroller.go and the vendored libtrust (see
+ * docs/registry-compatibility.md "How the registry finds the key"). It lets unit tests assert "the
+ * registry would accept this token" without starting a registry; the e2e suite checks the same
+ * against the real one.
  *
  * Deliberately strict where the registry is strict (aud must be a string, integer times, alg must
  * match the curve, raw R||S of the exact size, x5c chained to the bundle with validity dates) and

@@ -3,7 +3,7 @@ import { calculateJwkThumbprint } from 'jose';
 import { describe, expect, test } from 'vitest';
 import { libtrustKeyId, registryV3Thumbprint } from '../../src/token/kid.js';
 
-// protocol.md §1.5: the key from distribution's docs/spec/auth/jwt.md.
+// The key from distribution's docs/spec/auth/jwt.md (docs/registry-compatibility.md "Key IDs").
 const JWT_MD_KEY = createPublicKey({
   key: {
     kty: 'EC',
@@ -25,7 +25,7 @@ function ecKeyWithLeadingZero(namedCurve: string, coordinate: 'x' | 'y'): KeyObj
 }
 
 describe('libtrustKeyId', () => {
-  test('matches the protocol.md test vector', () => {
+  test('matches the key ID of the jwt.md key', () => {
     expect(JWT_MD_KEY.export({ type: 'spki', format: 'der' }).toString('hex')).toMatch(
       /^3059301306072a8648ce3d020106082a8648ce3d03010703420004/,
     );
@@ -57,7 +57,7 @@ describe('registryV3Thumbprint', () => {
     expect(registryV3Thumbprint(key)).toBe('kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k');
   });
 
-  test('equals the RFC 7638 thumbprint for the protocol.md key (no leading zeros)', async () => {
+  test('equals the RFC 7638 thumbprint for the jwt.md key (no leading zeros)', async () => {
     expect(registryV3Thumbprint(JWT_MD_KEY)).toBe('8qjioA3ZA7ti2JIE7c-U8smBFuZolQZvhSHDPU3hhB8');
     expect(registryV3Thumbprint(JWT_MD_KEY)).toBe(
       await calculateJwkThumbprint(

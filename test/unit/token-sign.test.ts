@@ -208,7 +208,7 @@ describe('registry v2.8.3 accepts the tokens', () => {
     expect(registry(material[alg]!.certPem)(token).claims.sub).toBe('alice');
   });
 
-  test('kid-only with the v3 thumbprint is unknown to v2.8 (protocol.md §1.5)', async () => {
+  test('kid-only with the v3 thumbprint is unknown to v2.8', async () => {
     const key = signingKey('ES256', { x5c: false, kidFormat: 'thumbprint' });
     const token = await createTokenSigner(key, ISSUER)(CLAIMS, T, 300);
     expect(rejection(() => registry(material.ES256!.certPem)(token)).message).toBe(

@@ -54,8 +54,8 @@ export interface Challenge {
 
 /**
  * Starts the CNCF distribution registry (Debian's `docker-registry`, 2.8.x) with token auth
- * (protocol.md §2) on a free port of 127.0.0.1, and waits until `GET /v2/` answers 401 with a
- * Bearer challenge.
+ * (docs/registry-compatibility.md "The registry's config") on a free port of 127.0.0.1, and waits
+ * until `GET /v2/` answers 401 with a Bearer challenge.
  */
 export async function startRegistry(options: RegistryOptions): Promise<Registry> {
   // freePort() can race with another test file taking the same port: try a few ports.
