@@ -220,7 +220,7 @@ describe('the refresh grant', () => {
     expect((await as('alice', password)).authenticatedBy).toBe('users');
     // dave exists only in the directory: any spelling acts as "dave".
     directoryAsked = 0;
-    const dave = await as(' DAVE', 'directory-pw');
+    const dave = await as('DAVE', 'directory-pw');
     // Only the backends before the directory are asked again (one bind, not two).
     expect(directoryAsked).toBe(1);
     expect(dave).toMatchObject({ account: 'dave', authenticatedBy: 'ldap_auth' });
