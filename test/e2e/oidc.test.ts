@@ -111,7 +111,11 @@ acl:
   test('an app password is only the password of its own account, and not when tampered', async () => {
     expect(await tokenStatus('alice', appPassword)).toBe(200);
     expect(await tokenStatus('bob', appPassword)).toBe(401);
-    expect(await tokenStatus('alice', `${appPassword.slice(0, -2)}xx`)).toBe(401);
+    // One character of the signature changed (not the last: its low bits are padding that
+    // base64url decoding ignores, so a change there can leave the signature as it was).
+    const at = appPassword.length - 10;
+    const tampered = `${appPassword.slice(0, at)}${appPassword[at] === 'A' ? 'B' : 'A'}${appPassword.slice(at + 1)}`;
+    expect(await tokenStatus('alice', tampered)).toBe(401);
   });
 
   test('the page escapes what it shows', async () => {
