@@ -72,7 +72,8 @@ export function dockerClient(): string {
 function engineEnv(host: string, clientConfig: string): NodeJS.ProcessEnv {
   return {
     DOCKER_HOST: host,
-    // The legacy builder: BuildKit would fetch its Dockerfile frontend (`# syntax=`) from a registry.
+    // The legacy builder, which needs nothing from any registry (BuildKit fetches a Dockerfile
+    // frontend image when a `# syntax=` line asks for one).
     DOCKER_BUILDKIT: '0',
     // docker-compose 1.x builds through its own API client, also without BuildKit.
     COMPOSE_DOCKER_CLI_BUILD: '0',
