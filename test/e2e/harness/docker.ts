@@ -336,7 +336,7 @@ async function importDebian(engine: DockerEngine, tag: string): Promise<void> {
     );
   const sources = '/etc/apt/sources.list.d/debian.sources';
   const mirror = existsSync(sources) ? sources : 'http://deb.debian.org/debian';
-  progress(`making ${tag} with mmdebstrap (once, about a minute; later runs reuse it)`);
+  progress(`making ${tag} with mmdebstrap (once, a few minutes; later runs reuse it)`);
   await mkdir(CACHE_DIR, { recursive: true });
   const work = await mkdtemp(join(CACHE_DIR, 'mmdebstrap-'));
   try {
