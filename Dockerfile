@@ -1,11 +1,15 @@
-# syntax=docker/dockerfile:1
 # regauth's container image: exactly the npm package (the files `npm pack` puts in it, see
 # package.json "files"), with production dependencies installed from the lockfile. Nothing is
-# fetched at run time. test/e2e/deploy.test.ts rebuilds the same tree without Docker (pack,
-# `npm ci --omit=dev --ignore-scripts`) and runs it behind HAProxy.
+# fetched at run time. No `# syntax=` line: the builder's own Dockerfile frontend is enough, so
+# BuildKit does not fetch one from a registry.
 #
 #   docker build -t regauth .
 #   docker run -v "$PWD/config.yml:/config/config.yml:ro" -p 5001:5001 regauth
+#
+# Tested on a Docker engine by test/e2e/containers.test.ts (this file built as is, the container
+# run alone and in compose/compose.yml; engine versions in docs/deployment.md), and without one by
+# test/e2e/deploy.test.ts (the same tree rebuilt with `npm pack` and
+# `npm ci --omit=dev --ignore-scripts`, run behind HAProxy).
 #
 # For a reproducible build, pin the base image by digest:
 #   docker build --build-arg NODE_IMAGE=node:26-slim@sha256:<digest> -t regauth .

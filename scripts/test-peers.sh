@@ -6,6 +6,8 @@
 #
 # Installing slapd, docker-registry or haproxy may start a system service on its default port
 # (389, 5000, none). That does not matter: the tests start their own instances on free ports.
+# docker.io (the engine and its client) and mmdebstrap serve test/e2e/containers.test.ts, which
+# uses the engine DOCKER_HOST points to, or starts a private dockerd of its own (as root).
 set -euo pipefail
 
 # Debian keeps daemons (slapd, haproxy) in /usr/sbin, which is not on a normal user's PATH.
@@ -22,6 +24,9 @@ PEERS=(
   chromium:chromium
   openssl:openssl
   docker-compose:docker-compose
+  docker:docker.io
+  dockerd:docker.io
+  mmdebstrap:mmdebstrap
 )
 
 die() {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -74,6 +75,11 @@ beforeAll(async () => {
   config.server['trusted_proxies'] = ['127.0.0.1'];
   config.token['key'] = join(keysDir, 'token.key');
   config.token['certificate'] = join(keysDir, 'token.pem');
+  // What the `keys` one-shot makes next to the signing key: the refresh-token secret.
+  const refresh = config.token['refresh'] as { secret_file: string };
+  expect(refresh.secret_file).toBe('/keys/refresh.key');
+  refresh.secret_file = join(keysDir, 'refresh.key');
+  writeFileSync(refresh.secret_file, randomBytes(48).toString('base64'), { mode: 0o600 });
   config.users = {
     alice: { password: hash(passwords.alice), labels: { group: ['developers'] } },
     bob: { password: hash(passwords.bob) },
