@@ -10,8 +10,12 @@ export const oidcAuthSchema = strict({
   client_id: nonEmpty,
   client_secret: nonEmpty.optional(),
   client_secret_file: nonEmpty.optional(),
-  /** The `/oidc/callback` URL as the browser reaches it (through HAProxy), registered at the provider. */
-  redirect_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /**
+   * The `/oidc/callback` URL as the browser reaches it (through HAProxy), registered at the
+   * provider. https, or http on loopback only (like the issuer): over http the login cookie
+   * loses Secure and the app password page travels in clear.
+   */
+  redirect_url: issuerUrl,
   scopes: z
     .array(nonEmpty)
     .default(['openid', 'email'])

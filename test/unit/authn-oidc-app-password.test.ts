@@ -164,6 +164,41 @@ oidc_auth:
     expect(() => raw(extra)).toThrow();
   });
 
+  test.each([
+    ['http://auth.example/oidc/callback', false],
+    ['http://10.0.0.5:5001/oidc/callback', false],
+    ['ftp://auth.example/oidc/callback', false],
+    ['https://auth.example/oidc/callback', true],
+    ['http://127.0.0.1:5001/oidc/callback', true],
+    ['http://localhost:5001/oidc/callback', true],
+    ['http://[::1]:5001/oidc/callback', true],
+  ])('redirect_url %s accepted: %s (http only on loopback, like the issuer)', (url, ok) => {
+    const yaml = `token: {issuer: x}
+oidc_auth:
+  issuer: https://idp.example
+  client_id: regauth
+  redirect_url: ${url}
+  registry_url: registry.example
+  secret_file: secret
+`;
+    let errors: ConfigErrors | undefined;
+    try {
+      loadConfigText(yaml);
+    } catch (err) {
+      errors = err as ConfigErrors;
+    }
+    // The secret file does not exist: that error comes after the schema's, and is not the point.
+    const redirect = (errors?.errors ?? []).filter((e) => e.message.startsWith('oidc_auth.redirect_url'));
+    if (ok) expect(redirect).toEqual([]);
+    else
+      expect(redirect.map((e) => [e.line, e.message])).toEqual([
+        [
+          5,
+          'oidc_auth.redirect_url: must be an https:// URL (http:// only for a loopback host such as 127.0.0.1)',
+        ],
+      ]);
+  });
+
   test('defaults', () => {
     const c = config();
     expect(c).toMatchObject({
