@@ -101,6 +101,32 @@ describe('oidc_auth app passwords', () => {
   });
 });
 
+describe('oidc_auth.not_before spelling', () => {
+  test('an entry revokes the account however the provider spells it (folded as the lockout folds)', async () => {
+    const secret = randomBytes(48).toString('base64');
+    const cfg = config({}, secret);
+    // The provider returned this spelling at login; the administrator wrote the entry in lower case.
+    const { password } = await issueAppPassword(cfg, 'Mallory@Example.test', {}, NOW);
+    const revokedCfg = config(
+      { not_before: { 'mallory@example.test': new Date((NOW + 60) * 1000).toISOString() } },
+      secret,
+    );
+    const before = new AppPasswordAuthenticator(cfg, () => NOW + 120);
+    const revoked = new AppPasswordAuthenticator(revokedCfg, () => NOW + 120);
+    expect(await login(before, 'Mallory@Example.test', password.reveal())).toMatchObject({
+      outcome: 'authenticated',
+    });
+    expect(await login(revoked, 'Mallory@Example.test', password.reveal())).toEqual({
+      outcome: 'denied',
+      reason: 'app password revoked (oidc_auth.not_before)',
+    });
+    // Refresh tokens obtained with it are revoked too: the fingerprint changes.
+    expect((await revoked.lookup('Mallory@Example.test')).fingerprint).not.toBe(
+      (await before.lookup('Mallory@Example.test')).fingerprint,
+    );
+  });
+});
+
 describe('oidc_auth config', () => {
   test.each([
     ['a short secret', {}, 'short', /oidc_auth.secret_file: must hold at least 32 characters/],
