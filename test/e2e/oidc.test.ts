@@ -124,7 +124,11 @@ acl:
 
   test.each([
     ['without the login cookie', '?code=abc&state=def', /no login in progress/],
-    ['with an error from the provider', '?error=access_denied&state=x', /refused the login: access_denied/],
+    [
+      'with an error from the provider',
+      '?error=access_denied&state=x',
+      /did not complete the sign-in \(error code access_denied\)/,
+    ],
   ])('the callback %s: a 400 page, no stack trace', async (_name, query, message) => {
     const res = await fetch(`${s.regauth.url}/oidc/callback${query}`);
     expect(res.status).toBe(400);
@@ -132,6 +136,46 @@ acl:
     const body = await res.text();
     expect(body).toMatch(message);
     expect(body).not.toMatch(/\n\s+at |\.[jt]s:\d|Error:/);
+  });
+
+  /**
+   * Starts a login outside the browser (its cookie kept here), then lets a browser sign in at
+   * the provider with that authorization URL, and returns the callback URL the browser landed on.
+   */
+  async function callbackUrlFor(authorizationUrl: string, page: Page, login: string): Promise<string> {
+    await page.goto(authorizationUrl);
+    if (await page.$('input[name=login]')) {
+      await page.fill('input[name=login]', login);
+      await page.fill('input[name=password]', 'any password');
+      await page.click('button[type=submit]');
+    }
+    if (!page.url().startsWith(`${s.regauth.url}/oidc/callback?`)) await page.click('button[type=submit]');
+    await page.waitForURL(`${s.regauth.url}/oidc/callback?**`);
+    return page.url();
+  }
+
+  test('one login cookie yields one app password: a second code for the same state is refused', async () => {
+    const start = await fetch(`${s.regauth.url}/oidc/login`, { redirect: 'manual' });
+    const cookie = start.headers.get('set-cookie')!.split(';')[0]!;
+    const authorizationUrl = start.headers.get('location')!;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const first = await callbackUrlFor(authorizationUrl, page, 'alice');
+      const used = await fetch(first, { headers: { cookie } });
+      expect(used.status).toBe(200);
+      expect(await used.text()).toContain('id="app-password"');
+      // The same authorization request again: the provider hands out a second code for the same state.
+      const second = await callbackUrlFor(authorizationUrl, page, 'alice');
+      expect(new URL(second).searchParams.get('code')).not.toBe(new URL(first).searchParams.get('code'));
+      const replay = await fetch(second, { headers: { cookie } });
+      expect(replay.status).toBe(400);
+      const body = await replay.text();
+      expect(body).not.toContain('id="app-password"');
+      expect(body).toMatch(/already been used/);
+    } finally {
+      await context.close();
+    }
   });
 
   test('a forged login cookie is refused', async () => {
