@@ -17,6 +17,10 @@ export const LOGIN_COOKIE = 'regauth_oidc';
 export const LOGIN_COOKIE_HOST = `__Host-${LOGIN_COOKIE}`;
 export const LOGIN_COOKIE_MAX_AGE = 600;
 
+/** The callback page when the browser holds no login cookie. */
+export const NOT_STARTED_HERE =
+  'This sign-in was not started in this browser. If you did not start it, close this page and report it to your registry administrator: someone may have sent you this link to obtain a registry password in your name. If you did start it, sign in again.';
+
 /** More logins finished within 10 minutes than this, in one process: new ones are refused (503). */
 const MAX_REMEMBERED_LOGINS = 100_000;
 
@@ -132,7 +136,9 @@ export class OidcLogin {
         `The identity provider did not complete the sign-in (${code === undefined ? 'an invalid error code' : `error code ${code}`}).`,
       );
     }
-    if (cookie === undefined) throw new BadRequestError('no login in progress; start again at /oidc/login');
+    // A callback URL is a bearer secret: this is what the victim of a link someone else started
+    // sees (the code stays unused), and they should know it.
+    if (cookie === undefined) throw new BadRequestError(NOT_STARTED_HERE);
     let checks: { state: string; nonce: string; verifier: string; exp: number };
     try {
       const { payload } = await jwtDecrypt(cookie, this.#cookieKey, {

@@ -123,7 +123,7 @@ acl:
   });
 
   test.each([
-    ['without the login cookie', '?code=abc&state=def', /no login in progress/],
+    ['without the login cookie', '?code=abc&state=def', /This sign-in was not started in this browser\./],
     [
       'with an error from the provider',
       '?error=access_denied&state=x',
@@ -173,6 +173,9 @@ acl:
       const body = await replay.text();
       expect(body).not.toContain('id="app-password"');
       expect(body).toMatch(/already been used/);
+      // The codes and states of the callback URLs never reach regauth's log.
+      for (const url of [first, second])
+        for (const value of new URL(url).searchParams.values()) expect(s.logs.join('')).not.toContain(value);
     } finally {
       await context.close();
     }

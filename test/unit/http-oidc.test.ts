@@ -102,6 +102,17 @@ describe('/oidc routes', () => {
     );
   });
 
+  test('a callback without its login cookie says the sign-in was not started here, and to report it', async () => {
+    const res = await fetch(`${live}/oidc/callback?code=abc&state=def`);
+    expect(res.status).toBe(400);
+    const body = await res.text();
+    expect(body).toContain('This sign-in was not started in this browser.');
+    expect(body).toContain(
+      'If you did not start it, close this page and report it to your registry administrator',
+    );
+    expect(body).not.toContain('id="app-password"');
+  });
+
   test('over https the unprefixed cookie is not read: one planted by a sibling host starts nothing', async () => {
     const login = await fetch(`${live}/oidc/login`, { redirect: 'manual' });
     const value = /^__Host-regauth_oidc=([^;]+);/.exec(login.headers.get('set-cookie')!)![1]!;
@@ -110,7 +121,7 @@ describe('/oidc routes', () => {
       headers: { cookie: `regauth_oidc=${value}` },
     });
     expect(res.status).toBe(400);
-    expect(await res.text()).toMatch(/not started in this browser|no login in progress/);
+    expect(await res.text()).toContain('This sign-in was not started in this browser.');
   });
 
   test.each([
