@@ -4,6 +4,7 @@ import type { Labels } from '../authz/types.js';
 import type { OidcAuthConfig } from '../config/oidc.js';
 import { deriveKey } from '../oidc/keys.js';
 import { Secret } from '../secret.js';
+import { foldAccountName } from './account-name.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
 /** Every app password starts with this, so other passwords are told apart without any crypto. */
@@ -75,7 +76,7 @@ export class AppPasswordAuthenticator implements Authenticator {
       return { outcome: 'denied', reason: 'invalid or expired app password' };
     }
     if (claims.sub !== account) return { outcome: 'denied', reason: 'app password of another account' };
-    const notBefore = this.#config.notBefore.get(account);
+    const notBefore = this.#config.notBefore.get(foldAccountName(account));
     if (notBefore !== undefined && (claims.iat ?? 0) < notBefore) {
       return { outcome: 'denied', reason: 'app password revoked (oidc_auth.not_before)' };
     }
@@ -103,7 +104,7 @@ export class AppPasswordAuthenticator implements Authenticator {
   #fingerprint(account: string): string {
     return createHash('sha256')
       .update(Buffer.from(this.#key))
-      .update(`\0${account}\0${this.#config.notBefore.get(account) ?? 0}`)
+      .update(`\0${account}\0${this.#config.notBefore.get(foldAccountName(account)) ?? 0}`)
       .digest('base64url')
       .slice(0, 22);
   }

@@ -12,7 +12,7 @@ import { ensureRefreshSecret } from '../token/refresh.js';
 import { checkAccess, CheckUsageError, formatReport, parseLabelArgs } from '../tools/check.js';
 import { diagnose, formatCheck, readRegistryConfig } from '../tools/doctor.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
-import { keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
+import { keysActivate, keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
 import { formatFailure, loadPolicyTests, runPolicyTests } from '../tools/policy-test.js';
 
@@ -111,7 +111,7 @@ async function usage<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Adds `validate`, `check`, `test`, `hash`, `keys init|rotate`, `doctor` and `schema` to the program. */
+/** Adds `validate`, `check`, `test`, `hash`, `keys init|rotate|activate`, `doctor` and `schema` to the program. */
 export function addToolCommands(program: Command, io: ToolIO = processIO): void {
   program.addHelpText(
     'after',
@@ -238,7 +238,9 @@ Example:
       io.stdout(`${await usage(() => hashPassword(password, opts.cost))}\n`);
     });
 
-  const keys = program.command('keys').description('create and rotate the token signing key');
+  const keys = program
+    .command('keys')
+    .description('create and rotate the token signing key (rotate, then activate)');
   keys
     .command('init')
     .description(
@@ -255,7 +257,7 @@ Example:
   keys
     .command('rotate')
     .description(
-      'make a new signing key; the old one moves to previous.key, and bundle.pem / jwks.json hold both',
+      'step 1 of 2: write a next key (next.key, next.pem) and put it in bundle.pem / jwks.json beside the current one; regauth keeps signing with the current key',
     )
     .requiredOption('--dir <dir>', 'the directory `keys init` wrote')
     .addOption(
@@ -264,20 +266,61 @@ Example:
     .addHelpText(
       'after',
       `
-Install bundle.pem (and jwks.json) on the registry and restart it before regauth reloads the
-new key (SIGHUP); keep the old certificate in the bundle until tokens it signed have expired.
+Rotation has two steps, so that no token is ever signed by a key the registry does not trust:
+  1. regauth keys rotate: token.key is unchanged; bundle.pem and jwks.json now hold the current
+     key, the next key and (after an earlier activation) the previous one. Install them on the
+     registry (auth.token.rootcertbundle, auth.token.jwks) and restart it.
+  2. regauth keys activate: the next key becomes token.key, the current one previous.key;
+     regauth reloads and signs with the new key. Tokens signed before stay valid until they
+     expire (the previous certificate stays in the bundle).
+Check between the steps with \`regauth doctor\`. While a rotation is pending, rotate refuses to
+run again (the registry may already trust that next key).
 
 Example:
-  regauth keys rotate --dir /etc/regauth/keys`,
+  regauth keys rotate --dir /etc/regauth/keys
+  # install /etc/regauth/keys/bundle.pem on the registry, restart it, then:
+  regauth keys activate --dir /etc/regauth/keys`,
     )
     .action(async (opts: { dir: string; alg?: 'ES256' | 'RS256' }) => {
       const files = await usage(() => keysRotate(opts.dir, opts.alg ? { alg: opts.alg } : {}));
       io.stdout(
-        `wrote a new ${files.key} (0600) and ${files.certificate}; the old key is ${files.previousKey}\n` +
-          `${files.bundle} and ${files.jwks} now hold both keys.\n\n` +
+        `wrote the next key ${files.nextKey} (0600) and ${files.nextCertificate}; regauth still signs with ${files.key}\n` +
+          `${files.bundle} and ${files.jwks} now hold the current and the next key` +
+          `${files.keptPrevious ? ` and the previous one (${files.previousCertificate})` : ''}.\n\n` +
           `Next:\n` +
           `  1. install ${files.bundle} (auth.token.rootcertbundle) and ${files.jwks} (auth.token.jwks) on the registry; restart it\n` +
-          `  2. reload regauth (SIGHUP): it signs with the new key from then on\n`,
+          `  2. check: regauth doctor -c CONFIG --registry-config REGISTRY_CONFIG\n` +
+          `  3. regauth keys activate --dir ${opts.dir}\n`,
+      );
+    });
+  keys
+    .command('activate')
+    .description(
+      'step 2 of 2: sign with the next key from `keys rotate`; the current key becomes previous.key and stays in bundle.pem / jwks.json',
+    )
+    .requiredOption('--dir <dir>', 'the directory `keys rotate` wrote the next key to')
+    .addHelpText(
+      'after',
+      `
+Run it once the registry has been restarted with the bundle \`keys rotate\` wrote (regauth doctor
+says so). next.key becomes token.key and next.pem token.pem; regauth reloads on the file change
+(or on SIGHUP) and signs with the new key from then on. The old key moves to previous.key and its
+certificate stays in bundle.pem and jwks.json, so tokens it signed are accepted until they expire;
+a key retired by an earlier activation leaves the bundle now (activate at most once per token
+lifetime, token.expiration).
+
+Example:
+  regauth keys activate --dir /etc/regauth/keys`,
+    )
+    .action(async (opts: { dir: string }) => {
+      const files = await usage(() => keysActivate(opts.dir));
+      io.stdout(
+        `${files.key} is now the key with kid ${files.kid}; regauth signs with it once it reloads (file change or SIGHUP)\n` +
+          (files.retiredKid ? `the old key (kid ${files.retiredKid}) is ${files.previousKey}; ` : '') +
+          `${files.bundle} and ${files.jwks} hold ${files.retiredKid ? 'both' : 'it'}\n` +
+          (files.droppedKid
+            ? `the key retired by the last activation (kid ${files.droppedKid}) has left the bundle\n`
+            : ''),
       );
     });
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { claimLabels, issuerUrl } from './jwt.js';
-import { duration, instant, nonEmpty, strict } from './shared.js';
+import { duration, instant, nonEmpty, revocationMap, strict } from './shared.js';
 
 /** `oidc_auth`: browser login at an OpenID Connect provider that hands out registry app passwords. */
 export const oidcAuthSchema = strict({
@@ -10,8 +10,12 @@ export const oidcAuthSchema = strict({
   client_id: nonEmpty,
   client_secret: nonEmpty.optional(),
   client_secret_file: nonEmpty.optional(),
-  /** The `/oidc/callback` URL as the browser reaches it (through HAProxy), registered at the provider. */
-  redirect_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /**
+   * The `/oidc/callback` URL as the browser reaches it (through HAProxy), registered at the
+   * provider. https, or http on loopback only (like the issuer): over http the login cookie
+   * loses Secure and the app password page travels in clear.
+   */
+  redirect_url: issuerUrl,
   scopes: z
     .array(nonEmpty)
     .default(['openid', 'email'])
@@ -51,7 +55,7 @@ export interface OidcAuthConfig {
   readonly secret: Secret;
   /** Seconds. */
   readonly appPasswordExpiration: number;
-  /** Account → Unix seconds; app passwords issued earlier are revoked. */
+  /** Folded account name (revocationMap) → Unix seconds; app passwords issued earlier are revoked. */
   readonly notBefore: ReadonlyMap<string, number>;
   /** Seconds, for requests to the provider. */
   readonly timeout: number;
@@ -99,7 +103,7 @@ export function loadOidcAuth(
     registryUrl: raw.registry_url,
     secret,
     appPasswordExpiration: raw.app_password_expiration,
-    notBefore: new Map(Object.entries(raw.not_before)),
+    notBefore: revocationMap(raw.not_before),
     timeout: raw.timeout,
   };
 }

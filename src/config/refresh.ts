@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { MIN_SECRET_LENGTH, type RefreshSettings } from '../token/refresh.js';
-import { durationBetween, instant, nonEmpty, strict } from './shared.js';
+import { durationBetween, instant, nonEmpty, revocationMap, strict } from './shared.js';
 
 /**
  * `token.refresh`: refresh ("identity") tokens. Present (even `{}` or empty) = enabled;
@@ -73,6 +73,6 @@ export function loadRefresh(
     secret: new Secret(secret),
     secretFile,
     expiration: raw.expiration,
-    revokeBefore: new Map(Object.entries(raw.revoke_before)),
+    revokeBefore: revocationMap(raw.revoke_before),
   };
 }

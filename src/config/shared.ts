@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { foldAccountName } from '../authn/account-name.js';
 import { parseDuration } from './duration.js';
 
 /**
@@ -74,3 +75,18 @@ export const instant = z
     }
     return Math.floor(ms / 1000);
   });
+
+/**
+ * A revocation list (`token.refresh.revoke_before`, `oidc_auth.not_before`) keyed by account names
+ * folded as the lockout folds them (foldAccountName): an entry written `mallory@example.test`
+ * revokes the `Mallory@Example.test` a provider returns. Two entries for one folded name: the
+ * later time. Look names up folded as well.
+ */
+export function revocationMap(entries: Readonly<Record<string, number>>): ReadonlyMap<string, number> {
+  const map = new Map<string, number>();
+  for (const [account, time] of Object.entries(entries)) {
+    const key = foldAccountName(account);
+    map.set(key, Math.max(time, map.get(key) ?? time));
+  }
+  return map;
+}

@@ -1,7 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import { RegauthError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { LOGIN_COOKIE, LOGIN_COOKIE_MAX_AGE } from '../oidc/login.js';
+import { LOGIN_COOKIE, LOGIN_COOKIE_HOST, LOGIN_COOKIE_MAX_AGE, UsedLogins } from '../oidc/login.js';
 import { renderErrorPage, renderLoginPage } from '../oidc/page.js';
 import type { Runtime } from '../runtime.js';
 import { mapError } from './errors.js';
@@ -17,8 +17,9 @@ export function oidcRoutes(deps: {
   prefix: string;
 }): express.Router {
   const router = express.Router({ caseSensitive: true });
-  const cookiePath = `${deps.prefix}/oidc`;
   const loginPath = `${deps.prefix}/oidc/login`;
+  // Survives config reloads: a cookie spent before a reload stays spent.
+  const used = new UsedLogins();
 
   router.get('/oidc/login', async (_req, res) => {
     const login = deps.runtime().oidc;
@@ -38,9 +39,11 @@ export function oidcRoutes(deps: {
     const login = runtime.oidc;
     if (!login) return notConfigured(res);
     // The cookie is single-use: cleared whatever happens.
-    res.setHeader('Set-Cookie', setCookie('', 0, secure(runtime)));
+    const isSecure = secure(runtime);
+    res.setHeader('Set-Cookie', setCookie('', 0, isSecure));
     try {
-      const result = await login.finish(queryOf(req), cookieOf(req, LOGIN_COOKIE), seconds(deps.now()));
+      const cookie = cookieOf(req, isSecure ? LOGIN_COOKIE_HOST : LOGIN_COOKIE);
+      const result = await login.finish(queryOf(req), cookie, seconds(deps.now()), used);
       deps.logger.info({ account: result.account, expiresAt: result.expiresAt }, 'app password issued');
       sendHtml(res, 200, renderLoginPage(result));
     } catch (err) {
@@ -50,7 +53,11 @@ export function oidcRoutes(deps: {
 
   function setCookie(value: string, maxAge: number, isSecure: boolean): string {
     // SameSite=Lax: the provider's redirect back is a top-level GET, which Lax lets through.
-    return `${LOGIN_COOKIE}=${value}; Max-Age=${maxAge}; Path=${cookiePath}; HttpOnly; SameSite=Lax${isSecure ? '; Secure' : ''}`;
+    // Over https a __Host- cookie (Secure, Path=/, no Domain): a sibling host or port cannot plant
+    // one that the browser would send first. Over http (loopback only) the prefix is not allowed.
+    return isSecure
+      ? `${LOGIN_COOKIE_HOST}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax; Secure`
+      : `${LOGIN_COOKIE}=${value}; Max-Age=${maxAge}; Path=${deps.prefix}/oidc; HttpOnly; SameSite=Lax`;
   }
 
   function fail(res: Response, err: unknown, what: string): void {
@@ -88,7 +95,11 @@ function sendHtml(res: Response, status: number, html: string): void {
   res.send(html);
 }
 
-/** The cookie's Secure flag follows the scheme the browser uses (that of redirect_url). */
+/**
+ * Whether the browser reaches regauth over https: the scheme of redirect_url, which the operator
+ * registered at the provider (the request's own scheme is http behind a TLS-terminating proxy).
+ * http is accepted only on loopback (src/config/oidc.ts).
+ */
 function secure(runtime: Runtime): boolean {
   return runtime.config.oidcAuth?.redirectUrl.startsWith('https:') ?? true;
 }

@@ -8,9 +8,58 @@ import { BackendUnavailableError, BadRequestError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { deriveKey } from './keys.js';
 
-/** The login cookie's name. It holds state, nonce and PKCE verifier, signed, for 10 minutes. */
+/**
+ * The login cookie's name. It holds state, nonce and PKCE verifier, encrypted, for 10 minutes.
+ * Over https it is `__Host-regauth_oidc` (LOGIN_COOKIE_HOST): Secure, Path=/, no Domain, so no
+ * sibling host or port can set or shadow it.
+ */
 export const LOGIN_COOKIE = 'regauth_oidc';
+export const LOGIN_COOKIE_HOST = `__Host-${LOGIN_COOKIE}`;
 export const LOGIN_COOKIE_MAX_AGE = 600;
+
+/** The callback page when the browser holds no login cookie. */
+export const NOT_STARTED_HERE =
+  'This sign-in was not started in this browser. If you did not start it, close this page and report it to your registry administrator: someone may have sent you this link to obtain a registry password in your name. If you did start it, sign in again.';
+
+/** More logins finished within 10 minutes than this, in one process: new ones are refused (503). */
+const MAX_REMEMBERED_LOGINS = 100_000;
+
+/**
+ * The states of finished logins, remembered until their cookie expires, so that one login
+ * cookie yields one app password (a second code obtained for the same state is refused). Kept
+ * in memory by the HTTP layer across config reloads; one process only (with several replicas
+ * a cookie could be spent once on each).
+ */
+export class UsedLogins {
+  readonly #expires = new Map<string, number>();
+
+  /** Marks `state` used until `expiresAt` (Unix seconds); false when it already was. */
+  claim(state: string, expiresAt: number, now: number): boolean {
+    // Insertion order is close to expiry order (all cookies live 10 minutes): drop from the front.
+    for (const [old, exp] of this.#expires) {
+      if (exp > now) break;
+      this.#expires.delete(old);
+    }
+    if (this.#expires.has(state)) return false;
+    if (this.#expires.size >= MAX_REMEMBERED_LOGINS) {
+      throw new BackendUnavailableError(
+        'oidc_auth',
+        'too many logins in the last 10 minutes; try again later',
+      );
+    }
+    this.#expires.set(state, expiresAt);
+    return true;
+  }
+}
+
+/**
+ * `error` of a callback as the page may show it: an error code of OAuth 2.0 / OpenID Connect
+ * shape (the registered ones are lower-case words joined by `_`), else undefined. Free text the
+ * link's author chose never reaches the page.
+ */
+export function providerErrorCode(error: string): string | undefined {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : undefined;
+}
 const COOKIE_TYP = 'regauth-login+jwt';
 
 /** Where to send the browser, and the cookie binding the callback to this browser. */
@@ -73,14 +122,24 @@ export class OidcLogin {
    * userinfo) and issues an app password. Throws BadRequestError (a stale or foreign callback,
    * a refused login) or BackendUnavailableError (the provider cannot be reached).
    */
-  async finish(query: string, cookie: string | undefined, now: number): Promise<LoginResult> {
+  async finish(
+    query: string,
+    cookie: string | undefined,
+    now: number,
+    used: UsedLogins = new UsedLogins(),
+  ): Promise<LoginResult> {
     const params = new URLSearchParams(query);
     const error = params.get('error');
     if (error !== null) {
-      throw new BadRequestError(`the identity provider refused the login: ${error.slice(0, 100)}`);
+      const code = providerErrorCode(error);
+      throw new BadRequestError(
+        `The identity provider did not complete the sign-in (${code === undefined ? 'an invalid error code' : `error code ${code}`}).`,
+      );
     }
-    if (cookie === undefined) throw new BadRequestError('no login in progress; start again at /oidc/login');
-    let checks: { state: string; nonce: string; verifier: string };
+    // A callback URL is a bearer secret: this is what the victim of a link someone else started
+    // sees (the code stays unused), and they should know it.
+    if (cookie === undefined) throw new BadRequestError(NOT_STARTED_HERE);
+    let checks: { state: string; nonce: string; verifier: string; exp: number };
     try {
       const { payload } = await jwtDecrypt(cookie, this.#cookieKey, {
         keyManagementAlgorithms: ['dir'],
@@ -126,6 +185,11 @@ export class OidcLogin {
       throw new BadRequestError(
         'the identity provider has not verified this email address (email_verified); verify it there, or set user_claim to a claim users cannot choose',
       );
+    }
+    // After the provider accepted the code (synchronously up to issuing): of two callbacks with
+    // one cookie, only the first gets an app password.
+    if (!used.claim(checks.state, checks.exp, now)) {
+      throw new BadRequestError('this sign-in has already been used; start again at /oidc/login');
     }
     const labels = labelsFrom(claims, this.#config.labelClaims);
     const issued = await issueAppPassword(this.#config, account, labels, now);

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EncryptJWT, errors as joseErrors, jwtDecrypt } from 'jose';
 import { InvalidGrantError } from '../errors.js';
+import { foldAccountName } from '../authn/account-name.js';
 import { Secret } from '../secret.js';
 
 /**
@@ -130,13 +131,13 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
 
 /**
  * The revocation time that applies to an account: the later of its own `revoke_before` entry
- * and the `*` entry.
+ * (keys folded at load, see revocationMap; the account is folded the same way) and the `*` entry.
  */
 export function revokedBefore(
   revokeBefore: ReadonlyMap<string, number>,
   account: string,
 ): number | undefined {
-  const own = revokeBefore.get(account);
+  const own = revokeBefore.get(foldAccountName(account));
   const all = revokeBefore.get('*');
   if (own === undefined) return all;
   if (all === undefined) return own;

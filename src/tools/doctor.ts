@@ -1,13 +1,15 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../errors.js';
+import { libtrustKeyId } from '../token/kid.js';
+import type { SigningKey } from '../token/types.js';
 
 /** One check of `regauth doctor`: passed, or a finding with how to fix it. */
 export interface DoctorCheck {
-  /** Short name: `issuer`, `service`, `rootcertbundle`, `realm`, `certificate`, `jwks`. */
+  /** Short name: `issuer`, `service`, `rootcertbundle`, `rotation`, `realm`, `certificate`, `jwks`. */
   readonly name: string;
   readonly ok: boolean;
   readonly message: string;
@@ -136,6 +138,7 @@ export function diagnose(
           `${path} holds neither the signing certificate${usesX5c ? ' nor the root of its chain' : ''} (${bundle.length} certificate${bundle.length === 1 ? '' : 's'}); the registry rejects every token`,
           `append ${config.token.certificatePath} to ${path} and restart the registry`,
         );
+      checks.push(rotationStage(config.token.key, config.token.certificatePath, bundle));
     }
   }
 
@@ -178,7 +181,7 @@ export function diagnose(
     fail(
       'certificate',
       `${c.subject.replace(/\n/g, ', ')} ${days < 0 ? 'has expired' : `expires in ${days} day${days === 1 ? '' : 's'}`} (${new Date(c.validTo).toISOString()})`,
-      'rotate the key: `regauth keys rotate --dir DIR`, then install the new bundle on the registry',
+      'rotate the key: `regauth keys rotate --dir DIR`, install the new bundle on the registry and restart it, then `regauth keys activate --dir DIR`',
     );
   }
 
@@ -207,6 +210,47 @@ export function diagnose(
       );
   }
   return checks;
+}
+
+/**
+ * Which stage of `regauth keys rotate` / `keys activate` each side is in: the key regauth signs
+ * with, and whether the registry's bundle file holds it, the next key (next.pem beside
+ * token.certificate) and the previous one (previous.pem). Information, never a finding: whether
+ * the bundle holds the signing key is the rootcertbundle check.
+ */
+function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Certificate[]): DoctorCheck {
+  const dir = dirname(certificatePath);
+  const other = (name: string): X509Certificate | undefined => {
+    try {
+      return new X509Certificate(readFileSync(join(dir, name), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+  const inBundle = (c: X509Certificate) => bundle.some((b) => b.publicKey.equals(c.publicKey));
+  const kid = (c: X509Certificate) => libtrustKeyId(c.publicKey);
+  const signing = `regauth signs with ${key.libtrustKid}; the registry's bundle ${
+    bundle.some((b) => b.publicKey.equals(key.publicKey)) ? 'holds it' : 'does not hold it'
+  }`;
+  const next = other('next.pem');
+  if (next) {
+    const activate = `run \`regauth keys activate --dir ${dir}\``;
+    return {
+      name: 'rotation',
+      ok: true,
+      message: inBundle(next)
+        ? `rotation pending; ${signing} and the next key ${kid(next)}: once the registry has been restarted with it, ${activate}`
+        : `rotation pending; ${signing}, not the next key ${kid(next)}: install ${join(dir, 'bundle.pem')} on the registry and restart it, then ${activate}`,
+    };
+  }
+  const previous = other('previous.pem');
+  const retired =
+    previous && !previous.publicKey.equals(key.publicKey)
+      ? inBundle(previous)
+        ? ` and the previous key ${kid(previous)} (tokens it signed stay valid until they expire)`
+        : `, not the previous key ${kid(previous)} (tokens it signed fail once the registry restarts with it)`
+      : '';
+  return { name: 'rotation', ok: true, message: `no rotation pending; ${signing}${retired}` };
 }
 
 /** `✓ issuer: …` / `✗ issuer: …` with an indented `fix:` line. */

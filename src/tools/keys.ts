@@ -8,15 +8,21 @@ import type { SigningAlg, SigningKey } from '../token/types.js';
 
 /** The files `regauth keys` manages in its directory. */
 export interface KeyFiles {
-  /** The signing key (mode 0600): `token.key` in the regauth config. */
+  /** The signing key (mode 0600): `token.key` in the regauth config. regauth signs with it. */
   readonly key: string;
   /** Its self-signed certificate: `token.certificate`. */
   readonly certificate: string;
-  /** The certificates the registry must trust (`auth.token.rootcertbundle`): current, plus previous after a rotation. */
+  /**
+   * The certificates the registry must trust (`auth.token.rootcertbundle`): the current one, the
+   * next one while a rotation is pending, the previous one after an activation.
+   */
   readonly bundle: string;
-  /** The public keys as a JWKS for registry v3 (`auth.token.jwks`), with v3's kids. */
+  /** The same public keys as a JWKS for registry v3 (`auth.token.jwks`), with v3's kids. */
   readonly jwks: string;
-  /** After a rotation: the key and certificate it replaced. */
+  /** While a rotation is pending: the key `keys activate` will sign with, and its certificate. */
+  readonly nextKey: string;
+  readonly nextCertificate: string;
+  /** After an activation: the key it retired (tokens it signed may still be in use) and its certificate. */
   readonly previousKey: string;
   readonly previousCertificate: string;
 }
@@ -28,6 +34,8 @@ export function keyFiles(dir: string): KeyFiles {
     certificate: join(d, 'token.pem'),
     bundle: join(d, 'bundle.pem'),
     jwks: join(d, 'jwks.json'),
+    nextKey: join(d, 'next.key'),
+    nextCertificate: join(d, 'next.pem'),
     previousKey: join(d, 'previous.key'),
     previousCertificate: join(d, 'previous.pem'),
   };
@@ -42,7 +50,7 @@ export interface KeysOptions {
 
 export const DEFAULT_VALID_DAYS = 3650;
 
-/** An existing key would be overwritten: exit code 2. */
+/** The directory is not in the state the verb needs (exists / missing / pending): exit code 2. */
 export class KeysUsageError extends Error {
   override readonly name = 'KeysUsageError';
 }
@@ -63,36 +71,152 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(files.key, material.keyPem, { mode: 0o600, flag: 'wx' });
   await writeFile(files.certificate, material.certPem, { mode: 0o644 });
-  await writeTrust(files, [material.certPem], [material.keyPem]);
+  await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);
   return files;
 }
 
+/** What `keys rotate` did: the files, and whether the bundle still carries the previous key. */
+export interface RotateResult extends KeyFiles {
+  /** previous.pem exists and stays in the bundle (tokens it signed may not have expired yet). */
+  readonly keptPrevious: boolean;
+}
+
 /**
- * `regauth keys rotate`: a new key and certificate become `token.key` / `token.pem`; the old ones
- * move to `previous.key` / `previous.pem`; `bundle.pem` and `jwks.json` hold both, so the registry
- * trusts tokens from either key during the overlap. A key older than the previous one is dropped
- * from the bundle (and its file overwritten), so rotate at most once per token lifetime.
+ * `regauth keys rotate`, step 1 of 2: a new key and certificate are written as `next.key` /
+ * `next.pem`, and `bundle.pem` / `jwks.json` list the current key, the next one and (when present)
+ * the previous one. `token.key` and `token.pem` are not touched, so regauth goes on signing with
+ * the current key: the registry can be restarted with the new bundle first, and `keys activate`
+ * switches signing afterwards.
+ *
+ * Refuses (KeysUsageError) while a rotation is pending: a second rotate would replace a next key
+ * that a registry may already trust, and activating its successor would break every token.
  */
-export async function keysRotate(dir: string, options: KeysOptions = {}): Promise<KeyFiles> {
+export async function keysRotate(dir: string, options: KeysOptions = {}): Promise<RotateResult> {
   const files = keyFiles(dir);
   if (!(await exists(files.key))) {
     throw new KeysUsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
   }
-  const oldKeyPem = await readFile(files.key, 'utf8');
-  const oldCertPem = await readFile(files.certificate, 'utf8');
+  if ((await exists(files.nextKey)) || (await exists(files.nextCertificate))) {
+    throw new KeysUsageError(
+      `a rotation is pending: ${files.nextKey} exists and may already be trusted by the registry; ` +
+        `finish it with \`regauth keys activate --dir ${dir}\` once the registry has been restarted with ` +
+        `${files.bundle}, or delete ${files.nextKey} and ${files.nextCertificate} if no registry was ` +
+        `given that bundle; nothing was changed`,
+    );
+  }
+  const current = await readPair(files.key, files.certificate);
   // Same algorithm as the current key unless asked otherwise.
-  const alg = options.alg ?? signingKey(oldKeyPem, oldCertPem).alg;
+  const alg = options.alg ?? signingKey(current).alg;
   const material = await generate({ ...options, alg });
-  // Write the new key beside the old, then swap by renames: an interrupted rotation never
-  // leaves token.key missing.
-  const nextKey = `${files.key}.next`;
-  await writeFile(nextKey, material.keyPem, { mode: 0o600 });
-  await rename(files.key, files.previousKey);
-  await writeFile(files.previousCertificate, oldCertPem, { mode: 0o644 });
-  await rename(nextKey, files.key);
-  await writeFile(files.certificate, material.certPem, { mode: 0o644 });
-  await writeTrust(files, [material.certPem, oldCertPem], [material.keyPem, oldKeyPem]);
-  return files;
+  const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
+  // The certificate first: next.key is what marks a rotation as pending.
+  await writeFile(files.nextCertificate, material.certPem, { mode: 0o644 });
+  await writeFile(files.nextKey, material.keyPem, { mode: 0o600, flag: 'wx' });
+  await writeTrust(files, [
+    current,
+    { keyPem: material.keyPem, certPem: material.certPem },
+    ...(previous ? [previous] : []),
+  ]);
+  return { ...files, keptPrevious: previous !== undefined };
+}
+
+/** What `keys activate` did. */
+export interface ActivateResult extends KeyFiles {
+  /** The libtrust kid regauth signs with from now on. */
+  readonly kid: string;
+  /** The libtrust kid of the key that was retired to previous.key. */
+  readonly retiredKid: string;
+  /** The kid of a key retired by an earlier activation, now dropped from the bundle. */
+  readonly droppedKid?: string;
+}
+
+/**
+ * `regauth keys activate`, step 2 of 2: the next key becomes `token.key` / `token.pem` (regauth
+ * reloads when they change, or on SIGHUP), the current one moves to `previous.key` /
+ * `previous.pem`, and `bundle.pem` / `jwks.json` list the new current key and the previous one:
+ * tokens signed before the switch stay valid until they expire, even after another registry
+ * restart. A key retired by an earlier activation leaves the bundle now.
+ *
+ * An activation interrupted between its two renames is finished by running it again.
+ */
+export async function keysActivate(dir: string): Promise<ActivateResult> {
+  const files = keyFiles(dir);
+  const nextKey = await exists(files.nextKey);
+  const nextCert = await exists(files.nextCertificate);
+  if (!nextKey && nextCert) {
+    // Interrupted after next.key became token.key: finish when the pair matches.
+    const current = await readPair(files.key, files.nextCertificate);
+    if (matches(current)) {
+      await rename(files.nextCertificate, files.certificate);
+      return activated(files, current);
+    }
+  }
+  if (!nextKey || !nextCert) {
+    throw new KeysUsageError(
+      `no rotation is pending in ${resolve(dir)} (${nextKey ? files.nextCertificate : files.nextKey} is missing); ` +
+        `start one with \`regauth keys rotate --dir ${dir}\``,
+    );
+  }
+  const next = await readPair(files.nextKey, files.nextCertificate);
+  if (!matches(next)) {
+    throw new KeysUsageError(
+      `${files.nextCertificate} does not belong to ${files.nextKey}; nothing was changed`,
+    );
+  }
+  const current = await readPair(files.key, files.certificate);
+  const dropped = await readPairIfPresent(files.previousKey, files.previousCertificate);
+  // Retire the current key first (written beside, then renamed: never half a file).
+  await replaceFile(files.previousKey, current.keyPem, 0o600);
+  await replaceFile(files.previousCertificate, current.certPem, 0o644);
+  // Two renames, back to back: regauth's watcher folds them into one reload.
+  await rename(files.nextKey, files.key);
+  await rename(files.nextCertificate, files.certificate);
+  return activated(files, next, current, dropped);
+}
+
+async function activated(
+  files: KeyFiles,
+  now: Pair,
+  retired?: Pair,
+  dropped?: Pair,
+): Promise<ActivateResult> {
+  const previous = retired ?? (await readPairIfPresent(files.previousKey, files.previousCertificate));
+  await writeTrust(files, [now, ...(previous ? [previous] : [])]);
+  return {
+    ...files,
+    kid: signingKey(now).libtrustKid,
+    retiredKid: previous ? signingKey(previous).libtrustKid : '',
+    ...(dropped ? { droppedKid: signingKey(dropped).libtrustKid } : {}),
+  };
+}
+
+interface Pair {
+  readonly keyPem: string;
+  readonly certPem: string;
+}
+
+async function readPair(keyPath: string, certPath: string): Promise<Pair> {
+  return { keyPem: await readFile(keyPath, 'utf8'), certPem: await readFile(certPath, 'utf8') };
+}
+
+async function readPairIfPresent(keyPath: string, certPath: string): Promise<Pair | undefined> {
+  if (!(await exists(keyPath)) || !(await exists(certPath))) return undefined;
+  return readPair(keyPath, certPath);
+}
+
+function matches(pair: Pair): boolean {
+  try {
+    signingKey(pair);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function replaceFile(path: string, text: string, mode: number): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, text, { mode });
+  await rename(tmp, path);
 }
 
 async function generate(options: KeysOptions) {
@@ -104,14 +228,15 @@ async function generate(options: KeysOptions) {
   });
 }
 
-async function writeTrust(files: KeyFiles, certPems: string[], keyPems: string[]): Promise<void> {
-  await writeFile(files.bundle, certPems.map((p) => p.trimEnd() + '\n').join(''), { mode: 0o644 });
-  const keys = keyPems.map((k, i) => signingKey(k, certPems[i]!));
-  await writeFile(files.jwks, `${JSON.stringify(jwks(keys), null, 2)}\n`, { mode: 0o644 });
+/** bundle.pem and jwks.json for these keys, each replaced whole (a registry starting now reads one or the other). */
+async function writeTrust(files: KeyFiles, pairs: readonly Pair[]): Promise<void> {
+  await replaceFile(files.bundle, pairs.map((p) => p.certPem.trimEnd() + '\n').join(''), 0o644);
+  const keys = pairs.map((p) => signingKey(p));
+  await replaceFile(files.jwks, `${JSON.stringify(jwks(keys), null, 2)}\n`, 0o644);
 }
 
-function signingKey(keyPem: string, certPem: string): SigningKey {
-  return loadSigningKey({ keyPem, certPem, x5c: false, kidFormat: 'libtrust' });
+function signingKey(pair: Pair): SigningKey {
+  return loadSigningKey({ keyPem: pair.keyPem, certPem: pair.certPem, x5c: false, kidFormat: 'libtrust' });
 }
 
 /**

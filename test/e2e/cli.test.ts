@@ -86,6 +86,7 @@ describe('the built regauth CLI', () => {
     [['hash', '--help'], `printf '%s' "$PASSWORD" | regauth hash --cost 12`],
     [['keys', 'init', '--help'], 'regauth keys init --dir /etc/regauth/keys --alg ES256'],
     [['keys', 'rotate', '--help'], 'regauth keys rotate --dir /etc/regauth/keys'],
+    [['keys', 'activate', '--help'], 'regauth keys activate --dir /etc/regauth/keys'],
     [['doctor', '--help'], 'regauth doctor -c config.yml --registry-config'],
     [['validate', '--help'], 'regauth validate -c config.yml'],
   ])('%j shows an example', (args, example) => {

@@ -247,6 +247,24 @@ describe('push and pull through HAProxy (examples/haproxy.cfg)', () => {
     }
     expect((await fetch(`${haproxy.url}/.well-known/jwks.json`)).status).toBe(200);
   });
+
+  test('the HAProxy log holds the path of /oidc/ requests, never their query (the code is a bearer secret)', async () => {
+    const { haproxy, regauth } = setup();
+    const code = `code-${randomPassword()}`;
+    const state = `state-${randomPassword()}`;
+    const res = await fetch(`${haproxy.url}/oidc/callback?code=${code}&state=${state}`);
+    await res.arrayBuffer();
+    // Other requests keep their query in the log.
+    const marker = `marker-${randomPassword()}`;
+    await (await fetch(`${haproxy.url}/v2/?${marker}`)).arrayBuffer();
+    await waitFor(() => haproxy.logs().includes(marker), 5000, 'the HAProxy log line of the marker request');
+    const lines = haproxy.logs().split('\n');
+    expect(lines.some((l) => l.includes('GET /oidc/callback '))).toBe(true);
+    for (const secret of [code, state]) {
+      expect(haproxy.logs()).not.toContain(secret);
+      expect(regauth.logs()).not.toContain(secret);
+    }
+  });
 });
 
 describe('X-Forwarded-For from the trusted proxy', () => {

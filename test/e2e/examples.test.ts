@@ -134,8 +134,8 @@ describe.each([
       token: { issuer: string; certificate: string; services?: string[] };
     };
     expect(auth.issuer).toBe(raw.token.issuer);
-    // The certificate itself, or the bundle `regauth keys init` writes beside it (old and new
-    // certificates after `keys rotate`).
+    // The certificate itself, or the bundle `regauth keys init` writes beside it (current and next
+    // certificates after `keys rotate`, new and previous after `keys activate`).
     expect([raw.token.certificate, posix.join(posix.dirname(raw.token.certificate), 'bundle.pem')]).toContain(
       auth.rootcertbundle,
     );

@@ -127,8 +127,12 @@ acl:
   });
 
   test.each([
-    ['without the login cookie', '?code=abc&state=def', /no login in progress/],
-    ['with an error from the provider', '?error=access_denied&state=x', /refused the login: access_denied/],
+    ['without the login cookie', '?code=abc&state=def', /This sign-in was not started in this browser\./],
+    [
+      'with an error from the provider',
+      '?error=access_denied&state=x',
+      /did not complete the sign-in \(error code access_denied\)/,
+    ],
   ])('the callback %s: a 400 page, no stack trace', async (_name, query, message) => {
     const res = await fetch(`${s.regauth.url}/oidc/callback${query}`);
     expect(res.status).toBe(400);
@@ -136,6 +140,54 @@ acl:
     const body = await res.text();
     expect(body).toMatch(message);
     expect(body).not.toMatch(/\n\s+at |\.[jt]s:\d|Error:/);
+  });
+
+  /**
+   * Starts a login outside the browser (its cookie kept here), then lets a browser sign in at
+   * the provider with that authorization URL, and returns the callback URL the browser landed on.
+   */
+  async function callbackUrlFor(authorizationUrl: string, page: Page, login: string): Promise<string> {
+    await page.goto(authorizationUrl);
+    if (await page.$('input[name=login]')) {
+      await page.fill('input[name=login]', login);
+      await page.fill('input[name=password]', 'any password');
+      await page.click('button[type=submit]');
+    }
+    if (!page.url().startsWith(`${s.regauth.url}/oidc/callback?`)) await page.click('button[type=submit]');
+    await page.waitForURL(`${s.regauth.url}/oidc/callback?**`);
+    return page.url();
+  }
+
+  test('one login cookie yields one app password, even for two codes sent at once', async () => {
+    const start = await fetch(`${s.regauth.url}/oidc/login`, { redirect: 'manual' });
+    const cookie = start.headers.get('set-cookie')!.split(';')[0]!;
+    const authorizationUrl = start.headers.get('location')!;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      // The same authorization request three times: the provider hands out a code for the same
+      // state each time. The browser holds no login cookie, so none of them is used here.
+      const urls: string[] = [];
+      for (let i = 0; i < 3; i++) urls.push(await callbackUrlFor(authorizationUrl, page, 'alice'));
+      expect(new Set(urls.map((u) => new URL(u).searchParams.get('code'))).size).toBe(3);
+      const callback = async (url: string) => {
+        const res = await fetch(url, { headers: { cookie } });
+        return { status: res.status, body: await res.text() };
+      };
+      const raced = await Promise.all([callback(urls[0]!), callback(urls[1]!)]);
+      expect(raced.map((r) => r.status).sort()).toEqual([200, 400]);
+      expect(raced.filter((r) => r.body.includes('id="app-password"'))).toHaveLength(1);
+      expect(raced.find((r) => r.status === 400)!.body).toMatch(/already been used/);
+      const later = await callback(urls[2]!);
+      expect(later.status).toBe(400);
+      expect(later.body).not.toContain('id="app-password"');
+      expect(later.body).toMatch(/already been used/);
+      // The codes and states of the callback URLs never reach regauth's log.
+      for (const url of urls)
+        for (const value of new URL(url).searchParams.values()) expect(s.logs.join('')).not.toContain(value);
+    } finally {
+      await context.close();
+    }
   });
 
   test('a forged login cookie is refused', async () => {

@@ -101,6 +101,32 @@ describe('oidc_auth app passwords', () => {
   });
 });
 
+describe('oidc_auth.not_before spelling', () => {
+  test('an entry revokes the account however the provider spells it (folded as the lockout folds)', async () => {
+    const secret = randomBytes(48).toString('base64');
+    const cfg = config({}, secret);
+    // The provider returned this spelling at login; the administrator wrote the entry in lower case.
+    const { password } = await issueAppPassword(cfg, 'Mallory@Example.test', {}, NOW);
+    const revokedCfg = config(
+      { not_before: { 'mallory@example.test': new Date((NOW + 60) * 1000).toISOString() } },
+      secret,
+    );
+    const before = new AppPasswordAuthenticator(cfg, () => NOW + 120);
+    const revoked = new AppPasswordAuthenticator(revokedCfg, () => NOW + 120);
+    expect(await login(before, 'Mallory@Example.test', password.reveal())).toMatchObject({
+      outcome: 'authenticated',
+    });
+    expect(await login(revoked, 'Mallory@Example.test', password.reveal())).toEqual({
+      outcome: 'denied',
+      reason: 'app password revoked (oidc_auth.not_before)',
+    });
+    // Refresh tokens obtained with it are revoked too: the fingerprint changes.
+    expect((await revoked.lookup('Mallory@Example.test')).fingerprint).not.toBe(
+      (await before.lookup('Mallory@Example.test')).fingerprint,
+    );
+  });
+});
+
 describe('oidc_auth config', () => {
   test.each([
     ['a short secret', {}, 'short', /oidc_auth.secret_file: must hold at least 32 characters/],
@@ -162,6 +188,41 @@ oidc_auth:
     ['no registry_url', { registry_url: undefined }],
   ])('%s: refused by the schema', (_name, extra) => {
     expect(() => raw(extra)).toThrow();
+  });
+
+  test.each([
+    ['http://auth.example/oidc/callback', false],
+    ['http://10.0.0.5:5001/oidc/callback', false],
+    ['ftp://auth.example/oidc/callback', false],
+    ['https://auth.example/oidc/callback', true],
+    ['http://127.0.0.1:5001/oidc/callback', true],
+    ['http://localhost:5001/oidc/callback', true],
+    ['http://[::1]:5001/oidc/callback', true],
+  ])('redirect_url %s accepted: %s (http only on loopback, like the issuer)', (url, ok) => {
+    const yaml = `token: {issuer: x}
+oidc_auth:
+  issuer: https://idp.example
+  client_id: regauth
+  redirect_url: ${url}
+  registry_url: registry.example
+  secret_file: secret
+`;
+    let errors: ConfigErrors | undefined;
+    try {
+      loadConfigText(yaml);
+    } catch (err) {
+      errors = err as ConfigErrors;
+    }
+    // The secret file does not exist: that error comes after the schema's, and is not the point.
+    const redirect = (errors?.errors ?? []).filter((e) => e.message.startsWith('oidc_auth.redirect_url'));
+    if (ok) expect(redirect).toEqual([]);
+    else
+      expect(redirect.map((e) => [e.line, e.message])).toEqual([
+        [
+          5,
+          'oidc_auth.redirect_url: must be an https:// URL (http:// only for a loopback host such as 127.0.0.1)',
+        ],
+      ]);
   });
 
   test('defaults', () => {

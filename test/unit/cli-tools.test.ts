@@ -1,6 +1,6 @@
 import bcrypt from 'bcryptjs';
 import { Command, CommanderError } from 'commander';
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
@@ -49,6 +49,18 @@ const write = (name: string, text: string) => {
   writeFileSync(file, text);
   return file;
 };
+
+const kidsIn = (dir: string) =>
+  (JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8')) as { keys: { kid: string }[] }).keys.map(
+    (k) => k.kid,
+  );
+const keyOf = (dir: string, key: string, cert: string) =>
+  loadSigningKey({
+    keyPem: readFileSync(join(dir, key), 'utf8'),
+    certPem: readFileSync(join(dir, cert), 'utf8'),
+    x5c: false,
+    kidFormat: 'thumbprint',
+  });
 
 beforeAll(async () => {
   expect((await regauth(['keys', 'init', '--dir', keyDir])).code).toBe(0);
@@ -403,31 +415,102 @@ describe('regauth keys', () => {
     expect(readFileSync(join(keyDir, 'token.key'), 'utf8')).toBe(before);
   });
 
-  test('rotate: a new key; the bundle and the JWKS hold old and new', async () => {
+  test('rotate: a next key beside the current one, which stays token.key; the bundle and the JWKS hold both', async () => {
     const dir = join(tmp.dir, 'rotate');
     await regauth(['keys', 'init', '--dir', dir, '--alg', 'RS256']);
     const oldCert = readFileSync(join(dir, 'token.pem'), 'utf8');
     const oldKey = readFileSync(join(dir, 'token.key'), 'utf8');
     const run = await regauth(['keys', 'rotate', '--dir', dir]);
     expect(run.code).toBe(0);
-    const newCert = readFileSync(join(dir, 'token.pem'), 'utf8');
-    expect(newCert).not.toBe(oldCert);
-    expect(readFileSync(join(dir, 'previous.key'), 'utf8')).toBe(oldKey);
-    expect(statSync(join(dir, 'token.key')).mode & 0o777).toBe(0o600);
-    expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(newCert + oldCert);
-    const newKey = loadSigningKey({
-      keyPem: readFileSync(join(dir, 'token.key'), 'utf8'),
-      certPem: newCert,
-      x5c: false,
-      kidFormat: 'thumbprint',
-    });
-    expect(newKey.alg).toBe('RS256');
-    const kids = (
-      JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8')) as { keys: { kid: string }[] }
-    ).keys.map((k) => k.kid);
+    expect(run.stdout).toContain(`regauth keys activate --dir ${dir}`);
+    // regauth goes on signing with the current key: its files are untouched.
+    expect(readFileSync(join(dir, 'token.key'), 'utf8')).toBe(oldKey);
+    expect(readFileSync(join(dir, 'token.pem'), 'utf8')).toBe(oldCert);
+    const nextCert = readFileSync(join(dir, 'next.pem'), 'utf8');
+    expect(nextCert).not.toBe(oldCert);
+    expect(statSync(join(dir, 'next.key')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(oldCert + nextCert);
+    const next = keyOf(dir, 'next.key', 'next.pem');
+    expect(next.alg).toBe('RS256');
+    const kids = kidsIn(dir);
     expect(kids).toHaveLength(4);
-    expect(kids).toContain(newKey.v3Kid);
-    expect(existsSync(join(dir, 'token.key.next'))).toBe(false);
+    expect(kids).toContain(next.v3Kid);
+    expect(kids).toContain(keyOf(dir, 'token.key', 'token.pem').v3Kid);
+  });
+
+  test('rotate twice before activation: refused, nothing changed', async () => {
+    const dir = join(tmp.dir, 'rotate-twice');
+    await regauth(['keys', 'init', '--dir', dir]);
+    expect((await regauth(['keys', 'rotate', '--dir', dir])).code).toBe(0);
+    const before = ['token.key', 'token.pem', 'next.key', 'next.pem', 'bundle.pem', 'jwks.json'].map((f) =>
+      readFileSync(join(dir, f), 'utf8'),
+    );
+    const run = await regauth(['keys', 'rotate', '--dir', dir]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('a rotation is pending');
+    expect(run.stderr).toContain(`regauth keys activate --dir ${dir}`);
+    expect(
+      ['token.key', 'token.pem', 'next.key', 'next.pem', 'bundle.pem', 'jwks.json'].map((f) =>
+        readFileSync(join(dir, f), 'utf8'),
+      ),
+    ).toEqual(before);
+  });
+
+  test('activate: the next key signs, the old one is previous and stays in the bundle; the next rotate keeps it', async () => {
+    const dir = join(tmp.dir, 'activate');
+    await regauth(['keys', 'init', '--dir', dir]);
+    const first = readFileSync(join(dir, 'token.pem'), 'utf8');
+    const firstKey = readFileSync(join(dir, 'token.key'), 'utf8');
+    await regauth(['keys', 'rotate', '--dir', dir]);
+    const second = readFileSync(join(dir, 'next.pem'), 'utf8');
+    const secondKey = readFileSync(join(dir, 'next.key'), 'utf8');
+    const run = await regauth(['keys', 'activate', '--dir', dir]);
+    expect(run.code).toBe(0);
+    expect(readFileSync(join(dir, 'token.key'), 'utf8')).toBe(secondKey);
+    expect(readFileSync(join(dir, 'token.pem'), 'utf8')).toBe(second);
+    expect(readFileSync(join(dir, 'previous.key'), 'utf8')).toBe(firstKey);
+    expect(statSync(join(dir, 'previous.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'token.key')).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(dir, 'next.key'))).toBe(false);
+    expect(existsSync(join(dir, 'next.pem'))).toBe(false);
+    expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(second + first);
+    expect(run.stdout).toContain(keyOf(dir, 'token.key', 'token.pem').libtrustKid);
+
+    // A second activation without a rotation: refused.
+    const again = await regauth(['keys', 'activate', '--dir', dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('no rotation is pending');
+    expect(readFileSync(join(dir, 'token.key'), 'utf8')).toBe(secondKey);
+
+    // The next rotation keeps the previous certificate: tokens it signed may still be valid.
+    const rotated = await regauth(['keys', 'rotate', '--dir', dir]);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toContain('and the previous one');
+    const third = readFileSync(join(dir, 'next.pem'), 'utf8');
+    expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(second + third + first);
+    expect(kidsIn(dir)).toHaveLength(6);
+    // Its activation retires the second key and drops the first, saying so.
+    const activated = await regauth(['keys', 'activate', '--dir', dir]);
+    expect(activated.code).toBe(0);
+    expect(activated.stdout).toContain('has left the bundle');
+    expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(third + second);
+  });
+
+  test('activate finishes an activation interrupted between its renames', async () => {
+    const dir = join(tmp.dir, 'activate-resume');
+    await regauth(['keys', 'init', '--dir', dir]);
+    await regauth(['keys', 'rotate', '--dir', dir]);
+    const next = readFileSync(join(dir, 'next.pem'), 'utf8');
+    const first = readFileSync(join(dir, 'token.pem'), 'utf8');
+    // As if interrupted: previous.* written, next.key renamed, next.pem not yet.
+    copyFileSync(join(dir, 'token.key'), join(dir, 'previous.key'));
+    copyFileSync(join(dir, 'token.pem'), join(dir, 'previous.pem'));
+    renameSync(join(dir, 'next.key'), join(dir, 'token.key'));
+    const run = await regauth(['keys', 'activate', '--dir', dir]);
+    expect(run.code).toBe(0);
+    expect(readFileSync(join(dir, 'token.pem'), 'utf8')).toBe(next);
+    expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(next + first);
+    expect(keyOf(dir, 'token.key', 'token.pem').alg).toBe('ES256');
   });
 
   test('rotate without a key: exit 2', async () => {
@@ -454,6 +537,7 @@ describe('regauth doctor', () => {
       'ok   issuer',
       'ok   service',
       'ok   rootcertbundle',
+      'ok   rotation',
       'ok   realm',
       'ok   certificate',
       'ok   jwks',
@@ -473,6 +557,56 @@ describe('regauth doctor', () => {
       expect(run.code).toBe(0);
     },
   );
+
+  test('rotation: doctor says which key regauth signs with and which keys the registry bundle holds', async () => {
+    const dir = join(tmp.dir, 'doctor-rotation');
+    await regauth(['keys', 'init', '--dir', dir]);
+    const config = write(
+      'doctor-rotation.yml',
+      `token: {issuer: acme, key: ${dir}/token.key, certificate: ${dir}/token.pem}\nusers: {}\nacl: []\n`,
+    );
+    const oldBundle = write('doctor-old-bundle.pem', readFileSync(join(dir, 'bundle.pem'), 'utf8'));
+    const kid = (key: string, cert: string) => keyOf(dir, key, cert).libtrustKid;
+    const first = kid('token.key', 'token.pem');
+    const stage = async (bundle: string) => {
+      const file = registryConfig(
+        `    realm: https://r.example.com/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: ${bundle}\n`,
+      );
+      const run = await regauth(['doctor', '-c', config, '--registry-config', file]);
+      return run.stdout
+        .split('\n')
+        .find((l) => l.startsWith('ok   rotation:') || l.startsWith('FAIL rotation:'));
+    };
+    expect(await stage(oldBundle)).toBe(
+      `ok   rotation: no rotation pending; regauth signs with ${first}; the registry's bundle holds it`,
+    );
+
+    await regauth(['keys', 'rotate', '--dir', dir]);
+    const next = kid('next.key', 'next.pem');
+    expect(await stage(oldBundle)).toBe(
+      `ok   rotation: rotation pending; regauth signs with ${first}; the registry's bundle holds it, not the next key ${next}: install ${dir}/bundle.pem on the registry and restart it, then run \`regauth keys activate --dir ${dir}\``,
+    );
+    expect(await stage(join(dir, 'bundle.pem'))).toBe(
+      `ok   rotation: rotation pending; regauth signs with ${first}; the registry's bundle holds it and the next key ${next}: once the registry has been restarted with it, run \`regauth keys activate --dir ${dir}\``,
+    );
+
+    await regauth(['keys', 'activate', '--dir', dir]);
+    expect(await stage(join(dir, 'bundle.pem'))).toBe(
+      `ok   rotation: no rotation pending; regauth signs with ${next}; the registry's bundle holds it and the previous key ${first} (tokens it signed stay valid until they expire)`,
+    );
+    // A registry restarted with the old bundle after the switch: every token fails.
+    const run = await regauth([
+      'doctor',
+      '-c',
+      config,
+      '--registry-config',
+      registryConfig(
+        `    realm: https://r.example.com/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: ${oldBundle}\n`,
+      ),
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('FAIL rootcertbundle');
+  });
 
   test('every mismatch is a finding with its fix: exit 1', async () => {
     const other = await generateSigningMaterial({ alg: 'ES256', commonName: 'other', validDays: 10 });

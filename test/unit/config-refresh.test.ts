@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText, type LoadOptions } from '../../src/config/load.js';
 import { ConfigErrors } from '../../src/errors.js';
+import { revokedBefore } from '../../src/token/refresh.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
@@ -70,6 +71,18 @@ describe('token.refresh', () => {
       ['*', Date.parse('2026-11-22T10:00:00Z') / 1000],
     ]);
     expect(load('  refresh: {secret_file: refresh.key, expiration: 0}\n').token.refresh!.expiration).toBe(0);
+  });
+
+  test('revoke_before matches account names as the lockout folds them (case, NFKC, spaces)', () => {
+    const refresh = load(
+      `  refresh:\n    secret_file: refresh.key\n    revoke_before:\n      mallory@example.test: "2026-11-22T10:00:00Z"\n      "ＭＡＬＬＯＲＹ@example.test ": "2026-11-22T11:00:00Z"\n      Bob: "2026-11-22T09:00:00Z"\n`,
+    ).token.refresh!;
+    const at = (iso: string) => Date.parse(iso) / 1000;
+    // The identity provider's spelling of the account still hits the entry; of two spellings, the later time.
+    expect(revokedBefore(refresh.revokeBefore, 'Mallory@Example.test')).toBe(at('2026-11-22T11:00:00Z'));
+    expect(revokedBefore(refresh.revokeBefore, 'mallory@example.test')).toBe(at('2026-11-22T11:00:00Z'));
+    expect(revokedBefore(refresh.revokeBefore, 'bob')).toBe(at('2026-11-22T09:00:00Z'));
+    expect(revokedBefore(refresh.revokeBefore, 'alice')).toBeUndefined();
   });
 
   test('the secret file is watched for reload', () => {
