@@ -197,4 +197,13 @@ describe('user names and issuers that would silently change meaning', () => {
     const config = load(`token:\n  issuer: x\n${keyLines}users:\n  "null": {}\n  '123': {}\n  "": {}\n`);
     expect([...config.users!.keys()].sort()).toEqual(['', '123', 'null']);
   });
+
+  test('two jwt_auth.issuers with the same issuer are refused with the YAML path of the second', () => {
+    const errors = errorsOf(
+      `token:\n  issuer: x\n${keyLines}jwt_auth:\n  issuers:\n    - issuer: https://ci.example.com\n      audience: registry\n      required_claims: {repository: acme/app}\n    - issuer: https://ci.example.com\n      audience: registry\n`,
+    );
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('jwt_auth.issuers[1].issuer: ');
+    expect(errors[0]).toContain('jwt_auth.issuers[0]');
+  });
 });
