@@ -3,6 +3,7 @@ import { Lockout } from './authn/lockout.js';
 import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from './config/load.js';
 import { watchConfigFiles } from './config/watch.js';
 import { ConfigError, ConfigErrors } from './errors.js';
+import { readinessProbe } from './health.js';
 import { startMetricsServer } from './http/metrics.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -105,9 +106,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     maxEntries: first.raw.lockout.max_entries,
     policy: () => current.config.raw.lockout,
   });
+  const readiness = readinessProbe(log);
   const metricsAddr = first.raw.metrics.addr;
   const metricsServer = metricsAddr
-    ? await startMetricsServer(metrics, parseListenAddress(metricsAddr))
+    ? await startMetricsServer(metrics, parseListenAddress(metricsAddr), () => readiness.probe(current))
     : undefined;
   let server: RunningServer;
   try {
@@ -117,6 +119,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       metrics,
       serveMetrics: metricsServer === undefined,
       lockout,
+      readiness,
       ...(options.listen ? { listen: options.listen } : {}),
       ...(options.now ? { now: options.now } : {}),
     });

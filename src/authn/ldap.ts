@@ -72,16 +72,23 @@ export class LdapAuthenticator implements Authenticator {
     );
   }
 
-  /** Readiness: the service connection is bound (or, without one, the directory answers). */
+  /**
+   * Readiness: the service connection is bound (or, without one, the directory answers).
+   * Outside the `max_concurrency` bound, so a probe never waits behind logins; the caller
+   * (src/health.ts) bounds its time.
+   */
   async check(): Promise<void> {
-    await this.#limited(async () => {
-      const rootDse: SearchOptions = { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] };
+    if (this.#closed) throw new BackendUnavailableError(NAME, 'closed');
+    const rootDse: SearchOptions = { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] };
+    try {
       if (this.#config.initialBindAsUser) {
         await this.#withSession(async (client) => void (await client.search('', rootDse)));
       } else {
         await this.#withService(async (client) => void (await client.search('', rootDse)));
       }
-    });
+    } catch (err) {
+      throw translate(err);
+    }
   }
 
   async close(): Promise<void> {

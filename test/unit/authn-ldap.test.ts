@@ -40,6 +40,8 @@ class FakeDirectory {
   binds: { dn: string; client: number }[] = [];
   searches: { base: string; filter: string; attributes: string[] | undefined }[] = [];
   searchDelay: Promise<void> | undefined;
+  /** Holds every bind other than the service account's (a slow user bind). */
+  userBindDelay: Promise<void> | undefined;
 
   factory = (options: ClientOptions): LdapClient => {
     const client = new FakeClient(this, options, this.clients.length);
@@ -71,6 +73,7 @@ class FakeClient {
   async bind(dn: string, password: string): Promise<void> {
     this.#connect();
     this.dir.binds.push({ dn, client: this.id });
+    if (dn !== SERVICE_DN) await this.dir.userBindDelay;
     const entry = this.dir.entries.find((e) => e.dn === dn);
     if (!entry || entry.password !== password) throw new InvalidCredentialsError('Invalid credentials');
     if (entry.attrs['locked']) throw new UnwillingToPerformError('account locked');
@@ -422,6 +425,23 @@ describe('LdapAuthenticator lookup and check', () => {
     dir.down = true;
     dir.clients[0]!.isConnected = false;
     await expect(authn.check()).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
+  test('check does not queue behind logins that hold every max_concurrency slot', async () => {
+    const { dir, authn, login } = setUp({ max_concurrency: 2, operation_timeout: 5 });
+    let release!: () => void;
+    dir.userBindDelay = new Promise((r) => (release = r));
+    const logins = [login('alice', 'alice-pw'), login('bob', 'bob-pw'), login('alice', 'alice-pw')];
+    await new Promise((r) => setTimeout(r, 20));
+    const started = performance.now();
+    await expect(authn.check()).resolves.toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    release();
+    expect((await Promise.all(logins)).map((r) => r.outcome)).toEqual([
+      'authenticated',
+      'authenticated',
+      'authenticated',
+    ]);
   });
 });
 
