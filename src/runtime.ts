@@ -51,7 +51,7 @@ export interface RuntimeDeps {
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
-  const verifier = deps.verifier ?? bcryptPoolVerifier(typicalCost(config));
+  const verifier = deps.verifier ?? bcryptPoolVerifier(topCost(config));
   const authenticators: Authenticator[] = [];
   /** Backends whose per-account entries can be versioned; the others use the runtime's generation. */
   const entryVersions = new Map<Authenticator, EntryVersion>();
@@ -105,14 +105,20 @@ function withCache(
   );
 }
 
-/** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */
-function typicalCost(config: Config): number {
-  const all = [...(config.users?.values() ?? []), ...(config.usersFile?.users.values() ?? [])];
-  for (const user of all) {
-    const cost = user.passwordHash ? bcryptCost(user.passwordHash) : undefined;
-    if (cost !== undefined) return cost;
+/**
+ * The highest bcrypt cost of the configured users (`users:` and `users_file:` together), or
+ * undefined when no hash is configured. Every failed password costs one comparison at it
+ * (src/authn/password.ts), so neither a cheaper hash nor an unknown account shows in the timing.
+ */
+export function topCost(config: Config): number | undefined {
+  let top: number | undefined;
+  for (const users of [config.users, config.usersFile?.users]) {
+    for (const user of users?.values() ?? []) {
+      const cost = user.passwordHash ? bcryptCost(user.passwordHash) : undefined;
+      if (cost !== undefined && (top === undefined || cost > top)) top = cost;
+    }
   }
-  return 10;
+  return top;
 }
 
 /** Releases what the runtime's backends and verifier hold. */

@@ -110,6 +110,7 @@ export class CachedAuthenticator implements Authenticator {
     if (inner.lookup) this.lookup = inner.lookup.bind(inner);
     if (inner.check) this.check = inner.check.bind(inner);
     if (inner.close) this.close = inner.close.bind(inner);
+    if (inner.decoy) this.decoy = inner.decoy.bind(inner);
     if (inner.labelsInRefreshToken) this.labelsInRefreshToken = true;
   }
 
@@ -118,6 +119,7 @@ export class CachedAuthenticator implements Authenticator {
   readonly lookup?: Authenticator['lookup'];
   readonly check?: Authenticator['check'];
   readonly close?: Authenticator['close'];
+  readonly decoy?: Authenticator['decoy'];
 
   async authenticate(credentials: Credentials): Promise<AuthnResult> {
     const { account, password } = credentials;
