@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Authenticator } from './authn/types.js';
 
 /**
@@ -23,6 +23,10 @@ export interface Metrics {
   readonly reloads: Counter<'result'>;
   /** (account, address) pairs locked by the brute-force protection. */
   readonly lockouts: Counter;
+  /** Uncached logins in flight (waiting for or having their password checked): the login backlog. */
+  readonly loginQueuePending: Gauge;
+  /** Logins turned away by the login queue: `full` (503) or `per_client` (429). */
+  readonly loginQueueRejections: Counter<'reason'>;
   /** Counts one token request in `tokenRequests` and `tokenDuration` (the token path's shortcut). */
   countTokenRequest(outcome: string, grantType: string, seconds: number): void;
 }
@@ -87,6 +91,17 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     lockouts: new Counter({
       name: 'regauth_lockouts_total',
       help: 'Times an (account, client address) pair was locked after repeated failures',
+      registers,
+    }),
+    loginQueuePending: new Gauge({
+      name: 'regauth_login_queue_pending',
+      help: 'Uncached logins in flight (waiting for or having their password checked), at most login_queue.max_pending',
+      registers,
+    }),
+    loginQueueRejections: new Counter({
+      name: 'regauth_login_queue_rejections_total',
+      help: 'Logins answered at once because the login queue was full (reason="full", 503) or the client had login_queue.per_client in flight (reason="per_client", 429)',
+      labelNames: ['reason'],
       registers,
     }),
   };

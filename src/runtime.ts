@@ -13,7 +13,7 @@ import { JwtAuthenticator } from './authn/jwt.js';
 import { AppPasswordAuthenticator } from './authn/oidc-app-password.js';
 import { OidcLogin } from './oidc/login.js';
 import { LdapAuthenticator, type LdapClientFactory } from './authn/ldap.js';
-import type { Authenticator } from './authn/types.js';
+import type { Authenticator, Credentials } from './authn/types.js';
 import { ExtAuthenticator } from './authn/ext.js';
 import { ExtAuthorizer } from './authz/ext.js';
 import type { CommandRunner } from './ext/command.js';
@@ -37,6 +37,11 @@ export interface Runtime {
   readonly extAuthz: ExtAuthorizer | undefined;
   /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */
   readonly oidc: OidcLogin | undefined;
+  /**
+   * Whether the credential cache holds a success for these credentials at some backend: such a
+   * login needs no password check, so it skips the login queue (src/login-queue.ts).
+   */
+  cached(credentials: Credentials): boolean;
 }
 
 export interface RuntimeDeps {
@@ -74,10 +79,13 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
   const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
   const instrument = deps.instrument ?? ((a: Authenticator) => a);
+  const fronted = withCache(config, authenticators, entryVersions);
+  const caches = fronted.filter((a): a is CachedAuthenticator => a instanceof CachedAuthenticator);
   return Object.freeze({
     config,
     // Metrics see every request, cached or not.
-    authenticators: withCache(config, authenticators, entryVersions).map(instrument),
+    authenticators: fronted.map(instrument),
+    cached: (credentials: Credentials) => caches.some((c) => c.holds(credentials)),
     verifier,
     sign,
     refresh,

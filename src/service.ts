@@ -4,6 +4,7 @@ import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from
 import { watchConfigFiles } from './config/watch.js';
 import { ConfigError, ConfigErrors } from './errors.js';
 import { readinessProbe } from './health.js';
+import { LoginQueue } from './login-queue.js';
 import { startMetricsServer } from './http/metrics.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -106,6 +107,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     maxEntries: first.raw.lockout.max_entries,
     policy: () => current.config.raw.lockout,
   });
+  const loginQueue = new LoginQueue({
+    policy: () => current.config.raw.login_queue,
+    onChange: (pending) => metrics.loginQueuePending.set(pending),
+    onReject: (reason) => metrics.loginQueueRejections.inc({ reason }),
+  });
   const readiness = readinessProbe(log);
   const metricsAddr = first.raw.metrics.addr;
   const metricsServer = metricsAddr
@@ -119,6 +125,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       metrics,
       serveMetrics: metricsServer === undefined,
       lockout,
+      loginQueue,
       readiness,
       ...(options.listen ? { listen: options.listen } : {}),
       ...(options.now ? { now: options.now } : {}),

@@ -121,11 +121,18 @@ export class CachedAuthenticator implements Authenticator {
   readonly close?: Authenticator['close'];
   readonly decoy?: Authenticator['decoy'];
 
+  /** Whether a live success for exactly these credentials is remembered (nothing is asked). */
+  holds(credentials: Credentials): boolean {
+    return credentials.password !== undefined && this.#cache.get(this.#key(credentials)) !== undefined;
+  }
+
+  #key({ account, password }: Credentials): string {
+    return this.#cache.key([this.name, this.#version(account) ?? '', account, password?.reveal() ?? '']);
+  }
+
   async authenticate(credentials: Credentials): Promise<AuthnResult> {
-    const { account, password } = credentials;
-    if (password === undefined) return this.inner.authenticate(credentials);
-    const version = this.#version(account);
-    const key = this.#cache.key([this.name, version ?? '', account, password.reveal()]);
+    if (credentials.password === undefined) return this.inner.authenticate(credentials);
+    const key = this.#key(credentials);
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const result = await this.inner.authenticate(credentials);

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Lockout } from '../authn/lockout.js';
+import type { LoginQueue } from '../login-queue.js';
 import { readinessProbe, type ReadinessProbe } from '../health.js';
 import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   readonly serveMetrics?: boolean;
   /** Brute-force protection; absent: none. */
   readonly lockout?: Lockout;
+  /** The bound on uncached logins in flight; absent: none. */
+  readonly loginQueue?: LoginQueue;
   /** Readiness, shared with the metrics listener (one log line per change); default: its own. */
   readonly readiness?: ReadinessProbe;
 }
