@@ -69,6 +69,8 @@ async function main(): Promise<void> {
         '  issuer: regauth-bench',
         `  key: ${keyPath}`,
         `  certificate: ${certPath}`,
+        // The storm's logins all come from 127.0.0.1: let them all in (the default is 8 per address).
+        `login_queue: {per_client: ${STORM_LOGINS}}`,
         'users:',
         ...users.map((u, i) => `  ${u}:\n    password: "${hashed[i]}"\n    labels: {group: [dev]}`),
         'acl:',
