@@ -101,8 +101,8 @@ describe('a flood of uncached logins over HTTP', () => {
     const answers = await Promise.all(flood);
 
     expect(cached.status).toBe(200);
-    // Several cost-9 comparisons would take seconds here; a cached login takes milliseconds.
-    expect(cachedMs).toBeLessThan(500);
+    // The flood queues seconds of cost-9 comparisons; a cached login needs none (generous bound: a busy machine).
+    expect(cachedMs).toBeLessThan(1_000);
     expect(highest).toBeLessThanOrEqual(4);
     const busy = answers.filter((a) => a.status === 503);
     expect(busy.length).toBeGreaterThan(0);
