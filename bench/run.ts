@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: regauth (built, in its own process) against a bare baseline signer, a login
- * storm, ACL evaluation cost and peak RSS, printed as a table. Loopback only; about a minute.
+ * storm, ACL evaluation cost, peak RSS and the user-enumeration medians (failed logins for known
+ * and made-up names, per backend), printed as a table. Loopback only; about two minutes.
  * Not part of `npm test`: figures depend on the machine; docs/performance.md quotes them with the
  * machine.
  */
@@ -15,6 +16,8 @@ import { compileAcl } from '../src/authz/acl.js';
 import type { AclRuleConfig, AuthzRequest } from '../src/authz/types.js';
 import { generateSigningMaterial } from '../src/token/generate.js';
 import { freePort } from '../test/e2e/harness/ports.js';
+import { startSlapd, type Slapd } from '../test/e2e/harness/slapd.js';
+import { measureEnumeration, type EnumerationResult } from '../test/helpers/enumeration.js';
 import { tempDir } from '../test/helpers/fixtures.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -67,6 +70,8 @@ async function main(): Promise<void> {
         '  issuer: regauth-bench',
         `  key: ${keyPath}`,
         `  certificate: ${certPath}`,
+        // The storm's logins all come from 127.0.0.1: let them all in (the default is 8 per address).
+        `login_queue: {per_client: ${STORM_LOGINS}}`,
         'users:',
         ...users.map((u, i) => `  ${u}:\n    password: "${hashed[i]}"\n    labels: {group: [dev]}`),
         'acl:',
@@ -139,7 +144,10 @@ async function main(): Promise<void> {
     const acl = [10, 1_000, 10_000].map((n) => ({ rules: n, us: aclCost(n) }));
 
     const rssMb = peakRssMb(regauth.pid!);
-    report({ baseline, cached, storm, acl, rssMb });
+
+    log('user enumeration: failed logins, known vs made-up names, per backend …');
+    const enumeration = await enumerationSection(tmp.dir, keyPath, certPath, children);
+    report({ baseline, cached, storm, acl, rssMb, enumeration });
   } finally {
     for (const child of children) child.kill('SIGTERM');
     tmp.cleanup();
@@ -259,6 +267,115 @@ function aclCost(n: number): number {
   return Number(process.hrtime.bigint() - start) / 1000 / (rounds * requests.length);
 }
 
+/** Samples per side of each enumeration probe (at cost 10, about 25 s in all on a quiet machine). */
+const ENUMERATION_SAMPLES = 25;
+
+/**
+ * A second regauth with every password backend at once (users at cost 10, users_file at cost 5,
+ * ldap_auth on a real slapd when one is installed, oidc_auth, jwt_auth), no lockout: the median
+ * time of a failed login for a known name against a made-up one, per backend (docs/security.md).
+ */
+async function enumerationSection(
+  dir: string,
+  keyPath: string,
+  certPath: string,
+  children: ChildProcess[],
+): Promise<{ results: EnumerationResult[]; ldap: boolean }> {
+  const secret = `${Math.random().toString(36).slice(2)}`.repeat(4);
+  writeFileSync(join(dir, 'oidc-secret'), secret, { mode: 0o600 });
+  writeFileSync(join(dir, 'enum-htpasswd'), `bob:${bcrypt.hashSync(secret, 5).replace(/^\$2b\$/, '$2y$')}\n`);
+  const suffix = 'dc=example,dc=org';
+  let slapd: Slapd | undefined;
+  try {
+    const svc = `svc-${secret.slice(0, 12)}`;
+    writeFileSync(join(dir, 'bind-password'), `${svc}\n`, { mode: 0o600 });
+    const person = (uid: string, ou: string, pw: string) =>
+      `dn: uid=${uid},ou=${ou},${suffix}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\nuserPassword: ${pw}\n`;
+    slapd = await startSlapd({
+      dir: join(dir, 'slapd'),
+      ldif: [
+        `dn: ou=people,${suffix}\nobjectClass: organizationalUnit\nou: people\n`,
+        `dn: ou=services,${suffix}\nobjectClass: organizationalUnit\nou: services\n`,
+        person('carol', 'people', secret),
+        person('svc', 'services', svc),
+      ].join('\n'),
+    });
+  } catch (err) {
+    log(`  no slapd (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): ldap_auth skipped`);
+  }
+  const trusted = 'http://127.0.0.1:9/ci';
+  const port = await freePort();
+  const configFile = join(dir, 'enumeration.yml');
+  writeFileSync(
+    configFile,
+    [
+      'server:',
+      `  addr: "127.0.0.1:${port}"`,
+      'token:',
+      '  issuer: regauth-bench',
+      `  key: ${keyPath}`,
+      `  certificate: ${certPath}`,
+      'users:',
+      `  alice: {password: "${bcrypt.hashSync(secret, 10)}"}`,
+      'users_file: enum-htpasswd',
+      ...(slapd
+        ? [
+            'ldap_auth:',
+            `  addr: "127.0.0.1:${slapd.port}"`,
+            `  bind_dn: "uid=svc,ou=services,${suffix}"`,
+            '  bind_password_file: bind-password',
+            `  base: "ou=people,${suffix}"`,
+            '  filter: "(&(objectClass=inetOrgPerson)(uid=${account}))"',
+          ]
+        : []),
+      'oidc_auth:',
+      '  issuer: https://idp.example',
+      '  client_id: regauth',
+      '  redirect_url: https://auth.example/oidc/callback',
+      '  registry_url: registry.example',
+      '  secret_file: oidc-secret',
+      'jwt_auth:',
+      '  issuers:',
+      `    - {issuer: "${trusted}", audience: registry, jwks_uri: "${trusted}/jwks"}`,
+      'lockout: {enabled: false}',
+      'acl: [{match: {}, actions: [pull]}]',
+      '',
+    ].join('\n'),
+  );
+  const regauth = spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: dir,
+  });
+  children.push(regauth);
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitHealthy(url, regauth);
+    const unsigned = [
+      Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url'),
+      Buffer.from(JSON.stringify({ iss: trusted, sub: 'alice', aud: 'registry', exp: 4e9 })).toString(
+        'base64url',
+      ),
+      '',
+    ].join('.');
+    const probes = [
+      { name: 'users (cost 10)', known: 'alice:wrong', unknown: 'nobody:wrong' },
+      { name: 'users_file (cost 5)', known: 'bob:wrong', unknown: 'nobody:wrong' },
+      ...(slapd ? [{ name: 'ldap_auth (slapd)', known: 'carol:wrong', unknown: 'nobody:wrong' }] : []),
+      { name: 'oidc_auth app password', known: 'alice:rga_x', unknown: 'nobody:rga_x' },
+      { name: 'jwt_auth unsigned token', known: `alice:${unsigned}`, unknown: `nobody:${unsigned}` },
+    ];
+    const results: EnumerationResult[] = [];
+    for (const probe of probes) {
+      log(`  ${probe.name} …`);
+      results.push(await measureEnumeration(url, probe, { samples: ENUMERATION_SAMPLES, service: SERVICE }));
+    }
+    return { results, ldap: slapd !== undefined };
+  } finally {
+    regauth.kill('SIGTERM');
+    await slapd?.stop();
+  }
+}
+
 /** The child's peak resident set (VmHWM), in MB. */
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -272,6 +389,7 @@ function report(r: {
   storm: Awaited<ReturnType<typeof loginStorm>>;
   acl: { rules: number; us: number }[];
   rssMb: number;
+  enumeration: { results: EnumerationResult[]; ldap: boolean };
 }): void {
   const ratio = r.cached.rps / r.baseline.rps;
   const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
@@ -300,6 +418,14 @@ function report(r: {
       a.rules === 10_000 ? `${mark(a.us < 100)}: < 100 µs` : '',
     ]),
     ['regauth peak RSS', `${r.rssMb.toFixed(0)} MB`, `${mark(r.rssMb < 200)}: < 200 MB`],
+    ...r.enumeration.results.map((e): [string, string, string] => [
+      `failed login, ${e.name}`,
+      `known ${e.known.toFixed(1)} ms, made-up ${e.unknown.toFixed(1)} ms (medians of ${e.samples}); paired gap ${e.gap.toFixed(1)} ms`,
+      `${mark(e.gap <= e.bound)}: gap ≤ ${e.bound.toFixed(1)} ms (10 %, ≥ 2 ms)`,
+    ]),
+    ...(r.enumeration.ldap
+      ? []
+      : [['failed login, ldap_auth', 'skipped: no slapd on this machine', ''] as [string, string, string]]),
   ];
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((row) => row[c]!.length)));
   const line = (row: readonly string[]) => `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;

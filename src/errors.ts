@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ERR_INVALID_GRANT'
   | 'ERR_UNSUPPORTED_GRANT'
   | 'ERR_TOO_MANY_REQUESTS'
+  | 'ERR_BUSY'
   | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_KEY';
 
@@ -89,8 +90,17 @@ export class UnsupportedGrantError extends RegauthError {
 
 export class TooManyRequestsError extends RegauthError {
   readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, message = 'too many failed attempts, retry later') {
+    super('ERR_TOO_MANY_REQUESTS', message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Too many logins are being checked already (`login_queue.max_pending`): 503, retry later. */
+export class ServerBusyError extends RegauthError {
+  readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number) {
-    super('ERR_TOO_MANY_REQUESTS', 'too many failed attempts, retry later');
+    super('ERR_BUSY', 'too many logins in progress, retry later');
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

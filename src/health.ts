@@ -1,3 +1,4 @@
+import type { Logger } from './log.js';
 import type { Runtime } from './runtime.js';
 
 /** One readiness check's result: `ok`, or why not (never a secret). */
@@ -78,4 +79,30 @@ function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Readiness with its reasons logged: `probe()` answers as {@link readiness} does. */
+export interface ReadinessProbe {
+  probe(runtime: Runtime | undefined): Promise<Readiness>;
+}
+
+/**
+ * Readiness for the HTTP endpoints. The public `/readyz` says only ready or not (a reason can
+ * name an internal address); the reasons go to the log, once per change (probes come every few
+ * seconds), and in full to the metrics listener's `/readyz`.
+ */
+export function readinessProbe(logger: Logger): ReadinessProbe {
+  let last = 'ok';
+  return {
+    async probe(runtime) {
+      const result = await readiness(runtime);
+      const failing = result.ready ? 'ok' : JSON.stringify(result.checks);
+      if (failing !== last) {
+        if (result.ready) logger.info('ready again: every readiness check passes');
+        else logger.warn({ checks: result.checks }, 'not ready: a readiness check fails');
+        last = failing;
+      }
+      return result;
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Authenticator } from './authn/types.js';
 
 /**
@@ -10,7 +10,12 @@ export interface Metrics {
   /** Token requests by outcome (granted, denied, bad_request, locked, unavailable, error) and grant type. */
   readonly tokenRequests: Counter<'outcome' | 'grant_type'>;
   readonly tokenDuration: Histogram<'outcome'>;
-  /** Per backend: how long authenticate() took, and what it answered (or `error`). */
+  /**
+   * Per backend: how long authenticate() took when it authenticated (`authenticated`) or could
+   * not answer (`error`). Failed logins are not observed per backend: which backend refused a
+   * name, or how far down the chain it got, would tell who exists (docs/security.md "User
+   * enumeration"); they are counted in `tokenRequests` (`denied`) and the audit log says why.
+   */
   readonly authnDuration: Histogram<'backend' | 'result'>;
   readonly authnErrors: Counter<'backend'>;
   /** Scopes that got fewer actions than requested, by the deciding rule (`none`: no rule matched). */
@@ -18,6 +23,10 @@ export interface Metrics {
   readonly reloads: Counter<'result'>;
   /** (account, address) pairs locked by the brute-force protection. */
   readonly lockouts: Counter;
+  /** Uncached logins in flight (waiting for or having their password checked): the login backlog. */
+  readonly loginQueuePending: Gauge;
+  /** Logins turned away by the login queue: `full` (503) or `per_client` (429). */
+  readonly loginQueueRejections: Counter<'reason'>;
   /** Counts one token request in `tokenRequests` and `tokenDuration` (the token path's shortcut). */
   countTokenRequest(outcome: string, grantType: string, seconds: number): void;
 }
@@ -56,7 +65,7 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     },
     authnDuration: new Histogram({
       name: 'regauth_authenticator_duration_seconds',
-      help: 'Time an authenticator took to answer, by backend and result',
+      help: 'Time an authenticator took to authenticate (result="authenticated") or to fail (result="error"), by backend; refusals are not observed per backend',
       labelNames: ['backend', 'result'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
@@ -84,11 +93,23 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       help: 'Times an (account, client address) pair was locked after repeated failures',
       registers,
     }),
+    loginQueuePending: new Gauge({
+      name: 'regauth_login_queue_pending',
+      help: 'Uncached logins in flight (waiting for or having their password checked), at most login_queue.max_pending',
+      registers,
+    }),
+    loginQueueRejections: new Counter({
+      name: 'regauth_login_queue_rejections_total',
+      help: 'Logins answered at once because the login queue was full (reason="full", 503) or the client had login_queue.per_client in flight (reason="per_client", 429)',
+      labelNames: ['reason'],
+      registers,
+    }),
   };
 }
 
 /**
- * Wraps an authenticator so its latency, results and errors are measured under its name.
+ * Wraps an authenticator so its successes' latency and its errors are measured under its name
+ * (a refusal, `denied` or `no_match`, is not: see {@link Metrics.authnDuration}).
  * A Proxy rather than a new object, so the backend keeps its class and every other member
  * (methods are bound to the backend itself, whose private fields a Proxy `this` cannot reach).
  */
@@ -101,7 +122,7 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
     const started = performance.now();
     try {
       const result = await authenticator.authenticate(credentials);
-      observe(result.outcome, (performance.now() - started) / 1000);
+      if (result.outcome === 'authenticated') observe('authenticated', (performance.now() - started) / 1000);
       return result;
     } catch (err) {
       observe('error', (performance.now() - started) / 1000);

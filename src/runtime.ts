@@ -13,7 +13,7 @@ import { JwtAuthenticator } from './authn/jwt.js';
 import { AppPasswordAuthenticator } from './authn/oidc-app-password.js';
 import { OidcLogin } from './oidc/login.js';
 import { LdapAuthenticator, type LdapClientFactory } from './authn/ldap.js';
-import type { Authenticator } from './authn/types.js';
+import type { Authenticator, Credentials } from './authn/types.js';
 import { ExtAuthenticator } from './authn/ext.js';
 import { ExtAuthorizer } from './authz/ext.js';
 import type { CommandRunner } from './ext/command.js';
@@ -37,6 +37,11 @@ export interface Runtime {
   readonly extAuthz: ExtAuthorizer | undefined;
   /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */
   readonly oidc: OidcLogin | undefined;
+  /**
+   * Whether the credential cache holds a success for these credentials at some backend: such a
+   * login needs no password check, so it skips the login queue (src/login-queue.ts).
+   */
+  cached(credentials: Credentials): boolean;
 }
 
 export interface RuntimeDeps {
@@ -51,7 +56,7 @@ export interface RuntimeDeps {
 }
 
 export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
-  const verifier = deps.verifier ?? bcryptPoolVerifier(typicalCost(config));
+  const verifier = deps.verifier ?? bcryptPoolVerifier(topCost(config));
   const authenticators: Authenticator[] = [];
   /** Backends whose per-account entries can be versioned; the others use the runtime's generation. */
   const entryVersions = new Map<Authenticator, EntryVersion>();
@@ -74,10 +79,13 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
   const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
   const instrument = deps.instrument ?? ((a: Authenticator) => a);
+  const fronted = withCache(config, authenticators, entryVersions);
+  const caches = fronted.filter((a): a is CachedAuthenticator => a instanceof CachedAuthenticator);
   return Object.freeze({
     config,
     // Metrics see every request, cached or not.
-    authenticators: withCache(config, authenticators, entryVersions).map(instrument),
+    authenticators: fronted.map(instrument),
+    cached: (credentials: Credentials) => caches.some((c) => c.holds(credentials)),
     verifier,
     sign,
     refresh,
@@ -105,14 +113,20 @@ function withCache(
   );
 }
 
-/** The bcrypt cost the configured users have, so the dummy comparison for unknown accounts costs the same. */
-function typicalCost(config: Config): number {
-  const all = [...(config.users?.values() ?? []), ...(config.usersFile?.users.values() ?? [])];
-  for (const user of all) {
-    const cost = user.passwordHash ? bcryptCost(user.passwordHash) : undefined;
-    if (cost !== undefined) return cost;
+/**
+ * The highest bcrypt cost of the configured users (`users:` and `users_file:` together), or
+ * undefined when no hash is configured. Every failed password costs one comparison at it
+ * (src/authn/password.ts), so neither a cheaper hash nor an unknown account shows in the timing.
+ */
+export function topCost(config: Config): number | undefined {
+  let top: number | undefined;
+  for (const users of [config.users, config.usersFile?.users]) {
+    for (const user of users?.values() ?? []) {
+      const cost = user.passwordHash ? bcryptCost(user.passwordHash) : undefined;
+      if (cost !== undefined && (top === undefined || cost > top)) top = cost;
+    }
   }
-  return 10;
+  return top;
 }
 
 /** Releases what the runtime's backends and verifier hold. */

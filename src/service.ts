@@ -3,6 +3,8 @@ import { Lockout } from './authn/lockout.js';
 import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from './config/load.js';
 import { watchConfigFiles } from './config/watch.js';
 import { ConfigError, ConfigErrors } from './errors.js';
+import { readinessProbe } from './health.js';
+import { LoginQueue } from './login-queue.js';
 import { startMetricsServer } from './http/metrics.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -105,9 +107,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     maxEntries: first.raw.lockout.max_entries,
     policy: () => current.config.raw.lockout,
   });
+  const loginQueue = new LoginQueue({
+    policy: () => current.config.raw.login_queue,
+    onChange: (pending) => metrics.loginQueuePending.set(pending),
+    onReject: (reason) => metrics.loginQueueRejections.inc({ reason }),
+  });
+  const readiness = readinessProbe(log);
   const metricsAddr = first.raw.metrics.addr;
   const metricsServer = metricsAddr
-    ? await startMetricsServer(metrics, parseListenAddress(metricsAddr))
+    ? await startMetricsServer(metrics, parseListenAddress(metricsAddr), () => readiness.probe(current))
     : undefined;
   let server: RunningServer;
   try {
@@ -117,6 +125,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       metrics,
       serveMetrics: metricsServer === undefined,
       lockout,
+      loginQueue,
+      readiness,
       ...(options.listen ? { listen: options.listen } : {}),
       ...(options.now ? { now: options.now } : {}),
     });

@@ -21,9 +21,10 @@ export function poolSize(): number {
  * login storm never blocks the event loop: cached logins, token signing and health probes are
  * answered while comparisons run. The pool is shared by the whole process; each verifier holds
  * a lease on it, and `close()` returns the lease (the pool stops when the last one is returned).
- * `dummyCost` should match the users' hashes (see {@link PasswordVerifier.burn}).
+ * `cost`: the highest cost of the users' hashes (see {@link PasswordVerifier}); undefined when
+ * no hash is configured (no padding, no burn).
  */
-export function bcryptPoolVerifier(dummyCost = 10): PasswordVerifier & { close(): Promise<void> } {
+export function bcryptPoolVerifier(cost: number | undefined): PasswordVerifier & { close(): Promise<void> } {
   if (!shared) {
     const threads = poolSize();
     // Idle workers are unref'd by piscina, so the pool never keeps the process alive by itself.
@@ -37,7 +38,7 @@ export function bcryptPoolVerifier(dummyCost = 10): PasswordVerifier & { close()
   lease.leases += 1;
   let closed = false;
 
-  const dummy = (): Promise<string> => {
+  const dummy = (dummyCost: number): Promise<string> => {
     // A hash of a random value nobody knows, made once per cost and process, in a worker.
     let hash = lease.dummies.get(dummyCost);
     if (!hash) {
@@ -49,9 +50,16 @@ export function bcryptPoolVerifier(dummyCost = 10): PasswordVerifier & { close()
 
   return {
     verify: (password, hash) =>
-      lease.pool.run({ password: password.reveal(), hash }, { name: 'compare' }) as Promise<boolean>,
+      lease.pool.run(
+        { password: password.reveal(), hash, padTo: cost },
+        { name: 'compare' },
+      ) as Promise<boolean>,
     burn: async (password) => {
-      await lease.pool.run({ password: password?.reveal() ?? '', hash: await dummy() }, { name: 'compare' });
+      if (cost === undefined) return;
+      await lease.pool.run(
+        { password: password?.reveal() ?? '', hash: await dummy(cost) },
+        { name: 'compare' },
+      );
     },
     async close() {
       if (closed) return;

@@ -4,13 +4,33 @@
 // run from src/ (vitest, tsx) and from dist/ (tsc copies it with allowJs).
 import bcrypt from 'bcryptjs';
 
+/** A fixed salt (22 characters of bcrypt's base64): padding hashes nothing anyone keeps. */
+const PAD_SALT = 'regauthpaddingsaltxxxu';
+
 /**
- * Compares a password with a bcrypt hash.
- * @param {{ password: string, hash: string }} task
+ * Spends the work of bcrypt rounds from `from` up to `to` (exclusive): 2^from + … + 2^(to-1),
+ * which is 2^to - 2^from, so a comparison at cost `from` plus this pad costs one at cost `to`.
+ * @param {string} password
+ * @param {number} from
+ * @param {number} to
+ */
+function pad(password, from, to) {
+  for (let cost = from; cost < to; cost++) {
+    bcrypt.hashSync(password, `$2b$${String(cost).padStart(2, '0')}$${PAD_SALT}`);
+  }
+}
+
+/**
+ * Compares a password with a bcrypt hash. With `padTo`, a mismatch against a cheaper hash also
+ * spends the difference, so every failed comparison costs one comparison at cost `padTo`
+ * (a user whose hash has cost 5 is not told from one at cost 10, or from an unknown account).
+ * @param {{ password: string, hash: string, padTo?: number }} task
  * @returns {boolean}
  */
-export function compare({ password, hash }) {
-  return bcrypt.compareSync(password, hash);
+export function compare({ password, hash, padTo }) {
+  const ok = bcrypt.compareSync(password, hash);
+  if (!ok && padTo !== undefined) pad(password, bcrypt.getRounds(hash), padTo);
+  return ok;
 }
 
 /**

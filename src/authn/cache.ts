@@ -110,6 +110,7 @@ export class CachedAuthenticator implements Authenticator {
     if (inner.lookup) this.lookup = inner.lookup.bind(inner);
     if (inner.check) this.check = inner.check.bind(inner);
     if (inner.close) this.close = inner.close.bind(inner);
+    if (inner.decoy) this.decoy = inner.decoy.bind(inner);
     if (inner.labelsInRefreshToken) this.labelsInRefreshToken = true;
   }
 
@@ -118,12 +119,20 @@ export class CachedAuthenticator implements Authenticator {
   readonly lookup?: Authenticator['lookup'];
   readonly check?: Authenticator['check'];
   readonly close?: Authenticator['close'];
+  readonly decoy?: Authenticator['decoy'];
+
+  /** Whether a live success for exactly these credentials is remembered (nothing is asked). */
+  holds(credentials: Credentials): boolean {
+    return credentials.password !== undefined && this.#cache.get(this.#key(credentials)) !== undefined;
+  }
+
+  #key({ account, password }: Credentials): string {
+    return this.#cache.key([this.name, this.#version(account) ?? '', account, password?.reveal() ?? '']);
+  }
 
   async authenticate(credentials: Credentials): Promise<AuthnResult> {
-    const { account, password } = credentials;
-    if (password === undefined) return this.inner.authenticate(credentials);
-    const version = this.#version(account);
-    const key = this.#cache.key([this.name, version ?? '', account, password.reveal()]);
+    if (credentials.password === undefined) return this.inner.authenticate(credentials);
+    const key = this.#key(credentials);
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const result = await this.inner.authenticate(credentials);

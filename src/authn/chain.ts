@@ -20,8 +20,14 @@ export type ChainResult =
 /**
  * Runs authenticators in their fixed order (src/runtime.ts: users, users_file, ext_auth,
  * ldap_auth, oidc_auth, jwt_auth). The first answer other than `no_match` decides. If every
- * backend says `no_match`, the request is denied, after one dummy password comparison so an
- * unknown account takes as long as a wrong password.
+ * backend says `no_match`, the request is denied.
+ *
+ * Every failed login with a password costs the same as seen from the network, whoever it names
+ * (docs/security.md "User enumeration"): one password comparison at the highest configured
+ * bcrypt cost (a static user's wrong password spends it, padded up from a cheaper hash; any
+ * other failure spends a dummy one: an unknown account, an app password or CI token refused),
+ * plus the directory's search and bind (LDAP does them for a made-up name too; after an
+ * earlier backend denied, the chain asks the later ones for that work with `decoy`).
  *
  * A backend may answer for another spelling of the account (a directory finds `alice` for
  * `ALICE`): the backends before it are then asked again with the stored spelling, and the first
@@ -35,7 +41,23 @@ export async function authenticate(
   credentials: Credentials,
   verifier: PasswordVerifier,
 ): Promise<ChainResult> {
-  const first = await firstAnswer(authenticators, credentials, verifier);
+  const first = await firstAnswer(authenticators, credentials);
+  const result = await respelled(authenticators, credentials, first);
+  if (result.outcome === 'denied' && credentials.password !== undefined && !result.checkedPassword) {
+    await verifier.burn(credentials.password);
+  }
+  const { checkedPassword: _, ...answer } = result;
+  return answer;
+}
+
+/** A chain answer, knowing whether a password comparison was already spent on it. */
+type Answer = ChainResult & { readonly checkedPassword?: boolean };
+
+async function respelled(
+  authenticators: readonly Authenticator[],
+  credentials: Credentials,
+  first: Answer,
+): Promise<Answer> {
   if (
     first.outcome !== 'authenticated' ||
     first.account === undefined ||
@@ -59,13 +81,19 @@ export async function authenticate(
 async function firstAnswer(
   authenticators: readonly Authenticator[],
   credentials: Credentials,
-  verifier: PasswordVerifier,
-): Promise<ChainResult> {
-  for (const authenticator of authenticators) {
+): Promise<Answer> {
+  for (const [i, authenticator] of authenticators.entries()) {
     const result = await authenticator.authenticate(credentials);
     if (result.outcome === 'authenticated') return { ...result, by: authenticator.name };
-    if (result.outcome === 'denied') return { ...result, by: authenticator.name };
+    if (result.outcome === 'denied') {
+      // The backends after this one would have been asked for a made-up name: do their work.
+      if (credentials.password !== undefined) {
+        await Promise.all(
+          authenticators.slice(i + 1).flatMap((later) => (later.decoy ? [later.decoy(credentials)] : [])),
+        );
+      }
+      return { ...result, by: authenticator.name };
+    }
   }
-  if (credentials.password !== undefined) await verifier.burn(credentials.password);
   return { outcome: 'denied', reason: 'unknown account', by: null };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { connect, isIP } from 'node:net';
 import {
@@ -50,6 +51,8 @@ export class LdapAuthenticator implements Authenticator {
   readonly #config: LdapConfig;
   readonly #factory: LdapClientFactory;
   readonly #limit: Semaphore;
+  /** A DN under `base` that names no entry: what a made-up account's bind goes to. */
+  readonly #decoyDn: string;
   #service: Promise<LdapClient> | undefined;
   #closed = false;
 
@@ -57,6 +60,8 @@ export class LdapAuthenticator implements Authenticator {
     this.#config = config;
     this.#factory = factory;
     this.#limit = new Semaphore(config.maxConcurrency);
+    const rdn = `${config.accountTerms[0]?.attribute ?? 'cn'}=regauth-decoy-${randomUUID()}`;
+    this.#decoyDn = config.base === '' ? rdn : `${rdn},${config.base}`;
     if (!config.initialBindAsUser) this.lookup = (account) => this.#lookup(account);
   }
 
@@ -72,16 +77,23 @@ export class LdapAuthenticator implements Authenticator {
     );
   }
 
-  /** Readiness: the service connection is bound (or, without one, the directory answers). */
+  /**
+   * Readiness: the service connection is bound (or, without one, the directory answers).
+   * Outside the `max_concurrency` bound, so a probe never waits behind logins; the caller
+   * (src/health.ts) bounds its time.
+   */
   async check(): Promise<void> {
-    await this.#limited(async () => {
-      const rootDse: SearchOptions = { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] };
+    if (this.#closed) throw new BackendUnavailableError(NAME, 'closed');
+    const rootDse: SearchOptions = { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] };
+    try {
       if (this.#config.initialBindAsUser) {
         await this.#withSession(async (client) => void (await client.search('', rootDse)));
       } else {
         await this.#withService(async (client) => void (await client.search('', rootDse)));
       }
-    });
+    } catch (err) {
+      throw translate(err);
+    }
   }
 
   async close(): Promise<void> {
@@ -106,9 +118,34 @@ export class LdapAuthenticator implements Authenticator {
     });
   }
 
+  /**
+   * The work of a failed login for a made-up name (a search that finds nothing and a refused
+   * bind), for a login an earlier backend denied; see Authenticator.decoy. Never throws.
+   */
+  async decoy({ password }: Credentials): Promise<void> {
+    if (password === undefined || password.length === 0) return;
+    const name = `regauth-decoy-${randomUUID()}`;
+    await this.#limited(() =>
+      this.#config.initialBindAsUser
+        ? this.#authenticateAsUser(name, password.reveal())
+        : this.#authenticateWithService(name, password.reveal()),
+    ).catch(() => undefined);
+  }
+
   async #authenticateWithService(account: string, password: string): Promise<AuthnResult> {
     const found = await this.#withService((client) => this.#findEntry(client, account));
-    if (!found) return { outcome: 'no_match' };
+    if (!found) {
+      // A made-up name costs what a known one with a wrong password costs: the same search,
+      // then a bind on a fresh connection that the directory refuses. Otherwise the missing
+      // round trip would tell who exists (docs/security.md "User enumeration").
+      await this.#withSession((client) => bindAsUser(client, this.#decoyDn, password)).catch(
+        (err: unknown) => {
+          // The directory answered (no such entry, say): that is the answer being imitated.
+          if (!(err instanceof ResultCodeError)) throw err;
+        },
+      );
+      return { outcome: 'no_match' };
+    }
     const { entry } = found;
     const bound = await this.#withSession((client) => bindAsUser(client, entry.dn, password));
     if (!bound) return { outcome: 'denied', reason: 'invalid credentials' };

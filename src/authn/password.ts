@@ -1,12 +1,19 @@
 import bcrypt from 'bcryptjs';
 import type { Secret } from '../secret.js';
 
-/** Checks a password against a stored bcrypt hash. Swappable (worker pool, cache) without touching backends. */
+/**
+ * Checks a password against a stored bcrypt hash. Swappable (worker pool, cache) without
+ * touching backends. A verifier has one cost, the highest of the configured hashes: a failed
+ * comparison against a cheaper hash also spends the difference, and `burn` spends one
+ * comparison at it, so every failed password costs the same whichever user, or none, it was for.
+ */
 export interface PasswordVerifier {
+  /** True when the password matches; false after spending one comparison at the verifier's cost. */
   verify(password: Secret, hash: string): Promise<boolean>;
   /**
-   * Spends the time of one comparison without a real hash, so an unknown account costs
-   * as much as a known one and timing does not reveal who exists.
+   * Spends the time of one comparison at the verifier's cost without a real hash, so an unknown
+   * account costs as much as a known one and timing does not reveal who exists. Nothing when
+   * the verifier has no cost (no password hash is configured: nothing to look alike).
    */
   burn(password: Secret | undefined): Promise<void>;
   /** Releases what the verifier holds (a worker pool lease); called when its runtime closes. */
@@ -16,16 +23,30 @@ export interface PasswordVerifier {
 /** `$2a$`, `$2b$` and `$2y$` (htpasswd -B) are the same algorithm; bcryptjs accepts all three. */
 export const BCRYPT_HASH = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
-/** A bcryptjs verifier on the calling thread. `dummyCost` should match the users' hashes. */
-export function bcryptVerifier(dummyCost = 10): PasswordVerifier {
+/**
+ * A bcryptjs verifier on the calling thread (tests). `cost`: the highest cost of the users'
+ * hashes (see {@link PasswordVerifier}); undefined: no padding and no burn.
+ */
+export function bcryptVerifier(cost: number | undefined): PasswordVerifier {
   // A hash of a random value nobody knows, made once.
-  const dummy = bcrypt.hashSync(Math.random().toString(36), dummyCost);
+  const dummy = cost === undefined ? undefined : bcrypt.hashSync(Math.random().toString(36), cost);
   return {
-    verify: (password, hash) => bcrypt.compare(password.reveal(), hash),
+    verify: async (password, hash) => {
+      const ok = await bcrypt.compare(password.reveal(), hash);
+      if (!ok && cost !== undefined) {
+        for (let c = bcrypt.getRounds(hash); c < cost; c++) await bcrypt.hash(password.reveal(), padSalt(c));
+      }
+      return ok;
+    },
     burn: async (password) => {
-      await bcrypt.compare(password?.reveal() ?? '', dummy);
+      if (dummy !== undefined) await bcrypt.compare(password?.reveal() ?? '', dummy);
     },
   };
+}
+
+/** A fixed salt at `cost`, for padding (src/authn/bcrypt-worker.js does the same in the pool). */
+function padSalt(cost: number): string {
+  return `$2b$${String(cost).padStart(2, '0')}$regauthpaddingsaltxxxu`;
 }
 
 /** The cost of a bcrypt hash, e.g. 10 for `$2y$10$…`. */

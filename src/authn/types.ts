@@ -34,7 +34,15 @@ export type AuthnResult =
        */
       readonly expiresAt?: number;
     }
-  | { readonly outcome: 'denied'; readonly reason: string }
+  | {
+      readonly outcome: 'denied';
+      readonly reason: string;
+      /**
+       * True when answering already cost one password comparison at the verifier's cost (a
+       * static user's wrong password): the chain then spends no dummy comparison for it.
+       */
+      readonly checkedPassword?: boolean;
+    }
   | { readonly outcome: 'no_match' };
 
 /** One authentication backend (static users, htpasswd, LDAP, OIDC app passwords, CI tokens, external program). */
@@ -60,6 +68,13 @@ export interface Authenticator {
    * record none, and stay small however many groups an account has.
    */
   readonly labelsInRefreshToken?: boolean;
+  /**
+   * Spends the work a failed login for an unknown account costs here (LDAP: a search and a
+   * bind), without answering and without throwing. The chain asks the backends after the one
+   * that denied a login, so that a denial costs as much, as seen from the network, as a made-up
+   * name that reached them. Absent: a failed login costs this backend nothing worth mirroring.
+   */
+  decoy?(credentials: Credentials): Promise<void>;
   /** Readiness probe (`/readyz`): resolves when the backend can answer, throws otherwise. Cheap. */
   check?(): Promise<void>;
   /** Releases connections, workers; called on reload and shutdown. */

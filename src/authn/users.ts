@@ -36,7 +36,7 @@ export class StaticUsersAuthenticator implements Authenticator {
     if (password === undefined) return { outcome: 'denied', reason: 'password required' };
     return (await this.#verifier.verify(password, user.passwordHash))
       ? { outcome: 'authenticated', labels: user.labels, fingerprint: fingerprint(user.passwordHash) }
-      : { outcome: 'denied', reason: 'wrong password' };
+      : { outcome: 'denied', reason: 'wrong password', checkedPassword: true };
   }
 
   /** The account's current labels and credential fingerprint, for refresh tokens (no password needed). */

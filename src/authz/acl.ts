@@ -335,16 +335,26 @@ class Evaluation {
     this.#cache = cache;
   }
 
+  /**
+   * A placeholder's value, or undefined (the rule does not match) when it has none or an empty
+   * one: `${account}*` must not become `*` for the anonymous account, nor `${labels:g}/*` become
+   * `/*` for an empty label value.
+   */
   readonly resolve: Resolve = (p) => {
+    let value: string | undefined;
     switch (p.kind) {
       case 'value':
-        return this.#request[p.field];
+        value = this.#request[p.field];
+        break;
       case 'group':
         // Undefined for a group out of range or one that did not take part in the match.
-        return this.#captures[p.field]?.[p.group];
+        value = this.#captures[p.field]?.[p.group];
+        break;
       case 'label':
-        return this.#labels.get(p.label);
+        value = this.#labels.get(p.label);
+        break;
     }
+    return value === '' ? undefined : value;
   };
 
   /** `too-many`: the rule has more label combinations than MAX_LABEL_COMBINATIONS. */

@@ -80,7 +80,24 @@ const trustedIssuer = strict({
 
 /** `jwt_auth`: CI workload identity, OIDC ID tokens from trusted issuers used as the password. */
 export const jwtAuthSchema = strict({
-  issuers: z.array(trustedIssuer).min(1, { error: 'must list at least one trusted issuer' }),
+  issuers: z
+    .array(trustedIssuer)
+    .min(1, { error: 'must list at least one trusted issuer' })
+    // Tokens are matched to an entry by `iss`: a second entry would silently replace the first
+    // (and drop its required_claims).
+    .superRefine((issuers, ctx) => {
+      const first = new Map<string, number>();
+      issuers.forEach((entry, i) => {
+        const earlier = first.get(entry.issuer);
+        if (earlier === undefined) first.set(entry.issuer, i);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'issuer'],
+            message: `${JSON.stringify(entry.issuer)} is already listed at jwt_auth.issuers[${earlier}]; merge the two entries (audience may list several values)`,
+          });
+      });
+    }),
   /** Clock skew allowed on exp/nbf/iat, seconds. */
   leeway: duration.default(30).refine((s) => s <= 300, { error: 'must be at most 300 seconds' }),
   /** How long to wait for discovery and JWKS responses, seconds. */

@@ -17,7 +17,7 @@ import {
   type RawConfig,
 } from './schema.js';
 import { compileLdapConfig, type LdapConfig } from './ldap.js';
-import { formatPath, lineOf, parseYaml, type ParsedYaml } from './yaml.js';
+import { formatPath, lineOf, nonStringKeysAt, parseYaml, type ParsedYaml } from './yaml.js';
 import { loadRefresh, type RefreshConfig } from './refresh.js';
 import { loadExtCommand, type ExtCommandConfig } from './ext.js';
 
@@ -198,9 +198,22 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       })
     : undefined;
 
+  const notStrings = nonStringKeysAt(parsed, ['users']);
   const users = raw.users
     ? new Map(
         Object.entries(raw.users).flatMap(([name, u]): [string, StaticUser][] => {
+          if (notStrings.has(name)) {
+            errors.push(
+              withLine(
+                new ConfigError(
+                  formatPath(['users', name]),
+                  `user name ${name} is not a string (YAML reads ~, null, numbers and true/false as other types); quote it ("${name}") if that is the name`,
+                ),
+                parsed,
+              ),
+            );
+            return [];
+          }
           if (u.password !== undefined && !BCRYPT_HASH.test(u.password)) {
             errors.push(
               withLine(

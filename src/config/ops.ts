@@ -1,8 +1,9 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { duration, strict } from './shared.js';
 
 /**
- * Operations sections of the config: `log`, `metrics`, `lockout`. Kept apart from schema.ts so
+ * Operations sections of the config: `log`, `metrics`, `lockout`, `login_queue`. Kept apart from schema.ts so
  * each concern owns its schema; every object is strict (unknown keys are errors).
  */
 
@@ -39,6 +40,27 @@ export const lockoutSchema = strict({
   max_entries: z.number().int().min(1, { error: 'must be at least 1' }).default(10_000),
 });
 
+/** Uncached logins per core that `login_queue.max_pending` allows by default. */
+export const PENDING_LOGINS_PER_CORE = 16;
+
+export const loginQueueSchema = strict({
+  /**
+   * Uncached logins (a password still to be checked) in flight at once, waiting or being
+   * checked; past it a login is answered 503 at once. Default 16 per core: at bcrypt cost 10
+   * (about 65 ms) the last one waits about a second.
+   */
+  max_pending: z
+    .number()
+    .int()
+    .min(1, { error: 'must be at least 1' })
+    .default(() => PENDING_LOGINS_PER_CORE * availableParallelism()),
+  /** Uncached logins in flight per client address; past it that client is answered 429 at once. */
+  per_client: z.number().int().min(1, { error: 'must be at least 1' }).default(8),
+  /** The Retry-After of those answers, in seconds. */
+  retry_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(1),
+});
+
 export type LogConfig = z.output<typeof logSchema>;
 export type MetricsConfig = z.output<typeof metricsSchema>;
 export type LockoutConfig = z.output<typeof lockoutSchema>;
+export type LoginQueueConfig = z.output<typeof loginQueueSchema>;

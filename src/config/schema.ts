@@ -6,7 +6,7 @@ import { jwtAuthSchema } from './jwt.js';
 import { oidcAuthSchema } from './oidc.js';
 import { ldapAuthSchema } from './ldap.js';
 import { credentialCacheSchema } from './credential-cache.js';
-import { lockoutSchema, logSchema, metricsSchema } from './ops.js';
+import { lockoutSchema, loginQueueSchema, logSchema, metricsSchema } from './ops.js';
 
 export { duration };
 
@@ -86,6 +86,7 @@ export const configSchema = strict({
   log: section(logSchema),
   metrics: section(metricsSchema),
   lockout: section(lockoutSchema),
+  login_queue: section(loginQueueSchema),
   credential_cache: credentialCacheSchema.default(credentialCacheSchema.parse({})),
 });
 

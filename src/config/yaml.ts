@@ -7,6 +7,11 @@ export type LineIndex = WeakMap<object, Map<string | number, number>>;
 export interface ParsedYaml {
   readonly value: unknown;
   readonly lines: LineIndex;
+  /**
+   * Per mapping, its keys that YAML read as something other than a string (`~`, `123`, `true`):
+   * JavaScript turns them into the strings `null`, `123`, `true`, which must not pass for names.
+   */
+  readonly nonStringKeys: WeakMap<object, Set<string>>;
 }
 
 interface Frame {
@@ -20,6 +25,7 @@ interface Frame {
  */
 export function parseYaml(text: string, file?: string): ParsedYaml {
   const lines: LineIndex = new WeakMap();
+  const nonStringKeys = new WeakMap<object, Set<string>>();
   const stack: Frame[] = [{ line: 0, children: [] }];
   let value: unknown;
   try {
@@ -43,6 +49,11 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
           for (let i = 0; i < frame.children.length; i += 2) {
             const key = frame.children[i]!;
             index.set(String(key.result), key.line);
+            if (typeof key.result !== 'string') {
+              const set = nonStringKeys.get(result) ?? new Set<string>();
+              set.add(String(key.result));
+              nonStringKeys.set(result, set);
+            }
           }
         }
         lines.set(result, index);
@@ -55,7 +66,17 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
     }
     throw err;
   }
-  return { value, lines };
+  return { value, lines, nonStringKeys };
+}
+
+/** The keys of the mapping at `path` that YAML read as something other than a string. */
+export function nonStringKeysAt(parsed: ParsedYaml, path: readonly PropertyKey[]): ReadonlySet<string> {
+  let node: unknown = parsed.value;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return new Set();
+    node = (node as Record<string | number, unknown>)[typeof key === 'number' ? key : String(key)];
+  }
+  return (node !== null && typeof node === 'object' && parsed.nonStringKeys.get(node)) || new Set();
 }
 
 /** The line of the deepest element of `path` that the index knows. */

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Lockout } from '../authn/lockout.js';
-import { readiness } from '../health.js';
+import type { LoginQueue } from '../login-queue.js';
+import { readinessProbe, type ReadinessProbe } from '../health.js';
 import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime.js';
@@ -22,6 +23,10 @@ export interface AppDeps {
   readonly serveMetrics?: boolean;
   /** Brute-force protection; absent: none. */
   readonly lockout?: Lockout;
+  /** The bound on uncached logins in flight; absent: none. */
+  readonly loginQueue?: LoginQueue;
+  /** Readiness, shared with the metrics listener (one log line per change); default: its own. */
+  readonly readiness?: ReadinessProbe;
 }
 
 /** The body limit: a token request is a few hundred bytes; 64 KiB is generous. */
@@ -68,10 +73,12 @@ export function createApp(deps: AppDeps): express.Express {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // Public: ready or not, no reasons (they can name internal addresses); see readinessProbe.
+  const probe = deps.readiness ?? readinessProbe(deps.logger);
   router.get('/readyz', (_req, res, next) => {
-    readiness(deps.runtime()).then((r) => {
+    probe.probe(deps.runtime()).then((r) => {
       res.setHeader('Cache-Control', 'no-store');
-      res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+      res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready' });
     }, next);
   });
   if (deps.metrics && deps.serveMetrics !== false) router.get('/metrics', metricsHandler(deps.metrics));

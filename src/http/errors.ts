@@ -42,6 +42,14 @@ export function mapError(err: unknown): Mapped {
           ...(retryAfter ? { retryAfter } : {}),
         };
       }
+      case 'ERR_BUSY':
+        return {
+          status: 503,
+          docker: 'UNAVAILABLE',
+          oauth: 'temporarily_unavailable',
+          message: err.message,
+          retryAfter: (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1,
+        };
       case 'ERR_BACKEND_UNAVAILABLE':
         return {
           status: 503,

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { recordTokenRequest } from '../audit.js';
 import { withLockout } from '../authn/lockout.js';
 import { BadRequestError } from '../errors.js';
+import { withLoginQueue } from '../login-queue.js';
 import { issueToken, type TokenResult } from '../pipeline.js';
 import { clientAddress } from '../request/client-ip.js';
 import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
@@ -47,11 +48,22 @@ export function createTokenHandler(
         body: typeof req.body === 'string' ? req.body : '',
       });
       request = parsed;
-      result = await withLockout(
-        deps.lockout,
-        { ...parsed.credentials, ip },
-        () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }),
-        () => deps.metrics?.lockouts.inc(),
+      // A password still to be checked waits in the bounded login queue (or is turned away at
+      // once); a cached login, an anonymous request or a refresh grant does not.
+      result = await withLoginQueue(
+        deps.loginQueue,
+        {
+          password: parsed.grant === 'password' ? parsed.credentials.password : undefined,
+          ip,
+          cached: () => runtime.cached(parsed.credentials),
+        },
+        () =>
+          withLockout(
+            deps.lockout,
+            { ...parsed.credentials, ip },
+            () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }),
+            () => deps.metrics?.lockouts.inc(),
+          ),
       );
       const body: Record<string, unknown> = {
         token: result.token,

@@ -16,6 +16,8 @@ const DYNAMIC_LABEL_SOURCES = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth']
  * - `name` patterns that cannot match a repository name: a leading `/` that is not a `/regex/`,
  *   or upper case in a glob (distribution names are lower case);
  * - `{labels:X}`, `{account}`… without the `$`: a brace alternative, not a placeholder;
+ * - a glob wildcard directly next to a placeholder (`${account}*`): account `al` would match
+ *   `alice-secret`;
  * - labels a rule needs (`${labels:X}`, `match.labels.X`) that no authenticator can produce:
  *   no static user has them and no backend that reports labels at run time is configured.
  */
@@ -70,6 +72,8 @@ function canonical(value: unknown): string {
 const REGEX = (p: string) => p.length > 2 && p.startsWith('/') && p.endsWith('/');
 /** Placeholders are replaced by request values, so their own spelling says nothing about case. */
 const PLACEHOLDER = /\$\{[^}]*\}/g;
+/** `${account}*`, `*${account}`, `${account}?`, `[ab]${account}`: a glob wildcard touching a placeholder. */
+const NEXT_TO_WILDCARD = /\$\{[^}]*\}[*?[]|[*?\]]\$\{/;
 const MISSING_DOLLAR = /(?<!\$)\{(labels:[^}]*|(?:account|type|name|service)(?::\d+)?)\}/;
 
 function patternWarnings(rule: AclRuleInfo): LintWarning[] {
@@ -90,6 +94,13 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
         message: `{${missing[1]}} is a literal brace alternative, not a placeholder; did you mean \${${missing[1]}}?`,
       });
     }
+  }
+  for (const [path, source] of patterns) {
+    if (REGEX(source) || !NEXT_TO_WILDCARD.test(source)) continue;
+    warnings.push({
+      path,
+      message: `${JSON.stringify(source)}: a wildcard directly next to a placeholder lets a shorter value claim longer names ("al" matches "alice-secret"); put a separator between them, as in "\${account}/*"; an empty value (the anonymous account) never matches`,
+    });
   }
   const name = rule.match.name;
   const repositoryRule = rule.match.type === undefined || rule.match.type === 'repository';

@@ -307,7 +307,7 @@ describe('metrics.addr and health endpoints', () => {
   let s: RegauthStack | undefined;
   afterAll(() => s?.stop());
 
-  test('/metrics moves to its own listener; /healthz and /readyz answer on the token listener', async () => {
+  test('/metrics and the detailed /readyz move to their own listener; /healthz and /readyz answer on the token listener', async () => {
     const metricsPort = await freePort();
     s = await startRegauth({
       name: 'metrics',
@@ -327,6 +327,13 @@ describe('metrics.addr and health endpoints', () => {
     expect(JSON.parse((await get(`${regauth.url}/healthz`)).body)).toEqual({ status: 'ok' });
     const ready = await get(`${regauth.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', checks: { config: 'ok', signing_key: 'ok' } });
+    // The public answer says ready or not; the metrics listener also says why.
+    expect(JSON.parse(ready.body)).toEqual({ status: 'ready' });
+    const detailed = await get(`${regauth.metricsUrl}/readyz`);
+    expect(detailed.status).toBe(200);
+    expect(JSON.parse(detailed.body)).toEqual({
+      status: 'ready',
+      checks: { config: 'ok', signing_key: 'ok' },
+    });
   });
 });

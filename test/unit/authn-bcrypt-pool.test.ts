@@ -30,6 +30,41 @@ describe('bcrypt in the worker pool', () => {
     await expect(verifier.burn(undefined)).resolves.toBeUndefined();
   });
 
+  test("a wrong password against a cheaper hash costs a comparison at the verifier's cost; a right one does not", async () => {
+    const top = bcryptPoolVerifier(9);
+    try {
+      const cheap = bcrypt.hashSync(password, 4);
+      const time = async (run: () => Promise<unknown>) => {
+        const started = performance.now();
+        await run();
+        return performance.now() - started;
+      };
+      const wrong: number[] = [];
+      const burned: number[] = [];
+      const right: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        wrong.push(await time(() => top.verify(new Secret('wrong'), cheap)));
+        burned.push(await time(() => top.burn(new Secret('wrong'))));
+        right.push(await time(() => top.verify(new Secret(password), cheap)));
+      }
+      const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+      // Without padding a cost-4 comparison is 32 times cheaper than one at cost 9.
+      expect(median(wrong) / median(burned)).toBeGreaterThan(0.6);
+      expect(median(wrong) / median(burned)).toBeLessThan(1.6);
+      expect(median(right)).toBeLessThan(median(burned) / 4);
+    } finally {
+      await top.close();
+    }
+  });
+
+  test('without a cost (no hash configured) burn spends nothing', async () => {
+    const none = bcryptPoolVerifier(undefined);
+    const started = performance.now();
+    for (let i = 0; i < 20; i++) await none.burn(new Secret('x'));
+    expect(performance.now() - started).toBeLessThan(200);
+    await none.close();
+  });
+
   test('the event loop keeps running while 4 cost-12 comparisons run', async () => {
     const slow = bcrypt.hashSync(password, 12);
     const order: string[] = [];

@@ -40,6 +40,8 @@ class FakeDirectory {
   binds: { dn: string; client: number }[] = [];
   searches: { base: string; filter: string; attributes: string[] | undefined }[] = [];
   searchDelay: Promise<void> | undefined;
+  /** Holds every bind other than the service account's (a slow user bind). */
+  userBindDelay: Promise<void> | undefined;
 
   factory = (options: ClientOptions): LdapClient => {
     const client = new FakeClient(this, options, this.clients.length);
@@ -71,6 +73,7 @@ class FakeClient {
   async bind(dn: string, password: string): Promise<void> {
     this.#connect();
     this.dir.binds.push({ dn, client: this.id });
+    if (dn !== SERVICE_DN) await this.dir.userBindDelay;
     const entry = this.dir.entries.find((e) => e.dn === dn);
     if (!entry || entry.password !== password) throw new InvalidCredentialsError('Invalid credentials');
     if (entry.attrs['locked']) throw new UnwillingToPerformError('account locked');
@@ -106,6 +109,8 @@ class FakeClient {
 }
 
 const SERVICE_DN = 'uid=svc,ou=services,dc=example,dc=org';
+/** What a made-up account's bind goes to: a DN under the base that names no entry. */
+const DECOY_DN = /^uid=regauth-decoy-[0-9a-f-]{36},dc=example,dc=org$/;
 const SERVICE_PASSWORD = 'service-password';
 
 function setUp(section: Record<string, unknown> = {}) {
@@ -198,8 +203,9 @@ describe('LdapAuthenticator outcomes', () => {
       expect(uid).toBeInstanceOf(EqualityFilter);
       expect(uid.attribute).toBe('uid');
       expect(String(uid.value)).toBe(account);
-      // Only the service account and no user entry was ever bound.
-      expect(dir.binds.map((b) => b.dn)).toEqual([SERVICE_DN]);
+      // Only the service account and the decoy DN (no entry) were bound: no user entry.
+      expect(dir.binds.map((b) => b.dn)).toEqual([SERVICE_DN, expect.stringMatching(DECOY_DN)]);
+      expect(dir.entries.map((e) => e.dn)).not.toContain(dir.binds[1]!.dn);
     },
   );
 
@@ -396,6 +402,42 @@ describe('LdapAuthenticator connections', () => {
   });
 });
 
+describe('a made-up name costs the directory work of a wrong password', () => {
+  /** The directory operations one login made: searches, binds other than the service's, connections. */
+  async function work(account: string) {
+    const { dir, login } = setUp();
+    await login('bob', 'bob-pw'); // the service connection is open and bound
+    const [searches, binds, clients] = [dir.searches.length, dir.binds.length, dir.clients.length];
+    const result = await login(account, 'wrong');
+    return {
+      result: result.outcome,
+      searches: dir.searches.length - searches,
+      userBinds: dir.binds.slice(binds).filter((b) => b.dn !== SERVICE_DN).length,
+      connections: dir.clients.length - clients,
+    };
+  }
+
+  test('one search, one refused bind on a fresh connection, for both', async () => {
+    const known = await work('alice');
+    const unknown = await work('nobody');
+    expect(known.result).toBe('denied');
+    expect(unknown.result).toBe('no_match');
+    const shape = (w: typeof known) => ({ ...w, result: undefined });
+    expect(shape(unknown)).toEqual(shape(known));
+    expect(shape(known)).toEqual({ result: undefined, searches: 1, userBinds: 1, connections: 1 });
+  });
+
+  test('decoy() does that work for a login an earlier backend denied, and never throws', async () => {
+    const { dir, authn } = setUp();
+    await authn.decoy({ account: 'admin', password: new Secret('wrong') });
+    expect(dir.searches).toHaveLength(1);
+    expect(dir.binds.map((b) => b.dn)).toEqual([SERVICE_DN, expect.stringMatching(DECOY_DN)]);
+    dir.down = true;
+    dir.clients[0]!.isConnected = false;
+    await expect(authn.decoy({ account: 'admin', password: new Secret('wrong') })).resolves.toBeUndefined();
+  });
+});
+
 describe('LdapAuthenticator lookup and check', () => {
   test('lookup returns current labels, or undefined when the entry is gone', async () => {
     const { dir, authn } = setUp();
@@ -422,6 +464,23 @@ describe('LdapAuthenticator lookup and check', () => {
     dir.down = true;
     dir.clients[0]!.isConnected = false;
     await expect(authn.check()).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
+  test('check does not queue behind logins that hold every max_concurrency slot', async () => {
+    const { dir, authn, login } = setUp({ max_concurrency: 2, operation_timeout: 5 });
+    let release!: () => void;
+    dir.userBindDelay = new Promise((r) => (release = r));
+    const logins = [login('alice', 'alice-pw'), login('bob', 'bob-pw'), login('alice', 'alice-pw')];
+    await new Promise((r) => setTimeout(r, 20));
+    const started = performance.now();
+    await expect(authn.check()).resolves.toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    release();
+    expect((await Promise.all(logins)).map((r) => r.outcome)).toEqual([
+      'authenticated',
+      'authenticated',
+      'authenticated',
+    ]);
   });
 });
 

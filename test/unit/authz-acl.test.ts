@@ -109,7 +109,22 @@ describe('matching', () => {
       { account: 'ab', name: 'xababab' },
       true,
     ],
-    ['regex quantifier after an empty value', { name: '/^x${account}+$/' }, { account: '', name: 'x' }, true],
+    // An empty value (the anonymous account, an empty capture or label value) never matches:
+    // `${account}*` must not become `*` for anonymous requests.
+    [
+      'an empty ${account} makes the rule not match',
+      { name: '${account}*' },
+      { account: '', name: 'alice-secret' },
+      false,
+    ],
+    ['an empty ${account} in a regex', { name: '/^x${account}+$/' }, { account: '', name: 'x' }, false],
+    [
+      'an empty capture group makes the rule not match',
+      { account: '/^(.*)$/', name: '${account:1}*' },
+      { account: '', name: 'alice-secret' },
+      false,
+    ],
+    ['an empty label value', { name: '${labels:g}*' }, { labels: { g: [''] }, name: 'alice-secret' }, false],
     // variables
     ['${account} in a glob', { name: '${account}' }, { account: 'bob', name: 'bob' }, true],
     [
@@ -752,9 +767,11 @@ describe('properties', () => {
     fc.assert(
       fc.property(accountAndName, ([account, name]) => {
         const request = { ...base, account, name, labels: { g: [account] } };
-        for (const acl of exact) expect(acl.authorize(request).rule === 0).toBe(name === account);
+        // An empty value never matches (the anonymous account must not widen a rule).
+        for (const acl of exact)
+          expect(acl.authorize(request).rule === 0).toBe(name === account && account !== '');
         if (below.authorize(request).rule === 0) expect(name.startsWith(`${account}/`)).toBe(true);
-        expect(within.authorize(request).rule === 0).toBe(name.includes(account));
+        expect(within.authorize(request).rule === 0).toBe(name.includes(account) && account !== '');
         // minimatch never matches "" through an empty alternative (`{,zz}`), hence account !== ''.
         // minimatch never matches "" through an empty alternative (`{,zz}`), hence account !== '';
         // and a glob with wildcards also matches its value plus a trailing "/" (directory convention).

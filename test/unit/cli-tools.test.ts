@@ -161,6 +161,31 @@ acl:
     expect((await regauth(['validate', '-c', file])).code).toBe(0);
   });
 
+  test('a placeholder next to a wildcard: warned (a prefix of one name claims another)', async () => {
+    const file = write(
+      'prefix.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+users:
+  "": {}
+acl:
+  - match: {name: "\${account}*"}
+    actions: [pull, push]
+  - match: {name: "*\${account}"}
+    actions: [pull]
+  - match: {name: "\${account}/*"}
+    actions: [pull]
+`,
+    );
+    const run = await regauth(['validate', '-c', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout.split('\n')).toEqual([
+      'warning: acl[0].match.name: "${account}*": a wildcard directly next to a placeholder lets a shorter value claim longer names (\"al\" matches \"alice-secret\"); put a separator between them, as in \"${account}/*\"; an empty value (the anonymous account) never matches',
+      'warning: acl[1].match.name: \"*${account}\": a wildcard directly next to a placeholder lets a shorter value claim longer names (\"al\" matches \"alice-secret\"); put a separator between them, as in \"${account}/*\"; an empty value (the anonymous account) never matches',
+      `${file}: valid, with 2 warnings`,
+      '',
+    ]);
+  });
+
   test('an invalid config: errors with path and line, exit 2', async () => {
     const file = write(
       'bad.yml',

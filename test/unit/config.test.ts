@@ -179,3 +179,31 @@ test('a wrong-typed value is named as such, not as missing', () => {
   expect(errors[0]).toContain('token.x5c: ');
   expect(errors[0]).not.toContain('required');
 });
+
+describe('user names and issuers that would silently change meaning', () => {
+  test.each([
+    ['~', 'null'],
+    ['null', 'null'],
+    ['123', '123'],
+    ['true', 'true'],
+  ])('users: { %s: {} } is refused with its YAML path (not a user named %j)', (key, shown) => {
+    const errors = errorsOf(`token:\n  issuer: x\n${keyLines}users:\n  ${key}: {}\n  bob: {}\n`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^line \d+: users\[?/);
+    expect(errors[0]).toContain(`user name ${shown} is not a string`);
+  });
+
+  test('quoted names that look like other types are user names', () => {
+    const config = load(`token:\n  issuer: x\n${keyLines}users:\n  "null": {}\n  '123': {}\n  "": {}\n`);
+    expect([...config.users!.keys()].sort()).toEqual(['', '123', 'null']);
+  });
+
+  test('two jwt_auth.issuers with the same issuer are refused with the YAML path of the second', () => {
+    const errors = errorsOf(
+      `token:\n  issuer: x\n${keyLines}jwt_auth:\n  issuers:\n    - issuer: https://ci.example.com\n      audience: registry\n      required_claims: {repository: acme/app}\n    - issuer: https://ci.example.com\n      audience: registry\n`,
+    );
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('jwt_auth.issuers[1].issuer: ');
+    expect(errors[0]).toContain('jwt_auth.issuers[0]');
+  });
+});

@@ -236,3 +236,26 @@ test('no password or token ever reaches the log', () => {
   expect(all).not.toContain(alicePassword);
   expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
 });
+
+test('anonymous gets nothing from a `${account}*` rule (its empty account must not become `*`)', async () => {
+  const dir = tempDir();
+  const started = await startTestServer({
+    dir: dir.dir,
+    config: ({ keyPath, certPath }) =>
+      `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: t, key: ${keyPath}, certificate: ${certPath}}\nusers:\n  alice: {password: "${hash(alicePassword)}"}\n  "": {}\nacl:\n  - match: {name: "\${account}*"}\n    actions: [pull, push]\n`,
+  });
+  try {
+    const ask = (headers: Record<string, string>) =>
+      fetch(`${started.url}/auth?service=s&scope=repository:alice-secret:pull,push`, { headers });
+    const anonymous = await ask({});
+    expect(anonymous.status).toBe(200);
+    expect(decodeJwt(((await anonymous.json()) as { token: string }).token)['access']).toEqual([]);
+    const alice = await ask({ authorization: basic('alice', alicePassword) });
+    expect(decodeJwt(((await alice.json()) as { token: string }).token)['access']).toEqual([
+      { type: 'repository', name: 'alice-secret', actions: ['pull', 'push'] },
+    ]);
+  } finally {
+    await started.server.close(100);
+    dir.cleanup();
+  }
+});

@@ -1,0 +1,96 @@
+import type { LoginQueueConfig } from './config/ops.js';
+import { ServerBusyError, TooManyRequestsError } from './errors.js';
+
+/** The `login_queue:` policy. */
+export type LoginQueuePolicy = Pick<LoginQueueConfig, 'max_pending' | 'per_client' | 'retry_after'>;
+
+/** Why a login was turned away: the whole queue is full, or this client has too many in it. */
+export type LoginQueueRejection = 'full' | 'per_client';
+
+/**
+ * A bound on the logins whose password is still to be checked (bcrypt in the worker pool, a
+ * directory bind): at most `max_pending` in flight in the process, and `per_client` per client
+ * address. Past either bound a login is answered at once (503 or 429, with Retry-After) instead
+ * of waiting behind an unbounded queue: 300 made-up logins in flight used to make a real first
+ * login wait 7 s. A login whose credentials the credential cache already holds never enters it,
+ * so cached logins are answered however full it is. A request guard beside the pipeline, like
+ * the lockout; the count lives in the process and outlives reloads (the policy is read per call).
+ */
+export class LoginQueue {
+  #pending = 0;
+  readonly #perClient = new Map<string, number>();
+  readonly #policy: () => LoginQueuePolicy;
+  readonly #onChange: ((pending: number) => void) | undefined;
+  readonly #onReject: ((reason: LoginQueueRejection) => void) | undefined;
+
+  constructor(options: {
+    policy: () => LoginQueuePolicy;
+    /** Called with the new backlog whenever it changes (the gauge). */
+    onChange?: (pending: number) => void;
+    /** Called for every login turned away (the counter). */
+    onReject?: (reason: LoginQueueRejection) => void;
+  }) {
+    this.#policy = options.policy;
+    this.#onChange = options.onChange;
+    this.#onReject = options.onReject;
+  }
+
+  /** Uncached logins in flight now. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /**
+   * Takes a place for one uncached login from `ip`, or throws: TooManyRequestsError when this
+   * client has `per_client` in flight, ServerBusyError when the process has `max_pending`.
+   * Returns the function that gives the place back (calling it again does nothing).
+   */
+  enter(ip: string | null): () => void {
+    const policy = this.#policy();
+    const client = ip ?? '';
+    const mine = this.#perClient.get(client) ?? 0;
+    if (mine >= policy.per_client) {
+      this.#onReject?.('per_client');
+      throw new TooManyRequestsError(
+        policy.retry_after,
+        'too many logins in progress from this address, retry later',
+      );
+    }
+    if (this.#pending >= policy.max_pending) {
+      this.#onReject?.('full');
+      throw new ServerBusyError(policy.retry_after);
+    }
+    this.#perClient.set(client, mine + 1);
+    this.#pending += 1;
+    this.#onChange?.(this.#pending);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#perClient.get(client) ?? 1) - 1;
+      if (left > 0) this.#perClient.set(client, left);
+      else this.#perClient.delete(client);
+      this.#pending -= 1;
+      this.#onChange?.(this.#pending);
+    };
+  }
+}
+
+/**
+ * Runs a token request's work within the login queue when it is a login whose password still
+ * has to be checked: a password is given and `cached()` says the credential cache holds no
+ * success for it. Anonymous requests, refresh grants and cached logins run at once.
+ */
+export async function withLoginQueue<T>(
+  queue: LoginQueue | undefined,
+  attempt: { readonly password: unknown; readonly ip: string | null; readonly cached: () => boolean },
+  run: () => Promise<T>,
+): Promise<T> {
+  if (!queue || attempt.password === undefined || attempt.cached()) return run();
+  const leave = queue.enter(attempt.ip);
+  try {
+    return await run();
+  } finally {
+    leave();
+  }
+}

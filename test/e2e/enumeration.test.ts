@@ -1,0 +1,219 @@
+/**
+ * User enumeration, measured as an attacker would: failed logins for a known account and for a
+ * made-up one, interleaved, compared by median answer time, per backend; and `/metrics`
+ * scraped around each, which must change alike. Bounds are generous (10 % or 2 ms, whichever
+ * is larger) because the machine is shared; without the equalization the gaps are 5× to 50×.
+ */
+import bcrypt from 'bcryptjs';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { measureEnumeration, type EnumerationProbe } from '../helpers/enumeration.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startSlapd, type Slapd } from './harness/slapd.js';
+import { startRegauth, type RegauthStack } from './harness/stack.js';
+
+const SUFFIX = 'dc=example,dc=org';
+/** Cost 8 for `users:` (the highest configured), 5 for `users_file:`: a failure costs cost 8 for every name. */
+const TOP_COST = 8;
+const SAMPLES = 40;
+
+/** Scrapes /metrics and returns every counter-like sample (`_count`, `_total`) but process metrics. */
+async function counters(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(regauth_(?!process_|nodejs_)[a-z_]+(?:_count|_total)(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+/** The series one failed login moved, and by how much. */
+async function moved(url: string, credentials: string): Promise<Record<string, number>> {
+  const before = await counters(url);
+  const res = await fetch(`${url}/auth?service=registry.test&scope=repository:team/app:pull`, {
+    headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` },
+  });
+  expect(res.status).toBe(401);
+  const after = await counters(url);
+  const delta: Record<string, number> = {};
+  for (const [series, value] of after) {
+    const d = value - (before.get(series) ?? 0);
+    if (d !== 0) delta[series] = d;
+  }
+  return delta;
+}
+
+/** Asserts the timing gap and the metrics of one probe. */
+async function expectAlike(stack: RegauthStack, probe: EnumerationProbe): Promise<void> {
+  const url = stack.regauth.url;
+  const result = await measureEnumeration(url, probe, { samples: SAMPLES });
+  console.log(
+    `${probe.name}: known ${result.known.toFixed(1)} ms, unknown ${result.unknown.toFixed(1)} ms (gap ${result.gap.toFixed(1)}, bound ${result.bound.toFixed(1)})`,
+  );
+  expect(result.gap, `${probe.name}: median gap within max(10 %, 2 ms)`).toBeLessThanOrEqual(result.bound);
+  // /metrics is no oracle either: a failed login moves the same series by the same amounts.
+  expect(await moved(url, probe.unknown)).toEqual(await moved(url, probe.known));
+}
+
+describe('static users: users at cost 8, users_file at cost 5', () => {
+  let stack: RegauthStack;
+  beforeAll(async () => {
+    const tmp = tempDir('regauth-enum-static-');
+    writeFileSync(
+      join(tmp.dir, 'htpasswd'),
+      `bob:${bcrypt.hashSync(randomPassword(), 5).replace(/^\$2b\$/, '$2y$')}\n`,
+    );
+    stack = await startRegauth({
+      name: 'enum-static',
+      tmp,
+      config: `users:
+  alice: {password: "${bcrypt.hashSync(randomPassword(), TOP_COST)}"}
+users_file: htpasswd
+lockout: {enabled: false}
+acl: [{match: {}, actions: [pull]}]
+`,
+      serviceOptions: { watch: false },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    stack?.tmp.cleanup();
+  });
+
+  test('users: a wrong password for alice costs what a made-up name costs', async () => {
+    await expectAlike(stack, {
+      name: 'users',
+      known: 'alice:wrong-password',
+      unknown: 'nobody:wrong-password',
+    });
+  });
+
+  test('users_file: bob (cost 5) costs what a made-up name costs (cost 8)', async () => {
+    await expectAlike(stack, {
+      name: 'users_file',
+      known: 'bob:wrong-password',
+      unknown: 'nobody:wrong-password',
+    });
+  });
+});
+
+describe('oidc_auth app passwords and jwt_auth tokens, beside a static admin', () => {
+  let stack: RegauthStack;
+  const trusted = 'http://127.0.0.1:9/ci';
+  // An unsigned token (alg none) from a trusted issuer: refused before any key is fetched.
+  const unsigned = [
+    Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url'),
+    Buffer.from(JSON.stringify({ iss: trusted, sub: 'admin', aud: 'registry', exp: 4e9 })).toString(
+      'base64url',
+    ),
+    '',
+  ].join('.');
+  beforeAll(async () => {
+    const tmp = tempDir('regauth-enum-tokens-');
+    writeFileSync(join(tmp.dir, 'oidc-secret'), randomBytes(48).toString('base64'), { mode: 0o600 });
+    stack = await startRegauth({
+      name: 'enum-tokens',
+      tmp,
+      config: `users:
+  admin: {password: "${bcrypt.hashSync(randomPassword(), TOP_COST)}"}
+oidc_auth:
+  issuer: https://idp.example
+  client_id: regauth
+  redirect_url: https://auth.example/oidc/callback
+  registry_url: registry.example
+  secret_file: oidc-secret
+jwt_auth:
+  issuers:
+    - issuer: ${trusted}
+      audience: registry
+      jwks_uri: ${trusted}/jwks
+lockout: {enabled: false}
+acl: [{match: {}, actions: [pull]}]
+`,
+      serviceOptions: { watch: false },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    stack?.tmp.cleanup();
+  });
+
+  test('oidc_auth: admin:rga_x costs what nobody:rga_x costs', async () => {
+    await expectAlike(stack, { name: 'oidc_auth', known: 'admin:rga_x', unknown: 'nobody:rga_x' });
+  });
+
+  test('jwt_auth: an unsigned token from a trusted issuer costs the same for admin and nobody', async () => {
+    await expectAlike(stack, { name: 'jwt_auth', known: `admin:${unsigned}`, unknown: `nobody:${unsigned}` });
+  });
+});
+
+describe('ldap_auth with a real slapd', () => {
+  const tmp = tempDir('regauth-enum-ldap-');
+  const pw = { alice: randomPassword(), svc: randomPassword() };
+  let slapd: Slapd;
+  let ldapOnly: RegauthStack;
+  let withAdmin: RegauthStack;
+  beforeAll(async () => {
+    const person = (uid: string, ou: string) =>
+      `dn: uid=${uid},ou=${ou},${SUFFIX}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\n` +
+      `userPassword: ${pw[uid as 'alice' | 'svc']}\n`;
+    slapd = await startSlapd({
+      dir: join(tmp.dir, 'slapd'),
+      ldif: [
+        `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
+        `dn: ou=services,${SUFFIX}\nobjectClass: organizationalUnit\nou: services\n`,
+        person('alice', 'people'),
+        person('svc', 'services'),
+      ].join('\n'),
+    });
+    writeFileSync(join(tmp.dir, 'bind-password'), `${pw.svc}\n`, { mode: 0o600 });
+    const ldap = `ldap_auth:
+  addr: "127.0.0.1:${slapd.port}"
+  bind_dn: "uid=svc,ou=services,${SUFFIX}"
+  bind_password_file: ${join(tmp.dir, 'bind-password')}
+  base: "ou=people,${SUFFIX}"
+  filter: "(&(objectClass=inetOrgPerson)(uid=\${account}))"
+lockout: {enabled: false}
+acl: [{match: {}, actions: [pull]}]
+`;
+    ldapOnly = await startRegauth({ name: 'enum-ldap', config: ldap, serviceOptions: { watch: false } });
+    withAdmin = await startRegauth({
+      name: 'enum-ldap-admin',
+      config: `users:\n  admin: {password: "${bcrypt.hashSync(randomPassword(), TOP_COST)}"}\n${ldap}`,
+      serviceOptions: { watch: false },
+    });
+  });
+  afterAll(async () => {
+    await ldapOnly?.stop();
+    await withAdmin?.stop();
+    await slapd?.stop();
+    tmp.cleanup();
+  });
+
+  test('ldap_auth alone: alice with a wrong password costs what a made-up name costs', async () => {
+    await expectAlike(ldapOnly, {
+      name: 'ldap_auth',
+      known: 'alice:wrong-password',
+      unknown: 'nobody:wrong-password',
+    });
+  });
+
+  test('ldap_auth after a static admin: a directory user and a made-up name cost the same', async () => {
+    await expectAlike(withAdmin, {
+      name: 'ldap_auth (after users)',
+      known: 'alice:wrong-password',
+      unknown: 'nobody:wrong-password',
+    });
+  });
+
+  test('the static admin before ldap_auth: admin with a wrong password costs what a made-up name costs', async () => {
+    await expectAlike(withAdmin, {
+      name: 'users (before ldap_auth)',
+      known: 'admin:wrong-password',
+      unknown: 'nobody:wrong-password',
+    });
+  });
+});
