@@ -163,19 +163,26 @@ acl:
     let running = true;
     let paused = false;
     let requests = 0;
+    // The client's request under way, which a restart waits for: a restart that cut it off
+    // would fail it for the restart's sake, not the rotation's.
+    let inFlight: Promise<void> = Promise.resolve();
     const loop = (async () => {
       while (running) {
         if (!paused) {
-          const token = await issue();
-          const status = await manifestStatus(token);
-          requests++;
-          if (status !== 200) failures.push(`kid ${kidOf(token)}: ${status}`);
+          inFlight = (async () => {
+            const token = await issue();
+            const status = await manifestStatus(token);
+            requests++;
+            if (status !== 200) failures.push(`kid ${kidOf(token)}: ${status}`);
+          })();
+          await inFlight;
         }
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
     const restart = async () => {
       paused = true;
+      await inFlight.catch(() => undefined);
       await registry.restart();
       paused = false;
     };
