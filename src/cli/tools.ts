@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfigFile, namesSigningKey, type Config } from '../config/load.js';
-import { createRuntime } from '../runtime.js';
+import { closeRuntime, createRuntime, type Runtime } from '../runtime.js';
 import { Secret } from '../secret.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
@@ -90,6 +90,19 @@ export async function loadForTool(
   }
 }
 
+/**
+ * Runs `fn` with the config's backends, then closes them (LDAP connections, the bcrypt pool,
+ * ext commands): a verb exits as soon as it has answered, even while a directory is reachable.
+ */
+async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = createRuntime(config);
+  try {
+    return await fn(runtime);
+  } finally {
+    await closeRuntime(runtime);
+  }
+}
+
 /** Collects a repeatable option; `previous` is undefined for the first value when there is no default. */
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -170,17 +183,18 @@ Examples:
         json?: boolean;
       }) => {
         const config = await loadForTool(opts.config, io, { note: !opts.json });
-        const runtime = createRuntime(config);
         const password = opts.passwordStdin ? new Secret(passwordFromStdin(await io.readStdin())) : undefined;
-        const result = await usage(() =>
-          checkAccess(runtime, {
-            account: opts.account,
-            scopes: opts.scope,
-            labels: parseLabelArgs(opts.label),
-            ...(opts.service === undefined ? {} : { service: opts.service }),
-            ...(opts.ip === undefined ? {} : { ip: opts.ip }),
-            ...(password ? { password } : {}),
-          }),
+        const result = await withRuntime(config, (runtime) =>
+          usage(() =>
+            checkAccess(runtime, {
+              account: opts.account,
+              scopes: opts.scope,
+              labels: parseLabelArgs(opts.label),
+              ...(opts.service === undefined ? {} : { service: opts.service }),
+              ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+              ...(password ? { password } : {}),
+            }),
+          ),
         );
         if (result.outcome === 'unauthenticated') {
           io.stderr(`regauth: authentication failed for ${JSON.stringify(opts.account)}: ${result.reason}\n`);
@@ -213,7 +227,7 @@ Example policy-tests.yml:
     .action(async (testsFile: string, opts: { config: string }) => {
       const config = await loadForTool(opts.config, io, { note: false });
       const tests = loadPolicyTests(testsFile);
-      const results = await runPolicyTests(createRuntime(config), tests);
+      const results = await withRuntime(config, (runtime) => runPolicyTests(runtime, tests));
       const failed = results.filter((r) => !r.passed);
       for (const r of failed) io.stdout(`${formatFailure(r)}\n`);
       io.stdout(`${results.length - failed.length} passed, ${failed.length} failed\n`);
