@@ -189,7 +189,7 @@ Examples:
             checkAccess(runtime, {
               account: opts.account,
               scopes: opts.scope,
-              labels: parseLabelArgs(opts.label),
+              ...(opts.label.length > 0 ? { labels: parseLabelArgs(opts.label) } : {}),
               ...(opts.service === undefined ? {} : { service: opts.service }),
               ...(opts.ip === undefined ? {} : { ip: opts.ip }),
               ...(password ? { password } : {}),
@@ -201,6 +201,7 @@ Examples:
           io.setExitCode(1);
           return;
         }
+        if (result.labelsNote !== undefined) io.stderr(`${result.labelsNote}\n`);
         for (const report of result.scopes) {
           io.stdout(opts.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
         }

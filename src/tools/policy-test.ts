@@ -6,7 +6,7 @@ import { formatPath, lineOf, parseYaml } from '../config/yaml.js';
 import { BadRequestError, ConfigError, ConfigErrors } from '../errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import type { Runtime } from '../runtime.js';
-import { describeDecider, scopeReport } from './check.js';
+import { describeDecider, offlineLabels, scopeReport } from './check.js';
 
 const KEYS = 'account, scope, expect, labels, service, ip, comment';
 
@@ -22,7 +22,7 @@ const expectation = z.strictObject(
       .record(z.string(), z.union([z.string().transform((s) => [s]), z.array(z.string())]), {
         error: 'must be a mapping of label name to a list of values',
       })
-      .default({}),
+      .optional(),
     service: z.string({ error: 'must be a string' }).default(''),
     ip: z.string({ error: 'must be an IP address' }).optional(),
     comment: z.string({ error: 'must be a string' }).optional(),
@@ -45,7 +45,8 @@ export interface PolicyTest {
   readonly account: string;
   readonly scope: Scope;
   readonly expect: readonly string[];
-  readonly labels: Readonly<Record<string, readonly string[]>>;
+  /** Absent: the labels the config's static users hold for the account (as a login would get). */
+  readonly labels: Readonly<Record<string, readonly string[]>> | undefined;
   readonly service: string;
   readonly ip: string | null;
   readonly comment: string | undefined;
@@ -152,7 +153,7 @@ export async function runPolicyTests(
       name: test.scope.name,
       service: test.service,
       ip: test.ip,
-      labels: test.labels,
+      labels: test.labels ?? offlineLabels(runtime.config, test.account).labels,
       actions: test.scope.actions,
     });
     const decidedBy = describeDecider(scopeReport(runtime, test.scope, decision));

@@ -172,7 +172,7 @@ describe('regauth check', () => {
   test.each([
     [
       'own namespace',
-      ['--account', 'alice', '--scope', 'repository:alice/app:push,pull'],
+      ['--account', 'alice', '--label', 'group=none', '--scope', 'repository:alice/app:push,pull'],
       'repository:alice/app:pull,push\n  granted: pull,push\n  decided: acl[1] "own namespace"\n',
     ],
     [
@@ -184,13 +184,59 @@ describe('regauth check', () => {
       'no rule',
       ['--account', 'carol', '--scope', 'repository:team/app:pull'],
       'repository:team/app:pull\n  granted: (nothing)\n  decided: no rule matched (deny by default)\n',
+      'labels: (none): "carol" is not in users: or users_file, and no other backend is configured\n',
     ],
-  ])('%s', async (_name, args, stdout) => {
+  ])('%s', async (_name, args, stdout, stderr = '') => {
     expect(await regauth(['check', '-c', configFile, '--service', 'registry.test', ...args])).toEqual({
       code: 0,
       stdout,
-      stderr: '',
+      stderr,
     });
+  });
+
+  test("no --label: the labels the config's users: hold for the account are used, and said", async () => {
+    const run = await regauth([
+      'check',
+      '-c',
+      configFile,
+      '--service',
+      'registry.test',
+      '--account',
+      'alice',
+      '--scope',
+      'repository:team/app:push,pull',
+    ]);
+    expect(run).toEqual({
+      code: 0,
+      stdout: 'repository:team/app:pull,push\n  granted: pull\n  decided: acl[2] "devs pull team"\n',
+      stderr: 'labels: group=devs (what users: holds for "alice"; give --label to check with others)\n',
+    });
+  });
+
+  test('no --label, an account in users_file: its (empty) labels are used, and said', async () => {
+    write('htpasswd', `dave:${hash(randomPassword())}\n`);
+    const file = write(
+      'users-file.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\nusers_file: htpasswd\nacl:\n  - match: {account: dave}\n    actions: [pull]\n',
+    );
+    const run = await regauth(['check', '-c', file, '--account', 'dave', '--scope', 'repository:a/b:pull']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(
+      'labels: (none) (what users_file holds for "dave"; give --label to check with others)\n',
+    );
+  });
+
+  test("no --label, an account no static backend holds: says other backends' labels are not known offline", async () => {
+    const file = write(
+      'ext-labels.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\next_auth: {command: sh}\nacl:\n  - match: {labels: {team: a}}\n    actions: [pull]\n',
+    );
+    const run = await regauth(['check', '-c', file, '--account', 'bob', '--scope', 'repository:a/b:pull']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('granted: (nothing)');
+    expect(run.stderr).toBe(
+      'labels: (none): "bob" is not in users: or users_file, and the labels ext_auth gives are not known offline; pass them with --label key=value (repeatable), or use --password-stdin to ask the backends\n',
+    );
   });
 
   test('--json: one object per scope with granted and rule', async () => {
@@ -293,6 +339,20 @@ describe('regauth test', () => {
     expect(await regauth(['test', '-c', configFile, file])).toEqual({
       code: 0,
       stdout: '3 passed, 0 failed\n',
+      stderr: '',
+    });
+  });
+
+  test("an expectation without labels: uses the labels the config's users: hold for the account", async () => {
+    const file = write(
+      'static-labels.yml',
+      `- {account: alice, scope: "repository:team/app:push,pull", expect: [pull]}
+- {account: alice, labels: {}, scope: "repository:team/app:pull", expect: []}
+`,
+    );
+    expect(await regauth(['test', '-c', configFile, file])).toEqual({
+      code: 0,
+      stdout: '2 passed, 0 failed\n',
       stderr: '',
     });
   });
