@@ -64,10 +64,8 @@ export async function issueToken(
   ctx: RequestContext,
 ): Promise<TokenResult> {
   const { config } = runtime;
-  const services = config.token.services;
-  if (services.length > 0 && !services.includes(request.service)) {
-    throw new BadRequestError(`unknown service ${JSON.stringify(request.service.slice(0, 80))}`);
-  }
+  const refused = refusedService(config.token.services, request.service);
+  if (refused !== undefined) throw new BadRequestError(refused);
 
   // authenticate: by password (GET Basic, POST password grant) or by refresh token
   let authn: Identity;
@@ -121,6 +119,25 @@ export async function issueToken(
     scope: access.map(formatScope).join(' '),
     ...(refreshToken ? { refreshToken } : {}),
   };
+}
+
+/**
+ * Why the token endpoint refuses a requested service (400), or undefined when it serves it: with
+ * `token.services` set, only a service it lists. `regauth check` and `regauth test` decide with
+ * this same function.
+ */
+export function refusedService(services: readonly string[], service: string): string | undefined {
+  if (services.length === 0 || services.includes(service)) return undefined;
+  return `unknown service ${JSON.stringify(service.slice(0, 80))}`;
+}
+
+/**
+ * The service `check` and `test` assume when none is given: the only one `token.services` lists,
+ * `""` (none sent) when it lists none, undefined when it lists several (the caller must choose).
+ */
+export function defaultService(services: readonly string[]): string | undefined {
+  if (services.length === 0) return '';
+  return services.length === 1 ? services[0] : undefined;
 }
 
 /**

@@ -158,7 +158,10 @@ export function addToolCommands(program: Command, io: ToolIO = processIO): void 
       'a scope, e.g. repository:team/app:push,pull (required; repeatable, at least one)',
       collect,
     )
-    .option('--service <name>', 'the requested service (token audience)')
+    .option(
+      '--service <name>',
+      'the requested service (token audience); default: the one token.services lists (required when it lists several)',
+    )
     .option('--ip <address>', 'the client address')
     .option('--label <key=value>', 'a label as an authenticator would report it (repeatable)', collect, [])
     .option('--password-stdin', "read the account's password on stdin and run the real authenticators")

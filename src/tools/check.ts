@@ -5,6 +5,7 @@ import type { AuthzDecision, Labels } from '../authz/types.js';
 import { BadRequestError } from '../errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import type { Config } from '../config/load.js';
+import { defaultService, refusedService } from '../pipeline.js';
 import type { Runtime } from '../runtime.js';
 import type { Secret } from '../secret.js';
 
@@ -58,9 +59,14 @@ export class CheckUsageError extends Error {
  */
 export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<CheckResult> {
   const scopes = parseScopeArgs(input.scopes);
-  const service = input.service ?? '';
   const services = runtime.config.token.services;
-  if (services.length > 0 && !services.includes(service)) {
+  const service = input.service ?? defaultService(services);
+  if (service === undefined) {
+    throw new CheckUsageError(
+      `token.services lists ${services.join(', ')}: give the one to check with --service (the token endpoint answers 400 for any other)`,
+    );
+  }
+  if (refusedService(services, service) !== undefined) {
     throw new CheckUsageError(
       `service ${JSON.stringify(service)} is not in token.services (${services.join(', ')}); the token endpoint answers 400`,
     );

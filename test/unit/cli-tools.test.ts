@@ -239,6 +239,37 @@ describe('regauth check', () => {
     );
   });
 
+  test('no --service: the only service token.services lists is the one checked', async () => {
+    const run = await regauth([
+      'check',
+      '-c',
+      configFile,
+      '--account',
+      'alice',
+      '--label',
+      'group=none',
+      '--scope',
+      'repository:alice/app:pull',
+    ]);
+    expect(run).toEqual({
+      code: 0,
+      stdout: 'repository:alice/app:pull\n  granted: pull\n  decided: acl[1] "own namespace"\n',
+      stderr: '',
+    });
+  });
+
+  test('no --service with several in token.services: exit 2, naming --service and the choices', async () => {
+    const file = write(
+      'two-services.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem, services: [a.test, b.test]}\nacl: []\n',
+    );
+    const run = await regauth(['check', '-c', file, '--account', 'x', '--scope', 'repository:a/b:pull']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'regauth: token.services lists a.test, b.test: give the one to check with --service (the token endpoint answers 400 for any other)\n',
+    );
+  });
+
   test('--json: one object per scope with granted and rule', async () => {
     const run = await regauth([
       'check',
@@ -353,6 +384,24 @@ describe('regauth test', () => {
     expect(await regauth(['test', '-c', configFile, file])).toEqual({
       code: 0,
       stdout: '2 passed, 0 failed\n',
+      stderr: '',
+    });
+  });
+
+  test('a service the token endpoint refuses grants nothing, as the server decides; none given is the only one listed', async () => {
+    const file = write(
+      'services.yml',
+      `- {account: alice, scope: "repository:alice/app:pull", expect: [pull]}
+- {account: alice, service: registry.test, scope: "repository:alice/app:pull", expect: [pull]}
+- {account: alice, service: other.test, scope: "repository:alice/app:pull", expect: [pull]}
+- {account: alice, service: "", scope: "repository:alice/app:pull", expect: []}
+`,
+    );
+    expect(await regauth(['test', '-c', configFile, file])).toEqual({
+      code: 1,
+      stdout:
+        'FAIL [2] (line 3) alice repository:alice/app:pull: granted [], expected [pull]; decided by the token endpoint: 400 unknown service "other.test" (token.services lists registry.test)\n' +
+        '3 passed, 1 failed\n',
       stderr: '',
     });
   });
