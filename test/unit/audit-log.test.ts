@@ -31,7 +31,8 @@ afterAll(async () => {
 /** Asks for a token and returns the audit line the request wrote, parsed strictly. */
 async function audited(scope: string): Promise<{ status: number; line: Record<string, unknown> }> {
   const before = s.logs.length;
-  const res = await fetch(`${s.url}/auth?service=registry.test&scope=${encodeURIComponent(scope)}`, {
+  const query = scope === '' ? '' : `&scope=${encodeURIComponent(scope)}`;
+  const res = await fetch(`${s.url}/auth?service=registry.test${query}`, {
     headers: { authorization: basic('alice', password) },
   });
   await res.arrayBuffer();
@@ -47,6 +48,31 @@ describe('the audit line', () => {
     const { status, line } = await audited('repository:alice/app:pull');
     expect(status).toBe(200);
     expect(line).toMatchObject({ app: 'regauth', service: 'registry.test', outcome: 'granted' });
+  });
+
+  test('a request where every scope is denied: outcome denied_all (still 200 with a token), findable by grep', async () => {
+    const { status, line } = await audited('repository:bob/app:push');
+    expect(status).toBe(200);
+    expect(line).toMatchObject({
+      outcome: 'denied_all',
+      granted: [],
+      requested: ['repository:bob/app:push'],
+    });
+    expect(line['msg']).toBe('token issued, every requested scope denied');
+  });
+
+  test('some scopes granted: outcome granted; no scopes asked (docker login): granted', async () => {
+    const partly = await fetch(
+      `${s.url}/auth?service=registry.test&scope=${encodeURIComponent('repository:alice/app:pull')}&scope=${encodeURIComponent('repository:bob/app:pull')}`,
+      { headers: { authorization: basic('alice', password) } },
+    );
+    expect(partly.status).toBe(200);
+    const { line } = await audited('');
+    expect(line['outcome']).toBe('granted');
+    const mixed = s.logs
+      .map((l) => parseStrictJson(l) as Record<string, unknown>)
+      .find((l) => (l['requested'] as string[] | undefined)?.includes('repository:bob/app:pull'));
+    expect(mixed?.['outcome']).toBe('granted');
   });
 
   test('with log.format pretty, the requested service is still shown', () => {
