@@ -150,6 +150,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       );
       throw err;
     }
+    for (const key of startOnlyChanges(first, next.config)) {
+      log.warn(
+        { key, config: configFile },
+        `${key} changed; it applies at start only, so the running server keeps the old value until regauth is restarted`,
+      );
+    }
     const previous = current;
     current = next;
     metrics.reloads.inc({ result: 'success' });
@@ -185,6 +191,29 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await Promise.all([current, ...retiring].map(closeRuntime));
     },
   };
+}
+
+/**
+ * Keys read only when the server starts (the listener, its TLS files, the route prefix, the
+ * metrics listener, the log format) whose value in `next` differs from the one the server started
+ * with: a reload applies everything else, but not these.
+ */
+function startOnlyChanges(started: Config, next: Config): string[] {
+  const a = started.raw;
+  const b = next.raw;
+  const changed: [string, boolean][] = [
+    ['server.addr', a.server.addr !== b.server.addr],
+    ['server.path_prefix', started.server.pathPrefix !== next.server.pathPrefix],
+    [
+      'server.certificate',
+      started.server.tls?.certPem !== next.server.tls?.certPem ||
+        a.server.certificate !== b.server.certificate,
+    ],
+    ['server.key', started.server.tls?.keyPem !== next.server.tls?.keyPem || a.server.key !== b.server.key],
+    ['metrics.addr', a.metrics.addr !== b.metrics.addr],
+    ['log.format', a.log.format !== b.log.format],
+  ];
+  return changed.filter(([, differs]) => differs).map(([key]) => key);
 }
 
 /** A config error as log fields: each problem with its YAML path and line; never the file's content. */
