@@ -2,8 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { loadConfigFile, namesSigningKey, type Config } from '../config/load.js';
+import { dirname, join, resolve } from 'node:path';
+import { loadConfigFile, namedKeyFiles, namesSigningKey, type Config } from '../config/load.js';
 import { closeRuntime, createRuntime, type Runtime } from '../runtime.js';
 import { Secret } from '../secret.js';
 import { ensureDevKeys } from '../token/generate.js';
@@ -58,11 +58,26 @@ interface KeyFiles {
 export async function loadForTool(
   file: string,
   io: ToolIO,
-  options: { readonly note?: boolean; readonly devKey?: KeyFiles } = {},
+  options: { readonly note?: boolean; readonly devKey?: KeyFiles; readonly realKey?: boolean } = {},
 ): Promise<Config> {
   const note = options.note ?? true;
   const dir = await mkdtemp(join(tmpdir(), 'regauth-tool-'));
   try {
+    // A key named where it does not exist here (a container's /keys, from a checkout): check the
+    // rest of the config with a stand-in, and say how the key is made. Doctor needs the real one.
+    const named = options.realKey ? undefined : namedKeyFiles(file);
+    let standIns: Map<string, string> | undefined;
+    if (named && !existsSync(named.key) && !existsSync(named.certificate)) {
+      const keys = await ensureDevKeys(dir);
+      standIns = new Map([
+        [named.key, keys.keyPath],
+        [named.certificate, keys.certPath],
+      ]);
+      if (note)
+        io.stderr(
+          `${file}: ${named.keyYaml} ${named.key} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(named.key)}\`)\n`,
+        );
+    }
     let devKey: KeyFiles | undefined;
     if (!namesSigningKey(file)) {
       if (options.devKey) devKey = options.devKey;
@@ -84,7 +99,7 @@ export async function loadForTool(
       }
       return ensureRefreshSecret(join(dir, 'refresh.key')).path;
     };
-    return loadConfigFile(file, { devKey, devRefreshSecret });
+    return loadConfigFile(file, { devKey, devRefreshSecret, ...(standIns ? { standIns } : {}) });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -340,7 +355,7 @@ Example:
         }
         io.stdout(`${opts.config}: no token.key; checking the development key in ${dir}\n`);
       }
-      const config = await loadForTool(opts.config, io, devKey ? { devKey } : {});
+      const config = await loadForTool(opts.config, io, { realKey: true, ...(devKey ? { devKey } : {}) });
       const checks = diagnose(config, registry);
       for (const check of checks) io.stdout(`${formatCheck(check)}\n`);
       const failed = checks.filter((c) => !c.ok).length;

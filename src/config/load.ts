@@ -72,6 +72,11 @@ export interface LoadOptions {
    * `token.refresh` but no `secret_file` (`regauth serve` keeps it in ./data).
    */
   readonly devRefreshSecret?: () => string;
+  /**
+   * Files read in place of the ones the config names (absolute path → path to read). The tools
+   * use it for a signing key that does not exist yet where they run (a container's /keys).
+   */
+  readonly standIns?: ReadonlyMap<string, string>;
 }
 
 /** Reads and loads a config file. Throws ConfigError / ConfigErrors naming YAML paths and lines. */
@@ -116,14 +121,15 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     }
   };
   const files: string[] = [];
-  const readFile = (yamlPath: string, p: string): string => {
+  const readFile = (yamlPath: string, p: string, advice?: string): string => {
     files.push(p);
     try {
-      return readFileSync(p, 'utf8');
+      return readFileSync(options.standIns?.get(p) ?? p, 'utf8');
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
       throw new ConfigError(
         yamlPath,
-        `cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        `cannot read ${p}: ${code ?? String(err)}${code === 'ENOENT' && advice ? `; ${advice}` : ''}`,
       );
     }
   };
@@ -167,8 +173,9 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       keyPath = at(keyRef);
       certificatePath = at(certRef);
     }
-    const keyPem = readFile(keyPathYaml, keyPath);
-    const certPem = readFile(certPathYaml, certificatePath);
+    const create = `create it with \`regauth keys init --dir ${dirname(keyPath)}\` (it writes token.key and token.pem there)`;
+    const keyPem = readFile(keyPathYaml, keyPath, create);
+    const certPem = readFile(certPathYaml, certificatePath, create);
     try {
       const signingKey = loadSigningKey({
         keyPem,
@@ -339,6 +346,35 @@ export function namesSigningKey(file: string): boolean {
     return value?.token?.key !== undefined || value?.server?.key !== undefined;
   } catch {
     return true;
+  }
+}
+
+/**
+ * The signing key and certificate files a config names (`token.key`/`token.certificate`, else
+ * `server.key`/`server.certificate`), resolved against its folder; undefined when it names none
+ * or cannot be read (the real load reports that).
+ */
+export function namedKeyFiles(
+  file: string,
+): { readonly keyYaml: string; readonly key: string; readonly certificate: string } | undefined {
+  try {
+    const value = parseYaml(readFileSync(file, 'utf8')).value as {
+      token?: { key?: unknown; certificate?: unknown };
+      server?: { key?: unknown; certificate?: unknown };
+    };
+    const token = value?.token ?? {};
+    const server = value?.server ?? {};
+    const key = token.key ?? server.key;
+    const certificate = token.certificate ?? server.certificate;
+    if (typeof key !== 'string' || typeof certificate !== 'string') return undefined;
+    const base = dirname(resolve(file));
+    return {
+      keyYaml: token.key === undefined ? 'server.key' : 'token.key',
+      key: resolve(base, key),
+      certificate: resolve(base, certificate),
+    };
+  } catch {
+    return undefined;
   }
 }
 

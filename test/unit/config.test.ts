@@ -116,6 +116,11 @@ describe('loadConfigText', () => {
       `token:\n  issuer: x\n  key: nope.key\n  certificate: nope.pem\n`,
       'token.key: cannot read',
     ],
+    [
+      'missing key file: the error says how to create it',
+      `token:\n  issuer: x\n  key: /nonexistent/keys/token.key\n  certificate: /nonexistent/keys/token.pem\n`,
+      'token.key: cannot read /nonexistent/keys/token.key: ENOENT; create it with `regauth keys init --dir /nonexistent/keys` (it writes token.key and token.pem there)',
+    ],
     ['not a mapping', `- a\n- b\n`, 'the config must be a YAML mapping'],
   ])('%s', (_what, yaml, message) => {
     const errors = errorsOf(yaml.replace('__KEY__', keyLines));
