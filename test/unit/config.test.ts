@@ -99,7 +99,7 @@ describe('loadConfigText', () => {
     [
       'docker_auth section not implemented',
       `token:\n  issuer: x\n__KEY__github_auth: {}\n`,
-      'github_auth: docker_auth section not supported by regauth; remove it',
+      'github_auth: docker_auth section not supported by regauth; use oidc_auth',
     ],
     [
       'bad addr',
