@@ -20,9 +20,9 @@ let registry: Registry;
 beforeAll(async () => {
   const port = await freePort();
   const example = readFileSync(new URL('../../config.example.yml', import.meta.url), 'utf8');
-  expect(example).toMatch(/addr: ':5001'/);
+  expect(example).toMatch(/addr: '127\.0\.0\.1:5001'/);
   const config = join(tmp.dir, 'config.yml');
-  writeFileSync(config, example.replace(/addr: ':5001'/, `addr: '127.0.0.1:${port}'`));
+  writeFileSync(config, example.replace(/addr: '127\.0\.0\.1:5001'/, `addr: '127.0.0.1:${port}'`));
   const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
   regauth = await startProcess(process.execPath, [cli, 'serve', '-c', config], {
     cwd: tmp.dir,

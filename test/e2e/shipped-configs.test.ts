@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import yaml from 'js-yaml';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
@@ -54,5 +55,13 @@ describe('every shipped config validates from a checkout', () => {
     expect(run.stderr).toContain(
       'examples/static-users.yml: token.key /keys/token.key does not exist here; checked with a stand-in key (create it with `regauth keys init --dir /keys`)',
     );
+  });
+
+  test('config.example.yml (the quick start) listens on 127.0.0.1 only; the compose configs set their own address', () => {
+    const addr = (file: string) =>
+      (yaml.load(readFileSync(join(ROOT, file), 'utf8')) as { server?: { addr?: string } }).server?.addr;
+    expect(addr('config.example.yml')).toBe('127.0.0.1:5001');
+    for (const file of shipped.filter((f) => f.startsWith('compose/')))
+      expect([file, addr(file)]).toEqual([file, ':5001']);
   });
 });
