@@ -32,7 +32,10 @@ beforeAll(async () => {
   await waitFor(() => regauth.stderr().includes('rootcertbundle:'), 20_000, 'the auth.token block');
   const block = regauth.stderr();
   const value = (key: string) =>
-    new RegExp(`^\\s+${key}: (.+)$`, 'm').exec(block)?.[1]?.replace(/^"|"$/g, '') ?? '';
+    new RegExp(`^\\s+${key}: (.+)$`, 'm')
+      .exec(block)?.[1]
+      ?.replace(/\s+#.*$/, '')
+      .replace(/^"|"$/g, '') ?? '';
   registry = await startRegistry({
     realm: value('realm'),
     service: value('service'),
