@@ -152,7 +152,8 @@ async function redeemRefreshToken(
   service: string,
   now: number,
 ): Promise<Identity> {
-  if (!runtime.refresh) throw new InvalidGrantError('refresh tokens are disabled');
+  if (!runtime.refresh)
+    throw new InvalidGrantError('refresh tokens are disabled: token.refresh is not set in the config');
   if (!token) throw new BadRequestError('missing refresh_token');
   const claims = await runtime.refresh.verify(token, { service, now });
   const index = runtime.authenticators.findIndex((a) => a.name === claims.authenticator);

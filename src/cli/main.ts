@@ -77,9 +77,19 @@ Example:
   return program;
 }
 
+/**
+ * `regauth help keys init` → `regauth keys init --help`: commander's help command passes on only
+ * the first name, which would print the `keys` help instead.
+ */
+export function nestedHelp(argv: readonly string[]): string[] {
+  const [node, script, first, ...rest] = argv;
+  if (first !== 'help' || rest.length < 2 || rest.some((a) => a.startsWith('-'))) return [...argv];
+  return [node!, script!, ...rest, '--help'];
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram().parseAsync(nestedHelp(argv));
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;

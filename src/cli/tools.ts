@@ -149,7 +149,7 @@ export function addToolCommands(program: Command, io: ToolIO = processIO): void 
     .description(
       'load and lint a config: errors name their YAML path and line (exit 2); warnings (exit 1) for rules that never decide, patterns that cannot match, labels no backend produces, unknown actions',
     )
-    .requiredOption('-c, --config <file>', 'config file')
+    .option('-c, --config <file>', 'config file', 'config.yml')
     .addHelpText('after', '\nExample:\n  regauth validate -c config.yml')
     .action(async (opts: { config: string }) => {
       const config = await loadForTool(opts.config, io);
@@ -166,7 +166,7 @@ export function addToolCommands(program: Command, io: ToolIO = processIO): void 
   program
     .command('check')
     .description('what would be granted for each scope, and which rule decided (index and comment)')
-    .requiredOption('-c, --config <file>', 'config file')
+    .option('-c, --config <file>', 'config file', 'config.yml')
     .requiredOption('--account <name>', 'the account asking ("" for anonymous)')
     .requiredOption(
       '--scope <scope>',
@@ -229,7 +229,7 @@ Examples:
   program
     .command('test')
     .description('run policy expectations (a YAML list) against a config; exit 1 if any fails')
-    .requiredOption('-c, --config <file>', 'config file')
+    .option('-c, --config <file>', 'config file', 'config.yml')
     .argument(
       '<tests>',
       'policy test file: - {account, scope, expect: [actions], labels?, service?, ip?, comment?}',
@@ -270,7 +270,13 @@ Example:
       io.stdout(`${await usage(() => hashPassword(password, opts.cost))}\n`);
     });
 
-  const keys = program.command('keys').description('create and rotate the token signing key');
+  const keys = program
+    .command('keys')
+    .description('create and rotate the token signing key')
+    .addHelpText(
+      'after',
+      '\nExample:\n  regauth keys init --dir /etc/regauth/keys\n  regauth keys rotate --dir /etc/regauth/keys',
+    );
   keys
     .command('init')
     .description(
@@ -318,7 +324,7 @@ Example:
     .description(
       'check that the registry trusts regauth: issuer, service, rootcertbundle, realm path, certificate validity, v3 jwks',
     )
-    .requiredOption('-c, --config <file>', 'regauth config file')
+    .option('-c, --config <file>', 'config file', 'config.yml')
     .requiredOption('--registry-config <file>', "the registry's config.yml")
     .option(
       '--data-dir <dir>',

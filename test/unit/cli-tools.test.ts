@@ -161,10 +161,39 @@ acl:
     );
   });
 
-  test('a missing -c is a usage error, exit 2', async () => {
-    const run = await regauth(['validate']);
-    expect(run.code).toBe(2);
-    expect(run.stderr).toContain("required option '-c, --config <file>' not specified");
+  test.each(['validate', 'check', 'test', 'doctor'])(
+    '%s -c defaults to config.yml, as serve does',
+    async (verb) => {
+      const run = await regauth([verb, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+        '-c, --config <file> config file (default: "config.yml")',
+      );
+    },
+  );
+
+  test('label values: a rule matching a value no static user has (and no other backend) is a warning', async () => {
+    const file = write(
+      'label-values.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+users:
+  alice: {labels: {group: [devs]}}
+acl:
+  - match: {labels: {group: admins}}
+    actions: ["*"]
+  - match: {labels: {group: "/dev.*/"}}
+    actions: [pull]
+  - match: {labels: {group: "\${account}"}}
+    actions: [pull]
+`,
+    );
+    const run = await regauth(['validate', '-c', file]);
+    expect(run.stdout.split('\n')).toEqual([
+      'warning: acl[0].match.labels.group: no authenticator produces label group with a value matching "admins": no user in users: or users_file has one and no ext_auth, ldap_auth, oidc_auth or jwt_auth is configured, so this rule never matches',
+      `${file}: valid, with 1 warning`,
+      '',
+    ]);
+    expect(run.code).toBe(1);
   });
 });
 
@@ -481,6 +510,14 @@ describe('regauth hash', () => {
 });
 
 describe('regauth keys', () => {
+  test('keys --help shows an example', async () => {
+    const run = await regauth(['keys', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      'Example:\n  regauth keys init --dir /etc/regauth/keys\n  regauth keys rotate --dir /etc/regauth/keys',
+    );
+  });
+
   test.each(['ES256', 'RS256'] as const)(
     'init --alg %s: key 0600, cert for years, JWKS with v3 kid, blocks to paste',
     async (alg) => {
