@@ -9,7 +9,7 @@ import { Secret } from '../secret.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
 import { checkAccess, CheckUsageError, formatReport, parseLabelArgs } from '../tools/check.js';
-import { diagnose, formatCheck, readRegistryConfig } from '../tools/doctor.js';
+import { diagnose, formatCheck, probeRealm, readRegistryConfig } from '../tools/doctor.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
 import { keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
@@ -322,7 +322,7 @@ Example:
   program
     .command('doctor')
     .description(
-      'check that the registry trusts regauth: issuer, service, rootcertbundle, realm path, certificate validity, v3 jwks',
+      "check that the registry trusts regauth: issuer, service, rootcertbundle and how tokens name the key (registry 2.8 and v3), the realm's path (--probe: that regauth answers there), certificate validity, v3 jwks",
     )
     .option('-c, --config <file>', 'config file', 'config.yml')
     .requiredOption('--registry-config <file>', "the registry's config.yml")
@@ -340,7 +340,11 @@ Without token.key (or server.key) in the config, doctor checks the development k
 Example:
   regauth doctor -c config.yml --registry-config /etc/docker/registry/config.yml`,
     )
-    .action(async (opts: { config: string; registryConfig: string; dataDir: string }) => {
+    .option(
+      '--probe',
+      'also ask the realm URL for a token, as a client would, to check that regauth answers there',
+    )
+    .action(async (opts: { config: string; registryConfig: string; dataDir: string; probe?: boolean }) => {
       const registry = readRegistryConfig(opts.registryConfig);
       let devKey: KeyFiles | undefined;
       if (!namesSigningKey(opts.config)) {
@@ -362,7 +366,13 @@ Example:
         io.stdout(`${opts.config}: no token.key; checking the development key in ${dir}\n`);
       }
       const config = await loadForTool(opts.config, io, { realKey: true, ...(devKey ? { devKey } : {}) });
-      const checks = diagnose(config, registry);
+      let checks = diagnose(config, registry);
+      const realm = registry.token.realm;
+      if (opts.probe && typeof realm === 'string' && checks.some((c) => c.name === 'realm' && c.ok)) {
+        const service = typeof registry.token.service === 'string' ? registry.token.service : undefined;
+        const probed = await probeRealm(realm, service);
+        checks = checks.map((c) => (c.name === 'realm' ? probed : c));
+      }
       for (const check of checks) io.stdout(`${formatCheck(check)}\n`);
       const failed = checks.filter((c) => !c.ok).length;
       io.stdout(

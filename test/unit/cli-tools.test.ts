@@ -1,6 +1,7 @@
 import bcrypt from 'bcryptjs';
 import { Command, CommanderError } from 'commander';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
@@ -616,13 +617,15 @@ describe('regauth doctor', () => {
   });
 
   test.each(['/regauth/auth/token', '/regauth/auth/token/', '/regauth/auth/'])(
-    'the realm path %s reaches the token endpoint',
+    'the realm path %s is the token endpoint (checked as a path, not probed)',
     async (path) => {
       const file = registryConfig(
         `    realm: https://r.example.com${path}\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/bundle.pem\n    jwks: keys/jwks.json\n`,
       );
       const run = await regauth(['doctor', '-c', configFile, '--registry-config', file]);
-      expect(run.stdout).toContain(`ok   realm: https://r.example.com${path} reaches the token endpoint`);
+      expect(run.stdout).toContain(
+        `ok   realm: the path of https://r.example.com${path} is regauth's token endpoint (not probed; \`doctor --probe\` asks it)`,
+      );
       expect(run.code).toBe(0);
     },
   );
@@ -703,6 +706,44 @@ describe('regauth doctor', () => {
       stderr: '',
     });
     expect(existsSync(empty)).toBe(false);
+  });
+
+  test('--probe: a realm where nothing listens is a finding', async () => {
+    // A port that was free a moment ago, and that nobody listens on now.
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((done) => server.close(done));
+    const file = registryConfig(
+      `    realm: http://127.0.0.1:${port}/regauth/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/bundle.pem\n    jwks: keys/jwks.json\n`,
+    );
+    const run = await regauth(['doctor', '-c', configFile, '--registry-config', file, '--probe']);
+    expect(run.stdout).toContain(
+      `FAIL realm: nothing answers at http://127.0.0.1:${port}/regauth/auth (ECONNREFUSED)`,
+    );
+    expect(run.code).toBe(1);
+  });
+
+  test('--probe: regauth answering at the realm is ok', async () => {
+    const { startTestServer } = await import('../helpers/server.js');
+    const probed = await startTestServer({
+      dir: join(tmp.dir),
+      file: 'probe-config.yml',
+      config: () =>
+        'server: {path_prefix: /regauth}\ntoken: {issuer: acme, key: keys/token.key, certificate: keys/token.pem, services: [registry.test]}\nacl: []\n',
+    });
+    try {
+      const file = registryConfig(
+        `    realm: ${probed.url}/regauth/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/bundle.pem\n    jwks: keys/jwks.json\n`,
+      );
+      const run = await regauth(['doctor', '-c', configFile, '--registry-config', file, '--probe']);
+      expect(run.stdout).toContain(
+        `ok   realm: ${probed.url}/regauth/auth answered as regauth's token endpoint (401)`,
+      );
+      expect(run.code).toBe(0);
+    } finally {
+      await probed.server.close();
+    }
   });
 
   test('doctor --help documents --data-dir', async () => {
