@@ -178,7 +178,12 @@ export function addToolCommands(program: Command, io: ToolIO = processIO): void 
       'the requested service (token audience); default: the one token.services lists (required when it lists several)',
     )
     .option('--ip <address>', 'the client address')
-    .option('--label <key=value>', 'a label as an authenticator would report it (repeatable)', collect, [])
+    .option(
+      '--label <key=value>',
+      "a label as an authenticator would report it (repeatable); without it (and without --password-stdin), the labels the config's users: or users_file hold for the account",
+      collect,
+      [],
+    )
     .option('--password-stdin', "read the account's password on stdin and run the real authenticators")
     .option('--json', 'print one JSON object per scope: {scope, granted, rule, authorizer}')
     .addHelpText(

@@ -387,6 +387,13 @@ test('check --help says --scope is required and repeatable', async () => {
   );
 });
 
+test('check --help says where labels come from without --label', async () => {
+  const run = await regauth(['check', '--help']);
+  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+    "without it (and without --password-stdin), the labels the config's users: or users_file hold for the account",
+  );
+});
+
 test('test --help lists every expectation key policy tests accept, comment included', async () => {
   const run = await regauth(['test', '--help']);
   expect(run.code).toBe(0);
