@@ -8,7 +8,7 @@ import { closeRuntime, createRuntime, type Runtime } from '../runtime.js';
 import { Secret } from '../secret.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
-import { checkAccess, CheckUsageError, formatReport, parseLabelArgs } from '../tools/check.js';
+import { checkAccess, CheckUsageError, formatReport, offlineLabels, parseLabelArgs } from '../tools/check.js';
 import { diagnose, formatCheck, probeRealm, readRegistryConfig } from '../tools/doctor.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
 import { keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
@@ -251,6 +251,14 @@ Example policy-tests.yml:
     .action(async (testsFile: string, opts: { config: string }) => {
       const config = await loadForTool(opts.config, io, { note: false });
       const tests = loadPolicyTests(testsFile);
+      for (const t of tests) {
+        const unknown = t.labels === undefined ? offlineLabels(config, t.account).unknownFrom : [];
+        if (unknown.length > 0) {
+          io.stderr(
+            `note: ${t.path}${t.line === undefined ? '' : ` (line ${t.line})`} ${JSON.stringify(t.account)}: not in users: or users_file, and the labels ${unknown.join(', ')} would give are not known offline; checked with none (give them in the expectation's labels:)\n`,
+          );
+        }
+      }
       const results = await withRuntime(config, (runtime) => runPolicyTests(runtime, tests));
       const failed = results.filter((r) => !r.passed);
       for (const r of failed) io.stdout(`${formatFailure(r)}\n`);

@@ -136,6 +136,8 @@ export interface OfflineLabels {
   readonly from: 'users' | 'users_file' | null;
   /** For the operator: which labels were used, or why none (`labels: …`). */
   readonly note: string;
+  /** For an account no static backend holds: the configured backends whose labels only a login tells. */
+  readonly unknownFrom: readonly string[];
 }
 
 /**
@@ -154,6 +156,7 @@ export function offlineLabels(config: Config, account: string): OfflineLabels {
       return {
         labels: user.labels,
         from,
+        unknownFrom: [],
         note: `labels: ${formatLabels(user.labels)} (what ${from === 'users' ? 'users:' : from} holds for ${JSON.stringify(account)}; give --label to check with others)`,
       };
     }
@@ -163,6 +166,7 @@ export function offlineLabels(config: Config, account: string): OfflineLabels {
   return {
     labels: {},
     from: null,
+    unknownFrom: online,
     note:
       online.length > 0
         ? `labels: (none): ${where}, and the labels ${online.join(', ')} ${online.length === 1 ? 'gives are' : 'give are'} not known offline; pass them with --label key=value (repeatable), or use --password-stdin to ask the backends`

@@ -450,6 +450,23 @@ describe('regauth test', () => {
     });
   });
 
+  test('an expectation without labels for an account only another backend knows: a note says so', async () => {
+    const config = write(
+      'ext-test.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\next_auth: {command: sh}\nacl: []\n',
+    );
+    const file = write(
+      'ext-tests.yml',
+      '- {account: bob, scope: "repository:a/b:pull", expect: []}\n- {account: bob, labels: {}, scope: "repository:a/b:pull", expect: []}\n',
+    );
+    expect(await regauth(['test', '-c', config, file])).toEqual({
+      code: 0,
+      stdout: '2 passed, 0 failed\n',
+      stderr:
+        'note: [0] (line 1) "bob": not in users: or users_file, and the labels ext_auth would give are not known offline; checked with none (give them in the expectation\'s labels:)\n',
+    });
+  });
+
   test('failures are printed with the deciding rule: exit 1', async () => {
     const file = write(
       'fail.yml',
