@@ -6,7 +6,8 @@ import { formatScope } from './request/scope.js';
 import type { TokenRequest } from './request/token-request.js';
 
 /** What became of a token request, for the audit log and the metrics. */
-export type Outcome = 'granted' | 'denied' | 'bad_request' | 'locked' | 'unavailable' | 'error';
+export type Outcome =
+  'granted' | 'denied_all' | 'denied' | 'bad_request' | 'locked' | 'unavailable' | 'error';
 
 /** Everything the HTTP layer knows about one token request once it has answered. */
 export interface TokenRequestRecord {
@@ -35,6 +36,19 @@ export function outcomeOf(status: number): Outcome {
 }
 
 /**
+ * The outcome of one request: as its status says, except that a 200 whose every requested scope
+ * was denied is `denied_all` (the protocol still answers with a token, one that grants nothing).
+ * A request that asked for no scope (`docker login`) is `granted`.
+ */
+export function outcomeOfRequest(r: Pick<TokenRequestRecord, 'status' | 'result'>): Outcome {
+  const outcome = outcomeOf(r.status);
+  if (outcome === 'granted' && r.result && r.result.decisions.length > 0 && r.result.access.length === 0) {
+    return 'denied_all';
+  }
+  return outcome;
+}
+
+/**
  * The audit line of one token request: who (account, client address and proxy), what was
  * asked and given, which authenticator and which ACL rule decided, the outcome and latency.
  * Built from typed values only: passwords and tokens are never among them (the request's
@@ -46,7 +60,7 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
     requestId: r.requestId,
     method: r.method,
     client: { ip: r.ip, via: r.via },
-    outcome: outcomeOf(r.status),
+    outcome: outcomeOfRequest(r),
     status: r.status,
   };
   if (r.request) {
@@ -87,6 +101,11 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
   return record;
 }
 
+const MESSAGES: Partial<Record<Outcome, string>> = {
+  granted: 'token issued',
+  denied_all: 'token issued, every requested scope denied',
+};
+
 /** Writes the audit line and counts the request in the metrics. */
 export function recordTokenRequest(
   logger: Logger,
@@ -98,10 +117,10 @@ export function recordTokenRequest(
     // Unknown errors go to the log with their stack; the client only saw an opaque 500.
     logger.error({ ...record, err: r.error instanceof RegauthError ? undefined : r.error }, 'token refused');
   } else {
-    logger.info(record, r.status === 200 ? 'token issued' : 'token refused');
+    logger.info(record, MESSAGES[record['outcome'] as Outcome] ?? 'token refused');
   }
   if (!metrics) return;
-  const outcome = outcomeOf(r.status);
+  const outcome = record['outcome'] as Outcome;
   metrics.countTokenRequest(outcome, r.request?.grant ?? 'unknown', r.ms / 1000);
   for (const d of r.result?.decisions ?? []) {
     if (d.decision.granted.length < d.scope.actions.length) {

@@ -47,7 +47,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
       level: envLogLevel() ?? options.level ?? 'info',
-      base: { service: 'regauth' },
+      // `app`, not `service`: the audit line's `service` is the requested registry service.
+      base: { app: 'regauth' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
         // Exact paths only: wildcard paths cost a scan of every logged object (measured ~6% of a
@@ -71,7 +72,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           colorize: (destination as { isTTY?: boolean }).isTTY === true,
           sync: true,
           translateTime: 'SYS:HH:MM:ss.l',
-          ignore: 'pid,hostname,service',
+          ignore: 'pid,hostname,app',
         })
       : destination,
   );

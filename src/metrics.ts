@@ -7,7 +7,7 @@ import type { Authenticator } from './authn/types.js';
  */
 export interface Metrics {
   readonly registry: Registry;
-  /** Token requests by outcome (granted, denied, bad_request, locked, unavailable, error) and grant type. */
+  /** Token requests by outcome (granted, denied_all, denied, bad_request, locked, unavailable, error) and grant type. */
   readonly tokenRequests: Counter<'outcome' | 'grant_type'>;
   readonly tokenDuration: Histogram<'outcome'>;
   /**

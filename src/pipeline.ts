@@ -64,10 +64,8 @@ export async function issueToken(
   ctx: RequestContext,
 ): Promise<TokenResult> {
   const { config } = runtime;
-  const services = config.token.services;
-  if (services.length > 0 && !services.includes(request.service)) {
-    throw new BadRequestError(`unknown service ${JSON.stringify(request.service.slice(0, 80))}`);
-  }
+  const refused = refusedService(config.token.services, request.service);
+  if (refused !== undefined) throw new BadRequestError(refused);
 
   // authenticate: by password (GET Basic, POST password grant) or by refresh token
   let authn: Identity;
@@ -124,6 +122,25 @@ export async function issueToken(
 }
 
 /**
+ * Why the token endpoint refuses a requested service (400), or undefined when it serves it: with
+ * `token.services` set, only a service it lists. `regauth check` and `regauth test` decide with
+ * this same function.
+ */
+export function refusedService(services: readonly string[], service: string): string | undefined {
+  if (services.length === 0 || services.includes(service)) return undefined;
+  return `unknown service ${JSON.stringify(service.slice(0, 80))}`;
+}
+
+/**
+ * The service `check` and `test` assume when none is given: the only one `token.services` lists,
+ * `""` (none sent) when it lists none, undefined when it lists several (the caller must choose).
+ */
+export function defaultService(services: readonly string[]): string | undefined {
+  if (services.length === 0) return '';
+  return services.length === 1 ? services[0] : undefined;
+}
+
+/**
  * The refresh grant (docs/http-api.md "The refresh grant"): the token must be intact, unexpired,
  * for this service and not revoked by `token.refresh.revoke_before`; the account must still exist
  * in the authenticator that vouched for it, with the same credential fingerprint (a changed
@@ -136,7 +153,8 @@ async function redeemRefreshToken(
   service: string,
   now: number,
 ): Promise<Identity> {
-  if (!runtime.refresh) throw new InvalidGrantError('refresh tokens are disabled');
+  if (!runtime.refresh)
+    throw new InvalidGrantError('refresh tokens are disabled: token.refresh is not set in the config');
   if (!token) throw new BadRequestError('missing refresh_token');
   const claims = await runtime.refresh.verify(token, { service, now });
   const index = runtime.authenticators.findIndex((a) => a.name === claims.authenticator);

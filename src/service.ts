@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
 import { startServer, type RunningServer } from './http/server.js';
 import { ensureDevKeys } from './token/generate.js';
+import { registryAuthBlock, registryTrustFiles } from './token/registry-block.js';
 import { ensureRefreshSecret } from './token/refresh.js';
 
 export interface ServiceOptions {
@@ -60,12 +61,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (logger) notice(logger);
     else pendingNotices.push(notice);
   };
+  /** Whether the first load created the development key (serve's first start). */
+  let createdDevKey = false;
   const load = async (): Promise<Config> => {
     const devKey = { keyPath: resolve(dataDir, 'token.key'), certificatePath: resolve(dataDir, 'token.pem') };
     // Only create the development key when the config names no key of its own.
     if (!namesSigningKey(configFile)) {
       const created = await ensureDevKeys(dataDir);
       if (created.created) {
+        createdDevKey = true;
         const notice = (l: Logger) =>
           l.warn(
             { key: created.keyPath, certificate: created.certPath },
@@ -135,7 +139,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     await metricsServer?.close();
     throw err;
   }
-  logStartup(log, current.config, server.url);
+  logStartup(log, current.config, server.url, createdDevKey);
   if (metricsServer) log.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
 
   const watchedFiles = (config: Config) => [configFile, ...config.files];
@@ -159,6 +163,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         'config reload failed; keeping the current config',
       );
       throw err;
+    }
+    for (const key of startOnlyChanges(first, next.config)) {
+      log.warn(
+        { key, config: configFile },
+        `${key} changed; it applies at start only, so the running server keeps the old value until regauth is restarted`,
+      );
     }
     const previous = current;
     current = next;
@@ -197,6 +207,29 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   };
 }
 
+/**
+ * Keys read only when the server starts (the listener, its TLS files, the route prefix, the
+ * metrics listener, the log format) whose value in `next` differs from the one the server started
+ * with: a reload applies everything else, but not these.
+ */
+function startOnlyChanges(started: Config, next: Config): string[] {
+  const a = started.raw;
+  const b = next.raw;
+  const changed: [string, boolean][] = [
+    ['server.addr', a.server.addr !== b.server.addr],
+    ['server.path_prefix', started.server.pathPrefix !== next.server.pathPrefix],
+    [
+      'server.certificate',
+      started.server.tls?.certPem !== next.server.tls?.certPem ||
+        a.server.certificate !== b.server.certificate,
+    ],
+    ['server.key', started.server.tls?.keyPem !== next.server.tls?.keyPem || a.server.key !== b.server.key],
+    ['metrics.addr', a.metrics.addr !== b.metrics.addr],
+    ['log.format', a.log.format !== b.log.format],
+  ];
+  return changed.filter(([, differs]) => differs).map(([key]) => key);
+}
+
 /** A config error as log fields: each problem with its YAML path and line; never the file's content. */
 function describeConfigError(err: unknown): unknown {
   if (err instanceof ConfigErrors) return err.errors.map(describeOne);
@@ -211,36 +244,34 @@ function describeOne(e: ConfigError): Record<string, unknown> {
   return { path: e.path, ...(e.line !== undefined ? { line: e.line } : {}), message };
 }
 
-/** Tells the operator how to point the registry at this server (the `auth.token` block to paste). */
-function logStartup(logger: Logger, config: Config, url: string): void {
+/**
+ * Logs where the server listens and the registry's `auth.token` settings (every start), and
+ * prints the block to paste when this start created the development key (its first start): a
+ * key from `regauth keys init` had its block printed by that command.
+ */
+function logStartup(logger: Logger, config: Config, url: string, printBlock: boolean): void {
   const service = config.token.services[0] ?? 'registry.example.com';
   const realm = `${url.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1')}${config.server.pathPrefix}/auth`;
+  const trust = registryTrustFiles(config.token.keyPath, config.token.certificatePath);
+  const fields = { realm, service, issuer: config.token.issuer, bundle: trust.bundle, jwks: trust.jwks };
   logger.info(
     {
       url,
       kid: config.token.key.kid,
       alg: config.token.key.alg,
-      rootcertbundle: config.token.certificatePath,
+      rootcertbundle: trust.bundle,
       registryAuthToken: {
         realm,
         service,
         issuer: config.token.issuer,
-        rootcertbundle: config.token.certificatePath,
+        rootcertbundle: trust.bundle,
+        ...(trust.jwks ? { jwks: trust.jwks } : {}),
       },
     },
-    `regauth listening on ${url}; registry config: auth.token.rootcertbundle must point to ${config.token.certificatePath}`,
+    `regauth listening on ${url}; registry config: auth.token.rootcertbundle must point to ${trust.bundle}`,
   );
+  if (!printBlock) return;
   process.stderr.write(
-    [
-      '',
-      'Paste into the registry config (config.yml); realm must be the URL clients use to reach regauth:',
-      'auth:',
-      '  token:',
-      `    realm: ${realm}`,
-      `    service: ${service}`,
-      `    issuer: ${JSON.stringify(config.token.issuer)}`,
-      `    rootcertbundle: ${config.token.certificatePath}`,
-      '',
-    ].join('\n') + '\n',
+    `\nPaste into the registry config (config.yml); realm must be the URL clients use to reach regauth:\n${registryAuthBlock(fields)}\n`,
   );
 }

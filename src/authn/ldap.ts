@@ -444,7 +444,33 @@ function translate(err: unknown): BackendUnavailableError {
       : err instanceof Error
         ? err.message
         : String(err);
-  return new BackendUnavailableError(NAME, detail, { cause: err });
+  const hint = tlsHint(err);
+  return new BackendUnavailableError(NAME, hint ? `${detail}; ${hint}` : detail, { cause: err });
+}
+
+/** Node's codes for a certificate chain it cannot verify against the trusted CAs. */
+const UNTRUSTED_CHAIN = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+]);
+
+/** The next step for a TLS failure the operator can fix in the config, if it is one. */
+function tlsHint(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && UNTRUSTED_CHAIN.has(code)) {
+      return "set ldap_auth.ca_certificate to the CA that signed the directory's certificate";
+    }
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      return "give ldap_auth.addr a host name that the directory's certificate holds";
+    }
+    if (code === 'CERT_HAS_EXPIRED') return "the directory's certificate has expired: renew it";
+  }
+  return undefined;
 }
 
 function quietUnbind(client: LdapClient): Promise<void> {

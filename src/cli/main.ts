@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { ConfigError, ConfigErrors } from '../errors.js';
+import { BackendUnavailableError, ConfigError, ConfigErrors } from '../errors.js';
 import { LOG_LEVELS } from '../config/ops.js';
 import { createLogger, envLogLevel } from '../log.js';
 import { startService } from '../service.js';
@@ -12,9 +12,9 @@ const { version } = require('../../package.json') as { version: string };
 
 /**
  * Exit codes (docs/cli.md "Exit codes and the config"): 0 ok, 1 a finding or denial, 2 bad usage
- * or config.
+ * or config, 3 a backend could not answer.
  */
-export const EXIT = { ok: 0, finding: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, finding: 1, usage: 2, unavailable: 3 } as const;
 
 /** How long in-flight requests may take after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -80,12 +80,27 @@ Example:
   return program;
 }
 
+/**
+ * `regauth help keys init` → `regauth keys init --help`: commander's help command passes on only
+ * the first name, which would print the `keys` help instead.
+ */
+export function nestedHelp(argv: readonly string[]): string[] {
+  const [node, script, first, ...rest] = argv;
+  if (first !== 'help' || rest.length < 2 || rest.some((a) => a.startsWith('-'))) return [...argv];
+  return [node!, script!, ...rest, '--help'];
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram().parseAsync(nestedHelp(argv));
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof BackendUnavailableError) {
+      // Not the operator's usage: the directory (or ext command, or provider) could not answer.
+      process.stderr.write(`regauth: ${err.message}\n`);
+      return EXIT.unavailable;
+    }
     if (err instanceof ConfigErrors || err instanceof ConfigError) {
       process.stderr.write(`regauth: ${err.message}\n`);
       return EXIT.usage;

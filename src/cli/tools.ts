@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { configJsonSchema } from '../config/json-schema.js';
-import { loadConfigFile, namesSigningKey, type Config } from '../config/load.js';
-import { createRuntime } from '../runtime.js';
+import { loadConfigFile, namedKeyFiles, namesSigningKey, type Config } from '../config/load.js';
+import { closeRuntime, createRuntime, type Runtime } from '../runtime.js';
 import { Secret } from '../secret.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
-import { checkAccess, CheckUsageError, formatReport, parseLabelArgs } from '../tools/check.js';
-import { diagnose, formatCheck, readRegistryConfig } from '../tools/doctor.js';
+import { checkAccess, CheckUsageError, formatReport, offlineLabels, parseLabelArgs } from '../tools/check.js';
+import { diagnose, formatCheck, probeRealm, readRegistryConfig } from '../tools/doctor.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
 import { keysActivate, keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
@@ -59,11 +59,26 @@ interface KeyFiles {
 export async function loadForTool(
   file: string,
   io: ToolIO,
-  options: { readonly note?: boolean; readonly devKey?: KeyFiles } = {},
+  options: { readonly note?: boolean; readonly devKey?: KeyFiles; readonly realKey?: boolean } = {},
 ): Promise<Config> {
   const note = options.note ?? true;
   const dir = await mkdtemp(join(tmpdir(), 'regauth-tool-'));
   try {
+    // A key named where it does not exist here (a container's /keys, from a checkout): check the
+    // rest of the config with a stand-in, and say how the key is made. Doctor needs the real one.
+    const named = options.realKey ? undefined : namedKeyFiles(file);
+    let standIns: Map<string, string> | undefined;
+    if (named && !existsSync(named.key) && !existsSync(named.certificate)) {
+      const keys = await ensureDevKeys(dir);
+      standIns = new Map([
+        [named.key, keys.keyPath],
+        [named.certificate, keys.certPath],
+      ]);
+      if (note)
+        io.stderr(
+          `${file}: ${named.keyYaml} ${named.key} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(named.key)}\`)\n`,
+        );
+    }
     let devKey: KeyFiles | undefined;
     if (!namesSigningKey(file)) {
       if (options.devKey) devKey = options.devKey;
@@ -85,9 +100,22 @@ export async function loadForTool(
       }
       return ensureRefreshSecret(join(dir, 'refresh.key')).path;
     };
-    return loadConfigFile(file, { devKey, devRefreshSecret });
+    return loadConfigFile(file, { devKey, devRefreshSecret, ...(standIns ? { standIns } : {}) });
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `fn` with the config's backends, then closes them (LDAP connections, the bcrypt pool,
+ * ext commands): a verb exits as soon as it has answered, even while a directory is reachable.
+ */
+async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = createRuntime(config);
+  try {
+    return await fn(runtime);
+  } finally {
+    await closeRuntime(runtime);
   }
 }
 
@@ -115,14 +143,14 @@ async function usage<T>(fn: () => Promise<T>): Promise<T> {
 export function addToolCommands(program: Command, io: ToolIO = processIO): void {
   program.addHelpText(
     'after',
-    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication); 2 bad usage or invalid config.\nRun `regauth <command> --help` for a command's options and an example.",
+    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication); 2 bad usage or invalid config; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing).\nRun `regauth <command> --help` for a command's options and an example.",
   );
   program
     .command('validate')
     .description(
       'load and lint a config: errors name their YAML path and line (exit 2); warnings (exit 1) for rules that never decide, patterns that cannot match, labels no backend produces, unknown actions',
     )
-    .requiredOption('-c, --config <file>', 'config file')
+    .option('-c, --config <file>', 'config file', 'config.yml')
     .addHelpText('after', '\nExample:\n  regauth validate -c config.yml')
     .action(async (opts: { config: string }) => {
       const config = await loadForTool(opts.config, io);
@@ -139,16 +167,24 @@ export function addToolCommands(program: Command, io: ToolIO = processIO): void 
   program
     .command('check')
     .description('what would be granted for each scope, and which rule decided (index and comment)')
-    .requiredOption('-c, --config <file>', 'config file')
+    .option('-c, --config <file>', 'config file', 'config.yml')
     .requiredOption('--account <name>', 'the account asking ("" for anonymous)')
     .requiredOption(
       '--scope <scope>',
       'a scope, e.g. repository:team/app:push,pull (required; repeatable, at least one)',
       collect,
     )
-    .option('--service <name>', 'the requested service (token audience)')
+    .option(
+      '--service <name>',
+      'the requested service (token audience); default: the one token.services lists (required when it lists several)',
+    )
     .option('--ip <address>', 'the client address')
-    .option('--label <key=value>', 'a label as an authenticator would report it (repeatable)', collect, [])
+    .option(
+      '--label <key=value>',
+      "a label as an authenticator would report it (repeatable); without it (and without --password-stdin), the labels the config's users: or users_file hold for the account",
+      collect,
+      [],
+    )
     .option('--password-stdin', "read the account's password on stdin and run the real authenticators")
     .option('--json', 'print one JSON object per scope: {scope, granted, rule, authorizer}')
     .addHelpText(
@@ -171,23 +207,25 @@ Examples:
         json?: boolean;
       }) => {
         const config = await loadForTool(opts.config, io, { note: !opts.json });
-        const runtime = createRuntime(config);
         const password = opts.passwordStdin ? new Secret(passwordFromStdin(await io.readStdin())) : undefined;
-        const result = await usage(() =>
-          checkAccess(runtime, {
-            account: opts.account,
-            scopes: opts.scope,
-            labels: parseLabelArgs(opts.label),
-            ...(opts.service === undefined ? {} : { service: opts.service }),
-            ...(opts.ip === undefined ? {} : { ip: opts.ip }),
-            ...(password ? { password } : {}),
-          }),
+        const result = await withRuntime(config, (runtime) =>
+          usage(() =>
+            checkAccess(runtime, {
+              account: opts.account,
+              scopes: opts.scope,
+              ...(opts.label.length > 0 ? { labels: parseLabelArgs(opts.label) } : {}),
+              ...(opts.service === undefined ? {} : { service: opts.service }),
+              ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+              ...(password ? { password } : {}),
+            }),
+          ),
         );
         if (result.outcome === 'unauthenticated') {
           io.stderr(`regauth: authentication failed for ${JSON.stringify(opts.account)}: ${result.reason}\n`);
           io.setExitCode(1);
           return;
         }
+        if (result.labelsNote !== undefined) io.stderr(`${result.labelsNote}\n`);
         for (const report of result.scopes) {
           io.stdout(opts.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
         }
@@ -197,7 +235,7 @@ Examples:
   program
     .command('test')
     .description('run policy expectations (a YAML list) against a config; exit 1 if any fails')
-    .requiredOption('-c, --config <file>', 'config file')
+    .option('-c, --config <file>', 'config file', 'config.yml')
     .argument(
       '<tests>',
       'policy test file: - {account, scope, expect: [actions], labels?, service?, ip?, comment?}',
@@ -214,7 +252,15 @@ Example policy-tests.yml:
     .action(async (testsFile: string, opts: { config: string }) => {
       const config = await loadForTool(opts.config, io, { note: false });
       const tests = loadPolicyTests(testsFile);
-      const results = await runPolicyTests(createRuntime(config), tests);
+      for (const t of tests) {
+        const unknown = t.labels === undefined ? offlineLabels(config, t.account).unknownFrom : [];
+        if (unknown.length > 0) {
+          io.stderr(
+            `note: ${t.path}${t.line === undefined ? '' : ` (line ${t.line})`} ${JSON.stringify(t.account)}: not in users: or users_file, and the labels ${unknown.join(', ')} would give are not known offline; checked with none (give them in the expectation's labels:)\n`,
+          );
+        }
+      }
+      const results = await withRuntime(config, (runtime) => runPolicyTests(runtime, tests));
       const failed = results.filter((r) => !r.passed);
       for (const r of failed) io.stdout(`${formatFailure(r)}\n`);
       io.stdout(`${results.length - failed.length} passed, ${failed.length} failed\n`);
@@ -240,7 +286,11 @@ Example:
 
   const keys = program
     .command('keys')
-    .description('create and rotate the token signing key (rotate, then activate)');
+    .description('create and rotate the token signing key (rotate, then activate)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  regauth keys init --dir /etc/regauth/keys\n  regauth keys rotate --dir /etc/regauth/keys\n  # restart the registry with the new bundle.pem, then:\n  regauth keys activate --dir /etc/regauth/keys',
+    );
   keys
     .command('init')
     .description(
@@ -351,9 +401,9 @@ Example:
   program
     .command('doctor')
     .description(
-      'check that the registry trusts regauth: issuer, service, rootcertbundle, realm path, certificate validity, v3 jwks',
+      "check that the registry trusts regauth: issuer, service, rootcertbundle and how tokens name the key (registry 2.8 and v3), the realm's path (--probe: that regauth answers there), certificate validity, v3 jwks",
     )
-    .requiredOption('-c, --config <file>', 'regauth config file')
+    .option('-c, --config <file>', 'config file', 'config.yml')
     .requiredOption('--registry-config <file>', "the registry's config.yml")
     .option(
       '--data-dir <dir>',
@@ -369,7 +419,11 @@ Without token.key (or server.key) in the config, doctor checks the development k
 Example:
   regauth doctor -c config.yml --registry-config /etc/docker/registry/config.yml`,
     )
-    .action(async (opts: { config: string; registryConfig: string; dataDir: string }) => {
+    .option(
+      '--probe',
+      'also ask the realm URL for a token, as a client would, to check that regauth answers there',
+    )
+    .action(async (opts: { config: string; registryConfig: string; dataDir: string; probe?: boolean }) => {
       const registry = readRegistryConfig(opts.registryConfig);
       let devKey: KeyFiles | undefined;
       if (!namesSigningKey(opts.config)) {
@@ -390,8 +444,14 @@ Example:
         }
         io.stdout(`${opts.config}: no token.key; checking the development key in ${dir}\n`);
       }
-      const config = await loadForTool(opts.config, io, devKey ? { devKey } : {});
-      const checks = diagnose(config, registry);
+      const config = await loadForTool(opts.config, io, { realKey: true, ...(devKey ? { devKey } : {}) });
+      let checks = diagnose(config, registry);
+      const realm = registry.token.realm;
+      if (opts.probe && typeof realm === 'string' && checks.some((c) => c.name === 'realm' && c.ok)) {
+        const service = typeof registry.token.service === 'string' ? registry.token.service : undefined;
+        const probed = await probeRealm(realm, service);
+        checks = checks.map((c) => (c.name === 'realm' ? probed : c));
+      }
       for (const check of checks) io.stdout(`${formatCheck(check)}\n`);
       const failed = checks.filter((c) => !c.ok).length;
       io.stdout(

@@ -10,12 +10,14 @@ import type { StaticUser } from '../authn/users.js';
 import { loadSigningKey } from '../token/keys.js';
 import { loadOidcAuth, type OidcAuthConfig } from './oidc.js';
 import type { SigningKey } from '../token/types.js';
+import { configSchema, type RawConfig } from './schema.js';
 import {
-  configSchema,
-  UNSUPPORTED_DOCKER_AUTH_SECTIONS,
-  UNSUPPORTED_DOCKER_AUTH_SERVER_KEYS,
-  type RawConfig,
-} from './schema.js';
+  DOCKER_AUTH_KEYS,
+  DOCKER_AUTH_SECTIONS,
+  dockerAuthCallback,
+  NULL_MEANS_UNSET,
+  REQUIRED_HINTS,
+} from './docker-auth.js';
 import { compileLdapConfig, type LdapConfig } from './ldap.js';
 import { formatPath, lineOf, nonStringKeysAt, parseYaml, type ParsedYaml } from './yaml.js';
 import { loadRefresh, type RefreshConfig } from './refresh.js';
@@ -72,6 +74,11 @@ export interface LoadOptions {
    * `token.refresh` but no `secret_file` (`regauth serve` keeps it in ./data).
    */
   readonly devRefreshSecret?: () => string;
+  /**
+   * Files read in place of the ones the config names (absolute path → path to read). The tools
+   * use it for a signing key that does not exist yet where they run (a container's /keys).
+   */
+  readonly standIns?: ReadonlyMap<string, string>;
 }
 
 /** Reads and loads a config file. Throws ConfigError / ConfigErrors naming YAML paths and lines. */
@@ -116,14 +123,15 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     }
   };
   const files: string[] = [];
-  const readFile = (yamlPath: string, p: string): string => {
+  const readFile = (yamlPath: string, p: string, advice?: string): string => {
     files.push(p);
     try {
-      return readFileSync(p, 'utf8');
+      return readFileSync(options.standIns?.get(p) ?? p, 'utf8');
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
       throw new ConfigError(
         yamlPath,
-        `cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        `cannot read ${p}: ${code ?? String(err)}${code === 'ENOENT' && advice ? `; ${advice}` : ''}`,
       );
     }
   };
@@ -167,8 +175,9 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       keyPath = at(keyRef);
       certificatePath = at(certRef);
     }
-    const keyPem = readFile(keyPathYaml, keyPath);
-    const certPem = readFile(certPathYaml, certificatePath);
+    const create = `create it with \`regauth keys init --dir ${dirname(keyPath)}\` (it writes token.key and token.pem there)`;
+    const keyPem = readFile(keyPathYaml, keyPath, create);
+    const certPem = readFile(certPathYaml, certificatePath, create);
     try {
       const signingKey = loadSigningKey({
         keyPem,
@@ -280,24 +289,41 @@ function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
     );
   }
   const errors: ConfigError[] = [];
-  const top = value as Record<string, unknown>;
+  // A shallow copy: refused docker_auth keys are reported by name and left out, so the schema
+  // reports everything else in the same run (a migration sees every problem at once).
+  const top: Record<string, unknown> = { ...(value as Record<string, unknown>) };
   const refused = (path: PropertyKey[], message: string) =>
     errors.push(new ConfigError(formatPath(path), message, { line: lineOf(parsed, path) }));
-  for (const section of UNSUPPORTED_DOCKER_AUTH_SECTIONS) {
-    if (section in top) refused([section], 'docker_auth section not supported by regauth; remove it');
-  }
-  const server = top['server'];
-  if (server && typeof server === 'object') {
-    for (const [key, message] of Object.entries(UNSUPPORTED_DOCKER_AUTH_SERVER_KEYS)) {
-      if (key in server) refused(['server', key], message);
+  const mapping = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  for (const [section, message] of Object.entries(DOCKER_AUTH_SECTIONS)) {
+    if (section in top) {
+      refused([section], message);
+      delete top[section];
     }
   }
-  if (errors.length > 0) throw new ConfigErrors(errors, file);
+  for (const [path, message] of Object.entries(DOCKER_AUTH_KEYS)) {
+    const [section, key] = path.split('.') as [string, string];
+    const inside = top[section];
+    if (mapping(inside) && key in inside) {
+      refused([section, key], message);
+      const { [key]: _dropped, ...rest } = inside;
+      top[section] = rest;
+    }
+  }
+  for (const section of NULL_MEANS_UNSET) {
+    const inside = top[section];
+    if (mapping(inside))
+      top[section] = Object.fromEntries(Object.entries(inside).filter(([, v]) => v !== null));
+  }
+  const oidc = top['oidc_auth'];
+  const callback = mapping(oidc) ? dockerAuthCallback(oidc['redirect_url']) : undefined;
+  if (callback) refused(['oidc_auth', 'redirect_url'], callback);
 
-  const result = configSchema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
+  const result = configSchema.safeParse(top, { reportInput: true });
+  if (result.success && errors.length === 0) return result.data;
   throw new ConfigErrors(
-    result.error.issues.flatMap((issue) => issueErrors(issue, parsed)),
+    [...errors, ...(result.error?.issues.flatMap((issue) => issueErrors(issue, parsed)) ?? [])],
     file,
   );
 }
@@ -312,7 +338,8 @@ function issueErrors(issue: z.core.$ZodIssue, parsed: ParsedYaml): ConfigError[]
   }
   let message = issue.message;
   // zod 4 leaves `issue.input` out unless asked: look the value up to tell missing from mistyped.
-  if (issue.code === 'invalid_type' && valueAt(parsed.value, path) === undefined) message = 'required';
+  if (issue.code === 'invalid_type' && valueAt(parsed.value, path) === undefined)
+    message = REQUIRED_HINTS[formatPath(path)] ?? 'required';
   return [new ConfigError(formatPath(path), message, { line: lineOf(parsed, path) })];
 }
 
@@ -352,6 +379,35 @@ export function namesSigningKey(file: string): boolean {
     return value?.token?.key !== undefined || value?.server?.key !== undefined;
   } catch {
     return true;
+  }
+}
+
+/**
+ * The signing key and certificate files a config names (`token.key`/`token.certificate`, else
+ * `server.key`/`server.certificate`), resolved against its folder; undefined when it names none
+ * or cannot be read (the real load reports that).
+ */
+export function namedKeyFiles(
+  file: string,
+): { readonly keyYaml: string; readonly key: string; readonly certificate: string } | undefined {
+  try {
+    const value = parseYaml(readFileSync(file, 'utf8')).value as {
+      token?: { key?: unknown; certificate?: unknown };
+      server?: { key?: unknown; certificate?: unknown };
+    };
+    const token = value?.token ?? {};
+    const server = value?.server ?? {};
+    const key = token.key ?? server.key;
+    const certificate = token.certificate ?? server.certificate;
+    if (typeof key !== 'string' || typeof certificate !== 'string') return undefined;
+    const base = dirname(resolve(file));
+    return {
+      keyYaml: token.key === undefined ? 'server.key' : 'token.key',
+      key: resolve(base, key),
+      certificate: resolve(base, certificate),
+    };
+  } catch {
+    return undefined;
   }
 }
 

@@ -4,6 +4,8 @@ import { parseIpMatcher } from '../authz/ip.js';
 import type { AuthzDecision, Labels } from '../authz/types.js';
 import { BadRequestError } from '../errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
+import type { Config } from '../config/load.js';
+import { defaultService, refusedService } from '../pipeline.js';
 import type { Runtime } from '../runtime.js';
 import type { Secret } from '../secret.js';
 
@@ -14,7 +16,10 @@ export interface CheckInput {
   readonly scopes: readonly string[];
   readonly service?: string;
   readonly ip?: string;
-  /** Labels as if an authenticator had reported them (`--label k=v`); added to the authenticators' ones. */
+  /**
+   * Labels as if an authenticator had reported them (`--label k=v`); added to the authenticators'
+   * ones. When absent (and no password), the labels the config's static users hold are used.
+   */
   readonly labels?: Labels;
   /** When given (`--password-stdin`), the real authenticators run first and their labels are used. */
   readonly password?: Secret;
@@ -35,6 +40,8 @@ export type CheckResult =
   | {
       readonly outcome: 'checked';
       readonly labels: Labels;
+      /** Where the labels came from, when the config supplied them (no --label, no password). */
+      readonly labelsNote?: string;
       readonly authenticatedBy: string | null;
       readonly scopes: ScopeReport[];
     }
@@ -52,9 +59,14 @@ export class CheckUsageError extends Error {
  */
 export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<CheckResult> {
   const scopes = parseScopeArgs(input.scopes);
-  const service = input.service ?? '';
   const services = runtime.config.token.services;
-  if (services.length > 0 && !services.includes(service)) {
+  const service = input.service ?? defaultService(services);
+  if (service === undefined) {
+    throw new CheckUsageError(
+      `token.services lists ${services.join(', ')}: give the one to check with --service (the token endpoint answers 400 for any other)`,
+    );
+  }
+  if (refusedService(services, service) !== undefined) {
     throw new CheckUsageError(
       `service ${JSON.stringify(service)} is not in token.services (${services.join(', ')}); the token endpoint answers 400`,
     );
@@ -69,7 +81,13 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
   }
 
   let labels: Labels = input.labels ?? {};
+  let labelsNote: string | undefined;
   let authenticatedBy: string | null = null;
+  if (input.password === undefined && input.labels === undefined) {
+    const known = offlineLabels(runtime.config, input.account);
+    labels = known.labels;
+    labelsNote = known.note;
+  }
   if (input.password !== undefined) {
     const authn = await authenticate(
       runtime.authenticators,
@@ -99,7 +117,69 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
     });
     reports.push(scopeReport(runtime, scope, decision));
   }
-  return { outcome: 'checked', labels, authenticatedBy, scopes: reports };
+  return {
+    outcome: 'checked',
+    labels,
+    ...(labelsNote === undefined ? {} : { labelsNote }),
+    authenticatedBy,
+    scopes: reports,
+  };
+}
+
+/** Backends whose labels are only known when they answer a login (not offline). */
+const ONLINE_LABEL_SOURCES = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'] as const;
+
+/** The labels a config can tell without asking a backend, and a line saying where they came from. */
+export interface OfflineLabels {
+  readonly labels: Labels;
+  /** `users` or `users_file` when a static backend holds the account, else null. */
+  readonly from: 'users' | 'users_file' | null;
+  /** For the operator: which labels were used, or why none (`labels: …`). */
+  readonly note: string;
+  /** For an account no static backend holds: the configured backends whose labels only a login tells. */
+  readonly unknownFrom: readonly string[];
+}
+
+/**
+ * The labels a login of `account` would get from the config's static backends, in the order the
+ * server asks them (`users:`, then `users_file`): the first that holds the account decides. For
+ * an account neither holds, the note names the configured backends whose labels only a login
+ * tells, and how to pass them instead. Used by `check` and `test` alike.
+ */
+export function offlineLabels(config: Config, account: string): OfflineLabels {
+  for (const [from, users] of [
+    ['users', config.users],
+    ['users_file', config.usersFile?.users],
+  ] as const) {
+    const user = users?.get(account);
+    if (user) {
+      return {
+        labels: user.labels,
+        from,
+        unknownFrom: [],
+        note: `labels: ${formatLabels(user.labels)} (what ${from === 'users' ? 'users:' : from} holds for ${JSON.stringify(account)}; give --label to check with others)`,
+      };
+    }
+  }
+  const online = ONLINE_LABEL_SOURCES.filter((name) => config.raw[name] !== undefined);
+  const where = `${JSON.stringify(account)} is not in users: or users_file`;
+  return {
+    labels: {},
+    from: null,
+    unknownFrom: online,
+    note:
+      online.length > 0
+        ? `labels: (none): ${where}, and the labels ${online.join(', ')} ${online.length === 1 ? 'gives are' : 'give are'} not known offline; pass them with --label key=value (repeatable), or use --password-stdin to ask the backends`
+        : `labels: (none): ${where}, and no other backend is configured`,
+  };
+}
+
+/** `group=devs,ops team=a`, or `(none)`. */
+export function formatLabels(labels: Labels): string {
+  const parts = Object.entries(labels)
+    .filter(([, values]) => values.length > 0)
+    .map(([key, values]) => `${key}=${values.join(',')}`);
+  return parts.length > 0 ? parts.join(' ') : '(none)';
 }
 
 /** A decision in report form: the deciding rule's index, path and comment, and which authorizer decided. */

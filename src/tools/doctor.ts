@@ -127,10 +127,30 @@ export function diagnose(
     if (bundle) {
       const holdsLeaf = bundle.some((c) => c.raw.equals(leaf.raw) || c.publicKey.equals(leaf.publicKey));
       const holdsChainCert = bundle.some((c) => chain.some((own) => own.raw.equals(c.raw)));
-      if (holdsLeaf || (usesX5c && holdsChainCert))
+      const thumbprintKid = config.token.key.kid !== config.token.key.libtrustKid;
+      if (
+        (holdsLeaf || (usesX5c && holdsChainCert)) &&
+        !usesX5c &&
+        thumbprintKid &&
+        str(t.jwks) === undefined
+      )
+        // Registry 2.8 finds a kid-only token's key by the libtrust kid of each bundle key; v3
+        // also by the thumbprint. Without jwks in its config, nothing says the registry is v3.
+        fail(
+          'rootcertbundle',
+          `${path} holds the signing certificate, but regauth names its key by kid alone (token.x5c: false) in registry v3's thumbprint format (token.disable_legacy_key_id: true): registry 2.8 looks keys up by their libtrust kid and refuses every token ("token signed by untrusted key with ID"); registry v3 accepts them`,
+          'set token.x5c: true (every registry version verifies the chain against the bundle), or token.disable_legacy_key_id: false for registry 2.8',
+        );
+      else if (holdsLeaf || (usesX5c && holdsChainCert))
         pass(
           'rootcertbundle',
-          `${path} holds ${holdsLeaf ? 'the signing certificate' : 'a certificate of its chain'}`,
+          `${path} holds ${holdsLeaf ? 'the signing certificate' : 'a certificate of its chain'}${
+            usesX5c
+              ? ' (tokens carry the chain in x5c: registry 2.8 and v3 verify it)'
+              : thumbprintKid
+                ? ''
+                : ' (tokens name the key by its libtrust kid, which registry 2.8 finds in the bundle; registry v3 needs token.x5c: true or auth.token.jwks)'
+          }`,
         );
       else
         fail(
@@ -157,7 +177,10 @@ export function diagnose(
     realmPath !== undefined &&
     wanted.includes(realmPath.length > 1 ? realmPath.replace(/\/$/, '') : realmPath)
   )
-    pass('realm', `${realm} reaches the token endpoint`);
+    pass(
+      'realm',
+      `the path of ${realm} is regauth's token endpoint (not probed; \`doctor --probe\` asks it)`,
+    );
   else
     fail(
       'realm',
@@ -251,6 +274,63 @@ function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Cer
         : `, not the previous key ${kid(previous)} (tokens it signed fail once the registry restarts with it)`
       : '';
   return { name: 'rotation', ok: true, message: `no rotation pending; ${signing}${retired}` };
+}
+
+/**
+ * `doctor --probe`: asks the realm for an anonymous token, as a client would, and checks that
+ * regauth answers (a token, or its JSON 401). Nothing listening, or another server, is a finding.
+ */
+export async function probeRealm(
+  realm: string,
+  service: string | undefined,
+  timeoutMs = 5000,
+): Promise<DoctorCheck> {
+  const url = new URL(realm);
+  if (service) url.searchParams.set('service', service);
+  const fix =
+    'set auth.token.realm to the URL clients use to reach regauth (through HAProxy, if any), and check that it is reachable from where the clients run';
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+  } catch (err) {
+    const cause = errorCode(err) ?? (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+    return { name: 'realm', ok: false, message: `nothing answers at ${realm} (${cause})`, fix };
+  }
+  const body = await res.text();
+  let json: { token?: unknown; errors?: unknown } | undefined;
+  try {
+    json = JSON.parse(body) as { token?: unknown; errors?: unknown };
+  } catch {
+    json = undefined;
+  }
+  if (
+    (res.status === 200 && typeof json?.token === 'string') ||
+    (res.status === 401 && Array.isArray(json?.errors))
+  ) {
+    return {
+      name: 'realm',
+      ok: true,
+      message: `${realm} answered as regauth's token endpoint (${res.status})`,
+    };
+  }
+  return {
+    name: 'realm',
+    ok: false,
+    message: `${realm} answered ${res.status}${json ? '' : ' (not JSON)'}, not as regauth's token endpoint`,
+    fix,
+  };
+}
+
+/** The first `code` (ECONNREFUSED, ENOTFOUND…) in an error's causes, fetch wraps it deeply. */
+function errorCode(err: unknown, depth = 0): string | undefined {
+  if (depth > 4 || err === null || typeof err !== 'object') return undefined;
+  const e = err as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string') return e.code;
+  for (const inner of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    const code = errorCode(inner, depth + 1);
+    if (code) return code;
+  }
+  return undefined;
 }
 
 /** `✓ issuer: …` / `✗ issuer: …` with an indented `fix:` line. */

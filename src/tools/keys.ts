@@ -3,6 +3,7 @@ import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
+import { registryAuthBlock } from '../token/registry-block.js';
 import { jwks } from '../token/sign.js';
 import type { SigningAlg, SigningKey } from '../token/types.js';
 
@@ -252,14 +253,13 @@ token:
   certificate: ${files.certificate}
 
 # registry config.yml
-auth:
-  token:
-    realm: https://registry.example.com/auth   # where clients reach regauth
-    service: registry.example.com              # clients send it back as \`service\`
-    issuer: "regauth"                          # = token.issuer
-    rootcertbundle: ${files.bundle}
-    jwks: ${files.jwks}   # registry v3 only; v2.8 ignores it
-
+${registryAuthBlock({
+  realm: 'https://registry.example.com/auth',
+  service: 'registry.example.com',
+  issuer: 'regauth',
+  bundle: files.bundle,
+  jwks: files.jwks,
+})}
 # certificate valid until ${new Date(cert.validTo).toISOString()}
 `;
 }

@@ -1,5 +1,5 @@
 import type { AclRuleInfo, AclWarning } from '../authz/acl.js';
-import { compilePattern, REQUEST_FIELDS } from '../authz/pattern.js';
+import { compilePattern, PatternCache, REQUEST_FIELDS } from '../authz/pattern.js';
 import type { Config } from '../config/load.js';
 import { formatPath } from '../config/yaml.js';
 
@@ -125,8 +125,14 @@ function unproducibleLabels(config: Config): LintWarning[] {
   const raw = config.raw as Record<string, unknown>;
   if (DYNAMIC_LABEL_SOURCES.some((section) => raw[section] !== undefined)) return [];
   const known = new Set<string>();
+  const values = new Map<string, string[]>();
   for (const users of [config.users, config.usersFile?.users]) {
-    for (const user of users?.values() ?? []) for (const key of Object.keys(user.labels)) known.add(key);
+    for (const user of users?.values() ?? []) {
+      for (const [key, list] of Object.entries(user.labels)) {
+        known.add(key);
+        values.set(key, [...(values.get(key) ?? []), ...list]);
+      }
+    }
   }
   const warnings: LintWarning[] = [];
   const unknown = (label: string) =>
@@ -149,9 +155,29 @@ function unproducibleLabels(config: Config): LintWarning[] {
         reported.add(label);
         warnings.push({ path, message: unknown(label) });
       }
+      // The key is produced, but is any of its values? (Only for patterns without placeholders.)
+      if (known.has(key) && !reported.has(key) && !matchesAnyValue(source, values.get(key) ?? [])) {
+        warnings.push({
+          path,
+          message: `no authenticator produces label ${key} with a value matching ${JSON.stringify(source)}: no user in users: or users_file has one and no ext_auth, ldap_auth, oidc_auth or jwt_auth is configured, so this rule never matches`,
+        });
+      }
     }
   }
   return warnings;
+}
+
+/** Whether a label pattern matches one of `values`; true when it has placeholders (not knowable here). */
+function matchesAnyValue(source: string, values: readonly string[]): boolean {
+  let pattern;
+  try {
+    pattern = compilePattern(source);
+  } catch {
+    return true; // The loader already reported it.
+  }
+  if (pattern.placeholders.length > 0) return true;
+  const cache = new PatternCache(16);
+  return values.some((v) => pattern.match(v, () => undefined, cache) !== null);
 }
 
 function placeholderLabels(source: string): string[] {

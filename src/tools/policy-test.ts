@@ -5,8 +5,9 @@ import { parseIpMatcher } from '../authz/ip.js';
 import { formatPath, lineOf, parseYaml } from '../config/yaml.js';
 import { BadRequestError, ConfigError, ConfigErrors } from '../errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
+import { defaultService, refusedService } from '../pipeline.js';
 import type { Runtime } from '../runtime.js';
-import { describeDecider, scopeReport } from './check.js';
+import { describeDecider, offlineLabels, scopeReport } from './check.js';
 
 const KEYS = 'account, scope, expect, labels, service, ip, comment';
 
@@ -22,8 +23,8 @@ const expectation = z.strictObject(
       .record(z.string(), z.union([z.string().transform((s) => [s]), z.array(z.string())]), {
         error: 'must be a mapping of label name to a list of values',
       })
-      .default({}),
-    service: z.string({ error: 'must be a string' }).default(''),
+      .optional(),
+    service: z.string({ error: 'must be a string' }).optional(),
     ip: z.string({ error: 'must be an IP address' }).optional(),
     comment: z.string({ error: 'must be a string' }).optional(),
   },
@@ -45,8 +46,10 @@ export interface PolicyTest {
   readonly account: string;
   readonly scope: Scope;
   readonly expect: readonly string[];
-  readonly labels: Readonly<Record<string, readonly string[]>>;
-  readonly service: string;
+  /** Absent: the labels the config's static users hold for the account (as a login would get). */
+  readonly labels: Readonly<Record<string, readonly string[]>> | undefined;
+  /** Absent: the only service `token.services` lists (as `check` assumes). */
+  readonly service: string | undefined;
   readonly ip: string | null;
   readonly comment: string | undefined;
 }
@@ -145,14 +148,23 @@ export async function runPolicyTests(
   tests: readonly PolicyTest[],
 ): Promise<PolicyTestResult[]> {
   const results: PolicyTestResult[] = [];
+  const services = runtime.config.token.services;
   for (const test of tests) {
+    const service = test.service ?? defaultService(services) ?? '';
+    const refused = refusedService(services, service);
+    if (refused !== undefined) {
+      // The token endpoint answers 400 before anything is authorized: nothing is granted.
+      const decidedBy = `the token endpoint: 400 ${refused} (token.services lists ${services.join(', ')})`;
+      results.push({ test, passed: test.expect.length === 0, granted: [], decidedBy });
+      continue;
+    }
     const decision = await authorizeScope(runtime.config.acl, runtime.extAuthz, {
       account: test.account,
       type: test.scope.type,
       name: test.scope.name,
-      service: test.service,
+      service,
       ip: test.ip,
-      labels: test.labels,
+      labels: test.labels ?? offlineLabels(runtime.config, test.account).labels,
       actions: test.scope.actions,
     });
     const decidedBy = describeDecider(scopeReport(runtime, test.scope, decision));

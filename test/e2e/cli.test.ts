@@ -111,6 +111,27 @@ describe('the built regauth CLI', () => {
     expect(run.stderr).toContain(message);
   });
 
+  test('without -c, validate reads config.yml in the working directory', () => {
+    const tmp = tempDir('regauth-cli-default-');
+    try {
+      writeFileSync(join(tmp.dir, 'config.yml'), 'token: {issuer: t}\nacl: []\n');
+      const run = spawnSync(process.execPath, [CLI, 'validate'], {
+        cwd: tmp.dir,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect({ code: run.status, stdout: run.stdout }).toEqual({ code: 0, stdout: 'config.yml: ok\n' });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test('regauth help keys init prints the help of keys init', () => {
+    const run = regauth(['help', 'keys', 'init']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: regauth keys init [options]');
+  });
+
   test('hash reads the password from stdin; it never appears in the output', () => {
     const password = randomPassword();
     const run = regauth(['hash', '--cost', '4'], `${password}\n`);

@@ -82,7 +82,12 @@ function materialize(example: string): string {
   }
   const copy = join(root, 'config', basename(example));
   writeFileSync(copy, text);
-  // Relative paths resolve against the example's own folder: bring its sample secrets along.
+  // Relative paths resolve against the example's own folder: bring its files (htpasswd, a
+  // password file) and its sample secrets along.
+  for (const entry of readdirSync(dirname(source), { withFileTypes: true })) {
+    const target = join(root, 'config', entry.name);
+    if (entry.isFile() && !existsSync(target)) copyFileSync(join(dirname(source), entry.name), target);
+  }
   const samples = join(dirname(source), 'secrets');
   if (existsSync(samples)) cpSync(samples, join(root, 'config', 'secrets'), { recursive: true });
   return copy;

@@ -179,6 +179,7 @@ ${acl}
   test('/metrics shows the counters moving', async () => {
     const granted = 'regauth_token_requests_total{outcome="granted",grant_type="password"}';
     const denied = 'regauth_token_requests_total{outcome="denied",grant_type="password"}';
+    const deniedAll = 'regauth_token_requests_total{outcome="denied_all",grant_type="password"}';
     const before = await metricsText();
     expect(
       (
@@ -191,12 +192,13 @@ ${acl}
       (await get(tokenUrl('repository:bob/x:pull'), { headers: { authorization: basic('bob', 'wrong') } }))
         .status,
     ).toBe(401);
-    // alice asks for bob's namespace: no rule matches, a denial by "none".
+    // alice asks for bob's namespace: no rule matches, a denial by "none"; a 200 granting nothing.
     await get(tokenUrl('repository:bob/x:pull'), {
       headers: { authorization: basic('alice', passwords.alice) },
     });
     const after = await metricsText();
-    expect(counter(after, granted)).toBe(counter(before, granted) + 2);
+    expect(counter(after, granted)).toBe(counter(before, granted) + 1);
+    expect(counter(after, deniedAll)).toBe(counter(before, deniedAll) + 1);
     expect(counter(after, denied)).toBe(counter(before, denied) + 1);
     expect(counter(after, 'regauth_authz_denials_total{rule="none",comment=""}')).toBe(
       counter(before, 'regauth_authz_denials_total{rule="none",comment=""}') + 1,
@@ -239,14 +241,14 @@ ${acl}
     expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/);
     const issued = s.logs
       .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l['msg'] === 'token issued');
+      .filter((l) => l['msg'] === 'token issued, every requested scope denied');
     expect(issued.at(-1)).toMatchObject({
       requestId: expect.any(String),
       client: { ip: expect.any(String) },
       account: 'carol',
       authenticator: 'users',
       requested: ['repository:internal/tools:pull'],
-      outcome: 'granted',
+      outcome: 'denied_all',
       decisions: [{ scope: 'repository:internal/tools:pull', granted: [], rule: null }],
       ms: expect.any(Number),
     });

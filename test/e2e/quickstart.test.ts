@@ -20,9 +20,9 @@ let registry: Registry;
 beforeAll(async () => {
   const port = await freePort();
   const example = readFileSync(new URL('../../config.example.yml', import.meta.url), 'utf8');
-  expect(example).toMatch(/addr: ':5001'/);
+  expect(example).toMatch(/addr: '127\.0\.0\.1:5001'/);
   const config = join(tmp.dir, 'config.yml');
-  writeFileSync(config, example.replace(/addr: ':5001'/, `addr: '127.0.0.1:${port}'`));
+  writeFileSync(config, example.replace(/addr: '127\.0\.0\.1:5001'/, `addr: '127.0.0.1:${port}'`));
   const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
   regauth = await startProcess(process.execPath, [cli, 'serve', '-c', config], {
     cwd: tmp.dir,
@@ -32,7 +32,10 @@ beforeAll(async () => {
   await waitFor(() => regauth.stderr().includes('rootcertbundle:'), 20_000, 'the auth.token block');
   const block = regauth.stderr();
   const value = (key: string) =>
-    new RegExp(`^\\s+${key}: (.+)$`, 'm').exec(block)?.[1]?.replace(/^"|"$/g, '') ?? '';
+    new RegExp(`^\\s+${key}: (.+)$`, 'm')
+      .exec(block)?.[1]
+      ?.replace(/\s+#.*$/, '')
+      .replace(/^"|"$/g, '') ?? '';
   registry = await startRegistry({
     realm: value('realm'),
     service: value('service'),

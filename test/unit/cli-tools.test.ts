@@ -1,6 +1,7 @@
 import bcrypt from 'bcryptjs';
 import { Command, CommanderError } from 'commander';
 import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
@@ -198,10 +199,39 @@ acl:
     );
   });
 
-  test('a missing -c is a usage error, exit 2', async () => {
-    const run = await regauth(['validate']);
-    expect(run.code).toBe(2);
-    expect(run.stderr).toContain("required option '-c, --config <file>' not specified");
+  test.each(['validate', 'check', 'test', 'doctor'])(
+    '%s -c defaults to config.yml, as serve does',
+    async (verb) => {
+      const run = await regauth([verb, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+        '-c, --config <file> config file (default: "config.yml")',
+      );
+    },
+  );
+
+  test('label values: a rule matching a value no static user has (and no other backend) is a warning', async () => {
+    const file = write(
+      'label-values.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+users:
+  alice: {labels: {group: [devs]}}
+acl:
+  - match: {labels: {group: admins}}
+    actions: ["*"]
+  - match: {labels: {group: "/dev.*/"}}
+    actions: [pull]
+  - match: {labels: {group: "\${account}"}}
+    actions: [pull]
+`,
+    );
+    const run = await regauth(['validate', '-c', file]);
+    expect(run.stdout.split('\n')).toEqual([
+      'warning: acl[0].match.labels.group: no authenticator produces label group with a value matching "admins": no user in users: or users_file has one and no ext_auth, ldap_auth, oidc_auth or jwt_auth is configured, so this rule never matches',
+      `${file}: valid, with 1 warning`,
+      '',
+    ]);
+    expect(run.code).toBe(1);
   });
 });
 
@@ -209,7 +239,7 @@ describe('regauth check', () => {
   test.each([
     [
       'own namespace',
-      ['--account', 'alice', '--scope', 'repository:alice/app:push,pull'],
+      ['--account', 'alice', '--label', 'group=none', '--scope', 'repository:alice/app:push,pull'],
       'repository:alice/app:pull,push\n  granted: pull,push\n  decided: acl[1] "own namespace"\n',
     ],
     [
@@ -221,13 +251,90 @@ describe('regauth check', () => {
       'no rule',
       ['--account', 'carol', '--scope', 'repository:team/app:pull'],
       'repository:team/app:pull\n  granted: (nothing)\n  decided: no rule matched (deny by default)\n',
+      'labels: (none): "carol" is not in users: or users_file, and no other backend is configured\n',
     ],
-  ])('%s', async (_name, args, stdout) => {
+  ])('%s', async (_name, args, stdout, stderr = '') => {
     expect(await regauth(['check', '-c', configFile, '--service', 'registry.test', ...args])).toEqual({
       code: 0,
       stdout,
+      stderr,
+    });
+  });
+
+  test("no --label: the labels the config's users: hold for the account are used, and said", async () => {
+    const run = await regauth([
+      'check',
+      '-c',
+      configFile,
+      '--service',
+      'registry.test',
+      '--account',
+      'alice',
+      '--scope',
+      'repository:team/app:push,pull',
+    ]);
+    expect(run).toEqual({
+      code: 0,
+      stdout: 'repository:team/app:pull,push\n  granted: pull\n  decided: acl[2] "devs pull team"\n',
+      stderr: 'labels: group=devs (what users: holds for "alice"; give --label to check with others)\n',
+    });
+  });
+
+  test('no --label, an account in users_file: its (empty) labels are used, and said', async () => {
+    write('htpasswd', `dave:${hash(randomPassword())}\n`);
+    const file = write(
+      'users-file.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\nusers_file: htpasswd\nacl:\n  - match: {account: dave}\n    actions: [pull]\n',
+    );
+    const run = await regauth(['check', '-c', file, '--account', 'dave', '--scope', 'repository:a/b:pull']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(
+      'labels: (none) (what users_file holds for "dave"; give --label to check with others)\n',
+    );
+  });
+
+  test("no --label, an account no static backend holds: says other backends' labels are not known offline", async () => {
+    const file = write(
+      'ext-labels.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\next_auth: {command: sh}\nacl:\n  - match: {labels: {team: a}}\n    actions: [pull]\n',
+    );
+    const run = await regauth(['check', '-c', file, '--account', 'bob', '--scope', 'repository:a/b:pull']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('granted: (nothing)');
+    expect(run.stderr).toBe(
+      'labels: (none): "bob" is not in users: or users_file, and the labels ext_auth gives are not known offline; pass them with --label key=value (repeatable), or use --password-stdin to ask the backends\n',
+    );
+  });
+
+  test('no --service: the only service token.services lists is the one checked', async () => {
+    const run = await regauth([
+      'check',
+      '-c',
+      configFile,
+      '--account',
+      'alice',
+      '--label',
+      'group=none',
+      '--scope',
+      'repository:alice/app:pull',
+    ]);
+    expect(run).toEqual({
+      code: 0,
+      stdout: 'repository:alice/app:pull\n  granted: pull\n  decided: acl[1] "own namespace"\n',
       stderr: '',
     });
+  });
+
+  test('no --service with several in token.services: exit 2, naming --service and the choices', async () => {
+    const file = write(
+      'two-services.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem, services: [a.test, b.test]}\nacl: []\n',
+    );
+    const run = await regauth(['check', '-c', file, '--account', 'x', '--scope', 'repository:a/b:pull']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'regauth: token.services lists a.test, b.test: give the one to check with --service (the token endpoint answers 400 for any other)\n',
+    );
   });
 
   test('--json: one object per scope with granted and rule', async () => {
@@ -302,11 +409,25 @@ describe('regauth check', () => {
   });
 });
 
+test('--help lists every exit code, an unreachable backend (3) included', async () => {
+  const run = await regauth(['--help']);
+  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication); 2 bad usage or invalid config; 3 a backend could not answer',
+  );
+});
+
 test('check --help says --scope is required and repeatable', async () => {
   const run = await regauth(['check', '--help']);
   expect(run.code).toBe(0);
   expect(run.stdout.replace(/\s+/g, ' ')).toContain(
     '--scope <scope> a scope, e.g. repository:team/app:push,pull (required; repeatable, at least one)',
+  );
+});
+
+test('check --help says where labels come from without --label', async () => {
+  const run = await regauth(['check', '--help']);
+  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
+    "without it (and without --password-stdin), the labels the config's users: or users_file hold for the account",
   );
 });
 
@@ -331,6 +452,55 @@ describe('regauth test', () => {
       code: 0,
       stdout: '3 passed, 0 failed\n',
       stderr: '',
+    });
+  });
+
+  test("an expectation without labels: uses the labels the config's users: hold for the account", async () => {
+    const file = write(
+      'static-labels.yml',
+      `- {account: alice, scope: "repository:team/app:push,pull", expect: [pull]}
+- {account: alice, labels: {}, scope: "repository:team/app:pull", expect: []}
+`,
+    );
+    expect(await regauth(['test', '-c', configFile, file])).toEqual({
+      code: 0,
+      stdout: '2 passed, 0 failed\n',
+      stderr: '',
+    });
+  });
+
+  test('a service the token endpoint refuses grants nothing, as the server decides; none given is the only one listed', async () => {
+    const file = write(
+      'services.yml',
+      `- {account: alice, scope: "repository:alice/app:pull", expect: [pull]}
+- {account: alice, service: registry.test, scope: "repository:alice/app:pull", expect: [pull]}
+- {account: alice, service: other.test, scope: "repository:alice/app:pull", expect: [pull]}
+- {account: alice, service: "", scope: "repository:alice/app:pull", expect: []}
+`,
+    );
+    expect(await regauth(['test', '-c', configFile, file])).toEqual({
+      code: 1,
+      stdout:
+        'FAIL [2] (line 3) alice repository:alice/app:pull: granted [], expected [pull]; decided by the token endpoint: 400 unknown service "other.test" (token.services lists registry.test)\n' +
+        '3 passed, 1 failed\n',
+      stderr: '',
+    });
+  });
+
+  test('an expectation without labels for an account only another backend knows: a note says so', async () => {
+    const config = write(
+      'ext-test.yml',
+      'token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\next_auth: {command: sh}\nacl: []\n',
+    );
+    const file = write(
+      'ext-tests.yml',
+      '- {account: bob, scope: "repository:a/b:pull", expect: []}\n- {account: bob, labels: {}, scope: "repository:a/b:pull", expect: []}\n',
+    );
+    expect(await regauth(['test', '-c', config, file])).toEqual({
+      code: 0,
+      stdout: '2 passed, 0 failed\n',
+      stderr:
+        'note: [0] (line 1) "bob": not in users: or users_file, and the labels ext_auth would give are not known offline; checked with none (give them in the expectation\'s labels:)\n',
     });
   });
 
@@ -402,6 +572,14 @@ describe('regauth hash', () => {
 });
 
 describe('regauth keys', () => {
+  test('keys --help shows an example', async () => {
+    const run = await regauth(['keys', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      'Example:\n  regauth keys init --dir /etc/regauth/keys\n  regauth keys rotate --dir /etc/regauth/keys',
+    );
+  });
+
   test.each(['ES256', 'RS256'] as const)(
     'init --alg %s: key 0600, cert for years, JWKS with v3 kid, blocks to paste',
     async (alg) => {
@@ -572,13 +750,15 @@ describe('regauth doctor', () => {
   });
 
   test.each(['/regauth/auth/token', '/regauth/auth/token/', '/regauth/auth/'])(
-    'the realm path %s reaches the token endpoint',
+    'the realm path %s is the token endpoint (checked as a path, not probed)',
     async (path) => {
       const file = registryConfig(
         `    realm: https://r.example.com${path}\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/bundle.pem\n    jwks: keys/jwks.json\n`,
       );
       const run = await regauth(['doctor', '-c', configFile, '--registry-config', file]);
-      expect(run.stdout).toContain(`ok   realm: https://r.example.com${path} reaches the token endpoint`);
+      expect(run.stdout).toContain(
+        `ok   realm: the path of https://r.example.com${path} is regauth's token endpoint (not probed; \`doctor --probe\` asks it)`,
+      );
       expect(run.code).toBe(0);
     },
   );
@@ -709,6 +889,44 @@ describe('regauth doctor', () => {
       stderr: '',
     });
     expect(existsSync(empty)).toBe(false);
+  });
+
+  test('--probe: a realm where nothing listens is a finding', async () => {
+    // A port that was free a moment ago, and that nobody listens on now.
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((done) => server.close(done));
+    const file = registryConfig(
+      `    realm: http://127.0.0.1:${port}/regauth/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/bundle.pem\n    jwks: keys/jwks.json\n`,
+    );
+    const run = await regauth(['doctor', '-c', configFile, '--registry-config', file, '--probe']);
+    expect(run.stdout).toContain(
+      `FAIL realm: nothing answers at http://127.0.0.1:${port}/regauth/auth (ECONNREFUSED)`,
+    );
+    expect(run.code).toBe(1);
+  });
+
+  test('--probe: regauth answering at the realm is ok', async () => {
+    const { startTestServer } = await import('../helpers/server.js');
+    const probed = await startTestServer({
+      dir: join(tmp.dir),
+      file: 'probe-config.yml',
+      config: () =>
+        'server: {path_prefix: /regauth}\ntoken: {issuer: acme, key: keys/token.key, certificate: keys/token.pem, services: [registry.test]}\nacl: []\n',
+    });
+    try {
+      const file = registryConfig(
+        `    realm: ${probed.url}/regauth/auth\n    service: registry.test\n    issuer: acme\n    rootcertbundle: keys/bundle.pem\n    jwks: keys/jwks.json\n`,
+      );
+      const run = await regauth(['doctor', '-c', configFile, '--registry-config', file, '--probe']);
+      expect(run.stdout).toContain(
+        `ok   realm: ${probed.url}/regauth/auth answered as regauth's token endpoint (401)`,
+      );
+      expect(run.code).toBe(0);
+    } finally {
+      await probed.server.close();
+    }
   });
 
   test('doctor --help documents --data-dir', async () => {

@@ -99,7 +99,7 @@ describe('loadConfigText', () => {
     [
       'docker_auth section not implemented',
       `token:\n  issuer: x\n__KEY__github_auth: {}\n`,
-      'github_auth: docker_auth section not supported by regauth; remove it',
+      'github_auth: docker_auth section not supported by regauth; use oidc_auth',
     ],
     [
       'bad addr',
@@ -115,6 +115,11 @@ describe('loadConfigText', () => {
       'missing key file',
       `token:\n  issuer: x\n  key: nope.key\n  certificate: nope.pem\n`,
       'token.key: cannot read',
+    ],
+    [
+      'missing key file: the error says how to create it',
+      `token:\n  issuer: x\n  key: /nonexistent/keys/token.key\n  certificate: /nonexistent/keys/token.pem\n`,
+      'token.key: cannot read /nonexistent/keys/token.key: ENOENT; create it with `regauth keys init --dir /nonexistent/keys` (it writes token.key and token.pem there)',
     ],
     ['not a mapping', `- a\n- b\n`, 'the config must be a YAML mapping'],
   ])('%s', (_what, yaml, message) => {

@@ -303,7 +303,11 @@ describe('the refresh grant', () => {
       { refresh: `    revoke_before: {"*": "${new Date((NOW + 1) * 1000).toISOString()}"}\n` },
       'refresh token revoked',
     ],
-    ['refresh disabled since', { refresh: null }, 'refresh tokens are disabled'],
+    [
+      'refresh disabled since',
+      { refresh: null },
+      'refresh tokens are disabled: token.refresh is not set in the config',
+    ],
   ])('%s → invalid_grant', async (_what, variant, message) => {
     const token = await login(runtime());
     const attempt = post(runtime(variant), refreshBody(token));

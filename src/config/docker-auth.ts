@@ -1,0 +1,62 @@
+/**
+ * What regauth does with docker_auth's config keys it does not take as they are: each is refused
+ * by name with what to do instead, so a migrated config never silently loses a setting.
+ */
+
+const SECTION = 'docker_auth section not supported by regauth; ';
+const KEY = 'docker_auth key not supported by regauth; ';
+
+/** docker_auth sections regauth does not implement, and what to use instead. */
+export const DOCKER_AUTH_SECTIONS: Readonly<Record<string, string>> = {
+  google_auth: `${SECTION}use oidc_auth with Google as the OpenID Connect provider (issuer https://accounts.google.com)`,
+  github_auth: `${SECTION}use oidc_auth with an OpenID Connect provider that signs in with GitHub, or jwt_auth for GitHub Actions ID tokens`,
+  gitlab_auth: `${SECTION}use oidc_auth with GitLab as the OpenID Connect provider, or jwt_auth for GitLab CI ID tokens`,
+  mongo_auth: `${SECTION}use ext_auth with a command that looks the account up in MongoDB`,
+  xorm_auth: `${SECTION}use ext_auth with a command that looks the account up in the database`,
+  acl_mongo: `${SECTION}put the rules under acl:, or decide in an ext_authz command`,
+  acl_xorm: `${SECTION}put the rules under acl:, or decide in an ext_authz command`,
+  casbin_authz: `${SECTION}put the rules under acl:, or call Casbin from an ext_authz command`,
+  plugin_authn: `${SECTION}regauth loads no Go plugins: run it as an ext_auth command`,
+  plugin_authz: `${SECTION}regauth loads no Go plugins: run it as an ext_authz command`,
+  letsencrypt: `${SECTION}terminate TLS in HAProxy or give server.certificate and server.key`,
+};
+
+/** docker_auth keys (`section.key`) regauth does not implement, and what to do instead. */
+export const DOCKER_AUTH_KEYS: Readonly<Record<string, string>> = {
+  'server.real_ip_header': `${KEY}use server.trusted_proxies (X-Forwarded-For is read from those peers only)`,
+  'server.real_ip_pos': `${KEY}use server.trusted_proxies (the client is the right-most X-Forwarded-For address that is not a trusted proxy)`,
+  'server.net': `${KEY}it listens on TCP only: give server.addr as [host]:port`,
+  'server.hsts': `${KEY}terminate TLS at HAProxy and set Strict-Transport-Security there`,
+  'server.tls_min_version': `${KEY}terminate TLS at HAProxy or use the defaults (Node's, TLS 1.2 and later)`,
+  'server.tls_curve_preferences': `${KEY}terminate TLS at HAProxy or use the defaults (Node's)`,
+  'server.tls_cipher_suites': `${KEY}terminate TLS at HAProxy or use the defaults (Node's)`,
+  'server.letsencrypt': `${SECTION}terminate TLS in HAProxy or give server.certificate and server.key`,
+  'oidc_auth.level_token_db': `${KEY}regauth stores no tokens: app passwords are signed with oidc_auth.secret_file and need no database; remove it`,
+  'oidc_auth.http_timeout': `${KEY}use oidc_auth.timeout (seconds, or e.g. "10s")`,
+};
+
+/**
+ * Sections where an empty key (`bind_dn:`, YAML null) means unset, as in docker_auth, whose
+ * reference config lists optional keys that way.
+ */
+export const NULL_MEANS_UNSET = ['server', 'ldap_auth', 'oidc_auth'] as const;
+
+/** docker_auth's OIDC callback path; regauth serves the callback at `/oidc/callback`. */
+export function dockerAuthCallback(redirectUrl: unknown): string | undefined {
+  if (typeof redirectUrl !== 'string') return undefined;
+  let url: URL;
+  try {
+    url = new URL(redirectUrl);
+  } catch {
+    return undefined;
+  }
+  if (!url.pathname.endsWith('/oidc_auth')) return undefined;
+  url.pathname = `${url.pathname.slice(0, -'/oidc_auth'.length)}/oidc/callback`;
+  return `docker_auth callback path; docker_auth's callback path /oidc_auth is /oidc/callback in regauth: set ${url.href} and register it at the provider`;
+}
+
+/** Extra words for a required key that a docker_auth config does not have. */
+export const REQUIRED_HINTS: Readonly<Record<string, string>> = {
+  'oidc_auth.secret_file':
+    "required (docker_auth has no such key): app passwords are signed with it instead of being stored (docker_auth's level_token_db); put 32 or more random characters in a file, e.g. `openssl rand -base64 48 > oidc-secret`",
+};

@@ -1,0 +1,111 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { auditRecord } from '../../src/audit.js';
+import { createLogger } from '../../src/log.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { parseStrictJson } from '../helpers/strict-json.js';
+
+const tmp = tempDir('regauth-audit-');
+const password = randomPassword();
+let s: TestServer;
+
+beforeAll(async () => {
+  s = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) =>
+      `token: {issuer: t, key: ${keyPath}, certificate: ${certPath}, services: [registry.test]}
+users:
+  alice: {password: "${hash(password)}"}
+acl:
+  - match: {account: alice, name: "alice/*"}
+    actions: [pull, push]
+`,
+  });
+});
+afterAll(async () => {
+  await s.server.close();
+  tmp.cleanup();
+});
+
+/** Asks for a token and returns the audit line the request wrote, parsed strictly. */
+async function audited(scope: string): Promise<{ status: number; line: Record<string, unknown> }> {
+  const before = s.logs.length;
+  const query = scope === '' ? '' : `&scope=${encodeURIComponent(scope)}`;
+  const res = await fetch(`${s.url}/auth?service=registry.test${query}`, {
+    headers: { authorization: basic('alice', password) },
+  });
+  await res.arrayBuffer();
+  // The line is written once the answer is sent.
+  for (let i = 0; i < 50 && s.logs.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+  const lines = s.logs.slice(before).filter((l) => l.includes('"requestId"'));
+  expect(lines).toHaveLength(1);
+  return { status: res.status, line: parseStrictJson(lines[0]!) as Record<string, unknown> };
+}
+
+describe('the audit line', () => {
+  test('has one key per name: the requested service is `service`, the program is `app`', async () => {
+    const { status, line } = await audited('repository:alice/app:pull');
+    expect(status).toBe(200);
+    expect(line).toMatchObject({ app: 'regauth', service: 'registry.test', outcome: 'granted' });
+  });
+
+  test('a request where every scope is denied: outcome denied_all (still 200 with a token), findable by grep', async () => {
+    const { status, line } = await audited('repository:bob/app:push');
+    expect(status).toBe(200);
+    expect(line).toMatchObject({
+      outcome: 'denied_all',
+      granted: [],
+      requested: ['repository:bob/app:push'],
+    });
+    expect(line['msg']).toBe('token issued, every requested scope denied');
+  });
+
+  test('some scopes granted: outcome granted; no scopes asked (docker login): granted', async () => {
+    const partly = await fetch(
+      `${s.url}/auth?service=registry.test&scope=${encodeURIComponent('repository:alice/app:pull')}&scope=${encodeURIComponent('repository:bob/app:pull')}`,
+      { headers: { authorization: basic('alice', password) } },
+    );
+    expect(partly.status).toBe(200);
+    const { line } = await audited('');
+    expect(line['outcome']).toBe('granted');
+    const mixed = s.logs
+      .map((l) => parseStrictJson(l) as Record<string, unknown>)
+      .find((l) => (l['requested'] as string[] | undefined)?.includes('repository:bob/app:pull'));
+    expect(mixed?.['outcome']).toBe('granted');
+  });
+
+  test('with log.format pretty, the requested service is still shown', () => {
+    let out = '';
+    const logger = createLogger({
+      format: 'pretty',
+      destination: new Writable({
+        write(chunk, _e, cb) {
+          out += String(chunk);
+          cb();
+        },
+      }),
+    });
+    logger.info(
+      auditRecord({
+        requestId: 'r1',
+        method: 'GET',
+        ip: null,
+        via: null,
+        request: {
+          grant: 'password',
+          service: 'registry.test',
+          clientId: undefined,
+          credentials: { account: 'alice', password: undefined },
+          scopes: [],
+          offline: false,
+        } as never,
+        status: 401,
+        ms: 1,
+      }),
+      'token refused',
+    );
+    expect(out).toContain('registry.test');
+    expect(out).not.toMatch(/app: "?regauth/);
+  });
+});

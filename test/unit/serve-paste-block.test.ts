@@ -1,0 +1,89 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { startService } from '../../src/service.js';
+import { registryAuthBlock } from '../../src/token/registry-block.js';
+import { keysInit, keysRotate, pasteBlocks } from '../../src/tools/keys.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { logSink } from '../helpers/server.js';
+
+const tmp = tempDir('regauth-paste-');
+afterAll(() => tmp.cleanup());
+afterEach(() => vi.restoreAllMocks());
+
+/** Starts serve on a config, returning what it wrote to stderr and its startup log line. */
+async function serveOnce(configFile: string, dataDir: string) {
+  let stderr = '';
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    dataDir,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watch: false,
+  });
+  await service.close(100);
+  vi.restoreAllMocks();
+  const listening = log.lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => String(l['msg']).startsWith('regauth listening'));
+  return { stderr, listening };
+}
+
+describe("serve's registry block", () => {
+  test('with a key from keys init (rotated): names bundle.pem, which trusts old and new, as keys init does', async () => {
+    const dir = join(tmp.dir, 'keys');
+    const files = await keysInit(dir);
+    await keysRotate(dir);
+    expect(readFileSync(files.bundle, 'utf8').match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    const configFile = join(tmp.dir, 'prod.yml');
+    writeFileSync(
+      configFile,
+      'server: {addr: "127.0.0.1:0"}\ntoken: {issuer: acme, key: keys/token.key, certificate: keys/token.pem, services: [registry.test]}\nacl: []\n',
+    );
+    const { stderr, listening } = await serveOnce(configFile, join(tmp.dir, 'unused-data'));
+    // The key was made by keys init, which printed the block: serve does not print it again.
+    expect(stderr).toBe('');
+    expect(listening).toMatchObject({
+      rootcertbundle: files.bundle,
+      registryAuthToken: { rootcertbundle: files.bundle, jwks: files.jwks, issuer: 'acme' },
+    });
+    // keys init and serve word the block with one function.
+    const block = pasteBlocks(files, readFileSync(files.certificate, 'utf8'));
+    expect(block).toContain(
+      registryAuthBlock({
+        realm: 'https://registry.example.com/auth',
+        service: 'registry.example.com',
+        issuer: 'regauth',
+        bundle: files.bundle,
+        jwks: files.jwks,
+      }),
+    );
+  });
+
+  test('the development key: printed on the first start (when serve creates the key), not on later ones', async () => {
+    const configFile = join(tmp.dir, 'dev.yml');
+    writeFileSync(configFile, 'server: {addr: "127.0.0.1:0"}\ntoken: {issuer: dev}\nacl: []\n');
+    const dataDir = join(tmp.dir, 'data');
+    const first = await serveOnce(configFile, dataDir);
+    const realm = String((first.listening?.['registryAuthToken'] as { realm: string }).realm);
+    expect(first.stderr).toContain(
+      registryAuthBlock({
+        realm,
+        service: 'registry.example.com',
+        issuer: 'dev',
+        bundle: join(dataDir, 'token.pem'),
+        jwks: undefined,
+      }),
+    );
+    const second = await serveOnce(configFile, dataDir);
+    expect(second.stderr).toBe('');
+    expect(second.listening).toMatchObject({
+      registryAuthToken: { rootcertbundle: join(dataDir, 'token.pem') },
+    });
+  });
+});

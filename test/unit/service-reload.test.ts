@@ -1,0 +1,54 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { startService } from '../../src/service.js';
+import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { logSink } from '../helpers/server.js';
+
+const tmp = tempDir('regauth-reload-');
+afterAll(() => tmp.cleanup());
+
+test('a reload that changes a key applied only at start warns, naming the key and that a restart applies it', async () => {
+  const keys = await writeSigningKey(tmp.dir);
+  const configFile = join(tmp.dir, 'config.yml');
+  const config = (server: string, extra = '') =>
+    `server: {${server}}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\n${extra}`;
+  writeFileSync(configFile, config('addr: "127.0.0.1:0", path_prefix: /a'));
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watch: false,
+  });
+  try {
+    const warnings = () =>
+      log.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l['level'] === 40)
+        .map((l) => ({ key: l['key'], msg: l['msg'] }));
+
+    // Another issuer only: applied by the reload, nothing to warn about.
+    writeFileSync(
+      configFile,
+      config('addr: "127.0.0.1:0", path_prefix: /a').replace('issuer: t', 'issuer: u'),
+    );
+    await service.reload();
+    expect(service.runtime().config.token.issuer).toBe('u');
+    expect(warnings()).toEqual([]);
+
+    writeFileSync(
+      configFile,
+      config('addr: "localhost:0", path_prefix: /b', 'metrics: {addr: "127.0.0.1:0"}\n'),
+    );
+    await service.reload();
+    expect(warnings()).toEqual(
+      ['server.addr', 'server.path_prefix', 'metrics.addr'].map((key) => ({
+        key,
+        msg: `${key} changed; it applies at start only, so the running server keeps the old value until regauth is restarted`,
+      })),
+    );
+  } finally {
+    await service.close(100);
+  }
+});
