@@ -7,7 +7,7 @@ import { startMetricsServer } from './http/metrics.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
-import { startServer, type RunningServer } from './http/server.js';
+import { applyConnectionLimits, startServer, type RunningServer } from './http/server.js';
 import { ensureDevKeys } from './token/generate.js';
 import { ensureRefreshSecret } from './token/refresh.js';
 
@@ -152,6 +152,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }
     const previous = current;
     current = next;
+    applyConnectionLimits(server.server, next.config);
     metrics.reloads.inc({ result: 'success' });
     if (!process.env['REGAUTH_LOG_LEVEL']) log.level = next.config.raw.log.level;
     // Requests that already hold `previous` finish with it; its backends close after a grace period.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, nonEmpty, strict } from './shared.js';
+import { duration, durationBetween, nonEmpty, strict } from './shared.js';
 import { refreshSchema } from './refresh.js';
 import { extCommandSchema } from './ext.js';
 import { jwtAuthSchema } from './jwt.js';
@@ -33,6 +33,24 @@ const server = strict({
   certificate: nonEmpty.optional(),
   key: nonEmpty.optional(),
   trusted_proxies: z.array(nonEmpty).default([]),
+  /** Open client connections at most; past it a new connection is closed at once. */
+  max_connections: z
+    .number({ error: 'must be a positive integer' })
+    .int({ error: 'must be a positive integer' })
+    .min(1, { error: 'must be a positive integer' })
+    .default(512),
+  /** Seconds a client has to send the whole request header (idle connections included). */
+  headers_timeout: durationBetween(
+    1,
+    600,
+    () => 'must be a duration between 1 second and 10 minutes',
+  ).default(5),
+  /** Seconds a client has to send the whole request, header and body. */
+  request_timeout: durationBetween(
+    1,
+    600,
+    () => 'must be a duration between 1 second and 10 minutes',
+  ).default(10),
 });
 
 const token = strict({
