@@ -89,13 +89,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   };
 
   const metrics = options.metrics ?? createMetrics({ defaults: true });
-  const runtimeDeps: RuntimeDeps = {
-    ...options.runtimeDeps,
-    instrument: (a) => instrumentAuthenticator(options.runtimeDeps?.instrument?.(a) ?? a, metrics),
-  };
   const first = await load();
   logger ??= (options.logger as (config: Config) => Logger)(first);
   const log = logger;
+  const runtimeDeps: RuntimeDeps = {
+    logger: log,
+    ...options.runtimeDeps,
+    instrument: (a) => instrumentAuthenticator(options.runtimeDeps?.instrument?.(a) ?? a, metrics),
+  };
   for (const notice of pendingNotices) notice(log);
   pendingNotices = [];
   let current = createRuntime(first, runtimeDeps);

@@ -1,6 +1,7 @@
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
-import { backendCommand, describeExit, type CommandResult, type CommandRunner } from '../ext/command.js';
+import { backendCommand, describeExit, type BackendCommand, type CommandRunner } from '../ext/command.js';
+import type { Logger } from '../log.js';
 import type { AuthzRequest } from './types.js';
 
 /**
@@ -12,15 +13,20 @@ import type { AuthzRequest } from './types.js';
  */
 export class ExtAuthorizer {
   readonly name = 'ext_authz';
-  readonly #run: (stdin: string) => Promise<CommandResult>;
+  readonly #command: BackendCommand;
 
-  constructor(config: ExtCommandConfig, runner?: CommandRunner) {
-    this.#run = backendCommand(this.name, config, runner);
+  constructor(config: ExtCommandConfig, runner?: CommandRunner, logger?: Logger) {
+    this.#command = backendCommand(this.name, config, runner, logger);
+  }
+
+  /** Kills the commands still running (shutdown, or a reload's grace period over). */
+  close(): Promise<void> {
+    return this.#command.close();
   }
 
   /** The granted actions (sorted): all requested ones, or none. */
   async authorize(request: AuthzRequest): Promise<string[]> {
-    const result = await this.#run(JSON.stringify(requestInfo(request)));
+    const result = await this.#command.run(JSON.stringify(requestInfo(request)));
     if (result.code === 0) return [...new Set(request.actions)].sort();
     if (result.code === 1) return [];
     throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);

@@ -13,6 +13,8 @@ import { BackendUnavailableError, ConfigErrors } from '../../src/errors.js';
 import { limitConcurrency, type CommandRunner } from '../../src/ext/command.js';
 import { Secret } from '../../src/secret.js';
 import { randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { logSink } from '../helpers/server.js';
+import { createLogger } from '../../src/log.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
 const fixture = (name: string, args: string[] = [], timeoutMs = 5000): ExtCommandConfig => ({
@@ -74,7 +76,7 @@ describe('ext_auth (docker_auth protocol)', () => {
     );
   });
 
-  test.each(['background.sh', 'background-open.sh'])(
+  test.each(['background.sh', 'background-open.sh', 'setsid.sh'])(
     'what a command leaves running in the background is killed when it exits (%s)',
     async (script) => {
       const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
@@ -92,6 +94,60 @@ describe('ext_auth (docker_auth protocol)', () => {
       }
     },
   );
+
+  test('at the timeout, a leftover in a session of its own is killed too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
+    try {
+      const pidFile = join(dir, 'pid');
+      const authn = new ExtAuthenticator(fixture('setsid.sh', [pidFile, 'hang'], 500));
+      await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(/timed out after 500 ms/);
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      expect(pid).toBeGreaterThan(0);
+      await expect.poll(() => isAlive(pid), { timeout: 2000 }).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('close() kills a command in flight and what it left behind; the request fails (503)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
+    try {
+      const pidFile = join(dir, 'pid');
+      const authn = new ExtAuthenticator(fixture('slow.sh', ['30', pidFile], 60_000));
+      const pending = authn.authenticate(creds('alice', 'pw')).catch((e: unknown) => e);
+      await expect.poll(() => readFileSync(pidFile, 'utf8').trim() !== '', { timeout: 5000 }).toBe(true);
+      const started = Date.now();
+      await authn.close();
+      expect(await pending).toBeInstanceOf(BackendUnavailableError);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(isAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    ['a denial', '1', { outcome: 'denied' }],
+    ['a failure', '3', BackendUnavailableError],
+  ])('the first lines of stderr are logged after %s, never the password', async (_name, code, outcome) => {
+    const log = logSink();
+    const password = randomPassword();
+    const authn = new ExtAuthenticator(
+      fixture('stderr.sh', [code, '30']),
+      undefined,
+      createLogger({ destination: log.stream }),
+    );
+    const result = await authn.authenticate(creds('alice', password)).catch((e: unknown) => e);
+    if (typeof outcome === 'function') expect(result).toBeInstanceOf(outcome);
+    else expect(result).toMatchObject(outcome);
+    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
+    const entry = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => 'stderr' in l);
+    expect(entry).toMatchObject({ backend: 'ext_auth', exit: `exit ${code}` });
+    const lines = entry!['stderr'] as string[];
+    expect(lines.slice(0, 3)).toEqual(['line 1', 'line 2', 'line 3']);
+    expect(lines.length).toBeLessThanOrEqual(10);
+    expect(log.lines.join('\n')).not.toContain(password);
+  });
 
   test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
     const authn = new ExtAuthenticator(fixture('flood.sh'));
