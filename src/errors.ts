@@ -89,8 +89,8 @@ export class UnsupportedGrantError extends RegauthError {
 
 export class TooManyRequestsError extends RegauthError {
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super('ERR_TOO_MANY_REQUESTS', 'too many failed attempts, retry later');
+  constructor(retryAfterSeconds: number, message = 'too many failed attempts, retry later') {
+    super('ERR_TOO_MANY_REQUESTS', message);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

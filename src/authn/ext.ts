@@ -24,11 +24,15 @@ export class ExtAuthenticator implements Authenticator {
     this.#command = backendCommand(this.name, config, runner, logger);
   }
 
-  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+  async authenticate({ account, password, client, signal }: Credentials): Promise<AuthnResult> {
     // The command splits stdin at the first space; an account with whitespace would be misread.
     if (/\s/.test(account)) return { outcome: 'no_match' };
     const secret = password?.reveal() ?? '';
-    const result = await this.#command.run(`${account} ${secret}`, { redact: secret });
+    const result = await this.#command.run(`${account} ${secret}`, {
+      redact: secret,
+      ...(client !== undefined ? { client } : {}),
+      ...(signal ? { signal } : {}),
+    });
     switch (result.code) {
       case 0:
         return { outcome: 'authenticated', labels: parseLabels(result.stdout, this.name) };

@@ -4,6 +4,12 @@ import { backendCommand, describeExit, type BackendCommand, type CommandRunner }
 import type { Logger } from '../log.js';
 import type { AuthzRequest } from './types.js';
 
+/** Per request: the client address (per-client bound) and a signal that cancels the run. */
+export interface AuthorizeOptions {
+  readonly client?: string;
+  readonly signal?: AbortSignal;
+}
+
 /**
  * `ext_authz`: docker_auth's external authorizer protocol. The command gets the scope request
  * as JSON on stdin, with docker_auth's field names
@@ -14,9 +20,12 @@ import type { AuthzRequest } from './types.js';
 export class ExtAuthorizer {
   readonly name = 'ext_authz';
   readonly #command: BackendCommand;
+  /** How many scopes of one request it may be asked about (`ext_authz.max_calls_per_request`). */
+  readonly maxCallsPerRequest: number;
 
   constructor(config: ExtCommandConfig, runner?: CommandRunner, logger?: Logger) {
     this.#command = backendCommand(this.name, config, runner, logger);
+    this.maxCallsPerRequest = config.maxCallsPerRequest ?? Infinity;
   }
 
   /** Kills the commands still running (shutdown, or a reload's grace period over). */
@@ -25,8 +34,8 @@ export class ExtAuthorizer {
   }
 
   /** The granted actions (sorted): all requested ones, or none. */
-  async authorize(request: AuthzRequest): Promise<string[]> {
-    const result = await this.#command.run(JSON.stringify(requestInfo(request)));
+  async authorize(request: AuthzRequest, options: AuthorizeOptions = {}): Promise<string[]> {
+    const result = await this.#command.run(JSON.stringify(requestInfo(request)), options);
     if (result.code === 0) return [...new Set(request.actions)].sort();
     if (result.code === 1) return [];
     throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, durationBetween, nonEmpty, strict } from './shared.js';
 import { refreshSchema } from './refresh.js';
-import { extCommandSchema } from './ext.js';
+import { extAuthzSchema, extCommandSchema } from './ext.js';
 import { jwtAuthSchema } from './jwt.js';
 import { oidcAuthSchema } from './oidc.js';
 import { ldapAuthSchema } from './ldap.js';
@@ -95,7 +95,7 @@ export const configSchema = strict({
     .optional(),
   users_file: nonEmpty.optional(),
   ext_auth: extCommandSchema.optional(),
-  ext_authz: extCommandSchema.optional(),
+  ext_authz: extAuthzSchema.optional(),
   ldap_auth: ldapAuthSchema.optional(),
   oidc_auth: oidcAuthSchema.optional(),
   jwt_auth: jwtAuthSchema.optional(),

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { BackendUnavailableError } from '../errors.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { BackendUnavailableError, TooManyRequestsError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** How an external command ended. `code` is null when it was killed by a signal. */
@@ -21,6 +21,8 @@ export interface RunRequest {
   readonly timeoutMs: number;
   /** Aborting kills the command (or gives up its wait for a slot): the run fails with CommandFailure. */
   readonly signal?: AbortSignal;
+  /** Who the run is for (the client address), for the per-client bound of {@link limitConcurrency}. */
+  readonly client?: string;
 }
 
 /**
@@ -143,18 +145,20 @@ export const spawnRunner: CommandRunner = (request) =>
 /** Markers of finished runs whose leftovers the next sweep kills. */
 let pendingMarkers = new Set<string>();
 let sweeping: Promise<void> | undefined;
+/** The shortest time between two sweeps: under a flood of runs, one sweep serves many. */
+const SWEEP_INTERVAL_MS = 100;
 
 /** Kills, soon, every process still marked with `marker` (one sweep serves every run that ended meanwhile). */
 function scheduleSweep(marker: string): void {
   pendingMarkers.add(marker);
   sweeping ??= (async () => {
-    // Let the runs that end at about the same time join this sweep.
-    await new Promise((r) => setTimeout(r, 10));
     while (pendingMarkers.size > 0) {
+      // Let the runs that end at about the same time join this sweep.
+      await new Promise((r) => setTimeout(r, SWEEP_INTERVAL_MS));
       const markers = pendingMarkers;
       pendingMarkers = new Set();
       // Until a pass finds nothing: a leftover may have forked while the previous pass ran.
-      for (let pass = 0; pass < 3 && (await sweepLeftovers(markers)) > 0; pass++);
+      for (let pass = 0; pass < 3 && sweepLeftovers(markers) > 0; pass++);
     }
     sweeping = undefined;
   })();
@@ -168,60 +172,71 @@ export async function leftoversSwept(): Promise<void> {
 /**
  * Kills every process (of this user: others' environments cannot be read) whose
  * {@link RUN_MARKER} is one of `markers`; returns how many. Linux only: without /proc it finds
- * nothing, and a command's process group is all that is killed.
+ * nothing, and a command's process group is all that is killed. Synchronous on purpose: a few
+ * milliseconds for a few hundred processes, where as many asynchronous reads would fill libuv's
+ * thread pool, which signing and file reads need too.
  */
-export async function sweepLeftovers(markers: ReadonlySet<string>): Promise<number> {
+export function sweepLeftovers(markers: ReadonlySet<string>): number {
   let pids: string[];
   try {
-    pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
     return 0;
   }
   const prefix = `${RUN_MARKER}=`;
   let killed = 0;
-  await Promise.all(
-    pids.map(async (pid) => {
-      if (Number(pid) === process.pid) return;
-      let environ: string;
-      try {
-        environ = await readFile(`/proc/${pid}/environ`, 'latin1');
-      } catch {
-        return;
-      }
-      // The variable starts the environment or follows a NUL (not the tail of another name).
-      const inner = environ.indexOf(`\0${prefix}`);
-      const at = environ.startsWith(prefix) ? 0 : inner < 0 ? -1 : inner + 1;
-      if (at < 0) return;
-      const end = environ.indexOf('\0', at);
-      const value = environ.slice(at + prefix.length, end < 0 ? undefined : end);
-      if (!markers.has(value)) return;
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-        killed++;
-      } catch {
-        // Gone meanwhile.
-      }
-    }),
-  );
+  for (const pid of pids) {
+    if (Number(pid) === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    // The variable starts the environment or follows a NUL (not the tail of another name).
+    const inner = environ.indexOf(`\0${prefix}`);
+    const at = environ.startsWith(prefix) ? 0 : inner < 0 ? -1 : inner + 1;
+    if (at < 0) continue;
+    const end = environ.indexOf('\0', at);
+    const value = environ.slice(at + prefix.length, end < 0 ? undefined : end);
+    if (!markers.has(value)) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed++;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
   return killed;
 }
+
+/** How long a client refused by the per-client bound is asked to wait (Retry-After). */
+const CLIENT_BUSY_RETRY_SECONDS = 1;
 
 /**
  * Bounds how many commands run at once. A caller waiting for a slot longer than `timeoutMs`
  * gets a CommandFailure, so a flood of requests against a slow command cannot pile up unbounded.
  * A caller whose `signal` aborts while it waits leaves the queue at once.
+ *
+ * One client (`request.client`) may have at most `maxPerClient` runs in flight, running or
+ * waiting; past it the run is refused at once with TooManyRequestsError (429, Retry-After), so a
+ * single address cannot fill the queue and starve everyone else.
  */
-export function limitConcurrency(runner: CommandRunner, max: number): CommandRunner {
+export function limitConcurrency(runner: CommandRunner, max: number, maxPerClient = max): CommandRunner {
   if (!Number.isInteger(max) || max < 1) throw new TypeError('"max" must be a positive integer');
+  if (!Number.isInteger(maxPerClient) || maxPerClient < 1)
+    throw new TypeError('"maxPerClient" must be a positive integer');
   let running = 0;
   const waiting: (() => void)[] = [];
+  /** Runs in flight per client (only clients with at least one). */
+  const perClient = new Map<string, number>();
   // A finishing run hands its slot straight to the next waiter, so a newcomer cannot overtake it.
   const release = () => {
     const next = waiting.shift();
     if (next) next();
     else running--;
   };
-  return async (request) => {
+  const limited: CommandRunner = async (request) => {
     const started = Date.now();
     if (request.signal?.aborted) throw new CommandFailure('cancelled');
     if (running < max) running++;
@@ -256,6 +271,25 @@ export function limitConcurrency(runner: CommandRunner, max: number): CommandRun
       release();
     }
   };
+  return async (request) => {
+    const client = request.client;
+    if (client === undefined) return limited(request);
+    const inFlight = perClient.get(client) ?? 0;
+    if (inFlight >= maxPerClient) {
+      throw new TooManyRequestsError(
+        CLIENT_BUSY_RETRY_SECONDS,
+        'too many requests from this address in progress, retry later',
+      );
+    }
+    perClient.set(client, inFlight + 1);
+    try {
+      return await limited(request);
+    } finally {
+      const n = (perClient.get(client) ?? 1) - 1;
+      if (n === 0) perClient.delete(client);
+      else perClient.set(client, n);
+    }
+  };
 }
 
 /** A short description of an exit, for logs and errors: `exit 3`, `signal SIGSEGV`. */
@@ -269,6 +303,8 @@ export interface CommandSettings {
   readonly args: readonly string[];
   readonly timeoutMs: number;
   readonly maxConcurrency: number;
+  /** Runs in flight for one client; default `maxConcurrency` (no bound of its own). */
+  readonly maxPerClient?: number;
 }
 
 /** How many lines of a command's stderr are logged, and how much of each. */
@@ -281,6 +317,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Text never to log from the command's stderr (the password it was given). */
   readonly redact?: string;
+  /** The client address the run is for (see {@link limitConcurrency}); absent: no per-client bound. */
+  readonly client?: string;
 }
 
 /** The configured command of one backend; see {@link backendCommand}. */
@@ -302,7 +340,7 @@ export function backendCommand(
   runner: CommandRunner = spawnRunner,
   logger?: Logger,
 ): BackendCommand {
-  const limited = limitConcurrency(runner, settings.maxConcurrency);
+  const limited = limitConcurrency(runner, settings.maxConcurrency, settings.maxPerClient);
   const closing = new AbortController();
   const inFlight = new Set<Promise<unknown>>();
   const logStderr = (stderr: string, outcome: string, redact: string | undefined) => {
@@ -324,6 +362,7 @@ export function backendCommand(
         stdin,
         timeoutMs: settings.timeoutMs,
         signal,
+        ...(options.client !== undefined ? { client: options.client } : {}),
       });
       logStderr(result.stderr, describeExit(result), redact);
       return result;
