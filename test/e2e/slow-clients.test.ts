@@ -142,6 +142,68 @@ describe('through examples/haproxy.cfg', () => {
     await haproxy?.stop();
   });
 
+  /** Writes `raw` on a fresh connection and returns the status of every reply until it closes (or 3 s). */
+  function exchange(raw: string): Promise<number[]> {
+    return new Promise((resolve) => {
+      const socket = connect({ port: haproxy.port, host: '127.0.0.1' });
+      let text = '';
+      const done = () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve([...text.matchAll(/^HTTP\/1\.[01] (\d{3}) /gm)].map((m) => Number(m[1])));
+      };
+      const timer = setTimeout(done, 3000);
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('error', () => undefined);
+      socket.on('close', done);
+      socket.once('connect', () => socket.write(raw));
+    });
+  }
+
+  // Every front request is POST /auth/token without a grant (regauth: 400); every smuggled one
+  // is GET /healthz, which HAProxy answers 404 and only regauth would answer 200. So a 200 means a
+  // request got past HAProxy's view of the stream.
+  const post = 'POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n';
+  const smuggled = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  test.each([
+    ['CL.TE', `${post}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`],
+    [
+      'TE.CL',
+      `${post}Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`,
+    ],
+    [
+      'duplicate Content-Length',
+      `${post}Content-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+    ],
+    [
+      'Transfer-Encoding with a space before the colon',
+      `${post}Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    ],
+    [
+      'Transfer-Encoding xchunked',
+      `${post}Transfer-Encoding: xchunked\r\nContent-Length: 0\r\n\r\n${smuggled}`,
+    ],
+    ['obs-fold', `${post}X-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n`],
+    ['bare LF', post.replaceAll('\r\n', '\n') + 'Content-Length: 0\n\n'],
+    ['pipelined', `${post}Content-Length: 0\r\n\r\n${smuggled}`],
+    ['absolute-form', 'GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['dot segments out of /oidc/', 'GET /oidc/../metrics HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a 20 KiB header', `${post}X-Big: ${'a'.repeat(20 * 1024)}\r\nContent-Length: 0\r\n\r\n`],
+  ])('%s: no request gets past HAProxy unseen', async (_name, raw) => {
+    const statuses = await exchange(raw);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(
+      statuses.every((status) => [400, 404, 405, 413, 431, 501].includes(status)),
+      JSON.stringify(statuses),
+    ).toBe(true);
+  });
+
+  test('a 70 KiB body is refused with 413', async () => {
+    const body = `grant_type=password&username=a&password=${'a'.repeat(70 * 1024)}`;
+    expect(await exchange(`${post}Content-Length: ${body.length}\r\n\r\n${body}`)).toEqual([413]);
+  });
+
   test('a flood of half-header connections from one address leaves logins from others answered', async () => {
     // More than HAProxy's global maxconn (4096), from one address, each stalled mid-header.
     const attacker = '127.0.0.3';
