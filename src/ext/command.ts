@@ -353,7 +353,14 @@ export function backendCommand(
     logger.warn({ backend, exit: outcome, stderr: lines }, `${backend} command wrote on stderr`);
   };
   const run = async (stdin: string, options: RunOptions = {}): Promise<CommandResult> => {
-    const signal = options.signal ? AbortSignal.any([options.signal, closing.signal]) : closing.signal;
+    // Aborted by the caller or by close(). (Not AbortSignal.any: on Node 20 every signal made
+    // from the long-lived closing signal would stay registered with it.)
+    const cancel = new AbortController();
+    const abort = () => cancel.abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    closing.signal.addEventListener('abort', abort, { once: true });
+    if (options.signal?.aborted || closing.signal.aborted) abort();
+    const signal = cancel.signal;
     const redact = options.redact || undefined;
     try {
       const result = await limited({
@@ -372,6 +379,9 @@ export function backendCommand(
         throw new BackendUnavailableError(backend, err.message, { cause: err });
       }
       throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+      closing.signal.removeEventListener('abort', abort);
     }
   };
   return {

@@ -133,6 +133,26 @@ describe('ext_auth (docker_auth protocol)', () => {
     }
   });
 
+  test("a request's signal aborting (answered, or the client gone) kills its running command", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
+    try {
+      const pidFile = join(dir, 'pid');
+      const authn = new ExtAuthenticator(fixture('slow.sh', ['30', pidFile], 60_000));
+      const gone = new AbortController();
+      const pending = authn
+        .authenticate({ ...creds('alice', 'pw'), signal: gone.signal })
+        .catch((e: unknown) => e);
+      await expect.poll(() => readFileSync(pidFile, 'utf8').trim() !== '', { timeout: 5000 }).toBe(true);
+      gone.abort();
+      const error = await pending;
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      expect((error as Error).message).toBe('ext_auth: cancelled');
+      await expect.poll(() => isAlive(Number(readFileSync(pidFile, 'utf8'))), { timeout: 2000 }).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test.each([
     ['a denial', '1', { outcome: 'denied' }],
     ['a failure', '3', BackendUnavailableError],
