@@ -14,6 +14,8 @@ export interface RequestContext {
   readonly ip: string | null;
   /** Unix time in seconds. */
   readonly now: number;
+  /** Aborted when the request no longer needs an answer: the work still queued for it is dropped. */
+  readonly signal?: AbortSignal;
 }
 
 /** The decision for one requested scope, for the audit log and `regauth check`. */
@@ -67,12 +69,19 @@ export async function issueToken(
   const refused = refusedService(config.token.services, request.service);
   if (refused !== undefined) throw new BadRequestError(refused);
 
+  // Who the backends' work is for (their per-client bounds) and what cancels it.
+  const work = { client: ctx.ip ?? '', ...(ctx.signal ? { signal: ctx.signal } : {}) };
+
   // authenticate: by password (GET Basic, POST password grant) or by refresh token
   let authn: Identity;
   if (request.grant === 'refresh_token') {
     authn = await redeemRefreshToken(runtime, request.refreshToken, request.service, ctx.now);
   } else {
-    const result = await authenticate(runtime.authenticators, request.credentials, runtime.verifier);
+    const result = await authenticate(
+      runtime.authenticators,
+      { ...request.credentials, ...work },
+      runtime.verifier,
+    );
     if (result.outcome === 'denied') {
       throw new UnauthorizedError(undefined, { authenticator: result.by, reason: result.reason });
     }
@@ -90,9 +99,9 @@ export async function issueToken(
     labels: authn.labels,
     actions: scope.actions,
   }));
-  const decisions: ScopeDecision[] = (await authorizeScopes(config.acl, runtime.extAuthz, requests)).map(
-    (decision, i) => ({ scope: request.scopes[i]!, decision }),
-  );
+  const decisions: ScopeDecision[] = (
+    await authorizeScopes(config.acl, runtime.extAuthz, requests, work)
+  ).map((decision, i) => ({ scope: request.scopes[i]!, decision }));
   const access: AccessEntry[] = decisions
     .filter((d) => d.decision.granted.length > 0)
     .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));

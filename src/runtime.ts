@@ -17,6 +17,7 @@ import type { Authenticator, Credentials } from './authn/types.js';
 import { ExtAuthenticator } from './authn/ext.js';
 import { ExtAuthorizer } from './authz/ext.js';
 import type { CommandRunner } from './ext/command.js';
+import type { Logger } from './log.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
 import { createRefreshTokens, type RefreshTokens } from './token/refresh.js';
 
@@ -51,6 +52,8 @@ export interface RuntimeDeps {
   readonly runCommand?: CommandRunner;
   /** Override how LDAP clients are made (unit tests use a fake directory). */
   readonly ldapClient?: LdapClientFactory;
+  /** Where ext_auth / ext_authz commands' stderr is logged; not logged when absent. */
+  readonly logger?: Logger;
   /** Wraps each authenticator (metrics); the identity when absent. */
   readonly instrument?: (authenticator: Authenticator) => Authenticator;
 }
@@ -70,11 +73,13 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     authenticators.push(usersFile);
     entryVersions.set(usersFile, staticEntryVersion(config.usersFile.users));
   }
-  if (config.extAuth) authenticators.push(new ExtAuthenticator(config.extAuth, deps.runCommand));
+  if (config.extAuth) authenticators.push(new ExtAuthenticator(config.extAuth, deps.runCommand, deps.logger));
   if (config.ldap) authenticators.push(new LdapAuthenticator(config.ldap, deps.ldapClient));
   if (config.oidcAuth) authenticators.push(new AppPasswordAuthenticator(config.oidcAuth));
   if (config.raw.jwt_auth) authenticators.push(new JwtAuthenticator(config.raw.jwt_auth));
-  const extAuthz = config.extAuthz ? new ExtAuthorizer(config.extAuthz, deps.runCommand) : undefined;
+  const extAuthz = config.extAuthz
+    ? new ExtAuthorizer(config.extAuthz, deps.runCommand, deps.logger)
+    : undefined;
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
   const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
@@ -131,5 +136,9 @@ export function topCost(config: Config): number | undefined {
 
 /** Releases what the runtime's backends and verifier hold. */
 export async function closeRuntime(runtime: Runtime): Promise<void> {
-  await Promise.allSettled([...runtime.authenticators.map((a) => a.close?.()), runtime.verifier.close?.()]);
+  await Promise.allSettled([
+    ...runtime.authenticators.map((a) => a.close?.()),
+    runtime.extAuthz?.close(),
+    runtime.verifier.close?.(),
+  ]);
 }

@@ -9,7 +9,7 @@ import { startMetricsServer } from './http/metrics.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
-import { startServer, type RunningServer } from './http/server.js';
+import { applyConnectionLimits, startServer, type RunningServer } from './http/server.js';
 import { ensureDevKeys } from './token/generate.js';
 import { registryAuthBlock, registryTrustFiles } from './token/registry-block.js';
 import { ensureRefreshSecret } from './token/refresh.js';
@@ -95,13 +95,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   };
 
   const metrics = options.metrics ?? createMetrics({ defaults: true });
-  const runtimeDeps: RuntimeDeps = {
-    ...options.runtimeDeps,
-    instrument: (a) => instrumentAuthenticator(options.runtimeDeps?.instrument?.(a) ?? a, metrics),
-  };
   const first = await load();
   logger ??= (options.logger as (config: Config) => Logger)(first);
   const log = logger;
+  const runtimeDeps: RuntimeDeps = {
+    logger: log,
+    ...options.runtimeDeps,
+    instrument: (a) => instrumentAuthenticator(options.runtimeDeps?.instrument?.(a) ?? a, metrics),
+  };
   for (const notice of pendingNotices) notice(log);
   pendingNotices = [];
   let current = createRuntime(first, runtimeDeps);
@@ -172,6 +173,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }
     const previous = current;
     current = next;
+    applyConnectionLimits(server.server, next.config);
     metrics.reloads.inc({ result: 'success' });
     if (!process.env['REGAUTH_LOG_LEVEL']) log.level = next.config.raw.log.level;
     // Requests that already hold `previous` finish with it; its backends close after a grace period.

@@ -1,7 +1,8 @@
 import type { Labels } from '../authz/types.js';
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
-import { backendCommand, describeExit, type CommandResult, type CommandRunner } from '../ext/command.js';
+import { backendCommand, describeExit, type BackendCommand, type CommandRunner } from '../ext/command.js';
+import type { Logger } from '../log.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
 /**
@@ -17,16 +18,21 @@ import type { Authenticator, AuthnResult, Credentials } from './types.js';
  */
 export class ExtAuthenticator implements Authenticator {
   readonly name = 'ext_auth';
-  readonly #run: (stdin: string) => Promise<CommandResult>;
+  readonly #command: BackendCommand;
 
-  constructor(config: ExtCommandConfig, runner?: CommandRunner) {
-    this.#run = backendCommand(this.name, config, runner);
+  constructor(config: ExtCommandConfig, runner?: CommandRunner, logger?: Logger) {
+    this.#command = backendCommand(this.name, config, runner, logger);
   }
 
-  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+  async authenticate({ account, password, client, signal }: Credentials): Promise<AuthnResult> {
     // The command splits stdin at the first space; an account with whitespace would be misread.
     if (/\s/.test(account)) return { outcome: 'no_match' };
-    const result = await this.#run(`${account} ${password?.reveal() ?? ''}`);
+    const secret = password?.reveal() ?? '';
+    const result = await this.#command.run(`${account} ${secret}`, {
+      redact: secret,
+      ...(client !== undefined ? { client } : {}),
+      ...(signal ? { signal } : {}),
+    });
     switch (result.code) {
       case 0:
         return { outcome: 'authenticated', labels: parseLabels(result.stdout, this.name) };
@@ -37,6 +43,11 @@ export class ExtAuthenticator implements Authenticator {
       default:
         throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);
     }
+  }
+
+  /** Kills the commands still running (shutdown, or a reload's grace period over). */
+  close(): Promise<void> {
+    return this.#command.close();
   }
 }
 

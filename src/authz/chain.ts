@@ -1,18 +1,42 @@
 import type { CompiledAcl } from './acl.js';
-import type { ExtAuthorizer } from './ext.js';
+import { BadRequestError } from '../errors.js';
+import type { AuthorizeOptions, ExtAuthorizer } from './ext.js';
 import type { AuthzDecision, AuthzRequest } from './types.js';
 
 /**
  * Decides every scope of a request, in order. Without `ext_authz` the ACL alone decides, and
  * synchronously: no promise per scope on the token path.
+ *
+ * With `ext_authz`, the scopes no ACL rule matches are counted first: more than
+ * `ext_authz.max_calls_per_request` is a BadRequestError (400) before any command runs. They are
+ * then asked one after the other, so one request has at most one command in flight (the
+ * per-client bound counts requests, not scopes), and a failure (503) or an aborted `signal`
+ * (the client went away) leaves the rest unasked. Identical scopes were merged when the
+ * request was parsed, so each (account, labels, scope) is decided once per request.
  */
 export async function authorizeScopes(
   acl: CompiledAcl,
   ext: ExtAuthorizer | undefined,
   requests: readonly AuthzRequest[],
+  options: AuthorizeOptions = {},
 ): Promise<AuthzDecision[]> {
-  if (!ext) return requests.map((r) => acl.authorize(r));
-  return Promise.all(requests.map((r) => authorizeScope(acl, ext, r)));
+  const decisions = requests.map((r) => acl.authorize(r));
+  if (!ext) return decisions;
+  const asks = decisions.flatMap((d, i) => (d.rule === null ? [i] : []));
+  if (asks.length > ext.maxCallsPerRequest) {
+    throw new BadRequestError(
+      `${asks.length} scopes need ext_authz; at most ${ext.maxCallsPerRequest} per request`,
+      'invalid_scope',
+    );
+  }
+  for (const i of asks) {
+    decisions[i] = {
+      granted: await ext.authorize(requests[i]!, options),
+      rule: null,
+      authorizer: 'ext_authz',
+    };
+  }
+  return decisions;
 }
 
 /**

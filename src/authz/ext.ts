@@ -1,7 +1,14 @@
 import type { ExtCommandConfig } from '../config/ext.js';
 import { BackendUnavailableError } from '../errors.js';
-import { backendCommand, describeExit, type CommandResult, type CommandRunner } from '../ext/command.js';
+import { backendCommand, describeExit, type BackendCommand, type CommandRunner } from '../ext/command.js';
+import type { Logger } from '../log.js';
 import type { AuthzRequest } from './types.js';
+
+/** Per request: the client address (per-client bound) and a signal that cancels the run. */
+export interface AuthorizeOptions {
+  readonly client?: string;
+  readonly signal?: AbortSignal;
+}
 
 /**
  * `ext_authz`: docker_auth's external authorizer protocol. The command gets the scope request
@@ -12,15 +19,23 @@ import type { AuthzRequest } from './types.js';
  */
 export class ExtAuthorizer {
   readonly name = 'ext_authz';
-  readonly #run: (stdin: string) => Promise<CommandResult>;
+  readonly #command: BackendCommand;
+  /** How many scopes of one request it may be asked about (`ext_authz.max_calls_per_request`). */
+  readonly maxCallsPerRequest: number;
 
-  constructor(config: ExtCommandConfig, runner?: CommandRunner) {
-    this.#run = backendCommand(this.name, config, runner);
+  constructor(config: ExtCommandConfig, runner?: CommandRunner, logger?: Logger) {
+    this.#command = backendCommand(this.name, config, runner, logger);
+    this.maxCallsPerRequest = config.maxCallsPerRequest ?? Infinity;
+  }
+
+  /** Kills the commands still running (shutdown, or a reload's grace period over). */
+  close(): Promise<void> {
+    return this.#command.close();
   }
 
   /** The granted actions (sorted): all requested ones, or none. */
-  async authorize(request: AuthzRequest): Promise<string[]> {
-    const result = await this.#run(JSON.stringify(requestInfo(request)));
+  async authorize(request: AuthzRequest, options: AuthorizeOptions = {}): Promise<string[]> {
+    const result = await this.#command.run(JSON.stringify(requestInfo(request)), options);
     if (result.code === 0) return [...new Set(request.actions)].sort();
     if (result.code === 1) return [];
     throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);

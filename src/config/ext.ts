@@ -8,7 +8,12 @@ import { durationBetween, nonEmpty, strict } from './shared.js';
  * `ext_auth` and `ext_authz`: docker_auth's `{command, args}`, plus a timeout and a bound on
  * concurrent runs. Both sections have the same shape.
  */
-export const extCommandSchema = strict({
+const positiveInteger = z
+  .number({ error: 'must be a positive integer' })
+  .int({ error: 'must be a positive integer' })
+  .min(1, { error: 'must be a positive integer' });
+
+const commandShape = {
   command: nonEmpty,
   args: z.array(z.string({ error: 'args must be strings' }), { error: 'must be a list' }).default([]),
   /** Seconds, or a string with units ("10s", "1m"); the command is killed after it. */
@@ -17,14 +22,20 @@ export const extCommandSchema = strict({
     Infinity,
     () => 'must be a duration of at least 1 second, e.g. 5 or "10s"',
   ).default(5),
-  max_concurrency: z
-    .number({ error: 'must be a positive integer' })
-    .int({ error: 'must be a positive integer' })
-    .min(1, { error: 'must be a positive integer' })
-    .default(8),
+  max_concurrency: positiveInteger.default(8),
+  /** Runs in flight (running or waiting) for one client address; default a quarter of max_concurrency. */
+  max_per_client: positiveInteger.optional(),
+};
+
+export const extCommandSchema = strict(commandShape);
+
+/** `ext_authz`: the same, plus how many scopes of one request it may be asked about. */
+export const extAuthzSchema = strict({
+  ...commandShape,
+  max_calls_per_request: positiveInteger.default(8),
 });
 
-export type ExtCommandSchema = z.output<typeof extCommandSchema>;
+export type ExtCommandSchema = z.output<typeof extCommandSchema> & { max_calls_per_request?: number };
 
 /** An `ext_auth` / `ext_authz` section, loaded: the command resolved to an executable file. */
 export interface ExtCommandConfig {
@@ -33,6 +44,10 @@ export interface ExtCommandConfig {
   readonly args: readonly string[];
   readonly timeoutMs: number;
   readonly maxConcurrency: number;
+  /** Runs in flight for one client address; past it a request is answered 429 at once. */
+  readonly maxPerClient: number;
+  /** `ext_authz` only: scopes of one request it may be asked about (more: 400). */
+  readonly maxCallsPerRequest?: number;
 }
 
 /**
@@ -60,11 +75,20 @@ export function loadExtCommand(
       `${JSON.stringify(raw.command)}: not found or not executable (looked for ${where})`,
     );
   }
+  const maxPerClient = raw.max_per_client ?? Math.max(1, Math.floor(raw.max_concurrency / 4));
+  if (maxPerClient > raw.max_concurrency) {
+    throw new ConfigError(
+      `${section}.max_per_client`,
+      `must not exceed max_concurrency (${raw.max_concurrency})`,
+    );
+  }
   return Object.freeze({
     command: found,
     args: Object.freeze([...raw.args]),
     timeoutMs: raw.timeout * 1000,
     maxConcurrency: raw.max_concurrency,
+    maxPerClient,
+    ...(raw.max_calls_per_request !== undefined ? { maxCallsPerRequest: raw.max_calls_per_request } : {}),
   });
 }
 

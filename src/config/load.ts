@@ -38,6 +38,11 @@ export interface Config {
     readonly pathPrefix: string;
     readonly tls: { readonly certPem: string; readonly keyPem: string } | undefined;
     readonly trustedProxies: IpList;
+    /** `server.max_connections`. */
+    readonly maxConnections: number;
+    /** `server.headers_timeout` and `server.request_timeout`, in milliseconds. */
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
   };
   readonly token: {
     readonly issuer: string;
@@ -139,6 +144,17 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   const addr = attempt(() => parseListenAddress(raw.server.addr));
   const trustedProxies = attempt(() => compileIpList(raw.server.trusted_proxies, 'server.trusted_proxies'));
 
+  if (raw.server.headers_timeout > raw.server.request_timeout) {
+    errors.push(
+      withLine(
+        new ConfigError(
+          'server.headers_timeout',
+          `must not exceed server.request_timeout (${raw.server.request_timeout} s): the header is part of the request`,
+        ),
+        parsed,
+      ),
+    );
+  }
   if ((raw.server.certificate === undefined) !== (raw.server.key === undefined)) {
     errors.push(withLine(new ConfigError('server', 'certificate and key must be given together'), parsed));
   }
@@ -258,7 +274,15 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     throw new ConfigErrors(errors, file);
   return Object.freeze({
     file,
-    server: { addr, pathPrefix: raw.server.path_prefix, tls, trustedProxies },
+    server: {
+      addr,
+      pathPrefix: raw.server.path_prefix,
+      tls,
+      trustedProxies,
+      maxConnections: raw.server.max_connections,
+      headersTimeoutMs: raw.server.headers_timeout * 1000,
+      requestTimeoutMs: raw.server.request_timeout * 1000,
+    },
     token: {
       issuer: raw.token.issuer,
       expiration: raw.token.expiration,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { duration, nonEmpty, section, strict } from './shared.js';
+import { duration, durationBetween, nonEmpty, section, strict } from './shared.js';
 import { refreshSchema } from './refresh.js';
-import { extCommandSchema } from './ext.js';
+import { extAuthzSchema, extCommandSchema } from './ext.js';
 import { jwtAuthSchema } from './jwt.js';
 import { oidcAuthSchema } from './oidc.js';
 import { ldapAuthSchema } from './ldap.js';
@@ -33,6 +33,24 @@ const server = strict({
   certificate: nonEmpty.optional(),
   key: nonEmpty.optional(),
   trusted_proxies: z.array(nonEmpty).default([]),
+  /** Open client connections at most; past it a new connection is closed at once. */
+  max_connections: z
+    .number({ error: 'must be a positive integer' })
+    .int({ error: 'must be a positive integer' })
+    .min(1, { error: 'must be a positive integer' })
+    .default(512),
+  /** Seconds a client has to send the whole request header (idle connections included). */
+  headers_timeout: durationBetween(
+    1,
+    600,
+    () => 'must be a duration between 1 second and 10 minutes',
+  ).default(5),
+  /** Seconds a client has to send the whole request, header and body. */
+  request_timeout: durationBetween(
+    1,
+    600,
+    () => 'must be a duration between 1 second and 10 minutes',
+  ).default(10),
 });
 
 const token = strict({
@@ -77,7 +95,7 @@ export const configSchema = strict({
     .optional(),
   users_file: nonEmpty.optional(),
   ext_auth: extCommandSchema.optional(),
-  ext_authz: extCommandSchema.optional(),
+  ext_authz: extAuthzSchema.optional(),
   ldap_auth: ldapAuthSchema.optional(),
   oidc_auth: oidcAuthSchema.optional(),
   jwt_auth: jwtAuthSchema.optional(),

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { BackendUnavailableError } from '../errors.js';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { BackendUnavailableError, TooManyRequestsError } from '../errors.js';
+import type { Logger } from '../log.js';
 
 /** How an external command ended. `code` is null when it was killed by a signal. */
 export interface CommandResult {
@@ -16,6 +19,10 @@ export interface RunRequest {
   readonly stdin: string;
   /** The command is killed (with its process group) after this long. */
   readonly timeoutMs: number;
+  /** Aborting kills the command (or gives up its wait for a slot): the run fails with CommandFailure. */
+  readonly signal?: AbortSignal;
+  /** Who the run is for (the client address), for the per-client bound of {@link limitConcurrency}. */
+  readonly client?: string;
 }
 
 /**
@@ -28,19 +35,37 @@ export type CommandRunner = (request: RunRequest) => Promise<CommandResult>;
 /** The command could not give an answer: not started, timed out, too much output. Never holds stdin. */
 export class CommandFailure extends Error {
   override readonly name = 'CommandFailure';
+  /** What the command wrote on stderr before it failed (for the log). */
+  readonly stderr: string;
+  constructor(message: string, options?: { cause?: unknown; stderr?: string }) {
+    super(message, options);
+    this.stderr = options?.stderr ?? '';
+  }
 }
 
 /** The most stdout or stderr kept from one run; more is a failure (a runaway command). */
 export const MAX_OUTPUT_BYTES = 64 * 1024;
 
 /**
+ * The environment variable that marks every process a run starts, with a value unique to the
+ * run: descendants inherit it, so what escaped the run's process group and session (`setsid`)
+ * is still found and killed once the run is over (see {@link sweepLeftovers}).
+ */
+export const RUN_MARKER = 'REGAUTH_EXT_RUN';
+const markerPrefix = `${randomUUID()}-`;
+let runs = 0;
+
+/**
  * The real runner: `child_process.spawn` without a shell, so `args` are passed verbatim and
  * nothing in them is interpreted. The child gets regauth's environment (docker_auth does the
- * same, and scripts rely on it) but never a credential: those go on stdin only.
+ * same, and scripts rely on it), plus {@link RUN_MARKER}, but never a credential: those go on
+ * stdin only.
  *
- * The child leads its own process group so a timeout kills the whole group: a shell script
- * stuck in `sleep` would otherwise keep its pipes open after the shell is killed. The group is
- * also killed when the command exits, so nothing it started in the background outlives it.
+ * The child leads its own session and process group (`detached`), and the whole group is
+ * killed when the command exits, at its timeout and when the run is aborted (shutdown), so a
+ * shell script stuck in `sleep`, or anything it started in the background, goes with it. A
+ * process that left the group (`setsid`, a daemon) is found by its {@link RUN_MARKER} in
+ * /proc and killed right after; only one that also dropped its environment escapes.
  */
 export const spawnRunner: CommandRunner = (request) =>
   new Promise((resolve, reject) => {
@@ -49,25 +74,40 @@ export const spawnRunner: CommandRunner = (request) =>
     const stderr: Buffer[] = [];
     let outBytes = 0;
     let errBytes = 0;
+    const marker = `${markerPrefix}${++runs}`;
+    if (request.signal?.aborted) {
+      reject(new CommandFailure('cancelled'));
+      return;
+    }
     const child = spawn(request.command, [...request.args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
       windowsHide: true,
+      env: { ...process.env, [RUN_MARKER]: marker },
     });
+    let swept = false;
     const kill = () => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       } catch {
         // Already gone.
       }
+      if (!swept && child.pid !== undefined) {
+        swept = true;
+        scheduleSweep(marker);
+      }
     };
+    const stderrText = () => Buffer.concat(stderr).toString('utf8');
     const fail = (message: string, cause?: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
       kill();
-      reject(new CommandFailure(message, { cause }));
+      reject(new CommandFailure(message, { cause, stderr: stderrText() }));
     };
+    const onAbort = () => fail('cancelled');
+    request.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => fail(`timed out after ${request.timeoutMs} ms`), request.timeoutMs);
     child.on('error', (err: NodeJS.ErrnoException) => fail(`cannot run: ${err.code ?? err.message}`, err));
     child.stdout.on('data', (chunk: Buffer) => {
@@ -90,45 +130,137 @@ export const spawnRunner: CommandRunner = (request) =>
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
       resolve({
         code,
         signal,
         stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
+        stderr: stderrText(),
       });
     });
     // Don't keep a CLI process alive for a detached child.
     child.unref();
   });
 
+/** Markers of finished runs whose leftovers the next sweep kills. */
+let pendingMarkers = new Set<string>();
+let sweeping: Promise<void> | undefined;
+/** The shortest time between two sweeps: under a flood of runs, one sweep serves many. */
+const SWEEP_INTERVAL_MS = 100;
+
+/** Kills, soon, every process still marked with `marker` (one sweep serves every run that ended meanwhile). */
+function scheduleSweep(marker: string): void {
+  pendingMarkers.add(marker);
+  sweeping ??= (async () => {
+    while (pendingMarkers.size > 0) {
+      // Let the runs that end at about the same time join this sweep.
+      await new Promise((r) => setTimeout(r, SWEEP_INTERVAL_MS));
+      const markers = pendingMarkers;
+      pendingMarkers = new Set();
+      // Until a pass finds nothing: a leftover may have forked while the previous pass ran.
+      for (let pass = 0; pass < 3 && sweepLeftovers(markers) > 0; pass++);
+    }
+    sweeping = undefined;
+  })();
+}
+
+/** Resolves once the leftovers of every run that has ended are killed. */
+export async function leftoversSwept(): Promise<void> {
+  while (sweeping) await sweeping;
+}
+
+/**
+ * Kills every process (of this user: others' environments cannot be read) whose
+ * {@link RUN_MARKER} is one of `markers`; returns how many. Linux only: without /proc it finds
+ * nothing, and a command's process group is all that is killed. Synchronous on purpose: a few
+ * milliseconds for a few hundred processes, where as many asynchronous reads would fill libuv's
+ * thread pool, which signing and file reads need too.
+ */
+export function sweepLeftovers(markers: ReadonlySet<string>): number {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return 0;
+  }
+  const prefix = `${RUN_MARKER}=`;
+  let killed = 0;
+  for (const pid of pids) {
+    if (Number(pid) === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    // The variable starts the environment or follows a NUL (not the tail of another name).
+    const inner = environ.indexOf(`\0${prefix}`);
+    const at = environ.startsWith(prefix) ? 0 : inner < 0 ? -1 : inner + 1;
+    if (at < 0) continue;
+    const end = environ.indexOf('\0', at);
+    const value = environ.slice(at + prefix.length, end < 0 ? undefined : end);
+    if (!markers.has(value)) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed++;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return killed;
+}
+
+/** How long a client refused by the per-client bound is asked to wait (Retry-After). */
+const CLIENT_BUSY_RETRY_SECONDS = 1;
+
 /**
  * Bounds how many commands run at once. A caller waiting for a slot longer than `timeoutMs`
  * gets a CommandFailure, so a flood of requests against a slow command cannot pile up unbounded.
+ * A caller whose `signal` aborts while it waits leaves the queue at once.
+ *
+ * One client (`request.client`) may have at most `maxPerClient` runs in flight, running or
+ * waiting; past it the run is refused at once with TooManyRequestsError (429, Retry-After), so a
+ * single address cannot fill the queue and starve everyone else.
  */
-export function limitConcurrency(runner: CommandRunner, max: number): CommandRunner {
+export function limitConcurrency(runner: CommandRunner, max: number, maxPerClient = max): CommandRunner {
   if (!Number.isInteger(max) || max < 1) throw new TypeError('"max" must be a positive integer');
+  if (!Number.isInteger(maxPerClient) || maxPerClient < 1)
+    throw new TypeError('"maxPerClient" must be a positive integer');
   let running = 0;
   const waiting: (() => void)[] = [];
+  /** Runs in flight per client (only clients with at least one). */
+  const perClient = new Map<string, number>();
   // A finishing run hands its slot straight to the next waiter, so a newcomer cannot overtake it.
   const release = () => {
     const next = waiting.shift();
     if (next) next();
     else running--;
   };
-  return async (request) => {
+  const limited: CommandRunner = async (request) => {
     const started = Date.now();
+    if (request.signal?.aborted) throw new CommandFailure('cancelled');
     if (running < max) running++;
     else {
       await new Promise<void>((resolve, reject) => {
-        const wake = () => {
+        const leave = () => {
           clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
+          request.signal?.removeEventListener('abort', onAbort);
           const i = waiting.indexOf(wake);
           if (i >= 0) waiting.splice(i, 1);
+        };
+        const wake = () => {
+          leave();
+          resolve();
+        };
+        const onAbort = () => {
+          leave();
+          reject(new CommandFailure('cancelled'));
+        };
+        const timer = setTimeout(() => {
+          leave();
           reject(new CommandFailure(`no free slot within ${request.timeoutMs} ms (${max} already running)`));
         }, request.timeoutMs);
+        request.signal?.addEventListener('abort', onAbort, { once: true });
         waiting.push(wake);
       });
     }
@@ -137,6 +269,25 @@ export function limitConcurrency(runner: CommandRunner, max: number): CommandRun
       return await runner({ ...request, timeoutMs: left });
     } finally {
       release();
+    }
+  };
+  return async (request) => {
+    const client = request.client;
+    if (client === undefined) return limited(request);
+    const inFlight = perClient.get(client) ?? 0;
+    if (inFlight >= maxPerClient) {
+      throw new TooManyRequestsError(
+        CLIENT_BUSY_RETRY_SECONDS,
+        'too many requests from this address in progress, retry later',
+      );
+    }
+    perClient.set(client, inFlight + 1);
+    try {
+      return await limited(request);
+    } finally {
+      const n = (perClient.get(client) ?? 1) - 1;
+      if (n === 0) perClient.delete(client);
+      else perClient.set(client, n);
     }
   };
 }
@@ -152,31 +303,99 @@ export interface CommandSettings {
   readonly args: readonly string[];
   readonly timeoutMs: number;
   readonly maxConcurrency: number;
+  /** Runs in flight for one client; default `maxConcurrency` (no bound of its own). */
+  readonly maxPerClient?: number;
+}
+
+/** How many lines of a command's stderr are logged, and how much of each. */
+export const STDERR_LOG_LINES = 10;
+const STDERR_LINE_CHARS = 200;
+
+/** One run of a backend's command, as its caller describes it. */
+export interface RunOptions {
+  /** Aborting cancels the run: a waiting one leaves the queue, a running one is killed. */
+  readonly signal?: AbortSignal;
+  /** Text never to log from the command's stderr (the password it was given). */
+  readonly redact?: string;
+  /** The client address the run is for (see {@link limitConcurrency}); absent: no per-client bound. */
+  readonly client?: string;
+}
+
+/** The configured command of one backend; see {@link backendCommand}. */
+export interface BackendCommand {
+  run(stdin: string, options?: RunOptions): Promise<CommandResult>;
+  /** Kills every run in flight (each fails with BackendUnavailableError) and what they left behind. */
+  close(): Promise<void>;
 }
 
 /**
  * The configured command of one backend, ready to run with a given stdin: at most
  * `maxConcurrency` runs at once, and a run that cannot answer (not started, timed out, too much
- * output) becomes BackendUnavailableError, so the request fails closed with 503.
+ * output, cancelled) becomes BackendUnavailableError, so the request fails closed with 503.
+ * The first lines of what a run writes on stderr are logged (never its stdin).
  */
 export function backendCommand(
   backend: string,
   settings: CommandSettings,
   runner: CommandRunner = spawnRunner,
-): (stdin: string) => Promise<CommandResult> {
-  const run = limitConcurrency(runner, settings.maxConcurrency);
-  return async (stdin) => {
+  logger?: Logger,
+): BackendCommand {
+  const limited = limitConcurrency(runner, settings.maxConcurrency, settings.maxPerClient);
+  const closing = new AbortController();
+  const inFlight = new Set<Promise<unknown>>();
+  const logStderr = (stderr: string, outcome: string, redact: string | undefined) => {
+    if (!logger || stderr.trim() === '') return;
+    const lines = stderr
+      .split(/\r?\n/)
+      .filter((line) => line.trim() !== '')
+      .slice(0, STDERR_LOG_LINES)
+      .map((line) => (redact ? line.split(redact).join('[redacted]') : line).slice(0, STDERR_LINE_CHARS));
+    logger.warn({ backend, exit: outcome, stderr: lines }, `${backend} command wrote on stderr`);
+  };
+  const run = async (stdin: string, options: RunOptions = {}): Promise<CommandResult> => {
+    // Aborted by the caller or by close(). (Not AbortSignal.any: on Node 20 every signal made
+    // from the long-lived closing signal would stay registered with it.)
+    const cancel = new AbortController();
+    const abort = () => cancel.abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    closing.signal.addEventListener('abort', abort, { once: true });
+    if (options.signal?.aborted || closing.signal.aborted) abort();
+    const signal = cancel.signal;
+    const redact = options.redact || undefined;
     try {
-      return await run({
+      const result = await limited({
         command: settings.command,
         args: settings.args,
         stdin,
         timeoutMs: settings.timeoutMs,
+        signal,
+        ...(options.client !== undefined ? { client: options.client } : {}),
       });
+      logStderr(result.stderr, describeExit(result), redact);
+      return result;
     } catch (err) {
-      if (err instanceof CommandFailure)
+      if (err instanceof CommandFailure) {
+        logStderr(err.stderr, err.message, redact);
         throw new BackendUnavailableError(backend, err.message, { cause: err });
+      }
       throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+      closing.signal.removeEventListener('abort', abort);
     }
+  };
+  return {
+    run(stdin, options) {
+      const pending = run(stdin, options);
+      const tracked = pending.catch(() => undefined);
+      inFlight.add(tracked);
+      void tracked.then(() => inFlight.delete(tracked));
+      return pending;
+    },
+    async close() {
+      closing.abort();
+      await Promise.all(inFlight);
+      await leftoversSwept();
+    },
   };
 }

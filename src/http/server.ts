@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/load.js';
 import { createApp, type AppDeps } from './app.js';
 import { createTokenHandler, tokenPaths } from './token.js';
 
@@ -10,6 +11,20 @@ export interface RunningServer {
   readonly url: string;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes the rest. */
   close(graceMs?: number): Promise<void>;
+}
+
+/** How often node looks for connections past their header or request deadline. */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
+
+/**
+ * Sets `server.max_connections` and the two deadlines on a running server (at start, and again
+ * after a reload). Past `max_connections` open connections a new one is closed at once, so a
+ * flood cannot use up the process's file descriptors.
+ */
+export function applyConnectionLimits(server: Server, config: Config): void {
+  server.maxConnections = config.server.maxConnections;
+  server.headersTimeout = config.server.headersTimeoutMs;
+  server.requestTimeout = config.server.requestTimeoutMs;
 }
 
 /** Starts the listener (TLS when server.certificate/key are set) on the config's address. */
@@ -32,12 +47,18 @@ export async function startServer(
     else app(req, res);
   };
   const tls = config.server.tls;
+  // Slow clients (a connection that sends nothing, half a header, a body a byte at a time) are
+  // cut off within seconds: the header and the whole request each have a deadline, checked
+  // every second (node's default check runs every 30 s, so a deadline could be missed by that).
+  const limits = {
+    headersTimeout: config.server.headersTimeoutMs,
+    requestTimeout: config.server.requestTimeoutMs,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+  };
   const server = tls
-    ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, listener)
-    : createHttpServer(listener);
-  // Keep slow clients from holding sockets forever; docker gives up on a token after 15 s anyway.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 15_000;
+    ? createHttpsServer({ ...limits, cert: tls.certPem, key: tls.keyPem }, listener)
+    : createHttpServer(limits, listener);
+  applyConnectionLimits(server, config);
   const { host, port } = deps.listen ?? config.server.addr;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

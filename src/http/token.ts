@@ -33,6 +33,10 @@ export function createTokenHandler(
       req.headers['x-forwarded-for'],
       runtime.config.server.trustedProxies,
     );
+    // Aborted once the response is sent or the client is gone: what is still queued for this
+    // request (an ext command waiting for a slot, or running) is dropped.
+    const done = new AbortController();
+    res.once('close', () => done.abort());
     let request: TokenRequest | undefined;
     let result: TokenResult | undefined;
     let error: unknown;
@@ -61,7 +65,7 @@ export function createTokenHandler(
           withLockout(
             deps.lockout,
             { ...parsed.credentials, ip },
-            () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }),
+            () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000), signal: done.signal }),
             () => deps.metrics?.lockouts.inc(),
           ),
       );

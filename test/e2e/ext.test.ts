@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -7,12 +7,16 @@ import { createLogger } from '../../src/log.js';
 import { startService, type Service } from '../../src/service.js';
 import { diagnose, readRegistryConfig } from '../../src/tools/doctor.js';
 import { keysInit } from '../../src/tools/keys.js';
+import { ensureBuilt } from '../helpers/build.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { freePort } from './harness/ports.js';
+import { startProcess } from './harness/proc.js';
 import { buildOciImage } from './harness/oci.js';
 import { inspect, push } from './harness/skopeo.js';
 import { SERVICE, startStack, type Stack } from './harness/stack.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
+const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 const quiet = () =>
   createLogger({
@@ -144,4 +148,80 @@ ${section}
     expect(body.token).toBeUndefined();
     expect(res.headers.get('retry-after')).not.toBeNull();
   });
+});
+
+/** True while a process exists and is not a zombie. */
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+describe('SIGTERM with an ext command in flight (the built CLI)', () => {
+  const tmp = tempDir('regauth-e2e-ext-term-');
+  beforeAll(() => ensureBuilt());
+  afterAll(() => tmp.cleanup());
+
+  /** regauth serve with `ext_auth` running `script args…`; a request is in flight when it returns. */
+  async function serveWithCommandInFlight(name: string, script: string, args: string[], pidFile: string) {
+    const keys = await keysInit(join(tmp.dir, `keys-${name}`));
+    const port = await freePort();
+    const configFile = join(tmp.dir, `${name}.yml`);
+    writeFileSync(
+      configFile,
+      `server: {addr: "127.0.0.1:${port}"}
+token: {issuer: x, key: ${keys.key}, certificate: ${keys.certificate}}
+ext_auth: {command: ${join(FIXTURES, script)}, args: ${JSON.stringify(args)}, timeout: 60}
+acl: []
+`,
+    );
+    const url = `http://127.0.0.1:${port}`;
+    const regauth = await startProcess(process.execPath, [CLI, 'serve', '-c', configFile], {
+      cwd: tmp.dir,
+      name: 'regauth',
+      timeoutMs: 20_000,
+      stopTimeoutMs: 20_000,
+      readyWhen: async () => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })).ok,
+    });
+    const answer = fetch(`${url}/auth?service=x`, {
+      headers: { authorization: basic('alice', randomPassword()) },
+    }).then(
+      (res) => res.status,
+      () => 'no answer',
+    );
+    await expect
+      .poll(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', { timeout: 10_000 })
+      .toBe(true);
+    return { regauth, answer, leftover: Number(readFileSync(pidFile, 'utf8')) };
+  }
+
+  test('regauth waits for the command, answers, then exits 0 leaving nothing behind', async () => {
+    const pidFile = join(tmp.dir, 'slow.pid');
+    const { regauth, answer, leftover } = await serveWithCommandInFlight(
+      'slow',
+      'slow.sh',
+      ['2', pidFile],
+      pidFile,
+    );
+    expect(isAlive(leftover)).toBe(true);
+    const status = await regauth.stop();
+    expect(status.code).toBe(0);
+    expect(await answer).toBe(200);
+    expect(isAlive(leftover)).toBe(false);
+  }, 40_000);
+
+  test('a command still running when the grace period ends is killed with what it started', async () => {
+    const pidFile = join(tmp.dir, 'hang.pid');
+    const { regauth, leftover } = await serveWithCommandInFlight(
+      'hang',
+      'setsid.sh',
+      [pidFile, 'hang'],
+      pidFile,
+    );
+    const status = await regauth.stop();
+    expect(status.code).toBe(0);
+    expect(isAlive(leftover)).toBe(false);
+  }, 40_000);
 });

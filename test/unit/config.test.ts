@@ -212,3 +212,30 @@ describe('user names and issuers that would silently change meaning', () => {
     expect(errors[0]).toContain('jwt_auth.issuers[0]');
   });
 });
+
+describe('server connection limits', () => {
+  test('defaults that cut slow clients off within seconds', () => {
+    const config = load(`token:\n  issuer: x\n${keyLines}`);
+    expect(config.server.maxConnections).toBe(512);
+    expect(config.server.headersTimeoutMs).toBe(5000);
+    expect(config.server.requestTimeoutMs).toBe(10_000);
+  });
+
+  test('set in seconds or with units', () => {
+    const config = load(
+      `server:\n  max_connections: 2000\n  headers_timeout: 3\n  request_timeout: 1m\ntoken:\n  issuer: x\n${keyLines}`,
+    );
+    expect(config.server.maxConnections).toBe(2000);
+    expect(config.server.headersTimeoutMs).toBe(3000);
+    expect(config.server.requestTimeoutMs).toBe(60_000);
+  });
+
+  test.each([
+    ['max_connections: 0', /line 2: server\.max_connections: must be a positive integer/],
+    ['headers_timeout: 0', /line 2: server\.headers_timeout: must be a duration between 1 second/],
+    ['request_timeout: 1h', /line 2: server\.request_timeout: must be a duration between 1 second/],
+    ['headers_timeout: 20', /line 2: server\.headers_timeout: must not exceed server\.request_timeout/],
+  ])('%s is refused with its YAML path', (line, message) => {
+    expect(errorsOf(`server:\n  ${line}\ntoken:\n  issuer: x\n${keyLines}`).join('\n')).toMatch(message);
+  });
+});

@@ -4,15 +4,23 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ExtAuthenticator, parseLabels } from '../../src/authn/ext.js';
 import { compileAcl } from '../../src/authz/acl.js';
-import { authorizeScope } from '../../src/authz/chain.js';
+import { authorizeScope, authorizeScopes } from '../../src/authz/chain.js';
+import { parseScopes } from '../../src/request/scope.js';
 import { ExtAuthorizer } from '../../src/authz/ext.js';
 import type { AuthzRequest } from '../../src/authz/types.js';
 import type { ExtCommandConfig } from '../../src/config/ext.js';
 import { loadConfigText } from '../../src/config/load.js';
-import { BackendUnavailableError, ConfigErrors } from '../../src/errors.js';
+import {
+  BackendUnavailableError,
+  BadRequestError,
+  ConfigErrors,
+  TooManyRequestsError,
+} from '../../src/errors.js';
 import { limitConcurrency, type CommandRunner } from '../../src/ext/command.js';
 import { Secret } from '../../src/secret.js';
 import { randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { logSink } from '../helpers/server.js';
+import { createLogger } from '../../src/log.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
 const fixture = (name: string, args: string[] = [], timeoutMs = 5000): ExtCommandConfig => ({
@@ -20,6 +28,7 @@ const fixture = (name: string, args: string[] = [], timeoutMs = 5000): ExtComman
   args,
   timeoutMs,
   maxConcurrency: 4,
+  maxPerClient: 4,
 });
 const creds = (account: string, password?: string) => ({
   account,
@@ -74,7 +83,7 @@ describe('ext_auth (docker_auth protocol)', () => {
     );
   });
 
-  test.each(['background.sh', 'background-open.sh'])(
+  test.each(['background.sh', 'background-open.sh', 'setsid.sh'])(
     'what a command leaves running in the background is killed when it exits (%s)',
     async (script) => {
       const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
@@ -92,6 +101,80 @@ describe('ext_auth (docker_auth protocol)', () => {
       }
     },
   );
+
+  test('at the timeout, a leftover in a session of its own is killed too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
+    try {
+      const pidFile = join(dir, 'pid');
+      const authn = new ExtAuthenticator(fixture('setsid.sh', [pidFile, 'hang'], 500));
+      await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(/timed out after 500 ms/);
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      expect(pid).toBeGreaterThan(0);
+      await expect.poll(() => isAlive(pid), { timeout: 2000 }).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('close() kills a command in flight and what it left behind; the request fails (503)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
+    try {
+      const pidFile = join(dir, 'pid');
+      const authn = new ExtAuthenticator(fixture('slow.sh', ['30', pidFile], 60_000));
+      const pending = authn.authenticate(creds('alice', 'pw')).catch((e: unknown) => e);
+      await expect.poll(() => readFileSync(pidFile, 'utf8').trim() !== '', { timeout: 5000 }).toBe(true);
+      const started = Date.now();
+      await authn.close();
+      expect(await pending).toBeInstanceOf(BackendUnavailableError);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(isAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a request's signal aborting (answered, or the client gone) kills its running command", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-bg-'));
+    try {
+      const pidFile = join(dir, 'pid');
+      const authn = new ExtAuthenticator(fixture('slow.sh', ['30', pidFile], 60_000));
+      const gone = new AbortController();
+      const pending = authn
+        .authenticate({ ...creds('alice', 'pw'), signal: gone.signal })
+        .catch((e: unknown) => e);
+      await expect.poll(() => readFileSync(pidFile, 'utf8').trim() !== '', { timeout: 5000 }).toBe(true);
+      gone.abort();
+      const error = await pending;
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      expect((error as Error).message).toBe('ext_auth: cancelled');
+      await expect.poll(() => isAlive(Number(readFileSync(pidFile, 'utf8'))), { timeout: 2000 }).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    ['a denial', '1', { outcome: 'denied' }],
+    ['a failure', '3', BackendUnavailableError],
+  ])('the first lines of stderr are logged after %s, never the password', async (_name, code, outcome) => {
+    const log = logSink();
+    const password = randomPassword();
+    const authn = new ExtAuthenticator(
+      fixture('stderr.sh', [code, '30']),
+      undefined,
+      createLogger({ destination: log.stream }),
+    );
+    const result = await authn.authenticate(creds('alice', password)).catch((e: unknown) => e);
+    if (typeof outcome === 'function') expect(result).toBeInstanceOf(outcome);
+    else expect(result).toMatchObject(outcome);
+    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
+    const entry = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => 'stderr' in l);
+    expect(entry).toMatchObject({ backend: 'ext_auth', exit: `exit ${code}` });
+    const lines = entry!['stderr'] as string[];
+    expect(lines.slice(0, 3)).toEqual(['line 1', 'line 2', 'line 3']);
+    expect(lines.length).toBeLessThanOrEqual(10);
+    expect(log.lines.join('\n')).not.toContain(password);
+  });
 
   test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
     const authn = new ExtAuthenticator(fixture('flood.sh'));
@@ -210,6 +293,66 @@ describe('acl, then ext_authz', () => {
   ])('%s', async (_name, name, decision) => {
     expect(await authorizeScope(acl, ext, request(name))).toEqual(decision);
   });
+  test('a request asks ext_authz about its scopes one at a time, and no further after a failure', async () => {
+    const asked: string[] = [];
+    let running = 0;
+    let peak = 0;
+    const runner: CommandRunner = async ({ stdin }) => {
+      const name = (JSON.parse(stdin) as { Name: string }).Name;
+      asked.push(name);
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      return { code: name === 'fail/app' ? 3 : 0, signal: null, stdout: '', stderr: '' };
+    };
+    const authz = new ExtAuthorizer({ ...fixture('authz.sh'), maxCallsPerRequest: 8 }, runner);
+    const names = ['a/1', 'team/app', 'fail/app', 'a/2', 'a/3'];
+    await expect(
+      authorizeScopes(
+        acl,
+        authz,
+        names.map((n) => request(n)),
+      ),
+    ).rejects.toThrow(BackendUnavailableError);
+    expect(asked).toEqual(['a/1', 'fail/app']);
+    expect(peak).toBe(1);
+  });
+
+  test('more scopes than ext_authz.max_calls_per_request: 400 before any command runs', async () => {
+    let calls = 0;
+    const runner: CommandRunner = async () => (calls++, { code: 0, signal: null, stdout: '', stderr: '' });
+    const authz = new ExtAuthorizer({ ...fixture('authz.sh'), maxCallsPerRequest: 3 }, runner);
+    const error = await authorizeScopes(
+      acl,
+      authz,
+      ['a/1', 'a/2', 'team/app', 'a/3', 'a/4'].map((n) => request(n)),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect((error as Error).message).toBe('4 scopes need ext_authz; at most 3 per request');
+    expect(calls).toBe(0);
+    // Scopes an ACL rule decides do not count: three asked, fine.
+    expect(
+      await authorizeScopes(
+        acl,
+        authz,
+        ['a/1', 'team/app', 'a/2', 'a/3'].map((n) => request(n)),
+      ),
+    ).toHaveLength(4);
+    expect(calls).toBe(3);
+  });
+
+  test('an identical scope asked twice in one request is decided once', async () => {
+    let calls = 0;
+    const runner: CommandRunner = async () => (calls++, { code: 0, signal: null, stdout: '', stderr: '' });
+    const authz = new ExtAuthorizer(fixture('authz.sh'), runner);
+    const scopes = parseScopes(['repository:a/1:pull repository:a/1:pull', 'repository:a/1:pull']);
+    const requests = scopes.map((sc) => request(sc.name, [...sc.actions]));
+    expect(await authorizeScopes(acl, authz, requests)).toEqual([
+      { granted: ['pull'], rule: null, authorizer: 'ext_authz' },
+    ]);
+    expect(calls).toBe(1);
+  });
+
   test('without ext_authz, no rule means no actions', async () => {
     expect(await authorizeScope(acl, undefined, request('common/app'))).toEqual({ granted: [], rule: null });
   });
@@ -231,6 +374,39 @@ describe('limitConcurrency', () => {
     );
     expect(results).toHaveLength(7);
     expect(peak).toBe(2);
+  });
+
+  test('one client past its bound is refused at once (429), while another still gets a slot', async () => {
+    const pending: (() => void)[] = [];
+    const held: CommandRunner = () =>
+      new Promise((r) => pending.push(() => r({ code: 0, signal: null, stdout: '', stderr: '' })));
+    const run = limitConcurrency(held, 4, 2);
+    const req = (client: string) => ({ command: 'x', args: [], stdin: '', timeoutMs: 5000, client });
+    const first = [run(req('10.0.0.66')), run(req('10.0.0.66'))];
+    const refused = await run(req('10.0.0.66')).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TooManyRequestsError);
+    expect((refused as TooManyRequestsError).retryAfterSeconds).toBeGreaterThan(0);
+    const other = run(req('10.0.0.1'));
+    await expect.poll(() => pending.length).toBe(3);
+    for (const release of pending) release();
+    await Promise.all([...first, other]);
+    // Its runs done, the client gets slots again.
+    const again = run(req('10.0.0.66'));
+    await expect.poll(() => pending.length).toBe(4);
+    pending[3]!();
+    await again;
+  });
+
+  test('a caller whose signal aborts while it waits leaves the queue at once', async () => {
+    let started = 0;
+    const never: CommandRunner = () => (started++, new Promise(() => undefined));
+    const run = limitConcurrency(never, 1);
+    void run({ command: 'x', args: [], stdin: '', timeoutMs: 5000 });
+    const abort = new AbortController();
+    const waiting = run({ command: 'x', args: [], stdin: '', timeoutMs: 5000, signal: abort.signal });
+    abort.abort();
+    await expect(waiting).rejects.toThrow('cancelled');
+    expect(started).toBe(1);
   });
 
   test('a caller that waits longer than the timeout for a slot fails', async () => {
@@ -270,9 +446,15 @@ describe('config', () => {
       args: ['users.txt'],
       timeoutMs: 5000,
       maxConcurrency: 8,
+      maxPerClient: 2,
     });
     expect(config.extAuthz?.command).toMatch(/\/sh$/);
-    expect(config.extAuthz).toMatchObject({ timeoutMs: 10_000, maxConcurrency: 2 });
+    expect(config.extAuthz).toMatchObject({
+      timeoutMs: 10_000,
+      maxConcurrency: 2,
+      maxPerClient: 1,
+      maxCallsPerRequest: 8,
+    });
   });
 
   test.each([
@@ -286,7 +468,7 @@ describe('config', () => {
     ],
     [
       'ext_auth: {command: sh, env: {}}',
-      'ext_auth.env: unknown key; expected one of command, args, timeout, max_concurrency',
+      'ext_auth.env: unknown key; expected one of command, args, timeout, max_concurrency, max_per_client',
     ],
     [
       'ext_auth: {command: sh, timeout: 0}',
@@ -294,6 +476,18 @@ describe('config', () => {
     ],
     ['ext_auth: {command: sh, max_concurrency: 0}', 'ext_auth.max_concurrency: must be a positive integer'],
     ['ext_auth: {command: sh, args: x}', 'ext_auth.args: must be a list'],
+    [
+      'ext_authz: {command: sh, max_concurrency: 4, max_per_client: 5}',
+      'ext_authz.max_per_client: must not exceed max_concurrency (4)',
+    ],
+    [
+      'ext_authz: {command: sh, max_calls_per_request: 0}',
+      'ext_authz.max_calls_per_request: must be a positive integer',
+    ],
+    [
+      'ext_auth: {command: sh, max_calls_per_request: 3}',
+      'ext_auth.max_calls_per_request: unknown key; expected one of command, args, timeout, max_concurrency, max_per_client',
+    ],
     ['ext_authz: {command: 5}', 'ext_authz.command: must be a string'],
     ['ext_auth: {args: []}', 'ext_auth.command: required'],
   ])('%s', (yaml, message) => {
