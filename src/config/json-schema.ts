@@ -39,8 +39,8 @@ const KEY = /^(- )?([A-Za-z_][A-Za-z0-9_]*|'[^']*'|"[^"]*"):(\s|$)/;
  * comment in the same column). Keys that are commented out count as keys
  * (`# certificate: /certs/tls.pem`: an optional key shown with an example value), as long as
  * `isKey` knows the path; anything else that looks like `word: …` in a comment is prose. A blank
- * line or a value line ends a block; a key right below a commented-out sibling with no comment of
- * its own shares that sibling's (`# certificate:` / `# key:`). Only this project's example is
+ * line or a value line ends a block; a key right below a sibling with no comment of its own
+ * shares that sibling's (`# certificate:` / `# key:`, `headers_timeout:` / `request_timeout:`). Only this project's example is
  * read, written in this one style, so a line parser suffices (YAML libraries drop comments).
  */
 export function keyComments(
@@ -129,9 +129,9 @@ export function keyComments(
       ...(trailing
         ? { trailingColumn: raw.length - body.length + body.indexOf('#', key[0].length + trailing.index) }
         : {}),
-      ...(hash && block !== ''
+      ...(block !== ''
         ? { shared: block }
-        : hash && last?.indent === indent && last.shared
+        : last?.indent === indent && last.shared
           ? { shared: last.shared }
           : {}),
     };

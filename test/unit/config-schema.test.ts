@@ -102,6 +102,11 @@ describe('keyComments', () => {
       { key: 'Key and certificate.', certificate: 'Key and certificate.' },
     ],
     ["a '#' inside quotes is not a comment", "a: 'x # y'\n", {}],
+    [
+      'a key right below a described sibling shares it',
+      '# Two timeouts.\na: 1\nb: 2\n',
+      { a: 'Two timeouts.', b: 'Two timeouts.' },
+    ],
   ])('%s', (_what, text, expected) => {
     expect(Object.fromEntries(keyComments(text))).toEqual(expected);
   });
