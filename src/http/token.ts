@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { recordTokenRequest } from '../audit.js';
-import { withLockout } from '../authn/lockout.js';
+import { withLockout } from '../lockout/lockout.js';
 import { BadRequestError } from '../errors.js';
 import { withLoginQueue } from '../login-queue.js';
 import { issueToken, type TokenResult } from '../pipeline.js';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/authn/lockout.js';
+import { Lockout, withLockout, type LockoutPolicy } from '../../src/lockout/lockout.js';
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/errors.js';
 
 const POLICY: LockoutPolicy = {

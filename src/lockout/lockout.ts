@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from '../config/ops.js';
 import { RegauthError, TooManyRequestsError } from '../errors.js';
-import { foldAccountName } from './account-name.js';
+import { foldAccountName } from '../authn/account-name.js';
 
 /** The `lockout:` policy, in seconds. */
 export type LockoutPolicy = Pick<
