@@ -39,6 +39,8 @@ export class Lockout {
   readonly #counting: LRUCache<string, Entry>;
   /** Pairs that reached `max_failures` (locked now, or locked again by their next failure). */
   readonly #locked: LRUCache<string, Entry>;
+  /** Attempts whose password is being checked right now, per pair (never evicted). */
+  readonly #inFlight = new Map<string, number>();
   readonly #policy: () => LockoutPolicy;
   readonly #now: () => number;
 
@@ -58,6 +60,42 @@ export class Lockout {
     if (wait > 0) throw new TooManyRequestsError(Math.ceil(wait / 1000));
   }
 
+  /**
+   * Reserves one password check for the pair before it is made, or throws TooManyRequestsError:
+   * while the pair is locked, and while as many checks are in flight as failures are left before
+   * the lock (one at a time once the pair has reached `max_failures`). So however many requests
+   * arrive at once, at most `max_failures` passwords are checked before the lock. The reservation
+   * is given back by `release` once the attempt is settled (`failure`/`success` first).
+   * Undefined when the lockout is disabled.
+   */
+  reserve(account: string, ip: string | null): Reservation | undefined {
+    const policy = this.#policy();
+    if (!policy.enabled) return undefined;
+    const k = key(account, ip);
+    const entry = this.#live(k, policy);
+    const now = this.#now();
+    if (entry && entry.lockedUntil > now) {
+      throw new TooManyRequestsError(Math.ceil((entry.lockedUntil - now) / 1000));
+    }
+    const failures = entry?.failures ?? 0;
+    const inFlight = this.#inFlight.get(k) ?? 0;
+    const budget = failures < policy.max_failures ? policy.max_failures - failures : 1;
+    if (inFlight >= budget) {
+      // The checks in flight may all fail: wait at least as long as the lock they would set.
+      throw new TooManyRequestsError(lockSeconds(policy, failures + inFlight));
+    }
+    this.#inFlight.set(k, inFlight + 1);
+    return { key: k };
+  }
+
+  /** Gives a reservation back (after its attempt was counted as a failure or a success, or not at all). */
+  release(reservation: Reservation | undefined): void {
+    if (!reservation) return;
+    const left = (this.#inFlight.get(reservation.key) ?? 1) - 1;
+    if (left > 0) this.#inFlight.set(reservation.key, left);
+    else this.#inFlight.delete(reservation.key);
+  }
+
   /** Counts a failed attempt; returns true when it locked the pair (for the lockout metric). */
   failure(account: string, ip: string | null): boolean {
     const policy = this.#policy();
@@ -67,10 +105,7 @@ export class Lockout {
     entry.failures += 1;
     entry.lastFailure = this.#now();
     const over = entry.failures - policy.max_failures;
-    if (over >= 0) {
-      const seconds = Math.min(policy.max_backoff, policy.backoff * 2 ** Math.min(over, 40));
-      entry.lockedUntil = this.#now() + seconds * 1000;
-    }
+    if (over >= 0) entry.lockedUntil = this.#now() + lockSeconds(policy, entry.failures) * 1000;
     const ttl = Math.max(policy.forget_after * 1000, entry.lockedUntil - this.#now());
     if (over >= 0) {
       this.#counting.delete(k);
@@ -107,6 +142,17 @@ export class Lockout {
   }
 }
 
+/** A reserved password check (Lockout.reserve). */
+export interface Reservation {
+  readonly key: string;
+}
+
+/** Seconds of the lock set by the `failures`-th failure (at least `max_failures`). */
+function lockSeconds(policy: LockoutPolicy, failures: number): number {
+  const over = Math.max(0, failures - policy.max_failures);
+  return Math.min(policy.max_backoff, policy.backoff * 2 ** Math.min(over, 40));
+}
+
 /**
  * The pair as one map key. The account is folded the way directories compare names (LDAP
  * matches `ALICE` and ` alice` to alice), so no spelling gets a count of its own; the length
@@ -118,8 +164,9 @@ function key(account: string, ip: string | null): string {
 }
 
 /**
- * Runs a password attempt under the lockout: refused with 429 while the (account, address)
- * pair is locked; a refused password counts as a failure, a success forgets the pair.
+ * Runs a password attempt under the lockout: the attempt is reserved before the password is
+ * checked (429 while the (account, address) pair is locked or has as many checks in flight as
+ * failures left); a refused password counts as a failure, a success forgets the pair.
  * Requests without a password (anonymous, refresh tokens) are not password guesses: they pass.
  */
 export async function withLockout<T>(
@@ -129,7 +176,7 @@ export async function withLockout<T>(
   onLocked?: () => void,
 ): Promise<T> {
   if (!lockout || attempt.password === undefined) return run();
-  lockout.check(attempt.account, attempt.ip);
+  const reservation = lockout.reserve(attempt.account, attempt.ip);
   try {
     const result = await run();
     lockout.success(attempt.account, attempt.ip);
@@ -142,5 +189,7 @@ export async function withLockout<T>(
       if (lockout.failure(attempt.account, attempt.ip)) onLocked?.();
     }
     throw err;
+  } finally {
+    lockout.release(reservation);
   }
 }

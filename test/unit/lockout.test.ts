@@ -115,6 +115,29 @@ describe('Lockout', () => {
     },
   );
 
+  test('checks in flight count: max_failures reservations at once, then 429 until they are settled', () => {
+    const { lockout, clock } = setUp();
+    const held = [1, 2, 3].map(() => lockout.reserve('alice', '10.0.0.1'));
+    expect(() => lockout.reserve('alice', '10.0.0.1')).toThrow(TooManyRequestsError);
+    // Another pair is not slowed.
+    lockout.release(lockout.reserve('alice', '10.0.0.2'));
+    // A success frees its slot; so does an attempt that did not count.
+    lockout.success('alice', '10.0.0.1');
+    lockout.release(held[0]);
+    const again = lockout.reserve('alice', '10.0.0.1');
+    // Three failures lock the pair; after the lock only one check at a time.
+    for (const r of [held[1], held[2], again]) {
+      lockout.failure('alice', '10.0.0.1');
+      lockout.release(r);
+    }
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+    clock.now += 2000;
+    const one = lockout.reserve('alice', '10.0.0.1');
+    expect(() => lockout.reserve('alice', '10.0.0.1')).toThrow(TooManyRequestsError);
+    lockout.release(one);
+    lockout.release(lockout.reserve('alice', '10.0.0.1'));
+  });
+
   test('disabled: nothing is counted or refused', () => {
     const { lockout } = setUp({ enabled: false });
     for (let i = 0; i < 10; i++) expect(lockout.failure('alice', '10.0.0.1')).toBe(false);
