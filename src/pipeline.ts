@@ -76,7 +76,11 @@ export async function issueToken(
   } else {
     const result = await authenticate(runtime.authenticators, request.credentials, runtime.verifier);
     if (result.outcome === 'denied') {
-      throw new UnauthorizedError(undefined, { authenticator: result.by, reason: result.reason });
+      throw new UnauthorizedError(undefined, {
+        authenticator: result.by,
+        reason: result.reason,
+        ...(result.account !== undefined ? { account: result.account } : {}),
+      });
     }
     authn = { ...result, account: result.account ?? request.credentials.account };
   }

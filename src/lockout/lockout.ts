@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from '../config/ops.js';
-import { RegauthError, TooManyRequestsError } from '../errors.js';
+import { RegauthError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
 import { foldAccountName } from '../authn/account-name.js';
 
 /** The `lockout:` policy, in seconds. */
@@ -17,17 +17,66 @@ interface Entry {
   lastFailure: number;
 }
 
+/** A pair's counts in two tables of `max_entries` each, least recently used dropped first. */
+class PairTable {
+  /** Pairs below `max_failures`. */
+  readonly counting: LRUCache<string, Entry>;
+  /** Pairs that reached `max_failures` (locked now, or locked again by their next failure). */
+  readonly locked: LRUCache<string, Entry>;
+
+  constructor(maxEntries: number) {
+    this.counting = new LRUCache({ max: maxEntries });
+    this.locked = new LRUCache({ max: maxEntries });
+  }
+
+  /** The pair's entry, unless it was forgotten (forget_after seconds since the last failure, and unlocked). */
+  live(k: string, policy: LockoutPolicy, now: number): Entry | undefined {
+    const table = this.locked.has(k) ? this.locked : this.counting;
+    const entry = table.get(k);
+    if (!entry) return undefined;
+    if (now >= entry.lockedUntil && now - entry.lastFailure >= policy.forget_after * 1000) {
+      table.delete(k);
+      return undefined;
+    }
+    return entry;
+  }
+
+  store(k: string, entry: Entry, policy: LockoutPolicy, now: number): void {
+    const ttl = Math.max(policy.forget_after * 1000, entry.lockedUntil - now);
+    if (entry.failures >= policy.max_failures) {
+      this.counting.delete(k);
+      this.locked.set(k, entry, { ttl });
+    } else {
+      this.counting.set(k, entry, { ttl });
+    }
+  }
+
+  delete(k: string): void {
+    this.counting.delete(k);
+    this.locked.delete(k);
+  }
+
+  get size(): number {
+    return this.counting.size + this.locked.size;
+  }
+}
+
 /**
  * Brute-force protection that cannot be turned against users: failures are counted per
  * (account, client address), so an attacker elsewhere cannot slow the account's owner down.
  * The `max_failures`-th failure locks the pair for `backoff` seconds and each further one for
  * twice as long as the last (capped at `max_backoff`); a success forgets the pair; so does
- * `forget_after` seconds without a failure.
+ * `forget_after` seconds without a failure. An attempt is reserved before its password is
+ * checked, so concurrent attempts cannot outrun the count.
  *
- * Memory is bounded by two tables of `max_entries` pairs each, least recently used dropped
- * first: one for pairs still counting, one for pairs that reached `max_failures`. A flood of
- * failures for new pairs (say, made-up accounts) only pushes out other counting pairs, never a
- * lock: to push a lock out, an attacker would have to get `max_entries` other pairs locked.
+ * Memory is bounded, and the least valuable counts go first. Pairs of accounts a backend
+ * vouched for (static users, a directory entry: the backend denied the password naming the
+ * account) and pairs of all other accounts (made up, or denied by a backend that cannot tell:
+ * app passwords, CI tokens, an external program) are kept in separate tables, so no number of
+ * failures for made-up accounts (cheap with oidc_auth or jwt_auth) pushes out a real account's
+ * count. Each class has two tables of `max_entries` pairs, least recently used dropped first:
+ * one for pairs still counting, one for pairs that reached `max_failures`, so a flood of new
+ * pairs only pushes out other counting pairs of its class, never a lock.
  * Accounts are compared the way directories compare them (case, surrounding and repeated
  * spaces, Unicode compatibility forms ignored), so `ALICE ` shares alice's count.
  *
@@ -35,10 +84,10 @@ interface Entry {
  * so a reloaded `lockout:` applies at once, except `max_entries`, which is fixed at start.
  */
 export class Lockout {
-  /** Pairs below `max_failures`. */
-  readonly #counting: LRUCache<string, Entry>;
-  /** Pairs that reached `max_failures` (locked now, or locked again by their next failure). */
-  readonly #locked: LRUCache<string, Entry>;
+  /** Pairs of accounts a backend vouched for. */
+  readonly #known: PairTable;
+  /** Pairs of every other account. */
+  readonly #unknown: PairTable;
   /** Attempts whose password is being checked right now, per pair (never evicted). */
   readonly #inFlight = new Map<string, number>();
   readonly #policy: () => LockoutPolicy;
@@ -47,8 +96,8 @@ export class Lockout {
   constructor(options: { maxEntries: number; policy: () => LockoutPolicy; now?: () => number }) {
     this.#policy = options.policy;
     this.#now = options.now ?? Date.now;
-    this.#counting = new LRUCache({ max: options.maxEntries });
-    this.#locked = new LRUCache({ max: options.maxEntries });
+    this.#known = new PairTable(options.maxEntries);
+    this.#unknown = new PairTable(options.maxEntries);
   }
 
   /** Throws TooManyRequestsError (with the seconds to wait) while the pair is locked. */
@@ -96,49 +145,47 @@ export class Lockout {
     else this.#inFlight.delete(reservation.key);
   }
 
-  /** Counts a failed attempt; returns true when it locked the pair (for the lockout metric). */
-  failure(account: string, ip: string | null): boolean {
+  /**
+   * Counts a failed attempt; returns true when it locked the pair (for the lockout metric).
+   * `known`: a backend vouched that the account exists (its count is kept apart from made-up
+   * accounts'); a pair once counted as known stays known.
+   */
+  failure(account: string, ip: string | null, known = false): boolean {
     const policy = this.#policy();
     if (!policy.enabled) return false;
     const k = key(account, ip);
-    const entry = this.#live(k, policy) ?? { failures: 0, lockedUntil: 0, lastFailure: 0 };
+    const now = this.#now();
+    const wasKnown = this.#known.live(k, policy, now);
+    const entry = wasKnown ??
+      this.#unknown.live(k, policy, now) ?? { failures: 0, lockedUntil: 0, lastFailure: 0 };
     entry.failures += 1;
-    entry.lastFailure = this.#now();
-    const over = entry.failures - policy.max_failures;
-    if (over >= 0) entry.lockedUntil = this.#now() + lockSeconds(policy, entry.failures) * 1000;
-    const ttl = Math.max(policy.forget_after * 1000, entry.lockedUntil - this.#now());
-    if (over >= 0) {
-      this.#counting.delete(k);
-      this.#locked.set(k, entry, { ttl });
+    entry.lastFailure = now;
+    const locks = entry.failures >= policy.max_failures;
+    if (locks) entry.lockedUntil = now + lockSeconds(policy, entry.failures) * 1000;
+    if (known || wasKnown) {
+      this.#unknown.delete(k);
+      this.#known.store(k, entry, policy, now);
     } else {
-      this.#counting.set(k, entry, { ttl });
+      this.#unknown.store(k, entry, policy, now);
     }
-    return over >= 0;
+    return locks;
   }
 
   /** A successful login forgets the pair's failures. */
   success(account: string, ip: string | null): void {
     const k = key(account, ip);
-    this.#counting.delete(k);
-    this.#locked.delete(k);
+    this.#known.delete(k);
+    this.#unknown.delete(k);
   }
 
   /** How many pairs are remembered (for tests and the memory bound). */
   get size(): number {
-    return this.#counting.size + this.#locked.size;
+    return this.#known.size + this.#unknown.size;
   }
 
-  /** The pair's entry, unless it was forgotten (forget_after seconds since the last failure, and unlocked). */
   #live(k: string, policy: LockoutPolicy): Entry | undefined {
-    const table = this.#locked.has(k) ? this.#locked : this.#counting;
-    const entry = table.get(k);
-    if (!entry) return undefined;
     const now = this.#now();
-    if (now >= entry.lockedUntil && now - entry.lastFailure >= policy.forget_after * 1000) {
-      table.delete(k);
-      return undefined;
-    }
-    return entry;
+    return this.#known.live(k, policy, now) ?? this.#unknown.live(k, policy, now);
   }
 }
 
@@ -186,7 +233,8 @@ export async function withLockout<T>(
       err instanceof RegauthError &&
       (err.code === 'ERR_UNAUTHORIZED' || err.code === 'ERR_INVALID_GRANT')
     ) {
-      if (lockout.failure(attempt.account, attempt.ip)) onLocked?.();
+      const known = err instanceof UnauthorizedError && err.decision?.account !== undefined;
+      if (lockout.failure(attempt.account, attempt.ip, known)) onLocked?.();
     }
     throw err;
   } finally {

@@ -187,6 +187,36 @@ describe('withLockout', () => {
     expect(lockout.size).toBe(0);
   });
 
+  test("no number of failures for made-up accounts resets a real account's count", async () => {
+    const { lockout } = setUp({}, 50);
+    // users/ldap deny a known account naming it; a made-up one is denied by nobody (or, with
+    // oidc_auth/jwt_auth, by a backend that cannot tell whether the account exists: cheap).
+    const wrongPassword = () =>
+      Promise.reject(
+        new UnauthorizedError(undefined, {
+          authenticator: 'users',
+          reason: 'wrong password',
+          account: 'alice',
+        }),
+      );
+    for (let i = 0; i < 2; i++) {
+      await expect(withLockout(lockout, attempt, wrongPassword)).rejects.toBeInstanceOf(UnauthorizedError);
+    }
+    for (let i = 0; i < 2000; i++) {
+      const madeUp = () =>
+        Promise.reject(
+          i % 2 === 0
+            ? new UnauthorizedError(undefined, { authenticator: null, reason: 'unknown account' })
+            : new UnauthorizedError(undefined, { authenticator: 'jwt_auth', reason: 'token rejected' }),
+        );
+      await expect(withLockout(lockout, { ...attempt, account: `nouser${i}` }, madeUp)).rejects.toThrow();
+    }
+    expect(lockout.size).toBeLessThanOrEqual(101);
+    // alice's third failure still locks her pair.
+    await expect(withLockout(lockout, attempt, wrongPassword)).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+  });
+
   test('a success resets the count', async () => {
     const { lockout } = setUp();
     await expect(withLockout(lockout, attempt, refuse)).rejects.toThrow();
