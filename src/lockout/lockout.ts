@@ -2,11 +2,19 @@ import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from '../config/ops.js';
 import { RegauthError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
 import { foldAccountName } from '../authn/account-name.js';
+import { clientKey } from './client.js';
 
 /** The `lockout:` policy, in seconds. */
 export type LockoutPolicy = Pick<
   LockoutConfig,
-  'enabled' | 'max_failures' | 'backoff' | 'max_backoff' | 'forget_after'
+  | 'enabled'
+  | 'max_failures'
+  | 'backoff'
+  | 'max_backoff'
+  | 'forget_after'
+  | 'ipv6_prefix'
+  | 'account_max_failures'
+  | 'remember_success'
 >;
 
 interface Entry {
@@ -15,6 +23,13 @@ interface Entry {
   lockedUntil: number;
   /** Unix milliseconds of the last failure. */
   lastFailure: number;
+}
+
+/** An account's failures from all clients in the current window. */
+interface AccountEntry {
+  failures: number;
+  /** Unix milliseconds at which the window (`forget_after` from its first failure) ends. */
+  windowEnd: number;
 }
 
 /** A pair's counts in two tables of `max_entries` each, least recently used dropped first. */
@@ -78,7 +93,15 @@ class PairTable {
  * one for pairs still counting, one for pairs that reached `max_failures`, so a flood of new
  * pairs only pushes out other counting pairs of its class, never a lock.
  * Accounts are compared the way directories compare them (case, surrounding and repeated
- * spaces, Unicode compatibility forms ignored), so `ALICE ` shares alice's count.
+ * spaces, Unicode compatibility forms ignored), so `ALICE ` shares alice's count. An IPv6 client
+ * is its network of `ipv6_prefix` bits (a /64), not one of its countless addresses.
+ *
+ * Against guessing from many addresses, an account's failures from all clients together are
+ * counted too, in windows of `forget_after` seconds: past `account_max_failures` in a window,
+ * clients get 429 for that account until the window ends, except clients that logged in to it
+ * within `remember_success` seconds: nobody can lock a user out from where they log in. The
+ * counts of accounts a backend vouched for are kept until their window ends (their number is
+ * bounded by the backends' accounts); those of other accounts in an LRU of `max_entries`.
  *
  * The state outlives config reloads (it belongs to the process); the policy is read per call,
  * so a reloaded `lockout:` applies at once, except `max_entries`, which is fixed at start.
@@ -88,8 +111,16 @@ export class Lockout {
   readonly #known: PairTable;
   /** Pairs of every other account. */
   readonly #unknown: PairTable;
-  /** Attempts whose password is being checked right now, per pair (never evicted). */
+  /** Per-account counts of accounts a backend vouched for (swept when their window ends). */
+  readonly #knownAccounts = new Map<string, AccountEntry>();
+  #sweepAt = 1024;
+  /** Per-account counts of every other account. */
+  readonly #unknownAccounts: LRUCache<string, AccountEntry>;
+  /** Pairs that logged in (unix milliseconds of the last success), exempt from the account cap. */
+  readonly #successes: LRUCache<string, number>;
+  /** Attempts whose password is being checked right now, per pair and per account (never evicted). */
   readonly #inFlight = new Map<string, number>();
+  readonly #accountsInFlight = new Map<string, number>();
   readonly #policy: () => LockoutPolicy;
   readonly #now: () => number;
 
@@ -98,13 +129,15 @@ export class Lockout {
     this.#now = options.now ?? Date.now;
     this.#known = new PairTable(options.maxEntries);
     this.#unknown = new PairTable(options.maxEntries);
+    this.#unknownAccounts = new LRUCache({ max: options.maxEntries });
+    this.#successes = new LRUCache({ max: options.maxEntries });
   }
 
   /** Throws TooManyRequestsError (with the seconds to wait) while the pair is locked. */
   check(account: string, ip: string | null): void {
     const policy = this.#policy();
     if (!policy.enabled) return;
-    const entry = this.#live(key(account, ip), policy);
+    const entry = this.#live(keys(account, ip, policy).pair, policy);
     const wait = entry ? entry.lockedUntil - this.#now() : 0;
     if (wait > 0) throw new TooManyRequestsError(Math.ceil(wait / 1000));
   }
@@ -113,14 +146,15 @@ export class Lockout {
    * Reserves one password check for the pair before it is made, or throws TooManyRequestsError:
    * while the pair is locked, and while as many checks are in flight as failures are left before
    * the lock (one at a time once the pair has reached `max_failures`). So however many requests
-   * arrive at once, at most `max_failures` passwords are checked before the lock. The reservation
-   * is given back by `release` once the attempt is settled (`failure`/`success` first).
-   * Undefined when the lockout is disabled.
+   * arrive at once, at most `max_failures` passwords are checked before the lock. Likewise for
+   * the account from all clients (`account_max_failures`), unless this client logged in to it
+   * recently. The reservation is given back by `release` once the attempt is settled
+   * (`failure`/`success` first). Undefined when the lockout is disabled.
    */
   reserve(account: string, ip: string | null): Reservation | undefined {
     const policy = this.#policy();
     if (!policy.enabled) return undefined;
-    const k = key(account, ip);
+    const { pair: k, account: a } = keys(account, ip, policy);
     const entry = this.#live(k, policy);
     const now = this.#now();
     if (entry && entry.lockedUntil > now) {
@@ -133,16 +167,25 @@ export class Lockout {
       // The checks in flight may all fail: wait at least as long as the lock they would set.
       throw new TooManyRequestsError(lockSeconds(policy, failures + inFlight));
     }
+    const lastSuccess = this.#successes.get(k);
+    if (lastSuccess === undefined || now - lastSuccess >= policy.remember_success * 1000) {
+      const acct = this.#liveAccount(a, now);
+      const pending = this.#accountsInFlight.get(a) ?? 0;
+      if ((acct?.failures ?? 0) + pending >= policy.account_max_failures) {
+        const wait = acct ? acct.windowEnd - now : policy.forget_after * 1000;
+        throw new TooManyRequestsError(Math.max(1, Math.ceil(wait / 1000)));
+      }
+    }
     this.#inFlight.set(k, inFlight + 1);
-    return { key: k };
+    this.#accountsInFlight.set(a, (this.#accountsInFlight.get(a) ?? 0) + 1);
+    return { key: k, account: a };
   }
 
   /** Gives a reservation back (after its attempt was counted as a failure or a success, or not at all). */
   release(reservation: Reservation | undefined): void {
     if (!reservation) return;
-    const left = (this.#inFlight.get(reservation.key) ?? 1) - 1;
-    if (left > 0) this.#inFlight.set(reservation.key, left);
-    else this.#inFlight.delete(reservation.key);
+    decrement(this.#inFlight, reservation.key);
+    decrement(this.#accountsInFlight, reservation.account);
   }
 
   /**
@@ -153,8 +196,9 @@ export class Lockout {
   failure(account: string, ip: string | null, known = false): boolean {
     const policy = this.#policy();
     if (!policy.enabled) return false;
-    const k = key(account, ip);
+    const { pair: k, account: a } = keys(account, ip, policy);
     const now = this.#now();
+    this.#accountFailure(a, known, policy, now);
     const wasKnown = this.#known.live(k, policy, now);
     const entry = wasKnown ??
       this.#unknown.live(k, policy, now) ?? { failures: 0, lockedUntil: 0, lastFailure: 0 };
@@ -171,11 +215,16 @@ export class Lockout {
     return locks;
   }
 
-  /** A successful login forgets the pair's failures. */
+  /**
+   * A successful login forgets the pair's failures, and exempts the pair from the account cap
+   * for `remember_success` seconds. (The account's count stays: others may still be guessing.)
+   */
   success(account: string, ip: string | null): void {
-    const k = key(account, ip);
+    const policy = this.#policy();
+    const { pair: k } = keys(account, ip, policy);
     this.#known.delete(k);
     this.#unknown.delete(k);
+    if (policy.enabled) this.#successes.set(k, this.#now(), { ttl: policy.remember_success * 1000 });
   }
 
   /** How many pairs are remembered (for tests and the memory bound). */
@@ -187,11 +236,41 @@ export class Lockout {
     const now = this.#now();
     return this.#known.live(k, policy, now) ?? this.#unknown.live(k, policy, now);
   }
+
+  /** The account's count in the current window, from either class. */
+  #liveAccount(a: string, now: number): AccountEntry | undefined {
+    const entry = this.#knownAccounts.get(a) ?? this.#unknownAccounts.get(a);
+    return entry && now < entry.windowEnd ? entry : undefined;
+  }
+
+  #accountFailure(a: string, known: boolean, policy: LockoutPolicy, now: number): void {
+    const wasKnown = this.#knownAccounts.get(a);
+    let entry = this.#liveAccount(a, now);
+    if (!entry) entry = { failures: 0, windowEnd: now + policy.forget_after * 1000 };
+    entry.failures += 1;
+    if (known || wasKnown) {
+      this.#unknownAccounts.delete(a);
+      this.#knownAccounts.set(a, entry);
+      if (this.#knownAccounts.size >= this.#sweepAt) {
+        for (const [k, e] of this.#knownAccounts) if (now >= e.windowEnd) this.#knownAccounts.delete(k);
+        this.#sweepAt = Math.max(1024, this.#knownAccounts.size * 2);
+      }
+    } else {
+      this.#unknownAccounts.set(a, entry, { ttl: Math.max(1, entry.windowEnd - now) });
+    }
+  }
+}
+
+function decrement(map: Map<string, number>, k: string): void {
+  const left = (map.get(k) ?? 1) - 1;
+  if (left > 0) map.set(k, left);
+  else map.delete(k);
 }
 
 /** A reserved password check (Lockout.reserve). */
 export interface Reservation {
   readonly key: string;
+  readonly account: string;
 }
 
 /** Seconds of the lock set by the `failures`-th failure (at least `max_failures`). */
@@ -201,13 +280,14 @@ function lockSeconds(policy: LockoutPolicy, failures: number): number {
 }
 
 /**
- * The pair as one map key. The account is folded the way directories compare names (LDAP
- * matches `ALICE` and ` alice` to alice), so no spelling gets a count of its own; the length
- * prefix keeps "a" + "b:c" apart from "a:b" + "c".
+ * The map keys of the account and of the pair. The account is folded the way directories compare
+ * names (LDAP matches `ALICE` and ` alice` to alice), so no spelling gets a count of its own;
+ * the client is its address, or its network for IPv6; the length prefix keeps "a" + "b:c" apart
+ * from "a:b" + "c".
  */
-function key(account: string, ip: string | null): string {
+function keys(account: string, ip: string | null, policy: LockoutPolicy): { pair: string; account: string } {
   const folded = foldAccountName(account);
-  return `${folded.length}:${folded}${ip ?? ''}`;
+  return { pair: `${folded.length}:${folded}${clientKey(ip, policy.ipv6_prefix)}`, account: folded };
 }
 
 /**

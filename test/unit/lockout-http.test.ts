@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Authenticator } from '../../src/authn/types.js';
 import { Lockout } from '../../src/lockout/lockout.js';
 import type { Runtime } from '../../src/runtime.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  */
 
 const MAX_FAILURES = 5;
+const ACCOUNT_MAX_FAILURES = 12;
 const tmp = tempDir();
 const password = randomPassword();
 let s: TestServer;
@@ -62,10 +63,12 @@ beforeAll(async () => {
     dir: tmp.dir,
     config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
 token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-lockout: {max_failures: ${MAX_FAILURES}, backoff: 60}
+lockout: {max_failures: ${MAX_FAILURES}, backoff: 60, account_max_failures: ${ACCOUNT_MAX_FAILURES}}
 users:
   alice: {password: "${bcrypt.hashSync(password, 10)}"}
-  bob: {password: "${bcrypt.hashSync(password, 10)}"}
+  bob: {password: "${hash(password)}"}
+  carol: {password: "${hash(password)}"}
+  dave: {password: "${hash(password)}"}
 acl: [{match: {}, actions: [pull]}]
 `,
     runtime: (base) => {
@@ -96,5 +99,42 @@ describe('concurrent guesses', () => {
     const before = evaluated.get('alice');
     expect((await token('alice', password)).status).toBe(429);
     expect(evaluated.get('alice')).toBe(before);
+  });
+});
+
+describe('many addresses', () => {
+  /** Through the trusted proxy (127.0.0.1), for the client it names. */
+  const from = (client: string) => ({ 'x-forwarded-for': client });
+
+  test('IPv6 clients are counted per /64: fresh addresses of one network share a count', async () => {
+    const statuses: number[] = [];
+    for (let n = 1; n <= 40; n++)
+      statuses.push((await token('bob', `wrong-${n}`, from(`2001:db8:1:2::${n}`))).status);
+    expect(evaluated.get('bob')).toBe(MAX_FAILURES);
+    expect(statuses).toEqual([...Array(MAX_FAILURES).fill(401), ...Array(40 - MAX_FAILURES).fill(429)]);
+    expect((await token('bob', password, from('2001:db8:1:2:ffff::1'))).status).toBe(429);
+    // Another /64 is another client; so is an IPv4 address.
+    expect((await token('bob', password, from('2001:db8:1:3::1'))).status).toBe(200);
+    expect((await token('bob', password, from('198.51.100.20'))).status).toBe(200);
+  });
+
+  test('failures for one account from everywhere are capped, except for clients it recently logged in from', async () => {
+    // carol logged in from her usual address before the guessing began.
+    expect((await token('carol', password, from('198.51.100.9'))).status).toBe(200);
+    const statuses: number[] = [];
+    for (let n = 1; n <= 30; n++)
+      statuses.push((await token('carol', `wrong-${n}`, from(`203.0.113.${n}`))).status);
+    expect(evaluated.get('carol')).toBe(1 + ACCOUNT_MAX_FAILURES);
+    expect(statuses).toEqual([
+      ...Array(ACCOUNT_MAX_FAILURES).fill(401),
+      ...Array(30 - ACCOUNT_MAX_FAILURES).fill(429),
+    ]);
+    // A new client is held back even with the right password...
+    const fresh = await token('carol', password, from('203.0.113.200'));
+    expect(fresh.status).toBe(429);
+    expect(Number(fresh.retryAfter)).toBeGreaterThan(0);
+    // ...but nobody can lock carol out from where she logs in, and other accounts are not slowed.
+    expect((await token('carol', password, from('198.51.100.9'))).status).toBe(200);
+    expect((await token('dave', password, from('203.0.113.200'))).status).toBe(200);
   });
 });

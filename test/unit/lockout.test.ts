@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { Lockout, withLockout, type LockoutPolicy } from '../../src/lockout/lockout.js';
+import { clientKey } from '../../src/lockout/client.js';
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/errors.js';
 
 const POLICY: LockoutPolicy = {
@@ -8,6 +9,9 @@ const POLICY: LockoutPolicy = {
   backoff: 2,
   max_backoff: 30,
   forget_after: 600,
+  ipv6_prefix: 64,
+  account_max_failures: 10_000,
+  remember_success: 86_400,
 };
 
 function setUp(policy: Partial<LockoutPolicy> = {}, maxEntries = 100) {
@@ -222,5 +226,47 @@ describe('withLockout', () => {
     await expect(withLockout(lockout, attempt, refuse)).rejects.toThrow();
     await expect(withLockout(lockout, attempt, () => Promise.resolve('ok'))).resolves.toBe('ok');
     expect(lockout.size).toBe(0);
+  });
+});
+
+describe('clientKey', () => {
+  test.each([
+    ['10.1.2.3', 64, '10.1.2.3'],
+    ['2001:db8:1:2::7', 64, '2001:db8:1:2:0:0:0:0/64'],
+    ['2001:0db8:0001:0002:ffff:ffff:ffff:ffff', 64, '2001:db8:1:2:0:0:0:0/64'],
+    ['2001:db8:1:2::7', 48, '2001:db8:1:0:0:0:0:0/48'],
+    ['2001:db8:1:2::7', 128, '2001:db8:1:2:0:0:0:7/128'],
+    ['::1', 64, '0:0:0:0:0:0:0:0/64'],
+    ['64:ff9b::1.2.3.4', 120, '64:ff9b:0:0:0:0:102:300/120'],
+    ['fe80::1%eth0', 64, 'fe80:0:0:0:0:0:0:0/64'],
+  ])('%s per /%i is %s', (ip, prefix, expected) => {
+    expect(clientKey(ip, prefix)).toBe(expected);
+  });
+
+  test('no address is its own client', () => {
+    expect(clientKey(null, 64)).toBe('');
+  });
+});
+
+describe('account_max_failures', () => {
+  test('failures from many clients add up; past the cap new clients wait for the window, recent ones do not', () => {
+    const { lockout, clock } = setUp({ account_max_failures: 4, forget_after: 600 });
+    lockout.success('alice', '10.0.0.99');
+    for (let i = 0; i < 4; i++) {
+      lockout.release(lockout.reserve('alice', `10.0.1.${i}`));
+      lockout.failure('alice', `10.0.1.${i}`, true);
+    }
+    expect(() => lockout.reserve('alice', '10.0.2.1')).toThrow(TooManyRequestsError);
+    lockout.release(lockout.reserve('alice', '10.0.0.99'));
+    lockout.release(lockout.reserve('bob', '10.0.2.1'));
+    clock.now += 600_000;
+    lockout.release(lockout.reserve('alice', '10.0.2.1'));
+  });
+
+  test('checks in flight for the account count as well', () => {
+    const { lockout } = setUp({ account_max_failures: 2 });
+    lockout.reserve('alice', '10.0.1.1');
+    lockout.reserve('alice', '10.0.1.2');
+    expect(() => lockout.reserve('alice', '10.0.1.3')).toThrow(TooManyRequestsError);
   });
 });
