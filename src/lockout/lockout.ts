@@ -135,11 +135,28 @@ export class Lockout {
 
   /** Throws TooManyRequestsError (with the seconds to wait) while the pair is locked. */
   check(account: string, ip: string | null): void {
+    const wait = this.blocked(account, ip);
+    if (wait > 0) throw new TooManyRequestsError(wait);
+  }
+
+  /**
+   * Seconds the pair must wait (0: it may try): while the pair is locked, or while the account
+   * is past `account_max_failures` and this client has no recent success for it. Checks in
+   * flight are not looked at (see `reserve`).
+   */
+  blocked(account: string, ip: string | null): number {
     const policy = this.#policy();
-    if (!policy.enabled) return;
-    const entry = this.#live(keys(account, ip, policy).pair, policy);
-    const wait = entry ? entry.lockedUntil - this.#now() : 0;
-    if (wait > 0) throw new TooManyRequestsError(Math.ceil(wait / 1000));
+    if (!policy.enabled) return 0;
+    const { pair: k, account: a } = keys(account, ip, policy);
+    const now = this.#now();
+    const entry = this.#live(k, policy);
+    if (entry && entry.lockedUntil > now) return Math.ceil((entry.lockedUntil - now) / 1000);
+    if (this.#exempt(k, policy, now)) return 0;
+    const acct = this.#liveAccount(a, now);
+    if (acct && acct.failures >= policy.account_max_failures) {
+      return Math.max(1, Math.ceil((acct.windowEnd - now) / 1000));
+    }
+    return 0;
   }
 
   /**
@@ -167,8 +184,7 @@ export class Lockout {
       // The checks in flight may all fail: wait at least as long as the lock they would set.
       throw new TooManyRequestsError(lockSeconds(policy, failures + inFlight));
     }
-    const lastSuccess = this.#successes.get(k);
-    if (lastSuccess === undefined || now - lastSuccess >= policy.remember_success * 1000) {
+    if (!this.#exempt(k, policy, now)) {
       const acct = this.#liveAccount(a, now);
       const pending = this.#accountsInFlight.get(a) ?? 0;
       if ((acct?.failures ?? 0) + pending >= policy.account_max_failures) {
@@ -237,6 +253,12 @@ export class Lockout {
     return this.#known.live(k, policy, now) ?? this.#unknown.live(k, policy, now);
   }
 
+  /** Whether the pair logged in within `remember_success` (exempt from the account cap). */
+  #exempt(k: string, policy: LockoutPolicy, now: number): boolean {
+    const lastSuccess = this.#successes.get(k);
+    return lastSuccess !== undefined && now - lastSuccess < policy.remember_success * 1000;
+  }
+
   /** The account's count in the current window, from either class. */
   #liveAccount(a: string, now: number): AccountEntry | undefined {
     const entry = this.#knownAccounts.get(a) ?? this.#unknownAccounts.get(a);
@@ -294,30 +316,55 @@ function keys(account: string, ip: string | null, policy: LockoutPolicy): { pair
  * Runs a password attempt under the lockout: the attempt is reserved before the password is
  * checked (429 while the (account, address) pair is locked or has as many checks in flight as
  * failures left); a refused password counts as a failure, a success forgets the pair.
+ *
+ * Counts are kept for the account as the backend holds it when the backend names it (a
+ * directory that found alice for `alice@example.org`, a spelling no fold can know in advance):
+ * a failure counts on the stored account and on the spelling typed, and while the stored
+ * account is held back for this client the answer is 429 whatever the password was, so another
+ * spelling never gets a locked account in, nor tells whether the password was right.
  * Requests without a password (anonymous, refresh tokens) are not password guesses: they pass.
  */
-export async function withLockout<T>(
+export async function withLockout<T extends { readonly account: string }>(
   lockout: Lockout | undefined,
   attempt: { readonly account: string; readonly password: unknown; readonly ip: string | null },
   run: () => Promise<T>,
   onLocked?: () => void,
 ): Promise<T> {
   if (!lockout || attempt.password === undefined) return run();
-  const reservation = lockout.reserve(attempt.account, attempt.ip);
+  const { account: typed, ip } = attempt;
+  const reservation = lockout.reserve(typed, ip);
   try {
     const result = await run();
-    lockout.success(attempt.account, attempt.ip);
+    if (respelled(typed, result.account)) {
+      const wait = lockout.blocked(result.account, ip);
+      if (wait > 0) throw new TooManyRequestsError(wait);
+      lockout.success(result.account, ip);
+    }
+    lockout.success(typed, ip);
     return result;
   } catch (err) {
     if (
       err instanceof RegauthError &&
       (err.code === 'ERR_UNAUTHORIZED' || err.code === 'ERR_INVALID_GRANT')
     ) {
-      const known = err instanceof UnauthorizedError && err.decision?.account !== undefined;
-      if (lockout.failure(attempt.account, attempt.ip, known)) onLocked?.();
+      const stored = err instanceof UnauthorizedError ? err.decision?.account : undefined;
+      if (stored !== undefined && respelled(typed, stored)) {
+        const wait = lockout.blocked(stored, ip);
+        const locked = lockout.failure(stored, ip, true);
+        lockout.failure(typed, ip, true);
+        if (locked) onLocked?.();
+        if (wait > 0) throw new TooManyRequestsError(wait);
+      } else if (lockout.failure(typed, ip, stored !== undefined)) {
+        onLocked?.();
+      }
     }
     throw err;
   } finally {
     lockout.release(reservation);
   }
+}
+
+/** Whether the backend holds the account under a name that folds otherwise than what was typed. */
+function respelled(typed: string, stored: string): boolean {
+  return stored !== typed && foldAccountName(stored) !== foldAccountName(typed);
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { Lockout, withLockout, type LockoutPolicy } from '../../src/lockout/lockout.js';
+import { foldAccountName } from '../../src/authn/account-name.js';
 import { clientKey } from '../../src/lockout/client.js';
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/errors.js';
 
@@ -165,7 +166,7 @@ describe('withLockout', () => {
     let ran = false;
     const run = () => {
       ran = true;
-      return Promise.resolve('token');
+      return Promise.resolve({ account: 'alice' });
     };
     await expect(withLockout(lockout, attempt, run)).rejects.toBeInstanceOf(TooManyRequestsError);
     expect(ran).toBe(false);
@@ -224,9 +225,67 @@ describe('withLockout', () => {
   test('a success resets the count', async () => {
     const { lockout } = setUp();
     await expect(withLockout(lockout, attempt, refuse)).rejects.toThrow();
-    await expect(withLockout(lockout, attempt, () => Promise.resolve('ok'))).resolves.toBe('ok');
+    await expect(withLockout(lockout, attempt, () => Promise.resolve({ account: 'alice' }))).resolves.toEqual(
+      {
+        account: 'alice',
+      },
+    );
     expect(lockout.size).toBe(0);
   });
+
+  describe('a spelling the backend holds under another name (a mail term: alice@example.org is alice)', () => {
+    const alias = { ...attempt, account: 'alice@example.org' };
+    const deniedAsAlice = () =>
+      Promise.reject(
+        new UnauthorizedError(undefined, {
+          authenticator: 'ldap_auth',
+          reason: 'invalid credentials',
+          account: 'alice',
+        }),
+      );
+
+    test('its failures count on the stored account', async () => {
+      const { lockout } = setUp();
+      for (let i = 0; i < 3; i++) await expect(withLockout(lockout, alias, deniedAsAlice)).rejects.toThrow();
+      expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+      expect(wait(lockout, 'alice@example.org', '10.0.0.1')).toBe(2);
+    });
+
+    test('while the stored account is locked, the answer is 429 whether the password was right or wrong', async () => {
+      const { lockout } = setUp();
+      for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.1', true);
+      await expect(
+        withLockout(lockout, alias, () => Promise.resolve({ account: 'alice' })),
+      ).rejects.toBeInstanceOf(TooManyRequestsError);
+      await expect(withLockout(lockout, alias, deniedAsAlice)).rejects.toBeInstanceOf(TooManyRequestsError);
+      // From another address the stored account is not locked: the alias logs in.
+      await expect(
+        withLockout(lockout, { ...alias, ip: '10.0.0.2' }, () => Promise.resolve({ account: 'alice' })),
+      ).resolves.toEqual({ account: 'alice' });
+    });
+  });
+});
+
+describe('foldAccountName (as OpenLDAP compares uid values)', () => {
+  test.each([
+    ['ALICE', 'alice'],
+    [' alice ', 'alice'],
+    ['ａｌｉｃｅ', 'alice'],
+    ['al\u0130ce', 'alice'],
+    ['AL\u0130CE', 'alice'],
+    ['al\u0130ce\u00a0', 'alice'],
+    ['\u212Aai', 'kai'],
+    ['ΟΔΟΣ', 'οδοσ'],
+  ])('%j folds to %j', (name, folded) => {
+    expect(foldAccountName(name)).toBe(folded);
+  });
+
+  test.each(['al\u0131ce', 'ali\u0307ce', 'straße'])(
+    '%j is another name (the directory does not match it either)',
+    (name) => {
+      expect(foldAccountName(name)).not.toBe(foldAccountName(name === 'straße' ? 'strasse' : 'alice'));
+    },
+  );
 });
 
 describe('clientKey', () => {
