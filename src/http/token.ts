@@ -5,7 +5,7 @@ import { withLockout } from '../lockout/lockout.js';
 import { BadRequestError } from '../errors.js';
 import { withLoginQueue } from '../login-queue.js';
 import { issueToken, type TokenResult } from '../pipeline.js';
-import { clientAddress } from '../request/client-ip.js';
+import { clientAddress, normalizeIp } from '../request/client-ip.js';
 import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
 import type { AppDeps } from './app.js';
 import { sendError, type ErrorStyle } from './errors.js';
@@ -28,16 +28,20 @@ export function createTokenHandler(
     const runtime = deps.runtime();
     const style: ErrorStyle = method === 'POST' ? 'oauth2' : 'docker';
     const requestId = randomUUID();
-    const { ip, via } = clientAddress(
-      req.socket.remoteAddress,
-      req.headers['x-forwarded-for'],
-      runtime.config.server.trustedProxies,
-    );
+    // Until X-Forwarded-For is read (it may be refused): the socket peer, as the proxy it is.
+    let ip: string | null = null;
+    const peer = req.socket.remoteAddress;
+    let via: string | null = peer === undefined ? null : normalizeIp(peer);
     let request: TokenRequest | undefined;
     let result: TokenResult | undefined;
     let error: unknown;
     let status = 200;
     try {
+      ({ ip, via } = clientAddress(
+        peer,
+        req.headers['x-forwarded-for'],
+        runtime.config.server.trustedProxies,
+      ));
       if (method === 'POST' && !isForm(req.headers['content-type'])) {
         throw new BadRequestError('POST body must be application/x-www-form-urlencoded');
       }

@@ -69,6 +69,7 @@ users:
   bob: {password: "${hash(password)}"}
   carol: {password: "${hash(password)}"}
   dave: {password: "${hash(password)}"}
+  erin: {password: "${hash(password)}"}
 acl: [{match: {}, actions: [pull]}]
 `,
     runtime: (base) => {
@@ -136,5 +137,35 @@ describe('many addresses', () => {
     // ...but nobody can lock carol out from where she logs in, and other accounts are not slowed.
     expect((await token('carol', password, from('198.51.100.9'))).status).toBe(200);
     expect((await token('dave', password, from('203.0.113.200'))).status).toBe(200);
+  });
+});
+
+describe('X-Forwarded-For from the trusted proxy', () => {
+  test.each(['1.2.3.4,garbage', 'garbage', '[2001:db8::1', '2001:db8::1]:443'])(
+    '%j: 400 with a JSON error, no password checked',
+    async (xff) => {
+      const before = evaluated.get('erin') ?? 0;
+      const reply = await token('erin', 'wrong', { 'x-forwarded-for': xff });
+      expect(reply.status).toBe(400);
+      expect(JSON.parse(reply.body)).toEqual({
+        errors: [{ code: 'BAD_REQUEST', message: expect.stringMatching(/X-Forwarded-For/) as unknown }],
+      });
+      expect(evaluated.get('erin') ?? 0).toBe(before);
+    },
+  );
+
+  test('ports and brackets are the forms proxies send: 1.2.3.4:5555 is 1.2.3.4, [2001:db8::1]:443 is 2001:db8::1', async () => {
+    for (let i = 0; i < MAX_FAILURES; i++) {
+      expect((await token('erin', 'wrong', { 'x-forwarded-for': `1.2.3.4:${5000 + i}` })).status).toBe(401);
+    }
+    expect((await token('erin', password, { 'x-forwarded-for': '1.2.3.4' })).status).toBe(429);
+    // The proxy itself is another client.
+    expect((await token('erin', password)).status).toBe(200);
+    for (let i = 0; i < MAX_FAILURES; i++) {
+      expect((await token('erin', 'wrong', { 'x-forwarded-for': `[2001:db8::${i + 1}]:443` })).status).toBe(
+        401,
+      );
+    }
+    expect((await token('erin', password, { 'x-forwarded-for': '2001:db8::99' })).status).toBe(429);
   });
 });
