@@ -121,6 +121,8 @@ export class Lockout {
   /** Attempts whose password is being checked right now, per pair and per account (never evicted). */
   readonly #inFlight = new Map<string, number>();
   readonly #accountsInFlight = new Map<string, number>();
+  /** Attempts waiting for a check in flight to settle, by pair and by account key. */
+  readonly #waiters = new Map<string, Set<() => void>>();
   readonly #policy: () => LockoutPolicy;
   readonly #now: () => number;
 
@@ -160,41 +162,72 @@ export class Lockout {
   }
 
   /**
-   * Reserves one password check for the pair before it is made, or throws TooManyRequestsError:
-   * while the pair is locked, and while as many checks are in flight as failures are left before
-   * the lock (one at a time once the pair has reached `max_failures`). So however many requests
-   * arrive at once, at most `max_failures` passwords are checked before the lock. Likewise for
-   * the account from all clients (`account_max_failures`), unless this client logged in to it
-   * recently. The reservation is given back by `release` once the attempt is settled
-   * (`failure`/`success` first). Undefined when the lockout is disabled.
+   * Reserves one password check for the pair before it is made. Refused (TooManyRequestsError)
+   * while the pair is locked, or while the account is past `account_max_failures` and this
+   * client has no recent success for it. While as many checks are in flight as failures are left
+   * before the lock (one at a time once the pair has reached `max_failures`), or as the account
+   * has failures left, the attempt waits for one of them to settle, then asks again: so however
+   * many requests arrive at once, at most `max_failures` passwords of a pair (and
+   * `account_max_failures` of an account) are checked before the lock, and a burst of logins
+   * with the right password is served a few at a time instead of being refused. A wait longer
+   * than MAX_WAIT_MS, or beyond MAX_WAITING attempts of the pair waiting, is refused. The reservation is given back by `release` once the attempt
+   * is settled (`failure`/`success` first). Undefined when the lockout is disabled.
    */
-  reserve(account: string, ip: string | null): Reservation | undefined {
-    const policy = this.#policy();
-    if (!policy.enabled) return undefined;
-    const { pair: k, account: a } = keys(account, ip, policy);
-    const entry = this.#live(k, policy);
+  async reserve(account: string, ip: string | null): Promise<Reservation | undefined> {
+    const deadline = this.#now() + MAX_WAIT_MS;
+    for (;;) {
+      const policy = this.#policy();
+      if (!policy.enabled) return undefined;
+      const k = keys(account, ip, policy);
+      const verdict = this.#tryReserve(k.pair, k.account, policy);
+      if (verdict !== 'busy') return verdict;
+      const left = deadline - this.#now();
+      if (left <= 0 || (this.#waiters.get(k.pair)?.size ?? 0) >= MAX_WAITING) {
+        throw new TooManyRequestsError(1);
+      }
+      await this.#settled([k.pair, k.account], left);
+    }
+  }
+
+  /** A reservation, or 'busy' when checks in flight use up what is left; throws when refused. */
+  #tryReserve(k: string, a: string, policy: LockoutPolicy): Reservation | 'busy' {
     const now = this.#now();
+    const entry = this.#live(k, policy);
     if (entry && entry.lockedUntil > now) {
       throw new TooManyRequestsError(Math.ceil((entry.lockedUntil - now) / 1000));
     }
     const failures = entry?.failures ?? 0;
     const inFlight = this.#inFlight.get(k) ?? 0;
     const budget = failures < policy.max_failures ? policy.max_failures - failures : 1;
-    if (inFlight >= budget) {
-      // The checks in flight may all fail: wait at least as long as the lock they would set.
-      throw new TooManyRequestsError(lockSeconds(policy, failures + inFlight));
-    }
+    if (inFlight >= budget) return 'busy';
     if (!this.#exempt(k, policy, now)) {
       const acct = this.#liveAccount(a, now);
-      const pending = this.#accountsInFlight.get(a) ?? 0;
-      if ((acct?.failures ?? 0) + pending >= policy.account_max_failures) {
-        const wait = acct ? acct.windowEnd - now : policy.forget_after * 1000;
-        throw new TooManyRequestsError(Math.max(1, Math.ceil(wait / 1000)));
+      if (acct && acct.failures >= policy.account_max_failures) {
+        throw new TooManyRequestsError(Math.max(1, Math.ceil((acct.windowEnd - now) / 1000)));
       }
+      const pending = this.#accountsInFlight.get(a) ?? 0;
+      if ((acct?.failures ?? 0) + pending >= policy.account_max_failures) return 'busy';
     }
     this.#inFlight.set(k, inFlight + 1);
     this.#accountsInFlight.set(a, (this.#accountsInFlight.get(a) ?? 0) + 1);
     return { key: k, account: a };
+  }
+
+  /** Resolves when a check in flight for one of `keys` is released, or after `ms`. */
+  #settled(keys: readonly string[], ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        for (const key of keys) this.#waiters.get(key)?.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      for (const key of keys) {
+        let set = this.#waiters.get(key);
+        if (!set) this.#waiters.set(key, (set = new Set()));
+        set.add(wake);
+      }
+    });
   }
 
   /** Gives a reservation back (after its attempt was counted as a failure or a success, or not at all). */
@@ -202,6 +235,12 @@ export class Lockout {
     if (!reservation) return;
     decrement(this.#inFlight, reservation.key);
     decrement(this.#accountsInFlight, reservation.account);
+    for (const key of [reservation.key, reservation.account]) {
+      const waiting = this.#waiters.get(key);
+      if (!waiting) continue;
+      this.#waiters.delete(key);
+      for (const wake of waiting) wake();
+    }
   }
 
   /**
@@ -289,6 +328,11 @@ function decrement(map: Map<string, number>, k: string): void {
   else map.delete(k);
 }
 
+/** The longest an attempt waits for checks in flight to settle before it is refused. */
+const MAX_WAIT_MS = 10_000;
+/** How many attempts of one pair may wait at once; more are refused at once. */
+const MAX_WAITING = 1000;
+
 /** A reserved password check (Lockout.reserve). */
 export interface Reservation {
   readonly key: string;
@@ -332,7 +376,7 @@ export async function withLockout<T extends { readonly account: string }>(
 ): Promise<T> {
   if (!lockout || attempt.password === undefined) return run();
   const { account: typed, ip } = attempt;
-  const reservation = lockout.reserve(typed, ip);
+  const reservation = await lockout.reserve(typed, ip);
   try {
     const result = await run();
     if (respelled(typed, result.account)) {

@@ -70,6 +70,7 @@ users:
   carol: {password: "${hash(password)}"}
   dave: {password: "${hash(password)}"}
   erin: {password: "${hash(password)}"}
+  ci: {password: "${bcrypt.hashSync(password, 8)}"}
 acl: [{match: {}, actions: [pull]}]
 `,
     runtime: (base) => {
@@ -100,6 +101,20 @@ describe('concurrent guesses', () => {
     const before = evaluated.get('alice');
     expect((await token('alice', password)).status).toBe(429);
     expect(evaluated.get('alice')).toBe(before);
+  });
+});
+
+describe('legitimate bursts are not refused', () => {
+  test('60 logins at once with the right password from one client all get tokens', async () => {
+    const replies = await Promise.all(Array.from({ length: 60 }, () => token('ci', password)));
+    expect(replies.map((r) => r.status)).toEqual(Array(60).fill(200));
+  });
+
+  test('60 logins at once with the right password from 60 new clients all get tokens', async () => {
+    const replies = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => token('ci', password, { 'x-forwarded-for': `192.0.2.${i + 1}` })),
+    );
+    expect(replies.map((r) => r.status)).toEqual(Array(60).fill(200));
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/lockout/lockout.js';
+import { Lockout, withLockout, type LockoutPolicy, type Reservation } from '../../src/lockout/lockout.js';
 import { foldAccountName } from '../../src/authn/account-name.js';
 import { clientKey } from '../../src/lockout/client.js';
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/errors.js';
@@ -120,27 +120,57 @@ describe('Lockout', () => {
     },
   );
 
-  test('checks in flight count: max_failures reservations at once, then 429 until they are settled', () => {
+  test('checks in flight count: past max_failures - failures in flight, an attempt waits for one to settle', async () => {
     const { lockout, clock } = setUp();
-    const held = [1, 2, 3].map(() => lockout.reserve('alice', '10.0.0.1'));
-    expect(() => lockout.reserve('alice', '10.0.0.1')).toThrow(TooManyRequestsError);
+    const held = await Promise.all([1, 2, 3].map(() => lockout.reserve('alice', '10.0.0.1')));
+    const fourth: { settled: boolean; r?: Reservation | undefined } = { settled: false };
+    const queued = lockout
+      .reserve('alice', '10.0.0.1')
+      .then((r) => Object.assign(fourth, { settled: true, r }));
+    await Promise.resolve();
+    expect(fourth.settled).toBe(false);
     // Another pair is not slowed.
-    lockout.release(lockout.reserve('alice', '10.0.0.2'));
-    // A success frees its slot; so does an attempt that did not count.
+    lockout.release(await lockout.reserve('alice', '10.0.0.2'));
+    // A success frees its slot: the waiting attempt goes ahead.
     lockout.success('alice', '10.0.0.1');
     lockout.release(held[0]);
-    const again = lockout.reserve('alice', '10.0.0.1');
-    // Three failures lock the pair; after the lock only one check at a time.
-    for (const r of [held[1], held[2], again]) {
+    await queued;
+    expect(fourth.r).toMatchObject({ account: 'alice' });
+    // Three failures lock the pair: attempts still waiting are refused.
+    const refused = lockout.reserve('alice', '10.0.0.1');
+    for (const r of [held[1], held[2], fourth.r]) {
       lockout.failure('alice', '10.0.0.1');
       lockout.release(r);
     }
+    await expect(refused).rejects.toBeInstanceOf(TooManyRequestsError);
     expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+    // After the lock, one check at a time.
     clock.now += 2000;
-    const one = lockout.reserve('alice', '10.0.0.1');
-    expect(() => lockout.reserve('alice', '10.0.0.1')).toThrow(TooManyRequestsError);
+    const one = await lockout.reserve('alice', '10.0.0.1');
+    const second: { settled: boolean; r?: Reservation | undefined } = { settled: false };
+    const next = lockout
+      .reserve('alice', '10.0.0.1')
+      .then((r) => Object.assign(second, { settled: true, r }));
+    await Promise.resolve();
+    expect(second.settled).toBe(false);
     lockout.release(one);
-    lockout.release(lockout.reserve('alice', '10.0.0.1'));
+    await next;
+    expect(second.r).toMatchObject({ account: 'alice' });
+  });
+
+  test('at most 1000 attempts of one pair wait; more are refused at once', async () => {
+    const { lockout } = setUp();
+    const held = await Promise.all([1, 2, 3].map(() => lockout.reserve('alice', '10.0.0.1')));
+    const waiting = Array.from({ length: 1000 }, () => lockout.reserve('alice', '10.0.0.1'));
+    await expect(lockout.reserve('alice', '10.0.0.1')).rejects.toBeInstanceOf(TooManyRequestsError);
+    for (const r of held) {
+      lockout.failure('alice', '10.0.0.1');
+      lockout.release(r);
+    }
+    const settled = await Promise.allSettled(waiting);
+    expect(settled.every((w) => w.status === 'rejected' && w.reason instanceof TooManyRequestsError)).toBe(
+      true,
+    );
   });
 
   test('disabled: nothing is counted or refused', () => {
@@ -308,24 +338,29 @@ describe('clientKey', () => {
 });
 
 describe('account_max_failures', () => {
-  test('failures from many clients add up; past the cap new clients wait for the window, recent ones do not', () => {
+  test('failures from many clients add up; past the cap new clients wait for the window, recent ones do not', async () => {
     const { lockout, clock } = setUp({ account_max_failures: 4, forget_after: 600 });
     lockout.success('alice', '10.0.0.99');
     for (let i = 0; i < 4; i++) {
-      lockout.release(lockout.reserve('alice', `10.0.1.${i}`));
+      lockout.release(await lockout.reserve('alice', `10.0.1.${i}`));
       lockout.failure('alice', `10.0.1.${i}`, true);
     }
-    expect(() => lockout.reserve('alice', '10.0.2.1')).toThrow(TooManyRequestsError);
-    lockout.release(lockout.reserve('alice', '10.0.0.99'));
-    lockout.release(lockout.reserve('bob', '10.0.2.1'));
+    await expect(lockout.reserve('alice', '10.0.2.1')).rejects.toBeInstanceOf(TooManyRequestsError);
+    lockout.release(await lockout.reserve('alice', '10.0.0.99'));
+    lockout.release(await lockout.reserve('bob', '10.0.2.1'));
     clock.now += 600_000;
-    lockout.release(lockout.reserve('alice', '10.0.2.1'));
+    lockout.release(await lockout.reserve('alice', '10.0.2.1'));
   });
 
-  test('checks in flight for the account count as well', () => {
+  test('checks in flight for the account count as well: a third client waits, and is refused once they failed', async () => {
     const { lockout } = setUp({ account_max_failures: 2 });
-    lockout.reserve('alice', '10.0.1.1');
-    lockout.reserve('alice', '10.0.1.2');
-    expect(() => lockout.reserve('alice', '10.0.1.3')).toThrow(TooManyRequestsError);
+    const a = await lockout.reserve('alice', '10.0.1.1');
+    const b = await lockout.reserve('alice', '10.0.1.2');
+    const third = lockout.reserve('alice', '10.0.1.3');
+    lockout.failure('alice', '10.0.1.1', true);
+    lockout.release(a);
+    lockout.failure('alice', '10.0.1.2', true);
+    lockout.release(b);
+    await expect(third).rejects.toBeInstanceOf(TooManyRequestsError);
   });
 });
