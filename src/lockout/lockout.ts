@@ -121,8 +121,8 @@ export class Lockout {
   /** Attempts whose password is being checked right now, per pair and per account (never evicted). */
   readonly #inFlight = new Map<string, number>();
   readonly #accountsInFlight = new Map<string, number>();
-  /** Attempts waiting for a check in flight to settle, by pair and by account key. */
-  readonly #waiters = new Map<string, Set<() => void>>();
+  /** Attempts waiting for a check in flight to settle: a line per pair (`p` + key) and per account (`a` + key). */
+  readonly #waiters = new Map<string, (() => void)[]>();
   readonly #policy: () => LockoutPolicy;
   readonly #now: () => number;
 
@@ -174,18 +174,33 @@ export class Lockout {
    * is settled (`failure`/`success` first). Undefined when the lockout is disabled.
    */
   async reserve(account: string, ip: string | null): Promise<Reservation | undefined> {
+    if (!this.#policy().enabled) return undefined;
+    const k = keys(account, ip, this.#policy());
     const deadline = this.#now() + MAX_WAIT_MS;
+    let queued = false;
     for (;;) {
       const policy = this.#policy();
       if (!policy.enabled) return undefined;
-      const k = keys(account, ip, policy);
-      const verdict = this.#tryReserve(k.pair, k.account, policy);
-      if (verdict !== 'busy') return verdict;
+      let verdict: Reservation | 'busy';
+      try {
+        verdict = this.#tryReserve(k.pair, k.account, policy);
+      } catch (err) {
+        // The next one waiting is likely refused too: let it find out now, not at its deadline.
+        this.#wakeNext(`p${k.pair}`);
+        throw err;
+      }
+      if (verdict !== 'busy') {
+        // A success may have made room for more than one: the next one waiting asks too.
+        this.#wakeNext(`p${k.pair}`);
+        return verdict;
+      }
       const left = deadline - this.#now();
-      if (left <= 0 || (this.#waiters.get(k.pair)?.size ?? 0) >= MAX_WAITING) {
+      if (left <= 0 || (!queued && (this.#waiters.get(`p${k.pair}`)?.length ?? 0) >= MAX_WAITING)) {
         throw new TooManyRequestsError(1);
       }
-      await this.#settled([k.pair, k.account], left);
+      // Woken once and still no room: back to the head of the line, not the end.
+      await this.#settled([`p${k.pair}`, `a${k.account}`], left, queued);
+      queued = true;
     }
   }
 
@@ -213,21 +228,35 @@ export class Lockout {
     return { key: k, account: a };
   }
 
-  /** Resolves when a check in flight for one of `keys` is released, or after `ms`. */
-  #settled(keys: readonly string[], ms: number): Promise<void> {
+  /**
+   * Resolves when this waiter's turn comes on one of `keys` (a check in flight there settled),
+   * or after `ms`. Waiters form a line per key; `first` puts this one at the head.
+   */
+  #settled(keys: readonly string[], ms: number, first: boolean): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
-        for (const key of keys) this.#waiters.get(key)?.delete(wake);
+        for (const key of keys) {
+          const line = this.#waiters.get(key);
+          const at = line?.indexOf(wake) ?? -1;
+          if (at >= 0) line!.splice(at, 1);
+          if (line?.length === 0) this.#waiters.delete(key);
+        }
         resolve();
       };
       const timer = setTimeout(wake, ms);
       for (const key of keys) {
-        let set = this.#waiters.get(key);
-        if (!set) this.#waiters.set(key, (set = new Set()));
-        set.add(wake);
+        let line = this.#waiters.get(key);
+        if (!line) this.#waiters.set(key, (line = []));
+        if (first) line.unshift(wake);
+        else line.push(wake);
       }
     });
+  }
+
+  /** Wakes the first attempt waiting on `key`, if any. */
+  #wakeNext(key: string): void {
+    this.#waiters.get(key)?.[0]?.();
   }
 
   /** Gives a reservation back (after its attempt was counted as a failure or a success, or not at all). */
@@ -235,12 +264,8 @@ export class Lockout {
     if (!reservation) return;
     decrement(this.#inFlight, reservation.key);
     decrement(this.#accountsInFlight, reservation.account);
-    for (const key of [reservation.key, reservation.account]) {
-      const waiting = this.#waiters.get(key);
-      if (!waiting) continue;
-      this.#waiters.delete(key);
-      for (const wake of waiting) wake();
-    }
+    this.#wakeNext(`p${reservation.key}`);
+    this.#wakeNext(`a${reservation.account}`);
   }
 
   /**
