@@ -164,48 +164,59 @@ export class Lockout {
   /**
    * Reserves one password check for the pair before it is made. Refused (TooManyRequestsError)
    * while the pair is locked, or while the account is past `account_max_failures` and this
-   * client has no recent success for it. While as many checks are in flight as failures are left
-   * before the lock (one at a time once the pair has reached `max_failures`), or as the account
-   * has failures left, the attempt waits for one of them to settle, then asks again: so however
-   * many requests arrive at once, at most `max_failures` passwords of a pair (and
-   * `account_max_failures` of an account) are checked before the lock, and a burst of logins
-   * with the right password is served a few at a time instead of being refused. A wait longer
-   * than MAX_WAIT_MS, or beyond MAX_WAITING attempts of the pair waiting, is refused. The reservation is given back by `release` once the attempt
-   * is settled (`failure`/`success` first). Undefined when the lockout is disabled.
+   * client has no recent success for it. While as many checks are in flight as failures are
+   * left before the lock (one at a time once the pair has reached `max_failures`), or as the
+   * account has failures left, the attempt waits in line for one of them to settle, then asks
+   * again: so however many requests arrive at once, at most `max_failures` passwords of a pair
+   * (and `account_max_failures` of an account) are checked before the lock, and a burst of
+   * logins with the right password is served a few at a time instead of being refused. A wait
+   * longer than MAX_WAIT_MS, or behind MAX_WAITING others, is refused. The reservation is given
+   * back by `release` once the attempt is settled (`failure`/`success` first). Undefined when
+   * the lockout is disabled.
    */
   async reserve(account: string, ip: string | null): Promise<Reservation | undefined> {
     if (!this.#policy().enabled) return undefined;
     const k = keys(account, ip, this.#policy());
+    const lines = { pair: `p${k.pair}`, account: `a${k.account}` };
     const deadline = this.#now() + MAX_WAIT_MS;
-    let queued = false;
+    /** The line this attempt was last woken from. */
+    let woken: string | undefined;
     for (;;) {
       const policy = this.#policy();
       if (!policy.enabled) return undefined;
-      let verdict: Reservation | 'busy';
+      let verdict: Reservation | 'pair' | 'account';
       try {
         verdict = this.#tryReserve(k.pair, k.account, policy);
       } catch (err) {
-        // The next one waiting is likely refused too: let it find out now, not at its deadline.
-        this.#wakeNext(`p${k.pair}`);
+        // The next ones waiting are likely refused too: let them find out now, not at their deadline.
+        this.#wakeNext(lines.pair);
+        this.#wakeNext(lines.account);
         throw err;
       }
-      if (verdict !== 'busy') {
-        // A success may have made room for more than one: the next one waiting asks too.
-        this.#wakeNext(`p${k.pair}`);
+      if (typeof verdict === 'object') {
+        // A success may have made room for more than one: the next ones waiting ask too.
+        this.#wakeNext(lines.pair);
+        this.#wakeNext(lines.account);
         return verdict;
       }
+      const line = lines[verdict];
+      // Woken for a slot on one line, held back by the other: the slot goes to the next in line.
+      if (woken !== undefined && woken !== line) this.#wakeNext(woken);
       const left = deadline - this.#now();
-      if (left <= 0 || (!queued && (this.#waiters.get(`p${k.pair}`)?.length ?? 0) >= MAX_WAITING)) {
+      if (left <= 0 || (woken !== line && (this.#waiters.get(line)?.length ?? 0) >= MAX_WAITING)) {
         throw new TooManyRequestsError(1);
       }
-      // Woken once and still no room: back to the head of the line, not the end.
-      await this.#settled([`p${k.pair}`, `a${k.account}`], left, queued);
-      queued = true;
+      // Woken and still no room on the same line (someone else took the slot): back to its head.
+      await this.#settled(line, left, woken === line);
+      woken = line;
     }
   }
 
-  /** A reservation, or 'busy' when checks in flight use up what is left; throws when refused. */
-  #tryReserve(k: string, a: string, policy: LockoutPolicy): Reservation | 'busy' {
+  /**
+   * A reservation, or which limit ('pair', 'account') has no room while checks are in flight;
+   * throws when refused.
+   */
+  #tryReserve(k: string, a: string, policy: LockoutPolicy): Reservation | 'pair' | 'account' {
     const now = this.#now();
     const entry = this.#live(k, policy);
     if (entry && entry.lockedUntil > now) {
@@ -214,14 +225,14 @@ export class Lockout {
     const failures = entry?.failures ?? 0;
     const inFlight = this.#inFlight.get(k) ?? 0;
     const budget = failures < policy.max_failures ? policy.max_failures - failures : 1;
-    if (inFlight >= budget) return 'busy';
+    if (inFlight >= budget) return 'pair';
     if (!this.#exempt(k, policy, now)) {
       const acct = this.#liveAccount(a, now);
       if (acct && acct.failures >= policy.account_max_failures) {
         throw new TooManyRequestsError(Math.max(1, Math.ceil((acct.windowEnd - now) / 1000)));
       }
       const pending = this.#accountsInFlight.get(a) ?? 0;
-      if ((acct?.failures ?? 0) + pending >= policy.account_max_failures) return 'busy';
+      if ((acct?.failures ?? 0) + pending >= policy.account_max_failures) return 'account';
     }
     this.#inFlight.set(k, inFlight + 1);
     this.#accountsInFlight.set(a, (this.#accountsInFlight.get(a) ?? 0) + 1);
@@ -229,28 +240,24 @@ export class Lockout {
   }
 
   /**
-   * Resolves when this waiter's turn comes on one of `keys` (a check in flight there settled),
-   * or after `ms`. Waiters form a line per key; `first` puts this one at the head.
+   * Resolves when this waiter's turn comes in the line `key` (a check in flight there settled),
+   * or after `ms`; `first` puts it at the head of the line.
    */
-  #settled(keys: readonly string[], ms: number, first: boolean): Promise<void> {
+  #settled(key: string, ms: number, first: boolean): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
-        for (const key of keys) {
-          const line = this.#waiters.get(key);
-          const at = line?.indexOf(wake) ?? -1;
-          if (at >= 0) line!.splice(at, 1);
-          if (line?.length === 0) this.#waiters.delete(key);
-        }
+        const line = this.#waiters.get(key);
+        const at = line?.indexOf(wake) ?? -1;
+        if (at >= 0) line!.splice(at, 1);
+        if (line?.length === 0) this.#waiters.delete(key);
         resolve();
       };
       const timer = setTimeout(wake, ms);
-      for (const key of keys) {
-        let line = this.#waiters.get(key);
-        if (!line) this.#waiters.set(key, (line = []));
-        if (first) line.unshift(wake);
-        else line.push(wake);
-      }
+      let line = this.#waiters.get(key);
+      if (!line) this.#waiters.set(key, (line = []));
+      if (first) line.unshift(wake);
+      else line.push(wake);
     });
   }
 

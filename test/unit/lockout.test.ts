@@ -338,6 +338,50 @@ describe('clientKey', () => {
 });
 
 describe('account_max_failures', () => {
+  test('an attempt held back by the account goes ahead once a check of the account settles without a failure', async () => {
+    const { lockout } = setUp({ account_max_failures: 2 });
+    const a = await lockout.reserve('alice', '10.0.1.1');
+    const b = await lockout.reserve('alice', '10.0.1.2');
+    const third = lockout.reserve('alice', '10.0.1.3');
+    const fourth = lockout.reserve('alice', '10.0.1.4');
+    lockout.success('alice', '10.0.1.1');
+    lockout.release(a);
+    const admitted = await third;
+    expect(admitted).toMatchObject({ account: 'alice' });
+    lockout.success('alice', '10.0.1.2');
+    lockout.release(b);
+    await expect(fourth).resolves.toMatchObject({ account: 'alice' });
+    lockout.release(admitted);
+  });
+
+  test('a slot of the account freed while the first in line waits for its own pair goes to the next', async () => {
+    const { lockout } = setUp({ account_max_failures: 5 });
+    // 10.0.2.2 has two failures: one check at a time left for it, and the account has 2 + 3 in flight.
+    lockout.failure('alice', '10.0.2.2', true);
+    lockout.failure('alice', '10.0.2.2', true);
+    const mine = await lockout.reserve('alice', '10.0.2.2');
+    const [a, b] = [await lockout.reserve('alice', '10.0.2.1'), await lockout.reserve('alice', '10.0.2.1')];
+    // First held back by its pair, then one held back by the account.
+    const pairBound = { done: false };
+    void lockout.reserve('alice', '10.0.2.2').then(
+      () => (pairBound.done = true),
+      () => (pairBound.done = true),
+    );
+    const accountBound = { done: false };
+    const third = lockout.reserve('alice', '10.0.2.3').then((r) => {
+      accountBound.done = true;
+      return r;
+    });
+    lockout.success('alice', '10.0.2.1');
+    lockout.release(a);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(accountBound.done).toBe(true);
+    expect(pairBound.done).toBe(false);
+    for (const r of [b, mine, await third]) lockout.release(r);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pairBound.done).toBe(true);
+  });
+
   test('failures from many clients add up; past the cap new clients wait for the window, recent ones do not', async () => {
     const { lockout, clock } = setUp({ account_max_failures: 4, forget_after: 600 });
     lockout.success('alice', '10.0.0.99');
