@@ -64,7 +64,7 @@ export function createTokenHandler(
         () =>
           withLockout(
             deps.lockout,
-            { ...parsed.credentials, ip },
+            { ...parsed.credentials, ip, cached: () => runtime.cached(parsed.credentials) },
             () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }),
             () => deps.metrics?.lockouts.inc(),
           ),

@@ -399,16 +399,27 @@ function keys(account: string, ip: string | null, policy: LockoutPolicy): { pair
  * account is held back for this client the answer is 429 whatever the password was, so another
  * spelling never gets a locked account in, nor tells whether the password was right.
  * Requests without a password (anonymous, refresh tokens) are not password guesses: they pass.
+ * A login the credential cache holds waits for no check in flight, but is refused while locked.
  */
 export async function withLockout<T extends { readonly account: string }>(
   lockout: Lockout | undefined,
-  attempt: { readonly account: string; readonly password: unknown; readonly ip: string | null },
+  attempt: {
+    readonly account: string;
+    readonly password: unknown;
+    readonly ip: string | null;
+    /** Whether the credential cache holds this very account and password (a recent success). */
+    readonly cached?: () => boolean;
+  },
   run: () => Promise<T>,
   onLocked?: () => void,
 ): Promise<T> {
   if (!lockout || attempt.password === undefined) return run();
   const { account: typed, ip } = attempt;
-  const reservation = await lockout.reserve(typed, ip);
+  // A login the credential cache holds is the right password, not a guess: it waits for no
+  // check in flight (a docker push's many token requests), though a lock still holds it back.
+  let reservation: Reservation | undefined;
+  if (attempt.cached?.()) lockout.check(typed, ip);
+  else reservation = await lockout.reserve(typed, ip);
   try {
     const result = await run();
     if (respelled(typed, result.account)) {

@@ -252,6 +252,23 @@ describe('withLockout', () => {
     expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
   });
 
+  test('a login the credential cache holds (the right password) waits for no check in flight, but a lock holds it back', async () => {
+    const { lockout } = setUp();
+    const held = await Promise.all([1, 2, 3].map(() => lockout.reserve('alice', '10.0.0.1')));
+    const ok = () => Promise.resolve({ account: 'alice' });
+    const cached = { ...attempt, cached: () => true };
+    const answered = await Promise.race([
+      withLockout(lockout, cached, ok),
+      new Promise((r) => setTimeout(() => r('still waiting'), 50)),
+    ]);
+    expect(answered).toEqual({ account: 'alice' });
+    for (const r of held) {
+      lockout.failure('alice', '10.0.0.1');
+      lockout.release(r);
+    }
+    await expect(withLockout(lockout, cached, ok)).rejects.toBeInstanceOf(TooManyRequestsError);
+  });
+
   test('a success resets the count', async () => {
     const { lockout } = setUp();
     await expect(withLockout(lockout, attempt, refuse)).rejects.toThrow();
