@@ -62,14 +62,20 @@ export class BadRequestError extends RegauthError {
   }
 }
 
+/** Why a login was refused, for the audit log and the lockout (never sent to the client). */
+export interface UnauthorizedDecision {
+  /** The backend that denied; null when no backend knew the account. */
+  readonly authenticator: string | null;
+  readonly reason: string;
+  /** The account as the denying backend holds it, when that backend knows the account exists. */
+  readonly account?: string;
+}
+
 /** Credentials missing or wrong (HTTP 401). */
 export class UnauthorizedError extends RegauthError {
   /** For the audit log only: the backend that denied (null: no backend knew the account) and why. */
-  readonly decision: { readonly authenticator: string | null; readonly reason: string } | undefined;
-  constructor(
-    message = 'authentication failed',
-    decision?: { readonly authenticator: string | null; readonly reason: string },
-  ) {
+  readonly decision: UnauthorizedDecision | undefined;
+  constructor(message = 'authentication failed', decision?: UnauthorizedDecision) {
     super('ERR_UNAUTHORIZED', message);
     this.decision = decision;
   }

@@ -83,7 +83,11 @@ export async function issueToken(
       runtime.verifier,
     );
     if (result.outcome === 'denied') {
-      throw new UnauthorizedError(undefined, { authenticator: result.by, reason: result.reason });
+      throw new UnauthorizedError(undefined, {
+        authenticator: result.by,
+        reason: result.reason,
+        ...(result.account !== undefined ? { account: result.account } : {}),
+      });
     }
     authn = { ...result, account: result.account ?? request.credentials.account };
   }

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Lockout } from './authn/lockout.js';
+import { Lockout } from './lockout/lockout.js';
 import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from './config/load.js';
 import { watchConfigFiles } from './config/watch.js';
 import { ConfigError, ConfigErrors } from './errors.js';

@@ -15,7 +15,13 @@ export type ChainResult =
       /** Unix seconds at which the credential expires, when it does. */
       readonly expiresAt?: number;
     }
-  | { readonly outcome: 'denied'; readonly reason: string; readonly by: string | null };
+  | {
+      readonly outcome: 'denied';
+      readonly reason: string;
+      readonly by: string | null;
+      /** The account as the denying backend holds it, when it knows the account exists. */
+      readonly account?: string;
+    };
 
 /**
  * Runs authenticators in their fixed order (src/runtime.ts: users, users_file, ext_auth,

@@ -148,7 +148,7 @@ export class LdapAuthenticator implements Authenticator {
     }
     const { entry } = found;
     const bound = await this.#withSession((client) => bindAsUser(client, entry.dn, password));
-    if (!bound) return { outcome: 'denied', reason: 'invalid credentials' };
+    if (!bound) return { outcome: 'denied', reason: 'invalid credentials', account: found.account };
     const groups = await this.#withService((client) => this.#groups(client, entry.dn, found.account));
     return authenticated(this.#labels(entry, groups), account, found.account);
   }
@@ -166,7 +166,7 @@ export class LdapAuthenticator implements Authenticator {
       const { entry } = found;
       // The initial bind proved a DN built from the account; this one proves the entry found.
       if (!(await bindAsUser(client, entry.dn, password))) {
-        return { outcome: 'denied', reason: 'invalid credentials' };
+        return { outcome: 'denied', reason: 'invalid credentials', account: found.account };
       }
       const groups = await this.#groups(client, entry.dn, found.account);
       return authenticated(this.#labels(entry, groups), account, found.account);

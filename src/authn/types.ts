@@ -49,6 +49,12 @@ export type AuthnResult =
        * static user's wrong password): the chain then spends no dummy comparison for it.
        */
       readonly checkedPassword?: boolean;
+      /**
+       * The account as the backend holds it, set only when the backend knows the account exists
+       * (a static user, a directory entry found): the lockout keeps real accounts' counts apart
+       * from made-up ones'. Backends that cannot tell (app passwords, CI tokens) leave it out.
+       */
+      readonly account?: string;
     }
   | { readonly outcome: 'no_match' };
 

@@ -33,10 +33,10 @@ export class StaticUsersAuthenticator implements Authenticator {
     const user = this.#users.get(account);
     if (!user) return { outcome: 'no_match' };
     if (user.passwordHash === undefined) return { outcome: 'authenticated', labels: user.labels };
-    if (password === undefined) return { outcome: 'denied', reason: 'password required' };
+    if (password === undefined) return { outcome: 'denied', reason: 'password required', account };
     return (await this.#verifier.verify(password, user.passwordHash))
       ? { outcome: 'authenticated', labels: user.labels, fingerprint: fingerprint(user.passwordHash) }
-      : { outcome: 'denied', reason: 'wrong password', checkedPassword: true };
+      : { outcome: 'denied', reason: 'wrong password', checkedPassword: true, account };
   }
 
   /** The account's current labels and credential fingerprint, for refresh tokens (no password needed). */

@@ -36,8 +36,27 @@ export const lockoutSchema = strict({
   max_backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(300),
   /** Seconds without a failure after which the count is forgotten. */
   forget_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(900),
-  /** How many (account, address) pairs are remembered; the least recently used are dropped. */
+  /**
+   * How many (account, address) pairs are remembered per class (accounts a backend vouched for;
+   * other accounts), counting and locked ones each; the least recently used are dropped.
+   */
   max_entries: z.number().int().min(1, { error: 'must be at least 1' }).default(10_000),
+  /** IPv6 clients are counted per network of this prefix length (one /64 is one client). */
+  ipv6_prefix: z
+    .number({ error: 'must be a number from 1 to 128' })
+    .int({ error: 'must be a whole number from 1 to 128' })
+    .min(1, { error: 'must be a number from 1 to 128' })
+    .max(128, { error: 'must be a number from 1 to 128' })
+    .default(64),
+  /**
+   * Failed passwords per account from all clients together within `forget_after` seconds; past
+   * it, clients without a recent success for the account get 429 until the window ends.
+   */
+  account_max_failures: z.number().int().min(1, { error: 'must be at least 1' }).default(50),
+  /** A client that logged in to an account within this many seconds is not held back by `account_max_failures`. */
+  remember_success: duration
+    .refine((s) => s >= 1, { error: 'must be at least 1 second' })
+    .default(30 * 86_400),
 });
 
 /** Uncached logins per core that `login_queue.max_pending` allows by default. */

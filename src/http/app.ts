@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Lockout } from '../authn/lockout.js';
+import type { Lockout } from '../lockout/lockout.js';
 import type { LoginQueue } from '../login-queue.js';
 import { readinessProbe, type ReadinessProbe } from '../health.js';
 import type { Metrics } from '../metrics.js';

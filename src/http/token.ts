@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { recordTokenRequest } from '../audit.js';
-import { withLockout } from '../authn/lockout.js';
+import { withLockout } from '../lockout/lockout.js';
 import { BadRequestError } from '../errors.js';
 import { withLoginQueue } from '../login-queue.js';
 import { issueToken, type TokenResult } from '../pipeline.js';
-import { clientAddress } from '../request/client-ip.js';
+import { clientAddress, normalizeIp } from '../request/client-ip.js';
 import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
 import type { AppDeps } from './app.js';
 import { sendError, type ErrorStyle } from './errors.js';
@@ -28,11 +28,10 @@ export function createTokenHandler(
     const runtime = deps.runtime();
     const style: ErrorStyle = method === 'POST' ? 'oauth2' : 'docker';
     const requestId = randomUUID();
-    const { ip, via } = clientAddress(
-      req.socket.remoteAddress,
-      req.headers['x-forwarded-for'],
-      runtime.config.server.trustedProxies,
-    );
+    // Until X-Forwarded-For is read (it may be refused): the socket peer, as the proxy it is.
+    let ip: string | null = null;
+    const peer = req.socket.remoteAddress;
+    let via: string | null = peer === undefined ? null : normalizeIp(peer);
     // Aborted once the response is sent or the client is gone: what is still queued for this
     // request (an ext command waiting for a slot, or running) is dropped.
     const done = new AbortController();
@@ -42,6 +41,11 @@ export function createTokenHandler(
     let error: unknown;
     let status = 200;
     try {
+      ({ ip, via } = clientAddress(
+        peer,
+        req.headers['x-forwarded-for'],
+        runtime.config.server.trustedProxies,
+      ));
       if (method === 'POST' && !isForm(req.headers['content-type'])) {
         throw new BadRequestError('POST body must be application/x-www-form-urlencoded');
       }
@@ -64,7 +68,7 @@ export function createTokenHandler(
         () =>
           withLockout(
             deps.lockout,
-            { ...parsed.credentials, ip },
+            { ...parsed.credentials, ip, cached: () => runtime.cached(parsed.credentials) },
             () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000), signal: done.signal }),
             () => deps.metrics?.lockouts.inc(),
           ),

@@ -310,6 +310,7 @@ describe('LdapAuthenticator against a real slapd: LDAPS, memberOf, lookup, readi
     expect(await a.authenticate({ account: 'alice', password: new Secret(pw.bob) })).toEqual({
       outcome: 'denied',
       reason: 'invalid credentials',
+      account: 'alice',
     });
     expect(await a.authenticate({ account: 'nobody', password: new Secret(pw.bob) })).toEqual({
       outcome: 'no_match',

@@ -174,7 +174,12 @@ describe('LdapAuthenticator outcomes', () => {
   });
 
   test.each([
-    ['a wrong password', 'alice', 'wrong', { outcome: 'denied', reason: 'invalid credentials' }],
+    [
+      'a wrong password (naming the account found, for the lockout)',
+      'alice',
+      'wrong',
+      { outcome: 'denied', reason: 'invalid credentials', account: 'alice' },
+    ],
     ['an empty password', 'alice', '', { outcome: 'denied', reason: 'empty password' }],
     ['no password', 'alice', undefined, { outcome: 'denied', reason: 'empty password' }],
     ['an unknown account', 'nobody', 'x', { outcome: 'no_match' }],
@@ -276,7 +281,11 @@ describe('LdapAuthenticator outcomes', () => {
     async (spelling) => {
       const { login, authn } = setUp();
       expect(await login(spelling, 'alice-pw')).toMatchObject({ outcome: 'authenticated', account: 'alice' });
-      expect(await login(spelling, 'wrong')).toEqual({ outcome: 'denied', reason: 'invalid credentials' });
+      expect(await login(spelling, 'wrong')).toEqual({
+        outcome: 'denied',
+        reason: 'invalid credentials',
+        account: 'alice',
+      });
       // A lookup by another spelling says which one the entry holds (refresh tokens carry that one).
       expect(await authn.lookup!(spelling)).toEqual({ labels: {}, account: 'alice' });
       expect(await authn.lookup!('alice')).not.toHaveProperty('account');

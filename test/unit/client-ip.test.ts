@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { compileIpList } from '../../src/authz/ip.js';
+import { BadRequestError } from '../../src/errors.js';
 import { clientAddress } from '../../src/request/client-ip.js';
 
 const trusted = compileIpList(['10.0.0.0/8', '2001:db8::/32'], 'server.trusted_proxies');
@@ -56,10 +57,34 @@ describe('clientAddress (server.trusted_proxies)', () => {
       '203.0.113.9',
       '10.1.2.3',
     ],
-    ['garbage right of the proxy: the proxy itself', '10.1.2.3', '203.0.113.9, garbage', '10.1.2.3', null],
+    ['an IPv4 client with a port', '10.1.2.3', '203.0.113.9:5555', '203.0.113.9', '10.1.2.3'],
+    ['a bracketed IPv6 client', '10.1.2.3', '[2001:db9::5]', '2001:db9::5', '10.1.2.3'],
+    ['a bracketed IPv6 client with a port', '10.1.2.3', '[2001:db9::5]:443', '2001:db9::5', '10.1.2.3'],
+    ['ports on every hop', '10.1.2.3', '203.0.113.9:1, 10.5.5.5:2', '203.0.113.9', '10.1.2.3'],
     ['only trusted hops: the left-most of them', '10.1.2.3', '10.7.7.7', '10.7.7.7', '10.1.2.3'],
   ] as const)('%s', (_name, peer, xff, ip, via) => {
     expect(clientAddress(peer, xff as string | string[] | undefined, trusted)).toEqual({ ip, via });
+  });
+
+  test.each([
+    ['garbage right of the client', '203.0.113.9, garbage'],
+    ['garbage alone', 'garbage'],
+    ['an empty header', ''],
+    ['an empty hop', '203.0.113.9, '],
+    ['a bare IPv6 address with a port', '2001:db9::5:443:1:2:3:4:5'],
+    ['brackets around IPv4', '[203.0.113.9]'],
+    ['an unclosed bracket', '[2001:db9::5'],
+    ['a port out of range', '203.0.113.9:65536'],
+    ['an empty port', '203.0.113.9:'],
+    ['a zone', 'fe80::1%eth0'],
+    ['garbage behind a trusted hop', 'garbage, 10.5.5.5'],
+  ])('a trusted proxy sending %s: 400, never the proxy as the client', (_name, xff) => {
+    expect(() => clientAddress('10.1.2.3', xff, trusted)).toThrow(BadRequestError);
+    expect(() => clientAddress('10.1.2.3', xff, trusted)).toThrow(/X-Forwarded-For/);
+  });
+
+  test('from an untrusted peer, garbage is ignored with the rest of the header', () => {
+    expect(clientAddress('192.0.2.7', 'garbage', trusted)).toEqual({ ip: '192.0.2.7', via: null });
   });
 
   test('without trusted proxies the header is never read', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Lockout } from '../../src/authn/lockout.js';
+import { Lockout } from '../../src/lockout/lockout.js';
 import type { Authenticator } from '../../src/authn/types.js';
 import type { RunningServer } from '../../src/http/server.js';
 import { createMetrics } from '../../src/metrics.js';

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/authn/lockout.js';
+import { Lockout, withLockout, type LockoutPolicy, type Reservation } from '../../src/lockout/lockout.js';
+import { foldAccountName } from '../../src/authn/account-name.js';
+import { clientKey } from '../../src/lockout/client.js';
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/errors.js';
 
 const POLICY: LockoutPolicy = {
@@ -8,6 +10,9 @@ const POLICY: LockoutPolicy = {
   backoff: 2,
   max_backoff: 30,
   forget_after: 600,
+  ipv6_prefix: 64,
+  account_max_failures: 10_000,
+  remember_success: 86_400,
 };
 
 function setUp(policy: Partial<LockoutPolicy> = {}, maxEntries = 100) {
@@ -115,6 +120,59 @@ describe('Lockout', () => {
     },
   );
 
+  test('checks in flight count: past max_failures - failures in flight, an attempt waits for one to settle', async () => {
+    const { lockout, clock } = setUp();
+    const held = await Promise.all([1, 2, 3].map(() => lockout.reserve('alice', '10.0.0.1')));
+    const fourth: { settled: boolean; r?: Reservation | undefined } = { settled: false };
+    const queued = lockout
+      .reserve('alice', '10.0.0.1')
+      .then((r) => Object.assign(fourth, { settled: true, r }));
+    await Promise.resolve();
+    expect(fourth.settled).toBe(false);
+    // Another pair is not slowed.
+    lockout.release(await lockout.reserve('alice', '10.0.0.2'));
+    // A success frees its slot: the waiting attempt goes ahead.
+    lockout.success('alice', '10.0.0.1');
+    lockout.release(held[0]);
+    await queued;
+    expect(fourth.r).toMatchObject({ account: 'alice' });
+    // Three failures lock the pair: attempts still waiting are refused.
+    const refused = lockout.reserve('alice', '10.0.0.1');
+    for (const r of [held[1], held[2], fourth.r]) {
+      lockout.failure('alice', '10.0.0.1');
+      lockout.release(r);
+    }
+    await expect(refused).rejects.toBeInstanceOf(TooManyRequestsError);
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+    // After the lock, one check at a time.
+    clock.now += 2000;
+    const one = await lockout.reserve('alice', '10.0.0.1');
+    const second: { settled: boolean; r?: Reservation | undefined } = { settled: false };
+    const next = lockout
+      .reserve('alice', '10.0.0.1')
+      .then((r) => Object.assign(second, { settled: true, r }));
+    await Promise.resolve();
+    expect(second.settled).toBe(false);
+    lockout.release(one);
+    await next;
+    expect(second.r).toMatchObject({ account: 'alice' });
+  });
+
+  test('at most 1000 attempts of one pair wait; more are refused at once', async () => {
+    const { lockout } = setUp();
+    const held = await Promise.all([1, 2, 3].map(() => lockout.reserve('alice', '10.0.0.1')));
+    const waiting = Array.from({ length: 1000 }, () => lockout.reserve('alice', '10.0.0.1'));
+    await expect(lockout.reserve('alice', '10.0.0.1')).rejects.toBeInstanceOf(TooManyRequestsError);
+    for (const r of held) {
+      lockout.failure('alice', '10.0.0.1');
+      lockout.release(r);
+    }
+    const settled = await Promise.allSettled(waiting);
+    expect(settled.every((w) => w.status === 'rejected' && w.reason instanceof TooManyRequestsError)).toBe(
+      true,
+    );
+  });
+
   test('disabled: nothing is counted or refused', () => {
     const { lockout } = setUp({ enabled: false });
     for (let i = 0; i < 10; i++) expect(lockout.failure('alice', '10.0.0.1')).toBe(false);
@@ -138,7 +196,7 @@ describe('withLockout', () => {
     let ran = false;
     const run = () => {
       ran = true;
-      return Promise.resolve('token');
+      return Promise.resolve({ account: 'alice' });
     };
     await expect(withLockout(lockout, attempt, run)).rejects.toBeInstanceOf(TooManyRequestsError);
     expect(ran).toBe(false);
@@ -164,10 +222,206 @@ describe('withLockout', () => {
     expect(lockout.size).toBe(0);
   });
 
+  test("no number of failures for made-up accounts resets a real account's count", async () => {
+    const { lockout } = setUp({}, 50);
+    // users/ldap deny a known account naming it; a made-up one is denied by nobody (or, with
+    // oidc_auth/jwt_auth, by a backend that cannot tell whether the account exists: cheap).
+    const wrongPassword = () =>
+      Promise.reject(
+        new UnauthorizedError(undefined, {
+          authenticator: 'users',
+          reason: 'wrong password',
+          account: 'alice',
+        }),
+      );
+    for (let i = 0; i < 2; i++) {
+      await expect(withLockout(lockout, attempt, wrongPassword)).rejects.toBeInstanceOf(UnauthorizedError);
+    }
+    for (let i = 0; i < 2000; i++) {
+      const madeUp = () =>
+        Promise.reject(
+          i % 2 === 0
+            ? new UnauthorizedError(undefined, { authenticator: null, reason: 'unknown account' })
+            : new UnauthorizedError(undefined, { authenticator: 'jwt_auth', reason: 'token rejected' }),
+        );
+      await expect(withLockout(lockout, { ...attempt, account: `nouser${i}` }, madeUp)).rejects.toThrow();
+    }
+    expect(lockout.size).toBeLessThanOrEqual(101);
+    // alice's third failure still locks her pair.
+    await expect(withLockout(lockout, attempt, wrongPassword)).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+  });
+
+  test('a login the credential cache holds (the right password) waits for no check in flight, but a lock holds it back', async () => {
+    const { lockout } = setUp();
+    const held = await Promise.all([1, 2, 3].map(() => lockout.reserve('alice', '10.0.0.1')));
+    const ok = () => Promise.resolve({ account: 'alice' });
+    const cached = { ...attempt, cached: () => true };
+    const answered = await Promise.race([
+      withLockout(lockout, cached, ok),
+      new Promise((r) => setTimeout(() => r('still waiting'), 50)),
+    ]);
+    expect(answered).toEqual({ account: 'alice' });
+    for (const r of held) {
+      lockout.failure('alice', '10.0.0.1');
+      lockout.release(r);
+    }
+    await expect(withLockout(lockout, cached, ok)).rejects.toBeInstanceOf(TooManyRequestsError);
+  });
+
   test('a success resets the count', async () => {
     const { lockout } = setUp();
     await expect(withLockout(lockout, attempt, refuse)).rejects.toThrow();
-    await expect(withLockout(lockout, attempt, () => Promise.resolve('ok'))).resolves.toBe('ok');
+    await expect(withLockout(lockout, attempt, () => Promise.resolve({ account: 'alice' }))).resolves.toEqual(
+      {
+        account: 'alice',
+      },
+    );
     expect(lockout.size).toBe(0);
+  });
+
+  describe('a spelling the backend holds under another name (a mail term: alice@example.org is alice)', () => {
+    const alias = { ...attempt, account: 'alice@example.org' };
+    const deniedAsAlice = () =>
+      Promise.reject(
+        new UnauthorizedError(undefined, {
+          authenticator: 'ldap_auth',
+          reason: 'invalid credentials',
+          account: 'alice',
+        }),
+      );
+
+    test('its failures count on the stored account', async () => {
+      const { lockout } = setUp();
+      for (let i = 0; i < 3; i++) await expect(withLockout(lockout, alias, deniedAsAlice)).rejects.toThrow();
+      expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+      expect(wait(lockout, 'alice@example.org', '10.0.0.1')).toBe(2);
+    });
+
+    test('while the stored account is locked, the answer is 429 whether the password was right or wrong', async () => {
+      const { lockout } = setUp();
+      for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.1', true);
+      await expect(
+        withLockout(lockout, alias, () => Promise.resolve({ account: 'alice' })),
+      ).rejects.toBeInstanceOf(TooManyRequestsError);
+      await expect(withLockout(lockout, alias, deniedAsAlice)).rejects.toBeInstanceOf(TooManyRequestsError);
+      // From another address the stored account is not locked: the alias logs in.
+      await expect(
+        withLockout(lockout, { ...alias, ip: '10.0.0.2' }, () => Promise.resolve({ account: 'alice' })),
+      ).resolves.toEqual({ account: 'alice' });
+    });
+  });
+});
+
+describe('foldAccountName (as OpenLDAP compares uid values)', () => {
+  test.each([
+    ['ALICE', 'alice'],
+    [' alice ', 'alice'],
+    ['ａｌｉｃｅ', 'alice'],
+    ['al\u0130ce', 'alice'],
+    ['AL\u0130CE', 'alice'],
+    ['al\u0130ce\u00a0', 'alice'],
+    ['\u212Aai', 'kai'],
+    ['ΟΔΟΣ', 'οδοσ'],
+  ])('%j folds to %j', (name, folded) => {
+    expect(foldAccountName(name)).toBe(folded);
+  });
+
+  test.each(['al\u0131ce', 'ali\u0307ce', 'straße'])(
+    '%j is another name (the directory does not match it either)',
+    (name) => {
+      expect(foldAccountName(name)).not.toBe(foldAccountName(name === 'straße' ? 'strasse' : 'alice'));
+    },
+  );
+});
+
+describe('clientKey', () => {
+  test.each([
+    ['10.1.2.3', 64, '10.1.2.3'],
+    ['2001:db8:1:2::7', 64, '2001:db8:1:2:0:0:0:0/64'],
+    ['2001:0db8:0001:0002:ffff:ffff:ffff:ffff', 64, '2001:db8:1:2:0:0:0:0/64'],
+    ['2001:db8:1:2::7', 48, '2001:db8:1:0:0:0:0:0/48'],
+    ['2001:db8:1:2::7', 128, '2001:db8:1:2:0:0:0:7/128'],
+    ['::1', 64, '0:0:0:0:0:0:0:0/64'],
+    ['64:ff9b::1.2.3.4', 120, '64:ff9b:0:0:0:0:102:300/120'],
+    ['fe80::1%eth0', 64, 'fe80:0:0:0:0:0:0:0/64'],
+  ])('%s per /%i is %s', (ip, prefix, expected) => {
+    expect(clientKey(ip, prefix)).toBe(expected);
+  });
+
+  test('no address is its own client', () => {
+    expect(clientKey(null, 64)).toBe('');
+  });
+});
+
+describe('account_max_failures', () => {
+  test('an attempt held back by the account goes ahead once a check of the account settles without a failure', async () => {
+    const { lockout } = setUp({ account_max_failures: 2 });
+    const a = await lockout.reserve('alice', '10.0.1.1');
+    const b = await lockout.reserve('alice', '10.0.1.2');
+    const third = lockout.reserve('alice', '10.0.1.3');
+    const fourth = lockout.reserve('alice', '10.0.1.4');
+    lockout.success('alice', '10.0.1.1');
+    lockout.release(a);
+    const admitted = await third;
+    expect(admitted).toMatchObject({ account: 'alice' });
+    lockout.success('alice', '10.0.1.2');
+    lockout.release(b);
+    await expect(fourth).resolves.toMatchObject({ account: 'alice' });
+    lockout.release(admitted);
+  });
+
+  test('a slot of the account freed while the first in line waits for its own pair goes to the next', async () => {
+    const { lockout } = setUp({ account_max_failures: 5 });
+    // 10.0.2.2 has two failures: one check at a time left for it, and the account has 2 + 3 in flight.
+    lockout.failure('alice', '10.0.2.2', true);
+    lockout.failure('alice', '10.0.2.2', true);
+    const mine = await lockout.reserve('alice', '10.0.2.2');
+    const [a, b] = [await lockout.reserve('alice', '10.0.2.1'), await lockout.reserve('alice', '10.0.2.1')];
+    // First held back by its pair, then one held back by the account.
+    const pairBound = { done: false };
+    void lockout.reserve('alice', '10.0.2.2').then(
+      () => (pairBound.done = true),
+      () => (pairBound.done = true),
+    );
+    const accountBound = { done: false };
+    const third = lockout.reserve('alice', '10.0.2.3').then((r) => {
+      accountBound.done = true;
+      return r;
+    });
+    lockout.success('alice', '10.0.2.1');
+    lockout.release(a);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(accountBound.done).toBe(true);
+    expect(pairBound.done).toBe(false);
+    for (const r of [b, mine, await third]) lockout.release(r);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pairBound.done).toBe(true);
+  });
+
+  test('failures from many clients add up; past the cap new clients wait for the window, recent ones do not', async () => {
+    const { lockout, clock } = setUp({ account_max_failures: 4, forget_after: 600 });
+    lockout.success('alice', '10.0.0.99');
+    for (let i = 0; i < 4; i++) {
+      lockout.release(await lockout.reserve('alice', `10.0.1.${i}`));
+      lockout.failure('alice', `10.0.1.${i}`, true);
+    }
+    await expect(lockout.reserve('alice', '10.0.2.1')).rejects.toBeInstanceOf(TooManyRequestsError);
+    lockout.release(await lockout.reserve('alice', '10.0.0.99'));
+    lockout.release(await lockout.reserve('bob', '10.0.2.1'));
+    clock.now += 600_000;
+    lockout.release(await lockout.reserve('alice', '10.0.2.1'));
+  });
+
+  test('checks in flight for the account count as well: a third client waits, and is refused once they failed', async () => {
+    const { lockout } = setUp({ account_max_failures: 2 });
+    const a = await lockout.reserve('alice', '10.0.1.1');
+    const b = await lockout.reserve('alice', '10.0.1.2');
+    const third = lockout.reserve('alice', '10.0.1.3');
+    lockout.failure('alice', '10.0.1.1', true);
+    lockout.release(a);
+    lockout.failure('alice', '10.0.1.2', true);
+    lockout.release(b);
+    await expect(third).rejects.toBeInstanceOf(TooManyRequestsError);
   });
 });

@@ -25,6 +25,9 @@ describe('config sections log, metrics, lockout', () => {
       max_backoff: 300,
       forget_after: 900,
       max_entries: 10_000,
+      ipv6_prefix: 64,
+      account_max_failures: 50,
+      remember_success: 2_592_000,
     });
     expect(lockoutSchema.parse({ max_backoff: '15m', forget_after: '1h' })).toMatchObject({
       max_backoff: 900,
@@ -40,6 +43,14 @@ describe('config sections log, metrics, lockout', () => {
     [lockoutSchema, { max_failures: 0 }, 'must be at least 1'],
     [lockoutSchema, { backoff: 'soon' }, 'invalid duration "soon"; use seconds or e.g. "15m", "90d"'],
     [lockoutSchema, { enabled: 'yes' }, 'must be true or false'],
+    [lockoutSchema, { ipv6_prefix: 129 }, 'must be a number from 1 to 128'],
+    [lockoutSchema, { ipv6_prefix: 0 }, 'must be a number from 1 to 128'],
+    [lockoutSchema, { account_max_failures: 0 }, 'must be at least 1'],
+    [
+      lockoutSchema,
+      { remember_success: 'later' },
+      'invalid duration "later"; use seconds or e.g. "15m", "90d"',
+    ],
   ] as const)('%#: refused with a clear message', (schema, value, message) => {
     const result = schema.safeParse(value);
     expect(result.success).toBe(false);

@@ -1,0 +1,38 @@
+import { isIPv6 } from 'node:net';
+
+/**
+ * The client as the lockout counts it: an IPv4 address as it is; an IPv6 address as its network
+ * of `prefix` bits (`2001:db8:1:2::/64`), since one subscriber gets at least a /64 and could
+ * otherwise take a fresh address for every guess; '' when the address is unknown.
+ */
+export function clientKey(ip: string | null, prefix: number): string {
+  if (ip === null) return '';
+  if (!isIPv6(ip)) return ip;
+  const bits = ipv6ToBigInt(ip);
+  const host = (1n << BigInt(128 - prefix)) - 1n;
+  const network = bits & ~host & ((1n << 128n) - 1n);
+  const groups: string[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(((network >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return `${groups.join(':')}/${prefix}`;
+}
+
+/** A valid IPv6 address (isIPv6) as a 128-bit number; a zone (`%eth0`) is dropped. */
+function ipv6ToBigInt(ip: string): bigint {
+  let text = ip.split('%')[0]!;
+  // An IPv4 tail (`::ffff:1.2.3.4`, `64:ff9b::1.2.3.4`) becomes two groups.
+  const v4 = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(2).map(Number) as [number, number, number, number];
+    text = `${v4[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const front = head ? head.split(':') : [];
+  const back = tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined
+      ? front
+      : [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
+  let n = 0n;
+  for (const g of groups) n = (n << 16n) | BigInt(parseInt(g, 16));
+  return n;
+}
