@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { configJsonSchema } from '../config/json-schema.js';
-import { loadConfigFile, namedKeyFiles, namesSigningKey, type Config } from '../config/load.js';
+import {
+  loadConfigFile,
+  namedKeyFiles,
+  namedRefreshSecret,
+  namesSigningKey,
+  type Config,
+} from '../config/load.js';
 import { closeRuntime, createRuntime, type Runtime } from '../runtime.js';
 import { Secret } from '../secret.js';
 import { ensureDevKeys } from '../token/generate.js';
@@ -77,6 +83,15 @@ export async function loadForTool(
       if (note)
         io.stderr(
           `${file}: ${named.keyYaml} ${named.key} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(named.key)}\`)\n`,
+        );
+    }
+    // Likewise the refresh-token secret (the compose configs name /keys/refresh.key).
+    const secret = options.realKey ? undefined : namedRefreshSecret(file);
+    if (secret && !existsSync(secret)) {
+      (standIns ??= new Map()).set(secret, ensureRefreshSecret(join(dir, 'stand-in-refresh.key')).path);
+      if (note)
+        io.stderr(
+          `${file}: token.refresh.secret_file ${secret} does not exist here; checked with a stand-in secret (create it with \`openssl rand -base64 48 > ${secret}\`)\n`,
         );
     }
     let devKey: KeyFiles | undefined;

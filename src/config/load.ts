@@ -217,7 +217,9 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
 
   const refresh = raw.token.refresh
     ? attempt(() => {
-        const loaded = loadRefresh(raw.token.refresh!, at, options.devRefreshSecret);
+        const loaded = loadRefresh(raw.token.refresh!, at, options.devRefreshSecret, (p) =>
+          readFileSync(options.standIns?.get(p) ?? p, 'utf8'),
+        );
         files.push(loaded.secretFile);
         return loaded;
       })
@@ -430,6 +432,23 @@ export function namedKeyFiles(
       key: resolve(base, key),
       certificate: resolve(base, certificate),
     };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The refresh-token secret file the config names (`token.refresh.secret_file`), resolved against
+ * the config's folder, or undefined. Lets the operator verbs stand in for a secret that exists
+ * only where regauth runs (a container's /keys), as they do for the signing key.
+ */
+export function namedRefreshSecret(file: string): string | undefined {
+  try {
+    const value = parseYaml(readFileSync(file, 'utf8')).value as {
+      token?: { refresh?: { secret_file?: unknown } | null };
+    };
+    const secret = value?.token?.refresh?.secret_file;
+    return typeof secret === 'string' ? resolve(dirname(resolve(file)), secret) : undefined;
   } catch {
     return undefined;
   }

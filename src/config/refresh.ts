@@ -43,6 +43,8 @@ export function loadRefresh(
   raw: RawRefresh,
   resolvePath: (p: string) => string,
   devSecret: (() => string) | undefined,
+  /** Reads the secret file (the operator verbs substitute a stand-in for a missing one). */
+  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): RefreshConfig {
   let secretFile: string;
   if (raw.secret_file !== undefined) secretFile = resolvePath(raw.secret_file);
@@ -55,7 +57,7 @@ export function loadRefresh(
   }
   let text: string;
   try {
-    text = readFileSync(secretFile, 'utf8');
+    text = read(secretFile);
   } catch (err) {
     throw new ConfigError(
       'token.refresh.secret_file',
