@@ -80,12 +80,12 @@ async function timed(client: string, query: string, auth?: string): Promise<{ st
   if (!res) return { status: 0, ms: performance.now() - started };
   const body = (await res.json()) as { token?: string };
   const ms = performance.now() - started;
-  // A 200 must carry what was asked: a scope under shared/ is granted pull by ext_authz.
-  if (res.status === 200 && query.includes('shared/')) {
+  // A 200 must carry what was asked: a scope under common/ is granted pull by ext_authz.
+  if (res.status === 200 && query.includes('common/')) {
     const claims = JSON.parse(Buffer.from(body.token!.split('.')[1]!, 'base64url').toString('utf8')) as {
       access: { name: string; actions: string[] }[];
     };
-    expect(claims.access).toEqual([{ type: 'repository', name: 'shared/app', actions: ['pull'] }]);
+    expect(claims.access).toEqual([{ type: 'repository', name: 'common/app', actions: ['pull'] }]);
   }
   return { status: res.status, ms };
 }
@@ -125,11 +125,11 @@ describe('a flood from one address against slow ext commands', () => {
 
   test('anonymous requests with many scopes: an authorized login from elsewhere stays under a second', async () => {
     const scopes = () =>
-      Array.from({ length: 8 }, () => `&scope=repository:shared/${random()}:pull`).join('');
+      Array.from({ length: 8 }, () => `&scope=repository:common/${random()}:pull`).join('');
     const f = flood(30, '10.0.0.77', () => ({ query: scopes() }));
     try {
       await new Promise((r) => setTimeout(r, 1000));
-      await samples(() => timed('10.0.0.2', '&scope=repository:shared/app:pull', basic('alice', alice)));
+      await samples(() => timed('10.0.0.2', '&scope=repository:common/app:pull', basic('alice', alice)));
     } finally {
       await f.stop();
     }
