@@ -14,6 +14,7 @@ import { diagnose, formatCheck, readRegistryConfig } from '../tools/doctor.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
 import { keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
+import { formatWhoCan, whoCan } from '../tools/who-can.js';
 import { formatFailure, loadPolicyTests, runPolicyTests } from '../tools/policy-test.js';
 
 /** Where the operator tools read and write; injected so tests run them in-process. */
@@ -111,7 +112,7 @@ async function usage<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Adds `validate`, `check`, `test`, `hash`, `keys init|rotate`, `doctor` and `schema` to the program. */
+/** Adds `validate`, `check`, `test`, `who-can`, `hash`, `keys init|rotate`, `doctor` and `schema` to the program. */
 export function addToolCommands(program: Command, io: ToolIO = processIO): void {
   program.addHelpText(
     'after',
@@ -220,6 +221,37 @@ Example policy-tests.yml:
       io.stdout(`${results.length - failed.length} passed, ${failed.length} failed\n`);
       if (failed.length > 0) io.setExitCode(1);
     });
+
+  program
+    .command('who-can')
+    .description(
+      'the rules that can grant a scope, in order, with the accounts each covers: static accounts by name, other backends as conditions; shadowed rules marked',
+    )
+    .argument('<scope>', 'a scope, e.g. repository:prod/api:push')
+    .requiredOption('-c, --config <file>', 'config file')
+    .option('--service <name>', 'decide rules on service for this service (otherwise they are conditions)')
+    .option('--ip <address>', 'decide rules on ip for this client address (otherwise they are conditions)')
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText(
+      'after',
+      `
+Example:
+  regauth who-can repository:prod/api:push -c config.yml
+  regauth who-can registry:catalog:* -c config.yml --json`,
+    )
+    .action(
+      async (scope: string, opts: { config: string; service?: string; ip?: string; json?: boolean }) => {
+        const config = await loadForTool(opts.config, io, { note: false });
+        const report = await usage(async () =>
+          whoCan(config, {
+            scope,
+            ...(opts.service === undefined ? {} : { service: opts.service }),
+            ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+          }),
+        );
+        io.stdout(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatWhoCan(report));
+      },
+    );
 
   program
     .command('hash')
