@@ -4,6 +4,7 @@ import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from
 import { watchConfigFiles } from './config/watch.js';
 import { ConfigError, ConfigErrors } from './errors.js';
 import { startMetricsServer } from './http/metrics.js';
+import { describeComparison, RecentDecisions } from './recent-decisions.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
@@ -105,6 +106,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     maxEntries: first.raw.lockout.max_entries,
     policy: () => current.config.raw.lockout,
   });
+  const recent = new RecentDecisions(first.raw.log.recent_decisions);
   const metricsAddr = first.raw.metrics.addr;
   const metricsServer = metricsAddr
     ? await startMetricsServer(metrics, parseListenAddress(metricsAddr))
@@ -117,6 +119,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       metrics,
       serveMetrics: metricsServer === undefined,
       lockout,
+      recent,
       ...(options.listen ? { listen: options.listen } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
@@ -163,6 +166,16 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     // The new config may name other files; an editor's rename also needs no re-arming (directories are watched).
     watcher?.watch(watchedFiles(next.config));
     log.info({ config: configFile }, 'config reloaded');
+    recent.resize(next.config.raw.log.recent_decisions);
+    if (recent.size > 0) {
+      const c = recent.compare(next.config.acl, next.config.extAuthz !== undefined);
+      metrics.reloadDecisionChanges.inc({ direction: 'fewer' }, c.fewer);
+      metrics.reloadDecisionChanges.inc({ direction: 'more' }, c.more);
+      log.info(
+        { compared: c.compared, changed: c.changed, fewer: c.fewer, more: c.more },
+        describeComparison(c),
+      );
+    }
   };
   // One reload at a time: a SIGHUP during a file-triggered reload waits for it, then loads again.
   let queue: Promise<void> = Promise.resolve();
