@@ -119,7 +119,7 @@ async function usage<T>(fn: () => Promise<T>): Promise<T> {
 export function addToolCommands(program: Command, io: ToolIO = processIO): void {
   program.addHelpText(
     'after',
-    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication); 2 bad usage or invalid config.\nRun `regauth <command> --help` for a command's options and an example.",
+    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage or invalid config.\nRun `regauth <command> --help` for a command's options and an example.",
   );
   program
     .command('validate')
