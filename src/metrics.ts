@@ -21,6 +21,8 @@ export interface Metrics {
   /** Scopes that got fewer actions than requested, by the deciding rule (`none`: no rule matched). */
   readonly denials: Counter<'rule' | 'comment'>;
   readonly reloads: Counter<'result'>;
+  /** Recent decisions a reload changed (log.recent_decisions), by direction: fewer or more grants. */
+  readonly reloadDecisionChanges: Counter<'direction'>;
   /** (account, address) pairs locked by the brute-force protection. */
   readonly lockouts: Counter;
   /** Uncached logins in flight (waiting for or having their password checked): the login backlog. */
@@ -86,6 +88,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       name: 'regauth_config_reloads_total',
       help: 'Config reloads by result (success, failure)',
       labelNames: ['result'],
+      registers,
+    }),
+    reloadDecisionChanges: new Counter({
+      name: 'regauth_reload_decision_changes_total',
+      help: 'Recent decisions a config reload changed (log.recent_decisions), by direction (fewer, more grants)',
+      labelNames: ['direction'],
       registers,
     }),
     lockouts: new Counter({

@@ -31,6 +31,8 @@ export interface TokenResult {
   readonly issuedAt: string;
   readonly account: string;
   readonly authenticatedBy: string;
+  /** The account's labels as its backend gave them (what the ACL saw). */
+  readonly labels: Labels;
   /** Granted access, one entry per resource with at least one action. */
   readonly access: readonly AccessEntry[];
   readonly decisions: readonly ScopeDecision[];
@@ -127,6 +129,7 @@ export async function issueToken(
     issuedAt: new Date(ctx.now * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     account,
     authenticatedBy: authn.by,
+    labels: authn.labels,
     access,
     decisions,
     scope: access.map(formatScope).join(' '),

@@ -6,6 +6,7 @@ import { ConfigError, ConfigErrors } from './errors.js';
 import { readinessProbe } from './health.js';
 import { LoginQueue } from './login-queue.js';
 import { startMetricsServer } from './http/metrics.js';
+import { describeComparison, RecentDecisions } from './recent-decisions.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
@@ -118,6 +119,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     onReject: (reason) => metrics.loginQueueRejections.inc({ reason }),
   });
   const readiness = readinessProbe(log);
+  const recent = new RecentDecisions(first.raw.log.recent_decisions);
   const metricsAddr = first.raw.metrics.addr;
   const metricsServer = metricsAddr
     ? await startMetricsServer(metrics, parseListenAddress(metricsAddr), () => readiness.probe(current))
@@ -132,6 +134,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       lockout,
       loginQueue,
       readiness,
+      recent,
       ...(options.listen ? { listen: options.listen } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
@@ -185,6 +188,16 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     // The new config may name other files; an editor's rename also needs no re-arming (directories are watched).
     watcher?.watch(watchedFiles(next.config));
     log.info({ config: configFile }, 'config reloaded');
+    recent.resize(next.config.raw.log.recent_decisions);
+    if (recent.size > 0) {
+      const c = recent.compare(next.config.acl, next.config.extAuthz !== undefined);
+      metrics.reloadDecisionChanges.inc({ direction: 'fewer' }, c.fewer);
+      metrics.reloadDecisionChanges.inc({ direction: 'more' }, c.more);
+      log.info(
+        { compared: c.compared, changed: c.changed, fewer: c.fewer, more: c.more },
+        describeComparison(c),
+      );
+    }
   };
   // One reload at a time: a SIGHUP during a file-triggered reload waits for it, then loads again.
   let queue: Promise<void> = Promise.resolve();

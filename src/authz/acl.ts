@@ -42,6 +42,38 @@ export interface CompiledAcl {
    * none for `[]`); no matching rule grants nothing (`rule: null`). Never throws.
    */
   authorize(request: AuthzRequest): AuthzDecision;
+  /**
+   * For tooling (`regauth who-can`, `regauth replay`): how every rule treats a request of which
+   * some fields are unknown (absent from `request`). Uses the same compiled checks as
+   * `authorize`: a rule is `no` when a check on known fields fails, `yes` when every check is on
+   * known fields and passes, else `depends` on the match keys listed in `conditions`.
+   */
+  explain(request: PartialAuthzRequest): RuleExplanation[];
+}
+
+/** An AuthzRequest whose account, service, client address or labels may be unknown (absent). */
+export interface PartialAuthzRequest {
+  readonly type: string;
+  readonly name: string;
+  readonly actions: readonly string[];
+  readonly account?: string;
+  readonly service?: string;
+  /** null: the request had no client address (known); absent: unknown. */
+  readonly ip?: string | null;
+  readonly labels?: Labels;
+}
+
+/** A match key of a rule: `account`, `type`, `name`, `service`, `ip` or `labels.KEY`. */
+export type MatchKey = RequestField | 'ip' | `labels.${string}`;
+
+/** How one rule treats a partially known request (CompiledAcl.explain). */
+export interface RuleExplanation {
+  readonly index: number;
+  readonly match: 'yes' | 'no' | 'depends';
+  /** For `depends`: the match keys whose outcome needs the unknown fields, in rule order. */
+  readonly conditions: readonly MatchKey[];
+  /** The requested actions the rule grants when it decides (`[]` for a deny). */
+  readonly granted: string[];
 }
 
 export interface CompileAclOptions {
@@ -129,6 +161,26 @@ export function compileAcl(
         return comment === undefined ? { granted, rule: i } : { granted, rule: i, comment };
       }
       return { granted: [], rule: null };
+    },
+    explain(request: PartialAuthzRequest): RuleExplanation[] {
+      const full: AuthzRequest = {
+        account: request.account ?? '',
+        type: request.type,
+        name: request.name,
+        service: request.service ?? '',
+        ip: request.ip ?? null,
+        labels: request.labels ?? {},
+        actions: request.actions,
+      };
+      const known = (field: RequestField | 'labels' | 'ip') =>
+        field === 'type' || field === 'name' || request[field] !== undefined;
+      const evaluation = new Evaluation(full, cache);
+      return ready.map((rule, i) => {
+        const { match, conditions, deny } = evaluation.partial(rule, known);
+        // Beyond MAX_LABEL_COMBINATIONS the rule decides and grants nothing (as in authorize).
+        const granted = deny ? [] : grantedActions(rule.grant, request.actions);
+        return { index: i, match, conditions, granted };
+      });
     },
   });
 }
@@ -378,6 +430,63 @@ class Evaluation {
       let i = keys.length - 1;
       while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
       if (i < 0) return 'no';
+    }
+  }
+
+  /**
+   * `matches` for a request of which only the fields `known` says are known: the checks that read
+   * only known fields are evaluated (one with label placeholders passes when some combination
+   * does), the others become conditions.
+   */
+  partial(
+    rule: Rule,
+    known: (field: RequestField | 'labels' | 'ip') => boolean,
+  ): { match: 'yes' | 'no' | 'depends'; conditions: MatchKey[]; deny?: true } {
+    const reads = (check: Check): (RequestField | 'labels')[] => [
+      check.kind === 'field' ? check.field : 'labels',
+      ...check.pattern.placeholders.map((p) => (p.kind === 'label' ? 'labels' : p.field)),
+    ];
+    const checks = [...rule.fixed, ...rule.dynamic];
+    if (checks.every((c) => reads(c).every(known)) && (!rule.ip || known('ip'))) {
+      const outcome = this.matches(rule);
+      if (outcome === 'too-many') return { match: 'yes', conditions: [], deny: true };
+      return { match: outcome, conditions: [] };
+    }
+    if (rule.usesCaptures) this.#captures = {};
+    const conditions = new Set<MatchKey>();
+    for (const check of checks) {
+      const key: MatchKey = check.kind === 'field' ? check.field : `labels.${check.key}`;
+      if (!reads(check).every(known)) conditions.add(key);
+      else if (!this.#passesSomeCombination(check)) return { match: 'no', conditions: [] };
+    }
+    if (rule.ip) {
+      if (!known('ip')) conditions.add('ip');
+      else if (this.#request.ip === null || !rule.ip.contains(this.#request.ip)) {
+        return { match: 'no', conditions: [] };
+      }
+    }
+    const order = (k: MatchKey) => {
+      const at = (['account', 'type', 'name', 'service', 'ip'] as string[]).indexOf(k);
+      return at < 0 ? 5 : at;
+    };
+    return { match: 'depends', conditions: [...conditions].sort((a, b) => order(a) - order(b)) };
+  }
+
+  #passesSomeCombination(check: Check): boolean {
+    const keys = [
+      ...new Set(check.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
+    ];
+    if (keys.length === 0) return this.#passes(check);
+    const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
+    if (values.some((v) => v.length === 0)) return false;
+    if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) return true;
+    const at = keys.map(() => 0);
+    for (;;) {
+      keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
+      if (this.#passes(check)) return true;
+      let i = keys.length - 1;
+      while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
+      if (i < 0) return false;
     }
   }
 

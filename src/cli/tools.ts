@@ -20,6 +20,8 @@ import { diagnose, formatCheck, probeRealm, readRegistryConfig } from '../tools/
 import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
 import { keysActivate, keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
+import { formatWhoCan, whoCan } from '../tools/who-can.js';
+import { formatReplay, replayAudit, type AuditSource } from '../tools/replay.js';
 import { formatFailure, loadPolicyTests, runPolicyTests } from '../tools/policy-test.js';
 
 /** Where the operator tools read and write; injected so tests run them in-process. */
@@ -28,6 +30,8 @@ export interface ToolIO {
   readonly stderr: (text: string) => void;
   /** All of stdin (for `hash` and `check --password-stdin`). */
   readonly readStdin: () => Promise<string>;
+  /** stdin as a stream (for `replay --audit -`); default: the process's. */
+  readonly stdinStream?: () => AsyncIterable<Buffer | string>;
   /** Records a non-zero exit code (1: a finding or failed expectation). */
   readonly setExitCode: (code: number) => void;
 }
@@ -154,11 +158,14 @@ async function usage<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Adds `validate`, `check`, `test`, `hash`, `keys init|rotate|activate`, `doctor` and `schema` to the program. */
+/**
+ * Adds `validate`, `check`, `test`, `who-can`, `replay`, `hash`, `keys init|rotate|activate`,
+ * `doctor` and `schema` to the program.
+ */
 export function addToolCommands(program: Command, io: ToolIO = processIO): void {
   program.addHelpText(
     'after',
-    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication); 2 bad usage or invalid config; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing).\nRun `regauth <command> --help` for a command's options and an example.",
+    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage or invalid config; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing).\nRun `regauth <command> --help` for a command's options and an example.",
   );
   program
     .command('validate')
@@ -280,6 +287,77 @@ Example policy-tests.yml:
       for (const r of failed) io.stdout(`${formatFailure(r)}\n`);
       io.stdout(`${results.length - failed.length} passed, ${failed.length} failed\n`);
       if (failed.length > 0) io.setExitCode(1);
+    });
+
+  program
+    .command('who-can')
+    .description(
+      'the rules that can grant a scope, in order, with the accounts each covers: static accounts by name, other backends as conditions; shadowed rules marked',
+    )
+    .argument('<scope>', 'a scope, e.g. repository:prod/api:push')
+    .requiredOption('-c, --config <file>', 'config file')
+    .option('--service <name>', 'decide rules on service for this service (otherwise they are conditions)')
+    .option('--ip <address>', 'decide rules on ip for this client address (otherwise they are conditions)')
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText(
+      'after',
+      `
+Example:
+  regauth who-can repository:prod/api:push -c config.yml
+  regauth who-can registry:catalog:* -c config.yml --json`,
+    )
+    .action(
+      async (scope: string, opts: { config: string; service?: string; ip?: string; json?: boolean }) => {
+        const config = await loadForTool(opts.config, io, { note: false });
+        const report = await usage(async () =>
+          whoCan(config, {
+            scope,
+            ...(opts.service === undefined ? {} : { service: opts.service }),
+            ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+          }),
+        );
+        io.stdout(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatWhoCan(report));
+      },
+    );
+
+  program
+    .command('replay')
+    .description(
+      'replay audit log lines against a new config: the decisions that change (granted before and not now, and the reverse), by rule and by account; exit 1 when any changes',
+    )
+    .requiredOption(
+      '--audit <file>',
+      'audit log: JSON lines as regauth writes them, plain or gzip; - for stdin (repeatable)',
+      collect,
+    )
+    .requiredOption('-c, --config <file>', 'the new config')
+    .option('--against <file>', 'the old config (default: the decisions recorded in the lines)')
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText(
+      'after',
+      `
+Each distinct (account, labels, client address, service, scope) is decided again. Labels of
+static accounts come from the configs; those of other backends are not in the audit line, so a
+decision that depends on them is listed as not re-decided rather than guessed.
+
+Examples:
+  regauth replay --audit audit.log --audit audit.log.1.gz -c new.yml
+  journalctl -u regauth -o cat | regauth replay --audit - -c new.yml --against config.yml --json`,
+    )
+    .action(async (opts: { audit: string[]; config: string; against?: string; json?: boolean }) => {
+      for (const file of opts.audit) {
+        if (file !== '-' && !existsSync(file)) throw new UsageError(`--audit ${file}: no such file`);
+      }
+      if (opts.audit.filter((f) => f === '-').length > 1) throw new UsageError('--audit - given twice');
+      const config = await loadForTool(opts.config, io, { note: false });
+      const against = opts.against ? await loadForTool(opts.against, io, { note: false }) : undefined;
+      const stdin = io.stdinStream ?? (() => process.stdin);
+      const sources: AuditSource[] = opts.audit.map((f) =>
+        f === '-' ? { name: '(stdin)', open: stdin } : { name: f },
+      );
+      const report = await replayAudit(sources, { config, ...(against ? { against } : {}) });
+      io.stdout(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReplay(report));
+      if (report.changes.length > 0) io.setExitCode(1);
     });
 
   program

@@ -14,6 +14,16 @@ export const logSchema = strict({
   level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** `auto`: readable lines when stdout is a terminal, JSON lines otherwise. */
   format: z.enum(['auto', 'json', 'pretty'], { error: 'must be one of auto, json, pretty' }).default('auto'),
+  /**
+   * How many distinct recent decisions (account, labels, client address, service, scope) to keep
+   * in memory, so a reload logs how many of them it changes; 0 (the default) keeps none.
+   */
+  recent_decisions: z
+    .number({ error: 'must be an integer' })
+    .int({ error: 'must be an integer' })
+    .min(0, { error: 'must be at least 0' })
+    .max(1_000_000, { error: 'must be at most 1000000' })
+    .default(0),
 });
 
 export const metricsSchema = strict({

@@ -10,6 +10,7 @@ import { sendError, type ErrorStyle } from './errors.js';
 import { oidcRoutes } from './oidc.js';
 import { metricsHandler } from './metrics.js';
 import { createTokenHandler } from './token.js';
+import type { RecentDecisions } from '../recent-decisions.js';
 
 export interface AppDeps {
   /** The current runtime; read once per request so a reload never splits a request. */
@@ -27,6 +28,8 @@ export interface AppDeps {
   readonly loginQueue?: LoginQueue;
   /** Readiness, shared with the metrics listener (one log line per change); default: its own. */
   readonly readiness?: ReadinessProbe;
+  /** The recent decisions a reload compares (`log.recent_decisions`); absent: none kept. */
+  readonly recent?: RecentDecisions;
 }
 
 /** The body limit: a token request is a few hundred bytes; 64 KiB is generous. */

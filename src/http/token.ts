@@ -110,6 +110,19 @@ export function createTokenHandler(
       status,
       ms: Number(process.hrtime.bigint() - started) / 1e6,
     });
+    if (deps.recent && result && request) {
+      for (const d of result.decisions) {
+        deps.recent.record({
+          account: result.account,
+          labels: result.labels,
+          ip,
+          service: request.service,
+          scope: d.scope,
+          granted: d.decision.granted,
+          byExt: d.decision.authorizer === 'ext_authz',
+        });
+      }
+    }
   };
 }
 

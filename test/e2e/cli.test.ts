@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
 import { randomPassword, tempDir } from '../helpers/fixtures.js';
@@ -27,7 +28,17 @@ describe('the built regauth CLI', () => {
   test('--help lists every verb', () => {
     const run = regauth(['--help']);
     expect(run.code).toBe(0);
-    for (const verb of ['serve', 'validate', 'check', 'test', 'hash', 'keys', 'doctor']) {
+    for (const verb of [
+      'serve',
+      'validate',
+      'check',
+      'test',
+      'who-can',
+      'replay',
+      'hash',
+      'keys',
+      'doctor',
+    ]) {
       expect(run.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
     }
   });
@@ -121,6 +132,44 @@ describe('the built regauth CLI', () => {
         timeout: 30_000,
       });
       expect({ code: run.status, stdout: run.stdout }).toEqual({ code: 0, stdout: 'config.yml: ok\n' });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test('replay reads a gzipped audit log on stdin; who-can answers for the same config', () => {
+    const tmp = tempDir('regauth-cli-replay-');
+    try {
+      const config = join(tmp.dir, 'config.yml');
+      writeFileSync(
+        config,
+        `token: {issuer: acme}\nusers:\n  alice: {labels: {group: [devs]}}\nacl:\n  - {match: {labels: {group: devs}, name: "team/**"}, actions: [pull]}\n`,
+      );
+      const line = JSON.stringify({
+        time: '2026-12-03T10:00:00.000Z',
+        requestId: 'r1',
+        client: { ip: '10.0.0.1', via: null },
+        outcome: 'granted',
+        service: 'registry',
+        account: 'alice',
+        authenticator: 'users',
+        decisions: [{ scope: 'repository:team/app:pull,push', granted: ['pull', 'push'], rule: 0 }],
+      });
+      const run = spawnSync(process.execPath, [CLI, 'replay', '--audit', '-', '-c', config], {
+        input: gzipSync(`${line}\n`),
+        encoding: 'utf8',
+        cwd: ROOT,
+        timeout: 30_000,
+      });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(1);
+      expect(run.stdout).toContain('1 decision change (1 request): 1 lose access, 0 gain access');
+      expect(run.stdout).toContain(
+        'alice repository:team/app:pull,push (service registry, from 10.0.0.1): pull,push -> pull',
+      );
+      const who = regauth(['who-can', 'repository:team/app:pull', '-c', config]);
+      expect(who.code).toBe(0);
+      expect(who.stdout).toContain('static accounts: alice');
     } finally {
       tmp.cleanup();
     }

@@ -970,3 +970,71 @@ describe('large ACLs', () => {
     });
   });
 });
+
+describe('explain (partially known requests, for who-can and replay)', () => {
+  /** The first rule explain says matches, as authorize would pick it when everything is known. */
+  const firstYes = (rules: AclRuleConfig[], request: AuthzRequest) =>
+    compileAcl(rules)
+      .explain(request)
+      .find((e) => e.match !== 'no');
+
+  test.each(vectors.filter((v) => !('config_error' in v.expected)).map((v) => [v.id, v] as const))(
+    'everything known: the same rule and grant as authorize (%s)',
+    (_id, v) => {
+      const explained = firstYes(v.rules, v.request);
+      const decision = compileAcl(v.rules).authorize(v.request);
+      expect(explained?.match ?? 'yes').toBe('yes');
+      expect(explained?.index ?? null).toBe(decision.rule);
+      if (explained) expect(explained.granted).toEqual(decision.granted);
+    },
+  );
+
+  const rules: AclRuleConfig[] = [
+    { match: { account: 'admin' }, actions: ['*'] },
+    { match: { name: 'public/**' }, actions: ['pull'] },
+    { match: { account: '/^svc-(.+)$/', name: '${account:1}/**' }, actions: ['pull'] },
+    { match: { name: '${account}/**' }, actions: ['*'] },
+    { match: { labels: { group: 'devs' }, name: 'team/**', ip: '10.0.0.0/8' }, actions: ['push'] },
+    { match: { service: 'other', name: 'team/**' }, actions: [] },
+  ];
+  const acl = compileAcl(rules);
+
+  test('unknown account and labels: rules on them depend, rules on the scope alone decide', () => {
+    const team = acl.explain({ type: 'repository', name: 'team/app', actions: ['push'] });
+    expect(team.map((e) => [e.match, e.conditions])).toEqual([
+      ['depends', ['account']],
+      ['no', []],
+      ['depends', ['account', 'name']],
+      ['depends', ['name']],
+      ['depends', ['ip', 'labels.group']],
+      ['depends', ['service']],
+    ]);
+    expect(team.map((e) => e.granted)).toEqual([['push'], [], [], ['push'], ['push'], []]);
+    const pub = acl.explain({ type: 'repository', name: 'public/x', actions: ['pull'] });
+    expect(pub[1]).toMatchObject({ match: 'yes', conditions: [], granted: ['pull'] });
+  });
+
+  test('known fields settle conditions: account, labels, ip and service', () => {
+    const known = acl.explain({
+      type: 'repository',
+      name: 'team/app',
+      actions: ['push'],
+      account: 'svc-team',
+      labels: { group: ['devs'] },
+    });
+    expect(known.map((e) => e.match)).toEqual(['no', 'no', 'yes', 'no', 'depends', 'depends']);
+    expect(known[4]!.conditions).toEqual(['ip']);
+    const all = acl.explain({
+      type: 'repository',
+      name: 'team/app',
+      actions: ['push'],
+      account: 'bob',
+      labels: { group: ['devs'] },
+      ip: '10.1.2.3',
+      service: 'registry',
+    });
+    expect(all.map((e) => e.match)).toEqual(['no', 'no', 'no', 'no', 'yes', 'no']);
+    const noIp = acl.explain({ type: 'repository', name: 'team/app', actions: ['push'], ip: null });
+    expect(noIp[4]!.match).toBe('no');
+  });
+});

@@ -412,7 +412,7 @@ describe('regauth check', () => {
 test('--help lists every exit code, an unreachable backend (3) included', async () => {
   const run = await regauth(['--help']);
   expect(run.stdout.replace(/\s+/g, ' ')).toContain(
-    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication); 2 bad usage or invalid config; 3 a backend could not answer',
+    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage or invalid config; 3 a backend could not answer',
   );
 });
 

@@ -16,7 +16,7 @@ import { tempDir } from '../helpers/fixtures.js';
 
 describe('config sections log, metrics, lockout', () => {
   test('defaults', () => {
-    expect(logSchema.parse({})).toEqual({ level: 'info', format: 'auto' });
+    expect(logSchema.parse({})).toEqual({ level: 'info', format: 'auto', recent_decisions: 0 });
     expect(metricsSchema.parse({})).toEqual({});
     expect(lockoutSchema.parse({})).toEqual({
       enabled: true,
@@ -38,7 +38,9 @@ describe('config sections log, metrics, lockout', () => {
   test.each([
     [logSchema, { level: 'loud' }, 'must be one of trace, debug, info, warn, error, fatal, silent'],
     [logSchema, { format: 'xml' }, 'must be one of auto, json, pretty'],
-    [logSchema, { colour: true }, 'unknown key; expected one of level, format'],
+    [logSchema, { colour: true }, 'unknown key; expected one of level, format, recent_decisions'],
+    [logSchema, { recent_decisions: -1 }, 'must be at least 0'],
+    [logSchema, { recent_decisions: 1.5 }, 'must be an integer'],
     [metricsSchema, { addr: '9090' }, 'expected [host]:port, e.g. "127.0.0.1:9090"'],
     [lockoutSchema, { max_failures: 0 }, 'must be at least 1'],
     [lockoutSchema, { backoff: 'soon' }, 'invalid duration "soon"; use seconds or e.g. "15m", "90d"'],

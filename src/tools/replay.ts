@@ -1,0 +1,622 @@
+import { createReadStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import type { Labels } from '../authz/types.js';
+import type { Config } from '../config/load.js';
+import { BadRequestError } from '../errors.js';
+import { parseScopes, type Scope } from '../request/scope.js';
+
+/** One audit file: a path, or `-` for `stdin`. Plain JSON lines or gzip (told by its first bytes). */
+export interface AuditSource {
+  readonly name: string;
+  /** Opens the bytes; for tests and stdin. Default: the file `name`. */
+  readonly open?: () => AsyncIterable<Buffer | string>;
+}
+
+export interface ReplayOptions {
+  /** The config to re-decide with. */
+  readonly config: Config;
+  /** The config the recorded decisions are compared against; absent: the decisions in the lines. */
+  readonly against?: Config;
+  /** At most this many distinct decisions are kept (memory bound); the rest are counted. */
+  readonly maxDistinct?: number;
+  /** At most this many malformed lines are listed (all are counted). */
+  readonly maxListed?: number;
+}
+
+/** A deciding rule as the report names it; null: no rule matched. */
+export interface RuleRef {
+  readonly index: number;
+  readonly path: string;
+  readonly comment?: string;
+}
+
+/** One side of a comparison. */
+export interface Decided {
+  readonly granted: readonly string[];
+  readonly rule: RuleRef | null;
+  /** `acl`, `ext_authz` (recorded only), `deny` (no rule matched), `unauthenticated` (account gone). */
+  readonly by: 'acl' | 'ext_authz' | 'deny' | 'unauthenticated';
+}
+
+/** A distinct (account, labels, client address, service, scope) and how often it was seen. */
+export interface ReplayedDecision {
+  readonly account: string;
+  readonly ip: string | null;
+  readonly service: string;
+  readonly scope: string;
+  /** The backend that authenticated the account, as recorded. */
+  readonly authenticator: string;
+  /** The labels recorded in the audit line, when it holds them. */
+  readonly labels?: Labels;
+  readonly count: number;
+  /** The `time` of the last line with it, or null when the lines hold none. */
+  readonly lastSeen: string | null;
+}
+
+export interface ReplayChange extends ReplayedDecision {
+  readonly before: Decided;
+  readonly after: Decided;
+  /** Actions granted before and not now. */
+  readonly lost: readonly string[];
+  /** Actions granted now and not before. */
+  readonly gained: readonly string[];
+}
+
+export interface ReplayUndetermined extends ReplayedDecision {
+  /** Why it could not be re-decided, in words. */
+  readonly reason: string;
+}
+
+export interface MalformedLine {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  readonly reason: string;
+}
+
+export interface GroupCount {
+  readonly decisions: number;
+  readonly requests: number;
+  readonly lost: number;
+  readonly gained: number;
+  readonly lastSeen: string | null;
+}
+
+export interface ReplayReport {
+  readonly lines: number;
+  /** Token requests whose audit line holds decisions (the others: failed logins, bad requests). */
+  readonly requests: number;
+  /** Audit lines of token requests without decisions, and other log lines: skipped. */
+  readonly skipped: number;
+  readonly distinct: number;
+  /** Scope decisions of lines not replayed: new distinct decisions beyond `maxDistinct`. */
+  readonly overLimit: number;
+  readonly comparedWith: 'recorded decisions' | 'config';
+  /** Decisions whose granted actions differ, most requests first. */
+  readonly changes: readonly ReplayChange[];
+  /** By the rule that decides in the new config (`no rule` when none). */
+  readonly byRule: readonly ({ readonly rule: RuleRef | null } & GroupCount)[];
+  readonly byAccount: readonly ({ readonly account: string } & GroupCount)[];
+  readonly undetermined: readonly ReplayUndetermined[];
+  readonly malformed: number;
+  /** The first `maxListed` malformed lines. */
+  readonly malformedLines: readonly MalformedLine[];
+}
+
+/**
+ * The values in which otherwise identical audit lines differ, as valid JSON: a line with them
+ * replaced by `""` and `0` is valid JSON exactly when the line is, so it can stand for the line.
+ */
+const VOLATILE =
+  /"(time|requestId)":"[^"\\\u0000-\u001f]*"|"ms":-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+/** Lines parsed once and remembered by their VOLATILE-free text (cleared when full). */
+const MAX_SIGNATURES = 100_000;
+
+/** A line longer than this is malformed (and not held in memory). */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+interface Entry {
+  scope: Scope;
+  account: string;
+  ip: string | null;
+  service: string;
+  scopeText: string;
+  authenticator: string;
+  labels: Labels | undefined;
+  recorded: { granted: string[]; rule: number | null; comment: string | undefined };
+  count: number;
+  lastSeen: string | null;
+}
+
+/**
+ * Replays audit lines against a config (docs/cli.md "`regauth replay`"): every distinct
+ * (account, labels, client address, service, scope) is decided again with `options.config`, and
+ * with `options.against` or as recorded, and the decisions whose granted actions differ are
+ * reported. Streams the lines (memory grows with distinct decisions, not with lines); a line
+ * that is not JSON, or an audit line of the wrong shape, is counted and listed, never fatal.
+ */
+export async function replayAudit(
+  sources: readonly AuditSource[],
+  options: ReplayOptions,
+): Promise<ReplayReport> {
+  const maxDistinct = options.maxDistinct ?? 1_000_000;
+  const maxListed = options.maxListed ?? 100;
+  const entries = new Map<string, Entry>();
+  const malformedLines: MalformedLine[] = [];
+  let malformed = 0;
+  let lines = 0;
+  let requests = 0;
+  let skipped = 0;
+  let overLimit = 0;
+  const seenLines = new Map<string, ReturnType<typeof parseAuditLine>>();
+
+  const bad = (file: string, line: number, reason: string) => {
+    malformed++;
+    if (malformedLines.length < maxListed) malformedLines.push({ file, line, reason });
+  };
+
+  for (const source of sources) {
+    let n = 0;
+    try {
+      for await (const batch of readLines(source))
+        for (const line of batch) {
+          n++;
+          lines++;
+          if (line === null) {
+            bad(source.name, n, `longer than ${MAX_LINE_BYTES} bytes`);
+            continue;
+          }
+          if (line.trim() === '') {
+            skipped++;
+            continue;
+          }
+          // Lines that differ only in time, requestId and ms are parsed once.
+          let time: string | null = null;
+          const signature = line.replace(VOLATILE, (match, key: string | undefined) => {
+            if (key === undefined) return '"ms":0';
+            if (key === 'time') time = match.slice('"time":"'.length, -1);
+            return `"${key}":""`;
+          });
+          let parsed = seenLines.get(signature);
+          if (parsed === undefined) {
+            parsed = parseAuditLine(line);
+            if (seenLines.size >= MAX_SIGNATURES) seenLines.clear();
+            seenLines.set(signature, parsed);
+          }
+          if (typeof parsed === 'string') {
+            bad(source.name, n, parsed);
+            continue;
+          }
+          if (parsed === null) {
+            skipped++;
+            continue;
+          }
+          requests++;
+          for (const [i, d] of parsed.decisions.entries()) {
+            const key = `${parsed.account}\u0000${parsed.ip ?? '\u0001'}\u0000${parsed.service}\u0000${d.scope}\u0000${parsed.labelsKey}`;
+            let entry = entries.get(key);
+            if (!entry) {
+              if (entries.size >= maxDistinct) {
+                overLimit++;
+                continue;
+              }
+              const scope = parseScope(d.scope);
+              if (!scope) {
+                bad(
+                  source.name,
+                  n,
+                  `decisions[${i}].scope is not a scope: ${JSON.stringify(d.scope.slice(0, 100))}`,
+                );
+                continue;
+              }
+              entry = {
+                scope,
+                account: parsed.account,
+                ip: parsed.ip,
+                service: parsed.service,
+                scopeText: d.scope,
+                authenticator: parsed.authenticator,
+                labels: parsed.labels,
+                recorded: d,
+                count: 0,
+                lastSeen: null,
+              };
+              entries.set(key, entry);
+            }
+            entry.count++;
+            // The latest line wins: the decision as last recorded.
+            entry.recorded = d;
+            const seenAt = time ?? parsed.time;
+            if (seenAt !== null && (entry.lastSeen === null || seenAt >= entry.lastSeen)) {
+              entry.lastSeen = seenAt;
+            }
+          }
+        }
+    } catch (err) {
+      bad(source.name, n + 1, `unreadable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  const changes: ReplayChange[] = [];
+  const undetermined: ReplayUndetermined[] = [];
+  for (const entry of entries.values()) {
+    const scope = entry.scope;
+    const seen: ReplayedDecision = {
+      account: entry.account,
+      ip: entry.ip,
+      service: entry.service,
+      scope: entry.scopeText,
+      authenticator: entry.authenticator,
+      ...(entry.labels ? { labels: entry.labels } : {}),
+      count: entry.count,
+      lastSeen: entry.lastSeen,
+    };
+    const after = decide(options.config, entry, scope);
+    const before = options.against ? decide(options.against, entry, scope) : recorded(entry);
+    const open = [after, before].find((d): d is { undetermined: string } => 'undetermined' in d);
+    if (open) {
+      undetermined.push({ ...seen, reason: open.undetermined });
+      continue;
+    }
+    const b = before as Decided;
+    const a = after as Decided;
+    const lost = b.granted.filter((x) => !a.granted.includes(x));
+    const gained = a.granted.filter((x) => !b.granted.includes(x));
+    if (lost.length > 0 || gained.length > 0) changes.push({ ...seen, before: b, after: a, lost, gained });
+  }
+  changes.sort(
+    (x, y) => y.count - x.count || x.account.localeCompare(y.account) || x.scope.localeCompare(y.scope),
+  );
+  undetermined.sort((x, y) => y.count - x.count || x.account.localeCompare(y.account));
+
+  return {
+    lines,
+    requests,
+    skipped,
+    distinct: entries.size,
+    overLimit,
+    comparedWith: options.against ? 'config' : 'recorded decisions',
+    changes,
+    byRule: group(changes, (c) => (c.after.rule === null ? 'none' : String(c.after.rule.index))).map(
+      ([, g, first]) => ({ rule: first.after.rule, ...g }),
+    ),
+    byAccount: group(changes, (c) => c.account).map(([account, g]) => ({ account, ...g })),
+    undetermined,
+    malformed,
+    malformedLines,
+  };
+}
+
+function group(
+  changes: readonly ReplayChange[],
+  keyOf: (c: ReplayChange) => string,
+): [string, GroupCount, ReplayChange][] {
+  const groups = new Map<string, { g: GroupCount; first: ReplayChange }>();
+  for (const c of changes) {
+    const key = keyOf(c);
+    const prev = groups.get(key);
+    const g = prev?.g ?? { decisions: 0, requests: 0, lost: 0, gained: 0, lastSeen: null };
+    groups.set(key, {
+      first: prev?.first ?? c,
+      g: {
+        decisions: g.decisions + 1,
+        requests: g.requests + c.count,
+        lost: g.lost + (c.lost.length > 0 ? 1 : 0),
+        gained: g.gained + (c.gained.length > 0 ? 1 : 0),
+        lastSeen:
+          c.lastSeen !== null && (g.lastSeen === null || c.lastSeen > g.lastSeen) ? c.lastSeen : g.lastSeen,
+      },
+    });
+  }
+  return [...groups]
+    .map(([k, v]): [string, GroupCount, ReplayChange] => [k, v.g, v.first])
+    .sort((a, b) => b[1].requests - a[1].requests);
+}
+
+const STATIC_BACKENDS = ['users', 'users_file'] as const;
+
+/** Re-decides one distinct decision with a config, or says why it cannot. */
+function decide(config: Config, entry: Entry, scope: Scope): Decided | { undetermined: string } {
+  let labels = entry.labels;
+  if (!labels) {
+    if ((STATIC_BACKENDS as readonly string[]).includes(entry.authenticator)) {
+      // Static accounts' labels are the config's own: a labels change in it is a real change.
+      const user = config.users?.get(entry.account) ?? config.usersFile?.users.get(entry.account);
+      if (!user) {
+        const raw = config.raw as Record<string, unknown>;
+        if (['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'].some((s) => raw[s] !== undefined)) {
+          return {
+            undetermined: `${entry.authenticator} account no longer in users: or users_file; another backend may know it`,
+          };
+        }
+        return { granted: [], rule: null, by: 'unauthenticated' };
+      }
+      labels = user.labels;
+    }
+  }
+  const request = {
+    account: entry.account,
+    type: scope.type,
+    name: scope.name,
+    service: entry.service,
+    ip: entry.ip,
+    actions: scope.actions,
+  };
+  if (labels) {
+    const d = config.acl.authorize({ ...request, labels });
+    if (d.rule === null && config.extAuthz)
+      return { undetermined: 'no ACL rule matches and ext_authz decides' };
+    return { granted: d.granted, rule: ruleRef(config, d.rule), by: d.rule === null ? 'deny' : 'acl' };
+  }
+  // Labels not recorded (ldap_auth, oidc_auth, jwt_auth, ext_auth): decided only when no rule
+  // that could decide needs them.
+  for (const e of config.acl.explain(request)) {
+    if (e.match === 'no') continue;
+    if (e.match === 'depends') {
+      return {
+        undetermined: `labels of ${entry.authenticator} accounts are not in the audit line, and acl[${e.index}] matches on ${e.conditions.join(', ')}`,
+      };
+    }
+    return { granted: e.granted, rule: ruleRef(config, e.index), by: 'acl' };
+  }
+  if (config.extAuthz) return { undetermined: 'no ACL rule matches and ext_authz decides' };
+  return { granted: [], rule: null, by: 'deny' };
+}
+
+function recorded(entry: Entry): Decided {
+  const { granted, rule, comment } = entry.recorded;
+  return {
+    granted: [...granted].sort(),
+    rule:
+      rule === null
+        ? null
+        : { index: rule, path: `acl[${rule}]`, ...(comment === undefined ? {} : { comment }) },
+    by: rule !== null ? 'acl' : granted.length > 0 ? 'ext_authz' : 'deny',
+  };
+}
+
+function ruleRef(config: Config, index: number | null): RuleRef | null {
+  if (index === null) return null;
+  const info = config.acl.rules[index]!;
+  return { index, path: info.path, ...(info.comment === undefined ? {} : { comment: info.comment }) };
+}
+
+function parseScope(text: string): Scope | undefined {
+  try {
+    const scopes = parseScopes([text]);
+    return scopes.length === 1 ? scopes[0] : undefined;
+  } catch (err) {
+    if (err instanceof BadRequestError) return undefined;
+    throw err;
+  }
+}
+
+interface AuditLine {
+  readonly account: string;
+  readonly ip: string | null;
+  readonly service: string;
+  readonly authenticator: string;
+  readonly labels: Labels | undefined;
+  /** A key for the labels part of a distinct decision. */
+  readonly labelsKey: string;
+  readonly time: string | null;
+  readonly decisions: {
+    scope: string;
+    granted: string[];
+    rule: number | null;
+    comment: string | undefined;
+  }[];
+}
+
+/**
+ * One log line: an AuditLine for a token request with decisions, null for any other log line
+ * (failed logins, bad requests, server messages), or the reason it is malformed. Reads the fields
+ * of the audit line (src/audit.ts); never the logger's own keys, and any `outcome` is accepted.
+ */
+export function parseAuditLine(line: string): AuditLine | null | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return 'not JSON';
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
+  const r = value as Record<string, unknown>;
+  if (r['decisions'] === undefined) return null;
+  const decisions = r['decisions'];
+  if (!Array.isArray(decisions)) return 'decisions is not a list';
+  if (typeof r['account'] !== 'string') return 'account is not a string';
+  const client = r['client'];
+  const ip =
+    client !== null && typeof client === 'object' ? (client as Record<string, unknown>)['ip'] : undefined;
+  if (ip !== null && typeof ip !== 'string') return 'client.ip is not a string or null';
+  // The request's service; `""` when the client sent none.
+  const service = r['service'] ?? '';
+  if (typeof service !== 'string') return 'service is not a string';
+  const authenticator = r['authenticator'];
+  if (typeof authenticator !== 'string') return 'authenticator is not a string';
+  const labels = r['labels'] === undefined ? undefined : asLabels(r['labels']);
+  if (labels === null) return 'labels is not a mapping of lists of strings';
+  const time = typeof r['time'] === 'string' ? r['time'] : null;
+  const out: AuditLine['decisions'] = [];
+  for (const [i, d] of decisions.entries()) {
+    if (d === null || typeof d !== 'object') return `decisions[${i}] is not an object`;
+    const { scope, granted, rule, comment } = d as Record<string, unknown>;
+    if (typeof scope !== 'string') return `decisions[${i}].scope is not a string`;
+    if (!Array.isArray(granted) || !granted.every((g) => typeof g === 'string')) {
+      return `decisions[${i}].granted is not a list of actions`;
+    }
+    if (rule !== null && !(typeof rule === 'number' && Number.isInteger(rule) && rule >= 0)) {
+      return `decisions[${i}].rule is not a rule index or null`;
+    }
+    out.push({
+      scope,
+      granted: granted as string[],
+      rule: rule as number | null,
+      comment: typeof comment === 'string' ? comment : undefined,
+    });
+  }
+  return {
+    account: r['account'],
+    ip: ip ?? null,
+    service,
+    authenticator,
+    labels,
+    labelsKey: labels ? JSON.stringify(Object.entries(labels).sort()) : `by ${authenticator}`,
+    time,
+    decisions: out,
+  };
+}
+
+function asLabels(value: unknown): Labels | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  for (const v of Object.values(value)) {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return null;
+  }
+  return value as Labels;
+}
+
+/**
+ * The lines of a source in batches (one per chunk read), decompressed when it starts with the
+ * gzip magic bytes; null for a line
+ * longer than MAX_LINE_BYTES (skipped without holding it). A read or gzip error ends it (thrown).
+ */
+export async function* readLines(source: AuditSource): AsyncGenerator<(string | null)[]> {
+  const raw = source.open ? source.open() : createReadStream(source.name, { highWaterMark: 1 << 20 });
+  const iterator = raw[Symbol.asyncIterator]();
+  // Peek at the first bytes without losing them.
+  const head: Buffer[] = [];
+  let headLength = 0;
+  let done = false;
+  while (headLength < 2) {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    head.push(chunk);
+    headLength += chunk.length;
+  }
+  const first = Buffer.concat(head);
+  async function* bytes(): AsyncGenerator<Buffer> {
+    if (first.length > 0) yield first;
+    if (done) return;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    }
+  }
+  const gzip = first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b;
+  const stream: AsyncIterable<Buffer> = gzip ? Readable.from(bytes()).pipe(createGunzip()) : bytes();
+
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  let tooLong = false;
+  for await (const chunk of stream) {
+    const text = pending + decoder.write(chunk);
+    const batch: (string | null)[] = [];
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      if (tooLong) {
+        tooLong = false;
+        batch.push(null);
+      } else batch.push(stripCr(text.slice(start, nl)));
+      start = nl + 1;
+    }
+    pending = text.slice(start);
+    if (pending.length > MAX_LINE_BYTES) {
+      tooLong = true;
+      pending = '';
+    }
+    if (batch.length > 0) yield batch;
+  }
+  pending += decoder.end();
+  if (tooLong) yield [null];
+  else if (pending !== '') yield [stripCr(pending)];
+}
+
+const stripCr = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : line);
+
+const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+
+function describeRule(d: Decided): string {
+  if (d.rule)
+    return `${d.rule.path}${d.rule.comment === undefined ? '' : ` ${JSON.stringify(d.rule.comment)}`}`;
+  if (d.by === 'ext_authz') return 'ext_authz';
+  if (d.by === 'unauthenticated') return 'account no longer configured';
+  return 'no rule';
+}
+
+function describeDecision(d: ReplayedDecision): string {
+  const who = d.account === '' ? '(anonymous)' : d.account;
+  const context = [
+    d.service === '' ? '' : `service ${d.service}`,
+    d.ip === null ? '' : `from ${d.ip}`,
+  ].filter((x) => x !== '');
+  return `${who} ${d.scope}${context.length > 0 ? ` (${context.join(', ')})` : ''}`;
+}
+
+const actions = (granted: readonly string[]) => (granted.length === 0 ? '(nothing)' : granted.join(','));
+const last = (time: string | null) => (time === null ? '' : `, last ${time}`);
+
+function formatGroup(name: string, g: GroupCount): string {
+  return `  ${name}: ${plural(g.decisions, 'decision')}, ${plural(g.requests, 'request')} (${g.lost} lose, ${g.gained} gain)${last(g.lastSeen)}`;
+}
+
+/** The text report: what changes, grouped by rule and by account, then what could not be replayed. */
+export function formatReplay(report: ReplayReport): string {
+  const out: string[] = [];
+  out.push(
+    `replayed ${plural(report.lines, 'line')}: ${plural(report.requests, 'token request')} with decisions, ${plural(report.distinct, 'distinct decision')}; compared with the ${report.comparedWith === 'config' ? '--against config' : 'recorded decisions'}`,
+  );
+  const lose = report.changes.filter((c) => c.lost.length > 0);
+  const gain = report.changes.filter((c) => c.gained.length > 0);
+  if (report.changes.length === 0) out.push('no decision changes');
+  else {
+    const requests = report.changes.reduce((n, c) => n + c.count, 0);
+    out.push(
+      `${plural(report.changes.length, 'decision')} change (${plural(requests, 'request')}): ${lose.length} lose access, ${gain.length} gain access`,
+    );
+  }
+  const line = (c: ReplayChange) =>
+    `  ${describeDecision(c)}: ${actions(c.before.granted)} -> ${actions(c.after.granted)}; ${describeRule(c.before)} -> ${describeRule(c.after)}; ${plural(c.count, 'request')}${last(c.lastSeen)}`;
+  if (lose.length > 0) out.push('', 'lose access (granted before, not now):', ...lose.map(line));
+  if (gain.length > 0) out.push('', 'gain access (granted now, not before):', ...gain.map(line));
+  if (report.changes.length > 0) {
+    out.push('', 'by rule (deciding now):');
+    for (const g of report.byRule) {
+      const name = g.rule
+        ? `${g.rule.path}${g.rule.comment === undefined ? '' : ` ${JSON.stringify(g.rule.comment)}`}`
+        : 'no rule';
+      out.push(formatGroup(name, g));
+    }
+    out.push('', 'by account:');
+    for (const g of report.byAccount) out.push(formatGroup(g.account === '' ? '(anonymous)' : g.account, g));
+  }
+  if (report.undetermined.length > 0) {
+    const requests = report.undetermined.reduce((n, u) => n + u.count, 0);
+    out.push(
+      '',
+      `not re-decided: ${plural(report.undetermined.length, 'decision')} (${plural(requests, 'request')})`,
+    );
+    for (const u of report.undetermined) out.push(`  ${describeDecision(u)}: ${u.reason}`);
+  }
+  if (report.overLimit > 0) {
+    out.push(
+      '',
+      `not replayed: ${plural(report.overLimit, 'scope decision')} beyond the distinct-decision limit`,
+    );
+  }
+  if (report.malformed > 0) {
+    out.push('', `malformed: ${plural(report.malformed, 'line')}`);
+    for (const m of report.malformedLines) out.push(`  ${m.file}:${m.line}: ${m.reason}`);
+    if (report.malformedLines.length < report.malformed) {
+      out.push(`  … and ${report.malformed - report.malformedLines.length} more`);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}

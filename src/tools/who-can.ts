@@ -1,0 +1,364 @@
+import type { MatchKey, PartialAuthzRequest, RuleExplanation } from '../authz/acl.js';
+import { parseIpMatcher } from '../authz/ip.js';
+import type { AclRuleInfo } from '../authz/acl.js';
+import type { Config } from '../config/load.js';
+import { formatScope, type Scope } from '../request/scope.js';
+import { CheckUsageError, parseScopeArgs } from './check.js';
+
+/** What `regauth who-can` is asked: one scope, and optionally the service and client address. */
+export interface WhoCanInput {
+  readonly scope: string;
+  /** When given, rules on `service` are decided for it; otherwise they are conditions. */
+  readonly service?: string;
+  /** When given, rules on `ip` are decided for it; otherwise they are conditions. */
+  readonly ip?: string;
+}
+
+/** A static account (`users:` or `users_file`) a rule decides for. */
+export interface WhoCanAccount {
+  readonly account: string;
+  readonly backend: 'users' | 'users_file';
+  /** Conditions still open for this account (on `ip` or `service`), in words; empty = always. */
+  readonly when: readonly string[];
+}
+
+/** One rule that can decide the scope. */
+export interface WhoCanRule {
+  readonly index: number;
+  readonly path: string;
+  readonly comment?: string;
+  /** The requested actions it grants when it decides (`[]`: it denies the scope). */
+  readonly granted: readonly string[];
+  readonly effect: 'grants' | 'grants part' | 'denies';
+  /** The conditions of the rule that the scope alone does not settle, in words; empty = every request. */
+  readonly conditions: readonly string[];
+  /** An earlier rule that matches every request this one matches: this rule never decides the scope. */
+  readonly shadowedBy: { readonly index: number; readonly path: string } | null;
+  /** Static accounts this rule decides for (the first rule that matches them). */
+  readonly accounts: readonly WhoCanAccount[];
+  /**
+   * Accounts of backends that cannot be listed (ext_auth, ldap_auth, oidc_auth, jwt_auth) that
+   * the rule covers, in words; null when no such backend is configured or the rule names only
+   * static accounts.
+   */
+  readonly others: string | null;
+}
+
+export interface WhoCanReport {
+  /** The scope, normalized: `repository:prod/api:push`. */
+  readonly scope: string;
+  readonly service: string | null;
+  readonly ip: string | null;
+  /** Every rule that can decide the scope, in ACL order; rules that cannot match it are left out. */
+  readonly rules: readonly WhoCanRule[];
+  /** Configured backends whose accounts cannot be listed. */
+  readonly dynamicBackends: readonly string[];
+  /** Static accounts no rule decides for (always, or under some conditions). */
+  readonly undecided: readonly string[];
+  /** Who decides a scope no rule matches: `ext_authz`, or `deny` (deny by default). */
+  readonly fallback: 'ext_authz' | 'deny';
+}
+
+const DYNAMIC_BACKENDS = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'] as const;
+
+/**
+ * Who can be granted a scope (docs/cli.md "`regauth who-can`"): the rules that can decide it,
+ * in order, each with the static accounts it decides for and, for backends whose accounts
+ * cannot be listed, its conditions in words. Decided with the config's compiled ACL
+ * (CompiledAcl.explain), never a second matcher. Throws CheckUsageError on a bad scope or address.
+ */
+export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
+  const scopes = parseScopeArgs([input.scope]);
+  if (scopes.length !== 1) throw new CheckUsageError('give one scope, e.g. repository:prod/api:push');
+  const scope = scopes[0]!;
+  if (input.ip !== undefined) {
+    try {
+      parseIpMatcher(input.ip);
+    } catch {
+      throw new CheckUsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
+    }
+  }
+  const acl = config.acl;
+  const base: PartialAuthzRequest = {
+    type: scope.type,
+    name: scope.name,
+    actions: scope.actions,
+    ...(input.service === undefined ? {} : { service: input.service }),
+    ...(input.ip === undefined ? {} : { ip: input.ip }),
+  };
+  const explained = acl.explain(base);
+  const candidates = explained.filter((e) => e.match !== 'no');
+  const sources = labelSources(config);
+  const raw = config.raw as Record<string, unknown>;
+  const dynamicBackends = DYNAMIC_BACKENDS.filter((b) => raw[b] !== undefined);
+
+  // Static accounts: the rules that decide for each, with what is still open (ip, service).
+  const accountsOf = new Map<number, WhoCanAccount[]>();
+  const undecided: string[] = [];
+  const seen = new Set<string>();
+  for (const [backend, users] of [
+    ['users', config.users],
+    ['users_file', config.usersFile?.users],
+  ] as const) {
+    for (const [account, user] of users ?? []) {
+      // The first backend that knows an account decides for it (users before users_file).
+      if (seen.has(account)) continue;
+      seen.add(account);
+      let decided = false;
+      for (const e of acl.explain({ ...base, account, labels: user.labels })) {
+        if (e.match === 'no') continue;
+        const info = acl.rules[e.index]!;
+        const when = e.conditions.map((k) => condition(info, k, scope, sources, acl, base));
+        const list = accountsOf.get(e.index) ?? [];
+        list.push({ account, backend, when });
+        accountsOf.set(e.index, list);
+        if (e.match === 'yes') {
+          decided = true;
+          break;
+        }
+      }
+      if (!decided) undecided.push(account);
+    }
+  }
+
+  const rules: WhoCanRule[] = candidates.map((e) => {
+    const info = acl.rules[e.index]!;
+    const earlier = candidates.find((c) => c.index < e.index && shadows(acl, base, c, e));
+    const conditions = e.conditions.map((k) => condition(info, k, scope, sources, acl, base));
+    return {
+      index: info.index,
+      path: info.path,
+      ...(info.comment === undefined ? {} : { comment: info.comment }),
+      granted: e.granted,
+      effect:
+        e.granted.length === 0
+          ? 'denies'
+          : e.granted.length < new Set(scope.actions).size
+            ? 'grants part'
+            : 'grants',
+      conditions,
+      shadowedBy: earlier ? { index: earlier.index, path: acl.rules[earlier.index]!.path } : null,
+      accounts: earlier ? [] : (accountsOf.get(e.index) ?? []),
+      others:
+        earlier || dynamicBackends.length === 0 || namesOnlyStaticAccounts(info, seen)
+          ? null
+          : conditions.length === 0
+            ? 'every account'
+            : conditions.join('; '),
+    };
+  });
+
+  return {
+    scope: formatScope(scope),
+    service: input.service ?? null,
+    ip: input.ip ?? null,
+    rules,
+    dynamicBackends,
+    undecided,
+    fallback: config.extAuthz ? 'ext_authz' : 'deny',
+  };
+}
+
+/**
+ * Whether `earlier` matches every request `later` matches, for this scope: its open conditions
+ * are a subset of the later rule's, written the same way (the scope settles the others). When
+ * the later rule names one account or service literally, the earlier rule is first decided for
+ * that value with the compiled ACL (`account: "/.+/"` comes before `account: bob`).
+ */
+function shadows(
+  acl: Config['acl'],
+  base: PartialAuthzRequest,
+  earlier: RuleExplanation,
+  later: RuleExplanation,
+): boolean {
+  const earlierRule = acl.rules[earlier.index]!;
+  const laterRule = acl.rules[later.index]!;
+  let open = earlier;
+  const fixed: { account?: string; service?: string } = {};
+  for (const key of ['account', 'service'] as const) {
+    const source = laterRule.match[key];
+    if (later.conditions.includes(key) && source !== undefined && isLiteral(source)) fixed[key] = source;
+  }
+  if (Object.keys(fixed).length > 0) open = acl.explain({ ...base, ...fixed })[earlier.index]!;
+  if (open.match === 'no') return false;
+  if (open.match === 'yes') return true;
+  return open.conditions.every(
+    (k) => later.conditions.includes(k) && matchSource(earlierRule, k) === matchSource(laterRule, k),
+  );
+}
+
+function matchSource(rule: AclRuleInfo, key: MatchKey): string | undefined {
+  if (key.startsWith('labels.')) return rule.match.labels?.[key.slice('labels.'.length)];
+  return rule.match[key as Exclude<MatchKey, `labels.${string}`>];
+}
+
+/** A literal `account` that is a static account: no other backend's account can be covered. */
+function namesOnlyStaticAccounts(rule: AclRuleInfo, statics: ReadonlySet<string>): boolean {
+  const account = rule.match.account;
+  return (
+    account !== undefined && !/[*?[\]{}()\\$]/.test(account) && !isRegex(account) && statics.has(account)
+  );
+}
+
+const isRegex = (p: string) => p.length > 2 && p.startsWith('/') && p.endsWith('/');
+
+/** Where each label can come from, in words, per label name. */
+function labelSources(config: Config): Map<string, string[]> {
+  const sources = new Map<string, string[]>();
+  const add = (label: string, source: string) => {
+    const list = sources.get(label) ?? [];
+    if (!list.includes(source)) list.push(source);
+    sources.set(label, list);
+  };
+  for (const [section, users] of [
+    ['users', config.users],
+    ['users_file', config.usersFile?.users],
+  ] as const) {
+    for (const user of users?.values() ?? []) for (const key of Object.keys(user.labels)) add(key, section);
+  }
+  if (config.ldap) {
+    for (const [label, s] of config.ldap.labels) add(label, `LDAP attribute ${s.attribute}`);
+    if (config.ldap.groupSearch) add(config.ldap.groupSearch.label, 'LDAP group search');
+  }
+  if (config.oidcAuth) {
+    for (const [label, claim] of Object.entries(config.oidcAuth.labelClaims))
+      add(label, `OIDC claim ${claim}`);
+  }
+  for (const issuer of config.raw.jwt_auth?.issuers ?? []) {
+    for (const [label, claim] of Object.entries(issuer.label_claims)) {
+      add(label, `CI token claim ${claim} from ${issuer.issuer}`);
+    }
+  }
+  if (config.extAuth) {
+    // ext_auth commands print any labels.
+    for (const label of new Set([...sources.keys(), ...labelKeysOfAcl(config)])) add(label, 'ext_auth');
+  }
+  return sources;
+}
+
+function labelKeysOfAcl(config: Config): string[] {
+  return config.acl.rules.flatMap((r) => Object.keys(r.match.labels ?? {}));
+}
+
+/** One open condition of a rule, in words. */
+function condition(
+  rule: AclRuleInfo,
+  key: MatchKey,
+  scope: Scope,
+  sources: ReadonlyMap<string, string[]>,
+  acl: Config['acl'],
+  base: PartialAuthzRequest,
+): string {
+  const source = matchSource(rule, key) ?? '';
+  if (key === 'ip') return `from ${source}`;
+  if (key === 'account') return describeAccount(source);
+  if (key === 'service') {
+    return isLiteral(source) ? `for service ${JSON.stringify(source)}` : `for a service matching ${source}`;
+  }
+  if (key === 'type' || key === 'name') {
+    const value = key === 'type' ? scope.type : scope.name;
+    const words = `${key} ${JSON.stringify(value)} fits ${JSON.stringify(source)}`;
+    const names = valuesFitting(rule, scope, acl, base, (account) => ({ account }));
+    if (names.length > 0) return `the account ${names.map((n) => JSON.stringify(n)).join(' or ')} (${words})`;
+    const labels = [...source.matchAll(/\$\{labels:([^}]+)\}/g)].map((m) => m[1]!);
+    if (new Set(labels).size === 1) {
+      const label = labels[0]!;
+      const values = valuesFitting(rule, scope, acl, base, (v) => ({ labels: { [label]: [v] } }));
+      if (values.length > 0) {
+        const from = sources.get(label);
+        const origin = from ? `from ${from.join(', ')}` : 'no backend produces it';
+        return `label ${label} = ${values.join(' or ')} (${origin}; ${words})`;
+      }
+    }
+    return words;
+  }
+  const label = key.slice('labels.'.length);
+  const from = sources.get(label);
+  const value = isLiteral(source) ? `= ${source}` : `matching ${source}`;
+  return `label ${label} ${value} (${from ? `from ${from.join(', ')}` : 'no backend produces it'})`;
+}
+
+const isLiteral = (p: string) => !isRegex(p) && !/[*?[\]{}()\\$]/.test(p);
+
+function describeAccount(source: string): string {
+  if (source === '') return 'anonymous requests';
+  if (source === '/.+/' || source === '/./' || source === '/^.+$/') return 'any logged-in account';
+  if (isLiteral(source)) return `the account ${JSON.stringify(source)}`;
+  return `accounts matching ${source}`;
+}
+
+/**
+ * For a rule whose `name` (or `type`) holds `${account}` or one `${labels:X}`: the values it
+ * covers for this scope, found by trying the scope's path prefixes and segments (`prod` for
+ * `prod/api` under `${account}/**`) with the compiled rule.
+ */
+function valuesFitting(
+  rule: AclRuleInfo,
+  scope: Scope,
+  acl: Config['acl'],
+  base: PartialAuthzRequest,
+  known: (value: string) => Partial<PartialAuthzRequest>,
+): string[] {
+  const segments = scope.name.split('/');
+  const tries = new Set<string>();
+  for (let i = 1; i <= segments.length; i++) tries.add(segments.slice(0, i).join('/'));
+  for (const s of segments) tries.add(s);
+  const fits: string[] = [];
+  for (const value of tries) {
+    const e = acl.explain({ ...base, ...known(value) })[rule.index]!;
+    if (e.match !== 'no' && !e.conditions.includes('name') && !e.conditions.includes('type')) {
+      fits.push(value);
+    }
+  }
+  return fits;
+}
+
+/** The text report: one block per rule, then the static accounts no rule decides for. */
+export function formatWhoCan(report: WhoCanReport): string {
+  const lines: string[] = [];
+  const context = [
+    report.service === null ? '' : ` for service ${JSON.stringify(report.service)}`,
+    report.ip === null ? '' : ` from ${report.ip}`,
+  ].join('');
+  if (report.rules.length === 0) {
+    lines.push(`${report.scope}${context}: no rule can decide it`);
+  } else {
+    lines.push(
+      `${report.scope}${context}: the rules that can decide it, in order (the first that matches wins)`,
+    );
+  }
+  for (const rule of report.rules) {
+    const name = `${rule.path}${rule.comment === undefined ? '' : ` ${JSON.stringify(rule.comment)}`}`;
+    const effect = rule.effect === 'denies' ? 'denies' : `${rule.effect} ${rule.granted.join(',')}`;
+    lines.push('');
+    if (rule.shadowedBy) {
+      lines.push(
+        `${name}: shadowed by ${rule.shadowedBy.path} (it matches first whenever this rule would); never decides`,
+      );
+      continue;
+    }
+    lines.push(`${name}: ${effect}`);
+    lines.push(
+      `  when: ${rule.conditions.length === 0 ? 'always (every request for this scope)' : rule.conditions.join('; ')}`,
+    );
+    if (rule.accounts.length > 0) {
+      const accounts = rule.accounts.map((a) => {
+        const who = a.account === '' ? '(anonymous)' : a.account;
+        return a.when.length === 0 ? who : `${who} (${a.when.join('; ')})`;
+      });
+      lines.push(`  static accounts: ${accounts.join(', ')}`);
+    }
+    if (rule.others !== null) lines.push(`  ${report.dynamicBackends.join(', ')} accounts: ${rule.others}`);
+  }
+  lines.push('');
+  lines.push(
+    report.fallback === 'ext_authz'
+      ? 'a request no rule matches goes to ext_authz'
+      : 'a request no rule matches is denied (deny by default)',
+  );
+  if (report.undecided.length > 0) {
+    const names = report.undecided.map((a) => (a === '' ? '(anonymous)' : a));
+    lines.push(`static accounts no rule always decides for: ${names.join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,234 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
+import { loadConfigFile, type Config } from '../../src/config/load.js';
+import { whoCan, type WhoCanRule } from '../../src/tools/who-can.js';
+import { CheckUsageError } from '../../src/tools/check.js';
+import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+
+const tmp = tempDir('regauth-who-can-');
+let keys: { keyPath: string; certPath: string };
+
+beforeAll(async () => {
+  keys = await writeSigningKey(tmp.dir);
+});
+afterAll(() => tmp.cleanup());
+
+function load(body: string, name = 'config.yml'): { config: Config; file: string } {
+  const file = join(tmp.dir, name);
+  writeFileSync(file, `token: {issuer: acme, key: ${keys.keyPath}, certificate: ${keys.certPath}}\n${body}`);
+  return { config: loadConfigFile(file), file };
+}
+
+const pw = () => hash(randomPassword());
+
+/** The report's rules as [path, effect or "shadowed by …", static accounts]. */
+const summary = (rules: readonly WhoCanRule[]) =>
+  rules.map((r) => [
+    r.path,
+    r.shadowedBy ? `shadowed by ${r.shadowedBy.path}` : r.effect,
+    r.accounts.map((a) => (a.when.length > 0 ? `${a.account} (${a.when.join('; ')})` : a.account)),
+  ]);
+
+describe('regauth who-can', () => {
+  let config: Config;
+  beforeAll(() => {
+    const htpasswd = join(tmp.dir, 'users.htpasswd');
+    writeFileSync(htpasswd, `carol:${pw()}\nalice:${pw()}\nprod:${pw()}\n`);
+    config = load(`users:
+  "": {}
+  admin: {password: "${pw()}", labels: {group: [admins]}}
+  alice: {password: "${pw()}", labels: {group: [devs]}}
+  bob: {password: "${pw()}"}
+  svc-prod: {password: "${pw()}"}
+users_file: ${htpasswd}
+ldap_auth:
+  addr: ldap.example.test:389
+  base: dc=example,dc=test
+  filter: (uid=\${account})
+  group_search: {base: "ou=groups,dc=example,dc=test", filter: "(member=\${dn})", label: groups}
+acl:
+  - match: {labels: {group: admins}}
+    actions: ["*"]
+    comment: admins
+  - match: {account: bob, name: "prod/**"}
+    actions: []
+    comment: bob never touches prod
+  - match: {account: "/.+/", name: "\${account}/**"}
+    actions: ["*"]
+    comment: own namespace
+  - match: {account: "/^svc-(.+)$/", name: "\${account:1}/**"}
+    actions: [pull, push]
+    comment: service accounts
+  - match: {labels: {groups: devs}, name: "prod/*", ip: 10.0.0.0/8}
+    actions: [pull, push]
+    comment: LDAP devs from the office
+  - match: {labels: {group: admins}, name: "prod/**"}
+    actions: [pull]
+    comment: same labels as rule 0
+  - match: {name: "prod/**", service: registry.internal}
+    actions: [pull]
+    comment: internal pulls
+  - match: {name: "prod/**"}
+    actions: [pull]
+    comment: everyone pulls prod
+  - match: {account: carol, name: "prod/**"}
+    actions: ["*"]
+    comment: carol, too late
+  - match: {name: "team/**"}
+    actions: [pull]
+    comment: not for prod
+`).config;
+  });
+
+  test('every rule that can decide the scope, in order, with the accounts it covers', () => {
+    const report = whoCan(config, { scope: 'repository:prod/api:push' });
+    expect(report.scope).toBe('repository:prod/api:push');
+    expect(summary(report.rules)).toEqual([
+      ['acl[0]', 'grants', ['admin']],
+      ['acl[1]', 'denies', ['bob']],
+      // `${account}/**` for prod/api: the account named prod (from users_file).
+      ['acl[2]', 'grants', ['prod']],
+      // `${account:1}/**` with /^svc-(.+)$/: svc-prod.
+      ['acl[3]', 'grants', ['svc-prod']],
+      // ip is open: alice has no `groups` label (LDAP's), so no static account is listed.
+      ['acl[4]', 'grants', []],
+      ['acl[5]', 'shadowed by acl[0]', []],
+      ['acl[6]', 'denies', ['', 'alice', 'carol'].map((a) => `${a} (for service "registry.internal")`)],
+      ['acl[7]', 'denies', ['', 'alice', 'carol']],
+      // The catch-all for prod/** comes first for carol's rule.
+      ['acl[8]', 'shadowed by acl[7]', []],
+    ]);
+    // acl[9] (team/**) cannot match prod/api and is left out.
+    expect(report.undecided).toEqual([]);
+    expect(report.fallback).toBe('deny');
+    expect(report.dynamicBackends).toEqual(['ldap_auth']);
+  });
+
+  test('conditions in words: regex accounts, namespaces, labels and where they come from, ip, service', () => {
+    const rules = whoCan(config, { scope: 'repository:prod/api:push' }).rules;
+    const at = (i: number) => rules.find((r) => r.index === i)!;
+    expect(at(0).conditions).toEqual(['label group = admins (from users)']);
+    expect(at(2).conditions).toEqual([
+      'any logged-in account',
+      'the account "prod" (name "prod/api" fits "${account}/**")',
+    ]);
+    expect(at(3).conditions[0]).toBe('accounts matching /^svc-(.+)$/');
+    expect(at(3).conditions[1]).toBe('name "prod/api" fits "${account:1}/**"');
+    expect(at(4).conditions).toEqual(['from 10.0.0.0/8', 'label groups = devs (from LDAP group search)']);
+    expect(at(4).others).toBe('from 10.0.0.0/8; label groups = devs (from LDAP group search)');
+    expect(at(6).conditions).toEqual(['for service "registry.internal"']);
+    expect(at(6).accounts.map((a) => a.when)).toEqual([
+      ['for service "registry.internal"'],
+      ['for service "registry.internal"'],
+      ['for service "registry.internal"'],
+    ]);
+    expect(at(7).conditions).toEqual([]);
+    expect(at(7).others).toBe('every account');
+    // A literal static account is listed by name only, not as another backend's accounts.
+    expect(at(1).others).toBeNull();
+  });
+
+  test('--service and --ip settle those conditions', () => {
+    const internal = whoCan(config, {
+      scope: 'repository:prod/api:pull',
+      service: 'registry.internal',
+      ip: '10.1.2.3',
+    });
+    const at = (i: number) => internal.rules.find((r) => r.index === i);
+    expect(at(4)!.conditions).toEqual(['label groups = devs (from LDAP group search)']);
+    expect(at(6)!.conditions).toEqual([]);
+    expect(at(6)!.accounts.map((a) => a.account)).toEqual(['', 'alice', 'carol']);
+    expect(at(7)!.shadowedBy?.path).toBe('acl[6]');
+    const outside = whoCan(config, { scope: 'repository:prod/api:pull', service: 'other', ip: '192.0.2.1' });
+    expect(outside.rules.map((r) => r.index)).toEqual([0, 1, 2, 3, 5, 7, 8]);
+  });
+
+  test('partial grants: a pull rule for push,pull grants part', () => {
+    const rules = whoCan(config, { scope: 'repository:team/app:push,pull' }).rules;
+    const team = rules.find((r) => r.index === 9)!;
+    expect(team).toMatchObject({ effect: 'grants part', granted: ['pull'] });
+  });
+
+  test('bad input is a usage error', () => {
+    expect(() => whoCan(config, { scope: 'repository:Prod:push' })).toThrow(CheckUsageError);
+    expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip: 'not-an-ip' })).toThrow(
+      /invalid --ip/,
+    );
+  });
+});
+
+describe('regauth who-can on the command line', () => {
+  async function run(args: string[]) {
+    let stdout = '';
+    let stderr = '';
+    let code = 0;
+    const io: ToolIO = {
+      stdout: (t) => void (stdout += t),
+      stderr: (t) => void (stderr += t),
+      readStdin: () => Promise.resolve(''),
+      setExitCode: (c) => void (code = c),
+    };
+    const program = new Command()
+      .exitOverride()
+      .configureOutput({ writeOut: (t) => void (stdout += t), writeErr: (t) => void (stderr += t) });
+    addToolCommands(program, io);
+    try {
+      await program.parseAsync(['node', 'regauth', ...args]);
+    } catch (err) {
+      if (err instanceof CommanderError) return { code: err.exitCode === 0 ? 0 : 2, stdout, stderr };
+      return { code: 2, stdout, stderr: `${stderr}regauth: ${(err as Error).message}\n` };
+    }
+    return { code, stdout, stderr };
+  }
+
+  test('text and --json', async () => {
+    const { file } = load(
+      `users:
+  alice: {password: "${pw()}", labels: {team: [web]}}
+  bob: {password: "${pw()}"}
+acl:
+  - match: {name: "\${labels:team}/**"}
+    actions: [pull, push]
+    comment: team namespaces
+  - match: {account: "/.+/"}
+    actions: [pull]
+  - match: {account: bob}
+    actions: ["*"]
+`,
+      'cli.yml',
+    );
+    const text = await run(['who-can', 'repository:web/app:push', '-c', file]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe(
+      [
+        'repository:web/app:push: the rules that can decide it, in order (the first that matches wins)',
+        '',
+        'acl[0] "team namespaces": grants push',
+        '  when: label team = web (from users; name "web/app" fits "${labels:team}/**")',
+        '  static accounts: alice',
+        '',
+        'acl[1]: denies',
+        '  when: any logged-in account',
+        '  static accounts: bob',
+        '',
+        'acl[2]: shadowed by acl[1] (it matches first whenever this rule would); never decides',
+        '',
+        'a request no rule matches is denied (deny by default)',
+        '',
+      ].join('\n'),
+    );
+    const json = await run(['who-can', 'repository:web/app:push', '-c', file, '--json']);
+    const report = JSON.parse(json.stdout) as { rules: WhoCanRule[] };
+    expect(report.rules.map((r) => [r.index, r.effect, r.shadowedBy?.index ?? null])).toEqual([
+      [0, 'grants', null],
+      [1, 'denies', null],
+      [2, 'grants', 1],
+    ]);
+    const bad = await run(['who-can', 'nonsense', '-c', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/invalid scope/);
+  });
+});
