@@ -65,7 +65,9 @@ export async function issueToken(
 ): Promise<TokenResult> {
   const { config } = runtime;
   const services = config.token.services;
-  if (services.length > 0 && !services.includes(request.service)) {
+  // The filtered catalog's service (docs/catalog.md) is accepted besides the registry's.
+  const forCatalog = config.catalog !== undefined && request.service === config.catalog.service;
+  if (services.length > 0 && !services.includes(request.service) && !forCatalog) {
     throw new BadRequestError(`unknown service ${JSON.stringify(request.service.slice(0, 80))}`);
   }
 
@@ -102,7 +104,8 @@ export async function issueToken(
   // sign
   const expiresIn = config.token.expiration;
   const token = await runtime.sign(
-    { subject: account, audience: request.service, access },
+    // A catalog token carries the labels: the catalog decides with them as this endpoint would.
+    { subject: account, audience: request.service, access, ...(forCatalog ? { labels: authn.labels } : {}) },
     ctx.now,
     expiresIn,
   );

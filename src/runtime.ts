@@ -19,6 +19,7 @@ import { ExtAuthorizer } from './authz/ext.js';
 import type { CommandRunner } from './ext/command.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
 import { createRefreshTokens, type RefreshTokens } from './token/refresh.js';
+import { RegistryCatalog } from './catalog/registry.js';
 
 /**
  * Everything a token request needs, built from one Config and never mutated: a reload builds
@@ -37,6 +38,8 @@ export interface Runtime {
   readonly extAuthz: ExtAuthorizer | undefined;
   /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */
   readonly oidc: OidcLogin | undefined;
+  /** The registry's full catalog, read and cached for the filtered `/v2/_catalog` when `catalog:` is set. */
+  readonly catalog: RegistryCatalog | undefined;
 }
 
 export interface RuntimeDeps {
@@ -73,6 +76,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
   const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
+  const catalog = config.catalog ? new RegistryCatalog(config.catalog, sign) : undefined;
   const instrument = deps.instrument ?? ((a: Authenticator) => a);
   return Object.freeze({
     config,
@@ -83,6 +87,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     refresh,
     extAuthz,
     oidc,
+    catalog,
   });
 }
 
