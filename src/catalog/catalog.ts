@@ -1,10 +1,11 @@
+import { LRUCache } from 'lru-cache';
 import { authorizeScope } from '../authz/chain.js';
 import type { ExtAuthorizer } from '../authz/ext.js';
 import type { CompiledAcl } from '../authz/acl.js';
 import type { CatalogConfig } from '../config/catalog.js';
 import type { SigningKey } from '../token/types.js';
 import { parsePageRequest, pageOf } from './pages.js';
-import type { RegistryCatalog } from './registry.js';
+import type { FullCatalog, RegistryCatalog } from './registry.js';
 import { verifyCatalogToken, type CatalogCaller } from './token.js';
 
 /** What the filtered catalog needs from the current runtime. */
@@ -70,7 +71,7 @@ export async function listCatalog(deps: CatalogDeps, request: CatalogRequest): P
     actions: ['*'],
   });
   const full = admin.granted.includes('*');
-  const visible = full ? registry.repositories : filterPullable(deps.acl, base, registry.repositories);
+  const visible = full ? registry.repositories : pullableOf(deps.acl, base, registry);
   const { repositories, more } = pageOf(visible, page);
   return {
     caller,
@@ -80,6 +81,42 @@ export async function listCatalog(deps: CatalogDeps, request: CatalogRequest): P
     total: registry.repositories.length,
     visible: visible.length,
   };
+}
+
+/** The most repository names kept in one catalog's per-caller lists (8 bytes each: about 8 MB). */
+const MAX_FILTERED_NAMES = 1_000_000;
+
+/** Per catalog read: each caller's filtered list, so paging through it filters once. */
+const filtered = new WeakMap<FullCatalog, LRUCache<string, readonly string[]>>();
+
+/**
+ * {@link filterPullable} for one read of the registry's catalog, remembered per caller (account,
+ * labels, address: everything the decision depends on) while that read is current. A new read
+ * (after `cache_ttl`) or a reload (a new runtime, a new ACL) starts afresh.
+ */
+function pullableOf(
+  acl: CompiledAcl,
+  who: { account: string; service: string; ip: string | null; labels: CatalogCaller['labels'] },
+  registry: FullCatalog,
+): readonly string[] {
+  let cache = filtered.get(registry);
+  if (!cache) {
+    cache = new LRUCache<string, readonly string[]>({
+      maxSize: MAX_FILTERED_NAMES,
+      sizeCalculation: (list) => Math.max(1, list.length),
+    });
+    filtered.set(registry, cache);
+  }
+  const labels = Object.keys(who.labels)
+    .sort()
+    .map((k) => [k, who.labels[k]]);
+  const key = JSON.stringify([who.account, who.service, who.ip, labels]);
+  let list = cache.get(key);
+  if (!list) {
+    list = filterPullable(acl, who, registry.repositories);
+    cache.set(key, list);
+  }
+  return list;
 }
 
 /**
@@ -95,8 +132,10 @@ export function filterPullable(
 ): string[] {
   const out: string[] = [];
   const actions = ['pull'];
+  const { account, service, ip, labels } = who;
   for (const name of repositories) {
-    const decision = acl.authorize({ ...who, type: 'repository', name, actions });
+    // A literal of one fixed shape per repository: cheaper than spreading `who` each time.
+    const decision = acl.authorize({ account, type: 'repository', name, service, ip, labels, actions });
     if (decision.granted.length > 0) out.push(name);
   }
   return out;

@@ -31,6 +31,8 @@ const REPOSITORIES = [
 
 let s: Stack;
 let haproxy: Haproxy;
+let catalogSection = '';
+let usersSection = '';
 const passwords = Object.fromEntries(USERS.map((u) => [u, randomPassword()])) as Record<User, string>;
 
 const ACL = `acl:
@@ -65,15 +67,15 @@ beforeAll(async () => {
     env: { REGISTRY_ADDR: s.registry.host, REGAUTH_ADDR: regauthAddr },
   });
   // Now that the addresses are known: the catalog section, and a reload to apply it.
-  s.writeConfig({
-    config: `${users}${ACL}catalog:
+  catalogSection = `catalog:
   registry_url: ${s.registry.url}
   realm: ${haproxy.url}/auth
   page_size: 50
-  cache_ttl: 0
+  cache_ttl: 60
   timeout: 2
-`,
-  });
+`;
+  usersSection = users;
+  s.writeConfig({ config: `${users}${ACL}${catalogSection}` });
   await s.regauth.reload();
 
   const image = await buildOciImage(join(s.tmp.dir, 'image'), 'v1');
@@ -203,10 +205,25 @@ describe('the registry itself', () => {
   });
 });
 
+describe('a reload', () => {
+  test('drops what was cached: a changed ACL shows at once, even within cache_ttl', async () => {
+    const before = await listAll((await catalogToken('alice')).token);
+    expect(before.repositories).toContain('public/base');
+    const withoutPublic = ACL.replace('  - match: {name: "public/*"}\n    actions: [pull]\n', '');
+    expect(withoutPublic).not.toBe(ACL);
+    s.writeConfig({ config: `${usersSection}${withoutPublic}${catalogSection}` });
+    await s.regauth.reload();
+    const after = await listAll((await catalogToken('alice')).token);
+    expect(after.repositories).toEqual(before.repositories.filter((r) => !r.startsWith('public/')));
+  });
+});
+
 describe('the registry down', () => {
   test('503 with Retry-After through HAProxy, never 500; regauth keeps serving', async () => {
     const { token } = await catalogToken('alice');
     await s.registry.stop();
+    // A reload empties the cache (cache_ttl is 60 s here), so the next request reads the registry.
+    await s.regauth.reload();
     for (let i = 0; i < 3; i++) {
       const res = await fetch(`${haproxy.url}/v2/_catalog`, {
         headers: { authorization: `Bearer ${token}` },
