@@ -209,6 +209,7 @@ const REPOS = [
   'team/api',
   'team/web',
   'team-other/x',
+  'internal/tool',
 ].sort(compareRepositories);
 
 describe('GET /v2/_catalog', () => {
@@ -248,6 +249,8 @@ describe('GET /v2/_catalog', () => {
           '  - match: {name: "public/*"}',
           '    actions: [pull]',
           '  - match: {account: bob, type: registry}',
+          '    actions: [pull]',
+          '  - match: {ip: 10.0.0.0/8, name: "internal/*"}',
           '    actions: [pull]',
           'catalog:',
           `  registry_url: ${fake.url}`,
@@ -419,6 +422,28 @@ describe('GET /v2/_catalog', () => {
       access: [{ type: 'registry', name: 'catalog', actions: ['*'] }],
     });
     expect((own.exp as number) - (own.iat as number)).toBeLessThanOrEqual(60);
+  });
+
+  test('a spoofed X-Forwarded-For from an untrusted peer does not pass an ip rule', async () => {
+    const token = await tokenFor('bob');
+    const res = await fetch(`${srv.url}/v2/_catalog`, {
+      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '10.1.2.3' },
+    });
+    expect(((await res.json()) as { repositories: string[] }).repositories).not.toContain('internal/tool');
+  });
+
+  test("concurrent callers each get their own list, never another caller's", async () => {
+    const who = ['alice', 'bob', undefined, 'admin'] as const;
+    const tokens = await Promise.all(who.map((u) => tokenFor(u)));
+    const expected = await Promise.all(tokens.map(async (t) => (await all(t, 5)).repositories));
+    expect(new Set(expected.map((e) => e.join())).size).toBe(4);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const k = i % who.length;
+        return { k, got: (await all(tokens[k]!, 1 + (i % 5))).repositories };
+      }),
+    );
+    for (const { k, got } of results) expect(got).toEqual(expected[k]);
   });
 
   test('other methods: 405 UNSUPPORTED in JSON', async () => {
