@@ -4,6 +4,8 @@ import type { ExtAuthorizer } from '../authz/ext.js';
 import type { CompiledAcl } from '../authz/acl.js';
 import type { CatalogConfig } from '../config/catalog.js';
 import type { SigningKey } from '../token/types.js';
+import { BackendUnavailableError } from '../errors.js';
+import { unavailable } from './errors.js';
 import { parsePageRequest, pageOf } from './pages.js';
 import type { FullCatalog, RegistryCatalog } from './registry.js';
 import { verifyCatalogToken, type CatalogCaller } from './token.js';
@@ -45,7 +47,7 @@ export interface CatalogPage {
  * `GET /v2/_catalog` answered by regauth (docs/catalog.md): parse (`n`, `last`) → authenticate
  * (a catalog token regauth issued) → authorize (the ACL's `pull` decision per repository, for
  * the registry's service, as the token endpoint decides it) → one page.
- * Throws CatalogError (400, 401, 503).
+ * Throws CatalogError (400, 401, 503: the registry or `ext_authz` cannot answer).
  */
 export async function listCatalog(deps: CatalogDeps, request: CatalogRequest): Promise<CatalogPage> {
   const caller = await verifyCatalogToken(
@@ -64,11 +66,14 @@ export async function listCatalog(deps: CatalogDeps, request: CatalogRequest): P
     labels: caller.labels,
   };
   // Those granted the catalog itself keep what the registry would show them: everything.
+  // When no ACL rule decides it, ext_authz is asked; if it cannot answer, neither can the catalog.
   const admin = await authorizeScope(deps.acl, deps.extAuthz, {
     ...base,
     type: 'registry',
     name: 'catalog',
     actions: ['*'],
+  }).catch((err: unknown) => {
+    throw err instanceof BackendUnavailableError ? unavailable(err) : err;
   });
   const full = admin.granted.includes('*');
   const visible = full ? registry.repositories : pullableOf(deps.acl, base, registry);

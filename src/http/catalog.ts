@@ -98,7 +98,7 @@ export function createCatalogHandler(
       if (err.status >= 500) {
         deps.logger.warn(
           { ...fields, reason: err.cause instanceof Error ? err.cause.message : undefined },
-          'catalog: the registry cannot be read',
+          'catalog unavailable',
         );
       } else deps.logger.info(fields, 'catalog refused');
     }

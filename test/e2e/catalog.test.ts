@@ -233,7 +233,7 @@ describe('the registry down', () => {
       expect(await res.json()).toEqual({ errors: [{ code: 'UNAVAILABLE', message: 'service unavailable' }] });
     }
     expect((await fetch(`${s.regauth.url}/healthz`)).status).toBe(200);
-    expect(s.logs.join('')).toContain('catalog: the registry cannot be read');
+    expect(s.logs.join('')).toContain('catalog unavailable');
     expect(s.logs.join('')).not.toContain(token);
   });
 });

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compareRepositories, pageOf, parsePageRequest } from '../../src/catalog/pages.js';
 import { CatalogError } from '../../src/catalog/errors.js';
 import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/errors.js';
+import { BackendUnavailableError, ConfigErrors } from '../../src/errors.js';
+import type { ExtAuthorizer } from '../../src/authz/ext.js';
 import { signAccessToken } from '../../src/token/sign.js';
 import { loadSigningKey } from '../../src/token/keys.js';
 import { readFileSync } from 'node:fs';
@@ -497,5 +498,40 @@ describe('GET /v2/_catalog when the registry cannot answer', () => {
     await expectUnavailable();
     await Promise.all(Array.from({ length: 5 }, expectUnavailable));
     expect(srv.logs.join('')).not.toContain(token);
+  });
+});
+
+describe('GET /v2/_catalog when ext_authz cannot answer', () => {
+  const tmp = tempDir();
+  let fake: FakeRegistry;
+  let srv: TestServer;
+  beforeAll(async () => {
+    fake = await startFakeRegistry(['public/a']);
+    const failing = {
+      authorize: () => Promise.reject(new BackendUnavailableError('ext_authz', 'the command crashed')),
+    } as unknown as ExtAuthorizer;
+    srv = await startTestServer({
+      dir: tmp.dir,
+      config: ({ keyPath, certPath }) =>
+        `server:\n  addr: "127.0.0.1:0"\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  "": {}\nacl:\n  - match: {name: "public/*"}\n    actions: [pull]\ncatalog:\n  registry_url: ${fake.url}\n  realm: http://h/auth\n  registry_service: reg\n`,
+      runtime: (loaded) => ({ ...loaded, extAuthz: failing }),
+      server: { now: () => NOW },
+    });
+  });
+  afterAll(async () => {
+    await srv.server.close(100);
+    await fake.close();
+    tmp.cleanup();
+  });
+
+  test('503 UNAVAILABLE with Retry-After (the catalog scope is asked of it), not 500', async () => {
+    const res = await fetch(`${srv.url}/auth?service=regauth-catalog`);
+    const { token } = (await res.json()) as { token: string };
+    const listed = await fetch(`${srv.url}/v2/_catalog`, { headers: { authorization: `Bearer ${token}` } });
+    expect(listed.status).toBe(503);
+    expect(listed.headers.get('retry-after')).toBe('5');
+    expect(await listed.json()).toEqual({
+      errors: [{ code: 'UNAVAILABLE', message: 'service unavailable' }],
+    });
   });
 });
