@@ -7,6 +7,7 @@ import type { Runtime } from '../runtime.js';
 import { jwks } from '../token/sign.js';
 import { sendError, type ErrorStyle } from './errors.js';
 import { oidcRoutes } from './oidc.js';
+import { uiRoutes } from './ui.js';
 import { metricsHandler } from './metrics.js';
 import { createTokenHandler } from './token.js';
 import { CATALOG_PATH, createCatalogHandler } from './catalog.js';
@@ -66,6 +67,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(jwks([deps.runtime().config.token.key]));
   });
   router.use(oidcRoutes({ runtime: deps.runtime, logger: deps.logger, now, prefix }));
+  router.use(uiRoutes({ ...deps, prefix }));
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

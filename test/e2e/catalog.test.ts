@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hash, randomPassword } from '../helpers/fixtures.js';
 import { REPO_ROOT, startHaproxy, type Haproxy } from './harness/deploy.js';
@@ -202,6 +206,182 @@ describe('the registry itself', () => {
       await manifest.body?.cancel();
       expect([401, 403]).toContain(manifest.status);
     }
+  });
+});
+
+/** Pushes an image whose config has `labels`, through the registry's HTTP API, as admin. */
+async function pushLabelledImage(
+  repo: string,
+  tag: string,
+  labels: Record<string, string>,
+): Promise<{ digest: string; size: number }> {
+  const res = await fetch(
+    `${s.regauth.url}/auth?service=${SERVICE}&scope=${encodeURIComponent(`repository:${repo}:pull,push`)}`,
+    { headers: { authorization: `Basic ${Buffer.from(`admin:${passwords.admin}`).toString('base64')}` } },
+  );
+  const { token } = (await res.json()) as { token: string };
+  const auth = { authorization: `Bearer ${token}` };
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const upload = async (blob: Buffer): Promise<string> => {
+    const digest = sha(blob);
+    const started = await fetch(`${s.registry.url}/v2/${repo}/blobs/uploads/`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(started.status).toBe(202);
+    const location = new URL(started.headers.get('location')!, s.registry.url);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      body: blob,
+    });
+    expect(put.status).toBe(201);
+    return digest;
+  };
+  const tar = Buffer.alloc(1024);
+  const layer = gzipSync(tar);
+  const config = Buffer.from(
+    JSON.stringify({
+      created: '2026-11-22T10:00:00Z',
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Labels: labels },
+      rootfs: { type: 'layers', diff_ids: [sha(tar)] },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: await upload(config),
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          digest: await upload(layer),
+          size: layer.length,
+        },
+      ],
+    }),
+  );
+  const put = await fetch(`${s.registry.url}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: manifest,
+  });
+  expect(put.status).toBe(201);
+  return { digest: sha(manifest), size: config.length + layer.length };
+}
+
+describe('the registry page /ui/ in Chromium, through HAProxy', () => {
+  const HOSTILE = '<script>alert(1)</script> & "quoted" <b>bold</b>';
+
+  test('sign in, list, open a repository and a tag, copy the pull line; text escaped', async () => {
+    const { digest, size } = await pushLabelledImage('public/labelled', 'v1', {
+      'org.example.note': HOSTILE,
+    });
+    // The catalog is cached for 60 s here; a reload starts afresh, so the new repository shows.
+    await s.regauth.reload();
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const context = await browser.newContext({
+        httpCredentials: { username: 'alice', password: passwords.alice },
+        viewport: { width: 900, height: 640 },
+      });
+      const page = await context.newPage();
+      const scripts: string[] = [];
+      page.on('console', (m) => scripts.push(m.text()));
+      page.on('dialog', (d) => {
+        scripts.push(d.message());
+        void d.dismiss();
+      });
+
+      const first = await page.goto(`${haproxy.url}/ui/`);
+      expect(first?.status()).toBe(200);
+      expect(first?.headers()['content-security-policy']).toMatch(/default-src 'none'/);
+      expect(await page.textContent('#account')).toBe('alice');
+      expect(await page.locator('#repositories li').allTextContents()).toEqual([
+        'alice/app',
+        'alice/tools/lint',
+        'public/base',
+        'public/labelled',
+        'public/tools',
+        'team/api',
+        'team/web',
+      ]);
+
+      await page.click('text=public/labelled');
+      expect(await page.textContent('#repository')).toBe('public/labelled');
+      expect(await page.locator('#tags li').allTextContents()).toEqual(['v1']);
+
+      await page.click('#tags >> text=v1');
+      expect(await page.textContent('#tag')).toBe('public/labelled:v1');
+      expect(await page.textContent('#digest')).toBe(digest);
+      expect(await page.textContent('#media-type')).toBe('application/vnd.oci.image.manifest.v1+json');
+      expect(await page.textContent('#platforms')).toBe('linux/amd64');
+      expect(await page.textContent('#created')).toBe('2026-11-22T10:00:00Z');
+      expect(await page.textContent('#size')).toBe(`${size} B`);
+      expect(await page.textContent('#pull')).toBe(`docker pull ${haproxy.host}/public/labelled:v1`);
+      // The label shows as text: no element made of it, no script run.
+      expect(await page.textContent('#labels td')).toBe(HOSTILE);
+      expect(await page.locator('script').count()).toBe(0);
+      expect(await page.locator('#labels b').count()).toBe(0);
+      expect(scripts).toEqual([]);
+
+      // The screenshot in docs/catalog.md: rewritten only when asked (UPDATE_SCREENSHOTS=1), so a
+      // test run leaves the repository as it was.
+      const shot = process.env['UPDATE_SCREENSHOTS'] === '1' ? join(REPO_ROOT, 'docs/images') : s.tmp.dir;
+      mkdirSync(shot, { recursive: true });
+      const png = await page.screenshot({ path: join(shot, 'catalog-ui.png') });
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  test('no credentials: the Basic prompt; no access: 404 as for no repository; bad names: 400', async () => {
+    const none = await fetch(`${haproxy.url}/ui/`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect(none.headers.get('content-type')).toBe('text/html; charset=utf-8');
+
+    const alice = { authorization: `Basic ${Buffer.from(`alice:${passwords.alice}`).toString('base64')}` };
+    const wrong = await fetch(`${haproxy.url}/ui/`, {
+      headers: { authorization: `Basic ${Buffer.from('alice:wrong').toString('base64')}` },
+    });
+    expect(wrong.status).toBe(401);
+    for (const path of [
+      '/ui/repository?name=bob/app',
+      '/ui/repository?name=secret/keys',
+      '/ui/tag?name=bob/app&tag=v1',
+    ]) {
+      const res = await fetch(`${haproxy.url}${path}`, { headers: alice });
+      expect(res.status, path).toBe(404);
+      expect(await res.text()).not.toContain('bob/app:v1');
+    }
+    const missing = await fetch(`${haproxy.url}/ui/repository?name=nothing/here`, { headers: alice });
+    expect(missing.status).toBe(404);
+    for (const path of [
+      '/ui/repository?name=%3Cb%3E',
+      '/ui/tag?name=public/base&tag=%3Cb%3E',
+      '/ui/?last=%3Cb%3E',
+    ]) {
+      const res = await fetch(`${haproxy.url}${path}`, { headers: alice });
+      expect(res.status, path).toBe(400);
+      expect(await res.text()).not.toContain('<b>');
+    }
+    const post = await fetch(`${haproxy.url}/ui/`, { method: 'POST', headers: alice });
+    expect(post.status).toBe(404);
+    const logged = s.logs.filter((l) => l.includes('"registry page"'));
+    expect(logged.some((l) => l.includes('"account":"alice"') && l.includes('"status":404'))).toBe(true);
+    expect(s.logs.join('')).not.toContain(passwords.alice);
   });
 });
 
