@@ -63,6 +63,13 @@ export class RegistryCatalog {
           redirect: 'error',
           signal,
         });
+        if (res.status === 400 && page === 0 && url.searchParams.has('n')) {
+          // Its catalog.maxentries is below our page: without `n` it picks a page it allows.
+          await res.body?.cancel();
+          url = new URL(`${this.#config.registryUrl}/v2/_catalog`);
+          page = -1;
+          continue;
+        }
         if (!res.ok) {
           await res.body?.cancel();
           throw new Error(`the registry answered ${res.status} to GET /v2/_catalog`);

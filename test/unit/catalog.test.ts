@@ -152,6 +152,8 @@ interface FakeRegistry {
   /** What the next requests get instead of the catalog. */
   fail: 'no' | '500' | 'hang';
   tokens: Record<string, unknown>[];
+  /** The registry's `catalog.maxentries`: a larger `n` is refused with 400. */
+  maxEntries: number;
   close(): Promise<void>;
 }
 
@@ -163,6 +165,7 @@ async function startFakeRegistry(repositories: string[]): Promise<FakeRegistry> 
     requests: 0,
     fail: 'no',
     tokens: [],
+    maxEntries: 1000,
     close: () =>
       (closed ??= new Promise((resolve) => {
         server.closeAllConnections();
@@ -184,7 +187,14 @@ async function startFakeRegistry(repositories: string[]): Promise<FakeRegistry> 
       res.writeHead(401).end('{}');
       return;
     }
-    const n = Number(url.searchParams.get('n') ?? '100');
+    const n = Math.min(Number(url.searchParams.get('n') ?? '100'), fake.maxEntries);
+    if (Number(url.searchParams.get('n') ?? '0') > fake.maxEntries) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(
+        '{"errors":[{"code":"PAGINATION_NUMBER_INVALID","message":"invalid number of results requested"}]}',
+      );
+      return;
+    }
     const last = url.searchParams.get('last') ?? '';
     const rest = fake.repositories.filter((r) => compareRepositories(r, last) > 0 || last === '');
     const page = rest.slice(0, n);
@@ -487,6 +497,16 @@ describe('GET /v2/_catalog when the registry cannot answer', () => {
         errors: [{ code: 'UNAVAILABLE', message: 'service unavailable' }],
       });
     };
+    // A registry whose catalog.maxentries is below regauth's page: read in its default pages.
+    fake.maxEntries = 3;
+    fake.repositories = ['public/a', 'public/b', 'public/c', 'public/d', 'public/e', 'x/y'];
+    expect(((await (await get()).json()) as { repositories: string[] }).repositories).toEqual([
+      'public/a',
+      'public/b',
+      'public/c',
+      'public/d',
+      'public/e',
+    ]);
     fake.fail = '500';
     await expectUnavailable();
     fake.fail = 'hang';
