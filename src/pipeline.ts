@@ -68,7 +68,8 @@ export async function issueToken(
   ctx: RequestContext,
 ): Promise<TokenResult> {
   const { config } = runtime;
-  const refused = refusedService(config.token.services, request.service);
+  // The filtered catalog's service (docs/catalog.md) is accepted besides the registry's.
+  const refused = refusedService(config.token.services, request.service, config.catalog?.service);
   if (refused !== undefined) throw new BadRequestError(refused);
 
   // Who the backends' work is for (their per-client bounds) and what cancels it.
@@ -115,7 +116,15 @@ export async function issueToken(
   // sign
   const expiresIn = config.token.expiration;
   const token = await runtime.sign(
-    { subject: account, audience: request.service, access },
+    // A catalog token carries the labels: the catalog decides with them as this endpoint would.
+    {
+      subject: account,
+      audience: request.service,
+      access,
+      ...(config.catalog !== undefined && request.service === config.catalog.service
+        ? { labels: authn.labels }
+        : {}),
+    },
     ctx.now,
     expiresIn,
   );
@@ -142,8 +151,13 @@ export async function issueToken(
  * `token.services` set, only a service it lists. `regauth check` and `regauth test` decide with
  * this same function.
  */
-export function refusedService(services: readonly string[], service: string): string | undefined {
-  if (services.length === 0 || services.includes(service)) return undefined;
+export function refusedService(
+  services: readonly string[],
+  service: string,
+  /** Also accepted: the filtered catalog's own service, when `catalog:` is set. */
+  catalogService?: string,
+): string | undefined {
+  if (services.length === 0 || services.includes(service) || service === catalogService) return undefined;
   return `unknown service ${JSON.stringify(service.slice(0, 80))}`;
 }
 

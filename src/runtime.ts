@@ -20,6 +20,7 @@ import type { CommandRunner } from './ext/command.js';
 import type { Logger } from './log.js';
 import { createTokenSigner, type TokenSigner } from './token/sign.js';
 import { createRefreshTokens, type RefreshTokens } from './token/refresh.js';
+import { RegistryCatalog } from './catalog/registry.js';
 
 /**
  * Everything a token request needs, built from one Config and never mutated: a reload builds
@@ -43,6 +44,8 @@ export interface Runtime {
    * login needs no password check, so it skips the login queue (src/login-queue.ts).
    */
   cached(credentials: Credentials): boolean;
+  /** The registry's full catalog, read and cached for the filtered `/v2/_catalog` when `catalog:` is set. */
+  readonly catalog: RegistryCatalog | undefined;
 }
 
 export interface RuntimeDeps {
@@ -83,6 +86,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
   const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
+  const catalog = config.catalog ? new RegistryCatalog(config.catalog, sign) : undefined;
   const instrument = deps.instrument ?? ((a: Authenticator) => a);
   const fronted = withCache(config, authenticators, entryVersions);
   const caches = fronted.filter((a): a is CachedAuthenticator => a instanceof CachedAuthenticator);
@@ -96,6 +100,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     refresh,
     extAuthz,
     oidc,
+    catalog,
   });
 }
 

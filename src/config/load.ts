@@ -22,6 +22,7 @@ import { compileLdapConfig, type LdapConfig } from './ldap.js';
 import { formatPath, lineOf, nonStringKeysAt, parseYaml, type ParsedYaml } from './yaml.js';
 import { loadRefresh, type RefreshConfig } from './refresh.js';
 import { loadExtCommand, type ExtCommandConfig } from './ext.js';
+import { loadCatalog, type CatalogConfig } from './catalog.js';
 
 /** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
 export interface ListenAddress {
@@ -63,6 +64,8 @@ export interface Config {
   /** `ext_auth` / `ext_authz`, with the command resolved to an executable. */
   readonly extAuth: ExtCommandConfig | undefined;
   readonly extAuthz: ExtCommandConfig | undefined;
+  /** `catalog:`, the ACL-filtered `/v2/_catalog`; undefined = not served. */
+  readonly catalog: CatalogConfig | undefined;
   /** Every file the config depends on (for reload watching). */
   readonly files: readonly string[];
   readonly raw: RawConfig;
@@ -272,7 +275,17 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   const extAuth = raw.ext_auth && attempt(() => loadExtCommand('ext_auth', raw.ext_auth!, base));
   const extAuthz = raw.ext_authz && attempt(() => loadExtCommand('ext_authz', raw.ext_authz!, base));
 
-  if (errors.length > 0 || !addr || !trustedProxies || !key || !acl || (raw.oidc_auth && !oidcAuth))
+  const catalog = raw.catalog ? attempt(() => loadCatalog(raw.catalog!, raw.token.services)) : undefined;
+
+  if (
+    errors.length > 0 ||
+    !addr ||
+    !trustedProxies ||
+    !key ||
+    !acl ||
+    (raw.oidc_auth && !oidcAuth) ||
+    (raw.catalog && !catalog)
+  )
     throw new ConfigErrors(errors, file);
   return Object.freeze({
     file,
@@ -301,6 +314,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     acl,
     extAuth,
     extAuthz,
+    catalog,
     files: [...new Set(files)],
     raw,
   });

@@ -6,6 +6,7 @@ import { jwtAuthSchema } from './jwt.js';
 import { oidcAuthSchema } from './oidc.js';
 import { ldapAuthSchema } from './ldap.js';
 import { credentialCacheSchema } from './credential-cache.js';
+import { catalogSchema } from './catalog.js';
 import { lockoutSchema, loginQueueSchema, logSchema, metricsSchema } from './ops.js';
 
 export { duration };
@@ -106,6 +107,7 @@ export const configSchema = strict({
   lockout: section(lockoutSchema),
   login_queue: section(loginQueueSchema),
   credential_cache: credentialCacheSchema.default(credentialCacheSchema.parse({})),
+  catalog: catalogSchema.optional(),
 });
 
 /** The config as validated, before files are read and rules compiled. */

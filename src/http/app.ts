@@ -8,9 +8,11 @@ import type { Runtime } from '../runtime.js';
 import { jwks } from '../token/sign.js';
 import { sendError, type ErrorStyle } from './errors.js';
 import { oidcRoutes } from './oidc.js';
+import { uiRoutes } from './ui.js';
 import { metricsHandler } from './metrics.js';
 import { createTokenHandler } from './token.js';
 import type { RecentDecisions } from '../recent-decisions.js';
+import { CATALOG_PATH, createCatalogHandler } from './catalog.js';
 
 export interface AppDeps {
   /** The current runtime; read once per request so a reload never splits a request. */
@@ -73,6 +75,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(jwks([deps.runtime().config.token.key]));
   });
   router.use(oidcRoutes({ runtime: deps.runtime, logger: deps.logger, now, prefix }));
+  router.use(uiRoutes({ ...deps, prefix }));
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -85,6 +88,15 @@ export function createApp(deps: AppDeps): express.Express {
     }, next);
   });
   if (deps.metrics && deps.serveMetrics !== false) router.get('/metrics', metricsHandler(deps.metrics));
+
+  // The registry's own path, not under path_prefix: HAProxy routes it here unchanged.
+  const handleCatalog = createCatalogHandler(deps);
+  app.get(CATALOG_PATH, (req, res) => void handleCatalog(req, res));
+  app.all(CATALOG_PATH, (_req, res) => {
+    res.setHeader('Allow', 'GET');
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    res.status(405).json({ errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] });
+  });
 
   app.use(prefix || '/', router);
   app.use((_req, res) => {

@@ -11,13 +11,15 @@ export function shellQuote(word: string): string {
 }
 
 /**
- * The styles of both pages: inline (the Content-Security-Policy allows no other source), no
+ * The styles of the pages (these and the registry page, src/catalog/page.ts): inline (the Content-Security-Policy allows no other source), no
  * external assets, no JavaScript.
  */
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}
 pre{background:#f4f4f6;border:1px solid #ddd;border-radius:6px;padding:.75rem;white-space:pre-wrap;word-break:break-all}
-.muted{color:#666;font-size:.9rem}h1{font-size:1.4rem}`;
+.muted{color:#666;font-size:.9rem}h1{font-size:1.4rem}h2{font-size:1.1rem}
+th{text-align:left;vertical-align:top;padding-right:1rem;white-space:nowrap}td{word-break:break-all}`;
 
+export /** A whole page: `title` is escaped here, `body` must be HTML already escaped. */
 function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">

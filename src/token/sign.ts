@@ -92,6 +92,7 @@ function signWith(
     iat: now,
     jti: nextJti(),
     access: claims.access.map((a) => ({ type: a.type, name: a.name, actions: a.actions })),
+    ...(claims.labels ? { labels: claims.labels } : {}),
   };
   const signingInput = prepared.headerPrefix + base64url(JSON.stringify(payload));
   return new Promise((resolve, reject) => {

@@ -33,4 +33,10 @@ export interface AccessTokenClaims {
   /** Token `aud` (the requested service), always a plain string. */
   readonly audience: string;
   readonly access: readonly AccessEntry[];
+  /**
+   * The account's labels, only in tokens for the filtered catalog's own service
+   * (docs/catalog.md): it decides with them as the token endpoint would. Registry tokens never
+   * carry them.
+   */
+  readonly labels?: Readonly<Record<string, readonly string[]>>;
 }

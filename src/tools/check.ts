@@ -66,7 +66,7 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
       `token.services lists ${services.join(', ')}: give the one to check with --service (the token endpoint answers 400 for any other)`,
     );
   }
-  if (refusedService(services, service) !== undefined) {
+  if (refusedService(services, service, runtime.config.catalog?.service) !== undefined) {
     throw new CheckUsageError(
       `service ${JSON.stringify(service)} is not in token.services (${services.join(', ')}); the token endpoint answers 400`,
     );

@@ -151,7 +151,7 @@ export async function runPolicyTests(
   const services = runtime.config.token.services;
   for (const test of tests) {
     const service = test.service ?? defaultService(services) ?? '';
-    const refused = refusedService(services, service);
+    const refused = refusedService(services, service, runtime.config.catalog?.service);
     if (refused !== undefined) {
       // The token endpoint answers 400 before anything is authorized: nothing is granted.
       const decidedBy = `the token endpoint: 400 ${refused} (token.services lists ${services.join(', ')})`;

@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import type { CatalogConfig } from '../config/catalog.js';
+import { CatalogError, unavailable } from './errors.js';
+
+/** The most tags one repository page lists. */
+export const MAX_TAGS = 1000;
+
+/** What the registry page shows of one tag (docs/catalog.md "The registry page"). */
+export interface TagDetails {
+  readonly digest: string;
+  readonly mediaType: string;
+  /** Bytes: the manifest's config and layers, or for an index the manifests it lists. */
+  readonly size: number;
+  /** `os/architecture[/variant]` of each image. */
+  readonly platforms: readonly string[];
+  /** The image config's `created`, when it has one (not for an index). */
+  readonly created: string | undefined;
+  /** The image config's labels (not for an index). */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+];
+
+/** The largest manifest or config read: the registry's own limit for a manifest is 4 MiB. */
+const MAX_DOCUMENT = 4 * 1024 * 1024;
+
+/**
+ * Reads a repository's tags and a tag's manifest and config from the registry, with a token
+ * regauth issued for the user (`repository:<name>:pull`): the registry enforces the same access.
+ */
+export class RegistryBrowser {
+  readonly #config: CatalogConfig;
+  readonly #fetch: typeof fetch;
+
+  constructor(config: CatalogConfig, fetchImpl: typeof fetch = fetch) {
+    this.#config = config;
+    this.#fetch = fetchImpl;
+  }
+
+  /** Up to {@link MAX_TAGS} tags, sorted. Throws CatalogError 404 (no such repository), 503. */
+  async tags(token: string, repository: string): Promise<string[]> {
+    const body = (await this.#json(token, `/v2/${repository}/tags/list?n=${MAX_TAGS}`, 'NAME_UNKNOWN')) as {
+      tags?: unknown;
+    };
+    const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
+    return tags.sort().slice(0, MAX_TAGS);
+  }
+
+  /** Throws CatalogError 404 (no such tag), 503. */
+  async describe(token: string, repository: string, tag: string): Promise<TagDetails> {
+    const { body, digest, mediaType } = await this.#document(
+      token,
+      `/v2/${repository}/manifests/${tag}`,
+      MANIFEST_TYPES.join(', '),
+      'MANIFEST_UNKNOWN',
+    );
+    const manifest = parse(body) as {
+      mediaType?: string;
+      manifests?: { size?: number; platform?: { os?: string; architecture?: string; variant?: string } }[];
+      config?: { digest?: string; size?: number };
+      layers?: { size?: number }[];
+    };
+    const type = manifest.mediaType ?? mediaType;
+    if (Array.isArray(manifest.manifests)) {
+      return {
+        digest,
+        mediaType: type,
+        size: sum(manifest.manifests.map((m) => m.size)),
+        platforms: manifest.manifests
+          .map((m) => platformOf(m.platform?.os, m.platform?.architecture, m.platform?.variant))
+          .filter((p) => p !== ''),
+        created: undefined,
+        labels: {},
+      };
+    }
+    const configDigest = manifest.config?.digest;
+    let config: {
+      created?: unknown;
+      os?: unknown;
+      architecture?: unknown;
+      variant?: unknown;
+      config?: { Labels?: unknown };
+    } = {};
+    if (typeof configDigest === 'string' && /^sha256:[a-f0-9]{64}$/.test(configDigest)) {
+      const blob = await this.#document(
+        token,
+        `/v2/${repository}/blobs/${configDigest}`,
+        '*/*',
+        'BLOB_UNKNOWN',
+      );
+      config = parse(blob.body) as typeof config;
+    }
+    const labels: Record<string, string> = {};
+    const raw = config.config?.Labels;
+    if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+      for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
+    }
+    return {
+      digest,
+      mediaType: type,
+      size: sum([manifest.config?.size, ...(manifest.layers ?? []).map((l) => l.size)]),
+      platforms: [platformOf(config.os, config.architecture, config.variant)].filter((p) => p !== ''),
+      created: typeof config.created === 'string' ? config.created : undefined,
+      labels,
+    };
+  }
+
+  async #json(token: string, path: string, notFound: string): Promise<unknown> {
+    return parse((await this.#document(token, path, 'application/json', notFound)).body);
+  }
+
+  async #document(
+    token: string,
+    path: string,
+    accept: string,
+    notFound: string,
+  ): Promise<{ body: Buffer; digest: string; mediaType: string }> {
+    let res: Response;
+    let body: Buffer;
+    try {
+      res = await this.#fetch(`${this.#config.registryUrl}${path}`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: accept },
+        signal: AbortSignal.timeout(this.#config.timeout * 1000),
+      });
+      if (res.status === 404 || res.status === 401 || res.status === 403) {
+        await res.body?.cancel();
+        throw new CatalogError(404, notFound, 'not found');
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`the registry answered ${res.status} to GET ${path}`);
+      }
+      body = Buffer.from(await res.arrayBuffer());
+      if (body.length > MAX_DOCUMENT) throw new Error(`the registry sent more than ${MAX_DOCUMENT} bytes`);
+    } catch (err) {
+      if (err instanceof CatalogError) throw err;
+      throw unavailable(err);
+    }
+    const digest =
+      res.headers.get('docker-content-digest') ?? `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    return { body, digest, mediaType: (res.headers.get('content-type') ?? '').split(';')[0]!.trim() };
+  }
+}
+
+function parse(body: Buffer): unknown {
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return value !== null && typeof value === 'object' ? value : {};
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+function sum(values: readonly unknown[]): number {
+  return values.reduce<number>((n, v) => n + (typeof v === 'number' && Number.isFinite(v) ? v : 0), 0);
+}
+
+function platformOf(os: unknown, arch: unknown, variant: unknown): string {
+  if (typeof os !== 'string' || typeof arch !== 'string') return '';
+  return typeof variant === 'string' && variant !== '' ? `${os}/${arch}/${variant}` : `${os}/${arch}`;
+}

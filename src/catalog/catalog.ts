@@ -1,0 +1,147 @@
+import { LRUCache } from 'lru-cache';
+import { authorizeScope } from '../authz/chain.js';
+import type { ExtAuthorizer } from '../authz/ext.js';
+import type { CompiledAcl } from '../authz/acl.js';
+import type { CatalogConfig } from '../config/catalog.js';
+import type { SigningKey } from '../token/types.js';
+import { BackendUnavailableError } from '../errors.js';
+import { unavailable } from './errors.js';
+import { parsePageRequest, pageOf } from './pages.js';
+import type { FullCatalog, RegistryCatalog } from './registry.js';
+import { verifyCatalogToken, type CatalogCaller } from './token.js';
+
+/** What the filtered catalog needs from the current runtime. */
+export interface CatalogDeps {
+  readonly catalog: CatalogConfig;
+  readonly registry: RegistryCatalog;
+  readonly acl: CompiledAcl;
+  readonly extAuthz: ExtAuthorizer | undefined;
+  readonly key: SigningKey;
+  readonly issuer: string;
+}
+
+/** One request to `GET /v2/_catalog`, as the HTTP layer read it. */
+export interface CatalogRequest {
+  readonly authorization: string | undefined;
+  /** The raw query string, without `?`. */
+  readonly query: string;
+  readonly ip: string | null;
+  /** Unix milliseconds. */
+  readonly now: number;
+}
+
+/** One page of the catalog, for the caller. */
+export interface CatalogPage {
+  readonly caller: CatalogCaller;
+  /** True when the caller holds `registry:catalog:*` and sees every repository. */
+  readonly full: boolean;
+  readonly repositories: readonly string[];
+  /** The next page's query, when more repositories follow. */
+  readonly next: { readonly n: number; readonly last: string } | undefined;
+  /** How many repositories the registry holds and how many the caller may pull (for the log). */
+  readonly total: number;
+  readonly visible: number;
+}
+
+/**
+ * `GET /v2/_catalog` answered by regauth (docs/catalog.md): parse (`n`, `last`) → authenticate
+ * (a catalog token regauth issued) → authorize (the ACL's `pull` decision per repository, for
+ * the registry's service, as the token endpoint decides it) → one page.
+ * Throws CatalogError (400, 401, 503: the registry or `ext_authz` cannot answer).
+ */
+export async function listCatalog(deps: CatalogDeps, request: CatalogRequest): Promise<CatalogPage> {
+  const caller = await verifyCatalogToken(
+    request.authorization,
+    deps.key,
+    deps.issuer,
+    deps.catalog,
+    Math.floor(request.now / 1000),
+  );
+  const page = parsePageRequest(request.query, deps.catalog.pageSize);
+  const registry = await deps.registry.get(request.now);
+  const base = {
+    account: caller.account,
+    service: deps.catalog.registryService,
+    ip: request.ip,
+    labels: caller.labels,
+  };
+  // Those granted the catalog itself keep what the registry would show them: everything.
+  // When no ACL rule decides it, ext_authz is asked; if it cannot answer, neither can the catalog.
+  const admin = await authorizeScope(deps.acl, deps.extAuthz, {
+    ...base,
+    type: 'registry',
+    name: 'catalog',
+    actions: ['*'],
+  }).catch((err: unknown) => {
+    throw err instanceof BackendUnavailableError ? unavailable(err) : err;
+  });
+  const full = admin.granted.includes('*');
+  const visible = full ? registry.repositories : pullableOf(deps.acl, base, registry);
+  const { repositories, more } = pageOf(visible, page);
+  return {
+    caller,
+    full,
+    repositories,
+    next: more ? { n: page.n, last: repositories[repositories.length - 1]! } : undefined,
+    total: registry.repositories.length,
+    visible: visible.length,
+  };
+}
+
+/** The most repository names kept in one catalog's per-caller lists (8 bytes each: about 8 MB). */
+const MAX_FILTERED_NAMES = 1_000_000;
+
+/** Per catalog read: each caller's filtered list, so paging through it filters once. */
+const filtered = new WeakMap<FullCatalog, LRUCache<string, readonly string[]>>();
+
+/**
+ * {@link filterPullable} for one read of the registry's catalog, remembered per caller (account,
+ * labels, address: everything the decision depends on) while that read is current. A new read
+ * (after `cache_ttl`) or a reload (a new runtime, a new ACL) starts afresh.
+ */
+function pullableOf(
+  acl: CompiledAcl,
+  who: { account: string; service: string; ip: string | null; labels: CatalogCaller['labels'] },
+  registry: FullCatalog,
+): readonly string[] {
+  let cache = filtered.get(registry);
+  if (!cache) {
+    cache = new LRUCache<string, readonly string[]>({
+      maxSize: MAX_FILTERED_NAMES,
+      sizeCalculation: (list) => Math.max(1, list.length),
+    });
+    filtered.set(registry, cache);
+  }
+  const labels = Object.keys(who.labels)
+    .sort()
+    .map((k) => [k, who.labels[k]]);
+  const key = JSON.stringify([who.account, who.service, who.ip, labels]);
+  let list = cache.get(key);
+  if (!list) {
+    list = filterPullable(acl, who, registry.repositories);
+    cache.set(key, list);
+  }
+  return list;
+}
+
+/**
+ * The repositories the account may pull, in the given order: the compiled ACL decides each one
+ * (rules are indexed by literal prefix, so a repository tries only the rules that can match it).
+ * A repository no ACL rule decides is left out, even with `ext_authz` set (docs/catalog.md
+ * "What you see"): one external command per repository would make a listing cost minutes.
+ */
+export function filterPullable(
+  acl: CompiledAcl,
+  who: { account: string; service: string; ip: string | null; labels: CatalogCaller['labels'] },
+  repositories: readonly string[],
+): string[] {
+  const out: string[] = [];
+  const actions = ['pull'];
+  const { account, service, ip, labels } = who;
+  for (const name of repositories) {
+    // A literal of one fixed shape per repository: cheaper than spreading `who` each time.
+    const decision = acl.authorize({ account, type: 'repository', name, service, ip, labels, actions });
+    if (decision.granted.length > 0) out.push(name);
+  }
+  return out;
+}

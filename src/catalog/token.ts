@@ -1,0 +1,59 @@
+import { errors as joseErrors, jwtVerify } from 'jose';
+import type { CatalogConfig } from '../config/catalog.js';
+import type { SigningKey } from '../token/types.js';
+import { unauthorized } from './errors.js';
+
+/** The caller of the filtered catalog, as its token names it. */
+export interface CatalogCaller {
+  /** `""` for the anonymous account. */
+  readonly account: string;
+  readonly labels: Readonly<Record<string, readonly string[]>>;
+}
+
+/** The longest token looked at; a regauth token with many labels stays far below. */
+const MAX_TOKEN_LENGTH = 64 * 1024;
+
+/**
+ * Reads the caller from `Authorization: Bearer <token>`: a token regauth signed with its current
+ * key, for the catalog's own service (`aud`), from its issuer, unexpired. No token: 401 with the
+ * challenge; a token that fails a check: 401 with `error="invalid_token"`, as the registry
+ * answers.
+ */
+export async function verifyCatalogToken(
+  authorization: string | undefined,
+  key: SigningKey,
+  issuer: string,
+  catalog: CatalogConfig,
+  now: number,
+): Promise<CatalogCaller> {
+  const m = authorization === undefined ? null : /^Bearer +(\S+) *$/i.exec(authorization);
+  if (!m) throw unauthorized();
+  const token = m[1]!;
+  if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('invalid_token');
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, key.publicKey, {
+      algorithms: [key.alg],
+      issuer,
+      audience: catalog.service,
+      currentDate: new Date(now * 1000),
+      requiredClaims: ['exp', 'sub'],
+    }));
+  } catch (err) {
+    if (err instanceof joseErrors.JOSEError) throw unauthorized('invalid_token');
+    throw err;
+  }
+  const account = payload['sub'];
+  if (typeof account !== 'string') throw unauthorized('invalid_token');
+  return { account, labels: readLabels(payload['labels']) };
+}
+
+/** The `labels` claim regauth wrote; anything else reads as no labels. */
+function readLabels(value: unknown): Readonly<Record<string, readonly string[]>> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
+  const labels: Record<string, readonly string[]> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) labels[k] = v as string[];
+  }
+  return labels;
+}

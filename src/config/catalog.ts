@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { durationBetween, nonEmpty, strict } from './shared.js';
+
+/**
+ * `catalog:` the ACL-filtered `GET /v2/_catalog` (docs/catalog.md). Absent: regauth does not
+ * answer the catalog (the registry does, to `registry:catalog:*` holders only).
+ */
+export const catalogSchema = strict({
+  /** Where regauth reaches the registry directly (not through HAProxy). */
+  registry_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** The token endpoint as clients reach it: the registry's `auth.token.realm`. */
+  realm: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** The registry's `auth.token.service`; default `token.services[0]`. */
+  registry_service: nonEmpty.optional(),
+  /** The `service` of the catalog's challenge: one the registry does not accept. */
+  service: nonEmpty.default('regauth-catalog'),
+  /** The most repositories one page holds (the registry's `catalog.maxentries`). */
+  page_size: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be an integer' })
+    .min(1, { error: 'must be at least 1' })
+    .max(10_000, { error: 'must be at most 10000' })
+    .default(1000),
+  /** How long the registry's full catalog is kept, shared by every caller. */
+  cache_ttl: durationBetween(
+    0,
+    3600,
+    (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "30s" (0 to 1 hour)`,
+  ).default(10),
+  /** How long to wait for the registry, seconds. */
+  timeout: durationBetween(
+    1,
+    60,
+    (v) => `invalid duration ${JSON.stringify(v)}; use seconds between 1 and 60`,
+  ).default(5),
+});
+
+export type CatalogRaw = z.output<typeof catalogSchema>;
+
+/** `catalog:` with its defaults resolved and its cross-field checks passed. */
+export interface CatalogConfig {
+  /** Without a trailing slash. */
+  readonly registryUrl: string;
+  readonly realm: string;
+  readonly registryService: string;
+  readonly service: string;
+  readonly pageSize: number;
+  /** Seconds. */
+  readonly cacheTtl: number;
+  /** Seconds. */
+  readonly timeout: number;
+}
+
+/** Resolves `registry_service` and checks that the catalog's service can never reach the registry. */
+export function loadCatalog(raw: CatalogRaw, tokenServices: readonly string[]): CatalogConfig {
+  const registryService = raw.registry_service ?? tokenServices[0];
+  if (registryService === undefined) {
+    throw new ConfigError(
+      'catalog.registry_service',
+      "required when token.services is empty: the registry's auth.token.service",
+    );
+  }
+  // A catalog token must never be one the registry accepts (docs/catalog.md "No new hole").
+  if (raw.service === registryService || tokenServices.includes(raw.service)) {
+    throw new ConfigError(
+      'catalog.service',
+      `must differ from the registry's service (${JSON.stringify(registryService)}) and from every token.services entry`,
+    );
+  }
+  return {
+    registryUrl: raw.registry_url.replace(/\/+$/, ''),
+    realm: raw.realm,
+    registryService,
+    service: raw.service,
+    pageSize: raw.page_size,
+    cacheTtl: raw.cache_ttl,
+    timeout: raw.timeout,
+  };
+}
