@@ -1,10 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { basic, tempDir } from '../helpers/fixtures.js';
 import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { REPO_ROOT } from './harness/deploy.js';
 import { buildOciImage } from './harness/oci.js';
 import { freePort } from './harness/ports.js';
 import { push } from './harness/skopeo.js';
@@ -83,6 +84,16 @@ acl:
     appPassword = (await page.textContent('#app-password'))!.trim();
     expect(appPassword).toMatch(/^rga_/);
     expect(await page.textContent('#docker-login')).toBe(`docker login ${SERVICE} -u alice --password-stdin`);
+    // The picture in docs/backends/oidc.md, with the app password masked (no secret in a picture):
+    // rewritten only when asked (UPDATE_SCREENSHOTS=1), so a test run leaves the repository as it was.
+    const shots = process.env['UPDATE_SCREENSHOTS'] === '1' ? join(REPO_ROOT, 'docs/images') : tmp.dir;
+    mkdirSync(shots, { recursive: true });
+    const png = await page.screenshot({
+      path: join(shots, 'oidc-app-password.png'),
+      fullPage: true,
+      mask: [page.locator('#app-password')],
+    });
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
     await page.context().close();
 
     const image = await buildOciImage(join(tmp.dir, 'img-alice'), 'v1');
