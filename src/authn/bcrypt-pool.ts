@@ -6,7 +6,7 @@ import type { PasswordVerifier } from './password.js';
  * The worker file, next to this module both in src/ (tests) and in dist/ (built): it is plain
  * JavaScript, which tsc copies (allowJs), so no build step stands between a test and the worker.
  */
-const WORKER = new URL('./bcrypt-worker.js', import.meta.url).href;
+const WORKER = new URL('./bcrypt-worker.cjs', import.meta.url).href;
 
 /** One pool per process, shared by every runtime (a reload must not start a second pool). */
 let shared: { pool: Piscina; leases: number; dummies: Map<number, Promise<string>> } | undefined;

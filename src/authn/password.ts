@@ -44,7 +44,7 @@ export function bcryptVerifier(cost: number | undefined): PasswordVerifier {
   };
 }
 
-/** A fixed salt at `cost`, for padding (src/authn/bcrypt-worker.js does the same in the pool). */
+/** A fixed salt at `cost`, for padding (src/authn/bcrypt-worker.cjs does the same in the pool). */
 function padSalt(cost: number): string {
   return `$2b$${String(cost).padStart(2, '0')}$regauthpaddingsaltxxxu`;
 }

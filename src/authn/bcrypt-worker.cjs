@@ -1,8 +1,12 @@
 // Runs inside a piscina worker thread (src/authn/bcrypt-pool.ts): bcrypt is pure CPU, so the
 // synchronous calls are right here; they block this worker, never the main event loop.
 // Plain JavaScript on purpose: worker threads load files as they are, so the same file must
-// run from src/ (vitest, tsx) and from dist/ (tsc copies it with allowJs).
-import bcrypt from 'bcryptjs';
+// run from src/ (vitest, tsx) and from dist/ (tsc copies it with allowJs). CommonJS on purpose:
+// piscina loads a worker with require(), and Node 20's require() of an ES module crashed the
+// process now and then (V8 fatal error "IsGraphAsync must be used on an instantiated module").
+'use strict';
+const bcrypt = require('bcryptjs');
+const crypto = require('node:crypto');
 
 /** A fixed salt (22 characters of bcrypt's base64): padding hashes nothing anyone keeps. */
 const PAD_SALT = 'regauthpaddingsaltxxxu';
@@ -27,7 +31,7 @@ function pad(password, from, to) {
  * @param {{ password: string, hash: string, padTo?: number }} task
  * @returns {boolean}
  */
-export function compare({ password, hash, padTo }) {
+function compare({ password, hash, padTo }) {
   const ok = bcrypt.compareSync(password, hash);
   if (!ok && padTo !== undefined) pad(password, bcrypt.getRounds(hash), padTo);
   return ok;
@@ -38,6 +42,8 @@ export function compare({ password, hash, padTo }) {
  * @param {{ cost: number }} task
  * @returns {string}
  */
-export function dummyHash({ cost }) {
+function dummyHash({ cost }) {
   return bcrypt.hashSync(crypto.randomUUID(), cost);
 }
+
+module.exports = { compare, dummyHash };
