@@ -4,11 +4,42 @@ import { recordTokenRequest } from '../audit.js';
 import { withLockout } from '../lockout/lockout.js';
 import { BadRequestError } from '../errors.js';
 import { withLoginQueue } from '../login-queue.js';
-import { issueToken, type TokenResult } from '../pipeline.js';
+import { issueToken, type RequestContext, type TokenResult } from '../pipeline.js';
 import { clientAddress, normalizeIp } from '../request/client-ip.js';
 import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
+import type { Runtime } from '../runtime.js';
 import type { AppDeps } from './app.js';
 import { sendError, type ErrorStyle } from './errors.js';
+
+/**
+ * Issues a token behind the request guards, in their order: the bounded login queue (a password
+ * still to be checked waits there, or is turned away at once; a cached login, an anonymous request
+ * or a refresh grant does not), then the lockout. The token endpoint and the registry page
+ * (ui.ts) both issue through it. Whether the credential cache holds the login costs a keyed hash
+ * of the password: a yes is remembered for the lockout, a no is asked again after the queue (a
+ * success may have landed meanwhile).
+ */
+export function issueGuarded(
+  deps: Pick<AppDeps, 'loginQueue' | 'lockout' | 'metrics'>,
+  runtime: Runtime,
+  parsed: TokenRequest,
+  ctx: RequestContext,
+): Promise<TokenResult> {
+  let held = false;
+  const cached = () => held || (held = runtime.cached(parsed.credentials));
+  const { ip } = ctx;
+  return withLoginQueue(
+    deps.loginQueue,
+    { password: parsed.grant === 'password' ? parsed.credentials.password : undefined, ip, cached },
+    () =>
+      withLockout(
+        deps.lockout,
+        { ...parsed.credentials, ip, cached },
+        () => issueToken(runtime, parsed, ctx),
+        () => deps.metrics?.lockouts.inc(),
+      ),
+  );
+}
 
 /** A request as the token handler reads it: node's, plus what Express' body parser adds for POST. */
 export type TokenHttpRequest = IncomingMessage & { body?: unknown; originalUrl?: string };
@@ -56,23 +87,11 @@ export function createTokenHandler(
         body: typeof req.body === 'string' ? req.body : '',
       });
       request = parsed;
-      // A password still to be checked waits in the bounded login queue (or is turned away at
-      // once); a cached login, an anonymous request or a refresh grant does not.
-      result = await withLoginQueue(
-        deps.loginQueue,
-        {
-          password: parsed.grant === 'password' ? parsed.credentials.password : undefined,
-          ip,
-          cached: () => runtime.cached(parsed.credentials),
-        },
-        () =>
-          withLockout(
-            deps.lockout,
-            { ...parsed.credentials, ip, cached: () => runtime.cached(parsed.credentials) },
-            () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000), signal: done.signal }),
-            () => deps.metrics?.lockouts.inc(),
-          ),
-      );
+      result = await issueGuarded(deps, runtime, parsed, {
+        ip,
+        now: Math.floor(now() / 1000),
+        signal: done.signal,
+      });
       const body: Record<string, unknown> = {
         token: result.token,
         access_token: result.token,

@@ -1,6 +1,4 @@
 import express, { type Request, type Response } from 'express';
-import { withLockout } from '../lockout/lockout.js';
-import { withLoginQueue } from '../login-queue.js';
 import { RegistryBrowser } from '../catalog/browse.js';
 import { listCatalog } from '../catalog/catalog.js';
 import { CatalogError } from '../catalog/errors.js';
@@ -12,13 +10,14 @@ import {
   type UiPaths,
 } from '../catalog/page.js';
 import { RegauthError, UnauthorizedError } from '../errors.js';
-import { issueToken, type TokenResult } from '../pipeline.js';
+import type { TokenResult } from '../pipeline.js';
 import { clientAddress } from '../request/client-ip.js';
 import { isValidRepositoryName } from '../request/reference.js';
 import { parseTokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../runtime.js';
 import type { AppDeps } from './app.js';
 import { mapError } from './errors.js';
+import { issueGuarded } from './token.js';
 
 /** A tag as the registry's grammar allows it. */
 const TAG = /^[\w][\w.-]{0,127}$/;
@@ -95,17 +94,7 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
     // No credentials: ask the browser for them.
     if (parsed.credentials.password === undefined) throw new UnauthorizedError('sign in to see the registry');
     // The same guards as the token endpoint: the bounded login queue, then the lockout.
-    return withLoginQueue(
-      deps.loginQueue,
-      { password: parsed.credentials.password, ip, cached: () => runtime.cached(parsed.credentials) },
-      () =>
-        withLockout(
-          deps.lockout,
-          { ...parsed.credentials, ip, cached: () => runtime.cached(parsed.credentials) },
-          () => issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }),
-          () => deps.metrics?.lockouts.inc(),
-        ),
-    );
+    return issueGuarded(deps, runtime, parsed, { ip, now: Math.floor(now() / 1000) });
   }
 
   router.get('/ui', (req, res) => {
