@@ -41,6 +41,12 @@ export function issueGuarded(
   );
 }
 
+/**
+ * The reason a request's signal gives when its response has closed. Made once: abort() without a
+ * reason builds a DOMException, stack trace included, on every token request.
+ */
+const ANSWERED = new Error('the request has been answered');
+
 /** A request as the token handler reads it: node's, plus what Express' body parser adds for POST. */
 export type TokenHttpRequest = IncomingMessage & { body?: unknown; originalUrl?: string };
 
@@ -66,7 +72,7 @@ export function createTokenHandler(
     // Aborted once the response is sent or the client is gone: what is still queued for this
     // request (an ext command waiting for a slot, or running) is dropped.
     const done = new AbortController();
-    res.once('close', () => done.abort());
+    res.once('close', () => done.abort(ANSWERED));
     let request: TokenRequest | undefined;
     let result: TokenResult | undefined;
     let error: unknown;
