@@ -10,7 +10,7 @@ import type { AclRuleConfig } from '../src/authz/types.js';
 import { filterPullable, listCatalog, type CatalogDeps } from '../src/catalog/catalog.js';
 import { compareRepositories } from '../src/catalog/pages.js';
 import { RegistryCatalog } from '../src/catalog/registry.js';
-import type { CatalogConfig } from '../src/config/catalog.js';
+import type { CatalogConfig } from '../src/catalog/config.js';
 import { generateSigningMaterial } from '../src/token/generate.js';
 import { loadSigningKey } from '../src/token/keys.js';
 import { createTokenSigner } from '../src/token/sign.js';

@@ -13,14 +13,19 @@
 export { loadConfigFile, loadConfigText, type Config, type LoadOptions } from './config/load.js';
 
 // The server: load, serve, reload, close.
-export { startService, type Service, type ServiceOptions } from './service.js';
-export { createLogger, type Logger, type LoggerOptions } from './log.js';
+export { startService, type Service, type ServiceOptions } from './service/service.js';
+export { createLogger, type Logger, type LoggerOptions } from './core/log.js';
 
 // The pipeline without HTTP: parse -> authenticate -> authorize -> sign.
-export { createRuntime, closeRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
+export { createRuntime, closeRuntime, type Runtime, type RuntimeDeps } from './pipeline/runtime.js';
 export { parseTokenRequest, type RawTokenRequest, type TokenRequest } from './request/token-request.js';
-export { issueToken, type RequestContext, type ScopeDecision, type TokenResult } from './pipeline.js';
-export { Secret } from './secret.js';
+export {
+  issueToken,
+  type RequestContext,
+  type ScopeDecision,
+  type TokenResult,
+} from './pipeline/pipeline.js';
+export { Secret } from './core/secret.js';
 
 // What the operator verbs do: lint, check, policy tests, password hashes, signing keys.
 export { lintConfig, type LintWarning } from './tools/lint.js';
@@ -46,4 +51,4 @@ export {
   UnauthorizedError,
   UnsupportedGrantError,
   type ErrorCode,
-} from './errors.js';
+} from './core/errors.js';

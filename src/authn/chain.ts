@@ -24,7 +24,7 @@ export type ChainResult =
     };
 
 /**
- * Runs authenticators in their fixed order (src/runtime.ts: users, users_file, ext_auth,
+ * Runs authenticators in their fixed order (src/pipeline/runtime.ts: users, users_file, ext_auth,
  * ldap_auth, oidc_auth, jwt_auth). The first answer other than `no_match` decides. If every
  * backend says `no_match`, the request is denied.
  *

@@ -1,8 +1,8 @@
 import type { Labels } from '../authz/types.js';
-import type { ExtCommandConfig } from '../config/ext.js';
-import { BackendUnavailableError } from '../errors.js';
+import type { ExtCommandConfig } from '../ext/config.js';
+import { BackendUnavailableError } from '../core/errors.js';
 import { backendCommand, describeExit, type BackendCommand, type CommandRunner } from '../ext/command.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
 /**

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { BCRYPT_HASH } from './password.js';
 import type { StaticUser } from './users.js';
 

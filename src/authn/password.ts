@@ -1,5 +1,5 @@
 import bcrypt from 'bcryptjs';
-import type { Secret } from '../secret.js';
+import type { Secret } from '../core/secret.js';
 
 /**
  * Checks a password against a stored bcrypt hash. Swappable (worker pool, cache) without

@@ -1,5 +1,5 @@
 import type { Labels } from '../authz/types.js';
-import type { Secret } from '../secret.js';
+import type { Secret } from '../core/secret.js';
 
 /** Credentials presented to the token endpoint. `account` is `""` for anonymous requests. */
 export interface Credentials {

@@ -1,5 +1,5 @@
 import { formatPath } from '../config/yaml.js';
-import { ConfigError, ConfigErrors } from '../errors.js';
+import { ConfigError, ConfigErrors } from '../core/errors.js';
 import { parseIpMatcher, type IpMatcher } from './ip.js';
 import {
   compilePattern,

@@ -1,5 +1,5 @@
 import type { CompiledAcl } from './acl.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError } from '../core/errors.js';
 import type { AuthorizeOptions, ExtAuthorizer } from './ext.js';
 import type { AuthzDecision, AuthzRequest } from './types.js';
 

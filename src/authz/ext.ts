@@ -1,7 +1,7 @@
-import type { ExtCommandConfig } from '../config/ext.js';
-import { BackendUnavailableError } from '../errors.js';
+import type { ExtCommandConfig } from '../ext/config.js';
+import { BackendUnavailableError } from '../core/errors.js';
 import { backendCommand, describeExit, type BackendCommand, type CommandRunner } from '../ext/command.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import type { AuthzRequest } from './types.js';
 
 /** Per request: the client address (per-client bound) and a signal that cancels the run. */

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { ConfigError, ConfigErrors } from '../errors.js';
+import { ConfigError, ConfigErrors } from '../core/errors.js';
 
 /** One address or CIDR block, parsed once (an ACL rule's `match.ip`). */
 export interface IpMatcher {

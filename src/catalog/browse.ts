@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CatalogConfig } from '../config/catalog.js';
+import type { CatalogConfig } from './config.js';
 import { CatalogError, unavailable } from './errors.js';
 
 /** The most tags one repository page lists. */

@@ -1,4 +1,4 @@
-import type { CatalogConfig } from '../config/catalog.js';
+import type { CatalogConfig } from './config.js';
 import type { TokenSigner } from '../token/sign.js';
 import { unavailable } from './errors.js';
 import { compareRepositories } from './pages.js';

@@ -1,5 +1,5 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
-import type { CatalogConfig } from '../config/catalog.js';
+import type { CatalogConfig } from './config.js';
 import type { SigningKey } from '../token/types.js';
 import { unauthorized } from './errors.js';
 

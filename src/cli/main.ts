@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { BackendUnavailableError, ConfigError, ConfigErrors } from '../errors.js';
-import { LOG_LEVELS } from '../config/ops.js';
-import { createLogger, envLogLevel } from '../log.js';
-import { startService } from '../service.js';
+import { BackendUnavailableError, ConfigError, ConfigErrors } from '../core/errors.js';
+import { LOG_LEVELS } from '../guard/config.js';
+import { createLogger, envLogLevel } from '../core/log.js';
+import { startService } from '../service/service.js';
 import { addToolCommands } from './tools.js';
 
 const require = createRequire(import.meta.url);

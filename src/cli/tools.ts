@@ -11,8 +11,8 @@ import {
   namesSigningKey,
   type Config,
 } from '../config/load.js';
-import { closeRuntime, createRuntime, type Runtime } from '../runtime.js';
-import { Secret } from '../secret.js';
+import { closeRuntime, createRuntime, type Runtime } from '../pipeline/runtime.js';
+import { Secret } from '../core/secret.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
 import { checkAccess, CheckUsageError, formatReport, offlineLabels, parseLabelArgs } from '../tools/check.js';
@@ -520,7 +520,7 @@ Example:
       const registry = readRegistryConfig(opts.registryConfig);
       let devKey: KeyFiles | undefined;
       if (!namesSigningKey(opts.config)) {
-        // The same files `regauth serve --data-dir` signs with (src/service.ts).
+        // The same files `regauth serve --data-dir` signs with (src/service/service.ts).
         const dir = resolve(opts.dataDir);
         devKey = { keyPath: join(dir, 'token.key'), certificatePath: join(dir, 'token.pem') };
         if (!existsSync(devKey.keyPath) || !existsSync(devKey.certificatePath)) {

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, ConfigErrors, RegauthError } from '../errors.js';
+import { ConfigError, ConfigErrors, RegauthError } from '../core/errors.js';
 import { compileAcl, type CompiledAcl } from '../authz/acl.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
 import { parseHtpasswd } from '../authn/htpasswd.js';
 import { BCRYPT_HASH } from '../authn/password.js';
 import type { StaticUser } from '../authn/users.js';
 import { loadSigningKey } from '../token/keys.js';
-import { loadOidcAuth, type OidcAuthConfig } from './oidc.js';
+import { loadOidcAuth, type OidcAuthConfig } from '../oidc/config.js';
 import type { SigningKey } from '../token/types.js';
 import { configSchema, type RawConfig } from './schema.js';
 import {
@@ -18,11 +18,11 @@ import {
   NULL_MEANS_UNSET,
   REQUIRED_HINTS,
 } from './docker-auth.js';
-import { compileLdapConfig, type LdapConfig } from './ldap.js';
+import { compileLdapConfig, type LdapConfig } from '../authn/ldap/config.js';
 import { formatPath, lineOf, nonStringKeysAt, parseYaml, type ParsedYaml } from './yaml.js';
-import { loadRefresh, type RefreshConfig } from './refresh.js';
-import { loadExtCommand, type ExtCommandConfig } from './ext.js';
-import { loadCatalog, type CatalogConfig } from './catalog.js';
+import { loadRefresh, type RefreshConfig } from '../token/refresh-config.js';
+import { loadExtCommand, type ExtCommandConfig } from '../ext/config.js';
+import { loadCatalog, type CatalogConfig } from '../catalog/config.js';
 
 /** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
 export interface ListenAddress {

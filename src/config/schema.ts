@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { duration, durationBetween, nonEmpty, section, strict } from './shared.js';
-import { refreshSchema } from './refresh.js';
-import { extAuthzSchema, extCommandSchema } from './ext.js';
-import { jwtAuthSchema } from './jwt.js';
-import { oidcAuthSchema } from './oidc.js';
-import { ldapAuthSchema } from './ldap.js';
-import { credentialCacheSchema } from './credential-cache.js';
-import { catalogSchema } from './catalog.js';
-import { lockoutSchema, loginQueueSchema, logSchema, metricsSchema } from './ops.js';
+import { duration, durationBetween, nonEmpty, section, strict } from '../core/schema.js';
+import { refreshSchema } from '../token/refresh-config.js';
+import { extAuthzSchema, extCommandSchema } from '../ext/config.js';
+import { jwtAuthSchema } from '../authn/jwt/config.js';
+import { oidcAuthSchema } from '../oidc/config.js';
+import { ldapAuthSchema } from '../authn/ldap/config.js';
+import { credentialCacheSchema } from '../authn/cache-config.js';
+import { catalogSchema } from '../catalog/config.js';
+import { lockoutSchema, loginQueueSchema, logSchema, metricsSchema } from '../guard/config.js';
 
 export { duration };
 

@@ -1,5 +1,5 @@
 import yaml from 'js-yaml';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 
 /** Where each key of each parsed mapping (and each item of each sequence) stood in the file, 1-based lines. */
 export type LineIndex = WeakMap<object, Map<string | number, number>>;

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { BackendUnavailableError, TooManyRequestsError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { BackendUnavailableError, TooManyRequestsError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 
 /** How an external command ended. `code` is null when it was killed by a signal. */
 export interface CommandResult {

@@ -1,17 +1,17 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Lockout } from '../lockout/lockout.js';
-import type { LoginQueue } from '../login-queue.js';
-import { readinessProbe, type ReadinessProbe } from '../health.js';
-import type { Metrics } from '../metrics.js';
-import type { Logger } from '../log.js';
-import type { Runtime } from '../runtime.js';
+import type { Lockout } from '../guard/lockout.js';
+import type { LoginQueue } from '../guard/login-queue.js';
+import { readinessProbe, type ReadinessProbe } from '../pipeline/health.js';
+import type { Metrics } from '../pipeline/metrics.js';
+import type { Logger } from '../core/log.js';
+import type { Runtime } from '../pipeline/runtime.js';
 import { jwks } from '../token/sign.js';
 import { sendError, type ErrorStyle } from './errors.js';
 import { oidcRoutes } from './oidc.js';
 import { uiRoutes } from './ui.js';
 import { metricsHandler } from './metrics.js';
 import { createTokenHandler } from './token.js';
-import type { RecentDecisions } from '../recent-decisions.js';
+import type { RecentDecisions } from '../authz/recent-decisions.js';
 import { CATALOG_PATH, createCatalogHandler } from './catalog.js';
 
 export interface AppDeps {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { RegauthError } from '../errors.js';
+import { RegauthError } from '../core/errors.js';
 
 /** Which error body to write: docker's errcode JSON (GET, other endpoints) or OAuth2's (POST token). */
 export type ErrorStyle = 'docker' | 'oauth2';

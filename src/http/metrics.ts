@@ -1,8 +1,8 @@
 import express, { type RequestHandler } from 'express';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Readiness } from '../health.js';
-import type { Metrics } from '../metrics.js';
+import type { Readiness } from '../pipeline/health.js';
+import type { Metrics } from '../pipeline/metrics.js';
 
 /** GET /metrics: the registry in Prometheus text format. */
 export function metricsHandler(metrics: Metrics): RequestHandler {

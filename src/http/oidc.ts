@@ -1,9 +1,9 @@
 import express, { type Request, type Response } from 'express';
-import { RegauthError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { RegauthError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { LOGIN_COOKIE, LOGIN_COOKIE_HOST, LOGIN_COOKIE_MAX_AGE, UsedLogins } from '../oidc/login.js';
 import { renderErrorPage, renderLoginPage } from '../oidc/page.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../pipeline/runtime.js';
 import { mapError } from './errors.js';
 
 /**
@@ -98,7 +98,7 @@ function sendHtml(res: Response, status: number, html: string): void {
 /**
  * Whether the browser reaches regauth over https: the scheme of redirect_url, which the operator
  * registered at the provider (the request's own scheme is http behind a TLS-terminating proxy).
- * http is accepted only on loopback (src/config/oidc.ts).
+ * http is accepted only on loopback (src/oidc/config.ts).
  */
 function secure(runtime: Runtime): boolean {
   return runtime.config.oidcAuth?.redirectUrl.startsWith('https:') ?? true;

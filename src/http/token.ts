@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { recordTokenRequest } from '../audit.js';
-import { withLockout } from '../lockout/lockout.js';
-import { BadRequestError } from '../errors.js';
-import { withLoginQueue } from '../login-queue.js';
-import { issueToken, type RequestContext, type TokenResult } from '../pipeline.js';
+import { recordTokenRequest } from '../pipeline/audit.js';
+import { withLockout } from '../guard/lockout.js';
+import { BadRequestError } from '../core/errors.js';
+import { withLoginQueue } from '../guard/login-queue.js';
+import { issueToken, type RequestContext, type TokenResult } from '../pipeline/pipeline.js';
 import { clientAddress, normalizeIp } from '../request/client-ip.js';
 import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../pipeline/runtime.js';
 import type { AppDeps } from './app.js';
 import { sendError, type ErrorStyle } from './errors.js';
 
@@ -54,7 +54,7 @@ export type TokenHttpRequest = IncomingMessage & { body?: unknown; originalUrl?:
  * The token endpoint (`/auth`, `/auth/token`) on node's own request and response API, so the
  * hot path (every `docker pull` asks for a token) skips Express' router and `res.json`; the
  * server calls it directly for GET (see server.ts), Express for POST after reading the body.
- * parse → authenticate → authorize → sign (src/pipeline.ts) → respond, then the audit line.
+ * parse → authenticate → authorize → sign (src/pipeline/pipeline.ts) → respond, then the audit line.
  */
 export function createTokenHandler(
   deps: AppDeps,

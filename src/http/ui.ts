@@ -9,12 +9,12 @@ import {
   renderUiError,
   type UiPaths,
 } from '../catalog/page.js';
-import { RegauthError, UnauthorizedError } from '../errors.js';
-import type { TokenResult } from '../pipeline.js';
+import { RegauthError, UnauthorizedError } from '../core/errors.js';
+import type { TokenResult } from '../pipeline/pipeline.js';
 import { clientAddress } from '../request/client-ip.js';
 import { isValidRepositoryName } from '../request/reference.js';
 import { parseTokenRequest } from '../request/token-request.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../pipeline/runtime.js';
 import type { AppDeps } from './app.js';
 import { mapError } from './errors.js';
 import { issueGuarded } from './token.js';

@@ -1,5 +1,5 @@
 import { hkdfSync } from 'node:crypto';
-import type { Secret } from '../secret.js';
+import type { Secret } from '../core/secret.js';
 
 /** What a derived key is for (signing app passwords, encrypting the login cookie); each purpose gets its own key. */
 export type KeyPurpose = 'app-password' | 'login-cookie-encryption';

@@ -1,11 +1,11 @@
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import * as client from 'openid-client';
-import { labelsFrom } from '../authn/jwt.js';
-import { issueAppPassword } from '../authn/oidc-app-password.js';
+import { labelsFrom } from '../authn/jwt/authenticator.js';
+import { issueAppPassword } from './app-password.js';
 import type { Labels } from '../authz/types.js';
-import type { OidcAuthConfig } from '../config/oidc.js';
-import { BackendUnavailableError, BadRequestError } from '../errors.js';
-import type { Secret } from '../secret.js';
+import type { OidcAuthConfig } from './config.js';
+import { BackendUnavailableError, BadRequestError } from '../core/errors.js';
+import type { Secret } from '../core/secret.js';
 import { deriveKey } from './keys.js';
 
 /**
@@ -225,7 +225,7 @@ export class OidcLogin {
         secret ? client.ClientSecretBasic(secret.reveal()) : client.None(),
         {
           timeout: this.#config.timeout,
-          // http:// issuers pass the config only on loopback (src/config/jwt.ts).
+          // http:// issuers pass the config only on loopback (src/authn/jwt/config.ts).
           ...(issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
         },
       );

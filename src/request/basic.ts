@@ -1,5 +1,5 @@
-import { BadRequestError } from '../errors.js';
-import { Secret } from '../secret.js';
+import { BadRequestError } from '../core/errors.js';
+import { Secret } from '../core/secret.js';
 import type { Credentials } from '../authn/types.js';
 
 const MAX_ACCOUNT_LENGTH = 256;

@@ -1,5 +1,5 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError } from '../core/errors.js';
 
 /** A set of addresses/CIDRs (server.trusted_proxies). */
 export interface AddressSet {

@@ -1,4 +1,4 @@
-import { BadRequestError } from '../errors.js';
+import { BadRequestError } from '../core/errors.js';
 import { isValidRepositoryName } from './reference.js';
 
 /** One requested resource with the union of its requested actions. */

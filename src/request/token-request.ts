@@ -1,5 +1,5 @@
-import { BadRequestError, UnsupportedGrantError } from '../errors.js';
-import { Secret } from '../secret.js';
+import { BadRequestError, UnsupportedGrantError } from '../core/errors.js';
+import { Secret } from '../core/secret.js';
 import type { Credentials } from '../authn/types.js';
 import { checkAccount, parseBasicAuth } from './basic.js';
 import { parseScopes, type Scope } from './scope.js';
@@ -34,7 +34,7 @@ const ANONYMOUS: Credentials = { account: '', password: undefined };
 const MAX_FIELD_LENGTH = 8192;
 /**
  * Refresh tokens are longer than any other field (those of app-password logins carry the login's
- * labels); regauth never issues one longer than this (src/pipeline.ts), so every one it issued is accepted.
+ * labels); regauth never issues one longer than this (src/pipeline/pipeline.ts), so every one it issued is accepted.
  */
 export const MAX_REFRESH_TOKEN_LENGTH = 32_768;
 

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } fr
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { RsaSaPssParams } from '@peculiar/asn1-rsa';
 import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
-import { RegauthError } from '../errors.js';
+import { RegauthError } from '../core/errors.js';
 import { libtrustKeyId, registryV3Thumbprint } from './kid.js';
 import type { SigningAlg, SigningKey } from './types.js';
 

@@ -3,9 +3,9 @@ import { hkdfSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EncryptJWT, errors as joseErrors, jwtDecrypt } from 'jose';
-import { InvalidGrantError } from '../errors.js';
-import { foldAccountName } from '../authn/account-name.js';
-import { Secret } from '../secret.js';
+import { InvalidGrantError } from '../core/errors.js';
+import { foldAccountName } from '../core/account-name.js';
+import { Secret } from '../core/secret.js';
 
 /**
  * Refresh ("identity") tokens (docs/refresh-tokens.md; docs/http-api.md "The refresh grant").

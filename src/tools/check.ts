@@ -2,12 +2,12 @@ import { authenticate } from '../authn/chain.js';
 import { authorizeScope } from '../authz/chain.js';
 import { parseIpMatcher } from '../authz/ip.js';
 import type { AuthzDecision, Labels } from '../authz/types.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError } from '../core/errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import type { Config } from '../config/load.js';
-import { defaultService, refusedService } from '../pipeline.js';
-import type { Runtime } from '../runtime.js';
-import type { Secret } from '../secret.js';
+import { defaultService, refusedService } from '../pipeline/pipeline.js';
+import type { Runtime } from '../pipeline/runtime.js';
+import type { Secret } from '../core/secret.js';
 
 /** What `regauth check` is asked: one account, one or more scopes, and the request's context. */
 export interface CheckInput {

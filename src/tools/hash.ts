@@ -1,5 +1,5 @@
 import bcrypt from 'bcryptjs';
-import type { Secret } from '../secret.js';
+import type { Secret } from '../core/secret.js';
 
 export const DEFAULT_BCRYPT_COST = 10;
 /** bcrypt's own bounds: 2^4 to 2^31 rounds. */

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { authorizeScope } from '../authz/chain.js';
 import { parseIpMatcher } from '../authz/ip.js';
 import { formatPath, lineOf, parseYaml } from '../config/yaml.js';
-import { BadRequestError, ConfigError, ConfigErrors } from '../errors.js';
+import { BadRequestError, ConfigError, ConfigErrors } from '../core/errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
-import { defaultService, refusedService } from '../pipeline.js';
-import type { Runtime } from '../runtime.js';
+import { defaultService, refusedService } from '../pipeline/pipeline.js';
+import type { Runtime } from '../pipeline/runtime.js';
 import { describeDecider, offlineLabels, scopeReport } from './check.js';
 
 const KEYS = 'account, scope, expect, labels, service, ip, comment';

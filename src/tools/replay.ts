@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { Labels } from '../authz/types.js';
 import type { Config } from '../config/load.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError } from '../core/errors.js';
 import { parseScopes, type Scope } from '../request/scope.js';
 
 /** One audit file: a path, or `-` for `stdin`. Plain JSON lines or gzip (told by its first bytes). */
@@ -413,7 +413,7 @@ interface AuditLine {
 /**
  * One log line: an AuditLine for a token request with decisions, null for any other log line
  * (failed logins, bad requests, server messages), or the reason it is malformed. Reads the fields
- * of the audit line (src/audit.ts); never the logger's own keys, and any `outcome` is accepted.
+ * of the audit line (src/pipeline/audit.ts); never the logger's own keys, and any `outcome` is accepted.
  */
 export function parseAuditLine(line: string): AuditLine | null | string {
   let value: unknown;

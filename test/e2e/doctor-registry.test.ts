@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
-import { createRuntime, closeRuntime } from '../../src/runtime.js';
+import { createRuntime, closeRuntime } from '../../src/pipeline/runtime.js';
 import { diagnose, readRegistryConfig } from '../../src/tools/doctor.js';
 import { generateSigningMaterial } from '../../src/token/generate.js';
 import { tempDir } from '../helpers/fixtures.js';

@@ -4,8 +4,8 @@ import { Writable } from 'node:stream';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import type { AppDeps } from '../../src/http/app.js';
-import { createLogger } from '../../src/log.js';
-import { createRuntime, type Runtime, type RuntimeDeps } from '../../src/runtime.js';
+import { createLogger } from '../../src/core/log.js';
+import { createRuntime, type Runtime, type RuntimeDeps } from '../../src/pipeline/runtime.js';
 import { writeSigningKey } from './fixtures.js';
 
 /** A stream that keeps what is written to it, one string per write (one log line each with pino). */

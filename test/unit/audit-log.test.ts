@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { auditRecord } from '../../src/audit.js';
-import { createLogger } from '../../src/log.js';
+import { auditRecord } from '../../src/pipeline/audit.js';
+import { createLogger } from '../../src/core/log.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { parseStrictJson } from '../helpers/strict-json.js';

@@ -1,7 +1,7 @@
 import bcrypt from 'bcryptjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { bcryptPoolVerifier } from '../../src/authn/bcrypt-pool.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../src/core/secret.js';
 import { randomPassword } from '../helpers/fixtures.js';
 
 const verifier = bcryptPoolVerifier(4);

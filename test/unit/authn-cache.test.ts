@@ -9,7 +9,7 @@ import {
 import type { Authenticator, AuthnResult, Credentials } from '../../src/authn/types.js';
 import type { StaticUser } from '../../src/authn/users.js';
 import { configSchema } from '../../src/config/schema.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../src/core/secret.js';
 
 /** A backend that accepts `password` for every account and counts how often it is asked. */
 function backend(password: string, labels = { group: ['dev'] }) {

@@ -1,9 +1,9 @@
 import { decodeJwt, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { JwtAuthenticator } from '../../src/authn/jwt.js';
-import { jwtAuthSchema } from '../../src/config/jwt.js';
-import { BackendUnavailableError } from '../../src/errors.js';
-import { Secret } from '../../src/secret.js';
+import { JwtAuthenticator } from '../../src/authn/jwt/authenticator.js';
+import { jwtAuthSchema } from '../../src/authn/jwt/config.js';
+import { BackendUnavailableError } from '../../src/core/errors.js';
+import { Secret } from '../../src/core/secret.js';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js';
 
 const AUDIENCE = 'registry.test';

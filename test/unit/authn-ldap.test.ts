@@ -16,10 +16,10 @@ import {
   escapeDnValue,
   LdapAuthenticator,
   type LdapClient,
-} from '../../src/authn/ldap.js';
-import { compileLdapConfig, ldapAuthSchema } from '../../src/config/ldap.js';
-import { BackendUnavailableError } from '../../src/errors.js';
-import { Secret } from '../../src/secret.js';
+} from '../../src/authn/ldap/authenticator.js';
+import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
+import { BackendUnavailableError } from '../../src/core/errors.js';
+import { Secret } from '../../src/core/secret.js';
 
 interface FakeEntry {
   dn: string;

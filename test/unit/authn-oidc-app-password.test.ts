@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { AppPasswordAuthenticator, issueAppPassword } from '../../src/authn/oidc-app-password.js';
-import { loadOidcAuth, oidcAuthSchema, type OidcAuthConfig } from '../../src/config/oidc.js';
+import { AppPasswordAuthenticator, issueAppPassword } from '../../src/oidc/app-password.js';
+import { loadOidcAuth, oidcAuthSchema, type OidcAuthConfig } from '../../src/oidc/config.js';
 import { loadConfigText } from '../../src/config/load.js';
-import { BackendUnavailableError, ConfigError, ConfigErrors } from '../../src/errors.js';
+import { BackendUnavailableError, ConfigError, ConfigErrors } from '../../src/core/errors.js';
 import { OidcLogin } from '../../src/oidc/login.js';
 import { escapeHtml, renderLoginPage, shellQuote } from '../../src/oidc/page.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../src/core/secret.js';
 
 const NOW = 1_800_000_000;
 const DAY = 86400;

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { compileAcl, MAX_LABEL_COMBINATIONS } from '../../src/authz/acl.js';
 import type { AclRuleConfig, AuthzDecision, AuthzRequest } from '../../src/authz/types.js';
-import { ConfigErrors } from '../../src/errors.js';
+import { ConfigErrors } from '../../src/core/errors.js';
 
 interface Vector {
   readonly id: string;

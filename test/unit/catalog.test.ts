@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compareRepositories, pageOf, parsePageRequest } from '../../src/catalog/pages.js';
 import { CatalogError } from '../../src/catalog/errors.js';
 import { loadConfigText } from '../../src/config/load.js';
-import { BackendUnavailableError, ConfigErrors } from '../../src/errors.js';
+import { BackendUnavailableError, ConfigErrors } from '../../src/core/errors.js';
 import type { ExtAuthorizer } from '../../src/authz/ext.js';
 import { signAccessToken } from '../../src/token/sign.js';
 import { loadSigningKey } from '../../src/token/keys.js';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { compileIpList } from '../../src/authz/ip.js';
-import { BadRequestError } from '../../src/errors.js';
+import { BadRequestError } from '../../src/core/errors.js';
 import { clientAddress } from '../../src/request/client-ip.js';
 
 const trusted = compileIpList(['10.0.0.0/8', '2001:db8::/32'], 'server.trusted_proxies');

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/errors.js';
-import { closeRuntime, createRuntime } from '../../src/runtime.js';
+import { ConfigErrors } from '../../src/core/errors.js';
+import { closeRuntime, createRuntime } from '../../src/pipeline/runtime.js';
 import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir();

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText, type LoadOptions } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/errors.js';
+import { ConfigErrors } from '../../src/core/errors.js';
 import { revokedBefore } from '../../src/token/refresh.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 

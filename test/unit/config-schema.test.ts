@@ -6,7 +6,7 @@ import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { configJsonSchema, keyComments, schemaKeyPaths } from '../../src/config/json-schema.js';
 import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/errors.js';
+import { ConfigErrors } from '../../src/core/errors.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 /**

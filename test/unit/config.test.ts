@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
-import { parseDuration } from '../../src/config/duration.js';
-import { ConfigErrors } from '../../src/errors.js';
+import { parseDuration } from '../../src/core/duration.js';
+import { ConfigErrors } from '../../src/core/errors.js';
 import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir();

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/errors.js';
+import { ConfigErrors } from '../../src/core/errors.js';
 import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../fixtures/docker-auth-reference.yml');

@@ -8,19 +8,19 @@ import { authorizeScope, authorizeScopes } from '../../src/authz/chain.js';
 import { parseScopes } from '../../src/request/scope.js';
 import { ExtAuthorizer } from '../../src/authz/ext.js';
 import type { AuthzRequest } from '../../src/authz/types.js';
-import type { ExtCommandConfig } from '../../src/config/ext.js';
+import type { ExtCommandConfig } from '../../src/ext/config.js';
 import { loadConfigText } from '../../src/config/load.js';
 import {
   BackendUnavailableError,
   BadRequestError,
   ConfigErrors,
   TooManyRequestsError,
-} from '../../src/errors.js';
+} from '../../src/core/errors.js';
 import { limitConcurrency, type CommandRunner } from '../../src/ext/command.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../src/core/secret.js';
 import { randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/core/log.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
 const fixture = (name: string, args: string[] = [], timeoutMs = 5000): ExtCommandConfig => ({

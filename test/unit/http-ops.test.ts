@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Lockout } from '../../src/lockout/lockout.js';
+import { Lockout } from '../../src/guard/lockout.js';
 import type { Authenticator } from '../../src/authn/types.js';
 import type { RunningServer } from '../../src/http/server.js';
-import { createMetrics } from '../../src/metrics.js';
-import type { Runtime } from '../../src/runtime.js';
+import { createMetrics } from '../../src/pipeline/metrics.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer } from '../helpers/server.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { compileIpList, parseIpMatcher } from '../../src/authz/ip.js';
-import { ConfigErrors } from '../../src/errors.js';
+import { ConfigErrors } from '../../src/core/errors.js';
 
 describe('parseIpMatcher', () => {
   test.each([

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lockout } from '../../src/lockout/lockout.js';
-import type { Runtime } from '../../src/runtime.js';
+import { Lockout } from '../../src/guard/lockout.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js';

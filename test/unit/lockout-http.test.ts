@@ -2,8 +2,8 @@ import bcrypt from 'bcryptjs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Authenticator } from '../../src/authn/types.js';
-import { Lockout } from '../../src/lockout/lockout.js';
-import type { Runtime } from '../../src/runtime.js';
+import { Lockout } from '../../src/guard/lockout.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { Lockout, withLockout, type LockoutPolicy, type Reservation } from '../../src/lockout/lockout.js';
-import { foldAccountName } from '../../src/authn/account-name.js';
-import { clientKey } from '../../src/lockout/client.js';
-import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/errors.js';
+import { Lockout, withLockout, type LockoutPolicy, type Reservation } from '../../src/guard/lockout.js';
+import { foldAccountName } from '../../src/core/account-name.js';
+import { clientKey } from '../../src/guard/client.js';
+import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
 
 const POLICY: LockoutPolicy = {
   enabled: true,

@@ -1,12 +1,12 @@
 import bcrypt from 'bcryptjs';
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loginQueueSchema } from '../../src/config/ops.js';
-import { ServerBusyError, TooManyRequestsError } from '../../src/errors.js';
+import { loginQueueSchema } from '../../src/guard/config.js';
+import { ServerBusyError, TooManyRequestsError } from '../../src/core/errors.js';
 import type { RunningServer } from '../../src/http/server.js';
-import { LoginQueue, type LoginQueuePolicy } from '../../src/login-queue.js';
-import { createMetrics } from '../../src/metrics.js';
-import type { Runtime } from '../../src/runtime.js';
+import { LoginQueue, type LoginQueuePolicy } from '../../src/guard/login-queue.js';
+import { createMetrics } from '../../src/pipeline/metrics.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer } from '../helpers/server.js';
 

@@ -2,16 +2,16 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
-import { auditRecord, outcomeOf } from '../../src/audit.js';
+import { auditRecord, outcomeOf } from '../../src/pipeline/audit.js';
 import type { Authenticator, AuthnResult, Credentials } from '../../src/authn/types.js';
-import { lockoutSchema, logSchema, metricsSchema } from '../../src/config/ops.js';
+import { lockoutSchema, logSchema, metricsSchema } from '../../src/guard/config.js';
 import { watchConfigFiles, type ConfigWatcher } from '../../src/config/watch.js';
-import { UnauthorizedError } from '../../src/errors.js';
-import { readiness } from '../../src/health.js';
-import { createLogger } from '../../src/log.js';
-import { createMetrics, instrumentAuthenticator } from '../../src/metrics.js';
-import type { Runtime } from '../../src/runtime.js';
-import { Secret } from '../../src/secret.js';
+import { UnauthorizedError } from '../../src/core/errors.js';
+import { readiness } from '../../src/pipeline/health.js';
+import { createLogger } from '../../src/core/log.js';
+import { createMetrics, instrumentAuthenticator } from '../../src/pipeline/metrics.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
+import { Secret } from '../../src/core/secret.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 describe('config sections log, metrics, lockout', () => {

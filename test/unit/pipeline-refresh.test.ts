@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
-import { InvalidGrantError, UnauthorizedError } from '../../src/errors.js';
-import { issueToken } from '../../src/pipeline.js';
+import { InvalidGrantError, UnauthorizedError } from '../../src/core/errors.js';
+import { issueToken } from '../../src/pipeline/pipeline.js';
 import { parseTokenRequest } from '../../src/request/token-request.js';
 import type { Authenticator } from '../../src/authn/types.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const NOW = 1_800_000_000;

@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compileAcl } from '../../src/authz/acl.js';
-import { createLogger } from '../../src/log.js';
-import { describeComparison, RecentDecisions } from '../../src/recent-decisions.js';
-import { startService, type Service } from '../../src/service.js';
+import { createLogger } from '../../src/core/log.js';
+import { describeComparison, RecentDecisions } from '../../src/authz/recent-decisions.js';
+import { startService, type Service } from '../../src/service/service.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
 

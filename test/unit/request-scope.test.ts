@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { BadRequestError } from '../../src/errors.js';
+import { BadRequestError } from '../../src/core/errors.js';
 import { parseScopes } from '../../src/request/scope.js';
 import { isValidRepositoryName } from '../../src/request/reference.js';
 

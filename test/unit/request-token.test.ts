@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { BadRequestError, RegauthError, UnsupportedGrantError } from '../../src/errors.js';
+import { BadRequestError, RegauthError, UnsupportedGrantError } from '../../src/core/errors.js';
 import { parseBasicAuth } from '../../src/request/basic.js';
 import { MAX_REFRESH_TOKEN_LENGTH, parseTokenRequest } from '../../src/request/token-request.js';
 

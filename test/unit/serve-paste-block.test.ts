@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startService } from '../../src/service.js';
+import { createLogger } from '../../src/core/log.js';
+import { startService } from '../../src/service/service.js';
 import { registryAuthBlock } from '../../src/token/registry-block.js';
 import { keysInit, keysRotate, pasteBlocks } from '../../src/tools/keys.js';
 import { tempDir } from '../helpers/fixtures.js';

@@ -2,8 +2,8 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, test } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startService } from '../../src/service.js';
+import { createLogger } from '../../src/core/log.js';
+import { startService } from '../../src/service/service.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir();

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import { startService } from '../../src/service.js';
+import { createLogger } from '../../src/core/log.js';
+import { startService } from '../../src/service/service.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
 

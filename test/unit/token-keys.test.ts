@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { RegauthError } from '../../src/errors.js';
+import { RegauthError } from '../../src/core/errors.js';
 import { generateSigningMaterial, type SigningMaterial } from '../../src/token/generate.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../../src/token/kid.js';
 import { loadSigningKey, type LoadSigningKeyInput } from '../../src/token/keys.js';

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, describe, expect, test } from 'vitest';
-import { InvalidGrantError } from '../../src/errors.js';
-import { Secret } from '../../src/secret.js';
+import { InvalidGrantError } from '../../src/core/errors.js';
+import { Secret } from '../../src/core/secret.js';
 import {
   createRefreshTokens,
   ensureRefreshSecret,

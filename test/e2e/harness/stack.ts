@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger } from '../../../src/log.js';
-import { startService, type Service, type ServiceOptions } from '../../../src/service.js';
+import { createLogger } from '../../../src/core/log.js';
+import { startService, type Service, type ServiceOptions } from '../../../src/service/service.js';
 import type { SigningAlg } from '../../../src/token/types.js';
 import { tempDir, writeSigningKey } from '../../helpers/fixtures.js';
 import { startRegistry, type Registry } from './registry.js';

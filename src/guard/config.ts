@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { duration, strict } from './shared.js';
+import { duration, strict } from '../core/schema.js';
 
 /**
  * Operations sections of the config: `log`, `metrics`, `lockout`, `login_queue`. Kept apart from schema.ts so

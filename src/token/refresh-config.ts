@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
-import { Secret } from '../secret.js';
-import { MIN_SECRET_LENGTH, type RefreshSettings } from '../token/refresh.js';
-import { durationBetween, instant, nonEmpty, revocationMap, strict } from './shared.js';
+import { ConfigError } from '../core/errors.js';
+import { Secret } from '../core/secret.js';
+import { MIN_SECRET_LENGTH, type RefreshSettings } from './refresh.js';
+import { durationBetween, instant, nonEmpty, revocationMap, strict } from '../core/schema.js';
 
 /**
  * `token.refresh`: refresh ("identity") tokens. Present (even `{}` or empty) = enabled;

@@ -1,8 +1,8 @@
 import { AndFilter, EqualityFilter, FilterParser, OrFilter, type Filter } from 'ldapts';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
-import { Secret } from '../secret.js';
-import { durationBetween, nonEmpty, strict } from './shared.js';
+import { ConfigError } from '../../core/errors.js';
+import { Secret } from '../../core/secret.js';
+import { durationBetween, nonEmpty, strict } from '../../core/schema.js';
 
 /**
  * The `ldap_auth` section: docker_auth's keys (addr, tls, insecure_tls_skip_verify,

@@ -10,11 +10,11 @@ import {
   SizeLimitExceededError,
 } from 'ldapts';
 import type { ClientOptions, Entry, SearchOptions } from 'ldapts';
-import type { Labels } from '../authz/types.js';
-import type { AccountTerm, LdapConfig, LdapLabelSource } from '../config/ldap.js';
-import { BackendUnavailableError } from '../errors.js';
-import { foldAccountName } from './account-name.js';
-import type { Authenticator, AuthnResult, Credentials } from './types.js';
+import type { Labels } from '../../authz/types.js';
+import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
+import { BackendUnavailableError } from '../../core/errors.js';
+import { foldAccountName } from '../../core/account-name.js';
+import type { Authenticator, AuthnResult, Credentials } from '../types.js';
 
 /** The part of ldapts' Client this backend uses; tests inject a fake. */
 export type LdapClient = Pick<Client, 'bind' | 'search' | 'startTLS' | 'unbind' | 'isConnected' | 'isBound'>;
@@ -80,7 +80,7 @@ export class LdapAuthenticator implements Authenticator {
   /**
    * Readiness: the service connection is bound (or, without one, the directory answers).
    * Outside the `max_concurrency` bound, so a probe never waits behind logins; the caller
-   * (src/health.ts) bounds its time.
+   * (src/pipeline/health.ts) bounds its time.
    */
   async check(): Promise<void> {
     if (this.#closed) throw new BackendUnavailableError(NAME, 'closed');

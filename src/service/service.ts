@@ -1,19 +1,19 @@
 import { resolve } from 'node:path';
-import { Lockout } from './lockout/lockout.js';
-import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from './config/load.js';
-import { watchConfigFiles } from './config/watch.js';
-import { ConfigError, ConfigErrors } from './errors.js';
-import { readinessProbe } from './health.js';
-import { LoginQueue } from './login-queue.js';
-import { startMetricsServer } from './http/metrics.js';
-import { describeComparison, RecentDecisions } from './recent-decisions.js';
-import { createMetrics, instrumentAuthenticator, type Metrics } from './metrics.js';
-import type { Logger } from './log.js';
-import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from './runtime.js';
-import { applyConnectionLimits, startServer, type RunningServer } from './http/server.js';
-import { ensureDevKeys } from './token/generate.js';
-import { registryAuthBlock, registryTrustFiles } from './token/registry-block.js';
-import { ensureRefreshSecret } from './token/refresh.js';
+import { Lockout } from '../guard/lockout.js';
+import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from '../config/load.js';
+import { watchConfigFiles } from '../config/watch.js';
+import { ConfigError, ConfigErrors } from '../core/errors.js';
+import { readinessProbe } from '../pipeline/health.js';
+import { LoginQueue } from '../guard/login-queue.js';
+import { startMetricsServer } from '../http/metrics.js';
+import { describeComparison, RecentDecisions } from '../authz/recent-decisions.js';
+import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipeline/metrics.js';
+import type { Logger } from '../core/log.js';
+import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
+import { applyConnectionLimits, startServer, type RunningServer } from '../http/server.js';
+import { ensureDevKeys } from '../token/generate.js';
+import { registryAuthBlock, registryTrustFiles } from '../token/registry-block.js';
+import { ensureRefreshSecret } from '../token/refresh.js';
 
 export interface ServiceOptions {
   readonly configFile: string;

@@ -1,11 +1,11 @@
-import { BadRequestError, InvalidGrantError, UnauthorizedError } from './errors.js';
-import { authenticate } from './authn/chain.js';
-import type { AuthzDecision, AuthzRequest, Labels } from './authz/types.js';
-import type { Secret } from './secret.js';
-import { authorizeScopes } from './authz/chain.js';
-import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from './request/token-request.js';
-import { formatScope, type Scope } from './request/scope.js';
-import type { AccessEntry } from './token/types.js';
+import { BadRequestError, InvalidGrantError, UnauthorizedError } from '../core/errors.js';
+import { authenticate } from '../authn/chain.js';
+import type { AuthzDecision, AuthzRequest, Labels } from '../authz/types.js';
+import type { Secret } from '../core/secret.js';
+import { authorizeScopes } from '../authz/chain.js';
+import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from '../request/token-request.js';
+import { formatScope, type Scope } from '../request/scope.js';
+import type { AccessEntry } from '../token/types.js';
 import type { Runtime } from './runtime.js';
 
 /** Who asks and from where, as the HTTP layer determined it. */

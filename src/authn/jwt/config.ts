@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, strict } from './shared.js';
+import { duration, strict } from '../../core/schema.js';
 
 /**
  * Signature algorithms a CI token may use. Asymmetric only: `none` and the HMAC family (HS*)

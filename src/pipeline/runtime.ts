@@ -1,26 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from './config/load.js';
-import { bcryptPoolVerifier } from './authn/bcrypt-pool.js';
+import type { Config } from '../config/load.js';
+import { bcryptPoolVerifier } from '../authn/bcrypt-pool.js';
 import {
   CachedAuthenticator,
   sharedCredentialCache,
   staticEntryVersion,
   type EntryVersion,
-} from './authn/cache.js';
-import { bcryptCost, type PasswordVerifier } from './authn/password.js';
-import { StaticUsersAuthenticator } from './authn/users.js';
-import { JwtAuthenticator } from './authn/jwt.js';
-import { AppPasswordAuthenticator } from './authn/oidc-app-password.js';
-import { OidcLogin } from './oidc/login.js';
-import { LdapAuthenticator, type LdapClientFactory } from './authn/ldap.js';
-import type { Authenticator, Credentials } from './authn/types.js';
-import { ExtAuthenticator } from './authn/ext.js';
-import { ExtAuthorizer } from './authz/ext.js';
-import type { CommandRunner } from './ext/command.js';
-import type { Logger } from './log.js';
-import { createTokenSigner, type TokenSigner } from './token/sign.js';
-import { createRefreshTokens, type RefreshTokens } from './token/refresh.js';
-import { RegistryCatalog } from './catalog/registry.js';
+} from '../authn/cache.js';
+import { bcryptCost, type PasswordVerifier } from '../authn/password.js';
+import { StaticUsersAuthenticator } from '../authn/users.js';
+import { JwtAuthenticator } from '../authn/jwt/authenticator.js';
+import { AppPasswordAuthenticator } from '../oidc/app-password.js';
+import { OidcLogin } from '../oidc/login.js';
+import { LdapAuthenticator, type LdapClientFactory } from '../authn/ldap/authenticator.js';
+import type { Authenticator, Credentials } from '../authn/types.js';
+import { ExtAuthenticator } from '../authn/ext.js';
+import { ExtAuthorizer } from '../authz/ext.js';
+import type { CommandRunner } from '../ext/command.js';
+import type { Logger } from '../core/log.js';
+import { createTokenSigner, type TokenSigner } from '../token/sign.js';
+import { createRefreshTokens, type RefreshTokens } from '../token/refresh.js';
+import { RegistryCatalog } from '../catalog/registry.js';
 
 /**
  * Everything a token request needs, built from one Config and never mutated: a reload builds
@@ -41,7 +41,7 @@ export interface Runtime {
   readonly oidc: OidcLogin | undefined;
   /**
    * Whether the credential cache holds a success for these credentials at some backend: such a
-   * login needs no password check, so it skips the login queue (src/login-queue.ts).
+   * login needs no password check, so it skips the login queue (src/guard/login-queue.ts).
    */
   cached(credentials: Credentials): boolean;
   /** The registry's full catalog, read and cached for the filtered `/v2/_catalog` when `catalog:` is set. */

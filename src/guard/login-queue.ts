@@ -1,5 +1,5 @@
-import type { LoginQueueConfig } from './config/ops.js';
-import { ServerBusyError, TooManyRequestsError } from './errors.js';
+import type { LoginQueueConfig } from './config.js';
+import { ServerBusyError, TooManyRequestsError } from '../core/errors.js';
 
 /** The `login_queue:` policy. */
 export type LoginQueuePolicy = Pick<LoginQueueConfig, 'max_pending' | 'per_client' | 'retry_after'>;

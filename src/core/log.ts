@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { build as prettyStream } from 'pino-pretty';
-import { LOG_LEVELS, type LogConfig } from './config/ops.js';
+import { LOG_LEVELS, type LogConfig } from '../guard/config.js';
 import { RegauthError } from './errors.js';
 
 export type { Logger };

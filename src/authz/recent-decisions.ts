@@ -1,6 +1,6 @@
-import type { CompiledAcl } from './authz/acl.js';
-import type { Labels } from './authz/types.js';
-import type { Scope } from './request/scope.js';
+import type { CompiledAcl } from './acl.js';
+import type { Labels } from './types.js';
+import type { Scope } from '../request/scope.js';
 
 /** One distinct decision the server made: who, from where, for what, and what it granted. */
 interface Recent {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
-import { durationBetween, nonEmpty, strict } from './shared.js';
+import { ConfigError } from '../core/errors.js';
+import { durationBetween, nonEmpty, strict } from '../core/schema.js';
 
 /**
  * `catalog:` the ACL-filtered `GET /v2/_catalog` (docs/catalog.md). Absent: regauth does not

@@ -1,8 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
-import { durationBetween, nonEmpty, strict } from './shared.js';
+import { ConfigError } from '../core/errors.js';
+import { durationBetween, nonEmpty, strict } from '../core/schema.js';
 
 /**
  * `ext_auth` and `ext_authz`: docker_auth's `{command, args}`, plus a timeout and a bound on

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { foldAccountName } from '../authn/account-name.js';
+import { foldAccountName } from './account-name.js';
 import { parseDuration } from './duration.js';
 
 /**

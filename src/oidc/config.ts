@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
-import { Secret } from '../secret.js';
-import { claimLabels, issuerUrl } from './jwt.js';
-import { duration, instant, nonEmpty, revocationMap, strict } from './shared.js';
+import { ConfigError } from '../core/errors.js';
+import { Secret } from '../core/secret.js';
+import { claimLabels, issuerUrl } from '../authn/jwt/config.js';
+import { duration, instant, nonEmpty, revocationMap, strict } from '../core/schema.js';
 
 /** `oidc_auth`: browser login at an OpenID Connect provider that hands out registry app passwords. */
 export const oidcAuthSchema = strict({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationBetween, strict } from './shared.js';
+import { durationBetween, strict } from '../core/schema.js';
 
 /**
  * `credential_cache:` how long a successful password verification is remembered (see

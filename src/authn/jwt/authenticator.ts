@@ -1,9 +1,9 @@
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
-import type { Labels } from '../authz/types.js';
-import { isLoopbackHost, type JwtAuthConfig, type TrustedIssuerConfig } from '../config/jwt.js';
-import { BackendUnavailableError } from '../errors.js';
-import type { Authenticator, AuthnResult, Credentials } from './types.js';
+import type { Labels } from '../../authz/types.js';
+import { isLoopbackHost, type JwtAuthConfig, type TrustedIssuerConfig } from './config.js';
+import { BackendUnavailableError } from '../../core/errors.js';
+import type { Authenticator, AuthnResult, Credentials } from '../types.js';
 
 /** Three base64url parts; the signature may be empty (an `alg: none` token, refused below). */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;

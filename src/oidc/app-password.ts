@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import type { Labels } from '../authz/types.js';
-import type { OidcAuthConfig } from '../config/oidc.js';
-import { deriveKey } from '../oidc/keys.js';
-import { Secret } from '../secret.js';
-import { foldAccountName } from './account-name.js';
-import type { Authenticator, AuthnResult, Credentials } from './types.js';
+import type { OidcAuthConfig } from './config.js';
+import { deriveKey } from './keys.js';
+import { Secret } from '../core/secret.js';
+import { foldAccountName } from '../core/account-name.js';
+import type { Authenticator, AuthnResult, Credentials } from '../authn/types.js';
 
 /** Every app password starts with this, so other passwords are told apart without any crypto. */
 export const APP_PASSWORD_PREFIX = 'rga_';

@@ -1,4 +1,4 @@
-import type { Logger } from './log.js';
+import type { Logger } from '../core/log.js';
 import type { Runtime } from './runtime.js';
 
 /** One readiness check's result: `ok`, or why not (never a secret). */

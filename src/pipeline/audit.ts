@@ -1,9 +1,9 @@
-import { RegauthError, UnauthorizedError } from './errors.js';
-import type { Logger } from './log.js';
+import { RegauthError, UnauthorizedError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import type { Metrics } from './metrics.js';
 import type { TokenResult } from './pipeline.js';
-import { formatScope } from './request/scope.js';
-import type { TokenRequest } from './request/token-request.js';
+import { formatScope } from '../request/scope.js';
+import type { TokenRequest } from '../request/token-request.js';
 
 /** What became of a token request, for the audit log and the metrics. */
 export type Outcome =

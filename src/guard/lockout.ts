@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import type { LockoutConfig } from '../config/ops.js';
-import { RegauthError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
-import { foldAccountName } from '../authn/account-name.js';
+import type { LockoutConfig } from './config.js';
+import { RegauthError, TooManyRequestsError, UnauthorizedError } from '../core/errors.js';
+import { foldAccountName } from '../core/account-name.js';
 import { clientKey } from './client.js';
 
 /** The `lockout:` policy, in seconds. */

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Authenticator } from './authn/types.js';
+import type { Authenticator } from '../authn/types.js';
 
 /**
  * The Prometheus metrics of one process, on their own registry (never prom-client's global
