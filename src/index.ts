@@ -5,7 +5,7 @@
  *
  * ```ts
  * import { createLogger, startService } from 'regauth';
- * const service = await startService({ configFile: 'config.yml', logger: (c) => createLogger(c.raw.log) });
+ * const service = await startService({ configFile: 'config.yml', logger: (c) => createLogger(c.log) });
  * ```
  */
 

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { durationBetween, strict } from '../core/schema.js';
+import { plainSection } from '../core/section.js';
 
 /**
  * `credential_cache:` how long a successful password verification is remembered (see
- * src/authn/cache.ts). Its own file so backends added in parallel do not touch it.
+ * src/authn/cache.ts).
  */
 export const credentialCacheSchema = strict({
   ttl: durationBetween(
@@ -19,3 +20,8 @@ export const credentialCacheSchema = strict({
 });
 
 export type CredentialCacheConfig = z.output<typeof credentialCacheSchema>;
+
+/** `credential_cache:` (all defaults when absent). */
+export const credentialCacheSection = plainSection(
+  credentialCacheSchema.default(credentialCacheSchema.parse({})),
+);

@@ -1,5 +1,4 @@
-import { formatPath } from '../config/yaml.js';
-import { ConfigError, ConfigErrors } from '../core/errors.js';
+import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
 import { parseIpMatcher, type IpMatcher } from './ip.js';
 import {
   compilePattern,

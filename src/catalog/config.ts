@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { durationBetween, nonEmpty, strict } from '../core/schema.js';
+import { defineSection } from '../core/section.js';
 
 /**
  * `catalog:` the ACL-filtered `GET /v2/_catalog` (docs/catalog.md). Absent: regauth does not
@@ -78,3 +79,9 @@ export function loadCatalog(raw: CatalogRaw, tokenServices: readonly string[]): 
     timeout: raw.timeout,
   };
 }
+
+/** `catalog:` the ACL-filtered `/v2/_catalog` and the `/ui/` page; absent = not served. */
+export const catalogSection = defineSection({
+  schema: catalogSchema.optional(),
+  compile: (raw, ctx) => loadCatalog(raw, ctx.tokenServices),
+});

@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { BackendUnavailableError, ConfigError, ConfigErrors } from '../core/errors.js';
-import { LOG_LEVELS } from '../guard/config.js';
+import { LOG_LEVELS } from '../core/log.js';
 import { createLogger, envLogLevel } from '../core/log.js';
 import { startService } from '../service/service.js';
 import { addToolCommands } from './tools.js';
@@ -53,7 +53,7 @@ Example:
       envLogLevel();
       const service = await startService({
         configFile: opts.config,
-        logger: (config) => createLogger(config.raw.log),
+        logger: (config) => createLogger(config.log),
         dataDir: opts.dataDir,
       });
       // reload() logs a failure itself (with the YAML paths) and keeps the current config.

@@ -1,16 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, ConfigErrors, RegauthError } from '../core/errors.js';
-import { compileAcl, type CompiledAcl } from '../authz/acl.js';
+import { ConfigError, ConfigErrors, formatPath, RegauthError } from '../core/errors.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
-import { parseHtpasswd } from '../authn/htpasswd.js';
-import { BCRYPT_HASH } from '../authn/password.js';
-import type { StaticUser } from '../authn/users.js';
 import { loadSigningKey } from '../token/keys.js';
-import { loadOidcAuth, type OidcAuthConfig } from '../oidc/config.js';
 import type { SigningKey } from '../token/types.js';
-import { configSchema, type RawConfig } from './schema.js';
+import { configSchema, type MetricsConfig, type RawConfig } from './schema.js';
 import {
   DOCKER_AUTH_KEYS,
   DOCKER_AUTH_SECTIONS,
@@ -18,11 +13,10 @@ import {
   NULL_MEANS_UNSET,
   REQUIRED_HINTS,
 } from './docker-auth.js';
-import { compileLdapConfig, type LdapConfig } from '../authn/ldap/config.js';
-import { formatPath, lineOf, nonStringKeysAt, parseYaml, type ParsedYaml } from './yaml.js';
+import { lineOf, nonStringKeysAt, parseYaml, type ParsedYaml } from './yaml.js';
+import { SECTIONS, type CompiledSections } from './sections.js';
+import type { Section, SectionContext } from '../core/section.js';
 import { loadRefresh, type RefreshConfig } from '../token/refresh-config.js';
-import { loadExtCommand, type ExtCommandConfig } from '../ext/config.js';
-import { loadCatalog, type CatalogConfig } from '../catalog/config.js';
 
 /** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
 export interface ListenAddress {
@@ -30,14 +24,27 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-/** The config, validated, with every file it names read and every rule compiled. Frozen. */
-export interface Config {
+/**
+ * The config, validated, with every file it names read and every rule compiled. Frozen.
+ * `server` and `token` are src/config/'s own; every other section (sections.ts) is held under
+ * its YAML name as its compile step made it (`config.ldap_auth`, `config.lockout`).
+ */
+export type Config = ConfigBase & CompiledSections;
+
+interface ConfigBase {
   /** Absolute path of the file it came from, if any. */
   readonly file: string | undefined;
   readonly server: {
     readonly addr: ListenAddress;
     readonly pathPrefix: string;
-    readonly tls: { readonly certPem: string; readonly keyPem: string } | undefined;
+    readonly tls:
+      | {
+          readonly certPem: string;
+          readonly keyPem: string;
+          readonly certificatePath: string;
+          readonly keyPath: string;
+        }
+      | undefined;
     readonly trustedProxies: IpList;
     /** `server.max_connections`. */
     readonly maxConnections: number;
@@ -55,20 +62,10 @@ export interface Config {
     /** `token.refresh`; undefined = refresh tokens disabled. */
     readonly refresh: RefreshConfig | undefined;
   };
-  readonly users: ReadonlyMap<string, StaticUser> | undefined;
-  readonly usersFile: { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } | undefined;
-  readonly ldap: LdapConfig | undefined;
-  /** `oidc_auth` with its secrets read; `jwt_auth` needs no loading and stays in `raw`. */
-  readonly oidcAuth: OidcAuthConfig | undefined;
-  readonly acl: CompiledAcl;
-  /** `ext_auth` / `ext_authz`, with the command resolved to an executable. */
-  readonly extAuth: ExtCommandConfig | undefined;
-  readonly extAuthz: ExtCommandConfig | undefined;
-  /** `catalog:`, the ACL-filtered `/v2/_catalog`; undefined = not served. */
-  readonly catalog: CatalogConfig | undefined;
   /** Every file the config depends on (for reload watching). */
   readonly files: readonly string[];
-  readonly raw: RawConfig;
+  /** `metrics:`. */
+  readonly metrics: MetricsConfig;
 }
 
 export interface LoadOptions {
@@ -163,10 +160,16 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   }
   const tls =
     raw.server.certificate && raw.server.key
-      ? attempt(() => ({
-          certPem: readFile('server.certificate', at(raw.server.certificate!)),
-          keyPem: readFile('server.key', at(raw.server.key!)),
-        }))
+      ? attempt(() => {
+          const certificatePath = at(raw.server.certificate!);
+          const keyPath = at(raw.server.key!);
+          return {
+            certPem: readFile('server.certificate', certificatePath),
+            keyPem: readFile('server.key', keyPath),
+            certificatePath,
+            keyPath,
+          };
+        })
       : undefined;
 
   const key = attempt(() => {
@@ -228,65 +231,20 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       })
     : undefined;
 
-  const notStrings = nonStringKeysAt(parsed, ['users']);
-  const users = raw.users
-    ? new Map(
-        Object.entries(raw.users).flatMap(([name, u]): [string, StaticUser][] => {
-          if (notStrings.has(name)) {
-            errors.push(
-              withLine(
-                new ConfigError(
-                  formatPath(['users', name]),
-                  `user name ${name} is not a string (YAML reads ~, null, numbers and true/false as other types); quote it ("${name}") if that is the name`,
-                ),
-                parsed,
-              ),
-            );
-            return [];
-          }
-          if (u.password !== undefined && !BCRYPT_HASH.test(u.password)) {
-            errors.push(
-              withLine(
-                new ConfigError(
-                  formatPath(['users', name, 'password']),
-                  'must be a bcrypt hash ($2a$, $2b$ or $2y$); make one with `regauth hash` or `htpasswd -nB`',
-                ),
-                parsed,
-              ),
-            );
-            return [];
-          }
-          return [[name, { passwordHash: u.password, labels: u.labels }]];
-        }),
-      )
-    : undefined;
+  const ctx: SectionContext = {
+    base,
+    at,
+    readFile,
+    nonStringKeysAt: (path) => nonStringKeysAt(parsed, path),
+    tokenServices: raw.token.services,
+  };
+  const sections: Record<string, unknown> = {};
+  for (const [name, section] of Object.entries(SECTIONS) as [string, Section<z.ZodType, unknown>][]) {
+    const value = (raw as Record<string, unknown>)[name];
+    sections[name] = value == null ? undefined : attempt(() => section.compile(value, ctx));
+  }
 
-  const usersFile = raw.users_file
-    ? attempt(() => {
-        const p = at(raw.users_file!);
-        return { path: p, users: parseHtpasswd(readFile('users_file', p), p) };
-      })
-    : undefined;
-
-  const ldap = raw.ldap_auth ? attempt(() => compileLdapConfig(raw.ldap_auth!, { at, readFile })) : undefined;
-  const oidcAuth = raw.oidc_auth ? attempt(() => loadOidcAuth(raw.oidc_auth!, at, readFile)) : undefined;
-
-  const acl = attempt(() => compileAcl(raw.acl, 'acl'));
-  const extAuth = raw.ext_auth && attempt(() => loadExtCommand('ext_auth', raw.ext_auth!, base));
-  const extAuthz = raw.ext_authz && attempt(() => loadExtCommand('ext_authz', raw.ext_authz!, base));
-
-  const catalog = raw.catalog ? attempt(() => loadCatalog(raw.catalog!, raw.token.services)) : undefined;
-
-  if (
-    errors.length > 0 ||
-    !addr ||
-    !trustedProxies ||
-    !key ||
-    !acl ||
-    (raw.oidc_auth && !oidcAuth) ||
-    (raw.catalog && !catalog)
-  )
-    throw new ConfigErrors(errors, file);
+  if (errors.length > 0 || !addr || !trustedProxies || !key) throw new ConfigErrors(errors, file);
   return Object.freeze({
     file,
     server: {
@@ -307,16 +265,9 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       certificatePath: key.certificatePath,
       refresh,
     },
-    users,
-    usersFile,
-    ldap,
-    oidcAuth,
-    acl,
-    extAuth,
-    extAuthz,
-    catalog,
+    ...(sections as CompiledSections),
+    metrics: raw.metrics,
     files: [...new Set(files)],
-    raw,
   });
 }
 

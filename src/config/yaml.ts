@@ -92,17 +92,3 @@ export function lineOf(parsed: ParsedYaml, path: readonly PropertyKey[]): number
   }
   return line;
 }
-
-/** Formats a path as a YAML path: `acl[3].match.team`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else {
-      const k = String(key);
-      const plain = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k);
-      out += plain ? (out ? `.${k}` : k) : `[${JSON.stringify(k)}]`;
-    }
-  }
-  return out;
-}

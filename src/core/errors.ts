@@ -119,3 +119,17 @@ export class BackendUnavailableError extends RegauthError {
     this.backend = backend;
   }
 }
+
+/** Formats a path as a YAML path: `acl[3].match.team`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else {
+      const k = String(key);
+      const plain = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k);
+      out += plain ? (out ? `.${k}` : k) : `[${JSON.stringify(k)}]`;
+    }
+  }
+  return out;
+}

@@ -1,9 +1,35 @@
 import { pino, type Logger } from 'pino';
 import { build as prettyStream } from 'pino-pretty';
-import { LOG_LEVELS, type LogConfig } from '../guard/config.js';
+import { z } from 'zod';
 import { RegauthError } from './errors.js';
+import { section, strict } from './schema.js';
+import { plainSection } from './section.js';
 
 export type { Logger };
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export const logSchema = strict({
+  /** pino level; REGAUTH_LOG_LEVEL in the environment wins (for debugging without editing the file). */
+  level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** `auto`: readable lines when stdout is a terminal, JSON lines otherwise. */
+  format: z.enum(['auto', 'json', 'pretty'], { error: 'must be one of auto, json, pretty' }).default('auto'),
+  /**
+   * How many distinct recent decisions (account, labels, client address, service, scope) to keep
+   * in memory, so a reload logs how many of them it changes; 0 (the default) keeps none.
+   */
+  recent_decisions: z
+    .number({ error: 'must be an integer' })
+    .int({ error: 'must be an integer' })
+    .min(0, { error: 'must be at least 0' })
+    .max(1_000_000, { error: 'must be at most 1000000' })
+    .default(0),
+});
+
+export type LogConfig = z.output<typeof logSchema>;
+
+/** `log:` (all defaults when absent). */
+export const logSection = plainSection(section(logSchema));
 
 export interface LoggerOptions {
   /** pino level; `REGAUTH_LOG_LEVEL` in the environment wins over it. */

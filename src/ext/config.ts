@@ -3,6 +3,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { durationBetween, nonEmpty, strict } from '../core/schema.js';
+import { defineSection } from '../core/section.js';
 
 /**
  * `ext_auth` and `ext_authz`: docker_auth's `{command, args}`, plus a timeout and a bound on
@@ -101,3 +102,15 @@ function isExecutableFile(path: string): boolean {
     return false;
   }
 }
+
+/** `ext_auth:` an external program that authenticates. */
+export const extAuthSection = defineSection({
+  schema: extCommandSchema.optional(),
+  compile: (raw, ctx) => loadExtCommand('ext_auth', raw, ctx.base),
+});
+
+/** `ext_authz:` an external program that authorizes after the ACL. */
+export const extAuthzSection = defineSection({
+  schema: extAuthzSchema.optional(),
+  compile: (raw, ctx) => loadExtCommand('ext_authz', raw, ctx.base),
+});

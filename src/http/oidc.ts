@@ -101,7 +101,7 @@ function sendHtml(res: Response, status: number, html: string): void {
  * http is accepted only on loopback (src/oidc/config.ts).
  */
 function secure(runtime: Runtime): boolean {
-  return runtime.config.oidcAuth?.redirectUrl.startsWith('https:') ?? true;
+  return runtime.config.oidc_auth?.redirectUrl.startsWith('https:') ?? true;
 }
 
 function seconds(ms: number): number {

@@ -3,6 +3,7 @@ import { ConfigError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
 import { claimLabels, issuerUrl } from '../authn/jwt/config.js';
 import { duration, instant, nonEmpty, revocationMap, strict } from '../core/schema.js';
+import { defineSection } from '../core/section.js';
 
 /** `oidc_auth`: browser login at an OpenID Connect provider that hands out registry app passwords. */
 export const oidcAuthSchema = strict({
@@ -107,3 +108,9 @@ export function loadOidcAuth(
     timeout: raw.timeout,
   };
 }
+
+/** `oidc_auth:` the browser login that hands out registry app passwords. */
+export const oidcSection = defineSection({
+  schema: oidcAuthSchema.optional(),
+  compile: (raw, ctx) => loadOidcAuth(raw, ctx.at, ctx.readFile),
+});

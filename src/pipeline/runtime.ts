@@ -71,21 +71,22 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     authenticators.push(users);
     entryVersions.set(users, staticEntryVersion(config.users));
   }
-  if (config.usersFile) {
-    const usersFile = new StaticUsersAuthenticator('users_file', config.usersFile.users, verifier);
+  if (config.users_file) {
+    const usersFile = new StaticUsersAuthenticator('users_file', config.users_file.users, verifier);
     authenticators.push(usersFile);
-    entryVersions.set(usersFile, staticEntryVersion(config.usersFile.users));
+    entryVersions.set(usersFile, staticEntryVersion(config.users_file.users));
   }
-  if (config.extAuth) authenticators.push(new ExtAuthenticator(config.extAuth, deps.runCommand, deps.logger));
-  if (config.ldap) authenticators.push(new LdapAuthenticator(config.ldap, deps.ldapClient));
-  if (config.oidcAuth) authenticators.push(new AppPasswordAuthenticator(config.oidcAuth));
-  if (config.raw.jwt_auth) authenticators.push(new JwtAuthenticator(config.raw.jwt_auth));
-  const extAuthz = config.extAuthz
-    ? new ExtAuthorizer(config.extAuthz, deps.runCommand, deps.logger)
+  if (config.ext_auth)
+    authenticators.push(new ExtAuthenticator(config.ext_auth, deps.runCommand, deps.logger));
+  if (config.ldap_auth) authenticators.push(new LdapAuthenticator(config.ldap_auth, deps.ldapClient));
+  if (config.oidc_auth) authenticators.push(new AppPasswordAuthenticator(config.oidc_auth));
+  if (config.jwt_auth) authenticators.push(new JwtAuthenticator(config.jwt_auth));
+  const extAuthz = config.ext_authz
+    ? new ExtAuthorizer(config.ext_authz, deps.runCommand, deps.logger)
     : undefined;
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;
-  const oidc = config.oidcAuth ? new OidcLogin(config.oidcAuth) : undefined;
+  const oidc = config.oidc_auth ? new OidcLogin(config.oidc_auth) : undefined;
   const catalog = config.catalog ? new RegistryCatalog(config.catalog, sign) : undefined;
   const instrument = deps.instrument ?? ((a: Authenticator) => a);
   const fronted = withCache(config, authenticators, entryVersions);
@@ -114,7 +115,7 @@ function withCache(
   authenticators: readonly Authenticator[],
   entryVersions: ReadonlyMap<Authenticator, EntryVersion>,
 ): readonly Authenticator[] {
-  const settings = config.raw.credential_cache;
+  const settings = config.credential_cache;
   const cache = sharedCredentialCache({ ttlMs: settings.ttl * 1000, maxEntries: settings.max_entries });
   if (!cache) return authenticators;
   const generation = randomUUID();
@@ -130,7 +131,7 @@ function withCache(
  */
 export function topCost(config: Config): number | undefined {
   let top: number | undefined;
-  for (const users of [config.users, config.usersFile?.users]) {
+  for (const users of [config.users, config.users_file?.users]) {
     for (const user of users?.values() ?? []) {
       const cost = user.passwordHash ? bcryptCost(user.passwordHash) : undefined;
       if (cost !== undefined && (top === undefined || cost > top)) top = cost;

@@ -110,17 +110,17 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   /** Runtimes replaced by a reload whose backends are not closed yet (requests may still hold them). */
   const retiring = new Set<Runtime>();
   const lockout = new Lockout({
-    maxEntries: first.raw.lockout.max_entries,
-    policy: () => current.config.raw.lockout,
+    maxEntries: first.lockout.max_entries,
+    policy: () => current.config.lockout,
   });
   const loginQueue = new LoginQueue({
-    policy: () => current.config.raw.login_queue,
+    policy: () => current.config.login_queue,
     onChange: (pending) => metrics.loginQueuePending.set(pending),
     onReject: (reason) => metrics.loginQueueRejections.inc({ reason }),
   });
   const readiness = readinessProbe(log);
-  const recent = new RecentDecisions(first.raw.log.recent_decisions);
-  const metricsAddr = first.raw.metrics.addr;
+  const recent = new RecentDecisions(first.log.recent_decisions);
+  const metricsAddr = first.metrics.addr;
   const metricsServer = metricsAddr
     ? await startMetricsServer(metrics, parseListenAddress(metricsAddr), () => readiness.probe(current))
     : undefined;
@@ -178,7 +178,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     current = next;
     applyConnectionLimits(server.server, next.config);
     metrics.reloads.inc({ result: 'success' });
-    if (!process.env['REGAUTH_LOG_LEVEL']) log.level = next.config.raw.log.level;
+    if (!process.env['REGAUTH_LOG_LEVEL']) log.level = next.config.log.level;
     // Requests that already hold `previous` finish with it; its backends close after a grace period.
     retiring.add(previous);
     setTimeout(() => {
@@ -188,9 +188,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     // The new config may name other files; an editor's rename also needs no re-arming (directories are watched).
     watcher?.watch(watchedFiles(next.config));
     log.info({ config: configFile }, 'config reloaded');
-    recent.resize(next.config.raw.log.recent_decisions);
+    recent.resize(next.config.log.recent_decisions);
     if (recent.size > 0) {
-      const c = recent.compare(next.config.acl, next.config.extAuthz !== undefined);
+      const c = recent.compare(next.config.acl, next.config.ext_authz !== undefined);
       metrics.reloadDecisionChanges.inc({ direction: 'fewer' }, c.fewer);
       metrics.reloadDecisionChanges.inc({ direction: 'more' }, c.more);
       log.info(
@@ -228,19 +228,18 @@ export async function startService(options: ServiceOptions): Promise<Service> {
  * with: a reload applies everything else, but not these.
  */
 function startOnlyChanges(started: Config, next: Config): string[] {
-  const a = started.raw;
-  const b = next.raw;
+  const a = started.server;
+  const b = next.server;
   const changed: [string, boolean][] = [
-    ['server.addr', a.server.addr !== b.server.addr],
-    ['server.path_prefix', started.server.pathPrefix !== next.server.pathPrefix],
+    ['server.addr', a.addr.host !== b.addr.host || a.addr.port !== b.addr.port],
+    ['server.path_prefix', a.pathPrefix !== b.pathPrefix],
     [
       'server.certificate',
-      started.server.tls?.certPem !== next.server.tls?.certPem ||
-        a.server.certificate !== b.server.certificate,
+      a.tls?.certPem !== b.tls?.certPem || a.tls?.certificatePath !== b.tls?.certificatePath,
     ],
-    ['server.key', started.server.tls?.keyPem !== next.server.tls?.keyPem || a.server.key !== b.server.key],
-    ['metrics.addr', a.metrics.addr !== b.metrics.addr],
-    ['log.format', a.log.format !== b.log.format],
+    ['server.key', a.tls?.keyPem !== b.tls?.keyPem || a.tls?.keyPath !== b.tls?.keyPath],
+    ['metrics.addr', started.metrics.addr !== next.metrics.addr],
+    ['log.format', started.log.format !== next.log.format],
   ];
   return changed.filter(([, differs]) => differs).map(([key]) => key);
 }

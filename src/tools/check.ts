@@ -5,6 +5,7 @@ import type { AuthzDecision, Labels } from '../authz/types.js';
 import { BadRequestError } from '../core/errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import type { Config } from '../config/load.js';
+import { ONLINE_BACKENDS } from '../config/sections.js';
 import { defaultService, refusedService } from '../pipeline/pipeline.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import type { Secret } from '../core/secret.js';
@@ -127,8 +128,6 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
 }
 
 /** Backends whose labels are only known when they answer a login (not offline). */
-const ONLINE_LABEL_SOURCES = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'] as const;
-
 /** The labels a config can tell without asking a backend, and a line saying where they came from. */
 export interface OfflineLabels {
   readonly labels: Labels;
@@ -149,7 +148,7 @@ export interface OfflineLabels {
 export function offlineLabels(config: Config, account: string): OfflineLabels {
   for (const [from, users] of [
     ['users', config.users],
-    ['users_file', config.usersFile?.users],
+    ['users_file', config.users_file?.users],
   ] as const) {
     const user = users?.get(account);
     if (user) {
@@ -161,7 +160,7 @@ export function offlineLabels(config: Config, account: string): OfflineLabels {
       };
     }
   }
-  const online = ONLINE_LABEL_SOURCES.filter((name) => config.raw[name] !== undefined);
+  const online = ONLINE_BACKENDS.filter((name) => config[name] !== undefined);
   const where = `${JSON.stringify(account)} is not in users: or users_file`;
   return {
     labels: {},

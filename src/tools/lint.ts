@@ -1,14 +1,13 @@
 import type { AclRuleInfo, AclWarning } from '../authz/acl.js';
 import { compilePattern, PatternCache, REQUEST_FIELDS } from '../authz/pattern.js';
 import type { Config } from '../config/load.js';
-import { formatPath } from '../config/yaml.js';
+import { ONLINE_BACKENDS } from '../config/sections.js';
+import { formatPath } from '../core/errors.js';
 
 /** A finding of `regauth validate`: the config loads, but something in it cannot do what it says. */
 export type LintWarning = AclWarning;
 
 /** Config sections whose backends hand out labels that cannot be known at load time. */
-const DYNAMIC_LABEL_SOURCES = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'] as const;
-
 /**
  * Lints a loaded config (docs/cli.md "`regauth validate`"): every warning the ACL compiler
  * found, plus
@@ -122,11 +121,10 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
 }
 
 function unproducibleLabels(config: Config): LintWarning[] {
-  const raw = config.raw as Record<string, unknown>;
-  if (DYNAMIC_LABEL_SOURCES.some((section) => raw[section] !== undefined)) return [];
+  if (ONLINE_BACKENDS.some((section) => config[section] !== undefined)) return [];
   const known = new Set<string>();
   const values = new Map<string, string[]>();
-  for (const users of [config.users, config.usersFile?.users]) {
+  for (const users of [config.users, config.users_file?.users]) {
     for (const user of users?.values() ?? []) {
       for (const [key, list] of Object.entries(user.labels)) {
         known.add(key);

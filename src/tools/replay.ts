@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { Labels } from '../authz/types.js';
 import type { Config } from '../config/load.js';
+import { ONLINE_BACKENDS } from '../config/sections.js';
 import { BadRequestError } from '../core/errors.js';
 import { parseScopes, type Scope } from '../request/scope.js';
 
@@ -323,10 +324,9 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
   if (!labels) {
     if ((STATIC_BACKENDS as readonly string[]).includes(entry.authenticator)) {
       // Static accounts' labels are the config's own: a labels change in it is a real change.
-      const user = config.users?.get(entry.account) ?? config.usersFile?.users.get(entry.account);
+      const user = config.users?.get(entry.account) ?? config.users_file?.users.get(entry.account);
       if (!user) {
-        const raw = config.raw as Record<string, unknown>;
-        if (['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'].some((s) => raw[s] !== undefined)) {
+        if (ONLINE_BACKENDS.some((s) => config[s] !== undefined)) {
           return {
             undetermined: `${entry.authenticator} account no longer in users: or users_file; another backend may know it`,
           };
@@ -346,7 +346,7 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
   };
   if (labels) {
     const d = config.acl.authorize({ ...request, labels });
-    if (d.rule === null && config.extAuthz)
+    if (d.rule === null && config.ext_authz)
       return { undetermined: 'no ACL rule matches and ext_authz decides' };
     return { granted: d.granted, rule: ruleRef(config, d.rule), by: d.rule === null ? 'deny' : 'acl' };
   }
@@ -361,7 +361,7 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
     }
     return { granted: e.granted, rule: ruleRef(config, e.index), by: 'acl' };
   }
-  if (config.extAuthz) return { undetermined: 'no ACL rule matches and ext_authz decides' };
+  if (config.ext_authz) return { undetermined: 'no ACL rule matches and ext_authz decides' };
   return { granted: [], rule: null, by: 'deny' };
 }
 

@@ -2,6 +2,7 @@ import type { MatchKey, PartialAuthzRequest, RuleExplanation } from '../authz/ac
 import { parseIpMatcher } from '../authz/ip.js';
 import type { AclRuleInfo } from '../authz/acl.js';
 import type { Config } from '../config/load.js';
+import { ONLINE_BACKENDS } from '../config/sections.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import { CheckUsageError, parseScopeArgs } from './check.js';
 
@@ -59,8 +60,6 @@ export interface WhoCanReport {
   readonly fallback: 'ext_authz' | 'deny';
 }
 
-const DYNAMIC_BACKENDS = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'] as const;
-
 /**
  * Who can be granted a scope (docs/cli.md "`regauth who-can`"): the rules that can decide it,
  * in order, each with the static accounts it decides for and, for backends whose accounts
@@ -89,8 +88,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const explained = acl.explain(base);
   const candidates = explained.filter((e) => e.match !== 'no');
   const sources = labelSources(config);
-  const raw = config.raw as Record<string, unknown>;
-  const dynamicBackends = DYNAMIC_BACKENDS.filter((b) => raw[b] !== undefined);
+  const dynamicBackends = ONLINE_BACKENDS.filter((b) => config[b] !== undefined);
 
   // Static accounts: the rules that decide for each, with what is still open (ip, service).
   const accountsOf = new Map<number, WhoCanAccount[]>();
@@ -98,7 +96,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const seen = new Set<string>();
   for (const [backend, users] of [
     ['users', config.users],
-    ['users_file', config.usersFile?.users],
+    ['users_file', config.users_file?.users],
   ] as const) {
     for (const [account, user] of users ?? []) {
       // The first backend that knows an account decides for it (users before users_file).
@@ -155,7 +153,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
     rules,
     dynamicBackends,
     undecided,
-    fallback: config.extAuthz ? 'ext_authz' : 'deny',
+    fallback: config.ext_authz ? 'ext_authz' : 'deny',
   };
 }
 
@@ -212,24 +210,24 @@ function labelSources(config: Config): Map<string, string[]> {
   };
   for (const [section, users] of [
     ['users', config.users],
-    ['users_file', config.usersFile?.users],
+    ['users_file', config.users_file?.users],
   ] as const) {
     for (const user of users?.values() ?? []) for (const key of Object.keys(user.labels)) add(key, section);
   }
-  if (config.ldap) {
-    for (const [label, s] of config.ldap.labels) add(label, `LDAP attribute ${s.attribute}`);
-    if (config.ldap.groupSearch) add(config.ldap.groupSearch.label, 'LDAP group search');
+  if (config.ldap_auth) {
+    for (const [label, s] of config.ldap_auth.labels) add(label, `LDAP attribute ${s.attribute}`);
+    if (config.ldap_auth.groupSearch) add(config.ldap_auth.groupSearch.label, 'LDAP group search');
   }
-  if (config.oidcAuth) {
-    for (const [label, claim] of Object.entries(config.oidcAuth.labelClaims))
+  if (config.oidc_auth) {
+    for (const [label, claim] of Object.entries(config.oidc_auth.labelClaims))
       add(label, `OIDC claim ${claim}`);
   }
-  for (const issuer of config.raw.jwt_auth?.issuers ?? []) {
+  for (const issuer of config.jwt_auth?.issuers ?? []) {
     for (const [label, claim] of Object.entries(issuer.label_claims)) {
       add(label, `CI token claim ${claim} from ${issuer.issuer}`);
     }
   }
-  if (config.extAuth) {
+  if (config.ext_auth) {
     // ext_auth commands print any labels.
     for (const label of new Set([...sources.keys(), ...labelKeysOfAcl(config)])) add(label, 'ext_auth');
   }

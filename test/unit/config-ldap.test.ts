@@ -57,7 +57,7 @@ describe('ldap_auth config', () => {
         labels: '{groups: {attribute: memberOf, parse_cn: true, lower_case: true}}',
       }),
     );
-    const ldap = config.ldap!;
+    const ldap = config.ldap_auth!;
     expect(ldap).toMatchObject({
       host: 'ldap.example.org',
       port: 389,
@@ -72,7 +72,7 @@ describe('ldap_auth config', () => {
     expect(ldap.labels.get('groups')).toEqual({ attribute: 'memberOf', parseCn: true, lowerCase: true });
     expect(ldap.bindPassword?.reveal()).toBe('s3cret-bind');
     expect(inspect(config)).not.toContain('s3cret-bind');
-    expect(JSON.stringify(config.ldap)).not.toContain('s3cret-bind');
+    expect(JSON.stringify(config.ldap_auth)).not.toContain('s3cret-bind');
     expect(config.files).toContain(join(tmp.dir, 'bind-pw'));
   });
 
@@ -87,7 +87,7 @@ describe('ldap_auth config', () => {
         operation_timeout: '10',
         max_concurrency: '4',
       }),
-    ).ldap!;
+    ).ldap_auth!;
     expect(ldap.port).toBe(636);
     expect(ldap.caPem).toContain('BEGIN CERTIFICATE');
     expect(ldap.groupSearch).toEqual({
@@ -106,15 +106,17 @@ describe('ldap_auth config', () => {
     ['ldap.example.org:389', undefined, 'none'],
     ['ldap.example.org:636', 'starttls', 'starttls'],
   ])('addr %s with tls %s → %s (docker_auth default)', (addr, tls, expected) => {
-    expect(load(section({ addr, tls })).ldap!.tls).toBe(expected);
+    expect(load(section({ addr, tls })).ldap_auth!.tls).toBe(expected);
   });
 
   test('docker_auth leftovers load unchanged: CA and skip-verify with tls none, a password file with initial bind', () => {
-    const plain = load(section({ ca_certificate: 'missing.pem', insecure_tls_skip_verify: 'true' })).ldap!;
+    const plain = load(
+      section({ ca_certificate: 'missing.pem', insecure_tls_skip_verify: 'true' }),
+    ).ldap_auth!;
     expect(plain).toMatchObject({ tls: 'none', caPem: undefined });
     const initial = load(
       section({ initial_bind_as_user: 'true', bind_dn: '"uid=${account},ou=people,dc=example,dc=org"' }),
-    ).ldap!;
+    ).ldap_auth!;
     expect(initial.bindPassword).toBeUndefined();
   });
 
@@ -125,7 +127,7 @@ describe('ldap_auth config', () => {
         bind_dn: '"uid=${account},ou=people,dc=example,dc=org"',
         bind_password_file: undefined,
       }),
-    ).ldap!;
+    ).ldap_auth!;
     expect(ldap.bindPassword).toBeUndefined();
   });
 
@@ -149,7 +151,7 @@ describe('ldap_auth config', () => {
       ],
     ],
   ])('%s: the account terms whose spelling a login must match', (_what, filter, terms) => {
-    expect(load(section({ filter: JSON.stringify(filter) })).ldap!.accountTerms).toEqual(terms);
+    expect(load(section({ filter: JSON.stringify(filter) })).ldap_auth!.accountTerms).toEqual(terms);
   });
 
   test.each([

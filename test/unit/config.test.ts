@@ -163,7 +163,7 @@ describe('loadConfigText', () => {
     const good = join(tmp.dir, 'good.htpasswd');
     writeFileSync(good, `# comment\nalice:${hash('a')}\n\nbob:${hash('b')}\n`);
     const config = load(`token:\n  issuer: x\n${keyLines}users_file: ${good}\n`);
-    expect([...(config.usersFile?.users.keys() ?? [])]).toEqual(['alice', 'bob']);
+    expect([...(config.users_file?.users.keys() ?? [])]).toEqual(['alice', 'bob']);
 
     const bad = join(tmp.dir, 'bad.htpasswd');
     writeFileSync(bad, `alice:${hash('a')}\ncarol:$apr1$abc$def\n`);

@@ -441,15 +441,15 @@ describe('config', () => {
     const config = load(
       'ext_auth: {command: ./auth.sh, args: [users.txt]}\next_authz:\n  command: sh\n  timeout: 10s\n  max_concurrency: 2\n',
     );
-    expect(config.extAuth).toEqual({
+    expect(config.ext_auth).toEqual({
       command: join(FIXTURES, 'auth.sh'),
       args: ['users.txt'],
       timeoutMs: 5000,
       maxConcurrency: 8,
       maxPerClient: 2,
     });
-    expect(config.extAuthz?.command).toMatch(/\/sh$/);
-    expect(config.extAuthz).toMatchObject({
+    expect(config.ext_authz?.command).toMatch(/\/sh$/);
+    expect(config.ext_authz).toMatchObject({
       timeoutMs: 10_000,
       maxConcurrency: 2,
       maxPerClient: 1,

@@ -29,7 +29,7 @@ beforeAll(async () => {
     runtime: (base) => ({ ...base, authenticators: [...base.authenticators, directory] }),
     server: {
       metrics: createMetrics(),
-      lockout: new Lockout({ maxEntries: 100, policy: () => runtime.config.raw.lockout }),
+      lockout: new Lockout({ maxEntries: 100, policy: () => runtime.config.lockout }),
     },
   });
   runtime = started.runtime;

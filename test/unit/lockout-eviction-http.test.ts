@@ -33,7 +33,7 @@ jwt_auth:
 acl: [{match: {}, actions: [pull]}]
 `,
     runtime: (base) => (runtime = base),
-    server: { lockout: new Lockout({ maxEntries: 50, policy: () => runtime.config.raw.lockout }) },
+    server: { lockout: new Lockout({ maxEntries: 50, policy: () => runtime.config.lockout }) },
   });
 });
 afterAll(async () => {

@@ -77,7 +77,7 @@ acl: [{match: {}, actions: [pull]}]
       runtime = { ...base, authenticators: base.authenticators.map(counting) };
       return runtime;
     },
-    server: { lockout: new Lockout({ maxEntries: 10_000, policy: () => runtime.config.raw.lockout }) },
+    server: { lockout: new Lockout({ maxEntries: 10_000, policy: () => runtime.config.lockout }) },
   });
 });
 afterAll(async () => {

@@ -60,7 +60,7 @@ describe('a flood of uncached logins over HTTP', () => {
       server: {
         metrics,
         loginQueue: new LoginQueue({
-          policy: () => runtime.config.raw.login_queue,
+          policy: () => runtime.config.login_queue,
           onChange: (n) => {
             highest = Math.max(highest, n);
             metrics.loginQueuePending.set(n);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, strict } from '../../core/schema.js';
+import { plainSection } from '../../core/section.js';
 
 /**
  * Signature algorithms a CI token may use. Asymmetric only: `none` and the HMAC family (HS*)
@@ -108,3 +109,6 @@ export const jwtAuthSchema = strict({
 
 export type JwtAuthConfig = z.output<typeof jwtAuthSchema>;
 export type TrustedIssuerConfig = z.output<typeof trustedIssuer>;
+
+/** `jwt_auth:` CI identity tokens from trusted issuers, used as they are validated. */
+export const jwtSection = plainSection(jwtAuthSchema.optional());

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
 import { Secret } from '../../core/secret.js';
 import { durationBetween, nonEmpty, strict } from '../../core/schema.js';
+import { defineSection } from '../../core/section.js';
 
 /**
  * The `ldap_auth` section: docker_auth's keys (addr, tls, insecure_tls_skip_verify,
@@ -231,3 +232,9 @@ export function parseLdapAddress(
   }
   return { host: (m[1] ?? m[2])!, port };
 }
+
+/** `ldap_auth:` the directory to authenticate against (docker_auth's `ldap_auth`). */
+export const ldapSection = defineSection({
+  schema: ldapAuthSchema.optional(),
+  compile: (raw, ctx) => compileLdapConfig(raw, ctx),
+});

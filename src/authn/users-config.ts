@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
+import { nonEmpty, strict } from '../core/schema.js';
+import { defineSection } from '../core/section.js';
+import { parseHtpasswd } from './htpasswd.js';
+import { BCRYPT_HASH } from './password.js';
+import type { StaticUser } from './users.js';
+
+/** `{group: [admins]}`; a single string is taken as a one-value list. */
+const labels = z.record(
+  z.string(),
+  z.union([z.string().transform((s) => [s]), z.array(z.string({ error: 'label values must be strings' }))]),
+  { error: 'must be a mapping of label name to a list of values' },
+);
+
+const user = strict({
+  password: nonEmpty.optional(),
+  labels: labels.default({}),
+});
+
+/**
+ * `users:` accounts written in the config, a bcrypt hash and labels each. A name YAML reads as
+ * another type (`~`, `1`, `true`) or a password that is not a bcrypt hash is an error naming it;
+ * the other accounts are still checked, so one load reports every problem.
+ */
+export const usersSection = defineSection({
+  schema: z
+    .record(
+      z.string(),
+      user.nullable().transform((u) => u ?? { labels: {} }),
+    )
+    .optional(),
+  compile(raw, ctx): ReadonlyMap<string, StaticUser> {
+    const notStrings = ctx.nonStringKeysAt(['users']);
+    const errors: ConfigError[] = [];
+    const users = new Map<string, StaticUser>();
+    for (const [name, u] of Object.entries(raw)) {
+      if (notStrings.has(name)) {
+        errors.push(
+          new ConfigError(
+            formatPath(['users', name]),
+            `user name ${name} is not a string (YAML reads ~, null, numbers and true/false as other types); quote it ("${name}") if that is the name`,
+          ),
+        );
+      } else if (u.password !== undefined && !BCRYPT_HASH.test(u.password)) {
+        errors.push(
+          new ConfigError(
+            formatPath(['users', name, 'password']),
+            'must be a bcrypt hash ($2a$, $2b$ or $2y$); make one with `regauth hash` or `htpasswd -nB`',
+          ),
+        );
+      } else {
+        users.set(name, { passwordHash: u.password, labels: u.labels });
+      }
+    }
+    if (errors.length > 0) throw new ConfigErrors(errors);
+    return users;
+  },
+});
+
+/** `users_file:` an htpasswd file of bcrypt entries, read at load and watched for reloads. */
+export const usersFileSection = defineSection({
+  schema: nonEmpty.optional(),
+  compile(file, ctx): { readonly path: string; readonly users: ReadonlyMap<string, StaticUser> } {
+    const path = ctx.at(file);
+    return { path, users: parseHtpasswd(ctx.readFile('users_file', path), path) };
+  },
+});
