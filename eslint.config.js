@@ -9,7 +9,7 @@ export default tseslint.config(
     // promise must be awaited (or explicitly voided), never interpolated or passed where a value goes.
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.js'] },
+        projectService: { allowDefaultProject: ['eslint.config.js', '.dependency-cruiser.cjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

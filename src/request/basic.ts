@@ -1,6 +1,6 @@
 import { BadRequestError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
-import type { Credentials } from '../authn/types.js';
+import type { Credentials } from './credentials.js';
 
 const MAX_ACCOUNT_LENGTH = 256;
 

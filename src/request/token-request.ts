@@ -1,6 +1,6 @@
 import { BadRequestError, UnsupportedGrantError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
-import type { Credentials } from '../authn/types.js';
+import type { Credentials } from './credentials.js';
 import { checkAccount, parseBasicAuth } from './basic.js';
 import { parseScopes, type Scope } from './scope.js';
 
