@@ -68,7 +68,10 @@ export interface LookupResult {
   readonly account?: string;
 }
 
-/** One authentication backend (static users, htpasswd, LDAP, OIDC app passwords, CI tokens, external program). */
+/**
+ * One authentication backend (static users, htpasswd, LDAP, OIDC app passwords, CI tokens, external
+ * program). Every backend runs the same contract tests (test/helpers/authn-contract.ts).
+ */
 export interface Authenticator {
   /** Short stable name for logs and metrics: `users`, `users_file`, `ldap_auth`, … */
   readonly name: string;
