@@ -29,6 +29,8 @@ export interface ContractSubject {
    * unreachable), asked with `known`. Absent for backends that always can (static users).
    */
   readonly unavailable?: () => Authenticator | Promise<Authenticator>;
+  /** Further passwords of the kind it judges that must not authenticate `known.account` (forgeries, expired ones). */
+  readonly oddPasswords?: readonly string[];
   /** Releases what the subject holds. */
   readonly close?: () => Promise<void>;
 }
@@ -52,7 +54,8 @@ async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: u
  * Odd credentials a client can send (account names pass the request parser's check): none may
  * authenticate, and none may make the backend throw anything but BackendUnavailableError.
  */
-function oddCredentials(known: Login): [string, string | undefined][] {
+function oddCredentials(subject: ContractSubject): [string, string | undefined][] {
+  const { known } = subject;
   const accounts = [known.account, 'x'.repeat(256), '*', 'a)(uid=*', 'a\\2a', 'ü∂ℌ', '..', '#', ',ou=x'];
   const passwords = [
     undefined,
@@ -65,6 +68,9 @@ function oddCredentials(known: Login): [string, string | undefined][] {
     'rga_a.b.c',
     'a.b.c',
     'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
+    subject.wrongPassword,
+    subject.unknown.password,
+    ...(subject.oddPasswords ?? []),
   ];
   return accounts.flatMap((account) =>
     passwords.map((password): [string, string | undefined] => [account, password]),
@@ -128,7 +134,7 @@ export function describeAuthenticatorContract(
 
     test('odd credentials never authenticate, and throw nothing but BackendUnavailableError', async () => {
       const seen: string[] = [];
-      for (const [account, password] of oddCredentials(subject.known)) {
+      for (const [account, password] of oddCredentials(subject)) {
         const settled = await settle(login(subject.authenticator, account, password));
         if ('error' in settled) {
           expect(settled.error, `${JSON.stringify(account)} threw`).toBeInstanceOf(BackendUnavailableError);

@@ -148,6 +148,11 @@ describeAuthenticatorContract('oidc_auth app passwords', async () => {
     },
     // Any account may hold an app password: a refused one cannot say whether the account exists.
     unknownAnswer: 'denied',
+    oddPasswords: [
+      (await issueAppPassword(ours, 'alice', labels, now - 365 * 86400)).password.reveal(),
+      (await issueAppPassword(ours, 'bob', labels, now)).password.reveal(),
+      (await issueAppPassword(ours, 'alice', labels, now)).password.reveal().slice(0, -4),
+    ],
   };
 });
 
@@ -181,6 +186,12 @@ describeAuthenticatorContract('jwt_auth', async () => {
     unknown: { account: 'nobody/else', password: await token('nobody/else', forged) },
     // A CI token carries its account: a refused one cannot say whether the account exists.
     unknownAnswer: 'denied',
+    oddPasswords: [
+      issuer.unsigned({ aud: 'registry.test', repository: 'acme/app' }),
+      await issuer.sign({ aud: 'registry.test', repository: 'acme/app' }, { expiresIn: -600 }),
+      await issuer.sign({ aud: 'another.registry', repository: 'acme/app' }),
+      (await token('acme/app')).slice(0, -4),
+    ],
     // The issuer's keys cannot be fetched.
     unavailable: () => trusted({ jwks_uri: `http://127.0.0.1:${closedPort}/jwks` }),
   };
