@@ -1,6 +1,6 @@
 import type { Labels } from '../authz/types.js';
 import type { PasswordVerifier } from './password.js';
-import type { Authenticator, Credentials } from './types.js';
+import type { Authenticator, Credentials, LookupResult } from './types.js';
 
 /** The chain's verdict, with the backend that decided (for the audit log). */
 export type ChainResult =
@@ -102,4 +102,28 @@ async function firstAnswer(
     }
   }
   return { outcome: 'denied', reason: 'unknown account', by: null };
+}
+
+/** An account the chain found without its password, with the backend that decided. */
+export type ChainLookup = LookupResult & { readonly by: string };
+
+/**
+ * Finds an account without its password (for the refresh grant) by the rule logins follow: the
+ * backends are asked in their fixed order and the first that finds the account decides. A
+ * backend without `lookup` cannot say, and is passed over. Undefined when none finds it.
+ * `through`: the name of the last backend to ask (the refresh grant needs no answer from a
+ * backend after the one its token names: none of them can decide for the account before it).
+ * A backend that throws (cannot answer) fails the lookup: the error propagates.
+ */
+export async function lookupAccount(
+  authenticators: readonly Authenticator[],
+  account: string,
+  options: { readonly through?: string } = {},
+): Promise<ChainLookup | undefined> {
+  for (const authenticator of authenticators) {
+    const found = await authenticator.lookup?.(account);
+    if (found !== undefined) return { ...found, by: authenticator.name };
+    if (authenticator.name === options.through) break;
+  }
+  return undefined;
 }

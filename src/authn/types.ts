@@ -44,7 +44,20 @@ export type AuthnResult =
     }
   | { readonly outcome: 'no_match' };
 
-/** One authentication backend (static users, htpasswd, LDAP, OIDC app passwords, CI tokens, external program). */
+/** What `lookup` finds for an account that exists (see Authenticator.lookup). */
+export interface LookupResult {
+  /** The account's current labels; absent when the backend cannot know them again. */
+  readonly labels?: Labels;
+  /** The same credential fingerprint `authenticate` gives for the account. */
+  readonly fingerprint?: string;
+  /** The account as the backend stores it, when it holds it under another spelling. */
+  readonly account?: string;
+}
+
+/**
+ * One authentication backend (static users, htpasswd, LDAP, OIDC app passwords, CI tokens, external
+ * program). Every backend runs the same contract tests (test/helpers/authn-contract.ts).
+ */
 export interface Authenticator {
   /** Short stable name for logs and metrics: `users`, `users_file`, `ldap_auth`, … */
   readonly name: string;
@@ -56,11 +69,7 @@ export interface Authenticator {
    * `account` is set when the backend holds it under another spelling (LDAP: `alice` for
    * `Alice`). Throws when the backend cannot answer. Backends without it cannot back refresh tokens.
    */
-  lookup?(
-    account: string,
-  ): Promise<
-    { readonly labels?: Labels; readonly fingerprint?: string; readonly account?: string } | undefined
-  >;
+  lookup?(account: string): Promise<LookupResult | undefined>;
   /**
    * True when `lookup` cannot give the account's labels back (app passwords: they came from the
    * identity provider at login): refresh tokens then record the login's labels. Otherwise they

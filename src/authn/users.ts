@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Labels } from '../authz/types.js';
 import type { PasswordVerifier } from './password.js';
-import type { Authenticator, AuthnResult, Credentials } from './types.js';
+import type { Authenticator, AuthnResult, Credentials, LookupResult } from './types.js';
 
 /** A statically configured account. */
 export interface StaticUser {
@@ -40,7 +40,7 @@ export class StaticUsersAuthenticator implements Authenticator {
   }
 
   /** The account's current labels and credential fingerprint, for refresh tokens (no password needed). */
-  async lookup(account: string): Promise<{ labels: Labels; fingerprint?: string } | undefined> {
+  async lookup(account: string): Promise<LookupResult | undefined> {
     const user = this.#users.get(account);
     if (!user) return undefined;
     return user.passwordHash === undefined

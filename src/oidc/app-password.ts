@@ -5,7 +5,7 @@ import type { OidcAuthConfig } from './config.js';
 import { deriveKey } from './keys.js';
 import { Secret } from '../core/secret.js';
 import { foldAccountName } from '../core/account-name.js';
-import type { Authenticator, AuthnResult, Credentials } from '../authn/types.js';
+import type { Authenticator, AuthnResult, Credentials, LookupResult } from '../authn/types.js';
 
 /** Every app password starts with this, so other passwords are told apart without any crypto. */
 export const APP_PASSWORD_PREFIX = 'rga_';
@@ -97,7 +97,7 @@ export class AppPasswordAuthenticator implements Authenticator {
    * app passwords also revokes the refresh tokens obtained with them. The labels are those the
    * refresh token recorded at login (`labelsInRefreshToken`).
    */
-  async lookup(account: string): Promise<{ fingerprint: string }> {
+  async lookup(account: string): Promise<LookupResult> {
     return { fingerprint: this.#fingerprint(account) };
   }
 

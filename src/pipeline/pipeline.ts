@@ -1,5 +1,5 @@
 import { BadRequestError, InvalidGrantError, UnauthorizedError } from '../core/errors.js';
-import { authenticate } from '../authn/chain.js';
+import { authenticate, lookupAccount } from '../authn/chain.js';
 import type { AuthzDecision, AuthzRequest, Labels } from '../authz/types.js';
 import type { Secret } from '../core/secret.js';
 import { authorizeScopes } from '../authz/chain.js';
@@ -187,19 +187,16 @@ async function redeemRefreshToken(
     throw new InvalidGrantError('refresh tokens are disabled: token.refresh is not set in the config');
   if (!token) throw new BadRequestError('missing refresh_token');
   const claims = await runtime.refresh.verify(token, { service, now });
-  const index = runtime.authenticators.findIndex((a) => a.name === claims.authenticator);
-  const authenticator = runtime.authenticators[index];
-  if (!authenticator?.lookup) throw new InvalidGrantError('refresh token revoked: authenticator removed');
-  // The chain's first answer decides (docs/configuration.md "Sections"): when an earlier backend
-  // now knows the account, a login would check another password, so this token no longer speaks for
-  // it.
-  for (const earlier of runtime.authenticators.slice(0, index)) {
-    if ((await earlier.lookup?.(claims.account)) !== undefined) {
-      throw new InvalidGrantError('refresh token revoked: account moved to another authenticator');
-    }
-  }
-  const current = await authenticator.lookup(claims.account);
+  const issuer = runtime.authenticators.find((a) => a.name === claims.authenticator);
+  if (!issuer?.lookup) throw new InvalidGrantError('refresh token revoked: authenticator removed');
+  // The chain's first answer decides (docs/configuration.md "Sections"), for lookups as for
+  // logins: when an earlier backend now knows the account, a login would check another password,
+  // so this token no longer speaks for it.
+  const current = await lookupAccount(runtime.authenticators, claims.account, { through: issuer.name });
   if (current === undefined) throw new InvalidGrantError('refresh token revoked: account removed');
+  if (current.by !== issuer.name) {
+    throw new InvalidGrantError('refresh token revoked: account moved to another authenticator');
+  }
   if (current.account !== undefined && current.account !== claims.account) {
     throw new InvalidGrantError('refresh token revoked: the account is now spelled otherwise');
   }
@@ -207,7 +204,7 @@ async function redeemRefreshToken(
     throw new InvalidGrantError('refresh token revoked: credential changed');
   }
   const labels = current.labels ?? claims.labels ?? {};
-  return { labels, fingerprint: current.fingerprint, account: claims.account, by: authenticator.name };
+  return { labels, fingerprint: current.fingerprint, account: claims.account, by: issuer.name };
 }
 
 /**

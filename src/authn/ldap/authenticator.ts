@@ -14,7 +14,7 @@ import type { Labels } from '../../authz/types.js';
 import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import { foldAccountName } from '../../core/account-name.js';
-import type { Authenticator, AuthnResult, Credentials } from '../types.js';
+import type { Authenticator, AuthnResult, Credentials, LookupResult } from '../types.js';
 
 /** The part of ldapts' Client this backend uses; tests inject a fake. */
 export type LdapClient = Pick<Client, 'bind' | 'search' | 'startTLS' | 'unbind' | 'isConnected' | 'isBound'>;
@@ -44,9 +44,7 @@ const NAME = 'ldap_auth';
 export class LdapAuthenticator implements Authenticator {
   readonly name = NAME;
   /** Defined only with a service account: refresh tokens need a lookup without the password. */
-  readonly lookup?: (
-    account: string,
-  ) => Promise<{ readonly labels: Labels; readonly account?: string } | undefined>;
+  readonly lookup?: (account: string) => Promise<LookupResult | undefined>;
 
   readonly #config: LdapConfig;
   readonly #factory: LdapClientFactory;
@@ -103,9 +101,7 @@ export class LdapAuthenticator implements Authenticator {
     await service?.then(quietUnbind, () => undefined);
   }
 
-  async #lookup(
-    account: string,
-  ): Promise<{ readonly labels: Labels; readonly account?: string } | undefined> {
+  async #lookup(account: string): Promise<LookupResult | undefined> {
     if (account === '') return undefined;
     return this.#limited(async () => {
       const found = await this.#withService((client) => this.#findEntry(client, account));
