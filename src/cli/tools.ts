@@ -12,13 +12,14 @@ import {
   type Config,
 } from '../config/load.js';
 import { closeRuntime, createRuntime, type Runtime } from '../runtime.js';
+import { UsageError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
-import { checkAccess, CheckUsageError, formatReport, offlineLabels, parseLabelArgs } from '../tools/check.js';
+import { checkAccess, formatReport, offlineLabels, parseLabelArgs } from '../tools/check.js';
 import { diagnose, formatCheck, probeRealm, readRegistryConfig } from '../tools/doctor.js';
-import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
-import { keysActivate, keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
+import { DEFAULT_BCRYPT_COST, hashPassword, passwordFromStdin } from '../tools/hash.js';
+import { keysActivate, keysInit, keysRotate, pasteBlocks } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
 import { formatWhoCan, whoCan } from '../tools/who-can.js';
 import { formatReplay, replayAudit, type AuditSource } from '../tools/replay.js';
@@ -34,11 +35,6 @@ export interface ToolIO {
   readonly stdinStream?: () => AsyncIterable<Buffer | string>;
   /** Records a non-zero exit code (1: a finding or failed expectation). */
   readonly setExitCode: (code: number) => void;
-}
-
-/** A problem with how a verb was called (exit code 2); main.ts prints `regauth: <message>`. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
 }
 
 export const processIO: ToolIO = {
@@ -146,18 +142,6 @@ function integer(value: string): number {
   return Number(value);
 }
 
-/** Maps the tools' own input errors to usage errors (exit code 2). */
-async function usage<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof CheckUsageError || err instanceof HashInputError || err instanceof KeysUsageError) {
-      throw new UsageError(err.message, { cause: err });
-    }
-    throw err;
-  }
-}
-
 /**
  * Adds `validate`, `check`, `test`, `who-can`, `replay`, `hash`, `keys init|rotate|activate`,
  * `doctor` and `schema` to the program.
@@ -231,16 +215,14 @@ Examples:
         const config = await loadForTool(opts.config, io, { note: !opts.json });
         const password = opts.passwordStdin ? new Secret(passwordFromStdin(await io.readStdin())) : undefined;
         const result = await withRuntime(config, (runtime) =>
-          usage(() =>
-            checkAccess(runtime, {
-              account: opts.account,
-              scopes: opts.scope,
-              ...(opts.label.length > 0 ? { labels: parseLabelArgs(opts.label) } : {}),
-              ...(opts.service === undefined ? {} : { service: opts.service }),
-              ...(opts.ip === undefined ? {} : { ip: opts.ip }),
-              ...(password ? { password } : {}),
-            }),
-          ),
+          checkAccess(runtime, {
+            account: opts.account,
+            scopes: opts.scope,
+            ...(opts.label.length > 0 ? { labels: parseLabelArgs(opts.label) } : {}),
+            ...(opts.service === undefined ? {} : { service: opts.service }),
+            ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+            ...(password ? { password } : {}),
+          }),
         );
         if (result.outcome === 'unauthenticated') {
           io.stderr(`regauth: authentication failed for ${JSON.stringify(opts.account)}: ${result.reason}\n`);
@@ -309,13 +291,11 @@ Example:
     .action(
       async (scope: string, opts: { config: string; service?: string; ip?: string; json?: boolean }) => {
         const config = await loadForTool(opts.config, io, { note: false });
-        const report = await usage(async () =>
-          whoCan(config, {
-            scope,
-            ...(opts.service === undefined ? {} : { service: opts.service }),
-            ...(opts.ip === undefined ? {} : { ip: opts.ip }),
-          }),
-        );
+        const report = whoCan(config, {
+          scope,
+          ...(opts.service === undefined ? {} : { service: opts.service }),
+          ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+        });
         io.stdout(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatWhoCan(report));
       },
     );
@@ -374,7 +354,7 @@ Example:
     )
     .action(async (opts: { cost: number }) => {
       const password = new Secret(passwordFromStdin(await io.readStdin()));
-      io.stdout(`${await usage(() => hashPassword(password, opts.cost))}\n`);
+      io.stdout(`${await hashPassword(password, opts.cost)}\n`);
     });
 
   const keys = program
@@ -393,7 +373,7 @@ Example:
     .addOption(new Option('--alg <alg>', 'key algorithm').choices(['ES256', 'RS256']).default('ES256'))
     .addHelpText('after', '\nExample:\n  regauth keys init --dir /etc/regauth/keys --alg ES256')
     .action(async (opts: { dir: string; alg: 'ES256' | 'RS256' }) => {
-      const files = await usage(() => keysInit(opts.dir, { alg: opts.alg }));
+      const files = await keysInit(opts.dir, { alg: opts.alg });
       io.stdout(`wrote ${files.key} (0600), ${files.certificate}, ${files.bundle}, ${files.jwks}\n\n`);
       io.stdout(pasteBlocks(files, await readFile(files.certificate, 'utf8')));
     });
@@ -425,7 +405,7 @@ Example:
   regauth keys activate --dir /etc/regauth/keys`,
     )
     .action(async (opts: { dir: string; alg?: 'ES256' | 'RS256' }) => {
-      const files = await usage(() => keysRotate(opts.dir, opts.alg ? { alg: opts.alg } : {}));
+      const files = await keysRotate(opts.dir, opts.alg ? { alg: opts.alg } : {});
       io.stdout(
         `wrote the next key ${files.nextKey} (0600) and ${files.nextCertificate}; regauth still signs with ${files.key}\n` +
           `${files.bundle} and ${files.jwks} now hold the current and the next key` +
@@ -456,7 +436,7 @@ Example:
   regauth keys activate --dir /etc/regauth/keys`,
     )
     .action(async (opts: { dir: string }) => {
-      const files = await usage(() => keysActivate(opts.dir));
+      const files = await keysActivate(opts.dir);
       io.stdout(
         `${files.key} is now the key with kid ${files.kid}; regauth signs with it once it reloads (file change or SIGHUP)\n` +
           (files.retiredKid ? `the old key (kid ${files.retiredKid}) is ${files.previousKey}; ` : '') +

@@ -3,7 +3,8 @@ import { parseIpMatcher } from '../authz/ip.js';
 import type { AclRuleInfo } from '../authz/acl.js';
 import type { Config } from '../config/load.js';
 import { formatScope, type Scope } from '../request/scope.js';
-import { CheckUsageError, parseScopeArgs } from './check.js';
+import { UsageError } from '../errors.js';
+import { parseScopeArgs } from './check.js';
 
 /** What `regauth who-can` is asked: one scope, and optionally the service and client address. */
 export interface WhoCanInput {
@@ -65,17 +66,17 @@ const DYNAMIC_BACKENDS = ['ext_auth', 'ldap_auth', 'oidc_auth', 'jwt_auth'] as c
  * Who can be granted a scope (docs/cli.md "`regauth who-can`"): the rules that can decide it,
  * in order, each with the static accounts it decides for and, for backends whose accounts
  * cannot be listed, its conditions in words. Decided with the config's compiled ACL
- * (CompiledAcl.explain), never a second matcher. Throws CheckUsageError on a bad scope or address.
+ * (CompiledAcl.explain), never a second matcher. Throws UsageError on a bad scope or address.
  */
 export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const scopes = parseScopeArgs([input.scope]);
-  if (scopes.length !== 1) throw new CheckUsageError('give one scope, e.g. repository:prod/api:push');
+  if (scopes.length !== 1) throw new UsageError('give one scope, e.g. repository:prod/api:push');
   const scope = scopes[0]!;
   if (input.ip !== undefined) {
     try {
       parseIpMatcher(input.ip);
     } catch {
-      throw new CheckUsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
+      throw new UsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
     }
   }
   const acl = config.acl;

@@ -1,9 +1,10 @@
 import bcrypt from 'bcryptjs';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runProgram } from '../../src/cli/exit.js';
 import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
 import { loadSigningKey } from '../../src/token/keys.js';
 import { generateSigningMaterial } from '../../src/token/generate.js';
@@ -31,13 +32,8 @@ async function regauth(args: string[], stdin = ''): Promise<Run> {
     .exitOverride()
     .configureOutput({ writeOut: (t) => void (stdout += t), writeErr: (t) => void (stderr += t) });
   addToolCommands(program, io);
-  try {
-    await program.parseAsync(['node', 'regauth', ...args]);
-  } catch (err) {
-    if (err instanceof CommanderError) return { code: err.exitCode === 0 ? 0 : 2, stdout, stderr };
-    return { code: 2, stdout, stderr: stderr + `regauth: ${(err as Error).message}\n` };
-  }
-  return { code, stdout, stderr };
+  const failed = await runProgram(program, ['node', 'regauth', ...args], (t) => void (stderr += t));
+  return { code: failed === 0 ? code : failed, stdout, stderr };
 }
 
 const tmp = tempDir('regauth-cli-');
