@@ -149,7 +149,7 @@ function integer(value: string): number {
 export function addToolCommands(program: Command, io: ToolIO = processIO): void {
   program.addHelpText(
     'after',
-    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage or invalid config; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing).\nRun `regauth <command> --help` for a command's options and an example.",
+    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage, an invalid config, or a file named that cannot be read or written; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing); 70 a bug in regauth (stderr asks for a report and gives the stack).\nRun `regauth <command> --help` for a command's options and an example.",
   );
   program
     .command('validate')

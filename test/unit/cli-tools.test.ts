@@ -405,11 +405,13 @@ describe('regauth check', () => {
   });
 });
 
-test('--help lists every exit code, an unreachable backend (3) included', async () => {
+test('--help lists every exit code, an unreachable backend (3) and a bug (70) included', async () => {
   const run = await regauth(['--help']);
-  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
-    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage or invalid config; 3 a backend could not answer',
+  const help = run.stdout.replace(/\s+/g, ' ');
+  expect(help).toContain(
+    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage, an invalid config, or a file named that cannot be read or written; 3 a backend could not answer',
   );
+  expect(help).toContain('; 70 a bug in regauth');
 });
 
 test('check --help says --scope is required and repeatable', async () => {
