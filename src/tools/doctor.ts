@@ -21,7 +21,7 @@ export interface DoctorCheck {
 export const MIN_CERT_DAYS = 30;
 const DAY_MS = 86_400_000;
 
-interface RegistryToken {
+export interface RegistryToken {
   readonly realm?: unknown;
   readonly service?: unknown;
   readonly issuer?: unknown;
