@@ -1,20 +1,14 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { BackendUnavailableError, ConfigError, ConfigErrors } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/log.js';
 import { createLogger, envLogLevel } from '../core/log.js';
 import { startService } from '../service/service.js';
+import { EXIT, runProgram } from './exit.js';
 import { addToolCommands } from './tools.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
-
-/**
- * Exit codes (docs/cli.md "Exit codes and the config"): 0 ok, 1 a finding or denial, 2 bad usage
- * or config, 3 a backend could not answer.
- */
-export const EXIT = { ok: 0, finding: 1, usage: 2, unavailable: 3 } as const;
 
 /** How long in-flight requests may take after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -90,26 +84,6 @@ export function nestedHelp(argv: readonly string[]): string[] {
   return [node!, script!, ...rest, '--help'];
 }
 
-async function main(argv: string[]): Promise<number> {
-  try {
-    await buildProgram().parseAsync(nestedHelp(argv));
-    return EXIT.ok;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    if (err instanceof BackendUnavailableError) {
-      // Not the operator's usage: the directory (or ext command, or provider) could not answer.
-      process.stderr.write(`regauth: ${err.message}\n`);
-      return EXIT.unavailable;
-    }
-    if (err instanceof ConfigErrors || err instanceof ConfigError) {
-      process.stderr.write(`regauth: ${err.message}\n`);
-      return EXIT.usage;
-    }
-    process.stderr.write(`regauth: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT.usage;
-  }
-}
-
 // `regauth test … | head`: a reader that stops early is not an error in itself (as with any Unix
 // tool). The rest of the output is dropped; the exit code stays the verb's own, so a failed
 // expectation still fails a pipeline run with pipefail.
@@ -118,5 +92,5 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const code = await main(process.argv);
+const code = await runProgram(buildProgram(), nestedHelp(process.argv), (text) => process.stderr.write(text));
 if (code !== EXIT.ok) process.exitCode = code;

@@ -12,17 +12,32 @@ import {
   type Config,
 } from '../config/load.js';
 import { closeRuntime, createRuntime, type Runtime } from '../pipeline/runtime.js';
+import { UsageError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
-import { checkAccess, CheckUsageError, formatReport, offlineLabels, parseLabelArgs } from '../tools/check.js';
-import { diagnose, formatCheck, probeRealm, readRegistryConfig } from '../tools/doctor.js';
-import { DEFAULT_BCRYPT_COST, hashPassword, HashInputError, passwordFromStdin } from '../tools/hash.js';
-import { keysActivate, keysInit, keysRotate, KeysUsageError, pasteBlocks } from '../tools/keys.js';
+import { checkAccess, formatReport, offlineLabels, parseLabelArgs } from '../tools/check.js';
+import {
+  diagnose,
+  formatCheck,
+  probeRealm,
+  readRegistryConfig,
+  type DoctorCheck,
+  type RegistryToken,
+} from '../tools/doctor.js';
+import { DEFAULT_BCRYPT_COST, hashPassword, passwordFromStdin } from '../tools/hash.js';
+import {
+  keysActivate,
+  keysInit,
+  keysRotate,
+  pasteBlocks,
+  type ActivateResult,
+  type RotateResult,
+} from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
 import { formatWhoCan, whoCan } from '../tools/who-can.js';
 import { formatReplay, replayAudit, type AuditSource } from '../tools/replay.js';
-import { formatFailure, loadPolicyTests, runPolicyTests } from '../tools/policy-test.js';
+import { formatFailure, loadPolicyTests, runPolicyTests, type PolicyTest } from '../tools/policy-test.js';
 
 /** Where the operator tools read and write; injected so tests run them in-process. */
 export interface ToolIO {
@@ -34,11 +49,6 @@ export interface ToolIO {
   readonly stdinStream?: () => AsyncIterable<Buffer | string>;
   /** Records a non-zero exit code (1: a finding or failed expectation). */
   readonly setExitCode: (code: number) => void;
-}
-
-/** A problem with how a verb was called (exit code 2); main.ts prints `regauth: <message>`. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
 }
 
 export const processIO: ToolIO = {
@@ -146,50 +156,90 @@ function integer(value: string): number {
   return Number(value);
 }
 
-/** Maps the tools' own input errors to usage errors (exit code 2). */
-async function usage<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof CheckUsageError || err instanceof HashInputError || err instanceof KeysUsageError) {
-      throw new UsageError(err.message, { cause: err });
-    }
-    throw err;
-  }
+/** `-c, --config <file>`, default config.yml: the verbs that read the config `serve` reads. */
+function configOption(command: Command): Command {
+  return command.option('-c, --config <file>', 'config file', 'config.yml');
 }
+
+/** `--json`: the verb prints its whole report as one JSON object instead of text. */
+function jsonReportOption(command: Command): Command {
+  return command.option('--json', 'print the report as one JSON object');
+}
+
+/** A report as one indented JSON object (`--json`), else as the verb's text. */
+function printReport<T>(
+  io: ToolIO,
+  report: T,
+  json: boolean | undefined,
+  format: (report: T) => string,
+): void {
+  io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : format(report));
+}
+
+/** `1 warning`, `2 problems`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+const EXIT_CODES_HELP =
+  "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage, an invalid config, or a file named that cannot be read or written; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing); 70 a bug in regauth (stderr asks for a report and gives the stack).\nRun `regauth <command> --help` for a command's options and an example.";
 
 /**
  * Adds `validate`, `check`, `test`, `who-can`, `replay`, `hash`, `keys init|rotate|activate`,
- * `doctor` and `schema` to the program.
+ * `schema` and `doctor` to the program, in that order (the order of `--help`).
  */
 export function addToolCommands(program: Command, io: ToolIO = processIO): void {
-  program.addHelpText(
-    'after',
-    "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage or invalid config; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing).\nRun `regauth <command> --help` for a command's options and an example.",
-  );
-  program
-    .command('validate')
-    .description(
-      'load and lint a config: errors name their YAML path and line (exit 2); warnings (exit 1) for rules that never decide, patterns that cannot match, labels no backend produces, unknown actions',
-    )
-    .option('-c, --config <file>', 'config file', 'config.yml')
+  program.addHelpText('after', EXIT_CODES_HELP);
+  addValidate(program, io);
+  addCheck(program, io);
+  addTest(program, io);
+  addWhoCan(program, io);
+  addReplay(program, io);
+  addHash(program, io);
+  addKeys(program, io);
+  addSchema(program, io);
+  addDoctor(program, io);
+}
+
+/** `regauth validate`: load the config, then lint it. */
+function addValidate(program: Command, io: ToolIO): void {
+  configOption(
+    program
+      .command('validate')
+      .description(
+        'load and lint a config: errors name their YAML path and line (exit 2); warnings (exit 1) for rules that never decide, patterns that cannot match, labels no backend produces, unknown actions',
+      ),
+  )
     .addHelpText('after', '\nExample:\n  regauth validate -c config.yml')
     .action(async (opts: { config: string }) => {
       const config = await loadForTool(opts.config, io);
       const warnings = lintConfig(config);
       for (const w of warnings) io.stdout(`warning: ${w.path}: ${w.message}\n`);
       if (warnings.length > 0) {
-        io.stdout(
-          `${opts.config}: valid, with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}\n`,
-        );
+        io.stdout(`${opts.config}: valid, with ${count(warnings.length, 'warning')}\n`);
         io.setExitCode(1);
       } else io.stdout(`${opts.config}: ok\n`);
     });
+}
 
-  program
-    .command('check')
-    .description('what would be granted for each scope, and which rule decided (index and comment)')
-    .option('-c, --config <file>', 'config file', 'config.yml')
+interface CheckOptions {
+  readonly config: string;
+  readonly account: string;
+  readonly scope: string[];
+  readonly service?: string;
+  readonly ip?: string;
+  readonly label: string[];
+  readonly passwordStdin?: boolean;
+  readonly json?: boolean;
+}
+
+/** `regauth check`: what would be granted for each scope, and which rule decided. */
+function addCheck(program: Command, io: ToolIO): void {
+  configOption(
+    program
+      .command('check')
+      .description('what would be granted for each scope, and which rule decided (index and comment)'),
+  )
     .requiredOption('--account <name>', 'the account asking ("" for anonymous)')
     .requiredOption(
       '--scope <scope>',
@@ -217,47 +267,40 @@ Examples:
   printf '%s' "$PASSWORD" | regauth check -c config.yml --account alice --password-stdin \\
     --scope repository:alice/app:push --json`,
     )
-    .action(
-      async (opts: {
-        config: string;
-        account: string;
-        scope: string[];
-        service?: string;
-        ip?: string;
-        label: string[];
-        passwordStdin?: boolean;
-        json?: boolean;
-      }) => {
-        const config = await loadForTool(opts.config, io, { note: !opts.json });
-        const password = opts.passwordStdin ? new Secret(passwordFromStdin(await io.readStdin())) : undefined;
-        const result = await withRuntime(config, (runtime) =>
-          usage(() =>
-            checkAccess(runtime, {
-              account: opts.account,
-              scopes: opts.scope,
-              ...(opts.label.length > 0 ? { labels: parseLabelArgs(opts.label) } : {}),
-              ...(opts.service === undefined ? {} : { service: opts.service }),
-              ...(opts.ip === undefined ? {} : { ip: opts.ip }),
-              ...(password ? { password } : {}),
-            }),
-          ),
-        );
-        if (result.outcome === 'unauthenticated') {
-          io.stderr(`regauth: authentication failed for ${JSON.stringify(opts.account)}: ${result.reason}\n`);
-          io.setExitCode(1);
-          return;
-        }
-        if (result.labelsNote !== undefined) io.stderr(`${result.labelsNote}\n`);
-        for (const report of result.scopes) {
-          io.stdout(opts.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
-        }
-      },
-    );
+    .action((opts: CheckOptions) => runCheck(opts, io));
+}
 
-  program
-    .command('test')
-    .description('run policy expectations (a YAML list) against a config; exit 1 if any fails')
-    .option('-c, --config <file>', 'config file', 'config.yml')
+async function runCheck(opts: CheckOptions, io: ToolIO): Promise<void> {
+  const config = await loadForTool(opts.config, io, { note: !opts.json });
+  const password = opts.passwordStdin ? new Secret(passwordFromStdin(await io.readStdin())) : undefined;
+  const result = await withRuntime(config, (runtime) =>
+    checkAccess(runtime, {
+      account: opts.account,
+      scopes: opts.scope,
+      ...(opts.label.length > 0 ? { labels: parseLabelArgs(opts.label) } : {}),
+      ...(opts.service === undefined ? {} : { service: opts.service }),
+      ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+      ...(password ? { password } : {}),
+    }),
+  );
+  if (result.outcome === 'unauthenticated') {
+    io.stderr(`regauth: authentication failed for ${JSON.stringify(opts.account)}: ${result.reason}\n`);
+    io.setExitCode(1);
+    return;
+  }
+  if (result.labelsNote !== undefined) io.stderr(`${result.labelsNote}\n`);
+  for (const report of result.scopes) {
+    io.stdout(opts.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+  }
+}
+
+/** `regauth test`: policy expectations for CI. */
+function addTest(program: Command, io: ToolIO): void {
+  configOption(
+    program
+      .command('test')
+      .description('run policy expectations (a YAML list) against a config; exit 1 if any fails'),
+  )
     .argument(
       '<tests>',
       'policy test file: - {account, scope, expect: [actions], labels?, service?, ip?, comment?}',
@@ -274,31 +317,40 @@ Example policy-tests.yml:
     .action(async (testsFile: string, opts: { config: string }) => {
       const config = await loadForTool(opts.config, io, { note: false });
       const tests = loadPolicyTests(testsFile);
-      for (const t of tests) {
-        const unknown = t.labels === undefined ? offlineLabels(config, t.account).unknownFrom : [];
-        if (unknown.length > 0) {
-          io.stderr(
-            `note: ${t.path}${t.line === undefined ? '' : ` (line ${t.line})`} ${JSON.stringify(t.account)}: not in users: or users_file, and the labels ${unknown.join(', ')} would give are not known offline; checked with none (give them in the expectation's labels:)\n`,
-          );
-        }
-      }
+      noteUnknownLabels(config, tests, io);
       const results = await withRuntime(config, (runtime) => runPolicyTests(runtime, tests));
       const failed = results.filter((r) => !r.passed);
       for (const r of failed) io.stdout(`${formatFailure(r)}\n`);
       io.stdout(`${results.length - failed.length} passed, ${failed.length} failed\n`);
       if (failed.length > 0) io.setExitCode(1);
     });
+}
 
-  program
-    .command('who-can')
-    .description(
-      'the rules that can grant a scope, in order, with the accounts each covers: static accounts by name, other backends as conditions; shadowed rules marked',
-    )
-    .argument('<scope>', 'a scope, e.g. repository:prod/api:push')
-    .requiredOption('-c, --config <file>', 'config file')
-    .option('--service <name>', 'decide rules on service for this service (otherwise they are conditions)')
-    .option('--ip <address>', 'decide rules on ip for this client address (otherwise they are conditions)')
-    .option('--json', 'print the report as one JSON object')
+/** A note for each expectation whose account's labels only a live backend would know. */
+function noteUnknownLabels(config: Config, tests: readonly PolicyTest[], io: ToolIO): void {
+  for (const t of tests) {
+    const unknown = t.labels === undefined ? offlineLabels(config, t.account).unknownFrom : [];
+    if (unknown.length > 0) {
+      io.stderr(
+        `note: ${t.path}${t.line === undefined ? '' : ` (line ${t.line})`} ${JSON.stringify(t.account)}: not in users: or users_file, and the labels ${unknown.join(', ')} would give are not known offline; checked with none (give them in the expectation's labels:)\n`,
+      );
+    }
+  }
+}
+
+/** `regauth who-can`: the rules that can grant a scope. */
+function addWhoCan(program: Command, io: ToolIO): void {
+  jsonReportOption(
+    program
+      .command('who-can')
+      .description(
+        'the rules that can grant a scope, in order, with the accounts each covers: static accounts by name, other backends as conditions; shadowed rules marked',
+      )
+      .argument('<scope>', 'a scope, e.g. repository:prod/api:push')
+      .requiredOption('-c, --config <file>', 'config file')
+      .option('--service <name>', 'decide rules on service for this service (otherwise they are conditions)')
+      .option('--ip <address>', 'decide rules on ip for this client address (otherwise they are conditions)'),
+  )
     .addHelpText(
       'after',
       `
@@ -309,30 +361,39 @@ Example:
     .action(
       async (scope: string, opts: { config: string; service?: string; ip?: string; json?: boolean }) => {
         const config = await loadForTool(opts.config, io, { note: false });
-        const report = await usage(async () =>
-          whoCan(config, {
-            scope,
-            ...(opts.service === undefined ? {} : { service: opts.service }),
-            ...(opts.ip === undefined ? {} : { ip: opts.ip }),
-          }),
-        );
-        io.stdout(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatWhoCan(report));
+        const report = whoCan(config, {
+          scope,
+          ...(opts.service === undefined ? {} : { service: opts.service }),
+          ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+        });
+        printReport(io, report, opts.json, formatWhoCan);
       },
     );
+}
 
-  program
-    .command('replay')
-    .description(
-      'replay audit log lines against a new config: the decisions that change (granted before and not now, and the reverse), by rule and by account; exit 1 when any changes',
-    )
-    .requiredOption(
-      '--audit <file>',
-      'audit log: JSON lines as regauth writes them, plain or gzip; - for stdin (repeatable)',
-      collect,
-    )
-    .requiredOption('-c, --config <file>', 'the new config')
-    .option('--against <file>', 'the old config (default: the decisions recorded in the lines)')
-    .option('--json', 'print the report as one JSON object')
+interface ReplayOptions {
+  readonly audit: string[];
+  readonly config: string;
+  readonly against?: string;
+  readonly json?: boolean;
+}
+
+/** `regauth replay`: which recorded decisions a new config changes. */
+function addReplay(program: Command, io: ToolIO): void {
+  jsonReportOption(
+    program
+      .command('replay')
+      .description(
+        'replay audit log lines against a new config: the decisions that change (granted before and not now, and the reverse), by rule and by account; exit 1 when any changes',
+      )
+      .requiredOption(
+        '--audit <file>',
+        'audit log: JSON lines as regauth writes them, plain or gzip; - for stdin (repeatable)',
+        collect,
+      )
+      .requiredOption('-c, --config <file>', 'the new config')
+      .option('--against <file>', 'the old config (default: the decisions recorded in the lines)'),
+  )
     .addHelpText(
       'after',
       `
@@ -344,22 +405,28 @@ Examples:
   regauth replay --audit audit.log --audit audit.log.1.gz -c new.yml
   journalctl -u regauth -o cat | regauth replay --audit - -c new.yml --against config.yml --json`,
     )
-    .action(async (opts: { audit: string[]; config: string; against?: string; json?: boolean }) => {
-      for (const file of opts.audit) {
-        if (file !== '-' && !existsSync(file)) throw new UsageError(`--audit ${file}: no such file`);
-      }
-      if (opts.audit.filter((f) => f === '-').length > 1) throw new UsageError('--audit - given twice');
+    .action(async (opts: ReplayOptions) => {
+      const sources = auditSources(opts.audit, io);
       const config = await loadForTool(opts.config, io, { note: false });
       const against = opts.against ? await loadForTool(opts.against, io, { note: false }) : undefined;
-      const stdin = io.stdinStream ?? (() => process.stdin);
-      const sources: AuditSource[] = opts.audit.map((f) =>
-        f === '-' ? { name: '(stdin)', open: stdin } : { name: f },
-      );
       const report = await replayAudit(sources, { config, ...(against ? { against } : {}) });
-      io.stdout(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReplay(report));
+      printReport(io, report, opts.json, formatReplay);
       if (report.changes.length > 0) io.setExitCode(1);
     });
+}
 
+/** The `--audit` files (`-`: stdin, at most once); a missing file is a usage error. */
+function auditSources(files: readonly string[], io: ToolIO): AuditSource[] {
+  for (const file of files) {
+    if (file !== '-' && !existsSync(file)) throw new UsageError(`--audit ${file}: no such file`);
+  }
+  if (files.filter((f) => f === '-').length > 1) throw new UsageError('--audit - given twice');
+  const stdin = io.stdinStream ?? (() => process.stdin);
+  return files.map((f) => (f === '-' ? { name: '(stdin)', open: stdin } : { name: f }));
+}
+
+/** `regauth hash`: bcrypt a password read on stdin. */
+function addHash(program: Command, io: ToolIO): void {
   program
     .command('hash')
     .description('read a password on stdin (never argv) and print a bcrypt hash for users: or htpasswd')
@@ -374,9 +441,12 @@ Example:
     )
     .action(async (opts: { cost: number }) => {
       const password = new Secret(passwordFromStdin(await io.readStdin()));
-      io.stdout(`${await usage(() => hashPassword(password, opts.cost))}\n`);
+      io.stdout(`${await hashPassword(password, opts.cost)}\n`);
     });
+}
 
+/** `regauth keys init|rotate|activate`: the signing key and its rotation. */
+function addKeys(program: Command, io: ToolIO): void {
   const keys = program
     .command('keys')
     .description('create and rotate the token signing key (rotate, then activate)')
@@ -384,6 +454,12 @@ Example:
       'after',
       '\nExample:\n  regauth keys init --dir /etc/regauth/keys\n  regauth keys rotate --dir /etc/regauth/keys\n  # restart the registry with the new bundle.pem, then:\n  regauth keys activate --dir /etc/regauth/keys',
     );
+  addKeysInit(keys, io);
+  addKeysRotate(keys, io);
+  addKeysActivate(keys, io);
+}
+
+function addKeysInit(keys: Command, io: ToolIO): void {
   keys
     .command('init')
     .description(
@@ -393,10 +469,13 @@ Example:
     .addOption(new Option('--alg <alg>', 'key algorithm').choices(['ES256', 'RS256']).default('ES256'))
     .addHelpText('after', '\nExample:\n  regauth keys init --dir /etc/regauth/keys --alg ES256')
     .action(async (opts: { dir: string; alg: 'ES256' | 'RS256' }) => {
-      const files = await usage(() => keysInit(opts.dir, { alg: opts.alg }));
+      const files = await keysInit(opts.dir, { alg: opts.alg });
       io.stdout(`wrote ${files.key} (0600), ${files.certificate}, ${files.bundle}, ${files.jwks}\n\n`);
       io.stdout(pasteBlocks(files, await readFile(files.certificate, 'utf8')));
     });
+}
+
+function addKeysRotate(keys: Command, io: ToolIO): void {
   keys
     .command('rotate')
     .description(
@@ -425,17 +504,25 @@ Example:
   regauth keys activate --dir /etc/regauth/keys`,
     )
     .action(async (opts: { dir: string; alg?: 'ES256' | 'RS256' }) => {
-      const files = await usage(() => keysRotate(opts.dir, opts.alg ? { alg: opts.alg } : {}));
-      io.stdout(
-        `wrote the next key ${files.nextKey} (0600) and ${files.nextCertificate}; regauth still signs with ${files.key}\n` +
-          `${files.bundle} and ${files.jwks} now hold the current and the next key` +
-          `${files.keptPrevious ? ` and the previous one (${files.previousCertificate})` : ''}.\n\n` +
-          `Next:\n` +
-          `  1. install ${files.bundle} (auth.token.rootcertbundle) and ${files.jwks} (auth.token.jwks) on the registry; restart it\n` +
-          `  2. check: regauth doctor -c CONFIG --registry-config REGISTRY_CONFIG\n` +
-          `  3. regauth keys activate --dir ${opts.dir}\n`,
-      );
+      const files = await keysRotate(opts.dir, opts.alg ? { alg: opts.alg } : {});
+      io.stdout(rotatedMessage(files, opts.dir));
     });
+}
+
+/** What `keys rotate` wrote, and the steps that remain. */
+function rotatedMessage(files: RotateResult, dir: string): string {
+  return (
+    `wrote the next key ${files.nextKey} (0600) and ${files.nextCertificate}; regauth still signs with ${files.key}\n` +
+    `${files.bundle} and ${files.jwks} now hold the current and the next key` +
+    `${files.keptPrevious ? ` and the previous one (${files.previousCertificate})` : ''}.\n\n` +
+    `Next:\n` +
+    `  1. install ${files.bundle} (auth.token.rootcertbundle) and ${files.jwks} (auth.token.jwks) on the registry; restart it\n` +
+    `  2. check: regauth doctor -c CONFIG --registry-config REGISTRY_CONFIG\n` +
+    `  3. regauth keys activate --dir ${dir}\n`
+  );
+}
+
+function addKeysActivate(keys: Command, io: ToolIO): void {
   keys
     .command('activate')
     .description(
@@ -456,17 +543,24 @@ Example:
   regauth keys activate --dir /etc/regauth/keys`,
     )
     .action(async (opts: { dir: string }) => {
-      const files = await usage(() => keysActivate(opts.dir));
-      io.stdout(
-        `${files.key} is now the key with kid ${files.kid}; regauth signs with it once it reloads (file change or SIGHUP)\n` +
-          (files.retiredKid ? `the old key (kid ${files.retiredKid}) is ${files.previousKey}; ` : '') +
-          `${files.bundle} and ${files.jwks} hold ${files.retiredKid ? 'both' : 'it'}\n` +
-          (files.droppedKid
-            ? `the key retired by the last activation (kid ${files.droppedKid}) has left the bundle\n`
-            : ''),
-      );
+      io.stdout(activatedMessage(await keysActivate(opts.dir)));
     });
+}
 
+/** Which key `keys activate` made current, and which left the bundle. */
+function activatedMessage(files: ActivateResult): string {
+  return (
+    `${files.key} is now the key with kid ${files.kid}; regauth signs with it once it reloads (file change or SIGHUP)\n` +
+    (files.retiredKid ? `the old key (kid ${files.retiredKid}) is ${files.previousKey}; ` : '') +
+    `${files.bundle} and ${files.jwks} hold ${files.retiredKid ? 'both' : 'it'}\n` +
+    (files.droppedKid
+      ? `the key retired by the last activation (kid ${files.droppedKid}) has left the bundle\n`
+      : '')
+  );
+}
+
+/** `regauth schema`: the config's JSON Schema for editors. */
+function addSchema(program: Command, io: ToolIO): void {
   program
     .command('schema')
     .description(
@@ -490,13 +584,24 @@ Example:
       await mkdir(dirname(resolve(opts.output)), { recursive: true });
       await writeFile(opts.output, text);
     });
+}
 
-  program
-    .command('doctor')
-    .description(
-      "check that the registry trusts regauth: issuer, service, rootcertbundle and how tokens name the key (registry 2.8 and v3), the realm's path (--probe: that regauth answers there), certificate validity, v3 jwks",
-    )
-    .option('-c, --config <file>', 'config file', 'config.yml')
+interface DoctorOptions {
+  readonly config: string;
+  readonly registryConfig: string;
+  readonly dataDir: string;
+  readonly probe?: boolean;
+}
+
+/** `regauth doctor`: does the registry trust regauth? */
+function addDoctor(program: Command, io: ToolIO): void {
+  configOption(
+    program
+      .command('doctor')
+      .description(
+        "check that the registry trusts regauth: issuer, service, rootcertbundle and how tokens name the key (registry 2.8 and v3), the realm's path (--probe: that regauth answers there), certificate validity, v3 jwks",
+      ),
+  )
     .requiredOption('--registry-config <file>', "the registry's config.yml")
     .option(
       '--data-dir <dir>',
@@ -516,42 +621,50 @@ Example:
       '--probe',
       'also ask the realm URL for a token, as a client would, to check that regauth answers there',
     )
-    .action(async (opts: { config: string; registryConfig: string; dataDir: string; probe?: boolean }) => {
-      const registry = readRegistryConfig(opts.registryConfig);
-      let devKey: KeyFiles | undefined;
-      if (!namesSigningKey(opts.config)) {
-        // The same files `regauth serve --data-dir` signs with (src/service/service.ts).
-        const dir = resolve(opts.dataDir);
-        devKey = { keyPath: join(dir, 'token.key'), certificatePath: join(dir, 'token.pem') };
-        if (!existsSync(devKey.keyPath) || !existsSync(devKey.certificatePath)) {
-          io.stdout(
-            `${formatCheck({
-              name: 'signing key',
-              ok: false,
-              message: `no token.key and no development key in ${dir}`,
-              fix: `start regauth once (\`regauth serve -c ${opts.config} --data-dir ${opts.dataDir}\` creates it), or run \`regauth keys init --dir DIR\` and set token.key and token.certificate`,
-            })}\n1 problem found\n`,
-          );
-          io.setExitCode(1);
-          return;
-        }
-        io.stdout(`${opts.config}: no token.key; checking the development key in ${dir}\n`);
-      }
-      const config = await loadForTool(opts.config, io, { realKey: true, ...(devKey ? { devKey } : {}) });
-      let checks = diagnose(config, registry);
-      const realm = registry.token.realm;
-      if (opts.probe && typeof realm === 'string' && checks.some((c) => c.name === 'realm' && c.ok)) {
-        const service = typeof registry.token.service === 'string' ? registry.token.service : undefined;
-        const probed = await probeRealm(realm, service);
-        checks = checks.map((c) => (c.name === 'realm' ? probed : c));
-      }
-      for (const check of checks) io.stdout(`${formatCheck(check)}\n`);
-      const failed = checks.filter((c) => !c.ok).length;
+    .action((opts: DoctorOptions) => runDoctor(opts, io));
+}
+
+async function runDoctor(opts: DoctorOptions, io: ToolIO): Promise<void> {
+  const registry = readRegistryConfig(opts.registryConfig);
+  let devKey: KeyFiles | undefined;
+  if (!namesSigningKey(opts.config)) {
+    // The same files `regauth serve --data-dir` signs with (src/service/service.ts).
+    const dir = resolve(opts.dataDir);
+    devKey = { keyPath: join(dir, 'token.key'), certificatePath: join(dir, 'token.pem') };
+    if (!existsSync(devKey.keyPath) || !existsSync(devKey.certificatePath)) {
       io.stdout(
-        failed === 0
-          ? 'the registry trusts regauth\n'
-          : `${failed} problem${failed === 1 ? '' : 's'} found\n`,
+        `${formatCheck({
+          name: 'signing key',
+          ok: false,
+          message: `no token.key and no development key in ${dir}`,
+          fix: `start regauth once (\`regauth serve -c ${opts.config} --data-dir ${opts.dataDir}\` creates it), or run \`regauth keys init --dir DIR\` and set token.key and token.certificate`,
+        })}\n1 problem found\n`,
       );
-      if (failed > 0) io.setExitCode(1);
-    });
+      io.setExitCode(1);
+      return;
+    }
+    io.stdout(`${opts.config}: no token.key; checking the development key in ${dir}\n`);
+  }
+  const config = await loadForTool(opts.config, io, { realKey: true, ...(devKey ? { devKey } : {}) });
+  const checks = await probeIfAsked(diagnose(config, registry), registry.token, opts.probe);
+  for (const check of checks) io.stdout(`${formatCheck(check)}\n`);
+  const failed = checks.filter((c) => !c.ok).length;
+  io.stdout(failed === 0 ? 'the registry trusts regauth\n' : `${count(failed, 'problem')} found\n`);
+  if (failed > 0) io.setExitCode(1);
+}
+
+/**
+ * `doctor --probe`: when the realm's path is regauth's, ask it for a token and put that answer in
+ * place of the offline realm check.
+ */
+async function probeIfAsked(
+  checks: DoctorCheck[],
+  token: RegistryToken,
+  probe: boolean | undefined,
+): Promise<DoctorCheck[]> {
+  const realm = token.realm;
+  if (!probe || typeof realm !== 'string' || !checks.some((c) => c.name === 'realm' && c.ok)) return checks;
+  const service = typeof token.service === 'string' ? token.service : undefined;
+  const probed = await probeRealm(realm, service);
+  return checks.map((c) => (c.name === 'realm' ? probed : c));
 }

@@ -1,6 +1,6 @@
 /**
  * Errors with stable codes. One boundary (src/http/errors.ts) maps them to HTTP;
- * the CLI maps ConfigError to exit code 2. Messages never hold a secret.
+ * the CLI maps ConfigError and UsageError to exit code 2. Messages never hold a secret.
  */
 export type ErrorCode =
   | 'ERR_CONFIG'
@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'ERR_TOO_MANY_REQUESTS'
   | 'ERR_BUSY'
   | 'ERR_BACKEND_UNAVAILABLE'
-  | 'ERR_KEY';
+  | 'ERR_KEY'
+  | 'ERR_USAGE';
 
 export class RegauthError extends Error {
   readonly code: ErrorCode;
@@ -46,6 +47,16 @@ export class ConfigErrors extends RegauthError {
       `${head}:\n${errors.map((e) => `  ${e.line ? `line ${e.line}: ` : ''}${e.message}`).join('\n')}`,
     );
     this.errors = errors;
+  }
+}
+
+/**
+ * A verb of the CLI was called wrongly (a malformed scope or label, a bad cost, a key directory
+ * in the wrong state): exit code 2 with this message. Never reaches HTTP.
+ */
+export class UsageError extends RegauthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_USAGE', message, options);
   }
 }
 

@@ -2,7 +2,7 @@ import { authenticate } from '../authn/chain.js';
 import { authorizeScope } from '../authz/chain.js';
 import { parseIpMatcher } from '../authz/ip.js';
 import type { AuthzDecision, Labels } from '../authz/types.js';
-import { BadRequestError } from '../core/errors.js';
+import { BadRequestError, UsageError } from '../core/errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
@@ -48,14 +48,9 @@ export type CheckResult =
     }
   | { readonly outcome: 'unauthenticated'; readonly reason: string };
 
-/** Bad input to `check` (a malformed scope, label or address): exit code 2. */
-export class CheckUsageError extends Error {
-  override readonly name = 'CheckUsageError';
-}
-
 /**
  * What the token endpoint would grant, and which rule decided each scope. Uses the same
- * authorizers as the server (`acl`, then `ext_authz`). Throws CheckUsageError on bad input and
+ * authorizers as the server (`acl`, then `ext_authz`). Throws UsageError on bad input and
  * BackendUnavailableError when a backend cannot answer.
  */
 export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<CheckResult> {
@@ -63,12 +58,12 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
   const services = runtime.config.token.services;
   const service = input.service ?? defaultService(services);
   if (service === undefined) {
-    throw new CheckUsageError(
+    throw new UsageError(
       `token.services lists ${services.join(', ')}: give the one to check with --service (the token endpoint answers 400 for any other)`,
     );
   }
   if (refusedService(services, service, runtime.config.catalog?.service) !== undefined) {
-    throw new CheckUsageError(
+    throw new UsageError(
       `service ${JSON.stringify(service)} is not in token.services (${services.join(', ')}); the token endpoint answers 400`,
     );
   }
@@ -77,7 +72,7 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
     try {
       parseIpMatcher(ip);
     } catch {
-      throw new CheckUsageError(`invalid --ip ${JSON.stringify(ip)}; expected an IPv4 or IPv6 address`);
+      throw new UsageError(`invalid --ip ${JSON.stringify(ip)}; expected an IPv4 or IPv6 address`);
     }
   }
 
@@ -213,12 +208,11 @@ export function describeDecider(report: Pick<ScopeReport, 'rule' | 'authorizer'>
 
 /** Parses `--scope` values with the server's own parser; a bad one is a usage error naming it. */
 export function parseScopeArgs(values: readonly string[]): Scope[] {
-  if (values.length === 0)
-    throw new CheckUsageError('give at least one --scope, e.g. repository:team/app:pull');
+  if (values.length === 0) throw new UsageError('give at least one --scope, e.g. repository:team/app:pull');
   try {
     return parseScopes(values);
   } catch (err) {
-    if (err instanceof BadRequestError) throw new CheckUsageError(`invalid scope: ${err.message}`);
+    if (err instanceof BadRequestError) throw new UsageError(`invalid scope: ${err.message}`);
     throw err;
   }
 }
@@ -228,7 +222,7 @@ export function parseLabelArgs(values: readonly string[]): Labels {
   const labels: Record<string, string[]> = {};
   for (const value of values) {
     const eq = value.indexOf('=');
-    if (eq <= 0) throw new CheckUsageError(`invalid --label ${JSON.stringify(value)}; expected key=value`);
+    if (eq <= 0) throw new UsageError(`invalid --label ${JSON.stringify(value)}; expected key=value`);
     const key = value.slice(0, eq);
     (labels[key] ??= []).push(value.slice(eq + 1));
   }

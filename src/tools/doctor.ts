@@ -21,7 +21,8 @@ export interface DoctorCheck {
 export const MIN_CERT_DAYS = 30;
 const DAY_MS = 86_400_000;
 
-interface RegistryToken {
+/** The `auth.token` section of the registry's config, as written there (any value may be missing or wrong). */
+export interface RegistryToken {
   readonly realm?: unknown;
   readonly service?: unknown;
   readonly issuer?: unknown;
@@ -29,11 +30,17 @@ interface RegistryToken {
   readonly jwks?: unknown;
 }
 
+/** The registry's config as diagnose() reads it: its `auth.token` section and its directory. */
+export interface RegistryConfig {
+  readonly token: RegistryToken;
+  readonly dir: string;
+}
+
 /**
  * Reads the registry's config.yml and returns its `auth.token` section. Throws ConfigError
  * (exit code 2) when the file cannot be read or parsed, or has no token auth at all.
  */
-export function readRegistryConfig(file: string): { token: RegistryToken; dir: string } {
+export function readRegistryConfig(file: string): RegistryConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -56,113 +63,143 @@ export function readRegistryConfig(file: string): { token: RegistryToken; dir: s
 
 /**
  * Does the registry trust regauth's tokens? Compares regauth's loaded config with the
- * registry's `auth.token` (docs/cli.md "`regauth doctor`"). Registry-relative paths are
- * resolved against the registry config's directory (the registry itself resolves them against
- * its working directory).
+ * registry's `auth.token` (docs/cli.md "`regauth doctor`"), one check after the other: issuer,
+ * service, rootcertbundle (and the rotation stage, when the bundle can be read), realm,
+ * certificate, jwks (when the registry names one). Registry-relative paths are resolved against
+ * the registry config's directory (the registry itself resolves them against its working
+ * directory).
  */
-export function diagnose(
-  config: Config,
-  registry: { token: RegistryToken; dir: string },
-  now = new Date(),
-): DoctorCheck[] {
-  const t = registry.token;
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const checks: DoctorCheck[] = [];
-  const pass = (name: string, message: string) => checks.push({ name, ok: true, message });
-  const fail = (name: string, message: string, fix: string) => checks.push({ name, ok: false, message, fix });
+export function diagnose(config: Config, registry: RegistryConfig, now = new Date()): DoctorCheck[] {
+  const jwks = jwksCheck(config, registry);
+  return [
+    issuerCheck(config, registry.token),
+    serviceCheck(config, registry.token),
+    ...bundleChecks(config, registry),
+    realmCheck(config, registry.token),
+    certificateCheck(config, now),
+    ...(jwks ? [jwks] : []),
+  ];
+}
 
-  // issuer: the registry rejects tokens whose iss differs.
+const pass = (name: string, message: string): DoctorCheck => ({ name, ok: true, message });
+const fail = (name: string, message: string, fix: string): DoctorCheck => ({ name, ok: false, message, fix });
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/** A path from the registry's config, relative ones against that config's directory. */
+const registryPath = (registry: RegistryConfig, path: string) =>
+  isAbsolute(path) ? path : resolve(registry.dir, path);
+
+/** issuer: the registry rejects tokens whose iss differs. */
+function issuerCheck(config: Config, t: RegistryToken): DoctorCheck {
   const issuer = str(t.issuer);
-  if (issuer === config.token.issuer) pass('issuer', `both use issuer ${JSON.stringify(issuer)}`);
-  else
-    fail(
-      'issuer',
-      `the registry expects issuer ${JSON.stringify(issuer ?? null)}, regauth signs ${JSON.stringify(config.token.issuer)}`,
-      `set auth.token.issuer in the registry config, or token.issuer in regauth's, so that they are equal`,
-    );
+  if (issuer === config.token.issuer) return pass('issuer', `both use issuer ${JSON.stringify(issuer)}`);
+  return fail(
+    'issuer',
+    `the registry expects issuer ${JSON.stringify(issuer ?? null)}, regauth signs ${JSON.stringify(config.token.issuer)}`,
+    `set auth.token.issuer in the registry config, or token.issuer in regauth's, so that they are equal`,
+  );
+}
 
-  // service: the registry sends it as `service`; it becomes aud, which the registry checks.
+/** service: the registry sends it as `service`; it becomes aud, which the registry checks. */
+function serviceCheck(config: Config, t: RegistryToken): DoctorCheck {
   const service = str(t.service);
   const services = config.token.services;
   if (service === undefined || service === '')
-    fail(
+    return fail(
       'service',
       'auth.token.service is not set in the registry config',
       'set auth.token.service (e.g. registry.example.com)',
     );
-  else if (services.length > 0 && !services.includes(service))
-    fail(
+  if (services.length > 0 && !services.includes(service))
+    return fail(
       'service',
       `the registry's service ${JSON.stringify(service)} is not in token.services (${services.join(', ')}); regauth answers 400`,
       `add ${JSON.stringify(service)} to token.services`,
     );
-  else pass('service', `service ${JSON.stringify(service)} is allowed`);
+  return pass('service', `service ${JSON.stringify(service)} is allowed`);
+}
 
-  // rootcertbundle: with x5c the registry verifies the chain against it; by kid it needs the leaf's key.
-  const bundlePath = str(t.rootcertbundle);
-  const chain = config.token.key.certificates;
-  const leaf = chain[0]!;
-  const usesX5c = config.token.key.x5c.length > 0;
-  if (bundlePath === undefined) {
-    fail(
-      'rootcertbundle',
-      'auth.token.rootcertbundle is not set',
-      `set it to ${config.token.certificatePath}`,
-    );
-  } else {
-    const path = isAbsolute(bundlePath) ? bundlePath : resolve(registry.dir, bundlePath);
-    let bundle: X509Certificate[] | undefined;
-    try {
-      bundle = (
-        readFileSync(path, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ??
-        []
-      ).map((pem) => new X509Certificate(pem));
-    } catch (err) {
+/**
+ * rootcertbundle: with x5c the registry verifies the chain against it; by kid it needs the leaf's
+ * key. When the bundle can be read, the rotation stage follows.
+ */
+function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
+  const bundlePath = str(registry.token.rootcertbundle);
+  if (bundlePath === undefined)
+    return [
+      fail(
+        'rootcertbundle',
+        'auth.token.rootcertbundle is not set',
+        `set it to ${config.token.certificatePath}`,
+      ),
+    ];
+  const path = registryPath(registry, bundlePath);
+  let bundle: X509Certificate[];
+  try {
+    bundle = readCertificates(path);
+  } catch (err) {
+    return [
       fail(
         'rootcertbundle',
         `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not a PEM certificate bundle'}`,
         `copy ${config.token.certificatePath} there (or point auth.token.rootcertbundle at it)`,
-      );
-    }
-    if (bundle) {
-      const holdsLeaf = bundle.some((c) => c.raw.equals(leaf.raw) || c.publicKey.equals(leaf.publicKey));
-      const holdsChainCert = bundle.some((c) => chain.some((own) => own.raw.equals(c.raw)));
-      const thumbprintKid = config.token.key.kid !== config.token.key.libtrustKid;
-      if (
-        (holdsLeaf || (usesX5c && holdsChainCert)) &&
-        !usesX5c &&
-        thumbprintKid &&
-        str(t.jwks) === undefined
-      )
-        // Registry 2.8 finds a kid-only token's key by the libtrust kid of each bundle key; v3
-        // also by the thumbprint. Without jwks in its config, nothing says the registry is v3.
-        fail(
-          'rootcertbundle',
-          `${path} holds the signing certificate, but regauth names its key by kid alone (token.x5c: false) in registry v3's thumbprint format (token.disable_legacy_key_id: true): registry 2.8 looks keys up by their libtrust kid and refuses every token ("token signed by untrusted key with ID"); registry v3 accepts them`,
-          'set token.x5c: true (every registry version verifies the chain against the bundle), or token.disable_legacy_key_id: false for registry 2.8',
-        );
-      else if (holdsLeaf || (usesX5c && holdsChainCert))
-        pass(
-          'rootcertbundle',
-          `${path} holds ${holdsLeaf ? 'the signing certificate' : 'a certificate of its chain'}${
-            usesX5c
-              ? ' (tokens carry the chain in x5c: registry 2.8 and v3 verify it)'
-              : thumbprintKid
-                ? ''
-                : ' (tokens name the key by its libtrust kid, which registry 2.8 finds in the bundle; registry v3 needs token.x5c: true or auth.token.jwks)'
-          }`,
-        );
-      else
-        fail(
-          'rootcertbundle',
-          `${path} holds neither the signing certificate${usesX5c ? ' nor the root of its chain' : ''} (${bundle.length} certificate${bundle.length === 1 ? '' : 's'}); the registry rejects every token`,
-          `append ${config.token.certificatePath} to ${path} and restart the registry`,
-        );
-      checks.push(rotationStage(config.token.key, config.token.certificatePath, bundle));
-    }
+      ),
+    ];
   }
+  return [
+    bundleTrustCheck(config, registry.token, path, bundle),
+    rotationStage(config.token.key, config.token.certificatePath, bundle),
+  ];
+}
 
-  // realm: clients must reach the token endpoint.
+/** Every certificate in a PEM file. Throws when the file cannot be read or a block is not one. */
+function readCertificates(path: string): X509Certificate[] {
+  return (
+    readFileSync(path, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
+  ).map((pem) => new X509Certificate(pem));
+}
+
+/** Does the bundle hold regauth's certificate (or, with x5c, one of its chain), under a kid the registry finds? */
+function bundleTrustCheck(
+  config: Config,
+  t: RegistryToken,
+  path: string,
+  bundle: X509Certificate[],
+): DoctorCheck {
+  const chain = config.token.key.certificates;
+  const leaf = chain[0]!;
+  const usesX5c = config.token.key.x5c.length > 0;
+  const holdsLeaf = bundle.some((c) => c.raw.equals(leaf.raw) || c.publicKey.equals(leaf.publicKey));
+  const holdsChainCert = bundle.some((c) => chain.some((own) => own.raw.equals(c.raw)));
+  const thumbprintKid = config.token.key.kid !== config.token.key.libtrustKid;
+  if (!(holdsLeaf || (usesX5c && holdsChainCert)))
+    return fail(
+      'rootcertbundle',
+      `${path} holds neither the signing certificate${usesX5c ? ' nor the root of its chain' : ''} (${bundle.length} certificate${bundle.length === 1 ? '' : 's'}); the registry rejects every token`,
+      `append ${config.token.certificatePath} to ${path} and restart the registry`,
+    );
+  if (!usesX5c && thumbprintKid && str(t.jwks) === undefined)
+    // Registry 2.8 finds a kid-only token's key by the libtrust kid of each bundle key; v3
+    // also by the thumbprint. Without jwks in its config, nothing says the registry is v3.
+    return fail(
+      'rootcertbundle',
+      `${path} holds the signing certificate, but regauth names its key by kid alone (token.x5c: false) in registry v3's thumbprint format (token.disable_legacy_key_id: true): registry 2.8 looks keys up by their libtrust kid and refuses every token ("token signed by untrusted key with ID"); registry v3 accepts them`,
+      'set token.x5c: true (every registry version verifies the chain against the bundle), or token.disable_legacy_key_id: false for registry 2.8',
+    );
+  return pass(
+    'rootcertbundle',
+    `${path} holds ${holdsLeaf ? 'the signing certificate' : 'a certificate of its chain'}${
+      usesX5c
+        ? ' (tokens carry the chain in x5c: registry 2.8 and v3 verify it)'
+        : thumbprintKid
+          ? ''
+          : ' (tokens name the key by its libtrust kid, which registry 2.8 finds in the bundle; registry v3 needs token.x5c: true or auth.token.jwks)'
+    }`,
+  );
+}
+
+/** realm: clients must reach the token endpoint (the path only; `--probe` asks it). */
+function realmCheck(config: Config, t: RegistryToken): DoctorCheck {
   const realm = str(t.realm);
   const prefix = config.server.pathPrefix;
   const wanted = [`${prefix}/auth`, `${prefix}/auth/token`];
@@ -177,62 +214,65 @@ export function diagnose(
     realmPath !== undefined &&
     wanted.includes(realmPath.length > 1 ? realmPath.replace(/\/$/, '') : realmPath)
   )
-    pass(
+    return pass(
       'realm',
       `the path of ${realm} is regauth's token endpoint (not probed; \`doctor --probe\` asks it)`,
     );
-  else
-    fail(
-      'realm',
-      realm === undefined
-        ? 'auth.token.realm is not set'
-        : realmPath === undefined
-          ? `auth.token.realm ${JSON.stringify(realm)} is not an absolute URL`
-          : `the realm path ${realmPath} is not regauth's token endpoint (${wanted.join(' or ')})`,
-      `set auth.token.realm to the URL clients use to reach regauth, ending in ${wanted[0]}`,
-    );
+  return fail(
+    'realm',
+    realm === undefined
+      ? 'auth.token.realm is not set'
+      : realmPath === undefined
+        ? `auth.token.realm ${JSON.stringify(realm)} is not an absolute URL`
+        : `the realm path ${realmPath} is not regauth's token endpoint (${wanted.join(' or ')})`,
+    `set auth.token.realm to the URL clients use to reach regauth, ending in ${wanted[0]}`,
+  );
+}
 
-  // certificate validity: with x5c the registry checks every certificate's dates.
+/** certificate validity: with x5c the registry checks every certificate's dates. */
+function certificateCheck(config: Config, now: Date): DoctorCheck {
+  const chain = config.token.key.certificates;
   const expiring = chain.filter(
     (c) => new Date(c.validTo).getTime() - now.getTime() < MIN_CERT_DAYS * DAY_MS,
   );
-  const first = [...chain].sort((a, b) => new Date(a.validTo).getTime() - new Date(b.validTo).getTime())[0]!;
-  if (expiring.length === 0) pass('certificate', `valid until ${new Date(first.validTo).toISOString()}`);
-  else {
-    const c = expiring[0]!;
-    const days = Math.floor((new Date(c.validTo).getTime() - now.getTime()) / DAY_MS);
-    fail(
-      'certificate',
-      `${c.subject.replace(/\n/g, ', ')} ${days < 0 ? 'has expired' : `expires in ${days} day${days === 1 ? '' : 's'}`} (${new Date(c.validTo).toISOString()})`,
-      'rotate the key: `regauth keys rotate --dir DIR`, install the new bundle on the registry and restart it, then `regauth keys activate --dir DIR`',
+  if (expiring.length === 0) {
+    const first = [...chain].sort(
+      (a, b) => new Date(a.validTo).getTime() - new Date(b.validTo).getTime(),
+    )[0]!;
+    return pass('certificate', `valid until ${new Date(first.validTo).toISOString()}`);
+  }
+  const c = expiring[0]!;
+  const days = Math.floor((new Date(c.validTo).getTime() - now.getTime()) / DAY_MS);
+  return fail(
+    'certificate',
+    `${c.subject.replace(/\n/g, ', ')} ${days < 0 ? 'has expired' : `expires in ${days} day${days === 1 ? '' : 's'}`} (${new Date(c.validTo).toISOString()})`,
+    'rotate the key: `regauth keys rotate --dir DIR`, install the new bundle on the registry and restart it, then `regauth keys activate --dir DIR`',
+  );
+}
+
+/** jwks (registry v3, only when its config names one): it trusts each key under its kid verbatim. */
+function jwksCheck(config: Config, registry: RegistryConfig): DoctorCheck | undefined {
+  const jwksPath = str(registry.token.jwks);
+  if (jwksPath === undefined) return undefined;
+  const path = registryPath(registry, jwksPath);
+  const kid = config.token.key.kid;
+  let kids: string[];
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { keys?: { kid?: unknown }[] };
+    kids = (parsed.keys ?? []).flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : []));
+  } catch (err) {
+    return fail(
+      'jwks',
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not a JWKS'}`,
+      'write it with `regauth keys init`, or save GET /.well-known/jwks.json from regauth',
     );
   }
-
-  // jwks (registry v3): it trusts each key under its kid verbatim.
-  const jwksPath = str(t.jwks);
-  if (jwksPath !== undefined) {
-    const path = isAbsolute(jwksPath) ? jwksPath : resolve(registry.dir, jwksPath);
-    const kid = config.token.key.kid;
-    let kids: string[] | undefined;
-    try {
-      const parsed = JSON.parse(readFileSync(path, 'utf8')) as { keys?: { kid?: unknown }[] };
-      kids = (parsed.keys ?? []).flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : []));
-    } catch (err) {
-      fail(
-        'jwks',
-        `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not a JWKS'}`,
-        'write it with `regauth keys init`, or save GET /.well-known/jwks.json from regauth',
-      );
-    }
-    if (kids?.includes(kid)) pass('jwks', `${path} holds kid ${kid}`);
-    else if (kids)
-      fail(
-        'jwks',
-        `${path} does not hold regauth's kid ${kid}; registry v3 rejects kid-only tokens`,
-        'replace it with GET /.well-known/jwks.json from regauth (or the jwks.json `regauth keys` writes)',
-      );
-  }
-  return checks;
+  if (kids.includes(kid)) return pass('jwks', `${path} holds kid ${kid}`);
+  return fail(
+    'jwks',
+    `${path} does not hold regauth's kid ${kid}; registry v3 rejects kid-only tokens`,
+    'replace it with GET /.well-known/jwks.json from regauth (or the jwks.json `regauth keys` writes)',
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import bcrypt from 'bcryptjs';
+import { UsageError } from '../core/errors.js';
 import type { Secret } from '../core/secret.js';
 
 export const DEFAULT_BCRYPT_COST = 10;
@@ -8,11 +9,6 @@ export const MAX_BCRYPT_COST = 31;
 /** bcrypt ignores every byte after the 72nd: a longer password would be silently cut. */
 export const MAX_BCRYPT_BYTES = 72;
 
-/** A password that cannot be hashed, or a bad cost: exit code 2, with this message. */
-export class HashInputError extends Error {
-  override readonly name = 'HashInputError';
-}
-
 /**
  * A bcrypt hash for `users:` or an htpasswd file. bcryptjs writes `$2b$` (the current name of
  * the algorithm); regauth, docker_auth and the registry's htpasswd (Go's x/crypto/bcrypt) accept
@@ -21,12 +17,12 @@ export class HashInputError extends Error {
  */
 export async function hashPassword(password: Secret, cost = DEFAULT_BCRYPT_COST): Promise<string> {
   if (!Number.isInteger(cost) || cost < MIN_BCRYPT_COST || cost > MAX_BCRYPT_COST) {
-    throw new HashInputError(`--cost must be an integer from ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`);
+    throw new UsageError(`--cost must be an integer from ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}`);
   }
   const value = password.reveal();
-  if (value === '') throw new HashInputError('refusing to hash an empty password');
+  if (value === '') throw new UsageError('refusing to hash an empty password');
   if (Buffer.byteLength(value) > MAX_BCRYPT_BYTES) {
-    throw new HashInputError(
+    throw new UsageError(
       `the password is longer than ${MAX_BCRYPT_BYTES} bytes, which bcrypt would silently cut`,
     );
   }

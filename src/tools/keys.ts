@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { UsageError } from '../core/errors.js';
 import { loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
 import { registryAuthBlock } from '../token/registry-block.js';
@@ -51,11 +52,6 @@ export interface KeysOptions {
 
 export const DEFAULT_VALID_DAYS = 3650;
 
-/** The directory is not in the state the verb needs (exists / missing / pending): exit code 2. */
-export class KeysUsageError extends Error {
-  override readonly name = 'KeysUsageError';
-}
-
 /**
  * `regauth keys init`: a new signing key (mode 0600, never overwriting one), its self-signed
  * certificate, the bundle for the registry (the certificate alone) and the JWKS for registry v3.
@@ -63,7 +59,7 @@ export class KeysUsageError extends Error {
 export async function keysInit(dir: string, options: KeysOptions = {}): Promise<KeyFiles> {
   const files = keyFiles(dir);
   if (await exists(files.key)) {
-    throw new KeysUsageError(
+    throw new UsageError(
       `${files.key} exists; refusing to overwrite a signing key (use \`regauth keys rotate\`)`,
     );
   }
@@ -89,16 +85,16 @@ export interface RotateResult extends KeyFiles {
  * the current key: the registry can be restarted with the new bundle first, and `keys activate`
  * switches signing afterwards.
  *
- * Refuses (KeysUsageError) while a rotation is pending: a second rotate would replace a next key
+ * Refuses (UsageError) while a rotation is pending: a second rotate would replace a next key
  * that a registry may already trust, and activating its successor would break every token.
  */
 export async function keysRotate(dir: string, options: KeysOptions = {}): Promise<RotateResult> {
   const files = keyFiles(dir);
   if (!(await exists(files.key))) {
-    throw new KeysUsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
+    throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
   }
   if ((await exists(files.nextKey)) || (await exists(files.nextCertificate))) {
-    throw new KeysUsageError(
+    throw new UsageError(
       `a rotation is pending: ${files.nextKey} exists and may already be trusted by the registry; ` +
         `finish it with \`regauth keys activate --dir ${dir}\` once the registry has been restarted with ` +
         `${files.bundle}, or delete ${files.nextKey} and ${files.nextCertificate} if no registry was ` +
@@ -153,16 +149,14 @@ export async function keysActivate(dir: string): Promise<ActivateResult> {
     }
   }
   if (!nextKey || !nextCert) {
-    throw new KeysUsageError(
+    throw new UsageError(
       `no rotation is pending in ${resolve(dir)} (${nextKey ? files.nextCertificate : files.nextKey} is missing); ` +
         `start one with \`regauth keys rotate --dir ${dir}\``,
     );
   }
   const next = await readPair(files.nextKey, files.nextCertificate);
   if (!matches(next)) {
-    throw new KeysUsageError(
-      `${files.nextCertificate} does not belong to ${files.nextKey}; nothing was changed`,
-    );
+    throw new UsageError(`${files.nextCertificate} does not belong to ${files.nextKey}; nothing was changed`);
   }
   const current = await readPair(files.key, files.certificate);
   const dropped = await readPairIfPresent(files.previousKey, files.previousCertificate);

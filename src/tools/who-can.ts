@@ -4,7 +4,8 @@ import type { AclRuleInfo } from '../authz/acl.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { formatScope, type Scope } from '../request/scope.js';
-import { CheckUsageError, parseScopeArgs } from './check.js';
+import { UsageError } from '../core/errors.js';
+import { parseScopeArgs } from './check.js';
 
 /** What `regauth who-can` is asked: one scope, and optionally the service and client address. */
 export interface WhoCanInput {
@@ -64,17 +65,17 @@ export interface WhoCanReport {
  * Who can be granted a scope (docs/cli.md "`regauth who-can`"): the rules that can decide it,
  * in order, each with the static accounts it decides for and, for backends whose accounts
  * cannot be listed, its conditions in words. Decided with the config's compiled ACL
- * (CompiledAcl.explain), never a second matcher. Throws CheckUsageError on a bad scope or address.
+ * (CompiledAcl.explain), never a second matcher. Throws UsageError on a bad scope or address.
  */
 export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const scopes = parseScopeArgs([input.scope]);
-  if (scopes.length !== 1) throw new CheckUsageError('give one scope, e.g. repository:prod/api:push');
+  if (scopes.length !== 1) throw new UsageError('give one scope, e.g. repository:prod/api:push');
   const scope = scopes[0]!;
   if (input.ip !== undefined) {
     try {
       parseIpMatcher(input.ip);
     } catch {
-      throw new CheckUsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
+      throw new UsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
     }
   }
   const acl = config.acl;

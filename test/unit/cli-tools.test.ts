@@ -1,9 +1,10 @@
 import bcrypt from 'bcryptjs';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runProgram } from '../../src/cli/exit.js';
 import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
 import { loadSigningKey } from '../../src/token/keys.js';
 import { generateSigningMaterial } from '../../src/token/generate.js';
@@ -31,13 +32,8 @@ async function regauth(args: string[], stdin = ''): Promise<Run> {
     .exitOverride()
     .configureOutput({ writeOut: (t) => void (stdout += t), writeErr: (t) => void (stderr += t) });
   addToolCommands(program, io);
-  try {
-    await program.parseAsync(['node', 'regauth', ...args]);
-  } catch (err) {
-    if (err instanceof CommanderError) return { code: err.exitCode === 0 ? 0 : 2, stdout, stderr };
-    return { code: 2, stdout, stderr: stderr + `regauth: ${(err as Error).message}\n` };
-  }
-  return { code, stdout, stderr };
+  const failed = await runProgram(program, ['node', 'regauth', ...args], (t) => void (stderr += t));
+  return { code: failed === 0 ? code : failed, stdout, stderr };
 }
 
 const tmp = tempDir('regauth-cli-');
@@ -409,11 +405,13 @@ describe('regauth check', () => {
   });
 });
 
-test('--help lists every exit code, an unreachable backend (3) included', async () => {
+test('--help lists every exit code, an unreachable backend (3) and a bug (70) included', async () => {
   const run = await regauth(['--help']);
-  expect(run.stdout.replace(/\s+/g, ' ')).toContain(
-    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage or invalid config; 3 a backend could not answer',
+  const help = run.stdout.replace(/\s+/g, ' ');
+  expect(help).toContain(
+    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage, an invalid config, or a file named that cannot be read or written; 3 a backend could not answer',
   );
+  expect(help).toContain('; 70 a bug in regauth');
 });
 
 test('check --help says --scope is required and repeatable', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
 import { loadConfigFile, type Config } from '../../src/config/load.js';
 import { whoCan, type WhoCanRule } from '../../src/tools/who-can.js';
-import { CheckUsageError } from '../../src/tools/check.js';
+import { UsageError } from '../../src/core/errors.js';
 import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir('regauth-who-can-');
@@ -153,7 +153,7 @@ acl:
   });
 
   test('bad input is a usage error', () => {
-    expect(() => whoCan(config, { scope: 'repository:Prod:push' })).toThrow(CheckUsageError);
+    expect(() => whoCan(config, { scope: 'repository:Prod:push' })).toThrow(UsageError);
     expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip: 'not-an-ip' })).toThrow(
       /invalid --ip/,
     );

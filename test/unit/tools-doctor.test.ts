@@ -1,0 +1,143 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadConfigFile, type Config } from '../../src/config/load.js';
+import { diagnose, type DoctorCheck, type RegistryToken } from '../../src/tools/doctor.js';
+import { generateSigningMaterial } from '../../src/token/generate.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+const tmp = tempDir('regauth-doctor-');
+let cert = '';
+let otherCert = '';
+
+beforeAll(async () => {
+  const own = { keyPath: join(tmp.dir, 'token.key'), certPath: join(tmp.dir, 'token.pem') };
+  const material = await generateSigningMaterial({ alg: 'ES256', commonName: 'doctor', validDays: 365 });
+  writeFileSync(own.keyPath, material.keyPem, { mode: 0o600 });
+  writeFileSync(own.certPath, material.certPem);
+  cert = own.certPath;
+  otherCert = join(tmp.dir, 'other-token.pem');
+  writeFileSync(
+    otherCert,
+    (await generateSigningMaterial({ alg: 'ES256', commonName: 'other', validDays: 365 })).certPem,
+  );
+  for (const [name, x5c, legacy] of [
+    ['x5c', true, false],
+    ['libtrust', false, false],
+    ['thumbprint', false, true],
+  ] as const) {
+    writeFileSync(
+      join(tmp.dir, `${name}.yml`),
+      `token:\n  issuer: acme\n  key: ${own.keyPath}\n  certificate: ${own.certPath}\n  services: [registry.test]\n  x5c: ${x5c}\n  disable_legacy_key_id: ${legacy}\n`,
+    );
+  }
+});
+afterAll(() => tmp.cleanup());
+
+const load = (name: 'x5c' | 'libtrust' | 'thumbprint'): Config =>
+  loadConfigFile(join(tmp.dir, `${name}.yml`));
+
+const good: RegistryToken = {
+  realm: 'https://r.example.com/auth',
+  service: 'registry.test',
+  issuer: 'acme',
+};
+
+/** `ok name` / `FAIL name: message` for each check, in order. */
+function run(config: Config, token: RegistryToken, now?: Date): string[] {
+  const checks: DoctorCheck[] = diagnose(config, { token, dir: tmp.dir }, now);
+  return checks.map((c) => (c.ok ? `ok ${c.name}` : `FAIL ${c.name}: ${c.message}`));
+}
+
+const write = (name: string, text: string) => {
+  writeFileSync(join(tmp.dir, name), text);
+  return name;
+};
+
+describe('diagnose: each check, in order', () => {
+  test('all trusted: issuer, service, rootcertbundle, rotation, realm, certificate; jwks only when named', () => {
+    const bundle = write('own.pem', readFileSync(cert, 'utf8'));
+    expect(run(load('x5c'), { ...good, rootcertbundle: bundle })).toEqual([
+      'ok issuer',
+      'ok service',
+      'ok rootcertbundle',
+      'ok rotation',
+      'ok realm',
+      'ok certificate',
+    ]);
+    const config = load('thumbprint');
+    const jwks = write('jwks.json', JSON.stringify({ keys: [{ kid: config.token.key.kid }] }));
+    expect(run(config, { ...good, rootcertbundle: bundle, jwks })).toEqual([
+      'ok issuer',
+      'ok service',
+      'ok rootcertbundle',
+      'ok rotation',
+      'ok realm',
+      'ok certificate',
+      'ok jwks',
+    ]);
+  });
+
+  test('issuer, service and realm that do not match', () => {
+    const lines = run(load('x5c'), { realm: 'https://r.example.com/token', service: 'elsewhere' });
+    expect(lines).toEqual([
+      'FAIL issuer: the registry expects issuer null, regauth signs "acme"',
+      'FAIL service: the registry\'s service "elsewhere" is not in token.services (registry.test); regauth answers 400',
+      'FAIL rootcertbundle: auth.token.rootcertbundle is not set',
+      "FAIL realm: the realm path /token is not regauth's token endpoint (/auth or /auth/token)",
+      'ok certificate',
+    ]);
+    expect(run(load('x5c'), { ...good, service: '', realm: 'not a url' })).toContain(
+      'FAIL realm: auth.token.realm "not a url" is not an absolute URL',
+    );
+    expect(run(load('x5c'), { issuer: 'acme' })).toEqual(
+      expect.arrayContaining([
+        'FAIL service: auth.token.service is not set in the registry config',
+        'FAIL realm: auth.token.realm is not set',
+      ]),
+    );
+  });
+
+  test('a bundle that cannot be read, or is not PEM: one finding, no rotation line', () => {
+    const missing = run(load('x5c'), { ...good, rootcertbundle: 'missing.pem' });
+    expect(missing).toContain(`FAIL rootcertbundle: cannot read ${join(tmp.dir, 'missing.pem')}: ENOENT`);
+    expect(missing.some((l) => l.includes('rotation'))).toBe(false);
+    const garbage = write('garbage.pem', '-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n');
+    // OpenSSL's code for a block that is not a certificate (ERR_OSSL_…).
+    const notPem = run(load('x5c'), { ...good, rootcertbundle: garbage });
+    expect(notPem).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^FAIL rootcertbundle: cannot read ${join(tmp.dir, garbage)}: ERR_OSSL_\\w+$`),
+      ),
+    );
+    expect(notPem.some((l) => l.includes('rotation'))).toBe(false);
+  });
+
+  test('a bundle without the signing certificate; a thumbprint kid that registry 2.8 cannot find', () => {
+    const other = write('other.pem', readFileSync(otherCert, 'utf8'));
+    expect(run(load('x5c'), { ...good, rootcertbundle: other })).toContain(
+      `FAIL rootcertbundle: ${join(tmp.dir, other)} holds neither the signing certificate nor the root of its chain (1 certificate); the registry rejects every token`,
+    );
+    const own = write('own.pem', readFileSync(cert, 'utf8'));
+    const thumbprint = run(load('thumbprint'), { ...good, rootcertbundle: own });
+    expect(thumbprint.find((l) => l.includes('rootcertbundle'))).toMatch(
+      /^FAIL rootcertbundle: .* holds the signing certificate, but regauth names its key by kid alone/,
+    );
+    expect(run(load('libtrust'), { ...good, rootcertbundle: own })).toContain('ok rootcertbundle');
+  });
+
+  test('a certificate that has expired, and a jwks that cannot be read or lacks the kid', () => {
+    expect(run(load('x5c'), good, new Date(Date.now() + 400 * 86_400_000))).toContainEqual(
+      expect.stringMatching(/^FAIL certificate: .* has expired \(/),
+    );
+    const config = load('thumbprint');
+    const unreadable = run(config, { ...good, jwks: 'missing.json' });
+    expect(unreadable.filter((l) => l.includes('jwks'))).toEqual([
+      `FAIL jwks: cannot read ${join(tmp.dir, 'missing.json')}: ENOENT`,
+    ]);
+    const wrong = write('wrong.json', '{"keys":[{"kid":"nope"}]}');
+    expect(run(config, { ...good, jwks: wrong })).toContain(
+      `FAIL jwks: ${join(tmp.dir, wrong)} does not hold regauth's kid ${config.token.key.kid}; registry v3 rejects kid-only tokens`,
+    );
+  });
+});
