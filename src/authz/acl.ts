@@ -9,6 +9,7 @@ import {
   type Pattern,
   type Resolve,
   type RequestField,
+  type ValueTest,
 } from './pattern.js';
 import type { AclRuleConfig, AuthzDecision, AuthzRequest, Labels } from './types.js';
 
@@ -49,7 +50,19 @@ export interface CompiledAcl {
    * known fields and passes, else `depends` on the match keys listed in `conditions`.
    */
   explain(request: PartialAuthzRequest): RuleExplanation[];
+  /**
+   * The `names`, in their order, on which `authorize` grants `action` to one caller: those for
+   * which `authorize({ ...request, name, actions: [action] }).granted` is not empty, decided in
+   * one pass (the filtered catalog asks this for 10,000 names at once). Everything that does not
+   * depend on the name (account, type, service, address, labels, placeholders) is decided once
+   * per rule, then each name is tested only against the name patterns of the rules that can
+   * still apply, in rule order. Never throws.
+   */
+  filterNames(request: NamelessRequest, action: string, names: readonly string[]): string[];
 }
+
+/** An AuthzRequest for many names and one action (CompiledAcl.filterNames). */
+export type NamelessRequest = Omit<AuthzRequest, 'name' | 'actions'>;
 
 /** An AuthzRequest whose account, service, client address or labels may be unknown (absent). */
 export interface PartialAuthzRequest {
@@ -122,7 +135,34 @@ interface Rule {
   readonly usesCaptures: boolean;
   /** `all` for `["*"]`; otherwise the allowed actions (empty for an explicit deny). */
   readonly grant: 'all' | ReadonlySet<string>;
+  /** The checks split by whether they read the name; undefined when that cannot be done. */
+  readonly byName: NameSplit | undefined;
 }
+
+/**
+ * A rule's checks for CompiledAcl.filterNames: those that do not read the name are decided once
+ * per caller, `match.name` is then bound (its placeholders resolved) and tested per name. Only
+ * for rules where no placeholder reads the name (`${name}`, `${name:N}`); the others are
+ * decided per name, as `authorize` does.
+ */
+interface NameSplit {
+  /** Fixed checks other than `match.name`, cheapest first. */
+  readonly otherFixed: readonly Check[];
+  /** Dynamic checks other than `match.name`, in the order of `Rule.dynamic`. */
+  readonly otherDynamic: readonly Check[];
+  /** `match.name` when it has no placeholders, else nothing. */
+  readonly nameFixed: readonly Check[];
+  /** `match.name` when it has placeholders, else nothing. */
+  readonly nameDynamic: readonly Check[];
+}
+
+/** One rule made ready for one caller's names (CompiledAcl.filterNames). */
+type Step =
+  /** The rule grants (or denies) the action to the names `test` accepts; every name when undefined. */
+  | { readonly kind: 'grant'; readonly test: ValueTest | undefined }
+  | { readonly kind: 'deny'; readonly test: ValueTest | undefined }
+  /** The rule reads the name through a placeholder: decided per name. */
+  | { readonly kind: 'per-name'; readonly rule: Rule; readonly grants: boolean };
 
 /**
  * Compiles ACL rules once, at load: regexes, globs and CIDRs are built here, never per request.
@@ -182,7 +222,71 @@ export function compileAcl(
         return { index: i, match, conditions, granted };
       });
     },
+    filterNames(request: NamelessRequest, action: string, names: readonly string[]): string[] {
+      return filterNames(ready, cache, request, action, names);
+    },
   });
+}
+
+/**
+ * CompiledAcl.filterNames. First-match order without trying every rule on every name: a name
+ * is granted when the first `grant` step accepting it comes before every `deny` step accepting
+ * it, so the deny steps are tried only on names that some grant step accepts.
+ */
+function filterNames(
+  rules: readonly Rule[],
+  cache: PatternCache,
+  request: NamelessRequest,
+  action: string,
+  names: readonly string[],
+): string[] {
+  const actions = [action];
+  const caller = new Evaluation({ ...request, name: '', actions }, cache);
+  const steps: Step[] = [];
+  for (const rule of rules) {
+    const grants = rule.grant === 'all' || rule.grant.has(action);
+    if (!rule.byName) {
+      steps.push({ kind: 'per-name', rule, grants });
+      continue;
+    }
+    const bound = caller.bindName(rule, rule.byName);
+    if (!bound) continue;
+    // Beyond MAX_LABEL_COMBINATIONS the rule decides and grants nothing (as in authorize).
+    steps.push({ kind: grants && !bound.tooMany ? 'grant' : 'deny', test: bound.test });
+    // It decides every name that reaches it: the rules after it decide none.
+    if (!bound.test) break;
+  }
+  const denies = steps.flatMap((step, i) => (step.kind === 'deny' ? [i] : []));
+  /** Whether a deny step before step `end` accepts `name`. */
+  const deniedBefore = (end: number, name: string) => {
+    for (const i of denies) {
+      if (i > end) return false;
+      const { test } = steps[i] as { test: ValueTest | undefined };
+      if (!test || test(name)) return true;
+    }
+    return false;
+  };
+
+  const out: string[] = [];
+  for (const name of names) {
+    let perName: Evaluation | undefined;
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (step.kind === 'deny') continue;
+      if (step.kind === 'grant') {
+        if (step.test && !step.test(name)) continue;
+        if (!deniedBefore(i, name)) out.push(name);
+        break;
+      }
+      perName ??= new Evaluation({ ...request, name, actions }, cache);
+      const outcome = perName.matches(step.rule);
+      if (outcome === 'no') continue;
+      // A deny here decides whether or not an earlier deny step accepts the name.
+      if (outcome === 'yes' && step.grants && !deniedBefore(i, name)) out.push(name);
+      break;
+    }
+  }
+  return out;
 }
 
 function compileRule(
@@ -277,6 +381,9 @@ function compileRule(
   const labelKeys = new Set(
     dynamic.flatMap((c) => c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
   );
+  const isName = (c: Check) => c.kind === 'field' && c.field === 'name';
+  const readsName = (c: Check) =>
+    c.pattern.placeholders.some((p) => p.kind !== 'label' && p.field === 'name');
   return {
     info: Object.freeze({
       index,
@@ -293,6 +400,14 @@ function compileRule(
     // Any `${field:N}`, even one that never resolves: captures of an earlier rule must not leak into it.
     usesCaptures: compiled.some((c) => c.pattern.placeholders.some((p) => p.kind === 'group')),
     grant: grant ?? new Set(),
+    byName: checks.some(readsName)
+      ? undefined
+      : {
+          otherFixed: fixed.filter((c) => !isName(c)),
+          otherDynamic: dynamic.filter((c) => !isName(c)),
+          nameFixed: fixed.filter(isName),
+          nameDynamic: dynamic.filter(isName),
+        },
   };
 }
 
@@ -369,6 +484,24 @@ function labelValues(labels: Labels, key: string): readonly string[] {
   return Array.isArray(values) ? values : [];
 }
 
+/** A test passed when every one of `tests` passes; undefined (every value) for none. */
+function allOf(tests: readonly ValueTest[]): ValueTest | undefined {
+  if (tests.length <= 1) return tests[0];
+  return (value) => {
+    for (const test of tests) if (!test(value)) return false;
+    return true;
+  };
+}
+
+/** A test passed when one of `tests` passes. */
+function anyOf(tests: readonly ValueTest[]): ValueTest {
+  if (tests.length === 1) return tests[0]!;
+  return (value) => {
+    for (const test of tests) if (test(value)) return true;
+    return false;
+  };
+}
+
 function grantedActions(grant: 'all' | ReadonlySet<string>, requested: readonly string[]): string[] {
   const granted = new Set<string>();
   for (const action of requested) if (grant === 'all' || grant.has(action)) granted.add(action);
@@ -431,6 +564,58 @@ class Evaluation {
       while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
       if (i < 0) return 'no';
     }
+  }
+
+  /**
+   * `matches` with the name left open, for a rule whose checks split by name (its request's name
+   * is never read): undefined when the rule matches no name; else the test a name must pass for
+   * the rule to match it (undefined: every name), and whether the rule then decides as
+   * `too-many`. Label combinations are all tried: each one that passes adds the name patterns
+   * bound with its values as an alternative.
+   */
+  bindName(rule: Rule, split: NameSplit): { test: ValueTest | undefined; tooMany: boolean } | undefined {
+    if (rule.usesCaptures) this.#captures = {};
+    for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
+    if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return undefined;
+    const fixed = split.nameFixed.flatMap((c) => c.pattern.bind(this.resolve, this.#cache) ?? []);
+    if (fixed.length < split.nameFixed.length) return undefined;
+    if (rule.dynamic.length === 0) return { test: allOf(fixed), tooMany: false };
+
+    const alternatives: ValueTest[][] = [];
+    const bindDynamic = () => {
+      for (const check of split.otherDynamic) if (!this.#passes(check)) return;
+      const tests: ValueTest[] = [];
+      for (const check of split.nameDynamic) {
+        const test = check.pattern.bind(this.resolve, this.#cache);
+        if (!test) return;
+        tests.push(test);
+      }
+      alternatives.push(tests);
+    };
+    const keys = rule.labelKeys;
+    if (keys.length === 0) {
+      bindDynamic();
+    } else {
+      // As in `matches`: no values for a key matches nothing; too many combinations deny.
+      const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
+      if (values.some((v) => v.length === 0)) return undefined;
+      if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) {
+        return { test: allOf(fixed), tooMany: true };
+      }
+      const at = keys.map(() => 0);
+      for (;;) {
+        keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
+        bindDynamic();
+        let i = keys.length - 1;
+        while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
+        if (i < 0) break;
+      }
+    }
+    if (alternatives.length === 0) return undefined;
+    // An alternative without name patterns accepts every name.
+    if (alternatives.some((tests) => tests.length === 0)) return { test: allOf(fixed), tooMany: false };
+    const some = anyOf(alternatives.map((tests) => allOf(tests)!));
+    return { test: allOf([...fixed, some]), tooMany: false };
   }
 
   /**
