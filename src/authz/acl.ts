@@ -289,6 +289,22 @@ function filterNames(
   return out;
 }
 
+/** A match pattern compiled at load, with the field or label it applies to and its YAML path. */
+interface CompiledField {
+  readonly field?: RequestField;
+  readonly key?: string;
+  readonly pattern: Pattern;
+  readonly path: string;
+}
+
+/** Reports a config error at a YAML path. */
+type Fail = (at: string, message: string, cause?: unknown) => void;
+
+/**
+ * Compiles one rule: its match patterns and address, the placeholders that take captures, its
+ * actions, then the order of its checks. Adds every problem to `errors` and returns undefined
+ * when there is one.
+ */
 function compileRule(
   config: AclRuleConfig,
   index: number,
@@ -298,10 +314,43 @@ function compileRule(
 ): Rule | undefined {
   const errorCount = errors.length;
   const warnings: AclWarning[] = [];
-  const fail = (at: string, message: string, cause?: unknown) =>
-    errors.push(new ConfigError(at, message, { cause }));
+  const fail: Fail = (at, message, cause) => errors.push(new ConfigError(at, message, { cause }));
 
-  const compiled: { field?: RequestField; key?: string; pattern: Pattern; path: string }[] = [];
+  const compiled = compileMatchPatterns(config.match, path, compile, fail);
+  const ip = compileIp(config.match.ip, `${path}.match.ip`, fail);
+  const captured = capturedFields(compiled, fail, warnings);
+  const grant = compileActions(config.actions, `${path}.actions`, fail, warnings);
+  const { fixed, dynamic } = orderChecks(compiled, captured, `${path}.match`, fail);
+  if (errors.length > errorCount) return undefined;
+
+  return {
+    info: Object.freeze({
+      index,
+      path,
+      comment: config.comment,
+      match: config.match,
+      actions: config.actions,
+      warnings: Object.freeze(warnings),
+    }),
+    ip,
+    fixed,
+    dynamic,
+    labelKeys: labelKeysOf(dynamic),
+    // Any `${field:N}`, even one that never resolves: captures of an earlier rule must not leak into it.
+    usesCaptures: compiled.some((c) => c.pattern.placeholders.some((p) => p.kind === 'group')),
+    grant: grant ?? new Set(),
+    byName: splitByName(fixed, dynamic),
+  };
+}
+
+/** The patterns of `match.account`, `type`, `name`, `service` and `labels`, in that order. */
+function compileMatchPatterns(
+  match: AclRuleConfig['match'],
+  path: string,
+  compile: (source: string) => Pattern,
+  fail: Fail,
+): CompiledField[] {
+  const compiled: CompiledField[] = [];
   const attempt = (at: string, source: string) => {
     try {
       return compile(source);
@@ -312,29 +361,42 @@ function compileRule(
     }
   };
   for (const field of REQUEST_FIELDS) {
-    const source = config.match[field];
+    const source = match[field];
     if (source === undefined) continue;
     const at = `${path}.match.${field}`;
     const pattern = attempt(at, source);
     if (pattern) compiled.push({ field, pattern, path: at });
   }
-  for (const [key, source] of Object.entries(config.match.labels ?? {})) {
+  for (const [key, source] of Object.entries(match.labels ?? {})) {
     const at = `${path}.match.${formatPath(['labels', key])}`;
     const pattern = attempt(at, source);
     if (pattern) compiled.push({ key, pattern, path: at });
   }
+  return compiled;
+}
 
-  let ip: IpMatcher | undefined;
-  if (config.match.ip !== undefined) {
-    try {
-      ip = parseIpMatcher(config.match.ip);
-    } catch (err) {
-      if (!(err instanceof TypeError)) throw err;
-      fail(`${path}.match.ip`, err.message, err);
-    }
+/** `match.ip`, parsed once; undefined when absent or invalid (then reported). */
+function compileIp(source: string | undefined, path: string, fail: Fail): IpMatcher | undefined {
+  if (source === undefined) return undefined;
+  try {
+    return parseIpMatcher(source);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    fail(path, err.message, err);
+    return undefined;
   }
+}
 
-  // `${field:N}` placeholders: which fields produce captures, and can they ever resolve?
+/**
+ * The fields whose `${field:N}` captures another check uses. A placeholder that can never
+ * resolve (no such field, not a regex, no such group) is a warning: the rule never matches.
+ * One that names its own field is an error.
+ */
+function capturedFields(
+  compiled: readonly CompiledField[],
+  fail: Fail,
+  warnings: AclWarning[],
+): Set<RequestField> {
   const producers = new Map(compiled.flatMap((c) => (c.field ? [[c.field, c] as const] : [])));
   const captured = new Set<RequestField>();
   for (const c of compiled) {
@@ -359,9 +421,20 @@ function compileRule(
       }
     }
   }
+  return captured;
+}
 
-  const grant = compileActions(config.actions, `${path}.actions`, fail, warnings);
-
+/**
+ * The rule's checks: those without placeholders cheapest first (decided once per scope), those
+ * with placeholders after the checks whose captures they use. Reports captures that depend on
+ * each other at `path`.
+ */
+function orderChecks(
+  compiled: readonly CompiledField[],
+  captured: ReadonlySet<RequestField>,
+  path: string,
+  fail: Fail,
+): { fixed: Check[]; dynamic: Check[] } {
   const checks: Check[] = compiled.map((c) =>
     c.field
       ? { kind: 'field', field: c.field, pattern: c.pattern, captures: captured.has(c.field) }
@@ -371,50 +444,38 @@ function compileRule(
   const dynamic = orderByCaptures(
     checks.filter((c) => c.pattern.placeholders.length > 0),
     (fields) =>
-      fail(
-        `${path}.match`,
-        `the captures of ${fields.map((f) => `match.${f}`).join(' and ')} depend on each other`,
-      ),
+      fail(path, `the captures of ${fields.map((f) => `match.${f}`).join(' and ')} depend on each other`),
   );
+  return { fixed, dynamic };
+}
 
-  if (errors.length > errorCount) return undefined;
-  const labelKeys = new Set(
-    dynamic.flatMap((c) => c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
+/** Distinct `${labels:X}` names in `dynamic`, in order of appearance. */
+function labelKeysOf(dynamic: readonly Check[]): string[] {
+  const keys = dynamic.flatMap((c) =>
+    c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : [])),
   );
-  const isName = (c: Check) => c.kind === 'field' && c.field === 'name';
+  return [...new Set(keys)];
+}
+
+/** The checks split for CompiledAcl.filterNames; undefined when a placeholder reads the name. */
+function splitByName(fixed: readonly Check[], dynamic: readonly Check[]): NameSplit | undefined {
   const readsName = (c: Check) =>
     c.pattern.placeholders.some((p) => p.kind !== 'label' && p.field === 'name');
+  if (fixed.some(readsName) || dynamic.some(readsName)) return undefined;
+  const isName = (c: Check) => c.kind === 'field' && c.field === 'name';
   return {
-    info: Object.freeze({
-      index,
-      path,
-      comment: config.comment,
-      match: config.match,
-      actions: config.actions,
-      warnings: Object.freeze(warnings),
-    }),
-    ip,
-    fixed,
-    dynamic,
-    labelKeys: [...labelKeys],
-    // Any `${field:N}`, even one that never resolves: captures of an earlier rule must not leak into it.
-    usesCaptures: compiled.some((c) => c.pattern.placeholders.some((p) => p.kind === 'group')),
-    grant: grant ?? new Set(),
-    byName: checks.some(readsName)
-      ? undefined
-      : {
-          otherFixed: fixed.filter((c) => !isName(c)),
-          otherDynamic: dynamic.filter((c) => !isName(c)),
-          nameFixed: fixed.filter(isName),
-          nameDynamic: dynamic.filter(isName),
-        },
+    otherFixed: fixed.filter((c) => !isName(c)),
+    otherDynamic: dynamic.filter((c) => !isName(c)),
+    nameFixed: fixed.filter(isName),
+    nameDynamic: dynamic.filter(isName),
   };
 }
 
+/** `["*"]` is `all`; otherwise the set of actions, each checked against the action grammar. */
 function compileActions(
   actions: readonly string[],
   path: string,
-  fail: (at: string, message: string) => void,
+  fail: Fail,
   warnings: AclWarning[],
 ): 'all' | ReadonlySet<string> | undefined {
   if (actions.includes('*')) {
