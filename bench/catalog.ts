@@ -56,16 +56,19 @@ async function main(): Promise<void> {
     labels: { team: ['team3', 'team42'], group: ['dev'] },
   };
 
-  // Filtering alone: one ACL decision per repository, for names the ACL has not seen (a fresh
-  // set each round), then for other callers over the same names.
+  // Filtering alone (one CompiledAcl.filterNames pass), for names the ACL has not seen (a fresh
+  // set each round), then for other callers over the same names. The first rounds run before V8
+  // has optimised the code: the first one is shown apart, the median is taken after 5.
   const cold: number[] = [];
-  for (let round = 1; round <= 7; round++) {
-    const names = fixture(round).repositories;
+  for (let round = 1; round <= 20; round++) {
+    // Parsed from JSON, as the registry's catalog is (flat strings, not concatenations).
+    const names = JSON.parse(JSON.stringify(fixture(round).repositories)) as string[];
     const start = process.cpuUsage();
     filterPullable(acl, who, names);
     cold.push(cpuMs(start));
   }
-  const coldMs = median(cold);
+  const firstMs = cold[0]!;
+  const coldMs = median(cold.slice(5));
   filterPullable(acl, who, repositories);
   let other = 0;
   const warmMs = median(
@@ -127,12 +130,13 @@ async function main(): Promise<void> {
     [
       `catalog filter, ${REPOSITORIES.toLocaleString('en')} repositories, ${rules.length} rules`,
       `${coldMs.toFixed(2)} ms CPU, new names (${visible} visible)`,
-      '',
+      `${coldMs < 5 ? 'ok' : 'MISSED'}: < 5 ms`,
     ],
+    ['catalog filter, first call in the process', `${firstMs.toFixed(2)} ms CPU, before V8 optimised it`, ''],
     [
       'catalog filter, another caller',
       `${warmMs.toFixed(2)} ms CPU, same names`,
-      `${warmMs < 100 ? 'ok' : 'MISSED'}: < 100 ms`,
+      `${warmMs < 5 ? 'ok' : 'MISSED'}: < 5 ms`,
     ],
     [
       'catalog page, same caller',

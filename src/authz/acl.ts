@@ -8,6 +8,7 @@ import {
   type Pattern,
   type Resolve,
   type RequestField,
+  type ValueTest,
 } from './pattern.js';
 import type { AclRuleConfig, AuthzDecision, AuthzRequest, Labels } from './types.js';
 
@@ -48,7 +49,19 @@ export interface CompiledAcl {
    * known fields and passes, else `depends` on the match keys listed in `conditions`.
    */
   explain(request: PartialAuthzRequest): RuleExplanation[];
+  /**
+   * The `names`, in their order, on which `authorize` grants `action` to one caller: those for
+   * which `authorize({ ...request, name, actions: [action] }).granted` is not empty, decided in
+   * one pass (the filtered catalog asks this for 10,000 names at once). Everything that does not
+   * depend on the name (account, type, service, address, labels, placeholders) is decided once
+   * per rule, then each name is tested only against the name patterns of the rules that can
+   * still apply, in rule order. Never throws.
+   */
+  filterNames(request: NamelessRequest, action: string, names: readonly string[]): string[];
 }
+
+/** An AuthzRequest for many names and one action (CompiledAcl.filterNames). */
+export type NamelessRequest = Omit<AuthzRequest, 'name' | 'actions'>;
 
 /** An AuthzRequest whose account, service, client address or labels may be unknown (absent). */
 export interface PartialAuthzRequest {
@@ -121,7 +134,34 @@ interface Rule {
   readonly usesCaptures: boolean;
   /** `all` for `["*"]`; otherwise the allowed actions (empty for an explicit deny). */
   readonly grant: 'all' | ReadonlySet<string>;
+  /** The checks split by whether they read the name; undefined when that cannot be done. */
+  readonly byName: NameSplit | undefined;
 }
+
+/**
+ * A rule's checks for CompiledAcl.filterNames: those that do not read the name are decided once
+ * per caller, `match.name` is then bound (its placeholders resolved) and tested per name. Only
+ * for rules where no placeholder reads the name (`${name}`, `${name:N}`); the others are
+ * decided per name, as `authorize` does.
+ */
+interface NameSplit {
+  /** Fixed checks other than `match.name`, cheapest first. */
+  readonly otherFixed: readonly Check[];
+  /** Dynamic checks other than `match.name`, in the order of `Rule.dynamic`. */
+  readonly otherDynamic: readonly Check[];
+  /** `match.name` when it has no placeholders, else nothing. */
+  readonly nameFixed: readonly Check[];
+  /** `match.name` when it has placeholders, else nothing. */
+  readonly nameDynamic: readonly Check[];
+}
+
+/** One rule made ready for one caller's names (CompiledAcl.filterNames). */
+type Step =
+  /** The rule grants (or denies) the action to the names `test` accepts; every name when undefined. */
+  | { readonly kind: 'grant'; readonly test: ValueTest | undefined }
+  | { readonly kind: 'deny'; readonly test: ValueTest | undefined }
+  /** The rule reads the name through a placeholder: decided per name. */
+  | { readonly kind: 'per-name'; readonly rule: Rule; readonly grants: boolean };
 
 /**
  * Compiles ACL rules once, at load: regexes, globs and CIDRs are built here, never per request.
@@ -181,9 +221,89 @@ export function compileAcl(
         return { index: i, match, conditions, granted };
       });
     },
+    filterNames(request: NamelessRequest, action: string, names: readonly string[]): string[] {
+      return filterNames(ready, cache, request, action, names);
+    },
   });
 }
 
+/**
+ * CompiledAcl.filterNames. First-match order without trying every rule on every name: a name
+ * is granted when the first `grant` step accepting it comes before every `deny` step accepting
+ * it, so the deny steps are tried only on names that some grant step accepts.
+ */
+function filterNames(
+  rules: readonly Rule[],
+  cache: PatternCache,
+  request: NamelessRequest,
+  action: string,
+  names: readonly string[],
+): string[] {
+  const actions = [action];
+  const caller = new Evaluation({ ...request, name: '', actions }, cache);
+  const steps: Step[] = [];
+  for (const rule of rules) {
+    const grants = rule.grant === 'all' || rule.grant.has(action);
+    if (!rule.byName) {
+      steps.push({ kind: 'per-name', rule, grants });
+      continue;
+    }
+    const bound = caller.bindName(rule, rule.byName);
+    if (!bound) continue;
+    // Beyond MAX_LABEL_COMBINATIONS the rule decides and grants nothing (as in authorize).
+    steps.push({ kind: grants && !bound.tooMany ? 'grant' : 'deny', test: bound.test });
+    // It decides every name that reaches it: the rules after it decide none.
+    if (!bound.test) break;
+  }
+  const denies = steps.flatMap((step, i) => (step.kind === 'deny' ? [i] : []));
+  /** Whether a deny step before step `end` accepts `name`. */
+  const deniedBefore = (end: number, name: string) => {
+    for (const i of denies) {
+      if (i > end) return false;
+      const { test } = steps[i] as { test: ValueTest | undefined };
+      if (!test || test(name)) return true;
+    }
+    return false;
+  };
+
+  const out: string[] = [];
+  for (const name of names) {
+    let perName: Evaluation | undefined;
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (step.kind === 'deny') continue;
+      if (step.kind === 'grant') {
+        if (step.test && !step.test(name)) continue;
+        if (!deniedBefore(i, name)) out.push(name);
+        break;
+      }
+      perName ??= new Evaluation({ ...request, name, actions }, cache);
+      const outcome = perName.matches(step.rule);
+      if (outcome === 'no') continue;
+      // A deny here decides whether or not an earlier deny step accepts the name.
+      if (outcome === 'yes' && step.grants && !deniedBefore(i, name)) out.push(name);
+      break;
+    }
+  }
+  return out;
+}
+
+/** A match pattern compiled at load, with the field or label it applies to and its YAML path. */
+interface CompiledField {
+  readonly field?: RequestField;
+  readonly key?: string;
+  readonly pattern: Pattern;
+  readonly path: string;
+}
+
+/** Reports a config error at a YAML path. */
+type Fail = (at: string, message: string, cause?: unknown) => void;
+
+/**
+ * Compiles one rule: its match patterns and address, the placeholders that take captures, its
+ * actions, then the order of its checks. Adds every problem to `errors` and returns undefined
+ * when there is one.
+ */
 function compileRule(
   config: AclRuleConfig,
   index: number,
@@ -193,10 +313,43 @@ function compileRule(
 ): Rule | undefined {
   const errorCount = errors.length;
   const warnings: AclWarning[] = [];
-  const fail = (at: string, message: string, cause?: unknown) =>
-    errors.push(new ConfigError(at, message, { cause }));
+  const fail: Fail = (at, message, cause) => errors.push(new ConfigError(at, message, { cause }));
 
-  const compiled: { field?: RequestField; key?: string; pattern: Pattern; path: string }[] = [];
+  const compiled = compileMatchPatterns(config.match, path, compile, fail);
+  const ip = compileIp(config.match.ip, `${path}.match.ip`, fail);
+  const captured = capturedFields(compiled, fail, warnings);
+  const grant = compileActions(config.actions, `${path}.actions`, fail, warnings);
+  const { fixed, dynamic } = orderChecks(compiled, captured, `${path}.match`, fail);
+  if (errors.length > errorCount) return undefined;
+
+  return {
+    info: Object.freeze({
+      index,
+      path,
+      comment: config.comment,
+      match: config.match,
+      actions: config.actions,
+      warnings: Object.freeze(warnings),
+    }),
+    ip,
+    fixed,
+    dynamic,
+    labelKeys: labelKeysOf(dynamic),
+    // Any `${field:N}`, even one that never resolves: captures of an earlier rule must not leak into it.
+    usesCaptures: compiled.some((c) => c.pattern.placeholders.some((p) => p.kind === 'group')),
+    grant: grant ?? new Set(),
+    byName: splitByName(fixed, dynamic),
+  };
+}
+
+/** The patterns of `match.account`, `type`, `name`, `service` and `labels`, in that order. */
+function compileMatchPatterns(
+  match: AclRuleConfig['match'],
+  path: string,
+  compile: (source: string) => Pattern,
+  fail: Fail,
+): CompiledField[] {
+  const compiled: CompiledField[] = [];
   const attempt = (at: string, source: string) => {
     try {
       return compile(source);
@@ -207,29 +360,42 @@ function compileRule(
     }
   };
   for (const field of REQUEST_FIELDS) {
-    const source = config.match[field];
+    const source = match[field];
     if (source === undefined) continue;
     const at = `${path}.match.${field}`;
     const pattern = attempt(at, source);
     if (pattern) compiled.push({ field, pattern, path: at });
   }
-  for (const [key, source] of Object.entries(config.match.labels ?? {})) {
+  for (const [key, source] of Object.entries(match.labels ?? {})) {
     const at = `${path}.match.${formatPath(['labels', key])}`;
     const pattern = attempt(at, source);
     if (pattern) compiled.push({ key, pattern, path: at });
   }
+  return compiled;
+}
 
-  let ip: IpMatcher | undefined;
-  if (config.match.ip !== undefined) {
-    try {
-      ip = parseIpMatcher(config.match.ip);
-    } catch (err) {
-      if (!(err instanceof TypeError)) throw err;
-      fail(`${path}.match.ip`, err.message, err);
-    }
+/** `match.ip`, parsed once; undefined when absent or invalid (then reported). */
+function compileIp(source: string | undefined, path: string, fail: Fail): IpMatcher | undefined {
+  if (source === undefined) return undefined;
+  try {
+    return parseIpMatcher(source);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    fail(path, err.message, err);
+    return undefined;
   }
+}
 
-  // `${field:N}` placeholders: which fields produce captures, and can they ever resolve?
+/**
+ * The fields whose `${field:N}` captures another check uses. A placeholder that can never
+ * resolve (no such field, not a regex, no such group) is a warning: the rule never matches.
+ * One that names its own field is an error.
+ */
+function capturedFields(
+  compiled: readonly CompiledField[],
+  fail: Fail,
+  warnings: AclWarning[],
+): Set<RequestField> {
   const producers = new Map(compiled.flatMap((c) => (c.field ? [[c.field, c] as const] : [])));
   const captured = new Set<RequestField>();
   for (const c of compiled) {
@@ -254,9 +420,20 @@ function compileRule(
       }
     }
   }
+  return captured;
+}
 
-  const grant = compileActions(config.actions, `${path}.actions`, fail, warnings);
-
+/**
+ * The rule's checks: those without placeholders cheapest first (decided once per scope), those
+ * with placeholders after the checks whose captures they use. Reports captures that depend on
+ * each other at `path`.
+ */
+function orderChecks(
+  compiled: readonly CompiledField[],
+  captured: ReadonlySet<RequestField>,
+  path: string,
+  fail: Fail,
+): { fixed: Check[]; dynamic: Check[] } {
   const checks: Check[] = compiled.map((c) =>
     c.field
       ? { kind: 'field', field: c.field, pattern: c.pattern, captures: captured.has(c.field) }
@@ -266,39 +443,38 @@ function compileRule(
   const dynamic = orderByCaptures(
     checks.filter((c) => c.pattern.placeholders.length > 0),
     (fields) =>
-      fail(
-        `${path}.match`,
-        `the captures of ${fields.map((f) => `match.${f}`).join(' and ')} depend on each other`,
-      ),
+      fail(path, `the captures of ${fields.map((f) => `match.${f}`).join(' and ')} depend on each other`),
   );
+  return { fixed, dynamic };
+}
 
-  if (errors.length > errorCount) return undefined;
-  const labelKeys = new Set(
-    dynamic.flatMap((c) => c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
+/** Distinct `${labels:X}` names in `dynamic`, in order of appearance. */
+function labelKeysOf(dynamic: readonly Check[]): string[] {
+  const keys = dynamic.flatMap((c) =>
+    c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : [])),
   );
+  return [...new Set(keys)];
+}
+
+/** The checks split for CompiledAcl.filterNames; undefined when a placeholder reads the name. */
+function splitByName(fixed: readonly Check[], dynamic: readonly Check[]): NameSplit | undefined {
+  const readsName = (c: Check) =>
+    c.pattern.placeholders.some((p) => p.kind !== 'label' && p.field === 'name');
+  if (fixed.some(readsName) || dynamic.some(readsName)) return undefined;
+  const isName = (c: Check) => c.kind === 'field' && c.field === 'name';
   return {
-    info: Object.freeze({
-      index,
-      path,
-      comment: config.comment,
-      match: config.match,
-      actions: config.actions,
-      warnings: Object.freeze(warnings),
-    }),
-    ip,
-    fixed,
-    dynamic,
-    labelKeys: [...labelKeys],
-    // Any `${field:N}`, even one that never resolves: captures of an earlier rule must not leak into it.
-    usesCaptures: compiled.some((c) => c.pattern.placeholders.some((p) => p.kind === 'group')),
-    grant: grant ?? new Set(),
+    otherFixed: fixed.filter((c) => !isName(c)),
+    otherDynamic: dynamic.filter((c) => !isName(c)),
+    nameFixed: fixed.filter(isName),
+    nameDynamic: dynamic.filter(isName),
   };
 }
 
+/** `["*"]` is `all`; otherwise the set of actions, each checked against the action grammar. */
 function compileActions(
   actions: readonly string[],
   path: string,
-  fail: (at: string, message: string) => void,
+  fail: Fail,
   warnings: AclWarning[],
 ): 'all' | ReadonlySet<string> | undefined {
   if (actions.includes('*')) {
@@ -368,6 +544,24 @@ function labelValues(labels: Labels, key: string): readonly string[] {
   return Array.isArray(values) ? values : [];
 }
 
+/** A test passed when every one of `tests` passes; undefined (every value) for none. */
+function allOf(tests: readonly ValueTest[]): ValueTest | undefined {
+  if (tests.length <= 1) return tests[0];
+  return (value) => {
+    for (const test of tests) if (!test(value)) return false;
+    return true;
+  };
+}
+
+/** A test passed when one of `tests` passes. */
+function anyOf(tests: readonly ValueTest[]): ValueTest {
+  if (tests.length === 1) return tests[0]!;
+  return (value) => {
+    for (const test of tests) if (test(value)) return true;
+    return false;
+  };
+}
+
 function grantedActions(grant: 'all' | ReadonlySet<string>, requested: readonly string[]): string[] {
   const granted = new Set<string>();
   for (const action of requested) if (grant === 'all' || grant.has(action)) granted.add(action);
@@ -430,6 +624,58 @@ class Evaluation {
       while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
       if (i < 0) return 'no';
     }
+  }
+
+  /**
+   * `matches` with the name left open, for a rule whose checks split by name (its request's name
+   * is never read): undefined when the rule matches no name; else the test a name must pass for
+   * the rule to match it (undefined: every name), and whether the rule then decides as
+   * `too-many`. Label combinations are all tried: each one that passes adds the name patterns
+   * bound with its values as an alternative.
+   */
+  bindName(rule: Rule, split: NameSplit): { test: ValueTest | undefined; tooMany: boolean } | undefined {
+    if (rule.usesCaptures) this.#captures = {};
+    for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
+    if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return undefined;
+    const fixed = split.nameFixed.flatMap((c) => c.pattern.bind(this.resolve, this.#cache) ?? []);
+    if (fixed.length < split.nameFixed.length) return undefined;
+    if (rule.dynamic.length === 0) return { test: allOf(fixed), tooMany: false };
+
+    const alternatives: ValueTest[][] = [];
+    const bindDynamic = () => {
+      for (const check of split.otherDynamic) if (!this.#passes(check)) return;
+      const tests: ValueTest[] = [];
+      for (const check of split.nameDynamic) {
+        const test = check.pattern.bind(this.resolve, this.#cache);
+        if (!test) return;
+        tests.push(test);
+      }
+      alternatives.push(tests);
+    };
+    const keys = rule.labelKeys;
+    if (keys.length === 0) {
+      bindDynamic();
+    } else {
+      // As in `matches`: no values for a key matches nothing; too many combinations deny.
+      const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
+      if (values.some((v) => v.length === 0)) return undefined;
+      if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) {
+        return { test: allOf(fixed), tooMany: true };
+      }
+      const at = keys.map(() => 0);
+      for (;;) {
+        keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
+        bindDynamic();
+        let i = keys.length - 1;
+        while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
+        if (i < 0) break;
+      }
+    }
+    if (alternatives.length === 0) return undefined;
+    // An alternative without name patterns accepts every name.
+    if (alternatives.some((tests) => tests.length === 0)) return { test: allOf(fixed), tooMany: false };
+    const some = anyOf(alternatives.map((tests) => allOf(tests)!));
+    return { test: allOf([...fixed, some]), tooMany: false };
   }
 
   /**

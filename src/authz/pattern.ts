@@ -53,7 +53,17 @@ export interface Pattern {
    * resolved. Never throws.
    */
   match(value: string, resolve: Resolve, cache: PatternCache): Captures | null;
+  /**
+   * This pattern with its placeholders resolved once, now, through `resolve`: a test for many
+   * values that agrees with `match` under that resolution (the literal prefix is compared
+   * before any regex or glob runs). Undefined when a placeholder cannot be resolved, so that
+   * nothing matches. Never throws.
+   */
+  bind(resolve: Resolve, cache: PatternCache): ValueTest | undefined;
 }
+
+/** Whether one value matches a pattern whose placeholders were resolved (Pattern.bind). */
+export type ValueTest = (value: string) => boolean;
 
 /**
  * minimatch options for every glob (docs/acl.md "Regular expressions and globs"): `dot` so `*`
@@ -123,14 +133,41 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
   const groups = new RegExp(`${probe}|`).exec('')!.length - 1;
   const prefix = regexPrefix(parts);
   const base = { source, kind: 'regex', placeholders, groups, literal: undefined, prefix } as const;
-  if (placeholders.length === 0) return { ...base, match: (value) => regex.exec(value) };
+  if (placeholders.length === 0) {
+    return { ...base, match: (value) => regex.exec(value), bind: () => regexTest(prefix, regex) };
+  }
   return {
     ...base,
     match(value, resolve, cache) {
       const expanded = expand(parts, resolve, wrapRegexValue);
       return expanded === undefined ? null : (cache.regex(expanded)?.exec(value) ?? null);
     },
+    bind(resolve, cache) {
+      const expanded = expand(parts, resolve, wrapRegexValue);
+      return expanded === undefined ? undefined : regexTest(prefix, cache.regex(expanded));
+    },
   };
+}
+
+/** A regex that cannot be built (null) matches nothing, as in `match`. */
+function regexTest(prefix: string, regex: RegExp | null): ValueTest {
+  if (regex === null) return () => false;
+  return prefix === ''
+    ? (value) => regex.test(value)
+    : (value) => value.startsWith(prefix) && regex.test(value);
+}
+
+/** A minimatch glob that cannot be built (null) matches nothing, as in `match`. */
+function globTest(prefix: string, glob: Minimatch | null): ValueTest {
+  if (glob === null) return () => false;
+  return prefix === ''
+    ? (value) => glob.match(value)
+    : (value) => value.startsWith(prefix) && glob.match(value);
+}
+
+/** Text before the first character of a glob that may be magic (`!+@` start extglobs like `+(a)`). */
+function globPrefix(text: string): string {
+  return text.slice(0, text.search(/[*?[\]{}()\\!+@]|$/));
 }
 
 function compileGlob(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
@@ -143,11 +180,13 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     placeholders,
     groups: 0,
     literal: plain && placeholders.length === 0 ? source : undefined,
-    // Text before the first character that may be magic (`!+@` start extglobs like `+(a)`).
-    prefix: typeof first === 'string' ? first.slice(0, first.search(/[*?[\]{}()\\!+@]|$/)) : '',
+    prefix: typeof first === 'string' ? globPrefix(first) : '',
   } as const;
   if (placeholders.length === 0) {
-    if (plain) return { ...base, match: (value) => (value === source ? NO_CAPTURES : null) };
+    if (plain) {
+      const test: ValueTest = (value) => value === source;
+      return { ...base, match: (value) => (test(value) ? NO_CAPTURES : null), bind: () => test };
+    }
     let glob: Minimatch;
     try {
       glob = new Minimatch(source, GLOB_OPTIONS);
@@ -157,12 +196,17 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
         cause: err,
       });
     }
-    return { ...base, match: (value) => (glob.match(value) ? NO_CAPTURES : null) };
+    const test = globTest(base.prefix, glob);
+    return { ...base, match: (value) => (glob.match(value) ? NO_CAPTURES : null), bind: () => test };
   }
   if (plain) {
     return {
       ...base,
       match: (value, resolve) => (expand(parts, resolve, (v) => v) === value ? NO_CAPTURES : null),
+      bind(resolve) {
+        const expanded = expand(parts, resolve, (v) => v);
+        return expanded === undefined ? undefined : (value) => value === expanded;
+      },
     };
   }
   // Braces are expanded here, in the pattern's own text, and never after substitution:
@@ -185,6 +229,18 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
         }
       }
       return null;
+    },
+    bind(resolve, cache) {
+      if (!placeholders.every((p) => resolve(p) !== undefined)) return undefined;
+      const tests = alternatives.map((alt): ValueTest => {
+        if (alt.plain) {
+          const expanded = expand(alt.parts, resolve, (v) => v)!;
+          return (value) => value === expanded;
+        }
+        const expanded = expand(alt.parts, resolve, escapeGlob)!;
+        return globTest(globPrefix(expanded), cache.glob(expanded));
+      });
+      return tests.length === 1 ? tests[0]! : (value) => tests.some((test) => test(value));
     },
   };
 }

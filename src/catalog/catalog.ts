@@ -125,8 +125,10 @@ function pullableOf(
 }
 
 /**
- * The repositories the account may pull, in the given order: the compiled ACL decides each one
- * (rules are indexed by literal prefix, so a repository tries only the rules that can match it).
+ * The repositories the account may pull, in the given order: the compiled ACL decides them in
+ * one pass (CompiledAcl.filterNames: what does not depend on the name is decided once per rule,
+ * then each name meets only the name patterns of the rules that can apply), exactly as it
+ * decides `repository:<name>:pull` at the token endpoint.
  * A repository no ACL rule decides is left out, even with `ext_authz` set (docs/catalog.md
  * "What you see"): one external command per repository would make a listing cost minutes.
  */
@@ -135,13 +137,6 @@ export function filterPullable(
   who: { account: string; service: string; ip: string | null; labels: CatalogCaller['labels'] },
   repositories: readonly string[],
 ): string[] {
-  const out: string[] = [];
-  const actions = ['pull'];
   const { account, service, ip, labels } = who;
-  for (const name of repositories) {
-    // A literal of one fixed shape per repository: cheaper than spreading `who` each time.
-    const decision = acl.authorize({ account, type: 'repository', name, service, ip, labels, actions });
-    if (decision.granted.length > 0) out.push(name);
-  }
-  return out;
+  return acl.filterNames({ account, type: 'repository', service, ip, labels }, 'pull', repositories);
 }

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { compileAcl, MAX_LABEL_COMBINATIONS } from '../../src/authz/acl.js';
+import {
+  compileAcl,
+  MAX_LABEL_COMBINATIONS,
+  type CompiledAcl,
+  type NamelessRequest,
+} from '../../src/authz/acl.js';
 import type { AclRuleConfig, AuthzDecision, AuthzRequest } from '../../src/authz/types.js';
 import { ConfigErrors } from '../../src/core/errors.js';
 
@@ -927,6 +932,201 @@ describe('properties', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  test('filterNames grants exactly the names authorize grants, one by one', () => {
+    // Name patterns that the batch binds once per caller, and placeholders that read the name
+    // (decided per name), in every field; deny rules, label combinations and first-match order.
+    // Mostly patterns that match the values below, so that rules decide and shadow each other.
+    const some = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
+    const namePool = fc.oneof(
+      some(
+        8,
+        fc.constantFrom(
+          '**',
+          '*/*',
+          '${account}/**',
+          '${labels:g}/*',
+          '${labels:g}/**',
+          '${account:1}/**',
+          '{a,${labels:g}}/*',
+          'team*/secret*',
+          'a/**',
+          '/^a/',
+          '/x$/',
+          '/^${labels:h}-/',
+          '${labels:g}-${labels:h}',
+          '${service}/*',
+          '/^(.+)\\/x$/',
+          '${name}',
+        ),
+      ),
+      some(1, patternPool),
+    );
+    const otherPool = fc.oneof(
+      some(4, fc.constantFrom('*', '**', 'a', 'alice', '${account}', '${labels:g}', '/^a/', '/^(.+)@x$/')),
+      some(2, fc.constantFrom('${name}', '${name:1}', '/${name}/', '${labels:h}${name}', '${account:1}')),
+      some(1, patternPool),
+    );
+    /** Present now and then: a rule with every key rarely matches anything. */
+    const sometimes = <T>(arbitrary: fc.Arbitrary<T>) =>
+      fc.oneof(some(3, fc.constant(undefined)), some(1, arbitrary));
+    const rule: fc.Arbitrary<AclRuleConfig> = fc
+      .record({
+        account: sometimes(otherPool),
+        type: sometimes(fc.constantFrom('repository', 'registry', '*', '${name}')),
+        name: fc.oneof(some(1, fc.constant(undefined)), some(5, namePool)),
+        service: sometimes(otherPool),
+        ip: sometimes(fc.constantFrom('10.0.0.0/8', '::/0', '127.0.0.1')),
+        labels: sometimes(fc.dictionary(fc.constantFrom('g', 'h'), otherPool, { minKeys: 1, maxKeys: 2 })),
+        actions: fc.constantFrom(['*'], [], ['pull'], ['push'], ['push', 'pull']),
+      })
+      .map(({ actions, ...match }) => ({
+        match: Object.fromEntries(Object.entries(match).filter(([, v]) => v !== undefined)),
+        actions,
+      }));
+    const value = fc.oneof(some(4, fc.constantFrom('a', 'b', 'alice', 'team1', 'x@x', '')), some(1, meta));
+    const caller = fc.record({
+      account: value,
+      type: fc.oneof(some(4, fc.constant('repository')), some(1, fc.constant('registry'))),
+      service: value,
+      ip: fc.oneof(
+        some(2, fc.constant(null)),
+        some(3, fc.constantFrom('10.1.2.3', '127.0.0.1', '2001:db8::1', 'nonsense')),
+      ),
+      labels: fc.dictionary(fc.constantFrom('g', 'h', 'constructor'), fc.array(value, { maxLength: 3 }), {
+        minKeys: 1,
+      }),
+    });
+    const names = fc.array(
+      fc.oneof(
+        some(
+          4,
+          fc.constantFrom(
+            'a/b',
+            'a/x',
+            'a',
+            'b/c/d',
+            'team1/secret',
+            'team1/app',
+            'alice/x',
+            'x@x',
+            'x',
+            'a-1',
+          ),
+        ),
+        some(
+          2,
+          value.map((v) => `${v}/x`),
+        ),
+        some(
+          1,
+          value.map((v) => `${v}-y`),
+        ),
+        some(1, meta),
+      ),
+      { maxLength: 12 },
+    );
+    const action = fc.oneof(some(4, fc.constant('pull')), some(1, fc.constantFrom('push', '*', 'delete')));
+    fc.assert(
+      fc.property(fc.array(rule, { maxLength: 8 }), caller, action, names, (rules, who, act, list) => {
+        fc.pre(compiles(rules));
+        const acl = compileAcl(rules);
+        const oneByOne = list.filter(
+          (name) => acl.authorize({ ...who, name, actions: [act] }).granted.length > 0,
+        );
+        expect(acl.filterNames(who, act, list)).toEqual(oneByOne);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('filterNames', () => {
+  const who: NamelessRequest = {
+    account: 'alice',
+    type: 'repository',
+    service: 'registry',
+    ip: null,
+    labels: {},
+  };
+  const oneByOne = (acl: CompiledAcl, request: NamelessRequest, names: string[]) =>
+    names.filter((name) => acl.authorize({ ...request, name, actions: ['pull'] }).granted.length > 0);
+
+  test('an earlier deny wins over a later grant; the first match decides', () => {
+    const acl = compileAcl([
+      { match: { name: 'team/secret*' }, actions: [] },
+      { match: { name: 'team/**' }, actions: ['pull'] },
+      { match: { name: 'team/app' }, actions: [] },
+      { match: { name: '${account}/**' }, actions: ['*'] },
+    ]);
+    const names = ['team/secret', 'team/secrets/x', 'team/app', 'alice/x', 'bob/x', 'alice'];
+    expect(acl.filterNames(who, 'pull', names)).toEqual(['team/secrets/x', 'team/app', 'alice/x']);
+    expect(acl.filterNames(who, 'push', names)).toEqual(['alice/x']);
+    expect(acl.filterNames(who, 'pull', names)).toEqual(oneByOne(acl, who, names));
+  });
+
+  test('a rule reading the name through a placeholder is decided per name', () => {
+    const acl = compileAcl([
+      { match: { account: '${name}' }, actions: [] },
+      { match: { name: '/^([a-z]+)\\//', labels: { g: '${name:1}' } }, actions: ['pull'] },
+    ]);
+    const request = { ...who, labels: { g: ['team', 'alice'] } };
+    const names = ['alice', 'team/app', 'alice/x', 'other/x', 'team'];
+    expect(acl.filterNames(request, 'pull', names)).toEqual(['team/app', 'alice/x']);
+    expect(acl.filterNames(request, 'pull', names)).toEqual(oneByOne(acl, request, names));
+  });
+
+  test('label placeholders: every combination of values is an alternative', () => {
+    const acl = compileAcl([{ match: { name: '${labels:g}/${labels:h}-*' }, actions: ['pull'] }]);
+    const request = { ...who, labels: { g: ['a', 'b'], h: ['x', 'y'] } };
+    const names = ['a/x-1', 'a/y-1', 'b/x-1', 'b/y-', 'c/x-1', 'a/z-1', 'a/x'];
+    expect(acl.filterNames(request, 'pull', names)).toEqual(['a/x-1', 'a/y-1', 'b/x-1', 'b/y-']);
+    expect(acl.filterNames({ ...request, labels: { g: ['a'] } }, 'pull', names)).toEqual([]);
+  });
+
+  test('beyond MAX_LABEL_COMBINATIONS a rule denies the names it would match, as authorize does', () => {
+    const acl = compileAcl([
+      { match: { name: 't/**', account: '${labels:g}${labels:h}' }, actions: ['pull'] },
+      { match: {}, actions: ['pull'] },
+    ]);
+    const many = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+    const side = Math.floor(Math.sqrt(MAX_LABEL_COMBINATIONS)) + 1;
+    const request = { ...who, labels: { g: many(side, 'g'), h: many(side, 'h') } };
+    const names = ['t/x', 'a/x', 't'];
+    expect(acl.filterNames(request, 'pull', names)).toEqual(['a/x', 't']);
+    expect(acl.filterNames(request, 'pull', names)).toEqual(oneByOne(acl, request, names));
+  });
+
+  test('10,000 names agree with authorize one by one, with or without the rule index', () => {
+    const rules: AclRuleConfig[] = [{ match: { labels: { group: 'admins' } }, actions: ['*'] }];
+    for (let u = 0; u < 50; u++)
+      rules.push({ match: { account: `user${u}`, name: `user${u}/**` }, actions: ['*'] });
+    for (let t = 0; t < 20; t++) {
+      rules.push({ match: { name: `team${t}/**`, labels: { team: `team${t}` } }, actions: ['pull', 'push'] });
+    }
+    rules.push({ match: { name: 'team*/secret*' }, actions: [] });
+    rules.push({ match: { account: '/^svc-(.+)$/', name: '${account:1}/**' }, actions: ['pull'] });
+    rules.push({ match: { name: '${labels:team}/shared-*' }, actions: ['pull'] });
+    rules.push({ match: { name: 'public/**' }, actions: ['pull'] });
+    const names = Array.from(
+      { length: 10_000 },
+      (_, i) =>
+        [`user${i % 60}/app${i}`, `team${i % 25}/svc${i}`, `team${i % 25}/secret${i}`, `public/i${i}`][
+          i % 4
+        ]!,
+    );
+    const linear = compileAcl(rules, 'acl', { index: false });
+    for (const request of <NamelessRequest[]>[
+      { ...who, account: 'user7', labels: { team: ['team3', 'team22'] } },
+      { ...who, account: 'svc-team4', labels: {} },
+      { ...who, account: '', labels: {} },
+      { ...who, account: 'root', labels: { group: ['admins'] } },
+    ]) {
+      const batch = compileAcl(rules).filterNames(request, 'pull', names);
+      expect(batch).toEqual(oneByOne(linear, request, names));
+      expect(batch.length).toBeGreaterThan(0);
+    }
   });
 });
 
