@@ -1,5 +1,6 @@
 import { BadRequestError, InvalidGrantError, UnauthorizedError } from './errors.js';
 import { authenticate } from './authn/chain.js';
+import { foldAccountName } from './authn/account-name.js';
 import type { AuthzDecision, AuthzRequest, Labels } from './authz/types.js';
 import type { Secret } from './secret.js';
 import { authorizeScopes } from './authz/chain.js';
@@ -57,15 +58,28 @@ interface Identity {
 }
 
 /**
+ * A registry page session (docs/catalog.md "Signing in with oidc_auth"): the account and labels
+ * an `oidc_auth` login produced, opened from its cookie by the HTTP layer.
+ */
+export interface SessionIdentity {
+  readonly account: string;
+  readonly labels: Labels;
+  /** Unix seconds. */
+  readonly issuedAt: number;
+}
+
+/**
  * The token endpoint's whole pipeline, free of HTTP: authenticate (password or refresh token)
  * → authorize → sign (→ refresh token when offline access is asked).
  * (Parsing happened in src/request; responding happens in src/http.)
+ * With `session`, the registry page's session stands in for the credentials (see redeemSession).
  * Throws BadRequestError, UnauthorizedError, InvalidGrantError (refresh grant), BackendUnavailableError.
  */
 export async function issueToken(
   runtime: Runtime,
   request: TokenRequest,
   ctx: RequestContext,
+  session?: SessionIdentity,
 ): Promise<TokenResult> {
   const { config } = runtime;
   // The filtered catalog's service (docs/catalog.md) is accepted besides the registry's.
@@ -77,7 +91,9 @@ export async function issueToken(
 
   // authenticate: by password (GET Basic, POST password grant) or by refresh token
   let authn: Identity;
-  if (request.grant === 'refresh_token') {
+  if (session !== undefined) {
+    authn = await redeemSession(runtime, session);
+  } else if (request.grant === 'refresh_token') {
     authn = await redeemRefreshToken(runtime, request.refreshToken, request.service, ctx.now);
   } else {
     const result = await authenticate(
@@ -208,6 +224,30 @@ async function redeemRefreshToken(
   }
   const labels = current.labels ?? claims.labels ?? {};
   return { labels, fingerprint: current.fingerprint, account: claims.account, by: authenticator.name };
+}
+
+/**
+ * A registry page session speaks for its account as an app password from the same login would:
+ * only while `oidc_auth` is configured, only if no backend before it in the chain now knows the
+ * account (a login would check that backend's password instead), and only if it was issued
+ * after the account's `oidc_auth.not_before`. Its labels are those the login produced.
+ */
+async function redeemSession(runtime: Runtime, session: SessionIdentity): Promise<Identity> {
+  const oidc = runtime.config.oidcAuth;
+  const index = runtime.authenticators.findIndex((a) => a.name === 'oidc_auth');
+  const deny = (reason: string) =>
+    new UnauthorizedError('sign in again', { authenticator: 'oidc_auth', reason, account: session.account });
+  if (oidc === undefined || index < 0) throw deny('session refused: oidc_auth removed');
+  for (const earlier of runtime.authenticators.slice(0, index)) {
+    if ((await earlier.lookup?.(session.account)) !== undefined) {
+      throw deny('session refused: account belongs to another authenticator');
+    }
+  }
+  const notBefore = oidc.notBefore.get(foldAccountName(session.account));
+  if (notBefore !== undefined && session.issuedAt < notBefore) {
+    throw deny('session revoked (oidc_auth.not_before)');
+  }
+  return { account: session.account, labels: session.labels, by: 'oidc_auth' };
 }
 
 /**
