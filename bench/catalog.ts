@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     service: 'regauth-catalog',
     pageSize: 1000,
     cacheTtl: 3600,
+    uiSession: 3600,
     timeout: 5,
   };
   const fakeFetch = (async () =>

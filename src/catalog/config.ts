@@ -29,6 +29,15 @@ export const catalogSchema = strict({
     3600,
     (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "30s" (0 to 1 hour)`,
   ).default(10),
+  /**
+   * How long a registry page session lasts after an `oidc_auth` sign-in (never longer than
+   * `oidc_auth.app_password_expiration`).
+   */
+  ui_session: durationBetween(
+    60,
+    86_400,
+    (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "1h" (1 minute to 24 hours)`,
+  ).default(3600),
   /** How long to wait for the registry, seconds. */
   timeout: durationBetween(
     1,
@@ -49,6 +58,8 @@ export interface CatalogConfig {
   readonly pageSize: number;
   /** Seconds. */
   readonly cacheTtl: number;
+  /** Seconds: how long a registry page session lasts (`ui_session`). */
+  readonly uiSession: number;
   /** Seconds. */
   readonly timeout: number;
 }
@@ -76,6 +87,7 @@ export function loadCatalog(raw: CatalogRaw, tokenServices: readonly string[]): 
     service: raw.service,
     pageSize: raw.page_size,
     cacheTtl: raw.cache_ttl,
+    uiSession: raw.ui_session,
     timeout: raw.timeout,
   };
 }

@@ -10,6 +10,17 @@ import type { TagDetails } from './browse.js';
 /** Where the pages live, e.g. `/regauth/ui`. */
 export interface UiPaths {
   readonly base: string;
+  /** Signed in with an `oidc_auth` session: where the sign-out form posts, and its CSRF token. */
+  readonly signOut?: { readonly action: string; readonly csrf: string };
+}
+
+/** The sign-out button, when signed in with a session: a plain form, no JavaScript. */
+function signOutForm(p: UiPaths): string {
+  if (!p.signOut) return '';
+  return `<form id="sign-out" method="post" action="${escapeHtml(p.signOut.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(p.signOut.csrf)}">
+<button type="submit">Sign out</button>
+</form>`;
 }
 
 const repositoryHref = (p: UiPaths, name: string) => `${p.base}/repository?name=${encodeURIComponent(name)}`;
@@ -31,7 +42,8 @@ export function renderRepositories(
     `<h1>Repositories</h1>
 <p class="muted">Signed in as <strong id="account">${escapeHtml(account || '(anonymous)')}</strong>: the repositories you may pull.</p>
 ${repositories.length > 0 ? `<ul id="repositories">\n${items}\n</ul>` : '<p id="repositories">None.</p>'}
-${more}`,
+${more}
+${signOutForm(p)}`,
   );
 }
 
@@ -46,7 +58,8 @@ export function renderRepository(p: UiPaths, name: string, tags: readonly string
     name,
     `<p><a href="${escapeHtml(`${p.base}/`)}">Repositories</a></p>
 <h1 id="repository">${escapeHtml(name)}</h1>
-${tags.length > 0 ? `<ul id="tags">\n${items}\n</ul>` : '<p id="tags">No tags.</p>'}`,
+${tags.length > 0 ? `<ul id="tags">\n${items}\n</ul>` : '<p id="tags">No tags.</p>'}
+${signOutForm(p)}`,
   );
 }
 
@@ -78,7 +91,8 @@ ${rows.map(([id, label, value]) => `<tr><th>${label}</th><td id="${id}">${escape
 </table>
 ${labels ? `<h2>Labels</h2>\n<table id="labels">\n${labels}\n</table>` : ''}
 <p>Pull it:</p>
-<pre id="pull">${escapeHtml(pull)}</pre>`,
+<pre id="pull">${escapeHtml(pull)}</pre>
+${signOutForm(p)}`,
   );
 }
 
@@ -87,7 +101,19 @@ export function renderUiError(p: UiPaths, status: number, message: string): stri
     'Registry',
     `<h1>Registry</h1>
 <p id="error">${escapeHtml(message)}</p>
-<p class="muted">HTTP ${status}. <a href="${escapeHtml(`${p.base}/`)}">Repositories</a></p>`,
+<p class="muted">HTTP ${status}. <a href="${escapeHtml(`${p.base}/`)}">Repositories</a></p>
+${signOutForm(p)}`,
+  );
+}
+
+/** After signing out. */
+export function renderSignedOut(p: UiPaths): string {
+  return page(
+    'Registry',
+    `<h1>Registry</h1>
+<p id="signed-out">You have signed out of the registry page.</p>
+<p class="muted">While you are still signed in at the identity provider, signing in again may not ask for your password.</p>
+<p><a id="sign-in" href="${escapeHtml(`${p.base}/`)}">Sign in again</a></p>`,
   );
 }
 

@@ -3,6 +3,7 @@ import { RegauthError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { LOGIN_COOKIE, LOGIN_COOKIE_HOST, LOGIN_COOKIE_MAX_AGE, UsedLogins } from '../oidc/login.js';
 import { renderErrorPage, renderLoginPage } from '../oidc/page.js';
+import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath } from '../oidc/session.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import { mapError } from './errors.js';
 
@@ -26,7 +27,10 @@ export function oidcRoutes(deps: {
     if (!login) return notConfigured(res);
     try {
       const { authorizationUrl, cookie } = await login.start(seconds(deps.now()));
-      res.setHeader('Set-Cookie', setCookie(cookie, LOGIN_COOKIE_MAX_AGE, secure(deps.runtime())));
+      res.setHeader(
+        'Set-Cookie',
+        loginCookie(deps.prefix, cookie, LOGIN_COOKIE_MAX_AGE, secure(deps.runtime())),
+      );
       res.setHeader('Cache-Control', 'no-store');
       res.redirect(303, authorizationUrl.href);
     } catch (err) {
@@ -40,25 +44,37 @@ export function oidcRoutes(deps: {
     if (!login) return notConfigured(res);
     // The cookie is single-use: cleared whatever happens.
     const isSecure = secure(runtime);
-    res.setHeader('Set-Cookie', setCookie('', 0, isSecure));
+    const cleared = loginCookie(deps.prefix, '', 0, isSecure);
+    res.setHeader('Set-Cookie', cleared);
     try {
       const cookie = cookieOf(req, isSecure ? LOGIN_COOKIE_HOST : LOGIN_COOKIE);
-      const result = await login.finish(queryOf(req), cookie, seconds(deps.now()), used);
+      const now = seconds(deps.now());
+      const result = await login.finish(queryOf(req), cookie, now, used);
+      if ('flow' in result) {
+        // Started by the registry page: its session cookie, then back to the page asked for
+        // (checked again here: only a path under the page, never another origin).
+        const base = `${deps.prefix}/ui`;
+        const lifetime = Math.min(
+          runtime.config.catalog?.uiSession ?? DEFAULT_UI_SESSION,
+          runtime.config.oidc_auth!.appPasswordExpiration,
+        );
+        const sealed = await login.sessions.seal(result.account, result.labels, now, lifetime);
+        res.setHeader('Set-Cookie', [cleared, sessionCookie(deps.prefix, sealed.cookie, lifetime, isSecure)]);
+        res.setHeader('Cache-Control', 'no-store');
+        res.setHeader('Referrer-Policy', 'no-referrer');
+        deps.logger.info(
+          { account: result.account, expiresAt: sealed.session.expiresAt },
+          'registry page session started',
+        );
+        res.redirect(303, safeReturnPath(result.returnTo, base) ?? `${base}/`);
+        return;
+      }
       deps.logger.info({ account: result.account, expiresAt: result.expiresAt }, 'app password issued');
       sendHtml(res, 200, renderLoginPage(result));
     } catch (err) {
       fail(res, err, 'oidc callback failed');
     }
   });
-
-  function setCookie(value: string, maxAge: number, isSecure: boolean): string {
-    // SameSite=Lax: the provider's redirect back is a top-level GET, which Lax lets through.
-    // Over https a __Host- cookie (Secure, Path=/, no Domain): a sibling host or port cannot plant
-    // one that the browser would send first. Over http (loopback only) the prefix is not allowed.
-    return isSecure
-      ? `${LOGIN_COOKIE_HOST}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax; Secure`
-      : `${LOGIN_COOKIE}=${value}; Max-Age=${maxAge}; Path=${deps.prefix}/oidc; HttpOnly; SameSite=Lax`;
-  }
 
   function fail(res: Response, err: unknown, what: string): void {
     const mapped = mapError(err);
@@ -76,6 +92,29 @@ export function oidcRoutes(deps: {
   }
 
   return router;
+}
+
+/** A session's length when `catalog:` is absent (the page is off then; a login it started still ends well). */
+const DEFAULT_UI_SESSION = 3600;
+
+/** The Set-Cookie value of the login cookie (`value` '' and `maxAge` 0 clear it). */
+export function loginCookie(prefix: string, value: string, maxAge: number, isSecure: boolean): string {
+  return cookie(isSecure ? LOGIN_COOKIE_HOST : LOGIN_COOKIE, value, maxAge, isSecure, `${prefix}/oidc`);
+}
+
+/** The Set-Cookie value of the registry page's session cookie (`value` '' and `maxAge` 0 clear it). */
+export function sessionCookie(prefix: string, value: string, maxAge: number, isSecure: boolean): string {
+  return cookie(isSecure ? SESSION_COOKIE_HOST : SESSION_COOKIE, value, maxAge, isSecure, `${prefix}/ui`);
+}
+
+function cookie(name: string, value: string, maxAge: number, isSecure: boolean, path: string): string {
+  // SameSite=Lax: the provider's redirect back is a top-level GET, which Lax lets through (and
+  // the redirect from there to the page, which Strict would treat as cross-site).
+  // Over https a __Host- cookie (Secure, Path=/, no Domain): a sibling host or port cannot plant
+  // one that the browser would send first. Over http (loopback only) the prefix is not allowed.
+  return isSecure
+    ? `${name}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax; Secure`
+    : `${name}=${value}; Max-Age=${maxAge}; Path=${path}; HttpOnly; SameSite=Lax`;
 }
 
 function notConfigured(res: Response): void {
@@ -100,7 +139,7 @@ function sendHtml(res: Response, status: number, html: string): void {
  * registered at the provider (the request's own scheme is http behind a TLS-terminating proxy).
  * http is accepted only on loopback (src/oidc/config.ts).
  */
-function secure(runtime: Runtime): boolean {
+export function secure(runtime: Runtime): boolean {
   return runtime.config.oidc_auth?.redirectUrl.startsWith('https:') ?? true;
 }
 
@@ -114,7 +153,7 @@ function queryOf(req: Request): string {
 }
 
 /** One cookie's value from the Cookie header. */
-function cookieOf(req: Request, name: string): string | undefined {
+export function cookieOf(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || undefined;

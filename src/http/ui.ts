@@ -5,39 +5,60 @@ import { CatalogError } from '../catalog/errors.js';
 import {
   renderRepositories,
   renderRepository,
+  renderSignedOut,
   renderTag,
   renderUiError,
   type UiPaths,
 } from '../catalog/page.js';
 import { RegauthError, UnauthorizedError } from '../core/errors.js';
-import type { TokenResult } from '../pipeline/pipeline.js';
+import { LOGIN_COOKIE_MAX_AGE, type OidcLogin } from '../oidc/login.js';
+import {
+  SESSION_COOKIE,
+  SESSION_COOKIE_HOST,
+  SignedOutSessions,
+  safeReturnPath,
+  type UiSession,
+} from '../oidc/session.js';
+import { issueToken, type TokenResult } from '../pipeline/pipeline.js';
 import { clientAddress } from '../request/client-ip.js';
 import { isValidRepositoryName } from '../request/reference.js';
 import { parseTokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import type { AppDeps } from './app.js';
 import { mapError } from './errors.js';
+import { cookieOf, loginCookie, secure, sessionCookie } from './oidc.js';
 import { issueGuarded } from './token.js';
 
 /** A tag as the registry's grammar allows it. */
 const TAG = /^[\w][\w.-]{0,127}$/;
 
-/** The pages allow nothing but their own inline style: no scripts, forms, frames or other sources. */
+/**
+ * The pages allow nothing but their own inline style and their own sign-out form: no scripts,
+ * frames or other sources, and forms post to this origin only.
+ */
 const CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** The sign-out form's body: one CSRF token. */
+const SIGN_OUT_BODY_LIMIT = 4096;
 
 /**
  * The registry page at `/ui/` (docs/catalog.md "The registry page"), when `catalog:` is set:
- * sign in with the browser's Basic prompt, then the repositories one may pull, a repository's
- * tags, a tag's details and its `docker pull` line. Read-only GET pages (nothing a cross-site
- * request could change), each request authenticated like a token request (lockout included)
- * and every registry read made with a token regauth issues for that user.
+ * sign in (with `oidc_auth` set, through its login and then a session cookie; else with the
+ * browser's Basic prompt), then the repositories one may pull, a repository's tags, a tag's
+ * details and its `docker pull` line. Read-only GET pages (nothing a cross-site request could
+ * change) and a sign-out form with a CSRF token; each request authenticated like a token
+ * request (Basic: lockout included) and every registry read made with a token regauth issues
+ * for that user.
  */
 export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
   const router = express.Router({ caseSensitive: true, strict: false });
-  const paths: UiPaths = { base: `${deps.prefix}/ui` };
+  const base = `${deps.prefix}/ui`;
+  const paths: UiPaths = { base };
   const now = deps.now ?? Date.now;
   const browsers = new WeakMap<Runtime, RegistryBrowser>();
+  // Survives config reloads: a session signed out before a reload stays signed out.
+  const signedOut = new SignedOutSessions();
 
   const handle =
     (render: (ctx: Ctx) => Promise<string>) =>
@@ -57,13 +78,29 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       if (!browser) browsers.set(runtime, (browser = new RegistryBrowser(catalog)));
       const query = new URLSearchParams(queryOf(req));
       let account: string | undefined;
+      // With oidc_auth, a browser that sends no Basic credentials signs in through its login.
+      const login = req.headers.authorization === undefined ? runtime.oidc : undefined;
+      let session: UiSession | undefined;
+      if (login) {
+        const opened = await openSession(req, runtime, login);
+        if (opened.session === undefined) {
+          const status = await startLogin(req, res, runtime, login, opened.present);
+          deps.logger.info({ ip, path: req.path, status }, 'registry page');
+          return;
+        }
+        session = opened.session;
+        account = session.account;
+      }
       const ctx: Ctx = {
         runtime,
         browser,
         query,
         ip,
+        paths: session
+          ? { base, signOut: { action: `${base}/signout`, csrf: login!.sessions.csrfToken(session) } }
+          : paths,
         token: async (service, scope) => {
-          const result = await tokenFor(runtime, req, ip, service, scope);
+          const result = await tokenFor(runtime, req, ip, service, scope, session);
           account = result.account;
           return result;
         },
@@ -72,10 +109,53 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       try {
         send(res, 200, await render(ctx));
       } catch (err) {
-        status = fail(res, err);
+        status = fail(res, err, session !== undefined ? { runtime, paths: ctx.paths } : undefined);
       }
       deps.logger.info({ ip, account, path: req.path, status }, 'registry page');
     };
+
+  /** The session the request's cookie holds, unless absent, invalid, expired or signed out. */
+  async function openSession(
+    req: Request,
+    runtime: Runtime,
+    login: OidcLogin,
+  ): Promise<{ session: UiSession | undefined; present: boolean }> {
+    const value = cookieOf(req, secure(runtime) ? SESSION_COOKIE_HOST : SESSION_COOKIE);
+    const at = Math.floor(now() / 1000);
+    const session = await login.sessions.open(value, at);
+    return {
+      session: session && !signedOut.has(session, at) ? session : undefined,
+      present: value !== undefined,
+    };
+  }
+
+  /**
+   * Sends the browser to the OIDC login, to come back to the page it asked for (a path under
+   * the page only; anything else comes back to the list). Returns the status sent.
+   */
+  async function startLogin(
+    req: Request,
+    res: Response,
+    runtime: Runtime,
+    login: OidcLogin,
+    clearSession: boolean,
+  ): Promise<number> {
+    const returnTo = safeReturnPath(req.originalUrl, base) ?? `${base}/`;
+    const isSecure = secure(runtime);
+    try {
+      const { authorizationUrl, cookie } = await login.start(Math.floor(now() / 1000), returnTo);
+      res.setHeader('Set-Cookie', [
+        loginCookie(deps.prefix, cookie, LOGIN_COOKIE_MAX_AGE, isSecure),
+        ...(clearSession ? [sessionCookie(deps.prefix, '', 0, isSecure)] : []),
+      ]);
+      res.setHeader('Cache-Control', 'no-store');
+      res.setHeader('Referrer-Policy', 'no-referrer');
+      res.redirect(303, authorizationUrl.href);
+      return 303;
+    } catch (err) {
+      return fail(res, err);
+    }
+  }
 
   async function tokenFor(
     runtime: Runtime,
@@ -83,14 +163,17 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
     ip: string | null,
     service: string,
     scope: string | undefined,
+    session: UiSession | undefined,
   ): Promise<TokenResult> {
     const q = new URLSearchParams({ service, ...(scope ? { scope } : {}) });
     const parsed = parseTokenRequest({
       method: 'GET',
       query: q.toString(),
-      authorization: req.headers.authorization,
+      authorization: session ? undefined : req.headers.authorization,
       body: '',
     });
+    // A session speaks for the account its OIDC login named: no password to check or guard.
+    if (session) return issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }, session);
     // No credentials: ask the browser for them.
     if (parsed.credentials.password === undefined) throw new UnauthorizedError('sign in to see the registry');
     // The same guards as the token endpoint: the bounded login queue, then the lockout.
@@ -123,7 +206,7 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
           now: now(),
         },
       );
-      return renderRepositories(paths, account, listed.repositories, listed.next?.last);
+      return renderRepositories(ctx.paths, account, listed.repositories, listed.next?.last);
     })(req, res);
   });
 
@@ -132,7 +215,7 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
     handle(async (ctx) => {
       const name = repositoryParam(ctx.query);
       const token = await pullToken(ctx, name);
-      return renderRepository(paths, name, await ctx.browser.tags(token, name));
+      return renderRepository(ctx.paths, name, await ctx.browser.tags(token, name));
     }),
   );
 
@@ -144,9 +227,49 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       if (!TAG.test(tag)) throw new CatalogError(400, 'TAG_INVALID', 'invalid tag');
       const token = await pullToken(ctx, name);
       const details = await ctx.browser.describe(token, name, tag);
-      return renderTag(paths, name, tag, details, new URL(ctx.runtime.config.catalog!.realm).host);
+      return renderTag(ctx.paths, name, tag, details, new URL(ctx.runtime.config.catalog!.realm).host);
     }),
   );
+
+  // Sign-out: a POST with the session's CSRF token (SameSite=Lax already keeps the cookie off
+  // cross-site POSTs; the token holds even where a browser sends it). The session is revoked
+  // until it expires, so a copy of the cookie no longer opens the page.
+  const readForm = express.text({ type: () => true, limit: SIGN_OUT_BODY_LIMIT, defaultCharset: 'utf-8' });
+  router.post('/ui/signout', readForm, (req: Request, res: Response) => {
+    void (async () => {
+      const runtime = deps.runtime();
+      const login = runtime.oidc;
+      if (!runtime.config.catalog || !login) {
+        res.status(404).json({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
+        return;
+      }
+      const { ip } = clientAddress(
+        req.socket.remoteAddress,
+        req.headers['x-forwarded-for'],
+        runtime.config.server.trustedProxies,
+      );
+      const { session } = await openSession(req, runtime, login);
+      const body = typeof req.body === 'string' ? req.body : '';
+      let status = 200;
+      try {
+        if (session !== undefined) {
+          if (!login.sessions.checkCsrf(session, new URLSearchParams(body).get('csrf'))) {
+            throw new CatalogError(
+              403,
+              'DENIED',
+              'the sign-out form has expired; reload the page and sign out again',
+            );
+          }
+          signedOut.revoke(session, Math.floor(now() / 1000));
+        }
+        res.setHeader('Set-Cookie', sessionCookie(deps.prefix, '', 0, secure(runtime)));
+        send(res, 200, renderSignedOut(paths));
+      } catch (err) {
+        status = fail(res, err);
+      }
+      deps.logger.info({ ip, account: session?.account, path: req.path, status }, 'registry page sign-out');
+    })();
+  });
 
   /** A token to pull `name`, or 404 when the user may not: the same answer as for no repository. */
   async function pullToken(ctx: Ctx, name: string): Promise<string> {
@@ -157,8 +280,12 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
     return result.token;
   }
 
-  /** Writes the error page; returns its status. */
-  function fail(res: Response, err: unknown): number {
+  /**
+   * Writes the error page; returns its status. `session`: the request came with a session (of
+   * that runtime; its paths hold the sign-out form), which a 401 ends: the cookie is cleared and
+   * the page offers to sign in again.
+   */
+  function fail(res: Response, err: unknown, session?: { runtime: Runtime; paths: UiPaths }): number {
     let status: number;
     let message: string;
     if (err instanceof CatalogError) {
@@ -173,8 +300,15 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       if (status >= 500)
         deps.logger.error({ err: err instanceof RegauthError ? err.message : err }, 'ui failed');
     }
-    if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="registry", charset="UTF-8"');
-    send(res, status, renderUiError(paths, status, message));
+    let shown = session?.paths ?? paths;
+    if (status === 401 && session !== undefined) {
+      res.setHeader('Set-Cookie', sessionCookie(deps.prefix, '', 0, secure(session.runtime)));
+      shown = paths;
+      message = 'your session is no longer valid; sign in again';
+    } else if (status === 401) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="registry", charset="UTF-8"');
+    }
+    send(res, status, renderUiError(shown, status, message));
     return status;
   }
 
@@ -186,6 +320,8 @@ interface Ctx {
   readonly browser: RegistryBrowser;
   readonly query: URLSearchParams;
   readonly ip: string | null;
+  /** The page's paths, with the sign-out form's when signed in with a session. */
+  readonly paths: UiPaths;
   token(service: string, scope: string | undefined): Promise<TokenResult>;
 }
 

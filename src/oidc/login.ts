@@ -7,6 +7,7 @@ import type { OidcAuthConfig } from './config.js';
 import { BackendUnavailableError, BadRequestError } from '../core/errors.js';
 import type { Secret } from '../core/secret.js';
 import { deriveKey } from './keys.js';
+import { UiSessions } from './session.js';
 
 /**
  * The login cookie's name. It holds state, nonce and PKCE verifier, encrypted, for 10 minutes.
@@ -68,6 +69,18 @@ export interface LoginStart {
   readonly cookie: string;
 }
 
+/**
+ * A login the registry page started (`/ui/`): no app password, the account and labels for its
+ * session cookie, and the page to return to (a path under the page, checked when the login
+ * started and again by the HTTP layer).
+ */
+export interface UiLoginResult {
+  readonly flow: 'ui';
+  readonly account: string;
+  readonly labels: Labels;
+  readonly returnTo: string;
+}
+
 /** What the callback page shows. */
 export interface LoginResult {
   readonly account: string;
@@ -86,15 +99,23 @@ export interface LoginResult {
 export class OidcLogin {
   readonly #config: OidcAuthConfig;
   readonly #cookieKey: Uint8Array;
+  /** The registry page's session cookies (src/oidc/session.ts), under the same secret. */
+  readonly sessions: UiSessions;
   #provider: Promise<client.Configuration> | undefined;
 
   constructor(config: OidcAuthConfig) {
     this.#config = config;
     this.#cookieKey = deriveKey(config.secret, 'login-cookie-encryption');
+    this.sessions = new UiSessions(config.secret);
   }
 
-  /** Starts a login: the provider's authorization URL and the encrypted cookie to set. */
-  async start(now: number): Promise<LoginStart> {
+  /**
+   * Starts a login: the provider's authorization URL and the encrypted cookie to set. With
+   * `returnTo` (the registry page's path to come back to), the login is the page's: its callback
+   * gives a {@link UiLoginResult} instead of an app password. Which flow it is travels inside the
+   * encrypted cookie, so neither the provider nor the callback URL can change it.
+   */
+  async start(now: number, returnTo?: string): Promise<LoginStart> {
     const provider = await this.#discover();
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
@@ -108,7 +129,12 @@ export class OidcLogin {
       nonce,
     });
     // Encrypted, not only signed: the PKCE verifier is a secret, and proxies log cookies.
-    const cookie = await new EncryptJWT({ state, nonce, verifier })
+    const cookie = await new EncryptJWT({
+      state,
+      nonce,
+      verifier,
+      ...(returnTo !== undefined ? { ui: returnTo } : {}),
+    })
       .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', typ: COOKIE_TYP })
       .setIssuedAt(now)
       .setExpirationTime(now + LOGIN_COOKIE_MAX_AGE)
@@ -127,7 +153,7 @@ export class OidcLogin {
     cookie: string | undefined,
     now: number,
     used: UsedLogins = new UsedLogins(),
-  ): Promise<LoginResult> {
+  ): Promise<LoginResult | UiLoginResult> {
     const params = new URLSearchParams(query);
     const error = params.get('error');
     if (error !== null) {
@@ -139,7 +165,7 @@ export class OidcLogin {
     // A callback URL is a bearer secret: this is what the victim of a link someone else started
     // sees (the code stays unused), and they should know it.
     if (cookie === undefined) throw new BadRequestError(NOT_STARTED_HERE);
-    let checks: { state: string; nonce: string; verifier: string; exp: number };
+    let checks: { state: string; nonce: string; verifier: string; exp: number; ui?: unknown };
     try {
       const { payload } = await jwtDecrypt(cookie, this.#cookieKey, {
         keyManagementAlgorithms: ['dir'],
@@ -192,6 +218,7 @@ export class OidcLogin {
       throw new BadRequestError('this sign-in has already been used; start again at /oidc/login');
     }
     const labels = labelsFrom(claims, this.#config.labelClaims);
+    if (typeof checks.ui === 'string') return { flow: 'ui', account, labels, returnTo: checks.ui };
     const issued = await issueAppPassword(this.#config, account, labels, now);
     return {
       account,

@@ -6,6 +6,7 @@ import { authorizeScopes } from '../authz/chain.js';
 import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from '../request/token-request.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import type { AccessEntry } from '../token/types.js';
+import { foldAccountName } from '../core/account-name.js';
 import type { Runtime } from './runtime.js';
 
 /** Who asks and from where, as the HTTP layer determined it. */
@@ -57,15 +58,28 @@ interface Identity {
 }
 
 /**
+ * A registry page session (docs/catalog.md "Signing in with oidc_auth"): the account and labels
+ * an `oidc_auth` login produced, opened from its cookie by the HTTP layer.
+ */
+export interface SessionIdentity {
+  readonly account: string;
+  readonly labels: Labels;
+  /** Unix seconds. */
+  readonly issuedAt: number;
+}
+
+/**
  * The token endpoint's whole pipeline, free of HTTP: authenticate (password or refresh token)
  * → authorize → sign (→ refresh token when offline access is asked).
  * (Parsing happened in src/request; responding happens in src/http.)
+ * With `session`, the registry page's session stands in for the credentials (see redeemSession).
  * Throws BadRequestError, UnauthorizedError, InvalidGrantError (refresh grant), BackendUnavailableError.
  */
 export async function issueToken(
   runtime: Runtime,
   request: TokenRequest,
   ctx: RequestContext,
+  session?: SessionIdentity,
 ): Promise<TokenResult> {
   const { config } = runtime;
   // The filtered catalog's service (docs/catalog.md) is accepted besides the registry's.
@@ -77,7 +91,9 @@ export async function issueToken(
 
   // authenticate: by password (GET Basic, POST password grant) or by refresh token
   let authn: Identity;
-  if (request.grant === 'refresh_token') {
+  if (session !== undefined) {
+    authn = await redeemSession(runtime, session);
+  } else if (request.grant === 'refresh_token') {
     authn = await redeemRefreshToken(runtime, request.refreshToken, request.service, ctx.now);
   } else {
     const result = await authenticate(
@@ -205,6 +221,30 @@ async function redeemRefreshToken(
   }
   const labels = current.labels ?? claims.labels ?? {};
   return { labels, fingerprint: current.fingerprint, account: claims.account, by: issuer.name };
+}
+
+/**
+ * A registry page session speaks for its account as an app password from the same login would:
+ * only while `oidc_auth` is configured, only if no backend before it in the chain now knows the
+ * account (a login would check that backend's password instead), and only if it was issued
+ * after the account's `oidc_auth.not_before`. Its labels are those the login produced.
+ */
+async function redeemSession(runtime: Runtime, session: SessionIdentity): Promise<Identity> {
+  const oidc = runtime.config.oidc_auth;
+  const deny = (reason: string) =>
+    new UnauthorizedError('sign in again', { authenticator: 'oidc_auth', reason, account: session.account });
+  if (oidc === undefined) throw deny('session refused: oidc_auth removed');
+  // The chain's first answer decides, as for refresh tokens: when an earlier backend now knows
+  // the account, a login would check that backend's password instead.
+  const current = await lookupAccount(runtime.authenticators, session.account, { through: 'oidc_auth' });
+  if (current !== undefined && current.by !== 'oidc_auth') {
+    throw deny('session refused: account belongs to another authenticator');
+  }
+  const notBefore = oidc.notBefore.get(foldAccountName(session.account));
+  if (notBefore !== undefined && session.issuedAt < notBefore) {
+    throw deny('session revoked (oidc_auth.not_before)');
+  }
+  return { account: session.account, labels: session.labels, by: 'oidc_auth' };
 }
 
 /**

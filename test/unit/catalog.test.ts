@@ -115,6 +115,7 @@ describe('catalog: config', () => {
       service: 'regauth-catalog',
       pageSize: 1000,
       cacheTtl: 10,
+      uiSession: 3600,
       timeout: 5,
     });
   });
@@ -132,13 +133,14 @@ describe('catalog: config', () => {
     expect(
       errorsOf(
         '',
-        '  registry_url: ftp://r\n  realm: h\n  registry_service: reg\n  page_size: 0\n  cache_ttl: 2h\n',
+        '  registry_url: ftp://r\n  realm: h\n  registry_service: reg\n  page_size: 0\n  cache_ttl: 2h\n  ui_session: 30\n',
       ),
     ).toEqual([
       expect.stringMatching(/^catalog\.registry_url: must be an http\(s\) URL/),
       expect.stringMatching(/^catalog\.realm: must be an http\(s\) URL/),
       expect.stringMatching(/^catalog\.page_size: must be at least 1/),
       expect.stringMatching(/^catalog\.cache_ttl: invalid duration "2h"/),
+      expect.stringMatching(/^catalog\.ui_session: invalid duration 30; .*1 minute to 24 hours/),
     ]);
   });
 });
