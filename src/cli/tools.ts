@@ -4,13 +4,7 @@ import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { configJsonSchema } from '../config/json-schema.js';
-import {
-  loadConfigFile,
-  namedKeyFiles,
-  namedRefreshSecret,
-  namesSigningKey,
-  type Config,
-} from '../config/load.js';
+import { loadConfigFile, developmentKey, namedFiles, type KeyFiles, type Config } from '../config/load.js';
 import { closeRuntime, createRuntime, type Runtime } from '../pipeline/runtime.js';
 import { UsageError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
@@ -64,12 +58,6 @@ export const processIO: ToolIO = {
   },
 };
 
-/** A signing key and its certificate on disk. */
-interface KeyFiles {
-  readonly keyPath: string;
-  readonly certificatePath: string;
-}
-
 /**
  * Loads a config as `serve` would, for the tools. When it names no signing key, `devKey` stands
  * in when given (doctor: the development key `serve` made), else a throwaway development key
@@ -84,23 +72,24 @@ export async function loadForTool(
   const note = options.note ?? true;
   const dir = await mkdtemp(join(tmpdir(), 'regauth-tool-'));
   try {
+    const named = namedFiles(file);
     // A key named where it does not exist here (a container's /keys, from a checkout): check the
     // rest of the config with a stand-in, and say how the key is made. Doctor needs the real one.
-    const named = options.realKey ? undefined : namedKeyFiles(file);
+    const key = options.realKey ? undefined : named.signingKey;
     let standIns: Map<string, string> | undefined;
-    if (named && !existsSync(named.key) && !existsSync(named.certificate)) {
+    if (key && !existsSync(key.keyPath) && !existsSync(key.certificatePath)) {
       const keys = await ensureDevKeys(dir);
       standIns = new Map([
-        [named.key, keys.keyPath],
-        [named.certificate, keys.certPath],
+        [key.keyPath, keys.keyPath],
+        [key.certificatePath, keys.certPath],
       ]);
       if (note)
         io.stderr(
-          `${file}: ${named.keyYaml} ${named.key} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(named.key)}\`)\n`,
+          `${file}: ${key.keyYaml} ${key.keyPath} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(key.keyPath)}\`)\n`,
         );
     }
     // Likewise the refresh-token secret (the compose configs name /keys/refresh.key).
-    const secret = options.realKey ? undefined : namedRefreshSecret(file);
+    const secret = options.realKey ? undefined : named.refreshSecret;
     if (secret && !existsSync(secret)) {
       (standIns ??= new Map()).set(secret, ensureRefreshSecret(join(dir, 'stand-in-refresh.key')).path);
       if (note)
@@ -108,18 +97,16 @@ export async function loadForTool(
           `${file}: token.refresh.secret_file ${secret} does not exist here; checked with a stand-in secret (create it with \`openssl rand -base64 48 > ${secret}\`)\n`,
         );
     }
-    let devKey: KeyFiles | undefined;
-    if (!namesSigningKey(file)) {
-      if (options.devKey) devKey = options.devKey;
-      else {
-        const keys = await ensureDevKeys(dir);
-        if (note)
-          io.stderr(
-            `${file}: no token.key; checked with a stand-in key (\`regauth serve\` uses the development key in its --data-dir, default ./data, creating it if needed)\n`,
-          );
-        devKey = { keyPath: keys.keyPath, certificatePath: keys.certPath };
-      }
-    }
+    // No key named: doctor checks the development key `serve` made; the other verbs a throwaway one.
+    const devKey = options.devKey
+      ? named.namesKey
+        ? undefined
+        : options.devKey
+      : await developmentKey(named, dir, true);
+    if (devKey && !options.devKey && note)
+      io.stderr(
+        `${file}: no token.key; checked with a stand-in key (\`regauth serve\` uses the development key in its --data-dir, default ./data, creating it if needed)\n`,
+      );
     // `token.refresh` without secret_file is valid too: `serve` creates a development secret.
     const devRefreshSecret = () => {
       if (note) {
@@ -129,7 +116,11 @@ export async function loadForTool(
       }
       return ensureRefreshSecret(join(dir, 'refresh.key')).path;
     };
-    return loadConfigFile(file, { devKey, devRefreshSecret, ...(standIns ? { standIns } : {}) });
+    return loadConfigFile(file, {
+      ...(devKey ? { devKey } : {}),
+      devRefreshSecret,
+      ...(standIns ? { standIns } : {}),
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -626,11 +617,10 @@ Example:
 
 async function runDoctor(opts: DoctorOptions, io: ToolIO): Promise<void> {
   const registry = readRegistryConfig(opts.registryConfig);
-  let devKey: KeyFiles | undefined;
-  if (!namesSigningKey(opts.config)) {
-    // The same files `regauth serve --data-dir` signs with (src/service/service.ts).
-    const dir = resolve(opts.dataDir);
-    devKey = { keyPath: join(dir, 'token.key'), certificatePath: join(dir, 'token.pem') };
+  // The development key `regauth serve --data-dir` signs with, when the config names no key.
+  const dir = resolve(opts.dataDir);
+  const devKey = await developmentKey(namedFiles(opts.config), dir, false);
+  if (devKey) {
     if (!existsSync(devKey.keyPath) || !existsSync(devKey.certificatePath)) {
       io.stdout(
         `${formatCheck({

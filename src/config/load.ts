@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ConfigError, ConfigErrors, formatPath, RegauthError } from '../core/errors.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
 import { loadSigningKey } from '../token/keys.js';
+import { devKeyFiles, ensureDevKeys } from '../token/generate.js';
 import type { SigningKey } from '../token/types.js';
 import { configSchema, type MetricsConfig, type RawConfig } from './schema.js';
 import {
@@ -73,7 +74,7 @@ export interface LoadOptions {
    * Key and certificate to use when the config names neither `token.key` nor `server.key`
    * (the development key that `regauth serve` creates under ./data).
    */
-  readonly devKey?: { readonly keyPath: string; readonly certificatePath: string };
+  readonly devKey?: KeyFiles;
   /**
    * Returns the path of the development refresh secret, creating it, for a config with
    * `token.refresh` but no `secret_file` (`regauth serve` keeps it in ./data).
@@ -356,67 +357,78 @@ function withLine(err: ConfigError, parsed: ParsedYaml): ConfigError {
   return new ConfigError(err.path, message, { line, cause: err.cause });
 }
 
-/**
- * Whether a config file names a signing key (`token.key` or `server.key`). When it does not,
- * `regauth serve` creates a development key. Unreadable or invalid files count as naming one,
- * so the real load reports their errors.
- */
-export function namesSigningKey(file: string): boolean {
-  try {
-    const value = parseYaml(readFileSync(file, 'utf8')).value as {
-      token?: { key?: unknown };
-      server?: { key?: unknown };
-    };
-    return value?.token?.key !== undefined || value?.server?.key !== undefined;
-  } catch {
-    return true;
-  }
+/** A signing key and its certificate on disk. */
+export interface KeyFiles {
+  readonly keyPath: string;
+  readonly certificatePath: string;
+}
+
+/** The secret files a config file names, read before the real load (which reports every error). */
+export interface NamedFiles {
+  /**
+   * Whether it names a signing key (`token.key` or `server.key`). When it does not, `regauth serve`
+   * uses the development key. An unreadable or invalid file counts as naming one, so the real
+   * load reports its errors.
+   */
+  readonly namesKey: boolean;
+  /**
+   * The signing key and certificate it names (`token.key`/`token.certificate`, else
+   * `server.key`/`server.certificate`) resolved against its folder; undefined unless both are named.
+   */
+  readonly signingKey: (KeyFiles & { readonly keyYaml: string }) | undefined;
+  /** `token.refresh.secret_file`, resolved against its folder. */
+  readonly refreshSecret: string | undefined;
 }
 
 /**
- * The signing key and certificate files a config names (`token.key`/`token.certificate`, else
- * `server.key`/`server.certificate`), resolved against its folder; undefined when it names none
- * or cannot be read (the real load reports that).
+ * Reads which secret files a config names, with one parse: `serve` and the operator verbs decide
+ * from it whether the development key stands in, and the verbs stand in for files that exist only
+ * where regauth runs (a container's /keys).
  */
-export function namedKeyFiles(
-  file: string,
-): { readonly keyYaml: string; readonly key: string; readonly certificate: string } | undefined {
+export function namedFiles(file: string): NamedFiles {
+  let value: unknown;
   try {
-    const value = parseYaml(readFileSync(file, 'utf8')).value as {
-      token?: { key?: unknown; certificate?: unknown };
-      server?: { key?: unknown; certificate?: unknown };
-    };
-    const token = value?.token ?? {};
-    const server = value?.server ?? {};
-    const key = token.key ?? server.key;
-    const certificate = token.certificate ?? server.certificate;
-    if (typeof key !== 'string' || typeof certificate !== 'string') return undefined;
-    const base = dirname(resolve(file));
-    return {
-      keyYaml: token.key === undefined ? 'server.key' : 'token.key',
-      key: resolve(base, key),
-      certificate: resolve(base, certificate),
-    };
+    value = parseYaml(readFileSync(file, 'utf8')).value;
   } catch {
-    return undefined;
+    return { namesKey: true, signingKey: undefined, refreshSecret: undefined };
   }
+  const mapping = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const top = mapping(value);
+  const token = mapping(top['token']);
+  const server = mapping(top['server']);
+  const base = dirname(resolve(file));
+  const key = token['key'] ?? server['key'];
+  const certificate = token['certificate'] ?? server['certificate'];
+  const secret = mapping(token['refresh'])['secret_file'];
+  return {
+    namesKey: token['key'] !== undefined || server['key'] !== undefined,
+    signingKey:
+      typeof key === 'string' && typeof certificate === 'string'
+        ? {
+            keyYaml: token['key'] === undefined ? 'server.key' : 'token.key',
+            keyPath: resolve(base, key),
+            certificatePath: resolve(base, certificate),
+          }
+        : undefined,
+    refreshSecret: typeof secret === 'string' ? resolve(base, secret) : undefined,
+  };
 }
 
 /**
- * The refresh-token secret file the config names (`token.refresh.secret_file`), resolved against
- * the config's folder, or undefined. Lets the operator verbs stand in for a secret that exists
- * only where regauth runs (a container's /keys), as they do for the signing key.
+ * The development signing key for a config that names none: `dir/token.key` and `dir/token.pem`
+ * (the files `regauth serve --data-dir` signs with), created when `create` is set and they do not
+ * exist. Undefined when the config names a key of its own.
  */
-export function namedRefreshSecret(file: string): string | undefined {
-  try {
-    const value = parseYaml(readFileSync(file, 'utf8')).value as {
-      token?: { refresh?: { secret_file?: unknown } | null };
-    };
-    const secret = value?.token?.refresh?.secret_file;
-    return typeof secret === 'string' ? resolve(dirname(resolve(file)), secret) : undefined;
-  } catch {
-    return undefined;
-  }
+export async function developmentKey(
+  named: NamedFiles,
+  dir: string,
+  create: boolean,
+): Promise<(KeyFiles & { readonly created: boolean }) | undefined> {
+  if (named.namesKey) return undefined;
+  if (!create) return { ...devKeyFiles(dir), created: false };
+  const made = await ensureDevKeys(dir);
+  return { keyPath: made.keyPath, certificatePath: made.certPath, created: made.created };
 }
 
 /** Parses `server.addr`. */

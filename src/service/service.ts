@@ -1,6 +1,12 @@
 import { resolve } from 'node:path';
 import { Lockout } from '../guard/lockout.js';
-import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from '../config/load.js';
+import {
+  developmentKey,
+  loadConfigFile,
+  namedFiles,
+  parseListenAddress,
+  type Config,
+} from '../config/load.js';
 import { watchConfigFiles } from '../config/watch.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 import { readinessProbe } from '../pipeline/health.js';
@@ -11,7 +17,6 @@ import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipelin
 import type { Logger } from '../core/log.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
 import { applyConnectionLimits, startServer, type RunningServer } from '../http/server.js';
-import { ensureDevKeys } from '../token/generate.js';
 import { registryAuthBlock, registryTrustFiles } from '../token/registry-block.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
 
@@ -65,19 +70,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   /** Whether the first load created the development key (serve's first start). */
   let createdDevKey = false;
   const load = async (): Promise<Config> => {
-    const devKey = { keyPath: resolve(dataDir, 'token.key'), certificatePath: resolve(dataDir, 'token.pem') };
-    // Only create the development key when the config names no key of its own.
-    if (!namesSigningKey(configFile)) {
-      const created = await ensureDevKeys(dataDir);
-      if (created.created) {
-        createdDevKey = true;
-        const notice = (l: Logger) =>
-          l.warn(
-            { key: created.keyPath, certificate: created.certPath },
-            'created a development signing key; set token.key and token.certificate for production',
-          );
-        notify(notice);
-      }
+    const devKey = await developmentKey(namedFiles(configFile), dataDir, true);
+    if (devKey?.created) {
+      createdDevKey = true;
+      notify((l) =>
+        l.warn(
+          { key: devKey.keyPath, certificate: devKey.certificatePath },
+          'created a development signing key; set token.key and token.certificate for production',
+        ),
+      );
     }
     // `token.refresh` without secret_file: a development secret next to the development key.
     const devRefreshSecret = () => {
@@ -92,7 +93,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       }
       return secret.path;
     };
-    return loadConfigFile(configFile, { devKey, devRefreshSecret });
+    return loadConfigFile(configFile, { ...(devKey ? { devKey } : {}), devRefreshSecret });
   };
 
   const metrics = options.metrics ?? createMetrics({ defaults: true });

@@ -98,6 +98,11 @@ export interface EnsureDevKeysOptions {
   readonly now?: Date;
 }
 
+/** Where the development key lives in a data folder: `dir/token.key` and `dir/token.pem`. */
+export function devKeyFiles(dir: string): { readonly keyPath: string; readonly certificatePath: string } {
+  return { keyPath: join(dir, 'token.key'), certificatePath: join(dir, 'token.pem') };
+}
+
 /**
  * Makes sure `dir/token.key` (mode 0600) and `dir/token.pem` exist, generating both (and `dir`)
  * when the key is missing. An existing key is never touched, even if its certificate is missing:
@@ -107,8 +112,7 @@ export async function ensureDevKeys(
   dir: string,
   opts: EnsureDevKeysOptions = {},
 ): Promise<{ created: boolean; keyPath: string; certPath: string }> {
-  const keyPath = join(dir, 'token.key');
-  const certPath = join(dir, 'token.pem');
+  const { keyPath, certificatePath: certPath } = devKeyFiles(dir);
   if (await exists(keyPath)) return { created: false, keyPath, certPath };
 
   const { keyPem, certPem } = await generateSigningMaterial({
