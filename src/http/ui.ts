@@ -1,4 +1,4 @@
-import express, { type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import { RegistryBrowser } from '../catalog/browse.js';
 import { listCatalog } from '../catalog/catalog.js';
 import { CatalogError } from '../catalog/errors.js';
@@ -33,8 +33,14 @@ const CSP =
  * request could change), each request authenticated like a token request (lockout included)
  * and every registry read made with a token regauth issues for that user.
  */
-export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
-  const router = express.Router({ caseSensitive: true, strict: false });
+export function uiPages(deps: AppDeps & { prefix: string }): {
+  /** `/ui/`: the repositories one may pull. */
+  repositories: Page;
+  /** `/ui/repository?name=`: a repository's tags. */
+  repository: Page;
+  /** `/ui/tag?name=&tag=`: a tag's details. */
+  tag: Page;
+} {
   const paths: UiPaths = { base: `${deps.prefix}/ui` };
   const now = deps.now ?? Date.now;
   const browsers = new WeakMap<Runtime, RegistryBrowser>();
@@ -74,7 +80,8 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       } catch (err) {
         status = fail(res, err);
       }
-      deps.logger.info({ ip, account, path: req.path, status }, 'registry page');
+      // The path under path_prefix.
+      deps.logger.info({ ip, account, path: req.path.slice(deps.prefix.length), status }, 'registry page');
     };
 
   async function tokenFor(
@@ -97,13 +104,13 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
     return issueGuarded(deps, runtime, parsed, { ip, now: Math.floor(now() / 1000) });
   }
 
-  router.get('/ui', (req, res) => {
+  const repositoriesPage: Page = (req, res) => {
     // `/ui` → `/ui/`: relative to the page, as a browser would resolve it.
     if (!req.path.endsWith('/')) {
       res.redirect(301, `${paths.base}/`);
       return;
     }
-    void handle(async (ctx) => {
+    return handle(async (ctx) => {
       const catalog = ctx.runtime.config.catalog!;
       const { token, account } = await ctx.token(catalog.service, undefined);
       const last = ctx.query.get('last') ?? '';
@@ -125,28 +132,22 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       );
       return renderRepositories(paths, account, listed.repositories, listed.next?.last);
     })(req, res);
+  };
+
+  const repositoryPage = handle(async (ctx) => {
+    const name = repositoryParam(ctx.query);
+    const token = await pullToken(ctx, name);
+    return renderRepository(paths, name, await ctx.browser.tags(token, name));
   });
 
-  router.get(
-    '/ui/repository',
-    handle(async (ctx) => {
-      const name = repositoryParam(ctx.query);
-      const token = await pullToken(ctx, name);
-      return renderRepository(paths, name, await ctx.browser.tags(token, name));
-    }),
-  );
-
-  router.get(
-    '/ui/tag',
-    handle(async (ctx) => {
-      const name = repositoryParam(ctx.query);
-      const tag = ctx.query.get('tag') ?? '';
-      if (!TAG.test(tag)) throw new CatalogError(400, 'TAG_INVALID', 'invalid tag');
-      const token = await pullToken(ctx, name);
-      const details = await ctx.browser.describe(token, name, tag);
-      return renderTag(paths, name, tag, details, new URL(ctx.runtime.config.catalog!.realm).host);
-    }),
-  );
+  const tagPage = handle(async (ctx) => {
+    const name = repositoryParam(ctx.query);
+    const tag = ctx.query.get('tag') ?? '';
+    if (!TAG.test(tag)) throw new CatalogError(400, 'TAG_INVALID', 'invalid tag');
+    const token = await pullToken(ctx, name);
+    const details = await ctx.browser.describe(token, name, tag);
+    return renderTag(paths, name, tag, details, new URL(ctx.runtime.config.catalog!.realm).host);
+  });
 
   /** A token to pull `name`, or 404 when the user may not: the same answer as for no repository. */
   async function pullToken(ctx: Ctx, name: string): Promise<string> {
@@ -178,8 +179,11 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
     return status;
   }
 
-  return router;
+  return { repositories: repositoriesPage, repository: repositoryPage, tag: tagPage };
 }
+
+/** A page's handler; its path is in the route table (routes.ts). */
+type Page = (req: Request, res: Response) => Promise<void> | void;
 
 interface Ctx {
   readonly runtime: Runtime;
