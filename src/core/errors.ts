@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_TOO_MANY_REQUESTS'
   | 'ERR_BUSY'
   | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_METHOD_NOT_ALLOWED'
   | 'ERR_KEY'
   | 'ERR_USAGE';
 
@@ -96,6 +97,13 @@ export class UnauthorizedError extends RegauthError {
 export class InvalidGrantError extends RegauthError {
   constructor(message = 'invalid grant') {
     super('ERR_INVALID_GRANT', message);
+  }
+}
+
+/** A method the path does not answer (HTTP 405; the route table gives the `Allow` header). */
+export class MethodNotAllowedError extends RegauthError {
+  constructor() {
+    super('ERR_METHOD_NOT_ALLOWED', 'method not allowed');
   }
 }
 

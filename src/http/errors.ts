@@ -1,8 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import { RegauthError } from '../core/errors.js';
 
-/** Which error body to write: docker's errcode JSON (GET, other endpoints) or OAuth2's (POST token). */
-export type ErrorStyle = 'docker' | 'oauth2';
+/**
+ * Which error body to write: docker's errcode JSON, OAuth2's (`{"error": ...}`, the token POST),
+ * or the registry's (errcode JSON with `Docker-Distribution-API-Version`, for its own path). Each
+ * endpoint in the route table (routes.ts) names its style.
+ */
+export type ErrorStyle = 'docker' | 'oauth2' | 'registry';
 
 interface Mapped {
   status: number;
@@ -50,6 +54,8 @@ export function mapError(err: unknown): Mapped {
           message: err.message,
           retryAfter: (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1,
         };
+      case 'ERR_METHOD_NOT_ALLOWED':
+        return { status: 405, docker: 'UNSUPPORTED', oauth: 'invalid_request', message: err.message };
       case 'ERR_BACKEND_UNAVAILABLE':
         return {
           status: 503,
@@ -63,8 +69,6 @@ export function mapError(err: unknown): Mapped {
     }
   }
   const status = httpStatusOf(err);
-  if (status === 405)
-    return { status, docker: 'UNSUPPORTED', oauth: 'invalid_request', message: 'method not allowed' };
   if (status === 413)
     return { status, docker: 'SIZE_INVALID', oauth: 'invalid_request', message: 'request body too large' };
   if (status !== undefined && status >= 400 && status < 500) {
@@ -79,15 +83,25 @@ function httpStatusOf(err: unknown): number | undefined {
   return undefined;
 }
 
+/** The registry's own message for an error code, where it has one (distribution's errcode text). */
+const REGISTRY_MESSAGES: Readonly<Record<string, string>> = { UNSUPPORTED: 'The operation is unsupported.' };
+
 /** Writes a JSON error in the requested style. */
 export function sendError(res: ServerResponse, style: ErrorStyle, err: unknown, basicRealm: string): Mapped {
   const mapped = mapError(err);
   res.setHeader('Cache-Control', 'no-store');
   if (mapped.status === 401) res.setHeader('WWW-Authenticate', `Basic realm=${JSON.stringify(basicRealm)}`);
   if (mapped.retryAfter) res.setHeader('Retry-After', String(mapped.retryAfter));
-  if (style === 'oauth2')
+  if (style === 'oauth2') {
     sendJson(res, mapped.status, { error: mapped.oauth, error_description: mapped.message });
-  else sendJson(res, mapped.status, { errors: [{ code: mapped.docker, message: mapped.message }] });
+    return mapped;
+  }
+  let message = mapped.message;
+  if (style === 'registry') {
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    message = REGISTRY_MESSAGES[mapped.docker] ?? message;
+  }
+  sendJson(res, mapped.status, { errors: [{ code: mapped.docker, message }] });
   return mapped;
 }
 

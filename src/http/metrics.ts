@@ -1,17 +1,17 @@
-import express, { type RequestHandler } from 'express';
+import type { Response } from 'express';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readiness } from '../pipeline/health.js';
 import type { Metrics } from '../pipeline/metrics.js';
+import { compileRoutes, getAndHead, routedApp, type Route } from './dispatch.js';
 
 /** GET /metrics: the registry in Prometheus text format. */
-export function metricsHandler(metrics: Metrics): RequestHandler {
-  return (_req, res, next) => {
-    metrics.registry.metrics().then((text) => {
-      res.setHeader('Content-Type', metrics.registry.contentType);
-      res.setHeader('Cache-Control', 'no-store');
-      res.send(text);
-    }, next);
+export function metricsHandler(metrics: Metrics): (req: unknown, res: Response) => Promise<void> {
+  return async (_req, res) => {
+    const text = await metrics.registry.metrics();
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.setHeader('Cache-Control', 'no-store');
+    res.send(text);
   };
 }
 
@@ -25,20 +25,19 @@ export async function startMetricsServer(
   listen: { host?: string | undefined; port: number },
   readiness?: () => Promise<Readiness>,
 ): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/metrics', metricsHandler(metrics));
+  const routes: Route[] = [{ paths: ['/metrics'], methods: getAndHead(metricsHandler(metrics)) }];
   if (readiness) {
-    app.get('/readyz', (_req, res, next) => {
-      readiness().then((r) => {
+    routes.push({
+      paths: ['/readyz'],
+      methods: getAndHead(async (_req, res) => {
+        const r = await readiness();
         res.setHeader('Cache-Control', 'no-store');
         res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', checks: r.checks });
-      }, next);
+      }),
     });
   }
-  app.use((_req, res) => {
-    res.status(404).json({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
-  });
+  // No 401 is ever written here; the realm is only what sendError asks for.
+  const app = routedApp(compileRoutes(routes, ''), { realm: () => 'regauth' });
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,4 +1,4 @@
-import express, { type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import { RegauthError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { LOGIN_COOKIE, LOGIN_COOKIE_HOST, LOGIN_COOKIE_MAX_AGE, UsedLogins } from '../oidc/login.js';
@@ -11,18 +11,17 @@ import { mapError } from './errors.js';
  * `/oidc/login` and `/oidc/callback` (docs/backends/oidc.md "The login"): the browser login of
  * `oidc_auth`. The flow itself is in src/oidc; this only moves cookies, redirects and pages.
  */
-export function oidcRoutes(deps: {
+export function oidcPages(deps: {
   runtime: () => Runtime;
   logger: Logger;
   now: () => number;
   prefix: string;
-}): express.Router {
-  const router = express.Router({ caseSensitive: true });
+}): { login: Page; callback: Page } {
   const loginPath = `${deps.prefix}/oidc/login`;
   // Survives config reloads: a cookie spent before a reload stays spent.
   const used = new UsedLogins();
 
-  router.get('/oidc/login', async (_req, res) => {
+  const loginPage: Page = async (_req, res) => {
     const login = deps.runtime().oidc;
     if (!login) return notConfigured(res);
     try {
@@ -36,9 +35,9 @@ export function oidcRoutes(deps: {
     } catch (err) {
       fail(res, err, 'oidc login failed');
     }
-  });
+  };
 
-  router.get('/oidc/callback', async (req, res) => {
+  const callbackPage: Page = async (req, res) => {
     const runtime = deps.runtime();
     const login = runtime.oidc;
     if (!login) return notConfigured(res);
@@ -74,7 +73,7 @@ export function oidcRoutes(deps: {
     } catch (err) {
       fail(res, err, 'oidc callback failed');
     }
-  });
+  };
 
   function fail(res: Response, err: unknown, what: string): void {
     const mapped = mapError(err);
@@ -91,8 +90,11 @@ export function oidcRoutes(deps: {
     sendHtml(res, mapped.status, renderErrorPage(mapped.status, mapped.message, loginPath));
   }
 
-  return router;
+  return { login: loginPage, callback: callbackPage };
 }
+
+/** A page's handler; its paths are in the route table (routes.ts). */
+type Page = (req: Request, res: Response) => Promise<void>;
 
 /** A session's length when `catalog:` is absent (the page is off then; a login it started still ends well). */
 const DEFAULT_UI_SESSION = 3600;

@@ -3,7 +3,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/load.js';
 import { createApp, type AppDeps } from './app.js';
-import { createTokenHandler, tokenPaths } from './token.js';
+import { compileRoutes, mainDispatch, run } from './dispatch.js';
+import { routeTable } from './routes.js';
 
 export interface RunningServer {
   readonly server: Server;
@@ -35,16 +36,21 @@ export async function startServer(
   },
 ): Promise<RunningServer> {
   const config = deps.runtime().config;
-  const app = createApp(deps);
-  // The hot path: GET token requests go straight to the handler, without Express' router.
-  const handleToken = createTokenHandler(deps);
-  const fastPaths = new Set(tokenPaths(config.server.pathPrefix));
+  const prefix = config.server.pathPrefix;
+  const routes = compileRoutes(routeTable(deps, prefix), prefix);
+  const app = createApp(deps, routes);
+  const dispatchDeps = mainDispatch(deps);
+  // The hot path: a GET whose route reads only node's API (the token endpoint) is dispatched
+  // from the same table without Express; anything else, or a path not matched exactly, goes
+  // through Express.
   const listener: RequestListener = (req, res) => {
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    if (req.method === 'GET' && fastPaths.has(q < 0 ? url : url.slice(0, q)))
-      void handleToken(req, res, 'GET');
-    else app(req, res);
+    if (req.method === 'GET') {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const endpoint = routes.get(q < 0 ? url : url.slice(0, q))?.methods.get('GET');
+      if (endpoint?.node) return run(endpoint, req, res, dispatchDeps);
+    }
+    app(req, res);
   };
   const tls = config.server.tls;
   // Slow clients (a connection that sends nothing, half a header, a body a byte at a time) are

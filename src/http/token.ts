@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { recordTokenRequest } from '../pipeline/audit.js';
 import { withLockout } from '../guard/lockout.js';
 import { BadRequestError } from '../core/errors.js';
@@ -9,7 +9,7 @@ import { clientAddress, normalizeIp } from '../request/client-ip.js';
 import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import type { AppDeps } from './app.js';
-import { sendError, type ErrorStyle } from './errors.js';
+import type { Fail, NodeRequest } from './dispatch.js';
 
 /**
  * Issues a token behind the request guards, in their order: the bounded login queue (a password
@@ -47,23 +47,20 @@ export function issueGuarded(
  */
 const ANSWERED = new Error('the request has been answered');
 
-/** A request as the token handler reads it: node's, plus what Express' body parser adds for POST. */
-export type TokenHttpRequest = IncomingMessage & { body?: unknown; originalUrl?: string };
-
 /**
  * The token endpoint (`/auth`, `/auth/token`) on node's own request and response API, so the
  * hot path (every `docker pull` asks for a token) skips Express' router and `res.json`; the
- * server calls it directly for GET (see server.ts), Express for POST after reading the body.
+ * route table (routes.ts) declares its paths, methods and error styles, and hands it `fail`,
+ * which writes an error in the style of the method's route.
  * parse → authenticate → authorize → sign (src/pipeline/pipeline.ts) → respond, then the audit line.
  */
 export function createTokenHandler(
   deps: AppDeps,
-): (req: TokenHttpRequest, res: ServerResponse, method: 'GET' | 'POST') => Promise<void> {
+): (req: NodeRequest, res: ServerResponse, method: 'GET' | 'POST', fail: Fail) => Promise<void> {
   const now = deps.now ?? Date.now;
-  return async (req, res, method) => {
+  return async (req, res, method, fail) => {
     const started = process.hrtime.bigint();
     const runtime = deps.runtime();
-    const style: ErrorStyle = method === 'POST' ? 'oauth2' : 'docker';
     const requestId = randomUUID();
     // Until X-Forwarded-For is read (it may be refused): the socket peer, as the proxy it is.
     let ip: string | null = null;
@@ -122,7 +119,7 @@ export function createTokenHandler(
       error = err;
       for (let i = 0; i < NO_STORE.length; i += 2) res.setHeader(NO_STORE[i]!, NO_STORE[i + 1]!);
       res.setHeader('X-Request-Id', requestId);
-      status = sendError(res, style, err, runtime.config.token.issuer).status;
+      status = fail(err);
     }
     recordTokenRequest(deps.logger, deps.metrics, {
       requestId,
@@ -153,11 +150,6 @@ export function createTokenHandler(
 
 /** Token replies, good or bad, are never cached (RFC 6749 §5.1). */
 const NO_STORE = ['Cache-Control', 'no-store', 'Pragma', 'no-cache'] as const;
-
-/** The paths of the token endpoint under `server.path_prefix`. */
-export function tokenPaths(prefix: string): string[] {
-  return [`${prefix}/auth`, `${prefix}/auth/token`];
-}
 
 function isForm(contentType: string | undefined): boolean {
   return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';

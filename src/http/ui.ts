@@ -1,4 +1,4 @@
-import express, { type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import { RegistryBrowser } from '../catalog/browse.js';
 import { listCatalog } from '../catalog/catalog.js';
 import { CatalogError } from '../catalog/errors.js';
@@ -40,7 +40,7 @@ const CSP =
   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** The sign-out form's body: one CSRF token. */
-const SIGN_OUT_BODY_LIMIT = 4096;
+export const SIGN_OUT_BODY_LIMIT = 4096;
 
 /**
  * The registry page at `/ui/` (docs/catalog.md "The registry page"), when `catalog:` is set:
@@ -51,8 +51,16 @@ const SIGN_OUT_BODY_LIMIT = 4096;
  * request (Basic: lockout included) and every registry read made with a token regauth issues
  * for that user.
  */
-export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
-  const router = express.Router({ caseSensitive: true, strict: false });
+export function uiPages(deps: AppDeps & { prefix: string }): {
+  /** `/ui/`: the repositories one may pull. */
+  repositories: Page;
+  /** `/ui/repository?name=`: a repository's tags. */
+  repository: Page;
+  /** `/ui/tag?name=&tag=`: a tag's details. */
+  tag: Page;
+  /** POST `/ui/signout`: ends the `oidc_auth` session (its body is read by the route table). */
+  signOut: Page;
+} {
   const base = `${deps.prefix}/ui`;
   const paths: UiPaths = { base };
   const now = deps.now ?? Date.now;
@@ -85,7 +93,7 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
         const opened = await openSession(req, runtime, login);
         if (opened.session === undefined) {
           const status = await startLogin(req, res, runtime, login, opened.present);
-          deps.logger.info({ ip, path: req.path, status }, 'registry page');
+          deps.logger.info({ ip, path: req.path.slice(deps.prefix.length), status }, 'registry page');
           return;
         }
         session = opened.session;
@@ -111,7 +119,8 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       } catch (err) {
         status = fail(res, err, session !== undefined ? { runtime, paths: ctx.paths } : undefined);
       }
-      deps.logger.info({ ip, account, path: req.path, status }, 'registry page');
+      // The path under path_prefix.
+      deps.logger.info({ ip, account, path: req.path.slice(deps.prefix.length), status }, 'registry page');
     };
 
   /** The session the request's cookie holds, unless absent, invalid, expired or signed out. */
@@ -180,13 +189,13 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
     return issueGuarded(deps, runtime, parsed, { ip, now: Math.floor(now() / 1000) });
   }
 
-  router.get('/ui', (req, res) => {
+  const repositoriesPage: Page = (req, res) => {
     // `/ui` → `/ui/`: relative to the page, as a browser would resolve it.
     if (!req.path.endsWith('/')) {
       res.redirect(301, `${paths.base}/`);
       return;
     }
-    void handle(async (ctx) => {
+    return handle(async (ctx) => {
       const catalog = ctx.runtime.config.catalog!;
       const { token, account } = await ctx.token(catalog.service, undefined);
       const last = ctx.query.get('last') ?? '';
@@ -208,39 +217,33 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       );
       return renderRepositories(ctx.paths, account, listed.repositories, listed.next?.last);
     })(req, res);
+  };
+
+  const repositoryPage = handle(async (ctx) => {
+    const name = repositoryParam(ctx.query);
+    const token = await pullToken(ctx, name);
+    return renderRepository(ctx.paths, name, await ctx.browser.tags(token, name));
   });
 
-  router.get(
-    '/ui/repository',
-    handle(async (ctx) => {
-      const name = repositoryParam(ctx.query);
-      const token = await pullToken(ctx, name);
-      return renderRepository(ctx.paths, name, await ctx.browser.tags(token, name));
-    }),
-  );
-
-  router.get(
-    '/ui/tag',
-    handle(async (ctx) => {
-      const name = repositoryParam(ctx.query);
-      const tag = ctx.query.get('tag') ?? '';
-      if (!TAG.test(tag)) throw new CatalogError(400, 'TAG_INVALID', 'invalid tag');
-      const token = await pullToken(ctx, name);
-      const details = await ctx.browser.describe(token, name, tag);
-      return renderTag(ctx.paths, name, tag, details, new URL(ctx.runtime.config.catalog!.realm).host);
-    }),
-  );
+  const tagPage = handle(async (ctx) => {
+    const name = repositoryParam(ctx.query);
+    const tag = ctx.query.get('tag') ?? '';
+    if (!TAG.test(tag)) throw new CatalogError(400, 'TAG_INVALID', 'invalid tag');
+    const token = await pullToken(ctx, name);
+    const details = await ctx.browser.describe(token, name, tag);
+    return renderTag(ctx.paths, name, tag, details, new URL(ctx.runtime.config.catalog!.realm).host);
+  });
 
   // Sign-out: a POST with the session's CSRF token (SameSite=Lax already keeps the cookie off
   // cross-site POSTs; the token holds even where a browser sends it). The session is revoked
   // until it expires, so a copy of the cookie no longer opens the page.
-  const readForm = express.text({ type: () => true, limit: SIGN_OUT_BODY_LIMIT, defaultCharset: 'utf-8' });
-  router.post('/ui/signout', readForm, (req: Request, res: Response) => {
-    void (async () => {
+  const signOutPage: Page = async (req, res) => {
+    {
       const runtime = deps.runtime();
       const login = runtime.oidc;
       if (!runtime.config.catalog || !login) {
-        res.status(404).json({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
+        const message = runtime.config.catalog ? 'oidc_auth is not configured' : 'no such endpoint';
+        res.status(404).json({ errors: [{ code: 'NOT_FOUND', message }] });
         return;
       }
       const { ip } = clientAddress(
@@ -267,9 +270,12 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
       } catch (err) {
         status = fail(res, err);
       }
-      deps.logger.info({ ip, account: session?.account, path: req.path, status }, 'registry page sign-out');
-    })();
-  });
+      deps.logger.info(
+        { ip, account: session?.account, path: req.path.slice(deps.prefix.length), status },
+        'registry page sign-out',
+      );
+    }
+  };
 
   /** A token to pull `name`, or 404 when the user may not: the same answer as for no repository. */
   async function pullToken(ctx: Ctx, name: string): Promise<string> {
@@ -312,8 +318,11 @@ export function uiRoutes(deps: AppDeps & { prefix: string }): express.Router {
     return status;
   }
 
-  return router;
+  return { repositories: repositoriesPage, repository: repositoryPage, tag: tagPage, signOut: signOutPage };
 }
+
+/** A page's handler; its path is in the route table (routes.ts). */
+type Page = (req: Request, res: Response) => Promise<void> | void;
 
 interface Ctx {
   readonly runtime: Runtime;

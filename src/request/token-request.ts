@@ -16,8 +16,6 @@ export interface RawTokenRequest {
 
 /** A parsed, validated token request. */
 export interface TokenRequest {
-  /** GET replies use docker's errcode errors, POST replies OAuth2's. */
-  readonly style: 'docker' | 'oauth2';
   readonly grant: 'password' | 'refresh_token';
   readonly credentials: Credentials;
   /** Present for grant `refresh_token`. */
@@ -51,7 +49,6 @@ function parseGet(raw: RawTokenRequest): TokenRequest {
     throw new BadRequestError('account parameter does not match the Basic credentials');
   }
   return {
-    style: 'docker',
     grant: 'password',
     credentials: basic ?? ANONYMOUS,
     service: single(params, 'service') ?? '',
@@ -65,7 +62,6 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
   const params = new URLSearchParams(raw.body ?? '');
   const grantType = single(params, 'grant_type');
   const base = {
-    style: 'oauth2' as const,
     service: single(params, 'service') ?? '',
     clientId: single(params, 'client_id'),
     offline: single(params, 'access_type') === 'offline',

@@ -203,7 +203,6 @@ describe('audit record and metrics', () => {
       ip: '203.0.113.9',
       via: '10.1.2.3',
       request: {
-        style: 'docker',
         grant: 'password',
         credentials: { account: 'alice', password },
         service: 'registry',

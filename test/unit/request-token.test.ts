@@ -81,7 +81,6 @@ describe('parseTokenRequest GET', () => {
       authorization: basic('alice', 'pw'),
     });
     expect(r).toMatchObject({
-      style: 'docker',
       grant: 'password',
       service: 'registry',
       clientId: 'docker',
@@ -119,7 +118,7 @@ describe('parseTokenRequest POST', () => {
       authorization: undefined,
       body: 'grant_type=password&username=alice&password=p%26w&service=s&client_id=containerd-client&access_type=offline&scope=repository%3Aa%3Apull+repository%3Ab%3Apush&scope=repository%3Ac%3Apull',
     });
-    expect(r).toMatchObject({ style: 'oauth2', grant: 'password', service: 's', offline: true });
+    expect(r).toMatchObject({ grant: 'password', service: 's', offline: true });
     expect(r.credentials.password?.reveal()).toBe('p&w');
     expect(r.scopes.map((s) => s.name)).toEqual(['a', 'b', 'c']);
   });
@@ -131,7 +130,6 @@ describe('parseTokenRequest POST', () => {
       body: 'grant_type=refresh_token&refresh_token=a.b.c.d.e&service=s&client_id=containerd-client&scope=repository%3Aa%3Apull',
     });
     expect(r).toMatchObject({
-      style: 'oauth2',
       grant: 'refresh_token',
       service: 's',
       clientId: 'containerd-client',

@@ -1,0 +1,99 @@
+import express, { type Request, type Response } from 'express';
+import { readinessProbe } from '../pipeline/health.js';
+import { jwks } from '../token/sign.js';
+import type { AppDeps } from './app.js';
+import { CATALOG_PATH, createCatalogHandler } from './catalog.js';
+import { getAndHead, type Fail, type Route } from './dispatch.js';
+import { metricsHandler } from './metrics.js';
+import { oidcPages } from './oidc.js';
+import { createTokenHandler } from './token.js';
+import { SIGN_OUT_BODY_LIMIT, uiPages } from './ui.js';
+
+/** The body limit: a token request is a few hundred bytes; 64 KiB is generous. */
+const BODY_LIMIT = 64 * 1024;
+
+/**
+ * Every path regauth answers on its main listener (docs/http-api.md "Endpoints"), declared once:
+ * Express (app.ts) and the GET fast path (server.ts) both dispatch from this table, and nothing
+ * else in src/http registers a route.
+ */
+export function routeTable(deps: AppDeps, prefix: string): Route[] {
+  const token = createTokenHandler(deps);
+  const readForm = bodyReader(BODY_LIMIT);
+  const oidc = oidcPages({ ...deps, now: deps.now ?? Date.now, prefix });
+  const ui = uiPages({ ...deps, prefix });
+  const readSignOut = bodyReader(SIGN_OUT_BODY_LIMIT);
+  const probe = deps.readiness ?? readinessProbe(deps.logger);
+  const catalog = createCatalogHandler(deps);
+  const routes: Route[] = [
+    {
+      // HEAD is refused: it would authenticate and sign a token only to drop the body.
+      paths: ['/auth', '/auth/token'],
+      methods: {
+        GET: { errors: 'docker', node: true, handle: (req, res, fail) => token(req, res, 'GET', fail) },
+        POST: {
+          errors: 'oauth2',
+          handle: (req: Request, res: Response, fail: Fail) =>
+            readForm(req, res).then(() => token(req, res, 'POST', fail)),
+        },
+      },
+      refuse: 'docker',
+    },
+    {
+      paths: ['/.well-known/jwks.json'],
+      methods: getAndHead((_req, res) => {
+        res.setHeader('Cache-Control', 'public, max-age=300');
+        res.json(jwks([deps.runtime().config.token.key]));
+      }),
+    },
+    { paths: ['/oidc/login'], methods: getAndHead(oidc.login) },
+    { paths: ['/oidc/callback'], methods: getAndHead(oidc.callback) },
+    { paths: ['/ui'], methods: getAndHead(ui.repositories) },
+    { paths: ['/ui/repository'], methods: getAndHead(ui.repository) },
+    { paths: ['/ui/tag'], methods: getAndHead(ui.tag) },
+    {
+      // A form post (CSRF token inside); SameSite=Lax keeps the session cookie off cross-site posts.
+      paths: ['/ui/signout'],
+      methods: {
+        POST: {
+          errors: 'docker',
+          handle: (req: Request, res: Response) => readSignOut(req, res).then(() => ui.signOut(req, res)),
+        },
+      },
+    },
+    {
+      paths: ['/healthz'],
+      methods: getAndHead((_req, res) => {
+        res.json({ status: 'ok' });
+      }),
+    },
+    {
+      // Public: ready or not, no reasons (they can name internal addresses); see readinessProbe.
+      paths: ['/readyz'],
+      methods: getAndHead(async (_req, res) => {
+        const r = await probe.probe(deps.runtime());
+        res.setHeader('Cache-Control', 'no-store');
+        res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready' });
+      }),
+    },
+    {
+      // The registry's own path, not under path_prefix: HAProxy routes it here unchanged.
+      paths: [CATALOG_PATH],
+      root: true,
+      methods: getAndHead((req, res) => catalog(req, res), 'registry'),
+      refuse: 'registry',
+    },
+  ];
+  if (deps.metrics && deps.serveMetrics !== false)
+    routes.push({ paths: ['/metrics'], methods: getAndHead(metricsHandler(deps.metrics)) });
+  return routes;
+}
+
+/** Reads a request body of at most `limit` bytes as text into `req.body`, whatever its type. */
+function bodyReader(limit: number): (req: Request, res: Response) => Promise<void> {
+  const read = express.text({ type: () => true, limit, defaultCharset: 'utf-8' });
+  return (req, res) =>
+    new Promise<void>((resolve, reject) =>
+      read(req, res, (err?: unknown) => (err ? reject(err) : resolve())),
+    );
+}

@@ -1,0 +1,242 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MethodNotAllowedError, RegauthError } from '../../src/core/errors.js';
+import { createApp, type AppDeps } from '../../src/http/app.js';
+import { compileRoutes, getAndHead, type Method, type Route } from '../../src/http/dispatch.js';
+import { startMetricsServer } from '../../src/http/metrics.js';
+import { routeTable } from '../../src/http/routes.js';
+import { createLogger } from '../../src/core/log.js';
+import { createMetrics } from '../../src/pipeline/metrics.js';
+import { hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { logSink, startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * The route table (src/http/routes.ts) is the only place a path is declared: the app answers
+ * exactly its paths and methods, a method a path does not list gets the table's 405 (with
+ * `Allow`) or the unknown path's 404, and nothing in src/ registers a route of its own.
+ */
+
+const PREFIX = '/regauth';
+const tmp = tempDir();
+let srv: TestServer;
+let table: Route[];
+
+/** Every method node's client sends that a route could list or refuse. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+const NOT_FOUND = { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] };
+
+beforeAll(async () => {
+  // catalog: set (the registry page and /v2/_catalog answer instead of their 404); the registry
+  // is never reached without credentials. metrics: on the token listener.
+  srv = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) =>
+      [
+        'server:',
+        `  path_prefix: ${PREFIX}`,
+        'token:',
+        '  issuer: routes-test',
+        `  key: ${keyPath}`,
+        `  certificate: ${certPath}`,
+        'users:',
+        `  alice: {password: "${hash(randomPassword())}"}`,
+        'acl: [{match: {account: alice}, actions: [pull]}]',
+        'catalog:',
+        '  registry_url: http://127.0.0.1:9',
+        '  realm: https://registry.example/auth',
+        '  registry_service: registry.example',
+      ].join('\n') + '\n',
+    server: { metrics: createMetrics() },
+  });
+  table = routeTable(deps(), PREFIX);
+});
+afterAll(async () => {
+  await srv.server.close(100);
+  tmp.cleanup();
+});
+
+function deps(): AppDeps {
+  return {
+    runtime: () => srv.runtime,
+    logger: createLogger({ destination: logSink().stream }),
+    metrics: createMetrics(),
+  };
+}
+
+function fullPaths(route: Route): string[] {
+  return route.paths.map((p) => (route.root ? p : `${PREFIX}${p}`));
+}
+
+describe('the app answers what the table lists', () => {
+  test('the table names every endpoint of docs/http-api.md, each path once', () => {
+    const paths = table.flatMap(fullPaths);
+    expect(new Set(paths).size).toBe(paths.length);
+    expect(paths.sort()).toEqual(
+      [
+        '/auth',
+        '/auth/token',
+        '/.well-known/jwks.json',
+        '/oidc/login',
+        '/oidc/callback',
+        '/ui',
+        '/ui/repository',
+        '/ui/tag',
+        '/ui/signout',
+        '/healthz',
+        '/readyz',
+        '/metrics',
+      ]
+        .map((p) => `${PREFIX}${p}`)
+        .concat('/v2/_catalog')
+        .sort(),
+    );
+  });
+
+  test('each listed method is answered by its route, not by the unknown-path 404', async () => {
+    for (const route of table) {
+      for (const path of fullPaths(route)) {
+        for (const method of Object.keys(route.methods) as Method[]) {
+          const res = await fetch(`${srv.url}${path}`, { method, redirect: 'manual' });
+          const text = await res.text();
+          const unknown = res.status === 404 && text === JSON.stringify(NOT_FOUND);
+          expect(unknown, `${method} ${path}`).toBe(false);
+          expect(res.status, `${method} ${path}`).not.toBe(405);
+        }
+      }
+    }
+  });
+
+  test('a method a path does not list: the 405 of the table (Allow from it), or the 404', async () => {
+    let refused = 0;
+    for (const route of table) {
+      const listed = Object.keys(route.methods);
+      for (const path of fullPaths(route)) {
+        for (const method of METHODS.filter((m) => !listed.includes(m))) {
+          const res = await fetch(`${srv.url}${path}`, { method });
+          const text = await res.text();
+          const what = `${method} ${path}`;
+          expect(res.headers.get('content-type'), what).toBe('application/json; charset=utf-8');
+          if (route.refuse) {
+            refused += 1;
+            expect(res.status, what).toBe(405);
+            expect(res.headers.get('allow'), what).toBe(listed.join(', '));
+            // The registry's path says it as the registry does.
+            const message =
+              route.refuse === 'registry' ? 'The operation is unsupported.' : 'method not allowed';
+            if (method !== 'HEAD')
+              expect(JSON.parse(text), what).toEqual({ errors: [{ code: 'UNSUPPORTED', message }] });
+          } else {
+            expect(res.status, what).toBe(404);
+            expect(res.headers.get('allow'), what).toBeNull();
+            if (method !== 'HEAD') expect(JSON.parse(text), what).toEqual(NOT_FOUND);
+          }
+        }
+      }
+    }
+    // The token paths and the registry's catalog path refuse: at least their PUTs were seen.
+    expect(refused).toBeGreaterThanOrEqual(3);
+  });
+
+  test('the token paths: GET and POST, HEAD refused; the catalog: the registry header on its 405', async () => {
+    const token = table.find((r) => r.paths.includes('/auth'))!;
+    expect(Object.keys(token.methods)).toEqual(['GET', 'POST']);
+    expect(token.methods.GET!.errors).toBe('docker');
+    expect(token.methods.POST!.errors).toBe('oauth2');
+    const put = await fetch(`${srv.url}/v2/_catalog`, { method: 'PUT' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, HEAD');
+    expect(put.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
+    expect(await put.json()).toEqual({
+      errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }],
+    });
+  });
+
+  test('a path in another case or off the prefix is unknown, whatever the method', async () => {
+    for (const path of ['/REGAUTH/auth', '/auth', '/regauth/Auth', '/V2/_catalog', '/regauth/v2/_catalog']) {
+      for (const method of ['GET', 'PUT'] as const) {
+        const res = await fetch(`${srv.url}${path}`, { method });
+        expect(res.status, `${method} ${path}`).toBe(404);
+        expect(await res.json()).toEqual(NOT_FOUND);
+      }
+    }
+  });
+
+  test('the Express app registers no route of its own: every request goes through the table', () => {
+    const app = createApp(deps()) as unknown as { router: { stack: { route?: unknown }[] } };
+    expect(app.router.stack.length).toBeGreaterThan(0);
+    expect(app.router.stack.filter((layer) => layer.route !== undefined)).toEqual([]);
+  });
+});
+
+describe('no path is declared outside a route table', () => {
+  // Express lives only in src/http (the project's rule), so routes could only be added there.
+  const SRC = join(import.meta.dirname, '../../src/http');
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    );
+  const sources = files(SRC).map((f) => ({ file: relative(SRC, f), text: readFileSync(f, 'utf8') }));
+
+  test('no Express router, no app.get/post/all/use with a path, anywhere in src/http', () => {
+    const routing =
+      /\b(?:Router\s*\(|(?:app|router)\.(?:get|post|put|delete|patch|head|all|options|use|route)\(\s*['"`/[])/;
+    const offenders = sources.filter((s) => routing.test(s.text.replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '')));
+    expect(offenders.map((s) => s.file)).toEqual([]);
+  });
+
+  test('`paths:` are declared only in the two tables (the main listener, the metrics listener)', () => {
+    const declaring = sources.filter((s) => /\bpaths:\s*\[/.test(s.text)).map((s) => s.file);
+    expect(declaring.sort()).toEqual(['metrics.ts', 'routes.ts']);
+  });
+
+  test('a path declared twice is refused when the table is compiled', () => {
+    const endpoint = getAndHead(() => undefined);
+    expect(() =>
+      compileRoutes(
+        [
+          { paths: ['/a'], methods: endpoint },
+          { paths: ['/b', '/a'], methods: endpoint },
+        ],
+        '/p',
+      ),
+    ).toThrow('route /p/a declared twice');
+  });
+
+  test('405 is a RegauthError with its own code', () => {
+    const err = new MethodNotAllowedError();
+    expect(err).toBeInstanceOf(RegauthError);
+    expect(err.code).toBe('ERR_METHOD_NOT_ALLOWED');
+  });
+});
+
+describe('the metrics listener dispatches from its own table', () => {
+  test('GET and HEAD /metrics and /readyz; other methods and paths: JSON 404', async () => {
+    const m = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 }, () =>
+      Promise.resolve({ ready: true, checks: {} }),
+    );
+    try {
+      for (const path of ['/metrics', '/readyz']) {
+        expect((await fetch(`${m.url}${path}`)).status).toBe(200);
+        expect((await fetch(`${m.url}${path}`, { method: 'HEAD' })).status).toBe(200);
+        const post = await fetch(`${m.url}${path}`, { method: 'POST' });
+        expect(post.status).toBe(404);
+        expect(await post.json()).toEqual(NOT_FOUND);
+      }
+      const failing = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 }, () =>
+        Promise.reject(new Error('probe crashed at /internal/path')),
+      );
+      try {
+        const res = await fetch(`${failing.url}/readyz`);
+        expect(res.status).toBe(500);
+        const text = await res.text();
+        expect(JSON.parse(text)).toEqual({ errors: [{ code: 'UNKNOWN', message: 'internal error' }] });
+        expect(text).not.toContain('/internal/path');
+      } finally {
+        await failing.close();
+      }
+    } finally {
+      await m.close();
+    }
+  });
+});
