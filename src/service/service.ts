@@ -1,24 +1,19 @@
 import { resolve } from 'node:path';
-import { Lockout } from '../guard/lockout.js';
-import {
-  developmentKey,
-  loadConfigFile,
-  namedFiles,
-  parseListenAddress,
-  type Config,
-} from '../config/load.js';
+import { RecentDecisions } from '../authz/recent-decisions.js';
+import { parseListenAddress, type Config } from '../config/load.js';
 import { watchConfigFiles } from '../config/watch.js';
-import { ConfigError, ConfigErrors } from '../core/errors.js';
-import { readinessProbe } from '../pipeline/health.js';
-import { LoginQueue } from '../guard/login-queue.js';
-import { startMetricsServer } from '../http/metrics.js';
-import { describeComparison, RecentDecisions } from '../authz/recent-decisions.js';
-import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipeline/metrics.js';
 import type { Logger } from '../core/log.js';
-import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
+import { Lockout } from '../guard/lockout.js';
+import { LoginQueue } from '../guard/login-queue.js';
+import type { AppDeps } from '../http/app.js';
+import { startMetricsServer } from '../http/metrics.js';
 import { applyConnectionLimits, startServer, type RunningServer } from '../http/server.js';
+import { readinessProbe, type ReadinessProbe } from '../pipeline/health.js';
+import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipeline/metrics.js';
+import { createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
 import { registryAuthBlock, registryTrustFiles } from '../token/registry-block.js';
-import { ensureRefreshSecret } from '../token/refresh.js';
+import { HeldNotices, serviceLoader } from './load.js';
+import { Reloader } from './reload.js';
 
 export interface ServiceOptions {
   readonly configFile: string;
@@ -58,205 +53,118 @@ export interface Service {
 
 /** Loads the config (creating the development key if needed), then serves. */
 export async function startService(options: ServiceOptions): Promise<Service> {
-  const dataDir = resolve(options.dataDir ?? 'data');
   const configFile = resolve(options.configFile);
-  let logger: Logger | undefined = typeof options.logger === 'function' ? undefined : options.logger;
-  /** Development notices made before the logger exists (it is made from the config): said once it does. */
-  let pendingNotices: ((l: Logger) => void)[] = [];
-  const notify = (notice: (l: Logger) => void) => {
-    if (logger) notice(logger);
-    else pendingNotices.push(notice);
-  };
-  /** Whether the first load created the development key (serve's first start). */
-  let createdDevKey = false;
-  const load = async (): Promise<Config> => {
-    const devKey = await developmentKey(namedFiles(configFile), dataDir, true);
-    if (devKey?.created) {
-      createdDevKey = true;
-      notify((l) =>
-        l.warn(
-          { key: devKey.keyPath, certificate: devKey.certificatePath },
-          'created a development signing key; set token.key and token.certificate for production',
-        ),
-      );
-    }
-    // `token.refresh` without secret_file: a development secret next to the development key.
-    const devRefreshSecret = () => {
-      const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
-      if (secret.created) {
-        notify((l) =>
-          l.warn(
-            { secret: secret.path },
-            'created a development refresh-token secret; set token.refresh.secret_file for production',
-          ),
-        );
-      }
-      return secret.path;
-    };
-    return loadConfigFile(configFile, { ...(devKey ? { devKey } : {}), devRefreshSecret });
-  };
-
+  const notices = new HeldNotices();
+  const loader = serviceLoader(configFile, resolve(options.dataDir ?? 'data'), notices);
   const metrics = options.metrics ?? createMetrics({ defaults: true });
-  const first = await load();
-  logger ??= (options.logger as (config: Config) => Logger)(first);
-  const log = logger;
+  const first = await loader.load();
+  const log = typeof options.logger === 'function' ? options.logger(first) : options.logger;
+  notices.release(log);
   const runtimeDeps: RuntimeDeps = {
     logger: log,
     ...options.runtimeDeps,
     instrument: (a) => instrumentAuthenticator(options.runtimeDeps?.instrument?.(a) ?? a, metrics),
   };
-  for (const notice of pendingNotices) notice(log);
-  pendingNotices = [];
-  let current = createRuntime(first, runtimeDeps);
-  /** Runtimes replaced by a reload whose backends are not closed yet (requests may still hold them). */
-  const retiring = new Set<Runtime>();
-  const lockout = new Lockout({
-    maxEntries: first.lockout.max_entries,
-    policy: () => current.config.lockout,
-  });
-  const loginQueue = new LoginQueue({
-    policy: () => current.config.login_queue,
-    onChange: (pending) => metrics.loginQueuePending.set(pending),
-    onReject: (reason) => metrics.loginQueueRejections.inc({ reason }),
+  const recent = new RecentDecisions(first.log.recent_decisions);
+  const watchedFiles = (config: Config) => [configFile, ...config.files];
+  const runtimes = new Reloader(createRuntime(first, runtimeDeps), {
+    configFile,
+    load: () => loader.load(),
+    runtimeDeps,
+    started: first,
+    logger: log,
+    metrics,
+    recent,
   });
   const readiness = readinessProbe(log);
-  const recent = new RecentDecisions(first.log.recent_decisions);
-  const metricsAddr = first.metrics.addr;
-  const metricsServer = metricsAddr
-    ? await startMetricsServer(metrics, parseListenAddress(metricsAddr), () => readiness.probe(current))
-    : undefined;
-  let server: RunningServer;
-  try {
-    server = await startServer({
-      runtime: () => current,
-      logger: log,
-      metrics,
-      serveMetrics: metricsServer === undefined,
-      lockout,
-      loginQueue,
-      readiness,
-      recent,
-      ...(options.listen ? { listen: options.listen } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
-  } catch (err) {
-    // The metrics listener would keep the process alive after the error is reported.
-    await metricsServer?.close();
-    throw err;
-  }
-  logStartup(log, current.config, server.url, createdDevKey);
-  if (metricsServer) log.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
-
-  const watchedFiles = (config: Config) => [configFile, ...config.files];
+  const listeners = await startListeners(first, options, {
+    runtime: () => runtimes.current,
+    logger: log,
+    metrics,
+    readiness,
+    recent,
+    ...requestGuards(first, () => runtimes.current, metrics),
+  });
+  logStartup(log, first, listeners.server.url, loader.createdDevKey);
+  runtimes.whenSwapped((config) => applyConnectionLimits(listeners.server.server, config));
   const watcher =
     options.watch === false
       ? undefined
-      : watchConfigFiles(() => void reload().catch(() => undefined), {
+      : watchConfigFiles(() => void runtimes.reload().catch(() => undefined), {
           ...(options.watchDebounceMs !== undefined ? { debounceMs: options.watchDebounceMs } : {}),
           onError: (err) => log.warn({ error: err.message }, 'cannot watch a config directory'),
         });
-  watcher?.watch(watchedFiles(current.config));
-
-  const doReload = async (): Promise<void> => {
-    let next: Runtime;
-    try {
-      next = createRuntime(await load(), runtimeDeps);
-    } catch (err) {
-      metrics.reloads.inc({ result: 'failure' });
-      log.error(
-        { config: configFile, errors: describeConfigError(err) },
-        'config reload failed; keeping the current config',
-      );
-      throw err;
-    }
-    for (const key of startOnlyChanges(first, next.config)) {
-      log.warn(
-        { key, config: configFile },
-        `${key} changed; it applies at start only, so the running server keeps the old value until regauth is restarted`,
-      );
-    }
-    const previous = current;
-    current = next;
-    applyConnectionLimits(server.server, next.config);
-    metrics.reloads.inc({ result: 'success' });
-    if (!process.env['REGAUTH_LOG_LEVEL']) log.level = next.config.log.level;
-    // Requests that already hold `previous` finish with it; its backends close after a grace period.
-    retiring.add(previous);
-    setTimeout(() => {
-      retiring.delete(previous);
-      void closeRuntime(previous);
-    }, 30_000).unref();
-    // The new config may name other files; an editor's rename also needs no re-arming (directories are watched).
-    watcher?.watch(watchedFiles(next.config));
-    log.info({ config: configFile }, 'config reloaded');
-    recent.resize(next.config.log.recent_decisions);
-    if (recent.size > 0) {
-      const c = recent.compare(next.config.acl, next.config.ext_authz !== undefined);
-      metrics.reloadDecisionChanges.inc({ direction: 'fewer' }, c.fewer);
-      metrics.reloadDecisionChanges.inc({ direction: 'more' }, c.more);
-      log.info(
-        { compared: c.compared, changed: c.changed, fewer: c.fewer, more: c.more },
-        describeComparison(c),
-      );
-    }
-  };
-  // One reload at a time: a SIGHUP during a file-triggered reload waits for it, then loads again.
-  let queue: Promise<void> = Promise.resolve();
-  const reload = (): Promise<void> => {
-    const run = queue.catch(() => undefined).then(doReload);
-    queue = run;
-    return run;
-  };
+  // A reload may name other files; an editor's rename needs no re-arming (directories are watched).
+  watcher?.watch(watchedFiles(first));
+  runtimes.whenSwapped((config) => watcher?.watch(watchedFiles(config)));
 
   return {
-    url: server.url,
-    metricsUrl: metricsServer?.url,
+    url: listeners.server.url,
+    metricsUrl: listeners.metricsServer?.url,
     metrics,
     logger: log,
-    runtime: () => current,
-    reload,
+    runtime: () => runtimes.current,
+    reload: () => runtimes.reload(),
     async close(graceMs) {
       watcher?.close();
-      await Promise.all([server.close(graceMs), metricsServer?.close()]);
-      await Promise.all([current, ...retiring].map(closeRuntime));
+      await Promise.all([listeners.server.close(graceMs), listeners.metricsServer?.close()]);
+      await runtimes.close();
     },
   };
 }
 
+/** The request guards, process-wide: they survive reloads and read their policy from the current config. */
+function requestGuards(
+  first: Config,
+  current: () => Runtime,
+  metrics: Metrics,
+): { lockout: Lockout; loginQueue: LoginQueue } {
+  const lockout = new Lockout({
+    maxEntries: first.lockout.max_entries,
+    policy: () => current().config.lockout,
+  });
+  const loginQueue = new LoginQueue({
+    policy: () => current().config.login_queue,
+    onChange: (pending) => metrics.loginQueuePending.set(pending),
+    onReject: (reason) => metrics.loginQueueRejections.inc({ reason }),
+  });
+  return { lockout, loginQueue };
+}
+
+interface Listeners {
+  readonly server: RunningServer;
+  readonly metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+}
+
 /**
- * Keys read only when the server starts (the listener, its TLS files, the route prefix, the
- * metrics listener, the log format) whose value in `next` differs from the one the server started
- * with: a reload applies everything else, but not these.
+ * Starts the token listener, and the separate metrics listener when `metrics.addr` is set (then
+ * /metrics is not served on the token listener). Closes the metrics listener if the token
+ * listener cannot start: it would keep the process alive after the error is reported.
  */
-function startOnlyChanges(started: Config, next: Config): string[] {
-  const a = started.server;
-  const b = next.server;
-  const changed: [string, boolean][] = [
-    ['server.addr', a.addr.host !== b.addr.host || a.addr.port !== b.addr.port],
-    ['server.path_prefix', a.pathPrefix !== b.pathPrefix],
-    [
-      'server.certificate',
-      a.tls?.certPem !== b.tls?.certPem || a.tls?.certificatePath !== b.tls?.certificatePath,
-    ],
-    ['server.key', a.tls?.keyPem !== b.tls?.keyPem || a.tls?.keyPath !== b.tls?.keyPath],
-    ['metrics.addr', started.metrics.addr !== next.metrics.addr],
-    ['log.format', started.log.format !== next.log.format],
-  ];
-  return changed.filter(([, differs]) => differs).map(([key]) => key);
-}
-
-/** A config error as log fields: each problem with its YAML path and line; never the file's content. */
-function describeConfigError(err: unknown): unknown {
-  if (err instanceof ConfigErrors) return err.errors.map(describeOne);
-  if (err instanceof ConfigError) return [describeOne(err)];
-  return [{ message: err instanceof Error ? err.message : String(err) }];
-}
-
-function describeOne(e: ConfigError): Record<string, unknown> {
-  // The message repeats the path (`acl[3].match.team: unknown key`); the field says it already.
-  const message =
-    e.path && e.message.startsWith(`${e.path}: `) ? e.message.slice(e.path.length + 2) : e.message;
-  return { path: e.path, ...(e.line !== undefined ? { line: e.line } : {}), message };
+async function startListeners(
+  config: Config,
+  options: ServiceOptions,
+  deps: Omit<AppDeps, 'serveMetrics'> & { readiness: ReadinessProbe; metrics: Metrics },
+): Promise<Listeners> {
+  const metricsAddr = config.metrics.addr;
+  const metricsServer = metricsAddr
+    ? await startMetricsServer(deps.metrics, parseListenAddress(metricsAddr), () =>
+        deps.readiness.probe(deps.runtime()),
+      )
+    : undefined;
+  try {
+    const server = await startServer({
+      ...deps,
+      serveMetrics: metricsServer === undefined,
+      ...(options.listen ? { listen: options.listen } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    if (metricsServer) deps.logger.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
+    return { server, metricsServer };
+  } catch (err) {
+    await metricsServer?.close();
+    throw err;
+  }
 }
 
 /**

@@ -1,0 +1,145 @@
+import { describeComparison, type RecentDecisions } from '../authz/recent-decisions.js';
+import type { Config } from '../config/load.js';
+import { ConfigError, ConfigErrors } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Metrics } from '../pipeline/metrics.js';
+import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
+
+/** Seconds a replaced runtime's backends stay open for the requests that still hold it. */
+const RETIRE_AFTER_MS = 30_000;
+
+/** What a reload swaps, and what it reports to. */
+export interface ReloadDeps {
+  readonly configFile: string;
+  load(): Promise<Config>;
+  readonly runtimeDeps: RuntimeDeps;
+  /** The config the server started with: start-only keys are compared with it. */
+  readonly started: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly recent: RecentDecisions;
+}
+
+/** The current runtime, swapped by reload(); one reload runs at a time. */
+export class Reloader {
+  #current: Runtime;
+  /** Runtimes replaced by a reload whose backends are not closed yet (requests may still hold them). */
+  readonly #retiring = new Set<Runtime>();
+  #queue: Promise<void> = Promise.resolve();
+  readonly #onSwap: ((config: Config) => void)[] = [];
+  readonly #deps: ReloadDeps;
+
+  constructor(first: Runtime, deps: ReloadDeps) {
+    this.#current = first;
+    this.#deps = deps;
+  }
+
+  get current(): Runtime {
+    return this.#current;
+  }
+
+  /** Calls `fn` with the new config after each swap (connection limits, the watched files). */
+  whenSwapped(fn: (config: Config) => void): void {
+    this.#onSwap.push(fn);
+  }
+
+  /** Loads again and swaps; a SIGHUP during a file-triggered reload waits for it, then loads again. */
+  reload(): Promise<void> {
+    const run = this.#queue.catch(() => undefined).then(() => this.#reloadOnce());
+    this.#queue = run;
+    return run;
+  }
+
+  /** Closes the current runtime and every retiring one. */
+  async close(): Promise<void> {
+    await Promise.all([this.#current, ...this.#retiring].map(closeRuntime));
+  }
+
+  async #reloadOnce(): Promise<void> {
+    const { configFile, logger: log, metrics } = this.#deps;
+    let next: Runtime;
+    try {
+      next = createRuntime(await this.#deps.load(), this.#deps.runtimeDeps);
+    } catch (err) {
+      metrics.reloads.inc({ result: 'failure' });
+      log.error(
+        { config: configFile, errors: describeConfigError(err) },
+        'config reload failed; keeping the current config',
+      );
+      throw err;
+    }
+    for (const key of startOnlyChanges(this.#deps.started, next.config)) {
+      log.warn(
+        { key, config: configFile },
+        `${key} changed; it applies at start only, so the running server keeps the old value until regauth is restarted`,
+      );
+    }
+    this.#swap(next);
+    log.info({ config: configFile }, 'config reloaded');
+    this.#reportDecisionChanges(next.config);
+  }
+
+  #swap(next: Runtime): void {
+    const previous = this.#current;
+    this.#current = next;
+    this.#deps.metrics.reloads.inc({ result: 'success' });
+    if (!process.env['REGAUTH_LOG_LEVEL']) this.#deps.logger.level = next.config.log.level;
+    // Requests that already hold `previous` finish with it; its backends close after a grace period.
+    this.#retiring.add(previous);
+    setTimeout(() => {
+      this.#retiring.delete(previous);
+      void closeRuntime(previous);
+    }, RETIRE_AFTER_MS).unref();
+    for (const fn of this.#onSwap) fn(next.config);
+  }
+
+  /** `log.recent_decisions`: how many recent decisions the new config changes. */
+  #reportDecisionChanges(config: Config): void {
+    const { recent, metrics, logger } = this.#deps;
+    recent.resize(config.log.recent_decisions);
+    if (recent.size === 0) return;
+    const c = recent.compare(config.acl, config.ext_authz !== undefined);
+    metrics.reloadDecisionChanges.inc({ direction: 'fewer' }, c.fewer);
+    metrics.reloadDecisionChanges.inc({ direction: 'more' }, c.more);
+    logger.info(
+      { compared: c.compared, changed: c.changed, fewer: c.fewer, more: c.more },
+      describeComparison(c),
+    );
+  }
+}
+
+/**
+ * Keys read only when the server starts (the listener, its TLS files, the route prefix, the
+ * metrics listener, the log format) whose value in `next` differs from the one the server started
+ * with: a reload applies everything else, but not these.
+ */
+function startOnlyChanges(started: Config, next: Config): string[] {
+  const a = started.server;
+  const b = next.server;
+  const changed: [string, boolean][] = [
+    ['server.addr', a.addr.host !== b.addr.host || a.addr.port !== b.addr.port],
+    ['server.path_prefix', a.pathPrefix !== b.pathPrefix],
+    [
+      'server.certificate',
+      a.tls?.certPem !== b.tls?.certPem || a.tls?.certificatePath !== b.tls?.certificatePath,
+    ],
+    ['server.key', a.tls?.keyPem !== b.tls?.keyPem || a.tls?.keyPath !== b.tls?.keyPath],
+    ['metrics.addr', started.metrics.addr !== next.metrics.addr],
+    ['log.format', started.log.format !== next.log.format],
+  ];
+  return changed.filter(([, differs]) => differs).map(([key]) => key);
+}
+
+/** A config error as log fields: each problem with its YAML path and line; never the file's content. */
+function describeConfigError(err: unknown): unknown {
+  if (err instanceof ConfigErrors) return err.errors.map(describeOne);
+  if (err instanceof ConfigError) return [describeOne(err)];
+  return [{ message: err instanceof Error ? err.message : String(err) }];
+}
+
+function describeOne(e: ConfigError): Record<string, unknown> {
+  // The message repeats the path (`acl[3].match.team: unknown key`); the field says it already.
+  const message =
+    e.path && e.message.startsWith(`${e.path}: `) ? e.message.slice(e.path.length + 2) : e.message;
+  return { path: e.path, ...(e.line !== undefined ? { line: e.line } : {}), message };
+}
