@@ -115,148 +115,17 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     throw err instanceof ConfigError ? new ConfigErrors([err], file) : err;
   }
   const raw = validate(parsed, file);
-  const base = file ? dirname(file) : process.cwd();
-  const at = (p: string) => resolve(base, p);
-  const errors: ConfigError[] = [];
-  const attempt = <T>(fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof ConfigErrors) errors.push(...err.errors.map((e) => withLine(e, parsed)));
-      else if (err instanceof ConfigError) errors.push(withLine(err, parsed));
-      else throw err;
-      return undefined;
-    }
-  };
-  const files: string[] = [];
-  const readFile = (yamlPath: string, p: string, advice?: string): string => {
-    files.push(p);
-    try {
-      return readFileSync(options.standIns?.get(p) ?? p, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new ConfigError(
-        yamlPath,
-        `cannot read ${p}: ${code ?? String(err)}${code === 'ENOENT' && advice ? `; ${advice}` : ''}`,
-      );
-    }
-  };
-
-  const addr = attempt(() => parseListenAddress(raw.server.addr));
-  const trustedProxies = attempt(() => compileIpList(raw.server.trusted_proxies, 'server.trusted_proxies'));
-
-  if (raw.server.headers_timeout > raw.server.request_timeout) {
-    errors.push(
-      withLine(
-        new ConfigError(
-          'server.headers_timeout',
-          `must not exceed server.request_timeout (${raw.server.request_timeout} s): the header is part of the request`,
-        ),
-        parsed,
-      ),
-    );
-  }
-  if ((raw.server.certificate === undefined) !== (raw.server.key === undefined)) {
-    errors.push(withLine(new ConfigError('server', 'certificate and key must be given together'), parsed));
-  }
-  const tls =
-    raw.server.certificate && raw.server.key
-      ? attempt(() => {
-          const certificatePath = at(raw.server.certificate!);
-          const keyPath = at(raw.server.key!);
-          return {
-            certPem: readFile('server.certificate', certificatePath),
-            keyPem: readFile('server.key', keyPath),
-            certificatePath,
-            keyPath,
-          };
-        })
-      : undefined;
-
-  const key = attempt(() => {
-    // docker_auth: the token key and certificate default to the TLS listener's.
-    const keyRef = raw.token.key ?? raw.server.key;
-    const certRef = raw.token.certificate ?? raw.server.certificate;
-    const keyPathYaml = raw.token.key ? 'token.key' : 'server.key';
-    const certPathYaml = raw.token.certificate ? 'token.certificate' : 'server.certificate';
-    let keyPath: string;
-    let certificatePath: string;
-    if (keyRef === undefined && certRef === undefined) {
-      if (!options.devKey) {
-        throw new ConfigError(
-          'token.key',
-          'required (or server.key); `regauth serve` creates a development key in ./data when both are absent',
-        );
-      }
-      ({ keyPath, certificatePath } = options.devKey);
-    } else if (keyRef === undefined || certRef === undefined) {
-      throw new ConfigError(
-        keyRef === undefined ? 'token.key' : 'token.certificate',
-        'required when the other is set',
-      );
-    } else {
-      keyPath = at(keyRef);
-      certificatePath = at(certRef);
-    }
-    const create = `create it with \`regauth keys init --dir ${dirname(keyPath)}\` (it writes token.key and token.pem there)`;
-    const keyPem = readFile(keyPathYaml, keyPath, create);
-    const certPem = readFile(certPathYaml, certificatePath, create);
-    try {
-      const signingKey = loadSigningKey({
-        keyPem,
-        certPem,
-        keyPath,
-        certPath: certificatePath,
-        x5c: raw.token.x5c,
-        kidFormat: raw.token.disable_legacy_key_id ? 'thumbprint' : 'libtrust',
-      });
-      return { signingKey, keyPath, certificatePath };
-    } catch (err) {
-      if (err instanceof RegauthError && err.code === 'ERR_KEY') {
-        // The key loader names the file it complains about: `token.certificate <path>: …`.
-        const aboutCert = err.message.startsWith('token.certificate');
-        const message = err.message.replace(/^token\.(key|certificate) /, '');
-        throw new ConfigError(aboutCert ? certPathYaml : keyPathYaml, message, { cause: err });
-      }
-      throw err;
-    }
-  });
-
+  const run = new LoadRun(parsed, file, options);
+  const server = compileServer(raw.server, run);
+  const key = run.attempt(() => compileSigningKey(raw, run, options.devKey));
   const refresh = raw.token.refresh
-    ? attempt(() => {
-        const loaded = loadRefresh(raw.token.refresh!, at, options.devRefreshSecret, (p) =>
-          readFileSync(options.standIns?.get(p) ?? p, 'utf8'),
-        );
-        files.push(loaded.secretFile);
-        return loaded;
-      })
+    ? run.attempt(() => compileRefresh(raw.token.refresh!, run, options))
     : undefined;
-
-  const ctx: SectionContext = {
-    base,
-    at,
-    readFile,
-    nonStringKeysAt: (path) => nonStringKeysAt(parsed, path),
-    tokenServices: raw.token.services,
-  };
-  const sections: Record<string, unknown> = {};
-  for (const [name, section] of Object.entries(SECTIONS) as [string, Section<z.ZodType, unknown>][]) {
-    const value = (raw as Record<string, unknown>)[name];
-    sections[name] = value == null ? undefined : attempt(() => section.compile(value, ctx));
-  }
-
-  if (errors.length > 0 || !addr || !trustedProxies || !key) throw new ConfigErrors(errors, file);
+  const sections = compileSections(raw, run);
+  if (run.errors.length > 0 || !server || !key) throw new ConfigErrors(run.errors, file);
   return Object.freeze({
     file,
-    server: {
-      addr,
-      pathPrefix: raw.server.path_prefix,
-      tls,
-      trustedProxies,
-      maxConnections: raw.server.max_connections,
-      headersTimeoutMs: raw.server.headers_timeout * 1000,
-      requestTimeoutMs: raw.server.request_timeout * 1000,
-    },
+    server,
     token: {
       issuer: raw.token.issuer,
       expiration: raw.token.expiration,
@@ -266,10 +135,191 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       certificatePath: key.certificatePath,
       refresh,
     },
-    ...(sections as CompiledSections),
+    ...sections,
     metrics: raw.metrics,
-    files: [...new Set(files)],
+    files: [...new Set(run.files)],
   });
+}
+
+/**
+ * One load in progress: the errors found so far (each with its line), the files read (watched for
+ * reloads), and paths resolved against the config's folder. Every compile step reports through it,
+ * so one load reports every problem.
+ */
+class LoadRun {
+  readonly errors: ConfigError[] = [];
+  readonly files: string[] = [];
+  readonly base: string;
+
+  constructor(
+    readonly parsed: ParsedYaml,
+    file: string | undefined,
+    private readonly options: LoadOptions,
+  ) {
+    this.base = file ? dirname(file) : process.cwd();
+  }
+
+  at = (p: string): string => resolve(this.base, p);
+
+  /** Records a config error (or each of several), with its line. */
+  fail(err: ConfigError | ConfigErrors): void {
+    if (err instanceof ConfigErrors) this.errors.push(...err.errors.map((e) => withLine(e, this.parsed)));
+    else this.errors.push(withLine(err, this.parsed));
+  }
+
+  /** Runs a compile step; a config error is recorded and gives undefined, anything else is thrown. */
+  attempt<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ConfigError || err instanceof ConfigErrors) {
+        this.fail(err);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** Reads a file the config names (a stand-in when the tools gave one) and watches it. */
+  readFile = (yamlPath: string, p: string, advice?: string): string => {
+    this.files.push(p);
+    try {
+      return this.readText(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ConfigError(
+        yamlPath,
+        `cannot read ${p}: ${code ?? String(err)}${code === 'ENOENT' && advice ? `; ${advice}` : ''}`,
+      );
+    }
+  };
+
+  /** Reads a file without watching it or naming a YAML path in its error. */
+  readText = (p: string): string => readFileSync(this.options.standIns?.get(p) ?? p, 'utf8');
+}
+
+/** `server:` the listener, its TLS files, trusted proxies and limits. */
+function compileServer(raw: RawConfig['server'], run: LoadRun): Config['server'] | undefined {
+  const addr = run.attempt(() => parseListenAddress(raw.addr));
+  const trustedProxies = run.attempt(() => compileIpList(raw.trusted_proxies, 'server.trusted_proxies'));
+  if (raw.headers_timeout > raw.request_timeout) {
+    run.fail(
+      new ConfigError(
+        'server.headers_timeout',
+        `must not exceed server.request_timeout (${raw.request_timeout} s): the header is part of the request`,
+      ),
+    );
+  }
+  if ((raw.certificate === undefined) !== (raw.key === undefined)) {
+    run.fail(new ConfigError('server', 'certificate and key must be given together'));
+  }
+  const tls =
+    raw.certificate && raw.key
+      ? run.attempt(() => {
+          const certificatePath = run.at(raw.certificate!);
+          const keyPath = run.at(raw.key!);
+          return {
+            certPem: run.readFile('server.certificate', certificatePath),
+            keyPem: run.readFile('server.key', keyPath),
+            certificatePath,
+            keyPath,
+          };
+        })
+      : undefined;
+  if (!addr || !trustedProxies) return undefined;
+  return {
+    addr,
+    pathPrefix: raw.path_prefix,
+    tls,
+    trustedProxies,
+    maxConnections: raw.max_connections,
+    headersTimeoutMs: raw.headers_timeout * 1000,
+    requestTimeoutMs: raw.request_timeout * 1000,
+  };
+}
+
+/**
+ * The signing key and certificate: `token.key`/`token.certificate`, else the TLS listener's
+ * (docker_auth), else the development key `devKey` when given.
+ */
+function compileSigningKey(
+  raw: RawConfig,
+  run: LoadRun,
+  devKey: KeyFiles | undefined,
+): { signingKey: SigningKey; keyPath: string; certificatePath: string } {
+  const keyRef = raw.token.key ?? raw.server.key;
+  const certRef = raw.token.certificate ?? raw.server.certificate;
+  const keyPathYaml = raw.token.key ? 'token.key' : 'server.key';
+  const certPathYaml = raw.token.certificate ? 'token.certificate' : 'server.certificate';
+  let keyPath: string;
+  let certificatePath: string;
+  if (keyRef === undefined && certRef === undefined) {
+    if (!devKey) {
+      throw new ConfigError(
+        'token.key',
+        'required (or server.key); `regauth serve` creates a development key in ./data when both are absent',
+      );
+    }
+    ({ keyPath, certificatePath } = devKey);
+  } else if (keyRef === undefined || certRef === undefined) {
+    throw new ConfigError(
+      keyRef === undefined ? 'token.key' : 'token.certificate',
+      'required when the other is set',
+    );
+  } else {
+    keyPath = run.at(keyRef);
+    certificatePath = run.at(certRef);
+  }
+  const create = `create it with \`regauth keys init --dir ${dirname(keyPath)}\` (it writes token.key and token.pem there)`;
+  const keyPem = run.readFile(keyPathYaml, keyPath, create);
+  const certPem = run.readFile(certPathYaml, certificatePath, create);
+  try {
+    const signingKey = loadSigningKey({
+      keyPem,
+      certPem,
+      keyPath,
+      certPath: certificatePath,
+      x5c: raw.token.x5c,
+      kidFormat: raw.token.disable_legacy_key_id ? 'thumbprint' : 'libtrust',
+    });
+    return { signingKey, keyPath, certificatePath };
+  } catch (err) {
+    if (err instanceof RegauthError && err.code === 'ERR_KEY') {
+      // The key loader names the file it complains about: `token.certificate <path>: …`.
+      const aboutCert = err.message.startsWith('token.certificate');
+      const message = err.message.replace(/^token\.(key|certificate) /, '');
+      throw new ConfigError(aboutCert ? certPathYaml : keyPathYaml, message, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** `token.refresh`: the secret file (or the development secret), watched for reloads. */
+function compileRefresh(
+  raw: NonNullable<RawConfig['token']['refresh']>,
+  run: LoadRun,
+  options: LoadOptions,
+): RefreshConfig {
+  const loaded = loadRefresh(raw, run.at, options.devRefreshSecret, run.readText);
+  run.files.push(loaded.secretFile);
+  return loaded;
+}
+
+/** Every section of the table (sections.ts), compiled with one context; absent ones stay undefined. */
+function compileSections(raw: RawConfig, run: LoadRun): CompiledSections {
+  const ctx: SectionContext = {
+    base: run.base,
+    at: run.at,
+    readFile: run.readFile,
+    nonStringKeysAt: (path) => nonStringKeysAt(run.parsed, path),
+    tokenServices: raw.token.services,
+  };
+  const sections: Record<string, unknown> = {};
+  for (const [name, section] of Object.entries(SECTIONS) as [string, Section<z.ZodType, unknown>][]) {
+    const value = (raw as Record<string, unknown>)[name];
+    sections[name] = value == null ? undefined : run.attempt(() => section.compile(value, ctx));
+  }
+  return sections as CompiledSections;
 }
 
 function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
