@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -93,5 +93,21 @@ describe('the repository is self-contained', () => {
       .filter((f) => TEXT.has(extname(f)) && f !== 'test/unit/self-contained.test.ts')
       .flatMap((f) => findOutsideReferences(f, readFileSync(resolve(root, f), 'utf8')));
     expect(findings.map((f) => `${f.where}: ${f.text}`)).toEqual([]);
+  });
+});
+
+describe('test file names (docs/architecture.md "Tests")', () => {
+  test('every unit test is named after the src/ folder or the repository part it checks', () => {
+    const folders = readdirSync(resolve(root, 'src'), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+    const repositoryParts = ['bench', 'docs', 'package', 'self-contained'];
+    const misnamed = readdirSync(resolve(root, 'test/unit')).filter((name) => {
+      const m = /^([a-z]+)(?:-[a-z0-9-]+)?\.test\.ts$/.exec(name);
+      if (!m) return true;
+      return !folders.includes(m[1]!) && !repositoryParts.some((p) => name.startsWith(`${p}`));
+    });
+    expect(misnamed).toEqual([]);
+    expect(folders.length).toBeGreaterThan(5);
   });
 });
