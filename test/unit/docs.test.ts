@@ -191,3 +191,31 @@ describe('README and docs/', () => {
     expect(found).toEqual([]);
   });
 });
+
+describe('README "How a request flows"', () => {
+  test('every function the stage table names is exported by the file it names', () => {
+    const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('## How a request flows'),
+      readme.indexOf('## Documentation'),
+    );
+    const rows = section.split('\n').filter((l) => /^\| [a-z]+ +\| `src\//.test(l));
+    expect(rows.length).toBeGreaterThanOrEqual(8);
+    const missing: string[] = [];
+    for (const row of rows) {
+      let file: string | undefined;
+      for (const [, code] of row.matchAll(/`([^`]+)`/g)) {
+        if (code!.startsWith('src/')) {
+          file = code!.endsWith('.ts') ? code : undefined;
+          continue;
+        }
+        // Config keys (`ext_authz`) are not code names.
+        if (!file || !/^[A-Za-z][A-Za-z0-9]*$/.test(code!)) continue;
+        const text = readFileSync(resolve(ROOT, file), 'utf8');
+        const exported = new RegExp(`export (async )?(function|class|const) ${code}\\b`).test(text);
+        if (!exported) missing.push(`${file} ${code}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
