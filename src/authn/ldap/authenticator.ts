@@ -1,28 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { connect, isIP } from 'node:net';
-import {
-  Client,
-  Filter,
-  InvalidCredentialsError,
-  ResultCodeError,
-  SASL_MECHANISMS,
-  SizeLimitExceededError,
-} from 'ldapts';
-import type { ClientOptions, Entry, SearchOptions } from 'ldapts';
+import { Client, Filter, InvalidCredentialsError, ResultCodeError, SizeLimitExceededError } from 'ldapts';
+import type { Entry, SearchOptions } from 'ldapts';
 import type { Labels } from '../../authz/types.js';
-import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
+import type { LdapConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
-import { foldAccountName } from '../../core/account-name.js';
 import type { Authenticator, AuthnResult, Credentials, LookupResult } from '../types.js';
-
-/** The part of ldapts' Client this backend uses; tests inject a fake. */
-export type LdapClient = Pick<Client, 'bind' | 'search' | 'startTLS' | 'unbind' | 'isConnected' | 'isBound'>;
-
-/** Makes one LDAP client (one connection, opened lazily by the first operation). */
-export type LdapClientFactory = (options: ClientOptions) => LdapClient;
-
-const NAME = 'ldap_auth';
+import {
+  bindAsUser,
+  connectOnce,
+  quietUnbind,
+  type LdapClient,
+  type LdapClientFactory,
+} from './connection.js';
+import { escapeDnValue } from './dn.js';
+import { attributeValues, authenticated, labelValue, storedSpelling } from './entry.js';
+import { ambiguous, NAME, translate } from './errors.js';
+import { Semaphore } from './limit.js';
 
 /**
  * `ldap_auth`: docker_auth's flow. A service bind (or a bind as the user when
@@ -392,216 +387,5 @@ export class LdapAuthenticator implements Authenticator {
       }
     }
     return client;
-  }
-}
-
-/**
- * Wraps a connect function so it works once. ldapts reconnects a lost connection transparently
- * on the next operation, which after StartTLS would be in clear text: a password bind would then
- * go over the wire unencrypted. With StartTLS, a lost connection must fail instead.
- */
-export function connectOnce<F extends (...args: never[]) => unknown>(connectFn: F): F {
-  let used = false;
-  return ((...args: Parameters<F>) => {
-    if (used) throw new Error('connection lost after StartTLS; not reconnecting in clear text');
-    used = true;
-    return connectFn(...args);
-  }) as F;
-}
-
-/** Binds as `dn`; false for invalid credentials (result 49), throws for anything else. */
-async function bindAsUser(client: LdapClient, dn: string, password: string): Promise<boolean> {
-  // ldapts turns a bind "DN" that is a SASL mechanism name (an account "PLAIN" with bind_dn
-  // "${account}") into a SASL bind; no user may choose the bind method.
-  if ((SASL_MECHANISMS as readonly string[]).includes(dn)) return false;
-  try {
-    await client.bind(dn, password);
-    return true;
-  } catch (err) {
-    if (err instanceof InvalidCredentialsError) return false;
-    throw err;
-  }
-}
-
-function ambiguous(cause?: unknown): BackendUnavailableError {
-  return new BackendUnavailableError(
-    NAME,
-    'the filter matched more than one entry for one account; check ldap_auth.base and ldap_auth.filter',
-    { cause },
-  );
-}
-
-/** Every failure that is not an outcome becomes BackendUnavailableError (503), keeping the cause for the log. */
-function translate(err: unknown): BackendUnavailableError {
-  if (err instanceof BackendUnavailableError) return err;
-  const detail =
-    err instanceof ResultCodeError
-      ? `directory error ${err.code}: ${err.message}`
-      : err instanceof Error
-        ? err.message
-        : String(err);
-  const hint = tlsHint(err);
-  return new BackendUnavailableError(NAME, hint ? `${detail}; ${hint}` : detail, { cause: err });
-}
-
-/** Node's codes for a certificate chain it cannot verify against the trusted CAs. */
-const UNTRUSTED_CHAIN = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-]);
-
-/** The next step for a TLS failure the operator can fix in the config, if it is one. */
-function tlsHint(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== undefined && UNTRUSTED_CHAIN.has(code)) {
-      return "set ldap_auth.ca_certificate to the CA that signed the directory's certificate";
-    }
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-      return "give ldap_auth.addr a host name that the directory's certificate holds";
-    }
-    if (code === 'CERT_HAS_EXPIRED') return "the directory's certificate has expired: renew it";
-  }
-  return undefined;
-}
-
-function quietUnbind(client: LdapClient): Promise<void> {
-  return client.unbind().catch(() => undefined);
-}
-
-/** An attribute's values as strings; attribute names compare case-insensitively, as in LDAP. */
-function attributeValues(entry: Entry, attribute: string): string[] {
-  const wanted = attribute.toLowerCase();
-  const key = Object.keys(entry).find((k) => k !== 'dn' && k.toLowerCase() === wanted);
-  const value = key === undefined ? undefined : entry[key];
-  if (value === undefined) return [];
-  const values = Array.isArray(value) ? value : [value];
-  return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
-}
-
-/**
- * The one name of the entry's account: taken from the first of the filter's account terms for
- * which the entry holds a value fitting it (the part standing for `${account}`: `Alice` out of
- * `Alice@example.org` for `(mail=${account}@example.org)`), preferring the value that matches
- * what was typed. So `ALICE`, ` alice` and, with `(|(uid=${account})(mail=${account}))`,
- * `alice@example.org` all name the account `alice`. Undefined when no term yields a name.
- */
-function storedSpelling(terms: readonly AccountTerm[], entry: Entry, typed: string): string | undefined {
-  for (const t of terms) {
-    const parts = t.template.split('${account}');
-    if (parts.length !== 2) continue;
-    const [prefix, suffix] = parts as [string, string];
-    const names = attributeValues(entry, t.attribute).flatMap((value) => {
-      const fits =
-        value.length > prefix.length + suffix.length &&
-        foldAccountName(value.slice(0, prefix.length)) === foldAccountName(prefix) &&
-        foldAccountName(value.slice(value.length - suffix.length)) === foldAccountName(suffix);
-      const core = fits ? value.slice(prefix.length, value.length - suffix.length).trim() : '';
-      return core === '' ? [] : [core];
-    });
-    if (names.length > 0)
-      return (
-        names.find((n) => n === typed) ??
-        names.find((n) => foldAccountName(n) === foldAccountName(typed)) ??
-        names[0]
-      );
-  }
-  return undefined;
-}
-
-/** An `authenticated` answer naming the stored spelling when the login typed another. */
-function authenticated(labels: Labels, typed: string, stored: string): AuthnResult {
-  return stored === typed
-    ? { outcome: 'authenticated', labels }
-    : { outcome: 'authenticated', labels, account: stored };
-}
-
-function labelValue(value: string, source: LdapLabelSource): string {
-  // docker_auth keeps a value without a CN as it is.
-  const v = source.parseCn ? (cnOf(value) ?? value) : value;
-  return source.lowerCase ? v.toLowerCase() : v;
-}
-
-/**
- * The value of the first CN in a DN (`CN=Dev Ops,OU=Groups,DC=example,DC=org` → `Dev Ops`), as
- * docker_auth's parse_cn; undefined when the DN has no CN.
- */
-export function cnOf(dn: string): string | undefined {
-  // Attribute type and value pairs, honouring backslash escapes; multi-valued RDNs (`+`) are split too.
-  for (const [, type, raw] of dn.matchAll(/\s*([^=,+]+?)\s*=((?:\\.|[^,+\\])*)/g)) {
-    if (type!.toLowerCase() !== 'cn') continue;
-    return unescapeDnValue(raw!.trim());
-  }
-  return undefined;
-}
-
-function unescapeDnValue(raw: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    const ch = raw[i]!;
-    if (ch === '\\' && /^[0-9a-fA-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (ch === '\\' && i + 1 < raw.length) {
-      bytes.push(...Buffer.from(raw[i + 1]!, 'utf8'));
-      i += 1;
-    } else {
-      bytes.push(...Buffer.from(ch, 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-/**
- * Escapes a value for use inside a DN attribute value (RFC 4514 section 2.4): `"+,;<>\` and
- * `=` get a backslash, NUL becomes `\00`, a leading `#` or space and a trailing space are escaped.
- */
-export function escapeDnValue(value: string): string {
-  const chars = [...value];
-  return chars
-    .map((ch, i) => {
-      if (ch === '\0') return '\\00';
-      if ('"+,;<>\\='.includes(ch)) return `\\${ch}`;
-      if ((i === 0 && (ch === '#' || ch === ' ')) || (i === chars.length - 1 && ch === ' ')) return `\\${ch}`;
-      return ch;
-    })
-    .join('');
-}
-
-/** A counting semaphore whose waiters give up after a timeout (the directory is too slow to keep up). */
-class Semaphore {
-  #free: number;
-  readonly #waiters: Array<() => void> = [];
-  constructor(size: number) {
-    this.#free = size;
-  }
-
-  acquire(timeoutMs: number): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const grant = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const i = this.#waiters.indexOf(grant);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new BackendUnavailableError(NAME, 'too many concurrent directory requests'));
-      }, timeoutMs);
-      this.#waiters.push(grant);
-    });
-  }
-
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#free++;
   }
 }
