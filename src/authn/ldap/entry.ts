@@ -2,7 +2,7 @@ import type { Entry } from 'ldapts';
 import type { Labels } from '../../authz/types.js';
 import { foldAccountName } from '../../core/account-name.js';
 import type { AuthnResult } from '../types.js';
-import type { AccountTerm, LdapLabelSource } from './config.js';
+import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
 import { cnOf } from './dn.js';
 
 /** An attribute's values as strings; attribute names compare case-insensitively, as in LDAP. */
@@ -60,4 +60,25 @@ export function labelValue(value: string, source: LdapLabelSource): string {
   // docker_auth keeps a value without a CN as it is.
   const v = source.parseCn ? (cnOf(value) ?? value) : value;
   return source.lowerCase ? v.toLowerCase() : v;
+}
+
+/** The labels of an entry: from its attributes, and the group search's values (`groups`) if there is one. */
+export function entryLabels(
+  config: Pick<LdapConfig, 'labels' | 'groupSearch'>,
+  entry: Entry,
+  groups: string[],
+): Labels {
+  const labels: Record<string, string[]> = {};
+  const add = (name: string, values: string[]) => {
+    const merged = new Set([...(labels[name] ?? []), ...values.filter((v) => v !== '')]);
+    labels[name] = [...merged];
+  };
+  for (const [name, source] of config.labels) {
+    add(
+      name,
+      attributeValues(entry, source.attribute).map((v) => labelValue(v, source)),
+    );
+  }
+  if (config.groupSearch) add(config.groupSearch.label, groups);
+  return labels;
 }
