@@ -7,7 +7,7 @@ import {
   type Entry,
   type SearchOptions,
 } from 'ldapts';
-import type { LdapClient } from '../../src/authn/ldap/authenticator.js';
+import type { LdapClient } from '../../src/authn/ldap/connection.js';
 
 export interface FakeEntry {
   dn: string;

@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { AndFilter, EqualityFilter, FilterParser } from 'ldapts';
-import { cnOf, connectOnce, escapeDnValue, LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
+import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
+import { connectOnce } from '../../src/authn/ldap/connection.js';
+import { cnOf, escapeDnValue } from '../../src/authn/ldap/dn.js';
 import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';

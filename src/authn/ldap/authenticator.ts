@@ -1,28 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { ConnectionOptions } from 'node:tls';
-import { connect, isIP } from 'node:net';
-import {
-  Client,
-  Filter,
-  InvalidCredentialsError,
-  ResultCodeError,
-  SASL_MECHANISMS,
-  SizeLimitExceededError,
-} from 'ldapts';
-import type { ClientOptions, Entry, SearchOptions } from 'ldapts';
-import type { Labels } from '../../authz/types.js';
-import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
+import { Filter, ResultCodeError, SizeLimitExceededError } from 'ldapts';
+import type { Entry, SearchOptions } from 'ldapts';
+import type { LdapConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
-import { foldAccountName } from '../../core/account-name.js';
 import type { Authenticator, AuthnResult, Credentials, LookupResult } from '../types.js';
-
-/** The part of ldapts' Client this backend uses; tests inject a fake. */
-export type LdapClient = Pick<Client, 'bind' | 'search' | 'startTLS' | 'unbind' | 'isConnected' | 'isBound'>;
-
-/** Makes one LDAP client (one connection, opened lazily by the first operation). */
-export type LdapClientFactory = (options: ClientOptions) => LdapClient;
-
-const NAME = 'ldap_auth';
+import { bindAsUser, LdapConnections, type LdapClient, type LdapClientFactory } from './connection.js';
+import { escapeDnValue } from './dn.js';
+import { attributeValues, authenticated, entryLabels, labelValue, storedSpelling } from './entry.js';
+import { ambiguous, NAME, translate } from './errors.js';
+import { Limiter } from './limit.js';
 
 /**
  * `ldap_auth`: docker_auth's flow. A service bind (or a bind as the user when
@@ -36,10 +22,9 @@ const NAME = 'ldap_auth';
  * filter that matches several entries (a misconfiguration an account name cannot cause, since
  * it is escaped) → BackendUnavailableError, so the request fails closed with 503.
  *
- * The service connection is kept and reused; it is replaced when the directory closed it or an
- * operation on it failed (so a directory restart heals on the next request). User binds use a
- * short-lived connection each, since a bind changes the identity of the whole connection.
- * At most `max_concurrency` authentications talk to the directory at once.
+ * Connections (the reused service connection, a fresh one for each user's binds) are
+ * LdapConnections' job (connection.ts); at most `max_concurrency` authentications talk to the
+ * directory at once, within a deadline (Limiter, limit.ts).
  */
 export class LdapAuthenticator implements Authenticator {
   readonly name = NAME;
@@ -47,17 +32,16 @@ export class LdapAuthenticator implements Authenticator {
   readonly lookup?: (account: string) => Promise<LookupResult | undefined>;
 
   readonly #config: LdapConfig;
-  readonly #factory: LdapClientFactory;
-  readonly #limit: Semaphore;
+  readonly #connections: LdapConnections;
+  readonly #limit: Limiter;
   /** A DN under `base` that names no entry: what a made-up account's bind goes to. */
   readonly #decoyDn: string;
-  #service: Promise<LdapClient> | undefined;
   #closed = false;
 
-  constructor(config: LdapConfig, factory: LdapClientFactory = (options) => new Client(options)) {
+  constructor(config: LdapConfig, factory?: LdapClientFactory) {
     this.#config = config;
-    this.#factory = factory;
-    this.#limit = new Semaphore(config.maxConcurrency);
+    this.#connections = new LdapConnections(config, factory);
+    this.#limit = new Limiter(config.maxConcurrency, config.operationTimeoutMs);
     const rdn = `${config.accountTerms[0]?.attribute ?? 'cn'}=regauth-decoy-${randomUUID()}`;
     this.#decoyDn = config.base === '' ? rdn : `${rdn},${config.base}`;
     if (!config.initialBindAsUser) this.lookup = (account) => this.#lookup(account);
@@ -85,9 +69,9 @@ export class LdapAuthenticator implements Authenticator {
     const rootDse: SearchOptions = { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] };
     try {
       if (this.#config.initialBindAsUser) {
-        await this.#withSession(async (client) => void (await client.search('', rootDse)));
+        await this.#connections.withSession(async (client) => void (await client.search('', rootDse)));
       } else {
-        await this.#withService(async (client) => void (await client.search('', rootDse)));
+        await this.#connections.withService(async (client) => void (await client.search('', rootDse)));
       }
     } catch (err) {
       throw translate(err);
@@ -96,21 +80,19 @@ export class LdapAuthenticator implements Authenticator {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const service = this.#service;
-    this.#service = undefined;
-    await service?.then(quietUnbind, () => undefined);
+    await this.#connections.close();
   }
 
   async #lookup(account: string): Promise<LookupResult | undefined> {
     if (account === '') return undefined;
     return this.#limited(async () => {
-      const found = await this.#withService((client) => this.#findEntry(client, account));
+      const found = await this.#connections.withService((client) => this.#findEntry(client, account));
       if (!found) return undefined;
       // Found under another spelling: say which (the refresh grant decides what that means).
       if (found.account !== account) return { labels: {}, account: found.account };
       const { entry } = found;
-      const groups = await this.#withService((client) => this.#groups(client, entry.dn, account));
-      return { labels: this.#labels(entry, groups) };
+      const groups = await this.#connections.withService((client) => this.#groups(client, entry.dn, account));
+      return { labels: entryLabels(this.#config, entry, groups) };
     });
   }
 
@@ -129,29 +111,31 @@ export class LdapAuthenticator implements Authenticator {
   }
 
   async #authenticateWithService(account: string, password: string): Promise<AuthnResult> {
-    const found = await this.#withService((client) => this.#findEntry(client, account));
+    const found = await this.#connections.withService((client) => this.#findEntry(client, account));
     if (!found) {
       // A made-up name costs what a known one with a wrong password costs: the same search,
       // then a bind on a fresh connection that the directory refuses. Otherwise the missing
       // round trip would tell who exists (docs/security.md "User enumeration").
-      await this.#withSession((client) => bindAsUser(client, this.#decoyDn, password)).catch(
-        (err: unknown) => {
+      await this.#connections
+        .withSession((client) => bindAsUser(client, this.#decoyDn, password))
+        .catch((err: unknown) => {
           // The directory answered (no such entry, say): that is the answer being imitated.
           if (!(err instanceof ResultCodeError)) throw err;
-        },
-      );
+        });
       return { outcome: 'no_match' };
     }
     const { entry } = found;
-    const bound = await this.#withSession((client) => bindAsUser(client, entry.dn, password));
+    const bound = await this.#connections.withSession((client) => bindAsUser(client, entry.dn, password));
     if (!bound) return { outcome: 'denied', reason: 'invalid credentials', account: found.account };
-    const groups = await this.#withService((client) => this.#groups(client, entry.dn, found.account));
-    return authenticated(this.#labels(entry, groups), account, found.account);
+    const groups = await this.#connections.withService((client) =>
+      this.#groups(client, entry.dn, found.account),
+    );
+    return authenticated(entryLabels(this.#config, entry, groups), account, found.account);
   }
 
   /** docker_auth's initial_bind_as_user: no service account; everything runs as the user. */
   async #authenticateAsUser(account: string, password: string): Promise<AuthnResult> {
-    return this.#withSession(async (client): Promise<AuthnResult> => {
+    return this.#connections.withSession(async (client): Promise<AuthnResult> => {
       // (A function, so `$'` and friends in an account are text, not replacement patterns.)
       const bindDn = this.#config.bindDn!.replaceAll('${account}', () => escapeDnValue(account));
       if (!(await bindAsUser(client, bindDn, password))) {
@@ -165,7 +149,7 @@ export class LdapAuthenticator implements Authenticator {
         return { outcome: 'denied', reason: 'invalid credentials', account: found.account };
       }
       const groups = await this.#groups(client, entry.dn, found.account);
-      return authenticated(this.#labels(entry, groups), account, found.account);
+      return authenticated(entryLabels(this.#config, entry, groups), account, found.account);
     });
   }
 
@@ -223,385 +207,16 @@ export class LdapAuthenticator implements Authenticator {
     return searchEntries.flatMap((e) => attributeValues(e, gs.attribute).map((v) => labelValue(v, gs)));
   }
 
-  #labels(entry: Entry, groups: string[]): Labels {
-    const labels: Record<string, string[]> = {};
-    const add = (name: string, values: string[]) => {
-      const merged = new Set([...(labels[name] ?? []), ...values.filter((v) => v !== '')]);
-      labels[name] = [...merged];
-    };
-    for (const [name, source] of this.#config.labels) {
-      add(
-        name,
-        attributeValues(entry, source.attribute).map((v) => labelValue(v, source)),
-      );
-    }
-    if (this.#config.groupSearch) add(this.#config.groupSearch.label, groups);
-    return labels;
-  }
-
   /**
-   * Runs one login, lookup or check: within the concurrency bound, and within a budget of twice
-   * operation_timeout (10 s by default) in all, so several slow steps (queue, connect, search,
-   * bind) cannot add up past docker's 15 s. Every failure leaves as BackendUnavailableError.
+   * Runs one login, lookup or check within the concurrency bound and its deadline (limit.ts).
+   * Every failure leaves as BackendUnavailableError.
    */
   async #limited<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new BackendUnavailableError(NAME, 'closed');
-    const budgetMs = 2 * this.#config.operationTimeoutMs;
-    const started = Date.now();
     try {
-      await this.#limit.acquire(this.#config.operationTimeoutMs);
+      return await this.#limit.run(fn);
     } catch (err) {
       throw translate(err);
     }
-    // The slot is held until the work really ends, even when the caller has given up on it.
-    const work = fn().finally(() => this.#limit.release());
-    work.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new BackendUnavailableError(NAME, `no answer within ${budgetMs / 1000} s`)),
-        budgetMs - (Date.now() - started),
-      );
-    });
-    try {
-      return await Promise.race([work, deadline]);
-    } catch (err) {
-      throw translate(err);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /**
-   * Runs `fn` on the shared service connection. When a reused connection fails below the LDAP
-   * level (closed, reset, timed out), it is dropped and `fn` is tried once on a fresh one: the
-   * directory may have restarted since the connection was made.
-   */
-  async #withService<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const { client, fresh } = await this.#serviceClient();
-      try {
-        return await fn(client);
-      } catch (err) {
-        // The directory answered (an LDAP result, or an answer we refuse): the connection is fine.
-        if (err instanceof ResultCodeError || err instanceof BackendUnavailableError) throw err;
-        this.#dropService(client);
-        if (fresh || attempt > 0) throw err;
-      }
-    }
-  }
-
-  async #serviceClient(): Promise<{ client: LdapClient; fresh: boolean }> {
-    const current = this.#service;
-    if (current) {
-      const client = await current.catch(() => undefined);
-      if (client && this.#usable(client)) return { client, fresh: false };
-      if (this.#service === current) this.#service = undefined;
-      if (client) void quietUnbind(client);
-    }
-    // Concurrent requests share one connection attempt.
-    const opening = this.#service ?? this.#openService();
-    this.#service = opening;
-    try {
-      return { client: await opening, fresh: true };
-    } catch (err) {
-      if (this.#service === opening) this.#service = undefined;
-      throw err;
-    }
-  }
-
-  async #openService(): Promise<LdapClient> {
-    const client = await this.#open();
-    try {
-      if (this.#config.bindDn !== undefined) {
-        await client.bind(this.#config.bindDn, this.#config.bindPassword!.reveal());
-      }
-      return client;
-    } catch (err) {
-      void quietUnbind(client);
-      // A rejected service bind is the operator's problem, not the user's: never "denied".
-      if (err instanceof InvalidCredentialsError) {
-        throw new BackendUnavailableError(
-          NAME,
-          'the service bind (bind_dn) was rejected: invalid credentials',
-          {
-            cause: err,
-          },
-        );
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * Whether a kept service connection can be reused. A connection that needs session state (a
-   * bind, StartTLS) is replaced once the directory has closed it: ldapts would reconnect it
-   * transparently, but unbound and, with StartTLS, in clear text.
-   */
-  #usable(client: LdapClient): boolean {
-    const needsSession = this.#config.bindDn !== undefined || this.#config.tls === 'starttls';
-    if (!needsSession) return true;
-    return client.isConnected && (this.#config.bindDn === undefined || client.isBound);
-  }
-
-  #dropService(client: LdapClient): void {
-    // The second callback matters: a rejected promise left unhandled would end the process.
-    void this.#service?.then(
-      (current) => {
-        if (current === client) this.#service = undefined;
-      },
-      () => undefined,
-    );
-    void quietUnbind(client);
-  }
-
-  /** A fresh connection for one user's binds, always closed afterwards. */
-  async #withSession<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
-    const client = await this.#open();
-    try {
-      return await fn(client);
-    } finally {
-      void quietUnbind(client);
-    }
-  }
-
-  /** A new client; with StartTLS, upgraded before anything else is sent. */
-  async #open(): Promise<LdapClient> {
-    const c = this.#config;
-    const scheme = c.tls === 'always' ? 'ldaps' : 'ldap';
-    const host = isIP(c.host) === 6 ? `[${c.host}]` : c.host;
-    const tlsOptions: ConnectionOptions = {
-      rejectUnauthorized: !c.insecureSkipVerify,
-      ...(c.caPem !== undefined ? { ca: c.caPem } : {}),
-      // SNI is for names only; Node warns when it is given an IP address.
-      ...(isIP(c.host) === 0 ? { servername: c.host } : {}),
-    };
-    const client = this.#factory({
-      url: `${scheme}://${host}:${c.port}`,
-      connectTimeout: c.connectTimeoutMs,
-      timeout: c.operationTimeoutMs,
-      ...(c.tls === 'always' ? { tlsOptions } : {}),
-      ...(c.tls === 'starttls' ? { createConnection: connectOnce(connect) } : {}),
-    });
-    if (c.tls === 'starttls') {
-      try {
-        await client.startTLS(tlsOptions);
-      } catch (err) {
-        void quietUnbind(client);
-        throw err;
-      }
-    }
-    return client;
-  }
-}
-
-/**
- * Wraps a connect function so it works once. ldapts reconnects a lost connection transparently
- * on the next operation, which after StartTLS would be in clear text: a password bind would then
- * go over the wire unencrypted. With StartTLS, a lost connection must fail instead.
- */
-export function connectOnce<F extends (...args: never[]) => unknown>(connectFn: F): F {
-  let used = false;
-  return ((...args: Parameters<F>) => {
-    if (used) throw new Error('connection lost after StartTLS; not reconnecting in clear text');
-    used = true;
-    return connectFn(...args);
-  }) as F;
-}
-
-/** Binds as `dn`; false for invalid credentials (result 49), throws for anything else. */
-async function bindAsUser(client: LdapClient, dn: string, password: string): Promise<boolean> {
-  // ldapts turns a bind "DN" that is a SASL mechanism name (an account "PLAIN" with bind_dn
-  // "${account}") into a SASL bind; no user may choose the bind method.
-  if ((SASL_MECHANISMS as readonly string[]).includes(dn)) return false;
-  try {
-    await client.bind(dn, password);
-    return true;
-  } catch (err) {
-    if (err instanceof InvalidCredentialsError) return false;
-    throw err;
-  }
-}
-
-function ambiguous(cause?: unknown): BackendUnavailableError {
-  return new BackendUnavailableError(
-    NAME,
-    'the filter matched more than one entry for one account; check ldap_auth.base and ldap_auth.filter',
-    { cause },
-  );
-}
-
-/** Every failure that is not an outcome becomes BackendUnavailableError (503), keeping the cause for the log. */
-function translate(err: unknown): BackendUnavailableError {
-  if (err instanceof BackendUnavailableError) return err;
-  const detail =
-    err instanceof ResultCodeError
-      ? `directory error ${err.code}: ${err.message}`
-      : err instanceof Error
-        ? err.message
-        : String(err);
-  const hint = tlsHint(err);
-  return new BackendUnavailableError(NAME, hint ? `${detail}; ${hint}` : detail, { cause: err });
-}
-
-/** Node's codes for a certificate chain it cannot verify against the trusted CAs. */
-const UNTRUSTED_CHAIN = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-]);
-
-/** The next step for a TLS failure the operator can fix in the config, if it is one. */
-function tlsHint(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== undefined && UNTRUSTED_CHAIN.has(code)) {
-      return "set ldap_auth.ca_certificate to the CA that signed the directory's certificate";
-    }
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-      return "give ldap_auth.addr a host name that the directory's certificate holds";
-    }
-    if (code === 'CERT_HAS_EXPIRED') return "the directory's certificate has expired: renew it";
-  }
-  return undefined;
-}
-
-function quietUnbind(client: LdapClient): Promise<void> {
-  return client.unbind().catch(() => undefined);
-}
-
-/** An attribute's values as strings; attribute names compare case-insensitively, as in LDAP. */
-function attributeValues(entry: Entry, attribute: string): string[] {
-  const wanted = attribute.toLowerCase();
-  const key = Object.keys(entry).find((k) => k !== 'dn' && k.toLowerCase() === wanted);
-  const value = key === undefined ? undefined : entry[key];
-  if (value === undefined) return [];
-  const values = Array.isArray(value) ? value : [value];
-  return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
-}
-
-/**
- * The one name of the entry's account: taken from the first of the filter's account terms for
- * which the entry holds a value fitting it (the part standing for `${account}`: `Alice` out of
- * `Alice@example.org` for `(mail=${account}@example.org)`), preferring the value that matches
- * what was typed. So `ALICE`, ` alice` and, with `(|(uid=${account})(mail=${account}))`,
- * `alice@example.org` all name the account `alice`. Undefined when no term yields a name.
- */
-function storedSpelling(terms: readonly AccountTerm[], entry: Entry, typed: string): string | undefined {
-  for (const t of terms) {
-    const parts = t.template.split('${account}');
-    if (parts.length !== 2) continue;
-    const [prefix, suffix] = parts as [string, string];
-    const names = attributeValues(entry, t.attribute).flatMap((value) => {
-      const fits =
-        value.length > prefix.length + suffix.length &&
-        foldAccountName(value.slice(0, prefix.length)) === foldAccountName(prefix) &&
-        foldAccountName(value.slice(value.length - suffix.length)) === foldAccountName(suffix);
-      const core = fits ? value.slice(prefix.length, value.length - suffix.length).trim() : '';
-      return core === '' ? [] : [core];
-    });
-    if (names.length > 0)
-      return (
-        names.find((n) => n === typed) ??
-        names.find((n) => foldAccountName(n) === foldAccountName(typed)) ??
-        names[0]
-      );
-  }
-  return undefined;
-}
-
-/** An `authenticated` answer naming the stored spelling when the login typed another. */
-function authenticated(labels: Labels, typed: string, stored: string): AuthnResult {
-  return stored === typed
-    ? { outcome: 'authenticated', labels }
-    : { outcome: 'authenticated', labels, account: stored };
-}
-
-function labelValue(value: string, source: LdapLabelSource): string {
-  // docker_auth keeps a value without a CN as it is.
-  const v = source.parseCn ? (cnOf(value) ?? value) : value;
-  return source.lowerCase ? v.toLowerCase() : v;
-}
-
-/**
- * The value of the first CN in a DN (`CN=Dev Ops,OU=Groups,DC=example,DC=org` → `Dev Ops`), as
- * docker_auth's parse_cn; undefined when the DN has no CN.
- */
-export function cnOf(dn: string): string | undefined {
-  // Attribute type and value pairs, honouring backslash escapes; multi-valued RDNs (`+`) are split too.
-  for (const [, type, raw] of dn.matchAll(/\s*([^=,+]+?)\s*=((?:\\.|[^,+\\])*)/g)) {
-    if (type!.toLowerCase() !== 'cn') continue;
-    return unescapeDnValue(raw!.trim());
-  }
-  return undefined;
-}
-
-function unescapeDnValue(raw: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    const ch = raw[i]!;
-    if (ch === '\\' && /^[0-9a-fA-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (ch === '\\' && i + 1 < raw.length) {
-      bytes.push(...Buffer.from(raw[i + 1]!, 'utf8'));
-      i += 1;
-    } else {
-      bytes.push(...Buffer.from(ch, 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-/**
- * Escapes a value for use inside a DN attribute value (RFC 4514 section 2.4): `"+,;<>\` and
- * `=` get a backslash, NUL becomes `\00`, a leading `#` or space and a trailing space are escaped.
- */
-export function escapeDnValue(value: string): string {
-  const chars = [...value];
-  return chars
-    .map((ch, i) => {
-      if (ch === '\0') return '\\00';
-      if ('"+,;<>\\='.includes(ch)) return `\\${ch}`;
-      if ((i === 0 && (ch === '#' || ch === ' ')) || (i === chars.length - 1 && ch === ' ')) return `\\${ch}`;
-      return ch;
-    })
-    .join('');
-}
-
-/** A counting semaphore whose waiters give up after a timeout (the directory is too slow to keep up). */
-class Semaphore {
-  #free: number;
-  readonly #waiters: Array<() => void> = [];
-  constructor(size: number) {
-    this.#free = size;
-  }
-
-  acquire(timeoutMs: number): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const grant = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const i = this.#waiters.indexOf(grant);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new BackendUnavailableError(NAME, 'too many concurrent directory requests'));
-      }, timeoutMs);
-      this.#waiters.push(grant);
-    });
-  }
-
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#free++;
   }
 }

@@ -1,0 +1,191 @@
+import type { ConnectionOptions } from 'node:tls';
+import { connect, isIP } from 'node:net';
+import { Client, InvalidCredentialsError, ResultCodeError, SASL_MECHANISMS } from 'ldapts';
+import type { ClientOptions } from 'ldapts';
+import { BackendUnavailableError } from '../../core/errors.js';
+import type { LdapConfig } from './config.js';
+import { NAME } from './errors.js';
+
+/** The part of ldapts' Client this backend uses; tests inject a fake. */
+export type LdapClient = Pick<Client, 'bind' | 'search' | 'startTLS' | 'unbind' | 'isConnected' | 'isBound'>;
+
+/** Makes one LDAP client (one connection, opened lazily by the first operation). */
+export type LdapClientFactory = (options: ClientOptions) => LdapClient;
+
+/**
+ * The backend's connections to the directory. The service connection is kept and reused; it is
+ * replaced when the directory closed it or an operation on it failed (so a directory restart
+ * heals on the next request). User binds use a short-lived connection each (a session), since a
+ * bind changes the identity of the whole connection.
+ */
+export class LdapConnections {
+  readonly #config: LdapConfig;
+  readonly #factory: LdapClientFactory;
+  #service: Promise<LdapClient> | undefined;
+
+  constructor(config: LdapConfig, factory: LdapClientFactory = (options) => new Client(options)) {
+    this.#config = config;
+    this.#factory = factory;
+  }
+
+  /** Unbinds the service connection; the next operation would open a new one. */
+  async close(): Promise<void> {
+    const service = this.#service;
+    this.#service = undefined;
+    await service?.then(quietUnbind, () => undefined);
+  }
+
+  /**
+   * Runs `fn` on the shared service connection. When a reused connection fails below the LDAP
+   * level (closed, reset, timed out), it is dropped and `fn` is tried once on a fresh one: the
+   * directory may have restarted since the connection was made.
+   */
+  async withService<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const { client, fresh } = await this.#serviceClient();
+      try {
+        return await fn(client);
+      } catch (err) {
+        // The directory answered (an LDAP result, or an answer we refuse): the connection is fine.
+        if (err instanceof ResultCodeError || err instanceof BackendUnavailableError) throw err;
+        this.#dropService(client);
+        if (fresh || attempt > 0) throw err;
+      }
+    }
+  }
+
+  async #serviceClient(): Promise<{ client: LdapClient; fresh: boolean }> {
+    const current = this.#service;
+    if (current) {
+      const client = await current.catch(() => undefined);
+      if (client && this.#usable(client)) return { client, fresh: false };
+      if (this.#service === current) this.#service = undefined;
+      if (client) void quietUnbind(client);
+    }
+    // Concurrent requests share one connection attempt.
+    const opening = this.#service ?? this.#openService();
+    this.#service = opening;
+    try {
+      return { client: await opening, fresh: true };
+    } catch (err) {
+      if (this.#service === opening) this.#service = undefined;
+      throw err;
+    }
+  }
+
+  async #openService(): Promise<LdapClient> {
+    const client = await this.#open();
+    try {
+      if (this.#config.bindDn !== undefined) {
+        await client.bind(this.#config.bindDn, this.#config.bindPassword!.reveal());
+      }
+      return client;
+    } catch (err) {
+      void quietUnbind(client);
+      // A rejected service bind is the operator's problem, not the user's: never "denied".
+      if (err instanceof InvalidCredentialsError) {
+        throw new BackendUnavailableError(
+          NAME,
+          'the service bind (bind_dn) was rejected: invalid credentials',
+          {
+            cause: err,
+          },
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Whether a kept service connection can be reused. A connection that needs session state (a
+   * bind, StartTLS) is replaced once the directory has closed it: ldapts would reconnect it
+   * transparently, but unbound and, with StartTLS, in clear text.
+   */
+  #usable(client: LdapClient): boolean {
+    const needsSession = this.#config.bindDn !== undefined || this.#config.tls === 'starttls';
+    if (!needsSession) return true;
+    return client.isConnected && (this.#config.bindDn === undefined || client.isBound);
+  }
+
+  #dropService(client: LdapClient): void {
+    // The second callback matters: a rejected promise left unhandled would end the process.
+    void this.#service?.then(
+      (current) => {
+        if (current === client) this.#service = undefined;
+      },
+      () => undefined,
+    );
+    void quietUnbind(client);
+  }
+
+  /** A fresh connection for one user's binds, always closed afterwards. */
+  async withSession<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
+    const client = await this.#open();
+    try {
+      return await fn(client);
+    } finally {
+      void quietUnbind(client);
+    }
+  }
+
+  /** A new client; with StartTLS, upgraded before anything else is sent. */
+  async #open(): Promise<LdapClient> {
+    const c = this.#config;
+    const scheme = c.tls === 'always' ? 'ldaps' : 'ldap';
+    const host = isIP(c.host) === 6 ? `[${c.host}]` : c.host;
+    const tlsOptions: ConnectionOptions = {
+      rejectUnauthorized: !c.insecureSkipVerify,
+      ...(c.caPem !== undefined ? { ca: c.caPem } : {}),
+      // SNI is for names only; Node warns when it is given an IP address.
+      ...(isIP(c.host) === 0 ? { servername: c.host } : {}),
+    };
+    const client = this.#factory({
+      url: `${scheme}://${host}:${c.port}`,
+      connectTimeout: c.connectTimeoutMs,
+      timeout: c.operationTimeoutMs,
+      ...(c.tls === 'always' ? { tlsOptions } : {}),
+      ...(c.tls === 'starttls' ? { createConnection: connectOnce(connect) } : {}),
+    });
+    if (c.tls === 'starttls') {
+      try {
+        await client.startTLS(tlsOptions);
+      } catch (err) {
+        void quietUnbind(client);
+        throw err;
+      }
+    }
+    return client;
+  }
+}
+
+/**
+ * Wraps a connect function so it works once. ldapts reconnects a lost connection transparently
+ * on the next operation, which after StartTLS would be in clear text: a password bind would then
+ * go over the wire unencrypted. With StartTLS, a lost connection must fail instead.
+ */
+export function connectOnce<F extends (...args: never[]) => unknown>(connectFn: F): F {
+  let used = false;
+  return ((...args: Parameters<F>) => {
+    if (used) throw new Error('connection lost after StartTLS; not reconnecting in clear text');
+    used = true;
+    return connectFn(...args);
+  }) as F;
+}
+
+/** Binds as `dn`; false for invalid credentials (result 49), throws for anything else. */
+export async function bindAsUser(client: LdapClient, dn: string, password: string): Promise<boolean> {
+  // ldapts turns a bind "DN" that is a SASL mechanism name (an account "PLAIN" with bind_dn
+  // "${account}") into a SASL bind; no user may choose the bind method.
+  if ((SASL_MECHANISMS as readonly string[]).includes(dn)) return false;
+  try {
+    await client.bind(dn, password);
+    return true;
+  } catch (err) {
+    if (err instanceof InvalidCredentialsError) return false;
+    throw err;
+  }
+}
+
+export function quietUnbind(client: LdapClient): Promise<void> {
+  return client.unbind().catch(() => undefined);
+}

@@ -1,0 +1,84 @@
+import type { Entry } from 'ldapts';
+import type { Labels } from '../../authz/types.js';
+import { foldAccountName } from '../../core/account-name.js';
+import type { AuthnResult } from '../types.js';
+import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
+import { cnOf } from './dn.js';
+
+/** An attribute's values as strings; attribute names compare case-insensitively, as in LDAP. */
+export function attributeValues(entry: Entry, attribute: string): string[] {
+  const wanted = attribute.toLowerCase();
+  const key = Object.keys(entry).find((k) => k !== 'dn' && k.toLowerCase() === wanted);
+  const value = key === undefined ? undefined : entry[key];
+  if (value === undefined) return [];
+  const values = Array.isArray(value) ? value : [value];
+  return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+}
+
+/**
+ * The one name of the entry's account: taken from the first of the filter's account terms for
+ * which the entry holds a value fitting it (the part standing for `${account}`: `Alice` out of
+ * `Alice@example.org` for `(mail=${account}@example.org)`), preferring the value that matches
+ * what was typed. So `ALICE`, ` alice` and, with `(|(uid=${account})(mail=${account}))`,
+ * `alice@example.org` all name the account `alice`. Undefined when no term yields a name.
+ */
+export function storedSpelling(
+  terms: readonly AccountTerm[],
+  entry: Entry,
+  typed: string,
+): string | undefined {
+  for (const t of terms) {
+    const parts = t.template.split('${account}');
+    if (parts.length !== 2) continue;
+    const [prefix, suffix] = parts as [string, string];
+    const names = attributeValues(entry, t.attribute).flatMap((value) => {
+      const fits =
+        value.length > prefix.length + suffix.length &&
+        foldAccountName(value.slice(0, prefix.length)) === foldAccountName(prefix) &&
+        foldAccountName(value.slice(value.length - suffix.length)) === foldAccountName(suffix);
+      const core = fits ? value.slice(prefix.length, value.length - suffix.length).trim() : '';
+      return core === '' ? [] : [core];
+    });
+    if (names.length > 0)
+      return (
+        names.find((n) => n === typed) ??
+        names.find((n) => foldAccountName(n) === foldAccountName(typed)) ??
+        names[0]
+      );
+  }
+  return undefined;
+}
+
+/** An `authenticated` answer naming the stored spelling when the login typed another. */
+export function authenticated(labels: Labels, typed: string, stored: string): AuthnResult {
+  return stored === typed
+    ? { outcome: 'authenticated', labels }
+    : { outcome: 'authenticated', labels, account: stored };
+}
+
+export function labelValue(value: string, source: LdapLabelSource): string {
+  // docker_auth keeps a value without a CN as it is.
+  const v = source.parseCn ? (cnOf(value) ?? value) : value;
+  return source.lowerCase ? v.toLowerCase() : v;
+}
+
+/** The labels of an entry: from its attributes, and the group search's values (`groups`) if there is one. */
+export function entryLabels(
+  config: Pick<LdapConfig, 'labels' | 'groupSearch'>,
+  entry: Entry,
+  groups: string[],
+): Labels {
+  const labels: Record<string, string[]> = {};
+  const add = (name: string, values: string[]) => {
+    const merged = new Set([...(labels[name] ?? []), ...values.filter((v) => v !== '')]);
+    labels[name] = [...merged];
+  };
+  for (const [name, source] of config.labels) {
+    add(
+      name,
+      attributeValues(entry, source.attribute).map((v) => labelValue(v, source)),
+    );
+  }
+  if (config.groupSearch) add(config.groupSearch.label, groups);
+  return labels;
+}
