@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { authenticate } from '../../src/authn/chain.js';
+import { bcryptVerifier, type PasswordVerifier } from '../../src/authn/password.js';
 import type { Authenticator, AuthnResult } from '../../src/authn/types.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
@@ -31,8 +33,36 @@ export interface ContractSubject {
   readonly unavailable?: () => Authenticator | Promise<Authenticator>;
   /** Further passwords of the kind it judges that must not authenticate `known.account` (forgeries, expired ones). */
   readonly oddPasswords?: readonly string[];
+  /**
+   * The backend's own costly operations so far, other than password comparisons (directory binds
+   * and searches); absent when it has none.
+   */
+  readonly work?: () => number;
   /** Releases what the subject holds. */
   readonly close?: () => Promise<void>;
+}
+
+/**
+ * A verifier that counts what it spends: every comparison (`verify`) and every dummy one (`burn`).
+ * Subjects that check password hashes use it, so the contract sees their comparisons too.
+ */
+export interface CountingVerifier extends PasswordVerifier {
+  readonly spent: () => number;
+}
+
+export function countingVerifier(inner: PasswordVerifier): CountingVerifier {
+  let spent = 0;
+  return {
+    spent: () => spent,
+    verify: (password, hash) => {
+      spent += 1;
+      return inner.verify(password, hash);
+    },
+    burn: (password) => {
+      spent += 1;
+      return inner.burn(password);
+    },
+  };
 }
 
 const login = (authenticator: Authenticator, account: string, password: string | undefined) =>
@@ -87,16 +117,24 @@ function oddCredentials(subject: ContractSubject): [string, string | undefined][
  *   `account`: saying which accounts exist would defeat docs/security.md "User enumeration");
  * - the only error it throws is BackendUnavailableError, whatever the credentials;
  * - `lookup` agrees with `authenticate`: the account that authenticates is found, with the same
- *   fingerprint, spelling and (when given) labels; an account it answers `no_match` for is not.
+ *   fingerprint, spelling and (when given) labels; an account it answers `no_match` for is not;
+ * - timing class: in the chain, a failed login for an account it does not hold does the same work
+ *   as a wrong password for one it holds (password comparisons, directory operations), counted
+ *   rather than timed (test/e2e/enumeration.test.ts times it against the real peers).
+ *
+ * `factory` gets the verifier to check password hashes with, when the backend has any.
  */
 export function describeAuthenticatorContract(
   name: string,
-  factory: () => ContractSubject | Promise<ContractSubject>,
+  factory: (verifier: PasswordVerifier) => ContractSubject | Promise<ContractSubject>,
+  makeVerifier: () => PasswordVerifier = () => bcryptVerifier(4),
 ): void {
   describe(`authenticator contract: ${name}`, () => {
     let subject: ContractSubject;
+    let verifier: CountingVerifier;
     beforeEach(async () => {
-      subject = await factory();
+      verifier = countingVerifier(makeVerifier());
+      subject = await factory(verifier);
     });
     afterEach(async () => {
       await subject.close?.();
@@ -130,6 +168,26 @@ export function describeAuthenticatorContract(
       expect(result.outcome).toBe(subject.unknownAnswer);
       // A denial for an account that does not exist must not claim that it does.
       expect(result.outcome === 'denied' ? result.account : undefined).toBeUndefined();
+    });
+
+    test('timing class: in the chain, a made-up account costs what a wrong password costs', async () => {
+      const { known, unknown } = subject;
+      const cost = async (account: string, password: string) => {
+        const [spent, work] = [verifier.spent(), subject.work?.() ?? 0];
+        const result = await authenticate(
+          [subject.authenticator],
+          { account, password: new Secret(password) },
+          verifier,
+        );
+        expect(result.outcome).toBe('denied');
+        return { comparisons: verifier.spent() - spent, work: (subject.work?.() ?? 0) - work };
+      };
+      // Once first: opening a connection the backend keeps (the directory's service bind) is not per login.
+      await cost(known.account, subject.wrongPassword);
+      const wrong = await cost(known.account, subject.wrongPassword);
+      const madeUp = await cost(unknown.account, unknown.password);
+      expect(madeUp).toEqual(wrong);
+      expect(wrong.comparisons).toBe(1);
     });
 
     test('odd credentials never authenticate, and throw nothing but BackendUnavailableError', async () => {

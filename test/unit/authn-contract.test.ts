@@ -11,7 +11,6 @@ import { parseHtpasswd } from '../../src/authn/htpasswd.js';
 import { JwtAuthenticator } from '../../src/authn/jwt/authenticator.js';
 import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { AppPasswordAuthenticator, issueAppPassword } from '../../src/oidc/app-password.js';
-import { bcryptVerifier } from '../../src/authn/password.js';
 import { StaticUsersAuthenticator, type StaticUser } from '../../src/authn/users.js';
 import type { ExtCommandConfig } from '../../src/ext/config.js';
 import { jwtAuthSchema } from '../../src/authn/jwt/config.js';
@@ -31,8 +30,8 @@ const labels = { group: ['devs'] };
 const staticUsers = (): Map<string, StaticUser> =>
   new Map([['alice', { passwordHash: hash(password), labels }]]);
 
-describeAuthenticatorContract('users', () => ({
-  authenticator: new StaticUsersAuthenticator('users', staticUsers(), bcryptVerifier(4)),
+describeAuthenticatorContract('users', (verifier) => ({
+  authenticator: new StaticUsersAuthenticator('users', staticUsers(), verifier),
   known: { account: 'alice', password },
   wrongPassword,
   unknown: stranger,
@@ -40,11 +39,11 @@ describeAuthenticatorContract('users', () => ({
 }));
 
 // What the runtime puts in the chain: the same backend behind the credential cache.
-describeAuthenticatorContract('users behind the credential cache', () => {
+describeAuthenticatorContract('users behind the credential cache', (verifier) => {
   const users = staticUsers();
   return {
     authenticator: new CachedAuthenticator(
-      new StaticUsersAuthenticator('users', users, bcryptVerifier(4)),
+      new StaticUsersAuthenticator('users', users, verifier),
       new CredentialCache({ ttlMs: 60_000, maxEntries: 100 }),
       staticEntryVersion(users),
     ),
@@ -55,11 +54,11 @@ describeAuthenticatorContract('users behind the credential cache', () => {
   };
 });
 
-describeAuthenticatorContract('users_file (htpasswd)', () => ({
+describeAuthenticatorContract('users_file (htpasswd)', (verifier) => ({
   authenticator: new StaticUsersAuthenticator(
     'users_file',
     parseHtpasswd(`# team\nalice:${hash(password)}\n`, 'users.htpasswd'),
-    bcryptVerifier(4),
+    verifier,
   ),
   known: { account: 'alice', password },
   wrongPassword,
@@ -104,18 +103,22 @@ function ldapOn(dir: FakeDirectory): LdapAuthenticator {
   return new LdapAuthenticator(config, dir.factory);
 }
 
-describeAuthenticatorContract('ldap_auth (fake directory)', () => ({
-  authenticator: ldapOn(directory()),
-  known: { account: 'alice', password },
-  wrongPassword,
-  unknown: stranger,
-  unknownAnswer: 'no_match',
-  unavailable: () => {
-    const down = directory();
-    down.down = true;
-    return ldapOn(down);
-  },
-}));
+describeAuthenticatorContract('ldap_auth (fake directory)', () => {
+  const dir = directory();
+  return {
+    authenticator: ldapOn(dir),
+    work: () => dir.binds.length + dir.searches.length,
+    known: { account: 'alice', password },
+    wrongPassword,
+    unknown: stranger,
+    unknownAnswer: 'no_match',
+    unavailable: () => {
+      const down = directory();
+      down.down = true;
+      return ldapOn(down);
+    },
+  };
+});
 
 describeAuthenticatorContract('oidc_auth app passwords', async () => {
   const raw = oidcAuthSchema.parse({
