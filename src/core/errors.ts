@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_TOO_MANY_REQUESTS'
   | 'ERR_BUSY'
   | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_KEY'
   | 'ERR_USAGE';
 

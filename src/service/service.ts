@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Lockout } from '../guard/lockout.js';
+import { createStore } from '../store/create.js';
 import { loadConfigFile, namesSigningKey, parseListenAddress, type Config } from '../config/load.js';
 import { watchConfigFiles } from '../config/watch.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
@@ -109,16 +110,29 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   let current = createRuntime(first, runtimeDeps);
   /** Runtimes replaced by a reload whose backends are not closed yet (requests may still hold them). */
   const retiring = new Set<Runtime>();
-  const lockout = new Lockout({
+  const store = createStore(first.store, {
     maxEntries: first.lockout.max_entries,
+    onStatus: (problem) => {
+      metrics.storeUp.set(problem === undefined ? 1 : 0);
+      if (problem === undefined) log.info({ store: first.store.type }, 'the store answers');
+      else
+        log.warn({ store: first.store.type, problem }, 'the store cannot answer; see store.on_store_error');
+    },
+    onError: (operation) => metrics.storeErrors.inc({ operation }),
+  });
+  metrics.storeUp.set(store.problem() === undefined ? 1 : 0);
+  const lockout = new Lockout({
+    store: store.lockout,
+    shared: store.shared,
     policy: () => current.config.lockout,
+    onStoreError: () => current.config.store.onStoreError,
   });
   const loginQueue = new LoginQueue({
     policy: () => current.config.login_queue,
     onChange: (pending) => metrics.loginQueuePending.set(pending),
     onReject: (reason) => metrics.loginQueueRejections.inc({ reason }),
   });
-  const readiness = readinessProbe(log);
+  const readiness = readinessProbe(log, { store });
   const recent = new RecentDecisions(first.log.recent_decisions);
   const metricsAddr = first.metrics.addr;
   const metricsServer = metricsAddr
@@ -141,6 +155,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   } catch (err) {
     // The metrics listener would keep the process alive after the error is reported.
     await metricsServer?.close();
+    await store.close();
     throw err;
   }
   logStartup(log, current.config, server.url, createdDevKey);
@@ -218,6 +233,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       watcher?.close();
       await Promise.all([server.close(graceMs), metricsServer?.close()]);
       await Promise.all([current, ...retiring].map(closeRuntime));
+      await store.close();
     },
   };
 }
@@ -240,8 +256,23 @@ function startOnlyChanges(started: Config, next: Config): string[] {
     ['server.key', a.tls?.keyPem !== b.tls?.keyPem || a.tls?.keyPath !== b.tls?.keyPath],
     ['metrics.addr', started.metrics.addr !== next.metrics.addr],
     ['log.format', started.log.format !== next.log.format],
+    ['store', storeIdentity(started) !== storeIdentity(next) || storePasswordChanged(started, next)],
   ];
   return changed.filter(([, differs]) => differs).map(([key]) => key);
+}
+
+/** The store's settings read at start (all but on_store_error), comparable; never the password itself. */
+function storeIdentity(config: Config): string {
+  const s = config.store;
+  if (s.type === 'memory') return 'memory';
+  return JSON.stringify([s.url, s.username, s.caPem, s.keyPrefix, s.timeoutMs]);
+}
+
+function storePasswordChanged(a: Config, b: Config): boolean {
+  const pa = a.store.type === 'redis' ? a.store.password : undefined;
+  const pb = b.store.type === 'redis' ? b.store.password : undefined;
+  if (pa === undefined || pb === undefined) return pa !== pb;
+  return !pa.equals(pb);
 }
 
 /** A config error as log fields: each problem with its YAML path and line; never the file's content. */
