@@ -234,27 +234,36 @@ export class RedisStore implements Store {
           );
           return ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : 0;
         }),
-      reserve: (pair: string, account: string, policy: LimitPolicy, now: number) =>
-        this.#run('reserve', async (): Promise<ReserveOutcome> => {
-          const p = pairKeys(pair);
-          const a = accountKeys(account);
-          const id = randomUUID();
-          const [code, ms] = await c.regauthReserve(
-            p.entry,
-            p.inFlight,
-            a.entry,
-            a.inFlight,
-            p.success,
-            String(now),
-            String(policy.max_failures),
-            String(policy.account_max_failures),
-            id,
-            String(RESERVATION_LEASE_MS),
-          );
-          if (code === 0) return { key: pair, account, id };
-          if (code === 1) return { refused: Math.max(1, Math.ceil(ms / 1000)) };
-          return code === 2 ? 'pair' : 'account';
-        }),
+      reserve: async (pair: string, account: string, policy: LimitPolicy, now: number) => {
+        const p = pairKeys(pair);
+        const a = accountKeys(account);
+        const id = randomUUID();
+        try {
+          return await this.#run('reserve', async (): Promise<ReserveOutcome> => {
+            const [code, ms] = await c.regauthReserve(
+              p.entry,
+              p.inFlight,
+              a.entry,
+              a.inFlight,
+              p.success,
+              String(now),
+              String(policy.max_failures),
+              String(policy.account_max_failures),
+              id,
+              String(RESERVATION_LEASE_MS),
+            );
+            if (code === 0) return { key: pair, account, id };
+            if (code === 1) return { refused: Math.max(1, Math.ceil(ms / 1000)) };
+            return code === 2 ? 'pair' : 'account';
+          });
+        } catch (err) {
+          // Timed out, the script may still run once Redis answers again (a paused or busy Redis
+          // runs what it was sent): take its slot back right after it, on the same connection,
+          // or it would hold the slot for the whole lease and lock the pair's owner out.
+          c.regauthRelease(p.inFlight, a.inFlight, id).catch(() => undefined);
+          throw err;
+        }
+      },
       release: (reservation: Reservation) =>
         this.#run('release', async () => {
           await c.regauthRelease(

@@ -218,4 +218,31 @@ describe('the redis store when Redis fails', () => {
       }
     }
   });
+
+  test('a reserve that timed out while Redis was paused holds no slot once Redis runs it', async () => {
+    const store = redisStore(300);
+    await store.ping();
+    redis.pause();
+    try {
+      await expect(store.lockout.reserve('i|1', 'i', POLICY, Date.now())).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+    } finally {
+      redis.resume();
+    }
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await store.ping();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const outcomes = await Promise.all(
+      [1, 2, 3].map(() => store.lockout.reserve('i|1', 'i', POLICY, Date.now())),
+    );
+    expect(outcomes.every((o) => typeof o === 'object' && 'id' in o)).toBe(true);
+  });
 });
