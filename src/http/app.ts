@@ -9,6 +9,7 @@ import { jwks } from '../token/sign.js';
 import { sendError, type ErrorStyle } from './errors.js';
 import { oidcRoutes } from './oidc.js';
 import { uiRoutes } from './ui.js';
+import type { Store } from '../store/types.js';
 import { metricsHandler } from './metrics.js';
 import { createTokenHandler } from './token.js';
 import type { RecentDecisions } from '../authz/recent-decisions.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   readonly loginQueue?: LoginQueue;
   /** Readiness, shared with the metrics listener (one log line per change); default: its own. */
   readonly readiness?: ReadinessProbe;
+  /** The store (`store:`): with a shared one, sign-outs and spent login cookies hold across replicas. */
+  readonly store?: Store;
   /** The recent decisions a reload compares (`log.recent_decisions`); absent: none kept. */
   readonly recent?: RecentDecisions;
 }
@@ -74,7 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(jwks([deps.runtime().config.token.key]));
   });
-  router.use(oidcRoutes({ runtime: deps.runtime, logger: deps.logger, now, prefix }));
+  router.use(oidcRoutes({ runtime: deps.runtime, logger: deps.logger, now, prefix, store: deps.store }));
   router.use(uiRoutes({ ...deps, prefix }));
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -147,6 +147,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       serveMetrics: metricsServer === undefined,
       lockout,
       loginQueue,
+      store,
       readiness,
       recent,
       ...(options.listen ? { listen: options.listen } : {}),
