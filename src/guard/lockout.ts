@@ -1,4 +1,7 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from './config.js';
+import { Secret } from '../core/secret.js';
 import { RegauthError, TooManyRequestsError, UnauthorizedError } from '../core/errors.js';
 import { foldAccountName } from '../core/account-name.js';
 import { clientKey } from './client.js';
@@ -55,6 +58,12 @@ export class Lockout {
   readonly #policy: () => LockoutPolicy;
   readonly #onStoreError: () => 'fail_closed' | 'fail_open';
   readonly #now: () => number;
+  /**
+   * Shared store only: (pair, password) digests that passed the lockout and logged in here within
+   * PASSED_TTL_MS, so the requests of one `docker push` that follow cost no store round trip.
+   */
+  readonly #passed = new LRUCache<string, true>({ max: 10_000, ttl: PASSED_TTL_MS });
+  readonly #passedKey = randomBytes(32);
 
   constructor(options: {
     /** The state: a store of this process (the default, `max_entries` pairs per table) or one shared by replicas. */
@@ -71,6 +80,34 @@ export class Lockout {
     this.#store = options.store ?? new MemoryLockoutStore(options.maxEntries ?? 10_000);
     this.#shared = options.shared ?? false;
     this.#onStoreError = options.onStoreError ?? (() => 'fail_closed');
+  }
+
+  /**
+   * Whether this pair logged in here with this very password within PASSED_TTL_MS (a shared
+   * store only; always false with the memory store, whose checks cost nothing). Such a login
+   * needs no store round trip: the lock check was passed moments ago with this password, and a
+   * lock set since can only come from this pair's own wrong passwords, while it holds the right
+   * one. A first right guess is never remembered before it has passed the lock check.
+   */
+  passedRecently(account: string, ip: string | null, password: unknown): boolean {
+    if (!this.#shared) return false;
+    const key = this.#digest(account, ip, password);
+    return key !== undefined && this.#passed.has(key);
+  }
+
+  /** Remembers that this pair logged in with this password past the lock check (shared store only). */
+  passed(account: string, ip: string | null, password: unknown): void {
+    if (!this.#shared) return;
+    const key = this.#digest(account, ip, password);
+    if (key !== undefined) this.#passed.set(key, true);
+  }
+
+  #digest(account: string, ip: string | null, password: unknown): string | undefined {
+    const text =
+      password instanceof Secret ? password.reveal() : typeof password === 'string' ? password : undefined;
+    if (text === undefined) return undefined;
+    const { pair } = keys(account, ip, this.#policy());
+    return createHmac('sha256', this.#passedKey).update(pair).update('\0').update(text).digest('base64url');
   }
 
   /** What a login that needs the store gets while it cannot answer. */
@@ -231,6 +268,9 @@ const MAX_WAIT_MS = 10_000;
 /** How many attempts of one pair may wait at once; more are refused at once. */
 const MAX_WAITING = 1000;
 
+/** How long a login that passed the lockout is remembered by its replica (shared store only). */
+const PASSED_TTL_MS = 5_000;
+
 /** How often an attempt waiting on a shared store asks again (a check may settle in another replica). */
 const POLL_MS = 50;
 
@@ -285,7 +325,11 @@ export async function withLockout<T extends { readonly account: string }>(
   let reservation: Reservation | undefined;
   /** The store could not answer and `on_store_error: fail_open`: the attempt goes uncounted. */
   let uncounted = false;
-  if (attempt.cached?.()) {
+  const cached = attempt.cached?.() === true;
+  // With a shared store, the same pair and password that logged in here moments ago costs no
+  // round trip (a push's several token requests).
+  if (cached && lockout.passedRecently(typed, ip, attempt.password)) return run();
+  if (cached) {
     try {
       await lockout.check(typed, ip);
     } catch (err) {
@@ -318,6 +362,7 @@ export async function withLockout<T extends { readonly account: string }>(
       await counted(() => lockout.success(result.account, ip), undefined);
     }
     await counted(() => lockout.success(typed, ip), undefined);
+    if (!uncounted) lockout.passed(typed, ip, attempt.password);
     return result;
   } catch (err) {
     if (
