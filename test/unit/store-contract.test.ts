@@ -245,4 +245,39 @@ describe('the redis store when Redis fails', () => {
     );
     expect(outcomes.every((o) => typeof o === 'object' && 'id' in o)).toBe(true);
   });
+
+  test('a Redis that requires a password: the right one from the config works, a wrong one is never shown', async () => {
+    const password = `pw-${Math.random().toString(36).slice(2)}`;
+    const locked = await startRedis({ dir: join(dir, 'redis-auth'), password });
+    try {
+      const good = new RedisStore({
+        url: locked.url,
+        password: { reveal: () => password },
+        keyPrefix: 'auth:',
+        timeoutMs: 500,
+      });
+      opened.push(good);
+      await good.ping();
+      expect(await good.mark('m', 'x', Date.now() + 1000, Date.now())).toBe(true);
+      const wrong = `wrong-${password}`;
+      const problems: (string | undefined)[] = [];
+      const bad = new RedisStore({
+        url: locked.url,
+        password: { reveal: () => wrong },
+        keyPrefix: 'auth:',
+        timeoutMs: 500,
+        onStatus: (p) => problems.push(p),
+      });
+      opened.push(bad);
+      const err = await bad.ping().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      const shown = `${(err as Error).message} ${String(bad.problem())} ${problems.join(' ')}`;
+      expect(shown).not.toContain(password);
+    } finally {
+      await locked.stop();
+    }
+  });
 });
