@@ -63,7 +63,7 @@ export function mapError(err: unknown): Mapped {
           status: 503,
           docker: 'UNAVAILABLE',
           oauth: 'temporarily_unavailable',
-          message: 'login limiter unavailable, retry later',
+          message: 'shared state store unavailable, retry later',
           retryAfter: (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 5,
         };
       default:
