@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: regauth (built, in its own process) against a bare baseline signer, a login
- * storm, ACL evaluation cost, peak RSS and the user-enumeration medians (failed logins for known
+ * `npm run bench`: regauth (built, in its own process) against a bare baseline signer, the same
+ * with its lockout in a real Redis (store.type: redis), a login storm, ACL evaluation cost, peak RSS and the user-enumeration medians (failed logins for known
  * and made-up names, per backend), printed as a table. Loopback only; about two minutes.
  * Not part of `npm test`: figures depend on the machine; docs/performance.md quotes them with the
  * machine.
@@ -16,6 +16,7 @@ import { compileAcl } from '../src/authz/acl.js';
 import type { AclRuleConfig, AuthzRequest } from '../src/authz/types.js';
 import { generateSigningMaterial } from '../src/token/generate.js';
 import { freePort } from '../test/e2e/harness/ports.js';
+import { startRedis, type RedisPeer } from '../test/e2e/harness/redis.js';
 import { startSlapd, type Slapd } from '../test/e2e/harness/slapd.js';
 import { measureEnumeration, type EnumerationResult } from '../test/helpers/enumeration.js';
 import { tempDir } from '../test/helpers/fixtures.js';
@@ -44,6 +45,7 @@ interface Load {
 async function main(): Promise<void> {
   const tmp = tempDir('regauth-bench-');
   const children: ChildProcess[] = [];
+  let redis: RedisPeer | undefined;
   try {
     const { keyPem, certPem } = await generateSigningMaterial({
       alg: 'ES256',
@@ -100,6 +102,30 @@ async function main(): Promise<void> {
     const regauthUrl = `http://127.0.0.1:${port}`;
     await waitHealthy(regauthUrl, regauth);
 
+    // The same config with the lockout's state in a real Redis (store.type: redis, as replicas
+    // share it): a cached issuance must stay within 10 % of the memory store's.
+    redis = await startRedis({ dir: join(tmp.dir, 'redis') });
+    const redisPort = await freePort();
+    const redisConfigFile = join(tmp.dir, 'config-redis.yml');
+    writeFileSync(
+      redisConfigFile,
+      readFileSync(configFile, 'utf8').replace(
+        `addr: "127.0.0.1:${port}"`,
+        `addr: "127.0.0.1:${redisPort}"`,
+      ) + `store: {type: redis, url: "${redis.url}"}\n`,
+    );
+    const regauthRedis = spawn(
+      process.execPath,
+      [join(ROOT, 'dist/cli/main.js'), 'serve', '-c', redisConfigFile],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: tmp.dir,
+      },
+    );
+    children.push(regauthRedis);
+    const regauthRedisUrl = `http://127.0.0.1:${redisPort}`;
+    await waitHealthy(regauthRedisUrl, regauthRedis);
+
     const baselineProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/baseline.ts')], {
       stdio: ['pipe', 'pipe', 'inherit'],
       cwd: ROOT,
@@ -113,12 +139,18 @@ async function main(): Promise<void> {
     const authorization = `Basic ${Buffer.from(`alice:${password}-alice`).toString('base64')}`;
     const tokenPath = `/auth?service=${SERVICE}&scope=${encodeURIComponent(SCOPE)}`;
     // One login fills the credential cache; every request after it is a cached issuance.
-    const first = await fetch(regauthUrl + tokenPath, { headers: { authorization } });
-    if (first.status !== 200) throw new Error(`regauth answered ${first.status} to the first login`);
+    for (const url of [regauthUrl, regauthRedisUrl]) {
+      const first = await fetch(url + tokenPath, { headers: { authorization } });
+      if (first.status !== 200) throw new Error(`regauth answered ${first.status} to the first login`);
+    }
 
     // Alternating rounds, so a slow patch of the machine (another process, a CPU boost ending)
     // falls on both sides rather than on one.
-    const rounds: { baseline: Load[]; cached: Load[] } = { baseline: [], cached: [] };
+    const rounds: { baseline: Load[]; cached: Load[]; redis: Load[] } = {
+      baseline: [],
+      cached: [],
+      redis: [],
+    };
     for (let round = 1; round <= ROUNDS; round++) {
       log(`round ${round}/${ROUNDS}: baseline, ${CONNECTIONS} connections, ${SECONDS / ROUNDS} s …`);
       rounds.baseline.push(
@@ -133,9 +165,22 @@ async function main(): Promise<void> {
       rounds.cached.push(
         await drive('regauth, cached login', regauthUrl + tokenPath, authorization, regauth.pid!),
       );
+      log(
+        `round ${round}/${ROUNDS}: regauth with store.type: redis, ${CONNECTIONS} connections, ${SECONDS / ROUNDS} s …`,
+      );
+      rounds.redis.push(
+        await drive(
+          'regauth, cached login, Redis store',
+          regauthRedisUrl + tokenPath,
+          authorization,
+          regauthRedis.pid!,
+        ),
+      );
     }
     const baseline = combine(rounds.baseline);
     const cached = combine(rounds.cached);
+    const redisCached = combine(rounds.redis);
+    regauthRedis.kill('SIGTERM');
 
     log(`login storm: ${STORM_LOGINS} uncached cost-10 logins while probing /healthz …`);
     const storm = await loginStorm(regauthUrl, password);
@@ -147,9 +192,10 @@ async function main(): Promise<void> {
 
     log('user enumeration: failed logins, known vs made-up names, per backend …');
     const enumeration = await enumerationSection(tmp.dir, keyPath, certPath, children);
-    report({ baseline, cached, storm, acl, rssMb, enumeration });
+    report({ baseline, cached, redisCached, storm, acl, rssMb, enumeration });
   } finally {
     for (const child of children) child.kill('SIGTERM');
+    await redis?.stop();
     tmp.cleanup();
   }
 }
@@ -386,6 +432,7 @@ function peakRssMb(pid: number): number {
 function report(r: {
   baseline: Load;
   cached: Load;
+  redisCached: Load;
   storm: Awaited<ReturnType<typeof loginStorm>>;
   acl: { rules: number; us: number }[];
   rssMb: number;
@@ -401,6 +448,16 @@ function report(r: {
       l === r.cached ? `${mark(l.errors === 0)}: no errors at ${CONNECTIONS} connections` : '',
     ]),
     ['ratio regauth / baseline', `${ratio.toFixed(2)}× tokens/s`, `${mark(ratio >= 0.8)}: ≥ 0.8×`],
+    [
+      r.redisCached.name,
+      `${Math.round(r.redisCached.rps)} tokens/s, p50 ${r.redisCached.p50} ms, p99 ${r.redisCached.p99} ms, ${r.redisCached.errors} errors, ${Math.round(r.redisCached.cpuUs)} µs CPU/token`,
+      `${mark(r.redisCached.errors === 0)}: no errors`,
+    ],
+    [
+      'ratio Redis store / memory store',
+      `${(r.redisCached.rps / r.cached.rps).toFixed(2)}× tokens/s`,
+      `${mark(r.redisCached.rps / r.cached.rps >= 0.9)}: ≥ 0.9×`,
+    ],
     ['CPU per token, baseline / regauth', `${(r.baseline.cpuUs / r.cached.cpuUs).toFixed(2)}×`, ''],
     [
       `login storm (${STORM_LOGINS} × cost 10)`,

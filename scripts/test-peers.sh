@@ -4,8 +4,8 @@
 # peer with its version. Exits non-zero, saying why, when a peer is missing and cannot be installed:
 # the tests never skip a peer silently.
 #
-# Installing slapd, docker-registry or haproxy may start a system service on its default port
-# (389, 5000, none). That does not matter: the tests start their own instances on free ports.
+# Installing slapd, docker-registry, haproxy or redis-server may start a system service on its
+# default port (389, 5000, none, 6379). That does not matter: the tests start their own instances on free ports.
 # docker.io (the engine and its client) and mmdebstrap serve test/e2e/containers.test.ts, which
 # uses the engine DOCKER_HOST points to, or starts a private dockerd of its own (as root).
 set -euo pipefail
@@ -21,6 +21,8 @@ PEERS=(
   ldapadd:ldap-utils
   ldapsearch:ldap-utils
   haproxy:haproxy
+  redis-server:redis-server
+  redis-cli:redis-tools
   chromium:chromium
   openssl:openssl
   docker-compose:docker-compose

@@ -9,6 +9,7 @@ import { logSection } from '../core/log.js';
 import { extAuthSection, extAuthzSection } from '../ext/config.js';
 import { lockoutSection, loginQueueSection } from '../guard/config.js';
 import { oidcSection } from '../oidc/config.js';
+import { storeSection } from '../store/config.js';
 
 /**
  * The config's sections after `server:` and `token:` (which src/config/ owns), each declared
@@ -27,6 +28,7 @@ export const SECTIONS = {
   log: logSection,
   lockout: lockoutSection,
   login_queue: loginQueueSection,
+  store: storeSection,
   credential_cache: credentialCacheSection,
   catalog: catalogSection,
 };

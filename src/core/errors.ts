@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ERR_BUSY'
   | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_METHOD_NOT_ALLOWED'
+  | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_KEY'
   | 'ERR_USAGE';
 

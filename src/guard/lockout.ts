@@ -1,8 +1,17 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from './config.js';
+import { Secret } from '../core/secret.js';
 import { RegauthError, TooManyRequestsError, UnauthorizedError } from '../core/errors.js';
 import { foldAccountName } from '../core/account-name.js';
 import { clientKey } from './client.js';
+import { MemoryLockoutStore } from '../store/memory.js';
+import {
+  StoreUnavailableError,
+  type LockoutStore,
+  type Reservation,
+  type ReserveOutcome,
+} from '../store/types.js';
 
 /** The `lockout:` policy, in seconds. */
 export type LockoutPolicy = Pick<
@@ -17,65 +26,6 @@ export type LockoutPolicy = Pick<
   | 'remember_success'
 >;
 
-interface Entry {
-  failures: number;
-  /** Unix milliseconds until which attempts are refused (0: not locked). */
-  lockedUntil: number;
-  /** Unix milliseconds of the last failure. */
-  lastFailure: number;
-}
-
-/** An account's failures from all clients in the current window. */
-interface AccountEntry {
-  failures: number;
-  /** Unix milliseconds at which the window (`forget_after` from its first failure) ends. */
-  windowEnd: number;
-}
-
-/** A pair's counts in two tables of `max_entries` each, least recently used dropped first. */
-class PairTable {
-  /** Pairs below `max_failures`. */
-  readonly counting: LRUCache<string, Entry>;
-  /** Pairs that reached `max_failures` (locked now, or locked again by their next failure). */
-  readonly locked: LRUCache<string, Entry>;
-
-  constructor(maxEntries: number) {
-    this.counting = new LRUCache({ max: maxEntries });
-    this.locked = new LRUCache({ max: maxEntries });
-  }
-
-  /** The pair's entry, unless it was forgotten (forget_after seconds since the last failure, and unlocked). */
-  live(k: string, policy: LockoutPolicy, now: number): Entry | undefined {
-    const table = this.locked.has(k) ? this.locked : this.counting;
-    const entry = table.get(k);
-    if (!entry) return undefined;
-    if (now >= entry.lockedUntil && now - entry.lastFailure >= policy.forget_after * 1000) {
-      table.delete(k);
-      return undefined;
-    }
-    return entry;
-  }
-
-  store(k: string, entry: Entry, policy: LockoutPolicy, now: number): void {
-    const ttl = Math.max(policy.forget_after * 1000, entry.lockedUntil - now);
-    if (entry.failures >= policy.max_failures) {
-      this.counting.delete(k);
-      this.locked.set(k, entry, { ttl });
-    } else {
-      this.counting.set(k, entry, { ttl });
-    }
-  }
-
-  delete(k: string): void {
-    this.counting.delete(k);
-    this.locked.delete(k);
-  }
-
-  get size(): number {
-    return this.counting.size + this.locked.size;
-  }
-}
-
 /**
  * Brute-force protection that cannot be turned against users: failures are counted per
  * (account, client address), so an attacker elsewhere cannot slow the account's owner down.
@@ -84,60 +34,90 @@ class PairTable {
  * `forget_after` seconds without a failure. An attempt is reserved before its password is
  * checked, so concurrent attempts cannot outrun the count.
  *
- * Memory is bounded, and the least valuable counts go first. Pairs of accounts a backend
- * vouched for (static users, a directory entry: the backend denied the password naming the
- * account) and pairs of all other accounts (made up, or denied by a backend that cannot tell:
- * app passwords, CI tokens, an external program) are kept in separate tables, so no number of
- * failures for made-up accounts (cheap with oidc_auth or jwt_auth) pushes out a real account's
- * count. Each class has two tables of `max_entries` pairs, least recently used dropped first:
- * one for pairs still counting, one for pairs that reached `max_failures`, so a flood of new
- * pairs only pushes out other counting pairs of its class, never a lock.
- * Accounts are compared the way directories compare them (case, surrounding and repeated
+ * The counts live in a store (src/store/): this process's memory, bounded so that the least
+ * valuable counts go first (MemoryLockoutStore), or a Redis every replica shares, so that the
+ * limits hold for the service however many replicas serve it. Accounts are compared the way directories compare them (case, surrounding and repeated
  * spaces, Unicode compatibility forms ignored), so `ALICE ` shares alice's count. An IPv6 client
  * is its network of `ipv6_prefix` bits (a /64), not one of its countless addresses.
  *
  * Against guessing from many addresses, an account's failures from all clients together are
  * counted too, in windows of `forget_after` seconds: past `account_max_failures` in a window,
  * clients get 429 for that account until the window ends, except clients that logged in to it
- * within `remember_success` seconds: nobody can lock a user out from where they log in. The
- * counts of accounts a backend vouched for are kept until their window ends (their number is
- * bounded by the backends' accounts); those of other accounts in an LRU of `max_entries`.
+ * within `remember_success` seconds: nobody can lock a user out from where they log in.
  *
- * The state outlives config reloads (it belongs to the process); the policy is read per call,
- * so a reloaded `lockout:` applies at once, except `max_entries`, which is fixed at start.
+ * The state outlives config reloads (it belongs to the process or the shared store); the policy
+ * is read per call, so a reloaded `lockout:` applies at once, except `max_entries`, which is
+ * fixed at start.
  */
 export class Lockout {
-  /** Pairs of accounts a backend vouched for. */
-  readonly #known: PairTable;
-  /** Pairs of every other account. */
-  readonly #unknown: PairTable;
-  /** Per-account counts of accounts a backend vouched for (swept when their window ends). */
-  readonly #knownAccounts = new Map<string, AccountEntry>();
-  #sweepAt = 1024;
-  /** Per-account counts of every other account. */
-  readonly #unknownAccounts: LRUCache<string, AccountEntry>;
-  /** Pairs that logged in (unix milliseconds of the last success), exempt from the account cap. */
-  readonly #successes: LRUCache<string, number>;
-  /** Attempts whose password is being checked right now, per pair and per account (never evicted). */
-  readonly #inFlight = new Map<string, number>();
-  readonly #accountsInFlight = new Map<string, number>();
+  readonly #store: LockoutStore;
+  /** Whether checks in flight may settle in another process (a shared store): waiters ask again every POLL_MS. */
+  readonly #shared: boolean;
   /** Attempts waiting for a check in flight to settle: a line per pair (`p` + key) and per account (`a` + key). */
   readonly #waiters = new Map<string, (() => void)[]>();
   readonly #policy: () => LockoutPolicy;
+  readonly #onStoreError: () => 'fail_closed' | 'fail_open';
   readonly #now: () => number;
+  /**
+   * Shared store only: (pair, password) digests that passed the lockout and logged in here within
+   * PASSED_TTL_MS, so the requests of one `docker push` that follow cost no store round trip.
+   */
+  readonly #passed = new LRUCache<string, true>({ max: 10_000, ttl: PASSED_TTL_MS });
+  readonly #passedKey = randomBytes(32);
 
-  constructor(options: { maxEntries: number; policy: () => LockoutPolicy; now?: () => number }) {
+  constructor(options: {
+    /** The state: a store of this process (the default, `max_entries` pairs per table) or one shared by replicas. */
+    store?: LockoutStore;
+    shared?: boolean;
+    maxEntries?: number;
+    policy: () => LockoutPolicy;
+    /** `store.on_store_error` (default fail_closed). */
+    onStoreError?: () => 'fail_closed' | 'fail_open';
+    now?: () => number;
+  }) {
     this.#policy = options.policy;
     this.#now = options.now ?? Date.now;
-    this.#known = new PairTable(options.maxEntries);
-    this.#unknown = new PairTable(options.maxEntries);
-    this.#unknownAccounts = new LRUCache({ max: options.maxEntries });
-    this.#successes = new LRUCache({ max: options.maxEntries });
+    this.#store = options.store ?? new MemoryLockoutStore(options.maxEntries ?? 10_000);
+    this.#shared = options.shared ?? false;
+    this.#onStoreError = options.onStoreError ?? (() => 'fail_closed');
+  }
+
+  /**
+   * Whether this pair logged in here with this very password within PASSED_TTL_MS (a shared
+   * store only; always false with the memory store, whose checks cost nothing). Such a login
+   * needs no store round trip: the lock check was passed moments ago with this password, and a
+   * lock set since can only come from this pair's own wrong passwords, while it holds the right
+   * one. A first right guess is never remembered before it has passed the lock check.
+   */
+  passedRecently(account: string, ip: string | null, password: unknown): boolean {
+    if (!this.#shared) return false;
+    const key = this.#digest(account, ip, password);
+    return key !== undefined && this.#passed.has(key);
+  }
+
+  /** Remembers that this pair logged in with this password past the lock check (shared store only). */
+  passed(account: string, ip: string | null, password: unknown): void {
+    if (!this.#shared) return;
+    const key = this.#digest(account, ip, password);
+    if (key !== undefined) this.#passed.set(key, true);
+  }
+
+  #digest(account: string, ip: string | null, password: unknown): string | undefined {
+    const text =
+      password instanceof Secret ? password.reveal() : typeof password === 'string' ? password : undefined;
+    if (text === undefined) return undefined;
+    const { pair } = keys(account, ip, this.#policy());
+    return createHmac('sha256', this.#passedKey).update(pair).update('\0').update(text).digest('base64url');
+  }
+
+  /** What a login that needs the store gets while it cannot answer. */
+  get onStoreError(): 'fail_closed' | 'fail_open' {
+    return this.#onStoreError();
   }
 
   /** Throws TooManyRequestsError (with the seconds to wait) while the pair is locked. */
-  check(account: string, ip: string | null): void {
-    const wait = this.blocked(account, ip);
+  async check(account: string, ip: string | null): Promise<void> {
+    const wait = await this.blocked(account, ip);
     if (wait > 0) throw new TooManyRequestsError(wait);
   }
 
@@ -146,19 +126,11 @@ export class Lockout {
    * is past `account_max_failures` and this client has no recent success for it. Checks in
    * flight are not looked at (see `reserve`).
    */
-  blocked(account: string, ip: string | null): number {
+  async blocked(account: string, ip: string | null): Promise<number> {
     const policy = this.#policy();
     if (!policy.enabled) return 0;
     const { pair: k, account: a } = keys(account, ip, policy);
-    const now = this.#now();
-    const entry = this.#live(k, policy);
-    if (entry && entry.lockedUntil > now) return Math.ceil((entry.lockedUntil - now) / 1000);
-    if (this.#exempt(k, policy, now)) return 0;
-    const acct = this.#liveAccount(a, now);
-    if (acct && acct.failures >= policy.account_max_failures) {
-      return Math.max(1, Math.ceil((acct.windowEnd - now) / 1000));
-    }
-    return 0;
+    return this.#store.blocked(k, a, policy, this.#now());
   }
 
   /**
@@ -169,10 +141,12 @@ export class Lockout {
    * account has failures left, the attempt waits in line for one of them to settle, then asks
    * again: so however many requests arrive at once, at most `max_failures` passwords of a pair
    * (and `account_max_failures` of an account) are checked before the lock, and a burst of
-   * logins with the right password is served a few at a time instead of being refused. A wait
-   * longer than MAX_WAIT_MS, or behind MAX_WAITING others, is refused. The reservation is given
-   * back by `release` once the attempt is settled (`failure`/`success` first). Undefined when
-   * the lockout is disabled.
+   * logins with the right password is served a few at a time instead of being refused. With a
+   * shared store the checks in flight of every replica count, and a waiter also asks again
+   * every POLL_MS (a check may settle in another replica). A wait longer than MAX_WAIT_MS, or
+   * behind MAX_WAITING others, is refused. The reservation is given back by `release` once the
+   * attempt is settled (`failure`/`success` first). Undefined when the lockout is disabled.
+   * Throws StoreUnavailableError when the store cannot answer.
    */
   async reserve(account: string, ip: string | null): Promise<Reservation | undefined> {
     if (!this.#policy().enabled) return undefined;
@@ -184,14 +158,19 @@ export class Lockout {
     for (;;) {
       const policy = this.#policy();
       if (!policy.enabled) return undefined;
-      let verdict: Reservation | 'pair' | 'account';
+      let verdict: ReserveOutcome;
       try {
-        verdict = this.#tryReserve(k.pair, k.account, policy);
+        verdict = await this.#store.reserve(k.pair, k.account, policy, this.#now());
       } catch (err) {
-        // The next ones waiting are likely refused too: let them find out now, not at their deadline.
         this.#wakeNext(lines.pair);
         this.#wakeNext(lines.account);
         throw err;
+      }
+      if (typeof verdict === 'object' && 'refused' in verdict) {
+        // The next ones waiting are likely refused too: let them find out now, not at their deadline.
+        this.#wakeNext(lines.pair);
+        this.#wakeNext(lines.account);
+        throw new TooManyRequestsError(verdict.refused);
       }
       if (typeof verdict === 'object') {
         // A success may have made room for more than one: the next ones waiting ask too.
@@ -207,36 +186,9 @@ export class Lockout {
         throw new TooManyRequestsError(1);
       }
       // Woken and still no room on the same line (someone else took the slot): back to its head.
-      await this.#settled(line, left, woken === line);
+      await this.#settled(line, this.#shared ? Math.min(left, POLL_MS) : left, woken === line);
       woken = line;
     }
-  }
-
-  /**
-   * A reservation, or which limit ('pair', 'account') has no room while checks are in flight;
-   * throws when refused.
-   */
-  #tryReserve(k: string, a: string, policy: LockoutPolicy): Reservation | 'pair' | 'account' {
-    const now = this.#now();
-    const entry = this.#live(k, policy);
-    if (entry && entry.lockedUntil > now) {
-      throw new TooManyRequestsError(Math.ceil((entry.lockedUntil - now) / 1000));
-    }
-    const failures = entry?.failures ?? 0;
-    const inFlight = this.#inFlight.get(k) ?? 0;
-    const budget = failures < policy.max_failures ? policy.max_failures - failures : 1;
-    if (inFlight >= budget) return 'pair';
-    if (!this.#exempt(k, policy, now)) {
-      const acct = this.#liveAccount(a, now);
-      if (acct && acct.failures >= policy.account_max_failures) {
-        throw new TooManyRequestsError(Math.max(1, Math.ceil((acct.windowEnd - now) / 1000)));
-      }
-      const pending = this.#accountsInFlight.get(a) ?? 0;
-      if ((acct?.failures ?? 0) + pending >= policy.account_max_failures) return 'account';
-    }
-    this.#inFlight.set(k, inFlight + 1);
-    this.#accountsInFlight.set(a, (this.#accountsInFlight.get(a) ?? 0) + 1);
-    return { key: k, account: a };
   }
 
   /**
@@ -266,13 +218,20 @@ export class Lockout {
     this.#waiters.get(key)?.[0]?.();
   }
 
-  /** Gives a reservation back (after its attempt was counted as a failure or a success, or not at all). */
-  release(reservation: Reservation | undefined): void {
+  /**
+   * Gives a reservation back (after its attempt was counted as a failure or a success, or not
+   * at all). Never throws: a reservation the store cannot take back expires after its lease.
+   */
+  async release(reservation: Reservation | undefined): Promise<void> {
     if (!reservation) return;
-    decrement(this.#inFlight, reservation.key);
-    decrement(this.#accountsInFlight, reservation.account);
-    this.#wakeNext(`p${reservation.key}`);
-    this.#wakeNext(`a${reservation.account}`);
+    try {
+      await this.#store.release(reservation);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+    } finally {
+      this.#wakeNext(`p${reservation.key}`);
+      this.#wakeNext(`a${reservation.account}`);
+    }
   }
 
   /**
@@ -280,84 +239,28 @@ export class Lockout {
    * `known`: a backend vouched that the account exists (its count is kept apart from made-up
    * accounts'); a pair once counted as known stays known.
    */
-  failure(account: string, ip: string | null, known = false): boolean {
+  async failure(account: string, ip: string | null, known = false): Promise<boolean> {
     const policy = this.#policy();
     if (!policy.enabled) return false;
     const { pair: k, account: a } = keys(account, ip, policy);
-    const now = this.#now();
-    this.#accountFailure(a, known, policy, now);
-    const wasKnown = this.#known.live(k, policy, now);
-    const entry = wasKnown ??
-      this.#unknown.live(k, policy, now) ?? { failures: 0, lockedUntil: 0, lastFailure: 0 };
-    entry.failures += 1;
-    entry.lastFailure = now;
-    const locks = entry.failures >= policy.max_failures;
-    if (locks) entry.lockedUntil = now + lockSeconds(policy, entry.failures) * 1000;
-    if (known || wasKnown) {
-      this.#unknown.delete(k);
-      this.#known.store(k, entry, policy, now);
-    } else {
-      this.#unknown.store(k, entry, policy, now);
-    }
-    return locks;
+    return this.#store.failure(k, a, known, policy, this.#now());
   }
 
   /**
    * A successful login forgets the pair's failures, and exempts the pair from the account cap
    * for `remember_success` seconds. (The account's count stays: others may still be guessing.)
    */
-  success(account: string, ip: string | null): void {
+  async success(account: string, ip: string | null): Promise<void> {
     const policy = this.#policy();
+    if (!policy.enabled) return;
     const { pair: k } = keys(account, ip, policy);
-    this.#known.delete(k);
-    this.#unknown.delete(k);
-    if (policy.enabled) this.#successes.set(k, this.#now(), { ttl: policy.remember_success * 1000 });
+    await this.#store.success(k, policy, this.#now());
   }
 
-  /** How many pairs are remembered (for tests and the memory bound). */
+  /** How many pairs are remembered (memory store: for tests and the memory bound; else 0). */
   get size(): number {
-    return this.#known.size + this.#unknown.size;
+    return this.#store.size ?? 0;
   }
-
-  #live(k: string, policy: LockoutPolicy): Entry | undefined {
-    const now = this.#now();
-    return this.#known.live(k, policy, now) ?? this.#unknown.live(k, policy, now);
-  }
-
-  /** Whether the pair logged in within `remember_success` (exempt from the account cap). */
-  #exempt(k: string, policy: LockoutPolicy, now: number): boolean {
-    const lastSuccess = this.#successes.get(k);
-    return lastSuccess !== undefined && now - lastSuccess < policy.remember_success * 1000;
-  }
-
-  /** The account's count in the current window, from either class. */
-  #liveAccount(a: string, now: number): AccountEntry | undefined {
-    const entry = this.#knownAccounts.get(a) ?? this.#unknownAccounts.get(a);
-    return entry && now < entry.windowEnd ? entry : undefined;
-  }
-
-  #accountFailure(a: string, known: boolean, policy: LockoutPolicy, now: number): void {
-    const wasKnown = this.#knownAccounts.get(a);
-    let entry = this.#liveAccount(a, now);
-    if (!entry) entry = { failures: 0, windowEnd: now + policy.forget_after * 1000 };
-    entry.failures += 1;
-    if (known || wasKnown) {
-      this.#unknownAccounts.delete(a);
-      this.#knownAccounts.set(a, entry);
-      if (this.#knownAccounts.size >= this.#sweepAt) {
-        for (const [k, e] of this.#knownAccounts) if (now >= e.windowEnd) this.#knownAccounts.delete(k);
-        this.#sweepAt = Math.max(1024, this.#knownAccounts.size * 2);
-      }
-    } else {
-      this.#unknownAccounts.set(a, entry, { ttl: Math.max(1, entry.windowEnd - now) });
-    }
-  }
-}
-
-function decrement(map: Map<string, number>, k: string): void {
-  const left = (map.get(k) ?? 1) - 1;
-  if (left > 0) map.set(k, left);
-  else map.delete(k);
 }
 
 /** The longest an attempt waits for checks in flight to settle before it is refused. */
@@ -365,17 +268,13 @@ const MAX_WAIT_MS = 10_000;
 /** How many attempts of one pair may wait at once; more are refused at once. */
 const MAX_WAITING = 1000;
 
-/** A reserved password check (Lockout.reserve). */
-export interface Reservation {
-  readonly key: string;
-  readonly account: string;
-}
+/** How long a login that passed the lockout is remembered by its replica (shared store only). */
+const PASSED_TTL_MS = 5_000;
 
-/** Seconds of the lock set by the `failures`-th failure (at least `max_failures`). */
-function lockSeconds(policy: LockoutPolicy, failures: number): number {
-  const over = Math.max(0, failures - policy.max_failures);
-  return Math.min(policy.max_backoff, policy.backoff * 2 ** Math.min(over, 40));
-}
+/** How often an attempt waiting on a shared store asks again (a check may settle in another replica). */
+const POLL_MS = 50;
+
+export type { Reservation };
 
 /**
  * The map keys of the account and of the pair. The account is folded the way directories compare
@@ -400,6 +299,10 @@ function keys(account: string, ip: string | null, policy: LockoutPolicy): { pair
  * spelling never gets a locked account in, nor tells whether the password was right.
  * Requests without a password (anonymous, refresh tokens) are not password guesses: they pass.
  * A login the credential cache holds waits for no check in flight, but is refused while locked.
+ *
+ * When the store cannot answer (StoreUnavailableError): a login that needs a password checked
+ * gets 503 with Retry-After under `on_store_error: fail_closed`, or is checked without the
+ * limits under `fail_open`; a login the credential cache holds is served either way.
  */
 export async function withLockout<T extends { readonly account: string }>(
   lockout: Lockout | undefined,
@@ -417,17 +320,49 @@ export async function withLockout<T extends { readonly account: string }>(
   const { account: typed, ip } = attempt;
   // A login the credential cache holds is the right password, not a guess: it waits for no
   // check in flight (a docker push's many token requests), though a lock still holds it back.
+  // While the store cannot answer it is served all the same: no password is checked, so no
+  // guess is made, whatever `on_store_error` says.
   let reservation: Reservation | undefined;
-  if (attempt.cached?.()) lockout.check(typed, ip);
-  else reservation = await lockout.reserve(typed, ip);
+  /** The store could not answer and `on_store_error: fail_open`: the attempt goes uncounted. */
+  let uncounted = false;
+  const cached = attempt.cached?.() === true;
+  // With a shared store, the same pair and password that logged in here moments ago costs no
+  // round trip (a push's several token requests).
+  if (cached && lockout.passedRecently(typed, ip, attempt.password)) return run();
+  if (cached) {
+    try {
+      await lockout.check(typed, ip);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      uncounted = true;
+    }
+  } else {
+    try {
+      reservation = await lockout.reserve(typed, ip);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || lockout.onStoreError === 'fail_closed') throw err;
+      uncounted = true;
+    }
+  }
+  // Once the password was checked its answer stands: a count the store cannot take is lost.
+  const counted = async <R>(step: () => Promise<R>, otherwise: R): Promise<R> => {
+    if (uncounted) return otherwise;
+    try {
+      return await step();
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) return otherwise;
+      throw err;
+    }
+  };
   try {
     const result = await run();
     if (respelled(typed, result.account)) {
-      const wait = lockout.blocked(result.account, ip);
+      const wait = await counted(() => lockout.blocked(result.account, ip), 0);
       if (wait > 0) throw new TooManyRequestsError(wait);
-      lockout.success(result.account, ip);
+      await counted(() => lockout.success(result.account, ip), undefined);
     }
-    lockout.success(typed, ip);
+    await counted(() => lockout.success(typed, ip), undefined);
+    if (!uncounted) lockout.passed(typed, ip, attempt.password);
     return result;
   } catch (err) {
     if (
@@ -436,18 +371,18 @@ export async function withLockout<T extends { readonly account: string }>(
     ) {
       const stored = err instanceof UnauthorizedError ? err.decision?.account : undefined;
       if (stored !== undefined && respelled(typed, stored)) {
-        const wait = lockout.blocked(stored, ip);
-        const locked = lockout.failure(stored, ip, true);
-        lockout.failure(typed, ip, true);
+        const wait = await counted(() => lockout.blocked(stored, ip), 0);
+        const locked = await counted(() => lockout.failure(stored, ip, true), false);
+        await counted(() => lockout.failure(typed, ip, true), false);
         if (locked) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
-      } else if (lockout.failure(typed, ip, stored !== undefined)) {
+      } else if (await counted(() => lockout.failure(typed, ip, stored !== undefined), false)) {
         onLocked?.();
       }
     }
     throw err;
   } finally {
-    lockout.release(reservation);
+    await lockout.release(reservation);
   }
 }
 

@@ -5,6 +5,7 @@ import type { ReadinessProbe } from '../pipeline/health.js';
 import type { Metrics } from '../pipeline/metrics.js';
 import type { Logger } from '../core/log.js';
 import type { Runtime } from '../pipeline/runtime.js';
+import type { Store } from '../store/types.js';
 import type { RecentDecisions } from '../authz/recent-decisions.js';
 import { compileRoutes, mainDispatch, routedApp, type PathEntry } from './dispatch.js';
 import { routeTable } from './routes.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   readonly loginQueue?: LoginQueue;
   /** Readiness, shared with the metrics listener (one log line per change); default: its own. */
   readonly readiness?: ReadinessProbe;
+  /** The store (`store:`): with a shared one, sign-outs and spent login cookies hold across replicas. */
+  readonly store?: Store;
   /** The recent decisions a reload compares (`log.recent_decisions`); absent: none kept. */
   readonly recent?: RecentDecisions;
 }

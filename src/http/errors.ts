@@ -64,6 +64,14 @@ export function mapError(err: unknown): Mapped {
           message: 'authentication backend unavailable, retry later',
           retryAfter: 5,
         };
+      case 'ERR_STORE_UNAVAILABLE':
+        return {
+          status: 503,
+          docker: 'UNAVAILABLE',
+          oauth: 'temporarily_unavailable',
+          message: 'shared state store unavailable, retry later',
+          retryAfter: (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 5,
+        };
       default:
         break;
     }

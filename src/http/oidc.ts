@@ -1,7 +1,14 @@
 import type { Request, Response } from 'express';
 import { RegauthError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { LOGIN_COOKIE, LOGIN_COOKIE_HOST, LOGIN_COOKIE_MAX_AGE, UsedLogins } from '../oidc/login.js';
+import {
+  LOGIN_COOKIE,
+  LOGIN_COOKIE_HOST,
+  LOGIN_COOKIE_MAX_AGE,
+  UsedLogins,
+  type LoginClaims,
+} from '../oidc/login.js';
+import type { Store } from '../store/types.js';
 import { renderErrorPage, renderLoginPage } from '../oidc/page.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath } from '../oidc/session.js';
 import type { Runtime } from '../pipeline/runtime.js';
@@ -16,10 +23,15 @@ export function oidcPages(deps: {
   logger: Logger;
   now: () => number;
   prefix: string;
+  /** The shared store (`store.type: redis`): a login cookie is spent once across replicas. */
+  store?: Store | undefined;
 }): { login: Page; callback: Page } {
   const loginPath = `${deps.prefix}/oidc/login`;
   // Survives config reloads: a cookie spent before a reload stays spent.
-  const used = new UsedLogins();
+  const store = deps.store?.shared ? deps.store : undefined;
+  const used: LoginClaims = store
+    ? { claim: (state, exp, now) => store.mark('oidc-login', state, exp * 1000, now * 1000) }
+    : new UsedLogins();
 
   const loginPage: Page = async (_req, res) => {
     const login = deps.runtime().oidc;

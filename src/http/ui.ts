@@ -66,7 +66,19 @@ export function uiPages(deps: AppDeps & { prefix: string }): {
   const now = deps.now ?? Date.now;
   const browsers = new WeakMap<Runtime, RegistryBrowser>();
   // Survives config reloads: a session signed out before a reload stays signed out.
-  const signedOut = new SignedOutSessions();
+  // With a shared store (several replicas) a sign-out holds on every replica.
+  const local = new SignedOutSessions();
+  const shared = deps.store?.shared ? deps.store : undefined;
+  const signedOut = {
+    has: (session: UiSession, at: number): Promise<boolean> =>
+      shared
+        ? shared.marked('ui-signed-out', session.sid, at * 1000)
+        : Promise.resolve(local.has(session, at)),
+    revoke: async (session: UiSession, at: number): Promise<void> => {
+      if (shared) await shared.mark('ui-signed-out', session.sid, session.expiresAt * 1000, at * 1000);
+      else local.revoke(session, at);
+    },
+  };
 
   const handle =
     (render: (ctx: Ctx) => Promise<string>) =>
@@ -90,7 +102,15 @@ export function uiPages(deps: AppDeps & { prefix: string }): {
       const login = req.headers.authorization === undefined ? runtime.oidc : undefined;
       let session: UiSession | undefined;
       if (login) {
-        const opened = await openSession(req, runtime, login);
+        let opened: Awaited<ReturnType<typeof openSession>>;
+        try {
+          opened = await openSession(req, runtime, login);
+        } catch (err) {
+          // The shared store cannot tell whether the session was signed out: 503, never a guess.
+          const status = fail(res, err);
+          deps.logger.info({ ip, path: req.path, status }, 'registry page');
+          return;
+        }
         if (opened.session === undefined) {
           const status = await startLogin(req, res, runtime, login, opened.present);
           deps.logger.info({ ip, path: req.path.slice(deps.prefix.length), status }, 'registry page');
@@ -133,7 +153,7 @@ export function uiPages(deps: AppDeps & { prefix: string }): {
     const at = Math.floor(now() / 1000);
     const session = await login.sessions.open(value, at);
     return {
-      session: session && !signedOut.has(session, at) ? session : undefined,
+      session: session && !(await signedOut.has(session, at)) ? session : undefined,
       present: value !== undefined,
     };
   }
@@ -251,10 +271,11 @@ export function uiPages(deps: AppDeps & { prefix: string }): {
         req.headers['x-forwarded-for'],
         runtime.config.server.trustedProxies,
       );
-      const { session } = await openSession(req, runtime, login);
       const body = typeof req.body === 'string' ? req.body : '';
       let status = 200;
+      let session: UiSession | undefined;
       try {
+        ({ session } = await openSession(req, runtime, login));
         if (session !== undefined) {
           if (!login.sessions.checkCsrf(session, new URLSearchParams(body).get('csrf'))) {
             throw new CatalogError(
@@ -263,7 +284,7 @@ export function uiPages(deps: AppDeps & { prefix: string }): {
               'the sign-out form has expired; reload the page and sign out again',
             );
           }
-          signedOut.revoke(session, Math.floor(now() / 1000));
+          await signedOut.revoke(session, Math.floor(now() / 1000));
         }
         res.setHeader('Set-Cookie', sessionCookie(deps.prefix, '', 0, secure(runtime)));
         send(res, 200, renderSignedOut(paths));

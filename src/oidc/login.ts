@@ -25,13 +25,20 @@ export const NOT_STARTED_HERE =
 /** More logins finished within 10 minutes than this, in one process: new ones are refused (503). */
 const MAX_REMEMBERED_LOGINS = 100_000;
 
+/** Where the states of finished logins are remembered: this process (UsedLogins) or a shared store. */
+export interface LoginClaims {
+  /** Marks `state` used until `expiresAt` (Unix seconds); false when it already was. */
+  claim(state: string, expiresAt: number, now: number): boolean | Promise<boolean>;
+}
+
 /**
  * The states of finished logins, remembered until their cookie expires, so that one login
  * cookie yields one app password (a second code obtained for the same state is refused). Kept
- * in memory by the HTTP layer across config reloads; one process only (with several replicas
- * a cookie could be spent once on each).
+ * in memory by the HTTP layer across config reloads; one process only: with several replicas
+ * the HTTP layer uses the shared store instead (`store.type: redis`), else a cookie could be
+ * spent once on each.
  */
-export class UsedLogins {
+export class UsedLogins implements LoginClaims {
   readonly #expires = new Map<string, number>();
 
   /** Marks `state` used until `expiresAt` (Unix seconds); false when it already was. */
@@ -152,7 +159,7 @@ export class OidcLogin {
     query: string,
     cookie: string | undefined,
     now: number,
-    used: UsedLogins = new UsedLogins(),
+    used: LoginClaims = new UsedLogins(),
   ): Promise<LoginResult | UiLoginResult> {
     const params = new URLSearchParams(query);
     const error = params.get('error');
@@ -214,7 +221,7 @@ export class OidcLogin {
     }
     // After the provider accepted the code (synchronously up to issuing): of two callbacks with
     // one cookie, only the first gets an app password.
-    if (!used.claim(checks.state, checks.exp, now)) {
+    if (!(await used.claim(checks.state, checks.exp, now))) {
       throw new BadRequestError('this sign-in has already been used; start again at /oidc/login');
     }
     const labels = labelsFrom(claims, this.#config.labelClaims);

@@ -107,8 +107,8 @@ export class UiSessions {
 /**
  * Sessions signed out before they expired, remembered until then, so that a copy of the cookie
  * (a second browser tab, something that logged it) no longer opens the page. Kept in memory by
- * the HTTP layer across config reloads; one process only (with several replicas, a sign-out
- * holds only on the replica that received it; the session still ends at its expiry).
+ * the HTTP layer across config reloads; one process only: with several replicas the HTTP layer
+ * keeps sign-outs in the shared store instead (`store.type: redis`).
  */
 export class SignedOutSessions {
   readonly #expires = new Map<string, number>();

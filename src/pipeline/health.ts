@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.js';
+import type { Store } from '../store/types.js';
 import type { Runtime } from './runtime.js';
 
 /** One readiness check's result: `ok`, or why not (never a secret). */
@@ -35,7 +36,7 @@ function expiredCertificate(runtime: Runtime, nowMs: number): string | undefined
  */
 export async function readiness(
   runtime: Runtime | undefined,
-  options: { timeoutMs?: number; now?: () => number } = {},
+  options: { timeoutMs?: number; now?: () => number; store?: Store } = {},
 ): Promise<Readiness> {
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 2_000;
@@ -61,6 +62,16 @@ export async function readiness(
     if (expired) checks['signing_key'] = expired;
   }
 
+  // A shared store (Redis) that cannot answer: logins that need the lockout are refused (or go
+  // unlimited, `on_store_error`), so this replica is not ready; the reason says which.
+  const store = options.store;
+  const storeCheck =
+    store && store.shared
+      ? withTimeout(store.ping(), timeoutMs).then(
+          () => 'ok',
+          (err: unknown) => (err instanceof Error ? err.message : String(err)),
+        )
+      : undefined;
   await Promise.all(
     runtime.authenticators.map(async (authenticator) => {
       if (!authenticator.check) return;
@@ -70,6 +81,7 @@ export async function readiness(
       );
     }),
   );
+  if (storeCheck) checks['store'] = await storeCheck;
   return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
 }
 
@@ -91,11 +103,11 @@ export interface ReadinessProbe {
  * name an internal address); the reasons go to the log, once per change (probes come every few
  * seconds), and in full to the metrics listener's `/readyz`.
  */
-export function readinessProbe(logger: Logger): ReadinessProbe {
+export function readinessProbe(logger: Logger, options: { store?: Store } = {}): ReadinessProbe {
   let last = 'ok';
   return {
     async probe(runtime) {
-      const result = await readiness(runtime);
+      const result = await readiness(runtime, options.store ? { store: options.store } : {});
       const failing = result.ready ? 'ok' : JSON.stringify(result.checks);
       if (failing !== last) {
         if (result.ready) logger.info('ready again: every readiness check passes');

@@ -29,6 +29,10 @@ export interface Metrics {
   readonly loginQueuePending: Gauge;
   /** Logins turned away by the login queue: `full` (503) or `per_client` (429). */
   readonly loginQueueRejections: Counter<'reason'>;
+  /** 1 while the store (`store:`) answers, 0 while it cannot (Redis down or slow). */
+  readonly storeUp: Gauge;
+  /** Store operations that failed or timed out, by operation. */
+  readonly storeErrors: Counter<'operation'>;
   /** Counts one token request in `tokenRequests` and `tokenDuration` (the token path's shortcut). */
   countTokenRequest(outcome: string, grantType: string, seconds: number): void;
 }
@@ -104,6 +108,17 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     loginQueuePending: new Gauge({
       name: 'regauth_login_queue_pending',
       help: 'Uncached logins in flight (waiting for or having their password checked), at most login_queue.max_pending',
+      registers,
+    }),
+    storeUp: new Gauge({
+      name: 'regauth_store_up',
+      help: 'Whether the store (store:) answers: 1 yes, 0 no (Redis unreachable or slower than store.timeout_ms); the memory store is always 1',
+      registers,
+    }),
+    storeErrors: new Counter({
+      name: 'regauth_store_errors_total',
+      help: 'Store operations that failed or timed out, by operation (reserve, failure, success, release, blocked, mark, marked, ping)',
+      labelNames: ['operation'],
       registers,
     }),
     loginQueueRejections: new Counter({

@@ -14,6 +14,8 @@ import { createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runti
 import { registryAuthBlock, registryTrustFiles } from '../token/registry-block.js';
 import { HeldNotices, serviceLoader } from './load.js';
 import { Reloader } from './reload.js';
+import { createStore } from '../store/create.js';
+import type { Store } from '../store/types.js';
 
 export interface ServiceOptions {
   readonly configFile: string;
@@ -65,6 +67,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     ...options.runtimeDeps,
     instrument: (a) => instrumentAuthenticator(options.runtimeDeps?.instrument?.(a) ?? a, metrics),
   };
+  const store = openStore(first, log, metrics);
   const recent = new RecentDecisions(first.log.recent_decisions);
   const watchedFiles = (config: Config) => [configFile, ...config.files];
   const runtimes = new Reloader(createRuntime(first, runtimeDeps), {
@@ -76,15 +79,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     metrics,
     recent,
   });
-  const readiness = readinessProbe(log);
-  const listeners = await startListeners(first, options, {
-    runtime: () => runtimes.current,
-    logger: log,
-    metrics,
-    readiness,
-    recent,
-    ...requestGuards(first, () => runtimes.current, metrics),
-  });
+  const readiness = readinessProbe(log, { store });
+  let listeners: Listeners;
+  try {
+    listeners = await startListeners(first, options, {
+      runtime: () => runtimes.current,
+      logger: log,
+      metrics,
+      readiness,
+      recent,
+      store,
+      ...requestGuards(() => runtimes.current, metrics, store),
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   logStartup(log, first, listeners.server.url, loader.createdDevKey);
   runtimes.whenSwapped((config) => applyConnectionLimits(listeners.server.server, config));
   const watcher =
@@ -109,19 +119,41 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       watcher?.close();
       await Promise.all([listeners.server.close(graceMs), listeners.metricsServer?.close()]);
       await runtimes.close();
+      await store.close();
     },
   };
 }
 
+/**
+ * The store (`store:`) the lockout and the pages' shared state use: in memory, or Redis shared by
+ * the replicas; its health goes to the log and to `regauth_store_up`.
+ */
+function openStore(first: Config, log: Logger, metrics: Metrics): Store {
+  const store = createStore(first.store, {
+    maxEntries: first.lockout.max_entries,
+    onStatus: (problem) => {
+      metrics.storeUp.set(problem === undefined ? 1 : 0);
+      if (problem === undefined) log.info({ store: first.store.type }, 'the store answers');
+      else
+        log.warn({ store: first.store.type, problem }, 'the store cannot answer; see store.on_store_error');
+    },
+    onError: (operation) => metrics.storeErrors.inc({ operation }),
+  });
+  metrics.storeUp.set(store.problem() === undefined ? 1 : 0);
+  return store;
+}
+
 /** The request guards, process-wide: they survive reloads and read their policy from the current config. */
 function requestGuards(
-  first: Config,
   current: () => Runtime,
   metrics: Metrics,
+  store: Store,
 ): { lockout: Lockout; loginQueue: LoginQueue } {
   const lockout = new Lockout({
-    maxEntries: first.lockout.max_entries,
+    store: store.lockout,
+    shared: store.shared,
     policy: () => current().config.lockout,
+    onStoreError: () => current().config.store.onStoreError,
   });
   const loginQueue = new LoginQueue({
     policy: () => current().config.login_queue,

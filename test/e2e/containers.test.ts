@@ -451,7 +451,7 @@ describe('compose/compose.yml as shipped', { timeout: 300_000 }, () => {
     expect(logout.code, logout.stderr).toBe(0);
   });
 
-  test('--scale regauth=3 behind HAProxy: every replica serves, and a push works', async () => {
+  test('--scale regauth=3 behind HAProxy: every replica serves, a push works, the lockout is shared', async () => {
     progress('docker-compose up -d --scale regauth=3');
     // Back to config.yml (alice), three replicas.
     await composeOk(['up', '-d', '--scale', 'regauth=3']);
@@ -489,6 +489,23 @@ describe('compose/compose.yml as shipped', { timeout: 300_000 }, () => {
     await docker().dockerOk(['rmi', 'localhost/alice/scaled:1']);
     const pull = await cli(['pull', 'localhost/alice/scaled:1']);
     expect(pull.code, pull.stderr).toBe(0);
+
+    // The lockout holds for the service: the replicas share their counts in the compose file's
+    // Redis, so max_failures (5) wrong passwords spread by HAProxy over the three lock admin for
+    // this client; per replica, no replica would have seen more than two.
+    const lockId = `lock-${randomBytes(6).toString('hex')}`;
+    const auth = (password: string) =>
+      https(`/auth?service=localhost&client_id=${lockId}`, { authorization: basic('admin', password) });
+    const failed: number[] = [];
+    for (let i = 0; i < 5; i++) failed.push((await auth(`wrong-${i}`)).status);
+    expect(failed).toEqual([401, 401, 401, 401, 401]);
+    expect((await auth('change-me')).status).toBe(429);
+    let spread = 0;
+    for (const id of replicas) {
+      const logs = await docker().docker(['logs', id]);
+      if ((logs.stdout + logs.stderr).includes(lockId)) spread++;
+    }
+    expect(spread).toBeGreaterThanOrEqual(2);
   });
 
   test('docker-compose down -v leaves nothing of the project', async () => {

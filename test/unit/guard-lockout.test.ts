@@ -22,9 +22,9 @@ function setUp(policy: Partial<LockoutPolicy> = {}, maxEntries = 100) {
 }
 
 /** Seconds the pair must wait, or 0 when it may try. */
-function wait(lockout: Lockout, account: string, ip: string | null): number {
+async function wait(lockout: Lockout, account: string, ip: string | null): Promise<number> {
   try {
-    lockout.check(account, ip);
+    await lockout.check(account, ip);
     return 0;
   } catch (err) {
     expect(err).toBeInstanceOf(TooManyRequestsError);
@@ -33,90 +33,91 @@ function wait(lockout: Lockout, account: string, ip: string | null): number {
 }
 
 describe('Lockout', () => {
-  test('the first max_failures - 1 failures do not lock; then the delay doubles up to the cap', () => {
+  test('the first max_failures - 1 failures do not lock; then the delay doubles up to the cap', async () => {
     const { lockout, clock } = setUp();
     const waits: number[] = [];
     const locked: boolean[] = [];
     for (let i = 0; i < 8; i++) {
-      locked.push(lockout.failure('alice', '10.0.0.1'));
-      waits.push(wait(lockout, 'alice', '10.0.0.1'));
+      locked.push(await lockout.failure('alice', '10.0.0.1'));
+      waits.push(await wait(lockout, 'alice', '10.0.0.1'));
       clock.now += waits.at(-1)! * 1000; // wait it out, then fail again
     }
     expect(locked).toEqual([false, false, true, true, true, true, true, true]);
     expect(waits).toEqual([0, 0, 2, 4, 8, 16, 30, 30]);
   });
 
-  test('Retry-After counts down while the pair is locked', () => {
+  test('Retry-After counts down while the pair is locked', async () => {
     const { lockout, clock } = setUp();
-    for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.1');
-    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+    for (let i = 0; i < 3; i++) await lockout.failure('alice', '10.0.0.1');
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(2);
     clock.now += 1500;
-    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(1);
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(1);
     clock.now += 500;
-    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(0);
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(0);
   });
 
   test.each([
     ['the same account from another address', 'alice', '10.0.0.2'],
     ['another account from the same address', 'bob', '10.0.0.1'],
     ['the same account with an unknown address', 'alice', null],
-  ])('%s is not slowed', (_name, account, ip) => {
+  ])('%s is not slowed', async (_name, account, ip) => {
     const { lockout } = setUp();
-    for (let i = 0; i < 5; i++) lockout.failure('alice', '10.0.0.1');
-    expect(wait(lockout, 'alice', '10.0.0.1')).toBeGreaterThan(0);
-    expect(wait(lockout, account, ip)).toBe(0);
+    for (let i = 0; i < 5; i++) await lockout.failure('alice', '10.0.0.1');
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBeGreaterThan(0);
+    expect(await wait(lockout, account, ip)).toBe(0);
   });
 
-  test('a success forgets the failures', () => {
+  test('a success forgets the failures', async () => {
     const { lockout } = setUp();
-    lockout.failure('alice', '10.0.0.1');
-    lockout.failure('alice', '10.0.0.1');
-    lockout.success('alice', '10.0.0.1');
-    expect(lockout.failure('alice', '10.0.0.1')).toBe(false);
-    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(0);
+    await lockout.failure('alice', '10.0.0.1');
+    await lockout.failure('alice', '10.0.0.1');
+    await lockout.success('alice', '10.0.0.1');
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(0);
   });
 
-  test('failures are forgotten forget_after seconds after the last one', () => {
+  test('failures are forgotten forget_after seconds after the last one', async () => {
     const { lockout, clock } = setUp();
-    lockout.failure('alice', '10.0.0.1');
-    lockout.failure('alice', '10.0.0.1');
+    await lockout.failure('alice', '10.0.0.1');
+    await lockout.failure('alice', '10.0.0.1');
     clock.now += 600_000;
-    expect(lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
   });
 
-  test('keys cannot collide through separators', () => {
+  test('keys cannot collide through separators', async () => {
     const { lockout } = setUp();
-    for (let i = 0; i < 3; i++) lockout.failure('a:b', 'c');
-    expect(wait(lockout, 'a', 'b:c')).toBe(0);
+    for (let i = 0; i < 3; i++) await lockout.failure('a:b', 'c');
+    expect(await wait(lockout, 'a', 'b:c')).toBe(0);
   });
 
-  test('memory is bounded: max_entries counting pairs and max_entries locked pairs', () => {
+  test('memory is bounded: max_entries counting pairs and max_entries locked pairs', async () => {
     const { lockout } = setUp({}, 50);
-    for (let i = 0; i < 1000; i++) lockout.failure(`user${i}`, '10.0.0.1');
+    for (let i = 0; i < 1000; i++) await lockout.failure(`user${i}`, '10.0.0.1');
     expect(lockout.size).toBe(50);
-    for (let i = 0; i < 1000; i++) for (let f = 0; f < 3; f++) lockout.failure(`locked${i}`, '10.0.0.1');
+    for (let i = 0; i < 1000; i++)
+      for (let f = 0; f < 3; f++) await lockout.failure(`locked${i}`, '10.0.0.1');
     expect(lockout.size).toBeLessThanOrEqual(100);
     // The 50 most recent locks are kept; older ones made room.
-    expect(wait(lockout, 'locked999', '10.0.0.1')).toBe(2);
-    expect(wait(lockout, 'locked950', '10.0.0.1')).toBe(2);
-    expect(wait(lockout, 'locked949', '10.0.0.1')).toBe(0);
+    expect(await wait(lockout, 'locked999', '10.0.0.1')).toBe(2);
+    expect(await wait(lockout, 'locked950', '10.0.0.1')).toBe(2);
+    expect(await wait(lockout, 'locked949', '10.0.0.1')).toBe(0);
   });
 
-  test('a flood of failures for made-up accounts cannot push a lock out of the table', () => {
+  test('a flood of failures for made-up accounts cannot push a lock out of the table', async () => {
     const { lockout } = setUp({}, 50);
-    for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.9');
-    expect(wait(lockout, 'alice', '10.0.0.9')).toBe(2);
-    for (let i = 0; i < 500; i++) lockout.failure(`nouser${i}`, '10.0.0.9');
-    expect(wait(lockout, 'alice', '10.0.0.9')).toBe(2);
+    for (let i = 0; i < 3; i++) await lockout.failure('alice', '10.0.0.9');
+    expect(await wait(lockout, 'alice', '10.0.0.9')).toBe(2);
+    for (let i = 0; i < 500; i++) await lockout.failure(`nouser${i}`, '10.0.0.9');
+    expect(await wait(lockout, 'alice', '10.0.0.9')).toBe(2);
   });
 
   test.each(['ALICE', 'Alice ', ' alice', 'ａｌｉｃｅ', 'alice\t'])(
     "the spelling %j shares alice's count (directories match it to alice)",
-    (spelling) => {
+    async (spelling) => {
       const { lockout } = setUp();
-      for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.1');
-      expect(wait(lockout, spelling, '10.0.0.1')).toBe(2);
-      expect(wait(lockout, spelling, '10.0.0.2')).toBe(0);
+      for (let i = 0; i < 3; i++) await lockout.failure('alice', '10.0.0.1');
+      expect(await wait(lockout, spelling, '10.0.0.1')).toBe(2);
+      expect(await wait(lockout, spelling, '10.0.0.2')).toBe(0);
     },
   );
 
@@ -130,20 +131,20 @@ describe('Lockout', () => {
     await Promise.resolve();
     expect(fourth.settled).toBe(false);
     // Another pair is not slowed.
-    lockout.release(await lockout.reserve('alice', '10.0.0.2'));
+    await lockout.release(await lockout.reserve('alice', '10.0.0.2'));
     // A success frees its slot: the waiting attempt goes ahead.
-    lockout.success('alice', '10.0.0.1');
-    lockout.release(held[0]);
+    await lockout.success('alice', '10.0.0.1');
+    await lockout.release(held[0]);
     await queued;
     expect(fourth.r).toMatchObject({ account: 'alice' });
     // Three failures lock the pair: attempts still waiting are refused.
     const refused = lockout.reserve('alice', '10.0.0.1');
     for (const r of [held[1], held[2], fourth.r]) {
-      lockout.failure('alice', '10.0.0.1');
-      lockout.release(r);
+      await lockout.failure('alice', '10.0.0.1');
+      await lockout.release(r);
     }
     await expect(refused).rejects.toBeInstanceOf(TooManyRequestsError);
-    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(2);
     // After the lock, one check at a time.
     clock.now += 2000;
     const one = await lockout.reserve('alice', '10.0.0.1');
@@ -153,7 +154,7 @@ describe('Lockout', () => {
       .then((r) => Object.assign(second, { settled: true, r }));
     await Promise.resolve();
     expect(second.settled).toBe(false);
-    lockout.release(one);
+    await lockout.release(one);
     await next;
     expect(second.r).toMatchObject({ account: 'alice' });
   });
@@ -164,8 +165,8 @@ describe('Lockout', () => {
     const waiting = Array.from({ length: 1000 }, () => lockout.reserve('alice', '10.0.0.1'));
     await expect(lockout.reserve('alice', '10.0.0.1')).rejects.toBeInstanceOf(TooManyRequestsError);
     for (const r of held) {
-      lockout.failure('alice', '10.0.0.1');
-      lockout.release(r);
+      await lockout.failure('alice', '10.0.0.1');
+      await lockout.release(r);
     }
     const settled = await Promise.allSettled(waiting);
     expect(settled.every((w) => w.status === 'rejected' && w.reason instanceof TooManyRequestsError)).toBe(
@@ -173,10 +174,10 @@ describe('Lockout', () => {
     );
   });
 
-  test('disabled: nothing is counted or refused', () => {
+  test('disabled: nothing is counted or refused', async () => {
     const { lockout } = setUp({ enabled: false });
-    for (let i = 0; i < 10; i++) expect(lockout.failure('alice', '10.0.0.1')).toBe(false);
-    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(0);
+    for (let i = 0; i < 10; i++) expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(0);
   });
 });
 
@@ -249,7 +250,7 @@ describe('withLockout', () => {
     expect(lockout.size).toBeLessThanOrEqual(101);
     // alice's third failure still locks her pair.
     await expect(withLockout(lockout, attempt, wrongPassword)).rejects.toBeInstanceOf(UnauthorizedError);
-    expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(2);
   });
 
   test('a login the credential cache holds (the right password) waits for no check in flight, but a lock holds it back', async () => {
@@ -263,8 +264,8 @@ describe('withLockout', () => {
     ]);
     expect(answered).toEqual({ account: 'alice' });
     for (const r of held) {
-      lockout.failure('alice', '10.0.0.1');
-      lockout.release(r);
+      await lockout.failure('alice', '10.0.0.1');
+      await lockout.release(r);
     }
     await expect(withLockout(lockout, cached, ok)).rejects.toBeInstanceOf(TooManyRequestsError);
   });
@@ -294,13 +295,13 @@ describe('withLockout', () => {
     test('its failures count on the stored account', async () => {
       const { lockout } = setUp();
       for (let i = 0; i < 3; i++) await expect(withLockout(lockout, alias, deniedAsAlice)).rejects.toThrow();
-      expect(wait(lockout, 'alice', '10.0.0.1')).toBe(2);
-      expect(wait(lockout, 'alice@example.org', '10.0.0.1')).toBe(2);
+      expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(2);
+      expect(await wait(lockout, 'alice@example.org', '10.0.0.1')).toBe(2);
     });
 
     test('while the stored account is locked, the answer is 429 whether the password was right or wrong', async () => {
       const { lockout } = setUp();
-      for (let i = 0; i < 3; i++) lockout.failure('alice', '10.0.0.1', true);
+      for (let i = 0; i < 3; i++) await lockout.failure('alice', '10.0.0.1', true);
       await expect(
         withLockout(lockout, alias, () => Promise.resolve({ account: 'alice' })),
       ).rejects.toBeInstanceOf(TooManyRequestsError);
@@ -349,7 +350,7 @@ describe('clientKey', () => {
     expect(clientKey(ip, prefix)).toBe(expected);
   });
 
-  test('no address is its own client', () => {
+  test('no address is its own client', async () => {
     expect(clientKey(null, 64)).toBe('');
   });
 });
@@ -361,21 +362,21 @@ describe('account_max_failures', () => {
     const b = await lockout.reserve('alice', '10.0.1.2');
     const third = lockout.reserve('alice', '10.0.1.3');
     const fourth = lockout.reserve('alice', '10.0.1.4');
-    lockout.success('alice', '10.0.1.1');
-    lockout.release(a);
+    await lockout.success('alice', '10.0.1.1');
+    await lockout.release(a);
     const admitted = await third;
     expect(admitted).toMatchObject({ account: 'alice' });
-    lockout.success('alice', '10.0.1.2');
-    lockout.release(b);
+    await lockout.success('alice', '10.0.1.2');
+    await lockout.release(b);
     await expect(fourth).resolves.toMatchObject({ account: 'alice' });
-    lockout.release(admitted);
+    await lockout.release(admitted);
   });
 
   test('a slot of the account freed while the first in line waits for its own pair goes to the next', async () => {
     const { lockout } = setUp({ account_max_failures: 5 });
     // 10.0.2.2 has two failures: one check at a time left for it, and the account has 2 + 3 in flight.
-    lockout.failure('alice', '10.0.2.2', true);
-    lockout.failure('alice', '10.0.2.2', true);
+    await lockout.failure('alice', '10.0.2.2', true);
+    await lockout.failure('alice', '10.0.2.2', true);
     const mine = await lockout.reserve('alice', '10.0.2.2');
     const [a, b] = [await lockout.reserve('alice', '10.0.2.1'), await lockout.reserve('alice', '10.0.2.1')];
     // First held back by its pair, then one held back by the account.
@@ -389,28 +390,28 @@ describe('account_max_failures', () => {
       accountBound.done = true;
       return r;
     });
-    lockout.success('alice', '10.0.2.1');
-    lockout.release(a);
+    await lockout.success('alice', '10.0.2.1');
+    await lockout.release(a);
     await new Promise((r) => setTimeout(r, 20));
     expect(accountBound.done).toBe(true);
     expect(pairBound.done).toBe(false);
-    for (const r of [b, mine, await third]) lockout.release(r);
+    for (const r of [b, mine, await third]) await lockout.release(r);
     await new Promise((r) => setTimeout(r, 20));
     expect(pairBound.done).toBe(true);
   });
 
   test('failures from many clients add up; past the cap new clients wait for the window, recent ones do not', async () => {
     const { lockout, clock } = setUp({ account_max_failures: 4, forget_after: 600 });
-    lockout.success('alice', '10.0.0.99');
+    await lockout.success('alice', '10.0.0.99');
     for (let i = 0; i < 4; i++) {
-      lockout.release(await lockout.reserve('alice', `10.0.1.${i}`));
-      lockout.failure('alice', `10.0.1.${i}`, true);
+      await lockout.release(await lockout.reserve('alice', `10.0.1.${i}`));
+      await lockout.failure('alice', `10.0.1.${i}`, true);
     }
     await expect(lockout.reserve('alice', '10.0.2.1')).rejects.toBeInstanceOf(TooManyRequestsError);
-    lockout.release(await lockout.reserve('alice', '10.0.0.99'));
-    lockout.release(await lockout.reserve('bob', '10.0.2.1'));
+    await lockout.release(await lockout.reserve('alice', '10.0.0.99'));
+    await lockout.release(await lockout.reserve('bob', '10.0.2.1'));
     clock.now += 600_000;
-    lockout.release(await lockout.reserve('alice', '10.0.2.1'));
+    await lockout.release(await lockout.reserve('alice', '10.0.2.1'));
   });
 
   test('checks in flight for the account count as well: a third client waits, and is refused once they failed', async () => {
@@ -418,10 +419,10 @@ describe('account_max_failures', () => {
     const a = await lockout.reserve('alice', '10.0.1.1');
     const b = await lockout.reserve('alice', '10.0.1.2');
     const third = lockout.reserve('alice', '10.0.1.3');
-    lockout.failure('alice', '10.0.1.1', true);
-    lockout.release(a);
-    lockout.failure('alice', '10.0.1.2', true);
-    lockout.release(b);
+    await lockout.failure('alice', '10.0.1.1', true);
+    await lockout.release(a);
+    await lockout.failure('alice', '10.0.1.2', true);
+    await lockout.release(b);
     await expect(third).rejects.toBeInstanceOf(TooManyRequestsError);
   });
 });

@@ -52,3 +52,33 @@ test('a reload that changes a key applied only at start warns, naming the key an
     await service.close(100);
   }
 });
+
+test('store: its connection applies at start only (a reload warns); on_store_error applies at once', async () => {
+  const keys = await writeSigningKey(tmp.dir);
+  const configFile = join(tmp.dir, 'store.yml');
+  const config = (store: string) =>
+    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\nstore: ${store}\n`;
+  writeFileSync(configFile, config('{type: memory}'));
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watch: false,
+  });
+  try {
+    const warned = () =>
+      log.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l['level'] === 40)
+        .map((l) => l['key']);
+    writeFileSync(configFile, config('{type: memory, on_store_error: fail_open}'));
+    await service.reload();
+    expect(service.runtime().config.store.onStoreError).toBe('fail_open');
+    expect(warned()).toEqual([]);
+    writeFileSync(configFile, config('{type: redis, url: "redis://127.0.0.1:9/0"}'));
+    await service.reload();
+    expect(warned()).toEqual(['store']);
+  } finally {
+    await service.close(100);
+  }
+});

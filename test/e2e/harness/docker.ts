@@ -280,9 +280,10 @@ export interface BaseImageNames {
   node: string;
   /** FROM of compose/ldap/Dockerfile. */
   debian: string;
-  /** image: of the compose services `registry` and `haproxy`. */
+  /** image: of the compose services `registry`, `haproxy` and `redis`. */
   registry: string;
   haproxy: string;
+  redis: string;
 }
 
 export function baseImageNames(): BaseImageNames {
@@ -295,13 +296,14 @@ export function baseImageNames(): BaseImageNames {
   };
   const registry = compose.services['registry']?.image;
   const haproxy = compose.services['haproxy']?.image;
-  if (!node || !debian || !registry || !haproxy) {
+  const redis = compose.services['redis']?.image;
+  if (!node || !debian || !registry || !haproxy || !redis) {
     throw new Error(
       `cannot read the base image names (Dockerfile ARG NODE_IMAGE=${node}, compose/ldap/Dockerfile FROM ${debian}, ` +
-        `compose.yml registry ${registry}, haproxy ${haproxy})`,
+        `compose.yml registry ${registry}, haproxy ${haproxy}, redis ${redis})`,
     );
   }
-  return { node, debian, registry, haproxy };
+  return { node, debian, registry, haproxy, redis };
 }
 
 /**
@@ -310,7 +312,8 @@ export function baseImageNames(): BaseImageNames {
  *   extra CA certificates (/usr/local/share/ca-certificates), tagged as compose/ldap's FROM;
  * - Node and npm from the npm registry's packages on top, with the `node` user (uid 1000),
  *   tagged as the Dockerfile's NODE_IMAGE;
- * - stand-ins for registry:2 and haproxy from Debian's packages, tagged as compose.yml names them.
+ * - stand-ins for registry:2, haproxy and redis from Debian's packages, tagged as compose.yml
+ *   names them.
  */
 export async function ensureBaseImages(engine: DockerEngine): Promise<BaseImageNames> {
   const names = baseImageNames();
@@ -318,6 +321,7 @@ export async function ensureBaseImages(engine: DockerEngine): Promise<BaseImageN
   if ((await imageLabel(engine, names.node)) === undefined) await buildNode(engine, names.node);
   await standIn(engine, names.registry, join(IMAGES_DIR, 'registry'), 'host');
   await standIn(engine, names.haproxy, join(IMAGES_DIR, 'haproxy'), 'host');
+  await standIn(engine, names.redis, join(IMAGES_DIR, 'redis'), 'host');
   return names;
 }
 

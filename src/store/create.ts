@@ -1,0 +1,27 @@
+import type { StoreConfig } from './config.js';
+import { MemoryStore } from './memory.js';
+import { RedisStore } from './redis.js';
+import type { Store } from './types.js';
+
+/** The store `store:` names. */
+export function createStore(
+  config: StoreConfig,
+  options: {
+    /** `lockout.max_entries` (memory only). */
+    maxEntries: number;
+    onStatus?: (problem: string | undefined) => void;
+    onError?: (operation: string) => void;
+  },
+): Store {
+  if (config.type === 'memory') return new MemoryStore({ maxEntries: options.maxEntries });
+  return new RedisStore({
+    url: config.url,
+    username: config.username,
+    password: config.password,
+    caPem: config.caPem,
+    keyPrefix: config.keyPrefix,
+    timeoutMs: config.timeoutMs,
+    ...(options.onStatus ? { onStatus: options.onStatus } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+}

@@ -1,0 +1,335 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  RESERVATION_LEASE_MS,
+  StoreUnavailableError,
+  type LimitPolicy,
+  type LockoutStore,
+  type Reservation,
+  type ReserveOutcome,
+  type Store,
+} from './types.js';
+
+/**
+ * The lockout's steps as Lua scripts: Redis runs each one whole before any other command, so a
+ * step is atomic across every replica. Times are Unix milliseconds from the caller (replicas'
+ * clocks must agree, as NTP keeps them; they already must for tokens' `exp`).
+ *
+ * Keys of a pair: its hash (`f` failures, `l` locked until) living `forget_after` after the last
+ * failure (or until the lock ends), its checks in flight (a sorted set of reservation ids scored
+ * by when their lease ends, so a replica that dies mid-check frees its slot after the lease),
+ * and its recent success (living `remember_success`). Keys of an account: its hash (`f`
+ * failures, `w` end of the window) and its checks in flight.
+ */
+const RESERVE = `
+local now = tonumber(ARGV[1])
+local maxf = tonumber(ARGV[2])
+local amax = tonumber(ARGV[3])
+local lease = tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local e = redis.call('HMGET', KEYS[1], 'f', 'l')
+local f = tonumber(e[1]) or 0
+local l = tonumber(e[2]) or 0
+if l > now then return {1, l - now} end
+local budget = 1
+if f < maxf then budget = maxf - f end
+if redis.call('ZCARD', KEYS[2]) >= budget then return {2, 0} end
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  local a = redis.call('HMGET', KEYS[3], 'f', 'w')
+  local af = tonumber(a[1]) or 0
+  local w = tonumber(a[2]) or 0
+  if w <= now then af = 0 end
+  if af >= amax then return {1, w - now} end
+  if af + redis.call('ZCARD', KEYS[4]) >= amax then return {3, 0} end
+end
+redis.call('ZADD', KEYS[2], now + lease, ARGV[4])
+redis.call('PEXPIRE', KEYS[2], lease)
+redis.call('ZADD', KEYS[4], now + lease, ARGV[4])
+redis.call('PEXPIRE', KEYS[4], lease)
+return {0, 0}
+`;
+
+const BLOCKED = `
+local now = tonumber(ARGV[1])
+local l = tonumber(redis.call('HGET', KEYS[1], 'l')) or 0
+if l > now then return l - now end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local a = redis.call('HMGET', KEYS[3], 'f', 'w')
+local af = tonumber(a[1]) or 0
+local w = tonumber(a[2]) or 0
+if w > now and af >= tonumber(ARGV[2]) then return math.max(1, w - now) end
+return 0
+`;
+
+const FAILURE = `
+local now = tonumber(ARGV[1])
+local maxf = tonumber(ARGV[2])
+local forget = tonumber(ARGV[5])
+local w = tonumber(redis.call('HGET', KEYS[2], 'w')) or 0
+if w <= now then
+  redis.call('DEL', KEYS[2])
+  w = now + forget
+  redis.call('HSET', KEYS[2], 'w', w)
+end
+redis.call('HINCRBY', KEYS[2], 'f', 1)
+redis.call('PEXPIRE', KEYS[2], math.max(1, math.floor(w - now)))
+local f = redis.call('HINCRBY', KEYS[1], 'f', 1)
+local l = tonumber(redis.call('HGET', KEYS[1], 'l')) or 0
+local locks = 0
+if f >= maxf then
+  local over = math.min(f - maxf, 40)
+  local secs = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ over)
+  l = now + math.floor(secs * 1000)
+  redis.call('HSET', KEYS[1], 'l', l)
+  locks = 1
+end
+redis.call('PEXPIRE', KEYS[1], math.max(forget, math.floor(l - now)))
+return locks
+`;
+
+const SUCCESS = `
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+return 1
+`;
+
+const RELEASE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`;
+
+interface Scripted {
+  regauthReserve(...args: string[]): Promise<[number, number]>;
+  regauthBlocked(...args: string[]): Promise<number>;
+  regauthFailure(...args: string[]): Promise<number>;
+  regauthSuccess(...args: string[]): Promise<number>;
+  regauthRelease(...args: string[]): Promise<number>;
+}
+
+export interface RedisStoreOptions {
+  readonly url: string;
+  readonly username?: string | undefined;
+  /** The password, revealed only to the client. */
+  readonly password?: { reveal(): string } | undefined;
+  readonly caPem?: string | undefined;
+  readonly keyPrefix: string;
+  /** The longest one operation may take, connecting included. */
+  readonly timeoutMs: number;
+  /** Told when the store starts or stops answering (`problem` undefined: it answers again). */
+  readonly onStatus?: (problem: string | undefined) => void;
+  /** Told of each failed operation (for the metric). */
+  readonly onError?: (operation: string) => void;
+}
+
+/**
+ * The Redis store (`store.type: redis`): one Redis (or Valkey) every replica shares, through
+ * ioredis, which reconnects by itself. Every operation is bounded by `timeoutMs` (a Redis that
+ * is down, paused or slow costs at most that, never the client's own long timeouts) and throws
+ * StoreUnavailableError then. The client's `error` events are handled (a dropped connection
+ * never crashes the process); the store's state goes to `onStatus` once per change.
+ */
+export class RedisStore implements Store {
+  readonly type = 'redis' as const;
+  readonly shared = true;
+  readonly lockout: LockoutStore;
+  readonly #client: Redis & Scripted;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #onStatus: (problem: string | undefined) => void;
+  readonly #onError: (operation: string) => void;
+  #problem: string | undefined = 'not connected yet';
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.#prefix = options.keyPrefix;
+    this.#timeoutMs = options.timeoutMs;
+    this.#onStatus = options.onStatus ?? (() => undefined);
+    this.#onError = options.onError ?? (() => undefined);
+    const clientOptions: RedisOptions = {
+      connectTimeout: options.timeoutMs,
+      commandTimeout: options.timeoutMs,
+      // Commands made while the connection is down wait for it (bounded by commandTimeout), and
+      // are never sent twice: a script is not retried on another connection.
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: true,
+      // Reconnect for ever, every 100 ms at first, at most every 2 s.
+      retryStrategy: (times) => Math.min(100 * times, 2_000),
+      lazyConnect: false,
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password.reveal() } : {}),
+      ...(options.caPem !== undefined ? { tls: { ca: options.caPem } } : {}),
+    };
+    const client = new Redis(options.url, clientOptions) as Redis & Scripted;
+    client.defineCommand('regauthReserve', { numberOfKeys: 5, lua: RESERVE });
+    client.defineCommand('regauthBlocked', { numberOfKeys: 3, lua: BLOCKED });
+    client.defineCommand('regauthFailure', { numberOfKeys: 2, lua: FAILURE });
+    client.defineCommand('regauthSuccess', { numberOfKeys: 2, lua: SUCCESS });
+    client.defineCommand('regauthRelease', { numberOfKeys: 2, lua: RELEASE });
+    // Without a listener an 'error' event would be thrown and end the process.
+    client.on('error', (err: Error) => this.#setProblem(describe(err)));
+    client.on('close', () => this.#setProblem('connection closed'));
+    client.on('ready', () => this.#setProblem(undefined));
+    this.#client = client;
+    this.lockout = this.#lockoutStore();
+  }
+
+  #setProblem(problem: string | undefined): void {
+    if (this.#closed || problem === this.#problem) return;
+    // Between two failures the reason may change (refused, then timed out): told once per outage.
+    const changed = (problem === undefined) !== (this.#problem === undefined);
+    this.#problem = problem;
+    if (changed) this.#onStatus(problem);
+  }
+
+  /** Runs one operation within the timeout; any failure becomes StoreUnavailableError. */
+  async #run<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    try {
+      const result = await Promise.race([op(), timeout]);
+      if (this.#client.status === 'ready') this.#setProblem(undefined);
+      return result;
+    } catch (err) {
+      const reason = describe(err);
+      this.#setProblem(reason);
+      this.#onError(operation);
+      throw new StoreUnavailableError(`${operation}: ${reason}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A key of this service: the prefix, the kind, and the caller's key (hashed when long). */
+  #key(kind: string, key: string): string {
+    const k = key.length > 200 ? `#${createHash('sha256').update(key).digest('base64url')}` : key;
+    return `${this.#prefix}${kind}:${k}`;
+  }
+
+  #lockoutStore(): LockoutStore {
+    const c = this.#client;
+    const pairKeys = (pair: string) => ({
+      entry: this.#key('lockout:pair', pair),
+      inFlight: this.#key('lockout:pair-checks', pair),
+      success: this.#key('lockout:success', pair),
+    });
+    const accountKeys = (account: string) => ({
+      entry: this.#key('lockout:account', account),
+      inFlight: this.#key('lockout:account-checks', account),
+    });
+    return {
+      size: undefined,
+      blocked: (pair: string, account: string, policy: LimitPolicy, now: number) =>
+        this.#run('blocked', async () => {
+          const p = pairKeys(pair);
+          const ms = await c.regauthBlocked(
+            p.entry,
+            p.success,
+            accountKeys(account).entry,
+            String(now),
+            String(policy.account_max_failures),
+          );
+          return ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : 0;
+        }),
+      reserve: async (pair: string, account: string, policy: LimitPolicy, now: number) => {
+        const p = pairKeys(pair);
+        const a = accountKeys(account);
+        const id = randomUUID();
+        try {
+          return await this.#run('reserve', async (): Promise<ReserveOutcome> => {
+            const [code, ms] = await c.regauthReserve(
+              p.entry,
+              p.inFlight,
+              a.entry,
+              a.inFlight,
+              p.success,
+              String(now),
+              String(policy.max_failures),
+              String(policy.account_max_failures),
+              id,
+              String(RESERVATION_LEASE_MS),
+            );
+            if (code === 0) return { key: pair, account, id };
+            if (code === 1) return { refused: Math.max(1, Math.ceil(ms / 1000)) };
+            return code === 2 ? 'pair' : 'account';
+          });
+        } catch (err) {
+          // Timed out, the script may still run once Redis answers again (a paused or busy Redis
+          // runs what it was sent): take its slot back right after it, on the same connection,
+          // or it would hold the slot for the whole lease and lock the pair's owner out.
+          c.regauthRelease(p.inFlight, a.inFlight, id).catch(() => undefined);
+          throw err;
+        }
+      },
+      release: (reservation: Reservation) =>
+        this.#run('release', async () => {
+          await c.regauthRelease(
+            pairKeys(reservation.key).inFlight,
+            accountKeys(reservation.account).inFlight,
+            reservation.id,
+          );
+        }),
+      failure: (pair: string, account: string, _known: boolean, policy: LimitPolicy, now: number) =>
+        this.#run('failure', async () => {
+          const locks = await c.regauthFailure(
+            pairKeys(pair).entry,
+            accountKeys(account).entry,
+            String(now),
+            String(policy.max_failures),
+            String(policy.backoff),
+            String(policy.max_backoff),
+            String(policy.forget_after * 1000),
+          );
+          return locks === 1;
+        }),
+      success: (pair: string, policy: LimitPolicy) =>
+        this.#run('success', async () => {
+          const p = pairKeys(pair);
+          await c.regauthSuccess(p.entry, p.success, String(policy.remember_success * 1000));
+        }),
+    };
+  }
+
+  mark(namespace: string, id: string, expiresAtMs: number, nowMs: number): Promise<boolean> {
+    return this.#run('mark', async () => {
+      const ttl = Math.max(1, Math.ceil(expiresAtMs - nowMs));
+      const set = await this.#client.set(this.#key(`mark:${namespace}`, id), '1', 'PX', ttl, 'NX');
+      return set === 'OK';
+    });
+  }
+
+  marked(namespace: string, id: string): Promise<boolean> {
+    return this.#run(
+      'marked',
+      async () => (await this.#client.exists(this.#key(`mark:${namespace}`, id))) === 1,
+    );
+  }
+
+  ping(): Promise<void> {
+    return this.#run('ping', async () => {
+      await this.#client.ping();
+    });
+  }
+
+  problem(): string | undefined {
+    return this.#problem;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+}
+
+/** An error's message as a problem: never the password (ioredis does not put it in messages). */
+function describe(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.slice(0, 200);
+}

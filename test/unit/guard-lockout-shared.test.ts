@@ -1,0 +1,90 @@
+import { describe, expect, test } from 'vitest';
+import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
+import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
+import { Secret } from '../../src/core/secret.js';
+import { MemoryLockoutStore } from '../../src/store/memory.js';
+import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
+
+const POLICY: LockoutPolicy = {
+  enabled: true,
+  max_failures: 3,
+  backoff: 60,
+  max_backoff: 300,
+  forget_after: 600,
+  ipv6_prefix: 64,
+  account_max_failures: 10_000,
+  remember_success: 86_400,
+};
+
+/** A store that counts its calls, and fails every call while `down` (a shared store's outage). */
+function countingStore() {
+  const inner = new MemoryLockoutStore(100);
+  const state = { calls: 0, down: false };
+  const wrap =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    (...a: A): Promise<R> => {
+      state.calls++;
+      return state.down ? Promise.reject(new StoreUnavailableError('down')) : f(...a);
+    };
+  const store: LockoutStore = {
+    size: undefined,
+    blocked: wrap(inner.blocked.bind(inner)),
+    reserve: wrap(inner.reserve.bind(inner)),
+    release: wrap(inner.release.bind(inner)),
+    failure: wrap(inner.failure.bind(inner)),
+    success: wrap(inner.success.bind(inner)),
+  };
+  return { store, state };
+}
+
+const ok = () => Promise.resolve({ account: 'alice' });
+const refuse = () => Promise.reject(new UnauthorizedError());
+
+describe('a shared store', () => {
+  test('a cached login that passed moments ago from the same pair with the same password costs no store call', async () => {
+    const { store, state } = countingStore();
+    const lockout = new Lockout({ store, shared: true, policy: () => POLICY });
+    const attempt = { account: 'alice', password: new Secret('right'), ip: '10.0.0.1', cached: () => true };
+    await withLockout(lockout, attempt, ok);
+    const first = state.calls;
+    expect(first).toBeGreaterThan(0);
+    for (let i = 0; i < 20; i++) await withLockout(lockout, attempt, ok);
+    expect(state.calls).toBe(first);
+    // Another client, or another password the cache holds, asks the store.
+    await withLockout(lockout, { ...attempt, ip: '10.0.0.2' }, ok);
+    expect(state.calls).toBeGreaterThan(first);
+    const second = state.calls;
+    await withLockout(lockout, { ...attempt, password: new Secret('other') }, ok);
+    expect(state.calls).toBeGreaterThan(second);
+  });
+
+  test('a right guess the cache holds is not remembered before it passed the lock: a locked pair gets 429', async () => {
+    const { store } = countingStore();
+    const lockout = new Lockout({ store, shared: true, policy: () => POLICY });
+    const guess = { account: 'alice', password: new Secret('x'), ip: '10.0.0.9' };
+    for (let i = 0; i < 3; i++) await expect(withLockout(lockout, guess, refuse)).rejects.toThrow();
+    const right = { ...guess, password: new Secret('right'), cached: () => true };
+    for (let i = 0; i < 3; i++)
+      await expect(withLockout(lockout, right, ok)).rejects.toBeInstanceOf(TooManyRequestsError);
+  });
+
+  test('the store down: fail_closed refuses a login to check (503), serves a cached one; fail_open checks it', async () => {
+    const { store, state } = countingStore();
+    let mode: 'fail_closed' | 'fail_open' = 'fail_closed';
+    const lockout = new Lockout({ store, shared: true, policy: () => POLICY, onStoreError: () => mode });
+    state.down = true;
+    let ran = 0;
+    const run = () => (ran++, ok());
+    const attempt = { account: 'bob', password: new Secret('pw'), ip: '10.0.1.1' };
+    await expect(withLockout(lockout, attempt, run)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(ran).toBe(0);
+    await expect(withLockout(lockout, { ...attempt, cached: () => true }, run)).resolves.toEqual({
+      account: 'alice',
+    });
+    expect(ran).toBe(1);
+    mode = 'fail_open';
+    await expect(withLockout(lockout, attempt, run)).resolves.toEqual({ account: 'alice' });
+    await expect(withLockout(lockout, attempt, refuse)).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(ran).toBe(2);
+  });
+});
