@@ -38,6 +38,11 @@ export interface Runtime {
   readonly refresh: RefreshTokens | undefined;
   /** Asked for scopes no ACL rule matches (src/authz/chain.ts). */
   readonly extAuthz: ExtAuthorizer | undefined;
+  /**
+   * Whether a backend runs work per request that a gone client should cancel (`ext_auth`,
+   * `ext_authz` commands): only then does the HTTP layer give requests a signal.
+   */
+  readonly cancellable: boolean;
   /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */
   readonly oidc: OidcLogin | undefined;
   /**
@@ -101,6 +106,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     sign,
     refresh,
     extAuthz,
+    cancellable: config.ext_auth !== undefined || config.ext_authz !== undefined,
     oidc,
     catalog,
   });

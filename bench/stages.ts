@@ -1,0 +1,202 @@
+/**
+ * Where the CPU of a cached token goes, stage by stage (`npm run bench`, docs/performance.md
+ * "Where the time goes"): an in-process loop that issues tokens one after another through the
+ * same functions, in the same order, as the token handler (src/http/token.ts) and the pipeline
+ * (src/pipeline/pipeline.ts), with the process's CPU time (`process.cpuUsage()`, all threads, so
+ * the signature computed on libuv's thread pool counts) read between stages; the signature alone
+ * is measured apart, 64 at a time as under load. No sockets: what
+ * node's HTTP server itself costs (parsing the request, writing the socket) is what the loaded
+ * server's CPU per token leaves over beyond these stages.
+ */
+import { Writable } from 'node:stream';
+import { authenticate } from '../src/authn/chain.js';
+import { authorizeScopes } from '../src/authz/chain.js';
+import type { AuthzRequest } from '../src/authz/types.js';
+import { loadConfigFile } from '../src/config/load.js';
+import { createLogger } from '../src/core/log.js';
+import { UnauthorizedError } from '../src/core/errors.js';
+import { Lockout, withLockout } from '../src/guard/lockout.js';
+import { LoginQueue, withLoginQueue } from '../src/guard/login-queue.js';
+import { recordTokenRequest } from '../src/pipeline/audit.js';
+import { createMetrics, instrumentAuthenticator } from '../src/pipeline/metrics.js';
+import { closeRuntime, createRuntime } from '../src/pipeline/runtime.js';
+import type { ScopeDecision, TokenResult } from '../src/pipeline/pipeline.js';
+import { clientAddress, normalizeIp } from '../src/request/client-ip.js';
+import { formatScope } from '../src/request/scope.js';
+import { parseTokenRequest } from '../src/request/token-request.js';
+import { tokenResponse } from '../src/http/token.js';
+
+export const STAGES = ['parse', 'guard', 'authenticate', 'authorize', 'sign', 'audit', 'respond'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface StageFigures {
+  /** Median over rounds of the mean µs per token spent in each stage. */
+  readonly us: Record<Stage, number>;
+  /** The sum of the stages. */
+  readonly total: number;
+}
+
+/**
+ * Issues `tokens` cached tokens per round (after a warm-up), in `rounds` rounds, for the account
+ * and scope of the load test; the audit lines go to a discarding stream through the same logger
+ * `regauth serve` builds.
+ */
+export async function measureStages(options: {
+  configFile: string;
+  authorization: string;
+  query: string;
+  tokens?: number;
+  rounds?: number;
+}): Promise<StageFigures> {
+  const config = loadConfigFile(options.configFile);
+  const metrics = createMetrics();
+  const logger = createLogger({
+    ...config.log,
+    format: 'json',
+    destination: new Writable({ write: (_chunk, _enc, done) => done() }),
+  });
+  const runtime = createRuntime(config, { logger, instrument: (a) => instrumentAuthenticator(a, metrics) });
+  const lockout = new Lockout({ maxEntries: config.lockout.max_entries, policy: () => config.lockout });
+  const loginQueue = new LoginQueue({ policy: () => config.login_queue });
+  const sums = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
+
+  /** One token, the stages timed into `sums`. */
+  const issue = async (): Promise<void> => {
+    let t = cpuNow();
+    const lap = (stage: Stage) => {
+      const now = cpuNow();
+      sums[stage] += now - t - lapCost;
+      t = now;
+    };
+    const startedAt = process.hrtime.bigint();
+    const { ip, via } = clientAddress('127.0.0.1', undefined, config.server.trustedProxies);
+    normalizeIp('127.0.0.1');
+    const parsed = parseTokenRequest({
+      method: 'GET',
+      query: options.query,
+      authorization: options.authorization,
+      body: '',
+    });
+    lap('parse');
+    const now = Math.floor(Date.now() / 1000);
+    // The guards wrap the pipeline: their time is what they spend before and after it.
+    let held = false;
+    const cached = () => held || (held = runtime.cached(parsed.credentials));
+    const result = await withLoginQueue(
+      loginQueue,
+      { password: parsed.credentials.password, ip, cached },
+      () =>
+        withLockout(lockout, { ...parsed.credentials, ip, cached }, async (): Promise<TokenResult> => {
+          lap('guard');
+          const work = { client: ip ?? '' };
+          const authn = await authenticate(
+            runtime.authenticators,
+            { ...parsed.credentials, ...work },
+            runtime.verifier,
+          );
+          if (authn.outcome === 'denied') throw new UnauthorizedError();
+          const account = authn.account ?? parsed.credentials.account;
+          lap('authenticate');
+          const requests = parsed.scopes.map((scope): AuthzRequest => ({
+            account,
+            type: scope.type,
+            name: scope.name,
+            service: parsed.service,
+            ip,
+            labels: authn.labels,
+            actions: scope.actions,
+          }));
+          const decisions: ScopeDecision[] = (
+            await authorizeScopes(config.acl, runtime.extAuthz, requests, work)
+          ).map((decision, i) => ({ scope: parsed.scopes[i]!, decision }));
+          const access = decisions
+            .filter((d) => d.decision.granted.length > 0)
+            .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));
+          lap('authorize');
+          const token = await runtime.sign(
+            { subject: account, audience: parsed.service, access },
+            now,
+            config.token.expiration,
+          );
+          const r: TokenResult = {
+            token,
+            expiresIn: config.token.expiration,
+            issuedAt: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+            account,
+            authenticatedBy: authn.by,
+            labels: authn.labels,
+            access,
+            decisions,
+            scope: access.map(formatScope).join(' '),
+          };
+          // Not counted here: one signature at a time wakes a pool thread each time (about twice
+          // the CPU of a signature under load); the sign stage is measured below, 64 at once.
+          t = cpuNow();
+          return r;
+        }),
+    );
+    lap('guard');
+    const response = tokenResponse(result, 'GET', 'bench-request-id');
+    if (response.body.length === 0) throw new Error('empty body');
+    lap('respond');
+    recordTokenRequest(logger, metrics, {
+      requestId: 'bench-request-id',
+      method: 'GET',
+      ip,
+      via,
+      request: parsed,
+      result,
+      status: 200,
+      ms: Number(process.hrtime.bigint() - startedAt) / 1e6,
+    });
+    lap('audit');
+  };
+
+  // What reading the clock costs, taken off every lap.
+  let lapCost = 0;
+  const probe = cpuNow();
+  for (let i = 0; i < 10_000; i++) cpuNow();
+  lapCost = (cpuNow() - probe) / 10_001;
+
+  const tokens = options.tokens ?? 2000;
+  const rounds = options.rounds ?? 5;
+  // The first login checks the password (bcrypt) and fills the credential cache; the warm-up
+  // lets V8 optimise the path.
+  for (let i = 0; i < tokens; i++) await issue();
+  const perRound: Record<Stage, number>[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const s of STAGES) sums[s] = 0;
+    for (let i = 0; i < tokens; i++) await issue();
+    perRound.push(Object.fromEntries(STAGES.map((s) => [s, sums[s] / tokens])) as Record<Stage, number>);
+  }
+  // The signatures alone, as under the load test: 64 in flight at a time.
+  const access = [{ type: 'repository', name: 'alice/app', actions: ['pull', 'push'] }];
+  const signOnce = () =>
+    runtime.sign(
+      { subject: 'alice', audience: 'registry.bench', access },
+      Math.floor(Date.now() / 1000),
+      900,
+    );
+  const signRounds: number[] = [];
+  for (let round = 0; round <= rounds; round++) {
+    const started = cpuNow();
+    for (let i = 0; i < tokens; i += 64) await Promise.all(Array.from({ length: 64 }, signOnce));
+    // The first round warms up.
+    if (round > 0) signRounds.push((cpuNow() - started) / (Math.ceil(tokens / 64) * 64));
+  }
+  perRound.forEach((r, i) => (r.sign = signRounds[i]!));
+  await closeRuntime(runtime);
+  const us = Object.fromEntries(
+    STAGES.map((s) => {
+      const sorted = perRound.map((r) => r[s]).sort((a, b) => a - b);
+      return [s, sorted[Math.floor(sorted.length / 2)]!];
+    }),
+  ) as Record<Stage, number>;
+  return { us, total: STAGES.reduce((n, s) => n + us[s], 0) };
+}
+
+/** CPU time of the whole process (user + system, every thread), in µs. */
+function cpuNow(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
