@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { dump, load as parseYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { startRedis, type RedisPeer } from './harness/redis.js';
 import {
   dockerBuildContext,
   installPackage,
@@ -38,6 +39,7 @@ interface Setup {
   haproxy: Haproxy;
   service: string;
   passwords: { alice: string; bob: string };
+  redis: RedisPeer;
 }
 
 let s: Setup | undefined;
@@ -69,8 +71,13 @@ beforeAll(async () => {
     token: Record<string, unknown>;
     users: Record<string, unknown>;
     acl: unknown[];
+    store: { type: string; url: string };
   };
   config.server['addr'] = `127.0.0.1:${regauthPort}`;
+  // The compose stack's Redis (`redis://redis:6379/0`): a real one on a free loopback port.
+  expect(config.store.type).toBe('redis');
+  const redis = await startRedis({ dir: join(tmp.dir, 'redis') });
+  config.store.url = redis.url;
   // HAProxy reaches regauth from 127.0.0.1; in compose this is the compose network.
   config.server['trusted_proxies'] = ['127.0.0.1'];
   config.token['key'] = join(keysDir, 'token.key');
@@ -113,13 +120,14 @@ beforeAll(async () => {
     port: haproxyPort,
     env: { REGISTRY_ADDR: registry.host, REGAUTH_ADDR: `127.0.0.1:${regauthPort}` },
   });
-  s = { tmp, appDir, regauth, regauthUrl, registry, haproxy, service, passwords };
+  s = { tmp, appDir, regauth, regauthUrl, registry, haproxy, redis, service, passwords };
 }, 300_000);
 
 afterAll(async () => {
   await s?.haproxy.stop();
   await s?.registry.stop();
   await s?.regauth.stop();
+  await s?.redis.stop();
   s?.tmp.cleanup();
 });
 

@@ -248,7 +248,7 @@ describe('compose/compose.yml passes `docker-compose config`', () => {
     const byDefault = Object.entries(compose.services)
       .filter(([, service]) => service.profiles === undefined)
       .map(([name]) => name);
-    expect(byDefault.sort()).toEqual(['haproxy', 'keys', 'regauth', 'registry', 'tls']);
+    expect(byDefault.sort()).toEqual(['haproxy', 'keys', 'redis', 'regauth', 'registry', 'tls']);
     const mountsOf = (service: string) =>
       (compose.services[service]?.volumes ?? []).map((v) =>
         typeof v === 'string' ? v : `${v.source}:${v.target}`,
