@@ -9,20 +9,21 @@
  * server's CPU per token leaves over beyond these stages.
  */
 import { Writable } from 'node:stream';
-import { authenticate } from '../src/authn/chain.js';
-import { authorizeScopes } from '../src/authz/chain.js';
-import type { AuthzRequest } from '../src/authz/types.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
-import { UnauthorizedError } from '../src/core/errors.js';
 import { Lockout, withLockout } from '../src/guard/lockout.js';
 import { LoginQueue, withLoginQueue } from '../src/guard/login-queue.js';
 import { recordTokenRequest } from '../src/pipeline/audit.js';
 import { createMetrics, instrumentAuthenticator } from '../src/pipeline/metrics.js';
 import { closeRuntime, createRuntime } from '../src/pipeline/runtime.js';
-import type { ScopeDecision, TokenResult } from '../src/pipeline/pipeline.js';
+import {
+  authenticateRequest,
+  authorizeRequest,
+  signAccess,
+  tokenResult,
+  type TokenResult,
+} from '../src/pipeline/pipeline.js';
 import { clientAddress, normalizeIp } from '../src/request/client-ip.js';
-import { formatScope } from '../src/request/scope.js';
 import { parseTokenRequest } from '../src/request/token-request.js';
 import { tokenResponse } from '../src/http/token.js';
 
@@ -88,47 +89,14 @@ export async function measureStages(options: {
       () =>
         withLockout(lockout, { ...parsed.credentials, ip, cached }, async (): Promise<TokenResult> => {
           lap('guard');
+          // The pipeline's own stages (src/pipeline/pipeline.ts issueToken), timed one by one.
           const work = { client: ip ?? '' };
-          const authn = await authenticate(
-            runtime.authenticators,
-            { ...parsed.credentials, ...work },
-            runtime.verifier,
-          );
-          if (authn.outcome === 'denied') throw new UnauthorizedError();
-          const account = authn.account ?? parsed.credentials.account;
+          const authn = await authenticateRequest(runtime, parsed, now, work);
           lap('authenticate');
-          const requests = parsed.scopes.map((scope): AuthzRequest => ({
-            account,
-            type: scope.type,
-            name: scope.name,
-            service: parsed.service,
-            ip,
-            labels: authn.labels,
-            actions: scope.actions,
-          }));
-          const decisions: ScopeDecision[] = (
-            await authorizeScopes(config.acl, runtime.extAuthz, requests, work)
-          ).map((decision, i) => ({ scope: parsed.scopes[i]!, decision }));
-          const access = decisions
-            .filter((d) => d.decision.granted.length > 0)
-            .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));
+          const { decisions, access } = await authorizeRequest(runtime, parsed, authn, ip, work);
           lap('authorize');
-          const token = await runtime.sign(
-            { subject: account, audience: parsed.service, access },
-            now,
-            config.token.expiration,
-          );
-          const r: TokenResult = {
-            token,
-            expiresIn: config.token.expiration,
-            issuedAt: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-            account,
-            authenticatedBy: authn.by,
-            labels: authn.labels,
-            access,
-            decisions,
-            scope: access.map(formatScope).join(' '),
-          };
+          const token = await signAccess(runtime, parsed, authn, access, now);
+          const r = tokenResult(runtime, authn, decisions, access, token, now);
           // Not counted here: one signature at a time wakes a pool thread each time (about twice
           // the CPU of a signature under load); the sign stage is measured below, 64 at once.
           t = cpuNow();

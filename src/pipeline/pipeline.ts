@@ -47,7 +47,7 @@ export interface TokenResult {
 }
 
 /** Who the request acts for, once authenticated by password or by refresh token. */
-interface Identity {
+export interface Identity {
   readonly account: string;
   readonly labels: Labels;
   /** The authenticator that decided. */
@@ -87,72 +87,118 @@ export async function issueToken(
   if (refused !== undefined) throw new BadRequestError(refused);
 
   // Who the backends' work is for (their per-client bounds) and what cancels it.
-  const work = { client: ctx.ip ?? '', ...(ctx.signal ? { signal: ctx.signal } : {}) };
-
-  // authenticate: by password (GET Basic, POST password grant) or by refresh token
-  let authn: Identity;
-  if (session !== undefined) {
-    authn = await redeemSession(runtime, session);
-  } else if (request.grant === 'refresh_token') {
-    authn = await redeemRefreshToken(runtime, request.refreshToken, request.service, ctx.now);
-  } else {
-    const result = await authenticate(
-      runtime.authenticators,
-      { ...request.credentials, ...work },
-      runtime.verifier,
-    );
-    if (result.outcome === 'denied') {
-      throw new UnauthorizedError(undefined, {
-        authenticator: result.by,
-        reason: result.reason,
-        ...(result.account !== undefined ? { account: result.account } : {}),
-      });
-    }
-    authn = { ...result, account: result.account ?? request.credentials.account };
-  }
-  const account = authn.account;
-
-  // authorize each scope (acl, then ext_authz); a denied scope is not an error, the token just carries less.
-  const requests = request.scopes.map((scope): AuthzRequest => ({
-    account,
-    type: scope.type,
-    name: scope.name,
-    service: request.service,
-    ip: ctx.ip,
-    labels: authn.labels,
-    actions: scope.actions,
-  }));
-  const decisions: ScopeDecision[] = (
-    await authorizeScopes(config.acl, runtime.extAuthz, requests, work)
-  ).map((decision, i) => ({ scope: request.scopes[i]!, decision }));
-  const access: AccessEntry[] = decisions
-    .filter((d) => d.decision.granted.length > 0)
-    .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));
-
-  // sign
-  const expiresIn = config.token.expiration;
-  const token = await runtime.sign(
-    // A catalog token carries the labels: the catalog decides with them as this endpoint would.
-    {
-      subject: account,
-      audience: request.service,
-      access,
-      ...(config.catalog !== undefined && request.service === config.catalog.service
-        ? { labels: authn.labels }
-        : {}),
-    },
-    ctx.now,
-    expiresIn,
-  );
+  const work: BackendWork = { client: ctx.ip ?? '', ...(ctx.signal ? { signal: ctx.signal } : {}) };
+  const authn = await authenticateRequest(runtime, request, ctx.now, work, session);
+  const { decisions, access } = await authorizeRequest(runtime, request, authn, ctx.ip, work);
+  const token = await signAccess(runtime, request, authn, access, ctx.now);
   const refreshToken =
     request.grant === 'refresh_token'
       ? request.refreshToken
       : await offerRefreshToken(runtime, request, authn, ctx.now);
+  return tokenResult(runtime, authn, decisions, access, token, ctx.now, refreshToken);
+}
+
+/** Who the backends' work is for (their per-client bounds) and what cancels it. */
+export interface BackendWork {
+  readonly client: string;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * authenticate: by password (GET Basic, POST password grant), by refresh token, or by the
+ * registry page's session. Throws UnauthorizedError or InvalidGrantError.
+ */
+export async function authenticateRequest(
+  runtime: Runtime,
+  request: TokenRequest,
+  now: number,
+  work: BackendWork,
+  session?: SessionIdentity,
+): Promise<Identity> {
+  if (session !== undefined) return redeemSession(runtime, session);
+  if (request.grant === 'refresh_token')
+    return redeemRefreshToken(runtime, request.refreshToken, request.service, now);
+  const result = await authenticate(
+    runtime.authenticators,
+    { ...request.credentials, ...work },
+    runtime.verifier,
+  );
+  if (result.outcome === 'denied') {
+    throw new UnauthorizedError(undefined, {
+      authenticator: result.by,
+      reason: result.reason,
+      ...(result.account !== undefined ? { account: result.account } : {}),
+    });
+  }
+  return { ...result, account: result.account ?? request.credentials.account };
+}
+
+/**
+ * authorize each scope (acl, then ext_authz); a denied scope is not an error, the token just
+ * carries less.
+ */
+export async function authorizeRequest(
+  runtime: Runtime,
+  request: TokenRequest,
+  authn: Identity,
+  ip: string | null,
+  work: BackendWork,
+): Promise<{ decisions: ScopeDecision[]; access: AccessEntry[] }> {
+  const requests = request.scopes.map((scope): AuthzRequest => ({
+    account: authn.account,
+    type: scope.type,
+    name: scope.name,
+    service: request.service,
+    ip,
+    labels: authn.labels,
+    actions: scope.actions,
+  }));
+  const decisions: ScopeDecision[] = (
+    await authorizeScopes(runtime.config.acl, runtime.extAuthz, requests, work)
+  ).map((decision, i) => ({ scope: request.scopes[i]!, decision }));
+  const access: AccessEntry[] = decisions
+    .filter((d) => d.decision.granted.length > 0)
+    .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));
+  return { decisions, access };
+}
+
+/** sign: the access token for `access`, for `token.expiration` seconds from `now`. */
+export function signAccess(
+  runtime: Runtime,
+  request: TokenRequest,
+  authn: Identity,
+  access: readonly AccessEntry[],
+  now: number,
+): Promise<string> {
+  const { catalog } = runtime.config;
+  return runtime.sign(
+    // A catalog token carries the labels: the catalog decides with them as this endpoint would.
+    {
+      subject: authn.account,
+      audience: request.service,
+      access,
+      ...(catalog !== undefined && request.service === catalog.service ? { labels: authn.labels } : {}),
+    },
+    now,
+    runtime.config.token.expiration,
+  );
+}
+
+/** The reply of the stages above, before the HTTP layer writes it in the protocol's shape. */
+export function tokenResult(
+  runtime: Runtime,
+  authn: Identity,
+  decisions: readonly ScopeDecision[],
+  access: readonly AccessEntry[],
+  token: string,
+  now: number,
+  refreshToken?: Secret,
+): TokenResult {
   return {
     token,
-    expiresIn,
-    issuedAt: new Date(ctx.now * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    account,
+    expiresIn: runtime.config.token.expiration,
+    issuedAt: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    account: authn.account,
     authenticatedBy: authn.by,
     labels: authn.labels,
     access,
