@@ -111,7 +111,7 @@ export class AppPasswordAuthenticator implements Authenticator {
 }
 
 /** The `labels` claim as Labels, dropping anything that is not a list of strings. */
-function asLabels(value: unknown): Labels {
+export function asLabels(value: unknown): Labels {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
   const labels: Record<string, string[]> = {};
   for (const [key, values] of Object.entries(value)) {

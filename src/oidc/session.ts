@@ -3,6 +3,7 @@ import { EncryptJWT, jwtDecrypt } from 'jose';
 import type { Labels } from '../authz/types.js';
 import { BackendUnavailableError } from '../core/errors.js';
 import type { Secret } from '../core/secret.js';
+import { asLabels } from './app-password.js';
 import { deriveKey } from './keys.js';
 
 /**
@@ -158,14 +159,4 @@ export function safeReturnPath(value: string, base: string): string | undefined 
   }
   if (!decoded.startsWith(`${base}/`) && decoded !== base) return undefined;
   return value;
-}
-
-/** The `labels` claim as Labels, dropping anything that is not a list of strings. */
-function asLabels(value: unknown): Labels {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
-  const labels: Record<string, string[]> = {};
-  for (const [key, values] of Object.entries(value)) {
-    if (Array.isArray(values)) labels[key] = values.filter((v): v is string => typeof v === 'string');
-  }
-  return labels;
 }
