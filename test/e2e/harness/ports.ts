@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /**
  * Returns a TCP port on 127.0.0.1 that was free a moment ago. The kernel picks it (listen on
@@ -19,5 +19,16 @@ export function freePort(): Promise<number> {
       }
       server.close((err) => (err ? reject(err) : resolve(address.port)));
     });
+  });
+}
+
+/** Whether something on 127.0.0.1 accepts a TCP connection on `port` (a peer's readiness). */
+export function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }

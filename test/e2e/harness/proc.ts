@@ -294,3 +294,18 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 function describeExit(s: ExitStatus): string {
   return s.signal ? `signal ${s.signal}` : `code ${String(s.code)}`;
 }
+
+/**
+ * Stops a running peer with SIGSTOP: it keeps accepting connections but never answers. A peer
+ * already stopped or replaced would leave the service answering: say so, never pass silently.
+ */
+export function pauseProcess(proc: ProcessHandle | undefined, name: string): void {
+  if (!proc || proc.exitStatus() !== undefined)
+    throw new Error(`${name} is not running:\n${proc?.logs() ?? ''}`);
+  process.kill(proc.pid, 'SIGSTOP');
+}
+
+/** SIGCONT for a peer pauseProcess stopped; nothing when it is not running. */
+export function resumeProcess(proc: ProcessHandle | undefined): void {
+  if (proc && proc.exitStatus() === undefined) process.kill(proc.pid, 'SIGCONT');
+}

@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
-import { runCommand, startProcess, type ProcessHandle } from './proc.js';
+import { acceptsConnections, freePort } from './ports.js';
+import { pauseProcess, resumeProcess, runCommand, startProcess, type ProcessHandle } from './proc.js';
 
 /** A running test Redis (Debian's redis-server) on 127.0.0.1. */
 export interface RedisPeer {
@@ -75,24 +74,8 @@ export async function startRedis(options: { dir: string; password?: string }): P
       await proc?.stop();
     },
     start,
-    pause: () => {
-      if (!proc || proc.exitStatus() !== undefined)
-        throw new Error(`redis-server is not running:\n${proc?.logs() ?? ''}`);
-      process.kill(proc.pid, 'SIGSTOP');
-    },
-    resume: () => {
-      if (proc && proc.exitStatus() === undefined) process.kill(proc.pid, 'SIGCONT');
-    },
+    pause: () => pauseProcess(proc, 'redis-server'),
+    resume: () => resumeProcess(proc),
     logs: () => proc?.logs() ?? '',
   };
-}
-
-function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
-import { runCommand, startProcess, type ProcessHandle } from './proc.js';
+import { acceptsConnections, freePort } from './ports.js';
+import { pauseProcess, resumeProcess, runCommand, startProcess, type ProcessHandle } from './proc.js';
 
 /** Debian's slapd modules and schema. */
 const MODULE_PATH = '/usr/lib/ldap';
@@ -136,27 +135,10 @@ export async function startSlapd(options: SlapdOptions): Promise<Slapd> {
       await proc?.stop();
     },
     start,
-    pause: () => {
-      // A stopped or replaced process would leave the directory answering: say so, never pass silently.
-      if (!proc || proc.exitStatus() !== undefined)
-        throw new Error(`slapd is not running:\n${proc?.logs() ?? ''}`);
-      process.kill(proc.pid, 'SIGSTOP');
-    },
-    resume: () => {
-      if (proc && proc.exitStatus() === undefined) process.kill(proc.pid, 'SIGCONT');
-    },
+    pause: () => pauseProcess(proc, 'slapd'),
+    resume: () => resumeProcess(proc),
     logs: () => proc?.logs() ?? '',
   };
-}
-
-function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /**
