@@ -7,6 +7,22 @@ import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
 
 const tmp = tempDir('regauth-reload-');
+
+/** A service on `configFile` logging JSON to a sink; `warnings()`: the key and message of each warn line. */
+async function startLogged(configFile: string) {
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watch: false,
+  });
+  const warnings = () =>
+    log.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['level'] === 40)
+      .map((l) => ({ key: l['key'], msg: l['msg'] }));
+  return { service, warnings };
+}
 afterAll(() => tmp.cleanup());
 
 test('a reload that changes a key applied only at start warns, naming the key and that a restart applies it', async () => {
@@ -15,19 +31,8 @@ test('a reload that changes a key applied only at start warns, naming the key an
   const config = (server: string, extra = '') =>
     `server: {${server}}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\n${extra}`;
   writeFileSync(configFile, config('addr: "127.0.0.1:0", path_prefix: /a'));
-  const log = logSink();
-  const service = await startService({
-    configFile,
-    logger: createLogger({ destination: log.stream, format: 'json' }),
-    watch: false,
-  });
+  const { service, warnings } = await startLogged(configFile);
   try {
-    const warnings = () =>
-      log.lines
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l['level'] === 40)
-        .map((l) => ({ key: l['key'], msg: l['msg'] }));
-
     // Another issuer only: applied by the reload, nothing to warn about.
     writeFileSync(
       configFile,
@@ -59,18 +64,9 @@ test('store: its connection applies at start only (a reload warns); on_store_err
   const config = (store: string) =>
     `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\nstore: ${store}\n`;
   writeFileSync(configFile, config('{type: memory}'));
-  const log = logSink();
-  const service = await startService({
-    configFile,
-    logger: createLogger({ destination: log.stream, format: 'json' }),
-    watch: false,
-  });
+  const { service, warnings } = await startLogged(configFile);
   try {
-    const warned = () =>
-      log.lines
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l['level'] === 40)
-        .map((l) => l['key']);
+    const warned = () => warnings().map((w) => w.key);
     writeFileSync(configFile, config('{type: memory, on_store_error: fail_open}'));
     await service.reload();
     expect(service.runtime().config.store.onStoreError).toBe('fail_open');
