@@ -1,5 +1,6 @@
 import { describeComparison, type RecentDecisions } from '../authz/recent-decisions.js';
 import type { Config } from '../config/load.js';
+import { storeConnectionChanged } from '../store/config.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../pipeline/metrics.js';
@@ -126,7 +127,7 @@ function startOnlyChanges(started: Config, next: Config): string[] {
     ['server.key', a.tls?.keyPem !== b.tls?.keyPem || a.tls?.keyPath !== b.tls?.keyPath],
     ['metrics.addr', started.metrics.addr !== next.metrics.addr],
     ['log.format', started.log.format !== next.log.format],
-    ['store', storeIdentity(started) !== storeIdentity(next) || storePasswordChanged(started, next)],
+    ['store', storeConnectionChanged(started.store, next.store)],
   ];
   return changed.filter(([, differs]) => differs).map(([key]) => key);
 }
@@ -143,18 +144,4 @@ function describeOne(e: ConfigError): Record<string, unknown> {
   const message =
     e.path && e.message.startsWith(`${e.path}: `) ? e.message.slice(e.path.length + 2) : e.message;
   return { path: e.path, ...(e.line !== undefined ? { line: e.line } : {}), message };
-}
-
-/** The store's settings read at start (all but on_store_error), comparable; never the password itself. */
-function storeIdentity(config: Config): string {
-  const s = config.store;
-  if (s.type === 'memory') return 'memory';
-  return JSON.stringify([s.url, s.username, s.caPem, s.keyPrefix, s.timeoutMs]);
-}
-
-function storePasswordChanged(a: Config, b: Config): boolean {
-  const pa = a.store.type === 'redis' ? a.store.password : undefined;
-  const pb = b.store.type === 'redis' ? b.store.password : undefined;
-  if (pa === undefined || pb === undefined) return pa !== pb;
-  return !pa.equals(pb);
 }

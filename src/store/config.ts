@@ -117,3 +117,17 @@ export const storeSection = defineSection({
   schema: section(storeSchema),
   compile: (value, ctx) => compileStoreConfig(value, ctx),
 });
+
+/**
+ * Whether `next` names another store than `started`: any setting read when the connection opens
+ * (all but on_store_error), the password compared without showing it. A reload cannot apply that.
+ */
+export function storeConnectionChanged(started: StoreConfig, next: StoreConfig): boolean {
+  if (started.type === 'memory' || next.type === 'memory') return started.type !== next.type;
+  const settings = (s: typeof started) =>
+    JSON.stringify([s.url, s.username, s.caPem, s.keyPrefix, s.timeoutMs]);
+  if (settings(started) !== settings(next)) return true;
+  const [a, b] = [started.password, next.password];
+  if (a === undefined || b === undefined) return a !== b;
+  return !a.equals(b);
+}
