@@ -42,16 +42,18 @@ describe('bcrypt in the worker pool', () => {
       const wrong: number[] = [];
       const burned: number[] = [];
       const right: number[] = [];
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 12; i++) {
         wrong.push(await time(() => top.verify(new Secret('wrong'), cheap)));
         burned.push(await time(() => top.burn(new Secret('wrong'))));
         right.push(await time(() => top.verify(new Secret(password), cheap)));
       }
-      const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+      // The fastest of many runs is the work itself; other processes on a busy machine only
+      // ever add time, so the minimum stays steady where a median of a few runs does not.
+      const fastest = (v: number[]) => Math.min(...v);
       // Without padding a cost-4 comparison is 32 times cheaper than one at cost 9.
-      expect(median(wrong) / median(burned)).toBeGreaterThan(0.6);
-      expect(median(wrong) / median(burned)).toBeLessThan(1.6);
-      expect(median(right)).toBeLessThan(median(burned) / 4);
+      expect(fastest(wrong) / fastest(burned)).toBeGreaterThan(0.6);
+      expect(fastest(wrong) / fastest(burned)).toBeLessThan(1.6);
+      expect(fastest(right)).toBeLessThan(fastest(burned) / 4);
     } finally {
       await top.close();
     }
