@@ -27,7 +27,25 @@ interface VitestJson {
   numFailedTests: number;
   numPendingTests: number;
   numTodoTests: number;
-  testResults: { name: string; status: string }[];
+  testResults: {
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults?: { fullName: string; status: string; failureMessages?: string[] }[];
+  }[];
+}
+
+/** What went wrong in the copy, by test, so that a failure here says which assertion failed. */
+function failures(result: VitestJson): string {
+  const lines: string[] = [];
+  for (const file of result.testResults.filter((r) => r.status !== 'passed')) {
+    if (file.message) lines.push(`${file.name}: ${file.message}`);
+    for (const t of file.assertionResults ?? []) {
+      if (t.status === 'failed')
+        lines.push(`${t.fullName}: ${(t.failureMessages ?? []).join('\n').slice(0, 2000)}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 let tmp: string;
@@ -91,7 +109,10 @@ describe('a copy of the repository with nothing beside it', () => {
     expect(existsSync(report), output.slice(-4000)).toBe(true);
     const result = JSON.parse(readFileSync(report, 'utf8')) as VitestJson;
     const failed = result.testResults.filter((r) => r.status !== 'passed').map((r) => r.name);
-    expect({ code, failed, failedTests: result.numFailedTests }, output.slice(-4000)).toEqual({
+    expect(
+      { code, failed, failedTests: result.numFailedTests },
+      failures(result) || output.slice(-4000),
+    ).toEqual({
       code: 0,
       failed: [],
       failedTests: 0,
