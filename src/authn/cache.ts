@@ -1,6 +1,7 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { StaticUser } from './users.js';
+import type { Secret } from '../core/secret.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
 /** A backend's success, as it answered. */
@@ -123,16 +124,29 @@ export class CachedAuthenticator implements Authenticator {
 
   /** Whether a live success for exactly these credentials is remembered (nothing is asked). */
   holds(credentials: Credentials): boolean {
-    return credentials.password !== undefined && this.#cache.get(this.#key(credentials)) !== undefined;
+    const { account, password } = credentials;
+    return password !== undefined && this.#cache.get(this.#key(account, password)) !== undefined;
   }
 
-  #key({ account, password }: Credentials): string {
-    return this.#cache.key([this.name, this.#version(account) ?? '', account, password?.reveal() ?? '']);
+  /**
+   * The key of a request's credentials, remembered by its password: the login queue asks
+   * `holds` before the chain authenticates, and one keyed hash per request is enough.
+   */
+  #key(account: string, password: Secret): string {
+    const version = this.#version(account) ?? '';
+    const known = this.#keys.get(password);
+    if (known?.account === account && known.version === version) return known.key;
+    const key = this.#cache.key([this.name, version, account, password.reveal()]);
+    this.#keys.set(password, { account, version, key });
+    return key;
   }
+
+  readonly #keys = new WeakMap<Secret, { account: string; version: string; key: string }>();
 
   async authenticate(credentials: Credentials): Promise<AuthnResult> {
-    if (credentials.password === undefined) return this.inner.authenticate(credentials);
-    const key = this.#key(credentials);
+    const { account, password } = credentials;
+    if (password === undefined) return this.inner.authenticate(credentials);
+    const key = this.#key(account, password);
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const result = await this.inner.authenticate(credentials);

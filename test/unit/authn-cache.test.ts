@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import {
   CachedAuthenticator,
   CredentialCache,
@@ -184,6 +184,38 @@ describe('credential cache', () => {
     expect(again.key(['fake', 'v1', 'alice', password])).not.toBe(
       cache.key(['fake', 'v1', 'alice', password]),
     );
+  });
+});
+
+describe('one keyed hash per request', () => {
+  test('holds() then authenticate() with the same password hash it once', async () => {
+    const { cached, cache } = setUp();
+    await cached.authenticate(creds('alice', 'right'));
+    const hashed = vi.spyOn(cache, 'key');
+    const request = creds('alice', 'right');
+    expect(cached.holds(request)).toBe(true);
+    // The chain gets a copy of the credentials with the request's work added: same password.
+    expect(await cached.authenticate({ ...request, client: '127.0.0.1' } as Credentials)).toMatchObject({
+      outcome: 'authenticated',
+    });
+    expect(hashed).toHaveBeenCalledTimes(1);
+  });
+
+  test('the remembered key is for its account and entry version only', async () => {
+    let version = 'v1';
+    const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
+    const { authenticator, calls } = backend('right');
+    const cached = new CachedAuthenticator(authenticator, cache, () => version);
+    const password = new Secret('right');
+    await cached.authenticate({ account: 'alice', password });
+    // The same password object for another account is not alice's success.
+    expect(cached.holds({ account: 'bob', password })).toBe(false);
+    await cached.authenticate({ account: 'bob', password });
+    expect(calls).toEqual(['alice', 'bob']);
+    expect(cached.holds({ account: 'alice', password })).toBe(true);
+    // A reload changed alice's entry: her old success does not answer.
+    version = 'v2';
+    expect(cached.holds({ account: 'alice', password })).toBe(false);
   });
 });
 
