@@ -126,9 +126,9 @@ export class Lockout {
    * is past `account_max_failures` and this client has no recent success for it. Checks in
    * flight are not looked at (see `reserve`).
    */
-  async blocked(account: string, ip: string | null): Promise<number> {
+  blocked(account: string, ip: string | null): Promise<number> {
     const policy = this.#policy();
-    if (!policy.enabled) return 0;
+    if (!policy.enabled) return Promise.resolve(0);
     const { pair: k, account: a } = keys(account, ip, policy);
     return this.#store.blocked(k, a, policy, this.#now());
   }
@@ -250,11 +250,11 @@ export class Lockout {
    * A successful login forgets the pair's failures, and exempts the pair from the account cap
    * for `remember_success` seconds. (The account's count stays: others may still be guessing.)
    */
-  async success(account: string, ip: string | null): Promise<void> {
+  success(account: string, ip: string | null): Promise<void> {
     const policy = this.#policy();
-    if (!policy.enabled) return;
+    if (!policy.enabled) return Promise.resolve();
     const { pair: k } = keys(account, ip, policy);
-    await this.#store.success(k, policy, this.#now());
+    return this.#store.success(k, policy, this.#now());
   }
 
   /** How many pairs are remembered (memory store: for tests and the memory bound; else 0). */
@@ -382,7 +382,7 @@ export async function withLockout<T extends { readonly account: string }>(
     }
     throw err;
   } finally {
-    await lockout.release(reservation);
+    if (reservation) await lockout.release(reservation);
   }
 }
 

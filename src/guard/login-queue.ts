@@ -81,13 +81,19 @@ export class LoginQueue {
  * has to be checked: a password is given and `cached()` says the credential cache holds no
  * success for it. Anonymous requests, refresh grants and cached logins run at once.
  */
-export async function withLoginQueue<T>(
+export function withLoginQueue<T>(
   queue: LoginQueue | undefined,
   attempt: { readonly password: unknown; readonly ip: string | null; readonly cached: () => boolean },
   run: () => Promise<T>,
 ): Promise<T> {
+  // Not itself async: a cached login, the most frequent request, is run() without a promise of
+  // its own around it.
   if (!queue || attempt.password === undefined || attempt.cached()) return run();
-  const leave = queue.enter(attempt.ip);
+  return queued(queue, attempt.ip, run);
+}
+
+async function queued<T>(queue: LoginQueue, ip: string | null, run: () => Promise<T>): Promise<T> {
+  const leave = queue.enter(ip);
   try {
     return await run();
   } finally {
