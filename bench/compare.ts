@@ -1,0 +1,191 @@
+/**
+ * `npm run bench:compare -- DIR_A DIR_B [DIR …]`: two or more builds of regauth side by side,
+ * for a before/after figure that a busy machine does not swamp. Each DIR is a checkout with
+ * `dist/` built (`git worktree add /tmp/before <commit> && (cd /tmp/before && npm ci && npm
+ * run build)`). Every build serves the same config (one static user, the bench's ACL); each is
+ * driven by autocannon in turn (64 connections, 3 s rounds, the order reversed every other round
+ * so a slow patch of the machine falls on all), after one warm-up round each. Printed per build:
+ * the CPU per cached token of the whole process and of its event-loop thread (the thread that
+ * bounds tokens/s), least and median over the rounds, and the median tokens/s. Other processes
+ * only ever add CPU time, so the least is the steadier figure. Loopback only; not part of
+ * `npm test`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import bcrypt from 'bcryptjs';
+import { generateSigningMaterial } from '../src/token/generate.js';
+import { freePort } from '../test/e2e/harness/ports.js';
+import { tempDir } from '../test/helpers/fixtures.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 12);
+const SECONDS = 3;
+const CONNECTIONS = 64;
+const TOKEN_PATH = `/auth?service=registry.bench&scope=${encodeURIComponent('repository:alice/app:pull,push')}`;
+
+interface Build {
+  readonly dir: string;
+  readonly url: string;
+  readonly pid: number;
+  readonly cpu: number[];
+  readonly loop: number[];
+  readonly rps: number[];
+}
+
+async function main(): Promise<void> {
+  const dirs = process.argv.slice(2).map((d) => resolve(d));
+  if (dirs.length < 2) {
+    throw new Error('usage: npm run bench:compare -- DIR_A DIR_B [DIR …] (checkouts with dist/ built)');
+  }
+  for (const dir of dirs) {
+    if (!existsSync(join(dir, 'dist/cli/main.js'))) {
+      throw new Error(`${dir}: no dist/cli/main.js; run npm run build there first`);
+    }
+  }
+  const tmp = tempDir('regauth-bench-compare-');
+  const children: ChildProcess[] = [];
+  try {
+    const { keyPem, certPem } = await generateSigningMaterial({
+      alg: 'ES256',
+      commonName: 'bench',
+      validDays: 1,
+    });
+    writeFileSync(join(tmp.dir, 'token.key'), keyPem, { mode: 0o600 });
+    writeFileSync(join(tmp.dir, 'token.pem'), certPem);
+    const password = `bench-${Math.random().toString(36).slice(2)}`;
+    const hash = await bcrypt.hash(password, 10);
+    const authorization = `Basic ${Buffer.from(`alice:${password}`).toString('base64')}`;
+    const builds: Build[] = [];
+    for (const [i, dir] of dirs.entries()) {
+      const port = await freePort();
+      const configFile = join(tmp.dir, `config-${i}.yml`);
+      writeFileSync(
+        configFile,
+        [
+          'server:',
+          `  addr: "127.0.0.1:${port}"`,
+          'token:',
+          '  issuer: regauth-bench',
+          `  key: ${join(tmp.dir, 'token.key')}`,
+          `  certificate: ${join(tmp.dir, 'token.pem')}`,
+          'users:',
+          `  alice:\n    password: "${hash}"\n    labels: {group: [dev]}`,
+          'acl:',
+          '  - match: {account: admin}',
+          '    actions: ["*"]',
+          '  - match: {account: "/.+/", name: "${account}/**"}',
+          '    actions: ["*"]',
+          '  - match: {labels: {group: dev}, name: "team/**"}',
+          '    actions: [pull, push]',
+          '',
+        ].join('\n'),
+      );
+      const child = spawn(process.execPath, [join(dir, 'dist/cli/main.js'), 'serve', '-c', configFile], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        cwd: tmp.dir,
+      });
+      children.push(child);
+      const url = `http://127.0.0.1:${port}`;
+      await waitHealthy(url, child);
+      // One login fills the credential cache; every request after it is a cached issuance.
+      const first = await fetch(url + TOKEN_PATH, { headers: { authorization } });
+      if (first.status !== 200) throw new Error(`${dir} answered ${first.status} to the first login`);
+      builds.push({ dir, url, pid: child.pid!, cpu: [], loop: [], rps: [] });
+    }
+    log(`warm-up: ${builds.length} builds …`);
+    for (const build of builds) await drive(build, authorization);
+    for (let round = 0; round < ROUNDS; round++) {
+      log(`round ${round + 1}/${ROUNDS} …`);
+      for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
+        const figures = await drive(build, authorization);
+        build.cpu.push(figures.cpu);
+        build.loop.push(figures.loop);
+        build.rps.push(figures.rps);
+      }
+    }
+    report(builds);
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    tmp.cleanup();
+  }
+}
+
+/** One round: CPU per token of the process and of its event-loop thread, and tokens/s. */
+async function drive(
+  build: Build,
+  authorization: string,
+): Promise<{ cpu: number; loop: number; rps: number }> {
+  const before = { cpu: cpuMicros(build.pid), loop: cpuMicros(build.pid, build.pid) };
+  const result = await autocannon({
+    url: build.url + TOKEN_PATH,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers: { authorization },
+  });
+  if (result.errors + result.timeouts + result.non2xx > 0) throw new Error(`${build.dir}: errors under load`);
+  const tokens = Math.max(1, result.requests.total);
+  return {
+    cpu: (cpuMicros(build.pid) - before.cpu) / tokens,
+    loop: (cpuMicros(build.pid, build.pid) - before.loop) / tokens,
+    rps: result.requests.average,
+  };
+}
+
+/** utime + stime in µs of a process, or of one of its threads (Linux /proc; 100 Hz ticks). */
+function cpuMicros(pid: number, thread?: number): number {
+  const stat = readFileSync(
+    thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+    'utf8',
+  );
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+function report(builds: readonly Build[]): void {
+  const least = (v: readonly number[]) => Math.min(...v);
+  const median = (v: readonly number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+  const rows = builds.map((b) => [
+    b.dir,
+    `${least(b.cpu).toFixed(0)} / ${median(b.cpu).toFixed(0)} µs`,
+    `${least(b.loop).toFixed(0)} / ${median(b.loop).toFixed(0)} µs`,
+    `${median(b.rps).toFixed(0)}`,
+    `${((least(b.cpu) / least(builds[0]!.cpu) - 1) * 100).toFixed(1)} %`,
+  ]);
+  const header = [
+    'build',
+    'CPU/token, least / median',
+    'event loop, least / median',
+    'tokens/s',
+    'least vs first',
+  ];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(
+    `\nregauth bench:compare: ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections, cached login`,
+  );
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
+}
+
+async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`regauth exited: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`regauth did not start: ${stderr}`);
+}
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+await main();
