@@ -19,7 +19,6 @@ import { generateSigningMaterial } from '../src/token/generate.js';
 import { freePort } from '../test/e2e/harness/ports.js';
 import { tempDir } from '../test/helpers/fixtures.js';
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 12);
 const SECONDS = 3;
 const CONNECTIONS = 64;
 const TOKEN_PATH = `/auth?service=registry.bench&scope=${encodeURIComponent('repository:alice/app:pull,push')}`;
@@ -34,6 +33,7 @@ interface Build {
 }
 
 async function main(): Promise<void> {
+  const roundCount = rounds(process.env['BENCH_ROUNDS']);
   const dirs = process.argv.slice(2).map((d) => resolve(d));
   if (dirs.length < 2) {
     throw new Error('usage: npm run bench:compare -- DIR_A DIR_B [DIR …] (checkouts with dist/ built)');
@@ -95,8 +95,8 @@ async function main(): Promise<void> {
     }
     log(`warm-up: ${builds.length} builds …`);
     for (const build of builds) await drive(build, authorization);
-    for (let round = 0; round < ROUNDS; round++) {
-      log(`round ${round + 1}/${ROUNDS} …`);
+    for (let round = 0; round < roundCount; round++) {
+      log(`round ${round + 1}/${roundCount} …`);
       for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
         const figures = await drive(build, authorization);
         build.cpu.push(figures.cpu);
@@ -104,11 +104,33 @@ async function main(): Promise<void> {
         build.rps.push(figures.rps);
       }
     }
-    report(builds);
+    report(builds, roundCount);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map(stop));
     tmp.cleanup();
   }
+}
+
+/** BENCH_ROUNDS: a whole number of rounds, at least 1 (default 12). */
+function rounds(text: string | undefined): number {
+  if (text === undefined) return 12;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`BENCH_ROUNDS must be a whole number ≥ 1, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** SIGTERM, then SIGKILL if the child has not exited within 5 s; resolves once it has. */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 /** One round: CPU per token of the process and of its event-loop thread, and tokens/s. */
@@ -123,7 +145,11 @@ async function drive(
     duration: SECONDS,
     headers: { authorization },
   });
-  if (result.errors + result.timeouts + result.non2xx > 0) throw new Error(`${build.dir}: errors under load`);
+  if (result.errors + result.timeouts + result.non2xx > 0) {
+    throw new Error(
+      `${build.dir}: under load, ${result.non2xx} answers other than 2xx, ${result.timeouts} timeouts, ${result.errors} connection errors`,
+    );
+  }
   const tokens = Math.max(1, result.requests.total);
   return {
     cpu: (cpuMicros(build.pid) - before.cpu) / tokens,
@@ -142,9 +168,13 @@ function cpuMicros(pid: number, thread?: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-function report(builds: readonly Build[]): void {
+function report(builds: readonly Build[], roundCount: number): void {
   const least = (v: readonly number[]) => Math.min(...v);
-  const median = (v: readonly number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+  const median = (v: readonly number[]) => {
+    const sorted = [...v].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
   const rows = builds.map((b) => [
     b.dir,
     `${least(b.cpu).toFixed(0)} / ${median(b.cpu).toFixed(0)} µs`,
@@ -162,30 +192,43 @@ function report(builds: readonly Build[]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(
-    `\nregauth bench:compare: ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections, cached login`,
+    `\nregauth bench:compare: ${roundCount} rounds of ${SECONDS} s, ${CONNECTIONS} connections, cached login`,
   );
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows) console.log(line(row));
 }
 
+/** Waits for /healthz; what the child writes to stderr until then goes into the error. */
 async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`regauth exited: ${stderr}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
+  const keep = (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000));
+  child.stderr?.on('data', keep);
+  try {
+    for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null) throw new Error(`regauth exited: ${stderr}`);
+      try {
+        if ((await fetch(`${url}/healthz`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    await new Promise((r) => setTimeout(r, 50));
+    throw new Error(`regauth did not start: ${stderr}`);
+  } finally {
+    child.stderr?.off('data', keep);
+    // Read on and drop, so a build that logs to stderr never blocks on a full pipe.
+    child.stderr?.resume();
   }
-  throw new Error(`regauth did not start: ${stderr}`);
 }
 
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  console.error(`bench:compare: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}
