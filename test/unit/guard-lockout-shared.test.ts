@@ -58,6 +58,19 @@ describe('a shared store', () => {
     expect(state.calls).toBeGreaterThan(second);
   });
 
+  test('the memory of passed logins is per account and per password', async () => {
+    const { store, state } = countingStore();
+    const lockout = new Lockout({ store, shared: true, policy: () => POLICY });
+    const password = `pw-${Math.random()}`;
+    const attempt = { account: 'alice', password: new Secret(password), ip: '10.0.0.1', cached: () => true };
+    await withLockout(lockout, attempt, ok);
+    const first = state.calls;
+    await withLockout(lockout, { ...attempt, account: 'bob' }, () => Promise.resolve({ account: 'bob' }));
+    expect(state.calls).toBeGreaterThan(first);
+    expect(lockout.passedRecently('alice', '10.0.0.1', new Secret(password))).toBe(true);
+    expect(lockout.passedRecently('alice', '10.0.0.1', new Secret(`${password}x`))).toBe(false);
+  });
+
   test('a right guess the cache holds is not remembered before it passed the lock: a locked pair gets 429', async () => {
     const { store } = countingStore();
     const lockout = new Lockout({ store, shared: true, policy: () => POLICY });
