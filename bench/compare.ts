@@ -11,17 +11,16 @@
  * `npm test`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
-import { generateSigningMaterial } from '../src/token/generate.js';
 import { freePort } from '../test/e2e/harness/ports.js';
-import { tempDir } from '../test/helpers/fixtures.js';
+import { tempDir, writeSigningKey } from '../test/helpers/fixtures.js';
+import { benchConfig, cpuMicros, log, TOKEN_PATH, waitHealthy } from './harness.js';
 
 const SECONDS = 3;
 const CONNECTIONS = 64;
-const TOKEN_PATH = `/auth?service=registry.bench&scope=${encodeURIComponent('repository:alice/app:pull,push')}`;
 
 interface Build {
   readonly dir: string;
@@ -46,13 +45,7 @@ async function main(): Promise<void> {
   const tmp = tempDir('regauth-bench-compare-');
   const children: ChildProcess[] = [];
   try {
-    const { keyPem, certPem } = await generateSigningMaterial({
-      alg: 'ES256',
-      commonName: 'bench',
-      validDays: 1,
-    });
-    writeFileSync(join(tmp.dir, 'token.key'), keyPem, { mode: 0o600 });
-    writeFileSync(join(tmp.dir, 'token.pem'), certPem);
+    const { keyPath, certPath } = await writeSigningKey(tmp.dir, 'ES256');
     const password = `bench-${Math.random().toString(36).slice(2)}`;
     const hash = await bcrypt.hash(password, 10);
     const authorization = `Basic ${Buffer.from(`alice:${password}`).toString('base64')}`;
@@ -60,27 +53,7 @@ async function main(): Promise<void> {
     for (const [i, dir] of dirs.entries()) {
       const port = await freePort();
       const configFile = join(tmp.dir, `config-${i}.yml`);
-      writeFileSync(
-        configFile,
-        [
-          'server:',
-          `  addr: "127.0.0.1:${port}"`,
-          'token:',
-          '  issuer: regauth-bench',
-          `  key: ${join(tmp.dir, 'token.key')}`,
-          `  certificate: ${join(tmp.dir, 'token.pem')}`,
-          'users:',
-          `  alice:\n    password: "${hash}"\n    labels: {group: [dev]}`,
-          'acl:',
-          '  - match: {account: admin}',
-          '    actions: ["*"]',
-          '  - match: {account: "/.+/", name: "${account}/**"}',
-          '    actions: ["*"]',
-          '  - match: {labels: {group: dev}, name: "team/**"}',
-          '    actions: [pull, push]',
-          '',
-        ].join('\n'),
-      );
+      writeFileSync(configFile, benchConfig({ port, keyPath, certPath, users: new Map([['alice', hash]]) }));
       const child = spawn(process.execPath, [join(dir, 'dist/cli/main.js'), 'serve', '-c', configFile], {
         stdio: ['ignore', 'ignore', 'pipe'],
         cwd: tmp.dir,
@@ -158,16 +131,6 @@ async function drive(
   };
 }
 
-/** utime + stime in µs of a process, or of one of its threads (Linux /proc; 100 Hz ticks). */
-function cpuMicros(pid: number, thread?: number): number {
-  const stat = readFileSync(
-    thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
-    'utf8',
-  );
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 function report(builds: readonly Build[], roundCount: number): void {
   const least = (v: readonly number[]) => Math.min(...v);
   const median = (v: readonly number[]) => {
@@ -197,33 +160,6 @@ function report(builds: readonly Build[], roundCount: number): void {
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows) console.log(line(row));
-}
-
-/** Waits for /healthz; what the child writes to stderr until then goes into the error. */
-async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
-  let stderr = '';
-  const keep = (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000));
-  child.stderr?.on('data', keep);
-  try {
-    for (let i = 0; i < 200; i++) {
-      if (child.exitCode !== null) throw new Error(`regauth exited: ${stderr}`);
-      try {
-        if ((await fetch(`${url}/healthz`)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`regauth did not start: ${stderr}`);
-  } finally {
-    child.stderr?.off('data', keep);
-    // Read on and drop, so a build that logs to stderr never blocks on a full pipe.
-    child.stderr?.resume();
-  }
-}
-
-function log(text: string): void {
-  process.stderr.write(`${text}\n`);
 }
 
 try {

@@ -20,6 +20,7 @@ import { startRedis, type RedisPeer } from '../test/e2e/harness/redis.js';
 import { startSlapd, type Slapd } from '../test/e2e/harness/slapd.js';
 import { measureEnumeration, type EnumerationResult } from '../test/helpers/enumeration.js';
 import { tempDir } from '../test/helpers/fixtures.js';
+import { benchConfig, cpuMicros, log, SERVICE, TOKEN_PATH, waitHealthy } from './harness.js';
 import { measureStages, STAGES, type StageFigures } from './stages.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -28,8 +29,6 @@ const CONNECTIONS = 64;
 const SECONDS = 10;
 const ROUNDS = 2;
 const STORM_LOGINS = 24;
-const SERVICE = 'registry.bench';
-const SCOPE = 'repository:alice/app:pull,push';
 
 interface Load {
   readonly name: string;
@@ -66,26 +65,14 @@ async function main(): Promise<void> {
     const configFile = join(tmp.dir, 'config.yml');
     writeFileSync(
       configFile,
-      [
-        'server:',
-        `  addr: "127.0.0.1:${port}"`,
-        'token:',
-        '  issuer: regauth-bench',
-        `  key: ${keyPath}`,
-        `  certificate: ${certPath}`,
+      benchConfig({
+        port,
+        keyPath,
+        certPath,
+        users: new Map(users.map((u, i) => [u, hashed[i]!])),
         // The storm's logins all come from 127.0.0.1: let them all in (the default is 8 per address).
-        `login_queue: {per_client: ${STORM_LOGINS}}`,
-        'users:',
-        ...users.map((u, i) => `  ${u}:\n    password: "${hashed[i]}"\n    labels: {group: [dev]}`),
-        'acl:',
-        '  - match: {account: admin}',
-        '    actions: ["*"]',
-        '  - match: {account: "/.+/", name: "${account}/**"}',
-        '    actions: ["*"]',
-        '  - match: {labels: {group: dev}, name: "team/**"}',
-        '    actions: [pull, push]',
-        '',
-      ].join('\n'),
+        extra: [`login_queue: {per_client: ${STORM_LOGINS}}`],
+      }),
     );
 
     // BENCH_CPU_PROFILE=DIR: regauth writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
@@ -138,10 +125,9 @@ async function main(): Promise<void> {
     const baselineUrl = await firstLine(baselineProcess);
 
     const authorization = `Basic ${Buffer.from(`alice:${password}-alice`).toString('base64')}`;
-    const tokenPath = `/auth?service=${SERVICE}&scope=${encodeURIComponent(SCOPE)}`;
     // One login fills the credential cache; every request after it is a cached issuance.
     for (const url of [regauthUrl, regauthRedisUrl]) {
-      const first = await fetch(url + tokenPath, { headers: { authorization } });
+      const first = await fetch(url + TOKEN_PATH, { headers: { authorization } });
       if (first.status !== 200) throw new Error(`regauth answered ${first.status} to the first login`);
     }
 
@@ -157,14 +143,14 @@ async function main(): Promise<void> {
       rounds.baseline.push(
         await drive(
           'baseline (node:http + sign)',
-          baselineUrl + tokenPath,
+          baselineUrl + TOKEN_PATH,
           authorization,
           baselineProcess.pid!,
         ),
       );
       log(`round ${round}/${ROUNDS}: regauth, ${CONNECTIONS} connections, ${SECONDS / ROUNDS} s …`);
       rounds.cached.push(
-        await drive('regauth, cached login', regauthUrl + tokenPath, authorization, regauth.pid!),
+        await drive('regauth, cached login', regauthUrl + TOKEN_PATH, authorization, regauth.pid!),
       );
       log(
         `round ${round}/${ROUNDS}: regauth with store.type: redis, ${CONNECTIONS} connections, ${SECONDS / ROUNDS} s …`,
@@ -172,7 +158,7 @@ async function main(): Promise<void> {
       rounds.redis.push(
         await drive(
           'regauth, cached login, Redis store',
-          regauthRedisUrl + tokenPath,
+          regauthRedisUrl + TOKEN_PATH,
           authorization,
           regauthRedis.pid!,
         ),
@@ -190,7 +176,7 @@ async function main(): Promise<void> {
     const stages = await measureStages({
       configFile,
       authorization,
-      query: tokenPath.slice(tokenPath.indexOf('?') + 1),
+      query: TOKEN_PATH.slice(TOKEN_PATH.indexOf('?') + 1),
     });
 
     log('ACL evaluation …');
@@ -239,13 +225,6 @@ function combine(loads: readonly Load[]): Load {
     errors: loads.reduce((n, l) => n + l.errors, 0),
     cpuUs: loads.reduce((n, l) => n + l.cpuUs * l.requests, 0) / Math.max(1, requests),
   };
-}
-
-/** utime + stime of a process, in µs (Linux /proc; clock ticks are 100 Hz there). */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 /** 24 logins nobody has made yet (each a real cost-10 comparison) while /healthz is probed back to back. */
@@ -520,28 +499,9 @@ function report(r: {
   );
 }
 
-async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`regauth exited: ${stderr}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`regauth did not start: ${stderr}`);
-}
-
 async function firstLine(child: ChildProcess): Promise<string> {
   for await (const line of createInterface({ input: child.stdout! })) return line;
   throw new Error('the baseline exited without printing its URL');
-}
-
-function log(text: string): void {
-  process.stderr.write(`${text}\n`);
 }
 
 await main();
