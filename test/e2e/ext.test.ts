@@ -10,13 +10,11 @@ import { keysInit } from '../../src/tools/keys.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { freePort } from './harness/ports.js';
-import { startProcess } from './harness/proc.js';
 import { buildOciImage } from './harness/oci.js';
 import { inspect, push } from './harness/skopeo.js';
-import { SERVICE, startStack, type Stack } from './harness/stack.js';
+import { SERVICE, startRegauthProcess, startStack, type Stack } from './harness/stack.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
-const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 const quiet = () =>
   createLogger({
@@ -178,12 +176,10 @@ acl: []
 `,
     );
     const url = `http://127.0.0.1:${port}`;
-    const regauth = await startProcess(process.execPath, [CLI, 'serve', '-c', configFile], {
+    const regauth = await startRegauthProcess(configFile, url, {
       cwd: tmp.dir,
-      name: 'regauth',
       timeoutMs: 20_000,
       stopTimeoutMs: 20_000,
-      readyWhen: async () => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })).ok,
     });
     const answer = fetch(`${url}/auth?service=x`, {
       headers: { authorization: basic('alice', randomPassword()) },

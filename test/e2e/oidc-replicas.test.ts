@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
 import { freePort } from './harness/ports.js';
-import { startProcess, type ProcessHandle } from './harness/proc.js';
+import type { ProcessHandle } from './harness/proc.js';
 import { startRedis, type RedisPeer } from './harness/redis.js';
-import { SERVICE } from './harness/stack.js';
+import { SERVICE, startRegauthProcess } from './harness/stack.js';
 
 /**
  * Two regauth processes behind one OIDC client, sharing one real Redis (`store.type: redis`),
@@ -18,7 +18,6 @@ import { SERVICE } from './harness/stack.js';
  * provider is oidc-provider; Chromium signs in at it.
  */
 describe('oidc_auth on two replicas sharing Redis', () => {
-  const REPO_ROOT = resolve(import.meta.dirname, '../..');
   const tmp = tempDir('regauth-oidc-replicas-e2e-');
   let provider: TestProvider;
   let redis: RedisPeer;
@@ -64,11 +63,7 @@ acl: [{match: {labels: {groups: devs}, name: "team/*"}, actions: [pull]}]
 `,
       );
       const url = `http://127.0.0.1:${port}`;
-      const proc = await startProcess('node', [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '-c', config], {
-        timeoutMs: 30_000,
-        readyWhen: async () => (await fetch(`${url}/readyz`)).ok,
-        name: `regauth-${i}`,
-      });
+      const proc = await startRegauthProcess(config, url, { ready: '/readyz', name: `regauth-${i}` });
       replicas.push({ proc, url });
     }
     browser = await chromium.launch({

@@ -1,18 +1,24 @@
 import bcrypt from 'bcryptjs';
 import { request as httpRequest } from 'node:http';
 import { renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { buildOciImage } from './harness/oci.js';
 import { freePort } from './harness/ports.js';
-import { startProcess, waitFor, type ProcessHandle } from './harness/proc.js';
+import { waitFor, type ProcessHandle } from './harness/proc.js';
 import { inspect, push } from './harness/skopeo.js';
-import { SERVICE, startRegauth, startStack, type RegauthStack, type Stack } from './harness/stack.js';
+import {
+  SERVICE,
+  startRegauth,
+  startRegauthProcess,
+  startStack,
+  type RegauthStack,
+  type Stack,
+} from './harness/stack.js';
 
 const ISSUER = 'regauth ops e2e';
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
 interface Reply {
   status: number;
@@ -282,10 +288,7 @@ acl: [{match: {}, actions: [pull]}]
 `,
     );
     const url = `http://127.0.0.1:${port}`;
-    regauth = await startProcess('node', [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
-      timeoutMs: 20_000,
-      readyWhen: async () => (await fetch(`${url}/healthz`)).ok,
-    });
+    regauth = await startRegauthProcess(configFile, url, { timeoutMs: 20_000 });
 
     const inFlight = get(`${url}/auth?service=${SERVICE}&scope=repository:a/b:pull`, {
       headers: { authorization: basic('slow', password) },

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
 import { basic, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { freePort } from './harness/ports.js';
-import { startProcess, type ProcessHandle } from './harness/proc.js';
+import type { ProcessHandle } from './harness/proc.js';
 import { startRedis, type RedisPeer } from './harness/redis.js';
-import { SERVICE } from './harness/stack.js';
+import { SERVICE, startRegauthProcess } from './harness/stack.js';
 
 /**
  * Three regauth processes sharing one real Redis (`store.type: redis`), hit round-robin: the
@@ -19,7 +19,6 @@ import { SERVICE } from './harness/stack.js';
  * (X-Forwarded-For from the trusted 127.0.0.1) and accounts.
  */
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
 const MAX_FAILURES = 3;
 const ACCOUNTS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
@@ -70,11 +69,7 @@ acl: [{match: {}, actions: [pull]}]
 `,
       );
       const url = `http://127.0.0.1:${port}`;
-      const proc = await startProcess('node', [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '-c', config], {
-        timeoutMs: 30_000,
-        readyWhen: async () => (await fetch(`${url}/readyz`)).ok,
-        name: `regauth-${i}`,
-      });
+      const proc = await startRegauthProcess(config, url, { ready: '/readyz', name: `regauth-${i}` });
       replicas.push({ proc, url });
     }
   }, 120_000);

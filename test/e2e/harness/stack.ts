@@ -6,6 +6,8 @@ import type { SigningAlg } from '../../../src/token/types.js';
 import { tempDir, writeSigningKey } from '../../helpers/fixtures.js';
 import { startRegistry, type Registry } from './registry.js';
 import { logSink } from '../../helpers/server.js';
+import { REPO_ROOT } from './deploy.js';
+import { startProcess, type ProcessHandle, type StartOptions } from './proc.js';
 
 /** The registry's `auth.token.service`: the `service` of token requests and the `aud` of tokens. */
 export const SERVICE = 'registry.test';
@@ -15,6 +17,28 @@ export type TempDir = ReturnType<typeof tempDir>;
 
 /** A log destination that keeps what is written to it (one JSON line a chunk). */
 export { logSink };
+
+/**
+ * The built regauth (`dist/cli/main.js serve -c configFile`; see ensureBuilt) as a process of its
+ * own, started once `url` + `ready` (default `/healthz`; `/readyz` also waits for the store and
+ * the backends) answers 200. `timeoutMs` defaults to 30 s.
+ */
+export function startRegauthProcess(
+  configFile: string,
+  url: string,
+  options: Omit<StartOptions, 'readyWhen' | 'timeoutMs'> & {
+    ready?: '/healthz' | '/readyz';
+    timeoutMs?: number;
+  } = {},
+): Promise<ProcessHandle> {
+  const { ready = '/healthz', timeoutMs = 30_000, ...rest } = options;
+  return startProcess(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
+    name: 'regauth',
+    ...rest,
+    timeoutMs,
+    readyWhen: async () => (await fetch(`${url}${ready}`, { signal: AbortSignal.timeout(2000) })).ok,
+  });
+}
 
 /**
  * What a suite writes of regauth's config.yml. The stack writes the header itself: `server.addr`
