@@ -38,6 +38,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Resolves once `store` answers a ping again (its client reconnects by itself), or throws after 10 s. */
+async function answersAgain(store: RedisStore): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await store.ping();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 function redisStore(timeoutMs = 500): RedisStore {
   const store = new RedisStore({ url: redis.url, keyPrefix: `t${++prefixes}:`, timeoutMs });
   opened.push(store);
@@ -169,16 +183,7 @@ describe('the redis store when Redis fails', () => {
       await redis.start();
     }
     // Reconnection is automatic.
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await store.ping();
-        break;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await answersAgain(store);
     expect(await store.lockout.reserve('g|1', 'g', POLICY, Date.now())).toMatchObject({ key: 'g|1' });
     expect(store.problem()).toBeUndefined();
     expect(statuses.at(-1)).toBeUndefined();
@@ -207,16 +212,7 @@ describe('the redis store when Redis fails', () => {
       redis.resume();
       await sleeping;
     }
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await store.ping();
-        break;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await answersAgain(store);
   });
 
   test('a reserve that timed out while Redis was paused holds no slot once Redis runs it', async () => {
@@ -230,16 +226,7 @@ describe('the redis store when Redis fails', () => {
     } finally {
       redis.resume();
     }
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await store.ping();
-        break;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await answersAgain(store);
     const outcomes = await Promise.all(
       [1, 2, 3].map(() => store.lockout.reserve('i|1', 'i', POLICY, Date.now())),
     );
