@@ -1,40 +1,12 @@
 import bcrypt from 'bcryptjs';
-import { Command } from 'commander';
 import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runProgram } from '../../src/cli/exit.js';
-import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
 import { loadSigningKey } from '../../src/token/keys.js';
 import { generateSigningMaterial } from '../../src/token/generate.js';
 import { hash, randomPassword, tempDir } from '../helpers/fixtures.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `regauth <args>` in-process, mapping errors to exit codes as src/cli/main.ts does. */
-async function regauth(args: string[], stdin = ''): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  let code = 0;
-  const io: ToolIO = {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    readStdin: () => Promise.resolve(stdin),
-    setExitCode: (c) => void (code = c),
-  };
-  const program = new Command()
-    .name('regauth')
-    .exitOverride()
-    .configureOutput({ writeOut: (t) => void (stdout += t), writeErr: (t) => void (stderr += t) });
-  addToolCommands(program, io);
-  const failed = await runProgram(program, ['node', 'regauth', ...args], (t) => void (stderr += t));
-  return { code: failed === 0 ? code : failed, stdout, stderr };
-}
+import { regauth } from '../helpers/cli.js';
 
 const tmp = tempDir('regauth-cli-');
 const alicePassword = randomPassword();

@@ -1,13 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
 import { loadConfigFile, type Config } from '../../src/config/load.js';
 import { replayAudit, type ReplayChange, type ReplayReport } from '../../src/tools/replay.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { startTestServer } from '../helpers/server.js';
+import { regauth } from '../helpers/cli.js';
 
 const tmp = tempDir('regauth-replay-');
 afterAll(() => tmp.cleanup());
@@ -349,53 +348,27 @@ describe('labels not in the audit line', () => {
 });
 
 describe('regauth replay on the command line', () => {
-  async function run(args: string[], stdin = '') {
-    let stdout = '';
-    let stderr = '';
-    let code = 0;
-    const io: ToolIO = {
-      stdout: (t) => void (stdout += t),
-      stderr: (t) => void (stderr += t),
-      readStdin: () => Promise.resolve(stdin),
-      stdinStream: async function* () {
-        yield stdin;
-      },
-      setExitCode: (c) => void (code = c),
-    };
-    const program = new Command()
-      .exitOverride()
-      .configureOutput({ writeOut: (t) => void (stdout += t), writeErr: (t) => void (stderr += t) });
-    addToolCommands(program, io);
-    try {
-      await program.parseAsync(['node', 'regauth', ...args]);
-    } catch (err) {
-      if (err instanceof CommanderError) return { code: err.exitCode === 0 ? 0 : 2, stdout, stderr };
-      return { code: 2, stdout, stderr: `${stderr}regauth: ${(err as Error).message}\n` };
-    }
-    return { code, stdout, stderr };
-  }
-
   test('exit 1 with the changes, exit 0 when nothing changes, --json, stdin', async () => {
-    const changes = await run(['replay', '--audit', auditFile, '-c', newFile]);
+    const changes = await regauth(['replay', '--audit', auditFile, '-c', newFile]);
     expect(changes.code).toBe(1);
     expect(changes.stdout).toContain('2 decisions change (5 requests): 1 lose access, 1 gain access');
     expect(changes.stdout).toMatch(
       /lose access \(granted before, not now\):\n {2}alice repository:team\/app:pull,push \(service registry\.test, from [^)]+\): pull,push -> pull; acl\[1\] "devs push team" -> acl\[2\] "devs pull team"; 3 requests, last /,
     );
     expect(changes.stdout).toContain('by account:\n  alice: 1 decision, 3 requests (1 lose, 0 gain)');
-    const none = await run(['replay', '--audit', auditFile, '-c', oldFile, '--against', oldFile]);
+    const none = await regauth(['replay', '--audit', auditFile, '-c', oldFile, '--against', oldFile]);
     expect(none.code).toBe(0);
     expect(none.stdout).toContain('no decision changes');
-    const json = await run(['replay', '--audit', '-', '-c', newFile, '--json'], auditLines.join('\n'));
+    const json = await regauth(['replay', '--audit', '-', '-c', newFile, '--json'], auditLines.join('\n'));
     expect(json.code).toBe(1);
     expect(changed(JSON.parse(json.stdout) as ReplayReport)).toEqual(EXPECTED);
-    const missing = await run(['replay', '--audit', join(tmp.dir, 'nope.log'), '-c', newFile]);
+    const missing = await regauth(['replay', '--audit', join(tmp.dir, 'nope.log'), '-c', newFile]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no such file');
   });
 
   test('no secret from the log reaches the report', async () => {
-    const out = await run(['replay', '--audit', auditFile, '-c', newFile, '--json']);
+    const out = await regauth(['replay', '--audit', auditFile, '-c', newFile, '--json']);
     for (const p of Object.values(passwords)) expect(out.stdout).not.toContain(p);
     expect(out.stdout).not.toMatch(/\$2[aby]\$/);
   });

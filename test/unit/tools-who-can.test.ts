@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
 import { loadConfigFile, type Config } from '../../src/config/load.js';
 import { whoCan, type WhoCanRule } from '../../src/tools/who-can.js';
 import { UsageError } from '../../src/core/errors.js';
 import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { regauth } from '../helpers/cli.js';
 
 const tmp = tempDir('regauth-who-can-');
 let keys: { keyPath: string; certPath: string };
@@ -161,29 +160,6 @@ acl:
 });
 
 describe('regauth who-can on the command line', () => {
-  async function run(args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    let code = 0;
-    const io: ToolIO = {
-      stdout: (t) => void (stdout += t),
-      stderr: (t) => void (stderr += t),
-      readStdin: () => Promise.resolve(''),
-      setExitCode: (c) => void (code = c),
-    };
-    const program = new Command()
-      .exitOverride()
-      .configureOutput({ writeOut: (t) => void (stdout += t), writeErr: (t) => void (stderr += t) });
-    addToolCommands(program, io);
-    try {
-      await program.parseAsync(['node', 'regauth', ...args]);
-    } catch (err) {
-      if (err instanceof CommanderError) return { code: err.exitCode === 0 ? 0 : 2, stdout, stderr };
-      return { code: 2, stdout, stderr: `${stderr}regauth: ${(err as Error).message}\n` };
-    }
-    return { code, stdout, stderr };
-  }
-
   test('text and --json', async () => {
     const { file } = load(
       `users:
@@ -200,7 +176,7 @@ acl:
 `,
       'cli.yml',
     );
-    const text = await run(['who-can', 'repository:web/app:push', '-c', file]);
+    const text = await regauth(['who-can', 'repository:web/app:push', '-c', file]);
     expect(text.code).toBe(0);
     expect(text.stdout).toBe(
       [
@@ -220,14 +196,14 @@ acl:
         '',
       ].join('\n'),
     );
-    const json = await run(['who-can', 'repository:web/app:push', '-c', file, '--json']);
+    const json = await regauth(['who-can', 'repository:web/app:push', '-c', file, '--json']);
     const report = JSON.parse(json.stdout) as { rules: WhoCanRule[] };
     expect(report.rules.map((r) => [r.index, r.effect, r.shadowedBy?.index ?? null])).toEqual([
       [0, 'grants', null],
       [1, 'denies', null],
       [2, 'grants', 1],
     ]);
-    const bad = await run(['who-can', 'nonsense', '-c', file]);
+    const bad = await regauth(['who-can', 'nonsense', '-c', file]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/invalid scope/);
   });
