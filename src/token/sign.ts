@@ -1,4 +1,5 @@
-import { randomBytes, sign, type JsonWebKey, type SignKeyObjectInput } from 'node:crypto';
+import { randomBytes, type JsonWebKey, type SignKeyObjectInput } from 'node:crypto';
+import { signJws } from './sign-pool.js';
 import type { AccessTokenClaims, SigningAlg, SigningKey } from './types.js';
 
 /** Signs one registry access token; `now` is unix seconds. */
@@ -10,10 +11,11 @@ export type TokenSigner = (
 
 /**
  * A signer bound to one key and issuer, for the request hot path: the JWS header is encoded once
- * here, each call only serializes the claims and signs. The signature itself is computed on
- * libuv's thread pool (node's asynchronous `crypto.sign`), not on the event loop: an ES256
- * signature is the largest single cost of a token request, and while it runs on another core the
- * event loop goes on parsing, authorizing and answering other requests.
+ * here, each call only serializes the claims and signs. The signature itself is computed in a
+ * worker thread (sign-pool.ts), not on the event loop: an ES256 signature is the largest single
+ * cost of a token request, and while it runs on another core the event loop goes on parsing,
+ * authorizing and answering other requests; the signatures of one event-loop turn travel
+ * together.
  *
  * The token is what both registry v2.8 and v3 accept (docs/registry-compatibility.md "The token"):
  * header `{alg, typ: "JWT", kid, x5c?}` (no `jwk`, no `crit`), claims `{iss, sub, aud, exp, nbf,
@@ -94,13 +96,7 @@ function signWith(
     access: claims.access.map((a) => ({ type: a.type, name: a.name, actions: a.actions })),
     ...(claims.labels ? { labels: claims.labels } : {}),
   };
-  const signingInput = prepared.headerPrefix + base64url(JSON.stringify(payload));
-  return new Promise((resolve, reject) => {
-    sign(prepared.hash, Buffer.from(signingInput), prepared.signKey, (err, signature) => {
-      if (err) reject(err);
-      else resolve(`${signingInput}.${signature.toString('base64url')}`);
-    });
-  });
+  return signJws(prepared.hash, prepared.signKey, prepared.headerPrefix + base64url(JSON.stringify(payload)));
 }
 
 /**
