@@ -439,7 +439,7 @@ function report(r: {
     ['measure', 'value', 'target'],
     ...[r.baseline, r.cached].map((l): [string, string, string] => [
       l.name,
-      `${Math.round(l.rps)} tokens/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ${l.errors} errors, ${Math.round(l.cpuUs)} µs CPU/token (event loop ${Math.round(l.loopUs)})`,
+      `${Math.round(l.rps)} tokens/s, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99} ms, ${l.errors} errors, ${Math.round(l.cpuUs)} µs CPU/token (event loop ${Math.round(l.loopUs)})`,
       l === r.cached ? `${mark(l.errors === 0)}: no errors at ${CONNECTIONS} connections` : '',
     ]),
     [
@@ -465,7 +465,7 @@ function report(r: {
     ],
     [
       r.redisCached.name,
-      `${Math.round(r.redisCached.rps)} tokens/s, p50 ${r.redisCached.p50} ms, p99 ${r.redisCached.p99} ms, ${r.redisCached.errors} errors, ${Math.round(r.redisCached.cpuUs)} µs CPU/token`,
+      `${Math.round(r.redisCached.rps)} tokens/s, p50 ${r.redisCached.p50.toFixed(1)} ms, p99 ${r.redisCached.p99} ms, ${r.redisCached.errors} errors, ${Math.round(r.redisCached.cpuUs)} µs CPU/token`,
       `${mark(r.redisCached.errors === 0)}: no errors`,
     ],
     [
