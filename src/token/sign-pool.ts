@@ -6,16 +6,29 @@ import { Piscina } from 'piscina';
 const WORKER = new URL('./sign-worker.cjs', import.meta.url).href;
 
 /**
- * The most signatures one task carries: a burst larger than this is shared by several threads
- * (an RS256 signature takes about a millisecond, so a batch of 16 is already worth a thread).
+ * What to sign with: a key, its hash, and how many signatures one task may carry. Made once per
+ * key (src/token/sign.ts): the signatures of a turn are batched per job, so a batch never mixes
+ * keys or hashes.
+ */
+export interface SignJob {
+  readonly hash: string;
+  readonly key: SignKeyObjectInput;
+  /** At most this many signatures per task; 1 sends each alone. */
+  readonly maxBatch: number;
+}
+
+/**
+ * The batch for a key whose signature takes tens of µs (ES256): 16 of them are under a
+ * millisecond of a thread's time. A signature that takes a millisecond or more (RS256 about 1 ms,
+ * ES384 1.3 ms, ES512 3 ms on the development machine) goes alone, so a burst is shared by the
+ * threads instead of waiting in one batch.
  */
 export const MAX_BATCH = 16;
 
 /**
- * At most as many threads as libuv's default pool, which signed before: one signs an ES256 token
- * in well under a tenth of a millisecond, but RS256 takes about 1 ms and ES512 about 3 ms, so a
- * busy server with such a key needs more than one. Threads past the first start only while every
- * thread is busy (each costs some 10 to 30 MB of memory).
+ * At most as many threads as libuv's default pool, which signed before: a busy server with an
+ * RSA or ES512 key needs more than one. Threads past the first start only while every thread is
+ * busy (each costs some 10 to 30 MB of memory).
  */
 const MAX_THREADS = Math.min(4, availableParallelism());
 
@@ -35,70 +48,81 @@ interface Waiting {
   readonly reject: (err: unknown) => void;
 }
 
-interface Batch {
-  readonly hash: string;
-  readonly key: SignKeyObjectInput;
-  readonly waiting: Waiting[];
-}
-
 /** The pool, started on the first signature; one per process, whatever the runtime or key. */
 let pool: Piscina | undefined;
-/** Signatures asked for in this event-loop turn, one batch per key, sent when the turn ends. */
-const open = new Map<SignKeyObjectInput, Batch>();
+/** Signatures asked for in this event-loop turn, by job, sent when the turn ends. */
+const open = new Map<SignJob, Waiting[]>();
 let flushQueued = false;
 
 /**
  * Signs a JWS signing input (`base64url(header).base64url(claims)`) and resolves with the compact
  * JWS (`input.signature`). The signatures asked for in one event-loop turn go to a worker thread
- * together, at most MAX_BATCH per task, and come back in one message: node's asynchronous
+ * together, at most `job.maxBatch` per task, and come back in one message: node's asynchronous
  * `crypto.sign` woke a thread-pool thread for every signature and the event loop again for every
  * result, which under load cost the event loop more than the signature costs the thread.
  */
-export function signJws(hash: string, key: SignKeyObjectInput, input: string): Promise<string> {
+export function signJws(job: SignJob, input: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    let batch = open.get(key);
-    if (!batch) {
-      batch = { hash, key, waiting: [] };
-      open.set(key, batch);
+    let waiting = open.get(job);
+    if (!waiting) {
+      waiting = [];
+      open.set(job, waiting);
       if (!flushQueued) {
         flushQueued = true;
         setImmediate(flush);
       }
     }
-    batch.waiting.push({ input, resolve, reject });
-    if (batch.waiting.length >= MAX_BATCH) {
-      open.delete(key);
-      send(batch);
+    waiting.push({ input, resolve, reject });
+    if (waiting.length >= job.maxBatch) {
+      open.delete(job);
+      send(job, waiting);
     }
   });
 }
 
+/** Sends every batch of the turn; the map is emptied first, so nothing is left behind. */
 function flush(): void {
   flushQueued = false;
-  for (const batch of open.values()) send(batch);
+  const batches = [...open];
   open.clear();
+  for (const [job, waiting] of batches) send(job, waiting);
 }
 
-function send(batch: Batch): void {
-  pool ??= new Piscina({
-    filename: WORKER,
-    minThreads: 1,
-    maxThreads: MAX_THREADS,
-    idleTimeout: IDLE_MS,
-    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-    // No run- and wait-time histograms: nothing reads them, and they cost every task.
-    recordTiming: false,
-  });
-  const { waiting } = batch;
-  pool.run({ hash: batch.hash, key: batch.key, inputs: waiting.map((w) => w.input) }).then(
-    (signatures: string[]) => {
-      for (let i = 0; i < waiting.length; i++) {
-        const w = waiting[i]!;
-        w.resolve(`${w.input}.${signatures[i]!}`);
-      }
-    },
-    (err: unknown) => {
-      for (const w of waiting) w.reject(err);
-    },
-  );
+/** Sends one batch; whatever goes wrong, now or in the thread, rejects every signature in it. */
+function send(job: SignJob, waiting: readonly Waiting[]): void {
+  const fail = (err: unknown) => {
+    for (const w of waiting) w.reject(err);
+  };
+  let done: Promise<string[]>;
+  try {
+    done = getPool().run({ hash: job.hash, key: job.key, inputs: waiting.map((w) => w.input) });
+  } catch (err) {
+    // piscina starts a thread inside run(); past the process's thread limit that throws at once.
+    fail(err);
+    return;
+  }
+  done.then((signatures) => {
+    for (let i = 0; i < waiting.length; i++) {
+      const w = waiting[i]!;
+      w.resolve(`${w.input}.${signatures[i]!}`);
+    }
+  }, fail);
+}
+
+function getPool(): Piscina {
+  if (!pool) {
+    pool = new Piscina({
+      filename: WORKER,
+      minThreads: 1,
+      maxThreads: MAX_THREADS,
+      idleTimeout: IDLE_MS,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+      // No run- and wait-time histograms: nothing reads them, and they cost every task.
+      recordTiming: false,
+    });
+    // A thread lost between tasks is replaced by piscina, and a task's own failure reaches its
+    // batch through run(); without a listener the pool's 'error' event would end the process.
+    pool.on('error', () => {});
+  }
+  return pool;
 }

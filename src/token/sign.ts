@@ -1,5 +1,5 @@
 import { randomBytes, type JsonWebKey, type SignKeyObjectInput } from 'node:crypto';
-import { signJws } from './sign-pool.js';
+import { MAX_BATCH, signJws, type SignJob } from './sign-pool.js';
 import type { AccessTokenClaims, SigningAlg, SigningKey } from './types.js';
 
 /** Signs one registry access token; `now` is unix seconds. */
@@ -39,8 +39,7 @@ export function signAccessToken(
 interface Prepared {
   /** `base64url(header) + "."` */
   readonly headerPrefix: string;
-  readonly hash: string;
-  readonly signKey: SignKeyObjectInput;
+  readonly job: SignJob;
 }
 
 const HASHES: Readonly<Record<SigningAlg, string>> = {
@@ -59,10 +58,14 @@ function prepare(key: SigningKey): Prepared {
     if (key.x5c.length > 0) header.x5c = key.x5c;
     prepared = {
       headerPrefix: `${base64url(JSON.stringify(header))}.`,
-      hash: HASHES[key.alg],
-      // JWS wants ECDSA signatures as fixed-size R||S (RFC 7518 §3.4); Node defaults to DER.
-      // The dsaEncoding option is ignored for RSA keys (PKCS#1 v1.5 padding is the default).
-      signKey: { key: key.privateKey, dsaEncoding: 'ieee-p1363' },
+      job: {
+        hash: HASHES[key.alg],
+        // JWS wants ECDSA signatures as fixed-size R||S (RFC 7518 §3.4); Node defaults to DER.
+        // The dsaEncoding option is ignored for RSA keys (PKCS#1 v1.5 padding is the default).
+        key: { key: key.privateKey, dsaEncoding: 'ieee-p1363' } satisfies SignKeyObjectInput,
+        // ES256 signatures take tens of µs and travel in batches; the others go one by one.
+        maxBatch: key.alg === 'ES256' ? MAX_BATCH : 1,
+      },
     };
     preparedKeys.set(key, prepared);
   }
@@ -96,7 +99,7 @@ function signWith(
     access: claims.access.map((a) => ({ type: a.type, name: a.name, actions: a.actions })),
     ...(claims.labels ? { labels: claims.labels } : {}),
   };
-  return signJws(prepared.hash, prepared.signKey, prepared.headerPrefix + base64url(JSON.stringify(payload)));
+  return signJws(prepared.job, prepared.headerPrefix + base64url(JSON.stringify(payload)));
 }
 
 /**
