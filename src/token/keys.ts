@@ -49,6 +49,15 @@ const SUPPORTED = 'the registry accepts EC P-256, P-384, P-521 or RSA >= 2048 bi
  * (docs/registry-compatibility.md "x5c chains"; distribution's registry/auth/token/token.go).
  * Messages never contain key material.
  */
+/**
+ * Whether two keys are the same key. Keys of different types are told apart before
+ * `KeyObject.equals` is asked: across key types node's comparison leaves an OpenSSL error behind
+ * on the thread, and the next key node parses there fails with it ("different key types").
+ */
+export function sameKey(a: KeyObject, b: KeyObject): boolean {
+  return a.asymmetricKeyType === b.asymmetricKeyType && a.equals(b);
+}
+
 export function loadSigningKey(input: LoadSigningKeyInput): SigningKey {
   const keyName = where('token.key', input.keyPath);
   const certName = where('token.certificate', input.certPath);
@@ -59,7 +68,7 @@ export function loadSigningKey(input: LoadSigningKeyInput): SigningKey {
 
   const certificates = parseCertificates(input.certPem, certName);
   const leaf = certificates[0]!;
-  if (!leaf.publicKey.equals(publicKey)) {
+  if (!sameKey(leaf.publicKey, publicKey)) {
     throw new RegauthError(
       'ERR_KEY',
       `${certName} does not match ${keyName}: the first certificate's public key is not the key's public key`,

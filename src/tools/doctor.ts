@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../core/errors.js';
+import { sameKey } from '../token/keys.js';
 import { libtrustKeyId } from '../token/kid.js';
 import type { SigningKey } from '../token/types.js';
 
@@ -169,7 +170,7 @@ function bundleTrustCheck(
   const chain = config.token.key.certificates;
   const leaf = chain[0]!;
   const usesX5c = config.token.key.x5c.length > 0;
-  const holdsLeaf = bundle.some((c) => c.raw.equals(leaf.raw) || c.publicKey.equals(leaf.publicKey));
+  const holdsLeaf = bundle.some((c) => c.raw.equals(leaf.raw) || sameKey(c.publicKey, leaf.publicKey));
   const holdsChainCert = bundle.some((c) => chain.some((own) => own.raw.equals(c.raw)));
   const thumbprintKid = config.token.key.kid !== config.token.key.libtrustKid;
   if (!(holdsLeaf || (usesX5c && holdsChainCert)))
@@ -290,10 +291,10 @@ function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Cer
       return undefined;
     }
   };
-  const inBundle = (c: X509Certificate) => bundle.some((b) => b.publicKey.equals(c.publicKey));
+  const inBundle = (c: X509Certificate) => bundle.some((b) => sameKey(b.publicKey, c.publicKey));
   const kid = (c: X509Certificate) => libtrustKeyId(c.publicKey);
   const signing = `regauth signs with ${key.libtrustKid}; the registry's bundle ${
-    bundle.some((b) => b.publicKey.equals(key.publicKey)) ? 'holds it' : 'does not hold it'
+    bundle.some((b) => sameKey(b.publicKey, key.publicKey)) ? 'holds it' : 'does not hold it'
   }`;
   const next = other('next.pem');
   if (next) {
@@ -308,7 +309,7 @@ function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Cer
   }
   const previous = other('previous.pem');
   const retired =
-    previous && !previous.publicKey.equals(key.publicKey)
+    previous && !sameKey(previous.publicKey, key.publicKey)
       ? inBundle(previous)
         ? ` and the previous key ${kid(previous)} (tokens it signed stay valid until they expire)`
         : `, not the previous key ${kid(previous)} (tokens it signed fail once the registry restarts with it)`

@@ -48,6 +48,14 @@ function reencode(keyPem: string, type: 'pkcs8' | 'sec1' | 'pkcs1'): string {
 }
 
 describe('loadSigningKey', () => {
+  test('a certificate of another key type is refused, and the next key still loads', () => {
+    // Node's KeyObject.equals across key types leaves an OpenSSL error behind on the thread,
+    // and the next key parsed there failed with it ("different key types").
+    const rsa = material.RS256!;
+    expect(() => load({ certPem: rsa.certPem })).toThrow(/does not match/);
+    expect(load({ keyPem: rsa.keyPem, certPem: rsa.certPem }).alg).toBe('RS256');
+  });
+
   test.each([
     ['ES256', 'pkcs8'],
     ['ES256', 'sec1'],

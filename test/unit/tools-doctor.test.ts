@@ -126,6 +126,22 @@ describe('diagnose: each check, in order', () => {
     expect(run(load('libtrust'), { ...good, rootcertbundle: own })).toContain('ok rootcertbundle');
   });
 
+  test('a bundle of another key type (RSA against an EC key): refused, and keys still load after it', async () => {
+    const rsa = await generateSigningMaterial({ alg: 'RS256', commonName: 'rsa', validDays: 365 });
+    const bundle = write('rsa-bundle.pem', rsa.certPem);
+    expect(run(load('x5c'), { ...good, rootcertbundle: bundle })).toContain(
+      `FAIL rootcertbundle: ${join(tmp.dir, bundle)} holds neither the signing certificate nor the root of its chain (1 certificate); the registry rejects every token`,
+    );
+    // Comparing keys of two types must leave nothing behind that fails the next key parsed.
+    writeFileSync(join(tmp.dir, 'rsa.key'), rsa.keyPem, { mode: 0o600 });
+    writeFileSync(join(tmp.dir, 'rsa.pem'), rsa.certPem);
+    writeFileSync(
+      join(tmp.dir, 'rsa.yml'),
+      `token:\n  issuer: acme\n  key: ${join(tmp.dir, 'rsa.key')}\n  certificate: ${join(tmp.dir, 'rsa.pem')}\n  services: [registry.test]\n`,
+    );
+    expect(loadConfigFile(join(tmp.dir, 'rsa.yml')).token.key.alg).toBe('RS256');
+  });
+
   test('a certificate that has expired, and a jwks that cannot be read or lacks the kid', () => {
     expect(run(load('x5c'), good, new Date(Date.now() + 400 * 86_400_000))).toContainEqual(
       expect.stringMatching(/^FAIL certificate: .* has expired \(/),
