@@ -40,6 +40,15 @@ const MIN_RSA_BITS = 2048;
 const SUPPORTED = 'the registry accepts EC P-256, P-384, P-521 or RSA >= 2048 bits';
 
 /**
+ * Whether two keys are the same key. Keys of different types are told apart before
+ * `KeyObject.equals` is asked: across key types node's comparison leaves an OpenSSL error behind
+ * on the thread, and the next key node parses there fails with it ("different key types").
+ */
+export function sameKey(a: KeyObject, b: KeyObject): boolean {
+  return a.asymmetricKeyType === b.asymmetricKeyType && a.equals(b);
+}
+
+/**
  * Imports the token signing key and its certificate chain once, at config load.
  *
  * Throws RegauthError `ERR_KEY` naming the file when the key cannot be parsed or is of a type the
@@ -49,15 +58,6 @@ const SUPPORTED = 'the registry accepts EC P-256, P-384, P-521 or RSA >= 2048 bi
  * (docs/registry-compatibility.md "x5c chains"; distribution's registry/auth/token/token.go).
  * Messages never contain key material.
  */
-/**
- * Whether two keys are the same key. Keys of different types are told apart before
- * `KeyObject.equals` is asked: across key types node's comparison leaves an OpenSSL error behind
- * on the thread, and the next key node parses there fails with it ("different key types").
- */
-export function sameKey(a: KeyObject, b: KeyObject): boolean {
-  return a.asymmetricKeyType === b.asymmetricKeyType && a.equals(b);
-}
-
 export function loadSigningKey(input: LoadSigningKeyInput): SigningKey {
   const keyName = where('token.key', input.keyPath);
   const certName = where('token.certificate', input.certPath);
