@@ -439,7 +439,7 @@ function report(r: {
     ['measure', 'value', 'target'],
     ...[r.baseline, r.cached].map((l): [string, string, string] => [
       l.name,
-      `${Math.round(l.rps)} tokens/s, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99} ms, ${l.errors} errors, ${Math.round(l.cpuUs)} µs CPU/token (event loop ${Math.round(l.loopUs)})`,
+      summary(l),
       l === r.cached ? `${mark(l.errors === 0)}: no errors at ${CONNECTIONS} connections` : '',
     ]),
     [
@@ -463,11 +463,7 @@ function report(r: {
       `${Math.round(r.cached.cpuUs - r.stages.total)} µs CPU/token (regauth's loaded CPU/token − the stages)`,
       '',
     ],
-    [
-      r.redisCached.name,
-      `${Math.round(r.redisCached.rps)} tokens/s, p50 ${r.redisCached.p50.toFixed(1)} ms, p99 ${r.redisCached.p99} ms, ${r.redisCached.errors} errors, ${Math.round(r.redisCached.cpuUs)} µs CPU/token`,
-      `${mark(r.redisCached.errors === 0)}: no errors`,
-    ],
+    [r.redisCached.name, summary(r.redisCached), `${mark(r.redisCached.errors === 0)}: no errors`],
     [
       'ratio Redis store / memory store',
       `${(r.redisCached.rps / r.cached.rps).toFixed(2)}× tokens/s`,
@@ -511,6 +507,11 @@ function report(r: {
       '',
     ].join('\n'),
   );
+}
+
+/** One load as a table cell: tokens/s, latency, errors, CPU per token and the event loop's share. */
+function summary(l: Load): string {
+  return `${Math.round(l.rps)} tokens/s, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99} ms, ${l.errors} errors, ${Math.round(l.cpuUs)} µs CPU/token (event loop ${Math.round(l.loopUs)})`;
 }
 
 async function firstLine(child: ChildProcess): Promise<string> {
