@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { createPool } from '../core/pool.js';
 import type { PasswordVerifier } from './password.js';
 
 /**
@@ -28,11 +29,11 @@ export function bcryptPoolVerifier(cost: number | undefined): PasswordVerifier &
   if (!shared) {
     const threads = poolSize();
     // Idle workers are unref'd by piscina, so the pool never keeps the process alive by itself.
-    const pool = new Piscina({ filename: WORKER, minThreads: threads, maxThreads: threads });
-    // A thread lost between tasks is replaced by piscina, and a task's own failure reaches its
-    // caller through run(); without a listener the pool's 'error' event would end the process.
-    pool.on('error', () => {});
-    shared = { pool, leases: 0, dummies: new Map() };
+    shared = {
+      pool: createPool({ filename: WORKER, minThreads: threads, maxThreads: threads }),
+      leases: 0,
+      dummies: new Map(),
+    };
   }
   const lease = shared;
   lease.leases += 1;

@@ -1,6 +1,7 @@
 import type { SignKeyObjectInput } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { createPool } from '../core/pool.js';
 
 /** The worker file, next to this module in src/ (tests) and dist/ (tsc copies it, allowJs). */
 const WORKER = new URL('./sign-worker.cjs', import.meta.url).href;
@@ -111,7 +112,7 @@ function send(job: SignJob, waiting: readonly Waiting[]): void {
 
 function getPool(): Piscina {
   if (!pool) {
-    pool = new Piscina({
+    pool = createPool({
       filename: WORKER,
       minThreads: 1,
       maxThreads: MAX_THREADS,
@@ -120,9 +121,6 @@ function getPool(): Piscina {
       // No run- and wait-time histograms: nothing reads them, and they cost every task.
       recordTiming: false,
     });
-    // A thread lost between tasks is replaced by piscina, and a task's own failure reaches its
-    // batch through run(); without a listener the pool's 'error' event would end the process.
-    pool.on('error', () => {});
   }
   return pool;
 }
