@@ -1,6 +1,9 @@
 import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import { Piscina } from 'piscina';
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { generateSigningMaterial } from '../../src/token/generate.js';
+import { loadSigningKey } from '../../src/token/keys.js';
+import { createTokenSigner } from '../../src/token/sign.js';
 import { MAX_BATCH, signJws, type SignJob } from '../../src/token/sign-pool.js';
 
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -55,6 +58,21 @@ describe('signJws: the signatures of one event-loop turn go to a worker together
     const tokens = await Promise.all([0, 1, 2].map((i) => signJws(RSA, `h.rsa-${i}`)));
     expect(run).toHaveBeenCalledTimes(3);
     tokens.forEach((jws, i) => expect(signs(jws, `h.rsa-${i}`, rsa.publicKey, {})).toBe(true));
+  });
+
+  test.each([
+    ['ES256', 1],
+    ['RS256', 3],
+    ['ES384', 3],
+    ['ES512', 3],
+  ] as const)('the signer of an %s key sends 3 tokens of one turn in %i task(s)', async (alg, tasks) => {
+    const material = await generateSigningMaterial({ alg, commonName: alg, validDays: 1 });
+    const key = loadSigningKey({ ...material, x5c: false, kidFormat: 'libtrust' });
+    const sign = createTokenSigner(key, 'issuer');
+    const run = vi.spyOn(Piscina.prototype, 'run');
+    const now = Math.floor(Date.now() / 1000);
+    await Promise.all([0, 1, 2].map((i) => sign({ subject: `u${i}`, audience: 'r', access: [] }, now, 60)));
+    expect(run).toHaveBeenCalledTimes(tasks);
   });
 
   test('jobs of one turn are batched apart: each signature by its own key and hash', async () => {
