@@ -3,7 +3,7 @@
  * "Where the time goes"): an in-process loop that issues tokens one after another through the
  * same functions, in the same order, as the token handler (src/http/token.ts) and the pipeline
  * (src/pipeline/pipeline.ts), with the process's CPU time (`process.cpuUsage()`, all threads, so
- * the signature computed on libuv's thread pool counts) read between stages; the signature alone
+ * the signature computed on a signing thread counts) read between stages; the signature alone
  * is measured apart, 64 at a time as under load. No sockets: what
  * node's HTTP server itself costs (parsing the request, writing the socket) is what the loaded
  * server's CPU per token leaves over beyond these stages.
@@ -97,8 +97,9 @@ export async function measureStages(options: {
           lap('authorize');
           const token = await signAccess(runtime, parsed, authn, access, now);
           const r = tokenResult(runtime, authn, decisions, access, token, now);
-          // Not counted here: one signature at a time wakes a pool thread each time (about twice
-          // the CPU of a signature under load); the sign stage is measured below, 64 at once.
+          // Not counted here: one signature at a time is a batch of one, a message to a signing
+          // thread and back for each; the sign stage is measured below, 64 at once, as batched
+          // under load.
           t = cpuNow();
           return r;
         }),

@@ -174,7 +174,7 @@ export async function leftoversSwept(): Promise<void> {
  * {@link RUN_MARKER} is one of `markers`; returns how many. Linux only: without /proc it finds
  * nothing, and a command's process group is all that is killed. Synchronous on purpose: a few
  * milliseconds for a few hundred processes, where as many asynchronous reads would fill libuv's
- * thread pool, which signing and file reads need too.
+ * thread pool, which file reads and DNS lookups need too.
  */
 export function sweepLeftovers(markers: ReadonlySet<string>): number {
   let pids: string[];

@@ -1,7 +1,8 @@
 // Runs inside a piscina worker thread (src/token/sign-pool.ts): signs one batch of JWS signing
 // inputs with one key, synchronously, so the event loop hands over a turn's signatures in
-// messages of up to the job's maxBatch signatures and is woken once for each. Plain CommonJS for the reasons given in
-// src/authn/bcrypt-worker.cjs: the same file runs from src/ (tests) and dist/ (tsc copies it).
+// messages of up to the job's maxBatch signatures and is woken once for each. Plain CommonJS
+// for the reasons given in src/authn/bcrypt-worker.cjs: the same file runs from src/ (tests) and
+// dist/ (tsc copies it).
 'use strict';
 const { sign } = require('node:crypto');
 
