@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
@@ -291,10 +291,10 @@ function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Cer
       return undefined;
     }
   };
-  const inBundle = (c: X509Certificate) => bundle.some((b) => sameKey(b.publicKey, c.publicKey));
+  const inBundle = (k: KeyObject) => bundle.some((b) => sameKey(b.publicKey, k));
   const kid = (c: X509Certificate) => libtrustKeyId(c.publicKey);
   const signing = `regauth signs with ${key.libtrustKid}; the registry's bundle ${
-    bundle.some((b) => sameKey(b.publicKey, key.publicKey)) ? 'holds it' : 'does not hold it'
+    inBundle(key.publicKey) ? 'holds it' : 'does not hold it'
   }`;
   const next = other('next.pem');
   if (next) {
@@ -302,7 +302,7 @@ function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Cer
     return {
       name: 'rotation',
       ok: true,
-      message: inBundle(next)
+      message: inBundle(next.publicKey)
         ? `rotation pending; ${signing} and the next key ${kid(next)}: once the registry has been restarted with it, ${activate}`
         : `rotation pending; ${signing}, not the next key ${kid(next)}: install ${join(dir, 'bundle.pem')} on the registry and restart it, then ${activate}`,
     };
@@ -310,7 +310,7 @@ function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Cer
   const previous = other('previous.pem');
   const retired =
     previous && !sameKey(previous.publicKey, key.publicKey)
-      ? inBundle(previous)
+      ? inBundle(previous.publicKey)
         ? ` and the previous key ${kid(previous)} (tokens it signed stay valid until they expire)`
         : `, not the previous key ${kid(previous)} (tokens it signed fail once the registry restarts with it)`
       : '';
