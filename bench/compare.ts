@@ -17,7 +17,7 @@ import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../test/e2e/harness/ports.js';
 import { tempDir, writeSigningKey } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMicros, log, TOKEN_PATH, waitHealthy } from './harness.js';
+import { benchConfig, cpuMeter, log, TOKEN_PATH, waitHealthy } from './harness.js';
 
 const SECONDS = 3;
 const CONNECTIONS = 64;
@@ -111,7 +111,7 @@ async function drive(
   build: Build,
   authorization: string,
 ): Promise<{ cpu: number; loop: number; rps: number }> {
-  const before = { cpu: cpuMicros(build.pid), loop: cpuMicros(build.pid, build.pid) };
+  const perToken = cpuMeter(build.pid);
   const result = await autocannon({
     url: build.url + TOKEN_PATH,
     connections: CONNECTIONS,
@@ -123,12 +123,8 @@ async function drive(
       `${build.dir}: under load, ${result.non2xx} answers other than 2xx, ${result.timeouts} timeouts, ${result.errors} connection errors`,
     );
   }
-  const tokens = Math.max(1, result.requests.total);
-  return {
-    cpu: (cpuMicros(build.pid) - before.cpu) / tokens,
-    loop: (cpuMicros(build.pid, build.pid) - before.loop) / tokens,
-    rps: result.requests.average,
-  };
+  const { cpuUs, loopUs } = perToken(result.requests.total);
+  return { cpu: cpuUs, loop: loopUs, rps: result.requests.average };
 }
 
 function report(builds: readonly Build[], roundCount: number): void {

@@ -77,6 +77,19 @@ export function cpuMicros(pid: number, thread?: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
+/**
+ * Starts measuring a server process: the function returned gives the CPU per token spent since,
+ * by the whole process and by its event-loop thread (the one that bounds tokens/s), in µs.
+ */
+export function cpuMeter(pid: number): (tokens: number) => { cpuUs: number; loopUs: number } {
+  const cpu = cpuMicros(pid);
+  const loop = cpuMicros(pid, pid);
+  return (tokens) => {
+    const n = Math.max(1, tokens);
+    return { cpuUs: (cpuMicros(pid) - cpu) / n, loopUs: (cpuMicros(pid, pid) - loop) / n };
+  };
+}
+
 /** A progress line on stderr (stdout is the report). */
 export function log(text: string): void {
   process.stderr.write(`${text}\n`);

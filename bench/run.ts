@@ -20,7 +20,7 @@ import { startRedis, type RedisPeer } from '../test/e2e/harness/redis.js';
 import { startSlapd, type Slapd } from '../test/e2e/harness/slapd.js';
 import { measureEnumeration, type EnumerationResult } from '../test/helpers/enumeration.js';
 import { tempDir } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMicros, log, SERVICE, TOKEN_PATH, waitHealthy } from './harness.js';
+import { benchConfig, cpuMeter, log, SERVICE, TOKEN_PATH, waitHealthy } from './harness.js';
 import { measureStages, STAGES, type StageFigures } from './stages.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -194,8 +194,7 @@ async function main(): Promise<void> {
 }
 
 async function drive(name: string, url: string, authorization: string, pid: number): Promise<Load> {
-  const cpuBefore = cpuMicros(pid);
-  const loopBefore = cpuMicros(pid, pid);
+  const perToken = cpuMeter(pid);
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -209,8 +208,7 @@ async function drive(name: string, url: string, authorization: string, pid: numb
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
-    cpuUs: (cpuMicros(pid) - cpuBefore) / Math.max(1, result.requests.total),
-    loopUs: (cpuMicros(pid, pid) - loopBefore) / Math.max(1, result.requests.total),
+    ...perToken(result.requests.total),
   };
 }
 
