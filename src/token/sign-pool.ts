@@ -49,7 +49,7 @@ interface Waiting {
   readonly reject: (err: unknown) => void;
 }
 
-/** The pool, started on the first signature; one per process, whatever the runtime or key. */
+/** The pool, started by the first signer made (startSignPool); one per process, whatever the runtime or key. */
 let pool: Piscina | undefined;
 /** Signatures asked for in this event-loop turn, by job, sent when the turn ends. */
 const open = new Map<SignJob, Waiting[]>();
@@ -108,6 +108,20 @@ function send(job: SignJob, waiting: readonly Waiting[]): void {
       w.resolve(`${w.input}.${signatures[i]!}`);
     }
   }, fail);
+}
+
+/**
+ * Starts the pool's first thread now, so the first token does not wait for it (a thread takes
+ * tens of milliseconds to start). A signer calls it when it is made (src/token/sign.ts); idle
+ * threads do not keep the process alive.
+ */
+export function startSignPool(): void {
+  getPool();
+}
+
+/** How many signing threads run now (0 before the pool started). */
+export function signingThreads(): number {
+  return pool?.threads.length ?? 0;
 }
 
 function getPool(): Piscina {

@@ -1,5 +1,5 @@
 import { randomBytes, type JsonWebKey, type SignKeyObjectInput } from 'node:crypto';
-import { MAX_BATCH, signJws, type SignJob } from './sign-pool.js';
+import { MAX_BATCH, signJws, startSignPool, type SignJob } from './sign-pool.js';
 import type { AccessTokenClaims, SigningAlg, SigningKey } from './types.js';
 
 /** Signs one registry access token; `now` is unix seconds. */
@@ -24,6 +24,8 @@ export type TokenSigner = (
  */
 export function createTokenSigner(key: SigningKey, issuer: string): TokenSigner {
   const prepared = prepare(key);
+  // The signing thread starts with the signer, not with the first token request.
+  startSignPool();
   return (claims, now, expiresInSeconds) => signWith(prepared, issuer, claims, now, expiresInSeconds);
 }
 

@@ -123,3 +123,20 @@ describe('signJws: the signatures of one event-loop turn go to a worker together
     expect(signs(await signJws(EC, 'h.after'), 'h.after', ec.publicKey)).toBe(true);
   });
 });
+
+describe('the signing thread starts with the signer', () => {
+  test('making a signer starts a thread, so the first token does not wait for one', async () => {
+    // Fresh modules: a pool no earlier test has started.
+    vi.resetModules();
+    const pool = await import('../../src/token/sign-pool.js');
+    const { createTokenSigner: fresh } = await import('../../src/token/sign.js');
+    expect(pool.signingThreads()).toBe(0);
+    const material = await generateSigningMaterial({ alg: 'ES256', commonName: 't', validDays: 1 });
+    const key = loadSigningKey({ ...material, x5c: false, kidFormat: 'libtrust' });
+    const sign = fresh(key, 'issuer');
+    expect(pool.signingThreads()).toBe(1);
+    const token = await sign({ subject: 'alice', audience: 'registry', access: [] }, 1_700_000_000, 60);
+    expect(token.split('.')).toHaveLength(3);
+    expect(pool.signingThreads()).toBe(1);
+  });
+});
