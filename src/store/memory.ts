@@ -7,6 +7,7 @@ import {
   type Reservation,
   type ReserveOutcome,
   type Store,
+  StoreUnavailableError,
 } from './types.js';
 
 interface Entry {
@@ -217,7 +218,11 @@ function decrement(map: Map<string, number>, k: string): void {
   else map.delete(k);
 }
 
-/** How many marks one namespace holds at most in memory; past it the oldest are dropped. */
+/**
+ * How many unexpired marks one namespace holds at most in memory. Past it a new mark is refused
+ * (the store cannot answer: 503), never made by forgetting another: a forgotten sign-out would
+ * let its cookie in again, a forgotten login cookie could be spent twice.
+ */
 const MAX_MARKS = 100_000;
 
 /** The memory store: this process only (`store.type: memory`). */
@@ -225,18 +230,42 @@ export class MemoryStore implements Store {
   readonly type = 'memory' as const;
   readonly shared = false;
   readonly lockout: MemoryLockoutStore;
-  readonly #marks = new Map<string, LRUCache<string, number>>();
+  /** Per namespace, each mark's expiry (Unix milliseconds), in the order the marks were made. */
+  readonly #marks = new Map<string, Map<string, number>>();
+  readonly #maxMarks: number;
 
-  constructor(options: { maxEntries: number }) {
+  constructor(options: {
+    /** The lockout's tables (`lockout.max_entries`). */
+    maxEntries: number;
+    /** Unexpired marks per namespace (default 100,000). */
+    maxMarks?: number;
+  }) {
     this.lockout = new MemoryLockoutStore(options.maxEntries);
+    this.#maxMarks = options.maxMarks ?? MAX_MARKS;
   }
 
   mark(namespace: string, id: string, expiresAtMs: number, nowMs: number): Promise<boolean> {
     let marks = this.#marks.get(namespace);
-    if (!marks) this.#marks.set(namespace, (marks = new LRUCache({ max: MAX_MARKS })));
+    if (!marks) this.#marks.set(namespace, (marks = new Map()));
+    // Marks of one kind mostly live alike, so the oldest expire first: drop those from the front.
+    for (const [old, at] of marks) {
+      if (at > nowMs) break;
+      marks.delete(old);
+    }
     const exp = marks.get(id);
     if (exp !== undefined && exp > nowMs) return Promise.resolve(false);
-    marks.set(id, expiresAtMs, { ttl: Math.max(1, expiresAtMs - nowMs) });
+    if (marks.size >= this.#maxMarks) {
+      for (const [old, at] of marks) if (at <= nowMs) marks.delete(old);
+      if (marks.size >= this.#maxMarks) {
+        return Promise.reject(
+          new StoreUnavailableError(
+            `${marks.size} unexpired marks in ${namespace}, the most one process keeps`,
+          ),
+        );
+      }
+    }
+    marks.delete(id);
+    marks.set(id, expiresAtMs);
     return Promise.resolve(true);
   }
 

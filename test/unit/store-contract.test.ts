@@ -268,3 +268,31 @@ describe('the redis store when Redis fails', () => {
     }
   });
 });
+
+describe('the memory store’s marks (sign-outs, spent login cookies)', () => {
+  test('a mark holds until it expires, then is forgotten and may be made again', async () => {
+    const store = new MemoryStore({ maxEntries: 10 });
+    expect(await store.mark('login', 's1', 1_600_000, 1_000_000)).toBe(true);
+    expect(await store.mark('login', 's1', 1_600_000, 1_000_000)).toBe(false);
+    expect(await store.mark('login', 's2', 1_700_000, 1_100_000)).toBe(true);
+    expect(await store.marked('login', 's1', 1_599_999)).toBe(true);
+    expect(await store.mark('login', 's1', 1_600_000, 1_599_999)).toBe(false);
+    expect(await store.marked('login', 's1', 1_600_000)).toBe(false);
+    expect(await store.mark('login', 's1', 2_200_000, 1_600_000)).toBe(true);
+    expect(await store.marked('login', 's2', 1_600_000)).toBe(true);
+  });
+
+  test('full, it refuses a new mark (the store cannot answer) and forgets none; room again once some expire', async () => {
+    const store = new MemoryStore({ maxEntries: 10, maxMarks: 3 });
+    const now = 1_000_000;
+    for (const id of ['a', 'b', 'c']) expect(await store.mark('ui', id, now + 60_000, now)).toBe(true);
+    await expect(store.mark('ui', 'd', now + 60_000, now)).rejects.toBeInstanceOf(StoreUnavailableError);
+    // Nothing was dropped to make room: a signed-out session stays signed out.
+    for (const id of ['a', 'b', 'c']) expect(await store.marked('ui', id, now + 1)).toBe(true);
+    expect(await store.marked('ui', 'd', now + 1)).toBe(false);
+    // Another namespace has room of its own; an expired mark makes room.
+    expect(await store.mark('login', 'd', now + 60_000, now)).toBe(true);
+    expect(await store.mark('ui', 'e', now + 120_000, now + 60_000)).toBe(true);
+    expect(await store.marked('ui', 'e', now + 60_001)).toBe(true);
+  });
+});
