@@ -1,13 +1,7 @@
 import type { Request, Response } from 'express';
 import { RegauthError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import {
-  LOGIN_COOKIE,
-  LOGIN_COOKIE_HOST,
-  LOGIN_COOKIE_MAX_AGE,
-  UsedLogins,
-  type LoginClaims,
-} from '../oidc/login.js';
+import { LOGIN_COOKIE, LOGIN_COOKIE_HOST, LOGIN_COOKIE_MAX_AGE, type LoginClaims } from '../oidc/login.js';
 import type { Store } from '../store/types.js';
 import { renderErrorPage, renderLoginPage } from '../oidc/page.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath } from '../oidc/session.js';
@@ -23,15 +17,15 @@ export function oidcPages(deps: {
   logger: Logger;
   now: () => number;
   prefix: string;
-  /** The shared store (`store.type: redis`): a login cookie is spent once across replicas. */
-  store?: Store | undefined;
+  /** Where spent login cookies are remembered (`store:`): with a shared one, once across replicas. */
+  store: Store;
 }): { login: Page; callback: Page } {
   const loginPath = `${deps.prefix}/oidc/login`;
   // Survives config reloads: a cookie spent before a reload stays spent.
-  const store = deps.store?.shared ? deps.store : undefined;
-  const used: LoginClaims = store
-    ? { claim: (state, exp, now) => store.mark('oidc-login', state, exp * 1000, now * 1000) }
-    : new UsedLogins();
+  const { store } = deps;
+  const used: LoginClaims = {
+    claim: (state, exp, now) => store.mark('oidc-login', state, exp * 1000, now * 1000),
+  };
 
   const loginPage: Page = async (_req, res) => {
     const login = deps.runtime().oidc;

@@ -1,5 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import { readinessProbe } from '../pipeline/health.js';
+import { MemoryStore } from '../store/memory.js';
 import { jwks } from '../token/sign.js';
 import type { AppDeps } from './app.js';
 import { CATALOG_PATH, createCatalogHandler } from './catalog.js';
@@ -20,8 +21,10 @@ const BODY_LIMIT = 64 * 1024;
 export function routeTable(deps: AppDeps, prefix: string): Route[] {
   const token = createTokenHandler(deps);
   const readForm = bodyReader(BODY_LIMIT);
-  const oidc = oidcPages({ ...deps, now: deps.now ?? Date.now, prefix });
-  const ui = uiPages({ ...deps, prefix });
+  // Without a store given (tests), this process's memory, as `store.type: memory` keeps it.
+  const store = deps.store ?? new MemoryStore({ maxEntries: deps.runtime().config.lockout.max_entries });
+  const oidc = oidcPages({ ...deps, now: deps.now ?? Date.now, prefix, store });
+  const ui = uiPages({ ...deps, prefix, store });
   const readSignOut = bodyReader(SIGN_OUT_BODY_LIMIT);
   const probe = deps.readiness ?? readinessProbe(deps.logger);
   const catalog = createCatalogHandler(deps);

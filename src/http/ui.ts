@@ -12,18 +12,13 @@ import {
 } from '../catalog/page.js';
 import { RegauthError, UnauthorizedError } from '../core/errors.js';
 import { LOGIN_COOKIE_MAX_AGE, type OidcLogin } from '../oidc/login.js';
-import {
-  SESSION_COOKIE,
-  SESSION_COOKIE_HOST,
-  SignedOutSessions,
-  safeReturnPath,
-  type UiSession,
-} from '../oidc/session.js';
+import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath, type UiSession } from '../oidc/session.js';
 import { issueToken, type TokenResult } from '../pipeline/pipeline.js';
 import { clientAddress } from '../request/client-ip.js';
 import { isValidRepositoryName } from '../request/reference.js';
 import { parseTokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../pipeline/runtime.js';
+import type { Store } from '../store/types.js';
 import type { AppDeps } from './app.js';
 import { mapError } from './errors.js';
 import { cookieOf, loginCookie, secure, sessionCookie } from './oidc.js';
@@ -51,7 +46,7 @@ export const SIGN_OUT_BODY_LIMIT = 4096;
  * request (Basic: lockout included) and every registry read made with a token regauth issues
  * for that user.
  */
-export function uiPages(deps: AppDeps & { prefix: string }): {
+export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
   /** `/ui/`: the repositories one may pull. */
   repositories: Page;
   /** `/ui/repository?name=`: a repository's tags. */
@@ -65,18 +60,14 @@ export function uiPages(deps: AppDeps & { prefix: string }): {
   const paths: UiPaths = { base };
   const now = deps.now ?? Date.now;
   const browsers = new WeakMap<Runtime, RegistryBrowser>();
-  // Survives config reloads: a session signed out before a reload stays signed out.
-  // With a shared store (several replicas) a sign-out holds on every replica.
-  const local = new SignedOutSessions();
-  const shared = deps.store?.shared ? deps.store : undefined;
+  // Sign-outs live in the store (`store:`): they survive config reloads, and with a shared store
+  // a sign-out holds on every replica.
+  const { store } = deps;
   const signedOut = {
     has: (session: UiSession, at: number): Promise<boolean> =>
-      shared
-        ? shared.marked('ui-signed-out', session.sid, at * 1000)
-        : Promise.resolve(local.has(session, at)),
+      store.marked('ui-signed-out', session.sid, at * 1000),
     revoke: async (session: UiSession, at: number): Promise<void> => {
-      if (shared) await shared.mark('ui-signed-out', session.sid, session.expiresAt * 1000, at * 1000);
-      else local.revoke(session, at);
+      await store.mark('ui-signed-out', session.sid, session.expiresAt * 1000, at * 1000);
     },
   };
 
@@ -106,7 +97,7 @@ export function uiPages(deps: AppDeps & { prefix: string }): {
         try {
           opened = await openSession(req, runtime, login);
         } catch (err) {
-          // The shared store cannot tell whether the session was signed out: 503, never a guess.
+          // The store cannot tell whether the session was signed out: 503, never a guess.
           const status = fail(res, err);
           deps.logger.info({ ip, path: req.path, status }, 'registry page');
           return;

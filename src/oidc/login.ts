@@ -22,42 +22,14 @@ export const LOGIN_COOKIE_MAX_AGE = 600;
 export const NOT_STARTED_HERE =
   'This sign-in was not started in this browser. If you did not start it, close this page and report it to your registry administrator: someone may have sent you this link to obtain a registry password in your name. If you did start it, sign in again.';
 
-/** More logins finished within 10 minutes than this, in one process: new ones are refused (503). */
-const MAX_REMEMBERED_LOGINS = 100_000;
-
-/** Where the states of finished logins are remembered: this process (UsedLogins) or a shared store. */
+/**
+ * Where the states of finished logins are remembered until their cookie expires, so that one
+ * login cookie yields one app password: the HTTP layer keeps them in the store (`store:`), once
+ * across replicas when it is shared.
+ */
 export interface LoginClaims {
   /** Marks `state` used until `expiresAt` (Unix seconds); false when it already was. */
   claim(state: string, expiresAt: number, now: number): boolean | Promise<boolean>;
-}
-
-/**
- * The states of finished logins, remembered until their cookie expires, so that one login
- * cookie yields one app password (a second code obtained for the same state is refused). Kept
- * in memory by the HTTP layer across config reloads; one process only: with several replicas
- * the HTTP layer uses the shared store instead (`store.type: redis`), else a cookie could be
- * spent once on each.
- */
-export class UsedLogins implements LoginClaims {
-  readonly #expires = new Map<string, number>();
-
-  /** Marks `state` used until `expiresAt` (Unix seconds); false when it already was. */
-  claim(state: string, expiresAt: number, now: number): boolean {
-    // Insertion order is close to expiry order (all cookies live 10 minutes): drop from the front.
-    for (const [old, exp] of this.#expires) {
-      if (exp > now) break;
-      this.#expires.delete(old);
-    }
-    if (this.#expires.has(state)) return false;
-    if (this.#expires.size >= MAX_REMEMBERED_LOGINS) {
-      throw new BackendUnavailableError(
-        'oidc_auth',
-        'too many logins in the last 10 minutes; try again later',
-      );
-    }
-    this.#expires.set(state, expiresAt);
-    return true;
-  }
 }
 
 /**
@@ -159,7 +131,7 @@ export class OidcLogin {
     query: string,
     cookie: string | undefined,
     now: number,
-    used: LoginClaims = new UsedLogins(),
+    used: LoginClaims,
   ): Promise<LoginResult | UiLoginResult> {
     const params = new URLSearchParams(query);
     const error = params.get('error');

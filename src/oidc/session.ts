@@ -1,7 +1,6 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import type { Labels } from '../authz/types.js';
-import { BackendUnavailableError } from '../core/errors.js';
 import type { Secret } from '../core/secret.js';
 import { asLabels } from './app-password.js';
 import { deriveKey } from './keys.js';
@@ -17,9 +16,6 @@ export const SESSION_COOKIE_HOST = `__Host-${SESSION_COOKIE}`;
 
 /** The JWE `typ`: a login cookie (another `typ`, another key) never opens as a session. */
 const SESSION_TYP = 'regauth-ui-session+jwt';
-
-/** Sessions signed out and not yet expired, at most this many in one process: more are refused (503). */
-const MAX_SIGNED_OUT = 100_000;
 
 /** What a session cookie speaks for. */
 export interface UiSession {
@@ -102,35 +98,6 @@ export class UiSessions {
     const expected = Buffer.from(this.csrfToken(session));
     const given = Buffer.from(token);
     return given.length === expected.length && timingSafeEqual(given, expected);
-  }
-}
-
-/**
- * Sessions signed out before they expired, remembered until then, so that a copy of the cookie
- * (a second browser tab, something that logged it) no longer opens the page. Kept in memory by
- * the HTTP layer across config reloads; one process only: with several replicas the HTTP layer
- * keeps sign-outs in the shared store instead (`store.type: redis`).
- */
-export class SignedOutSessions {
-  readonly #expires = new Map<string, number>();
-
-  /** Revokes `session` until it expires. Throws BackendUnavailableError when too many are held. */
-  revoke(session: UiSession, now: number): void {
-    this.#prune(now);
-    if (this.#expires.has(session.sid)) return;
-    if (this.#expires.size >= MAX_SIGNED_OUT) {
-      throw new BackendUnavailableError('catalog', 'too many sign-outs; try again later');
-    }
-    this.#expires.set(session.sid, session.expiresAt);
-  }
-
-  has(session: UiSession, now: number): boolean {
-    const exp = this.#expires.get(session.sid);
-    return exp !== undefined && exp > now;
-  }
-
-  #prune(now: number): void {
-    for (const [sid, exp] of this.#expires) if (exp <= now) this.#expires.delete(sid);
   }
 }
 

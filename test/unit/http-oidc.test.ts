@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
-import { providerErrorCode, UsedLogins } from '../../src/oidc/login.js';
+import { providerErrorCode } from '../../src/oidc/login.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { startTestServer } from '../helpers/server.js';
 import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
@@ -152,17 +152,7 @@ describe('/oidc routes', () => {
   });
 });
 
-describe('UsedLogins', () => {
-  test('a state is spent until its cookie expires, then forgotten', () => {
-    const used = new UsedLogins();
-    expect(used.claim('s1', 1600, 1000)).toBe(true);
-    expect(used.claim('s1', 1600, 1000)).toBe(false);
-    expect(used.claim('s2', 1700, 1100)).toBe(true);
-    expect(used.claim('s1', 1600, 1599)).toBe(false);
-    // Past its expiry the cookie itself is refused; the state is dropped.
-    expect(used.claim('s1', 1600, 1600)).toBe(true);
-  });
-
+describe('providerErrorCode', () => {
   test.each([
     ['access_denied', 'access_denied'],
     ['interaction_required', 'interaction_required'],

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EncryptJWT } from 'jose';
 import { describe, expect, test } from 'vitest';
 import { deriveKey } from '../../src/oidc/keys.js';
-import { SignedOutSessions, UiSessions, safeReturnPath } from '../../src/oidc/session.js';
+import { UiSessions, safeReturnPath } from '../../src/oidc/session.js';
 import { Secret } from '../../src/core/secret.js';
 
 const NOW = 1_800_000_000;
@@ -102,21 +102,6 @@ describe('the registry page session cookie', () => {
     for (const wrong of [null, undefined, '', token.slice(1), `${token}A`, tamper(`${token}...`, 0)]) {
       expect(sessions.checkCsrf(a, wrong)).toBe(false);
     }
-  });
-});
-
-describe('SignedOutSessions', () => {
-  test('a signed-out session stays refused until it would have expired, then is forgotten', async () => {
-    const sessions = new UiSessions(secret());
-    const { session } = await sessions.seal('alice', {}, NOW, 60);
-    const other = (await sessions.seal('alice', {}, NOW, 60)).session;
-    const out = new SignedOutSessions();
-    expect(out.has(session, NOW)).toBe(false);
-    out.revoke(session, NOW);
-    out.revoke(session, NOW + 1);
-    expect(out.has(session, NOW + 59)).toBe(true);
-    expect(out.has(other, NOW + 1)).toBe(false);
-    expect(out.has(session, NOW + 60)).toBe(false);
   });
 });
 
