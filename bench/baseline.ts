@@ -7,6 +7,8 @@ import { pathToFileURL } from 'node:url';
  * The floor regauth is measured against: a bare node:http server that signs, per request, an
  * ES256 JWT of the same shape as regauth's (header with kid and x5c; iss, sub, aud, exp, nbf, iat,
  * jti, access) and answers with the same JSON. No parsing, no authentication, no ACL, no logging.
+ * With `signEach: false` it signs one token at start and answers every request with that reply:
+ * what node's HTTP server alone costs per request, with a reply of the same size.
  */
 export interface BaselineOptions {
   readonly keyPem: string;
@@ -14,6 +16,8 @@ export interface BaselineOptions {
   readonly issuer: string;
   /** The kid to put in the header (regauth's is a 59-character libtrust ID). */
   readonly kid: string;
+  /** false: one reply made at start, written for every request (default true: a token each). */
+  readonly signEach?: boolean;
 }
 
 export interface Baseline {
@@ -26,7 +30,7 @@ export async function startBaseline(options: BaselineOptions): Promise<Baseline>
   const key = createPrivateKey(options.keyPem);
   const x5c = Buffer.from(new X509Certificate(options.certPem).raw).toString('base64');
   const header = b64(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: options.kid, x5c: [x5c] }));
-  const server: Server = createServer((_req, res) => {
+  const reply = (): string => {
     const now = Math.floor(Date.now() / 1000);
     const payload = {
       iss: options.issuer,
@@ -41,12 +45,16 @@ export async function startBaseline(options: BaselineOptions): Promise<Baseline>
     const input = `${header}.${b64(JSON.stringify(payload))}`;
     const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
     const token = `${input}.${signature.toString('base64url')}`;
-    const body = JSON.stringify({
+    return JSON.stringify({
       token,
       access_token: token,
       expires_in: 900,
       issued_at: new Date(now * 1000).toISOString(),
     });
+  };
+  const stored = options.signEach === false ? reply() : undefined;
+  const server: Server = createServer((_req, res) => {
+    const body = stored ?? reply();
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
     res.end(body);
   });

@@ -1,7 +1,9 @@
 /**
- * `npm run bench`: regauth (built, in its own process) against a bare baseline signer, the same
- * with its lockout in a real Redis (store.type: redis), a login storm, ACL evaluation cost, peak RSS and the user-enumeration medians (failed logins for known
- * and made-up names, per backend), printed as a table. Loopback only; about two minutes.
+ * `npm run bench`: regauth (built, in its own process) against a bare baseline signer and the
+ * same node:http server answering a stored reply (what the HTTP server alone costs), regauth
+ * with its lockout in a real Redis (store.type: redis), a login storm, ACL evaluation cost, peak
+ * RSS and the user-enumeration medians (failed logins for known and made-up names, per backend),
+ * printed as a table. Loopback only; three to four minutes.
  * Not part of `npm test`: figures depend on the machine; docs/performance.md quotes them with the
  * machine.
  */
@@ -119,15 +121,20 @@ async function main(): Promise<void> {
     const regauthRedisUrl = `http://127.0.0.1:${redisPort}`;
     await waitHealthy(regauthRedisUrl, regauthRedis);
 
-    const baselineProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/baseline.ts')], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-      cwd: ROOT,
-    });
-    children.push(baselineProcess);
-    baselineProcess.stdin!.end(
-      JSON.stringify({ keyPem, certPem, issuer: 'regauth-bench', kid: 'K'.repeat(59) }),
-    );
-    const baselineUrl = await firstLine(baselineProcess);
+    // The baseline, and the same server answering a reply made once: node's HTTP server alone.
+    const startFloor = async (signEach: boolean) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/baseline.ts')], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        cwd: ROOT,
+      });
+      children.push(child);
+      child.stdin!.end(
+        JSON.stringify({ keyPem, certPem, issuer: 'regauth-bench', kid: 'K'.repeat(59), signEach }),
+      );
+      return { url: await firstLine(child), pid: child.pid! };
+    };
+    const baselineSide = await startFloor(true);
+    const httpSide = await startFloor(false);
 
     const authorization = `Basic ${Buffer.from(`alice:${password}-alice`).toString('base64')}`;
     // One login fills the credential cache; every request after it is a cached issuance.
@@ -138,13 +145,15 @@ async function main(): Promise<void> {
 
     // Alternating rounds, the order reversed every other round, so a slow patch of the machine
     // (another process, a CPU boost ending) falls on every side rather than on one.
-    const rounds: { baseline: Load[]; cached: Load[]; redis: Load[] } = {
+    const rounds: { baseline: Load[]; http: Load[]; cached: Load[]; redis: Load[] } = {
       baseline: [],
+      http: [],
       cached: [],
       redis: [],
     };
     const sides = [
-      { key: 'baseline', name: 'baseline (node:http + sign)', url: baselineUrl, pid: baselineProcess.pid! },
+      { key: 'baseline', name: 'baseline (node:http + sign)', ...baselineSide },
+      { key: 'http', name: 'node:http alone (a stored reply)', ...httpSide },
       { key: 'cached', name: 'regauth, cached login', url: regauthUrl, pid: regauth.pid! },
       {
         key: 'redis',
@@ -160,6 +169,7 @@ async function main(): Promise<void> {
       }
     }
     const baseline = combine(rounds.baseline);
+    const http = combine(rounds.http);
     const cached = combine(rounds.cached);
     const spread = {
       rps: rounds.cached.map((l, i) => l.rps / rounds.baseline[i]!.rps),
@@ -185,7 +195,7 @@ async function main(): Promise<void> {
 
     log('user enumeration: failed logins, known vs made-up names, per backend …');
     const enumeration = await enumerationSection(tmp.dir, keyPath, certPath, children);
-    report({ baseline, cached, spread, redisCached, stages, storm, acl, rssMb, enumeration });
+    report({ baseline, http, cached, spread, redisCached, stages, storm, acl, rssMb, enumeration });
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await redis?.stop();
@@ -418,6 +428,8 @@ function peakRssMb(pid: number): number {
 
 function report(r: {
   baseline: Load;
+  /** node:http answering a stored reply: what the HTTP server alone costs per request. */
+  http: Load;
   cached: Load;
   /** Per round, regauth's tokens/s and CPU per token over the baseline's. */
   spread: { rps: number[]; cpu: number[] };
@@ -458,9 +470,16 @@ function report(r: {
       '',
     ]),
     ['  stages together (in-process)', `${r.stages.total.toFixed(1)} µs CPU/token`, ''],
+    [r.http.name, summary(r.http), ''],
+    ['  under load: node:http', `${Math.round(r.http.cpuUs)} µs CPU/token (the server above)`, ''],
     [
-      '  node:http and the rest (loaded)',
-      `${Math.round(r.cached.cpuUs - r.stages.total)} µs CPU/token (regauth's loaded CPU/token − the stages)`,
+      '  under load: one inline signature',
+      `${Math.round(r.baseline.cpuUs - r.http.cpuUs)} µs CPU/token (baseline − node:http alone)`,
+      '',
+    ],
+    [
+      '  under load: regauth over the baseline',
+      `${Math.round(r.cached.cpuUs - r.baseline.cpuUs)} µs CPU/token (regauth − baseline)`,
       '',
     ],
     [r.redisCached.name, summary(r.redisCached), `${mark(r.redisCached.errors === 0)}: no errors`],
