@@ -69,7 +69,7 @@ export function mapError(err: unknown): Mapped {
           status: 503,
           docker: 'UNAVAILABLE',
           oauth: 'temporarily_unavailable',
-          message: 'shared state store unavailable, retry later',
+          message: 'state store unavailable, retry later',
           retryAfter: (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 5,
         };
       default:

@@ -106,7 +106,7 @@ describe('/ui/ on two replicas sharing a Redis store', () => {
         expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
         const body = await res.text();
         // The store's answer, not the registry's: the session was not opened.
-        expect(body).toContain('shared state store unavailable');
+        expect(body).toContain('state store unavailable');
         expect(body).not.toContain('registry cannot be reached');
         expect(body).not.toMatch(/\n\s+at |\.[jt]s:\d/);
       }

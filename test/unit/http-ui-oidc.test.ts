@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { UiSessions } from '../../src/oidc/session.js';
+import { MemoryStore } from '../../src/store/memory.js';
 import { Secret } from '../../src/core/secret.js';
 import { hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -19,6 +20,7 @@ let provider: TestProvider;
 let t: TestServer;
 let base: string;
 let sessions: UiSessions;
+let config: (keys: { keyPath: string; certPath: string }) => string;
 const hourAgo = Math.floor(Date.now() / 1000) - 3600;
 const davePassword = randomPassword();
 
@@ -28,9 +30,7 @@ beforeAll(async () => {
   const secretFile = join(tmp.dir, 'oidc.secret');
   writeFileSync(secretFile, secret);
   sessions = new UiSessions(new Secret(secret));
-  t = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server:
+  config = ({ keyPath, certPath }: { keyPath: string; certPath: string }) => `server:
   addr: "127.0.0.1:0"
   path_prefix: /regauth
 token:
@@ -55,8 +55,8 @@ catalog:
 acl:
   - match: {labels: {groups: devs}, name: "team/*"}
     actions: [pull]
-`,
-  });
+`;
+  t = await startTestServer({ dir: tmp.dir, config });
   base = `${t.url}/regauth/ui`;
 });
 afterAll(async () => {
@@ -206,6 +206,56 @@ describe('POST /ui/signout', () => {
     expect(logs).toContain('registry page sign-out');
     expect(logs).not.toMatch(/[\w-]{20,}\.\.[\w-]{10,}\./);
     expect(logs).not.toContain(davePassword);
+  });
+});
+
+describe('POST /ui/signout with the memory store full', () => {
+  // Room for one sign-out: the second is refused rather than dropping the first.
+  let full: TestServer;
+  beforeAll(async () => {
+    full = await startTestServer({
+      dir: tmp.dir,
+      file: 'full.yml',
+      config,
+      server: { store: new MemoryStore({ maxEntries: 100, maxMarks: 1 }) },
+    });
+  });
+  afterAll(() => full.server.close(100));
+
+  const signOut = (cookie: string, csrf: string) =>
+    fetch(`${full.url}/regauth/ui/signout`, {
+      method: 'POST',
+      headers: { ...cookieHeader(cookie), 'content-type': 'application/x-www-form-urlencoded' },
+      body: `csrf=${csrf}`,
+      redirect: 'manual',
+    });
+  const open = (cookie: string) =>
+    fetch(`${full.url}/regauth/ui/repository?name=team/app`, {
+      headers: cookieHeader(cookie),
+      redirect: 'manual',
+    });
+
+  test('503 with Retry-After, the cookie kept, the session still open, the first sign-out kept', async () => {
+    const first = await sessionCookie();
+    expect((await signOut(first.cookie, sessions.csrfToken(first.session))).status).toBe(200);
+    const second = await sessionCookie();
+    const res = await signOut(second.cookie, sessions.csrfToken(second.session));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(res.headers.getSetCookie()).toEqual([]);
+    const body = await res.text();
+    expect(body).toContain('retry later');
+    // One process's memory, not a shared store: the page does not name one.
+    expect(body).not.toContain('shared');
+    expect(body).not.toMatch(/\n\s+at |\.[jt]s:\d/);
+    // Not signed out: the session still opens the page (503: the registry is down here).
+    expect((await open(second.cookie)).status).toBe(503);
+    // The sign-out that fit still holds.
+    expect((await open(first.cookie)).status).toBe(303);
+    // The log says why, without the session.
+    const logs = full.logs.join('');
+    expect(logs).toContain('unexpired marks in ui-signed-out');
+    expect(logs).not.toContain(second.cookie);
   });
 });
 
