@@ -249,7 +249,9 @@ describe('POST /ui/signout with the memory store full', () => {
     expect(body).not.toContain('shared');
     expect(body).not.toMatch(/\n\s+at |\.[jt]s:\d/);
     // Not signed out: the session still opens the page (503: the registry is down here).
-    expect((await open(second.cookie)).status).toBe(503);
+    const still = await open(second.cookie);
+    expect(still.status).toBe(503);
+    expect(await still.text()).toContain('registry cannot be reached');
     // The sign-out that fit still holds.
     expect((await open(first.cookie)).status).toBe(303);
     // The log says why, without the session.
