@@ -17,7 +17,7 @@ import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../test/e2e/harness/ports.js';
 import { tempDir, writeSigningKey } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMeter, log, TOKEN_PATH, waitHealthy } from './harness.js';
+import { benchConfig, cpuMeter, log, regauthNodeFlags, TOKEN_PATH, waitHealthy } from './harness.js';
 
 const SECONDS = 3;
 const CONNECTIONS = 64;
@@ -54,10 +54,14 @@ async function main(): Promise<void> {
       const port = await freePort();
       const configFile = join(tmp.dir, `config-${i}.yml`);
       writeFileSync(configFile, benchConfig({ port, keyPath, certPath, users: new Map([['alice', hash]]) }));
-      const child = spawn(process.execPath, [join(dir, 'dist/cli/main.js'), 'serve', '-c', configFile], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        cwd: tmp.dir,
-      });
+      const child = spawn(
+        process.execPath,
+        [...regauthNodeFlags(dir), join(dir, 'dist/cli/main.js'), 'serve', '-c', configFile],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          cwd: tmp.dir,
+        },
+      );
       children.push(child);
       const url = `http://127.0.0.1:${port}`;
       await waitHealthy(url, child);

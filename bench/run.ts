@@ -22,7 +22,7 @@ import { startRedis, type RedisPeer } from '../test/e2e/harness/redis.js';
 import { startSlapd, type Slapd } from '../test/e2e/harness/slapd.js';
 import { measureEnumeration, type EnumerationResult } from '../test/helpers/enumeration.js';
 import { tempDir } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMeter, log, SERVICE, TOKEN_PATH, waitHealthy } from './harness.js';
+import { benchConfig, cpuMeter, log, regauthNodeFlags, SERVICE, TOKEN_PATH, waitHealthy } from './harness.js';
 import { measureStages, STAGES, type StageFigures } from './stages.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -84,7 +84,10 @@ async function main(): Promise<void> {
 
     // BENCH_CPU_PROFILE=DIR: regauth writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
     const profileDir = process.env['BENCH_CPU_PROFILE'];
-    const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : [];
+    const nodeArgs = [
+      ...regauthNodeFlags(ROOT),
+      ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : []),
+    ];
     const regauth = spawn(
       process.execPath,
       [...nodeArgs, join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile],
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
     );
     const regauthRedis = spawn(
       process.execPath,
-      [join(ROOT, 'dist/cli/main.js'), 'serve', '-c', redisConfigFile],
+      [...regauthNodeFlags(ROOT), join(ROOT, 'dist/cli/main.js'), 'serve', '-c', redisConfigFile],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
         cwd: tmp.dir,
@@ -397,10 +400,14 @@ async function enumerationSection(
       '',
     ].join('\n'),
   );
-  const regauth = spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    cwd: dir,
-  });
+  const regauth = spawn(
+    process.execPath,
+    [...regauthNodeFlags(ROOT), join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: dir,
+    },
+  );
   children.push(regauth);
   try {
     const url = `http://127.0.0.1:${port}`;
