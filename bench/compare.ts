@@ -16,8 +16,9 @@ import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../test/e2e/harness/ports.js';
+import { imageNodeFlags } from '../test/helpers/image.js';
 import { tempDir, writeSigningKey } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMeter, log, regauthNodeFlags, TOKEN_PATH, waitHealthy } from './harness.js';
+import { benchConfig, cpuMeter, log, TOKEN_PATH, waitHealthy } from './harness.js';
 
 const SECONDS = 3;
 const CONNECTIONS = 64;
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
       writeFileSync(configFile, benchConfig({ port, keyPath, certPath, users: new Map([['alice', hash]]) }));
       const child = spawn(
         process.execPath,
-        [...regauthNodeFlags(dir), join(dir, 'dist/cli/main.js'), 'serve', '-c', configFile],
+        [...imageNodeFlags(dir), join(dir, 'dist/cli/main.js'), 'serve', '-c', configFile],
         {
           stdio: ['ignore', 'ignore', 'pipe'],
           cwd: tmp.dir,

@@ -1,11 +1,10 @@
 /**
  * What `npm run bench` (run.ts) and `npm run bench:compare` (compare.ts) share: the config a
  * cached token is measured with, the token request, waiting for a regauth they started, and
- * reading a process's CPU time, and the node flags a build's CLI starts with.
+ * reading a process's CPU time.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 export const SERVICE = 'registry.bench';
 export const SCOPE = 'repository:alice/app:pull,push';
@@ -94,20 +93,4 @@ export function cpuMeter(pid: number): (tokens: number) => { cpuUs: number; loop
 /** A progress line on stderr (stdout is the report). */
 export function log(text: string): void {
   process.stderr.write(`${text}\n`);
-}
-
-/**
- * The node flags a build's CLI starts with (its `#!/usr/bin/env -S node …` line): the bench runs
- * regauth as `regauth` runs in the image, and each build of `bench:compare` with its own.
- */
-export function regauthNodeFlags(dir: string): string[] {
-  const first = readFileSync(join(dir, 'dist/cli/main.js'), 'utf8').split('\n', 1)[0]!;
-  const words = first
-    .replace(/^#!\S*env(\s+-S)?\s+/, '')
-    .split(/\s+/)
-    .filter(Boolean);
-  if (!first.startsWith('#!') || words[0] !== 'node') {
-    throw new Error(`${dir}/dist/cli/main.js does not start with a node #! line: ${first}`);
-  }
-  return words.slice(1);
 }

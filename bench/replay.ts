@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
 import { generateSigningMaterial } from '../src/token/generate.js';
 import { tempDir } from '../test/helpers/fixtures.js';
+import { imageNodeFlags } from '../test/helpers/image.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const LINES = Number(process.env['BENCH_LINES'] ?? 1_000_000);
@@ -97,6 +98,7 @@ try {
         '-f',
         '%M %U %S',
         process.execPath,
+        ...imageNodeFlags(ROOT),
         join(ROOT, 'dist/cli/main.js'),
         'replay',
         '--audit',

@@ -21,8 +21,9 @@ import { freePort } from '../test/e2e/harness/ports.js';
 import { startRedis, type RedisPeer } from '../test/e2e/harness/redis.js';
 import { startSlapd, type Slapd } from '../test/e2e/harness/slapd.js';
 import { measureEnumeration, type EnumerationResult } from '../test/helpers/enumeration.js';
+import { imageNodeFlags } from '../test/helpers/image.js';
 import { tempDir } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMeter, log, regauthNodeFlags, SERVICE, TOKEN_PATH, waitHealthy } from './harness.js';
+import { benchConfig, cpuMeter, log, SERVICE, TOKEN_PATH, waitHealthy } from './harness.js';
 import { measureStages, STAGES, type StageFigures } from './stages.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     // BENCH_CPU_PROFILE=DIR: regauth writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
     const profileDir = process.env['BENCH_CPU_PROFILE'];
     const nodeArgs = [
-      ...regauthNodeFlags(ROOT),
+      ...imageNodeFlags(ROOT),
       ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : []),
     ];
     const regauth = spawn(
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
     );
     const regauthRedis = spawn(
       process.execPath,
-      [...regauthNodeFlags(ROOT), join(ROOT, 'dist/cli/main.js'), 'serve', '-c', redisConfigFile],
+      [...imageNodeFlags(ROOT), join(ROOT, 'dist/cli/main.js'), 'serve', '-c', redisConfigFile],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
         cwd: tmp.dir,
@@ -402,7 +403,7 @@ async function enumerationSection(
   );
   const regauth = spawn(
     process.execPath,
-    [...regauthNodeFlags(ROOT), join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile],
+    [...imageNodeFlags(ROOT), join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       cwd: dir,

@@ -1,7 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
-// The flag caps V8's young generation at 16 MB (its default grows to 32 MB under load): about
-// 40 MB less peak memory under load, for the same CPU per token (docs/performance.md "Memory
-// under steady load"). The image's `regauth` runs this file through this line.
+#!/usr/bin/env node
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { LOG_LEVELS } from '../core/log.js';

@@ -248,7 +248,7 @@ describe('the image, alone', { timeout: 300_000 }, () => {
     // The server process itself (pid 1) runs as the image's `node` user.
     const status = await e.dockerOk(['exec', SOLO, 'cat', '/proc/1/status']);
     expect(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1)).toEqual(['1000', '1000']);
-    // Started through the CLI's #! line, with its flag for V8's young generation (less memory).
+    // node itself, with the ENTRYPOINT's flag for V8's young generation (less memory).
     const cmdline = (await e.dockerOk(['exec', SOLO, 'cat', '/proc/1/cmdline'])).split('\0');
     expect(cmdline.slice(0, 2)).toEqual(['node', '--max-semi-space-size=8']);
     const write = await e.docker(['exec', SOLO, 'sh', '-c', 'echo x > /app/data/probe']);

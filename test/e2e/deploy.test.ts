@@ -16,6 +16,7 @@ import {
   type Haproxy,
 } from './harness/deploy.js';
 import { buildOciImage } from './harness/oci.js';
+import { imageNodeFlags } from '../helpers/image.js';
 import { freePort } from './harness/ports.js';
 import { runCommand, startProcess, waitFor, type ProcessHandle } from './harness/proc.js';
 import { inspect, pull, push } from './harness/skopeo.js';
@@ -103,7 +104,7 @@ beforeAll(async () => {
   const regauthUrl = `http://127.0.0.1:${regauthPort}`;
   const workDir = join(tmp.dir, 'work');
   mkdirSync(workDir);
-  const regauth = await startProcess('node', [cli, 'serve', '-c', configFile], {
+  const regauth = await startProcess('node', [...imageNodeFlags(REPO_ROOT), cli, 'serve', '-c', configFile], {
     cwd: workDir,
     name: 'regauth',
     timeoutMs: 20_000,
@@ -181,7 +182,8 @@ describe('the image contents', () => {
     expect(dockerfile).toContain('npm pack --ignore-scripts');
     expect(runtimeStage).toMatch(/^USER node$/m);
     expect(runtimeStage).toMatch(/^EXPOSE 5001$/m);
-    expect(runtimeStage).toMatch(/^ENTRYPOINT \["regauth"\]$/m);
+    // node with the image's flags and the CLI, as this test starts it.
+    expect(runtimeStage).toMatch(/^ENTRYPOINT \["node", (?:"--[^"]+", )*"\/app\/dist\/cli\/main\.js"\]$/m);
     expect(runtimeStage).toMatch(/^CMD \["serve", "-c", "\/config\/config.yml"\]$/m);
     // Every file the build stage copies is in the build context that .dockerignore lets through
     // (the same context installPackage() built from).
