@@ -10,15 +10,14 @@
  * only ever add CPU time, so the least is the steadier figure. Loopback only; not part of
  * `npm test`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../test/e2e/harness/ports.js';
-import { imageNodeFlags } from '../test/helpers/image.js';
 import { tempDir, writeSigningKey } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMeter, log, TOKEN_PATH, waitHealthy } from './harness.js';
+import { benchConfig, cpuMeter, log, spawnRegauth, TOKEN_PATH, waitHealthy } from './harness.js';
 
 const SECONDS = 3;
 const CONNECTIONS = 64;
@@ -55,14 +54,7 @@ async function main(): Promise<void> {
       const port = await freePort();
       const configFile = join(tmp.dir, `config-${i}.yml`);
       writeFileSync(configFile, benchConfig({ port, keyPath, certPath, users: new Map([['alice', hash]]) }));
-      const child = spawn(
-        process.execPath,
-        [...imageNodeFlags(dir), join(dir, 'dist/cli/main.js'), 'serve', '-c', configFile],
-        {
-          stdio: ['ignore', 'ignore', 'pipe'],
-          cwd: tmp.dir,
-        },
-      );
+      const child = spawnRegauth(dir, configFile, tmp.dir);
       children.push(child);
       const url = `http://127.0.0.1:${port}`;
       await waitHealthy(url, child);

@@ -1,10 +1,12 @@
 /**
  * What `npm run bench` (run.ts) and `npm run bench:compare` (compare.ts) share: the config a
- * cached token is measured with, the token request, waiting for a regauth they started, and
- * reading a process's CPU time.
+ * cached token is measured with, the token request, starting a build's regauth and waiting for
+ * it, and reading a process's CPU time.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { imageNodeFlags } from '../test/helpers/image.js';
 
 export const SERVICE = 'registry.bench';
 export const SCOPE = 'repository:alice/app:pull,push';
@@ -45,6 +47,24 @@ export function benchConfig(options: {
 }
 
 /** Waits for /healthz; what the child writes to stderr until then goes into the error. */
+/**
+ * Starts `regauth serve -c configFile` from the build in `dir`, as the image starts it (node
+ * with the flags of its Dockerfile's ENTRYPOINT), `nodeArgs` added; stderr piped, for
+ * waitHealthy.
+ */
+export function spawnRegauth(
+  dir: string,
+  configFile: string,
+  cwd: string,
+  nodeArgs: readonly string[] = [],
+): ChildProcess {
+  return spawn(
+    process.execPath,
+    [...imageNodeFlags(dir), ...nodeArgs, join(dir, 'dist/cli/main.js'), 'serve', '-c', configFile],
+    { stdio: ['ignore', 'ignore', 'pipe'], cwd },
+  );
+}
+
 export async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   let stderr = '';
   const keep = (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000));

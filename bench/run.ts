@@ -21,9 +21,8 @@ import { freePort } from '../test/e2e/harness/ports.js';
 import { startRedis, type RedisPeer } from '../test/e2e/harness/redis.js';
 import { startSlapd, type Slapd } from '../test/e2e/harness/slapd.js';
 import { measureEnumeration, type EnumerationResult } from '../test/helpers/enumeration.js';
-import { imageNodeFlags } from '../test/helpers/image.js';
 import { tempDir } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMeter, log, SERVICE, TOKEN_PATH, waitHealthy } from './harness.js';
+import { benchConfig, cpuMeter, log, SERVICE, spawnRegauth, TOKEN_PATH, waitHealthy } from './harness.js';
 import { measureStages, STAGES, type StageFigures } from './stages.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -85,18 +84,8 @@ async function main(): Promise<void> {
 
     // BENCH_CPU_PROFILE=DIR: regauth writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
     const profileDir = process.env['BENCH_CPU_PROFILE'];
-    const nodeArgs = [
-      ...imageNodeFlags(ROOT),
-      ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : []),
-    ];
-    const regauth = spawn(
-      process.execPath,
-      [...nodeArgs, join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        cwd: tmp.dir,
-      },
-    );
+    const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : [];
+    const regauth = spawnRegauth(ROOT, configFile, tmp.dir, nodeArgs);
     children.push(regauth);
     const regauthUrl = `http://127.0.0.1:${port}`;
     await waitHealthy(regauthUrl, regauth);
@@ -113,14 +102,7 @@ async function main(): Promise<void> {
         `addr: "127.0.0.1:${redisPort}"`,
       ) + `store: {type: redis, url: "${redis.url}"}\n`,
     );
-    const regauthRedis = spawn(
-      process.execPath,
-      [...imageNodeFlags(ROOT), join(ROOT, 'dist/cli/main.js'), 'serve', '-c', redisConfigFile],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        cwd: tmp.dir,
-      },
-    );
+    const regauthRedis = spawnRegauth(ROOT, redisConfigFile, tmp.dir);
     children.push(regauthRedis);
     const regauthRedisUrl = `http://127.0.0.1:${redisPort}`;
     await waitHealthy(regauthRedisUrl, regauthRedis);
@@ -401,14 +383,7 @@ async function enumerationSection(
       '',
     ].join('\n'),
   );
-  const regauth = spawn(
-    process.execPath,
-    [...imageNodeFlags(ROOT), join(ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      cwd: dir,
-    },
-  );
+  const regauth = spawnRegauth(ROOT, configFile, dir);
   children.push(regauth);
   try {
     const url = `http://127.0.0.1:${port}`;
