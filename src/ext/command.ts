@@ -321,6 +321,20 @@ export interface RunOptions {
   readonly client?: string;
 }
 
+/**
+ * `text` with `secret` replaced by `[redacted]`, before the text is cut into lines: a password
+ * holding a line break would otherwise span two lines and match neither. Each line of such a
+ * password is blanked out too (longest first), for a command that echoes only the line it read.
+ */
+function blankOut(text: string, secret: string | undefined): string {
+  if (!secret) return text;
+  const parts = [secret, ...secret.split(/\r\n|\r|\n/)]
+    .filter((part) => part !== '')
+    .sort((a, b) => b.length - a.length);
+  for (const part of parts) text = text.split(part).join('[redacted]');
+  return text;
+}
+
 /** The configured command of one backend; see {@link backendCommand}. */
 export interface BackendCommand {
   run(stdin: string, options?: RunOptions): Promise<CommandResult>;
@@ -345,11 +359,11 @@ export function backendCommand(
   const inFlight = new Set<Promise<unknown>>();
   const logStderr = (stderr: string, outcome: string, redact: string | undefined) => {
     if (!logger || stderr.trim() === '') return;
-    const lines = stderr
+    const lines = blankOut(stderr, redact)
       .split(/\r?\n/)
       .filter((line) => line.trim() !== '')
       .slice(0, STDERR_LOG_LINES)
-      .map((line) => (redact ? line.split(redact).join('[redacted]') : line).slice(0, STDERR_LINE_CHARS));
+      .map((line) => line.slice(0, STDERR_LINE_CHARS));
     logger.warn({ backend, exit: outcome, stderr: lines }, `${backend} command wrote on stderr`);
   };
   const run = async (stdin: string, options: RunOptions = {}): Promise<CommandResult> => {

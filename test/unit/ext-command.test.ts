@@ -178,6 +178,29 @@ describe('ext_auth (docker_auth protocol)', () => {
     expect(log.lines.join('\n')).not.toContain(password);
   });
 
+  test.each([
+    ['\n', 'a newline'],
+    ['\r\n', 'a CR LF'],
+  ])('a password holding %j (%s) is blanked out of stderr, whole or a line of it', async (eol) => {
+    const log = logSink();
+    const first = randomPassword();
+    const second = randomPassword();
+    const authn = new ExtAuthenticator(
+      fixture('stderr-stdin.sh', ['1']),
+      undefined,
+      createLogger({ destination: log.stream }),
+    );
+    await expect(authn.authenticate(creds('alice', `${first}${eol}${second}`))).resolves.toMatchObject({
+      outcome: 'denied',
+    });
+    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
+    const entry = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => 'stderr' in l);
+    expect(entry!['stderr']).toEqual(['got input: alice [redacted]', 'first line: alice [redacted]']);
+    const text = log.lines.join('\n');
+    expect(text).not.toContain(first);
+    expect(text).not.toContain(second);
+  });
+
   test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
     const authn = new ExtAuthenticator(fixture('flood.sh'));
     await expect(authn.authenticate(creds('alice', 'pw'))).rejects.toThrow(
