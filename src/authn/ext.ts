@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Labels } from '../authz/types.js';
 import type { ExtCommandConfig } from '../ext/config.js';
 import { BackendUnavailableError } from '../core/errors.js';
@@ -43,6 +44,25 @@ export class ExtAuthenticator implements Authenticator {
       default:
         throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);
     }
+  }
+
+  /**
+   * The work of a failed login for a made-up name, for a login an earlier backend denied (a
+   * static user's wrong password): the command is run for `regauth-decoy-<uuid>` with the
+   * password given, and its answer ignored; see Authenticator.decoy. Otherwise a made-up name
+   * (which reaches the command) would take the command's time and a static user's wrong password
+   * (which never does) would not. Never throws.
+   */
+  async decoy({ password, client, signal }: Credentials): Promise<void> {
+    if (password === undefined || password.length === 0) return;
+    const secret = password.reveal();
+    await this.#command
+      .run(`regauth-decoy-${randomUUID()} ${secret}`, {
+        redact: secret,
+        ...(client !== undefined ? { client } : {}),
+        ...(signal ? { signal } : {}),
+      })
+      .catch(() => undefined);
   }
 
   /** Kills the commands still running (shutdown, or a reload's grace period over). */

@@ -18,7 +18,10 @@ import {
 } from '../../src/core/errors.js';
 import { limitConcurrency, type CommandRunner } from '../../src/ext/command.js';
 import { Secret } from '../../src/core/secret.js';
-import { randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { authenticate } from '../../src/authn/chain.js';
+import { bcryptVerifier } from '../../src/authn/password.js';
+import { StaticUsersAuthenticator } from '../../src/authn/users.js';
 import { logSink } from '../helpers/server.js';
 import { createLogger } from '../../src/core/log.js';
 
@@ -199,6 +202,33 @@ describe('ext_auth (docker_auth protocol)', () => {
     const text = log.lines.join('\n');
     expect(text).not.toContain(first);
     expect(text).not.toContain(second);
+  });
+
+  test("after a static user's wrong password the command still runs, for a made-up name", async () => {
+    // Otherwise a made-up name (which reaches the command) costs the command's time and a static
+    // user's wrong password (which never does) does not: the time would tell who exists.
+    const runs = join(tmp.dir, 'decoy-runs.txt');
+    writeFileSync(runs, '');
+    const staticPassword = randomPassword();
+    const verifier = bcryptVerifier(4);
+    const chain = [
+      new StaticUsersAuthenticator(
+        'users',
+        new Map([['admin', { passwordHash: hash(staticPassword) }]]),
+        verifier,
+      ),
+      new ExtAuthenticator(fixture('auth-count.sh', [usersFile, runs])),
+    ];
+    const wrong = await authenticate(chain, creds('admin', 'not-the-password'), verifier);
+    expect(wrong).toMatchObject({ outcome: 'denied', by: 'users' });
+    const decoys = readFileSync(runs, 'utf8').split('\n').filter(Boolean);
+    expect(decoys).toHaveLength(1);
+    expect(decoys[0]).toMatch(/^regauth-decoy-[0-9a-f-]{36}$/);
+    // A login that succeeds is not padded: the command is not run.
+    await expect(authenticate(chain, creds('admin', staticPassword), verifier)).resolves.toMatchObject({
+      outcome: 'authenticated',
+    });
+    expect(readFileSync(runs, 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
   });
 
   test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
