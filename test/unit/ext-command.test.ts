@@ -214,7 +214,7 @@ describe('ext_auth (docker_auth protocol)', () => {
     const chain = [
       new StaticUsersAuthenticator(
         'users',
-        new Map([['admin', { passwordHash: hash(staticPassword) }]]),
+        new Map([['admin', { passwordHash: hash(staticPassword), labels: {} }]]),
         verifier,
       ),
       new ExtAuthenticator(fixture('auth-count.sh', [usersFile, runs])),
