@@ -15,6 +15,7 @@ export type LintWarning = AclWarning;
  * - `name` patterns that cannot match a repository name: a leading `/` that is not a `/regex/`,
  *   or upper case in a glob (distribution names are lower case);
  * - `{labels:X}`, `{account}`… without the `$`: a brace alternative, not a placeholder;
+ * - globs that are not ones: a `[` or `{` never closed, an empty range (`[z-a]`);
  * - a glob wildcard directly next to a placeholder (`${account}*`): account `al` would match
  *   `alice-secret`;
  * - labels a rule needs (`${labels:X}`, `match.labels.X`) that no authenticator can produce:
@@ -95,6 +96,10 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
     }
   }
   for (const [path, source] of patterns) {
+    const problem = REGEX(source) ? undefined : globProblem(source);
+    if (problem) warnings.push({ path, message: `${JSON.stringify(source)} is not a glob: ${problem}` });
+  }
+  for (const [path, source] of patterns) {
     if (REGEX(source) || !NEXT_TO_WILDCARD.test(source)) continue;
     warnings.push({
       path,
@@ -118,6 +123,39 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
     }
   }
   return warnings;
+}
+
+/**
+ * What makes a glob's text something minimatch does not read as a glob: a `[` or `{` never
+ * closed (the whole pattern is then compared as literal text), or a character range whose end
+ * comes before its start (`[z-a]`: it matches nothing). Placeholders and `\`-escaped characters
+ * are skipped. Undefined for a well-formed glob.
+ */
+function globProblem(source: string): string | undefined {
+  const text = source.replace(PLACEHOLDER, 'x');
+  const literal = 'so it matches only that text, as written';
+  const openBraces: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\\') i++;
+    else if (c === '{') openBraces.push(i);
+    else if (c === '}') openBraces.pop();
+    else if (c === '[') {
+      let j = i + 1;
+      if (text[j] === '!' || text[j] === '^') j++;
+      // A "]" right after the opening is a member, not the end.
+      const end = text.indexOf(']', text[j] === ']' ? j + 1 : j);
+      if (end < 0) return `"[" has no closing "]", ${literal}`;
+      const members = text.slice(j, end);
+      for (let k = 1; k < members.length - 1; k++) {
+        if (members[k] === '-' && members[k - 1]! > members[k + 1]!) {
+          return `the range "${members.slice(k - 1, k + 2)}" is empty, so it matches nothing`;
+        }
+      }
+      i = end;
+    }
+  }
+  return openBraces.length > 0 ? `"{" has no closing "}", ${literal}` : undefined;
 }
 
 function unproducibleLabels(config: Config): LintWarning[] {

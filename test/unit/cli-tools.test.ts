@@ -117,6 +117,34 @@ acl:
     ]);
   });
 
+  test('a glob that is not one (an unclosed "[" or "{", an empty range): warned', async () => {
+    const file = write(
+      'bad-glob.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+acl:
+  - match: {name: "team/[a-"}
+    actions: [pull]
+  - match: {name: "team/[z-a]"}
+    actions: [pull]
+  - match: {service: "{a,b"}
+    actions: [pull]
+  - match: {name: "team/[a-]*", account: "{alice,[!x]*}"}
+    actions: [pull]
+  - match: {name: "team/\\\\[a"}
+    actions: [pull]
+`,
+    );
+    const run = await regauth(['validate', '-c', file]);
+    expect(run.stdout.split('\n')).toEqual([
+      'warning: acl[0].match.name: "team/[a-" is not a glob: "[" has no closing "]", so it matches only that text, as written',
+      'warning: acl[1].match.name: "team/[z-a]" is not a glob: the range "z-a" is empty, so it matches nothing',
+      'warning: acl[2].match.service: "{a,b" is not a glob: "{" has no closing "}", so it matches only that text, as written',
+      `${file}: valid, with 3 warnings`,
+      '',
+    ]);
+    expect(run.code).toBe(1);
+  });
+
   test('ext_auth can produce any label: no unknown-label warning', async () => {
     const file = write(
       'ext.yml',
