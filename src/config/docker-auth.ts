@@ -41,6 +41,17 @@ export const DOCKER_AUTH_KEYS: Readonly<Record<string, string>> = {
  */
 export const NULL_MEANS_UNSET = ['server', 'ldap_auth', 'oidc_auth'] as const;
 
+/**
+ * Keys where an empty string means unset, as docker_auth reads them (`if c.BindDN != ""`,
+ * `if c.CACertificate != ""`, an empty `tls` is the default, `if c.Server.CertFile != "" ||
+ * c.Server.KeyFile != ""`). Everywhere else an empty string is a value (`ldap_auth.base: ""` is
+ * the root), and an error where a value is required.
+ */
+export const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
+  server: ['certificate', 'key'],
+  ldap_auth: ['tls', 'bind_dn', 'bind_password_file', 'ca_certificate'],
+};
+
 /** docker_auth's OIDC callback path; regauth serves the callback at `/oidc/callback`. */
 export function dockerAuthCallback(redirectUrl: unknown): string | undefined {
   if (typeof redirectUrl !== 'string') return undefined;

@@ -11,6 +11,7 @@ import {
   DOCKER_AUTH_KEYS,
   DOCKER_AUTH_SECTIONS,
   dockerAuthCallback,
+  EMPTY_MEANS_UNSET,
   NULL_MEANS_UNSET,
   REQUIRED_HINTS,
 } from './docker-auth.js';
@@ -355,8 +356,11 @@ function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
   }
   for (const section of NULL_MEANS_UNSET) {
     const inside = top[section];
+    const empty = EMPTY_MEANS_UNSET[section] ?? [];
     if (mapping(inside))
-      top[section] = Object.fromEntries(Object.entries(inside).filter(([, v]) => v !== null));
+      top[section] = Object.fromEntries(
+        Object.entries(inside).filter(([k, v]) => v !== null && !(v === '' && empty.includes(k))),
+      );
   }
   const oidc = top['oidc_auth'];
   const callback = mapping(oidc) ? dockerAuthCallback(oidc['redirect_url']) : undefined;

@@ -9,9 +9,10 @@ import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtu
 const FIXTURE = resolve(import.meta.dirname, '../fixtures/docker-auth-reference.yml');
 const tmp = tempDir('regauth-docker-auth-');
 let text = '';
+let keys: Awaited<ReturnType<typeof writeSigningKey>>;
 
 beforeAll(async () => {
-  const keys = await writeSigningKey(tmp.dir);
+  keys = await writeSigningKey(tmp.dir);
   text = readFileSync(FIXTURE, 'utf8')
     .replace('__KEY__', keys.keyPath)
     .replace('__CERT__', keys.certPath)
@@ -85,5 +86,36 @@ describe("docker_auth's reference config, key by key", () => {
     const ldapOnly = `token: {issuer: x, key: k, certificate: c}\nldap_auth:\n  addr: dir.test:389\n  ca_certificate:\n  bind_dn:\n  bind_password_file:\n  base: dc=test\n  filter: (uid=\${account})\n`;
     const found = errors(ldapOnly);
     expect([...found.keys()].filter((p) => p.startsWith('ldap_auth'))).toEqual([]);
+  });
+
+  test('empty strings mean unset where docker_auth reads "" as unset (tls, bind_dn, TLS files)', () => {
+    // docker_auth: `if c.BindDN != ""`, `if c.CACertificate != ""`, `c.TLS == ""` is the default
+    // (always on :636, else none), `if c.Server.CertFile != "" || c.Server.KeyFile != ""`.
+    const load = (ldap: string, server: string) =>
+      loadConfigText(
+        `server: {addr: "127.0.0.1:5001"${server}}
+token: {issuer: x, key: ${keys.keyPath}, certificate: ${keys.certPath}}
+ldap_auth:
+  addr: dir.test:636
+  base: dc=test
+  filter: (uid=\${account})${ldap}
+`,
+        { file: join(tmp.dir, 'config.yml') },
+      );
+    const empty = load(
+      '\n  tls: ""\n  bind_dn: ""\n  bind_password_file: ""\n  ca_certificate: ""',
+      ', certificate: "", key: ""',
+    );
+    const absent = load('', '');
+    expect(empty.ldap_auth).toEqual(absent.ldap_auth);
+    expect(JSON.stringify(empty.server)).toBe(JSON.stringify(absent.server));
+    expect(empty.server).not.toHaveProperty('certificate');
+    expect(empty.ldap_auth?.tls).toBe('always');
+    // Elsewhere "" stays a value, and an error where a value is required.
+    expect(
+      errors(`token: {issuer: "", key: ${keys.keyPath}, certificate: ${keys.certPath}}\n`).get(
+        'token.issuer',
+      ),
+    ).toBeDefined();
   });
 });
