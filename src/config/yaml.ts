@@ -14,6 +14,15 @@ export interface ParsedYaml {
   readonly nonStringKeys: WeakMap<object, Set<string>>;
 }
 
+/**
+ * YAML 1.2's core schema (no timestamps, no `yes`/`no` booleans), plus merge keys (`<<: *rule`),
+ * which docker_auth's configs may use.
+ */
+const SCHEMA = yaml.CORE_SCHEMA.extend({
+  // js-yaml exports its types, but @types/js-yaml does not declare them.
+  implicit: [(yaml as unknown as { types: { merge: yaml.Type } }).types.merge],
+});
+
 interface Frame {
   line: number;
   children: { result: unknown; line: number }[];
@@ -31,7 +40,7 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
   try {
     value = yaml.load(text, {
       filename: file,
-      schema: yaml.CORE_SCHEMA,
+      schema: SCHEMA,
       listener(event, state) {
         if (event === 'open') {
           stack.push({ line: state.line + 1, children: [] });

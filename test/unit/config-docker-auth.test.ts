@@ -88,6 +88,25 @@ describe("docker_auth's reference config, key by key", () => {
     expect([...found.keys()].filter((p) => p.startsWith('ldap_auth'))).toEqual([]);
   });
 
+  test('YAML merge keys (<<: *anchor) merge, as docker_auth reads them', () => {
+    const config = loadConfigText(
+      `token: {issuer: x, key: ${keys.keyPath}, certificate: ${keys.certPath}}
+acl:
+  - &admin
+    match: {account: admin}
+    actions: ["*"]
+    comment: admins
+  - <<: *admin
+    match: {account: root}
+`,
+      { file: join(tmp.dir, 'config.yml') },
+    );
+    expect(config.acl.rules.map((r) => [r.match, r.actions, r.comment])).toEqual([
+      [{ account: 'admin' }, ['*'], 'admins'],
+      [{ account: 'root' }, ['*'], 'admins'],
+    ]);
+  });
+
   test('empty strings mean unset where docker_auth reads "" as unset (tls, bind_dn, TLS files)', () => {
     // docker_auth: `if c.BindDN != ""`, `if c.CACertificate != ""`, `c.TLS == ""` is the default
     // (always on :636, else none), `if c.Server.CertFile != "" || c.Server.KeyFile != ""`.
