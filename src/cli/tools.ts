@@ -205,7 +205,7 @@ function addValidate(program: Command, io: ToolIO): void {
     .action(async (opts: { config: string }) => {
       const config = await loadForTool(opts.config, io);
       const warnings = lintConfig(config);
-      for (const w of warnings) io.stdout(`warning: ${w.path}: ${w.message}\n`);
+      for (const w of warnings) io.stdout(`warning: ${w.path === '' ? '' : `${w.path}: `}${w.message}\n`);
       if (warnings.length > 0) {
         io.stdout(`${opts.config}: valid, with ${count(warnings.length, 'warning')}\n`);
         io.setExitCode(1);

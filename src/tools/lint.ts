@@ -19,7 +19,8 @@ export type LintWarning = AclWarning;
  * - a glob wildcard directly next to a placeholder (`${account}*`): account `al` would match
  *   `alice-secret`;
  * - labels a rule needs (`${labels:X}`, `match.labels.X`) that no authenticator can produce:
- *   no static user has them and no backend that reports labels at run time is configured.
+ *   no static user has them and no backend that reports labels at run time is configured;
+ * - no authenticator at all, and no ACL rule without `ext_authz`.
  */
 export function lintConfig(config: Config): LintWarning[] {
   const rules = config.acl.rules;
@@ -28,6 +29,7 @@ export function lintConfig(config: Config): LintWarning[] {
   warnings.push(...shadowed(rules));
   for (const rule of rules) warnings.push(...patternWarnings(rule));
   warnings.push(...unproducibleLabels(config));
+  warnings.push(...missingBackends(config));
   // In file order: by rule, then as found (stable sort).
   const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
   return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
@@ -156,6 +158,26 @@ function globProblem(source: string): string | undefined {
     }
   }
   return openBraces.length > 0 ? `"{" has no closing "}", ${literal}` : undefined;
+}
+
+/**
+ * What docker_auth refuses as "probably a mistake": no authenticator at all (then no request, not
+ * even an anonymous one, gets a token; `users: {}` says so on purpose), and no ACL rule without
+ * `ext_authz` (every scope denied).
+ */
+function missingBackends(config: Config): LintWarning[] {
+  const warnings: LintWarning[] = [];
+  const authenticators = ['users', 'users_file', ...ONLINE_BACKENDS] as const;
+  if (authenticators.every((section) => config[section] === undefined)) {
+    warnings.push({
+      path: '',
+      message: `no authenticator is configured (users, users_file, ldap_auth, oidc_auth, jwt_auth or ext_auth): every token request is refused, anonymous ones too; write users: {} to refuse them on purpose`,
+    });
+  }
+  if (config.acl.rules.length === 0 && config.ext_authz === undefined) {
+    warnings.push({ path: 'acl', message: 'no rule and no ext_authz: every requested scope is denied' });
+  }
+  return warnings;
 }
 
 function unproducibleLabels(config: Config): LintWarning[] {

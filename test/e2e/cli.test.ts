@@ -125,7 +125,10 @@ describe('the built regauth CLI', () => {
   test('without -c, validate reads config.yml in the working directory', () => {
     const tmp = tempDir('regauth-cli-default-');
     try {
-      writeFileSync(join(tmp.dir, 'config.yml'), 'token: {issuer: t}\nacl: []\n');
+      writeFileSync(
+        join(tmp.dir, 'config.yml'),
+        'token: {issuer: t}\nusers: {}\nacl: [{match: {}, actions: []}]\n',
+      );
       const run = spawnSync(process.execPath, [CLI, 'validate'], {
         cwd: tmp.dir,
         encoding: 'utf8',

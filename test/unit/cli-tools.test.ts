@@ -121,6 +121,7 @@ acl:
     const file = write(
       'bad-glob.yml',
       `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+users: {}
 acl:
   - match: {name: "team/[a-"}
     actions: [pull]
@@ -143,6 +144,24 @@ acl:
       '',
     ]);
     expect(run.code).toBe(1);
+  });
+
+  test('no authenticator, no ACL rule: warned, as docker_auth refuses both', async () => {
+    const bare = write('bare.yml', `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\n`);
+    const run = await regauth(['validate', '-c', bare]);
+    expect(run.stdout.split('\n')).toEqual([
+      'warning: no authenticator is configured (users, users_file, ldap_auth, oidc_auth, jwt_auth or ext_auth): every token request is refused, anonymous ones too; write users: {} to refuse them on purpose',
+      'warning: acl: no rule and no ext_authz: every requested scope is denied',
+      `${bare}: valid, with 2 warnings`,
+      '',
+    ]);
+    expect(run.code).toBe(1);
+    // An empty users map (refuse every request) and ext_authz deciding every scope: on purpose.
+    const deliberate = write(
+      'deliberate.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\nusers: {}\next_authz: {command: sh}\n`,
+    );
+    expect(await regauth(['validate', '-c', deliberate])).toMatchObject({ code: 0 });
   });
 
   test('ext_auth can produce any label: no unknown-label warning', async () => {
