@@ -42,8 +42,9 @@ export class ConfigError extends RegauthError {
 /** Several config problems at once, so an operator fixes them in one pass. */
 export class ConfigErrors extends RegauthError {
   readonly errors: ConfigError[];
-  constructor(errors: ConfigError[], file?: string) {
-    const head = file ? `invalid config ${file}` : 'invalid config';
+  /** `what`: the kind of file, for the message's head (`invalid test file x.yml:`). */
+  constructor(errors: ConfigError[], file?: string, what = 'config') {
+    const head = file ? `invalid ${what} ${file}` : `invalid ${what}`;
     super(
       'ERR_CONFIG',
       `${head}:\n${errors.map((e) => `  ${e.line ? `line ${e.line}: ` : ''}${e.message}`).join('\n')}`,

@@ -20,9 +20,13 @@ const expectation = z.strictObject(
       error: 'must be the list of actions that should be granted ([] for none)',
     }),
     labels: z
-      .record(z.string(), z.union([z.string().transform((s) => [s]), z.array(z.string())]), {
-        error: 'must be a mapping of label name to a list of values',
-      })
+      .record(
+        z.string(),
+        z.union([z.string().transform((s) => [s]), z.array(z.string())], {
+          error: 'must be a string or a list of strings',
+        }),
+        { error: 'must be a mapping of label name to a list of values' },
+      )
       .optional(),
     service: z.string({ error: 'must be a string' }).optional(),
     ip: z.string({ error: 'must be an IP address' }).optional(),
@@ -34,9 +38,12 @@ const expectation = z.strictObject(
   },
 );
 
-const testFile = z.array(expectation, {
-  error: 'must be a YAML list of expectations ({account, scope, expect})',
-});
+const testFile = z
+  .array(expectation, { error: 'must be a YAML list of expectations ({account, scope, expect})' })
+  .min(1, { error: 'the list holds no expectations; expected at least one {account, scope, expect}' });
+
+/** The kind of file, for the head of its errors (`invalid test file x.yml:`). */
+const WHAT = 'test file';
 
 /** One expectation, parsed. */
 export interface PolicyTest {
@@ -78,7 +85,19 @@ export function loadPolicyTests(file: string): PolicyTest[] {
   try {
     parsed = parseYaml(text, file);
   } catch (err) {
-    throw err instanceof ConfigError ? new ConfigErrors([err], file) : err;
+    throw err instanceof ConfigError ? new ConfigErrors([err], file, WHAT) : err;
+  }
+  if (parsed.value === undefined || parsed.value === null) {
+    throw new ConfigErrors(
+      [
+        new ConfigError(
+          '',
+          'the file is empty; expected a YAML list of expectations ({account, scope, expect})',
+        ),
+      ],
+      file,
+      WHAT,
+    );
   }
   const result = testFile.safeParse(parsed.value);
   if (!result.success) {
@@ -97,6 +116,7 @@ export function loadPolicyTests(file: string): PolicyTest[] {
         });
       }),
       file,
+      WHAT,
     );
   }
   const errors: ConfigError[] = [];
@@ -135,7 +155,7 @@ export function loadPolicyTests(file: string): PolicyTest[] {
       },
     ];
   });
-  if (errors.length > 0) throw new ConfigErrors(errors, file);
+  if (errors.length > 0) throw new ConfigErrors(errors, file, WHAT);
   return tests;
 }
 

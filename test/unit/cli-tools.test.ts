@@ -554,9 +554,17 @@ describe('regauth test', () => {
       '[0].scope: malformed scope "nonsense"; expected type:name:actions',
     ],
     ['{account: a}\n', 'must be a YAML list of expectations'],
+    ['', 'the file is empty; expected a YAML list of expectations ({account, scope, expect})'],
+    ['[]\n', 'the list holds no expectations; expected at least one {account, scope, expect}'],
+    [
+      '- {account: a, scope: "repository:x:pull", expect: [], labels: {g: 1}}\n',
+      'line 1: [0].labels.g: must be a string or a list of strings',
+    ],
   ])('a malformed test file: exit 2 (%j)', async (text, message) => {
-    const run = await regauth(['test', '-c', configFile, write('bad-tests.yml', text)]);
+    const file = write('bad-tests.yml', text);
+    const run = await regauth(['test', '-c', configFile, file]);
     expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`invalid test file ${file}:`);
     expect(run.stderr).toContain(message);
   });
 });
