@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { RegauthError } from '../core/errors.js';
 
 /**
@@ -123,4 +124,62 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
+}
+
+/**
+ * Makes what node's HTTP layer answers by itself JSON too, on `server` (every listener regauth
+ * creates): a request it cannot parse or that timed out ('clientError': node's status, 431 for a
+ * header over its 16 KiB limit, 408 past the deadlines, 413 for chunk extensions too large, 400
+ * otherwise), an `Expect` other than `100-continue` (417) and CONNECT (405). Such a request never
+ * reaches a route, so the reply is always docker's errcode shape, and the connection is closed.
+ */
+export function answerNodeErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Only where nothing was written yet: a reply already under way cannot be followed by another.
+    if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
+      const [status, code, message] = clientErrorReply(err.code);
+      writeRawError(socket, status, code, message);
+    } else {
+      socket.destroy();
+    }
+  });
+  server.on('checkExpectation', (_req, res: ServerResponse) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Connection', 'close');
+    sendJson(res, 417, { errors: [{ code: 'BAD_REQUEST', message: 'unsupported Expect header' }] });
+  });
+  server.on('connect', (_req, socket: Duplex) => {
+    if (socket.writable) writeRawError(socket, 405, 'UNSUPPORTED', 'method not allowed');
+    else socket.destroy();
+  });
+}
+
+function clientErrorReply(code: string | undefined): [number, string, string] {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'SIZE_INVALID', 'request header too large'];
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return [413, 'SIZE_INVALID', 'request body too large'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'BAD_REQUEST', 'request timeout'];
+    default:
+      return [400, 'BAD_REQUEST', 'malformed request'];
+  }
+}
+
+/**
+ * A whole HTTP/1.1 error reply written on the socket itself, where node gives no response object;
+ * the socket is destroyed once the reply is flushed (destroying it at once could drop the reply).
+ */
+function writeRawError(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ errors: [{ code, message }] });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Cache-Control: no-store\r\n' +
+      'Connection: close\r\n\r\n' +
+      body,
+    () => socket.destroy(),
+  );
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Readiness } from '../pipeline/health.js';
 import type { Metrics } from '../pipeline/metrics.js';
 import { compileRoutes, getAndHead, routedApp, type Route } from './dispatch.js';
+import { answerNodeErrors } from './errors.js';
 
 /** GET /metrics: the registry in Prometheus text format. */
 export function metricsHandler(metrics: Metrics): (req: unknown, res: Response) => Promise<void> {
@@ -39,6 +40,7 @@ export async function startMetricsServer(
   // No 401 is ever written here; the realm is only what sendError asks for.
   const app = routedApp(compileRoutes(routes, ''), { realm: () => 'regauth' });
   const server = createServer(app);
+  answerNodeErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/load.js';
 import { createApp, type AppDeps } from './app.js';
 import { compileRoutes, mainDispatch, run } from './dispatch.js';
+import { answerNodeErrors } from './errors.js';
 import { routeTable } from './routes.js';
 
 export interface RunningServer {
@@ -65,6 +66,7 @@ export async function startServer(
     ? createHttpsServer({ ...limits, cert: tls.certPem, key: tls.keyPem }, listener)
     : createHttpServer(limits, listener);
   applyConnectionLimits(server, config);
+  answerNodeErrors(server);
   const { host, port } = deps.listen ?? config.server.addr;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MethodNotAllowedError, RegauthError } from '../../src/core/errors.js';
@@ -238,5 +239,138 @@ describe('the metrics listener dispatches from its own table', () => {
     } finally {
       await m.close();
     }
+  });
+});
+
+/**
+ * What node's own HTTP layer answers (a header too large, a request it cannot parse, a timeout,
+ * an `Expect` it does not know, CONNECT) is JSON as well: the request never reaches a route.
+ */
+describe('replies written before any route are JSON', () => {
+  interface RawReply {
+    status: number;
+    headers: Record<string, string>;
+    body: string;
+  }
+
+  /** Writes `request` on a fresh connection and reads until the server closes it. */
+  function exchange(url: string, request: string | Buffer): Promise<RawReply> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname);
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const text = Buffer.concat(chunks).toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        const [statusLine = '', ...lines] = text.slice(0, end < 0 ? text.length : end).split('\r\n');
+        const headers: Record<string, string> = {};
+        for (const line of lines) {
+          const colon = line.indexOf(':');
+          headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        resolve({
+          status: Number(statusLine.split(' ')[1]),
+          headers,
+          body: end < 0 ? '' : text.slice(end + 4),
+        });
+      });
+      socket.write(request);
+    });
+  }
+
+  function expectJsonError(reply: RawReply, status: number, code: string, message: string): void {
+    expect(reply.status).toBe(status);
+    expect(reply.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(reply.headers['connection']).toBe('close');
+    expect(reply.headers['content-length']).toBe(String(Buffer.byteLength(reply.body)));
+    expect(JSON.parse(reply.body)).toEqual({ errors: [{ code, message }] });
+  }
+
+  const TOO_LARGE = ['SIZE_INVALID', 'request header too large'] as const;
+  const MALFORMED = ['BAD_REQUEST', 'malformed request'] as const;
+
+  test('a header over 16 KiB: 431', async () => {
+    const reply = await exchange(
+      srv.url,
+      `GET ${PREFIX}/auth HTTP/1.1\r\nHost: a\r\nX-Long: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expectJsonError(reply, 431, ...TOO_LARGE);
+  });
+
+  test('a GET with 60 scopes of the longest repository name: 431', async () => {
+    const scope = `repository:${'a'.repeat(255)}:pull,push`;
+    const query = Array.from({ length: 60 }, () => `scope=${scope}`).join('&');
+    const reply = await exchange(srv.url, `GET ${PREFIX}/auth?${query} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    expectJsonError(reply, 431, ...TOO_LARGE);
+  });
+
+  test('malformed HTTP and raw non-ASCII bytes in the URL: 400', async () => {
+    expectJsonError(await exchange(srv.url, 'GET / HTTP/1.1\r\nHost a\r\n\r\n'), 400, ...MALFORMED);
+    expectJsonError(await exchange(srv.url, 'NOT HTTP AT ALL\r\n\r\n'), 400, ...MALFORMED);
+    const nonAscii = Buffer.from(`GET ${PREFIX}/auth?account=\xe9 HTTP/1.1\r\nHost: a\r\n\r\n`, 'latin1');
+    expectJsonError(await exchange(srv.url, nonAscii), 400, ...MALFORMED);
+  });
+
+  test('an Expect other than 100-continue: 417', async () => {
+    const reply = await exchange(srv.url, `GET ${PREFIX}/auth HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n`);
+    expectJsonError(reply, 417, 'BAD_REQUEST', 'unsupported Expect header');
+  });
+
+  test('CONNECT: 405', async () => {
+    const reply = await exchange(
+      srv.url,
+      'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    );
+    expectJsonError(reply, 405, 'UNSUPPORTED', 'method not allowed');
+  });
+
+  test('a request not sent whole within server.request_timeout: 408', async () => {
+    const slow = tempDir();
+    const timed = await startTestServer({
+      dir: slow.dir,
+      config: ({ keyPath, certPath }) =>
+        [
+          'server:',
+          '  headers_timeout: 1',
+          '  request_timeout: 1',
+          'token:',
+          '  issuer: timeout-test',
+          `  key: ${keyPath}`,
+          `  certificate: ${certPath}`,
+          'users: {"": {}}',
+          'acl: []',
+        ].join('\n') + '\n',
+    });
+    try {
+      const reply = await exchange(timed.url, 'GET /auth HTTP/1.1\r\nHost: a\r\n');
+      expectJsonError(reply, 408, 'BAD_REQUEST', 'request timeout');
+    } finally {
+      await timed.server.close(100);
+      slow.cleanup();
+    }
+  });
+
+  test('the metrics listener answers the same way', async () => {
+    const m = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 });
+    try {
+      const big = `GET /metrics HTTP/1.1\r\nHost: a\r\nX-Long: ${'a'.repeat(20_000)}\r\n\r\n`;
+      expectJsonError(await exchange(m.url, big), 431, ...TOO_LARGE);
+      expectJsonError(await exchange(m.url, 'NOT HTTP AT ALL\r\n\r\n'), 400, ...MALFORMED);
+      const expect417 = await exchange(m.url, 'GET /metrics HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n');
+      expectJsonError(expect417, 417, 'BAD_REQUEST', 'unsupported Expect header');
+      const tunnel = await exchange(
+        m.url,
+        'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      );
+      expectJsonError(tunnel, 405, 'UNSUPPORTED', 'method not allowed');
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('the server keeps serving afterwards', async () => {
+    expect((await fetch(`${srv.url}${PREFIX}/healthz`)).status).toBe(200);
   });
 });
