@@ -159,6 +159,21 @@ describe('POST token', () => {
     });
   });
 
+  test('an unknown charset or Content-Encoding is 415 invalid_request', async () => {
+    const form = 'grant_type=password&username=alice&password=x';
+    const charset = await post(form, 'application/x-www-form-urlencoded; charset=bogus');
+    const encoding = await fetch(`${base}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'foo' },
+      body: form,
+    });
+    for (const res of [charset, encoding]) {
+      expect(res.status).toBe(415);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'malformed request' });
+    }
+  });
+
   test('a 3 MB body is 413 JSON, and the server keeps serving', async () => {
     const res = await post(`grant_type=password&username=${'a'.repeat(3 * 1024 * 1024)}`);
     expect(res.status).toBe(413);
