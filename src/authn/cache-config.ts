@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationBetween, strict } from '../core/schema.js';
+import { durationBetween, strict, tableEntries } from '../core/schema.js';
 import { plainSection } from '../core/section.js';
 
 /**
@@ -12,11 +12,7 @@ export const credentialCacheSchema = strict({
     86_400,
     (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5m" (0 disables, at most 1 day)`,
   ).default(300),
-  max_entries: z
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be an integer' })
-    .min(1, { error: 'must be at least 1' })
-    .default(10_000),
+  max_entries: tableEntries.default(10_000),
 });
 
 export type CredentialCacheConfig = z.output<typeof credentialCacheSchema>;

@@ -54,6 +54,24 @@ export const duration = durationBetween(
   (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
 );
 
+/**
+ * The most entries a table sized in the config (`lockout.max_entries`,
+ * `credential_cache.max_entries`) may hold. lru-cache allocates its index for every entry at
+ * start, about 16 bytes each (the lockout has six such tables), and throws a RangeError past
+ * what an array can hold.
+ */
+export const MAX_TABLE_ENTRIES = 10_000_000;
+
+/**
+ * How many entries an in-memory table holds: a whole number from 1 to MAX_TABLE_ENTRIES. The
+ * maximum is checked first and alone, so `1e20` is told only that it is too large.
+ */
+export const tableEntries = z
+  .number({ error: 'must be a number' })
+  .max(MAX_TABLE_ENTRIES, { error: `must be at most ${MAX_TABLE_ENTRIES}`, abort: true })
+  .int({ error: 'must be an integer' })
+  .min(1, { error: 'must be at least 1' });
+
 /** RFC 3339 with an explicit zone, so a revocation never depends on the server's time zone. */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { duration, section, strict } from '../core/schema.js';
+import { duration, section, strict, tableEntries } from '../core/schema.js';
 import { plainSection } from '../core/section.js';
 
 /** The request guards' config sections, `lockout` and `login_queue`; every object is strict. */
@@ -19,7 +19,7 @@ export const lockoutSchema = strict({
    * How many (account, address) pairs are remembered per class (accounts a backend vouched for;
    * other accounts), counting and locked ones each; the least recently used are dropped.
    */
-  max_entries: z.number().int().min(1, { error: 'must be at least 1' }).default(10_000),
+  max_entries: tableEntries.default(10_000),
   /** IPv6 clients are counted per network of this prefix length (one /64 is one client). */
   ipv6_prefix: z
     .number({ error: 'must be a number from 1 to 128' })

@@ -239,3 +239,25 @@ describe('server connection limits', () => {
     expect(errorsOf(`server:\n  ${line}\ntoken:\n  issuer: x\n${keyLines}`).join('\n')).toMatch(message);
   });
 });
+
+describe('sizes of in-memory tables, allocated in full at start', () => {
+  test.each([
+    ['lockout', '1e15'],
+    ['lockout', '1e20'],
+    ['lockout', '10000001'],
+    ['credential_cache', '1e15'],
+    ['credential_cache', '10000001'],
+  ])('%s.max_entries: %s is refused with its YAML path', (section, value) => {
+    expect(errorsOf(`${section}:\n  max_entries: ${value}\ntoken:\n  issuer: x\n${keyLines}`)).toEqual([
+      `line 2: ${section}.max_entries: must be at most 10000000`,
+    ]);
+  });
+
+  test('10000000 is the largest accepted', () => {
+    const config = load(
+      `lockout:\n  max_entries: 10000000\ncredential_cache:\n  max_entries: 10000000\ntoken:\n  issuer: x\n${keyLines}`,
+    );
+    expect(config.lockout.max_entries).toBe(10_000_000);
+    expect(config.credential_cache.max_entries).toBe(10_000_000);
+  });
+});

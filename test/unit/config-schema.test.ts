@@ -159,6 +159,8 @@ describe('the schema and the loader agree', () => {
     ['an empty string', (c) => (c.token.issuer = '')],
     ['an ACL rule without actions', (c) => delete c.acl[0].actions],
     ['labels that are not strings', (c) => (c.users.alice.labels = { group: [1] })],
+    ['a lockout table too large to allocate', (c) => (c.lockout = { max_entries: 1e15 })],
+    ['a credential cache too large to allocate', (c) => (c.credential_cache = { max_entries: 1e15 })],
   ])('both refuse %s', (_what, mutate) => {
     const config = base() as Loose;
     mutate(config);
