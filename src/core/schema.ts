@@ -31,16 +31,29 @@ export function section<T extends z.ZodType>(schema: T) {
 export const nonEmpty = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 
 /**
+ * The longest duration any key takes, in seconds: 100 years. Longer ones would put times in
+ * milliseconds (token expiry, Redis expiry, dates shown on the registry page) past what they can
+ * hold, and fail requests instead of the config.
+ */
+export const MAX_DURATION = 100 * 365 * 86_400;
+
+/**
  * A duration, seconds as an integer or a string with units (`15m`, `90d`), that must lie
- * between `min` and `max` seconds (inclusive). Anything else (not a duration, or out of range)
- * is one issue whose text `message` builds from the value as written, so each section can say
- * what it expects there.
+ * between `min` and `max` seconds (inclusive), and never beyond MAX_DURATION. Anything else (not a
+ * duration, or out of range) is one issue whose text `message` builds from the value as written,
+ * so each section can say what it expects there; a number past MAX_DURATION where `max` allows
+ * more is told so.
  */
 export function durationBetween(min: number, max: number, message: (input: number | string) => string) {
+  const limit = Math.min(max, MAX_DURATION);
   return z.union([z.number(), z.string()]).transform((v, ctx) => {
     const seconds = parseDuration(v);
-    if (seconds === undefined || seconds < min || seconds > max) {
-      ctx.addIssue({ code: 'custom', message: message(v) });
+    if (seconds === undefined || seconds < min || seconds > limit) {
+      const tooLong = max > MAX_DURATION && (typeof v === 'number' ? v : (seconds ?? 0)) > MAX_DURATION;
+      ctx.addIssue({
+        code: 'custom',
+        message: tooLong ? `must be at most 100 years (${MAX_DURATION} seconds)` : message(v),
+      });
       return z.NEVER;
     }
     return seconds;

@@ -40,6 +40,9 @@ describe('duration', () => {
     [-1, undefined],
     [1.5, undefined],
     ['', undefined],
+    [1e23, undefined],
+    [2 ** 53, undefined],
+    ['99999999999999999999999', undefined],
   ])('%j → %j', (input, seconds) => {
     expect(parseDuration(input)).toBe(seconds);
   });
@@ -259,5 +262,33 @@ describe('sizes of in-memory tables, allocated in full at start', () => {
     );
     expect(config.lockout.max_entries).toBe(10_000_000);
     expect(config.credential_cache.max_entries).toBe(10_000_000);
+  });
+});
+
+describe('durations past what times in milliseconds can hold', () => {
+  test.each([
+    ['token:\n  issuer: x\n  expiration: 99999999999999999999999\n', 'line 3: token.expiration: '],
+    [
+      'token:\n  issuer: x\n  expiration: 3153600001\n',
+      'line 3: token.expiration: must be at most 100 years',
+    ],
+    [
+      'token:\n  issuer: x\n  refresh:\n    expiration: 1e20\n',
+      'line 4: token.refresh.expiration: must be at most 100 years',
+    ],
+    [
+      'lockout:\n  forget_after: 9007199254740991\ntoken:\n  issuer: x\n',
+      'lockout.forget_after: must be at most 100 years',
+    ],
+  ])('%j is refused with its YAML path', (yaml, message) => {
+    const errors = errorsOf(`${yaml}${keyLines}`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(message);
+  });
+
+  test('100 years is the longest accepted', () => {
+    expect(load(`token:\n  issuer: x\n  expiration: 3153600000\n${keyLines}`).token.expiration).toBe(
+      3_153_600_000,
+    );
   });
 });
