@@ -1,5 +1,5 @@
 import { ConfigError } from '../core/errors.js';
-import { BCRYPT_HASH } from './password.js';
+import { BCRYPT_HASH, bcryptCostProblem } from './password.js';
 import type { StaticUser } from './users.js';
 
 /**
@@ -17,6 +17,12 @@ export function parseHtpasswd(text: string, file: string): Map<string, StaticUse
     if (colon <= 0) return errors.push(`${where}: expected user:hash`);
     const user = line.slice(0, colon);
     const hash = line.slice(colon + 1);
+    const costProblem = bcryptCostProblem(hash);
+    if (costProblem) {
+      return errors.push(
+        `${where}: user ${JSON.stringify(user)}: ${costProblem}; make a new hash (htpasswd -B, regauth hash)`,
+      );
+    }
     if (!BCRYPT_HASH.test(hash)) {
       return errors.push(
         `${where}: user ${JSON.stringify(user)} has a ${hashKind(hash)} hash; only bcrypt is accepted (htpasswd -B, regauth hash)`,

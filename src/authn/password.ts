@@ -20,8 +20,20 @@ export interface PasswordVerifier {
   close?(): Promise<void>;
 }
 
-/** `$2a$`, `$2b$` and `$2y$` (htpasswd -B) are the same algorithm; bcryptjs accepts all three. */
-export const BCRYPT_HASH = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+/**
+ * `$2a$`, `$2b$` and `$2y$` (htpasswd -B) are the same algorithm; bcryptjs accepts all three, at
+ * a cost from 4 to 31 (it throws "Illegal number of rounds" for any other).
+ */
+export const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+
+/**
+ * What is wrong with a hash shaped like bcrypt but with a cost bcrypt refuses (`$2y$99$…`), for
+ * a config error; undefined for any other string. Names the cost only, never the hash.
+ */
+export function bcryptCostProblem(hash: string): string | undefined {
+  const m = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/.exec(hash);
+  return m && !BCRYPT_HASH.test(hash) ? `bcrypt cost ${m[1]} is outside 4 to 31` : undefined;
+}
 
 /**
  * A bcryptjs verifier on the calling thread (tests). `cost`: the highest cost of the users'

@@ -3,7 +3,7 @@ import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
 import { nonEmpty, strict } from '../core/schema.js';
 import { defineSection } from '../core/section.js';
 import { parseHtpasswd } from './htpasswd.js';
-import { BCRYPT_HASH } from './password.js';
+import { BCRYPT_HASH, bcryptCostProblem } from './password.js';
 import type { StaticUser } from './users.js';
 
 /** `{group: [admins]}`; a single string is taken as a one-value list. */
@@ -46,7 +46,8 @@ export const usersSection = defineSection({
         errors.push(
           new ConfigError(
             formatPath(['users', name, 'password']),
-            'must be a bcrypt hash ($2a$, $2b$ or $2y$); make one with `regauth hash` or `htpasswd -nB`',
+            withCost(u.password) ??
+              'must be a bcrypt hash ($2a$, $2b$ or $2y$); make one with `regauth hash` or `htpasswd -nB`',
           ),
         );
       } else {
@@ -57,6 +58,12 @@ export const usersSection = defineSection({
     return users;
   },
 });
+
+/** A cost bcrypt refuses, and how to make a usable hash; undefined when that is not the problem. */
+function withCost(hash: string): string | undefined {
+  const problem = bcryptCostProblem(hash);
+  return problem && `${problem}; make a new hash with \`regauth hash\` or \`htpasswd -nB\``;
+}
 
 /** `users_file:` an htpasswd file of bcrypt entries, read at load and watched for reloads. */
 export const usersFileSection = defineSection({

@@ -292,3 +292,28 @@ describe('durations past what times in milliseconds can hold', () => {
     );
   });
 });
+
+describe('bcrypt hashes with a cost bcrypt refuses (outside 4 to 31)', () => {
+  test.each(['99', '00', '03', '32'])('users: cost %s is refused with its path, without the hash', (cost) => {
+    const bad = hash('x').replace(/^\$2y\$04\$/, `$2y$${cost}$`);
+    const errors = errorsOf(`token:\n  issuer: x\n${keyLines}users:\n  c99:\n    password: "${bad}"\n`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`users.c99.password: bcrypt cost ${cost} is outside 4 to 31`);
+    expect(errors[0]).not.toContain(bad.slice(7));
+  });
+
+  test('users_file: cost 99 is refused with the file and line, without the hash', () => {
+    const bad = hash('x').replace(/^\$2y\$04\$/, '$2y$99$');
+    const file = join(tmp.dir, 'cost.htpasswd');
+    writeFileSync(file, `alice:${hash('a')}\nc99:${bad}\n`);
+    const errors = errorsOf(`token:\n  issuer: x\n${keyLines}users_file: ${file}\n`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`users_file: ${file}: line 2: user "c99": bcrypt cost 99 is outside 4 to 31`);
+    expect(errors[0]).not.toContain(bad.slice(7));
+  });
+
+  test('costs 4 and 31 are accepted', () => {
+    const users = `users:\n  a:\n    password: "${hash('a')}"\n  b:\n    password: "${hash('b').replace(/^\$2y\$04\$/, '$2y$31$')}"\n`;
+    expect([...load(`token:\n  issuer: x\n${keyLines}${users}`).users!.keys()]).toEqual(['a', 'b']);
+  });
+});
