@@ -17,11 +17,15 @@ const positiveInteger = z
 const commandShape = {
   command: nonEmpty,
   args: z.array(z.string({ error: 'args must be strings' }), { error: 'must be a list' }).default([]),
-  /** Seconds, or a string with units ("10s", "1m"); the command is killed after it. */
+  /**
+   * Seconds, or a string with units ("10s", "1m"); the command is killed after it. At most a
+   * minute, as the other backends' timeouts: a caller waits that long, and a Node timer cannot
+   * run past about 24.8 days (longer ones fire at once: every run would time out).
+   */
   timeout: durationBetween(
     1,
-    Infinity,
-    () => 'must be a duration of at least 1 second, e.g. 5 or "10s"',
+    60,
+    () => 'must be a duration between 1 and 60 seconds, e.g. 5 or "10s"',
   ).default(5),
   max_concurrency: positiveInteger.default(8),
   /** Runs in flight (running or waiting) for one client address; default a quarter of max_concurrency. */

@@ -512,6 +512,12 @@ describe('config', () => {
     });
   });
 
+  test('a timeout of 60 seconds, the longest allowed, loads', () => {
+    const config = load('ext_auth: {command: sh, timeout: 60}\next_authz: {command: sh, timeout: 1m}\n');
+    expect(config.ext_auth?.timeoutMs).toBe(60_000);
+    expect(config.ext_authz?.timeoutMs).toBe(60_000);
+  });
+
   test.each([
     [
       'ext_auth: {command: ./missing.sh}',
@@ -527,7 +533,15 @@ describe('config', () => {
     ],
     [
       'ext_auth: {command: sh, timeout: 0}',
-      'ext_auth.timeout: must be a duration of at least 1 second, e.g. 5 or "10s"',
+      'ext_auth.timeout: must be a duration between 1 and 60 seconds, e.g. 5 or "10s"',
+    ],
+    [
+      'ext_auth: {command: sh, timeout: 30d}',
+      'ext_auth.timeout: must be a duration between 1 and 60 seconds, e.g. 5 or "10s"',
+    ],
+    [
+      'ext_authz: {command: sh, timeout: 61}',
+      'ext_authz.timeout: must be a duration between 1 and 60 seconds, e.g. 5 or "10s"',
     ],
     ['ext_auth: {command: sh, max_concurrency: 0}', 'ext_auth.max_concurrency: must be a positive integer'],
     ['ext_auth: {command: sh, args: x}', 'ext_auth.args: must be a list'],
