@@ -119,10 +119,14 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   const run = new LoadRun(parsed, file, options);
   const server = compileServer(raw.server, run);
   const key = run.attempt(() => compileSigningKey(raw, run, options.devKey));
-  const refresh = raw.token.refresh
-    ? run.attempt(() => compileRefresh(raw.token.refresh!, run, options))
-    : undefined;
   const sections = compileSections(raw, run);
+  // Last, so the development secret is created only for a config that is otherwise valid.
+  const rawRefresh = raw.token.refresh;
+  const createsSecret = rawRefresh?.secret_file === undefined && options.devRefreshSecret !== undefined;
+  const refresh =
+    rawRefresh && !(createsSecret && run.errors.length > 0)
+      ? run.attempt(() => compileRefresh(rawRefresh, run, options))
+      : undefined;
   if (run.errors.length > 0 || !server || !key) throw new ConfigErrors(run.errors, file);
   return Object.freeze({
     file,

@@ -1,6 +1,10 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { developmentKey, loadConfigFile, namedFiles, type Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
+import { devKeyFiles, ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
 
 /**
@@ -56,7 +60,10 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       return createdDevKey;
     },
     async load() {
-      const devKey = await developmentKey(namedFiles(configFile), dataDir, true);
+      const named = namedFiles(configFile);
+      const devKeyMissing = !named.namesKey && !existsSync(devKeyFiles(dataDir).keyPath);
+      if (devKeyMissing) await checkWithThrowawayKey(configFile);
+      const devKey = await developmentKey(named, dataDir, true);
       if (devKey?.created) {
         createdDevKey = true;
         notices.notify((l) =>
@@ -69,4 +76,21 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       return loadConfigFile(configFile, { ...(devKey ? { devKey } : {}), devRefreshSecret });
     },
   };
+}
+
+/**
+ * Loads `configFile` with a throwaway development key and secret, throwing its errors: an invalid
+ * config must not leave a development key in the data folder.
+ */
+async function checkWithThrowawayKey(configFile: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'regauth-check-'));
+  try {
+    const made = await ensureDevKeys(dir);
+    loadConfigFile(configFile, {
+      devKey: { keyPath: made.keyPath, certificatePath: made.certPath },
+      devRefreshSecret: () => ensureRefreshSecret(join(dir, 'refresh.key')).path,
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

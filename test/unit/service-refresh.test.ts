@@ -1,10 +1,11 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, test } from 'vitest';
+import { ConfigErrors } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
 import { startService } from '../../src/service/service.js';
-import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -67,5 +68,27 @@ describe('regauth serve in development: `refresh: {}` without secret_file', () =
     } finally {
       await service.close(100);
     }
+  });
+});
+
+describe('regauth serve on an invalid config', () => {
+  const badAcl = 'acl:\n  - match: { name: "/[/" }\n    actions: [pull]\n';
+  test.each([
+    ['a bad acl rule', `token: { issuer: x, refresh: {} }\n${badAcl}`],
+    ['a bad acl rule, with a key of its own', `token: { issuer: x, refresh: {}, __KEY__ }\n${badAcl}`],
+    ['an empty file', ''],
+    ['server: 5', 'server: 5\n'],
+  ])('%s: refuses it and writes nothing in the data folder', async (what, yaml) => {
+    const dir = join(tmp.dir, what.replace(/\W+/g, '-'));
+    mkdirSync(dir);
+    const { keyPath, certPath } = await writeSigningKey(dir);
+    const configFile = join(dir, 'config.yml');
+    writeFileSync(configFile, yaml.replace('__KEY__', `key: ${keyPath}, certificate: ${certPath}`));
+    const dataDir = join(dir, 'data');
+    const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    await expect(startService({ configFile, dataDir, logger, watch: false })).rejects.toBeInstanceOf(
+      ConfigErrors,
+    );
+    expect(existsSync(dataDir)).toBe(false);
   });
 });
