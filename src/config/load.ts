@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
@@ -117,7 +118,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   }
   const raw = validate(parsed, file);
   const run = new LoadRun(parsed, file, options);
-  const server = compileServer(raw.server, run);
+  const server = compileServer(raw, run);
   const key = run.attempt(() => compileSigningKey(raw, run, options.devKey));
   const sections = compileSections(raw, run);
   // Last, so the development secret is created only for a config that is otherwise valid.
@@ -204,7 +205,8 @@ class LoadRun {
 }
 
 /** `server:` the listener, its TLS files, trusted proxies and limits. */
-function compileServer(raw: RawConfig['server'], run: LoadRun): Config['server'] | undefined {
+function compileServer(rawConfig: RawConfig, run: LoadRun): Config['server'] | undefined {
+  const raw = rawConfig.server;
   const addr = run.attempt(() => parseListenAddress(raw.addr));
   const trustedProxies = run.attempt(() => compileIpList(raw.trusted_proxies, 'server.trusted_proxies'));
   if (raw.headers_timeout > raw.request_timeout) {
@@ -223,12 +225,16 @@ function compileServer(raw: RawConfig['server'], run: LoadRun): Config['server']
       ? run.attempt(() => {
           const certificatePath = run.at(raw.certificate!);
           const keyPath = run.at(raw.key!);
-          return {
+          const tlsFiles = {
             certPem: run.readFile('server.certificate', certificatePath),
             keyPem: run.readFile('server.key', keyPath),
             certificatePath,
             keyPath,
           };
+          // Without token.key and token.certificate they are the signing key, checked as such.
+          if (rawConfig.token.key !== undefined || rawConfig.token.certificate !== undefined)
+            checkTlsFiles(tlsFiles);
+          return tlsFiles;
         })
       : undefined;
   if (!addr || !trustedProxies) return undefined;
@@ -241,6 +247,30 @@ function compileServer(raw: RawConfig['server'], run: LoadRun): Config['server']
     headersTimeoutMs: raw.headers_timeout * 1000,
     requestTimeoutMs: raw.request_timeout * 1000,
   };
+}
+
+/**
+ * Parses the TLS listener's certificate and key as the listener will, so a file that is not PEM
+ * is a config error here rather than a crash when serve starts listening.
+ */
+function checkTlsFiles(tls: NonNullable<Config['server']['tls']>): void {
+  const errors: ConfigError[] = [];
+  try {
+    new X509Certificate(tls.certPem);
+  } catch {
+    errors.push(new ConfigError('server.certificate', `${tls.certificatePath}: not a PEM certificate`));
+  }
+  try {
+    createPrivateKey({ key: tls.keyPem, format: 'pem' });
+  } catch {
+    errors.push(
+      new ConfigError(
+        'server.key',
+        `${tls.keyPath}: not a PEM private key (unencrypted PKCS#8, SEC1 or PKCS#1)`,
+      ),
+    );
+  }
+  if (errors.length > 0) throw new ConfigErrors(errors);
 }
 
 /**

@@ -317,3 +317,24 @@ describe('bcrypt hashes with a cost bcrypt refuses (outside 4 to 31)', () => {
     expect([...load(`token:\n  issuer: x\n${keyLines}${users}`).users!.keys()]).toEqual(['a', 'b']);
   });
 });
+
+describe('server TLS files', () => {
+  test('files that are not PEM are refused at load, naming server.key and server.certificate', () => {
+    const notPem = join(tmp.dir, 'notakey.txt');
+    writeFileSync(notPem, 'this is not a key\n');
+    const errors = errorsOf(
+      `server:\n  addr: "127.0.0.1:5997"\n  certificate: ${notPem}\n  key: ${notPem}\ntoken:\n  issuer: x\n${keyLines}`,
+    );
+    expect(errors).toEqual([
+      `line 3: server.certificate: ${notPem}: not a PEM certificate`,
+      `line 4: server.key: ${notPem}: not a PEM private key (unencrypted PKCS#8, SEC1 or PKCS#1)`,
+    ]);
+  });
+
+  test('when they double as the token key, the signing key check alone reports them', () => {
+    const notPem = join(tmp.dir, 'notakey.txt');
+    writeFileSync(notPem, 'this is not a key\n');
+    const errors = errorsOf(`server:\n  certificate: ${notPem}\n  key: ${notPem}\ntoken:\n  issuer: x\n`);
+    expect(errors).toEqual([`line 3: server.key: ${notPem}: no PEM private key found`]);
+  });
+});
