@@ -1,10 +1,10 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, ConfigErrors, formatPath, RegauthError } from '../core/errors.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
-import { loadSigningKey } from '../token/keys.js';
+import { loadSigningKey, sameKey } from '../token/keys.js';
 import { devKeyFiles, ensureDevKeys } from '../token/generate.js';
 import type { SigningKey } from '../token/types.js';
 import { configSchema, type MetricsConfig, type RawConfig } from './schema.js';
@@ -250,18 +250,21 @@ function compileServer(rawConfig: RawConfig, run: LoadRun): Config['server'] | u
 }
 
 /**
- * Parses the TLS listener's certificate and key as the listener will, so a file that is not PEM
- * is a config error here rather than a crash when serve starts listening.
+ * Parses the TLS listener's certificate and key as the listener will, and checks that the
+ * certificate is the key's: a file that is not PEM, or a pair that does not match, is a config
+ * error here rather than a crash when serve starts listening or a failure at every handshake.
  */
 function checkTlsFiles(tls: NonNullable<Config['server']['tls']>): void {
   const errors: ConfigError[] = [];
+  let certificate: X509Certificate | undefined;
+  let key: KeyObject | undefined;
   try {
-    new X509Certificate(tls.certPem);
+    certificate = new X509Certificate(tls.certPem);
   } catch {
     errors.push(new ConfigError('server.certificate', `${tls.certificatePath}: not a PEM certificate`));
   }
   try {
-    createPrivateKey({ key: tls.keyPem, format: 'pem' });
+    key = createPrivateKey({ key: tls.keyPem, format: 'pem' });
   } catch {
     errors.push(
       new ConfigError(
@@ -271,6 +274,13 @@ function checkTlsFiles(tls: NonNullable<Config['server']['tls']>): void {
     );
   }
   if (errors.length > 0) throw new ConfigErrors(errors);
+  // As for token.certificate: otherwise every TLS handshake would fail.
+  if (!sameKey(certificate!.publicKey, createPublicKey(key!))) {
+    throw new ConfigError(
+      'server.certificate',
+      `${tls.certificatePath} does not match server.key ${tls.keyPath}: the first certificate's public key is not the key's public key`,
+    );
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
@@ -336,5 +336,18 @@ describe('server TLS files', () => {
     writeFileSync(notPem, 'this is not a key\n');
     const errors = errorsOf(`server:\n  certificate: ${notPem}\n  key: ${notPem}\ntoken:\n  issuer: x\n`);
     expect(errors).toEqual([`line 3: server.key: ${notPem}: no PEM private key found`]);
+  });
+
+  test('a certificate that is not for the key is refused at load, naming server.certificate', async () => {
+    const dir = join(tmp.dir, 'tls-mismatch');
+    mkdirSync(dir);
+    const rsa = await writeSigningKey(dir, 'RS256');
+    const ec = await writeSigningKey(dir, 'ES256');
+    const tls = (cert: string, key: string) =>
+      `server:\n  certificate: ${cert}\n  key: ${key}\ntoken:\n  issuer: x\n${keyLines}`;
+    expect(errorsOf(tls(rsa.certPath, ec.keyPath))).toEqual([
+      `line 2: server.certificate: ${rsa.certPath} does not match server.key ${ec.keyPath}: the first certificate's public key is not the key's public key`,
+    ]);
+    expect(load(tls(ec.certPath, ec.keyPath)).server.tls?.certificatePath).toBe(ec.certPath);
   });
 });
