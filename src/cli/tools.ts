@@ -148,8 +148,8 @@ function integer(value: string): number {
 }
 
 /** `-c, --config <file>`, default config.yml: the verbs that read the config `serve` reads. */
-function configOption(command: Command): Command {
-  return command.option('-c, --config <file>', 'config file', 'config.yml');
+function configOption(command: Command, description = 'config file'): Command {
+  return command.option('-c, --config <file>', description, 'config.yml');
 }
 
 /** `--json`: the verb prints its whole report as one JSON object instead of text. */
@@ -231,7 +231,7 @@ function addCheck(program: Command, io: ToolIO): void {
       .command('check')
       .description('what would be granted for each scope, and which rule decided (index and comment)'),
   )
-    .requiredOption('--account <name>', 'the account asking ("" for anonymous)')
+    .requiredOption('--account <name>', 'the account asking (required; "" for anonymous)')
     .requiredOption(
       '--scope <scope>',
       'a scope, e.g. repository:team/app:push,pull (required; repeatable, at least one)',
@@ -332,13 +332,14 @@ function noteUnknownLabels(config: Config, tests: readonly PolicyTest[], io: Too
 /** `regauth who-can`: the rules that can grant a scope. */
 function addWhoCan(program: Command, io: ToolIO): void {
   jsonReportOption(
-    program
-      .command('who-can')
-      .description(
-        'the rules that can grant a scope, in order, with the accounts each covers: static accounts by name, other backends as conditions; shadowed rules marked',
-      )
-      .argument('<scope>', 'a scope, e.g. repository:prod/api:push')
-      .requiredOption('-c, --config <file>', 'config file')
+    configOption(
+      program
+        .command('who-can')
+        .description(
+          'the rules that can grant a scope, in order, with the accounts each covers: static accounts by name, other backends as conditions; shadowed rules marked',
+        )
+        .argument('<scope>', 'a scope, e.g. repository:prod/api:push'),
+    )
       .option('--service <name>', 'decide rules on service for this service (otherwise they are conditions)')
       .option('--ip <address>', 'decide rules on ip for this client address (otherwise they are conditions)'),
   )
@@ -372,18 +373,19 @@ interface ReplayOptions {
 /** `regauth replay`: which recorded decisions a new config changes. */
 function addReplay(program: Command, io: ToolIO): void {
   jsonReportOption(
-    program
-      .command('replay')
-      .description(
-        'replay audit log lines against a new config: the decisions that change (granted before and not now, and the reverse), by rule and by account; exit 1 when any changes',
-      )
-      .requiredOption(
-        '--audit <file>',
-        'audit log: JSON lines as regauth writes them, plain or gzip; - for stdin (repeatable)',
-        collect,
-      )
-      .requiredOption('-c, --config <file>', 'the new config')
-      .option('--against <file>', 'the old config (default: the decisions recorded in the lines)'),
+    configOption(
+      program
+        .command('replay')
+        .description(
+          'replay audit log lines against a new config: the decisions that change (granted before and not now, and the reverse), by rule and by account; exit 1 when any changes',
+        )
+        .requiredOption(
+          '--audit <file>',
+          'audit log: JSON lines as regauth writes them, plain or gzip; - for stdin (required; repeatable)',
+          collect,
+        ),
+      'the new config',
+    ).option('--against <file>', 'the old config (default: the decisions recorded in the lines)'),
   )
     .addHelpText(
       'after',
@@ -456,7 +458,7 @@ function addKeysInit(keys: Command, io: ToolIO): void {
     .description(
       'write a signing key (0600), a self-signed certificate valid for ten years, the registry bundle and a JWKS (registry v3), then print the config blocks to paste',
     )
-    .requiredOption('--dir <dir>', 'directory for token.key, token.pem, bundle.pem and jwks.json')
+    .requiredOption('--dir <dir>', 'directory for token.key, token.pem, bundle.pem and jwks.json (required)')
     .addOption(new Option('--alg <alg>', 'key algorithm').choices(['ES256', 'RS256']).default('ES256'))
     .addHelpText('after', '\nExample:\n  regauth keys init --dir /etc/regauth/keys --alg ES256')
     .action(async (opts: { dir: string; alg: 'ES256' | 'RS256' }) => {
@@ -472,7 +474,7 @@ function addKeysRotate(keys: Command, io: ToolIO): void {
     .description(
       'step 1 of 2: write a next key (next.key, next.pem) and put it in bundle.pem / jwks.json beside the current one; regauth keeps signing with the current key',
     )
-    .requiredOption('--dir <dir>', 'the directory `keys init` wrote')
+    .requiredOption('--dir <dir>', 'the directory `keys init` wrote (required)')
     .addOption(
       new Option('--alg <alg>', "key algorithm (default: the current key's)").choices(['ES256', 'RS256']),
     )
@@ -519,7 +521,7 @@ function addKeysActivate(keys: Command, io: ToolIO): void {
     .description(
       'step 2 of 2: sign with the next key from `keys rotate`; the current key becomes previous.key and stays in bundle.pem / jwks.json',
     )
-    .requiredOption('--dir <dir>', 'the directory `keys rotate` wrote the next key to')
+    .requiredOption('--dir <dir>', 'the directory `keys rotate` wrote the next key to (required)')
     .addHelpText(
       'after',
       `
@@ -593,7 +595,7 @@ function addDoctor(program: Command, io: ToolIO): void {
         "check that the registry trusts regauth: issuer, service, rootcertbundle and how tokens name the key (registry 2.8 and v3), the realm's path (--probe: that regauth answers there), certificate validity, v3 jwks",
       ),
   )
-    .requiredOption('--registry-config <file>', "the registry's config.yml")
+    .requiredOption('--registry-config <file>', "the registry's config.yml (required)")
     .option(
       '--data-dir <dir>',
       'where `regauth serve --data-dir` keeps the development key; checked when the config names no token.key',

@@ -441,6 +441,51 @@ test('check --help says --scope is required and repeatable', async () => {
   );
 });
 
+describe('-c: every verb that reads a config defaults it to config.yml', () => {
+  test('who-can and replay without -c read config.yml in the working directory', async () => {
+    const audit = write('empty-audit.log', '');
+    const cwd = process.cwd();
+    process.chdir(tmp.dir);
+    try {
+      const who = await regauth(['who-can', 'repository:team/app:pull']);
+      expect(who.stderr).toBe('');
+      expect(who.code).toBe(0);
+      expect(who.stdout).toContain('acl[2] "devs pull team"');
+      const replay = await regauth(['replay', '--audit', audit]);
+      expect(replay.stderr).toBe('');
+      expect(replay.code).toBe(0);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  test.each(['who-can', 'replay'])('%s --help gives the default', async (verb) => {
+    const run = await regauth([verb, '--help']);
+    expect(run.stdout.replace(/\s+/g, ' ')).toMatch(/-c, --config <file> [^\n]*\(default: "config\.yml"\)/);
+  });
+});
+
+/** The `--help` text of one option (its line and the lines it wraps onto). */
+function optionHelp(help: string, flag: string): string {
+  const block = help.split(/\n(?=\s+-)/).find((b) => b.trim().startsWith(flag));
+  if (block === undefined) throw new Error(`no ${flag} in:\n${help}`);
+  return block.replace(/\s+/g, ' ').trim();
+}
+
+test.each([
+  [['check'], '--account <name>'],
+  [['check'], '--scope <scope>'],
+  [['replay'], '--audit <file>'],
+  [['keys', 'init'], '--dir <dir>'],
+  [['keys', 'rotate'], '--dir <dir>'],
+  [['keys', 'activate'], '--dir <dir>'],
+  [['doctor'], '--registry-config <file>'],
+])('%j --help says %s is required', async (verb, flag) => {
+  const run = await regauth([...verb, '--help']);
+  expect(run.code).toBe(0);
+  expect(optionHelp(run.stdout, flag)).toMatch(/\(required[;)]/);
+});
+
 test('check --help says where labels come from without --label', async () => {
   const run = await regauth(['check', '--help']);
   expect(run.stdout.replace(/\s+/g, ' ')).toContain(
