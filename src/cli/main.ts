@@ -84,13 +84,16 @@ export function nestedHelp(argv: readonly string[]): string[] {
   return [node!, script!, ...rest, '--help'];
 }
 
-// `regauth test … | head`: a reader that stops early is not an error in itself (as with any Unix
-// tool). The rest of the output is dropped; the exit code stays the verb's own, so a failed
-// expectation still fails a pipeline run with pipefail.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
-  throw err;
-});
+// `regauth test … | head`, `regauth validate … 2>&1 | head -1`: a reader that stops early is not
+// an error in itself (as with any Unix tool), on stdout or stderr. The rest of the output is
+// dropped; the exit code stays the verb's own, so a failed expectation still fails a pipeline run
+// with pipefail, and an invalid config (2) is not taken for a lint warning (1).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    throw err;
+  });
+}
 
 const code = await runProgram(buildProgram(), nestedHelp(process.argv), (text) => process.stderr.write(text));
 if (code !== EXIT.ok) process.exitCode = code;

@@ -1,10 +1,12 @@
 import { Command } from 'commander';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { runProgram } from '../../src/cli/exit.js';
 import { addToolCommands, type ToolIO } from '../../src/cli/tools.js';
 import { BackendUnavailableError, ConfigError, UsageError } from '../../src/core/errors.js';
+import { ensureBuilt } from '../helpers/build.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 interface Run {
@@ -98,5 +100,34 @@ describe('expected errors keep their documented exit codes', () => {
   test("commander's own errors: 2 for an unknown option, 0 for --help", async () => {
     expect((await run(['hash', '--nope'])).code).toBe(2);
     expect((await run(['--help'])).code).toBe(0);
+  });
+});
+
+describe('a reader of stderr that stops early (`2>&1 | head -1`) does not change the exit code', () => {
+  const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
+
+  /** The exit code of the built CLI whose stdout and stderr pipes are closed before it writes. */
+  function exitWithClosedPipes(args: string[]): Promise<number | null> {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    child.stderr.destroy();
+    return new Promise((done, fail) => {
+      child.on('error', fail);
+      child.on('exit', (code) => done(code));
+    });
+  }
+
+  test.each([
+    ['validate with an invalid config', (dir: string) => ['validate', '-c', join(dir, 'invalid.yml')]],
+    ['keys without a subcommand (its help, on stderr)', () => ['keys']],
+  ])('%s: still 2', async (_, args) => {
+    ensureBuilt();
+    const tmp = tempDir('regauth-epipe-');
+    try {
+      writeFileSync(join(tmp.dir, 'invalid.yml'), 'nope: [\n');
+      expect(await exitWithClosedPipes(args(tmp.dir))).toBe(2);
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
