@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -7,6 +7,7 @@ import { configJsonSchema } from '../config/json-schema.js';
 import { loadConfigFile, developmentKey, namedFiles, type KeyFiles, type Config } from '../config/load.js';
 import { closeRuntime, createRuntime, type Runtime } from '../pipeline/runtime.js';
 import { UsageError } from '../core/errors.js';
+import { makeDirectory } from '../core/mkdir.js';
 import { Secret } from '../core/secret.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
@@ -574,7 +575,7 @@ Example:
     .action(async (opts: { output?: string }) => {
       const text = `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
       if (opts.output === undefined) return io.stdout(text);
-      await mkdir(dirname(resolve(opts.output)), { recursive: true });
+      await makeDirectory(dirname(resolve(opts.output)));
       await writeFile(opts.output, text);
     });
 }

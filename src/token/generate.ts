@@ -1,6 +1,7 @@
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import { mkdir, writeFile, access } from 'node:fs/promises';
+import { writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirectory } from '../core/mkdir.js';
 import type { SigningAlg } from './types.js';
 import { loadX509 } from './x509.js';
 
@@ -121,7 +122,7 @@ export async function ensureDevKeys(
     validDays: opts.validDays ?? 3650,
     now: opts.now,
   });
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   try {
     // 'wx': if another process created the key meanwhile, keep theirs.
     await writeFile(keyPath, keyPem, { mode: 0o600, flag: 'wx' });

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
-import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { makeDirectory } from '../core/mkdir.js';
 import { loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
 import { registryAuthBlock } from '../token/registry-block.js';
@@ -65,7 +66,7 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   }
   const material = await generate(options);
   // Only the owner may list the directory: it holds the private key.
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirectory(dir, 0o700);
   await writeFile(files.key, material.keyPem, { mode: 0o600, flag: 'wx' });
   await writeFile(files.certificate, material.certPem, { mode: 0o644 });
   await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);

@@ -1,0 +1,99 @@
+import { mkdirSync, statSync, type Stats } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+/*
+ * `mkdir -p` without node's `mkdir(path, { recursive: true })`: under /proc that never returns
+ * (procfs answers ENOENT to mkdir of a missing entry and node retries the parent forever, at
+ * 100% CPU). Here the missing components are found by stat, walking up to the nearest existing
+ * ancestor, and each is created once, downward, with a plain mkdir: every step either succeeds
+ * or fails with an error naming the directory.
+ */
+
+/** `cannot create directory /proc/nope: ENOENT`, keeping the system error's code and syscall. */
+function cannotCreate(dir: string, err: unknown): NodeJS.ErrnoException {
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  return Object.assign(new Error(`cannot create directory ${dir}: ${code}`, { cause: err }), {
+    code,
+    syscall: 'mkdir',
+    path: dir,
+  });
+}
+
+const codeOf = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+/** A failed stat of `dir`: undefined when it does not exist; else (EACCES…) the error for `target`. */
+function absent(target: string, err: unknown): undefined {
+  if (codeOf(err) === 'ENOENT') return undefined;
+  throw cannotCreate(target, err);
+}
+
+/**
+ * One step of the walk up from `target`: true when `dir` is missing (create it, look at its
+ * parent), false at the nearest existing directory; throws when `target` is a file.
+ */
+function isMissing(target: string, dir: string, stats: Stats | undefined): boolean {
+  if (stats === undefined) return dirname(dir) !== dir;
+  if (stats.isDirectory()) return false;
+  // Only `target` itself can be a file here: stat through a file fails with ENOTDIR above.
+  throw cannotCreate(dir, Object.assign(new Error('file exists'), { code: 'EEXIST' }));
+}
+
+/** The directories to create for `path`, top first. */
+async function missing(path: string): Promise<string[]> {
+  const target = resolve(path);
+  const dirs: string[] = [];
+  for (let dir = target; ; dir = dirname(dir)) {
+    const stats = await stat(dir).catch((err: unknown) => absent(target, err));
+    if (!isMissing(target, dir, stats)) return dirs;
+    dirs.unshift(dir);
+  }
+}
+
+function missingSync(path: string): string[] {
+  const target = resolve(path);
+  const dirs: string[] = [];
+  for (let dir = target; ; dir = dirname(dir)) {
+    let stats: Stats | undefined;
+    try {
+      stats = statSync(dir);
+    } catch (err) {
+      stats = absent(target, err);
+    }
+    if (!isMissing(target, dir, stats)) return dirs;
+    dirs.unshift(dir);
+  }
+}
+
+/** EEXIST for a directory: another process made it meanwhile, which is what we wanted. */
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Creates `path` and its missing parents (each with `mode`), like `mkdir -p`. */
+export async function makeDirectory(path: string, mode?: number): Promise<void> {
+  for (const dir of await missing(path)) {
+    try {
+      await mkdir(dir, mode === undefined ? {} : { mode });
+    } catch (err) {
+      if (codeOf(err) === 'EEXIST' && isDirectory(dir)) continue;
+      throw cannotCreate(dir, err);
+    }
+  }
+}
+
+/** The synchronous {@link makeDirectory}, for the config loader. */
+export function makeDirectorySync(path: string, mode?: number): void {
+  for (const dir of missingSync(path)) {
+    try {
+      mkdirSync(dir, mode === undefined ? {} : { mode });
+    } catch (err) {
+      if (codeOf(err) === 'EEXIST' && isDirectory(dir)) continue;
+      throw cannotCreate(dir, err);
+    }
+  }
+}
