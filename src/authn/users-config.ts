@@ -9,7 +9,9 @@ import type { StaticUser } from './users.js';
 /** `{group: [admins]}`; a single string is taken as a one-value list. */
 const labels = z.record(
   z.string(),
-  z.union([z.string().transform((s) => [s]), z.array(z.string({ error: 'label values must be strings' }))]),
+  z.union([z.string().transform((s) => [s]), z.array(z.string())], {
+    error: 'must be a string or a list of strings',
+  }),
   { error: 'must be a mapping of label name to a list of values' },
 );
 

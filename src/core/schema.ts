@@ -46,18 +46,20 @@ export const MAX_DURATION = 100 * 365 * 86_400;
  */
 export function durationBetween(min: number, max: number, message: (input: number | string) => string) {
   const limit = Math.min(max, MAX_DURATION);
-  return z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const seconds = parseDuration(v);
-    if (seconds === undefined || seconds < min || seconds > limit) {
-      const tooLong = max > MAX_DURATION && (typeof v === 'number' ? v : (seconds ?? 0)) > MAX_DURATION;
-      ctx.addIssue({
-        code: 'custom',
-        message: tooLong ? `must be at most 100 years (${MAX_DURATION} seconds)` : message(v),
-      });
-      return z.NEVER;
-    }
-    return seconds;
-  });
+  return z
+    .union([z.number(), z.string()], { error: 'must be a number of seconds or a duration such as "15m"' })
+    .transform((v, ctx) => {
+      const seconds = parseDuration(v);
+      if (seconds === undefined || seconds < min || seconds > limit) {
+        const tooLong = max > MAX_DURATION && (typeof v === 'number' ? v : (seconds ?? 0)) > MAX_DURATION;
+        ctx.addIssue({
+          code: 'custom',
+          message: tooLong ? `must be at most 100 years (${MAX_DURATION} seconds)` : message(v),
+        });
+        return z.NEVER;
+      }
+      return seconds;
+    });
 }
 
 /** Seconds as an integer, or a string with units (`15m`, `90d`). */
@@ -66,6 +68,18 @@ export const duration = durationBetween(
   Infinity,
   (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
 );
+
+/**
+ * A whole number of at least `min` (a count, a limit). The minimum is checked first and alone, so
+ * `-1e308` is told only that it is too small; anything else that is not a whole number (`2.5`,
+ * `.inf`, `"5"`) is told it must be an integer.
+ */
+export function integerFrom(min: number) {
+  return z
+    .number({ error: 'must be an integer' })
+    .min(min, { error: `must be at least ${min}`, abort: true })
+    .int({ error: 'must be an integer' });
+}
 
 /**
  * The most entries a table sized in the config (`lockout.max_entries`,

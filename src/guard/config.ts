@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { duration, section, strict, tableEntries } from '../core/schema.js';
+import { duration, integerFrom, section, strict, tableEntries } from '../core/schema.js';
 import { plainSection } from '../core/section.js';
 
 /** The request guards' config sections, `lockout` and `login_queue`; every object is strict. */
@@ -8,7 +8,7 @@ import { plainSection } from '../core/section.js';
 export const lockoutSchema = strict({
   enabled: z.boolean({ error: 'must be true or false' }).default(true),
   /** Failed password attempts per (account, client address) before the first delay. */
-  max_failures: z.number().int().min(1, { error: 'must be at least 1' }).default(5),
+  max_failures: integerFrom(1).default(5),
   /** The first delay in seconds; each further failure doubles it. */
   backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(1),
   /** The longest delay in seconds. */
@@ -31,7 +31,7 @@ export const lockoutSchema = strict({
    * Failed passwords per account from all clients together within `forget_after` seconds; past
    * it, clients without a recent success for the account get 429 until the window ends.
    */
-  account_max_failures: z.number().int().min(1, { error: 'must be at least 1' }).default(50),
+  account_max_failures: integerFrom(1).default(50),
   /** A client that logged in to an account within this many seconds is not held back by `account_max_failures`. */
   remember_success: duration
     .refine((s) => s >= 1, { error: 'must be at least 1 second' })
@@ -47,13 +47,9 @@ export const loginQueueSchema = strict({
    * checked; past it a login is answered 503 at once. Default 16 per core: at bcrypt cost 10
    * (about 65 ms) the last one waits about a second.
    */
-  max_pending: z
-    .number()
-    .int()
-    .min(1, { error: 'must be at least 1' })
-    .default(() => PENDING_LOGINS_PER_CORE * availableParallelism()),
+  max_pending: integerFrom(1).default(() => PENDING_LOGINS_PER_CORE * availableParallelism()),
   /** Uncached logins in flight per client address; past it that client is answered 429 at once. */
-  per_client: z.number().int().min(1, { error: 'must be at least 1' }).default(8),
+  per_client: integerFrom(1).default(8),
   /** The Retry-After of those answers, in seconds. */
   retry_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(1),
 });

@@ -243,6 +243,39 @@ describe('server connection limits', () => {
   });
 });
 
+describe("a value of the wrong kind: one plain message, never zod's", () => {
+  test.each([
+    [
+      'credential_cache: {ttl: true}',
+      'credential_cache.ttl: must be a number of seconds or a duration such as "15m"',
+    ],
+    [
+      'login_queue: {retry_after: [1]}',
+      'login_queue.retry_after: must be a number of seconds or a duration such as "15m"',
+    ],
+    ['lockout: {backoff: .inf}', 'lockout.backoff: must be a number of seconds or a duration such as "15m"'],
+    ['lockout: {max_failures: 2.5}', 'lockout.max_failures: must be an integer'],
+    ['lockout: {max_failures: .inf}', 'lockout.max_failures: must be an integer'],
+    ['lockout: {account_max_failures: "5"}', 'lockout.account_max_failures: must be an integer'],
+    ['login_queue: {max_pending: -1e308}', 'login_queue.max_pending: must be at least 1'],
+    ['login_queue: {per_client: 1.5}', 'login_queue.per_client: must be an integer'],
+    [
+      'users: {alice: {labels: {group: [1, true]}}}',
+      'users.alice.labels.group: must be a string or a list of strings',
+    ],
+    [
+      'jwt_auth: {issuers: [{issuer: "https://ci.test", audience: 5, label_claims: groups, required_claims: {x: {a: 1}}}]}',
+      'jwt_auth.issuers[0].audience: must be a string or a list of strings',
+      'jwt_auth.issuers[0].label_claims: must be a list of claim names, or a mapping of label name to claim name',
+      'jwt_auth.issuers[0].required_claims.x: must be a string or a list of strings',
+    ],
+  ])('%s', (line, ...messages) => {
+    expect(errorsOf(`token:\n  issuer: x\n${keyLines}${line}\n`)).toEqual(
+      messages.map((m) => `line 5: ${m}`),
+    );
+  });
+});
+
 describe('sizes of in-memory tables, allocated in full at start', () => {
   test.each([
     ['lockout', '1e15'],

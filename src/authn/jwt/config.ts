@@ -47,24 +47,29 @@ export function isLoopbackHost(hostname: string): boolean {
  * mapping of label name to claim name. Normalized to the mapping.
  */
 export const claimLabels = z
-  .union([
-    z.array(z.string().min(1)).transform((names) => Object.fromEntries(names.map((n) => [n, n]))),
-    z.record(z.string(), z.string().min(1)),
-  ])
+  .union(
+    [
+      z.array(z.string().min(1)).transform((names) => Object.fromEntries(names.map((n) => [n, n]))),
+      z.record(z.string(), z.string().min(1)),
+    ],
+    { error: 'must be a list of claim names, or a mapping of label name to claim name' },
+  )
   .transform((m): Record<string, string> => m);
 
 /** A claim value a token must carry: one value or a list (any of them). */
-const requiredValues = z.union([
-  z.string().transform((s) => [s]),
-  z.array(z.string(), { error: 'must be a string or a list of strings' }),
-]);
+const requiredValues = z.union([z.string().transform((s) => [s]), z.array(z.string())], {
+  error: 'must be a string or a list of strings',
+});
 
 const trustedIssuer = strict({
   issuer: issuerUrl,
-  audience: z.union([
-    z.string().min(1, { error: 'must not be empty' }),
-    z.array(z.string().min(1)).min(1, { error: 'must list at least one audience' }),
-  ]),
+  audience: z.union(
+    [
+      z.string().min(1, { error: 'must not be empty' }),
+      z.array(z.string().min(1)).min(1, { error: 'must list at least one audience' }),
+    ],
+    { error: 'must be a string or a list of strings' },
+  ),
   jwks_uri: issuerUrl.optional(),
   account_claim: z.string().min(1).default('sub'),
   label_claims: claimLabels.default({}),
