@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { duration, integerFrom, section, strict, tableEntries } from '../core/schema.js';
-import { plainSection } from '../core/section.js';
+import { ConfigError } from '../core/errors.js';
+import { defineSection, plainSection } from '../core/section.js';
 
 /** The request guards' config sections, `lockout` and `login_queue`; every object is strict. */
 
@@ -58,6 +59,17 @@ export type LockoutConfig = z.output<typeof lockoutSchema>;
 export type LoginQueueConfig = z.output<typeof loginQueueSchema>;
 
 /** `lockout:` (all defaults when absent). */
-export const lockoutSection = plainSection(section(lockoutSchema));
+export const lockoutSection = defineSection({
+  schema: section(lockoutSchema),
+  compile: (value) => {
+    if (value.max_backoff < value.backoff) {
+      throw new ConfigError(
+        'lockout.max_backoff',
+        `must be at least lockout.backoff (${value.backoff} s); the first delay would be cut to ${value.max_backoff} s`,
+      );
+    }
+    return Object.freeze(value);
+  },
+});
 /** `login_queue:` (all defaults when absent). */
 export const loginQueueSection = plainSection(section(loginQueueSchema));

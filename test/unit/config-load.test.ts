@@ -276,6 +276,22 @@ describe("a value of the wrong kind: one plain message, never zod's", () => {
   });
 });
 
+describe('lockout delays', () => {
+  test('a longest delay shorter than the first is refused, naming both', () => {
+    expect(
+      errorsOf(`token:\n  issuer: x\n${keyLines}lockout:\n  backoff: 600\n  max_backoff: 300\n`),
+    ).toEqual([
+      'line 7: lockout.max_backoff: must be at least lockout.backoff (600 s); the first delay would be cut to 300 s',
+    ]);
+    expect(
+      load(`token:\n  issuer: x\n${keyLines}lockout:\n  backoff: 300\n  max_backoff: 300\n`).lockout,
+    ).toMatchObject({
+      backoff: 300,
+      max_backoff: 300,
+    });
+  });
+});
+
 describe('sizes of in-memory tables, allocated in full at start', () => {
   test.each([
     ['lockout', '1e15'],
