@@ -33,7 +33,7 @@ export function applyConnectionLimits(server: Server, config: Config): void {
 export async function startServer(
   deps: AppDeps & {
     /** Override the configured address (tests: port 0). */
-    listen?: { host?: string; port: number };
+    listen?: { host?: string | undefined; port: number };
   },
 ): Promise<RunningServer> {
   const config = deps.runtime().config;

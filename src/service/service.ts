@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { RecentDecisions } from '../authz/recent-decisions.js';
 import { parseListenAddress, type Config } from '../config/load.js';
+import { ConfigError } from '../core/errors.js';
 import { watchConfigFiles } from '../config/watch.js';
 import type { Logger } from '../core/log.js';
 import { Lockout } from '../guard/lockout.js';
@@ -180,22 +181,43 @@ async function startListeners(
 ): Promise<Listeners> {
   const metricsAddr = config.metrics.addr;
   const metricsServer = metricsAddr
-    ? await startMetricsServer(deps.metrics, parseListenAddress(metricsAddr), () =>
-        deps.readiness.probe(deps.runtime()),
+    ? await listeningAt('metrics.addr', parseListenAddress(metricsAddr), (listen) =>
+        startMetricsServer(deps.metrics, listen, () => deps.readiness.probe(deps.runtime())),
       )
     : undefined;
   try {
-    const server = await startServer({
-      ...deps,
-      serveMetrics: metricsServer === undefined,
-      ...(options.listen ? { listen: options.listen } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
+    const server = await listeningAt('server.addr', options.listen ?? config.server.addr, (listen) =>
+      startServer({
+        ...deps,
+        serveMetrics: metricsServer === undefined,
+        listen,
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    );
     if (metricsServer) deps.logger.info({ url: `${metricsServer.url}/metrics` }, 'serving metrics');
     return { server, metricsServer };
   } catch (err) {
     await metricsServer?.close();
     throw err;
+  }
+}
+
+/**
+ * Starts a listener on `listen`; an address the system refuses (a host name that does not
+ * resolve, a port in use or not allowed) is an error naming the config key it came from.
+ */
+async function listeningAt<T>(
+  key: string,
+  listen: { readonly host?: string | undefined; readonly port: number },
+  start: (listen: { host?: string | undefined; port: number }) => Promise<T>,
+): Promise<T> {
+  try {
+    return await start(listen);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (!(err instanceof Error) || typeof e.code !== 'string') throw err;
+    const shown = listen.host?.includes(':') ? `[${listen.host}]` : (listen.host ?? '');
+    throw new ConfigError(key, `cannot listen on ${shown}:${listen.port}: ${err.message}`, { cause: err });
   }
 }
 

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
@@ -76,5 +77,30 @@ test('store: its connection applies at start only (a reload warns); on_store_err
     expect(warned()).toEqual(['store']);
   } finally {
     await service.close(100);
+  }
+});
+
+test('an address that cannot be listened on is an error naming server.addr or metrics.addr', async () => {
+  const keys = await writeSigningKey(tmp.dir);
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    const configFile = join(tmp.dir, 'listen.yml');
+    const write = (server: string, extra = '') =>
+      writeFileSync(
+        configFile,
+        `server: {${server}}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nusers: {}\nacl: []\n${extra}`,
+      );
+    write(`addr: "127.0.0.1:${port}"`);
+    await expect(startLogged(configFile)).rejects.toThrow(
+      new RegExp(`^server\\.addr: cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`),
+    );
+    write('addr: "127.0.0.1:0"', `metrics: {addr: "127.0.0.1:${port}"}\n`);
+    await expect(startLogged(configFile)).rejects.toThrow(
+      new RegExp(`^metrics\\.addr: cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`),
+    );
+  } finally {
+    taken.close();
   }
 });
