@@ -135,8 +135,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
  */
 export function answerNodeErrors(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Only where nothing was written yet: a reply already under way cannot be followed by another.
-    if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
+    // node's own rule: unless the reply to an earlier request on this connection is being
+    // written (then another would corrupt it), the error gets a reply of its own.
+    if (socket.writable && !replyUnderWay(socket)) {
       const [status, code, message] = clientErrorReply(err.code);
       writeRawError(socket, status, code, message);
     } else {
@@ -149,9 +150,24 @@ export function answerNodeErrors(server: Server): void {
     sendJson(res, 417, { errors: [{ code: 'BAD_REQUEST', message: 'unsupported Expect header' }] });
   });
   server.on('connect', (_req, socket: Duplex) => {
-    if (socket.writable) writeRawError(socket, 405, 'UNSUPPORTED', 'method not allowed');
+    // Behind a request still being answered, a 405 would arrive as that request's reply: close
+    // the connection instead, as node does without this listener.
+    if (socket.writable && !inFlight(socket)) writeRawError(socket, 405, 'UNSUPPORTED', 'method not allowed');
     else socket.destroy();
   });
+}
+
+/**
+ * The response node has attached to a connection, still to be written or being written (node's
+ * `socket._httpMessage`, which its own clientError handling reads; undocumented).
+ */
+function inFlight(socket: Duplex): { readonly headersSent: boolean } | null | undefined {
+  return (socket as Duplex & { _httpMessage?: { readonly headersSent: boolean } | null })._httpMessage;
+}
+
+/** Whether part of a reply has been written on the connection for a request not yet answered in full. */
+function replyUnderWay(socket: Duplex): boolean {
+  return inFlight(socket)?.headersSent === true;
 }
 
 function clientErrorReply(code: string | undefined): [number, string, string] {

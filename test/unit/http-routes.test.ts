@@ -370,6 +370,47 @@ describe('replies written before any route are JSON', () => {
     }
   });
 
+  /** Sends `first` on a connection, then `second` once the first reply has arrived; all that came back. */
+  function conversation(url: string, first: string, second: string): Promise<string> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname);
+      let text = '';
+      let sent = false;
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        if (!sent && text.includes('\r\n\r\n')) {
+          sent = true;
+          socket.write(second);
+        }
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write(first);
+    });
+  }
+
+  test('a malformed request after an answered one on the same connection: JSON 400 too', async () => {
+    const text = await conversation(
+      srv.url,
+      `GET ${PREFIX}/healthz HTTP/1.1\r\nHost: a\r\n\r\n`,
+      'GET / HTTP/1.1\r\nHost: a\r\nbad header\r\n\r\n',
+    );
+    const second = text.slice(text.indexOf('HTTP/1.1', 1));
+    expect(second).toMatch(/^HTTP\/1\.1 400 /);
+    expect(second).toContain('{"errors":[{"code":"BAD_REQUEST","message":"malformed request"}]}');
+  });
+
+  test("a CONNECT pipelined behind a request is never taken for that request's reply", async () => {
+    const reply = await exchange(
+      srv.url,
+      // A wrong password: answered after a password comparison, while the CONNECT is parsed.
+      `GET ${PREFIX}/auth HTTP/1.1\r\nHost: a\r\nAuthorization: Basic ${Buffer.from('alice:wrong').toString('base64')}\r\n\r\n` +
+        'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    );
+    expect(reply.status === 401 || Number.isNaN(reply.status)).toBe(true);
+  });
+
   test('the server keeps serving afterwards', async () => {
     expect((await fetch(`${srv.url}${PREFIX}/healthz`)).status).toBe(200);
   });
