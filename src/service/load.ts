@@ -80,10 +80,18 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
 
 /**
  * Loads `configFile` with a throwaway development key and secret, throwing its errors: an invalid
- * config must not leave a development key in the data folder.
+ * config must not leave a development key in the data folder. Skipped when no temporary folder
+ * can be made.
  */
 async function checkWithThrowawayKey(configFile: string): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'regauth-check-'));
+  let dir: string;
+  try {
+    dir = await mkdtemp(join(tmpdir(), 'regauth-check-'));
+  } catch {
+    // No usable temporary folder (a read-only root, TMPDIR pointing nowhere): the config is then
+    // checked only by the real load, as before this check existed; it must not stop a valid start.
+    return;
+  }
   try {
     const made = await ensureDevKeys(dir);
     loadConfigFile(configFile, {

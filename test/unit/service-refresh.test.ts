@@ -91,4 +91,26 @@ describe('regauth serve on an invalid config', () => {
     );
     expect(existsSync(dataDir)).toBe(false);
   });
+
+  test('a valid config still starts where the temporary folder cannot be used', async () => {
+    const dir = join(tmp.dir, 'no-tmpdir');
+    mkdirSync(dir);
+    const configFile = join(dir, 'config.yml');
+    writeFileSync(
+      configFile,
+      'server: {addr: "127.0.0.1:0"}\ntoken: {issuer: x, refresh: {}}\nusers: {}\nacl: []\n',
+    );
+    const dataDir = join(dir, 'data');
+    const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = join(dir, 'missing');
+    try {
+      const service = await startService({ configFile, dataDir, logger, watch: false });
+      await service.close();
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+    }
+    expect(existsSync(join(dataDir, 'token.key'))).toBe(true);
+  });
 });
