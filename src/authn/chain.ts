@@ -92,11 +92,10 @@ async function firstAnswer(
     const result = await authenticator.authenticate(credentials);
     if (result.outcome === 'authenticated') return { ...result, by: authenticator.name };
     if (result.outcome === 'denied') {
-      // The backends after this one would have been asked for a made-up name: do their work.
+      // The backends after this one would have been asked for a made-up name, one after
+      // another: do their work, in the same order.
       if (credentials.password !== undefined) {
-        await Promise.all(
-          authenticators.slice(i + 1).flatMap((later) => (later.decoy ? [later.decoy(credentials)] : [])),
-        );
+        for (const later of authenticators.slice(i + 1)) await later.decoy?.(credentials);
       }
       return { ...result, by: authenticator.name };
     }

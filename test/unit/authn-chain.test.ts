@@ -97,6 +97,22 @@ describe('authenticate: the first answer decides', () => {
     expect(verifier.burns).toBe(1);
   });
 
+  test("the later backends' decoys run one after another, as a made-up name asks them", async () => {
+    const events: string[] = [];
+    const slowDecoy = (name: string): Authenticator => ({
+      name,
+      authenticate: async () => ({ outcome: 'no_match' }),
+      decoy: async () => {
+        events.push(`${name} start`);
+        await new Promise((r) => setTimeout(r, 20));
+        events.push(`${name} end`);
+      },
+    });
+    const chain = [stub('a', no('wrong password')), slowDecoy('b'), slowDecoy('c')];
+    await authenticate(chain, creds('alice'), countingVerifier());
+    expect(events).toEqual(['b start', 'b end', 'c start', 'c end']);
+  });
+
   test('a denial that already compared a password spends no dummy comparison', async () => {
     const chain = [stub('a', () => ({ outcome: 'denied', reason: 'wrong password', checkedPassword: true }))];
     const verifier = countingVerifier();
