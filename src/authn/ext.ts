@@ -54,7 +54,8 @@ export class ExtAuthenticator implements Authenticator {
    * (which never does) would not. Never throws.
    */
   async decoy({ password, client, signal }: Credentials): Promise<void> {
-    if (password === undefined || password.length === 0) return;
+    // An empty password reaches the command for a made-up name too; only no password does not.
+    if (password === undefined) return;
     const secret = password.reveal();
     await this.#command
       .run(`regauth-decoy-${randomUUID()} ${secret}`, {

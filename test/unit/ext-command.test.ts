@@ -224,11 +224,14 @@ describe('ext_auth (docker_auth protocol)', () => {
     const decoys = readFileSync(runs, 'utf8').split('\n').filter(Boolean);
     expect(decoys).toHaveLength(1);
     expect(decoys[0]).toMatch(/^regauth-decoy-[0-9a-f-]{36}$/);
+    // An empty password reaches the command for a made-up name, so it runs for a static user too.
+    await authenticate(chain, creds('admin', ''), verifier);
+    expect(readFileSync(runs, 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
     // A login that succeeds is not padded: the command is not run.
     await expect(authenticate(chain, creds('admin', staticPassword), verifier)).resolves.toMatchObject({
       outcome: 'authenticated',
     });
-    expect(readFileSync(runs, 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+    expect(readFileSync(runs, 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
   });
 
   test('a command that floods stdout is killed and fails the request (503), never a grant', async () => {
