@@ -494,7 +494,13 @@ export function namedFiles(file: string): NamedFiles {
     v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
   const top = mapping(value);
   const token = mapping(top['token']);
-  const server = mapping(top['server']);
+  // As the loader reads them: under server:, a key left empty (null, or "" where docker_auth
+  // reads it as unset) is not there.
+  const server = Object.fromEntries(
+    Object.entries(mapping(top['server'])).filter(
+      ([k, v]) => v !== null && !(v === '' && EMPTY_MEANS_UNSET['server']?.includes(k)),
+    ),
+  );
   const base = dirname(resolve(file));
   const key = token['key'] ?? server['key'];
   const certificate = token['certificate'] ?? server['certificate'];

@@ -92,6 +92,27 @@ describe('regauth serve on an invalid config', () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 
+  test.each([
+    ['empty strings', '""'],
+    ['YAML null', '~'],
+  ])(
+    'server.key and server.certificate as %s are unset: the development key is made',
+    async (what, value) => {
+      const dir = join(tmp.dir, `unset-${what.replace(/\W+/g, '-')}`);
+      mkdirSync(dir);
+      const configFile = join(dir, 'config.yml');
+      writeFileSync(
+        configFile,
+        `server: {addr: "127.0.0.1:0", certificate: ${value}, key: ${value}}\ntoken: {issuer: x}\nusers: {}\nacl: []\n`,
+      );
+      const dataDir = join(dir, 'data');
+      const logger = createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+      const service = await startService({ configFile, dataDir, logger, watch: false });
+      await service.close();
+      expect(existsSync(join(dataDir, 'token.key'))).toBe(true);
+    },
+  );
+
   test('a valid config still starts where the temporary folder cannot be used', async () => {
     const dir = join(tmp.dir, 'no-tmpdir');
     mkdirSync(dir);
