@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { z } from 'zod';
 import { ConfigError, ConfigErrors, formatPath, RegauthError } from '../core/errors.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
@@ -251,8 +252,9 @@ function compileServer(rawConfig: RawConfig, run: LoadRun): Config['server'] | u
 
 /**
  * Parses the TLS listener's certificate and key as the listener will, and checks that the
- * certificate is the key's: a file that is not PEM, or a pair that does not match, is a config
- * error here rather than a crash when serve starts listening or a failure at every handshake.
+ * certificate is the key's: a file that is not PEM, a pair that does not match, or one TLS refuses
+ * is a config error here rather than a crash when serve starts listening or a failure at every
+ * handshake.
  */
 function checkTlsFiles(tls: NonNullable<Config['server']['tls']>): void {
   const errors: ConfigError[] = [];
@@ -279,6 +281,16 @@ function checkTlsFiles(tls: NonNullable<Config['server']['tls']>): void {
     throw new ConfigError(
       'server.certificate',
       `${tls.certificatePath} does not match server.key ${tls.keyPath}: the first certificate's public key is not the key's public key`,
+    );
+  }
+  // What only OpenSSL's TLS rules refuse (a key too small for its security level, say), as the
+  // listener would when serve starts.
+  try {
+    createSecureContext({ cert: tls.certPem, key: tls.keyPem });
+  } catch (err) {
+    throw new ConfigError(
+      'server.certificate',
+      `${tls.certificatePath} and server.key ${tls.keyPath} cannot serve TLS: ${(err as Error).message}`,
     );
   }
 }

@@ -1,9 +1,11 @@
+import { KeyObject, webcrypto } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { parseDuration } from '../../src/core/duration.js';
 import { ConfigErrors } from '../../src/core/errors.js';
+import { loadX509 } from '../../src/token/x509.js';
 import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
@@ -368,6 +370,46 @@ describe('bcrypt hashes with a cost bcrypt refuses (outside 4 to 31)', () => {
 });
 
 describe('server TLS files', () => {
+  test('a pair node cannot serve TLS with (a 512-bit RSA key) is refused at load', async () => {
+    const x509 = await loadX509();
+    const keys = (await webcrypto.subtle.generateKey(
+      {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: 512,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      },
+      true,
+      ['sign', 'verify'],
+    )) as webcrypto.CryptoKeyPair;
+    const cert = await x509.X509CertificateGenerator.createSelfSigned(
+      {
+        serialNumber: '01',
+        name: 'CN=weak',
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 86_400_000),
+        signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5' },
+        keys,
+      },
+      webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1],
+    );
+    const certFile = join(tmp.dir, 'weak.pem');
+    const keyFile = join(tmp.dir, 'weak.key');
+    writeFileSync(certFile, cert.toString('pem'));
+    writeFileSync(
+      keyFile,
+      KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string,
+    );
+    const errors = errorsOf(
+      `server:\n  addr: "127.0.0.1:5997"\n  certificate: ${certFile}\n  key: ${keyFile}\ntoken:\n  issuer: x\n${keyLines}`,
+    );
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /^line 3: server\.certificate: .*weak\.pem and server\.key .*weak\.key cannot serve TLS: .*key too small/,
+      ),
+    ]);
+  });
+
   test('files that are not PEM are refused at load, naming server.key and server.certificate', () => {
     const notPem = join(tmp.dir, 'notakey.txt');
     writeFileSync(notPem, 'this is not a key\n');
