@@ -214,8 +214,10 @@ async function listeningAt<T>(
   try {
     return await start(listen);
   } catch (err) {
+    // Only the system's refusals (they name a syscall: listen, getaddrinfo); a TLS context
+    // error, say, is not about the address.
     const e = err as NodeJS.ErrnoException;
-    if (!(err instanceof Error) || typeof e.code !== 'string') throw err;
+    if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') throw err;
     const shown = listen.host?.includes(':') ? `[${listen.host}]` : (listen.host ?? '');
     throw new ConfigError(key, `cannot listen on ${shown}:${listen.port}: ${err.message}`, { cause: err });
   }
