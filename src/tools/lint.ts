@@ -128,14 +128,13 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
 }
 
 /**
- * What makes a glob's text something minimatch does not read as a glob: a `[` or `{` never
- * closed (the whole pattern is then compared as literal text), or a character range whose end
- * comes before its start (`[z-a]`: it matches nothing). Placeholders and `\`-escaped characters
- * are skipped. Undefined for a well-formed glob.
+ * What in a glob's text minimatch does not read as the author likely meant: a `[` or `{` never
+ * closed (that character is then matched as itself; the rest of the pattern stays a glob), or a
+ * character range whose end comes before its start (`[z-a]`: it matches nothing). Placeholders
+ * and `\\`-escaped characters are skipped. Undefined for a well-formed glob.
  */
 function globProblem(source: string): string | undefined {
   const text = source.replace(PLACEHOLDER, 'x');
-  const literal = 'so it matches only that text, as written';
   const openBraces: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
@@ -147,17 +146,20 @@ function globProblem(source: string): string | undefined {
       if (text[j] === '!' || text[j] === '^') j++;
       // A "]" right after the opening is a member, not the end.
       const end = text.indexOf(']', text[j] === ']' ? j + 1 : j);
-      if (end < 0) return `"[" has no closing "]", ${literal}`;
+      if (end < 0) return '"[" has no closing "]", so it is matched as a literal "["';
       const members = text.slice(j, end);
-      for (let k = 1; k < members.length - 1; k++) {
-        if (members[k] === '-' && members[k - 1]! > members[k + 1]!) {
-          return `the range "${members.slice(k - 1, k + 2)}" is empty, so it matches nothing`;
+      // A range takes three characters; a "-" first, last or right after a range is a member.
+      for (let k = 0; k < members.length; k++) {
+        if (members[k + 1] !== '-' || k + 2 >= members.length) continue;
+        if (members[k]! > members[k + 2]!) {
+          return `the range "${members.slice(k, k + 3)}" is empty, so it matches nothing`;
         }
+        k += 2;
       }
       i = end;
     }
   }
-  return openBraces.length > 0 ? `"{" has no closing "}", ${literal}` : undefined;
+  return openBraces.length > 0 ? '"{" has no closing "}", so it is matched as a literal "{"' : undefined;
 }
 
 /**

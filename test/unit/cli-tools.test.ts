@@ -131,15 +131,17 @@ acl:
     actions: [pull]
   - match: {name: "team/[a-]*", account: "{alice,[!x]*}"}
     actions: [pull]
+  - match: {name: "team/[a-z-0]x"}
+    actions: [pull]
   - match: {name: "team/\\\\[a"}
     actions: [pull]
 `,
     );
     const run = await regauth(['validate', '-c', file]);
     expect(run.stdout.split('\n')).toEqual([
-      'warning: acl[0].match.name: "team/[a-" is not a glob: "[" has no closing "]", so it matches only that text, as written',
+      'warning: acl[0].match.name: "team/[a-" is not a glob: "[" has no closing "]", so it is matched as a literal "["',
       'warning: acl[1].match.name: "team/[z-a]" is not a glob: the range "z-a" is empty, so it matches nothing',
-      'warning: acl[2].match.service: "{a,b" is not a glob: "{" has no closing "}", so it matches only that text, as written',
+      'warning: acl[2].match.service: "{a,b" is not a glob: "{" has no closing "}", so it is matched as a literal "{"',
       `${file}: valid, with 3 warnings`,
       '',
     ]);
