@@ -2,6 +2,7 @@ import type { AclRuleInfo, AclWarning } from '../authz/acl.js';
 import { compilePattern, PatternCache, REQUEST_FIELDS } from '../authz/pattern.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
+import { bcryptCost } from '../authn/password.js';
 import { formatPath } from '../core/errors.js';
 
 /** A finding of `regauth validate`: the config loads, but something in it cannot do what it says. */
@@ -20,7 +21,8 @@ export type LintWarning = AclWarning;
  *   `alice-secret`;
  * - labels a rule needs (`${labels:X}`, `match.labels.X`) that no authenticator can produce:
  *   no static user has them and no backend that reports labels at run time is configured;
- * - no authenticator at all, and no ACL rule without `ext_authz`.
+ * - no authenticator at all, and no ACL rule without `ext_authz`;
+ * - a bcrypt cost above 13, to which every failed login is padded.
  */
 export function lintConfig(config: Config): LintWarning[] {
   const rules = config.acl.rules;
@@ -30,6 +32,7 @@ export function lintConfig(config: Config): LintWarning[] {
   for (const rule of rules) warnings.push(...patternWarnings(rule));
   warnings.push(...unproducibleLabels(config));
   warnings.push(...missingBackends(config));
+  warnings.push(...costlyPadding(config));
   // In file order: by rule, then as found (stable sort).
   const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
   return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
@@ -180,6 +183,34 @@ function missingBackends(config: Config): LintWarning[] {
     warnings.push({ path: 'acl', message: 'no rule and no ext_authz: every requested scope is denied' });
   }
   return warnings;
+}
+
+/** The highest bcrypt cost that keeps a failed login's padding fast (cost 13: 8 times cost 10). */
+const USUAL_TOP_COST = 13;
+
+/**
+ * A bcrypt hash costlier than USUAL_TOP_COST: every failed login, for any account, is padded to the
+ * highest configured cost (src/authn/password.ts), so one such hash slows every failure and fills
+ * the login queue sooner. The warning names the costliest entry.
+ */
+function costlyPadding(config: Config): LintWarning[] {
+  let top: { cost: number; path: string } | undefined;
+  const consider = (hash: string | undefined, path: string) => {
+    const cost = hash === undefined ? undefined : bcryptCost(hash);
+    if (cost !== undefined && (top === undefined || cost > top.cost)) top = { cost, path };
+  };
+  for (const [name, user] of config.users ?? [])
+    consider(user.passwordHash, formatPath(['users', name, 'password']));
+  for (const [name, user] of config.users_file?.users ?? []) {
+    consider(user.passwordHash, `users_file (${JSON.stringify(name)})`);
+  }
+  if (top === undefined || top.cost <= USUAL_TOP_COST) return [];
+  return [
+    {
+      path: top.path,
+      message: `bcrypt cost ${top.cost}: every failed login, for any account (made-up ones too), is padded to the highest configured cost, here ${2 ** (top.cost - 10)} times the work of cost 10; 10 to ${USUAL_TOP_COST} is usual`,
+    },
+  ];
 }
 
 function unproducibleLabels(config: Config): LintWarning[] {

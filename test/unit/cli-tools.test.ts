@@ -166,6 +166,29 @@ acl:
     expect(await regauth(['validate', '-c', deliberate])).toMatchObject({ code: 0 });
   });
 
+  test('a bcrypt cost above 13: warned, since every failed login is padded to it', async () => {
+    const costly = (cost: string) => hash(randomPassword()).replace(/^\$2y\$04\$/, `$2y$${cost}$`);
+    const file = write(
+      'costly.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+users:
+  alice: {password: "${costly('13')}"}
+  bob: {password: "${costly('16')}"}
+acl: [{match: {}, actions: []}]
+`,
+    );
+    expect((await regauth(['validate', '-c', file])).stdout.split('\n')).toEqual([
+      'warning: users.bob.password: bcrypt cost 16: every failed login, for any account (made-up ones too), is padded to the highest configured cost, here 64 times the work of cost 10; 10 to 13 is usual',
+      `${file}: valid, with 1 warning`,
+      '',
+    ]);
+    const fine = write(
+      'fine.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\nusers:\n  alice: {password: "${costly('13')}"}\nacl: [{match: {}, actions: []}]\n`,
+    );
+    expect(await regauth(['validate', '-c', fine])).toMatchObject({ code: 0 });
+  });
+
   test('ext_auth can produce any label: no unknown-label warning', async () => {
     const file = write(
       'ext.yml',
