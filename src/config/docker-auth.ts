@@ -47,10 +47,21 @@ export const NULL_MEANS_UNSET = ['server', 'ldap_auth', 'oidc_auth'] as const;
  * c.Server.KeyFile != ""`). Everywhere else an empty string is a value (`ldap_auth.base: ""` is
  * the root), and an error where a value is required.
  */
-export const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
+const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
   server: ['certificate', 'key'],
   ldap_auth: ['tls', 'bind_dn', 'bind_password_file', 'ca_certificate'],
 };
+
+/**
+ * The keys of `section`'s mapping without those left empty: YAML null under a NULL_MEANS_UNSET
+ * section, and an empty string where EMPTY_MEANS_UNSET says docker_auth reads it as unset.
+ */
+export function withoutUnset(section: string, inside: Record<string, unknown>): Record<string, unknown> {
+  const empty = EMPTY_MEANS_UNSET[section] ?? [];
+  return Object.fromEntries(
+    Object.entries(inside).filter(([k, v]) => v !== null && !(v === '' && empty.includes(k))),
+  );
+}
 
 /** docker_auth's OIDC callback path; regauth serves the callback at `/oidc/callback`. */
 export function dockerAuthCallback(redirectUrl: unknown): string | undefined {

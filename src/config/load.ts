@@ -13,9 +13,9 @@ import {
   DOCKER_AUTH_KEYS,
   DOCKER_AUTH_SECTIONS,
   dockerAuthCallback,
-  EMPTY_MEANS_UNSET,
   NULL_MEANS_UNSET,
   REQUIRED_HINTS,
+  withoutUnset,
 } from './docker-auth.js';
 import { lineOf, nonStringKeysAt, parseYaml, type ParsedYaml } from './yaml.js';
 import { SECTIONS, type CompiledSections } from './sections.js';
@@ -412,11 +412,7 @@ function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
   }
   for (const section of NULL_MEANS_UNSET) {
     const inside = top[section];
-    const empty = EMPTY_MEANS_UNSET[section] ?? [];
-    if (mapping(inside))
-      top[section] = Object.fromEntries(
-        Object.entries(inside).filter(([k, v]) => v !== null && !(v === '' && empty.includes(k))),
-      );
+    if (mapping(inside)) top[section] = withoutUnset(section, inside);
   }
   const oidc = top['oidc_auth'];
   const callback = mapping(oidc) ? dockerAuthCallback(oidc['redirect_url']) : undefined;
@@ -506,13 +502,8 @@ export function namedFiles(file: string): NamedFiles {
     v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
   const top = mapping(value);
   const token = mapping(top['token']);
-  // As the loader reads them: under server:, a key left empty (null, or "" where docker_auth
-  // reads it as unset) is not there.
-  const server = Object.fromEntries(
-    Object.entries(mapping(top['server'])).filter(
-      ([k, v]) => v !== null && !(v === '' && EMPTY_MEANS_UNSET['server']?.includes(k)),
-    ),
-  );
+  // As the loader reads them: under server:, a key left empty is not there.
+  const server = withoutUnset('server', mapping(top['server']));
   const base = dirname(resolve(file));
   const key = token['key'] ?? server['key'];
   const certificate = token['certificate'] ?? server['certificate'];
