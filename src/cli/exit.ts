@@ -1,5 +1,5 @@
 import { CommanderError, type Command } from 'commander';
-import { BackendUnavailableError, RegauthError } from '../core/errors.js';
+import { BackendUnavailableError, isSystemError, RegauthError } from '../core/errors.js';
 
 /**
  * Exit codes (docs/cli.md "Exit codes and the config"): 0 ok, 1 a finding or denial, 2 bad usage
@@ -29,12 +29,6 @@ export function exitCodeFor(err: unknown, stderr: (text: string) => void): numbe
       `${err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : `thrown: ${String(err)}`}\n`,
   );
   return EXIT.bug;
-}
-
-/** An error of the operating system (ENOENT, EACCES, ENOTDIR…): a path given that cannot be used. */
-function isSystemError(err: unknown): err is NodeJS.ErrnoException {
-  const e = err as NodeJS.ErrnoException;
-  return err instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string';
 }
 
 /** Runs the program on `argv` and returns its exit code (a verb may also have set one itself). */

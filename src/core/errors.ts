@@ -154,3 +154,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out;
 }
+
+/**
+ * An error of the operating system (ENOENT, EACCES, EADDRINUSE, ENOTFOUND…): it names the system
+ * call that failed, as the errors of a path or an address the operator gave do.
+ */
+export function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  const e = err as NodeJS.ErrnoException;
+  return err instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string';
+}

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { RecentDecisions } from '../authz/recent-decisions.js';
 import { parseListenAddress, type Config } from '../config/load.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, isSystemError } from '../core/errors.js';
 import { watchConfigFiles } from '../config/watch.js';
 import type { Logger } from '../core/log.js';
 import { Lockout } from '../guard/lockout.js';
@@ -214,10 +214,9 @@ async function listeningAt<T>(
   try {
     return await start(listen);
   } catch (err) {
-    // Only the system's refusals (they name a syscall: listen, getaddrinfo); a TLS context
-    // error, say, is not about the address.
-    const e = err as NodeJS.ErrnoException;
-    if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') throw err;
+    // Only the system's refusals (listen, getaddrinfo); a TLS context error, say, is not about
+    // the address.
+    if (!isSystemError(err)) throw err;
     const shown = listen.host?.includes(':') ? `[${listen.host}]` : (listen.host ?? '');
     throw new ConfigError(key, `cannot listen on ${shown}:${listen.port}: ${err.message}`, { cause: err });
   }
