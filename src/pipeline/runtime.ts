@@ -137,11 +137,21 @@ function withCache(
  * (src/authn/password.ts), so neither a cheaper hash nor an unknown account shows in the timing.
  */
 export function topCost(config: Config): number | undefined {
-  let top: number | undefined;
-  for (const users of [config.users, config.users_file?.users]) {
-    for (const user of users?.values() ?? []) {
+  return costliestHash(config)?.cost;
+}
+
+/** The first user holding the highest bcrypt cost ({@link topCost}), `users:` before `users_file:`. */
+export function costliestHash(
+  config: Config,
+): { cost: number; section: 'users' | 'users_file'; account: string } | undefined {
+  let top: { cost: number; section: 'users' | 'users_file'; account: string } | undefined;
+  for (const [section, users] of [
+    ['users', config.users],
+    ['users_file', config.users_file?.users],
+  ] as const) {
+    for (const [account, user] of users ?? []) {
       const cost = user.passwordHash ? bcryptCost(user.passwordHash) : undefined;
-      if (cost !== undefined && (top === undefined || cost > top)) top = cost;
+      if (cost !== undefined && (top === undefined || cost > top.cost)) top = { cost, section, account };
     }
   }
   return top;

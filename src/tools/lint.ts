@@ -2,7 +2,7 @@ import type { AclRuleInfo, AclWarning } from '../authz/acl.js';
 import { compilePattern, PatternCache, REQUEST_FIELDS } from '../authz/pattern.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
-import { bcryptCost } from '../authn/password.js';
+import { costliestHash } from '../pipeline/runtime.js';
 import { formatPath } from '../core/errors.js';
 
 /** A finding of `regauth validate`: the config loads, but something in it cannot do what it says. */
@@ -194,20 +194,14 @@ const USUAL_TOP_COST = 13;
  * the login queue sooner. The warning names the costliest entry.
  */
 function costlyPadding(config: Config): LintWarning[] {
-  let top: { cost: number; path: string } | undefined;
-  const consider = (hash: string | undefined, path: string) => {
-    const cost = hash === undefined ? undefined : bcryptCost(hash);
-    if (cost !== undefined && (top === undefined || cost > top.cost)) top = { cost, path };
-  };
-  for (const [name, user] of config.users ?? [])
-    consider(user.passwordHash, formatPath(['users', name, 'password']));
-  for (const [name, user] of config.users_file?.users ?? []) {
-    consider(user.passwordHash, `users_file (${JSON.stringify(name)})`);
-  }
+  const top = costliestHash(config);
   if (top === undefined || top.cost <= USUAL_TOP_COST) return [];
   return [
     {
-      path: top.path,
+      path:
+        top.section === 'users'
+          ? formatPath(['users', top.account, 'password'])
+          : `users_file (${JSON.stringify(top.account)})`,
       message: `bcrypt cost ${top.cost}: every failed login, for any account (made-up ones too), is padded to the highest configured cost, here ${2 ** (top.cost - 10)} times the work of cost 10; 10 to ${USUAL_TOP_COST} is usual`,
     },
   ];
