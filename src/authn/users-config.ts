@@ -1,23 +1,14 @@
 import { z } from 'zod';
 import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
-import { nonEmpty, strict } from '../core/schema.js';
+import { labelMap, nonEmpty, strict } from '../core/schema.js';
 import { defineSection } from '../core/section.js';
 import { parseHtpasswd } from './htpasswd.js';
 import { BCRYPT_HASH, bcryptCostProblem } from './password.js';
 import type { StaticUser } from './users.js';
 
-/** `{group: [admins]}`; a single string is taken as a one-value list. */
-const labels = z.record(
-  z.string(),
-  z.union([z.string().transform((s) => [s]), z.array(z.string())], {
-    error: 'must be a string or a list of strings',
-  }),
-  { error: 'must be a mapping of label name to a list of values' },
-);
-
 const user = strict({
   password: nonEmpty.optional(),
-  labels: labels.default({}),
+  labels: labelMap.default({}),
 });
 
 /**

@@ -30,6 +30,16 @@ export function section<T extends z.ZodType>(schema: T) {
 
 export const nonEmpty = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 
+/** One string or a list of strings, read as a list (`group: devs` is `group: [devs]`). */
+export const stringList = z.union([z.string().transform((s) => [s]), z.array(z.string())], {
+  error: 'must be a string or a list of strings',
+});
+
+/** Labels as written: a mapping of label name to its values ({@link stringList}). */
+export const labelMap = z.record(z.string(), stringList, {
+  error: 'must be a mapping of label name to a list of values',
+});
+
 /**
  * The longest duration any key takes, in seconds: 100 years. Longer ones would put times in
  * milliseconds (token expiry, Redis expiry, dates shown on the registry page) past what they can

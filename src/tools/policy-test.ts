@@ -4,6 +4,7 @@ import { authorizeScope } from '../authz/chain.js';
 import { parseIpMatcher } from '../authz/ip.js';
 import { lineOf, parseYaml } from '../config/yaml.js';
 import { BadRequestError, ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
+import { labelMap } from '../core/schema.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import { defaultService, refusedService } from '../pipeline/pipeline.js';
 import type { Runtime } from '../pipeline/runtime.js';
@@ -19,15 +20,7 @@ const expectation = z.strictObject(
     expect: z.array(z.string({ error: 'actions must be strings' }), {
       error: 'must be the list of actions that should be granted ([] for none)',
     }),
-    labels: z
-      .record(
-        z.string(),
-        z.union([z.string().transform((s) => [s]), z.array(z.string())], {
-          error: 'must be a string or a list of strings',
-        }),
-        { error: 'must be a mapping of label name to a list of values' },
-      )
-      .optional(),
+    labels: labelMap.optional(),
     service: z.string({ error: 'must be a string' }).optional(),
     ip: z.string({ error: 'must be an IP address' }).optional(),
     comment: z.string({ error: 'must be a string' }).optional(),

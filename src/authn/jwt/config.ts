@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, strict } from '../../core/schema.js';
+import { duration, strict, stringList } from '../../core/schema.js';
 import { plainSection } from '../../core/section.js';
 
 /**
@@ -56,11 +56,6 @@ export const claimLabels = z
   )
   .transform((m): Record<string, string> => m);
 
-/** A claim value a token must carry: one value or a list (any of them). */
-const requiredValues = z.union([z.string().transform((s) => [s]), z.array(z.string())], {
-  error: 'must be a string or a list of strings',
-});
-
 const trustedIssuer = strict({
   issuer: issuerUrl,
   audience: z.union(
@@ -73,7 +68,8 @@ const trustedIssuer = strict({
   jwks_uri: issuerUrl.optional(),
   account_claim: z.string().min(1).default('sub'),
   label_claims: claimLabels.default({}),
-  required_claims: z.record(z.string(), requiredValues).default({}),
+  /** Claims a token must carry: for each, one value or a list (any of them). */
+  required_claims: z.record(z.string(), stringList).default({}),
   algorithms: z
     .array(
       z.enum(JWT_ALGORITHMS, {
