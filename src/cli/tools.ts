@@ -199,7 +199,7 @@ function addValidate(program: Command, io: ToolIO): void {
     program
       .command('validate')
       .description(
-        'load and lint a config: errors name their YAML path and line (exit 2); warnings (exit 1) for rules that never decide, patterns that cannot match, labels no backend produces, unknown actions',
+        'load and lint a config: errors name their YAML path and line (exit 2); warnings (exit 1) for rules that never decide, patterns that cannot match or are not globs, labels no backend produces, unknown actions, no authenticator or no ACL rule, a bcrypt cost above 13',
       ),
   )
     .addHelpText('after', '\nExample:\n  regauth validate -c config.yml')
