@@ -34,8 +34,8 @@ export type LockoutPolicy = Pick<
  * `forget_after` seconds without a failure. An attempt is reserved before its password is
  * checked, so concurrent attempts cannot outrun the count.
  *
- * The counts live in a store (src/store/): this process's memory, bounded so that the least
- * valuable counts go first (MemoryLockoutStore), or a Redis every replica shares, so that the
+ * The counts live in a store (src/store/): this process's memory, bounded, with what overflows
+ * kept in a sketch that never counts less (MemoryLockoutStore), or a Redis every replica shares, so that the
  * limits hold for the service however many replicas serve it. Accounts are compared the way directories compare them (case, surrounding and repeated
  * spaces, Unicode compatibility forms ignored), so `ALICE ` shares alice's count. An IPv6 client
  * is its network of `ipv6_prefix` bits (a /64), not one of its countless addresses.

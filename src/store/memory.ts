@@ -9,6 +9,7 @@ import {
   type Store,
   StoreUnavailableError,
 } from './types.js';
+import { OverflowSketch } from './sketch.js';
 
 interface Entry {
   failures: number;
@@ -16,6 +17,8 @@ interface Entry {
   lockedUntil: number;
   /** Unix milliseconds of the last failure. */
   lastFailure: number;
+  /** A success's mark (failures 0): the pair counts from nothing until then, whatever the sketch holds. */
+  clearedUntil?: number;
 }
 
 /** An account's failures from all clients in the current window. */
@@ -25,32 +28,67 @@ interface AccountEntry {
   windowEnd: number;
 }
 
-/** A pair's counts in two tables of `max_entries` each, least recently used dropped first. */
+/**
+ * The pairs' counts in two tables of `max_entries` each, least recently used pushed out first
+ * into a sketch that never undercounts: one for pairs still counting, one for pairs that reached
+ * `max_failures`, so a flood of new pairs pushes out counting pairs before any lock.
+ */
 class PairTable {
   /** Pairs below `max_failures`. */
   readonly counting: LRUCache<string, Entry>;
   /** Pairs that reached `max_failures` (locked now, or locked again by their next failure). */
   readonly locked: LRUCache<string, Entry>;
+  /** What the tables pushed out: failures, lockedUntil, lastFailure. */
+  readonly #overflow: OverflowSketch;
 
   constructor(maxEntries: number) {
-    this.counting = new LRUCache({ max: maxEntries });
-    this.locked = new LRUCache({ max: maxEntries });
+    this.#overflow = new OverflowSketch(3, 2 * maxEntries);
+    const dispose = (entry: Entry, k: string, reason: LRUCache.DisposeReason) => {
+      if (reason === 'evict' && entry.failures > 0) {
+        this.#overflow.add(k, [entry.failures, entry.lockedUntil, entry.lastFailure]);
+      }
+    };
+    this.counting = new LRUCache({ max: maxEntries, dispose });
+    this.locked = new LRUCache({ max: maxEntries, dispose });
   }
 
-  /** The pair's entry, unless it was forgotten (forget_after seconds since the last failure, and unlocked). */
+  /**
+   * The pair's entry, unless it was forgotten (forget_after seconds since the last failure, and
+   * unlocked); for a pair pushed out of the tables, what the sketch holds (not stored until changed).
+   */
   live(k: string, policy: LimitPolicy, now: number): Entry | undefined {
     const table = this.locked.has(k) ? this.locked : this.counting;
-    const entry = table.get(k);
+    const entry = table.get(k) ?? this.#pushedOut(k, policy, now);
     if (!entry) return undefined;
-    if (now >= entry.lockedUntil && now - entry.lastFailure >= policy.forget_after * 1000) {
-      table.delete(k);
-      return undefined;
+    if (entry.clearedUntil !== undefined) {
+      if (entry.failures > 0 || now < entry.clearedUntil) return entry;
+    } else if (now < entry.lockedUntil || now - entry.lastFailure < policy.forget_after * 1000) {
+      return entry;
     }
-    return entry;
+    table.delete(k);
+    return undefined;
+  }
+
+  #pushedOut(k: string, policy: LimitPolicy, now: number): Entry | undefined {
+    if (!this.#mayHold(policy, now)) return undefined;
+    const [failures, lockedUntil, lastFailure] = this.#overflow.read(k) as [number, number, number];
+    return failures > 0 ? { failures, lockedUntil, lastFailure } : undefined;
+  }
+
+  /** Until when (Unix milliseconds) the sketch may hold a live count: a bound for all its cells. */
+  #horizon(policy: LimitPolicy): number {
+    if (this.#overflow.empty) return 0;
+    const [, lockedUntil, lastFailure] = this.#overflow.max as [number, number, number];
+    return Math.max(lockedUntil, lastFailure + policy.forget_after * 1000);
+  }
+
+  #mayHold(policy: LimitPolicy, now: number): boolean {
+    return now < this.#horizon(policy);
   }
 
   store(k: string, entry: Entry, policy: LimitPolicy, now: number): void {
     const ttl = Math.max(policy.forget_after * 1000, entry.lockedUntil - now);
+    delete entry.clearedUntil;
     if (entry.failures >= policy.max_failures) {
       this.counting.delete(k);
       this.locked.set(k, entry, { ttl });
@@ -59,9 +97,23 @@ class PairTable {
     }
   }
 
-  delete(k: string): void {
-    this.counting.delete(k);
+  /**
+   * Forgets the pair (a success). While the sketch may hold a count for it, a mark with no
+   * failures stands in its place until the sketch's counts are over, so the pair counts from
+   * nothing; a mark pushed out of the table in turn lets the sketch's count back (more, never less).
+   */
+  clear(k: string, policy: LimitPolicy, now: number): void {
     this.locked.delete(k);
+    const until = this.#horizon(policy);
+    if (now < until) {
+      this.counting.set(
+        k,
+        { failures: 0, lockedUntil: 0, lastFailure: 0, clearedUntil: until },
+        { ttl: until - now },
+      );
+    } else {
+      this.counting.delete(k);
+    }
   }
 
   get size(): number {
@@ -69,35 +121,60 @@ class PairTable {
   }
 }
 
+/** The per-account counts in a table of `max_entries`, least recently used pushed out into a sketch. */
+class AccountTable {
+  readonly #entries: LRUCache<string, AccountEntry>;
+  /** What the table pushed out: failures, windowEnd. */
+  readonly #overflow: OverflowSketch;
+
+  constructor(maxEntries: number) {
+    this.#overflow = new OverflowSketch(2, maxEntries);
+    this.#entries = new LRUCache({
+      max: maxEntries,
+      dispose: (entry, a, reason) => {
+        if (reason === 'evict') this.#overflow.add(a, [entry.failures, entry.windowEnd]);
+      },
+    });
+  }
+
+  /** The account's count in its current window, or undefined. */
+  live(a: string, now: number): AccountEntry | undefined {
+    const entry = this.#entries.get(a);
+    if (entry) return now < entry.windowEnd ? entry : undefined;
+    if (now >= (this.#overflow.max[1] ?? 0)) return undefined;
+    const [failures, windowEnd] = this.#overflow.read(a) as [number, number];
+    return failures > 0 && now < windowEnd ? { failures, windowEnd } : undefined;
+  }
+
+  store(a: string, entry: AccountEntry, now: number): void {
+    this.#entries.set(a, entry, { ttl: Math.max(1, entry.windowEnd - now) });
+  }
+}
+
 /**
- * The lockout's state in this process, in bounded memory where the least valuable counts go
- * first. Pairs of accounts a backend vouched for (static users, a directory entry: the backend
- * denied the password naming the account) and pairs of all other accounts (made up, or denied
- * by a backend that cannot tell: app passwords, CI tokens, an external program) are kept in
- * separate tables, so no number of failures for made-up accounts (cheap with oidc_auth or
- * jwt_auth) pushes out a real account's count. Each class has two tables of `max_entries`
- * pairs, least recently used dropped first: one for pairs still counting, one for pairs that
- * reached `max_failures`, so a flood of new pairs only pushes out other counting pairs of its
- * class, never a lock. The per-account counts of accounts a backend vouched for are kept until
- * their window ends (their number is bounded by the backends' accounts); those of other
- * accounts in an LRU of `max_entries`. Checks in flight are counted per pair and per account
- * (never evicted: each is released by its attempt).
+ * The lockout's state in this process, in bounded memory. The pairs' counts are kept in two
+ * tables of `max_entries` pairs, least recently used first out: one for pairs still counting,
+ * one for pairs that reached `max_failures`, so a flood of new pairs pushes out other counting
+ * pairs, never a lock while counting pairs remain; the per-account counts in one more. What a
+ * table pushes out is folded into a sketch of fixed size (OverflowSketch) that never
+ * undercounts: a count, lock or window outlives any flood until its time is up, whatever the
+ * account, so nothing a flood does tells a real account from a made-up name, and no flood
+ * resets a count. The price of the fixed size: once more pairs than the tables hold failed
+ * within `forget_after`, a pair read from the sketch may carry failures other pairs left in
+ * its cells (the more, the larger the flood). Checks in flight are counted per pair and per
+ * account (never pushed out: each is released by its attempt).
  */
 export class MemoryLockoutStore implements LockoutStore {
-  readonly #known: PairTable;
-  readonly #unknown: PairTable;
-  readonly #knownAccounts = new Map<string, AccountEntry>();
-  #sweepAt = 1024;
-  readonly #unknownAccounts: LRUCache<string, AccountEntry>;
+  readonly #pairs: PairTable;
+  readonly #accounts: AccountTable;
   /** Pairs that logged in (unix milliseconds of the last success), exempt from the account cap. */
   readonly #successes: LRUCache<string, number>;
   readonly #inFlight = new Map<string, number>();
   readonly #accountsInFlight = new Map<string, number>();
 
   constructor(maxEntries: number) {
-    this.#known = new PairTable(maxEntries);
-    this.#unknown = new PairTable(maxEntries);
-    this.#unknownAccounts = new LRUCache({ max: maxEntries });
+    this.#pairs = new PairTable(maxEntries);
+    this.#accounts = new AccountTable(maxEntries);
     this.#successes = new LRUCache({ max: maxEntries });
   }
 
@@ -107,10 +184,10 @@ export class MemoryLockoutStore implements LockoutStore {
 
   /** `blocked`, answered at once (memory never waits). */
   blockedNow(k: string, a: string, policy: LimitPolicy, now: number): number {
-    const entry = this.#live(k, policy, now);
+    const entry = this.#pairs.live(k, policy, now);
     if (entry && entry.lockedUntil > now) return Math.ceil((entry.lockedUntil - now) / 1000);
     if (this.#exempt(k, policy, now)) return 0;
-    const acct = this.#liveAccount(a, now);
+    const acct = this.#accounts.live(a, now);
     if (acct && acct.failures >= policy.account_max_failures) {
       return Math.max(1, Math.ceil((acct.windowEnd - now) / 1000));
     }
@@ -122,14 +199,14 @@ export class MemoryLockoutStore implements LockoutStore {
   }
 
   reserveNow(k: string, a: string, policy: LimitPolicy, now: number): ReserveOutcome {
-    const entry = this.#live(k, policy, now);
+    const entry = this.#pairs.live(k, policy, now);
     if (entry && entry.lockedUntil > now) return { refused: Math.ceil((entry.lockedUntil - now) / 1000) };
     const failures = entry?.failures ?? 0;
     const inFlight = this.#inFlight.get(k) ?? 0;
     const budget = failures < policy.max_failures ? policy.max_failures - failures : 1;
     if (inFlight >= budget) return 'pair';
     if (!this.#exempt(k, policy, now)) {
-      const acct = this.#liveAccount(a, now);
+      const acct = this.#accounts.live(a, now);
       if (acct && acct.failures >= policy.account_max_failures) {
         return { refused: Math.max(1, Math.ceil((acct.windowEnd - now) / 1000)) };
       }
@@ -147,68 +224,36 @@ export class MemoryLockoutStore implements LockoutStore {
     return Promise.resolve();
   }
 
-  failure(k: string, a: string, known: boolean, policy: LimitPolicy, now: number): Promise<boolean> {
-    return Promise.resolve(this.failureNow(k, a, known, policy, now));
+  failure(k: string, a: string, _known: boolean, policy: LimitPolicy, now: number): Promise<boolean> {
+    return Promise.resolve(this.failureNow(k, a, policy, now));
   }
 
-  failureNow(k: string, a: string, known: boolean, policy: LimitPolicy, now: number): boolean {
-    this.#accountFailure(a, known, policy, now);
-    const wasKnown = this.#known.live(k, policy, now);
-    const entry = wasKnown ??
-      this.#unknown.live(k, policy, now) ?? { failures: 0, lockedUntil: 0, lastFailure: 0 };
+  failureNow(k: string, a: string, policy: LimitPolicy, now: number): boolean {
+    const acct = this.#accounts.live(a, now) ?? { failures: 0, windowEnd: now + policy.forget_after * 1000 };
+    acct.failures += 1;
+    this.#accounts.store(a, acct, now);
+    const entry = this.#pairs.live(k, policy, now) ?? { failures: 0, lockedUntil: 0, lastFailure: 0 };
     entry.failures += 1;
     entry.lastFailure = now;
     const locks = entry.failures >= policy.max_failures;
     if (locks) entry.lockedUntil = now + lockSeconds(policy, entry.failures) * 1000;
-    if (known || wasKnown) {
-      this.#unknown.delete(k);
-      this.#known.store(k, entry, policy, now);
-    } else {
-      this.#unknown.store(k, entry, policy, now);
-    }
+    this.#pairs.store(k, entry, policy, now);
     return locks;
   }
 
   success(k: string, policy: LimitPolicy, now: number): Promise<void> {
-    this.#known.delete(k);
-    this.#unknown.delete(k);
+    this.#pairs.clear(k, policy, now);
     this.#successes.set(k, now, { ttl: policy.remember_success * 1000 });
     return Promise.resolve();
   }
 
   get size(): number {
-    return this.#known.size + this.#unknown.size;
-  }
-
-  #live(k: string, policy: LimitPolicy, now: number): Entry | undefined {
-    return this.#known.live(k, policy, now) ?? this.#unknown.live(k, policy, now);
+    return this.#pairs.size;
   }
 
   #exempt(k: string, policy: LimitPolicy, now: number): boolean {
     const lastSuccess = this.#successes.get(k);
     return lastSuccess !== undefined && now - lastSuccess < policy.remember_success * 1000;
-  }
-
-  #liveAccount(a: string, now: number): AccountEntry | undefined {
-    const entry = this.#knownAccounts.get(a) ?? this.#unknownAccounts.get(a);
-    return entry && now < entry.windowEnd ? entry : undefined;
-  }
-
-  #accountFailure(a: string, known: boolean, policy: LimitPolicy, now: number): void {
-    const wasKnown = this.#knownAccounts.get(a);
-    let entry = this.#liveAccount(a, now);
-    if (!entry) entry = { failures: 0, windowEnd: now + policy.forget_after * 1000 };
-    entry.failures += 1;
-    if (known || wasKnown) {
-      this.#unknownAccounts.delete(a);
-      this.#knownAccounts.set(a, entry);
-      if (this.#knownAccounts.size >= this.#sweepAt) {
-        for (const [k, e] of this.#knownAccounts) if (now >= e.windowEnd) this.#knownAccounts.delete(k);
-        this.#sweepAt = Math.max(1024, this.#knownAccounts.size * 2);
-      }
-    } else {
-      this.#unknownAccounts.set(a, entry, { ttl: Math.max(1, entry.windowEnd - now) });
-    }
   }
 }
 

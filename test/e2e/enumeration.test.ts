@@ -235,3 +235,38 @@ acl: [{match: {}, actions: [pull]}]
     });
   });
 });
+
+describe('the lockout’s memory under a flood past lockout.max_entries', () => {
+  let stack: RegauthStack;
+  beforeAll(async () => {
+    const tmp = tempDir('regauth-enum-flood-');
+    stack = await startRegauth({
+      name: 'enum-flood',
+      tmp,
+      config: `users:
+  alice: {password: "${bcrypt.hashSync(randomPassword(), 4)}"}
+lockout: {max_failures: 3, backoff: 60, max_backoff: 120, max_entries: 20}
+acl: [{match: {}, actions: [pull]}]
+`,
+      serviceOptions: { watch: false },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    stack?.tmp.cleanup();
+  });
+
+  test('tells no real account from a made-up name: both counts outlive 300 failures for other names', async () => {
+    const guess = async (user: string) =>
+      (
+        await fetch(`${stack.regauth.url}/auth?service=registry.test`, {
+          headers: { authorization: `Basic ${Buffer.from(`${user}:wrong-password`).toString('base64')}` },
+        })
+      ).status;
+    for (let i = 0; i < 2; i++) expect([await guess('alice'), await guess('nobody')]).toEqual([401, 401]);
+    for (let i = 0; i < 300; i++) expect(await guess(`flood${i}`)).toBe(401);
+    // The third failure of each locks it, a real account or not.
+    expect([await guess('alice'), await guess('nobody')]).toEqual([401, 401]);
+    expect([await guess('alice'), await guess('nobody')]).toEqual([429, 429]);
+  });
+});
