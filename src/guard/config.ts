@@ -17,8 +17,8 @@ export const lockoutSchema = strict({
   /** Seconds without a failure after which the count is forgotten. */
   forget_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(900),
   /**
-   * How many (account, address) pairs are remembered per class (accounts a backend vouched for;
-   * other accounts), counting and locked ones each; the least recently used are dropped.
+   * How many (account, address) pairs the memory store's tables hold, counting and locked ones
+   * each, and how many accounts; the least recently used overflow into a sketch that never counts less.
    */
   max_entries: tableEntries.default(10_000),
   /** IPv6 clients are counted per network of this prefix length (one /64 is one client). */

@@ -239,15 +239,15 @@ export class Lockout {
   }
 
   /**
-   * Counts a failed attempt; returns true when it locked the pair (for the lockout metric).
-   * `known`: a backend vouched that the account exists (its count is kept apart from made-up
-   * accounts'); a pair once counted as known stays known.
+   * Counts a failed attempt; returns true when it locked the pair (for the lockout metric). Every
+   * account is counted alike, whether a backend vouched for it or not: how a count is kept must
+   * not tell which names exist.
    */
-  async failure(account: string, ip: string | null, known = false): Promise<boolean> {
+  async failure(account: string, ip: string | null): Promise<boolean> {
     const policy = this.#policy();
     if (!policy.enabled) return false;
     const { pair: k, account: a } = keys(account, ip, policy);
-    return this.#store.failure(k, a, known, policy, this.#now());
+    return this.#store.failure(k, a, policy, this.#now());
   }
 
   /**
@@ -376,11 +376,11 @@ export async function withLockout<T extends { readonly account: string }>(
       const stored = err instanceof UnauthorizedError ? err.decision?.account : undefined;
       if (stored !== undefined && respelled(typed, stored)) {
         const wait = await counted(() => lockout.blocked(stored, ip), 0);
-        const locked = await counted(() => lockout.failure(stored, ip, true), false);
-        await counted(() => lockout.failure(typed, ip, true), false);
+        const locked = await counted(() => lockout.failure(stored, ip), false);
+        await counted(() => lockout.failure(typed, ip), false);
         if (locked) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
-      } else if (await counted(() => lockout.failure(typed, ip, stored !== undefined), false)) {
+      } else if (await counted(() => lockout.failure(typed, ip), false)) {
         onLocked?.();
       }
     }

@@ -224,7 +224,7 @@ export class MemoryLockoutStore implements LockoutStore {
     return Promise.resolve();
   }
 
-  failure(k: string, a: string, _known: boolean, policy: LimitPolicy, now: number): Promise<boolean> {
+  failure(k: string, a: string, policy: LimitPolicy, now: number): Promise<boolean> {
     return Promise.resolve(this.failureNow(k, a, policy, now));
   }
 

@@ -272,7 +272,7 @@ export class RedisStore implements Store {
             reservation.id,
           );
         }),
-      failure: (pair: string, account: string, _known: boolean, policy: LimitPolicy, now: number) =>
+      failure: (pair: string, account: string, policy: LimitPolicy, now: number) =>
         this.#run('failure', async () => {
           const locks = await c.regauthFailure(
             pairKeys(pair).entry,

@@ -77,16 +77,10 @@ export interface LockoutStore {
   /** Gives a reservation back. */
   release(reservation: Reservation): Promise<void>;
   /**
-   * Counts a failure of the pair and of the account; true when it locked the pair. `known`: a
-   * backend vouched that the account exists (the memory store keeps those apart).
+   * Counts a failure of the pair and of the account; true when it locked the pair. Every account
+   * alike: what is kept, and for how long, must not tell a real account from a made-up name.
    */
-  failure(
-    pair: string,
-    account: string,
-    known: boolean,
-    policy: LimitPolicy,
-    nowMs: number,
-  ): Promise<boolean>;
+  failure(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<boolean>;
   /** Forgets the pair's failures and exempts it from the account cap for `remember_success`. */
   success(pair: string, policy: LimitPolicy, nowMs: number): Promise<void>;
   /** Pairs remembered (memory only: the bound of `max_entries`), else undefined. */

@@ -70,7 +70,7 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
     const locked: boolean[] = [];
     const waits: number[] = [];
     for (let i = 0; i < 7; i++) {
-      locked.push(await store.failure('alice|10.0.0.1', 'alice', true, POLICY, now));
+      locked.push(await store.failure('alice|10.0.0.1', 'alice', POLICY, now));
       waits.push(await store.blocked('alice|10.0.0.1', 'alice', POLICY, now));
     }
     expect(locked).toEqual([false, false, true, true, true, true, true]);
@@ -83,17 +83,17 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
   test('a success forgets the pair', async () => {
     const store = make().lockout;
     const now = Date.now();
-    for (let i = 0; i < 2; i++) await store.failure('bob|1', 'bob', false, POLICY, now);
+    for (let i = 0; i < 2; i++) await store.failure('bob|1', 'bob', POLICY, now);
     await store.success('bob|1', POLICY, now);
-    expect(await store.failure('bob|1', 'bob', false, POLICY, now)).toBe(false);
-    expect(await store.failure('bob|1', 'bob', false, POLICY, now)).toBe(false);
-    expect(await store.failure('bob|1', 'bob', false, POLICY, now)).toBe(true);
+    expect(await store.failure('bob|1', 'bob', POLICY, now)).toBe(false);
+    expect(await store.failure('bob|1', 'bob', POLICY, now)).toBe(false);
+    expect(await store.failure('bob|1', 'bob', POLICY, now)).toBe(true);
   });
 
   test('checks in flight count against the failures left; a release frees a slot', async () => {
     const store = make().lockout;
     const now = Date.now();
-    await store.failure('carol|1', 'carol', true, POLICY, now);
+    await store.failure('carol|1', 'carol', POLICY, now);
     const a = await store.reserve('carol|1', 'carol', POLICY, now);
     const b = await store.reserve('carol|1', 'carol', POLICY, now);
     expect(a).toMatchObject({ key: 'carol|1', account: 'carol' });
@@ -103,8 +103,8 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
     const c = await store.reserve('carol|1', 'carol', POLICY, now);
     expect(c).toMatchObject({ key: 'carol|1' });
     // Locked: refused with the seconds to wait.
-    await store.failure('carol|1', 'carol', true, POLICY, now);
-    await store.failure('carol|1', 'carol', true, POLICY, now);
+    await store.failure('carol|1', 'carol', POLICY, now);
+    await store.failure('carol|1', 'carol', POLICY, now);
     expect(await store.reserve('carol|1', 'carol', POLICY, now)).toEqual({ refused: 2 });
   });
 
@@ -123,7 +123,7 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
     const policy = { ...POLICY, account_max_failures: 4 };
     const now = Date.now();
     await store.success('erin|home', policy, now);
-    for (let i = 0; i < 4; i++) await store.failure(`erin|10.0.1.${i}`, 'erin', true, policy, now);
+    for (let i = 0; i < 4; i++) await store.failure(`erin|10.0.1.${i}`, 'erin', policy, now);
     expect(await store.reserve('erin|new', 'erin', policy, now)).toEqual({ refused: 600 });
     expect(await store.blocked('erin|new', 'erin', policy, now)).toBe(600);
     expect(await store.reserve('erin|home', 'erin', policy, now)).toMatchObject({ account: 'erin' });
@@ -204,7 +204,7 @@ describe('the redis store when Redis fails', () => {
     }
     try {
       const started = Date.now();
-      await expect(store.lockout.failure('h|1', 'h', true, POLICY, Date.now())).rejects.toBeInstanceOf(
+      await expect(store.lockout.failure('h|1', 'h', POLICY, Date.now())).rejects.toBeInstanceOf(
         StoreUnavailableError,
       );
       expect(Date.now() - started).toBeLessThan(1_500);
