@@ -43,6 +43,14 @@ export interface Runtime {
    * `ext_authz` commands): only then does the HTTP layer give requests a signal.
    */
   readonly cancellable: boolean;
+  /**
+   * `login_queue:` as the login queue applies it: with `ext_auth`, at most its `max_per_client`
+   * uncached logins per client, whichever backend answers them. That bound must hold before any
+   * password is checked: met inside the chain, it refused a made-up name that reached the
+   * command (429) but not a static user's wrong password, whose run of the command is a decoy
+   * (401), which told the two apart.
+   */
+  readonly loginQueue: Config['login_queue'];
   /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */
   readonly oidc: OidcLogin | undefined;
   /**
@@ -107,6 +115,10 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     refresh,
     extAuthz,
     cancellable: config.ext_auth !== undefined || config.ext_authz !== undefined,
+    loginQueue: Object.freeze({
+      ...config.login_queue,
+      per_client: Math.min(config.login_queue.per_client, config.ext_auth?.maxPerClient ?? Infinity),
+    }),
     oidc,
     catalog,
   });

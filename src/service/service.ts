@@ -157,7 +157,7 @@ function requestGuards(
     onStoreError: () => current().config.store.onStoreError,
   });
   const loginQueue = new LoginQueue({
-    policy: () => current().config.login_queue,
+    policy: () => current().loginQueue,
     onChange: (pending) => metrics.loginQueuePending.set(pending),
     onReject: (reason) => metrics.loginQueueRejections.inc({ reason }),
   });

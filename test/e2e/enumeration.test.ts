@@ -270,3 +270,54 @@ acl: [{match: {}, actions: [pull]}]
     expect([await guess('alice'), await guess('nobody')]).toEqual([429, 429]);
   });
 });
+
+describe('ext_auth’s per-client bound, beside a static admin', () => {
+  let stack: RegauthStack;
+  const admin = randomPassword();
+  beforeAll(async () => {
+    const tmp = tempDir('regauth-enum-ext-bound-');
+    const users = join(tmp.dir, 'users.txt');
+    writeFileSync(users, `carol ${randomPassword()} devs\n`);
+    const slow = join(import.meta.dirname, '../fixtures/ext/auth-slow.sh');
+    stack = await startRegauth({
+      name: 'enum-ext-bound',
+      tmp,
+      config: `users:
+  admin: {password: "${bcrypt.hashSync(admin, 4)}"}
+ext_auth: {command: ${slow}, args: [${users}, "1"], timeout: 5, max_concurrency: 8, max_per_client: 2}
+credential_cache: {ttl: 0}
+lockout: {enabled: false}
+acl: [{match: {}, actions: [pull]}]
+`,
+      serviceOptions: { watch: false },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    stack?.tmp.cleanup();
+  });
+
+  test('while a client has max_per_client logins in the command, a wrong password for admin and a made-up name get the same answer', async () => {
+    const login = async (user: string, password: string) => {
+      const res = await fetch(`${stack.regauth.url}/auth?service=registry.test`, {
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+      });
+      return { status: res.status, body: await res.text() };
+    };
+    // Two made-up names keep the command busy for this client (1 s each).
+    const busy = [login('flood1', 'wrong-password'), login('flood2', 'wrong-password')];
+    await new Promise((r) => setTimeout(r, 300));
+    const [madeUp, wrong, right] = [
+      await login('nobody', 'wrong-password'),
+      await login('admin', 'wrong-password'),
+      await login('admin', admin),
+    ];
+    expect((await Promise.all(busy)).map((r) => r.status)).toEqual([401, 401]);
+    expect(wrong).toEqual(madeUp);
+    expect(madeUp.status).toBe(429);
+    // The right password meets the same bound: it is checked before any password is.
+    expect(right).toEqual(madeUp);
+    // Once the command is free again, admin logs in.
+    expect((await login('admin', admin)).status).toBe(200);
+  });
+});

@@ -6,8 +6,10 @@ import { ServerBusyError, TooManyRequestsError } from '../../src/core/errors.js'
 import type { RunningServer } from '../../src/http/server.js';
 import { LoginQueue, type LoginQueuePolicy } from '../../src/guard/login-queue.js';
 import { createMetrics } from '../../src/pipeline/metrics.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
+import { loadConfigText } from '../../src/config/load.js';
+import { basic, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { join } from 'node:path';
 import { startTestServer } from '../helpers/server.js';
 
 describe('LoginQueue', () => {
@@ -156,6 +158,27 @@ describe('login_queue config', () => {
       retry_after: 60,
     });
   });
+
+  test.each([
+    ['', 8],
+    ['ext_auth: {command: /bin/true}', 2],
+    ['ext_auth: {command: /bin/true, max_concurrency: 40}', 8],
+    ['ext_auth: {command: /bin/true, max_per_client: 5}\nlogin_queue: {per_client: 3}', 3],
+    ['ext_auth: {command: /bin/true, max_concurrency: 40, max_per_client: 5}', 5],
+  ])(
+    'with %j the queue allows %d logins per client (ext_auth.max_per_client bounds it)',
+    async (extra, perClient) => {
+      const tmp = tempDir();
+      try {
+        const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+        const yaml = `token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}\nacl: []\n${extra}\n`;
+        const runtime = createRuntime(loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') }));
+        expect(runtime.loginQueue).toMatchObject({ per_client: perClient, retry_after: 1 });
+      } finally {
+        tmp.cleanup();
+      }
+    },
+  );
 
   test.each([
     [{ max_pending: 0 }, 'must be at least 1'],
