@@ -47,7 +47,7 @@ export const NULL_MEANS_UNSET = ['server', 'ldap_auth', 'oidc_auth'] as const;
  * c.Server.KeyFile != ""`). Everywhere else an empty string is a value (`ldap_auth.base: ""` is
  * the root), and an error where a value is required.
  */
-const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
+export const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
   server: ['certificate', 'key'],
   ldap_auth: ['tls', 'bind_dn', 'bind_password_file', 'ca_certificate'],
 };

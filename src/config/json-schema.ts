@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configSchema } from './schema.js';
+import { EMPTY_MEANS_UNSET, NULL_MEANS_UNSET } from './docker-auth.js';
 
 /**
  * The config's JSON Schema (draft 2020-12), for editors (the YAML language server reads it from a
@@ -194,6 +195,31 @@ export function schemaKeyPaths(node: JsonSchema, prefix: string[] = []): string[
   return paths;
 }
 
+/**
+ * Lets the optional keys of the sections where docker_auth leaves keys empty be YAML null, and
+ * those it reads as unset when empty be `""`, as the loader takes them (src/config/docker-auth.ts):
+ * a docker_auth config that regauth loads must not be flagged by an editor. Required keys stay
+ * required: the loader drops an empty one and then misses it.
+ */
+function allowUnset(root: JsonSchema): void {
+  for (const section of NULL_MEANS_UNSET) {
+    const node = nodeAt(root, [section]);
+    const holder = node && objectNode(node);
+    if (!holder?.properties) continue;
+    const required = (holder['required'] as string[] | undefined) ?? [];
+    for (const [key, child] of Object.entries(holder.properties)) {
+      if (required.includes(key)) continue;
+      const { default: fallback, ...rest } = child;
+      const unset: JsonSchema[] = [{ type: 'null' }];
+      if (EMPTY_MEANS_UNSET[section]?.includes(key)) unset.push({ const: '' });
+      holder.properties[key] = {
+        anyOf: [rest, ...unset],
+        ...(fallback !== undefined ? { default: fallback } : {}),
+      };
+    }
+  }
+}
+
 /** Builds the JSON Schema; `exampleText` is config.example.yml's text (read from the package by default). */
 export function configJsonSchema(exampleText = readFileSync(EXAMPLE_CONFIG, 'utf8')): JsonSchema {
   const generated = z.toJSONSchema(configSchema, {
@@ -204,6 +230,7 @@ export function configJsonSchema(exampleText = readFileSync(EXAMPLE_CONFIG, 'utf
     // loader's alone; docs/configuration.md "Editor support" lists them.
     unrepresentable: 'any',
   }) as JsonSchema;
+  allowUnset(generated);
   const known = (path: readonly string[]) => nodeAt(generated, path) !== undefined;
   for (const [path, text] of keyComments(exampleText, known)) {
     const keys = path.split('.');

@@ -145,6 +145,30 @@ describe('the schema and the loader agree', () => {
     expect(loads(base())).toBe(true);
   });
 
+  // docker_auth's reference config leaves optional keys empty (YAML null), and docker_auth reads
+  // an empty string as unset for some of them: regauth loads both, so an editor must not flag them.
+  test.each<[string, (c: Record<string, unknown>) => void]>([
+    ['server keys left empty (YAML null)', (c) => (c.server = { addr: null, certificate: null, key: null })],
+    ["server.certificate and key as ''", (c) => (c.server = { certificate: '', key: '' })],
+    [
+      "ldap_auth's optional keys as '' or null",
+      (c) =>
+        (c.ldap_auth = {
+          addr: 'ldap.example:389',
+          base: 'dc=example,dc=org',
+          filter: '(uid=${account})',
+          tls: '',
+          bind_dn: '',
+          bind_password_file: null,
+          ca_certificate: '',
+        }),
+    ],
+  ])('both accept %s', (_what, mutate) => {
+    const config: Record<string, unknown> = base();
+    mutate(config);
+    expect({ schema: validate(config), loader: loads(config) }).toEqual({ schema: true, loader: true });
+  });
+
   // A config as plain data, mutated freely by the rows below.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   type Loose = Record<string, any>;
