@@ -17,8 +17,6 @@ interface Entry {
   lockedUntil: number;
   /** Unix milliseconds of the last failure. */
   lastFailure: number;
-  /** A success's mark (failures 0): the pair counts from nothing until then, whatever the sketch holds. */
-  clearedUntil?: number;
 }
 
 /** An account's failures from all clients in the current window. */
@@ -26,6 +24,11 @@ interface AccountEntry {
   failures: number;
   /** Unix milliseconds at which the window (`forget_after` from its first failure) ends. */
   windowEnd: number;
+}
+
+/** The longest a count lives once pushed out (a failure's `forget_after`, a lock's `max_backoff`). */
+function lifetime(policy: LimitPolicy): number {
+  return Math.max(policy.forget_after, policy.max_backoff) * 1000;
 }
 
 /**
@@ -40,13 +43,16 @@ class PairTable {
   readonly locked: LRUCache<string, Entry>;
   /** What the tables pushed out: failures, lockedUntil, lastFailure. */
   readonly #overflow: OverflowSketch;
+  /** Pushed out by the `set` in progress, folded into the sketch once it returns. */
+  readonly #evicted: [string, Entry][] = [];
+  /** Unix milliseconds of the pair's last success, if still known. */
+  readonly #lastSuccess: (k: string) => number | undefined;
 
-  constructor(maxEntries: number) {
+  constructor(maxEntries: number, lastSuccess: (k: string) => number | undefined) {
     this.#overflow = new OverflowSketch(3, 2 * maxEntries);
+    this.#lastSuccess = lastSuccess;
     const dispose = (entry: Entry, k: string, reason: LRUCache.DisposeReason) => {
-      if (reason === 'evict' && entry.failures > 0) {
-        this.#overflow.add(k, [entry.failures, entry.lockedUntil, entry.lastFailure]);
-      }
+      if (reason === 'evict') this.#evicted.push([k, entry]);
     };
     this.counting = new LRUCache({ max: maxEntries, dispose });
     this.locked = new LRUCache({ max: maxEntries, dispose });
@@ -60,60 +66,50 @@ class PairTable {
     const table = this.locked.has(k) ? this.locked : this.counting;
     const entry = table.get(k) ?? this.#pushedOut(k, policy, now);
     if (!entry) return undefined;
-    if (entry.clearedUntil !== undefined) {
-      if (entry.failures > 0 || now < entry.clearedUntil) return entry;
-    } else if (now < entry.lockedUntil || now - entry.lastFailure < policy.forget_after * 1000) {
-      return entry;
-    }
+    if (now < entry.lockedUntil || now - entry.lastFailure < policy.forget_after * 1000) return entry;
     table.delete(k);
     return undefined;
   }
 
+  /**
+   * What the sketch holds for a pair not in the tables; nothing while it can hold nothing live,
+   * and nothing when every failure it could hold for the pair came before the pair's last
+   * success (a success forgets the pair; failures other pairs left are later, or not forgotten;
+   * one in the same millisecond as the success is not known to be before it, and counts).
+   */
   #pushedOut(k: string, policy: LimitPolicy, now: number): Entry | undefined {
-    if (!this.#mayHold(policy, now)) return undefined;
-    const [failures, lockedUntil, lastFailure] = this.#overflow.read(k) as [number, number, number];
-    return failures > 0 ? { failures, lockedUntil, lastFailure } : undefined;
-  }
-
-  /** Until when (Unix milliseconds) the sketch may hold a live count: a bound for all its cells. */
-  #horizon(policy: LimitPolicy): number {
-    if (this.#overflow.empty) return 0;
-    const [, lockedUntil, lastFailure] = this.#overflow.max as [number, number, number];
-    return Math.max(lockedUntil, lastFailure + policy.forget_after * 1000);
-  }
-
-  #mayHold(policy: LimitPolicy, now: number): boolean {
-    return now < this.#horizon(policy);
+    const span = lifetime(policy);
+    const [, maxLocked, maxLast] = this.#overflow.max(now, span) as [number, number, number];
+    if (now >= Math.max(maxLocked, maxLast + policy.forget_after * 1000)) return undefined;
+    const [failures, lockedUntil, lastFailure] = this.#overflow.read(k, now, span) as [
+      number,
+      number,
+      number,
+    ];
+    if (failures === 0) return undefined;
+    const success = this.#lastSuccess(k);
+    return success !== undefined && lastFailure < success
+      ? undefined
+      : { failures, lockedUntil, lastFailure };
   }
 
   store(k: string, entry: Entry, policy: LimitPolicy, now: number): void {
     const ttl = Math.max(policy.forget_after * 1000, entry.lockedUntil - now);
-    delete entry.clearedUntil;
     if (entry.failures >= policy.max_failures) {
       this.counting.delete(k);
       this.locked.set(k, entry, { ttl });
     } else {
       this.counting.set(k, entry, { ttl });
     }
+    for (const [key, out] of this.#evicted.splice(0)) {
+      this.#overflow.add(key, [out.failures, out.lockedUntil, out.lastFailure], now, lifetime(policy));
+    }
   }
 
-  /**
-   * Forgets the pair (a success). While the sketch may hold a count for it, a mark with no
-   * failures stands in its place until the sketch's counts are over, so the pair counts from
-   * nothing; a mark pushed out of the table in turn lets the sketch's count back (more, never less).
-   */
-  clear(k: string, policy: LimitPolicy, now: number): void {
+  /** Forgets the pair (a success; the caller records its time, which the sketch's reading yields to). */
+  clear(k: string): void {
     this.locked.delete(k);
-    const until = this.#horizon(policy);
-    if (now < until) {
-      this.counting.set(
-        k,
-        { failures: 0, lockedUntil: 0, lastFailure: 0, clearedUntil: until },
-        { ttl: until - now },
-      );
-    } else {
-      this.counting.delete(k);
-    }
+    this.counting.delete(k);
   }
 
   get size(): number {
@@ -126,28 +122,33 @@ class AccountTable {
   readonly #entries: LRUCache<string, AccountEntry>;
   /** What the table pushed out: failures, windowEnd. */
   readonly #overflow: OverflowSketch;
+  readonly #evicted: [string, AccountEntry][] = [];
 
   constructor(maxEntries: number) {
     this.#overflow = new OverflowSketch(2, maxEntries);
     this.#entries = new LRUCache({
       max: maxEntries,
       dispose: (entry, a, reason) => {
-        if (reason === 'evict') this.#overflow.add(a, [entry.failures, entry.windowEnd]);
+        if (reason === 'evict') this.#evicted.push([a, entry]);
       },
     });
   }
 
   /** The account's count in its current window, or undefined. */
-  live(a: string, now: number): AccountEntry | undefined {
+  live(a: string, policy: LimitPolicy, now: number): AccountEntry | undefined {
     const entry = this.#entries.get(a);
     if (entry) return now < entry.windowEnd ? entry : undefined;
-    if (now >= (this.#overflow.max[1] ?? 0)) return undefined;
-    const [failures, windowEnd] = this.#overflow.read(a) as [number, number];
+    const span = lifetime(policy);
+    if (now >= (this.#overflow.max(now, span)[1] ?? 0)) return undefined;
+    const [failures, windowEnd] = this.#overflow.read(a, now, span) as [number, number];
     return failures > 0 && now < windowEnd ? { failures, windowEnd } : undefined;
   }
 
-  store(a: string, entry: AccountEntry, now: number): void {
+  store(a: string, entry: AccountEntry, policy: LimitPolicy, now: number): void {
     this.#entries.set(a, entry, { ttl: Math.max(1, entry.windowEnd - now) });
+    for (const [key, out] of this.#evicted.splice(0)) {
+      this.#overflow.add(key, [out.failures, out.windowEnd], now, lifetime(policy));
+    }
   }
 }
 
@@ -159,23 +160,27 @@ class AccountTable {
  * table pushes out is folded into a sketch of fixed size (OverflowSketch) that never
  * undercounts: a count, lock or window outlives any flood until its time is up, whatever the
  * account, so nothing a flood does tells a real account from a made-up name, and no flood
- * resets a count. The price of the fixed size: once more pairs than the tables hold failed
- * within `forget_after`, a pair read from the sketch may carry failures other pairs left in
- * its cells (the more, the larger the flood). Checks in flight are counted per pair and per
- * account (never pushed out: each is released by its attempt).
+ * resets a count. The sketch forgets in generations of `max(forget_after, max_backoff)`, and
+ * a success makes the pair's earlier failures in it count no more. The price of the fixed size:
+ * once more pairs than the tables hold failed within a generation, a pair read from the sketch
+ * may carry failures other pairs left in its cells (the more, the larger the flood). Checks in
+ * flight are counted per pair and per account (never pushed out: each is released by its attempt).
  */
 export class MemoryLockoutStore implements LockoutStore {
   readonly #pairs: PairTable;
   readonly #accounts: AccountTable;
-  /** Pairs that logged in (unix milliseconds of the last success), exempt from the account cap. */
+  /**
+   * Pairs that logged in (unix milliseconds of the last success): exempt from the account cap
+   * for `remember_success`, and their earlier failures in the sketch count no more.
+   */
   readonly #successes: LRUCache<string, number>;
   readonly #inFlight = new Map<string, number>();
   readonly #accountsInFlight = new Map<string, number>();
 
   constructor(maxEntries: number) {
-    this.#pairs = new PairTable(maxEntries);
-    this.#accounts = new AccountTable(maxEntries);
     this.#successes = new LRUCache({ max: maxEntries });
+    this.#pairs = new PairTable(maxEntries, (k) => this.#successes.peek(k));
+    this.#accounts = new AccountTable(maxEntries);
   }
 
   blocked(k: string, a: string, policy: LimitPolicy, now: number): Promise<number> {
@@ -187,7 +192,7 @@ export class MemoryLockoutStore implements LockoutStore {
     const entry = this.#pairs.live(k, policy, now);
     if (entry && entry.lockedUntil > now) return Math.ceil((entry.lockedUntil - now) / 1000);
     if (this.#exempt(k, policy, now)) return 0;
-    const acct = this.#accounts.live(a, now);
+    const acct = this.#accounts.live(a, policy, now);
     if (acct && acct.failures >= policy.account_max_failures) {
       return Math.max(1, Math.ceil((acct.windowEnd - now) / 1000));
     }
@@ -206,7 +211,7 @@ export class MemoryLockoutStore implements LockoutStore {
     const budget = failures < policy.max_failures ? policy.max_failures - failures : 1;
     if (inFlight >= budget) return 'pair';
     if (!this.#exempt(k, policy, now)) {
-      const acct = this.#accounts.live(a, now);
+      const acct = this.#accounts.live(a, policy, now);
       if (acct && acct.failures >= policy.account_max_failures) {
         return { refused: Math.max(1, Math.ceil((acct.windowEnd - now) / 1000)) };
       }
@@ -229,9 +234,12 @@ export class MemoryLockoutStore implements LockoutStore {
   }
 
   failureNow(k: string, a: string, policy: LimitPolicy, now: number): boolean {
-    const acct = this.#accounts.live(a, now) ?? { failures: 0, windowEnd: now + policy.forget_after * 1000 };
+    const acct = this.#accounts.live(a, policy, now) ?? {
+      failures: 0,
+      windowEnd: now + policy.forget_after * 1000,
+    };
     acct.failures += 1;
-    this.#accounts.store(a, acct, now);
+    this.#accounts.store(a, acct, policy, now);
     const entry = this.#pairs.live(k, policy, now) ?? { failures: 0, lockedUntil: 0, lastFailure: 0 };
     entry.failures += 1;
     entry.lastFailure = now;
@@ -242,8 +250,10 @@ export class MemoryLockoutStore implements LockoutStore {
   }
 
   success(k: string, policy: LimitPolicy, now: number): Promise<void> {
-    this.#pairs.clear(k, policy, now);
-    this.#successes.set(k, now, { ttl: policy.remember_success * 1000 });
+    this.#pairs.clear(k);
+    // Kept as long as the exemption lasts, and at least as long as a count pushed out before it
+    // lives in the sketch: the sketch's reading yields to a later success.
+    this.#successes.set(k, now, { ttl: Math.max(policy.remember_success * 1000, lifetime(policy)) });
     return Promise.resolve();
   }
 

@@ -372,15 +372,51 @@ describe('a flood against the memory store’s bound (max_entries)', () => {
   });
 
   test('locks pushed out of the tables still hold; a success still forgets the pair', async () => {
-    const { lockout } = setUp({}, 50);
+    const { lockout, clock } = setUp({}, 50);
     for (let i = 0; i < 500; i++) for (let f = 0; f < 3; f++) await lockout.failure(`locked${i}`, '10.0.0.1');
     expect(lockout.size).toBeLessThanOrEqual(100);
     for (const i of [0, 1, 250, 499]) expect(await wait(lockout, `locked${i}`, '10.0.0.1')).toBe(2);
+    clock.now += 1;
     await lockout.success('locked0', '10.0.0.1');
     expect(await wait(lockout, 'locked0', '10.0.0.1')).toBe(0);
     // Its count starts again from nothing: one failure does not lock it.
     expect(await lockout.failure('locked0', '10.0.0.1')).toBe(false);
     expect(await wait(lockout, 'locked0', '10.0.0.1')).toBe(0);
+  });
+
+  test('failures pushed out long ago are not carried by pairs pushed out later', async () => {
+    const { lockout, clock } = setUp({}, 2);
+    for (let i = 0; i < 20_000; i++)
+      for (let f = 0; f < 2; f++) await lockout.failure(`flood${i}`, '10.0.0.9');
+    clock.now += 86_400_000; // a day later: every one of those counts is over
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    for (let i = 0; i < 10; i++) await lockout.failure(`other${i}`, '10.0.0.2'); // pushes alice out
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(0);
+  });
+
+  test('account counts of a window long over are not carried by accounts pushed out later', async () => {
+    const { lockout, clock } = setUp({ max_failures: 1000, account_max_failures: 5 }, 2);
+    for (let i = 0; i < 10_000; i++)
+      for (let f = 0; f < 5; f++) await lockout.failure(`old${i}`, `10.1.0.${f}`);
+    clock.now += 86_400_000;
+    await lockout.failure('alice', '10.0.0.1');
+    for (let i = 0; i < 10; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    expect(await wait(lockout, 'alice', '10.0.0.77')).toBe(0);
+  });
+
+  test('a success keeps clearing the pair when later traffic pushes the pair out again', async () => {
+    const { lockout, clock } = setUp({}, 2);
+    for (let f = 0; f < 2; f++) await lockout.failure('alice', '10.0.0.1');
+    for (let i = 0; i < 10; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    clock.now += 1;
+    await lockout.success('alice', '10.0.0.1');
+    clock.now += 1;
+    for (let i = 10; i < 20; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    // Its count starts again from nothing: the third failure since the success locks it.
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(true);
   });
 
   test('a bounded store never holds a client back less than an unbounded one would', async () => {
