@@ -94,7 +94,7 @@ export function integerFrom(min: number) {
 /**
  * The most entries a table sized in the config (`lockout.max_entries`,
  * `credential_cache.max_entries`) may hold. lru-cache allocates its index for every entry at
- * start, about 16 bytes each (the lockout has six such tables), and throws a RangeError past
+ * start, about 44 bytes each with expiry (the lockout has four such tables), and throws a RangeError past
  * what an array can hold.
  */
 export const MAX_TABLE_ENTRIES = 10_000_000;
