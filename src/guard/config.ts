@@ -12,8 +12,8 @@ export const lockoutSchema = strict({
   max_failures: integerFrom(1).default(5),
   /** The first delay in seconds; each further failure doubles it. */
   backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(1),
-  /** The longest delay in seconds. */
-  max_backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(300),
+  /** The longest delay in seconds; default 300, or `backoff` when that is longer. */
+  max_backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).optional(),
   /** Seconds without a failure after which the count is forgotten. */
   forget_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(900),
   /**
@@ -55,20 +55,25 @@ export const loginQueueSchema = strict({
   retry_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(1),
 });
 
-export type LockoutConfig = z.output<typeof lockoutSchema>;
+/** The longest delay when `max_backoff` is not given (unless `backoff` is longer). */
+const DEFAULT_MAX_BACKOFF = 300;
+
+/** `lockout:` as the code uses it: every key set. */
+export type LockoutConfig = Readonly<z.output<typeof lockoutSchema> & { max_backoff: number }>;
 export type LoginQueueConfig = z.output<typeof loginQueueSchema>;
 
 /** `lockout:` (all defaults when absent). */
 export const lockoutSection = defineSection({
   schema: section(lockoutSchema),
-  compile: (value) => {
-    if (value.max_backoff < value.backoff) {
+  compile: (value): LockoutConfig => {
+    const maxBackoff = value.max_backoff ?? Math.max(DEFAULT_MAX_BACKOFF, value.backoff);
+    if (maxBackoff < value.backoff) {
       throw new ConfigError(
         'lockout.max_backoff',
-        `must be at least lockout.backoff (${value.backoff} s); the first delay would be cut to ${value.max_backoff} s`,
+        `must be at least lockout.backoff (${value.backoff} s); the first delay would be cut to ${maxBackoff} s`,
       );
     }
-    return Object.freeze(value);
+    return Object.freeze({ ...value, max_backoff: maxBackoff });
   },
 });
 /** `login_queue:` (all defaults when absent). */

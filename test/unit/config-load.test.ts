@@ -292,6 +292,17 @@ describe('lockout delays', () => {
       max_backoff: 300,
     });
   });
+
+  test('a first delay longer than the default longest one raises the longest to it, unless it is given', () => {
+    expect(load(`token:\n  issuer: x\n${keyLines}lockout:\n  backoff: 600\n`).lockout).toMatchObject({
+      backoff: 600,
+      max_backoff: 600,
+    });
+    expect(load(`token:\n  issuer: x\n${keyLines}lockout:\n  backoff: 2\n`).lockout).toMatchObject({
+      backoff: 2,
+      max_backoff: 300,
+    });
+  });
 });
 
 describe('sizes of in-memory tables, allocated in full at start', () => {

@@ -24,7 +24,6 @@ describe('config sections log, metrics, lockout', () => {
       enabled: true,
       max_failures: 5,
       backoff: 1,
-      max_backoff: 300,
       forget_after: 900,
       max_entries: 10_000,
       ipv6_prefix: 64,
