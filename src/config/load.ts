@@ -75,9 +75,11 @@ interface ConfigBase {
 export interface LoadOptions {
   /**
    * Key and certificate to use when the config names neither `token.key` nor `server.key`
-   * (the development key that `regauth serve` creates under ./data).
+   * (the development key that `regauth serve` creates under ./data). `create`, when given, writes
+   * them; it is called only once the rest of the config loaded without error, so an invalid
+   * config leaves no key behind.
    */
-  readonly devKey?: KeyFiles;
+  readonly devKey?: KeyFiles & { readonly create?: () => void };
   /**
    * Returns the path of the development refresh secret, creating it, for a config with
    * `token.refresh` but no `secret_file` (`regauth serve` keeps it in ./data).
@@ -120,9 +122,17 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   const raw = validate(parsed, file);
   const run = new LoadRun(parsed, file, options);
   const server = compileServer(raw, run);
-  const key = run.attempt(() => compileSigningKey(raw, run, options.devKey));
+  const devKey = namesNoKey(raw) ? options.devKey : undefined;
+  let key = devKey ? undefined : run.attempt(() => compileSigningKey(raw, run, undefined));
   const sections = compileSections(raw, run);
-  // Last, so the development secret is created only for a config that is otherwise valid.
+  // The development key and secret last, so they are created only for a config that is
+  // otherwise valid.
+  if (devKey && run.errors.length === 0) {
+    key = run.attempt(() => {
+      devKey.create?.();
+      return compileSigningKey(raw, run, devKey);
+    });
+  }
   const rawRefresh = raw.token.refresh;
   const createsSecret = rawRefresh?.secret_file === undefined && options.devRefreshSecret !== undefined;
   const refresh =
@@ -295,6 +305,11 @@ function checkTlsFiles(tls: NonNullable<Config['server']['tls']>): void {
   }
 }
 
+/** Whether the config names no signing key nor certificate (the development key stands in). */
+function namesNoKey(raw: RawConfig): boolean {
+  return (raw.token.key ?? raw.server.key ?? raw.token.certificate ?? raw.server.certificate) === undefined;
+}
+
 /**
  * The signing key and certificate: `token.key`/`token.certificate`, else the TLS listener's
  * (docker_auth), else the development key `devKey` when given.
@@ -310,7 +325,7 @@ function compileSigningKey(
   const certPathYaml = raw.token.certificate ? 'token.certificate' : 'server.certificate';
   let keyPath: string;
   let certificatePath: string;
-  if (keyRef === undefined && certRef === undefined) {
+  if (namesNoKey(raw)) {
     if (!devKey) {
       throw new ConfigError(
         'token.key',

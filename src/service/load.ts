@@ -1,10 +1,7 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { developmentKey, loadConfigFile, namedFiles, type Config } from '../config/load.js';
+import { resolve } from 'node:path';
+import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
-import { devKeyFiles, ensureDevKeys } from '../token/generate.js';
+import { devKeyFiles, pendingDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
 
 /**
@@ -60,45 +57,21 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       return createdDevKey;
     },
     async load() {
-      const named = namedFiles(configFile);
-      const devKeyMissing = !named.namesKey && !existsSync(devKeyFiles(dataDir).keyPath);
-      if (devKeyMissing) await checkWithThrowawayKey(configFile);
-      const devKey = await developmentKey(named, dataDir, true);
-      if (devKey?.created) {
+      if (namedFiles(configFile).namesKey) return loadConfigFile(configFile, { devRefreshSecret });
+      // Made in memory when missing; the loader writes it only once the rest of the config loaded.
+      const write = await pendingDevKeys(dataDir);
+      const files = devKeyFiles(dataDir);
+      const create = () => {
+        if (!write?.()) return;
         createdDevKey = true;
         notices.notify((l) =>
           l.warn(
-            { key: devKey.keyPath, certificate: devKey.certificatePath },
+            { key: files.keyPath, certificate: files.certificatePath },
             'created a development signing key; set token.key and token.certificate for production',
           ),
         );
-      }
-      return loadConfigFile(configFile, { ...(devKey ? { devKey } : {}), devRefreshSecret });
+      };
+      return loadConfigFile(configFile, { devKey: { ...files, create }, devRefreshSecret });
     },
   };
-}
-
-/**
- * Loads `configFile` with a throwaway development key and secret, throwing its errors: an invalid
- * config must not leave a development key in the data folder. Skipped when no temporary folder
- * can be made.
- */
-async function checkWithThrowawayKey(configFile: string): Promise<void> {
-  let dir: string;
-  try {
-    dir = await mkdtemp(join(tmpdir(), 'regauth-check-'));
-  } catch {
-    // No usable temporary folder (a read-only root, TMPDIR pointing nowhere): the config is then
-    // checked only by the real load, as before this check existed; it must not stop a valid start.
-    return;
-  }
-  try {
-    const made = await ensureDevKeys(dir);
-    loadConfigFile(configFile, {
-      devKey: { keyPath: made.keyPath, certificatePath: made.certPath },
-      devRefreshSecret: () => ensureRefreshSecret(join(dir, 'refresh.key')).path,
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }

@@ -1,7 +1,7 @@
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import { writeFile, access } from 'node:fs/promises';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDirectory } from '../core/mkdir.js';
+import { makeDirectorySync } from '../core/mkdir.js';
 import type { SigningAlg } from './types.js';
 import { loadX509 } from './x509.js';
 
@@ -114,32 +114,38 @@ export async function ensureDevKeys(
   opts: EnsureDevKeysOptions = {},
 ): Promise<{ created: boolean; keyPath: string; certPath: string }> {
   const { keyPath, certificatePath: certPath } = devKeyFiles(dir);
-  if (await exists(keyPath)) return { created: false, keyPath, certPath };
+  const write = await pendingDevKeys(dir, opts);
+  return { created: write?.() ?? false, keyPath, certPath };
+}
 
+/**
+ * The development key of `dir`, made in memory when `dir/token.key` does not exist yet: the
+ * returned function writes it (and `dir`), keeping a key another process wrote meanwhile, and
+ * says whether it wrote it. Undefined when the key exists. `regauth serve` writes it only once
+ * the config it is for has loaded without error.
+ */
+export async function pendingDevKeys(
+  dir: string,
+  opts: EnsureDevKeysOptions = {},
+): Promise<(() => boolean) | undefined> {
+  const { keyPath, certificatePath } = devKeyFiles(dir);
+  if (existsSync(keyPath)) return undefined;
   const { keyPem, certPem } = await generateSigningMaterial({
     alg: opts.alg ?? 'ES256',
     commonName: opts.commonName ?? 'regauth token signer',
     validDays: opts.validDays ?? 3650,
     now: opts.now,
   });
-  await makeDirectory(dir);
-  try {
-    // 'wx': if another process created the key meanwhile, keep theirs.
-    await writeFile(keyPath, keyPem, { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { created: false, keyPath, certPath };
-    throw err;
-  }
-  await writeFile(certPath, certPem, { mode: 0o644 });
-  return { created: true, keyPath, certPath };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
+  return () => {
+    makeDirectorySync(dir);
+    try {
+      // 'wx': if another process created the key meanwhile, keep theirs.
+      writeFileSync(keyPath, keyPem, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+    writeFileSync(certificatePath, certPem, { mode: 0o644 });
     return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
+  };
 }
