@@ -79,23 +79,28 @@ export class LoginQueue {
 /**
  * Runs a token request's work within the login queue when it is a login whose password still
  * has to be checked: a password is given and `cached()` says the credential cache holds no
- * success for it. Anonymous requests, refresh grants and cached logins run at once.
+ * success for it. Anonymous requests, refresh grants and cached logins run at once. `run` is told
+ * whether the request holds a place (its per-client bound was met here, before any password).
  */
 export function withLoginQueue<T>(
   queue: LoginQueue | undefined,
   attempt: { readonly password: unknown; readonly ip: string | null; readonly cached: () => boolean },
-  run: () => Promise<T>,
+  run: (admitted: boolean) => Promise<T>,
 ): Promise<T> {
   // Not itself async: a cached login, the most frequent request, is run() without a promise of
   // its own around it.
-  if (!queue || attempt.password === undefined || attempt.cached()) return run();
+  if (!queue || attempt.password === undefined || attempt.cached()) return run(false);
   return queued(queue, attempt.ip, run);
 }
 
-async function queued<T>(queue: LoginQueue, ip: string | null, run: () => Promise<T>): Promise<T> {
+async function queued<T>(
+  queue: LoginQueue,
+  ip: string | null,
+  run: (admitted: boolean) => Promise<T>,
+): Promise<T> {
   const leave = queue.enter(ip);
   try {
-    return await run();
+    return await run(true);
   } finally {
     leave();
   }

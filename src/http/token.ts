@@ -31,11 +31,11 @@ export function issueGuarded(
   return withLoginQueue(
     deps.loginQueue,
     { password: parsed.grant === 'password' ? parsed.credentials.password : undefined, ip, cached },
-    () =>
+    (admitted) =>
       withLockout(
         deps.lockout,
         { ...parsed.credentials, ip, cached },
-        () => issueToken(runtime, parsed, ctx),
+        () => issueToken(runtime, parsed, admitted ? { ...ctx, admitted } : ctx),
         () => deps.metrics?.lockouts.inc(),
       ),
   );

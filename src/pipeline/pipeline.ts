@@ -17,6 +17,14 @@ export interface RequestContext {
   readonly now: number;
   /** Aborted when the request no longer needs an answer: the work still queued for it is dropped. */
   readonly signal?: AbortSignal;
+  /**
+   * The request holds a login-queue place (src/guard/login-queue.ts): its client's bound was met
+   * there, before any password was checked, so authentication is not bounded per client again
+   * (ext_auth's command). Met inside the chain, a bound would refuse a made-up name, which reaches
+   * the command, and not a static user's wrong password, whose run is a decoy: the answers
+   * would tell the names apart, whatever else (anonymous requests) keeps the command busy.
+   */
+  readonly admitted?: boolean;
 }
 
 /** The decision for one requested scope, for the audit log and `regauth check`. */
@@ -88,7 +96,8 @@ export async function issueToken(
 
   // Who the backends' work is for (their per-client bounds) and what cancels it.
   const work: BackendWork = { client: ctx.ip ?? '', ...(ctx.signal ? { signal: ctx.signal } : {}) };
-  const authn = await authenticateRequest(runtime, request, ctx.now, work, session);
+  const authnWork = ctx.admitted ? { ...(ctx.signal ? { signal: ctx.signal } : {}) } : work;
+  const authn = await authenticateRequest(runtime, request, ctx.now, authnWork, session);
   const { decisions, access } = await authorizeRequest(runtime, request, authn, ctx.ip, work);
   const token = await signAccess(runtime, request, authn, access, ctx.now);
   const refreshToken =
@@ -98,9 +107,9 @@ export async function issueToken(
   return tokenResult(runtime, authn, decisions, access, token, ctx.now, refreshToken);
 }
 
-/** Who the backends' work is for (their per-client bounds) and what cancels it. */
+/** Who the backends' work is for (their per-client bounds; none when absent) and what cancels it. */
 export interface BackendWork {
-  readonly client: string;
+  readonly client?: string;
   readonly signal?: AbortSignal;
 }
 
