@@ -26,6 +26,11 @@ interface AccountEntry {
   windowEnd: number;
 }
 
+/** The sketch key of a pair's counts since its success at `success` (Unix milliseconds). */
+function since(k: string, success: number): string {
+  return `${k}\u0000${success}`;
+}
+
 /** The longest a count lives once pushed out (a failure's `forget_after`, a lock's `max_backoff`). */
 function lifetime(policy: LimitPolicy): number {
   return Math.max(policy.forget_after, policy.max_backoff) * 1000;
@@ -72,25 +77,26 @@ class PairTable {
   }
 
   /**
-   * What the sketch holds for a pair not in the tables; nothing while it can hold nothing live,
-   * and nothing when every failure it could hold for the pair came before the pair's last
-   * success (a success forgets the pair; failures other pairs left are later, or not forgotten;
-   * one in the same millisecond as the success is not known to be before it, and counts).
+   * What the sketch holds for a pair not in the tables; nothing while it can hold nothing live.
+   * A count is folded under the pair and the time of the success it followed (a success forgets
+   * the pair), and under the pair alone: read under the pair's last success while that is known,
+   * it holds nothing from before it; read under the pair alone (the success forgotten), it holds
+   * every count the pair folded, before and after, so it may say more, never less.
    */
   #pushedOut(k: string, policy: LimitPolicy, now: number): Entry | undefined {
     const span = lifetime(policy);
     const [, maxLocked, maxLast] = this.#overflow.max(now, span) as [number, number, number];
     if (now >= Math.max(maxLocked, maxLast + policy.forget_after * 1000)) return undefined;
-    const [failures, lockedUntil, lastFailure] = this.#overflow.read(k, now, span) as [
+    const success = this.#lastSuccess(k);
+    const key = success === undefined ? k : since(k, success);
+    const [failures, lockedUntil, lastFailure] = this.#overflow.read(key, now, span) as [
       number,
       number,
       number,
     ];
-    if (failures === 0) return undefined;
-    const success = this.#lastSuccess(k);
-    return success !== undefined && lastFailure < success
-      ? undefined
-      : { failures, lockedUntil, lastFailure };
+    // Only failures other pairs left in its cells, all of them before its success: not its own.
+    if (failures === 0 || (success !== undefined && lastFailure < success)) return undefined;
+    return { failures, lockedUntil, lastFailure };
   }
 
   store(k: string, entry: Entry, policy: LimitPolicy, now: number): void {
@@ -102,7 +108,17 @@ class PairTable {
       this.counting.set(k, entry, { ttl });
     }
     for (const [key, out] of this.#evicted.splice(0)) {
-      this.#overflow.add(key, [out.failures, out.lockedUntil, out.lastFailure], now, lifetime(policy));
+      // As long as the entry would have lived in the table, under the policy of then or of now.
+      const span = Math.max(
+        lifetime(policy),
+        out.lockedUntil - now,
+        out.lastFailure + policy.forget_after * 1000 - now,
+      );
+      const record = [out.failures, out.lockedUntil, out.lastFailure];
+      this.#overflow.add(key, record, now, span);
+      // An entry in the table came after the pair's last success, which deleted the one before.
+      const success = this.#lastSuccess(key);
+      if (success !== undefined) this.#overflow.add(since(key, success), record, now, span);
     }
   }
 
@@ -147,7 +163,8 @@ class AccountTable {
   store(a: string, entry: AccountEntry, policy: LimitPolicy, now: number): void {
     this.#entries.set(a, entry, { ttl: Math.max(1, entry.windowEnd - now) });
     for (const [key, out] of this.#evicted.splice(0)) {
-      this.#overflow.add(key, [out.failures, out.windowEnd], now, lifetime(policy));
+      const span = Math.max(lifetime(policy), out.windowEnd - now);
+      this.#overflow.add(key, [out.failures, out.windowEnd], now, span);
     }
   }
 }

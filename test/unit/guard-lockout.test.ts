@@ -419,6 +419,35 @@ describe('a flood against the memory store’s bound (max_entries)', () => {
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(true);
   });
 
+  test('a failure after a success, pushed out, does not bring back the count from before the success', async () => {
+    const { lockout, clock } = setUp({}, 2);
+    for (let f = 0; f < 2; f++) await lockout.failure('alice', '10.0.0.1');
+    for (let i = 0; i < 10; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    clock.now += 1;
+    await lockout.success('alice', '10.0.0.1');
+    clock.now += 1;
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    for (let i = 10; i < 20; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(true);
+  });
+
+  test('a pair escalated before its success starts over after it, pushed out or not', async () => {
+    const { lockout, clock } = setUp({}, 2);
+    for (let f = 0; f < 5; f++) {
+      await lockout.failure('alice', '10.0.0.1');
+      clock.now += 60_000;
+    }
+    // Locked pairs push it out of the locked table.
+    for (let i = 0; i < 10; i++) for (let f = 0; f < 3; f++) await lockout.failure(`other${i}`, '10.0.0.2');
+    await lockout.success('alice', '10.0.0.1');
+    clock.now += 1;
+    await lockout.failure('alice', '10.0.0.1');
+    for (let i = 10; i < 20; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
+    expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(0);
+  });
+
   test('a bounded store never holds a client back less than an unbounded one would', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MemoryStore } from '../../src/store/memory.js';
+import { MemoryLockoutStore, MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import {
   StoreUnavailableError,
@@ -266,6 +266,29 @@ describe('the redis store when Redis fails', () => {
     } finally {
       await locked.stop();
     }
+  });
+});
+
+describe('the memory store’s overflow', () => {
+  test('a lock set under a longer max_backoff holds, pushed out, after a reload to a shorter one', () => {
+    const store = new MemoryLockoutStore(2);
+    const base = {
+      max_failures: 3,
+      backoff: 2,
+      max_backoff: 30,
+      forget_after: 60,
+      account_max_failures: 1e6,
+      remember_success: 1,
+    };
+    const long = { ...base, backoff: 3600, max_backoff: 3600 };
+    let now = 1_000_000;
+    store.failureNow('k-alice', 'alice', base, now);
+    store.failureNow('k-alice', 'alice', base, now);
+    expect(store.failureNow('k-alice', 'alice', long, now)).toBe(true);
+    for (const o of ['k-o1', 'k-o2']) for (let f = 0; f < 3; f++) store.failureNow(o, o, base, now);
+    expect(store.blockedNow('k-alice', 'alice', base, now)).toBe(3600);
+    now += 121_000;
+    expect(store.blockedNow('k-alice', 'alice', base, now)).toBe(3600 - 121);
   });
 });
 
