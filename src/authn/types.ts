@@ -37,8 +37,9 @@ export type AuthnResult =
       readonly checkedPassword?: boolean;
       /**
        * The account as the backend holds it, set only when the backend knows the account exists
-       * (a static user, a directory entry found): the lockout keeps real accounts' counts apart
-       * from made-up ones'. Backends that cannot tell (app passwords, CI tokens) leave it out.
+       * (a static user, a directory entry found): when it is spelt otherwise than typed, the
+       * lockout counts the failure on it too. Backends that cannot tell (app passwords, CI
+       * tokens) leave it out.
        */
       readonly account?: string;
     }
