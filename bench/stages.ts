@@ -58,7 +58,7 @@ export async function measureStages(options: {
   });
   const runtime = createRuntime(config, { logger, instrument: (a) => instrumentAuthenticator(a, metrics) });
   const lockout = new Lockout({ maxEntries: config.lockout.max_entries, policy: () => config.lockout });
-  const loginQueue = new LoginQueue({ policy: () => config.login_queue });
+  const loginQueue = new LoginQueue({ policy: () => runtime.loginQueue });
   const sums = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
 
   /** One token, the stages timed into `sums`. */
