@@ -85,7 +85,7 @@ export async function measureStages(options: {
     const cached = () => held || (held = runtime.cached(parsed.credentials));
     const result = await withLoginQueue(
       loginQueue,
-      { password: parsed.credentials.password, ip, cached },
+      { ip, queued: () => runtime.queued(parsed, cached) },
       () =>
         withLockout(lockout, { ...parsed.credentials, ip, cached }, async (): Promise<TokenResult> => {
           lap('guard');

@@ -77,19 +77,20 @@ export class LoginQueue {
 }
 
 /**
- * Runs a token request's work within the login queue when it is a login whose password still
- * has to be checked: a password is given and `cached()` says the credential cache holds no
- * success for it. Anonymous requests, refresh grants and cached logins run at once. `run` is told
- * whether the request holds a place (its per-client bound was met here, before any password).
+ * Runs a token request's work within the login queue when `queued()` says it needs a place: a
+ * login whose password still has to be checked (the credential cache holds no success for it),
+ * and with `ext_auth` any request that may run its command (Runtime.queued). Other requests
+ * (cached logins, refresh grants) run at once. `run` is told whether the request holds a place
+ * (its per-client bound was met here, before any password).
  */
 export function withLoginQueue<T>(
   queue: LoginQueue | undefined,
-  attempt: { readonly password: unknown; readonly ip: string | null; readonly cached: () => boolean },
+  attempt: { readonly ip: string | null; readonly queued: () => boolean },
   run: (admitted: boolean) => Promise<T>,
 ): Promise<T> {
   // Not itself async: a cached login, the most frequent request, is run() without a promise of
   // its own around it.
-  if (!queue || attempt.password === undefined || attempt.cached()) return run(false);
+  if (!queue || !attempt.queued()) return run(false);
   return queued(queue, attempt.ip, run);
 }
 

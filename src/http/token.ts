@@ -28,16 +28,14 @@ export function issueGuarded(
   let held = false;
   const cached = () => held || (held = runtime.cached(parsed.credentials));
   const { ip } = ctx;
-  return withLoginQueue(
-    deps.loginQueue,
-    { password: parsed.grant === 'password' ? parsed.credentials.password : undefined, ip, cached },
-    (admitted) =>
-      withLockout(
-        deps.lockout,
-        { ...parsed.credentials, ip, cached },
-        () => issueToken(runtime, parsed, admitted ? { ...ctx, admitted } : ctx),
-        () => deps.metrics?.lockouts.inc(),
-      ),
+  const queued = () => runtime.queued(parsed, cached);
+  return withLoginQueue(deps.loginQueue, { ip, queued }, (admitted) =>
+    withLockout(
+      deps.lockout,
+      { ...parsed.credentials, ip, cached },
+      () => issueToken(runtime, parsed, admitted ? { ...ctx, admitted } : ctx),
+      () => deps.metrics?.lockouts.inc(),
+    ),
   );
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/load.js';
+import type { TokenRequest } from '../request/token-request.js';
 import { bcryptPoolVerifier } from '../authn/bcrypt-pool.js';
 import {
   CachedAuthenticator,
@@ -51,6 +52,14 @@ export interface Runtime {
    * (401), which told the two apart.
    */
   readonly loginQueue: Config['login_queue'];
+  /**
+   * Whether a token request needs a login-queue place: a login whose password no credential
+   * cache holds (`cached`, the request's memoised `cached`); with `ext_auth`, every request that
+   * may run its command: a login no cache at or before `ext_auth` answers, and an anonymous
+   * request no static `""` user answers first. The queue is then the command's one bound per
+   * client (RequestContext.admitted), so one address holds at most `max_per_client` runs.
+   */
+  readonly queued: (request: TokenRequest, cached: () => boolean) => boolean;
   /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */
   readonly oidc: OidcLogin | undefined;
   /**
@@ -115,6 +124,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     refresh,
     extAuthz,
     cancellable: config.ext_auth !== undefined || config.ext_authz !== undefined,
+    queued: queuedBy(config, fronted, caches),
     loginQueue: Object.freeze({
       ...config.login_queue,
       per_client: Math.min(config.login_queue.per_client, config.ext_auth?.maxPerClient ?? Infinity),
@@ -122,6 +132,29 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     oidc,
     catalog,
   });
+}
+
+/** Runtime.queued for this config and chain. */
+function queuedBy(
+  config: Config,
+  chain: readonly Authenticator[],
+  caches: readonly CachedAuthenticator[],
+): Runtime['queued'] {
+  const command = chain.findIndex((a) => a.name === 'ext_auth');
+  if (command < 0) {
+    return (request, cached) =>
+      request.grant === 'password' && request.credentials.password !== undefined && !cached();
+  }
+  // Caches asked before the command runs: theirs, and those of the backends before it.
+  const before = caches.filter((c) => chain.indexOf(c) <= command);
+  // An anonymous request is answered by a static "" user before the command, if there is one.
+  const anonymousRuns = !config.users?.has('') && !config.users_file?.users.has('');
+  return (request) => {
+    if (request.grant !== 'password') return false;
+    const { credentials } = request;
+    if (credentials.password === undefined) return anonymousRuns;
+    return !before.some((c) => c.holds(credentials));
+  };
 }
 
 /**

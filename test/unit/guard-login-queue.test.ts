@@ -8,6 +8,7 @@ import { LoginQueue, type LoginQueuePolicy } from '../../src/guard/login-queue.j
 import { createMetrics } from '../../src/pipeline/metrics.js';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
 import { loadConfigText } from '../../src/config/load.js';
+import { parseTokenRequest } from '../../src/request/token-request.js';
 import { basic, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { join } from 'node:path';
 import { startTestServer } from '../helpers/server.js';
@@ -179,6 +180,27 @@ describe('login_queue config', () => {
       }
     },
   );
+
+  test.each([
+    ['', { anonymous: false, login: true }],
+    ['ext_auth: {command: /bin/true}', { anonymous: true, login: true }],
+    ['ext_auth: {command: /bin/true}\nusers: {"": {}}', { anonymous: false, login: true }],
+  ])('with %j, needs a place: %j (with ext_auth, whatever may run its command)', async (extra, want) => {
+    const tmp = tempDir();
+    try {
+      const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+      const yaml = `token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}\nacl: []\n${extra}\n`;
+      const runtime = createRuntime(loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') }));
+      const queued = (authorization?: string) =>
+        runtime.queued(
+          parseTokenRequest({ method: 'GET', query: 'service=x', authorization, body: '' }),
+          () => false,
+        );
+      expect({ anonymous: queued(), login: queued(basic('nobody', 'x')) }).toEqual(want);
+    } finally {
+      tmp.cleanup();
+    }
+  });
 
   test.each([
     [{ max_pending: 0 }, 'must be at least 1'],
