@@ -84,6 +84,8 @@ class PairTable {
    * every count the pair folded, before and after, so it may say more, never less.
    */
   #pushedOut(k: string, policy: LimitPolicy, now: number): Entry | undefined {
+    // The usual case, asked on every cached login: nothing ever overflowed.
+    if (this.#overflow.empty) return undefined;
     const span = lifetime(policy);
     const [, maxLocked, maxLast] = this.#overflow.max(now, span) as [number, number, number];
     if (now >= Math.max(maxLocked, maxLast + policy.forget_after * 1000)) return undefined;
@@ -154,6 +156,7 @@ class AccountTable {
   live(a: string, policy: LimitPolicy, now: number): AccountEntry | undefined {
     const entry = this.#entries.get(a);
     if (entry) return now < entry.windowEnd ? entry : undefined;
+    if (this.#overflow.empty) return undefined;
     const span = lifetime(policy);
     if (now >= (this.#overflow.max(now, span)[1] ?? 0)) return undefined;
     const [failures, windowEnd] = this.#overflow.read(a, now, span) as [number, number];

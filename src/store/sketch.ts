@@ -39,6 +39,11 @@ export class OverflowSketch {
     this.#width = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, 2 ** Math.ceil(Math.log2(2 * capacity))));
   }
 
+  /** Whether nothing was folded, or everything folded was dropped (a reading is all zeros). */
+  get empty(): boolean {
+    return this.#current === undefined && this.#previous === undefined;
+  }
+
   /**
    * Per field, the largest value folded into the generations still kept (zeros when none): a
    * bound on every reading. `now` and `lifetime` as for `add`.
