@@ -25,15 +25,12 @@ export class ExtAuthenticator implements Authenticator {
     this.#command = backendCommand(this.name, config, runner, logger);
   }
 
-  async authenticate({ account, password, client, signal }: Credentials): Promise<AuthnResult> {
+  async authenticate(credentials: Credentials): Promise<AuthnResult> {
+    const { account, password } = credentials;
     // The command splits stdin at the first space; an account with whitespace would be misread.
     if (/\s/.test(account)) return { outcome: 'no_match' };
     const secret = password?.reveal() ?? '';
-    const result = await this.#command.run(`${account} ${secret}`, {
-      redact: secret,
-      ...(client !== undefined ? { client } : {}),
-      ...(signal ? { signal } : {}),
-    });
+    const result = await this.#run(`${account} ${secret}`, secret, credentials);
     switch (result.code) {
       case 0:
         return { outcome: 'authenticated', labels: parseLabels(result.stdout, this.name) };
@@ -53,17 +50,31 @@ export class ExtAuthenticator implements Authenticator {
    * (which reaches the command) would take the command's time and a static user's wrong password
    * (which never does) would not. Never throws.
    */
-  async decoy({ password, client, signal }: Credentials): Promise<void> {
+  async decoy(credentials: Credentials): Promise<void> {
+    const { password } = credentials;
     // An empty password reaches the command for a made-up name too; only no password does not.
     if (password === undefined) return;
     const secret = password.reveal();
-    await this.#command
-      .run(`regauth-decoy-${randomUUID()} ${secret}`, {
+    await this.#run(`regauth-decoy-${randomUUID()} ${secret}`, secret, credentials).catch(() => undefined);
+  }
+
+  /**
+   * Runs the command for a request. One that holds no login-queue place but may take one
+   * (`enterQueue`: a credential cache answered it when asked, and no longer does) takes it first,
+   * and the queue is then its bound per client; otherwise the command's own per-client bound
+   * applies (`client`), or none (a request admitted by the queue has no `client`).
+   */
+  async #run(stdin: string, secret: string, { client, signal, enterQueue }: Credentials) {
+    const leave = enterQueue?.();
+    try {
+      return await this.#command.run(stdin, {
         redact: secret,
-        ...(client !== undefined ? { client } : {}),
+        ...(client !== undefined && !leave ? { client } : {}),
         ...(signal ? { signal } : {}),
-      })
-      .catch(() => undefined);
+      });
+    } finally {
+      leave?.();
+    }
   }
 
   /** Kills the commands still running (shutdown, or a reload's grace period over). */

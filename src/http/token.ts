@@ -29,11 +29,15 @@ export function issueGuarded(
   const cached = () => held || (held = runtime.cached(parsed.credentials));
   const { ip } = ctx;
   const queued = () => runtime.queued(parsed, cached);
+  // With ext_auth, a request let through without a place (a cache answered it when asked) takes
+  // one should the chain run the command after all: the queue is the command's one bound per client.
+  const queue = deps.loginQueue;
+  const unqueued = queue && runtime.config.ext_auth ? { ...ctx, enterQueue: () => queue.enter(ip) } : ctx;
   return withLoginQueue(deps.loginQueue, { ip, queued }, (admitted) =>
     withLockout(
       deps.lockout,
       { ...parsed.credentials, ip, cached },
-      () => issueToken(runtime, parsed, admitted ? { ...ctx, admitted } : ctx),
+      () => issueToken(runtime, parsed, admitted ? { ...ctx, admitted } : unqueued),
       () => deps.metrics?.lockouts.inc(),
     ),
   );

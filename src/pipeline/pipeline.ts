@@ -25,6 +25,8 @@ export interface RequestContext {
    * would tell the names apart, whatever else (anonymous requests) keeps the command busy.
    */
   readonly admitted?: boolean;
+  /** For a request without a place: takes one (see Credentials.enterQueue). */
+  readonly enterQueue?: () => () => void;
 }
 
 /** The decision for one requested scope, for the audit log and `regauth check`. */
@@ -96,7 +98,11 @@ export async function issueToken(
 
   // Who the backends' work is for (their per-client bounds) and what cancels it.
   const work: BackendWork = { client: ctx.ip ?? '', ...(ctx.signal ? { signal: ctx.signal } : {}) };
-  const authnWork = ctx.admitted ? { ...(ctx.signal ? { signal: ctx.signal } : {}) } : work;
+  const authnWork = ctx.admitted
+    ? { ...(ctx.signal ? { signal: ctx.signal } : {}) }
+    : ctx.enterQueue
+      ? { ...work, enterQueue: ctx.enterQueue }
+      : work;
   const authn = await authenticateRequest(runtime, request, ctx.now, authnWork, session);
   const { decisions, access } = await authorizeRequest(runtime, request, authn, ctx.ip, work);
   const token = await signAccess(runtime, request, authn, access, ctx.now);
@@ -110,6 +116,7 @@ export async function issueToken(
 /** Who the backends' work is for (their per-client bounds; none when absent) and what cancels it. */
 export interface BackendWork {
   readonly client?: string;
+  readonly enterQueue?: () => () => void;
   readonly signal?: AbortSignal;
 }
 
