@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Authenticator } from '../authn/types.js';
+import { ServerBusyError, TooManyRequestsError } from '../core/errors.js';
 
 /**
  * The Prometheus metrics of one process, on their own registry (never prom-client's global
@@ -148,8 +149,12 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
       if (result.outcome === 'authenticated') observe('authenticated', (performance.now() - started) / 1000);
       return result;
     } catch (err) {
-      observe('error', (performance.now() - started) / 1000);
-      metrics.authnErrors.inc({ backend });
+      // A request turned away (the login queue's or a command's bound) is not the backend
+      // failing to answer: counting it would let one client raise the backend's error alert.
+      if (!(err instanceof TooManyRequestsError || err instanceof ServerBusyError)) {
+        observe('error', (performance.now() - started) / 1000);
+        metrics.authnErrors.inc({ backend });
+      }
       throw err;
     }
   };

@@ -5,6 +5,8 @@ import type { CommandResult, CommandRunner } from '../../src/ext/command.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
+import { TooManyRequestsError } from '../../src/core/errors.js';
+import { createMetrics, instrumentAuthenticator } from '../../src/pipeline/metrics.js';
 import { issueGuarded } from '../../src/http/token.js';
 import { createRuntime } from '../../src/pipeline/runtime.js';
 import { parseTokenRequest } from '../../src/request/token-request.js';
@@ -40,8 +42,10 @@ acl: [{match: {}, actions: [pull]}]
       const ok = req.stdin === 'ci-bot good';
       return Promise.resolve({ code: ok ? 0 : 2, signal: null, stdout: '', stderr: '' });
     };
+    const metrics = createMetrics();
     const runtime = createRuntime(loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') }), {
       runCommand,
+      instrument: (a) => instrumentAuthenticator(a, metrics),
     });
     const loginQueue = new LoginQueue({ policy: () => runtime.loginQueue });
     // A shared store (Redis) answers after a round trip: 5 ms pass while the lockout asks.
@@ -79,9 +83,15 @@ acl: [{match: {}, actions: [pull]}]
     await new Promise((r) => setImmediate(r));
     const runs = held.map((h) => ({ client: h.req.client }));
     for (const h of held.splice(0)) h.done({ code: 2, signal: null, stdout: '', stderr: '' });
-    await Promise.all([madeUp, cachedLogin]);
-    // At most ext_auth.max_per_client (1) runs for the address.
+    const [, refused] = await Promise.all([madeUp, cachedLogin]);
+    // At most ext_auth.max_per_client (1) runs for the address: the second login is turned away.
     expect(runs).toEqual([{ client: undefined }]);
+    expect(refused).toBeInstanceOf(TooManyRequestsError);
+    expect(loginQueue.pending).toBe(0);
+    // A request turned away is not ext_auth failing to answer.
+    expect(await metrics.registry.metrics()).not.toMatch(
+      /regauth_authenticator_errors_total\{backend="ext_auth"\} [1-9]/,
+    );
   } finally {
     tmp.cleanup();
   }
