@@ -33,10 +33,11 @@ function isFresh(): boolean {
  * Makes sure dist/ is built from the current src/ for tests that run the built CLI. Builds only
  * when it is stale (under `npm test` it never is: the script builds first), and one test file at
  * a time: tsc rewriting dist/ while another file starts `node dist/cli/main.js` made that start
- * fail now and then.
+ * fail now and then. Freshness is judged under the lock too: while another file's build is
+ * writing dist/, the files written so far look fresh, and a file reading dist/index.js before
+ * tsc wrote it failed with ENOENT (a copy of the repository with no dist/, running test/unit).
  */
 export function ensureBuilt(): void {
-  if (isFresh()) return;
   const lock = join(
     tmpdir(),
     `regauth-build-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}.lock`,
@@ -47,6 +48,11 @@ export function ensureBuilt(): void {
       mkdirSync(lock);
       break;
     } catch {
+      // A lock left by a test run that was killed mid-build (a build takes under a minute).
+      if (Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 300_000) {
+        rmdirSync(lock);
+        continue;
+      }
       // Another test file is building: wait for it, then see whether that build is enough.
       if (Date.now() > deadline)
         throw new Error(`a build lock ${lock} has been held for 3 minutes; remove it`);
