@@ -30,7 +30,7 @@ export class ExtAuthenticator implements Authenticator {
     // The command splits stdin at the first space; an account with whitespace would be misread.
     if (/\s/.test(account)) return { outcome: 'no_match' };
     const secret = password?.reveal() ?? '';
-    const result = await this.#run(`${account} ${secret}`, secret, credentials);
+    const result = await this.#run(`${account} ${secret}`, secret, credentials, false);
     switch (result.code) {
       case 0:
         return { outcome: 'authenticated', labels: parseLabels(result.stdout, this.name) };
@@ -55,7 +55,9 @@ export class ExtAuthenticator implements Authenticator {
     // An empty password reaches the command for a made-up name too; only no password does not.
     if (password === undefined) return;
     const secret = password.reveal();
-    await this.#run(`regauth-decoy-${randomUUID()} ${secret}`, secret, credentials).catch(() => undefined);
+    await this.#run(`regauth-decoy-${randomUUID()} ${secret}`, secret, credentials, true).catch(
+      () => undefined,
+    );
   }
 
   /**
@@ -64,8 +66,9 @@ export class ExtAuthenticator implements Authenticator {
    * and the queue is then its bound per client; otherwise the command's own per-client bound
    * applies (`client`), or none (a request admitted by the queue has no `client`).
    */
-  async #run(stdin: string, secret: string, { client, signal, enterQueue }: Credentials) {
-    const leave = enterQueue?.();
+  async #run(stdin: string, secret: string, { client, signal, enterQueue }: Credentials, decoy: boolean) {
+    // A decoy turned away is skipped, not a request refused: the queue does not count it.
+    const leave = enterQueue?.(decoy);
     try {
       return await this.#command.run(stdin, {
         redact: secret,

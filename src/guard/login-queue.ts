@@ -43,21 +43,23 @@ export class LoginQueue {
   /**
    * Takes a place for one uncached login from `ip`, or throws: TooManyRequestsError when this
    * client has `per_client` in flight, ServerBusyError when the process has `max_pending`.
-   * Returns the function that gives the place back (calling it again does nothing).
+   * Returns the function that gives the place back (calling it again does nothing). `quiet`: a
+   * refusal is not counted (work the request can do without, such as a decoy, was turned away,
+   * not the request).
    */
-  enter(ip: string | null): () => void {
+  enter(ip: string | null, quiet = false): () => void {
     const policy = this.#policy();
     const client = ip ?? '';
     const mine = this.#perClient.get(client) ?? 0;
     if (mine >= policy.per_client) {
-      this.#onReject?.('per_client');
+      if (!quiet) this.#onReject?.('per_client');
       throw new TooManyRequestsError(
         policy.retry_after,
         'too many logins in progress from this address, retry later',
       );
     }
     if (this.#pending >= policy.max_pending) {
-      this.#onReject?.('full');
+      if (!quiet) this.#onReject?.('full');
       throw new ServerBusyError(policy.retry_after);
     }
     this.#perClient.set(client, mine + 1);

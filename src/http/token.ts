@@ -32,7 +32,10 @@ export function issueGuarded(
   // With ext_auth, a request let through without a place (a cache answered it when asked) takes
   // one should the chain run the command after all: the queue is the command's one bound per client.
   const queue = deps.loginQueue;
-  const unqueued = queue && runtime.config.ext_auth ? { ...ctx, enterQueue: () => queue.enter(ip) } : ctx;
+  const unqueued =
+    queue && runtime.config.ext_auth
+      ? { ...ctx, enterQueue: (quiet?: boolean) => queue.enter(ip, quiet) }
+      : ctx;
   return withLoginQueue(deps.loginQueue, { ip, queued }, (admitted) =>
     withLockout(
       deps.lockout,

@@ -26,7 +26,7 @@ export interface RequestContext {
    */
   readonly admitted?: boolean;
   /** For a request without a place: takes one (see Credentials.enterQueue). */
-  readonly enterQueue?: () => () => void;
+  readonly enterQueue?: (quiet?: boolean) => () => void;
 }
 
 /** The decision for one requested scope, for the audit log and `regauth check`. */
@@ -116,7 +116,7 @@ export async function issueToken(
 /** Who the backends' work is for (their per-client bounds; none when absent) and what cancels it. */
 export interface BackendWork {
   readonly client?: string;
-  readonly enterQueue?: () => () => void;
+  readonly enterQueue?: (quiet?: boolean) => () => void;
   readonly signal?: AbortSignal;
 }
 

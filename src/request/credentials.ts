@@ -16,7 +16,7 @@ export interface Credentials {
    * cache answered it when asked (src/pipeline/runtime.ts queued): a backend whose work the
    * queue bounds (ext_auth's command) takes one before that work, should the chain reach it.
    */
-  readonly enterQueue?: () => () => void;
+  readonly enterQueue?: (quiet?: boolean) => () => void;
   /** Aborted when the request no longer needs an answer (answered, or the client went away). */
   readonly signal?: AbortSignal;
 }

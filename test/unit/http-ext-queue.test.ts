@@ -5,7 +5,7 @@ import type { CommandResult, CommandRunner } from '../../src/ext/command.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
-import { TooManyRequestsError } from '../../src/core/errors.js';
+import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
 import { createMetrics, instrumentAuthenticator } from '../../src/pipeline/metrics.js';
 import { issueGuarded } from '../../src/http/token.js';
 import { createRuntime } from '../../src/pipeline/runtime.js';
@@ -125,7 +125,11 @@ acl: [{match: {}, actions: [pull]}]
       }),
       { runCommand },
     );
-    const loginQueue = new LoginQueue({ policy: () => after.loginQueue });
+    const rejected: string[] = [];
+    const loginQueue = new LoginQueue({
+      policy: () => after.loginQueue,
+      onReject: (reason) => rejected.push(reason),
+    });
     const issue = (runtime: typeof before) =>
       issueGuarded(
         { loginQueue },
@@ -144,6 +148,15 @@ acl: [{match: {}, actions: [pull]}]
     expect(result).toBeInstanceOf(Error); // users: denied dev's old password
     // The decoy ran; a run without a queue place must not carry the client (or must take a place).
     expect(runs.map((r) => r.client)).toEqual([undefined]);
+    // With the address's one place taken, the decoy is skipped: the login is still a 401, and
+    // the queue counts no refusal for it (it turned no request away).
+    runs.length = 0;
+    const leave = loginQueue.enter('10.9.1.1');
+    const again = await issue(after);
+    leave();
+    expect(again).toBeInstanceOf(UnauthorizedError);
+    expect(runs).toEqual([]);
+    expect(rejected).toEqual([]);
   } finally {
     tmp.cleanup();
   }
