@@ -61,10 +61,9 @@ export class ExtAuthenticator implements Authenticator {
   }
 
   /**
-   * Runs the command for a request. One that holds no login-queue place but may take one
-   * (`enterQueue`: a credential cache answered it when asked, and no longer does) takes it first,
-   * and the queue is then its bound per client; otherwise the command's own per-client bound
-   * applies (`client`), or none (a request admitted by the queue has no `client`).
+   * Runs the command for a request. Where the login queue bounds the command per client
+   * (`enterQueue`), the run holds the request's place (taking one if it has none yet) and the
+   * command's own per-client bound is not asked; otherwise that bound applies (`client`).
    */
   async #run(stdin: string, secret: string, { client, signal, enterQueue }: Credentials, decoy: boolean) {
     // A decoy turned away is skipped, not a request refused: the queue does not count it.
@@ -72,7 +71,7 @@ export class ExtAuthenticator implements Authenticator {
     try {
       return await this.#command.run(stdin, {
         redact: secret,
-        ...(client !== undefined && !leave ? { client } : {}),
+        ...(client !== undefined && enterQueue === undefined ? { client } : {}),
         ...(signal ? { signal } : {}),
       });
     } finally {

@@ -29,22 +29,27 @@ export function issueGuarded(
   const cached = () => held || (held = runtime.cached(parsed.credentials));
   const { ip } = ctx;
   const queued = () => runtime.queued(parsed, cached);
-  // With ext_auth, a request let through without a place (a cache answered it when asked) takes
-  // one should the chain run the command after all: the queue is the command's one bound per client.
+  // With ext_auth the queue is the command's one bound per client: a request admitted with a
+  // place runs it in that place; one let through without (a cache answered it when asked) takes
+  // a place should the chain run the command after all.
   const queue = deps.loginQueue;
-  const unqueued =
+  const placed = (admitted: boolean): RequestContext =>
     queue && runtime.config.ext_auth
-      ? { ...ctx, enterQueue: (quiet?: boolean) => queue.enter(ip, quiet) }
+      ? { ...ctx, enterQueue: admitted ? IN_PLACE : (quiet?: boolean) => queue.enter(ip, quiet) }
       : ctx;
-  return withLoginQueue(deps.loginQueue, { ip, queued }, (admitted) =>
+  return withLoginQueue(queue, { ip, queued }, (admitted) =>
     withLockout(
       deps.lockout,
       { ...parsed.credentials, ip, cached },
-      () => issueToken(runtime, parsed, admitted ? { ...ctx, admitted } : unqueued),
+      () => issueToken(runtime, parsed, placed(admitted)),
       () => deps.metrics?.lockouts.inc(),
     ),
   );
 }
+
+/** RequestContext.enterQueue of a request that holds its place already: nothing to take or give back. */
+const IN_PLACE = (): (() => void) => NOTHING;
+const NOTHING = (): void => undefined;
 
 /**
  * The reason a request's signal gives when its response has closed. Made once: abort() without a

@@ -18,14 +18,14 @@ export interface RequestContext {
   /** Aborted when the request no longer needs an answer: the work still queued for it is dropped. */
   readonly signal?: AbortSignal;
   /**
-   * The request holds a login-queue place (src/guard/login-queue.ts): its client's bound was met
-   * there, before any password was checked, so authentication is not bounded per client again
-   * (ext_auth's command). Met inside the chain, a bound would refuse a made-up name, which reaches
-   * the command, and not a static user's wrong password, whose run is a decoy: the answers
-   * would tell the names apart, whatever else (anonymous requests) keeps the command busy.
+   * How authentication holds its login-queue place (src/guard/login-queue.ts) for work the queue
+   * bounds per client (ext_auth's command; see Credentials.enterQueue): nothing to take when the
+   * request was admitted with a place, before any password was checked; else it takes one then.
+   * Absent without a queue bounding such work: backends bound it per client themselves. Met
+   * inside the chain, a bound of their own would refuse a made-up name, which reaches the
+   * command, and not a static user's wrong password, whose run is a decoy: the answers would
+   * tell the names apart, whatever else (anonymous requests) keeps the command busy.
    */
-  readonly admitted?: boolean;
-  /** For a request without a place: takes one (see Credentials.enterQueue). */
   readonly enterQueue?: (quiet?: boolean) => () => void;
 }
 
@@ -98,11 +98,7 @@ export async function issueToken(
 
   // Who the backends' work is for (their per-client bounds) and what cancels it.
   const work: BackendWork = { client: ctx.ip ?? '', ...(ctx.signal ? { signal: ctx.signal } : {}) };
-  const authnWork = ctx.admitted
-    ? { ...(ctx.signal ? { signal: ctx.signal } : {}) }
-    : ctx.enterQueue
-      ? { ...work, enterQueue: ctx.enterQueue }
-      : work;
+  const authnWork = ctx.enterQueue ? { ...work, enterQueue: ctx.enterQueue } : work;
   const authn = await authenticateRequest(runtime, request, ctx.now, authnWork, session);
   const { decisions, access } = await authorizeRequest(runtime, request, authn, ctx.ip, work);
   const token = await signAccess(runtime, request, authn, access, ctx.now);
@@ -113,9 +109,9 @@ export async function issueToken(
   return tokenResult(runtime, authn, decisions, access, token, ctx.now, refreshToken);
 }
 
-/** Who the backends' work is for (their per-client bounds; none when absent) and what cancels it. */
+/** Who the backends' work is for (their per-client bounds) and what cancels it. */
 export interface BackendWork {
-  readonly client?: string;
+  readonly client: string;
   readonly enterQueue?: (quiet?: boolean) => () => void;
   readonly signal?: AbortSignal;
 }

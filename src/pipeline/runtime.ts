@@ -57,7 +57,7 @@ export interface Runtime {
    * cache holds (`cached`, the request's memoised `cached`); with `ext_auth`, every request that
    * may run its command: a login no cache at or before `ext_auth` answers, and an anonymous
    * request no static `""` user answers first. The queue is then the command's one bound per
-   * client (RequestContext.admitted), so one address holds at most `max_per_client` runs.
+   * client (RequestContext.enterQueue), so one address holds at most `max_per_client` runs.
    */
   readonly queued: (request: TokenRequest, cached: () => boolean) => boolean;
   /** The browser login (`/oidc/login`, `/oidc/callback`) when `oidc_auth` is set. */

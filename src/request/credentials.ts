@@ -11,10 +11,11 @@ export interface Credentials {
    */
   readonly client?: string;
   /**
-   * Takes a login-queue place for the request, or throws the queue's refusal (429/503); the
-   * returned function gives it back. Set when the request holds no place because a credential
-   * cache answered it when asked (src/pipeline/runtime.ts queued): a backend whose work the
-   * queue bounds (ext_auth's command) takes one before that work, should the chain reach it.
+   * Set where the login queue bounds a backend's work per client (ext_auth's command): called
+   * before that work, it holds the request's place, taking one when the request has none yet (a
+   * credential cache answered it when asked, src/pipeline/runtime.ts queued), or throws the
+   * queue's refusal (429/503); `quiet` counts no refusal. The returned function gives back what
+   * it took. The backend then asks no per-client bound of its own.
    */
   readonly enterQueue?: (quiet?: boolean) => () => void;
   /** Aborted when the request no longer needs an answer (answered, or the client went away). */
