@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { measureEnumeration, type EnumerationProbe } from '../helpers/enumeration.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
+import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startSlapd, type Slapd } from './harness/slapd.js';
 import { startRegauth, type RegauthStack } from './harness/stack.js';
 
@@ -76,33 +76,45 @@ async function expectAlike(stack: RegauthStack, probe: EnumerationProbe): Promis
   expect(await moved(url, probe.unknown)).toEqual(await moved(url, probe.known));
 }
 
-describe('static users: users at cost 8, users_file at cost 5', () => {
-  let stack: RegauthStack;
+/**
+ * A regauth of its own for the tests of one describe block, started before them and stopped
+ * after them: `files` (name → text) are written into its folder first, and `config(dir)` is
+ * its config, given that folder.
+ */
+function regauthFor(
+  name: string,
+  config: (dir: string) => string,
+  files: Record<string, string> = {},
+): () => RegauthStack {
+  let stack: RegauthStack | undefined;
   beforeAll(async () => {
-    const tmp = tempDir('regauth-enum-static-');
-    writeFileSync(
-      join(tmp.dir, 'htpasswd'),
-      `bob:${bcrypt.hashSync(randomPassword(), 5).replace(/^\$2b\$/, '$2y$')}\n`,
-    );
-    stack = await startRegauth({
-      name: 'enum-static',
-      tmp,
-      config: `users:
-  alice: {password: "${bcrypt.hashSync(randomPassword(), TOP_COST)}"}
-users_file: htpasswd
-lockout: {enabled: false}
-acl: [{match: {}, actions: [pull]}]
-`,
-      serviceOptions: { watch: false },
-    });
+    const tmp = tempDir(`regauth-${name}-`);
+    for (const [file, text] of Object.entries(files)) {
+      writeFileSync(join(tmp.dir, file), text, { mode: 0o600 });
+    }
+    stack = await startRegauth({ name, tmp, config: config(tmp.dir), serviceOptions: { watch: false } });
   });
   afterAll(async () => {
     await stack?.stop();
     stack?.tmp.cleanup();
   });
+  return () => stack!;
+}
+
+describe('static users: users at cost 8, users_file at cost 5', () => {
+  const stack = regauthFor(
+    'enum-static',
+    () => `users:
+  alice: {password: "${bcrypt.hashSync(randomPassword(), TOP_COST)}"}
+users_file: htpasswd
+lockout: {enabled: false}
+acl: [{match: {}, actions: [pull]}]
+`,
+    { htpasswd: `bob:${bcrypt.hashSync(randomPassword(), 5).replace(/^\$2b\$/, '$2y$')}\n` },
+  );
 
   test('users: a wrong password for alice costs what a made-up name costs', async () => {
-    await expectAlike(stack, {
+    await expectAlike(stack(), {
       name: 'users',
       known: 'alice:wrong-password',
       unknown: 'nobody:wrong-password',
@@ -110,7 +122,7 @@ acl: [{match: {}, actions: [pull]}]
   });
 
   test('users_file: bob (cost 5) costs what a made-up name costs (cost 8)', async () => {
-    await expectAlike(stack, {
+    await expectAlike(stack(), {
       name: 'users_file',
       known: 'bob:wrong-password',
       unknown: 'nobody:wrong-password',
@@ -119,7 +131,6 @@ acl: [{match: {}, actions: [pull]}]
 });
 
 describe('oidc_auth app passwords and jwt_auth tokens, beside a static admin', () => {
-  let stack: RegauthStack;
   const trusted = 'http://127.0.0.1:9/ci';
   // An unsigned token (alg none) from a trusted issuer: refused before any key is fetched.
   const unsigned = [
@@ -129,13 +140,9 @@ describe('oidc_auth app passwords and jwt_auth tokens, beside a static admin', (
     ),
     '',
   ].join('.');
-  beforeAll(async () => {
-    const tmp = tempDir('regauth-enum-tokens-');
-    writeFileSync(join(tmp.dir, 'oidc-secret'), randomBytes(48).toString('base64'), { mode: 0o600 });
-    stack = await startRegauth({
-      name: 'enum-tokens',
-      tmp,
-      config: `users:
+  const stack = regauthFor(
+    'enum-tokens',
+    () => `users:
   admin: {password: "${bcrypt.hashSync(randomPassword(), TOP_COST)}"}
 oidc_auth:
   issuer: https://idp.example
@@ -151,20 +158,19 @@ jwt_auth:
 lockout: {enabled: false}
 acl: [{match: {}, actions: [pull]}]
 `,
-      serviceOptions: { watch: false },
-    });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    stack?.tmp.cleanup();
-  });
+    { 'oidc-secret': randomBytes(48).toString('base64') },
+  );
 
   test('oidc_auth: admin:rga_x costs what nobody:rga_x costs', async () => {
-    await expectAlike(stack, { name: 'oidc_auth', known: 'admin:rga_x', unknown: 'nobody:rga_x' });
+    await expectAlike(stack(), { name: 'oidc_auth', known: 'admin:rga_x', unknown: 'nobody:rga_x' });
   });
 
   test('jwt_auth: an unsigned token from a trusted issuer costs the same for admin and nobody', async () => {
-    await expectAlike(stack, { name: 'jwt_auth', known: `admin:${unsigned}`, unknown: `nobody:${unsigned}` });
+    await expectAlike(stack(), {
+      name: 'jwt_auth',
+      known: `admin:${unsigned}`,
+      unknown: `nobody:${unsigned}`,
+    });
   });
 });
 
@@ -237,30 +243,20 @@ acl: [{match: {}, actions: [pull]}]
 });
 
 describe('the lockout’s memory under a flood past lockout.max_entries', () => {
-  let stack: RegauthStack;
-  beforeAll(async () => {
-    const tmp = tempDir('regauth-enum-flood-');
-    stack = await startRegauth({
-      name: 'enum-flood',
-      tmp,
-      config: `users:
+  const stack = regauthFor(
+    'enum-flood',
+    () => `users:
   alice: {password: "${bcrypt.hashSync(randomPassword(), 4)}"}
 lockout: {max_failures: 3, backoff: 60, max_backoff: 120, max_entries: 20}
 acl: [{match: {}, actions: [pull]}]
 `,
-      serviceOptions: { watch: false },
-    });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    stack?.tmp.cleanup();
-  });
+  );
 
   test('tells no real account from a made-up name: both counts outlive 300 failures for other names', async () => {
     const guess = async (user: string) =>
       (
-        await fetch(`${stack.regauth.url}/auth?service=registry.test`, {
-          headers: { authorization: `Basic ${Buffer.from(`${user}:wrong-password`).toString('base64')}` },
+        await fetch(`${stack().regauth.url}/auth?service=registry.test`, {
+          headers: { authorization: basic(user, 'wrong-password') },
         })
       ).status;
     for (let i = 0; i < 2; i++) expect([await guess('alice'), await guess('nobody')]).toEqual([401, 401]);
@@ -272,35 +268,24 @@ acl: [{match: {}, actions: [pull]}]
 });
 
 describe('ext_auth’s per-client bound, beside a static admin', () => {
-  let stack: RegauthStack;
   const admin = randomPassword();
-  beforeAll(async () => {
-    const tmp = tempDir('regauth-enum-ext-bound-');
-    const users = join(tmp.dir, 'users.txt');
-    writeFileSync(users, `carol ${randomPassword()} devs\n`);
-    const slow = join(import.meta.dirname, '../fixtures/ext/auth-slow.sh');
-    stack = await startRegauth({
-      name: 'enum-ext-bound',
-      tmp,
-      config: `users:
+  const slow = join(import.meta.dirname, '../fixtures/ext/auth-slow.sh');
+  const stack = regauthFor(
+    'enum-ext-bound',
+    (dir) => `users:
   admin: {password: "${bcrypt.hashSync(admin, 4)}"}
-ext_auth: {command: ${slow}, args: [${users}, "1"], timeout: 5, max_concurrency: 8, max_per_client: 2}
+ext_auth: {command: ${slow}, args: [${join(dir, 'users.txt')}, "1"], timeout: 5, max_concurrency: 8, max_per_client: 2}
 credential_cache: {ttl: 0}
 lockout: {enabled: false}
 acl: [{match: {}, actions: [pull]}]
 `,
-      serviceOptions: { watch: false },
-    });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-    stack?.tmp.cleanup();
-  });
+    { 'users.txt': `carol ${randomPassword()} devs\n` },
+  );
 
   test('while a client has max_per_client logins in the command, a wrong password for admin and a made-up name get the same answer', async () => {
     const login = async (user: string, password: string) => {
-      const res = await fetch(`${stack.regauth.url}/auth?service=registry.test`, {
-        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+      const res = await fetch(`${stack().regauth.url}/auth?service=registry.test`, {
+        headers: { authorization: basic(user, password) },
       });
       return { status: res.status, body: await res.text() };
     };
