@@ -316,6 +316,21 @@ describe('withLockout', () => {
 });
 
 describe('a flood against the memory store’s bound (max_entries)', () => {
+  /** Ten new pairs fail from 10.0.0.2 (`failures` times each; 3 locks them): out of a table of 2 goes every other pair. */
+  let others = 0;
+  const pushOut = async (lockout: Lockout, failures = 1) => {
+    for (let i = 0; i < 10; i++, others++) {
+      for (let f = 0; f < failures; f++) await lockout.failure(`other${others}`, '10.0.0.2');
+    }
+  };
+  /** alice fails twice from 10.0.0.1, is pushed out, then logs in there (a millisecond apart). */
+  const failedPushedOutLoggedIn = async (lockout: Lockout, clock: { now: number }) => {
+    for (let f = 0; f < 2; f++) await lockout.failure('alice', '10.0.0.1');
+    await pushOut(lockout);
+    clock.now += 1;
+    await lockout.success('alice', '10.0.0.1');
+    clock.now += 1;
+  };
   const wrongPassword = (account: string) => () =>
     Promise.reject(
       new UnauthorizedError(undefined, { authenticator: 'users', reason: 'wrong password', account }),
@@ -390,7 +405,7 @@ describe('a flood against the memory store’s bound (max_entries)', () => {
       for (let f = 0; f < 2; f++) await lockout.failure(`flood${i}`, '10.0.0.9');
     clock.now += 86_400_000; // a day later: every one of those counts is over
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
-    for (let i = 0; i < 10; i++) await lockout.failure(`other${i}`, '10.0.0.2'); // pushes alice out
+    await pushOut(lockout); // pushes alice out
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
     expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(0);
   });
@@ -401,18 +416,14 @@ describe('a flood against the memory store’s bound (max_entries)', () => {
       for (let f = 0; f < 5; f++) await lockout.failure(`old${i}`, `10.1.0.${f}`);
     clock.now += 86_400_000;
     await lockout.failure('alice', '10.0.0.1');
-    for (let i = 0; i < 10; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    await pushOut(lockout);
     expect(await wait(lockout, 'alice', '10.0.0.77')).toBe(0);
   });
 
   test('a success keeps clearing the pair when later traffic pushes the pair out again', async () => {
     const { lockout, clock } = setUp({}, 2);
-    for (let f = 0; f < 2; f++) await lockout.failure('alice', '10.0.0.1');
-    for (let i = 0; i < 10; i++) await lockout.failure(`other${i}`, '10.0.0.2');
-    clock.now += 1;
-    await lockout.success('alice', '10.0.0.1');
-    clock.now += 1;
-    for (let i = 10; i < 20; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    await failedPushedOutLoggedIn(lockout, clock);
+    await pushOut(lockout);
     // Its count starts again from nothing: the third failure since the success locks it.
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
@@ -421,13 +432,9 @@ describe('a flood against the memory store’s bound (max_entries)', () => {
 
   test('a failure after a success, pushed out, does not bring back the count from before the success', async () => {
     const { lockout, clock } = setUp({}, 2);
-    for (let f = 0; f < 2; f++) await lockout.failure('alice', '10.0.0.1');
-    for (let i = 0; i < 10; i++) await lockout.failure(`other${i}`, '10.0.0.2');
-    clock.now += 1;
-    await lockout.success('alice', '10.0.0.1');
-    clock.now += 1;
+    await failedPushedOutLoggedIn(lockout, clock);
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
-    for (let i = 10; i < 20; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    await pushOut(lockout);
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(true);
   });
@@ -439,11 +446,11 @@ describe('a flood against the memory store’s bound (max_entries)', () => {
       clock.now += 60_000;
     }
     // Locked pairs push it out of the locked table.
-    for (let i = 0; i < 10; i++) for (let f = 0; f < 3; f++) await lockout.failure(`other${i}`, '10.0.0.2');
+    await pushOut(lockout, 3);
     await lockout.success('alice', '10.0.0.1');
     clock.now += 1;
     await lockout.failure('alice', '10.0.0.1');
-    for (let i = 10; i < 20; i++) await lockout.failure(`other${i}`, '10.0.0.2');
+    await pushOut(lockout);
     expect(await lockout.failure('alice', '10.0.0.1')).toBe(false);
     expect(await wait(lockout, 'alice', '10.0.0.1')).toBe(0);
   });
