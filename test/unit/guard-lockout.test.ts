@@ -390,7 +390,11 @@ describe('a flood against the memory store’s bound (max_entries)', () => {
     const { lockout, clock } = setUp({}, 50);
     for (let i = 0; i < 500; i++) for (let f = 0; f < 3; f++) await lockout.failure(`locked${i}`, '10.0.0.1');
     expect(lockout.size).toBeLessThanOrEqual(100);
-    for (const i of [0, 1, 250, 499]) expect(await wait(lockout, `locked${i}`, '10.0.0.1')).toBe(2);
+    // Every lock holds; in a sketch this crowded (450 locked pairs pushed into 1,024 cells a row) a
+    // pair may also carry another's failures, so its lock may be longer, never shorter.
+    for (const i of [0, 1, 250, 499]) {
+      expect(await wait(lockout, `locked${i}`, '10.0.0.1')).toBeGreaterThanOrEqual(2);
+    }
     clock.now += 1;
     await lockout.success('locked0', '10.0.0.1');
     expect(await wait(lockout, 'locked0', '10.0.0.1')).toBe(0);
