@@ -44,7 +44,10 @@ describe('imageNodeFlags', () => {
     expect(() => imageNodeFlags(dir)).toThrow(join(dir, 'Dockerfile'));
   });
 
-  test("the repository's image starts node with the young-generation cap", () => {
-    expect(imageNodeFlags(resolve(import.meta.dirname, '../..'))).toEqual(['--max-semi-space-size=8']);
+  test("the repository's image starts node with the young-generation cap and the old generation's growth", () => {
+    expect(imageNodeFlags(resolve(import.meta.dirname, '../..'))).toEqual([
+      '--max-semi-space-size=8',
+      '--heap-growing-percent=100',
+    ]);
   });
 });
