@@ -102,6 +102,9 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
     },
 
     async verify(token, expect) {
+      // jose decodes leniently (padding, whitespace, a last character's unused bits): the same
+      // bytes in other text would pass, and "any change to it is detected" would not hold.
+      if (!canonical(token.reveal())) throw new InvalidGrantError('invalid refresh token');
       let payload: Record<string, unknown>;
       try {
         ({ payload } = await jwtDecrypt(token.reveal(), key, {
@@ -128,6 +131,12 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
       return claims;
     },
   };
+}
+
+/** Whether `text` is five parts of base64url, each the one spelling of its bytes (as issued). */
+function canonical(text: string): boolean {
+  const parts = text.split('.');
+  return parts.length === 5 && parts.every((p) => Buffer.from(p, 'base64url').toString('base64url') === p);
 }
 
 /**

@@ -65,6 +65,14 @@ describe('issue', () => {
 });
 
 describe('verify', () => {
+  /** The same token with the unused low bits of its last base64url character changed. */
+  const spareBits = (text: string) => {
+    const last = text.at(-1)!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // The tag is 16 bytes: 22 characters, the last carrying 2 bits and 4 unused.
+    const other = alphabet[alphabet.indexOf(last) ^ 1]!;
+    return text.slice(0, -1) + other;
+  };
   const flip = (text: string, part: number) => {
     const parts = text.split('.');
     const p = parts[part]!;
@@ -79,6 +87,12 @@ describe('verify', () => {
     ['tampered tag', (t) => flip(t, 4), {}, {}, 'invalid refresh token'],
     ['tampered header', (t) => flip(t, 0), {}, {}, 'invalid refresh token'],
     ['truncated', (t) => t.slice(0, -3), {}, {}, 'invalid refresh token'],
+    // The same bytes in other text: base64url's unused low bits of a last character, padding,
+    // whitespace (a decoder may pass over them; "any change to it is detected" must hold).
+    ['unused bits of the last character set', (t) => spareBits(t), {}, {}, 'invalid refresh token'],
+    ['padded', (t) => `${t}==`, {}, {}, 'invalid refresh token'],
+    ['a space inside', (t) => `${t.slice(0, 40)} ${t.slice(40)}`, {}, {}, 'invalid refresh token'],
+    ['a newline at the end', (t) => `${t}\n`, {}, {}, 'invalid refresh token'],
     ['garbage', () => 'not-a-token', {}, {}, 'invalid refresh token'],
     ['made with another secret', (t) => t, { secret: secret() }, {}, 'invalid refresh token'],
     ['another service', (t) => t, {}, { service: 'other' }, 'refresh token issued for another service'],
