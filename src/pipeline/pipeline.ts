@@ -318,6 +318,10 @@ async function offerRefreshToken(
   now: number,
 ): Promise<Secret | undefined> {
   if (!request.offline || !runtime.refresh || authn.account === '') return undefined;
+  // While the account's revoke_before lies ahead, a token issued now would be refused (the
+  // check below): the client keeps its password, and gets a token once that time has passed.
+  const revokedUntil = runtime.refresh.revokedBefore(authn.account);
+  if (revokedUntil !== undefined && now < revokedUntil) return undefined;
   const backend = runtime.authenticators.find((a) => a.name === authn.by);
   if (!backend?.lookup) return undefined;
   const token = await runtime.refresh.issue(
@@ -335,6 +339,7 @@ async function offerRefreshToken(
     authn.expiresAt,
   );
   // Never hand out a token the refresh grant would refuse (docker would have forgotten the
-  // password): without one, the client simply keeps logging in with its credentials.
+  // password): without one, the client simply keeps logging in with its credentials. So too
+  // for a token too long to send back.
   return token.length <= MAX_REFRESH_TOKEN_LENGTH ? token : undefined;
 }

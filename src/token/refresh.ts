@@ -62,6 +62,8 @@ export interface RefreshTokens {
    * Whether the account still exists with the same credential is the pipeline's check.
    */
   verify(token: Secret, expect: { readonly service: string; readonly now: number }): Promise<RefreshClaims>;
+  /** The account's `revoke_before` (its own or `*`, unix seconds): tokens issued earlier are refused. */
+  revokedBefore(account: string): number | undefined;
 }
 
 /** The `typ` header, so a JWE made for something else under the same key is refused. */
@@ -130,6 +132,8 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
       }
       return claims;
     },
+
+    revokedBefore: (account) => revokedBefore(settings.revokeBefore, account),
   };
 }
 

@@ -177,6 +177,36 @@ describe('the refresh grant', () => {
     expect(result.refreshToken).toBeUndefined();
   });
 
+  test('while revoke_before lies ahead, a login gets no refresh token; once it has passed, one that works', async () => {
+    const later = new Date((NOW + 3600) * 1000).toISOString();
+    const rt = runtime({ refresh: `    revoke_before: {ALICE: "${later}"}\n` });
+    const query = 'client_id=docker&offline_token=true&service=reg';
+    // A token issued now would be refused until then: docker would keep it instead of the password.
+    const before = await issueToken(
+      rt,
+      parseTokenRequest({ method: 'GET', query, authorization: basic('alice', password) }),
+      {
+        ip: null,
+        now: NOW,
+      },
+    );
+    expect(before.token).toBeTruthy();
+    expect(before.refreshToken).toBeUndefined();
+    const after = await issueToken(
+      rt,
+      parseTokenRequest({ method: 'GET', query, authorization: basic('alice', password) }),
+      {
+        ip: null,
+        now: NOW + 3600,
+      },
+    );
+    expect(after.refreshToken).toBeDefined();
+    expect((await post(rt, refreshBody(after.refreshToken!.reveal()), NOW + 3601)).account).toBe('alice');
+    // Others are not held back by alice's entry.
+    const bob = await get(rt, query, basic('carol', password));
+    expect(bob.refreshToken).toBeDefined();
+  });
+
   test('a backend that names the stored spelling (LDAP found alice for ALICE): token, ACL and refresh token use it', async () => {
     const directory: Authenticator = {
       name: 'ldap_auth',
