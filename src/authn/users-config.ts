@@ -20,7 +20,8 @@ export const usersSection = defineSection({
   schema: z
     .record(
       z.string(),
-      user.nullable().transform((u) => u ?? { labels: {} }),
+      // null (`bob:`) is kept apart from `{}` to be refused by name in compile, below.
+      user.nullable(),
     )
     .optional(),
   compile(raw, ctx): ReadonlyMap<string, StaticUser> {
@@ -33,6 +34,16 @@ export const usersSection = defineSection({
           new ConfigError(
             formatPath(['users', name]),
             `user name ${name} is not a string (YAML reads ~, null, numbers and true/false as other types); quote it ("${name}") if that is the name`,
+          ),
+        );
+      } else if (u === null) {
+        // docker_auth (Go's yaml.v2) reads `bob:` as no user at all; taken as `{}` it would be a
+        // user that accepts any password.
+        const shown = name === '' ? '""' : name;
+        errors.push(
+          new ConfigError(
+            formatPath(['users', name]),
+            `has no value: write \`${shown}: {}\` for a user without a password (it accepts any password), give it a password, or remove it (docker_auth ignores such an entry)`,
           ),
         );
       } else if (u.password !== undefined && !BCRYPT_HASH.test(u.password)) {

@@ -203,6 +203,19 @@ describe('user names and issuers that would silently change meaning', () => {
     expect(errors[0]).toContain(`user name ${shown} is not a string`);
   });
 
+  test.each([
+    ['bob:', 'bob'],
+    ['bob: ~', 'bob'],
+    ['bob: null', 'bob'],
+    ['"":', '""'],
+  ])('users: { %s } (no value) is refused with its YAML path, not a user that takes any password', (entry, name) => {
+    // docker_auth (Go yaml.v2) reads it as no user at all; `{}` is a user without a password.
+    const errors = errorsOf(`token:\n  issuer: x\n${keyLines}users:\n  ${entry}\n  carol: {}\n`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^line \d+: users/);
+    expect(errors[0]).toContain(`${name}: {}`);
+  });
+
   test('quoted names that look like other types are user names', () => {
     const config = load(`token:\n  issuer: x\n${keyLines}users:\n  "null": {}\n  '123': {}\n  "": {}\n`);
     expect([...config.users!.keys()].sort()).toEqual(['', '123', 'null']);
