@@ -161,9 +161,20 @@ function regexTest(prefix: string, regex: RegExp | null): ValueTest {
 function globTest(prefix: string, glob: Minimatch | null): ValueTest {
   if (glob === null) return () => false;
   return prefix === ''
-    ? (value) => glob.match(value)
-    : (value) => value.startsWith(prefix) && glob.match(value);
+    ? (value) => globMatch(glob, value)
+    : (value) => value.startsWith(prefix) && globMatch(glob, value);
 }
+
+/**
+ * Whether a glob matches `value`. An empty value (the anonymous account, a request without a
+ * service) is matched as docker_auth's Go `path.Match` matches it: by stars alone (`*`, `**`, or
+ * such a `{…}` alternative), where minimatch matches nothing, so a rule for `*` covers it.
+ */
+function globMatch(glob: Minimatch, value: string): boolean {
+  return value === '' ? glob.globSet.some((alt) => STARS.test(alt)) : glob.match(value);
+}
+
+const STARS = /^\*+$/;
 
 /** Text before the first character of a glob that may be magic (`!+@` start extglobs like `+(a)`). */
 function globPrefix(text: string): string {
@@ -197,7 +208,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       });
     }
     const test = globTest(base.prefix, glob);
-    return { ...base, match: (value) => (glob.match(value) ? NO_CAPTURES : null), bind: () => test };
+    return { ...base, match: (value) => (globMatch(glob, value) ? NO_CAPTURES : null), bind: () => test };
   }
   if (plain) {
     return {
@@ -224,8 +235,9 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       for (const alt of alternatives) {
         if (alt.plain) {
           if (expand(alt.parts, resolve, (v) => v) === value) return NO_CAPTURES;
-        } else if (cache.glob(expand(alt.parts, resolve, escapeGlob)!)?.match(value)) {
-          return NO_CAPTURES;
+        } else {
+          const glob = cache.glob(expand(alt.parts, resolve, escapeGlob)!);
+          if (glob !== null && globMatch(glob, value)) return NO_CAPTURES;
         }
       }
       return null;

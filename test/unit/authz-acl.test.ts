@@ -104,6 +104,15 @@ describe('matching', () => {
     ],
     ['"" matches the anonymous account', { account: '' }, { account: '' }, true],
     ['"" matches only the anonymous account', { account: '' }, { account: 'alice' }, false],
+    // As Go's path.Match in docker_auth: stars alone match an empty value (a deny for `*` covers
+    // anonymous requests); anything else in the glob needs a character.
+    ['* matches the anonymous account', { account: '*' }, { account: '' }, true],
+    ['** matches the anonymous account', { account: '**' }, { account: '' }, true],
+    ['* matches a request without a service', { service: '*' }, { service: '' }, true],
+    ['a* does not match an empty value', { account: 'a*' }, { account: '' }, false],
+    ['*a does not match an empty value', { account: '*a' }, { account: '' }, false],
+    ['? does not match an empty value', { account: '?' }, { account: '' }, false],
+    ['{*,x} matches an empty value through its * alternative', { account: '{*,x}' }, { account: '' }, true],
     ['a two-character /…/ is a glob', { name: '//' }, { name: '//' }, true],
     // regexes: searched unanchored
     ['regex unanchored', { name: '/lib/' }, { name: 'my/library' }, true],
