@@ -54,8 +54,9 @@ export async function authorizeScope(
   acl: CompiledAcl,
   ext: ExtAuthorizer | undefined,
   request: AuthzRequest,
+  options: AuthorizeOptions = {},
 ): Promise<AuthzDecision> {
   const decision = acl.authorize(request);
   if (decision.rule !== null || !ext) return decision;
-  return { granted: await ext.authorize(request), rule: null, authorizer: 'ext_authz' };
+  return { granted: await ext.authorize(request, options), rule: null, authorizer: 'ext_authz' };
 }

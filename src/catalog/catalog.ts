@@ -4,8 +4,8 @@ import type { ExtAuthorizer } from '../authz/ext.js';
 import type { CompiledAcl } from '../authz/acl.js';
 import type { CatalogConfig } from './config.js';
 import type { SigningKey } from '../token/types.js';
-import { BackendUnavailableError } from '../core/errors.js';
-import { unavailable } from './errors.js';
+import { BackendUnavailableError, TooManyRequestsError } from '../core/errors.js';
+import { tooManyRequests, unavailable } from './errors.js';
 import { parsePageRequest, pageOf } from './pages.js';
 import type { FullCatalog, RegistryCatalog } from './registry.js';
 import { verifyCatalogToken, type CatalogCaller } from './token.js';
@@ -28,6 +28,8 @@ export interface CatalogRequest {
   readonly ip: string | null;
   /** Unix milliseconds. */
   readonly now: number;
+  /** Aborted when the client is gone: an ext_authz run still queued for it is dropped, a running one killed. */
+  readonly signal?: AbortSignal;
 }
 
 /** One page of the catalog, for the caller. */
@@ -67,12 +69,15 @@ export async function listCatalog(deps: CatalogDeps, request: CatalogRequest): P
   };
   // Those granted the catalog itself keep what the registry would show them: everything.
   // When no ACL rule decides it, ext_authz is asked; if it cannot answer, neither can the catalog.
-  const admin = await authorizeScope(deps.acl, deps.extAuthz, {
-    ...base,
-    type: 'registry',
-    name: 'catalog',
-    actions: ['*'],
-  }).catch((err: unknown) => {
+  // Its run is bound per client address and cancelled with the request, as at the token endpoint.
+  const work = { client: request.ip ?? '', ...(request.signal ? { signal: request.signal } : {}) };
+  const admin = await authorizeScope(
+    deps.acl,
+    deps.extAuthz,
+    { ...base, type: 'registry', name: 'catalog', actions: ['*'] },
+    work,
+  ).catch((err: unknown) => {
+    if (err instanceof TooManyRequestsError) throw tooManyRequests(err.retryAfterSeconds, err);
     throw err instanceof BackendUnavailableError ? unavailable(err) : err;
   });
   const full = admin.granted.includes('*');

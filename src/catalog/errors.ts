@@ -5,12 +5,15 @@
  */
 export class CatalogError extends Error {
   readonly status: number;
-  /** The registry's error code: `UNAUTHORIZED`, `PAGINATION_NUMBER_INVALID`, `NAME_INVALID`, `UNAVAILABLE`. */
+  /**
+   * The registry's error code: `UNAUTHORIZED`, `PAGINATION_NUMBER_INVALID`, `NAME_INVALID`,
+   * `TOOMANYREQUESTS`, `UNAVAILABLE`.
+   */
   readonly errorCode: string;
   readonly detail: unknown;
   /** For 401: the challenge's `error` parameter (`invalid_token`), if any. */
   readonly challengeError: string | undefined;
-  /** For 503: seconds. */
+  /** For 429 and 503: seconds. */
   readonly retryAfter: number | undefined;
   constructor(
     status: number,
@@ -46,4 +49,9 @@ export function unavailable(cause: unknown): CatalogError {
     retryAfter: UNAVAILABLE_RETRY_AFTER,
     cause,
   });
+}
+
+/** ext_authz's per-client bound turned the request away (the registry's own 429 code). */
+export function tooManyRequests(retryAfter: number, cause: unknown): CatalogError {
+  return new CatalogError(429, 'TOOMANYREQUESTS', 'too many requests', { retryAfter, cause });
 }

@@ -5,6 +5,9 @@ import { listCatalog } from '../catalog/catalog.js';
 import { clientAddress } from '../request/client-ip.js';
 import type { AppDeps } from './app.js';
 
+/** The reason a request's signal gives once its response has closed (made once, without a stack per request). */
+const ANSWERED = new Error('the request has been answered');
+
 /** The path the registry serves its catalog at; regauth answers it there (HAProxy routes it). */
 export const CATALOG_PATH = '/v2/_catalog';
 
@@ -12,7 +15,7 @@ export const CATALOG_PATH = '/v2/_catalog';
  * `GET /v2/_catalog` when `catalog:` is set (docs/catalog.md): the registry's reply, headers
  * and errors, with only the repositories the caller may pull. The work is in src/catalog; this
  * writes the reply as the registry would (JSON with a trailing newline, `Link` to the next page,
- * the Bearer challenge on 401, `Retry-After` on 503).
+ * the Bearer challenge on 401, `Retry-After` on 429 and 503).
  */
 export function createCatalogHandler(
   deps: AppDeps,
@@ -39,6 +42,13 @@ export function createCatalogHandler(
       sendJson(res, 404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
       return;
     }
+    // Aborted once the response is sent or the client is gone: an ext_authz run still waiting
+    // for a slot is dropped, a running one killed (as for token requests, src/http/token.ts).
+    let done: AbortController | undefined;
+    if (runtime.cancellable) {
+      const controller = (done = new AbortController());
+      res.once('close', () => controller.abort(ANSWERED));
+    }
     try {
       const page = await listCatalog(
         {
@@ -49,7 +59,13 @@ export function createCatalogHandler(
           key: config.token.key,
           issuer: config.token.issuer,
         },
-        { authorization: req.headers.authorization, query: q < 0 ? '' : url.slice(q + 1), ip, now: now() },
+        {
+          authorization: req.headers.authorization,
+          query: q < 0 ? '' : url.slice(q + 1),
+          ip,
+          now: now(),
+          ...(done ? { signal: done.signal } : {}),
+        },
       );
       if (page.next) {
         // As the registry builds it: the request's path, the query keys sorted (last, n).
