@@ -78,7 +78,8 @@ export class RegistryCatalog {
         if (!Array.isArray(body.repositories) || body.repositories.some((r) => typeof r !== 'string')) {
           throw new Error('the registry sent a catalog without a list of repositories');
         }
-        all.push(...(body.repositories as string[]));
+        // One by one: spread into push, a page of some 120,000 names overflows the stack.
+        for (const name of body.repositories as string[]) all.push(name);
         url = nextPage(res.headers.get('link'), url);
       }
     } catch (err) {

@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compareRepositories, pageOf, parsePageRequest } from '../../src/catalog/pages.js';
 import { CatalogError } from '../../src/catalog/errors.js';
+import { RegistryCatalog } from '../../src/catalog/registry.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { BackendUnavailableError, ConfigErrors } from '../../src/core/errors.js';
 import type { ExtAuthorizer } from '../../src/authz/ext.js';
@@ -118,6 +119,19 @@ describe('catalog: config', () => {
       uiSession: 3600,
       timeout: 5,
     });
+  });
+
+  test('a registry that ignores n and sends 200,000 names in one reply is read whole', async () => {
+    const config = load('  services: [reg]\n', '  registry_url: http://r:5000/\n  realm: https://h/auth\n');
+    const names = Array.from({ length: 200_000 }, (_, i) => `public/r${String(i).padStart(6, '0')}`);
+    const registry = new RegistryCatalog(
+      config.catalog!,
+      async () => 'a.b.c',
+      async () => Response.json({ repositories: names }),
+    );
+    const { repositories } = await registry.get(NOW);
+    expect(repositories).toHaveLength(200_000);
+    expect(repositories.at(-1)).toBe('public/r199999');
   });
 
   test('errors name the YAML path', () => {
