@@ -266,7 +266,8 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
       let status = 200;
       let session: UiSession | undefined;
       try {
-        ({ session } = await openSession(req, runtime, login));
+        let present: boolean;
+        ({ session, present } = await openSession(req, runtime, login));
         if (session !== undefined) {
           if (!login.sessions.checkCsrf(session, new URLSearchParams(body).get('csrf'))) {
             throw new CatalogError(
@@ -277,7 +278,9 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
           }
           await signedOut.revoke(session, Math.floor(now() / 1000));
         }
-        res.setHeader('Set-Cookie', sessionCookie(deps.prefix, '', 0, secure(runtime)));
+        // Only a cookie that came with the request is cleared: a cross-site form comes without
+        // one (SameSite=Lax), and a Set-Cookie in its answer would sign the browser out.
+        if (present) res.setHeader('Set-Cookie', sessionCookie(deps.prefix, '', 0, secure(runtime)));
         send(res, 200, renderSignedOut(paths));
       } catch (err) {
         status = fail(res, err);

@@ -193,6 +193,28 @@ describe('POST /ui/signout', () => {
     expect((await signOut(cookie, `csrf=${sessions.csrfToken(session)}`)).status).toBe(200);
   });
 
+  test('without a cookie (a cross-site form: SameSite=Lax sends none): no Set-Cookie, nothing changes', async () => {
+    // A browser applies the reply's Set-Cookie to the cookie it kept back: the answer must not
+    // clear it, or any site could sign its visitors out.
+    const res = await fetch(`${base}/signout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+      redirect: 'manual',
+    });
+    expect(res.headers.getSetCookie()).toEqual([]);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('You have signed out');
+  });
+
+  test('a cookie that opens no session (expired, forged) is cleared without a CSRF token', async () => {
+    const res = await signOut('not-a-session', '');
+    expect(res.status).toBe(200);
+    expect(res.headers.getSetCookie()).toEqual([
+      '__Host-regauth_ui=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax; Secure',
+    ]);
+  });
+
   test('GET is not a sign-out', async () => {
     const { cookie } = await sessionCookie();
     const res = await fetch(`${base}/signout`, { headers: cookieHeader(cookie) });
