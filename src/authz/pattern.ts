@@ -121,6 +121,10 @@ export function compilePattern(source: string): Pattern {
 type Part = string | Placeholder;
 
 function compileRegex(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
+  for (const part of parts) {
+    const go = typeof part === 'string' ? goOnlySyntax(part) : undefined;
+    if (go !== undefined) throw new SyntaxError(`invalid regular expression ${source}: ${go}`);
+  }
   // Values are escaped and wrapped in (?:…), so whether the regex compiles, and how many groups
   // it has, does not depend on them: checking once with empty values checks every request.
   const probe = expand(parts, () => '', wrapRegexValue)!;
@@ -316,6 +320,46 @@ function wrapRegexValue(value: string): string {
 }
 
 /** V8 says `Invalid regular expression: /(/: Unterminated group`; keep the last part. */
+/**
+ * Go's RE2 forms (docker_auth's regexes) that JavaScript, without the `u` flag, reads as plain
+ * letters instead of refusing: `\z` would match a `z`, so a rule written for docker_auth would
+ * silently match other names. The reason to give, or undefined.
+ */
+function goOnlySyntax(text: string): string | undefined {
+  const posix = /\[:\^?[a-z]+:\]/.exec(text);
+  if (posix) {
+    return `${posix[0]} is a Go (POSIX) class; JavaScript reads it as the characters themselves: write a class such as [A-Za-z]`;
+  }
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== '\\') continue;
+    const c = text[++i] ?? '';
+    if (!/[A-Za-z]/.test(c) || JS_ESCAPES.includes(c)) continue;
+    const go = GO_ESCAPES[c];
+    return go
+      ? `\\${c} is Go syntax for ${go.what}; in JavaScript it is the letter ${c}: ${go.instead}`
+      : `\\${c} is no escape in JavaScript (it would match the letter ${c}): write ${c}`;
+  }
+  return undefined;
+}
+
+/** Letters that escape something in a JavaScript regex without the `u` flag. */
+const JS_ESCAPES = 'bBdDfnrsStvwWcxuk';
+
+/** Go's escapes that JavaScript lacks, and what to write instead. */
+const GO_ESCAPES: Readonly<Record<string, { what: string; instead: string }>> = {
+  A: { what: 'the start of the text', instead: 'write ^' },
+  z: { what: 'the end of the text', instead: 'write $' },
+  Q: { what: 'quoting', instead: 'escape each character with \\ instead' },
+  E: { what: 'the end of quoting', instead: 'escape each character with \\ instead' },
+  p: { what: 'a Unicode class', instead: 'write the characters as a class, such as [A-Za-z]' },
+  P: {
+    what: 'a negated Unicode class',
+    instead: 'write the characters as a negated class, such as [^A-Za-z]',
+  },
+  C: { what: 'any byte', instead: 'write .' },
+  a: { what: 'the bell character', instead: 'write \\x07' },
+};
+
 function regexReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return /: ([^:]+)$/.exec(message)?.[1] ?? message;

@@ -571,6 +571,30 @@ describe('load errors', () => {
       [{ match: { name: '/(/' }, actions: ['pull'] }],
       [['acl[0].match.name', 'acl[0].match.name: invalid regular expression /(/: Unterminated group']],
     ],
+    // Go (RE2) forms that JavaScript would read as plain letters, silently changing the rule.
+    ...(
+      [
+        ['/^ab\\z/', '\\z is Go syntax for the end of the text; in JavaScript it is the letter z: write $'],
+        ['/\\Aab/', '\\A is Go syntax for the start of the text; in JavaScript it is the letter A: write ^'],
+        [
+          '/^\\pL+$/',
+          '\\p is Go syntax for a Unicode class; in JavaScript it is the letter p: write the characters as a class, such as [A-Za-z]',
+        ],
+        [
+          '/^\\Q.\\E$/',
+          '\\Q is Go syntax for quoting; in JavaScript it is the letter Q: escape each character with \\ instead',
+        ],
+        [
+          '/^[[:alpha:]]+$/',
+          '[:alpha:] is a Go (POSIX) class; JavaScript reads it as the characters themselves: write a class such as [A-Za-z]',
+        ],
+        ['/^a\\yb$/', '\\y is no escape in JavaScript (it would match the letter y): write y'],
+      ] as const
+    ).map(([source, reason]): [string, AclRuleConfig[], [string, string][]] => [
+      `Go-only regex ${source}`,
+      [{ match: { account: source }, actions: [] }],
+      [['acl[0].match.account', `acl[0].match.account: invalid regular expression ${source}: ${reason}`]],
+    ]),
     [
       'bad regex with a placeholder',
       [{ match: { name: '/^${account}[/' }, actions: ['pull'] }],
