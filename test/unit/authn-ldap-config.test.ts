@@ -76,6 +76,13 @@ describe('ldap_auth config', () => {
     expect(config.files).toContain(join(tmp.dir, 'bind-pw'));
   });
 
+  test('base: "" searches from the root, as in docker_auth (docs/configuration.md)', () => {
+    expect(load(section({ base: '""' })).ldap_auth!.base).toBe('');
+    expect(
+      load(section({ group_search: '{base: "", filter: "(member=${dn})"}' })).ldap_auth!.groupSearch?.base,
+    ).toBe('');
+  });
+
   test('group search, TLS and timeouts', () => {
     const ldap = load(
       section({

@@ -23,8 +23,11 @@ const labelSource = strict({
   lower_case: z.boolean().default(false),
 });
 
+/** A search base: a DN, or "" for the root, as docker_auth passes it on. */
+const searchBase = z.string({ error: 'must be a string (a DN, or "" for the root)' });
+
 const groupSearch = strict({
-  base: nonEmpty,
+  base: searchBase,
   filter: nonEmpty.refine((f) => f.includes('${dn}') || f.includes('${account}'), {
     error: 'must contain ${dn} or ${account}, e.g. "(&(objectClass=groupOfNames)(member=${dn}))"',
   }),
@@ -44,7 +47,7 @@ export const ldapAuthSchema = strict({
   bind_dn: nonEmpty.optional(),
   bind_password_file: nonEmpty.optional(),
   initial_bind_as_user: z.boolean().default(false),
-  base: nonEmpty,
+  base: searchBase,
   filter: nonEmpty.refine((f) => f.includes('${account}'), {
     error:
       'must contain ${account}, e.g. "(uid=${account})"; without it every account would find the same entry',
