@@ -1,5 +1,5 @@
 import yaml from 'js-yaml';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, formatPath } from '../core/errors.js';
 
 /** Where each key of each parsed mapping (and each item of each sequence) stood in the file, 1-based lines. */
 export type LineIndex = WeakMap<object, Map<string | number, number>>;
@@ -71,11 +71,70 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? err.mark.line + 1 : undefined;
+      if (err.reason === 'duplicated mapping key' && line !== undefined) {
+        const twice = duplicateKey(text, line);
+        if (twice) throw new ConfigError(twice.path, twice.message, { cause: err, line, file });
+      }
       throw new ConfigError('', `YAML syntax error: ${err.reason}`, { cause: err, line, file });
     }
     throw err;
   }
   return { value, lines, nonStringKeys };
+}
+
+/**
+ * The key given twice whose second time is on `line` (1-based), with its YAML path, found by
+ * parsing again the way Go's yaml.v2 (docker_auth) reads such a file: the last value wins.
+ */
+function duplicateKey(text: string, line: number): { path: string; message: string } | undefined {
+  /** Per mapping, its keys with their lines, in order, duplicates included. */
+  const keyLines = new WeakMap<object, [string, number][]>();
+  const stack: { line: number; children: { result: unknown; line: number }[] }[] = [
+    { line: 0, children: [] },
+  ];
+  let value: unknown;
+  try {
+    value = yaml.load(text, {
+      schema: SCHEMA,
+      json: true,
+      listener(event, state) {
+        if (event === 'open') {
+          stack.push({ line: state.line + 1, children: [] });
+          return;
+        }
+        const frame = stack.pop();
+        if (!frame) return;
+        const result: unknown = state.result;
+        stack.at(-1)?.children.push({ result, line: frame.line });
+        if (result === null || typeof result !== 'object' || Array.isArray(result)) return;
+        const pairs: [string, number][] = [];
+        for (let i = 0; i < frame.children.length; i += 2) {
+          pairs.push([String(frame.children[i]!.result), frame.children[i]!.line]);
+        }
+        keyLines.set(result, pairs);
+      },
+    });
+  } catch {
+    return undefined;
+  }
+  const find = (node: unknown, path: (string | number)[]): { path: string; message: string } | undefined => {
+    if (node === null || typeof node !== 'object') return undefined;
+    const pairs = keyLines.get(node) ?? [];
+    const at = pairs.find(([key, l]) => l === line && pairs.some(([k, first]) => k === key && first < l));
+    if (at) {
+      const first = pairs.find(([k]) => k === at[0])![1];
+      return {
+        path: formatPath([...path, at[0]]),
+        message: `given twice (lines ${first} and ${line}); keep one (docker_auth used the last)`,
+      };
+    }
+    for (const [key, child] of Object.entries(node)) {
+      const found = find(child, [...path, Array.isArray(node) ? Number(key) : key]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return find(value, []);
 }
 
 /** The keys of the mapping at `path` that YAML read as something other than a string. */

@@ -164,6 +164,20 @@ describe('loadConfigText', () => {
     expect(() => load('token:\n  issuer: [x\n')).toThrow(/line \d+: YAML syntax error/);
   });
 
+  test('a key given twice is refused with its YAML path and both lines (docker_auth took the last)', () => {
+    // As in docker_auth's own examples/ldap_auth.yml, which sets bind_dn twice.
+    const errors = errorsOf(
+      `token:\n  issuer: x\n${keyLines}ldap_auth:\n  addr: "ldap:389"\n  bind_dn: "cn=a"\n  base: ""\n  bind_dn: "cn=b"\n  filter: "(uid=\${account})"\n`,
+    );
+    const lines = `token:\n  issuer: x\n${keyLines}`.split('\n').length - 1;
+    expect(errors).toEqual([
+      `line ${lines + 5}: ldap_auth.bind_dn: given twice (lines ${lines + 3} and ${lines + 5}); keep one (docker_auth used the last)`,
+    ]);
+    expect(errorsOf('acl: []\nacl: []\n')).toEqual([
+      'line 2: acl: given twice (lines 1 and 2); keep one (docker_auth used the last)',
+    ]);
+  });
+
   test('htpasswd: bcrypt accepted, other hash kinds refused with the line number', () => {
     const good = join(tmp.dir, 'good.htpasswd');
     writeFileSync(good, `# comment\nalice:${hash('a')}\n\nbob:${hash('b')}\n`);
@@ -208,13 +222,16 @@ describe('user names and issuers that would silently change meaning', () => {
     ['bob: ~', 'bob'],
     ['bob: null', 'bob'],
     ['"":', '""'],
-  ])('users: { %s } (no value) is refused with its YAML path, not a user that takes any password', (entry, name) => {
-    // docker_auth (Go yaml.v2) reads it as no user at all; `{}` is a user without a password.
-    const errors = errorsOf(`token:\n  issuer: x\n${keyLines}users:\n  ${entry}\n  carol: {}\n`);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/^line \d+: users/);
-    expect(errors[0]).toContain(`${name}: {}`);
-  });
+  ])(
+    'users: { %s } (no value) is refused with its YAML path, not a user that takes any password',
+    (entry, name) => {
+      // docker_auth (Go yaml.v2) reads it as no user at all; `{}` is a user without a password.
+      const errors = errorsOf(`token:\n  issuer: x\n${keyLines}users:\n  ${entry}\n  carol: {}\n`);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^line \d+: users/);
+      expect(errors[0]).toContain(`${name}: {}`);
+    },
+  );
 
   test('quoted names that look like other types are user names', () => {
     const config = load(`token:\n  issuer: x\n${keyLines}users:\n  "null": {}\n  '123': {}\n  "": {}\n`);
