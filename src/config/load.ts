@@ -451,9 +451,28 @@ function issueErrors(issue: z.core.$ZodIssue, parsed: ParsedYaml): ConfigError[]
   }
   let message = issue.message;
   // zod 4 leaves `issue.input` out unless asked: look the value up to tell missing from mistyped.
-  if (issue.code === 'invalid_type' && valueAt(parsed.value, path) === undefined)
+  const value = valueAt(parsed.value, path);
+  if (issue.code === 'invalid_type' && value === undefined)
     message = REQUIRED_HINTS[formatPath(path)] ?? 'required';
+  else if (issue.code === 'invalid_type' && issue.expected === 'boolean') message = booleanHint(value);
   return [new ConfigError(formatPath(path), message, { line: lineOf(parsed, path) })];
+}
+
+/**
+ * What a boolean setting says of another value. docker_auth's YAML 1.1 read `yes`, `no`, `on`
+ * and `off` as booleans; YAML 1.2 reads them as strings.
+ */
+function booleanHint(value: unknown): string {
+  const word = typeof value === 'string' ? value.toLowerCase() : undefined;
+  const meant =
+    word === 'yes' || word === 'on' || word === 'y'
+      ? 'true'
+      : word === 'no' || word === 'off' || word === 'n'
+        ? 'false'
+        : undefined;
+  return meant === undefined
+    ? 'must be true or false'
+    : `must be true or false (${JSON.stringify(value)} is a string in YAML 1.2: write ${meant})`;
 }
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {

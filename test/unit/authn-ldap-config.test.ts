@@ -76,6 +76,12 @@ describe('ldap_auth config', () => {
     expect(config.files).toContain(join(tmp.dir, 'bind-pw'));
   });
 
+  test('a docker_auth yes where a boolean goes: the path, and what to write', () => {
+    expect(errorsOf(section({ insecure_tls_skip_verify: 'yes' }))).toContain(
+      'ldap_auth.insecure_tls_skip_verify: must be true or false ("yes" is a string in YAML 1.2: write true)',
+    );
+  });
+
   test('base: "" searches from the root, as in docker_auth (docs/configuration.md)', () => {
     expect(load(section({ base: '""' })).ldap_auth!.base).toBe('');
     expect(

@@ -291,6 +291,16 @@ describe("a value of the wrong kind: one plain message, never zod's", () => {
     ['lockout: {account_max_failures: "5"}', 'lockout.account_max_failures: must be an integer'],
     ['login_queue: {max_pending: -1e308}', 'login_queue.max_pending: must be at least 1'],
     ['login_queue: {per_client: 1.5}', 'login_queue.per_client: must be an integer'],
+    // docker_auth's YAML 1.1 read yes/no/on/off as booleans; YAML 1.2 reads them as strings.
+    [
+      'lockout: {enabled: no}',
+      'lockout.enabled: must be true or false ("no" is a string in YAML 1.2: write false)',
+    ],
+    [
+      'lockout: {enabled: "On"}',
+      'lockout.enabled: must be true or false ("On" is a string in YAML 1.2: write true)',
+    ],
+    ['lockout: {enabled: 1}', 'lockout.enabled: must be true or false'],
     [
       'users: {alice: {labels: {group: [1, true]}}}',
       'users.alice.labels.group: must be a string or a list of strings',
