@@ -97,8 +97,11 @@ export class UnauthorizedError extends RegauthError {
 
 /** A refresh token or app password that is tampered, expired, revoked or for another service (HTTP 401 invalid_grant). */
 export class InvalidGrantError extends RegauthError {
-  constructor(message = 'invalid grant') {
+  /** The account a refused refresh token names, once it decrypted (for the audit line only). */
+  readonly account: string | undefined;
+  constructor(message = 'invalid grant', account?: string) {
     super('ERR_INVALID_GRANT', message);
+    this.account = account;
   }
 }
 

@@ -1,4 +1,4 @@
-import { RegauthError, UnauthorizedError } from '../core/errors.js';
+import { InvalidGrantError, RegauthError, UnauthorizedError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from './metrics.js';
 import type { TokenResult } from './pipeline.js';
@@ -92,6 +92,10 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
         ...(d.decision.comment !== undefined ? { comment: d.decision.comment } : {}),
       })),
     });
+  } else if (r.error instanceof InvalidGrantError && r.error.account !== undefined) {
+    // A refresh token that decrypted and was refused: whose token is still in use.
+    record['account'] = r.error.account;
+    record['reason'] = r.error.message;
   } else if (denial) {
     Object.assign(record, { authenticator: denial.authenticator, reason: denial.reason });
   } else if (r.error instanceof RegauthError) {

@@ -262,20 +262,28 @@ async function redeemRefreshToken(
   if (!token) throw new BadRequestError('missing refresh_token');
   const claims = await runtime.refresh.verify(token, { service, now });
   const issuer = runtime.authenticators.find((a) => a.name === claims.authenticator);
-  if (!issuer?.lookup) throw new InvalidGrantError('refresh token revoked: authenticator removed');
+  if (!issuer?.lookup)
+    throw new InvalidGrantError('refresh token revoked: authenticator removed', claims.account);
   // The chain's first answer decides (docs/configuration.md "Sections"), for lookups as for
   // logins: when an earlier backend now knows the account, a login would check another password,
   // so this token no longer speaks for it.
   const current = await lookupAccount(runtime.authenticators, claims.account, { through: issuer.name });
-  if (current === undefined) throw new InvalidGrantError('refresh token revoked: account removed');
+  if (current === undefined)
+    throw new InvalidGrantError('refresh token revoked: account removed', claims.account);
   if (current.by !== issuer.name) {
-    throw new InvalidGrantError('refresh token revoked: account moved to another authenticator');
+    throw new InvalidGrantError(
+      'refresh token revoked: account moved to another authenticator',
+      claims.account,
+    );
   }
   if (current.account !== undefined && current.account !== claims.account) {
-    throw new InvalidGrantError('refresh token revoked: the account is now spelled otherwise');
+    throw new InvalidGrantError(
+      'refresh token revoked: the account is now spelled otherwise',
+      claims.account,
+    );
   }
   if (current.fingerprint !== claims.fingerprint) {
-    throw new InvalidGrantError('refresh token revoked: credential changed');
+    throw new InvalidGrantError('refresh token revoked: credential changed', claims.account);
   }
   const labels = current.labels ?? claims.labels ?? {};
   return { labels, fingerprint: current.fingerprint, account: claims.account, by: issuer.name };

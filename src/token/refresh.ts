@@ -124,11 +124,11 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
       const claims = toClaims(payload);
       if (claims === undefined) throw new InvalidGrantError('invalid refresh token');
       if (claims.service !== expect.service) {
-        throw new InvalidGrantError('refresh token issued for another service');
+        throw new InvalidGrantError('refresh token issued for another service', claims.account);
       }
       const notBefore = revokedBefore(settings.revokeBefore, claims.account);
       if (notBefore !== undefined && claims.issuedAt < notBefore) {
-        throw new InvalidGrantError('refresh token revoked');
+        throw new InvalidGrantError('refresh token revoked', claims.account);
       }
       return claims;
     },

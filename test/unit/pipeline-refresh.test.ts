@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { InvalidGrantError, UnauthorizedError } from '../../src/core/errors.js';
 import { issueToken } from '../../src/pipeline/pipeline.js';
+import { auditRecord } from '../../src/pipeline/audit.js';
 import { parseTokenRequest } from '../../src/request/token-request.js';
 import type { Authenticator } from '../../src/authn/types.js';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
@@ -343,6 +344,68 @@ describe('the refresh grant', () => {
     const attempt = post(runtime(variant), refreshBody(token));
     await expect(attempt).rejects.toBeInstanceOf(InvalidGrantError);
     await expect(attempt).rejects.toThrow(message);
+  });
+
+  test.each<[string, Variant, string]>([
+    [
+      'revoked',
+      { refresh: `    revoke_before: {alice: "${new Date((NOW + 1) * 1000).toISOString()}"}\n` },
+      'reg',
+    ],
+    ['for another service', {}, 'other'],
+    ['its account removed', { withoutAlice: true }, 'reg'],
+  ])('a refused refresh token (%s) names its account in the audit line', async (_what, variant, service) => {
+    const token = await login(runtime());
+    const request = parseTokenRequest({
+      method: 'POST',
+      query: '',
+      authorization: undefined,
+      body: refreshBody(token, `service=${service}&client_id=docker`),
+    });
+    const error = await issueToken(runtime(variant), request, { ip: null, now: NOW + 3600 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidGrantError);
+    // Whose token is still in use: the operator can tell them to log in again.
+    expect(
+      auditRecord({
+        requestId: 'r',
+        method: 'POST',
+        ip: null,
+        via: null,
+        request,
+        error,
+        status: 401,
+        ms: 1,
+      }),
+    ).toMatchObject({
+      account: 'alice',
+      grant: 'refresh_token',
+    });
+  });
+
+  test('a token that does not decrypt names no account', async () => {
+    const request = parseTokenRequest({
+      method: 'POST',
+      query: '',
+      authorization: undefined,
+      body: refreshBody('x.y.z'),
+    });
+    const error = await issueToken(runtime(), request, { ip: null, now: NOW }).catch((e: unknown) => e);
+    expect(
+      auditRecord({
+        requestId: 'r',
+        method: 'POST',
+        ip: null,
+        via: null,
+        request,
+        error,
+        status: 401,
+        ms: 1,
+      }),
+    ).toMatchObject({
+      account: '',
+    });
   });
 
   test('an account now answered by an earlier authenticator → invalid_grant', async () => {
