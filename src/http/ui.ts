@@ -110,16 +110,25 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
         session = opened.session;
         account = session.account;
       }
+      // Aborted once the page is sent or the browser is gone: ext_auth and ext_authz runs still
+      // queued for it are dropped, running ones killed (as for token requests, token.ts).
+      let done: AbortController | undefined;
+      if (runtime.cancellable) {
+        const controller = (done = new AbortController());
+        res.once('close', () => controller.abort(ANSWERED));
+      }
+      const signal = done?.signal;
       const ctx: Ctx = {
         runtime,
         browser,
         query,
         ip,
+        ...(signal ? { signal } : {}),
         paths: session
           ? { base, signOut: { action: `${base}/signout`, csrf: login!.sessions.csrfToken(session) } }
           : paths,
         token: async (service, scope) => {
-          const result = await tokenFor(runtime, req, ip, service, scope, session);
+          const result = await tokenFor(runtime, req, ip, service, scope, session, signal);
           account = result.account;
           return result;
         },
@@ -184,6 +193,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
     service: string,
     scope: string | undefined,
     session: UiSession | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<TokenResult> {
     const q = new URLSearchParams({ service, ...(scope ? { scope } : {}) });
     const parsed = parseTokenRequest({
@@ -193,11 +203,12 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
       body: '',
     });
     // A session speaks for the account its OIDC login named: no password to check or guard.
-    if (session) return issueToken(runtime, parsed, { ip, now: Math.floor(now() / 1000) }, session);
+    const ctx = { ip, now: Math.floor(now() / 1000), ...(signal ? { signal } : {}) };
+    if (session) return issueToken(runtime, parsed, ctx, session);
     // No credentials: ask the browser for them.
     if (parsed.credentials.password === undefined) throw new UnauthorizedError('sign in to see the registry');
     // The same guards as the token endpoint: the bounded login queue, then the lockout.
-    return issueGuarded(deps, runtime, parsed, { ip, now: Math.floor(now() / 1000) });
+    return issueGuarded(deps, runtime, parsed, ctx);
   }
 
   const repositoriesPage: Page = (req, res) => {
@@ -224,6 +235,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
           query: new URLSearchParams({ n: String(catalog.pageSize), last }).toString(),
           ip: ctx.ip,
           now: now(),
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
         },
       );
       return renderRepositories(ctx.paths, account, listed.repositories, listed.next?.last);
@@ -336,6 +348,9 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
   return { repositories: repositoriesPage, repository: repositoryPage, tag: tagPage, signOut: signOutPage };
 }
 
+/** The reason a page's signal gives once its response has closed (made once, without a stack per request). */
+const ANSWERED = new Error('the page has been answered');
+
 /** A page's handler; its path is in the route table (routes.ts). */
 type Page = (req: Request, res: Response) => Promise<void> | void;
 
@@ -344,6 +359,8 @@ interface Ctx {
   readonly browser: RegistryBrowser;
   readonly query: URLSearchParams;
   readonly ip: string | null;
+  /** Aborted when the page is sent or the browser is gone (only when a backend can be cancelled). */
+  readonly signal?: AbortSignal;
   /** The page's paths, with the sign-out form's when signed in with a session. */
   readonly paths: UiPaths;
   token(service: string, scope: string | undefined): Promise<TokenResult>;

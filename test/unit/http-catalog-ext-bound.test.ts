@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { tempDir } from '../helpers/fixtures.js';
+import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * (docs/backends/ext.md "One client cannot starve the others").
  */
 const tmp = tempDir();
+const alicePassword = randomPassword();
 const runs = join(tmp.dir, 'runs.log');
 let registry: Server;
 
@@ -46,6 +47,7 @@ token:
   services: [reg]
 users:
   "": {}
+  alice: {password: "${hash(alicePassword)}"}
 ext_authz:
   command: ${script}
   timeout: 5
@@ -126,6 +128,31 @@ test('a catalog request whose client went away starts no run', async () => {
     expect(await Promise.all(waiting)).toEqual(['gone', 'gone']);
     expect((await holder).status).toBe(200);
     // Past the moment the slot came free: nothing ran for the clients that left.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(runCount()).toBe(1);
+  } finally {
+    await srv.server.close(100);
+  }
+}, 30_000);
+
+test("the registry page's list: a browser that left starts no run", async () => {
+  const srv = await stack({ maxConcurrency: 1, maxPerClient: 1 });
+  try {
+    const first = await catalogToken(srv, '203.0.113.1');
+    const holder = fetch(`${srv.url}/v2/_catalog`, {
+      headers: { authorization: `Bearer ${first}`, ...from('203.0.113.1') },
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    // alice opens the page from another address; it waits for the slot, and she leaves.
+    const gone = new AbortController();
+    const page = fetch(`${srv.url}/ui/`, {
+      headers: { authorization: basic('alice', alicePassword), ...from('203.0.113.2') },
+      signal: gone.signal,
+    }).catch(() => 'gone');
+    await new Promise((r) => setTimeout(r, 300));
+    gone.abort();
+    expect(await page).toBe('gone');
+    expect((await holder).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1000));
     expect(runCount()).toBe(1);
   } finally {
