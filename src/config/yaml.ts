@@ -117,16 +117,22 @@ function duplicateKey(text: string, line: number): { path: string; message: stri
   } catch {
     return undefined;
   }
+  // Aliases may make the value a graph, even a cycle (`&a [*a]`): each node is visited once.
+  const seen = new Set<object>();
   const find = (node: unknown, path: (string | number)[]): { path: string; message: string } | undefined => {
-    if (node === null || typeof node !== 'object') return undefined;
+    if (node === null || typeof node !== 'object' || seen.has(node)) return undefined;
+    seen.add(node);
     const pairs = keyLines.get(node) ?? [];
-    const at = pairs.find(([key, l]) => l === line && pairs.some(([k, first]) => k === key && first < l));
-    if (at) {
-      const first = pairs.find(([k]) => k === at[0])![1];
-      return {
-        path: formatPath([...path, at[0]]),
-        message: `given twice (lines ${first} and ${line}); keep one (docker_auth used the last)`,
-      };
+    // The second time of a key on this line (both may share it in flow style: `{a: 1, a: 2}`).
+    for (let i = 1; i < pairs.length; i++) {
+      const [key, at] = pairs[i]!;
+      const first = pairs.slice(0, i).find(([k]) => k === key);
+      if (at === line && first) {
+        return {
+          path: formatPath([...path, key]),
+          message: `given twice (lines ${first[1]} and ${line}); keep one (docker_auth used the last)`,
+        };
+      }
     }
     for (const [key, child] of Object.entries(node)) {
       const found = find(child, [...path, Array.isArray(node) ? Number(key) : key]);

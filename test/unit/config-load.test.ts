@@ -176,6 +176,15 @@ describe('loadConfigText', () => {
     expect(errorsOf('acl: []\nacl: []\n')).toEqual([
       'line 2: acl: given twice (lines 1 and 2); keep one (docker_auth used the last)',
     ]);
+    // On one line (flow style), and beside an anchor that refers to itself.
+    expect(errorsOf('token: {issuer: a, issuer: b}\n')).toEqual([
+      'line 1: token.issuer: given twice (lines 1 and 1); keep one (docker_auth used the last)',
+    ]);
+    expect(
+      errorsOf(
+        'acl:\n  - match: {}\n    actions: [pull]\n    comment: &a\n      - *a\n  - match: {}\n    actions: [pull]\n    actions: [push]\n',
+      ),
+    ).toEqual(['line 8: acl[1].actions: given twice (lines 7 and 8); keep one (docker_auth used the last)']);
   });
 
   test('htpasswd: bcrypt accepted, other hash kinds refused with the line number', () => {
