@@ -326,24 +326,65 @@ function wrapRegexValue(value: string): string {
  * silently match other names. The reason to give, or undefined.
  */
 function goOnlySyntax(text: string): string | undefined {
-  const posix = /\[:\^?[a-z]+:\]/.exec(text);
-  if (posix) {
-    return `${posix[0]} is a Go (POSIX) class; JavaScript reads it as the characters themselves: write a class such as [A-Za-z]`;
-  }
+  let inClass = false;
   for (let i = 0; i < text.length; i++) {
-    if (text[i] !== '\\') continue;
-    const c = text[++i] ?? '';
-    if (!/[A-Za-z]/.test(c) || JS_ESCAPES.includes(c)) continue;
-    const go = GO_ESCAPES[c];
-    return go
-      ? `\\${c} is Go syntax for ${go.what}; in JavaScript it is the letter ${c}: ${go.instead}`
-      : `\\${c} is no escape in JavaScript (it would match the letter ${c}): write ${c}`;
+    const ch = text[i]!;
+    if (ch === '\\') {
+      const problem = escapeProblem(text[i + 1] ?? '', text.slice(i + 2), text);
+      if (problem !== undefined) return problem;
+      i++;
+    } else if (!inClass) {
+      inClass = ch === '[';
+    } else if (ch === ']') {
+      inClass = false;
+    } else if (ch === '[') {
+      // Go reads `[:alpha:]` as a POSIX class inside a bracket expression only.
+      const posix = POSIX_CLASS.exec(text.slice(i));
+      if (posix) {
+        return `${posix[0]} is a Go (POSIX) class; JavaScript reads it as the characters themselves: write a class such as [A-Za-z]`;
+      }
+    }
   }
   return undefined;
 }
 
-/** Letters that escape something in a JavaScript regex without the `u` flag. */
-const JS_ESCAPES = 'bBdDfnrsStvwWcxuk';
+const POSIX_CLASS =
+  /^\[:\^?(?:alnum|alpha|ascii|blank|cntrl|digit|graph|lower|print|punct|space|upper|word|xdigit):\]/;
+
+/** What is wrong with the escape `\` + `c` followed by `rest`, if JavaScript reads it otherwise than Go. */
+function escapeProblem(c: string, rest: string, text: string): string | undefined {
+  if (!/^[A-Za-z]$/.test(c)) return undefined;
+  if (c === 'x') {
+    if (/^[0-9A-Fa-f]{2}/.test(rest)) return undefined;
+    return rest.startsWith('{')
+      ? '\\x{…} is Go syntax for a character by its code; JavaScript reads it otherwise: write \\xHH (two hex digits) or \\uHHHH'
+      : '\\x needs two hex digits in JavaScript (without them it matches the letter x): write \\xHH';
+  }
+  if (c === 'u') {
+    return /^[0-9A-Fa-f]{4}/.test(rest)
+      ? undefined
+      : '\\u needs four hex digits in JavaScript (without them it matches the letter u): write \\uHHHH';
+  }
+  if (c === 'c') {
+    return /^[A-Za-z]/.test(rest)
+      ? undefined
+      : '\\c needs a letter in JavaScript (without one it matches a backslash and c): write \\cX';
+  }
+  if (c === 'k') {
+    // A back-reference to a named group; without named groups JavaScript reads the letter k.
+    return rest.startsWith('<') && /\(\?<[A-Za-z_$]/.test(text)
+      ? undefined
+      : '\\k without <name> is no escape in JavaScript (it would match the letter k): write k';
+  }
+  if (JS_ESCAPES.includes(c)) return undefined;
+  const go = GO_ESCAPES[c];
+  return go
+    ? `\\${c} is Go syntax for ${go.what}; in JavaScript it is the letter ${c}: ${go.instead}`
+    : `\\${c} is no escape in JavaScript (it would match the letter ${c}): write ${c}`;
+}
+
+/** Letters that escape something in a JavaScript regex without the `u` flag (x, u, c, k apart). */
+const JS_ESCAPES = 'bBdDfnrsStvwW';
 
 /** Go's escapes that JavaScript lacks, and what to write instead. */
 const GO_ESCAPES: Readonly<Record<string, { what: string; instead: string }>> = {

@@ -562,6 +562,34 @@ describe('decisions', () => {
   });
 });
 
+describe('JavaScript regex escapes that Go shares or lacks, which load', () => {
+  test.each([
+    '/^[:ab:]+$/',
+    '/^\\x41\\u0042\\cA$/',
+    '/^(?<n>a)\\k<n>$/',
+    '/^[\\w.-]+$/',
+    '/^a\\.b\\/c$/',
+    '/^\\d\\s\\w\\b$/',
+  ])('%s', (source) => {
+    expect(() => compileAcl([{ match: { account: source }, actions: [] }])).not.toThrow();
+  });
+  test('[:ab:] is a class of three characters, as in Go', () => {
+    const acl = compileAcl([{ match: { account: '/^[:ab:]+$/' }, actions: ['pull'] }]);
+    const pull = (account: string) =>
+      acl.authorize({
+        account,
+        type: 'repository',
+        name: 'x',
+        service: 's',
+        ip: null,
+        labels: {},
+        actions: ['pull'],
+      }).granted;
+    expect(pull('a:b')).toEqual(['pull']);
+    expect(pull('c')).toEqual([]);
+  });
+});
+
 describe('load errors', () => {
   const PLACEHOLDERS =
     'expected ${account}, ${type}, ${name}, ${service}, ${account:N} (a capture group) or ${labels:KEY}';
@@ -589,6 +617,23 @@ describe('load errors', () => {
           '[:alpha:] is a Go (POSIX) class; JavaScript reads it as the characters themselves: write a class such as [A-Za-z]',
         ],
         ['/^a\\yb$/', '\\y is no escape in JavaScript (it would match the letter y): write y'],
+        [
+          '/^secret\\x{2F}/',
+          '\\x{…} is Go syntax for a character by its code; JavaScript reads it otherwise: write \\xHH (two hex digits) or \\uHHHH',
+        ],
+        [
+          '/^\\x4$/',
+          '\\x needs two hex digits in JavaScript (without them it matches the letter x): write \\xHH',
+        ],
+        [
+          '/^\\u{61}$/',
+          '\\u needs four hex digits in JavaScript (without them it matches the letter u): write \\uHHHH',
+        ],
+        [
+          '/^\\c1$/',
+          '\\c needs a letter in JavaScript (without one it matches a backslash and c): write \\cX',
+        ],
+        ['/^\\k$/', '\\k without <name> is no escape in JavaScript (it would match the letter k): write k'],
       ] as const
     ).map(([source, reason]): [string, AclRuleConfig[], [string, string][]] => [
       `Go-only regex ${source}`,
