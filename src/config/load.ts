@@ -455,8 +455,22 @@ function issueErrors(issue: z.core.$ZodIssue, parsed: ParsedYaml): ConfigError[]
   if (issue.code === 'invalid_type' && value === undefined)
     message = REQUIRED_HINTS[formatPath(path)] ?? 'required';
   else if (issue.code === 'invalid_type' && issue.expected === 'boolean') message = booleanHint(value);
+  else if (issue.code === 'invalid_type' && message.startsWith('Invalid input:'))
+    message = KIND_MESSAGES[issue.expected] ?? message;
   return [new ConfigError(formatPath(path), message, { line: lineOf(parsed, path) })];
 }
+
+/** zod's own words for a value of the wrong kind, in the loader's ("must be …"). */
+const KIND_MESSAGES: Readonly<Record<string, string>> = {
+  object: 'must be a mapping (key: value)',
+  record: 'must be a mapping (key: value)',
+  map: 'must be a mapping (key: value)',
+  array: 'must be a list',
+  tuple: 'must be a list',
+  string: 'must be a string',
+  number: 'must be a number',
+  int: 'must be an integer',
+};
 
 /**
  * What a boolean setting says of another value. docker_auth's YAML 1.1 read `yes`, `no`, `on`
@@ -486,8 +500,11 @@ function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
 function withLine(err: ConfigError, parsed: ParsedYaml): ConfigError {
   if (err.line !== undefined || !err.path) return err;
   const segments: PropertyKey[] = [];
-  for (const [, key, index] of err.path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-    segments.push(index !== undefined ? Number(index) : key!);
+  // As formatPath writes them: `a.b`, `[3]`, and `["a.b"]` for a key that is no plain name.
+  for (const [, quoted, index, key] of err.path.matchAll(/\[("(?:[^"\\]|\\.)*")\]|\[(\d+)\]|([^.[\]]+)/g)) {
+    segments.push(
+      quoted !== undefined ? (JSON.parse(quoted) as string) : index !== undefined ? Number(index) : key!,
+    );
   }
   const line = lineOf(parsed, segments);
   if (line === undefined) return err;

@@ -242,6 +242,26 @@ describe('user names and issuers that would silently change meaning', () => {
     },
   );
 
+  test('an error under a key written with brackets (users[""], labels["a.b"]) names that key\'s line', () => {
+    const head = `token:\n  issuer: x\n${keyLines}users:\n  carol: {}\n`;
+    const at = head.split('\n').length;
+    expect(errorsOf(`${head}  "":\n`)).toEqual([
+      expect.stringMatching(new RegExp(`^line ${at}: users\\[""\\]: has no value`)),
+    ]);
+    expect(errorsOf(`${head}  "a.b": {password: nope}\n`)).toEqual([
+      expect.stringMatching(new RegExp(`^line ${at}: users\\["a\\.b"\\]\\.password: must be a bcrypt hash`)),
+    ]);
+  });
+
+  test.each([
+    ['users: {bob: ""}', 'users.bob: must be a mapping (key: value)'],
+    ['users: {bob: []}', 'users.bob: must be a mapping (key: value)'],
+    ['users:', 'users: must be a mapping (key: value)'],
+    ['acl: {}', 'acl: must be a list'],
+  ])("%s: a plain message for a value of the wrong kind, not zod's", (line, message) => {
+    expect(errorsOf(`token:\n  issuer: x\n${keyLines}${line}\n`)).toEqual([`line 5: ${message}`]);
+  });
+
   test('quoted names that look like other types are user names', () => {
     const config = load(`token:\n  issuer: x\n${keyLines}users:\n  "null": {}\n  '123': {}\n  "": {}\n`);
     expect([...config.users!.keys()].sort()).toEqual(['', '123', 'null']);
