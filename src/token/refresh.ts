@@ -117,7 +117,11 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
           requiredClaims: ['sub', 'aud', 'iat'],
         }));
       } catch (err) {
-        if (err instanceof joseErrors.JWTExpired) throw new InvalidGrantError('refresh token expired');
+        if (err instanceof joseErrors.JWTExpired) {
+          // Decrypted and authenticated before its expiry was checked: its account is known.
+          const sub = err.payload['sub'];
+          throw new InvalidGrantError('refresh token expired', typeof sub === 'string' ? sub : undefined);
+        }
         // Tampered, truncated, made with another secret, or not ours at all: one answer.
         throw new InvalidGrantError('invalid refresh token');
       }

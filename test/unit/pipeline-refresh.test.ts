@@ -346,7 +346,8 @@ describe('the refresh grant', () => {
     await expect(attempt).rejects.toThrow(message);
   });
 
-  test.each<[string, Variant, string]>([
+  test.each<[string, Variant, string, number?]>([
+    ['expired', {}, 'reg', NOW + 91 * 86_400],
     [
       'revoked',
       { refresh: `    revoke_before: {alice: "${new Date((NOW + 1) * 1000).toISOString()}"}\n` },
@@ -354,35 +355,36 @@ describe('the refresh grant', () => {
     ],
     ['for another service', {}, 'other'],
     ['its account removed', { withoutAlice: true }, 'reg'],
-  ])('a refused refresh token (%s) names its account in the audit line', async (_what, variant, service) => {
-    const token = await login(runtime());
-    const request = parseTokenRequest({
-      method: 'POST',
-      query: '',
-      authorization: undefined,
-      body: refreshBody(token, `service=${service}&client_id=docker`),
-    });
-    const error = await issueToken(runtime(variant), request, { ip: null, now: NOW + 3600 }).catch(
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(InvalidGrantError);
-    // Whose token is still in use: the operator can tell them to log in again.
-    expect(
-      auditRecord({
-        requestId: 'r',
+  ])(
+    'a refused refresh token (%s) names its account in the audit line',
+    async (_what, variant, service, now = NOW + 3600) => {
+      const token = await login(runtime());
+      const request = parseTokenRequest({
         method: 'POST',
-        ip: null,
-        via: null,
-        request,
-        error,
-        status: 401,
-        ms: 1,
-      }),
-    ).toMatchObject({
-      account: 'alice',
-      grant: 'refresh_token',
-    });
-  });
+        query: '',
+        authorization: undefined,
+        body: refreshBody(token, `service=${service}&client_id=docker`),
+      });
+      const error = await issueToken(runtime(variant), request, { ip: null, now }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidGrantError);
+      // Whose token is still in use: the operator can tell them to log in again.
+      expect(
+        auditRecord({
+          requestId: 'r',
+          method: 'POST',
+          ip: null,
+          via: null,
+          request,
+          error,
+          status: 401,
+          ms: 1,
+        }),
+      ).toMatchObject({
+        account: 'alice',
+        grant: 'refresh_token',
+      });
+    },
+  );
 
   test('a token that does not decrypt names no account', async () => {
     const request = parseTokenRequest({
