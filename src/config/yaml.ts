@@ -50,7 +50,9 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
         if (!frame) return;
         const result: unknown = state.result;
         stack.at(-1)?.children.push({ result, line: frame.line });
-        if (result === null || typeof result !== 'object') return;
+        // An alias (`*u`) reports its anchor's node again, without children: keep the index made
+        // when the node was read.
+        if (result === null || typeof result !== 'object' || lines.has(result)) return;
         const index = new Map<string | number, number>();
         if (Array.isArray(result)) {
           if (frame.children.length === result.length) frame.children.forEach((c, i) => index.set(i, c.line));
@@ -106,7 +108,8 @@ function duplicateKey(text: string, line: number): { path: string; message: stri
         if (!frame) return;
         const result: unknown = state.result;
         stack.at(-1)?.children.push({ result, line: frame.line });
-        if (result === null || typeof result !== 'object' || Array.isArray(result)) return;
+        if (result === null || typeof result !== 'object' || Array.isArray(result) || keyLines.has(result))
+          return;
         const pairs: [string, number][] = [];
         for (let i = 0; i < frame.children.length; i += 2) {
           pairs.push([String(frame.children[i]!.result), frame.children[i]!.line]);
@@ -126,8 +129,9 @@ function duplicateKey(text: string, line: number): { path: string; message: stri
     // The second time of a key on this line (both may share it in flow style: `{a: 1, a: 2}`).
     for (let i = 1; i < pairs.length; i++) {
       const [key, at] = pairs[i]!;
+      if (at !== line) continue;
       const first = pairs.slice(0, i).find(([k]) => k === key);
-      if (at === line && first) {
+      if (first) {
         return {
           path: formatPath([...path, key]),
           message: `given twice (lines ${first[1]} and ${line}); keep one (docker_auth used the last)`,

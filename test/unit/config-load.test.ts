@@ -185,6 +185,19 @@ describe('loadConfigText', () => {
         'acl:\n  - match: {}\n    actions: [pull]\n    comment: &a\n      - *a\n  - match: {}\n    actions: [pull]\n    actions: [push]\n',
       ),
     ).toEqual(['line 8: acl[1].actions: given twice (lines 7 and 8); keep one (docker_auth used the last)']);
+    // Inside a mapping that is aliased later (an alias reports the same mapping again, keyless).
+    expect(
+      errorsOf(
+        'acl:\n  - &r\n    match: {}\n    actions: [pull]\n    comment: a\n    comment: b\n  - <<: *r\n',
+      ),
+    ).toEqual(['line 6: acl[0].comment: given twice (lines 5 and 6); keep one (docker_auth used the last)']);
+  });
+
+  test('a key inside an aliased mapping keeps its own line', () => {
+    const errors = errorsOf(
+      `token:\n  issuer: x\n${keyLines}users:\n  admin: &u\n    labels: {}\n    password: 5\n  root: *u\n`,
+    );
+    expect(errors[0]).toMatch(/^line 8: users\.admin\.password: must be a string/);
   });
 
   test('htpasswd: bcrypt accepted, other hash kinds refused with the line number', () => {
