@@ -435,10 +435,12 @@ function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
 
   const result = configSchema.safeParse(top, { reportInput: true });
   if (result.success && errors.length === 0) return result.data;
-  throw new ConfigErrors(
-    [...errors, ...(result.error?.issues.flatMap((issue) => issueErrors(issue, parsed)) ?? [])],
-    file,
-  );
+  // A value of the wrong kind fails its other checks too (`[]` for a non-empty string): its kind
+  // is the one thing to say.
+  const issues = result.error?.issues ?? [];
+  const mistyped = new Set(issues.filter((i) => i.code === 'invalid_type').map((i) => formatPath(i.path)));
+  const kept = issues.filter((i) => i.code === 'invalid_type' || !mistyped.has(formatPath(i.path)));
+  throw new ConfigErrors([...errors, ...kept.flatMap((issue) => issueErrors(issue, parsed))], file);
 }
 
 function issueErrors(issue: z.core.$ZodIssue, parsed: ParsedYaml): ConfigError[] {

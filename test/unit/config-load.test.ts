@@ -200,6 +200,12 @@ describe('loadConfigText', () => {
     expect(errors[0]).toMatch(/^line 8: users\.admin\.password: must be a string/);
   });
 
+  test('a value of the wrong kind gets one message, not one per check it fails', () => {
+    expect(errorsOf(`token:\n  issuer: x\n${keyLines}users:\n  bob:\n    password: []\n`)).toEqual([
+      'line 7: users.bob.password: must be a string',
+    ]);
+  });
+
   test('htpasswd: bcrypt accepted, other hash kinds refused with the line number', () => {
     const good = join(tmp.dir, 'good.htpasswd');
     writeFileSync(good, `# comment\nalice:${hash('a')}\n\nbob:${hash('b')}\n`);
