@@ -121,10 +121,6 @@ export function compilePattern(source: string): Pattern {
 type Part = string | Placeholder;
 
 function compileRegex(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
-  for (const part of parts) {
-    const go = typeof part === 'string' ? goOnlySyntax(part) : undefined;
-    if (go !== undefined) throw new SyntaxError(`invalid regular expression ${source}: ${go}`);
-  }
   // Values are escaped and wrapped in (?:…), so whether the regex compiles, and how many groups
   // it has, does not depend on them: checking once with empty values checks every request.
   const probe = expand(parts, () => '', wrapRegexValue)!;
@@ -134,7 +130,11 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
   } catch (err) {
     throw new SyntaxError(`invalid regular expression ${source}: ${regexReason(err)}`, { cause: err });
   }
-  const groups = new RegExp(`${probe}|`).exec('')!.length - 1;
+  const empty = new RegExp(`${probe}|`).exec('')!;
+  const groups = empty.length - 1;
+  // Read with its placeholders' stand-ins, whose values are escaped and need no check.
+  const go = goOnlySyntax(probe, empty.groups !== undefined);
+  if (go !== undefined) throw new SyntaxError(`invalid regular expression ${source}: ${go}`);
   const prefix = regexPrefix(parts);
   const base = { source, kind: 'regex', placeholders, groups, literal: undefined, prefix } as const;
   if (placeholders.length === 0) {
@@ -325,16 +325,25 @@ function wrapRegexValue(value: string): string {
  * letters instead of refusing: `\z` would match a `z`, so a rule written for docker_auth would
  * silently match other names. The reason to give, or undefined.
  */
-function goOnlySyntax(text: string): string | undefined {
+function goOnlySyntax(text: string, namedGroups: boolean): string | undefined {
   let inClass = false;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (ch === '\\') {
-      const problem = escapeProblem(text[i + 1] ?? '', text.slice(i + 2), text);
+      const problem = escapeProblem(text[i + 1] ?? '', text.slice(i + 2), inClass, namedGroups);
       if (problem !== undefined) return problem;
       i++;
     } else if (!inClass) {
-      inClass = ch === '[';
+      if (ch !== '[') continue;
+      inClass = true;
+      // Go reads a `]` right after `[` or `[^` as a member; JavaScript closes the class there.
+      const negated = text[i + 1] === '^';
+      if (text[i + (negated ? 2 : 1)] === ']') {
+        return negated
+          ? '`]` right after `[^` is a character in Go, but JavaScript reads `[^]` as any character: write \\]'
+          : '`]` right after `[` is a character in Go, but JavaScript reads `[]` as an empty class: write \\]';
+      }
+      if (negated) i++;
     } else if (ch === ']') {
       inClass = false;
     } else if (ch === '[') {
@@ -352,8 +361,11 @@ const POSIX_CLASS =
   /^\[:\^?(?:alnum|alpha|ascii|blank|cntrl|digit|graph|lower|print|punct|space|upper|word|xdigit):\]/;
 
 /** What is wrong with the escape `\` + `c` followed by `rest`, if JavaScript reads it otherwise than Go. */
-function escapeProblem(c: string, rest: string, text: string): string | undefined {
+function escapeProblem(c: string, rest: string, inClass: boolean, namedGroups: boolean): string | undefined {
   if (!/^[A-Za-z]$/.test(c)) return undefined;
+  if (inClass && c === 'B') {
+    return '\\B inside a class is no escape in JavaScript (it would match the letter B): write B';
+  }
   if (c === 'x') {
     if (/^[0-9A-Fa-f]{2}/.test(rest)) return undefined;
     return rest.startsWith('{')
@@ -372,7 +384,7 @@ function escapeProblem(c: string, rest: string, text: string): string | undefine
   }
   if (c === 'k') {
     // A back-reference to a named group; without named groups JavaScript reads the letter k.
-    return rest.startsWith('<') && /\(\?<[A-Za-z_$]/.test(text)
+    return rest.startsWith('<') && namedGroups
       ? undefined
       : '\\k without <name> is no escape in JavaScript (it would match the letter k): write k';
   }

@@ -565,6 +565,9 @@ describe('decisions', () => {
 describe('JavaScript regex escapes that Go shares or lacks, which load', () => {
   test.each([
     '/^[:ab:]+$/',
+    '/^(?<n>a)-${name}-\\k<n>$/',
+    '/^[\\]a]$/',
+    '/^[\\b]$/',
     '/^\\x41\\u0042\\cA$/',
     '/^(?<n>a)\\k<n>$/',
     '/^[\\w.-]+$/',
@@ -634,6 +637,20 @@ describe('load errors', () => {
           '\\c needs a letter in JavaScript (without one it matches a backslash and c): write \\cX',
         ],
         ['/^\\k$/', '\\k without <name> is no escape in JavaScript (it would match the letter k): write k'],
+        // An escaped paren or a class is no named group: JavaScript reads \k<n> as letters.
+        [
+          '/\\(?<n>x\\k<n>/',
+          '\\k without <name> is no escape in JavaScript (it would match the letter k): write k',
+        ],
+        [
+          '/[]._-]{2}/',
+          '`]` right after `[` is a character in Go, but JavaScript reads `[]` as an empty class: write \\]',
+        ],
+        [
+          '/^[^]a]$/',
+          '`]` right after `[^` is a character in Go, but JavaScript reads `[^]` as any character: write \\]',
+        ],
+        ['/^[\\B]$/', '\\B inside a class is no escape in JavaScript (it would match the letter B): write B'],
       ] as const
     ).map(([source, reason]): [string, AclRuleConfig[], [string, string][]] => [
       `Go-only regex ${source}`,
