@@ -362,6 +362,11 @@ const POSIX_CLASS =
 
 /** What is wrong with the escape `\` + `c` followed by `rest`, if JavaScript reads it otherwise than Go. */
 function escapeProblem(c: string, rest: string, inClass: boolean, namedGroups: boolean): string | undefined {
+  // `\0` alone is NUL in both. Any other digit is an octal code in Go (RE2 has no
+  // back-references), a back-reference or legacy octal in JavaScript.
+  if (/^[0-9]$/.test(c) && !(c === '0' && !/^[0-9]/.test(rest))) {
+    return `\\${c} is an octal character code in Go and something else in JavaScript (a back-reference, or other digits): write \\xHH or \\uHHHH`;
+  }
   if (!/^[A-Za-z]$/.test(c)) return undefined;
   if (inClass && c === 'B') {
     return '\\B inside a class is no escape in JavaScript (it would match the letter B): write B';

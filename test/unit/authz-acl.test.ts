@@ -651,6 +651,14 @@ describe('load errors', () => {
           '`]` right after `[^` is a character in Go, but JavaScript reads `[^]` as any character: write \\]',
         ],
         ['/^[\\B]$/', '\\B inside a class is no escape in JavaScript (it would match the letter B): write B'],
+        [
+          '/^\\400$/',
+          '\\4 is an octal character code in Go and something else in JavaScript (a back-reference, or other digits): write \\xHH or \\uHHHH',
+        ],
+        [
+          '/^(a)\\1$/',
+          '\\1 is an octal character code in Go and something else in JavaScript (a back-reference, or other digits): write \\xHH or \\uHHHH',
+        ],
       ] as const
     ).map(([source, reason]): [string, AclRuleConfig[], [string, string][]] => [
       `Go-only regex ${source}`,
