@@ -4,9 +4,7 @@ import { CatalogError } from '../catalog/errors.js';
 import { listCatalog } from '../catalog/catalog.js';
 import { clientAddress } from '../request/client-ip.js';
 import type { AppDeps } from './app.js';
-
-/** The reason a request's signal gives once its response has closed (made once, without a stack per request). */
-const ANSWERED = new Error('the request has been answered');
+import { cancelledOnClose } from './cancel.js';
 
 /** The path the registry serves its catalog at; regauth answers it there (HAProxy routes it). */
 export const CATALOG_PATH = '/v2/_catalog';
@@ -42,13 +40,8 @@ export function createCatalogHandler(
       sendJson(res, 404, { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
       return;
     }
-    // Aborted once the response is sent or the client is gone: an ext_authz run still waiting
-    // for a slot is dropped, a running one killed (as for token requests, src/http/token.ts).
-    let done: AbortController | undefined;
-    if (runtime.cancellable) {
-      const controller = (done = new AbortController());
-      res.once('close', () => controller.abort(ANSWERED));
-    }
+    // An ext_authz run still waiting for a slot is dropped, a running one killed.
+    const signal = cancelledOnClose(res, runtime);
     try {
       const page = await listCatalog(
         {
@@ -64,7 +57,7 @@ export function createCatalogHandler(
           query: q < 0 ? '' : url.slice(q + 1),
           ip,
           now: now(),
-          ...(done ? { signal: done.signal } : {}),
+          ...(signal ? { signal } : {}),
         },
       );
       if (page.next) {

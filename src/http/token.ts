@@ -9,6 +9,7 @@ import { clientAddress, normalizeIp } from '../request/client-ip.js';
 import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import type { AppDeps } from './app.js';
+import { cancelledOnClose } from './cancel.js';
 import type { Fail, NodeRequest } from './dispatch.js';
 
 /**
@@ -52,12 +53,6 @@ const IN_PLACE = (): (() => void) => NOTHING;
 const NOTHING = (): void => undefined;
 
 /**
- * The reason a request's signal gives when its response has closed. Made once: abort() without a
- * reason builds a DOMException, stack trace included, on every token request.
- */
-const ANSWERED = new Error('the request has been answered');
-
-/**
  * The token endpoint (`/auth`, `/auth/token`) on node's own request and response API, so the
  * hot path (every `docker pull` asks for a token) skips Express' router and `res.json`; the
  * route table (routes.ts) declares its paths, methods and error styles, and hands it `fail`,
@@ -76,15 +71,7 @@ export function createTokenHandler(
     let ip: string | null = null;
     const peer = req.socket.remoteAddress;
     let via: string | null = peer === undefined ? null : normalizeIp(peer);
-    // Aborted once the response is sent or the client is gone: what is still queued for this
-    // request (an ext command waiting for a slot, or running) is dropped. Made only when a
-    // backend can be cancelled: a controller and a close listener per request cost about 5 % of
-    // a cached token's CPU.
-    let done: AbortController | undefined;
-    if (runtime.cancellable) {
-      const controller = (done = new AbortController());
-      res.once('close', () => controller.abort(ANSWERED));
-    }
+    const signal = cancelledOnClose(res, runtime);
     let request: TokenRequest | undefined;
     let result: TokenResult | undefined;
     let error: unknown;
@@ -108,7 +95,7 @@ export function createTokenHandler(
       result = await issueGuarded(deps, runtime, parsed, {
         ip,
         now: Math.floor(now() / 1000),
-        ...(done ? { signal: done.signal } : {}),
+        ...(signal ? { signal } : {}),
       });
       const response = tokenResponse(result, method, requestId);
       res.writeHead(200, response.headers);

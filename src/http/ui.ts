@@ -20,6 +20,7 @@ import { parseTokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import type { Store } from '../store/types.js';
 import type { AppDeps } from './app.js';
+import { cancelledOnClose } from './cancel.js';
 import { mapError } from './errors.js';
 import { cookieOf, loginCookie, secure, sessionCookie } from './oidc.js';
 import { issueGuarded } from './token.js';
@@ -110,14 +111,8 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
         session = opened.session;
         account = session.account;
       }
-      // Aborted once the page is sent or the browser is gone: ext_auth and ext_authz runs still
-      // queued for it are dropped, running ones killed (as for token requests, token.ts).
-      let done: AbortController | undefined;
-      if (runtime.cancellable) {
-        const controller = (done = new AbortController());
-        res.once('close', () => controller.abort(ANSWERED));
-      }
-      const signal = done?.signal;
+      // ext_auth and ext_authz runs still queued for the page are dropped, running ones killed.
+      const signal = cancelledOnClose(res, runtime);
       const ctx: Ctx = {
         runtime,
         browser,
@@ -347,9 +342,6 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
 
   return { repositories: repositoriesPage, repository: repositoryPage, tag: tagPage, signOut: signOutPage };
 }
-
-/** The reason a page's signal gives once its response has closed (made once, without a stack per request). */
-const ANSWERED = new Error('the page has been answered');
 
 /** A page's handler; its path is in the route table (routes.ts). */
 type Page = (req: Request, res: Response) => Promise<void> | void;
