@@ -23,52 +23,68 @@ const SCHEMA = yaml.CORE_SCHEMA.extend({
   implicit: [(yaml as unknown as { types: { merge: yaml.Type } }).types.merge],
 });
 
-interface Frame {
-  line: number;
-  children: { result: unknown; line: number }[];
+/** A node js-yaml read (a mapping's keys and values alternate) and the line it starts on, 1-based. */
+interface Child {
+  readonly result: unknown;
+  readonly line: number;
 }
 
 /**
- * Parses YAML with js-yaml, recording the line of every mapping key and sequence item
- * through js-yaml's `listener` hook, so schema errors can name the line as well as the path.
+ * Loads YAML with js-yaml, calling `node` once for each mapping and sequence with its children
+ * in order, through js-yaml's `listener` hook. An alias (`*u`) reports its anchor's node again,
+ * without children: it is not passed on, so what `node` recorded when the node was read stands.
+ */
+function loadNodes(
+  text: string,
+  options: Pick<yaml.LoadOptions, 'filename' | 'json'>,
+  node: (result: object, children: readonly Child[]) => void,
+): unknown {
+  const stack: { line: number; children: Child[] }[] = [{ line: 0, children: [] }];
+  const seen = new WeakSet<object>();
+  return yaml.load(text, {
+    ...options,
+    schema: SCHEMA,
+    listener(event, state) {
+      if (event === 'open') {
+        stack.push({ line: state.line + 1, children: [] });
+        return;
+      }
+      const frame = stack.pop();
+      if (!frame) return;
+      const result: unknown = state.result;
+      stack.at(-1)?.children.push({ result, line: frame.line });
+      if (result === null || typeof result !== 'object' || seen.has(result)) return;
+      seen.add(result);
+      node(result, frame.children);
+    },
+  });
+}
+
+/**
+ * Parses YAML with js-yaml, recording the line of every mapping key and sequence item, so schema
+ * errors can name the line as well as the path.
  */
 export function parseYaml(text: string, file?: string): ParsedYaml {
   const lines: LineIndex = new WeakMap();
   const nonStringKeys = new WeakMap<object, Set<string>>();
-  const stack: Frame[] = [{ line: 0, children: [] }];
   let value: unknown;
   try {
-    value = yaml.load(text, {
-      filename: file,
-      schema: SCHEMA,
-      listener(event, state) {
-        if (event === 'open') {
-          stack.push({ line: state.line + 1, children: [] });
-          return;
-        }
-        const frame = stack.pop();
-        if (!frame) return;
-        const result: unknown = state.result;
-        stack.at(-1)?.children.push({ result, line: frame.line });
-        // An alias (`*u`) reports its anchor's node again, without children: keep the index made
-        // when the node was read.
-        if (result === null || typeof result !== 'object' || lines.has(result)) return;
-        const index = new Map<string | number, number>();
-        if (Array.isArray(result)) {
-          if (frame.children.length === result.length) frame.children.forEach((c, i) => index.set(i, c.line));
-        } else if (frame.children.length === 2 * Object.keys(result).length) {
-          for (let i = 0; i < frame.children.length; i += 2) {
-            const key = frame.children[i]!;
-            index.set(String(key.result), key.line);
-            if (typeof key.result !== 'string') {
-              const set = nonStringKeys.get(result) ?? new Set<string>();
-              set.add(String(key.result));
-              nonStringKeys.set(result, set);
-            }
+    value = loadNodes(text, { filename: file }, (result, children) => {
+      const index = new Map<string | number, number>();
+      if (Array.isArray(result)) {
+        if (children.length === result.length) children.forEach((c, i) => index.set(i, c.line));
+      } else if (children.length === 2 * Object.keys(result).length) {
+        for (let i = 0; i < children.length; i += 2) {
+          const key = children[i]!;
+          index.set(String(key.result), key.line);
+          if (typeof key.result !== 'string') {
+            const set = nonStringKeys.get(result) ?? new Set<string>();
+            set.add(String(key.result));
+            nonStringKeys.set(result, set);
           }
         }
-        lines.set(result, index);
-      },
+      }
+      lines.set(result, index);
     });
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
@@ -91,31 +107,14 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
 function duplicateKey(text: string, line: number): { path: string; message: string } | undefined {
   /** Per mapping, its keys with their lines, in order, duplicates included. */
   const keyLines = new WeakMap<object, [string, number][]>();
-  const stack: { line: number; children: { result: unknown; line: number }[] }[] = [
-    { line: 0, children: [] },
-  ];
   let value: unknown;
   try {
-    value = yaml.load(text, {
-      schema: SCHEMA,
-      json: true,
-      listener(event, state) {
-        if (event === 'open') {
-          stack.push({ line: state.line + 1, children: [] });
-          return;
-        }
-        const frame = stack.pop();
-        if (!frame) return;
-        const result: unknown = state.result;
-        stack.at(-1)?.children.push({ result, line: frame.line });
-        if (result === null || typeof result !== 'object' || Array.isArray(result) || keyLines.has(result))
-          return;
-        const pairs: [string, number][] = [];
-        for (let i = 0; i < frame.children.length; i += 2) {
-          pairs.push([String(frame.children[i]!.result), frame.children[i]!.line]);
-        }
-        keyLines.set(result, pairs);
-      },
+    value = loadNodes(text, { json: true }, (result, children) => {
+      if (Array.isArray(result)) return;
+      const pairs: [string, number][] = [];
+      for (let i = 0; i < children.length; i += 2)
+        pairs.push([String(children[i]!.result), children[i]!.line]);
+      keyLines.set(result, pairs);
     });
   } catch {
     return undefined;
