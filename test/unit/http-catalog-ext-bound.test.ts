@@ -107,29 +107,45 @@ test('one address holds at most max_per_client catalog runs; the rest get 429 at
   }
 }, 30_000);
 
+/**
+ * With the one slot held by a catalog request from 203.0.113.1, starts `leaving` (requests that
+ * wait for the slot), lets their clients go, and gives how many runs there were once the slot
+ * came free; each of them must have ended as 'gone', the holder with 200.
+ */
+async function runsAfterLeaving(
+  srv: TestServer,
+  leaving: (signal: AbortSignal) => Promise<unknown>[],
+): Promise<number> {
+  const first = await catalogToken(srv, '203.0.113.1');
+  const holder = fetch(`${srv.url}/v2/_catalog`, {
+    headers: { authorization: `Bearer ${first}`, ...from('203.0.113.1') },
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const gone = new AbortController();
+  const waiting = leaving(gone.signal).map((p) => p.catch(() => 'gone'));
+  await new Promise((r) => setTimeout(r, 300));
+  gone.abort();
+  expect(await Promise.all(waiting)).toEqual(waiting.map(() => 'gone'));
+  expect((await holder).status).toBe(200);
+  // Past the moment the slot came free.
+  await new Promise((r) => setTimeout(r, 1000));
+  return runCount();
+}
+
 test('a catalog request whose client went away starts no run', async () => {
   const srv = await stack({ maxConcurrency: 1, maxPerClient: 1 });
   try {
-    const first = await catalogToken(srv, '203.0.113.1');
-    const holder = fetch(`${srv.url}/v2/_catalog`, {
-      headers: { authorization: `Bearer ${first}`, ...from('203.0.113.1') },
-    });
-    await new Promise((r) => setTimeout(r, 300));
-    // Two more, from other addresses, wait for the one slot; their clients leave.
-    const gone = new AbortController();
-    const waiting = ['203.0.113.2', '203.0.113.3'].map(async (ip) =>
-      fetch(`${srv.url}/v2/_catalog`, {
-        headers: { authorization: `Bearer ${await catalogToken(srv, ip)}`, ...from(ip) },
-        signal: gone.signal,
-      }).catch(() => 'gone'),
+    // Two, from other addresses, wait for the one slot; their clients leave.
+    const runs = await runsAfterLeaving(srv, (signal) =>
+      ['203.0.113.2', '203.0.113.3'].map(async (ip) =>
+        fetch(`${srv.url}/v2/_catalog`, {
+          headers: { authorization: `Bearer ${await catalogToken(srv, ip)}`, ...from(ip) },
+          signal,
+        }),
+      ),
     );
-    await new Promise((r) => setTimeout(r, 300));
-    gone.abort();
-    expect(await Promise.all(waiting)).toEqual(['gone', 'gone']);
-    expect((await holder).status).toBe(200);
-    // Past the moment the slot came free: nothing ran for the clients that left.
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(runCount()).toBe(1);
+    // Nothing ran for the clients that left.
+    expect(runs).toBe(1);
   } finally {
     await srv.server.close(100);
   }
@@ -138,23 +154,14 @@ test('a catalog request whose client went away starts no run', async () => {
 test("the registry page's list: a browser that left starts no run", async () => {
   const srv = await stack({ maxConcurrency: 1, maxPerClient: 1 });
   try {
-    const first = await catalogToken(srv, '203.0.113.1');
-    const holder = fetch(`${srv.url}/v2/_catalog`, {
-      headers: { authorization: `Bearer ${first}`, ...from('203.0.113.1') },
-    });
-    await new Promise((r) => setTimeout(r, 300));
     // alice opens the page from another address; it waits for the slot, and she leaves.
-    const gone = new AbortController();
-    const page = fetch(`${srv.url}/ui/`, {
-      headers: { authorization: basic('alice', alicePassword), ...from('203.0.113.2') },
-      signal: gone.signal,
-    }).catch(() => 'gone');
-    await new Promise((r) => setTimeout(r, 300));
-    gone.abort();
-    expect(await page).toBe('gone');
-    expect((await holder).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(runCount()).toBe(1);
+    const runs = await runsAfterLeaving(srv, (signal) => [
+      fetch(`${srv.url}/ui/`, {
+        headers: { authorization: basic('alice', alicePassword), ...from('203.0.113.2') },
+        signal,
+      }),
+    ]);
+    expect(runs).toBe(1);
   } finally {
     await srv.server.close(100);
   }
