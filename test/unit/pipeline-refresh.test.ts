@@ -59,6 +59,23 @@ const post = (rt: Runtime, body: string, now = NOW + 3600) =>
 const refreshBody = (token: string, extra = 'service=reg&client_id=docker') =>
   `grant_type=refresh_token&refresh_token=${encodeURIComponent(token)}&${extra}`;
 
+/** The audit record of a refresh grant the pipeline refuses (InvalidGrantError), as the token handler writes it. */
+async function refusedAudit(rt: Runtime, body: string, now: number): Promise<Record<string, unknown>> {
+  const request = parseTokenRequest({ method: 'POST', query: '', authorization: undefined, body });
+  const error = await issueToken(rt, request, { ip: null, now }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(InvalidGrantError);
+  return auditRecord({
+    requestId: 'r',
+    method: 'POST',
+    ip: null,
+    via: null,
+    request,
+    error,
+    status: 401,
+    ms: 1,
+  });
+}
+
 /** A refresh token for alice, as `docker login` gets it. */
 async function login(rt: Runtime, user = 'alice', pass = password): Promise<string> {
   const result = await get(
@@ -359,55 +376,18 @@ describe('the refresh grant', () => {
     'a refused refresh token (%s) names its account in the audit line',
     async (_what, variant, service, now = NOW + 3600) => {
       const token = await login(runtime());
-      const request = parseTokenRequest({
-        method: 'POST',
-        query: '',
-        authorization: undefined,
-        body: refreshBody(token, `service=${service}&client_id=docker`),
-      });
-      const error = await issueToken(runtime(variant), request, { ip: null, now }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(InvalidGrantError);
+      const record = await refusedAudit(
+        runtime(variant),
+        refreshBody(token, `service=${service}&client_id=docker`),
+        now,
+      );
       // Whose token is still in use: the operator can tell them to log in again.
-      expect(
-        auditRecord({
-          requestId: 'r',
-          method: 'POST',
-          ip: null,
-          via: null,
-          request,
-          error,
-          status: 401,
-          ms: 1,
-        }),
-      ).toMatchObject({
-        account: 'alice',
-        grant: 'refresh_token',
-      });
+      expect(record).toMatchObject({ account: 'alice', grant: 'refresh_token' });
     },
   );
 
   test('a token that does not decrypt names no account', async () => {
-    const request = parseTokenRequest({
-      method: 'POST',
-      query: '',
-      authorization: undefined,
-      body: refreshBody('x.y.z'),
-    });
-    const error = await issueToken(runtime(), request, { ip: null, now: NOW }).catch((e: unknown) => e);
-    expect(
-      auditRecord({
-        requestId: 'r',
-        method: 'POST',
-        ip: null,
-        via: null,
-        request,
-        error,
-        status: 401,
-        ms: 1,
-      }),
-    ).toMatchObject({
-      account: '',
-    });
+    expect(await refusedAudit(runtime(), refreshBody('x.y.z'), NOW)).toMatchObject({ account: '' });
   });
 
   test('an account now answered by an earlier authenticator → invalid_grant', async () => {
