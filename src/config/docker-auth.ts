@@ -52,14 +52,21 @@ export const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
   ldap_auth: ['tls', 'bind_dn', 'bind_password_file', 'ca_certificate'],
 };
 
+/** Keys where YAML null is kept for the schema, which reads it as docker_auth does (`base:` is the root). */
+const NULL_KEPT: Readonly<Record<string, readonly string[]>> = { ldap_auth: ['base'] };
+
 /**
  * The keys of `section`'s mapping without those left empty: YAML null under a NULL_MEANS_UNSET
- * section, and an empty string where EMPTY_MEANS_UNSET says docker_auth reads it as unset.
+ * section (except where NULL_KEPT keeps it), and an empty string where EMPTY_MEANS_UNSET says
+ * docker_auth reads it as unset.
  */
 export function withoutUnset(section: string, inside: Record<string, unknown>): Record<string, unknown> {
   const empty = EMPTY_MEANS_UNSET[section] ?? [];
+  const kept = NULL_KEPT[section] ?? [];
   return Object.fromEntries(
-    Object.entries(inside).filter(([k, v]) => v !== null && !(v === '' && empty.includes(k))),
+    Object.entries(inside).filter(
+      ([k, v]) => (v !== null || kept.includes(k)) && !(v === '' && empty.includes(k)),
+    ),
   );
 }
 
@@ -77,8 +84,13 @@ export function dockerAuthCallback(redirectUrl: unknown): string | undefined {
   return `docker_auth callback path; docker_auth's callback path /oidc_auth is /oidc/callback in regauth: set ${url.href} and register it at the provider`;
 }
 
-/** Extra words for a required key that a docker_auth config does not have. */
+const SEARCH_BASE_REQUIRED =
+  'required: the DN to search under (e.g. "dc=example,dc=org"), or base: "" to search from the root';
+
+/** Extra words for a required key: one a docker_auth config does not have, or one with a choice to make. */
 export const REQUIRED_HINTS: Readonly<Record<string, string>> = {
+  'ldap_auth.base': SEARCH_BASE_REQUIRED,
+  'ldap_auth.group_search.base': SEARCH_BASE_REQUIRED,
   'oidc_auth.secret_file':
     "required (docker_auth has no such key): app passwords are signed with it instead of being stored (docker_auth's level_token_db); put 32 or more random characters in a file, e.g. `openssl rand -base64 48 > oidc-secret`",
 };

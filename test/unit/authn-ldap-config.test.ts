@@ -89,6 +89,22 @@ describe('ldap_auth config', () => {
     ).toBe('');
   });
 
+  test('base: left empty (YAML null) is the root too, as docker_auth reads an unset base', () => {
+    // docker_auth's reference config lists keys left empty; its unset base is the empty string.
+    expect(load(section({ base: '' })).ldap_auth!.base).toBe('');
+    expect(load(section({ base: '~' })).ldap_auth!.base).toBe('');
+    expect(
+      load(section({ group_search: '{base: , filter: "(member=${dn})"}' })).ldap_auth!.groupSearch?.base,
+    ).toBe('');
+  });
+
+  test('a missing base is refused with its path and how to search from the root', () => {
+    expect(errorsOf(section({ base: undefined }))).toMatch(/ldap_auth\.base: .*base: ""/);
+    expect(errorsOf(section({ group_search: '{filter: "(member=${dn})"}' }))).toMatch(
+      /ldap_auth\.group_search\.base: .*base: ""/,
+    );
+  });
+
   test('group search, TLS and timeouts', () => {
     const ldap = load(
       section({

@@ -23,8 +23,14 @@ const labelSource = strict({
   lower_case: z.boolean().default(false),
 });
 
-/** A search base: a DN, or "" for the root, as docker_auth passes it on. */
-const searchBase = z.string({ error: 'must be a string (a DN, or "" for the root)' });
+/**
+ * A search base: a DN, or "" for the root, as docker_auth passes it on. Left empty (YAML null) it
+ * is the root too: docker_auth's reference config lists keys that way, and its unset base is "".
+ */
+const searchBase = z
+  .string({ error: 'must be a string (a DN, or "" for the root)' })
+  .nullable()
+  .transform((base) => base ?? '');
 
 const groupSearch = strict({
   base: searchBase,
