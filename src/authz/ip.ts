@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
+import { mappedIpv4 } from '../core/ip.js';
 
 /** One address or CIDR block, parsed once (an ACL rule's `match.ip`). */
 export interface IpMatcher {
@@ -70,7 +71,26 @@ function addEntry(list: BlockList, text: string): void {
   const prefix = Number(prefixText);
   if (!PREFIX.test(prefixText) || prefix > max)
     throw invalid(`the prefix length must be a number from 0 to ${max}`);
+  // IPv4 clients are compared as ::ffff:a.b.c.d, so a mapped block keeps its IPv4 meaning only
+  // with the 96 bits of ::ffff:0:0 in its prefix: `::ffff:10.0.0.0/8` is `::/8`, every IPv4
+  // address (and as trusted_proxies, any client could name its own address).
+  const mapped = family === 6 && prefix < 96 ? mappedIpv4(address) : undefined;
+  if (mapped !== undefined) {
+    const bits = Math.min(prefix, 32);
+    const network = ipv4Network(mapped, bits);
+    throw invalid(
+      'an IPv4-mapped block needs a prefix of 96 or more (its prefix counts IPv6 bits, so this one ' +
+        `covers every IPv4 address); write the IPv4 block, e.g. ${network}/${bits}, or ::ffff:${network}/${bits + 96}`,
+    );
+  }
   list.addSubnet(address, prefix, type);
+}
+
+/** The network of a dotted IPv4 address's first `bits` bits (`172.28.57.9`, 24 → `172.28.57.0`). */
+function ipv4Network(ip: string, bits: number): string {
+  const n = ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+  const network = bits === 0 ? 0 : (n >>> (32 - bits)) * 2 ** (32 - bits);
+  return [network >>> 24, (network >>> 16) & 255, (network >>> 8) & 255, network & 255].join('.');
 }
 
 function check(list: BlockList, ip: string): boolean {

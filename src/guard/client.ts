@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { ipv6ToBigInt } from '../core/ip.js';
 
 /**
  * The client as the lockout counts it: an IPv4 address as it is; an IPv6 address as its network
@@ -14,25 +15,4 @@ export function clientKey(ip: string | null, prefix: number): string {
   const groups: string[] = [];
   for (let i = 7; i >= 0; i--) groups.push(((network >> BigInt(i * 16)) & 0xffffn).toString(16));
   return `${groups.join(':')}/${prefix}`;
-}
-
-/** A valid IPv6 address (isIPv6) as a 128-bit number; a zone (`%eth0`) is dropped. */
-function ipv6ToBigInt(ip: string): bigint {
-  let text = ip.split('%')[0]!;
-  // An IPv4 tail (`::ffff:1.2.3.4`, `64:ff9b::1.2.3.4`) becomes two groups.
-  const v4 = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(2).map(Number) as [number, number, number, number];
-    text = `${v4[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const front = head ? head.split(':') : [];
-  const back = tail ? tail.split(':') : [];
-  const groups =
-    tail === undefined
-      ? front
-      : [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
-  let n = 0n;
-  for (const g of groups) n = (n << 16n) | BigInt(parseInt(g, 16));
-  return n;
 }

@@ -76,6 +76,32 @@ describe('parseIpMatcher', () => {
     expect(() => parseIpMatcher(entry)).toThrow(new TypeError(message)); // exact message
   });
 
+  test.each([
+    ['::ffff:172.28.57.0/24', '172.28.57.0/24', '::ffff:172.28.57.0/120'],
+    ['::ffff:10.0.0.0/8', '10.0.0.0/8', '::ffff:10.0.0.0/104'],
+    ['0:0:0:0:0:ffff:ac1c:3901/95', '172.28.57.1/32', '::ffff:172.28.57.1/128'],
+    ['::ffff:192.0.2.77/0', '0.0.0.0/0', '::ffff:0.0.0.0/96'],
+  ])('refuses the IPv4-mapped block %s, which would cover every IPv4 address', (entry, ipv4, mapped) => {
+    // The prefix counts IPv6 bits: /24 keeps only zeros, a block that holds every IPv4 client
+    // (compared as ::ffff:a.b.c.d). Written so, it let any client name its own address.
+    expect(() => parseIpMatcher(entry)).toThrow(
+      new TypeError(
+        `invalid IP address or CIDR ${JSON.stringify(entry)}: an IPv4-mapped block needs a prefix of 96 or more ` +
+          `(its prefix counts IPv6 bits, so this one covers every IPv4 address); write the IPv4 block, e.g. ${ipv4}, or ${mapped}`,
+      ),
+    );
+  });
+
+  test('an IPv4-mapped block of 96 bits or more is the IPv4 block it maps', () => {
+    const m = parseIpMatcher('::ffff:172.28.57.0/120');
+    expect(['172.28.57.9', '::ffff:172.28.57.200'].map((ip) => m.contains(ip))).toEqual([true, true]);
+    expect(['172.28.58.1', '203.0.113.9', '2001:db8::1'].map((ip) => m.contains(ip))).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  });
+
   test('contains never throws', () => {
     const matchers = ['10.0.0.0/8', '::/0', '2001:db8::/48', '::ffff:10.0.0.0/104'].map(parseIpMatcher);
     fc.assert(
@@ -99,6 +125,12 @@ describe('compileIpList', () => {
       false,
       false,
     ]);
+  });
+
+  test('an IPv4-mapped trusted proxy block with an IPv4-sized prefix is refused by its path', () => {
+    expect(() => compileIpList(['::ffff:172.28.57.0/24'], 'server.trusted_proxies')).toThrow(
+      /server\.trusted_proxies\[0\]: .*an IPv4-mapped block needs a prefix of 96 or more/,
+    );
   });
 
   test('an empty list contains nothing', () => {
