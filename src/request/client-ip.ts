@@ -1,15 +1,19 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { BadRequestError } from '../core/errors.js';
+import { mappedIpv4 } from '../core/ip.js';
 
 /** A set of addresses/CIDRs (server.trusted_proxies). */
 export interface AddressSet {
   contains(ip: string): boolean;
 }
 
-/** Drops the IPv4-mapped prefix so `::ffff:10.1.2.3` reads as `10.1.2.3`. */
+/**
+ * An IPv4-mapped address as the IPv4 address it stands for, however it is spelled
+ * (`::ffff:10.1.2.3`, `::ffff:a01:203` and `0:0:0:0:0:ffff:10.1.2.3` read as `10.1.2.3`); any
+ * other address as it is.
+ */
 export function normalizeIp(ip: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1]! : ip;
+  return ip.includes(':') ? (mappedIpv4(ip) ?? ip) : ip;
 }
 
 /**

@@ -49,6 +49,12 @@ describe('clientAddress (server.trusted_proxies)', () => {
     ],
     ['IPv4-mapped entries are normalised', '10.1.2.3', '::ffff:203.0.113.9', '203.0.113.9', '10.1.2.3'],
     ['IPv4-mapped untrusted peer: header ignored', '::ffff:192.0.2.7', '10.1.1.1', '192.0.2.7', null],
+    // Every spelling of a mapped address is its IPv4 address: as IPv6 they all fell in one /64,
+    // so IPv4 clients behind a proxy writing them shared one lockout count.
+    ['an IPv4-mapped entry in hex', '10.1.2.3', '::ffff:cb00:7109', '203.0.113.9', '10.1.2.3'],
+    ['an IPv4-mapped entry in full', '10.1.2.3', '0:0:0:0:0:ffff:203.0.113.9', '203.0.113.9', '10.1.2.3'],
+    ['an IPv4-mapped entry in upper case', '10.1.2.3', '[::FFFF:CB00:7109]:443', '203.0.113.9', '10.1.2.3'],
+    ['an IPv4-mapped peer in hex', '::ffff:a01:203', '203.0.113.9', '203.0.113.9', '10.1.2.3'],
     ['IPv6 proxy and client', '2001:db8::1', '2001:db9::5', '2001:db9::5', '2001:db8::1'],
     [
       'garbage stops the walk at the last good hop',
