@@ -109,7 +109,15 @@ async function main(): Promise<void> {
       headers: { 'content-type': 'application/json' },
     })) as unknown as typeof fetch;
   const registry = new RegistryCatalog(config, sign, fakeFetch);
-  const deps: CatalogDeps = { catalog: config, registry, acl, extAuthz: undefined, key, issuer: 'bench' };
+  const deps: CatalogDeps = {
+    catalog: config,
+    registry,
+    acl,
+    extAuthz: undefined,
+    key,
+    issuer: 'bench',
+    ipv6Prefix: 64,
+  };
   const now = Date.now();
   const token = await sign(
     { subject: who.account, audience: config.service, access: [], labels: who.labels },

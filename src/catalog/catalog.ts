@@ -5,6 +5,7 @@ import type { CompiledAcl } from '../authz/acl.js';
 import type { CatalogConfig } from './config.js';
 import type { SigningKey } from '../token/types.js';
 import { BackendUnavailableError, TooManyRequestsError } from '../core/errors.js';
+import { clientKey } from '../core/ip.js';
 import { tooManyRequests, unavailable } from './errors.js';
 import { parsePageRequest, pageOf } from './pages.js';
 import type { FullCatalog, RegistryCatalog } from './registry.js';
@@ -18,6 +19,8 @@ export interface CatalogDeps {
   readonly extAuthz: ExtAuthorizer | undefined;
   readonly key: SigningKey;
   readonly issuer: string;
+  /** `lockout.ipv6_prefix`: ext_authz's per-client bound counts an IPv6 client by its network. */
+  readonly ipv6Prefix: number;
 }
 
 /** One request to `GET /v2/_catalog`, as the HTTP layer read it. */
@@ -70,7 +73,10 @@ export async function listCatalog(deps: CatalogDeps, request: CatalogRequest): P
   // Those granted the catalog itself keep what the registry would show them: everything.
   // When no ACL rule decides it, ext_authz is asked; if it cannot answer, neither can the catalog.
   // Its run is bound per client address and cancelled with the request, as at the token endpoint.
-  const work = { client: request.ip ?? '', ...(request.signal ? { signal: request.signal } : {}) };
+  const work = {
+    client: clientKey(request.ip, deps.ipv6Prefix),
+    ...(request.signal ? { signal: request.signal } : {}),
+  };
   const admin = await authorizeScope(
     deps.acl,
     deps.extAuthz,

@@ -4,7 +4,7 @@ import type { LockoutConfig } from './config.js';
 import { Secret } from '../core/secret.js';
 import { RegauthError, TooManyRequestsError, UnauthorizedError } from '../core/errors.js';
 import { foldAccountName } from '../core/account-name.js';
-import { clientKey } from './client.js';
+import { clientKey } from '../core/ip.js';
 import { MemoryLockoutStore } from '../store/memory.js';
 import {
   StoreUnavailableError,

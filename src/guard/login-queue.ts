@@ -1,8 +1,14 @@
 import type { LoginQueueConfig } from './config.js';
 import { ServerBusyError, TooManyRequestsError } from '../core/errors.js';
+import { clientKey } from '../core/ip.js';
 
-/** The `login_queue:` policy. */
-export type LoginQueuePolicy = Pick<LoginQueueConfig, 'max_pending' | 'per_client' | 'retry_after'>;
+/**
+ * The `login_queue:` policy, and `lockout.ipv6_prefix`: an IPv6 client is counted by its network,
+ * as the lockout counts it.
+ */
+export type LoginQueuePolicy = Pick<LoginQueueConfig, 'max_pending' | 'per_client' | 'retry_after'> & {
+  readonly ipv6_prefix: number;
+};
 
 /** Why a login was turned away: the whole queue is full, or this client has too many in it. */
 export type LoginQueueRejection = 'full' | 'per_client';
@@ -10,7 +16,7 @@ export type LoginQueueRejection = 'full' | 'per_client';
 /**
  * A bound on the logins whose password is still to be checked (bcrypt in the worker pool, a
  * directory bind): at most `max_pending` in flight in the process, and `per_client` per client
- * address. Past either bound a login is answered at once (503 or 429, with Retry-After) instead
+ * (an IPv6 client: its network of `lockout.ipv6_prefix` bits, as the lockout counts it). Past either bound a login is answered at once (503 or 429, with Retry-After) instead
  * of waiting behind an unbounded queue: 300 made-up logins in flight used to make a real first
  * login wait 7 s. A login whose credentials the credential cache already holds never enters it,
  * so cached logins are answered however full it is. A request guard beside the pipeline, like
@@ -49,7 +55,7 @@ export class LoginQueue {
    */
   enter(ip: string | null, quiet = false): () => void {
     const policy = this.#policy();
-    const client = ip ?? '';
+    const client = clientKey(ip, policy.ipv6_prefix);
     const mine = this.#perClient.get(client) ?? 0;
     if (mine >= policy.per_client) {
       if (!quiet) this.#onReject?.('per_client');

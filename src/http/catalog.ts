@@ -51,6 +51,7 @@ export function createCatalogHandler(
           extAuthz: runtime.extAuthz,
           key: config.token.key,
           issuer: config.token.issuer,
+          ipv6Prefix: config.lockout.ipv6_prefix,
         },
         {
           authorization: req.headers.authorization,

@@ -224,6 +224,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
           extAuthz: ctx.runtime.extAuthz,
           key: ctx.runtime.config.token.key,
           issuer: ctx.runtime.config.token.issuer,
+          ipv6Prefix: ctx.runtime.config.lockout.ipv6_prefix,
         },
         {
           authorization: `Bearer ${token}`,

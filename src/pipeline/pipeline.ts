@@ -7,6 +7,7 @@ import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from '../request/token-re
 import { formatScope, type Scope } from '../request/scope.js';
 import type { AccessEntry } from '../token/types.js';
 import { foldAccountName } from '../core/account-name.js';
+import { clientKey } from '../core/ip.js';
 import type { Runtime } from './runtime.js';
 
 /** Who asks and from where, as the HTTP layer determined it. */
@@ -97,7 +98,10 @@ export async function issueToken(
   if (refused !== undefined) throw new BadRequestError(refused);
 
   // Who the backends' work is for (their per-client bounds) and what cancels it.
-  const work: BackendWork = { client: ctx.ip ?? '', ...(ctx.signal ? { signal: ctx.signal } : {}) };
+  const work: BackendWork = {
+    client: clientKey(ctx.ip, config.lockout.ipv6_prefix),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  };
   const authnWork = ctx.enterQueue ? { ...work, enterQueue: ctx.enterQueue } : work;
   const authn = await authenticateRequest(runtime, request, ctx.now, authnWork, session);
   const { decisions, access } = await authorizeRequest(runtime, request, authn, ctx.ip, work);
@@ -111,6 +115,7 @@ export async function issueToken(
 
 /** Who the backends' work is for (their per-client bounds) and what cancels it. */
 export interface BackendWork {
+  /** The client as the lockout counts it (clientKey: an IPv6 client by its network). */
   readonly client: string;
   readonly enterQueue?: (quiet?: boolean) => () => void;
   readonly signal?: AbortSignal;

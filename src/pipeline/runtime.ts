@@ -20,6 +20,7 @@ import { ExtAuthenticator } from '../authn/ext.js';
 import { ExtAuthorizer } from '../authz/ext.js';
 import type { CommandRunner } from '../ext/command.js';
 import type { Logger } from '../core/log.js';
+import type { LoginQueuePolicy } from '../guard/login-queue.js';
 import { createTokenSigner, type TokenSigner } from '../token/sign.js';
 import { createRefreshTokens, type RefreshTokens } from '../token/refresh.js';
 import { RegistryCatalog } from '../catalog/registry.js';
@@ -51,7 +52,7 @@ export interface Runtime {
    * command (429) but not a static user's wrong password, whose run of the command is a decoy
    * (401), which told the two apart.
    */
-  readonly loginQueue: Config['login_queue'];
+  readonly loginQueue: LoginQueuePolicy;
   /**
    * Whether a token request needs a login-queue place: a login whose password no credential
    * cache holds (`cached`, the request's memoised `cached`); with `ext_auth`, every request that
@@ -128,6 +129,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     loginQueue: Object.freeze({
       ...config.login_queue,
       per_client: Math.min(config.login_queue.per_client, config.ext_auth?.maxPerClient ?? Infinity),
+      ipv6_prefix: config.lockout.ipv6_prefix,
     }),
     oidc,
     catalog,

@@ -87,6 +87,20 @@ describe('max_concurrency 8, max_per_client 2', () => {
     expect((await Promise.all(anonymous)).map((r) => r.status)).toEqual([401, 401]);
   });
 
+  test('the addresses of one IPv6 /64 share one max_per_client, as the lockout counts them', async () => {
+    // Anonymous requests run the command too: a fresh address of the /64 per request must not
+    // get more than max_per_client runs.
+    const anonymous = [get('2001:db8:7:1::1'), get('2001:db8:7:1::2')];
+    await until(2);
+    const third = get('2001:db8:7:1::3');
+    await until(3);
+    const runs = held.length;
+    release();
+    expect(runs).toBe(2);
+    expect((await third).status).toBe(429);
+    expect((await Promise.all(anonymous)).map((r) => r.status)).toEqual([401, 401]);
+  });
+
   test('logins from one address past ext_auth.max_per_client are refused before any password is checked, alike', async () => {
     const client = '10.7.0.2';
     const logins = [get(client, basic('flood1', 'x')), get(client, basic('flood2', 'x'))];

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { Lockout, withLockout, type LockoutPolicy, type Reservation } from '../../src/guard/lockout.js';
 import { foldAccountName } from '../../src/core/account-name.js';
-import { clientKey } from '../../src/guard/client.js';
+import { clientKey } from '../../src/core/ip.js';
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
 
 const POLICY: LockoutPolicy = {

@@ -17,7 +17,7 @@ describe('LoginQueue', () => {
   test('bounds the logins in flight per process and per client; leaving twice gives back one place', () => {
     const rejected: string[] = [];
     const seen: number[] = [];
-    const policy: LoginQueuePolicy = { max_pending: 3, per_client: 2, retry_after: 7 };
+    const policy: LoginQueuePolicy = { max_pending: 3, per_client: 2, retry_after: 7, ipv6_prefix: 64 };
     const queue = new LoginQueue({
       policy: () => policy,
       onChange: (n) => seen.push(n),
@@ -63,7 +63,7 @@ describe('a flood of uncached logins over HTTP', () => {
       server: {
         metrics,
         loginQueue: new LoginQueue({
-          policy: () => runtime.config.login_queue,
+          policy: () => runtime.loginQueue,
           onChange: (n) => {
             highest = Math.max(highest, n);
             metrics.loginQueuePending.set(n);
@@ -144,6 +144,24 @@ describe('a flood of uncached logins over HTTP', () => {
       });
     }
     expect(highest).toBeLessThanOrEqual(3);
+  });
+
+  test('the addresses of one IPv6 /64 count as one client, as the lockout counts them', async () => {
+    // One subscriber holds a /64: a fresh address per request must not get past per_client.
+    highest = 0;
+    const flood = Array.from({ length: 8 }, async (_, i) => {
+      const res = await login(`nobody-v6-${i}`, 'guess', `2001:db8:1:2::${(i + 1).toString(16)}`);
+      return { status: res.status, body: await res.json() };
+    });
+    const answers = await Promise.all(flood);
+    const limited = answers.filter((a) => a.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]!.body).toEqual({
+      errors: [
+        { code: 'TOOMANYREQUESTS', message: 'too many logins in progress from this address, retry later' },
+      ],
+    });
+    expect(answers.filter((a) => a.status === 401).length).toBeGreaterThanOrEqual(2);
   });
 });
 

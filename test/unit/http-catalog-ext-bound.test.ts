@@ -107,6 +107,25 @@ test('one address holds at most max_per_client catalog runs; the rest get 429 at
   }
 }, 30_000);
 
+test('the addresses of one IPv6 /64 share one max_per_client, as the lockout counts them', async () => {
+  const srv = await stack({ maxConcurrency: 2, maxPerClient: 1 });
+  try {
+    const token = await catalogToken(srv, '2001:db8:5:6::1');
+    // One subscriber, a fresh address of its /64 per request.
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        fetch(`${srv.url}/v2/_catalog`, {
+          headers: { authorization: `Bearer ${token}`, ...from(`2001:db8:5:6::${i + 10}`) },
+        }).then((r) => r.status),
+      ),
+    );
+    expect(replies.filter((s) => s === 429)).toHaveLength(4);
+    expect(replies.filter((s) => s === 200)).toHaveLength(1);
+  } finally {
+    await srv.server.close(100);
+  }
+}, 30_000);
+
 /**
  * With the one slot held by a catalog request from 203.0.113.1, starts `leaving` (requests that
  * wait for the slot), lets their clients go, and gives how many runs there were once the slot
