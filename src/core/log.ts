@@ -63,11 +63,10 @@ export function envLogLevel(env: NodeJS.ProcessEnv = process.env): LogConfig['le
 export function createLogger(options: LoggerOptions = {}): Logger {
   // stdout through pino's asynchronous destination: under load, lines written while a write is in
   // flight go out together (fewer syscalls on the token path); at low load each line goes at once.
-  // JSON lines reach it joined per event-loop turn (TurnBatch). Both flush synchronously when the
-  // process exits.
-  const sonic =
-    options.destination || process.stdout.isTTY ? undefined : pino.destination({ dest: 1, sync: false });
-  const destination = options.destination ?? sonic ?? process.stdout;
+  // pino flushes it synchronously when the process exits.
+  const destination =
+    options.destination ??
+    (process.stdout.isTTY ? process.stdout : pino.destination({ dest: 1, sync: false }));
   const format = options.format ?? 'auto';
   const pretty =
     format === 'pretty' || (format === 'auto' && (destination as { isTTY?: boolean }).isTTY === true);
@@ -101,60 +100,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           translateTime: 'SYS:HH:MM:ss.l',
           ignore: 'pid,hostname,app',
         })
-      : sonic
-        ? new TurnBatch(sonic)
-        : destination,
+      : destination,
   );
 }
-
-/** pino's asynchronous destination (sonic-boom), with the flag its types leave out. */
-type SonicBoom = ReturnType<typeof pino.destination> & { readonly destroyed?: boolean };
-
-/**
- * JSON lines on their way to stdout's asynchronous destination, joined per event-loop turn: the
- * lines of one turn (the audit lines of a batch of signatures that came back together) reach it
- * as one string. sonic-boom appends each line it is handed to the text waiting for its next write
- * and measures that text's byte length again every time, which copies it whole: under load,
- * kilobytes per line. A line waits at most until the end of its turn (setImmediate); one still
- * waiting when the process exits is written then, before the destination's own last flush.
- */
-export class TurnBatch {
-  #lines: string[] = [];
-  readonly #destination: Pick<SonicBoom, 'write' | 'flush' | 'flushSync' | 'destroyed'>;
-
-  constructor(destination: Pick<SonicBoom, 'write' | 'flush' | 'flushSync' | 'destroyed'>) {
-    this.#destination = destination;
-    waiting.add(this);
-  }
-
-  write(line: string): boolean {
-    if (this.#lines.push(line) === 1) setImmediate(this.#hand);
-    return true;
-  }
-
-  /** Hands the turn's lines to the destination (nothing when none wait). */
-  readonly #hand = (): void => {
-    if (this.#lines.length === 0) return;
-    const text = this.#lines.join('');
-    this.#lines = [];
-    if (!this.#destination.destroyed) this.#destination.write(text);
-  };
-
-  /** pino's `logger.flush(cb)`: the waiting lines, then the destination's. */
-  flush(cb?: (err?: Error) => void): void {
-    this.#hand();
-    this.#destination.flush(cb);
-  }
-
-  /** Writes what waits, synchronously (at exit, and pino's final flush). */
-  flushSync(): void {
-    this.#hand();
-    if (!this.#destination.destroyed) this.#destination.flushSync();
-  }
-}
-
-/** Every TurnBatch made, flushed when the process exits (one listener for them all). */
-const waiting = new Set<TurnBatch>();
-process.once('exit', () => {
-  for (const batch of waiting) batch.flushSync();
-});

@@ -1,67 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { TurnBatch } from '../../src/core/log.js';
 
-/** A stand-in for pino's asynchronous destination that records what it is handed. */
-function recorder() {
-  const writes: string[] = [];
-  let synced = 0;
-  return {
-    writes,
-    synced: () => synced,
-    destination: {
-      destroyed: false,
-      write: (text: string) => (writes.push(text), true),
-      flush: (cb?: (err?: Error) => void) => cb?.(),
-      flushSync: () => void synced++,
+/** The script's stdout through a real pipe (`| cat`), as under Docker. */
+const piped = (script: string) =>
+  spawnSync(
+    'sh',
+    ['-c', '"$0" "$@" | cat', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, REGAUTH_LOG_LEVEL: '' },
+      maxBuffer: 1 << 30,
     },
-  };
-}
-
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
-describe('TurnBatch', () => {
-  it('hands the lines of one event-loop turn to the destination as one write, in order', async () => {
-    const r = recorder();
-    const batch = new TurnBatch(r.destination);
-    const lines = Array.from({ length: 50 }, (_, i) => `{"n":${i}}\n`);
-    for (const line of lines) batch.write(line);
-    await Promise.resolve();
-    expect(r.writes).toEqual([]);
-    await nextTurn();
-    expect(r.writes).toEqual([lines.join('')]);
-    batch.write('{"n":50}\n');
-    await nextTurn();
-    expect(r.writes).toEqual([lines.join(''), '{"n":50}\n']);
-    await nextTurn();
-    expect(r.writes).toHaveLength(2);
-  });
-
-  it('writes waiting lines at once on flushSync and flush', async () => {
-    const r = recorder();
-    const batch = new TurnBatch(r.destination);
-    batch.write('a\n');
-    batch.flushSync();
-    expect(r.writes).toEqual(['a\n']);
-    expect(r.synced()).toBe(1);
-    batch.write('b\n');
-    await new Promise<void>((resolve) => batch.flush(() => resolve()));
-    expect(r.writes).toEqual(['a\n', 'b\n']);
-    await nextTurn();
-    expect(r.writes).toHaveLength(2);
-  });
-
-  it('writes nothing, and does not throw, once the destination is closed', async () => {
-    const r = recorder();
-    const batch = new TurnBatch({ ...r.destination, destroyed: true });
-    batch.write('a\n');
-    await nextTurn();
-    batch.flushSync();
-    expect(r.writes).toEqual([]);
-    expect(r.synced()).toBe(0);
-  });
-});
+  );
 
 describe('createLogger on stdout', () => {
   const log = fileURLToPath(new URL('../../src/core/log.ts', import.meta.url));
@@ -108,5 +59,49 @@ describe('createLogger on stdout', () => {
         .split('\n')
         .map((l) => (JSON.parse(l) as { msg: string }).msg),
     ).toEqual(['first', 'last']);
+  });
+  it('writes every line of a large last turn through a pipe, none cut in half', () => {
+    // The audit lines of the turn the process exits in: 1000 lines, more than a pipe takes at
+    // once. A destination handed them asynchronously at exit lost the rest (781 of 1000).
+    const out = piped(
+      `const { createLogger } = await import(${JSON.stringify(log)});
+       const logger = createLogger({ format: 'json' });
+       setTimeout(() => {
+         for (let i = 0; i < 1000; i++) logger.info({ n: i }, 'audit');
+         process.exit(0);
+       }, 20);`,
+    );
+    expect(out.status).toBe(0);
+    expect(out.stdout.endsWith('\n')).toBe(true);
+    const numbers = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { n: number }).n);
+    expect(numbers).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
+  it('lets a logger that is no longer used be collected', () => {
+    const out = spawnSync(
+      process.execPath,
+      [
+        '--expose-gc',
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { createLogger } = await import(${JSON.stringify(log)});
+         const { pino } = await import('pino');
+         let logger = createLogger({ format: 'json' });
+         const ref = new WeakRef(logger[pino.symbols.streamSym]);
+         logger = undefined;
+         await new Promise((r) => setTimeout(r, 10));
+         globalThis.gc();
+         await new Promise((r) => setTimeout(r, 10));
+         globalThis.gc();
+         process.stderr.write(ref.deref() === undefined ? 'collected' : 'retained');`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, REGAUTH_LOG_LEVEL: '' } },
+    );
+    expect(out.stderr).toBe('collected');
   });
 });
