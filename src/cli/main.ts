@@ -12,6 +12,8 @@ const { version } = require('../../package.json') as { version: string };
 
 /** How long in-flight requests may take after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How long a stopping `serve` waits for the event loop to empty (its log written out) before it exits all the same. */
+const LOG_FLUSH_MS = 5_000;
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -59,10 +61,11 @@ Example:
       });
       const stop = (signal: string) => {
         service.logger.info({ signal }, 'shutting down');
-        // Stop accepting; in-flight requests get up to 10 s; then backends close and we exit 0.
+        // Stop accepting; in-flight requests get up to 10 s; then backends close, the log is
+        // written out, and we exit 0.
         service.close(SHUTDOWN_GRACE_MS).then(
-          () => process.exit(0),
-          () => process.exit(1),
+          () => exitAfterLog(0),
+          () => exitAfterLog(1),
         );
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
@@ -72,6 +75,20 @@ Example:
   addToolCommands(program);
 
   return program;
+}
+
+/**
+ * Ends the process once the log's destination has written every line (the audit lines of the
+ * last requests): with everything else closed, the event loop empties when its last write is
+ * done, and node exits with `code`. After LOG_FLUSH_MS (a handle left open) it exits all the
+ * same. Calling process.exit() at once lost lines: pino's last flush at exit writes what waits in
+ * its buffer, but not a write already in flight, which the exit cuts short (behind a pipe whose
+ * reader lags, as a log shipper may). A reader that takes nothing at all holds either way: that
+ * last flush waits for it.
+ */
+function exitAfterLog(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), LOG_FLUSH_MS).unref();
 }
 
 /**

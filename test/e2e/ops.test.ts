@@ -1,10 +1,12 @@
 import bcrypt from 'bcryptjs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { REPO_ROOT } from './harness/deploy.js';
 import { buildOciImage } from './harness/oci.js';
 import { freePort } from './harness/ports.js';
 import { waitFor, type ProcessHandle } from './harness/proc.js';
@@ -306,6 +308,69 @@ acl: [{match: {}, actions: [pull]}]
     // It no longer accepts connections.
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
+});
+
+describe('SIGTERM with a slow log reader', () => {
+  const tmp = tempDir('regauth-sigterm-log-');
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    tmp.cleanup();
+  });
+
+  test('every audit line of the requests answered is written, whole, before the process exits', async () => {
+    ensureBuilt();
+    const keys = await writeSigningKey(tmp.dir, 'ES256');
+    const password = randomPassword();
+    const port = await freePort();
+    const configFile = join(tmp.dir, 'config.yml');
+    writeFileSync(
+      configFile,
+      `server: {addr: "127.0.0.1:${port}"}
+token: {issuer: "${ISSUER}", key: ${keys.keyPath}, certificate: ${keys.certPath}}
+log: {format: json}
+users:
+  alice: {password: "${bcrypt.hashSync(password, 4)}"}
+acl: [{match: {}, actions: [pull]}]
+`,
+    );
+    const url = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => (out += d));
+    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, 20_000, 'regauth /healthz');
+    // The log's reader stops reading (a busy log shipper): the pipe fills, and lines wait in
+    // regauth's buffer and in a write in flight.
+    child.stdout!.pause();
+    const authorization = basic('alice', password);
+    // One login first: the rest are cached logins, none turned away by the login queue.
+    const first = await fetch(`${url}/auth?service=${SERVICE}`, { headers: { authorization } });
+    expect(first.status).toBe(200);
+    let answered = 1;
+    for (let round = 0; round < 30; round++) {
+      const statuses = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          fetch(`${url}/auth?service=${SERVICE}&scope=repository:a/b:pull`, {
+            headers: { authorization },
+          }).then(async (r) => (await r.arrayBuffer(), r.status)),
+        ),
+      );
+      answered += statuses.filter((s) => s === 200).length;
+    }
+    expect(answered).toBe(1501);
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    child.stdout!.resume();
+    expect(await exited).toBe(0);
+    const lines = out.trimEnd().split('\n');
+    // Every line is whole JSON, and every request answered has its audit line.
+    const records = lines.map((l) => JSON.parse(l) as { msg: string });
+    expect(records.filter((r) => r.msg === 'token issued')).toHaveLength(answered);
+  }, 120_000);
 });
 
 describe('metrics.addr and health endpoints', () => {
