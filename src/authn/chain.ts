@@ -26,7 +26,9 @@ export type ChainResult =
 /**
  * Runs authenticators in their fixed order (src/pipeline/runtime.ts: users, users_file, ext_auth,
  * ldap_auth, oidc_auth, jwt_auth). The first answer other than `no_match` decides. If every
- * backend says `no_match`, the request is denied.
+ * backend says `no_match`, the request is denied. A credential that a backend claims as its own
+ * (Authenticator.claims: a CI token of a jwt_auth issuer) is given to that backend alone: no
+ * other backend, decoy or respelling sees it.
  *
  * Every failed login with a password costs the same as seen from the network, whoever it names
  * (docs/security.md "User enumeration"): one password comparison at the highest configured
@@ -47,8 +49,11 @@ export async function authenticate(
   credentials: Credentials,
   verifier: PasswordVerifier,
 ): Promise<ChainResult> {
-  const first = await firstAnswer(authenticators, credentials);
-  const result = await respelled(authenticators, credentials, first);
+  // A credential one backend claims (a CI token of a jwt_auth issuer) goes to it alone.
+  const owner = authenticators.find((a) => a.claims?.(credentials) === true);
+  const result = owner
+    ? await ownAnswer(owner, credentials)
+    : await respelled(authenticators, credentials, await firstAnswer(authenticators, credentials));
   if (result.outcome === 'denied' && credentials.password !== undefined && !result.checkedPassword) {
     await verifier.burn(credentials.password);
   }
@@ -82,6 +87,13 @@ async function respelled(
     if (result.outcome === 'denied') return { ...result, by: authenticator.name };
   }
   return first;
+}
+
+/** The answer of the backend that claims the credential, asked alone (no decoys, no respelling). */
+async function ownAnswer(owner: Authenticator, credentials: Credentials): Promise<Answer> {
+  const result = await owner.authenticate(credentials);
+  if (result.outcome === 'no_match') return { outcome: 'denied', reason: 'unknown account', by: null };
+  return { ...result, by: owner.name };
 }
 
 async function firstAnswer(

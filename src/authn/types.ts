@@ -84,6 +84,14 @@ export interface Authenticator {
    * name that reached them. Absent: a failed login costs this backend nothing worth mirroring.
    */
   decoy?(credentials: Credentials): Promise<void>;
+  /**
+   * True when `credentials` carry a secret that only this backend can check and that nobody can
+   * guess: a CI identity token naming one of jwt_auth's issuers (a signed JWT). Decided from the
+   * credential's form alone, before anything is verified; cheap, never throws. The chain then
+   * asks this backend alone, so no other backend (a directory's bind, ext_auth's command) ever
+   * sees the token, and the lockout neither holds such a login back nor counts it.
+   */
+  claims?(credentials: Credentials): boolean;
   /** Readiness probe (`/readyz`): resolves when the backend can answer, throws otherwise. Cheap. */
   check?(): Promise<void>;
   /** Releases connections, workers; called on reload and shutdown. */

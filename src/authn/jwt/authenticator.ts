@@ -94,18 +94,30 @@ export class JwtAuthenticator implements Authenticator {
     this.#leeway = config.leeway;
   }
 
-  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
-    if (password === undefined) return { outcome: 'no_match' };
-    const token = password.reveal();
-    if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) return { outcome: 'no_match' };
+  /** A password in a JWT's form whose `iss` is one of the trusted issuers is this backend's alone. */
+  claims({ password }: Credentials): boolean {
+    return password !== undefined && this.#issuerOf(password.reveal()) !== undefined;
+  }
+
+  /**
+   * The trusted issuer a token in a JWT's form names, unverified (or undefined): its `iss` only
+   * picks which issuer's keys and rules apply; jwtVerify checks it.
+   */
+  #issuerOf(token: string): TrustedIssuer | undefined {
+    if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) return undefined;
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
     } catch {
-      return { outcome: 'no_match' };
+      return undefined;
     }
-    // The unverified `iss` only picks which issuer's keys and rules apply; jwtVerify checks it.
-    const issuer = typeof unverified.iss === 'string' ? this.#issuers.get(unverified.iss) : undefined;
+    return typeof unverified.iss === 'string' ? this.#issuers.get(unverified.iss) : undefined;
+  }
+
+  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+    if (password === undefined) return { outcome: 'no_match' };
+    const token = password.reveal();
+    const issuer = this.#issuerOf(token);
     if (!issuer) return { outcome: 'no_match' };
     const rules = issuer.config;
 
