@@ -112,6 +112,7 @@ export class CachedAuthenticator implements Authenticator {
     if (inner.check) this.check = inner.check.bind(inner);
     if (inner.close) this.close = inner.close.bind(inner);
     if (inner.decoy) this.decoy = inner.decoy.bind(inner);
+    if (inner.claims) this.claims = inner.claims.bind(inner);
     if (inner.labelsInRefreshToken) this.labelsInRefreshToken = true;
   }
 
@@ -121,6 +122,7 @@ export class CachedAuthenticator implements Authenticator {
   readonly check?: Authenticator['check'];
   readonly close?: Authenticator['close'];
   readonly decoy?: Authenticator['decoy'];
+  readonly claims?: Authenticator['claims'];
 
   /** Whether a live success for exactly these credentials is remembered (nothing is asked). */
   holds(credentials: Credentials): boolean {

@@ -13,7 +13,9 @@ import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
 import type { LdapClient } from '../../src/authn/ldap/connection.js';
 import { Secret } from '../../src/core/secret.js';
+import { basic, tempDir } from '../helpers/fixtures.js';
 import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js';
 
 const AUDIENCE = 'registry.test';
@@ -78,5 +80,51 @@ describe('the chain and a CI token', () => {
     );
     expect(forged).toMatchObject({ outcome: 'denied', by: 'jwt_auth' });
     expect(bindPasswords.filter((pw) => pw !== 'svc-pw')).toEqual([]);
+  });
+});
+
+describe('the server and a CI token', () => {
+  const tmp = tempDir();
+  let s: TestServer;
+  const stdins: string[] = [];
+
+  beforeAll(async () => {
+    s = await startTestServer({
+      dir: tmp.dir,
+      // ext_auth comes before jwt_auth in the chain; the credential cache fronts both, as by default.
+      config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0"}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+ext_auth: {command: /bin/false}
+jwt_auth:
+  issuers:
+    - issuer: ${issuer.url}
+      audience: ${AUDIENCE}
+      account_claim: repository
+acl: [{match: {}, actions: [pull]}]
+`,
+      runtimeDeps: {
+        runCommand: async (req) => {
+          stdins.push(req.stdin);
+          return { code: 2, signal: null, stdout: '', stderr: '' };
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await s.server.close(100);
+    tmp.cleanup();
+  });
+
+  test("ext_auth's command never receives the token, valid or forged", async () => {
+    const good = await issuer.sign(claims);
+    const forged = issuer.unsigned(claims);
+    const login = (pw: string) =>
+      fetch(`${s.url}/auth?service=registry`, { headers: { authorization: basic(REPO, pw) } });
+    expect((await login(good)).status).toBe(200);
+    expect((await login(forged)).status).toBe(401);
+    // A password that is no token of jwt_auth's still goes to the command.
+    expect((await login('a-password')).status).toBe(401);
+    expect(stdins.some((i) => i.includes(good) || i.includes(forged))).toBe(false);
+    expect(stdins.some((i) => i.includes('a-password'))).toBe(true);
   });
 });
