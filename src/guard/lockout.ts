@@ -301,7 +301,9 @@ function keys(account: string, ip: string | null, policy: LockoutPolicy): { pair
  * a failure counts on the stored account and on the spelling typed, and while the stored
  * account is held back for this client the answer is 429 whatever the password was, so another
  * spelling never gets a locked account in, nor tells whether the password was right.
- * Requests without a password (anonymous, refresh tokens) are not password guesses: they pass.
+ * Requests without a password (anonymous, refresh tokens) are not password guesses: they pass,
+ * and so do passwords nobody can guess (`unguessable`: a CI token a backend claims; a forged one
+ * is refused by its signature check, however many are tried).
  * A login the credential cache holds waits for no check in flight, but is refused while locked.
  *
  * When the store cannot answer (StoreUnavailableError): a login that needs a password checked
@@ -316,11 +318,15 @@ export async function withLockout<T extends { readonly account: string }>(
     readonly ip: string | null;
     /** Whether the credential cache holds this very account and password (a recent success). */
     readonly cached?: () => boolean;
+    /** Whether the password is one nobody can guess (a signed CI token a backend claims). */
+    readonly unguessable?: () => boolean;
   },
   run: () => Promise<T>,
   onLocked?: () => void,
 ): Promise<T> {
-  if (!lockout || attempt.password === undefined) return run();
+  // A signed token is not guessed: its issuer's signature protects it, and counting it would let
+  // anyone hold a CI account back from fresh runner addresses with forged tokens.
+  if (!lockout || attempt.password === undefined || attempt.unguessable?.() === true) return run();
   const { account: typed, ip } = attempt;
   // A login the credential cache holds is the right password, not a guess: it waits for no
   // check in flight (a docker push's many token requests), though a lock still holds it back.

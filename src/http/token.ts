@@ -41,7 +41,7 @@ export function issueGuarded(
   return withLoginQueue(queue, { ip, queued }, (admitted) =>
     withLockout(
       deps.lockout,
-      { ...parsed.credentials, ip, cached },
+      { ...parsed.credentials, ip, cached, unguessable: () => runtime.claimed(parsed.credentials) },
       () => issueToken(runtime, parsed, placed(admitted)),
       () => deps.metrics?.lockouts.inc(),
     ),

@@ -68,6 +68,11 @@ export interface Runtime {
    * login needs no password check, so it skips the login queue (src/guard/login-queue.ts).
    */
   cached(credentials: Credentials): boolean;
+  /**
+   * Whether a backend claims the credentials as its own (Authenticator.claims: a CI token of a
+   * jwt_auth issuer). Such a password is a signature, not a guess: the lockout leaves it alone.
+   */
+  claimed(credentials: Credentials): boolean;
   /** The registry's full catalog, read and cached for the filtered `/v2/_catalog` when `catalog:` is set. */
   readonly catalog: RegistryCatalog | undefined;
 }
@@ -120,6 +125,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     // Metrics see every request, cached or not.
     authenticators: fronted.map(instrument),
     cached: (credentials: Credentials) => caches.some((c) => c.holds(credentials)),
+    claimed: (credentials: Credentials) => fronted.some((a) => a.claims?.(credentials) === true),
     verifier,
     sign,
     refresh,

@@ -5,6 +5,7 @@
  * for a CI account put it past `account_max_failures`, so every CI job on a fresh runner address
  * got 429.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { authenticate } from '../../src/authn/chain.js';
 import { JwtAuthenticator } from '../../src/authn/jwt/authenticator.js';
@@ -13,6 +14,8 @@ import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
 import type { LdapClient } from '../../src/authn/ldap/connection.js';
 import { Secret } from '../../src/core/secret.js';
+import { Lockout } from '../../src/guard/lockout.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
 import { basic, tempDir } from '../helpers/fixtures.js';
 import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -28,6 +31,76 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await issuer.stop();
+});
+
+describe('the lockout and a CI account', () => {
+  const tmp = tempDir();
+  let s: TestServer;
+  let runtime: Runtime;
+
+  beforeAll(async () => {
+    s = await startTestServer({
+      dir: tmp.dir,
+      // Default lockout policy (max_failures 5, account_max_failures 50, remember_success 30 d).
+      // trusted_proxies only lets the test play many client addresses through X-Forwarded-For.
+      config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+jwt_auth:
+  issuers:
+    - issuer: ${issuer.url}
+      audience: ${AUDIENCE}
+      account_claim: repository
+      label_claims: [repository]
+      required_claims: {repository_owner: [acme]}
+acl: [{match: {name: '\${labels:repository}/*'}, actions: [pull, push]}]
+`,
+      runtime: (base) => (runtime = base),
+      server: { lockout: new Lockout({ maxEntries: 10_000, policy: () => runtime.config.lockout }) },
+    });
+  });
+  afterAll(async () => {
+    await s.server.close(100);
+    tmp.cleanup();
+  });
+
+  const get = (user: string, pw: string, client: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        `${s.url}/auth?service=registry&scope=repository:${REPO}/img:push,pull`,
+        { agent: false, headers: { authorization: basic(user, pw), 'x-forwarded-for': client } },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += String(c)));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+
+  test('forged tokens and wrong passwords for the account hold back no CI job, from any address', async () => {
+    expect((await get(REPO, await issuer.sign(claims), '198.51.100.1')).status).toBe(200);
+    // An attacker without a token of its own: 5 forged tokens and 5 plain passwords from each of
+    // 6 addresses, past the account's cap of 50 failures (account_max_failures).
+    const forged = issuer.unsigned(claims);
+    const statuses: number[] = [];
+    for (let a = 1; a <= 6; a++) {
+      for (let i = 0; i < 5; i++) statuses.push((await get(REPO, forged, `203.0.113.${a}`)).status);
+      for (let i = 0; i < 5; i++) statuses.push((await get(REPO, `guess-${i}`, `203.0.113.${a}`)).status);
+    }
+    // Forged tokens are refused, never locked: a signature is not guessed.
+    expect(statuses.filter((st) => st === 401).length).toBeGreaterThanOrEqual(30);
+    const good = await issuer.sign(claims);
+    // The next job, on a fresh runner address (hosted runners change address per job)...
+    expect((await get(REPO, good, '198.51.100.2')).status).toBe(200);
+    // ...and on an address that sent the forged tokens (behind one NAT with the attacker).
+    expect((await get(REPO, good, '203.0.113.1')).status).toBe(200);
+  });
+
+  test('the token never reaches the log', () => {
+    expect(s.logs.length).toBeGreaterThan(50);
+    expect(s.logs.join('\n')).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}\.eyJ/);
+  });
 });
 
 describe('the chain and a CI token', () => {
