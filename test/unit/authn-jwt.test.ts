@@ -57,6 +57,14 @@ describe('jwt_auth', () => {
     });
   });
 
+  test('an empty account claim is denied: it would name the anonymous account', async () => {
+    const token = await issuer.sign(github({ repository: '' }));
+    expect(await login('', token)).toEqual({
+      outcome: 'denied',
+      reason: 'claim repository is empty',
+    });
+  });
+
   test('the account claim must be one string: a list holding it is denied', async () => {
     const token = await issuer.sign(github({ repository: [REPO, 5, { x: 1 }] }));
     expect(await login(REPO, token)).toEqual({

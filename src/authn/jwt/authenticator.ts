@@ -144,6 +144,8 @@ export class JwtAuthenticator implements Authenticator {
     if (typeof subject !== 'string') {
       return { outcome: 'denied', reason: `claim ${rules.account_claim} is not a single string` };
     }
+    // "" is the anonymous account in the ACL: no token stands for it.
+    if (subject === '') return { outcome: 'denied', reason: `claim ${rules.account_claim} is empty` };
     if (subject !== account) {
       return { outcome: 'denied', reason: `user name differs from claim ${rules.account_claim}` };
     }
