@@ -22,7 +22,8 @@ export type LintWarning = AclWarning;
  * - labels a rule needs (`${labels:X}`, `match.labels.X`) that no authenticator can produce:
  *   no static user has them and no backend that reports labels at run time is configured;
  * - no authenticator at all, and no ACL rule without `ext_authz`;
- * - a bcrypt cost above 13, to which every failed login is padded.
+ * - a bcrypt cost above 13, to which every failed login is padded;
+ * - a jwt_auth issuer without required_claims: every job it signs for logs in.
  */
 export function lintConfig(config: Config): LintWarning[] {
   const rules = config.acl.rules;
@@ -33,6 +34,7 @@ export function lintConfig(config: Config): LintWarning[] {
   warnings.push(...unproducibleLabels(config));
   warnings.push(...missingBackends(config));
   warnings.push(...costlyPadding(config));
+  warnings.push(...openIssuers(config));
   // In file order: by rule, then as found (stable sort).
   const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
   return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
@@ -205,6 +207,24 @@ function costlyPadding(config: Config): LintWarning[] {
       message: `bcrypt cost ${top.cost}: every failed login, for any account (made-up ones too), is padded to the highest configured cost, here ${2 ** (top.cost - 10)} times the work of cost 10; 10 to ${USUAL_TOP_COST} is usual`,
     },
   ];
+}
+
+/**
+ * A jwt_auth issuer without required_claims lets in every job it signs a token for: on a shared
+ * platform (GitHub Actions, gitlab.com), any project of any owner, since a job may ask for a token
+ * of any audience.
+ */
+function openIssuers(config: Config): LintWarning[] {
+  return (config.jwt_auth?.issuers ?? []).flatMap((issuer, i) =>
+    Object.keys(issuer.required_claims).length > 0
+      ? []
+      : [
+          {
+            path: `jwt_auth.issuers[${i}]`,
+            message: `no required_claims: every job ${issuer.issuer} signs a token for, in any project of any owner, logs in (a job may ask for any audience); unless the issuer signs only for your jobs (your own GitLab, your cluster), name the owners, e.g. required_claims: {repository_owner: [acme]}`,
+          },
+        ],
+  );
 }
 
 function unproducibleLabels(config: Config): LintWarning[] {

@@ -189,6 +189,26 @@ acl: [{match: {}, actions: []}]
     expect(await regauth(['validate', '-c', fine])).toMatchObject({ code: 0 });
   });
 
+  test('a jwt_auth issuer without required_claims: warned, since any job it signs for logs in', async () => {
+    const file = write(
+      'ci.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+jwt_auth:
+  issuers:
+    - {issuer: "https://token.actions.githubusercontent.com", audience: registry, account_claim: repository}
+    - issuer: https://gitlab.example.com
+      audience: registry
+      required_claims: {namespace_path: [acme]}
+acl: [{match: {}, actions: [pull]}]
+`,
+    );
+    expect((await regauth(['validate', '-c', file])).stdout.split('\n')).toEqual([
+      'warning: jwt_auth.issuers[0]: no required_claims: every job https://token.actions.githubusercontent.com signs a token for, in any project of any owner, logs in (a job may ask for any audience); unless the issuer signs only for your jobs (your own GitLab, your cluster), name the owners, e.g. required_claims: {repository_owner: [acme]}',
+      `${file}: valid, with 1 warning`,
+      '',
+    ]);
+  });
+
   test('ext_auth can produce any label: no unknown-label warning', async () => {
     const file = write(
       'ext.yml',
