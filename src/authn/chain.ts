@@ -28,12 +28,13 @@ export type ChainResult =
  * ldap_auth, oidc_auth, jwt_auth). The first answer other than `no_match` decides. If every
  * backend says `no_match`, the request is denied. A credential that a backend claims as its own
  * (Authenticator.claims: a CI token of a jwt_auth issuer) is given to that backend alone: no
- * other backend, decoy or respelling sees it.
+ * other backend, decoy or respelling sees it, and its refusal spends no comparison (its answer
+ * does not depend on the name).
  *
  * Every failed login with a password costs the same as seen from the network, whoever it names
  * (docs/security.md "User enumeration"): one password comparison at the highest configured
  * bcrypt cost (a static user's wrong password spends it, padded up from a cheaper hash; any
- * other failure spends a dummy one: an unknown account, an app password or CI token refused),
+ * other failure spends a dummy one: an unknown account, an app password refused),
  * plus the directory's search and bind (LDAP does them for a made-up name too; after an
  * earlier backend denied, the chain asks the later ones for that work with `decoy`).
  *
@@ -54,7 +55,15 @@ export async function authenticate(
   const result = owner
     ? await ownAnswer(owner, credentials)
     : await respelled(authenticators, credentials, await firstAnswer(authenticators, credentials));
-  if (result.outcome === 'denied' && credentials.password !== undefined && !result.checkedPassword) {
+  // A refused password costs a comparison, so that no name answers faster than another; a
+  // claimed credential's answer never depends on the name (no other backend is asked), and a
+  // forged token, which the lockout does not slow, must not buy a comparison each.
+  if (
+    result.outcome === 'denied' &&
+    credentials.password !== undefined &&
+    !result.checkedPassword &&
+    owner === undefined
+  ) {
     await verifier.burn(credentials.password);
   }
   const { checkedPassword: _, ...answer } = result;

@@ -156,6 +156,28 @@ describe('the chain and a CI token', () => {
   });
 });
 
+describe('the cost of a forged CI token', () => {
+  test('its refusal spends no password comparison: the lockout does not slow it, and it tells no name', async () => {
+    const jwt = new JwtAuthenticator(
+      jwtAuthSchema.parse({
+        issuers: [{ issuer: issuer.url, audience: AUDIENCE, account_claim: 'repository' }],
+      }),
+    );
+    let burned = 0;
+    const verifier = { verify: async () => false, burn: async () => void burned++ };
+    const forged = await authenticate(
+      [jwt],
+      { account: REPO, password: new Secret(issuer.unsigned(claims)) },
+      verifier,
+    );
+    expect(forged).toMatchObject({ outcome: 'denied', by: 'jwt_auth' });
+    expect(burned).toBe(0);
+    // A password that is no token of jwt_auth's is still evened out.
+    await authenticate([jwt], { account: REPO, password: new Secret('a-password') }, verifier);
+    expect(burned).toBe(1);
+  });
+});
+
 describe('the server and a CI token', () => {
   const tmp = tempDir();
   let s: TestServer;
