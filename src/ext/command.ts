@@ -239,8 +239,10 @@ export function limitConcurrency(runner: CommandRunner, max: number, maxPerClien
   const limited: CommandRunner = async (request) => {
     const started = Date.now();
     if (request.signal?.aborted) throw new CommandFailure('cancelled');
+    let waited = false;
     if (running < max) running++;
     else {
+      waited = true;
       await new Promise<void>((resolve, reject) => {
         const leave = () => {
           clearTimeout(timer);
@@ -265,6 +267,9 @@ export function limitConcurrency(runner: CommandRunner, max: number, maxPerClien
       });
     }
     try {
+      // What waiting for a slot took comes off the timeout; a run that found one at once gets it
+      // whole (and its message names the timeout configured, not a millisecond less).
+      if (!waited) return await runner(request);
       const left = Math.max(1, request.timeoutMs - (Date.now() - started));
       return await runner({ ...request, timeoutMs: left });
     } finally {

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ExtAuthenticator, parseLabels } from '../../src/authn/ext.js';
 import { compileAcl } from '../../src/authz/acl.js';
 import { authorizeScope, authorizeScopes } from '../../src/authz/chain.js';
@@ -417,6 +417,25 @@ describe('acl, then ext_authz', () => {
 });
 
 describe('limitConcurrency', () => {
+  test('a run that finds a slot at once gets the whole timeout, however the clock ticks', async () => {
+    // A millisecond between the call and the run came off the timeout, so the error said
+    // "timed out after 499 ms" for a 500 ms timeout on a busy machine.
+    const seen: number[] = [];
+    const run = limitConcurrency(async (req) => {
+      seen.push(req.timeoutMs);
+      return { code: 0, signal: null, stdout: '', stderr: '' };
+    }, 2);
+    const now = vi.spyOn(Date, 'now');
+    let t = 1_000_000;
+    now.mockImplementation(() => (t += 7));
+    try {
+      await run({ command: 'x', args: [], stdin: '', timeoutMs: 500 });
+    } finally {
+      now.mockRestore();
+    }
+    expect(seen).toEqual([500]);
+  });
+
   test('never runs more than max commands at once, and runs them all', async () => {
     let running = 0;
     let peak = 0;
