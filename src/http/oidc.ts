@@ -148,7 +148,9 @@ function sendHtml(res: Response, status: number, html: string): void {
  * http is accepted only on loopback (src/oidc/config.ts).
  */
 export function secure(runtime: Runtime): boolean {
-  return runtime.config.oidc_auth?.redirectUrl.startsWith('https:') ?? true;
+  const redirectUrl = runtime.config.oidc_auth?.redirectUrl;
+  // Parsed, as the config's check and the browser read it: `HTTPS://` is https too.
+  return redirectUrl === undefined || new URL(redirectUrl).protocol === 'https:';
 }
 
 function seconds(ms: number): number {

@@ -70,6 +70,19 @@ describe('/oidc routes', () => {
     );
   });
 
+  test('redirect_url with its scheme in capitals is https all the same: __Host- and Secure', async () => {
+    // URL parsing (the config's check, the browser) folds the scheme; a prefix test of the text did
+    // not, and the cookies lost Secure and __Host-.
+    const upper = await serve(
+      oidcBlock(provider.url, provider.clientId, 'HTTPS://auth.example/regauth/oidc/callback'),
+    );
+    const res = await fetch(`${upper}/oidc/login`, { redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('set-cookie')).toMatch(
+      /^__Host-regauth_oidc=[^;]+; Max-Age=600; Path=\/; HttpOnly; SameSite=Lax; Secure$/,
+    );
+  });
+
   test('over http (loopback only): a plain cookie on the /oidc path, without Secure', async () => {
     const res = await fetch(`${plain}/oidc/login`, { redirect: 'manual' });
     expect(res.status).toBe(303);
