@@ -50,7 +50,12 @@ export function routeTable(deps: AppDeps, prefix: string): Route[] {
       }),
     },
     { paths: ['/oidc/login'], methods: getAndHead(oidc.login) },
-    { paths: ['/oidc/callback'], methods: getAndHead(oidc.callback) },
+    {
+      // GET only: a HEAD would exchange the code and spend the login on an answer nobody reads.
+      paths: ['/oidc/callback'],
+      methods: { GET: { errors: 'docker', handle: oidc.callback } },
+      refuse: 'docker',
+    },
     { paths: ['/ui'], methods: getAndHead(ui.repositories) },
     { paths: ['/ui/repository'], methods: getAndHead(ui.repository) },
     { paths: ['/ui/tag'], methods: getAndHead(ui.tag) },

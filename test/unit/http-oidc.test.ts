@@ -107,6 +107,14 @@ describe('/oidc routes', () => {
     });
   });
 
+  test('HEAD on the callback is refused: it would spend the login on an answer nobody reads', async () => {
+    const res = await fetch(`${live}/oidc/callback?code=x&state=y`, { method: 'HEAD' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET');
+    // Nothing was exchanged: the login cookie is left as it was.
+    expect(res.headers.get('set-cookie')).toBeNull();
+  });
+
   test('the callback clears the login cookie even when it fails', async () => {
     const res = await fetch(`${live}/oidc/callback?code=x&state=y`);
     expect(res.status).toBe(400);
