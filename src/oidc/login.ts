@@ -249,6 +249,16 @@ export class OidcLogin {
  */
 function translate(err: unknown): Error {
   if (err instanceof BackendUnavailableError || err instanceof BadRequestError) return err;
+  // The provider not answering, or answering with no OAuth error (a proxy's 502 page), or with
+  // a 5xx: it is down, not the login gone wrong.
+  if (
+    (err instanceof client.ClientError && PROVIDER_DOWN.has(err.code ?? '')) ||
+    (err instanceof client.ResponseBodyError && err.status >= 500)
+  ) {
+    return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', {
+      cause: err,
+    });
+  }
   if (
     err instanceof client.ResponseBodyError ||
     err instanceof client.AuthorizationResponseError ||
@@ -258,6 +268,9 @@ function translate(err: unknown): Error {
   }
   return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', { cause: err });
 }
+
+/** openid-client's codes for a provider that did not answer, or not as OAuth says it must. */
+const PROVIDER_DOWN = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM']);
 
 /** `email_verified` as providers send it: `true`, or (some) the string `"true"`. */
 function isVerified(value: unknown): boolean {

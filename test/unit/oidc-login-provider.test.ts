@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, test } from 'vitest';
+import { BackendUnavailableError, BadRequestError } from '../../src/core/errors.js';
+import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
+import { OidcLogin } from '../../src/oidc/login.js';
+
+/**
+ * The provider's token endpoint failing (a timeout, a 5xx page) is the provider being down, as
+ * docs/backends/oidc.md says: 503 with Retry-After, logged as an outage. Found by an adversarial
+ * review; they were answered 400 "start again" and logged at info.
+ */
+describe('a provider failing at its token endpoint is unreachable (503), not a bad login (400)', () => {
+  async function fakeProvider(token: (res: ServerResponse) => void) {
+    const server = createServer((req, res) => {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      if (req.url === '/.well-known/openid-configuration') {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            issuer: base,
+            authorization_endpoint: `${base}/auth`,
+            token_endpoint: `${base}/token`,
+            jwks_uri: `${base}/jwks`,
+            response_types_supported: ['code'],
+          }),
+        );
+      } else if (req.url === '/token') token(res);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => {
+        server.closeAllConnections();
+        server.close();
+      },
+    };
+  }
+
+  const config = (issuer: string) =>
+    loadOidcAuth(
+      oidcAuthSchema.parse({
+        issuer,
+        client_id: 'c',
+        client_secret: 's',
+        redirect_url: 'https://auth.example/oidc/callback',
+        registry_url: 'r',
+        secret_file: 'f',
+        timeout: 1,
+      }),
+      (x) => x,
+      () => randomBytes(48).toString('base64'),
+    );
+
+  test.each<[string, (res: ServerResponse) => void]>([
+    ['times out', () => {}],
+    ['answers 502', (res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>')],
+  ])('token endpoint %s', async (_name, token) => {
+    const p = await fakeProvider(token);
+    try {
+      const login = new OidcLogin(config(p.url));
+      const now = Math.floor(Date.now() / 1000);
+      const { authorizationUrl, cookie } = await login.start(now);
+      const state = authorizationUrl.searchParams.get('state')!;
+      const err = await login
+        .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
+        .catch((e) => e);
+      // It was a BadRequestError ("start again", 400, logged at info): an outage looked like a user's mistake.
+      console.error(
+        'DEBUG',
+        err?.constructor?.name,
+        err?.cause?.constructor?.name,
+        err?.cause?.code,
+        err?.cause?.status,
+      );
+      expect(err).toBeInstanceOf(BackendUnavailableError);
+    } finally {
+      p.close();
+    }
+  });
+
+  test('a code the provider refuses (invalid_grant) is still the login to start again (400)', async () => {
+    const p = await fakeProvider((res) =>
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'invalid_grant', error_description: 'code already used' })),
+    );
+    try {
+      const login = new OidcLogin(config(p.url));
+      const now = Math.floor(Date.now() / 1000);
+      const { authorizationUrl, cookie } = await login.start(now);
+      const state = authorizationUrl.searchParams.get('state')!;
+      const err = await login
+        .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(BadRequestError);
+    } finally {
+      p.close();
+    }
+  });
+});
