@@ -305,6 +305,19 @@ async function redeemSession(runtime: Runtime, session: SessionIdentity): Promis
   const deny = (reason: string) =>
     new UnauthorizedError('sign in again', { authenticator: 'oidc_auth', reason, account: session.account });
   if (oidc === undefined) throw deny('session refused: oidc_auth removed');
+  // A backend before oidc_auth that cannot look an account up without its password (ext_auth,
+  // ldap_auth binding as the user) may hold this one: a login would then check its password,
+  // and an app password of this login would be refused. It cannot say, so no session stands.
+  const chain = runtime.authenticators;
+  const blind = chain
+    .slice(
+      0,
+      chain.findIndex((a) => a.name === 'oidc_auth'),
+    )
+    .find((a) => !a.lookup);
+  if (blind !== undefined) {
+    throw deny(`session refused: ${blind.name} comes before oidc_auth and cannot say whose account this is`);
+  }
   // The chain's first answer decides, as for refresh tokens: when an earlier backend now knows
   // the account, a login would check that backend's password instead.
   const current = await lookupAccount(runtime.authenticators, session.account, { through: 'oidc_auth' });
