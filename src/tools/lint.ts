@@ -23,7 +23,9 @@ export type LintWarning = AclWarning;
  *   no static user has them and no backend that reports labels at run time is configured;
  * - no authenticator at all, and no ACL rule without `ext_authz`;
  * - a bcrypt cost above 13, to which every failed login is padded;
- * - a jwt_auth issuer without required_claims: every job it signs for logs in.
+ * - a jwt_auth issuer without required_claims: every job it signs for logs in;
+ * - the registry page with oidc_auth behind a backend that cannot look accounts up: every session
+ *   is refused.
  */
 export function lintConfig(config: Config): LintWarning[] {
   const rules = config.acl.rules;
@@ -35,6 +37,7 @@ export function lintConfig(config: Config): LintWarning[] {
   warnings.push(...missingBackends(config));
   warnings.push(...costlyPadding(config));
   warnings.push(...openIssuers(config));
+  warnings.push(...blindPageSessions(config));
   // In file order: by rule, then as found (stable sort).
   const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
   return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
@@ -225,6 +228,26 @@ function openIssuers(config: Config): LintWarning[] {
           },
         ],
   );
+}
+
+/**
+ * The registry page's oidc_auth sessions are refused while a backend before oidc_auth cannot look
+ * an account up without its password (src/pipeline/pipeline.ts redeemSession).
+ */
+function blindPageSessions(config: Config): LintWarning[] {
+  if (!config.catalog || !config.oidc_auth) return [];
+  const blind = config.ext_auth
+    ? 'ext_auth'
+    : config.ldap_auth?.initialBindAsUser
+      ? 'ldap_auth (initial_bind_as_user)'
+      : undefined;
+  if (blind === undefined) return [];
+  return [
+    {
+      path: 'catalog',
+      message: `the registry page cannot keep oidc_auth sessions: ${blind} comes before oidc_auth and cannot say, without a password, whether it holds an account, so every session is refused; the page takes Basic credentials only`,
+    },
+  ];
 }
 
 function unproducibleLabels(config: Config): LintWarning[] {

@@ -209,6 +209,29 @@ acl: [{match: {}, actions: [pull]}]
     ]);
   });
 
+  test('the registry page with oidc_auth behind ext_auth: warned, since its sessions are refused', async () => {
+    write('oidc.secret', 'x'.repeat(48));
+    const file = write(
+      'page.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+ext_auth: {command: sh}
+oidc_auth:
+  issuer: https://id.example.com
+  client_id: regauth
+  redirect_url: https://auth.example.com/oidc/callback
+  registry_url: registry.example.com
+  secret_file: oidc.secret
+catalog: {registry_url: "http://127.0.0.1:9", realm: "https://auth.example.com/auth", registry_service: registry.example.com}
+acl: [{match: {}, actions: [pull]}]
+`,
+    );
+    expect((await regauth(['validate', '-c', file])).stdout.split('\n')).toEqual([
+      'warning: catalog: the registry page cannot keep oidc_auth sessions: ext_auth comes before oidc_auth and cannot say, without a password, whether it holds an account, so every session is refused; the page takes Basic credentials only',
+      `${file}: valid, with 1 warning`,
+      '',
+    ]);
+  });
+
   test('ext_auth can produce any label: no unknown-label warning', async () => {
     const file = write(
       'ext.yml',
