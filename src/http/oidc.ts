@@ -25,6 +25,7 @@ export function oidcPages(deps: {
   const { store } = deps;
   const used: LoginClaims = {
     claim: (state, exp, now) => store.mark('oidc-login', state, exp * 1000, now * 1000),
+    used: (state, now) => store.marked('oidc-login', state, now * 1000),
   };
 
   const loginPage: Page = async (_req, res) => {

@@ -30,7 +30,13 @@ export const NOT_STARTED_HERE =
 export interface LoginClaims {
   /** Marks `state` used until `expiresAt` (Unix seconds); false when it already was. */
   claim(state: string, expiresAt: number, now: number): boolean | Promise<boolean>;
+  /** Whether `state` is marked used (a login that finished: its page reloaded). */
+  used?(state: string, now: number): boolean | Promise<boolean>;
 }
+
+/** The callback page of a login that finished, asked again without its cookie (a reload). */
+export const FINISHED =
+  'This sign-in is finished: its app password was shown once, on the page it opened. Sign in again for a new one.';
 
 /**
  * `error` of a callback as the page may show it: an error code of OAuth 2.0 / OpenID Connect
@@ -143,7 +149,17 @@ export class OidcLogin {
     }
     // A callback URL is a bearer secret: this is what the victim of a link someone else started
     // sees (the code stays unused), and they should know it.
-    if (cookie === undefined) throw new BadRequestError(NOT_STARTED_HERE);
+    // The first answer cleared the cookie, so a reload of a finished login's page comes without
+    // it too: its state is marked used, which no link someone else started can be.
+    if (cookie === undefined) {
+      const state = params.get('state');
+      // A store that cannot answer leaves the warning, which is never wrong to show.
+      const finished =
+        state !== null &&
+        state !== '' &&
+        (await Promise.resolve(used.used?.(state, now)).catch(() => false)) === true;
+      throw new BadRequestError(finished ? FINISHED : NOT_STARTED_HERE);
+    }
     let checks: { state: string; nonce: string; verifier: string; exp: number; ui?: unknown };
     try {
       const { payload } = await jwtDecrypt(cookie, this.#cookieKey, {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { BackendUnavailableError, BadRequestError } from '../../src/core/errors.js';
 import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
-import { OidcLogin } from '../../src/oidc/login.js';
+import { NOT_STARTED_HERE, OidcLogin } from '../../src/oidc/login.js';
 
 /**
  * The provider's token endpoint failing (a timeout, a 5xx page) is the provider being down, as
@@ -99,5 +99,43 @@ describe('a provider failing at its token endpoint is unreachable (503), not a b
     } finally {
       p.close();
     }
+  });
+});
+
+describe('the callback without its login cookie', () => {
+  const login = new OidcLogin(
+    loadOidcAuth(
+      oidcAuthSchema.parse({
+        issuer: 'http://127.0.0.1:9',
+        client_id: 'c',
+        redirect_url: 'https://auth.example/oidc/callback',
+        registry_url: 'r',
+        secret_file: 'f',
+      }),
+      (x) => x,
+      () => randomBytes(48).toString('base64'),
+    ),
+  );
+  const finished = new Set(['done-state']);
+  const claims = {
+    claim: () => true,
+    used: (state: string) => finished.has(state),
+  };
+  const now = Math.floor(Date.now() / 1000);
+
+  test('of a login that finished (a reload of its page): says so, and no alarm', async () => {
+    // The first answer cleared the cookie; a reload used to warn of a link someone else started.
+    const err = await login
+      .finish('code=abc&state=done-state', undefined, now, claims)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as Error).message).toBe(
+      'This sign-in is finished: its app password was shown once, on the page it opened. Sign in again for a new one.',
+    );
+  });
+
+  test('of a login not finished: the warning of a link someone else started', async () => {
+    const err = await login.finish('code=abc&state=other', undefined, now, claims).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(NOT_STARTED_HERE);
   });
 });
