@@ -138,6 +138,8 @@ function sendHtml(res: Response, status: number, html: string): void {
     'Content-Security-Policy',
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'",
   );
+  // frame-ancestors above for current browsers; X-Frame-Options for those without CSP.
+  res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.send(html);

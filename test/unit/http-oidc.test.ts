@@ -97,6 +97,8 @@ describe('/oidc routes', () => {
     expect(res.headers.get('retry-after')).toBeTruthy();
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    // The page that shows an app password is never framed, by old browsers (no CSP) either.
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
   });
 
   test.each(['/oidc/login', '/oidc/callback'])('%s without oidc_auth: 404 JSON', async (path) => {
