@@ -1,5 +1,7 @@
-import { decodeJwt, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeJwt, generateKeyPair, UnsecuredJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { JwtAuthenticator } from '../../src/authn/jwt/authenticator.js';
 import { jwtAuthSchema } from '../../src/authn/jwt/config.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
@@ -132,6 +134,47 @@ describe('jwt_auth', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendUnavailableError);
     expect(String((err as Error).message)).not.toContain(token);
+  });
+
+  test('an issuer whose discovery fails is asked again only after a pause, not per request', async () => {
+    // Forged tokens naming the issuer are not slowed by the lockout (a signature is not guessed):
+    // each one asked a failing issuer again.
+    let asked = 0;
+    const down = createServer((_req, res) => {
+      asked++;
+      res.writeHead(503).end();
+    });
+    await new Promise<void>((r) => down.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(down.address() as AddressInfo).port}`;
+    const fresh = new JwtAuthenticator(
+      jwtAuthSchema.parse({ issuers: [{ issuer: url, audience: AUDIENCE, account_claim: 'repository' }] }),
+    );
+    const forged = new UnsecuredJWT({
+      iss: url,
+      aud: AUDIENCE,
+      repository: REPO,
+      exp: 2_000_000_000,
+    }).encode();
+    const now = vi.spyOn(Date, 'now');
+    let t = Date.UTC(2026, 0, 1);
+    now.mockImplementation(() => t);
+    try {
+      for (let i = 0; i < 10; i++) {
+        const err = await fresh
+          .authenticate({ account: REPO, password: new Secret(forged) })
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(BackendUnavailableError);
+      }
+      expect(asked).toBe(1);
+      // After the pause the issuer is asked again.
+      t += 6_000;
+      await fresh.authenticate({ account: REPO, password: new Secret(forged) }).catch(() => undefined);
+      expect(asked).toBe(2);
+    } finally {
+      now.mockRestore();
+      down.closeAllConnections();
+      down.close();
+    }
   });
 
   test('the key set is cached across requests', async () => {

@@ -14,11 +14,16 @@ const MAX_TOKEN_LENGTH = 16 * 1024;
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
 /** One trusted issuer, with its key set resolved lazily (discovery happens on first use). */
+/** How long a failed discovery is answered again before the issuer is asked anew. */
+const DISCOVERY_RETRY_MS = 5_000;
+
 class TrustedIssuer {
   readonly config: TrustedIssuerConfig;
   readonly #timeoutSeconds: number;
   #keys: KeySet | undefined;
   #resolving: Promise<KeySet> | undefined;
+  /** The last failed discovery, answered again until DISCOVERY_RETRY_MS have passed. */
+  #failed: { readonly error: BackendUnavailableError; readonly at: number } | undefined;
 
   constructor(config: TrustedIssuerConfig, timeoutSeconds: number) {
     this.config = config;
@@ -29,8 +34,16 @@ class TrustedIssuer {
   /** The issuer's key set; the first call runs OIDC discovery when no `jwks_uri` is configured. */
   async keys(): Promise<KeySet> {
     if (this.#keys) return this.#keys;
-    // One discovery at a time; a failure is not cached, so the next request tries again.
-    this.#resolving ??= this.#discover().finally(() => (this.#resolving = undefined));
+    // A failure is answered again for a few seconds: tokens naming the issuer (forged ones too,
+    // which the lockout does not slow) must not each ask an issuer that is down.
+    if (this.#failed && Date.now() - this.#failed.at < DISCOVERY_RETRY_MS) throw this.#failed.error;
+    // One discovery at a time.
+    this.#resolving ??= this.#discover()
+      .catch((err: unknown) => {
+        if (err instanceof BackendUnavailableError) this.#failed = { error: err, at: Date.now() };
+        throw err;
+      })
+      .finally(() => (this.#resolving = undefined));
     return this.#resolving;
   }
 
