@@ -144,6 +144,15 @@ function signingAlg(key: KeyObject, name: string): SigningAlg {
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
+/**
+ * The CERTIFICATE blocks of a PEM text, one per line group, and nothing else: a certificate file
+ * may hold its private key too (a combined PEM), which must never reach a file the registry or
+ * anyone else is given.
+ */
+export function certificateBlocks(pem: string): string {
+  return (pem.match(CERTIFICATE_BLOCK) ?? []).map((block) => `${block}\n`).join('');
+}
+
 function parseCertificates(pem: string, name: string): X509Certificate[] {
   const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
   if (blocks.length === 0) throw new RegauthError('ERR_KEY', `${name}: no PEM CERTIFICATE block found`);

@@ -3,7 +3,7 @@ import { access, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { makeDirectory } from '../core/mkdir.js';
-import { loadSigningKey } from '../token/keys.js';
+import { certificateBlocks, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
 import { registryAuthBlock } from '../token/registry-block.js';
 import { jwks } from '../token/sign.js';
@@ -163,7 +163,7 @@ export async function keysActivate(dir: string): Promise<ActivateResult> {
   const dropped = await readPairIfPresent(files.previousKey, files.previousCertificate);
   // Retire the current key first (written beside, then renamed: never half a file).
   await replaceFile(files.previousKey, current.keyPem, 0o600);
-  await replaceFile(files.previousCertificate, current.certPem, 0o644);
+  await replaceFile(files.previousCertificate, certificateBlocks(current.certPem), 0o644);
   // Two renames, back to back: regauth's watcher folds them into one reload.
   await rename(files.nextKey, files.key);
   await rename(files.nextCertificate, files.certificate);
@@ -226,7 +226,8 @@ async function generate(options: KeysOptions) {
 
 /** bundle.pem and jwks.json for these keys, each replaced whole (a registry starting now reads one or the other). */
 async function writeTrust(files: KeyFiles, pairs: readonly Pair[]): Promise<void> {
-  await replaceFile(files.bundle, pairs.map((p) => p.certPem.trimEnd() + '\n').join(''), 0o644);
+  // Certificates only: a token.pem may hold its key too (a combined PEM).
+  await replaceFile(files.bundle, pairs.map((p) => certificateBlocks(p.certPem)).join(''), 0o644);
   const keys = pairs.map((p) => signingKey(p));
   await replaceFile(files.jwks, `${JSON.stringify(jwks(keys), null, 2)}\n`, 0o644);
 }
