@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { Labels } from '../authz/types.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
-import { BadRequestError } from '../core/errors.js';
+import { BadRequestError, UsageError } from '../core/errors.js';
 import { parseScopes, type Scope } from '../request/scope.js';
 
 /** One audit file: a path, or `-` for `stdin`. Plain JSON lines or gzip (told by its first bytes). */
@@ -236,6 +236,16 @@ export async function replayAudit(
           }
         }
     } catch (err) {
+      // The file itself cannot be read (EACCES, EISDIR…): nothing was replayed, which no report
+      // may pass for "no decision changes". Bad content (a broken gzip stream) is a malformed line.
+      if (err instanceof Error && 'syscall' in err) {
+        throw new UsageError(
+          `${source.name}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err.message})`,
+          {
+            cause: err,
+          },
+        );
+      }
       bad(source.name, n + 1, `unreadable: ${err instanceof Error ? err.message : String(err)}`);
     }
   }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -365,6 +365,14 @@ describe('regauth replay on the command line', () => {
     const missing = await regauth(['replay', '--audit', join(tmp.dir, 'nope.log'), '-c', newFile]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no such file');
+    // A file that exists and cannot be read (a directory here; EACCES takes the same path) is no
+    // "malformed line": `replay … && deploy` must not pass having replayed nothing.
+    const dir = join(tmp.dir, 'audit-dir');
+    mkdirSync(dir, { recursive: true });
+    const unreadable = await regauth(['replay', '--audit', dir, '-c', newFile]);
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.stderr).toContain(`${dir}: cannot be read`);
+    expect(unreadable.stdout).toBe('');
   });
 
   test('no secret from the log reaches the report', async () => {
