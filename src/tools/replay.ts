@@ -6,6 +6,7 @@ import type { Labels } from '../authz/types.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
+import { refusedService } from '../pipeline/pipeline.js';
 import { parseScopes, type Scope } from '../request/scope.js';
 
 /** One audit file: a path, or `-` for `stdin`. Plain JSON lines or gzip (told by its first bytes). */
@@ -37,8 +38,11 @@ export interface RuleRef {
 export interface Decided {
   readonly granted: readonly string[];
   readonly rule: RuleRef | null;
-  /** `acl`, `ext_authz` (recorded only), `deny` (no rule matched), `unauthenticated` (account gone). */
-  readonly by: 'acl' | 'ext_authz' | 'deny' | 'unauthenticated';
+  /**
+   * `acl`, `ext_authz` (recorded only), `deny` (no rule matched), `unauthenticated` (account gone),
+   * `service` (the service is refused: 400 before any rule).
+   */
+  readonly by: 'acl' | 'ext_authz' | 'deny' | 'unauthenticated' | 'service';
 }
 
 /** A distinct (account, labels, client address, service, scope) and how often it was seen. */
@@ -330,6 +334,10 @@ const STATIC_BACKENDS = ['users', 'users_file'] as const;
 
 /** Re-decides one distinct decision with a config, or says why it cannot. */
 function decide(config: Config, entry: Entry, scope: Scope): Decided | { undetermined: string } {
+  // As the server: a service token.services does not list is refused (400) before any rule.
+  if (refusedService(config.token.services, entry.service, config.catalog?.service) !== undefined) {
+    return { granted: [], rule: null, by: 'service' };
+  }
   let labels = entry.labels;
   if (!labels) {
     if ((STATIC_BACKENDS as readonly string[]).includes(entry.authenticator)) {
@@ -558,6 +566,7 @@ function describeRule(d: Decided): string {
     return `${d.rule.path}${d.rule.comment === undefined ? '' : ` ${JSON.stringify(d.rule.comment)}`}`;
   if (d.by === 'ext_authz') return 'ext_authz';
   if (d.by === 'unauthenticated') return 'account no longer configured';
+  if (d.by === 'service') return 'service refused (token.services)';
   return 'no rule';
 }
 

@@ -424,3 +424,37 @@ describe('a large log', () => {
     expect(seconds).toBeLessThan(30);
   }, 60_000);
 });
+
+test('replay: a new token.services that refuses the recorded service is a change (the server answers 400)', async () => {
+  // Found by an adversarial review: replay decided by the ACL alone and reported nothing.
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir, 'ES256');
+  const base = `token: {issuer: t, key: ${keyPath}, certificate: ${certPath}__SERVICES__}
+users:
+  alice: {password: "${hash(randomPassword())}"}
+acl:
+  - match: {account: alice}
+    actions: [pull, push]
+`;
+  const oldFile = join(tmp.dir, 'services-old.yml');
+  const newFile = join(tmp.dir, 'services-new.yml');
+  writeFileSync(oldFile, base.replace('__SERVICES__', ''));
+  writeFileSync(newFile, base.replace('__SERVICES__', ', services: [registry.new]'));
+  const audit = join(tmp.dir, 'services-audit.log');
+  writeFileSync(
+    audit,
+    `${JSON.stringify({
+      msg: 'token issued',
+      account: 'alice',
+      client: { ip: '10.0.0.1' },
+      service: 'registry.old',
+      authenticator: 'users',
+      decisions: [{ scope: 'repository:alice/app:pull,push', granted: ['pull', 'push'], rule: 0 }],
+    })}\n`,
+  );
+  const run = await regauth(['replay', '--audit', audit, '-c', newFile, '--against', oldFile]);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toContain('acl[0] -> service refused (token.services)');
+  const json = await regauth(['replay', '--audit', audit, '-c', newFile, '--against', oldFile, '--json']);
+  const report = JSON.parse(json.stdout) as ReplayReport;
+  expect(changed(report)).toEqual([['alice', 'repository:alice/app:pull,push', 'pull,push', '', 1]]);
+});
