@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
+import { ConfigError, ConfigErrors } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { devKeyFiles, pendingDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
@@ -40,6 +41,8 @@ export interface ServiceLoader {
  */
 export function serviceLoader(configFile: string, dataDir: string, notices: HeldNotices): ServiceLoader {
   let createdDevKey = false;
+  /** Whether the last config loaded named its signing key (undefined before the first load). */
+  let namedKey: boolean | undefined;
   const devRefreshSecret = () => {
     const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
     if (secret.created) {
@@ -57,7 +60,26 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       return createdDevKey;
     },
     async load() {
-      if (namedFiles(configFile).namesKey) return loadConfigFile(configFile, { devRefreshSecret });
+      const namesKey = namedFiles(configFile).namesKey;
+      if (namesKey) {
+        const config = loadConfigFile(configFile, { devRefreshSecret });
+        namedKey = true;
+        return config;
+      }
+      // A running server whose config named its key never moves to the development key: the
+      // registry does not trust it, and a file cut short (a writer that stalls, SIGHUP mid-write)
+      // would otherwise load as such a config.
+      if (namedKey === true) {
+        throw new ConfigErrors(
+          [
+            new ConfigError(
+              'token.key',
+              'no longer set; the running config names a signing key, and a reload never moves to the development key (the registry does not trust it): set token.key and token.certificate again, or restart regauth to use the development key',
+            ),
+          ],
+          configFile,
+        );
+      }
       // Made in memory when missing; the loader writes it only once the rest of the config loaded.
       const write = await pendingDevKeys(dataDir);
       const files = devKeyFiles(dataDir);
@@ -71,7 +93,9 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
           ),
         );
       };
-      return loadConfigFile(configFile, { devKey: { ...files, create }, devRefreshSecret });
+      const config = loadConfigFile(configFile, { devKey: { ...files, create }, devRefreshSecret });
+      namedKey = false;
+      return config;
     },
   };
 }

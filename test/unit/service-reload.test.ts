@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
@@ -102,5 +102,44 @@ test('an address that cannot be listened on is an error naming server.addr or me
     );
   } finally {
     taken.close();
+  }
+});
+
+test('a reload that no longer names token.key keeps the key: no development key is made or used', async () => {
+  // A config cut short (a writer that stalls, `>>` in steps, SIGHUP mid-write) still loads; without
+  // this check the server switched to a new development key the registry never trusted, and wrote
+  // it into the data directory. Found by an adversarial review.
+  const keys = await writeSigningKey(tmp.dir, 'ES256');
+  const dataDir = join(tmp.dir, 'reload-data');
+  const full = `server: {addr: "127.0.0.1:0"}
+token:
+  issuer: regauth
+  key: ${keys.keyPath}
+  certificate: ${keys.certPath}
+users: {"": {}}
+acl: [{match: {}, actions: [pull]}]
+`;
+  const configFile = join(tmp.dir, 'reload-cut.yml');
+  writeFileSync(configFile, full);
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    dataDir,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watch: false,
+  });
+  try {
+    const kid = service.runtime().config.token.key.kid;
+    writeFileSync(configFile, full.slice(0, full.indexOf('  key:')));
+    await expect(service.reload()).rejects.toThrow(/token\.key: .*development key/);
+    expect(existsSync(join(dataDir, 'token.key'))).toBe(false);
+    expect(service.runtime().config.token.key.kid).toBe(kid);
+    expect(log.lines.join('')).toContain('config reload failed; keeping the current config');
+    // The whole file again: reloads as before.
+    writeFileSync(configFile, full);
+    await service.reload();
+    expect(service.runtime().config.token.key.kid).toBe(kid);
+  } finally {
+    await service.close(100);
   }
 });
