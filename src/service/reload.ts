@@ -127,6 +127,8 @@ function startOnlyChanges(started: Config, next: Config): string[] {
     ['server.key', a.tls?.keyPem !== b.tls?.keyPem || a.tls?.keyPath !== b.tls?.keyPath],
     ['metrics.addr', started.metrics.addr !== next.metrics.addr],
     ['log.format', started.log.format !== next.log.format],
+    // The lockout's tables are sized once, at start (src/store/memory.ts).
+    ['lockout.max_entries', started.lockout.max_entries !== next.lockout.max_entries],
     ['store', storeConnectionChanged(started.store, next.store)],
   ];
   return changed.filter(([, differs]) => differs).map(([key]) => key);

@@ -45,11 +45,14 @@ test('a reload that changes a key applied only at start warns, naming the key an
 
     writeFileSync(
       configFile,
-      config('addr: "localhost:0", path_prefix: /b', 'metrics: {addr: "127.0.0.1:0"}\n'),
+      config(
+        'addr: "localhost:0", path_prefix: /b',
+        'metrics: {addr: "127.0.0.1:0"}\nlockout: {max_entries: 20000}\n',
+      ),
     );
     await service.reload();
     expect(warnings()).toEqual(
-      ['server.addr', 'server.path_prefix', 'metrics.addr'].map((key) => ({
+      ['server.addr', 'server.path_prefix', 'metrics.addr', 'lockout.max_entries'].map((key) => ({
         key,
         msg: `${key} changed; it applies at start only, so the running server keeps the old value until regauth is restarted`,
       })),
