@@ -46,12 +46,23 @@ export interface ToolIO {
   readonly setExitCode: (code: number) => void;
 }
 
+/** The most `readStdin` reads (bcrypt uses 72 bytes of a password). */
+const STDIN_LIMIT = 64 * 1024;
+
 export const processIO: ToolIO = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   readStdin: async () => {
+    // A password, read whole: a bound, so that `/dev/zero` piped in is a clear error, not memory.
     const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    let length = 0;
+    for await (const chunk of process.stdin) {
+      length += (chunk as Buffer).length;
+      if (length > STDIN_LIMIT) {
+        throw new UsageError(`stdin holds more than ${STDIN_LIMIT / 1024} KiB: a password is far shorter`);
+      }
+      chunks.push(chunk as Buffer);
+    }
     return Buffer.concat(chunks).toString('utf8');
   },
   setExitCode: (code) => {

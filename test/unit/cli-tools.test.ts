@@ -2,7 +2,10 @@ import bcrypt from 'bcryptjs';
 import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { processIO } from '../../src/cli/tools.js';
+import { UsageError } from '../../src/core/errors.js';
 import { loadSigningKey } from '../../src/token/keys.js';
 import { generateSigningMaterial } from '../../src/token/generate.js';
 import { hash, randomPassword, tempDir } from '../helpers/fixtures.js';
@@ -1080,4 +1083,30 @@ describe('regauth doctor', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('the registry does not use token authentication');
   });
+});
+
+test('hash and check --password-stdin read stdin with a bound, and say what went wrong', async () => {
+  // Found by an adversarial review: `head -c 600M /dev/zero | regauth hash` read it all, then
+  // printed "this is a bug in regauth" with a stack trace.
+  let sent = 0;
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const endless = Readable.from(
+    (function* () {
+      while (sent < 16 * 1024 * 1024) {
+        sent += chunk.length;
+        yield chunk;
+      }
+    })(),
+  );
+  const original = Object.getOwnPropertyDescriptor(process, 'stdin')!;
+  Object.defineProperty(process, 'stdin', { value: endless, configurable: true });
+  let err: unknown;
+  try {
+    await processIO.readStdin().catch((e: unknown) => (err = e));
+  } finally {
+    Object.defineProperty(process, 'stdin', original);
+  }
+  expect(sent).toBeLessThan(1024 * 1024);
+  expect(err).toBeInstanceOf(UsageError);
+  expect((err as Error).message).toBe('stdin holds more than 64 KiB: a password is far shorter');
 });
