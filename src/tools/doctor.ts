@@ -265,14 +265,14 @@ function jwksCheck(config: Config, registry: RegistryConfig): DoctorCheck | unde
     return fail(
       'jwks',
       `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not a JWKS'}`,
-      'write it with `regauth keys init`, or save GET /.well-known/jwks.json from regauth',
+      'write it with `regauth keys init` (the jwks.json `regauth keys` writes holds every key of a rotation; GET /.well-known/jwks.json only the current one)',
     );
   }
   if (kids.includes(kid)) return pass('jwks', `${path} holds kid ${kid}`);
   return fail(
     'jwks',
     `${path} does not hold regauth's kid ${kid}; registry v3 rejects kid-only tokens`,
-    'replace it with GET /.well-known/jwks.json from regauth (or the jwks.json `regauth keys` writes)',
+    'replace it with the jwks.json `regauth keys` writes (it holds every key of a rotation), or, without a rotation, GET /.well-known/jwks.json from regauth',
   );
 }
 
