@@ -5,7 +5,7 @@ import type { Config } from '../config/load.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../core/errors.js';
 import { sameKey } from '../token/keys.js';
-import { libtrustKeyId } from '../token/kid.js';
+import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import type { SigningKey } from '../token/types.js';
 
 /** One check of `regauth doctor`: passed, or a finding with how to fix it. */
@@ -149,8 +149,21 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
   }
   return [
     bundleTrustCheck(config, registry.token, path, bundle),
-    rotationStage(config.token.key, config.token.certificatePath, bundle),
+    rotationStage(config.token.key, config.token.certificatePath, bundle, registryJwks(registry)),
   ];
+}
+
+/** The registry's `jwks` file and the kids it holds; undefined when none is set or it cannot be read. */
+function registryJwks(registry: RegistryConfig): { path: string; kids: string[] } | undefined {
+  const jwksPath = str(registry.token.jwks);
+  if (jwksPath === undefined) return undefined;
+  const path = registryPath(registry, jwksPath);
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { keys?: { kid?: unknown }[] };
+    return { path, kids: (parsed.keys ?? []).flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : [])) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every certificate in a PEM file. Throws when the file cannot be read or a block is not one. */
@@ -282,7 +295,12 @@ function jwksCheck(config: Config, registry: RegistryConfig): DoctorCheck | unde
  * token.certificate) and the previous one (previous.pem). Information, never a finding: whether
  * the bundle holds the signing key is the rootcertbundle check.
  */
-function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Certificate[]): DoctorCheck {
+function rotationStage(
+  key: SigningKey,
+  certificatePath: string,
+  bundle: X509Certificate[],
+  jwks?: { path: string; kids: string[] },
+): DoctorCheck {
   const dir = dirname(certificatePath);
   const other = (name: string): X509Certificate | undefined => {
     try {
@@ -299,6 +317,17 @@ function rotationStage(key: SigningKey, certificatePath: string, bundle: X509Cer
   const next = other('next.pem');
   if (next) {
     const activate = `run \`regauth keys activate --dir ${dir}\``;
+    // A registry v3 given a jwks trusts tokens by kid from it: without the next key there,
+    // activating would have it refuse every token (the jwks check only fails afterwards).
+    const nextKids = [kid(next), registryV3Thumbprint(next.publicKey)];
+    if (jwks && inBundle(next.publicKey) && !nextKids.some((k) => jwks.kids.includes(k))) {
+      return {
+        name: 'rotation',
+        ok: false,
+        message: `rotation pending; ${signing} and the next key ${kid(next)}, but the registry's jwks (${jwks.path}) does not hold the next key: activating now would have a registry v3 refuse every token`,
+        fix: `install ${join(dir, 'jwks.json')} on the registry as well and restart it, then ${activate}`,
+      };
+    }
     return {
       name: 'rotation',
       ok: true,

@@ -1,9 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile, type Config } from '../../src/config/load.js';
 import { diagnose, type DoctorCheck, type RegistryToken } from '../../src/tools/doctor.js';
 import { generateSigningMaterial } from '../../src/token/generate.js';
+import { keysActivate, keysInit, keysRotate } from '../../src/tools/keys.js';
+import { regauth } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir('regauth-doctor-');
@@ -156,4 +158,38 @@ describe('diagnose: each check, in order', () => {
       `FAIL jwks: ${join(tmp.dir, wrong)} does not hold regauth's kid ${config.token.key.kid}; registry v3 rejects kid-only tokens`,
     );
   });
+});
+
+test('between rotate and activate, a registry jwks without the next key is a finding, before the outage', async () => {
+  // Found by an adversarial review: doctor said to run `keys activate` (exit 0); the jwks check
+  // failed only after activation, once a registry v3 refused every token.
+  const dir = join(tmp.dir, 'keys-rotation-jwks');
+  await keysInit(dir);
+  const registryDir = join(tmp.dir, 'registry-rotation');
+  mkdirSync(registryDir);
+  copyFileSync(join(dir, 'jwks.json'), join(registryDir, 'jwks.json')); // installed before the rotation
+  await keysRotate(dir);
+  copyFileSync(join(dir, 'bundle.pem'), join(registryDir, 'bundle.pem')); // the bundle updated, the jwks forgotten
+  const registryConfig = join(tmp.dir, 'registry-rotation.yml');
+  writeFileSync(
+    registryConfig,
+    `auth:\n  token:\n    realm: https://r.test/auth\n    service: r.test\n    issuer: regauth\n    rootcertbundle: ${registryDir}/bundle.pem\n    jwks: ${registryDir}/jwks.json\n`,
+  );
+  const config = join(tmp.dir, 'doctor-rotation.yml');
+  writeFileSync(
+    config,
+    `token: {issuer: regauth, x5c: false, key: ${dir}/token.key, certificate: ${dir}/token.pem}\nusers: {"": {}}\nacl: []\n`,
+  );
+  const before = await regauth(['doctor', '-c', config, '--registry-config', registryConfig]);
+  expect(before.code).toBe(1);
+  expect(before.stdout).toContain("the registry's jwks");
+  expect(before.stdout).toContain(`install ${join(dir, 'jwks.json')} on the registry as well`);
+  // With the jwks installed too, the rotation may go on.
+  copyFileSync(join(dir, 'jwks.json'), join(registryDir, 'jwks.json'));
+  const ready = await regauth(['doctor', '-c', config, '--registry-config', registryConfig]);
+  expect(ready.code).toBe(0);
+  expect(ready.stdout).toContain('run `regauth keys activate');
+  await keysActivate(dir);
+  copyFileSync(join(dir, 'jwks.json'), join(registryDir, 'jwks.json'));
+  expect((await regauth(['doctor', '-c', config, '--registry-config', registryConfig])).code).toBe(0);
 });
