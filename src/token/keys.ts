@@ -150,11 +150,18 @@ const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICA
  * anyone else is given.
  */
 export function certificateBlocks(pem: string): string {
-  return (pem.match(CERTIFICATE_BLOCK) ?? []).map((block) => `${block}\n`).join('');
+  return certificatePems(pem)
+    .map((block) => `${block}\n`)
+    .join('');
+}
+
+/** Each CERTIFICATE block of a PEM text, in order. */
+export function certificatePems(pem: string): string[] {
+  return pem.match(CERTIFICATE_BLOCK) ?? [];
 }
 
 function parseCertificates(pem: string, name: string): X509Certificate[] {
-  const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
+  const blocks = certificatePems(pem);
   if (blocks.length === 0) throw new RegauthError('ERR_KEY', `${name}: no PEM CERTIFICATE block found`);
   return blocks.map((block, i) => {
     try {

@@ -4,7 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../core/errors.js';
-import { sameKey } from '../token/keys.js';
+import { certificatePems, sameKey } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import type { SigningKey } from '../token/types.js';
 
@@ -149,28 +149,37 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
   }
   return [
     bundleTrustCheck(config, registry.token, path, bundle),
-    rotationStage(config.token.key, config.token.certificatePath, bundle, registryJwks(registry)),
+    rotationStage(config.token.key, config.token.certificatePath, bundle, readableJwks(registry)),
   ];
 }
 
-/** The registry's `jwks` file and the kids it holds; undefined when none is set or it cannot be read. */
-function registryJwks(registry: RegistryConfig): { path: string; kids: string[] } | undefined {
+/**
+ * The registry's `jwks` file and the kids it holds, or why it cannot be read (`error`: the system's
+ * code, or `not a JWKS`); undefined when none is set.
+ */
+function registryJwks(
+  registry: RegistryConfig,
+): { path: string; kids: string[]; error?: undefined } | { path: string; error: string } | undefined {
   const jwksPath = str(registry.token.jwks);
   if (jwksPath === undefined) return undefined;
   const path = registryPath(registry, jwksPath);
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as { keys?: { kid?: unknown }[] };
     return { path, kids: (parsed.keys ?? []).flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : [])) };
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { path, error: (err as NodeJS.ErrnoException).code ?? 'not a JWKS' };
   }
+}
+
+/** The registry's `jwks` when it is set and can be read. */
+function readableJwks(registry: RegistryConfig): { path: string; kids: string[] } | undefined {
+  const jwks = registryJwks(registry);
+  return jwks?.error === undefined ? jwks : undefined;
 }
 
 /** Every certificate in a PEM file. Throws when the file cannot be read or a block is not one. */
 function readCertificates(path: string): X509Certificate[] {
-  return (
-    readFileSync(path, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
-  ).map((pem) => new X509Certificate(pem));
+  return certificatePems(readFileSync(path, 'utf8')).map((pem) => new X509Certificate(pem));
 }
 
 /** Does the bundle hold regauth's certificate (or, with x5c, one of its chain), under a kid the registry finds? */
@@ -266,21 +275,18 @@ function certificateCheck(config: Config, now: Date): DoctorCheck {
 
 /** jwks (registry v3, only when its config names one): it trusts each key under its kid verbatim. */
 function jwksCheck(config: Config, registry: RegistryConfig): DoctorCheck | undefined {
-  const jwksPath = str(registry.token.jwks);
-  if (jwksPath === undefined) return undefined;
-  const path = registryPath(registry, jwksPath);
+  const jwks = registryJwks(registry);
+  if (jwks === undefined) return undefined;
+  const { path } = jwks;
   const kid = config.token.key.kid;
-  let kids: string[];
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { keys?: { kid?: unknown }[] };
-    kids = (parsed.keys ?? []).flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : []));
-  } catch (err) {
+  if (jwks.error !== undefined) {
     return fail(
       'jwks',
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not a JWKS'}`,
+      `cannot read ${path}: ${jwks.error}`,
       'write it with `regauth keys init` (the jwks.json `regauth keys` writes holds every key of a rotation; GET /.well-known/jwks.json only the current one)',
     );
   }
+  const { kids } = jwks;
   if (kids.includes(kid)) return pass('jwks', `${path} holds kid ${kid}`);
   return fail(
     'jwks',
