@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
-import { mappedIpv4 } from '../core/ip.js';
+import { ipv4Text, mappedIpv4 } from '../core/ip.js';
 
 /** One address or CIDR block, parsed once (an ACL rule's `match.ip`). */
 export interface IpMatcher {
@@ -89,8 +89,7 @@ function addEntry(list: BlockList, text: string): void {
 /** The network of a dotted IPv4 address's first `bits` bits (`172.28.57.9`, 24 → `172.28.57.0`). */
 function ipv4Network(ip: string, bits: number): string {
   const n = ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
-  const network = bits === 0 ? 0 : (n >>> (32 - bits)) * 2 ** (32 - bits);
-  return [network >>> 24, (network >>> 16) & 255, (network >>> 8) & 255, network & 255].join('.');
+  return ipv4Text(bits === 0 ? 0 : (n >>> (32 - bits)) * 2 ** (32 - bits));
 }
 
 function check(list: BlockList, ip: string): boolean {

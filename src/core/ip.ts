@@ -33,8 +33,12 @@ export function mappedIpv4(ip: string): string | undefined {
   if (!isIPv6(ip)) return undefined;
   const n = ipv6ToBigInt(ip);
   if (n >> 32n !== 0xffffn) return undefined;
-  const v4 = Number(n & 0xffffffffn);
-  return [v4 >>> 24, (v4 >>> 16) & 255, (v4 >>> 8) & 255, v4 & 255].join('.');
+  return ipv4Text(Number(n & 0xffffffffn));
+}
+
+/** A 32-bit number as a dotted IPv4 address (`0xcb007109` → `203.0.113.9`). */
+export function ipv4Text(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
 /**
