@@ -12,7 +12,10 @@ const { version } = require('../../package.json') as { version: string };
 
 /** How long in-flight requests may take after SIGTERM/SIGINT. */
 const SHUTDOWN_GRACE_MS = 10_000;
-/** How long a stopping `serve` waits for the event loop to empty (its log written out) before it exits all the same. */
+/**
+ * How long a stopping `serve` waits for the event loop to empty (its log written out) before it
+ * exits all the same.
+ */
 const LOG_FLUSH_MS = 5_000;
 
 export function buildProgram(): Command {

@@ -16,8 +16,9 @@ export type LoginQueueRejection = 'full' | 'per_client';
 /**
  * A bound on the logins whose password is still to be checked (bcrypt in the worker pool, a
  * directory bind): at most `max_pending` in flight in the process, and `per_client` per client
- * (an IPv6 client: its network of `lockout.ipv6_prefix` bits, as the lockout counts it). Past either bound a login is answered at once (503 or 429, with Retry-After) instead
- * of waiting behind an unbounded queue: 300 made-up logins in flight used to make a real first
+ * (an IPv6 client: its network of `lockout.ipv6_prefix` bits, as the lockout counts it). Past
+ * either bound a login is answered at once (503 or 429, with Retry-After) instead of waiting
+ * behind an unbounded queue: 300 made-up logins in flight used to make a real first
  * login wait 7 s. A login whose credentials the credential cache already holds never enters it,
  * so cached logins are answered however full it is. A request guard beside the pipeline, like
  * the lockout; the count lives in the process and outlives reloads (the policy is read per call).

@@ -13,10 +13,10 @@ const MAX_TOKEN_LENGTH = 16 * 1024;
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
-/** One trusted issuer, with its key set resolved lazily (discovery happens on first use). */
 /** How long a failed discovery is answered again before the issuer is asked anew. */
 const DISCOVERY_RETRY_MS = 5_000;
 
+/** One trusted issuer, with its key set resolved lazily (discovery happens on first use). */
 class TrustedIssuer {
   readonly config: TrustedIssuerConfig;
   readonly #timeoutSeconds: number;
