@@ -263,6 +263,32 @@ ${acl}
   });
 });
 
+/**
+ * The built regauth's config for the SIGTERM tests, in `dir`: one user with `hash`, JSON log lines,
+ * a fresh key and a free port; `url` is where it will listen.
+ */
+async function serveConfig(
+  dir: string,
+  user: string,
+  hash: string,
+): Promise<{ configFile: string; url: string }> {
+  ensureBuilt();
+  const keys = await writeSigningKey(dir, 'ES256');
+  const port = await freePort();
+  const configFile = join(dir, 'config.yml');
+  writeFileSync(
+    configFile,
+    `server: {addr: "127.0.0.1:${port}"}
+token: {issuer: "${ISSUER}", key: ${keys.keyPath}, certificate: ${keys.certPath}}
+log: {format: json}
+users:
+  ${user}: {password: "${hash}"}
+acl: [{match: {}, actions: [pull]}]
+`,
+  );
+  return { configFile, url: `http://127.0.0.1:${port}` };
+}
+
 describe('SIGTERM', () => {
   const tmp = tempDir('regauth-sigterm-');
   let regauth: ProcessHandle | undefined;
@@ -272,24 +298,9 @@ describe('SIGTERM', () => {
   });
 
   test('a request in flight when SIGTERM arrives is still answered, then the process exits 0', async () => {
-    ensureBuilt();
-    const keys = await writeSigningKey(tmp.dir, 'ES256');
     const password = randomPassword();
     // A high bcrypt cost makes the request take a while: long enough to signal during it.
-    const slowHash = bcrypt.hashSync(password, 13);
-    const port = await freePort();
-    const configFile = join(tmp.dir, 'config.yml');
-    writeFileSync(
-      configFile,
-      `server: {addr: "127.0.0.1:${port}"}
-token: {issuer: "${ISSUER}", key: ${keys.keyPath}, certificate: ${keys.certPath}}
-log: {format: json}
-users:
-  slow: {password: "${slowHash}"}
-acl: [{match: {}, actions: [pull]}]
-`,
-    );
-    const url = `http://127.0.0.1:${port}`;
+    const { configFile, url } = await serveConfig(tmp.dir, 'slow', bcrypt.hashSync(password, 13));
     regauth = await startRegauthProcess(configFile, url, { timeoutMs: 20_000 });
 
     const inFlight = get(`${url}/auth?service=${SERVICE}&scope=repository:a/b:pull`, {
@@ -319,22 +330,8 @@ describe('SIGTERM with a slow log reader', () => {
   });
 
   test('every audit line of the requests answered is written, whole, before the process exits', async () => {
-    ensureBuilt();
-    const keys = await writeSigningKey(tmp.dir, 'ES256');
     const password = randomPassword();
-    const port = await freePort();
-    const configFile = join(tmp.dir, 'config.yml');
-    writeFileSync(
-      configFile,
-      `server: {addr: "127.0.0.1:${port}"}
-token: {issuer: "${ISSUER}", key: ${keys.keyPath}, certificate: ${keys.certPath}}
-log: {format: json}
-users:
-  alice: {password: "${bcrypt.hashSync(password, 4)}"}
-acl: [{match: {}, actions: [pull]}]
-`,
-    );
-    const url = `http://127.0.0.1:${port}`;
+    const { configFile, url } = await serveConfig(tmp.dir, 'alice', bcrypt.hashSync(password, 4));
     child = spawn(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });

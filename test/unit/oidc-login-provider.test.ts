@@ -54,51 +54,38 @@ describe('a provider failing at its token endpoint is unreachable (503), not a b
       () => randomBytes(48).toString('base64'),
     );
 
-  test.each<[string, (res: ServerResponse) => void]>([
-    ['times out', () => {}],
-    ['answers 502', (res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>')],
-  ])('token endpoint %s', async (_name, token) => {
+  /** What a login's callback throws when the provider's token endpoint answers with `token`. */
+  async function callbackError(token: (res: ServerResponse) => void): Promise<unknown> {
     const p = await fakeProvider(token);
     try {
       const login = new OidcLogin(config(p.url));
       const now = Math.floor(Date.now() / 1000);
       const { authorizationUrl, cookie } = await login.start(now);
       const state = authorizationUrl.searchParams.get('state')!;
-      const err = await login
+      return await login
         .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
-        .catch((e) => e);
-      // It was a BadRequestError ("start again", 400, logged at info): an outage looked like a user's mistake.
-      console.error(
-        'DEBUG',
-        err?.constructor?.name,
-        err?.cause?.constructor?.name,
-        err?.cause?.code,
-        err?.cause?.status,
-      );
-      expect(err).toBeInstanceOf(BackendUnavailableError);
+        .catch((e: unknown) => e);
     } finally {
       p.close();
     }
+  }
+
+  test.each<[string, (res: ServerResponse) => void]>([
+    ['times out', () => {}],
+    ['answers 502', (res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>')],
+  ])('token endpoint %s', async (_name, token) => {
+    const err = await callbackError(token);
+    // It was a BadRequestError ("start again", 400, logged at info): an outage looked like a user's mistake.
+    expect(err).toBeInstanceOf(BackendUnavailableError);
   });
 
   test('a code the provider refuses (invalid_grant) is still the login to start again (400)', async () => {
-    const p = await fakeProvider((res) =>
+    const err = await callbackError((res) =>
       res
         .writeHead(400, { 'content-type': 'application/json' })
         .end(JSON.stringify({ error: 'invalid_grant', error_description: 'code already used' })),
     );
-    try {
-      const login = new OidcLogin(config(p.url));
-      const now = Math.floor(Date.now() / 1000);
-      const { authorizationUrl, cookie } = await login.start(now);
-      const state = authorizationUrl.searchParams.get('state')!;
-      const err = await login
-        .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
-        .catch((e) => e);
-      expect(err).toBeInstanceOf(BadRequestError);
-    } finally {
-      p.close();
-    }
+    expect(err).toBeInstanceOf(BadRequestError);
   });
 });
 
