@@ -27,6 +27,7 @@ import {
   keysRotate,
   pasteBlocks,
   type ActivateResult,
+  type KeyFiles as SigningKeyFiles,
   type RotateResult,
 } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
@@ -450,6 +451,9 @@ Example:
     });
 }
 
+const PUBLISH_HELP =
+  'also write bundle.pem and jwks.json, and nothing else, into this directory (created 0755 when missing): give the registry this one, not --dir, which holds the private keys';
+
 /** `regauth keys init|rotate|activate`: the signing key and its rotation. */
 function addKeys(program: Command, io: ToolIO): void {
   const keys = program
@@ -472,10 +476,15 @@ function addKeysInit(keys: Command, io: ToolIO): void {
     )
     .requiredOption('--dir <dir>', 'directory for token.key, token.pem, bundle.pem and jwks.json (required)')
     .addOption(new Option('--alg <alg>', 'key algorithm').choices(['ES256', 'RS256']).default('ES256'))
-    .addHelpText('after', '\nExample:\n  regauth keys init --dir /etc/regauth/keys --alg ES256')
-    .action(async (opts: { dir: string; alg: 'ES256' | 'RS256' }) => {
-      const files = await keysInit(opts.dir, { alg: opts.alg });
-      io.stdout(`wrote ${files.key} (0600), ${files.certificate}, ${files.bundle}, ${files.jwks}\n\n`);
+    .option('--publish <dir>', PUBLISH_HELP)
+    .addHelpText(
+      'after',
+      '\nExample:\n  regauth keys init --dir /etc/regauth/keys --alg ES256\n  regauth keys init --dir /etc/regauth/keys --publish /etc/registry/trust',
+    )
+    .action(async (opts: { dir: string; alg: 'ES256' | 'RS256'; publish?: string }) => {
+      const files = await keysInit(opts.dir, { alg: opts.alg, ...publishOption(opts) });
+      io.stdout(`wrote ${files.key} (0600), ${files.certificate}, ${files.bundle}, ${files.jwks}\n`);
+      io.stdout(`${publishedLine(files)}\n`);
       io.stdout(pasteBlocks(files, await readFile(files.certificate, 'utf8')));
     });
 }
@@ -490,6 +499,7 @@ function addKeysRotate(keys: Command, io: ToolIO): void {
     .addOption(
       new Option('--alg <alg>', "key algorithm (default: the current key's)").choices(['ES256', 'RS256']),
     )
+    .option('--publish <dir>', PUBLISH_HELP)
     .addHelpText(
       'after',
       `
@@ -508,23 +518,38 @@ Example:
   # install /etc/regauth/keys/bundle.pem on the registry, restart it, then:
   regauth keys activate --dir /etc/regauth/keys`,
     )
-    .action(async (opts: { dir: string; alg?: 'ES256' | 'RS256' }) => {
-      const files = await keysRotate(opts.dir, opts.alg ? { alg: opts.alg } : {});
-      io.stdout(rotatedMessage(files, opts.dir));
+    .action(async (opts: { dir: string; alg?: 'ES256' | 'RS256'; publish?: string }) => {
+      const files = await keysRotate(opts.dir, {
+        ...(opts.alg ? { alg: opts.alg } : {}),
+        ...publishOption(opts),
+      });
+      io.stdout(rotatedMessage(files, opts.dir, opts.publish));
     });
 }
 
 /** What `keys rotate` wrote, and the steps that remain. */
-function rotatedMessage(files: RotateResult, dir: string): string {
+function rotatedMessage(files: RotateResult, dir: string, publish: string | undefined): string {
+  const trust = files.published ?? files;
   return (
     `wrote the next key ${files.nextKey} (0600) and ${files.nextCertificate}; regauth still signs with ${files.key}\n` +
     `${files.bundle} and ${files.jwks} now hold the current and the next key` +
-    `${files.keptPrevious ? ` and the previous one (${files.previousCertificate})` : ''}.\n\n` +
+    `${files.keptPrevious ? ` and the previous one (${files.previousCertificate})` : ''}.\n` +
+    `${publishedLine(files)}\n` +
     `Next:\n` +
-    `  1. install ${files.bundle} (auth.token.rootcertbundle) and ${files.jwks} (auth.token.jwks) on the registry; restart it\n` +
+    `  1. install ${trust.bundle} (auth.token.rootcertbundle) and ${trust.jwks} (auth.token.jwks) on the registry; restart it\n` +
     `  2. check: regauth doctor -c CONFIG --registry-config REGISTRY_CONFIG\n` +
-    `  3. regauth keys activate --dir ${dir}\n`
+    `  3. regauth keys activate --dir ${dir}${publish === undefined ? '' : ` --publish ${publish}`}\n`
   );
+}
+
+const publishOption = (opts: { publish?: string }) =>
+  opts.publish === undefined ? {} : { publish: opts.publish };
+
+/** The published copies, when --publish asked for them (else an empty line). */
+function publishedLine(files: SigningKeyFiles): string {
+  return files.published
+    ? `copied ${files.published.bundle} and ${files.published.jwks} for the registry (public files only)\n`
+    : '';
 }
 
 function addKeysActivate(keys: Command, io: ToolIO): void {
@@ -534,6 +559,7 @@ function addKeysActivate(keys: Command, io: ToolIO): void {
       'step 2 of 2: sign with the next key from `keys rotate`; the current key becomes previous.key and stays in bundle.pem / jwks.json',
     )
     .requiredOption('--dir <dir>', 'the directory `keys rotate` wrote the next key to (required)')
+    .option('--publish <dir>', PUBLISH_HELP)
     .addHelpText(
       'after',
       `
@@ -547,8 +573,8 @@ lifetime, token.expiration).
 Example:
   regauth keys activate --dir /etc/regauth/keys`,
     )
-    .action(async (opts: { dir: string }) => {
-      io.stdout(activatedMessage(await keysActivate(opts.dir)));
+    .action(async (opts: { dir: string; publish?: string }) => {
+      io.stdout(activatedMessage(await keysActivate(opts.dir, publishOption(opts))));
     });
 }
 
@@ -560,7 +586,8 @@ function activatedMessage(files: ActivateResult): string {
     `${files.bundle} and ${files.jwks} hold ${files.retiredKid ? 'both' : 'it'}\n` +
     (files.droppedKid
       ? `the key retired by the last activation (kid ${files.droppedKid}) has left the bundle\n`
-      : '')
+      : '') +
+    publishedLine(files)
   );
 }
 

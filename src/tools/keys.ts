@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
+import { constants } from 'node:fs';
 import { access, readFile, rename, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { makeDirectory } from '../core/mkdir.js';
 import { certificateBlocks, loadSigningKey } from '../token/keys.js';
@@ -28,6 +29,11 @@ export interface KeyFiles {
   /** After an activation: the key it retired (tokens it signed may still be in use) and its certificate. */
   readonly previousKey: string;
   readonly previousCertificate: string;
+  /**
+   * With `--publish`: the copies of bundle.pem and jwks.json in a directory of their own, for a
+   * registry that must not see the private keys beside the originals.
+   */
+  readonly published?: { readonly bundle: string; readonly jwks: string };
 }
 
 export function keyFiles(dir: string): KeyFiles {
@@ -46,6 +52,8 @@ export function keyFiles(dir: string): KeyFiles {
 
 export interface KeysOptions {
   readonly alg?: SigningAlg;
+  /** Also write bundle.pem and jwks.json (public files only) into this directory. */
+  readonly publish?: string;
   /** Certificate lifetime; default ten years (the registry never sees a reason to distrust it sooner). */
   readonly validDays?: number;
   readonly now?: Date;
@@ -58,7 +66,7 @@ export const DEFAULT_VALID_DAYS = 3650;
  * certificate, the bundle for the registry (the certificate alone) and the JWKS for registry v3.
  */
 export async function keysInit(dir: string, options: KeysOptions = {}): Promise<KeyFiles> {
-  const files = keyFiles(dir);
+  const files = await withPublished(keyFiles(dir), options.publish);
   if (await exists(files.key)) {
     throw new UsageError(
       `${files.key} exists; refusing to overwrite a signing key (use \`regauth keys rotate\`)`,
@@ -90,7 +98,7 @@ export interface RotateResult extends KeyFiles {
  * that a registry may already trust, and activating its successor would break every token.
  */
 export async function keysRotate(dir: string, options: KeysOptions = {}): Promise<RotateResult> {
-  const files = keyFiles(dir);
+  const files = await withPublished(keyFiles(dir), options.publish);
   if (!(await exists(files.key))) {
     throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
   }
@@ -137,8 +145,11 @@ export interface ActivateResult extends KeyFiles {
  *
  * An activation interrupted between its two renames is finished by running it again.
  */
-export async function keysActivate(dir: string): Promise<ActivateResult> {
-  const files = keyFiles(dir);
+export async function keysActivate(
+  dir: string,
+  options: Pick<KeysOptions, 'publish'> = {},
+): Promise<ActivateResult> {
+  const files = await withPublished(keyFiles(dir), options.publish);
   const nextKey = await exists(files.nextKey);
   const nextCert = await exists(files.nextCertificate);
   if (!nextKey && nextCert) {
@@ -224,12 +235,39 @@ async function generate(options: KeysOptions) {
   });
 }
 
-/** bundle.pem and jwks.json for these keys, each replaced whole (a registry starting now reads one or the other). */
+/**
+ * bundle.pem and jwks.json for these keys, each replaced whole (a registry starting now reads one
+ * or the other), and their published copies.
+ */
 async function writeTrust(files: KeyFiles, pairs: readonly Pair[]): Promise<void> {
   // Certificates only: a token.pem may hold its key too (a combined PEM).
-  await replaceFile(files.bundle, pairs.map((p) => certificateBlocks(p.certPem)).join(''), 0o644);
-  const keys = pairs.map((p) => signingKey(p));
-  await replaceFile(files.jwks, `${JSON.stringify(jwks(keys), null, 2)}\n`, 0o644);
+  const bundle = pairs.map((p) => certificateBlocks(p.certPem)).join('');
+  const set = `${JSON.stringify(jwks(pairs.map((p) => signingKey(p))), null, 2)}\n`;
+  for (const target of [files, ...(files.published ? [files.published] : [])]) {
+    await replaceFile(target.bundle, bundle, 0o644);
+    await replaceFile(target.jwks, set, 0o644);
+  }
+}
+
+/**
+ * `files` with the published copies in `publish`, checked before anything is written: the
+ * directory is created when missing and must be writable, and must not be the key directory.
+ */
+async function withPublished(files: KeyFiles, publish: string | undefined): Promise<KeyFiles> {
+  if (publish === undefined) return files;
+  const dir = resolve(publish);
+  if (dir === dirname(files.key)) {
+    throw new UsageError(
+      `--publish ${publish} is the key directory, which holds the private key; give the registry a directory of its own`,
+    );
+  }
+  await makeDirectory(dir, 0o755).catch((err: Error) => {
+    throw new UsageError(`--publish: ${err.message}`);
+  });
+  await access(dir, constants.W_OK).catch(() => {
+    throw new UsageError(`--publish: cannot write to ${dir}; nothing was changed`);
+  });
+  return { ...files, published: { bundle: join(dir, 'bundle.pem'), jwks: join(dir, 'jwks.json') } };
 }
 
 function signingKey(pair: Pair): SigningKey {
@@ -253,8 +291,8 @@ ${registryAuthBlock({
   realm: 'https://registry.example.com/auth',
   service: 'registry.example.com',
   issuer: 'regauth',
-  bundle: files.bundle,
-  jwks: files.jwks,
+  bundle: (files.published ?? files).bundle,
+  jwks: (files.published ?? files).jwks,
 })}
 # certificate valid until ${new Date(cert.validTo).toISOString()}
 `;

@@ -1,5 +1,13 @@
 import bcrypt from 'bcryptjs';
-import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -855,6 +863,54 @@ describe('regauth keys', () => {
     expect(readFileSync(join(dir, 'token.pem'), 'utf8')).toBe(next);
     expect(readFileSync(join(dir, 'bundle.pem'), 'utf8')).toBe(next + first);
     expect(keyOf(dir, 'token.key', 'token.pem').alg).toBe('ES256');
+  });
+
+  test('--publish: bundle.pem and jwks.json (and nothing else) also go to the registry’s own directory', async () => {
+    // A registry given the key directory can read the private key (registry:2 runs as root).
+    const dir = join(tmp.dir, 'publish-keys');
+    const trust = join(tmp.dir, 'publish-trust', 'sub');
+    const same = () => {
+      expect(readFileSync(join(trust, 'bundle.pem'), 'utf8')).toBe(
+        readFileSync(join(dir, 'bundle.pem'), 'utf8'),
+      );
+      expect(readFileSync(join(trust, 'jwks.json'), 'utf8')).toBe(
+        readFileSync(join(dir, 'jwks.json'), 'utf8'),
+      );
+      expect(readdirSync(trust).sort()).toEqual(['bundle.pem', 'jwks.json']);
+      expect(statSync(join(trust, 'bundle.pem')).mode & 0o777).toBe(0o644);
+    };
+    const init = await regauth(['keys', 'init', '--dir', dir, '--publish', trust]);
+    expect(init.code, init.stderr).toBe(0);
+    same();
+    // The paste block points the registry at the published files.
+    expect(init.stdout).toContain(`rootcertbundle: ${join(trust, 'bundle.pem')}`);
+    expect(init.stdout).toContain(`jwks: ${join(trust, 'jwks.json')}`);
+
+    const rotate = await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust]);
+    expect(rotate.code, rotate.stderr).toBe(0);
+    same();
+    expect(readFileSync(join(trust, 'bundle.pem'), 'utf8').match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    expect(rotate.stdout).toContain(join(trust, 'bundle.pem'));
+
+    const activate = await regauth(['keys', 'activate', '--dir', dir, '--publish', trust]);
+    expect(activate.code, activate.stderr).toBe(0);
+    same();
+    expect(activate.stdout).toContain(join(trust, 'bundle.pem'));
+  });
+
+  test('--publish that is the key directory, or cannot be written: exit 2 and nothing changed', async () => {
+    const dir = join(tmp.dir, 'publish-bad');
+    await regauth(['keys', 'init', '--dir', dir]);
+    const before = readdirSync(dir).sort();
+    const itself = await regauth(['keys', 'rotate', '--dir', dir, '--publish', `${dir}/`]);
+    expect(itself.code).toBe(2);
+    expect(itself.stderr).toContain('--publish');
+    expect(itself.stderr).toContain('private key');
+    const file = write('publish-file', 'x');
+    const notDir = await regauth(['keys', 'rotate', '--dir', dir, '--publish', file]);
+    expect(notDir.code).toBe(2);
+    expect(notDir.stderr).toContain(file);
+    expect(readdirSync(dir).sort()).toEqual(before);
   });
 
   test('rotate without a key: exit 2', async () => {
