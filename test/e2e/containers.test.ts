@@ -511,6 +511,82 @@ describe('compose/compose.yml as shipped', { timeout: 300_000 }, () => {
     expect(spread).toBeGreaterThanOrEqual(2);
   });
 
+  test('the registry sees no private key; the documented rotation moves every replica to a new key', async () => {
+    // What the registry container can read, on every volume and bind it mounts.
+    const registry = (await composeOk(['ps', '-q', 'registry'])).trim();
+    const mounts = JSON.parse(
+      await docker().dockerOk(['inspect', '--format', '{{json .Mounts}}', registry]),
+    ) as { Destination: string; Name?: string }[];
+    const registryFiles = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const m of mounts) {
+        if (m.Destination === '/var/lib/registry') continue;
+        const out = await composeOk(['exec', '-T', 'registry', 'find', m.Destination, '-type', 'f']);
+        found.push(...out.split('\n').filter(Boolean));
+      }
+      return found;
+    };
+    const before = await registryFiles();
+    expect(before.some((f) => f.endsWith('/bundle.pem'))).toBe(true);
+    expect(before.filter((f) => /\.key$|refresh|secret/.test(f))).toEqual([]);
+    expect(mounts.map((m) => m.Name ?? '')).not.toContain(`${PROJECT}_keys`);
+
+    const kidOf = (token: string): string =>
+      (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { kid: string }).kid;
+    const tokenKid = async (): Promise<string> => {
+      const r = await https('/auth?service=localhost', { authorization: basic(ALICE.user, ALICE.password) });
+      expect(r.status).toBe(200);
+      return kidOf((JSON.parse(r.body) as { token: string }).token);
+    };
+    const oldKid = await tokenKid();
+
+    // docs/deployment.md, "The shared keys volume and key rotation", step by step.
+    progress('key rotation through the stack');
+    const rotate = await composeOk([
+      'run',
+      '--rm',
+      '--user',
+      'node',
+      'keys',
+      'regauth keys rotate --dir /keys --publish /trust',
+    ]);
+    expect(rotate).toContain('/trust/bundle.pem');
+    expect((await registryFiles()).filter((f) => /\.key$/.test(f))).toEqual([]);
+    await composeOk(['restart', 'registry']);
+    const activate = await composeOk([
+      'run',
+      '--rm',
+      '--user',
+      'node',
+      'keys',
+      'regauth keys activate --dir /keys --publish /trust',
+    ]);
+    const newKid = /now the key with kid (\S+);/.exec(activate)?.[1];
+    expect(newKid).toBeDefined();
+    expect(newKid).not.toBe(oldKid);
+    // Every replica reloads on the rename; HAProxy spreads the requests over all three.
+    await waitFor(
+      async () => {
+        for (let i = 0; i < 9; i++) if ((await tokenKid()) !== newKid) return false;
+        return true;
+      },
+      60_000,
+      'every replica to sign with the new key',
+      { intervalMs: 1000 },
+    );
+    expect((await registryFiles()).filter((f) => /\.key$|refresh/.test(f))).toEqual([]);
+
+    // The registry, restarted once, accepts tokens of the new key: a push and a pull.
+    const login = await cli(['login', 'localhost', '-u', ALICE.user, '--password-stdin'], ALICE.password);
+    expect(login.code, login.stderr).toBe(0);
+    await tinyImage('localhost/alice/rotated:1');
+    const push = await cli(['push', 'localhost/alice/rotated:1']);
+    expect(push.code, push.stderr).toBe(0);
+    await docker().dockerOk(['rmi', 'localhost/alice/rotated:1']);
+    const pull = await cli(['pull', 'localhost/alice/rotated:1']);
+    expect(pull.code, pull.stderr).toBe(0);
+  });
+
   test('docker-compose down -v leaves nothing of the project', async () => {
     progress('docker-compose down -v');
     await composeOk(['--profile', 'ldap', 'down', '-v', '--remove-orphans', '-t', '5']);

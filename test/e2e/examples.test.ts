@@ -136,14 +136,17 @@ describe.each([
   test('issuer, service and rootcertbundle agree', () => {
     const auth = registryAuth(registryFile);
     const raw = parseYaml(readFileSync(join(REPO_ROOT, regauthFile), 'utf8')) as {
-      token: { issuer: string; certificate: string; services?: string[] };
+      token: { issuer: string; key: string; certificate: string; services?: string[] };
     };
     expect(auth.issuer).toBe(raw.token.issuer);
-    // The certificate itself, or the bundle `regauth keys init` writes beside it (current and next
-    // certificates after `keys rotate`, new and previous after `keys activate`).
-    expect([raw.token.certificate, posix.join(posix.dirname(raw.token.certificate), 'bundle.pem')]).toContain(
-      auth.rootcertbundle,
-    );
+    // The bundle `regauth keys init --publish DIR` copies to the registry's own directory
+    // (current and next certificates after `keys rotate`, new and previous after `keys
+    // activate`), the directory the file's comment names: never the key directory, which holds
+    // the private key.
+    const publish = /--publish ([\w/.-]+)/.exec(readFileSync(join(REPO_ROOT, registryFile), 'utf8'))?.[1];
+    expect(publish).toBeDefined();
+    expect(auth.rootcertbundle).toBe(posix.join(publish!, 'bundle.pem'));
+    expect(posix.dirname(auth.rootcertbundle)).not.toBe(posix.dirname(raw.token.key));
     expect(raw.token.services ?? [auth.service]).toContain(auth.service);
     // HAProxy (examples/haproxy.cfg) routes /auth to regauth.
     expect(new URL(auth.realm).pathname).toBe('/auth');
@@ -242,7 +245,7 @@ describe('compose/compose.yml passes `docker-compose config`', () => {
     return parseYaml(result.stdout) as Compose;
   };
 
-  test('the default services, with the token key shared by regauth and the registry', async () => {
+  test('the default services; the token key for regauth alone, its public files for the registry', async () => {
     const compose = await composeConfig();
     // docker-compose 1.x lists profiled services too; `profiles` tells them apart.
     const byDefault = Object.entries(compose.services)
@@ -253,16 +256,20 @@ describe('compose/compose.yml passes `docker-compose config`', () => {
       (compose.services[service]?.volumes ?? []).map((v) =>
         typeof v === 'string' ? v : `${v.source}:${v.target}`,
       );
-    for (const service of ['keys', 'regauth', 'registry']) {
+    for (const service of ['keys', 'regauth']) {
       expect(mountsOf(service)).toEqual(expect.arrayContaining([expect.stringMatching(/^keys:\/keys/)]));
     }
+    for (const service of ['keys', 'registry']) {
+      expect(mountsOf(service)).toEqual(expect.arrayContaining([expect.stringMatching(/^trust:\/trust/)]));
+    }
+    expect(mountsOf('registry').filter((m) => m.startsWith('keys:'))).toEqual([]);
     expect(compose.services['regauth']?.command).toEqual(['serve', '-c', '/config/config.yml']);
     expect(compose.services['haproxy']?.environment).toMatchObject({
       REGISTRY_ADDR: 'registry:5000',
       REGAUTH_ADDR: 'regauth:5001',
     });
     expect(compose.services['keys']?.command?.join(' ')).toContain(
-      'test -f /keys/token.key || regauth keys init --dir /keys',
+      'test -f /keys/token.key || regauth keys init --dir /keys --publish /trust',
     );
   });
 
