@@ -246,7 +246,10 @@ function logStartup(logger: Logger, config: Config, url: string, printBlock: boo
         ...(trust.jwks ? { jwks: trust.jwks } : {}),
       },
     },
-    `regauth listening on ${url}; registry config: auth.token.rootcertbundle must point to ${trust.bundle}`,
+    `regauth listening on ${url}; registry config: auth.token.rootcertbundle must point to ${trust.bundle}` +
+      (trust.makeBundle
+        ? ` (not written yet: ${config.token.certificatePath} holds the private key too; write the certificate alone with \`${trust.makeBundle}\`)`
+        : ''),
   );
   if (!printBlock) return;
   process.stderr.write(

@@ -155,6 +155,11 @@ export function certificateBlocks(pem: string): string {
     .join('');
 }
 
+/** Does a PEM text hold a private key block (PKCS#8, SEC1 or PKCS#1, encrypted or not)? */
+export function holdsPrivateKey(pem: string): boolean {
+  return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem);
+}
+
 /** Each CERTIFICATE block of a PEM text, in order. */
 export function certificatePems(pem: string): string[] {
   return pem.match(CERTIFICATE_BLOCK) ?? [];

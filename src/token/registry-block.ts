@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { holdsPrivateKey } from './keys.js';
 
 /** What the registry's `auth.token` needs from regauth. */
 export interface RegistryAuthFields {
@@ -13,22 +14,44 @@ export interface RegistryAuthFields {
   readonly jwks: string | undefined;
 }
 
+/** What the registry should trust for a signing key (see {@link registryTrustFiles}). */
+export interface RegistryTrustFiles {
+  /** `auth.token.rootcertbundle`. */
+  readonly bundle: string;
+  /** `auth.token.jwks` (registry v3), when there is one. */
+  readonly jwks: string | undefined;
+  /**
+   * Set when the bundle does not exist yet because the certificate file holds the private key
+   * too: the command that writes the certificate alone to `bundle`.
+   */
+  readonly makeBundle?: string;
+}
+
 /**
  * The files the registry should trust for a signing key: `bundle.pem` beside the key when it is
  * there (`regauth keys init` and `keys rotate` write it; after a rotation it holds the previous
- * certificate too), else the certificate itself; and `jwks.json` beside it when it is there.
+ * certificate too), else the certificate itself; and `jwks.json` beside it when it is there. A
+ * certificate file that holds the private key too (a combined PEM) is never named: the bundle is
+ * then `bundle.pem` beside the key, with the command that writes it.
  */
-export function registryTrustFiles(
-  keyPath: string,
-  certificatePath: string,
-): { readonly bundle: string; readonly jwks: string | undefined } {
+export function registryTrustFiles(keyPath: string, certificatePath: string): RegistryTrustFiles {
   const dir = dirname(keyPath);
   const bundle = join(dir, 'bundle.pem');
   const jwks = join(dir, 'jwks.json');
-  return {
+  const trust = {
     bundle: existsSync(bundle) ? bundle : certificatePath,
     jwks: existsSync(jwks) ? jwks : undefined,
   };
+  if (trust.bundle !== certificatePath || !fileHoldsPrivateKey(certificatePath)) return trust;
+  return { ...trust, bundle, makeBundle: `openssl x509 -in ${certificatePath} -out ${bundle}` };
+}
+
+function fileHoldsPrivateKey(path: string): boolean {
+  try {
+    return holdsPrivateKey(readFileSync(path, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -4,8 +4,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../core/errors.js';
-import { certificatePems, sameKey } from '../token/keys.js';
+import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
+import { registryTrustFiles } from '../token/registry-block.js';
 import type { SigningKey } from '../token/types.js';
 
 /** One check of `regauth doctor`: passed, or a finding with how to fix it. */
@@ -128,22 +129,29 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
   const bundlePath = str(registry.token.rootcertbundle);
   if (bundlePath === undefined)
     return [
-      fail(
-        'rootcertbundle',
-        'auth.token.rootcertbundle is not set',
-        `set it to ${config.token.certificatePath}`,
-      ),
+      fail('rootcertbundle', 'auth.token.rootcertbundle is not set', `set it to ${trustedFile(config)}`),
     ];
   const path = registryPath(registry, bundlePath);
+  let text: string;
   let bundle: X509Certificate[];
   try {
-    bundle = readCertificates(path);
+    text = readFileSync(path, 'utf8');
+    bundle = certificatePems(text).map((pem) => new X509Certificate(pem));
   } catch (err) {
     return [
       fail(
         'rootcertbundle',
         `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'not a PEM certificate bundle'}`,
-        `copy ${config.token.certificatePath} there (or point auth.token.rootcertbundle at it)`,
+        `copy ${trustedFile(config)} there (or point auth.token.rootcertbundle at it)`,
+      ),
+    ];
+  }
+  if (holdsPrivateKey(text)) {
+    return [
+      fail(
+        'rootcertbundle',
+        `${path} holds a private key; the registry can read the signing key`,
+        `write the certificates alone there (\`openssl x509 -in ${path} -out ${path}.new\`, then move it over) and rotate the key if other people could read that file`,
       ),
     ];
   }
@@ -151,6 +159,15 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
     bundleTrustCheck(config, registry.token, path, bundle),
     rotationStage(config.token.key, config.token.certificatePath, bundle, readableJwks(registry)),
   ];
+}
+
+/**
+ * The file to give the registry (as the start-up line names it), with the command that writes it
+ * when the certificate file holds the private key too.
+ */
+function trustedFile(config: Config): string {
+  const trust = registryTrustFiles(config.token.keyPath, config.token.certificatePath);
+  return trust.makeBundle ? `${trust.bundle} (write it first: \`${trust.makeBundle}\`)` : trust.bundle;
 }
 
 /**
@@ -175,11 +192,6 @@ function registryJwks(
 function readableJwks(registry: RegistryConfig): { path: string; kids: string[] } | undefined {
   const jwks = registryJwks(registry);
   return jwks?.error === undefined ? jwks : undefined;
-}
-
-/** Every certificate in a PEM file. Throws when the file cannot be read or a block is not one. */
-function readCertificates(path: string): X509Certificate[] {
-  return certificatePems(readFileSync(path, 'utf8')).map((pem) => new X509Certificate(pem));
 }
 
 /** Does the bundle hold regauth's certificate (or, with x5c, one of its chain), under a kid the registry finds? */

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
@@ -63,6 +63,28 @@ describe("serve's registry block", () => {
         jwks: files.jwks,
       }),
     );
+  });
+
+  test('a certificate file that holds its key too, no bundle.pem: never named as the registry’s bundle', async () => {
+    // A combined PEM (certificate, then key) is a valid token.certificate; the registry must get
+    // the certificate alone. Found by a review: the start-up line told the operator to point
+    // rootcertbundle at it, handing the registry the signing key.
+    const dir = join(tmp.dir, 'combined');
+    const files = await keysInit(dir);
+    const combined = join(tmp.dir, 'combined.pem');
+    writeFileSync(combined, readFileSync(files.certificate, 'utf8') + readFileSync(files.key, 'utf8'));
+    rmSync(files.bundle);
+    const configFile = join(tmp.dir, 'combined.yml');
+    writeFileSync(
+      configFile,
+      `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: acme, key: combined/token.key, certificate: combined.pem}\nacl: []\n`,
+    );
+    const { listening } = await serveOnce(configFile, join(tmp.dir, 'unused-data'));
+    const text = JSON.stringify(listening);
+    expect(text).not.toContain(`"${combined}"`);
+    expect(listening?.['rootcertbundle']).toBe(files.bundle);
+    expect(String(listening?.['msg'])).toContain(`${combined} holds the private key too`);
+    expect(String(listening?.['msg'])).toContain(`openssl x509 -in ${combined} -out ${files.bundle}`);
   });
 
   test('the development key: printed on the first start (when serve creates the key), not on later ones', async () => {

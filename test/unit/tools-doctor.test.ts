@@ -115,6 +115,38 @@ describe('diagnose: each check, in order', () => {
     expect(notPem.some((l) => l.includes('rotation'))).toBe(false);
   });
 
+  test('a bundle that holds a private key is a finding; the advice never names a file with the key', () => {
+    // The registry is given its bundle to read (registry:2 runs as root); one that holds a key
+    // hands it the signing key. And with a combined token.certificate (certificate + key), the
+    // advice to copy or point at that file did the same.
+    const combined = write(
+      'combined.pem',
+      readFileSync(cert, 'utf8') + readFileSync(join(tmp.dir, 'token.key'), 'utf8'),
+    );
+    const checks = diagnose(load('x5c'), { token: { ...good, rootcertbundle: combined }, dir: tmp.dir });
+    const bundle = checks.find((c) => c.name === 'rootcertbundle');
+    expect(bundle?.ok).toBe(false);
+    expect(bundle?.message).toBe(
+      `${join(tmp.dir, combined)} holds a private key; the registry can read the signing key`,
+    );
+    expect(bundle?.fix).toContain(`openssl x509 -in ${join(tmp.dir, combined)}`);
+
+    const dir = join(tmp.dir, 'combined-config');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'token.key'), readFileSync(join(tmp.dir, 'token.key'), 'utf8'), { mode: 0o600 });
+    writeFileSync(join(dir, 'token.pem'), readFileSync(join(tmp.dir, combined), 'utf8'));
+    writeFileSync(join(dir, 'c.yml'), `token: {issuer: acme, key: token.key, certificate: token.pem}\n`);
+    const config = loadConfigFile(join(dir, 'c.yml'));
+    for (const token of [good, { ...good, rootcertbundle: 'missing.pem' }]) {
+      const check = diagnose(config, { token, dir: tmp.dir }).find((c) => c.name === 'rootcertbundle');
+      expect(check?.ok).toBe(false);
+      expect(check?.fix).not.toMatch(/(set it to|copy) \S*token\.pem/);
+      expect(check?.fix).toContain(
+        `openssl x509 -in ${join(dir, 'token.pem')} -out ${join(dir, 'bundle.pem')}`,
+      );
+    }
+  });
+
   test('a bundle without the signing certificate; a thumbprint kid that registry 2.8 cannot find', () => {
     const other = write('other.pem', readFileSync(otherCert, 'utf8'));
     expect(run(load('x5c'), { ...good, rootcertbundle: other })).toContain(
