@@ -1,7 +1,7 @@
 import bcrypt from 'bcryptjs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureBuilt } from '../helpers/build.js';
@@ -368,6 +368,67 @@ describe('SIGTERM with a slow log reader', () => {
     const records = lines.map((l) => JSON.parse(l) as { msg: string });
     expect(records.filter((r) => r.msg === 'token issued')).toHaveLength(answered);
   }, 120_000);
+});
+
+describe('SIGHUP while serve is starting', () => {
+  const tmp = tempDir('regauth-sighup-start-');
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    tmp.cleanup();
+  });
+
+  test("does not kill the process, and it serves the file's latest config", async () => {
+    // A config manager that writes the file and sends SIGHUP while the container is still
+    // starting: SIGHUP's default action ended the process. Found by a review.
+    const password = randomPassword();
+    const { configFile, url } = await serveConfig(tmp.dir, 'alice', bcrypt.hashSync(password, 4));
+    child = spawn(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '-c', configFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => (out += d));
+    const exited = new Promise<string>((resolve) =>
+      child!.once('exit', (code, signal) => resolve(`${code} ${signal}`)),
+    );
+    const pid = child.pid!;
+    // Node itself starts without a SIGHUP handler (a signal then ends it, whatever regauth does);
+    // regauth's is in place before its modules load, well before it listens. Wait for it.
+    const catchesSighup = () => {
+      const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0';
+      return (BigInt(`0x${mask}`) & 1n) === 1n;
+    };
+    const listening = () =>
+      fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    await waitFor(async () => catchesSighup(), 20_000, 'a SIGHUP handler', { intervalMs: 1 });
+    expect(await listening()).toBe(false);
+    // The change the SIGHUP is about: bob instead of alice.
+    writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('alice:', 'bob:'));
+    let sent = 0;
+    let up = false;
+    while (!up && child.exitCode === null && child.signalCode === null) {
+      process.kill(pid, 'SIGHUP');
+      sent++;
+      await new Promise((r) => setTimeout(r, 5));
+      up = await listening();
+    }
+    expect(child.signalCode).toBeNull();
+    expect(up).toBe(true);
+    expect(sent).toBeGreaterThan(1);
+    const auth = (user: string) =>
+      fetch(`${url}/auth?service=${SERVICE}`, { headers: { authorization: basic(user, password) } }).then(
+        (r) => r.status,
+      );
+    await waitFor(async () => (await auth('bob')) === 200, 10_000, 'the changed config');
+    expect(await auth('alice')).toBe(401);
+    child.kill('SIGTERM');
+    expect(await exited).toBe('0 null');
+    expect(out).not.toContain(password);
+  }, 60_000);
 });
 
 describe('metrics.addr and health endpoints', () => {
