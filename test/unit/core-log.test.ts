@@ -80,6 +80,28 @@ describe('createLogger on stdout', () => {
     expect(numbers).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   });
 
+  it('writes lines with non-ASCII text and lines longer than one write, whole and in order', () => {
+    // stdout gets each line as UTF-8 bytes: the lengths it adds up are bytes, not characters.
+    const out = piped(
+      `const { createLogger } = await import(${JSON.stringify(log)});
+       const logger = createLogger({ format: 'json' });
+       setTimeout(() => {
+         for (let i = 0; i < 300; i++) {
+           logger.info({ n: i, account: 'jürgen-€-😀', big: i % 50 === 0 ? 'ß'.repeat(40000) : '' }, 'audit');
+         }
+         setTimeout(() => process.exit(0), 5);
+       }, 20);`,
+    );
+    expect(out.status).toBe(0);
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { n: number; account: string; big: string });
+    expect(lines.map((l) => l.n)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(lines.every((l) => l.account === 'jürgen-€-😀')).toBe(true);
+    expect(lines.filter((l) => l.big === 'ß'.repeat(40000))).toHaveLength(6);
+  });
+
   it('lets a logger that is no longer used be collected', () => {
     const out = spawnSync(
       process.execPath,
