@@ -116,6 +116,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
  * A point in time written as RFC 3339 with a zone (`"2026-11-22T10:00:00Z"`), as Unix seconds.
  * Anything else, a date without a time or a time without a zone included, is an issue at its
  * YAML path. Used by every revocation time (`token.refresh.revoke_before`, `oidc_auth.not_before`).
+ * A fraction of a second rounds up: issue times are whole seconds, so whatever was issued in that
+ * second, possibly before the instant, is revoked too.
  */
 export const instant = z
   .string({ error: 'must be a time like "2026-11-22T10:00:00Z"' })
@@ -128,7 +130,7 @@ export const instant = z
       });
       return z.NEVER;
     }
-    return Math.floor(ms / 1000);
+    return Math.ceil(ms / 1000);
   });
 
 /**

@@ -101,6 +101,20 @@ describe('oidc_auth app passwords', () => {
   });
 });
 
+test('a not_before with a fraction of a second revokes what was issued earlier in that second', async () => {
+  // Issue times are whole seconds; a fractional not_before was cut down to its second, so an
+  // app password issued in that second before it still passed. Found by a review.
+  const secret = randomBytes(48).toString('base64');
+  const cfg = config({}, secret);
+  const { password } = await issueAppPassword(cfg, 'alice', {}, NOW);
+  const revokedCfg = config({ not_before: { alice: new Date(NOW * 1000 + 500).toISOString() } }, secret);
+  const revoked = new AppPasswordAuthenticator(revokedCfg, () => NOW + 60);
+  expect(await login(revoked, 'alice', password.reveal())).toEqual({
+    outcome: 'denied',
+    reason: 'app password revoked (oidc_auth.not_before)',
+  });
+});
+
 describe('oidc_auth.not_before spelling', () => {
   test('an entry revokes the account however the provider spells it (folded as the lockout folds)', async () => {
     const secret = randomBytes(48).toString('base64');
@@ -171,13 +185,13 @@ oidc_auth:
     ]);
   });
 
-  test('not_before: RFC 3339 with Z or an offset becomes Unix seconds', () => {
+  test('not_before: RFC 3339 with Z or an offset becomes Unix seconds, a fraction rounded up', () => {
     const c = config({
       not_before: { alice: '2026-01-31T12:00:00Z', bob: '2026-01-31T14:00:00.5+02:00' },
     });
     expect([...c.notBefore]).toEqual([
       ['alice', Date.parse('2026-01-31T12:00:00Z') / 1000],
-      ['bob', Date.parse('2026-01-31T12:00:00Z') / 1000],
+      ['bob', Date.parse('2026-01-31T12:00:01Z') / 1000],
     ]);
   });
 
