@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -98,6 +98,31 @@ describe('watchConfigFiles', () => {
     const second = c.next();
     writeFileSync(file, 'a: 3\n');
     await second;
+    expect(c.count()).toBe(2);
+  });
+
+  test('a config directory that is a symlink swapped to another release (Capistrano-style) fires', async () => {
+    // /etc/regauth -> releases/1, then replaced atomically by a link to releases/2: the watch on
+    // the old target saw nothing, and regauth kept serving the old release. Found by a review.
+    tmp = tempDir();
+    for (const release of ['1', '2']) {
+      mkdirSync(join(tmp.dir, 'releases', release), { recursive: true });
+      writeFileSync(join(tmp.dir, 'releases', release, 'config.yml'), `release: ${release}\n`);
+    }
+    const current = join(tmp.dir, 'current');
+    symlinkSync(join(tmp.dir, 'releases', '1'), current);
+    const c = changes();
+    watcher!.watch([join(current, 'config.yml')]);
+    const swapped = c.next();
+    symlinkSync(join(tmp.dir, 'releases', '2'), `${current}.new`);
+    renameSync(`${current}.new`, current);
+    await Promise.race([swapped, new Promise((r) => setTimeout(r, 2000))]);
+    expect(c.count()).toBe(1);
+    // And the new release's file is watched from then on, once re-armed as a reload does.
+    watcher!.watch([join(current, 'config.yml')]);
+    const edited = c.next();
+    writeFileSync(join(tmp.dir, 'releases', '2', 'config.yml'), 'release: 2b\n');
+    await Promise.race([edited, new Promise((r) => setTimeout(r, 2000))]);
     expect(c.count()).toBe(2);
   });
 
