@@ -24,6 +24,7 @@ import { DEFAULT_BCRYPT_COST, hashPassword, passwordFromStdin } from '../tools/h
 import {
   keysActivate,
   keysInit,
+  keysPublish,
   keysRotate,
   pasteBlocks,
   type ActivateResult,
@@ -454,7 +455,7 @@ Example:
 const PUBLISH_HELP =
   'also write bundle.pem and jwks.json, and nothing else, into this directory (created 0755 when missing): give the registry this one, not --dir, which holds the private keys';
 
-/** `regauth keys init|rotate|activate`: the signing key and its rotation. */
+/** `regauth keys init|rotate|activate|publish`: the signing key and its rotation. */
 function addKeys(program: Command, io: ToolIO): void {
   const keys = program
     .command('keys')
@@ -466,6 +467,7 @@ function addKeys(program: Command, io: ToolIO): void {
   addKeysInit(keys, io);
   addKeysRotate(keys, io);
   addKeysActivate(keys, io);
+  addKeysPublish(keys, io);
 }
 
 function addKeysInit(keys: Command, io: ToolIO): void {
@@ -511,12 +513,16 @@ Rotation has two steps, so that no token is ever signed by a key the registry do
      regauth reloads and signs with the new key. Tokens signed before stay valid until they
      expire (the previous certificate stays in the bundle).
 Check between the steps with \`regauth doctor\`. While a rotation is pending, rotate refuses to
-run again (the registry may already trust that next key).
+run again (the registry may already trust that next key). With --publish DIR2 each step also
+copies bundle.pem and jwks.json to the registry's own directory (\`regauth keys publish\` copies
+them again, after a step that ran without it).
 
 Example:
   regauth keys rotate --dir /etc/regauth/keys
   # install /etc/regauth/keys/bundle.pem on the registry, restart it, then:
-  regauth keys activate --dir /etc/regauth/keys`,
+  regauth keys activate --dir /etc/regauth/keys
+  # or, with a directory the registry reads:
+  regauth keys rotate --dir /etc/regauth/keys --publish /etc/docker/registry/trust`,
     )
     .action(async (opts: { dir: string; alg?: 'ES256' | 'RS256'; publish?: string }) => {
       const files = await keysRotate(opts.dir, {
@@ -571,10 +577,36 @@ a key retired by an earlier activation leaves the bundle now (activate at most o
 lifetime, token.expiration).
 
 Example:
-  regauth keys activate --dir /etc/regauth/keys`,
+  regauth keys activate --dir /etc/regauth/keys
+  regauth keys activate --dir /etc/regauth/keys --publish /etc/docker/registry/trust`,
     )
     .action(async (opts: { dir: string; publish?: string }) => {
       io.stdout(activatedMessage(await keysActivate(opts.dir, publishOption(opts))));
+    });
+}
+
+function addKeysPublish(keys: Command, io: ToolIO): void {
+  keys
+    .command('publish')
+    .description(
+      "copy bundle.pem and jwks.json for the keys as they stand (current, next while a rotation is pending, previous) to the registry's own directory",
+    )
+    .requiredOption('--dir <dir>', 'the directory `keys init` wrote (required)')
+    .requiredOption(
+      '--publish <dir>',
+      'the directory the registry reads (created 0755 when missing; never the key directory) (required)',
+    )
+    .addHelpText(
+      'after',
+      `
+For a step run without --publish, or whose copy failed, and to give a new registry directory its
+first copy. It changes no key.
+
+Example:
+  regauth keys publish --dir /etc/regauth/keys --publish /etc/docker/registry/trust`,
+    )
+    .action(async (opts: { dir: string; publish: string }) => {
+      io.stdout(publishedLine(await keysPublish(opts.dir, opts.publish)));
     });
 }
 

@@ -1,7 +1,7 @@
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { access, chmod, lstat, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { makeDirectory } from '../core/mkdir.js';
 import { certificateBlocks, loadSigningKey } from '../token/keys.js';
@@ -75,6 +75,7 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   const material = await generate(options);
   // Only the owner may list the directory: it holds the private key.
   await makeDirectory(dir, 0o700);
+  await openPublished(files);
   await writeFile(files.key, material.keyPem, { mode: 0o600, flag: 'wx' });
   await writeFile(files.certificate, material.certPem, { mode: 0o644 });
   await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);
@@ -105,11 +106,12 @@ export async function keysRotate(dir: string, options: KeysOptions = {}): Promis
   if ((await exists(files.nextKey)) || (await exists(files.nextCertificate))) {
     throw new UsageError(
       `a rotation is pending: ${files.nextKey} exists and may already be trusted by the registry; ` +
-        `finish it with \`regauth keys activate --dir ${dir}\` once the registry has been restarted with ` +
-        `${files.bundle}, or delete ${files.nextKey} and ${files.nextCertificate} if no registry was ` +
+        `finish it with \`regauth keys activate --dir ${dir}${publishFlag(files)}\` once the registry has been restarted with ` +
+        `${(files.published ?? files).bundle}, or delete ${files.nextKey} and ${files.nextCertificate} if no registry was ` +
         `given that bundle; nothing was changed`,
     );
   }
+  await openPublished(files);
   const current = await readPair(files.key, files.certificate);
   // Same algorithm as the current key unless asked otherwise.
   const alg = options.alg ?? signingKey(current).alg;
@@ -156,6 +158,7 @@ export async function keysActivate(
     // Interrupted after next.key became token.key: finish when the pair matches.
     const current = await readPair(files.key, files.nextCertificate);
     if (matches(current)) {
+      await openPublished(files);
       await rename(files.nextCertificate, files.certificate);
       return activated(files, current);
     }
@@ -170,6 +173,7 @@ export async function keysActivate(
   if (!matches(next)) {
     throw new UsageError(`${files.nextCertificate} does not belong to ${files.nextKey}; nothing was changed`);
   }
+  await openPublished(files);
   const current = await readPair(files.key, files.certificate);
   const dropped = await readPairIfPresent(files.previousKey, files.previousCertificate);
   // Retire the current key first (written beside, then renamed: never half a file).
@@ -221,9 +225,33 @@ function matches(pair: Pair): boolean {
 }
 
 async function replaceFile(path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, path);
+  await replaceFiles([{ path, text, mode }]);
+}
+
+/**
+ * Replaces each file whole: every new text is written to a fresh file beside its target first
+ * (created, never reused: a stale or planted `*.tmp` is not followed), given its mode whatever
+ * the umask, and only then renamed over the targets, so a failure leaves every target as it was.
+ */
+async function replaceFiles(files: readonly { path: string; text: string; mode: number }[]): Promise<void> {
+  for (const f of files) {
+    // The renames below cannot fail half-way for want of a check: a directory in a target's place.
+    const stats = await lstat(f.path).catch(() => undefined);
+    if (stats?.isDirectory()) throw new Error(`${f.path} is a directory; nothing there was replaced`);
+  }
+  const written: { tmp: string; path: string }[] = [];
+  try {
+    for (const f of files) {
+      const tmp = `${f.path}.${randomBytes(6).toString('hex')}.tmp`;
+      await writeFile(tmp, f.text, { mode: f.mode, flag: 'wx' });
+      written.push({ tmp, path: f.path });
+      await chmod(tmp, f.mode);
+    }
+  } catch (err) {
+    await Promise.all(written.map((w) => rm(w.tmp, { force: true })));
+    throw err;
+  }
+  for (const w of written) await rename(w.tmp, w.path);
 }
 
 async function generate(options: KeysOptions) {
@@ -237,37 +265,104 @@ async function generate(options: KeysOptions) {
 
 /**
  * bundle.pem and jwks.json for these keys, each replaced whole (a registry starting now reads one
- * or the other), and their published copies.
+ * or the other), then their published copies the same way. A failure to publish says how to
+ * finish: the keys themselves are written by then.
  */
 async function writeTrust(files: KeyFiles, pairs: readonly Pair[]): Promise<void> {
   // Certificates only: a token.pem may hold its key too (a combined PEM).
   const bundle = pairs.map((p) => certificateBlocks(p.certPem)).join('');
   const set = `${JSON.stringify(jwks(pairs.map((p) => signingKey(p))), null, 2)}\n`;
-  for (const target of [files, ...(files.published ? [files.published] : [])]) {
-    await replaceFile(target.bundle, bundle, 0o644);
-    await replaceFile(target.jwks, set, 0o644);
-  }
+  await replaceFiles([
+    { path: files.bundle, text: bundle, mode: 0o644 },
+    { path: files.jwks, text: set, mode: 0o644 },
+  ]);
+  const published = files.published;
+  if (!published) return;
+  await replaceFiles([
+    { path: published.bundle, text: bundle, mode: 0o644 },
+    { path: published.jwks, text: set, mode: 0o644 },
+  ]).catch((err: Error) => {
+    throw new UsageError(
+      `${files.bundle} and ${files.jwks} are written, but not their copies in ${dirname(published.bundle)}: ` +
+        `${err.message}; once that is fixed, copy them with \`regauth keys publish --dir ${dirname(files.key)} ` +
+        `--publish ${dirname(published.bundle)}\``,
+    );
+  });
 }
 
 /**
- * `files` with the published copies in `publish`, checked before anything is written: the
- * directory is created when missing and must be writable, and must not be the key directory.
+ * `files` with the published copies in `publish`. Refused (nothing written) when the directory
+ * is the key directory or holds it, symlinks followed: the registry would read the private key.
  */
 async function withPublished(files: KeyFiles, publish: string | undefined): Promise<KeyFiles> {
   if (publish === undefined) return files;
   const dir = resolve(publish);
-  if (dir === dirname(files.key)) {
+  const keys = await realPath(dirname(files.key));
+  const target = await realPath(dir);
+  if (target === keys || keys.startsWith(`${target}${sep}`) || target === sep) {
     throw new UsageError(
-      `--publish ${publish} is the key directory, which holds the private key; give the registry a directory of its own`,
+      `--publish ${publish} ${target === keys ? 'is' : 'holds'} the key directory (${keys}), with the private key; ` +
+        `give the registry a directory of its own; nothing was changed`,
     );
   }
+  return { ...files, published: { bundle: join(dir, 'bundle.pem'), jwks: join(dir, 'jwks.json') } };
+}
+
+/** Creates the published directory (0755) when missing, once the step is sure to write; it must be writable. */
+async function openPublished(files: KeyFiles): Promise<void> {
+  if (!files.published) return;
+  const dir = dirname(files.published.bundle);
   await makeDirectory(dir, 0o755).catch((err: Error) => {
-    throw new UsageError(`--publish: ${err.message}`);
+    throw new UsageError(`--publish: ${err.message}; nothing was changed`);
   });
   await access(dir, constants.W_OK).catch(() => {
     throw new UsageError(`--publish: cannot write to ${dir}; nothing was changed`);
   });
-  return { ...files, published: { bundle: join(dir, 'bundle.pem'), jwks: join(dir, 'jwks.json') } };
+}
+
+/** ` --publish DIR` when the step publishes, for the commands a message suggests. */
+function publishFlag(files: KeyFiles): string {
+  return files.published ? ` --publish ${dirname(files.published.bundle)}` : '';
+}
+
+/** The path with every symlink resolved, for the part that exists; the rest as written. */
+async function realPath(path: string): Promise<string> {
+  const rest: string[] = [];
+  for (let p = resolve(path); ; p = dirname(p)) {
+    try {
+      return join(await realpath(p), ...rest.reverse());
+    } catch {
+      if (dirname(p) === p) return resolve(path);
+      rest.push(basename(p));
+    }
+  }
+}
+
+/**
+ * `regauth keys publish`: writes bundle.pem and jwks.json for the keys in `dir` as they stand (the
+ * current key, the next one while a rotation is pending, the previous one) into the key
+ * directory and `publish`. It finishes a step whose publishing failed, or gives a new registry
+ * directory its first copy.
+ */
+export async function keysPublish(dir: string, publish: string): Promise<KeyFiles> {
+  const files = await withPublished(keyFiles(dir), publish);
+  if (!(await exists(files.key))) {
+    throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
+  }
+  const current = await readPair(files.key, files.certificate);
+  const next = (await exists(files.nextKey))
+    ? await readPairIfPresent(files.nextKey, files.nextCertificate)
+    : undefined;
+  const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
+  for (const pair of [current, next, previous]) {
+    if (pair && !matches(pair))
+      throw new UsageError(
+        `a certificate in ${resolve(dir)} does not belong to its key; nothing was changed`,
+      );
+  }
+  await openPublished(files);
+  await writeTrust(files, [current, ...(next ? [next] : []), ...(previous ? [previous] : [])]);
+  return files;
 }
 
 function signingKey(pair: Pair): SigningKey {

@@ -1,0 +1,160 @@
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { tempDir } from '../helpers/fixtures.js';
+import { regauth } from '../helpers/cli.js';
+
+const tmp = tempDir('regauth-publish-');
+afterAll(() => tmp.cleanup());
+
+const kidsIn = (file: string) =>
+  (JSON.parse(readFileSync(file, 'utf8')) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort();
+const certsIn = (file: string) => readFileSync(file, 'utf8').match(/BEGIN CERTIFICATE/g)?.length ?? 0;
+
+describe('regauth keys --publish: the registry’s directory gets public files only, whole', () => {
+  test('--publish that is a symlink to the key directory is refused, as the key directory itself is', async () => {
+    // `--publish /etc/docker/registry/trust` where trust -> /etc/regauth/keys: the paste block
+    // and the rotate message then tell the operator to give the registry the key directory.
+    const dir = join(tmp.dir, 'sym-keys');
+    expect((await regauth(['keys', 'init', '--dir', dir])).code).toBe(0);
+    const link = join(tmp.dir, 'sym-trust');
+    symlinkSync(dir, link);
+    const run = await regauth(['keys', 'rotate', '--dir', dir, '--publish', link]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('private key');
+    expect(existsSync(join(dir, 'next.key'))).toBe(false);
+  });
+
+  test('--dir that is a symlink to the --publish directory is refused (the key would land in the registry’s directory)', async () => {
+    const trust = join(tmp.dir, 'sym2-trust');
+    mkdirSync(trust);
+    const dir = join(tmp.dir, 'sym2-keys');
+    symlinkSync(trust, dir);
+    const run = await regauth(['keys', 'init', '--dir', dir, '--publish', trust]);
+    expect(run.code).toBe(2);
+    expect(readdirSync(trust).filter((f) => f.endsWith('.key'))).toEqual([]);
+  });
+
+  test('--publish that contains the key directory is refused (the registry would see keys/token.key)', async () => {
+    const parent = join(tmp.dir, 'parent');
+    const dir = join(parent, 'keys');
+    const run = await regauth(['keys', 'init', '--dir', dir, '--publish', parent]);
+    expect(run.code).toBe(2);
+    expect(existsSync(join(dir, 'token.key'))).toBe(false);
+  });
+
+  test('keys init --publish under the key directory still leaves the key directory 0700', async () => {
+    // withPublished creates the publish directory (and its missing parents, the key directory
+    // among them) 0755 before keysInit's makeDirectory(dir, 0o700), which then does nothing.
+    const dir = join(tmp.dir, 'nested-keys');
+    const run = await regauth(['keys', 'init', '--dir', dir, '--publish', join(dir, 'trust')]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  test('a refused step with --publish creates nothing ("nothing was changed")', async () => {
+    const trust = join(tmp.dir, 'refused-trust');
+    const run = await regauth(['keys', 'rotate', '--dir', join(tmp.dir, 'no-keys'), '--publish', trust]);
+    expect(run.code).toBe(2);
+    expect(existsSync(trust)).toBe(false);
+  });
+
+  test('rotate refused while pending, with --publish: the message names the published bundle and --publish', async () => {
+    const dir = join(tmp.dir, 'pending-keys');
+    const trust = join(tmp.dir, 'pending-trust');
+    expect((await regauth(['keys', 'init', '--dir', dir, '--publish', trust])).code).toBe(0);
+    expect((await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust])).code).toBe(0);
+    const again = await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust]);
+    expect(again.code).toBe(2);
+    // It says "restarted with <dir>/bundle.pem" and "keys activate --dir <dir>" (no --publish).
+    expect(again.stderr).toContain(join(trust, 'bundle.pem'));
+    expect(again.stderr).toContain(`--publish ${trust}`);
+  });
+
+  test('a rotate whose copy fails: the copy stays whole, the message says how to finish, keys publish does', async () => {
+    // The keys are written before their copy: a copy that fails (disk full, a directory in the
+    // way) left the published bundle.pem with the next key and jwks.json without it, and no
+    // command brought it up to date (rotate refuses while pending, activate needs one pending).
+    const dir = join(tmp.dir, 'half-keys');
+    const trust = join(tmp.dir, 'half-trust');
+    expect((await regauth(['keys', 'init', '--dir', dir, '--publish', trust])).code).toBe(0);
+    const before = {
+      bundle: readFileSync(join(trust, 'bundle.pem'), 'utf8'),
+      kids: kidsIn(join(trust, 'jwks.json')),
+    };
+    // jwks.json cannot be replaced: something made it a directory.
+    rmSync(join(trust, 'jwks.json'));
+    mkdirSync(join(trust, 'jwks.json'));
+    writeFileSync(join(trust, 'jwks.json', 'x'), '');
+    const rotate = await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust]);
+    expect(rotate.code).toBe(2);
+    expect(rotate.stderr).toContain(`regauth keys publish --dir ${dir} --publish ${trust}`);
+    // Neither published file moved on alone.
+    expect(readFileSync(join(trust, 'bundle.pem'), 'utf8')).toBe(before.bundle);
+    expect(certsIn(join(dir, 'bundle.pem'))).toBe(2);
+    rmSync(join(trust, 'jwks.json'), { recursive: true });
+    const again = await regauth(['keys', 'publish', '--dir', dir, '--publish', trust]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(trust, 'bundle.pem'), 'utf8')).toBe(
+      readFileSync(join(dir, 'bundle.pem'), 'utf8'),
+    );
+    expect(kidsIn(join(trust, 'jwks.json'))).toEqual(kidsIn(join(dir, 'jwks.json')));
+    expect(kidsIn(join(trust, 'jwks.json'))).not.toEqual(before.kids);
+  });
+
+  test('a step run without --publish: keys publish copies what the key directory holds now', async () => {
+    const dir = join(tmp.dir, 'nopub-keys');
+    const trust = join(tmp.dir, 'nopub-trust');
+    expect((await regauth(['keys', 'init', '--dir', dir, '--publish', trust])).code).toBe(0);
+    expect((await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust])).code).toBe(0);
+    expect((await regauth(['keys', 'activate', '--dir', dir])).code).toBe(0); // forgot --publish
+    // activate cannot run again (nothing pending); publish is the way.
+    expect((await regauth(['keys', 'activate', '--dir', dir, '--publish', trust])).code).toBe(2);
+    const again = await regauth(['keys', 'publish', '--dir', dir, '--publish', trust]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(trust, 'bundle.pem'), 'utf8')).toBe(
+      readFileSync(join(dir, 'bundle.pem'), 'utf8'),
+    );
+    expect(readdirSync(trust).sort()).toEqual(['bundle.pem', 'jwks.json']);
+    // publish refuses the key directory like the steps do, and a directory without a key.
+    expect((await regauth(['keys', 'publish', '--dir', dir, '--publish', dir])).code).toBe(2);
+    expect(
+      (await regauth(['keys', 'publish', '--dir', join(tmp.dir, 'none'), '--publish', trust])).code,
+    ).toBe(2);
+  });
+
+  test('published files are 0644 whatever mode a stale *.tmp in the registry’s directory had', async () => {
+    // The new text was written to `${path}.tmp`, reused when it existed, with its mode.
+    const trust = join(tmp.dir, 'stale-trust');
+    mkdirSync(trust);
+    writeFileSync(join(trust, 'bundle.pem.tmp'), 'stale', { mode: 0o600 });
+    const run = await regauth(['keys', 'init', '--dir', join(tmp.dir, 'stale-keys'), '--publish', trust]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(statSync(join(trust, 'bundle.pem')).mode & 0o777).toBe(0o644);
+  });
+
+  test('a symlink left as *.tmp in the registry’s directory is not followed', async () => {
+    // Whoever can write the published directory plants jwks.json.tmp -> any file regauth's user
+    // may write (e.g. ../keys/token.key): keys overwrote the target with the JWKS, and the link
+    // became jwks.json.
+    const trust = join(tmp.dir, 'link-trust');
+    mkdirSync(trust);
+    const victim = join(tmp.dir, 'victim.txt');
+    writeFileSync(victim, 'not yours');
+    symlinkSync(victim, join(trust, 'jwks.json.tmp'));
+    const run = await regauth(['keys', 'init', '--dir', join(tmp.dir, 'link-keys'), '--publish', trust]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('not yours');
+    expect(lstatSync(join(trust, 'jwks.json')).isFile()).toBe(true);
+  });
+});
