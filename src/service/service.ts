@@ -248,7 +248,7 @@ function logStartup(logger: Logger, config: Config, url: string, printBlock: boo
     },
     `regauth listening on ${url}; registry config: auth.token.rootcertbundle must point to ${trust.bundle}` +
       (trust.makeBundle
-        ? ` (not written yet: ${config.token.certificatePath} holds the private key too; write the certificate alone with \`${trust.makeBundle}\`)`
+        ? ` (not written yet: ${trust.combined} holds a private key too; write the certificates alone with \`${trust.makeBundle}\`)`
         : ''),
   );
   if (!printBlock) return;

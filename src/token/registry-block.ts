@@ -21,9 +21,10 @@ export interface RegistryTrustFiles {
   /** `auth.token.jwks` (registry v3), when there is one. */
   readonly jwks: string | undefined;
   /**
-   * Set when the bundle does not exist yet because the certificate file holds the private key
-   * too: the command that writes the certificate alone to `bundle`.
+   * Set when the file that would be the bundle holds a private key too (a combined PEM): that
+   * file, and the command that writes its certificates alone to `bundle`.
    */
+  readonly combined?: string;
   readonly makeBundle?: string;
 }
 
@@ -42,8 +43,20 @@ export function registryTrustFiles(keyPath: string, certificatePath: string): Re
     bundle: existsSync(bundle) ? bundle : certificatePath,
     jwks: existsSync(jwks) ? jwks : undefined,
   };
-  if (trust.bundle !== certificatePath || !fileHoldsPrivateKey(certificatePath)) return trust;
-  return { ...trust, bundle, makeBundle: `openssl x509 -in ${certificatePath} -out ${bundle}` };
+  if (!fileHoldsPrivateKey(trust.bundle)) return trust;
+  // The file the certificates alone go to: bundle.pem, unless that is the combined file itself.
+  const target = trust.bundle === bundle ? join(dir, 'certificates.pem') : bundle;
+  return {
+    ...trust,
+    bundle: target,
+    combined: trust.bundle,
+    makeBundle: certificatesOnly(trust.bundle, target),
+  };
+}
+
+/** The shell command that writes every certificate of a PEM file, and nothing else, to another. */
+export function certificatesOnly(from: string, to: string): string {
+  return `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ${from} > ${to}`;
 }
 
 function fileHoldsPrivateKey(path: string): boolean {

@@ -6,7 +6,7 @@ import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../core/errors.js';
 import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
-import { registryTrustFiles } from '../token/registry-block.js';
+import { certificatesOnly, registryTrustFiles } from '../token/registry-block.js';
 import type { SigningKey } from '../token/types.js';
 
 /** One check of `regauth doctor`: passed, or a finding with how to fix it. */
@@ -150,8 +150,8 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
     return [
       fail(
         'rootcertbundle',
-        `${path} holds a private key; the registry can read the signing key`,
-        `write the certificates alone there (\`openssl x509 -in ${path} -out ${path}.new\`, then move it over) and rotate the key if other people could read that file`,
+        `${path} holds a private key, which the registry (and whoever can read that file) can read`,
+        `keep the certificates alone (\`${certificatesOnly(path, `${path}.new`)}\`, then move ${path}.new over it) and, if it was the signing key, rotate it`,
       ),
     ];
   }

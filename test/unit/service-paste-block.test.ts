@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { startService } from '../../src/service/service.js';
-import { registryAuthBlock } from '../../src/token/registry-block.js';
+import { registryAuthBlock, registryTrustFiles } from '../../src/token/registry-block.js';
 import { keysInit, keysRotate, pasteBlocks } from '../../src/tools/keys.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
@@ -83,8 +83,22 @@ describe("serve's registry block", () => {
     const text = JSON.stringify(listening);
     expect(text).not.toContain(`"${combined}"`);
     expect(listening?.['rootcertbundle']).toBe(files.bundle);
-    expect(String(listening?.['msg'])).toContain(`${combined} holds the private key too`);
-    expect(String(listening?.['msg'])).toContain(`openssl x509 -in ${combined} -out ${files.bundle}`);
+    expect(String(listening?.['msg'])).toContain(`${combined} holds a private key too`);
+    expect(String(listening?.['msg'])).toContain(
+      `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ${combined} > ${files.bundle}`,
+    );
+  });
+
+  test('a combined certificate file that is itself bundle.pem beside the key: never named as the bundle', async () => {
+    // bundle.pem "exists", so it was the bundle, and the advice was to write it onto itself.
+    const dir = join(tmp.dir, 'combined-bundle');
+    const files = await keysInit(dir);
+    writeFileSync(files.bundle, readFileSync(files.certificate, 'utf8') + readFileSync(files.key, 'utf8'));
+    rmSync(files.certificate);
+    const trust = registryTrustFiles(files.key, files.bundle);
+    expect(trust.bundle).toBe(join(dir, 'certificates.pem'));
+    expect(trust.combined).toBe(files.bundle);
+    expect(trust.makeBundle).toContain(`${files.bundle} > ${join(dir, 'certificates.pem')}`);
   });
 
   test('the development key: printed on the first start (when serve creates the key), not on later ones', async () => {

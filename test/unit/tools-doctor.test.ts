@@ -1,4 +1,5 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile, type Config } from '../../src/config/load.js';
@@ -127,9 +128,9 @@ describe('diagnose: each check, in order', () => {
     const bundle = checks.find((c) => c.name === 'rootcertbundle');
     expect(bundle?.ok).toBe(false);
     expect(bundle?.message).toBe(
-      `${join(tmp.dir, combined)} holds a private key; the registry can read the signing key`,
+      `${join(tmp.dir, combined)} holds a private key, which the registry (and whoever can read that file) can read`,
     );
-    expect(bundle?.fix).toContain(`openssl x509 -in ${join(tmp.dir, combined)}`);
+    expect(bundle?.fix).toContain(`-----END CERTIFICATE-----/p' ${join(tmp.dir, combined)} >`);
 
     const dir = join(tmp.dir, 'combined-config');
     mkdirSync(dir);
@@ -142,7 +143,7 @@ describe('diagnose: each check, in order', () => {
       expect(check?.ok).toBe(false);
       expect(check?.fix).not.toMatch(/(set it to|copy) \S*token\.pem/);
       expect(check?.fix).toContain(
-        `openssl x509 -in ${join(dir, 'token.pem')} -out ${join(dir, 'bundle.pem')}`,
+        `-----END CERTIFICATE-----/p' ${join(dir, 'token.pem')} > ${join(dir, 'bundle.pem')}`,
       );
     }
   });
@@ -224,4 +225,37 @@ test('between rotate and activate, a registry jwks without the next key is a fin
   await keysActivate(dir);
   copyFileSync(join(dir, 'jwks.json'), join(registryDir, 'jwks.json'));
   expect((await regauth(['doctor', '-c', config, '--registry-config', registryConfig])).code).toBe(0);
+});
+
+test('following the fix for a bundle with a key keeps every certificate of it (mid-rotation: current and next)', async () => {
+  // The advice was `openssl x509 -in B -out B.new`, which writes the first certificate only: the
+  // registry then lost the current key and refused every token. Found by a review.
+  const dir = join(tmp.dir, 'keys-fix-keeps-all');
+  await keysInit(dir);
+  await keysRotate(dir);
+  writeFileSync(
+    join(dir, 'c.yml'),
+    `token:\n  issuer: acme\n  key: token.key\n  certificate: token.pem\n  services: [registry.test]\n`,
+  );
+  const config = loadConfigFile(join(dir, 'c.yml'));
+  const bundle = join(dir, 'registry-bundle.pem');
+  writeFileSync(
+    bundle,
+    readFileSync(join(dir, 'next.pem'), 'utf8') +
+      readFileSync(join(dir, 'token.pem'), 'utf8') +
+      readFileSync(join(dir, 'token.key'), 'utf8'),
+  );
+  const check = () =>
+    diagnose(config, { token: { ...good, rootcertbundle: bundle }, dir }).find(
+      (c) => c.name === 'rootcertbundle',
+    );
+  const flagged = check();
+  expect(flagged?.ok).toBe(false);
+  const command = /`([^`]+)`/.exec(flagged!.fix!)![1]!;
+  execFileSync('sh', ['-c', command]);
+  renameSync(`${bundle}.new`, bundle);
+  const text = readFileSync(bundle, 'utf8');
+  expect(text).not.toContain('PRIVATE KEY');
+  expect(text.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+  expect(check()?.ok).toBe(true);
 });
