@@ -27,6 +27,8 @@ export class Reloader {
   /** Runtimes replaced by a reload whose backends are not closed yet (requests may still hold them). */
   readonly #retiring = new Set<Runtime>();
   #queue: Promise<void> = Promise.resolve();
+  /** The reload asked for that has not started loading yet, if any. */
+  #waiting: Promise<void> | undefined;
   readonly #onSwap: ((config: Config) => void)[] = [];
   readonly #deps: ReloadDeps;
 
@@ -44,9 +46,20 @@ export class Reloader {
     this.#onSwap.push(fn);
   }
 
-  /** Loads again and swaps; a SIGHUP during a file-triggered reload waits for it, then loads again. */
+  /**
+   * Loads again and swaps; a SIGHUP during a file-triggered reload waits for it, then loads again.
+   * Every reload asked for while one waits to start is that one: it reads the files after all of
+   * them, and a flood of signals queues one load, not one per signal.
+   */
   reload(): Promise<void> {
-    const run = this.#queue.catch(() => undefined).then(() => this.#reloadOnce());
+    if (this.#waiting) return this.#waiting;
+    const run = this.#queue
+      .catch(() => undefined)
+      .then(() => {
+        this.#waiting = undefined;
+        return this.#reloadOnce();
+      });
+    this.#waiting = run;
     this.#queue = run;
     return run;
   }

@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { startService } from '../../src/service/service.js';
+import { Reloader } from '../../src/service/reload.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { createRuntime } from '../../src/pipeline/runtime.js';
+import { createMetrics } from '../../src/pipeline/metrics.js';
+import { RecentDecisions } from '../../src/authz/recent-decisions.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
 
@@ -144,5 +149,49 @@ acl: [{match: {}, actions: [pull]}]
     expect(service.runtime().config.token.key.kid).toBe(kid);
   } finally {
     await service.close(100);
+  }
+});
+
+test('a burst of reloads while one runs loads once more, not once per request', async () => {
+  // A SIGHUP flood (or a watcher firing in a loop) queued one reload per signal, without limit:
+  // 9 GB of memory in a review's run. Those asked while one waits to start share it.
+  const keys = await writeSigningKey(tmp.dir);
+  const configFile = join(tmp.dir, 'burst.yml');
+  writeFileSync(
+    configFile,
+    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\n`,
+  );
+  const config = loadConfigFile(configFile);
+  let loads = 0;
+  const metrics = createMetrics({ defaults: false });
+  const reloader = new Reloader(
+    createRuntime(config, { logger: createLogger({ destination: logSink().stream, format: 'json' }) }),
+    {
+      configFile,
+      load: async () => {
+        loads++;
+        await new Promise((r) => setTimeout(r, 20));
+        return loadConfigFile(configFile);
+      },
+      runtimeDeps: { logger: createLogger({ destination: logSink().stream, format: 'json' }) },
+      started: config,
+      logger: createLogger({ destination: logSink().stream, format: 'json' }),
+      metrics,
+      recent: new RecentDecisions(0),
+    },
+  );
+  try {
+    const first = reloader.reload();
+    // Loading now (its 20 ms): what is asked next waits for it.
+    await new Promise((r) => setTimeout(r, 5));
+    const burst = Array.from({ length: 500 }, () => reloader.reload());
+    await Promise.all([first, ...burst]);
+    // The one running, and one more for everything asked meanwhile.
+    expect(loads).toBe(2);
+    // A reload asked after those is a new one.
+    await reloader.reload();
+    expect(loads).toBe(3);
+  } finally {
+    await reloader.close();
   }
 });
