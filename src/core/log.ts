@@ -64,10 +64,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   // stdout through pino's asynchronous destination: under load, lines written while a write is in
   // flight go out together (fewer syscalls on the token path); at low load each line goes at once.
   // pino flushes it synchronously when the process exits.
-  const destination = options.destination ?? (process.stdout.isTTY ? process.stdout : stdoutLines());
   const format = options.format ?? 'auto';
-  const pretty =
-    format === 'pretty' || (format === 'auto' && (destination as { isTTY?: boolean }).isTTY === true);
+  const terminal = ((options.destination ?? process.stdout) as { isTTY?: boolean }).isTTY === true;
+  const pretty = format === 'pretty' || (format === 'auto' && terminal);
+  // pino-pretty pipes its text into the destination: a stream, taking text.
+  const destination =
+    options.destination ??
+    (terminal ? process.stdout : pretty ? pino.destination({ dest: 1, sync: false }) : stdoutLines());
   return pino(
     {
       level: envLogLevel() ?? options.level ?? 'info',
@@ -110,7 +113,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  */
 function stdoutLines(): NodeJS.WritableStream {
   const boom = pino.destination({ dest: 1, sync: false, contentMode: 'buffer' });
-  // pino's types have sonic-boom take text; in buffer mode it takes bytes.
-  const write = boom.write.bind(boom) as unknown as (bytes: Buffer) => boolean;
-  return { write: (line: string) => write(Buffer.from(line)) } as NodeJS.WritableStream;
+  // pino's types have sonic-boom take text; in buffer mode it takes bytes. Looked up on every
+  // line: once the reader has gone (EPIPE), pino replaces it with a no-op, and lines are dropped
+  // instead of piling up behind the failed write.
+  const bytes = boom as unknown as { write(bytes: Buffer): boolean };
+  return { write: (line: string) => bytes.write(Buffer.from(line)) } as NodeJS.WritableStream;
 }

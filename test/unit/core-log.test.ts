@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -82,6 +82,8 @@ describe('createLogger on stdout', () => {
 
   it('writes lines with non-ASCII text and lines longer than one write, whole and in order', () => {
     // stdout gets each line as UTF-8 bytes: the lengths it adds up are bytes, not characters.
+    // The process ends as `serve` does, once the event loop is empty (process.exit() with a write
+    // in flight cuts it, in either of sonic-boom's modes: serve never does that).
     const out = piped(
       `const { createLogger } = await import(${JSON.stringify(log)});
        const logger = createLogger({ format: 'json' });
@@ -89,7 +91,6 @@ describe('createLogger on stdout', () => {
          for (let i = 0; i < 300; i++) {
            logger.info({ n: i, account: 'jürgen-€-😀', big: i % 50 === 0 ? 'ß'.repeat(40000) : '' }, 'audit');
          }
-         setTimeout(() => process.exit(0), 5);
        }, 20);`,
     );
     expect(out.status).toBe(0);
@@ -102,6 +103,51 @@ describe('createLogger on stdout', () => {
     expect(lines.filter((l) => l.big === 'ß'.repeat(40000))).toHaveLength(6);
   });
 
+  it('format pretty on a stdout that is a pipe (docker without -t, | tee) writes readable lines', () => {
+    // log.format: pretty with stdout not a terminal: pino-pretty pipes into the destination,
+    // which must be a stream (it calls .on()). Found by a review of the bytes destination.
+    const out = piped(
+      `const { createLogger } = await import(${JSON.stringify(log)});
+       const logger = createLogger({ format: 'pretty' });
+       logger.info({ n: 1 }, 'hello pretty');`,
+    );
+    expect(out.stderr).not.toContain('stream.on is not a function');
+    expect(out.status).toBe(0);
+    expect(out.stdout).toContain('hello pretty');
+  });
+
+  it('once the reader has closed stdout (EPIPE), lines are dropped, not kept in memory', async () => {
+    // pino replaces the destination's write with a no-op on EPIPE; a wrapper holding the
+    // original (bound) write kept queueing every line behind the failed write, without bound.
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(log)});
+      const logger = createLogger({ format: 'json' });
+      globalThis.logger = logger; // in use for as long as the server runs
+      await new Promise((r) => setTimeout(r, 300));
+      logger.info('first'); // the reader is gone: EPIPE
+      await new Promise((r) => setTimeout(r, 100));
+      globalThis.gc();
+      const before = process.memoryUsage().arrayBuffers;
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 1000; i++) logger.info({ n: i, pad: 'x'.repeat(1000) }, 'audit');
+        await new Promise((r) => setImmediate(r));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      globalThis.gc();
+      process.stderr.write(String(process.memoryUsage().arrayBuffers - before));`;
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REGAUTH_LOG_LEVEL: '' } },
+    );
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    // About 20 MB of lines were logged after the reader left; none of them can ever be written.
+    expect(Number(stderr)).toBeLessThan(2_000_000);
+  }, 20_000);
   it('lets a logger that is no longer used be collected', () => {
     const out = spawnSync(
       process.execPath,
