@@ -1,4 +1,4 @@
-import { lstatSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, realpathSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 
 export interface ConfigWatcher {
@@ -22,7 +22,8 @@ export function watchConfigFiles(
   options: { debounceMs?: number; onError?: (err: Error) => void } = {},
 ): ConfigWatcher {
   const debounceMs = options.debounceMs ?? 300;
-  let watchers: FSWatcher[] = [];
+  /** One watch per directory; kept across re-arms while the directory is still the same one. */
+  const watchers = new Map<string, Watched>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -32,21 +33,20 @@ export function watchConfigFiles(
     timer = setTimeout(onChange, debounceMs);
   };
 
-  const stop = () => {
-    for (const w of watchers) w.close();
-    watchers = [];
+  const stop = (dir: string) => {
+    watchers.get(dir)?.watcher.close();
+    watchers.delete(dir);
   };
 
   return {
     watch(files) {
-      stop();
       if (closed) return;
-      const byDir = new Map<string, { names: Set<string>; kubernetes: boolean }>();
+      const wanted = new Map<string, { names: Set<string>; kubernetes: boolean }>();
       const add = (path: string, kubernetes: boolean) => {
-        const entry = byDir.get(dirname(path)) ?? { names: new Set<string>(), kubernetes: false };
+        const entry = wanted.get(dirname(path)) ?? { names: new Set<string>(), kubernetes: false };
         entry.names.add(basename(path));
         entry.kubernetes ||= kubernetes;
-        byDir.set(dirname(path), entry);
+        wanted.set(dirname(path), entry);
       };
       for (const file of files) {
         const abs = resolve(file);
@@ -55,15 +55,32 @@ export function watchConfigFiles(
         // tool): the watch above follows it to its target, so watch the link's name too.
         for (const link of symlinkedAncestors(dirname(abs))) add(link, false);
       }
-      for (const [dir, { names, kubernetes }] of byDir) {
+      for (const dir of [...watchers.keys()]) if (!wanted.has(dir)) stop(dir);
+      for (const [dir, { names, kubernetes }] of wanted) {
+        const target = realDirectory(dir);
+        const kept = watchers.get(dir);
+        // The same directory as before: keep its watch, so a change it has seen but not yet
+        // reported (one written while a reload loaded) is not dropped with it.
+        if (kept && kept.target === target) {
+          kept.names = names;
+          kept.kubernetes = kubernetes;
+          continue;
+        }
+        stop(dir);
         try {
-          const w = watch(dir, { persistent: false }, (_event, filename) => {
+          const watched: Watched = { names, kubernetes, target, watcher: undefined as unknown as FSWatcher };
+          watched.watcher = watch(dir, { persistent: false }, (_event, filename) => {
             const name = filename?.toString();
             // No name (some platforms): assume it was ours.
-            if (name === undefined || names.has(name) || (kubernetes && name.startsWith('..'))) changed();
+            if (
+              name === undefined ||
+              watched.names.has(name) ||
+              (watched.kubernetes && name.startsWith('..'))
+            )
+              changed();
           });
-          w.on('error', (err) => options.onError?.(err));
-          watchers.push(w);
+          watched.watcher.on('error', (err) => options.onError?.(err));
+          watchers.set(dir, watched);
         } catch (err) {
           // A directory that vanished: the next SIGHUP or reload reports the missing file.
           options.onError?.(err as Error);
@@ -73,9 +90,25 @@ export function watchConfigFiles(
     close() {
       closed = true;
       clearTimeout(timer);
-      stop();
+      for (const dir of [...watchers.keys()]) stop(dir);
     },
   };
+}
+
+interface Watched {
+  watcher: FSWatcher;
+  /** The directory the watch follows (symlinks resolved when it was made). */
+  readonly target: string | undefined;
+  names: Set<string>;
+  kubernetes: boolean;
+}
+
+function realDirectory(dir: string): string | undefined {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `dir` and its ancestors that are symbolic links, nearest first. */

@@ -30,6 +30,7 @@ export class Reloader {
   /** The reload asked for that has not started loading yet, if any. */
   #waiting: Promise<void> | undefined;
   readonly #onSwap: ((config: Config) => void)[] = [];
+  readonly #onReload: ((config: Config) => void)[] = [];
   readonly #deps: ReloadDeps;
 
   constructor(first: Runtime, deps: ReloadDeps) {
@@ -41,9 +42,18 @@ export class Reloader {
     return this.#current;
   }
 
-  /** Calls `fn` with the new config after each swap (connection limits, the watched files). */
+  /** Calls `fn` with the new config after each swap (connection limits). */
   whenSwapped(fn: (config: Config) => void): void {
     this.#onSwap.push(fn);
+  }
+
+  /**
+   * Calls `fn` after each reload, failed ones included, with the config in use then (the watched
+   * files: a failed reload may have followed a swapped symlink, whose new target must be watched
+   * for the fix).
+   */
+  whenReloaded(fn: (config: Config) => void): void {
+    this.#onReload.push(fn);
   }
 
   /**
@@ -57,7 +67,9 @@ export class Reloader {
       .catch(() => undefined)
       .then(() => {
         this.#waiting = undefined;
-        return this.#reloadOnce();
+        return this.#reloadOnce().finally(() => {
+          for (const fn of this.#onReload) fn(this.#current.config);
+        });
       });
     this.#waiting = run;
     this.#queue = run;

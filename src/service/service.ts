@@ -105,9 +105,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           ...(options.watchDebounceMs !== undefined ? { debounceMs: options.watchDebounceMs } : {}),
           onError: (err) => log.warn({ error: err.message }, 'cannot watch a config directory'),
         });
-  // A reload may name other files; an editor's rename needs no re-arming (directories are watched).
+  // A reload may name other files, or a swapped symlink may lead elsewhere: re-armed after every
+  // reload, failed ones too. An editor's rename needs no re-arming (directories are watched).
   watcher?.watch(watchedFiles(first));
-  runtimes.whenSwapped((config) => watcher?.watch(watchedFiles(config)));
+  runtimes.whenReloaded((config) => watcher?.watch(watchedFiles(config)));
 
   return {
     url: listeners.server.url,
