@@ -130,7 +130,8 @@ export const instant = z
       });
       return z.NEVER;
     }
-    return Math.ceil(ms / 1000);
+    // Date.parse keeps milliseconds only: a fraction of any length that is not all zeros rounds up.
+    return /\.\d*[1-9]/.test(v) ? Math.floor(ms / 1000) + 1 : Math.ceil(ms / 1000);
   });
 
 /**

@@ -4,6 +4,7 @@ import { AppPasswordAuthenticator, issueAppPassword } from '../../src/oidc/app-p
 import { loadOidcAuth, oidcAuthSchema, type OidcAuthConfig } from '../../src/oidc/config.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { BackendUnavailableError, ConfigError, ConfigErrors } from '../../src/core/errors.js';
+import { instant } from '../../src/core/schema.js';
 import { OidcLogin } from '../../src/oidc/login.js';
 import { escapeHtml, renderLoginPage, shellQuote } from '../../src/oidc/page.js';
 import { Secret } from '../../src/core/secret.js';
@@ -276,4 +277,16 @@ describe('oidc login', () => {
   ])('shellQuote(%j)', (word, quoted) => {
     expect(shellQuote(word)).toBe(quoted);
   });
+});
+
+test('a revocation time with a fraction below a millisecond counts from the next second too', () => {
+  // Date.parse keeps milliseconds only, so .0004 became .000 and rounded down: a token issued at
+  // 12:00:00.0001 (iat 12:00:00), before the revocation time, still passed. Found by a review.
+  const second = Date.parse('2026-01-31T12:00:00Z') / 1000;
+  expect(instant.parse('2026-01-31T12:00:00Z')).toBe(second);
+  expect(instant.parse('2026-01-31T12:00:00.000Z')).toBe(second);
+  expect(instant.parse('2026-01-31T12:00:00.5Z')).toBe(second + 1);
+  expect(instant.parse('2026-01-31T12:00:00.0004Z')).toBe(second + 1);
+  expect(instant.parse('2026-01-31T12:00:00.000000001Z')).toBe(second + 1);
+  expect(instant.parse('2026-01-31T14:00:00.0004+02:00')).toBe(second + 1);
 });
