@@ -1,4 +1,5 @@
-import { escapeHtml, page, shellQuote } from '../oidc/page.js';
+import { shellQuote } from '../core/shell.js';
+import { escapeHtml, page } from '../oidc/page.js';
 import type { TagDetails } from './browse.js';
 
 /**

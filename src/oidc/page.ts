@@ -1,13 +1,9 @@
 import type { LoginResult } from './login.js';
+import { shellQuote } from '../core/shell.js';
 
 /** HTML-escapes text for element content and double-quoted attributes. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** Quotes a word for a POSIX shell when it holds anything but safe characters. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9@%+=:,./_-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

@@ -6,7 +6,8 @@ import { loadConfigText } from '../../src/config/load.js';
 import { BackendUnavailableError, ConfigError, ConfigErrors } from '../../src/core/errors.js';
 import { instant } from '../../src/core/schema.js';
 import { OidcLogin } from '../../src/oidc/login.js';
-import { escapeHtml, renderLoginPage, shellQuote } from '../../src/oidc/page.js';
+import { escapeHtml, renderLoginPage } from '../../src/oidc/page.js';
+import { shellQuote } from '../../src/core/shell.js';
 import { Secret } from '../../src/core/secret.js';
 
 const NOW = 1_800_000_000;
