@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { shellQuote } from '../core/shell.js';
 import { holdsPrivateKey } from './keys.js';
 
 /** What the registry's `auth.token` needs from regauth. */
@@ -46,6 +47,7 @@ export function registryTrustFiles(keyPath: string, certificatePath: string): Re
   if (!fileHoldsPrivateKey(trust.bundle)) return trust;
   // The file the certificates alone go to: bundle.pem, unless that is the combined file itself.
   const target = trust.bundle === bundle ? join(dir, 'certificates.pem') : bundle;
+  if (existsSync(target) && !fileHoldsPrivateKey(target)) return { ...trust, bundle: target };
   return {
     ...trust,
     bundle: target,
@@ -56,7 +58,7 @@ export function registryTrustFiles(keyPath: string, certificatePath: string): Re
 
 /** The shell command that writes every certificate of a PEM file, and nothing else, to another. */
 export function certificatesOnly(from: string, to: string): string {
-  return `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ${from} > ${to}`;
+  return `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ${shellQuote(from)} > ${shellQuote(to)}`;
 }
 
 function fileHoldsPrivateKey(path: string): boolean {

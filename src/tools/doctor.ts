@@ -6,6 +6,7 @@ import { parseYaml } from '../config/yaml.js';
 import { ConfigError } from '../core/errors.js';
 import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
+import { shellQuote } from '../core/shell.js';
 import { certificatesOnly, registryTrustFiles } from '../token/registry-block.js';
 import type { SigningKey } from '../token/types.js';
 
@@ -151,7 +152,7 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
       fail(
         'rootcertbundle',
         `${path} holds a private key, which the registry (and whoever can read that file) can read`,
-        `keep the certificates alone (\`${certificatesOnly(path, `${path}.new`)}\`, then move ${path}.new over it) and, if it was the signing key, rotate it`,
+        `keep the certificates alone (\`${certificatesOnly(path, `${path}.new`)}\`, then move ${shellQuote(`${path}.new`)} over it) and, if it was the signing key, rotate it`,
       ),
     ];
   }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
@@ -99,6 +100,12 @@ describe("serve's registry block", () => {
     expect(trust.bundle).toBe(join(dir, 'certificates.pem'));
     expect(trust.combined).toBe(files.bundle);
     expect(trust.makeBundle).toContain(`${files.bundle} > ${join(dir, 'certificates.pem')}`);
+    // Once the operator has run it, the file is named, with nothing left to write.
+    execFileSync('sh', ['-c', trust.makeBundle!]);
+    const after = registryTrustFiles(files.key, files.bundle);
+    expect(after.bundle).toBe(join(dir, 'certificates.pem'));
+    expect(after.makeBundle).toBeUndefined();
+    expect(readFileSync(after.bundle, 'utf8')).not.toContain('PRIVATE KEY');
   });
 
   test('the development key: printed on the first start (when serve creates the key), not on later ones', async () => {

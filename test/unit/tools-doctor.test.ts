@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile, type Config } from '../../src/config/load.js';
@@ -258,4 +258,42 @@ test('following the fix for a bundle with a key keeps every certificate of it (m
   expect(text).not.toContain('PRIVATE KEY');
   expect(text.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
   expect(check()?.ok).toBe(true);
+});
+
+test('the fix for a bundle with a key works for a path with a space, and writes nowhere else', async () => {
+  // The advised `sed … ${path} > ${path}.new` quoted neither path: with "registry certs" in it,
+  // the shell redirected to ".../registry" and handed sed three other names. Found by a review.
+  const dir = join(tmp.dir, 'keys-space');
+  await keysInit(dir);
+  await keysRotate(dir);
+  writeFileSync(
+    join(dir, 'c.yml'),
+    `token:\n  issuer: acme\n  key: token.key\n  certificate: token.pem\n  services: [registry.test]\n`,
+  );
+  const config = loadConfigFile(join(dir, 'c.yml'));
+  const registryDir = join(tmp.dir, 'registry certs');
+  mkdirSync(registryDir);
+  const bundle = join(registryDir, 'bundle.pem');
+  writeFileSync(
+    bundle,
+    readFileSync(join(dir, 'next.pem'), 'utf8') +
+      readFileSync(join(dir, 'token.pem'), 'utf8') +
+      readFileSync(join(dir, 'token.key'), 'utf8'),
+  );
+  const flagged = diagnose(config, { token: { ...good, rootcertbundle: bundle }, dir }).find(
+    (c) => c.name === 'rootcertbundle',
+  );
+  expect(flagged?.ok).toBe(false);
+  const command = /`([^`]+)`/.exec(flagged!.fix!)![1]!;
+  try {
+    execFileSync('sh', ['-c', command], { cwd: tmp.dir, stdio: 'ignore' });
+  } catch {
+    // judged by what it wrote
+  }
+  expect(existsSync(join(tmp.dir, 'registry'))).toBe(false); // nothing written beside the directory
+  expect(existsSync(`${bundle}.new`)).toBe(true);
+  renameSync(`${bundle}.new`, bundle);
+  const text = readFileSync(bundle, 'utf8');
+  expect(text).not.toContain('PRIVATE KEY');
+  expect(text.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
 });
