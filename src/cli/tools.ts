@@ -589,7 +589,7 @@ function addKeysPublish(keys: Command, io: ToolIO): void {
   keys
     .command('publish')
     .description(
-      "copy bundle.pem and jwks.json for the keys as they stand (current, next while a rotation is pending, previous) to the registry's own directory",
+      "write bundle.pem and jwks.json for the keys as they stand (current, next while a rotation is pending, previous) into --dir and the registry's own directory; changes no key",
     )
     .requiredOption('--dir <dir>', 'the directory `keys init` wrote (required)')
     .requiredOption(

@@ -1,9 +1,21 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, lstat, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  lstat,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { makeDirectory } from '../core/mkdir.js';
+import { shellQuote } from '../core/shell.js';
 import { certificateBlocks, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
 import { registryAuthBlock } from '../token/registry-block.js';
@@ -74,8 +86,13 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   }
   const material = await generate(options);
   // Only the owner may list the directory: it holds the private key.
+  const existed = await exists(dir);
   await makeDirectory(dir, 0o700);
-  await openPublished(files);
+  await openPublished(files).catch(async (err: unknown) => {
+    // "Nothing was changed": the key directory this run made goes again (it is still empty).
+    if (!existed) await rmdir(dir).catch(() => undefined);
+    throw err;
+  });
   await writeFile(files.key, material.keyPem, { mode: 0o600, flag: 'wx' });
   await writeFile(files.certificate, material.certPem, { mode: 0o644 });
   await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);
@@ -104,10 +121,15 @@ export async function keysRotate(dir: string, options: KeysOptions = {}): Promis
     throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
   }
   if ((await exists(files.nextKey)) || (await exists(files.nextCertificate))) {
+    // With --publish, the registry's copy may predate the rotation (rotate ran without it): copy
+    // first, or the registry is restarted with a bundle that lacks the next key.
+    const copy = files.published
+      ? `copy the files with \`regauth keys publish --dir ${shellQuote(dir)}${publishFlag(files)}\` (the copy in ${shellQuote(dirname(files.published.bundle))} may predate the rotation), then `
+      : '';
     throw new UsageError(
       `a rotation is pending: ${files.nextKey} exists and may already be trusted by the registry; ` +
-        `finish it with \`regauth keys activate --dir ${dir}${publishFlag(files)}\` once the registry has been restarted with ` +
-        `${(files.published ?? files).bundle}, or delete ${files.nextKey} and ${files.nextCertificate} if no registry was ` +
+        `to finish it, ${copy}run \`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\` once the registry has been restarted with ` +
+        `${(files.published ?? files).bundle}; or delete ${files.nextKey} and ${files.nextCertificate} if no registry was ` +
         `given that bundle; nothing was changed`,
     );
   }
@@ -284,8 +306,8 @@ async function writeTrust(files: KeyFiles, pairs: readonly Pair[]): Promise<void
   ]).catch((err: Error) => {
     throw new UsageError(
       `${files.bundle} and ${files.jwks} are written, but not their copies in ${dirname(published.bundle)}: ` +
-        `${err.message}; once that is fixed, copy them with \`regauth keys publish --dir ${dirname(files.key)} ` +
-        `--publish ${dirname(published.bundle)}\``,
+        `${err.message}; once that is fixed, copy them with \`regauth keys publish --dir ${shellQuote(dirname(files.key))}` +
+        `${publishFlag(files)}\``,
     );
   });
 }
@@ -299,9 +321,14 @@ async function withPublished(files: KeyFiles, publish: string | undefined): Prom
   const dir = resolve(publish);
   const keys = await realPath(dirname(files.key));
   const target = await realPath(dir);
-  if (target === keys || keys.startsWith(`${target}${sep}`) || target === sep) {
+  if (
+    target === keys ||
+    keys.startsWith(`${target}${sep}`) ||
+    target === sep ||
+    (await sameOrAncestor(target, keys))
+  ) {
     throw new UsageError(
-      `--publish ${publish} ${target === keys ? 'is' : 'holds'} the key directory (${keys}), with the private key; ` +
+      `--publish ${publish} ${target === keys ? 'is' : 'is or holds'} the key directory (${keys}), with the private key; ` +
         `give the registry a directory of its own; nothing was changed`,
     );
   }
@@ -312,9 +339,12 @@ async function withPublished(files: KeyFiles, publish: string | undefined): Prom
 async function openPublished(files: KeyFiles): Promise<void> {
   if (!files.published) return;
   const dir = dirname(files.published.bundle);
+  const existed = await exists(dir);
   await makeDirectory(dir, 0o755).catch((err: Error) => {
     throw new UsageError(`--publish: ${err.message}; nothing was changed`);
   });
+  // The registry may run as another user: 0755 whatever the umask (one it had is left alone).
+  if (!existed) await chmod(dir, 0o755);
   await access(dir, constants.W_OK).catch(() => {
     throw new UsageError(`--publish: cannot write to ${dir}; nothing was changed`);
   });
@@ -322,7 +352,21 @@ async function openPublished(files: KeyFiles): Promise<void> {
 
 /** ` --publish DIR` when the step publishes, for the commands a message suggests. */
 function publishFlag(files: KeyFiles): string {
-  return files.published ? ` --publish ${dirname(files.published.bundle)}` : '';
+  return files.published ? ` --publish ${shellQuote(dirname(files.published.bundle))}` : '';
+}
+
+/**
+ * Is `dir` (when it exists) the directory `of`, or one above it, by device and inode: the same
+ * directory mounted a second time (a bind mount, a volume mounted twice) has another path.
+ */
+async function sameOrAncestor(dir: string, of: string): Promise<boolean> {
+  const id = await stat(dir).catch(() => undefined);
+  if (!id) return false;
+  for (let p = of; ; p = dirname(p)) {
+    const s = await stat(p).catch(() => undefined);
+    if (s && s.dev === id.dev && s.ino === id.ino) return true;
+    if (dirname(p) === p) return false;
+  }
 }
 
 /** The path with every symlink resolved, for the part that exists; the rest as written. */
@@ -355,10 +399,12 @@ export async function keysPublish(dir: string, publish: string): Promise<KeyFile
     : undefined;
   const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
   for (const pair of [current, next, previous]) {
-    if (pair && !matches(pair))
+    if (pair && !matches(pair)) {
       throw new UsageError(
-        `a certificate in ${resolve(dir)} does not belong to its key; nothing was changed`,
+        `a certificate in ${resolve(dir)} does not belong to its key (an activation cut short? finish it with ` +
+          `\`regauth keys activate --dir ${shellQuote(dir)}\`); nothing was changed`,
       );
+    }
   }
   await openPublished(files);
   await writeTrust(files, [current, ...(next ? [next] : []), ...(previous ? [previous] : [])]);

@@ -10,6 +10,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
 import { regauth } from '../helpers/cli.js';
@@ -19,6 +21,7 @@ afterAll(() => tmp.cleanup());
 
 const kidsIn = (file: string) =>
   (JSON.parse(readFileSync(file, 'utf8')) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort();
+const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const certsIn = (file: string) => readFileSync(file, 'utf8').match(/BEGIN CERTIFICATE/g)?.length ?? 0;
 
 describe('regauth keys --publish: the registry’s directory gets public files only, whole', () => {
@@ -156,5 +159,49 @@ describe('regauth keys --publish: the registry’s directory gets public files o
     expect(run.code, run.stderr).toBe(0);
     expect(readFileSync(victim, 'utf8')).toBe('not yours');
     expect(lstatSync(join(trust, 'jwks.json')).isFile()).toBe(true);
+  });
+  test('a rotate refused while one is pending never sends the operator to a published bundle without the next key', async () => {
+    // rotate ran without --publish (the registry's copy lacks next.pem); rotate again with
+    // --publish is refused, and its message said: activate with --publish "once the registry has
+    // been restarted with TRUST/bundle.pem", a bundle that does not trust the next key: every
+    // token after activate was then refused. It must say to copy first. Found by a review.
+    const dir = join(tmp.dir, 'pending-unpublished-keys');
+    const trust = join(tmp.dir, 'pending-unpublished-trust');
+    expect((await regauth(['keys', 'init', '--dir', dir, '--publish', trust])).code).toBe(0);
+    expect((await regauth(['keys', 'rotate', '--dir', dir])).code).toBe(0);
+    expect(certsIn(join(trust, 'bundle.pem'))).toBe(1); // the registry's copy: current key only
+    const again = await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`restarted with ${join(trust, 'bundle.pem')}`);
+    expect(again.stderr).toContain('regauth keys publish');
+  });
+
+  test('the publish directory is created 0755 (as documented) whatever the umask, so the registry can read it', () => {
+    // The files were chmod'ed 0644 whatever the umask, the directory not: under umask 077 it was
+    // 0700, and a registry running as another user could not open bundle.pem.
+    const dir = join(tmp.dir, 'umask-keys');
+    const trust = join(tmp.dir, 'umask-trust');
+    const out = spawnSync(
+      'sh',
+      [
+        '-c',
+        'umask 077; exec "$@"',
+        'sh',
+        process.execPath,
+        '--import',
+        'tsx',
+        main,
+        'keys',
+        'init',
+        '--dir',
+        dir,
+        '--publish',
+        trust,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(out.status).toBe(0);
+    expect(statSync(join(trust, 'bundle.pem')).mode & 0o777).toBe(0o644);
+    expect(statSync(trust).mode & 0o777).toBe(0o755);
   });
 });
