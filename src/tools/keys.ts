@@ -4,6 +4,7 @@ import {
   access,
   chmod,
   lstat,
+  open,
   readFile,
   realpath,
   rename,
@@ -265,9 +266,15 @@ async function replaceFiles(files: readonly { path: string; text: string; mode: 
   try {
     for (const f of files) {
       const tmp = `${f.path}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(tmp, f.text, { mode: f.mode, flag: 'wx' });
+      const file = await open(tmp, 'wx', f.mode);
       written.push({ tmp, path: f.path });
-      await chmod(tmp, f.mode);
+      try {
+        await file.writeFile(f.text);
+        // On the open file, not its name: a name swapped for a symlink meanwhile is not followed.
+        await file.chmod(f.mode);
+      } finally {
+        await file.close();
+      }
     }
   } catch (err) {
     await Promise.all(written.map((w) => rm(w.tmp, { force: true })));
