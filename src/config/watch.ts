@@ -1,4 +1,4 @@
-import { lstatSync, realpathSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 
 export interface ConfigWatcher {
@@ -57,11 +57,12 @@ export function watchConfigFiles(
       }
       for (const dir of [...watchers.keys()]) if (!wanted.has(dir)) stop(dir);
       for (const [dir, { names, kubernetes }] of wanted) {
-        const target = realDirectory(dir);
+        const target = directoryId(dir);
         const kept = watchers.get(dir);
-        // The same directory as before: keep its watch, so a change it has seen but not yet
-        // reported (one written while a reload loaded) is not dropped with it.
-        if (kept && kept.target === target) {
+        // The same directory as before (device and inode: a directory deleted and made again at
+        // the same path is another one, and the old watch is dead): keep its watch, so a change it
+        // has seen but not yet reported (one written while a reload loaded) is not dropped with it.
+        if (kept && target !== undefined && kept.target === target) {
           kept.names = names;
           kept.kubernetes = kubernetes;
           continue;
@@ -71,6 +72,15 @@ export function watchConfigFiles(
           const watched: Watched = { names, kubernetes, target, watcher: undefined as unknown as FSWatcher };
           watched.watcher = watch(dir, { persistent: false }, (_event, filename) => {
             const name = filename?.toString();
+            if (name === basename(dir) && !watched.names.has(name)) {
+              // The directory itself went (deleted, or renamed away): this watch reports nothing
+              // more, even if a new directory takes the path (possibly with the same inode). Drop
+              // it; the reload re-arms with a new one.
+              watched.watcher.close();
+              if (watchers.get(dir) === watched) watchers.delete(dir);
+              changed();
+              return;
+            }
             // No name (some platforms): assume it was ours.
             if (
               name === undefined ||
@@ -79,7 +89,11 @@ export function watchConfigFiles(
             )
               changed();
           });
-          watched.watcher.on('error', (err) => options.onError?.(err));
+          watched.watcher.on('error', (err) => {
+            // node has closed it: the next re-arm makes a new one.
+            if (watchers.get(dir) === watched) watchers.delete(dir);
+            options.onError?.(err);
+          });
           watchers.set(dir, watched);
         } catch (err) {
           // A directory that vanished: the next SIGHUP or reload reports the missing file.
@@ -97,15 +111,16 @@ export function watchConfigFiles(
 
 interface Watched {
   watcher: FSWatcher;
-  /** The directory the watch follows (symlinks resolved when it was made). */
+  /** The directory the watch follows (symlinks followed), as `device:inode` when it was made. */
   readonly target: string | undefined;
   names: Set<string>;
   kubernetes: boolean;
 }
 
-function realDirectory(dir: string): string | undefined {
+function directoryId(dir: string): string | undefined {
   try {
-    return realpathSync(dir);
+    const stats = statSync(dir, { bigint: true });
+    return `${stats.dev}:${stats.ino}`;
   } catch {
     return undefined;
   }

@@ -1,0 +1,78 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import { createLogger } from '../../src/core/log.js';
+import { startService } from '../../src/service/service.js';
+import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { logSink } from '../helpers/server.js';
+
+const tmp = tempDir('regauth-watch-recreated-');
+afterAll(() => tmp.cleanup());
+
+const until = async (done: () => boolean, ms: number) => {
+  for (const end = Date.now() + ms; Date.now() < end && !done();) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+/** An editor's save: a new file renamed over the old one. */
+const save = (file: string, text: string) => {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+};
+
+async function setup(name: string) {
+  mkdirSync(join(tmp.dir, `${name}-keys`));
+  const keys = await writeSigningKey(join(tmp.dir, `${name}-keys`));
+  const config = (issuer: string) =>
+    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: ${issuer}, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\n`;
+  const dir = join(tmp.dir, name);
+  mkdirSync(dir);
+  const configFile = join(dir, 'config.yml');
+  writeFileSync(configFile, config('v1'));
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watchDebounceMs: 100,
+  });
+  return { dir, configFile, config, log, service };
+}
+
+test('a config directory deleted and made again (same path, new inode): later saves still reload', async () => {
+  // `rm -rf /etc/regauth && mkdir /etc/regauth && cp …` (a config-management run). The reload it
+  // causes succeeds; the re-arm kept the old watch because realpath() gave the same string, but
+  // that inotify watch is on the deleted directory and never reports again. Found by a review.
+  const { dir, configFile, config, service } = await setup('recreated-ok');
+  try {
+    rmSync(dir, { recursive: true });
+    mkdirSync(dir);
+    writeFileSync(configFile, config('v2'));
+    await until(() => service.runtime().config.token.issuer === 'v2', 3000);
+    expect(service.runtime().config.token.issuer).toBe('v2');
+
+    save(configFile, config('v3'));
+    await until(() => service.runtime().config.token.issuer === 'v3', 3000);
+    expect(service.runtime().config.token.issuer).toBe('v3');
+  } finally {
+    await service.close(100);
+  }
+}, 15_000);
+
+test('a config directory deleted and made again empty: the reload fails, and writing the config then reloads', async () => {
+  // The case re-arming after a failed reload was meant for: the fix written later must be seen.
+  const { dir, configFile, config, log, service } = await setup('recreated-failed');
+  try {
+    rmSync(dir, { recursive: true });
+    mkdirSync(dir);
+    const failed = () => log.lines.some((l) => l.includes('config reload failed'));
+    await until(failed, 3000);
+    expect(failed()).toBe(true);
+
+    save(configFile, config('v2'));
+    await until(() => service.runtime().config.token.issuer === 'v2', 3000);
+    expect(service.runtime().config.token.issuer).toBe('v2');
+  } finally {
+    await service.close(100);
+  }
+}, 15_000);
