@@ -9,6 +9,7 @@ import { closeRuntime, createRuntime, type Runtime } from '../pipeline/runtime.j
 import { UsageError } from '../core/errors.js';
 import { makeDirectory } from '../core/mkdir.js';
 import { Secret } from '../core/secret.js';
+import { shellQuote } from '../core/shell.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
 import { checkAccess, formatReport, offlineLabels, parseLabelArgs } from '../tools/check.js';
@@ -544,7 +545,7 @@ function rotatedMessage(files: RotateResult, dir: string, publish: string | unde
     `Next:\n` +
     `  1. install ${trust.bundle} (auth.token.rootcertbundle) and ${trust.jwks} (auth.token.jwks) on the registry; restart it\n` +
     `  2. check: regauth doctor -c CONFIG --registry-config REGISTRY_CONFIG\n` +
-    `  3. regauth keys activate --dir ${dir}${publish === undefined ? '' : ` --publish ${publish}`}\n`
+    `  3. regauth keys activate --dir ${shellQuote(dir)}${publish === undefined ? '' : ` --publish ${shellQuote(publish)}`}\n`
   );
 }
 

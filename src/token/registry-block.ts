@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellQuote } from '../core/shell.js';
-import { holdsPrivateKey } from './keys.js';
+import { certificatePems, holdsPrivateKey } from './keys.js';
 
 /** What the registry's `auth.token` needs from regauth. */
 export interface RegistryAuthFields {
@@ -47,7 +47,7 @@ export function registryTrustFiles(keyPath: string, certificatePath: string): Re
   if (!fileHoldsPrivateKey(trust.bundle)) return trust;
   // The file the certificates alone go to: bundle.pem, unless that is the combined file itself.
   const target = trust.bundle === bundle ? join(dir, 'certificates.pem') : bundle;
-  if (existsSync(target) && !fileHoldsPrivateKey(target)) return { ...trust, bundle: target };
+  if (holdsCertificatesOnly(target)) return { ...trust, bundle: target };
   return {
     ...trust,
     bundle: target,
@@ -59,6 +59,16 @@ export function registryTrustFiles(keyPath: string, certificatePath: string): Re
 /** The shell command that writes every certificate of a PEM file, and nothing else, to another. */
 export function certificatesOnly(from: string, to: string): string {
   return `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ${shellQuote(from)} > ${shellQuote(to)}`;
+}
+
+/** Does the file hold a certificate and no private key (the advised command has run)? */
+function holdsCertificatesOnly(path: string): boolean {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return certificatePems(text).length > 0 && !holdsPrivateKey(text);
+  } catch {
+    return false;
+  }
 }
 
 function fileHoldsPrivateKey(path: string): boolean {

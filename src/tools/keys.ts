@@ -17,7 +17,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { makeDirectory } from '../core/mkdir.js';
 import { shellQuote } from '../core/shell.js';
-import { certificateBlocks, loadSigningKey } from '../token/keys.js';
+import { certificateBlocks, certificatePems, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
 import { registryAuthBlock } from '../token/registry-block.js';
 import { jwks } from '../token/sign.js';
@@ -87,11 +87,11 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   }
   const material = await generate(options);
   // Only the owner may list the directory: it holds the private key.
-  const existed = await exists(dir);
+  const made = await missingDirectories(dir);
   await makeDirectory(dir, 0o700);
   await openPublished(files).catch(async (err: unknown) => {
-    // "Nothing was changed": the key directory this run made goes again (it is still empty).
-    if (!existed) await rmdir(dir).catch(() => undefined);
+    // "Nothing was changed": the directories this run made go again (they are still empty).
+    await removeDirectories(made);
     throw err;
   });
   await writeFile(files.key, material.keyPem, { mode: 0o600, flag: 'wx' });
@@ -189,13 +189,14 @@ export async function keysActivate(
   if (!nextKey || !nextCert) {
     throw new UsageError(
       `no rotation is pending in ${resolve(dir)} (${nextKey ? files.nextCertificate : files.nextKey} is missing); ` +
-        `start one with \`regauth keys rotate --dir ${dir}\``,
+        `start one with \`regauth keys rotate --dir ${shellQuote(dir)}${publishFlag(files)}\``,
     );
   }
   const next = await readPair(files.nextKey, files.nextCertificate);
   if (!matches(next)) {
     throw new UsageError(`${files.nextCertificate} does not belong to ${files.nextKey}; nothing was changed`);
   }
+  await refuseUnpublishedNext(files, next);
   await openPublished(files);
   const current = await readPair(files.key, files.certificate);
   const dropped = await readPairIfPresent(files.previousKey, files.previousCertificate);
@@ -346,15 +347,48 @@ async function withPublished(files: KeyFiles, publish: string | undefined): Prom
 async function openPublished(files: KeyFiles): Promise<void> {
   if (!files.published) return;
   const dir = dirname(files.published.bundle);
-  const existed = await exists(dir);
-  await makeDirectory(dir, 0o755).catch((err: Error) => {
-    throw new UsageError(`--publish: ${err.message}; nothing was changed`);
-  });
-  // The registry may run as another user: 0755 whatever the umask (one it had is left alone).
-  if (!existed) await chmod(dir, 0o755);
+  const made = await missingDirectories(dir);
+  try {
+    await makeDirectory(dir, 0o755);
+    // The registry may run as another user: what this makes is 0755 whatever the umask (the
+    // directories that were there are left alone).
+    for (const d of made) await chmod(d, 0o755);
+  } catch (err) {
+    await removeDirectories(made);
+    throw new UsageError(`--publish: ${(err as Error).message}; nothing was changed`);
+  }
   await access(dir, constants.W_OK).catch(() => {
     throw new UsageError(`--publish: cannot write to ${dir}; nothing was changed`);
   });
+}
+
+/** `dir` and its ancestors that do not exist yet, top first. */
+async function missingDirectories(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let p = resolve(dir); dirname(p) !== p && !(await exists(p)); p = dirname(p)) missing.unshift(p);
+  return missing;
+}
+
+/** Removes the (empty) directories a refused step made, deepest first. */
+async function removeDirectories(made: readonly string[]): Promise<void> {
+  for (const d of [...made].reverse()) await rmdir(d).catch(() => undefined);
+}
+
+/**
+ * With --publish: the registry's copy must already trust the next key (a rotate run without
+ * --publish left it out), or activating would sign with a key the registry, restarted with that
+ * copy, refuses.
+ */
+async function refuseUnpublishedNext(files: KeyFiles, next: Pair): Promise<void> {
+  if (!files.published) return;
+  const published = await readFile(files.published.bundle, 'utf8').catch(() => '');
+  const nextCertificate = certificatePems(next.certPem)[0];
+  if (nextCertificate !== undefined && certificatePems(published).includes(nextCertificate)) return;
+  throw new UsageError(
+    `${files.published.bundle} does not hold the next key (\`keys rotate\` ran without --publish?); ` +
+      `copy the files with \`regauth keys publish --dir ${shellQuote(dirname(files.key))}${publishFlag(files)}\`, ` +
+      `restart the registry, then activate; nothing was changed`,
+  );
 }
 
 /** ` --publish DIR` when the step publishes, for the commands a message suggests. */
@@ -409,7 +443,7 @@ export async function keysPublish(dir: string, publish: string): Promise<KeyFile
     if (pair && !matches(pair)) {
       throw new UsageError(
         `a certificate in ${resolve(dir)} does not belong to its key (an activation cut short? finish it with ` +
-          `\`regauth keys activate --dir ${shellQuote(dir)}\`); nothing was changed`,
+          `\`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\`); nothing was changed`,
       );
     }
   }

@@ -4,13 +4,14 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
@@ -22,6 +23,19 @@ afterAll(() => tmp.cleanup());
 const kidsIn = (file: string) =>
   (JSON.parse(readFileSync(file, 'utf8')) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort();
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** The first `…` command of a message. */
+const command = (text: string, verb: string) =>
+  new RegExp('`(regauth keys ' + verb + ' [^`]+)`').exec(text)?.[1];
+/** Runs a command as pasted into a shell (the words as the shell splits them), in-process. */
+const paste = async (line: string) => {
+  const words = JSON.parse(
+    execFileSync('sh', ['-c', `node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- ${line}`], {
+      encoding: 'utf8',
+    }),
+  ) as string[];
+  expect(words[0]).toBe('regauth');
+  return regauth(words.slice(1));
+};
 const certsIn = (file: string) => readFileSync(file, 'utf8').match(/BEGIN CERTIFICATE/g)?.length ?? 0;
 
 describe('regauth keys --publish: the registry’s directory gets public files only, whole', () => {
@@ -203,5 +217,106 @@ describe('regauth keys --publish: the registry’s directory gets public files o
     expect(out.status).toBe(0);
     expect(statSync(join(trust, 'bundle.pem')).mode & 0o777).toBe(0o644);
     expect(statSync(trust).mode & 0o777).toBe(0o755);
+  });
+  test('under umask 077, the missing parents of the publish directory are made so the registry can reach it', () => {
+    // Only the last component was chmod'ed: /srv/registry made for --publish
+    // /srv/registry/trust stayed 0700, and a registry running as another user could not open
+    // /srv/registry/trust/bundle.pem. Found by a review, as are the tests below.
+    const dir = join(tmp.dir, 'umask-parents-keys');
+    const parent = join(tmp.dir, 'umask-registry');
+    const trust = join(parent, 'trust');
+    const out = spawnSync(
+      'sh',
+      [
+        '-c',
+        'umask 077; exec "$@"',
+        'sh',
+        process.execPath,
+        '--import',
+        'tsx',
+        main,
+        'keys',
+        'init',
+        '--dir',
+        dir,
+        '--publish',
+        trust,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(out.status, out.stderr).toBe(0);
+    expect(statSync(trust).mode & 0o777).toBe(0o755);
+    expect(statSync(parent).mode & 0o055).toBe(0o055);
+  });
+
+  test('keys init refused at the publish directory changes nothing: no key-directory parents are left', async () => {
+    // keys init removed the key directory it made when --publish could not be made ("nothing was
+    // changed"), but not the parents made for it.
+    const top = join(tmp.dir, 'new-deploy');
+    const dir = join(top, 'regauth', 'keys');
+    const blocker = join(tmp.dir, 'a-file');
+    writeFileSync(blocker, '');
+    const run = await regauth(['keys', 'init', '--dir', dir, '--publish', join(blocker, 'trust')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('nothing was changed');
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(top)).toBe(false);
+  });
+
+  test('after an activation cut short, following keys publish’s advice leaves the registry’s copy as the key directory’s', async () => {
+    // activate --publish TRUST stopped between its renames (token.key is the new key, token.pem
+    // the old certificate). keys publish --publish TRUST refuses and said to run
+    // `regauth keys activate --dir DIR`, without --publish: the activation finished, DIR's
+    // bundle dropped the key retired by the earlier activation, TRUST's copy did not.
+    const dir = join(tmp.dir, 'cut-keys');
+    const trust = join(tmp.dir, 'cut-trust');
+    const ok = async (args: string[]) => expect((await regauth(args)).code).toBe(0);
+    await ok(['keys', 'init', '--dir', dir, '--publish', trust]);
+    await ok(['keys', 'rotate', '--dir', dir, '--publish', trust]);
+    await ok(['keys', 'activate', '--dir', dir, '--publish', trust]);
+    await ok(['keys', 'rotate', '--dir', dir, '--publish', trust]);
+    // The second activation, cut short after its first rename.
+    writeFileSync(join(dir, 'previous.key'), readFileSync(join(dir, 'token.key')));
+    writeFileSync(join(dir, 'previous.pem'), readFileSync(join(dir, 'token.pem')));
+    renameSync(join(dir, 'next.key'), join(dir, 'token.key'));
+
+    const publish = await regauth(['keys', 'publish', '--dir', dir, '--publish', trust]);
+    expect(publish.code).toBe(2);
+    const advice = command(publish.stderr, 'activate');
+    expect(advice).toBeDefined();
+    const finish = await paste(advice!);
+    expect(finish.code, finish.stderr).toBe(0);
+    expect(readFileSync(join(trust, 'bundle.pem'), 'utf8')).toBe(
+      readFileSync(join(dir, 'bundle.pem'), 'utf8'),
+    );
+  });
+
+  test('the commands keys rotate and keys activate print quote their paths (a --dir with a space)', async () => {
+    // rotate's "Next: 3." and activate's "start one with" did not quote their paths.
+    const dir = join(tmp.dir, 'my keys');
+    const trust = join(tmp.dir, 'my trust');
+    expect((await regauth(['keys', 'init', '--dir', dir])).code).toBe(0);
+    const activate = await regauth(['keys', 'activate', '--dir', dir]);
+    expect(activate.code).toBe(2);
+    expect(activate.stderr).toContain(`regauth keys rotate --dir '${dir}'`);
+    const rotate = await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust]);
+    expect(rotate.code, rotate.stderr).toBe(0);
+    expect(rotate.stdout).toContain(`regauth keys activate --dir '${dir}' --publish '${trust}'`);
+  });
+
+  test('activate --publish is refused while the registry’s copy lacks the next key (rotate ran without --publish)', async () => {
+    // rotate without --publish, the registry (reading TRUST) restarted, then activate --publish
+    // TRUST: regauth then signed with a key TRUST/bundle.pem does not hold, and the registry
+    // refused every token until it was restarted again.
+    const dir = join(tmp.dir, 'skip-keys');
+    const trust = join(tmp.dir, 'skip-trust');
+    expect((await regauth(['keys', 'init', '--dir', dir, '--publish', trust])).code).toBe(0);
+    expect((await regauth(['keys', 'rotate', '--dir', dir])).code).toBe(0); // forgot --publish
+    const nextPem = readFileSync(join(dir, 'next.pem'), 'utf8').trim();
+    expect(readFileSync(join(trust, 'bundle.pem'), 'utf8')).not.toContain(nextPem);
+    const activate = await regauth(['keys', 'activate', '--dir', dir, '--publish', trust]);
+    expect(activate.code).toBe(2);
+    expect(activate.stderr).toContain('regauth keys publish');
+    expect(existsSync(join(dir, 'next.key'))).toBe(true);
   });
 });

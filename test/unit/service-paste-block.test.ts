@@ -130,3 +130,27 @@ describe("serve's registry block", () => {
     });
   });
 });
+
+test('a certificates.pem the advised command left empty (sed failed, the shell had made the file) is not named as the bundle', async () => {
+  // certificates.pem was named as soon as it existed and held no key. The advised
+  // `sed … 'bundle.pem' > 'certificates.pem'` creates the file before sed runs: when sed cannot
+  // read the combined file, certificates.pem is left empty, and serve's start-up line then said
+  // rootcertbundle must point to it, with no command any more. Found by a review.
+  const dir = join(tmp.dir, 'combined-bundle-empty');
+  const files = await keysInit(dir);
+  writeFileSync(files.bundle, readFileSync(files.certificate, 'utf8') + readFileSync(files.key, 'utf8'));
+  rmSync(files.certificate);
+  const trust = registryTrustFiles(files.key, files.bundle);
+  expect(trust.makeBundle).toBeDefined();
+  // The operator runs it, and sed fails (here: not found, as in a minimal image; equally a
+  // combined file they cannot read): the shell has already created the target.
+  try {
+    execFileSync('/bin/sh', ['-c', trust.makeBundle!], { stdio: 'ignore', env: { PATH: '/nonexistent' } });
+  } catch {
+    // sh: sed: not found
+  }
+  expect(readFileSync(join(dir, 'certificates.pem'), 'utf8')).toBe('');
+  const after = registryTrustFiles(files.key, files.bundle);
+  // Either not named, or named with the command that (re)writes it.
+  expect(after.bundle !== join(dir, 'certificates.pem') || after.makeBundle !== undefined).toBe(true);
+});
