@@ -117,5 +117,9 @@ function stdoutLines(): NodeJS.WritableStream {
   // line: once the reader has gone (EPIPE), pino replaces it with a no-op, and lines are dropped
   // instead of piling up behind the failed write.
   const bytes = boom as unknown as { write(bytes: Buffer): boolean };
-  return { write: (line: string) => bytes.write(Buffer.from(line)) } as NodeJS.WritableStream;
+  // logger.fatal() writes out what waits at once (flushSync), as pino does for its own destination.
+  return {
+    write: (line: string) => bytes.write(Buffer.from(line)),
+    flushSync: () => boom.flushSync(),
+  } as unknown as NodeJS.WritableStream;
 }

@@ -148,6 +148,21 @@ describe('createLogger on stdout', () => {
     // About 20 MB of lines were logged after the reader left; none of them can ever be written.
     expect(Number(stderr)).toBeLessThan(2_000_000);
   }, 20_000);
+  it('logger.fatal() writes what waits at once, as pino promises (before a SIGKILL can land)', () => {
+    // pino flushes its destination synchronously after a fatal line; the bytes wrapper had no
+    // flushSync, so a crash right after fatal() lost it. Noted by a review.
+    const out = piped(
+      `const { createLogger } = await import(${JSON.stringify(log)});
+       const logger = createLogger({ format: 'json' });
+       setTimeout(() => {
+         for (let i = 0; i < 1000; i++) logger.info({ n: i }, 'audit');
+         logger.fatal('the last words');
+         process.kill(process.pid, 'SIGKILL');
+       }, 20);`,
+    );
+    expect(out.stdout).toContain('the last words');
+  });
+
   it('lets a logger that is no longer used be collected', () => {
     const out = spawnSync(
       process.execPath,
