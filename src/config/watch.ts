@@ -1,5 +1,5 @@
 import { lstatSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 export interface ConfigWatcher {
   /** Watches this set of files from now on (after a reload, the config may name other files). */
@@ -15,114 +15,113 @@ export interface ConfigWatcher {
  * events are filtered by file name. Kubernetes swaps a `..data` symlink in the directory: any
  * `..`-prefixed name counts as a change too. The debounce folds an editor's multi-step save
  * (truncate, write, rename) into one reload. A directory on the path that is itself a symlink,
- * swapped by a deploy tool to point at another release, is seen through its parent.
+ * swapped by a deploy tool to point at another release, is seen through its parent; a directory
+ * that does not exist (deleted, renamed away) is watched through its nearest existing ancestor,
+ * for the name that leads back to it.
+ *
+ * Every re-arm makes new watches: one left on a directory that was deleted, or renamed away and
+ * back, or that failed, would report nothing more.
  */
 export function watchConfigFiles(
   onChange: () => void,
   options: { debounceMs?: number; onError?: (err: Error) => void } = {},
 ): ConfigWatcher {
   const debounceMs = options.debounceMs ?? 300;
-  /** One watch per directory; kept across re-arms while the directory is still the same one. */
-  const watchers = new Map<string, Watched>();
+  let watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** The watched files, and what they were when a change was last reported (or watched). */
+  let files: readonly string[] = [];
+  let seen = new Map<string, string>();
 
   const changed = () => {
     if (closed) return;
     clearTimeout(timer);
-    timer = setTimeout(onChange, debounceMs);
+    timer = setTimeout(() => {
+      seen = fingerprints(files);
+      onChange();
+    }, debounceMs);
   };
 
-  const stop = (dir: string) => {
-    watchers.get(dir)?.watcher.close();
-    watchers.delete(dir);
+  const stop = () => {
+    for (const w of watchers) w.close();
+    watchers = [];
   };
 
   return {
-    watch(files) {
+    watch(next) {
+      // A file that changed since the change was reported (written while the reload loaded it)
+      // had its event on the watches closed below: report it again, once they are new.
+      const drifted = files.some((f) => seen.has(f) && fingerprint(f) !== seen.get(f));
+      stop();
       if (closed) return;
-      const wanted = new Map<string, { names: Set<string>; kubernetes: boolean }>();
+      files = next;
+      seen = fingerprints(files);
+      const byDir = new Map<string, { names: Set<string>; kubernetes: boolean }>();
       const add = (path: string, kubernetes: boolean) => {
-        const entry = wanted.get(dirname(path)) ?? { names: new Set<string>(), kubernetes: false };
+        const entry = byDir.get(dirname(path)) ?? { names: new Set<string>(), kubernetes: false };
         entry.names.add(basename(path));
         entry.kubernetes ||= kubernetes;
-        wanted.set(dirname(path), entry);
+        byDir.set(dirname(path), entry);
       };
-      for (const file of files) {
+      for (const file of next) {
         const abs = resolve(file);
-        add(abs, true);
+        const dir = dirname(abs);
+        const existing = nearestExisting(dir);
+        if (existing === dir) add(abs, true);
+        // The directory is gone: watch the first missing step from the nearest one there.
+        else if (existing !== undefined) add(join(existing, relative(existing, dir).split(sep)[0]!), false);
         // A directory on the way that is a symlink (a release directory swapped in by a deploy
         // tool): the watch above follows it to its target, so watch the link's name too.
-        for (const link of symlinkedAncestors(dirname(abs))) add(link, false);
+        for (const link of symlinkedAncestors(dir)) add(link, false);
       }
-      for (const dir of [...watchers.keys()]) if (!wanted.has(dir)) stop(dir);
-      for (const [dir, { names, kubernetes }] of wanted) {
-        const target = directoryId(dir);
-        const kept = watchers.get(dir);
-        // The same directory as before (device and inode: a directory deleted and made again at
-        // the same path is another one, and the old watch is dead): keep its watch, so a change it
-        // has seen but not yet reported (one written while a reload loaded) is not dropped with it.
-        if (kept && target !== undefined && kept.target === target) {
-          kept.names = names;
-          kept.kubernetes = kubernetes;
-          continue;
-        }
-        stop(dir);
+      for (const [dir, { names, kubernetes }] of byDir) {
         try {
-          const watched: Watched = { names, kubernetes, target, watcher: undefined as unknown as FSWatcher };
-          watched.watcher = watch(dir, { persistent: false }, (_event, filename) => {
+          const w = watch(dir, { persistent: false }, (_event, filename) => {
             const name = filename?.toString();
-            if (name === basename(dir) && !watched.names.has(name)) {
-              // The directory itself went (deleted, or renamed away): this watch reports nothing
-              // more, even if a new directory takes the path (possibly with the same inode). Drop
-              // it; the reload re-arms with a new one.
-              watched.watcher.close();
-              if (watchers.get(dir) === watched) watchers.delete(dir);
-              changed();
-              return;
-            }
             // No name (some platforms): assume it was ours.
-            if (
-              name === undefined ||
-              watched.names.has(name) ||
-              (watched.kubernetes && name.startsWith('..'))
-            )
-              changed();
+            if (name === undefined || names.has(name) || (kubernetes && name.startsWith('..'))) changed();
           });
-          watched.watcher.on('error', (err) => {
-            // node has closed it: the next re-arm makes a new one.
-            if (watchers.get(dir) === watched) watchers.delete(dir);
-            options.onError?.(err);
-          });
-          watchers.set(dir, watched);
+          w.on('error', (err) => options.onError?.(err));
+          watchers.push(w);
         } catch (err) {
-          // A directory that vanished: the next SIGHUP or reload reports the missing file.
+          // A directory that vanished meanwhile: the next SIGHUP or reload reports the missing file.
           options.onError?.(err as Error);
         }
       }
+      if (drifted) changed();
     },
     close() {
       closed = true;
       clearTimeout(timer);
-      for (const dir of [...watchers.keys()]) stop(dir);
+      stop();
     },
   };
 }
 
-interface Watched {
-  watcher: FSWatcher;
-  /** The directory the watch follows (symlinks followed), as `device:inode` when it was made. */
-  readonly target: string | undefined;
-  names: Set<string>;
-  kubernetes: boolean;
+/** What a file is now: inode, size and times; "-" when it cannot be read. */
+function fingerprint(file: string): string {
+  try {
+    const s = statSync(file, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return '-';
+  }
 }
 
-function directoryId(dir: string): string | undefined {
-  try {
-    const stats = statSync(dir, { bigint: true });
-    return `${stats.dev}:${stats.ino}`;
-  } catch {
-    return undefined;
+function fingerprints(files: readonly string[]): Map<string, string> {
+  return new Map(files.map((f) => [f, fingerprint(f)]));
+}
+
+/** `dir` itself when it is a directory, else the nearest ancestor that is (undefined: none). */
+function nearestExisting(dir: string): string | undefined {
+  for (let p = dir; ; p = dirname(p)) {
+    try {
+      if (statSync(p).isDirectory()) return p;
+    } catch {
+      // Missing (or unreadable): look further up.
+    }
+    if (dirname(p) === p) return undefined;
   }
 }
 

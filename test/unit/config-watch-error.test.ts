@@ -24,8 +24,8 @@ const tmp = tempDir('regauth-watch-error-');
 afterAll(() => tmp.cleanup());
 
 test('a watch that failed (its "error" event: node closes it) is made again by the next re-arm', async () => {
-  // A re-arm keeps a watch while its directory is the same one; one that errored (and was closed
-  // by node) was kept for good, so even a SIGHUP reload no longer brought file watching back.
+  // A re-arm that kept a watch while its directory was the same one kept one that had errored
+  // (and been closed by node) for good: not even a SIGHUP reload brought watching back.
   // Found by a review.
   const file = join(tmp.dir, 'config.yml');
   writeFileSync(file, 'a');

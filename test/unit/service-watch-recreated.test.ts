@@ -41,8 +41,8 @@ async function setup(name: string) {
 
 test('a config directory deleted and made again (same path, new inode): later saves still reload', async () => {
   // `rm -rf /etc/regauth && mkdir /etc/regauth && cp …` (a config-management run). The reload it
-  // causes succeeds; the re-arm kept the old watch because realpath() gave the same string, but
-  // that inotify watch is on the deleted directory and never reports again. Found by a review.
+  // causes succeeds; a re-arm that kept the old watch (same realpath) left it on the deleted
+  // directory, which never reports again. Found by a review.
   const { dir, configFile, config, service } = await setup('recreated-ok');
   try {
     rmSync(dir, { recursive: true });

@@ -1,0 +1,115 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import { createLogger } from '../../src/core/log.js';
+import { startService } from '../../src/service/service.js';
+import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { logSink } from '../helpers/server.js';
+
+const tmp = tempDir('regauth-watch-moved-');
+afterAll(() => tmp.cleanup());
+
+const until = async (done: () => boolean, ms: number) => {
+  for (const end = Date.now() + ms; Date.now() < end && !done();) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An editor's save: a new file renamed over the old one. */
+const save = (file: string, text: string) => {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+};
+
+async function setup(name: string, fileName = 'config.yml') {
+  mkdirSync(join(tmp.dir, `${name}-keys`));
+  const keys = await writeSigningKey(join(tmp.dir, `${name}-keys`));
+  const config = (issuer: string) =>
+    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: ${issuer}, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\n`;
+  const dir = join(tmp.dir, name);
+  mkdirSync(dir);
+  const configFile = join(dir, fileName);
+  writeFileSync(configFile, config('v1'));
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watchDebounceMs: 100,
+  });
+  const failed = () => log.lines.some((l) => l.includes('config reload failed'));
+  const reloads = () => log.lines.filter((l) => l.includes('"config reloaded"')).length;
+  return { dir, configFile, config, log, service, failed, reloads };
+}
+
+test('a config directory renamed away and back (mv regauth regauth.bak; mv regauth.bak regauth): later saves still reload', async () => {
+  // A watch that dropped itself when its directory went away, with a reload that failed (no
+  // config at the path) and a re-arm that could not watch a missing directory: nothing ever
+  // watched it again. A missing directory is now watched through its nearest ancestor.
+  // Found by a review, as are the tests below.
+  const { dir, configFile, config, service } = await setup('renamed-back');
+  try {
+    renameSync(dir, `${dir}.bak`);
+    await sleep(600); // the debounce (100 ms) and the reload it causes
+    renameSync(`${dir}.bak`, dir);
+    await sleep(300);
+
+    save(configFile, config('v2'));
+    await until(() => service.runtime().config.token.issuer === 'v2', 3000);
+    expect(service.runtime().config.token.issuer).toBe('v2');
+  } finally {
+    await service.close(100);
+  }
+}, 15_000);
+
+test('a config directory deleted, and made again after the failed reload: writing the config then reloads', async () => {
+  // A config-management run slower than the debounce (rm -rf; … ; mkdir; template): the reload
+  // fails, the re-arm could not watch the missing directory, and the new one was never watched.
+  const { dir, configFile, config, service, failed } = await setup('recreated-late');
+  try {
+    rmSync(dir, { recursive: true });
+    await until(failed, 3000);
+    expect(failed()).toBe(true);
+    mkdirSync(dir);
+    writeFileSync(configFile, config('v2'));
+    await until(() => service.runtime().config.token.issuer === 'v2', 3000);
+    expect(service.runtime().config.token.issuer).toBe('v2');
+  } finally {
+    await service.close(100);
+  }
+}, 15_000);
+
+test('a config file named like its directory (regauth/regauth), directory deleted and made again: later saves reload', async () => {
+  // A watch kept across re-arms by device:inode stayed on the deleted directory when ext4 handed
+  // the new one the same inode; every re-arm now makes new watches.
+  const { dir, configFile, config, service } = await setup('regauth', 'regauth');
+  try {
+    rmSync(dir, { recursive: true });
+    mkdirSync(dir);
+    writeFileSync(configFile, config('v2'));
+    await until(() => service.runtime().config.token.issuer === 'v2', 3000);
+    expect(service.runtime().config.token.issuer).toBe('v2');
+
+    save(configFile, config('v3'));
+    await until(() => service.runtime().config.token.issuer === 'v3', 3000);
+    expect(service.runtime().config.token.issuer).toBe('v3');
+  } finally {
+    await service.close(100);
+  }
+}, 15_000);
+
+test('writing an unwatched file whose name is the directory basename does not reload', async () => {
+  // /etc/stuff/config.yml with a neighbour /etc/stuff/stuff (a state file, a binary, a log):
+  // every write to it was taken for "the directory itself went", and reloaded.
+  const { dir, service, reloads } = await setup('stuff');
+  try {
+    for (let i = 0; i < 5; i++) {
+      writeFileSync(join(dir, 'stuff'), `state ${i}\n`);
+      await sleep(250);
+    }
+    await sleep(300);
+    expect(reloads()).toBe(0);
+  } finally {
+    await service.close(100);
+  }
+}, 15_000);
