@@ -47,7 +47,7 @@ export function registryTrustFiles(keyPath: string, certificatePath: string): Re
   if (!fileHoldsPrivateKey(trust.bundle)) return trust;
   // The file the certificates alone go to: bundle.pem, unless that is the combined file itself.
   const target = trust.bundle === bundle ? join(dir, 'certificates.pem') : bundle;
-  if (holdsCertificatesOnly(target)) return { ...trust, bundle: target };
+  if (holdsCertificatesOf(target, trust.bundle)) return { ...trust, bundle: target };
   return {
     ...trust,
     bundle: target,
@@ -62,14 +62,23 @@ export function certificatesOnly(from: string, to: string): string {
 }
 
 /** Does the file hold a certificate and no private key (the advised command has run)? */
-function holdsCertificatesOnly(path: string): boolean {
+/**
+ * Has the advised command run: does `path` hold the certificates of the combined file `from` (the
+ * signing certificate among them) and no private key? An empty or older file is not it.
+ */
+function holdsCertificatesOf(path: string, from: string): boolean {
   try {
     const text = readFileSync(path, 'utf8');
-    return certificatePems(text).length > 0 && !holdsPrivateKey(text);
+    const have = new Set(certificatePems(text).map(normalise));
+    const want = certificatePems(readFileSync(from, 'utf8')).map(normalise);
+    return want.length > 0 && want.every((c) => have.has(c)) && !holdsPrivateKey(text);
   } catch {
     return false;
   }
 }
+
+/** A PEM block without line ends or spaces: the same certificate however the file was saved. */
+const normalise = (pem: string) => pem.replace(/\s+/g, '');
 
 function fileHoldsPrivateKey(path: string): boolean {
   try {

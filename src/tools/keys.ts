@@ -88,6 +88,9 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   const material = await generate(options);
   // Only the owner may list the directory: it holds the private key.
   const made = await missingDirectories(dir);
+  // Its parents, like any directory a step makes, 0755: one may also lead to the registry's copy.
+  await makeDirectory(dirname(resolve(dir)), 0o755);
+  for (const d of made.slice(0, -1)) await chmod(d, 0o755);
   await makeDirectory(dir, 0o700);
   await openPublished(files).catch(async (err: unknown) => {
     // "Nothing was changed": the directories this run made go again (they are still empty).
@@ -382,8 +385,17 @@ async function removeDirectories(made: readonly string[]): Promise<void> {
 async function refuseUnpublishedNext(files: KeyFiles, next: Pair): Promise<void> {
   if (!files.published) return;
   const published = await readFile(files.published.bundle, 'utf8').catch(() => '');
-  const nextCertificate = certificatePems(next.certPem)[0];
-  if (nextCertificate !== undefined && certificatePems(published).includes(nextCertificate)) return;
+  // Compared as certificates, not text (line ends, a trailing space: the registry reads either).
+  const fingerprints = (pem: string) =>
+    certificatePems(pem).flatMap((block) => {
+      try {
+        return [new X509Certificate(block).fingerprint256];
+      } catch {
+        return [];
+      }
+    });
+  const nextCertificate = fingerprints(next.certPem)[0];
+  if (nextCertificate !== undefined && fingerprints(published).includes(nextCertificate)) return;
   throw new UsageError(
     `${files.published.bundle} does not hold the next key (\`keys rotate\` ran without --publish?); ` +
       `copy the files with \`regauth keys publish --dir ${shellQuote(dirname(files.key))}${publishFlag(files)}\`, ` +

@@ -319,4 +319,46 @@ describe('regauth keys --publish: the registry’s directory gets public files o
     expect(activate.stderr).toContain('regauth keys publish');
     expect(existsSync(join(dir, 'next.key'))).toBe(true);
   });
+  test('keys init --dir P/keys --publish P/trust with P missing: the registry can reach P/trust', async () => {
+    // makeDirectory(dir, 0o700) made P (shared parent) 0700 before openPublished ran; P existed
+    // by then, so it was "left alone", and a registry running as another user could not traverse
+    // P to P/trust/bundle.pem although P/trust itself was 0755. Found by a review, as below.
+    const top = join(tmp.dir, 'shared');
+    const dir = join(top, 'keys');
+    const trust = join(top, 'trust');
+    const run = await regauth(['keys', 'init', '--dir', dir, '--publish', trust]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(trust).mode & 0o777).toBe(0o755);
+    expect(statSync(top).mode & 0o055, 'P must be searchable by others').toBe(0o055);
+  });
+
+  test('activate --publish is not refused when the published bundle holds the next key with CRLF line ends', async () => {
+    // The registry (Go pem.Decode) trusts such a copy; the check compared PEM text byte for
+    // byte, so the copy "lacked" the next key.
+    const dir = join(tmp.dir, 'crlf-keys');
+    const trust = join(tmp.dir, 'crlf-trust');
+    expect((await regauth(['keys', 'init', '--dir', dir, '--publish', trust])).code).toBe(0);
+    expect((await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust])).code).toBe(0);
+    const bundle = join(trust, 'bundle.pem');
+    writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/\n/g, '\r\n'));
+    const activate = await regauth(['keys', 'activate', '--dir', dir, '--publish', trust]);
+    expect(activate.code, activate.stderr).toBe(0);
+    expect(existsSync(join(dir, 'next.key'))).toBe(false);
+  });
+
+  test('the refusal’s advice, pasted, then activate --publish works (a --dir with a quote and a space)', async () => {
+    const dir = join(tmp.dir, "it's keys");
+    const trust = join(tmp.dir, 'the trust');
+    expect((await regauth(['keys', 'init', '--dir', dir, '--publish', trust])).code).toBe(0);
+    expect((await regauth(['keys', 'rotate', '--dir', dir])).code).toBe(0);
+    const refused = await regauth(['keys', 'activate', '--dir', dir, '--publish', trust]);
+    expect(refused.code).toBe(2);
+    const advice = command(refused.stderr, 'publish');
+    expect(advice).toBeDefined();
+    const publish = await paste(advice!);
+    expect(publish.code, publish.stderr).toBe(0);
+    const activate = await regauth(['keys', 'activate', '--dir', dir, '--publish', trust]);
+    expect(activate.code, activate.stderr).toBe(0);
+  });
 });

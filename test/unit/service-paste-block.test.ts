@@ -1,3 +1,4 @@
+import { generateSigningMaterial } from '../../src/token/generate.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -153,4 +154,17 @@ test('a certificates.pem the advised command left empty (sed failed, the shell h
   const after = registryTrustFiles(files.key, files.bundle);
   // Either not named, or named with the command that (re)writes it.
   expect(after.bundle !== join(dir, 'certificates.pem') || after.makeBundle !== undefined).toBe(true);
+});
+
+test('a stale certificates.pem that lacks the signing certificate is not named as the bundle without a command', async () => {
+  // Combined bundle.pem (certificate + key) beside the key; certificates.pem was written by the
+  // advised command for an earlier key. Any certificate was accepted, so the start-up line named
+  // a file the registry would use to refuse every token, with no command. Found by a review.
+  const dir = join(tmp.dir, 'combined-stale');
+  const files = await keysInit(dir);
+  const old = await generateSigningMaterial({ alg: 'ES256', commonName: 'old', validDays: 10 });
+  writeFileSync(join(dir, 'certificates.pem'), old.certPem);
+  writeFileSync(files.bundle, readFileSync(files.certificate, 'utf8') + readFileSync(files.key, 'utf8'));
+  const trust = registryTrustFiles(files.key, files.bundle);
+  expect(trust.bundle !== join(dir, 'certificates.pem') || trust.makeBundle !== undefined).toBe(true);
 });
