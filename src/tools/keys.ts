@@ -89,8 +89,10 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   // Only the owner may list the directory: it holds the private key.
   const made = await missingDirectories(dir);
   // Its parents, like any directory a step makes, 0755: one may also lead to the registry's copy.
-  await makeDirectory(dirname(resolve(dir)), 0o755);
-  for (const d of made.slice(0, -1)) await chmod(d, 0o755);
+  if (made.length > 1) {
+    await makeDirectory(dirname(resolve(dir)), 0o755);
+    for (const d of made.slice(0, -1)) await chmod(d, 0o755);
+  }
   await makeDirectory(dir, 0o700);
   await openPublished(files).catch(async (err: unknown) => {
     // "Nothing was changed": the directories this run made go again (they are still empty).
