@@ -1,4 +1,4 @@
-import { lstatSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readlinkSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 export interface ConfigWatcher {
@@ -50,13 +50,8 @@ export function watchConfigFiles(
 
   return {
     watch(next) {
-      // A file that changed since the change was reported (written while the reload loaded it)
-      // had its event on the watches closed below: report it again, once they are new.
-      const drifted = files.some((f) => seen.has(f) && fingerprint(f) !== seen.get(f));
       stop();
       if (closed) return;
-      files = next;
-      seen = fingerprints(files);
       const byDir = new Map<string, { names: Set<string>; kubernetes: boolean }>();
       const add = (path: string, kubernetes: boolean) => {
         const entry = byDir.get(dirname(path)) ?? { names: new Set<string>(), kubernetes: false };
@@ -67,29 +62,42 @@ export function watchConfigFiles(
       for (const file of next) {
         const abs = resolve(file);
         const dir = dirname(abs);
-        const existing = nearestExisting(dir);
-        if (existing === dir) add(abs, true);
-        // The directory is gone: watch the first missing step from the nearest one there.
-        else if (existing !== undefined) add(join(existing, relative(existing, dir).split(sep)[0]!), false);
+        if (nearestExisting(dir) === dir) add(abs, true);
+        // The directory is gone: watch the first missing step from the nearest one there (through
+        // a symlink whose target is gone, too).
+        else for (const step of missingSteps(dir)) add(step, false);
         // A directory on the way that is a symlink (a release directory swapped in by a deploy
         // tool): the watch above follows it to its target, so watch the link's name too.
         for (const link of symlinkedAncestors(dir)) add(link, false);
       }
       for (const [dir, { names, kubernetes }] of byDir) {
+        const id = directoryId(dir);
         try {
           const w = watch(dir, { persistent: false }, (_event, filename) => {
             const name = filename?.toString();
             // No name (some platforms): assume it was ours.
             if (name === undefined || names.has(name) || (kubernetes && name.startsWith('..'))) changed();
+            // The directory itself moved away or went (the watch follows it, or is dead): a
+            // reload re-arms on what is at the path now. A neighbour of the same name is not it.
+            else if (name === basename(dir) && directoryId(dir) !== id) changed();
           });
-          w.on('error', (err) => options.onError?.(err));
+          // node has closed a watch that failed: a reload re-arms with a new one.
+          w.on('error', (err) => {
+            options.onError?.(err);
+            changed();
+          });
           watchers.push(w);
         } catch (err) {
           // A directory that vanished meanwhile: the next SIGHUP or reload reports the missing file.
           options.onError?.(err as Error);
         }
       }
-      if (drifted) changed();
+      // With the new watches in place: a file that changed since the change was last reported
+      // (written while the reload loaded it, or while the watches were being replaced) is
+      // reported again.
+      if (files.some((f) => seen.has(f) && fingerprint(f) !== seen.get(f))) changed();
+      files = next;
+      for (const f of next) if (!seen.has(f)) seen.set(f, fingerprint(f));
     },
     close() {
       closed = true;
@@ -111,6 +119,38 @@ function fingerprint(file: string): string {
 
 function fingerprints(files: readonly string[]): Map<string, string> {
   return new Map(files.map((f) => [f, fingerprint(f)]));
+}
+
+/** `dev:ino` of a directory, or undefined when there is none at the path. */
+function directoryId(dir: string): string | undefined {
+  try {
+    const st = statSync(dir, { bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * For a directory that does not exist: the first missing step below its nearest existing
+ * ancestor, and, where a step is a symlink whose target is gone, the same for the target.
+ */
+function missingSteps(dir: string, depth = 0): string[] {
+  const existing = nearestExisting(dir);
+  if (existing === undefined || existing === dir) return [];
+  const step = join(existing, relative(existing, dir).split(sep)[0]!);
+  const steps = [step];
+  for (let p = dir; depth < 8 && dirname(p) !== p; p = dirname(p)) {
+    try {
+      if (!lstatSync(p).isSymbolicLink()) continue;
+      const target = resolve(dirname(p), readlinkSync(p));
+      steps.push(...missingSteps(join(target, relative(p, dir)), depth + 1));
+      break;
+    } catch {
+      // Not there at all: nothing to follow.
+    }
+  }
+  return steps;
 }
 
 /** `dir` itself when it is a directory, else the nearest ancestor that is (undefined: none). */

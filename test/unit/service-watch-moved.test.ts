@@ -50,7 +50,7 @@ test('a config directory renamed away and back (mv regauth regauth.bak; mv regau
   const { dir, configFile, config, service } = await setup('renamed-back');
   try {
     renameSync(dir, `${dir}.bak`);
-    await sleep(600); // the debounce (100 ms) and the reload it causes
+    await sleep(600); // longer than the debounce (100 ms)
     renameSync(`${dir}.bak`, dir);
     await sleep(300);
 
