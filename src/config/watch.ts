@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 export interface ConfigWatcher {
@@ -6,6 +6,9 @@ export interface ConfigWatcher {
   watch(files: readonly string[]): void;
   close(): void;
 }
+
+/** How many re-arms failed watches may ask for in a row. */
+const MAX_FAILURE_REARMS = 3;
 
 /**
  * Calls `onChange` once the watched files have been quiet for `debounceMs` after a change.
@@ -33,6 +36,8 @@ export function watchConfigFiles(
   /** The watched files, and what they were when a change was last reported (or watched). */
   let files: readonly string[] = [];
   let seen = new Map<string, string>();
+  /** Re-arms asked for by failed watches since a change was last seen. */
+  let failures = 0;
 
   const changed = () => {
     if (closed) return;
@@ -76,7 +81,10 @@ export function watchConfigFiles(
           const w = watch(dir, { persistent: false }, (_event, filename) => {
             const name = filename?.toString();
             // No name (some platforms): assume it was ours.
-            if (name === undefined || names.has(name) || (kubernetes && name.startsWith('..'))) changed();
+            if (name === undefined || names.has(name) || (kubernetes && name.startsWith('..'))) {
+              failures = 0;
+              changed();
+            }
             // The directory itself moved away or went (the watch follows it, or is dead): a
             // reload re-arms on what is at the path now. A neighbour of the same name is not it.
             else if (name === basename(dir) && directoryId(dir) !== id) changed();
@@ -84,7 +92,11 @@ export function watchConfigFiles(
           // node has closed a watch that failed: a reload re-arms with a new one.
           w.on('error', (err) => {
             options.onError?.(err);
-            changed();
+            // A few re-arms in a row, not one per debounce forever when each new watch fails too.
+            if (failures < MAX_FAILURE_REARMS) {
+              failures++;
+              changed();
+            }
           });
           watchers.push(w);
         } catch (err) {
@@ -143,7 +155,8 @@ function missingSteps(dir: string, depth = 0): string[] {
   for (let p = dir; depth < 8 && dirname(p) !== p; p = dirname(p)) {
     try {
       if (!lstatSync(p).isSymbolicLink()) continue;
-      const target = resolve(dirname(p), readlinkSync(p));
+      // Relative to where the link really is (its parent may be reached through other links).
+      const target = resolve(realpathSync(dirname(p)), readlinkSync(p));
       steps.push(...missingSteps(join(target, relative(p, dir)), depth + 1));
       break;
     } catch {
