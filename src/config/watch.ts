@@ -7,6 +7,12 @@ export interface ConfigWatcher {
   close(): void;
 }
 
+/**
+ * File times come from the kernel's coarse clock, up to a few ticks behind Date.now(): a file
+ * modified this close before a report counts as modified after it (one reload too many at worst).
+ */
+const COARSE_CLOCK_MS = 50;
+
 /** How many re-arms failed watches may ask for in a row. */
 const MAX_FAILURE_REARMS = 3;
 
@@ -36,6 +42,8 @@ export function watchConfigFiles(
   /** The watched files, and what they were when a change was last reported (or watched). */
   let files: readonly string[] = [];
   let seen = new Map<string, string>();
+  /** When a change was last reported (ms): a newly named file modified since may have been missed. */
+  let reportedAt: number | undefined;
   /** Re-arms asked for by failed watches since a change was last seen. */
   let failures = 0;
 
@@ -44,6 +52,7 @@ export function watchConfigFiles(
     clearTimeout(timer);
     timer = setTimeout(() => {
       seen = fingerprints(files);
+      reportedAt = Date.now();
       onChange();
     }, debounceMs);
   };
@@ -107,7 +116,13 @@ export function watchConfigFiles(
       // With the new watches in place: a file that changed since the change was last reported
       // (written while the reload loaded it, or while the watches were being replaced) is
       // reported again.
-      if (files.some((f) => seen.has(f) && fingerprint(f) !== seen.get(f))) changed();
+      // A file the new config names for the first time has no fingerprint from then: one modified
+      // since the report (saved after the reload read it) is reported too.
+      const drifted = (f: string) =>
+        seen.has(f)
+          ? fingerprint(f) !== seen.get(f)
+          : reportedAt !== undefined && modifiedMs(f) > reportedAt - COARSE_CLOCK_MS;
+      if ([...new Set([...files, ...next])].some(drifted)) changed();
       files = next;
       for (const f of next) if (!seen.has(f)) seen.set(f, fingerprint(f));
     },
@@ -126,6 +141,14 @@ function fingerprint(file: string): string {
     return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   } catch {
     return '-';
+  }
+}
+
+function modifiedMs(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 

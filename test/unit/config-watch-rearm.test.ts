@@ -1,5 +1,5 @@
 import type { FSWatcher } from 'node:fs';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, test, vi } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
@@ -62,6 +62,38 @@ test('after a watch fails (its "error" event), a later save is still reported wi
     writeFileSync(file, 'bb');
     await sleep(300);
     expect(changes).toBeGreaterThanOrEqual(1);
+  } finally {
+    watcher.close();
+  }
+});
+
+test('a file the reloaded config newly names, saved between the reload reading it and the re-arm, is reported', async () => {
+  // Drift was checked only for the files watched before the reload; a newly named file was not
+  // watched while the reload read it, and its fingerprint was first taken at the re-arm (after the
+  // save). Found by a review.
+  const config = join(tmp.dir, 'config.yml');
+  const users = join(tmp.dir, 'users.yml');
+  writeFileSync(config, 'users: none');
+  writeFileSync(users, 'old');
+  let changes = 0;
+  const watcher = watchConfigFiles(
+    () => {
+      changes++;
+      if (changes > 1) return;
+      // The reload: reads the config (now naming users.yml) and users.yml...
+      readFileSync(config);
+      readFileSync(users);
+      // ...which is saved before the re-arm that follows the reload.
+      writeFileSync(users, 'new, longer');
+      watcher.watch([config, users]);
+    },
+    { debounceMs: 20 },
+  );
+  try {
+    watcher.watch([config]);
+    writeFileSync(config, 'users: users.yml');
+    await sleep(400);
+    expect(changes).toBe(2);
   } finally {
     watcher.close();
   }
