@@ -30,16 +30,16 @@ afterAll(() => tmp.cleanup());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a relative symlink target under a symlinked directory: re-creating the target is reported', async () => {
-  // app/current -> releases/42 (relative); releases/42/conf -> ../../shared/conf (relative, resolved
-  // by the kernel from releases/42, i.e. app/shared/conf). It was resolved from the logical path
-  // app/current, i.e. <tmp>/shared/conf, and the wrong directory watched. Found by a review.
+  // app/current -> releases/42 (relative); releases/42/conf -> ../../common/conf (relative, resolved
+  // by the kernel from releases/42, i.e. app/common/conf). It was resolved from the logical path
+  // app/current, i.e. <tmp>/common/conf, and the wrong directory watched. Found by a review.
   const app = join(tmp.dir, 'rel', 'app');
   mkdirSync(join(app, 'releases', '42'), { recursive: true });
-  mkdirSync(join(app, 'shared', 'conf'), { recursive: true });
+  mkdirSync(join(app, 'common', 'conf'), { recursive: true });
   symlinkSync('releases/42', join(app, 'current'));
-  symlinkSync('../../shared/conf', join(app, 'releases', '42', 'conf'));
+  symlinkSync('../../common/conf', join(app, 'releases', '42', 'conf'));
   const file = join(app, 'current', 'conf', 'config.yml');
-  writeFileSync(join(app, 'shared', 'conf', 'config.yml'), 'a');
+  writeFileSync(join(app, 'common', 'conf', 'config.yml'), 'a');
   let changes = 0;
   const watcher = watchConfigFiles(
     () => {
@@ -50,12 +50,12 @@ test('a relative symlink target under a symlinked directory: re-creating the tar
   );
   try {
     watcher.watch([file]);
-    rmSync(join(app, 'shared', 'conf'), { recursive: true });
+    rmSync(join(app, 'common', 'conf'), { recursive: true });
     await sleep(300);
     const afterDelete = changes;
     expect(afterDelete).toBeGreaterThanOrEqual(1);
-    mkdirSync(join(app, 'shared', 'conf'));
-    writeFileSync(join(app, 'shared', 'conf', 'config.yml'), 'b');
+    mkdirSync(join(app, 'common', 'conf'));
+    writeFileSync(join(app, 'common', 'conf', 'config.yml'), 'b');
     await sleep(400);
     expect(changes).toBeGreaterThan(afterDelete);
   } finally {
