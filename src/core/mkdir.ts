@@ -39,8 +39,11 @@ function isMissing(target: string, dir: string, stats: Stats | undefined): boole
   throw cannotCreate(dir, Object.assign(new Error('file exists'), { code: 'EEXIST' }));
 }
 
-/** The directories to create for `path`, top first. */
-async function missing(path: string): Promise<string[]> {
+/**
+ * The directories `makeDirectory(path)` would create, top first (what a caller may want to undo
+ * or chmod afterwards). Throws as makeDirectory does for a file in the way.
+ */
+export async function missingDirectories(path: string): Promise<string[]> {
   const target = resolve(path);
   const dirs: string[] = [];
   for (let dir = target; ; dir = dirname(dir)) {
@@ -76,7 +79,7 @@ function isDirectory(dir: string): boolean {
 
 /** Creates `path` and its missing parents (each with `mode`), like `mkdir -p`. */
 export async function makeDirectory(path: string, mode?: number): Promise<void> {
-  for (const dir of await missing(path)) {
+  for (const dir of await missingDirectories(path)) {
     try {
       await mkdir(dir, mode === undefined ? {} : { mode });
     } catch (err) {

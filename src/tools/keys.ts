@@ -15,7 +15,7 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { makeDirectory } from '../core/mkdir.js';
+import { makeDirectory, missingDirectories } from '../core/mkdir.js';
 import { shellQuote } from '../core/shell.js';
 import { certificateBlocks, certificatePems, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
@@ -352,8 +352,9 @@ async function withPublished(files: KeyFiles, publish: string | undefined): Prom
 async function openPublished(files: KeyFiles): Promise<void> {
   if (!files.published) return;
   const dir = dirname(files.published.bundle);
-  const made = await missingDirectories(dir);
+  let made: string[] = [];
   try {
+    made = await missingDirectories(dir);
     await makeDirectory(dir, 0o755);
     // The registry may run as another user: what this makes is 0755 whatever the umask (the
     // directories that were there are left alone).
@@ -365,13 +366,6 @@ async function openPublished(files: KeyFiles): Promise<void> {
   await access(dir, constants.W_OK).catch(() => {
     throw new UsageError(`--publish: cannot write to ${dir}; nothing was changed`);
   });
-}
-
-/** `dir` and its ancestors that do not exist yet, top first. */
-async function missingDirectories(dir: string): Promise<string[]> {
-  const missing: string[] = [];
-  for (let p = resolve(dir); dirname(p) !== p && !(await exists(p)); p = dirname(p)) missing.unshift(p);
-  return missing;
 }
 
 /** Removes the (empty) directories a refused step made, deepest first. */
