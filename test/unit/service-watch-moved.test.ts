@@ -1,45 +1,16 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { createLogger } from '../../src/core/log.js';
-import { startService } from '../../src/service/service.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
-import { logSink } from '../helpers/server.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { save, sleep, until, watchedService } from '../helpers/watch.js';
 
 const tmp = tempDir('regauth-watch-moved-');
 afterAll(() => tmp.cleanup());
 
-const until = async (done: () => boolean, ms: number) => {
-  for (const end = Date.now() + ms; Date.now() < end && !done();) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** An editor's save: a new file renamed over the old one. */
-const save = (file: string, text: string) => {
-  writeFileSync(`${file}.tmp`, text);
-  renameSync(`${file}.tmp`, file);
-};
-
 async function setup(name: string, fileName = 'config.yml') {
-  mkdirSync(join(tmp.dir, `${name}-keys`));
-  const keys = await writeSigningKey(join(tmp.dir, `${name}-keys`));
-  const config = (issuer: string) =>
-    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: ${issuer}, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\n`;
   const dir = join(tmp.dir, name);
-  mkdirSync(dir);
   const configFile = join(dir, fileName);
-  writeFileSync(configFile, config('v1'));
-  const log = logSink();
-  const service = await startService({
-    configFile,
-    logger: createLogger({ destination: log.stream, format: 'json' }),
-    watchDebounceMs: 100,
-  });
-  const failed = () => log.lines.some((l) => l.includes('config reload failed'));
-  const reloads = () => log.lines.filter((l) => l.includes('"config reloaded"')).length;
-  return { dir, configFile, config, log, service, failed, reloads };
+  return { dir, configFile, ...(await watchedService(tmp.dir, name, configFile)) };
 }
 
 test('a config directory renamed away and back (mv regauth regauth.bak; mv regauth.bak regauth): later saves still reload', async () => {

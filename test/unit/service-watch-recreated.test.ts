@@ -1,42 +1,16 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { createLogger } from '../../src/core/log.js';
-import { startService } from '../../src/service/service.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
-import { logSink } from '../helpers/server.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { save, until, watchedService } from '../helpers/watch.js';
 
 const tmp = tempDir('regauth-watch-recreated-');
 afterAll(() => tmp.cleanup());
 
-const until = async (done: () => boolean, ms: number) => {
-  for (const end = Date.now() + ms; Date.now() < end && !done();) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
-/** An editor's save: a new file renamed over the old one. */
-const save = (file: string, text: string) => {
-  writeFileSync(`${file}.tmp`, text);
-  renameSync(`${file}.tmp`, file);
-};
-
 async function setup(name: string) {
-  mkdirSync(join(tmp.dir, `${name}-keys`));
-  const keys = await writeSigningKey(join(tmp.dir, `${name}-keys`));
-  const config = (issuer: string) =>
-    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: ${issuer}, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\n`;
   const dir = join(tmp.dir, name);
-  mkdirSync(dir);
   const configFile = join(dir, 'config.yml');
-  writeFileSync(configFile, config('v1'));
-  const log = logSink();
-  const service = await startService({
-    configFile,
-    logger: createLogger({ destination: log.stream, format: 'json' }),
-    watchDebounceMs: 100,
-  });
-  return { dir, configFile, config, log, service };
+  return { dir, configFile, ...(await watchedService(tmp.dir, name, configFile)) };
 }
 
 test('a config directory deleted and made again (same path, new inode): later saves still reload', async () => {

@@ -5,15 +5,10 @@ import { createLogger } from '../../src/core/log.js';
 import { startService } from '../../src/service/service.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
+import { until } from '../helpers/watch.js';
 
 const tmp = tempDir('regauth-watch-symlink-');
 afterAll(() => tmp.cleanup());
-
-const until = async (done: () => boolean, ms: number) => {
-  for (const end = Date.now() + ms; Date.now() < end && !done();) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 test('after a swapped release whose config failed to load, fixing that config in place reloads', async () => {
   // current -> releases/1; the deploy swaps current -> releases/2, whose config.yml is broken:

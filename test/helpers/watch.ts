@@ -1,0 +1,49 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createLogger } from '../../src/core/log.js';
+import { startService } from '../../src/service/service.js';
+import { writeSigningKey } from './fixtures.js';
+import { logSink } from './server.js';
+
+/** Waits until `done()` holds or `ms` have passed (the test's own expect says which). */
+export async function until(done: () => boolean, ms: number): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end && !done();) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An editor's save: a new file renamed over the old one. */
+export function save(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * regauth serving `configFile` with its file watcher on (100 ms debounce), its first config
+ * (`config('v1')`, the issuer telling versions apart) written into `realDir`: the file's own
+ * directory unless the test reaches it through a link. A fresh key in `root`/`name`-keys.
+ */
+export async function watchedService(
+  root: string,
+  name: string,
+  configFile: string,
+  realDir = dirname(configFile),
+) {
+  mkdirSync(join(root, `${name}-keys`));
+  const keys = await writeSigningKey(join(root, `${name}-keys`));
+  const config = (issuer: string) =>
+    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: ${issuer}, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\n`;
+  mkdirSync(realDir, { recursive: true });
+  writeFileSync(join(realDir, basename(configFile)), config('v1'));
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watchDebounceMs: 100,
+  });
+  const failed = () => log.lines.some((l) => l.includes('config reload failed'));
+  const reloads = () => log.lines.filter((l) => l.includes('"config reloaded"')).length;
+  return { config, log, service, failed, reloads };
+}
