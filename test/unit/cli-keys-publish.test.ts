@@ -36,6 +36,27 @@ const paste = async (line: string) => {
   expect(words[0]).toBe('regauth');
   return regauth(words.slice(1));
 };
+/** `regauth keys init --dir DIR --publish TRUST` as its own process, under umask 077. */
+const initUnderUmask077 = (dir: string, trust: string) =>
+  spawnSync(
+    'sh',
+    [
+      '-c',
+      'umask 077; exec "$@"',
+      'sh',
+      process.execPath,
+      '--import',
+      'tsx',
+      main,
+      'keys',
+      'init',
+      '--dir',
+      dir,
+      '--publish',
+      trust,
+    ],
+    { encoding: 'utf8' },
+  );
 const certsIn = (file: string) => readFileSync(file, 'utf8').match(/BEGIN CERTIFICATE/g)?.length ?? 0;
 
 describe('regauth keys --publish: the registry’s directory gets public files only, whole', () => {
@@ -195,25 +216,7 @@ describe('regauth keys --publish: the registry’s directory gets public files o
     // 0700, and a registry running as another user could not open bundle.pem.
     const dir = join(tmp.dir, 'umask-keys');
     const trust = join(tmp.dir, 'umask-trust');
-    const out = spawnSync(
-      'sh',
-      [
-        '-c',
-        'umask 077; exec "$@"',
-        'sh',
-        process.execPath,
-        '--import',
-        'tsx',
-        main,
-        'keys',
-        'init',
-        '--dir',
-        dir,
-        '--publish',
-        trust,
-      ],
-      { encoding: 'utf8' },
-    );
+    const out = initUnderUmask077(dir, trust);
     expect(out.status).toBe(0);
     expect(statSync(join(trust, 'bundle.pem')).mode & 0o777).toBe(0o644);
     expect(statSync(trust).mode & 0o777).toBe(0o755);
@@ -225,25 +228,7 @@ describe('regauth keys --publish: the registry’s directory gets public files o
     const dir = join(tmp.dir, 'umask-parents-keys');
     const parent = join(tmp.dir, 'umask-registry');
     const trust = join(parent, 'trust');
-    const out = spawnSync(
-      'sh',
-      [
-        '-c',
-        'umask 077; exec "$@"',
-        'sh',
-        process.execPath,
-        '--import',
-        'tsx',
-        main,
-        'keys',
-        'init',
-        '--dir',
-        dir,
-        '--publish',
-        trust,
-      ],
-      { encoding: 'utf8' },
-    );
+    const out = initUnderUmask077(dir, trust);
     expect(out.status, out.stderr).toBe(0);
     expect(statSync(trust).mode & 0o777).toBe(0o755);
     expect(statSync(parent).mode & 0o055).toBe(0o055);

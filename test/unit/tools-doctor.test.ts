@@ -227,24 +227,30 @@ test('between rotate and activate, a registry jwks without the next key is a fin
   expect((await regauth(['doctor', '-c', config, '--registry-config', registryConfig])).code).toBe(0);
 });
 
-test('following the fix for a bundle with a key keeps every certificate of it (mid-rotation: current and next)', async () => {
-  // The advice was `openssl x509 -in B -out B.new`, which writes the first certificate only: the
-  // registry then lost the current key and refused every token. Found by a review.
-  const dir = join(tmp.dir, 'keys-fix-keeps-all');
+/** A key directory mid-rotation (current and next key) and a config signing with its current key. */
+async function midRotation(name: string) {
+  const dir = join(tmp.dir, name);
   await keysInit(dir);
   await keysRotate(dir);
   writeFileSync(
     join(dir, 'c.yml'),
     `token:\n  issuer: acme\n  key: token.key\n  certificate: token.pem\n  services: [registry.test]\n`,
   );
-  const config = loadConfigFile(join(dir, 'c.yml'));
+  return { dir, config: loadConfigFile(join(dir, 'c.yml')) };
+}
+
+/** The registry's bundle mid-rotation (next, current) with the signing key pasted after it. */
+const bundleWithKey = (dir: string) =>
+  readFileSync(join(dir, 'next.pem'), 'utf8') +
+  readFileSync(join(dir, 'token.pem'), 'utf8') +
+  readFileSync(join(dir, 'token.key'), 'utf8');
+
+test('following the fix for a bundle with a key keeps every certificate of it (mid-rotation: current and next)', async () => {
+  // The advice was `openssl x509 -in B -out B.new`, which writes the first certificate only: the
+  // registry then lost the current key and refused every token. Found by a review.
+  const { dir, config } = await midRotation('keys-fix-keeps-all');
   const bundle = join(dir, 'registry-bundle.pem');
-  writeFileSync(
-    bundle,
-    readFileSync(join(dir, 'next.pem'), 'utf8') +
-      readFileSync(join(dir, 'token.pem'), 'utf8') +
-      readFileSync(join(dir, 'token.key'), 'utf8'),
-  );
+  writeFileSync(bundle, bundleWithKey(dir));
   const check = () =>
     diagnose(config, { token: { ...good, rootcertbundle: bundle }, dir }).find(
       (c) => c.name === 'rootcertbundle',
@@ -263,23 +269,11 @@ test('following the fix for a bundle with a key keeps every certificate of it (m
 test('the fix for a bundle with a key works for a path with a space, and writes nowhere else', async () => {
   // The advised `sed … ${path} > ${path}.new` quoted neither path: with "registry certs" in it,
   // the shell redirected to ".../registry" and handed sed three other names. Found by a review.
-  const dir = join(tmp.dir, 'keys-space');
-  await keysInit(dir);
-  await keysRotate(dir);
-  writeFileSync(
-    join(dir, 'c.yml'),
-    `token:\n  issuer: acme\n  key: token.key\n  certificate: token.pem\n  services: [registry.test]\n`,
-  );
-  const config = loadConfigFile(join(dir, 'c.yml'));
+  const { dir, config } = await midRotation('keys-space');
   const registryDir = join(tmp.dir, 'registry certs');
   mkdirSync(registryDir);
   const bundle = join(registryDir, 'bundle.pem');
-  writeFileSync(
-    bundle,
-    readFileSync(join(dir, 'next.pem'), 'utf8') +
-      readFileSync(join(dir, 'token.pem'), 'utf8') +
-      readFileSync(join(dir, 'token.key'), 'utf8'),
-  );
+  writeFileSync(bundle, bundleWithKey(dir));
   const flagged = diagnose(config, { token: { ...good, rootcertbundle: bundle }, dir }).find(
     (c) => c.name === 'rootcertbundle',
   );
