@@ -160,6 +160,20 @@ export function holdsPrivateKey(pem: string): boolean {
   return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem);
 }
 
+/**
+ * The SHA-256 fingerprint of each certificate of a PEM text that parses, in order: the same
+ * certificate compares equal however the file was saved (line ends, spaces).
+ */
+export function certificateFingerprints(pem: string): string[] {
+  return certificatePems(pem).flatMap((block) => {
+    try {
+      return [new X509Certificate(block).fingerprint256];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Each CERTIFICATE block of a PEM text, in order. */
 export function certificatePems(pem: string): string[] {
   return pem.match(CERTIFICATE_BLOCK) ?? [];

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellQuote } from '../core/shell.js';
-import { certificatePems, holdsPrivateKey } from './keys.js';
+import { certificateFingerprints, holdsPrivateKey } from './keys.js';
 
 /** What the registry's `auth.token` needs from regauth. */
 export interface RegistryAuthFields {
@@ -61,7 +61,6 @@ export function certificatesOnly(from: string, to: string): string {
   return `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ${shellQuote(from)} > ${shellQuote(to)}`;
 }
 
-/** Does the file hold a certificate and no private key (the advised command has run)? */
 /**
  * Has the advised command run: does `path` hold the certificates of the combined file `from` (the
  * signing certificate among them) and no private key? An empty or older file is not it.
@@ -69,16 +68,13 @@ export function certificatesOnly(from: string, to: string): string {
 function holdsCertificatesOf(path: string, from: string): boolean {
   try {
     const text = readFileSync(path, 'utf8');
-    const have = new Set(certificatePems(text).map(normalise));
-    const want = certificatePems(readFileSync(from, 'utf8')).map(normalise);
+    const have = new Set(certificateFingerprints(text));
+    const want = certificateFingerprints(readFileSync(from, 'utf8'));
     return want.length > 0 && want.every((c) => have.has(c)) && !holdsPrivateKey(text);
   } catch {
     return false;
   }
 }
-
-/** A PEM block without line ends or spaces: the same certificate however the file was saved. */
-const normalise = (pem: string) => pem.replace(/\s+/g, '');
 
 function fileHoldsPrivateKey(path: string): boolean {
   try {

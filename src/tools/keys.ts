@@ -17,7 +17,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { makeDirectory, missingDirectories } from '../core/mkdir.js';
 import { shellQuote } from '../core/shell.js';
-import { certificateBlocks, certificatePems, loadSigningKey } from '../token/keys.js';
+import { certificateBlocks, certificateFingerprints, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
 import { registryAuthBlock } from '../token/registry-block.js';
 import { jwks } from '../token/sign.js';
@@ -382,16 +382,8 @@ async function refuseUnpublishedNext(files: KeyFiles, next: Pair): Promise<void>
   if (!files.published) return;
   const published = await readFile(files.published.bundle, 'utf8').catch(() => '');
   // Compared as certificates, not text (line ends, a trailing space: the registry reads either).
-  const fingerprints = (pem: string) =>
-    certificatePems(pem).flatMap((block) => {
-      try {
-        return [new X509Certificate(block).fingerprint256];
-      } catch {
-        return [];
-      }
-    });
-  const nextCertificate = fingerprints(next.certPem)[0];
-  if (nextCertificate !== undefined && fingerprints(published).includes(nextCertificate)) return;
+  const nextCertificate = certificateFingerprints(next.certPem)[0];
+  if (nextCertificate !== undefined && certificateFingerprints(published).includes(nextCertificate)) return;
   throw new UsageError(
     `${files.published.bundle} does not hold the next key (\`keys rotate\` ran without --publish?); ` +
       `copy the files with \`regauth keys publish --dir ${shellQuote(dirname(files.key))}${publishFlag(files)}\`, ` +
