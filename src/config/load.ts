@@ -139,7 +139,9 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
     rawRefresh && !(createsSecret && run.errors.length > 0)
       ? run.attempt(() => compileRefresh(rawRefresh, run, options))
       : undefined;
-  if (run.errors.length > 0 || !server || !key) throw new ConfigErrors(run.errors, file);
+  if (run.errors.length > 0 || !server || !key) {
+    throw new ConfigErrors(run.errors, file, undefined, [...new Set(run.files)]);
+  }
   return Object.freeze({
     file,
     server,

@@ -42,14 +42,20 @@ export class ConfigError extends RegauthError {
 /** Several config problems at once, so an operator fixes them in one pass. */
 export class ConfigErrors extends RegauthError {
   readonly errors: ConfigError[];
+  /**
+   * The files the config names, as far as the load got (a file it could not read among them):
+   * `regauth serve` watches them after a failed reload, so writing the missing file reloads.
+   */
+  readonly files: readonly string[];
   /** `what`: the kind of file, for the message's head (`invalid test file x.yml:`). */
-  constructor(errors: ConfigError[], file?: string, what = 'config') {
+  constructor(errors: ConfigError[], file?: string, what = 'config', files: readonly string[] = []) {
     const head = file ? `invalid ${what} ${file}` : `invalid ${what}`;
     super(
       'ERR_CONFIG',
       `${head}:\n${errors.map((e) => `  ${e.line ? `line ${e.line}: ` : ''}${e.message}`).join('\n')}`,
     );
     this.errors = errors;
+    this.files = files;
   }
 }
 

@@ -30,7 +30,7 @@ export class Reloader {
   /** The reload asked for that has not started loading yet, if any. */
   #waiting: Promise<void> | undefined;
   readonly #onSwap: ((config: Config) => void)[] = [];
-  readonly #onReload: ((config: Config) => void)[] = [];
+  readonly #onReload: ((config: Config, refusedFiles: readonly string[]) => void)[] = [];
   readonly #deps: ReloadDeps;
 
   constructor(first: Runtime, deps: ReloadDeps) {
@@ -48,11 +48,12 @@ export class Reloader {
   }
 
   /**
-   * Calls `fn` after each reload, failed ones included, with the config in use then (the watched
-   * files: a failed reload may have followed a swapped symlink, whose new target must be watched
-   * for the fix).
+   * Calls `fn` after each reload, failed ones included, with the config in use then and, after a
+   * failed one, the files the refused config names (the watched files: a failed reload may have
+   * followed a swapped symlink, whose new target must be watched for the fix, or named a file
+   * not written yet, whose writing is the fix).
    */
-  whenReloaded(fn: (config: Config) => void): void {
+  whenReloaded(fn: (config: Config, refusedFiles: readonly string[]) => void): void {
     this.#onReload.push(fn);
   }
 
@@ -67,13 +68,21 @@ export class Reloader {
       .catch(() => undefined)
       .then(() => {
         this.#waiting = undefined;
-        return this.#reloadOnce().finally(() => {
-          for (const fn of this.#onReload) fn(this.#current.config);
-        });
+        return this.#reloadOnce().then(
+          () => this.#reloaded([]),
+          (err: unknown) => {
+            this.#reloaded(err instanceof ConfigErrors ? err.files : []);
+            throw err;
+          },
+        );
       });
     this.#waiting = run;
     this.#queue = run;
     return run;
+  }
+
+  #reloaded(refusedFiles: readonly string[]): void {
+    for (const fn of this.#onReload) fn(this.#current.config, refusedFiles);
   }
 
   /** Closes the current runtime and every retiring one. */

@@ -106,9 +106,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           onError: (err) => log.warn({ error: err.message }, 'cannot watch a config directory'),
         });
   // A reload may name other files, or a swapped symlink may lead elsewhere: re-armed after every
-  // reload, failed ones too. An editor's rename needs no re-arming (directories are watched).
+  // reload, failed ones too, and then also on the files the refused config names (writing the
+  // one it could not read is the fix). An editor's rename needs no re-arming (directories are
+  // watched).
   watcher?.watch(watchedFiles(first));
-  runtimes.whenReloaded((config) => watcher?.watch(watchedFiles(config)));
+  runtimes.whenReloaded((config, refused) =>
+    watcher?.watch([...new Set([...watchedFiles(config), ...refused])]),
+  );
 
   return {
     url: listeners.server.url,
