@@ -1,5 +1,5 @@
-import { mkdirSync, statSync, type Stats } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { constants, mkdirSync, statSync, type Stats } from 'node:fs';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
 /*
@@ -86,6 +86,33 @@ export async function makeDirectory(path: string, mode?: number): Promise<void> 
       if (codeOf(err) === 'EEXIST' && isDirectory(dir)) continue;
       throw cannotCreate(dir, err);
     }
+  }
+}
+
+/**
+ * Sets the mode of a directory this process has just made, through a handle opened without
+ * following a symlink: one put in its place meanwhile (by someone who can write in its parent)
+ * is refused, never followed to a directory elsewhere.
+ */
+export async function chmodDirectory(dir: string, mode: number): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = codeOf(err) ?? 'EIO';
+    const gone = code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT';
+    throw Object.assign(
+      new Error(
+        `cannot set the mode of ${dir}: ${code}${gone ? ' (it is no longer the directory just made)' : ''}`,
+        { cause: err },
+      ),
+      { code, syscall: 'open', path: dir },
+    );
+  }
+  try {
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
   }
 }
 

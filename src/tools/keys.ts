@@ -2,7 +2,6 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
   access,
-  chmod,
   lstat,
   open,
   readFile,
@@ -15,7 +14,7 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { makeDirectory, missingDirectories } from '../core/mkdir.js';
+import { chmodDirectory, makeDirectory, missingDirectories } from '../core/mkdir.js';
 import { shellQuote } from '../core/shell.js';
 import { certificateBlocks, certificateFingerprints, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
@@ -89,11 +88,16 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   // Only the owner may list the directory: it holds the private key.
   const made = await missingDirectories(dir);
   // Its parents, like any directory a step makes, 0755: one may also lead to the registry's copy.
-  if (made.length > 1) {
-    await makeDirectory(dirname(resolve(dir)), 0o755);
-    for (const d of made.slice(0, -1)) await chmod(d, 0o755);
+  try {
+    if (made.length > 1) {
+      await makeDirectory(dirname(resolve(dir)), 0o755);
+      for (const d of made.slice(0, -1)) await chmodDirectory(d, 0o755);
+    }
+    await makeDirectory(dir, 0o700);
+  } catch (err) {
+    await removeDirectories(made);
+    throw err;
   }
-  await makeDirectory(dir, 0o700);
   await openPublished(files).catch(async (err: unknown) => {
     // "Nothing was changed": the directories this run made go again (they are still empty).
     await removeDirectories(made);
@@ -358,7 +362,7 @@ async function openPublished(files: KeyFiles): Promise<void> {
     await makeDirectory(dir, 0o755);
     // The registry may run as another user: what this makes is 0755 whatever the umask (the
     // directories that were there are left alone).
-    for (const d of made) await chmod(d, 0o755);
+    for (const d of made) await chmodDirectory(d, 0o755);
   } catch (err) {
     await removeDirectories(made);
     throw new UsageError(`--publish: ${(err as Error).message}; nothing was changed`);
