@@ -1,6 +1,8 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { expect } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
 import { startService } from '../../src/service/service.js';
 import { writeSigningKey } from './fixtures.js';
 import { logSink } from './server.js';
@@ -46,4 +48,10 @@ export async function watchedService(
   const failed = () => log.lines.some((l) => l.includes('config reload failed'));
   const reloads = () => log.lines.filter((l) => l.includes('"config reloaded"')).length;
   return { config, log, service, failed, reloads };
+}
+
+/** Waits (3 s at most) until `service` serves the config whose issuer is `issuer`, and expects it. */
+export async function servesIssuer(service: { runtime(): Runtime }, issuer: string): Promise<void> {
+  await until(() => service.runtime().config.token.issuer === issuer, 3000);
+  expect(service.runtime().config.token.issuer).toBe(issuer);
 }

@@ -5,7 +5,7 @@ import { createLogger } from '../../src/core/log.js';
 import { startService } from '../../src/service/service.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
-import { until } from '../helpers/watch.js';
+import { servesIssuer, until } from '../helpers/watch.js';
 
 const tmp = tempDir('regauth-watch-symlink-');
 afterAll(() => tmp.cleanup());
@@ -41,8 +41,7 @@ test('after a swapped release whose config failed to load, fixing that config in
     // The fix, written in place (an editor's save) in the release current points at.
     writeFileSync(join(current, 'config.yml.tmp'), config('r2'));
     renameSync(join(current, 'config.yml.tmp'), join(current, 'config.yml'));
-    await until(() => service.runtime().config.token.issuer === 'r2', 3000);
-    expect(service.runtime().config.token.issuer).toBe('r2');
+    await servesIssuer(service, 'r2');
   } finally {
     await service.close(100);
   }
