@@ -134,10 +134,15 @@ export function watchConfigFiles(
   };
 }
 
-/** What a file is now: inode, size and times; "-" when it cannot be read. */
+/**
+ * What a file is now: inode, size and times; "-" when it cannot be read. A directory where a
+ * file is named (a refused config's mistake) is its inode alone: the entries made and removed in
+ * it move its times, and never make it a file that loads.
+ */
 function fingerprint(file: string): string {
   try {
     const s = statSync(file, { bigint: true });
+    if (s.isDirectory()) return `dir:${s.ino}`;
     return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
   } catch {
     return '-';
@@ -146,7 +151,8 @@ function fingerprint(file: string): string {
 
 function modifiedMs(file: string): number {
   try {
-    return statSync(file).mtimeMs;
+    const s = statSync(file);
+    return s.isDirectory() ? 0 : s.mtimeMs;
   } catch {
     return 0;
   }
