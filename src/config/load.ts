@@ -374,9 +374,11 @@ function compileRefresh(
   run: LoadRun,
   options: LoadOptions,
 ): RefreshConfig {
-  const loaded = loadRefresh(raw, run.at, options.devRefreshSecret, run.readText);
-  run.files.push(loaded.secretFile);
-  return loaded;
+  // Watched before it is read: when it cannot be read (or holds too little), writing it is the fix.
+  return loadRefresh(raw, run.at, options.devRefreshSecret, (p) => {
+    run.files.push(p);
+    return run.readText(p);
+  });
 }
 
 /** Every section of the table (sections.ts), compiled with one context; absent ones stay undefined. */
