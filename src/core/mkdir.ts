@@ -1,5 +1,5 @@
-import { constants, mkdirSync, statSync, type Stats } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdirSync, statSync, type Stats } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
 /*
@@ -90,29 +90,17 @@ export async function makeDirectory(path: string, mode?: number): Promise<void> 
 }
 
 /**
- * Sets the mode of a directory this process has just made, through a handle opened without
- * following a symlink: one put in its place meanwhile (by someone who can write in its parent)
- * is refused, never followed to a directory elsewhere.
+ * {@link makeDirectory}, each directory it makes created with exactly `mode`, whatever the umask:
+ * the umask is cleared while they are made (main thread only: a worker cannot set it). A chmod
+ * afterwards would go by name, and a symlink put in place meanwhile by someone who can write in
+ * a parent would carry the mode to a directory elsewhere; no existing directory's mode is changed.
  */
-export async function chmodDirectory(dir: string, mode: number): Promise<void> {
-  let handle;
+export async function makeDirectoryWithMode(path: string, mode: number): Promise<void> {
+  const umask = process.umask(0);
   try {
-    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-  } catch (err) {
-    const code = codeOf(err) ?? 'EIO';
-    const gone = code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT';
-    throw Object.assign(
-      new Error(
-        `cannot set the mode of ${dir}: ${code}${gone ? ' (it is no longer the directory just made)' : ''}`,
-        { cause: err },
-      ),
-      { code, syscall: 'open', path: dir },
-    );
-  }
-  try {
-    await handle.chmod(mode);
+    await makeDirectory(path, mode);
   } finally {
-    await handle.close();
+    process.umask(umask);
   }
 }
 

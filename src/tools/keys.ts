@@ -12,9 +12,9 @@ import {
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { chmodDirectory, makeDirectory, missingDirectories } from '../core/mkdir.js';
+import { makeDirectoryWithMode, missingDirectories } from '../core/mkdir.js';
 import { shellQuote } from '../core/shell.js';
 import { certificateBlocks, certificateFingerprints, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
@@ -89,11 +89,8 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   const made = await missingDirectories(dir);
   // Its parents, like any directory a step makes, 0755: one may also lead to the registry's copy.
   try {
-    if (made.length > 1) {
-      await makeDirectory(dirname(resolve(dir)), 0o755);
-      for (const d of made.slice(0, -1)) await chmodDirectory(d, 0o755);
-    }
-    await makeDirectory(dir, 0o700);
+    if (made.length > 1) await makeDirectoryWithMode(dirname(resolve(dir)), 0o755);
+    await makeDirectoryWithMode(dir, 0o700);
   } catch (err) {
     await removeDirectories(made);
     throw err;
@@ -359,10 +356,9 @@ async function openPublished(files: KeyFiles): Promise<void> {
   let made: string[] = [];
   try {
     made = await missingDirectories(dir);
-    await makeDirectory(dir, 0o755);
     // The registry may run as another user: what this makes is 0755 whatever the umask (the
     // directories that were there are left alone).
-    for (const d of made) await chmodDirectory(d, 0o755);
+    await makeDirectoryWithMode(dir, 0o755);
   } catch (err) {
     await removeDirectories(made);
     throw new UsageError(`--publish: ${(err as Error).message}; nothing was changed`);
@@ -374,7 +370,15 @@ async function openPublished(files: KeyFiles): Promise<void> {
 
 /** Removes the (empty) directories a refused step made, deepest first. */
 async function removeDirectories(made: readonly string[]): Promise<void> {
-  for (const d of [...made].reverse()) await rmdir(d).catch(() => undefined);
+  if (made.length === 0) return;
+  const base = dirname(made[0]!);
+  const real = await realpath(base).catch(() => undefined);
+  for (const d of [...made].reverse()) {
+    // Only where the path still leads to it: one of them swapped for a symlink meanwhile (by
+    // someone who can write in a parent) is not followed to a directory elsewhere.
+    const here = await realpath(d).catch(() => undefined);
+    if (real !== undefined && here === join(real, relative(base, d))) await rmdir(d).catch(() => undefined);
+  }
 }
 
 /**

@@ -1,17 +1,17 @@
-import { existsSync, mkdirSync, rmdirSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, expect, test, vi } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
 
-/** Called with each directory makeDirectory has just made (the attacker's moment). */
+/** Called with each directory path keys init has just made (the attacker's moment). */
 let afterMake: ((path: string) => void) | undefined;
 
 vi.mock('../../src/core/mkdir.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/core/mkdir.js')>();
   return {
     ...real,
-    makeDirectory: async (path: string, mode?: number) => {
-      await real.makeDirectory(path, mode);
+    makeDirectoryWithMode: async (path: string, mode: number) => {
+      await real.makeDirectoryWithMode(path, mode);
       afterMake?.(resolve(path));
     },
   };
@@ -25,32 +25,59 @@ afterEach(() => {
   afterMake = undefined;
 });
 
-/** A private (0700) directory, which `path` becomes a symlink to as soon as it is made. */
-function swappedOnceMade(path: string, name: string): string {
+/**
+ * A private (0700) directory `name`, which `path` becomes a symlink to once keys init has made
+ * `made` (`path` itself or a directory below it); `moveAway` renames the real one aside first.
+ */
+function swappedOnceMade(path: string, name: string, made = path, moveAway = false): string {
   const victim = join(tmp.dir, name);
   mkdirSync(victim, { mode: 0o700 });
-  afterMake = (made) => {
-    if (made !== path) return;
-    rmdirSync(made);
-    symlinkSync(victim, made);
+  afterMake = (p) => {
+    if (p !== made) return;
+    if (moveAway) renameSync(path, `${path}.moved`);
+    else rmdirSync(path);
+    symlinkSync(victim, path);
   };
   return victim;
 }
 
-test('a publish directory swapped for a symlink after it was made: its target keeps its mode', async () => {
-  // keys init --publish made the directory, then set its mode by name: someone who can write in
-  // its parent could put a symlink there in between, and the chmod followed it (a private
-  // directory elsewhere became 0755).
+// Whoever can write in a parent of the key or publish directory decides where the files go
+// (docs/cli.md says so); what keys init promises is that it never changes the mode of a directory
+// it did not make. It made them, then set their mode by name: a symlink put in place of one in
+// between carried the chmod to a private directory elsewhere (0700 became 0755). Found by reviews.
+
+test('a publish directory swapped for a symlink once made: the directory it leads to keeps its mode', async () => {
   const publish = join(tmp.dir, 'shared', 'trust');
   const victim = swappedOnceMade(publish, 'private');
-  await expect(keysInit(join(tmp.dir, 'keys'), { publish })).rejects.toThrow(/--publish/);
+  await keysInit(join(tmp.dir, 'keys'), { publish }).catch(() => undefined);
   expect(statSync(victim).mode & 0o777).toBe(0o700);
 });
 
-test('so does one swapped for a parent of the key directory, and no key is written through it', async () => {
+test('so does one put in place of a parent of the key directory', async () => {
   const parent = join(tmp.dir, 'etc', 'regauth');
   const victim = swappedOnceMade(parent, 'private-2');
-  await expect(keysInit(join(parent, 'keys'))).rejects.toThrow(/no longer the directory just made/);
+  await keysInit(join(parent, 'keys')).catch(() => undefined);
   expect(statSync(victim).mode & 0o777).toBe(0o700);
-  expect(existsSync(join(victim, 'keys'))).toBe(false);
+});
+
+test('and one put in place of a made directory above both, moved away', async () => {
+  const top = join(tmp.dir, 'etc-a');
+  const victim = swappedOnceMade(top, 'private-3', join(top, 'regauth'), true);
+  mkdirSync(join(victim, 'regauth'), { mode: 0o700 });
+  await keysInit(join(top, 'regauth', 'keys')).catch(() => undefined);
+  expect(statSync(victim).mode & 0o777).toBe(0o700);
+  expect(statSync(join(victim, 'regauth')).mode & 0o777).toBe(0o700);
+});
+
+test('a refused init removes what it made, not a directory a swapped parent leads to', async () => {
+  // The victim holds an empty keys/ of its own; --publish fails after the key directory was made
+  // (a file is in the way), and the clean-up went by name, deepest first, through the link.
+  const parent = join(tmp.dir, 'etc-c', 'regauth');
+  const victim = swappedOnceMade(parent, 'private-4');
+  mkdirSync(join(victim, 'keys'), { mode: 0o700 });
+  writeFileSync(join(tmp.dir, 'a-file'), '');
+  await expect(keysInit(join(parent, 'keys'), { publish: join(tmp.dir, 'a-file', 'trust') })).rejects.toThrow(
+    /--publish/,
+  );
+  expect(existsSync(join(victim, 'keys'))).toBe(true);
 });
