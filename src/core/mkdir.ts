@@ -1,5 +1,5 @@
-import { mkdirSync, statSync, type Stats } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { constants, mkdirSync, statSync, type Stats } from 'node:fs';
+import { chmod, mkdir, open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
 /*
@@ -90,17 +90,32 @@ export async function makeDirectory(path: string, mode?: number): Promise<void> 
 }
 
 /**
- * {@link makeDirectory}, each directory it makes created with exactly `mode`, whatever the umask:
- * the umask is cleared while they are made (main thread only: a worker cannot set it). A chmod
- * afterwards would go by name, and a symlink put in place meanwhile by someone who can write in
- * a parent would carry the mode to a directory elsewhere; no existing directory's mode is changed.
+ * Gives a directory this process has just made exactly `mode` (the umask may have taken bits
+ * from it), through a handle opened without following a symlink: one put in its place meanwhile
+ * by someone who can write in its parent is refused, not followed to a directory elsewhere. A
+ * directory its owner may not read (made under a umask such as 0477) cannot be opened so, and
+ * goes by name.
  */
-export async function makeDirectoryWithMode(path: string, mode: number): Promise<void> {
-  const umask = process.umask(0);
+export async function chmodDirectory(dir: string, mode: number): Promise<void> {
+  let handle;
   try {
-    await makeDirectory(path, mode);
+    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = codeOf(err) ?? 'EIO';
+    if (code === 'EACCES') return chmod(dir, mode);
+    const gone = code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT';
+    throw Object.assign(
+      new Error(
+        `cannot set the mode of ${dir}: ${code}${gone ? ' (it is no longer the directory just made)' : ''}`,
+        { cause: err },
+      ),
+      { code, syscall: 'open', path: dir },
+    );
+  }
+  try {
+    await handle.chmod(mode);
   } finally {
-    process.umask(umask);
+    await handle.close();
   }
 }
 

@@ -1,20 +1,9 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { constants } from 'node:fs';
-import {
-  access,
-  lstat,
-  open,
-  readFile,
-  realpath,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { access, lstat, open, readFile, realpath, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { makeDirectoryWithMode, missingDirectories } from '../core/mkdir.js';
+import { chmodDirectory, makeDirectory, missingDirectories } from '../core/mkdir.js';
 import { shellQuote } from '../core/shell.js';
 import { certificateBlocks, certificateFingerprints, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
@@ -100,8 +89,8 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
     await removeDirectories(made);
     throw err;
   });
-  await writeFile(files.key, material.keyPem, { mode: 0o600, flag: 'wx' });
-  await writeFile(files.certificate, material.certPem, { mode: 0o644 });
+  await writeWithMode(files.key, material.keyPem, 0o600, 'wx');
+  await writeWithMode(files.certificate, material.certPem, 0o644);
   await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);
   return files;
 }
@@ -147,8 +136,8 @@ export async function keysRotate(dir: string, options: KeysOptions = {}): Promis
   const material = await generate({ ...options, alg });
   const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
   // The certificate first: next.key is what marks a rotation as pending.
-  await writeFile(files.nextCertificate, material.certPem, { mode: 0o644 });
-  await writeFile(files.nextKey, material.keyPem, { mode: 0o600, flag: 'wx' });
+  await writeWithMode(files.nextCertificate, material.certPem, 0o644);
+  await writeWithMode(files.nextKey, material.keyPem, 0o600, 'wx');
   await writeTrust(files, [
     current,
     { keyPem: material.keyPem, certPem: material.certPem },
@@ -251,6 +240,27 @@ function matches(pair: Pair): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * `makeDirectory(path)`, each directory it makes given exactly `mode` whatever the umask (the
+ * directories that were there are left alone); see chmodDirectory for a swapped one.
+ */
+async function makeDirectoryWithMode(path: string, mode: number): Promise<void> {
+  const made = await missingDirectories(path);
+  await makeDirectory(path, mode);
+  for (const d of made) await chmodDirectory(d, mode);
+}
+
+/** Writes `text` to `path` with exactly `mode` whatever the umask (set on the open file). */
+async function writeWithMode(path: string, text: string, mode: number, flag = 'w'): Promise<void> {
+  const file = await open(path, flag, mode);
+  try {
+    await file.chmod(mode);
+    await file.writeFile(text);
+  } finally {
+    await file.close();
   }
 }
 

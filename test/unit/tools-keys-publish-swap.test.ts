@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, renameSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, expect, test, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test, vi } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
 
 /** Called with each directory path keys init has just made (the attacker's moment). */
@@ -10,8 +10,8 @@ vi.mock('../../src/core/mkdir.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/core/mkdir.js')>();
   return {
     ...real,
-    makeDirectoryWithMode: async (path: string, mode: number) => {
-      await real.makeDirectoryWithMode(path, mode);
+    makeDirectory: async (path: string, mode?: number) => {
+      await real.makeDirectory(path, mode);
       afterMake?.(resolve(path));
     },
   };
@@ -20,7 +20,15 @@ vi.mock('../../src/core/mkdir.js', async (importOriginal) => {
 const { keysInit } = await import('../../src/tools/keys.js');
 
 const tmp = tempDir('regauth-keys-publish-swap-');
-afterAll(() => tmp.cleanup());
+// Under umask 077 every directory keys init makes needs its mode set after it is made.
+let umask: number;
+beforeAll(() => {
+  umask = process.umask(0o077);
+});
+afterAll(() => {
+  process.umask(umask);
+  tmp.cleanup();
+});
 afterEach(() => {
   afterMake = undefined;
 });
@@ -44,7 +52,7 @@ function swappedOnceMade(path: string, name: string, made = path, moveAway = fal
 // Whoever can write in a parent of the key or publish directory decides where the files go
 // (docs/cli.md says so); what keys init promises is that it never changes the mode of a directory
 // it did not make. It made them, then set their mode by name: a symlink put in place of one in
-// between carried the chmod to a private directory elsewhere (0700 became 0755). Found by reviews.
+// between carried the chmod to a private directory elsewhere (0700 became 0755). Found by a review.
 
 test('a publish directory swapped for a symlink once made: the directory it leads to keeps its mode', async () => {
   const publish = join(tmp.dir, 'shared', 'trust');
@@ -77,7 +85,7 @@ test('a refused init removes what it made, not a directory a swapped parent lead
   mkdirSync(join(victim, 'keys'), { mode: 0o700 });
   writeFileSync(join(tmp.dir, 'a-file'), '');
   await expect(keysInit(join(parent, 'keys'), { publish: join(tmp.dir, 'a-file', 'trust') })).rejects.toThrow(
-    /--publish/,
+    /no longer the directory just made/,
   );
   expect(existsSync(join(victim, 'keys'))).toBe(true);
 });
