@@ -2,6 +2,9 @@ import { ConfigError } from '../core/errors.js';
 import { BCRYPT_HASH, bcryptCostProblem } from './password.js';
 import type { StaticUser } from './users.js';
 
+/** How many of an htpasswd file's problems its error names. */
+const MAX_PROBLEMS_SHOWN = 10;
+
 /**
  * Parses an htpasswd file (`user:hash` per line, `#` comments). Only bcrypt entries are
  * accepted: MD5 (`$apr1$`), SHA1 (`{SHA}`) and crypt are weak, and refused with the line.
@@ -31,7 +34,15 @@ export function parseHtpasswd(text: string, file: string): Map<string, StaticUse
     if (users.has(user)) return errors.push(`${where}: user ${JSON.stringify(user)} appears twice`);
     users.set(user, { passwordHash: hash, labels: {} });
   });
-  if (errors.length > 0) throw new ConfigError('users_file', `${file}: ${errors.join('; ')}`);
+  if (errors.length > 0) {
+    // The first few: a file that is not an htpasswd file at all (a log) would fill a line per line.
+    const shown = errors.slice(0, MAX_PROBLEMS_SHOWN).join('; ');
+    const more =
+      errors.length > MAX_PROBLEMS_SHOWN
+        ? `; more lines have problems (the first ${MAX_PROBLEMS_SHOWN} are shown)`
+        : '';
+    throw new ConfigError('users_file', `${file}: ${shown}${more}`);
+  }
   return users;
 }
 

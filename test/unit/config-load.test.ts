@@ -219,6 +219,15 @@ describe('loadConfigText', () => {
     );
   });
 
+  test('htpasswd: a file that is not one at all (a log) names its first ten bad lines, not all', () => {
+    const log = join(tmp.dir, 'regauth.log');
+    writeFileSync(log, Array.from({ length: 500 }, (_, i) => `{"level":30,"n":${i}}`).join('\n'));
+    const [error] = errorsOf(`token:\n  issuer: x\n${keyLines}users_file: ${log}\n`);
+    expect(error).toContain('line 10: ');
+    expect(error).not.toContain('line 11: ');
+    expect(error).toMatch(/more lines have problems \(the first 10 are shown\)$/);
+  });
+
   test('several errors are reported together', () => {
     const errors = errorsOf(`server:\n  adr: x\ntoken:\n  issuer: x\n  expiraton: 5\n${keyLines}`);
     expect(errors).toHaveLength(2);
