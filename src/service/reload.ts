@@ -29,6 +29,10 @@ export class Reloader {
   #queue: Promise<void> = Promise.resolve();
   /** The reload asked for that has not started loading yet, if any. */
   #waiting: Promise<void> | undefined;
+  /** Whether a reload asked for by hand (SIGHUP) is among those the waiting one stands for. */
+  #askedByHand = false;
+  /** What the last reload that failed said, until one succeeds. */
+  #lastFailure: string | undefined;
   readonly #onSwap: ((config: Config) => void)[] = [];
   readonly #onReload: ((config: Config, refusedFiles: readonly string[]) => void)[] = [];
   readonly #deps: ReloadDeps;
@@ -61,14 +65,21 @@ export class Reloader {
    * Loads again and swaps; a SIGHUP during a file-triggered reload waits for it, then loads again.
    * Every reload asked for while one waits to start is that one: it reads the files after all of
    * them, and a flood of signals queues one load, not one per signal.
+   * `byWatcher`: asked for by the file watcher; a failure that says what the last one said is
+   * then logged at debug level only: a refused config may name a file its own error line changes
+   * (regauth's log file), and each line would otherwise ask for the next reload. By hand
+   * (SIGHUP), every failure is told.
    */
-  reload(): Promise<void> {
+  reload(options: { byWatcher?: boolean } = {}): Promise<void> {
+    if (options.byWatcher !== true) this.#askedByHand = true;
     if (this.#waiting) return this.#waiting;
     const run = this.#queue
       .catch(() => undefined)
       .then(() => {
         this.#waiting = undefined;
-        return this.#reloadOnce().then(
+        const byHand = this.#askedByHand;
+        this.#askedByHand = false;
+        return this.#reloadOnce(byHand).then(
           () => this.#reloaded([]),
           (err: unknown) => {
             this.#reloaded(err instanceof ConfigErrors ? err.files : []);
@@ -90,19 +101,23 @@ export class Reloader {
     await Promise.all([this.#current, ...this.#retiring].map(closeRuntime));
   }
 
-  async #reloadOnce(): Promise<void> {
+  async #reloadOnce(byHand: boolean): Promise<void> {
     const { configFile, logger: log, metrics } = this.#deps;
     let next: Runtime;
     try {
       next = createRuntime(await this.#deps.load(), this.#deps.runtimeDeps);
     } catch (err) {
       metrics.reloads.inc({ result: 'failure' });
-      log.error(
-        { config: configFile, errors: describeConfigError(err) },
-        'config reload failed; keeping the current config',
-      );
+      const errors = describeConfigError(err);
+      // The watcher's reload that fails saying what the last one said is not told again.
+      const said = JSON.stringify(errors);
+      const again = !byHand && said === this.#lastFailure;
+      this.#lastFailure = said;
+      if (again) log.debug({ config: configFile, errors }, 'config reload failed again, as before');
+      else log.error({ config: configFile, errors }, 'config reload failed; keeping the current config');
       throw err;
     }
+    this.#lastFailure = undefined;
     for (const key of startOnlyChanges(this.#deps.started, next.config)) {
       log.warn(
         { key, config: configFile },

@@ -101,7 +101,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const watcher =
     options.watch === false
       ? undefined
-      : watchConfigFiles(() => void runtimes.reload().catch(() => undefined), {
+      : watchConfigFiles(() => void runtimes.reload({ byWatcher: true }).catch(() => undefined), {
           ...(options.watchDebounceMs !== undefined ? { debounceMs: options.watchDebounceMs } : {}),
           onError: (err) => log.warn({ error: err.message }, 'cannot watch a config directory'),
         });
