@@ -113,7 +113,9 @@ export async function chmodDirectory(dir: string, mode: number): Promise<void> {
     );
   }
   try {
-    await handle.chmod(mode);
+    // Only when it lacks it: a directory made with its mode may belong to another uid (an NFS
+    // export squashing owners), which may not chmod it.
+    if (((await handle.stat()).mode & 0o7777) !== mode) await handle.chmod(mode);
   } finally {
     await handle.close();
   }

@@ -89,7 +89,7 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
     await removeDirectories(made);
     throw err;
   });
-  await writeWithMode(files.key, material.keyPem, 0o600, 'wx');
+  await writeWithMode(files.key, material.keyPem, 0o600, true);
   await writeWithMode(files.certificate, material.certPem, 0o644);
   await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);
   return files;
@@ -137,7 +137,7 @@ export async function keysRotate(dir: string, options: KeysOptions = {}): Promis
   const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
   // The certificate first: next.key is what marks a rotation as pending.
   await writeWithMode(files.nextCertificate, material.certPem, 0o644);
-  await writeWithMode(files.nextKey, material.keyPem, 0o600, 'wx');
+  await writeWithMode(files.nextKey, material.keyPem, 0o600, true);
   await writeTrust(files, [
     current,
     { keyPem: material.keyPem, certPem: material.certPem },
@@ -244,20 +244,34 @@ function matches(pair: Pair): boolean {
 }
 
 /**
- * `makeDirectory(path)`, each directory it makes given exactly `mode` whatever the umask (the
- * directories that were there are left alone); see chmodDirectory for a swapped one.
+ * `makeDirectory(path)`, each directory it makes given exactly `mode` whatever the umask before
+ * the next is made in it (a umask such as 0277 would leave it unwritable); the directories that
+ * were there are left alone. See chmodDirectory for one swapped meanwhile.
  */
 async function makeDirectoryWithMode(path: string, mode: number): Promise<void> {
-  const made = await missingDirectories(path);
-  await makeDirectory(path, mode);
-  for (const d of made) await chmodDirectory(d, mode);
+  for (const d of await missingDirectories(path)) {
+    await makeDirectory(d, mode);
+    await chmodDirectory(d, mode);
+  }
 }
 
-/** Writes `text` to `path` with exactly `mode` whatever the umask (set on the open file). */
-async function writeWithMode(path: string, text: string, mode: number, flag = 'w'): Promise<void> {
-  const file = await open(path, flag, mode);
+/**
+ * Writes `text` to `path`. A file this makes gets exactly `mode` whatever the umask (set on the
+ * open file, before any byte is written); `exclusive` refuses one that exists, else an existing
+ * file is rewritten as it is (its mode and owner kept, as writeFile does).
+ */
+async function writeWithMode(path: string, text: string, mode: number, exclusive = false): Promise<void> {
+  let file;
+  let made = true;
   try {
-    await file.chmod(mode);
+    file = await open(path, 'wx', mode);
+  } catch (err) {
+    if (exclusive || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    file = await open(path, 'w');
+    made = false;
+  }
+  try {
+    if (made && ((await file.stat()).mode & 0o7777) !== mode) await file.chmod(mode);
     await file.writeFile(text);
   } finally {
     await file.close();

