@@ -66,8 +66,8 @@ export class Reloader {
    * Every reload asked for while one waits to start is that one: it reads the files after all of
    * them, and a flood of signals queues one load, not one per signal.
    * `byWatcher`: asked for by the file watcher; a failure that says what the last one said is
-   * then logged at debug level only: a refused config may name a file its own error line changes
-   * (regauth's log file), and each line would otherwise ask for the next reload. By hand
+   * then not logged again (only counted): a refused config may name a file its own error line
+   * changes (regauth's log file), and each line would otherwise ask for the next reload. By hand
    * (SIGHUP), every failure is told.
    */
   reload(options: { byWatcher?: boolean } = {}): Promise<void> {
@@ -113,8 +113,9 @@ export class Reloader {
       const said = JSON.stringify(errors);
       const again = !byHand && said === this.#lastFailure;
       this.#lastFailure = said;
-      if (again) log.debug({ config: configFile, errors }, 'config reload failed again, as before');
-      else log.error({ config: configFile, errors }, 'config reload failed; keeping the current config');
+      // Not even at debug level: that line, too, would be the next change.
+      if (!again)
+        log.error({ config: configFile, errors }, 'config reload failed; keeping the current config');
       throw err;
     }
     this.#lastFailure = undefined;
