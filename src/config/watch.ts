@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { fstatSync, lstatSync, readlinkSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 export interface ConfigWatcher {
@@ -33,9 +33,19 @@ const MAX_FAILURE_REARMS = 3;
  */
 export function watchConfigFiles(
   onChange: () => void,
-  options: { debounceMs?: number; onError?: (err: Error) => void } = {},
+  options: {
+    debounceMs?: number;
+    onError?: (err: Error) => void;
+    /**
+     * `dev:ino` of files this process writes its output to (see outputFiles): a config naming one
+     * by mistake would otherwise reload on every line its reload logs, for ever.
+     */
+    ownOutput?: ReadonlySet<string>;
+  } = {},
 ): ConfigWatcher {
   const debounceMs = options.debounceMs ?? 300;
+  const ownOutput = options.ownOutput ?? new Set<string>();
+  const isOwnOutput = (file: string) => ownOutput.size > 0 && ownOutput.has(fileId(file) ?? '');
   let watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -85,18 +95,19 @@ export function watchConfigFiles(
         for (const link of symlinkedAncestors(dir)) add(link, false);
       }
       for (const [dir, { names, kubernetes }] of byDir) {
-        const id = directoryId(dir);
+        const id = fileId(dir);
         try {
           const w = watch(dir, { persistent: false }, (_event, filename) => {
             const name = filename?.toString();
             // No name (some platforms): assume it was ours.
             if (name === undefined || names.has(name) || (kubernetes && name.startsWith('..'))) {
+              if (name !== undefined && isOwnOutput(join(dir, name))) return;
               failures = 0;
               changed();
             }
             // The directory itself moved away or went (the watch follows it, or is dead): a
             // reload re-arms on what is at the path now. A neighbour of the same name is not it.
-            else if (name === basename(dir) && directoryId(dir) !== id) changed();
+            else if (name === basename(dir) && fileId(dir) !== id) changed();
           });
           // node has closed a watch that failed: a reload re-arms with a new one.
           w.on('error', (err) => {
@@ -119,9 +130,11 @@ export function watchConfigFiles(
       // A file the new config names for the first time has no fingerprint from then: one modified
       // since the report (saved after the reload read it) is reported too.
       const drifted = (f: string) =>
-        seen.has(f)
-          ? fingerprint(f) !== seen.get(f)
-          : reportedAt !== undefined && modifiedMs(f) > reportedAt - COARSE_CLOCK_MS;
+        isOwnOutput(f)
+          ? false
+          : seen.has(f)
+            ? fingerprint(f) !== seen.get(f)
+            : reportedAt !== undefined && modifiedMs(f) > reportedAt - COARSE_CLOCK_MS;
       if ([...new Set([...files, ...next])].some(drifted)) changed();
       files = next;
       for (const f of next) if (!seen.has(f)) seen.set(f, fingerprint(f));
@@ -162,10 +175,10 @@ function fingerprints(files: readonly string[]): Map<string, string> {
   return new Map(files.map((f) => [f, fingerprint(f)]));
 }
 
-/** `dev:ino` of a directory, or undefined when there is none at the path. */
-function directoryId(dir: string): string | undefined {
+/** `dev:ino` of what is at the path (a directory, a file), or undefined when there is nothing. */
+function fileId(path: string): string | undefined {
   try {
-    const st = statSync(dir, { bigint: true });
+    const st = statSync(path, { bigint: true });
     return `${st.dev}:${st.ino}`;
   } catch {
     return undefined;
@@ -218,4 +231,21 @@ function symlinkedAncestors(dir: string): string[] {
     }
   }
   return links;
+}
+
+/**
+ * `dev:ino` of the regular files this process's stdout and stderr write to (`regauth serve >>
+ * /var/log/regauth.log`), for watchConfigFiles' `ownOutput`.
+ */
+export function outputFiles(fds: readonly number[] = [1, 2]): Set<string> {
+  const ids = new Set<string>();
+  for (const fd of fds) {
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      if (st.isFile()) ids.add(`${st.dev}:${st.ino}`);
+    } catch {
+      // Closed: nothing written there.
+    }
+  }
+  return ids;
 }

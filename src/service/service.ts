@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { RecentDecisions } from '../authz/recent-decisions.js';
 import { parseListenAddress, type Config } from '../config/load.js';
 import { ConfigError, isSystemError } from '../core/errors.js';
-import { watchConfigFiles } from '../config/watch.js';
+import { outputFiles, watchConfigFiles } from '../config/watch.js';
 import type { Logger } from '../core/log.js';
 import { Lockout } from '../guard/lockout.js';
 import { LoginQueue } from '../guard/login-queue.js';
@@ -103,6 +103,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       ? undefined
       : watchConfigFiles(() => void runtimes.reload({ byWatcher: true }).catch(() => undefined), {
           ...(options.watchDebounceMs !== undefined ? { debounceMs: options.watchDebounceMs } : {}),
+          ownOutput: outputFiles(),
           onError: (err) => log.warn({ error: err.message }, 'cannot watch a config directory'),
         });
   // A reload may name other files, or a swapped symlink may lead elsewhere: re-armed after every
