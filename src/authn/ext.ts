@@ -27,9 +27,11 @@ export class ExtAuthenticator implements Authenticator {
 
   async authenticate(credentials: Credentials): Promise<AuthnResult> {
     const { account, password } = credentials;
-    // The command splits stdin at the first space; an account with whitespace would be misread.
-    if (/\s/.test(account)) return { outcome: 'no_match' };
     const secret = password?.reveal() ?? '';
+    // The command splits stdin at the first space: an account with whitespace would be misread,
+    // and so would the empty one with a password (` alice PW`: a shell's `read` drops the leading
+    // space and takes the account's name from the password).
+    if (/\s/.test(account) || (account === '' && secret !== '')) return { outcome: 'no_match' };
     const result = await this.#run(`${account} ${secret}`, secret, credentials, false);
     switch (result.code) {
       case 0:

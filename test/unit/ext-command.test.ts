@@ -63,6 +63,15 @@ describe('ext_auth (docker_auth protocol)', () => {
       () => alicePassword,
       { outcome: 'no_match' },
     ],
+    [
+      // stdin " alice PW": a command reading `read account password` (the shell drops the leading
+      // space) took alice's name and password from the password, and the anonymous account got
+      // alice's labels. Found by a review.
+      'the empty account with a password never reaches the command: no match',
+      '',
+      () => `alice ${alicePassword}`,
+      { outcome: 'no_match' },
+    ],
   ])('%s', async (_name, account, password, expected) => {
     const authn = new ExtAuthenticator(fixture('auth.sh', [usersFile]));
     expect(await authn.authenticate(creds(account, password()))).toEqual(expected);
