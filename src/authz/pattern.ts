@@ -93,10 +93,15 @@ const GLOB_MAGIC = /[*?[\]{}()\\]/;
 export function escapeGlob(value: string): string {
   // Most values (account names, label values) have nothing to escape: skip the replaces.
   if (!GLOB_SPECIAL.test(value)) return value;
-  return escape(value, { magicalBraces: true }).replace(/,/g, '\\,').replace(/\|/g, '[|]');
+  // minimatch's escape leaves `!`, `+` and `@` alone, as it escapes the parentheses after them;
+  // here a `(` may follow in the template (`${account}(-ci)/*`), and `bob!` would open `!(…)`.
+  return escape(value, { magicalBraces: true })
+    .replace(/[!+@]/g, '\\$&')
+    .replace(/,/g, '\\,')
+    .replace(/\|/g, '[|]');
 }
 
-const GLOB_SPECIAL = /[*?[\]{}()\\,|]/;
+const GLOB_SPECIAL = /[*?[\]{}()\\,|!+@]/;
 
 /** Options for globs built from a template: braces were already expanded at load. */
 const EXPANDED_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...GLOB_OPTIONS, nobrace: true });

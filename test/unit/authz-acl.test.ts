@@ -332,6 +332,38 @@ describe('matching', () => {
       { account: 'bob', labels: { owner: ['alice'] } },
       false,
     ],
+    // A value ending in !, + or @ before a `(` of the template opened an extglob (`bob!(-ci)`:
+    // anything but -ci). Found by a review.
+    [
+      'extglob: ${account}! before (',
+      { name: '${account}(-ci)/*' },
+      { account: 'bob!', name: 'bob/app' },
+      false,
+    ],
+    [
+      'extglob: ${account}! before ( (2)',
+      { name: '${account}(-ci)/*' },
+      { account: 'bob!', name: 'bobby/app' },
+      false,
+    ],
+    [
+      'extglob: ${account}+ before (',
+      { name: '${account}(-ci)/*' },
+      { account: 'bob+', name: 'bob-ci-ci/app' },
+      false,
+    ],
+    [
+      'extglob: a label value ending in !',
+      { name: '${labels:team}(-ci)/*' },
+      { labels: { team: ['infra!'] }, name: 'infra/app' },
+      false,
+    ],
+    [
+      'extglob: an account with @ still matches itself',
+      { name: '${account}/*' },
+      { account: 'alice@example.org', name: 'alice@example.org/app' },
+      true,
+    ],
     ['labels: no prototype keys', { labels: { constructor: '*' } }, { labels: {} }, false],
     ['labels: no prototype placeholders', { name: '${labels:toString}*' }, { labels: {}, name: 'x' }, false],
     [
