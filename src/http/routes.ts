@@ -37,7 +37,12 @@ export function routeTable(deps: AppDeps, prefix: string): Route[] {
         POST: {
           errors: 'oauth2',
           handle: (req: Request, res: Response, fail: Fail) =>
-            readForm(req, res).then(() => token(req, res, 'POST', fail)),
+            readForm(req, res).then(
+              () => token(req, res, 'POST', fail),
+              // Refused while its body was read (too large, an unknown encoding): still a token
+              // request, answered, audited and counted as one.
+              (error: unknown) => token(req, res, 'POST', fail, { error }),
+            ),
         },
       },
       refuse: 'docker',

@@ -59,11 +59,16 @@ const NOTHING = (): void => undefined;
  * which writes an error in the style of the method's route.
  * parse → authenticate → authorize → sign (src/pipeline/pipeline.ts) → respond, then the audit line.
  */
-export function createTokenHandler(
-  deps: AppDeps,
-): (req: NodeRequest, res: ServerResponse, method: 'GET' | 'POST', fail: Fail) => Promise<void> {
+export function createTokenHandler(deps: AppDeps): (
+  req: NodeRequest,
+  res: ServerResponse,
+  method: 'GET' | 'POST',
+  fail: Fail,
+  /** Why the request was refused before it reached the handler (its body could not be read). */
+  refused?: { readonly error: unknown },
+) => Promise<void> {
   const now = deps.now ?? Date.now;
-  return async (req, res, method, fail) => {
+  return async (req, res, method, fail, refused) => {
     const started = process.hrtime.bigint();
     const runtime = deps.runtime();
     const requestId = randomUUID();
@@ -82,6 +87,7 @@ export function createTokenHandler(
         req.headers['x-forwarded-for'],
         runtime.config.server.trustedProxies,
       ));
+      if (refused) throw refused.error;
       if (method === 'POST' && !isForm(req.headers['content-type'])) {
         throw new BadRequestError('POST body must be application/x-www-form-urlencoded');
       }
