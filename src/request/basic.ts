@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { BadRequestError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
 import type { Credentials } from './credentials.js';
@@ -19,7 +20,10 @@ export function parseBasicAuth(header: string | undefined): Credentials | null {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 === 1) {
     throw new BadRequestError('malformed Basic credentials');
   }
-  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const bytes = Buffer.from(encoded, 'base64');
+  // Read as UTF-8 with U+FFFD for a bad byte, 0xFF and 0xFE would be one password.
+  if (!isUtf8(bytes)) throw new BadRequestError('Basic credentials are not UTF-8');
+  const decoded = bytes.toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) throw new BadRequestError('malformed Basic credentials');
   const account = decoded.slice(0, colon);

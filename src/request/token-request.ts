@@ -59,7 +59,13 @@ function parseGet(raw: RawTokenRequest): TokenRequest {
 }
 
 function parsePost(raw: RawTokenRequest): TokenRequest {
-  const params = new URLSearchParams(raw.body ?? '');
+  const body = raw.body ?? '';
+  // URLSearchParams reads a percent-escaped byte that is not UTF-8 as U+FFFD: `password=p%FF` and
+  // `p%FE` would be one password. decodeURIComponent refuses them; asked only when a U+FFFD shows.
+  const params = new URLSearchParams(body);
+  if ([...params.values()].some((v) => v.includes('\uFFFD')) && !decodesAsUtf8(body)) {
+    throw new BadRequestError('the form is not UTF-8');
+  }
   const grantType = single(params, 'grant_type');
   const base = {
     service: single(params, 'service') ?? '',
@@ -92,6 +98,18 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
     default:
       throw new UnsupportedGrantError(grantType);
   }
+}
+
+/** Whether every percent-escaped sequence of a form is UTF-8 (a stray `%` is a literal one). */
+function decodesAsUtf8(body: string): boolean {
+  for (const field of body.split('&')) {
+    try {
+      decodeURIComponent(field.replace(/\+/g, ' ').replace(/%(?![0-9A-Fa-f]{2})/g, '%25'));
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 function single(params: URLSearchParams, name: string, maxLength = MAX_FIELD_LENGTH): string | undefined {

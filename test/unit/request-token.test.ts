@@ -28,6 +28,26 @@ describe('parseBasicAuth', () => {
   ])('%s → 400', (header, message) => {
     expect(() => parseBasicAuth(header)).toThrow(message);
   });
+  test('credentials that are not UTF-8 are refused, not read with U+FFFD in place of each bad byte', () => {
+    // The password's bytes 0xFF and 0xFE both read as U+FFFD: two passwords were one credential,
+    // and a password sent as Latin-1 could never match, counted as a wrong one. Found by a review.
+    for (const bad of [0xff, 0xfe]) {
+      const header = `Basic ${Buffer.concat([Buffer.from('alice:p'), Buffer.from([bad])]).toString('base64')}`;
+      expect(() => parseBasicAuth(header)).toThrow('Basic credentials are not UTF-8');
+    }
+    for (const encoded of ['%FF', '%C3', '%ED%A0%80']) {
+      expect(() =>
+        parseTokenRequest({
+          method: 'POST',
+          query: '',
+          authorization: undefined,
+          body: `grant_type=password&username=alice&password=p${encoded}&service=s`,
+        }),
+      ).toThrow('the form is not UTF-8');
+    }
+    // U+FFFD itself, sent as UTF-8, is a character like any other in a password.
+    expect(parseBasicAuth(basic('alice', 'p\ufffd'))?.password?.reveal()).toBe('p\ufffd');
+  });
   // Accounts that other languages split or that render as something else: Python's str.split()
   // and Go's strings.Fields split on U+0085 (NEL), which JavaScript's \s does not; format
   // characters (zero-width, bidi) make two names look alike. Refused for every backend.
