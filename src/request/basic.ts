@@ -42,7 +42,9 @@ const FORBIDDEN_IN_ACCOUNT = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u;
 
 /** Account names end up in tokens, logs and commands' stdin: bound them and refuse the characters above. */
 export function checkAccount(account: string): void {
-  if (account.length > MAX_ACCOUNT_LENGTH || FORBIDDEN_IN_ACCOUNT.test(account)) {
+  // Characters, as docs/http-api.md counts them: one outside the BMP is two UTF-16 units.
+  const tooLong = account.length > MAX_ACCOUNT_LENGTH && [...account].length > MAX_ACCOUNT_LENGTH;
+  if (tooLong || FORBIDDEN_IN_ACCOUNT.test(account)) {
     throw new BadRequestError('invalid account name');
   }
 }

@@ -28,6 +28,12 @@ describe('parseBasicAuth', () => {
   ])('%s → 400', (header, message) => {
     expect(() => parseBasicAuth(header)).toThrow(message);
   });
+  test('an account name is at most 256 characters, counted as characters, not UTF-16 units', () => {
+    // 200 characters outside the BMP were 400 UTF-16 units, and refused. Found by a review.
+    expect(parseBasicAuth(basic('\u{1F600}'.repeat(200), 'pw'))?.account).toHaveLength(400);
+    expect(() => parseBasicAuth(basic('\u{1F600}'.repeat(257), 'pw'))).toThrow('invalid account name');
+    expect(() => parseBasicAuth(basic('a'.repeat(257), 'pw'))).toThrow('invalid account name');
+  });
   test('credentials that are not UTF-8 are refused, not read with U+FFFD in place of each bad byte', () => {
     // The password's bytes 0xFF and 0xFE both read as U+FFFD: two passwords were one credential,
     // and a password sent as Latin-1 could never match, counted as a wrong one. Found by a review.
