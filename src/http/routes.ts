@@ -36,13 +36,16 @@ export function routeTable(deps: AppDeps, prefix: string): Route[] {
         GET: { errors: 'docker', node: true, handle: (req, res, fail) => token(req, res, 'GET', fail) },
         POST: {
           errors: 'oauth2',
-          handle: (req: Request, res: Response, fail: Fail) =>
-            readForm(req, res).then(
-              () => token(req, res, 'POST', fail),
-              // Refused while its body was read (too large, an unknown encoding): still a token
-              // request, answered, audited and counted as one.
-              (error: unknown) => token(req, res, 'POST', fail, { error }),
-            ),
+          handle: (req: Request, res: Response, fail: Fail) => {
+            // Read now: once a client that hung up mid-body is gone, its socket has no address.
+            const peer = req.socket.remoteAddress;
+            return readForm(req, res).then(
+              () => token(req, res, 'POST', fail, { peer }),
+              // Refused while its body was read (too large, an unknown encoding):
+              // still a token request, answered, audited and counted as one.
+              (error: unknown) => token(req, res, 'POST', fail, { peer, refused: { error } }),
+            );
+          },
         },
       },
       refuse: 'docker',
@@ -104,7 +107,11 @@ export function routeTable(deps: AppDeps, prefix: string): Route[] {
 
 /** Reads a request body of at most `limit` bytes as text into `req.body`, whatever its type. */
 function bodyReader(limit: number): (req: Request, res: Response) => Promise<void> {
-  const read = express.text({ type: () => true, limit, defaultCharset: 'utf-8' });
+  const read = express.text({
+    type: () => true,
+    limit,
+    defaultCharset: 'utf-8',
+  });
   return (req, res) =>
     new Promise<void>((resolve, reject) =>
       read(req, res, (err?: unknown) => (err ? reject(err) : resolve())),

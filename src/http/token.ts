@@ -64,17 +64,20 @@ export function createTokenHandler(deps: AppDeps): (
   res: ServerResponse,
   method: 'GET' | 'POST',
   fail: Fail,
-  /** Why the request was refused before it reached the handler (its body could not be read). */
-  refused?: { readonly error: unknown },
+  /**
+   * A POST's reading: the peer's address as it began (a client gone meanwhile has none), and why
+   * the body was refused, if it was.
+   */
+  read?: { readonly peer: string | undefined; readonly refused?: { readonly error: unknown } },
 ) => Promise<void> {
   const now = deps.now ?? Date.now;
-  return async (req, res, method, fail, refused) => {
+  return async (req, res, method, fail, read) => {
     const started = process.hrtime.bigint();
     const runtime = deps.runtime();
     const requestId = randomUUID();
     // Until X-Forwarded-For is read (it may be refused): the socket peer, as the proxy it is.
     let ip: string | null = null;
-    const peer = req.socket.remoteAddress;
+    const peer = read ? read.peer : req.socket.remoteAddress;
     let via: string | null = peer === undefined ? null : normalizeIp(peer);
     const signal = cancelledOnClose(res, runtime);
     let request: TokenRequest | undefined;
@@ -87,7 +90,7 @@ export function createTokenHandler(deps: AppDeps): (
         req.headers['x-forwarded-for'],
         runtime.config.server.trustedProxies,
       ));
-      if (refused) throw refused.error;
+      if (read?.refused) throw read.refused.error;
       if (method === 'POST' && !isForm(req.headers['content-type'])) {
         throw new BadRequestError('POST body must be application/x-www-form-urlencoded');
       }

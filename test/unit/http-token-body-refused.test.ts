@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
 import { hash, tempDir } from '../helpers/fixtures.js';
@@ -61,3 +63,41 @@ test.each([
     expect(audit.some((l) => l['requestId'] === id && l['status'] === status)).toBe(true);
   },
 );
+
+/** Sends a raw request and closes the connection 100 ms later, without reading the reply. */
+function sendAndHangUp(head: string, body: Buffer): Promise<void> {
+  const url = new URL(server.url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(url.port), url.hostname);
+    socket.on('error', () => undefined);
+    socket.on('connect', () => {
+      socket.write(head);
+      socket.write(body);
+      setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, 100);
+    });
+  });
+}
+
+test.each([
+  ['a gzip bomb past the limit (413)', 413],
+  ['a body cut short (400)', 400],
+] as const)('%s from a client that hung up: the audit line names the client', async (_n, status) => {
+  // The body is read to its end before the refusal is handled; by then the socket of a client
+  // that hung up (the cheap way to flood) had no address, and the line said ip: null.
+  const before = logs.length;
+  const body = status === 413 ? gzipSync(Buffer.alloc(200_000, 0x61)) : Buffer.from('grant_type=pass');
+  const extra = status === 413 ? 'Content-Encoding: gzip\r\n' : '';
+  await sendAndHangUp(
+    `POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n${extra}Content-Length: ${body.length + 100}\r\n\r\n`,
+    body,
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  const audit = logs
+    .slice(before)
+    .map((l) => JSON.parse(l) as { status?: number; client?: unknown })
+    .filter((l) => l.status === status);
+  expect(audit.map((l) => l.client)).toEqual([{ ip: '127.0.0.1', via: null }]);
+});
