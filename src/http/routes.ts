@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type Request, type Response } from 'express';
+import { BadRequestError } from '../core/errors.js';
 import { readinessProbe } from '../pipeline/health.js';
 import { MemoryStore } from '../store/memory.js';
 import { jwks } from '../token/sign.js';
@@ -41,7 +43,7 @@ export function routeTable(deps: AppDeps, prefix: string): Route[] {
             const peer = req.socket.remoteAddress;
             return readForm(req, res).then(
               () => token(req, res, 'POST', fail, { peer }),
-              // Refused while its body was read (too large, an unknown encoding):
+              // Refused while its body was read (too large, an unknown encoding, not UTF-8):
               // still a token request, answered, audited and counted as one.
               (error: unknown) => token(req, res, 'POST', fail, { peer, refused: { error } }),
             );
@@ -111,6 +113,10 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
     type: () => true,
     limit,
     defaultCharset: 'utf-8',
+    // Decoded with U+FFFD for a bad byte, `p\xFF` and `p\xFE` would be one password.
+    verify: (_req, _res, bytes, charset) => {
+      if (charset === 'utf-8' && !isUtf8(bytes)) throw new BadRequestError('the form is not UTF-8');
+    },
   });
   return (req, res) =>
     new Promise<void>((resolve, reject) =>

@@ -101,3 +101,21 @@ test.each([
     .filter((l) => l.status === status);
   expect(audit.map((l) => l.client)).toEqual([{ ip: '127.0.0.1', via: null }]);
 });
+
+test.each([0xff, 0xfe])('a form holding the byte %i, not UTF-8, is refused (400)', async (byte) => {
+  // Read as UTF-8 with U+FFFD for a bad byte, p\xFF and p\xFE were one password (the same sent
+  // percent-escaped was refused). Found by a review.
+  const res = await fetch(`${server.url}/auth`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: Buffer.concat([
+      Buffer.from('grant_type=password&service=reg&username=alice&password=p'),
+      Buffer.from([byte]),
+    ]),
+  });
+  expect(res.status).toBe(400);
+  expect(await res.json()).toMatchObject({
+    error: 'invalid_request',
+    error_description: 'the form is not UTF-8',
+  });
+});
