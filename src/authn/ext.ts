@@ -30,8 +30,9 @@ export class ExtAuthenticator implements Authenticator {
     const secret = password?.reveal() ?? '';
     // The command splits stdin at the first space: an account with whitespace would be misread,
     // and so would the empty one with a password (` alice PW`: a shell's `read` drops the leading
-    // space and takes the account's name from the password).
-    if (/\s/.test(account) || (account === '' && secret !== '')) return { outcome: 'no_match' };
+    // space and takes the account's name from the password), and one with a backslash, which
+    // `read` without -r (docker_auth's example) drops: `a\lice` would read as alice.
+    if (/[\s\\]/.test(account) || (account === '' && secret !== '')) return { outcome: 'no_match' };
     const result = await this.#run(`${account} ${secret}`, secret, credentials, false);
     switch (result.code) {
       case 0:

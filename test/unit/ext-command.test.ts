@@ -77,6 +77,20 @@ describe('ext_auth (docker_auth protocol)', () => {
     expect(await authn.authenticate(creds(account, password()))).toEqual(expected);
   });
 
+  test.each(['a\\lice', '\\alice', 'alic\\e'])(
+    'an account with a backslash never reaches the command: no match (%s)',
+    async (account) => {
+      // A command reading stdin as docker_auth's example does (`read u p`, no -r) read a\lice as
+      // alice: alice's labels for another account, past ACL rules naming alice, and a lockout
+      // count per spelling. Found by a review.
+      const authn = new ExtAuthenticator(fixture('auth-read.sh', [usersFile]));
+      expect(await authn.authenticate(creds('alice', alicePassword))).toMatchObject({
+        outcome: 'authenticated',
+      });
+      expect(await authn.authenticate(creds(account, alicePassword))).toEqual({ outcome: 'no_match' });
+    },
+  );
+
   test.each([
     ['exit 3', ['3'], /ext_auth: command failed \(exit 3\)/],
     ['exit 0 with stdout that is not JSON', ['0', 'hello'], /stdout is not JSON/],
