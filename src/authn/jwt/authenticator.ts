@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import type { Labels } from '../../authz/types.js';
 import { isLoopbackHost, type JwtAuthConfig, type TrustedIssuerConfig } from './config.js';
@@ -13,8 +13,11 @@ const MAX_TOKEN_LENGTH = 16 * 1024;
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
-/** How long a failed discovery is answered again before the issuer is asked anew. */
-const DISCOVERY_RETRY_MS = 5_000;
+/** How long a failed discovery, or key set fetch, is answered again before the issuer is asked anew. */
+const RETRY_MS = 5_000;
+
+/** The most of a key set read from an issuer: real ones are a few KB. */
+const MAX_KEY_SET_BYTES = 1 << 20;
 
 /** One trusted issuer, with its key set resolved lazily (discovery happens on first use). */
 class TrustedIssuer {
@@ -22,7 +25,7 @@ class TrustedIssuer {
   readonly #timeoutSeconds: number;
   #keys: KeySet | undefined;
   #resolving: Promise<KeySet> | undefined;
-  /** The last failed discovery, answered again until DISCOVERY_RETRY_MS have passed. */
+  /** The last failed discovery, answered again until RETRY_MS have passed. */
   #failed: { readonly error: BackendUnavailableError; readonly at: number } | undefined;
 
   constructor(config: TrustedIssuerConfig, timeoutSeconds: number) {
@@ -36,7 +39,7 @@ class TrustedIssuer {
     if (this.#keys) return this.#keys;
     // A failure is answered again for a few seconds: tokens naming the issuer (forged ones too,
     // which the lockout does not slow) must not each ask an issuer that is down.
-    if (this.#failed && Date.now() - this.#failed.at < DISCOVERY_RETRY_MS) throw this.#failed.error;
+    if (this.#failed && Date.now() - this.#failed.at < RETRY_MS) throw this.#failed.error;
     // One discovery at a time.
     this.#resolving ??= this.#discover()
       .catch((err: unknown) => {
@@ -76,13 +79,52 @@ class TrustedIssuer {
 
   #keySet(url: URL): KeySet {
     // jose caches the set, refetches it on an unknown kid at most once per cooldown, and
-    // refreshes it after cacheMaxAge.
+    // refreshes it after cacheMaxAge. Its cooldown counts from a fetch that worked: a fetch that
+    // failed is answered again here for RETRY_MS, so tokens naming a down issuer (forged ones
+    // too, which the lockout leaves alone) do not each ask it; keys still cached go on working.
+    let failed: { readonly error: unknown; readonly at: number } | undefined;
+    const fetchKeySet = async (input: string, init: RequestInit): Promise<Response> => {
+      if (failed && Date.now() - failed.at < RETRY_MS) throw failed.error;
+      try {
+        const response = await fetch(input, init);
+        if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
+        const text = await readAtMost(response, MAX_KEY_SET_BYTES);
+        JSON.parse(text);
+        return new Response(text, { status: 200 });
+      } catch (error) {
+        failed = { error, at: Date.now() };
+        throw error;
+      }
+    };
     return createRemoteJWKSet(url, {
       timeoutDuration: this.#timeoutSeconds * 1000,
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
+      [customFetch]: fetchKeySet,
     });
   }
+}
+
+/** A response's body as text, refused past `max` bytes (a hostile endpoint could send gigabytes). */
+async function readAtMost(response: Response, max: number): Promise<string> {
+  if (Number(response.headers.get('content-length') ?? 0) > max) {
+    throw new Error(`the key set is larger than ${max} bytes`);
+  }
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw new Error(`the key set is larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**
