@@ -122,3 +122,32 @@ test('a JWKS larger than 1 MiB is refused, not read whole', async () => {
   // It stopped reading: the server did not get to write all 64 MiB.
   expect(sent).toBeLessThan(64 << 20);
 });
+
+// Found by a review of the change above.
+
+test('a JWKS that starts with a UTF-8 BOM still logs in, as with fetch’s own reading', async () => {
+  const { privateKey, jwks } = await keyPair();
+  const { url } = await jwksServer((res) =>
+    res
+      .setHeader('content-type', 'application/json')
+      .end(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(jwks)])),
+  );
+  const result = await authenticator(url)
+    .authenticate({ account: 'acme', password: new Secret(await sign(privateKey, url, 'k')) })
+    .catch((e: unknown) => e);
+  expect(result).toMatchObject({ outcome: 'authenticated' });
+});
+
+test('a JWKS that is JSON but not a key set is asked once per pause, not once per token', async () => {
+  const { url, asked } = await jwksServer((res) =>
+    res.setHeader('content-type', 'application/json').end('{"keys":"nope"}'),
+  );
+  const authn = authenticator(url);
+  const forged = await sign((await keyPair()).privateKey, url, 'x');
+  for (let i = 0; i < 10; i++) {
+    await expect(
+      authn.authenticate({ account: 'acme', password: new Secret(forged) }),
+    ).rejects.toBeInstanceOf(BackendUnavailableError);
+  }
+  expect(asked.count).toBe(1);
+});

@@ -1,4 +1,13 @@
-import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
 import * as oidc from 'openid-client';
 import type { Labels } from '../../authz/types.js';
 import { isLoopbackHost, type JwtAuthConfig, type TrustedIssuerConfig } from './config.js';
@@ -89,7 +98,9 @@ class TrustedIssuer {
         const response = await fetch(input, init);
         if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
         const text = await readAtMost(response, MAX_KEY_SET_BYTES);
-        JSON.parse(text);
+        // What jose would refuse after this returns (not JSON, not a key set) fails here, so
+        // that it is answered again too.
+        createLocalJWKSet(JSON.parse(text) as JSONWebKeySet);
         return new Response(text, { status: 200 });
       } catch (error) {
         failed = { error, at: Date.now() };
@@ -124,7 +135,8 @@ async function readAtMost(response: Response, max: number): Promise<string> {
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  // As fetch's own reading does: UTF-8, a leading BOM dropped.
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /**
