@@ -151,3 +151,31 @@ test('a JWKS that is JSON but not a key set is asked once per pause, not once pe
   }
   expect(asked.count).toBe(1);
 });
+
+test('an issuer’s discovery document larger than 1 MiB is refused, not read whole', async () => {
+  // The discovery document came through openid-client's own fetch, read whole whatever its size.
+  let sent = 0;
+  const { url } = await jwksServer((res) => {
+    res.setHeader('content-type', 'application/json');
+    const chunk = Buffer.alloc(1 << 20, 0x20);
+    const more = () => {
+      while (sent < 64 << 20) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+      res.end('{}');
+    };
+    more();
+  });
+  const discovered = new JwtAuthenticator(
+    jwtAuthSchema.parse({ issuers: [{ issuer: url, audience: 'a' }], timeout: 2 }),
+  );
+  const result = await discovered
+    .authenticate({
+      account: 'acme',
+      password: new Secret(await sign((await keyPair()).privateKey, url, 'k')),
+    })
+    .catch((e: unknown) => e);
+  expect(result).toBeInstanceOf(BackendUnavailableError);
+  expect(sent).toBeLessThan(64 << 20);
+});

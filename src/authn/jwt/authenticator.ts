@@ -25,8 +25,8 @@ type KeySet = ReturnType<typeof createRemoteJWKSet>;
 /** How long a failed discovery, or key set fetch, is answered again before the issuer is asked anew. */
 const RETRY_MS = 5_000;
 
-/** The most of a key set read from an issuer: real ones are a few KB. */
-const MAX_KEY_SET_BYTES = 1 << 20;
+/** The most read of an issuer's discovery document or key set: real ones are a few KB. */
+const MAX_FETCHED_BYTES = 1 << 20;
 
 /** One trusted issuer, with its key set resolved lazily (discovery happens on first use). */
 class TrustedIssuer {
@@ -65,6 +65,7 @@ class TrustedIssuer {
     try {
       const configuration = await oidc.discovery(issuer, 'regauth', undefined, undefined, {
         timeout: this.#timeoutSeconds,
+        [oidc.customFetch]: (input, init) => fetchAtMost(input, init, MAX_FETCHED_BYTES),
         ...(issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
       });
       metadata = configuration.serverMetadata();
@@ -95,13 +96,12 @@ class TrustedIssuer {
     const fetchKeySet = async (input: string, init: RequestInit): Promise<Response> => {
       if (failed && Date.now() - failed.at < RETRY_MS) throw failed.error;
       try {
-        const response = await fetch(input, init);
+        const response = await fetchAtMost(input, init, MAX_FETCHED_BYTES);
         if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
-        const text = await readAtMost(response, MAX_KEY_SET_BYTES);
         // What jose would refuse after this returns (not JSON, not a key set) fails here, so
         // that it is answered again too.
-        createLocalJWKSet(JSON.parse(text) as JSONWebKeySet);
-        return new Response(text, { status: 200 });
+        createLocalJWKSet((await response.clone().json()) as JSONWebKeySet);
+        return response;
       } catch (error) {
         failed = { error, at: Date.now() };
         throw error;
@@ -116,10 +116,25 @@ class TrustedIssuer {
   }
 }
 
-/** A response's body as text, refused past `max` bytes (a hostile endpoint could send gigabytes). */
+/**
+ * fetch, its body read here, refused past `max` bytes (a hostile or broken issuer could send
+ * gigabytes within the timeout), and handed on as text with the status and type it came with.
+ */
+async function fetchAtMost(input: string, init: RequestInit, max: number): Promise<Response> {
+  const response = await fetch(input, init);
+  const text = await readAtMost(response, max);
+  const type = response.headers.get('content-type');
+  return new Response(text, {
+    status: response.status,
+    statusText: response.statusText,
+    ...(type !== null ? { headers: { 'content-type': type } } : {}),
+  });
+}
+
+/** A response's body as text, refused past `max` bytes. */
 async function readAtMost(response: Response, max: number): Promise<string> {
   if (Number(response.headers.get('content-length') ?? 0) > max) {
-    throw new Error(`the key set is larger than ${max} bytes`);
+    throw new Error(`${response.url} answered more than ${max} bytes`);
   }
   const reader = response.body?.getReader();
   if (!reader) return '';
@@ -131,7 +146,7 @@ async function readAtMost(response: Response, max: number): Promise<string> {
     size += value.byteLength;
     if (size > max) {
       await reader.cancel();
-      throw new Error(`the key set is larger than ${max} bytes`);
+      throw new Error(`${response.url} answered more than ${max} bytes`);
     }
     chunks.push(value);
   }
