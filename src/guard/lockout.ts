@@ -257,8 +257,8 @@ export class Lockout {
   success(account: string, ip: string | null): Promise<void> {
     const policy = this.#policy();
     if (!policy.enabled) return Promise.resolve();
-    const { pair: k } = keys(account, ip, policy);
-    return this.#store.success(k, policy, this.#now());
+    const { pair: k, account: a } = keys(account, ip, policy);
+    return this.#store.success(k, a, policy, this.#now());
   }
 
   /** How many pairs are remembered (memory store: for tests and the memory bound; else 0). */

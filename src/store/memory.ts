@@ -186,6 +186,9 @@ class AccountTable {
  * may carry failures other pairs left in its cells (the more, the larger the flood). Checks in
  * flight are counted per pair and per account (never pushed out: each is released by its attempt).
  */
+/** How many clients' logins an account's exemptions remember (the latest); see MemoryLockoutStore. */
+const LOGINS_PER_ACCOUNT = 64;
+
 export class MemoryLockoutStore implements LockoutStore {
   readonly #pairs: PairTable;
   readonly #accounts: AccountTable;
@@ -194,11 +197,19 @@ export class MemoryLockoutStore implements LockoutStore {
    * for `remember_success`, and their earlier failures in the sketch count no more.
    */
   readonly #successes: LRUCache<string, number>;
+  /**
+   * The same logins by account (the clients each logged in from, the latest LOGINS_PER_ACCOUNT),
+   * which the exemption reads: in one table of pairs, logins of other pairs (one account from
+   * many addresses) pushed a user's out, and others' guesses could then lock them out where they
+   * log in. Bounded to `max_entries` logins in all, an account's counting as many as it holds.
+   */
+  readonly #loggedIn: LRUCache<string, Map<string, number>>;
   readonly #inFlight = new Map<string, number>();
   readonly #accountsInFlight = new Map<string, number>();
 
   constructor(maxEntries: number) {
     this.#successes = new LRUCache({ max: maxEntries });
+    this.#loggedIn = new LRUCache({ maxSize: maxEntries, sizeCalculation: (clients) => clients.size });
     this.#pairs = new PairTable(maxEntries, (k) => this.#successes.peek(k));
     this.#accounts = new AccountTable(maxEntries);
   }
@@ -211,7 +222,7 @@ export class MemoryLockoutStore implements LockoutStore {
   blockedNow(k: string, a: string, policy: LimitPolicy, now: number): number {
     const entry = this.#pairs.live(k, policy, now);
     if (entry && entry.lockedUntil > now) return Math.ceil((entry.lockedUntil - now) / 1000);
-    if (this.#exempt(k, policy, now)) return 0;
+    if (this.#exempt(k, a, policy, now)) return 0;
     const acct = this.#accounts.live(a, policy, now);
     if (acct && acct.failures >= policy.account_max_failures) {
       return Math.max(1, Math.ceil((acct.windowEnd - now) / 1000));
@@ -230,7 +241,7 @@ export class MemoryLockoutStore implements LockoutStore {
     const inFlight = this.#inFlight.get(k) ?? 0;
     const budget = failures < policy.max_failures ? policy.max_failures - failures : 1;
     if (inFlight >= budget) return 'pair';
-    if (!this.#exempt(k, policy, now)) {
+    if (!this.#exempt(k, a, policy, now)) {
       const acct = this.#accounts.live(a, policy, now);
       if (acct && acct.failures >= policy.account_max_failures) {
         return { refused: Math.max(1, Math.ceil((acct.windowEnd - now) / 1000)) };
@@ -269,11 +280,18 @@ export class MemoryLockoutStore implements LockoutStore {
     return locks;
   }
 
-  success(k: string, policy: LimitPolicy, now: number): Promise<void> {
+  success(k: string, a: string, policy: LimitPolicy, now: number): Promise<void> {
     this.#pairs.clear(k);
     // Kept as long as the exemption lasts, and at least as long as a count pushed out before it
     // lives in the sketch: the sketch's reading yields to a later success.
-    this.#successes.set(k, now, { ttl: Math.max(policy.remember_success * 1000, lifetime(policy)) });
+    const ttl = Math.max(policy.remember_success * 1000, lifetime(policy));
+    this.#successes.set(k, now, { ttl });
+    const clients = this.#loggedIn.get(a) ?? new Map<string, number>();
+    clients.delete(k);
+    clients.set(k, now);
+    if (clients.size > LOGINS_PER_ACCOUNT) clients.delete(clients.keys().next().value!);
+    // Set again: its size (and so what the table pushes out) follows the map's.
+    this.#loggedIn.set(a, clients, { ttl });
     return Promise.resolve();
   }
 
@@ -281,8 +299,8 @@ export class MemoryLockoutStore implements LockoutStore {
     return this.#pairs.size;
   }
 
-  #exempt(k: string, policy: LimitPolicy, now: number): boolean {
-    const lastSuccess = this.#successes.get(k);
+  #exempt(k: string, a: string, policy: LimitPolicy, now: number): boolean {
+    const lastSuccess = this.#loggedIn.get(a)?.get(k);
     return lastSuccess !== undefined && now - lastSuccess < policy.remember_success * 1000;
   }
 }

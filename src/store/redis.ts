@@ -285,7 +285,7 @@ export class RedisStore implements Store {
           );
           return locks === 1;
         }),
-      success: (pair: string, policy: LimitPolicy) =>
+      success: (pair: string, _account: string, policy: LimitPolicy) =>
         this.#run('success', async () => {
           const p = pairKeys(pair);
           await c.regauthSuccess(p.entry, p.success, String(policy.remember_success * 1000));

@@ -82,7 +82,7 @@ export interface LockoutStore {
    */
   failure(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<boolean>;
   /** Forgets the pair's failures and exempts it from the account cap for `remember_success`. */
-  success(pair: string, policy: LimitPolicy, nowMs: number): Promise<void>;
+  success(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<void>;
   /** Pairs remembered (memory only: the bound of `max_entries`), else undefined. */
   readonly size: number | undefined;
 }

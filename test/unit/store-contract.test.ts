@@ -84,7 +84,7 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
     const store = make().lockout;
     const now = Date.now();
     for (let i = 0; i < 2; i++) await store.failure('bob|1', 'bob', POLICY, now);
-    await store.success('bob|1', POLICY, now);
+    await store.success('bob|1', 'bob', POLICY, now);
     expect(await store.failure('bob|1', 'bob', POLICY, now)).toBe(false);
     expect(await store.failure('bob|1', 'bob', POLICY, now)).toBe(false);
     expect(await store.failure('bob|1', 'bob', POLICY, now)).toBe(true);
@@ -122,7 +122,7 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
     const store = make().lockout;
     const policy = { ...POLICY, account_max_failures: 4 };
     const now = Date.now();
-    await store.success('erin|home', policy, now);
+    await store.success('erin|home', 'erin', policy, now);
     for (let i = 0; i < 4; i++) await store.failure(`erin|10.0.1.${i}`, 'erin', policy, now);
     expect(await store.reserve('erin|new', 'erin', policy, now)).toEqual({ refused: 600 });
     expect(await store.blocked('erin|new', 'erin', policy, now)).toBe(600);
