@@ -99,8 +99,14 @@ export async function listCatalog(deps: CatalogDeps, request: CatalogRequest): P
   };
 }
 
-/** The most repository names kept in one catalog's per-caller lists (8 bytes each: about 8 MB). */
-const MAX_FILTERED_NAMES = 1_000_000;
+/**
+ * What one catalog's per-caller lists hold at most, in units of 8 bytes (about 8 MB): a name of a
+ * list is one (a reference to the registry's list), a caller's key a quarter of its characters
+ * (up to two bytes each), and each entry 16 more. The key counts: a caller with many labels
+ * coming from many addresses (the key holds the address, which ACL ip rules may tell apart) made
+ * entries of ~10 KB each.
+ */
+const MAX_FILTERED_SIZE = 1_000_000;
 
 /** Per catalog read: each caller's filtered list, so paging through it filters once. */
 const filtered = new WeakMap<FullCatalog, LRUCache<string, readonly string[]>>();
@@ -118,8 +124,8 @@ function pullableOf(
   let cache = filtered.get(registry);
   if (!cache) {
     cache = new LRUCache<string, readonly string[]>({
-      maxSize: MAX_FILTERED_NAMES,
-      sizeCalculation: (list) => Math.max(1, list.length),
+      maxSize: MAX_FILTERED_SIZE,
+      sizeCalculation: (list, key) => list.length + Math.ceil(key.length / 4) + 16,
     });
     filtered.set(registry, cache);
   }
