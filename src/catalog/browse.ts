@@ -65,6 +65,17 @@ export class RegistryBrowser {
       config?: { digest?: string; size?: number };
       layers?: { size?: number }[];
     };
+    // What is read below as lists of objects and a string, checked: nonsense is the registry
+    // failing to answer (503), not a TypeError (500).
+    const listOfObjects = (v: unknown) => v === undefined || (Array.isArray(v) && v.every(isObject));
+    if (
+      !listOfObjects(manifest.manifests) ||
+      !listOfObjects(manifest.layers) ||
+      !(manifest.mediaType === undefined || typeof manifest.mediaType === 'string') ||
+      !(manifest.config === undefined || isObject(manifest.config))
+    ) {
+      throw unavailable(new Error('the registry sent a malformed manifest'));
+    }
     const type = manifest.mediaType ?? mediaType;
     if (Array.isArray(manifest.manifests)) {
       return {
@@ -154,6 +165,10 @@ function parse(body: Buffer): unknown {
   } catch (err) {
     throw unavailable(err);
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function sum(values: readonly unknown[]): number {
