@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CatalogConfig } from './config.js';
 import { CatalogError, unavailable } from './errors.js';
+import { readAtMost } from '../core/fetch.js';
 
 /** The most tags one repository page lists. */
 export const MAX_TAGS = 1000;
@@ -146,8 +147,7 @@ export class RegistryBrowser {
         await res.body?.cancel();
         throw new Error(`the registry answered ${res.status} to GET ${path}`);
       }
-      body = Buffer.from(await res.arrayBuffer());
-      if (body.length > MAX_DOCUMENT) throw new Error(`the registry sent more than ${MAX_DOCUMENT} bytes`);
+      body = await readAtMost(res, MAX_DOCUMENT);
     } catch (err) {
       if (err instanceof CatalogError) throw err;
       throw unavailable(err);

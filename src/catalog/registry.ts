@@ -1,12 +1,16 @@
 import type { CatalogConfig } from './config.js';
 import type { TokenSigner } from '../token/sign.js';
 import { unavailable } from './errors.js';
+import { readAtMost } from '../core/fetch.js';
 import { compareRepositories } from './pages.js';
 
 /** What regauth asks the registry for per page when it reads the whole catalog. */
 const UPSTREAM_PAGE = 1000;
 /** A registry that keeps sending `Link` is not followed forever (10 million repositories). */
 const MAX_UPSTREAM_PAGES = 10_000;
+
+/** The most read of one page of the registry's catalog: 1,000 names of 255 characters are 260 KB. */
+const MAX_UPSTREAM_PAGE_BYTES = 8 * 1024 * 1024;
 /** regauth's own token for the registry's catalog lives this long, and is reused for half of it. */
 const OWN_TOKEN_SECONDS = 60;
 /** The subject of regauth's own token, as the registry logs it. */
@@ -74,7 +78,9 @@ export class RegistryCatalog {
           await res.body?.cancel();
           throw new Error(`the registry answered ${res.status} to GET /v2/_catalog`);
         }
-        const body = (await res.json()) as { repositories?: unknown };
+        const body = JSON.parse((await readAtMost(res, MAX_UPSTREAM_PAGE_BYTES)).toString('utf8')) as {
+          repositories?: unknown;
+        };
         if (!Array.isArray(body.repositories) || body.repositories.some((r) => typeof r !== 'string')) {
           throw new Error('the registry sent a catalog without a list of repositories');
         }

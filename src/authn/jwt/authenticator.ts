@@ -12,6 +12,7 @@ import * as oidc from 'openid-client';
 import type { Labels } from '../../authz/types.js';
 import { isLoopbackHost, type JwtAuthConfig, type TrustedIssuerConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
+import { readAtMost } from '../../core/fetch.js';
 import type { Authenticator, AuthnResult, Credentials } from '../types.js';
 
 /** Three base64url parts; the signature may be empty (an `alg: none` token, refused below). */
@@ -122,36 +123,14 @@ class TrustedIssuer {
  */
 async function fetchAtMost(input: string, init: RequestInit, max: number): Promise<Response> {
   const response = await fetch(input, init);
-  const text = await readAtMost(response, max);
+  // As fetch's own reading does: UTF-8, a leading BOM dropped.
+  const text = new TextDecoder().decode(await readAtMost(response, max));
   const type = response.headers.get('content-type');
   return new Response(text, {
     status: response.status,
     statusText: response.statusText,
     ...(type !== null ? { headers: { 'content-type': type } } : {}),
   });
-}
-
-/** A response's body as text, refused past `max` bytes. */
-async function readAtMost(response: Response, max: number): Promise<string> {
-  if (Number(response.headers.get('content-length') ?? 0) > max) {
-    throw new Error(`${response.url} answered more than ${max} bytes`);
-  }
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw new Error(`${response.url} answered more than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  // As fetch's own reading does: UTF-8, a leading BOM dropped.
-  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /**
