@@ -1,18 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { RegistryBrowser } from '../../src/catalog/browse.js';
 import { CatalogError } from '../../src/catalog/errors.js';
-import type { CatalogConfig } from '../../src/catalog/config.js';
+import { catalogConfig } from '../helpers/catalog.js';
 
-const config: CatalogConfig = {
-  registryUrl: 'http://registry.invalid',
-  realm: 'https://h/auth',
-  registryService: 'reg',
-  service: 'regauth-catalog',
-  pageSize: 1000,
-  cacheTtl: 10,
-  uiSession: 3600,
-  timeout: 5,
-};
+const config = catalogConfig();
 
 const answering = (body: unknown): typeof fetch =>
   (async () =>

@@ -4,25 +4,16 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, test } from 'vitest';
 import { compileAcl } from '../../src/authz/acl.js';
 import { listCatalog } from '../../src/catalog/catalog.js';
-import type { CatalogConfig } from '../../src/catalog/config.js';
 import type { FullCatalog, RegistryCatalog } from '../../src/catalog/registry.js';
 import { loadSigningKey } from '../../src/token/keys.js';
 import { signAccessToken } from '../../src/token/sign.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { catalogConfig } from '../helpers/catalog.js';
 
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 
-const config: CatalogConfig = {
-  registryUrl: 'http://registry.invalid',
-  realm: 'https://h/auth',
-  registryService: 'reg',
-  service: 'regauth-catalog',
-  pageSize: 1000,
-  cacheTtl: 3600,
-  uiSession: 3600,
-  timeout: 5,
-};
+const config = catalogConfig({ cacheTtl: 3600 });
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
