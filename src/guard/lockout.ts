@@ -364,8 +364,13 @@ export async function withLockout<T extends { readonly account: string }>(
       throw err;
     }
   };
+  // A password checked while another spelling of the account (a directory's alias, which has its
+  // own slots) locked it: its answer is withheld (429), so no more are told than the lock allows.
+  const lockedMeanwhile = () => (reservation ? counted(() => lockout.blocked(typed, ip), 0) : 0);
   try {
     const result = await run();
+    const wait = await lockedMeanwhile();
+    if (wait > 0) throw new TooManyRequestsError(wait);
     if (respelled(typed, result.account)) {
       const wait = await counted(() => lockout.blocked(result.account, ip), 0);
       if (wait > 0) throw new TooManyRequestsError(wait);
@@ -386,8 +391,10 @@ export async function withLockout<T extends { readonly account: string }>(
         await counted(() => lockout.failure(typed, ip), false);
         if (locked) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
-      } else if (await counted(() => lockout.failure(typed, ip), false)) {
-        onLocked?.();
+      } else {
+        const wait = await lockedMeanwhile();
+        if (await counted(() => lockout.failure(typed, ip), false)) onLocked?.();
+        if (wait > 0) throw new TooManyRequestsError(wait);
       }
     }
     throw err;
