@@ -364,15 +364,27 @@ export async function withLockout<T extends { readonly account: string }>(
       throw err;
     }
   };
+  // A lock read after the password was checked, unlike a count, is not lost when the store
+  // cannot answer: under `fail_closed` it fails the login (503), as the reservation would have; a
+  // login the credential cache holds is served all the same.
+  const lockOf = async (account: string): Promise<number> => {
+    if (uncounted) return 0;
+    try {
+      return await lockout.blocked(account, ip);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError && (cached || lockout.onStoreError === 'fail_open')) return 0;
+      throw err;
+    }
+  };
   // A password checked while another spelling of the account (a directory's alias, which has its
   // own slots) locked it: its answer is withheld (429), so no more are told than the lock allows.
-  const lockedMeanwhile = () => (reservation ? counted(() => lockout.blocked(typed, ip), 0) : 0);
+  const lockedMeanwhile = () => (reservation ? lockOf(typed) : 0);
   try {
     const result = await run();
     const wait = await lockedMeanwhile();
     if (wait > 0) throw new TooManyRequestsError(wait);
     if (respelled(typed, result.account)) {
-      const wait = await counted(() => lockout.blocked(result.account, ip), 0);
+      const wait = await lockOf(result.account);
       if (wait > 0) throw new TooManyRequestsError(wait);
       await counted(() => lockout.success(result.account, ip), undefined);
     }
@@ -386,7 +398,7 @@ export async function withLockout<T extends { readonly account: string }>(
     ) {
       const stored = err instanceof UnauthorizedError ? err.decision?.account : undefined;
       if (stored !== undefined && respelled(typed, stored)) {
-        const wait = await counted(() => lockout.blocked(stored, ip), 0);
+        const wait = await lockOf(stored);
         const locked = await counted(() => lockout.failure(stored, ip), false);
         await counted(() => lockout.failure(typed, ip), false);
         if (locked) onLocked?.();

@@ -1,5 +1,7 @@
 import { expect, test } from 'vitest';
 import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
+import { MemoryLockoutStore } from '../../src/store/memory.js';
+import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
 import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
 
 const POLICY: LockoutPolicy = {
@@ -97,4 +99,36 @@ test('concurrent guesses from many addresses under two spellings get at most acc
     (s) => s.status === 'rejected' && s.reason instanceof UnauthorizedError,
   ).length;
   expect(answered).toBeLessThanOrEqual(5);
+});
+
+test('fail_closed: a store that stops answering after the reservation lets no respelled login into a locked account', async () => {
+  // The stored account's lock check, read through the step that loses counts the store cannot
+  // take, counted as "not locked" when the store failed. Found by a review.
+  const inner = new MemoryLockoutStore(100);
+  let down = false;
+  const guard = <T>(f: () => Promise<T>) => (down ? Promise.reject(new StoreUnavailableError('down')) : f());
+  const store: LockoutStore = {
+    size: undefined,
+    blocked: (...a) => guard(() => inner.blocked(...a)),
+    reserve: (...a) => guard(() => inner.reserve(...a)),
+    release: (...a) => guard(() => inner.release(...a)),
+    failure: (...a) => guard(() => inner.failure(...a)),
+    success: (...a) => guard(() => inner.success(...a)),
+  };
+  const lockout = new Lockout({
+    store,
+    shared: false,
+    policy: () => POLICY,
+    onStoreError: () => 'fail_closed',
+  });
+  const ip = '10.0.0.1';
+  for (let i = 0; i < 3; i++) await lockout.failure('alice', ip);
+  await expect(lockout.check('alice', ip)).rejects.toBeInstanceOf(TooManyRequestsError);
+  // The alias is reserved while the store answers; it stops answering during the password check.
+  const login = withLockout(lockout, { account: 'alice@example.org', password: 'right', ip }, async () => {
+    down = true;
+    return { account: 'alice' };
+  });
+  // fail_closed: alice is locked from 10.0.0.1; the login must not be issued when the lock cannot be read.
+  await expect(login).rejects.toThrow();
 });
