@@ -172,6 +172,9 @@ class AccountTable {
   }
 }
 
+/** How many clients' logins an account's exemptions remember (the latest); see MemoryLockoutStore. */
+const LOGINS_PER_ACCOUNT = 64;
+
 /**
  * The lockout's state in this process, in bounded memory. The pairs' counts are kept in two
  * tables of `max_entries` pairs, least recently used first out: one for pairs still counting,
@@ -186,9 +189,6 @@ class AccountTable {
  * may carry failures other pairs left in its cells (the more, the larger the flood). Checks in
  * flight are counted per pair and per account (never pushed out: each is released by its attempt).
  */
-/** How many clients' logins an account's exemptions remember (the latest); see MemoryLockoutStore. */
-const LOGINS_PER_ACCOUNT = 64;
-
 export class MemoryLockoutStore implements LockoutStore {
   readonly #pairs: PairTable;
   readonly #accounts: AccountTable;
