@@ -35,8 +35,10 @@ class TrustedIssuer {
   readonly #timeoutSeconds: number;
   #keys: KeySet | undefined;
   #resolving: Promise<KeySet> | undefined;
-  /** The last failed discovery, answered again until RETRY_MS have passed. */
-  #failed: { readonly error: BackendUnavailableError; readonly at: number } | undefined;
+  readonly #discovery = pausedAfterFailure(
+    () => this.#discover(),
+    (err) => err instanceof BackendUnavailableError,
+  );
 
   constructor(config: TrustedIssuerConfig, timeoutSeconds: number) {
     this.config = config;
@@ -47,16 +49,8 @@ class TrustedIssuer {
   /** The issuer's key set; the first call runs OIDC discovery when no `jwks_uri` is configured. */
   async keys(): Promise<KeySet> {
     if (this.#keys) return this.#keys;
-    // A failure is answered again for a few seconds: tokens naming the issuer (forged ones too,
-    // which the lockout does not slow) must not each ask an issuer that is down.
-    if (this.#failed && Date.now() - this.#failed.at < RETRY_MS) throw this.#failed.error;
-    // One discovery at a time.
-    this.#resolving ??= this.#discover()
-      .catch((err: unknown) => {
-        if (err instanceof BackendUnavailableError) this.#failed = { error: err, at: Date.now() };
-        throw err;
-      })
-      .finally(() => (this.#resolving = undefined));
+    // One discovery at a time; a failed one is answered again for a few seconds.
+    this.#resolving ??= this.#discovery().finally(() => (this.#resolving = undefined));
     return this.#resolving;
   }
 
@@ -91,23 +85,15 @@ class TrustedIssuer {
   #keySet(url: URL): KeySet {
     // jose caches the set, refetches it on an unknown kid at most once per cooldown, and
     // refreshes it after cacheMaxAge. Its cooldown counts from a fetch that worked: a fetch that
-    // failed is answered again here for RETRY_MS, so tokens naming a down issuer (forged ones
-    // too, which the lockout leaves alone) do not each ask it; keys still cached go on working.
-    let failed: { readonly error: unknown; readonly at: number } | undefined;
-    const fetchKeySet = async (input: string, init: RequestInit): Promise<Response> => {
-      if (failed && Date.now() - failed.at < RETRY_MS) throw failed.error;
-      try {
-        const response = await fetchAtMost(input, init, MAX_FETCHED_BYTES);
-        if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
-        // What jose would refuse after this returns (not JSON, not a key set) fails here, so
-        // that it is answered again too.
-        createLocalJWKSet((await response.clone().json()) as JSONWebKeySet);
-        return response;
-      } catch (error) {
-        failed = { error, at: Date.now() };
-        throw error;
-      }
-    };
+    // failed is answered again here for RETRY_MS; keys still cached go on working meanwhile.
+    const fetchKeySet = pausedAfterFailure(async (input: string, init: RequestInit): Promise<Response> => {
+      const response = await fetchAtMost(input, init, MAX_FETCHED_BYTES);
+      if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
+      // What jose would refuse after this returns (not JSON, not a key set) fails here, so that it
+      // is answered again too.
+      createLocalJWKSet((await response.clone().json()) as JSONWebKeySet);
+      return response;
+    });
     return createRemoteJWKSet(url, {
       timeoutDuration: this.#timeoutSeconds * 1000,
       cooldownDuration: 30_000,
@@ -115,6 +101,27 @@ class TrustedIssuer {
       [customFetch]: fetchKeySet,
     });
   }
+}
+
+/**
+ * `ask`, whose failure (one `remember` keeps) is answered again for RETRY_MS before it is asked
+ * anew: tokens naming an issuer that is down (forged ones too, which the lockout leaves alone)
+ * must not each ask it.
+ */
+function pausedAfterFailure<A extends unknown[], R>(
+  ask: (...args: A) => Promise<R>,
+  remember: (err: unknown) => boolean = () => true,
+): (...args: A) => Promise<R> {
+  let failed: { readonly error: unknown; readonly at: number } | undefined;
+  return async (...args) => {
+    if (failed && Date.now() - failed.at < RETRY_MS) throw failed.error;
+    try {
+      return await ask(...args);
+    } catch (error) {
+      if (remember(error)) failed = { error, at: Date.now() };
+      throw error;
+    }
+  };
 }
 
 /**
