@@ -1,6 +1,17 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, lstat, open, readFile, realpath, rename, rm, rmdir, stat } from 'node:fs/promises';
+import {
+  access,
+  lstat,
+  open,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  type FileHandle,
+} from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { chmodDirectory, makeDirectory, missingDirectories } from '../core/mkdir.js';
@@ -256,22 +267,37 @@ async function makeDirectoryWithMode(path: string, mode: number): Promise<void> 
 }
 
 /**
- * Writes `text` to `path`. A file this makes gets exactly `mode` whatever the umask (set on the
- * open file, before any byte is written); `exclusive` refuses one that exists, else an existing
- * file is rewritten as it is (its mode and owner kept, as writeFile does).
+ * A new file at `path` (`wx`: one already there, a planted symlink too, is refused), with exactly
+ * `mode` whatever the umask: set on the open file, not its name, before any byte is written, and
+ * only where the umask took bits (a file made with its mode may belong to another uid, as on an
+ * NFS export squashing owners, which may not chmod it). On failure it is removed again.
+ */
+async function createWithMode(path: string, mode: number): Promise<FileHandle> {
+  const file = await open(path, 'wx', mode);
+  try {
+    if (((await file.stat()).mode & 0o7777) !== mode) await file.chmod(mode);
+    return file;
+  } catch (err) {
+    await file.close();
+    await rm(path, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Writes `text` to `path`: a new file with exactly `mode` (createWithMode); `exclusive` refuses
+ * one that exists, else an existing file is rewritten as it is (its mode and owner kept, as
+ * writeFile does).
  */
 async function writeWithMode(path: string, text: string, mode: number, exclusive = false): Promise<void> {
-  let file;
-  let made = true;
+  let file: FileHandle;
   try {
-    file = await open(path, 'wx', mode);
+    file = await createWithMode(path, mode);
   } catch (err) {
     if (exclusive || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     file = await open(path, 'w');
-    made = false;
   }
   try {
-    if (made && ((await file.stat()).mode & 0o7777) !== mode) await file.chmod(mode);
     await file.writeFile(text);
   } finally {
     await file.close();
@@ -297,12 +323,10 @@ async function replaceFiles(files: readonly { path: string; text: string; mode: 
   try {
     for (const f of files) {
       const tmp = `${f.path}.${randomBytes(6).toString('hex')}.tmp`;
-      const file = await open(tmp, 'wx', f.mode);
+      const file = await createWithMode(tmp, f.mode);
       written.push({ tmp, path: f.path });
       try {
         await file.writeFile(f.text);
-        // On the open file, not its name: a name swapped for a symlink meanwhile is not followed.
-        await file.chmod(f.mode);
       } finally {
         await file.close();
       }
