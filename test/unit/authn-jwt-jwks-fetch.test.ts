@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, expect, test, vi } from 'vitest';
@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** A JWKS server: `answer` writes each reply; the count of requests it got. */
-async function jwksServer(answer: (res: import('node:http').ServerResponse) => void) {
+async function jwksServer(answer: (res: ServerResponse) => void) {
   const asked = { count: 0 };
   const server = createServer((_req, res) => {
     asked.count += 1;
@@ -54,8 +54,16 @@ const sign = (key: Parameters<SignJWT['sign']>[0], url: string, kid: string, now
     .setExpirationTime(Math.floor(now / 1000) + 3600)
     .sign(key);
 
-test('tokens naming an issuer whose JWKS is down ask it once, not once each', async () => {
-  const { url, asked } = await jwksServer((res) => res.writeHead(500).end('down'));
+test.each([
+  ['is down (500)', (res: ServerResponse) => res.writeHead(500).end('down')],
+  // Refused by jose after the custom fetch returned, it was asked again per token. Found by a
+  // review of the change that made the pause.
+  [
+    'answers JSON that is not a key set',
+    (res: ServerResponse) => res.setHeader('content-type', 'application/json').end('{"keys":"nope"}'),
+  ],
+])('tokens naming an issuer whose JWKS %s ask it once per pause, not once each', async (_what, answer) => {
+  const { url, asked } = await jwksServer(answer);
   const authn = authenticator(url);
   const forged = await sign((await keyPair()).privateKey, url, 'x');
   for (let i = 0; i < 10; i++) {
@@ -141,20 +149,6 @@ test('a JWKS that starts with a UTF-8 BOM still logs in, as with fetch’s own r
     .authenticate({ account: 'acme', password: new Secret(await sign(privateKey, url, 'k')) })
     .catch((e: unknown) => e);
   expect(result).toMatchObject({ outcome: 'authenticated' });
-});
-
-test('a JWKS that is JSON but not a key set is asked once per pause, not once per token', async () => {
-  const { url, asked } = await jwksServer((res) =>
-    res.setHeader('content-type', 'application/json').end('{"keys":"nope"}'),
-  );
-  const authn = authenticator(url);
-  const forged = await sign((await keyPair()).privateKey, url, 'x');
-  for (let i = 0; i < 10; i++) {
-    await expect(
-      authn.authenticate({ account: 'acme', password: new Secret(forged) }),
-    ).rejects.toBeInstanceOf(BackendUnavailableError);
-  }
-  expect(asked.count).toBe(1);
 });
 
 test('an issuer’s discovery document larger than 1 MiB is refused, not read whole', async () => {

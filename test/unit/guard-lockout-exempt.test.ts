@@ -1,17 +1,9 @@
 import { expect, test } from 'vitest';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
-import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
+import { Lockout, withLockout } from '../../src/guard/lockout.js';
+import { deniedAs, LOCKOUT_POLICY } from '../helpers/lockout.js';
 
-const POLICY: LockoutPolicy = {
-  enabled: true,
-  max_failures: 3,
-  backoff: 2,
-  max_backoff: 30,
-  forget_after: 600,
-  ipv6_prefix: 64,
-  account_max_failures: 10,
-  remember_success: 86_400,
-};
+const POLICY = { ...LOCKOUT_POLICY, account_max_failures: 10 };
+import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
 
 // docs/security.md: a client that logged in is exempt from the account-wide cap for
 // remember_success, so others' guesses cannot lock a user out where they log in. The memory store
@@ -29,14 +21,7 @@ async function afterGuesses(othersLogIn: boolean) {
   const clock = { now: 1_000_000 };
   const lockout = new Lockout({ maxEntries: 100, policy: () => POLICY, now: () => clock.now });
   const ok = (account: string) => () => Promise.resolve({ account });
-  const wrong = () =>
-    Promise.reject(
-      new UnauthorizedError(undefined, {
-        authenticator: 'users',
-        reason: 'wrong password',
-        account: 'alice',
-      }),
-    );
+  const wrong = deniedAs('alice', 0, 'users');
   await withLockout(lockout, { account: 'alice', password: 'right', ip: '10.0.0.1' }, ok('alice'));
   clock.now += 1000;
   if (othersLogIn) {

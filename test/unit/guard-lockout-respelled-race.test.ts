@@ -1,19 +1,9 @@
 import { expect, test } from 'vitest';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
+import { Lockout, withLockout } from '../../src/guard/lockout.js';
+import { deniedAs, LOCKOUT_POLICY as POLICY } from '../helpers/lockout.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
 import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
 import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
-
-const POLICY: LockoutPolicy = {
-  enabled: true,
-  max_failures: 3,
-  backoff: 2,
-  max_backoff: 30,
-  forget_after: 600,
-  ipv6_prefix: 64,
-  account_max_failures: 10_000,
-  remember_success: 86_400,
-};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,14 +15,7 @@ test('concurrent guesses under two spellings of one stored account get at most m
   const lockout = new Lockout({ maxEntries: 100, policy: () => POLICY });
   const ip = '10.0.0.1';
   // The backend (a directory) holds alice@example.org as alice; a wrong password is denied as alice.
-  const wrong = (delay: number) => async () => {
-    await sleep(delay);
-    throw new UnauthorizedError(undefined, {
-      authenticator: 'ldap_auth',
-      reason: 'invalid credentials',
-      account: 'alice',
-    });
-  };
+  const wrong = (delay: number) => deniedAs('alice', delay);
   const attempts = [
     ...[1, 2, 3].map(() =>
       withLockout(lockout, { account: 'alice@example.org', password: 'x', ip }, wrong(5)),
@@ -53,14 +36,7 @@ test('concurrent guesses under two spellings of one stored account get at most m
 test('a right password of the stored account is let in after the pair was locked by concurrent respelled guesses', async () => {
   const lockout = new Lockout({ maxEntries: 100, policy: () => POLICY });
   const ip = '10.0.0.1';
-  const wrong = async () => {
-    await sleep(5);
-    throw new UnauthorizedError(undefined, {
-      authenticator: 'ldap_auth',
-      reason: 'invalid credentials',
-      account: 'alice',
-    });
-  };
+  const wrong = deniedAs('alice', 5);
   const guesses = [1, 2, 3].map(() =>
     withLockout(lockout, { account: 'alice@example.org', password: 'x', ip }, wrong),
   );
@@ -78,14 +54,7 @@ test('a right password of the stored account is let in after the pair was locked
 
 test('concurrent guesses from many addresses under two spellings get at most account_max_failures passwords answered', async () => {
   const lockout = new Lockout({ maxEntries: 100, policy: () => ({ ...POLICY, account_max_failures: 5 }) });
-  const wrong = (delay: number) => async () => {
-    await sleep(delay);
-    throw new UnauthorizedError(undefined, {
-      authenticator: 'ldap_auth',
-      reason: 'invalid credentials',
-      account: 'alice',
-    });
-  };
+  const wrong = (delay: number) => deniedAs('alice', delay);
   const attempts = [
     ...[0, 1, 2, 3, 4].map((i) =>
       withLockout(lockout, { account: 'alice@example.org', password: 'x', ip: `10.1.0.${i}` }, wrong(5)),

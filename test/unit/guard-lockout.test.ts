@@ -1,20 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { Lockout, withLockout, type LockoutPolicy, type Reservation } from '../../src/guard/lockout.js';
+import { LOCKOUT_POLICY as POLICY } from '../helpers/lockout.js';
 import { foldAccountName } from '../../src/core/account-name.js';
 import { clientKey } from '../../src/core/ip.js';
 import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
-
-const POLICY: LockoutPolicy = {
-  enabled: true,
-  max_failures: 3,
-  backoff: 2,
-  max_backoff: 30,
-  forget_after: 600,
-  ipv6_prefix: 64,
-  account_max_failures: 10_000,
-  remember_success: 86_400,
-};
 
 function setUp(policy: Partial<LockoutPolicy> = {}, maxEntries = 100) {
   const clock = { now: 1_000_000 };
