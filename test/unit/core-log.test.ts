@@ -68,6 +68,10 @@ describe('createLogger on stdout', () => {
        const logger = createLogger({ format: 'json' });
        setTimeout(() => {
          for (let i = 0; i < 1000; i++) logger.info({ n: i }, 'audit');
+         // The first line went to the thread pool as one asynchronous write; on a loaded machine
+         // that thread may not have run before exit, and no destination can write it then. Giving
+         // it the core for a moment leaves what this test is about: the lines held at exit.
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
          process.exit(0);
        }, 20);`,
     );
