@@ -25,3 +25,26 @@ export async function readAtMost(response: Response, max: number): Promise<Buffe
   }
   return Buffer.concat(chunks);
 }
+
+/** The most {@link fetchAtMost} reads by default: the documents it fetches are a few KB. */
+export const MAX_FETCHED_BYTES = 1 << 20;
+
+/**
+ * fetch, its body read here and refused past `max` bytes (a hostile or broken peer could send
+ * gigabytes within the timeout), and handed on as text with the status and headers it came with,
+ * for libraries that take a fetch of their own (openid-client's and jose's `customFetch`). The
+ * headers that described the body as sent (its length, its encoding) are dropped: the text is
+ * decoded already.
+ */
+export async function fetchAtMost(
+  input: string,
+  init: RequestInit,
+  max: number = MAX_FETCHED_BYTES,
+): Promise<Response> {
+  const response = await fetch(input, init);
+  // As fetch's own reading does: UTF-8, a leading BOM dropped.
+  const text = new TextDecoder().decode(await readAtMost(response, max));
+  const headers = new Headers(response.headers);
+  for (const name of ['content-length', 'content-encoding', 'transfer-encoding']) headers.delete(name);
+  return new Response(text, { status: response.status, statusText: response.statusText, headers });
+}

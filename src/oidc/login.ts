@@ -5,6 +5,7 @@ import { issueAppPassword } from './app-password.js';
 import type { Labels } from '../authz/types.js';
 import type { OidcAuthConfig } from './config.js';
 import { BackendUnavailableError, BadRequestError } from '../core/errors.js';
+import { fetchAtMost } from '../core/fetch.js';
 import type { Secret } from '../core/secret.js';
 import { deriveKey } from './keys.js';
 import { UiSessions } from './session.js';
@@ -247,6 +248,9 @@ export class OidcLogin {
         secret ? client.ClientSecretBasic(secret.reveal()) : client.None(),
         {
           timeout: this.#config.timeout,
+          // Every answer of the provider (discovery, token endpoint, key set, userinfo) is read
+          // up to 1 MiB: this configuration keeps the fetch for its later requests.
+          [client.customFetch]: (input, init) => fetchAtMost(input, init),
           // http:// issuers pass the config only on loopback (src/authn/jwt/config.ts).
           ...(issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
         },
@@ -266,9 +270,10 @@ export class OidcLogin {
 function translate(err: unknown): Error {
   if (err instanceof BackendUnavailableError || err instanceof BadRequestError) return err;
   // The provider not answering, or answering with no OAuth error (a proxy's 502 page), or with
-  // a 5xx: it is down, not the login gone wrong.
+  // a 5xx, or more than the fetch reads (openid-client wraps that error without a code): it is
+  // down, not the login gone wrong.
   if (
-    (err instanceof client.ClientError && PROVIDER_DOWN.has(err.code ?? '')) ||
+    (err instanceof client.ClientError && (err.code === undefined || PROVIDER_DOWN.has(err.code))) ||
     (err instanceof client.ResponseBodyError && err.status >= 500)
   ) {
     return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', {

@@ -6,6 +6,7 @@ import { JwtAuthenticator } from '../../src/authn/jwt/authenticator.js';
 import { jwtAuthSchema } from '../../src/authn/jwt/config.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
+import { HUGE_BYTES, writeHuge } from '../helpers/huge-answer.js';
 
 // How an issuer's key set (JWKS) is fetched: a key set that cannot be fetched is answered so for a
 // few seconds (docs/backends/ci-identity.md: tokens naming a down issuer cannot make regauth ask it
@@ -110,18 +111,7 @@ test('a JWKS gone down after it was fetched is asked once per pause, and keys st
 /** A server answering 64 MiB of spaces, then `end`; how much of it was written so far. */
 async function hugeAnswer(end: string) {
   const written = { bytes: 0 };
-  const server = await jwksServer((res) => {
-    res.setHeader('content-type', 'application/json');
-    const chunk = Buffer.alloc(1 << 20, 0x20);
-    const more = () => {
-      while (written.bytes < 64 << 20) {
-        written.bytes += chunk.length;
-        if (!res.write(chunk)) return void res.once('drain', more);
-      }
-      res.end(end);
-    };
-    more();
-  });
+  const server = await jwksServer((res) => writeHuge(res, end, written));
   return { url: server.url, written };
 }
 
@@ -133,7 +123,7 @@ test('a JWKS larger than 1 MiB is refused, not read whole', async () => {
     .catch((e: unknown) => e);
   expect(result).toBeInstanceOf(BackendUnavailableError);
   // It stopped reading: the server did not get to write all 64 MiB.
-  expect(written.bytes).toBeLessThan(64 << 20);
+  expect(written.bytes).toBeLessThan(HUGE_BYTES);
 });
 
 // Found by a review of the change above.
@@ -164,5 +154,5 @@ test('an issuer’s discovery document larger than 1 MiB is refused, not read wh
     })
     .catch((e: unknown) => e);
   expect(result).toBeInstanceOf(BackendUnavailableError);
-  expect(written.bytes).toBeLessThan(64 << 20);
+  expect(written.bytes).toBeLessThan(HUGE_BYTES);
 });

@@ -5,6 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { BackendUnavailableError, BadRequestError } from '../../src/core/errors.js';
 import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
 import { NOT_STARTED_HERE, OidcLogin } from '../../src/oidc/login.js';
+import { HUGE_BYTES, writeHuge } from '../helpers/huge-answer.js';
 
 /**
  * The provider's token endpoint failing (a timeout, a 5xx page) is the provider being down, as
@@ -86,6 +87,85 @@ describe('a provider failing at its token endpoint is unreachable (503), not a b
         .end(JSON.stringify({ error: 'invalid_grant', error_description: 'code already used' })),
     );
     expect(err).toBeInstanceOf(BadRequestError);
+  });
+});
+
+/**
+ * The provider's answers are read up to 1 MiB, as jwt_auth's are: its discovery document and
+ * token endpoint (and, through the same fetch, its key set and userinfo) came through
+ * openid-client's own fetch, read whole whatever their size. Found in a review of jwt_auth's bound.
+ */
+describe('a provider answering more than 1 MiB is refused, not read whole', () => {
+  const config = (issuer: string) =>
+    loadOidcAuth(
+      oidcAuthSchema.parse({
+        issuer,
+        client_id: 'c',
+        client_secret: 's',
+        redirect_url: 'https://auth.example/oidc/callback',
+        registry_url: 'r',
+        secret_file: 'f',
+        timeout: 5,
+      }),
+      (x) => x,
+      () => randomBytes(48).toString('base64'),
+    );
+
+  /** A provider whose discovery document is good, and `huge` answers 64 MiB; what it wrote. */
+  async function provider(huge: 'discovery' | 'token') {
+    const written = { bytes: 0 };
+    const server = createServer((req, res) => {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      if (req.url === '/.well-known/openid-configuration' && huge !== 'discovery') {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            issuer: base,
+            authorization_endpoint: `${base}/auth`,
+            token_endpoint: `${base}/token`,
+            jwks_uri: `${base}/jwks`,
+            response_types_supported: ['code'],
+          }),
+        );
+      } else writeHuge(res, '{}', written);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const close = () => {
+      server.closeAllConnections();
+      server.close();
+    };
+    return { url, written, close };
+  }
+
+  const now = Math.floor(Date.now() / 1000);
+
+  test('its discovery document', async () => {
+    const p = await provider('discovery');
+    try {
+      const err = await new OidcLogin(config(p.url)).start(now).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BackendUnavailableError);
+      expect(p.written.bytes).toBeLessThan(HUGE_BYTES);
+    } finally {
+      p.close();
+    }
+  });
+
+  test('its token endpoint', async () => {
+    const p = await provider('token');
+    try {
+      const login = new OidcLogin(config(p.url));
+      const { authorizationUrl, cookie } = await login.start(now);
+      const state = authorizationUrl.searchParams.get('state')!;
+      const err = await login
+        .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
+        .catch((e: unknown) => e);
+      // The provider misbehaving, not the login gone wrong: as for a 502 page.
+      expect(err).toBeInstanceOf(BackendUnavailableError);
+      expect(p.written.bytes).toBeLessThan(HUGE_BYTES);
+    } finally {
+      p.close();
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import * as oidc from 'openid-client';
 import type { Labels } from '../../authz/types.js';
 import { isLoopbackHost, type JwtAuthConfig, type TrustedIssuerConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
-import { readAtMost } from '../../core/fetch.js';
+import { fetchAtMost } from '../../core/fetch.js';
 import type { Authenticator, AuthnResult, Credentials } from '../types.js';
 
 /** Three base64url parts; the signature may be empty (an `alg: none` token, refused below). */
@@ -25,9 +25,6 @@ type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
 /** How long a failed discovery, or key set fetch, is answered again before the issuer is asked anew. */
 const RETRY_MS = 5_000;
-
-/** The most read of an issuer's discovery document or key set: real ones are a few KB. */
-const MAX_FETCHED_BYTES = 1 << 20;
 
 /** One trusted issuer, with its key set resolved lazily (discovery happens on first use). */
 class TrustedIssuer {
@@ -60,7 +57,7 @@ class TrustedIssuer {
     try {
       const configuration = await oidc.discovery(issuer, 'regauth', undefined, undefined, {
         timeout: this.#timeoutSeconds,
-        [oidc.customFetch]: (input, init) => fetchAtMost(input, init, MAX_FETCHED_BYTES),
+        [oidc.customFetch]: (input, init) => fetchAtMost(input, init),
         ...(issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
       });
       metadata = configuration.serverMetadata();
@@ -87,7 +84,7 @@ class TrustedIssuer {
     // refreshes it after cacheMaxAge. Its cooldown counts from a fetch that worked: a fetch that
     // failed is answered again here for RETRY_MS; keys still cached go on working meanwhile.
     const fetchKeySet = pausedAfterFailure(async (input: string, init: RequestInit): Promise<Response> => {
-      const response = await fetchAtMost(input, init, MAX_FETCHED_BYTES);
+      const response = await fetchAtMost(input, init);
       if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
       // What jose would refuse after this returns (not JSON, not a key set) fails here, so that it
       // is answered again too.
@@ -122,22 +119,6 @@ function pausedAfterFailure<A extends unknown[], R>(
       throw error;
     }
   };
-}
-
-/**
- * fetch, its body read here, refused past `max` bytes (a hostile or broken issuer could send
- * gigabytes within the timeout), and handed on as text with the status and type it came with.
- */
-async function fetchAtMost(input: string, init: RequestInit, max: number): Promise<Response> {
-  const response = await fetch(input, init);
-  // As fetch's own reading does: UTF-8, a leading BOM dropped.
-  const text = new TextDecoder().decode(await readAtMost(response, max));
-  const type = response.headers.get('content-type');
-  return new Response(text, {
-    status: response.status,
-    statusText: response.statusText,
-    ...(type !== null ? { headers: { 'content-type': type } } : {}),
-  });
 }
 
 /**
