@@ -1,4 +1,5 @@
 import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
+import { sortedUnique } from '../core/sorted.js';
 import { parseIpMatcher, type IpMatcher } from './ip.js';
 import {
   compilePattern,
@@ -563,9 +564,7 @@ function anyOf(tests: readonly ValueTest[]): ValueTest {
 }
 
 function grantedActions(grant: 'all' | ReadonlySet<string>, requested: readonly string[]): string[] {
-  const granted = new Set<string>();
-  for (const action of requested) if (grant === 'all' || grant.has(action)) granted.add(action);
-  return [...granted].sort();
+  return sortedUnique(requested.filter((action) => grant === 'all' || grant.has(action)));
 }
 
 /** Matching state for one scope: the request, captures of the rule being tried, and the current label combination. */

@@ -1,5 +1,6 @@
 import type { ExtCommandConfig } from '../ext/config.js';
 import { BackendUnavailableError } from '../core/errors.js';
+import { sortedUnique } from '../core/sorted.js';
 import { backendCommand, describeExit, type BackendCommand, type CommandRunner } from '../ext/command.js';
 import type { Logger } from '../core/log.js';
 import type { AuthzRequest } from './types.js';
@@ -36,7 +37,7 @@ export class ExtAuthorizer {
   /** The granted actions (sorted): all requested ones, or none. */
   async authorize(request: AuthzRequest, options: AuthorizeOptions = {}): Promise<string[]> {
     const result = await this.#command.run(JSON.stringify(requestInfo(request)), options);
-    if (result.code === 0) return [...new Set(request.actions)].sort();
+    if (result.code === 0) return sortedUnique([...request.actions]);
     if (result.code === 1) return [];
     throw new BackendUnavailableError(this.name, `command failed (${describeExit(result)})`);
   }

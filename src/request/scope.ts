@@ -1,4 +1,5 @@
 import { BadRequestError } from '../core/errors.js';
+import { sortedUnique } from '../core/sorted.js';
 import { isValidRepositoryName } from './reference.js';
 
 /** One requested resource with the union of its requested actions. */
@@ -40,7 +41,11 @@ export function parseScopes(values: readonly string[]): Scope[] {
       else merged.set(key, { type: scope.type, name: scope.name, actions: new Set(scope.actions) });
     }
   }
-  return [...merged.values()].map((s) => ({ type: s.type, name: s.name, actions: [...s.actions].sort() }));
+  return [...merged.values()].map((s) => ({
+    type: s.type,
+    name: s.name,
+    actions: sortedUnique([...s.actions]),
+  }));
 }
 
 function parseOne(entry: string): Scope {
