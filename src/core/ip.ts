@@ -49,7 +49,8 @@ export function ipv4Text(n: number): string {
  */
 export function clientKey(ip: string | null, prefix: number): string {
   if (ip === null) return '';
-  if (!isIPv6(ip)) return ip;
+  // An IPv4 address holds no colon: the test spares it isIPv6's long regular expression.
+  if (!ip.includes(':') || !isIPv6(ip)) return ip;
   const bits = ipv6ToBigInt(ip);
   const host = (1n << BigInt(128 - prefix)) - 1n;
   const network = bits & ~host & ((1n << 128n) - 1n);
