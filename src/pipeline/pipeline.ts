@@ -214,7 +214,7 @@ export function tokenResult(
   return {
     token,
     expiresIn: runtime.config.token.expiration,
-    issuedAt: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    issuedAt: issuedAtText(now),
     account: authn.account,
     authenticatedBy: authn.by,
     labels: authn.labels,
@@ -223,6 +223,14 @@ export function tokenResult(
     scope: access.map(formatScope).join(' '),
     ...(refreshToken ? { refreshToken } : {}),
   };
+}
+
+/** `now` (unix seconds) as ISO 8601 without milliseconds, made once per second. */
+let issued = { now: Number.NaN, text: '' };
+function issuedAtText(now: number): string {
+  if (now !== issued.now)
+    issued = { now, text: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  return issued.text;
 }
 
 /**
