@@ -46,5 +46,7 @@ export async function fetchAtMost(
   const text = new TextDecoder().decode(await readAtMost(response, max));
   const headers = new Headers(response.headers);
   for (const name of ['content-length', 'content-encoding', 'transfer-encoding']) headers.delete(name);
-  return new Response(text, { status: response.status, statusText: response.statusText, headers });
+  // No statusText: fetch decodes a reason phrase as UTF-8, and one holding bytes past ASCII (which
+  // HTTP allows) would make Response throw. Nothing downstream reads it.
+  return new Response(text, { status: response.status, headers });
 }

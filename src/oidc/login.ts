@@ -248,8 +248,8 @@ export class OidcLogin {
         secret ? client.ClientSecretBasic(secret.reveal()) : client.None(),
         {
           timeout: this.#config.timeout,
-          // Every answer of the provider (discovery, token endpoint, key set, userinfo) is read
-          // up to 1 MiB: this configuration keeps the fetch for its later requests.
+          // Every answer of the provider (discovery, token endpoint, userinfo) is read up to
+          // 1 MiB: this configuration keeps the fetch for its later requests.
           [client.customFetch]: (input, init) => fetchAtMost(input, init),
           // http:// issuers pass the config only on loopback (src/authn/jwt/config.ts).
           ...(issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),

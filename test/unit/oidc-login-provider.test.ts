@@ -88,6 +88,16 @@ describe('a provider failing at its token endpoint is unreachable (503), not a b
     );
     expect(err).toBeInstanceOf(BadRequestError);
   });
+
+  test('a refused code is still 400 when the reason phrase is not ASCII', async () => {
+    // Found by a review: the bounded fetch could not hand such an answer on (503).
+    const err = await callbackError((res) =>
+      res
+        .writeHead(400, 'Ung\u00fcltig', { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'invalid_grant' })),
+    );
+    expect(err).toBeInstanceOf(BadRequestError);
+  });
 });
 
 /**
