@@ -5,6 +5,7 @@ import type { Readiness } from '../pipeline/health.js';
 import type { Metrics } from '../pipeline/metrics.js';
 import { compileRoutes, getAndHead, routedApp, type Route } from './dispatch.js';
 import { answerNodeErrors } from './errors.js';
+import { applyConnectionLimits, listenerOptions, type ConnectionLimits } from './limits.js';
 
 /** GET /metrics: the registry in Prometheus text format. */
 export function metricsHandler(metrics: Metrics): (req: unknown, res: Response) => Promise<void> {
@@ -19,11 +20,14 @@ export function metricsHandler(metrics: Metrics): (req: unknown, res: Response) 
 /**
  * The separate metrics listener (`metrics.addr`): /metrics, and `/readyz` with the reason of
  * every check (the public `/readyz` says only ready or not), so scrapers and operators can be
- * let in on an internal address while the token endpoint is public.
+ * let in on an internal address while the token endpoint is public. Its connections are bound
+ * as the token listener's are (`server.max_connections` and deadlines): both take the process's
+ * file descriptors.
  */
 export async function startMetricsServer(
   metrics: Metrics,
   listen: { host?: string | undefined; port: number },
+  limits: ConnectionLimits,
   readiness?: () => Promise<Readiness>,
 ): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const routes: Route[] = [{ paths: ['/metrics'], methods: getAndHead(metricsHandler(metrics)) }];
@@ -39,7 +43,8 @@ export async function startMetricsServer(
   }
   // No 401 is ever written here; the realm is only what sendError asks for.
   const app = routedApp(compileRoutes(routes, ''), { realm: () => 'regauth' });
-  const server = createServer(app);
+  const server = createServer(listenerOptions(limits), app);
+  applyConnectionLimits(server, limits);
   answerNodeErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,10 +1,10 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config/load.js';
 import { createApp, type AppDeps } from './app.js';
 import { compileRoutes, mainDispatch, run } from './dispatch.js';
 import { answerNodeErrors } from './errors.js';
+import { applyConnectionLimits, listenerOptions } from './limits.js';
 import { routeTable } from './routes.js';
 
 export interface RunningServer {
@@ -13,20 +13,6 @@ export interface RunningServer {
   readonly url: string;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes the rest. */
   close(graceMs?: number): Promise<void>;
-}
-
-/** How often node looks for connections past their header or request deadline. */
-const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
-
-/**
- * Sets `server.max_connections` and the two deadlines on a running server (at start, and again
- * after a reload). Past `max_connections` open connections a new one is closed at once, so a
- * flood cannot use up the process's file descriptors.
- */
-export function applyConnectionLimits(server: Server, config: Config): void {
-  server.maxConnections = config.server.maxConnections;
-  server.headersTimeout = config.server.headersTimeoutMs;
-  server.requestTimeout = config.server.requestTimeoutMs;
 }
 
 /** Starts the listener (TLS when server.certificate/key are set) on the config's address. */
@@ -54,18 +40,11 @@ export async function startServer(
     app(req, res);
   };
   const tls = config.server.tls;
-  // Slow clients (a connection that sends nothing, half a header, a body a byte at a time) are
-  // cut off within seconds: the header and the whole request each have a deadline, checked
-  // every second (node's default check runs every 30 s, so a deadline could be missed by that).
-  const limits = {
-    headersTimeout: config.server.headersTimeoutMs,
-    requestTimeout: config.server.requestTimeoutMs,
-    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
-  };
+  const options = listenerOptions(config.server);
   const server = tls
-    ? createHttpsServer({ ...limits, cert: tls.certPem, key: tls.keyPem }, listener)
-    : createHttpServer(limits, listener);
-  applyConnectionLimits(server, config);
+    ? createHttpsServer({ ...options, cert: tls.certPem, key: tls.keyPem }, listener)
+    : createHttpServer(options, listener);
+  applyConnectionLimits(server, config.server);
   answerNodeErrors(server);
   const { host, port } = deps.listen ?? config.server.addr;
   await new Promise<void>((resolve, reject) => {

@@ -8,7 +8,8 @@ import { Lockout } from '../guard/lockout.js';
 import { LoginQueue } from '../guard/login-queue.js';
 import type { AppDeps } from '../http/app.js';
 import { startMetricsServer } from '../http/metrics.js';
-import { applyConnectionLimits, startServer, type RunningServer } from '../http/server.js';
+import { applyConnectionLimits } from '../http/limits.js';
+import { startServer, type RunningServer } from '../http/server.js';
 import { readinessProbe, type ReadinessProbe } from '../pipeline/health.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipeline/metrics.js';
 import { createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
@@ -97,7 +98,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     throw err;
   }
   logStartup(log, first, listeners.server.url, loader.createdDevKey);
-  runtimes.whenSwapped((config) => applyConnectionLimits(listeners.server.server, config));
+  runtimes.whenSwapped((config) => {
+    applyConnectionLimits(listeners.server.server, config.server);
+    if (listeners.metricsServer) applyConnectionLimits(listeners.metricsServer.server, config.server);
+  });
   const watcher =
     options.watch === false
       ? undefined
@@ -188,7 +192,7 @@ async function startListeners(
   const metricsAddr = config.metrics.addr;
   const metricsServer = metricsAddr
     ? await listeningAt('metrics.addr', parseListenAddress(metricsAddr), (listen) =>
-        startMetricsServer(deps.metrics, listen, () => deps.readiness.probe(deps.runtime())),
+        startMetricsServer(deps.metrics, listen, config.server, () => deps.readiness.probe(deps.runtime())),
       )
     : undefined;
   try {

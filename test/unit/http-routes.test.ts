@@ -65,6 +65,9 @@ function deps(): AppDeps {
   };
 }
 
+/** The metrics listener's connection limits, as the defaults of `server:` set them. */
+const LIMITS = { maxConnections: 512, headersTimeoutMs: 5000, requestTimeoutMs: 10_000 };
+
 function fullPaths(route: Route): string[] {
   return route.paths.map((p) => (route.root ? p : `${PREFIX}${p}`));
 }
@@ -213,7 +216,7 @@ describe('no path is declared outside a route table', () => {
 
 describe('the metrics listener dispatches from its own table', () => {
   test('GET and HEAD /metrics and /readyz; other methods and paths: JSON 404', async () => {
-    const m = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 }, () =>
+    const m = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 }, LIMITS, () =>
       Promise.resolve({ ready: true, checks: {} }),
     );
     try {
@@ -224,7 +227,7 @@ describe('the metrics listener dispatches from its own table', () => {
         expect(post.status).toBe(404);
         expect(await post.json()).toEqual(NOT_FOUND);
       }
-      const failing = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 }, () =>
+      const failing = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 }, LIMITS, () =>
         Promise.reject(new Error('probe crashed at /internal/path')),
       );
       try {
@@ -352,8 +355,22 @@ describe('replies written before any route are JSON', () => {
     }
   });
 
+  test('the metrics listener cuts off a slow request as the token listener does', async () => {
+    // Found by a review: it was made with node's defaults (a header could take 60 s, checked
+    // every 30 s) and no max_connections, sharing the process's file descriptors.
+    const limits = { maxConnections: 7, headersTimeoutMs: 1000, requestTimeoutMs: 1000 };
+    const m = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 }, limits);
+    try {
+      expect(m.server.maxConnections).toBe(7);
+      const reply = await exchange(m.url, 'GET /metrics HTTP/1.1\r\nHost: a\r\n');
+      expectJsonError(reply, 408, 'BAD_REQUEST', 'request timeout');
+    } finally {
+      await m.close();
+    }
+  }, 5_000);
+
   test('the metrics listener answers the same way', async () => {
-    const m = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 });
+    const m = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: 0 }, LIMITS);
     try {
       const big = `GET /metrics HTTP/1.1\r\nHost: a\r\nX-Long: ${'a'.repeat(20_000)}\r\n\r\n`;
       expectJsonError(await exchange(m.url, big), 431, ...TOO_LARGE);

@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
@@ -195,3 +195,41 @@ test('a burst of reloads while one runs loads once more, not once per request', 
     await reloader.close();
   }
 });
+
+test('the metrics listener takes server.max_connections and its deadlines, at start and on reload', async () => {
+  // Found by a review: metrics.addr's listener was made with node's defaults (a header could take
+  // 60 s) and no connection cap, though both listeners take the process's file descriptors.
+  const keys = await writeSigningKey(tmp.dir);
+  const configFile = join(tmp.dir, 'metrics-limits.yml');
+  const config = (server: string) =>
+    `server: {addr: "127.0.0.1:0", ${server}}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\nmetrics: {addr: "127.0.0.1:0"}\n`;
+  writeFileSync(configFile, config('headers_timeout: 1, request_timeout: 1'));
+  const { service } = await startLogged(configFile);
+  const port = Number(new URL(service.metricsUrl!).port);
+  /** A connection sending half a header: what it was answered, and whether it was closed. */
+  const halfHeader = () =>
+    new Promise<{ reply: string }>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let reply = '';
+      socket.on('data', (d: Buffer) => (reply += d.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve({ reply }));
+      socket.write('GET /metrics HTTP/1.1\r\nHost: a\r\n');
+      setTimeout(() => socket.destroy(), 4000);
+    });
+  try {
+    expect((await halfHeader()).reply).toMatch(/^HTTP\/1\.1 408 /);
+    writeFileSync(configFile, config('max_connections: 1'));
+    await service.reload();
+    const held = connect(port, '127.0.0.1');
+    await new Promise((r) => held.once('connect', r));
+    try {
+      // Past the cap a connection is closed at once, unanswered.
+      expect(await halfHeader()).toEqual({ reply: '' });
+    } finally {
+      held.destroy();
+    }
+  } finally {
+    await service.close();
+  }
+}, 15_000);
