@@ -1,9 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MethodNotAllowedError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Runtime } from '../pipeline/runtime.js';
-import { sendError, type ErrorStyle } from './errors.js';
+import { sendError, sendJson, type ErrorStyle } from './errors.js';
 
 /** The methods a route may answer. */
 export type Method = 'GET' | 'HEAD' | 'POST';
@@ -115,7 +115,7 @@ export function routedApp(routes: ReadonlyMap<string, PathEntry>, deps: Dispatch
     sendError(res, entry.refuse, new MethodNotAllowedError(), deps.realm());
   });
   app.use((_req, res) => {
-    res.status(404).json({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
+    res.status(404).json(NOT_FOUND);
   });
   // A safety net only: run() writes every error an endpoint throws, in the endpoint's style.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -123,6 +123,23 @@ export function routedApp(routes: ReadonlyMap<string, PathEntry>, deps: Dispatch
     if (mapped.status >= 500) deps.logger?.error({ err }, 'request failed');
   });
   return app;
+}
+
+/** The body of the 404 of an unknown path. */
+const NOT_FOUND = { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] };
+
+/**
+ * `app` (a routedApp) as a listener that answers a request target Express cannot read with the
+ * JSON 404 of an unknown path: an absolute URL whose host does not parse (`http://[::1/auth`)
+ * leaves Express' router no path, and it would skip every handler and write an HTML page. An
+ * absolute URL that parses (`http://host/auth`, which HTTP/1.1 servers must accept) still goes in.
+ */
+export function readableTargetsOnly(app: express.Express): RequestListener {
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (url.startsWith('/') || URL.canParse(url)) return void app(req, res);
+    sendJson(res, 404, NOT_FOUND);
+  };
 }
 
 /**

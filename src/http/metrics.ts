@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readiness } from '../pipeline/health.js';
 import type { Metrics } from '../pipeline/metrics.js';
-import { compileRoutes, getAndHead, routedApp, type Route } from './dispatch.js';
+import { compileRoutes, getAndHead, readableTargetsOnly, routedApp, type Route } from './dispatch.js';
 import { answerNodeErrors } from './errors.js';
 import { applyConnectionLimits, listenerOptions, type ConnectionLimits } from './limits.js';
 
@@ -43,7 +43,7 @@ export async function startMetricsServer(
   }
   // No 401 is ever written here; the realm is only what sendError asks for.
   const app = routedApp(compileRoutes(routes, ''), { realm: () => 'regauth' });
-  const server = createServer(listenerOptions(limits), app);
+  const server = createServer(listenerOptions(limits), readableTargetsOnly(app));
   applyConnectionLimits(server, limits);
   answerNodeErrors(server);
   await new Promise<void>((resolve, reject) => {

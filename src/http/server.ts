@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type RequestListener, type Server } f
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppDeps } from './app.js';
-import { compileRoutes, mainDispatch, run } from './dispatch.js';
+import { compileRoutes, mainDispatch, readableTargetsOnly, run } from './dispatch.js';
 import { answerNodeErrors } from './errors.js';
 import { applyConnectionLimits, listenerOptions } from './limits.js';
 import { routeTable } from './routes.js';
@@ -25,7 +25,7 @@ export async function startServer(
   const config = deps.runtime().config;
   const prefix = config.server.pathPrefix;
   const routes = compileRoutes(routeTable(deps, prefix), prefix);
-  const app = createApp(deps, routes);
+  const app = readableTargetsOnly(createApp(deps, routes));
   const dispatchDeps = mainDispatch(deps);
   // The hot path: a GET whose route reads only node's API (the token endpoint) is dispatched
   // from the same table without Express; anything else, or a path not matched exactly, goes
