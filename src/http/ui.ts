@@ -207,9 +207,11 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
   }
 
   const repositoriesPage: Page = (req, res) => {
-    // `/ui` → `/ui/`: relative to the page, as a browser would resolve it.
-    if (!req.path.endsWith('/')) {
-      res.redirect(301, `${paths.base}/`);
+    // `/ui` → `/ui/`, its query kept: relative to the page, as a browser would resolve it. Only
+    // where the page exists: without `catalog:` the 404 comes at once (handle).
+    if (!req.path.endsWith('/') && deps.runtime().config.catalog) {
+      const q = req.originalUrl.indexOf('?');
+      res.redirect(301, `${paths.base}/${q < 0 ? '' : req.originalUrl.slice(q)}`);
       return;
     }
     return handle(async (ctx) => {

@@ -166,6 +166,12 @@ describe('the app answers what the table lists', () => {
     }
   });
 
+  test('/ui sends the browser to /ui/, its query kept', async () => {
+    const res = await fetch(`${srv.url}${PREFIX}/ui?last=alice%2Fapp`, { redirect: 'manual' });
+    expect(res.status).toBe(301);
+    expect(res.headers.get('location')).toBe(`${PREFIX}/ui/?last=alice%2Fapp`);
+  });
+
   test('the Express app registers no route of its own: every request goes through the table', () => {
     const app = createApp(deps()) as unknown as { router: { stack: { route?: unknown }[] } };
     expect(app.router.stack.length).toBeGreaterThan(0);

@@ -5,8 +5,8 @@ import { createMetrics } from '../../src/pipeline/metrics.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-// Request targets Express cannot read get the JSON 404 of an unknown path (docs/http-api.md:
-// errors are JSON, never HTML). Found by a review.
+// Request targets Express cannot read, and pages of a section not configured: each gets the JSON
+// 404 of an unknown path (docs/http-api.md: errors are JSON, never HTML). Found by a review.
 
 const NOT_FOUND = { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] };
 const LIMITS = { maxConnections: 512, headersTimeoutMs: 5000, requestTimeoutMs: 10_000 };
@@ -74,4 +74,12 @@ test('the same on the metrics listener', async () => {
 test('an absolute URL that parses is still served (HTTP/1.1 servers must accept the form)', async () => {
   const reply = await raw(srv.url, 'GET http://x/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   expect(reply.status).toBe(200);
+});
+test('/ui without catalog: is the JSON 404, not a redirect to one', async () => {
+  // It answered 301 to /ui/, which answered 404.
+  for (const path of ['/ui', '/ui?last=a']) {
+    const res = await fetch(`${srv.url}${path}`, { redirect: 'manual' });
+    expect(res.status, path).toBe(404);
+    expect(await res.json()).toEqual(NOT_FOUND);
+  }
 });
