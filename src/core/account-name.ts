@@ -1,3 +1,32 @@
+import { BadRequestError } from './errors.js';
+
+const MAX_ACCOUNT_LENGTH = 256;
+
+/**
+ * Characters no account name may hold: whitespace of any kind (Python's `str.split()` and Go's
+ * `strings.Fields` split on U+0085 and U+00A0, so an `ext_auth` command could read part of the
+ * name as the password), control characters (C0, C1, DEL), format characters (zero-width and
+ * bidi marks that make two names look alike), surrogates, and U+FFFD (the user was not valid
+ * UTF-8). The accepted set is documented in docs/http-api.md "Account names".
+ */
+const FORBIDDEN_IN_ACCOUNT = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u;
+
+/**
+ * Account names end up in tokens, logs and commands' stdin: bound them and refuse the characters
+ * above. Whether `account` passes; the token endpoint and every login that names an account
+ * (oidc_auth's, and the registry page's session) hold to it.
+ */
+export function isAccountName(account: string): boolean {
+  // Characters, as docs/http-api.md counts them: one outside the BMP is two UTF-16 units.
+  const tooLong = account.length > MAX_ACCOUNT_LENGTH && [...account].length > MAX_ACCOUNT_LENGTH;
+  return !tooLong && !FORBIDDEN_IN_ACCOUNT.test(account);
+}
+
+/** {@link isAccountName}, or 400 `invalid account name`. */
+export function checkAccount(account: string): void {
+  if (!isAccountName(account)) throw new BadRequestError('invalid account name');
+}
+
 /**
  * An account name as directories compare it (LDAP's caseIgnoreMatch, as OpenLDAP implements it):
  * Unicode compatibility forms (NFKC: full-width letters, the Kelvin sign, a no-break space),

@@ -5,6 +5,7 @@ import { issueAppPassword } from './app-password.js';
 import type { Labels } from '../authz/types.js';
 import type { OidcAuthConfig } from './config.js';
 import { BackendUnavailableError, BadRequestError } from '../core/errors.js';
+import { isAccountName } from '../core/account-name.js';
 import { fetchAtMost } from '../core/fetch.js';
 import type { Secret } from '../core/secret.js';
 import { deriveKey } from './keys.js';
@@ -200,6 +201,14 @@ export class OidcLogin {
     if (typeof account !== 'string' || account === '' || account.includes(':')) {
       // A Basic user name cannot hold a colon, so such an account could never log in.
       throw new BadRequestError(`the identity provider gave no usable ${this.#config.userClaim} claim`);
+    }
+    // The token endpoint's rule for account names (docs/http-api.md "Account names"): an app
+    // password for any other name would be refused there, and a registry-page session would issue
+    // tokens under a name that looks like another's.
+    if (!isAccountName(account)) {
+      throw new BadRequestError(
+        `the identity provider gave a ${this.#config.userClaim} claim that cannot be an account name (no spaces, control or invisible characters, at most 256 characters)`,
+      );
     }
     // An address the provider has not verified may be anyone's (many providers let users type
     // their own): as the account name it would hand out someone else's app password.

@@ -6,7 +6,7 @@ import { authorizeScopes } from '../authz/chain.js';
 import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from '../request/token-request.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import type { AccessEntry } from '../token/types.js';
-import { foldAccountName } from '../core/account-name.js';
+import { foldAccountName, isAccountName } from '../core/account-name.js';
 import { clientKey } from '../core/ip.js';
 import type { Runtime } from './runtime.js';
 
@@ -313,6 +313,8 @@ async function redeemSession(runtime: Runtime, session: SessionIdentity): Promis
   const deny = (reason: string) =>
     new UnauthorizedError('sign in again', { authenticator: 'oidc_auth', reason, account: session.account });
   if (oidc === undefined) throw deny('session refused: oidc_auth removed');
+  // Logins hold to the rule since it was applied to them; a session from before never stands.
+  if (!isAccountName(session.account)) throw deny('session refused: invalid account name');
   // A backend before oidc_auth that cannot look an account up without its password (ext_auth,
   // ldap_auth binding as the user) may hold this one: a login would then check its password,
   // and an app password of this login would be refused. It cannot say, so no session stands.

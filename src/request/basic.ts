@@ -1,9 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { BadRequestError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
+import { checkAccount } from '../core/account-name.js';
 import type { Credentials } from './credentials.js';
-
-const MAX_ACCOUNT_LENGTH = 256;
 
 /**
  * Parses an `Authorization` header. Absent → null (anonymous). `Basic base64(user:password)`
@@ -29,22 +28,4 @@ export function parseBasicAuth(header: string | undefined): Credentials | null {
   const account = decoded.slice(0, colon);
   checkAccount(account);
   return { account, password: new Secret(decoded.slice(colon + 1)) };
-}
-
-/**
- * Characters no account name may hold: whitespace of any kind (Python's `str.split()` and Go's
- * `strings.Fields` split on U+0085 and U+00A0, so an `ext_auth` command could read part of the
- * name as the password), control characters (C0, C1, DEL), format characters (zero-width and
- * bidi marks that make two names look alike), surrogates, and U+FFFD (the user was not valid
- * UTF-8). The accepted set is documented in docs/http-api.md "Account names".
- */
-const FORBIDDEN_IN_ACCOUNT = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u;
-
-/** Account names end up in tokens, logs and commands' stdin: bound them and refuse the characters above. */
-export function checkAccount(account: string): void {
-  // Characters, as docs/http-api.md counts them: one outside the BMP is two UTF-16 units.
-  const tooLong = account.length > MAX_ACCOUNT_LENGTH && [...account].length > MAX_ACCOUNT_LENGTH;
-  if (tooLong || FORBIDDEN_IN_ACCOUNT.test(account)) {
-    throw new BadRequestError('invalid account name');
-  }
 }

@@ -1,7 +1,8 @@
 import { BadRequestError, UnsupportedGrantError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
 import type { Credentials } from './credentials.js';
-import { checkAccount, parseBasicAuth } from './basic.js';
+import { checkAccount } from '../core/account-name.js';
+import { parseBasicAuth } from './basic.js';
 import { parseScopes, type Scope } from './scope.js';
 
 /** The parts of an HTTP request the token endpoint reads; built by src/http, parsed here without Express. */

@@ -179,6 +179,87 @@ describe('a provider answering more than 1 MiB is refused, not read whole', () =
   });
 });
 
+/**
+ * The account a login names is held to the token endpoint's rule for account names
+ * (docs/http-api.md "Account names"): found by a review, a provider's `sub` with a space, a
+ * zero-width or bidi mark, or over 256 characters got an app password the token endpoint then
+ * refused, and a registry-page session that issued tokens under a name looking like another.
+ */
+describe('an account name the token endpoint would refuse gets no app password', () => {
+  /** A provider whose token endpoint answers an ID token naming `sub`; the login's result or error. */
+  async function loginAs(sub: string): Promise<unknown> {
+    let nonce = '';
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const server = createServer((req, res) => {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/.well-known/openid-configuration') {
+        res.end(
+          JSON.stringify({
+            issuer: base,
+            authorization_endpoint: `${base}/auth`,
+            token_endpoint: `${base}/token`,
+            jwks_uri: `${base}/jwks`,
+            response_types_supported: ['code'],
+          }),
+        );
+        return;
+      }
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { iss: base, aud: 'c', sub, iat: now, exp: now + 300, nonce };
+      // Over the back channel openid-client checks the ID token's claims, not its signature.
+      const idToken = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.c2ln`;
+      res.end(JSON.stringify({ access_token: 'at', token_type: 'Bearer', id_token: idToken }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const login = new OidcLogin(
+        loadOidcAuth(
+          oidcAuthSchema.parse({
+            issuer,
+            client_id: 'c',
+            client_secret: 's',
+            redirect_url: 'https://auth.example/oidc/callback',
+            registry_url: 'r',
+            secret_file: 'f',
+            user_claim: 'sub',
+          }),
+          (x) => x,
+          () => randomBytes(48).toString('base64'),
+        ),
+      );
+      const now = Math.floor(Date.now() / 1000);
+      const { authorizationUrl, cookie } = await login.start(now);
+      nonce = authorizationUrl.searchParams.get('nonce')!;
+      const state = authorizationUrl.searchParams.get('state')!;
+      return await login
+        .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
+        .catch((e: unknown) => e);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+
+  test('a name the token endpoint takes logs in', async () => {
+    expect(await loginAs('alice')).toMatchObject({ account: 'alice' });
+  });
+
+  test.each([
+    ['a space', 'alice smith'],
+    ['a zero-width space', 'admin\u200b'],
+    ['a bidi override', 'admin\u202egpj'],
+    ['300 characters', 'a'.repeat(300)],
+  ])('%s', async (_what, sub) => {
+    const err = await loginAs(sub);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as Error).message).toBe(
+      'the identity provider gave a sub claim that cannot be an account name (no spaces, control or invisible characters, at most 256 characters)',
+    );
+  });
+});
+
 describe('the callback without its login cookie', () => {
   const login = new OidcLogin(
     loadOidcAuth(

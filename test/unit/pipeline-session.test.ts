@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { loadConfigText } from '../../src/config/load.js';
+import { UnauthorizedError } from '../../src/core/errors.js';
+import { issueToken } from '../../src/pipeline/pipeline.js';
+import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
+import { parseTokenRequest } from '../../src/request/token-request.js';
+import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+
+// A registry-page session stands in for credentials (redeemSession): it is held to the token
+// endpoint's rule for account names as a login is. Found by a review: a session naming
+// `admin\u200b` issued tokens, ran ext_authz and wrote log lines for a name that looks like admin.
+
+const NOW = 1_800_000_000;
+const tmp = tempDir();
+let runtime: Runtime;
+beforeAll(async () => {
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  const secret = join(tmp.dir, 'oidc.key');
+  writeFileSync(secret, randomBytes(48).toString('base64'));
+  const yaml = `token:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\noidc_auth:\n  issuer: https://idp.example\n  client_id: c\n  redirect_url: https://auth.example/oidc/callback\n  registry_url: reg.example\n  secret_file: ${secret}\nacl:\n  - match: {account: "/.+/"}\n    actions: [pull]\n`;
+  runtime = createRuntime(loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') }));
+});
+afterAll(() => tmp.cleanup());
+
+function withSession(account: string) {
+  const request = parseTokenRequest({
+    method: 'GET',
+    query: 'service=reg&scope=repository:app:pull',
+    authorization: undefined,
+  });
+  return issueToken(runtime, request, { ip: null, now: NOW + 60 }, { account, labels: {}, issuedAt: NOW });
+}
+
+test('a session for a valid name issues its token', async () => {
+  expect(await withSession('alice')).toMatchObject({ account: 'alice', authenticatedBy: 'oidc_auth' });
+});
+
+test.each([['alice smith'], ['admin\u200b'], ['admin\u202egpj'], ['a'.repeat(300)]])(
+  'a session naming %j is refused',
+  async (account) => {
+    const err = await withSession(account).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expect((err as UnauthorizedError).decision).toMatchObject({
+      reason: 'session refused: invalid account name',
+    });
+  },
+);
