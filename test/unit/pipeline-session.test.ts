@@ -7,7 +7,8 @@ import { UnauthorizedError } from '../../src/core/errors.js';
 import { issueToken } from '../../src/pipeline/pipeline.js';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
 import { parseTokenRequest } from '../../src/request/token-request.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { issueAppPassword } from '../../src/oidc/app-password.js';
+import { basic, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 // A registry-page session stands in for credentials (redeemSession): it is held to the token
 // endpoint's rule for account names as a login is. Found by a review: a session naming
@@ -48,3 +49,58 @@ test.each([['alice smith'], ['admin\u200b'], ['admin\u202egpj'], ['a'.repeat(300
     });
   },
 );
+
+test('behind ldap_auth binding as the user, an app password’s refresh token is passed over; a session is refused', async () => {
+  // docs/http-api.md "The refresh grant" step 3 and docs/security.md: a backend that cannot be
+  // asked about an account without its password is passed over by the refresh grant, while the
+  // registry page's session is refused behind it. (A review found the docs named ext_auth only.)
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  const secret = (name: string) => {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, randomBytes(48).toString('base64'));
+    return file;
+  };
+  const refreshSecret = secret('refresh.key');
+  const oidcSecret = secret('oidc2.key');
+  const build = (ldap: boolean) =>
+    createRuntime(
+      loadConfigText(
+        `token:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n  refresh:\n    secret_file: ${refreshSecret}\n` +
+          (ldap
+            ? `ldap_auth:\n  addr: "127.0.0.1:9"\n  initial_bind_as_user: true\n  bind_dn: "uid=\${account},ou=people,dc=example,dc=org"\n  base: "dc=example,dc=org"\n  filter: "(uid=\${account})"\n`
+            : '') +
+          `oidc_auth:\n  issuer: https://idp.example\n  client_id: c\n  redirect_url: https://auth.example/oidc/callback\n  registry_url: reg.example\n  secret_file: ${oidcSecret}\nacl:\n  - match: {account: "/.+/"}\n    actions: [pull]\n`,
+        { file: join(tmp.dir, 'config.yml') },
+      ),
+    );
+  const before = build(false);
+  const appPassword = await issueAppPassword(before.config.oidc_auth!, 'alice', {}, NOW);
+  const login = await issueToken(
+    before,
+    parseTokenRequest({
+      method: 'GET',
+      query: 'service=reg&offline_token=true',
+      authorization: basic('alice', appPassword.password.reveal()),
+    }),
+    { ip: null, now: NOW },
+  );
+  const after = build(true);
+  const refreshed = await issueToken(
+    after,
+    parseTokenRequest({
+      method: 'POST',
+      query: '',
+      authorization: undefined,
+      body: `grant_type=refresh_token&refresh_token=${login.refreshToken!.reveal()}&service=reg`,
+    }),
+    { ip: null, now: NOW + 60 },
+  );
+  expect(refreshed).toMatchObject({ account: 'alice', authenticatedBy: 'oidc_auth' });
+  const session = await issueToken(
+    after,
+    parseTokenRequest({ method: 'GET', query: 'service=reg', authorization: undefined }),
+    { ip: null, now: NOW + 60 },
+    { account: 'alice', labels: {}, issuedAt: NOW },
+  ).catch((e: unknown) => e);
+  expect(session).toBeInstanceOf(UnauthorizedError);
+});
