@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { RegauthError } from '../core/errors.js';
+import { BadRequestError, RegauthError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { LOGIN_COOKIE, LOGIN_COOKIE_HOST, LOGIN_COOKIE_MAX_AGE, type LoginClaims } from '../oidc/login.js';
 import type { Store } from '../store/types.js';
@@ -65,7 +65,15 @@ export function oidcPages(deps: {
           runtime.config.oidc_auth!.appPasswordExpiration,
         );
         const sealed = await login.sessions.seal(result.account, result.labels, now, lifetime);
-        res.setHeader('Set-Cookie', [cleared, sessionCookie(deps.prefix, sealed.cookie, lifetime, isSecure)]);
+        const session = sessionCookie(deps.prefix, sealed.cookie, lifetime, isSecure);
+        // Browsers keep cookies of 4096 bytes (name, value and attributes; RFC 6265 §6.1): one
+        // larger is dropped, and the page would send the browser to the login again and again.
+        if (session.length > MAX_COOKIE_BYTES) {
+          throw new BadRequestError(
+            `this account's labels (oidc_auth.label_claims) make a session cookie of ${session.length} bytes, more than the ${MAX_COOKIE_BYTES} a browser keeps; ask your registry administrator to narrow label_claims`,
+          );
+        }
+        res.setHeader('Set-Cookie', [cleared, session]);
         res.setHeader('Cache-Control', 'no-store');
         res.setHeader('Referrer-Policy', 'no-referrer');
         deps.logger.info(
@@ -112,6 +120,9 @@ export function loginCookie(prefix: string, value: string, maxAge: number, isSec
 }
 
 /** The Set-Cookie value of the registry page's session cookie (`value` '' and `maxAge` 0 clear it). */
+/** The largest cookie every browser keeps (RFC 6265 §6.1), its name and attributes included. */
+const MAX_COOKIE_BYTES = 4096;
+
 export function sessionCookie(prefix: string, value: string, maxAge: number, isSecure: boolean): string {
   return cookie(isSecure ? SESSION_COOKIE_HOST : SESSION_COOKIE, value, maxAge, isSecure, `${prefix}/ui`);
 }

@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import { labelsFrom } from '../authn/jwt/authenticator.js';
 import { issueAppPassword } from './app-password.js';
 import type { Labels } from '../authz/types.js';
+import { MAX_FIELD_LENGTH } from '../request/token-request.js';
 import type { OidcAuthConfig } from './config.js';
 import { BackendUnavailableError, BadRequestError } from '../core/errors.js';
 import { isAccountName } from '../core/account-name.js';
@@ -225,6 +226,14 @@ export class OidcLogin {
     const labels = labelsFrom(claims, this.#config.labelClaims);
     if (typeof checks.ui === 'string') return { flow: 'ui', account, labels, returnTo: checks.ui };
     const issued = await issueAppPassword(this.#config, account, labels, now);
+    // The token request's bound on a password (the POST grant's field; docker login's GET fits
+    // it in node's header limit): an app password past it could never log in.
+    const length = issued.password.reveal().length;
+    if (length > MAX_FIELD_LENGTH) {
+      throw new BadRequestError(
+        `this account's labels (oidc_auth.label_claims) make an app password of ${length} characters, longer than the ${MAX_FIELD_LENGTH} a login accepts; ask your registry administrator to narrow label_claims`,
+      );
+    }
     return {
       account,
       labels,

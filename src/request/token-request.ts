@@ -30,7 +30,8 @@ export interface TokenRequest {
 }
 
 const ANONYMOUS: Credentials = { account: '', password: undefined };
-const MAX_FIELD_LENGTH = 8192;
+/** The longest value a token request's field may hold (a password included). */
+export const MAX_FIELD_LENGTH = 8192;
 /**
  * Refresh tokens are longer than any other field (those of app-password logins carry the login's
  * labels); regauth never issues one longer than this (src/pipeline/pipeline.ts), so every one it issued is accepted.

@@ -17,6 +17,16 @@ const ACCOUNTS: Record<string, Record<string, unknown>> = {
   mallory: { preferred_username: 'mal<b>"lory', email: 'mallory@example.test', groups: [] },
   // Typed alice's address into her profile; the provider never verified it.
   eve: { preferred_username: 'eve', email: 'alice@example.test', email_verified: false, groups: ['devs'] },
+  // In 300 groups of 40 characters: more labels than an app password or a cookie can carry.
+  bigco: {
+    preferred_username: 'bigco',
+    email: 'bigco@example.test',
+    email_verified: true,
+    groups: Array.from(
+      { length: 300 },
+      (_, i) => `cn=group-${String(i).padStart(3, '0')},ou=groups,dc=example`,
+    ),
+  },
 };
 
 /** Starts the provider; `redirectUri` is regauth's callback. */
@@ -65,4 +75,70 @@ export async function startTestProvider(redirectUri: string): Promise<TestProvid
         server.closeAllConnections();
       }),
   };
+}
+
+/** The cookies a client keeps, by name: enough for regauth's login cookie and the provider's pages. */
+class CookieJar {
+  readonly #cookies = new Map<string, string>();
+  take(res: Response): void {
+    for (const c of res.headers.getSetCookie()) {
+      const pair = c.split(';')[0]!;
+      const eq = pair.indexOf('=');
+      this.#cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
+    }
+  }
+  header(): string {
+    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+/**
+ * Signs in through regauth as a browser would, without one: starts at `start` (`/oidc/login`, or
+ * a registry page), logs in at the provider's dev pages as `login` (any password), consents, and
+ * returns regauth's answer to the callback. `callback` is the redirect URL regauth was given; the
+ * callback is asked of `regauthUrl` whatever host that URL names.
+ */
+export async function signInThrough(
+  provider: TestProvider,
+  regauthUrl: string,
+  callback: string,
+  start: string,
+  login: string,
+): Promise<Response> {
+  const regauth = new CookieJar();
+  const idp = new CookieJar();
+  let res = await fetch(`${regauthUrl}${start}`, { redirect: 'manual' });
+  regauth.take(res);
+  let location = res.headers.get('location') ?? '';
+  for (let i = 0; i < 12; i++) {
+    if (location.startsWith(callback)) {
+      const path = new URL(callback).pathname;
+      return fetch(`${regauthUrl}${path}${location.slice(location.indexOf('?'))}`, {
+        redirect: 'manual',
+        headers: { cookie: regauth.header() },
+      });
+    }
+    res = await fetch(new URL(location, provider.url).href, {
+      redirect: 'manual',
+      headers: { cookie: idp.header() },
+    });
+    idp.take(res);
+    if (res.status === 200) {
+      const html = await res.text();
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+      if (action === undefined) throw new Error(`no form on the provider's page ${location}`);
+      const body = html.includes('name="login"')
+        ? new URLSearchParams({ prompt: 'login', login, password: 'x' })
+        : new URLSearchParams({ prompt: 'consent' });
+      res = await fetch(new URL(action, provider.url).href, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: idp.header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      idp.take(res);
+    }
+    location = res.headers.get('location') ?? '';
+  }
+  throw new Error('the provider never sent the browser back to the callback');
 }
