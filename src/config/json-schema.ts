@@ -220,6 +220,12 @@ function allowUnset(root: JsonSchema): void {
   }
 }
 
+/**
+ * Keys whose default depends on the machine regauth runs on (so on the one that built the
+ * schema): their description says what it is, and the schema names no figure.
+ */
+const MACHINE_DEFAULTS: readonly (readonly string[])[] = [['login_queue', 'max_pending']];
+
 /** Builds the JSON Schema; `exampleText` is config.example.yml's text (read from the package by default). */
 export function configJsonSchema(exampleText = readFileSync(EXAMPLE_CONFIG, 'utf8')): JsonSchema {
   const generated = z.toJSONSchema(configSchema, {
@@ -231,6 +237,7 @@ export function configJsonSchema(exampleText = readFileSync(EXAMPLE_CONFIG, 'utf
     unrepresentable: 'any',
   }) as JsonSchema;
   allowUnset(generated);
+  for (const path of MACHINE_DEFAULTS) delete nodeAt(generated, path)?.default;
   const known = (path: readonly string[]) => nodeAt(generated, path) !== undefined;
   for (const [path, text] of keyComments(exampleText, known)) {
     const keys = path.split('.');

@@ -45,6 +45,18 @@ describe('schema/config.schema.json', () => {
     expect(shipped, 'stale: run `npm run build`').toEqual(schema);
   });
 
+  test('holds no default of the machine it was built on', () => {
+    // Found by a review: login_queue.max_pending's default (16 per core) was written as the
+    // build machine's figure (32 from two cores), shown by editors as the default everywhere.
+    const loginQueue = (schema.properties as Record<string, Record<string, unknown>>)['login_queue']!;
+    const holder = ((loginQueue.anyOf as Record<string, unknown>[] | undefined)?.[0] ?? loginQueue) as {
+      properties: Record<string, Record<string, unknown>>;
+    };
+    const maxPending = holder.properties['max_pending']!;
+    expect(maxPending['default']).toBeUndefined();
+    expect(maxPending['description']).toMatch(/Default: 16 per CPU core/);
+  });
+
   test('is draft 2020-12 and refuses unknown keys where regauth does', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(schema.additionalProperties).toBe(false);
