@@ -33,6 +33,8 @@ export class Reloader {
   #askedByHand = false;
   /** What the last reload that failed said, until one succeeds. */
   #lastFailure: string | undefined;
+  /** Set by close(): no reload starts or swaps after it. */
+  #closed = false;
   readonly #onSwap: ((config: Config) => void)[] = [];
   readonly #onReload: ((config: Config, refusedFiles: readonly string[]) => void)[] = [];
   readonly #deps: ReloadDeps;
@@ -71,12 +73,14 @@ export class Reloader {
    * (SIGHUP), every failure is told.
    */
   reload(options: { byWatcher?: boolean } = {}): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     if (options.byWatcher !== true) this.#askedByHand = true;
     if (this.#waiting) return this.#waiting;
     const run = this.#queue
       .catch(() => undefined)
       .then(() => {
         this.#waiting = undefined;
+        if (this.#closed) return;
         const byHand = this.#askedByHand;
         this.#askedByHand = false;
         return this.#reloadOnce(byHand).then(
@@ -93,11 +97,18 @@ export class Reloader {
   }
 
   #reloaded(refusedFiles: readonly string[]): void {
+    // Once closed, nothing listens any more (the watcher is closed too).
+    if (this.#closed) return;
     for (const fn of this.#onReload) fn(this.#current.config, refusedFiles);
   }
 
-  /** Closes the current runtime and every retiring one. */
+  /**
+   * Closes the current runtime and every retiring one, once a reload under way has finished (what
+   * it made is closed, not swapped in); no reload starts after this.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue.catch(() => undefined);
     await Promise.all([this.#current, ...this.#retiring].map(closeRuntime));
   }
 
@@ -107,6 +118,7 @@ export class Reloader {
     try {
       next = createRuntime(await this.#deps.load(), this.#deps.runtimeDeps);
     } catch (err) {
+      if (this.#closed) return;
       metrics.reloads.inc({ result: 'failure' });
       const errors = describeConfigError(err);
       // The watcher's reload that fails saying what the last one said is not told again.
@@ -119,6 +131,11 @@ export class Reloader {
       throw err;
     }
     this.#lastFailure = undefined;
+    if (this.#closed) {
+      // Closed while this one loaded: nothing will serve it.
+      await closeRuntime(next);
+      return;
+    }
     for (const key of startOnlyChanges(this.#deps.started, next.config)) {
       log.warn(
         { key, config: configFile },

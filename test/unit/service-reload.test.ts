@@ -9,7 +9,7 @@ import { loadConfigFile } from '../../src/config/load.js';
 import { createRuntime } from '../../src/pipeline/runtime.js';
 import { createMetrics } from '../../src/pipeline/metrics.js';
 import { RecentDecisions } from '../../src/authz/recent-decisions.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
 
 const tmp = tempDir('regauth-reload-');
@@ -233,3 +233,58 @@ test('the metrics listener takes server.max_connections and its deadlines, at st
     await service.close();
   }
 }, 15_000);
+
+test('a reload still loading when the reloader closes swaps nothing in, and what it made is closed', async () => {
+  // A SIGTERM during a reload: close() closed the runtimes it knew, then the reload swapped in a
+  // runtime nobody would close (its backends' pools and commands left open).
+  const keys = await writeSigningKey(tmp.dir);
+  const configFile = join(tmp.dir, 'closing.yml');
+  writeFileSync(
+    configFile,
+    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nusers: {alice: {password: "${hash(randomPassword())}"}}\nacl: []\n`,
+  );
+  const config = loadConfigFile(configFile);
+  let loads = 0;
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  /** How many runtimes had their backends closed (closeRuntime asks each for `close`). */
+  const closed = new Set<unknown>();
+  const logger = createLogger({ destination: logSink().stream, format: 'json' });
+  const runtimeDeps = {
+    logger,
+    instrument: <T extends object>(authenticator: T): T => {
+      const tag = {};
+      return new Proxy(authenticator, {
+        get(target, prop) {
+          if (prop === 'close') closed.add(tag);
+          return Reflect.get(target, prop, target) as unknown;
+        },
+      });
+    },
+  };
+  const first = createRuntime(config, runtimeDeps);
+  const reloader = new Reloader(first, {
+    configFile,
+    load: async () => {
+      loads++;
+      await gate;
+      return loadConfigFile(configFile);
+    },
+    runtimeDeps,
+    started: config,
+    logger,
+    metrics: createMetrics({ defaults: false }),
+    recent: new RecentDecisions(0),
+  });
+  const reloading = reloader.reload().catch((e: unknown) => e);
+  await new Promise((r) => setTimeout(r, 10));
+  const closing = reloader.close();
+  release();
+  await Promise.all([reloading, closing]);
+  expect(reloader.current).toBe(first);
+  // The first runtime's backends, and those of the runtime the reload made: both closed.
+  expect(closed.size).toBe(2);
+  // A reload asked for once closed loads nothing.
+  await reloader.reload().catch(() => undefined);
+  expect(loads).toBe(1);
+});
