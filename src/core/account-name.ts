@@ -6,10 +6,12 @@ const MAX_ACCOUNT_LENGTH = 256;
  * Characters no account name may hold: whitespace of any kind (Python's `str.split()` and Go's
  * `strings.Fields` split on U+0085 and U+00A0, so an `ext_auth` command could read part of the
  * name as the password), control characters (C0, C1, DEL), format characters (zero-width and
- * bidi marks that make two names look alike), surrogates, and U+FFFD (the user was not valid
- * UTF-8). The accepted set is documented in docs/http-api.md "Account names".
+ * bidi marks that make two names look alike), the other characters Unicode says render as
+ * nothing (Default_Ignorable_Code_Point: Hangul fillers, variation selectors, the combining
+ * grapheme joiner; `admin\u3164` reads as admin), surrogates, and U+FFFD (the user was not
+ * valid UTF-8). The accepted set is documented in docs/http-api.md "Account names".
  */
-const FORBIDDEN_IN_ACCOUNT = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\uFFFD]/u;
+const FORBIDDEN_IN_ACCOUNT = /[\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Cs}\uFFFD]/u;
 
 /**
  * Account names end up in tokens, logs and commands' stdin: bound them and refuse the characters

@@ -39,7 +39,7 @@ test('a session for a valid name issues its token', async () => {
   expect(await withSession('alice')).toMatchObject({ account: 'alice', authenticatedBy: 'oidc_auth' });
 });
 
-test.each([['alice smith'], ['admin\u200b'], ['admin\u202egpj'], ['a'.repeat(300)]])(
+test.each([['alice smith'], ['admin\u200b'], ['admin\u202egpj'], ['admin\u3164'], ['a'.repeat(300)]])(
   'a session naming %j is refused',
   async (account) => {
     const err = await withSession(account).catch((e: unknown) => e);

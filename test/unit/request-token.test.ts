@@ -70,6 +70,15 @@ describe('parseBasicAuth', () => {
     ['right-to-left override (format)', 'alice\u202e'],
     ['byte order mark (format)', '\ufeffalice'],
     ['invalid UTF-8 (replacement character)', 'alice\ufffd'],
+    // Letters and marks that render as nothing (found by a review: `admin\u3164` reads as admin).
+    ['Hangul filler', 'admin\u3164'],
+    ['Hangul choseong filler', 'admin\u115f'],
+    ['halfwidth Hangul filler', 'admin\uffa0'],
+    ['combining grapheme joiner', 'admin\u034f'],
+    ['variation selector-16', 'admin\ufe0f'],
+    ['variation selector-17 (outside the BMP)', 'admin\u{e0100}'],
+    ['Mongolian free variation selector', 'admin\u180b'],
+    ['Khmer inherent vowel', 'admin\u17b4'],
   ])('account with %s → 400', (_what, account) => {
     expect(() => parseBasicAuth(basic(account, 'pw'))).toThrow(BadRequestError);
     expect(() =>
