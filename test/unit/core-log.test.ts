@@ -14,6 +14,42 @@ const piped = (script: string) =>
     },
   );
 
+/**
+ * Runs `script` once its logger's first line has reached the test: the script logs `ready`, then
+ * waits for a line on stdin, sent when `ready` has come out. At exit no write is then in flight
+ * (the first line of a burst goes out as one asynchronous write, and a process that exits before
+ * the thread pool runs it loses it, whatever the destination: `serve` waits for it). What such a
+ * test measures is the lines held in buffers at exit. Resolves with the lines after `ready`.
+ */
+function afterReady(
+  script: string,
+  throughPipe: boolean,
+): Promise<{ status: number | null; stdout: string }> {
+  const args = ['--import', 'tsx', '--input-type=module', '-e', script];
+  const child = throughPipe
+    ? spawn('sh', ['-c', '"$0" "$@" | cat', process.execPath, ...args], {
+        env: { ...process.env, REGAUTH_LOG_LEVEL: '' },
+      })
+    : spawn(process.execPath, args, { env: { ...process.env, REGAUTH_LOG_LEVEL: '' } });
+  let stdout = '';
+  let told = false;
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk;
+    if (!told && stdout.includes('"msg":"ready"}\n')) {
+      told = true;
+      child.stdin.write('go\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => {
+      const ready = stdout.indexOf('"msg":"ready"}\n');
+      resolve({ status, stdout: ready < 0 ? stdout : stdout.slice(ready + '"msg":"ready"}\n'.length) });
+    });
+  });
+}
+
 describe('createLogger on stdout', () => {
   const log = fileURLToPath(new URL('../../src/core/log.ts', import.meta.url));
   const run = (script: string) =>
@@ -22,19 +58,22 @@ describe('createLogger on stdout', () => {
       env: { ...process.env, REGAUTH_LOG_LEVEL: '' },
     });
 
-  it('writes every line of the turn the process exits in, in order', () => {
-    // process.exit() in the very turn the lines were logged: they wait in the turn's batch and
-    // in sonic-boom's buffer, and must still come out.
-    const out = run(
+  it('writes every line of the turn the process exits in, in order', async () => {
+    // process.exit() in the very turn the lines were logged: they wait in sonic-boom's buffer,
+    // and must still come out.
+    const out = await afterReady(
       `const { createLogger } = await import(${JSON.stringify(log)});
        const logger = createLogger({ format: 'json' });
-       for (let i = 0; i < 500; i++) logger.info({ n: i }, 'line');
-       setImmediate(() => {
-         for (let i = 500; i < 1000; i++) logger.info({ n: i }, 'line');
-         process.exit(0);
+       logger.info('ready');
+       process.stdin.once('data', () => {
+         for (let i = 0; i < 500; i++) logger.info({ n: i }, 'line');
+         setImmediate(() => {
+           for (let i = 500; i < 1000; i++) logger.info({ n: i }, 'line');
+           process.exit(0);
+         });
        });`,
+      false,
     );
-    expect(out.stderr).toBe('');
     expect(out.status).toBe(0);
     const lines = out.stdout
       .trim()
@@ -60,20 +99,18 @@ describe('createLogger on stdout', () => {
         .map((l) => (JSON.parse(l) as { msg: string }).msg),
     ).toEqual(['first', 'last']);
   });
-  it('writes every line of a large last turn through a pipe, none cut in half', () => {
+  it('writes every line of a large last turn through a pipe, none cut in half', async () => {
     // The audit lines of the turn the process exits in: 1000 lines, more than a pipe takes at
     // once. A destination handed them asynchronously at exit lost the rest (781 of 1000).
-    const out = piped(
+    const out = await afterReady(
       `const { createLogger } = await import(${JSON.stringify(log)});
        const logger = createLogger({ format: 'json' });
-       setTimeout(() => {
+       logger.info('ready');
+       process.stdin.once('data', () => {
          for (let i = 0; i < 1000; i++) logger.info({ n: i }, 'audit');
-         // The first line went to the thread pool as one asynchronous write; on a loaded machine
-         // that thread may not have run before exit, and no destination can write it then. Giving
-         // it the core for a moment leaves what this test is about: the lines held at exit.
-         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
          process.exit(0);
-       }, 20);`,
+       });`,
+      true,
     );
     expect(out.status).toBe(0);
     expect(out.stdout.endsWith('\n')).toBe(true);
