@@ -129,16 +129,31 @@ export function routedApp(routes: ReadonlyMap<string, PathEntry>, deps: Dispatch
 const NOT_FOUND = { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] };
 
 /**
- * `app` (a routedApp) as a listener that answers a request target Express cannot read with the
- * JSON 404 of an unknown path: an absolute URL whose host does not parse (`http://[::1/auth`)
- * leaves Express' router no path, and it would skip every handler and write an HTML page. An
- * absolute URL that parses (`http://host/auth`, which HTTP/1.1 servers must accept) still goes in.
+ * A request target as the path (and query) it names: origin form (`/auth?q`) as it is; absolute
+ * form (`http://host/auth?q`, which HTTP/1.1 servers must accept) as what follows its scheme and
+ * authority, `/` when nothing does. The authority is not judged: regauth answers whatever host
+ * a request names. Undefined for anything else (`*`, `x`, `http:/x`).
  */
-export function readableTargetsOnly(app: express.Express): RequestListener {
+export function originForm(target: string): string | undefined {
+  if (target.startsWith('/')) return target;
+  const prefix = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target)?.[0];
+  if (prefix === undefined) return undefined;
+  const rest = target.slice(prefix.length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/**
+ * `listener` given every request's target in origin form ({@link originForm}); a target in
+ * neither form gets the JSON 404 of an unknown path. Express reads paths with a parser that finds
+ * none in some absolute URLs (`a://x`, `http://[::1/auth`): its router then skipped every handler
+ * and wrote an HTML page.
+ */
+export function readableTargetsOnly(listener: RequestListener): RequestListener {
   return (req, res) => {
-    const url = req.url ?? '';
-    if (url.startsWith('/') || URL.canParse(url)) return void app(req, res);
-    sendJson(res, 404, NOT_FOUND);
+    const target = originForm(req.url ?? '');
+    if (target === undefined) return void sendJson(res, 404, NOT_FOUND);
+    req.url = target;
+    listener(req, res);
   };
 }
 

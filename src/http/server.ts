@@ -25,12 +25,12 @@ export async function startServer(
   const config = deps.runtime().config;
   const prefix = config.server.pathPrefix;
   const routes = compileRoutes(routeTable(deps, prefix), prefix);
-  const app = readableTargetsOnly(createApp(deps, routes));
+  const app = createApp(deps, routes);
   const dispatchDeps = mainDispatch(deps);
   // The hot path: a GET whose route reads only node's API (the token endpoint) is dispatched
   // from the same table without Express; anything else, or a path not matched exactly, goes
-  // through Express.
-  const listener: RequestListener = (req, res) => {
+  // through Express. Both see the target in origin form.
+  const listener: RequestListener = readableTargetsOnly((req, res) => {
     if (req.method === 'GET') {
       const url = req.url ?? '';
       const q = url.indexOf('?');
@@ -38,7 +38,7 @@ export async function startServer(
       if (endpoint?.node) return run(endpoint, req, res, dispatchDeps);
     }
     app(req, res);
-  };
+  });
   const tls = config.server.tls;
   const options = listenerOptions(config.server);
   const server = tls
