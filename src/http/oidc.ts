@@ -119,10 +119,10 @@ export function loginCookie(prefix: string, value: string, maxAge: number, isSec
   return cookie(isSecure ? LOGIN_COOKIE_HOST : LOGIN_COOKIE, value, maxAge, isSecure, `${prefix}/oidc`);
 }
 
-/** The Set-Cookie value of the registry page's session cookie (`value` '' and `maxAge` 0 clear it). */
 /** The largest cookie every browser keeps (RFC 6265 §6.1), its name and attributes included. */
 const MAX_COOKIE_BYTES = 4096;
 
+/** The Set-Cookie value of the registry page's session cookie (`value` '' and `maxAge` 0 clear it). */
 export function sessionCookie(prefix: string, value: string, maxAge: number, isSecure: boolean): string {
   return cookie(isSecure ? SESSION_COOKIE_HOST : SESSION_COOKIE, value, maxAge, isSecure, `${prefix}/ui`);
 }
