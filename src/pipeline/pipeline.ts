@@ -274,6 +274,11 @@ async function redeemRefreshToken(
     throw new InvalidGrantError('refresh tokens are disabled: token.refresh is not set in the config');
   if (!token) throw new BadRequestError('missing refresh_token');
   const claims = await runtime.refresh.verify(token, { service, now });
+  // Issued while the account-name rule accepted the name (docs/http-api.md "Account names"): a
+  // login under it is refused now, and so is this token, as a session naming it is.
+  if (!isAccountName(claims.account)) {
+    throw new InvalidGrantError('refresh token revoked: invalid account name', claims.account);
+  }
   const issuer = runtime.authenticators.find((a) => a.name === claims.authenticator);
   if (!issuer?.lookup)
     throw new InvalidGrantError('refresh token revoked: authenticator removed', claims.account);

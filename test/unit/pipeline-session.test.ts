@@ -3,12 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
-import { UnauthorizedError } from '../../src/core/errors.js';
+import { InvalidGrantError, UnauthorizedError } from '../../src/core/errors.js';
 import { issueToken } from '../../src/pipeline/pipeline.js';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
 import { parseTokenRequest } from '../../src/request/token-request.js';
 import { issueAppPassword } from '../../src/oidc/app-password.js';
-import { basic, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 // A registry-page session stands in for credentials (redeemSession): it is held to the token
 // endpoint's rule for account names as a login is. Found by a review: a session naming
@@ -103,4 +103,36 @@ test('behind ldap_auth binding as the user, an app password’s refresh token is
     { account: 'alice', labels: {}, issuedAt: NOW },
   ).catch((e: unknown) => e);
   expect(session).toBeInstanceOf(UnauthorizedError);
+});
+
+test('a refresh token naming an account the rule refuses is refused, as a session is', async () => {
+  // Found by a review of 4a618d4: one issued before a name was refused (admin\u3164, a static user)
+  // kept getting tokens for the invisible name, with `expiration: 0` for ever.
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  const secretFile = join(tmp.dir, 'refresh-names.key');
+  writeFileSync(secretFile, randomBytes(48).toString('base64'));
+  const rt = createRuntime(
+    loadConfigText(
+      `token:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n  refresh:\n    secret_file: ${secretFile}\nusers:\n  "admin\\u3164":\n    password: "${hash(randomPassword())}"\nacl:\n  - match: {account: "/.+/"}\n    actions: [pull]\n`,
+      { file: join(tmp.dir, 'config.yml') },
+    ),
+  );
+  const users = rt.authenticators.find((a) => a.lookup)!;
+  const found = await users.lookup!('admin\u3164');
+  // What docker login got while the name was accepted.
+  const refreshToken = await rt.refresh!.issue(
+    { account: 'admin\u3164', service: 'reg', authenticator: users.name, fingerprint: found!.fingerprint },
+    NOW - 60,
+  );
+  const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken.reveal())}&service=reg`;
+  const err = await issueToken(
+    rt,
+    parseTokenRequest({ method: 'POST', query: '', authorization: undefined, body }),
+    {
+      ip: null,
+      now: NOW,
+    },
+  ).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(InvalidGrantError);
+  expect((err as Error).message).toBe('refresh token revoked: invalid account name');
 });
