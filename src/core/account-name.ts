@@ -24,6 +24,10 @@ export function isAccountName(account: string): boolean {
   return !tooLong && !FORBIDDEN_IN_ACCOUNT.test(account);
 }
 
+/** Why a name fails {@link isAccountName}, as the offline tools say it. */
+export const REFUSED_ACCOUNT_NAME =
+  'the token endpoint refuses names with whitespace, control or invisible characters, or over 256 characters (400 invalid account name)';
+
 /** {@link isAccountName}, or 400 `invalid account name`. */
 export function checkAccount(account: string): void {
   if (!isAccountName(account)) throw new BadRequestError('invalid account name');

@@ -1,3 +1,4 @@
+import { isAccountName, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
 import { authenticate } from '../authn/chain.js';
 import { authorizeScope } from '../authz/chain.js';
 import { parseIpMatcher } from '../authz/ip.js';
@@ -54,6 +55,9 @@ export type CheckResult =
  * BackendUnavailableError when a backend cannot answer.
  */
 export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<CheckResult> {
+  if (!isAccountName(input.account)) {
+    throw new UsageError(`invalid --account ${JSON.stringify(input.account)}: ${REFUSED_ACCOUNT_NAME}`);
+  }
   const scopes = parseScopeArgs(input.scopes);
   const services = runtime.config.token.services;
   const service = input.service ?? defaultService(services);

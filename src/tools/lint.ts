@@ -4,6 +4,7 @@ import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { costliestHash } from '../pipeline/runtime.js';
 import { formatPath } from '../core/errors.js';
+import { isAccountName, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
 
 /** A finding of `regauth validate`: the config loads, but something in it cannot do what it says. */
 export type LintWarning = AclWarning;
@@ -25,7 +26,8 @@ export type LintWarning = AclWarning;
  * - a bcrypt cost above 13, to which every failed login is padded;
  * - a jwt_auth issuer without required_claims: every job it signs for logs in;
  * - the registry page with oidc_auth behind a backend that cannot look accounts up: every session
- *   is refused.
+ *   is refused;
+ * - a static account whose name the token endpoint refuses (docs/http-api.md "Account names").
  */
 export function lintConfig(config: Config): LintWarning[] {
   const rules = config.acl.rules;
@@ -38,6 +40,7 @@ export function lintConfig(config: Config): LintWarning[] {
   warnings.push(...costlyPadding(config));
   warnings.push(...openIssuers(config));
   warnings.push(...blindPageSessions(config));
+  warnings.push(...unusableAccounts(config));
   // In file order: by rule, then as found (stable sort).
   const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
   return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
@@ -234,6 +237,20 @@ function openIssuers(config: Config): LintWarning[] {
  * The registry page's oidc_auth sessions are refused while a backend before oidc_auth cannot look
  * an account up without its password (src/pipeline/pipeline.ts redeemSession).
  */
+/** Static accounts (users:, users_file) under a name no login can use. */
+function unusableAccounts(config: Config): LintWarning[] {
+  const path = (section: 'users' | 'users_file', account: string) =>
+    section === 'users' ? formatPath(['users', account]) : `users_file (${JSON.stringify(account)})`;
+  return (['users', 'users_file'] as const).flatMap((section) =>
+    [...((section === 'users' ? config.users : config.users_file?.users)?.keys() ?? [])]
+      .filter((account) => !isAccountName(account))
+      .map((account) => ({
+        path: path(section, account),
+        message: `this account can never log in: ${REFUSED_ACCOUNT_NAME}`,
+      })),
+  );
+}
+
 function blindPageSessions(config: Config): LintWarning[] {
   if (!config.catalog || !config.oidc_auth) return [];
   const blind = config.ext_auth

@@ -329,6 +329,48 @@ acl:
   });
 });
 
+describe('account names the token endpoint refuses', () => {
+  // Found by a review: a users: key such as "admin\u3164" (a Hangul filler, which renders as
+  // nothing) passed validate without a word, and check reported a grant, while the token endpoint
+  // answers 400 invalid account name to every login under it.
+  const file = () =>
+    write(
+      'invisible.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+users:
+  "admin\\u3164": {password: "${hash(alicePassword)}"}
+  alice: {password: "${hash(alicePassword)}"}
+acl:
+  - match: {account: "/.+/"}
+    actions: [pull]
+`,
+    );
+
+  test('validate warns about a users: key that can never log in', async () => {
+    const run = await regauth(['validate', '-c', file()]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(
+      'warning: users["admin\u3164"]: this account can never log in: the token endpoint refuses names with whitespace, control or invisible characters, or over 256 characters (400 invalid account name)\n',
+    );
+  });
+
+  test.each([[[] as string[]], [['--password-stdin']]])(
+    'check %j refuses the name, exit 2',
+    async (extra) => {
+      const run = await regauth(
+        ['check', '-c', file(), '--account', 'admin\u3164', '--scope', 'repository:a/b:pull', ...extra],
+        alicePassword,
+      );
+      expect(run).toEqual({
+        code: 2,
+        stdout: '',
+        stderr:
+          'regauth: invalid --account "admin\u3164": the token endpoint refuses names with whitespace, control or invisible characters, or over 256 characters (400 invalid account name)\n',
+      });
+    },
+  );
+});
+
 describe('regauth check', () => {
   test.each([
     [
