@@ -24,7 +24,7 @@ const piped = (script: string) =>
 function afterReady(
   script: string,
   throughPipe: boolean,
-): Promise<{ status: number | null; stdout: string }> {
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const args = ['--import', 'tsx', '--input-type=module', '-e', script];
   const child = throughPipe
     ? spawn('sh', ['-c', '"$0" "$@" | cat', process.execPath, ...args], {
@@ -32,7 +32,10 @@ function afterReady(
       })
     : spawn(process.execPath, args, { env: { ...process.env, REGAUTH_LOG_LEVEL: '' } });
   let stdout = '';
+  let stderr = '';
   let told = false;
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
     stdout += chunk;
@@ -45,7 +48,11 @@ function afterReady(
     child.on('error', reject);
     child.on('close', (status) => {
       const ready = stdout.indexOf('"msg":"ready"}\n');
-      resolve({ status, stdout: ready < 0 ? stdout : stdout.slice(ready + '"msg":"ready"}\n'.length) });
+      resolve({
+        status,
+        stderr,
+        stdout: ready < 0 ? stdout : stdout.slice(ready + '"msg":"ready"}\n'.length),
+      });
     });
   });
 }
@@ -74,6 +81,7 @@ describe('createLogger on stdout', () => {
        });`,
       false,
     );
+    expect(out.stderr).toBe('');
     expect(out.status).toBe(0);
     const lines = out.stdout
       .trim()
