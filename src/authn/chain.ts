@@ -1,3 +1,4 @@
+import { isAccountName } from '../core/account-name.js';
 import type { Labels } from '../authz/types.js';
 import type { PasswordVerifier } from './password.js';
 import type { Authenticator, Credentials, LookupResult } from './types.js';
@@ -70,6 +71,9 @@ export async function authenticate(
   return answer;
 }
 
+/** Why a login is refused whose backend holds the account under a name the rule refuses. */
+const INVALID_STORED_NAME = 'the backend holds the account under a name the token endpoint refuses';
+
 /** A chain answer, knowing whether a password comparison was already spent on it. */
 type Answer = ChainResult & { readonly checkedPassword?: boolean };
 
@@ -86,6 +90,18 @@ async function respelled(
     return first;
   }
   const stored = first.account;
+  // The token endpoint's rule for account names holds for the spelling a backend hands back as
+  // for the one typed: a directory's `admin\u3164` found for `admin` reads as admin everywhere.
+  // The password was checked; the answer is a refusal, and no earlier backend is asked under it.
+  if (!isAccountName(stored)) {
+    return {
+      outcome: 'denied',
+      reason: INVALID_STORED_NAME,
+      by: first.by,
+      account: stored,
+      checkedPassword: true,
+    };
+  }
   const earlier = authenticators.slice(
     0,
     authenticators.findIndex((a) => a.name === first.by),

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { loadConfigText } from '../../src/config/load.js';
+import { UnauthorizedError } from '../../src/core/errors.js';
+import { issueToken } from '../../src/pipeline/pipeline.js';
+import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
+import { parseTokenRequest } from '../../src/request/token-request.js';
+import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
+import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+
+// The account a backend hands back (a directory's stored spelling, for a login typed otherwise) is
+// held to the token endpoint's rule for account names as the typed one is. Found by a review: an
+// entry found by its mail `admin` whose uid is `admin\u3164` (a Hangul filler, which renders as
+// nothing) got a token, and a refresh token, for `admin\u3164`; through it, a users: key of that
+// name (which validate says can never log in) was asked again and logged in.
+
+const NOW = 1_800_000_000;
+const tmp = tempDir();
+const staticPassword = randomPassword();
+let runtime: Runtime;
+beforeAll(async () => {
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  writeFileSync(join(tmp.dir, 'bind-pw'), 'service-password\n');
+  writeFileSync(join(tmp.dir, 'refresh.key'), randomBytes(48).toString('base64'));
+  const dir = new FakeDirectory();
+  dir.entries = [
+    { dn: SERVICE_DN, password: 'service-password', attrs: { uid: 'svc' } },
+    {
+      dn: 'uid=admin\u3164,ou=people,dc=example,dc=org',
+      password: 'pw',
+      attrs: { uid: 'admin\u3164', mail: 'admin' },
+    },
+    {
+      dn: 'uid=ghost\u3164,ou=people,dc=example,dc=org',
+      password: staticPassword,
+      attrs: { uid: 'ghost\u3164', mail: 'ghost' },
+    },
+    {
+      dn: 'uid=alice,ou=people,dc=example,dc=org',
+      password: 'pw',
+      attrs: { uid: 'alice', mail: 'alice@example.org' },
+    },
+  ];
+  const yaml =
+    `token:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n  refresh:\n    secret_file: refresh.key\n` +
+    `users:\n  "ghost\\u3164": {password: "${hash(staticPassword)}"}\n` +
+    `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "${SERVICE_DN}"\n  bind_password_file: bind-pw\n` +
+    `  base: "dc=example,dc=org"\n  filter: "(|(uid=\${account})(mail=\${account}))"\n` +
+    `acl:\n  - match: {account: "/.+/", name: "\${account}/*"}\n    actions: [pull, push]\n  - match: {account: "/.+/"}\n    actions: [pull]\n`;
+  runtime = createRuntime(loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') }), {
+    ldapClient: dir.factory,
+  });
+});
+afterAll(() => tmp.cleanup());
+
+const login = (account: string, password: string) =>
+  issueToken(
+    runtime,
+    parseTokenRequest({
+      method: 'GET',
+      query: 'service=reg&offline_token=true&scope=repository:alice/app:pull,push',
+      authorization: basic(account, password),
+    }),
+    { ip: null, now: NOW },
+  );
+
+test('a directory spelling the name rule refuses gets no token (nor refresh token)', async () => {
+  const err = await login('admin', 'pw').catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(UnauthorizedError);
+  expect((err as UnauthorizedError).decision).toMatchObject({
+    authenticator: 'ldap_auth',
+    reason: 'the backend holds the account under a name the token endpoint refuses',
+  });
+});
+
+test('nor does an earlier backend asked again under that spelling', async () => {
+  // ldap_auth finds ghost\u3164 for `ghost`; users: holds ghost\u3164 with the same password and
+  // was asked again under it: it logged in, by users.
+  expect(await login('ghost', staticPassword).catch((e: unknown) => e)).toBeInstanceOf(UnauthorizedError);
+});
+
+test('a valid stored spelling still logs in under it', async () => {
+  const result = await login('alice@example.org', 'pw');
+  expect(result).toMatchObject({ account: 'alice', authenticatedBy: 'ldap_auth' });
+  expect(result.access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['pull', 'push'] }]);
+});
