@@ -83,6 +83,9 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
   let labels: Labels = input.labels ?? {};
   let labelsNote: string | undefined;
   let authenticatedBy: string | null = null;
+  // The account the scopes are decided for: with a password, as the backend spells it (a
+  // directory finds alice for alice@example.org), as the token endpoint decides.
+  let account = input.account;
   if (input.password === undefined && input.labels === undefined) {
     const known = offlineLabels(runtime.config, input.account);
     labels = known.labels;
@@ -102,12 +105,13 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
     }
     labels = mergeLabels(authn.labels, labels);
     authenticatedBy = authn.by;
+    account = authn.account ?? input.account;
   }
 
   const reports: ScopeReport[] = [];
   for (const scope of scopes) {
     const decision = await authorizeScope(runtime.config.acl, runtime.extAuthz, {
-      account: input.account,
+      account,
       type: scope.type,
       name: scope.name,
       service,

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { UnauthorizedError } from '../../src/core/errors.js';
+import { Secret } from '../../src/core/secret.js';
 import { issueToken } from '../../src/pipeline/pipeline.js';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
 import { parseTokenRequest } from '../../src/request/token-request.js';
+import { checkAccess } from '../../src/tools/check.js';
 import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
@@ -85,4 +87,15 @@ test('a valid stored spelling still logs in under it', async () => {
   const result = await login('alice@example.org', 'pw');
   expect(result).toMatchObject({ account: 'alice', authenticatedBy: 'ldap_auth' });
   expect(result.access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['pull', 'push'] }]);
+});
+
+test('regauth check --password-stdin decides for the stored spelling, as the token endpoint does', async () => {
+  // It decided for the typed name: pull only on alice/app, where the endpoint grants push too.
+  const checked = await checkAccess(runtime, {
+    account: 'alice@example.org',
+    scopes: ['repository:alice/app:push,pull'],
+    service: 'reg',
+    password: new Secret('pw'),
+  });
+  expect(checked).toMatchObject({ outcome: 'checked', scopes: [{ granted: ['pull', 'push'] }] });
 });
