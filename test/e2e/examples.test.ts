@@ -14,6 +14,7 @@ import { basename, dirname, join, posix, relative } from 'node:path';
 import { load as parseYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
+import { parseIpMatcher } from '../../src/authz/ip.js';
 import { ensureRefreshSecret } from '../../src/token/refresh.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { selfSignedCert } from './harness/certs.js';
@@ -224,7 +225,12 @@ describe('compose/compose.yml passes `docker-compose config`', () => {
         entrypoint?: string[];
         environment?: Record<string, string>;
         volumes?: ({ source?: string; target: string } | string)[];
+        networks?: Record<string, { ipv4_address?: string } | null>;
       }
+    >;
+    networks?: Record<
+      string,
+      { ipam?: { config?: { subnet?: string; ip_range?: string; gateway?: string }[] } }
     >;
   }
   const composeConfig = async (...extra: string[]): Promise<Compose> => {
@@ -271,6 +277,21 @@ describe('compose/compose.yml passes `docker-compose config`', () => {
     expect(compose.services['keys']?.command?.join(' ')).toContain(
       'test -f /keys/token.key || regauth keys init --dir /keys --publish /trust',
     );
+  });
+
+  test("HAProxy's fixed address lies outside the range Docker hands out, however many replicas run", async () => {
+    // Found by a review: Docker gave out addresses from .2 up across the whole subnet, so with
+    // `--scale regauth=7` a container created before HAProxy took .10 and HAProxy could not start
+    // ("Address already in use"); a container other than HAProxy then held the one address
+    // regauth trusts for X-Forwarded-For.
+    const compose = await composeConfig();
+    const fixed = compose.services['haproxy']?.networks?.['default']?.ipv4_address;
+    const [ipam] = compose.networks?.['default']?.ipam?.config ?? [];
+    expect(fixed).toBe('172.28.57.10');
+    expect(ipam).toEqual({ subnet: '172.28.57.0/24', ip_range: '172.28.57.128/25', gateway: '172.28.57.1' });
+    // The dynamic range holds 126 addresses: past `server-template regauth 10` and the rest.
+    expect(parseIpMatcher(ipam!.ip_range!).contains(fixed!)).toBe(false);
+    expect(parseIpMatcher(ipam!.subnet!).contains(fixed!)).toBe(true);
   });
 
   test("the tls one-shot's certificate serves https://localhost through examples/haproxy.cfg", async () => {
