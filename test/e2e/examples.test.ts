@@ -6,6 +6,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -292,6 +293,42 @@ describe('compose/compose.yml passes `docker-compose config`', () => {
     // The dynamic range holds 126 addresses: past `server-template regauth 10` and the rest.
     expect(parseIpMatcher(ipam!.ip_range!).contains(fixed!)).toBe(false);
     expect(parseIpMatcher(ipam!.subnet!).contains(fixed!)).toBe(true);
+  });
+
+  test('the keys one-shot publishes the trust files of a keys volume that has none (an early one)', async () => {
+    // Found by a review: a keys volume from before `keys init` wrote bundle.pem held token.key,
+    // token.pem and jwks.json only; the one-shot copied /keys/bundle.pem to the trust volume,
+    // `cp` failed, and with `set -e` every service depending on it stayed down. docs/deployment.md
+    // promises such a volume gets its trust files on the next start.
+    const compose = await composeConfig();
+    const script = compose.services['keys']?.command?.join(' ') ?? '';
+    // The script as compose runs it, here: regauth from dist/, the volumes temp directories, as
+    // the user running the tests (no chown).
+    const dir = join(tmp.dir, 'keys-oneshot');
+    const cli = `${process.execPath} ${join(REPO_ROOT, 'dist/cli/main.js')}`;
+    const local = script
+      .replace(/\bregauth /g, `${cli} `)
+      .replace(/\/keys\b/g, join(dir, 'keys'))
+      .replace(/\/trust\b/g, join(dir, 'trust'))
+      .replace(/chown -R node:node [^;]*/, 'true');
+    expect(local).not.toMatch(/ \/(keys|trust)\b/);
+    const init = await runCommand(
+      process.execPath,
+      [join(REPO_ROOT, 'dist/cli/main.js'), 'keys', 'init', '--dir', join(dir, 'keys')],
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    expect(init.code, init.stderr).toBe(0);
+    // The early volume: no bundle.pem; and an empty trust volume.
+    rmSync(join(dir, 'keys/bundle.pem'));
+    mkdirSync(join(dir, 'trust'));
+    const result = await runCommand('sh', ['-c', local], { timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'trust/bundle.pem'), 'utf8')).toContain(
+      readFileSync(join(dir, 'keys/token.pem'), 'utf8').trim(),
+    );
+    expect(existsSync(join(dir, 'trust/jwks.json'))).toBe(true);
   });
 
   test("the tls one-shot's certificate serves https://localhost through examples/haproxy.cfg", async () => {
