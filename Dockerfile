@@ -51,11 +51,13 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 # The node image's unprivileged user (uid 1000).
 USER node
 EXPOSE 5001
-# Liveness through the server's own /healthz. The image has no curl: Node's fetch does it.
-# Override the URL when server.addr or server.path_prefix differ from the defaults.
+# Liveness through the server's own /healthz. The image has no curl: Node's http does it.
+# Override the URL when server.addr or server.path_prefix differ from the defaults, and make it
+# https:// when regauth serves TLS itself (server.certificate): its certificate is not checked
+# here, since the probe never leaves the container and the certificate names the public host.
 ENV REGAUTH_HEALTHCHECK_URL=http://127.0.0.1:5001/healthz
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch(process.env.REGAUTH_HEALTHCHECK_URL, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const u = new URL(process.env.REGAUTH_HEALTHCHECK_URL); require(u.protocol === 'https:' ? 'node:https' : 'node:http').get(u, { timeout: 4000, rejectUnauthorized: false }, (r) => process.exit(r.statusCode >= 200 && r.statusCode < 300 ? 0 : 1)).on('timeout', () => process.exit(1)).on('error', () => process.exit(1))"]
 # --max-semi-space-size=8 caps V8's young generation at 16 MB (its default grows to 32 MB under
 # load): 37 to 58 MB less peak memory for the same CPU per token. --heap-growing-percent=100 lets
 # the old generation grow to twice what the last full collection left alive before the next one

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { dump, load as parseYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { startTestServer } from '../helpers/server.js';
+import { selfSignedCert } from './harness/certs.js';
 import { startRedis, type RedisPeer } from './harness/redis.js';
 import {
   dockerBuildContext,
@@ -209,6 +211,42 @@ describe('the image contents', () => {
       timeoutMs: 20_000,
     });
     expect(closed.code).toBe(1);
+  });
+
+  test("the Dockerfile's HEALTHCHECK passes against a server that serves TLS itself", async () => {
+    // Found by a review: with server.certificate and server.key regauth serves https, and the
+    // check's fetch refused its certificate (self-signed, or not naming 127.0.0.1): never healthy.
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const [exe, ...args] = JSON.parse(
+      /^HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile)![1]!,
+    ) as string[];
+    const dir = tempDir('regauth-tls-health-');
+    try {
+      const tls = await selfSignedCert(dir.dir, 'server', '/CN=registry.example');
+      const srv = await startTestServer({
+        dir: dir.dir,
+        config: ({ keyPath, certPath }) =>
+          `server: {addr: "127.0.0.1:0", certificate: ${tls.certPath}, key: ${tls.keyPath}}\ntoken: {issuer: t, key: ${keyPath}, certificate: ${certPath}}\nusers: {}\nacl: []\n`,
+      });
+      try {
+        expect(srv.url).toMatch(/^https:/);
+        const healthy = await runCommand(exe!, args, {
+          env: { REGAUTH_HEALTHCHECK_URL: `${srv.url}/healthz` },
+          timeoutMs: 20_000,
+        });
+        expect(healthy.code, healthy.stderr).toBe(0);
+        // Plain http to the TLS port is no answer.
+        const plain = await runCommand(exe!, args, {
+          env: { REGAUTH_HEALTHCHECK_URL: `${srv.url.replace('https:', 'http:')}/healthz` },
+          timeoutMs: 20_000,
+        });
+        expect(plain.code).toBe(1);
+      } finally {
+        await srv.server.close(100);
+      }
+    } finally {
+      dir.cleanup();
+    }
   });
 });
 
