@@ -24,6 +24,21 @@ export function isAccountName(account: string): boolean {
   return !tooLong && !FORBIDDEN_IN_ACCOUNT.test(account);
 }
 
+/**
+ * An account name quoted for a message (JSON's quoting), with every character the rule refuses
+ * written as a `\uXXXX` escape: printed as it is, `admin\u3164` reads as `admin`, another account.
+ */
+export function quoteAccount(account: string): string {
+  return JSON.stringify(account).replace(FORBIDDEN_EVERYWHERE, (ch) =>
+    Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(
+      '',
+    ),
+  );
+}
+
+/** {@link FORBIDDEN_IN_ACCOUNT}, every occurrence. */
+const FORBIDDEN_EVERYWHERE = new RegExp(FORBIDDEN_IN_ACCOUNT.source, 'gu');
+
 /** Why a name fails {@link isAccountName}, as the offline tools say it. */
 export const REFUSED_ACCOUNT_NAME =
   'the token endpoint refuses names with whitespace, control or invisible characters, or over 256 characters (400 invalid account name)';

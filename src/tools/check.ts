@@ -1,4 +1,4 @@
-import { isAccountName, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
+import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
 import { authenticate } from '../authn/chain.js';
 import { authorizeScope } from '../authz/chain.js';
 import { parseIpMatcher } from '../authz/ip.js';
@@ -56,7 +56,7 @@ export type CheckResult =
  */
 export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<CheckResult> {
   if (!isAccountName(input.account)) {
-    throw new UsageError(`invalid --account ${JSON.stringify(input.account)}: ${REFUSED_ACCOUNT_NAME}`);
+    throw new UsageError(`invalid --account ${quoteAccount(input.account)}: ${REFUSED_ACCOUNT_NAME}`);
   }
   const scopes = parseScopeArgs(input.scopes);
   const services = runtime.config.token.services;

@@ -4,7 +4,7 @@ import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { costliestHash } from '../pipeline/runtime.js';
 import { formatPath } from '../core/errors.js';
-import { isAccountName, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
+import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
 
 /** A finding of `regauth validate`: the config loads, but something in it cannot do what it says. */
 export type LintWarning = AclWarning;
@@ -233,14 +233,10 @@ function openIssuers(config: Config): LintWarning[] {
   );
 }
 
-/**
- * The registry page's oidc_auth sessions are refused while a backend before oidc_auth cannot look
- * an account up without its password (src/pipeline/pipeline.ts redeemSession).
- */
 /** Static accounts (users:, users_file) under a name no login can use. */
 function unusableAccounts(config: Config): LintWarning[] {
   const path = (section: 'users' | 'users_file', account: string) =>
-    section === 'users' ? formatPath(['users', account]) : `users_file (${JSON.stringify(account)})`;
+    section === 'users' ? `users[${quoteAccount(account)}]` : `users_file (${quoteAccount(account)})`;
   return (['users', 'users_file'] as const).flatMap((section) =>
     [...((section === 'users' ? config.users : config.users_file?.users)?.keys() ?? [])]
       .filter((account) => !isAccountName(account))
@@ -251,6 +247,10 @@ function unusableAccounts(config: Config): LintWarning[] {
   );
 }
 
+/**
+ * The registry page's oidc_auth sessions are refused while a backend before oidc_auth cannot look
+ * an account up without its password (src/pipeline/pipeline.ts redeemSession).
+ */
 function blindPageSessions(config: Config): LintWarning[] {
   if (!config.catalog || !config.oidc_auth) return [];
   const blind = config.ext_auth
