@@ -1,3 +1,4 @@
+import { isAccountName, quoteAccount } from '../core/account-name.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { authorizeScope } from '../authz/chain.js';
@@ -171,6 +172,12 @@ export async function runPolicyTests(
       results.push({ test, passed: test.expect.length === 0, granted: [], decidedBy });
       continue;
     }
+    if (!isAccountName(test.account)) {
+      // So too for a name no login can use (docs/http-api.md "Account names").
+      const decidedBy = 'the token endpoint: 400 invalid account name';
+      results.push({ test, passed: test.expect.length === 0, granted: [], decidedBy });
+      continue;
+    }
     const decision = await authorizeScope(runtime.config.acl, runtime.extAuthz, {
       account: test.account,
       type: test.scope.type,
@@ -193,7 +200,12 @@ export async function runPolicyTests(
 export function formatFailure(result: PolicyTestResult): string {
   const { test } = result;
   const where = test.line === undefined ? test.path : `${test.path} (line ${test.line})`;
-  const who = test.account === '' ? '(anonymous)' : test.account;
+  const who =
+    test.account === ''
+      ? '(anonymous)'
+      : isAccountName(test.account)
+        ? test.account
+        : quoteAccount(test.account);
   const comment = test.comment === undefined ? '' : ` ${JSON.stringify(test.comment)}`;
   return `FAIL ${where}${comment} ${who} ${formatScope(test.scope)}: granted [${result.granted.join(', ')}], expected [${test.expect.join(', ')}]; decided by ${result.decidedBy}`;
 }

@@ -371,6 +371,21 @@ acl:
       });
     },
   );
+
+  test('test: an expectation for such a name is decided as the token endpoint answers it, 400', async () => {
+    // It passed when the ACL granted what it expected, though every login under the name gets 400.
+    const tests = write(
+      'invisible-tests.yml',
+      `- {account: "admin\\u3164", scope: "repository:a/b:pull", expect: [pull]}
+- {account: "admin\\u3164", scope: "repository:a/b:pull", expect: []}
+`,
+    );
+    const run = await regauth(['test', '-c', file(), tests]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe(
+      'FAIL [0] (line 1) "admin\\u3164" repository:a/b:pull: granted [], expected [pull]; decided by the token endpoint: 400 invalid account name\n1 passed, 1 failed\n',
+    );
+  });
 });
 
 describe('regauth check', () => {
