@@ -92,15 +92,12 @@ async function respelled(
   const stored = first.account;
   // The token endpoint's rule for account names holds for the spelling a backend hands back as
   // for the one typed: a directory's `admin\u3164` found for `admin` reads as admin everywhere.
-  // The password was checked; the answer is a refusal, and no earlier backend is asked under it.
+  // The answer is a refusal, and no earlier backend is asked under that name. It costs what a
+  // wrong password for the same entry costs (the later backends' decoys, and the chain's dummy
+  // comparison), or its speed would tell that the password was right.
   if (!isAccountName(stored)) {
-    return {
-      outcome: 'denied',
-      reason: INVALID_STORED_NAME,
-      by: first.by,
-      account: stored,
-      checkedPassword: true,
-    };
+    await decoysAfter(authenticators, first.by, credentials);
+    return { outcome: 'denied', reason: INVALID_STORED_NAME, by: first.by, account: stored };
   }
   const earlier = authenticators.slice(
     0,
@@ -121,19 +118,31 @@ async function ownAnswer(owner: Authenticator, credentials: Credentials): Promis
   return { ...result, by: owner.name };
 }
 
+/**
+ * The work the backends after `name` would have done for a made-up name, one after another, as
+ * a login they are asked for does: only for a password (no decoy is a guess without one).
+ */
+async function decoysAfter(
+  authenticators: readonly Authenticator[],
+  name: string,
+  credentials: Credentials,
+): Promise<void> {
+  if (credentials.password === undefined) return;
+  const later = authenticators.slice(authenticators.findIndex((a) => a.name === name) + 1);
+  for (const authenticator of later) await authenticator.decoy?.(credentials);
+}
+
 async function firstAnswer(
   authenticators: readonly Authenticator[],
   credentials: Credentials,
 ): Promise<Answer> {
-  for (const [i, authenticator] of authenticators.entries()) {
+  for (const authenticator of authenticators) {
     const result = await authenticator.authenticate(credentials);
     if (result.outcome === 'authenticated') return { ...result, by: authenticator.name };
     if (result.outcome === 'denied') {
       // The backends after this one would have been asked for a made-up name, one after
       // another: do their work, in the same order.
-      if (credentials.password !== undefined) {
-        for (const later of authenticators.slice(i + 1)) await later.decoy?.(credentials);
-      }
+      await decoysAfter(authenticators, authenticator.name, credentials);
       return { ...result, by: authenticator.name };
     }
   }

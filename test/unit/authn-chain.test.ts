@@ -97,6 +97,24 @@ describe('authenticate: the first answer decides', () => {
     expect(verifier.burns).toBe(1);
   });
 
+  test('a backend spelling the account as the name rule refuses: denied at the cost of a wrong password', async () => {
+    // Found by a review of edb255a: the refusal spent no dummy comparison and ran no later
+    // backend's decoy, so it answered a comparison faster than a wrong password for the same
+    // entry, telling the attacker the password was right.
+    const stored = (): AuthnResult => ({ outcome: 'authenticated', labels: {}, account: 'admin\u3164' });
+    const refusing = [stub('a', noMatch), stub('b', stored), stub('c', yes('c'), { decoy: true })];
+    const wrong = [stub('a', noMatch), stub('b', no('wrong password')), stub('c', yes('c'), { decoy: true })];
+    const costs = [];
+    for (const chain of [refusing, wrong]) {
+      const verifier = countingVerifier();
+      const result = await authenticate(chain, creds('admin'), verifier);
+      expect(result.outcome).toBe('denied');
+      costs.push({ burns: verifier.burns, decoys: chain[2]!.decoys, asked: chain.map((s) => s.asked) });
+    }
+    expect(costs[0]).toEqual(costs[1]);
+    expect(costs[0]).toEqual({ burns: 1, decoys: ['admin'], asked: [['admin'], ['admin'], []] });
+  });
+
   test("the later backends' decoys run one after another, as a made-up name asks them", async () => {
     const events: string[] = [];
     const slowDecoy = (name: string): Authenticator => ({
