@@ -200,12 +200,11 @@ export async function runPolicyTests(
 export function formatFailure(result: PolicyTestResult): string {
   const { test } = result;
   const where = test.line === undefined ? test.path : `${test.path} (line ${test.line})`;
-  const who =
-    test.account === ''
-      ? '(anonymous)'
-      : isAccountName(test.account)
-        ? test.account
-        : quoteAccount(test.account);
+  // Plain names as they are; a name that could be misread (one the rule refuses, or one holding a
+  // quote or backslash, which could pass for another's escape) quoted, its invisible characters
+  // escaped.
+  const plain = isAccountName(test.account) && !/["\\]/.test(test.account);
+  const who = test.account === '' ? '(anonymous)' : plain ? test.account : quoteAccount(test.account);
   const comment = test.comment === undefined ? '' : ` ${JSON.stringify(test.comment)}`;
   return `FAIL ${where}${comment} ${who} ${formatScope(test.scope)}: granted [${result.granted.join(', ')}], expected [${test.expect.join(', ')}]; decided by ${result.decidedBy}`;
 }

@@ -386,6 +386,32 @@ acl:
       'FAIL [0] (line 1) "admin\\u3164" repository:a/b:pull: granted [], expected [pull]; decided by the token endpoint: 400 invalid account name\n1 passed, 1 failed\n',
     );
   });
+
+  test('test: no note asks for labels of such a name (nothing changes its 400), and names that could be misread are quoted', async () => {
+    // Found by a review of a47ee5e: the note printed `admin\u3164` raw (reading as admin), and a
+    // FAIL line printed an accepted name holding quotes or backslashes like a refused one.
+    writeFileSync(join(tmp.dir, 'ldap-bind-pw'), 'x\n');
+    const config = write(
+      'invisible-ldap.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}
+ldap_auth: {addr: "ldap.example.org:389", bind_dn: "cn=svc,dc=example,dc=org", bind_password_file: ldap-bind-pw, base: "dc=example,dc=org", filter: "(uid=\${account})"}
+acl:
+  - match: {account: "/.+/"}
+    actions: [pull]
+`,
+    );
+    const tests = write(
+      'invisible-ldap-tests.yml',
+      `- {account: "admin\\u3164", scope: "repository:a/b:pull", expect: []}
+- {account: 'a"b\\', labels: {}, scope: "repository:a/b:pull", expect: [push]}
+`,
+    );
+    const run = await regauth(['test', '-c', config, tests]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(
+      'FAIL [1] (line 2) "a\\"b\\\\" repository:a/b:pull: granted [pull], expected [push]; decided by acl[0]\n1 passed, 1 failed\n',
+    );
+  });
 });
 
 describe('regauth check', () => {
