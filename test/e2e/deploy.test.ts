@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { dump, load as parseYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -211,6 +212,43 @@ describe('the image contents', () => {
       timeoutMs: 20_000,
     });
     expect(closed.code).toBe(1);
+  });
+
+  test("the Dockerfile's HEALTHCHECK gives up after 4 s, however slowly the server answers", async () => {
+    // Found by a review of e5e9776: http.get's timeout bounds only a silent socket, so a server
+    // sending its status line a byte a second kept the probe running past its 4 s (and had it
+    // report healthy once the line was complete).
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const [exe, ...args] = JSON.parse(
+      /^HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile)![1]!,
+    ) as string[];
+    const reply = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n';
+    const sockets = new Set<Socket>();
+    const trickle = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      let sent = 0;
+      const timer = setInterval(
+        () => (sent < reply.length ? socket.write(reply[sent++]!) : clearInterval(timer)),
+        1000,
+      );
+      socket.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((r) => trickle.listen(0, '127.0.0.1', r));
+    try {
+      const started = Date.now();
+      const probe = await runCommand(exe!, args, {
+        env: {
+          REGAUTH_HEALTHCHECK_URL: `http://127.0.0.1:${(trickle.address() as AddressInfo).port}/healthz`,
+        },
+        timeoutMs: 30_000,
+      });
+      expect(probe.code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      trickle.close();
+    }
   });
 
   test("the Dockerfile's HEALTHCHECK passes against a server that serves TLS itself", async () => {
