@@ -290,7 +290,7 @@ describe('compose/compose.yml passes `docker-compose config`', () => {
     const [ipam] = compose.networks?.['default']?.ipam?.config ?? [];
     expect(fixed).toBe('172.28.57.10');
     expect(ipam).toEqual({ subnet: '172.28.57.0/24', ip_range: '172.28.57.128/25', gateway: '172.28.57.1' });
-    // The dynamic range holds 126 addresses: past `server-template regauth 10` and the rest.
+    // The dynamic range holds 127 addresses: past `server-template regauth 10` and the rest.
     expect(parseIpMatcher(ipam!.ip_range!).contains(fixed!)).toBe(false);
     expect(parseIpMatcher(ipam!.subnet!).contains(fixed!)).toBe(true);
   });
