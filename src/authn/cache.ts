@@ -1,6 +1,7 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { StaticUser } from './users.js';
+import { isAccountName } from '../core/account-name.js';
 import type { Secret } from '../core/secret.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
@@ -152,7 +153,11 @@ export class CachedAuthenticator implements Authenticator {
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const result = await this.inner.authenticate(credentials);
-    if (result.outcome === 'authenticated') this.#cache.set(key, result);
+    // Not a success the chain refuses (a stored spelling the name rule refuses, src/authn/chain.ts):
+    // held, it would skip the backend's work a wrong password pays, and the guards with it.
+    const usable =
+      result.outcome === 'authenticated' && (result.account === undefined || isAccountName(result.account));
+    if (usable) this.#cache.set(key, result);
     return result;
   }
 }

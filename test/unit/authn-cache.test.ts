@@ -53,6 +53,26 @@ describe('credential cache', () => {
     expect(calls).toEqual(['alice']);
   });
 
+  test('a success under a stored spelling the name rule refuses is not cached', async () => {
+    // Found by a review of 2ca16c2: the chain refuses such a login, but the cache held it as a
+    // success. Asked again, the directory's search and bind (or ext_auth's command) were skipped
+    // and the login took the cached path past the login queue and the lockout's reservation,
+    // while a wrong password pays for all of them each time: two tries told a right password.
+    const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
+    let asked = 0;
+    const directory: Authenticator = {
+      name: 'ldap_auth',
+      async authenticate() {
+        asked += 1;
+        return { outcome: 'authenticated', labels: {}, account: 'admin\u3164' };
+      },
+    };
+    const cached = new CachedAuthenticator(directory, cache, () => 'v1');
+    for (let i = 0; i < 3; i++) await cached.authenticate(creds('admin', 'right'));
+    expect(asked).toBe(3);
+    expect(cached.holds(creds('admin', 'right'))).toBe(false);
+  });
+
   test('a hit keeps the stored spelling the backend named (a directory that found alice for ALICE)', async () => {
     const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
     let asked = 0;
