@@ -200,10 +200,10 @@ export async function runPolicyTests(
 export function formatFailure(result: PolicyTestResult): string {
   const { test } = result;
   const where = test.line === undefined ? test.path : `${test.path} (line ${test.line})`;
-  // Plain names as they are; a name that could be misread (one the rule refuses, or one holding a
-  // quote or backslash, which could pass for another's escape) quoted, its invisible characters
-  // escaped.
-  const plain = isAccountName(test.account) && !/["\\]/.test(test.account);
+  // Plain names as they are; a name that could be misread (one the rule refuses, one holding a
+  // quote or backslash, which could pass for another's escape, or one spelled `(anonymous)`)
+  // quoted, its invisible characters escaped.
+  const plain = isAccountName(test.account) && !/["\\]/.test(test.account) && test.account !== '(anonymous)';
   const who = test.account === '' ? '(anonymous)' : plain ? test.account : quoteAccount(test.account);
   const comment = test.comment === undefined ? '' : ` ${JSON.stringify(test.comment)}`;
   return `FAIL ${where}${comment} ${who} ${formatScope(test.scope)}: granted [${result.granted.join(', ')}], expected [${test.expect.join(', ')}]; decided by ${result.decidedBy}`;

@@ -387,6 +387,21 @@ acl:
     );
   });
 
+  test('test: an account named (anonymous) is quoted, so it never reads as the anonymous request', async () => {
+    // Found by a review of 5496f90: both FAIL lines read `(anonymous)`.
+    const tests = write(
+      'anonymous-named.yml',
+      `- {account: "(anonymous)", labels: {}, scope: "repository:a/b:pull", expect: [push]}
+- {account: "", scope: "repository:a/b:pull", expect: [push]}
+`,
+    );
+    const run = await regauth(['test', '-c', file(), tests]);
+    expect(run.stdout.split('\n').slice(0, 2)).toEqual([
+      'FAIL [0] (line 1) "(anonymous)" repository:a/b:pull: granted [pull], expected [push]; decided by acl[0]',
+      'FAIL [1] (line 2) (anonymous) repository:a/b:pull: granted [], expected [push]; decided by no rule matched (deny by default)',
+    ]);
+  });
+
   test('test: no note asks for labels of such a name (nothing changes its 400), and names that could be misread are quoted', async () => {
     // Found by a review of a47ee5e: the note printed `admin\u3164` raw (reading as admin), and a
     // FAIL line printed an accepted name holding quotes or backslashes like a refused one.
