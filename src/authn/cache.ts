@@ -81,6 +81,11 @@ export class CredentialCache {
     this.#entries.set(key, { result, expiresAt });
   }
 
+  /** Drops one entry. */
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
   clear(): void {
     this.#entries.clear();
   }
@@ -124,6 +129,12 @@ export class CachedAuthenticator implements Authenticator {
   readonly close?: Authenticator['close'];
   readonly decoy?: Authenticator['decoy'];
   readonly claims?: Authenticator['claims'];
+
+  /** Authenticator.forget: drops the success remembered for exactly these credentials. */
+  forget(credentials: Credentials): void {
+    const { account, password } = credentials;
+    if (password !== undefined) this.#cache.delete(this.#key(account, password));
+  }
 
   /** Whether a live success for exactly these credentials is remembered (nothing is asked). */
   holds(credentials: Credentials): boolean {

@@ -106,7 +106,12 @@ async function respelled(
   for (const authenticator of earlier) {
     const result = await authenticator.authenticate({ ...credentials, account: stored });
     if (result.outcome === 'authenticated') return { ...result, account: stored, by: authenticator.name };
-    if (result.outcome === 'denied') return { ...result, by: authenticator.name };
+    if (result.outcome === 'denied') {
+      // The login is refused after all: the backend that found the account must not remember
+      // the password as a success (Authenticator.forget).
+      authenticators.find((a) => a.name === first.by)?.forget?.(credentials);
+      return { ...result, by: authenticator.name };
+    }
   }
   return first;
 }

@@ -99,3 +99,50 @@ test('regauth check --password-stdin decides for the stored spelling, as the tok
   });
   expect(checked).toMatchObject({ outcome: 'checked', scopes: [{ granted: ['pull', 'push'] }] });
 });
+
+test('a login the chain refuses after respelling is not remembered as a success', async () => {
+  // Found by a review of 470ca9d: a directory found alice for alice@example.org and accepted its
+  // password; users:, asked again under alice, refused it (another password there). The chain
+  // answered denied, but the directory's credential cache held its success: the next try with
+  // that password skipped the directory's bind and took the cached path past the login queue and
+  // the lockout's reservation, which a wrong password never gets. Two tries told the directory
+  // password was right.
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  const dir = new FakeDirectory();
+  dir.entries = [
+    { dn: SERVICE_DN, password: 'service-password', attrs: { uid: 'svc' } },
+    {
+      dn: 'uid=alice,ou=people,dc=example,dc=org',
+      password: 'dir-pw',
+      attrs: { uid: 'alice', mail: 'alice@example.org' },
+    },
+  ];
+  const rt = createRuntime(
+    loadConfigText(
+      `token:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n` +
+        `users:\n  alice: {password: "${hash(staticPassword)}"}\n` +
+        `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "${SERVICE_DN}"\n  bind_password_file: bind-pw\n` +
+        `  base: "dc=example,dc=org"\n  filter: "(|(uid=\${account})(mail=\${account}))"\n` +
+        `acl:\n  - match: {account: "/.+/"}\n    actions: [pull]\n`,
+      { file: join(tmp.dir, 'config.yml') },
+    ),
+    { ldapClient: dir.factory },
+  );
+  const attempt = () =>
+    issueToken(
+      rt,
+      parseTokenRequest({
+        method: 'GET',
+        query: 'service=reg',
+        authorization: basic('alice@example.org', 'dir-pw'),
+      }),
+      { ip: null, now: NOW },
+    ).catch((e: unknown) => e);
+  expect(await attempt()).toBeInstanceOf(UnauthorizedError);
+  expect(rt.cached({ account: 'alice@example.org', password: new Secret('dir-pw') })).toBe(false);
+  const userBinds = () => dir.binds.filter((b) => b.dn !== SERVICE_DN).length;
+  const before = userBinds();
+  expect(await attempt()).toBeInstanceOf(UnauthorizedError);
+  // The retry paid the directory's bind again, as a wrong password does.
+  expect(userBinds()).toBe(before + 1);
+});
