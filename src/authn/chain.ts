@@ -103,15 +103,21 @@ async function respelled(
     0,
     authenticators.findIndex((a) => a.name === first.by),
   );
-  for (const authenticator of earlier) {
-    const result = await authenticator.authenticate({ ...credentials, account: stored });
-    if (result.outcome === 'authenticated') return { ...result, account: stored, by: authenticator.name };
-    if (result.outcome === 'denied') {
-      // The login is refused after all: the backend that found the account must not remember
-      // the password as a success (Authenticator.forget).
-      authenticators.find((a) => a.name === first.by)?.forget?.(credentials);
-      return { ...result, by: authenticator.name };
+  // A login refused (or failed) after all must not stay remembered as the finding backend's
+  // success (Authenticator.forget).
+  const forget = () => authenticators.find((a) => a.name === first.by)?.forget?.(credentials);
+  try {
+    for (const authenticator of earlier) {
+      const result = await authenticator.authenticate({ ...credentials, account: stored });
+      if (result.outcome === 'authenticated') return { ...result, account: stored, by: authenticator.name };
+      if (result.outcome === 'denied') {
+        forget();
+        return { ...result, by: authenticator.name };
+      }
     }
+  } catch (err) {
+    forget();
+    throw err;
   }
   return first;
 }

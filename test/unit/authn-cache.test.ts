@@ -6,6 +6,7 @@ import {
   sharedCredentialCache,
   staticEntryVersion,
 } from '../../src/authn/cache.js';
+import { authenticate } from '../../src/authn/chain.js';
 import type { Authenticator, AuthnResult, Credentials } from '../../src/authn/types.js';
 import type { StaticUser } from '../../src/authn/users.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -51,6 +52,36 @@ describe('credential cache', () => {
     expect(second).toEqual(first);
     expect(second).toEqual({ outcome: 'authenticated', labels: { group: ['dev'] }, fingerprint: 'fp-alice' });
     expect(calls).toEqual(['alice']);
+  });
+
+  test('a success is forgotten when the respelled login fails because an earlier backend cannot answer', async () => {
+    // Found by a review of e10509c: forget ran only on a refusal. An earlier backend that threw
+    // on the ask under the stored spelling (ext_auth's command failing, or at its per-client
+    // bound) left the directory's success cached for its whole ttl: later tries with that
+    // password skipped the login queue and the lockout's reservation.
+    const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
+    const directory: Authenticator = {
+      name: 'ldap_auth',
+      async authenticate(c) {
+        return c.password?.reveal() === 'dir-pw'
+          ? { outcome: 'authenticated', labels: {}, account: 'alice' }
+          : { outcome: 'no_match' };
+      },
+    };
+    const earlier: Authenticator = {
+      name: 'ext_auth',
+      async authenticate(c) {
+        if (c.account === 'alice') throw new Error('command failed');
+        return { outcome: 'no_match' };
+      },
+    };
+    const ldap = new CachedAuthenticator(directory, cache, () => 'v1');
+    const chain = [new CachedAuthenticator(earlier, cache, () => 'v1'), ldap];
+    const verifier = { verify: async () => false, burn: async () => undefined };
+    await expect(authenticate(chain, creds('alice@example.org', 'dir-pw'), verifier)).rejects.toThrow(
+      'command failed',
+    );
+    expect(ldap.holds(creds('alice@example.org', 'dir-pw'))).toBe(false);
   });
 
   test('a success under a stored spelling the name rule refuses is not cached', async () => {
