@@ -81,11 +81,6 @@ export class CredentialCache {
     this.#entries.set(key, { result, expiresAt });
   }
 
-  /** Drops one entry. */
-  delete(key: string): void {
-    this.#entries.delete(key);
-  }
-
   clear(): void {
     this.#entries.clear();
   }
@@ -100,8 +95,9 @@ export type EntryVersion = (account: string) => string | undefined;
 
 /**
  * Puts a credential cache in front of any authenticator. A hit answers `authenticated` with the
- * labels of the original answer without asking the backend; anything else asks the backend and
- * remembers only an `authenticated` answer. Requests without a password are passed through.
+ * labels of the original answer without asking the backend; anything else asks the backend, and
+ * an `authenticated` answer is remembered once the chain makes it its own answer
+ * (Authenticator.remember). Requests without a password are passed through.
  */
 export class CachedAuthenticator implements Authenticator {
   readonly name: string;
@@ -130,10 +126,19 @@ export class CachedAuthenticator implements Authenticator {
   readonly decoy?: Authenticator['decoy'];
   readonly claims?: Authenticator['claims'];
 
-  /** Authenticator.forget: drops the success remembered for exactly these credentials. */
-  forget(credentials: Credentials): void {
-    const { account, password } = credentials;
-    if (password !== undefined) this.#cache.delete(this.#key(account, password));
+  /**
+   * Successes asked for and not yet the chain's answer, by the request's password (one Secret per
+   * request): {@link remember} keeps one, and whatever is not kept is collected with its request.
+   */
+  readonly #pending = new WeakMap<Secret, { readonly key: string; readonly result: Success }>();
+
+  /** Authenticator.remember: keeps the success this request's credentials got here. */
+  remember({ password }: Credentials): void {
+    if (password === undefined) return;
+    const pending = this.#pending.get(password);
+    if (pending === undefined) return;
+    this.#pending.delete(password);
+    this.#cache.set(pending.key, pending.result);
   }
 
   /** Whether a live success for exactly these credentials is remembered (nothing is asked). */
@@ -164,11 +169,11 @@ export class CachedAuthenticator implements Authenticator {
     const hit = this.#cache.get(key);
     if (hit) return hit;
     const result = await this.inner.authenticate(credentials);
-    // Not a success the chain refuses (a stored spelling the name rule refuses, src/authn/chain.ts):
-    // held, it would skip the backend's work a wrong password pays, and the guards with it.
+    // Held back until the chain answers with it (remember), and never a success the chain refuses
+    // whatever else answers (a stored spelling the name rule refuses, src/authn/chain.ts).
     const usable =
       result.outcome === 'authenticated' && (result.account === undefined || isAccountName(result.account));
-    if (usable) this.#cache.set(key, result);
+    if (usable) this.#pending.set(password, { key, result });
     return result;
   }
 }

@@ -67,6 +67,9 @@ export async function authenticate(
   ) {
     await verifier.burn(credentials.password);
   }
+  // The deciding backend keeps its success only now, as the chain's answer (Authenticator.remember).
+  if (result.outcome === 'authenticated')
+    authenticators.find((a) => a.name === result.by)?.remember?.(credentials);
   const { checkedPassword: _, ...answer } = result;
   return answer;
 }
@@ -103,21 +106,10 @@ async function respelled(
     0,
     authenticators.findIndex((a) => a.name === first.by),
   );
-  // A login refused (or failed) after all must not stay remembered as the finding backend's
-  // success (Authenticator.forget).
-  const forget = () => authenticators.find((a) => a.name === first.by)?.forget?.(credentials);
-  try {
-    for (const authenticator of earlier) {
-      const result = await authenticator.authenticate({ ...credentials, account: stored });
-      if (result.outcome === 'authenticated') return { ...result, account: stored, by: authenticator.name };
-      if (result.outcome === 'denied') {
-        forget();
-        return { ...result, by: authenticator.name };
-      }
-    }
-  } catch (err) {
-    forget();
-    throw err;
+  for (const authenticator of earlier) {
+    const result = await authenticator.authenticate({ ...credentials, account: stored });
+    if (result.outcome === 'authenticated') return { ...result, account: stored, by: authenticator.name };
+    if (result.outcome === 'denied') return { ...result, by: authenticator.name };
   }
   return first;
 }

@@ -85,12 +85,13 @@ export interface Authenticator {
    */
   decoy?(credentials: Credentials): Promise<void>;
   /**
-   * Forgets a success this backend remembers for exactly these credentials (the credential
-   * cache), when the chain refused the login after all (an earlier backend, asked again under the
-   * stored spelling, said no): remembered, it would spare the next try the work a wrong password
-   * pays, and so tell that the password was right. Absent: nothing is remembered.
+   * Keeps this backend's success for exactly these credentials (the credential cache), once it is
+   * the chain's answer. A success is held back until then: while the chain still asks an earlier
+   * backend under the stored spelling, or once it refused the login after all, a remembered
+   * success would spare the next try (a concurrent one too) the work a wrong password pays, and so
+   * tell that the password was right. Absent: nothing is remembered.
    */
-  forget?(credentials: Credentials): void;
+  remember?(credentials: Credentials): void;
   /**
    * True when `credentials` carry a secret that only this backend can check and that nobody can
    * guess: a CI identity token naming one of jwt_auth's issuers (a signed JWT). Decided from the

@@ -32,6 +32,13 @@ const creds = (account: string, password: string | undefined): Credentials => ({
   password: password === undefined ? undefined : new Secret(password),
 });
 
+/** A login through `cached` as the chain makes it: asked, then kept if it is the answer (remember). */
+async function login(cached: CachedAuthenticator, credentials: Credentials): Promise<AuthnResult> {
+  const result = await cached.authenticate(credentials);
+  cached.remember(credentials);
+  return result;
+}
+
 function setUp(options: { ttlMs?: number; maxEntries?: number } = {}) {
   let now = 1_000_000;
   const cache = new CredentialCache({
@@ -47,8 +54,8 @@ function setUp(options: { ttlMs?: number; maxEntries?: number } = {}) {
 describe('credential cache', () => {
   test('a success is answered from the cache, with the same labels and fingerprint', async () => {
     const { cached, calls } = setUp();
-    const first = await cached.authenticate(creds('alice', 'right'));
-    const second = await cached.authenticate(creds('alice', 'right'));
+    const first = await login(cached, creds('alice', 'right'));
+    const second = await login(cached, creds('alice', 'right'));
     expect(second).toEqual(first);
     expect(second).toEqual({ outcome: 'authenticated', labels: { group: ['dev'] }, fingerprint: 'fp-alice' });
     expect(calls).toEqual(['alice']);
@@ -84,6 +91,56 @@ describe('credential cache', () => {
     expect(ldap.holds(creds('alice@example.org', 'dir-pw'))).toBe(false);
   });
 
+  test('a success is not held while the chain still decides (a concurrent guess is not cached)', async () => {
+    // Found by a review of e10509c: the directory's success was cached as soon as it answered,
+    // and forgotten only once an earlier backend, asked under the stored spelling, refused. A
+    // second identical guess sent meanwhile counted as cached (past the login queue and the
+    // lockout's reservation), which a wrong password never does.
+    const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered: () => void = () => undefined;
+    const asking = new Promise<void>((r) => (entered = r));
+    const directory: Authenticator = {
+      name: 'ldap_auth',
+      async authenticate(c) {
+        return c.password?.reveal() === 'dir-pw'
+          ? { outcome: 'authenticated', labels: {}, account: 'alice' }
+          : { outcome: 'no_match' };
+      },
+    };
+    const users: Authenticator = {
+      name: 'users',
+      async authenticate(c) {
+        if (c.account !== 'alice') return { outcome: 'no_match' };
+        entered();
+        await gate; // its bcrypt comparison
+        return { outcome: 'denied', reason: 'wrong password' };
+      },
+    };
+    const ldap = new CachedAuthenticator(directory, cache, () => 'v1');
+    const chain = [new CachedAuthenticator(users, cache, () => 'v1'), ldap];
+    const verifier = { verify: async () => false, burn: async () => undefined };
+    const first = authenticate(chain, creds('alice@example.org', 'dir-pw'), verifier);
+    await asking;
+    const heldMeanwhile = ldap.holds(creds('alice@example.org', 'dir-pw'));
+    release();
+    expect((await first).outcome).toBe('denied');
+    expect(heldMeanwhile).toBe(false);
+    expect(ldap.holds(creds('alice@example.org', 'dir-pw'))).toBe(false);
+  });
+
+  test('the chain keeps the success that is its answer', async () => {
+    const { cached, calls } = setUp();
+    const verifier = { verify: async () => false, burn: async () => undefined };
+    expect(await authenticate([cached], creds('alice', 'right'), verifier)).toMatchObject({
+      outcome: 'authenticated',
+    });
+    expect(cached.holds(creds('alice', 'right'))).toBe(true);
+    await authenticate([cached], creds('alice', 'right'), verifier);
+    expect(calls).toEqual(['alice']);
+  });
+
   test('a success under a stored spelling the name rule refuses is not cached', async () => {
     // Found by a review of 2ca16c2: the chain refuses such a login, but the cache held it as a
     // success. Asked again, the directory's search and bind (or ext_auth's command) were skipped
@@ -99,7 +156,7 @@ describe('credential cache', () => {
       },
     };
     const cached = new CachedAuthenticator(directory, cache, () => 'v1');
-    for (let i = 0; i < 3; i++) await cached.authenticate(creds('admin', 'right'));
+    for (let i = 0; i < 3; i++) await login(cached, creds('admin', 'right'));
     expect(asked).toBe(3);
     expect(cached.holds(creds('admin', 'right'))).toBe(false);
   });
@@ -116,7 +173,7 @@ describe('credential cache', () => {
     };
     const cached = new CachedAuthenticator(directory, cache, () => 'v1');
     for (let i = 0; i < 2; i++) {
-      expect(await cached.authenticate(creds('ALICE', 'right'))).toEqual({
+      expect(await login(cached, creds('ALICE', 'right'))).toEqual({
         outcome: 'authenticated',
         labels: {},
         account: 'alice',
@@ -137,12 +194,12 @@ describe('credential cache', () => {
       },
     };
     const cached = new CachedAuthenticator(ci, cache, () => 'v1');
-    expect(await cached.authenticate(creds('acme/app', 'a.b.c'))).toMatchObject({ expiresAt: 1_000_060 });
+    expect(await login(cached, creds('acme/app', 'a.b.c'))).toMatchObject({ expiresAt: 1_000_060 });
     now += 59_999;
-    expect(await cached.authenticate(creds('acme/app', 'a.b.c'))).toMatchObject({ expiresAt: 1_000_060 });
+    expect(await login(cached, creds('acme/app', 'a.b.c'))).toMatchObject({ expiresAt: 1_000_060 });
     expect(asked).toBe(1);
     now += 1;
-    await cached.authenticate(creds('acme/app', 'a.b.c'));
+    await login(cached, creds('acme/app', 'a.b.c'));
     expect(asked).toBe(2);
   });
 
@@ -152,16 +209,16 @@ describe('credential cache', () => {
     ['after the TTL', 120_000, 2],
   ])('%s the backend is asked %i time(s)', async (_when, elapsed, asked) => {
     const { cached, calls, advance } = setUp({ ttlMs: 60_000 });
-    await cached.authenticate(creds('alice', 'right'));
+    await login(cached, creds('alice', 'right'));
     advance(elapsed);
-    expect((await cached.authenticate(creds('alice', 'right'))).outcome).toBe('authenticated');
+    expect((await login(cached, creds('alice', 'right'))).outcome).toBe('authenticated');
     expect(calls).toHaveLength(asked);
   });
 
   test('failures are never cached', async () => {
     const { cached, calls, cache } = setUp();
-    expect((await cached.authenticate(creds('alice', 'wrong'))).outcome).toBe('denied');
-    expect((await cached.authenticate(creds('alice', 'wrong'))).outcome).toBe('denied');
+    expect((await login(cached, creds('alice', 'wrong'))).outcome).toBe('denied');
+    expect((await login(cached, creds('alice', 'wrong'))).outcome).toBe('denied');
     expect(calls).toHaveLength(2);
     expect(cache.size).toBe(0);
   });
@@ -171,25 +228,25 @@ describe('credential cache', () => {
     ['another account', creds('bob', 'right'), 'authenticated'],
   ] as const)('a success does not answer for %s', async (_what, other, outcome) => {
     const { cached, calls } = setUp();
-    await cached.authenticate(creds('alice', 'right'));
-    expect((await cached.authenticate(other)).outcome).toBe(outcome);
+    await login(cached, creds('alice', 'right'));
+    expect((await login(cached, other)).outcome).toBe(outcome);
     expect(calls).toHaveLength(2);
   });
 
   test('requests without a password go to the backend', async () => {
     const { cached, calls, cache } = setUp();
-    await cached.authenticate(creds('', undefined));
-    await cached.authenticate(creds('', undefined));
+    await login(cached, creds('', undefined));
+    await login(cached, creds('', undefined));
     expect(calls).toHaveLength(2);
     expect(cache.size).toBe(0);
   });
 
   test('holds at most max_entries, dropping the least recently used', async () => {
     const { cached, calls, cache } = setUp({ maxEntries: 2 });
-    for (const account of ['a', 'b', 'c']) await cached.authenticate(creds(account, 'right'));
+    for (const account of ['a', 'b', 'c']) await login(cached, creds(account, 'right'));
     expect(cache.size).toBe(2);
-    await cached.authenticate(creds('c', 'right'));
-    await cached.authenticate(creds('a', 'right'));
+    await login(cached, creds('c', 'right'));
+    await login(cached, creds('a', 'right'));
     expect(calls).toEqual(['a', 'b', 'c', 'a']);
   });
 
@@ -226,8 +283,8 @@ describe('credential cache', () => {
     const password = `secret-${Math.random()}`;
     const { authenticator } = backend(password);
     const other = new CachedAuthenticator(authenticator, cache, () => 'v1');
-    await other.authenticate(creds('alice', password));
-    await cached.authenticate(creds('alice', 'right'));
+    await login(other, creds('alice', password));
+    await login(cached, creds('alice', 'right'));
     expect(inspect(cache, { depth: 10, showHidden: true })).not.toContain(password);
     expect(cache.key(['fake', 'v1', 'alice', password])).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // The HMAC key is random per cache (per process in production).
@@ -241,12 +298,12 @@ describe('credential cache', () => {
 describe('one keyed hash per request', () => {
   test('holds() then authenticate() with the same password hash it once', async () => {
     const { cached, cache } = setUp();
-    await cached.authenticate(creds('alice', 'right'));
+    await login(cached, creds('alice', 'right'));
     const hashed = vi.spyOn(cache, 'key');
     const request = creds('alice', 'right');
     expect(cached.holds(request)).toBe(true);
     // The chain gets a copy of the credentials with the request's work added: same password.
-    expect(await cached.authenticate({ ...request, client: '127.0.0.1' } as Credentials)).toMatchObject({
+    expect(await login(cached, { ...request, client: '127.0.0.1' } as Credentials)).toMatchObject({
       outcome: 'authenticated',
     });
     expect(hashed).toHaveBeenCalledTimes(1);
@@ -258,10 +315,10 @@ describe('one keyed hash per request', () => {
     const { authenticator, calls } = backend('right');
     const cached = new CachedAuthenticator(authenticator, cache, () => version);
     const password = new Secret('right');
-    await cached.authenticate({ account: 'alice', password });
+    await login(cached, { account: 'alice', password });
     // The same password object for another account is not alice's success.
     expect(cached.holds({ account: 'bob', password })).toBe(false);
-    await cached.authenticate({ account: 'bob', password });
+    await login(cached, { account: 'bob', password });
     expect(calls).toEqual(['alice', 'bob']);
     expect(cached.holds({ account: 'alice', password })).toBe(true);
     // A reload changed alice's entry: her old success does not answer.
@@ -287,10 +344,12 @@ describe('entry versions: a reload that changes a user drops their cached succes
   ])('%s', async (_what, after, asked) => {
     const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 100 });
     const { authenticator, calls } = backend('right');
-    await new CachedAuthenticator(authenticator, cache, staticEntryVersion(before)).authenticate(
+    await login(
+      new CachedAuthenticator(authenticator, cache, staticEntryVersion(before)),
       creds('alice', 'right'),
     );
-    await new CachedAuthenticator(authenticator, cache, staticEntryVersion(after)).authenticate(
+    await login(
+      new CachedAuthenticator(authenticator, cache, staticEntryVersion(after)),
       creds('alice', 'right'),
     );
     expect(calls).toHaveLength(asked);
