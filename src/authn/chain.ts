@@ -108,7 +108,12 @@ async function respelled(
   );
   for (const authenticator of earlier) {
     const result = await authenticator.authenticate({ ...credentials, account: stored });
-    if (result.outcome === 'authenticated') return { ...result, account: stored, by: authenticator.name };
+    if (result.outcome === 'authenticated') {
+      // The chain answers with this success; the finding backend's, for the spelling typed, is
+      // part of it and is kept too (the deciding backend's is kept by authenticate()).
+      authenticators.find((a) => a.name === first.by)?.remember?.(credentials);
+      return { ...result, account: stored, by: authenticator.name };
+    }
     if (result.outcome === 'denied') return { ...result, by: authenticator.name };
   }
   return first;

@@ -130,6 +130,42 @@ describe('credential cache', () => {
     expect(ldap.holds(creds('alice@example.org', 'dir-pw'))).toBe(false);
   });
 
+  test('a login respelled and decided by an earlier backend is cached for the spelling typed', async () => {
+    // Found by a review of 78b3c85: only the deciding backend's success was kept, so the finding
+    // backend's (the directory's, for ALICE) was dropped: every such login asked the directory
+    // again and went through the login queue and the lockout's reservation.
+    const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
+    const directoryCalls: string[] = [];
+    const users: Authenticator = {
+      name: 'users',
+      async authenticate(c) {
+        return c.account === 'alice' && c.password?.reveal() === 'pw'
+          ? { outcome: 'authenticated', labels: {} }
+          : { outcome: 'no_match' };
+      },
+    };
+    const directory: Authenticator = {
+      name: 'ldap_auth',
+      async authenticate(c) {
+        directoryCalls.push(c.account);
+        return c.password?.reveal() === 'pw'
+          ? { outcome: 'authenticated', labels: {}, account: 'alice' }
+          : { outcome: 'no_match' };
+      },
+    };
+    const chain = [users, directory].map((a) => new CachedAuthenticator(a, cache, () => 'v1'));
+    const verifier = { verify: async () => false, burn: async () => undefined };
+    for (let i = 0; i < 2; i++) {
+      expect(await authenticate(chain, creds('ALICE', 'pw'), verifier)).toMatchObject({
+        outcome: 'authenticated',
+        by: 'users',
+        account: 'alice',
+      });
+      expect(chain.some((c) => c.holds(creds('ALICE', 'pw')))).toBe(true);
+    }
+    expect(directoryCalls).toEqual(['ALICE']);
+  });
+
   test('the chain keeps the success that is its answer', async () => {
     const { cached, calls } = setUp();
     const verifier = { verify: async () => false, burn: async () => undefined };
