@@ -7,6 +7,23 @@ import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
 import { NOT_STARTED_HERE, OidcLogin } from '../../src/oidc/login.js';
 import { HUGE_BYTES, writeHuge } from '../helpers/huge-answer.js';
 
+/** oidc_auth's config for a provider at `issuer` (client `c`, secret `s`), with `extra` keys. */
+function loginConfig(issuer: string, extra: Record<string, unknown>) {
+  return loadOidcAuth(
+    oidcAuthSchema.parse({
+      issuer,
+      client_id: 'c',
+      client_secret: 's',
+      redirect_url: 'https://auth.example/oidc/callback',
+      registry_url: 'r',
+      secret_file: 'f',
+      ...extra,
+    }),
+    (x) => x,
+    () => randomBytes(48).toString('base64'),
+  );
+}
+
 /**
  * The provider's token endpoint failing (a timeout, a 5xx page) is the provider being down, as
  * docs/backends/oidc.md says: 503 with Retry-After, logged as an outage. Found by an adversarial
@@ -40,20 +57,7 @@ describe('a provider failing at its token endpoint is unreachable (503), not a b
     };
   }
 
-  const config = (issuer: string) =>
-    loadOidcAuth(
-      oidcAuthSchema.parse({
-        issuer,
-        client_id: 'c',
-        client_secret: 's',
-        redirect_url: 'https://auth.example/oidc/callback',
-        registry_url: 'r',
-        secret_file: 'f',
-        timeout: 1,
-      }),
-      (x) => x,
-      () => randomBytes(48).toString('base64'),
-    );
+  const config = (issuer: string) => loginConfig(issuer, { timeout: 1 });
 
   /** What a login's callback throws when the provider's token endpoint answers with `token`. */
   async function callbackError(token: (res: ServerResponse) => void): Promise<unknown> {
@@ -106,20 +110,7 @@ describe('a provider failing at its token endpoint is unreachable (503), not a b
  * openid-client's own fetch, read whole whatever their size. Found in a review of jwt_auth's bound.
  */
 describe('a provider answering more than 1 MiB is refused, not read whole', () => {
-  const config = (issuer: string) =>
-    loadOidcAuth(
-      oidcAuthSchema.parse({
-        issuer,
-        client_id: 'c',
-        client_secret: 's',
-        redirect_url: 'https://auth.example/oidc/callback',
-        registry_url: 'r',
-        secret_file: 'f',
-        timeout: 5,
-      }),
-      (x) => x,
-      () => randomBytes(48).toString('base64'),
-    );
+  const config = (issuer: string) => loginConfig(issuer, { timeout: 5 });
 
   /** A provider whose discovery document is good, and `huge` answers 64 MiB; what it wrote. */
   async function provider(huge: 'discovery' | 'token') {
@@ -214,21 +205,7 @@ describe('an account name the token endpoint would refuse gets no app password',
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const login = new OidcLogin(
-        loadOidcAuth(
-          oidcAuthSchema.parse({
-            issuer,
-            client_id: 'c',
-            client_secret: 's',
-            redirect_url: 'https://auth.example/oidc/callback',
-            registry_url: 'r',
-            secret_file: 'f',
-            user_claim: 'sub',
-          }),
-          (x) => x,
-          () => randomBytes(48).toString('base64'),
-        ),
-      );
+      const login = new OidcLogin(loginConfig(issuer, { user_claim: 'sub' }));
       const now = Math.floor(Date.now() / 1000);
       const { authorizationUrl, cookie } = await login.start(now);
       nonce = authorizationUrl.searchParams.get('nonce')!;
