@@ -68,8 +68,7 @@ export async function authenticate(
     await verifier.burn(credentials.password);
   }
   // The deciding backend keeps its success only now, as the chain's answer (Authenticator.remember).
-  if (result.outcome === 'authenticated')
-    authenticators.find((a) => a.name === result.by)?.remember?.(credentials);
+  if (result.outcome === 'authenticated') rememberBy(authenticators, result.by, credentials);
   const { checkedPassword: _, ...answer } = result;
   return answer;
 }
@@ -111,7 +110,7 @@ async function respelled(
     if (result.outcome === 'authenticated') {
       // The chain answers with this success; the finding backend's, for the spelling typed, is
       // part of it and is kept too (the deciding backend's is kept by authenticate()).
-      authenticators.find((a) => a.name === first.by)?.remember?.(credentials);
+      rememberBy(authenticators, first.by, credentials);
       return { ...result, account: stored, by: authenticator.name };
     }
     if (result.outcome === 'denied') return { ...result, by: authenticator.name };
@@ -124,6 +123,11 @@ async function ownAnswer(owner: Authenticator, credentials: Credentials): Promis
   const result = await owner.authenticate(credentials);
   if (result.outcome === 'no_match') return { outcome: 'denied', reason: 'unknown account', by: null };
   return { ...result, by: owner.name };
+}
+
+/** Authenticator.remember of the backend named `name`: its success is part of the chain's answer. */
+function rememberBy(authenticators: readonly Authenticator[], name: string, credentials: Credentials): void {
+  authenticators.find((a) => a.name === name)?.remember?.(credentials);
 }
 
 /**
