@@ -32,6 +32,18 @@ const creds = (account: string, password: string | undefined): Credentials => ({
   password: password === undefined ? undefined : new Secret(password),
 });
 
+/** A directory that finds alice for any spelling given the password `dir-pw`. */
+function directoryFindingAlice(): Authenticator {
+  return {
+    name: 'ldap_auth',
+    async authenticate(c) {
+      return c.password?.reveal() === 'dir-pw'
+        ? { outcome: 'authenticated', labels: {}, account: 'alice' }
+        : { outcome: 'no_match' };
+    },
+  };
+}
+
 /** A login through `cached` as the chain makes it: asked, then kept if it is the answer (remember). */
 async function login(cached: CachedAuthenticator, credentials: Credentials): Promise<AuthnResult> {
   const result = await cached.authenticate(credentials);
@@ -67,14 +79,7 @@ describe('credential cache', () => {
     // bound) left the directory's success cached for its whole ttl: later tries with that
     // password skipped the login queue and the lockout's reservation.
     const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
-    const directory: Authenticator = {
-      name: 'ldap_auth',
-      async authenticate(c) {
-        return c.password?.reveal() === 'dir-pw'
-          ? { outcome: 'authenticated', labels: {}, account: 'alice' }
-          : { outcome: 'no_match' };
-      },
-    };
+    const directory = directoryFindingAlice();
     const earlier: Authenticator = {
       name: 'ext_auth',
       async authenticate(c) {
@@ -101,14 +106,7 @@ describe('credential cache', () => {
     const gate = new Promise<void>((r) => (release = r));
     let entered: () => void = () => undefined;
     const asking = new Promise<void>((r) => (entered = r));
-    const directory: Authenticator = {
-      name: 'ldap_auth',
-      async authenticate(c) {
-        return c.password?.reveal() === 'dir-pw'
-          ? { outcome: 'authenticated', labels: {}, account: 'alice' }
-          : { outcome: 'no_match' };
-      },
-    };
+    const directory = directoryFindingAlice();
     const users: Authenticator = {
       name: 'users',
       async authenticate(c) {
