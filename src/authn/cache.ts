@@ -143,8 +143,16 @@ export class CachedAuthenticator implements Authenticator {
 
   /** Whether a live success for exactly these credentials is remembered (nothing is asked). */
   holds(credentials: Credentials): boolean {
-    const { account, password } = credentials;
-    return password !== undefined && this.#cache.get(this.#key(account, password)) !== undefined;
+    return this.answerNow(credentials) !== undefined;
+  }
+
+  /**
+   * Authenticator.answerNow: the live success remembered for exactly these credentials. Never one
+   * under a stored spelling the name rule refuses (`authenticate` keeps none), so the chain can
+   * answer with it as it stands.
+   */
+  answerNow({ account, password }: Credentials): Success | undefined {
+    return password === undefined ? undefined : this.#cache.get(this.#key(account, password));
   }
 
   /**

@@ -73,6 +73,24 @@ export async function authenticate(
   return answer;
 }
 
+/**
+ * The chain's answer when it is known at once: the first backend's success given without asking
+ * anyone (Authenticator.answerNow: the credential cache). authenticate() would answer the same:
+ * the first backend decides, no earlier backend is asked under a stored spelling, and the cache
+ * holds no spelling the name rule refuses. Undefined whenever authenticate() has more to do:
+ * a backend claims the credential, or the first backend has no answer at once.
+ */
+export function answerNow(
+  authenticators: readonly Authenticator[],
+  credentials: Credentials,
+): ChainResult | undefined {
+  const first = authenticators[0];
+  if (credentials.password === undefined || first?.answerNow === undefined) return undefined;
+  if (authenticators.some((a) => a.claims?.(credentials) === true)) return undefined;
+  const result = first.answerNow(credentials);
+  return result?.outcome === 'authenticated' ? { ...result, by: first.name } : undefined;
+}
+
 /** Why a login is refused whose backend holds the account under a name the rule refuses. */
 const INVALID_STORED_NAME = 'the backend holds the account under a name the token endpoint refuses';
 

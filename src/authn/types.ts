@@ -93,6 +93,13 @@ export interface Authenticator {
    */
   remember?(credentials: Credentials): void;
   /**
+   * The answer `authenticate` would give, when it is known at once without asking anyone (the
+   * credential cache's success for exactly these credentials), else undefined. The chain asks it
+   * of its first backend only (answerNow in src/authn/chain.ts), so that a cached login costs no
+   * promise before its signature (docs/performance.md "The cached path"). Never throws.
+   */
+  answerNow?(credentials: Credentials): AuthnResult | undefined;
+  /**
    * True when `credentials` carry a secret that only this backend can check and that nobody can
    * guess: a CI identity token naming one of jwt_auth's issuers (a signed JWT). Decided from the
    * credential's form alone, before anything is verified; cheap, never throws. The chain then

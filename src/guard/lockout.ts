@@ -130,6 +130,18 @@ export class Lockout {
    * is past `account_max_failures` and this client has no recent success for it. Checks in
    * flight are not looked at (see `reserve`).
    */
+  /**
+   * `blocked`, answered at once when the store can (the memory store); undefined when only its
+   * promise can tell.
+   */
+  blockedNow(account: string, ip: string | null): number | undefined {
+    const policy = this.#policy();
+    if (!policy.enabled) return 0;
+    if (this.#store.blockedNow === undefined) return undefined;
+    const { pair: k, account: a } = keys(account, ip, policy);
+    return this.#store.blockedNow(k, a, policy, this.#now());
+  }
+
   blocked(account: string, ip: string | null): Promise<number> {
     const policy = this.#policy();
     if (!policy.enabled) return Promise.resolve(0);
@@ -354,64 +366,120 @@ export async function withLockout<T extends { readonly account: string }>(
       uncounted = true;
     }
   }
-  // Once the password was checked its answer stands: a count the store cannot take is lost.
-  const counted = async <R>(step: () => Promise<R>, otherwise: R): Promise<R> => {
-    if (uncounted) return otherwise;
-    try {
-      return await step();
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) return otherwise;
-      throw err;
-    }
-  };
-  // A lock read after the password was checked, unlike a count, is not lost when the store
-  // cannot answer: under `fail_closed` it fails the login (503), as the reservation would have; a
-  // login the credential cache holds is served all the same.
-  const lockOf = async (account: string): Promise<number> => {
-    if (uncounted) return 0;
-    try {
-      return await lockout.blocked(account, ip);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError && (cached || lockout.onStoreError === 'fail_open')) return 0;
-      throw err;
-    }
-  };
-  // A password checked while another spelling of the account (a directory's alias, which has its
-  // own slots) locked it: its answer is withheld (429), so no more are told than the lock allows.
-  const lockedMeanwhile = () => (reservation ? lockOf(typed) : 0);
   try {
     const result = await run();
-    const wait = await lockedMeanwhile();
+    // A password checked while another spelling of the account (a directory's alias, which has
+    // its own slots) locked it: its answer is withheld (429), so no more are told than the lock
+    // allows.
+    const wait = reservation ? await lockOf(lockout, typed, ip, { cached, uncounted }) : 0;
     if (wait > 0) throw new TooManyRequestsError(wait);
-    if (respelled(typed, result.account)) {
-      const wait = await lockOf(result.account);
-      if (wait > 0) throw new TooManyRequestsError(wait);
-      await counted(() => lockout.success(result.account, ip), undefined);
-    }
-    await counted(() => lockout.success(typed, ip), undefined);
-    if (!uncounted) lockout.passed(typed, ip, attempt.password);
-    return result;
+    return await loggedIn(lockout, attempt, result, { cached, uncounted });
   } catch (err) {
     if (
       err instanceof RegauthError &&
       (err.code === 'ERR_UNAUTHORIZED' || err.code === 'ERR_INVALID_GRANT')
     ) {
+      const state = { cached, uncounted };
       const stored = err instanceof UnauthorizedError ? err.decision?.account : undefined;
       if (stored !== undefined && respelled(typed, stored)) {
-        const wait = await lockOf(stored);
-        const locked = await counted(() => lockout.failure(stored, ip), false);
-        await counted(() => lockout.failure(typed, ip), false);
+        const wait = await lockOf(lockout, stored, ip, state);
+        const locked = await counted(state, () => lockout.failure(stored, ip), false);
+        await counted(state, () => lockout.failure(typed, ip), false);
         if (locked) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
       } else {
-        const wait = await lockedMeanwhile();
-        if (await counted(() => lockout.failure(typed, ip), false)) onLocked?.();
+        const wait = reservation ? await lockOf(lockout, typed, ip, state) : 0;
+        if (await counted(state, () => lockout.failure(typed, ip), false)) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
       }
     }
     throw err;
   } finally {
     if (reservation) await lockout.release(reservation);
+  }
+}
+
+/**
+ * withLockout for a login the credential cache holds, decided without a promise of its own when
+ * the store answers at once: the memory store, or a shared store this pair passed with this
+ * password moments ago (`passedRecently`). `run` answers the login without checking a password,
+ * or gives undefined when it cannot answer at once after all. Undefined, with nothing done, when
+ * the store cannot answer at once, while the pair is held back (withLockout then answers, with
+ * its 429), or when `run` gave undefined. Otherwise it is what withLockout does for such a
+ * login: the success forgets the pair's failures once `run` has answered.
+ */
+export function withLockoutNow<T extends { readonly account: string }>(
+  lockout: Lockout | undefined,
+  attempt: { readonly account: string; readonly password: unknown; readonly ip: string | null },
+  run: () => Promise<T> | undefined,
+): Promise<T> | undefined {
+  if (!lockout || attempt.password === undefined) return run();
+  const { account: typed, ip } = attempt;
+  if (lockout.passedRecently(typed, ip, attempt.password)) return run();
+  if (lockout.blockedNow(typed, ip) !== 0) return undefined;
+  return run()?.then((result) => loggedIn(lockout, attempt, result, CACHED));
+}
+
+/** How withLockout stands with the store for one attempt. */
+interface AttemptState {
+  /** The credential cache holds the login: no password is checked. */
+  readonly cached: boolean;
+  /** The store could not answer and the attempt went on without it: nothing is counted. */
+  readonly uncounted: boolean;
+}
+
+const CACHED: AttemptState = { cached: true, uncounted: false };
+
+/**
+ * After a login that succeeded: while another spelling it is stored under is held back for this
+ * client, 429 (the answer is withheld); else the success forgets the failures of both spellings.
+ */
+async function loggedIn<T extends { readonly account: string }>(
+  lockout: Lockout,
+  attempt: { readonly account: string; readonly password: unknown; readonly ip: string | null },
+  result: T,
+  state: AttemptState,
+): Promise<T> {
+  const { account: typed, ip } = attempt;
+  if (respelled(typed, result.account)) {
+    const wait = await lockOf(lockout, result.account, ip, state);
+    if (wait > 0) throw new TooManyRequestsError(wait);
+    await counted(state, () => lockout.success(result.account, ip), undefined);
+  }
+  await counted(state, () => lockout.success(typed, ip), undefined);
+  if (!state.uncounted) lockout.passed(typed, ip, attempt.password);
+  return result;
+}
+
+/** A count after the password was checked: one the store cannot take is lost, the answer stands. */
+async function counted<R>(state: AttemptState, step: () => Promise<R>, otherwise: R): Promise<R> {
+  if (state.uncounted) return otherwise;
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return otherwise;
+    throw err;
+  }
+}
+
+/**
+ * A lock read after the password was checked. Unlike a count, it is not lost when the store
+ * cannot answer: under `fail_closed` it fails the login (503), as the reservation would have; a
+ * login the credential cache holds is served all the same.
+ */
+async function lockOf(
+  lockout: Lockout,
+  account: string,
+  ip: string | null,
+  state: AttemptState,
+): Promise<number> {
+  if (state.uncounted) return 0;
+  try {
+    return await lockout.blocked(account, ip);
+  } catch (err) {
+    if (err instanceof StoreUnavailableError && (state.cached || lockout.onStoreError === 'fail_open'))
+      return 0;
+    throw err;
   }
 }
 

@@ -158,11 +158,22 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
       throw err;
     }
   };
+  // An answer given at once is a success `authenticate` would have counted.
+  const given = authenticator.answerNow?.bind(authenticator);
+  const answerNow: Authenticator['answerNow'] =
+    given &&
+    ((credentials) => {
+      const started = performance.now();
+      const result = given(credentials);
+      if (result?.outcome === 'authenticated') observe('authenticated', (performance.now() - started) / 1000);
+      return result;
+    });
   // Methods bound once, not on every property read (the token path reads a few per request).
   const bound = memo((method: (...a: unknown[]) => unknown) => method.bind(authenticator));
   return new Proxy(authenticator, {
     get(target, prop) {
       if (prop === 'authenticate') return authenticate;
+      if (prop === 'answerNow') return answerNow;
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? bound(value as (...a: unknown[]) => unknown) : value;
     },

@@ -1,8 +1,8 @@
 import { BadRequestError, InvalidGrantError, UnauthorizedError } from '../core/errors.js';
-import { authenticate, lookupAccount } from '../authn/chain.js';
+import { answerNow, authenticate, lookupAccount } from '../authn/chain.js';
 import type { AuthzDecision, AuthzRequest, Labels } from '../authz/types.js';
 import type { Secret } from '../core/secret.js';
-import { authorizeScopes } from '../authz/chain.js';
+import { aclDecisions, authorizeScopes } from '../authz/chain.js';
 import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from '../request/token-request.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import type { AccessEntry } from '../token/types.js';
@@ -113,6 +113,47 @@ export async function issueToken(
   return tokenResult(runtime, authn, decisions, access, token, ctx.now, refreshToken);
 }
 
+/**
+ * issueToken for a login answered at once (docs/performance.md "The cached path"): see
+ * authenticateNow for which. Everything but the signature happens in this call, without a
+ * promise per stage; the result is issueToken's. Undefined, with nothing done, for any other
+ * request: issueToken answers it.
+ */
+export function issueTokenNow(
+  runtime: Runtime,
+  request: TokenRequest,
+  ctx: RequestContext,
+): Promise<TokenResult> | undefined {
+  const authn = authenticateNow(runtime, request);
+  if (authn === undefined) return undefined;
+  const { decisions, access } = authorizeNow(runtime, request, authn, ctx.ip);
+  return signAccess(runtime, request, authn, access, ctx.now).then((token) =>
+    tokenResult(runtime, authn, decisions, access, token, ctx.now),
+  );
+}
+
+/**
+ * authenticateRequest for a request issueTokenNow can answer: a password login the chain
+ * answers without asking anyone (its first backend's credential cache holds a success for
+ * exactly these credentials, src/authn/chain.ts answerNow), for a service the endpoint serves,
+ * whose scopes the ACL alone decides (no `ext_authz`) and that offers no refresh token.
+ * Undefined, with nothing done, for any other request.
+ */
+export function authenticateNow(runtime: Runtime, request: TokenRequest): Identity | undefined {
+  const { config } = runtime;
+  if (
+    request.grant !== 'password' ||
+    runtime.extAuthz !== undefined ||
+    (request.offline && runtime.refresh !== undefined) ||
+    refusedService(config.token.services, request.service, config.catalog?.service) !== undefined
+  ) {
+    return undefined;
+  }
+  const answer = answerNow(runtime.authenticators, request.credentials);
+  if (answer?.outcome !== 'authenticated') return undefined;
+  return { ...answer, account: answer.account ?? request.credentials.account };
+}
+
 /** Who the backends' work is for (their per-client bounds) and what cancels it. */
 export interface BackendWork {
   /** The client as the lockout counts it (clientKey: an IPv6 client by its network). */
@@ -160,8 +201,29 @@ export async function authorizeRequest(
   authn: Identity,
   ip: string | null,
   work: BackendWork,
-): Promise<{ decisions: ScopeDecision[]; access: AccessEntry[] }> {
-  const requests = request.scopes.map((scope): AuthzRequest => ({
+): Promise<Authorized> {
+  const requests = authzRequests(request, authn, ip);
+  return authorized(request, await authorizeScopes(runtime.config.acl, runtime.extAuthz, requests, work));
+}
+
+/** Each requested scope's decision, and the access granted (one entry per resource with any action). */
+export interface Authorized {
+  readonly decisions: ScopeDecision[];
+  readonly access: AccessEntry[];
+}
+
+/** authorizeRequest without `ext_authz`: the ACL alone decides, at once. */
+export function authorizeNow(
+  runtime: Runtime,
+  request: TokenRequest,
+  authn: Identity,
+  ip: string | null,
+): Authorized {
+  return authorized(request, aclDecisions(runtime.config.acl, authzRequests(request, authn, ip)));
+}
+
+function authzRequests(request: TokenRequest, authn: Identity, ip: string | null): AuthzRequest[] {
+  return request.scopes.map((scope) => ({
     account: authn.account,
     type: scope.type,
     name: scope.name,
@@ -170,9 +232,13 @@ export async function authorizeRequest(
     labels: authn.labels,
     actions: scope.actions,
   }));
-  const decisions: ScopeDecision[] = (
-    await authorizeScopes(runtime.config.acl, runtime.extAuthz, requests, work)
-  ).map((decision, i) => ({ scope: request.scopes[i]!, decision }));
+}
+
+function authorized(request: TokenRequest, scopeDecisions: readonly AuthzDecision[]): Authorized {
+  const decisions: ScopeDecision[] = scopeDecisions.map((decision, i) => ({
+    scope: request.scopes[i]!,
+    decision,
+  }));
   const access: AccessEntry[] = decisions
     .filter((d) => d.decision.granted.length > 0)
     .map((d) => ({ type: d.scope.type, name: d.scope.name, actions: d.decision.granted }));

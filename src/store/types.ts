@@ -67,6 +67,8 @@ export type ReserveOutcome = Reservation | { readonly refused: number } | 'pair'
 export interface LockoutStore {
   /** Seconds the pair must wait (0: it may try); checks in flight are not looked at. */
   blocked(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<number>;
+  /** `blocked`, answered at once, by a store that never waits (memory). */
+  blockedNow?(pair: string, account: string, policy: LimitPolicy, nowMs: number): number;
   /**
    * Reserves one password check, atomically: refused while the pair is locked or the account
    * past `account_max_failures` (unless the pair logged in recently); no room while as many
