@@ -130,6 +130,13 @@ export class Lockout {
    * is past `account_max_failures` and this client has no recent success for it. Checks in
    * flight are not looked at (see `reserve`).
    */
+  blocked(account: string, ip: string | null): Promise<number> {
+    const policy = this.#policy();
+    if (!policy.enabled) return Promise.resolve(0);
+    const { pair: k, account: a } = keys(account, ip, policy);
+    return this.#store.blocked(k, a, policy, this.#now());
+  }
+
   /**
    * `blocked`, answered at once when the store can (the memory store); undefined when only its
    * promise can tell.
@@ -140,13 +147,6 @@ export class Lockout {
     if (this.#store.blockedNow === undefined) return undefined;
     const { pair: k, account: a } = keys(account, ip, policy);
     return this.#store.blockedNow(k, a, policy, this.#now());
-  }
-
-  blocked(account: string, ip: string | null): Promise<number> {
-    const policy = this.#policy();
-    if (!policy.enabled) return Promise.resolve(0);
-    const { pair: k, account: a } = keys(account, ip, policy);
-    return this.#store.blocked(k, a, policy, this.#now());
   }
 
   /**
