@@ -28,9 +28,20 @@ const PREFIX = /^\d{1,3}$/;
  * Throws a TypeError whose message says what is wrong with `text`.
  */
 export function parseIpMatcher(text: string): IpMatcher {
-  const list = new BlockList();
-  addEntry(list, text);
-  return { source: text, contains: (ip) => check(list, ip) };
+  const blocks = new Blocks();
+  addEntry(blocks, text);
+  return { source: text, contains: (ip) => check(blocks, ip) };
+}
+
+/**
+ * Entries by family, as Go's `IPNet.Contains` sees them for docker_auth: an IPv4 client (or an
+ * IPv4-mapped one) lies only in IPv4 blocks (and IPv4-mapped ones, which are IPv4 blocks), an
+ * IPv6 client only in IPv6 blocks. One BlockList would compare an IPv4 client as
+ * ::ffff:a.b.c.d, which lies in `::/0` and every `::/n` up to 80 bits.
+ */
+class Blocks {
+  readonly v4 = new BlockList();
+  readonly v6 = new BlockList();
 }
 
 /**
@@ -38,7 +49,7 @@ export function parseIpMatcher(text: string): IpMatcher {
  * Throws ConfigErrors naming every bad entry by its YAML path (`server.trusted_proxies[1]`).
  */
 export function compileIpList(list: readonly string[], path: string): IpList {
-  const blocks = new BlockList();
+  const blocks = new Blocks();
   const errors: ConfigError[] = [];
   list.forEach((entry, i) => {
     try {
@@ -52,7 +63,7 @@ export function compileIpList(list: readonly string[], path: string): IpList {
   return { entries: Object.freeze([...list]), contains: (ip) => check(blocks, ip) };
 }
 
-function addEntry(list: BlockList, text: string): void {
+function addEntry(blocks: Blocks, text: string): void {
   const invalid = (why: string) =>
     new TypeError(`invalid IP address or CIDR ${JSON.stringify(text)}: ${why}`);
   const slash = text.indexOf('/');
@@ -61,9 +72,11 @@ function addEntry(list: BlockList, text: string): void {
   if (address.includes('%')) throw invalid('a zone index (%…) is not allowed');
   const family = isIP(address);
   if (family === 0) throw invalid(`${JSON.stringify(address)} is not an IPv4 or IPv6 address`);
-  const type = family === 4 ? 'ipv4' : 'ipv6';
+  // An IPv4-mapped entry is the IPv4 address or block it maps.
+  const ipv4 = family === 4 ? address : mappedIpv4(address);
   if (slash < 0) {
-    list.addAddress(address, type);
+    if (ipv4 !== undefined) blocks.v4.addAddress(ipv4, 'ipv4');
+    else blocks.v6.addAddress(address, 'ipv6');
     return;
   }
   const prefixText = text.slice(slash + 1);
@@ -83,7 +96,9 @@ function addEntry(list: BlockList, text: string): void {
         `covers every IPv4 address); write the IPv4 block, e.g. ${network}/${bits}, or ::ffff:${network}/${bits + 96}`,
     );
   }
-  list.addSubnet(address, prefix, type);
+  if (family === 4) blocks.v4.addSubnet(address, prefix, 'ipv4');
+  else if (ipv4 !== undefined && prefix >= 96) blocks.v4.addSubnet(ipv4, prefix - 96, 'ipv4');
+  else blocks.v6.addSubnet(address, prefix, 'ipv6');
 }
 
 /** The network of a dotted IPv4 address's first `bits` bits (`172.28.57.9`, 24 → `172.28.57.0`). */
@@ -92,12 +107,13 @@ function ipv4Network(ip: string, bits: number): string {
   return ipv4Text(bits === 0 ? 0 : (n >>> (32 - bits)) * 2 ** (32 - bits));
 }
 
-function check(list: BlockList, ip: string): boolean {
-  // BlockList maps between IPv4 and IPv4-mapped IPv6 itself, but only when told the right family.
+function check(blocks: Blocks, ip: string): boolean {
   const family = isIP(ip);
   if (family === 0) return false;
   try {
-    return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+    if (family === 4) return blocks.v4.check(ip, 'ipv4');
+    const ipv4 = mappedIpv4(ip);
+    return ipv4 === undefined ? blocks.v6.check(ip, 'ipv6') : blocks.v4.check(ipv4, 'ipv4');
   } catch {
     // Addresses isIP accepts but BlockList refuses (e.g. some zone forms): not in the list.
     return false;

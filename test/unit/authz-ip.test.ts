@@ -102,6 +102,34 @@ describe('parseIpMatcher', () => {
     ]);
   });
 
+  test.each(['::/0', '::/1', '::/64', '::/80', '::/95', '::/96', '::0.0.0.0/96', '::c000:0/97'])(
+    'the IPv6 block %s holds no IPv4 client, as Go’s IPNet.Contains for docker_auth',
+    (entry) => {
+      // Found by a review: node's BlockList compares an IPv4 client as ::ffff:a.b.c.d, which lies
+      // in ::/0 (and in every ::/n up to 80 bits), so `ip: "::/0"`, meant for IPv6 clients, granted
+      // every IPv4 client; as trusted_proxies it let any IPv4 client name its own address.
+      const m = parseIpMatcher(entry);
+      expect(['192.0.2.10', '::ffff:192.0.2.10', '0.0.0.0'].map((ip) => m.contains(ip))).toEqual([
+        false,
+        false,
+        false,
+      ]);
+    },
+  );
+
+  test('an IPv6 client lies in no IPv4 block, mapped or not, unless it is IPv4-mapped', () => {
+    for (const entry of ['0.0.0.0/0', '::ffff:0.0.0.0/96', '::ffff:10.0.0.0/104']) {
+      const m = parseIpMatcher(entry);
+      expect(['::1', '::a00:1', '2001:db8::1', '64:ff9b::a00:1'].map((ip) => m.contains(ip))).toEqual([
+        false,
+        false,
+        false,
+        false,
+      ]);
+    }
+    expect(parseIpMatcher('::/0').contains('::1')).toBe(true);
+  });
+
   test('contains never throws', () => {
     const matchers = ['10.0.0.0/8', '::/0', '2001:db8::/48', '::ffff:10.0.0.0/104'].map(parseIpMatcher);
     fc.assert(
@@ -131,6 +159,15 @@ describe('compileIpList', () => {
     expect(() => compileIpList(['::ffff:172.28.57.0/24'], 'server.trusted_proxies')).toThrow(
       /server\.trusted_proxies\[0\]: .*an IPv4-mapped block needs a prefix of 96 or more/,
     );
+  });
+
+  test('an IPv6 block among trusted proxies holds no IPv4 client', () => {
+    const list = compileIpList(['::/0'], 'server.trusted_proxies');
+    expect(['203.0.113.9', '::ffff:203.0.113.9', '2001:db8::1'].map((ip) => list.contains(ip))).toEqual([
+      false,
+      false,
+      true,
+    ]);
   });
 
   test('an empty list contains nothing', () => {
