@@ -580,9 +580,23 @@ class Evaluation {
   }
 
   /**
-   * A placeholder's value, or undefined (the rule does not match) when it has none or an empty
-   * one: `${account}*` must not become `*` for the anonymous account, nor `${labels:g}/*` become
-   * `/*` for an empty label value.
+   * Whether an empty value stands for itself in the rule being tried: in a rule that grants
+   * nothing, as docker_auth puts "" in its place. Elsewhere it makes the rule not match (resolve).
+   */
+  #emptyStands = false;
+
+  /** Readies the evaluation for `rule`: its own captures, and what an empty value means in it. */
+  #begin(rule: Rule): void {
+    if (rule.usesCaptures) this.#captures = {};
+    this.#emptyStands = rule.grant !== 'all' && rule.grant.size === 0;
+  }
+
+  /**
+   * A placeholder's value, or undefined (the rule does not match) when it has none or, in a rule
+   * that grants something, an empty one: `${account}*` must not become `*` for the anonymous
+   * account, nor `${labels:g}/*` become `/*` for an empty label value. In a rule that grants
+   * nothing an empty value is used as it is, as docker_auth does: skipping a deny would let a
+   * later rule grant.
    */
   readonly resolve: Resolve = (p) => {
     let value: string | undefined;
@@ -598,12 +612,12 @@ class Evaluation {
         value = this.#labels.get(p.label);
         break;
     }
-    return value === '' ? undefined : value;
+    return value === '' && !this.#emptyStands ? undefined : value;
   };
 
   /** `too-many`: the rule has more label combinations than MAX_LABEL_COMBINATIONS. */
   matches(rule: Rule): 'yes' | 'no' | 'too-many' {
-    if (rule.usesCaptures) this.#captures = {};
+    this.#begin(rule);
     for (const check of rule.fixed) if (!this.#passes(check)) return 'no';
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return 'no';
     if (rule.dynamic.length === 0) return 'yes';
@@ -633,7 +647,7 @@ class Evaluation {
    * bound with its values as an alternative.
    */
   bindName(rule: Rule, split: NameSplit): { test: ValueTest | undefined; tooMany: boolean } | undefined {
-    if (rule.usesCaptures) this.#captures = {};
+    this.#begin(rule);
     for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return undefined;
     const fixed = split.nameFixed.flatMap((c) => c.pattern.bind(this.resolve, this.#cache) ?? []);
@@ -696,7 +710,7 @@ class Evaluation {
       if (outcome === 'too-many') return { match: 'yes', conditions: [], deny: true };
       return { match: outcome, conditions: [] };
     }
-    if (rule.usesCaptures) this.#captures = {};
+    this.#begin(rule);
     const conditions = new Set<MatchKey>();
     for (const check of checks) {
       const key: MatchKey = check.kind === 'field' ? check.field : `labels.${check.key}`;

@@ -594,6 +594,64 @@ describe('decisions', () => {
   });
 });
 
+describe('an empty placeholder value', () => {
+  // Found by a review of the docker_auth drop-in: an empty value (the anonymous account, a
+  // request without a service) made every rule using it skip, deny rules too, so a later rule
+  // granted what docker_auth, which puts "" in its place, denies.
+  const denyThenPull: AclRuleConfig[] = [
+    { match: { name: '${account}*' }, actions: [] },
+    { match: {}, actions: ['pull'] },
+  ];
+
+  test('stands for itself in a deny rule: `${account}*` denies anonymous requests, as docker_auth', () => {
+    expect(decide(denyThenPull, { account: '', name: 'x' })).toEqual({ granted: [], rule: 0 });
+    expect(decide(denyThenPull, { account: 'alice', name: 'x' })).toEqual({ granted: ['pull'], rule: 1 });
+  });
+
+  test('a regex deny on `^${service}` denies a request without a service', () => {
+    const rules: AclRuleConfig[] = [
+      { match: { account: '/.+/', name: '/^${service}/' }, actions: [] },
+      { match: { account: '/.+/' }, actions: ['pull', 'push'] },
+    ];
+    expect(decide(rules, { service: '', actions: ['push'] })).toEqual({ granted: [], rule: 0 });
+    expect(decide(rules, { service: 'registry', actions: ['push'] })).toEqual({ granted: ['push'], rule: 1 });
+  });
+
+  test('an empty label value in a deny rule denies', () => {
+    const rules: AclRuleConfig[] = [
+      { match: { name: '${labels:g}*' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    expect(decide(rules, { labels: { g: [''] }, name: 'x' })).toEqual({ granted: [], rule: 0 });
+  });
+
+  test('still skips a rule that grants: `${account}*` never becomes `*` for anonymous requests', () => {
+    const rules: AclRuleConfig[] = [
+      { match: { name: '${account}*' }, actions: ['push'] },
+      { match: {}, actions: ['pull'] },
+    ];
+    expect(decide(rules, { account: '', name: 'x', actions: ['pull', 'push'] })).toEqual({
+      granted: ['pull'],
+      rule: 1,
+    });
+  });
+
+  test('the filtered catalog decides as authorize', () => {
+    const acl = compileAcl(denyThenPull);
+    const anonymous: NamelessRequest = {
+      account: '',
+      type: 'repository',
+      service: 'registry',
+      ip: null,
+      labels: {},
+    };
+    expect(acl.filterNames(anonymous, 'pull', ['x', 'y/z'])).toEqual(['y/z']);
+    expect(
+      ['x', 'y/z'].map((name) => acl.authorize({ ...anonymous, name, actions: ['pull'] }).granted),
+    ).toEqual([[], ['pull']]);
+  });
+});
+
 describe('JavaScript regex escapes that Go shares or lacks, which load', () => {
   test.each([
     '/^[:ab:]+$/',
