@@ -251,10 +251,11 @@ function filterNames(
     }
     const bound = caller.bindName(rule, rule.byName);
     if (!bound) continue;
-    // Beyond MAX_LABEL_COMBINATIONS the rule decides and grants nothing (as in authorize).
-    steps.push({ kind: grants && !bound.tooMany ? 'grant' : 'deny', test: bound.test });
+    // Matched only through an empty value, or beyond MAX_LABEL_COMBINATIONS, the rule decides
+    // and grants nothing (as in authorize).
+    for (const b of bound) steps.push({ kind: grants && !b.deny ? 'grant' : 'deny', test: b.test });
     // It decides every name that reaches it: the rules after it decide none.
-    if (!bound.test) break;
+    if (bound.some((b) => !b.test)) break;
   }
   const denies = steps.flatMap((step, i) => (step.kind === 'deny' ? [i] : []));
   /** Whether a deny step before step `end` accepts `name`. */
@@ -287,6 +288,13 @@ function filterNames(
     }
   }
   return out;
+}
+
+/** What a rule decides for the names `test` accepts (every name when undefined): Evaluation.bindName. */
+interface BoundName {
+  readonly test: ValueTest | undefined;
+  /** It decides and grants nothing (an empty placeholder value, too many label combinations). */
+  readonly deny: boolean;
 }
 
 /** A match pattern compiled at load, with the field or label it applies to and its YAML path. */
@@ -579,24 +587,22 @@ class Evaluation {
     this.#cache = cache;
   }
 
-  /**
-   * Whether an empty value stands for itself in the rule being tried: in a rule that grants
-   * nothing, as docker_auth puts "" in its place. Elsewhere it makes the rule not match (resolve).
-   */
-  #emptyStands = false;
+  /** Whether a placeholder of the combination being tried resolved to an empty value. */
+  #usedEmpty = false;
 
-  /** Readies the evaluation for `rule`: its own captures, and what an empty value means in it. */
+  /** Readies the evaluation for `rule`: its own captures. */
   #begin(rule: Rule): void {
     if (rule.usesCaptures) this.#captures = {};
-    this.#emptyStands = rule.grant !== 'all' && rule.grant.size === 0;
+    this.#usedEmpty = false;
   }
 
   /**
-   * A placeholder's value, or undefined (the rule does not match) when it has none or, in a rule
-   * that grants something, an empty one: `${account}*` must not become `*` for the anonymous
-   * account, nor `${labels:g}/*` become `/*` for an empty label value. In a rule that grants
-   * nothing an empty value is used as it is, as docker_auth does: skipping a deny would let a
-   * later rule grant.
+   * A placeholder's value, or undefined (the rule does not match) when it has none: a label the
+   * account does not have, a capture group out of range. An empty value (the anonymous account,
+   * a request without a service, an empty label value, a group that took no part in the match,
+   * which Go reports as "") is used as it is, as docker_auth does, and noted: a rule that
+   * matches only through one grants nothing (`empty`), so `${account}*` never becomes `*` for an
+   * anonymous request, and no later rule gets to grant what docker_auth's match would decide.
    */
   readonly resolve: Resolve = (p) => {
     let value: string | undefined;
@@ -604,24 +610,31 @@ class Evaluation {
       case 'value':
         value = this.#request[p.field];
         break;
-      case 'group':
-        // Undefined for a group out of range or one that did not take part in the match.
-        value = this.#captures[p.field]?.[p.group];
+      case 'group': {
+        const captures = this.#captures[p.field];
+        // In range and absent: a group that took no part in the match.
+        if (captures !== undefined && p.group < captures.length) value = captures[p.group] ?? '';
         break;
+      }
       case 'label':
         value = this.#labels.get(p.label);
         break;
     }
-    return value === '' && !this.#emptyStands ? undefined : value;
+    if (value === '') this.#usedEmpty = true;
+    return value;
   };
 
-  /** `too-many`: the rule has more label combinations than MAX_LABEL_COMBINATIONS. */
-  matches(rule: Rule): 'yes' | 'no' | 'too-many' {
+  /**
+   * `too-many`: the rule has more label combinations than MAX_LABEL_COMBINATIONS. `empty`: it
+   * matches only through an empty placeholder value (see resolve). Either way it decides and
+   * grants nothing.
+   */
+  matches(rule: Rule): 'yes' | 'no' | 'empty' | 'too-many' {
     this.#begin(rule);
     for (const check of rule.fixed) if (!this.#passes(check)) return 'no';
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return 'no';
     if (rule.dynamic.length === 0) return 'yes';
-    if (rule.labelKeys.length === 0) return this.#dynamicPass(rule) ? 'yes' : 'no';
+    if (rule.labelKeys.length === 0) return this.#dynamicPass(rule);
 
     // Every combination of the user's values for the label placeholders; the same placeholder
     // takes the same value wherever it appears in the rule.
@@ -630,32 +643,39 @@ class Evaluation {
     if (values.some((v) => v.length === 0)) return 'no';
     if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) return 'too-many';
     const at = keys.map(() => 0);
+    // A combination without an empty value that matches wins over one with.
+    let empty = false;
     for (;;) {
       keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
-      if (this.#dynamicPass(rule)) return 'yes';
+      const outcome = this.#dynamicPass(rule);
+      if (outcome === 'yes') return 'yes';
+      if (outcome === 'empty') empty = true;
       let i = keys.length - 1;
       while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
-      if (i < 0) return 'no';
+      if (i < 0) return empty ? 'empty' : 'no';
     }
   }
 
   /**
    * `matches` with the name left open, for a rule whose checks split by name (its request's name
-   * is never read): undefined when the rule matches no name; else the test a name must pass for
-   * the rule to match it (undefined: every name), and whether the rule then decides as
-   * `too-many`. Label combinations are all tried: each one that passes adds the name patterns
-   * bound with its values as an alternative.
+   * is never read): undefined when the rule matches no name; else what it decides, in order: the
+   * names it grants to (`deny` false), then those it matches only through an empty placeholder
+   * value, or beyond MAX_LABEL_COMBINATIONS, and so denies (`deny` true). Each `test` is the test
+   * a name must pass (undefined: every name). Label combinations are all tried: each one that
+   * passes adds the name patterns bound with its values as an alternative.
    */
-  bindName(rule: Rule, split: NameSplit): { test: ValueTest | undefined; tooMany: boolean } | undefined {
+  bindName(rule: Rule, split: NameSplit): BoundName[] | undefined {
     this.#begin(rule);
     for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return undefined;
     const fixed = split.nameFixed.flatMap((c) => c.pattern.bind(this.resolve, this.#cache) ?? []);
     if (fixed.length < split.nameFixed.length) return undefined;
-    if (rule.dynamic.length === 0) return { test: allOf(fixed), tooMany: false };
+    if (rule.dynamic.length === 0) return [{ test: allOf(fixed), deny: false }];
 
-    const alternatives: ValueTest[][] = [];
+    /** Each passing combination's name tests, by whether it went through an empty value. */
+    const alternatives: { full: ValueTest[][]; empty: ValueTest[][] } = { full: [], empty: [] };
     const bindDynamic = () => {
+      this.#usedEmpty = false;
       for (const check of split.otherDynamic) if (!this.#passes(check)) return;
       const tests: ValueTest[] = [];
       for (const check of split.nameDynamic) {
@@ -663,7 +683,7 @@ class Evaluation {
         if (!test) return;
         tests.push(test);
       }
-      alternatives.push(tests);
+      (this.#usedEmpty ? alternatives.empty : alternatives.full).push(tests);
     };
     const keys = rule.labelKeys;
     if (keys.length === 0) {
@@ -673,7 +693,7 @@ class Evaluation {
       const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
       if (values.some((v) => v.length === 0)) return undefined;
       if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) {
-        return { test: allOf(fixed), tooMany: true };
+        return [{ test: allOf(fixed), deny: true }];
       }
       const at = keys.map(() => 0);
       for (;;) {
@@ -684,11 +704,15 @@ class Evaluation {
         if (i < 0) break;
       }
     }
-    if (alternatives.length === 0) return undefined;
-    // An alternative without name patterns accepts every name.
-    if (alternatives.some((tests) => tests.length === 0)) return { test: allOf(fixed), tooMany: false };
-    const some = anyOf(alternatives.map((tests) => allOf(tests)!));
-    return { test: allOf([...fixed, some]), tooMany: false };
+    const bound = (tests: ValueTest[][]): ValueTest | undefined =>
+      // An alternative without name patterns accepts every name.
+      tests.some((t) => t.length === 0)
+        ? allOf(fixed)
+        : allOf([...fixed, anyOf(tests.map((t) => allOf(t)!))]);
+    const steps: BoundName[] = [];
+    if (alternatives.full.length > 0) steps.push({ test: bound(alternatives.full), deny: false });
+    if (alternatives.empty.length > 0) steps.push({ test: bound(alternatives.empty), deny: true });
+    return steps.length > 0 ? steps : undefined;
   }
 
   /**
@@ -707,15 +731,22 @@ class Evaluation {
     const checks = [...rule.fixed, ...rule.dynamic];
     if (checks.every((c) => reads(c).every(known)) && (!rule.ip || known('ip'))) {
       const outcome = this.matches(rule);
-      if (outcome === 'too-many') return { match: 'yes', conditions: [], deny: true };
+      if (outcome === 'too-many' || outcome === 'empty') return { match: 'yes', conditions: [], deny: true };
       return { match: outcome, conditions: [] };
     }
     this.#begin(rule);
     const conditions = new Set<MatchKey>();
+    /** A known check passed only through an empty value: should the rule match, it denies. */
+    let empty = false;
     for (const check of checks) {
       const key: MatchKey = check.kind === 'field' ? check.field : `labels.${check.key}`;
-      if (!reads(check).every(known)) conditions.add(key);
-      else if (!this.#passesSomeCombination(check)) return { match: 'no', conditions: [] };
+      if (!reads(check).every(known)) {
+        conditions.add(key);
+        continue;
+      }
+      const outcome = this.#passesSomeCombination(check);
+      if (outcome === 'no') return { match: 'no', conditions: [] };
+      if (outcome === 'empty') empty = true;
     }
     if (rule.ip) {
       if (!known('ip')) conditions.add('ip');
@@ -727,30 +758,44 @@ class Evaluation {
       const at = (['account', 'type', 'name', 'service', 'ip'] as string[]).indexOf(k);
       return at < 0 ? 5 : at;
     };
-    return { match: 'depends', conditions: [...conditions].sort((a, b) => order(a) - order(b)) };
+    const sorted = [...conditions].sort((a, b) => order(a) - order(b));
+    return empty
+      ? { match: 'depends', conditions: sorted, deny: true }
+      : { match: 'depends', conditions: sorted };
   }
 
-  #passesSomeCombination(check: Check): boolean {
+  /** Whether `check` passes for some label combination: `empty` when only through an empty value. */
+  #passesSomeCombination(check: Check): 'yes' | 'no' | 'empty' {
     const keys = [
       ...new Set(check.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
     ];
-    if (keys.length === 0) return this.#passes(check);
+    const once = (): 'yes' | 'no' | 'empty' => {
+      this.#usedEmpty = false;
+      if (!this.#passes(check)) return 'no';
+      return this.#usedEmpty ? 'empty' : 'yes';
+    };
+    if (keys.length === 0) return once();
     const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
-    if (values.some((v) => v.length === 0)) return false;
-    if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) return true;
+    if (values.some((v) => v.length === 0)) return 'no';
+    if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) return 'yes';
     const at = keys.map(() => 0);
+    let empty = false;
     for (;;) {
       keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
-      if (this.#passes(check)) return true;
+      const outcome = once();
+      if (outcome === 'yes') return 'yes';
+      if (outcome === 'empty') empty = true;
       let i = keys.length - 1;
       while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
-      if (i < 0) return false;
+      if (i < 0) return empty ? 'empty' : 'no';
     }
   }
 
-  #dynamicPass(rule: Rule): boolean {
-    for (const check of rule.dynamic) if (!this.#passes(check)) return false;
-    return true;
+  /** The rule's checks with placeholders, for the current label combination. */
+  #dynamicPass(rule: Rule): 'yes' | 'no' | 'empty' {
+    this.#usedEmpty = false;
+    for (const check of rule.dynamic) if (!this.#passes(check)) return 'no';
+    return this.#usedEmpty ? 'empty' : 'yes';
   }
 
   #passes(check: Check): boolean {
