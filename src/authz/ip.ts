@@ -2,6 +2,14 @@ import { BlockList, isIP } from 'node:net';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 import { ipv4Text, mappedIpv4 } from '../core/ip.js';
 
+/**
+ * Whether `text` is one client address as the endpoint sees one, IPv4 or IPv6, without a zone:
+ * what the tools take for `--ip` (a block such as `10.0.0.0/8` is no client, and matches no rule).
+ */
+export function isClientAddress(text: string): boolean {
+  return isIP(text) !== 0 && !text.includes('%');
+}
+
 /** One address or CIDR block, parsed once (an ACL rule's `match.ip`). */
 export interface IpMatcher {
   /** The text it was parsed from, e.g. `10.0.0.0/8`. */

@@ -1,7 +1,7 @@
 import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
 import { authenticate } from '../authn/chain.js';
 import { authorizeScope } from '../authz/chain.js';
-import { parseIpMatcher } from '../authz/ip.js';
+import { isClientAddress } from '../authz/ip.js';
 import type { AuthzDecision, Labels } from '../authz/types.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
@@ -72,12 +72,8 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
     );
   }
   const ip = input.ip ?? null;
-  if (ip !== null) {
-    try {
-      parseIpMatcher(ip);
-    } catch {
-      throw new UsageError(`invalid --ip ${JSON.stringify(ip)}; expected an IPv4 or IPv6 address`);
-    }
+  if (ip !== null && !isClientAddress(ip)) {
+    throw new UsageError(`invalid --ip ${JSON.stringify(ip)}; expected an IPv4 or IPv6 address`);
   }
 
   let labels: Labels = input.labels ?? {};

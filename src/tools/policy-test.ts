@@ -2,7 +2,7 @@ import { isAccountName, quoteAccount } from '../core/account-name.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { authorizeScope } from '../authz/chain.js';
-import { parseIpMatcher } from '../authz/ip.js';
+import { isClientAddress } from '../authz/ip.js';
 import { lineOf, parseYaml } from '../config/yaml.js';
 import { BadRequestError, ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
 import { labelMap } from '../core/schema.js';
@@ -128,12 +128,8 @@ export function loadPolicyTests(file: string): PolicyTest[] {
       throw err;
     }
     if (scopes.length !== 1) return fail('scope', 'must name exactly one resource');
-    if (entry.ip !== undefined) {
-      try {
-        parseIpMatcher(entry.ip);
-      } catch {
-        return fail('ip', `invalid address ${JSON.stringify(entry.ip)}`);
-      }
+    if (entry.ip !== undefined && !isClientAddress(entry.ip)) {
+      return fail('ip', `invalid address ${JSON.stringify(entry.ip)}; expected an IPv4 or IPv6 address`);
     }
     return [
       {

@@ -1,5 +1,5 @@
 import type { MatchKey, PartialAuthzRequest, RuleExplanation } from '../authz/acl.js';
-import { parseIpMatcher } from '../authz/ip.js';
+import { isClientAddress } from '../authz/ip.js';
 import type { AclRuleInfo } from '../authz/acl.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
@@ -71,12 +71,8 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const scopes = parseScopeArgs([input.scope]);
   if (scopes.length !== 1) throw new UsageError('give one scope, e.g. repository:prod/api:push');
   const scope = scopes[0]!;
-  if (input.ip !== undefined) {
-    try {
-      parseIpMatcher(input.ip);
-    } catch {
-      throw new UsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
-    }
+  if (input.ip !== undefined && !isClientAddress(input.ip)) {
+    throw new UsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
   }
   const acl = config.acl;
   const base: PartialAuthzRequest = {

@@ -594,6 +594,8 @@ describe('regauth check', () => {
     [[], "required option '--scope <scope>' not specified"],
     [['--scope', 'repository:a:pull', '--label', 'nokey'], 'invalid --label "nokey"; expected key=value'],
     [['--scope', 'repository:a:pull', '--ip', '10.1.2'], 'invalid --ip "10.1.2"'],
+    // A block is no client: it matched no `ip` rule, so check answered for nobody.
+    [['--scope', 'repository:a:pull', '--ip', '10.0.0.0/8'], 'invalid --ip "10.0.0.0/8"'],
     [['--scope', 'repository:a:pull', '--service', 'other'], 'service "other" is not in token.services'],
   ])('bad input %j: exit 2', async (args, message) => {
     const service = args.includes('--service') ? [] : ['--service', 'registry.test'];

@@ -156,6 +156,9 @@ acl:
     expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip: 'not-an-ip' })).toThrow(
       /invalid --ip/,
     );
+    for (const ip of ['10.0.0.0/8', 'fe80::1%eth0']) {
+      expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip })).toThrow(/invalid --ip/);
+    }
   });
 });
 
