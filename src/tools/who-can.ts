@@ -22,6 +22,11 @@ export interface WhoCanAccount {
   readonly backend: 'users' | 'users_file';
   /** Conditions still open for this account (on `ip` or `service`), in words; empty = always. */
   readonly when: readonly string[];
+  /**
+   * The requested actions the rule grants this account when it decides: less than the rule's own
+   * when it matches the account only through an empty placeholder value (docs/acl.md).
+   */
+  readonly granted: readonly string[];
 }
 
 /** One rule that can decide the scope. */
@@ -105,7 +110,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
         const info = acl.rules[e.index]!;
         const when = e.conditions.map((k) => condition(info, k, scope, sources, acl, base));
         const list = accountsOf.get(e.index) ?? [];
-        list.push({ account, backend, when });
+        list.push({ account, backend, when, granted: e.granted });
         accountsOf.set(e.index, list);
         if (e.match === 'yes') {
           decided = true;
@@ -339,7 +344,12 @@ export function formatWhoCan(report: WhoCanReport): string {
     if (rule.accounts.length > 0) {
       const accounts = rule.accounts.map((a) => {
         const who = a.account === '' ? '(anonymous)' : a.account;
-        return a.when.length === 0 ? who : `${who} (${a.when.join('; ')})`;
+        const own =
+          a.granted.length === rule.granted.length
+            ? []
+            : [a.granted.length === 0 ? 'denied' : `only ${a.granted.join(',')}`];
+        const notes = [...a.when, ...own];
+        return notes.length === 0 ? who : `${who} (${notes.join('; ')})`;
       });
       lines.push(`  static accounts: ${accounts.join(', ')}`);
     }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigFile, type Config } from '../../src/config/load.js';
-import { whoCan, type WhoCanRule } from '../../src/tools/who-can.js';
+import { formatWhoCan, whoCan, type WhoCanRule } from '../../src/tools/who-can.js';
 import { UsageError } from '../../src/core/errors.js';
 import { hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { regauth } from '../helpers/cli.js';
@@ -160,6 +160,33 @@ acl:
       expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip })).toThrow(/invalid --ip/);
     }
   });
+});
+
+test('an account a rule decides with less than it grants others is shown so', () => {
+  // Found by a review of eca3bda: `${account}*` for the anonymous account matches only through an
+  // empty value, so the rule decides and grants it nothing; who-can listed (anonymous) under the
+  // rule's "grants pull" as if it were granted.
+  const { config } = load(
+    `users:\n  "": {}\n  xavier: {password: "${pw()}"}\n` +
+      `acl:\n  - match: {name: "\${account}*"}\n    actions: [pull]\n  - match: {}\n    actions: [pull]\n`,
+    'empty-value.yml',
+  );
+  const report = whoCan(config, { scope: 'repository:xavier-app:pull' });
+  expect(report.rules[0]!.accounts).toEqual([
+    { account: '', backend: 'users', when: [], granted: [] },
+    { account: 'xavier', backend: 'users', when: [], granted: ['pull'] },
+  ]);
+  expect(formatWhoCan(report)).toContain('static accounts: (anonymous) (denied), xavier\n');
+  const anonymous = {
+    type: 'repository',
+    name: 'xavier-app',
+    service: '',
+    ip: null,
+    labels: {},
+    actions: ['pull'],
+  };
+  expect(config.acl.authorize({ ...anonymous, account: '' })).toEqual({ granted: [], rule: 0 });
+  expect(config.acl.authorize({ ...anonymous, account: 'xavier' })).toEqual({ granted: ['pull'], rule: 0 });
 });
 
 describe('regauth who-can on the command line', () => {
