@@ -601,8 +601,9 @@ class Evaluation {
    * account does not have, a capture group out of range. An empty value (the anonymous account,
    * a request without a service, an empty label value, a group that took no part in the match,
    * which Go reports as "") is used as it is, as docker_auth does, and noted: a rule that
-   * matches only through one grants nothing (`empty`), so `${account}*` never becomes `*` for an
-   * anonymous request, and no later rule gets to grant what docker_auth's match would decide.
+   * matches with one in any placeholder grants nothing (`empty`), so `${account}*` never becomes
+   * `*` for an anonymous request, and no later rule gets to grant what docker_auth's match would
+   * decide.
    */
   readonly resolve: Resolve = (p) => {
     let value: string | undefined;
@@ -626,8 +627,8 @@ class Evaluation {
 
   /**
    * `too-many`: the rule has more label combinations than MAX_LABEL_COMBINATIONS. `empty`: it
-   * matches only through an empty placeholder value (see resolve). Either way it decides and
-   * grants nothing.
+   * matches, but only with an empty value in a placeholder (see resolve). Either way it decides
+   * and grants nothing.
    */
   matches(rule: Rule): 'yes' | 'no' | 'empty' | 'too-many' {
     this.#begin(rule);
