@@ -737,8 +737,11 @@ class Evaluation {
     }
     this.#begin(rule);
     const conditions = new Set<MatchKey>();
-    /** A known check passed only through an empty value: should the rule match, it denies. */
-    let empty = false;
+    /**
+     * Should the rule match, it denies: a known check passed only with an empty value, or the
+     * account's labels make more combinations than MAX_LABEL_COMBINATIONS (as in `matches`).
+     */
+    let deny = known('labels') && this.#combinations(rule.labelKeys) > MAX_LABEL_COMBINATIONS;
     for (const check of checks) {
       const key: MatchKey = check.kind === 'field' ? check.field : `labels.${check.key}`;
       if (!reads(check).every(known)) {
@@ -747,7 +750,7 @@ class Evaluation {
       }
       const outcome = this.#passesSomeCombination(check);
       if (outcome === 'no') return { match: 'no', conditions: [] };
-      if (outcome === 'empty') empty = true;
+      if (outcome === 'empty') deny = true;
     }
     if (rule.ip) {
       if (!known('ip')) conditions.add('ip');
@@ -760,9 +763,14 @@ class Evaluation {
       return at < 0 ? 5 : at;
     };
     const sorted = [...conditions].sort((a, b) => order(a) - order(b));
-    return empty
+    return deny
       ? { match: 'depends', conditions: sorted, deny: true }
       : { match: 'depends', conditions: sorted };
+  }
+
+  /** How many label combinations the account's values for `keys` make. */
+  #combinations(keys: readonly string[]): number {
+    return keys.reduce((n, k) => n * new Set(labelValues(this.#request.labels, k)).size, 1);
   }
 
   /** Whether `check` passes for some label combination: `empty` when only through an empty value. */

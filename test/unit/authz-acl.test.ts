@@ -1404,6 +1404,25 @@ describe('large ACLs', () => {
 });
 
 describe('explain (partially known requests, for who-can and replay)', () => {
+  test('a rule past the label-combination limit denies in explain as in authorize', () => {
+    // Found by a review: explain applied the limit per check, authorize per rule. Two checks of
+    // 201 values each are 40,401 combinations: authorize denies, explain said it grants.
+    const values = Array.from({ length: 201 }, (_, i) => `v${i}`);
+    const acl = compileAcl([
+      { match: { account: '${labels:g}*', service: '${labels:h}*', ip: '10.0.0.0/8' }, actions: ['pull'] },
+    ]);
+    const labels = { g: values, h: values };
+    const request = {
+      account: 'v1x',
+      type: 'repository',
+      name: 'a',
+      service: 'v2y',
+      labels,
+      actions: ['pull'],
+    };
+    expect(acl.authorize({ ...request, ip: '10.1.1.1' })).toEqual({ granted: [], rule: 0 });
+    expect(acl.explain(request)[0]).toMatchObject({ match: 'depends', conditions: ['ip'], granted: [] });
+  });
   /** The first rule explain says matches, as authorize would pick it when everything is known. */
   const firstYes = (rules: AclRuleConfig[], request: AuthzRequest) =>
     compileAcl(rules)
