@@ -725,11 +725,22 @@ class Evaluation {
     rule: Rule,
     known: (field: RequestField | 'labels' | 'ip') => boolean,
   ): { match: 'yes' | 'no' | 'depends'; conditions: MatchKey[]; deny?: true } {
-    const reads = (check: Check): (RequestField | 'labels')[] => [
-      check.kind === 'field' ? check.field : 'labels',
-      ...check.pattern.placeholders.map((p) => (p.kind === 'label' ? 'labels' : p.field)),
-    ];
     const checks = [...rule.fixed, ...rule.dynamic];
+    /**
+     * What a check reads: its field, its placeholders' fields, and for a capture (`${account:1}`)
+     * whatever the check producing it reads: without that check's match there is no capture.
+     */
+    const reads = (check: Check, seen = new Set<Check>()): (RequestField | 'labels')[] => {
+      seen.add(check);
+      const fields: (RequestField | 'labels')[] = [check.kind === 'field' ? check.field : 'labels'];
+      for (const p of check.pattern.placeholders) {
+        fields.push(p.kind === 'label' ? 'labels' : p.field);
+        if (p.kind !== 'group') continue;
+        const producer = checks.find((c) => c.kind === 'field' && c.field === p.field);
+        if (producer !== undefined && !seen.has(producer)) fields.push(...reads(producer, seen));
+      }
+      return fields;
+    };
     if (checks.every((c) => reads(c).every(known)) && (!rule.ip || known('ip'))) {
       const outcome = this.matches(rule);
       if (outcome === 'too-many' || outcome === 'empty') return { match: 'yes', conditions: [], deny: true };

@@ -1404,6 +1404,21 @@ describe('large ACLs', () => {
 });
 
 describe('explain (partially known requests, for who-can and replay)', () => {
+  test('a capture whose producing check reads an unknown field is open, not a mismatch', () => {
+    // Found by a review: the service check reads ${account:1}, whose regex reads the labels. With
+    // the labels unknown the account check was left open, the service check was decided without
+    // its capture, and explain said `no` where authorize grants.
+    const acl = compileAcl([
+      { match: { account: '/^${labels:h}(x)?$/', service: '${account:1}' }, actions: ['pull'] },
+    ]);
+    const request = { account: 'ax', type: 'repository', name: 'a', service: 'x', actions: ['pull'] };
+    expect(acl.authorize({ ...request, ip: null, labels: { h: ['a'] } })).toEqual({
+      granted: ['pull'],
+      rule: 0,
+    });
+    expect(acl.explain(request)[0]).toMatchObject({ match: 'depends', granted: ['pull'] });
+  });
+
   test('a rule past the label-combination limit denies in explain as in authorize', () => {
     // Found by a review: explain applied the limit per check, authorize per rule. Two checks of
     // 201 values each are 40,401 combinations: authorize denies, explain said it grants.
