@@ -753,16 +753,15 @@ class Evaluation {
      * account's labels make more combinations than MAX_LABEL_COMBINATIONS (as in `matches`).
      */
     let deny = known('labels') && this.#combinations(rule.labelKeys) > MAX_LABEL_COMBINATIONS;
+    const decidable: Check[] = [];
     for (const check of checks) {
       const key: MatchKey = check.kind === 'field' ? check.field : `labels.${check.key}`;
-      if (!reads(check).every(known)) {
-        conditions.add(key);
-        continue;
-      }
-      const outcome = this.#passesSomeCombination(check);
-      if (outcome === 'no') return { match: 'no', conditions: [] };
-      if (outcome === 'empty') deny = true;
+      if (reads(check).every(known)) decidable.push(check);
+      else conditions.add(key);
     }
+    const outcome = this.#passTogether(decidable);
+    if (outcome === 'no') return { match: 'no', conditions: [] };
+    if (outcome === 'empty') deny = true;
     if (rule.ip) {
       if (!known('ip')) conditions.add('ip');
       else if (this.#request.ip === null || !rule.ip.contains(this.#request.ip)) {
@@ -784,14 +783,21 @@ class Evaluation {
     return keys.reduce((n, k) => n * new Set(labelValues(this.#request.labels, k)).size, 1);
   }
 
-  /** Whether `check` passes for some label combination: `empty` when only through an empty value. */
-  #passesSomeCombination(check: Check): 'yes' | 'no' | 'empty' {
+  /**
+   * Whether `checks` all pass, in order (a capture's producer before its users), for some
+   * combination of the label values their placeholders read, as `matches` tries them for a whole
+   * rule: `empty` when only with an empty value. Past MAX_LABEL_COMBINATIONS, `yes` (the rule's
+   * own count decides it denies).
+   */
+  #passTogether(checks: readonly Check[]): 'yes' | 'no' | 'empty' {
     const keys = [
-      ...new Set(check.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
+      ...new Set(
+        checks.flatMap((c) => c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
+      ),
     ];
     const once = (): 'yes' | 'no' | 'empty' => {
       this.#usedEmpty = false;
-      if (!this.#passes(check)) return 'no';
+      for (const check of checks) if (!this.#passes(check)) return 'no';
       return this.#usedEmpty ? 'empty' : 'yes';
     };
     if (keys.length === 0) return once();

@@ -1419,6 +1419,32 @@ describe('explain (partially known requests, for who-can and replay)', () => {
     expect(acl.explain(request)[0]).toMatchObject({ match: 'depends', granted: ['pull'] });
   });
 
+  test('checks sharing a capture are tried together, per label combination', () => {
+    // Found by a review: each check was tried over the label values on its own, so the capture
+    // `service` reads came from the first value that let `account` pass (h=a: "b-c"), and
+    // explain said `no` where authorize, trying h=a-b, grants.
+    const acl = compileAcl([
+      {
+        match: { account: '/^${labels:h}-(.*)$/', service: '${account:1}', ip: '10.0.0.0/8' },
+        actions: ['pull'],
+      },
+    ]);
+    const request = {
+      account: 'a-b-c',
+      type: 'repository',
+      name: 'x',
+      service: 'c',
+      labels: { h: ['a', 'a-b'] },
+      actions: ['pull'],
+    };
+    expect(acl.authorize({ ...request, ip: '10.1.1.1' })).toEqual({ granted: ['pull'], rule: 0 });
+    expect(acl.explain(request)[0]).toMatchObject({
+      match: 'depends',
+      conditions: ['ip'],
+      granted: ['pull'],
+    });
+  });
+
   test('a rule past the label-combination limit denies in explain as in authorize', () => {
     // Found by a review: explain applied the limit per check, authorize per rule. Two checks of
     // 201 values each are 40,401 combinations: authorize denies, explain said it grants.
