@@ -85,7 +85,10 @@ export interface RuleExplanation {
   readonly match: 'yes' | 'no' | 'depends';
   /** For `depends`: the match keys whose outcome needs the unknown fields, in rule order. */
   readonly conditions: readonly MatchKey[];
-  /** The requested actions the rule grants when it decides (`[]` for a deny). */
+  /**
+   * The requested actions the rule grants when it decides (`[]` for a deny). For `depends`, at
+   * most that: should the fields not given bring an empty placeholder value, it denies instead.
+   */
   readonly granted: string[];
 }
 
