@@ -762,9 +762,21 @@ class Evaluation {
       if (reads(check).every(known)) decidable.push(check);
       else conditions.add(key);
     }
-    const outcome = this.#passTogether(decidable);
-    if (outcome === 'no') return { match: 'no', conditions: [] };
-    if (outcome === 'empty') deny = true;
+    // As in `matches`: the fixed checks once, first; past MAX_LABEL_COMBINATIONS the rule decides
+    // (and denies) as soon as they and the address pass, whatever its dynamic checks say.
+    for (const check of decidable) {
+      if (check.pattern.placeholders.length === 0 && !this.#passes(check))
+        return { match: 'no', conditions: [] };
+    }
+    if (deny) {
+      for (const check of rule.dynamic) {
+        conditions.delete(check.kind === 'field' ? check.field : `labels.${check.key}`);
+      }
+    } else {
+      const outcome = this.#passByParts(decidable.filter((c) => c.pattern.placeholders.length > 0));
+      if (outcome === 'no') return { match: 'no', conditions: [] };
+      if (outcome === 'empty') deny = true;
+    }
     if (rule.ip) {
       if (!known('ip')) conditions.add('ip');
       else if (this.#request.ip === null || !rule.ip.contains(this.#request.ip)) {
@@ -776,9 +788,46 @@ class Evaluation {
       return at < 0 ? 5 : at;
     };
     const sorted = [...conditions].sort((a, b) => order(a) - order(b));
+    if (sorted.length === 0) return { match: 'yes', conditions: [], deny: true };
     return deny
       ? { match: 'depends', conditions: sorted, deny: true }
       : { match: 'depends', conditions: sorted };
+  }
+
+  /**
+   * #passTogether for each group of `checks` linked by a shared label key or a capture: groups
+   * are independent, so the rule passes when each does (`empty` when one only with an empty
+   * value), and the cost is the sum of their combinations, not their product.
+   */
+  #passByParts(checks: readonly Check[]): 'yes' | 'no' | 'empty' {
+    const parent = checks.map((_, i) => i);
+    const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+    const byLink = new Map<string, number>();
+    checks.forEach((c, i) => {
+      const links = c.pattern.placeholders.flatMap((p) =>
+        p.kind === 'label' ? [`l:${p.label}`] : p.kind === 'group' ? [`f:${p.field}`] : [],
+      );
+      if (c.kind === 'field') links.push(`f:${c.field}`);
+      for (const link of links) {
+        const j = byLink.get(link);
+        if (j === undefined) byLink.set(link, i);
+        else parent[find(i)] = find(j);
+      }
+    });
+    const groups = new Map<number, Check[]>();
+    checks.forEach((c, i) => {
+      const root = find(i);
+      const group = groups.get(root);
+      if (group) group.push(c);
+      else groups.set(root, [c]);
+    });
+    let empty = false;
+    for (const group of groups.values()) {
+      const outcome = this.#passTogether(group);
+      if (outcome === 'no') return 'no';
+      if (outcome === 'empty') empty = true;
+    }
+    return empty ? 'empty' : 'yes';
   }
 
   /** How many label combinations the account's values for `keys` make. */

@@ -1445,6 +1445,31 @@ describe('explain (partially known requests, for who-can and replay)', () => {
     });
   });
 
+  test.each<[string, AclRuleConfig['match']]>([
+    ['a check on a known field fails', { account: '${labels:a}-${labels:b}', name: '${service}' }],
+    ['known checks read the labels', { account: '${labels:b}', name: '${labels:a}' }],
+  ])('past the label-combination limit explain never says no where authorize decides: %s', (_, match) => {
+    // Found by a review: authorize decides (and denies) as soon as the fixed checks and the
+    // address pass, whatever the checks with placeholders say; explain still ran those and said
+    // `no`, so who-can and replay showed the next rule granting.
+    const many = (p: string) => Array.from({ length: 200 }, (_, i) => `${p}${i}`);
+    const acl = compileAcl([
+      { match, actions: ['pull'] },
+      { match: {}, actions: ['pull'] },
+    ]);
+    const request = {
+      type: 'repository',
+      name: 'n',
+      service: 's',
+      labels: { a: many('a'), b: many('b') },
+      actions: ['pull'],
+    };
+    expect(acl.authorize({ ...request, account: 'whoever', ip: null })).toEqual({ granted: [], rule: 0 });
+    const [first] = acl.explain(request);
+    expect(first!.match).not.toBe('no');
+    expect(first!.granted).toEqual([]);
+  });
+
   test('a rule past the label-combination limit denies in explain as in authorize', () => {
     // Found by a review: explain applied the limit per check, authorize per rule. Two checks of
     // 201 values each are 40,401 combinations: authorize denies, explain said it grants.
