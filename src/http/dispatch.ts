@@ -132,9 +132,11 @@ const NOT_FOUND = { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }]
  * A request target as the path (and query) it names: origin form (`/auth?q`) as it is; absolute
  * form (`http://host/auth?q`, which HTTP/1.1 servers must accept) as what follows its scheme and
  * authority, `/` when nothing does. The authority is not judged: regauth answers whatever host
- * a request names. Undefined for anything else (`*`, `x`, `http:/x`).
+ * a request names. Undefined for anything else (`*`, `x`, `http:/x`), and for a target holding a
+ * fragment (`#`), which no request target may: read on, it put the fragment's text in the query.
  */
 export function originForm(target: string): string | undefined {
+  if (target.includes('#')) return undefined;
   if (target.startsWith('/')) return target;
   const prefix = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target)?.[0];
   if (prefix === undefined) return undefined;
