@@ -578,6 +578,9 @@ function grantedActions(grant: 'all' | ReadonlySet<string>, requested: readonly 
   return sortedUnique(requested.filter((action) => grant === 'all' || grant.has(action)));
 }
 
+/** Whether checks pass: `empty` when only with an empty placeholder value (Evaluation.resolve). */
+type Outcome = 'yes' | 'no' | 'empty';
+
 /** Matching state for one scope: the request, captures of the rule being tried, and the current label combination. */
 class Evaluation {
   readonly #request: AuthzRequest;
@@ -633,25 +636,31 @@ class Evaluation {
    * matches, but only with an empty value in a placeholder (see resolve). Either way it decides
    * and grants nothing.
    */
-  matches(rule: Rule): 'yes' | 'no' | 'empty' | 'too-many' {
+  matches(rule: Rule): Outcome | 'too-many' {
     this.#begin(rule);
     for (const check of rule.fixed) if (!this.#passes(check)) return 'no';
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return 'no';
     if (rule.dynamic.length === 0) return 'yes';
-    if (rule.labelKeys.length === 0) return this.#dynamicPass(rule);
+    // The same placeholder takes the same value wherever it appears in the rule.
+    return this.#tryCombinations(rule.labelKeys, () => this.#passAll(rule.dynamic));
+  }
 
-    // Every combination of the user's values for the label placeholders; the same placeholder
-    // takes the same value wherever it appears in the rule.
-    const keys = rule.labelKeys;
+  /**
+   * Tries `attempt` with #labels set to each combination of the account's values for `keys`
+   * (once when there are none): `no` when a key has no values, `too-many` past
+   * MAX_LABEL_COMBINATIONS; else `yes` at the first combination that passes without an empty
+   * value (it wins over one with), `empty` when one passed only with one, `no` when none did.
+   */
+  #tryCombinations(keys: readonly string[], attempt: () => Outcome): Outcome | 'too-many' {
+    if (keys.length === 0) return attempt();
     const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
     if (values.some((v) => v.length === 0)) return 'no';
     if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) return 'too-many';
     const at = keys.map(() => 0);
-    // A combination without an empty value that matches wins over one with.
     let empty = false;
     for (;;) {
       keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
-      const outcome = this.#dynamicPass(rule);
+      const outcome = attempt();
       if (outcome === 'yes') return 'yes';
       if (outcome === 'empty') empty = true;
       let i = keys.length - 1;
@@ -689,25 +698,12 @@ class Evaluation {
       }
       (this.#usedEmpty ? alternatives.empty : alternatives.full).push(tests);
     };
-    const keys = rule.labelKeys;
-    if (keys.length === 0) {
+    // As in `matches`, but every combination is tried: the attempt collects, and never stops it.
+    const tried = this.#tryCombinations(rule.labelKeys, () => {
       bindDynamic();
-    } else {
-      // As in `matches`: no values for a key matches nothing; too many combinations deny.
-      const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
-      if (values.some((v) => v.length === 0)) return undefined;
-      if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) {
-        return [{ test: allOf(fixed), deny: true }];
-      }
-      const at = keys.map(() => 0);
-      for (;;) {
-        keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
-        bindDynamic();
-        let i = keys.length - 1;
-        while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
-        if (i < 0) break;
-      }
-    }
+      return 'no';
+    });
+    if (tried === 'too-many') return [{ test: allOf(fixed), deny: true }];
     const bound = (tests: ValueTest[][]): ValueTest | undefined =>
       // An alternative without name patterns accepts every name.
       tests.some((t) => t.length === 0)
@@ -799,7 +795,7 @@ class Evaluation {
    * are independent, so the rule passes when each does (`empty` when one only with an empty
    * value), and the cost is the sum of their combinations, not their product.
    */
-  #passByParts(checks: readonly Check[]): 'yes' | 'no' | 'empty' {
+  #passByParts(checks: readonly Check[]): Outcome {
     const parent = checks.map((_, i) => i);
     const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
     const byLink = new Map<string, number>();
@@ -841,38 +837,20 @@ class Evaluation {
    * rule: `empty` when only with an empty value. Past MAX_LABEL_COMBINATIONS, `yes` (the rule's
    * own count decides it denies).
    */
-  #passTogether(checks: readonly Check[]): 'yes' | 'no' | 'empty' {
+  #passTogether(checks: readonly Check[]): Outcome {
     const keys = [
       ...new Set(
         checks.flatMap((c) => c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []))),
       ),
     ];
-    const once = (): 'yes' | 'no' | 'empty' => {
-      this.#usedEmpty = false;
-      for (const check of checks) if (!this.#passes(check)) return 'no';
-      return this.#usedEmpty ? 'empty' : 'yes';
-    };
-    if (keys.length === 0) return once();
-    const values = keys.map((k) => [...new Set(labelValues(this.#request.labels, k))]);
-    if (values.some((v) => v.length === 0)) return 'no';
-    if (values.reduce((n, v) => n * v.length, 1) > MAX_LABEL_COMBINATIONS) return 'yes';
-    const at = keys.map(() => 0);
-    let empty = false;
-    for (;;) {
-      keys.forEach((k, i) => this.#labels.set(k, values[i]![at[i]!]!));
-      const outcome = once();
-      if (outcome === 'yes') return 'yes';
-      if (outcome === 'empty') empty = true;
-      let i = keys.length - 1;
-      while (i >= 0 && ++at[i]! === values[i]!.length) at[i--] = 0;
-      if (i < 0) return empty ? 'empty' : 'no';
-    }
+    const outcome = this.#tryCombinations(keys, () => this.#passAll(checks));
+    return outcome === 'too-many' ? 'yes' : outcome;
   }
 
-  /** The rule's checks with placeholders, for the current label combination. */
-  #dynamicPass(rule: Rule): 'yes' | 'no' | 'empty' {
+  /** Whether every one of `checks` passes, in order, for the current label combination. */
+  #passAll(checks: readonly Check[]): Outcome {
     this.#usedEmpty = false;
-    for (const check of rule.dynamic) if (!this.#passes(check)) return 'no';
+    for (const check of checks) if (!this.#passes(check)) return 'no';
     return this.#usedEmpty ? 'empty' : 'yes';
   }
 
