@@ -324,10 +324,7 @@ function keys(account: string, ip: string | null, policy: LockoutPolicy): { pair
  */
 export async function withLockout<T extends { readonly account: string }>(
   lockout: Lockout | undefined,
-  attempt: {
-    readonly account: string;
-    readonly password: unknown;
-    readonly ip: string | null;
+  attempt: LoginAttempt & {
     /** Whether the credential cache holds this very account and password (a recent success). */
     readonly cached?: () => boolean;
     /** Whether the password is one nobody can guess (a signed CI token a backend claims). */
@@ -366,20 +363,20 @@ export async function withLockout<T extends { readonly account: string }>(
       uncounted = true;
     }
   }
+  const state: AttemptState = { cached, uncounted };
   try {
     const result = await run();
     // A password checked while another spelling of the account (a directory's alias, which has
     // its own slots) locked it: its answer is withheld (429), so no more are told than the lock
     // allows.
-    const wait = reservation ? await lockOf(lockout, typed, ip, { cached, uncounted }) : 0;
+    const wait = reservation ? await lockOf(lockout, typed, ip, state) : 0;
     if (wait > 0) throw new TooManyRequestsError(wait);
-    return await loggedIn(lockout, attempt, result, { cached, uncounted });
+    return await loggedIn(lockout, attempt, result, state);
   } catch (err) {
     if (
       err instanceof RegauthError &&
       (err.code === 'ERR_UNAUTHORIZED' || err.code === 'ERR_INVALID_GRANT')
     ) {
-      const state = { cached, uncounted };
       const stored = err instanceof UnauthorizedError ? err.decision?.account : undefined;
       if (stored !== undefined && respelled(typed, stored)) {
         const wait = await lockOf(lockout, stored, ip, state);
@@ -410,7 +407,7 @@ export async function withLockout<T extends { readonly account: string }>(
  */
 export function withLockoutNow<T extends { readonly account: string }>(
   lockout: Lockout | undefined,
-  attempt: { readonly account: string; readonly password: unknown; readonly ip: string | null },
+  attempt: LoginAttempt,
   run: () => Promise<T> | undefined,
 ): Promise<T> | undefined {
   if (!lockout || attempt.password === undefined) return run();
@@ -418,6 +415,13 @@ export function withLockoutNow<T extends { readonly account: string }>(
   if (lockout.passedRecently(typed, ip, attempt.password)) return run();
   if (lockout.blockedNow(typed, ip) !== 0) return undefined;
   return run()?.then((result) => loggedIn(lockout, attempt, result, CACHED));
+}
+
+/** Who logs in, with what password, from where. */
+interface LoginAttempt {
+  readonly account: string;
+  readonly password: unknown;
+  readonly ip: string | null;
 }
 
 /** How withLockout stands with the store for one attempt. */
@@ -436,7 +440,7 @@ const CACHED: AttemptState = { cached: true, uncounted: false };
  */
 async function loggedIn<T extends { readonly account: string }>(
   lockout: Lockout,
-  attempt: { readonly account: string; readonly password: unknown; readonly ip: string | null },
+  attempt: LoginAttempt,
   result: T,
   state: AttemptState,
 ): Promise<T> {
