@@ -52,7 +52,7 @@ export async function authenticate(
   verifier: PasswordVerifier,
 ): Promise<ChainResult> {
   // A credential one backend claims (a CI token of a jwt_auth issuer) goes to it alone.
-  const owner = authenticators.find((a) => a.claims?.(credentials) === true);
+  const owner = claimant(authenticators, credentials);
   const result = owner
     ? await ownAnswer(owner, credentials)
     : await respelled(authenticators, credentials, await firstAnswer(authenticators, credentials));
@@ -86,9 +86,17 @@ export function answerNow(
 ): ChainResult | undefined {
   const first = authenticators[0];
   if (credentials.password === undefined || first?.answerNow === undefined) return undefined;
-  if (authenticators.some((a) => a.claims?.(credentials) === true)) return undefined;
+  if (claimant(authenticators, credentials) !== undefined) return undefined;
   const result = first.answerNow(credentials);
   return result?.outcome === 'authenticated' ? { ...result, by: first.name } : undefined;
+}
+
+/** The backend that claims the credential as its own (Authenticator.claims), if one does. */
+export function claimant(
+  authenticators: readonly Authenticator[],
+  credentials: Credentials,
+): Authenticator | undefined {
+  return authenticators.find((a) => a.claims?.(credentials) === true);
 }
 
 /** Why a login is refused whose backend holds the account under a name the rule refuses. */

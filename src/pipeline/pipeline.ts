@@ -1,5 +1,5 @@
 import { BadRequestError, InvalidGrantError, UnauthorizedError } from '../core/errors.js';
-import { answerNow, authenticate, lookupAccount } from '../authn/chain.js';
+import { answerNow, authenticate, lookupAccount, type ChainResult } from '../authn/chain.js';
 import type { AuthzDecision, AuthzRequest, Labels } from '../authz/types.js';
 import type { Secret } from '../core/secret.js';
 import { aclDecisions, authorizeScopes } from '../authz/chain.js';
@@ -151,7 +151,7 @@ export function authenticateNow(runtime: Runtime, request: TokenRequest): Identi
   }
   const answer = answerNow(runtime.authenticators, request.credentials);
   if (answer?.outcome !== 'authenticated') return undefined;
-  return { ...answer, account: answer.account ?? request.credentials.account };
+  return identityOf(answer, request);
 }
 
 /** Who the backends' work is for (their per-client bounds) and what cancels it. */
@@ -188,6 +188,14 @@ export async function authenticateRequest(
       ...(result.account !== undefined ? { account: result.account } : {}),
     });
   }
+  return identityOf(result, request);
+}
+
+/** The chain's success as the request's identity: the account as the backend stores it, else as typed. */
+function identityOf(
+  result: Extract<ChainResult, { outcome: 'authenticated' }>,
+  request: TokenRequest,
+): Identity {
   return { ...result, account: result.account ?? request.credentials.account };
 }
 

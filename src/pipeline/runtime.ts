@@ -16,6 +16,7 @@ import { OidcLogin } from '../oidc/login.js';
 import { LdapAuthenticator } from '../authn/ldap/authenticator.js';
 import type { LdapClientFactory } from '../authn/ldap/connection.js';
 import type { Authenticator, Credentials } from '../authn/types.js';
+import { claimant } from '../authn/chain.js';
 import { ExtAuthenticator } from '../authn/ext.js';
 import { ExtAuthorizer } from '../authz/ext.js';
 import type { CommandRunner } from '../ext/command.js';
@@ -125,7 +126,7 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     // Metrics see every request, cached or not.
     authenticators: fronted.map(instrument),
     cached: (credentials: Credentials) => caches.some((c) => c.holds(credentials)),
-    claimed: (credentials: Credentials) => fronted.some((a) => a.claims?.(credentials) === true),
+    claimed: (credentials: Credentials) => claimant(fronted, credentials) !== undefined,
     verifier,
     sign,
     refresh,
