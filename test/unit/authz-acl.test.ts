@@ -37,6 +37,15 @@ const base: AuthzRequest = {
   actions: ['pull'],
 };
 
+/** `base` without a name and actions: a caller of filterNames. */
+const nameless: NamelessRequest = {
+  account: base.account,
+  type: base.type,
+  service: base.service,
+  ip: base.ip,
+  labels: base.labels,
+};
+
 function decide(rules: AclRuleConfig[], request: Partial<AuthzRequest>): AuthzDecision {
   return compileAcl(rules).authorize({ ...base, ...request });
 }
@@ -655,13 +664,7 @@ describe('an empty placeholder value', () => {
     expect(decide(rules, { labels, name: 'ab', actions: ['push'] })).toEqual({ granted: ['push'], rule: 0 });
     expect(decide(rules, { labels, name: 'x', actions: ['pull', 'push'] })).toEqual({ granted: [], rule: 0 });
     const acl = compileAcl(rules);
-    const who: NamelessRequest = {
-      account: 'alice',
-      type: 'repository',
-      service: 'registry',
-      ip: null,
-      labels,
-    };
+    const who: NamelessRequest = { ...nameless, labels };
     expect(acl.filterNames(who, 'push', ['ab', 'x', 'y/z'])).toEqual(['ab']);
     expect(acl.filterNames(who, 'pull', ['ab', 'x', 'y/z'])).toEqual(['y/z']);
   });
@@ -677,13 +680,7 @@ describe('an empty placeholder value', () => {
 
   test('the filtered catalog decides as authorize', () => {
     const acl = compileAcl(denyThenPull);
-    const anonymous: NamelessRequest = {
-      account: '',
-      type: 'repository',
-      service: 'registry',
-      ip: null,
-      labels: {},
-    };
+    const anonymous: NamelessRequest = { ...nameless, account: '' };
     expect(acl.filterNames(anonymous, 'pull', ['x', 'y/z'])).toEqual(['y/z']);
     expect(
       ['x', 'y/z'].map((name) => acl.authorize({ ...anonymous, name, actions: ['pull'] }).granted),
@@ -1275,13 +1272,7 @@ describe('properties', () => {
 });
 
 describe('filterNames', () => {
-  const who: NamelessRequest = {
-    account: 'alice',
-    type: 'repository',
-    service: 'registry',
-    ip: null,
-    labels: {},
-  };
+  const who = nameless;
   const oneByOne = (acl: CompiledAcl, request: NamelessRequest, names: string[]) =>
     names.filter((name) => acl.authorize({ ...request, name, actions: ['pull'] }).granted.length > 0);
 
