@@ -7,6 +7,8 @@ import {
   type Entry,
   type SearchOptions,
 } from 'ldapts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LdapClient } from '../../src/authn/ldap/connection.js';
 
 export interface FakeEntry {
@@ -97,3 +99,36 @@ class FakeClient {
 }
 
 export const SERVICE_DN = 'uid=svc,ou=services,dc=example,dc=org';
+
+/** One person of {@link peopleDirectory}. */
+export interface Person {
+  readonly uid: string;
+  readonly mail: string;
+  readonly password: string;
+}
+
+/**
+ * A directory whose people log in by uid or by mail (a login typed as the mail is stored as the
+ * uid): the service account and `uid=UID,ou=people,dc=example,dc=org` per person, and the
+ * `ldap_auth:` section that reads it, its bind password written to `bind-pw` in `dir` (the
+ * config file's folder).
+ */
+export function peopleDirectory(
+  dir: string,
+  people: readonly Person[],
+): { directory: FakeDirectory; section: string } {
+  writeFileSync(join(dir, 'bind-pw'), 'service-password\n');
+  const directory = new FakeDirectory();
+  directory.entries = [
+    { dn: SERVICE_DN, password: 'service-password', attrs: { uid: 'svc' } },
+    ...people.map((p) => ({
+      dn: `uid=${p.uid},ou=people,dc=example,dc=org`,
+      password: p.password,
+      attrs: { uid: p.uid, mail: p.mail },
+    })),
+  ];
+  const section =
+    `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "${SERVICE_DN}"\n  bind_password_file: bind-pw\n` +
+    '  base: "dc=example,dc=org"\n  filter: "(|(uid=${account})(mail=${account}))"\n';
+  return { directory, section };
+}

@@ -9,7 +9,7 @@ import { issueToken } from '../../src/pipeline/pipeline.js';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.js';
 import { parseTokenRequest } from '../../src/request/token-request.js';
 import { checkAccess } from '../../src/tools/check.js';
-import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
+import { peopleDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 // The account a backend hands back (a directory's stored spelling, for a login typed otherwise) is
@@ -24,35 +24,19 @@ const staticPassword = randomPassword();
 let runtime: Runtime;
 beforeAll(async () => {
   const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  writeFileSync(join(tmp.dir, 'bind-pw'), 'service-password\n');
   writeFileSync(join(tmp.dir, 'refresh.key'), randomBytes(48).toString('base64'));
-  const dir = new FakeDirectory();
-  dir.entries = [
-    { dn: SERVICE_DN, password: 'service-password', attrs: { uid: 'svc' } },
-    {
-      dn: 'uid=admin\u3164,ou=people,dc=example,dc=org',
-      password: 'pw',
-      attrs: { uid: 'admin\u3164', mail: 'admin' },
-    },
-    {
-      dn: 'uid=ghost\u3164,ou=people,dc=example,dc=org',
-      password: staticPassword,
-      attrs: { uid: 'ghost\u3164', mail: 'ghost' },
-    },
-    {
-      dn: 'uid=alice,ou=people,dc=example,dc=org',
-      password: 'pw',
-      attrs: { uid: 'alice', mail: 'alice@example.org' },
-    },
-  ];
+  const { directory, section } = peopleDirectory(tmp.dir, [
+    { uid: 'admin\u3164', mail: 'admin', password: 'pw' },
+    { uid: 'ghost\u3164', mail: 'ghost', password: staticPassword },
+    { uid: 'alice', mail: 'alice@example.org', password: 'pw' },
+  ]);
   const yaml =
     `token:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n  refresh:\n    secret_file: refresh.key\n` +
     `users:\n  "ghost\\u3164": {password: "${hash(staticPassword)}"}\n` +
-    `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "${SERVICE_DN}"\n  bind_password_file: bind-pw\n` +
-    `  base: "dc=example,dc=org"\n  filter: "(|(uid=\${account})(mail=\${account}))"\n` +
+    section +
     `acl:\n  - match: {account: "/.+/", name: "\${account}/*"}\n    actions: [pull, push]\n  - match: {account: "/.+/"}\n    actions: [pull]\n`;
   runtime = createRuntime(loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') }), {
-    ldapClient: dir.factory,
+    ldapClient: directory.factory,
   });
 });
 afterAll(() => tmp.cleanup());
@@ -108,21 +92,14 @@ test('a login the chain refuses after respelling is not remembered as a success'
   // the lockout's reservation, which a wrong password never gets. Two tries told the directory
   // password was right.
   const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  const dir = new FakeDirectory();
-  dir.entries = [
-    { dn: SERVICE_DN, password: 'service-password', attrs: { uid: 'svc' } },
-    {
-      dn: 'uid=alice,ou=people,dc=example,dc=org',
-      password: 'dir-pw',
-      attrs: { uid: 'alice', mail: 'alice@example.org' },
-    },
-  ];
+  const { directory: dir, section } = peopleDirectory(tmp.dir, [
+    { uid: 'alice', mail: 'alice@example.org', password: 'dir-pw' },
+  ]);
   const rt = createRuntime(
     loadConfigText(
       `token:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n` +
         `users:\n  alice: {password: "${hash(staticPassword)}"}\n` +
-        `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "${SERVICE_DN}"\n  bind_password_file: bind-pw\n` +
-        `  base: "dc=example,dc=org"\n  filter: "(|(uid=\${account})(mail=\${account}))"\n` +
+        section +
         `acl:\n  - match: {account: "/.+/"}\n    actions: [pull]\n`,
       { file: join(tmp.dir, 'config.yml') },
     ),

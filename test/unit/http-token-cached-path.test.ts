@@ -7,7 +7,7 @@ import type { Authenticator } from '../../src/authn/types.js';
 import { Lockout } from '../../src/guard/lockout.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from '../../src/pipeline/metrics.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
-import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
+import { peopleDirectory } from '../helpers/fake-ldap.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -164,31 +164,18 @@ describe('a directory that stores the account under another name', () => {
   const tmp = tempDir();
   let s: TestServer;
   beforeAll(async () => {
-    writeFileSync(join(tmp.dir, 'bind-pw'), 'service-password\n');
-    const dir = new FakeDirectory();
-    dir.entries = [
-      { dn: SERVICE_DN, password: 'service-password', attrs: { uid: 'svc' } },
-      {
-        dn: 'uid=alice,ou=people,dc=example,dc=org',
-        password,
-        attrs: { uid: 'alice', mail: 'alice@example.org' },
-      },
-    ];
+    const { directory, section } = peopleDirectory(tmp.dir, [
+      { uid: 'alice', mail: 'alice@example.org', password },
+    ]);
     let runtime: Runtime | undefined;
     s = await startTestServer({
       dir: tmp.dir,
       config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
 token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
 lockout: {max_failures: ${MAX_FAILURES}, backoff: 60}
-ldap_auth:
-  addr: "ldap.example.org:389"
-  bind_dn: "${SERVICE_DN}"
-  bind_password_file: bind-pw
-  base: "dc=example,dc=org"
-  filter: "(|(uid=\${account})(mail=\${account}))"
-acl: [{match: {account: alice}, actions: [pull]}]
+${section}acl: [{match: {account: alice}, actions: [pull]}]
 `,
-      runtimeDeps: { ldapClient: dir.factory },
+      runtimeDeps: { ldapClient: directory.factory },
       runtime: (loaded) => (runtime = loaded),
       server: { lockout: new Lockout({ maxEntries: 1000, policy: () => runtime!.config.lockout }) },
     });
