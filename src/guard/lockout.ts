@@ -60,9 +60,10 @@ export class Lockout {
   readonly #now: () => number;
   /**
    * Shared store only: (pair, password) digests that passed the lockout and logged in here within
-   * PASSED_TTL_MS, so the requests of one `docker push` that follow cost no store round trip.
+   * PASSED_TTL_MS, so the requests of one `docker push` that follow cost no store round trip;
+   * each with the store's news of locks from before its lock check (see `lockNews`).
    */
-  readonly #passed = new LRUCache<string, true>({ max: 10_000, ttl: PASSED_TTL_MS });
+  readonly #passed = new LRUCache<string, number>({ max: 10_000, ttl: PASSED_TTL_MS });
   /** 256 random bits, as hex: the key of the digests in #passed (made per process). */
   readonly #passedKey = randomBytes(32).toString('hex');
 
@@ -84,23 +85,38 @@ export class Lockout {
   }
 
   /**
-   * Whether this pair logged in here with this very password within PASSED_TTL_MS (a shared
-   * store only; always false with the memory store, whose checks cost nothing). Such a login
-   * needs no store round trip: the lock check was passed moments ago with this password, and a
-   * lock set since can only come from this pair's own wrong passwords, while it holds the right
-   * one. A first right guess is never remembered before it has passed the lock check.
+   * Whether this pair logged in here with this very password within PASSED_TTL_MS, and no pair
+   * was locked anywhere since its lock check (a shared store that tells its locks only; always
+   * false with the memory store, whose checks cost nothing). Such a login needs no store round
+   * trip: the lock check was passed moments ago with this password. A lock set since, by any
+   * replica and for any pair (another client behind the same address may have locked this one),
+   * ends that: the store's news of locks has moved on, and the next login asks the store. A
+   * first right guess is never remembered before it has passed the lock check.
    */
   passedRecently(account: string, ip: string | null, password: unknown): boolean {
-    if (!this.#shared) return false;
+    const news = this.lockNews();
+    if (news === undefined) return false;
     const key = this.#digest(account, ip, password);
-    return key !== undefined && this.#passed.has(key);
+    return key !== undefined && this.#passed.get(key) === news;
   }
 
-  /** Remembers that this pair logged in with this password past the lock check (shared store only). */
-  passed(account: string, ip: string | null, password: unknown): void {
-    if (!this.#shared) return;
+  /**
+   * The shared store's news of locks now (LockoutStore.lockNews): read before an attempt's lock
+   * check, and given to `passed` once it has logged in. Undefined without such news (the memory
+   * store, or a shared store not listening now): nothing is remembered then.
+   */
+  lockNews(): number | undefined {
+    return this.#shared ? this.#store.lockNews?.() : undefined;
+  }
+
+  /**
+   * Remembers that this pair logged in with this password past the lock check, which began when
+   * the store's news of locks stood at `news` (shared store only).
+   */
+  passed(account: string, ip: string | null, password: unknown, news: number | undefined): void {
+    if (news === undefined) return;
     const key = this.#digest(account, ip, password);
-    if (key !== undefined) this.#passed.set(key, true);
+    if (key !== undefined) this.#passed.set(key, news);
   }
 
   #digest(account: string, ip: string | null, password: unknown): string | undefined {
@@ -345,6 +361,8 @@ export async function withLockout<T extends { readonly account: string }>(
   /** The store could not answer and `on_store_error: fail_open`: the attempt goes uncounted. */
   let uncounted = false;
   const cached = attempt.cached?.() === true;
+  // Read before the lock check: a lock told while it runs is news to the next login.
+  const news = lockout.lockNews();
   // With a shared store, the same pair and password that logged in here moments ago costs no
   // round trip (a push's several token requests).
   if (cached && lockout.passedRecently(typed, ip, attempt.password)) return run();
@@ -363,7 +381,7 @@ export async function withLockout<T extends { readonly account: string }>(
       uncounted = true;
     }
   }
-  const state: AttemptState = { cached, uncounted };
+  const state: AttemptState = { cached, uncounted, news };
   try {
     const result = await run();
     // A password checked while another spelling of the account (a directory's alias, which has
@@ -430,9 +448,12 @@ interface AttemptState {
   readonly cached: boolean;
   /** The store could not answer and the attempt went on without it: nothing is counted. */
   readonly uncounted: boolean;
+  /** The store's news of locks before the lock check (Lockout.lockNews). */
+  readonly news: number | undefined;
 }
 
-const CACHED: AttemptState = { cached: true, uncounted: false };
+/** withLockoutNow's attempts: only the memory store answers at once, and it has no news. */
+const CACHED: AttemptState = { cached: true, uncounted: false, news: undefined };
 
 /**
  * After a login that succeeded: while another spelling it is stored under is held back for this
@@ -451,7 +472,7 @@ async function loggedIn<T extends { readonly account: string }>(
     await counted(state, () => lockout.success(result.account, ip), undefined);
   }
   await counted(state, () => lockout.success(typed, ip), undefined);
-  if (!state.uncounted) lockout.passed(typed, ip, attempt.password);
+  if (!state.uncounted) lockout.passed(typed, ip, attempt.password, state.news);
   return result;
 }
 

@@ -19,7 +19,9 @@ import {
  * failure (or until the lock ends), its checks in flight (a sorted set of reservation ids scored
  * by when their lease ends, so a replica that dies mid-check frees its slot after the lease),
  * and its recent success (living `remember_success`). Keys of an account: its hash (`f`
- * failures, `w` end of the window) and its checks in flight.
+ * failures, `w` end of the window) and its checks in flight. A failure that locks a pair says so
+ * on the service's lock channel (an empty message: it names no account), which every replica
+ * listens to.
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
@@ -83,6 +85,7 @@ if f >= maxf then
   l = now + math.floor(secs * 1000)
   redis.call('HSET', KEYS[1], 'l', l)
   locks = 1
+  redis.call('PUBLISH', ARGV[6], '')
 end
 redis.call('PEXPIRE', KEYS[1], math.max(forget, math.floor(l - now)))
 return locks
@@ -141,6 +144,13 @@ export class RedisStore implements Store {
   readonly #onError: (operation: string) => void;
   #problem: string | undefined = 'not connected yet';
   #closed = false;
+  /** The connection that listens to the lock channel (a subscribed connection runs nothing else). */
+  readonly #news: Redis;
+  readonly #lockChannel: string;
+  /** Bumped by every lock told and every change of the listening connection. */
+  #lockNews = 0;
+  /** Whether the lock channel is listened to now. */
+  #listening = false;
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix;
@@ -172,7 +182,37 @@ export class RedisStore implements Store {
     client.on('close', () => this.#setProblem('connection closed'));
     client.on('ready', () => this.#setProblem(undefined));
     this.#client = client;
+    this.#lockChannel = `${this.#prefix}lockout:locks`;
+    this.#news = this.#listenForLocks(client);
     this.lockout = this.#lockoutStore();
+  }
+
+  /**
+   * Listens to the lock channel on a connection of its own. While it is down, and until it has
+   * subscribed again, there is no news (a lock told meanwhile is missed): lockNews is undefined,
+   * and every change bumps the number, so nothing remembered before counts afterwards. Its
+   * failures show in the other connection's operations; its own errors are only listened to.
+   */
+  #listenForLocks(client: Redis): Redis {
+    const news = client.duplicate();
+    const changed = (listening: boolean) => {
+      this.#listening = listening;
+      this.#lockNews++;
+    };
+    news.on('error', () => undefined);
+    news.on('close', () => changed(false));
+    news.on('ready', () => {
+      news.subscribe(this.#lockChannel).then(
+        () => {
+          if (news.status === 'ready') changed(true);
+        },
+        () => undefined,
+      );
+    });
+    news.on('message', (channel: string) => {
+      if (channel === this.#lockChannel) this.#lockNews++;
+    });
+    return news;
   }
 
   #setProblem(problem: string | undefined): void {
@@ -282,9 +322,11 @@ export class RedisStore implements Store {
             String(policy.backoff),
             String(policy.max_backoff),
             String(policy.forget_after * 1000),
+            this.#lockChannel,
           );
           return locks === 1;
         }),
+      lockNews: () => (this.#listening ? this.#lockNews : undefined),
       success: (pair: string, _account: string, policy: LimitPolicy) =>
         this.#run('success', async () => {
           const p = pairKeys(pair);
@@ -320,11 +362,15 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#closed = true;
-    try {
-      await this.#client.quit();
-    } catch {
-      this.#client.disconnect();
-    }
+    await Promise.all([this.#client, this.#news].map(quit));
+  }
+}
+
+async function quit(client: Redis): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
   }
 }
 

@@ -85,6 +85,13 @@ export interface LockoutStore {
   failure(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<boolean>;
   /** Forgets the pair's failures and exempts it from the account cap for `remember_success`. */
   success(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<void>;
+  /**
+   * A shared store's news of locks: a number that changes whenever any replica may have locked a
+   * pair since it was last read, or undefined while no such news can be heard (the store's
+   * connection for it is down). The lockout trusts a login it let in moments ago, without a
+   * round trip, only while this number stays what it was before that login's lock check.
+   */
+  lockNews?(): number | undefined;
   /** Pairs remembered (memory only: the bound of `max_entries`), else undefined. */
   readonly size: number | undefined;
 }

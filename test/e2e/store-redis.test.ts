@@ -21,7 +21,7 @@ import { SERVICE, startRegauthProcess } from './harness/stack.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ext');
 const MAX_FAILURES = 3;
-const ACCOUNTS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
+const ACCOUNTS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina'] as const;
 type Account = (typeof ACCOUNTS)[number];
 
 describe('three replicas sharing one Redis', () => {
@@ -128,6 +128,22 @@ acl: [{match: {}, actions: [pull]}]
     for (let at = 0; at < 3; at++) expect((await login('alice', pw.alice, '10.1.0.2', at)).status).toBe(200);
     // Each replica checks the right password once (the credential cache is per process).
     expect(checksOf('alice')).toBe(MAX_FAILURES + 3);
+  });
+
+  test('a lock set through one replica holds back the right password on a replica it passed moments ago', async () => {
+    // A user and a guesser behind one address (a NAT): the user logs in through replica 0, which
+    // remembers the pass for a few seconds; the guesses lock the pair through replica 1.
+    const ip = '10.1.1.1';
+    expect((await login('gina', pw.gina, ip, 0)).status).toBe(200);
+    for (let i = 0; i < MAX_FAILURES; i++)
+      expect((await login('gina', `wrong-${i}`, ip, 1)).status).toBe(401);
+    // Replica 0 hears of the lock within a round trip of Redis.
+    await new Promise((r) => setTimeout(r, 100));
+    // While locked, no replica tells the right password from wrong ones: all 429.
+    const candidates = [...Array.from({ length: 9 }, (_, i) => `guess-${i}`), pw.gina];
+    const answers = await Promise.all(candidates.map((c) => login('gina', c, ip, 0)));
+    expect(answers.map((a) => a.status)).toEqual(candidates.map(() => 429));
+    for (let at = 0; at < 3; at++) expect((await login('gina', pw.gina, ip, at)).status).toBe(429);
   });
 
   test('100 concurrent attempts spread over the three check at most max_failures passwords in total', async () => {

@@ -16,10 +16,17 @@ const POLICY: LockoutPolicy = {
   remember_success: 86_400,
 };
 
-/** A store that counts its calls, and fails every call while `down` (a shared store's outage). */
+/**
+ * A store that counts its calls, fails every call while `down` (a shared store's outage), and
+ * tells its news of locks from `news` (undefined: not listening).
+ */
 function countingStore() {
   const inner = new MemoryLockoutStore(100);
-  const state = { calls: 0, down: false };
+  const state: { calls: number; down: boolean; news: number | undefined } = {
+    calls: 0,
+    down: false,
+    news: 0,
+  };
   const wrap =
     <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
     (...a: A): Promise<R> => {
@@ -33,6 +40,7 @@ function countingStore() {
     release: wrap(inner.release.bind(inner)),
     failure: wrap(inner.failure.bind(inner)),
     success: wrap(inner.success.bind(inner)),
+    lockNews: () => state.news,
   };
   return { store, state };
 }
@@ -69,6 +77,51 @@ describe('a shared store', () => {
     expect(state.calls).toBeGreaterThan(first);
     expect(lockout.passedRecently('alice', '10.0.0.1', new Secret(password))).toBe(true);
     expect(lockout.passedRecently('alice', '10.0.0.1', new Secret(`${password}x`))).toBe(false);
+  });
+
+  test('news of a lock anywhere ends the memory: the next cached login asks the store, and a locked pair gets 429', async () => {
+    const { store, state } = countingStore();
+    const lockout = new Lockout({ store, shared: true, policy: () => POLICY });
+    const right = { account: 'alice', password: new Secret('right'), ip: '10.0.2.1', cached: () => true };
+    await withLockout(lockout, right, ok);
+    expect(lockout.passedRecently('alice', '10.0.2.1', right.password)).toBe(true);
+    // Another replica locks the pair (a guesser behind the same address): the store tells a lock.
+    const guess = { account: 'alice', password: new Secret('x'), ip: '10.0.2.1' };
+    state.news = -1; // the guesses below are not this replica's news; only the store's number counts
+    for (let i = 0; i < 3; i++) await expect(withLockout(lockout, guess, refuse)).rejects.toThrow();
+    state.news = 1;
+    expect(lockout.passedRecently('alice', '10.0.2.1', right.password)).toBe(false);
+    const calls = state.calls;
+    await expect(withLockout(lockout, right, ok)).rejects.toBeInstanceOf(TooManyRequestsError);
+    expect(state.calls).toBeGreaterThan(calls);
+  });
+
+  test('without news of locks (not listening) nothing is remembered: every cached login asks the store', async () => {
+    const { store, state } = countingStore();
+    state.news = undefined;
+    const lockout = new Lockout({ store, shared: true, policy: () => POLICY });
+    const right = { account: 'alice', password: new Secret('right'), ip: '10.0.3.1', cached: () => true };
+    await withLockout(lockout, right, ok);
+    const calls = state.calls;
+    await withLockout(lockout, right, ok);
+    expect(state.calls).toBeGreaterThan(calls);
+    expect(lockout.passedRecently('alice', '10.0.3.1', right.password)).toBe(false);
+    // Listening again: remembered from the next login on.
+    state.news = 7;
+    await withLockout(lockout, right, ok);
+    expect(lockout.passedRecently('alice', '10.0.3.1', right.password)).toBe(true);
+  });
+
+  test('a lock told while the lock check runs is news: that login is not remembered', async () => {
+    const { store, state } = countingStore();
+    const lockout = new Lockout({
+      store: { ...store, blocked: (...a) => ((state.news = 2), store.blocked(...a)) },
+      shared: true,
+      policy: () => POLICY,
+    });
+    const right = { account: 'alice', password: new Secret('right'), ip: '10.0.4.1', cached: () => true };
+    await withLockout(lockout, right, ok);
+    expect(lockout.passedRecently('alice', '10.0.4.1', right.password)).toBe(false);
   });
 
   test('a right guess the cache holds is not remembered before it passed the lock: a locked pair gets 429', async () => {

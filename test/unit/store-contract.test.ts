@@ -156,6 +156,61 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
   });
 });
 
+/** Resolves once `ok()` holds, or throws after 10 s. */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The store's news of locks, once it listens to its lock channel. */
+async function listening(store: RedisStore): Promise<number> {
+  await until('listening to the lock channel', () => store.lockout.lockNews?.() !== undefined);
+  return store.lockout.lockNews!()!;
+}
+
+describe('the redis store’s news of locks', () => {
+  test('a lock set through another replica is news; failures short of a lock, and other services’ locks, are not', async () => {
+    const prefix = `t${++prefixes}:`;
+    const [here, there] = [0, 1].map(() => {
+      const store = new RedisStore({ url: redis.url, keyPrefix: prefix, timeoutMs: 500 });
+      opened.push(store);
+      return store;
+    }) as [RedisStore, RedisStore];
+    const elsewhere = redisStore();
+    const before = await listening(here);
+    await listening(there);
+    const elsewhereBefore = await listening(elsewhere);
+    for (let i = 1; i < POLICY.max_failures; i++)
+      expect(await there.lockout.failure('n|1', 'n', POLICY, Date.now())).toBe(false);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(here.lockout.lockNews!()).toBe(before);
+    expect(await there.lockout.failure('n|1', 'n', POLICY, Date.now())).toBe(true);
+    await until('the lock is news here', () => here.lockout.lockNews!() !== before);
+    expect(here.lockout.lockNews!()).toBeDefined();
+    expect(elsewhere.lockout.lockNews!()).toBe(elsewhereBefore);
+  });
+
+  test('Redis stopped: no news while it cannot be heard, and another number once it listens again', async () => {
+    const store = redisStore();
+    const before = await listening(store);
+    await redis.stop();
+    try {
+      await until('no news while Redis is down', () => store.lockout.lockNews!() === undefined);
+    } finally {
+      await redis.start();
+    }
+    expect(await listening(store)).not.toBe(before);
+  });
+
+  test('the memory store has no news of locks (nothing of it is remembered)', () => {
+    const store: Store = new MemoryStore({ maxEntries: 10 });
+    expect(store.lockout.lockNews).toBeUndefined();
+  });
+});
+
 describe('the redis store when Redis fails', () => {
   test('Redis stopped: operations fail fast with StoreUnavailableError, and work again once it is back', async () => {
     const statuses: (string | undefined)[] = [];
