@@ -2,6 +2,7 @@ import { isAccountName } from '../core/account-name.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { isUtf8 } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { configJsonSchema } from '../config/json-schema.js';
@@ -67,7 +68,12 @@ export const processIO: ToolIO = {
       }
       chunks.push(chunk as Buffer);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    const bytes = Buffer.concat(chunks);
+    // Decoding would turn each byte that is not UTF-8 into U+FFFD: two passwords, one hash (and
+    // neither could log in: Basic credentials that are not UTF-8 are refused).
+    if (!isUtf8(bytes))
+      throw new UsageError('the password on stdin is not UTF-8; regauth reads passwords as UTF-8');
+    return bytes.toString('utf8');
   },
   setExitCode: (code) => {
     process.exitCode = code;

@@ -11,7 +11,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = resolve(ROOT, 'dist/cli/main.js');
 
 /** The built `regauth` binary as operators run it: exit codes come from the real process. */
-function regauth(args: string[], input = '', env: NodeJS.ProcessEnv = {}) {
+function regauth(args: string[], input: string | Buffer = '', env: NodeJS.ProcessEnv = {}) {
   const run = spawnSync(process.execPath, [CLI, ...args], {
     input,
     encoding: 'utf8',
@@ -190,6 +190,19 @@ describe('the built regauth CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^\$2b\$04\$[./A-Za-z0-9]{53}\n$/);
     expect(run.stdout + run.stderr).not.toContain(password);
+  });
+
+  test('hash refuses a password on stdin that is not UTF-8 (each bad byte would hash as U+FFFD)', () => {
+    // Latin-1 "né" and "nè": as UTF-8 both would be "n\uFFFD", one hash for two passwords, and
+    // neither could log in (Basic credentials that are not UTF-8 get 400).
+    for (const bytes of [Buffer.from([0x6e, 0xe9]), Buffer.from([0x6e, 0xe8, 0x0a])]) {
+      const run = regauth(['hash', '--cost', '4'], bytes);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe(
+        'regauth: the password on stdin is not UTF-8; regauth reads passwords as UTF-8\n',
+      );
+    }
   });
 
   test('serve with an invalid REGAUTH_LOG_LEVEL: exit 2 naming the variable and the levels, nothing created', () => {
