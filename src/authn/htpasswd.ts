@@ -15,8 +15,11 @@ export function parseHtpasswd(text: string, file: string): Map<string, StaticUse
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
-    const colon = line.indexOf(':');
     const where = `line ${i + 1}`;
+    // The file was read as UTF-8: U+FFFD stands for bytes that are not (a Latin-1 name), which no
+    // login could match (Basic credentials are read as UTF-8).
+    if (line.includes('\uFFFD')) return errors.push(`${where}: not UTF-8; save the file as UTF-8`);
+    const colon = line.indexOf(':');
     if (colon <= 0) return errors.push(`${where}: expected user:hash`);
     const user = line.slice(0, colon);
     const hash = line.slice(colon + 1);

@@ -219,6 +219,26 @@ describe('loadConfigText', () => {
     );
   });
 
+  test('htpasswd: a line that is not UTF-8 (a Latin-1 name) is refused with its number', () => {
+    const latin1 = join(tmp.dir, 'latin1.htpasswd');
+    // "josé" and "josè" in Latin-1: decoded as UTF-8 both would be "jos\uFFFD", a name nobody
+    // can log in as, and the second "appears twice".
+    writeFileSync(
+      latin1,
+      Buffer.concat([
+        Buffer.from(`alice:${hash('a')}\njos`),
+        Buffer.from([0xe9]),
+        Buffer.from(`:${hash('b')}\njos`),
+        Buffer.from([0xe8]),
+        Buffer.from(`:${hash('c')}\n`),
+      ]),
+    );
+    const [error] = errorsOf(`token:\n  issuer: x\n${keyLines}users_file: ${latin1}\n`);
+    expect(error).toContain('line 2: not UTF-8; save the file as UTF-8');
+    expect(error).toContain('line 3: not UTF-8');
+    expect(error).not.toContain('appears twice');
+  });
+
   test('htpasswd: a file that is not one at all (a log) names its first ten bad lines, not all', () => {
     const log = join(tmp.dir, 'regauth.log');
     writeFileSync(log, Array.from({ length: 500 }, (_, i) => `{"level":30,"n":${i}}`).join('\n'));
