@@ -329,11 +329,19 @@ export interface RunOptions {
 /**
  * `text` with `secret` replaced by `[redacted]`, before the text is cut into lines: a password
  * holding a line break would otherwise span two lines and match neither. Each line of such a
- * password is blanked out too (longest first), for a command that echoes only the line it read.
+ * password is blanked out too (longest first), for a command that echoes only the line it read;
+ * and each as a shell's `read` gives it to a script: without surrounding blanks, and without -r
+ * also without its backslashes (docker_auth's example script reads so). A best effort: a
+ * command that changes the password otherwise (escapes it, prints a part) is not followed.
  */
 function blankOut(text: string, secret: string | undefined): string {
   if (!secret) return text;
-  const parts = [secret, ...secret.split(/\r\n|\r|\n/)]
+  const lines = [secret, ...secret.split(/\r\n|\r|\n/)];
+  const parts = [
+    ...lines,
+    ...lines.map((line) => line.trim()),
+    ...lines.map((line) => line.replace(/\\(.)/gs, '$1').trim()),
+  ]
     .filter((part) => part !== '')
     .sort((a, b) => b.length - a.length);
   for (const part of parts) text = text.split(part).join('[redacted]');

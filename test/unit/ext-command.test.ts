@@ -227,6 +227,35 @@ describe('ext_auth (docker_auth protocol)', () => {
     expect(text).not.toContain(second);
   });
 
+  test.each([
+    ['a trailing space', 'stderr.sh', (p: string) => `${p} `],
+    ['a leading tab', 'stderr.sh', (p: string) => `\t${p}`],
+    ['a backslash, read by `read` without -r', 'plain-read', (p: string) => p.replace('-', '-\\')],
+  ])('a password with %s is blanked out as the shell read it', async (_name, script, shape) => {
+    // `read` drops surrounding blanks, and without -r backslashes too (docker_auth's example
+    // script reads so): the command echoes something other than the bytes it was given.
+    const plainRead = join(tmp.dir, 'plain-read.sh');
+    writeFileSync(
+      plainRead,
+      '#!/bin/sh\nread account password\necho "got password $password" >&2\nexit 1\n',
+      {
+        mode: 0o755,
+      },
+    );
+    const log = logSink();
+    const core = randomPassword();
+    const config =
+      script === 'plain-read' ? { ...fixture('stderr.sh'), command: plainRead } : fixture(script, ['1', '0']);
+    const authn = new ExtAuthenticator(config, undefined, createLogger({ destination: log.stream }));
+    await expect(authn.authenticate(creds('alice', shape(core)))).resolves.toMatchObject({
+      outcome: 'denied',
+    });
+    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
+    const entry = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => 'stderr' in l);
+    expect(entry!['stderr']).toEqual(['got password [redacted]']);
+    expect(log.lines.join('\n')).not.toContain(core.slice(3));
+  });
+
   test("after a static user's wrong password the command still runs, for a made-up name", async () => {
     // Otherwise a made-up name (which reaches the command) costs the command's time and a static
     // user's wrong password (which never does) does not: the time would tell who exists.
