@@ -76,7 +76,9 @@ export function compileStoreConfig(
     throw new ConfigError('store.url', 'must start with redis:// or rediss:// (TLS)');
   }
   // Never a secret in the config file (it is logged, shared, committed): passwords go in a file.
-  if (url.password !== '' || url.username !== '') {
+  // ioredis also reads them from the query (`?password=`).
+  const inQuery = [...url.searchParams.keys()].some((k) => /^(password|username)$/i.test(k));
+  if (url.password !== '' || url.username !== '' || inQuery) {
     throw new ConfigError(
       'store.url',
       'must not hold a user or password; use store.username and store.password_file',

@@ -56,6 +56,14 @@ describe('store:', () => {
   test.each([
     ['  type: redis\n', 'store.url: required with type: redis'],
     ['  type: redis\n  url: redis://:hunter2@redis:6379/0\n', 'store.url: must not hold a user or password'],
+    [
+      '  type: redis\n  url: redis://redis:6379/0?password=hunter2\n',
+      'store.url: must not hold a user or password',
+    ],
+    [
+      '  type: redis\n  url: redis://redis:6379/0?username=u&x=hunter2\n',
+      'store.url: must not hold a user or password',
+    ],
     ['  type: redis\n  url: http://redis:6379/0\n', 'store.url: must start with redis://'],
     ['  type: memory\n  url: redis://redis:6379/0\n', 'store.url: only used with type: redis'],
     [
