@@ -116,7 +116,9 @@ export class Lockout {
   passed(account: string, ip: string | null, password: unknown, news: number | undefined): void {
     if (news === undefined) return;
     const key = this.#digest(account, ip, password);
-    if (key !== undefined) this.#passed.set(key, news);
+    // Never longer than the pair's exemption from the account cap, which the store's check reads.
+    const ttl = Math.min(PASSED_TTL_MS, this.#policy().remember_success * 1000);
+    if (key !== undefined) this.#passed.set(key, news, { ttl });
   }
 
   #digest(account: string, ip: string | null, password: unknown): string | undefined {

@@ -149,6 +149,14 @@ function openStore(first: Config, log: Logger, metrics: Metrics): Store {
         log.warn({ store: first.store.type, problem }, 'the store cannot answer; see store.on_store_error');
     },
     onError: (operation) => metrics.storeErrors.inc({ operation }),
+    onLockChannel: (problem) => {
+      if (problem === undefined) log.info({ store: first.store.type }, 'listening to the lock channel again');
+      else
+        log.warn(
+          { store: first.store.type, problem },
+          'cannot listen to the lock channel; every cached login asks the store (see store.username)',
+        );
+    },
   });
   metrics.storeUp.set(store.problem() === undefined ? 1 : 0);
   return store;

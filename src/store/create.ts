@@ -11,6 +11,8 @@ export function createStore(
     maxEntries: number;
     onStatus?: (problem: string | undefined) => void;
     onError?: (operation: string) => void;
+    /** Redis only: the lock channel cannot be listened to (`problem`), or can again. */
+    onLockChannel?: (problem: string | undefined) => void;
   },
 ): Store {
   if (config.type === 'memory') return new MemoryStore({ maxEntries: options.maxEntries });
@@ -23,5 +25,6 @@ export function createStore(
     timeoutMs: config.timeoutMs,
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
+    ...(options.onLockChannel ? { onLockChannel: options.onLockChannel } : {}),
   });
 }

@@ -21,7 +21,8 @@ import {
  * and its recent success (living `remember_success`). Keys of an account: its hash (`f`
  * failures, `w` end of the window) and its checks in flight. A failure that locks a pair says so
  * on the service's lock channel (an empty message: it names no account), which every replica
- * listens to.
+ * listens to; a user without the channel's right (a Redis ACL) still locks, and is told so by its
+ * SUBSCRIBE being refused.
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
@@ -85,9 +86,9 @@ if f >= maxf then
   l = now + math.floor(secs * 1000)
   redis.call('HSET', KEYS[1], 'l', l)
   locks = 1
-  redis.call('PUBLISH', ARGV[6], '')
 end
 redis.call('PEXPIRE', KEYS[1], math.max(forget, math.floor(l - now)))
+if locks == 1 then redis.pcall('PUBLISH', ARGV[6], '') end
 return locks
 `;
 
@@ -124,7 +125,19 @@ export interface RedisStoreOptions {
   readonly onStatus?: (problem: string | undefined) => void;
   /** Told of each failed operation (for the metric). */
   readonly onError?: (operation: string) => void;
+  /**
+   * Told when the lock channel cannot be listened to (`problem`), and when it can again
+   * (undefined): meanwhile every cached login asks Redis.
+   */
+  readonly onLockChannel?: (problem: string | undefined) => void;
 }
+
+/** How often the lock channel's connection is asked whether it is alive. */
+const NEWS_HEARTBEAT_MS = 500;
+/** Heard nothing on it for this long: a lock may go unheard, so there is no news until it is heard. */
+const NEWS_SILENCE_MS = 1_500;
+/** How soon a refused or unanswered SUBSCRIBE is tried again. */
+const NEWS_RETRY_MS = 1_000;
 
 /**
  * The Redis store (`store.type: redis`): one Redis (or Valkey) every replica shares, through
@@ -149,14 +162,21 @@ export class RedisStore implements Store {
   readonly #lockChannel: string;
   /** Bumped by every lock told and every change of the listening connection. */
   #lockNews = 0;
-  /** Whether the lock channel is listened to now. */
+  /** Whether the lock channel is subscribed to on a connection not known to be gone. */
   #listening = false;
+  /** When the listening connection was last heard (a PING answered, a message): Unix ms. */
+  #heardAt = 0;
+  #lockChannelProblem: string | undefined;
+  readonly #onLockChannel: (problem: string | undefined) => void;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix;
     this.#timeoutMs = options.timeoutMs;
     this.#onStatus = options.onStatus ?? (() => undefined);
     this.#onError = options.onError ?? (() => undefined);
+    this.#onLockChannel = options.onLockChannel ?? (() => undefined);
     const clientOptions: RedisOptions = {
       connectTimeout: options.timeoutMs,
       commandTimeout: options.timeoutMs,
@@ -188,31 +208,72 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Listens to the lock channel on a connection of its own. While it is down, and until it has
-   * subscribed again, there is no news (a lock told meanwhile is missed): lockNews is undefined,
-   * and every change bumps the number, so nothing remembered before counts afterwards. Its
-   * failures show in the other connection's operations; its own errors are only listened to.
+   * Listens to the lock channel on a connection of its own, and asks that connection every
+   * NEWS_HEARTBEAT_MS whether it is alive (PING): a connection whose flow a NAT or firewall
+   * dropped without closing it would otherwise look alive, and miss every lock. There is news
+   * only while subscribed and heard within NEWS_SILENCE_MS; any gap, closed connection or new
+   * subscription bumps the number, so nothing remembered before counts afterwards. A PING
+   * unanswered within the timeout reconnects; a SUBSCRIBE refused (an ACL user without the
+   * channel's right) or unanswered is tried again every NEWS_RETRY_MS, and told to
+   * `onLockChannel` once per change.
    */
   #listenForLocks(client: Redis): Redis {
     const news = client.duplicate();
-    const changed = (listening: boolean) => {
-      this.#listening = listening;
-      this.#lockNews++;
-    };
-    news.on('error', () => undefined);
-    news.on('close', () => changed(false));
-    news.on('ready', () => {
+    const subscribe = () => {
       news.subscribe(this.#lockChannel).then(
         () => {
-          if (news.status === 'ready') changed(true);
+          if (news.status !== 'ready' || this.#closed) return;
+          this.#listening = true;
+          this.#heard();
+          this.#lockNews++;
+          this.#setLockChannelProblem(undefined);
         },
-        () => undefined,
+        (err: unknown) => {
+          this.#setLockChannelProblem(describe(err));
+          this.#retry = setTimeout(() => {
+            if (news.status === 'ready' && !this.#closed) subscribe();
+          }, NEWS_RETRY_MS).unref();
+        },
       );
+    };
+    news.on('error', () => undefined);
+    news.on('close', () => {
+      this.#listening = false;
+      this.#lockNews++;
     });
+    news.on('ready', subscribe);
     news.on('message', (channel: string) => {
-      if (channel === this.#lockChannel) this.#lockNews++;
+      if (channel !== this.#lockChannel) return;
+      this.#heard();
+      this.#lockNews++;
     });
+    this.#heartbeat = setInterval(() => {
+      if (!this.#listening) return;
+      news.ping().then(
+        () => this.#heard(),
+        () => {
+          // Unanswered: the flow may be gone without a close. Hear nothing more from it.
+          this.#listening = false;
+          this.#lockNews++;
+          if (!this.#closed) news.disconnect(true);
+        },
+      );
+    }, NEWS_HEARTBEAT_MS).unref();
     return news;
+  }
+
+  /** Something came on the lock channel's connection; after a silence, a lock may have been missed. */
+  #heard(): void {
+    const now = Date.now();
+    if (now - this.#heardAt > NEWS_SILENCE_MS) this.#lockNews++;
+    this.#heardAt = now;
+  }
+
+  #setLockChannelProblem(problem: string | undefined): void {
+    if (this.#closed || problem === this.#lockChannelProblem) return;
+    const changed = (problem === undefined) !== (this.#lockChannelProblem === undefined);
+    this.#lockChannelProblem = problem;
+    if (changed) this.#onLockChannel(problem);
   }
 
   #setProblem(problem: string | undefined): void {
@@ -326,7 +387,8 @@ export class RedisStore implements Store {
           );
           return locks === 1;
         }),
-      lockNews: () => (this.#listening ? this.#lockNews : undefined),
+      lockNews: () =>
+        this.#listening && Date.now() - this.#heardAt <= NEWS_SILENCE_MS ? this.#lockNews : undefined,
       success: (pair: string, _account: string, policy: LimitPolicy) =>
         this.#run('success', async () => {
           const p = pairKeys(pair);
@@ -362,6 +424,8 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#retry);
     await Promise.all([this.#client, this.#news].map(quit));
   }
 }
