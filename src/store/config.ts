@@ -84,6 +84,14 @@ export function compileStoreConfig(
       'must not hold a user or password; use store.username and store.password_file',
     );
   }
+  // ioredis reads options from the query and lets them override the store's (timeout_ms,
+  // ca_certificate, the key prefix): everything is set by the store: keys instead.
+  if (url.search !== '' || url.hash !== '') {
+    throw new ConfigError('store.url', 'takes no query or fragment; set the connection with the store: keys');
+  }
+  if (!/^(\/\d*)?$/.test(url.pathname)) {
+    throw new ConfigError('store.url', 'the path is the database number, e.g. redis://redis:6379/0');
+  }
   if (raw.username !== undefined && raw.password_file === undefined) {
     throw new ConfigError('store.password_file', 'required when username is set');
   }

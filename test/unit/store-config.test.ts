@@ -64,6 +64,11 @@ describe('store:', () => {
       '  type: redis\n  url: redis://redis:6379/0?username=u&x=hunter2\n',
       'store.url: must not hold a user or password',
     ],
+    // A query would override the store's own keys (ioredis gives URL options priority).
+    ['  type: redis\n  url: redis://redis:6379/0?commandTimeout=60000\n', 'store.url: takes no query'],
+    ['  type: redis\n  url: rediss://redis:6380/0?tls=x\n', 'store.url: takes no query'],
+    ['  type: redis\n  url: redis://redis:6379/abc\n', 'store.url: the path is the database number'],
+    ['  type: redis\n  url: redis:///tmp/redis.sock\n', 'store.url: the path is the database number'],
     ['  type: redis\n  url: http://redis:6379/0\n', 'store.url: must start with redis://'],
     ['  type: memory\n  url: redis://redis:6379/0\n', 'store.url: only used with type: redis'],
     [
