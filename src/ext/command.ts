@@ -337,10 +337,14 @@ export interface RunOptions {
 function blankOut(text: string, secret: string | undefined): string {
   if (!secret) return text;
   const lines = [secret, ...secret.split(/\r\n|\r|\n/)];
+  // Without -r, a backslash before a line break joins the lines, and one before any other
+  // character (or none, at the end) goes.
+  const read = secret.replace(/\\\r?\n/g, '');
+  const readLines = [read, ...read.split(/\r\n|\r|\n/)];
   const parts = [
     ...lines,
     ...lines.map((line) => line.trim()),
-    ...lines.map((line) => line.replace(/\\(.)/gs, '$1').trim()),
+    ...readLines.map((line) => line.replace(/\\(.?)/gs, '$1').trim()),
   ]
     .filter((part) => part !== '')
     .sort((a, b) => b.length - a.length);

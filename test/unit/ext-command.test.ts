@@ -231,6 +231,12 @@ describe('ext_auth (docker_auth protocol)', () => {
     ['a trailing space', 'stderr.sh', (p: string) => `${p} `],
     ['a leading tab', 'stderr.sh', (p: string) => `\t${p}`],
     ['a backslash, read by `read` without -r', 'plain-read', (p: string) => p.replace('-', '-\\')],
+    ['a trailing backslash, read without -r', 'plain-read', (p: string) => `${p}\\`],
+    [
+      'a backslash before a line break, read without -r (one line to read)',
+      'plain-read',
+      (p: string) => `${p.slice(0, 8)}\\\n${p.slice(8)}`,
+    ],
   ])('a password with %s is blanked out as the shell read it', async (_name, script, shape) => {
     // `read` drops surrounding blanks, and without -r backslashes too (docker_auth's example
     // script reads so): the command echoes something other than the bytes it was given.
