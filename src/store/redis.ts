@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import {
   RESERVATION_LEASE_MS,
   StoreUnavailableError,
@@ -164,8 +164,8 @@ export class RedisStore implements Store {
   #lockNews = 0;
   /** Whether the lock channel is subscribed to on a connection not known to be gone. */
   #listening = false;
-  /** When the listening connection was last heard (a PING answered, a message): Unix ms. */
-  #heardAt = 0;
+  /** When the lock channel was last known heard (the latest asking answered): performance.now(). */
+  #heardAt = -Infinity;
   #lockChannelProblem: string | undefined;
   readonly #onLockChannel: (problem: string | undefined) => void;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -211,25 +211,35 @@ export class RedisStore implements Store {
    * Listens to the lock channel on a connection of its own, and asks that connection every
    * NEWS_HEARTBEAT_MS whether it is alive (PING): a connection whose flow a NAT or firewall
    * dropped without closing it would otherwise look alive, and miss every lock. There is news
-   * only while subscribed and heard within NEWS_SILENCE_MS; any gap, closed connection or new
-   * subscription bumps the number, so nothing remembered before counts afterwards. A PING
-   * unanswered within the timeout reconnects; a SUBSCRIBE refused (an ACL user without the
-   * channel's right) or unanswered is tried again every NEWS_RETRY_MS, and told to
-   * `onLockChannel` once per change.
+   * only while subscribed and answered within NEWS_SILENCE_MS of asking (an answer proves that
+   * every lock told before Redis read the question has arrived, so a slow path counts from the
+   * asking, on a monotonic clock); any gap, closed connection or new subscription bumps the
+   * number, so nothing remembered before counts afterwards. A PING or SUBSCRIBE unanswered
+   * within the timeout reconnects; a SUBSCRIBE refused (an ACL user without the channel's right)
+   * is tried again every NEWS_RETRY_MS. Both are told to `onLockChannel` once per change.
    */
   #listenForLocks(client: Redis): Redis {
     const news = client.duplicate();
     const subscribe = () => {
+      clearTimeout(this.#retry);
+      const sent = performance.now();
       news.subscribe(this.#lockChannel).then(
         () => {
           if (news.status !== 'ready' || this.#closed) return;
           this.#listening = true;
-          this.#heard();
+          this.#heard(sent);
           this.#lockNews++;
           this.#setLockChannelProblem(undefined);
         },
         (err: unknown) => {
           this.#setLockChannelProblem(describe(err));
+          if (this.#closed) return;
+          // No answer at all (not a refusal): the flow may be dead; retrying on it never ends.
+          if (!(err instanceof ReplyError)) {
+            news.disconnect(true);
+            return;
+          }
+          clearTimeout(this.#retry);
           this.#retry = setTimeout(() => {
             if (news.status === 'ready' && !this.#closed) subscribe();
           }, NEWS_RETRY_MS).unref();
@@ -244,13 +254,13 @@ export class RedisStore implements Store {
     news.on('ready', subscribe);
     news.on('message', (channel: string) => {
       if (channel !== this.#lockChannel) return;
-      this.#heard();
       this.#lockNews++;
     });
     this.#heartbeat = setInterval(() => {
       if (!this.#listening) return;
+      const sent = performance.now();
       news.ping().then(
-        () => this.#heard(),
+        () => this.#heard(sent),
         () => {
           // Unanswered: the flow may be gone without a close. Hear nothing more from it.
           this.#listening = false;
@@ -262,11 +272,11 @@ export class RedisStore implements Store {
     return news;
   }
 
-  /** Something came on the lock channel's connection; after a silence, a lock may have been missed. */
-  #heard(): void {
-    const now = Date.now();
-    if (now - this.#heardAt > NEWS_SILENCE_MS) this.#lockNews++;
-    this.#heardAt = now;
+  /** A question asked at `sent` was answered; after a silence, a lock may have been missed. */
+  #heard(sent: number): void {
+    // What an answer proves: every lock Redis told before it read the PING has been heard.
+    if (sent - this.#heardAt > NEWS_SILENCE_MS) this.#lockNews++;
+    this.#heardAt = Math.max(this.#heardAt, sent);
   }
 
   #setLockChannelProblem(problem: string | undefined): void {
@@ -388,7 +398,7 @@ export class RedisStore implements Store {
           return locks === 1;
         }),
       lockNews: () =>
-        this.#listening && Date.now() - this.#heardAt <= NEWS_SILENCE_MS ? this.#lockNews : undefined,
+        this.#listening && performance.now() - this.#heardAt <= NEWS_SILENCE_MS ? this.#lockNews : undefined,
       success: (pair: string, _account: string, policy: LimitPolicy) =>
         this.#run('success', async () => {
           const p = pairKeys(pair);

@@ -144,7 +144,7 @@ describe('the redis store’s news of locks, under trouble', () => {
     await third.catch(() => undefined);
     // The lock is set all the same (a script is not rolled back) ...
     expect(await s.lockout.blocked('bob|1', 'bob', policy, Date.now())).toBeGreaterThan(0);
-    // ... but the failure that set it is a store error: no lock counted, store_up flaps to 0.
+    // ... and the failure that set it is no store error: the lock is counted, store_up stays 1.
     expect(problems).toEqual([undefined]);
     await expect(third).resolves.toBe(true);
     expect(s.problem()).toBeUndefined();

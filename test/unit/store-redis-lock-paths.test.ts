@@ -1,0 +1,245 @@
+/**
+ * The Redis store's lock channel over paths that misbehave without closing: a slow path (every
+ * answer late), a black hole that swallows even our FIN, a SUBSCRIBE sent on a flow that just
+ * died, a clock stepped back, and repeated reconnects while SUBSCRIBE is refused. The promise:
+ * a replica that has not heard the channel answer within 1.5 s (measured from when it asked, on
+ * a monotonic clock) has no news, so it remembers no login; it comes back by itself; and it
+ * never retries faster than once a second.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { Secret } from '../../src/core/secret.js';
+import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
+import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+
+let dir: string;
+let redis: RedisPeer;
+const opened: RedisStore[] = [];
+const servers: Server[] = [];
+let n = 0;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'regauth-lock-paths-'));
+  redis = await startRedis({ dir: join(dir, 'redis'), password: 'admin-pw' });
+});
+afterEach(() => vi.restoreAllMocks());
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(opened.map((s) => s.close()));
+  for (const s of servers) s.close();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(ok: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+type Conn = Socket & { seen: string };
+/**
+ * A TCP proxy whose silenced connections are a black hole: bytes stop both ways, and the
+ * client's FIN is swallowed too (allowHalfOpen: the proxy never answers it), as a firewall or NAT
+ * that dropped the flow, or an L4 proxy whose upstream died without a reset.
+ */
+async function blackHoleProxy(opts: { silenceOnSubscribe?: number } = {}) {
+  const conns: Conn[] = [];
+  const silenced = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true }, (sock) => {
+    const client = sock as Conn;
+    client.seen = '';
+    conns.push(client);
+    const upstream = connect(redis.port, '127.0.0.1');
+    client.on('data', (d) => {
+      client.seen += d.toString('latin1');
+      if (opts.silenceOnSubscribe && /subscribe/i.test(d.toString('latin1'))) {
+        opts.silenceOnSubscribe--;
+        silenced.add(client);
+      }
+      if (!silenced.has(client)) upstream.write(d);
+    });
+    client.on('end', () => {
+      if (!silenced.has(client)) client.end();
+    });
+    upstream.on('data', (d) => {
+      if (!silenced.has(client)) client.write(d);
+    });
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => {
+      if (!silenced.has(client)) client.destroy();
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `redis://127.0.0.1:${port}/0`,
+    conns,
+    silence: (which: (c: Conn) => boolean) => conns.filter(which).forEach((c) => silenced.add(c)),
+  };
+}
+
+function store(
+  url: string,
+  timeoutMs = 500,
+  extra: Partial<ConstructorParameters<typeof RedisStore>[0]> = {},
+) {
+  const s = new RedisStore({
+    url,
+    keyPrefix: `rv${++n}:`,
+    timeoutMs,
+    password: { reveal: () => 'admin-pw' },
+    ...extra,
+  });
+  opened.push(s);
+  return s;
+}
+
+/** Redis → client bytes of the listening connection arrive `ms` late (in order, none lost). */
+async function slowProxy(ms: number): Promise<string> {
+  const server = createServer((client: Socket) => {
+    const upstream = connect(redis.port, '127.0.0.1');
+    let slow = false;
+    client.on('data', (d) => {
+      if (/subscribe/i.test(d.toString('latin1'))) slow = true;
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => (slow ? setTimeout(() => client.write(d), ms) : client.write(d)));
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `redis://127.0.0.1:${(server.address() as { port: number }).port}/0`;
+}
+
+const POLICY: LockoutPolicy = {
+  enabled: true,
+  max_failures: 3,
+  backoff: 60,
+  max_backoff: 300,
+  forget_after: 900,
+  ipv6_prefix: 64,
+  account_max_failures: 10_000,
+  remember_success: 86_400,
+};
+
+async function subscribeCalls(): Promise<number> {
+  const info = await redis.cli('INFO', 'commandstats');
+  const line = info.split('\n').find((l) => l.startsWith('cmdstat_subscribe:')) ?? '';
+  const m = /calls=(\d+).*?rejected_calls=(\d+)/.exec(line);
+  return m ? Number(m[1]) + Number(m[2]) : 0;
+}
+
+describe('the lock channel over a path that misbehaves', () => {
+  test('a lock heard 3 s late over a slow (not silent) path: the right password still gets 429', async () => {
+    const url = await slowProxy(3_000);
+    const prefix = `lat${++n}:`;
+    const mk = (u: string) => store(u, 5_000, { keyPrefix: prefix });
+    const here = mk(url);
+    const there = mk(redis.url);
+    // Listening (the SUBSCRIBE's answer, too, came 3 s late) ...
+    await until(
+      () => here.lockout.lockNews!() !== undefined && there.lockout.lockNews!() !== undefined,
+      10_000,
+    );
+    await sleep(4_000); // the PING answers, each 3 s late, now arrive every 500 ms
+    const lockout = new Lockout({ store: here.lockout, shared: true, policy: () => POLICY });
+    const other = new Lockout({ store: there.lockout, shared: true, policy: () => POLICY });
+    const ip = '10.7.0.1';
+    const right = { account: 'alice', password: new Secret('right'), ip, cached: () => true };
+    await withLockout(lockout, right, async () => ({ account: 'alice' }));
+    for (let i = 0; i < POLICY.max_failures; i++)
+      await expect(
+        withLockout(other, { account: 'alice', password: new Secret(`x${i}`), ip }, async () => {
+          throw new UnauthorizedError('bad password');
+        }),
+      ).rejects.toThrow();
+    await sleep(1_700);
+    await expect(withLockout(lockout, right, async () => ({ account: 'alice' }))).rejects.toBeInstanceOf(
+      TooManyRequestsError,
+    );
+  }, 30_000);
+
+  test('SUBSCRIBEs refused (an ACL user without the channel) stay at about one a second, however often it reconnects', async () => {
+    const prefix = `chain${++n}:`;
+    await redis.cli('ACL', 'SETUSER', 'chained', 'on', '>user-pw', `~${prefix}*`, 'resetchannels', '+@all');
+    store(redis.url, 500, { keyPrefix: prefix, username: 'chained', password: { reveal: () => 'user-pw' } });
+    await sleep(1_200);
+    // Redis restarts, a load balancer idles the flow out...: the listening connection is closed now and then.
+    for (let i = 0; i < 8; i++) {
+      const list = await redis.cli('CLIENT', 'LIST');
+      const ids = list
+        .split('\n')
+        .filter((l) => / user=chained /.test(l) && / cmd=subscribe /.test(l))
+        .map((l) => /id=(\d+)/.exec(l)![1]!);
+      for (const id of ids) await redis.cli('CLIENT', 'KILL', 'ID', id);
+      await sleep(730);
+    }
+    await sleep(1_500);
+    const before = await subscribeCalls();
+    await sleep(3_000);
+    expect(((await subscribeCalls()) - before) / 3).toBeLessThanOrEqual(1.5);
+  }, 30_000);
+
+  test('a listening connection silenced for good (its FIN swallowed too) reconnects and listens again', async () => {
+    const proxy = await blackHoleProxy();
+    const s = store(proxy.url);
+    expect(await until(() => s.lockout.lockNews!() !== undefined, 5_000)).toBe(true);
+    proxy.silence((c) => /subscribe/i.test(c.seen));
+    expect(await until(() => s.lockout.lockNews!() === undefined, 3_000)).toBe(true);
+    // Redis is fine and a new connection through the proxy works: it listens again soon.
+    const back = await until(() => s.lockout.lockNews!() !== undefined, 8_000);
+    expect({ back, subscribers: proxy.conns.filter((c) => /subscribe/i.test(c.seen)).length }).toEqual({
+      back: true,
+      subscribers: 2,
+    });
+  }, 20_000);
+
+  test('a SUBSCRIBE sent on a flow that has just died: the store reconnects instead of retrying on it for ever', async () => {
+    const proxy = await blackHoleProxy({ silenceOnSubscribe: 1 });
+    const channel: (string | undefined)[] = [];
+    const s = store(proxy.url, 500, { onLockChannel: (p) => channel.push(p) });
+    await s.ping();
+    const back = await until(() => s.lockout.lockNews!() !== undefined, 8_000);
+    const subscribes = (proxy.conns[proxy.conns.length - 1]!.seen.match(/subscribe/gi) ?? []).length;
+    expect({ back, channel, connections: proxy.conns.length, subscribesOnLast: subscribes }).toEqual({
+      back: true,
+      channel: expect.anything(),
+      connections: 3,
+      subscribesOnLast: 1,
+    });
+  }, 20_000);
+
+  test('a clock stepped back (NTP) does not stretch the 1.5 s silence window (timeout_ms 5000)', async () => {
+    const proxy = await blackHoleProxy();
+    const s = store(proxy.url, 5_000);
+    expect(await until(() => s.lockout.lockNews!() !== undefined, 5_000)).toBe(true);
+    await sleep(600); // a PING answered: heardAt = now
+    const real = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => real() - 60_000);
+    try {
+      // heartbeats keep answering: heardAt follows the stepped clock; then the flow goes silent
+      proxy.silence((c) => /subscribe/i.test(c.seen));
+      await sleep(2_500);
+      // Heard nothing for 2.5 s: the docs promise no news (nothing remembered) after 1.5 s.
+      expect(s.lockout.lockNews!()).toBeUndefined();
+    } finally {
+      stepped.mockRestore();
+    }
+  }, 20_000);
+});
