@@ -259,16 +259,16 @@ function condition(
     const value = key === 'type' ? scope.type : scope.name;
     const words = `${key} ${JSON.stringify(value)} fits ${JSON.stringify(source)}`;
     const names = valuesFitting(rule, scope, acl, base, (account) => ({ account }));
+    if (names === 'any') return `any logged-in account (${words} whatever the account)`;
     if (names.length > 0) return `the account ${names.map((n) => JSON.stringify(n)).join(' or ')} (${words})`;
     const labels = [...source.matchAll(/\$\{labels:([^}]+)\}/g)].map((m) => m[1]!);
     if (new Set(labels).size === 1) {
       const label = labels[0]!;
       const values = valuesFitting(rule, scope, acl, base, (v) => ({ labels: { [label]: [v] } }));
-      if (values.length > 0) {
-        const from = sources.get(label);
-        const origin = from ? `from ${from.join(', ')}` : 'no backend produces it';
-        return `label ${label} = ${values.join(' or ')} (${origin}; ${words})`;
-      }
+      const from = sources.get(label);
+      const origin = from ? `from ${from.join(', ')}` : 'no backend produces it';
+      if (values === 'any') return `any label ${label} (${origin}; ${words} whatever its value)`;
+      if (values.length > 0) return `label ${label} = ${values.join(' or ')} (${origin}; ${words})`;
     }
     return words;
   }
@@ -290,7 +290,8 @@ function describeAccount(source: string): string {
 /**
  * For a rule whose `name` (or `type`) holds `${account}` or one `${labels:X}`: the values it
  * covers for this scope, found by trying the scope's path prefixes and segments (`prod` for
- * `prod/api` under `${account}/**`) with the compiled rule.
+ * `prod/api` under `${account}/**`) with the compiled rule; `any` when a value found in none of
+ * them fits too (`{${account},pub}/*` for `pub/x`: the name sets no condition on the value).
  */
 function valuesFitting(
   rule: AclRuleInfo,
@@ -298,19 +299,19 @@ function valuesFitting(
   acl: Config['acl'],
   base: PartialAuthzRequest,
   known: (value: string) => Partial<PartialAuthzRequest>,
-): string[] {
+): string[] | 'any' {
+  const fitsWith = (value: string) => {
+    const e = acl.explain({ ...base, ...known(value) })[rule.index]!;
+    return e.match !== 'no' && !e.conditions.includes('name') && !e.conditions.includes('type');
+  };
   const segments = scope.name.split('/');
   const tries = new Set<string>();
   for (let i = 1; i <= segments.length; i++) tries.add(segments.slice(0, i).join('/'));
   for (const s of segments) tries.add(s);
-  const fits: string[] = [];
-  for (const value of tries) {
-    const e = acl.explain({ ...base, ...known(value) })[rule.index]!;
-    if (e.match !== 'no' && !e.conditions.includes('name') && !e.conditions.includes('type')) {
-      fits.push(value);
-    }
-  }
-  return fits;
+  let probe = 'regauth-probe';
+  while ([...tries].some((t) => t.includes(probe))) probe += '-x';
+  if (fitsWith(probe)) return 'any';
+  return [...tries].filter(fitsWith);
 }
 
 /** The text report: one block per rule, then the static accounts no rule decides for. */

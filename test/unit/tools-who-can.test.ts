@@ -151,6 +151,21 @@ acl:
     expect(team).toMatchObject({ effect: 'grants part', granted: ['pull'] });
   });
 
+  test('a name that fits whatever the account is no condition naming accounts', () => {
+    const { config: braces } = load(
+      `users:\n  "": {}\n  alice: {password: "${pw()}"}\nacl:\n  - match: {name: "{\${account},pub}/*"}\n    actions: [pull]\n`,
+      'braces.yml',
+    );
+    const [rule] = whoCan(braces, { scope: 'repository:pub/x:pull' }).rules;
+    // Every account fits through "pub" (the anonymous one is denied: its value is empty).
+    expect(rule!.conditions).toEqual([
+      'any logged-in account (name "pub/x" fits "{${account},pub}/*" whatever the account)',
+    ]);
+    // Under alice/x only alice fits.
+    const [own] = whoCan(braces, { scope: 'repository:alice/x:pull' }).rules;
+    expect(own!.conditions).toEqual(['the account "alice" (name "alice/x" fits "{${account},pub}/*")']);
+  });
+
   test('bad input is a usage error', () => {
     expect(() => whoCan(config, { scope: 'repository:Prod:push' })).toThrow(UsageError);
     expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip: 'not-an-ip' })).toThrow(
