@@ -353,14 +353,14 @@ function noteUnknownLabels(config: Config, tests: readonly PolicyTest[], io: Too
   }
 }
 
-/** `regauth who-can`: the rules that can grant a scope. */
+/** `regauth who-can`: the rules that can decide a scope. */
 function addWhoCan(program: Command, io: ToolIO): void {
   jsonReportOption(
     configOption(
       program
         .command('who-can')
         .description(
-          'the rules that can grant a scope, in order, with the accounts each covers: static accounts by name, other backends as conditions; shadowed rules marked',
+          'the rules that can decide a scope (grant it or deny it), in order, with the accounts each covers: static accounts by name, other backends as conditions; shadowed rules marked',
         )
         .argument('<scope>', 'a scope, e.g. repository:prod/api:push'),
     )

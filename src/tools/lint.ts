@@ -116,7 +116,7 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
     if (REGEX(source) || !NEXT_TO_WILDCARD.test(source)) continue;
     warnings.push({
       path,
-      message: `${JSON.stringify(source)}: a wildcard directly next to a placeholder lets a shorter value claim longer names ("al" matches "alice-secret"); put a separator between them, as in "\${account}/*"; with an empty value (the anonymous account) the rule denies`,
+      message: `${JSON.stringify(source)}: a wildcard directly next to a placeholder lets a shorter value claim longer names ("al" matches "alice-secret"); put a separator between them, as in "\${account}/*"; with an empty value (the anonymous account, no service, an empty label value) the rule denies`,
     });
   }
   const name = rule.match.name;

@@ -274,8 +274,8 @@ acl:
     const run = await regauth(['validate', '-c', file]);
     expect(run.code).toBe(1);
     expect(run.stdout.split('\n')).toEqual([
-      'warning: acl[0].match.name: "${account}*": a wildcard directly next to a placeholder lets a shorter value claim longer names (\"al\" matches \"alice-secret\"); put a separator between them, as in \"${account}/*\"; with an empty value (the anonymous account) the rule denies',
-      'warning: acl[1].match.name: \"*${account}\": a wildcard directly next to a placeholder lets a shorter value claim longer names (\"al\" matches \"alice-secret\"); put a separator between them, as in \"${account}/*\"; with an empty value (the anonymous account) the rule denies',
+      'warning: acl[0].match.name: "${account}*": a wildcard directly next to a placeholder lets a shorter value claim longer names (\"al\" matches \"alice-secret\"); put a separator between them, as in \"${account}/*\"; with an empty value (the anonymous account, no service, an empty label value) the rule denies',
+      'warning: acl[1].match.name: \"*${account}\": a wildcard directly next to a placeholder lets a shorter value claim longer names (\"al\" matches \"alice-secret\"); put a separator between them, as in \"${account}/*\"; with an empty value (the anonymous account, no service, an empty label value) the rule denies',
       `${file}: valid, with 2 warnings`,
       '',
     ]);
