@@ -134,7 +134,7 @@ export interface RedisStoreOptions {
 
 /** How often the lock channel's connection is asked whether it is alive. */
 const NEWS_HEARTBEAT_MS = 500;
-/** Heard nothing on it for this long: a lock may go unheard, so there is no news until it is heard. */
+/** No question asked on it within this long answered: a lock may go unheard, so there is no news. */
 const NEWS_SILENCE_MS = 1_500;
 /** How soon a refused or unanswered SUBSCRIBE is tried again. */
 const NEWS_RETRY_MS = 1_000;
@@ -160,7 +160,7 @@ export class RedisStore implements Store {
   /** The connection that listens to the lock channel (a subscribed connection runs nothing else). */
   readonly #news: Redis;
   readonly #lockChannel: string;
-  /** Bumped by every lock told and every change of the listening connection. */
+  /** Bumped by every lock told, every change of the listening connection and every silence. */
   #lockNews = 0;
   /** Whether the lock channel is subscribed to on a connection not known to be gone. */
   #listening = false;
@@ -219,7 +219,9 @@ export class RedisStore implements Store {
    * is tried again every NEWS_RETRY_MS. Both are told to `onLockChannel` once per change.
    */
   #listenForLocks(client: Redis): Redis {
-    const news = client.duplicate();
+    // Subscribed by the 'ready' handler below on every connection, with its own error handling:
+    // ioredis's own re-subscription would send a second SUBSCRIBE whose failure nobody handles.
+    const news = client.duplicate({ autoResubscribe: false });
     const subscribe = () => {
       clearTimeout(this.#retry);
       const sent = performance.now();

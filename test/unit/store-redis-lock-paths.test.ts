@@ -243,3 +243,100 @@ describe('the lock channel over a path that misbehaves', () => {
     }
   }, 20_000);
 });
+
+/** Unhandled rejections seen while `body` runs (the service logs each at error level; other hosts crash). */
+async function unhandled(body: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  const on = (reason: unknown) => seen.push(reason instanceof Error ? reason.message : String(reason));
+  // vitest's own listener would fail the file: take its place while the body runs.
+  const theirs = process.listeners('unhandledRejection');
+  process.removeAllListeners('unhandledRejection');
+  process.on('unhandledRejection', on);
+  try {
+    await body();
+  } finally {
+    process.removeListener('unhandledRejection', on);
+    for (const l of theirs) process.on('unhandledRejection', l as (...a: unknown[]) => void);
+  }
+  return seen;
+}
+
+/** A proxy whose new connections, once `swallow` is set, never get an answer to SUBSCRIBE. */
+async function swallowingProxy() {
+  const conns: (Socket & { seen: string })[] = [];
+  const state = { swallow: false };
+  const server = createServer((sock) => {
+    const client = sock as Socket & { seen: string };
+    client.seen = '';
+    conns.push(client);
+    const silent = state.swallow;
+    let cut = false;
+    const upstream = connect(redis.port, '127.0.0.1');
+    client.on('data', (d) => {
+      client.seen += d.toString('latin1');
+      if (silent && /subscribe/i.test(d.toString('latin1'))) cut = true;
+      if (!cut) upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!cut) client.write(d);
+    });
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `redis://127.0.0.1:${(server.address() as { port: number }).port}/0`, conns, state };
+}
+
+describe('ioredis re-subscribing by itself', () => {
+  test('a reconnect whose SUBSCRIBE goes unanswered: no unhandled rejection (ioredis auto-resubscribe)', async () => {
+    const p = await swallowingProxy();
+    const s = new RedisStore({
+      url: p.url,
+      keyPrefix: `r3a${++n}:`,
+      timeoutMs: 500,
+      password: { reveal: () => 'admin-pw' },
+    });
+    opened.push(s);
+    expect(await until(() => s.lockout.lockNews!() !== undefined, 5_000)).toBe(true);
+    const seen = await unhandled(async () => {
+      p.state.swallow = true;
+      // The listening connection is cut (Redis restarted, a load balancer idled it out...).
+      p.conns.filter((c) => /subscribe/i.test(c.seen)).forEach((c) => c.destroy());
+      await sleep(2_500);
+    });
+    expect(seen).toEqual([]);
+  }, 20_000);
+
+  test('the channel right revoked (Redis kills the subscriber): no unhandled rejection', async () => {
+    const prefix = `r3b${++n}:`;
+    await redis.cli(
+      'ACL',
+      'SETUSER',
+      'revoked',
+      'on',
+      '>user-pw',
+      `~${prefix}*`,
+      `&${prefix}lockout:locks`,
+      '+@all',
+    );
+    const problems: (string | undefined)[] = [];
+    const s = new RedisStore({
+      url: redis.url,
+      keyPrefix: prefix,
+      timeoutMs: 500,
+      username: 'revoked',
+      password: { reveal: () => 'user-pw' },
+      onLockChannel: (p) => problems.push(p),
+    });
+    opened.push(s);
+    expect(await until(() => s.lockout.lockNews!() !== undefined, 5_000)).toBe(true);
+    const seen = await unhandled(async () => {
+      await redis.cli('ACL', 'SETUSER', 'revoked', 'resetchannels');
+      await sleep(2_000);
+    });
+    expect({ seen, listening: s.lockout.lockNews!() !== undefined }).toEqual({ seen: [], listening: false });
+  }, 20_000);
+});
