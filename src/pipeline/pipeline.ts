@@ -201,7 +201,10 @@ function identityOf(
 
 /**
  * authorize each scope (acl, then ext_authz); a denied scope is not an error, the token just
- * carries less.
+ * carries less. A token for the filtered catalog's own service is decided by the ACL alone: the
+ * catalog reads only its account and labels, and decides every repository itself (ext_authz
+ * included, for the registry's service), so asking ext_authz about a service it does not serve
+ * would only cost a run, or turn the catalog away when the program answers it with an error.
  */
 export async function authorizeRequest(
   runtime: Runtime,
@@ -210,6 +213,9 @@ export async function authorizeRequest(
   ip: string | null,
   work: BackendWork,
 ): Promise<Authorized> {
+  if (request.service !== undefined && request.service === runtime.config.catalog?.service) {
+    return authorizeNow(runtime, request, authn, ip);
+  }
   const requests = authzRequests(request, authn, ip);
   return authorized(request, await authorizeScopes(runtime.config.acl, runtime.extAuthz, requests, work));
 }
