@@ -95,11 +95,20 @@ function httpStatusOf(err: unknown): number | undefined {
 /** The registry's own message for an error code, where it has one (distribution's errcode text). */
 const REGISTRY_MESSAGES: Readonly<Record<string, string>> = { UNSUPPORTED: 'The operation is unsupported.' };
 
+/**
+ * A quoted header value for display text (the Basic realm is `token.issuer`, which may hold any
+ * character): a character a header cannot carry (past Latin-1, where node's setHeader throws, or
+ * not printable ASCII) becomes `?`.
+ */
+function headerQuoted(text: string): string {
+  return JSON.stringify(text).replace(/[^\x20-\x7e]/g, '?');
+}
+
 /** Writes a JSON error in the requested style. */
 export function sendError(res: ServerResponse, style: ErrorStyle, err: unknown, basicRealm: string): Mapped {
   const mapped = mapError(err);
   res.setHeader('Cache-Control', 'no-store');
-  if (mapped.status === 401) res.setHeader('WWW-Authenticate', `Basic realm=${JSON.stringify(basicRealm)}`);
+  if (mapped.status === 401) res.setHeader('WWW-Authenticate', `Basic realm=${headerQuoted(basicRealm)}`);
   if (mapped.retryAfter) res.setHeader('Retry-After', String(mapped.retryAfter));
   if (style === 'oauth2') {
     sendJson(res, mapped.status, { error: mapped.oauth, error_description: mapped.message });
