@@ -3,6 +3,9 @@ import { ConfigError } from '../core/errors.js';
 import { durationBetween, nonEmpty, strict } from '../core/schema.js';
 import { defineSection } from '../core/section.js';
 
+/** What a challenge header can carry as it is: printable ASCII. */
+const HEADER_TEXT = /^[\x20-\x7e]+$/;
+
 /**
  * `catalog:` the ACL-filtered `GET /v2/_catalog` (docs/catalog.md). Absent: regauth does not
  * answer the catalog (the registry does, to `registry:catalog:*` holders only).
@@ -11,11 +14,15 @@ export const catalogSchema = strict({
   /** Where regauth reaches the registry directly (not through HAProxy). */
   registry_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   /** The token endpoint as clients reach it: the registry's `auth.token.realm`. */
-  realm: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  realm: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).regex(HEADER_TEXT, {
+    error: 'must be printable ASCII (it goes into the WWW-Authenticate header); percent-encode the rest',
+  }),
   /** The registry's `auth.token.service`; default `token.services[0]`. */
   registry_service: nonEmpty.optional(),
   /** The `service` of the catalog's challenge: one the registry does not accept. */
-  service: nonEmpty.default('regauth-catalog'),
+  service: nonEmpty
+    .regex(HEADER_TEXT, { error: 'must be printable ASCII (it goes into the WWW-Authenticate header)' })
+    .default('regauth-catalog'),
   /** The most repositories one page holds (the registry's `catalog.maxentries`). */
   page_size: z
     .number({ error: 'must be a number' })

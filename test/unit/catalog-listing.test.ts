@@ -156,6 +156,16 @@ describe('catalog: config', () => {
       expect.stringMatching(/^catalog\.cache_ttl: invalid duration "2h"/),
       expect.stringMatching(/^catalog\.ui_session: invalid duration 30; .*1 minute to 24 hours/),
     ]);
+    // Both go into the challenge header, which carries printable ASCII only.
+    expect(
+      errorsOf(
+        '',
+        '  registry_url: http://r\n  realm: "https://h/auth\u2013x"\n  service: "catalog\u2013x"\n',
+      ),
+    ).toEqual([
+      expect.stringMatching(/^catalog\.realm: must be printable ASCII/),
+      expect.stringMatching(/^catalog\.service: must be printable ASCII/),
+    ]);
   });
 });
 
