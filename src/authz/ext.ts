@@ -43,7 +43,10 @@ export class ExtAuthorizer {
   }
 }
 
-/** docker_auth's `AuthRequestInfo`, as Go's encoding/json writes it (field names, `IP` null when unknown). */
+/**
+ * docker_auth's `AuthRequestInfo`, as Go's encoding/json writes it: its field names, and `IP`
+ * `""` when unknown (a nil net.IP marshals through MarshalText as the empty string).
+ */
 export function requestInfo(request: AuthzRequest): Record<string, unknown> {
   return {
     Account: request.account,
@@ -51,7 +54,7 @@ export function requestInfo(request: AuthzRequest): Record<string, unknown> {
     Name: request.name,
     Service: request.service,
     // Go's net.IP marshals an IPv4-mapped address as plain IPv4.
-    IP: request.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') ?? null,
+    IP: request.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') ?? '',
     Actions: request.actions,
     Labels: request.labels,
   };

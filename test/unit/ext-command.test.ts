@@ -381,6 +381,19 @@ describe('ext_authz (docker_auth protocol)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('an unknown client address is "" as Go writes a nil net.IP (MarshalText), not null', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regauth-ext-record-'));
+    try {
+      await new ExtAuthorizer(fixture('record.sh', [dir, '0'])).authorize({
+        ...request('team/app'),
+        ip: null,
+      });
+      expect(JSON.parse(readFileSync(join(dir, 'stdin'), 'utf8'))).toMatchObject({ IP: '' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('acl, then ext_authz', () => {
