@@ -90,6 +90,7 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
         granted: d.decision.granted,
         rule: d.decision.rule,
         ...(d.decision.comment !== undefined ? { comment: d.decision.comment } : {}),
+        ...(d.decision.authorizer === 'ext_authz' ? { authorizer: 'ext_authz' } : {}),
       })),
     });
   } else if (r.error instanceof InvalidGrantError && r.error.account !== undefined) {

@@ -130,7 +130,7 @@ interface Entry {
   scopeText: string;
   authenticator: string;
   labels: Labels | undefined;
-  recorded: { granted: string[]; rule: number | null; comment: string | undefined };
+  recorded: AuditLine['decisions'][number];
   count: number;
   lastSeen: string | null;
 }
@@ -384,14 +384,15 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
 }
 
 function recorded(entry: Entry): Decided {
-  const { granted, rule, comment } = entry.recorded;
+  const { granted, rule, comment, byExtAuthz } = entry.recorded;
   return {
     granted: [...granted].sort(),
     rule:
       rule === null
         ? null
         : { index: rule, path: `acl[${rule}]`, ...(comment === undefined ? {} : { comment }) },
-    by: rule !== null ? 'acl' : granted.length > 0 ? 'ext_authz' : 'deny',
+    // Lines written before the authorizer was recorded: a grant without a rule was ext_authz's.
+    by: rule !== null ? 'acl' : byExtAuthz || granted.length > 0 ? 'ext_authz' : 'deny',
   };
 }
 
@@ -425,6 +426,8 @@ interface AuditLine {
     granted: string[];
     rule: number | null;
     comment: string | undefined;
+    /** Recorded when ext_authz decided (no ACL rule matched). */
+    byExtAuthz: boolean;
   }[];
 }
 
@@ -461,7 +464,7 @@ export function parseAuditLine(line: string): AuditLine | null | string {
   const out: AuditLine['decisions'] = [];
   for (const [i, d] of decisions.entries()) {
     if (d === null || typeof d !== 'object') return `decisions[${i}] is not an object`;
-    const { scope, granted, rule, comment } = d as Record<string, unknown>;
+    const { scope, granted, rule, comment, authorizer } = d as Record<string, unknown>;
     if (typeof scope !== 'string') return `decisions[${i}].scope is not a string`;
     if (!Array.isArray(granted) || !granted.every((g) => typeof g === 'string')) {
       return `decisions[${i}].granted is not a list of actions`;
@@ -474,6 +477,7 @@ export function parseAuditLine(line: string): AuditLine | null | string {
       granted: granted as string[],
       rule: rule as number | null,
       comment: typeof comment === 'string' ? comment : undefined,
+      byExtAuthz: authorizer === 'ext_authz',
     });
   }
   return {

@@ -75,6 +75,39 @@ describe('the audit line', () => {
     expect(mixed?.['outcome']).toBe('granted');
   });
 
+  test('a scope ext_authz decided says so in its decision (replay tells it from a default deny)', () => {
+    const scope = { type: 'repository', name: 'x/app', actions: ['pull'] };
+    const record = auditRecord({
+      requestId: 'r1',
+      method: 'GET',
+      ip: null,
+      via: null,
+      request: {
+        grant: 'password',
+        service: 'registry.test',
+        clientId: undefined,
+        credentials: { account: 'alice', password: undefined },
+        scopes: [scope],
+        offline: false,
+      } as never,
+      result: {
+        account: 'alice',
+        authenticatedBy: 'users',
+        access: [],
+        decisions: [
+          { scope, decision: { granted: [], rule: null, authorizer: 'ext_authz' } },
+          { scope, decision: { granted: [], rule: null } },
+        ],
+      } as never,
+      status: 200,
+      ms: 1,
+    });
+    expect(record['decisions']).toEqual([
+      { scope: 'repository:x/app:pull', granted: [], rule: null, authorizer: 'ext_authz' },
+      { scope: 'repository:x/app:pull', granted: [], rule: null },
+    ]);
+  });
+
   test('with log.format pretty, the requested service is still shown', () => {
     let out = '';
     const logger = createLogger({

@@ -327,6 +327,25 @@ describe('labels not in the audit line', () => {
     expect(changed(report)).toEqual([['dave', 'repository:dave/app:pull', '', 'pull', 1]]);
   });
 
+  test("a denial recorded as ext_authz's is ext_authz's, not a default deny", async () => {
+    const own = line({
+      account: 'dave',
+      decisions: [{ scope: 'repository:dave/app:pull', granted: [], rule: null, authorizer: 'ext_authz' }],
+    });
+    const report = await replayAudit(
+      [
+        {
+          name: 'x',
+          open: async function* () {
+            yield own;
+          },
+        },
+      ],
+      { config: newConfig },
+    );
+    expect(report.changes.map((c) => c.before)).toEqual([{ granted: [], rule: null, by: 'ext_authz' }]);
+  });
+
   test('labels recorded in the line are used', async () => {
     const withLabels = line({ labels: { group: ['devs'] } });
     const report = await replayAudit(
