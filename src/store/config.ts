@@ -66,6 +66,11 @@ export function compileStoreConfig(
   }
   if (raw.url === undefined)
     throw new ConfigError('store.url', 'required with type: redis, e.g. redis://redis:6379/0');
+  // A URL parser drops leading and trailing blanks and any tab or line break; ioredis reads the
+  // text as it is, and would see another URL (or none).
+  if (/[\x00-\x20\x7f]/.test(raw.url)) {
+    throw new ConfigError('store.url', 'must not hold spaces or control characters');
+  }
   let url: URL;
   try {
     url = new URL(raw.url);

@@ -69,6 +69,12 @@ describe('store:', () => {
     ['  type: redis\n  url: rediss://redis:6380/0?tls=x\n', 'store.url: takes no query'],
     ['  type: redis\n  url: redis://redis:6379/abc\n', 'store.url: the path is the database number'],
     ['  type: redis\n  url: redis:///tmp/redis.sock\n', 'store.url: the path is the database number'],
+    // A URL parser drops these; ioredis reads the text as it is (a leading space: no redis://).
+    [
+      '  type: redis\n  url: " redis://redis:6379/0"\n',
+      'store.url: must not hold spaces or control characters',
+    ],
+    ['  type: redis\n  url: "redis:\\t//redis/0"\n', 'store.url: must not hold spaces or control characters'],
     ['  type: redis\n  url: http://redis:6379/0\n', 'store.url: must start with redis://'],
     ['  type: memory\n  url: redis://redis:6379/0\n', 'store.url: only used with type: redis'],
     [
