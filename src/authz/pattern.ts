@@ -1,4 +1,5 @@
 import { braceExpand, escape, Minimatch, type MinimatchOptions } from 'minimatch';
+import { escapeRegex } from '../core/regex.js';
 
 /** The request values a placeholder can name: `${account}`, `${account:N}`, … */
 export type RequestField = 'account' | 'type' | 'name' | 'service';
@@ -105,11 +106,6 @@ const GLOB_SPECIAL = /[*?[\]{}()\\,|!+@]/;
 
 /** Options for globs built from a template: braces were already expanded at load. */
 const EXPANDED_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...GLOB_OPTIONS, nobrace: true });
-
-/** Escapes a value for a regular expression (no `u` flag) so that it matches only itself. */
-export function escapeRegex(value: string): string {
-  return value.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-}
 
 /**
  * Compiles one pattern. Throws a SyntaxError naming the problem: a regex that does not

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { BackendUnavailableError, TooManyRequestsError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { escapeRegex } from '../core/regex.js';
 
 /** How an external command ended. `code` is null when it was killed by a signal. */
 export interface CommandResult {
@@ -331,26 +332,33 @@ export interface RunOptions {
  * holding a line break would otherwise span two lines and match neither. Each line of such a
  * password is blanked out too (longest first), for a command that echoes only the line it read;
  * and each as a shell's `read` gives it to a script: without surrounding blanks, and without -r
- * also without its backslashes (docker_auth's example script reads so). A best effort: a
- * command that changes the password otherwise (escapes it, prints a part) is not followed.
+ * also without its backslashes (docker_auth's example script reads so), when at least
+ * MIN_CHANGED_FORM characters long. Every occurrence is blanked out. A best effort: a command
+ * that changes the password otherwise (escapes it, prints a part) is not followed.
  */
 function blankOut(text: string, secret: string | undefined): string {
   if (!secret) return text;
   const lines = [secret, ...secret.split(/\r\n|\r|\n/)];
-  // Without -r, a backslash before a line break joins the lines, and one before any other
-  // character (or none, at the end) goes.
-  const read = secret.replace(/\\\r?\n/g, '');
-  const readLines = [read, ...read.split(/\r\n|\r|\n/)];
-  const parts = [
-    ...lines,
+  // Without -r, read joins the lines a backslash ends (before LF only: before CR it escapes the
+  // CR), and a backslash before any other character (or none, at the end) goes.
+  const read = secret.replace(/\\\n/g, '');
+  const readLines = [read, ...read.split('\n')];
+  const changed = [
     ...lines.map((line) => line.trim()),
     ...readLines.map((line) => line.replace(/\\(.?)/gs, '$1').trim()),
-  ]
+  ].filter((part) => part.length >= MIN_CHANGED_FORM);
+  const parts = [...new Set([...lines, ...changed])]
     .filter((part) => part !== '')
     .sort((a, b) => b.length - a.length);
-  for (const part of parts) text = text.split(part).join('[redacted]');
-  return text;
+  // One pass, longest first: a shorter part never matches inside a `[redacted]` just written.
+  return text.replace(new RegExp(parts.map(escapeRegex).join('|'), 'g'), '[redacted]');
 }
+
+/**
+ * A form read made of the password (blanks or backslashes taken off) shorter than this is not
+ * blanked out: it would blank that text wherever the command wrote it, and tell the password.
+ */
+const MIN_CHANGED_FORM = 4;
 
 /** The configured command of one backend; see {@link backendCommand}. */
 export interface BackendCommand {

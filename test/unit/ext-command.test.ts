@@ -262,6 +262,49 @@ describe('ext_auth (docker_auth protocol)', () => {
     expect(log.lines.join('\n')).not.toContain(core.slice(3));
   });
 
+  test('a password holding a backslash before CR LF is blanked out as read gave it (the line ends at LF)', async () => {
+    const plainRead = join(tmp.dir, 'plain-read.sh');
+    writeFileSync(
+      plainRead,
+      '#!/bin/sh\nread account password\necho "got password $password" >&2\nexit 1\n',
+      {
+        mode: 0o755,
+      },
+    );
+    const log = logSink();
+    const first = randomPassword();
+    const authn = new ExtAuthenticator(
+      { ...fixture('stderr.sh'), command: plainRead },
+      undefined,
+      createLogger({ destination: log.stream }),
+    );
+    await authn.authenticate(creds('alice', `${first}\\\r\n${randomPassword()}`));
+    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
+    expect(log.lines.join('\n')).not.toContain(first.slice(3));
+  });
+
+  test('a form shorter than four characters that read made of the password is not blanked out everywhere', async () => {
+    // `e\` reads as "e": blanking every "e" would garble the line and tell the password.
+    const log = logSink();
+    const script = join(tmp.dir, 'denied.sh');
+    writeFileSync(
+      script,
+      '#!/bin/sh\nread -r account password\necho "user alice denied: see the server log" >&2\nexit 1\n',
+      {
+        mode: 0o755,
+      },
+    );
+    const authn = new ExtAuthenticator(
+      { ...fixture('stderr.sh'), command: script },
+      undefined,
+      createLogger({ destination: log.stream }),
+    );
+    await authn.authenticate(creds('alice', 'e\\'));
+    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
+    const entry = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => 'stderr' in l);
+    expect(entry!['stderr']).toEqual(['user alice denied: see the server log']);
+  });
+
   test("after a static user's wrong password the command still runs, for a made-up name", async () => {
     // Otherwise a made-up name (which reaches the command) costs the command's time and a static
     // user's wrong password (which never does) does not: the time would tell who exists.
