@@ -213,11 +213,26 @@ export async function authorizeRequest(
   ip: string | null,
   work: BackendWork,
 ): Promise<Authorized> {
-  if (request.service !== undefined && request.service === runtime.config.catalog?.service) {
-    return authorizeNow(runtime, request, authn, ip);
-  }
   const requests = authzRequests(request, authn, ip);
-  return authorized(request, await authorizeScopes(runtime.config.acl, runtime.extAuthz, requests, work));
+  const extAuthz = extAuthzFor(runtime, request.service);
+  return authorized(request, await authorizeScopes(runtime.config.acl, extAuthz, requests, work));
+}
+
+/**
+ * Whether `ext_authz` is asked about scopes no ACL rule matches for `service`: when it is
+ * configured, except for the filtered catalog's own service (see authorizeRequest). The tools
+ * (check, test, replay, who-can) ask this too, to decide as the token endpoint does.
+ */
+export function asksExtAuthz(
+  config: Pick<Runtime['config'], 'ext_authz' | 'catalog'>,
+  service: string | undefined,
+): boolean {
+  return config.ext_authz !== undefined && (service === undefined || service !== config.catalog?.service);
+}
+
+/** The runtime's ext_authz when it is asked for `service` (asksExtAuthz), else undefined. */
+export function extAuthzFor(runtime: Runtime, service: string | undefined): Runtime['extAuthz'] {
+  return asksExtAuthz(runtime.config, service) ? runtime.extAuthz : undefined;
 }
 
 /** Each requested scope's decision, and the access granted (one entry per resource with any action). */

@@ -7,7 +7,7 @@ import { BadRequestError, UsageError } from '../core/errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
-import { defaultService, refusedService } from '../pipeline/pipeline.js';
+import { defaultService, extAuthzFor, refusedService } from '../pipeline/pipeline.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import type { Secret } from '../core/secret.js';
 
@@ -106,7 +106,7 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
 
   const reports: ScopeReport[] = [];
   for (const scope of scopes) {
-    const decision = await authorizeScope(runtime.config.acl, runtime.extAuthz, {
+    const decision = await authorizeScope(runtime.config.acl, extAuthzFor(runtime, service), {
       account,
       type: scope.type,
       name: scope.name,

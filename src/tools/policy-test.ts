@@ -7,7 +7,7 @@ import { lineOf, parseYaml } from '../config/yaml.js';
 import { BadRequestError, ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
 import { labelMap } from '../core/schema.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
-import { defaultService, refusedService } from '../pipeline/pipeline.js';
+import { defaultService, extAuthzFor, refusedService } from '../pipeline/pipeline.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import { describeDecider, offlineLabels, scopeReport } from './check.js';
 
@@ -174,7 +174,7 @@ export async function runPolicyTests(
       results.push({ test, passed: test.expect.length === 0, granted: [], decidedBy });
       continue;
     }
-    const decision = await authorizeScope(runtime.config.acl, runtime.extAuthz, {
+    const decision = await authorizeScope(runtime.config.acl, extAuthzFor(runtime, service), {
       account: test.account,
       type: test.scope.type,
       name: test.scope.name,

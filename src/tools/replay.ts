@@ -6,7 +6,7 @@ import type { Labels } from '../authz/types.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
-import { refusedService } from '../pipeline/pipeline.js';
+import { asksExtAuthz, refusedService } from '../pipeline/pipeline.js';
 import { parseScopes, type Scope } from '../request/scope.js';
 
 /** One audit file: a path, or `-` for `stdin`. Plain JSON lines or gzip (told by its first bytes). */
@@ -364,7 +364,7 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
   };
   if (labels) {
     const d = config.acl.authorize({ ...request, labels });
-    if (d.rule === null && config.ext_authz)
+    if (d.rule === null && asksExtAuthz(config, entry.service))
       return { undetermined: 'no ACL rule matches and ext_authz decides' };
     return { granted: d.granted, rule: ruleRef(config, d.rule), by: d.rule === null ? 'deny' : 'acl' };
   }
@@ -379,7 +379,8 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
     }
     return { granted: e.granted, rule: ruleRef(config, e.index), by: 'acl' };
   }
-  if (config.ext_authz) return { undetermined: 'no ACL rule matches and ext_authz decides' };
+  if (asksExtAuthz(config, entry.service))
+    return { undetermined: 'no ACL rule matches and ext_authz decides' };
   return { granted: [], rule: null, by: 'deny' };
 }
 

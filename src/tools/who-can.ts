@@ -6,6 +6,7 @@ import { ONLINE_BACKENDS } from '../config/sections.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import { UsageError } from '../core/errors.js';
 import { parseScopeArgs } from './check.js';
+import { asksExtAuthz } from '../pipeline/pipeline.js';
 
 /** What `regauth who-can` is asked: one scope, and optionally the service and client address. */
 export interface WhoCanInput {
@@ -155,7 +156,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
     rules,
     dynamicBackends,
     undecided,
-    fallback: config.ext_authz ? 'ext_authz' : 'deny',
+    fallback: asksExtAuthz(config, input.service) ? 'ext_authz' : 'deny',
   };
 }
 

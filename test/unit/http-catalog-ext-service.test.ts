@@ -4,6 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { closeRuntime, createRuntime } from '../../src/pipeline/runtime.js';
+import { parseScopes } from '../../src/request/scope.js';
+import { checkAccess } from '../../src/tools/check.js';
+import { runPolicyTests } from '../../src/tools/policy-test.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -36,7 +41,8 @@ beforeAll(async () => {
   const port = (registry.address() as AddressInfo).port;
   srv = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server:
+    config: ({ keyPath, certPath }) =>
+      remember(`server:
   addr: "127.0.0.1:0"
 token:
   issuer: t
@@ -53,9 +59,17 @@ acl:
 catalog:
   registry_url: http://127.0.0.1:${port}
   realm: http://h/auth
-`,
+`),
   });
 });
+
+/** The server's config, kept in a file for the tools. */
+let configFile = '';
+function remember(text: string): string {
+  configFile = join(tmp.dir, 'config.yml');
+  writeFileSync(configFile, text);
+  return text;
+}
 afterAll(async () => {
   await new Promise((r) => registry.close(r));
   tmp.cleanup();
@@ -83,4 +97,34 @@ test('a /v2/_catalog client (challenge -> token -> listing) asks ext_authz once,
     .filter(Boolean)
     .map((l) => (JSON.parse(l) as { Service: string }).Service);
   expect(services).toEqual(['reg']);
+});
+
+test('check and test decide the catalog service as the token endpoint does: without ext_authz', async () => {
+  writeFileSync(log, '');
+  const runtime = createRuntime(loadConfigFile(configFile));
+  try {
+    const checked = await checkAccess(runtime, {
+      account: 'alice',
+      scopes: ['repository:private/b:pull'],
+      service: 'regauth-catalog',
+    });
+    expect(checked.outcome === 'checked' && checked.scopes.map((r) => r.granted)).toEqual([[]]);
+    const [tested] = await runPolicyTests(runtime, [
+      {
+        path: '[0]',
+        line: undefined,
+        account: 'alice',
+        scope: parseScopes(['repository:private/b:pull'])[0]!,
+        expect: [],
+        labels: undefined,
+        service: 'regauth-catalog',
+        ip: null,
+        comment: undefined,
+      },
+    ]);
+    expect(tested!.granted).toEqual([]);
+    expect(readFileSync(log, 'utf8')).toBe('');
+  } finally {
+    await closeRuntime(runtime);
+  }
 });
