@@ -291,8 +291,8 @@ function describeAccount(source: string): string {
 /**
  * For a rule whose `name` (or `type`) holds `${account}` or one `${labels:X}`: the values it
  * covers for this scope, found by trying the scope's path prefixes and segments (`prod` for
- * `prod/api` under `${account}/**`) with the compiled rule; `any` when a value found in none of
- * them fits too (`{${account},pub}/*` for `pub/x`: the name sets no condition on the value).
+ * `prod/api` under `${account}/**`) with the compiled rule; `any` when a value found nowhere in
+ * the name fits too (`{${account},pub}/*` for `pub/x`: the name sets no condition on the value).
  */
 function valuesFitting(
   rule: AclRuleInfo,
@@ -309,9 +309,10 @@ function valuesFitting(
   const tries = new Set<string>();
   for (let i = 1; i <= segments.length; i++) tries.add(segments.slice(0, i).join('/'));
   for (const s of segments) tries.add(s);
-  let probe = 'regauth-probe';
-  while ([...tries].some((t) => t.includes(probe))) probe += '-x';
-  if (fitsWith(probe)) return 'any';
+  // Values found nowhere in the name: one of its own characters doubled up (so a rule that also
+  // matches the account on a pattern of such characters takes it), and one of other characters.
+  const probes = [...[...tries].map((t) => t + t), 'regauth-probe'].filter((p) => !scope.name.includes(p));
+  if (probes.some(fitsWith)) return 'any';
   return [...tries].filter(fitsWith);
 }
 

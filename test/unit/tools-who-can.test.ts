@@ -166,6 +166,18 @@ acl:
     expect(own!.conditions).toEqual(['the account "alice" (name "alice/x" fits "{${account},pub}/*")']);
   });
 
+  test('an account regex that refuses the first probe value does not narrow the answer to segments', () => {
+    const { config: strict } = load(
+      `users:\n  alice: {password: "${pw()}"}\nacl:\n  - match: {account: "/^[a-z]+$/", name: "{\${account},pub}/*"}\n    actions: [pull]\n`,
+      'strict-account.yml',
+    );
+    const [rule] = whoCan(strict, { scope: 'repository:pub/x:pull' }).rules;
+    expect(rule!.conditions).toEqual([
+      'accounts matching /^[a-z]+$/',
+      'any logged-in account (name "pub/x" fits "{${account},pub}/*" whatever the account)',
+    ]);
+  });
+
   test('bad input is a usage error', () => {
     expect(() => whoCan(config, { scope: 'repository:Prod:push' })).toThrow(UsageError);
     expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip: 'not-an-ip' })).toThrow(
