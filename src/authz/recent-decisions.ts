@@ -84,9 +84,10 @@ export class RecentDecisions {
   /**
    * Decides every recent decision again with `acl` and counts those whose granted actions
    * change; they then hold the new decision, so the next reload compares with this config.
-   * Scopes no rule matches when `extAuthz` is configured are left as they were.
+   * Scopes no rule matches are left as they were where `asksExtAuthz` says ext_authz decides
+   * them (for their service).
    */
-  compare(acl: CompiledAcl, extAuthz: boolean): ReloadComparison {
+  compare(acl: CompiledAcl, asksExtAuthz: (service: string) => boolean): ReloadComparison {
     let compared = 0;
     let changed = 0;
     let fewer = 0;
@@ -102,7 +103,7 @@ export class RecentDecisions {
         labels: entry.labels,
         actions: entry.scope.actions,
       });
-      if (d.rule === null && extAuthz) continue;
+      if (d.rule === null && asksExtAuthz(entry.service)) continue;
       compared++;
       const lost = entry.granted.some((a) => !d.granted.includes(a));
       const gained = d.granted.some((a) => !entry.granted.includes(a));

@@ -4,6 +4,7 @@ import { storeConnectionChanged } from '../store/config.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../pipeline/metrics.js';
+import { asksExtAuthz } from '../pipeline/pipeline.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
 
 /** Seconds a replaced runtime's backends stay open for the requests that still hold it. */
@@ -166,7 +167,7 @@ export class Reloader {
     const { recent, metrics, logger } = this.#deps;
     recent.resize(config.log.recent_decisions);
     if (recent.size === 0) return;
-    const c = recent.compare(config.acl, config.ext_authz !== undefined);
+    const c = recent.compare(config.acl, (service) => asksExtAuthz(config, service));
     metrics.reloadDecisionChanges.inc({ direction: 'fewer' }, c.fewer);
     metrics.reloadDecisionChanges.inc({ direction: 'more' }, c.more);
     logger.info(

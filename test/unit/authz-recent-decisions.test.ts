@@ -31,7 +31,7 @@ describe('RecentDecisions', () => {
     record(recent, 'c');
     expect(recent.size).toBe(2);
     // b was the oldest: a and c remain, and both lose push under the new ACL.
-    const c = recent.compare(acl, false);
+    const c = recent.compare(acl, () => false);
     expect(c).toMatchObject({ compared: 2, changed: 2, fewer: 2, more: 0 });
     recent.resize(1);
     expect(recent.size).toBe(1);
@@ -57,10 +57,12 @@ describe('RecentDecisions', () => {
   test('a compared decision holds the new one: the next reload compares with it', () => {
     const recent = new RecentDecisions(10);
     record(recent, 'a');
-    expect(describeComparison(recent.compare(acl, false))).toBe(
+    expect(describeComparison(recent.compare(acl, () => false))).toBe(
       'reload changes 1 of 1 recent decisions: 1 fewer grants (acl[0] "pull team": 1)',
     );
-    expect(describeComparison(recent.compare(acl, false))).toBe('reload changes none of 1 recent decisions');
+    expect(describeComparison(recent.compare(acl, () => false))).toBe(
+      'reload changes none of 1 recent decisions',
+    );
   });
 });
 
