@@ -80,6 +80,10 @@ export function compileStoreConfig(
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new ConfigError('store.url', 'must start with redis:// or rediss:// (TLS)');
   }
+  // ioredis knows a scheme only before "//": it reads "redis:/0" as the host "redis" and a socket.
+  if (!/^rediss?:\/\/[^/]/i.test(raw.url) || url.hostname === '') {
+    throw new ConfigError('store.url', 'must be redis://HOST[:PORT][/DB] or rediss://…, with a host');
+  }
   // Never a secret in the config file (it is logged, shared, committed): passwords go in a file.
   // ioredis also reads them from the query (`?password=`).
   const inQuery = [...url.searchParams.keys()].some((k) => /^(password|username)$/i.test(k));

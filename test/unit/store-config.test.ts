@@ -68,13 +68,18 @@ describe('store:', () => {
     ['  type: redis\n  url: redis://redis:6379/0?commandTimeout=60000\n', 'store.url: takes no query'],
     ['  type: redis\n  url: rediss://redis:6380/0?tls=x\n', 'store.url: takes no query'],
     ['  type: redis\n  url: redis://redis:6379/abc\n', 'store.url: the path is the database number'],
-    ['  type: redis\n  url: redis:///tmp/redis.sock\n', 'store.url: the path is the database number'],
+    ['  type: redis\n  url: redis://redis/tmp/redis.sock\n', 'store.url: the path is the database number'],
     // A URL parser drops these; ioredis reads the text as it is (a leading space: no redis://).
     [
       '  type: redis\n  url: " redis://redis:6379/0"\n',
       'store.url: must not hold spaces or control characters',
     ],
     ['  type: redis\n  url: "redis:\\t//redis/0"\n', 'store.url: must not hold spaces or control characters'],
+    // Without "//host" ioredis reads "redis:/0" as host "redis" and the socket path "/0".
+    ['  type: redis\n  url: "redis:/0"\n', 'store.url: must be redis://HOST'],
+    ['  type: redis\n  url: "rediss:/0"\n', 'store.url: must be redis://HOST'],
+    ['  type: redis\n  url: "redis:"\n', 'store.url: must be redis://HOST'],
+    ['  type: redis\n  url: "redis:///0"\n', 'store.url: must be redis://HOST'],
     ['  type: redis\n  url: http://redis:6379/0\n', 'store.url: must start with redis://'],
     ['  type: memory\n  url: redis://redis:6379/0\n', 'store.url: only used with type: redis'],
     [
