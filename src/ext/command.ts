@@ -339,14 +339,14 @@ export interface RunOptions {
 function blankOut(text: string, secret: string | undefined): string {
   if (!secret) return text;
   const lines = [secret, ...secret.split(/\r\n|\r|\n/)];
-  // Without -r, read joins the lines a backslash ends (before LF only: before CR it escapes the
-  // CR), and a backslash before any other character (or none, at the end) goes.
-  const read = secret.replace(/\\\n/g, '');
+  // Without -r, read takes the text left to right: a backslash before LF joins the lines, one
+  // before any other character (CR, another backslash) keeps that character, one at the end
+  // goes; an LF not so escaped ends the line.
+  const read = secret.replace(/\\([\s\S]?)/g, (_, next: string) => (next === '\n' ? '' : next));
   const readLines = [read, ...read.split('\n')];
-  const changed = [
-    ...lines.map((line) => line.trim()),
-    ...readLines.map((line) => line.replace(/\\(.?)/gs, '$1').trim()),
-  ].filter((part) => part.length >= MIN_CHANGED_FORM);
+  const changed = [...lines, ...readLines]
+    .map((line) => line.trim())
+    .filter((part) => part.length >= MIN_CHANGED_FORM);
   const parts = [...new Set([...lines, ...changed])]
     .filter((part) => part !== '')
     .sort((a, b) => b.length - a.length);

@@ -283,6 +283,27 @@ describe('ext_auth (docker_auth protocol)', () => {
     expect(log.lines.join('\n')).not.toContain(first.slice(3));
   });
 
+  test('an escaped backslash before LF: read keeps one backslash and ends the line there', async () => {
+    const plainRead = join(tmp.dir, 'plain-read.sh');
+    writeFileSync(
+      plainRead,
+      '#!/bin/sh\nread account password\necho "got password $password" >&2\nexit 1\n',
+      {
+        mode: 0o755,
+      },
+    );
+    const log = logSink();
+    const first = randomPassword();
+    const authn = new ExtAuthenticator(
+      { ...fixture('stderr.sh'), command: plainRead },
+      undefined,
+      createLogger({ destination: log.stream }),
+    );
+    await authn.authenticate(creds('alice', `${first}\\\\\n${randomPassword()}`));
+    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
+    expect(log.lines.join('\n')).not.toContain(first.slice(3));
+  });
+
   test('a form shorter than four characters that read made of the password is not blanked out everywhere', async () => {
     // `e\` reads as "e": blanking every "e" would garble the line and tell the password.
     const log = logSink();
