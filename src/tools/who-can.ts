@@ -288,6 +288,9 @@ function describeAccount(source: string): string {
   return `accounts matching ${source}`;
 }
 
+/** who-can's probe values (see valuesFitting): unlike any repository name segment. */
+const PROBES = ['regauth-probe', 'zqxjvkwy'];
+
 /**
  * For a rule whose `name` (or `type`) holds `${account}` or one `${labels:X}`: the values it
  * covers for this scope, found by trying the scope's path prefixes and segments (`prod` for
@@ -309,9 +312,10 @@ function valuesFitting(
   const tries = new Set<string>();
   for (let i = 1; i <= segments.length; i++) tries.add(segments.slice(0, i).join('/'));
   for (const s of segments) tries.add(s);
-  // Values found nowhere in the name: one of its own characters doubled up (so a rule that also
-  // matches the account on a pattern of such characters takes it), and one of other characters.
-  const probes = [...[...tries].map((t) => t + t), 'regauth-probe'].filter((p) => !scope.name.includes(p));
+  // Values found nowhere in the name, none of its pieces: one with a '-' and one of letters alone
+  // (which a rule that also matches the account on a pattern of letters takes). A value made of
+  // the name's own pieces would fit a rule that captures part of the account as that piece.
+  const probes = PROBES.filter((p) => !scope.name.includes(p));
   if (probes.some(fitsWith)) return 'any';
   return [...tries].filter(fitsWith);
 }

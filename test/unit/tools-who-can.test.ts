@@ -178,6 +178,15 @@ acl:
     ]);
   });
 
+  test('a capture of part of the account is a condition on the account, not "any logged-in account"', () => {
+    const { config: capture } = load(
+      `users:\n  alice: {password: "${pw()}"}\nacl:\n  - match: {account: "/^([a-z]{3})/", name: "\${account:1}/*"}\n    actions: [pull]\n`,
+      'capture.yml',
+    );
+    const [rule] = whoCan(capture, { scope: 'repository:pub/x:pull' }).rules;
+    expect(rule!.conditions.join('; ')).not.toContain('any logged-in account');
+  });
+
   test('bad input is a usage error', () => {
     expect(() => whoCan(config, { scope: 'repository:Prod:push' })).toThrow(UsageError);
     expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip: 'not-an-ip' })).toThrow(
