@@ -288,8 +288,16 @@ function describeAccount(source: string): string {
   return `accounts matching ${source}`;
 }
 
-/** who-can's probe values (see valuesFitting): unlike any repository name segment. */
-const PROBES = ['regauth-probe', 'zqxjvkwy'];
+/**
+ * who-can's probe values (see valuesFitting), in pairs of no common letter: with a '-' for
+ * account patterns that need one, and of letters alone for those that refuse it.
+ */
+const PROBES = ['regauth-probe', 'zqx-jvkwy', 'zqxjvkwy', 'mildcnsf'];
+
+/** Whether two values share no letter or digit: a capture of both can be no common name piece. */
+function apart(a: string, b: string): boolean {
+  return ![...a].some((c) => /[a-z0-9]/.test(c) && b.includes(c));
+}
 
 /**
  * For a rule whose `name` (or `type`) holds `${account}` or one `${labels:X}`: the values it
@@ -312,11 +320,10 @@ function valuesFitting(
   const tries = new Set<string>();
   for (let i = 1; i <= segments.length; i++) tries.add(segments.slice(0, i).join('/'));
   for (const s of segments) tries.add(s);
-  // Values found nowhere in the name, none of its pieces: one with a '-' and one of letters alone
-  // (which a rule that also matches the account on a pattern of letters takes). A value made of
-  // the name's own pieces would fit a rule that captures part of the account as that piece.
-  const probes = PROBES.filter((p) => !scope.name.includes(p));
-  if (probes.some(fitsWith)) return 'any';
+  // Two that share no letter must both fit: one alone may fit through a piece of it that a
+  // rule captures (`regauth` from `regauth-probe` for `${account:1}/*` and `regauth/x`).
+  const fitting = PROBES.filter((p) => !scope.name.includes(p) && fitsWith(p));
+  if (fitting.some((p, i) => fitting.slice(i + 1).some((q) => apart(p, q)))) return 'any';
   return [...tries].filter(fitsWith);
 }
 

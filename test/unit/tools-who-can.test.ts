@@ -187,6 +187,22 @@ acl:
     expect(rule!.conditions.join('; ')).not.toContain('any logged-in account');
   });
 
+  test.each([
+    ['/^([a-z]+)-/', 'regauth/server'],
+    ['/-([a-z]+)$/', 'probe/x'],
+    ['/^([a-z]{3})/', 'reg/x'],
+  ])(
+    'a capture %s that one probe value happens to fit for %s is still no "any logged-in account"',
+    (account, name) => {
+      const { config: capture } = load(
+        `users:\n  alice: {password: "${pw()}"}\nacl:\n  - match: {account: "${account}", name: "\${account:1}/*"}\n    actions: [pull]\n`,
+        'capture-probe.yml',
+      );
+      const [rule] = whoCan(capture, { scope: `repository:${name}:pull` }).rules;
+      expect(rule!.conditions.join('; ')).not.toContain('any logged-in account');
+    },
+  );
+
   test('bad input is a usage error', () => {
     expect(() => whoCan(config, { scope: 'repository:Prod:push' })).toThrow(UsageError);
     expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip: 'not-an-ip' })).toThrow(
