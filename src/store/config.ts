@@ -77,8 +77,9 @@ export function compileStoreConfig(
   } catch {
     throw new ConfigError('store.url', 'not a URL; use e.g. redis://redis:6379/0 or rediss://redis:6380/0');
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ConfigError('store.url', 'must start with redis:// or rediss:// (TLS)');
+  // In lower case: ioredis turns TLS on only for a URL that starts with "rediss://" so.
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !/^rediss?:/.test(raw.url)) {
+    throw new ConfigError('store.url', 'must start with redis:// or rediss:// (TLS), in lower case');
   }
   // ioredis knows a scheme only before "//": it reads "redis:/0" as the host "redis" and a socket.
   if (!/^rediss?:\/\/[^/]/i.test(raw.url) || url.hostname === '') {

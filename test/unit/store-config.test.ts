@@ -76,6 +76,8 @@ describe('store:', () => {
     ],
     ['  type: redis\n  url: "redis:\\t//redis/0"\n', 'store.url: must not hold spaces or control characters'],
     // Without "//host" ioredis reads "redis:/0" as host "redis" and the socket path "/0".
+    // ioredis turns TLS on only for a URL that starts with "rediss://" in lower case.
+    ['  type: redis\n  url: "REDISS://redis:6380/0"\n', 'store.url: must start with redis:// or rediss://'],
     ['  type: redis\n  url: "redis:/0"\n', 'store.url: must be redis://HOST'],
     ['  type: redis\n  url: "rediss:/0"\n', 'store.url: must be redis://HOST'],
     ['  type: redis\n  url: "redis:"\n', 'store.url: must be redis://HOST'],
