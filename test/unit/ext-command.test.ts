@@ -227,103 +227,59 @@ describe('ext_auth (docker_auth protocol)', () => {
     expect(text).not.toContain(second);
   });
 
-  test.each([
-    ['a trailing space', 'stderr.sh', (p: string) => `${p} `],
-    ['a leading tab', 'stderr.sh', (p: string) => `\t${p}`],
-    ['a backslash, read by `read` without -r', 'plain-read', (p: string) => p.replace('-', '-\\')],
-    ['a trailing backslash, read without -r', 'plain-read', (p: string) => `${p}\\`],
-    [
-      'a backslash before a line break, read without -r (one line to read)',
-      'plain-read',
-      (p: string) => `${p.slice(0, 8)}\\\n${p.slice(8)}`,
-    ],
-  ])('a password with %s is blanked out as the shell read it', async (_name, script, shape) => {
-    // `read` drops surrounding blanks, and without -r backslashes too (docker_auth's example
-    // script reads so): the command echoes something other than the bytes it was given.
-    const plainRead = join(tmp.dir, 'plain-read.sh');
-    writeFileSync(
-      plainRead,
-      '#!/bin/sh\nread account password\necho "got password $password" >&2\nexit 1\n',
-      {
-        mode: 0o755,
-      },
-    );
-    const log = logSink();
-    const core = randomPassword();
-    const config =
-      script === 'plain-read' ? { ...fixture('stderr.sh'), command: plainRead } : fixture(script, ['1', '0']);
-    const authn = new ExtAuthenticator(config, undefined, createLogger({ destination: log.stream }));
-    await expect(authn.authenticate(creds('alice', shape(core)))).resolves.toMatchObject({
-      outcome: 'denied',
+  /** A script that reads its input with `read` (without -r, as docker_auth's example does, or with). */
+  const readScript = (name: string, flags: string, echo: string) => {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, `#!/bin/sh\nread ${flags}account password\necho "${echo}" >&2\nexit 1\n`, {
+      mode: 0o755,
     });
+    return { ...fixture('stderr.sh'), command: file };
+  };
+  const plainRead = () => readScript('plain-read.sh', '', 'got password $password');
+
+  /** What `config`'s run for `password` wrote on stderr, as logged, and the whole log. */
+  const loggedStderr = async (config: ExtCommandConfig, password: string) => {
+    const log = logSink();
+    const authn = new ExtAuthenticator(config, undefined, createLogger({ destination: log.stream }));
+    await expect(authn.authenticate(creds('alice', password))).resolves.toMatchObject({ outcome: 'denied' });
     await expect.poll(() => log.lines.length).toBeGreaterThan(0);
     const entry = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => 'stderr' in l);
-    expect(entry!['stderr']).toEqual(['got password [redacted]']);
-    expect(log.lines.join('\n')).not.toContain(core.slice(3));
+    return { stderr: entry!['stderr'], text: log.lines.join('\n') };
+  };
+
+  test.each([
+    ['a trailing space', () => fixture('stderr.sh', ['1', '0']), (p: string) => `${p} `],
+    ['a leading tab', () => fixture('stderr.sh', ['1', '0']), (p: string) => `\t${p}`],
+    ['a backslash, read by `read` without -r', plainRead, (p: string) => p.replace('-', '-\\')],
+    ['a trailing backslash, read without -r', plainRead, (p: string) => `${p}\\`],
+    [
+      'a backslash before a line break, read without -r (one line to read)',
+      plainRead,
+      (p: string) => `${p.slice(0, 8)}\\\n${p.slice(8)}`,
+    ],
+  ])('a password with %s is blanked out as the shell read it', async (_name, config, shape) => {
+    // `read` drops surrounding blanks, and without -r backslashes too (docker_auth's example
+    // script reads so): the command echoes something other than the bytes it was given.
+    const core = randomPassword();
+    const { stderr, text } = await loggedStderr(config(), shape(core));
+    expect(stderr).toEqual(['got password [redacted]']);
+    expect(text).not.toContain(core.slice(3));
   });
 
-  test('a password holding a backslash before CR LF is blanked out as read gave it (the line ends at LF)', async () => {
-    const plainRead = join(tmp.dir, 'plain-read.sh');
-    writeFileSync(
-      plainRead,
-      '#!/bin/sh\nread account password\necho "got password $password" >&2\nexit 1\n',
-      {
-        mode: 0o755,
-      },
-    );
-    const log = logSink();
+  test.each([
+    ['a backslash before CR LF (the line ends at the LF)', '\\\r\n'],
+    ['an escaped backslash before LF (read keeps one and ends the line there)', '\\\\\n'],
+  ])('a password holding %s: its first line is blanked out as read gave it', async (_name, between) => {
     const first = randomPassword();
-    const authn = new ExtAuthenticator(
-      { ...fixture('stderr.sh'), command: plainRead },
-      undefined,
-      createLogger({ destination: log.stream }),
-    );
-    await authn.authenticate(creds('alice', `${first}\\\r\n${randomPassword()}`));
-    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
-    expect(log.lines.join('\n')).not.toContain(first.slice(3));
-  });
-
-  test('an escaped backslash before LF: read keeps one backslash and ends the line there', async () => {
-    const plainRead = join(tmp.dir, 'plain-read.sh');
-    writeFileSync(
-      plainRead,
-      '#!/bin/sh\nread account password\necho "got password $password" >&2\nexit 1\n',
-      {
-        mode: 0o755,
-      },
-    );
-    const log = logSink();
-    const first = randomPassword();
-    const authn = new ExtAuthenticator(
-      { ...fixture('stderr.sh'), command: plainRead },
-      undefined,
-      createLogger({ destination: log.stream }),
-    );
-    await authn.authenticate(creds('alice', `${first}\\\\\n${randomPassword()}`));
-    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
-    expect(log.lines.join('\n')).not.toContain(first.slice(3));
+    const { text } = await loggedStderr(plainRead(), `${first}${between}${randomPassword()}`);
+    expect(text).not.toContain(first.slice(3));
   });
 
   test('a form shorter than four characters that read made of the password is not blanked out everywhere', async () => {
     // `e\` reads as "e": blanking every "e" would garble the line and tell the password.
-    const log = logSink();
-    const script = join(tmp.dir, 'denied.sh');
-    writeFileSync(
-      script,
-      '#!/bin/sh\nread -r account password\necho "user alice denied: see the server log" >&2\nexit 1\n',
-      {
-        mode: 0o755,
-      },
-    );
-    const authn = new ExtAuthenticator(
-      { ...fixture('stderr.sh'), command: script },
-      undefined,
-      createLogger({ destination: log.stream }),
-    );
-    await authn.authenticate(creds('alice', 'e\\'));
-    await expect.poll(() => log.lines.length).toBeGreaterThan(0);
-    const entry = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => 'stderr' in l);
-    expect(entry!['stderr']).toEqual(['user alice denied: see the server log']);
+    const denied = readScript('denied.sh', '-r ', 'user alice denied: see the server log');
+    const { stderr } = await loggedStderr(denied, 'e\\');
+    expect(stderr).toEqual(['user alice denied: see the server log']);
   });
 
   test("after a static user's wrong password the command still runs, for a made-up name", async () => {
