@@ -289,14 +289,15 @@ function describeAccount(source: string): string {
 }
 
 /**
- * who-can's probe values (see valuesFitting), in pairs of no common letter: with a '-' for
- * account patterns that need one, and of letters alone for those that refuse it.
+ * who-can's probe values (see valuesFitting), in pairs of no common character: with a
+ * separator for account patterns that need one ('-' in one, '.' in the other), and of letters
+ * alone for those that refuse it.
  */
-const PROBES = ['regauth-probe', 'zqx-jvkwy', 'zqxjvkwy', 'mildcnsf'];
+const PROBES = ['regauth-probe', 'zqx.jvkwy', 'zqxjvkwy', 'mildcnsf'];
 
-/** Whether two values share no letter or digit: a capture of both can be no common name piece. */
+/** Whether two values share no character: a capture of both can be no common name piece. */
 function apart(a: string, b: string): boolean {
-  return ![...a].some((c) => /[a-z0-9]/.test(c) && b.includes(c));
+  return ![...a].some((c) => b.includes(c));
 }
 
 /**

@@ -203,6 +203,15 @@ acl:
     },
   );
 
+  test('a capture of a character two probe values share ("-") is no "any logged-in account"', () => {
+    const { config: shared } = load(
+      `users:\n  alice: {password: "${pw()}"}\nacl:\n  - match: {account: "/([^a-z])/", name: "x\${account:1}y"}\n    actions: [pull]\n`,
+      'shared-char.yml',
+    );
+    const [rule] = whoCan(shared, { scope: 'repository:x-y:pull' }).rules;
+    expect(rule!.conditions.join('; ')).not.toContain('any logged-in account');
+  });
+
   test('bad input is a usage error', () => {
     expect(() => whoCan(config, { scope: 'repository:Prod:push' })).toThrow(UsageError);
     expect(() => whoCan(config, { scope: 'repository:prod/api:push', ip: 'not-an-ip' })).toThrow(
