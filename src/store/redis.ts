@@ -153,9 +153,9 @@ export class RedisStore implements Store {
   readonly #client: Redis & Scripted;
   readonly #prefix: string;
   readonly #timeoutMs: number;
-  readonly #onStatus: (problem: string | undefined) => void;
   readonly #onError: (operation: string) => void;
-  #problem: string | undefined = 'not connected yet';
+  /** Whether the store answers (`onStatus`). */
+  readonly #status: Outage;
   #closed = false;
   /** The connection that listens to the lock channel (a subscribed connection runs nothing else). */
   readonly #news: Redis;
@@ -166,17 +166,17 @@ export class RedisStore implements Store {
   #listening = false;
   /** When the lock channel was last known heard (the latest asking answered): performance.now(). */
   #heardAt = -Infinity;
-  #lockChannelProblem: string | undefined;
-  readonly #onLockChannel: (problem: string | undefined) => void;
+  /** Whether the lock channel can be listened to (`onLockChannel`). */
+  readonly #lockChannelOutage: Outage;
   #heartbeat: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix;
     this.#timeoutMs = options.timeoutMs;
-    this.#onStatus = options.onStatus ?? (() => undefined);
+    this.#status = new Outage('not connected yet', options.onStatus);
     this.#onError = options.onError ?? (() => undefined);
-    this.#onLockChannel = options.onLockChannel ?? (() => undefined);
+    this.#lockChannelOutage = new Outage(undefined, options.onLockChannel);
     const clientOptions: RedisOptions = {
       connectTimeout: options.timeoutMs,
       commandTimeout: options.timeoutMs,
@@ -282,18 +282,11 @@ export class RedisStore implements Store {
   }
 
   #setLockChannelProblem(problem: string | undefined): void {
-    if (this.#closed || problem === this.#lockChannelProblem) return;
-    const changed = (problem === undefined) !== (this.#lockChannelProblem === undefined);
-    this.#lockChannelProblem = problem;
-    if (changed) this.#onLockChannel(problem);
+    if (!this.#closed) this.#lockChannelOutage.set(problem);
   }
 
   #setProblem(problem: string | undefined): void {
-    if (this.#closed || problem === this.#problem) return;
-    // Between two failures the reason may change (refused, then timed out): told once per outage.
-    const changed = (problem === undefined) !== (this.#problem === undefined);
-    this.#problem = problem;
-    if (changed) this.#onStatus(problem);
+    if (!this.#closed) this.#status.set(problem);
   }
 
   /** Runs one operation within the timeout; any failure becomes StoreUnavailableError. */
@@ -431,7 +424,7 @@ export class RedisStore implements Store {
   }
 
   problem(): string | undefined {
-    return this.#problem;
+    return this.#status.problem;
   }
 
   async close(): Promise<void> {
@@ -439,6 +432,32 @@ export class RedisStore implements Store {
     clearInterval(this.#heartbeat);
     clearTimeout(this.#retry);
     await Promise.all([this.#client, this.#news].map(quit));
+  }
+}
+
+/**
+ * A connection's problem, told to `tell` once per outage: when it starts and when it ends
+ * (between two failures the reason may change, refused then timed out, and is not told again).
+ */
+class Outage {
+  #problem: string | undefined;
+  readonly #tell: (problem: string | undefined) => void;
+
+  constructor(initial: string | undefined, tell: ((problem: string | undefined) => void) | undefined) {
+    this.#problem = initial;
+    this.#tell = tell ?? (() => undefined);
+  }
+
+  /** The current problem, or undefined while there is none. */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  set(problem: string | undefined): void {
+    if (problem === this.#problem) return;
+    const changed = (problem === undefined) !== (this.#problem === undefined);
+    this.#problem = problem;
+    if (changed) this.#tell(problem);
   }
 }
 
