@@ -6,15 +6,9 @@ import type { Runtime } from '../../src/pipeline/runtime.js';
 import { startService } from '../../src/service/service.js';
 import { writeSigningKey } from './fixtures.js';
 import { logSink } from './server.js';
+import { until } from './wait.js';
 
-/** Waits until `done()` holds or `ms` have passed (the test's own expect says which). */
-export async function until(done: () => boolean, ms: number): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end && !done();) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep, until } from './wait.js';
 
 /** An editor's save: a new file renamed over the old one. */
 export function save(file: string, text: string): void {

@@ -11,6 +11,7 @@ import {
   type Store,
 } from '../../src/store/types.js';
 import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { until } from '../helpers/wait.js';
 
 const POLICY: LimitPolicy = {
   max_failures: 3,
@@ -156,18 +157,9 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
   });
 });
 
-/** Resolves once `ok()` holds, or throws after 10 s. */
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** The store's news of locks, once it listens to its lock channel. */
 async function listening(store: RedisStore): Promise<number> {
-  await until('listening to the lock channel', () => store.lockout.lockNews?.() !== undefined);
+  expect(await until(() => store.lockout.lockNews?.() !== undefined, 10_000)).toBe(true);
   return store.lockout.lockNews!()!;
 }
 
@@ -188,7 +180,7 @@ describe('the redis store’s news of locks', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(here.lockout.lockNews!()).toBe(before);
     expect(await there.lockout.failure('n|1', 'n', POLICY, Date.now())).toBe(true);
-    await until('the lock is news here', () => here.lockout.lockNews!() !== before);
+    expect(await until(() => here.lockout.lockNews!() !== before, 10_000)).toBe(true);
     expect(here.lockout.lockNews!()).toBeDefined();
     expect(elsewhere.lockout.lockNews!()).toBe(elsewhereBefore);
   });
@@ -198,7 +190,7 @@ describe('the redis store’s news of locks', () => {
     const before = await listening(store);
     await redis.stop();
     try {
-      await until('no news while Redis is down', () => store.lockout.lockNews!() === undefined);
+      expect(await until(() => store.lockout.lockNews!() === undefined, 10_000)).toBe(true);
     } finally {
       await redis.start();
     }

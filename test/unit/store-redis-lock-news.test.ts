@@ -15,6 +15,7 @@ import { TooManyRequestsError } from '../../src/core/errors.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { until } from '../helpers/wait.js';
 
 const POLICY: LockoutPolicy = {
   enabled: true,
@@ -44,14 +45,6 @@ afterAll(async () => {
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function store(prefix: string, opts: { url?: string; username?: string; password?: string } = {}) {
   const s = new RedisStore({
@@ -149,7 +142,7 @@ describe('the redis store’s news of locks, under trouble', () => {
     await expect(third).resolves.toBe(true);
     expect(s.problem()).toBeUndefined();
     // It cannot listen to the lock channel: no news (nothing remembered), and that is told once.
-    await until('the channel refused', () => channel.length > 0);
+    expect(await until(() => channel.length > 0, 10_000)).toBe(true);
     expect(channel).toEqual([expect.stringContaining('NOPERM')]);
     expect(s.lockout.lockNews!()).toBeUndefined();
   });
@@ -159,8 +152,8 @@ describe('the redis store’s news of locks, under trouble', () => {
     const proxy = await silencingProxy();
     const here = store(prefix, { url: proxy.url });
     const there = store(prefix);
-    await until('here listens', () => here.lockout.lockNews?.() !== undefined);
-    await until('there listens', () => there.lockout.lockNews?.() !== undefined);
+    expect(await until(() => here.lockout.lockNews?.() !== undefined, 10_000)).toBe(true);
+    expect(await until(() => there.lockout.lockNews?.() !== undefined, 10_000)).toBe(true);
     const lockout = new Lockout({ store: here.lockout, shared: true, policy: () => POLICY });
     const ip = '10.9.0.1';
     const right = { account: 'alice', password: new Secret('right'), ip, cached: () => true };
@@ -168,7 +161,7 @@ describe('the redis store’s news of locks, under trouble', () => {
     // The flow of the subscriber connection (the one that sent SUBSCRIBE) is dropped silently.
     proxy.silence((c) => /subscribe/i.test((c as Socket & { seen?: string }).seen ?? ''));
     // Unheard for longer than the heartbeat allows: no news (and it reconnects).
-    await until('no news from a silent connection', () => here.lockout.lockNews!() === undefined, 3_000);
+    expect(await until(() => here.lockout.lockNews!() === undefined, 3_000)).toBe(true);
     // A guesser behind the same address locks the pair through another replica.
     const other = new Lockout({ store: there.lockout, shared: true, policy: () => POLICY });
     for (let i = 0; i < POLICY.max_failures; i++)
@@ -183,7 +176,7 @@ describe('the redis store’s news of locks, under trouble', () => {
     // ... and so must the right password: a replica that cannot hear Redis remembers nothing.
     await expect(withLockout(lockout, right, ok)).rejects.toBeInstanceOf(TooManyRequestsError);
     // It reconnected by itself, and listens again.
-    await until('listening again', () => here.lockout.lockNews!() !== undefined);
+    expect(await until(() => here.lockout.lockNews!() !== undefined, 10_000)).toBe(true);
   });
 
   test('a SUBSCRIBE answered later than timeout_ms, once: the store listens all the same soon after', async () => {
@@ -205,7 +198,7 @@ describe('the redis store’s news of locks, under trouble', () => {
     };
     const prefix = `cap${++prefixes}:`;
     const here = store(prefix);
-    await until('here listens', () => here.lockout.lockNews?.() !== undefined);
+    expect(await until(() => here.lockout.lockNews?.() !== undefined, 10_000)).toBe(true);
     const lockout = new Lockout({ store: here.lockout, shared: true, policy: () => policy });
     const ip = '10.8.0.1';
     const right = { account: 'alice', password: new Secret('right'), ip, cached: () => true };

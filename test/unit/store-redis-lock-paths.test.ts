@@ -16,6 +16,7 @@ import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.j
 import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { sleep, until } from '../helpers/wait.js';
 
 let dir: string;
 let redis: RedisPeer;
@@ -35,16 +36,6 @@ afterAll(async () => {
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(ok: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
-}
 
 type Conn = Socket & { seen: string };
 /**
