@@ -157,7 +157,7 @@ export function tokenResponse(
   result: TokenResult,
   method: 'GET' | 'POST',
   requestId: string,
-): { body: string; headers: string[] } {
+): { body: Buffer; headers: string[] } {
   // The token is a JWS in compact form (base64url and dots), the time an ISO 8601 string and the
   // lifetime an integer: none can hold a character JSON escapes, so they are written as they are
   // (JSON.stringify scanned the token twice for escapes: about 5 µs, 3 % of a cached token's
@@ -166,13 +166,17 @@ export function tokenResponse(
   if (method === 'POST') text += `,"scope":${JSON.stringify(result.scope)}`;
   if (result.refreshToken) text += `,"refresh_token":${JSON.stringify(result.refreshToken.reveal())}`;
   text += '}';
+  // Encoded once here: given a string, node measured its byte length for Content-Length, then
+  // joined it to the header text and encoded that (the token twice, about 3 KB, copied twice
+  // more per request).
+  const body = Buffer.from(text);
   return {
-    body: text,
+    body,
     headers: [
       'Content-Type',
       'application/json; charset=utf-8',
       'Content-Length',
-      String(Buffer.byteLength(text)),
+      String(body.length),
       ...NO_STORE,
       'X-Request-Id',
       requestId,

@@ -24,7 +24,7 @@ function result(extra: Partial<TokenResult> = {}): TokenResult {
 describe('the 200 reply to a token request', () => {
   test('GET: the token twice, its lifetime and issue time, as JSON with its exact length', () => {
     const { body, headers } = tokenResponse(result(), 'GET', 'req-1');
-    expect(JSON.parse(body)).toEqual({
+    expect(JSON.parse(body.toString())).toEqual({
       token: TOKEN,
       access_token: TOKEN,
       expires_in: 900,
@@ -34,7 +34,7 @@ describe('the 200 reply to a token request', () => {
       'Content-Type',
       'application/json; charset=utf-8',
       'Content-Length',
-      String(Buffer.byteLength(body)),
+      String(Buffer.byteLength(body.toString())),
       'Cache-Control',
       'no-store',
       'Pragma',
@@ -47,7 +47,7 @@ describe('the 200 reply to a token request', () => {
   test('POST adds the scope, escaped as JSON; a refresh token is added as given', () => {
     const refresh = 'rt.é"\\\n';
     const { body, headers } = tokenResponse(result({ refreshToken: new Secret(refresh) }), 'POST', 'r');
-    expect(JSON.parse(body)).toEqual({
+    expect(JSON.parse(body.toString())).toEqual({
       token: TOKEN,
       access_token: TOKEN,
       expires_in: 900,
@@ -55,10 +55,10 @@ describe('the 200 reply to a token request', () => {
       scope: 'repository:alice/app:pull,push repository:team/"quoted"\\app:pull',
       refresh_token: refresh,
     });
-    expect(headers[3]).toBe(String(Buffer.byteLength(body)));
+    expect(headers[3]).toBe(String(Buffer.byteLength(body.toString())));
   });
 
   test('GET never carries the scope', () => {
-    expect(JSON.parse(tokenResponse(result(), 'GET', 'r').body)).not.toHaveProperty('scope');
+    expect(JSON.parse(tokenResponse(result(), 'GET', 'r').body.toString())).not.toHaveProperty('scope');
   });
 });
