@@ -1,5 +1,6 @@
 import type { MatchKey, PartialAuthzRequest, RuleExplanation } from '../authz/acl.js';
 import { isClientAddress } from '../authz/ip.js';
+import { compilePattern, PatternCache, type Pattern, type Placeholder } from '../authz/pattern.js';
 import type { AclRuleInfo } from '../authz/acl.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
@@ -259,17 +260,24 @@ function condition(
   if (key === 'type' || key === 'name') {
     const value = key === 'type' ? scope.type : scope.name;
     const words = `${key} ${JSON.stringify(value)} fits ${JSON.stringify(source)}`;
-    const names = valuesFitting(rule, scope, acl, base, (account) => ({ account }));
-    if (names === 'any') return `any logged-in account (${words} whatever the account)`;
-    if (names.length > 0) return `the account ${names.map((n) => JSON.stringify(n)).join(' or ')} (${words})`;
+    const names = valuesFitting(rule, key, scope, acl, base, isAccount, (account) => ({ account }));
+    if (names.any) return `${anyAccount(names.nonEmpty)} (${words} whatever the account)`;
+    if (names.values.length > 0) {
+      return `the account ${names.values.map((n) => JSON.stringify(n)).join(' or ')} (${words})`;
+    }
     const labels = [...source.matchAll(/\$\{labels:([^}]+)\}/g)].map((m) => m[1]!);
     if (new Set(labels).size === 1) {
       const label = labels[0]!;
-      const values = valuesFitting(rule, scope, acl, base, (v) => ({ labels: { [label]: [v] } }));
+      const isLabel: Probed = (p) => p.kind === 'label' && p.label === label;
+      const values = valuesFitting(rule, key, scope, acl, base, isLabel, (v) => ({
+        labels: { [label]: [v] },
+      }));
       const from = sources.get(label);
       const origin = from ? `from ${from.join(', ')}` : 'no backend produces it';
-      if (values === 'any') return `any label ${label} (${origin}; ${words} whatever its value)`;
-      if (values.length > 0) return `label ${label} = ${values.join(' or ')} (${origin}; ${words})`;
+      if (values.any) return `label ${label} = any non-empty value (${origin}; ${words} whatever its value)`;
+      if (values.values.length > 0) {
+        return `label ${label} = ${values.values.join(' or ')} (${origin}; ${words})`;
+      }
     }
     return words;
   }
@@ -277,6 +285,17 @@ function condition(
   const from = sources.get(label);
   const value = isLiteral(source) ? `= ${source}` : `matching ${source}`;
   return `label ${label} ${value} (${from ? `from ${from.join(', ')}` : 'no backend produces it'})`;
+}
+
+const isAccount: Probed = (p) => p.kind !== 'label' && p.field === 'account';
+
+/** "any logged-in account", save those whose `nonEmpty` captures come out empty (the rule denies them). */
+function anyAccount(nonEmpty: readonly string[]): string {
+  if (nonEmpty.length === 0) return 'any logged-in account';
+  const last = nonEmpty.length - 1;
+  const names =
+    nonEmpty.length === 1 ? nonEmpty[0]! : `${nonEmpty.slice(0, last).join(', ')} and ${nonEmpty[last]!}`;
+  return `any logged-in account whose ${names} ${nonEmpty.length === 1 ? 'is' : 'are'} not empty`;
 }
 
 const isLiteral = (p: string) => !isRegex(p) && !/[*?[\]{}()\\$]/.test(p);
@@ -288,44 +307,144 @@ function describeAccount(source: string): string {
   return `accounts matching ${source}`;
 }
 
-/**
- * who-can's probe values (see valuesFitting), in pairs of no common character: with a
- * separator for account patterns that need one ('-' in one, '.' in the other), and of letters
- * alone for those that refuse it.
- */
-const PROBES = ['regauth-probe', 'zqx.jvkwy', 'zqxjvkwy', 'mildcnsf'];
+/** What a rule's `name` (or `type`) says about the values of one probed field (valuesFitting). */
+type Fitting =
+  /**
+   * It fits whatever the value: every value fits that leaves none of the `nonEmpty`
+   * placeholders empty (the rule grants nothing through an empty value).
+   */
+  | { readonly any: true; readonly nonEmpty: readonly string[] }
+  /** The values found to fit, among the scope's path pieces; none when that cannot be told. */
+  | { readonly any: false; readonly values: readonly string[] };
 
-/** Whether two values share no character: a capture of both can be no common name piece. */
-function apart(a: string, b: string): boolean {
-  return ![...a].some((c) => b.includes(c));
-}
+/** The placeholders standing for the value probed: `${account}` and its captures, or one label. */
+type Probed = (p: Placeholder) => boolean;
+
+/** A value no repository name or type can hold (they are `[a-z0-9._/-]`), escaped as any value is. */
+const STAND_IN = 'Ω';
 
 /**
- * For a rule whose `name` (or `type`) holds `${account}` or one `${labels:X}`: the values it
- * covers for this scope, found by trying the scope's path prefixes and segments (`prod` for
- * `prod/api` under `${account}/**`) with the compiled rule; `any` when a value found nowhere in
- * the name fits too (`{${account},pub}/*` for `pub/x`: the name sets no condition on the value).
+ * For a rule whose `name` (or `type`) holds `${account}`, `${account:N}` or one `${labels:X}`:
+ * what it covers for this scope.
+ *
+ * `any` when the pattern, bound with a stand-in value no name can hold for the probed
+ * placeholders and the request's own values for the others, still accepts the scope's name
+ * (`{${account},pub}/*` for `pub/x`): a path through the pattern that takes no character of the
+ * value does not depend on it. Not when a probed placeholder sits where its value can refuse a
+ * name (underNegation); and only if each of the scope's path pieces and characters fits as the
+ * value too.
+ *
+ * Otherwise the values found by trying the scope's path prefixes and segments (`prod` for
+ * `prod/api` under `${account}/**`) with the compiled rule, leaving out those that fit only
+ * through an empty placeholder value (the rule denies them).
  */
 function valuesFitting(
   rule: AclRuleInfo,
+  key: 'type' | 'name',
   scope: Scope,
   acl: Config['acl'],
   base: PartialAuthzRequest,
+  probed: Probed,
   known: (value: string) => Partial<PartialAuthzRequest>,
-): string[] | 'any' {
+): Fitting {
+  const source = matchSource(rule, key);
+  const target = key === 'type' ? scope.type : scope.name;
+  let pattern: Pattern;
+  try {
+    pattern = compilePattern(source ?? '');
+  } catch {
+    return { any: false, values: [] }; // not reached: the config compiled it
+  }
+  const mine = pattern.placeholders.filter(probed);
+  if (mine.length === 0) return { any: false, values: [] };
+  if (underNegation(pattern, new Set(mine.map((p) => p.text)))) return { any: false, values: [] };
+
+  const pieces = target.split('/');
+  const tries = new Set<string>();
+  for (let i = 1; i <= pieces.length; i++) tries.add(pieces.slice(0, i).join('/'));
+  for (const s of pieces) tries.add(s);
+
+  const cache = new PatternCache(1000);
+  const fitsAs = (value: string) => {
+    let empty = false;
+    const test = pattern.bind((p) => {
+      const v = probed(p) ? value : requestValue(p, base);
+      if (v === '') empty = true;
+      return v;
+    }, cache);
+    return test !== undefined && !empty && test(target);
+  };
+  if (fitsAs(STAND_IN) && [...tries, ...target].every(fitsAs)) {
+    // A logged-in account is never empty; a capture or a label value can be.
+    return { any: true, nonEmpty: mine.filter((p) => p.kind === 'group').map((p) => p.text) };
+  }
+
+  const info = acl.rules[rule.index]!;
+  const all = new Set(
+    info.actions.includes('*') ? scope.actions : scope.actions.filter((a) => info.actions.includes(a)),
+  ).size;
   const fitsWith = (value: string) => {
     const e = acl.explain({ ...base, ...known(value) })[rule.index]!;
-    return e.match !== 'no' && !e.conditions.includes('name') && !e.conditions.includes('type');
+    // Fewer actions than the rule grants: it matched through an empty value, and denies.
+    return (
+      e.match !== 'no' &&
+      !e.conditions.includes('name') &&
+      !e.conditions.includes('type') &&
+      e.granted.length === all
+    );
   };
-  const segments = scope.name.split('/');
-  const tries = new Set<string>();
-  for (let i = 1; i <= segments.length; i++) tries.add(segments.slice(0, i).join('/'));
-  for (const s of segments) tries.add(s);
-  // Two that share no letter must both fit: one alone may fit through a piece of it that a
-  // rule captures (`regauth` from `regauth-probe` for `${account:1}/*` and `regauth/x`).
-  const fitting = PROBES.filter((p) => !scope.name.includes(p) && fitsWith(p));
-  if (fitting.some((p, i) => fitting.slice(i + 1).some((q) => apart(p, q)))) return 'any';
-  return [...tries].filter(fitsWith);
+  return { any: false, values: [...tries].filter(fitsWith) };
+}
+
+/** A placeholder's value from the request who-can knows, or undefined (then nothing is decided). */
+function requestValue(p: Placeholder, base: PartialAuthzRequest): string | undefined {
+  if (p.kind !== 'value') return undefined;
+  return base[p.field];
+}
+
+/**
+ * Whether one of the placeholders `texts` sits where its value can refuse a name: in a negated
+ * class (`[^…]`), a negative lookaround (`(?!…)`, `(?<!…)`), a glob's `!(…)` or any glob class
+ * (`[!…]`, and `[${account}]` for a value starting with `^`), or anywhere in a regex with
+ * back-references (`\k<n>`).
+ */
+function underNegation(pattern: Pattern, texts: ReadonlySet<string>): boolean {
+  const regex = pattern.kind === 'regex';
+  const body = regex ? pattern.source.slice(1, -1) : pattern.source;
+  if (regex && body.includes('\\k<')) return true;
+  /** For each open group, whether it negates. */
+  const groups: boolean[] = [];
+  /** In a class: whether it is negated; undefined outside one. */
+  let negatedClass: boolean | undefined;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (body.startsWith('${', i)) {
+      const end = body.indexOf('}', i);
+      // A glob's value is not escaped for a class: one starting with `^` would negate it.
+      const inClass = regex ? negatedClass === true : negatedClass !== undefined;
+      if (texts.has(body.slice(i, end + 1)) && (inClass || groups.includes(true))) return true;
+      i = end;
+    } else if (c === '\\') {
+      i++;
+    } else if (negatedClass !== undefined) {
+      if (!regex && body.startsWith('[:', i)) {
+        const close = body.indexOf(':]', i + 2);
+        if (close > 0) i = close + 1;
+      } else if (c === ']') {
+        negatedClass = undefined;
+      }
+    } else if (c === '[') {
+      negatedClass = body[i + 1] === '^' || (!regex && body[i + 1] === '!');
+      if (negatedClass) i++;
+      // A `]` first in a glob's class is a member (a regex's is refused at load).
+      if (!regex && body[i + 1] === ']') i++;
+    } else if (c === '(') {
+      groups.push(regex ? body.startsWith('(?!', i) || body.startsWith('(?<!', i) : body[i - 1] === '!');
+    } else if (c === ')') {
+      groups.pop();
+    }
+  }
+  return false;
 }
 
 /** The text report: one block per rule, then the static accounts no rule decides for. */

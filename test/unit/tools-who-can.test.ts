@@ -250,6 +250,121 @@ test('an account a rule decides with less than it grants others is shown so', ()
   expect(config.acl.authorize({ ...anonymous, account: 'xavier' })).toEqual({ granted: ['pull'], rule: 0 });
 });
 
+/** A config with one static account and one pull rule `match`, written as JSON (YAML's flow style). */
+function oneRule(match: object, file: string): Config {
+  const users = `users:\n  alice: {password: "${pw()}", labels: {team: [web]}}\n`;
+  return load(`${users}acl:\n  - match: ${JSON.stringify(match)}\n    actions: [pull]\n`, file).config;
+}
+
+/** What the ACL decides for `account` pulling `name`. */
+const pull = (config: Config, account: string, name: string, labels: Record<string, string[]> = {}) =>
+  config.acl.authorize({
+    account,
+    type: 'repository',
+    name,
+    service: '',
+    ip: null,
+    labels,
+    actions: ['pull'],
+  });
+
+describe('"any logged-in account" is decided from the name pattern', () => {
+  // Found by the review of b71064b: who-can tried fixed probe accounts (only one with a "-"), so an
+  // account pattern that needs a "-" never got "any", and the scope's own segment was named as
+  // the one account ("the account \"team-a\"") though every account the rule admits is granted.
+  test.each([
+    ['/-/', '{${account},pub}/*', 'pub/x', ['john-smith', 'ci-bot.2', 'a-1', 'x.y-z']],
+    ['*-*', '{${account},shared}/**', 'shared/x', ['john-smith', 'ci-bot.2', '9-9', 'a.b-c']],
+    ['/^[a-z]+-[a-z]+$/', '{${account},team-a}/*', 'team-a/x', ['john-smith', 'ci-bot', 'team-a']],
+  ])('account %s, name %s: %s is any logged-in account', (account, name, scope, granted) => {
+    const config = oneRule({ account, name }, 'needs-dash.yml');
+    for (const a of granted) expect(pull(config, a, scope)).toEqual({ granted: ['pull'], rule: 0 });
+    const [rule] = whoCan(config, { scope: `repository:${scope}:pull` }).rules;
+    expect(rule!.conditions).toEqual([
+      `accounts matching ${account}`,
+      `any logged-in account (name "${scope}" fits "${name}" whatever the account)`,
+    ]);
+  });
+
+  test('a capture that fits whatever it holds: any logged-in account whose capture is not empty', () => {
+    const account = '/^([a-z]+)-/';
+    const config = oneRule({ account, name: '{${account:1},pub}/*' }, 'capture-any.yml');
+    for (const a of ['john-smith', 'ci-bot.2', 'team-a9']) {
+      expect(pull(config, a, 'pub/x')).toEqual({ granted: ['pull'], rule: 0 });
+    }
+    const [rule] = whoCan(config, { scope: 'repository:pub/x:pull' }).rules;
+    expect(rule!.conditions).toEqual([
+      `accounts matching ${account}`,
+      'any logged-in account whose ${account:1} is not empty (name "pub/x" fits "{${account:1},pub}/*" whatever the account)',
+    ]);
+  });
+
+  test('a capture that can be empty: the accounts it leaves empty are not counted in', () => {
+    const account = '/^(?:([a-z0-9.]+)-)?[a-z0-9.]+$/';
+    const config = oneRule({ account, name: '{${account:1},pub}/*' }, 'capture-empty-any.yml');
+    for (const a of ['dev-alice', 'ci.2-bot', '9-x']) {
+      expect(pull(config, a, 'pub/x')).toEqual({ granted: ['pull'], rule: 0 });
+    }
+    // Its capture is empty: the rule decides and grants nothing.
+    expect(pull(config, 'alice', 'pub/x')).toEqual({ granted: [], rule: 0 });
+    const [rule] = whoCan(config, { scope: 'repository:pub/x:pull' }).rules;
+    expect(rule!.conditions[1]).toBe(
+      'any logged-in account whose ${account:1} is not empty (name "pub/x" fits "{${account:1},pub}/*" whatever the account)',
+    );
+  });
+
+  // Found by the same review: a probe that fitted only through an empty capture counted, though
+  // such a match grants nothing, and the accounts whose capture is not empty do not match at all.
+  test('a name that fits only through an empty capture is no "any", and names no account', () => {
+    const account = '/^(?:([a-z]+)-)?[a-z]+$/';
+    const config = oneRule({ account, name: 'team${account:1}/**' }, 'capture-empty.yml');
+    expect(pull(config, 'alice', 'team/x')).toEqual({ granted: [], rule: 0 });
+    expect(pull(config, 'dev-alice', 'team/x')).toEqual({ granted: [], rule: null });
+    const [rule] = whoCan(config, { scope: 'repository:team/x:pull' }).rules;
+    expect(rule!.conditions).toEqual([
+      `accounts matching ${account}`,
+      'name "team/x" fits "team${account:1}/**"',
+    ]);
+  });
+
+  test('an account that fits only through an empty capture is not named', () => {
+    const account = '/^(?:([a-z]+)-)?team$/';
+    const config = oneRule({ account, name: 'team${account:1}/**' }, 'capture-empty-named.yml');
+    expect(pull(config, 'team', 'team/x')).toEqual({ granted: [], rule: 0 });
+    expect(pull(config, 'dev-team', 'team/x')).toEqual({ granted: [], rule: null });
+    const [rule] = whoCan(config, { scope: 'repository:team/x:pull' }).rules;
+    expect(rule!.conditions[1]).toBe('name "team/x" fits "team${account:1}/**"');
+  });
+
+  test.each([
+    ['/^pub\\/[^${account}]$/', ['bob', 'b-2.c'], ['xavier', 'x']],
+    ['/^(?!${account}b)[a-z]+\\/x$/', ['bob', 'pub', 'p'], ['pu']],
+    ['pub/[!${account}]', ['bob', 'b2'], ['x', 'a.x']],
+    ['!(${account})/x', ['bob', 'pu'], ['pub']],
+    // A glob's value is not escaped for a class: an account starting with "^" negates it.
+    ['pub/[${account}x]', ['bob', 'a.1-b'], ['^y']],
+  ])('a placeholder under a negation (%s) is no "any logged-in account"', (name, granted, refused) => {
+    const config = oneRule({ name }, 'negation.yml');
+    for (const a of granted) expect(pull(config, a, 'pub/x')).toEqual({ granted: ['pull'], rule: 0 });
+    for (const a of refused) expect(pull(config, a, 'pub/x')).toEqual({ granted: [], rule: null });
+    const [rule] = whoCan(config, { scope: 'repository:pub/x:pull' }).rules;
+    expect(rule!.conditions).toEqual([`name "pub/x" fits ${JSON.stringify(name)}`]);
+  });
+
+  test('a label that fits whatever its value: any non-empty value of it', () => {
+    const config = oneRule({ name: '{${labels:team},pub}/*' }, 'label-any.yml');
+    for (const team of ['a-b', 'c.d', 'x9']) {
+      expect(pull(config, 'bob', 'pub/x', { team: [team] })).toEqual({ granted: ['pull'], rule: 0 });
+    }
+    expect(pull(config, 'bob', 'pub/x', { team: [''] })).toEqual({ granted: [], rule: 0 });
+    expect(pull(config, 'bob', 'pub/x')).toEqual({ granted: [], rule: null });
+    const [rule] = whoCan(config, { scope: 'repository:pub/x:pull' }).rules;
+    expect(rule!.conditions).toEqual([
+      'label team = any non-empty value (from users; name "pub/x" fits "{${labels:team},pub}/*" whatever its value)',
+    ]);
+  });
+});
+
 describe('regauth who-can on the command line', () => {
   test('text and --json', async () => {
     const { file } = load(
