@@ -82,7 +82,9 @@ class TrustedIssuer {
   #keySet(url: URL): KeySet {
     // jose caches the set, refetches it on an unknown kid at most once per cooldown, and
     // refreshes it after cacheMaxAge. Its cooldown counts from a fetch that worked: a fetch that
-    // failed is answered again here for RETRY_MS; keys still cached go on working meanwhile.
+    // failed is answered again here for RETRY_MS. Keys still cached go on working while the issuer
+    // is down, until cacheMaxAge after the last fetch that worked: then every token waits for a
+    // fetch, and fails with it (a withdrawn key is not trusted for longer).
     const fetchKeySet = pausedAfterFailure(async (input: string, init: RequestInit): Promise<Response> => {
       const response = await fetchAtMost(input, init);
       if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
