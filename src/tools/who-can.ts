@@ -81,7 +81,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   if (input.ip !== undefined && !isClientAddress(input.ip)) {
     throw new UsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
   }
-  const acl = config.acl;
+  const acl = askedOnce(config.acl);
   const base: PartialAuthzRequest = {
     type: scope.type,
     name: scope.name,
@@ -158,6 +158,24 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
     dynamicBackends,
     undecided,
     fallback: asksExtAuthz(config, input.service) ? 'ext_authz' : 'deny',
+  };
+}
+
+/**
+ * The ACL with `explain` answered once per question: every rule's conditions, and each static
+ * account, ask about the same values (the name's path pieces), and each answer explains every
+ * rule. Without it a report cost (rules × values) explanations of every rule.
+ */
+function askedOnce(acl: Config['acl']): Config['acl'] {
+  const answers = new Map<string, RuleExplanation[]>();
+  return {
+    ...acl,
+    explain: (request) => {
+      const key = JSON.stringify(request);
+      let answer = answers.get(key);
+      if (answer === undefined) answers.set(key, (answer = acl.explain(request)));
+      return answer;
+    },
   };
 }
 

@@ -414,3 +414,29 @@ acl:
     expect(bad.stderr).toMatch(/invalid scope/);
   });
 });
+
+describe('who-can on a large ACL and a deep name', () => {
+  // Found by a review: each rule's name condition asked the ACL once per path piece of the name,
+  // and each asking explains every rule, so 600 rules and a 60-segment name ran for minutes. The
+  // same question is now asked once per report, whichever rule needs it.
+  test('asks the ACL once per value tried, not once per rule and value', () => {
+    const rules = Array.from(
+      { length: 200 },
+      (_, i) => `  - match: {account: "/^u${i}-.+$/", name: "\${account}/**"}\n    actions: [pull]\n`,
+    ).join('');
+    const { config } = load(`users:\n  alice: {password: "${pw()}"}\nacl:\n${rules}`, 'large.yml');
+    const name = Array.from({ length: 30 }, (_, i) => `s${i}`).join('/');
+    let calls = 0;
+    const acl: Config['acl'] = {
+      ...config.acl,
+      explain: (request) => {
+        calls += 1;
+        return config.acl.explain(request);
+      },
+    };
+    const report = whoCan({ ...config, acl }, { scope: `repository:${name}:pull` });
+    expect(report.rules).toHaveLength(200);
+    // 30 prefixes and 30 segments (s0 is both), the scope alone, and alice's question.
+    expect(calls).toBeLessThanOrEqual(62);
+  });
+});
