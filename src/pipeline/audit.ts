@@ -130,7 +130,12 @@ export function recordTokenRequest(
   for (const d of r.result?.decisions ?? []) {
     if (d.decision.granted.length < d.scope.actions.length) {
       metrics.denials.inc({
-        rule: d.decision.rule === null ? 'none' : String(d.decision.rule),
+        rule:
+          d.decision.authorizer === 'ext_authz'
+            ? 'ext_authz'
+            : d.decision.rule === null
+              ? 'none'
+              : String(d.decision.rule),
         comment: d.decision.comment ?? '',
       });
     }

@@ -19,7 +19,10 @@ export interface Metrics {
    */
   readonly authnDuration: Histogram<'backend' | 'result'>;
   readonly authnErrors: Counter<'backend'>;
-  /** Scopes that got fewer actions than requested, by the deciding rule (`none`: no rule matched). */
+  /**
+   * Scopes that got fewer actions than requested, by the deciding rule (`none`: no rule matched
+   * and nothing else was asked; `ext_authz`: no rule matched and the program decided).
+   */
   readonly denials: Counter<'rule' | 'comment'>;
   readonly reloads: Counter<'result'>;
   /** Recent decisions a reload changed (log.recent_decisions), by direction: fewer or more grants. */
@@ -85,7 +88,7 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     }),
     denials: new Counter({
       name: 'regauth_authz_denials_total',
-      help: 'Requested scopes granted fewer actions than asked, by deciding ACL rule (index, or none)',
+      help: 'Requested scopes granted fewer actions than asked, by deciding ACL rule (index; none: no rule matched; ext_authz: the program decided)',
       labelNames: ['rule', 'comment'],
       registers,
     }),

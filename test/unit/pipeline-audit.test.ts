@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { auditRecord } from '../../src/pipeline/audit.js';
+import { auditRecord, recordTokenRequest } from '../../src/pipeline/audit.js';
+import { createMetrics } from '../../src/pipeline/metrics.js';
 import { createLogger } from '../../src/core/log.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -140,5 +141,40 @@ describe('the audit line', () => {
     );
     expect(out).toContain('registry.test');
     expect(out).not.toMatch(/app: "?regauth/);
+  });
+});
+
+describe('the denials metric', () => {
+  // Found by a review: a scope ext_authz denied was counted as rule="none", as if no one had
+  // decided it, so an alert on ACL misses also fired for the program's refusals.
+  test('labels a scope ext_authz denied rule="ext_authz", one no rule matched rule="none"', async () => {
+    const metrics = createMetrics();
+    const logger = createLogger({ destination: new Writable({ write: (_c, _e, done) => done() }) });
+    const scope = (name: string) => ({ type: 'repository', name, actions: ['pull'] });
+    recordTokenRequest(logger, metrics, {
+      requestId: 'r',
+      method: 'GET',
+      ip: null,
+      via: null,
+      status: 200,
+      ms: 1,
+      result: {
+        token: 't',
+        expiresIn: 300,
+        issuedAt: '2026-12-05T00:00:00Z',
+        account: 'alice',
+        authenticatedBy: 'users',
+        labels: {},
+        access: [],
+        scope: '',
+        decisions: [
+          { scope: scope('a'), decision: { granted: [], rule: null, authorizer: 'ext_authz' } },
+          { scope: scope('b'), decision: { granted: [], rule: null } },
+        ],
+      },
+    });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('regauth_authz_denials_total{rule="ext_authz",comment=""} 1');
+    expect(text).toContain('regauth_authz_denials_total{rule="none",comment=""} 1');
   });
 });
