@@ -176,7 +176,7 @@ function globProblem(source: string): string | undefined {
 /**
  * What docker_auth refuses as "probably a mistake": no authenticator at all (then no request, not
  * even an anonymous one, gets a token; `users: {}` says so on purpose), and no ACL rule without
- * `ext_authz` (every scope denied).
+ * `ext_authz` (every scope denied); and a `users_file` that holds no account.
  */
 function missingBackends(config: Config): LintWarning[] {
   const warnings: LintWarning[] = [];
@@ -185,6 +185,13 @@ function missingBackends(config: Config): LintWarning[] {
     warnings.push({
       path: '',
       message: `no authenticator is configured (users, users_file, ldap_auth, oidc_auth, jwt_auth or ext_auth): every token request is refused, anonymous ones too; write users: {} to refuse them on purpose`,
+    });
+  }
+  // A file cut short, or the wrong path's: every login it would check is refused.
+  if (config.users_file !== undefined && config.users_file.users.size === 0) {
+    warnings.push({
+      path: 'users_file',
+      message: `${config.users_file.path} holds no account: every login it would check is refused`,
     });
   }
   if (config.acl.rules.length === 0 && config.ext_authz === undefined) {

@@ -177,6 +177,21 @@ acl:
     expect(await regauth(['validate', '-c', deliberate])).toMatchObject({ code: 0 });
   });
 
+  // Found by the users review: an empty users_file (a file cut short, the wrong path's file)
+  // loaded as zero accounts, and nothing said that every login through it would fail.
+  test('a users_file with no account: warned', async () => {
+    const empty = write('empty.htpasswd', '# nobody yet\n\n');
+    const file = write(
+      'empty-users-file.yml',
+      `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\nusers_file: ${empty}\nacl: [{match: {}, actions: []}]\n`,
+    );
+    expect((await regauth(['validate', '-c', file])).stdout.split('\n')).toEqual([
+      `warning: users_file: ${empty} holds no account: every login it would check is refused`,
+      `${file}: valid, with 1 warning`,
+      '',
+    ]);
+  });
+
   test('a bcrypt cost above 13: warned, since every failed login is padded to it', async () => {
     const costly = (cost: string) => hash(randomPassword()).replace(/^\$2y\$04\$/, `$2y$${cost}$`);
     const file = write(
