@@ -35,3 +35,18 @@ export class Secret {
     return 'Secret(***)';
   }
 }
+
+/** Whether a config key names a file that holds a secret (`secret_file`, `bind_password_file`, …). */
+export function namesSecretFile(yamlPath: string): boolean {
+  return /(?:password|secret)_file$/.test(yamlPath);
+}
+
+/**
+ * Why a secret's file cannot be read, without its path: an operator who pasted the secret itself
+ * where the path belongs (docker_auth's `bind_password: …` moved to `bind_password_file: …`) would
+ * otherwise find it in the error, and in the log of every failed load.
+ */
+export function unreadableSecretFile(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+  return `cannot read the file it names (${code}); it must name a file that holds the secret, not the secret itself`;
+}

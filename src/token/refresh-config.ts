@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { Secret } from '../core/secret.js';
+import { Secret, unreadableSecretFile } from '../core/secret.js';
 import { MIN_SECRET_LENGTH, type RefreshSettings } from './refresh.js';
 import { durationBetween, instant, nonEmpty, revocationMap, strict } from '../core/schema.js';
 
@@ -59,10 +59,7 @@ export function loadRefresh(
   try {
     text = read(secretFile);
   } catch (err) {
-    throw new ConfigError(
-      'token.refresh.secret_file',
-      `cannot read ${secretFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
+    throw new ConfigError('token.refresh.secret_file', unreadableSecretFile(err));
   }
   const secret = text.trim();
   if (secret.length < MIN_SECRET_LENGTH) {

@@ -113,7 +113,7 @@ describe('token.refresh', () => {
     [
       'a missing secret file',
       '  refresh: {secret_file: nope.key}\n',
-      `token.refresh.secret_file: cannot read ${join(tmp.dir, 'nope.key')}: ENOENT`,
+      'token.refresh.secret_file: cannot read the file it names (ENOENT); it must name a file that holds the secret, not the secret itself',
     ],
     [
       'no secret_file outside `serve`',

@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { loadConfigText } from '../../src/config/load.js';
+import { ConfigErrors } from '../../src/core/errors.js';
+import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+
+// Found by the secrets review: a secret pasted where its file's path belongs (`bind_password_file:
+// s3cret` for docker_auth's `bind_password: s3cret`) was echoed in the error as the path, and so
+// reached the log of every failed load. The path of a secret's file is never repeated.
+
+const tmp = tempDir('regauth-secret-path-');
+let head = '';
+beforeAll(async () => {
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
+});
+afterAll(() => tmp.cleanup());
+
+/** A secret of the kind an operator would paste: base64, with its `/` and `+`. */
+const pasted = () => `${randomBytes(30).toString('base64')}/+x`;
+
+function messagesOf(yaml: string): string[] {
+  try {
+    loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
+  } catch (err) {
+    if (err instanceof ConfigErrors) return [err.message, ...err.errors.map((e) => e.message)];
+    throw err;
+  }
+  throw new Error('config loaded without error');
+}
+
+test.each([
+  ['token.refresh.secret_file', (s: string) => `  refresh: {secret_file: "${s}"}\n`],
+  [
+    'ldap_auth.bind_password_file',
+    (s: string) =>
+      `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "cn=svc,dc=example,dc=org"\n  bind_password_file: "${s}"\n  base: "dc=example,dc=org"\n  filter: "(uid=\${account})"\n`,
+  ],
+  [
+    'oidc_auth.client_secret_file',
+    (s: string) =>
+      `oidc_auth:\n  issuer: https://idp.example\n  client_id: regauth\n  client_secret_file: "${s}"\n  redirect_url: https://auth.example/oidc/callback\n  registry_url: reg\n  secret_file: "${s}"\n`,
+  ],
+  [
+    'store.password_file',
+    (s: string) =>
+      `store:\n  type: redis\n  url: redis://redis/0\n  username: regauth\n  password_file: "${s}"\n`,
+  ],
+])('%s naming no file: the error does not repeat what was written', (key, section) => {
+  const secret = pasted();
+  // The refresh section goes under token:, the others after a users section.
+  const yaml = `${head}${key.startsWith('token.') ? '' : 'users: {}\n'}${section(secret)}`;
+  const messages = messagesOf(yaml);
+  const mine = messages.filter((m) => m.startsWith(`${key}:`));
+  expect(mine).toEqual([
+    `${key}: cannot read the file it names (ENOENT); it must name a file that holds the secret, not the secret itself`,
+  ]);
+  for (const m of messages) {
+    expect(m).not.toContain(secret);
+    expect(m).not.toContain(secret.slice(0, 12));
+  }
+});
