@@ -97,7 +97,31 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
     }
     throw err;
   }
+  refuseReservedKeys(value, lines, file);
   return { value, lines, nonStringKeys };
+}
+
+/**
+ * Refuses a mapping key `__proto__`: js-yaml keeps it as a key, but copied into an object by
+ * assignment (as zod's records do) it sets the object's prototype instead, and the key vanishes
+ * without an error: `labels: {__proto__: admins}` would match every account.
+ */
+function refuseReservedKeys(value: unknown, lines: LineIndex, file: string | undefined): void {
+  const seen = new WeakSet<object>();
+  const walk = (node: unknown, path: PropertyKey[]): void => {
+    if (node === null || typeof node !== 'object' || seen.has(node)) return;
+    seen.add(node);
+    if (Object.prototype.hasOwnProperty.call(node, '__proto__')) {
+      throw new ConfigError(
+        formatPath([...path, '__proto__']),
+        'a key JavaScript reserves; it cannot be a name here',
+        { line: lines.get(node)?.get('__proto__'), file },
+      );
+    }
+    const list = Array.isArray(node);
+    for (const [key, child] of Object.entries(node)) walk(child, [...path, list ? Number(key) : key]);
+  };
+  walk(value, []);
 }
 
 /**

@@ -193,6 +193,24 @@ describe('loadConfigText', () => {
     ).toEqual(['line 6: acl[0].comment: given twice (lines 5 and 6); keep one (docker_auth used the last)']);
   });
 
+  // Found by the config review: YAML keeps `__proto__` as a key, and zod's record copied it by
+  // assignment, which set the object's prototype instead: the key vanished without an error, so
+  // `match: {labels: {__proto__: admins}}` matched every account, and such a user was gone.
+  test('a key named __proto__ is refused with its YAML path and line', () => {
+    const head = `token:\n  issuer: x\n${keyLines}`;
+    const lines = head.split('\n').length - 1;
+    expect(errorsOf(`${head}acl:\n  - match: {labels: {__proto__: admins}}\n    actions: ["*"]\n`)).toEqual([
+      `line ${lines + 2}: acl[0].match.labels.__proto__: a key JavaScript reserves; it cannot be a name here`,
+    ]);
+    expect(errorsOf(`${head}users:\n  __proto__: {password: "${hash('pw')}"}\n`)).toEqual([
+      `line ${lines + 2}: users.__proto__: a key JavaScript reserves; it cannot be a name here`,
+    ]);
+    // Through an alias and a merge key, too.
+    expect(
+      errorsOf(`${head}x: &l {__proto__: a}\nacl:\n  - match: {labels: {<<: *l}}\n    actions: []\n`),
+    ).toContain(`line ${lines + 1}: x.__proto__: a key JavaScript reserves; it cannot be a name here`);
+  });
+
   test('a key inside an aliased mapping keeps its own line', () => {
     const errors = errorsOf(
       `token:\n  issuer: x\n${keyLines}users:\n  admin: &u\n    labels: {}\n    password: 5\n  root: *u\n`,
