@@ -18,7 +18,7 @@ import {
   REQUIRED_HINTS,
   withoutUnset,
 } from './docker-auth.js';
-import { lineOf, nonStringKeysAt, parseYaml, type ParsedYaml } from './yaml.js';
+import { lineOf, nonStringKeysAt, parseYaml, utf8Text, type ParsedYaml } from './yaml.js';
 import { SECTIONS, type CompiledSections } from './sections.js';
 import type { Section, SectionContext } from '../core/section.js';
 import { loadRefresh, type RefreshConfig } from '../token/refresh-config.js';
@@ -96,9 +96,9 @@ export interface LoadOptions {
 /** Reads and loads a config file. Throws ConfigError / ConfigErrors naming YAML paths and lines. */
 export function loadConfigFile(file: string, options: LoadOptions = {}): Config {
   const path = resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     throw new ConfigError(
       '',
@@ -107,6 +107,12 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): Config 
         cause: err,
       },
     );
+  }
+  let text: string;
+  try {
+    text = utf8Text(bytes, path);
+  } catch (err) {
+    throw err instanceof ConfigError ? new ConfigErrors([err], path) : err;
   }
   return loadConfigText(text, { ...options, file: path });
 }

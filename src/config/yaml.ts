@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import yaml from 'js-yaml';
 import { ConfigError, formatPath } from '../core/errors.js';
 
@@ -57,6 +58,27 @@ function loadNodes(
       seen.add(result);
       node(result, frame.children);
     },
+  });
+}
+
+/**
+ * A config file's bytes as text. Refused unless UTF-8, naming the line and offset of the first
+ * byte that is not: read as UTF-8 regardless, a Latin-1 `josé` would load as the user `jos\uFFFD`.
+ */
+export function utf8Text(bytes: Buffer, file?: string): string {
+  const text = bytes.toString('utf8');
+  if (isUtf8(bytes)) return text;
+  // Up to the first bad byte every character is as written (a U+FFFD written as such is 3 bytes).
+  let at = 0;
+  for (const ch of text) {
+    if (ch === '\uFFFD' && !(bytes[at] === 0xef && bytes[at + 1] === 0xbf && bytes[at + 2] === 0xbd)) break;
+    at += Buffer.byteLength(ch);
+  }
+  const line = bytes.subarray(0, at).filter((b) => b === 0x0a).length + 1;
+  const byte = (bytes[at] ?? 0).toString(16).padStart(2, '0');
+  throw new ConfigError('', `not UTF-8 (byte 0x${byte} at offset ${at}); save the file as UTF-8`, {
+    line,
+    file,
   });
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { authorizeScope } from '../authz/chain.js';
 import { isClientAddress } from '../authz/ip.js';
-import { lineOf, parseYaml } from '../config/yaml.js';
+import { lineOf, parseYaml, utf8Text } from '../config/yaml.js';
 import { BadRequestError, ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
 import { labelMap } from '../core/schema.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
@@ -69,15 +69,15 @@ export interface PolicyTestResult {
  * entry and line of every malformed expectation (exit code 2).
  */
 export function loadPolicyTests(file: string): PolicyTest[] {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     throw new ConfigError('', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   let parsed;
   try {
-    parsed = parseYaml(text, file);
+    parsed = parseYaml(utf8Text(bytes, file), file);
   } catch (err) {
     throw err instanceof ConfigError ? new ConfigErrors([err], file, WHAT) : err;
   }

@@ -402,6 +402,26 @@ acl:
     );
   });
 
+  // Found with the config review's Latin-1 config: a Latin-1 "josé" in a test file expected
+  // the account "jos\uFFFD", one no login can have.
+  test('test: a test file that is not UTF-8 is refused with the line of the bad byte', async () => {
+    const tests = join(tmp.dir, 'latin1-tests.yml');
+    const head = '- {account: bob, scope: "repository:a/b:pull", expect: []}\n- {account: "jos';
+    writeFileSync(
+      tests,
+      Buffer.concat([
+        Buffer.from(head),
+        Buffer.from([0xe9]),
+        Buffer.from('", scope: "repository:a/b:pull", expect: []}\n'),
+      ]),
+    );
+    const run = await regauth(['test', '-c', file(), tests]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      `line 2: not UTF-8 (byte 0xe9 at offset ${head.length}); save the file as UTF-8`,
+    );
+  });
+
   test('test: an account named (anonymous) is quoted, so it never reads as the anonymous request', async () => {
     // Found by a review of 5496f90: both FAIL lines read `(anonymous)`.
     const tests = write(

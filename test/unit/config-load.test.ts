@@ -2,7 +2,7 @@ import { KeyObject, webcrypto } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { parseDuration } from '../../src/core/duration.js';
 import { ConfigErrors } from '../../src/core/errors.js';
 import { loadX509 } from '../../src/token/x509.js';
@@ -209,6 +209,23 @@ describe('loadConfigText', () => {
     expect(
       errorsOf(`${head}x: &l {__proto__: a}\nacl:\n  - match: {labels: {<<: *l}}\n    actions: []\n`),
     ).toContain(`line ${lines + 1}: x.__proto__: a key JavaScript reserves; it cannot be a name here`);
+  });
+
+  // Found by the config review: a Latin-1 "josé" loaded as the user "jos\uFFFD".
+  test('a config that is not UTF-8 is refused with the line of the first bad byte', () => {
+    const file = join(tmp.dir, 'latin1.yml');
+    const head = `token:\n  issuer: x\n${keyLines}users:\n  "jos`;
+    writeFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from(head),
+        Buffer.from([0xe9]),
+        Buffer.from(`": {password: "${hash('pw')}"}\n`),
+      ]),
+    );
+    expect(() => loadConfigFile(file)).toThrow(
+      `line ${head.split('\n').length}: not UTF-8 (byte 0xe9 at offset ${Buffer.byteLength(head)}); save the file as UTF-8`,
+    );
   });
 
   test('a key inside an aliased mapping keeps its own line', () => {
