@@ -37,23 +37,27 @@ export async function verifyCatalogToken(
       issuer,
       audience: catalog.service,
       currentDate: new Date(now * 1000),
-      requiredClaims: ['exp', 'sub'],
+      // Every catalog token regauth signs carries its labels; one without them (signed for this
+      // service before the catalog was configured) must not read as an account without labels.
+      requiredClaims: ['exp', 'sub', 'labels'],
     }));
   } catch (err) {
     if (err instanceof joseErrors.JOSEError) throw unauthorized('invalid_token');
     throw err;
   }
   const account = payload['sub'];
-  if (typeof account !== 'string') throw unauthorized('invalid_token');
-  return { account, labels: readLabels(payload['labels']) };
+  const labels = readLabels(payload['labels']);
+  if (typeof account !== 'string' || labels === undefined) throw unauthorized('invalid_token');
+  return { account, labels };
 }
 
-/** The `labels` claim regauth wrote; anything else reads as no labels. */
-function readLabels(value: unknown): Readonly<Record<string, readonly string[]>> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
+/** The `labels` claim as regauth writes it (each label a list of strings), or undefined. */
+function readLabels(value: unknown): Readonly<Record<string, readonly string[]>> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const labels: Record<string, readonly string[]> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) labels[k] = v as string[];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return undefined;
+    Object.defineProperty(labels, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return labels;
 }

@@ -441,6 +441,29 @@ describe('GET /v2/_catalog', () => {
     }
   });
 
+  // Found by the catalog review: with token.services empty, the endpoint signs tokens for any
+  // service, the catalog's included, before a catalog: section exists; such a token has no labels
+  // claim, and once a reload added the catalog it read as "no labels", so a deny rule on a label
+  // did not hide what it denies. Every catalog token regauth signs carries the claim.
+  test('a token for the catalog without a labels claim (or a malformed one) is invalid_token', async () => {
+    const unlabelled = await signAccessToken(
+      srv.runtime.config.token.key,
+      { subject: 'alice', audience: 'regauth-catalog', access: [] },
+      { issuer: 'test-issuer', expiresInSeconds: 300, now: NOW / 1000 },
+    );
+    const malformed = await signAccessToken(
+      srv.runtime.config.token.key,
+      { subject: 'alice', audience: 'regauth-catalog', access: [], labels: { team: 'web' } as never },
+      { issuer: 'test-issuer', expiresInSeconds: 300, now: NOW / 1000 },
+    );
+    for (const token of [unlabelled, malformed]) {
+      const res = await catalog(token);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/,error="invalid_token"$/);
+    }
+    expect((await catalog(await tokenFor('alice'))).status).toBe(200);
+  });
+
   test('the catalog token carries the labels; registry tokens never do', async () => {
     const catalogClaims = decodeJwt(await tokenFor('alice'));
     expect(catalogClaims.aud).toBe('regauth-catalog');
