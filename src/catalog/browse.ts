@@ -107,11 +107,15 @@ export class RegistryBrowser {
       );
       config = parse(blob.body) as typeof config;
     }
-    const labels: Record<string, string> = {};
     const raw = config.config?.Labels;
-    if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
-      for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
-    }
+    // Made with fromEntries, which defines each key: assigned, a label named __proto__ would set
+    // the object's prototype instead and vanish.
+    const labels: Record<string, string> =
+      raw && typeof raw === 'object' && !Array.isArray(raw)
+        ? Object.fromEntries(
+            Object.entries(raw).filter((e): e is [string, string] => typeof e[1] === 'string'),
+          )
+        : {};
     return {
       digest,
       mediaType: type,

@@ -27,3 +27,17 @@ describe('registry page: a registry answering a malformed manifest', () => {
     expect((err as CatalogError).status).toBe(503);
   });
 });
+
+// Found by the catalog review: the labels were copied by assignment, and one named __proto__
+// set the object's prototype instead (a string, ignored): it vanished from the tag page.
+test('an image label named __proto__ is shown like any other', async () => {
+  const fetchImpl = (async (url: string | URL) =>
+    String(url).includes('/manifests/')
+      ? Response.json({ config: { digest: `sha256:${'a'.repeat(64)}`, size: 1 }, layers: [] })
+      : new Response('{"config":{"Labels":{"__proto__":"shown","a":"b"}}}')) as unknown as typeof fetch;
+  const described = await new RegistryBrowser(config, fetchImpl).describe('t', 'public/a', 'v1');
+  expect(Object.entries(described.labels)).toEqual([
+    ['__proto__', 'shown'],
+    ['a', 'b'],
+  ]);
+});
