@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
-import { ConfigError, ConfigErrors } from '../core/errors.js';
+import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { devKeyFiles, pendingDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
@@ -43,6 +43,33 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   let createdDevKey = false;
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
+  /** The static accounts that had a password in a config loaded since the start. */
+  const hadPassword = new Set<string>();
+  /**
+   * A config that gives one of them none is refused: a file cut short between a user's labels and
+   * its password (a writer that stalls, `>>` in steps) loads as a user who takes any password.
+   */
+  const keepPasswords = (config: Config): Config => {
+    const lost = [...(config.users ?? [])].filter(
+      ([name, user]) => user.passwordHash === undefined && hadPassword.has(name),
+    );
+    if (lost.length > 0) {
+      throw new ConfigErrors(
+        lost.map(
+          ([name]) =>
+            new ConfigError(
+              formatPath(['users', name, 'password']),
+              `not set; ${name} had a password since regauth started, and a reload never lets such an account log in without one (a file cut short reads so): set it again, or restart regauth to serve ${name} without a password`,
+            ),
+        ),
+        configFile,
+      );
+    }
+    for (const users of [config.users, config.users_file?.users]) {
+      for (const [name, user] of users ?? []) if (user.passwordHash !== undefined) hadPassword.add(name);
+    }
+    return config;
+  };
   const devRefreshSecret = () => {
     const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
     if (secret.created) {
@@ -62,7 +89,7 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
     async load() {
       const namesKey = namedFiles(configFile).namesKey;
       if (namesKey) {
-        const config = loadConfigFile(configFile, { devRefreshSecret });
+        const config = keepPasswords(loadConfigFile(configFile, { devRefreshSecret }));
         namedKey = true;
         return config;
       }
@@ -93,7 +120,9 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
           ),
         );
       };
-      const config = loadConfigFile(configFile, { devKey: { ...files, create }, devRefreshSecret });
+      const config = keepPasswords(
+        loadConfigFile(configFile, { devKey: { ...files, create }, devRefreshSecret }),
+      );
       namedKey = false;
       return config;
     },

@@ -152,6 +152,48 @@ acl: [{match: {}, actions: [pull]}]
   }
 });
 
+test('a reload never lets an account that had a password log in without one', async () => {
+  // A config cut short between a user's labels and its password loads as a user without one, who
+  // takes any password (as in docker_auth). Found by the config review.
+  const keys = await writeSigningKey(tmp.dir, 'ES256');
+  const secret = randomPassword();
+  const full = `server: {addr: "127.0.0.1:0"}
+token: {issuer: regauth, key: ${keys.keyPath}, certificate: ${keys.certPath}}
+acl: [{match: {}, actions: [pull]}]
+users:
+  guest: {}
+  admin:
+    labels: {group: [admins]}
+    password: "${hash(secret)}"
+`;
+  const configFile = join(tmp.dir, 'reload-cut-user.yml');
+  writeFileSync(configFile, full);
+  const log = logSink();
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: log.stream, format: 'json' }),
+    watch: false,
+  });
+  try {
+    writeFileSync(configFile, full.slice(0, full.indexOf('    password:')));
+    const refused =
+      'users.admin.password: not set; admin had a password since regauth started, and a reload never lets such an account log in without one (a file cut short reads so): set it again, or restart regauth to serve admin without a password';
+    await expect(service.reload()).rejects.toThrow(refused);
+    expect(service.runtime().config.users?.get('admin')?.passwordHash).toBeDefined();
+    expect(log.lines.join('')).not.toContain(secret);
+    // Removing the account (and guest, who never had a password, stays) reloads ...
+    writeFileSync(configFile, full.slice(0, full.indexOf('  admin:')));
+    await service.reload();
+    expect(service.runtime().config.users?.has('admin')).toBe(false);
+    expect(service.runtime().config.users?.has('guest')).toBe(true);
+    // ... and the file cut short again, as a writer that stalls twice leaves it, is still refused.
+    writeFileSync(configFile, full.slice(0, full.indexOf('    password:')));
+    await expect(service.reload()).rejects.toThrow(refused);
+  } finally {
+    await service.close(100);
+  }
+});
+
 test('a burst of reloads while one runs loads once more, not once per request', async () => {
   // A SIGHUP flood (or a watcher firing in a loop) queued one reload per signal, without limit:
   // 9 GB of memory in a review's run. Those asked while one waits to start share it.
