@@ -120,7 +120,42 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
     throw err;
   }
   refuseReservedKeys(value, lines, file);
+  refuseExpansion(value, file);
   return { value, lines, nonStringKeys };
+}
+
+/** The most values a file may hold once its aliases are expanded (a 10,000-rule ACL is 70,000). */
+const MAX_EXPANDED_VALUES = 1_000_000;
+
+/**
+ * Refuses a file whose aliases expand past MAX_EXPANDED_VALUES: js-yaml shares an aliased node,
+ * but validation copies every path through it, so 10 KB of aliases nested three deep made tens of
+ * millions of values (and a little more ran the process out of memory). Counted once per node,
+ * each node's expanded size kept; a node that contains itself (`&a [*a]`) is left to validation,
+ * which refuses it.
+ */
+function refuseExpansion(value: unknown, file: string | undefined): void {
+  const sizes = new WeakMap<object, number>();
+  const size = (node: unknown): number => {
+    if (node === null || typeof node !== 'object') return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    sizes.set(node, 1); // while counting it: a node inside itself counts once
+    let total = 1;
+    for (const child of Object.values(node)) {
+      total += size(child);
+      if (total > MAX_EXPANDED_VALUES) break;
+    }
+    sizes.set(node, total);
+    return total;
+  };
+  if (size(value) > MAX_EXPANDED_VALUES) {
+    throw new ConfigError(
+      '',
+      `the file expands to more than ${MAX_EXPANDED_VALUES} values through its aliases (*name); write the values out, or share fewer`,
+      { file },
+    );
+  }
 }
 
 /**
