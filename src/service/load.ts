@@ -28,7 +28,8 @@ export class HeldNotices {
 
 /** Loads the config as `regauth serve` does; `createdDevKey` tells whether a load made the key. */
 export interface ServiceLoader {
-  load(): Promise<Config>;
+  /** `running`: the config serving now, for a reload (none at start). */
+  load(running?: Config): Promise<Config>;
   /** Whether a load created the development key (serve's first start prints the registry block). */
   readonly createdDevKey: boolean;
 }
@@ -43,32 +44,33 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   let createdDevKey = false;
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
-  /** The static accounts that had a password in a config loaded since the start. */
-  const hadPassword = new Set<string>();
   /**
-   * A config that gives one of them none is refused: a file cut short between a user's labels and
-   * its password (a writer that stalls, `>>` in steps) loads as a user who takes any password.
+   * A reload's config serves no `users:` account without a password that `running` does not serve
+   * so: a file cut short between an account's labels and its password (a writer that stalls, `>>`
+   * in steps) loads as an account that takes any password.
    */
-  const keepPasswords = (config: Config): Config => {
-    const lost = [...(config.users ?? [])].filter(
-      ([name, user]) => user.passwordHash === undefined && hadPassword.has(name),
+  const keepPasswords = (config: Config, running: Config | undefined): Config => {
+    if (running === undefined) return config;
+    const open = (c: Config, name: string) => {
+      const user = c.users?.get(name);
+      return user !== undefined && user.passwordHash === undefined;
+    };
+    const added = [...(config.users?.keys() ?? [])].filter(
+      (name) => open(config, name) && !open(running, name),
     );
-    if (lost.length > 0) {
-      throw new ConfigErrors(
-        lost.map(
-          ([name]) =>
-            new ConfigError(
-              formatPath(['users', name, 'password']),
-              `not set; ${name} had a password since regauth started, and a reload never lets such an account log in without one (a file cut short reads so): set it again, or restart regauth to serve ${name} without a password`,
-            ),
-        ),
-        configFile,
-      );
-    }
-    for (const users of [config.users, config.users_file?.users]) {
-      for (const [name, user] of users ?? []) if (user.passwordHash !== undefined) hadPassword.add(name);
-    }
-    return config;
+    if (added.length === 0) return config;
+    throw new ConfigErrors(
+      added.map(
+        (name) =>
+          new ConfigError(
+            formatPath(['users', name, 'password']),
+            `not set; a reload never serves an account without a password that the running config does not serve so (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve ${name} without one`,
+          ),
+      ),
+      configFile,
+      'config',
+      config.files,
+    );
   };
   const devRefreshSecret = () => {
     const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
@@ -86,10 +88,10 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
     get createdDevKey() {
       return createdDevKey;
     },
-    async load() {
+    async load(running) {
       const namesKey = namedFiles(configFile).namesKey;
       if (namesKey) {
-        const config = keepPasswords(loadConfigFile(configFile, { devRefreshSecret }));
+        const config = keepPasswords(loadConfigFile(configFile, { devRefreshSecret }), running);
         namedKey = true;
         return config;
       }
@@ -122,6 +124,7 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       };
       const config = keepPasswords(
         loadConfigFile(configFile, { devKey: { ...files, create }, devRefreshSecret }),
+        running,
       );
       namedKey = false;
       return config;

@@ -72,9 +72,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const store = openStore(first, log, metrics);
   const recent = new RecentDecisions(first.log.recent_decisions);
   const watchedFiles = (config: Config) => [configFile, ...config.files];
-  const runtimes = new Reloader(createRuntime(first, runtimeDeps), {
+  const runtimes: Reloader = new Reloader(createRuntime(first, runtimeDeps), {
     configFile,
-    load: () => loader.load(),
+    load: () => loader.load(runtimes.current.config),
     runtimeDeps,
     started: first,
     logger: log,

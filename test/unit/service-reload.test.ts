@@ -177,7 +177,7 @@ users:
   try {
     writeFileSync(configFile, full.slice(0, full.indexOf('    password:')));
     const refused =
-      'users.admin.password: not set; admin had a password since regauth started, and a reload never lets such an account log in without one (a file cut short reads so): set it again, or restart regauth to serve admin without a password';
+      'users.admin.password: not set; a reload never serves an account without a password that the running config does not serve so (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve admin without one';
     await expect(service.reload()).rejects.toThrow(refused);
     expect(service.runtime().config.users?.get('admin')?.passwordHash).toBeDefined();
     expect(log.lines.join('')).not.toContain(secret);
@@ -189,6 +189,35 @@ users:
     // ... and the file cut short again, as a writer that stalls twice leaves it, is still refused.
     writeFileSync(configFile, full.slice(0, full.indexOf('    password:')));
     await expect(service.reload()).rejects.toThrow(refused);
+    // An account added in that same write, cut short the same way (found by a review of the
+    // first version of this check, which guarded only accounts that had had a password).
+    writeFileSync(configFile, `${full}  admin2:\n    labels: {group: [admins]}\n`);
+    await expect(service.reload()).rejects.toThrow(refused.replaceAll('admin', 'admin2'));
+    expect(service.runtime().config.users?.has('admin2')).toBe(false);
+  } finally {
+    await service.close(100);
+  }
+});
+
+test('an account in users: without a password shadowing a users_file account reloads', async () => {
+  // Found by a review: the first version of the check counted users_file's accounts as ones that
+  // had a password, so this config loaded at start and was refused on every reload after.
+  const keys = await writeSigningKey(tmp.dir, 'ES256');
+  const htpasswd = join(tmp.dir, 'shadow.htpasswd');
+  writeFileSync(htpasswd, `alice:${hash(randomPassword())}\n`);
+  const configFile = join(tmp.dir, 'shadow.yml');
+  writeFileSync(
+    configFile,
+    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: regauth, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: [{match: {}, actions: [pull]}]\nusers:\n  alice: {}\nusers_file: ${htpasswd}\n`,
+  );
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: logSink().stream, format: 'json' }),
+    watch: false,
+  });
+  try {
+    await service.reload();
+    expect(service.runtime().config.users?.get('alice')?.passwordHash).toBeUndefined();
   } finally {
     await service.close(100);
   }
