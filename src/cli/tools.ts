@@ -10,7 +10,7 @@ import { loadConfigFile, developmentKey, namedFiles, type KeyFiles, type Config 
 import { closeRuntime, createRuntime, type Runtime } from '../pipeline/runtime.js';
 import { UsageError } from '../core/errors.js';
 import { makeDirectory } from '../core/mkdir.js';
-import { Secret } from '../core/secret.js';
+import { Secret, secretPath } from '../core/secret.js';
 import { shellQuote } from '../core/shell.js';
 import { ensureDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
@@ -105,18 +105,23 @@ export async function loadForTool(
         [key.keyPath, keys.keyPath],
         [key.certificatePath, keys.certPath],
       ]);
+      // A key pasted in place of its path is not printed (secretPath).
+      const shown = secretPath(key.keyYaml, key.keyPath) === undefined;
       if (note)
         io.stderr(
-          `${file}: ${key.keyYaml} ${key.keyPath} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(key.keyPath)}\`)\n`,
+          shown
+            ? `${file}: ${key.keyYaml} ${key.keyPath} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(key.keyPath)}\`)\n`
+            : `${file}: ${key.keyYaml} names no file here (it holds PEM text: the key itself, where its file's path belongs); checked with a stand-in key\n`,
         );
     }
     // Likewise the refresh-token secret (the compose configs name /keys/refresh.key).
     const secret = options.realKey ? undefined : named.refreshSecret;
     if (secret && !existsSync(secret)) {
       (standIns ??= new Map()).set(secret, ensureRefreshSecret(join(dir, 'stand-in-refresh.key')).path);
+      // Not its path: a secret pasted in its place would be printed.
       if (note)
         io.stderr(
-          `${file}: token.refresh.secret_file ${secret} does not exist here; checked with a stand-in secret (create it with \`openssl rand -base64 48 > ${secret}\`)\n`,
+          `${file}: token.refresh.secret_file names a file that does not exist here; checked with a stand-in secret (create it with \`openssl rand -base64 48 > FILE\`, FILE the path it names)\n`,
         );
     }
     // No key named: doctor checks the development key `serve` made; the other verbs a throwaway one.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { z } from 'zod';
-import { namesSecretFile, unreadableSecretFile } from '../core/secret.js';
+import { secretPath, unreadableSecretFile } from '../core/secret.js';
 import { ConfigError, ConfigErrors, formatPath, RegauthError } from '../core/errors.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
 import { loadSigningKey, sameKey } from '../token/keys.js';
@@ -212,8 +212,10 @@ class LoadRun {
     try {
       return this.readText(p);
     } catch (err) {
-      if (namesSecretFile(yamlPath)) throw new ConfigError(yamlPath, unreadableSecretFile(err));
       const code = (err as NodeJS.ErrnoException).code;
+      // Nor the advice, which names the path's directory.
+      const holds = secretPath(yamlPath, p);
+      if (holds !== undefined) throw new ConfigError(yamlPath, unreadableSecretFile(err, holds));
       throw new ConfigError(
         yamlPath,
         `cannot read ${p}: ${code ?? String(err)}${code === 'ENOENT' && advice ? `; ${advice}` : ''}`,

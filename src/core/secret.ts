@@ -36,9 +36,18 @@ export class Secret {
   }
 }
 
-/** Whether a config key names a file that holds a secret (`secret_file`, `bind_password_file`, …). */
-export function namesSecretFile(yamlPath: string): boolean {
-  return /(?:password|secret)_file$/.test(yamlPath);
+/**
+ * Whether the path `value` given for the config key `yamlPath` must not be printed, and what its
+ * file holds: always for a secret's file (`secret_file`, `bind_password_file`, …), where a pasted
+ * secret looks like any name; for a private key's (`token.key`, `server.key`) when the value is
+ * PEM text, a key pasted in place of its path. Undefined when the path may be printed.
+ */
+export function secretPath(yamlPath: string, value: string): string | undefined {
+  if (/(?:password|secret)_file$/.test(yamlPath)) return 'the secret';
+  if ((yamlPath === 'token.key' || yamlPath === 'server.key') && /-----BEGIN|\n/.test(value)) {
+    return 'the private key';
+  }
+  return undefined;
 }
 
 /**
@@ -46,7 +55,8 @@ export function namesSecretFile(yamlPath: string): boolean {
  * where the path belongs (docker_auth's `bind_password: …` moved to `bind_password_file: …`) would
  * otherwise find it in the error, and in the log of every failed load.
  */
-export function unreadableSecretFile(err: unknown): string {
+export function unreadableSecretFile(err: unknown, holds = 'the secret'): string {
   const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-  return `cannot read the file it names (${code}); it must name a file that holds the secret, not the secret itself`;
+  const itself = holds === 'the private key' ? 'the key itself' : 'the secret itself';
+  return `cannot read the file it names (${code}); it must name a file that holds ${holds}, not ${itself}`;
 }

@@ -1,9 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigErrors } from '../../src/core/errors.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { regauth } from '../helpers/cli.js';
 
 // Found by the secrets review: a secret pasted where its file's path belongs (`bind_password_file:
 // s3cret` for docker_auth's `bind_password: s3cret`) was echoed in the error as the path, and so
@@ -11,8 +13,10 @@ import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir('regauth-secret-path-');
 let head = '';
+let certificate = '';
 beforeAll(async () => {
   const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  certificate = certPath;
   head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
 });
 afterAll(() => tmp.cleanup());
@@ -60,4 +64,39 @@ test.each([
     expect(m).not.toContain(secret);
     expect(m).not.toContain(secret.slice(0, 12));
   }
+});
+
+// Found by a review of the change above: a private key pasted where its file's path belongs was
+// still echoed, as the path and in the advice naming its directory.
+test.each(['token.key', 'server.key'])('%s naming no file: the error does not repeat it', (key) => {
+  const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+  const yaml =
+    key === 'token.key'
+      ? head.replace(/ {2}key: .*\n/, `  key: ${JSON.stringify(pem)}\n`)
+      : `${head}server:\n  addr: "127.0.0.1:0"\n  certificate: ${certificate}\n  key: ${JSON.stringify(pem)}\n`;
+  const messages = messagesOf(`${yaml}users: {}\n`);
+  expect(messages.filter((m) => m.startsWith(`${key}:`))).toEqual([
+    expect.stringMatching(
+      new RegExp(
+        `^${key.replace('.', '\\.')}: cannot read the file it names \\(ENOENT\\); it must name a file that holds the private key, not the key itself`,
+      ),
+    ),
+  ]);
+  const body = pem.split('\n')[1]!;
+  for (const m of messages) {
+    for (const piece of body.split('/')) if (piece.length >= 8) expect(m).not.toContain(piece);
+  }
+});
+
+test('regauth validate: a secret_file that does not exist here is noted without its path', async () => {
+  const secret = pasted();
+  const file = join(tmp.dir, 'validate.yml');
+  writeFileSync(file, `${head}  refresh: {secret_file: "${secret}"}\nusers: {}\nacl: []\n`);
+  const run = await regauth(['validate', '-c', file]);
+  expect(run.stderr).toContain('token.refresh.secret_file names a file that does not exist here');
+  for (const piece of secret.split('/'))
+    if (piece.length >= 8) expect(run.stderr + run.stdout).not.toContain(piece);
 });
