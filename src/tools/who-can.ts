@@ -392,7 +392,9 @@ function valuesFitting(
     }, cache);
     return test !== undefined && !empty && test(target);
   };
-  if (fitsAs(STAND_IN) && [...tries, ...target].every(fitsAs)) {
+  // A value with a "/" too: minimatch splits a glob on "/" after the value is put in, so such a
+  // value (a directory's account, a label) can break an extglob around it (`@(${account}|pub)`).
+  if (fitsAs(STAND_IN) && fitsAs(`${STAND_IN}/${STAND_IN}`) && [...tries, ...target].every(fitsAs)) {
     // A logged-in account is never empty; a capture or a label value can be.
     return { any: true, nonEmpty: mine.filter((p) => p.kind === 'group').map((p) => p.text) };
   }

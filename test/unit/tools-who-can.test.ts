@@ -351,6 +351,28 @@ describe('"any logged-in account" is decided from the name pattern', () => {
     expect(rule!.conditions).toEqual([`name "pub/x" fits ${JSON.stringify(name)}`]);
   });
 
+  // Found by a review of the structural check: minimatch splits a glob on "/" after the value is
+  // put in, so an account or label value holding a "/" (a directory's, a program's) breaks the
+  // extglob around it, and the rule no longer fits those accounts.
+  test.each(['@(${account}|pub)', '?(${account})pub', '{@(${account}|pub),nothing}'])(
+    'a glob that a value with a "/" breaks (%s) is no "any logged-in account"',
+    (name) => {
+      const config = oneRule({ name }, 'slash.yml');
+      expect(pull(config, 'alice', 'pub')).toEqual({ granted: ['pull'], rule: 0 });
+      expect(pull(config, 'ci/bot', 'pub')).toEqual({ granted: [], rule: null });
+      const [rule] = whoCan(config, { scope: 'repository:pub:pull' }).rules;
+      expect(rule!.conditions.join('; ')).not.toContain('any logged-in account');
+    },
+  );
+
+  test('a label value with a "/" that breaks the glob: no "any non-empty value"', () => {
+    const config = oneRule({ name: '@(${labels:team}|pub)' }, 'slash-label.yml');
+    expect(pull(config, 'bob', 'pub', { team: ['a'] })).toEqual({ granted: ['pull'], rule: 0 });
+    expect(pull(config, 'bob', 'pub', { team: ['ou=a/b'] })).toEqual({ granted: [], rule: null });
+    const [rule] = whoCan(config, { scope: 'repository:pub:pull' }).rules;
+    expect(rule!.conditions.join('; ')).not.toContain('any non-empty value');
+  });
+
   test('a label that fits whatever its value: any non-empty value of it', () => {
     const config = oneRule({ name: '{${labels:team},pub}/*' }, 'label-any.yml');
     for (const team of ['a-b', 'c.d', 'x9']) {
