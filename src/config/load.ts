@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { z } from 'zod';
-import { secretPath, unreadableSecretFile } from '../core/secret.js';
+import { NOT_TEXT_SECRET, secretPath, unreadableSecretFile } from '../core/secret.js';
 import { ConfigError, ConfigErrors, formatPath, RegauthError } from '../core/errors.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
 import { loadSigningKey, sameKey } from '../token/keys.js';
@@ -209,8 +210,9 @@ class LoadRun {
   /** Reads a file the config names (a stand-in when the tools gave one) and watches it. */
   readFile = (yamlPath: string, p: string, advice?: string): string => {
     this.files.push(p);
+    let bytes: Buffer;
     try {
-      return this.readText(p);
+      bytes = this.readBytes(p);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // Nor the advice, which names the path's directory.
@@ -221,10 +223,14 @@ class LoadRun {
         `cannot read ${p}: ${code ?? String(err)}${code === 'ENOENT' && advice ? `; ${advice}` : ''}`,
       );
     }
+    if (secretPath(yamlPath, '') === 'the secret' && !isUtf8(bytes)) {
+      throw new ConfigError(yamlPath, NOT_TEXT_SECRET);
+    }
+    return bytes.toString('utf8');
   };
 
   /** Reads a file without watching it or naming a YAML path in its error. */
-  readText = (p: string): string => readFileSync(this.options.standIns?.get(p) ?? p, 'utf8');
+  readBytes = (p: string): Buffer => readFileSync(this.options.standIns?.get(p) ?? p);
 }
 
 /** `server:` the listener, its TLS files, trusted proxies and limits. */
@@ -387,7 +393,7 @@ function compileRefresh(
   // Watched before it is read: when it cannot be read (or holds too little), writing it is the fix.
   return loadRefresh(raw, run.at, options.devRefreshSecret, (p) => {
     run.files.push(p);
-    return run.readText(p);
+    return run.readBytes(p);
   });
 }
 

@@ -60,3 +60,10 @@ export function unreadableSecretFile(err: unknown, holds = 'the secret'): string
   const itself = holds === 'the private key' ? 'the key itself' : 'the secret itself';
   return `cannot read the file it names (${code}); it must name a file that holds ${holds}, not ${itself}`;
 }
+
+/**
+ * Why a secret's file is refused when its bytes are not UTF-8: read as text, each such byte would
+ * be U+FFFD, so a binary secret (`head -c 48 /dev/urandom`) would lose most of its entropy.
+ */
+export const NOT_TEXT_SECRET =
+  'holds bytes that are not UTF-8 text, each of which would read as U+FFFD (the secret would lose them); write the secret as text (`openssl rand -base64 48` makes one)';

@@ -1,7 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { Secret, unreadableSecretFile } from '../core/secret.js';
+import { NOT_TEXT_SECRET, Secret, unreadableSecretFile } from '../core/secret.js';
 import { MIN_SECRET_LENGTH, type RefreshSettings } from './refresh.js';
 import { durationBetween, instant, nonEmpty, revocationMap, strict } from '../core/schema.js';
 
@@ -44,7 +45,7 @@ export function loadRefresh(
   resolvePath: (p: string) => string,
   devSecret: (() => string) | undefined,
   /** Reads the secret file (the operator verbs substitute a stand-in for a missing one). */
-  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+  read: (path: string) => Buffer = (path) => readFileSync(path),
 ): RefreshConfig {
   let secretFile: string;
   if (raw.secret_file !== undefined) secretFile = resolvePath(raw.secret_file);
@@ -55,12 +56,14 @@ export function loadRefresh(
       'required; `regauth serve` creates a development secret in ./data when it is absent',
     );
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = read(secretFile);
+    bytes = read(secretFile);
   } catch (err) {
     throw new ConfigError('token.refresh.secret_file', unreadableSecretFile(err));
   }
+  if (!isUtf8(bytes)) throw new ConfigError('token.refresh.secret_file', NOT_TEXT_SECRET);
+  const text = bytes.toString('utf8');
   const secret = text.trim();
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(

@@ -100,3 +100,22 @@ test('regauth validate: a secret_file that does not exist here is noted without 
   for (const piece of secret.split('/'))
     if (piece.length >= 8) expect(run.stderr + run.stdout).not.toContain(piece);
 });
+
+// Found by the same review: secret files were read as UTF-8 regardless, so each byte of a binary
+// secret (`head -c 48 /dev/urandom`) that is not UTF-8 read as U+FFFD: two different files gave
+// one secret, and most of its entropy was gone.
+test.each([
+  ['token.refresh.secret_file', (f: string) => `  refresh: {secret_file: "${f}"}\n`],
+  [
+    'ldap_auth.bind_password_file',
+    (f: string) =>
+      `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "cn=svc,dc=example,dc=org"\n  bind_password_file: "${f}"\n  base: "dc=example,dc=org"\n  filter: "(uid=\${account})"\n`,
+  ],
+])('%s holding bytes that are not UTF-8 is refused', (key, section) => {
+  const file = join(tmp.dir, `binary-${key}.key`);
+  writeFileSync(file, Buffer.concat([Buffer.from('x'.repeat(8)), Buffer.alloc(40, 0x80)]));
+  const yaml = `${head}${key.startsWith('token.') ? '' : 'users: {}\n'}${section(file)}`;
+  expect(messagesOf(yaml).filter((m) => m.startsWith(`${key}:`))).toEqual([
+    `${key}: holds bytes that are not UTF-8 text, each of which would read as U+FFFD (the secret would lose them); write the secret as text (\`openssl rand -base64 48\` makes one)`,
+  ]);
+});
