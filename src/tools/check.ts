@@ -223,20 +223,22 @@ export function parseScopeArgs(values: readonly string[]): Scope[] {
 
 /** Parses `--label key=value` options (repeatable; several values for one key accumulate). */
 export function parseLabelArgs(values: readonly string[]): Labels {
-  const labels: Record<string, string[]> = {};
+  // A Map, then fromEntries (which defines each key): in a plain object `constructor` and
+  // `__proto__` would find Object's own.
+  const labels = new Map<string, string[]>();
   for (const value of values) {
     const eq = value.indexOf('=');
     if (eq <= 0) throw new UsageError(`invalid --label ${JSON.stringify(value)}; expected key=value`);
     const key = value.slice(0, eq);
-    (labels[key] ??= []).push(value.slice(eq + 1));
+    labels.set(key, [...(labels.get(key) ?? []), value.slice(eq + 1)]);
   }
-  return labels;
+  return Object.fromEntries(labels);
 }
 
 function mergeLabels(a: Labels, b: Labels): Labels {
-  const out: Record<string, string[]> = {};
+  const out = new Map<string, string[]>();
   for (const labels of [a, b]) {
-    for (const [k, v] of Object.entries(labels)) out[k] = [...new Set([...(out[k] ?? []), ...v])];
+    for (const [k, v] of Object.entries(labels)) out.set(k, [...new Set([...(out.get(k) ?? []), ...v])]);
   }
-  return out;
+  return Object.fromEntries(out);
 }

@@ -1303,3 +1303,31 @@ test('hash and check --password-stdin read stdin with a bound, and say what went
   expect(err).toBeInstanceOf(UsageError);
   expect((err as Error).message).toBe('stdin holds more than 64 KiB: a password is far shorter');
 });
+
+// Found by a review: the labels were gathered in a plain object, so `--label constructor=x` found
+// Object's constructor and crashed (`.push is not a function`), and `__proto__=x` vanished.
+test('check --label takes any key, constructor and __proto__ included', async () => {
+  const { parseLabelArgs } = await import('../../src/tools/check.js');
+  const labels = parseLabelArgs(['constructor=x', '__proto__=y', 'toString=z', 'toString=w']);
+  expect(Object.entries(labels)).toEqual([
+    ['constructor', ['x']],
+    ['__proto__', ['y']],
+    ['toString', ['z', 'w']],
+  ]);
+  const config = write(
+    'proto-labels.yml',
+    `token: {issuer: x, key: keys/token.key, certificate: keys/token.pem}\nusers:\n  alice: {password: "${hash(randomPassword())}", labels: {team: [a]}}\nacl:\n  - match: {labels: {constructor: x}}\n    actions: [pull]\n`,
+  );
+  const run = await regauth([
+    'check',
+    '-c',
+    config,
+    '--account',
+    'alice',
+    '--label',
+    'constructor=x',
+    '--scope',
+    'repository:a/b:pull',
+  ]);
+  expect(run.stdout).toContain('granted: pull');
+});
