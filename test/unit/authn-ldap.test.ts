@@ -450,3 +450,25 @@ describe('escaping and parsing', () => {
     expect(cnOf(dn)).toBe(cn);
   });
 });
+
+// Labels were gathered in a plain object: a label named `constructor` found Object's own and
+// every login of the directory failed with a TypeError (a 500), one named `toString` likewise.
+test('labels named constructor or toString are labels like any other', async () => {
+  const { entryLabels } = await import('../../src/authn/ldap/entry.js');
+  const source = { parseCn: false, lowerCase: false };
+  const labels = entryLabels(
+    {
+      labels: new Map([
+        ['constructor', { ...source, attribute: 'ou' }],
+        ['toString', { ...source, attribute: 'cn' }],
+      ]),
+      groupSearch: undefined,
+    },
+    { dn: 'uid=alice,dc=x', ou: ['dev'], cn: 'Alice' },
+    [],
+  );
+  expect(Object.entries(labels)).toEqual([
+    ['constructor', ['dev']],
+    ['toString', ['Alice']],
+  ]);
+});

@@ -68,10 +68,11 @@ export function entryLabels(
   entry: Entry,
   groups: string[],
 ): Labels {
-  const labels: Record<string, string[]> = {};
+  // A Map, then fromEntries (which defines each key): in a plain object a label named
+  // `constructor` or `toString` would find Object's own.
+  const labels = new Map<string, string[]>();
   const add = (name: string, values: string[]) => {
-    const merged = new Set([...(labels[name] ?? []), ...values.filter((v) => v !== '')]);
-    labels[name] = [...merged];
+    labels.set(name, [...new Set([...(labels.get(name) ?? []), ...values.filter((v) => v !== '')])]);
   };
   for (const [name, source] of config.labels) {
     add(
@@ -80,5 +81,5 @@ export function entryLabels(
     );
   }
   if (config.groupSearch) add(config.groupSearch.label, groups);
-  return labels;
+  return Object.fromEntries(labels);
 }
