@@ -108,11 +108,13 @@ export function parseLabels(stdout: string, backend: string): Labels {
   const labels = (value as Record<string, unknown>)['labels'];
   if (labels === undefined || labels === null) return {};
   if (typeof labels !== 'object' || Array.isArray(labels)) throw bad();
-  const out: Record<string, string[]> = {};
-  for (const [key, values] of Object.entries(labels)) {
-    if (typeof values === 'string') out[key] = [values];
-    else if (Array.isArray(values) && values.every((v) => typeof v === 'string')) out[key] = values;
-    else throw bad();
-  }
-  return out;
+  // Made with fromEntries, which defines each key: assigned, a label named __proto__ would set
+  // the object's prototype instead.
+  return Object.fromEntries(
+    Object.entries(labels).map(([key, values]): [string, string[]] => {
+      if (typeof values === 'string') return [key, [values]];
+      if (Array.isArray(values) && values.every((v) => typeof v === 'string')) return [key, values];
+      throw bad();
+    }),
+  );
 }

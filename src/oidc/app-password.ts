@@ -113,9 +113,10 @@ export class AppPasswordAuthenticator implements Authenticator {
 /** The `labels` claim as Labels, dropping anything that is not a list of strings. */
 export function asLabels(value: unknown): Labels {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
-  const labels: Record<string, string[]> = {};
-  for (const [key, values] of Object.entries(value)) {
-    if (Array.isArray(values)) labels[key] = values.filter((v): v is string => typeof v === 'string');
-  }
-  return labels;
+  // Made with fromEntries, which defines each key (a label named __proto__ included).
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter((e): e is [string, unknown[]] => Array.isArray(e[1]))
+      .map(([key, values]) => [key, values.filter((v): v is string => typeof v === 'string')]),
+  );
 }

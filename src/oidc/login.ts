@@ -244,7 +244,8 @@ export class OidcLogin {
   }
 
   #wantsUserinfoLabels(claims: Record<string, unknown>): boolean {
-    return Object.values(this.#config.labelClaims).some((claim) => !(claim in claims));
+    // Own claims only: `toString` is in every object.
+    return Object.values(this.#config.labelClaims).some((claim) => !Object.hasOwn(claims, claim));
   }
 
   #discover(): Promise<client.Configuration> {

@@ -685,3 +685,15 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+// Found by a review: the labels were gathered by assignment, so one named __proto__ set the
+// object's prototype (to its list) instead and vanished; LDAP's labels keep such a key.
+test('an ext_auth label named __proto__ is a label like any other', async () => {
+  const { parseLabels } = await import('../../src/authn/ext.js');
+  const labels = parseLabels('{"labels": {"__proto__": ["admins"], "team": "a"}}', 'ext_auth');
+  expect(Object.entries(labels)).toEqual([
+    ['__proto__', ['admins']],
+    ['team', ['a']],
+  ]);
+  expect(Object.getPrototypeOf(labels)).toBe(Object.prototype);
+});

@@ -291,3 +291,12 @@ test('a revocation time with a fraction below a millisecond counts from the next
   expect(instant.parse('2026-01-31T12:00:00.000000001Z')).toBe(second + 1);
   expect(instant.parse('2026-01-31T14:00:00.0004+02:00')).toBe(second + 1);
 });
+
+test('an app password label named __proto__ is a label like any other', async () => {
+  // Found by a review: gathered by assignment, it set the object's prototype and vanished.
+  const { asLabels } = await import('../../src/oidc/app-password.js');
+  expect(Object.entries(asLabels(JSON.parse('{"__proto__": ["admins"], "team": ["a"]}')))).toEqual([
+    ['__proto__', ['admins']],
+    ['team', ['a']],
+  ]);
+});
