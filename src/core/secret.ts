@@ -40,11 +40,17 @@ export class Secret {
  * Whether the path `value` given for the config key `yamlPath` must not be printed, and what its
  * file holds: always for a secret's file (`secret_file`, `bind_password_file`, …), where a pasted
  * secret looks like any name; for a private key's (`token.key`, `server.key`) when the value is
- * PEM text, a key pasted in place of its path. Undefined when the path may be printed.
+ * PEM text or longer than 150 characters (a key pasted in place of its path, as PEM or base64).
+ * Undefined when the path may be printed.
  */
 export function secretPath(yamlPath: string, value: string): string | undefined {
   if (/(?:password|secret)_file$/.test(yamlPath)) return 'the secret';
-  if ((yamlPath === 'token.key' || yamlPath === 'server.key') && /-----BEGIN|\n/.test(value)) {
+  // A key's path is printed when it reads as one: no PEM text, and shorter than the shortest key
+  // in base64 (164 characters or more; a Kubernetes secret's value is one line of it).
+  if (
+    (yamlPath === 'token.key' || yamlPath === 'server.key') &&
+    (/-----BEGIN|\n/.test(value) || value.length > 150)
+  ) {
     return 'the private key';
   }
   return undefined;

@@ -68,7 +68,7 @@ export function loadRefresh(
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(
       'token.refresh.secret_file',
-      `${secretFile} holds ${secret.length} characters; at least ${MIN_SECRET_LENGTH} are needed (e.g. \`openssl rand -base64 48\`)`,
+      `the file it names holds ${secret.length} characters; at least ${MIN_SECRET_LENGTH} are needed (e.g. \`openssl rand -base64 48\`)`,
     );
   }
   return {

@@ -119,3 +119,18 @@ test.each([
     `${key}: holds bytes that are not UTF-8 text, each of which would read as U+FFFD (the secret would lose them); write the secret as text (\`openssl rand -base64 48\` makes one)`,
   ]);
 });
+
+// Found by the second review: a key pasted as one line of base64 (a Kubernetes secret's data
+// value) holds neither "-----BEGIN" nor a newline, and was printed whole.
+test('token.key holding a base64 key in place of its path: not printed', () => {
+  const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+  const b64 = Buffer.from(pem).toString('base64');
+  const messages = messagesOf(`${head.replace(/ {2}key: .*\n/, `  key: ${b64}\n`)}users: {}\n`);
+  expect(messages.filter((m) => m.startsWith('token.key:'))).toHaveLength(1);
+  for (const m of messages) {
+    for (const piece of b64.split('/')) if (piece.length >= 8) expect(m).not.toContain(piece);
+  }
+});
