@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
+import { quoteAccount } from '../core/account-name.js';
 import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { devKeyFiles, pendingDevKeys } from '../token/generate.js';
@@ -45,8 +46,8 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
   /**
-   * A reload's config serves no `users:` account without a password that `running` does not serve
-   * so: a file cut short between an account's labels and its password (a writer that stalls, `>>`
+   * A reload's config serves no `users:` account without a password (but the anonymous one) that
+   * `running` does not serve so: a file cut short between an account's labels and its password (a writer that stalls, `>>`
    * in steps) loads as an account that takes any password.
    */
   const keepPasswords = (config: Config, running: Config | undefined): Config => {
@@ -55,8 +56,10 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       const user = c.users?.get(name);
       return user !== undefined && user.passwordHash === undefined;
     };
+    // The anonymous account ("") never takes a password: allowing anonymous requests is no
+    // account cut short.
     const added = [...(config.users?.keys() ?? [])].filter(
-      (name) => open(config, name) && !open(running, name),
+      (name) => name !== '' && open(config, name) && !open(running, name),
     );
     if (added.length === 0) return config;
     throw new ConfigErrors(
@@ -64,7 +67,7 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
         (name) =>
           new ConfigError(
             formatPath(['users', name, 'password']),
-            `not set; a reload never serves an account without a password that the running config does not serve so (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve ${name} without one`,
+            `not set; a reload never serves an account without a password that the running config does not serve so (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve ${quoteAccount(name)} without one`,
           ),
       ),
       configFile,

@@ -177,7 +177,7 @@ users:
   try {
     writeFileSync(configFile, full.slice(0, full.indexOf('    password:')));
     const refused =
-      'users.admin.password: not set; a reload never serves an account without a password that the running config does not serve so (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve admin without one';
+      'users.admin.password: not set; a reload never serves an account without a password that the running config does not serve so (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve "admin" without one';
     await expect(service.reload()).rejects.toThrow(refused);
     expect(service.runtime().config.users?.get('admin')?.passwordHash).toBeDefined();
     expect(log.lines.join('')).not.toContain(secret);
@@ -194,6 +194,11 @@ users:
     writeFileSync(configFile, `${full}  admin2:\n    labels: {group: [admins]}\n`);
     await expect(service.reload()).rejects.toThrow(refused.replaceAll('admin', 'admin2'));
     expect(service.runtime().config.users?.has('admin2')).toBe(false);
+    // The anonymous account never takes a password: allowing anonymous requests is no cut short
+    // account (found by the second review: it was refused, with advice to give it a password).
+    writeFileSync(configFile, full.replace('users:\n', 'users:\n  "": {}\n'));
+    await service.reload();
+    expect(service.runtime().config.users?.has('')).toBe(true);
   } finally {
     await service.close(100);
   }
