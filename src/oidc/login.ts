@@ -188,7 +188,10 @@ export class OidcLogin {
         idTokenExpected: true,
       });
       claims = { ...tokens.claims() };
-      if (typeof claims[this.#config.userClaim] !== 'string' || this.#wantsUserinfoLabels(claims)) {
+      if (
+        typeof claims[this.#config.userClaim] !== 'string' ||
+        lacksLabelClaims(this.#config.labelClaims, claims)
+      ) {
         const sub = String(claims['sub']);
         // Providers often put email, groups, … only in userinfo.
         if (provider.serverMetadata().userinfo_endpoint) {
@@ -241,11 +244,6 @@ export class OidcLogin {
       expiresAt: issued.expiresAt,
       registryUrl: this.#config.registryUrl,
     };
-  }
-
-  #wantsUserinfoLabels(claims: Record<string, unknown>): boolean {
-    // Own claims only: `toString` is in every object.
-    return Object.values(this.#config.labelClaims).some((claim) => !Object.hasOwn(claims, claim));
   }
 
   #discover(): Promise<client.Configuration> {
@@ -315,4 +313,15 @@ const PROVIDER_DOWN = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_I
 /** `email_verified` as providers send it: `true`, or (some) the string `"true"`. */
 function isVerified(value: unknown): boolean {
   return value === true || value === 'true';
+}
+
+/**
+ * Whether the ID token's claims lack one that `label_claims` names (then userinfo is asked).
+ * Own claims only: `toString` and `constructor` are in every object.
+ */
+export function lacksLabelClaims(
+  labelClaims: Readonly<Record<string, string>>,
+  claims: Record<string, unknown>,
+): boolean {
+  return Object.values(labelClaims).some((claim) => !Object.hasOwn(claims, claim));
 }

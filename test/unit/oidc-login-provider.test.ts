@@ -274,3 +274,13 @@ describe('the callback without its login cookie', () => {
     expect((err as Error).message).toBe(NOT_STARTED_HERE);
   });
 });
+
+// Found by a review: the check read claims with `in`, which finds `toString` and `constructor` on
+// every object, so a label claim of such a name was never asked of userinfo.
+test('a label claim named like an Object method is asked of userinfo when the ID token lacks it', async () => {
+  const { lacksLabelClaims } = await import('../../src/oidc/login.js');
+  expect(lacksLabelClaims({ team: 'toString' }, { sub: 'x' })).toBe(true);
+  expect(lacksLabelClaims({ team: 'constructor' }, { sub: 'x' })).toBe(true);
+  expect(lacksLabelClaims({ team: 'toString' }, { sub: 'x', toString: 'a' })).toBe(false);
+  expect(lacksLabelClaims({ groups: 'groups' }, { sub: 'x', groups: [] })).toBe(false);
+});
