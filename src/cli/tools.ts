@@ -106,12 +106,12 @@ export async function loadForTool(
         [key.certificatePath, keys.certPath],
       ]);
       // A key pasted in place of its path is not printed (secretPath).
-      const shown = secretPath(key.keyYaml, key.keyPath) === undefined;
+      const shown = secretPath(key.keyYaml, key.keyWritten) === undefined;
       if (note)
         io.stderr(
           shown
             ? `${file}: ${key.keyYaml} ${key.keyPath} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(key.keyPath)}\`)\n`
-            : `${file}: ${key.keyYaml} names no file here (it holds PEM text: the key itself, where its file's path belongs); checked with a stand-in key\n`,
+            : `${file}: ${key.keyYaml} names no file here (what it holds reads as a key, not a path: it must name the key's file); checked with a stand-in key\n`,
         );
     }
     // Likewise the refresh-token secret (the compose configs name /keys/refresh.key).

@@ -207,8 +207,11 @@ class LoadRun {
     }
   }
 
-  /** Reads a file the config names (a stand-in when the tools gave one) and watches it. */
-  readFile = (yamlPath: string, p: string, advice?: string): string => {
+  /**
+   * Reads a file the config names (a stand-in when the tools gave one) and watches it. `written`:
+   * the path as the config writes it, which decides whether an error may print it (secretPath).
+   */
+  readFile = (yamlPath: string, p: string, advice?: string, written = p): string => {
     this.files.push(p);
     let bytes: Buffer;
     try {
@@ -216,7 +219,7 @@ class LoadRun {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // Nor the advice, which names the path's directory.
-      const holds = secretPath(yamlPath, p);
+      const holds = secretPath(yamlPath, written);
       if (holds !== undefined) throw new ConfigError(yamlPath, unreadableSecretFile(err, holds));
       throw new ConfigError(
         yamlPath,
@@ -256,7 +259,7 @@ function compileServer(rawConfig: RawConfig, run: LoadRun): Config['server'] | u
           const keyPath = run.at(raw.key!);
           const tlsFiles = {
             certPem: run.readFile('server.certificate', certificatePath),
-            keyPem: run.readFile('server.key', keyPath),
+            keyPem: run.readFile('server.key', keyPath, undefined, raw.key),
             certificatePath,
             keyPath,
           };
@@ -361,7 +364,7 @@ function compileSigningKey(
     certificatePath = run.at(certRef);
   }
   const create = `create it with \`regauth keys init --dir ${dirname(keyPath)}\` (it writes token.key and token.pem there)`;
-  const keyPem = run.readFile(keyPathYaml, keyPath, create);
+  const keyPem = run.readFile(keyPathYaml, keyPath, create, keyRef);
   const certPem = run.readFile(certPathYaml, certificatePath, create);
   try {
     const signingKey = loadSigningKey({
@@ -554,7 +557,7 @@ export interface NamedFiles {
    * The signing key and certificate it names (`token.key`/`token.certificate`, else
    * `server.key`/`server.certificate`) resolved against its folder; undefined unless both are named.
    */
-  readonly signingKey: (KeyFiles & { readonly keyYaml: string }) | undefined;
+  readonly signingKey: (KeyFiles & { readonly keyYaml: string; readonly keyWritten: string }) | undefined;
   /** `token.refresh.secret_file`, resolved against its folder. */
   readonly refreshSecret: string | undefined;
 }
@@ -587,6 +590,7 @@ export function namedFiles(file: string): NamedFiles {
       typeof key === 'string' && typeof certificate === 'string'
         ? {
             keyYaml: token['key'] === undefined ? 'server.key' : 'token.key',
+            keyWritten: key,
             keyPath: resolve(base, key),
             certificatePath: resolve(base, certificate),
           }

@@ -37,21 +37,18 @@ export class Secret {
 }
 
 /**
- * Whether the path `value` given for the config key `yamlPath` must not be printed, and what its
- * file holds: always for a secret's file (`secret_file`, `bind_password_file`, …), where a pasted
- * secret looks like any name; for a private key's (`token.key`, `server.key`) when the value is
- * PEM text or longer than 150 characters (a key pasted in place of its path, as PEM or base64).
- * Undefined when the path may be printed.
+ * Whether the path written for the config key `yamlPath` must not be printed, and what its file
+ * holds: always for a secret's file (`secret_file`, `bind_password_file`, …), where a pasted
+ * secret looks like any name; for a private key's (`token.key`, `server.key`) when what is
+ * written reads as a key rather than a path: PEM text, JSON (a JWK), or one run of 40 or more
+ * base64 or hex characters without a dot (the shortest P-256 key is 92 in base64). Undefined when
+ * the path may be printed.
  */
-export function secretPath(yamlPath: string, value: string): string | undefined {
+export function secretPath(yamlPath: string, written: string): string | undefined {
   if (/(?:password|secret)_file$/.test(yamlPath)) return 'the secret';
-  // A key's path is printed when it reads as one: no PEM text, and shorter than the shortest key
-  // in base64 (164 characters or more; a Kubernetes secret's value is one line of it).
-  if (
-    (yamlPath === 'token.key' || yamlPath === 'server.key') &&
-    (/-----BEGIN|\n/.test(value) || value.length > 150)
-  ) {
-    return 'the private key';
+  if (yamlPath === 'token.key' || yamlPath === 'server.key') {
+    const v = written.trim();
+    if (/-----BEGIN|[\r\n{"]/.test(v) || /^[A-Za-z0-9+/=_-]{40,}$/.test(v)) return 'the private key';
   }
   return undefined;
 }

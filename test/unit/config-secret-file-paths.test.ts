@@ -134,3 +134,45 @@ test('token.key holding a base64 key in place of its path: not printed', () => {
     for (const piece of b64.split('/')) if (piece.length >= 8) expect(m).not.toContain(piece);
   }
 });
+
+// Found by the third review: a length bound cannot tell keys from paths. A P-256 key in PKCS#8
+// without its public key (Java's getEncoded(), `openssl ec -no_public`) is 92 base64 characters,
+// and was printed; a real path over 150 characters was hidden, and described as PEM text.
+test.each([
+  ['PKCS#8 without the public key', () => derKey().toString('base64')],
+  ['the same, as hex', () => derKey().toString('hex')],
+])('token.key holding a key (%s) in place of its path: not printed', (_what, written) => {
+  const value = written();
+  const messages = messagesOf(`${head.replace(/ {2}key: .*\n/, `  key: ${value}\n`)}users: {}\n`);
+  expect(messages.filter((m) => m.startsWith('token.key:'))).toHaveLength(1);
+  for (const m of messages) {
+    for (const piece of value.split('/')) if (piece.length >= 8) expect(m).not.toContain(piece.slice(0, 16));
+  }
+});
+
+test('token.key naming a long real path that is missing: printed, with its advice', () => {
+  const dir = `/home/runner/work/${'platform-infrastructure-deployments/'.repeat(4)}keys`;
+  const messages = messagesOf(`${head.replace(/ {2}key: .*\n/, `  key: ${dir}/token.key\n`)}users: {}\n`);
+  expect(messages.filter((m) => m.startsWith('token.key:'))).toEqual([
+    `token.key: cannot read ${dir}/token.key: ENOENT; create it with \`regauth keys init --dir ${dir}\` (it writes token.key and token.pem there)`,
+  ]);
+});
+
+/** A P-256 private key in PKCS#8 DER without its optional public key: 67 bytes. */
+function derKey(): Buffer {
+  return Buffer.concat([
+    Buffer.from('3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420', 'hex'),
+    randomBytes(32),
+  ]);
+}
+
+test('regauth validate: a key written in place of token.key is noted without it', async () => {
+  const value = derKey().toString('base64');
+  const file = join(tmp.dir, 'validate-key.yml');
+  // With the certificate missing too, the tools check the rest with a stand-in key, and say so.
+  writeFileSync(file, `token: {issuer: x, key: ${value}, certificate: absent.pem}\nusers: {}\nacl: []\n`);
+  const run = await regauth(['validate', '-c', file]);
+  expect(run.stderr).toContain('token.key names no file here (what it holds reads as a key, not a path');
+  for (const piece of value.split('/'))
+    if (piece.length >= 8) expect(run.stderr + run.stdout).not.toContain(piece);
+});
