@@ -46,8 +46,8 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
   /**
-   * A reload's config serves no `users:` account without a password (but the anonymous one) that
-   * `running` does not serve so: a file cut short between an account's labels and its password (a writer that stalls, `>>`
+   * A reload's config serves no `users:` account without a password (but a new anonymous one
+   * without labels) that `running` does not serve so: a file cut short between an account's labels and its password (a writer that stalls, `>>`
    * in steps) loads as an account that takes any password.
    */
   const keepPasswords = (config: Config, running: Config | undefined): Config => {
@@ -56,10 +56,15 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       const user = c.users?.get(name);
       return user !== undefined && user.passwordHash === undefined;
     };
-    // The anonymous account ("") never takes a password: allowing anonymous requests is no
-    // account cut short.
+    // A new anonymous account ("") without labels is no account cut short: `"": {}` allows
+    // anonymous requests. With labels it may be one, as may one that had a password (it can
+    // have one: Basic ":pw").
+    const plainAnonymous = (name: string) =>
+      name === '' &&
+      running.users?.has('') !== true &&
+      Object.keys(config.users?.get('')?.labels ?? {}).length === 0;
     const added = [...(config.users?.keys() ?? [])].filter(
-      (name) => name !== '' && open(config, name) && !open(running, name),
+      (name) => !plainAnonymous(name) && open(config, name) && !open(running, name),
     );
     if (added.length === 0) return config;
     throw new ConfigErrors(

@@ -199,6 +199,21 @@ users:
     writeFileSync(configFile, full.replace('users:\n', 'users:\n  "": {}\n'));
     await service.reload();
     expect(service.runtime().config.users?.has('')).toBe(true);
+    // But the anonymous account can have a password (Basic ":pw") and labels: cut short between
+    // them, it would give every request without credentials its labels (found by the third
+    // review). Only an anonymous account without labels is exempt.
+    const anonymous = `  "":\n    labels: {group: [admins]}\n    password: "${hash(randomPassword())}"\n`;
+    writeFileSync(configFile, full.replace('users:\n', `users:\n${anonymous}`));
+    await service.reload();
+    writeFileSync(
+      configFile,
+      full.replace('users:\n', `users:\n${anonymous.slice(0, anonymous.indexOf('    password:'))}`),
+    );
+    await expect(service.reload()).rejects.toThrow('users[""].password: not set;');
+    expect(service.runtime().config.users?.get('')?.passwordHash).toBeDefined();
+    // Nor one that had a password and comes without one, even without labels.
+    writeFileSync(configFile, full.replace('users:\n', 'users:\n  "": {}\n'));
+    await expect(service.reload()).rejects.toThrow('users[""].password: not set;');
   } finally {
     await service.close(100);
   }
