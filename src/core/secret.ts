@@ -40,17 +40,29 @@ export class Secret {
  * Whether the path written for the config key `yamlPath` must not be printed, and what its file
  * holds: always for a secret's file (`secret_file`, `bind_password_file`, …), where a pasted
  * secret looks like any name; for a private key's (`token.key`, `server.key`) when what is
- * written reads as a key rather than a path: PEM text, JSON (a JWK), or one run of 40 or more
- * base64 or hex characters without a dot (the shortest P-256 key is 92 in base64). Undefined when
- * the path may be printed.
+ * written reads as a key (readsAsKey). Undefined when the path may be printed.
  */
 export function secretPath(yamlPath: string, written: string): string | undefined {
   if (/(?:password|secret)_file$/.test(yamlPath)) return 'the secret';
-  if (yamlPath === 'token.key' || yamlPath === 'server.key') {
-    const v = written.trim();
-    if (/-----BEGIN|[\r\n{"]/.test(v) || /^[A-Za-z0-9+/=_-]{40,}$/.test(v)) return 'the private key';
+  if ((yamlPath === 'token.key' || yamlPath === 'server.key') && readsAsKey(written)) {
+    return 'the private key';
   }
   return undefined;
+}
+
+/**
+ * Whether a value given as a key's path reads as the key itself: PEM text, JSON (a JWK), or 40 or
+ * more base64 or hex characters that are no path. They are none when broken by blanks (lines of
+ * base64 that YAML joined), when they hold no `/` (hex, base64url, one run), or when they start as
+ * a key in base64 does (`M…`, a DER SEQUENCE; `LS0t`, PEM text). A path such as
+ * `/vault/secrets/regauth-signing-key` is printed.
+ */
+function readsAsKey(written: string): boolean {
+  const v = written.trim();
+  if (/-----BEGIN|[\r\n{"]/.test(v)) return true;
+  const run = v.replace(/\s+/g, '');
+  if (run.length < 40 || !/^[A-Za-z0-9+/=_-]+$/.test(run)) return false;
+  return /\s/.test(v) || !v.includes('/') || /^(?:M[A-Za-z0-9]|LS0t)/.test(v);
 }
 
 /**

@@ -176,3 +176,29 @@ test('regauth validate: a key written in place of token.key is noted without it'
   for (const piece of value.split('/'))
     if (piece.length >= 8) expect(run.stderr + run.stdout).not.toContain(piece);
 });
+
+// Found by the fourth review: `base64 token.key` (wrapped at 76) pasted as a plain multi-line
+// value reads, joined by YAML, as words of base64 with spaces, and was printed; and a real path
+// of 40 or more characters without a dot (a secret mount) was hidden and called a key.
+test('token.key holding wrapped base64 of a key, pasted over several lines: not printed', () => {
+  const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+  const lines = Buffer.from(pem)
+    .toString('base64')
+    .match(/.{1,76}/g)!;
+  const messages = messagesOf(
+    `${head.replace(/ {2}key: .*\n/, `  key: ${lines.join('\n    ')}\n`)}users: {}\n`,
+  );
+  expect(messages.filter((m) => m.startsWith('token.key:'))).toHaveLength(1);
+  for (const m of messages) for (const line of lines) expect(m).not.toContain(line.slice(0, 24));
+});
+
+test('token.key naming a missing file at a mount without a dot: printed', () => {
+  const path = '/vault/secrets/regauth-token-signing-key';
+  const messages = messagesOf(`${head.replace(/ {2}key: .*\n/, `  key: ${path}\n`)}users: {}\n`);
+  expect(messages.filter((m) => m.startsWith('token.key:'))).toEqual([
+    `token.key: cannot read ${path}: ENOENT; create it with \`regauth keys init --dir /vault/secrets\` (it writes token.key and token.pem there)`,
+  ]);
+});
