@@ -8,7 +8,7 @@ import type { StaticUser } from './users.js';
 
 const user = strict({
   password: nonEmpty.optional(),
-  labels: labelMap.default({}),
+  labels: labelMap.optional(),
 });
 
 /**
@@ -55,7 +55,8 @@ export const usersSection = defineSection({
           ),
         );
       } else {
-        users.set(name, { passwordHash: u.password, labels: u.labels });
+        const bare = u.password === undefined && u.labels === undefined;
+        users.set(name, { passwordHash: u.password, labels: u.labels ?? {}, ...(bare ? { bare } : {}) });
       }
     }
     if (errors.length > 0) throw new ConfigErrors(errors);

@@ -8,6 +8,11 @@ export interface StaticUser {
   /** bcrypt hash; undefined accepts any password (docker_auth semantics, used for `"": {}` anonymous). */
   readonly passwordHash: string | undefined;
   readonly labels: Labels;
+  /**
+   * Written as `{}`, neither `password` nor `labels` given (`users:` only): a file cut short
+   * never reads so, which a reload's check relies on (src/service/load.ts).
+   */
+  readonly bare?: true;
 }
 
 /**

@@ -46,9 +46,9 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
   /**
-   * A reload's config serves no `users:` account without a password (but a new anonymous one
-   * without labels) that `running` does not serve so: a file cut short between an account's labels and its password (a writer that stalls, `>>`
-   * in steps) loads as an account that takes any password.
+   * A reload's config serves no `users:` account without a password (but one written bare, `{}`)
+   * that `running` does not serve so: a file cut short between an account's labels and its
+   * password (a writer that stalls, `>>` in steps) loads as an account that takes any password.
    */
   const keepPasswords = (config: Config, running: Config | undefined): Config => {
     if (running === undefined) return config;
@@ -56,23 +56,18 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       const user = c.users?.get(name);
       return user !== undefined && user.passwordHash === undefined;
     };
-    // A new anonymous account ("") without labels is no account cut short: `"": {}` allows
-    // anonymous requests. With labels it may be one, as may one that had a password (it can
-    // have one: Basic ":pw").
-    const plainAnonymous = (name: string) =>
-      name === '' &&
-      running.users?.has('') !== true &&
-      Object.keys(config.users?.get('')?.labels ?? {}).length === 0;
-    const added = [...(config.users?.keys() ?? [])].filter(
-      (name) => !plainAnonymous(name) && open(config, name) && !open(running, name),
-    );
+    // Written bare (`{}`), an account is no file cut short: a cut leaves `name:` (null, refused)
+    // or some of its keys.
+    const added = [...(config.users ?? [])]
+      .filter(([name, user]) => user.bare !== true && open(config, name) && !open(running, name))
+      .map(([name]) => name);
     if (added.length === 0) return config;
     throw new ConfigErrors(
       added.map(
         (name) =>
           new ConfigError(
             formatPath(['users', name, 'password']),
-            `not set; a reload never serves an account without a password that the running config does not serve so (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve ${quoteAccount(name)} without one`,
+            `not set; a reload never serves an account without a password that the running config does not serve so, unless written as {} (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve ${quoteAccount(name)} without one`,
           ),
       ),
       configFile,

@@ -177,7 +177,7 @@ users:
   try {
     writeFileSync(configFile, full.slice(0, full.indexOf('    password:')));
     const refused =
-      'users.admin.password: not set; a reload never serves an account without a password that the running config does not serve so (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve "admin" without one';
+      'users.admin.password: not set; a reload never serves an account without a password that the running config does not serve so, unless written as {} (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve "admin" without one';
     await expect(service.reload()).rejects.toThrow(refused);
     expect(service.runtime().config.users?.get('admin')?.passwordHash).toBeDefined();
     expect(log.lines.join('')).not.toContain(secret);
@@ -194,14 +194,14 @@ users:
     writeFileSync(configFile, `${full}  admin2:\n    labels: {group: [admins]}\n`);
     await expect(service.reload()).rejects.toThrow(refused.replaceAll('admin', 'admin2'));
     expect(service.runtime().config.users?.has('admin2')).toBe(false);
-    // The anonymous account never takes a password: allowing anonymous requests is no cut short
-    // account (found by the second review: it was refused, with advice to give it a password).
+    // An account written bare, `"": {}` (allowing anonymous requests), is no file cut short (found
+    // by the second review: it was refused, with advice to give it a password).
     writeFileSync(configFile, full.replace('users:\n', 'users:\n  "": {}\n'));
     await service.reload();
     expect(service.runtime().config.users?.has('')).toBe(true);
     // But the anonymous account can have a password (Basic ":pw") and labels: cut short between
     // them, it would give every request without credentials its labels (found by the third
-    // review). Only an anonymous account without labels is exempt.
+    // review).
     const anonymous = `  "":\n    labels: {group: [admins]}\n    password: "${hash(randomPassword())}"\n`;
     writeFileSync(configFile, full.replace('users:\n', `users:\n${anonymous}`));
     await service.reload();
@@ -211,9 +211,6 @@ users:
     );
     await expect(service.reload()).rejects.toThrow('users[""].password: not set;');
     expect(service.runtime().config.users?.get('')?.passwordHash).toBeDefined();
-    // Nor one that had a password and comes without one, even without labels.
-    writeFileSync(configFile, full.replace('users:\n', 'users:\n  "": {}\n'));
-    await expect(service.reload()).rejects.toThrow('users[""].password: not set;');
   } finally {
     await service.close(100);
   }
@@ -378,4 +375,41 @@ test('a reload still loading when the reloader closes swaps nothing in, and what
   // A reload asked for once closed loads nothing.
   await reloader.reload().catch(() => undefined);
   expect(loads).toBe(1);
+});
+
+test('a reload serves a new account without a password only when written bare, as {}', async () => {
+  // Found by the fourth review: tools that sort keys write `labels: {}` before `password`, so a
+  // cut there made an anonymous account with a password open to every request; and after a
+  // reload that removed it, one that had had a password counted as new. A file cut short never
+  // reads as `{}` (a bare `name:` is null, refused), so only that form is let through.
+  const keys = await writeSigningKey(tmp.dir, 'ES256');
+  const head = `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: regauth, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: [{match: {account: ""}, actions: [pull]}]\n`;
+  const sorted = `${head}users:\n  '':\n    labels: {}\n    password: "${hash(randomPassword())}"\n`;
+  const configFile = join(tmp.dir, 'bare.yml');
+  writeFileSync(configFile, `${head}users: {}\n`);
+  const service = await startService({
+    configFile,
+    logger: createLogger({ destination: logSink().stream, format: 'json' }),
+    watch: false,
+  });
+  const users = () => service.runtime().config.users;
+  try {
+    writeFileSync(configFile, sorted.slice(0, sorted.indexOf('    password:')));
+    await expect(service.reload()).rejects.toThrow('users[""].password: not set;');
+    // Two steps: the account there with its password, then gone, then cut short.
+    writeFileSync(configFile, sorted);
+    await service.reload();
+    writeFileSync(configFile, head);
+    await service.reload();
+    writeFileSync(configFile, sorted.slice(0, sorted.indexOf('    password:')));
+    await expect(service.reload()).rejects.toThrow('users[""].password: not set;');
+    expect(users()).toBeUndefined();
+    // Written bare, a new account without a password is served: anonymous or named.
+    writeFileSync(configFile, `${head}users:\n  "": {}\n  guest: {}\n`);
+    await service.reload();
+    expect(users()?.get('')?.passwordHash).toBeUndefined();
+    expect(users()?.get('guest')?.passwordHash).toBeUndefined();
+  } finally {
+    await service.close(100);
+  }
 });
