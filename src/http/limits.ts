@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Config } from '../config/load.js';
 
 /** What bounds every listener's connections: `server.max_connections` and its two deadlines. */
@@ -28,6 +29,12 @@ export function listenerOptions(limits: ConnectionLimits): {
   };
 }
 
+/** Listeners that already cut off connections whose replies stall (applyConnectionLimits). */
+const guarded = new WeakSet<Server>();
+
+/** How long past request_timeout a reply may stall before its connection is closed. */
+const STALLED_MS = 2 * CONNECTIONS_CHECKING_INTERVAL_MS;
+
 /**
  * Sets `server.max_connections` and the two deadlines on a running listener (at start, and again
  * after a reload). Past `max_connections` open connections a new one is closed at once, so a
@@ -37,4 +44,25 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
   server.maxConnections = limits.maxConnections;
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
+  // Between requests, a keep-alive connection has headers_timeout too (node's default is 5 s).
+  server.keepAliveTimeout = limits.headersTimeoutMs;
+  // A client that stops reading its replies: node stops reading its requests, and neither
+  // deadline above runs, so the connection held its slot for ever. With nothing sent or received
+  // for STALLED_MS past request_timeout, a connection whose reply waits to be written is closed;
+  // one whose request waits for a backend (nothing to write yet) is left alone. Later than the
+  // deadlines above, so a request sent too slowly still gets their 408 first.
+  server.timeout = limits.requestTimeoutMs + STALLED_MS;
+  if (!guarded.has(server)) {
+    guarded.add(server);
+    server.on('request', watchReply);
+  }
+}
+
+/** A listener on the reply keeps node from closing the connection on its own while it is made. */
+function watchReply(_req: IncomingMessage, res: ServerResponse): void {
+  res.on('timeout', closeIfStalled);
+}
+
+function closeIfStalled(socket: Socket): void {
+  if (socket.writableLength > 0) socket.destroy();
 }

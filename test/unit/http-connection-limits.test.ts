@@ -1,0 +1,101 @@
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startMetricsServer } from '../../src/http/metrics.js';
+import { createMetrics } from '../../src/pipeline/metrics.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+// Found by the review of the HTTP layer: what holds a connection, and what a client that breaks
+// the protocol gets back, on the token listener and the metrics listener.
+
+const tmp = tempDir('regauth-connection-limits-');
+let srv: TestServer;
+let metrics: Awaited<ReturnType<typeof startMetricsServer>>;
+let port: number;
+beforeAll(async () => {
+  srv = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) =>
+      [
+        'server:',
+        '  max_connections: 3',
+        '  headers_timeout: 1',
+        '  request_timeout: 2',
+        'token:',
+        '  issuer: t',
+        `  key: ${keyPath}`,
+        `  certificate: ${certPath}`,
+        'users:',
+        '  "": {}',
+        'acl: []',
+        '',
+      ].join('\n'),
+  });
+  port = Number(new URL(srv.url).port);
+  metrics = await startMetricsServer(
+    createMetrics(),
+    { host: '127.0.0.1', port: 0 },
+    { maxConnections: 10, headersTimeoutMs: 5000, requestTimeoutMs: 10_000 },
+  );
+});
+afterAll(async () => {
+  await srv.server.close(100);
+  await metrics.close();
+  tmp.cleanup();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const connections = () => new Promise<number>((r) => srv.server.server.getConnections((_e, n) => r(n)));
+
+/** Writes `data` on a new connection and resolves with all it got back once the server closed it. */
+function exchange(url: string, data: string): Promise<{ text: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const s = connect(Number(new URL(url).port), '127.0.0.1');
+    let text = '';
+    s.on('error', () => undefined);
+    s.on('data', (d) => (text += d));
+    s.on('close', () => resolve({ text, ms: Date.now() - started }));
+    s.write(data);
+  });
+}
+
+describe('a client that stops reading', () => {
+  /** Pipelines whole requests, never reading a reply, until the server stops reading them. */
+  async function nonReader(): Promise<Socket> {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => undefined);
+    s.pause();
+    await new Promise((r) => s.once('connect', r));
+    const batch = 'GET /auth HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(100);
+    for (let i = 0; i < 2000 && s.writableLength === 0 && !s.destroyed; i++) {
+      s.write(batch);
+      await sleep(5);
+    }
+    return s;
+  }
+
+  test('is cut off once its replies wait past request_timeout, and the slots come back', async () => {
+    const held = [await nonReader(), await nonReader(), await nonReader()];
+    try {
+      // request_timeout is 2 s; checked every second, on a loaded machine later still.
+      let open = await connections();
+      for (const end = Date.now() + 15_000; open > 0 && Date.now() < end; open = await connections()) {
+        await sleep(100);
+      }
+      expect(open).toBe(0);
+      const probe = await fetch(`${srv.url}/healthz`, { signal: AbortSignal.timeout(5000) });
+      expect(probe.status).toBe(200);
+    } finally {
+      for (const s of held) s.destroy();
+    }
+  }, 30_000);
+});
+
+describe('an idle keep-alive connection', () => {
+  test('is closed within headers_timeout of its last request (plus the check)', async () => {
+    const { ms } = await exchange(srv.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    // headers_timeout is 1 s; node's keep-alive default would hold it 5 s.
+    expect(ms).toBeLessThan(3500);
+  });
+});
