@@ -127,6 +127,7 @@ export function routedApp(routes: ReadonlyMap<string, PathEntry>, deps: Dispatch
 
 /** The body of the 404 of an unknown path. */
 const NOT_FOUND = { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] };
+const MISSING_HOST = { errors: [{ code: 'BAD_REQUEST', message: 'HTTP/1.1 request without a Host header' }] };
 
 /**
  * A request target as the path (and query) it names: origin form (`/auth?q`) as it is; absolute
@@ -152,6 +153,11 @@ export function originForm(target: string): string | undefined {
  */
 export function readableTargetsOnly(listener: RequestListener): RequestListener {
   return (req, res) => {
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); node's own refusal of it is an empty 400.
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      res.shouldKeepAlive = false;
+      return void sendJson(res, 400, MISSING_HOST);
+    }
     const target = originForm(req.url ?? '');
     if (target === undefined) return void sendJson(res, 404, NOT_FOUND);
     req.url = target;

@@ -21,11 +21,15 @@ export function listenerOptions(limits: ConnectionLimits): {
   headersTimeout: number;
   requestTimeout: number;
   connectionsCheckingInterval: number;
+  requireHostHeader: boolean;
 } {
   return {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    // node's own refusal of an HTTP/1.1 request without Host is an empty, non-JSON 400; the
+    // listener answers it in JSON instead (dispatch.ts readableTargetsOnly).
+    requireHostHeader: false,
   };
 }
 

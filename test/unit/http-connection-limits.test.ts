@@ -92,6 +92,17 @@ describe('a client that stops reading', () => {
   }, 30_000);
 });
 
+describe('HTTP/1.1 without a Host header', () => {
+  test.each(['token', 'metrics'])('gets a JSON 400 on the %s listener', async (which) => {
+    const url = which === 'token' ? srv.url : metrics.url;
+    const path = which === 'token' ? '/auth' : '/metrics';
+    const { text } = await exchange(url, `GET ${path} HTTP/1.1\r\nConnection: close\r\n\r\n`);
+    expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    expect(text).toMatch(/\r\ncontent-type: application\/json/i);
+    expect(text).toContain('"BAD_REQUEST"');
+  });
+});
+
 describe('an idle keep-alive connection', () => {
   test('is closed within headers_timeout of its last request (plus the check)', async () => {
     const { ms } = await exchange(srv.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
