@@ -118,8 +118,17 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
       if (charset === 'utf-8' && !isUtf8(bytes)) throw new BadRequestError('the form is not UTF-8');
     },
   });
-  return (req, res) =>
-    new Promise<void>((resolve, reject) =>
+  return (req, res) => {
+    // A length declared over the limit is refused before a byte is read: body-parser reads (and
+    // drops) the whole declared body before it answers, so a client that declared 100 MB made
+    // regauth read it, or waited for request_timeout. The connection is not kept: the body still
+    // on its way is not read.
+    if (Number(req.headers['content-length']) > limit) {
+      res.shouldKeepAlive = false;
+      return Promise.reject(Object.assign(new Error('request body too large'), { status: 413 }));
+    }
+    return new Promise<void>((resolve, reject) =>
       read(req, res, (err?: unknown) => (err ? reject(err) : resolve())),
     );
+  };
 }

@@ -119,3 +119,25 @@ test.each([0xff, 0xfe])('a form holding the byte %i, not UTF-8, is refused (400)
     error_description: 'the form is not UTF-8',
   });
 });
+
+// Found by the review of the HTTP layer: a Content-Length over the limit was refused only after
+// the whole declared body was read (body-parser drains it first), so a client that declared
+// 100 MB and sent 70 KB got a 408 at request_timeout instead of the 413, and one that sent it all
+// made regauth read 100 MB.
+test('a declared body over the limit gets its 413 at once, and the connection is closed', async () => {
+  const started = Date.now();
+  const reply = await new Promise<string>((resolve) => {
+    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+    let text = '';
+    s.on('error', () => undefined);
+    s.on('data', (d) => (text += d));
+    s.on('close', () => resolve(text));
+    s.write(
+      'POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        `Content-Length: 100000000\r\n\r\n${'a'.repeat(70_000)}`,
+    );
+  });
+  expect(reply).toMatch(/^HTTP\/1\.1 413 /);
+  expect(reply).toMatch(/\r\nConnection: close\r\n/i);
+  expect(Date.now() - started).toBeLessThan(3000);
+});
