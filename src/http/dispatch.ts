@@ -156,10 +156,14 @@ export function readableTargetsOnly(listener: RequestListener): RequestListener 
     // HTTP/1.1 requires Host (RFC 9112 §3.2); node's own refusal of it is an empty 400.
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
       res.shouldKeepAlive = false;
+      res.setHeader('Cache-Control', 'no-store');
       return void sendJson(res, 400, MISSING_HOST);
     }
     const target = originForm(req.url ?? '');
-    if (target === undefined) return void sendJson(res, 404, NOT_FOUND);
+    if (target === undefined) {
+      res.setHeader('Cache-Control', 'no-store');
+      return void sendJson(res, 404, NOT_FOUND);
+    }
     req.url = target;
     listener(req, res);
   };

@@ -96,10 +96,16 @@ describe('HTTP/1.1 without a Host header', () => {
   test.each(['token', 'metrics'])('gets a JSON 400 on the %s listener', async (which) => {
     const url = which === 'token' ? srv.url : metrics.url;
     const path = which === 'token' ? '/auth' : '/metrics';
-    const { text } = await exchange(url, `GET ${path} HTTP/1.1\r\nConnection: close\r\n\r\n`);
+    // A second, valid request pipelined behind it: the connection is closed, so it is not answered.
+    const { text } = await exchange(
+      url,
+      `GET ${path} HTTP/1.1\r\n\r\nGET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
     expect(text).toMatch(/^HTTP\/1\.1 400 /);
     expect(text).toMatch(/\r\ncontent-type: application\/json/i);
+    expect(text).toMatch(/\r\ncache-control: no-store/i);
     expect(text).toContain('"BAD_REQUEST"');
+    expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 400']);
   });
 });
 
