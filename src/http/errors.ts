@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { RegauthError } from '../core/errors.js';
 
@@ -139,7 +139,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
  * Makes what node's HTTP layer answers by itself JSON too, on `server` (every listener regauth
  * creates): a request it cannot parse or that timed out ('clientError': node's status, 431 for a
  * header over its 16 KiB limit, 408 past the deadlines, 413 for chunk extensions too large, 400
- * otherwise), an `Expect` other than `100-continue` (417) and CONNECT (405). Such a request never
+ * otherwise), an `Expect` other than `100-continue` (417) and CONNECT (405); `100 Continue` is not
+ * sent to a request without Host, which the listener refuses (dispatch.ts). Such a request never
  * reaches a route, so the reply is always docker's errcode shape, and the connection is closed.
  */
 export function answerNodeErrors(server: Server): void {
@@ -152,6 +153,12 @@ export function answerNodeErrors(server: Server): void {
     } else {
       socket.destroy();
     }
+  });
+  // `Expect: 100-continue`: node would send 100 Continue before any listener runs. A request
+  // the listener refuses before its route (an HTTP/1.1 one without Host) is answered without it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.headers.host !== undefined) res.writeContinue();
+    server.emit('request', req, res);
   });
   server.on('checkExpectation', (_req, res: ServerResponse) => {
     res.setHeader('Cache-Control', 'no-store');

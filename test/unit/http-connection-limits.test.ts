@@ -109,6 +109,22 @@ describe('HTTP/1.1 without a Host header', () => {
   });
 });
 
+// Found by a review of the JSON 400: node sends `100 Continue` before any listener runs, so a
+// client was told to send a body that was then thrown away with the connection.
+test('HTTP/1.1 without Host and with Expect: 100-continue gets the 400 and no 100 Continue', async () => {
+  const { text } = await exchange(
+    srv.url,
+    'POST /auth HTTP/1.1\r\nExpect: 100-continue\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\n',
+  );
+  expect(text).toMatch(/^HTTP\/1\.1 400 /);
+  // With Host, the 100 Continue still comes, then the answer to the body.
+  const withHost = await exchange(
+    srv.url,
+    'POST /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=b',
+  );
+  expect(withHost.text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 \d{3} /);
+});
+
 describe('an idle keep-alive connection', () => {
   test('is closed within headers_timeout of its last request (plus the check)', async () => {
     const { ms } = await exchange(srv.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
