@@ -468,6 +468,13 @@ async function loggedIn<T extends { readonly account: string }>(
   state: AttemptState,
 ): Promise<T> {
   const { account: typed, ip } = attempt;
+  // A cached login read the lock before its token was signed; a lock set meanwhile (guesses from
+  // the same address) holds: 429, and the success forgets nothing. A checked password's
+  // reservation kept the lock from being set meanwhile (withLockout reads it again after the check).
+  if (state.cached) {
+    const wait = lockout.blockedNow(typed, ip) ?? (await lockOf(lockout, typed, ip, state));
+    if (wait > 0) throw new TooManyRequestsError(wait);
+  }
   if (respelled(typed, result.account)) {
     const wait = await lockOf(lockout, result.account, ip, state);
     if (wait > 0) throw new TooManyRequestsError(wait);

@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { Lockout, withLockout, type LockoutPolicy, type Reservation } from '../../src/guard/lockout.js';
+import {
+  Lockout,
+  withLockout,
+  withLockoutNow,
+  type LockoutPolicy,
+  type Reservation,
+} from '../../src/guard/lockout.js';
+import { Secret } from '../../src/core/secret.js';
 import { LOCKOUT_POLICY as POLICY } from '../helpers/lockout.js';
 import { foldAccountName } from '../../src/core/account-name.js';
 import { clientKey } from '../../src/core/ip.js';
@@ -607,5 +614,48 @@ describe('account_max_failures', () => {
     await lockout.failure('alice', '10.0.1.2');
     await lockout.release(b);
     await expect(third).rejects.toBeInstanceOf(TooManyRequestsError);
+  });
+});
+
+describe('a cached login in flight when its pair is locked', () => {
+  // Found by the lockout review: the cached path checked the lock only before the token was
+  // signed. Guesses from the same address that locked the pair meanwhile got their lock wiped by
+  // the login's success, which also got 200, where the full path (which re-reads the lock after
+  // the check) answers 429.
+  const IP = '10.9.0.1';
+  const guess = (lockout: Lockout) =>
+    withLockout(lockout, { account: 'alice', password: new Secret('wrong'), ip: IP }, () =>
+      Promise.reject(new UnauthorizedError('bad password')),
+    ).catch(() => undefined);
+
+  test.each([
+    [
+      'withLockoutNow (the cached path)',
+      (lockout: Lockout, run: () => Promise<{ account: string }>) =>
+        withLockoutNow(lockout, { account: 'alice', password: new Secret('right'), ip: IP }, run)!,
+    ],
+    [
+      'withLockout with a cached login',
+      (lockout: Lockout, run: () => Promise<{ account: string }>) =>
+        withLockout(
+          lockout,
+          { account: 'alice', password: new Secret('right'), ip: IP, cached: () => true },
+          run,
+        ),
+    ],
+  ])('%s: 429, and the lock stands', async (_what, login) => {
+    const { lockout } = setUp();
+    let finish!: () => void;
+    const signed = new Promise<void>((r) => (finish = r));
+    const answer = login(lockout, () => signed.then(() => ({ account: 'alice' }))).then(
+      () => 200,
+      (err: unknown) => (err instanceof TooManyRequestsError ? 429 : String(err)),
+    );
+    await Promise.resolve();
+    for (let i = 0; i < POLICY.max_failures; i++) await guess(lockout);
+    expect(await lockout.blocked('alice', IP)).toBeGreaterThan(0);
+    finish();
+    expect(await answer).toBe(429);
+    expect(await lockout.blocked('alice', IP)).toBeGreaterThan(0);
   });
 });
