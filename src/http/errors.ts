@@ -154,8 +154,8 @@ export function answerNodeErrors(server: Server): void {
       socket.destroy();
     }
   });
-  // `Expect: 100-continue`: node would send 100 Continue before any listener runs. A request
-  // the listener refuses before its route (an HTTP/1.1 one without Host) is answered without it.
+  // `Expect: 100-continue`: node would send 100 Continue before any listener runs. An HTTP/1.1
+  // request without Host, which the listener refuses (dispatch.ts), is answered without it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers.host !== undefined) res.writeContinue();
     server.emit('request', req, res);
