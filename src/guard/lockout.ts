@@ -284,9 +284,9 @@ export class Lockout {
    * A successful login forgets the pair's failures, and exempts the pair from the account cap
    * for `remember_success` seconds. (The account's count stays: others may still be guessing.)
    */
-  success(account: string, ip: string | null): Promise<void> {
+  success(account: string, ip: string | null): Promise<number> {
     const policy = this.#policy();
-    if (!policy.enabled) return Promise.resolve();
+    if (!policy.enabled) return Promise.resolve(0);
     const { pair: k, account: a } = keys(account, ip, policy);
     return this.#store.success(k, a, policy, this.#now());
   }
@@ -468,19 +468,17 @@ async function loggedIn<T extends { readonly account: string }>(
   state: AttemptState,
 ): Promise<T> {
   const { account: typed, ip } = attempt;
-  // A cached login read the lock before its token was signed; a lock set meanwhile (guesses from
-  // the same address) holds: 429, and the success forgets nothing. A checked password's
-  // reservation kept the lock from being set meanwhile (withLockout reads it again after the check).
-  if (state.cached) {
-    const wait = lockout.blockedNow(typed, ip) ?? (await lockOf(lockout, typed, ip, state));
-    if (wait > 0) throw new TooManyRequestsError(wait);
-  }
   if (respelled(typed, result.account)) {
     const wait = await lockOf(lockout, result.account, ip, state);
     if (wait > 0) throw new TooManyRequestsError(wait);
-    await counted(state, () => lockout.success(result.account, ip), undefined);
+    const held = await counted(state, () => lockout.success(result.account, ip), 0);
+    if (held > 0) throw new TooManyRequestsError(held);
   }
-  await counted(state, () => lockout.success(typed, ip), undefined);
+  // The store records a success only while the pair is not locked, in one step: a lock set
+  // while a cached login's token was signed (guesses from the same address, through any
+  // replica) holds, with 429, and the success forgets nothing.
+  const held = await counted(state, () => lockout.success(typed, ip), 0);
+  if (held > 0) throw new TooManyRequestsError(held);
   if (!state.uncounted) lockout.passed(typed, ip, attempt.password, state.news);
   return result;
 }

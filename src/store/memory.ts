@@ -280,7 +280,9 @@ export class MemoryLockoutStore implements LockoutStore {
     return locks;
   }
 
-  success(k: string, a: string, policy: LimitPolicy, now: number): Promise<void> {
+  success(k: string, a: string, policy: LimitPolicy, now: number): Promise<number> {
+    const entry = this.#pairs.live(k, policy, now);
+    if (entry && entry.lockedUntil > now) return Promise.resolve(Math.ceil((entry.lockedUntil - now) / 1000));
     this.#pairs.clear(k);
     // Kept as long as the exemption lasts, and at least as long as a count pushed out before it
     // lives in the sketch: the sketch's reading yields to a later success.
@@ -292,7 +294,7 @@ export class MemoryLockoutStore implements LockoutStore {
     if (clients.size > LOGINS_PER_ACCOUNT) clients.delete(clients.keys().next().value!);
     // Set again: its size (and so what the table pushes out) follows the map's.
     this.#loggedIn.set(a, clients, { ttl });
-    return Promise.resolve();
+    return Promise.resolve(0);
   }
 
   get size(): number {

@@ -93,9 +93,12 @@ return locks
 `;
 
 const SUCCESS = `
+local now = tonumber(ARGV[2])
+local l = tonumber(redis.call('HGET', KEYS[1], 'l')) or 0
+if l > now then return l - now end
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-return 1
+return 0
 `;
 
 const RELEASE = `
@@ -394,10 +397,16 @@ export class RedisStore implements Store {
         }),
       lockNews: () =>
         this.#listening && performance.now() - this.#heardAt <= NEWS_SILENCE_MS ? this.#lockNews : undefined,
-      success: (pair: string, _account: string, policy: LimitPolicy) =>
+      success: (pair: string, _account: string, policy: LimitPolicy, nowMs: number) =>
         this.#run('success', async () => {
           const p = pairKeys(pair);
-          await c.regauthSuccess(p.entry, p.success, String(policy.remember_success * 1000));
+          const lockedMs = await c.regauthSuccess(
+            p.entry,
+            p.success,
+            String(policy.remember_success * 1000),
+            String(nowMs),
+          );
+          return lockedMs > 0 ? Math.ceil(lockedMs / 1000) : 0;
         }),
     };
   }

@@ -83,8 +83,13 @@ export interface LockoutStore {
    * alike: what is kept, and for how long, must not tell a real account from a made-up name.
    */
   failure(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<boolean>;
-  /** Forgets the pair's failures and exempts it from the account cap for `remember_success`. */
-  success(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<void>;
+  /**
+   * Forgets the pair's failures and exempts it from the account cap for `remember_success`, unless
+   * the pair is locked: then nothing changes, and the answer is the seconds it stays locked (0
+   * when the success was recorded). One step, so that a lock set through another replica just
+   * before is never cleared by a login that passed its check before it.
+   */
+  success(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<number>;
   /**
    * A shared store's news of locks: a number that changes whenever any replica may have locked a
    * pair since it was last read, or undefined while no such news can be heard (the store's

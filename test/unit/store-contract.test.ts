@@ -91,6 +91,19 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
     expect(await store.failure('bob|1', 'bob', POLICY, now)).toBe(true);
   });
 
+  // Found by a review of 343fb17: a cached login's success, recorded after a lock set through
+  // another replica, cleared that lock; a read before it left one round trip for the lock to land.
+  test('a success leaves a locked pair locked, and says for how long', async () => {
+    const store = make().lockout;
+    const now = Date.now();
+    for (let i = 0; i < POLICY.max_failures; i++) await store.failure('carol|1', 'carol', POLICY, now);
+    expect(await store.success('carol|1', 'carol', POLICY, now)).toBe(2);
+    expect(await store.blocked('carol|1', 'carol', POLICY, now)).toBe(2);
+    // Once the lock is over, a success forgets the pair again.
+    expect(await store.success('carol|1', 'carol', POLICY, now + 2_000)).toBe(0);
+    expect(await store.failure('carol|1', 'carol', POLICY, now + 2_000)).toBe(false);
+  });
+
   test('checks in flight count against the failures left; a release frees a slot', async () => {
     const store = make().lockout;
     const now = Date.now();
