@@ -14,11 +14,15 @@ import { logSink } from '../helpers/server.js';
 
 const tmp = tempDir('regauth-reload-');
 
-/** A service on `configFile` logging JSON to a sink; `warnings()`: the key and message of each warn line. */
-async function startLogged(configFile: string) {
+/**
+ * A service on `configFile` logging JSON to a sink (`log`); `warnings()`: the key and message of
+ * each warn line.
+ */
+async function startLogged(configFile: string, dataDir?: string) {
   const log = logSink();
   const service = await startService({
     configFile,
+    ...(dataDir === undefined ? {} : { dataDir }),
     logger: createLogger({ destination: log.stream, format: 'json' }),
     watch: false,
   });
@@ -27,7 +31,7 @@ async function startLogged(configFile: string) {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l['level'] === 40)
       .map((l) => ({ key: l['key'], msg: l['msg'] }));
-  return { service, warnings };
+  return { service, log, warnings };
 }
 afterAll(() => tmp.cleanup());
 
@@ -129,13 +133,7 @@ acl: [{match: {}, actions: [pull]}]
 `;
   const configFile = join(tmp.dir, 'reload-cut.yml');
   writeFileSync(configFile, full);
-  const log = logSink();
-  const service = await startService({
-    configFile,
-    dataDir,
-    logger: createLogger({ destination: log.stream, format: 'json' }),
-    watch: false,
-  });
+  const { service, log } = await startLogged(configFile, dataDir);
   try {
     const kid = service.runtime().config.token.key.kid;
     writeFileSync(configFile, full.slice(0, full.indexOf('  key:')));
@@ -168,12 +166,7 @@ users:
 `;
   const configFile = join(tmp.dir, 'reload-cut-user.yml');
   writeFileSync(configFile, full);
-  const log = logSink();
-  const service = await startService({
-    configFile,
-    logger: createLogger({ destination: log.stream, format: 'json' }),
-    watch: false,
-  });
+  const { service, log } = await startLogged(configFile);
   try {
     writeFileSync(configFile, full.slice(0, full.indexOf('    password:')));
     const refused =
@@ -227,11 +220,7 @@ test('an account in users: without a password shadowing a users_file account rel
     configFile,
     `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: regauth, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: [{match: {}, actions: [pull]}]\nusers:\n  alice: {}\nusers_file: ${htpasswd}\n`,
   );
-  const service = await startService({
-    configFile,
-    logger: createLogger({ destination: logSink().stream, format: 'json' }),
-    watch: false,
-  });
+  const { service } = await startLogged(configFile);
   try {
     await service.reload();
     expect(service.runtime().config.users?.get('alice')?.passwordHash).toBeUndefined();
@@ -387,11 +376,7 @@ test('a reload serves a new account without a password only when written bare, a
   const sorted = `${head}users:\n  '':\n    labels: {}\n    password: "${hash(randomPassword())}"\n`;
   const configFile = join(tmp.dir, 'bare.yml');
   writeFileSync(configFile, `${head}users: {}\n`);
-  const service = await startService({
-    configFile,
-    logger: createLogger({ destination: logSink().stream, format: 'json' }),
-    watch: false,
-  });
+  const { service } = await startLogged(configFile);
   const users = () => service.runtime().config.users;
   try {
     writeFileSync(configFile, sorted.slice(0, sorted.indexOf('    password:')));
