@@ -1,10 +1,9 @@
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { z } from 'zod';
-import { NOT_TEXT_SECRET, secretPath, unreadableSecretFile } from '../core/secret.js';
+import { namesSecretFile, secretPath, secretText, unreadableSecretFile } from '../core/secret.js';
 import { ConfigError, ConfigErrors, formatPath, RegauthError } from '../core/errors.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
 import { loadSigningKey, sameKey } from '../token/keys.js';
@@ -226,10 +225,7 @@ class LoadRun {
         `cannot read ${p}: ${code ?? String(err)}${code === 'ENOENT' && advice ? `; ${advice}` : ''}`,
       );
     }
-    if (secretPath(yamlPath, '') === 'the secret' && !isUtf8(bytes)) {
-      throw new ConfigError(yamlPath, NOT_TEXT_SECRET);
-    }
-    return bytes.toString('utf8');
+    return namesSecretFile(yamlPath) ? secretText(yamlPath, bytes) : bytes.toString('utf8');
   };
 
   /** Reads a file without watching it or naming a YAML path in its error. */

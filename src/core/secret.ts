@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { inspect } from 'node:util';
+import { ConfigError } from './errors.js';
 
 /**
  * A password, bind password, client secret or token. Printing it in any way
@@ -43,11 +45,16 @@ export class Secret {
  * written reads as a key (readsAsKey). Undefined when the path may be printed.
  */
 export function secretPath(yamlPath: string, written: string): string | undefined {
-  if (/(?:password|secret)_file$/.test(yamlPath)) return 'the secret';
+  if (namesSecretFile(yamlPath)) return 'the secret';
   if ((yamlPath === 'token.key' || yamlPath === 'server.key') && readsAsKey(written)) {
     return 'the private key';
   }
   return undefined;
+}
+
+/** Whether a config key names a file that holds a secret (`secret_file`, `bind_password_file`, …). */
+export function namesSecretFile(yamlPath: string): boolean {
+  return /(?:password|secret)_file$/.test(yamlPath);
 }
 
 /**
@@ -77,8 +84,16 @@ export function unreadableSecretFile(err: unknown, holds = 'the secret'): string
 }
 
 /**
- * Why a secret's file is refused when its bytes are not UTF-8: read as text, each such byte would
- * be U+FFFD, so a binary secret (`head -c 48 /dev/urandom`) would lose most of its entropy.
+ * The text of the secret's file `yamlPath` names. Refused when its bytes are not UTF-8: read as
+ * text, each such byte would be U+FFFD, so a binary secret (`head -c 48 /dev/urandom`) would lose
+ * most of its entropy.
  */
-export const NOT_TEXT_SECRET =
-  'holds bytes that are not UTF-8 text, each of which would read as U+FFFD (the secret would lose them); write the secret as text (`openssl rand -base64 48` makes one)';
+export function secretText(yamlPath: string, bytes: Buffer): string {
+  if (!isUtf8(bytes)) {
+    throw new ConfigError(
+      yamlPath,
+      'holds bytes that are not UTF-8 text, each of which would read as U+FFFD (the secret would lose them); write the secret as text (`openssl rand -base64 48` makes one)',
+    );
+  }
+  return bytes.toString('utf8');
+}

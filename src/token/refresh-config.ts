@@ -1,8 +1,7 @@
-import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { NOT_TEXT_SECRET, Secret, unreadableSecretFile } from '../core/secret.js';
+import { Secret, secretText, unreadableSecretFile } from '../core/secret.js';
 import { MIN_SECRET_LENGTH, type RefreshSettings } from './refresh.js';
 import { durationBetween, instant, nonEmpty, revocationMap, strict } from '../core/schema.js';
 
@@ -62,9 +61,7 @@ export function loadRefresh(
   } catch (err) {
     throw new ConfigError('token.refresh.secret_file', unreadableSecretFile(err));
   }
-  if (!isUtf8(bytes)) throw new ConfigError('token.refresh.secret_file', NOT_TEXT_SECRET);
-  const text = bytes.toString('utf8');
-  const secret = text.trim();
+  const secret = secretText('token.refresh.secret_file', bytes).trim();
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(
       'token.refresh.secret_file',
