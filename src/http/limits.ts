@@ -33,9 +33,6 @@ export function listenerOptions(limits: ConnectionLimits): {
   };
 }
 
-/** Listeners that already cut off connections whose replies stall (applyConnectionLimits). */
-const guarded = new WeakSet<Server>();
-
 /** How long past request_timeout a reply may stall before its connection is closed. */
 const STALLED_MS = 2 * CONNECTIONS_CHECKING_INTERVAL_MS;
 
@@ -56,10 +53,8 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
   // one whose request waits for a backend (nothing to write yet) is left alone. Later than the
   // deadlines above, so a request sent too slowly still gets their 408 first.
   server.timeout = limits.requestTimeoutMs + STALLED_MS;
-  if (!guarded.has(server)) {
-    guarded.add(server);
-    server.on('request', watchReply);
-  }
+  // Once per listener: this runs again on every reload.
+  if (!server.listeners('request').includes(watchReply)) server.on('request', watchReply);
 }
 
 /** A listener on the reply keeps node from closing the connection on its own while it is made. */
