@@ -44,6 +44,18 @@ async function audited(scope: string): Promise<{ status: number; line: Record<st
   return { status: res.status, line: parseStrictJson(lines[0]!) as Record<string, unknown> };
 }
 
+/** alice's password request for `scopes` to registry.test, as the audit record reads it. */
+function aliceAsks(scopes: readonly object[]): never {
+  return {
+    grant: 'password',
+    service: 'registry.test',
+    clientId: undefined,
+    credentials: { account: 'alice', password: undefined },
+    scopes,
+    offline: false,
+  } as never;
+}
+
 describe('the audit line', () => {
   test('has one key per name: the requested service is `service`, the program is `app`', async () => {
     const { status, line } = await audited('repository:alice/app:pull');
@@ -83,14 +95,7 @@ describe('the audit line', () => {
       method: 'GET',
       ip: null,
       via: null,
-      request: {
-        grant: 'password',
-        service: 'registry.test',
-        clientId: undefined,
-        credentials: { account: 'alice', password: undefined },
-        scopes: [scope],
-        offline: false,
-      } as never,
+      request: aliceAsks([scope]),
       result: {
         account: 'alice',
         authenticatedBy: 'users',
@@ -126,14 +131,7 @@ describe('the audit line', () => {
         method: 'GET',
         ip: null,
         via: null,
-        request: {
-          grant: 'password',
-          service: 'registry.test',
-          clientId: undefined,
-          credentials: { account: 'alice', password: undefined },
-          scopes: [],
-          offline: false,
-        } as never,
+        request: aliceAsks([]),
         status: 401,
         ms: 1,
       }),
