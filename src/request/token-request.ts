@@ -44,7 +44,7 @@ export function parseTokenRequest(raw: RawTokenRequest): TokenRequest {
 }
 
 function parseGet(raw: RawTokenRequest): TokenRequest {
-  const params = new URLSearchParams(raw.query);
+  const params = utf8Params(raw.query, 'the query is not UTF-8');
   const basic = parseBasicAuth(raw.authorization);
   const account = single(params, 'account');
   if (account !== undefined && basic && account !== basic.account) {
@@ -61,13 +61,7 @@ function parseGet(raw: RawTokenRequest): TokenRequest {
 }
 
 function parsePost(raw: RawTokenRequest): TokenRequest {
-  const body = raw.body ?? '';
-  // URLSearchParams reads a percent-escaped byte that is not UTF-8 as U+FFFD: `password=p%FF` and
-  // `p%FE` would be one password. decodeURIComponent refuses them; asked only when a U+FFFD shows.
-  const params = new URLSearchParams(body);
-  if ([...params.values()].some((v) => v.includes('\uFFFD')) && !decodesAsUtf8(body)) {
-    throw new BadRequestError('the form is not UTF-8');
-  }
+  const params = utf8Params(raw.body ?? '', 'the form is not UTF-8');
   const grantType = single(params, 'grant_type');
   const base = {
     service: single(params, 'service') ?? '',
@@ -100,6 +94,19 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
     default:
       throw new UnsupportedGrantError(grantType);
   }
+}
+
+/**
+ * A query or form's fields. URLSearchParams reads a percent-escaped byte that is not UTF-8 as
+ * U+FFFD: `password=p%FF` and `p%FE` would be one password, `service=s%FF` and `s%FE` one
+ * service. decodeURIComponent refuses them; asked only when a U+FFFD shows.
+ */
+function utf8Params(text: string, refusal: string): URLSearchParams {
+  const params = new URLSearchParams(text);
+  for (const value of params.values()) {
+    if (value.includes('\uFFFD') && !decodesAsUtf8(text)) throw new BadRequestError(refusal);
+  }
+  return params;
 }
 
 /** Whether every percent-escaped sequence of a form is UTF-8 (a stray `%` is a literal one). */

@@ -54,6 +54,22 @@ describe('parseBasicAuth', () => {
     // U+FFFD itself, sent as UTF-8, is a character like any other in a password.
     expect(parseBasicAuth(basic('alice', 'p\ufffd'))?.password?.reveal()).toBe('p\ufffd');
   });
+  test('a GET query that is not UTF-8 is refused, as a POST form is', () => {
+    // URLSearchParams read `service=%FF` and `service=%FE` both as U+FFFD: two services were one
+    // `aud`, and a scope's name was taken with a character the client never sent. A POST form
+    // was refused for the same bytes. Found by a review.
+    for (const encoded of ['%FF', '%C3', '%ED%A0%80']) {
+      for (const query of [`service=s${encoded}`, `service=s&scope=repository:a${encoded}:pull`]) {
+        expect(() => parseTokenRequest({ method: 'GET', query, authorization: undefined })).toThrow(
+          'the query is not UTF-8',
+        );
+      }
+    }
+    // U+FFFD sent as UTF-8, and a stray `%`, are characters like any other.
+    expect(
+      parseTokenRequest({ method: 'GET', query: 'service=s%EF%BF%BD%&client_id=%25', authorization: undefined }),
+    ).toMatchObject({ service: 's\ufffd%', clientId: '%' });
+  });
   // Accounts that other languages split or that render as something else: Python's str.split()
   // and Go's strings.Fields split on U+0085 (NEL), which JavaScript's \s does not; format
   // characters (zero-width, bidi) make two names look alike. Refused for every backend.
