@@ -123,12 +123,31 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
     // drops) the whole declared body before it answers, so a client that declared 100 MB made
     // regauth read it, or waited for request_timeout. The connection is not kept: the body still
     // on its way is not read.
-    if (Number(req.headers['content-length']) > limit) {
-      res.shouldKeepAlive = false;
-      return Promise.reject(Object.assign(new Error('request body too large'), { status: 413 }));
-    }
-    return new Promise<void>((resolve, reject) =>
-      read(req, res, (err?: unknown) => (err ? reject(err) : resolve())),
-    );
+    if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge(res));
+    return new Promise<void>((resolve, reject) => {
+      // A body of no declared length (chunked) is refused as soon as what came passes the limit,
+      // for the same reason: body-parser would drain it until it ended, or until request_timeout.
+      // Counted as it comes, beside body-parser's own reading (both listen from the next tick).
+      let received = 0;
+      const count = (chunk: Buffer): void => {
+        received += chunk.length;
+        if (received > limit) {
+          req.off('data', count);
+          reject(tooLarge(res));
+        }
+      };
+      read(req, res, (err?: unknown) => {
+        req.off('data', count);
+        if (err) reject(err);
+        else resolve();
+      });
+      req.on('data', count);
+    });
   };
+}
+
+/** The 413 of a body over the limit; the connection is closed once it is written. */
+function tooLarge(res: Response): Error {
+  res.shouldKeepAlive = false;
+  return Object.assign(new Error('request body too large'), { status: 413 });
 }

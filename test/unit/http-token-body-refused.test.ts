@@ -141,3 +141,59 @@ test('a declared body over the limit gets its 413 at once, and the connection is
   expect(reply).toMatch(/\r\nConnection: close\r\n/i);
   expect(Date.now() - started).toBeLessThan(3000);
 });
+
+// The same for a chunked body, whose length is not declared: body-parser drained it until it
+// ended or request_timeout passed, so a client streaming a body without end held its connection
+// and made regauth read every byte before it got the 413. Found by a review.
+test('a chunked body over the limit gets its 413 as soon as it passes it, and the connection is closed', async () => {
+  const started = Date.now();
+  let sent = 0;
+  const reply = await new Promise<string>((resolve) => {
+    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+    let text = '';
+    s.on('error', () => undefined);
+    s.on('data', (d) => (text += d));
+    const chunk = `${(16_384).toString(16)}\r\n${'a'.repeat(16_384)}\r\n`;
+    // Keeps sending chunks, never the last one, until the connection closes (or 5 s pass).
+    const feed = setInterval(() => {
+      if (!s.destroyed && Date.now() - started < 5000) {
+        s.write(chunk);
+        sent += 16_384;
+      }
+    }, 20);
+    s.on('close', () => {
+      clearInterval(feed);
+      resolve(text);
+    });
+    s.write(
+      'POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\n',
+    );
+  });
+  expect(reply).toMatch(/^HTTP\/1\.1 413 /);
+  expect(reply).toMatch(/\r\nConnection: close\r\n/i);
+  expect(Date.now() - started).toBeLessThan(3000);
+  // Refused once past the limit (64 KiB), not after reading what came after it.
+  expect(sent).toBeLessThan(200_000);
+});
+
+test('a chunked body under the limit is read whole, as before', async () => {
+  const form = 'grant_type=password&service=reg&username=alice&password=pw';
+  const reply = await new Promise<string>((resolve) => {
+    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+    let text = '';
+    s.on('data', (d) => {
+      text += d;
+      if (text.includes('"access_token"')) s.end();
+    });
+    s.on('close', () => resolve(text));
+    s.write(
+      'POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\n',
+    );
+    for (const part of [form.slice(0, 20), form.slice(20)])
+      s.write(`${part.length.toString(16)}\r\n${part}\r\n`);
+    s.write('0\r\n\r\n');
+  });
+  expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+});
