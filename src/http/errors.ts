@@ -144,6 +144,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
  * reaches a route, so the reply is always docker's errcode shape, and the connection is closed.
  */
 export function answerNodeErrors(server: Server): void {
+  // A TLS listener passes errors of the TLS layer (a handshake that failed or timed out) to
+  // 'clientError' too. No HTTP reply can go where no TLS session was set up: writing one left the
+  // connection open for good, holding a max_connections slot. Such a connection is closed first.
+  server.prependListener('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // node's own rule: unless the reply to an earlier request on this connection is being
     // written (then another would corrupt it), the error gets a reply of its own.

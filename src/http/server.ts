@@ -42,7 +42,12 @@ export async function startServer(
   const tls = config.server.tls;
   const options = listenerOptions(config.server);
   const server = tls
-    ? createHttpsServer({ ...options, cert: tls.certPem, key: tls.keyPem }, listener)
+    ? // A connection that never completes its handshake is closed at headers_timeout, as one that
+      // sends no request (node's default would be 120 s). Read once, when the listener is made.
+      createHttpsServer(
+        { ...options, handshakeTimeout: config.server.headersTimeoutMs, cert: tls.certPem, key: tls.keyPem },
+        listener,
+      )
     : createHttpServer(options, listener);
   applyConnectionLimits(server, config.server);
   answerNodeErrors(server);
