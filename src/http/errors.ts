@@ -139,8 +139,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
  * Makes what node's HTTP layer answers by itself JSON too, on `server` (every listener regauth
  * creates): a request it cannot parse or that timed out ('clientError': node's status, 431 for a
  * header over its 16 KiB limit, 408 past the deadlines, 413 for chunk extensions too large, 400
- * otherwise), an `Expect` other than `100-continue` (417) and CONNECT (405); `100 Continue` is not
- * sent to a request without Host, which the listener refuses (dispatch.ts). Such a request never
+ * otherwise), an `Expect` other than `100-continue` (417) and CONNECT (405); `100 Continue` is sent
+ * only when a body is about to be read (continueIfAwaited). Such a request never
  * reaches a route, so the reply is always docker's errcode shape, and the connection is closed.
  */
 export function answerNodeErrors(server: Server): void {
@@ -158,10 +158,11 @@ export function answerNodeErrors(server: Server): void {
       socket.destroy();
     }
   });
-  // `Expect: 100-continue`: node would send 100 Continue before any listener runs. An HTTP/1.1
-  // request without Host, which the listener refuses (dispatch.ts), is answered without it.
+  // `Expect: 100-continue`: node would send 100 Continue before any listener runs. It is sent
+  // once the body is going to be read (continueIfAwaited), so a request refused from its headers
+  // alone (no Host, a length over the limit) is answered without it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    if (req.headers.host !== undefined) res.writeContinue();
+    awaitingContinue.add(req);
     server.emit('request', req, res);
   });
   server.on('checkExpectation', (_req, res: ServerResponse) => {
@@ -175,6 +176,18 @@ export function answerNodeErrors(server: Server): void {
     if (socket.writable && !inFlight(socket)) writeRawError(socket, 405, 'UNSUPPORTED', 'method not allowed');
     else socket.destroy();
   });
+}
+
+/** Requests whose client waits for `100 Continue` before it sends the body (`Expect`). */
+const awaitingContinue = new WeakSet<IncomingMessage>();
+
+/**
+ * Sends `100 Continue` to a request whose client waits for it, when its body is about to be
+ * read: not before, so that a body refused from the headers alone is not invited only to be
+ * thrown away with the connection.
+ */
+export function continueIfAwaited(req: IncomingMessage, res: ServerResponse): void {
+  if (awaitingContinue.delete(req)) res.writeContinue();
 }
 
 /**

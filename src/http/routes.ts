@@ -7,6 +7,7 @@ import { jwks } from '../token/sign.js';
 import type { AppDeps } from './app.js';
 import { CATALOG_PATH, createCatalogHandler } from './catalog.js';
 import { getAndHead, type Fail, type Route } from './dispatch.js';
+import { continueIfAwaited } from './errors.js';
 import { metricsHandler } from './metrics.js';
 import { oidcPages } from './oidc.js';
 import { createTokenHandler } from './token.js';
@@ -123,7 +124,9 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
     // drops) the whole declared body before it answers, so a client that declared 100 MB made
     // regauth read it, or waited for request_timeout. The connection is not kept: the body still
     // on its way is not read.
-    if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge(res));
+    if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge(req, res));
+    // The body is read: a client waiting for `100 Continue` (Expect) may send it now.
+    continueIfAwaited(req, res);
     return new Promise<void>((resolve, reject) => {
       // A body of no declared length (chunked) is refused as soon as what came passes the limit,
       // for the same reason: body-parser would drain it until it ended, or until request_timeout.
@@ -133,7 +136,7 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
         received += chunk.length;
         if (received > limit) {
           req.off('data', count);
-          reject(tooLarge(res));
+          reject(tooLarge(req, res));
         }
       };
       read(req, res, (err?: unknown) => {
@@ -147,7 +150,7 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
 }
 
 /** The 413 of a body over the limit; the connection is closed once it is written. */
-function tooLarge(res: Response): Error {
+function tooLarge(req: Request, res: Response): Error {
   res.shouldKeepAlive = false;
   return Object.assign(new Error('request body too large'), { status: 413 });
 }

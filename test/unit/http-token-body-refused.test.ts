@@ -197,3 +197,46 @@ test('a chunked body under the limit is read whole, as before', async () => {
   });
   expect(reply).toMatch(/^HTTP\/1\.1 200 /);
 });
+
+/** Writes `data` on a new connection; resolves with all it got back once the server closed it. */
+function exchange(data: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+    let text = '';
+    s.on('error', () => undefined);
+    s.on('data', (d) => (text += d));
+    s.on('close', () => resolve(text));
+    s.write(data);
+  });
+}
+
+// The 413 of a declared length over the limit is decided from the headers alone, yet node's
+// `100 Continue` went first: the client was told to send the body, which was then cut off with
+// the connection (curl, which asks for it above 1 MB, reported a broken pipe, not the 413).
+// Found by a review.
+test('Expect: 100-continue with a Content-Length over the limit gets the 413 alone', async () => {
+  const text = await exchange(
+    'POST /auth HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n' +
+      'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000000\r\n\r\n',
+  );
+  expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 413']);
+});
+
+test('Expect: 100-continue with a body under the limit still gets the 100, then the token', async () => {
+  const form = 'grant_type=password&service=reg&username=alice&password=pw';
+  const text = await new Promise<string>((resolve) => {
+    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => {
+      got += d;
+      if (got.startsWith('HTTP/1.1 100') && !got.includes('HTTP/1.1 200')) s.write(form);
+      if (got.includes('"access_token"')) s.end();
+    });
+    s.on('close', () => resolve(got));
+    s.write(
+      'POST /auth HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n' +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n\r\n`,
+    );
+  });
+  expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 100', 'HTTP/1.1 200']);
+});
