@@ -4,6 +4,7 @@ import { MethodNotAllowedError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import { sendError, sendJson, type ErrorStyle } from './errors.js';
+import { closeAfterReply } from './limits.js';
 
 /** The methods a route may answer. */
 export type Method = 'GET' | 'HEAD' | 'POST';
@@ -155,7 +156,7 @@ export function readableTargetsOnly(listener: RequestListener): RequestListener 
   return (req, res) => {
     // HTTP/1.1 requires Host (RFC 9112 §3.2); node's own refusal of it is an empty 400.
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
-      res.shouldKeepAlive = false;
+      closeAfterReply(req, res);
       res.setHeader('Cache-Control', 'no-store');
       return void sendJson(res, 400, MISSING_HOST);
     }

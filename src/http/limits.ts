@@ -65,3 +65,27 @@ function watchReply(_req: IncomingMessage, res: ServerResponse): void {
 function closeIfStalled(socket: Socket): void {
   if (socket.writableLength > 0) socket.destroy();
 }
+
+/** How long a connection closed under a body still arriving reads (and drops) it before closing. */
+const LINGER_MS = 2000;
+
+/**
+ * Closes the connection once the reply to `req` is written, without losing that reply to a client
+ * still sending the body it was refused for (over the limit, or without Host). node closes such a
+ * connection as soon as the reply is written; the kernel answers the body bytes that still
+ * arrive with a reset, and a client still writing them got that (EPIPE) instead of the reply.
+ * Instead its side is ended and what still comes is read and dropped for LINGER_MS at most
+ * ("lingering close"), so the client reads the reply before the connection goes.
+ */
+export function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  const socket = res.socket as (Socket & { destroySoon?: () => void }) | null;
+  if (!socket) return;
+  // node ends a connection not kept alive with destroySoon() once the reply is written (its
+  // `_http_server` resOnFinish); what it does is replaced for this connection only.
+  socket.destroySoon = () => {
+    socket.end();
+    req.resume();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
+}

@@ -8,6 +8,7 @@ import type { AppDeps } from './app.js';
 import { CATALOG_PATH, createCatalogHandler } from './catalog.js';
 import { getAndHead, type Fail, type Route } from './dispatch.js';
 import { continueIfAwaited } from './errors.js';
+import { closeAfterReply } from './limits.js';
 import { metricsHandler } from './metrics.js';
 import { oidcPages } from './oidc.js';
 import { createTokenHandler } from './token.js';
@@ -151,6 +152,6 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
 
 /** The 413 of a body over the limit; the connection is closed once it is written. */
 function tooLarge(req: Request, res: Response): Error {
-  res.shouldKeepAlive = false;
+  closeAfterReply(req, res);
   return Object.assign(new Error('request body too large'), { status: 413 });
 }
