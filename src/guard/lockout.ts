@@ -277,7 +277,11 @@ export class Lockout {
     const policy = this.#policy();
     if (!policy.enabled) return false;
     const { pair: k, account: a } = keys(account, ip, policy);
-    return this.#store.failure(k, a, policy, this.#now());
+    const locked = await this.#store.failure(k, a, policy, this.#now());
+    // A shared store's news of this lock comes on another connection, maybe after this answer:
+    // what this replica remembers ends now, as any lock's news ends it (passedRecently).
+    if (locked) this.#passed.clear();
+    return locked;
   }
 
   /**
