@@ -80,6 +80,14 @@ export function loadCatalog(raw: CatalogRaw, tokenServices: readonly string[]): 
       "required when token.services is empty: the registry's auth.token.service",
     );
   }
+  // The registry page asks the token endpoint for tokens to this service, which it refuses for
+  // a service outside a non-empty token.services: every repository page answered 400.
+  if (tokenServices.length > 0 && !tokenServices.includes(registryService)) {
+    throw new ConfigError(
+      'catalog.registry_service',
+      `${JSON.stringify(registryService)} is not in token.services (${tokenServices.map((s) => JSON.stringify(s)).join(', ')}); the token endpoint refuses tokens for it`,
+    );
+  }
   // A catalog token must never be one the registry accepts (docs/catalog.md "No new hole").
   if (raw.service === registryService || tokenServices.includes(raw.service)) {
     throw new ConfigError(

@@ -138,6 +138,16 @@ describe('catalog: config', () => {
     expect(errorsOf('', '  registry_url: http://r\n  realm: https://h/auth\n')).toEqual([
       "catalog.registry_service: required when token.services is empty: the registry's auth.token.service",
     ]);
+    // A registry service the token endpoint refuses: the page's tokens for it were refused, and
+    // every repository page answered 400. Found by a review.
+    expect(
+      errorsOf(
+        '  services: [reg]\n',
+        '  registry_url: http://r\n  realm: https://h/auth\n  registry_service: other\n',
+      ),
+    ).toEqual([
+      'catalog.registry_service: "other" is not in token.services ("reg"); the token endpoint refuses tokens for it',
+    ]);
     expect(
       errorsOf(
         '  services: [reg, other]\n',
