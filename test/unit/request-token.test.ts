@@ -67,7 +67,11 @@ describe('parseBasicAuth', () => {
     }
     // U+FFFD sent as UTF-8, and a stray `%`, are characters like any other.
     expect(
-      parseTokenRequest({ method: 'GET', query: 'service=s%EF%BF%BD%&client_id=%25', authorization: undefined }),
+      parseTokenRequest({
+        method: 'GET',
+        query: 'service=s%EF%BF%BD%&client_id=%25',
+        authorization: undefined,
+      }),
     ).toMatchObject({ service: 's\ufffd%', clientId: '%' });
   });
   // Accounts that other languages split or that render as something else: Python's str.split()
