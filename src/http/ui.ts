@@ -10,10 +10,11 @@ import {
   renderUiError,
   type UiPaths,
 } from '../catalog/page.js';
-import { RegauthError, UnauthorizedError } from '../core/errors.js';
+import { BadRequestError, RegauthError, UnauthorizedError } from '../core/errors.js';
 import { LOGIN_COOKIE_MAX_AGE, type OidcLogin } from '../oidc/login.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath, type UiSession } from '../oidc/session.js';
 import { issueToken, type TokenResult } from '../pipeline/pipeline.js';
+import { parseBasicAuth } from '../request/basic.js';
 import { clientAddress } from '../request/client-ip.js';
 import { isValidRepositoryName } from '../request/reference.js';
 import { parseTokenRequest } from '../request/token-request.js';
@@ -190,6 +191,18 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
     session: UiSession | undefined,
     signal: AbortSignal | undefined,
   ): Promise<TokenResult> {
+    // Credentials the browser sent that cannot be read (a password it sent as Latin-1, a name
+    // with a space, another scheme) get the 401 and its challenge, as wrong ones do: with a 400
+    // the browser sent the same ones again, and its user was never asked for others.
+    if (!session) {
+      try {
+        parseBasicAuth(req.headers.authorization);
+      } catch (err) {
+        if (err instanceof BadRequestError)
+          throw new CatalogError(401, 'UNAUTHORIZED', `${err.message}; sign in again`);
+        throw err;
+      }
+    }
     const q = new URLSearchParams({ service, ...(scope ? { scope } : {}) });
     const parsed = parseTokenRequest({
       method: 'GET',
