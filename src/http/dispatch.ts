@@ -4,7 +4,7 @@ import { MethodNotAllowedError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Runtime } from '../pipeline/runtime.js';
 import { sendError, sendJson, type ErrorStyle } from './errors.js';
-import { closeAfterReply } from './limits.js';
+import { closeAfterReply, onClosingConnection } from './limits.js';
 
 /** The methods a route may answer. */
 export type Method = 'GET' | 'HEAD' | 'POST';
@@ -154,6 +154,8 @@ export function originForm(target: string): string | undefined {
  */
 export function readableTargetsOnly(listener: RequestListener): RequestListener {
   return (req, res) => {
+    // A request behind a refused one on a connection being closed: read and dropped, unanswered.
+    if (onClosingConnection(req)) return void req.resume();
     // HTTP/1.1 requires Host (RFC 9112 §3.2); node's own refusal of it is an empty 400.
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
       closeAfterReply(req, res);

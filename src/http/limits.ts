@@ -66,6 +66,18 @@ function closeIfStalled(socket: Socket): void {
   if (socket.writableLength > 0) socket.destroy();
 }
 
+/** Connections whose last reply is decided (closeAfterReply): no later request on them is answered. */
+const closing = new WeakSet<object>();
+
+/**
+ * Whether `req` came on a connection whose last reply was already decided: the client was told
+ * `Connection: close`, and while the connection lingers its parser still reads requests, which
+ * must not be processed (RFC 9112 §9.6) nor answered.
+ */
+export function onClosingConnection(req: IncomingMessage): boolean {
+  return closing.has(req.socket);
+}
+
 /** How long a connection closed under a body still arriving reads (and drops) it before closing. */
 const LINGER_MS = 2000;
 
@@ -81,6 +93,7 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): void
   res.shouldKeepAlive = false;
   const socket = res.socket as (Socket & { destroySoon?: () => void }) | null;
   if (!socket) return;
+  closing.add(socket);
   // node ends a connection not kept alive with destroySoon() once the reply is written (its
   // `_http_server` resOnFinish); what it does is replaced for this connection only.
   socket.destroySoon = () => {
