@@ -115,11 +115,58 @@ export function compilePattern(source: string): Pattern {
   if (source.includes('\u0000')) throw new SyntaxError('a pattern must not contain NUL characters');
   const isRegex = source.length > 2 && source.startsWith('/') && source.endsWith('/');
   const parts = parseTemplate(isRegex ? source.slice(1, -1) : source);
+  if (placeholderInClass(parts, isRegex)) {
+    throw new SyntaxError(
+      'a placeholder cannot stand inside a […] class (its value would be read as a set of characters); write it outside the brackets',
+    );
+  }
   const placeholders = distinct(parts);
   return isRegex ? compileRegex(source, parts, placeholders) : compileGlob(source, parts, placeholders);
 }
 
 type Part = string | Placeholder;
+
+/**
+ * Whether a placeholder stands inside a character class of the pattern: `[${account}]` would
+ * match any one character of the value, and a value starting with `^` would negate a glob's
+ * class. Classes as the engine reads them: a backslash escapes the next character; in a glob,
+ * a `]` right after `[` (or `[!`, `[^`) is a member, a POSIX class `[:alpha:]` is part of the
+ * class around it, and a `[` never closed is a character.
+ */
+function placeholderInClass(parts: readonly Part[], isRegex: boolean): boolean {
+  // The text with each placeholder as NUL, which no pattern holds (refused above).
+  const text = parts.map((p) => (typeof p === 'string' ? p : '\u0000')).join('');
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\') {
+      i++;
+      continue;
+    }
+    if (text[i] !== '[') continue;
+    let j = i + 1;
+    if (!isRegex) {
+      if (text[j] === '!' || text[j] === '^') j++;
+      if (text[j] === ']') j++;
+    }
+    let holds = false;
+    for (; j < text.length && text[j] !== ']'; j++) {
+      if (text[j] === '\\') j++;
+      else if (text[j] === '\u0000') holds = true;
+      else if (!isRegex && text.startsWith('[:', j)) {
+        // A glob's POSIX class (`[[:alpha:]x]`) ends at its `:]`, inside the class.
+        const end = text.indexOf(':]', j + 2);
+        if (end >= 0) j = end + 1;
+      }
+    }
+    if (j >= text.length) {
+      // Never closed: a glob reads the `[` as a character; a regex would not compile anyway.
+      if (isRegex) return holds;
+      continue;
+    }
+    if (holds) return true;
+    i = j;
+  }
+  return false;
+}
 
 function compileRegex(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
   // Values are escaped and wrapped in (?:…), so whether the regex compiles, and how many groups

@@ -423,10 +423,10 @@ function requestValue(p: Placeholder, base: PartialAuthzRequest): string | undef
 }
 
 /**
- * Whether one of the placeholders `texts` sits where its value can refuse a name: in a negated
- * class (`[^…]`), a negative lookaround (`(?!…)`, `(?<!…)`), a glob's `!(…)` or any glob class
- * (`[!…]`, and `[${account}]` for a value starting with `^`), or anywhere in a regex with
- * back-references (`\k<n>`).
+ * Whether one of the placeholders `texts` sits where its value can refuse a name: in a negative
+ * lookaround (`(?!…)`, `(?<!…)`) or a glob's `!(…)`, or anywhere in a regex with back-references
+ * (`\k<n>`). (A placeholder inside a class is refused at load; classes are skipped here so that
+ * their parentheses are not read as groups.)
  */
 function underNegation(pattern: Pattern, texts: ReadonlySet<string>): boolean {
   const regex = pattern.kind === 'regex';
@@ -434,28 +434,25 @@ function underNegation(pattern: Pattern, texts: ReadonlySet<string>): boolean {
   if (regex && body.includes('\\k<')) return true;
   /** For each open group, whether it negates. */
   const groups: boolean[] = [];
-  /** In a class: whether it is negated; undefined outside one. */
-  let negatedClass: boolean | undefined;
+  let inClass = false;
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;
     if (body.startsWith('${', i)) {
       const end = body.indexOf('}', i);
-      // A glob's value is not escaped for a class: one starting with `^` would negate it.
-      const inClass = regex ? negatedClass === true : negatedClass !== undefined;
-      if (texts.has(body.slice(i, end + 1)) && (inClass || groups.includes(true))) return true;
+      if (texts.has(body.slice(i, end + 1)) && groups.includes(true)) return true;
       i = end;
     } else if (c === '\\') {
       i++;
-    } else if (negatedClass !== undefined) {
+    } else if (inClass) {
       if (!regex && body.startsWith('[:', i)) {
         const close = body.indexOf(':]', i + 2);
         if (close > 0) i = close + 1;
       } else if (c === ']') {
-        negatedClass = undefined;
+        inClass = false;
       }
     } else if (c === '[') {
-      negatedClass = body[i + 1] === '^' || (!regex && body[i + 1] === '!');
-      if (negatedClass) i++;
+      inClass = true;
+      if (body[i + 1] === '^' || (!regex && body[i + 1] === '!')) i++;
       // A `]` first in a glob's class is a member (a regex's is refused at load).
       if (!regex && body[i + 1] === ']') i++;
     } else if (c === '(') {

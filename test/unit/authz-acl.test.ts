@@ -720,6 +720,36 @@ describe('JavaScript regex escapes that Go shares or lacks, which load', () => {
 });
 
 describe('load errors', () => {
+  // A placeholder inside a class took its value as a set of characters: `[${account}]` matched
+  // any one character of the account's name, and in a glob a value starting with `^` negated the
+  // class. Found by a review. Refused at load, with the key's path.
+  test.each([
+    '[${account}]*',
+    'team-[!${account}]/*',
+    'x[a${labels:group}z]',
+    '/^[${account}]+$/',
+    '/^x[^a-${service}]/',
+    '[[:alpha:]${account}]',
+  ])('a placeholder inside a […] class is refused: %s', (name) => {
+    expect(configErrors([{ match: { name }, actions: ['pull'] }])).toEqual([
+      [
+        'acl[0].match.name',
+        expect.stringMatching(
+          /^acl\[0\]\.match\.name: a placeholder cannot stand inside a \[…\] class \(its value would be read as a set of characters\); write it outside the brackets$/,
+        ),
+      ],
+    ]);
+  });
+  test.each([
+    '[ab]${account}',
+    '${account}[0-9]',
+    '\\[${account}]',
+    'a[${account}',
+    '/^\\[${account}\\]$/',
+    '/[a]${account}/',
+  ])('a placeholder outside every class loads: %s', (name) => {
+    expect(() => compileAcl([{ match: { name }, actions: ['pull'] }])).not.toThrow();
+  });
   const PLACEHOLDERS =
     'expected ${account}, ${type}, ${name}, ${service}, ${account:N} (a capture group) or ${labels:KEY}';
   test.each<[string, AclRuleConfig[], [string, string][]]>([

@@ -336,13 +336,10 @@ describe('"any logged-in account" is decided from the name pattern', () => {
     expect(rule!.conditions[1]).toBe('name "team/x" fits "team${account:1}/**"');
   });
 
+  // (A placeholder inside a class, `pub/[!${account}]`, is refused at load: authz-acl.test.ts.)
   test.each([
-    ['/^pub\\/[^${account}]$/', ['bob', 'b-2.c'], ['xavier', 'x']],
     ['/^(?!${account}b)[a-z]+\\/x$/', ['bob', 'pub', 'p'], ['pu']],
-    ['pub/[!${account}]', ['bob', 'b2'], ['x', 'a.x']],
     ['!(${account})/x', ['bob', 'pu'], ['pub']],
-    // A glob's value is not escaped for a class: an account starting with "^" negates it.
-    ['pub/[${account}x]', ['bob', 'a.1-b'], ['^y']],
   ])('a placeholder under a negation (%s) is no "any logged-in account"', (name, granted, refused) => {
     const config = oneRule({ name }, 'negation.yml');
     for (const a of granted) expect(pull(config, a, 'pub/x')).toEqual({ granted: ['pull'], rule: 0 });
