@@ -68,7 +68,7 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
       grant: r.request.grant,
       service: r.request.service,
       clientId: r.request.clientId,
-      account: r.request.credentials.account,
+      account: loggedAccount(r.request.credentials.account),
       requested: r.request.scopes.map(formatScope),
     });
   }
@@ -78,7 +78,7 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
       // for a password login it is the backend's spelling (`typedAccount`: what the client sent).
       account: r.result.account,
       ...(r.request?.grant === 'password' && r.request.credentials.account !== r.result.account
-        ? { typedAccount: r.request.credentials.account }
+        ? { typedAccount: loggedAccount(r.request.credentials.account) }
         : {}),
       authenticator: r.result.authenticatedBy,
       ...(r.result.refreshToken
@@ -104,6 +104,17 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
   }
   record['ms'] = Math.round(r.ms * 1000) / 1000;
   return record;
+}
+
+/**
+ * A JSON Web Token, or an `oidc_auth` app password (`rga_` and one): what a user pastes at the
+ * user-name prompt by mistake. A name of that shape is a credential, never written to the log.
+ */
+const TOKEN_SHAPED = /^(?:rga_)?eyJ[\w-]*\.[\w-]+\.[\w-]+$/;
+
+/** The account a request typed, as its audit line shows it: a token in its place is not shown. */
+function loggedAccount(account: string): string {
+  return TOKEN_SHAPED.test(account) ? '(a token sent as the user name)' : account;
 }
 
 const MESSAGES: Partial<Record<Outcome, string>> = {
