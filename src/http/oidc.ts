@@ -60,10 +60,7 @@ export function oidcPages(deps: {
         // Started by the registry page: its session cookie, then back to the page asked for
         // (checked again here: only a path under the page, never another origin).
         const base = `${deps.prefix}/ui`;
-        const lifetime = Math.min(
-          runtime.config.catalog?.uiSession ?? DEFAULT_UI_SESSION,
-          runtime.config.oidc_auth!.appPasswordExpiration,
-        );
+        const lifetime = uiSessionLifetime(runtime);
         const sealed = await login.sessions.seal(result.account, result.labels, now, lifetime);
         const session = sessionCookie(deps.prefix, sealed.cookie, lifetime, isSecure);
         // Browsers keep cookies of 4096 bytes (name, value and attributes; RFC 6265 §6.1): one
@@ -113,6 +110,18 @@ type Page = (req: Request, res: Response) => Promise<void>;
 
 /** A session's length when `catalog:` is absent (the page is off then; a login it started still ends well). */
 const DEFAULT_UI_SESSION = 3600;
+
+/**
+ * How long a registry page session lasts under the config now in force: `catalog.ui_session`,
+ * never longer than `oidc_auth.app_password_expiration`. Read when a session is sealed, and
+ * again whenever one is opened, so that a reload lowering either ends the older ones.
+ */
+export function uiSessionLifetime(runtime: Runtime): number {
+  return Math.min(
+    runtime.config.catalog?.uiSession ?? DEFAULT_UI_SESSION,
+    runtime.config.oidc_auth?.appPasswordExpiration ?? DEFAULT_UI_SESSION,
+  );
+}
 
 /** The Set-Cookie value of the login cookie (`value` '' and `maxAge` 0 clear it). */
 export function loginCookie(prefix: string, value: string, maxAge: number, isSecure: boolean): string {

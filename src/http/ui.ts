@@ -23,7 +23,7 @@ import type { Store } from '../store/types.js';
 import type { AppDeps } from './app.js';
 import { cancelledOnClose } from './cancel.js';
 import { mapError } from './errors.js';
-import { cookieOf, loginCookie, secure, sessionCookie } from './oidc.js';
+import { cookieOf, loginCookie, secure, sessionCookie, uiSessionLifetime } from './oidc.js';
 import { issueGuarded } from './token.js';
 
 /** A tag as the registry's grammar allows it. */
@@ -147,7 +147,9 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
   ): Promise<{ session: UiSession | undefined; present: boolean }> {
     const value = cookieOf(req, secure(runtime) ? SESSION_COOKIE_HOST : SESSION_COOKIE);
     const at = Math.floor(now() / 1000);
-    const session = await login.sessions.open(value, at);
+    const opened = await login.sessions.open(value, at);
+    // As long as the config now in force allows, not only as long as its cookie says.
+    const session = opened && at < opened.issuedAt + uiSessionLifetime(runtime) ? opened : undefined;
     return {
       session: session && !(await signedOut.has(session, at)) ? session : undefined,
       present: value !== undefined,

@@ -76,6 +76,12 @@ export class AppPasswordAuthenticator implements Authenticator {
       return { outcome: 'denied', reason: 'invalid or expired app password' };
     }
     if (claims.sub !== account) return { outcome: 'denied', reason: 'app password of another account' };
+    // Valid as long as app_password_expiration says now, not only as its `exp` (the value when it
+    // was issued) says: a reload lowering it ends the app passwords already out that are older.
+    const endsAt = Math.min(claims.exp ?? 0, (claims.iat ?? 0) + this.#config.appPasswordExpiration);
+    if (this.#now() >= endsAt) {
+      return { outcome: 'denied', reason: 'app password older than oidc_auth.app_password_expiration' };
+    }
     const notBefore = this.#config.notBefore.get(foldAccountName(account));
     if (notBefore !== undefined && (claims.iat ?? 0) < notBefore) {
       return { outcome: 'denied', reason: 'app password revoked (oidc_auth.not_before)' };
@@ -83,7 +89,7 @@ export class AppPasswordAuthenticator implements Authenticator {
     return {
       outcome: 'authenticated',
       labels: asLabels(claims.labels),
-      ...(typeof claims.exp === 'number' ? { expiresAt: claims.exp } : {}),
+      expiresAt: endsAt,
       fingerprint: this.#fingerprint(account),
     };
   }
@@ -93,9 +99,10 @@ export class AppPasswordAuthenticator implements Authenticator {
 
   /**
    * For refresh tokens. App passwords are stateless, so any account may hold one; the
-   * fingerprint changes with the account's `not_before` (and with the secret), so revoking the
-   * app passwords also revokes the refresh tokens obtained with them. The labels are those the
-   * refresh token recorded at login (`labelsInRefreshToken`).
+   * fingerprint changes with the account's `not_before`, with `app_password_expiration` and
+   * with the secret, so revoking the app passwords, or changing their lifetime, also revokes
+   * the refresh tokens obtained with them. The labels are those the refresh token recorded at
+   * login (`labelsInRefreshToken`).
    */
   async lookup(account: string): Promise<LookupResult> {
     return { fingerprint: this.#fingerprint(account) };
@@ -104,7 +111,9 @@ export class AppPasswordAuthenticator implements Authenticator {
   #fingerprint(account: string): string {
     return createHash('sha256')
       .update(Buffer.from(this.#key))
-      .update(`\0${account}\0${this.#config.notBefore.get(foldAccountName(account)) ?? 0}`)
+      .update(
+        `\0${account}\0${this.#config.notBefore.get(foldAccountName(account)) ?? 0}\0${this.#config.appPasswordExpiration}`,
+      )
       .digest('base64url')
       .slice(0, 22);
   }

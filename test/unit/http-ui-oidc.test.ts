@@ -52,6 +52,8 @@ catalog:
   registry_url: http://127.0.0.1:9
   realm: https://registry.example/auth
   timeout: 1
+  # Sessions sealed an hour ago, below, are still within it.
+  ui_session: 24h
 acl:
   - match: {labels: {groups: devs}, name: "team/*"}
     actions: [pull]
