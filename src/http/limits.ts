@@ -91,7 +91,8 @@ const LINGER_MS = 2000;
  */
 export function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
   res.shouldKeepAlive = false;
-  const socket = res.socket as (Socket & { destroySoon?: () => void }) | null;
+  // The request's socket: a reply queued behind an earlier pipelined one has none yet.
+  const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
   if (!socket) return;
   closing.add(socket);
   // node ends a connection not kept alive with destroySoon() once the reply is written (its
