@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { RegauthError } from '../core/errors.js';
+import { closeAfterReply, onClosingConnection } from './limits.js';
 
 /**
  * Which error body to write: docker's errcode JSON, OAuth2's (`{"error": ...}`, the token POST),
@@ -165,9 +166,12 @@ export function answerNodeErrors(server: Server): void {
     awaitingContinue.add(req);
     server.emit('request', req, res);
   });
-  server.on('checkExpectation', (_req, res: ServerResponse) => {
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    // Behind a refused request on a connection being closed: dropped, as every request there.
+    if (onClosingConnection(req)) return void req.resume();
+    // Closed as the other refusals are (Connection: close): nothing pipelined behind it is read.
+    closeAfterReply(req, res);
     res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Connection', 'close');
     sendJson(res, 417, { errors: [{ code: 'BAD_REQUEST', message: 'unsupported Expect header' }] });
   });
   server.on('connect', (_req, socket: Duplex) => {

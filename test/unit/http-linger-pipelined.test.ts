@@ -161,3 +161,17 @@ test('a 413 queued behind a pending request reaches a client sending a 20 MB bod
     });
   });
 }, 120_000);
+
+// An Expect header other than 100-continue gets a 417 with `Connection: close`, and a guess
+// pipelined behind it was processed. Found by a review.
+test('a guess pipelined behind a 417 (Connection: close) is not processed', async () => {
+  const before = logs.length;
+  const reply = await send(
+    'GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n' +
+      `GET /auth?service=reg HTTP/1.1\r\nHost: x\r\nAuthorization: ${WRONG}\r\n\r\n`,
+  );
+  await sleep(300);
+  expect(reply).toMatch(/^HTTP\/1\.1 417 [^]*\r\nConnection: close\r\n/i);
+  expect(reply.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 417']);
+  expect(statusesSince(before)).toEqual([]);
+});
