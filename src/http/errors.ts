@@ -150,9 +150,13 @@ export function answerNodeErrors(server: Server): void {
   // connection open for good, holding a max_connections slot. Such a connection is closed first.
   server.prependListener('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // node's own rule: unless the reply to an earlier request on this connection is being
-    // written (then another would corrupt it), the error gets a reply of its own.
-    if (socket.writable && !replyUnderWay(socket)) {
+    // Bytes after a request that said `Connection: close`: that request's reply, still to come,
+    // is the connection's last, and what followed it is not read.
+    if (err.code === 'HPE_CLOSED_CONNECTION' && inFlight(socket)) return void socket.pause();
+    // Behind a request still being answered, an error reply would arrive as that request's reply
+    // (node writes one as long as none of that reply is written): the connection is closed
+    // instead, as behind CONNECT below. Otherwise the error gets a reply of its own.
+    if (socket.writable && !inFlight(socket)) {
       const [status, code, message] = clientErrorReply(err.code);
       writeRawError(socket, status, code, message);
     } else {
@@ -200,11 +204,6 @@ export function continueIfAwaited(req: IncomingMessage, res: ServerResponse): vo
  */
 function inFlight(socket: Duplex): { readonly headersSent: boolean } | null | undefined {
   return (socket as Duplex & { _httpMessage?: { readonly headersSent: boolean } | null })._httpMessage;
-}
-
-/** Whether part of a reply has been written on the connection for a request not yet answered in full. */
-function replyUnderWay(socket: Duplex): boolean {
-  return inFlight(socket)?.headersSent === true;
 }
 
 function clientErrorReply(code: string | undefined): [number, string, string] {
