@@ -102,6 +102,9 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
  * service. decodeURIComponent refuses them; asked only when a U+FFFD shows.
  */
 function utf8Params(text: string, refusal: string): URLSearchParams {
+  // A lone surrogate (a form sent as UTF-16) is read as U+FFFD too: `p\uD800` and `p\uDC00`
+  // would be one password.
+  if (LONE_SURROGATE.test(text)) throw new BadRequestError(refusal);
   const params = new URLSearchParams(text);
   for (const value of params.values()) {
     if (!value.includes('\uFFFD')) continue;
@@ -111,6 +114,8 @@ function utf8Params(text: string, refusal: string): URLSearchParams {
   }
   return params;
 }
+
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Whether every percent-escaped sequence of a form is UTF-8 (a stray `%` is a literal one). */
 function decodesAsUtf8(body: string): boolean {
