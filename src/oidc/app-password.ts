@@ -99,10 +99,12 @@ export class AppPasswordAuthenticator implements Authenticator {
 
   /**
    * For refresh tokens. App passwords are stateless, so any account may hold one; the
-   * fingerprint changes with the account's `not_before`, with `app_password_expiration` and
-   * with the secret, so revoking the app passwords, or changing their lifetime, also revokes
-   * the refresh tokens obtained with them. The labels are those the refresh token recorded at
-   * login (`labelsInRefreshToken`).
+   * fingerprint changes with the account's `not_before` (and with the secret), so revoking the
+   * app passwords also revokes the refresh tokens obtained with them. (Not with
+   * `app_password_expiration`: a refresh token is capped when issued, at its app password's end
+   * as the lifetime then in force allows, and a change of that value, or the upgrade that would
+   * bring it into the fingerprint, must not revoke every one.) The labels are those the refresh
+   * token recorded at login (`labelsInRefreshToken`).
    */
   async lookup(account: string): Promise<LookupResult> {
     return { fingerprint: this.#fingerprint(account) };
@@ -111,9 +113,7 @@ export class AppPasswordAuthenticator implements Authenticator {
   #fingerprint(account: string): string {
     return createHash('sha256')
       .update(Buffer.from(this.#key))
-      .update(
-        `\0${account}\0${this.#config.notBefore.get(foldAccountName(account)) ?? 0}\0${this.#config.appPasswordExpiration}`,
-      )
+      .update(`\0${account}\0${this.#config.notBefore.get(foldAccountName(account)) ?? 0}`)
       .digest('base64url')
       .slice(0, 22);
   }

@@ -33,6 +33,8 @@ beforeAll(async () => {
   const keys = await writeSigningKey(tmp.dir);
   const secretFile = join(tmp.dir, 'oidc.secret');
   writeFileSync(secretFile, secret);
+  const refreshSecret = join(tmp.dir, 'refresh.secret');
+  writeFileSync(refreshSecret, randomBytes(48).toString('base64'));
   configFile = join(tmp.dir, 'config.yml');
   write = ({ expiration, uiSession, notBefore }) =>
     writeFileSync(
@@ -44,6 +46,8 @@ token:
   key: ${keys.keyPath}
   certificate: ${keys.certPath}
   services: [registry.example]
+  refresh:
+    secret_file: ${refreshSecret}
 oidc_auth:
   issuer: ${provider.url}
   client_id: ${provider.clientId}
@@ -122,4 +126,33 @@ test('lowering catalog.ui_session ends the sessions already open that are older 
   expect(await page(7200)).toBe(303);
   // A minute old: open (503: the page opened, and the registry is not there).
   expect(await page(60)).toBe(503);
+});
+
+// Putting app_password_expiration into the fingerprint the refresh grant compares made any change
+// of it, and the upgrade to that release, revoke every refresh token obtained with an app
+// password; docker keeps only that token, so each of its users had to sign in at the provider
+// again. Found by a review. A refresh token is capped when it is issued, at its app password's
+// end as the lifetime in force then allows.
+test('a refresh token obtained with an app password outlives a change of app_password_expiration', async () => {
+  write({ expiration: '30d', uiSession: '24h' });
+  await service.reload();
+  const { password } = await issueAppPassword(service.runtime().config.oidc_auth!, 'alice', {}, now() - 3600);
+  const form = (fields: Record<string, string>) => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ service: 'registry.example', client_id: 'docker', ...fields }).toString(),
+  });
+  const login = await fetch(
+    `${service.url}/auth`,
+    form({ grant_type: 'password', username: 'alice', password: password.reveal(), access_type: 'offline' }),
+  );
+  expect(login.status).toBe(200);
+  const refreshToken = ((await login.json()) as { refresh_token: string }).refresh_token;
+  const redeem = async () =>
+    (await fetch(`${service.url}/auth`, form({ grant_type: 'refresh_token', refresh_token: refreshToken })))
+      .status;
+  expect(await redeem()).toBe(200);
+  write({ expiration: '60d', uiSession: '24h' });
+  await service.reload();
+  expect(await redeem()).toBe(200);
 });
