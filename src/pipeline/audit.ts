@@ -107,10 +107,11 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
 }
 
 /**
- * A JSON Web Token, or an `oidc_auth` app password (`rga_` and one): what a user pastes at the
+ * A JSON Web Token or JWE (regauth's refresh tokens: five parts, the second empty), base64url or
+ * padded base64, or an `oidc_auth` app password (`rga_` and a JWT): what a user pastes at the
  * user-name prompt by mistake. A name of that shape is a credential, never written to the log.
  */
-const TOKEN_SHAPED = /^(?:rga_)?eyJ[\w-]*\.[\w-]+\.[\w-]+$/;
+const TOKEN_SHAPED = /^(?:rga_)?eyJ[\w+/-]*={0,2}(?:\.[\w+/-]*={0,2}){2,4}$/;
 
 /** The account a request typed, as its audit line shows it: a token in its place is not shown. */
 function loggedAccount(account: string): string {
