@@ -115,7 +115,15 @@ export function compilePattern(source: string): Pattern {
   if (source.includes('\u0000')) throw new SyntaxError('a pattern must not contain NUL characters');
   const isRegex = source.length > 2 && source.startsWith('/') && source.endsWith('/');
   const parts = parseTemplate(isRegex ? source.slice(1, -1) : source);
-  if (placeholderInClass(parts, isRegex)) {
+  // A glob's braces are expanded before its classes are read: each alternative is checked
+  // (only when it has placeholders; without, there is nothing to find).
+  const templated = parts.some((p) => typeof p !== 'string');
+  if (
+    templated &&
+    (isRegex
+      ? placeholderInClass(parts, true)
+      : expandBraces(parts).some((alt) => placeholderInClass(alt, false)))
+  ) {
     throw new SyntaxError(
       'a placeholder cannot stand inside a […] class (its value would be read as a set of characters); write it outside the brackets',
     );
@@ -126,12 +134,17 @@ export function compilePattern(source: string): Pattern {
 
 type Part = string | Placeholder;
 
+/** The POSIX classes minimatch knows inside a glob's class; any other `[:…:]` is characters. */
+const GLOB_POSIX_CLASS =
+  /^\[:(?:alnum|alpha|ascii|blank|cntrl|digit|graph|lower|print|punct|space|upper|word|xdigit):\]/;
+
 /**
  * Whether a placeholder stands inside a character class of the pattern: `[${account}]` would
  * match any one character of the value, and a value starting with `^` would negate a glob's
  * class. Classes as the engine reads them: a backslash escapes the next character; in a glob,
- * a `]` right after `[` (or `[!`, `[^`) is a member, a POSIX class `[:alpha:]` is part of the
- * class around it, and a `[` never closed is a character.
+ * a `]` right after `[` (or `[!`, `[^`) is a member, a POSIX class `[:alpha:]` (minimatch's
+ * names only) is part of the class around it, and a `[` never closed is a character. A glob is
+ * checked once per brace alternative, as minimatch reads its classes after expanding braces.
  */
 function placeholderInClass(parts: readonly Part[], isRegex: boolean): boolean {
   // The text with each placeholder as NUL, which no pattern holds (refused above).
@@ -151,10 +164,10 @@ function placeholderInClass(parts: readonly Part[], isRegex: boolean): boolean {
     for (; j < text.length && text[j] !== ']'; j++) {
       if (text[j] === '\\') j++;
       else if (text[j] === '\u0000') holds = true;
-      else if (!isRegex && text.startsWith('[:', j)) {
-        // A glob's POSIX class (`[[:alpha:]x]`) ends at its `:]`, inside the class.
-        const end = text.indexOf(':]', j + 2);
-        if (end >= 0) j = end + 1;
+      else if (!isRegex && text[j] === '[') {
+        // A glob's POSIX class (`[[:alpha:]x]`), one of minimatch's names only, is part of it.
+        const posix = GLOB_POSIX_CLASS.exec(text.slice(j));
+        if (posix) j += posix[0].length - 1;
       }
     }
     if (j >= text.length) {
