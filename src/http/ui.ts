@@ -139,19 +139,23 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
       deps.logger.info({ ip, account, path: req.path.slice(deps.prefix.length), status }, 'registry page');
     };
 
-  /** The session the request's cookie holds, unless absent, invalid, expired or signed out. */
+  /**
+   * The session the request's cookie holds, unless absent, invalid, expired or signed out; and
+   * `sealed`, the session as its cookie alone allows (a lowered lifetime may have ended it).
+   */
   async function openSession(
     req: Request,
     runtime: Runtime,
     login: OidcLogin,
-  ): Promise<{ session: UiSession | undefined; present: boolean }> {
+  ): Promise<{ session: UiSession | undefined; sealed: UiSession | undefined; present: boolean }> {
     const value = cookieOf(req, secure(runtime) ? SESSION_COOKIE_HOST : SESSION_COOKIE);
     const at = Math.floor(now() / 1000);
-    const opened = await login.sessions.open(value, at);
+    const sealed = await login.sessions.open(value, at);
     // As long as the config now in force allows, not only as long as its cookie says.
-    const session = opened && at < opened.issuedAt + uiSessionLifetime(runtime) ? opened : undefined;
+    const session = sealed && at < sealed.issuedAt + uiSessionLifetime(runtime) ? sealed : undefined;
     return {
       session: session && !(await signedOut.has(session, at)) ? session : undefined,
+      sealed,
       present: value !== undefined,
     };
   }
@@ -292,8 +296,14 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
       let session: UiSession | undefined;
       try {
         let present: boolean;
-        ({ session, present } = await openSession(req, runtime, login));
-        if (session !== undefined) {
+        let sealed: UiSession | undefined;
+        ({ session, sealed, present } = await openSession(req, runtime, login));
+        if (session === undefined && sealed !== undefined) {
+          // Ended by a lowered lifetime, not by its cookie: recorded as signed out all the same,
+          // or raising the lifetime again would let a copy of the cookie open the page. (No form
+          // check: signing out a session that is over harms no one.)
+          await signedOut.revoke(sealed, Math.floor(now() / 1000));
+        } else if (session !== undefined) {
           if (!login.sessions.checkCsrf(session, new URLSearchParams(body).get('csrf'))) {
             throw new CatalogError(
               403,
