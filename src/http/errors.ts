@@ -155,8 +155,9 @@ export function answerNodeErrors(server: Server): void {
     if (err.code === 'HPE_CLOSED_CONNECTION' && inFlight(socket)) return void socket.pause();
     // Behind a request still being answered, an error reply would arrive as that request's reply
     // (node writes one as long as none of that reply is written): the connection is closed
-    // instead, as behind CONNECT below. Otherwise the error gets a reply of its own.
-    if (socket.writable && !inFlight(socket)) {
+    // instead, as behind CONNECT below. An error in the request still being read (its body too
+    // slow or malformed) gets a reply of its own, as does any error with nothing in flight.
+    if (socket.writable && !anotherRequestsReply(socket)) {
       const [status, code, message] = clientErrorReply(err.code);
       writeRawError(socket, status, code, message);
     } else {
@@ -202,8 +203,24 @@ export function continueIfAwaited(req: IncomingMessage, res: ServerResponse): vo
  * The response node has attached to a connection, still to be written or being written (node's
  * `socket._httpMessage`, which its own clientError handling reads; undocumented).
  */
-function inFlight(socket: Duplex): { readonly headersSent: boolean } | null | undefined {
-  return (socket as Duplex & { _httpMessage?: { readonly headersSent: boolean } | null })._httpMessage;
+function inFlight(socket: Duplex): InFlightReply | null | undefined {
+  return (socket as Duplex & { _httpMessage?: InFlightReply | null })._httpMessage;
+}
+
+/** What is read of node's response on a connection (`req` is ServerResponse's own). */
+interface InFlightReply {
+  readonly headersSent: boolean;
+  readonly req?: IncomingMessage;
+}
+
+/**
+ * Whether the connection's attached reply answers a request that arrived whole (so an error now
+ * concerns bytes after it), or has begun; not when its request is still being read.
+ */
+function anotherRequestsReply(socket: Duplex): boolean {
+  const reply = inFlight(socket);
+  if (!reply) return false;
+  return reply.headersSent || reply.req?.complete !== false;
 }
 
 function clientErrorReply(code: string | undefined): [number, string, string] {

@@ -1,0 +1,56 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { RunningServer } from '../../src/http/server.js';
+import { hash, tempDir } from '../helpers/fixtures.js';
+import { startTestServer } from '../helpers/server.js';
+
+// An error in the body of the request being read (too slow, chunk extensions over node's limit,
+// a chunk that does not parse) gets its own reply, as docs/http-api.md lists them: 92b99ed closed
+// such a connection without one, taking node's reply object for another request's. Found by a
+// review.
+const tmp = tempDir();
+let server: RunningServer;
+beforeAll(async () => {
+  const started = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) =>
+      `server:\n  addr: "127.0.0.1:0"\n  headers_timeout: 1\n  request_timeout: 1\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash('pw')}"\nacl: []\n`,
+  });
+  server = started.server;
+});
+afterAll(async () => {
+  await server.close(100);
+  tmp.cleanup();
+});
+
+/** Writes `head`, then each of `later` 200 ms apart; resolves with the first status line, or how it ended. */
+function exchange(head: string, later: string[] = []): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+    let text = '';
+    let error = '';
+    s.on('error', (e: NodeJS.ErrnoException) => (error = ` [${e.code}]`));
+    s.on('data', (d) => (text += d));
+    s.on('close', () => resolve((/^HTTP\/1\.1 \d{3}/.exec(text)?.[0] ?? 'nothing') + error));
+    s.write(head);
+    later.forEach((piece, i) => setTimeout(() => s.writable && s.write(piece), 200 * (i + 1)));
+    setTimeout(() => s.destroy(), 5000);
+  });
+}
+
+const POST = 'POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n';
+
+test('a token form sent a byte at a time gets the 408 at request_timeout', async () => {
+  const body = 'grant_type=password&username=alice&password=pw';
+  expect(await exchange(`${POST}Content-Length: ${body.length}\r\n\r\n`, [...body])).toBe('HTTP/1.1 408');
+}, 10_000);
+
+test("chunk extensions over node's limit get the 413", async () => {
+  expect(await exchange(`${POST}Transfer-Encoding: chunked\r\n\r\n1;${'a'.repeat(20_000)}\r\n`)).toBe(
+    'HTTP/1.1 413',
+  );
+});
+
+test('a chunked body that does not parse gets the 400', async () => {
+  expect(await exchange(`${POST}Transfer-Encoding: chunked\r\n\r\nzz\r\n`)).toBe('HTTP/1.1 400');
+});
