@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type Request, type Response } from 'express';
+import iconv from 'iconv-lite';
 import { BadRequestError } from '../core/errors.js';
 import { readinessProbe } from '../pipeline/health.js';
 import { MemoryStore } from '../store/memory.js';
@@ -115,9 +116,15 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
     type: () => true,
     limit,
     defaultCharset: 'utf-8',
-    // Decoded with U+FFFD for a bad byte, `p\xFF` and `p\xFE` would be one password.
+    // Decoded with U+FFFD for a bad byte, `p\xFF` and `p\xFE` would be one password. So would
+    // bytes another charset cannot read (or a UTF-8 alias: `utf8`, `UTF_8`, which body-parser
+    // decodes without this check): such a form must encode back to exactly the bytes sent.
     verify: (_req, _res, bytes, charset) => {
-      if (charset === 'utf-8' && !isUtf8(bytes)) throw new BadRequestError('the form is not UTF-8');
+      if (charset === 'utf-8') {
+        if (!isUtf8(bytes)) throw new BadRequestError('the form is not UTF-8');
+      } else if (!iconv.encode(iconv.decode(bytes, charset, { stripBOM: false }), charset).equals(bytes)) {
+        throw new BadRequestError(`the form is not valid ${charset}`);
+      }
     },
   });
   return (req, res) => {
