@@ -141,14 +141,21 @@ const GLOB_POSIX_CLASS =
 /**
  * Whether a placeholder stands inside a character class of the pattern: `[${account}]` would
  * match any one character of the value, and a value starting with `^` would negate a glob's
- * class. Classes as the engine reads them: a backslash escapes the next character; in a glob,
- * a `]` right after `[` (or `[!`, `[^`) is a member, a POSIX class `[:alpha:]` (minimatch's
- * names only) is part of the class around it, and a `[` never closed is a character. A glob is
- * checked once per brace alternative, as minimatch reads its classes after expanding braces.
+ * class. Classes as the engines read them: a backslash escapes the next character; in a glob,
+ * a `]` right after `[` (or `[!`, `[^`) is a member and a `[` never closed is a character. A
+ * glob is checked once per brace alternative and per `/`-separated part (minimatch expands
+ * braces and splits at `/` before it reads classes), and in both of minimatch's readings of a
+ * POSIX class (`[[:alpha:]x]` is one class; inside an extglob, the first `]` ends it).
  */
 function placeholderInClass(parts: readonly Part[], isRegex: boolean): boolean {
   // The text with each placeholder as NUL, which no pattern holds (refused above).
   const text = parts.map((p) => (typeof p === 'string' ? p : '\u0000')).join('');
+  if (isRegex) return classHolds(text, true, false);
+  return text.split('/').some((part) => classHolds(part, false, true) || classHolds(part, false, false));
+}
+
+/** placeholderInClass for one text; `posix`: a glob's POSIX class (minimatch's names) is part of its class. */
+function classHolds(text: string, isRegex: boolean, posix: boolean): boolean {
   for (let i = 0; i < text.length; i++) {
     if (text[i] === '\\') {
       i++;
@@ -164,10 +171,9 @@ function placeholderInClass(parts: readonly Part[], isRegex: boolean): boolean {
     for (; j < text.length && text[j] !== ']'; j++) {
       if (text[j] === '\\') j++;
       else if (text[j] === '\u0000') holds = true;
-      else if (!isRegex && text[j] === '[') {
-        // A glob's POSIX class (`[[:alpha:]x]`), one of minimatch's names only, is part of it.
-        const posix = GLOB_POSIX_CLASS.exec(text.slice(j));
-        if (posix) j += posix[0].length - 1;
+      else if (posix && text[j] === '[') {
+        const named = GLOB_POSIX_CLASS.exec(text.slice(j));
+        if (named) j += named[0].length - 1;
       }
     }
     if (j >= text.length) {
