@@ -214,12 +214,18 @@ interface InFlightReply {
 }
 
 /**
- * Whether the connection's attached reply answers a request that arrived whole (so an error now
- * concerns bytes after it), or has begun; not when its request is still being read.
+ * Whether an error now would come after another reply: the connection's attached reply answers
+ * a request that arrived whole (so the error concerns bytes after it) or has begun, or the
+ * request still being read was answered already. Not when that request still awaits its reply.
  */
 function anotherRequestsReply(socket: Duplex): boolean {
   const reply = inFlight(socket);
-  if (!reply) return false;
+  if (!reply) {
+    // No reply attached, yet the request being read is not whole: its reply went out before its
+    // body ended (node's `socket.parser.incoming`, undocumented). An error now would be a second.
+    const parser = (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } | null }).parser;
+    return parser?.incoming?.complete === false;
+  }
   return reply.headersSent || reply.req?.complete !== false;
 }
 
