@@ -118,12 +118,18 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
     defaultCharset: 'utf-8',
     // Decoded with U+FFFD for a bad byte, `p\xFF` and `p\xFE` would be one password. So would
     // bytes another charset cannot read (or a UTF-8 alias: `utf8`, `UTF_8`, which body-parser
-    // decodes without this check): such a form must encode back to exactly the bytes sent.
+    // decodes without this check): a U+FFFD that does not encode back to the bytes sent.
     verify: (_req, _res, bytes, charset) => {
       if (charset === 'utf-8') {
         if (!isUtf8(bytes)) throw new BadRequestError('the form is not UTF-8');
-      } else if (!iconv.encode(iconv.decode(bytes, charset, { stripBOM: false }), charset).equals(bytes)) {
-        throw new BadRequestError(`the form is not valid ${charset}`);
+      } else {
+        // Lossy only where a U+FFFD came out that the bytes do not spell (iconv-lite writes a
+        // UTF-16 BOM and UTF-7's optional characters its own way, so a form need not encode back
+        // to its very bytes).
+        const text = iconv.decode(bytes, charset, { stripBOM: false });
+        if (text.includes('\uFFFD') && !iconv.encode(text, charset).equals(bytes)) {
+          throw new BadRequestError(`the form is not valid ${charset}`);
+        }
       }
     },
   });
