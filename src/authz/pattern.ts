@@ -142,7 +142,8 @@ const GLOB_POSIX_CLASS =
  * Whether a placeholder stands inside a character class of the pattern: `[${account}]` would
  * match any one character of the value, and a value starting with `^` would negate a glob's
  * class. Classes as the engines read them: a backslash escapes the next character; in a glob,
- * a `]` right after `[` (or `[!`, `[^`) is a member and a `[` never closed is a character. A
+ * a `]` right after `[` (or `[!`, `[^`) is a member, and a `[` never closed is a character, but
+ * not before a placeholder (a value's `|`, written `[|]`, would close it). A
  * glob is checked once per brace alternative and per `/`-separated part (minimatch expands
  * braces and splits at `/` before it reads classes), and in both of minimatch's readings of a
  * POSIX class (`[[:alpha:]x]` is one class; inside an extglob, the first `]` ends it).
@@ -177,8 +178,9 @@ function classHolds(text: string, isRegex: boolean, posix: boolean): boolean {
       }
     }
     if (j >= text.length) {
-      // Never closed: a glob reads the `[` as a character; a regex would not compile anyway.
-      if (isRegex) return holds;
+      // Never closed: a glob reads the `[` as a character, but a value's `|`, escaped as `[|]`,
+      // would close it; a regex would not compile anyway. Either way, not with a placeholder.
+      if (isRegex || holds) return holds;
       continue;
     }
     if (holds) return true;

@@ -741,6 +741,12 @@ describe('load errors', () => {
     'team/?([[:alpha:])@([]${account}])',
     'team/?([[:alpha:]|x)@([]${account}])',
     'a[/[]${account}]',
+    // A `[` never closed before a placeholder: a value holding `|`, escaped as `[|]`, closed it,
+    // and `team/[${account}` for `a|b` matched team/ab. Found by the review of the check.
+    'team/[${account}',
+    'team/[x${account}',
+    'team/@([${account})',
+    'a[${account}',
   ])('a placeholder inside a […] class is refused: %s', (name) => {
     expect(configErrors([{ match: { name }, actions: ['pull'] }])).toEqual([
       [
@@ -758,7 +764,7 @@ describe('load errors', () => {
     '[ab]${account}',
     '${account}[0-9]',
     '\\[${account}]',
-    'a[${account}',
+    'a[/${account}',
     '/^\\[${account}\\]$/',
     '/[a]${account}/',
   ])('a placeholder outside every class loads: %s', (name) => {
