@@ -1,6 +1,5 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type Request, type Response } from 'express';
-import iconv from 'iconv-lite';
 import { BadRequestError } from '../core/errors.js';
 import { readinessProbe } from '../pipeline/health.js';
 import { MemoryStore } from '../store/memory.js';
@@ -116,21 +115,15 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
     type: () => true,
     limit,
     defaultCharset: 'utf-8',
-    // Decoded with U+FFFD for a bad byte, `p\xFF` and `p\xFE` would be one password. So would
-    // bytes another charset cannot read (or a UTF-8 alias: `utf8`, `UTF_8`, which body-parser
-    // decodes without this check): a U+FFFD that does not encode back to the bytes sent.
+    // Only UTF-8, checked byte for byte: decoded with U+FFFD for a bad byte, `p\xFF` and `p\xFE`
+    // would be one password. Another charset's decoder reads bytes it has no character for as
+    // U+FFFD, or drops them (UTF-16's odd last byte, UTF-7's stray `+`), with the same effect; a
+    // form is UTF-8 anyway (WHATWG URL), and no registry client sends another.
     verify: (_req, _res, bytes, charset) => {
-      if (charset === 'utf-8') {
-        if (!isUtf8(bytes)) throw new BadRequestError('the form is not UTF-8');
-      } else {
-        // Lossy only where a U+FFFD came out that the bytes do not spell (iconv-lite writes a
-        // UTF-16 BOM and UTF-7's optional characters its own way, so a form need not encode back
-        // to its very bytes).
-        const text = iconv.decode(bytes, charset, { stripBOM: false });
-        if (text.includes('\uFFFD') && !iconv.encode(text, charset).equals(bytes)) {
-          throw new BadRequestError(`the form is not valid ${charset}`);
-        }
+      if (charset.replace(/[-_]/g, '') !== 'utf8') {
+        throw new BadRequestError(`the form must be UTF-8, not ${charset}`);
       }
+      if (!isUtf8(bytes)) throw new BadRequestError('the form is not UTF-8');
     },
   });
   return (req, res) => {

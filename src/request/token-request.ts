@@ -102,8 +102,8 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
  * service. decodeURIComponent refuses them; asked only when a U+FFFD shows.
  */
 function utf8Params(text: string, refusal: string): URLSearchParams {
-  // A lone surrogate (a form sent as UTF-16) is read as U+FFFD too: `p\uD800` and `p\uDC00`
-  // would be one password.
+  // A lone surrogate is read as U+FFFD too: `p\uD800` and `p\uDC00` would be one password. (The
+  // HTTP layer reads UTF-8 forms only, which hold none; a caller passing text must not either.)
   if (LONE_SURROGATE.test(text)) throw new BadRequestError(refusal);
   const params = new URLSearchParams(text);
   for (const value of params.values()) {
