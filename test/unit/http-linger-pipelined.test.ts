@@ -30,8 +30,11 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const WRONG = `Basic ${Buffer.from('alice:wrong').toString('base64')}`;
 
-/** Sends `first`, then `second` on the same connection 300 ms later; resolves with what came back. */
-function refusedThenAnother(first: string, second: string): Promise<string> {
+/**
+ * Sends `first` on a new connection, then `second` (if given) on it 300 ms later; resolves with
+ * what came back once the connection closes (at the latest after 3 s).
+ */
+function send(first: string, second?: string): Promise<string> {
   return new Promise((resolve) => {
     // A client that has sent its requests before reading the replies (pipelining) has written
     // the second before it reads the server's FIN: it keeps its side open (allowHalfOpen).
@@ -41,7 +44,7 @@ function refusedThenAnother(first: string, second: string): Promise<string> {
     s.on('data', (d) => (text += d));
     s.on('close', () => resolve(text));
     s.write(first);
-    setTimeout(() => s.write(second), 300);
+    if (second !== undefined) setTimeout(() => s.write(second), 300);
     setTimeout(() => s.destroy(), 3000);
   });
 }
@@ -57,7 +60,7 @@ function statusesSince(before: number): unknown[] {
 
 test('a request sent after the Host-less 400 (Connection: close) is not processed', async () => {
   const before = logs.length;
-  const reply = await refusedThenAnother(
+  const reply = await send(
     'GET /healthz HTTP/1.1\r\n\r\n',
     `GET /auth?service=reg HTTP/1.1\r\nHost: x\r\nAuthorization: ${WRONG}\r\n\r\n`,
   );
@@ -71,7 +74,7 @@ test('a request sent after the Host-less 400 (Connection: close) is not processe
 test('a request sent after a chunked body refused with 413 is not processed', async () => {
   const before = logs.length;
   const chunk = `${(70_000).toString(16)}\r\n${'a'.repeat(70_000)}\r\n`;
-  const reply = await refusedThenAnother(
+  const reply = await send(
     'POST /auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
       `Transfer-Encoding: chunked\r\n\r\n${chunk}`,
     `0\r\n\r\nGET /auth?service=reg HTTP/1.1\r\nHost: x\r\nAuthorization: ${WRONG}\r\n\r\n`,
@@ -80,19 +83,6 @@ test('a request sent after a chunked body refused with 413 is not processed', as
   expect(reply.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 413']);
   expect(statusesSince(before)).toEqual([413]);
 });
-
-/** Writes `all` on a new connection (kept half-open); resolves with what came back. */
-function send(all: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ port: Number(new URL(server.url).port), host: '127.0.0.1', allowHalfOpen: true });
-    let text = '';
-    s.on('error', () => undefined);
-    s.on('data', (d) => (text += d));
-    s.on('close', () => resolve(text));
-    s.write(all);
-    setTimeout(() => s.destroy(), 3000);
-  });
-}
 
 const RIGHT = `Basic ${Buffer.from('alice:pw').toString('base64')}`;
 

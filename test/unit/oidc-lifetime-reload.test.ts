@@ -156,3 +156,35 @@ test('a refresh token obtained with an app password outlives a change of app_pas
   await service.reload();
   expect(await redeem()).toBe(200);
 });
+
+// Signing out of a session that a lowered ui_session had already ended recorded nothing, though
+// the page said "You have signed out": raised again, the lifetime let a copy of that cookie open
+// the page. Found by a review.
+test('a sign-out while a lowered ui_session has ended the session holds once it is raised again', async () => {
+  write({ expiration: '30d', uiSession: '24h' });
+  await service.reload();
+  // A two-hour-old session, sealed for 24 hours; a copy of its cookie is elsewhere.
+  const { cookie } = await new UiSessions(new Secret(secret)).seal('alice', {}, now() - 7200, DAY);
+  const headers = { cookie: `__Host-regauth_ui=${cookie}` };
+  const page = async () =>
+    (await fetch(`${service.url}/ui/repository?name=team/app`, { headers, redirect: 'manual' })).status;
+  expect(await page()).toBe(503); // open (the registry is not there)
+
+  write({ expiration: '30d', uiSession: '1h' });
+  await service.reload();
+  expect(await page()).toBe(303);
+  // The user signs out: told so, the cookie cleared.
+  const out = await fetch(`${service.url}/ui/signout`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'csrf=x',
+    redirect: 'manual',
+  });
+  expect(out.status).toBe(200);
+  expect(await out.text()).toContain('You have signed out');
+
+  write({ expiration: '30d', uiSession: '24h' });
+  await service.reload();
+  // The copy of the signed-out cookie.
+  expect(await page()).toBe(303);
+});
