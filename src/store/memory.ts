@@ -220,8 +220,8 @@ export class MemoryLockoutStore implements LockoutStore {
 
   /** `blocked`, answered at once (memory never waits). */
   blockedNow(k: string, a: string, policy: LimitPolicy, now: number): number {
-    const entry = this.#pairs.live(k, policy, now);
-    if (entry && entry.lockedUntil > now) return Math.ceil((entry.lockedUntil - now) / 1000);
+    const locked = secondsLocked(this.#pairs.live(k, policy, now), now);
+    if (locked > 0) return locked;
     if (this.#exempt(k, a, policy, now)) return 0;
     const acct = this.#accounts.live(a, policy, now);
     if (acct && acct.failures >= policy.account_max_failures) {
@@ -236,7 +236,8 @@ export class MemoryLockoutStore implements LockoutStore {
 
   reserveNow(k: string, a: string, policy: LimitPolicy, now: number): ReserveOutcome {
     const entry = this.#pairs.live(k, policy, now);
-    if (entry && entry.lockedUntil > now) return { refused: Math.ceil((entry.lockedUntil - now) / 1000) };
+    const locked = secondsLocked(entry, now);
+    if (locked > 0) return { refused: locked };
     const failures = entry?.failures ?? 0;
     const inFlight = this.#inFlight.get(k) ?? 0;
     const budget = failures < policy.max_failures ? policy.max_failures - failures : 1;
@@ -281,8 +282,8 @@ export class MemoryLockoutStore implements LockoutStore {
   }
 
   success(k: string, a: string, policy: LimitPolicy, now: number): Promise<number> {
-    const entry = this.#pairs.live(k, policy, now);
-    if (entry && entry.lockedUntil > now) return Promise.resolve(Math.ceil((entry.lockedUntil - now) / 1000));
+    const locked = secondsLocked(this.#pairs.live(k, policy, now), now);
+    if (locked > 0) return Promise.resolve(locked);
     this.#pairs.clear(k);
     // Kept as long as the exemption lasts, and at least as long as a count pushed out before it
     // lives in the sketch: the sketch's reading yields to a later success.
@@ -305,6 +306,11 @@ export class MemoryLockoutStore implements LockoutStore {
     const lastSuccess = this.#loggedIn.get(a)?.get(k);
     return lastSuccess !== undefined && now - lastSuccess < policy.remember_success * 1000;
   }
+}
+
+/** The whole seconds a pair stays locked, 0 when it is not. */
+function secondsLocked(entry: Entry | undefined, now: number): number {
+  return entry && entry.lockedUntil > now ? Math.ceil((entry.lockedUntil - now) / 1000) : 0;
 }
 
 function decrement(map: Map<string, number>, k: string): void {
