@@ -7,6 +7,7 @@ import {
   REQUEST_FIELDS,
   type Captures,
   type Pattern,
+  type OnSplit,
   type Resolve,
   type RequestField,
   type ValueTest,
@@ -632,6 +633,14 @@ class Evaluation {
   };
 
   /**
+   * A value holding `/` inside an extended glob (OnSplit): the pattern counts as matching, and the
+   * rule, should it match, decides and grants nothing, as with an empty value.
+   */
+  readonly #split: OnSplit = () => {
+    this.#usedEmpty = true;
+  };
+
+  /**
    * `too-many`: the rule has more label combinations than MAX_LABEL_COMBINATIONS. `empty`: it
    * matches, but only with an empty value in a placeholder (see resolve). Either way it decides
    * and grants nothing.
@@ -681,7 +690,9 @@ class Evaluation {
     this.#begin(rule);
     for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return undefined;
-    const fixed = split.nameFixed.flatMap((c) => c.pattern.bind(this.resolve, this.#cache) ?? []);
+    const fixed = split.nameFixed.flatMap(
+      (c) => c.pattern.bind(this.resolve, this.#cache, this.#split) ?? [],
+    );
     if (fixed.length < split.nameFixed.length) return undefined;
     if (rule.dynamic.length === 0) return [{ test: allOf(fixed), deny: false }];
 
@@ -692,7 +703,7 @@ class Evaluation {
       for (const check of split.otherDynamic) if (!this.#passes(check)) return;
       const tests: ValueTest[] = [];
       for (const check of split.nameDynamic) {
-        const test = check.pattern.bind(this.resolve, this.#cache);
+        const test = check.pattern.bind(this.resolve, this.#cache, this.#split);
         if (!test) return;
         tests.push(test);
       }
@@ -857,10 +868,10 @@ class Evaluation {
   #passes(check: Check): boolean {
     if (check.kind === 'labels') {
       return labelValues(this.#request.labels, check.key).some(
-        (v) => check.pattern.match(v, this.resolve, this.#cache) !== null,
+        (v) => check.pattern.match(v, this.resolve, this.#cache, this.#split) !== null,
       );
     }
-    const captures = check.pattern.match(this.#request[check.field], this.resolve, this.#cache);
+    const captures = check.pattern.match(this.#request[check.field], this.resolve, this.#cache, this.#split);
     if (captures === null) return false;
     if (check.captures) this.#captures[check.field] = captures;
     return true;

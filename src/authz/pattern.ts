@@ -18,6 +18,15 @@ export type Placeholder =
 /** Gives a placeholder's value at request time, or undefined when it cannot be resolved. */
 export type Resolve = (placeholder: Placeholder) => string | undefined;
 
+/**
+ * Told when a value holding `/` was put in a placeholder inside an extended glob
+ * (`!(${account})/**`, `@(${labels:team})/**`): a glob is read one path segment at a time, so
+ * such a value cannot be matched there as written (`!(a/b)` is every segment, `@(a/b)` none).
+ * The pattern then counts as matching every value that starts with its prefix, and the caller
+ * has the rule decide and grant nothing, as for an empty value (docs/acl.md "Placeholders").
+ */
+export type OnSplit = () => void;
+
 /** A successful match: a regex's groups (index 0 is the whole match), or none for a glob. */
 export type Captures = readonly (string | undefined)[];
 
@@ -51,16 +60,17 @@ export interface Pattern {
   /**
    * Matches `value`, resolving placeholders through `resolve`; built patterns are kept in `cache`.
    * Returns the captures, or null when `value` does not match or a placeholder cannot be
-   * resolved. Never throws.
+   * resolved; `split` is told of a value the pattern cannot match as written (OnSplit). Never
+   * throws.
    */
-  match(value: string, resolve: Resolve, cache: PatternCache): Captures | null;
+  match(value: string, resolve: Resolve, cache: PatternCache, split: OnSplit): Captures | null;
   /**
    * This pattern with its placeholders resolved once, now, through `resolve`: a test for many
    * values that agrees with `match` under that resolution (the literal prefix is compared
    * before any regex or glob runs). Undefined when a placeholder cannot be resolved, so that
-   * nothing matches. Never throws.
+   * nothing matches; `split` as for `match`. Never throws.
    */
-  bind(resolve: Resolve, cache: PatternCache): ValueTest | undefined;
+  bind(resolve: Resolve, cache: PatternCache, split: OnSplit): ValueTest | undefined;
 }
 
 /** Whether one value matches a pattern whose placeholders were resolved (Pattern.bind). */
@@ -189,6 +199,46 @@ function classHolds(text: string, isRegex: boolean, posix: boolean): boolean {
   return false;
 }
 
+/**
+ * The placeholders of one brace alternative that stand inside an extended glob (`@(…)`, `!(…)`,
+ * `+(…)`, `*(…)`, `?(…)`), read per `/`-separated part as minimatch reads them: a backslash
+ * escapes the next character, a class is skipped (a placeholder in one is refused at load), and
+ * an extended glob never closed counts too (reading too many only makes a rule deny).
+ */
+function insideExtglob(parts: readonly Part[]): Placeholder[] {
+  const placeholders = parts.filter((p): p is Placeholder => typeof p !== 'string');
+  if (placeholders.length === 0) return [];
+  // The text with each placeholder as NUL, which no pattern holds (refused at load).
+  const text = parts.map((p) => (typeof p === 'string' ? p : '\u0000')).join('');
+  const found: Placeholder[] = [];
+  let nth = 0;
+  for (const segment of text.split('/')) {
+    let depth = 0;
+    for (let i = 0; i < segment.length; i++) {
+      const ch = segment[i];
+      if (ch === '\\') i++;
+      else if (ch === '\u0000') {
+        if (depth > 0) found.push(placeholders[nth]!);
+        nth++;
+      } else if (ch === '[') i = classEnd(segment, i);
+      else if ('@!+*?'.includes(ch!) && segment[i + 1] === '(') {
+        depth++;
+        i++;
+      } else if (ch === ')' && depth > 0) depth--;
+    }
+  }
+  return found;
+}
+
+/** Where the glob class opened at `open` ends (its `]`), or `open` when it never closes. */
+function classEnd(text: string, open: number): number {
+  let j = open + 1;
+  if (text[j] === '!' || text[j] === '^') j++;
+  if (text[j] === ']') j++;
+  for (; j < text.length && text[j] !== ']'; j++) if (text[j] === '\\') j++;
+  return j < text.length ? j : open;
+}
+
 function compileRegex(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
   // Values are escaped and wrapped in (?:…), so whether the regex compiles, and how many groups
   // it has, does not depend on them: checking once with empty values checks every request.
@@ -296,15 +346,25 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
   // Braces are expanded here, in the pattern's own text, and never after substitution:
   // brace-expansion reads a value's escaped backslash `\\` as one backslash, which would then
   // escape the value's next character. Each alternative is matched without brace expansion.
-  const alternatives = expandBraces(parts).map((alt) => ({
+  const expanded = expandBraces(parts);
+  const alternatives = expanded.map((alt) => ({
     parts: alt,
     plain: alt.every((p) => typeof p !== 'string' || !GLOB_MAGIC.test(p)),
   }));
+  // Placeholders written inside an extended glob, where a value holding `/` cannot be matched.
+  const enclosed = distinct(expanded.flatMap(insideExtglob));
+  const splits = (resolve: Resolve) => enclosed.some((p) => resolve(p)!.includes('/'));
+  const prefixed: ValueTest = (value) => value.startsWith(base.prefix);
   return {
     ...base,
-    match(value, resolve, cache) {
+    match(value, resolve, cache, split) {
       // One unresolvable placeholder fails the pattern, whichever alternative holds it.
       if (!placeholders.every((p) => resolve(p) !== undefined)) return null;
+      if (splits(resolve)) {
+        if (!prefixed(value)) return null;
+        split();
+        return NO_CAPTURES;
+      }
       for (const alt of alternatives) {
         if (alt.plain) {
           if (expand(alt.parts, resolve, (v) => v) === value) return NO_CAPTURES;
@@ -315,8 +375,12 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       }
       return null;
     },
-    bind(resolve, cache) {
+    bind(resolve, cache, split) {
       if (!placeholders.every((p) => resolve(p) !== undefined)) return undefined;
+      if (splits(resolve)) {
+        split();
+        return prefixed;
+      }
       const tests = alternatives.map((alt): ValueTest => {
         if (alt.plain) {
           const expanded = expand(alt.parts, resolve, (v) => v)!;

@@ -329,7 +329,9 @@ function matchesAnyValue(source: string, values: readonly string[]): boolean {
   }
   if (pattern.placeholders.length > 0) return true;
   const cache = new PatternCache(16);
-  return values.some((v) => pattern.match(v, () => undefined, cache) !== null);
+  // Without placeholders, nothing is resolved and no value can split the pattern (OnSplit).
+  const none = () => undefined;
+  return values.some((v) => pattern.match(v, none, cache, none) !== null);
 }
 
 function placeholderLabels(source: string): string[] {

@@ -385,11 +385,16 @@ function valuesFitting(
   const cache = new PatternCache(1000);
   const fitsAs = (value: string) => {
     let empty = false;
-    const test = pattern.bind((p) => {
-      const v = probed(p) ? value : requestValue(p, base);
-      if (v === '') empty = true;
-      return v;
-    }, cache);
+    const test = pattern.bind(
+      (p) => {
+        const v = probed(p) ? value : requestValue(p, base);
+        if (v === '') empty = true;
+        return v;
+      },
+      cache,
+      // A value the pattern cannot match as written decides as an empty one (OnSplit).
+      () => (empty = true),
+    );
     return test !== undefined && !empty && test(target);
   };
   // A value with a "/" too: minimatch splits a glob on "/" after the value is put in, so such a

@@ -688,6 +688,91 @@ describe('an empty placeholder value', () => {
   });
 });
 
+describe('a value holding "/" inside an extended glob', () => {
+  // A glob is read one path segment at a time, so such a value cannot be matched inside
+  // `@(…)`, `!(…)` and the others: the rule decides and grants nothing, as with an empty value.
+  const frozen: AclRuleConfig[] = [
+    { match: { name: '@(${labels:frozen})/**' }, actions: [] },
+    { match: {}, actions: ['pull'] },
+  ];
+
+  test('a deny rule still denies', () => {
+    // Found by a review: the rule did not match, and the next one granted pull.
+    expect(decide(frozen, { labels: { frozen: ['a/b'] }, name: 'a/b/app' })).toEqual({
+      granted: [],
+      rule: 0,
+    });
+  });
+
+  test('a grant under a negated extended glob grants nothing', () => {
+    const rules: AclRuleConfig[] = [{ match: { name: '!(${labels:blocked})/**' }, actions: ['pull'] }];
+    // `!(a/b)` is every segment: it granted pull of a/b/app, the namespace it was to leave out.
+    expect(decide(rules, { labels: { blocked: ['a/b'] }, name: 'a/b/app' })).toEqual({
+      granted: [],
+      rule: 0,
+    });
+    expect(decide(rules, { labels: { blocked: ['c'] }, name: 'a/b/app' })).toEqual({
+      granted: ['pull'],
+      rule: 0,
+    });
+  });
+
+  test('the account and a capture group too, and another label value that matches counts', () => {
+    const byAccount: AclRuleConfig[] = [
+      { match: { name: '!(${account})/**' }, actions: ['pull'] },
+      { match: {}, actions: ['push'] },
+    ];
+    expect(decide(byAccount, { account: 'a/b', name: 'a/b/x', actions: ['pull', 'push'] })).toEqual({
+      granted: [],
+      rule: 0,
+    });
+    const byGroup: AclRuleConfig[] = [
+      { match: { account: '/^(.+)-ci$/', name: '@(${account:1}|shared)/**' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    expect(decide(byGroup, { account: 'a/b-ci', name: 'a/b/x' })).toEqual({ granted: [], rule: 0 });
+    const team: AclRuleConfig[] = [{ match: { name: '@(${labels:team})/**' }, actions: ['push'] }];
+    const labels = { team: ['a/b', 'c'] };
+    expect(decide(team, { labels, name: 'c/app', actions: ['push'] })).toEqual({
+      granted: ['push'],
+      rule: 0,
+    });
+    expect(decide(team, { labels, name: 'zz/app', actions: ['push'] })).toEqual({ granted: [], rule: 0 });
+  });
+
+  test('only for names its text before the glob allows, and not outside an extended glob', () => {
+    const rules: AclRuleConfig[] = [
+      { match: { name: 'team/@(${labels:t})/**' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    const labels = { t: ['a/b'] };
+    expect(decide(rules, { labels, name: 'team/a/b/x' })).toEqual({ granted: [], rule: 0 });
+    expect(decide(rules, { labels, name: 'other/x' })).toEqual({ granted: ['pull'], rule: 1 });
+    const outside: AclRuleConfig[] = [
+      { match: { name: '@(x|y)-${labels:t}/**' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    expect(decide(outside, { labels, name: 'x-a/b/z' })).toEqual({ granted: [], rule: 0 });
+    expect(decide(outside, { labels, name: 'q/z' })).toEqual({ granted: ['pull'], rule: 1 });
+  });
+
+  test('the filtered catalog and explain decide as authorize', () => {
+    const acl = compileAcl(frozen);
+    const who: NamelessRequest = { ...nameless, labels: { frozen: ['a/b'] } };
+    const names = ['a/b/app', 'x/y'];
+    expect(names.map((name) => acl.authorize({ ...who, name, actions: ['pull'] }).granted)).toEqual([[], []]);
+    expect(acl.filterNames(who, 'pull', names)).toEqual([]);
+    const [first] = acl.explain({
+      account: 'alice',
+      type: 'repository',
+      name: 'a/b/app',
+      labels: { frozen: ['a/b'] },
+      actions: ['pull'],
+    });
+    expect(first).toMatchObject({ index: 0, match: 'yes', granted: [] });
+  });
+});
+
 describe('JavaScript regex escapes that Go shares or lacks, which load', () => {
   test.each([
     '/^[:ab:]+$/',
