@@ -101,7 +101,7 @@ describe('test file names (docs/architecture.md "Tests")', () => {
     const folders = readdirSync(resolve(root, 'src'), { withFileTypes: true })
       .filter((e) => e.isDirectory())
       .map((e) => e.name);
-    const repositoryParts = ['bench', 'docs', 'package', 'self-contained'];
+    const repositoryParts = ['bench', 'docs', 'examples', 'package', 'self-contained'];
     const misnamed = readdirSync(resolve(root, 'test/unit')).filter((name) => {
       const m = /^([a-z]+)(?:-[a-z0-9-]+)?\.test\.ts$/.exec(name);
       if (!m) return true;
