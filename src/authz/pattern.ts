@@ -1,4 +1,4 @@
-import { braceExpand, escape, Minimatch, type MinimatchOptions } from 'minimatch';
+import { braceExpand, Minimatch, type MinimatchOptions } from 'minimatch';
 import { escapeRegex } from '../core/regex.js';
 
 /** The request values a placeholder can name: `${account}`, `${account:N}`, … */
@@ -96,22 +96,21 @@ export const GLOB_OPTIONS: MinimatchOptions = Object.freeze({
 const GLOB_MAGIC = /[*?[\]{}()\\]/;
 
 /**
- * Escapes a value for a glob so that it matches only itself: minimatch's `escape` with
- * braces, plus `,` (magic inside `{a,b}`) and `|`, which separates the alternatives of an
- * extglob `@(a|b)` even when backslash-escaped, so it is written as the class `[|]`.
- * Meant for globs matched with `nobrace` (see compileGlob).
+ * Escapes a value for a glob so that it matches only itself: a backslash before every character
+ * minimatch may read as magic, and `|`, which separates the alternatives of an extglob `@(a|b)`
+ * even when backslash-escaped, written as the class `[|]`. minimatch's own `escape` does not fit:
+ * it leaves `!`, `+` and `@` alone (it escapes the parentheses after them, but here a `(` may
+ * follow in the template, `${account}(-ci)/*`, and `bob!` would open `!(…)`) and `,` (magic
+ * inside `{a,b}`), and it escapes a leading `!` itself. Meant for globs matched with `nobrace`
+ * (see compileGlob).
  */
 export function escapeGlob(value: string): string {
   // Most values (account names, label values) have nothing to escape: skip the replaces.
   if (!GLOB_SPECIAL.test(value)) return value;
-  // minimatch's escape leaves `!`, `+` and `@` alone, as it escapes the parentheses after them;
-  // here a `(` may follow in the template (`${account}(-ci)/*`), and `bob!` would open `!(…)`.
-  return escape(value, { magicalBraces: true })
-    .replace(/[!+@]/g, '\\$&')
-    .replace(/,/g, '\\,')
-    .replace(/\|/g, '[|]');
+  return value.replace(GLOB_ESCAPED, '\\$&').replace(/\|/g, '[|]');
 }
 
+const GLOB_ESCAPED = /[*?[\]{}()\\,!+@]/g;
 const GLOB_SPECIAL = /[*?[\]{}()\\,|!+@]/;
 
 /** Options for globs built from a template: braces were already expanded at load. */

@@ -191,6 +191,19 @@ describe('matching', () => {
       { account: 'x|y', name: 'x' },
       false,
     ],
+    // minimatch 11's own escape writes a leading `!` as `\!`: escaped once more, it was a backslash.
+    [
+      'glob: an account "!" inside an extglob',
+      { name: '@(zz|${account})' },
+      { account: '!', name: '!' },
+      true,
+    ],
+    [
+      'glob: an account "!x" as a whole pattern',
+      { name: '${account}/*' },
+      { account: '!x', name: '!x/a' },
+      true,
+    ],
     [
       'glob: | in a value inside an extglob',
       { name: '@(${account})' },
@@ -770,6 +783,82 @@ describe('a value holding "/" inside an extended glob', () => {
       actions: ['pull'],
     });
     expect(first).toMatchObject({ index: 0, match: 'yes', granted: [] });
+  });
+});
+
+describe('a segment of stars followed by an escaped character', () => {
+  // Found by a review: minimatch 10 gave a segment made of `*` (or `?`) and then text without
+  // `+@!?*[(` a fast test that compared that text as written, backslashes included (`*\)` was
+  // f.endsWith('\\)')), so an escaped value or an author's escape there matched nothing it
+  // should: a deny rule stopped denying and the next rule granted. minimatch 11 has no such test.
+  test('an escaped value after `*` (escapeGlob) still matches: a deny still denies', () => {
+    // Deny accounts ending in the CI suffix given by the directory; everyone else may pull.
+    const rules: AclRuleConfig[] = [
+      { match: { account: '*${labels:ci_suffix}' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    const acl = compileAcl(rules);
+    const request = { ...base, account: 'build{ci}', labels: { ci_suffix: ['{ci}'] } };
+    // Control: a suffix without characters escapeGlob backslash-escapes denies.
+    expect(acl.authorize({ ...base, account: 'build-ci', labels: { ci_suffix: ['-ci'] } })).toEqual({
+      granted: [],
+      rule: 0,
+    });
+    expect(acl.authorize(request)).toEqual({ granted: [], rule: 0 });
+  });
+
+  test('a value with ")" or "," after `*` in a label pattern', () => {
+    const rules: AclRuleConfig[] = [
+      { match: { labels: { group: '*${account}' } }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    const acl = compileAcl(rules);
+    for (const account of ['smith,john', 'x]', 'CORP\\bob']) {
+      const request = { ...base, account, labels: { group: [`admins-${account}`] } };
+      expect(acl.authorize(request), account).toEqual({ granted: [], rule: 0 });
+    }
+  });
+
+  test('a backslash escape written by the author after `*`: DOMAIN\\user accounts', () => {
+    // `*\\guest`: the guest account of any Windows domain (LDAP against Active Directory).
+    const rules: AclRuleConfig[] = [
+      { match: { account: '*\\\\guest' }, actions: [] },
+      { match: { account: '/.+/' }, actions: ['pull'] },
+    ];
+    expect(compileAcl(rules).authorize({ ...base, account: 'CORP\\guest' })).toEqual({
+      granted: [],
+      rule: 0,
+    });
+  });
+
+  test('an escaped dot after `*` in a name: authorize and the filtered catalog', () => {
+    const rules: AclRuleConfig[] = [
+      { match: { name: 'team/*\\.bak' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    const acl = compileAcl(rules);
+    expect(acl.authorize({ ...base, name: 'team/x.bak' })).toEqual({ granted: [], rule: 0 });
+    const who: NamelessRequest = {
+      account: 'alice',
+      type: 'repository',
+      service: 'registry',
+      ip: null,
+      labels: {},
+    };
+    expect(acl.filterNames(who, 'pull', ['team/x.bak', 'team/x'])).toEqual(['team/x']);
+  });
+
+  test('`?` then an escaped character does not match a longer value with a backslash', () => {
+    // `??\-ci` is two characters and "-ci" (5 in all); the fast test takes any 6 characters
+    // ending in "\-ci", so the account "ab\-ci" is granted by a rule written for "ab-ci".
+    const rules: AclRuleConfig[] = [{ match: { account: '??\\-ci' }, actions: ['push'] }];
+    const acl = compileAcl(rules);
+    expect(acl.authorize({ ...base, account: 'ab\\-ci', actions: ['push'] })).toEqual({
+      granted: [],
+      rule: null,
+    });
+    // And the account it was written for gets nothing (fail-closed side of the same bug).
+    expect(acl.authorize({ ...base, account: 'ab-ci', actions: ['push'] }).granted).toEqual(['push']);
   });
 });
 
