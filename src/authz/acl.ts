@@ -7,7 +7,7 @@ import {
   REQUEST_FIELDS,
   type Captures,
   type Pattern,
-  type OnSplit,
+  type Unmatchable,
   type Resolve,
   type RequestField,
   type ValueTest,
@@ -633,10 +633,10 @@ class Evaluation {
   };
 
   /**
-   * A value holding `/` inside an extended glob (OnSplit): the pattern counts as matching, and the
+   * A pattern the values make unmatchable as written (Unmatchable) counts as matching, and the
    * rule, should it match, decides and grants nothing, as with an empty value.
    */
-  readonly #split: OnSplit = () => {
+  readonly #unmatchable: Unmatchable = () => {
     this.#usedEmpty = true;
   };
 
@@ -691,7 +691,7 @@ class Evaluation {
     for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return undefined;
     const fixed = split.nameFixed.flatMap(
-      (c) => c.pattern.bind(this.resolve, this.#cache, this.#split) ?? [],
+      (c) => c.pattern.bind(this.resolve, this.#cache, this.#unmatchable) ?? [],
     );
     if (fixed.length < split.nameFixed.length) return undefined;
     if (rule.dynamic.length === 0) return [{ test: allOf(fixed), deny: false }];
@@ -703,7 +703,7 @@ class Evaluation {
       for (const check of split.otherDynamic) if (!this.#passes(check)) return;
       const tests: ValueTest[] = [];
       for (const check of split.nameDynamic) {
-        const test = check.pattern.bind(this.resolve, this.#cache, this.#split);
+        const test = check.pattern.bind(this.resolve, this.#cache, this.#unmatchable);
         if (!test) return;
         tests.push(test);
       }
@@ -868,10 +868,15 @@ class Evaluation {
   #passes(check: Check): boolean {
     if (check.kind === 'labels') {
       return labelValues(this.#request.labels, check.key).some(
-        (v) => check.pattern.match(v, this.resolve, this.#cache, this.#split) !== null,
+        (v) => check.pattern.match(v, this.resolve, this.#cache, this.#unmatchable) !== null,
       );
     }
-    const captures = check.pattern.match(this.#request[check.field], this.resolve, this.#cache, this.#split);
+    const captures = check.pattern.match(
+      this.#request[check.field],
+      this.resolve,
+      this.#cache,
+      this.#unmatchable,
+    );
     if (captures === null) return false;
     if (check.captures) this.#captures[check.field] = captures;
     return true;

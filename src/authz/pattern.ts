@@ -19,13 +19,15 @@ export type Placeholder =
 export type Resolve = (placeholder: Placeholder) => string | undefined;
 
 /**
- * Told when a value holding `/` was put in a placeholder inside an extended glob
- * (`!(${account})/**`, `@(${labels:team})/**`): a glob is read one path segment at a time, so
- * such a value cannot be matched there as written (`!(a/b)` is every segment, `@(a/b)` none).
- * The pattern then counts as matching every value that starts with its prefix, and the caller
- * has the rule decide and grant nothing, as for an empty value (docs/acl.md "Placeholders").
+ * Told when the values put in a pattern's placeholders make it one that cannot be matched as
+ * written: a value holding `/` inside an extended glob (`!(${account})/**`, `@(${labels:team})`;
+ * a glob is read one path segment at a time, so `!(a/b)` is every segment and `@(a/b)` none), or
+ * a value so long that the glob or regex cannot be built (minimatch stops at 64 Ki characters,
+ * V8 at a regex of about 32 Ki). The pattern then counts as matching every value that starts with
+ * its prefix (a regex's groups empty), and the caller has the rule decide and grant nothing, as
+ * for an empty value (docs/acl.md "Placeholders").
  */
-export type OnSplit = () => void;
+export type Unmatchable = () => void;
 
 /** A successful match: a regex's groups (index 0 is the whole match), or none for a glob. */
 export type Captures = readonly (string | undefined)[];
@@ -60,17 +62,18 @@ export interface Pattern {
   /**
    * Matches `value`, resolving placeholders through `resolve`; built patterns are kept in `cache`.
    * Returns the captures, or null when `value` does not match or a placeholder cannot be
-   * resolved; `split` is told of a value the pattern cannot match as written (OnSplit). Never
+   * resolved; `unmatchable` is told when the values make the pattern one that cannot be matched as
+   * written (Unmatchable). Never
    * throws.
    */
-  match(value: string, resolve: Resolve, cache: PatternCache, split: OnSplit): Captures | null;
+  match(value: string, resolve: Resolve, cache: PatternCache, unmatchable: Unmatchable): Captures | null;
   /**
    * This pattern with its placeholders resolved once, now, through `resolve`: a test for many
    * values that agrees with `match` under that resolution (the literal prefix is compared
    * before any regex or glob runs). Undefined when a placeholder cannot be resolved, so that
-   * nothing matches; `split` as for `match`. Never throws.
+   * nothing matches; `unmatchable` as for `match`. Never throws.
    */
-  bind(resolve: Resolve, cache: PatternCache, split: OnSplit): ValueTest | undefined;
+  bind(resolve: Resolve, cache: PatternCache, unmatchable: Unmatchable): ValueTest | undefined;
 }
 
 /** Whether one value matches a pattern whose placeholders were resolved (Pattern.bind). */
@@ -258,30 +261,39 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
   if (placeholders.length === 0) {
     return { ...base, match: (value) => regex.exec(value), bind: () => regexTest(prefix, regex) };
   }
+  // What a regex the values make too large to build matches (Unmatchable): its groups empty.
+  const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
   return {
     ...base,
-    match(value, resolve, cache) {
+    match(value, resolve, cache, unmatchable) {
       const expanded = expand(parts, resolve, wrapRegexValue);
-      return expanded === undefined ? null : (cache.regex(expanded)?.exec(value) ?? null);
+      if (expanded === undefined) return null;
+      const regex = cache.regex(expanded);
+      if (regex !== null) return regex.exec(value);
+      if (!value.startsWith(prefix)) return null;
+      unmatchable();
+      return unbuilt(value);
     },
-    bind(resolve, cache) {
+    bind(resolve, cache, unmatchable) {
       const expanded = expand(parts, resolve, wrapRegexValue);
-      return expanded === undefined ? undefined : regexTest(prefix, cache.regex(expanded));
+      if (expanded === undefined) return undefined;
+      const regex = cache.regex(expanded);
+      if (regex !== null) return regexTest(prefix, regex);
+      unmatchable();
+      return (value) => value.startsWith(prefix);
     },
   };
 }
 
-/** A regex that cannot be built (null) matches nothing, as in `match`. */
-function regexTest(prefix: string, regex: RegExp | null): ValueTest {
-  if (regex === null) return () => false;
+/** A regex's test, its literal prefix compared first. */
+function regexTest(prefix: string, regex: RegExp): ValueTest {
   return prefix === ''
     ? (value) => regex.test(value)
     : (value) => value.startsWith(prefix) && regex.test(value);
 }
 
-/** A minimatch glob that cannot be built (null) matches nothing, as in `match`. */
-function globTest(prefix: string, glob: Minimatch | null): ValueTest {
-  if (glob === null) return () => false;
+/** A glob's test, its literal prefix compared first. */
+function globTest(prefix: string, glob: Minimatch): ValueTest {
   return prefix === ''
     ? (value) => globMatch(glob, value)
     : (value) => value.startsWith(prefix) && globMatch(glob, value);
@@ -352,43 +364,59 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
   }));
   // Placeholders written inside an extended glob, where a value holding `/` cannot be matched.
   const enclosed = distinct(expanded.flatMap(insideExtglob));
-  const splits = (resolve: Resolve) => enclosed.some((p) => resolve(p)!.includes('/'));
   const prefixed: ValueTest = (value) => value.startsWith(base.prefix);
+  /**
+   * Each alternative's test under `resolve`, or undefined when the values make the pattern
+   * unmatchable as written (Unmatchable): a `/` inside an extended glob, a glob too long to build.
+   */
+  const tests = (resolve: Resolve, cache: PatternCache): ValueTest[] | undefined => {
+    if (enclosed.some((p) => resolve(p)!.includes('/'))) return undefined;
+    const out: ValueTest[] = [];
+    for (const alt of alternatives) {
+      if (alt.plain) {
+        const text = expand(alt.parts, resolve, (v) => v)!;
+        out.push((value) => value === text);
+        continue;
+      }
+      const text = expand(alt.parts, resolve, escapeGlob)!;
+      const glob = cache.glob(text);
+      if (glob === null) return undefined;
+      out.push(globTest(globPrefix(text), glob));
+    }
+    return out;
+  };
   return {
     ...base,
-    match(value, resolve, cache, split) {
+    match(value, resolve, cache, unmatchable) {
       // One unresolvable placeholder fails the pattern, whichever alternative holds it.
       if (!placeholders.every((p) => resolve(p) !== undefined)) return null;
-      if (splits(resolve)) {
-        if (!prefixed(value)) return null;
-        split();
-        return NO_CAPTURES;
-      }
-      for (const alt of alternatives) {
+      // As `tests`, without making them: every alternative is built, even past a match, so that
+      // one the values make too long decides here as it does in `bind`.
+      let matched = false;
+      let built = !enclosed.some((p) => resolve(p)!.includes('/'));
+      for (let i = 0; built && i < alternatives.length; i++) {
+        const alt = alternatives[i]!;
         if (alt.plain) {
-          if (expand(alt.parts, resolve, (v) => v) === value) return NO_CAPTURES;
+          matched ||= expand(alt.parts, resolve, (v) => v) === value;
         } else {
           const glob = cache.glob(expand(alt.parts, resolve, escapeGlob)!);
-          if (glob !== null && globMatch(glob, value)) return NO_CAPTURES;
+          if (glob === null) built = false;
+          else matched ||= globMatch(glob, value);
         }
       }
-      return null;
+      if (built) return matched ? NO_CAPTURES : null;
+      if (!prefixed(value)) return null;
+      unmatchable();
+      return NO_CAPTURES;
     },
-    bind(resolve, cache, split) {
+    bind(resolve, cache, unmatchable) {
       if (!placeholders.every((p) => resolve(p) !== undefined)) return undefined;
-      if (splits(resolve)) {
-        split();
+      const bound = tests(resolve, cache);
+      if (bound === undefined) {
+        unmatchable();
         return prefixed;
       }
-      const tests = alternatives.map((alt): ValueTest => {
-        if (alt.plain) {
-          const expanded = expand(alt.parts, resolve, (v) => v)!;
-          return (value) => value === expanded;
-        }
-        const expanded = expand(alt.parts, resolve, escapeGlob)!;
-        return globTest(globPrefix(expanded), cache.glob(expanded));
-      });
-      return tests.length === 1 ? tests[0]! : (value) => tests.some((test) => test(value));
+      return bound.length === 1 ? bound[0]! : (value) => bound.some((test) => test(value));
     },
   };
 }
@@ -653,7 +681,12 @@ export class PatternCache {
 
   /** The regex for `source`, or null when it does not compile. */
   regex(source: string): RegExp | null {
-    return this.#get(`r${source}`, () => new RegExp(source)) as RegExp | null;
+    return this.#get(`r${source}`, () => {
+      const regex = new RegExp(source);
+      // V8 compiles a regex when it first runs, and only then finds it too large: run it now.
+      regex.test('');
+      return regex;
+    }) as RegExp | null;
   }
 
   #get(key: string, build: () => Minimatch | RegExp): Minimatch | RegExp | null {
@@ -663,8 +696,8 @@ export class PatternCache {
     try {
       built = build();
     } catch {
-      // Not reachable for patterns that passed compilePattern, short of minimatch's length
-      // limit; a pattern that cannot be built matches nothing.
+      // Reachable only through a value long enough to pass minimatch's length limit or V8's
+      // regex size: the pattern is then unmatchable as written (Unmatchable).
       built = null;
     }
     // A Map iterates in insertion order: the first key is the oldest.

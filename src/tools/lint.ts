@@ -329,7 +329,7 @@ function matchesAnyValue(source: string, values: readonly string[]): boolean {
   }
   if (pattern.placeholders.length > 0) return true;
   const cache = new PatternCache(16);
-  // Without placeholders, nothing is resolved and no value can split the pattern (OnSplit).
+  // Without placeholders, nothing is resolved and no value can make the pattern unmatchable (Unmatchable).
   const none = () => undefined;
   return values.some((v) => pattern.match(v, none, cache, none) !== null);
 }

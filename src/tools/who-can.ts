@@ -392,7 +392,7 @@ function valuesFitting(
         return v;
       },
       cache,
-      // A value the pattern cannot match as written decides as an empty one (OnSplit).
+      // A pattern the value makes unmatchable as written decides as an empty value (Unmatchable).
       () => (empty = true),
     );
     return test !== undefined && !empty && test(target);

@@ -786,6 +786,61 @@ describe('a value holding "/" inside an extended glob', () => {
   });
 });
 
+/** The requests of 'a placeholder value too long to build the pattern'. */
+const pushBase: AuthzRequest = { ...base, name: 'other/app', actions: ['push'] };
+
+describe('a placeholder value too long to build the pattern', () => {
+  // Found by a review: minimatch refuses a glob over 64 Ki characters and V8 a regex of about
+  // 32 Ki; such a pattern matched nothing, so a deny (or pull-only) rule was skipped and the next
+  // rule granted. escapeGlob can triple a value (`|` is `[|]`); label values have no bound.
+  // Outside the team's namespace, pull only; everything else may push.
+  const rules: AclRuleConfig[] = [
+    { match: { name: '!(${labels:team})/**' }, actions: ['pull'] },
+    { match: {}, actions: ['pull', 'push'] },
+  ];
+
+  test('a short team value: rule 0 decides (pull only)', () => {
+    expect(compileAcl(rules).authorize({ ...pushBase, labels: { team: ['t'] } })).toEqual({
+      granted: [],
+      rule: 0,
+    });
+  });
+
+  test('a long team value must not skip rule 0 (authorize)', () => {
+    const team = '|'.repeat(22_000); // escaped as [|]: 66,000 characters
+    expect(compileAcl(rules).authorize({ ...pushBase, labels: { team: [team] } })).toEqual({
+      granted: [],
+      rule: 0,
+    });
+  });
+
+  test('a long team value must not skip rule 0 (filtered catalog)', () => {
+    const who: NamelessRequest = {
+      account: 'alice',
+      type: 'repository',
+      service: 'registry',
+      ip: null,
+      labels: { team: ['x'.repeat(70_000)] },
+    };
+    expect(compileAcl(rules).filterNames(who, 'push', ['other/app'])).toEqual([]);
+  });
+
+  test('a regex, and the capture groups it gives another field', () => {
+    const long = { team: ['t'.repeat(40_000)] };
+    const deny: AclRuleConfig[] = [
+      { match: { name: '/^${labels:team}\\//' }, actions: [] },
+      { match: {}, actions: ['pull', 'push'] },
+    ];
+    expect(compileAcl(deny).authorize({ ...pushBase, labels: long })).toEqual({ granted: [], rule: 0 });
+    const captured: AclRuleConfig[] = [
+      // Its groups are empty then: a rule that matches with them decides and grants nothing.
+      { match: { account: '/^(${labels:team})$/', name: '${account:1}**' }, actions: ['pull'] },
+      { match: {}, actions: ['pull', 'push'] },
+    ];
+    expect(compileAcl(captured).authorize({ ...pushBase, labels: long })).toEqual({ granted: [], rule: 0 });
+  });
+});
+
 describe('a segment of stars followed by an escaped character', () => {
   // Found by a review: minimatch 10 gave a segment made of `*` (or `?`) and then text without
   // `+@!?*[(` a fast test that compared that text as written, backslashes included (`*\)` was
