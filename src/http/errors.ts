@@ -245,8 +245,12 @@ function clientErrorReply(code: string | undefined): [number, string, string] {
 /**
  * A whole HTTP/1.1 error reply written on the socket itself, where node gives no response object;
  * the socket is destroyed once the reply is flushed (destroying it at once could drop the reply).
+ * A CONNECT's socket comes with no 'error' listener (node takes its own off before it hands the
+ * socket over): without one, a client that resets the connection while the reply is written
+ * would make an uncaught exception of the failed write, and the process would exit.
  */
 function writeRawError(socket: Duplex, status: number, code: string, message: string): void {
+  if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
   const body = JSON.stringify({ errors: [{ code, message }] });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
