@@ -1,4 +1,4 @@
-import type { ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { connect, isIP } from 'node:net';
 import { Client, InvalidCredentialsError, ResultCodeError, SASL_MECHANISMS } from 'ldapts';
 import type { ClientOptions } from 'ldapts';
@@ -144,7 +144,12 @@ export class LdapConnections {
       connectTimeout: c.connectTimeoutMs,
       timeout: c.operationTimeoutMs,
       ...(c.tls === 'always' ? { tlsOptions } : {}),
-      ...(c.tls === 'starttls' ? { createConnection: connectOnce(connect) } : {}),
+      ...(c.tls === 'starttls'
+        ? {
+            createConnection: connectOnce(connect),
+            createSecureConnection: handshakeWithin(c.connectTimeoutMs),
+          }
+        : {}),
     });
     if (c.tls === 'starttls') {
       try {
@@ -170,6 +175,27 @@ export function connectOnce<F extends (...args: never[]) => unknown>(connectFn: 
     used = true;
     return connectFn(...args);
   }) as F;
+}
+
+/**
+ * tls.connect with its handshake bounded by `ms`: ldapts waits for StartTLS's handshake with no
+ * timer (`operation_timeout` covers the StartTLS request, `connect_timeout` the TCP connect), so
+ * a directory or middlebox that stalled there held a login, the kept service connection or a
+ * `max_concurrency` slot for good. The handshake is part of opening the connection, as with
+ * LDAPS, where `connect_timeout` covers it.
+ */
+export function handshakeWithin(ms: number): typeof tlsConnect {
+  return ((options: ConnectionOptions) => {
+    const socket = tlsConnect(options);
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`no TLS handshake within ${ms / 1000} s (connect_timeout)`)),
+      ms,
+    );
+    const done = () => clearTimeout(timer);
+    socket.once('secureConnect', done);
+    socket.once('close', done);
+    return socket;
+  }) as typeof tlsConnect;
 }
 
 /** Binds as `dn`; false for invalid credentials (result 49), throws for anything else. */
