@@ -1,4 +1,5 @@
 import { isAccountName } from '../core/account-name.js';
+import { BackendUnavailableError, WithheldDenialError } from '../core/errors.js';
 import type { Labels } from '../authz/types.js';
 import type { PasswordVerifier } from './password.js';
 import type { Authenticator, Credentials, LookupResult } from './types.js';
@@ -53,9 +54,30 @@ export async function authenticate(
 ): Promise<ChainResult> {
   // A credential one backend claims (a CI token of a jwt_auth issuer) goes to it alone.
   const owner = claimant(authenticators, credentials);
-  const result = owner
-    ? await ownAnswer(owner, credentials)
-    : await respelled(authenticators, credentials, await firstAnswer(authenticators, credentials));
+  let result: Answer;
+  try {
+    result = owner
+      ? await ownAnswer(owner, credentials)
+      : await respelled(
+          authenticators,
+          credentials,
+          await firstAnswer(authenticators, credentials, verifier),
+          verifier,
+        );
+  } catch (err) {
+    // A backend that cannot answer fails the login (503) before any password was refused; a
+    // known name's refused password costs a comparison before it meets the same outage
+    // (WithheldDenialError, below), so this one costs one too.
+    if (
+      err instanceof BackendUnavailableError &&
+      !(err instanceof WithheldDenialError) &&
+      credentials.password !== undefined &&
+      owner === undefined
+    ) {
+      await verifier.burn(credentials.password);
+    }
+    throw err;
+  }
   // A refused password costs a comparison, so that no name answers faster than another; a
   // claimed credential's answer never depends on the name (no other backend is asked), and a
   // forged token, which the lockout does not slow, must not buy a comparison each.
@@ -109,6 +131,7 @@ async function respelled(
   authenticators: readonly Authenticator[],
   credentials: Credentials,
   first: Answer,
+  verifier: PasswordVerifier,
 ): Promise<Answer> {
   if (
     first.outcome !== 'authenticated' ||
@@ -124,8 +147,9 @@ async function respelled(
   // wrong password for the same entry costs (the later backends' decoys, and the chain's dummy
   // comparison), or its speed would tell that the password was right.
   if (!isAccountName(stored)) {
-    await decoysAfter(authenticators, first.by, credentials);
-    return { outcome: 'denied', reason: INVALID_STORED_NAME, by: first.by, account: stored };
+    const denied = { outcome: 'denied', reason: INVALID_STORED_NAME, by: first.by, account: stored } as const;
+    await decoysAfter(authenticators, denied, credentials, verifier);
+    return denied;
   }
   const earlier = authenticators.slice(
     0,
@@ -157,22 +181,36 @@ function rememberBy(authenticators: readonly Authenticator[], name: string, cred
 }
 
 /**
- * The work the backends after `name` would have done for a made-up name, one after another, as
- * a login they are asked for does: only for a password (no decoy is a guess without one).
+ * The work the backends after the one that gave `denied` would have done for a made-up name,
+ * one after another, as a login they are asked for does: only for a password (no decoy is a
+ * guess without one). A made-up name goes no further than a backend that cannot answer, and
+ * gets 503: so does this denial then (WithheldDenialError, which the lockout counts as the
+ * failure it is), once the comparison a refused password costs is spent.
  */
 async function decoysAfter(
   authenticators: readonly Authenticator[],
-  name: string,
+  denied: Answer & { readonly outcome: 'denied'; readonly by: string },
   credentials: Credentials,
+  verifier: PasswordVerifier,
 ): Promise<void> {
   if (credentials.password === undefined) return;
-  const later = authenticators.slice(authenticators.findIndex((a) => a.name === name) + 1);
-  for (const authenticator of later) await authenticator.decoy?.(credentials);
+  const later = authenticators.slice(authenticators.findIndex((a) => a.name === denied.by) + 1);
+  for (const authenticator of later) {
+    const outage = await authenticator.decoy?.(credentials);
+    if (outage === undefined) continue;
+    if (!denied.checkedPassword) await verifier.burn(credentials.password);
+    throw new WithheldDenialError(outage, {
+      authenticator: denied.by,
+      reason: denied.reason,
+      ...(denied.account !== undefined ? { account: denied.account } : {}),
+    });
+  }
 }
 
 async function firstAnswer(
   authenticators: readonly Authenticator[],
   credentials: Credentials,
+  verifier: PasswordVerifier,
 ): Promise<Answer> {
   for (const authenticator of authenticators) {
     const result = await authenticator.authenticate(credentials);
@@ -180,8 +218,9 @@ async function firstAnswer(
     if (result.outcome === 'denied') {
       // The backends after this one would have been asked for a made-up name, one after
       // another: do their work, in the same order.
-      await decoysAfter(authenticators, authenticator.name, credentials);
-      return { ...result, by: authenticator.name };
+      const denied = { ...result, by: authenticator.name };
+      await decoysAfter(authenticators, denied, credentials, verifier);
+      return denied;
     }
   }
   return { outcome: 'denied', reason: 'unknown account', by: null };

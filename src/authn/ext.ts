@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Labels } from '../authz/types.js';
 import type { ExtCommandConfig } from '../ext/config.js';
 import { BackendUnavailableError } from '../core/errors.js';
-import { backendCommand, describeExit, type BackendCommand, type CommandRunner } from '../ext/command.js';
+import {
+  backendCommand,
+  describeExit,
+  type BackendCommand,
+  type CommandResult,
+  type CommandRunner,
+} from '../ext/command.js';
 import type { Logger } from '../core/log.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
 
@@ -33,7 +39,11 @@ export class ExtAuthenticator implements Authenticator {
     // space and takes the account's name from the password), and one with a backslash, which
     // `read` without -r (docker_auth's example) drops: `a\lice` would read as alice.
     if (/[\s\\]/.test(account) || (account === '' && secret !== '')) return { outcome: 'no_match' };
-    const result = await this.#run(`${account} ${secret}`, secret, credentials, false);
+    return this.#answer(await this.#run(`${account} ${secret}`, secret, credentials, false));
+  }
+
+  /** What the command's run says; throws BackendUnavailableError when it could not answer. */
+  #answer(result: CommandResult): AuthnResult {
     switch (result.code) {
       case 0:
         return { outcome: 'authenticated', labels: parseLabels(result.stdout, this.name) };
@@ -53,14 +63,19 @@ export class ExtAuthenticator implements Authenticator {
    * (which reaches the command) would take the command's time and a static user's wrong password
    * (which never does) would not. Never throws.
    */
-  async decoy(credentials: Credentials): Promise<void> {
+  async decoy(credentials: Credentials): Promise<BackendUnavailableError | undefined> {
     const { password } = credentials;
     // An empty password reaches the command for a made-up name too; only no password does not.
-    if (password === undefined) return;
+    if (password === undefined) return undefined;
     const secret = password.reveal();
-    await this.#run(`regauth-decoy-${randomUUID()} ${secret}`, secret, credentials, true).catch(
-      () => undefined,
-    );
+    try {
+      this.#answer(await this.#run(`regauth-decoy-${randomUUID()} ${secret}`, secret, credentials, true));
+      return undefined;
+    } catch (err) {
+      // The command could not answer: a made-up name would have got this (a decoy turned away by
+      // a bound is skipped, as above).
+      return err instanceof BackendUnavailableError ? err : undefined;
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Labels } from '../authz/types.js';
+import type { BackendUnavailableError } from '../core/errors.js';
 import type { Credentials } from '../request/credentials.js';
 
 /**
@@ -81,9 +82,12 @@ export interface Authenticator {
    * Spends the work a failed login for an unknown account costs here (LDAP: a search and a
    * bind), without answering and without throwing. The chain asks the backends after the one
    * that denied a login, so that a denial costs as much, as seen from the network, as a made-up
-   * name that reached them. Absent: a failed login costs this backend nothing worth mirroring.
+   * name that reached them. Resolves with the error `authenticate` would have thrown for such a
+   * name when the backend could not answer (its BackendUnavailableError; not when the request was
+   * turned away), so that the chain answers the denial as it would the made-up name; otherwise
+   * undefined. Absent: a failed login costs this backend nothing worth mirroring.
    */
-  decoy?(credentials: Credentials): Promise<void>;
+  decoy?(credentials: Credentials): Promise<BackendUnavailableError | undefined>;
   /**
    * Keeps this backend's success for exactly these credentials (the credential cache), once it is
    * the chain's answer. A success is held back until then: while the chain still asks an earlier

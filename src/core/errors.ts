@@ -150,6 +150,25 @@ export class BackendUnavailableError extends RegauthError {
   }
 }
 
+/**
+ * A refused password answered as the outage of a later backend (HTTP 503, as that backend's
+ * BackendUnavailableError): while it cannot answer, a made-up name, which reaches it, gets 503,
+ * so a known account's wrong password must too, or the status would tell who exists. Still a
+ * failed login for the lockout, which counts it (src/guard/lockout.ts).
+ */
+export class WithheldDenialError extends BackendUnavailableError {
+  /** The denial withheld, for the lockout and the audit log only. */
+  readonly decision: UnauthorizedDecision;
+  constructor(outage: BackendUnavailableError, decision: UnauthorizedDecision) {
+    super(
+      outage.backend,
+      `${outage.message.slice(outage.backend.length + 2)} (answered so for a password ${decision.authenticator ?? 'the chain'} refused)`,
+      { cause: outage },
+    );
+    this.decision = decision;
+  }
+}
+
 /** Formats a path as a YAML path: `acl[3].match.team`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';

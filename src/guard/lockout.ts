@@ -2,7 +2,13 @@ import { hash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from './config.js';
 import { Secret } from '../core/secret.js';
-import { RegauthError, TooManyRequestsError, UnauthorizedError } from '../core/errors.js';
+import {
+  BackendUnavailableError,
+  RegauthError,
+  TooManyRequestsError,
+  UnauthorizedError,
+  WithheldDenialError,
+} from '../core/errors.js';
 import { foldAccountName } from '../core/account-name.js';
 import { clientKey } from '../core/ip.js';
 import { MemoryLockoutStore } from '../store/memory.js';
@@ -397,11 +403,18 @@ export async function withLockout<T extends { readonly account: string }>(
     if (wait > 0) throw new TooManyRequestsError(wait);
     return await loggedIn(lockout, attempt, result, state);
   } catch (err) {
+    // A refused password is a failure; so is a login a backend could not answer (503). A made-up
+    // name meets that outage where a known name's refused password is answered as it
+    // (WithheldDenialError, src/authn/chain.ts): both must reach the lock alike, or 429 would
+    // tell them apart, and the refused password must not be a free guess.
     if (
-      err instanceof RegauthError &&
-      (err.code === 'ERR_UNAUTHORIZED' || err.code === 'ERR_INVALID_GRANT')
+      err instanceof BackendUnavailableError ||
+      (err instanceof RegauthError && (err.code === 'ERR_UNAUTHORIZED' || err.code === 'ERR_INVALID_GRANT'))
     ) {
-      const stored = err instanceof UnauthorizedError ? err.decision?.account : undefined;
+      const stored =
+        err instanceof UnauthorizedError || err instanceof WithheldDenialError
+          ? err.decision?.account
+          : undefined;
       if (stored !== undefined && respelled(typed, stored)) {
         const wait = await lockOf(lockout, stored, ip, state);
         const locked = await counted(state, () => lockout.failure(stored, ip), false);

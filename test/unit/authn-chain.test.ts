@@ -5,7 +5,7 @@ import { bcryptVerifier } from '../../src/authn/password.js';
 import type { Authenticator, AuthnResult, Credentials, LookupResult } from '../../src/authn/types.js';
 import { StaticUsersAuthenticator } from '../../src/authn/users.js';
 import { parseHtpasswd } from '../../src/authn/htpasswd.js';
-import { BackendUnavailableError } from '../../src/core/errors.js';
+import { BackendUnavailableError, WithheldDenialError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
 import { hash, randomPassword } from '../helpers/fixtures.js';
 
@@ -97,6 +97,32 @@ describe('authenticate: the first answer decides', () => {
     expect(verifier.burns).toBe(1);
   });
 
+  test('a later backend that cannot answer: a denial is answered as its outage, at the cost of a made-up name', async () => {
+    // Found by a review: a made-up name met the outage (503), a known name's wrong password ran
+    // the backend only as its decoy, whose failure was dropped (401): the status told them apart.
+    const outage = new BackendUnavailableError('c', 'down');
+    const down: Authenticator = {
+      name: 'c',
+      authenticate: async () => {
+        throw outage;
+      },
+      decoy: async () => outage,
+    };
+    const costs = [];
+    for (const first of [no('wrong password'), noMatch]) {
+      const verifier = countingVerifier();
+      const err = await authenticate([stub('a', first), down], creds('admin'), verifier).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BackendUnavailableError);
+      costs.push({ burns: verifier.burns, withheld: err instanceof WithheldDenialError });
+    }
+    expect(costs).toEqual([
+      { burns: 1, withheld: true },
+      { burns: 1, withheld: false },
+    ]);
+  });
+
   test('a backend spelling the account as the name rule refuses: denied at the cost of a wrong password', async () => {
     // Found by a review of edb255a: the refusal spent no dummy comparison and ran no later
     // backend's decoy, so it answered a comparison faster than a wrong password for the same
@@ -124,6 +150,7 @@ describe('authenticate: the first answer decides', () => {
         events.push(`${name} start`);
         await new Promise((r) => setTimeout(r, 20));
         events.push(`${name} end`);
+        return undefined;
       },
     });
     const chain = [stub('a', no('wrong password')), slowDecoy('b'), slowDecoy('c')];

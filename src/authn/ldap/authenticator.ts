@@ -98,16 +98,22 @@ export class LdapAuthenticator implements Authenticator {
 
   /**
    * The work of a failed login for a made-up name (a search that finds nothing and a refused
-   * bind), for a login an earlier backend denied; see Authenticator.decoy. Never throws.
+   * bind), for a login an earlier backend denied; see Authenticator.decoy. Never throws: the
+   * directory's outage, which a made-up name would have met, is given back.
    */
-  async decoy({ password }: Credentials): Promise<void> {
-    if (password === undefined || password.length === 0) return;
+  async decoy({ password }: Credentials): Promise<BackendUnavailableError | undefined> {
+    if (password === undefined || password.length === 0) return undefined;
     const name = `regauth-decoy-${randomUUID()}`;
-    await this.#limited(() =>
-      this.#config.initialBindAsUser
-        ? this.#authenticateAsUser(name, password.reveal())
-        : this.#authenticateWithService(name, password.reveal()),
-    ).catch(() => undefined);
+    try {
+      await this.#limited(() =>
+        this.#config.initialBindAsUser
+          ? this.#authenticateAsUser(name, password.reveal())
+          : this.#authenticateWithService(name, password.reveal()),
+      );
+      return undefined;
+    } catch (err) {
+      return err instanceof BackendUnavailableError ? err : undefined;
+    }
   }
 
   async #authenticateWithService(account: string, password: string): Promise<AuthnResult> {
