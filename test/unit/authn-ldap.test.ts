@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { AndFilter, EqualityFilter, FilterParser } from 'ldapts';
 import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { connectOnce } from '../../src/authn/ldap/connection.js';
-import { cnOf, escapeDnValue } from '../../src/authn/ldap/dn.js';
+import { cnOf, escapeDnValue, rdnValue } from '../../src/authn/ldap/dn.js';
+import { storedSpelling } from '../../src/authn/ldap/entry.js';
 import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
@@ -475,4 +476,31 @@ test('labels named constructor or toString are labels like any other', async () 
     ['constructor', ['dev']],
     ['toString', ['Alice']],
   ]);
+});
+
+describe('the one name of an entry (storedSpelling)', () => {
+  const uid = [{ attribute: 'uid', template: '${account}' }];
+  const mail = [{ attribute: 'mail', template: '${account}@example.org' }];
+
+  test('one value: that value, however the login spelled it', () => {
+    expect(storedSpelling(uid, { dn: 'uid=alice,ou=people', uid: 'alice' })).toBe('alice');
+    expect(storedSpelling(mail, { dn: 'uid=alice,ou=people', mail: 'Alice@Example.org' })).toBe('Alice');
+  });
+
+  test('several values: the one the DN names, else the least, whichever was typed', () => {
+    // Found by a review: the value matching what was typed won, so each alias was an account.
+    expect(storedSpelling(uid, { dn: 'uid=alice,ou=people', uid: ['alice.old', 'alice'] })).toBe('alice');
+    expect(storedSpelling(uid, { dn: 'cn=A+uid=Alice,ou=people', uid: ['alice.old', 'alice'] })).toBe(
+      'alice',
+    );
+    const aliases = { dn: 'uid=x,ou=people', mail: ['smith@example.org', 'alice@example.org'] };
+    expect(storedSpelling(mail, aliases)).toBe('alice');
+  });
+
+  test("rdnValue reads the entry's own RDN only", () => {
+    expect(rdnValue('uid=alice,ou=people,dc=x', 'UID')).toBe('alice');
+    expect(rdnValue('cn=A\\, B+uid=bob,ou=people', 'uid')).toBe('bob');
+    expect(rdnValue('cn=A\\, B+uid=bob,ou=people', 'cn')).toBe('A, B');
+    expect(rdnValue('cn=alice,uid=bob,ou=people', 'uid')).toBeUndefined();
+  });
 });

@@ -192,7 +192,7 @@ export class LdapAuthenticator implements Authenticator {
     if (entries.length > 1) throw ambiguous();
     const entry = entries[0];
     if (!entry) return undefined;
-    const stored = storedSpelling(this.#config.accountTerms, entry, account);
+    const stored = storedSpelling(this.#config.accountTerms, entry);
     // No term holds the account even loosely (a matching rule we do not mirror): not this account.
     return stored === undefined ? undefined : { entry, account: stored };
   }

@@ -11,6 +11,20 @@ export function cnOf(dn: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The value of `attribute` in the DN's first RDN, the entry's own name (`uid=alice,ou=people,…`
+ * → `alice` for `uid`); undefined when the first RDN has no such attribute.
+ */
+export function rdnValue(dn: string, attribute: string): string | undefined {
+  const wanted = attribute.toLowerCase();
+  // The first RDN ends at the first comma no backslash escapes; `+` joins its attribute values.
+  for (const [, type, raw, end] of dn.matchAll(/\s*([^=,+]+?)\s*=((?:\\.|[^,+\\])*)([,+]|$)/g)) {
+    if (type!.toLowerCase() === wanted) return unescapeDnValue(raw!.trim());
+    if (end !== '+') return undefined;
+  }
+  return undefined;
+}
+
 function unescapeDnValue(raw: string): string {
   const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {

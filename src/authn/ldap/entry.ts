@@ -3,7 +3,7 @@ import type { Labels } from '../../authz/types.js';
 import { foldAccountName } from '../../core/account-name.js';
 import type { AuthnResult } from '../types.js';
 import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
-import { cnOf } from './dn.js';
+import { cnOf, rdnValue } from './dn.js';
 
 /** An attribute's values as strings; attribute names compare case-insensitively, as in LDAP. */
 export function attributeValues(entry: Entry, attribute: string): string[] {
@@ -18,33 +18,34 @@ export function attributeValues(entry: Entry, attribute: string): string[] {
 /**
  * The one name of the entry's account: taken from the first of the filter's account terms for
  * which the entry holds a value fitting it (the part standing for `${account}`: `Alice` out of
- * `Alice@example.org` for `(mail=${account}@example.org)`), preferring the value that matches
- * what was typed. So `ALICE`, ` alice` and, with `(|(uid=${account})(mail=${account}))`,
- * `alice@example.org` all name the account `alice`. Undefined when no term yields a name.
+ * `Alice@example.org` for `(mail=${account}@example.org)`). So `ALICE`, ` alice` and, with
+ * `(|(uid=${account})(mail=${account}))`, `alice@example.org` all name the account `alice`.
+ * An entry with several such values (a `uid` kept after a rename, mail aliases) still has one
+ * name, whichever was typed: the value its DN names it by (`uid=alice,…`), else the least in
+ * code-unit order. Undefined when no term yields a name.
  */
-export function storedSpelling(
-  terms: readonly AccountTerm[],
-  entry: Entry,
-  typed: string,
-): string | undefined {
+export function storedSpelling(terms: readonly AccountTerm[], entry: Entry): string | undefined {
   for (const t of terms) {
     const parts = t.template.split('${account}');
     if (parts.length !== 2) continue;
     const [prefix, suffix] = parts as [string, string];
-    const names = attributeValues(entry, t.attribute).flatMap((value) => {
+    const core = (value: string) => {
       const fits =
         value.length > prefix.length + suffix.length &&
         foldAccountName(value.slice(0, prefix.length)) === foldAccountName(prefix) &&
         foldAccountName(value.slice(value.length - suffix.length)) === foldAccountName(suffix);
-      const core = fits ? value.slice(prefix.length, value.length - suffix.length).trim() : '';
-      return core === '' ? [] : [core];
-    });
-    if (names.length > 0)
-      return (
-        names.find((n) => n === typed) ??
-        names.find((n) => foldAccountName(n) === foldAccountName(typed)) ??
-        names[0]
-      );
+      return fits ? value.slice(prefix.length, value.length - suffix.length).trim() : '';
+    };
+    const names = attributeValues(entry, t.attribute)
+      .map(core)
+      .filter((name) => name !== '');
+    if (names.length <= 1) {
+      if (names.length === 1) return names[0];
+      continue;
+    }
+    const own = rdnValue(entry.dn, t.attribute);
+    const named = own === undefined ? '' : foldAccountName(core(own));
+    return names.find((n) => named !== '' && foldAccountName(n) === named) ?? names.sort()[0];
   }
   return undefined;
 }
