@@ -181,11 +181,14 @@ export class LdapAuthenticator implements Authenticator {
         scope: 'sub',
         filter: this.#config.filter.replaceAll('${account}', () => Filter.escape(account)),
         attributes,
-        sizeLimit: 2,
+        // No sizeLimit of our own: given one, ldapts drops the directory's "size limit exceeded"
+        // and returns the entries it got, so a directory that lets the service account see one
+        // entry (`sizelimit 1`) would hand over the first of two matches as the only one. The
+        // filter's account is escaped: only a filter written to match many can, and the
+        // directory's own limit then ends the search, which is ambiguous too.
         timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
       }));
     } catch (err) {
-      // sizeLimit 2 with three or more matches ends in "size limit exceeded".
       if (err instanceof SizeLimitExceededError) throw ambiguous(err);
       throw err;
     }
