@@ -34,11 +34,7 @@ export class ExtAuthenticator implements Authenticator {
   async authenticate(credentials: Credentials): Promise<AuthnResult> {
     const { account, password } = credentials;
     const secret = password?.reveal() ?? '';
-    // The command splits stdin at the first space: an account with whitespace would be misread,
-    // and so would the empty one with a password (` alice PW`: a shell's `read` drops the leading
-    // space and takes the account's name from the password), and one with a backslash, which
-    // `read` without -r (docker_auth's example) drops: `a\lice` would read as alice.
-    if (/[\s\\]/.test(account) || (account === '' && secret !== '')) return { outcome: 'no_match' };
+    if (!sendable(account, secret)) return { outcome: 'no_match' };
     return this.#answer(await this.#run(`${account} ${secret}`, secret, credentials, false));
   }
 
@@ -64,10 +60,12 @@ export class ExtAuthenticator implements Authenticator {
    * (which never does) would not. Never throws.
    */
   async decoy(credentials: Credentials): Promise<BackendUnavailableError | undefined> {
-    const { password } = credentials;
-    // An empty password reaches the command for a made-up name too; only no password does not.
+    const { account, password } = credentials;
+    // An empty password reaches the command for a made-up name too; only no password does not,
+    // nor a name the command is never given (a made-up `corp\nobody` runs nothing either).
     if (password === undefined) return undefined;
     const secret = password.reveal();
+    if (!sendable(account, secret)) return undefined;
     try {
       this.#answer(await this.#run(`regauth-decoy-${randomUUID()} ${secret}`, secret, credentials, true));
       return undefined;
@@ -101,6 +99,17 @@ export class ExtAuthenticator implements Authenticator {
   close(): Promise<void> {
     return this.#command.close();
   }
+}
+
+/**
+ * Whether a login is given to the command at all. It splits stdin at the first space: an account
+ * with whitespace would be misread, and so would the empty one with a password (` alice PW`: a
+ * shell's `read` drops the leading space and takes the account's name from the password), and
+ * one with a backslash, which `read` without -r (docker_auth's example) drops: `a\lice` would
+ * read as alice.
+ */
+function sendable(account: string, secret: string): boolean {
+  return !/[\s\\]/.test(account) && !(account === '' && secret !== '');
 }
 
 /**
