@@ -336,7 +336,7 @@ export interface RunOptions {
  * MIN_CHANGED_FORM characters long. Every occurrence is blanked out. A best effort: a command
  * that changes the password otherwise (escapes it, prints a part) is not followed.
  */
-function blankOut(text: string, secret: string | undefined): string {
+function blankOut(text: string, secret: string | undefined): string | undefined {
   if (!secret) return text;
   const lines = [secret, ...secret.split(/\r\n|\r|\n/)];
   // Without -r, read takes the text left to right: a backslash before LF joins the lines, one
@@ -351,8 +351,17 @@ function blankOut(text: string, secret: string | undefined): string {
     .filter((part) => part !== '')
     .sort((a, b) => b.length - a.length);
   // One pass, longest first: a shorter part never matches inside a `[redacted]` just written.
-  return text.replace(new RegExp(parts.map(escapeRegex).join('|'), 'g'), '[redacted]');
+  try {
+    return text.replace(new RegExp(parts.map(escapeRegex).join('|'), 'g'), '[redacted]');
+  } catch {
+    // V8 refuses the pattern of a password some 32 Ki characters long ("too large"), and its
+    // error holds the pattern: undefined, nothing of the text is shown.
+    return undefined;
+  }
 }
+
+/** What is logged of stderr when the password cannot be looked for in it. */
+const TOO_LONG_TO_BLANK_OUT = '(not shown: the password is too long to blank out of it)';
 
 /**
  * A form read made of the password (blanks or backslashes taken off) shorter than this is not
@@ -384,7 +393,7 @@ export function backendCommand(
   const inFlight = new Set<Promise<unknown>>();
   const logStderr = (stderr: string, outcome: string, redact: string | undefined) => {
     if (!logger || stderr.trim() === '') return;
-    const lines = blankOut(stderr, redact)
+    const lines = (blankOut(stderr, redact) ?? TOO_LONG_TO_BLANK_OUT)
       .split(/\r?\n/)
       .filter((line) => line.trim() !== '')
       .slice(0, STDERR_LOG_LINES)
