@@ -166,9 +166,12 @@ export function answerNodeErrors(server: Server): void {
   });
   // `Expect: 100-continue`: node would send 100 Continue before any listener runs. It is sent
   // once the body is going to be read (continueIfAwaited), so a request refused from its headers
-  // alone (no Host, a length over the limit) is answered without it.
+  // alone (no Host, a length over the limit) is answered without it. Any reply without it ends
+  // the connection (node writes `Connection: close`: the client may send the body all the same),
+  // so until it is sent the connection is closed as regauth's own refusals close it: nothing
+  // pipelined behind is processed, and a body still arriving is read while the reply is read.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    awaitingContinue.add(req);
+    awaitingContinue.set(req, closeAfterReply(req, res));
     server.emit('request', req, res);
   });
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
@@ -187,8 +190,11 @@ export function answerNodeErrors(server: Server): void {
   });
 }
 
-/** Requests whose client waits for `100 Continue` before it sends the body (`Expect`). */
-const awaitingContinue = new WeakSet<IncomingMessage>();
+/**
+ * Requests whose client waits for `100 Continue` before it sends the body (`Expect`), each with
+ * what undoes the closing of its connection once it is sent.
+ */
+const awaitingContinue = new WeakMap<IncomingMessage, () => void>();
 
 /**
  * Sends `100 Continue` to a request whose client waits for it, when its body is about to be
@@ -196,7 +202,11 @@ const awaitingContinue = new WeakSet<IncomingMessage>();
  * thrown away with the connection.
  */
 export function continueIfAwaited(req: IncomingMessage, res: ServerResponse): void {
-  if (awaitingContinue.delete(req)) res.writeContinue();
+  const keepOpen = awaitingContinue.get(req);
+  if (keepOpen === undefined) return;
+  awaitingContinue.delete(req);
+  keepOpen();
+  res.writeContinue();
 }
 
 /**

@@ -66,8 +66,11 @@ function closeIfStalled(socket: Socket): void {
   if (socket.writableLength > 0) socket.destroy();
 }
 
-/** Connections whose last reply is decided (closeAfterReply): no later request on them is answered. */
-const closing = new WeakSet<object>();
+/**
+ * Connections whose last reply is decided (closeAfterReply), each with the request that reply is
+ * for: no later request on them is answered.
+ */
+const closing = new WeakMap<object, IncomingMessage>();
 
 /**
  * Whether `req` came on a connection whose last reply was already decided: the client was told
@@ -75,7 +78,8 @@ const closing = new WeakSet<object>();
  * must not be processed (RFC 9112 §9.6) nor answered.
  */
 export function onClosingConnection(req: IncomingMessage): boolean {
-  return closing.has(req.socket);
+  const last = closing.get(req.socket);
+  return last !== undefined && last !== req;
 }
 
 /** How long a connection closed under a body still arriving reads (and drops) it before closing. */
@@ -89,17 +93,24 @@ const LINGER_MS = 2000;
  * Instead its side is ended and what still comes is read and dropped for LINGER_MS at most
  * ("lingering close"), so the client reads the reply before the connection goes.
  */
-export function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
+export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () => void {
+  const keepAlive = res.shouldKeepAlive;
   res.shouldKeepAlive = false;
   // The request's socket: a reply queued behind an earlier pipelined one has none yet.
   const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
-  if (!socket) return;
-  closing.add(socket);
+  if (!socket) return () => void (res.shouldKeepAlive = keepAlive);
+  closing.set(socket, req);
   // node ends a connection not kept alive with destroySoon() once the reply is written (its
   // `_http_server` resOnFinish); what it does is replaced for this connection only.
   socket.destroySoon = () => {
     socket.end();
     req.resume();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
+  // Undone for a request whose client waited for `100 Continue` and got it (errors.ts).
+  return () => {
+    res.shouldKeepAlive = keepAlive;
+    closing.delete(socket);
+    delete (socket as { destroySoon?: unknown }).destroySoon;
   };
 }

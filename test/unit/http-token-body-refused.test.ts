@@ -242,6 +242,32 @@ test('Expect: 100-continue with a body under the limit still gets the 100, then 
   expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 100', 'HTTP/1.1 200']);
 });
 
+test('Expect: 100-continue answered with the 100: the connection is kept alive for the next request', async () => {
+  // Until the 100 is sent, the connection is held as closing (a reply without it ends it).
+  const form = 'grant_type=password&service=reg&username=alice&password=pw';
+  const text = await new Promise<string>((resolve) => {
+    const s = connect(Number(new URL(server.url).port), '127.0.0.1');
+    let got = '';
+    let asked = false;
+    s.on('data', (d) => {
+      got += d;
+      if (got.startsWith('HTTP/1.1 100') && !got.includes('HTTP/1.1 200')) s.write(form);
+      if (got.includes('"access_token"') && !asked) {
+        asked = true;
+        s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      }
+      if ((got.match(/HTTP\/1\.1 200/g) ?? []).length === 2) s.end();
+    });
+    s.on('close', () => resolve(got));
+    s.write(
+      'POST /auth HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n' +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n\r\n`,
+    );
+  });
+  expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 100', 'HTTP/1.1 200', 'HTTP/1.1 200']);
+  expect(text).not.toMatch(/\r\nConnection: close\r\n/i);
+});
+
 // A client that sends its body at once (node's fetch, as most clients) got a connection reset,
 // not the 413: the connection was closed as soon as the 413 was written, with the body still
 // arriving, and the kernel answers that with a reset. Found by a review. The client runs in a
