@@ -162,6 +162,10 @@ export function readableTargetsOnly(listener: RequestListener): RequestListener 
       res.setHeader('Cache-Control', 'no-store');
       return void sendJson(res, 400, MISSING_HOST);
     }
+    // regauth upgrades no connection (WebSocket, h2c), and node's parser drops what follows an
+    // upgrade request in the same read: a request pipelined behind it would never be answered,
+    // and the connection would hang until the keep-alive deadline. The reply ends it instead.
+    if (req.headers.upgrade !== undefined) closeAfterReply(req, res);
     const target = originForm(req.url ?? '');
     if (target === undefined) {
       res.setHeader('Cache-Control', 'no-store');
