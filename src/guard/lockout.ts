@@ -3,7 +3,6 @@ import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from './config.js';
 import { Secret } from '../core/secret.js';
 import {
-  BackendUnavailableError,
   RegauthError,
   TooManyRequestsError,
   UnauthorizedError,
@@ -403,12 +402,12 @@ export async function withLockout<T extends { readonly account: string }>(
     if (wait > 0) throw new TooManyRequestsError(wait);
     return await loggedIn(lockout, attempt, result, state);
   } catch (err) {
-    // A refused password is a failure; so is a login a backend could not answer (503). A made-up
-    // name meets that outage where a known name's refused password is answered as it
-    // (WithheldDenialError, src/authn/chain.ts): both must reach the lock alike, or 429 would
-    // tell them apart, and the refused password must not be a free guess.
+    // A refused password is a failure, also when it is answered as a later backend's outage
+    // (WithheldDenialError, src/authn/chain.ts: a made-up name meets that outage), or it would be
+    // a free guess. An outage itself is not: it may be anyone's, a right password's too, and
+    // others can cause it (a flood of the command's slots), which must never lock a user out.
     if (
-      err instanceof BackendUnavailableError ||
+      err instanceof WithheldDenialError ||
       (err instanceof RegauthError && (err.code === 'ERR_UNAUTHORIZED' || err.code === 'ERR_INVALID_GRANT'))
     ) {
       const stored =
