@@ -171,6 +171,8 @@ export function answerNodeErrors(server: Server): void {
   // so until it is sent the connection is closed as regauth's own refusals close it: nothing
   // pipelined behind is processed, and a body still arriving is read while the reply is read.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    // Behind a refused request on a connection being closed: dropped, as every request there.
+    if (onClosingConnection(req)) return void req.resume();
     awaitingContinue.set(req, closeAfterReply(req, res));
     server.emit('request', req, res);
   });

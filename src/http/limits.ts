@@ -99,6 +99,8 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () =
   // The request's socket: a reply queued behind an earlier pipelined one has none yet.
   const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
   if (!socket) return () => void (res.shouldKeepAlive = keepAlive);
+  // An earlier request's reply is the connection's last already: that mark stays.
+  if (closing.has(socket)) return NO_UNDO;
   closing.set(socket, req);
   // node ends a connection not kept alive with destroySoon() once the reply is written (its
   // `_http_server` resOnFinish); what it does is replaced for this connection only.
@@ -109,8 +111,11 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () =
   };
   // Undone for a request whose client waited for `100 Continue` and got it (errors.ts).
   return () => {
+    if (closing.get(socket) !== req) return;
     res.shouldKeepAlive = keepAlive;
     closing.delete(socket);
     delete (socket as { destroySoon?: unknown }).destroySoon;
   };
 }
+
+const NO_UNDO = (): void => undefined;
