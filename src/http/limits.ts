@@ -99,8 +99,11 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () =
   // The request's socket: a reply queued behind an earlier pipelined one has none yet.
   const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
   if (!socket) return () => void (res.shouldKeepAlive = keepAlive);
-  // An earlier request's reply is the connection's last already: that mark stays.
-  if (closing.has(socket)) return NO_UNDO;
+  // An earlier request's reply is the connection's last already: that mark stays. This one's,
+  // asked again (an upgrade request waiting for 100 Continue): no undo lifts it any more.
+  const last = closing.get(socket);
+  if (last === req) pinned.add(req);
+  if (last !== undefined) return NO_UNDO;
   closing.set(socket, req);
   // node ends a connection not kept alive with destroySoon() once the reply is written (its
   // `_http_server` resOnFinish); what it does is replaced for this connection only.
@@ -111,7 +114,7 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () =
   };
   // Undone for a request whose client waited for `100 Continue` and got it (errors.ts).
   return () => {
-    if (closing.get(socket) !== req) return;
+    if (closing.get(socket) !== req || pinned.has(req)) return;
     res.shouldKeepAlive = keepAlive;
     closing.delete(socket);
     delete (socket as { destroySoon?: unknown }).destroySoon;
@@ -119,3 +122,6 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () =
 }
 
 const NO_UNDO = (): void => undefined;
+
+/** Requests whose connection was to close for two reasons: the undo of one leaves the other. */
+const pinned = new WeakSet<IncomingMessage>();
