@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { LockoutConfig } from './config.js';
 import { Secret } from '../core/secret.js';
 import {
+  BackendUnavailableError,
   RegauthError,
   TooManyRequestsError,
   UnauthorizedError,
@@ -425,6 +426,13 @@ export async function withLockout<T extends { readonly account: string }>(
         if (await counted(state, () => lockout.failure(typed, ip), false)) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
       }
+    } else if (err instanceof BackendUnavailableError && reservation) {
+      // Not counted, but the store is asked as often as for a withheld denial (a read in place of
+      // the failure): with a shared store, those round trips would tell a known name's refused
+      // password from a made-up name's outage on the first try.
+      const wait = await lockOf(lockout, typed, ip, state);
+      await counted(state, () => lockout.blocked(typed, ip), 0);
+      if (wait > 0) throw new TooManyRequestsError(wait);
     }
     throw err;
   } finally {

@@ -1,0 +1,75 @@
+import { expect, test } from 'vitest';
+import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
+import { BackendUnavailableError, WithheldDenialError } from '../../src/core/errors.js';
+import { Secret } from '../../src/core/secret.js';
+import { MemoryLockoutStore } from '../../src/store/memory.js';
+import type { LockoutStore } from '../../src/store/types.js';
+
+// Found by a review. While a later backend is down, a known name's wrong password and a made-up
+// name both get 503 after the same chain work (docs/security.md "User enumeration"). The lockout
+// counts only the known name's refusal (WithheldDenialError), and counting is store work done
+// before the reply: a lock read and `failure`, two round trips to a shared store (Redis), which
+// the made-up name's outage did not make. So the first attempt answered later for a name that
+// exists. A plain outage now asks the store as often, without counting.
+
+const POLICY: LockoutPolicy = {
+  enabled: true,
+  max_failures: 5,
+  backoff: 60,
+  max_backoff: 300,
+  forget_after: 600,
+  ipv6_prefix: 64,
+  account_max_failures: 10_000,
+  remember_success: 86_400,
+};
+
+/** A shared store with a round trip of `rttMs` per call (Redis across a network). */
+function slowStore(rttMs: number): LockoutStore {
+  const inner = new MemoryLockoutStore(100);
+  const slow =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      await new Promise((r) => setTimeout(r, rttMs));
+      return f(...a);
+    };
+  return {
+    size: undefined,
+    blocked: slow(inner.blocked.bind(inner)),
+    reserve: slow(inner.reserve.bind(inner)),
+    release: slow(inner.release.bind(inner)),
+    failure: slow(inner.failure.bind(inner)),
+    success: slow(inner.success.bind(inner)),
+    lockNews: () => undefined,
+  };
+}
+
+const outage = () => new BackendUnavailableError('ext_auth', 'command failed (exit 3)');
+
+/** How long one first attempt takes through withLockout, and what it is answered with. */
+async function timed(account: string, ip: string, err: Error): Promise<{ ms: number; code: unknown }> {
+  const lockout = new Lockout({ store: slowStore(40), shared: true, policy: () => POLICY });
+  const started = performance.now();
+  let code: unknown;
+  try {
+    await withLockout(lockout, { account, password: new Secret('guess'), ip }, () => Promise.reject(err));
+  } catch (e) {
+    code = (e as { code?: unknown }).code;
+  }
+  return { ms: performance.now() - started, code };
+}
+
+test('a first attempt during a later backend outage takes as long for a known name as for a made-up one', async () => {
+  // alice is a static user whose wrong password the chain answered as ext_auth's outage;
+  // regauth-nobody-x is made up, and met that outage itself. Same chain time (the run is instant).
+  const known = await timed(
+    'alice',
+    '192.0.2.7',
+    new WithheldDenialError(outage(), { authenticator: 'users', reason: 'invalid password' }),
+  );
+  const madeUp = await timed('nobody-x', '192.0.2.7', outage());
+  // Same answer (503 either way)...
+  expect(known.code).toBe('ERR_BACKEND_UNAVAILABLE');
+  expect(madeUp.code).toBe('ERR_BACKEND_UNAVAILABLE');
+  // ...and the same time: the known name must not take the store's extra round trips.
+  expect(Math.abs(known.ms - madeUp.ms)).toBeLessThan(30);
+});
