@@ -5,6 +5,7 @@ import {
   compilePattern,
   PatternCache,
   REQUEST_FIELDS,
+  dotSegment,
   type Captures,
   type Pattern,
   type Unmatchable,
@@ -274,6 +275,12 @@ function filterNames(
 
   const out: string[] = [];
   for (const name of names) {
+    // A bound test cannot read a name with a dot segment (pattern.ts dotSegment; a repository
+    // name never holds one): decided alone, as authorize decides it.
+    if (dotSegment(name)) {
+      if (grantsAlone(rules, cache, request, action, name)) out.push(name);
+      continue;
+    }
     let perName: Evaluation | undefined;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
@@ -292,6 +299,23 @@ function filterNames(
     }
   }
   return out;
+}
+
+/** Whether the rules grant `action` on `name`, tried one by one as `authorize` tries them. */
+function grantsAlone(
+  rules: readonly Rule[],
+  cache: PatternCache,
+  request: NamelessRequest,
+  action: string,
+  name: string,
+): boolean {
+  const evaluation = new Evaluation({ ...request, name, actions: [action] }, cache);
+  for (const rule of rules) {
+    const outcome = evaluation.matches(rule);
+    if (outcome === 'no') continue;
+    return outcome === 'yes' && (rule.grant === 'all' || rule.grant.has(action));
+  }
+  return false;
 }
 
 /** What a rule decides for the names `test` accepts (every name when undefined): Evaluation.bindName. */
@@ -648,10 +672,14 @@ class Evaluation {
   matches(rule: Rule): Outcome | 'too-many' {
     this.#begin(rule);
     for (const check of rule.fixed) if (!this.#passes(check)) return 'no';
+    // A check without placeholders passes as `empty` only when it could not match its value as
+    // written (Unmatchable: a dot segment): the rule then decides and grants nothing.
+    const unmatchable = this.#usedEmpty;
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return 'no';
-    if (rule.dynamic.length === 0) return 'yes';
+    if (rule.dynamic.length === 0) return unmatchable ? 'empty' : 'yes';
     // The same placeholder takes the same value wherever it appears in the rule.
-    return this.#tryCombinations(rule.labelKeys, () => this.#passAll(rule.dynamic));
+    const outcome = this.#tryCombinations(rule.labelKeys, () => this.#passAll(rule.dynamic));
+    return unmatchable && outcome === 'yes' ? 'empty' : outcome;
   }
 
   /**
@@ -689,12 +717,14 @@ class Evaluation {
   bindName(rule: Rule, split: NameSplit): BoundName[] | undefined {
     this.#begin(rule);
     for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
+    // As in `matches`: a check without placeholders that could not match its value as written.
+    const unmatchable = this.#usedEmpty;
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return undefined;
     const fixed = split.nameFixed.flatMap(
       (c) => c.pattern.bind(this.resolve, this.#cache, this.#unmatchable) ?? [],
     );
     if (fixed.length < split.nameFixed.length) return undefined;
-    if (rule.dynamic.length === 0) return [{ test: allOf(fixed), deny: false }];
+    if (rule.dynamic.length === 0) return [{ test: allOf(fixed), deny: unmatchable }];
 
     /** Each passing combination's name tests, by whether it went through an empty value. */
     const alternatives: { full: ValueTest[][]; empty: ValueTest[][] } = { full: [], empty: [] };
@@ -707,7 +737,7 @@ class Evaluation {
         if (!test) return;
         tests.push(test);
       }
-      (this.#usedEmpty ? alternatives.empty : alternatives.full).push(tests);
+      (this.#usedEmpty || unmatchable ? alternatives.empty : alternatives.full).push(tests);
     };
     // As in `matches`, but every combination is tried: the attempt collects, and never stops it.
     const tried = this.#tryCombinations(rule.labelKeys, () => {
@@ -775,6 +805,8 @@ class Evaluation {
       if (check.pattern.placeholders.length === 0 && !this.#passes(check))
         return { match: 'no', conditions: [] };
     }
+    // As in `matches`: one of them could not match its value as written (Unmatchable).
+    if (this.#usedEmpty) deny = true;
     if (deny) {
       for (const check of rule.dynamic) {
         conditions.delete(check.kind === 'field' ? check.field : `labels.${check.key}`);

@@ -310,6 +310,18 @@ function globMatch(glob: Minimatch, value: string): boolean {
 
 const STARS = /^\*+$/;
 
+/**
+ * Whether a value holds a path segment `.` or `..`, which minimatch never matches with a
+ * wildcard, `dot` or not (`*` does not match `.`): when a glob does not match such a value, it
+ * cannot tell whether its wildcards should have (Unmatchable). A repository name never holds one
+ * (the name grammar); an account or a label value may.
+ */
+export function dotSegment(value: string): boolean {
+  return value.includes('.') && DOT_SEGMENT.test(value);
+}
+
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+
 /** Text before the first character of a glob that may be magic (`!+@` start extglobs like `+(a)`). */
 function globPrefix(text: string): string {
   return text.slice(0, text.search(/[*?[\]{}()\\!+@]|$/));
@@ -342,7 +354,17 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       });
     }
     const test = globTest(base.prefix, glob);
-    return { ...base, match: (value) => (globMatch(glob, value) ? NO_CAPTURES : null), bind: () => test };
+    return {
+      ...base,
+      match(value, _resolve, _cache, unmatchable) {
+        if (globMatch(glob, value)) return NO_CAPTURES;
+        if (!dotSegment(value) || !value.startsWith(base.prefix)) return null;
+        unmatchable();
+        return NO_CAPTURES;
+      },
+      // Bound for names only, which hold no dot segment (filterNames decides one that does alone).
+      bind: () => test,
+    };
   }
   if (plain) {
     return {
@@ -404,7 +426,11 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
           else matched ||= globMatch(glob, value);
         }
       }
-      if (built) return matched ? NO_CAPTURES : null;
+      if (built) {
+        if (matched) return NO_CAPTURES;
+        // A dot segment that no alternative matched: a wildcard may have been meant to.
+        if (!dotSegment(value)) return null;
+      }
       if (!prefixed(value)) return null;
       unmatchable();
       return NO_CAPTURES;

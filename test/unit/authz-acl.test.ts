@@ -841,6 +841,50 @@ describe('a placeholder value too long to build the pattern', () => {
   });
 });
 
+describe('a value that is a dot segment ("." or "..")', () => {
+  // Found by a review: minimatch never matches a path segment "." or ".." with a wildcard, even
+  // with `dot`, so a deny like `labels: {x: "*"}` skipped the label value "." and the next rule
+  // granted. When no alternative of a glob matches such a value, the glob cannot tell whether a
+  // wildcard was meant to: the rule decides and grants nothing, as for an empty value.
+  test('a deny with a wildcard still denies', () => {
+    const rules: AclRuleConfig[] = [
+      { match: { labels: { x: '*' } }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    for (const value of ['.', '..', 'a/./b', '../c', '.a']) {
+      expect(decide(rules, { labels: { x: [value] } }), value).toEqual({ granted: [], rule: 0 });
+    }
+  });
+
+  test('a grant with a wildcard grants nothing; one that matches it as written grants', () => {
+    expect(decide([{ match: { account: '.*' }, actions: ['pull'] }], { account: '..' })).toEqual({
+      granted: [],
+      rule: 0,
+    });
+    expect(decide([{ match: { account: '@(..|x*)' }, actions: ['pull'] }], { account: '..' })).toEqual({
+      granted: ['pull'],
+      rule: 0,
+    });
+    const templated: AclRuleConfig[] = [
+      { match: { account: '${labels:a}*' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ];
+    expect(decide(templated, { account: '..', labels: { a: ['.'] } })).toEqual({ granted: [], rule: 0 });
+    // Another value is matched as before.
+    expect(decide(templated, { account: 'x.y', labels: { a: ['x'] } })).toEqual({ granted: [], rule: 0 });
+    // The filtered catalog and explain decide as authorize.
+    const acl = compileAcl([
+      { match: { account: '.*' }, actions: ['pull'] },
+      { match: {}, actions: ['pull'] },
+    ]);
+    expect(acl.filterNames({ ...nameless, account: '..' }, 'pull', ['x/y', 'z'])).toEqual([]);
+    expect(acl.filterNames({ ...nameless, account: '.a' }, 'pull', ['x/y'])).toEqual(['x/y']);
+    const [first] = acl.explain({ account: '..', type: 'repository', name: 'x/y', actions: ['pull'] });
+    expect(first).toMatchObject({ index: 0, match: 'yes', granted: [] });
+    expect(decide(templated, { account: 'y', labels: { a: ['x'] } })).toEqual({ granted: ['pull'], rule: 1 });
+  });
+});
+
 describe('a segment of stars followed by an escaped character', () => {
   // Found by a review: minimatch 10 gave a segment made of `*` (or `?`) and then text without
   // `+@!?*[(` a fast test that compared that text as written, backslashes included (`*\)` was
