@@ -664,6 +664,12 @@ class Evaluation {
     this.#usedEmpty = true;
   };
 
+  /** One label value the pattern could not match as written (#passes tries each). */
+  #valueUnmatchable = false;
+  readonly #flagValue: Unmatchable = () => {
+    this.#valueUnmatchable = true;
+  };
+
   /**
    * `too-many`: the rule has more label combinations than MAX_LABEL_COMBINATIONS. `empty`: it
    * matches, but only with an empty value in a placeholder (see resolve). Either way it decides
@@ -805,8 +811,9 @@ class Evaluation {
       if (check.pattern.placeholders.length === 0 && !this.#passes(check))
         return { match: 'no', conditions: [] };
     }
-    // As in `matches`: one of them could not match its value as written (Unmatchable).
-    if (this.#usedEmpty) deny = true;
+    // As in `matches`: one of them could not match its value as written (Unmatchable); the rule
+    // then denies, should its other checks pass.
+    const unmatchable = this.#usedEmpty;
     if (deny) {
       for (const check of rule.dynamic) {
         conditions.delete(check.kind === 'field' ? check.field : `labels.${check.key}`);
@@ -816,6 +823,7 @@ class Evaluation {
       if (outcome === 'no') return { match: 'no', conditions: [] };
       if (outcome === 'empty') deny = true;
     }
+    if (unmatchable) deny = true;
     if (rule.ip) {
       if (!known('ip')) conditions.add('ip');
       else if (this.#request.ip === null || !rule.ip.contains(this.#request.ip)) {
@@ -899,9 +907,17 @@ class Evaluation {
 
   #passes(check: Check): boolean {
     if (check.kind === 'labels') {
-      return labelValues(this.#request.labels, check.key).some(
-        (v) => check.pattern.match(v, this.resolve, this.#cache, this.#unmatchable) !== null,
-      );
+      // A value matched as written wins over one the pattern could not match (Unmatchable),
+      // whatever their order.
+      let unmatchable = false;
+      for (const v of labelValues(this.#request.labels, check.key)) {
+        this.#valueUnmatchable = false;
+        const matched = check.pattern.match(v, this.resolve, this.#cache, this.#flagValue) !== null;
+        if (matched && !this.#valueUnmatchable) return true;
+        unmatchable ||= this.#valueUnmatchable;
+      }
+      if (unmatchable) this.#usedEmpty = true;
+      return unmatchable;
     }
     const captures = check.pattern.match(
       this.#request[check.field],

@@ -317,7 +317,20 @@ const STARS = /^\*+$/;
  * (the name grammar); an account or a label value may.
  */
 export function dotSegment(value: string): boolean {
-  return value.includes('.') && DOT_SEGMENT.test(value);
+  // One segment is the whole value; only a value with a `/` can hold one among others.
+  return value.length <= 2 ? value === '.' || value === '..' : value.includes('/') && DOT_SEGMENT.test(value);
+}
+
+/**
+ * `value` with each dot segment replaced by as many characters no pattern writes (U+E000): what a
+ * glob matches so only through its wildcards. A glob that matches it, and not the value, was
+ * kept from the value by minimatch's rule alone (Unmatchable).
+ */
+function neutral(value: string): string {
+  return value
+    .split('/')
+    .map((s) => (s === '.' || s === '..' ? '\uE000'.repeat(s.length) : s))
+    .join('/');
 }
 
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
@@ -358,7 +371,9 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       ...base,
       match(value, _resolve, _cache, unmatchable) {
         if (globMatch(glob, value)) return NO_CAPTURES;
-        if (!dotSegment(value) || !value.startsWith(base.prefix)) return null;
+        if (!dotSegment(value) || !value.startsWith(base.prefix) || !globMatch(glob, neutral(value))) {
+          return null;
+        }
         unmatchable();
         return NO_CAPTURES;
       },
@@ -388,6 +403,24 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
   const enclosed = distinct(expanded.flatMap(insideExtglob));
   const prefixed: ValueTest = (value) => value.startsWith(base.prefix);
   /**
+   * Whether an alternative matches `value` under `resolve`; undefined when one cannot be built.
+   * As `tests`, without making them: every alternative is built, even past a match, so that one
+   * the values make too long decides here as it does in `bind`.
+   */
+  const anyAlternative = (value: string, resolve: Resolve, cache: PatternCache): boolean | undefined => {
+    let matched = false;
+    for (const alt of alternatives) {
+      if (alt.plain) {
+        matched ||= expand(alt.parts, resolve, (v) => v) === value;
+      } else {
+        const glob = cache.glob(expand(alt.parts, resolve, escapeGlob)!);
+        if (glob === null) return undefined;
+        matched ||= globMatch(glob, value);
+      }
+    }
+    return matched;
+  };
+  /**
    * Each alternative's test under `resolve`, or undefined when the values make the pattern
    * unmatchable as written (Unmatchable): a `/` inside an extended glob, a glob too long to build.
    */
@@ -412,24 +445,16 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     match(value, resolve, cache, unmatchable) {
       // One unresolvable placeholder fails the pattern, whichever alternative holds it.
       if (!placeholders.every((p) => resolve(p) !== undefined)) return null;
-      // As `tests`, without making them: every alternative is built, even past a match, so that
-      // one the values make too long decides here as it does in `bind`.
-      let matched = false;
-      let built = !enclosed.some((p) => resolve(p)!.includes('/'));
-      for (let i = 0; built && i < alternatives.length; i++) {
-        const alt = alternatives[i]!;
-        if (alt.plain) {
-          matched ||= expand(alt.parts, resolve, (v) => v) === value;
-        } else {
-          const glob = cache.glob(expand(alt.parts, resolve, escapeGlob)!);
-          if (glob === null) built = false;
-          else matched ||= globMatch(glob, value);
-        }
-      }
-      if (built) {
-        if (matched) return NO_CAPTURES;
-        // A dot segment that no alternative matched: a wildcard may have been meant to.
-        if (!dotSegment(value)) return null;
+      const found = enclosed.some((p) => resolve(p)!.includes('/'))
+        ? undefined
+        : anyAlternative(value, resolve, cache);
+      if (found === true) return NO_CAPTURES;
+      // A dot segment no alternative matched, where a wildcard would have matched another value.
+      if (
+        found === false &&
+        !(dotSegment(value) && anyAlternative(neutral(value), resolve, cache) === true)
+      ) {
+        return null;
       }
       if (!prefixed(value)) return null;
       unmatchable();
