@@ -19,13 +19,14 @@ export type Placeholder =
 export type Resolve = (placeholder: Placeholder) => string | undefined;
 
 /**
- * Told when the values put in a pattern's placeholders make it one that cannot be matched as
- * written: a value holding `/` inside an extended glob (`!(${account})/**`, `@(${labels:team})`;
- * a glob is read one path segment at a time, so `!(a/b)` is every segment and `@(a/b)` none), or
- * a value so long that the glob or regex cannot be built (minimatch stops at 64 Ki characters,
- * V8 at a regex of about 32 Ki). The pattern then counts as matching every value that starts with
- * its prefix (a regex's groups empty), and the caller has the rule decide and grant nothing, as
- * for an empty value (docs/acl.md "Placeholders").
+ * Told when a pattern cannot match a value as written: a placeholder's value holding `/` inside
+ * an extended glob (`!(${account})/**`, `@(${labels:team})`; a glob is read one path segment at a
+ * time, so `!(a/b)` is every segment and `@(a/b)` none), a placeholder's value so long that the
+ * glob or regex cannot be built (minimatch stops at 64 Ki characters, V8 at a regex of about
+ * 32 Ki), or a matched value holding a dot segment that only minimatch's rule kept a wildcard from
+ * (dotSegment). The pattern then counts as matching every value that starts with its prefix (a
+ * regex's groups empty), and the caller has the rule decide and grant nothing, as for an empty
+ * value (docs/acl.md).
  */
 export type Unmatchable = () => void;
 
@@ -62,9 +63,8 @@ export interface Pattern {
   /**
    * Matches `value`, resolving placeholders through `resolve`; built patterns are kept in `cache`.
    * Returns the captures, or null when `value` does not match or a placeholder cannot be
-   * resolved; `unmatchable` is told when the values make the pattern one that cannot be matched as
-   * written (Unmatchable). Never
-   * throws.
+   * resolved; `unmatchable` is told when the pattern cannot match `value` as written
+   * (Unmatchable). Never throws.
    */
   match(value: string, resolve: Resolve, cache: PatternCache, unmatchable: Unmatchable): Captures | null;
   /**
@@ -312,9 +312,9 @@ const STARS = /^\*+$/;
 
 /**
  * Whether a value holds a path segment `.` or `..`, which minimatch never matches with a
- * wildcard, `dot` or not (`*` does not match `.`): when a glob does not match such a value, it
- * cannot tell whether its wildcards should have (Unmatchable). A repository name never holds one
- * (the name grammar); an account or a label value may.
+ * wildcard, `dot` or not (`*` does not match `.`): a glob that misses such a value but matches
+ * its `neutral` form was kept from it by that rule alone (Unmatchable). A repository name never
+ * holds one (the name grammar); an account or a label value may.
  */
 export function dotSegment(value: string): boolean {
   // One segment is the whole value; only a value with a `/` can hold one among others.
@@ -401,6 +401,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
   }));
   // Placeholders written inside an extended glob, where a value holding `/` cannot be matched.
   const enclosed = distinct(expanded.flatMap(insideExtglob));
+  const splits = (resolve: Resolve) => enclosed.some((p) => resolve(p)!.includes('/'));
   const prefixed: ValueTest = (value) => value.startsWith(base.prefix);
   /**
    * Whether an alternative matches `value` under `resolve`; undefined when one cannot be built.
@@ -425,7 +426,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
    * unmatchable as written (Unmatchable): a `/` inside an extended glob, a glob too long to build.
    */
   const tests = (resolve: Resolve, cache: PatternCache): ValueTest[] | undefined => {
-    if (enclosed.some((p) => resolve(p)!.includes('/'))) return undefined;
+    if (splits(resolve)) return undefined;
     const out: ValueTest[] = [];
     for (const alt of alternatives) {
       if (alt.plain) {
@@ -445,9 +446,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     match(value, resolve, cache, unmatchable) {
       // One unresolvable placeholder fails the pattern, whichever alternative holds it.
       if (!placeholders.every((p) => resolve(p) !== undefined)) return null;
-      const found = enclosed.some((p) => resolve(p)!.includes('/'))
-        ? undefined
-        : anyAlternative(value, resolve, cache);
+      const found = splits(resolve) ? undefined : anyAlternative(value, resolve, cache);
       if (found === true) return NO_CAPTURES;
       // A dot segment no alternative matched, where a wildcard would have matched another value.
       if (
