@@ -6,7 +6,7 @@ import { startServer, type RunningServer } from '../../src/http/server.js';
 import type { AppDeps } from '../../src/http/app.js';
 import { createLogger } from '../../src/core/log.js';
 import { createRuntime, type Runtime, type RuntimeDeps } from '../../src/pipeline/runtime.js';
-import { writeSigningKey } from './fixtures.js';
+import { hash, writeSigningKey } from './fixtures.js';
 
 /** A stream that keeps what is written to it, one string per write (one log line each with pino). */
 export function logSink(): { stream: Writable; lines: string[] } {
@@ -55,4 +55,29 @@ export async function startTestServer(options: {
     listen: { host: '127.0.0.1', port: 0 },
   });
   return { server, url: server.url, runtime, logs: log.lines };
+}
+
+/**
+ * startTestServer's `config` for one static user, alice with `password`, and no ACL rules, on a
+ * free port; `server` lines (`headers_timeout: 1`) go under `server:`.
+ */
+export function aliceConfig(
+  password: string,
+  server: readonly string[] = [],
+): (keys: { keyPath: string; certPath: string }) => string {
+  return ({ keyPath, certPath }) =>
+    [
+      'server:',
+      '  addr: "127.0.0.1:0"',
+      ...server.map((line) => `  ${line}`),
+      'token:',
+      '  issuer: t',
+      `  key: ${keyPath}`,
+      `  certificate: ${certPath}`,
+      'users:',
+      '  alice:',
+      `    password: "${hash(password)}"`,
+      'acl: []',
+      '',
+    ].join('\n');
 }

@@ -3,8 +3,8 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
-import { hash, tempDir } from '../helpers/fixtures.js';
-import { startTestServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { aliceConfig, startTestServer } from '../helpers/server.js';
 
 // Found by a review. A request sent with `Expect: 100-continue` answered without the body invited
 // (any GET, a 404, a 405) gets its reply with `Connection: close`: node forces it (a final status
@@ -19,8 +19,7 @@ let logs: string[];
 beforeAll(async () => {
   const started = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) =>
-      `server:\n  addr: "127.0.0.1:0"\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash('pw')}"\nacl: []\n`,
+    config: aliceConfig('pw'),
   });
   server = started.server;
   logs = started.logs;

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
-import { hash, tempDir } from '../helpers/fixtures.js';
-import { startTestServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { aliceConfig, startTestServer } from '../helpers/server.js';
 
 // A connection refused under its body (400 without Host, 413) ends its side and reads what still
 // comes for 2 s (d5b1a9b). It read it through node's HTTP parser: a request that arrived in those
@@ -16,8 +16,7 @@ let logs: string[];
 beforeAll(async () => {
   const started = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) =>
-      `server:\n  addr: "127.0.0.1:0"\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash('pw')}"\nacl: []\n`,
+    config: aliceConfig('pw'),
   });
   server = started.server;
   logs = started.logs;

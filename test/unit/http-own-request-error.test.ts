@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
-import { hash, tempDir } from '../helpers/fixtures.js';
-import { startTestServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { aliceConfig, startTestServer } from '../helpers/server.js';
 
 // An error in the body of the request being read (too slow, chunk extensions over node's limit,
 // a chunk that does not parse) gets its own reply, as docs/http-api.md lists them: 92b99ed closed
@@ -16,8 +16,7 @@ let server: RunningServer;
 beforeAll(async () => {
   const started = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) =>
-      `server:\n  addr: "127.0.0.1:0"\n  headers_timeout: 1\n  request_timeout: 1\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash('pw')}"\nacl: []\n`,
+    config: aliceConfig('pw', ['headers_timeout: 1', 'request_timeout: 1']),
   });
   server = started.server;
 });

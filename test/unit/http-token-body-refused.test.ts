@@ -3,8 +3,8 @@ import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { RunningServer } from '../../src/http/server.js';
-import { hash, tempDir } from '../helpers/fixtures.js';
-import { startTestServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { aliceConfig, startTestServer } from '../helpers/server.js';
 
 // docs/http-api.md "The reply": "Replies, successful or not, carry Cache-Control: no-store and an
 // X-Request-Id that the audit line repeats"; docs/operations.md "Audit log": "One line per token
@@ -18,8 +18,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 beforeAll(async () => {
   const started = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) =>
-      `server:\n  addr: "127.0.0.1:0"\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash('pw')}"\nacl: []\n`,
+    config: aliceConfig('pw'),
   });
   server = started.server;
   logs = started.logs;

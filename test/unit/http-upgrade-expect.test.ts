@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { hash, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { aliceConfig, startTestServer, type TestServer } from '../helpers/server.js';
 
 // Found by a review. A request asking for an upgrade is marked to close
 // (readableTargetsOnly calls closeAfterReply), but when it also carries `Expect: 100-continue`,
@@ -14,8 +14,7 @@ let srv: TestServer;
 beforeAll(async () => {
   srv = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) =>
-      `server:\n  addr: "127.0.0.1:0"\n  headers_timeout: 3\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\nusers:\n  alice:\n    password: "${hash('pw')}"\nacl: []\n`,
+    config: aliceConfig('pw', ['headers_timeout: 3']),
   });
 });
 afterAll(async () => {
