@@ -897,6 +897,98 @@ describe('a value that is a dot segment ("." or "..")', () => {
     expect(first).toMatchObject({ index: 0, match: 'yes', granted: [] });
     expect(decide(templated, { account: 'y', labels: { a: ['x'] } })).toEqual({ granted: ['pull'], rule: 1 });
   });
+
+  // Found by a review of the first form of this rule, which decided for any glob missing such a
+  // value: a value matched as written must win, whatever the order of the label values.
+  describe('next to a label value that matches', () => {
+    const rules: AclRuleConfig[] = [
+      { match: { labels: { group: '*-admins' } }, actions: ['*'] },
+      { match: {}, actions: ['pull'] },
+    ];
+    const request = { name: 'team/app', actions: ['push'] };
+
+    test('authorize does not depend on the order of the label values', () => {
+      const acl = compileAcl(rules);
+      expect(acl.authorize({ ...base, ...request, labels: { group: ['ops-admins', '.'] } })).toEqual({
+        granted: ['push'],
+        rule: 0,
+      });
+      expect(acl.authorize({ ...base, ...request, labels: { group: ['.', 'ops-admins'] } })).toEqual({
+        granted: ['push'],
+        rule: 0,
+      });
+    });
+
+    test('filterNames and explain agree with the matching value', () => {
+      const acl = compileAcl(rules);
+      const labels = { group: ['..', 'ops-admins'] };
+      expect(acl.filterNames({ ...nameless, labels }, 'push', ['team/app'])).toEqual(['team/app']);
+      const [first] = acl.explain({ account: 'alice', type: 'repository', ...request, labels });
+      expect(first).toMatchObject({ index: 0, match: 'yes', granted: ['push'] });
+    });
+  });
+
+  // The same review: a glob that cannot match the value whatever its wildcards do (none at all,
+  // or literal text the value lacks) must not decide, and the next rule keeps granting.
+  describe('a glob that could never match it', () => {
+    test('braces of literals are not a wildcard', () => {
+      const rules: AclRuleConfig[] = [
+        { match: { account: '{bob,carol}' }, actions: ['*'] },
+        { match: { account: '..' }, actions: ['pull'] },
+      ];
+      expect(decide(rules, { account: '..', name: 'team/app' })).toEqual({ granted: ['pull'], rule: 1 });
+    });
+
+    test('a literal suffix the value lacks', () => {
+      const rules: AclRuleConfig[] = [
+        { match: { labels: { group: '*-admins' } }, actions: ['*'] },
+        { match: { account: 'alice' }, actions: ['pull'] },
+      ];
+      expect(decide(rules, { name: 'team/app', labels: { group: ['.'] } })).toEqual({
+        granted: ['pull'],
+        rule: 1,
+      });
+    });
+  });
+
+  // The same review: explain dropped the dynamic checks of a rule whose fixed check could not
+  // match its value, and said it decides, where authorize has it decide only when they pass.
+  describe('explain of a rule with such a fixed check and a dynamic one', () => {
+    const dotted = { account: '..', name: 'y/app' };
+
+    test('labels unknown: depends on them, as authorize shows', () => {
+      const acl = compileAcl([
+        { match: { account: '*', name: '${labels:team}/*' }, actions: [] },
+        { match: { account: '..' }, actions: ['pull'] },
+      ]);
+      expect(acl.authorize({ ...base, ...dotted, labels: { team: ['x'] } })).toEqual({
+        granted: ['pull'],
+        rule: 1,
+      });
+      const [first] = acl.explain({ type: 'repository', ...dotted, actions: ['pull'] });
+      expect(first).toMatchObject({ index: 0, match: 'depends', conditions: ['name'] });
+    });
+
+    test('address unknown, labels known: the rule never matches', () => {
+      const acl = compileAcl([
+        { match: { account: '*', name: '${labels:team}/*', ip: '10.0.0.0/8' }, actions: [] },
+        { match: { account: '..' }, actions: ['pull'] },
+      ]);
+      for (const ip of ['10.0.0.1', '192.0.2.1', null]) {
+        expect(acl.authorize({ ...base, ...dotted, ip, labels: { team: ['x'] } })).toEqual({
+          granted: ['pull'],
+          rule: 1,
+        });
+      }
+      const [first] = acl.explain({
+        type: 'repository',
+        ...dotted,
+        actions: ['pull'],
+        labels: { team: ['x'] },
+      });
+      expect(first).toMatchObject({ index: 0, match: 'no' });
+    });
+  });
 });
 
 describe('a segment of stars followed by an escaped character', () => {
