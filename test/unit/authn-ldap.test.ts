@@ -1,7 +1,8 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { AndFilter, EqualityFilter, FilterParser } from 'ldapts';
 import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
-import { connectOnce } from '../../src/authn/ldap/connection.js';
+import { connectOnce, handshakeWithin } from '../../src/authn/ldap/connection.js';
 import { cnOf, escapeDnValue, rdnValue } from '../../src/authn/ldap/dn.js';
 import { storedSpelling } from '../../src/authn/ldap/entry.js';
 import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
@@ -502,5 +503,35 @@ describe('the one name of an entry (storedSpelling)', () => {
     expect(rdnValue('cn=A\\, B+uid=bob,ou=people', 'uid')).toBe('bob');
     expect(rdnValue('cn=A\\, B+uid=bob,ou=people', 'cn')).toBe('A, B');
     expect(rdnValue('cn=alice,uid=bob,ou=people', 'uid')).toBeUndefined();
+  });
+});
+
+describe('the StartTLS handshake bound (handshakeWithin)', () => {
+  /** How many timers keep the event loop alive now. */
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+  test('a handshake that fails leaves no timer behind, though ldapts drops every listener on error', async () => {
+    // A peer that is no TLS server: it answers the ClientHello with plain text and hangs up.
+    const server = createServer((socket) => socket.end('not TLS\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const before = timers();
+      const socket = handshakeWithin(60_000)({ host: '127.0.0.1', port, rejectUnauthorized: false });
+      // What ldapts' startTLS does: on 'error' it removes every listener of the socket, ours too.
+      const failed = new Promise<Error>((resolve) =>
+        socket.once('error', (err) => {
+          socket.removeAllListeners();
+          resolve(err);
+        }),
+      );
+      expect((await failed).message).not.toBe('');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(socket.destroyed).toBe(true);
+      // The 60 s timer would otherwise hold the process and the failed socket for a minute.
+      expect(timers()).toBe(before);
+    } finally {
+      server.close();
+    }
   });
 });

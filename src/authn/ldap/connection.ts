@@ -193,6 +193,9 @@ export function handshakeWithin(ms: number): typeof tlsConnect {
     );
     const done = () => clearTimeout(timer);
     socket.once('secureConnect', done);
+    // On 'error' ldapts' startTLS removes every listener of the socket, the 'close' one too, so
+    // the timer is cleared here, by the first 'error' listener, before ldapts' runs.
+    socket.once('error', done);
     socket.once('close', done);
     return socket;
   }) as typeof tlsConnect;
