@@ -313,7 +313,7 @@ const STARS = /^\*+$/;
 /**
  * Whether a value holds a path segment `.` or `..`, which minimatch never matches with a
  * wildcard, `dot` or not (`*` does not match `.`): a glob that misses such a value but matches
- * its `neutral` form was kept from it by that rule alone (Unmatchable). A repository name never
+ * one of its `standIns` was kept from it by that rule alone (Unmatchable). A repository name never
  * holds one (the name grammar); an account or a label value may.
  */
 export function dotSegment(value: string): boolean {
@@ -322,16 +322,50 @@ export function dotSegment(value: string): boolean {
 }
 
 /**
- * `value` with each dot segment replaced by as many characters no pattern writes (U+E000): what a
- * glob matches so only through its wildcards. A glob that matches it, and not the value, was
- * kept from the value by minimatch's rule alone (Unmatchable).
+ * Whether a glob would match `value` through its wildcards but for minimatch's rule on dot
+ * segments: `matches` holds for a form of the value with each dot segment as it is or in one of
+ * its `STAND_INS` forms, every combination but the value itself, where a character no pattern
+ * writes (U+E000) stands in for a dot (what a wildcard takes: `*` or `?` for `.`, `?.` for `..`)
+ * or beside the dots (what a `*` matches with nothing: `.*` for `.`; it must match two such
+ * characters there too, so `.?` does not). Some glob a form matches may still miss the value
+ * under docker_auth's `path.Match` (`.?*` against `.`): the rule then decides and grants
+ * nothing, as for any such value. A value with more than two dot segments has too many forms to
+ * try: it is taken as matched.
  */
-function neutral(value: string): string {
-  return value
-    .split('/')
-    .map((s) => (s === '.' || s === '..' ? '\uE000'.repeat(s.length) : s))
-    .join('/');
+function standInMatches(value: string, matches: (form: string) => boolean): boolean {
+  const segments = value.split('/');
+  if (segments.filter((s) => s === '.' || s === '..').length > MAX_DOT_SEGMENTS) return true;
+  let forms: string[] = [''];
+  segments.forEach((segment, i) => {
+    const options = STAND_INS[segment] ?? [segment];
+    forms = forms.flatMap((form) => options.map((option) => (i === 0 ? option : `${form}/${option}`)));
+  });
+  return forms.some(
+    (form) =>
+      form !== value &&
+      matches(form.replaceAll(BESIDE, STAND_IN)) &&
+      (!form.includes(BESIDE) || matches(form.replaceAll(BESIDE, STAND_IN + STAND_IN))),
+  );
 }
+
+const MAX_DOT_SEGMENTS = 2;
+const STAND_IN = '\uE000';
+/** Where a stand-in goes beside a segment's dots (a `*` matching nothing); never in a form tried. */
+const BESIDE = '\uE001';
+
+/** Each dot segment, then its forms: a stand-in in place of a dot, or beside the dots. */
+const STAND_INS: Readonly<Record<string, readonly string[]>> = {
+  '.': ['.', STAND_IN, `${BESIDE}.`, `.${BESIDE}`],
+  '..': [
+    '..',
+    STAND_IN + STAND_IN,
+    `${STAND_IN}.`,
+    `.${STAND_IN}`,
+    `${BESIDE}..`,
+    `.${BESIDE}.`,
+    `..${BESIDE}`,
+  ],
+};
 
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
@@ -371,7 +405,11 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       ...base,
       match(value, _resolve, _cache, unmatchable) {
         if (globMatch(glob, value)) return NO_CAPTURES;
-        if (!dotSegment(value) || !value.startsWith(base.prefix) || !globMatch(glob, neutral(value))) {
+        if (
+          !dotSegment(value) ||
+          !value.startsWith(base.prefix) ||
+          !standInMatches(value, (v) => globMatch(glob, v))
+        ) {
           return null;
         }
         unmatchable();
@@ -451,7 +489,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       // A dot segment no alternative matched, where a wildcard would have matched another value.
       if (
         found === false &&
-        !(dotSegment(value) && anyAlternative(neutral(value), resolve, cache) === true)
+        !(dotSegment(value) && standInMatches(value, (v) => anyAlternative(v, resolve, cache) === true))
       ) {
         return null;
       }

@@ -898,6 +898,66 @@ describe('a value that is a dot segment ("." or "..")', () => {
     expect(decide(templated, { account: 'y', labels: { a: ['x'] } })).toEqual({ granted: ['pull'], rule: 1 });
   });
 
+  // The form with every dot of a dot segment replaced missed globs that need a dot there: `.*`
+  // matches "." only with its `*` matching nothing, `*.` matches ".." only with `*` taking the
+  // first dot, `./*` matches "./.." only with its first segment kept as it is.
+  test('a wildcard beside a literal dot still denies', () => {
+    const cases: Array<[glob: string, values: string[]]> = [
+      ['.*', ['.', '..']],
+      ['*.', ['.', '..']],
+      ['?.', ['..']],
+      ['.?', ['..']],
+      ['.*.', ['..']],
+      ['./*', ['./.', './..']],
+      ['*/.', ['./.', '../.']],
+      ['x/.*/y', ['x/./y', 'x/../y']],
+      // More than two dot segments: any glob that could be meant decides.
+      ['*/*/*', ['./../.']],
+      ['{bob,carol}/*', ['././..']],
+    ];
+    for (const [glob, values] of cases) {
+      const rules: AclRuleConfig[] = [
+        { match: { labels: { x: glob } }, actions: [] },
+        { match: {}, actions: ['pull'] },
+      ];
+      for (const value of values) {
+        expect(decide(rules, { labels: { x: [value] } }), `${glob} ${value}`).toEqual({
+          granted: [],
+          rule: 0,
+        });
+      }
+      // With a placeholder in the pattern, the same.
+      const templated: AclRuleConfig[] = [
+        { match: { labels: { x: `\${labels:y}/${glob}` } }, actions: [] },
+        { match: {}, actions: ['pull'] },
+      ];
+      for (const value of values) {
+        const labels = { x: [`z/${value}`], y: ['z'] };
+        expect(decide(templated, { labels }), `${glob} ${value}`).toEqual({ granted: [], rule: 0 });
+      }
+    }
+  });
+
+  test('a glob longer than the value still does not decide', () => {
+    // No wildcard of these can make them match "." or "..": the next rule grants.
+    for (const [glob, value] of [
+      ['.?', '.'],
+      ['..?', '..'],
+      ['?..', '.'],
+      ['*-admins', '..'],
+      ['./*', '..'],
+    ] as const) {
+      const rules: AclRuleConfig[] = [
+        { match: { labels: { x: glob } }, actions: [] },
+        { match: {}, actions: ['pull'] },
+      ];
+      expect(decide(rules, { labels: { x: [value] } }), `${glob} ${value}`).toEqual({
+        granted: ['pull'],
+        rule: 1,
+      });
+    }
+  });
+
   // Found by a review of the first form of this rule, which decided for any glob missing such a
   // value: a value matched as written must win, whatever the order of the label values.
   describe('next to a label value that matches', () => {
