@@ -136,7 +136,8 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
 
 /**
  * Wraps an authenticator so its successes' latency and its errors are measured under its name
- * (a refusal, `denied` or `no_match`, is not: see {@link Metrics.authnDuration}).
+ * (a refusal, `denied` or `no_match`, is not: see {@link Metrics.authnDuration}), a decoy's
+ * outage among the errors.
  * A Proxy rather than a new object, so the backend keeps its class and every other member
  * (methods are bound to the backend itself, whose private fields a Proxy `this` cannot reach).
  */
@@ -171,12 +172,28 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
       if (result?.outcome === 'authenticated') observe('authenticated', (performance.now() - started) / 1000);
       return result;
     });
+  // A decoy that found the backend unable to answer met the error `authenticate` would have
+  // thrown for a made-up name, and counts as that error: else /metrics would tell a name an
+  // earlier backend holds (its denial withheld, 503) from a made-up one during an outage.
+  const spend = authenticator.decoy?.bind(authenticator);
+  const decoy: Authenticator['decoy'] =
+    spend &&
+    (async (credentials) => {
+      const started = performance.now();
+      const outage = await spend(credentials);
+      if (outage !== undefined) {
+        observe('error', (performance.now() - started) / 1000);
+        metrics.authnErrors.inc({ backend });
+      }
+      return outage;
+    });
   // Methods bound once, not on every property read (the token path reads a few per request).
   const bound = memo((method: (...a: unknown[]) => unknown) => method.bind(authenticator));
   return new Proxy(authenticator, {
     get(target, prop) {
       if (prop === 'authenticate') return authenticate;
       if (prop === 'answerNow') return answerNow;
+      if (prop === 'decoy') return decoy;
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? bound(value as (...a: unknown[]) => unknown) : value;
     },
