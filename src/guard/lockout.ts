@@ -416,9 +416,14 @@ export async function withLockout<T extends { readonly account: string }>(
           ? err.decision?.account
           : undefined;
       if (stored !== undefined && respelled(typed, stored)) {
-        const wait = await lockOf(lockout, stored, ip, state);
+        // The typed spelling's failure is counted while the stored one's lock is read: two round
+        // trips to a shared store, as a made-up spelling's failure costs, or the time would tell
+        // which spellings a backend holds.
+        const [wait] = await Promise.all([
+          lockOf(lockout, stored, ip, state),
+          counted(state, () => lockout.failure(typed, ip), false),
+        ]);
         const locked = await counted(state, () => lockout.failure(stored, ip), false);
-        await counted(state, () => lockout.failure(typed, ip), false);
         if (locked) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
       } else {

@@ -1,6 +1,6 @@
-import { expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
-import { BackendUnavailableError, WithheldDenialError } from '../../src/core/errors.js';
+import { BackendUnavailableError, UnauthorizedError, WithheldDenialError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
 import type { LockoutStore } from '../../src/store/types.js';
@@ -72,4 +72,49 @@ test('a first attempt during a later backend outage takes as long for a known na
   expect(madeUp.code).toBe('ERR_BACKEND_UNAVAILABLE');
   // ...and the same time: the known name must not take the store's extra round trips.
   expect(Math.abs(known.ms - madeUp.ms)).toBeLessThan(30);
+});
+
+// Found by a later review. A directory whose filter has a mail term
+// (`(|(uid=${account})(mail=${account}))`) names the account it holds (`alice`) when a login typed
+// another spelling (`alice@example.org`) is refused, and the lockout counts the failure under both
+// names. That took three round trips to a shared store (a lock read of `alice`, `failure` of
+// `alice`, `failure` of the typed name) where a made-up spelling (`nobody@example.org`, which no
+// backend knows, so none names an account) costs two: the first wrong password for a real mail
+// address answered one round trip later than one for a made-up address.
+describe('a spelling the backend names otherwise (a directory alias)', () => {
+  test('a wrong password for a real mail address takes as long as one for a made-up address', async () => {
+    const known = await timed(
+      'alice@example.org',
+      '192.0.2.7',
+      new UnauthorizedError(undefined, {
+        authenticator: 'ldap_auth',
+        reason: 'invalid credentials',
+        account: 'alice',
+      }),
+    );
+    const madeUp = await timed(
+      'nobody@example.org',
+      '192.0.2.7',
+      new UnauthorizedError(undefined, { authenticator: null, reason: 'unknown account' }),
+    );
+    expect(known.code).toBe('ERR_UNAUTHORIZED');
+    expect(madeUp.code).toBe('ERR_UNAUTHORIZED');
+    expect(Math.abs(known.ms - madeUp.ms)).toBeLessThan(30);
+  });
+
+  test('during a later outage, a real mail address takes as long as a made-up one', async () => {
+    const known = await timed(
+      'alice@example.org',
+      '192.0.2.7',
+      new WithheldDenialError(outage(), {
+        authenticator: 'ldap_auth',
+        reason: 'invalid credentials',
+        account: 'alice',
+      }),
+    );
+    const madeUp = await timed('nobody@example.org', '192.0.2.7', outage());
+    expect(known.code).toBe('ERR_BACKEND_UNAVAILABLE');
+    expect(madeUp.code).toBe('ERR_BACKEND_UNAVAILABLE');
+    expect(Math.abs(known.ms - madeUp.ms)).toBeLessThan(30);
+  });
 });
