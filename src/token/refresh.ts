@@ -127,6 +127,12 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
       }
       const claims = toClaims(payload);
       if (claims === undefined) throw new InvalidGrantError('invalid refresh token');
+      // The lifetime in force bounds the tokens already out, as well as the `exp` each was
+      // issued with: after `expiration` is lowered (or set where it was 0), one issued earlier
+      // expires by it, so a revoke_before entry can be removed once that lifetime has passed.
+      if (settings.expiration > 0 && expect.now >= claims.issuedAt + settings.expiration) {
+        throw new InvalidGrantError('refresh token expired', claims.account);
+      }
       if (claims.service !== expect.service) {
         throw new InvalidGrantError('refresh token issued for another service', claims.account);
       }

@@ -413,3 +413,45 @@ describe('the refresh grant', () => {
     await expect(post(rt, refreshBody(access))).rejects.toThrow('invalid refresh token');
   });
 });
+
+// Found by a review. docs/refresh-tokens.md has an operator remove a `revoke_before` entry "after
+// its time plus token.refresh.expiration", which holds only if the lifetime in force bounds the
+// tokens already out, as `app_password_expiration` and `catalog.ui_session` bound theirs. The
+// check trusted the `exp` set at issue (none under `expiration: 0`): a token issued under a
+// longer or unlimited lifetime outlived the one the config sets now, and following the procedure
+// revived tokens the operator had revoked.
+describe('token.refresh.expiration lowered by a reload', () => {
+  const DAY = 86_400;
+  const at = (rt: Runtime, token: string, now: number) =>
+    post(rt, refreshBody(token), now).then(
+      (r) => `granted to ${r.account}`,
+      (e: unknown) => (e instanceof InvalidGrantError ? `invalid_grant: ${e.message}` : String(e)),
+    );
+  const lifetime = (expiration: string, more = '') =>
+    runtime({ refresh: `    expiration: ${expiration}\n${more}` });
+
+  test('a token issued under `expiration: 0` expires once older than the lifetime set since', async () => {
+    const token = await login(lifetime('0'));
+    expect(await at(lifetime('30d'), token, NOW + 29 * DAY)).toBe('granted to alice');
+    expect(await at(lifetime('30d'), token, NOW + 30 * DAY)).toBe('invalid_grant: refresh token expired');
+    // Under `expiration: 0` again, it never expires.
+    expect(await at(lifetime('0'), token, NOW + 3650 * DAY)).toBe('granted to alice');
+  });
+
+  test('a token issued under 90d is refused once older than a lowered 7d', async () => {
+    const token = await login(lifetime('90d'));
+    expect(await at(lifetime('7d'), token, NOW + 7 * DAY - 1)).toBe('granted to alice');
+    expect(await at(lifetime('7d'), token, NOW + 8 * DAY)).toBe('invalid_grant: refresh token expired');
+    // Raising the lifetime does not lengthen it past the 90 days it was issued with.
+    expect(await at(lifetime('365d'), token, NOW + 91 * DAY)).toBe('invalid_grant: refresh token expired');
+  });
+
+  test('the documented revoke_before procedure does not revive a revoked token', async () => {
+    const token = await login(lifetime('0'));
+    const revokeAt = new Date((NOW + DAY) * 1000).toISOString();
+    const revoking = lifetime('7d', `    revoke_before: {alice: "${revokeAt}"}\n`);
+    expect(await at(revoking, token, NOW + 2 * DAY)).toBe('invalid_grant: refresh token revoked');
+    // "Remove an entry only after its time plus token.refresh.expiration": a day after that.
+    expect(await at(lifetime('7d'), token, NOW + DAY + 8 * DAY)).toBe('invalid_grant: refresh token expired');
+  });
+});
