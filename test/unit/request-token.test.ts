@@ -207,6 +207,17 @@ describe('parseTokenRequest POST', () => {
     expect(String(r.refreshToken)).toBe('***');
     expect(r.scopes.map((s) => s.name)).toEqual(['a']);
   });
+  test('a parameter the grant does not read is ignored, given twice too', () => {
+    const r = parseTokenRequest({
+      method: 'POST',
+      query: '',
+      authorization: undefined,
+      body: 'grant_type=refresh_token&refresh_token=a.b.c.d.e&service=s&username=x&username=y&foo=1&foo=2',
+    });
+    expect(r).toMatchObject({ grant: 'refresh_token', service: 's' });
+    expect(r.credentials.account).not.toBe('x');
+    expect(r.credentials.account).not.toBe('y');
+  });
   test('a refresh token may be as long as the longest regauth issues; one character more is 400', () => {
     const body = (length: number) => `grant_type=refresh_token&service=s&refresh_token=${'a'.repeat(length)}`;
     const parse = (length: number) =>
