@@ -323,49 +323,44 @@ export function dotSegment(value: string): boolean {
 
 /**
  * Whether a glob would match `value` through its wildcards but for minimatch's rule on dot
- * segments: `matches` holds for a form of the value with each dot segment as it is or in one of
- * its `STAND_INS` forms, every combination but the value itself, where a character no pattern
- * writes (U+E000) stands in for a dot (what a wildcard takes: `*` or `?` for `.`, `?.` for `..`)
- * or beside the dots (what a `*` matches with nothing: `.*` for `.`; it must match two such
- * characters there too, so `.?` does not). Some glob a form matches may still miss the value
- * under docker_auth's `path.Match` (`.?*` against `.`): the rule then decides and grants
- * nothing, as for any such value. A value with more than two dot segments has too many forms to
- * try: it is taken as matched.
+ * segments: `matches` holds for a form of the value with its dot segment in one of its
+ * `STAND_INS` forms, where a character no pattern writes (U+E000) stands in for a dot (what a
+ * wildcard takes: `*` or `?` for `.`, `?.` for `..`) or beside the dots (what a `*` matches with
+ * nothing: `.*` for `.`; it must match two such characters there too, so `.?` does not). Some glob
+ * a form matches may still miss the value under docker_auth's `path.Match` (`.?*` against `.`):
+ * the rule then decides and grants nothing, as for any such value. A value with more than one
+ * dot segment has too many forms to try (each segment's forms times the others'): it is taken as
+ * matched.
  */
 function standInMatches(value: string, matches: (form: string) => boolean): boolean {
   const segments = value.split('/');
-  if (segments.filter((s) => s === '.' || s === '..').length > MAX_DOT_SEGMENTS) return true;
-  let forms: string[] = [''];
-  segments.forEach((segment, i) => {
-    const options = STAND_INS[segment] ?? [segment];
-    forms = forms.flatMap((form) => options.map((option) => (i === 0 ? option : `${form}/${option}`)));
-  });
-  return forms.some(
-    (form) =>
-      form !== value &&
-      matches(form.replaceAll(BESIDE, STAND_IN)) &&
-      (!form.includes(BESIDE) || matches(form.replaceAll(BESIDE, STAND_IN + STAND_IN))),
+  const dotted = segments.flatMap((s, i) => (STAND_INS.has(s) ? [i] : []));
+  if (dotted.length !== 1) return true;
+  const at = dotted[0]!;
+  const before = segments
+    .slice(0, at)
+    .map((s) => `${s}/`)
+    .join('');
+  const after = segments
+    .slice(at + 1)
+    .map((s) => `/${s}`)
+    .join('');
+  return STAND_INS.get(segments[at]!)!.some(
+    (option) =>
+      matches(before + option.replaceAll(BESIDE, STAND_IN) + after) &&
+      (!option.includes(BESIDE) || matches(before + option.replaceAll(BESIDE, STAND_IN + STAND_IN) + after)),
   );
 }
 
-const MAX_DOT_SEGMENTS = 2;
 const STAND_IN = '\uE000';
 /** Where a stand-in goes beside a segment's dots (a `*` matching nothing); never in a form tried. */
 const BESIDE = '\uE001';
 
-/** Each dot segment, then its forms: a stand-in in place of a dot, or beside the dots. */
-const STAND_INS: Readonly<Record<string, readonly string[]>> = {
-  '.': ['.', STAND_IN, `${BESIDE}.`, `.${BESIDE}`],
-  '..': [
-    '..',
-    STAND_IN + STAND_IN,
-    `${STAND_IN}.`,
-    `.${STAND_IN}`,
-    `${BESIDE}..`,
-    `.${BESIDE}.`,
-    `..${BESIDE}`,
-  ],
-};
+/** Each dot segment's forms: a stand-in in place of a dot, or beside the dots. */
+const STAND_INS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['.', [STAND_IN, `${BESIDE}.`, `.${BESIDE}`]],
+  ['..', [STAND_IN + STAND_IN, `${STAND_IN}.`, `.${STAND_IN}`, `${BESIDE}..`, `.${BESIDE}.`, `..${BESIDE}`]],
+]);
 
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 

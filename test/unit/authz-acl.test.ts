@@ -911,7 +911,7 @@ describe('a value that is a dot segment ("." or "..")', () => {
       ['./*', ['./.', './..']],
       ['*/.', ['./.', '../.']],
       ['x/.*/y', ['x/./y', 'x/../y']],
-      // More than two dot segments: any glob that could be meant decides.
+      // More than one dot segment: any glob that could be meant decides.
       ['*/*/*', ['./../.']],
       ['{bob,carol}/*', ['././..']],
     ];
