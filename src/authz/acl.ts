@@ -5,7 +5,7 @@ import {
   compilePattern,
   PatternCache,
   REQUEST_FIELDS,
-  dotSegment,
+  oddSegment,
   type Captures,
   type Pattern,
   type Unmatchable,
@@ -275,9 +275,9 @@ function filterNames(
 
   const out: string[] = [];
   for (const name of names) {
-    // A bound test cannot read a name with a dot segment (pattern.ts dotSegment; a repository
+    // A bound test cannot read a name with a dot or empty segment (pattern.ts oddSegment; a repository
     // name never holds one): decided alone, as authorize decides it.
-    if (dotSegment(name)) {
+    if (oddSegment(name)) {
       if (grantsAlone(rules, cache, request, action, name)) out.push(name);
       continue;
     }

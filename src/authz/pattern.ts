@@ -23,8 +23,8 @@ export type Resolve = (placeholder: Placeholder) => string | undefined;
  * an extended glob (`!(${account})/**`, `@(${labels:team})`; a glob is read one path segment at a
  * time, so `!(a/b)` is every segment and `@(a/b)` none), a placeholder's value so long that the
  * glob or regex cannot be built (minimatch stops at 64 Ki characters, V8 at a regex of about
- * 32 Ki), or a matched value holding a dot segment that only minimatch's rule kept a wildcard from
- * (dotSegment). The pattern then counts as matching every value that starts with its prefix (a
+ * 32 Ki), or a matched value holding a dot or empty segment that only minimatch's rules kept a
+ * wildcard from (oddSegment). The pattern then counts as matching every value that starts with its prefix (a
  * regex's groups empty), and the caller has the rule decide and grant nothing, as for an empty
  * value (docs/acl.md).
  */
@@ -311,32 +311,34 @@ function globMatch(glob: Minimatch, value: string): boolean {
 const STARS = /^\*+$/;
 
 /**
- * Whether a value holds a path segment `.` or `..`, which minimatch never matches with a
- * wildcard, `dot` or not (`*` does not match `.`): a glob that misses such a value but matches
- * one of its `standIns` was kept from it by that rule alone (Unmatchable). A repository name never
- * holds one (the name grammar); an account or a label value may.
+ * Whether a value holds a path segment minimatch never matches with a wildcard where docker_auth's
+ * `path.Match` does: `.` or `..` (`*` does not match `.`, `dot` or not), or an empty one (`x/`,
+ * `/x`, `a//b`: a `*` alone needs a character). A glob that misses such a value but matches one of
+ * its stand-in forms (standInMatches) was kept from it by minimatch's rules alone (Unmatchable).
+ * A repository name never holds one (the name grammar); an account or a label value may (a group
+ * path `/team` as an OIDC provider sends it).
  */
-export function dotSegment(value: string): boolean {
-  // One segment is the whole value; only a value with a `/` can hold one among others.
-  return value.length <= 2 ? value === '.' || value === '..' : value.includes('/') && DOT_SEGMENT.test(value);
+export function oddSegment(value: string): boolean {
+  // Only a value with a `/` can hold an empty segment, or a dot segment among others.
+  return value.includes('/') ? ODD_SEGMENT.test(value) : value === '.' || value === '..';
 }
 
 /**
- * Whether a glob would match `value` through its wildcards but for minimatch's rule on dot
- * segments: `matches` holds for a form of the value with its dot segment in one of its
+ * Whether a glob would match `value` through its wildcards but for minimatch's rules on dot and
+ * empty segments: `matches` holds for a form of the value with that segment in one of its
  * `STAND_INS` forms, where a character no pattern writes (U+E000) stands in for a dot (what a
- * wildcard takes: `*` or `?` for `.`, `?.` for `..`) or beside the dots (what a `*` matches with
- * nothing: `.*` for `.`; it must match two such characters there too, so `.?` does not). Some glob
- * a form matches may still miss the value under docker_auth's `path.Match` (`.?*` against `.`):
- * the rule then decides and grants nothing, as for any such value. A value with more than one
- * dot segment has too many forms to try (each segment's forms times the others'): it is taken as
- * matched.
+ * wildcard takes: `*` or `?` for `.`, `?.` for `..`) or beside the dots, or fills an empty
+ * segment (what a `*` matches with nothing: `.*` for `.`, `x/*` for `x/`; it must match two such
+ * characters there too, so `.?` and `x/?` do not). Some glob a form matches may still miss the
+ * value under docker_auth's `path.Match` (`.?*` against `.`): the rule then decides and grants
+ * nothing, as for any such value. A value with more than one such segment has too many forms to
+ * try (each segment's forms times the others'): it is taken as matched.
  */
 function standInMatches(value: string, matches: (form: string) => boolean): boolean {
   const segments = value.split('/');
-  const dotted = segments.flatMap((s, i) => (STAND_INS.has(s) ? [i] : []));
-  if (dotted.length !== 1) return true;
-  const at = dotted[0]!;
+  const odd = segments.flatMap((s, i) => (STAND_INS.has(s) ? [i] : []));
+  if (odd.length !== 1) return true;
+  const at = odd[0]!;
   const before = segments
     .slice(0, at)
     .map((s) => `${s}/`)
@@ -356,13 +358,14 @@ const STAND_IN = '\uE000';
 /** Where a stand-in goes beside a segment's dots (a `*` matching nothing); never in a form tried. */
 const BESIDE = '\uE001';
 
-/** Each dot segment's forms: a stand-in in place of a dot, or beside the dots. */
+/** Each odd segment's forms: a stand-in in place of a dot, or beside the dots or in an empty segment. */
 const STAND_INS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['', [BESIDE]],
   ['.', [STAND_IN, `${BESIDE}.`, `.${BESIDE}`]],
   ['..', [STAND_IN + STAND_IN, `${STAND_IN}.`, `.${STAND_IN}`, `${BESIDE}..`, `.${BESIDE}.`, `..${BESIDE}`]],
 ]);
 
-const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+const ODD_SEGMENT = /(?:^|\/)(?:\.\.?)?(?:\/|$)/;
 
 /** Text before the first character of a glob that may be magic (`!+@` start extglobs like `+(a)`). */
 function globPrefix(text: string): string {
@@ -401,7 +404,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       match(value, _resolve, _cache, unmatchable) {
         if (globMatch(glob, value)) return NO_CAPTURES;
         if (
-          !dotSegment(value) ||
+          !oddSegment(value) ||
           !value.startsWith(base.prefix) ||
           !standInMatches(value, (v) => globMatch(glob, v))
         ) {
@@ -484,7 +487,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       // A dot segment no alternative matched, where a wildcard would have matched another value.
       if (
         found === false &&
-        !(dotSegment(value) && standInMatches(value, (v) => anyAlternative(v, resolve, cache) === true))
+        !(oddSegment(value) && standInMatches(value, (v) => anyAlternative(v, resolve, cache) === true))
       ) {
         return null;
       }

@@ -8,6 +8,7 @@ import {
   type NamelessRequest,
 } from '../../src/authz/acl.js';
 import type { AclRuleConfig, AuthzDecision, AuthzRequest } from '../../src/authz/types.js';
+import { oddSegment } from '../../src/authz/pattern.js';
 import { ConfigErrors } from '../../src/core/errors.js';
 
 interface Vector {
@@ -955,6 +956,78 @@ describe('a value that is a dot segment ("." or "..")', () => {
         granted: ['pull'],
         rule: 1,
       });
+    }
+  });
+
+  // Found by a review: "./" and "/." hold the dot segment "." as "../" and "/.." do, but the
+  // check for a dot segment read a value of two characters as one only when it was "." or "..".
+  test('a two-character value holding a dot segment: "./" and "/."', () => {
+    expect(['./', '/.', '../', '/..', 'x/'].map(oddSegment)).toEqual([true, true, true, true, true]);
+    expect(['ab', 'a/b', '.a', 'a.'].map(oddSegment)).toEqual([false, false, false, false]);
+    const cases: Array<[glob: string, value: string]> = [
+      ['*/', './'],
+      ['?/', './'],
+      ['/*', '/.'],
+      ['/?', '/.'],
+    ];
+    for (const [glob, value] of cases) {
+      const rules: AclRuleConfig[] = [
+        { match: { account: glob }, actions: [] },
+        { match: {}, actions: ['pull'] },
+      ];
+      expect(decide(rules, { account: value }), `${glob} ${value}`).toEqual({ granted: [], rule: 0 });
+    }
+    const acl = compileAcl([
+      { match: { account: '*/' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ]);
+    expect(acl.filterNames({ ...nameless, account: './' }, 'pull', ['x/y'])).toEqual([]);
+    const [first] = acl.explain({ account: './', type: 'repository', name: 'x/y', actions: ['pull'] });
+    expect(first).toMatchObject({ index: 0, match: 'yes', granted: [] });
+  });
+
+  // Found by the same review: minimatch's `*` never matches an empty path segment either, where
+  // docker_auth's matches it with nothing (`x/*` and "x/", `*/banned` and a group path "/banned"
+  // as an OIDC provider may send it).
+  test('a wildcard against an empty segment decides as against a dot segment', () => {
+    const cases: Array<[glob: string, value: string]> = [
+      ['x/*', 'x/'],
+      ['a/*/b', 'a//b'],
+      ['*/banned', '/banned'],
+      ['*/*', '../'],
+      ['*/*/*', 'a/./'],
+    ];
+    for (const [glob, value] of cases) {
+      for (const match of [{ account: glob }, { labels: { x: glob } }]) {
+        const rules: AclRuleConfig[] = [
+          { match, actions: [] },
+          { match: {}, actions: ['pull'] },
+        ];
+        const request = 'account' in match ? { account: value } : { labels: { x: [value] } };
+        expect(decide(rules, request), `${glob} ${JSON.stringify(value)}`).toEqual({ granted: [], rule: 0 });
+      }
+    }
+    // `?` needs a character, and literal text the value lacks cannot be matched: no decision.
+    for (const [glob, value] of [
+      ['x/?', 'x/'],
+      ['*/admins', '/banned'],
+      ['*-admins', '/ops-admins'],
+    ] as const) {
+      const rules: AclRuleConfig[] = [
+        { match: { labels: { x: glob } }, actions: [] },
+        { match: {}, actions: ['pull'] },
+      ];
+      expect(decide(rules, { labels: { x: [value] } }), `${glob} ${value}`).toEqual({
+        granted: ['pull'],
+        rule: 1,
+      });
+    }
+    // What matches such a value as written keeps matching: `**` and a literal leading `/`.
+    for (const glob of ['**/banned', '/banned', '/*']) {
+      expect(
+        decide([{ match: { labels: { x: glob } }, actions: ['pull'] }], { labels: { x: ['/banned'] } }),
+        glob,
+      ).toEqual({ granted: ['pull'], rule: 0 });
     }
   });
 
