@@ -365,6 +365,19 @@ const STAND_INS: ReadonlyMap<string, readonly string[]> = new Map([
   ['..', [STAND_IN + STAND_IN, `${STAND_IN}.`, `.${STAND_IN}`, `${BESIDE}..`, `.${BESIDE}.`, `..${BESIDE}`]],
 ]);
 
+/**
+ * Whether glob text holds a character class (`[`, not escaped). No stand-in form can tell what a
+ * class would have taken from a dot or empty segment (`[a-z.]` takes `.`, and holds no stand-in),
+ * so a glob with one that misses such a value is taken as matching it (docs/acl.md).
+ */
+function holdsClass(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === '[') return true;
+  }
+  return false;
+}
+
 const ODD_SEGMENT = /(?:^|\/)(?:\.\.?)?(?:\/|$)/;
 
 /** Text before the first character of a glob that may be magic (`!+@` start extglobs like `+(a)`). */
@@ -399,6 +412,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       });
     }
     const test = globTest(base.prefix, glob);
+    const classed = holdsClass(source);
     return {
       ...base,
       match(value, _resolve, _cache, unmatchable) {
@@ -406,7 +420,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
         if (
           !oddSegment(value) ||
           !value.startsWith(base.prefix) ||
-          !standInMatches(value, (v) => globMatch(glob, v))
+          !(classed || standInMatches(value, (v) => globMatch(glob, v)))
         ) {
           return null;
         }
@@ -435,6 +449,8 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     parts: alt,
     plain: alt.every((p) => typeof p !== 'string' || !GLOB_MAGIC.test(p)),
   }));
+  // A class comes from the pattern's own text: a placeholder's value is escaped.
+  const classed = parts.some((p) => typeof p === 'string' && holdsClass(p));
   // Placeholders written inside an extended glob, where a value holding `/` cannot be matched.
   const enclosed = distinct(expanded.flatMap(insideExtglob));
   const splits = (resolve: Resolve) => enclosed.some((p) => resolve(p)!.includes('/'));
@@ -487,7 +503,10 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       // A dot segment no alternative matched, where a wildcard would have matched another value.
       if (
         found === false &&
-        !(oddSegment(value) && standInMatches(value, (v) => anyAlternative(v, resolve, cache) === true))
+        !(
+          oddSegment(value) &&
+          (classed || standInMatches(value, (v) => anyAlternative(v, resolve, cache) === true))
+        )
       ) {
         return null;
       }

@@ -1031,6 +1031,51 @@ describe('a value that is a dot segment ("." or "..")', () => {
     }
   });
 
+  // Found by a review: a character class is a wildcard too, and one that holds "." (`[a-z.]`,
+  // `[,-.]`) never holds the stand-in, so no form of "." matched it and the next rule granted,
+  // where docker_auth's path.Match("[a-z.]", ".") is true.
+  test('a glob with a character class decides for such a value it misses', () => {
+    const cases: Array<[glob: string, value: string]> = [
+      ['[a-z.]', '.'],
+      ['[.a]', '.'],
+      ['[,-.]', '.'],
+      ['[.a][.a]', '..'],
+      ['x/[.a]', 'x/.'],
+    ];
+    for (const [glob, value] of cases) {
+      for (const match of [
+        { account: glob },
+        { labels: { x: glob } },
+        { labels: { x: `\${labels:y}/${glob}` } },
+      ]) {
+        const rules: AclRuleConfig[] = [
+          { match, actions: [] },
+          { match: {}, actions: ['pull'] },
+        ];
+        const request =
+          'account' in match
+            ? { account: value }
+            : { labels: { x: [match.labels.x.startsWith('$') ? `z/${value}` : value], y: ['z'] } };
+        expect(decide(rules, request), `${JSON.stringify(match)} ${value}`).toEqual({ granted: [], rule: 0 });
+      }
+    }
+    const acl = compileAcl([
+      { match: { account: '[.a]' }, actions: [] },
+      { match: {}, actions: ['pull'] },
+    ]);
+    expect(acl.filterNames({ ...nameless, account: '.' }, 'pull', ['x/y'])).toEqual([]);
+    // Literal text the value lacks still keeps the rule from deciding.
+    expect(
+      decide(
+        [
+          { match: { account: 'ab[.c]' }, actions: [] },
+          { match: {}, actions: ['pull'] },
+        ],
+        { account: '.' },
+      ),
+    ).toEqual({ granted: ['pull'], rule: 1 });
+  });
+
   // Found by a review of the first form of this rule, which decided for any glob missing such a
   // value: a value matched as written must win, whatever the order of the label values.
   describe('next to a label value that matches', () => {
