@@ -416,14 +416,14 @@ export async function withLockout<T extends { readonly account: string }>(
           ? err.decision?.account
           : undefined;
       if (stored !== undefined && respelled(typed, stored)) {
-        // The typed spelling's failure is counted while the stored one's lock is read: two round
-        // trips to a shared store, as a made-up spelling's failure costs, or the time would tell
-        // which spellings a backend holds.
-        const [wait] = await Promise.all([
-          lockOf(lockout, stored, ip, state),
+        // The stored spelling's lock is read, then both spellings' failures are counted together:
+        // two round trips to a shared store, as a made-up spelling's failure costs, or the time
+        // would tell which spellings a backend holds.
+        const wait = await lockOf(lockout, stored, ip, state);
+        const [locked] = await Promise.all([
+          counted(state, () => lockout.failure(stored, ip), false),
           counted(state, () => lockout.failure(typed, ip), false),
         ]);
-        const locked = await counted(state, () => lockout.failure(stored, ip), false);
         if (locked) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
       } else {
@@ -481,10 +481,19 @@ interface AttemptState {
   readonly uncounted: boolean;
   /** The store's news of locks before the lock check (Lockout.lockNews). */
   readonly news: number | undefined;
+  /**
+   * The store failed this attempt's lock read after the password was checked (lockOf): nothing
+   * more is asked of it, so an outage beginning meanwhile fails the same operations, and as
+   * many, whatever the login named (regauth_store_errors_total is on /metrics).
+   */
+  down?: boolean;
 }
 
-/** withLockoutNow's attempts: only the memory store answers at once, and it has no news. */
-const CACHED: AttemptState = { cached: true, uncounted: false, news: undefined };
+/**
+ * withLockoutNow's attempts: only the memory store answers at once, and it has no news (nor
+ * outages: frozen, so that one would be loud).
+ */
+const CACHED: AttemptState = Object.freeze({ cached: true, uncounted: false, news: undefined });
 
 /**
  * After a login that succeeded: while another spelling it is stored under is held back for this
@@ -514,7 +523,7 @@ async function loggedIn<T extends { readonly account: string }>(
 
 /** A count after the password was checked: one the store cannot take is lost, the answer stands. */
 async function counted<R>(state: AttemptState, step: () => Promise<R>, otherwise: R): Promise<R> {
-  if (state.uncounted) return otherwise;
+  if (state.uncounted || state.down) return otherwise;
   try {
     return await step();
   } catch (err) {
@@ -534,12 +543,13 @@ async function lockOf(
   ip: string | null,
   state: AttemptState,
 ): Promise<number> {
-  if (state.uncounted) return 0;
+  if (state.uncounted || state.down) return 0;
   try {
     return await lockout.blocked(account, ip);
   } catch (err) {
-    if (err instanceof StoreUnavailableError && (state.cached || lockout.onStoreError === 'fail_open'))
-      return 0;
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    state.down = true;
+    if (state.cached || lockout.onStoreError === 'fail_open') return 0;
     throw err;
   }
 }

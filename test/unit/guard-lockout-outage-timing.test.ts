@@ -1,9 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
+import { Lockout, withLockout } from '../../src/guard/lockout.js';
 import { BackendUnavailableError, UnauthorizedError, WithheldDenialError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
+import { createMetrics, type Metrics } from '../../src/pipeline/metrics.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
-import type { LockoutStore } from '../../src/store/types.js';
+import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
+import { LOCKOUT_POLICY as POLICY } from '../helpers/lockout.js';
 
 // Found by a review. While a later backend is down, a known name's wrong password and a made-up
 // name both get 503 after the same chain work (docs/security.md "User enumeration"). The lockout
@@ -11,17 +13,6 @@ import type { LockoutStore } from '../../src/store/types.js';
 // before the reply: a lock read and `failure`, two round trips to a shared store (Redis), which
 // the made-up name's outage did not make. So the first attempt answered later for a name that
 // exists. A plain outage now asks the store as often, without counting.
-
-const POLICY: LockoutPolicy = {
-  enabled: true,
-  max_failures: 5,
-  backoff: 60,
-  max_backoff: 300,
-  forget_after: 600,
-  ipv6_prefix: 64,
-  account_max_failures: 10_000,
-  remember_success: 86_400,
-};
 
 /** A shared store with a round trip of `rttMs` per call (Redis across a network). */
 function slowStore(rttMs: number): LockoutStore {
@@ -117,4 +108,87 @@ describe('a spelling the backend names otherwise (a directory alias)', () => {
     expect(madeUp.code).toBe('ERR_BACKEND_UNAVAILABLE');
     expect(Math.abs(known.ms - madeUp.ms)).toBeLessThan(30);
   });
+});
+
+// Found by a review of the change above. With the store cut while a wrong password is checked
+// (Redis paused, a network cut, after the reservation went through), a made-up address's refusal
+// asked the store once more (the lock read) where a real alias also sent the typed name's
+// `failure` alongside it (under fail_open, a `failure` for each name): the operations that failed
+// show in regauth_store_errors_total, so one scrape of /metrics told the two apart. Once the store
+// fails an attempt's lock read, nothing more is counted for it.
+describe('a store that stops answering while a wrong password is checked', () => {
+  /** A shared store that fails every operation once cut, counted as RedisStore counts them. */
+  function flakyStore(metrics: Metrics): { store: LockoutStore; cut(): void } {
+    const inner = new MemoryLockoutStore(100);
+    let down = false;
+    const op =
+      <A extends unknown[], R>(name: string, f: (...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        await new Promise((r) => setTimeout(r, 5));
+        if (down) {
+          metrics.storeErrors.inc({ operation: name });
+          throw new StoreUnavailableError(`${name}: no answer within 5 ms`);
+        }
+        return f(...a);
+      };
+    return {
+      store: {
+        size: undefined,
+        blocked: op('blocked', inner.blocked.bind(inner)),
+        reserve: op('reserve', inner.reserve.bind(inner)),
+        release: op('release', inner.release.bind(inner)),
+        failure: op('failure', inner.failure.bind(inner)),
+        success: op('success', inner.success.bind(inner)),
+        lockNews: () => undefined,
+      },
+      cut: () => void (down = true),
+    };
+  }
+
+  /** regauth_store_errors_total by operation after one refused login, the store cut meanwhile. */
+  async function storeErrorsOf(
+    account: string,
+    stored: string | undefined,
+    onStoreError: 'fail_closed' | 'fail_open',
+  ): Promise<{ code: unknown; errors: Record<string, number> }> {
+    const metrics = createMetrics();
+    const { store, cut } = flakyStore(metrics);
+    const lockout = new Lockout({
+      store,
+      shared: true,
+      policy: () => POLICY,
+      onStoreError: () => onStoreError,
+    });
+    let code: unknown;
+    try {
+      await withLockout(lockout, { account, password: new Secret('guess'), ip: '192.0.2.7' }, async () => {
+        cut();
+        throw new UnauthorizedError(undefined, {
+          authenticator: stored === undefined ? null : 'ldap_auth',
+          reason: stored === undefined ? 'unknown account' : 'invalid credentials',
+          ...(stored !== undefined ? { account: stored } : {}),
+        });
+      });
+    } catch (e) {
+      code = (e as { code?: unknown }).code;
+    }
+    // Whatever was sent meanwhile fails and is counted too.
+    await new Promise((r) => setTimeout(r, 50));
+    const { values } = await metrics.storeErrors.get();
+    return { code, errors: Object.fromEntries(values.map((v) => [String(v.labels.operation), v.value])) };
+  }
+
+  test.each([
+    ['fail_closed', 'ERR_STORE_UNAVAILABLE'],
+    ['fail_open', 'ERR_UNAUTHORIZED'],
+  ] as const)(
+    '%s: a real mail address and a made-up one fail the same store operations',
+    async (policy, code) => {
+      const known = await storeErrorsOf('alice@example.org', 'alice', policy);
+      const madeUp = await storeErrorsOf('nobody@example.org', undefined, policy);
+      expect(known.code).toBe(code);
+      expect(madeUp.code).toBe(code);
+      expect(known.errors).toEqual(madeUp.errors);
+    },
+  );
 });
