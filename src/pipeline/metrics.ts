@@ -136,8 +136,8 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
 
 /**
  * Wraps an authenticator so its successes' latency and its errors are measured under its name
- * (a refusal, `denied` or `no_match`, is not: see {@link Metrics.authnDuration}), a decoy's
- * outage among the errors.
+ * (a refusal, `denied` or `no_match`, is not: see {@link Metrics.authnDuration}), a success once
+ * the chain answers with it, a decoy's outage among the errors.
  * A Proxy rather than a new object, so the backend keeps its class and every other member
  * (methods are bound to the backend itself, whose private fields a Proxy `this` cannot reach).
  */
@@ -146,11 +146,19 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
   // The labelled series, resolved once: per call, prom-client would hash the label object again.
   const durations = memo((result: string) => metrics.authnDuration.labels({ backend, result }));
   const observe = (result: string, seconds: number) => durations(result).observe(seconds);
+  // A success is observed once the chain answers with it (Authenticator.remember), as the
+  // credential cache keeps one: the chain may still refuse it (an earlier backend asked under the
+  // stored spelling refuses the password, or the name rule that spelling), and a refused login
+  // observed as this backend's success would tell that its password was right. Held by the
+  // request's password (one Secret per request, the same under a stored spelling).
+  const pending = new WeakMap<object, number>();
   const authenticate: Authenticator['authenticate'] = async (credentials) => {
     const started = performance.now();
     try {
       const result = await authenticator.authenticate(credentials);
-      if (result.outcome === 'authenticated') observe('authenticated', (performance.now() - started) / 1000);
+      if (result.outcome === 'authenticated') {
+        pending.set(credentials.password ?? credentials, (performance.now() - started) / 1000);
+      }
       return result;
     } catch (err) {
       // A request turned away (the login queue's or a command's bound) is not the backend
@@ -187,6 +195,16 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
       }
       return outage;
     });
+  const kept = authenticator.remember?.bind(authenticator);
+  const remember: Authenticator['remember'] = (credentials) => {
+    const key = credentials.password ?? credentials;
+    const seconds = pending.get(key);
+    if (seconds !== undefined) {
+      pending.delete(key);
+      observe('authenticated', seconds);
+    }
+    kept?.(credentials);
+  };
   // Methods bound once, not on every property read (the token path reads a few per request).
   const bound = memo((method: (...a: unknown[]) => unknown) => method.bind(authenticator));
   return new Proxy(authenticator, {
@@ -194,6 +212,7 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
       if (prop === 'authenticate') return authenticate;
       if (prop === 'answerNow') return answerNow;
       if (prop === 'decoy') return decoy;
+      if (prop === 'remember') return remember;
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? bound(value as (...a: unknown[]) => unknown) : value;
     },
