@@ -139,3 +139,29 @@ describe('max_concurrency 4, max_per_client 1', () => {
     expect(statuses).toEqual([401, 401, 429, 429]);
   });
 });
+
+// docs/security.md said a static user's wrong password got 401 while every slot was taken (its
+// decoy turned away) where a made-up name waited and got 503; a review found the decoy waits for a
+// slot too, and its wait running out is the command's outage: 503 for both.
+describe('max_concurrency 2, max_per_client 1: every slot taken', () => {
+  const { get, until, release } = server(
+    '{command: /bin/false, max_concurrency: 2, max_per_client: 1, timeout: 1}',
+  );
+
+  test('a static user and a made-up name both wait for a slot and get 503', async () => {
+    const fillers = ['10.9.0.1', '10.9.0.2'].map((client) => get(client, basic(`flood-${client}`, 'x')));
+    await until(2);
+    const started = performance.now();
+    const [known, madeUp] = await Promise.all([
+      get('10.9.0.3', basic('admin', 'wrong-password')),
+      get('10.9.0.4', basic('nobody', 'wrong-password')),
+    ]);
+    const waited = performance.now() - started;
+    release();
+    await Promise.all(fillers);
+    expect([known.status, madeUp.status]).toEqual([503, 503]);
+    expect(known.body).toBe(madeUp.body);
+    // Both waited for the command's timeout (1 s) before being answered.
+    expect(waited).toBeGreaterThan(900);
+  });
+});
