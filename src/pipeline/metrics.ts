@@ -141,7 +141,10 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
  * A Proxy rather than a new object, so the backend keeps its class and every other member
  * (methods are bound to the backend itself, whose private fields a Proxy `this` cannot reach).
  */
-export function instrumentAuthenticator<T extends Authenticator>(authenticator: T, metrics: Metrics): T {
+export function instrumentAuthenticator<T extends Authenticator>(
+  authenticator: T,
+  metrics: Metrics,
+): T & Required<Pick<Authenticator, 'remember'>> {
   const backend = authenticator.name;
   // The labelled series, resolved once: per call, prom-client would hash the label object again.
   const durations = memo((result: string) => metrics.authnDuration.labels({ backend, result }));
@@ -207,7 +210,8 @@ export function instrumentAuthenticator<T extends Authenticator>(authenticator: 
   };
   // Methods bound once, not on every property read (the token path reads a few per request).
   const bound = memo((method: (...a: unknown[]) => unknown) => method.bind(authenticator));
-  return new Proxy(authenticator, {
+  // `remember` is always there: the success it observes is held here, whether the backend keeps one.
+  return new Proxy(authenticator as T & Required<Pick<Authenticator, 'remember'>>, {
     get(target, prop) {
       if (prop === 'authenticate') return authenticate;
       if (prop === 'answerNow') return answerNow;
