@@ -1,4 +1,4 @@
-import { braceExpand, Minimatch, type MinimatchOptions } from 'minimatch';
+import { braceExpand, GLOBSTAR, Minimatch, type MinimatchOptions } from 'minimatch';
 import { escapeRegex } from '../core/regex.js';
 
 /** The request values a placeholder can name: `${account}`, `${account:N}`, … */
@@ -331,14 +331,25 @@ export function oddSegment(value: string): boolean {
  * segment (what a `*` matches with nothing: `.*` for `.`, `x/*` for `x/`; it must match two such
  * characters there too, so `.?` and `x/?` do not). Some glob a form matches may still miss the
  * value under docker_auth's `path.Match` (`.?*` against `.`): the rule then decides and grants
- * nothing, as for any such value. A value with more than one such segment has too many forms to
- * try (each segment's forms times the others'): it is taken as matched.
+ * nothing, as for any such value.
+ *
+ * Before any form is built: a glob none of whose alternatives has as many segments as the value
+ * (nor a `**`) cannot match it, whatever its wildcards take (a group path `/team/a` against
+ * `*-admins`). Past that, a value is taken as matched when no form can say: one with more than
+ * one such segment (each segment's forms times the others'), or a dot segment where the glob
+ * holds a character class (what `[a-z.]` takes from `.`: the stand-in is in no class).
  */
-function standInMatches(value: string, matches: (form: string) => boolean): boolean {
+function standInMatches(
+  value: string,
+  shape: { readonly classed: boolean; fits(segments: number): boolean },
+  matches: (form: string) => boolean,
+): boolean {
   const segments = value.split('/');
+  if (!shape.fits(segments.length)) return false;
   const odd = segments.flatMap((s, i) => (STAND_INS.has(s) ? [i] : []));
   if (odd.length !== 1) return true;
   const at = odd[0]!;
+  if (shape.classed && segments[at] !== '') return true;
   const before = segments
     .slice(0, at)
     .map((s) => `${s}/`)
@@ -354,6 +365,11 @@ function standInMatches(value: string, matches: (form: string) => boolean): bool
   );
 }
 
+/** Whether one of a glob's alternatives may match a value of `segments` path segments. */
+function fitsGlob(glob: Minimatch, segments: number): boolean {
+  return glob.set.some((alt) => alt.length === segments || alt.includes(GLOBSTAR));
+}
+
 const STAND_IN = '\uE000';
 /** Where a stand-in goes beside a segment's dots (a `*` matching nothing); never in a form tried. */
 const BESIDE = '\uE001';
@@ -367,8 +383,9 @@ const STAND_INS: ReadonlyMap<string, readonly string[]> = new Map([
 
 /**
  * Whether glob text holds a character class (`[`, not escaped). No stand-in form can tell what a
- * class would have taken from a dot or empty segment (`[a-z.]` takes `.`, and holds no stand-in),
- * so a glob with one that misses such a value is taken as matching it (docs/acl.md).
+ * class would have taken from a dot segment (`[a-z.]` takes `.`, and holds no stand-in), so a
+ * glob with one that misses such a value is taken as matching it (docs/acl.md); a class never
+ * fills an empty segment.
  */
 function holdsClass(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -412,7 +429,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       });
     }
     const test = globTest(base.prefix, glob);
-    const classed = holdsClass(source);
+    const shape = { classed: holdsClass(source), fits: (segments: number) => fitsGlob(glob, segments) };
     return {
       ...base,
       match(value, _resolve, _cache, unmatchable) {
@@ -420,7 +437,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
         if (
           !oddSegment(value) ||
           !value.startsWith(base.prefix) ||
-          !(classed || standInMatches(value, (v) => globMatch(glob, v)))
+          !standInMatches(value, shape, (v) => globMatch(glob, v))
         ) {
           return null;
         }
@@ -473,6 +490,13 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     }
     return matched;
   };
+  /** Whether an alternative under `resolve` may match a value of `segments` path segments. */
+  const anyFits = (segments: number, resolve: Resolve, cache: PatternCache): boolean =>
+    alternatives.some((alt) => {
+      if (alt.plain) return expand(alt.parts, resolve, (v) => v)!.split('/').length === segments;
+      const glob = cache.glob(expand(alt.parts, resolve, escapeGlob)!);
+      return glob === null || fitsGlob(glob, segments);
+    });
   /**
    * Each alternative's test under `resolve`, or undefined when the values make the pattern
    * unmatchable as written (Unmatchable): a `/` inside an extended glob, a glob too long to build.
@@ -505,7 +529,11 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
         found === false &&
         !(
           oddSegment(value) &&
-          (classed || standInMatches(value, (v) => anyAlternative(v, resolve, cache) === true))
+          standInMatches(
+            value,
+            { classed, fits: (segments) => anyFits(segments, resolve, cache) },
+            (v) => anyAlternative(v, resolve, cache) === true,
+          )
         )
       ) {
         return null;
