@@ -420,11 +420,12 @@ export async function withLockout<T extends { readonly account: string }>(
         // two round trips to a shared store, as a made-up spelling's failure costs, or the time
         // would tell which spellings a backend holds.
         const wait = await lockOf(lockout, stored, ip, state);
-        const [locked] = await Promise.all([
+        const locked = await Promise.all([
           counted(state, () => lockout.failure(stored, ip), false),
           counted(state, () => lockout.failure(typed, ip), false),
         ]);
-        if (locked) onLocked?.();
+        // Either pair locking is one lockout, as a made-up spelling's pair locking is.
+        if (locked[0] || locked[1]) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
       } else {
         const wait = reservation ? await lockOf(lockout, typed, ip, state) : 0;

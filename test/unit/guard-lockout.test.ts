@@ -309,6 +309,30 @@ describe('withLockout', () => {
         withLockout(lockout, { ...alias, ip: '10.0.0.2' }, () => Promise.resolve({ account: 'alice' })),
       ).resolves.toEqual({ account: 'alice' });
     });
+
+    // Found by a review: only the stored name's pair locking was counted (regauth_lockouts_total),
+    // where a made-up address's lock is. The typed spelling's pair locks first once the stored
+    // one's count was cleared by a login typed as the stored name.
+    test("the alias's own pair locking is counted once, as a made-up address's is", async () => {
+      const { lockout } = setUp();
+      let locks = 0;
+      const onLocked = () => void locks++;
+      const mistyped = () => withLockout(lockout, alias, deniedAsAlice, onLocked).catch(() => undefined);
+      await mistyped();
+      await mistyped();
+      await withLockout(lockout, { ...attempt, account: 'alice' }, () =>
+        Promise.resolve({ account: 'alice' }),
+      );
+      await mistyped();
+      expect(await wait(lockout, 'alice@example.org', '10.0.0.1')).toBeGreaterThan(0);
+      expect(locks).toBe(1);
+      // Both pairs locking at once are one lockout.
+      const both = setUp().lockout;
+      let together = 0;
+      for (let i = 0; i < 3; i++)
+        await withLockout(both, alias, deniedAsAlice, () => void together++).catch(() => undefined);
+      expect(together).toBe(1);
+    });
   });
 });
 
