@@ -23,6 +23,8 @@ export type ChainResult =
       readonly by: string | null;
       /** The account as the denying backend holds it, when it knows the account exists. */
       readonly account?: string;
+      /** Seconds that account is held back for the client, for a success refused so (heldBack). */
+      readonly heldFor?: number;
     };
 
 /**
@@ -121,6 +123,9 @@ export function claimant(
   return authenticators.find((a) => a.claims?.(credentials) === true);
 }
 
+/** Why a login is refused whose stored account the lockout holds back for the client. */
+const HELD_BACK = 'the account is held back for this client (lockout); the answer is withheld';
+
 /** Why a login is refused whose backend holds the account under a name the rule refuses. */
 const INVALID_STORED_NAME = 'the backend holds the account under a name the token endpoint refuses';
 
@@ -148,6 +153,16 @@ async function respelled(
   // comparison), or its speed would tell that the password was right.
   if (!isAccountName(stored)) {
     const denied = { outcome: 'denied', reason: INVALID_STORED_NAME, by: first.by, account: stored } as const;
+    await decoysAfter(authenticators, denied, credentials, verifier);
+    return denied;
+  }
+  // The lockout may hold the stored account back for this client (Credentials.heldBack): the
+  // success is then refused as a wrong password for it is (the later backends' decoys, the
+  // chain's dummy comparison, no backend keeping it, the failure counted), before anything keeps
+  // it, so that the lockout's 429 does not tell a right password from a wrong one.
+  const heldFor = (await credentials.heldBack?.(stored)) ?? 0;
+  if (heldFor > 0) {
+    const denied = { outcome: 'denied', reason: HELD_BACK, by: first.by, account: stored, heldFor } as const;
     await decoysAfter(authenticators, denied, credentials, verifier);
     return denied;
   }
@@ -203,6 +218,7 @@ async function decoysAfter(
       authenticator: denied.by,
       reason: denied.reason,
       ...(denied.account !== undefined ? { account: denied.account } : {}),
+      ...(denied.heldFor !== undefined ? { heldFor: denied.heldFor } : {}),
     });
   }
 }

@@ -89,6 +89,11 @@ export interface UnauthorizedDecision {
   readonly reason: string;
   /** The account as the denying backend holds it, when that backend knows the account exists. */
   readonly account?: string;
+  /**
+   * Seconds that account was held back for the client when the chain asked (Credentials.heldBack):
+   * the lockout answers with it instead of reading the lock again.
+   */
+  readonly heldFor?: number;
 }
 
 /** Credentials missing or wrong (HTTP 401). */

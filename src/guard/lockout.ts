@@ -358,7 +358,11 @@ export async function withLockout<T extends { readonly account: string }>(
     /** Whether the password is one nobody can guess (a signed CI token a backend claims). */
     readonly unguessable?: () => boolean;
   },
-  run: () => Promise<T>,
+  /**
+   * The login. `heldBack` (given where the lockout guards it) says how long an account a backend
+   * holds under another spelling is held back for this client (Credentials.heldBack).
+   */
+  run: (heldBack?: (stored: string) => Promise<number>) => Promise<T>,
   onLocked?: () => void,
 ): Promise<T> {
   // A signed token is not guessed: its issuer's signature protects it, and counting it would let
@@ -395,7 +399,7 @@ export async function withLockout<T extends { readonly account: string }>(
   }
   const state: AttemptState = { cached, uncounted, news };
   try {
-    const result = await run();
+    const result = await run((stored) => lockOf(lockout, stored, ip, state));
     // A password checked while another spelling of the account (a directory's alias, which has
     // its own slots) locked it: its answer is withheld (429), so no more are told than the lock
     // allows.
@@ -411,15 +415,15 @@ export async function withLockout<T extends { readonly account: string }>(
       err instanceof WithheldDenialError ||
       (err instanceof RegauthError && (err.code === 'ERR_UNAUTHORIZED' || err.code === 'ERR_INVALID_GRANT'))
     ) {
-      const stored =
-        err instanceof UnauthorizedError || err instanceof WithheldDenialError
-          ? err.decision?.account
-          : undefined;
+      const decision =
+        err instanceof UnauthorizedError || err instanceof WithheldDenialError ? err.decision : undefined;
+      const stored = decision?.account;
       if (stored !== undefined && respelled(typed, stored)) {
-        // The stored spelling's lock is read, then both spellings' failures are counted together:
-        // two round trips to a shared store, as a made-up spelling's failure costs, or the time
-        // would tell which spellings a backend holds.
-        const wait = await lockOf(lockout, stored, ip, state);
+        // The stored spelling's lock is read (unless the chain read it already, for a success it
+        // refused as held back), then both spellings' failures are counted together: two round
+        // trips to a shared store, as a made-up spelling's failure costs, or the time would tell
+        // which spellings a backend holds.
+        const wait = decision?.heldFor ?? (await lockOf(lockout, stored, ip, state));
         const locked = await Promise.all([
           counted(state, () => lockout.failure(stored, ip), false),
           counted(state, () => lockout.failure(typed, ip), false),

@@ -49,7 +49,7 @@ export function issueGuarded(
     withLockout(
       deps.lockout,
       { ...parsed.credentials, ip, cached, unguessable: () => runtime.claimed(parsed.credentials) },
-      () => issueToken(runtime, parsed, placed(admitted)),
+      (heldBack) => issueToken(runtime, parsed, { ...placed(admitted), ...(heldBack ? { heldBack } : {}) }),
       () => deps.metrics?.lockouts.inc(),
     ),
   );

@@ -28,6 +28,8 @@ export interface RequestContext {
    * tell the names apart, whatever else (anonymous requests) keeps the command busy.
    */
   readonly enterQueue?: (quiet?: boolean) => () => void;
+  /** Set where the lockout guards the login: see Credentials.heldBack. */
+  readonly heldBack?: (stored: string) => Promise<number>;
 }
 
 /** The decision for one requested scope, for the audit log and `regauth check`. */
@@ -102,7 +104,11 @@ export async function issueToken(
     client: clientKey(ctx.ip, config.lockout.ipv6_prefix),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   };
-  const authnWork = ctx.enterQueue ? { ...work, enterQueue: ctx.enterQueue } : work;
+  const authnWork = {
+    ...work,
+    ...(ctx.enterQueue ? { enterQueue: ctx.enterQueue } : {}),
+    ...(ctx.heldBack ? { heldBack: ctx.heldBack } : {}),
+  };
   const authn = await authenticateRequest(runtime, request, ctx.now, authnWork, session);
   const { decisions, access } = await authorizeRequest(runtime, request, authn, ctx.ip, work);
   const token = await signAccess(runtime, request, authn, access, ctx.now);
@@ -160,6 +166,7 @@ export interface BackendWork {
   readonly client: string;
   readonly enterQueue?: (quiet?: boolean) => () => void;
   readonly signal?: AbortSignal;
+  readonly heldBack?: (stored: string) => Promise<number>;
 }
 
 /**
@@ -186,6 +193,7 @@ export async function authenticateRequest(
       authenticator: result.by,
       reason: result.reason,
       ...(result.account !== undefined ? { account: result.account } : {}),
+      ...(result.heldFor !== undefined ? { heldFor: result.heldFor } : {}),
     });
   }
   return identityOf(result, request);

@@ -20,4 +20,12 @@ export interface Credentials {
   readonly enterQueue?: (quiet?: boolean) => () => void;
   /** Aborted when the request no longer needs an answer (answered, or the client went away). */
   readonly signal?: AbortSignal;
+  /**
+   * Set where the lockout guards the login: how long the account a backend holds under another
+   * spelling (a directory's alias) is held back for this client, in seconds, 0 when it is not.
+   * The chain asks before it keeps such a success, and refuses one held back as a wrong password
+   * would be refused (src/authn/chain.ts respelled), so a right password's answer is withheld
+   * in every way a wrong one's is.
+   */
+  readonly heldBack?: (stored: string) => Promise<number>;
 }

@@ -1,0 +1,157 @@
+import bcrypt from 'bcryptjs';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Lockout } from '../../src/guard/lockout.js';
+import { createMetrics, instrumentAuthenticator, type Metrics } from '../../src/pipeline/metrics.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
+import { peopleDirectory } from '../helpers/fake-ldap.js';
+import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+// Found by a review. docs/security.md "Brute-force protection: what the lockout guarantees", its
+// spellings: "while that account is held back for the client the answer is 429 whether the
+// password was right or wrong", "its answer withheld, so no more answers are told than the lock
+// allows". A directory holds alice@example.org as
+// alice. Someone who locked (alice, their address) with max_failures wrong passwords can go on
+// having passwords checked under alice@example.org (its own pair, its own max_failures): each is
+// answered 429, right or wrong. But the answer is told all the same:
+//
+// - /metrics: the chain answered with the directory's success, so the metrics wrapper observed
+//   regauth_authenticator_duration_seconds{backend="ldap_auth",result="authenticated"}, and only
+//   then did the lockout withhold it (loggedIn's lock read of the stored name). A wrong password
+//   moves nothing. (The chain's `remember` also put the success in the credential cache.)
+// - the lock itself: a withheld wrong password counts on alice (relocking it for twice as long),
+//   a withheld right one counts nothing, so the next 429's Retry-After tells which it was.
+// - time: a wrong password spends the chain's dummy comparison at the top bcrypt cost, a
+//   withheld right one did not.
+//
+// The chain now asks the lockout (Credentials.heldBack) before it keeps such a success, and
+// refuses one held back as the wrong password is refused.
+
+const tmp = tempDir('regauth-alias-withheld-');
+const BACKOFF = 60;
+let metrics: Metrics;
+let s: TestServer;
+let runtime: Runtime;
+
+beforeAll(async () => {
+  metrics = createMetrics();
+  const { directory, section } = peopleDirectory(tmp.dir, [
+    { uid: 'alice', mail: 'alice@example.org', password: 'dir-pw' },
+  ]);
+  s = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+lockout: {max_failures: 3, backoff: ${BACKOFF}, max_backoff: 3600, account_max_failures: 100000}
+users:
+  breakglass: {password: "${bcrypt.hashSync(randomPassword(), 10)}"}
+${section}credential_cache: {ttl: 0}
+acl: [{match: {}, actions: [pull]}]
+`,
+    runtimeDeps: {
+      ldapClient: directory.factory,
+      instrument: (a) => instrumentAuthenticator(a, metrics),
+    },
+    runtime: (loaded) => (runtime = loaded),
+    server: { lockout: new Lockout({ maxEntries: 1000, policy: () => runtime.config.lockout }), metrics },
+  });
+});
+afterAll(async () => {
+  await s.server.close(100);
+  tmp.cleanup();
+});
+
+interface Reply {
+  readonly status: number;
+  readonly retryAfter: number | undefined;
+  readonly ms: number;
+}
+
+/** GET /auth from `ip` (X-Forwarded-For, the test's proxy is trusted), on a connection of its own. */
+function token(ip: string, account: string, password: string): Promise<Reply> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${s.url}/auth?service=registry`,
+      { agent: false, headers: { authorization: basic(account, password), 'x-forwarded-for': ip } },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const header = res.headers['retry-after'];
+          resolve({
+            status: res.statusCode ?? 0,
+            retryAfter: header === undefined ? undefined : Number(header),
+            ms: performance.now() - started,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** regauth_authenticator_duration_seconds_count{backend="ldap_auth",result="authenticated"}. */
+async function ldapSuccesses(): Promise<number> {
+  const { values } = await metrics.authnDuration.get();
+  return (
+    values.find(
+      (v) =>
+        v.metricName === 'regauth_authenticator_duration_seconds_count' &&
+        v.labels.backend === 'ldap_auth' &&
+        v.labels.result === 'authenticated',
+    )?.value ?? 0
+  );
+}
+
+/** Locks (alice, ip) with max_failures wrong passwords typed as alice. */
+async function lockAlice(ip: string): Promise<void> {
+  for (let i = 0; i < 3; i++) expect((await token(ip, 'alice', `wrong-${i}`)).status).toBe(401);
+  expect((await token(ip, 'alice', 'wrong-again')).status).toBe(429);
+}
+
+/** One guess under the alias while alice is locked from `ip`: its answer and what it moved. */
+async function withheldGuess(ip: string, password: string) {
+  await lockAlice(ip);
+  const before = await ldapSuccesses();
+  const reply = await token(ip, 'alice@example.org', password);
+  const successes = (await ldapSuccesses()) - before;
+  // The next request from there: how long alice is still held back.
+  const next = await token(ip, 'alice@example.org', 'probe');
+  return { status: reply.status, successes, ms: reply.ms, nextRetryAfter: next.retryAfter };
+}
+
+describe('a password checked under an alias while the stored account is locked (answer withheld)', () => {
+  test('both are answered 429', async () => {
+    expect((await withheldGuess('198.51.100.1', 'not-the-password')).status).toBe(429);
+    expect((await withheldGuess('198.51.100.2', 'dir-pw')).status).toBe(429);
+  });
+
+  test('/metrics moves alike whether the password was right or wrong', async () => {
+    const wrong = await withheldGuess('198.51.100.11', 'not-the-password');
+    const right = await withheldGuess('198.51.100.12', 'dir-pw');
+    expect([wrong.status, right.status]).toEqual([429, 429]);
+    expect(right.successes).toBe(wrong.successes);
+  });
+
+  test("the lock tells nothing: the next 429's Retry-After is the same after a right or a wrong password", async () => {
+    const wrong = await withheldGuess('198.51.100.21', 'not-the-password');
+    const right = await withheldGuess('198.51.100.22', 'dir-pw');
+    // Both relock alice for 2 × backoff: the right password counts as the wrong one does.
+    expect(Math.abs((right.nextRetryAfter ?? 0) - (wrong.nextRetryAfter ?? 0))).toBeLessThanOrEqual(2);
+  });
+
+  test('a withheld right password takes as long as a withheld wrong one', async () => {
+    // Interleaved, medians: a wrong password spends the chain's dummy comparison at cost 10 (tens
+    // of ms); a right one that spent none would answer in a fraction of that.
+    const wrong: number[] = [];
+    const right: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      wrong.push((await withheldGuess(`198.51.100.${31 + 2 * i}`, 'not-the-password')).ms);
+      right.push((await withheldGuess(`198.51.100.${32 + 2 * i}`, 'dir-pw')).ms);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    expect(Math.abs(median(right) - median(wrong))).toBeLessThan(median(wrong) / 2);
+  }, 60_000);
+});
