@@ -341,11 +341,11 @@ export function oddSegment(value: string): boolean {
  */
 function standInMatches(
   value: string,
-  shape: { readonly classed: boolean; fits(segments: number): boolean },
+  shape: { readonly classed: boolean; fits(segments: number, trailing: boolean): boolean },
   matches: (form: string) => boolean,
 ): boolean {
   const segments = value.split('/');
-  if (!shape.fits(segments.length)) return false;
+  if (!shape.fits(segments.length, segments[segments.length - 1] === '')) return false;
   const odd = segments.flatMap((s, i) => (STAND_INS.has(s) ? [i] : []));
   if (odd.length !== 1) return true;
   const at = odd[0]!;
@@ -365,9 +365,15 @@ function standInMatches(
   );
 }
 
-/** Whether one of a glob's alternatives may match a value of `segments` path segments. */
-function fitsGlob(glob: Minimatch, segments: number): boolean {
-  return glob.set.some((alt) => alt.length === segments || alt.includes(GLOBSTAR));
+/**
+ * Whether one of a glob's alternatives may match a value of `segments` path segments; with
+ * `trailing`, the value's last one is empty, and a glob one segment shorter may match it too
+ * (minimatch's directory convention: `team/*` matches `team/app/`).
+ */
+function fitsGlob(glob: Minimatch, segments: number, trailing: boolean): boolean {
+  return glob.set.some(
+    (alt) => alt.length === segments || (trailing && alt.length === segments - 1) || alt.includes(GLOBSTAR),
+  );
 }
 
 const STAND_IN = '\uE000';
@@ -429,7 +435,10 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       });
     }
     const test = globTest(base.prefix, glob);
-    const shape = { classed: holdsClass(source), fits: (segments: number) => fitsGlob(glob, segments) };
+    const shape = {
+      classed: holdsClass(source),
+      fits: (segments: number, trailing: boolean) => fitsGlob(glob, segments, trailing),
+    };
     return {
       ...base,
       match(value, _resolve, _cache, unmatchable) {
@@ -490,12 +499,12 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     }
     return matched;
   };
-  /** Whether an alternative under `resolve` may match a value of `segments` path segments. */
-  const anyFits = (segments: number, resolve: Resolve, cache: PatternCache): boolean =>
+  /** Whether an alternative under `resolve` may match a value of `segments` path segments (fitsGlob). */
+  const anyFits = (segments: number, trailing: boolean, resolve: Resolve, cache: PatternCache): boolean =>
     alternatives.some((alt) => {
       if (alt.plain) return expand(alt.parts, resolve, (v) => v)!.split('/').length === segments;
       const glob = cache.glob(expand(alt.parts, resolve, escapeGlob)!);
-      return glob === null || fitsGlob(glob, segments);
+      return glob === null || fitsGlob(glob, segments, trailing);
     });
   /**
    * Each alternative's test under `resolve`, or undefined when the values make the pattern
@@ -531,7 +540,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
           oddSegment(value) &&
           standInMatches(
             value,
-            { classed, fits: (segments) => anyFits(segments, resolve, cache) },
+            { classed, fits: (segments, trailing) => anyFits(segments, trailing, resolve, cache) },
             (v) => anyAlternative(v, resolve, cache) === true,
           )
         )

@@ -1097,6 +1097,34 @@ describe('a value that is a dot segment ("." or "..")', () => {
     },
   );
 
+  // Found by a review of the segment count check: minimatch lets a glob of N segments match a
+  // value of N + 1 whose last one is empty (`team/*` matches `team/app/`), so such a value must
+  // count as fitting a glob one segment shorter.
+  test('a value ending in "/" fits a glob one segment shorter', () => {
+    for (const [glob, value] of [
+      ['team/*', 'team/./'],
+      ['*', './'],
+      ['*/banned', '/banned/'],
+    ] as const) {
+      const rules: AclRuleConfig[] = [
+        { match: { labels: { x: glob } }, actions: [] },
+        { match: {}, actions: ['pull'] },
+      ];
+      expect(decide(rules, { labels: { x: [value] } }), `${glob} ${value}`).toEqual({ granted: [], rule: 0 });
+      const templated: AclRuleConfig[] = [
+        { match: { labels: { x: `\${labels:y}/${glob}` } }, actions: [] },
+        { match: {}, actions: ['pull'] },
+      ];
+      expect(
+        decide(templated, { labels: { x: [`z/${value}`], y: ['z'] } }),
+        `templated ${glob} ${value}`,
+      ).toEqual({
+        granted: [],
+        rule: 0,
+      });
+    }
+  });
+
   // Found by a review of the first form of this rule, which decided for any glob missing such a
   // value: a value matched as written must win, whatever the order of the label values.
   describe('next to a label value that matches', () => {
