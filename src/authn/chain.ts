@@ -1,4 +1,4 @@
-import { isAccountName } from '../core/account-name.js';
+import { foldAccountName, isAccountName } from '../core/account-name.js';
 import { BackendUnavailableError, WithheldDenialError } from '../core/errors.js';
 import type { Labels } from '../authz/types.js';
 import type { PasswordVerifier } from './password.js';
@@ -99,10 +99,13 @@ export async function authenticate(
 
 /**
  * The chain's answer when it is known at once: the first backend's success given without asking
- * anyone (Authenticator.answerNow: the credential cache). authenticate() would answer the same:
- * the first backend decides, no earlier backend is asked under a stored spelling, and the cache
- * holds no spelling the name rule refuses. Undefined whenever authenticate() has more to do:
- * a backend claims the credential, or the first backend has no answer at once.
+ * anyone (Authenticator.answerNow: the credential cache), kept as authenticate() keeps its answer
+ * (Authenticator.remember). authenticate() would answer the same: the first backend decides, no
+ * earlier backend is asked under a stored spelling, and the cache holds no spelling the name rule
+ * refuses. Undefined whenever authenticate() has more to do: a backend claims the credential, the
+ * first backend has no answer at once, or it holds the account under a spelling that folds
+ * otherwise than the one typed (a directory's alias), which the lockout may hold back for the
+ * client (Credentials.heldBack; src/guard/lockout.ts respelled).
  */
 export function answerNow(
   authenticators: readonly Authenticator[],
@@ -112,7 +115,12 @@ export function answerNow(
   if (credentials.password === undefined || first?.answerNow === undefined) return undefined;
   if (claimant(authenticators, credentials) !== undefined) return undefined;
   const result = first.answerNow(credentials);
-  return result?.outcome === 'authenticated' ? { ...result, by: first.name } : undefined;
+  if (result?.outcome !== 'authenticated') return undefined;
+  const stored = result.account;
+  if (stored !== undefined && foldAccountName(stored) !== foldAccountName(credentials.account))
+    return undefined;
+  first.remember?.(credentials);
+  return { ...result, by: first.name };
 }
 
 /** The backend that claims the credential as its own (Authenticator.claims), if one does. */

@@ -173,14 +173,17 @@ export function instrumentAuthenticator<T extends Authenticator>(
       throw err;
     }
   };
-  // An answer given at once is a success `authenticate` would have counted.
+  // An answer given at once is a success `authenticate` would have counted, once the chain
+  // answers with it (it keeps it, src/authn/chain.ts answerNow).
   const given = authenticator.answerNow?.bind(authenticator);
   const answerNow: Authenticator['answerNow'] =
     given &&
     ((credentials) => {
       const started = performance.now();
       const result = given(credentials);
-      if (result?.outcome === 'authenticated') observe('authenticated', (performance.now() - started) / 1000);
+      if (result?.outcome === 'authenticated') {
+        pending.set(credentials.password ?? credentials, (performance.now() - started) / 1000);
+      }
       return result;
     });
   // A decoy that found the backend unable to answer met the error `authenticate` would have
