@@ -168,7 +168,15 @@ async function respelled(
   // success is then refused as a wrong password for it is (the later backends' decoys, the
   // chain's dummy comparison, no backend keeping it, the failure counted), before anything keeps
   // it, so that the lockout's 429 does not tell a right password from a wrong one.
-  const heldFor = (await credentials.heldBack?.(stored)) ?? 0;
+  let heldFor: number;
+  try {
+    heldFor = (await credentials.heldBack?.(stored)) ?? 0;
+  } catch (err) {
+    // The lock could not be read (the store, under `on_store_error: fail_closed`): the login
+    // fails, after the work a wrong password for the account costs before it fails the same way.
+    await refusedWork(authenticators, first.by, stored, credentials, verifier);
+    throw err;
+  }
   if (heldFor > 0) {
     const denied = { outcome: 'denied', reason: HELD_BACK, by: first.by, account: stored, heldFor } as const;
     await decoysAfter(authenticators, denied, credentials, verifier);
@@ -189,6 +197,32 @@ async function respelled(
     if (result.outcome === 'denied') return { ...result, by: authenticator.name };
   }
   return first;
+}
+
+/**
+ * What a refused password for `account` costs after the backend `by` refused it: the later
+ * backends' decoys, then the dummy comparison, once (decoysAfter spends it itself when it meets
+ * an outage, and throws).
+ */
+async function refusedWork(
+  authenticators: readonly Authenticator[],
+  by: string,
+  account: string,
+  credentials: Credentials,
+  verifier: PasswordVerifier,
+): Promise<void> {
+  if (credentials.password === undefined) return;
+  try {
+    await decoysAfter(
+      authenticators,
+      { outcome: 'denied', reason: HELD_BACK, by, account },
+      credentials,
+      verifier,
+    );
+  } catch {
+    return;
+  }
+  await verifier.burn(credentials.password);
 }
 
 /** The answer of the backend that claims the credential, asked alone (no decoys, no respelling). */
