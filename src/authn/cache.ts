@@ -175,7 +175,7 @@ export class CachedAuthenticator implements Authenticator {
     if (password === undefined) return this.inner.authenticate(credentials);
     const key = this.#key(account, password);
     const hit = this.#cache.get(key);
-    if (hit) return hit;
+    if (hit) return { ...hit, fromCache: true };
     const result = await this.inner.authenticate(credentials);
     // Held back until the chain answers with it (remember), and never a success the chain refuses
     // whatever else answers (a stored spelling the name rule refuses, src/authn/chain.ts).

@@ -93,7 +93,7 @@ export async function authenticate(
   }
   // The deciding backend keeps its success only now, as the chain's answer (Authenticator.remember).
   if (result.outcome === 'authenticated') rememberBy(authenticators, result.by, credentials);
-  const { checkedPassword: _, ...answer } = result;
+  const { checkedPassword: _, fromCache: __, ...answer } = result;
   return answer;
 }
 
@@ -138,7 +138,7 @@ const HELD_BACK = 'the account is held back for this client (lockout); the answe
 const INVALID_STORED_NAME = 'the backend holds the account under a name the token endpoint refuses';
 
 /** A chain answer, knowing whether a password comparison was already spent on it. */
-type Answer = ChainResult & { readonly checkedPassword?: boolean };
+type Answer = ChainResult & { readonly checkedPassword?: boolean; readonly fromCache?: boolean };
 
 async function respelled(
   authenticators: readonly Authenticator[],
@@ -174,11 +174,16 @@ async function respelled(
   } catch (err) {
     // The lock could not be read (the store, under `on_store_error: fail_closed`): the login
     // fails, after the work a wrong password for the account costs before it fails the same way.
+    await ownWork(authenticators, first, credentials);
     await refusedWork(authenticators, first.by, stored, credentials, verifier);
     throw err;
   }
   if (heldFor > 0) {
     const denied = { outcome: 'denied', reason: HELD_BACK, by: first.by, account: stored, heldFor } as const;
+    // An outage met there is what a wrong password would have met (authenticate() spends the
+    // comparison for it).
+    const outage = await ownWork(authenticators, first, credentials);
+    if (outage !== undefined) throw outage;
     await decoysAfter(authenticators, denied, credentials, verifier);
     return denied;
   }
@@ -197,6 +202,21 @@ async function respelled(
     if (result.outcome === 'denied') return { ...result, by: authenticator.name };
   }
   return first;
+}
+
+/**
+ * The work the backend that found `first` spends on a refused password, when the credential
+ * cache answered for it (a search and a refused bind for a directory: its decoy); what it meets
+ * when it cannot answer. Nothing when the backend itself answered: it has done that work.
+ */
+async function ownWork(
+  authenticators: readonly Authenticator[],
+  first: Answer,
+  credentials: Credentials,
+): Promise<BackendUnavailableError | undefined> {
+  if (!first.fromCache || first.by === null) return undefined;
+  const found = first.by;
+  return authenticators.find((a) => a.name === found)?.decoy?.(credentials);
 }
 
 /**

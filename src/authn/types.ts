@@ -27,6 +27,11 @@ export type AuthnResult =
        * expires no later.
        */
       readonly expiresAt?: number;
+      /**
+       * Given by the credential cache, without the backend's own work (src/authn/cache.ts): a
+       * success the chain then refuses costs that work all the same (chain.ts respelled).
+       */
+      readonly fromCache?: boolean;
     }
   | {
       readonly outcome: 'denied';
