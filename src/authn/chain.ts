@@ -1,4 +1,4 @@
-import { foldAccountName, isAccountName } from '../core/account-name.js';
+import { foldsOtherwise, isAccountName } from '../core/account-name.js';
 import { BackendUnavailableError, WithheldDenialError } from '../core/errors.js';
 import type { Labels } from '../authz/types.js';
 import type { PasswordVerifier } from './password.js';
@@ -105,7 +105,7 @@ export async function authenticate(
  * refuses. Undefined whenever authenticate() has more to do: a backend claims the credential, the
  * first backend has no answer at once, or it holds the account under a spelling that folds
  * otherwise than the one typed (a directory's alias), which the lockout may hold back for the
- * client (Credentials.heldBack; src/guard/lockout.ts respelled).
+ * client (Credentials.heldBack; src/core/account-name.ts foldsOtherwise).
  */
 export function answerNow(
   authenticators: readonly Authenticator[],
@@ -116,9 +116,7 @@ export function answerNow(
   if (claimant(authenticators, credentials) !== undefined) return undefined;
   const result = first.answerNow(credentials);
   if (result?.outcome !== 'authenticated') return undefined;
-  const stored = result.account;
-  if (stored !== undefined && foldAccountName(stored) !== foldAccountName(credentials.account))
-    return undefined;
+  if (result.account !== undefined && foldsOtherwise(credentials.account, result.account)) return undefined;
   first.remember?.(credentials);
   return { ...result, by: first.name };
 }

@@ -63,3 +63,12 @@ export function foldAccountName(name: string): string {
   for (const ch of name.normalize('NFKC')) lower += ch === '\u0130' ? 'i' : ch.toLowerCase();
   return lower.normalize('NFKC').trim().replace(/\s+/g, ' ');
 }
+
+/**
+ * Whether a backend holds the account under a name that folds otherwise than the one typed (a
+ * directory's alias: `alice` for `alice@example.org`): the lockout then counts both names, and
+ * the chain leaves such a login to the lockout's full path (src/authn/chain.ts answerNow).
+ */
+export function foldsOtherwise(typed: string, stored: string): boolean {
+  return stored !== typed && foldAccountName(stored) !== foldAccountName(typed);
+}

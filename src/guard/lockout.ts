@@ -9,7 +9,7 @@ import {
   UnauthorizedError,
   WithheldDenialError,
 } from '../core/errors.js';
-import { foldAccountName } from '../core/account-name.js';
+import { foldAccountName, foldsOtherwise } from '../core/account-name.js';
 import { clientKey } from '../core/ip.js';
 import { MemoryLockoutStore } from '../store/memory.js';
 import {
@@ -418,7 +418,7 @@ export async function withLockout<T extends { readonly account: string }>(
       const decision =
         err instanceof UnauthorizedError || err instanceof WithheldDenialError ? err.decision : undefined;
       const stored = decision?.account;
-      if (stored !== undefined && respelled(typed, stored)) {
+      if (stored !== undefined && foldsOtherwise(typed, stored)) {
         // The stored spelling's lock is read (unless the chain read it already, for a success it
         // refused as held back), then both spellings' failures are counted together: two round
         // trips to a shared store, as a made-up spelling's failure costs, or the time would tell
@@ -511,7 +511,7 @@ async function loggedIn<T extends { readonly account: string }>(
   state: AttemptState,
 ): Promise<T> {
   const { account: typed, ip } = attempt;
-  if (respelled(typed, result.account)) {
+  if (foldsOtherwise(typed, result.account)) {
     const wait = await lockOf(lockout, result.account, ip, state);
     if (wait > 0) throw new TooManyRequestsError(wait);
     const held = await counted(state, () => lockout.success(result.account, ip), 0);
@@ -557,9 +557,4 @@ async function lockOf(
     if (state.cached || lockout.onStoreError === 'fail_open') return 0;
     throw err;
   }
-}
-
-/** Whether the backend holds the account under a name that folds otherwise than what was typed. */
-function respelled(typed: string, stored: string): boolean {
-  return stored !== typed && foldAccountName(stored) !== foldAccountName(typed);
 }
