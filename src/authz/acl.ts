@@ -679,7 +679,7 @@ class Evaluation {
     this.#begin(rule);
     for (const check of rule.fixed) if (!this.#passes(check)) return 'no';
     // A check without placeholders passes as `empty` only when it could not match its value as
-    // written (Unmatchable: a dot segment): the rule then decides and grants nothing.
+    // written (Unmatchable: a dot or empty segment): the rule then decides and grants nothing.
     const unmatchable = this.#usedEmpty;
     if (rule.ip && (this.#request.ip === null || !rule.ip.contains(this.#request.ip))) return 'no';
     if (rule.dynamic.length === 0) return unmatchable ? 'empty' : 'yes';

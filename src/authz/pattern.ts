@@ -453,7 +453,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
         unmatchable();
         return NO_CAPTURES;
       },
-      // Bound for names only, which hold no dot segment (filterNames decides one that does alone).
+      // Bound for names only, which hold no dot or empty segment (filterNames decides one that does alone).
       bind: () => test,
     };
   }
@@ -533,7 +533,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       if (!placeholders.every((p) => resolve(p) !== undefined)) return null;
       const found = splits(resolve) ? undefined : anyAlternative(value, resolve, cache);
       if (found === true) return NO_CAPTURES;
-      // A dot segment no alternative matched, where a wildcard would have matched another value.
+      // A dot or empty segment no alternative matched, where a wildcard would have matched another value.
       if (
         found === false &&
         !(

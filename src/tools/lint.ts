@@ -330,7 +330,7 @@ function matchesAnyValue(source: string, values: readonly string[]): boolean {
   if (pattern.placeholders.length > 0) return true;
   const cache = new PatternCache(16);
   // Without placeholders nothing is resolved; a value the pattern cannot match as written
-  // (Unmatchable: a dot segment) counts as matched, as the rule decides for it.
+  // (Unmatchable: a dot or empty segment) counts as matched, as the rule decides for it.
   const none = () => undefined;
   return values.some((v) => pattern.match(v, none, cache, none) !== null);
 }
