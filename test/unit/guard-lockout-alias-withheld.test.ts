@@ -7,6 +7,7 @@ import type { Runtime } from '../../src/pipeline/runtime.js';
 import { FakeDirectory, peopleDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { authnObserved } from '../helpers/metrics.js';
 
 // Found by a review. docs/security.md "Brute-force protection: what the lockout guarantees", its
 // spellings: "while that account is held back for the client the answer is 429 whether the
@@ -99,18 +100,7 @@ acl: [{match: {}, actions: [pull]}]
     });
   }
 
-  /** regauth_authenticator_duration_seconds_count{backend="ldap_auth",result="authenticated"}. */
-  async function ldapSuccesses(): Promise<number> {
-    const { values } = await metrics.authnDuration.get();
-    return (
-      values.find(
-        (v) =>
-          v.metricName === 'regauth_authenticator_duration_seconds_count' &&
-          v.labels.backend === 'ldap_auth' &&
-          v.labels.result === 'authenticated',
-      )?.value ?? 0
-    );
-  }
+  const ldapSuccesses = () => authnObserved(metrics, 'ldap_auth', 'authenticated');
 
   /** Binds the directory was asked for, the service account's left out. */
   const userBinds = () => dir.binds.filter((b) => b.dn !== SERVICE_DN).length;

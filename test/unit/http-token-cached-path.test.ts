@@ -10,6 +10,7 @@ import type { Runtime } from '../../src/pipeline/runtime.js';
 import { peopleDirectory } from '../helpers/fake-ldap.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { authnObserved } from '../helpers/metrics.js';
 
 // A login the credential cache holds is answered by the cached path (src/pipeline/pipeline.ts
 // issueTokenNow, src/guard/lockout.ts withLockoutNow): no backend is asked, and no promise is made
@@ -51,16 +52,7 @@ function auditLines(s: TestServer): Record<string, unknown>[] {
     .map(({ requestId: _r, ms: _m, time: _t, ...rest }) => rest);
 }
 
-async function authnCount(metrics: Metrics, backend: string): Promise<number> {
-  const { values } = await metrics.authnDuration.get();
-  const count = values.find(
-    (v) =>
-      v.metricName === 'regauth_authenticator_duration_seconds_count' &&
-      v.labels['backend'] === backend &&
-      v.labels['result'] === 'authenticated',
-  );
-  return count?.value ?? 0;
-}
+const authnCount = (metrics: Metrics, backend: string) => authnObserved(metrics, backend, 'authenticated');
 
 describe('static users', () => {
   const tmp = tempDir();

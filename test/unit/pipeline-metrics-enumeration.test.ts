@@ -9,6 +9,7 @@ import { parseTokenRequest } from '../../src/request/token-request.js';
 import { peopleDirectory } from '../helpers/fake-ldap.js';
 import { basic, hash, randomPassword, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { authnObserved } from '../helpers/metrics.js';
 
 // Found by a review. docs/security.md "User enumeration": a failed login must not
 // tell whether the account exists, "not by /metrics"; `regauth_authenticator_duration_seconds`
@@ -71,13 +72,7 @@ test('a static user and a made-up name move /metrics alike while ext_auth is dow
   // Each failed login must add the same to the backend's error count, whoever it names.
   expect(afterKnown - before).toBe(afterMadeUp - afterKnown);
   // And the time those errors took is observed for both.
-  const errorTimes = async () =>
-    (await metrics.authnDuration.get()).values.find(
-      (v) =>
-        v.metricName === 'regauth_authenticator_duration_seconds_count' &&
-        v.labels.backend === 'ext_auth' &&
-        v.labels.result === 'error',
-    )?.value ?? 0;
+  const errorTimes = () => authnObserved(metrics, 'ext_auth', 'error');
   const timesBefore = await errorTimes();
   expect(await login('breakglass')).toBe(503);
   const timesAfterKnown = await errorTimes();
@@ -130,18 +125,7 @@ describe("a backend's success the chain refuses", () => {
       (e: unknown) => (e instanceof UnauthorizedError ? 'refused' : String(e)),
     );
 
-  /** regauth_authenticator_duration_seconds_count{backend="ldap_auth",result="authenticated"}. */
-  async function ldapSuccesses(): Promise<number> {
-    const { values } = await local.metrics.authnDuration.get();
-    return (
-      values.find(
-        (v) =>
-          v.metricName === 'regauth_authenticator_duration_seconds_count' &&
-          v.labels.backend === 'ldap_auth' &&
-          v.labels.result === 'authenticated',
-      )?.value ?? 0
-    );
-  }
+  const ldapSuccesses = () => authnObserved(local.metrics, 'ldap_auth', 'authenticated');
 
   /** What one login adds to the directory's success count, and how it was answered. */
   async function moved(account: string, password: string): Promise<[string, number]> {

@@ -15,6 +15,7 @@ import { createMetrics, instrumentAuthenticator } from '../../src/pipeline/metri
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { Secret } from '../../src/core/secret.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { authnObserved } from '../helpers/metrics.js';
 
 describe('config sections log, metrics, lockout', () => {
   test('defaults', () => {
@@ -285,12 +286,7 @@ describe('audit record and metrics', () => {
       }
     }
     const wrapped = instrumentAuthenticator(new Backend(), metrics);
-    const successes = async () =>
-      (await metrics.authnDuration.get()).values.find(
-        (v) =>
-          v.metricName === 'regauth_authenticator_duration_seconds_count' &&
-          v.labels.result === 'authenticated',
-      )?.value ?? 0;
+    const successes = () => authnObserved(metrics, 'ldap_auth', 'authenticated');
     for (let i = 0; i < 2; i++) await wrapped.authenticate({ account: 'a', password: undefined });
     // A success is timed once the chain answers with it (remember), not when the backend gives it.
     const credentials = { account: 'a', password: undefined };
