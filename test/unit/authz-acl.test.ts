@@ -843,6 +843,21 @@ describe('a placeholder value too long to build the pattern', () => {
 });
 
 describe('a value that is a dot segment ("." or "..")', () => {
+  /** A deny for `match`, then a grant of pull to everyone: how `request` is decided. */
+  const denyThenPull = (match: AclRuleConfig['match'], request: Partial<AuthzRequest>) =>
+    decide(
+      [
+        { match, actions: [] },
+        { match: {}, actions: ['pull'] },
+      ],
+      request,
+    );
+  /** denyThenPull for a glob on the label x, written after `${labels:y}/`, for the value after z/. */
+  const denyTemplated = (glob: string, value: string) =>
+    denyThenPull({ labels: { x: `\${labels:y}/${glob}` } }, { labels: { x: [`z/${value}`], y: ['z'] } });
+  const DENIED: AuthzDecision = { granted: [], rule: 0 };
+  const NOT_DECIDED: AuthzDecision = { granted: ['pull'], rule: 1 };
+
   // Found by a review: minimatch never matches a path segment "." or ".." with a wildcard, even
   // with `dot`, so a deny like `labels: {x: "*"}` skipped the label value "." and the next rule
   // granted. When no alternative of a glob matches such a value, the glob cannot tell whether a
@@ -916,24 +931,12 @@ describe('a value that is a dot segment ("." or "..")', () => {
       ['*/*/*', ['./../.']],
     ];
     for (const [glob, values] of cases) {
-      const rules: AclRuleConfig[] = [
-        { match: { labels: { x: glob } }, actions: [] },
-        { match: {}, actions: ['pull'] },
-      ];
       for (const value of values) {
-        expect(decide(rules, { labels: { x: [value] } }), `${glob} ${value}`).toEqual({
-          granted: [],
-          rule: 0,
-        });
-      }
-      // With a placeholder in the pattern, the same.
-      const templated: AclRuleConfig[] = [
-        { match: { labels: { x: `\${labels:y}/${glob}` } }, actions: [] },
-        { match: {}, actions: ['pull'] },
-      ];
-      for (const value of values) {
-        const labels = { x: [`z/${value}`], y: ['z'] };
-        expect(decide(templated, { labels }), `${glob} ${value}`).toEqual({ granted: [], rule: 0 });
+        expect(denyThenPull({ labels: { x: glob } }, { labels: { x: [value] } }), `${glob} ${value}`).toEqual(
+          DENIED,
+        );
+        // With a placeholder in the pattern, the same.
+        expect(denyTemplated(glob, value), `templated ${glob} ${value}`).toEqual(DENIED);
       }
     }
   });
@@ -947,14 +950,9 @@ describe('a value that is a dot segment ("." or "..")', () => {
       ['*-admins', '..'],
       ['./*', '..'],
     ] as const) {
-      const rules: AclRuleConfig[] = [
-        { match: { labels: { x: glob } }, actions: [] },
-        { match: {}, actions: ['pull'] },
-      ];
-      expect(decide(rules, { labels: { x: [value] } }), `${glob} ${value}`).toEqual({
-        granted: ['pull'],
-        rule: 1,
-      });
+      expect(denyThenPull({ labels: { x: glob } }, { labels: { x: [value] } }), `${glob} ${value}`).toEqual(
+        NOT_DECIDED,
+      );
     }
   });
 
@@ -970,11 +968,7 @@ describe('a value that is a dot segment ("." or "..")', () => {
       ['/?', '/.'],
     ];
     for (const [glob, value] of cases) {
-      const rules: AclRuleConfig[] = [
-        { match: { account: glob }, actions: [] },
-        { match: {}, actions: ['pull'] },
-      ];
-      expect(decide(rules, { account: value }), `${glob} ${value}`).toEqual({ granted: [], rule: 0 });
+      expect(denyThenPull({ account: glob }, { account: value }), `${glob} ${value}`).toEqual(DENIED);
     }
     const acl = compileAcl([
       { match: { account: '*/' }, actions: [] },
@@ -997,14 +991,9 @@ describe('a value that is a dot segment ("." or "..")', () => {
       ['*/*/*', 'a/./'],
     ];
     for (const [glob, value] of cases) {
-      for (const match of [{ account: glob }, { labels: { x: glob } }]) {
-        const rules: AclRuleConfig[] = [
-          { match, actions: [] },
-          { match: {}, actions: ['pull'] },
-        ];
-        const request = 'account' in match ? { account: value } : { labels: { x: [value] } };
-        expect(decide(rules, request), `${glob} ${JSON.stringify(value)}`).toEqual({ granted: [], rule: 0 });
-      }
+      const label = `${glob} ${JSON.stringify(value)}`;
+      expect(denyThenPull({ account: glob }, { account: value }), label).toEqual(DENIED);
+      expect(denyThenPull({ labels: { x: glob } }, { labels: { x: [value] } }), label).toEqual(DENIED);
     }
     // `?` needs a character, and literal text the value lacks cannot be matched: no decision.
     for (const [glob, value] of [
@@ -1012,14 +1001,9 @@ describe('a value that is a dot segment ("." or "..")', () => {
       ['*/admins', '/banned'],
       ['*-admins', '/ops-admins'],
     ] as const) {
-      const rules: AclRuleConfig[] = [
-        { match: { labels: { x: glob } }, actions: [] },
-        { match: {}, actions: ['pull'] },
-      ];
-      expect(decide(rules, { labels: { x: [value] } }), `${glob} ${value}`).toEqual({
-        granted: ['pull'],
-        rule: 1,
-      });
+      expect(denyThenPull({ labels: { x: glob } }, { labels: { x: [value] } }), `${glob} ${value}`).toEqual(
+        NOT_DECIDED,
+      );
     }
     // What matches such a value as written keeps matching: `**` and a literal leading `/`.
     for (const glob of ['**/banned', '/banned', '/*']) {
@@ -1042,21 +1026,11 @@ describe('a value that is a dot segment ("." or "..")', () => {
       ['x/[.a]', 'x/.'],
     ];
     for (const [glob, value] of cases) {
-      for (const match of [
-        { account: glob },
-        { labels: { x: glob } },
-        { labels: { x: `\${labels:y}/${glob}` } },
-      ]) {
-        const rules: AclRuleConfig[] = [
-          { match, actions: [] },
-          { match: {}, actions: ['pull'] },
-        ];
-        const request =
-          'account' in match
-            ? { account: value }
-            : { labels: { x: [match.labels.x.startsWith('$') ? `z/${value}` : value], y: ['z'] } };
-        expect(decide(rules, request), `${JSON.stringify(match)} ${value}`).toEqual({ granted: [], rule: 0 });
-      }
+      expect(denyThenPull({ account: glob }, { account: value }), `account ${glob} ${value}`).toEqual(DENIED);
+      expect(denyThenPull({ labels: { x: glob } }, { labels: { x: [value] } }), `${glob} ${value}`).toEqual(
+        DENIED,
+      );
+      expect(denyTemplated(glob, value), `templated ${glob} ${value}`).toEqual(DENIED);
     }
     const acl = compileAcl([
       { match: { account: '[.a]' }, actions: [] },
@@ -1064,15 +1038,7 @@ describe('a value that is a dot segment ("." or "..")', () => {
     ]);
     expect(acl.filterNames({ ...nameless, account: '.' }, 'pull', ['x/y'])).toEqual([]);
     // Literal text the value lacks still keeps the rule from deciding.
-    expect(
-      decide(
-        [
-          { match: { account: 'ab[.c]' }, actions: [] },
-          { match: {}, actions: ['pull'] },
-        ],
-        { account: '.' },
-      ),
-    ).toEqual({ granted: ['pull'], rule: 1 });
+    expect(denyThenPull({ account: 'ab[.c]' }, { account: '.' })).toEqual(NOT_DECIDED);
   });
 
   // Found by a review of the rule above together with the empty segments: every group path an
@@ -1106,22 +1072,10 @@ describe('a value that is a dot segment ("." or "..")', () => {
       ['*', './'],
       ['*/banned', '/banned/'],
     ] as const) {
-      const rules: AclRuleConfig[] = [
-        { match: { labels: { x: glob } }, actions: [] },
-        { match: {}, actions: ['pull'] },
-      ];
-      expect(decide(rules, { labels: { x: [value] } }), `${glob} ${value}`).toEqual({ granted: [], rule: 0 });
-      const templated: AclRuleConfig[] = [
-        { match: { labels: { x: `\${labels:y}/${glob}` } }, actions: [] },
-        { match: {}, actions: ['pull'] },
-      ];
-      expect(
-        decide(templated, { labels: { x: [`z/${value}`], y: ['z'] } }),
-        `templated ${glob} ${value}`,
-      ).toEqual({
-        granted: [],
-        rule: 0,
-      });
+      expect(denyThenPull({ labels: { x: glob } }, { labels: { x: [value] } }), `${glob} ${value}`).toEqual(
+        DENIED,
+      );
+      expect(denyTemplated(glob, value), `templated ${glob} ${value}`).toEqual(DENIED);
     }
   });
 
