@@ -72,6 +72,12 @@ export class Lockout {
   readonly #passed = new LRUCache<string, number>({ max: 10_000, ttl: PASSED_TTL_MS });
   /** 256 random bits, as hex: the key of the digests in #passed (made per process). */
   readonly #passedKey = randomBytes(32).toString('hex');
+  /**
+   * Pairs whose login the login queue turned away unchecked (`turnedAway`), each for
+   * `forget_after` seconds or until the pair logs in: their logins need a place in the queue,
+   * whatever the credential cache holds (`mustQueue`).
+   */
+  readonly #turnedAway: LRUCache<string, true>;
 
   constructor(options: {
     /** The state: a store of this process (the default, `max_entries` pairs per table) or one shared by replicas. */
@@ -86,6 +92,7 @@ export class Lockout {
     this.#policy = options.policy;
     this.#now = options.now ?? Date.now;
     this.#store = options.store ?? new MemoryLockoutStore(options.maxEntries ?? 10_000);
+    this.#turnedAway = new LRUCache({ max: options.maxEntries ?? 10_000 });
     this.#shared = options.shared ?? false;
     this.#onStoreError = options.onStoreError ?? (() => 'fail_closed');
   }
@@ -136,6 +143,39 @@ export class Lockout {
     // leave the process, and the one-shot hash costs a fraction of an Hmac object on the
     // cached path, which asks this on every request.
     return hash('sha256', `${this.#passedKey}${pair.length}:${pair}${text}`, 'base64url');
+  }
+
+  /**
+   * A login of the pair was turned away by the login queue before its password was checked (its
+   * client's places taken, or the queue full). Such a refusal tells nothing about the password,
+   * but a login the credential cache holds needed no place: the right password got its token
+   * while every wrong guess was turned away, uncounted, an oracle. So from now on the pair's
+   * logins need a place whatever the cache holds (`mustQueue`), until it logs in or
+   * `forget_after` passes; a wrong guess that gets a place is counted as always. The turn-away
+   * that marks the pair counts as a failure of the account (`account_max_failures`), so that
+   * many addresses cannot each make one uncounted guess; it never counts on the pair (a burst of
+   * right passwords from one address is turned away in part, and must not lock it out), and
+   * turn-aways of a marked pair count nothing more. Never throws: a count the store cannot take
+   * is lost.
+   */
+  async turnedAway(account: string, ip: string | null): Promise<void> {
+    const policy = this.#policy();
+    const { pair, account: a } = keys(account, ip, policy);
+    if (this.#turnedAway.has(pair)) return;
+    this.#turnedAway.set(pair, true, { ttl: policy.forget_after * 1000 });
+    // Without the lockout nothing is counted, but the mark stands: it keeps guesses at the pace
+    // of the password checks the queue allows, not of the answers a cache gives.
+    if (!policy.enabled) return;
+    try {
+      await this.#store.accountFailure(a, policy, this.#now());
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+    }
+  }
+
+  /** Whether the pair's logins need a place in the login queue even when cached (`turnedAway`). */
+  mustQueue(account: string, ip: string | null): boolean {
+    return this.#turnedAway.size > 0 && this.#turnedAway.has(keys(account, ip, this.#policy()).pair);
   }
 
   /** What a login that needs the store gets while it cannot answer. */
@@ -296,9 +336,19 @@ export class Lockout {
    */
   success(account: string, ip: string | null): Promise<number> {
     const policy = this.#policy();
-    if (!policy.enabled) return Promise.resolve(0);
+    // A pair the login queue turned away has the cache's shortcut back once it logs in.
+    const marked = this.#turnedAway.size > 0;
+    if (!policy.enabled) {
+      if (marked) this.#turnedAway.delete(keys(account, ip, policy).pair);
+      return Promise.resolve(0);
+    }
     const { pair: k, account: a } = keys(account, ip, policy);
-    return this.#store.success(k, a, policy, this.#now());
+    const held = this.#store.success(k, a, policy, this.#now());
+    if (!marked) return held;
+    return held.then((wait) => {
+      if (wait === 0) this.#turnedAway.delete(k);
+      return wait;
+    });
   }
 
   /** How many pairs are remembered (memory store: for tests and the memory bound; else 0). */
@@ -456,7 +506,7 @@ export async function withLockout<T extends { readonly account: string }>(
  * password moments ago (`passedRecently`). `run` answers the login without checking a password,
  * or gives undefined when it cannot answer at once after all. Undefined, with nothing done, when
  * the store cannot answer at once, while the pair is held back (withLockout then answers, with
- * its 429), or when `run` gave undefined. Otherwise it is what withLockout does for such a
+ * its 429), while it must queue (Lockout.turnedAway), or when `run` gave undefined. Otherwise it is what withLockout does for such a
  * login: the success forgets the pair's failures once `run` has answered.
  */
 export function withLockoutNow<T extends { readonly account: string }>(
@@ -466,6 +516,7 @@ export function withLockoutNow<T extends { readonly account: string }>(
 ): Promise<T> | undefined {
   if (!lockout || attempt.password === undefined) return run();
   const { account: typed, ip } = attempt;
+  if (lockout.mustQueue(typed, ip)) return undefined;
   if (lockout.passedRecently(typed, ip, attempt.password)) return run();
   if (lockout.blockedNow(typed, ip) !== 0) return undefined;
   return run()?.then((result) => loggedIn(lockout, attempt, result, CACHED));

@@ -85,30 +85,46 @@ export class LoginQueue {
   }
 }
 
+/** A token request as the login queue sees it. */
+export interface QueuedAttempt {
+  readonly ip: string | null;
+  /** Whether it needs a place (Runtime.queued). */
+  readonly queued: () => boolean;
+  /** Told before a password login is turned away, and awaited (Lockout.turnedAway). */
+  readonly turnedAway?: () => Promise<void>;
+}
+
 /**
  * Runs a token request's work within the login queue when `queued()` says it needs a place: a
- * login whose password still has to be checked (the credential cache holds no success for it),
- * and with `ext_auth` any request that may run its command (Runtime.queued). Other requests
- * (cached logins, refresh grants) run at once. `run` is told whether the request holds a place
- * (its per-client bound was met here, before any password).
+ * login whose password still has to be checked (the credential cache holds no success for it,
+ * or its client was turned away for it: Lockout.mustQueue), and with `ext_auth` any request that
+ * may run its command (Runtime.queued). Other requests (cached logins, refresh grants) run at
+ * once. `run` is told whether the request holds a place (its per-client bound was met here,
+ * before any password).
  */
 export function withLoginQueue<T>(
   queue: LoginQueue | undefined,
-  attempt: { readonly ip: string | null; readonly queued: () => boolean },
+  attempt: QueuedAttempt,
   run: (admitted: boolean) => Promise<T>,
 ): Promise<T> {
   // Not itself async: a cached login, the most frequent request, is run() without a promise of
   // its own around it.
   if (!queue || !attempt.queued()) return run(false);
-  return queued(queue, attempt.ip, run);
+  return queued(queue, attempt, run);
 }
 
 async function queued<T>(
   queue: LoginQueue,
-  ip: string | null,
+  attempt: QueuedAttempt,
   run: (admitted: boolean) => Promise<T>,
 ): Promise<T> {
-  const leave = queue.enter(ip);
+  let leave: () => void;
+  try {
+    leave = queue.enter(attempt.ip);
+  } catch (err) {
+    await attempt.turnedAway?.();
+    throw err;
+  }
   try {
     return await run(true);
   } finally {

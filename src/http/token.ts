@@ -15,7 +15,8 @@ import type { Fail, NodeRequest } from './dispatch.js';
 /**
  * Issues a token behind the request guards, in their order: the bounded login queue (a password
  * still to be checked waits there, or is turned away at once; a cached login, an anonymous request
- * or a refresh grant does not), then the lockout. The token endpoint and the registry page
+ * or a refresh grant does not, unless the queue turned this client away for the account:
+ * Lockout.turnedAway), then the lockout. The token endpoint and the registry page
  * (ui.ts) both issue through it. Whether the credential cache holds the login costs a keyed hash
  * of the password: a yes is remembered for the lockout, a no is asked again after the queue (a
  * success may have landed meanwhile).
@@ -33,10 +34,20 @@ export function issueGuarded(
     issueTokenNow(runtime, parsed, ctx),
   );
   if (now !== undefined) return now;
-  let held = false;
-  const cached = () => held || (held = runtime.cached(parsed.credentials));
   const { ip } = ctx;
-  const queued = () => runtime.queued(parsed, cached);
+  const { account } = parsed.credentials;
+  const lockout = deps.lockout;
+  const login = lockout && parsed.grant === 'password' && parsed.credentials.password !== undefined;
+  // A client the login queue turned away for this account needs a place even for a login the
+  // cache holds (Lockout.turnedAway): the cache must not answer what the queue refused to check.
+  const mustQueue = login && lockout.mustQueue(account, ip);
+  let held = false;
+  const cached = () => held || (held = !mustQueue && runtime.cached(parsed.credentials));
+  const queued = () => mustQueue || runtime.queued(parsed, cached);
+  // A password login turned away unchecked marks its pair; a token nobody can guess is no guess.
+  const turnedAway = login
+    ? () => (runtime.claimed(parsed.credentials) ? Promise.resolve() : lockout.turnedAway(account, ip))
+    : undefined;
   // With ext_auth the queue is the command's one bound per client: a request admitted with a
   // place runs it in that place; one let through without (a cache answered it when asked) takes
   // a place should the chain run the command after all.
@@ -45,9 +56,9 @@ export function issueGuarded(
     queue && runtime.config.ext_auth
       ? { ...ctx, enterQueue: admitted ? IN_PLACE : (quiet?: boolean) => queue.enter(ip, quiet) }
       : ctx;
-  return withLoginQueue(queue, { ip, queued }, (admitted) =>
+  return withLoginQueue(queue, { ip, queued, ...(turnedAway ? { turnedAway } : {}) }, (admitted) =>
     withLockout(
-      deps.lockout,
+      lockout,
       { ...parsed.credentials, ip, cached, unguessable: () => runtime.claimed(parsed.credentials) },
       (heldBack) => issueToken(runtime, parsed, { ...placed(admitted), ...(heldBack ? { heldBack } : {}) }),
       () => deps.metrics?.lockouts.inc(),

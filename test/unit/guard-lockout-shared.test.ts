@@ -39,6 +39,7 @@ function countingStore() {
     reserve: wrap(inner.reserve.bind(inner)),
     release: wrap(inner.release.bind(inner)),
     failure: wrap(inner.failure.bind(inner)),
+    accountFailure: wrap(inner.accountFailure.bind(inner)),
     success: wrap(inner.success.bind(inner)),
     lockNews: () => state.news,
   };

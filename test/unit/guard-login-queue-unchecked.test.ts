@@ -1,0 +1,183 @@
+/**
+ * A login the login queue turns away is answered before its password is checked, and a login the
+ * credential cache holds needs no place in the queue. Together they were a password oracle: while
+ * the queue turned an address away (its `per_client` places taken, or the whole queue full), every
+ * wrong guess for an account whose right password the cache held got 429 or 503, uncounted, and
+ * the right one got 200. Now an address turned away for an account loses the cache's shortcut for
+ * it: its logins for that account need a place as well, so the right password is turned away as
+ * the wrong ones are; and the first turn-away counts on the account's cap.
+ */
+import bcrypt from 'bcryptjs';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import type { CommandResult, RunRequest } from '../../src/ext/command.js';
+import { Lockout } from '../../src/guard/lockout.js';
+import { LoginQueue } from '../../src/guard/login-queue.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
+import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const tmp = tempDir();
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
+const passwords = Object.fromEntries(USERS.map((u) => [u, randomPassword()])) as Record<
+  (typeof USERS)[number],
+  string
+>;
+/** ext_auth runs held until released: each holds its client's one place in the login queue. */
+const held: ((r: CommandResult) => void)[] = [];
+let holdNext = 0;
+const DENY: CommandResult = { code: 1, signal: null, stdout: '', stderr: '' };
+let s: TestServer;
+let runtime: Runtime;
+let lockout: Lockout;
+/** `lockout.enabled` as the test wants it. */
+let enabled = true;
+
+beforeAll(async () => {
+  s = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+users:
+${USERS.map((u) => `  ${u}: {password: "${bcrypt.hashSync(passwords[u], 4)}"}`).join('\n')}
+ext_auth: {command: /bin/false, max_per_client: 1}
+login_queue: {per_client: 1, max_pending: 2}
+credential_cache: {ttl: 300}
+lockout: {max_failures: 2, backoff: 60, account_max_failures: 3}
+acl: [{match: {}, actions: [pull]}]
+`,
+    runtimeDeps: {
+      runCommand: (_req: RunRequest) =>
+        holdNext > 0 ? (holdNext--, new Promise((done) => held.push(done))) : Promise.resolve(DENY),
+    },
+    runtime: (base) => (runtime = base),
+    server: {
+      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
+      lockout: (lockout = new Lockout({
+        maxEntries: 1000,
+        policy: () => ({ ...runtime.config.lockout, enabled }),
+      })),
+    },
+  });
+});
+afterAll(async () => {
+  release();
+  await s.server.close(100);
+  tmp.cleanup();
+});
+
+const login = async (ip: string, account: string, password: string) =>
+  (
+    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
+      headers: { 'x-forwarded-for': ip, authorization: basic(account, password) },
+    })
+  ).status;
+
+/** Takes `ip`'s one place with a made-up login whose ext_auth run is held; resolves once it runs. */
+async function hold(ip: string): Promise<{ answer: Promise<number> }> {
+  holdNext += 1;
+  const before = held.length;
+  const answer = login(ip, `made-up-${randomPassword().slice(0, 8)}`, 'x');
+  for (let i = 0; i < 200 && held.length === before; i++) await new Promise((r) => setTimeout(r, 5));
+  expect(held.length).toBe(before + 1);
+  return { answer };
+}
+function release(): void {
+  for (const done of held.splice(0)) done(DENY);
+}
+afterEach(release);
+
+test('while its place is taken, an address gets 429 for the cached right password as for wrong guesses', async () => {
+  const ip = '10.1.0.1';
+  expect(await login('10.1.0.99', 'alice', passwords.alice)).toBe(200); // cached now
+  const slow = await hold(ip);
+  const wrong = [];
+  for (let i = 0; i < 6; i++) wrong.push(await login(ip, 'alice', `guess-${i}`));
+  expect(wrong).toEqual(Array(6).fill(429));
+  expect(await login(ip, 'alice', passwords.alice)).toBe(429);
+  release();
+  expect(await slow.answer).toBe(401);
+  // With its place back, a guess is checked and counted: max_failures (2) of them lock the pair.
+  expect(await login(ip, 'alice', 'guess-a')).toBe(401);
+  expect(await login(ip, 'alice', 'guess-b')).toBe(401);
+  expect(await login(ip, 'alice', passwords.alice)).toBe(429);
+  // The address alice logs in from is not held back by any of this.
+  expect(await login('10.1.0.99', 'alice', passwords.alice)).toBe(200);
+});
+
+test('while the whole queue is full, a fresh address gets 503 for the cached right password after one guess', async () => {
+  expect(await login('10.2.0.99', 'bob', passwords.bob)).toBe(200);
+  const slow = [await hold('10.2.0.1'), await hold('10.2.0.2')];
+  const ip = '10.2.0.3';
+  expect(await login(ip, 'bob', 'guess-0')).toBe(503);
+  expect(await login(ip, 'bob', 'guess-1')).toBe(503);
+  expect(await login(ip, 'bob', passwords.bob)).toBe(503);
+  // An address the queue never turned away for bob keeps the cache's answer (pulls go on).
+  expect(await login('10.2.0.4', 'bob', passwords.bob)).toBe(200);
+  release();
+  expect(await Promise.all(slow.map((h) => h.answer))).toEqual([401, 401]);
+  // Once placed, the right password logs in, and gives the address the cache's shortcut back.
+  expect(await login(ip, 'bob', passwords.bob)).toBe(200);
+  expect(lockout.mustQueue('bob', ip)).toBe(false);
+});
+
+test('turned away alone never locks an address out: only its first turn-away counts, on the account', async () => {
+  const ip = '10.3.0.1';
+  expect(await login('10.3.0.99', 'carol', passwords.carol)).toBe(200);
+  const slow = await hold(ip);
+  expect(await login(ip, 'carol', 'guess')).toBe(429);
+  for (let i = 0; i < 10; i++) expect(await login(ip, 'carol', passwords.carol)).toBe(429);
+  release();
+  await slow.answer;
+  // Not locked (max_failures is 2): eleven turn-aways counted nothing on the pair, one on the account.
+  expect(await lockout.blocked('carol', ip)).toBe(0);
+  expect(await login(ip, 'carol', passwords.carol)).toBe(200);
+});
+
+test("each address's first turn-away counts on the account, so many addresses meet account_max_failures", async () => {
+  expect(await login('10.4.0.99', 'dave', passwords.dave)).toBe(200); // cached, and exempt
+  for (const ip of ['10.4.0.1', '10.4.0.2', '10.4.0.3']) {
+    const slow = await hold(ip);
+    expect(await login(ip, 'dave', 'guess')).toBe(429);
+    release();
+    await slow.answer;
+  }
+  // Three turn-aways from three addresses: dave is past his account cap (3) for addresses without
+  // a recent success, the cached right password included; the address that logged in is exempt.
+  expect(await login('10.4.0.4', 'dave', passwords.dave)).toBe(429);
+  expect(await login('10.4.0.99', 'dave', passwords.dave)).toBe(200);
+});
+
+test('a burst of right first logins from one address is turned away in part, then served from the cache', async () => {
+  const ip = '10.5.0.1';
+  const slow = await hold(ip);
+  expect(await login(ip, 'erin', passwords.erin)).toBe(429);
+  release();
+  await slow.answer;
+  expect(await login(ip, 'erin', passwords.erin)).toBe(200);
+  // Logged in: the shortcut is back, so a held place no longer turns the cached login away.
+  const again = await hold(ip);
+  expect(await login(ip, 'erin', passwords.erin)).toBe(200);
+  release();
+  await again.answer;
+});
+
+test('without the lockout nothing is counted, but a turned-away address still gets no answer from the cache', async () => {
+  enabled = false;
+  try {
+    const ip = '10.6.0.1';
+    expect(await login('10.6.0.99', 'frank', passwords.frank)).toBe(200);
+    const slow = await hold(ip);
+    expect(await login(ip, 'frank', 'guess')).toBe(429);
+    expect(await login(ip, 'frank', passwords.frank)).toBe(429);
+    release();
+    await slow.answer;
+    expect(await login(ip, 'frank', passwords.frank)).toBe(200);
+    // Logged in: the cache answers this address again, however its place is taken.
+    const again = await hold(ip);
+    expect(await login(ip, 'frank', passwords.frank)).toBe(200);
+    release();
+    await again.answer;
+  } finally {
+    enabled = true;
+  }
+});
