@@ -73,9 +73,13 @@ export class Lockout {
   /** 256 random bits, as hex: the key of the digests in #passed (made per process). */
   readonly #passedKey = randomBytes(32).toString('hex');
   /**
-   * Pairs whose login the login queue turned away unchecked (`turnedAway`), each for
-   * `forget_after` seconds or until the pair logs in: their logins need a place in the queue,
-   * whatever the credential cache holds (`mustQueue`).
+   * Pairs that logged in here (a success, the credential cache's included), for
+   * `remember_success`: clients that showed they hold the account's password (`knownClient`).
+   */
+  readonly #loggedIn: LRUCache<string, true>;
+  /**
+   * Pairs a login of which was refused before its password was checked (`turnedAway`), for
+   * `forget_after` or until the pair logs in again: no longer known clients.
    */
   readonly #turnedAway: LRUCache<string, true>;
 
@@ -92,6 +96,7 @@ export class Lockout {
     this.#policy = options.policy;
     this.#now = options.now ?? Date.now;
     this.#store = options.store ?? new MemoryLockoutStore(options.maxEntries ?? 10_000);
+    this.#loggedIn = new LRUCache({ max: options.maxEntries ?? 10_000 });
     this.#turnedAway = new LRUCache({ max: options.maxEntries ?? 10_000 });
     this.#shared = options.shared ?? false;
     this.#onStoreError = options.onStoreError ?? (() => 'fail_closed');
@@ -109,6 +114,9 @@ export class Lockout {
   passedRecently(account: string, ip: string | null, password: unknown): boolean {
     const news = this.lockNews();
     if (news === undefined) return false;
+    // A pair refused unchecked since (turnedAway) asks the store as any login does.
+    if (this.#turnedAway.size > 0 && this.#turnedAway.has(keys(account, ip, this.#policy()).pair))
+      return false;
     const key = this.#digest(account, ip, password);
     return key !== undefined && this.#passed.get(key) === news;
   }
@@ -146,36 +154,28 @@ export class Lockout {
   }
 
   /**
-   * A login of the pair was turned away by the login queue before its password was checked (its
-   * client's places taken, or the queue full). Such a refusal tells nothing about the password,
-   * but a login the credential cache holds needed no place: the right password got its token
-   * while every wrong guess was turned away, uncounted, an oracle. So from now on the pair's
-   * logins need a place whatever the cache holds (`mustQueue`), until it logs in or
-   * `forget_after` passes; a wrong guess that gets a place is counted as always. The turn-away
-   * that marks the pair counts as a failure of the account (`account_max_failures`), so that
-   * many addresses cannot each make one uncounted guess; it never counts on the pair (a burst of
-   * right passwords from one address is turned away in part, and must not lock it out), and
-   * turn-aways of a marked pair count nothing more. Never throws: a count the store cannot take
-   * is lost.
+   * A login of the pair was refused before its password was checked: the login queue turned it
+   * away (its client's places taken, or the queue full), or the store could not answer
+   * (`on_store_error: fail_closed`). Such a refusal tells nothing about the password, as long as
+   * the right one is refused too: a login the credential cache holds is then answered only for a
+   * known client (`knownClient`), and this pair is no longer one until it logs in again (a
+   * client behind the same address as the account's owner, a NAT, must not use the owner's
+   * standing), or for `forget_after`. Nothing is counted: the refusals may be anyone's, a flood's
+   * victims' too.
    */
-  async turnedAway(account: string, ip: string | null): Promise<void> {
+  turnedAway(account: string, ip: string | null): void {
     const policy = this.#policy();
-    const { pair, account: a } = keys(account, ip, policy);
-    if (this.#turnedAway.has(pair)) return;
-    this.#turnedAway.set(pair, true, { ttl: policy.forget_after * 1000 });
-    // Without the lockout nothing is counted, but the mark stands: it keeps guesses at the pace
-    // of the password checks the queue allows, not of the answers a cache gives.
-    if (!policy.enabled) return;
-    try {
-      await this.#store.accountFailure(a, policy, this.#now());
-    } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-    }
+    this.#turnedAway.set(keys(account, ip, policy).pair, true, { ttl: policy.forget_after * 1000 });
   }
 
-  /** Whether the pair's logins need a place in the login queue even when cached (`turnedAway`). */
-  mustQueue(account: string, ip: string | null): boolean {
-    return this.#turnedAway.size > 0 && this.#turnedAway.has(keys(account, ip, this.#policy()).pair);
+  /**
+   * Whether the pair logged in here within `remember_success` and was not turned away since
+   * (`turnedAway`): a client that showed it holds the account's password, whom the credential
+   * cache may answer while logins of others are refused unchecked.
+   */
+  knownClient(account: string, ip: string | null): boolean {
+    const { pair } = keys(account, ip, this.#policy());
+    return this.#loggedIn.has(pair) && !this.#turnedAway.has(pair);
   }
 
   /** What a login that needs the store gets while it cannot answer. */
@@ -336,19 +336,12 @@ export class Lockout {
    */
   success(account: string, ip: string | null): Promise<number> {
     const policy = this.#policy();
-    // A pair the login queue turned away has the cache's shortcut back once it logs in.
-    const marked = this.#turnedAway.size > 0;
-    if (!policy.enabled) {
-      if (marked) this.#turnedAway.delete(keys(account, ip, policy).pair);
-      return Promise.resolve(0);
-    }
     const { pair: k, account: a } = keys(account, ip, policy);
-    const held = this.#store.success(k, a, policy, this.#now());
-    if (!marked) return held;
-    return held.then((wait) => {
-      if (wait === 0) this.#turnedAway.delete(k);
-      return wait;
-    });
+    // A known client from now on (knownClient), locked or not: it holds the password.
+    this.#loggedIn.set(k, true, { ttl: policy.remember_success * 1000 });
+    if (this.#turnedAway.size > 0) this.#turnedAway.delete(k);
+    if (!policy.enabled) return Promise.resolve(0);
+    return this.#store.success(k, a, policy, this.#now());
   }
 
   /** How many pairs are remembered (memory store: for tests and the memory bound; else 0). */
@@ -397,8 +390,10 @@ function keys(account: string, ip: string | null, policy: LockoutPolicy): { pair
  * A login the credential cache holds waits for no check in flight, but is refused while locked.
  *
  * When the store cannot answer (StoreUnavailableError): a login that needs a password checked
- * gets 503 with Retry-After under `on_store_error: fail_closed`, or is checked without the
- * limits under `fail_open`; a login the credential cache holds is served either way.
+ * gets 503 with Retry-After under `on_store_error: fail_closed` (and its pair is turned away,
+ * Lockout.turnedAway), or is checked without the limits under `fail_open`; a login the
+ * credential cache holds is served under `fail_open`, and under `fail_closed` for a known client
+ * (Lockout.knownClient) only.
  */
 export async function withLockout<T extends { readonly account: string }>(
   lockout: Lockout | undefined,
@@ -421,10 +416,10 @@ export async function withLockout<T extends { readonly account: string }>(
   const { account: typed, ip } = attempt;
   // A login the credential cache holds is the right password, not a guess: it waits for no
   // check in flight (a docker push's many token requests), though a lock still holds it back.
-  // While the store cannot answer it is served all the same: no password is checked, so no
-  // guess is made, whatever `on_store_error` says.
+  // While the store cannot answer it is served all the same (no password is checked, so no
+  // guess is made), under `fail_closed` to a known client only (below).
   let reservation: Reservation | undefined;
-  /** The store could not answer and `on_store_error: fail_open`: the attempt goes uncounted. */
+  /** The store could not answer and the attempt went on without it: it goes uncounted. */
   let uncounted = false;
   const cached = attempt.cached?.() === true;
   // Read before the lock check: a lock told while it runs is news to the next login.
@@ -437,13 +432,20 @@ export async function withLockout<T extends { readonly account: string }>(
       await lockout.check(typed, ip);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
+      // Under fail_closed the passwords to check get 503 meanwhile, uncounted: the cache answers
+      // only a known client, or the right password would be told from the wrong ones.
+      if (lockout.onStoreError === 'fail_closed' && !lockout.knownClient(typed, ip)) throw err;
       uncounted = true;
     }
   } else {
     try {
       reservation = await lockout.reserve(typed, ip);
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError) || lockout.onStoreError === 'fail_closed') throw err;
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      if (lockout.onStoreError === 'fail_closed') {
+        lockout.turnedAway(typed, ip);
+        throw err;
+      }
       uncounted = true;
     }
   }
@@ -506,7 +508,7 @@ export async function withLockout<T extends { readonly account: string }>(
  * password moments ago (`passedRecently`). `run` answers the login without checking a password,
  * or gives undefined when it cannot answer at once after all. Undefined, with nothing done, when
  * the store cannot answer at once, while the pair is held back (withLockout then answers, with
- * its 429), while it must queue (Lockout.turnedAway), or when `run` gave undefined. Otherwise it is what withLockout does for such a
+ * its 429), or when `run` gave undefined. Otherwise it is what withLockout does for such a
  * login: the success forgets the pair's failures once `run` has answered.
  */
 export function withLockoutNow<T extends { readonly account: string }>(
@@ -516,7 +518,6 @@ export function withLockoutNow<T extends { readonly account: string }>(
 ): Promise<T> | undefined {
   if (!lockout || attempt.password === undefined) return run();
   const { account: typed, ip } = attempt;
-  if (lockout.mustQueue(typed, ip)) return undefined;
   if (lockout.passedRecently(typed, ip, attempt.password)) return run();
   if (lockout.blockedNow(typed, ip) !== 0) return undefined;
   return run()?.then((result) => loggedIn(lockout, attempt, result, CACHED));

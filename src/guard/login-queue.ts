@@ -47,6 +47,16 @@ export class LoginQueue {
     return this.#pending;
   }
 
+  /** Whether `enter` would turn a login from `ip` away now (nothing is counted). */
+  refuses(ip: string | null): boolean {
+    const policy = this.#policy();
+    if (this.#pending >= policy.max_pending) return true;
+    return (
+      this.#perClient.size > 0 &&
+      (this.#perClient.get(clientKey(ip, policy.ipv6_prefix)) ?? 0) >= policy.per_client
+    );
+  }
+
   /**
    * Takes a place for one uncached login from `ip`, or throws: TooManyRequestsError when this
    * client has `per_client` in flight, ServerBusyError when the process has `max_pending`.
@@ -90,15 +100,15 @@ export interface QueuedAttempt {
   readonly ip: string | null;
   /** Whether it needs a place (Runtime.queued). */
   readonly queued: () => boolean;
-  /** Told before a password login is turned away, and awaited (Lockout.turnedAway). */
-  readonly turnedAway?: () => Promise<void>;
+  /** Told when a password login is turned away (Lockout.turnedAway). */
+  readonly turnedAway?: () => void;
 }
 
 /**
  * Runs a token request's work within the login queue when `queued()` says it needs a place: a
  * login whose password still has to be checked (the credential cache holds no success for it,
- * or its client was turned away for it: Lockout.mustQueue), and with `ext_auth` any request that
- * may run its command (Runtime.queued). Other requests (cached logins, refresh grants) run at
+ * or answers it only for a known client while the queue turns this one away: issueGuarded), and
+ * with `ext_auth` any request that may run its command (Runtime.queued). Other requests (cached logins, refresh grants) run at
  * once. `run` is told whether the request holds a place (its per-client bound was met here,
  * before any password).
  */
@@ -122,7 +132,7 @@ async function queued<T>(
   try {
     leave = queue.enter(attempt.ip);
   } catch (err) {
-    await attempt.turnedAway?.();
+    attempt.turnedAway?.();
     throw err;
   }
   try {

@@ -15,11 +15,16 @@ import type { Fail, NodeRequest } from './dispatch.js';
 /**
  * Issues a token behind the request guards, in their order: the bounded login queue (a password
  * still to be checked waits there, or is turned away at once; a cached login, an anonymous request
- * or a refresh grant does not, unless the queue turned this client away for the account:
- * Lockout.turnedAway), then the lockout. The token endpoint and the registry page
+ * or a refresh grant does not), then the lockout. The token endpoint and the registry page
  * (ui.ts) both issue through it. Whether the credential cache holds the login costs a keyed hash
  * of the password: a yes is remembered for the lockout, a no is asked again after the queue (a
  * success may have landed meanwhile).
+ *
+ * While the queue turns this client away, a login the cache holds goes to the queue as well
+ * (and is turned away) unless the client logged in to the account here before
+ * (Lockout.knownClient): otherwise the cache would answer the right password while every wrong
+ * one was refused unchecked, uncounted. A password login turned away marks its pair
+ * (Lockout.turnedAway).
  */
 export function issueGuarded(
   deps: Pick<AppDeps, 'loginQueue' | 'lockout' | 'metrics'>,
@@ -27,39 +32,41 @@ export function issueGuarded(
   parsed: TokenRequest,
   ctx: RequestContext,
 ): Promise<TokenResult> {
-  // The cached path: a login answered at once (a credential cache hit, decided by the ACL alone)
-  // needs no login-queue place, and the lockout lets it through at once or not at all; the
-  // same answer as below, without a promise per stage (docs/performance.md "The cached path").
-  const now = withLockoutNow(deps.lockout, { ...parsed.credentials, ip: ctx.ip }, () =>
-    issueTokenNow(runtime, parsed, ctx),
-  );
-  if (now !== undefined) return now;
   const { ip } = ctx;
-  const { account } = parsed.credentials;
-  const lockout = deps.lockout;
-  const login = lockout && parsed.grant === 'password' && parsed.credentials.password !== undefined;
-  // A client the login queue turned away for this account needs a place even for a login the
-  // cache holds (Lockout.turnedAway): the cache must not answer what the queue refused to check.
-  const mustQueue = login && lockout.mustQueue(account, ip);
+  const { credentials } = parsed;
+  const { lockout, loginQueue: queue } = deps;
+  // A password someone may guess (a token of a jwt_auth issuer is refused by its signature).
+  const guessable = () =>
+    parsed.grant === 'password' && credentials.password !== undefined && !runtime.claimed(credentials);
+  const refused =
+    lockout !== undefined &&
+    queue?.refuses(ip) === true &&
+    guessable() &&
+    !lockout.knownClient(credentials.account, ip);
+  if (!refused) {
+    // The cached path: a login answered at once (a credential cache hit, decided by the ACL
+    // alone) needs no login-queue place, and the lockout lets it through at once or not at all;
+    // the same answer as below, without a promise per stage (docs/performance.md "The cached path").
+    const now = withLockoutNow(lockout, { ...credentials, ip }, () => issueTokenNow(runtime, parsed, ctx));
+    if (now !== undefined) return now;
+  }
   let held = false;
-  const cached = () => held || (held = !mustQueue && runtime.cached(parsed.credentials));
-  const queued = () => mustQueue || runtime.queued(parsed, cached);
-  // A password login turned away unchecked marks its pair; a token nobody can guess is no guess.
-  const turnedAway = login
-    ? () => (runtime.claimed(parsed.credentials) ? Promise.resolve() : lockout.turnedAway(account, ip))
-    : undefined;
+  const cached = () => held || (held = !refused && runtime.cached(credentials));
+  const queued = () => refused || runtime.queued(parsed, cached);
+  const turnedAway = () => {
+    if (guessable()) lockout?.turnedAway(credentials.account, ip);
+  };
   // With ext_auth the queue is the command's one bound per client: a request admitted with a
   // place runs it in that place; one let through without (a cache answered it when asked) takes
   // a place should the chain run the command after all.
-  const queue = deps.loginQueue;
   const placed = (admitted: boolean): RequestContext =>
     queue && runtime.config.ext_auth
       ? { ...ctx, enterQueue: admitted ? IN_PLACE : (quiet?: boolean) => queue.enter(ip, quiet) }
       : ctx;
-  return withLoginQueue(queue, { ip, queued, ...(turnedAway ? { turnedAway } : {}) }, (admitted) =>
+  return withLoginQueue(queue, { ip, queued, turnedAway }, (admitted) =>
     withLockout(
       lockout,
-      { ...parsed.credentials, ip, cached, unguessable: () => runtime.claimed(parsed.credentials) },
+      { ...credentials, ip, cached, unguessable: () => runtime.claimed(credentials) },
       (heldBack) => issueToken(runtime, parsed, { ...placed(admitted), ...(heldBack ? { heldBack } : {}) }),
       () => deps.metrics?.lockouts.inc(),
     ),

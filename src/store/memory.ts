@@ -266,7 +266,12 @@ export class MemoryLockoutStore implements LockoutStore {
   }
 
   failureNow(k: string, a: string, policy: LimitPolicy, now: number): boolean {
-    this.#countAccount(a, policy, now);
+    const acct = this.#accounts.live(a, policy, now) ?? {
+      failures: 0,
+      windowEnd: now + policy.forget_after * 1000,
+    };
+    acct.failures += 1;
+    this.#accounts.store(a, acct, policy, now);
     const entry = this.#pairs.live(k, policy, now) ?? { failures: 0, lockedUntil: 0, lastFailure: 0 };
     entry.failures += 1;
     entry.lastFailure = now;
@@ -274,21 +279,6 @@ export class MemoryLockoutStore implements LockoutStore {
     if (locks) entry.lockedUntil = now + lockSeconds(policy, entry.failures) * 1000;
     this.#pairs.store(k, entry, policy, now);
     return locks;
-  }
-
-  accountFailure(a: string, policy: LimitPolicy, now: number): Promise<void> {
-    this.#countAccount(a, policy, now);
-    return Promise.resolve();
-  }
-
-  /** One more failure in the account's window (a new window once the last has ended). */
-  #countAccount(a: string, policy: LimitPolicy, now: number): void {
-    const acct = this.#accounts.live(a, policy, now) ?? {
-      failures: 0,
-      windowEnd: now + policy.forget_after * 1000,
-    };
-    acct.failures += 1;
-    this.#accounts.store(a, acct, policy, now);
   }
 
   success(k: string, a: string, policy: LimitPolicy, now: number): Promise<number> {

@@ -65,25 +65,18 @@ if w > now and af >= tonumber(ARGV[2]) then return math.max(1, w - now) end
 return 0
 `;
 
-/**
- * One more failure in the account's window, KEYS[k] (a new window of `forget`, ARGV[f], once the
- * last has ended); `now` is ARGV[1].
- */
-const countAccount = (k: number, f: number) => `
+const FAILURE = `
 local now = tonumber(ARGV[1])
-local forget = tonumber(ARGV[${f}])
-local w = tonumber(redis.call('HGET', KEYS[${k}], 'w')) or 0
-if w <= now then
-  redis.call('DEL', KEYS[${k}])
-  w = now + forget
-  redis.call('HSET', KEYS[${k}], 'w', w)
-end
-redis.call('HINCRBY', KEYS[${k}], 'f', 1)
-redis.call('PEXPIRE', KEYS[${k}], math.max(1, math.floor(w - now)))
-`;
-
-const FAILURE = `${countAccount(2, 5)}
 local maxf = tonumber(ARGV[2])
+local forget = tonumber(ARGV[5])
+local w = tonumber(redis.call('HGET', KEYS[2], 'w')) or 0
+if w <= now then
+  redis.call('DEL', KEYS[2])
+  w = now + forget
+  redis.call('HSET', KEYS[2], 'w', w)
+end
+redis.call('HINCRBY', KEYS[2], 'f', 1)
+redis.call('PEXPIRE', KEYS[2], math.max(1, math.floor(w - now)))
 local f = redis.call('HINCRBY', KEYS[1], 'f', 1)
 local l = tonumber(redis.call('HGET', KEYS[1], 'l')) or 0
 local locks = 0
@@ -97,10 +90,6 @@ end
 redis.call('PEXPIRE', KEYS[1], math.max(forget, math.floor(l - now)))
 if locks == 1 then redis.pcall('PUBLISH', ARGV[6], '') end
 return locks
-`;
-
-const ACCOUNT_FAILURE = `${countAccount(1, 2)}
-return 1
 `;
 
 const SUCCESS = `
@@ -122,7 +111,6 @@ interface Scripted {
   regauthReserve(...args: string[]): Promise<[number, number]>;
   regauthBlocked(...args: string[]): Promise<number>;
   regauthFailure(...args: string[]): Promise<number>;
-  regauthAccountFailure(...args: string[]): Promise<number>;
   regauthSuccess(...args: string[]): Promise<number>;
   regauthRelease(...args: string[]): Promise<number>;
 }
@@ -210,7 +198,6 @@ export class RedisStore implements Store {
     client.defineCommand('regauthReserve', { numberOfKeys: 5, lua: RESERVE });
     client.defineCommand('regauthBlocked', { numberOfKeys: 3, lua: BLOCKED });
     client.defineCommand('regauthFailure', { numberOfKeys: 2, lua: FAILURE });
-    client.defineCommand('regauthAccountFailure', { numberOfKeys: 1, lua: ACCOUNT_FAILURE });
     client.defineCommand('regauthSuccess', { numberOfKeys: 2, lua: SUCCESS });
     client.defineCommand('regauthRelease', { numberOfKeys: 2, lua: RELEASE });
     // Without a listener an 'error' event would be thrown and end the process.
@@ -407,14 +394,6 @@ export class RedisStore implements Store {
             this.#lockChannel,
           );
           return locks === 1;
-        }),
-      accountFailure: (account: string, policy: LimitPolicy, now: number) =>
-        this.#run('account_failure', async () => {
-          await c.regauthAccountFailure(
-            accountKeys(account).entry,
-            String(now),
-            String(policy.forget_after * 1000),
-          );
         }),
       lockNews: () =>
         this.#listening && performance.now() - this.#heardAt <= NEWS_SILENCE_MS ? this.#lockNews : undefined,

@@ -84,11 +84,6 @@ export interface LockoutStore {
    */
   failure(pair: string, account: string, policy: LimitPolicy, nowMs: number): Promise<boolean>;
   /**
-   * Counts a failure of the account alone (toward `account_max_failures`), not of any pair: a
-   * login turned away unchecked (Lockout.turnedAway), which must not lock its client out.
-   */
-  accountFailure(account: string, policy: LimitPolicy, nowMs: number): Promise<void>;
-  /**
    * Forgets the pair's failures and exempts it from the account cap for `remember_success`, unless
    * the pair is locked: then nothing changes, and the answer is the seconds it stays locked (0
    * when the success was recorded). One step, so that a lock set through another replica just

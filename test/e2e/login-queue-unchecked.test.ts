@@ -1,9 +1,10 @@
 /**
- * The login queue against a guesser, as `regauth serve` runs it with a real Redis store and a
- * real ext_auth command: an address the queue turns away for an account gets the same answer for
- * the cached right password as for its wrong guesses, and its first turn-away counts on the
- * account's cap in Redis (docs/security.md "Brute-force protection: what the lockout guarantees",
- * its paragraph on the login queue).
+ * The login queue and the store's outages against a guesser, as `regauth serve` runs them with a
+ * real Redis store and a real ext_auth command: while a client's logins are refused before their
+ * password is checked (the queue turned it away, or Redis cannot answer under fail_closed), the
+ * credential cache answers the right password only for clients that logged in here before, so a
+ * guesser gets the same answer for it as for its wrong guesses (docs/security.md "Brute-force
+ * protection: what the lockout guarantees", its paragraph on refusals before the check).
  */
 import bcrypt from 'bcryptjs';
 import { writeFileSync } from 'node:fs';
@@ -47,7 +48,7 @@ ext_auth:
   command: ${join(FIXTURES, 'auth-slow.sh')}
   args: [${users}, "3"]
   max_per_client: 1
-lockout: {max_failures: 3, backoff: 60, account_max_failures: 1}
+lockout: {max_failures: 3, backoff: 60}
 acl: [{match: {}, actions: [pull]}]
 `,
   );
@@ -73,17 +74,28 @@ const pending = async () => {
   return Number(/^regauth_login_queue_pending (\d+)$/m.exec(text)?.[1]);
 };
 
-test('a turned-away address gets 429 for the cached right password too; its turn-away counts on the account', async () => {
+test('a turned-away address gets 429 for the cached right password too; a known client pulls on', async () => {
   expect(await login('10.9.0.99', 'alice', password)).toBe(200);
   const slow = login('10.9.0.1', 'someone-else', 'x');
   for (let i = 0; i < 100 && (await pending()) < 1; i++) await new Promise((r) => setTimeout(r, 20));
   expect(await pending()).toBe(1);
-  expect(await login('10.9.0.1', 'alice', 'guess-1')).toBe(429);
-  expect(await login('10.9.0.1', 'alice', 'guess-2')).toBe(429);
   expect(await login('10.9.0.1', 'alice', password)).toBe(429);
-  expect(await slow).toBe(401);
-  // The turn-away counted once on alice's cap (1): an address without a recent login is held
-  // back, the cached right password included; the address alice logs in from is not.
-  expect(await login('10.9.0.2', 'alice', password)).toBe(429);
+  expect(await login('10.9.0.1', 'alice', 'guess-1')).toBe(429);
+  expect(await login('10.9.0.1', 'alice', password)).toBe(429);
   expect(await login('10.9.0.99', 'alice', password)).toBe(200);
+  expect(await slow).toBe(401);
+  // With room again, the cache answers everyone, as before.
+  expect(await login('10.9.0.1', 'alice', password)).toBe(200);
+}, 30_000);
+
+test('Redis stopped (fail_closed): a fresh address gets 503 for the cached right password too; a known client pulls on', async () => {
+  await redis.stop();
+  try {
+    expect(await login('10.9.1.1', 'alice', 'guess')).toBe(503);
+    expect(await login('10.9.1.1', 'alice', password)).toBe(503);
+    expect(await login('10.9.1.2', 'alice', password)).toBe(503);
+    expect(await login('10.9.0.99', 'alice', password)).toBe(200);
+  } finally {
+    await redis.start();
+  }
 }, 30_000);

@@ -18,7 +18,6 @@ test('a remembered login after this replica itself locked the pair gets 429', as
     reserve: inner.reserve.bind(inner),
     release: inner.release.bind(inner),
     failure: inner.failure.bind(inner),
-    accountFailure: inner.accountFailure.bind(inner),
     success: inner.success.bind(inner),
     lockNews: () => 0, // the lock's message is still on its way
   };

@@ -82,7 +82,6 @@ test('fail_closed: a store that stops answering after the reservation lets no re
     reserve: (...a) => guard(() => inner.reserve(...a)),
     release: (...a) => guard(() => inner.release(...a)),
     failure: (...a) => guard(() => inner.failure(...a)),
-    accountFailure: (...a) => guard(() => inner.accountFailure(...a)),
     success: (...a) => guard(() => inner.success(...a)),
   };
   const lockout = new Lockout({

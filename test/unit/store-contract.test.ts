@@ -146,22 +146,6 @@ describe.each(kinds)('the store contract: %s', (_kind, make) => {
     expect(await store.blocked('erin|new', 'erin', policy, now + 600_000)).toBe(0);
   });
 
-  test("an account's own failure counts toward its cap, in the same window, and on no pair", async () => {
-    const store = make().lockout;
-    const policy = { ...POLICY, max_failures: 1, account_max_failures: 3 };
-    const now = Date.now();
-    await store.accountFailure('gina', policy, now);
-    await store.accountFailure('gina', policy, now + 1000);
-    // No pair is locked by them (max_failures is 1), and the window began at the first.
-    expect(await store.blocked('gina|10.0.2.1', 'gina', policy, now + 1000)).toBe(0);
-    await store.failure('gina|10.0.2.1', 'gina', policy, now + 2000);
-    expect(await store.blocked('gina|new', 'gina', policy, now + 2000)).toBe(598);
-    expect(await store.blocked('gina|new', 'gina', policy, now + 600_000)).toBe(0);
-    // A new window once the last has ended.
-    await store.accountFailure('gina', policy, now + 600_000);
-    expect(await store.blocked('gina|new', 'gina', policy, now + 600_000)).toBe(0);
-  });
-
   test("the account's checks in flight count against its failures left", async () => {
     const store = make().lockout;
     const policy = { ...POLICY, account_max_failures: 2 };
