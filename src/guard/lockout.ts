@@ -454,9 +454,12 @@ export async function withLockout<T extends { readonly account: string }>(
     const result = await run((stored) => lockOf(lockout, stored, ip, state));
     // A password checked while another spelling of the account (a directory's alias, which has
     // its own slots) locked it: its answer is withheld (429), so no more are told than the lock
-    // allows.
+    // allows; and counted as a wrong one there is, or the next wait would tell it was right.
     const wait = reservation ? await lockOf(lockout, typed, ip, state) : 0;
-    if (wait > 0) throw new TooManyRequestsError(wait);
+    if (wait > 0) {
+      if (await counted(state, () => lockout.failure(typed, ip), false)) onLocked?.();
+      throw new TooManyRequestsError(wait);
+    }
     return await loggedIn(lockout, attempt, result, state);
   } catch (err) {
     // A refused password is a failure, also when it is answered as a later backend's outage
