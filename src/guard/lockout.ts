@@ -73,15 +73,16 @@ export class Lockout {
   /** 256 random bits, as hex: the key of the digests in #passed (made per process). */
   readonly #passedKey = randomBytes(32).toString('hex');
   /**
-   * Pairs that logged in here (a success, the credential cache's included), for
-   * `remember_success`: clients that showed they hold the account's password (`knownClient`).
+   * Clients that logged in here, by folded account: the latest #knownPerAccount clients of each
+   * (a success, the credential cache's included), for `remember_success` since the account's
+   * last new one; `max_entries` clients in all, least recently used accounts first out. Clients
+   * that showed they hold the account's password (`knownClient`); one account fills no more than
+   * its own share, so logins to it from countless addresses push out no other account's clients
+   * (that takes 16 accounts or more).
    */
-  readonly #loggedIn: LRUCache<string, true>;
-  /**
-   * Pairs a login of which was refused before its password was checked (`turnedAway`), for
-   * `forget_after` or until the pair logs in again: no longer known clients.
-   */
-  readonly #turnedAway: LRUCache<string, true>;
+  readonly #loggedIn: LRUCache<string, Map<string, true>>;
+  /** KNOWN_PER_ACCOUNT, or a sixteenth of the table when that is less (a small `max_entries`). */
+  readonly #knownPerAccount: number;
 
   constructor(options: {
     /** The state: a store of this process (the default, `max_entries` pairs per table) or one shared by replicas. */
@@ -96,8 +97,9 @@ export class Lockout {
     this.#policy = options.policy;
     this.#now = options.now ?? Date.now;
     this.#store = options.store ?? new MemoryLockoutStore(options.maxEntries ?? 10_000);
-    this.#loggedIn = new LRUCache({ max: options.maxEntries ?? 10_000 });
-    this.#turnedAway = new LRUCache({ max: options.maxEntries ?? 10_000 });
+    const max = options.maxEntries ?? 10_000;
+    this.#loggedIn = new LRUCache({ maxSize: max, sizeCalculation: (clients) => Math.max(1, clients.size) });
+    this.#knownPerAccount = Math.max(1, Math.min(KNOWN_PER_ACCOUNT, Math.floor(max / 16)));
     this.#shared = options.shared ?? false;
     this.#onStoreError = options.onStoreError ?? (() => 'fail_closed');
   }
@@ -115,8 +117,7 @@ export class Lockout {
     const news = this.lockNews();
     if (news === undefined) return false;
     // A pair refused unchecked since (turnedAway) asks the store as any login does.
-    if (this.#turnedAway.size > 0 && this.#turnedAway.has(keys(account, ip, this.#policy()).pair))
-      return false;
+    if (!this.knownClient(account, ip)) return false;
     const key = this.#digest(account, ip, password);
     return key !== undefined && this.#passed.get(key) === news;
   }
@@ -160,22 +161,23 @@ export class Lockout {
    * the right one is refused too: a login the credential cache holds is then answered only for a
    * known client (`knownClient`), and this pair is no longer one until it logs in again (a
    * client behind the same address as the account's owner, a NAT, must not use the owner's
-   * standing), or for `forget_after`. Nothing is counted: the refusals may be anyone's, a flood's
-   * victims' too.
+   * standing). Nothing is counted: the refusals may be anyone's, a flood's or an outage's
+   * victims' too; nothing is kept either, so no number of them pushes anything out.
    */
   turnedAway(account: string, ip: string | null): void {
-    const policy = this.#policy();
-    this.#turnedAway.set(keys(account, ip, policy).pair, true, { ttl: policy.forget_after * 1000 });
+    const { account: a, client } = keys(account, ip, this.#policy());
+    this.#loggedIn.get(a)?.delete(client);
   }
 
   /**
-   * Whether the pair logged in here within `remember_success` and was not turned away since
-   * (`turnedAway`): a client that showed it holds the account's password, whom the credential
-   * cache may answer while logins of others are refused unchecked.
+   * Whether the pair logged in here (within `remember_success` of its account's last new client,
+   * among its latest KNOWN_PER_ACCOUNT) and was not refused before the check since (`turnedAway`):
+   * a client that showed it holds the account's password, whom the credential cache may answer
+   * while others' logins are refused unchecked.
    */
   knownClient(account: string, ip: string | null): boolean {
-    const { pair } = keys(account, ip, this.#policy());
-    return this.#loggedIn.has(pair) && !this.#turnedAway.has(pair);
+    const { account: a, client } = keys(account, ip, this.#policy());
+    return this.#loggedIn.get(a)?.has(client) === true;
   }
 
   /** What a login that needs the store gets while it cannot answer. */
@@ -336,10 +338,15 @@ export class Lockout {
    */
   success(account: string, ip: string | null): Promise<number> {
     const policy = this.#policy();
-    const { pair: k, account: a } = keys(account, ip, policy);
-    // A known client from now on (knownClient), locked or not: it holds the password.
-    this.#loggedIn.set(k, true, { ttl: policy.remember_success * 1000 });
-    if (this.#turnedAway.size > 0) this.#turnedAway.delete(k);
+    const { pair: k, account: a, client } = keys(account, ip, policy);
+    // A known client from now on (knownClient), locked or not: it holds the password. (Known
+    // already, the usual case, it costs a lookup.)
+    const clients = this.#loggedIn.get(a) ?? new Map<string, true>();
+    if (!clients.has(client)) {
+      clients.set(client, true);
+      if (clients.size > this.#knownPerAccount) clients.delete(clients.keys().next().value!);
+      this.#loggedIn.set(a, clients, { ttl: policy.remember_success * 1000 });
+    }
     if (!policy.enabled) return Promise.resolve(0);
     return this.#store.success(k, a, policy, this.#now());
   }
@@ -358,6 +365,9 @@ const MAX_WAITING = 1000;
 /** How long a login that passed the lockout is remembered by its replica (shared store only). */
 const PASSED_TTL_MS = 5_000;
 
+/** How many clients of one account the lockout knows at most (the latest to log in). */
+const KNOWN_PER_ACCOUNT = 64;
+
 /** How often an attempt waiting on a shared store asks again (a check may settle in another replica). */
 const POLL_MS = 50;
 
@@ -369,9 +379,14 @@ export type { Reservation };
  * the client is its address, or its network for IPv6; the length prefix keeps "a" + "b:c" apart
  * from "a:b" + "c".
  */
-function keys(account: string, ip: string | null, policy: LockoutPolicy): { pair: string; account: string } {
+function keys(
+  account: string,
+  ip: string | null,
+  policy: LockoutPolicy,
+): { pair: string; account: string; client: string } {
   const folded = foldAccountName(account);
-  return { pair: `${folded.length}:${folded}${clientKey(ip, policy.ipv6_prefix)}`, account: folded };
+  const client = clientKey(ip, policy.ipv6_prefix);
+  return { pair: `${folded.length}:${folded}${client}`, account: folded, client };
 }
 
 /**
@@ -414,14 +429,17 @@ export async function withLockout<T extends { readonly account: string }>(
   // anyone hold a CI account back from fresh runner addresses with forged tokens.
   if (!lockout || attempt.password === undefined || attempt.unguessable?.() === true) return run();
   const { account: typed, ip } = attempt;
-  // A login the credential cache holds is the right password, not a guess: it waits for no
-  // check in flight (a docker push's many token requests), though a lock still holds it back.
-  // While the store cannot answer it is served all the same (no password is checked, so no
-  // guess is made), under `fail_closed` to a known client only (below).
+  // A login the credential cache holds for a known client is the right password, not a guess:
+  // it waits for no check in flight (a docker push's many token requests), though a lock still
+  // holds it back; while the store cannot answer it is served all the same (no password is
+  // checked, so no guess is made).
   let reservation: Reservation | undefined;
   /** The store could not answer and the attempt went on without it: it goes uncounted. */
   let uncounted = false;
-  const cached = attempt.cached?.() === true;
+  // The cache's answer spares a known client the reservation (Lockout.knownClient). Another
+  // client's cached login is reserved as a guess is, so that it meets what a guess meets (the
+  // store's outages, reads answered and writes refused, the same operations on /metrics).
+  const cached = attempt.cached?.() === true && lockout.knownClient(typed, ip);
   // Read before the lock check: a lock told while it runs is news to the next login.
   const news = lockout.lockNews();
   // With a shared store, the same pair and password that logged in here moments ago costs no
@@ -432,9 +450,6 @@ export async function withLockout<T extends { readonly account: string }>(
       await lockout.check(typed, ip);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      // Under fail_closed the passwords to check get 503 meanwhile, uncounted: the cache answers
-      // only a known client, or the right password would be told from the wrong ones.
-      if (lockout.onStoreError === 'fail_closed' && !lockout.knownClient(typed, ip)) throw err;
       uncounted = true;
     }
   } else {

@@ -4,7 +4,8 @@
  * holds used to be served all the same, from any address: a wrong guess got 503 and the cached
  * right password 200, as often as the attacker liked, the oracle an outage must not open
  * (docs/security.md, "Across replicas"). Now the cache answers only a client that logged in to
- * the account here and was not refused unchecked since; others get 503 as their guesses do.
+ * the account here and was not refused unchecked since; others' cached logins meet the store as
+ * their guesses do (the same operations, the same 503).
  */
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -20,18 +21,27 @@ const tmp = tempDir();
 const password = randomPassword();
 let s: TestServer;
 let runtime: Runtime;
-let down = false;
+/** Whether the store answers: not at all, or reads only (a replica left read-only, memory full). */
+let down: false | 'all' | 'writes' = false;
 let onStoreError: 'fail_closed' | 'fail_open' = 'fail_closed';
+/** The store operations that failed, as regauth_store_errors_total{operation} counts them. */
+const failed: string[] = [];
 const inner = new MemoryLockoutStore(100);
-const guard = <T>(f: () => Promise<T>) => (down ? Promise.reject(new StoreUnavailableError('down')) : f());
+const op =
+  <A extends unknown[], R>(name: string, f: (...a: A) => Promise<R>) =>
+  (...a: A): Promise<R> => {
+    if (!down || (down === 'writes' && name === 'blocked')) return f(...a);
+    failed.push(name);
+    return Promise.reject(new StoreUnavailableError(`${name}: down`));
+  };
 /** A shared store (no answer at once) that can go down, as Redis does. */
 const store: LockoutStore = {
   size: undefined,
-  blocked: (...a) => guard(() => inner.blocked(...a)),
-  reserve: (...a) => guard(() => inner.reserve(...a)),
-  release: (...a) => guard(() => inner.release(...a)),
-  failure: (...a) => guard(() => inner.failure(...a)),
-  success: (...a) => guard(() => inner.success(...a)),
+  blocked: op('blocked', inner.blocked.bind(inner)),
+  reserve: op('reserve', inner.reserve.bind(inner)),
+  release: op('release', inner.release.bind(inner)),
+  failure: op('failure', inner.failure.bind(inner)),
+  success: op('success', inner.success.bind(inner)),
 };
 
 beforeAll(async () => {
@@ -64,9 +74,9 @@ const login = async (ip: string, account: string, pw: string) =>
     })
   ).status;
 
-/** Runs `during` with the store down. */
-async function outage(during: () => Promise<void>): Promise<void> {
-  down = true;
+/** Runs `during` with the store down (`how`: not answering at all, or refusing writes). */
+async function outage(during: () => Promise<void>, how: 'all' | 'writes' = 'all'): Promise<void> {
+  down = how;
   try {
     await during();
   } finally {
@@ -88,6 +98,34 @@ test('fail_closed: wrong guesses and the cached right password get the same 503;
     expect(await login('10.1.0.99', 'alice', password)).toBe(200);
   });
   expect(await login('192.0.2.9', 'alice', password)).toBe(200);
+});
+
+test('fail_closed: the cached right password fails the same store operations as a wrong guess (/metrics)', async () => {
+  expect(await login('10.1.0.97', 'alice', password)).toBe(200);
+  const tried = async (pw: string) => {
+    failed.length = 0;
+    const status = await login('192.0.2.11', 'alice', pw);
+    return { status, failed: [...failed] };
+  };
+  await outage(async () => {
+    const right = await tried(password);
+    const wrong = await tried('guess');
+    expect(right).toEqual(wrong);
+    expect(right.status).toBe(503);
+  });
+});
+
+test('fail_closed, writes refused: a stranger gets 503 for the cached right password as for guesses', async () => {
+  await outage(async () => {
+    const ip = '192.0.2.12';
+    const wrong: number[] = [];
+    for (let i = 0; i < 20; i++) wrong.push(await login(ip, 'alice', `guess-${i}`));
+    expect(wrong).toEqual(Array(20).fill(503));
+    expect(failed.filter((o) => o === 'failure')).toEqual([]); // none counted
+    expect(await login(ip, 'alice', password)).toBe(503);
+    // alice pulls on from home: her lock is read, and the success she cannot record is lost.
+    expect(await login('10.1.0.99', 'alice', password)).toBe(200);
+  }, 'writes');
 });
 
 test("fail_closed: a guess refused unchecked from the owner's address ends its standing until it logs in again", async () => {

@@ -17,7 +17,9 @@ import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
-const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'robot'] as const;
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'robot', 'gina', 'mallory'] as const;
+/** lockout.max_entries: the lockout's tables of clients, small enough to fill in a test. */
+const MAX_ENTRIES = 64;
 const passwords = Object.fromEntries(USERS.map((u) => [u, randomPassword()])) as Record<
   (typeof USERS)[number],
   string
@@ -42,7 +44,7 @@ ${USERS.map((u) => `  ${u}: {password: "${bcrypt.hashSync(passwords[u], 4)}"}`).
 ext_auth: {command: /bin/false, max_per_client: 1}
 login_queue: {per_client: 1, max_pending: 2}
 credential_cache: {ttl: 300}
-lockout: {max_failures: 2, backoff: 60, account_max_failures: 3}
+lockout: {max_failures: 2, backoff: 60, account_max_failures: 3, max_entries: ${MAX_ENTRIES}}
 acl: [{match: {}, actions: [pull]}]
 `,
     runtimeDeps: {
@@ -53,7 +55,7 @@ acl: [{match: {}, actions: [pull]}]
     server: {
       loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
       lockout: (lockout = new Lockout({
-        maxEntries: 1000,
+        maxEntries: MAX_ENTRIES, // as service.ts builds it, from lockout.max_entries
         policy: () => ({ ...runtime.config.lockout, enabled }),
       })),
     },
@@ -189,4 +191,39 @@ test('without the lockout nothing is counted, and the cache still answers only k
   } finally {
     enabled = true;
   }
+});
+
+test("no number of turn-aways gives a guesser behind the owner's address her standing back", async () => {
+  // Each login turned away used to be kept in a table of max_entries, least recently used out:
+  // max_entries made-up logins turned away from the same address pushed the guesser's out, the
+  // pair was a known client again, and its next guess was one more uncounted answer.
+  const nat = '10.7.0.1';
+  expect(await login(nat, 'gina', passwords.gina)).toBe(200); // gina at the office: known
+  const slow = await hold(nat);
+  const answers: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    answers.push(await login(nat, 'gina', `guess-${i}`));
+    for (let j = 0; j < MAX_ENTRIES; j++) expect(await login(nat, `nobody-${i}-${j}`, 'x')).toBe(429);
+  }
+  expect(answers).toEqual(Array(5).fill(429));
+  expect(await lockout.blocked('gina', nat)).toBe(0); // none counted
+  expect(await login(nat, 'gina', passwords.gina)).toBe(429);
+  release();
+  await slow.answer;
+});
+
+test("logins to one's own account from countless addresses push out no one else's standing", async () => {
+  const home = '10.8.0.1';
+  expect(await login(home, 'alice', passwords.alice)).toBe(200);
+  // mallory logs in to her own account (cached after the first) from max_entries IPv6 networks.
+  for (let i = 1; i <= MAX_ENTRIES; i++) {
+    expect(await login(`2001:db8:0:${i.toString(16)}::1`, 'mallory', passwords.mallory)).toBe(200);
+  }
+  // Then a flood takes the whole queue: alice pulls on from home.
+  const flood = [await hold('192.0.2.1'), await hold('192.0.2.2')];
+  expect(await login(home, 'alice', passwords.alice)).toBe(200);
+  // mallory's own earliest networks were pushed out of her share: strangers now.
+  expect(await login('2001:db8:0:1::1', 'mallory', passwords.mallory)).toBe(503);
+  release();
+  await Promise.all(flood.map((h) => h.answer));
 });
