@@ -151,8 +151,10 @@ export class CachedAuthenticator implements Authenticator {
    * under a stored spelling the name rule refuses (`authenticate` keeps none), so the chain can
    * answer with it as it stands.
    */
-  answerNow({ account, password }: Credentials): Success | undefined {
-    return password === undefined ? undefined : this.#cache.get(this.#key(account, password));
+  answerNow({ account, password, uncached }: Credentials): Success | undefined {
+    return password === undefined || uncached === true
+      ? undefined
+      : this.#cache.get(this.#key(account, password));
   }
 
   /**
@@ -174,7 +176,7 @@ export class CachedAuthenticator implements Authenticator {
     const { account, password } = credentials;
     if (password === undefined) return this.inner.authenticate(credentials);
     const key = this.#key(account, password);
-    const hit = this.#cache.get(key);
+    const hit = credentials.uncached === true ? undefined : this.#cache.get(key);
     if (hit) return { ...hit, fromCache: true };
     const result = await this.inner.authenticate(credentials);
     // Held back until the chain answers with it (remember), and never a success the chain refuses

@@ -116,8 +116,6 @@ export class Lockout {
   passedRecently(account: string, ip: string | null, password: unknown): boolean {
     const news = this.lockNews();
     if (news === undefined) return false;
-    // A pair refused unchecked since (turnedAway) asks the store as any login does.
-    if (!this.knownClient(account, ip)) return false;
     const key = this.#digest(account, ip, password);
     return key !== undefined && this.#passed.get(key) === news;
   }
@@ -167,6 +165,20 @@ export class Lockout {
   turnedAway(account: string, ip: string | null): void {
     const { account: a, client } = keys(account, ip, this.#policy());
     this.#loggedIn.get(a)?.delete(client);
+  }
+
+  /**
+   * The pair logged in here, its answer not withheld: a known client from now on (`knownClient`).
+   * Known already (the usual case), it costs a lookup.
+   */
+  loggedInHere(account: string, ip: string | null): void {
+    const policy = this.#policy();
+    const { account: a, client } = keys(account, ip, policy);
+    const clients = this.#loggedIn.get(a) ?? new Map<string, true>();
+    if (clients.has(client)) return;
+    clients.set(client, true);
+    if (clients.size > this.#knownPerAccount) clients.delete(clients.keys().next().value!);
+    this.#loggedIn.set(a, clients, { ttl: policy.remember_success * 1000 });
   }
 
   /**
@@ -265,6 +277,8 @@ export class Lockout {
       if (woken !== undefined && woken !== line) this.#wakeNext(woken);
       const left = deadline - this.#now();
       if (left <= 0 || (woken !== line && (this.#waiters.get(line)?.length ?? 0) >= MAX_WAITING)) {
+        // Refused before the check, like the login queue's refusal (turnedAway).
+        this.turnedAway(account, ip);
         throw new TooManyRequestsError(1);
       }
       // Woken and still no room on the same line (someone else took the slot): back to its head.
@@ -338,16 +352,8 @@ export class Lockout {
    */
   success(account: string, ip: string | null): Promise<number> {
     const policy = this.#policy();
-    const { pair: k, account: a, client } = keys(account, ip, policy);
-    // A known client from now on (knownClient), locked or not: it holds the password. (Known
-    // already, the usual case, it costs a lookup.)
-    const clients = this.#loggedIn.get(a) ?? new Map<string, true>();
-    if (!clients.has(client)) {
-      clients.set(client, true);
-      if (clients.size > this.#knownPerAccount) clients.delete(clients.keys().next().value!);
-      this.#loggedIn.set(a, clients, { ttl: policy.remember_success * 1000 });
-    }
     if (!policy.enabled) return Promise.resolve(0);
+    const { pair: k, account: a } = keys(account, ip, policy);
     return this.#store.success(k, a, policy, this.#now());
   }
 
@@ -364,6 +370,22 @@ const MAX_WAITING = 1000;
 
 /** How long a login that passed the lockout is remembered by its replica (shared store only). */
 const PASSED_TTL_MS = 5_000;
+
+/**
+ * foldAccountName, remembered for the last FOLDS_KEPT names: a login asks the lockout for its
+ * keys several times (its standing, the lock, the success), and a CI account logs in over and over.
+ */
+function foldedName(account: string): string {
+  let folded = folds.get(account);
+  if (folded === undefined) {
+    folded = foldAccountName(account);
+    if (folds.size >= FOLDS_KEPT) folds.clear();
+    folds.set(account, folded);
+  }
+  return folded;
+}
+const folds = new Map<string, string>();
+const FOLDS_KEPT = 1024;
 
 /** How many clients of one account the lockout knows at most (the latest to log in). */
 const KNOWN_PER_ACCOUNT = 64;
@@ -384,7 +406,7 @@ function keys(
   ip: string | null,
   policy: LockoutPolicy,
 ): { pair: string; account: string; client: string } {
-  const folded = foldAccountName(account);
+  const folded = foldedName(account);
   const client = clientKey(ip, policy.ipv6_prefix);
   return { pair: `${folded.length}:${folded}${client}`, account: folded, client };
 }
@@ -436,10 +458,7 @@ export async function withLockout<T extends { readonly account: string }>(
   let reservation: Reservation | undefined;
   /** The store could not answer and the attempt went on without it: it goes uncounted. */
   let uncounted = false;
-  // The cache's answer spares a known client the reservation (Lockout.knownClient). Another
-  // client's cached login is reserved as a guess is, so that it meets what a guess meets (the
-  // store's outages, reads answered and writes refused, the same operations on /metrics).
-  const cached = attempt.cached?.() === true && lockout.knownClient(typed, ip);
+  const cached = attempt.cached?.() === true;
   // Read before the lock check: a lock told while it runs is news to the next login.
   const news = lockout.lockNews();
   // With a shared store, the same pair and password that logged in here moments ago costs no
@@ -506,13 +525,17 @@ export async function withLockout<T extends { readonly account: string }>(
         if (await counted(state, () => lockout.failure(typed, ip), false)) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
       }
-    } else if (err instanceof BackendUnavailableError && reservation) {
-      // Not counted, but the store is asked as often as for a withheld denial (a read in place of
-      // the failure): with a shared store, those round trips would tell a known name's refused
-      // password from a made-up name's outage on the first try.
-      const wait = await lockOf(lockout, typed, ip, state);
-      await counted(state, () => lockout.blocked(typed, ip), 0);
-      if (wait > 0) throw new TooManyRequestsError(wait);
+    } else if (err instanceof BackendUnavailableError) {
+      // No verdict: the client's standing ends, as for any refusal before the check.
+      lockout.turnedAway(typed, ip);
+      if (reservation) {
+        // Not counted, but the store is asked as often as for a withheld denial (a read in place
+        // of the failure): with a shared store, those round trips would tell a known name's
+        // refused password from a made-up name's outage on the first try.
+        const wait = await lockOf(lockout, typed, ip, state);
+        await counted(state, () => lockout.blocked(typed, ip), 0);
+        if (wait > 0) throw new TooManyRequestsError(wait);
+      }
     }
     throw err;
   } finally {
@@ -592,6 +615,7 @@ async function loggedIn<T extends { readonly account: string }>(
   // replica) holds, with 429, and the success forgets nothing.
   const held = await counted(state, () => lockout.success(typed, ip), 0);
   if (held > 0) throw new TooManyRequestsError(held);
+  lockout.loggedInHere(typed, ip);
   if (!state.uncounted) lockout.passed(typed, ip, attempt.password, state.news);
   return result;
 }

@@ -47,16 +47,6 @@ export class LoginQueue {
     return this.#pending;
   }
 
-  /** Whether `enter` would turn a login from `ip` away now (nothing is counted). */
-  refuses(ip: string | null): boolean {
-    const policy = this.#policy();
-    if (this.#pending >= policy.max_pending) return true;
-    return (
-      this.#perClient.size > 0 &&
-      (this.#perClient.get(clientKey(ip, policy.ipv6_prefix)) ?? 0) >= policy.per_client
-    );
-  }
-
   /**
    * Takes a place for one uncached login from `ip`, or throws: TooManyRequestsError when this
    * client has `per_client` in flight, ServerBusyError when the process has `max_pending`.
@@ -106,9 +96,9 @@ export interface QueuedAttempt {
 
 /**
  * Runs a token request's work within the login queue when `queued()` says it needs a place: a
- * login whose password still has to be checked (the credential cache holds no success for it,
- * or answers it only for a known client while the queue turns this one away: issueGuarded), and
- * with `ext_auth` any request that may run its command (Runtime.queued). Other requests (cached logins, refresh grants) run at
+ * login whose password still has to be checked (the credential cache holds no success for it, or
+ * does not answer its client: Credentials.uncached), and with `ext_auth` any request that may run
+ * its command (Runtime.queued). Other requests (cached logins, refresh grants) run at
  * once. `run` is told whether the request holds a place (its per-client bound was met here,
  * before any password).
  */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { recordTokenRequest } from '../pipeline/audit.js';
-import { withLockout, withLockoutNow } from '../guard/lockout.js';
+import { withLockout, withLockoutNow, type Lockout } from '../guard/lockout.js';
 import { BadRequestError } from '../core/errors.js';
 import { withLoginQueue } from '../guard/login-queue.js';
 import { issueToken, issueTokenNow, type RequestContext, type TokenResult } from '../pipeline/pipeline.js';
@@ -20,11 +20,11 @@ import type { Fail, NodeRequest } from './dispatch.js';
  * of the password: a yes is remembered for the lockout, a no is asked again after the queue (a
  * success may have landed meanwhile).
  *
- * While the queue turns this client away, a login the cache holds goes to the queue as well
- * (and is turned away) unless the client logged in to the account here before
- * (Lockout.knownClient): otherwise the cache would answer the right password while every wrong
- * one was refused unchecked, uncounted. A password login turned away marks its pair
- * (Lockout.turnedAway).
+ * The credential cache answers a password login only for a client that logged in to the account
+ * here before (Lockout.knownClient); anyone else's password is checked in full
+ * (Credentials.uncached), so it meets what a wrong one meets: refused before any check (the
+ * queue full, the store or a backend down), a right password would otherwise get its token while
+ * every wrong one got an uncounted refusal.
  */
 export function issueGuarded(
   deps: Pick<AppDeps, 'loginQueue' | 'lockout' | 'metrics'>,
@@ -33,28 +33,22 @@ export function issueGuarded(
   ctx: RequestContext,
 ): Promise<TokenResult> {
   const { ip } = ctx;
-  const { credentials } = parsed;
   const { lockout, loginQueue: queue } = deps;
-  // A password someone may guess (a token of a jwt_auth issuer is refused by its signature).
-  const guessable = () =>
-    parsed.grant === 'password' && credentials.password !== undefined && !runtime.claimed(credentials);
-  const refused =
-    lockout !== undefined &&
-    queue?.refuses(ip) === true &&
-    guessable() &&
-    !lockout.knownClient(credentials.account, ip);
-  if (!refused) {
-    // The cached path: a login answered at once (a credential cache hit, decided by the ACL
-    // alone) needs no login-queue place, and the lockout lets it through at once or not at all;
-    // the same answer as below, without a promise per stage (docs/performance.md "The cached path").
-    const now = withLockoutNow(lockout, { ...credentials, ip }, () => issueTokenNow(runtime, parsed, ctx));
-    if (now !== undefined) return now;
-  }
+  const request =
+    lockout !== undefined && stranger(lockout, runtime, parsed, ip) ? uncachedRequest(parsed) : parsed;
+  const { credentials } = request;
+  // The cached path: a login answered at once (a credential cache hit, decided by the ACL alone)
+  // needs no login-queue place, and the lockout lets it through at once or not at all; the same
+  // answer as below, without a promise per stage (docs/performance.md "The cached path").
+  const now = withLockoutNow(lockout, { ...credentials, ip }, () => issueTokenNow(runtime, request, ctx));
+  if (now !== undefined) return now;
   let held = false;
-  const cached = () => held || (held = !refused && runtime.cached(credentials));
-  const queued = () => refused || runtime.queued(parsed, cached);
+  const cached = () => held || (held = runtime.cached(credentials));
+  const queued = () => runtime.queued(request, cached);
+  // A password login turned away unchecked ends its client's standing (Lockout.turnedAway).
   const turnedAway = () => {
-    if (guessable()) lockout?.turnedAway(credentials.account, ip);
+    if (request.grant === 'password' && credentials.password !== undefined)
+      lockout?.turnedAway(credentials.account, ip);
   };
   // With ext_auth the queue is the command's one bound per client: a request admitted with a
   // place runs it in that place; one let through without (a cache answered it when asked) takes
@@ -67,10 +61,30 @@ export function issueGuarded(
     withLockout(
       lockout,
       { ...credentials, ip, cached, unguessable: () => runtime.claimed(credentials) },
-      (heldBack) => issueToken(runtime, parsed, { ...placed(admitted), ...(heldBack ? { heldBack } : {}) }),
+      (heldBack) => issueToken(runtime, request, { ...placed(admitted), ...(heldBack ? { heldBack } : {}) }),
       () => deps.metrics?.lockouts.inc(),
     ),
   );
+}
+
+/**
+ * Whether a password login comes from a client that has not shown it holds the account's password
+ * here (Lockout.knownClient): the credential cache does not answer it. A token a backend claims
+ * (a CI token of a jwt_auth issuer) is no guess: its signature is its proof, cached or not.
+ */
+function stranger(lockout: Lockout, runtime: Runtime, request: TokenRequest, ip: string | null): boolean {
+  const { credentials } = request;
+  return (
+    request.grant === 'password' &&
+    credentials.password !== undefined &&
+    !lockout.knownClient(credentials.account, ip) &&
+    !runtime.claimed(credentials)
+  );
+}
+
+/** The request with credentials no credential cache answers (Credentials.uncached). */
+function uncachedRequest(request: TokenRequest): TokenRequest {
+  return { ...request, credentials: { ...request.credentials, uncached: true } };
 }
 
 /** RequestContext.enterQueue of a request that holds its place already: nothing to take or give back. */

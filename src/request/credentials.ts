@@ -28,4 +28,11 @@ export interface Credentials {
    * in every way a wrong one's is.
    */
   readonly heldBack?: (stored: string) => Promise<number>;
+  /**
+   * No credential cache answers this login: its client has not shown it holds the account's
+   * password (Lockout.knownClient), so the password is checked in full, as a wrong one is, and
+   * meets whatever a wrong one meets (the login queue, the lockout's store, a backend's outage).
+   * A success is still kept for the next login.
+   */
+  readonly uncached?: boolean;
 }

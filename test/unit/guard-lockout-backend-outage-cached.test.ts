@@ -1,0 +1,77 @@
+/**
+ * A backend outage is an uncounted answer given before any password is judged, the
+ * same kind as the store outage the change closed. While ext_auth cannot answer (its command
+ * failing or timing out, its max_concurrency slots held by slow runs from a few addresses, as
+ * docs/security.md describes), every wrong guess for an ext_auth account gets 503 and is never
+ * counted ("an outage itself never is, as it may meet a right password too"), while a stranger's
+ * cached right password gets 200 from the credential cache: unlimited uncounted guessing against
+ * any account whose password the cache holds.
+ *
+ * Found by a review. A client that has not logged in from its address is now checked in full
+ * (Credentials.uncached), so its right password meets what a wrong one meets.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { CommandResult, RunRequest } from '../../src/ext/command.js';
+import { Lockout } from '../../src/guard/lockout.js';
+import { LoginQueue } from '../../src/guard/login-queue.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
+import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const tmp = tempDir();
+const password = randomPassword();
+let s: TestServer;
+let runtime: Runtime;
+let broken = false;
+const result = (code: number): CommandResult => ({ code, signal: null, stdout: '', stderr: '' });
+
+beforeAll(async () => {
+  s = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+ext_auth: {command: /bin/false}
+credential_cache: {ttl: 300}
+lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
+acl: [{match: {}, actions: [pull]}]
+`,
+    runtimeDeps: {
+      runCommand: async (req: RunRequest) => {
+        if (broken) return result(3); // the command cannot answer: 503
+        return result(req.stdin === `alice ${password}` ? 0 : 1);
+      },
+    },
+    runtime: (base) => (runtime = base),
+    server: {
+      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
+      lockout: new Lockout({ policy: () => runtime.config.lockout }),
+    },
+  });
+});
+afterAll(async () => {
+  await s.server.close(100);
+  tmp.cleanup();
+});
+
+const login = async (ip: string, account: string, pw: string) =>
+  (
+    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
+      headers: { 'x-forwarded-for': ip, authorization: basic(account, pw) },
+    })
+  ).status;
+
+test("during a backend outage a stranger's cached right password is told from wrong guesses, uncounted", async () => {
+  expect(await login('10.1.0.99', 'alice', password)).toBe(200); // alice at home: cached
+  broken = true;
+  try {
+    const ip = '192.0.2.40';
+    const wrong: number[] = [];
+    // Far past max_failures (3) and account_max_failures (10): none is counted.
+    for (let i = 0; i < 20; i++) wrong.push(await login(ip, 'alice', `guess-${i}`));
+    expect(wrong).toEqual(Array(20).fill(503));
+    // The right password, from the same stranger, must get what the guesses got.
+    expect(await login(ip, 'alice', password)).toBe(503);
+  } finally {
+    broken = false;
+  }
+});
