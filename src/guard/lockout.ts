@@ -81,7 +81,7 @@ export class Lockout {
    * (that takes 16 accounts or more).
    */
   readonly #loggedIn: LRUCache<string, Map<string, true>>;
-  /** KNOWN_PER_ACCOUNT, or a sixteenth of the table when that is less (a small `max_entries`). */
+  /** A sixteenth of the table: it takes 16 accounts to push another account's clients out. */
   readonly #knownPerAccount: number;
 
   constructor(options: {
@@ -99,7 +99,7 @@ export class Lockout {
     this.#store = options.store ?? new MemoryLockoutStore(options.maxEntries ?? 10_000);
     const max = options.maxEntries ?? 10_000;
     this.#loggedIn = new LRUCache({ maxSize: max, sizeCalculation: (clients) => Math.max(1, clients.size) });
-    this.#knownPerAccount = Math.max(1, Math.min(KNOWN_PER_ACCOUNT, Math.floor(max / 16)));
+    this.#knownPerAccount = Math.max(1, Math.floor(max / 16));
     this.#shared = options.shared ?? false;
     this.#onStoreError = options.onStoreError ?? (() => 'fail_closed');
   }
@@ -153,16 +153,14 @@ export class Lockout {
   }
 
   /**
-   * A login of the pair was refused before its password was checked: the login queue turned it
-   * away (its client's places taken, or the queue full), or the store could not answer
-   * (`on_store_error: fail_closed`). Such a refusal tells nothing about the password, as long as
-   * the right one is refused too: a login the credential cache holds is then answered only for a
-   * known client (`knownClient`), and this pair is no longer one until it logs in again (a
-   * client behind the same address as the account's owner, a NAT, must not use the owner's
-   * standing). Nothing is counted: the refusals may be anyone's, a flood's or an outage's
-   * victims' too; nothing is kept either, so no number of them pushes anything out.
+   * A login of the pair that the credential cache does not answer (another password: a guess, a
+   * typo, a changed password): the pair is no longer a known client (`knownClient`) until it logs
+   * in again. Ended before anything is answered, so that a guesser behind the owner's address (a
+   * NAT) never finds the cache answering the right password while its wrong ones are refused
+   * before a check (the login queue full, the store or a backend down), however many it sends at
+   * once. Nothing is kept, so no number of such logins pushes anything out.
    */
-  turnedAway(account: string, ip: string | null): void {
+  endStanding(account: string, ip: string | null): void {
     const { account: a, client } = keys(account, ip, this.#policy());
     this.#loggedIn.get(a)?.delete(client);
   }
@@ -174,18 +172,26 @@ export class Lockout {
   loggedInHere(account: string, ip: string | null): void {
     const policy = this.#policy();
     const { account: a, client } = keys(account, ip, policy);
-    const clients = this.#loggedIn.get(a) ?? new Map<string, true>();
-    if (clients.has(client)) return;
-    clients.set(client, true);
-    if (clients.size > this.#knownPerAccount) clients.delete(clients.keys().next().value!);
-    this.#loggedIn.set(a, clients, { ttl: policy.remember_success * 1000 });
+    const clients = this.#loggedIn.get(a);
+    if (clients?.has(client)) {
+      // The latest to log in: last out of the account's share.
+      clients.delete(client);
+      clients.set(client, true);
+      return;
+    }
+    // A new map, so that the table measures the account's share again (lru-cache sizes an entry
+    // when its value changes).
+    const next = new Map(clients);
+    next.set(client, true);
+    if (next.size > this.#knownPerAccount) next.delete(next.keys().next().value!);
+    this.#loggedIn.set(a, next, { ttl: policy.remember_success * 1000 });
   }
 
   /**
    * Whether the pair logged in here (within `remember_success` of its account's last new client,
-   * among its latest KNOWN_PER_ACCOUNT) and was not refused before the check since (`turnedAway`):
-   * a client that showed it holds the account's password, whom the credential cache may answer
-   * while others' logins are refused unchecked.
+   * among its latest #knownPerAccount) and sent no password the credential cache did not answer
+   * since (`endStanding`): a client that showed it holds the account's password, whom the cache
+   * may answer (src/http/token.ts issueGuarded).
    */
   knownClient(account: string, ip: string | null): boolean {
     const { account: a, client } = keys(account, ip, this.#policy());
@@ -277,8 +283,6 @@ export class Lockout {
       if (woken !== undefined && woken !== line) this.#wakeNext(woken);
       const left = deadline - this.#now();
       if (left <= 0 || (woken !== line && (this.#waiters.get(line)?.length ?? 0) >= MAX_WAITING)) {
-        // Refused before the check, like the login queue's refusal (turnedAway).
-        this.turnedAway(account, ip);
         throw new TooManyRequestsError(1);
       }
       // Woken and still no room on the same line (someone else took the slot): back to its head.
@@ -387,9 +391,6 @@ function foldedName(account: string): string {
 const folds = new Map<string, string>();
 const FOLDS_KEPT = 1024;
 
-/** How many clients of one account the lockout knows at most (the latest to log in). */
-const KNOWN_PER_ACCOUNT = 64;
-
 /** How often an attempt waiting on a shared store asks again (a check may settle in another replica). */
 const POLL_MS = 50;
 
@@ -427,10 +428,9 @@ function keys(
  * A login the credential cache holds waits for no check in flight, but is refused while locked.
  *
  * When the store cannot answer (StoreUnavailableError): a login that needs a password checked
- * gets 503 with Retry-After under `on_store_error: fail_closed` (and its pair is turned away,
- * Lockout.turnedAway), or is checked without the limits under `fail_open`; a login the
- * credential cache holds is served under `fail_open`, and under `fail_closed` for a known client
- * (Lockout.knownClient) only.
+ * gets 503 with Retry-After under `on_store_error: fail_closed`, or is checked without the limits
+ * under `fail_open`; a login the credential cache holds (for a known client only:
+ * src/http/token.ts issueGuarded) is served either way.
  */
 export async function withLockout<T extends { readonly account: string }>(
   lockout: Lockout | undefined,
@@ -476,10 +476,7 @@ export async function withLockout<T extends { readonly account: string }>(
       reservation = await lockout.reserve(typed, ip);
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      if (lockout.onStoreError === 'fail_closed') {
-        lockout.turnedAway(typed, ip);
-        throw err;
-      }
+      if (lockout.onStoreError === 'fail_closed') throw err;
       uncounted = true;
     }
   }
@@ -525,17 +522,13 @@ export async function withLockout<T extends { readonly account: string }>(
         if (await counted(state, () => lockout.failure(typed, ip), false)) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
       }
-    } else if (err instanceof BackendUnavailableError) {
-      // No verdict: the client's standing ends, as for any refusal before the check.
-      lockout.turnedAway(typed, ip);
-      if (reservation) {
-        // Not counted, but the store is asked as often as for a withheld denial (a read in place
-        // of the failure): with a shared store, those round trips would tell a known name's
-        // refused password from a made-up name's outage on the first try.
-        const wait = await lockOf(lockout, typed, ip, state);
-        await counted(state, () => lockout.blocked(typed, ip), 0);
-        if (wait > 0) throw new TooManyRequestsError(wait);
-      }
+    } else if (err instanceof BackendUnavailableError && reservation) {
+      // Not counted, but the store is asked as often as for a withheld denial (a read in place of
+      // the failure): with a shared store, those round trips would tell a known name's refused
+      // password from a made-up name's outage on the first try.
+      const wait = await lockOf(lockout, typed, ip, state);
+      await counted(state, () => lockout.blocked(typed, ip), 0);
+      if (wait > 0) throw new TooManyRequestsError(wait);
     }
     throw err;
   } finally {

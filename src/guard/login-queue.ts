@@ -90,8 +90,6 @@ export interface QueuedAttempt {
   readonly ip: string | null;
   /** Whether it needs a place (Runtime.queued). */
   readonly queued: () => boolean;
-  /** Told when a password login is turned away (Lockout.turnedAway). */
-  readonly turnedAway?: () => void;
 }
 
 /**
@@ -118,13 +116,7 @@ async function queued<T>(
   attempt: QueuedAttempt,
   run: (admitted: boolean) => Promise<T>,
 ): Promise<T> {
-  let leave: () => void;
-  try {
-    leave = queue.enter(attempt.ip);
-  } catch (err) {
-    attempt.turnedAway?.();
-    throw err;
-  }
+  const leave = queue.enter(attempt.ip);
   try {
     return await run(true);
   } finally {

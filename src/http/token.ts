@@ -34,8 +34,8 @@ export function issueGuarded(
 ): Promise<TokenResult> {
   const { ip } = ctx;
   const { lockout, loginQueue: queue } = deps;
-  const request =
-    lockout !== undefined && stranger(lockout, runtime, parsed, ip) ? uncachedRequest(parsed) : parsed;
+  const unknown = lockout !== undefined && stranger(lockout, runtime, parsed, ip);
+  const request = unknown ? uncachedRequest(parsed) : parsed;
   const { credentials } = request;
   // The cached path: a login answered at once (a credential cache hit, decided by the ACL alone)
   // needs no login-queue place, and the lockout lets it through at once or not at all; the same
@@ -45,11 +45,12 @@ export function issueGuarded(
   let held = false;
   const cached = () => held || (held = runtime.cached(credentials));
   const queued = () => runtime.queued(request, cached);
-  // A password login turned away unchecked ends its client's standing (Lockout.turnedAway).
-  const turnedAway = () => {
-    if (request.grant === 'password' && credentials.password !== undefined)
-      lockout?.turnedAway(credentials.account, ip);
-  };
+  // A known client sending a password the cache does not answer (a guess, a typo, a new one):
+  // its standing ends now, before any answer, so that the cache never answers the right password
+  // from its address while wrong ones are refused before a check (Lockout.endStanding).
+  if (!unknown && lockout !== undefined && guessed(runtime, request) && !cached()) {
+    lockout.endStanding(credentials.account, ip);
+  }
   // With ext_auth the queue is the command's one bound per client: a request admitted with a
   // place runs it in that place; one let through without (a cache answered it when asked) takes
   // a place should the chain run the command after all.
@@ -57,7 +58,7 @@ export function issueGuarded(
     queue && runtime.config.ext_auth
       ? { ...ctx, enterQueue: admitted ? IN_PLACE : (quiet?: boolean) => queue.enter(ip, quiet) }
       : ctx;
-  return withLoginQueue(queue, { ip, queued, turnedAway }, (admitted) =>
+  return withLoginQueue(queue, { ip, queued }, (admitted) =>
     withLockout(
       lockout,
       { ...credentials, ip, cached, unguessable: () => runtime.claimed(credentials) },
@@ -73,13 +74,13 @@ export function issueGuarded(
  * (a CI token of a jwt_auth issuer) is no guess: its signature is its proof, cached or not.
  */
 function stranger(lockout: Lockout, runtime: Runtime, request: TokenRequest, ip: string | null): boolean {
+  return guessed(runtime, request) && !lockout.knownClient(request.credentials.account, ip);
+}
+
+/** A password login whose password may be a guess: not a token a backend claims. */
+function guessed(runtime: Runtime, request: TokenRequest): boolean {
   const { credentials } = request;
-  return (
-    request.grant === 'password' &&
-    credentials.password !== undefined &&
-    !lockout.knownClient(credentials.account, ip) &&
-    !runtime.claimed(credentials)
-  );
+  return request.grant === 'password' && credentials.password !== undefined && !runtime.claimed(credentials);
 }
 
 /** The request with credentials no credential cache answers (Credentials.uncached). */

@@ -1,0 +1,91 @@
+/**
+ * A client's standing (Lockout.knownClient) is read when a request arrives, and used to end only
+ * once a refusal before the check had happened. A guesser behind the owner's address (a NAT) sent
+ * its wrong guesses and the candidate together: all read as a known client's before the first
+ * refusal landed, so the wrong ones met the outage (503, uncounted) while the cached right
+ * password got 200. Now a password the cache does not answer ends the standing as it arrives
+ * (Lockout.endStanding). Found by a review.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { CommandResult, RunRequest } from '../../src/ext/command.js';
+import { Lockout } from '../../src/guard/lockout.js';
+import { LoginQueue } from '../../src/guard/login-queue.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
+import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const tmp = tempDir();
+const password = randomPassword();
+let s: TestServer;
+let runtime: Runtime;
+let lockout: Lockout;
+let mode: 'ok' | 'hold' | 'down' = 'ok';
+const held: ((r: CommandResult) => void)[] = [];
+const result = (code: number): CommandResult => ({ code, signal: null, stdout: '', stderr: '' });
+
+beforeAll(async () => {
+  s = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+ext_auth: {command: /bin/false, max_per_client: 16, max_concurrency: 64}
+login_queue: {per_client: 16, max_pending: 100}
+credential_cache: {ttl: 300}
+lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
+acl: [{match: {}, actions: [pull]}]
+`,
+    runtimeDeps: {
+      runCommand: async (req: RunRequest) => {
+        if (mode === 'down') return result(3); // the command cannot answer: 503
+        if (mode === 'hold') return new Promise((done) => held.push(done)); // a slow outage
+        return result(req.stdin === `alice ${password}` ? 0 : 1);
+      },
+    },
+    runtime: (base) => (runtime = base),
+    server: {
+      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
+      lockout: (lockout = new Lockout({ policy: () => runtime.config.lockout })),
+    },
+  });
+});
+afterAll(async () => {
+  for (const done of held.splice(0)) done(result(3));
+  await s.server.close(100);
+  tmp.cleanup();
+});
+
+const login = async (ip: string, account: string, pw: string) =>
+  (
+    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
+      headers: { 'x-forwarded-for': ip, authorization: basic(account, pw) },
+    })
+  ).status;
+
+test('a guesser behind the known address sending its guesses together gets the same answer for the right one', async () => {
+  const nat = '10.20.0.1';
+  expect(await login(nat, 'alice', password)).toBe(200); // alice at the office: now a known client
+  expect(lockout.knownClient('alice', nat)).toBe(true);
+
+  // The command (or the directory) goes slow and then fails: an outage.
+  mode = 'hold';
+  const N = 9; // three times max_failures
+  const wrong = Array.from({ length: N }, (_, i) => login(nat, 'alice', `guess-${i}`));
+  for (let i = 0; i < 400 && held.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  expect(held.length).toBe(3); // max_failures checks in flight, the rest in line
+
+  // The candidate, sent with one more guess while those wait in line.
+  const right = login(nat, 'alice', password);
+  const control = login(nat, 'alice', 'guess-last');
+  await new Promise((r) => setTimeout(r, 50));
+
+  mode = 'down';
+  for (const done of held.splice(0)) done(result(3));
+  const wrongStatuses = await Promise.all(wrong);
+  const answers = { right: await right, control: await control };
+  mode = 'ok';
+
+  expect(wrongStatuses).toEqual(Array(N).fill(503)); // none judged, none counted
+  expect(await lockout.blocked('alice', nat)).toBe(0);
+  // The right password from the same client is not told from the wrong guess sent with it.
+  expect(answers).toEqual({ right: 503, control: 503 });
+}, 30_000);
