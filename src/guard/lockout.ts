@@ -80,7 +80,12 @@ export class Lockout {
    * its own share, so logins to it from countless addresses push out no other account's clients
    * (that takes 16 accounts or more).
    */
-  readonly #loggedIn: LRUCache<string, Map<string, true>>;
+  readonly #loggedIn: LRUCache<string, Map<string, number>>;
+  /**
+   * The last stamp given in #loggedIn: a known client's is positive, an ended one's negative
+   * (kept, so that a login in flight can tell its standing ended meanwhile).
+   */
+  #stamps = 0;
   /** A sixteenth of the table: it takes 16 accounts to push another account's clients out. */
   readonly #knownPerAccount: number;
 
@@ -158,33 +163,52 @@ export class Lockout {
    * in again. Ended before anything is answered, so that a guesser behind the owner's address (a
    * NAT) never finds the cache answering the right password while its wrong ones are refused
    * before a check (the login queue full, the store or a backend down), however many it sends at
-   * once. Nothing is kept, so no number of such logins pushes anything out.
+   * once; a cached login of the pair already in flight does not give the standing back
+   * (`loggedInHere`). No entry is made for a pair that was not known, so no number of such logins
+   * pushes anything out.
    */
   endStanding(account: string, ip: string | null): void {
     const { account: a, client } = keys(account, ip, this.#policy());
-    this.#loggedIn.get(a)?.delete(client);
+    const clients = this.#loggedIn.get(a);
+    if ((clients?.get(client) ?? 0) > 0) clients!.set(client, -++this.#stamps);
   }
 
   /**
    * The pair logged in here, its answer not withheld: a known client from now on (`knownClient`).
-   * Known already (the usual case), it costs a lookup.
+   * `since`: the standing a login answered from the credential cache had when it arrived
+   * (`standing`); if that standing was ended meanwhile (`endStanding`), the login does not give
+   * it back: only a login whose password was checked does. Known already (the usual case), it
+   * costs a lookup.
    */
-  loggedInHere(account: string, ip: string | null): void {
+  loggedInHere(account: string, ip: string | null, since?: number): void {
     const policy = this.#policy();
     const { account: a, client } = keys(account, ip, policy);
     const clients = this.#loggedIn.get(a);
-    if (clients?.has(client)) {
+    const stamp = clients?.get(client);
+    if (stamp !== undefined && stamp > 0) {
       // The latest to log in: last out of the account's share.
-      clients.delete(client);
-      clients.set(client, true);
+      clients!.delete(client);
+      clients!.set(client, stamp);
       return;
     }
+    if (since !== undefined && stamp !== undefined && -stamp > since) return;
     // A new map, so that the table measures the account's share again (lru-cache sizes an entry
     // when its value changes).
     const next = new Map(clients);
-    next.set(client, true);
+    next.delete(client);
+    next.set(client, ++this.#stamps);
     if (next.size > this.#knownPerAccount) next.delete(next.keys().next().value!);
     this.#loggedIn.set(a, next, { ttl: policy.remember_success * 1000 });
+  }
+
+  /**
+   * The pair's standing as a known client (`knownClient`): a number that changes whenever it is
+   * ended or given again, or undefined while it is not one.
+   */
+  standing(account: string, ip: string | null): number | undefined {
+    const { account: a, client } = keys(account, ip, this.#policy());
+    const stamp = this.#loggedIn.get(a)?.get(client);
+    return stamp !== undefined && stamp > 0 ? stamp : undefined;
   }
 
   /**
@@ -194,8 +218,7 @@ export class Lockout {
    * may answer (src/http/token.ts issueGuarded).
    */
   knownClient(account: string, ip: string | null): boolean {
-    const { account: a, client } = keys(account, ip, this.#policy());
-    return this.#loggedIn.get(a)?.has(client) === true;
+    return this.standing(account, ip) !== undefined;
   }
 
   /** What a login that needs the store gets while it cannot answer. */
@@ -459,6 +482,8 @@ export async function withLockout<T extends { readonly account: string }>(
   /** The store could not answer and the attempt went on without it: it goes uncounted. */
   let uncounted = false;
   const cached = attempt.cached?.() === true;
+  // The standing the cache answers on, as it is now (Lockout.loggedInHere).
+  const since = cached ? lockout.standing(typed, ip) : undefined;
   // Read before the lock check: a lock told while it runs is news to the next login.
   const news = lockout.lockNews();
   // With a shared store, the same pair and password that logged in here moments ago costs no
@@ -480,7 +505,7 @@ export async function withLockout<T extends { readonly account: string }>(
       uncounted = true;
     }
   }
-  const state: AttemptState = { cached, uncounted, news };
+  const state: AttemptState = { cached, uncounted, news, ...(since !== undefined ? { since } : {}) };
   try {
     const result = await run((stored) => lockOf(lockout, stored, ip, state));
     // A password checked while another spelling of the account (a directory's alias, which has
@@ -554,7 +579,10 @@ export function withLockoutNow<T extends { readonly account: string }>(
   const { account: typed, ip } = attempt;
   if (lockout.passedRecently(typed, ip, attempt.password)) return run();
   if (lockout.blockedNow(typed, ip) !== 0) return undefined;
-  return run()?.then((result) => loggedIn(lockout, attempt, result, CACHED));
+  const since = lockout.standing(typed, ip);
+  return run()?.then((result) =>
+    loggedIn(lockout, attempt, result, since === undefined ? CACHED : { ...CACHED, since }),
+  );
 }
 
 /** Who logs in, with what password, from where. */
@@ -572,6 +600,8 @@ interface AttemptState {
   readonly uncounted: boolean;
   /** The store's news of locks before the lock check (Lockout.lockNews). */
   readonly news: number | undefined;
+  /** A cached login's standing when it arrived (Lockout.standing). */
+  readonly since?: number;
   /**
    * The store failed this attempt's lock read after the password was checked (lockOf): nothing
    * more is asked of it, so an outage beginning meanwhile fails the same operations, and as
@@ -608,7 +638,7 @@ async function loggedIn<T extends { readonly account: string }>(
   // replica) holds, with 429, and the success forgets nothing.
   const held = await counted(state, () => lockout.success(typed, ip), 0);
   if (held > 0) throw new TooManyRequestsError(held);
-  lockout.loggedInHere(typed, ip);
+  lockout.loggedInHere(typed, ip, state.since);
   if (!state.uncounted) lockout.passed(typed, ip, attempt.password, state.news);
   return result;
 }

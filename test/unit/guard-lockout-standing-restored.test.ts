@@ -1,0 +1,111 @@
+/**
+ * A known client's cached login that arrived before a guess, but finished after it, used to give
+ * the standing back (loggedInHere ran at its end, whatever endStanding did meanwhile). With a
+ * shared store the cached path awaits the store's lock read (up to store.timeout_ms during an
+ * outage, when it is then served uncounted); on the memory store it awaits the signing thread.
+ * So a guesser behind the owner's NAT, during a store outage, got a fresh oracle guess after
+ * every owner login in flight. Now such a login keeps the standing it arrived with only if
+ * nothing ended it meanwhile (Lockout.standing). Found by a review.
+ */
+import bcrypt from 'bcryptjs';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { Lockout, withLockoutNow } from '../../src/guard/lockout.js';
+import { LoginQueue } from '../../src/guard/login-queue.js';
+import type { Runtime } from '../../src/pipeline/runtime.js';
+import { Secret } from '../../src/core/secret.js';
+import { MemoryLockoutStore } from '../../src/store/memory.js';
+import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
+import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const tmp = tempDir();
+const password = randomPassword();
+let s: TestServer;
+let runtime: Runtime;
+let lockout: Lockout;
+let mode: 'ok' | 'hold' | 'down' = 'ok';
+const heldReads: (() => void)[] = [];
+const inner = new MemoryLockoutStore(100);
+const down = () => Promise.reject(new StoreUnavailableError('timed out'));
+const store: LockoutStore = {
+  size: undefined,
+  blocked: (...a) => {
+    if (mode === 'down') return down();
+    // A slow Redis: the read times out later.
+    if (mode === 'hold')
+      return new Promise((_, reject) => heldReads.push(() => reject(new StoreUnavailableError('timed out'))));
+    return inner.blocked(...a);
+  },
+  reserve: (...a) => (mode === 'ok' ? inner.reserve(...a) : down()),
+  release: inner.release.bind(inner),
+  failure: (...a) => (mode === 'ok' ? inner.failure(...a) : down()),
+  success: (...a) => (mode === 'ok' ? inner.success(...a) : down()),
+};
+
+beforeAll(async () => {
+  s = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+users:
+  alice: {password: "${bcrypt.hashSync(password, 4)}"}
+credential_cache: {ttl: 300}
+lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
+acl: [{match: {}, actions: [pull]}]
+`,
+    runtime: (base) => (runtime = base),
+    server: {
+      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
+      lockout: (lockout = new Lockout({ store, shared: true, policy: () => runtime.config.lockout })),
+    },
+  });
+});
+afterAll(async () => {
+  for (const r of heldReads.splice(0)) r();
+  await s.server.close(100);
+  tmp.cleanup();
+});
+
+const login = async (ip: string, account: string, pw: string) =>
+  (
+    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
+      headers: { 'x-forwarded-for': ip, authorization: basic(account, pw) },
+    })
+  ).status;
+
+test('shared store: an owner login in flight does not give a NAT guesser its standing back', async () => {
+  const nat = '10.50.0.1';
+  expect(await login(nat, 'alice', password)).toBe(200); // the owner: a known client
+  mode = 'hold'; // Redis goes slow, then down
+  const owner = login(nat, 'alice', password); // the owner's next token request: cached, awaits the read
+  for (let i = 0; i < 200 && heldReads.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  expect(heldReads.length).toBe(1);
+  mode = 'down';
+  // The guesser's first guess: ends the standing, 503 uncounted.
+  expect(await login(nat, 'alice', 'guess-1')).toBe(503);
+  expect(lockout.knownClient('alice', nat)).toBe(false);
+  for (const r of heldReads.splice(0)) r(); // the owner's read times out: served uncounted
+  expect(await owner).toBe(200);
+  // The guesser's next candidate must meet what a wrong one meets (503), as it would have had
+  // the owner's request arrived after the guess.
+  const answers = { right: await login(nat, 'alice', password), wrong: await login(nat, 'alice', 'guess-2') };
+  mode = 'ok';
+  expect(answers).toEqual({ right: 503, wrong: 503 });
+});
+
+test('memory store: a cached login whose token is still being signed does not undo endStanding', async () => {
+  const l = new Lockout({ policy: () => runtime.config.lockout });
+  const nat = '10.50.0.2';
+  l.loggedInHere('bob', nat);
+  let signed!: (v: { account: string }) => void;
+  const cached = withLockoutNow(
+    l,
+    { account: 'bob', password: new Secret('pw'), ip: nat },
+    () => new Promise<{ account: string }>((r) => (signed = r)),
+  );
+  expect(cached).toBeDefined();
+  l.endStanding('bob', nat); // a guess from the same address arrives while the token is signed
+  signed({ account: 'bob' });
+  await cached;
+  expect(l.knownClient('bob', nat)).toBe(false);
+});
