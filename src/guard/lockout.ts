@@ -176,9 +176,9 @@ export class Lockout {
   /**
    * The pair logged in here, its answer not withheld: a known client from now on (`knownClient`).
    * `since`: the standing a login answered from the credential cache had when it arrived
-   * (`standing`); if that standing was ended meanwhile (`endStanding`), the login does not give
-   * it back: only a login whose password was checked does. Known already (the usual case), it
-   * costs a lookup.
+   * (`standing`); such a login keeps a standing it still finds, and gives back none that was
+   * ended or pushed out meanwhile (`endStanding`): only a login whose password was checked does.
+   * Known already (the usual case), it costs a lookup.
    */
   loggedInHere(account: string, ip: string | null, since?: number): void {
     const policy = this.#policy();
@@ -191,7 +191,9 @@ export class Lockout {
       clients!.set(client, stamp);
       return;
     }
-    if (since !== undefined && stamp !== undefined && -stamp > since) return;
+    // A cached login keeps a standing; it never gives one back, whether it was ended meanwhile or
+    // its entry is gone (pushed out, or keyed otherwise since a reload).
+    if (since !== undefined) return;
     // A new map, so that the table measures the account's share again (lru-cache sizes an entry
     // when its value changes).
     const next = new Map(clients);

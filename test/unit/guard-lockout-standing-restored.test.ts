@@ -9,13 +9,14 @@
  */
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lockout, withLockoutNow } from '../../src/guard/lockout.js';
+import { Lockout, withLockoutNow, type LockoutPolicy } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { Secret } from '../../src/core/secret.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
 import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { LOCKOUT_POLICY } from '../helpers/lockout.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
@@ -108,4 +109,48 @@ test('memory store: a cached login whose token is still being signed does not un
   signed({ account: 'bob' });
   await cached;
   expect(l.knownClient('bob', nat)).toBe(false);
+});
+
+// The same, when the ended entry itself is gone by the time the login finishes (pushed out of the
+// account's share, or keyed otherwise after a reload): a cached login now never gives a standing
+// back. Found by a review of the stamps.
+/** A cached login of (account, ip) held in flight (its token being signed) until `finish`. */
+function inFlight(l: Lockout, account: string, ip: string) {
+  let signed!: (v: { account: string }) => void;
+  const p = withLockoutNow(
+    l,
+    { account, password: new Secret('pw'), ip },
+    () => new Promise<{ account: string }>((r) => (signed = r)),
+  );
+  expect(p).toBeDefined();
+  return async () => {
+    signed({ account });
+    await p;
+  };
+}
+
+test("an ended standing pushed out of the account's share is not given back by a cached login in flight", async () => {
+  // max_entries 32: an account's share is 2 clients.
+  const l = new Lockout({ maxEntries: 32, policy: () => LOCKOUT_POLICY });
+  const nat = '10.60.0.1';
+  l.loggedInHere('bob', nat); // the owner behind the NAT: known
+  const finish = inFlight(l, 'bob', nat); // her next token request, cached, in flight
+  l.endStanding('bob', nat); // a guesser behind the same NAT: standing ended (tombstone)
+  // The account's other places (CI runners) log in meanwhile: the oldest entry, the tombstone, goes.
+  l.loggedInHere('bob', '10.60.1.1');
+  l.loggedInHere('bob', '10.60.1.2');
+  await finish();
+  expect(l.knownClient('bob', nat)).toBe(false);
+});
+
+test('an ended standing is not given back under another ipv6_prefix after a reload', async () => {
+  let policy: LockoutPolicy = { ...LOCKOUT_POLICY, ipv6_prefix: 64 };
+  const l = new Lockout({ policy: () => policy });
+  const ip = '2001:db8:1:2::5';
+  l.loggedInHere('carol', ip);
+  const finish = inFlight(l, 'carol', ip);
+  l.endStanding('carol', ip); // a guess from the same /64
+  policy = { ...policy, ipv6_prefix: 48 }; // a reload
+  await finish();
+  expect(l.knownClient('carol', ip)).toBe(false);
 });
