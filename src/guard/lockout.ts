@@ -74,11 +74,12 @@ export class Lockout {
   readonly #passedKey = randomBytes(32).toString('hex');
   /**
    * Clients that logged in here, by folded account: the latest #knownPerAccount clients of each
-   * (a success, the credential cache's included), for `remember_success` since the account's
-   * last new one; `max_entries` clients in all, least recently used accounts first out. Clients
-   * that showed they hold the account's password (`knownClient`); one account fills no more than
-   * its own share, so logins to it from countless addresses push out no other account's clients
-   * (that takes 16 accounts or more).
+   * to log in with their password checked (a login answered from the credential cache keeps a
+   * client here, and makes none), for `remember_success` since the account's last new one;
+   * `max_entries` clients in all, least recently used accounts first out. Clients that showed
+   * they hold the account's password (`knownClient`). While the table has room, one account
+   * fills no more than its own share; once it is full, a new client pushes out the least
+   * recently used accounts' clients.
    */
   readonly #loggedIn: LRUCache<string, Map<string, number>>;
   /**
@@ -500,8 +501,7 @@ export async function withLockout<T extends { readonly account: string }>(
     try {
       reservation = await lockout.reserve(typed, ip);
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError)) throw err;
-      if (lockout.onStoreError === 'fail_closed') throw err;
+      if (!(err instanceof StoreUnavailableError) || lockout.onStoreError === 'fail_closed') throw err;
       uncounted = true;
     }
   }

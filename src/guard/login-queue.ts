@@ -19,8 +19,8 @@ export type LoginQueueRejection = 'full' | 'per_client';
  * (an IPv6 client: its network of `lockout.ipv6_prefix` bits, as the lockout counts it). Past
  * either bound a login is answered at once (503 or 429, with Retry-After) instead of waiting
  * behind an unbounded queue: 300 made-up logins in flight used to make a real first
- * login wait 7 s. A login whose credentials the credential cache already holds never enters it,
- * so cached logins are answered however full it is. A request guard beside the pipeline, like
+ * login wait 7 s. A login the credential cache answers (for a client that logged in from there:
+ * Credentials.uncached) never enters it, so such logins are answered however full it is. A request guard beside the pipeline, like
  * the lockout; the count lives in the process and outlives reloads (the policy is read per call).
  */
 export class LoginQueue {
@@ -85,13 +85,6 @@ export class LoginQueue {
   }
 }
 
-/** A token request as the login queue sees it. */
-export interface QueuedAttempt {
-  readonly ip: string | null;
-  /** Whether it needs a place (Runtime.queued). */
-  readonly queued: () => boolean;
-}
-
 /**
  * Runs a token request's work within the login queue when `queued()` says it needs a place: a
  * login whose password still has to be checked (the credential cache holds no success for it, or
@@ -102,21 +95,21 @@ export interface QueuedAttempt {
  */
 export function withLoginQueue<T>(
   queue: LoginQueue | undefined,
-  attempt: QueuedAttempt,
+  attempt: { readonly ip: string | null; readonly queued: () => boolean },
   run: (admitted: boolean) => Promise<T>,
 ): Promise<T> {
   // Not itself async: a cached login, the most frequent request, is run() without a promise of
   // its own around it.
   if (!queue || !attempt.queued()) return run(false);
-  return queued(queue, attempt, run);
+  return queued(queue, attempt.ip, run);
 }
 
 async function queued<T>(
   queue: LoginQueue,
-  attempt: QueuedAttempt,
+  ip: string | null,
   run: (admitted: boolean) => Promise<T>,
 ): Promise<T> {
-  const leave = queue.enter(attempt.ip);
+  const leave = queue.enter(ip);
   try {
     return await run(true);
   } finally {

@@ -171,7 +171,7 @@ function requestGuards(
   const lockout = new Lockout({
     store: store.lockout,
     shared: store.shared,
-    // Its own tables (the clients that logged in, those turned away) are as large as the store's.
+    // Its own table (the clients that logged in here) is as large as the store's.
     maxEntries: current().config.lockout.max_entries,
     policy: () => current().config.lockout,
     onStoreError: () => current().config.store.onStoreError,

@@ -670,7 +670,6 @@ describe('a cached login in flight when its pair is locked', () => {
     ],
   ])('%s: 429, and the lock stands', async (_what, login) => {
     const { lockout } = setUp();
-    await lockout.success('alice', IP); // she logged in from there before: a known client
     let finish!: () => void;
     const signed = new Promise<void>((r) => (finish = r));
     const answer = login(lockout, () => signed.then(() => ({ account: 'alice' }))).then(

@@ -3,9 +3,9 @@
  * credential cache holds needs no place in the queue. Together they were a password oracle: while
  * the queue turned an address away (its `per_client` places taken, or the whole queue full), every
  * wrong guess for an account whose right password the cache held got 429 or 503, uncounted, and
- * the right one got 200. Now, while the queue turns a client away, the cache answers only a client
- * that logged in to the account here before and was not turned away since; others' cached logins
- * are turned away as their wrong guesses are. Nothing is counted.
+ * the right one got 200. Now the cache answers only a client that logged in to the account here
+ * before and sent no password it did not answer since; others' logins are checked in full, so
+ * they are turned away as their wrong guesses are. Nothing is counted.
  */
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
@@ -123,7 +123,7 @@ test('while the whole queue is full, only clients that logged in here get the ca
   expect(await login(ip, 'bob', passwords.bob)).toBe(200);
 });
 
-test("a client behind the owner's address loses the owner's standing once it is turned away", async () => {
+test("a client behind the owner's address loses the owner's standing with its first guess", async () => {
   // carol logs in from an office NAT; a guesser behind the same address takes its place.
   const ip = '10.3.0.1';
   expect(await login(ip, 'carol', passwords.carol)).toBe(200);
