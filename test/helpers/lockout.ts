@@ -1,5 +1,7 @@
 import { UnauthorizedError } from '../../src/core/errors.js';
 import type { LockoutPolicy } from '../../src/guard/lockout.js';
+import { MemoryLockoutStore } from '../../src/store/memory.js';
+import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
 
 /** The policy the lockout tests start from: the third failure locks; a wide account cap. */
 export const LOCKOUT_POLICY: LockoutPolicy = {
@@ -22,4 +24,46 @@ export function deniedAs(account: string, delayMs = 0, authenticator = 'ldap_aut
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     throw new UnauthorizedError(undefined, { authenticator, reason: 'invalid credentials', account });
   };
+}
+
+/** What a stand-in store does with one operation: answer it, fail it at once, or hold it. */
+export type StoreStep = 'answer' | 'fail' | 'hang';
+
+/**
+ * A shared store (no answer at once, as Redis) over a memory store, whose every operation does
+ * what `step` says: answered, failed at once (StoreUnavailableError: Redis down), or held until
+ * released from `hanging`, then failed (a Redis command that times out). `asked` lists every
+ * operation asked, `failed` those that did not answer (what regauth_store_errors_total counts).
+ */
+export function steppedStore(step: (operation: string) => StoreStep): {
+  store: LockoutStore;
+  asked: string[];
+  failed: string[];
+  hanging: (() => void)[];
+} {
+  const inner = new MemoryLockoutStore(100);
+  const asked: string[] = [];
+  const failed: string[] = [];
+  const hanging: (() => void)[] = [];
+  const op =
+    <A extends unknown[], R>(name: string, f: (...a: A) => Promise<R>) =>
+    (...a: A): Promise<R> => {
+      asked.push(name);
+      const what = step(name);
+      if (what === 'answer') return f(...a);
+      failed.push(name);
+      if (what === 'fail') return Promise.reject(new StoreUnavailableError(`${name}: down`));
+      return new Promise<R>((_resolve, reject) =>
+        hanging.push(() => reject(new StoreUnavailableError(`${name}: timed out`))),
+      );
+    };
+  const store: LockoutStore = {
+    size: undefined,
+    blocked: op('blocked', inner.blocked.bind(inner)),
+    reserve: op('reserve', inner.reserve.bind(inner)),
+    release: op('release', inner.release.bind(inner)),
+    failure: op('failure', inner.failure.bind(inner)),
+    success: op('success', inner.success.bind(inner)),
+  };
+  return { store, asked, failed, hanging };
 }

@@ -12,9 +12,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
-import { MemoryLockoutStore } from '../../src/store/memory.js';
-import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { steppedStore } from '../helpers/lockout.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
@@ -24,25 +23,10 @@ let runtime: Runtime;
 /** Whether the store answers: not at all, or reads only (a replica left read-only, memory full). */
 let down: false | 'all' | 'writes' = false;
 let onStoreError: 'fail_closed' | 'fail_open' = 'fail_closed';
-/** The store operations that failed, as regauth_store_errors_total{operation} counts them. */
-const failed: string[] = [];
-const inner = new MemoryLockoutStore(100);
-const op =
-  <A extends unknown[], R>(name: string, f: (...a: A) => Promise<R>) =>
-  (...a: A): Promise<R> => {
-    if (!down || (down === 'writes' && name === 'blocked')) return f(...a);
-    failed.push(name);
-    return Promise.reject(new StoreUnavailableError(`${name}: down`));
-  };
 /** A shared store (no answer at once) that can go down, as Redis does. */
-const store: LockoutStore = {
-  size: undefined,
-  blocked: op('blocked', inner.blocked.bind(inner)),
-  reserve: op('reserve', inner.reserve.bind(inner)),
-  release: op('release', inner.release.bind(inner)),
-  failure: op('failure', inner.failure.bind(inner)),
-  success: op('success', inner.success.bind(inner)),
-};
+const { store, failed } = steppedStore((operation) =>
+  !down || (down === 'writes' && operation === 'blocked') ? 'answer' : 'fail',
+);
 
 beforeAll(async () => {
   s = await startTestServer({

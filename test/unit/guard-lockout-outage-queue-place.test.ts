@@ -14,9 +14,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
-import { MemoryLockoutStore } from '../../src/store/memory.js';
-import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { steppedStore } from '../helpers/lockout.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
@@ -26,25 +25,7 @@ let runtime: Runtime;
 let queue: LoginQueue;
 /** false: the store answers; 'hang': every operation waits until `fail()` (a Redis gone quiet). */
 let down: false | 'hang' | 'all' = false;
-const hanging: (() => void)[] = [];
-const inner = new MemoryLockoutStore(100);
-const op =
-  <A extends unknown[], R>(name: string, f: (...a: A) => Promise<R>) =>
-  (...a: A): Promise<R> => {
-    if (!down) return f(...a);
-    if (down === 'all') return Promise.reject(new StoreUnavailableError(`${name}: down`));
-    return new Promise<R>((_resolve, reject) =>
-      hanging.push(() => reject(new StoreUnavailableError(`${name}: timed out`))),
-    );
-  };
-const store: LockoutStore = {
-  size: undefined,
-  blocked: op('blocked', inner.blocked.bind(inner)),
-  reserve: op('reserve', inner.reserve.bind(inner)),
-  release: op('release', inner.release.bind(inner)),
-  failure: op('failure', inner.failure.bind(inner)),
-  success: op('success', inner.success.bind(inner)),
-};
+const { store, hanging } = steppedStore(() => (!down ? 'answer' : down === 'all' ? 'fail' : 'hang'));
 
 beforeAll(async () => {
   s = await startTestServer({

@@ -12,9 +12,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
-import { MemoryLockoutStore } from '../../src/store/memory.js';
-import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { steppedStore } from '../helpers/lockout.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
@@ -23,20 +22,11 @@ let s: TestServer;
 let runtime: Runtime;
 let lockout: Lockout;
 let readsDown = false;
-const inner = new MemoryLockoutStore(100);
-let failures = 0;
-const store: LockoutStore = {
-  size: undefined,
-  blocked: (...a) =>
-    readsDown ? Promise.reject(new StoreUnavailableError('blocked: timed out')) : inner.blocked(...a),
-  reserve: inner.reserve.bind(inner),
-  release: inner.release.bind(inner),
-  failure: (...a) => {
-    failures++;
-    return inner.failure(...a);
-  },
-  success: inner.success.bind(inner),
-};
+const { store, asked } = steppedStore((operation) =>
+  readsDown && operation === 'blocked' ? 'fail' : 'answer',
+);
+/** Failures the store counted. */
+const failures = () => asked.filter((o) => o === 'failure').length;
 
 beforeAll(async () => {
   s = await startTestServer({
@@ -76,7 +66,7 @@ test('a 503 from the lock read after the check gives a NAT guesser no answer fro
     const wrong: number[] = [];
     for (let i = 0; i < 10; i++) wrong.push(await login(nat, 'alice', `guess-${i}`));
     expect(wrong).toEqual(Array(10).fill(503)); // ten guesses, past max_failures (3)
-    expect(failures).toBe(0); // none counted
+    expect(failures()).toBe(0); // none counted
     const right = await login(nat, 'alice', password);
     // Refused without a verdict told: the standing must have ended, so the right password meets
     // what the guesses met.

@@ -13,10 +13,8 @@ import { Lockout, withLockoutNow, type LockoutPolicy } from '../../src/guard/loc
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { Secret } from '../../src/core/secret.js';
-import { MemoryLockoutStore } from '../../src/store/memory.js';
-import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { LOCKOUT_POLICY } from '../helpers/lockout.js';
+import { LOCKOUT_POLICY, steppedStore } from '../helpers/lockout.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
@@ -25,23 +23,14 @@ let s: TestServer;
 let runtime: Runtime;
 let lockout: Lockout;
 let mode: 'ok' | 'hold' | 'down' = 'ok';
-const heldReads: (() => void)[] = [];
-const inner = new MemoryLockoutStore(100);
-const down = () => Promise.reject(new StoreUnavailableError('timed out'));
-const store: LockoutStore = {
-  size: undefined,
-  blocked: (...a) => {
-    if (mode === 'down') return down();
-    // A slow Redis: the read times out later.
-    if (mode === 'hold')
-      return new Promise((_, reject) => heldReads.push(() => reject(new StoreUnavailableError('timed out'))));
-    return inner.blocked(...a);
-  },
-  reserve: (...a) => (mode === 'ok' ? inner.reserve(...a) : down()),
-  release: inner.release.bind(inner),
-  failure: (...a) => (mode === 'ok' ? inner.failure(...a) : down()),
-  success: (...a) => (mode === 'ok' ? inner.success(...a) : down()),
-};
+// A slow Redis ('hold'): its lock reads time out later; its other operations fail at once.
+const { store, hanging: heldReads } = steppedStore((operation) =>
+  mode === 'ok' || operation === 'release'
+    ? 'answer'
+    : mode === 'hold' && operation === 'blocked'
+      ? 'hang'
+      : 'fail',
+);
 
 beforeAll(async () => {
   s = await startTestServer({
