@@ -6,7 +6,7 @@ import { startServer, type RunningServer } from '../../src/http/server.js';
 import type { AppDeps } from '../../src/http/app.js';
 import { createLogger } from '../../src/core/log.js';
 import { createRuntime, type Runtime, type RuntimeDeps } from '../../src/pipeline/runtime.js';
-import { hash, writeSigningKey } from './fixtures.js';
+import { basic, hash, writeSigningKey } from './fixtures.js';
 
 /** A stream that keeps what is written to it, one string per write (one log line each with pino). */
 export function logSink(): { stream: Writable; lines: string[] } {
@@ -80,4 +80,22 @@ export function aliceConfig(
       'acl: []',
       '',
     ].join('\n');
+}
+
+/**
+ * The status of one GET token request to `url` (a startTestServer's) for `account` and
+ * `password` from client `ip` (X-Forwarded-For: the test servers that take it trust 127.0.0.1),
+ * asking to pull `repository:x`.
+ */
+export async function loginStatus(
+  url: string,
+  ip: string,
+  account: string,
+  password: string,
+): Promise<number> {
+  const res = await fetch(`${url}/auth?service=registry&scope=repository:x:pull`, {
+    headers: { 'x-forwarded-for': ip, authorization: basic(account, password) },
+  });
+  await res.arrayBuffer();
+  return res.status;
 }

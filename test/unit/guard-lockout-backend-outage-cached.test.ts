@@ -15,8 +15,8 @@ import type { CommandResult, RunRequest } from '../../src/ext/command.js';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
+import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -53,12 +53,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const login = async (ip: string, account: string, pw: string) =>
-  (
-    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
-      headers: { 'x-forwarded-for': ip, authorization: basic(account, pw) },
-    })
-  ).status;
+const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 test("during a backend outage a stranger's cached right password is told from wrong guesses, uncounted", async () => {
   expect(await login('10.1.0.99', 'alice', password)).toBe(200); // alice at home: cached

@@ -10,8 +10,8 @@ import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { LOCKOUT_POLICY } from '../helpers/lockout.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
+import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
 
 test("a client that keeps logging in stays among its account's latest known clients", () => {
   // max_entries 1024: an account's share is a sixteenth, 64 clients.
@@ -57,12 +57,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const login = async (ip: string) =>
-  (
-    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
-      headers: { 'x-forwarded-for': ip, authorization: basic('robot', password) },
-    })
-  ).status;
+const login = (ip: string) => loginStatus(s.url, ip, 'robot', password);
 
 test("a robot account used from 80 runners: only each runner's first login is a full check", async () => {
   const runners = Array.from({ length: 80 }, (_, i) => `10.50.${i >> 8}.${i & 255}`);

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
 import { steppedStore } from '../helpers/lockout.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -51,12 +51,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const login = async (ip: string, account: string, pw: string) =>
-  (
-    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
-      headers: { 'x-forwarded-for': ip, authorization: basic(account, pw) },
-    })
-  ).status;
+const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 /** Runs `during` with the store down (`how`: not answering at all, or refusing writes). */
 async function outage(during: () => Promise<void>, how: 'all' | 'writes' = 'all'): Promise<void> {

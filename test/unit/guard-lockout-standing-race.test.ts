@@ -11,8 +11,8 @@ import type { CommandResult, RunRequest } from '../../src/ext/command.js';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
+import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -54,12 +54,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const login = async (ip: string, account: string, pw: string) =>
-  (
-    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
-      headers: { 'x-forwarded-for': ip, authorization: basic(account, pw) },
-    })
-  ).status;
+const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 test('a guesser behind the known address sending its guesses together gets the same answer for the right one', async () => {
   const nat = '10.20.0.1';

@@ -13,9 +13,9 @@ import { Lockout, withLockoutNow, type LockoutPolicy } from '../../src/guard/loc
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { Secret } from '../../src/core/secret.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
 import { LOCKOUT_POLICY, steppedStore } from '../helpers/lockout.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -56,12 +56,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const login = async (ip: string, account: string, pw: string) =>
-  (
-    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
-      headers: { 'x-forwarded-for': ip, authorization: basic(account, pw) },
-    })
-  ).status;
+const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 test('shared store: an owner login in flight does not give a NAT guesser its standing back', async () => {
   const nat = '10.50.0.1';

@@ -18,8 +18,8 @@ import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
 import type { LockoutStore } from '../../src/store/types.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
+import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -95,12 +95,8 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const login = async (ip: string, account: string, pw: string, url = s.url) =>
-  (
-    await fetch(`${url}/auth?service=registry&scope=repository:x:pull`, {
-      headers: { 'x-forwarded-for': ip, authorization: basic(account, pw) },
-    })
-  ).status;
+const login = (ip: string, account: string, password: string, url = s.url) =>
+  loginStatus(url, ip, account, password);
 
 test("memory store: a stranger's cached right password skips the wait its wrong guesses are refused for", async () => {
   expect(await login('10.1.0.99', 'alice', password)).toBe(200); // alice at home: cached

@@ -13,8 +13,8 @@ import type { CommandResult, RunRequest } from '../../src/ext/command.js';
 import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword, tempDir } from '../helpers/fixtures.js';
+import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'robot', 'gina', 'mallory'] as const;
@@ -67,12 +67,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const login = async (ip: string, account: string, password: string) =>
-  (
-    await fetch(`${s.url}/auth?service=registry&scope=repository:x:pull`, {
-      headers: { 'x-forwarded-for': ip, authorization: basic(account, password) },
-    })
-  ).status;
+const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 /** Takes `ip`'s one place with a made-up login whose ext_auth run is held; resolves once it runs. */
 async function hold(ip: string): Promise<{ answer: Promise<number> }> {
