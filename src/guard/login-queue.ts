@@ -20,8 +20,9 @@ export type LoginQueueRejection = 'full' | 'per_client';
  * either bound a login is answered at once (503 or 429, with Retry-After) instead of waiting
  * behind an unbounded queue: 300 made-up logins in flight used to make a real first
  * login wait 7 s. A login the credential cache answers (for a client that logged in from there:
- * Credentials.uncached) never enters it, so such logins are answered however full it is. A request guard beside the pipeline, like
- * the lockout; the count lives in the process and outlives reloads (the policy is read per call).
+ * Credentials.uncached) never enters it, so such logins are answered however full it is. A
+ * request guard beside the pipeline, like the lockout; the count lives in the process and
+ * outlives reloads (the policy is read per call).
  */
 export class LoginQueue {
   #pending = 0;

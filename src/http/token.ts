@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { recordTokenRequest } from '../pipeline/audit.js';
-import { withLockout, withLockoutNow, type Lockout } from '../guard/lockout.js';
+import { withLockout, withLockoutNow } from '../guard/lockout.js';
 import { BadRequestError } from '../core/errors.js';
 import { withLoginQueue } from '../guard/login-queue.js';
 import { issueToken, issueTokenNow, type RequestContext, type TokenResult } from '../pipeline/pipeline.js';
@@ -34,7 +34,10 @@ export function issueGuarded(
 ): Promise<TokenResult> {
   const { ip } = ctx;
   const { lockout, loginQueue: queue } = deps;
-  const unknown = lockout !== undefined && stranger(lockout, runtime, parsed, ip);
+  // A password someone may guess (not a token a backend claims), from a client that has not shown
+  // here that it holds the account's password (Lockout.knownClient): no cache answers it.
+  const guessable = lockout !== undefined && guessed(runtime, parsed);
+  const unknown = guessable && !lockout.knownClient(parsed.credentials.account, ip);
   const request = unknown ? uncachedRequest(parsed) : parsed;
   const { credentials } = request;
   // The cached path: a login answered at once (a credential cache hit, decided by the ACL alone)
@@ -48,7 +51,7 @@ export function issueGuarded(
   // A known client sending a password the cache does not answer (a guess, a typo, a new one):
   // its standing ends now, before any answer, so that the cache never answers the right password
   // from its address while wrong ones are refused before a check (Lockout.endStanding).
-  if (!unknown && lockout !== undefined && guessed(runtime, request) && !cached()) {
+  if (guessable && !unknown && !cached()) {
     lockout.endStanding(credentials.account, ip);
   }
   // With ext_auth the queue is the command's one bound per client: a request admitted with a
@@ -69,15 +72,9 @@ export function issueGuarded(
 }
 
 /**
- * Whether a password login comes from a client that has not shown it holds the account's password
- * here (Lockout.knownClient): the credential cache does not answer it. A token a backend claims
- * (a CI token of a jwt_auth issuer) is no guess: its signature is its proof, cached or not.
+ * A password login whose password may be a guess: not a token a backend claims (a CI token of a
+ * jwt_auth issuer is no guess: its signature is its proof, cached or not).
  */
-function stranger(lockout: Lockout, runtime: Runtime, request: TokenRequest, ip: string | null): boolean {
-  return guessed(runtime, request) && !lockout.knownClient(request.credentials.account, ip);
-}
-
-/** A password login whose password may be a guess: not a token a backend claims. */
 function guessed(runtime: Runtime, request: TokenRequest): boolean {
   const { credentials } = request;
   return request.grant === 'password' && credentials.password !== undefined && !runtime.claimed(credentials);
