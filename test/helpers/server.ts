@@ -20,6 +20,18 @@ export function logSink(): { stream: Writable; lines: string[] } {
   return { stream, lines };
 }
 
+/**
+ * A startTestServer config behind the test's own proxy: 127.0.0.1 is trusted, so each request
+ * names its client in X-Forwarded-For (loginStatus); a fresh token key; `sections` (YAML, each
+ * line ending in a newline) next; and an ACL that grants every pull.
+ */
+export function proxiedConfig(sections: string): (keys: { keyPath: string; certPath: string }) => string {
+  return ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+${sections}acl: [{match: {}, actions: [pull]}]
+`;
+}
+
 export interface TestServer {
   readonly server: RunningServer;
   /** `http://127.0.0.1:PORT` */

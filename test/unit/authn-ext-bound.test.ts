@@ -4,7 +4,7 @@ import type { CommandResult, CommandRunner } from '../../src/ext/command.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
  * ext_auth's per-client bound, beside a static user, as an attacker meets it: whatever keeps the
@@ -25,15 +25,12 @@ function server(extAuth: string) {
   beforeAll(async () => {
     s = await startTestServer({
       dir: tmp.dir,
-      config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-users:
+      config: proxiedConfig(`users:
   admin: {password: "${bcrypt.hashSync(randomPassword(), 4)}"}
 ext_auth: ${extAuth}
 credential_cache: {ttl: 0}
 lockout: {enabled: false}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
       // Held until released: a command that is still running. Made-up names are not its (2).
       runtimeDeps: { runCommand: (req) => new Promise((done) => held.push({ req, done })) },
       runtime: (base) => (runtime = base),

@@ -6,7 +6,7 @@ import { createMetrics, instrumentAuthenticator, type Metrics } from '../../src/
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { FakeDirectory, peopleDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
 import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
 import { authnObserved } from '../helpers/metrics.js';
 
 // Found by a review. docs/security.md "Brute-force protection: what the lockout guarantees", its
@@ -57,12 +57,10 @@ function aliasServer({ usersFirst, ttl }: { usersFirst: boolean; ttl: number }) 
       : '';
     s = await startTestServer({
       dir: tmp.dir,
-      config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-lockout: {max_failures: 3, backoff: ${BACKOFF}, max_backoff: 3600, account_max_failures: 100000}
+      config:
+        proxiedConfig(`lockout: {max_failures: 3, backoff: ${BACKOFF}, max_backoff: 3600, account_max_failures: 100000}
 ${users}${section}credential_cache: {ttl: ${ttl}}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
       runtimeDeps: {
         ldapClient: directory.factory,
         instrument: (a) => instrumentAuthenticator(a, metrics),

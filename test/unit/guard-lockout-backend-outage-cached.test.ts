@@ -16,7 +16,7 @@ import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
+import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -28,13 +28,10 @@ const result = (code: number): CommandResult => ({ code, signal: null, stdout: '
 beforeAll(async () => {
   s = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-ext_auth: {command: /bin/false}
+    config: proxiedConfig(`ext_auth: {command: /bin/false}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
     runtimeDeps: {
       runCommand: async (req: RunRequest) => {
         if (broken) return result(3); // the command cannot answer: 503

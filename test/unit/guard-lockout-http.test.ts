@@ -5,7 +5,7 @@ import type { Authenticator } from '../../src/authn/types.js';
 import { Lockout } from '../../src/guard/lockout.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
  * The lockout as an attacker meets it: the real HTTP server, a static user with a bcrypt hash of
@@ -61,9 +61,8 @@ const token = (user: string, pw: string, headers: Record<string, string> = {}) =
 beforeAll(async () => {
   s = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-lockout: {max_failures: ${MAX_FAILURES}, backoff: 60, account_max_failures: ${ACCOUNT_MAX_FAILURES}}
+    config:
+      proxiedConfig(`lockout: {max_failures: ${MAX_FAILURES}, backoff: 60, account_max_failures: ${ACCOUNT_MAX_FAILURES}}
 users:
   alice: {password: "${bcrypt.hashSync(password, 10)}"}
   bob: {password: "${hash(password)}"}
@@ -71,8 +70,7 @@ users:
   dave: {password: "${hash(password)}"}
   erin: {password: "${hash(password)}"}
   ci: {password: "${bcrypt.hashSync(password, 8)}"}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
     runtime: (base) => {
       runtime = { ...base, authenticators: base.authenticators.map(counting) };
       return runtime;

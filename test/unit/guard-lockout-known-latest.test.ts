@@ -11,7 +11,7 @@ import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { LOCKOUT_POLICY } from '../helpers/lockout.js';
 import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
+import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
 
 test("a client that keeps logging in stays among its account's latest known clients", () => {
   // max_entries 1024: an account's share is a sixteenth, 64 clients.
@@ -33,12 +33,9 @@ const result = (code: number): CommandResult => ({ code, signal: null, stdout: '
 beforeAll(async () => {
   s = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-ext_auth: {command: /bin/false}
+    config: proxiedConfig(`ext_auth: {command: /bin/false}
 credential_cache: {ttl: 300}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
     runtimeDeps: {
       runCommand: async (req: RunRequest) => {
         runs++;

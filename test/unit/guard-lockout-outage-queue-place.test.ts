@@ -16,7 +16,7 @@ import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { randomPassword, tempDir } from '../helpers/fixtures.js';
 import { steppedStore } from '../helpers/lockout.js';
-import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
+import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -30,15 +30,12 @@ const { store, hanging } = steppedStore(() => (!down ? 'answer' : down === 'all'
 beforeAll(async () => {
   s = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-users:
+    config: proxiedConfig(`users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 credential_cache: {ttl: 300}
 login_queue: {per_client: 2, max_pending: 100}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
     runtime: (base) => (runtime = base),
     server: {
       loginQueue: (queue = new LoginQueue({ policy: () => runtime.loginQueue })),

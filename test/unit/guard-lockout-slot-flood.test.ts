@@ -5,7 +5,7 @@ import { Lockout } from '../../src/guard/lockout.js';
 import { LoginQueue } from '../../src/guard/login-queue.js';
 import type { Runtime } from '../../src/pipeline/runtime.js';
 import { basic, tempDir } from '../helpers/fixtures.js';
-import { startTestServer } from '../helpers/server.js';
+import { proxiedConfig, startTestServer } from '../helpers/server.js';
 
 /**
  * docs/security.md: the lockout "cannot be turned against users". Found by a review of a change
@@ -35,13 +35,10 @@ test("a flood of made-up names at ext_auth does not lock out another address's r
   const s = await startTestServer({
     dir: tmp.dir,
     // trusted_proxies only lets the test play two client addresses through X-Forwarded-For.
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-ext_auth: {command: ${script}, timeout: 1s, max_concurrency: 1, max_per_client: 1}
+    config: proxiedConfig(`ext_auth: {command: ${script}, timeout: 1s, max_concurrency: 1, max_per_client: 1}
 credential_cache: {ttl: 0}
 lockout: {max_failures: 2, backoff: 60}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
     runtime: (base) => (runtime = base),
     server: {
       loginQueue: new LoginQueue({ policy: () => runtime!.loginQueue }),

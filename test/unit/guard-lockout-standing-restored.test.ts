@@ -15,7 +15,7 @@ import type { Runtime } from '../../src/pipeline/runtime.js';
 import { Secret } from '../../src/core/secret.js';
 import { randomPassword, tempDir } from '../helpers/fixtures.js';
 import { LOCKOUT_POLICY, steppedStore } from '../helpers/lockout.js';
-import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
+import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -35,14 +35,11 @@ const { store, hanging: heldReads } = steppedStore((operation) =>
 beforeAll(async () => {
   s = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-users:
+    config: proxiedConfig(`users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
     runtime: (base) => (runtime = base),
     server: {
       loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),

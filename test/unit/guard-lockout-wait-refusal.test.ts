@@ -19,7 +19,7 @@ import type { Runtime } from '../../src/pipeline/runtime.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
 import type { LockoutStore } from '../../src/store/types.js';
 import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { loginStatus, startTestServer, type TestServer } from '../helpers/server.js';
+import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
 
 const tmp = tempDir();
 const password = randomPassword();
@@ -34,16 +34,13 @@ const DENY: CommandResult = { code: 1, signal: null, stdout: '', stderr: '' };
 beforeAll(async () => {
   s = await startTestServer({
     dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-users:
+    config: proxiedConfig(`users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 ext_auth: {command: /bin/false, max_per_client: 4}
 login_queue: {per_client: 4, max_pending: 100}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 1, backoff: 60, account_max_failures: 10}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
     runtimeDeps: {
       runCommand: (_req: RunRequest) =>
         hold ? new Promise((done) => held.push(done)) : Promise.resolve(DENY),
@@ -67,16 +64,13 @@ acl: [{match: {}, actions: [pull]}]
   shared = await startTestServer({
     dir: tmp.dir,
     file: 'shared.yml',
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", trusted_proxies: [127.0.0.1]}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-users:
+    config: proxiedConfig(`users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 ext_auth: {command: /bin/false, max_per_client: 4}
 login_queue: {per_client: 4, max_pending: 100}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 1, backoff: 60, account_max_failures: 10}
-acl: [{match: {}, actions: [pull]}]
-`,
+`),
     runtimeDeps: {
       runCommand: (_req: RunRequest) =>
         hold ? new Promise((done) => held.push(done)) : Promise.resolve(DENY),
