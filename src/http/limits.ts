@@ -112,6 +112,13 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () =
     req.resume();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   };
+  // The reply's head is out already: node decided then whether to keep the connection, and
+  // reads the mark no more. Closed here once the reply is written, or the connection would stay
+  // open with every later request on it unanswered (onClosingConnection).
+  if (res.headersSent) {
+    if (res.writableFinished) socket.destroySoon();
+    else res.once('finish', () => socket.destroySoon?.());
+  }
   // Undone for a request whose client waited for `100 Continue` and got it (errors.ts).
   return () => {
     if (closing.get(socket) !== req || pinned.has(req)) return;

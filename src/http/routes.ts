@@ -146,12 +146,18 @@ function bodyReader(limit: number): (req: Request, res: Response) => Promise<voi
           reject(tooLarge(req, res));
         }
       };
+      let settled = false;
       read(req, res, (err?: unknown) => {
+        settled = true;
         req.off('data', count);
         if (err) reject(err);
         else resolve();
       });
-      req.on('data', count);
+      // Not when body-parser refused the request from its headers at once (an unknown charset or
+      // Content-Encoding: 415, answered now): what node then drains of the body is not counted, or
+      // passing the limit would mark a connection whose reply is already out as closing, and every
+      // later request on it would go unanswered (limits.ts onClosingConnection).
+      if (!settled) req.on('data', count);
     });
   };
 }
