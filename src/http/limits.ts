@@ -47,6 +47,11 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
   server.requestTimeout = limits.requestTimeoutMs;
   // Between requests, a keep-alive connection has headers_timeout too (node's default is 5 s).
   server.keepAliveTimeout = limits.headersTimeoutMs;
+  // Every header line is kept: node's default keeps the first 1000 and drops the rest silently,
+  // so a client sending that many tiny ones ahead of what its proxy appends (an X-Forwarded-For
+  // after the client's headers) had the proxy taken for the client. The header size limit (16 KiB)
+  // still bounds them.
+  server.maxHeadersCount = 0;
   // A client that stops reading its replies: node stops reading its requests, and neither
   // deadline above runs, so the connection held its slot for ever. With nothing sent or received
   // for STALLED_MS past request_timeout, a connection whose reply waits to be written is closed;
