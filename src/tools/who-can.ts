@@ -203,7 +203,22 @@ function shadows(
   if (open.match === 'no') return false;
   if (open.match === 'yes') return true;
   return open.conditions.every(
-    (k) => later.conditions.includes(k) && matchSource(earlierRule, k) === matchSource(laterRule, k),
+    (k) => later.conditions.includes(k) && sameCondition(earlierRule, laterRule, k),
+  );
+}
+
+/**
+ * Whether a condition of two rules is the same test: written the same way, and each capture
+ * placeholder in it (`${name:1}`) taken from a pattern written the same way in both, since it
+ * reads a group of its own rule's regex (`${name:1}` of `/^([^/]+)\//` is not that of
+ * `/^[^/]+\/([^/]+)$/`).
+ */
+function sameCondition(earlier: AclRuleInfo, later: AclRuleInfo, key: MatchKey): boolean {
+  const source = matchSource(earlier, key);
+  if (source !== matchSource(later, key)) return false;
+  if (source === undefined) return true;
+  return compilePattern(source).placeholders.every(
+    (p) => p.kind !== 'group' || earlier.match[p.field] === later.match[p.field],
   );
 }
 
