@@ -338,7 +338,7 @@ function issuedAtText(now: number): string {
 
 /**
  * Why the token endpoint refuses a requested service (400), or undefined when it serves it: with
- * `token.services` set, only a service it lists. `regauth check` and `regauth test` decide with
+ * `token.services` set, only a service it lists. `regauth check`, `test` and `who-can` decide with
  * this same function.
  */
 export function refusedService(

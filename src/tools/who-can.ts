@@ -7,7 +7,7 @@ import { ONLINE_BACKENDS } from '../config/sections.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import { UsageError } from '../core/errors.js';
 import { parseScopeArgs } from './check.js';
-import { asksExtAuthz } from '../pipeline/pipeline.js';
+import { asksExtAuthz, refusedService } from '../pipeline/pipeline.js';
 
 /** What `regauth who-can` is asked: one scope, and optionally the service and client address. */
 export interface WhoCanInput {
@@ -80,6 +80,15 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const scope = scopes[0]!;
   if (input.ip !== undefined && !isClientAddress(input.ip)) {
     throw new UsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
+  }
+  const { services } = config.token;
+  if (
+    input.service !== undefined &&
+    refusedService(services, input.service, config.catalog?.service) !== undefined
+  ) {
+    throw new UsageError(
+      `service ${JSON.stringify(input.service)} is not in token.services (${services.join(', ')}); the token endpoint answers 400`,
+    );
   }
   const acl = askedOnce(config.acl);
   const base: PartialAuthzRequest = {
