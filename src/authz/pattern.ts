@@ -305,7 +305,25 @@ function globTest(prefix: string, glob: Minimatch): ValueTest {
  * such a `{…}` alternative), where minimatch matches nothing, so a rule for `*` covers it.
  */
 function globMatch(glob: Minimatch, value: string): boolean {
-  return value === '' ? glob.globSet.some((alt) => STARS.test(alt)) : glob.match(value);
+  if (value === '') return glob.globSet.some((alt) => STARS.test(alt));
+  return glob.match(value) && (!value.endsWith('/') || matchesTrailingSlash(glob, value));
+}
+
+/**
+ * Whether a glob that matched a value ending in `/` matched its last, empty segment as written:
+ * minimatch also lets an alternative one segment shorter match it (its directory convention:
+ * `team/*` matches `team/app/`), where docker_auth's `path.Match` does not and a `*` takes no `/`.
+ * As written: a `**` takes it (the value with a character after the `/` matches too), or an
+ * alternative that ends in `/` itself matches the value. Names never end in `/` (their grammar);
+ * an account or a label value may.
+ */
+function matchesTrailingSlash(glob: Minimatch, value: string): boolean {
+  return (
+    glob.match(value + STAND_IN) ||
+    glob.globSet.some(
+      (alt) => alt.endsWith('/') && new Minimatch(alt, { ...glob.options, nobrace: true }).match(value),
+    )
+  );
 }
 
 const STARS = /^\*+$/;
