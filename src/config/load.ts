@@ -129,6 +129,9 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   const raw = validate(parsed, file);
   const run = new LoadRun(parsed, file, options);
   const server = compileServer(raw, run);
+  // Checked here as server.addr is, so a port out of range is a load error, not a failed start.
+  const metricsAddr = raw.metrics.addr;
+  if (metricsAddr !== undefined) run.attempt(() => parseListenAddress(metricsAddr, 'metrics.addr'));
   const devKey = namesNoKey(raw) ? options.devKey : undefined;
   let key = devKey ? undefined : run.attempt(() => compileSigningKey(raw, run, undefined));
   const sections = compileSections(raw, run);
@@ -611,13 +614,13 @@ export async function developmentKey(
   return { keyPath: made.keyPath, certificatePath: made.certPath, created: made.created };
 }
 
-/** Parses `server.addr`. */
-export function parseListenAddress(addr: string): ListenAddress {
+/** Parses a listener's `[host]:port` (`server.addr`, or the key named by `path`). */
+export function parseListenAddress(addr: string, path = 'server.addr'): ListenAddress {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535)
     throw new ConfigError(
-      'server.addr',
+      path,
       `invalid address ${JSON.stringify(addr)}; expected [host]:port, e.g. ":5001"`,
     );
   const host = m[1] ?? m[2];

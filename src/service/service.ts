@@ -201,7 +201,7 @@ async function startListeners(
 ): Promise<Listeners> {
   const metricsAddr = config.metrics.addr;
   const metricsServer = metricsAddr
-    ? await listeningAt('metrics.addr', parseListenAddress(metricsAddr), (listen) =>
+    ? await listeningAt('metrics.addr', parseListenAddress(metricsAddr, 'metrics.addr'), (listen) =>
         startMetricsServer(deps.metrics, listen, config.server, () => deps.readiness.probe(deps.runtime())),
       )
     : undefined;
