@@ -21,6 +21,9 @@ export const DOCKER_AUTH_SECTIONS: Readonly<Record<string, string>> = {
   letsencrypt: `${SECTION}terminate TLS in HAProxy or give server.certificate and server.key`,
 };
 
+/** docker_auth's token databases, of which regauth needs none. */
+const NO_TOKEN_DB = `${KEY}regauth stores no tokens: app passwords are signed with oidc_auth.secret_file and need no database; remove it`;
+
 /** docker_auth keys (`section.key`) regauth does not implement, and what to do instead. */
 export const DOCKER_AUTH_KEYS: Readonly<Record<string, string>> = {
   'server.real_ip_header': `${KEY}use server.trusted_proxies (X-Forwarded-For is read from those peers only)`,
@@ -31,8 +34,11 @@ export const DOCKER_AUTH_KEYS: Readonly<Record<string, string>> = {
   'server.tls_curve_preferences': `${KEY}terminate TLS at HAProxy or use the defaults (Node's)`,
   'server.tls_cipher_suites': `${KEY}terminate TLS at HAProxy or use the defaults (Node's)`,
   'server.letsencrypt': `${SECTION}terminate TLS in HAProxy or give server.certificate and server.key`,
-  'oidc_auth.level_token_db': `${KEY}regauth stores no tokens: app passwords are signed with oidc_auth.secret_file and need no database; remove it`,
+  'oidc_auth.level_token_db': NO_TOKEN_DB,
   'oidc_auth.http_timeout': `${KEY}use oidc_auth.timeout (seconds, or e.g. "10s")`,
+  'oidc_auth.labels_claims': `${KEY}write it label_claims, as docker_auth's reference config spells it`,
+  'oidc_auth.gcs_token_db': NO_TOKEN_DB,
+  'oidc_auth.redis_token_db': NO_TOKEN_DB,
 };
 
 /**
