@@ -45,16 +45,24 @@ export const DOCKER_AUTH_KEYS: Readonly<Record<string, string>> = {
  * Sections where an empty key (`bind_dn:`, YAML null) means unset, as in docker_auth, whose
  * reference config lists optional keys that way.
  */
-export const NULL_MEANS_UNSET = ['server', 'ldap_auth', 'oidc_auth'] as const;
+export const NULL_MEANS_UNSET = [
+  'server',
+  'token',
+  'ldap_auth',
+  'oidc_auth',
+  'ext_auth',
+  'ext_authz',
+] as const;
 
 /**
  * Keys where an empty string means unset, as docker_auth reads them (`if c.BindDN != ""`,
  * `if c.CACertificate != ""`, an empty `tls` is the default, `if c.Server.CertFile != "" ||
- * c.Server.KeyFile != ""`). Everywhere else an empty string is a value (`ldap_auth.base: ""` is
+ * c.Server.KeyFile != ""`, the same for `c.Token`). Everywhere else an empty string is a value (`ldap_auth.base: ""` is
  * the root), and an error where a value is required.
  */
 export const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
   server: ['certificate', 'key'],
+  token: ['certificate', 'key'],
   ldap_auth: ['tls', 'bind_dn', 'bind_password_file', 'ca_certificate'],
 };
 
