@@ -249,7 +249,9 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
   try {
     regex = new RegExp(probe);
   } catch (err) {
-    throw new SyntaxError(`invalid regular expression ${source}: ${regexReason(err)}`, { cause: err });
+    throw new SyntaxError(`invalid regular expression ${source}: ${goGroup(probe) ?? regexReason(err)}`, {
+      cause: err,
+    });
   }
   const empty = new RegExp(`${probe}|`).exec('')!;
   const groups = empty.length - 1;
@@ -737,6 +739,24 @@ const GO_ESCAPES: Readonly<Record<string, { what: string; instead: string }>> = 
   C: { what: 'any byte', instead: 'write .' },
   a: { what: 'the bell character', instead: 'write \\x07' },
 };
+
+/**
+ * Go's group forms that JavaScript refuses, for a regex that did not compile: named groups
+ * `(?P<name>…)` and inline flags (`(?i)`, `(?s:…)`), which docker_auth's configs may hold.
+ */
+function goGroup(text: string): string | undefined {
+  if (GO_NAMED_GROUP.test(text)) return '(?P<name>…) is a Go named group: JavaScript writes (?<name>…)';
+  const flags = GO_FLAGS.exec(text);
+  if (flags) {
+    return `${flags[1]} is a Go inline flag, which JavaScript does not have: write both cases as a class, e.g. [Aa]`;
+  }
+  return undefined;
+}
+
+/** An unescaped `(?P<`. */
+const GO_NAMED_GROUP = /(?<!\\)(?:\\\\)*\(\?P</;
+/** An unescaped `(?i)` or `(?i:`, any of Go's flags i, m, s, U, with `-` to clear. */
+const GO_FLAGS = /(?<!\\)(?:\\\\)*(\(\?[imsU-]+[):])/;
 
 function regexReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
