@@ -86,7 +86,12 @@ export function utf8Text(bytes: Buffer, file?: string): string {
  * Parses YAML with js-yaml, recording the line of every mapping key and sequence item, so schema
  * errors can name the line as well as the path.
  */
-export function parseYaml(text: string, file?: string): ParsedYaml {
+export function parseYaml(
+  text: string,
+  file?: string,
+  /** Who reads such files, for the note on a key given twice (the last value wins there). */
+  lastWins: string | null = 'docker_auth',
+): ParsedYaml {
   const lines: LineIndex = new WeakMap();
   const nonStringKeys = new WeakMap<object, Set<string>>();
   let value: unknown;
@@ -112,7 +117,7 @@ export function parseYaml(text: string, file?: string): ParsedYaml {
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? err.mark.line + 1 : undefined;
       if (err.reason === 'duplicated mapping key' && line !== undefined) {
-        const twice = duplicateKey(text, line);
+        const twice = duplicateKey(text, line, lastWins);
         if (twice) throw new ConfigError(twice.path, twice.message, { cause: err, line, file });
       }
       throw new ConfigError('', `YAML syntax error: ${err.reason}`, { cause: err, line, file });
@@ -185,7 +190,11 @@ function refuseReservedKeys(value: unknown, lines: LineIndex, file: string | und
  * The key given twice whose second time is on `line` (1-based), with its YAML path, found by
  * parsing again the way Go's yaml.v2 (docker_auth) reads such a file: the last value wins.
  */
-function duplicateKey(text: string, line: number): { path: string; message: string } | undefined {
+function duplicateKey(
+  text: string,
+  line: number,
+  lastWins: string | null,
+): { path: string; message: string } | undefined {
   /** Per mapping, its keys with their lines, in order, duplicates included. */
   const keyLines = new WeakMap<object, [string, number][]>();
   let value: unknown;
@@ -214,7 +223,7 @@ function duplicateKey(text: string, line: number): { path: string; message: stri
       if (first) {
         return {
           path: formatPath([...path, key]),
-          message: `given twice (lines ${first[1]} and ${line}); keep one (docker_auth used the last)`,
+          message: `given twice (lines ${first[1]} and ${line}); keep one${lastWins ? ` (${lastWins} used the last)` : ''}`,
         };
       }
     }

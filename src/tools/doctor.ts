@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml } from '../config/yaml.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, ConfigErrors } from '../core/errors.js';
 import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import { shellQuote } from '../core/shell.js';
@@ -53,7 +53,13 @@ export function readRegistryConfig(file: string): RegistryConfig {
       `cannot read registry config ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
     );
   }
-  const value = parseYaml(text, file).value as { auth?: { token?: unknown } } | null;
+  let value: { auth?: { token?: unknown } } | null;
+  try {
+    // The registry's own file: its errors name it and their line, and say nothing of docker_auth.
+    value = parseYaml(text, file, null).value as typeof value;
+  } catch (err) {
+    throw err instanceof ConfigError ? new ConfigErrors([err], file, 'registry config') : err;
+  }
   const token = value?.auth?.token;
   if (token === null || typeof token !== 'object') {
     throw new ConfigError(
