@@ -92,6 +92,9 @@ export async function loadForTool(
   options: { readonly note?: boolean; readonly devKey?: KeyFiles; readonly realKey?: boolean } = {},
 ): Promise<Config> {
   const note = options.note ?? true;
+  // Said once the config has loaded: a file that is no config at all gets its error alone.
+  const notes: string[] = [];
+  const say = (text: string): void => void (note && notes.push(text));
   const dir = await mkdtemp(join(tmpdir(), 'regauth-tool-'));
   try {
     const named = namedFiles(file);
@@ -107,22 +110,20 @@ export async function loadForTool(
       ]);
       // A key pasted in place of its path is not printed (secretPath).
       const shown = secretPath(key.keyYaml, key.keyWritten) === undefined;
-      if (note)
-        io.stderr(
-          shown
-            ? `${file}: ${key.keyYaml} ${key.keyPath} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(key.keyPath)}\`)\n`
-            : `${file}: ${key.keyYaml} names no file here (what it holds reads as a key, not a path: it must name the key's file); checked with a stand-in key\n`,
-        );
+      say(
+        shown
+          ? `${file}: ${key.keyYaml} ${key.keyPath} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(key.keyPath)}\`)\n`
+          : `${file}: ${key.keyYaml} names no file here (what it holds reads as a key, not a path: it must name the key's file); checked with a stand-in key\n`,
+      );
     }
     // Likewise the refresh-token secret (the compose configs name /keys/refresh.key).
     const secret = options.realKey ? undefined : named.refreshSecret;
     if (secret && !existsSync(secret)) {
       (standIns ??= new Map()).set(secret, ensureRefreshSecret(join(dir, 'stand-in-refresh.key')).path);
       // Not its path: a secret pasted in its place would be printed.
-      if (note)
-        io.stderr(
-          `${file}: token.refresh.secret_file names a file that does not exist here; checked with a stand-in secret (create it with \`openssl rand -base64 48 > FILE\`, FILE the path it names)\n`,
-        );
+      say(
+        `${file}: token.refresh.secret_file names a file that does not exist here; checked with a stand-in secret (create it with \`openssl rand -base64 48 > FILE\`, FILE the path it names)\n`,
+      );
     }
     // No key named: doctor checks the development key `serve` made; the other verbs a throwaway one.
     const devKey = options.devKey
@@ -130,24 +131,24 @@ export async function loadForTool(
         ? undefined
         : options.devKey
       : await developmentKey(named, dir, true);
-    if (devKey && !options.devKey && note)
-      io.stderr(
+    if (devKey && !options.devKey)
+      say(
         `${file}: no token.key; checked with a stand-in key (\`regauth serve\` uses the development key in its --data-dir, default ./data, creating it if needed)\n`,
       );
     // `token.refresh` without secret_file is valid too: `serve` creates a development secret.
     const devRefreshSecret = () => {
-      if (note) {
-        io.stderr(
-          `${file}: no token.refresh.secret_file; \`regauth serve\` uses the development secret in its --data-dir, default ./data, creating it if needed\n`,
-        );
-      }
+      say(
+        `${file}: no token.refresh.secret_file; \`regauth serve\` uses the development secret in its --data-dir, default ./data, creating it if needed\n`,
+      );
       return ensureRefreshSecret(join(dir, 'refresh.key')).path;
     };
-    return loadConfigFile(file, {
+    const config = loadConfigFile(file, {
       ...(devKey ? { devKey } : {}),
       devRefreshSecret,
       ...(standIns ? { standIns } : {}),
     });
+    for (const text of notes) io.stderr(text);
+    return config;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
