@@ -66,8 +66,12 @@ export const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
   ldap_auth: ['tls', 'bind_dn', 'bind_password_file', 'ca_certificate'],
 };
 
-/** Keys where YAML null is kept for the schema, which reads it as docker_auth does (`base:` is the root). */
-const NULL_KEPT: Readonly<Record<string, readonly string[]>> = { ldap_auth: ['base'] };
+/** Keys where YAML null is kept for the schema, which reads it as docker_auth does (`base:` is the root), or as regauth's own keys do. */
+const NULL_KEPT: Readonly<Record<string, readonly string[]>> = {
+  ldap_auth: ['base'],
+  // `refresh:` with nothing under it turns refresh tokens on with their defaults (not docker_auth's).
+  token: ['refresh'],
+};
 
 /**
  * The keys of `section`'s mapping without those left empty: YAML null under a NULL_MEANS_UNSET
