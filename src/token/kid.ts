@@ -9,7 +9,7 @@ import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'no
  * Accepts a public key, or a private key whose public half is used.
  */
 export function libtrustKeyId(publicKey: KeyObject): string {
-  const der = toPublic(publicKey).export({ type: 'spki', format: 'der' });
+  const der = uncompressed(toPublic(publicKey)).export({ type: 'spki', format: 'der' });
   const digest = createHash('sha256').update(der).digest().subarray(0, 30);
   // 30 bytes are exactly 48 base32 characters: 12 full groups of 4.
   return (base32(digest).match(/.{4}/g) ?? []).join(':');
@@ -47,6 +47,17 @@ export function registryV3Thumbprint(publicKey: KeyObject): string {
       throw new TypeError(`registryV3Thumbprint: unsupported key type ${String(pub.asymmetricKeyType)}`);
   }
   return createHash('sha256').update(payload).digest('base64url');
+}
+
+/**
+ * An EC key with its point uncompressed, as Go marshals every SubjectPublicKeyInfo: node keeps
+ * the form the key was stored in (`openssl ec -conv_form compressed` writes the short one), and a
+ * compressed SPKI hashes to another key ID than the one the registry computes.
+ */
+function uncompressed(key: KeyObject): KeyObject {
+  return key.asymmetricKeyType === 'ec'
+    ? createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' })
+    : key;
 }
 
 function toPublic(key: KeyObject): KeyObject {
