@@ -121,9 +121,14 @@ describe('LdapAuthenticator outcomes', () => {
     await expect(login('alice', 'alice-pw')).rejects.toBeInstanceOf(BackendUnavailableError);
   });
 
-  test('a directory error other than invalid credentials is a backend error (503)', async () => {
+  // A 503 for a locked entry, where a made-up name gets 401, would tell that the name exists.
+  test('a bind the directory refuses for its own reason (an entry it holds locked) is a denial with that reason', async () => {
     const { login } = setUp();
-    await expect(login('locked', 'locked-pw')).rejects.toBeInstanceOf(BackendUnavailableError);
+    expect(await login('locked', 'locked-pw')).toEqual({
+      outcome: 'denied',
+      reason: expect.stringMatching(/^the directory refused the bind: account locked/),
+      account: 'locked',
+    });
   });
 
   test('a rejected service bind is a backend error naming the service bind, not a denial', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Filter, ResultCodeError, SizeLimitExceededError } from 'ldapts';
+import { Filter, SizeLimitExceededError } from 'ldapts';
 import type { Entry, SearchOptions } from 'ldapts';
 import type { LdapConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
@@ -122,17 +122,14 @@ export class LdapAuthenticator implements Authenticator {
       // A made-up name costs what a known one with a wrong password costs: the same search,
       // then a bind on a fresh connection that the directory refuses. Otherwise the missing
       // round trip would tell who exists (docs/security.md "User enumeration").
-      await this.#connections
-        .withSession((client) => bindAsUser(client, this.#decoyDn, password))
-        .catch((err: unknown) => {
-          // The directory answered (no such entry, say): that is the answer being imitated.
-          if (!(err instanceof ResultCodeError)) throw err;
-        });
+      // The directory's refusal (no such entry, say) is the answer imitated; a busy or
+      // unavailable directory is an outage, as for a known name.
+      await this.#connections.withSession((client) => bindAsUser(client, this.#decoyDn, password));
       return { outcome: 'no_match' };
     }
     const { entry } = found;
-    const bound = await this.#connections.withSession((client) => bindAsUser(client, entry.dn, password));
-    if (!bound) return { outcome: 'denied', reason: 'invalid credentials', account: found.account };
+    const refused = await this.#connections.withSession((client) => bindAsUser(client, entry.dn, password));
+    if (refused !== undefined) return { outcome: 'denied', reason: refused, account: found.account };
     const groups = await this.#connections.withService((client) =>
       this.#groups(client, entry.dn, found.account),
     );
@@ -144,16 +141,15 @@ export class LdapAuthenticator implements Authenticator {
     return this.#connections.withSession(async (client): Promise<AuthnResult> => {
       // (A function, so `$'` and friends in an account are text, not replacement patterns.)
       const bindDn = this.#config.bindDn!.replaceAll('${account}', () => escapeDnValue(account));
-      if (!(await bindAsUser(client, bindDn, password))) {
-        return { outcome: 'denied', reason: 'invalid credentials' };
-      }
+      const refused = await bindAsUser(client, bindDn, password);
+      if (refused !== undefined) return { outcome: 'denied', reason: refused };
       const found = await this.#findEntry(client, account);
       if (!found) return { outcome: 'no_match' };
       const { entry } = found;
       // The initial bind proved a DN built from the account; this one proves the entry found.
-      if (!(await bindAsUser(client, entry.dn, password))) {
-        return { outcome: 'denied', reason: 'invalid credentials', account: found.account };
-      }
+      const refusedEntry = await bindAsUser(client, entry.dn, password);
+      if (refusedEntry !== undefined)
+        return { outcome: 'denied', reason: refusedEntry, account: found.account };
       const groups = await this.#groups(client, entry.dn, found.account);
       return authenticated(entryLabels(this.#config, entry, groups), account, found.account);
     });

@@ -1,6 +1,13 @@
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { connect, isIP } from 'node:net';
-import { Client, InvalidCredentialsError, ResultCodeError, SASL_MECHANISMS } from 'ldapts';
+import {
+  BusyError,
+  Client,
+  InvalidCredentialsError,
+  ResultCodeError,
+  SASL_MECHANISMS,
+  UnavailableError,
+} from 'ldapts';
 import type { ClientOptions } from 'ldapts';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { LdapConfig } from './config.js';
@@ -201,19 +208,34 @@ export function handshakeWithin(ms: number): typeof tlsConnect {
   }) as typeof tlsConnect;
 }
 
-/** Binds as `dn`; false for invalid credentials (result 49), throws for anything else. */
-export async function bindAsUser(client: LdapClient, dn: string, password: string): Promise<boolean> {
+/**
+ * Binds as `dn`: undefined once bound, or why the directory refused the bind. Any result it
+ * answers with refuses the login as a wrong password does: invalid credentials (49), and also
+ * an entry it holds locked or inactivated (389-ds answers 53 or 19 whatever the password), which
+ * as a 503 would tell that the name exists (a made-up name's bind is refused too). Only busy (51),
+ * unavailable (52) and no answer at all throw: the directory did not decide.
+ */
+export async function bindAsUser(
+  client: LdapClient,
+  dn: string,
+  password: string,
+): Promise<string | undefined> {
   // ldapts turns a bind "DN" that is a SASL mechanism name (an account "PLAIN" with bind_dn
   // "${account}") into a SASL bind; no user may choose the bind method.
-  if ((SASL_MECHANISMS as readonly string[]).includes(dn)) return false;
+  if ((SASL_MECHANISMS as readonly string[]).includes(dn)) return INVALID_CREDENTIALS;
   try {
     await client.bind(dn, password);
-    return true;
+    return undefined;
   } catch (err) {
-    if (err instanceof InvalidCredentialsError) return false;
+    if (err instanceof InvalidCredentialsError) return INVALID_CREDENTIALS;
+    if (err instanceof ResultCodeError && !(err instanceof BusyError || err instanceof UnavailableError)) {
+      return `the directory refused the bind: ${err.message}`;
+    }
     throw err;
   }
 }
+
+const INVALID_CREDENTIALS = 'invalid credentials';
 
 export function quietUnbind(client: LdapClient): Promise<void> {
   return client.unbind().catch(() => undefined);
