@@ -34,7 +34,8 @@ export class LdapAuthenticator implements Authenticator {
   readonly #config: LdapConfig;
   readonly #connections: LdapConnections;
   readonly #limit: Limiter;
-  /** A DN under `base` that names no entry: what a made-up account's bind goes to. */
+  /** A made-up account, and a DN under `base` that names no entry: what its bind goes to. */
+  readonly #decoyAccount = `regauth-decoy-${randomUUID()}`;
   readonly #decoyDn: string;
   #closed = false;
 
@@ -42,7 +43,7 @@ export class LdapAuthenticator implements Authenticator {
     this.#config = config;
     this.#connections = new LdapConnections(config, factory);
     this.#limit = new Limiter(config.maxConcurrency, config.operationTimeoutMs);
-    const rdn = `${config.accountTerms[0]?.attribute ?? 'cn'}=regauth-decoy-${randomUUID()}`;
+    const rdn = `${config.accountTerms[0]?.attribute ?? 'cn'}=${this.#decoyAccount}`;
     this.#decoyDn = config.base === '' ? rdn : `${rdn},${config.base}`;
     if (!config.initialBindAsUser) this.lookup = (account) => this.#lookup(account);
   }
@@ -125,11 +126,15 @@ export class LdapAuthenticator implements Authenticator {
       // The directory's refusal (no such entry, say) is the answer imitated; a busy or
       // unavailable directory is an outage, as for a known name.
       await this.#connections.withSession((client) => bindAsUser(client, this.#decoyDn, password));
+      await this.#decoyGroups();
       return { outcome: 'no_match' };
     }
     const { entry } = found;
     const refused = await this.#connections.withSession((client) => bindAsUser(client, entry.dn, password));
-    if (refused !== undefined) return { outcome: 'denied', reason: refused, account: found.account };
+    if (refused !== undefined) {
+      await this.#decoyGroups();
+      return { outcome: 'denied', reason: refused, account: found.account };
+    }
     const groups = await this.#connections.withService((client) =>
       this.#groups(client, entry.dn, found.account),
     );
@@ -197,6 +202,16 @@ export class LdapAuthenticator implements Authenticator {
   }
 
   /** Values of the group search's attribute, or [] without a group search. */
+  /**
+   * The group search a login that succeeded makes, for one that did not: a right password can
+   * still be refused after it (an earlier backend deciding for the stored spelling), and that
+   * refusal must cost what a wrong password's does, or its time tells that the password was right.
+   */
+  async #decoyGroups(): Promise<void> {
+    if (!this.#config.groupSearch) return;
+    await this.#connections.withService((client) => this.#groups(client, this.#decoyDn, this.#decoyAccount));
+  }
+
   async #groups(client: LdapClient, dn: string, account: string): Promise<string[]> {
     const gs = this.#config.groupSearch;
     if (!gs) return [];
