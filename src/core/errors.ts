@@ -110,9 +110,12 @@ export class UnauthorizedError extends RegauthError {
 export class InvalidGrantError extends RegauthError {
   /** The account a refused refresh token names, once it decrypted (for the audit line only). */
   readonly account: string | undefined;
-  constructor(message = 'invalid grant', account?: string) {
+  /** What the client is told; `message`, the audit line's reason, may say more. */
+  readonly told: string;
+  constructor(message = 'invalid grant', account?: string, told = message) {
     super('ERR_INVALID_GRANT', message);
     this.account = account;
+    this.told = told;
   }
 }
 

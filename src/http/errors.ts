@@ -1,6 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { RegauthError } from '../core/errors.js';
+import { InvalidGrantError, RegauthError } from '../core/errors.js';
 import { closeAfterReply, onClosingConnection } from './limits.js';
 
 /**
@@ -37,7 +37,12 @@ export function mapError(err: unknown): Mapped {
       case 'ERR_UNAUTHORIZED':
         return { status: 401, docker: 'UNAUTHORIZED', oauth: 'invalid_grant', message: err.message };
       case 'ERR_INVALID_GRANT':
-        return { status: 401, docker: 'UNAUTHORIZED', oauth: 'invalid_grant', message: err.message };
+        return {
+          status: 401,
+          docker: 'UNAUTHORIZED',
+          oauth: 'invalid_grant',
+          message: err instanceof InvalidGrantError ? err.told : err.message,
+        };
       case 'ERR_TOO_MANY_REQUESTS': {
         const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
         return {

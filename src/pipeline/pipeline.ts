@@ -380,34 +380,35 @@ async function redeemRefreshToken(
   // Issued while the account-name rule accepted the name (docs/http-api.md "Account names"): a
   // login under it is refused now, and so is this token, as a session naming it is.
   if (!isAccountName(claims.account)) {
-    throw new InvalidGrantError('refresh token revoked: invalid account name', claims.account);
+    throw revoked('invalid account name', claims.account);
   }
   const issuer = runtime.authenticators.find((a) => a.name === claims.authenticator);
-  if (!issuer?.lookup)
-    throw new InvalidGrantError('refresh token revoked: authenticator removed', claims.account);
+  if (!issuer?.lookup) throw revoked('authenticator removed', claims.account);
   // The chain's first answer decides (docs/configuration.md "Sections"), for lookups as for
   // logins: when an earlier backend now knows the account, a login would check another password,
   // so this token no longer speaks for it.
   const current = await lookupAccount(runtime.authenticators, claims.account, { through: issuer.name });
-  if (current === undefined)
-    throw new InvalidGrantError('refresh token revoked: account removed', claims.account);
+  if (current === undefined) throw revoked('account removed', claims.account);
   if (current.by !== issuer.name) {
-    throw new InvalidGrantError(
-      'refresh token revoked: account moved to another authenticator',
-      claims.account,
-    );
+    throw revoked('account moved to another authenticator', claims.account);
   }
   if (current.account !== undefined && current.account !== claims.account) {
-    throw new InvalidGrantError(
-      'refresh token revoked: the account is now spelled otherwise',
-      claims.account,
-    );
+    throw revoked('the account is now spelled otherwise', claims.account);
   }
   if (current.fingerprint !== claims.fingerprint) {
-    throw new InvalidGrantError('refresh token revoked: credential changed', claims.account);
+    throw revoked('credential changed', claims.account);
   }
   const labels = current.labels ?? claims.labels ?? {};
   return { labels, fingerprint: current.fingerprint, account: claims.account, by: issuer.name };
+}
+
+/**
+ * A refresh token refused for what became of its account: the audit line says why, the client
+ * only that it was revoked (whether the password changed or the account went is the owner's
+ * business, not that of whoever holds the token).
+ */
+function revoked(why: string, account: string): InvalidGrantError {
+  return new InvalidGrantError(`refresh token revoked: ${why}`, account, 'refresh token revoked');
 }
 
 /**
