@@ -100,8 +100,9 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
     await removeDirectories(made);
     throw err;
   });
-  await writeWithMode(files.key, material.keyPem, 0o600, true);
-  await writeWithMode(files.certificate, material.certPem, 0o644);
+  await writeNew(files.key, material.keyPem, 0o600);
+  // Replaced whole: a stale token.pem, or a symlink in its place, is not written through.
+  await replaceFile(files.certificate, material.certPem, 0o644);
   await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);
   return files;
 }
@@ -127,7 +128,7 @@ export async function keysRotate(dir: string, options: KeysOptions = {}): Promis
   if (!(await exists(files.key))) {
     throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
   }
-  if ((await exists(files.nextKey)) || (await exists(files.nextCertificate))) {
+  if ((await taken(files.nextKey)) || (await taken(files.nextCertificate))) {
     // With --publish, the registry's copy may predate the rotation (rotate ran without it): copy
     // first, or the registry is restarted with a bundle that lacks the next key.
     const copy = files.published
@@ -147,8 +148,8 @@ export async function keysRotate(dir: string, options: KeysOptions = {}): Promis
   const material = await generate({ ...options, alg });
   const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
   // The certificate first: next.key is what marks a rotation as pending.
-  await writeWithMode(files.nextCertificate, material.certPem, 0o644);
-  await writeWithMode(files.nextKey, material.keyPem, 0o600, true);
+  await writeNew(files.nextCertificate, material.certPem, 0o644);
+  await writeNew(files.nextKey, material.keyPem, 0o600);
   await writeTrust(files, [
     current,
     { keyPem: material.keyPem, certPem: material.certPem },
@@ -284,19 +285,9 @@ async function createWithMode(path: string, mode: number): Promise<FileHandle> {
   }
 }
 
-/**
- * Writes `text` to `path`: a new file with exactly `mode` (createWithMode); `exclusive` refuses
- * one that exists, else an existing file is rewritten as it is (its mode and owner kept, as
- * writeFile does).
- */
-async function writeWithMode(path: string, text: string, mode: number, exclusive = false): Promise<void> {
-  let file: FileHandle;
-  try {
-    file = await createWithMode(path, mode);
-  } catch (err) {
-    if (exclusive || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    file = await open(path, 'w');
-  }
+/** Writes `text` to a new file at `path` with exactly `mode` (createWithMode: one already there is refused). */
+async function writeNew(path: string, text: string, mode: number): Promise<void> {
+  const file = await createWithMode(path, mode);
   try {
     await file.writeFile(text);
   } finally {
@@ -543,4 +534,9 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Whether anything is at `path`: a symlink counts, wherever it points (nowhere, too). */
+async function taken(path: string): Promise<boolean> {
+  return (await lstat(path).catch(() => undefined)) !== undefined;
 }
