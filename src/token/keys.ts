@@ -135,12 +135,24 @@ function signingAlg(key: KeyObject, name: string): SigningAlg {
   }
   if (type === 'rsa') {
     const bits = details.modulusLength ?? 0;
-    if (bits >= MIN_RSA_BITS) return 'RS256';
-    throw new RegauthError('ERR_KEY', `${name}: RSA key of ${bits} bits is too short; ${SUPPORTED}`);
+    if (bits < MIN_RSA_BITS) {
+      throw new RegauthError('ERR_KEY', `${name}: RSA key of ${bits} bits is too short; ${SUPPORTED}`);
+    }
+    // Go's crypto/rsa verifies with no larger exponent (the registry would refuse every token).
+    const exponent = details.publicExponent ?? 0n;
+    if (exponent < 3n || exponent > MAX_RSA_EXPONENT) {
+      throw new RegauthError(
+        'ERR_KEY',
+        `${name}: RSA public exponent ${exponent} is out of the range the registry accepts (3 to 2^31 - 1; 65537 is usual); ${SUPPORTED}`,
+      );
+    }
+    return 'RS256';
   }
   // rsa-pss keys are refused too: they cannot make the PKCS#1 v1.5 signatures RS256 needs.
   throw new RegauthError('ERR_KEY', `${name}: unsupported key type ${type ?? 'unknown'}; ${SUPPORTED}`);
 }
+
+const MAX_RSA_EXPONENT = 2n ** 31n - 1n;
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
