@@ -77,6 +77,7 @@ export function loadSigningKey(input: LoadSigningKeyInput): SigningKey {
   if (input.x5c) {
     checkValidity(certificates, certName, input.now ?? new Date());
     checkSignatureHashes(certificates, certName);
+    checkCriticalExtensions(certificates, certName);
   }
 
   const libtrustKid = libtrustKeyId(publicKey);
@@ -235,6 +236,36 @@ const SIGNATURE_NAMES: Readonly<Record<string, string>> = {
   [RSASSA_PSS]:
     'RSASSA-PSS with parameters other than SHA-256/384/512, MGF1 of the same hash and a salt of the hash length',
 };
+
+/**
+ * The extensions Go's crypto/x509 reads: a certificate in the x5c chain with any other marked
+ * critical fails the registry's Verify ("unhandled critical extension"), every token with it.
+ */
+const GO_EXTENSIONS = new Set([
+  '2.5.29.14', // subject key identifier
+  '2.5.29.15', // key usage
+  '2.5.29.17', // subject alternative name
+  '2.5.29.19', // basic constraints
+  '2.5.29.30', // name constraints
+  '2.5.29.31', // CRL distribution points
+  '2.5.29.32', // certificate policies
+  '2.5.29.35', // authority key identifier
+  '2.5.29.37', // extended key usage
+  '1.3.6.1.5.5.7.1.1', // authority information access
+]);
+
+function checkCriticalExtensions(certificates: readonly X509Certificate[], name: string): void {
+  certificates.forEach((cert, i) => {
+    const extensions = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.extensions ?? [];
+    const unknown = extensions.find((e) => e.critical && !GO_EXTENSIONS.has(e.extnID));
+    if (unknown) {
+      throw new RegauthError(
+        'ERR_KEY',
+        `${name}: certificate ${i + 1} has the critical extension ${unknown.extnID}, which the registry (Go's crypto/x509) does not handle and so refuses every token signed with x5c; remove it or use x5c: false`,
+      );
+    }
+  });
+}
 
 function pssAcceptable(parameters: ArrayBuffer | undefined): boolean {
   if (!parameters) return false;
