@@ -235,6 +235,12 @@ export function configJsonSchema(exampleText = readFileSync(EXAMPLE_CONFIG, 'utf
     // Checks JSON Schema cannot express (a regex that must compile, a readable file) are the
     // loader's alone; docs/configuration.md "Editor support" lists them.
     unrepresentable: 'any',
+    // zod leaves out the default of a value it transforms (every duration: `"15m"` is read as
+    // seconds); the value it gives is one a user may write too.
+    override: ({ zodSchema, jsonSchema }) => {
+      const def = zodSchema._zod.def;
+      if (def.type === 'default' && jsonSchema.default === undefined) jsonSchema.default = def.defaultValue;
+    },
   }) as JsonSchema;
   allowUnset(generated);
   for (const path of MACHINE_DEFAULTS) delete nodeAt(generated, path)?.default;
