@@ -226,6 +226,20 @@ function allowUnset(root: JsonSchema): void {
  */
 const MACHINE_DEFAULTS: readonly (readonly string[])[] = [['login_queue', 'max_pending']];
 
+/**
+ * Keys the loader reads as YAML null only to refuse them by name (`alice:` under `users:`, with no
+ * value, is told to write `alice: {}`): for an editor they are simply not null.
+ */
+const NULL_REFUSED: readonly (readonly string[])[] = [['users', '*']];
+
+function withoutNull(node: JsonSchema | undefined): void {
+  if (!node?.anyOf) return;
+  const rest = node.anyOf.filter((n) => n['type'] !== 'null');
+  delete node.anyOf;
+  if (rest.length === 1) Object.assign(node, rest[0]);
+  else node.anyOf = rest;
+}
+
 /** Builds the JSON Schema; `exampleText` is config.example.yml's text (read from the package by default). */
 export function configJsonSchema(exampleText = readFileSync(EXAMPLE_CONFIG, 'utf8')): JsonSchema {
   const generated = z.toJSONSchema(configSchema, {
@@ -244,6 +258,7 @@ export function configJsonSchema(exampleText = readFileSync(EXAMPLE_CONFIG, 'utf
   }) as JsonSchema;
   allowUnset(generated);
   for (const path of MACHINE_DEFAULTS) delete nodeAt(generated, path)?.default;
+  for (const path of NULL_REFUSED) withoutNull(nodeAt(generated, path));
   const known = (path: readonly string[]) => nodeAt(generated, path) !== undefined;
   for (const [path, text] of keyComments(exampleText, known)) {
     const keys = path.split('.');
