@@ -42,13 +42,33 @@ export const FINISHED =
   'This sign-in is finished: its app password was shown once, on the page it opened. Sign in again for a new one.';
 
 /**
- * `error` of a callback as the page may show it: an error code of OAuth 2.0 / OpenID Connect
- * shape (the registered ones are lower-case words joined by `_`), else undefined. Free text the
- * link's author chose never reaches the page.
+ * `error` of a callback as the page may show it: one of the error codes OAuth 2.0 and OpenID
+ * Connect define for an authorization response, else undefined. Any other word the link's author
+ * chose never reaches the page (`Account_locked.Call_555-0100` has the shape of a code).
  */
 export function providerErrorCode(error: string): string | undefined {
-  return /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : undefined;
+  return PROVIDER_ERRORS.has(error) ? error : undefined;
 }
+
+/** RFC 6749 §4.1.2.1 and OpenID Connect Core 1.0 §3.1.2.6. */
+const PROVIDER_ERRORS: ReadonlySet<string> = new Set([
+  'invalid_request',
+  'unauthorized_client',
+  'access_denied',
+  'unsupported_response_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+  'interaction_required',
+  'login_required',
+  'account_selection_required',
+  'consent_required',
+  'invalid_request_uri',
+  'invalid_request_object',
+  'request_not_supported',
+  'request_uri_not_supported',
+  'registration_not_supported',
+]);
 const COOKIE_TYP = 'regauth-login+jwt';
 
 /** Where to send the browser, and the cookie binding the callback to this browser. */
@@ -147,7 +167,7 @@ export class OidcLogin {
     if (error !== null) {
       const code = providerErrorCode(error);
       throw new BadRequestError(
-        `The identity provider did not complete the sign-in (${code === undefined ? 'an invalid error code' : `error code ${code}`}).`,
+        `The identity provider did not complete the sign-in (${code === undefined ? 'an unrecognised error code' : `error code ${code}`}).`,
       );
     }
     // A callback URL is a bearer secret: this is what the victim of a link someone else started

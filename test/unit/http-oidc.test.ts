@@ -168,7 +168,9 @@ describe('/oidc routes', () => {
     const res = await fetch(`${live}/oidc/callback?error=${encodeURIComponent(text)}&state=x`);
     expect(res.status).toBe(400);
     const body = await res.text();
-    expect(body).toContain('The identity provider did not complete the sign-in (an invalid error code).');
+    expect(body).toContain(
+      'The identity provider did not complete the sign-in (an unrecognised error code).',
+    );
     expect(body).not.toContain('555-0100');
     expect(body).not.toContain('evil.example');
     expect(body).not.toContain('xxxxxxxxxx');
