@@ -6,11 +6,12 @@ import { tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * docs/backends/oidc.md "Provider errors": nobody can put words of their choosing on the sign-in
- * origin. The page showed any `error=` of a code's shape (letters, digits, `_`, `.`, `-`, 64), so
- * a link's author wrote sentences and host names with `_`, `.` and `-` for spaces. Now only the
- * codes OAuth 2.0 and OpenID Connect define are shown. No provider is needed: the error branch
- * runs before discovery and without a login cookie. Found by a review.
+ * docs/backends/oidc.md "The login cookie" (provider errors): nobody can put words of their
+ * choosing on the sign-in origin. The page showed any `error=` of a code's shape (letters,
+ * digits, `_`, `.`, `-`, 64), so a link's author wrote sentences and host names with `_`, `.` and
+ * `-` for spaces. Now only the codes OAuth 2.0 and OpenID Connect define are shown. No provider
+ * is needed: the error branch runs before discovery and without a login cookie. Found by a
+ * review.
  */
 const tmp = tempDir();
 let t: TestServer;
