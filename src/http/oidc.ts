@@ -139,8 +139,9 @@ export function sessionCookie(prefix: string, value: string, maxAge: number, isS
 function cookie(name: string, value: string, maxAge: number, isSecure: boolean, path: string): string {
   // SameSite=Lax: the provider's redirect back is a top-level GET, which Lax lets through (and
   // the redirect from there to the page, which Strict would treat as cross-site).
-  // Over https a __Host- cookie (Secure, Path=/, no Domain): a sibling host or port cannot plant
-  // one that the browser would send first. Over http (loopback only) the prefix is not allowed.
+  // Over https a __Host- cookie (Secure, Path=/, no Domain): a sibling host cannot plant one that
+  // the browser would send first (a service on another port of this host can: cookies ignore
+  // ports). Over http (loopback only) the prefix is not allowed.
   return isSecure
     ? `${name}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax; Secure`
     : `${name}=${value}; Max-Age=${maxAge}; Path=${path}; HttpOnly; SameSite=Lax`;

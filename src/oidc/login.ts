@@ -15,7 +15,8 @@ import { UiSessions } from './session.js';
 /**
  * The login cookie's name. It holds state, nonce and PKCE verifier, encrypted, for 10 minutes.
  * Over https it is `__Host-regauth_oidc` (LOGIN_COOKIE_HOST): Secure, Path=/, no Domain, so no
- * sibling host or port can set or shadow it.
+ * sibling host can set or shadow it. Another service on another port of the same host can:
+ * cookies are not kept apart by port (docs/backends/oidc.md "The login cookie").
  */
 export const LOGIN_COOKIE = 'regauth_oidc';
 export const LOGIN_COOKIE_HOST = `__Host-${LOGIN_COOKIE}`;
