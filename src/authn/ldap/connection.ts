@@ -1,12 +1,15 @@
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { connect, isIP } from 'node:net';
 import {
-  BusyError,
   Client,
+  ConstraintViolationError,
+  InappropriateAuthError,
+  InsufficientAccessError,
   InvalidCredentialsError,
+  NoSuchObjectError,
   ResultCodeError,
   SASL_MECHANISMS,
-  UnavailableError,
+  UnwillingToPerformError,
 } from 'ldapts';
 import type { ClientOptions } from 'ldapts';
 import { BackendUnavailableError } from '../../core/errors.js';
@@ -209,11 +212,12 @@ export function handshakeWithin(ms: number): typeof tlsConnect {
 }
 
 /**
- * Binds as `dn`: undefined once bound, or why the directory refused the bind. Any result it
- * answers with refuses the login as a wrong password does: invalid credentials (49), and also
- * an entry it holds locked or inactivated (389-ds answers 53 or 19 whatever the password), which
- * as a 503 would tell that the name exists (a made-up name's bind is refused too). Only busy (51),
- * unavailable (52) and no answer at all throw: the directory did not decide.
+ * Binds as `dn`: undefined once bound, or why the directory refused the bind. A result that
+ * speaks about the entry or the credentials refuses the login as a wrong password does: invalid
+ * credentials (49), no such entry (32), and an entry the directory holds locked or inactivated
+ * (389-ds answers 53 or 19 whatever the password), which as a 503 would tell that the name exists
+ * (a made-up name's bind is refused too). Any other result (the directory busy, unavailable, out
+ * of time or failing: 1, 3, 11, 51, 52, 80, …) is an outage, and throws, as no answer at all does.
  */
 export async function bindAsUser(
   client: LdapClient,
@@ -228,12 +232,21 @@ export async function bindAsUser(
     return undefined;
   } catch (err) {
     if (err instanceof InvalidCredentialsError) return INVALID_CREDENTIALS;
-    if (err instanceof ResultCodeError && !(err instanceof BusyError || err instanceof UnavailableError)) {
-      return `the directory refused the bind: ${err.message}`;
+    if (REFUSALS.some((refusal) => err instanceof refusal)) {
+      return `the directory refused the bind: ${(err as Error).message}`;
     }
     throw err;
   }
 }
+
+/** The results of a bind that say no to this entry or these credentials, not to every bind. */
+const REFUSALS = [
+  NoSuchObjectError,
+  InappropriateAuthError,
+  InsufficientAccessError,
+  UnwillingToPerformError,
+  ConstraintViolationError,
+] as const;
 
 const INVALID_CREDENTIALS = 'invalid credentials';
 
