@@ -238,30 +238,29 @@ const SIGNATURE_NAMES: Readonly<Record<string, string>> = {
 };
 
 /**
- * The extensions Go's crypto/x509 reads: a certificate in the x5c chain with any other marked
- * critical fails the registry's Verify ("unhandled critical extension"), every token with it.
+ * The extensions Go's crypto/x509 handles when marked critical: a certificate in the x5c chain
+ * with any other critical one fails the registry's Verify ("unhandled critical extension"). The
+ * key identifiers and authority information access must not be critical at all (RFC 5280): Go
+ * refuses to parse such a certificate. Either way every token signed with x5c would fail.
  */
-const GO_EXTENSIONS = new Set([
-  '2.5.29.14', // subject key identifier
+const GO_CRITICAL_EXTENSIONS = new Set([
   '2.5.29.15', // key usage
   '2.5.29.17', // subject alternative name
   '2.5.29.19', // basic constraints
   '2.5.29.30', // name constraints
   '2.5.29.31', // CRL distribution points
   '2.5.29.32', // certificate policies
-  '2.5.29.35', // authority key identifier
   '2.5.29.37', // extended key usage
-  '1.3.6.1.5.5.7.1.1', // authority information access
 ]);
 
 function checkCriticalExtensions(certificates: readonly X509Certificate[], name: string): void {
   certificates.forEach((cert, i) => {
     const extensions = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.extensions ?? [];
-    const unknown = extensions.find((e) => e.critical && !GO_EXTENSIONS.has(e.extnID));
+    const unknown = extensions.find((e) => e.critical && !GO_CRITICAL_EXTENSIONS.has(e.extnID));
     if (unknown) {
       throw new RegauthError(
         'ERR_KEY',
-        `${name}: certificate ${i + 1} has the critical extension ${unknown.extnID}, which the registry (Go's crypto/x509) does not handle and so refuses every token signed with x5c; remove it or use x5c: false`,
+        `${name}: certificate ${i + 1} has the extension ${unknown.extnID} marked critical, which the registry (Go's crypto/x509) does not accept, and so refuses every token signed with x5c; remove the mark or use x5c: false`,
       );
     }
   });
