@@ -576,8 +576,8 @@ export function namedFiles(file: string): NamedFiles {
   const mapping = (v: unknown): Record<string, unknown> =>
     v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
   const top = mapping(value);
-  const token = mapping(top['token']);
-  // As the loader reads them: under server:, a key left empty is not there.
+  // As the loader reads them: under server: and token:, a key left empty is not there.
+  const token = withoutUnset('token', mapping(top['token']));
   const server = withoutUnset('server', mapping(top['server']));
   const base = dirname(resolve(file));
   const key = token['key'] ?? server['key'];
