@@ -67,10 +67,12 @@ export const EMPTY_MEANS_UNSET: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Keys where YAML null is kept for the schema, which reads it as docker_auth does (`base:` is the root), or as regauth's own keys do. */
-const NULL_KEPT: Readonly<Record<string, readonly string[]>> = {
+export const NULL_KEPT: Readonly<Record<string, readonly string[]>> = {
   ldap_auth: ['base'],
-  // `refresh:` with nothing under it turns refresh tokens on with their defaults (not docker_auth's).
-  token: ['refresh'],
+  // regauth's own keys, whose unset value would mean more than nothing written: `refresh:` with
+  // nothing under it turns refresh tokens on with their defaults; `services:` with every entry
+  // commented out is refused (unset, every service would be served).
+  token: ['refresh', 'services'],
 };
 
 /**

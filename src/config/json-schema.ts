@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configSchema } from './schema.js';
-import { EMPTY_MEANS_UNSET, NULL_MEANS_UNSET } from './docker-auth.js';
+import { EMPTY_MEANS_UNSET, NULL_KEPT, NULL_MEANS_UNSET } from './docker-auth.js';
 
 /**
  * The config's JSON Schema (draft 2020-12), for editors (the YAML language server reads it from a
@@ -208,7 +208,8 @@ function allowUnset(root: JsonSchema): void {
     if (!holder?.properties) continue;
     const required = (holder['required'] as string[] | undefined) ?? [];
     for (const [key, child] of Object.entries(holder.properties)) {
-      if (required.includes(key)) continue;
+      // A key whose null the loader keeps takes null, or not, as its own schema says.
+      if (required.includes(key) || NULL_KEPT[section]?.includes(key)) continue;
       const { default: fallback, ...rest } = child;
       const unset: JsonSchema[] = [{ type: 'null' }];
       if (EMPTY_MEANS_UNSET[section]?.includes(key)) unset.push({ const: '' });
