@@ -1,5 +1,5 @@
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDirectorySync } from '../core/mkdir.js';
 import type { SigningAlg } from './types.js';
@@ -145,7 +145,11 @@ export async function pendingDevKeys(
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw err;
     }
-    writeFileSync(certificatePath, certPem, { mode: 0o644 });
+    // Renamed into place: a token.pem already there, or a symlink planted in its place, is
+    // replaced, never written through.
+    const fresh = `${certificatePath}.${randomBytes(6).toString('hex')}.tmp`;
+    writeFileSync(fresh, certPem, { mode: 0o644, flag: 'wx' });
+    renameSync(fresh, certificatePath);
     return true;
   };
 }
