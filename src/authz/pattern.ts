@@ -41,9 +41,9 @@ export const NO_CAPTURES: Captures = Object.freeze([]);
  *
  * A pattern longer than two characters that starts and ends with `/` is a regular expression
  * searched unanchored; anything else is a minimatch glob over the whole value. A glob without
- * any of `*?[]{}()\` is compared for equality. A glob with wildcards keeps minimatch's directory
- * convention: it also matches its value followed by one `/` (`team/*` matches `team/app/`);
- * registry names never end in `/`.
+ * any of `*?[]{}()\` is compared for equality. A glob does not keep minimatch's directory
+ * convention (`team/*` matching `team/app/`): a value ending in `/` is matched as Go's
+ * `path.Match` matches it (matchesTrailingSlash); registry names never end in `/`.
  */
 export interface Pattern {
   /** As written in the config. */
@@ -312,20 +312,21 @@ function globMatch(glob: Minimatch, value: string): boolean {
 }
 
 /**
- * Whether a glob that matched a value ending in `/` matched its last, empty segment as written:
- * minimatch also lets an alternative one segment shorter match it (its directory convention:
- * `team/*` matches `team/app/`), where docker_auth's `path.Match` does not and a `*` takes no `/`.
- * As written: a `**` takes it (the value with a character after the `/` matches too), or an
- * alternative that ends in `/` itself matches the value. Names never end in `/` (their grammar);
- * an account or a label value may.
+ * Whether a glob that matched a value ending in `/` matched its last, empty segment as written.
+ * minimatch also lets an alternative match a value one segment longer than it, the last empty
+ * (its directory convention: `team/*` matches `team/app/`, and a glob ending in `/` a value ending
+ * in `//`), where docker_auth's `path.Match` does not and a `*` takes no `/`. As written, per alternative: it
+ * matches the value, and either its `**` takes the `/` (the value with a character after it
+ * matches too) or it does not match the value without its last `/` (which the convention would
+ * have let it reach). Names never end in `/` (their grammar); an account or a label value may, and
+ * only such a value pays for a Minimatch per alternative here.
  */
 function matchesTrailingSlash(glob: Minimatch, value: string): boolean {
-  return (
-    glob.match(value + STAND_IN) ||
-    glob.globSet.some(
-      (alt) => alt.endsWith('/') && new Minimatch(alt, { ...glob.options, nobrace: true }).match(value),
-    )
-  );
+  const shorter = value.slice(0, -1);
+  return glob.globSet.some((alt) => {
+    const one = new Minimatch(alt, { ...glob.options, nobrace: true });
+    return one.match(value) && (one.match(value + STAND_IN) || !one.match(shorter));
+  });
 }
 
 const STARS = /^\*+$/;
