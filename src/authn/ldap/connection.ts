@@ -6,6 +6,7 @@ import {
   InappropriateAuthError,
   InsufficientAccessError,
   InvalidCredentialsError,
+  InvalidDNSyntaxError,
   NoSuchObjectError,
   ResultCodeError,
   SASL_MECHANISMS,
@@ -214,7 +215,7 @@ export function handshakeWithin(ms: number): typeof tlsConnect {
 /**
  * Binds as `dn`: undefined once bound, or why the directory refused the bind. A result that
  * speaks about the entry or the credentials refuses the login as a wrong password does: invalid
- * credentials (49), no such entry (32), and an entry the directory holds locked or inactivated
+ * credentials (49), no such entry (32), an invalid DN (34), and an entry the directory holds locked or inactivated
  * (389-ds answers 53 or 19 whatever the password), which as a 503 would tell that the name exists
  * (a made-up name's bind is refused too). Any other result (the directory busy, unavailable, out
  * of time or failing: 1, 3, 11, 51, 52, 80, …) is an outage, and throws, as no answer at all does.
@@ -239,9 +240,16 @@ export async function bindAsUser(
   }
 }
 
-/** The results of a bind that say no to this entry or these credentials, not to every bind. */
+/**
+ * The results of a bind that say no to this entry or these credentials, not to every bind. An
+ * invalid DN (34) is one: OpenLDAP answers it for a DN whose attribute it does not know or whose
+ * value its syntax refuses (the decoy's DN under a filter that names `sAMAccountName` first, or a
+ * DN built from an account under `initial_bind_as_user`), where a made-up name must get a
+ * refusal as a real name's wrong password does.
+ */
 const REFUSALS = [
   NoSuchObjectError,
+  InvalidDNSyntaxError,
   InappropriateAuthError,
   InsufficientAccessError,
   UnwillingToPerformError,
