@@ -318,16 +318,26 @@ function globMatch(glob: Minimatch, value: string): boolean {
  * in `//`), where docker_auth's `path.Match` does not and a `*` takes no `/`. As written, per alternative: it
  * matches the value, and either its `**` takes the `/` (the value with a character after it
  * matches too) or it does not match the value without its last `/` (which the convention would
- * have let it reach). Names never end in `/` (their grammar); an account or a label value may, and
- * only such a value pays for a Minimatch per alternative here.
+ * have let it reach). Names never end in `/` (their grammar); an account or a label value may.
  */
 function matchesTrailingSlash(glob: Minimatch, value: string): boolean {
   const shorter = value.slice(0, -1);
-  return glob.globSet.some((alt) => {
-    const one = new Minimatch(alt, { ...glob.options, nobrace: true });
-    return one.match(value) && (one.match(value + STAND_IN) || !one.match(shorter));
-  });
+  return alternativesOf(glob).some(
+    (one) => one.match(value) && (one.match(value + STAND_IN) || !one.match(shorter)),
+  );
 }
+
+/** A glob's alternatives, each compiled on its own once (a glob lives as long as its config). */
+function alternativesOf(glob: Minimatch): readonly Minimatch[] {
+  let alternatives = ALTERNATIVES.get(glob);
+  if (!alternatives) {
+    alternatives = glob.globSet.map((alt) => new Minimatch(alt, { ...glob.options, nobrace: true }));
+    ALTERNATIVES.set(glob, alternatives);
+  }
+  return alternatives;
+}
+
+const ALTERNATIVES = new WeakMap<Minimatch, readonly Minimatch[]>();
 
 const STARS = /^\*+$/;
 
