@@ -1,7 +1,13 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { RsaSaPssParams } from '@peculiar/asn1-rsa';
-import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
+import {
+  AlgorithmIdentifier,
+  Certificate,
+  GeneralName,
+  NameConstraints,
+  SubjectAlternativeName,
+} from '@peculiar/asn1-x509';
 import { RegauthError } from '../core/errors.js';
 import { libtrustKeyId, registryV3Thumbprint } from './kid.js';
 import type { SigningAlg, SigningKey } from './types.js';
@@ -256,7 +262,9 @@ const GO_CRITICAL_EXTENSIONS = new Set([
 function checkCriticalExtensions(certificates: readonly X509Certificate[], name: string): void {
   certificates.forEach((cert, i) => {
     const extensions = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.extensions ?? [];
-    const unknown = extensions.find((e) => e.critical && !GO_CRITICAL_EXTENSIONS.has(e.extnID));
+    const unknown = extensions.find(
+      (e) => e.critical && (!GO_CRITICAL_EXTENSIONS.has(e.extnID) || !goReads(e.extnID, e.extnValue.buffer)),
+    );
     if (unknown) {
       throw new RegauthError(
         'ERR_KEY',
@@ -264,6 +272,36 @@ function checkCriticalExtensions(certificates: readonly X509Certificate[], name:
       );
     }
   });
+}
+
+/**
+ * Whether Go handles a critical subject alternative name or name constraints extension: only
+ * when the SAN holds a name of a kind it reads (DNS, email, IP, URI; one with only a directory
+ * name or another name is left unhandled), and when every name constraint is of those kinds.
+ */
+function goReads(id: string, value: ArrayBuffer): boolean {
+  try {
+    if (id === SUBJECT_ALT_NAME) return AsnConvert.parse(value, SubjectAlternativeName).some(readByGo);
+    if (id === NAME_CONSTRAINTS) {
+      const { permittedSubtrees, excludedSubtrees } = AsnConvert.parse(value, NameConstraints);
+      return [...(permittedSubtrees ?? []), ...(excludedSubtrees ?? [])].every((t) => readByGo(t.base));
+    }
+    return true;
+  } catch {
+    return false; // one Go cannot parse fails the certificate too
+  }
+}
+
+const SUBJECT_ALT_NAME = '2.5.29.17';
+const NAME_CONSTRAINTS = '2.5.29.30';
+
+function readByGo(name: GeneralName): boolean {
+  return (
+    name.dNSName !== undefined ||
+    name.rfc822Name !== undefined ||
+    name.iPAddress !== undefined ||
+    name.uniformResourceIdentifier !== undefined
+  );
 }
 
 function pssAcceptable(parameters: ArrayBuffer | undefined): boolean {
