@@ -335,14 +335,20 @@ function checkSignatureHashes(certificates: readonly X509Certificate[], name: st
       SIGNATURE_NAMES[algorithm] ?? `an algorithm the registry does not implement (OID ${algorithm})`;
     throw new RegauthError(
       'ERR_KEY',
-      `${name}: certificate #${i + 1} (${cert.subject.replace(/\n/g, ', ')}) is signed with ${what}, which the registry refuses (Go's x509): reissue it with SHA-256 or better (RSA, ECDSA or Ed25519)`,
+      `${name}: ${described(cert, i)} is signed with ${what}, which the registry refuses (Go's x509): reissue it with SHA-256 or better (RSA, ECDSA or Ed25519)`,
     );
   });
 }
 
+/** `certificate #N (its subject)`; node gives no subject for an empty one (RFC 5280 allows it). */
+function described(cert: X509Certificate, i: number): string {
+  const subject = (cert.subject as string | undefined)?.replace(/\n/g, ', ');
+  return `certificate #${i + 1}${subject ? ` (${subject})` : ' (no subject)'}`;
+}
+
 function checkValidity(certificates: readonly X509Certificate[], name: string, now: Date): void {
   certificates.forEach((cert, i) => {
-    const which = `certificate #${i + 1} (${cert.subject.replace(/\n/g, ', ')})`;
+    const which = described(cert, i);
     const notBefore = new Date(cert.validFrom);
     const notAfter = new Date(cert.validTo);
     if (now < notBefore) {
