@@ -262,33 +262,42 @@ const GO_CRITICAL_EXTENSIONS = new Set([
 function checkCriticalExtensions(certificates: readonly X509Certificate[], name: string): void {
   certificates.forEach((cert, i) => {
     const extensions = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.extensions ?? [];
-    const unknown = extensions.find(
-      (e) => e.critical && (!GO_CRITICAL_EXTENSIONS.has(e.extnID) || !goReads(e.extnID, e.extnValue.buffer)),
-    );
-    if (unknown) {
-      throw new RegauthError(
-        'ERR_KEY',
-        `${name}: certificate ${i + 1} has the extension ${unknown.extnID} marked critical, which the registry (Go's crypto/x509) does not accept, and so refuses every token signed with x5c; remove the mark or use x5c: false`,
-      );
+    for (const e of extensions) {
+      const read = goReads(e.extnID, e.extnValue.buffer);
+      if (read === 'malformed') {
+        throw new RegauthError(
+          'ERR_KEY',
+          `${name}: certificate ${i + 1} has a malformed extension ${e.extnID}, which the registry (Go's crypto/x509) cannot parse, and so refuses every token signed with x5c; reissue the certificate or use x5c: false`,
+        );
+      }
+      if (e.critical && (!GO_CRITICAL_EXTENSIONS.has(e.extnID) || !read)) {
+        throw new RegauthError(
+          'ERR_KEY',
+          `${name}: certificate ${i + 1} has the extension ${e.extnID} marked critical, which the registry (Go's crypto/x509) does not accept, and so refuses every token signed with x5c; remove the mark or use x5c: false`,
+        );
+      }
     }
   });
 }
 
 /**
- * Whether Go handles a critical subject alternative name or name constraints extension: only
- * when the SAN holds a name of a kind it reads (DNS, email, IP, URI; one with only a directory
- * name or another name is left unhandled), and when every name constraint is of those kinds.
+ * Whether Go handles a subject alternative name or name constraints extension when critical:
+ * only when the SAN holds a name of a kind it reads (DNS, email, IP, URI; one with only a
+ * directory name or another name is left unhandled), and when every name constraint is of those
+ * kinds. `malformed`: Go refuses the certificate whatever the mark (one it cannot parse, or name
+ * constraints with no subtree at all).
  */
-function goReads(id: string, value: ArrayBuffer): boolean {
+function goReads(id: string, value: ArrayBuffer): boolean | 'malformed' {
   try {
     if (id === SUBJECT_ALT_NAME) return AsnConvert.parse(value, SubjectAlternativeName).some(readByGo);
     if (id === NAME_CONSTRAINTS) {
       const { permittedSubtrees, excludedSubtrees } = AsnConvert.parse(value, NameConstraints);
-      return [...(permittedSubtrees ?? []), ...(excludedSubtrees ?? [])].every((t) => readByGo(t.base));
+      const subtrees = [...(permittedSubtrees ?? []), ...(excludedSubtrees ?? [])];
+      return subtrees.length === 0 ? 'malformed' : subtrees.every((t) => readByGo(t.base));
     }
     return true;
   } catch {
-    return false; // one Go cannot parse fails the certificate too
+    return 'malformed';
   }
 }
 
