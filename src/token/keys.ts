@@ -1,13 +1,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { RsaSaPssParams } from '@peculiar/asn1-rsa';
-import {
-  AlgorithmIdentifier,
-  Certificate,
-  GeneralName,
-  NameConstraints,
-  SubjectAlternativeName,
-} from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Certificate, GeneralName, NameConstraints } from '@peculiar/asn1-x509';
 import { RegauthError } from '../core/errors.js';
 import { libtrustKeyId, registryV3Thumbprint } from './kid.js';
 import type { SigningAlg, SigningKey } from './types.js';
@@ -267,13 +261,13 @@ function checkCriticalExtensions(certificates: readonly X509Certificate[], name:
       if (read === 'malformed') {
         throw new RegauthError(
           'ERR_KEY',
-          `${name}: certificate ${i + 1} has a malformed extension ${e.extnID}, which the registry (Go's crypto/x509) cannot parse, and so refuses every token signed with x5c; reissue the certificate or use x5c: false`,
+          `${name}: ${described(cert, i)} has a malformed extension ${e.extnID}, which the registry (Go's crypto/x509) cannot parse, and so refuses every token signed with x5c; reissue the certificate or use x5c: false`,
         );
       }
       if (e.critical && (!GO_CRITICAL_EXTENSIONS.has(e.extnID) || !read)) {
         throw new RegauthError(
           'ERR_KEY',
-          `${name}: certificate ${i + 1} has the extension ${e.extnID} marked critical, which the registry (Go's crypto/x509) does not accept, and so refuses every token signed with x5c; remove the mark or use x5c: false`,
+          `${name}: ${described(cert, i)} has the extension ${e.extnID} marked critical, which the registry (Go's crypto/x509) does not accept, and so refuses every token signed with x5c; remove the mark or use x5c: false`,
         );
       }
     }
@@ -284,25 +278,33 @@ function checkCriticalExtensions(certificates: readonly X509Certificate[], name:
  * Whether Go handles a subject alternative name or name constraints extension when critical:
  * only when the SAN holds a name of a kind it reads (DNS, email, IP, URI; one with only a
  * directory name or another name is left unhandled), and when every name constraint is of those
- * kinds. `malformed`: Go refuses the certificate whatever the mark (one it cannot parse, or name
- * constraints with no subtree at all).
+ * kinds. `malformed`: Go refuses the certificate whatever the mark (a SAN that is no sequence of
+ * names, or name constraints with no subtree at all). What cannot be read here is taken as Go
+ * reading it: regauth does not refuse a certificate it cannot judge.
  */
 function goReads(id: string, value: ArrayBuffer): boolean | 'malformed' {
-  try {
-    if (id === SUBJECT_ALT_NAME) return AsnConvert.parse(value, SubjectAlternativeName).some(readByGo);
-    if (id === NAME_CONSTRAINTS) {
-      const { permittedSubtrees, excludedSubtrees } = AsnConvert.parse(value, NameConstraints);
-      const subtrees = [...(permittedSubtrees ?? []), ...(excludedSubtrees ?? [])];
-      return subtrees.length === 0 ? 'malformed' : subtrees.every((t) => readByGo(t.base));
-    }
-    return true;
-  } catch {
-    return 'malformed';
+  if (id === SUBJECT_ALT_NAME) {
+    const kinds = nameKinds(new Uint8Array(value));
+    return kinds === undefined ? 'malformed' : kinds.some((kind) => GO_NAME_KINDS.has(kind));
   }
+  if (id === NAME_CONSTRAINTS) {
+    let subtrees;
+    try {
+      const { permittedSubtrees, excludedSubtrees } = AsnConvert.parse(value, NameConstraints);
+      subtrees = [...(permittedSubtrees ?? []), ...(excludedSubtrees ?? [])];
+    } catch {
+      return true;
+    }
+    return subtrees.length === 0 ? 'malformed' : subtrees.every((t) => readByGo(t.base));
+  }
+  return true;
 }
 
 const SUBJECT_ALT_NAME = '2.5.29.17';
 const NAME_CONSTRAINTS = '2.5.29.30';
+
+/** The GeneralName kinds (context tags) Go reads: rfc822Name, dNSName, URI, iPAddress. */
+const GO_NAME_KINDS = new Set([1, 2, 6, 7]);
 
 function readByGo(name: GeneralName): boolean {
   return (
@@ -311,6 +313,41 @@ function readByGo(name: GeneralName): boolean {
     name.iPAddress !== undefined ||
     name.uniformResourceIdentifier !== undefined
   );
+}
+
+/**
+ * The kinds (context tag numbers) of a GeneralNames sequence, read as Go reads it: one DER value
+ * after the other, each kind whatever its content (an EDI party name or an X.400 address too);
+ * undefined when the bytes are no such sequence.
+ */
+function nameKinds(der: Uint8Array): number[] | undefined {
+  const outer = derValue(der, 0);
+  if (!outer || outer.tag !== 0x30 || outer.end !== der.length) return undefined;
+  const kinds: number[] = [];
+  for (let at = outer.start; at < outer.end;) {
+    const entry = derValue(der, at);
+    if (!entry || entry.end > outer.end || (entry.tag & 0xc0) !== 0x80) return undefined;
+    kinds.push(entry.tag & 0x1f);
+    at = entry.end;
+  }
+  return kinds;
+}
+
+/** One DER value at `at`: its tag byte and where its content starts and ends; undefined if cut. */
+function derValue(der: Uint8Array, at: number): { tag: number; start: number; end: number } | undefined {
+  if (at + 2 > der.length) return undefined;
+  const tag = der[at]!;
+  let length = der[at + 1]!;
+  let start = at + 2;
+  if (length & 0x80) {
+    const bytes = length & 0x7f;
+    if (bytes === 0 || bytes > 3 || start + bytes > der.length) return undefined;
+    length = 0;
+    for (let i = 0; i < bytes; i++) length = length * 256 + der[start + i]!;
+    start += bytes;
+  }
+  const end = start + length;
+  return end <= der.length ? { tag, start, end } : undefined;
 }
 
 function pssAcceptable(parameters: ArrayBuffer | undefined): boolean {
