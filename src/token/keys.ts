@@ -256,7 +256,15 @@ const GO_CRITICAL_EXTENSIONS = new Set([
 function checkCriticalExtensions(certificates: readonly X509Certificate[], name: string): void {
   certificates.forEach((cert, i) => {
     const extensions = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.extensions ?? [];
+    const seen = new Set<string>();
     for (const e of extensions) {
+      if (seen.has(e.extnID)) {
+        throw new RegauthError(
+          'ERR_KEY',
+          `${name}: ${described(cert, i)} has the extension ${e.extnID} twice, which the registry (Go's crypto/x509) refuses, and so every token signed with x5c; reissue the certificate or use x5c: false`,
+        );
+      }
+      seen.add(e.extnID);
       const read = goReads(e.extnID, e.extnValue.buffer);
       if (read === 'malformed') {
         throw new RegauthError(
