@@ -251,6 +251,11 @@ const GO_CRITICAL_EXTENSIONS = new Set([
   '2.5.29.31', // CRL distribution points
   '2.5.29.32', // certificate policies
   '2.5.29.37', // extended key usage
+  // CA policy extensions, which RFC 5280 has CAs mark critical: the Go of registry 3 handles
+  // them; registry 2.8's older Go does not, and refuses such a chain (docs/registry-compatibility.md).
+  '2.5.29.33', // policy mappings
+  '2.5.29.36', // policy constraints
+  '2.5.29.54', // inhibit any policy
 ]);
 
 function checkCriticalExtensions(certificates: readonly X509Certificate[], name: string): void {
