@@ -19,8 +19,19 @@ test('with x5c, a certificate with an empty subject and a critical subject alter
   const certPath = join(tmp.dir, 'k.pem');
   execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyPath]);
   execFileSync('openssl', [
-    'req', '-x509', '-new', '-key', keyPath, '-out', certPath, '-days', '1', '-subj', '/',
-    '-addext', 'subjectAltName=critical,DNS:token.example.org',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '1',
+    '-subj',
+    '/',
+    '-addext',
+    'subjectAltName=critical,DNS:token.example.org',
   ]);
   const load = () =>
     loadSigningKey({
