@@ -111,6 +111,13 @@ export const spawnRunner: CommandRunner = (request) =>
     request.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => fail(`timed out after ${request.timeoutMs} ms`), request.timeoutMs);
     child.on('error', (err: NodeJS.ErrnoException) => fail(`cannot run: ${err.code ?? err.message}`, err));
+    // Out of file descriptors (EMFILE), node gives a child without its pipes (and its 'error' comes
+    // later): the run fails as one that cannot start, not with a TypeError.
+    const pipes = child as { stdin: unknown; stdout: unknown; stderr: unknown };
+    if (!pipes.stdin || !pipes.stdout || !pipes.stderr) {
+      fail('cannot run: its pipes could not be made (out of file descriptors?)');
+      return;
+    }
     child.stdout.on('data', (chunk: Buffer) => {
       outBytes += chunk.length;
       if (outBytes > MAX_OUTPUT_BYTES) return fail(`wrote more than ${MAX_OUTPUT_BYTES} bytes on stdout`);
