@@ -66,15 +66,9 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
       `token.services lists ${services.join(', ')}: give the one to check with --service (the token endpoint answers 400 for any other)`,
     );
   }
-  if (refusedService(services, service, runtime.config.catalog?.service) !== undefined) {
-    throw new UsageError(
-      `service ${JSON.stringify(service)} is not in token.services (${services.join(', ')}); the token endpoint answers 400`,
-    );
-  }
+  checkServiceArg(runtime.config, service);
   const ip = input.ip ?? null;
-  if (ip !== null && !isClientAddress(ip)) {
-    throw new UsageError(`invalid --ip ${JSON.stringify(ip)}; expected an IPv4 or IPv6 address`);
-  }
+  if (ip !== null) checkIpArg(ip);
 
   let labels: Labels = input.labels ?? {};
   let labelsNote: string | undefined;
@@ -208,6 +202,23 @@ export function describeDecider(report: Pick<ScopeReport, 'rule' | 'authorizer'>
   }
   if (report.authorizer === 'ext_authz') return 'ext_authz (no ACL rule matched)';
   return 'no rule matched (deny by default)';
+}
+
+/** A `--service` the token endpoint would refuse (400: not in `token.services`) is a usage error. */
+export function checkServiceArg(config: Config, service: string): void {
+  const { services } = config.token;
+  if (refusedService(services, service, config.catalog?.service) !== undefined) {
+    throw new UsageError(
+      `service ${JSON.stringify(service)} is not in token.services (${services.join(', ')}); the token endpoint answers 400`,
+    );
+  }
+}
+
+/** An `--ip` that is no client address is a usage error. */
+export function checkIpArg(ip: string): void {
+  if (!isClientAddress(ip)) {
+    throw new UsageError(`invalid --ip ${JSON.stringify(ip)}; expected an IPv4 or IPv6 address`);
+  }
 }
 
 /** Parses `--scope` values with the server's own parser; a bad one is a usage error naming it. */

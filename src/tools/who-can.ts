@@ -1,13 +1,12 @@
 import type { MatchKey, PartialAuthzRequest, RuleExplanation } from '../authz/acl.js';
-import { isClientAddress } from '../authz/ip.js';
 import { compilePattern, PatternCache, type Pattern, type Placeholder } from '../authz/pattern.js';
 import type { AclRuleInfo } from '../authz/acl.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import { UsageError } from '../core/errors.js';
-import { parseScopeArgs } from './check.js';
-import { asksExtAuthz, refusedService } from '../pipeline/pipeline.js';
+import { checkIpArg, checkServiceArg, parseScopeArgs } from './check.js';
+import { asksExtAuthz } from '../pipeline/pipeline.js';
 
 /** What `regauth who-can` is asked: one scope, and optionally the service and client address. */
 export interface WhoCanInput {
@@ -78,18 +77,8 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const scopes = parseScopeArgs([input.scope]);
   if (scopes.length !== 1) throw new UsageError('give one scope, e.g. repository:prod/api:push');
   const scope = scopes[0]!;
-  if (input.ip !== undefined && !isClientAddress(input.ip)) {
-    throw new UsageError(`invalid --ip ${JSON.stringify(input.ip)}; expected an IPv4 or IPv6 address`);
-  }
-  const { services } = config.token;
-  if (
-    input.service !== undefined &&
-    refusedService(services, input.service, config.catalog?.service) !== undefined
-  ) {
-    throw new UsageError(
-      `service ${JSON.stringify(input.service)} is not in token.services (${services.join(', ')}); the token endpoint answers 400`,
-    );
-  }
+  if (input.ip !== undefined) checkIpArg(input.ip);
+  if (input.service !== undefined) checkServiceArg(config, input.service);
   const acl = askedOnce(config.acl);
   const base: PartialAuthzRequest = {
     type: scope.type,
