@@ -260,28 +260,24 @@ const GO_CRITICAL_EXTENSIONS = new Set([
 
 function checkCriticalExtensions(certificates: readonly X509Certificate[], name: string): void {
   certificates.forEach((cert, i) => {
+    const refuse = (has: string, goDoes: string, advice: string) =>
+      new RegauthError(
+        'ERR_KEY',
+        `${name}: ${described(cert, i)} has ${has}, which the registry (Go's crypto/x509) ${goDoes}, and so refuses every token signed with x5c; ${advice} or use x5c: false`,
+      );
     const extensions = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.extensions ?? [];
     const seen = new Set<string>();
     for (const e of extensions) {
       if (seen.has(e.extnID)) {
-        throw new RegauthError(
-          'ERR_KEY',
-          `${name}: ${described(cert, i)} has the extension ${e.extnID} twice, which the registry (Go's crypto/x509) refuses, and so every token signed with x5c; reissue the certificate or use x5c: false`,
-        );
+        throw refuse(`the extension ${e.extnID} twice`, 'does not accept', 'reissue the certificate');
       }
       seen.add(e.extnID);
       const read = goReads(e.extnID, e.extnValue.buffer);
       if (read === 'malformed') {
-        throw new RegauthError(
-          'ERR_KEY',
-          `${name}: ${described(cert, i)} has a malformed extension ${e.extnID}, which the registry (Go's crypto/x509) cannot parse, and so refuses every token signed with x5c; reissue the certificate or use x5c: false`,
-        );
+        throw refuse(`a malformed extension ${e.extnID}`, 'cannot parse', 'reissue the certificate');
       }
       if (e.critical && (!GO_CRITICAL_EXTENSIONS.has(e.extnID) || !read)) {
-        throw new RegauthError(
-          'ERR_KEY',
-          `${name}: ${described(cert, i)} has the extension ${e.extnID} marked critical, which the registry (Go's crypto/x509) does not accept, and so refuses every token signed with x5c; remove the mark or use x5c: false`,
-        );
+        throw refuse(`the extension ${e.extnID} marked critical`, 'does not accept', 'remove the mark');
       }
     }
   });
