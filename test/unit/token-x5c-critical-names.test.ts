@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { RegauthError } from '../../src/core/errors.js';
-import { loadSigningKey } from '../../src/token/keys.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { opensslSelfSigned, x5cLoadError } from '../helpers/x5c.js';
 
 // docs/registry-compatibility.md "x5c chains": a certificate with an extension marked critical
 // that Go does not accept is refused at load. 355dea6 kept subject alternative names and name
@@ -18,50 +15,23 @@ import { tempDir } from '../helpers/fixtures.js';
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-function selfSigned(name: string, extensions: string): { keyPem: string; certPem: string } {
-  const keyPath = join(tmp.dir, `${name}.key`);
-  const certPath = join(tmp.dir, `${name}.pem`);
-  const conf = join(tmp.dir, `${name}.cnf`);
-  writeFileSync(
-    conf,
-    '[req]\ndistinguished_name = dn\nprompt = no\nx509_extensions = ext\n[dn]\nCN = token signer\n' +
-      `[ext]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n${extensions}\n` +
-      '[dir]\nO = Example\nCN = token signer\n',
+/** The certificate `openssl req -x509` makes with `extension`, beside critical basic constraints and key usage. */
+const selfSigned = (name: string, extension: string) =>
+  opensslSelfSigned(
+    tmp.dir,
+    name,
+    `basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n${extension}`,
+    { sections: '[dir]\nO = Example\nCN = token signer\n' },
   );
-  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyPath]);
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    keyPath,
-    '-out',
-    certPath,
-    '-days',
-    '1',
-    '-config',
-    conf,
-  ]);
-  return { keyPem: readFileSync(keyPath, 'utf8'), certPem: readFileSync(certPath, 'utf8') };
-}
-
-function loadError({ keyPem, certPem }: { keyPem: string; certPem: string }): unknown {
-  try {
-    loadSigningKey({ keyPem, certPem, x5c: true, kidFormat: 'libtrust', certPath: '/k/token.pem' });
-    return undefined;
-  } catch (err) {
-    return err;
-  }
-}
 
 test('with x5c, a certificate whose critical subject alternative name holds no name Go parses (a directoryName only) is refused at load', () => {
-  const error = loadError(selfSigned('san', 'subjectAltName = critical,dirName:dir'));
+  const error = x5cLoadError(selfSigned('san', 'subjectAltName = critical,dirName:dir'));
   expect(error).toBeInstanceOf(RegauthError);
   expect((error as RegauthError).code).toBe('ERR_KEY');
 });
 
 test('with x5c, a certificate whose critical name constraints hold a directoryName subtree (unhandled in Go) is refused at load', () => {
-  const error = loadError(selfSigned('nc', 'nameConstraints = critical,permitted;dirName:dir'));
+  const error = x5cLoadError(selfSigned('nc', 'nameConstraints = critical,permitted;dirName:dir'));
   expect(error).toBeInstanceOf(RegauthError);
   expect((error as RegauthError).code).toBe('ERR_KEY');
 });

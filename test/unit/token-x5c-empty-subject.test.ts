@@ -1,9 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { loadSigningKey } from '../../src/token/keys.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { loadWithX5c, opensslSelfSigned } from '../helpers/x5c.js';
 
 // RFC 5280 4.2.1.6: a certificate with an empty subject carries its names in a critical
 // subject alternative name, the very shape d41453b reasons about. Go handles a critical SAN of
@@ -15,31 +12,8 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 test('with x5c, a certificate with an empty subject and a critical subject alternative name of DNS names loads', () => {
-  const keyPath = join(tmp.dir, 'k.key');
-  const certPath = join(tmp.dir, 'k.pem');
-  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyPath]);
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    keyPath,
-    '-out',
-    certPath,
-    '-days',
-    '1',
-    '-subj',
-    '/',
-    '-addext',
-    'subjectAltName=critical,DNS:token.example.org',
-  ]);
-  const load = () =>
-    loadSigningKey({
-      keyPem: readFileSync(keyPath, 'utf8'),
-      certPem: readFileSync(certPath, 'utf8'),
-      x5c: true,
-      kidFormat: 'libtrust',
-      certPath: '/k/token.pem',
-    });
-  expect(load).not.toThrow();
+  const pair = opensslSelfSigned(tmp.dir, 'k', 'subjectAltName = critical,DNS:token.example.org', {
+    subject: '/',
+  });
+  expect(() => loadWithX5c(pair)).not.toThrow();
 });

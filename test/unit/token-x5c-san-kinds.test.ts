@@ -1,9 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { loadSigningKey } from '../../src/token/keys.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { loadWithX5c, opensslSelfSigned } from '../helpers/x5c.js';
 
 // Go's forEachSAN (crypto/x509/parser.go) reads each GeneralName as a bare tag and value and
 // ignores the kinds it does not use (x400Address [3], ediPartyName [5]): a SAN that holds one of
@@ -16,41 +13,14 @@ import { tempDir } from '../helpers/fixtures.js';
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-function selfSigned(name: string, extension: string): { keyPem: string; certPem: string } {
-  const keyPath = join(tmp.dir, `${name}.key`);
-  const certPath = join(tmp.dir, `${name}.pem`);
-  const conf = join(tmp.dir, `${name}.cnf`);
-  writeFileSync(
-    conf,
-    `[req]\ndistinguished_name = dn\nprompt = no\nx509_extensions = ext\n[dn]\nCN = token signer\n[ext]\n${extension}\n`,
-  );
-  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyPath]);
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-new',
-    '-key',
-    keyPath,
-    '-out',
-    certPath,
-    '-days',
-    '1',
-    '-config',
-    conf,
-  ]);
-  return { keyPem: readFileSync(keyPath, 'utf8'), certPem: readFileSync(certPath, 'utf8') };
-}
-
-function load({ keyPem, certPem }: { keyPem: string; certPem: string }): void {
-  loadSigningKey({ keyPem, certPem, x5c: true, kidFormat: 'libtrust', certPath: '/k/token.pem' });
-}
+const selfSigned = (name: string, extension: string) => opensslSelfSigned(tmp.dir, name, extension);
 
 test('with x5c, a certificate whose SAN holds an ediPartyName next to a DNS name (Go ignores the ediPartyName) loads', () => {
   // SEQUENCE { [5] { [1] UTF8String "x" }, [2] "a" }
-  expect(() => load(selfSigned('edi', 'subjectAltName = DER:300AA505A1030C0178820161'))).not.toThrow();
+  expect(() => loadWithX5c(selfSigned('edi', 'subjectAltName = DER:300AA505A1030C0178820161'))).not.toThrow();
 });
 
 test('with x5c, a certificate whose SAN holds an x400Address next to a DNS name (Go ignores the x400Address) loads', () => {
   // SEQUENCE { [3] { SEQUENCE {} }, [2] "a" }
-  expect(() => load(selfSigned('x400', 'subjectAltName = DER:3007A30230008201' + '61'))).not.toThrow();
+  expect(() => loadWithX5c(selfSigned('x400', 'subjectAltName = DER:3007A30230008201' + '61'))).not.toThrow();
 });
