@@ -3,10 +3,8 @@
  * so. `[[:alpha:]]`, `\z` and `\pL` were; Go's inline flags (`(?i)`) and named groups (`(?P<u>…)`),
  * which docs/acl.md names too, got only V8's "Invalid group". Found by a review.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/core/errors.js';
+import { configErrors } from '../helpers/config.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir('regauth-go-regex-');
@@ -17,15 +15,7 @@ beforeAll(async () => {
 afterAll(() => tmp.cleanup());
 
 /** The load's errors as `path: message` lines; [] when it loads. */
-function errorsOf(yaml: string): string[] {
-  try {
-    loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigErrors) return err.errors.map((e) => e.message);
-    throw err;
-  }
-}
+const errorsOf = (yaml: string) => configErrors(yaml, tmp.dir);
 
 test.each([
   ['/(?i)admin/', /\(\?i\) is a Go inline flag.*\[Aa\]/],

@@ -5,10 +5,8 @@
  * and token.key are left empty; regauth answered "must be a list" and "must be a string", as if a
  * wrong value had been written. Found by a review.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/core/errors.js';
+import { configErrors } from '../helpers/config.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir('regauth-docker-auth-empty-');
@@ -19,15 +17,7 @@ beforeAll(async () => {
 afterAll(() => tmp.cleanup());
 
 /** The load's errors as `path: message` lines; [] when it loads. */
-function errorsOf(yaml: string): string[] {
-  try {
-    loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigErrors) return err.errors.map((e) => e.message);
-    throw err;
-  }
-}
+const errorsOf = (yaml: string) => configErrors(yaml, tmp.dir);
 
 test('an empty ext_auth.args (YAML null: no arguments in docker_auth) loads', () => {
   const errors = errorsOf(

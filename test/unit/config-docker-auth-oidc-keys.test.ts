@@ -5,10 +5,8 @@
  * as regauth does), and has the gcs_token_db and redis_token_db token stores: all three got
  * "unknown key". Found by a review.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/core/errors.js';
+import { configErrors } from '../helpers/config.js';
 import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 const tmp = tempDir('regauth-docker-auth-oidc-');
@@ -19,15 +17,7 @@ beforeAll(async () => {
 afterAll(() => tmp.cleanup());
 
 /** The load's errors as `path: message` lines; [] when it loads. */
-function errorsOf(yaml: string): string[] {
-  try {
-    loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigErrors) return err.errors.map((e) => e.message);
-    throw err;
-  }
-}
+const errorsOf = (yaml: string) => configErrors(yaml, tmp.dir);
 
 test('oidc_auth.labels_claims (the key docker_auth reads) is refused by name, pointing at label_claims, not as a generic unknown key', () => {
   // docker_auth's OIDCAuthConfig reads `labels_claims` (yaml:"labels_claims"); only its
