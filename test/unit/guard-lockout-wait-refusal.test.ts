@@ -32,19 +32,22 @@ let hold = false;
 const DENY: CommandResult = { code: 1, signal: null, stdout: '', stderr: '' };
 
 beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: proxiedConfig(`users:
+  // Both servers: the same config, and a command held while `hold` is set, denying otherwise.
+  const config = proxiedConfig(`users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 ext_auth: {command: /bin/false, max_per_client: 4}
 login_queue: {per_client: 4, max_pending: 100}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 1, backoff: 60, account_max_failures: 10}
-`),
-    runtimeDeps: {
-      runCommand: (_req: RunRequest) =>
-        hold ? new Promise((done) => held.push(done)) : Promise.resolve(DENY),
-    },
+`);
+  const runtimeDeps = {
+    runCommand: (_req: RunRequest) =>
+      hold ? new Promise<CommandResult>((done) => held.push(done)) : Promise.resolve(DENY),
+  };
+  s = await startTestServer({
+    dir: tmp.dir,
+    config,
+    runtimeDeps,
     runtime: (base) => (runtime = base),
     server: {
       loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
@@ -64,17 +67,8 @@ lockout: {max_failures: 1, backoff: 60, account_max_failures: 10}
   shared = await startTestServer({
     dir: tmp.dir,
     file: 'shared.yml',
-    config: proxiedConfig(`users:
-  alice: {password: "${bcrypt.hashSync(password, 4)}"}
-ext_auth: {command: /bin/false, max_per_client: 4}
-login_queue: {per_client: 4, max_pending: 100}
-credential_cache: {ttl: 300}
-lockout: {max_failures: 1, backoff: 60, account_max_failures: 10}
-`),
-    runtimeDeps: {
-      runCommand: (_req: RunRequest) =>
-        hold ? new Promise((done) => held.push(done)) : Promise.resolve(DENY),
-    },
+    config,
+    runtimeDeps,
     runtime: (base) => (sharedRuntime = base),
     server: {
       loginQueue: new LoginQueue({ policy: () => sharedRuntime.loginQueue }),
