@@ -64,4 +64,14 @@ describe('every shipped config validates from a checkout', () => {
     for (const file of shipped.filter((f) => f.startsWith('compose/')))
       expect([file, addr(file)]).toEqual([file, ':5001']);
   });
+
+  // Found by a review: compose/regauth/ldap.yml named no store, so `--scale regauth=3` with the
+  // ldap profile kept lockout counts, sign-outs and spent login cookies per replica (each replica
+  // gave a guesser max_failures of its own) while the stack's Redis sat unused.
+  test("every compose config shares its lockout through the stack's Redis", () => {
+    const store = (file: string) =>
+      (yaml.load(readFileSync(join(ROOT, file), 'utf8')) as { store?: unknown }).store;
+    for (const file of shipped.filter((f) => f.startsWith('compose/')))
+      expect([file, store(file)]).toEqual([file, { type: 'redis', url: 'redis://redis:6379/0' }]);
+  });
 });
