@@ -17,7 +17,8 @@ let registry: Server;
 const tmp = tempDir('haproxy-log-');
 
 beforeAll(async () => {
-  registry = createServer((_req, res) => res.writeHead(404).end());
+  // Healthy for HAProxy's checks of regauth, 404 for everything else.
+  registry = createServer((req, res) => res.writeHead(req.url === '/healthz' ? 200 : 404).end());
   await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
   const registryAddr = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
   // One stand-in answers 404 for both backends.

@@ -1,6 +1,6 @@
 import { copyFileSync, cpSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
@@ -88,7 +88,13 @@ export async function startHaproxy(options: {
   const host = `127.0.0.1:${port}`;
   const url = `${options.tlsCert === undefined ? 'http' : 'https'}://${host}`;
   const proc: ProcessHandle = await startProcess('haproxy', ['-db', '-f', options.configPath], {
-    env: { ...options.env, HAPROXY_BIND: host, HAPROXY_TLS_CERT: options.tlsCert },
+    env: {
+      // With an IP address in REGAUTH_ADDR, one slot, as docs/deployment.md "HAProxy" says.
+      REGAUTH_SLOTS: isIP(options.env['REGAUTH_ADDR']?.replace(/:\d+$/, '') ?? '') ? '1' : undefined,
+      ...options.env,
+      HAPROXY_BIND: host,
+      HAPROXY_TLS_CERT: options.tlsCert,
+    },
     name: 'haproxy',
     timeoutMs: 15_000,
     readyWhen: () =>
