@@ -19,10 +19,12 @@ import {
  * failure (or until the lock ends), its checks in flight (a sorted set of reservation ids scored
  * by when their lease ends, so a replica that dies mid-check frees its slot after the lease),
  * and its recent success (living `remember_success`). Keys of an account: its hash (`f`
- * failures, `w` end of the window) and its checks in flight. A failure that locks a pair says so
- * on the service's lock channel (an empty message: it names no account), which every replica
- * listens to; a user without the channel's right (a Redis ACL) still locks, and is told so by its
- * SUBSCRIBE being refused.
+ * failures, `w` end of the window) and its checks in flight. A failure that locks a pair counts
+ * it in the service's lock epoch (a number no lock ever takes back, read by every replica twice
+ * a second) and says so on the service's lock channel (an empty message: it names no account),
+ * which every replica listens to. The channel is the fast way; the epoch is heard even when the
+ * PUBLISH is refused (a user without the command or the channel's right, which may be another
+ * replica's).
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
@@ -81,6 +83,7 @@ local f = redis.call('HINCRBY', KEYS[1], 'f', 1)
 local l = tonumber(redis.call('HGET', KEYS[1], 'l')) or 0
 local locks = 0
 if f >= maxf then
+  redis.call('INCR', KEYS[3])
   local over = math.min(f - maxf, 40)
   local secs = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ over)
   l = now + math.floor(secs * 1000)
@@ -171,6 +174,11 @@ export class RedisStore implements Store {
   #heardAt = -Infinity;
   /** Whether the lock channel can be listened to (`onLockChannel`). */
   readonly #lockChannelOutage: Outage;
+  /** The key counting every lock the service's replicas set (FAILURE), and its value last read. */
+  readonly #lockEpoch: string;
+  #epoch: string | null | undefined;
+  /** When the lock epoch was last read (the latest reading answered): performance.now(). */
+  #epochReadAt = -Infinity;
   #heartbeat: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
 
@@ -197,7 +205,7 @@ export class RedisStore implements Store {
     const client = new Redis(options.url, clientOptions) as Redis & Scripted;
     client.defineCommand('regauthReserve', { numberOfKeys: 5, lua: RESERVE });
     client.defineCommand('regauthBlocked', { numberOfKeys: 3, lua: BLOCKED });
-    client.defineCommand('regauthFailure', { numberOfKeys: 2, lua: FAILURE });
+    client.defineCommand('regauthFailure', { numberOfKeys: 3, lua: FAILURE });
     client.defineCommand('regauthSuccess', { numberOfKeys: 2, lua: SUCCESS });
     client.defineCommand('regauthRelease', { numberOfKeys: 2, lua: RELEASE });
     // Without a listener an 'error' event would be thrown and end the process.
@@ -206,6 +214,7 @@ export class RedisStore implements Store {
     client.on('ready', () => this.#setProblem(undefined));
     this.#client = client;
     this.#lockChannel = `${this.#prefix}lockout:locks`;
+    this.#lockEpoch = `${this.#prefix}lockout:epoch`;
     this.#news = this.#listenForLocks(client);
     this.lockout = this.#lockoutStore();
   }
@@ -220,6 +229,10 @@ export class RedisStore implements Store {
    * number, so nothing remembered before counts afterwards. A PING or SUBSCRIBE unanswered
    * within the timeout reconnects; a SUBSCRIBE refused (an ACL user without the channel's right)
    * is tried again every NEWS_RETRY_MS. Both are told to `onLockChannel` once per change.
+   *
+   * The lock epoch is read as often on the command connection: a lock whose PUBLISH was refused
+   * (on this replica or another) is heard when the epoch moves, and there is news only while a
+   * reading asked within NEWS_SILENCE_MS has been answered too.
    */
   #listenForLocks(client: Redis): Redis {
     // Subscribed by the 'ready' handler below on every connection, with its own error handling:
@@ -262,6 +275,7 @@ export class RedisStore implements Store {
       this.#lockNews++;
     });
     this.#heartbeat = setInterval(() => {
+      this.#readLockEpoch(client);
       if (!this.#listening) return;
       const sent = performance.now();
       news.ping().then(
@@ -275,6 +289,21 @@ export class RedisStore implements Store {
       );
     }, NEWS_HEARTBEAT_MS).unref();
     return news;
+  }
+
+  /** Reads the lock epoch; a new value is news of a lock (or of the key lost: heard as one). */
+  #readLockEpoch(client: Redis): void {
+    const sent = performance.now();
+    client.get(this.#lockEpoch).then(
+      (epoch) => {
+        if (epoch !== this.#epoch) this.#lockNews++;
+        this.#epoch = epoch;
+        // As for the channel: after a silence, a lock may have come and gone unread.
+        if (sent - this.#epochReadAt > NEWS_SILENCE_MS) this.#lockNews++;
+        this.#epochReadAt = Math.max(this.#epochReadAt, sent);
+      },
+      () => undefined,
+    );
   }
 
   /** A question asked at `sent` was answered; after a silence, a lock may have been missed. */
@@ -386,6 +415,7 @@ export class RedisStore implements Store {
           const locks = await c.regauthFailure(
             pairKeys(pair).entry,
             accountKeys(account).entry,
+            this.#lockEpoch,
             String(now),
             String(policy.max_failures),
             String(policy.backoff),
@@ -395,8 +425,14 @@ export class RedisStore implements Store {
           );
           return locks === 1;
         }),
-      lockNews: () =>
-        this.#listening && performance.now() - this.#heardAt <= NEWS_SILENCE_MS ? this.#lockNews : undefined,
+      lockNews: () => {
+        const now = performance.now();
+        return this.#listening &&
+          now - this.#heardAt <= NEWS_SILENCE_MS &&
+          now - this.#epochReadAt <= NEWS_SILENCE_MS
+          ? this.#lockNews
+          : undefined;
+      },
       success: (pair: string, _account: string, policy: LimitPolicy, nowMs: number) =>
         this.#run('success', async () => {
           const p = pairKeys(pair);
