@@ -157,6 +157,11 @@ function openStore(first: Config, log: Logger, metrics: Metrics): Store {
           'cannot listen to the lock channel; every cached login asks the store (see store.username)',
         );
     },
+    onEvicts: (policy, maxmemory) =>
+      log.warn(
+        { store: first.store.type, maxmemory_policy: policy, maxmemory },
+        "Redis may evict keys when its memory is full, the lockout's locks and counts among them (each has a time to live): a flood of failed logins can lift a lock early; set maxmemory-policy noeviction",
+      ),
   });
   metrics.storeUp.set(store.problem() === undefined ? 1 : 0);
   return store;

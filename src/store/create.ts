@@ -13,6 +13,8 @@ export function createStore(
     onError?: (operation: string) => void;
     /** Redis only: the lock channel cannot be listened to (`problem`), or can again. */
     onLockChannel?: (problem: string | undefined) => void;
+    /** Redis only: Redis may evict the lockout's keys under memory pressure. */
+    onEvicts?: (policy: string, maxmemory: number) => void;
   },
 ): Store {
   if (config.type === 'memory') return new MemoryStore({ maxEntries: options.maxEntries });
@@ -26,5 +28,6 @@ export function createStore(
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.onLockChannel ? { onLockChannel: options.onLockChannel } : {}),
+    ...(options.onEvicts ? { onEvicts: options.onEvicts } : {}),
   });
 }

@@ -136,6 +136,12 @@ export interface RedisStoreOptions {
    * (undefined): meanwhile every cached login asks Redis.
    */
   readonly onLockChannel?: (problem: string | undefined) => void;
+  /**
+   * Told on each connection to a Redis that may evict keys under memory pressure (a `maxmemory`
+   * and a policy other than noeviction): every key of the lockout has a TTL, so any such policy
+   * can drop a lock or a count before its time.
+   */
+  readonly onEvicts?: (policy: string, maxmemory: number) => void;
 }
 
 /** How often the lock channel's connection is asked whether it is alive. */
@@ -211,7 +217,10 @@ export class RedisStore implements Store {
     // Without a listener an 'error' event would be thrown and end the process.
     client.on('error', (err: Error) => this.#setProblem(describe(err)));
     client.on('close', () => this.#setProblem('connection closed'));
-    client.on('ready', () => this.#setProblem(undefined));
+    client.on('ready', () => {
+      this.#setProblem(undefined);
+      if (options.onEvicts) this.#checkEviction(client, options.onEvicts);
+    });
     this.#client = client;
     this.#lockChannel = `${this.#prefix}lockout:locks`;
     this.#lockEpoch = `${this.#prefix}lockout:epoch`;
@@ -289,6 +298,23 @@ export class RedisStore implements Store {
       );
     }, NEWS_HEARTBEAT_MS).unref();
     return news;
+  }
+
+  /**
+   * Tells `onEvicts` when Redis may evict keys. INFO refused (an ACL user without it) or
+   * unanswered tells nothing: the check is advice, not a condition.
+   */
+  #checkEviction(client: Redis, onEvicts: (policy: string, maxmemory: number) => void): void {
+    client.info('memory').then(
+      (text) => {
+        const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
+        const policy = field('maxmemory_policy');
+        const maxmemory = Number(field('maxmemory'));
+        if (!this.#closed && policy !== undefined && policy !== 'noeviction' && maxmemory > 0)
+          onEvicts(policy, maxmemory);
+      },
+      () => undefined,
+    );
   }
 
   /** Reads the lock epoch; a new value is news of a lock (or of the key lost: heard as one). */
