@@ -376,7 +376,13 @@ async function redeemRefreshToken(
   if (!runtime.refresh)
     throw new InvalidGrantError('refresh tokens are disabled: token.refresh is not set in the config');
   if (!token) throw new BadRequestError('missing refresh_token');
-  const claims = await runtime.refresh.verify(token, { service, now });
+  // The filtered catalog's challenge names its own service, and a client holding only the
+  // identity token of a docker login to the registry trades that token for it: a refresh token
+  // for the registry whose catalog this is serves the catalog too (its tokens list no more than
+  // that registry's tokens could pull). Nothing else crosses services.
+  const catalog = runtime.config.catalog;
+  const alsoFor = catalog !== undefined && service === catalog.service ? catalog.registryService : undefined;
+  const claims = await runtime.refresh.verify(token, { service, alsoFor, now });
   // Issued while the account-name rule accepted the name (docs/http-api.md "Account names"): a
   // login under it is refused now, and so is this token, as a session naming it is.
   if (!isAccountName(claims.account)) {

@@ -61,7 +61,15 @@ export interface RefreshTokens {
    * Throws InvalidGrantError (HTTP 401 invalid_grant) with the reason for the log.
    * Whether the account still exists with the same credential is the pipeline's check.
    */
-  verify(token: Secret, expect: { readonly service: string; readonly now: number }): Promise<RefreshClaims>;
+  verify(
+    token: Secret,
+    expect: {
+      readonly service: string;
+      /** Another service the token may have been issued for (the filtered catalog's registry). */
+      readonly alsoFor?: string | undefined;
+      readonly now: number;
+    },
+  ): Promise<RefreshClaims>;
   /** The account's `revoke_before` (its own or `*`, unix seconds): tokens issued earlier are refused. */
   revokedBefore(account: string): number | undefined;
 }
@@ -133,7 +141,7 @@ export function createRefreshTokens(settings: RefreshSettings): RefreshTokens {
       if (settings.expiration > 0 && expect.now >= claims.issuedAt + settings.expiration) {
         throw new InvalidGrantError('refresh token expired', claims.account);
       }
-      if (claims.service !== expect.service) {
+      if (claims.service !== expect.service && claims.service !== expect.alsoFor) {
         throw new InvalidGrantError('refresh token issued for another service', claims.account);
       }
       const notBefore = revokedBefore(settings.revokeBefore, claims.account);
