@@ -216,7 +216,10 @@ export class RedisStore implements Store {
     client.defineCommand('regauthRelease', { numberOfKeys: 2, lua: RELEASE });
     // Without a listener an 'error' event would be thrown and end the process.
     client.on('error', (err: Error) => this.#setProblem(describe(err)));
-    client.on('close', () => this.#setProblem('connection closed'));
+    // A closed connection keeps the reason it failed with (refused, a certificate), if any.
+    client.on('close', () => {
+      if (this.#status.problem === undefined) this.#setProblem('connection closed');
+    });
     client.on('ready', () => {
       this.#setProblem(undefined);
       if (options.onEvicts) this.#checkEviction(client, options.onEvicts);
@@ -358,7 +361,11 @@ export class RedisStore implements Store {
       if (this.#client.status === 'ready') this.#setProblem(undefined);
       return result;
     } catch (err) {
-      const reason = describe(err);
+      // Failed for want of a connection (or timed out waiting for one): the connection's own
+      // reason says why, where ioredis' says only that the command was not retried
+      // (maxRetriesPerRequest: 0) or was dropped, and the timeout only that nothing answered.
+      const noConnection = unconnected(err) || this.#client.status !== 'ready';
+      const reason = noConnection ? (this.#status.problem ?? describe(err)) : describe(err);
       this.#setProblem(reason);
       this.#onError(operation);
       throw new StoreUnavailableError(`${operation}: ${reason}`);
@@ -506,16 +513,28 @@ export class RedisStore implements Store {
   }
 }
 
+/** Whether an operation failed because there was no connection to send it on. */
+function unconnected(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err.name === 'MaxRetriesPerRequestError' || err.message === 'Connection is closed.')
+  );
+}
+
 /**
  * A connection's problem, told to `tell` once per outage: when it starts and when it ends
  * (between two failures the reason may change, refused then timed out, and is not told again).
+ * The initial problem (not connected yet) is provisional: the first reason that replaces it is
+ * told, so a store that never connects says why.
  */
 class Outage {
   #problem: string | undefined;
+  #provisional: boolean;
   readonly #tell: (problem: string | undefined) => void;
 
   constructor(initial: string | undefined, tell: ((problem: string | undefined) => void) | undefined) {
     this.#problem = initial;
+    this.#provisional = initial !== undefined;
     this.#tell = tell ?? (() => undefined);
   }
 
@@ -526,7 +545,8 @@ class Outage {
 
   set(problem: string | undefined): void {
     if (problem === this.#problem) return;
-    const changed = (problem === undefined) !== (this.#problem === undefined);
+    const changed = this.#provisional || (problem === undefined) !== (this.#problem === undefined);
+    this.#provisional = false;
     this.#problem = problem;
     if (changed) this.#tell(problem);
   }
