@@ -169,6 +169,8 @@ export class RedisStore implements Store {
   /** Whether the store answers (`onStatus`). */
   readonly #status: Outage;
   #closed = false;
+  /** Why the store can never answer (the database of store.url refused): every operation fails. */
+  #fatal: string | undefined;
   /** The connection that listens to the lock channel (a subscribed connection runs nothing else). */
   readonly #news: Redis;
   readonly #lockChannel: string;
@@ -215,7 +217,18 @@ export class RedisStore implements Store {
     client.defineCommand('regauthSuccess', { numberOfKeys: 2, lua: SUCCESS });
     client.defineCommand('regauthRelease', { numberOfKeys: 2, lua: RELEASE });
     // Without a listener an 'error' event would be thrown and end the process.
-    client.on('error', (err: Error) => this.#setProblem(describe(err)));
+    client.on('error', (err: Error) => {
+      // ioredis selects store.url's database on each connection and, when Redis refuses it (past
+      // its `databases`), goes on in database 0: every key would land there, shared with whatever
+      // else does. The store stops instead, and says why.
+      if ((err as { command?: { name?: string } }).command?.name === 'select') {
+        this.#fatal = `Redis refused the database of store.url (${describe(err)})`;
+        this.#status.set(this.#fatal);
+        client.disconnect(false);
+        return;
+      }
+      this.#setProblem(describe(err));
+    });
     // A closed connection keeps the reason it failed with (refused, a certificate), if any.
     client.on('close', () => {
       if (this.#status.problem === undefined) this.#setProblem('connection closed');
@@ -347,11 +360,15 @@ export class RedisStore implements Store {
   }
 
   #setProblem(problem: string | undefined): void {
-    if (!this.#closed) this.#status.set(problem);
+    if (!this.#closed && this.#fatal === undefined) this.#status.set(problem);
   }
 
   /** Runs one operation within the timeout; any failure becomes StoreUnavailableError. */
   async #run<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    if (this.#fatal !== undefined) {
+      this.#onError(operation);
+      throw new StoreUnavailableError(`${operation}: ${this.#fatal}`);
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
@@ -365,7 +382,7 @@ export class RedisStore implements Store {
       // reason says why, where ioredis' says only that the command was not retried
       // (maxRetriesPerRequest: 0) or was dropped, and the timeout only that nothing answered.
       const noConnection = unconnected(err) || this.#client.status !== 'ready';
-      const reason = noConnection ? (this.#status.problem ?? describe(err)) : describe(err);
+      const reason = this.#fatal ?? (noConnection ? (this.#status.problem ?? describe(err)) : describe(err));
       this.#setProblem(reason);
       this.#onError(operation);
       throw new StoreUnavailableError(`${operation}: ${reason}`);
