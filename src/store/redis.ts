@@ -218,13 +218,21 @@ export class RedisStore implements Store {
     client.defineCommand('regauthRelease', { numberOfKeys: 2, lua: RELEASE });
     // Without a listener an 'error' event would be thrown and end the process.
     client.on('error', (err: Error) => {
-      // ioredis selects store.url's database on each connection and, when Redis refuses it (past
-      // its `databases`), goes on in database 0: every key would land there, shared with whatever
-      // else does. The store stops instead, and says why.
+      // ioredis selects store.url's database on each connection and, when Redis refuses it, goes
+      // on in database 0: every key would land there, shared with whatever else does. A database
+      // Redis can never select (past its `databases`, or a cluster) stops the store, which says
+      // why; any other refusal (busy, a refused password, too many clients) passes: the
+      // connection is dropped before it is used, and made again.
       if ((err as { command?: { name?: string } }).command?.name === 'select') {
-        this.#fatal = `Redis refused the database of store.url (${describe(err)})`;
-        this.#status.set(this.#fatal);
-        client.disconnect(false);
+        if (NEVER_SELECTED.test(err.message)) {
+          this.#fatal = `Redis refused the database of store.url (${describe(err)})`;
+          this.#status.set(this.#fatal);
+          client.disconnect(false);
+          return;
+        }
+        client.disconnect(true);
+        // Behind a refused AUTH, that refusal is the reason; the SELECT's NOAUTH says nothing more.
+        if (!err.message.startsWith('NOAUTH')) this.#setProblem(describe(err));
         return;
       }
       this.#setProblem(describe(err));
@@ -529,6 +537,9 @@ export class RedisStore implements Store {
     await Promise.all([this.#client, this.#news].map(quit));
   }
 }
+
+/** Redis' answers to a SELECT that no retry can change. */
+const NEVER_SELECTED = /DB index is out of range|not allowed in cluster mode|value is not an integer/i;
 
 /** Whether an operation failed because there was no connection to send it on. */
 function unconnected(err: unknown): boolean {
