@@ -19,9 +19,9 @@ import {
  * failure (or until the lock ends), its checks in flight (a sorted set of reservation ids scored
  * by when their lease ends, so a replica that dies mid-check frees its slot after the lease),
  * and its recent success (living `remember_success`). Keys of an account: its hash (`f`
- * failures, `w` end of the window) and its checks in flight. A failure that locks a pair counts
- * it in the service's lock epoch (a number no lock ever takes back, read by every replica twice
- * a second) and says so on the service's lock channel (an empty message: it names no account),
+ * failures, `w` end of the window) and its checks in flight. A failure that locks a pair sets
+ * the service's lock epoch to a value of its own (random, so a lost key and a lock after it never
+ * bring back a value a replica read before; read by every replica twice a second) and says so on the service's lock channel (an empty message: it names no account),
  * which every replica listens to. The channel is the fast way; the epoch is heard even when the
  * PUBLISH is refused (a user without the command or the channel's right, which may be another
  * replica's).
@@ -83,7 +83,7 @@ local f = redis.call('HINCRBY', KEYS[1], 'f', 1)
 local l = tonumber(redis.call('HGET', KEYS[1], 'l')) or 0
 local locks = 0
 if f >= maxf then
-  redis.call('INCR', KEYS[3])
+  redis.call('SET', KEYS[3], ARGV[7])
   local over = math.min(f - maxf, 40)
   local secs = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ over)
   l = now + math.floor(secs * 1000)
@@ -480,6 +480,7 @@ export class RedisStore implements Store {
             String(policy.max_backoff),
             String(policy.forget_after * 1000),
             this.#lockChannel,
+            randomUUID(),
           );
           return locks === 1;
         }),
