@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { AndFilter, EqualityFilter, FilterParser } from 'ldapts';
 import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { connectOnce, handshakeWithin } from '../../src/authn/ldap/connection.js';
@@ -512,17 +512,20 @@ describe('the one name of an entry (storedSpelling)', () => {
 });
 
 describe('the StartTLS handshake bound (handshakeWithin)', () => {
-  /** How many timers keep the event loop alive now. */
-  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-
   test('a handshake that fails leaves no timer behind, though ldapts drops every listener on error', async () => {
     // A peer that is no TLS server: it answers the ClientHello with plain text and hangs up.
     const server = createServer((socket) => socket.end('not TLS\n'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
+    // The bound's own timer, told apart from any other the process has running meanwhile (the
+    // count of every active timer changed under a loaded machine as other timers ended).
+    const set = vi.spyOn(globalThis, 'setTimeout');
+    const cleared = vi.spyOn(globalThis, 'clearTimeout');
     try {
-      const before = timers();
       const socket = handshakeWithin(60_000)({ host: '127.0.0.1', port, rejectUnauthorized: false });
+      const bound = set.mock.results[set.mock.calls.findIndex((call) => call[1] === 60_000)]
+        ?.value as unknown;
+      expect(bound).toBeDefined();
       // What ldapts' startTLS does: on 'error' it removes every listener of the socket, ours too.
       const failed = new Promise<Error>((resolve) =>
         socket.once('error', (err) => {
@@ -534,8 +537,10 @@ describe('the StartTLS handshake bound (handshakeWithin)', () => {
       await new Promise((resolve) => setImmediate(resolve));
       expect(socket.destroyed).toBe(true);
       // The 60 s timer would otherwise hold the process and the failed socket for a minute.
-      expect(timers()).toBe(before);
+      expect(cleared).toHaveBeenCalledWith(bound);
     } finally {
+      set.mockRestore();
+      cleared.mockRestore();
       server.close();
     }
   });
