@@ -1,7 +1,7 @@
 // Found by a review: examples/haproxy.cfg promised that with `option http-buffer-request` "a body
 // sent a byte at a time never reaches regauth", and docs/deployment.md "Slow clients" that under a
 // flood of stalled requests everyone else keeps logging in. HAProxy holds only what fits its buffer
-// (16 KiB): a request declaring a larger body was passed on as soon as the buffer was full, and the
+// (16 KiB then): a request declaring a larger body was passed on as soon as the buffer was full, and the
 // rest could then come as slowly as regauth's request_timeout (10 s) allowed, each such request
 // holding one of regauth's connections. Six addresses within the per-source limit (or, over HTTP/2,
 // one address with seven connections of 100 streams) filled regauth's max_connections. Such a
@@ -21,6 +21,11 @@ import { REPO_ROOT, startHaproxy, type Haproxy } from './harness/deploy.js';
 import { freePort } from './harness/ports.js';
 import { startRegauth, type RegauthStack } from './harness/stack.js';
 
+/** HAProxy's buffer in the shipped config (tune.bufsize; HAProxy's default when unset). */
+const BUFFER = Number(
+  /^\s*tune\.bufsize (\d+)/m.exec(readFileSync(join(REPO_ROOT, 'examples/haproxy.cfg'), 'utf8'))?.[1] ??
+    16_384,
+);
 const alice = randomPassword();
 let stack: RegauthStack;
 let haproxy: Haproxy;
@@ -63,13 +68,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** A token request that declares a 20 KB body, sends 17 KB of it at once, then stalls. */
+/** A token request that declares a body past HAProxy's buffer, sends most of it at once, then stalls. */
 function stalledBody(localAddress: string): Promise<Socket> {
-  const declared = 20_000;
+  const declared = BUFFER + 8000;
   const head =
     'POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
     `Content-Length: ${declared}\r\n\r\n`;
-  const sent = `grant_type=password&username=alice&password=${'a'.repeat(17_000)}`;
+  const sent = `grant_type=password&username=alice&password=${'a'.repeat(BUFFER + 1000)}`;
   return new Promise((resolve) => {
     const socket = connect({ port: haproxy.port, host: '127.0.0.1', localAddress });
     socket.on('error', () => undefined);
@@ -141,7 +146,7 @@ function timedTlsLogin(localAddress: string): Promise<{ status: number; ms: numb
   });
 }
 
-/** One HTTP/2 connection from `localAddress` carrying `streams` token requests, each stalled after 17 KB. */
+/** One HTTP/2 connection from `localAddress` carrying `streams` token requests, each stalled past the buffer. */
 async function h2Stalled(localAddress: string, streams: number): Promise<ClientHttp2Session> {
   const session = h2connect(tlsHaproxy.url, {
     createConnection: () =>
@@ -158,14 +163,14 @@ async function h2Stalled(localAddress: string, streams: number): Promise<ClientH
     session.once('remoteSettings', () => resolve());
     session.once('close', () => resolve());
   });
-  const sent = `grant_type=password&username=alice&password=${'a'.repeat(17_000)}`;
+  const sent = `grant_type=password&username=alice&password=${'a'.repeat(BUFFER + 1000)}`;
   for (let i = 0; i < streams; i++) {
     const stream = session.request(
       {
         ':method': 'POST',
         ':path': '/auth/token',
         'content-type': 'application/x-www-form-urlencoded',
-        'content-length': '20000',
+        'content-length': String(BUFFER + 8000),
       },
       { endStream: false },
     );
@@ -244,10 +249,92 @@ test('over HTTP/2, a token request without content-length still reaches regauth'
 });
 
 test('a body HAProxy cannot hold whole is refused there with a JSON 413, even when it all arrives', async () => {
-  const body = `${form()}&pad=${'a'.repeat(20_000)}`;
+  const body = `${form()}&pad=${'a'.repeat(BUFFER + 1000)}`;
   const res = await exchange(`${head}Content-Length: ${body.length}\r\n\r\n${body}`);
   expect(res.status, res.text).toBe(413);
   expect(JSON.parse(res.text.slice(res.text.indexOf('\r\n\r\n') + 4))).toEqual({
-    errors: [{ code: 'SIZE_INVALID', message: 'request body too large' }],
+    errors: [{ code: 'SIZE_INVALID', message: 'request too large' }],
   });
+});
+
+// Found by a review of the first fix, which counted the header and the body but not the request
+// line: a long query string filled HAProxy's buffer with a body of a few KB, which then passed
+// on half-sent (over HTTP/2 without content-length, or chunked).
+/** One HTTP/2 connection carrying 100 token requests: a query that nearly fills the buffer, no content-length, a stalled body. */
+async function longQueryStalled(localAddress: string): Promise<ClientHttp2Session> {
+  const session = h2connect(tlsHaproxy.url, {
+    createConnection: () =>
+      tlsConnect({
+        socket: connect({ host: '127.0.0.1', port: tlsHaproxy.port, localAddress }),
+        ALPNProtocols: ['h2'],
+        servername: 'localhost',
+        rejectUnauthorized: false,
+      }),
+  });
+  session.on('error', () => undefined);
+  await new Promise<void>((resolve) => {
+    session.once('remoteSettings', () => resolve());
+    session.once('close', () => resolve());
+  });
+  for (let i = 0; i < 100; i++) {
+    const stream = session.request(
+      {
+        ':method': 'POST',
+        ':path': `/auth/token?x=${'a'.repeat(BUFFER - 2000)}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      { endStream: false },
+    );
+    stream.on('error', () => undefined);
+    stream.resume();
+    stream.write('b'.repeat(3000));
+  }
+  return session;
+}
+
+test('HTTP/2 requests with a long query and a stalled body from one address leave logins from others answered', async () => {
+  expect((await timedTlsLogin('127.0.0.90')).status).toBe(200);
+  const sessions: ClientHttp2Session[] = [];
+  try {
+    for (let i = 0; i < 6; i++) sessions.push(await longQueryStalled('127.0.0.91'));
+    await new Promise((r) => setTimeout(r, 2000));
+    const login = await timedTlsLogin('127.0.0.92');
+    expect(login.status, JSON.stringify(login)).toBe(200);
+    expect(login.ms, JSON.stringify(login)).toBeLessThan(1000);
+  } finally {
+    for (const session of sessions) session.destroy();
+  }
+}, 60_000);
+
+// Found by the same review: the first fix refused any request without Content-Length past 8 KiB,
+// bodyless GETs with large cookies or a long catalog token among them.
+const cookie = Array.from({ length: 40 }, (_, i) => `c${i}=${'v'.repeat(290)}`).join('; ');
+
+test('a token GET with a 12 KB header is answered by regauth through HAProxy', async () => {
+  const res = await exchange(
+    `GET /auth?service=x&scope=repository:x:pull HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: ${basic('alice', alice)}\r\nCookie: ${cookie}\r\n\r\n`,
+  );
+  expect(res.status, res.text.slice(0, 200)).toBe(200);
+});
+
+test('over HTTP/2, a catalog GET with a 12 KB bearer token gets the answer regauth gives it directly', async () => {
+  const session = h2connect(tlsHaproxy.url, { rejectUnauthorized: false });
+  session.on('error', () => undefined);
+  try {
+    const stream = session.request({
+      ':path': '/v2/_catalog',
+      authorization: `Bearer ${'e'.repeat(12_000)}`,
+    });
+    let status = 0;
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.resume();
+    await new Promise((resolve) => stream.on('close', resolve));
+    const direct = await fetch(`${stack.regauth.url}/v2/_catalog`, {
+      headers: { authorization: `Bearer ${'e'.repeat(12_000)}` },
+    });
+    expect(direct.status).not.toBe(413);
+    expect(status).toBe(direct.status);
+  } finally {
+    session.destroy();
+  }
 });

@@ -1,0 +1,132 @@
+// Found by a review of the first fix for stalled bodies (backend regauth in examples/haproxy.cfg):
+// its rule for a body without a length counted the header and the body but not the request line.
+// A request whose target nearly fills HAProxy's buffer (a long query after /auth/token: `path`
+// rules ignore it) left room for about a kilobyte of body; the buffer was then full, the wait of
+// http-buffer-request ended, and the request passed on half-sent: over HTTP/2 without
+// content-length always, over HTTP/1.1 chunked when the buffer filled at a chunk's end. A stand-in
+// regauth records every request that reaches it with its chunked body unfinished.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as h2connect } from 'node:http2';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { selfSignedCert } from './harness/certs.js';
+import { REPO_ROOT, startHaproxy, type Haproxy } from './harness/deploy.js';
+import { freePort } from './harness/ports.js';
+
+let backend: Server;
+let haproxy: Haproxy;
+let tlsHaproxy: Haproxy;
+/** HAProxy's buffer in the shipped config (tune.bufsize; HAProxy's default when unset). */
+const BUFFER = Number(
+  /^\s*tune\.bufsize (\d+)/m.exec(readFileSync(join(REPO_ROOT, 'examples/haproxy.cfg'), 'utf8'))?.[1] ??
+    16_384,
+);
+/** A query that leaves about a kilobyte of the buffer for the body. */
+const QUERY = 'a'.repeat(BUFFER - 2400);
+const dir = mkdtempSync(join(tmpdir(), 'haproxy-half-body-'));
+/** What each connection to the stand-in regauth carried (latin1). */
+const received: string[] = [];
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  backend = createServer((s) => {
+    sockets.push(s);
+    const i = received.push('') - 1;
+    s.on('error', () => undefined);
+    s.on('data', (d) => {
+      const text = (received[i] ?? '') + d.toString('latin1');
+      received[i] = text;
+      if (text.startsWith('GET /healthz'))
+        s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    });
+  });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  const regauthAddr = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
+  haproxy = await startHaproxy({
+    configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
+    env: { REGISTRY_ADDR: `127.0.0.1:${await freePort()}`, REGAUTH_ADDR: regauthAddr },
+  });
+  const cert = await selfSignedCert(dir, 'localhost', '/CN=localhost');
+  const pem = join(dir, 'localhost.pem');
+  writeFileSync(pem, readFileSync(cert.certPath, 'utf8') + readFileSync(cert.keyPath, 'utf8'));
+  tlsHaproxy = await startHaproxy({
+    configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
+    tlsCert: pem,
+    env: { REGISTRY_ADDR: `127.0.0.1:${await freePort()}`, REGAUTH_ADDR: regauthAddr },
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+}, 60_000);
+
+afterAll(async () => {
+  await haproxy?.stop();
+  await tlsHaproxy?.stop();
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => backend?.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Token requests that reached the stand-in with a chunked body that has not ended. */
+function halfSent(): string[] {
+  return received.filter(
+    (r) =>
+      r.startsWith('POST /auth/token') && /transfer-encoding: chunked/i.test(r) && !r.endsWith('0\r\n\r\n'),
+  );
+}
+
+test('over HTTP/2, a body without content-length behind a query nearly filling the buffer never reaches regauth half-sent', async () => {
+  const before = halfSent().length;
+  const session = h2connect(tlsHaproxy.url, { rejectUnauthorized: false });
+  session.on('error', () => undefined);
+  try {
+    const stream = session.request(
+      {
+        ':method': 'POST',
+        ':path': `/auth/token?x=${QUERY}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      { endStream: false },
+    );
+    let status = 0;
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('error', () => undefined);
+    stream.resume();
+    stream.write('b'.repeat(3000)); // and never ends the stream
+    await new Promise((r) => setTimeout(r, 2000));
+    const reached = halfSent().slice(before);
+    expect(
+      reached.map((r) => `${r.length} bytes, ending ${JSON.stringify(r.slice(-20))}`),
+      `HAProxy answered ${status || 'nothing yet'}; these reached regauth with the body unfinished`,
+    ).toEqual([]);
+  } finally {
+    session.destroy();
+  }
+}, 30_000);
+
+test('over HTTP/1.1, a chunked body behind a query nearly filling the buffer never reaches regauth half-sent', async () => {
+  const before = halfSent().length;
+  const target = `/auth/token?x=${QUERY}`;
+  const head =
+    `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+    'Transfer-Encoding: chunked\r\n\r\n';
+  const conns: Socket[] = [];
+  try {
+    // One-byte chunks, some count of which fills HAProxy's buffer exactly at a chunk's end.
+    for (let n = 1050; n <= 1140; n++) {
+      const s = connect(haproxy.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.resume();
+      conns.push(s);
+      s.write(head + '1\r\nb\r\n'.repeat(n)); // and stalls
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    const reached = halfSent().slice(before);
+    expect(
+      reached.map((r) => `${r.length} bytes, ending ${JSON.stringify(r.slice(-20))}`),
+      'these reached regauth with the chunked body unfinished',
+    ).toEqual([]);
+  } finally {
+    for (const s of conns) s.destroy();
+  }
+}, 30_000);
