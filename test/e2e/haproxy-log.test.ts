@@ -102,3 +102,27 @@ test('an /oidc/ request is logged by its path alone, a quote in it encoded as op
   expect(await send(shipped, `/oidc/${marker}"x?code=secret-code`)).toMatch(/^HTTP\/1\.1 404 /);
   expect(await requestField(shipped, marker)).toBe(`"GET /oidc/${marker}#22x HTTP/1.1"`);
 });
+
+// Found by a review of the fix above: `option httplog` also writes DEL and bytes past ASCII as
+// #XX, and the variable wrote them raw (a control byte, or a line that is not UTF-8). No valid URL
+// holds them, so the frontend refuses such a target before anything logs its URI. (HAProxy 2.6
+// takes these bytes when enough of the target follows them; a 16-byte tail is taken.)
+test.each([
+  ['DEL (0x7f)', '/v2/MARKER\x7fxxxxxxxxxxxxxxxx'],
+  ['a byte past ASCII (0x80)', '/v2/MARKER\x80xxxxxxxxxxxxxxxx'],
+  ['a no-break space (0xa0)', '/oidc/MARKER\xa0xxxxxxxxxxxxxxxx'],
+])(
+  'a target holding %s is refused with a JSON 400, and its log line holds no raw byte',
+  async (_name, pattern) => {
+    const marker = `m${Math.random().toString(36).slice(2)}`;
+    const answer = await send(shipped, pattern.replace('MARKER', marker));
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      errors: [{ code: 'BAD_REQUEST', message: 'malformed request target' }],
+    });
+    // Its line is written, with no URI: nothing of the target reaches the log.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(shipped.logs()).not.toContain(marker);
+    expect(shipped.logs()).not.toMatch(/[\x7f-\xff]/);
+  },
+);
