@@ -231,10 +231,15 @@ export class RedisStore implements Store {
           return;
         }
         client.disconnect(true);
-        // Behind a refused AUTH, that refusal is the reason; the SELECT's NOAUTH says nothing more.
-        if (!err.message.startsWith('NOAUTH')) this.#setProblem(describe(err));
+        // Behind a refused AUTH (a password is configured), that refusal is the reason; the
+        // SELECT's NOAUTH says nothing more. Without a password it is the reason.
+        if (!(err.message.startsWith('NOAUTH') && options.password !== undefined))
+          this.#setProblem(describe(err));
         return;
       }
+      // What ioredis reports of a connection already dropped (its ready check cut off with it)
+      // keeps the reason the connection was dropped for.
+      if (unconnected(err) && this.#status.problem !== undefined) return;
       this.#setProblem(describe(err));
     });
     // A closed connection keeps the reason it failed with (refused, a certificate), if any.
