@@ -391,7 +391,20 @@ export async function probeRealm(
     const cause = errorCode(err) ?? (err as { cause?: Error }).cause?.message ?? (err as Error).message;
     return { name: 'realm', ok: false, message: `nothing answers at ${realm} (${cause})`, fix };
   }
-  const body = await res.text();
+  // The body under the same deadline, and at most PROBE_BODY_BYTES of it: a realm that sends
+  // its headers and then stalls, or a large file, is a finding too, never a crash.
+  let body: string;
+  try {
+    body = await boundedText(res, PROBE_BODY_BYTES);
+  } catch (err) {
+    const cause = errorCode(err) ?? (err as Error).message;
+    return {
+      name: 'realm',
+      ok: false,
+      message: `${realm} answered ${res.status} but its body did not arrive (${cause})`,
+      fix,
+    };
+  }
   let json: { token?: unknown; errors?: unknown } | undefined;
   try {
     json = JSON.parse(body) as { token?: unknown; errors?: unknown };
@@ -414,6 +427,29 @@ export async function probeRealm(
     message: `${realm} answered ${res.status}${json ? '' : ' (not JSON)'}, not as regauth's token endpoint`,
     fix,
   };
+}
+
+/** The most of a realm's reply `doctor --probe` reads: a token reply is a few KB. */
+const PROBE_BODY_BYTES = 64 * 1024;
+
+/** A reply's body as text, read up to `limit` bytes (the rest is left unread). */
+async function boundedText(res: Response, limit: number): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+      if (size >= limit) break;
+    }
+  } finally {
+    void reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 /** The first `code` (ECONNREFUSED, ENOTFOUND…) in an error's causes, fetch wraps it deeply. */
