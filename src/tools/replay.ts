@@ -231,11 +231,15 @@ export async function replayAudit(
               entries.set(key, entry);
             }
             entry.count++;
-            // The latest line wins: the decision as last recorded.
-            entry.recorded = d;
+            // The latest line wins: the decision as last recorded, by the lines' time (files may
+            // be given newest first, as a glob of rotated logs orders them); lines without one
+            // in the order read, until a line with a time is seen.
             const seenAt = time ?? parsed.time;
-            if (seenAt !== null && (entry.lastSeen === null || seenAt >= entry.lastSeen)) {
+            if (seenAt === null) {
+              if (entry.lastSeen === null) entry.recorded = d;
+            } else if (entry.lastSeen === null || seenAt >= entry.lastSeen) {
               entry.lastSeen = seenAt;
+              entry.recorded = d;
             }
           }
         }
