@@ -5,6 +5,7 @@ import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import { UsageError } from '../core/errors.js';
+import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
 import { checkIpArg, checkServiceArg, parseScopeArgs } from './check.js';
 import { asksExtAuthz } from '../pipeline/pipeline.js';
 
@@ -63,6 +64,11 @@ export interface WhoCanReport {
   readonly dynamicBackends: readonly string[];
   /** Static accounts no rule decides for (always, or under some conditions). */
   readonly undecided: readonly string[];
+  /**
+   * Static accounts whose names the token endpoint refuses (docs/http-api.md "Account names"):
+   * they can never log in, so no rule is listed for them.
+   */
+  readonly refusedNames: readonly string[];
   /** Who decides a scope no rule matches: `ext_authz`, or `deny` (deny by default). */
   readonly fallback: 'ext_authz' | 'deny';
 }
@@ -95,6 +101,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   // Static accounts: the rules that decide for each, with what is still open (ip, service).
   const accountsOf = new Map<number, WhoCanAccount[]>();
   const undecided: string[] = [];
+  const refusedNames: string[] = [];
   const seen = new Set<string>();
   for (const [backend, users] of [
     ['users', config.users],
@@ -104,6 +111,10 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
       // The first backend that knows an account decides for it (users before users_file).
       if (seen.has(account)) continue;
       seen.add(account);
+      if (!isAccountName(account)) {
+        refusedNames.push(account);
+        continue;
+      }
       let decided = false;
       for (const e of acl.explain({ ...base, account, labels: user.labels })) {
         if (e.match === 'no') continue;
@@ -155,6 +166,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
     rules,
     dynamicBackends,
     undecided,
+    refusedNames,
     fallback: asksExtAuthz(config, input.service) ? 'ext_authz' : 'deny',
   };
 }
@@ -533,6 +545,11 @@ export function formatWhoCan(report: WhoCanReport): string {
   if (report.undecided.length > 0) {
     const names = report.undecided.map((a) => (a === '' ? '(anonymous)' : a));
     lines.push(`static accounts no rule always decides for: ${names.join(', ')}`);
+  }
+  if (report.refusedNames.length > 0) {
+    lines.push(
+      `static accounts that can never log in, not listed above (${REFUSED_ACCOUNT_NAME}): ${report.refusedNames.map(quoteAccount).join(', ')}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
