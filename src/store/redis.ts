@@ -216,14 +216,18 @@ export class RedisStore implements Store {
     client.defineCommand('regauthFailure', { numberOfKeys: 3, lua: FAILURE });
     client.defineCommand('regauthSuccess', { numberOfKeys: 2, lua: SUCCESS });
     client.defineCommand('regauthRelease', { numberOfKeys: 2, lua: RELEASE });
+    // Whether Redis refused this connection's AUTH (its reason then says why a NOAUTH follows).
+    let authRefused = false;
     // Without a listener an 'error' event would be thrown and end the process.
     client.on('error', (err: Error) => {
+      const command = (err as { command?: { name?: string } }).command?.name;
+      if (command === 'auth') authRefused = true;
       // ioredis selects store.url's database on each connection and, when Redis refuses it, goes
       // on in database 0: every key would land there, shared with whatever else does. A database
       // Redis can never select (past its `databases`, or a cluster) stops the store, which says
       // why; any other refusal (busy, a refused password, too many clients) passes: the
       // connection is dropped before it is used, and made again.
-      if ((err as { command?: { name?: string } }).command?.name === 'select') {
+      if (command === 'select') {
         if (NEVER_SELECTED.test(err.message)) {
           this.#fatal = `Redis refused the database of store.url (${describe(err)})`;
           this.#status.set(this.#fatal);
@@ -231,10 +235,9 @@ export class RedisStore implements Store {
           return;
         }
         client.disconnect(true);
-        // Behind a refused AUTH (a password is configured), that refusal is the reason; the
-        // SELECT's NOAUTH says nothing more. Without a password it is the reason.
-        if (!(err.message.startsWith('NOAUTH') && options.password !== undefined))
-          this.#setProblem(describe(err));
+        // Behind a refused AUTH, that refusal is the reason and the SELECT's NOAUTH says nothing
+        // more; otherwise (no password, or one Redis took without checking) NOAUTH is the reason.
+        if (!(err.message.startsWith('NOAUTH') && authRefused)) this.#setProblem(describe(err));
         return;
       }
       // What ioredis reports of a connection already dropped (its ready check cut off with it)
@@ -244,6 +247,7 @@ export class RedisStore implements Store {
     });
     // A closed connection keeps the reason it failed with (refused, a certificate), if any.
     client.on('close', () => {
+      authRefused = false;
       if (this.#status.problem === undefined) this.#setProblem('connection closed');
     });
     client.on('ready', () => {
