@@ -121,6 +121,7 @@ export function createTokenHandler(deps: AppDeps): (
     let result: TokenResult | undefined;
     let error: unknown;
     let status = 200;
+    let cancelled = false;
     try {
       ({ ip, via } = clientAddress(
         peer,
@@ -151,6 +152,9 @@ export function createTokenHandler(deps: AppDeps): (
       for (let i = 0; i < NO_STORE.length; i += 2) res.setHeader(NO_STORE[i]!, NO_STORE[i + 1]!);
       res.setHeader('X-Request-Id', requestId);
       status = fail(err);
+      // An outage answered to a client that hung up first: its run was cancelled with it. (A
+      // denial or a lock keeps its outcome, whenever the client left.)
+      cancelled = status >= 500 && signal?.aborted === true;
     }
     recordTokenRequest(deps.logger, deps.metrics, {
       requestId,
@@ -162,6 +166,7 @@ export function createTokenHandler(deps: AppDeps): (
       ...(error !== undefined ? { error } : {}),
       status,
       ms: Number(process.hrtime.bigint() - started) / 1e6,
+      ...(cancelled ? { cancelled } : {}),
     });
     if (deps.recent && result && request) {
       for (const d of result.decisions) {

@@ -7,7 +7,7 @@ import type { TokenRequest } from '../request/token-request.js';
 
 /** What became of a token request, for the audit log and the metrics. */
 export type Outcome =
-  'granted' | 'denied_all' | 'denied' | 'bad_request' | 'locked' | 'unavailable' | 'error';
+  'granted' | 'denied_all' | 'denied' | 'bad_request' | 'locked' | 'unavailable' | 'error' | 'cancelled';
 
 /** Everything the HTTP layer knows about one token request once it has answered. */
 export interface TokenRequestRecord {
@@ -23,6 +23,8 @@ export interface TokenRequestRecord {
   readonly status: number;
   /** Milliseconds from arrival to answer. */
   readonly ms: number;
+  /** The client hung up before the answer, and the request's work was cancelled with it. */
+  readonly cancelled?: boolean;
 }
 
 /** The outcome name for an HTTP status. */
@@ -40,7 +42,8 @@ export function outcomeOf(status: number): Outcome {
  * was denied is `denied_all` (the protocol still answers with a token, one that grants nothing).
  * A request that asked for no scope (`docker login`) is `granted`.
  */
-export function outcomeOfRequest(r: Pick<TokenRequestRecord, 'status' | 'result'>): Outcome {
+export function outcomeOfRequest(r: Pick<TokenRequestRecord, 'status' | 'result' | 'cancelled'>): Outcome {
+  if (r.cancelled === true) return 'cancelled';
   const outcome = outcomeOf(r.status);
   if (outcome === 'granted' && r.result && r.result.decisions.length > 0 && r.result.access.length === 0) {
     return 'denied_all';
@@ -121,6 +124,7 @@ function loggedAccount(account: string): string {
 const MESSAGES: Partial<Record<Outcome, string>> = {
   granted: 'token issued',
   denied_all: 'token issued, every requested scope denied',
+  cancelled: 'client gone before the answer',
 };
 
 /** Writes the audit line and counts the request in the metrics. */
@@ -130,7 +134,7 @@ export function recordTokenRequest(
   r: TokenRequestRecord,
 ): void {
   const record = auditRecord(r);
-  if (r.status >= 500) {
+  if (r.status >= 500 && r.cancelled !== true) {
     // Unknown errors go to the log with their stack; the client only saw an opaque 500.
     logger.error({ ...record, err: r.error instanceof RegauthError ? undefined : r.error }, 'token refused');
   } else {

@@ -8,7 +8,7 @@ import { ServerBusyError, TooManyRequestsError } from '../core/errors.js';
  */
 export interface Metrics {
   readonly registry: Registry;
-  /** Token requests by outcome (granted, denied_all, denied, bad_request, locked, unavailable, error) and grant type. */
+  /** Token requests by outcome (granted, denied_all, denied, bad_request, locked, unavailable, error, cancelled) and grant type. */
   readonly tokenRequests: Counter<'outcome' | 'grant_type'>;
   readonly tokenDuration: Histogram<'outcome'>;
   /**
@@ -164,9 +164,13 @@ export function instrumentAuthenticator<T extends Authenticator>(
       }
       return result;
     } catch (err) {
-      // A request turned away (the login queue's or a command's bound) is not the backend
-      // failing to answer: counting it would let one client raise the backend's error alert.
-      if (!(err instanceof TooManyRequestsError || err instanceof ServerBusyError)) {
+      // A request turned away (the login queue's or a command's bound), or one whose client hung
+      // up (its run cancelled), is not the backend failing to answer: counting it would let one
+      // client raise the backend's error alert.
+      if (
+        !(err instanceof TooManyRequestsError || err instanceof ServerBusyError) &&
+        credentials.signal?.aborted !== true
+      ) {
         observe('error', (performance.now() - started) / 1000);
         metrics.authnErrors.inc({ backend });
       }
@@ -195,7 +199,7 @@ export function instrumentAuthenticator<T extends Authenticator>(
     (async (credentials) => {
       const started = performance.now();
       const outage = await spend(credentials);
-      if (outage !== undefined) {
+      if (outage !== undefined && credentials.signal?.aborted !== true) {
         observe('error', (performance.now() - started) / 1000);
         metrics.authnErrors.inc({ backend });
       }
