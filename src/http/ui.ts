@@ -13,6 +13,7 @@ import {
 import { BadRequestError, RegauthError, UnauthorizedError } from '../core/errors.js';
 import { LOGIN_COOKIE_MAX_AGE, type OidcLogin } from '../oidc/login.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath, type UiSession } from '../oidc/session.js';
+import { outcomeOfRequest, type Outcome } from '../pipeline/audit.js';
 import { issueToken, type TokenResult } from '../pipeline/pipeline.js';
 import { parseBasicAuth } from '../request/basic.js';
 import { clientAddress } from '../request/client-ip.js';
@@ -221,8 +222,21 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
     if (session) return issueToken(runtime, parsed, ctx, session);
     // No credentials: ask the browser for them.
     if (parsed.credentials.password === undefined) throw new UnauthorizedError('sign in to see the registry');
-    // The same guards as the token endpoint: the bounded login queue, then the lockout.
-    return issueGuarded(deps, runtime, parsed, ctx);
+    // The same guards as the token endpoint: the bounded login queue, then the lockout. Counted
+    // as the endpoint counts its requests: a page login is a token request for the catalog, and a
+    // wrong password here must show where one on /auth does (docs/security.md "User enumeration").
+    const started = performance.now();
+    const count = (outcome: Outcome) =>
+      deps.metrics?.countTokenRequest(outcome, parsed.grant, (performance.now() - started) / 1000);
+    try {
+      const result = await issueGuarded(deps, runtime, parsed, ctx);
+      count(outcomeOfRequest({ status: 200, result }));
+      return result;
+    } catch (err) {
+      const status = mapError(err).status;
+      count(outcomeOfRequest({ status, cancelled: status >= 500 && signal?.aborted === true }));
+      throw err;
+    }
   }
 
   const repositoriesPage: Page = (req, res) => {
