@@ -76,10 +76,13 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
   // The account the scopes are decided for: with a password, as the backend spells it (a
   // directory finds alice for alice@example.org), as the token endpoint decides.
   let account = input.account;
-  if (input.password === undefined && input.labels === undefined) {
+  if (input.password === undefined) {
     const known = offlineLabels(runtime.config, input.account);
-    labels = known.labels;
-    labelsNote = known.note;
+    if (anonymousRefused(input.account, known)) return { outcome: 'unauthenticated', reason: NO_ANONYMOUS };
+    if (input.labels === undefined) {
+      labels = known.labels;
+      labelsNote = known.note;
+    }
   }
   if (input.password !== undefined) {
     const authn = await authenticate(
@@ -126,6 +129,19 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
     authenticatedBy,
     scopes: reports,
   };
+}
+
+/** Why an anonymous request gets no token without a `""` user (check and test say it alike). */
+export const NO_ANONYMOUS =
+  'anonymous requests get no token: no `""` entry in users: or users_file, and no other backend is configured (the token endpoint answers 401)';
+
+/**
+ * Whether the token endpoint refuses the anonymous account outright: no static backend holds
+ * `""` and no other backend is configured. (A named account no backend holds is still decided by
+ * the ACL, with a note: a policy may name accounts to come.)
+ */
+export function anonymousRefused(account: string, known: OfflineLabels): boolean {
+  return account === '' && known.from === null && known.unknownFrom.length === 0;
 }
 
 /** Backends whose labels are only known when they answer a login (not offline). */

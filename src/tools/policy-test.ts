@@ -9,7 +9,7 @@ import { labelMap } from '../core/schema.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import { defaultService, extAuthzFor, refusedService } from '../pipeline/pipeline.js';
 import type { Runtime } from '../pipeline/runtime.js';
-import { describeDecider, offlineLabels, scopeReport } from './check.js';
+import { anonymousRefused, describeDecider, NO_ANONYMOUS, offlineLabels, scopeReport } from './check.js';
 
 const KEYS = 'account, scope, expect, labels, service, ip, comment';
 
@@ -174,13 +174,19 @@ export async function runPolicyTests(
       results.push({ test, passed: test.expect.length === 0, granted: [], decidedBy });
       continue;
     }
+    const offline = offlineLabels(runtime.config, test.account);
+    if (anonymousRefused(test.account, offline)) {
+      // And for an anonymous request without a `""` user: 401, nothing granted.
+      results.push({ test, passed: test.expect.length === 0, granted: [], decidedBy: NO_ANONYMOUS });
+      continue;
+    }
     const decision = await authorizeScope(runtime.config.acl, extAuthzFor(runtime, service), {
       account: test.account,
       type: test.scope.type,
       name: test.scope.name,
       service,
       ip: test.ip,
-      labels: test.labels ?? offlineLabels(runtime.config, test.account).labels,
+      labels: test.labels ?? offline.labels,
       actions: test.scope.actions,
     });
     const decidedBy = describeDecider(scopeReport(runtime, test.scope, decision));
