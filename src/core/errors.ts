@@ -159,6 +159,13 @@ export class BackendUnavailableError extends RegauthError {
 }
 
 /**
+ * A backend's run cancelled because the request's client went away (src/ext/command.ts): answered
+ * as an outage, to nobody, and neither the backend failing nor an outage for the metrics and the
+ * audit line (outcome `cancelled`).
+ */
+export class CancelledError extends BackendUnavailableError {}
+
+/**
  * A refused password answered as the outage of a later backend (HTTP 503, as that backend's
  * BackendUnavailableError): while it cannot answer, a made-up name, which reaches it, gets 503,
  * so a known account's wrong password must too, or the status would tell who exists. Still a

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { BackendUnavailableError, TooManyRequestsError } from '../core/errors.js';
+import { BackendUnavailableError, CancelledError, TooManyRequestsError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { escapeRegex } from '../core/regex.js';
 
@@ -431,6 +431,9 @@ export function backendCommand(
     } catch (err) {
       if (err instanceof CommandFailure) {
         logStderr(err.stderr, err.message, redact);
+        // Cancelled for the caller's signal (its client went away), not for a shutdown.
+        if (options.signal?.aborted === true && !closing.signal.aborted)
+          throw new CancelledError(backend, err.message, { cause: err });
         throw new BackendUnavailableError(backend, err.message, { cause: err });
       }
       throw err;

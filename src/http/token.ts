@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { recordTokenRequest } from '../pipeline/audit.js';
 import { withLockout, withLockoutNow } from '../guard/lockout.js';
-import { BadRequestError } from '../core/errors.js';
+import { BadRequestError, CancelledError } from '../core/errors.js';
 import { withLoginQueue } from '../guard/login-queue.js';
 import { issueToken, issueTokenNow, type RequestContext, type TokenResult } from '../pipeline/pipeline.js';
 import { clientAddress, normalizeIp } from '../request/client-ip.js';
@@ -152,9 +152,9 @@ export function createTokenHandler(deps: AppDeps): (
       for (let i = 0; i < NO_STORE.length; i += 2) res.setHeader(NO_STORE[i]!, NO_STORE[i + 1]!);
       res.setHeader('X-Request-Id', requestId);
       status = fail(err);
-      // An outage answered to a client that hung up first: its run was cancelled with it. (A
-      // denial or a lock keeps its outcome, whenever the client left.)
-      cancelled = status >= 500 && signal?.aborted === true;
+      // A run cancelled because the client hung up: no outage. (A denial, a lock or a backend's own
+      // failure keeps its outcome, whenever the client left.)
+      cancelled = err instanceof CancelledError;
     }
     recordTokenRequest(deps.logger, deps.metrics, {
       requestId,

@@ -10,7 +10,7 @@ import {
   renderUiError,
   type UiPaths,
 } from '../catalog/page.js';
-import { BadRequestError, RegauthError, UnauthorizedError } from '../core/errors.js';
+import { BadRequestError, CancelledError, RegauthError, UnauthorizedError } from '../core/errors.js';
 import { LOGIN_COOKIE_MAX_AGE, type OidcLogin } from '../oidc/login.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath, type UiSession } from '../oidc/session.js';
 import { outcomeOfRequest, type Outcome } from '../pipeline/audit.js';
@@ -234,7 +234,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
       return result;
     } catch (err) {
       const status = mapError(err).status;
-      count(outcomeOfRequest({ status, cancelled: status >= 500 && signal?.aborted === true }));
+      count(outcomeOfRequest({ status, cancelled: err instanceof CancelledError }));
       throw err;
     }
   }

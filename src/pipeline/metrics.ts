@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Authenticator } from '../authn/types.js';
-import { ServerBusyError, TooManyRequestsError } from '../core/errors.js';
+import { CancelledError, ServerBusyError, TooManyRequestsError } from '../core/errors.js';
 
 /**
  * The Prometheus metrics of one process, on their own registry (never prom-client's global
@@ -167,10 +167,11 @@ export function instrumentAuthenticator<T extends Authenticator>(
       // A request turned away (the login queue's or a command's bound), or one whose client hung
       // up (its run cancelled), is not the backend failing to answer: counting it would let one
       // client raise the backend's error alert.
-      if (
-        !(err instanceof TooManyRequestsError || err instanceof ServerBusyError) &&
-        credentials.signal?.aborted !== true
-      ) {
+      if (!(
+        err instanceof TooManyRequestsError ||
+        err instanceof ServerBusyError ||
+        err instanceof CancelledError
+      )) {
         observe('error', (performance.now() - started) / 1000);
         metrics.authnErrors.inc({ backend });
       }
@@ -199,7 +200,7 @@ export function instrumentAuthenticator<T extends Authenticator>(
     (async (credentials) => {
       const started = performance.now();
       const outage = await spend(credentials);
-      if (outage !== undefined && credentials.signal?.aborted !== true) {
+      if (outage !== undefined && !(outage instanceof CancelledError)) {
         observe('error', (performance.now() - started) / 1000);
         metrics.authnErrors.inc({ backend });
       }
