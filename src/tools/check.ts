@@ -133,15 +133,17 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
 
 /** Why an anonymous request gets no token without a `""` user (check and test say it alike). */
 export const NO_ANONYMOUS =
-  'anonymous requests get no token: no `""` entry in users: or users_file, and no other backend is configured (the token endpoint answers 401)';
+  'anonymous requests get no token: no `""` entry in users: or users_file, and no ext_auth (no other backend logs in an anonymous request; the token endpoint answers 401)';
 
 /**
  * Whether the token endpoint refuses the anonymous account outright: no static backend holds
- * `""` and no other backend is configured. (A named account no backend holds is still decided by
- * the ACL, with a note: a policy may name accounts to come.)
+ * `""`, and no `ext_auth` (the only other backend that may log in a request without credentials:
+ * ldap_auth, oidc_auth and jwt_auth find no account without a name or a password). (A named
+ * account no backend holds is still decided by the ACL, with a note: a policy may name accounts
+ * to come.)
  */
 export function anonymousRefused(account: string, known: OfflineLabels): boolean {
-  return account === '' && known.from === null && known.unknownFrom.length === 0;
+  return account === '' && known.from === null && !known.unknownFrom.includes('ext_auth');
 }
 
 /** Backends whose labels are only known when they answer a login (not offline). */
