@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { RegistryBrowser } from '../catalog/browse.js';
 import { listCatalog } from '../catalog/catalog.js';
@@ -13,7 +14,7 @@ import {
 import { BadRequestError, CancelledError, RegauthError, UnauthorizedError } from '../core/errors.js';
 import { LOGIN_COOKIE_MAX_AGE, type OidcLogin } from '../oidc/login.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath, type UiSession } from '../oidc/session.js';
-import { outcomeOfRequest, type Outcome } from '../pipeline/audit.js';
+import { recordTokenRequest } from '../pipeline/audit.js';
 import { issueToken, type TokenResult } from '../pipeline/pipeline.js';
 import { parseBasicAuth } from '../request/basic.js';
 import { clientAddress } from '../request/client-ip.js';
@@ -83,7 +84,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
         res.status(404).json({ errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] });
         return;
       }
-      const { ip } = clientAddress(
+      const { ip, via } = clientAddress(
         req.socket.remoteAddress,
         req.headers['x-forwarded-for'],
         runtime.config.server.trustedProxies,
@@ -125,7 +126,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
           ? { base, signOut: { action: `${base}/signout`, csrf: login!.sessions.csrfToken(session) } }
           : paths,
         token: async (service, scope) => {
-          const result = await tokenFor(runtime, req, ip, service, scope, session, signal);
+          const result = await tokenFor(runtime, req, { ip, via }, service, scope, session, signal);
           account = result.account;
           return result;
         },
@@ -192,7 +193,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
   async function tokenFor(
     runtime: Runtime,
     req: Request,
-    ip: string | null,
+    { ip, via }: { readonly ip: string | null; readonly via: string | null },
     service: string,
     scope: string | undefined,
     session: UiSession | undefined,
@@ -222,19 +223,29 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
     if (session) return issueToken(runtime, parsed, ctx, session);
     // No credentials: ask the browser for them.
     if (parsed.credentials.password === undefined) throw new UnauthorizedError('sign in to see the registry');
-    // The same guards as the token endpoint: the bounded login queue, then the lockout. Counted
-    // as the endpoint counts its requests: a page login is a token request for the catalog, and a
-    // wrong password here must show where one on /auth does (docs/security.md "User enumeration").
+    // The same guards as the token endpoint: the bounded login queue, then the lockout. Audited
+    // and counted as the endpoint's requests are: a page login is a token request for the
+    // catalog, and a wrong password here must show where one on /auth does, with its reason
+    // (docs/security.md "User enumeration").
     const started = performance.now();
-    const count = (outcome: Outcome) =>
-      deps.metrics?.countTokenRequest(outcome, parsed.grant, (performance.now() - started) / 1000);
+    const record = (outcome: { result: TokenResult } | { error: unknown; status: number }) =>
+      recordTokenRequest(deps.logger, deps.metrics, {
+        requestId: randomUUID(),
+        method: 'GET',
+        ip,
+        via,
+        request: parsed,
+        status: 200,
+        ...outcome,
+        ms: performance.now() - started,
+        ...('error' in outcome && outcome.error instanceof CancelledError ? { cancelled: true } : {}),
+      });
     try {
       const result = await issueGuarded(deps, runtime, parsed, ctx);
-      count(outcomeOfRequest({ status: 200, result }));
+      record({ result });
       return result;
     } catch (err) {
-      const status = mapError(err).status;
-      count(outcomeOfRequest({ status, cancelled: err instanceof CancelledError }));
+      record({ error: err, status: mapError(err).status });
       throw err;
     }
   }
