@@ -166,6 +166,18 @@ export class BackendUnavailableError extends RegauthError {
 export class CancelledError extends BackendUnavailableError {}
 
 /**
+ * Whether a request's error is its client's hang-up: a CancelledError, or the outage a refused
+ * password was answered as when that outage was one (a withheld denial's decoy run cancelled; a
+ * made-up name's would be a CancelledError itself, and the two must look alike).
+ */
+export function isCancelled(err: unknown): boolean {
+  return (
+    err instanceof CancelledError ||
+    (err instanceof BackendUnavailableError && err.cause instanceof CancelledError)
+  );
+}
+
+/**
  * A refused password answered as the outage of a later backend (HTTP 503, as that backend's
  * BackendUnavailableError): while it cannot answer, a made-up name, which reaches it, gets 503,
  * so a known account's wrong password must too, or the status would tell who exists. Still a

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { recordTokenRequest } from '../pipeline/audit.js';
 import { withLockout, withLockoutNow } from '../guard/lockout.js';
-import { BadRequestError, CancelledError } from '../core/errors.js';
+import { BadRequestError, isCancelled } from '../core/errors.js';
 import { withLoginQueue } from '../guard/login-queue.js';
 import { issueToken, issueTokenNow, type RequestContext, type TokenResult } from '../pipeline/pipeline.js';
 import { clientAddress, normalizeIp } from '../request/client-ip.js';
@@ -154,7 +154,7 @@ export function createTokenHandler(deps: AppDeps): (
       status = fail(err);
       // A run cancelled because the client hung up: no outage. (A denial, a lock or a backend's own
       // failure keeps its outcome, whenever the client left.)
-      cancelled = err instanceof CancelledError;
+      cancelled = isCancelled(err);
     }
     recordTokenRequest(deps.logger, deps.metrics, {
       requestId,

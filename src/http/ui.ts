@@ -11,7 +11,7 @@ import {
   renderUiError,
   type UiPaths,
 } from '../catalog/page.js';
-import { BadRequestError, CancelledError, RegauthError, UnauthorizedError } from '../core/errors.js';
+import { BadRequestError, isCancelled, RegauthError, UnauthorizedError } from '../core/errors.js';
 import { LOGIN_COOKIE_MAX_AGE, type OidcLogin } from '../oidc/login.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath, type UiSession } from '../oidc/session.js';
 import { recordTokenRequest } from '../pipeline/audit.js';
@@ -238,7 +238,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
         status: 200,
         ...outcome,
         ms: performance.now() - started,
-        ...('error' in outcome && outcome.error instanceof CancelledError ? { cancelled: true } : {}),
+        ...('error' in outcome && isCancelled(outcome.error) ? { cancelled: true } : {}),
       });
     try {
       const result = await issueGuarded(deps, runtime, parsed, ctx);
@@ -378,7 +378,8 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
       status = mapped.status;
       message = mapped.message;
       if (mapped.retryAfter) res.setHeader('Retry-After', String(mapped.retryAfter));
-      if (status >= 500)
+      // A run its client's hang-up cancelled is no failure (its audit line says `cancelled`).
+      if (status >= 500 && !isCancelled(err))
         deps.logger.error({ err: err instanceof RegauthError ? err.message : err }, 'ui failed');
     }
     let shown = session?.paths ?? paths;
