@@ -78,7 +78,8 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
   let account = input.account;
   if (input.password === undefined) {
     const known = offlineLabels(runtime.config, input.account);
-    if (anonymousRefused(input.account, known)) return { outcome: 'unauthenticated', reason: NO_ANONYMOUS };
+    if (anonymousRefused(runtime.config, input.account, known))
+      return { outcome: 'unauthenticated', reason: NO_ANONYMOUS };
     if (input.labels === undefined) {
       labels = known.labels;
       labelsNote = known.note;
@@ -133,7 +134,7 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
 
 /** Why an anonymous request gets no token without a `""` user (check and test say it alike). */
 export const NO_ANONYMOUS =
-  'anonymous requests get no token: no `""` entry in users: or users_file, and no ext_auth (no other backend logs in an anonymous request; the token endpoint answers 401)';
+  'anonymous requests get no token: no `""` entry without a password in users: or users_file, and no ext_auth (no other backend logs in an anonymous request; the token endpoint answers 401)';
 
 /**
  * Whether the token endpoint refuses the anonymous account outright: no static backend holds
@@ -142,8 +143,11 @@ export const NO_ANONYMOUS =
  * account no backend holds is still decided by the ACL, with a note: a policy may name accounts
  * to come.)
  */
-export function anonymousRefused(account: string, known: OfflineLabels): boolean {
-  return account === '' && known.from === null && !known.unknownFrom.includes('ext_auth');
+export function anonymousRefused(config: Config, account: string, known: OfflineLabels): boolean {
+  if (account !== '' || known.unknownFrom.includes('ext_auth')) return false;
+  // A static `""` entry logs in a request without credentials only when it takes no password.
+  const entry = config.users?.get('') ?? config.users_file?.users.get('');
+  return entry === undefined || entry.passwordHash !== undefined;
 }
 
 /** Backends whose labels are only known when they answer a login (not offline). */

@@ -175,7 +175,7 @@ export async function runPolicyTests(
       continue;
     }
     const offline = offlineLabels(runtime.config, test.account);
-    if (anonymousRefused(test.account, offline)) {
+    if (anonymousRefused(runtime.config, test.account, offline)) {
       // And for an anonymous request without a `""` user: 401, nothing granted.
       results.push({ test, passed: test.expect.length === 0, granted: [], decidedBy: NO_ANONYMOUS });
       continue;

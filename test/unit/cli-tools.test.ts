@@ -433,7 +433,7 @@ acl:
     const run = await regauth(['test', '-c', file(), tests]);
     expect(run.stdout.split('\n').slice(0, 2)).toEqual([
       'FAIL [0] (line 1) "(anonymous)" repository:a/b:pull: granted [pull], expected [push]; decided by acl[0]',
-      'FAIL [1] (line 2) (anonymous) repository:a/b:pull: granted [], expected [push]; decided by anonymous requests get no token: no `""` entry in users: or users_file, and no ext_auth (no other backend logs in an anonymous request; the token endpoint answers 401)',
+      'FAIL [1] (line 2) (anonymous) repository:a/b:pull: granted [], expected [push]; decided by anonymous requests get no token: no `""` entry without a password in users: or users_file, and no ext_auth (no other backend logs in an anonymous request; the token endpoint answers 401)',
     ]);
   });
 
