@@ -116,6 +116,9 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
       }
       // ext_auth and ext_authz runs still queued for the page are dropped, running ones killed.
       const signal = cancelledOnClose(res, runtime);
+      // The id of the view's audit line (a login with a password), sent as /auth sends its own.
+      const requestId = randomUUID();
+      res.setHeader('X-Request-Id', requestId);
       const ctx: Ctx = {
         runtime,
         browser,
@@ -126,7 +129,15 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
           ? { base, signOut: { action: `${base}/signout`, csrf: login!.sessions.csrfToken(session) } }
           : paths,
         token: async (service, scope) => {
-          const result = await tokenFor(runtime, req, { ip, via }, service, scope, session, signal);
+          const result = await tokenFor(
+            runtime,
+            req,
+            { ip, via, requestId },
+            service,
+            scope,
+            session,
+            signal,
+          );
           account = result.account;
           return result;
         },
@@ -138,7 +149,10 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
         status = fail(res, err, session !== undefined ? { runtime, paths: ctx.paths } : undefined);
       }
       // The path under path_prefix.
-      deps.logger.info({ ip, account, path: req.path.slice(deps.prefix.length), status }, 'registry page');
+      deps.logger.info(
+        { ip, account, requestId, path: req.path.slice(deps.prefix.length), status },
+        'registry page',
+      );
     };
 
   /**
@@ -193,7 +207,11 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
   async function tokenFor(
     runtime: Runtime,
     req: Request,
-    { ip, via }: { readonly ip: string | null; readonly via: string | null },
+    {
+      ip,
+      via,
+      requestId,
+    }: { readonly ip: string | null; readonly via: string | null; readonly requestId: string },
     service: string,
     scope: string | undefined,
     session: UiSession | undefined,
@@ -230,7 +248,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
     const started = performance.now();
     const record = (outcome: { result: TokenResult } | { error: unknown; status: number }) =>
       recordTokenRequest(deps.logger, deps.metrics, {
-        requestId: randomUUID(),
+        requestId,
         method: 'GET',
         ip,
         via,

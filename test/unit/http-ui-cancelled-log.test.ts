@@ -9,8 +9,9 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 /**
  * Found by a review of 9aded34 (registry page logins write the token endpoint's audit line) and
  * 35ae342: a page whose client hung up during its ext_auth run wrote its `cancelled` audit line at
- * info level, but the page's own error handler still logged `ui failed` at error level. Also
- * checked: one audit line per page view.
+ * info level, but the page's own error handler still logged `ui failed` at error level. And the
+ * page's audit line had a requestId the page never sent (X-Request-Id, as /auth does) nor logged
+ * in its own line, so the two could not be joined. Also checked: one audit line per page view.
  */
 const tmp = tempDir('regauth-ui-cancelled-');
 const metrics = createMetrics();
@@ -66,6 +67,21 @@ afterAll(async () => {
 
 const lines = () => srv.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
 const audit = () => lines().filter((l) => l['outcome'] !== undefined);
+
+test("a page login's audit line can be found from the page: its requestId is the X-Request-Id the page answers with (as /auth's)", async () => {
+  const seen = audit().length;
+  const res = await fetch(`${srv.url}/ui/`, { headers: { authorization: basic('alice', 'wrong-pw') } });
+  await res.arrayBuffer();
+  expect(res.status).toBe(401);
+  const line = audit().slice(seen);
+  expect(line).toHaveLength(1);
+  // docs/operations.md: "`requestId` (also the `X-Request-Id` response header)".
+  expect(res.headers.get('x-request-id')).toBe(line[0]!['requestId']);
+  // And the page's own line names it too.
+  expect(
+    lines().find((l) => l['msg'] === 'registry page' && l['requestId'] === line[0]!['requestId']),
+  ).toBeDefined();
+});
 
 test('one audit line per page view (list, repository, tag)', async () => {
   for (const path of ['/ui/', '/ui/repository?name=public/a', '/ui/tag?name=public/a&tag=1']) {
