@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml } from '../config/yaml.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
+import { readAtMost } from '../core/fetch.js';
 import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import { shellQuote } from '../core/shell.js';
@@ -395,13 +396,13 @@ export async function probeRealm(
   // its headers and then stalls, or a large file, is a finding too, never a crash.
   let body: string;
   try {
-    body = await boundedText(res, PROBE_BODY_BYTES);
+    body = (await readAtMost(res, PROBE_BODY_BYTES)).toString('utf8');
   } catch (err) {
     const cause = errorCode(err) ?? (err as Error).message;
     return {
       name: 'realm',
       ok: false,
-      message: `${realm} answered ${res.status} but its body did not arrive (${cause})`,
+      message: `${realm} answered ${res.status} but its body could not be read (${cause})`,
       fix,
     };
   }
@@ -431,26 +432,6 @@ export async function probeRealm(
 
 /** The most of a realm's reply `doctor --probe` reads: a token reply is a few KB. */
 const PROBE_BODY_BYTES = 64 * 1024;
-
-/** A reply's body as text, read up to `limit` bytes (the rest is left unread). */
-async function boundedText(res: Response, limit: number): Promise<string> {
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-      if (size >= limit) break;
-    }
-  } finally {
-    void reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
-}
 
 /** The first `code` (ECONNREFUSED, ENOTFOUND…) in an error's causes, fetch wraps it deeply. */
 function errorCode(err: unknown, depth = 0): string | undefined {
