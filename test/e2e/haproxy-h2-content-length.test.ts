@@ -3,65 +3,35 @@
 // and once it does, `req.body_size` no longer reports the declared length but what arrived: the
 // rule comparing the two saw nothing missing, and the request reached regauth half-sent. The
 // declared length is now read from the header itself.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { selfSignedCert } from './harness/certs.js';
 import { REPO_ROOT, startHaproxy, type Haproxy } from './harness/deploy.js';
 import { freePort } from './harness/ports.js';
+import { haproxyTlsPem, startHalfBodyStandIn, type HalfBodyStandIn } from './harness/half-body.js';
 
-let backend: Server;
+let standIn: HalfBodyStandIn;
 let tlsHaproxy: Haproxy;
 const dir = mkdtempSync(join(tmpdir(), 'haproxy-h2-cl-'));
-const received: string[] = [];
-const sockets: Socket[] = [];
 
 beforeAll(async () => {
-  backend = createServer((s) => {
-    sockets.push(s);
-    const i = received.push('') - 1;
-    s.on('error', () => undefined);
-    s.on('data', (d) => {
-      const text = (received[i] ?? '') + d.toString('latin1');
-      received[i] = text;
-      if (text.startsWith('GET /healthz'))
-        s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
-    });
-  });
-  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
-  const regauthAddr = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
-  const cert = await selfSignedCert(dir, 'localhost', '/CN=localhost');
-  const pem = join(dir, 'localhost.pem');
-  writeFileSync(pem, readFileSync(cert.certPath, 'utf8') + readFileSync(cert.keyPath, 'utf8'));
-  tlsHaproxy = await startHaproxy({
-    configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
-    tlsCert: pem,
-    env: { REGISTRY_ADDR: `127.0.0.1:${await freePort()}`, REGAUTH_ADDR: regauthAddr },
-  });
+  standIn = await startHalfBodyStandIn();
+  const env = { REGISTRY_ADDR: `127.0.0.1:${await freePort()}`, REGAUTH_ADDR: standIn.addr };
+  const configPath = join(REPO_ROOT, 'examples/haproxy.cfg');
+  tlsHaproxy = await startHaproxy({ configPath, tlsCert: await haproxyTlsPem(dir), env });
   await new Promise((r) => setTimeout(r, 1500));
 }, 60_000);
 
 afterAll(async () => {
   await tlsHaproxy?.stop();
-  for (const s of sockets) s.destroy();
-  await new Promise((r) => backend?.close(r));
+  await standIn?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Token requests that reached the stand-in with fewer body bytes than their content-length. */
-function halfSent(): string[] {
-  return received.filter((r) => {
-    if (!r.startsWith('POST /auth/token')) return false;
-    const end = r.indexOf('\r\n\r\n');
-    const cl = /\r\ncontent-length: *(\d+)/i.exec(r.slice(0, end))?.[1];
-    return end >= 0 && cl !== undefined && r.length - end - 4 < Number(cl);
-  });
-}
-
+const halfSent = () => standIn.halfSent();
 test('over HTTP/2, a body with content-length whose bytes come in one-byte DATA frames never reaches regauth half-sent', async () => {
   const before = halfSent().length;
   const session = h2connect(tlsHaproxy.url, {

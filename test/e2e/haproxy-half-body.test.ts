@@ -5,76 +5,46 @@
 // http-buffer-request ended, and the request passed on half-sent: over HTTP/2 without
 // content-length always, over HTTP/1.1 chunked when the buffer filled at a chunk's end. A stand-in
 // regauth records every request that reaches it with its chunked body unfinished.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { selfSignedCert } from './harness/certs.js';
 import { REPO_ROOT, startHaproxy, type Haproxy } from './harness/deploy.js';
 import { freePort } from './harness/ports.js';
+import {
+  haproxyTlsPem,
+  shippedBufferSize,
+  startHalfBodyStandIn,
+  type HalfBodyStandIn,
+} from './harness/half-body.js';
 
-let backend: Server;
+/** A query that leaves about a kilobyte of HAProxy's buffer for the body. */
+const QUERY = 'a'.repeat(shippedBufferSize() - 2400);
+
+let standIn: HalfBodyStandIn;
 let haproxy: Haproxy;
 let tlsHaproxy: Haproxy;
-/** HAProxy's buffer in the shipped config (tune.bufsize; HAProxy's default when unset). */
-const BUFFER = Number(
-  /^\s*tune\.bufsize (\d+)/m.exec(readFileSync(join(REPO_ROOT, 'examples/haproxy.cfg'), 'utf8'))?.[1] ??
-    16_384,
-);
-/** A query that leaves about a kilobyte of the buffer for the body. */
-const QUERY = 'a'.repeat(BUFFER - 2400);
 const dir = mkdtempSync(join(tmpdir(), 'haproxy-half-body-'));
-/** What each connection to the stand-in regauth carried (latin1). */
-const received: string[] = [];
-const sockets: Socket[] = [];
 
 beforeAll(async () => {
-  backend = createServer((s) => {
-    sockets.push(s);
-    const i = received.push('') - 1;
-    s.on('error', () => undefined);
-    s.on('data', (d) => {
-      const text = (received[i] ?? '') + d.toString('latin1');
-      received[i] = text;
-      if (text.startsWith('GET /healthz'))
-        s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
-    });
-  });
-  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
-  const regauthAddr = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
-  haproxy = await startHaproxy({
-    configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
-    env: { REGISTRY_ADDR: `127.0.0.1:${await freePort()}`, REGAUTH_ADDR: regauthAddr },
-  });
-  const cert = await selfSignedCert(dir, 'localhost', '/CN=localhost');
-  const pem = join(dir, 'localhost.pem');
-  writeFileSync(pem, readFileSync(cert.certPath, 'utf8') + readFileSync(cert.keyPath, 'utf8'));
-  tlsHaproxy = await startHaproxy({
-    configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
-    tlsCert: pem,
-    env: { REGISTRY_ADDR: `127.0.0.1:${await freePort()}`, REGAUTH_ADDR: regauthAddr },
-  });
+  standIn = await startHalfBodyStandIn();
+  const env = { REGISTRY_ADDR: `127.0.0.1:${await freePort()}`, REGAUTH_ADDR: standIn.addr };
+  const configPath = join(REPO_ROOT, 'examples/haproxy.cfg');
+  haproxy = await startHaproxy({ configPath, env });
+  tlsHaproxy = await startHaproxy({ configPath, tlsCert: await haproxyTlsPem(dir), env });
   await new Promise((r) => setTimeout(r, 1500));
 }, 60_000);
 
 afterAll(async () => {
   await haproxy?.stop();
   await tlsHaproxy?.stop();
-  for (const s of sockets) s.destroy();
-  await new Promise((r) => backend?.close(r));
+  await standIn?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Token requests that reached the stand-in with a chunked body that has not ended. */
-function halfSent(): string[] {
-  return received.filter(
-    (r) =>
-      r.startsWith('POST /auth/token') && /transfer-encoding: chunked/i.test(r) && !r.endsWith('0\r\n\r\n'),
-  );
-}
-
+const halfSent = () => standIn.halfSent();
 test('over HTTP/2, a body without content-length behind a query nearly filling the buffer never reaches regauth half-sent', async () => {
   const before = halfSent().length;
   const session = h2connect(tlsHaproxy.url, { rejectUnauthorized: false });

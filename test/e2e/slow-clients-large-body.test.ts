@@ -6,7 +6,7 @@
 // holding one of regauth's connections. Six addresses within the per-source limit (or, over HTTP/2,
 // one address with seven connections of 100 streams) filled regauth's max_connections. Such a
 // request is now refused by HAProxy (413), and requests whose body it holds whole still pass.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
@@ -16,16 +16,13 @@ import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { basic, hash, randomPassword } from '../helpers/fixtures.js';
-import { selfSignedCert } from './harness/certs.js';
 import { REPO_ROOT, startHaproxy, type Haproxy } from './harness/deploy.js';
 import { freePort } from './harness/ports.js';
+import { haproxyTlsPem, shippedBufferSize } from './harness/half-body.js';
 import { startRegauth, type RegauthStack } from './harness/stack.js';
 
-/** HAProxy's buffer in the shipped config (tune.bufsize; HAProxy's default when unset). */
-const BUFFER = Number(
-  /^\s*tune\.bufsize (\d+)/m.exec(readFileSync(join(REPO_ROOT, 'examples/haproxy.cfg'), 'utf8'))?.[1] ??
-    16_384,
-);
+/** HAProxy's buffer in the shipped config. */
+const BUFFER = shippedBufferSize();
 const alice = randomPassword();
 let stack: RegauthStack;
 let haproxy: Haproxy;
@@ -47,9 +44,7 @@ beforeAll(async () => {
     },
   });
   // The compose stack's listener: TLS, alpn h2,http/1.1 (HAPROXY_TLS_CERT set).
-  const cert = await selfSignedCert(dir, 'localhost', '/CN=localhost');
-  const pem = join(dir, 'localhost.pem');
-  writeFileSync(pem, readFileSync(cert.certPath, 'utf8') + readFileSync(cert.keyPath, 'utf8'));
+  const pem = await haproxyTlsPem(dir);
   tlsHaproxy = await startHaproxy({
     configPath: join(REPO_ROOT, 'examples/haproxy.cfg'),
     tlsCert: pem,
