@@ -21,10 +21,10 @@ import {
  * and its recent success (living `remember_success`). Keys of an account: its hash (`f`
  * failures, `w` end of the window) and its checks in flight. A failure that locks a pair sets
  * the service's lock epoch to a value of its own (random, so a lost key and a lock after it never
- * bring back a value a replica read before; read by every replica twice a second) and says so on the service's lock channel (an empty message: it names no account),
- * which every replica listens to. The channel is the fast way; the epoch is heard even when the
- * PUBLISH is refused (a user without the command or the channel's right, which may be another
- * replica's).
+ * bring back a value a replica read before), which every replica reads twice a second, and says
+ * so on the service's lock channel (an empty message: it names no account), which every replica
+ * listens to. The channel is the fast way; the epoch is heard even when the PUBLISH is refused (a
+ * user without the command or the channel's right, which may be another replica's).
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
@@ -182,7 +182,7 @@ export class RedisStore implements Store {
   #heardAt = -Infinity;
   /** Whether the lock channel can be listened to (`onLockChannel`). */
   readonly #lockChannelOutage: Outage;
-  /** The key counting every lock the service's replicas set (FAILURE), and its value last read. */
+  /** The key each lock of the service's replicas sets to a random value (FAILURE), and its value last read. */
   readonly #lockEpoch: string;
   #epoch: string | null | undefined;
   /** When the lock epoch was last read (the latest reading answered): performance.now(). */
