@@ -109,10 +109,10 @@ describe('a copy of the repository with nothing beside it', () => {
     expect(existsSync(report), output.slice(-4000)).toBe(true);
     const result = JSON.parse(readFileSync(report, 'utf8')) as VitestJson;
     const failed = result.testResults.filter((r) => r.status !== 'passed').map((r) => r.name);
-    expect(
-      { code, failed, failedTests: result.numFailedTests },
-      failures(result) || output.slice(-4000),
-    ).toEqual({
+    // An exit 1 with no failed test is an unhandled error: show it, not the output's tail.
+    const unhandled = output.indexOf('Unhandled');
+    const shown = unhandled >= 0 ? output.slice(unhandled, unhandled + 4000) : output.slice(-4000);
+    expect({ code, failed, failedTests: result.numFailedTests }, failures(result) || shown).toEqual({
       code: 0,
       failed: [],
       failedTests: 0,
