@@ -29,6 +29,8 @@ PEERS=(
   docker:docker.io
   dockerd:docker.io
   mmdebstrap:mmdebstrap
+  # A terminal for the prompts of `regauth hash` and `check --password-stdin` (test/e2e/cli-tty.test.ts).
+  script:bsdutils
 )
 
 die() {

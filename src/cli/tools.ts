@@ -24,6 +24,7 @@ import {
   type RegistryToken,
 } from '../tools/doctor.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, passwordFromStdin } from '../tools/hash.js';
+import { typedPassword } from './prompt.js';
 import {
   keysActivate,
   keysInit,
@@ -45,6 +46,12 @@ export interface ToolIO {
   readonly stderr: (text: string) => void;
   /** All of stdin (for `hash` and `check --password-stdin`). */
   readonly readStdin: () => Promise<string>;
+  /**
+   * The password typed at a prompt, without echo, when stdin is a terminal (asked twice with
+   * `confirm`); undefined when it is not one, and the verb reads stdin whole. Absent: never a
+   * terminal.
+   */
+  readonly typedPassword?: (confirm: boolean) => Promise<string | undefined>;
   /** stdin as a stream (for `replay --audit -`); default: the process's. */
   readonly stdinStream?: () => AsyncIterable<Buffer | string>;
   /** Records a non-zero exit code (1: a finding or failed expectation). */
@@ -75,10 +82,20 @@ export const processIO: ToolIO = {
       throw new UsageError('the password on stdin is not UTF-8; regauth reads passwords as UTF-8');
     return bytes.toString('utf8');
   },
+  typedPassword: (confirm) => (process.stdin.isTTY ? typedPassword(confirm) : Promise.resolve(undefined)),
   setExitCode: (code) => {
     process.exitCode = code;
   },
 };
+
+/**
+ * The password of `hash` and `check --password-stdin`: typed at a prompt on a terminal, else all
+ * of stdin less one trailing newline.
+ */
+async function passwordOf(io: ToolIO, confirm: boolean): Promise<Secret> {
+  const typed = await io.typedPassword?.(confirm);
+  return new Secret(typed ?? passwordFromStdin(await io.readStdin()));
+}
 
 /**
  * Loads a config as `serve` would, for the tools. When it names no signing key, `devKey` stands
@@ -276,7 +293,10 @@ function addCheck(program: Command, io: ToolIO): void {
       collect,
       [],
     )
-    .option('--password-stdin', "read the account's password on stdin and run the real authenticators")
+    .option(
+      '--password-stdin',
+      "read the account's password on stdin (at a prompt, not echoed, when stdin is a terminal) and run the real authenticators",
+    )
     .option('--json', 'print one JSON object per scope: {scope, granted, rule, authorizer}')
     .addHelpText(
       'after',
@@ -291,7 +311,7 @@ Examples:
 
 async function runCheck(opts: CheckOptions, io: ToolIO): Promise<void> {
   const config = await loadForTool(opts.config, io, { note: !opts.json });
-  const password = opts.passwordStdin ? new Secret(passwordFromStdin(await io.readStdin())) : undefined;
+  const password = opts.passwordStdin ? await passwordOf(io, false) : undefined;
   const result = await withRuntime(config, (runtime) =>
     checkAccess(runtime, {
       account: opts.account,
@@ -452,7 +472,9 @@ function auditSources(files: readonly string[], io: ToolIO): AuditSource[] {
 function addHash(program: Command, io: ToolIO): void {
   program
     .command('hash')
-    .description('read a password on stdin (never argv) and print a bcrypt hash for users: or htpasswd')
+    .description(
+      'read a password on stdin (never argv; asked twice, not echoed, on a terminal) and print a bcrypt hash for users: or htpasswd',
+    )
     .addOption(new Option('--cost <n>', 'bcrypt cost (4-31)').default(DEFAULT_BCRYPT_COST).argParser(integer))
     .addHelpText(
       'after',
@@ -463,7 +485,7 @@ Example:
   printf '%s' "$PASSWORD" | regauth hash --cost 12`,
     )
     .action(async (opts: { cost: number }) => {
-      const password = new Secret(passwordFromStdin(await io.readStdin()));
+      const password = await passwordOf(io, true);
       io.stdout(`${await hashPassword(password, opts.cost)}\n`);
     });
 }
