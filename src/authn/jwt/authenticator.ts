@@ -66,9 +66,11 @@ class TrustedIssuer {
         cause: err,
       });
     }
-    const jwksUri = metadata.jwks_uri;
-    if (!jwksUri) {
-      throw new BackendUnavailableError('jwt_auth', `${this.config.issuer} publishes no jwks_uri`);
+    // Whatever the document holds: a relative path, text or a number is no key set URL, and a
+    // failure like any other (answered again for RETRY_MS, not asked again per token).
+    const jwksUri: unknown = metadata.jwks_uri;
+    if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) {
+      throw new BackendUnavailableError('jwt_auth', `${this.config.issuer} publishes no absolute jwks_uri`);
     }
     const url = new URL(jwksUri);
     // The loopback exception for http:// applies to the discovered key URL too.
