@@ -83,16 +83,23 @@ export function watchConfigFiles(
         entry.kubernetes ||= kubernetes;
         byDir.set(dirname(path), entry);
       };
-      for (const file of next) {
-        const abs = resolve(file);
+      const watchPath = (abs: string, kubernetes: boolean) => {
         const dir = dirname(abs);
-        if (nearestExisting(dir) === dir) add(abs, true);
+        if (nearestExisting(dir) === dir) add(abs, kubernetes);
         // The directory is gone: watch the first missing step from the nearest one there (through
         // a symlink whose target is gone, too).
         else for (const step of missingSteps(dir)) add(step, false);
         // A directory on the way that is a symlink (a release directory swapped in by a deploy
         // tool): the watch above follows it to its target, so watch the link's name too.
         for (const link of symlinkedAncestors(dir)) add(link, false);
+      };
+      for (const file of next) {
+        const abs = resolve(file);
+        watchPath(abs, true);
+        // A file that is a symlink (a config directory linking into the key directory, or into a
+        // secrets mount): its target is replaced in its own directory (`keys activate` renames
+        // there), which a watch on the link's directory never hears of.
+        for (const target of linkTargets(abs)) watchPath(target, false);
       }
       for (const [dir, { names, kubernetes }] of byDir) {
         const id = fileId(dir);
@@ -218,6 +225,24 @@ function nearestExisting(dir: string): string | undefined {
     }
     if (dirname(p) === p) return undefined;
   }
+}
+
+/** Where a symbolic link at `path` leads, hop by hop (none when it is no link). */
+function linkTargets(path: string): string[] {
+  const targets: string[] = [];
+  // A bound: a loop of links leads nowhere, and the load that follows refuses the file.
+  for (let p = path; targets.length < 8;) {
+    try {
+      if (!lstatSync(p).isSymbolicLink()) break;
+      // Relative to where the link really is (its directory may be reached through other links).
+      p = resolve(realpathSync(dirname(p)), readlinkSync(p));
+      targets.push(p);
+    } catch {
+      // Gone or unreadable: the reload that follows reports the file.
+      break;
+    }
+  }
+  return targets;
 }
 
 /** `dir` and its ancestors that are symbolic links, nearest first. */
