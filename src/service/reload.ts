@@ -138,10 +138,7 @@ export class Reloader {
       return;
     }
     for (const key of startOnlyChanges(this.#deps.started, next.config)) {
-      log.warn(
-        { key, config: configFile },
-        `${key} changed; it applies at start only, so the running server keeps the old value until regauth is restarted`,
-      );
+      log.warn({ key, config: configFile }, startOnlyMessage(key, next.config));
     }
     this.#swap(next);
     log.info({ config: configFile }, 'config reloaded');
@@ -200,6 +197,22 @@ function startOnlyChanges(started: Config, next: Config): string[] {
     ['store', storeConnectionChanged(started.store, next.store)],
   ];
   return changed.filter(([, differs]) => differs).map(([key]) => key);
+}
+
+/**
+ * The warning for a start-only key a reload found changed. Without `token.key`, `server.key` and
+ * `server.certificate` also sign the tokens (docker_auth's way), and signing takes the new files at
+ * once, as it does `token.key`'s: only the TLS listener keeps the old ones.
+ */
+function startOnlyMessage(key: string, next: Config): string {
+  const tls = next.server.tls;
+  const signs =
+    tls !== undefined &&
+    ((key === 'server.key' && next.token.keyPath === tls.keyPath) ||
+      (key === 'server.certificate' && next.token.certificatePath === tls.certificatePath));
+  return signs
+    ? `${key} changed; the TLS listener keeps the old one until regauth is restarted, but tokens are signed with the new one now (without token.key, ${key} also signs the tokens)`
+    : `${key} changed; it applies at start only, so the running server keeps the old value until regauth is restarted`;
 }
 
 /** A config error as log fields: each problem with its YAML path and line; never the file's content. */
