@@ -1,7 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellQuote } from '../core/shell.js';
-import { certificateFingerprints, holdsPrivateKey } from './keys.js';
+import { certificateFingerprints, certificatePems, holdsPrivateKey } from './keys.js';
 
 /** What the registry's `auth.token` needs from regauth. */
 export interface RegistryAuthFields {
@@ -40,9 +41,13 @@ export function registryTrustFiles(keyPath: string, certificatePath: string): Re
   const dir = dirname(keyPath);
   const bundle = join(dir, 'bundle.pem');
   const jwks = join(dir, 'jwks.json');
+  const chain = certificatesIn(certificatePath);
+  // A bundle.pem or jwks.json left from another key (token.key and its certificate replaced by
+  // hand after `keys init`) would have the registry refuse every token: only files that trust
+  // the certificate regauth signs with are named.
   const trust = {
-    bundle: existsSync(bundle) ? bundle : certificatePath,
-    jwks: existsSync(jwks) ? jwks : undefined,
+    bundle: existsSync(bundle) && bundleTrusts(bundle, chain) ? bundle : certificatePath,
+    jwks: existsSync(jwks) && jwksHolds(jwks, chain[0]) ? jwks : undefined,
   };
   if (!fileHoldsPrivateKey(trust.bundle)) return trust;
   // The file the certificates alone go to: bundle.pem, unless that is the combined file itself.
@@ -71,6 +76,48 @@ function holdsCertificatesOf(path: string, from: string): boolean {
     const have = new Set(certificateFingerprints(text));
     const want = certificateFingerprints(readFileSync(from, 'utf8'));
     return want.length > 0 && want.every((c) => have.has(c)) && !holdsPrivateKey(text);
+  } catch {
+    return false;
+  }
+}
+
+/** The certificates of a PEM file (none when it cannot be read). */
+function certificatesIn(path: string): X509Certificate[] {
+  try {
+    return certificatePems(readFileSync(path, 'utf8')).flatMap((pem) => {
+      try {
+        return [new X509Certificate(pem)];
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Does the bundle trust the signing certificate's chain: does it hold one of its certificates,
+ * or the issuer of one (a CA's root the operator keeps there)?
+ */
+function bundleTrusts(path: string, chain: readonly X509Certificate[]): boolean {
+  if (chain.length === 0) return true;
+  return certificatesIn(path).some((b) =>
+    chain.some((c) => c.fingerprint256 === b.fingerprint256 || (c.checkIssued(b) && c.verify(b.publicKey))),
+  );
+}
+
+/** Does the JWKS hold the signing certificate's public key (under whichever kid)? */
+function jwksHolds(path: string, leaf: X509Certificate | undefined): boolean {
+  if (leaf === undefined) return true;
+  try {
+    const { keys } = JSON.parse(readFileSync(path, 'utf8')) as { keys?: unknown };
+    if (!Array.isArray(keys)) return false;
+    const want = leaf.publicKey.export({ format: 'jwk' });
+    return keys.some((k: unknown) => {
+      const have = k as Record<string, unknown>;
+      return have['x'] === want.x && have['y'] === want.y && have['n'] === want.n && have['e'] === want.e;
+    });
   } catch {
     return false;
   }
