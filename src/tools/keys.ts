@@ -84,6 +84,17 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
       `${files.key} exists; refusing to overwrite a signing key (use \`regauth keys rotate\`)`,
     );
   }
+  // A rotation's files from an earlier key: `keys activate` would switch to a next key the new
+  // bundle never held, and `keys rotate` put a retired previous key back in the bundle.
+  const leftovers = [];
+  for (const file of [files.nextKey, files.nextCertificate, files.previousKey, files.previousCertificate]) {
+    if (await exists(file)) leftovers.push(file);
+  }
+  if (leftovers.length > 0) {
+    throw new UsageError(
+      `${leftovers.map((f) => basename(f)).join(', ')} in ${dir} are from an earlier key; remove them to start over (a new start must not trust or switch to them)`,
+    );
+  }
   const material = await generate(options);
   // Only the owner may list the directory: it holds the private key.
   const made = await missingDirectories(dir);
