@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellQuote } from '../core/shell.js';
+import { yamlScalar } from '../core/yaml-scalar.js';
 import { certificateFingerprints, certificatePems, holdsPrivateKey } from './keys.js';
 
 /** What the registry's `auth.token` needs from regauth. */
@@ -139,11 +140,11 @@ export function registryAuthBlock(fields: RegistryAuthFields): string {
   return [
     'auth:',
     '  token:',
-    `    realm: ${fields.realm}   # where clients reach regauth`,
-    `    service: ${fields.service}   # clients send it back as \`service\``,
+    `    realm: ${yamlScalar(fields.realm)}   # where clients reach regauth`,
+    `    service: ${yamlScalar(fields.service)}   # clients send it back as \`service\``,
     `    issuer: ${JSON.stringify(fields.issuer)}   # = token.issuer`,
-    `    rootcertbundle: ${fields.bundle}`,
-    ...(fields.jwks ? [`    jwks: ${fields.jwks}   # registry v3 only; v2.8 ignores it`] : []),
+    `    rootcertbundle: ${yamlScalar(fields.bundle)}`,
+    ...(fields.jwks ? [`    jwks: ${yamlScalar(fields.jwks)}   # registry v3 only; v2.8 ignores it`] : []),
     '',
   ].join('\n');
 }

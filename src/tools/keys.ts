@@ -16,6 +16,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { chmodDirectory, makeDirectory, missingDirectories } from '../core/mkdir.js';
 import { shellQuote } from '../core/shell.js';
+import { yamlScalar } from '../core/yaml-scalar.js';
 import { certificateBlocks, certificateFingerprints, loadSigningKey } from '../token/keys.js';
 import { generateSigningMaterial } from '../token/generate.js';
 import { registryAuthBlock } from '../token/registry-block.js';
@@ -523,8 +524,8 @@ export function pasteBlocks(files: KeyFiles, certificatePem: string): string {
   return `# regauth config.yml
 token:
   issuer: "regauth"               # must equal auth.token.issuer below
-  key: ${files.key}
-  certificate: ${files.certificate}
+  key: ${yamlScalar(files.key)}
+  certificate: ${yamlScalar(files.certificate)}
 
 # registry config.yml
 ${registryAuthBlock({
