@@ -175,15 +175,16 @@ export class OidcLogin {
     // sees (the code stays unused), and they should know it.
     // The first answer cleared the cookie, so a reload of a finished login's page comes without
     // it too: its state is marked used, which no link someone else started can be.
-    if (cookie === undefined) {
-      const state = params.get('state');
+    const state = params.get('state');
+    const notThisBrowsers = async (): Promise<never> => {
       // A store that cannot answer leaves the warning, which is never wrong to show.
       const finished =
         state !== null &&
         state !== '' &&
         (await Promise.resolve(used.used?.(state, now)).catch(() => false)) === true;
       throw new BadRequestError(finished ? FINISHED : NOT_STARTED_HERE);
-    }
+    };
+    if (cookie === undefined) return notThisBrowsers();
     let checks: { state: string; nonce: string; verifier: string; exp: number; ui?: unknown };
     try {
       const { payload } = await jwtDecrypt(cookie, this.#cookieKey, {
@@ -196,6 +197,10 @@ export class OidcLogin {
     } catch {
       throw new BadRequestError('the login expired or was tampered with; start again at /oidc/login');
     }
+    // A login cookie of this browser's own (a login it started, or one a page of the attacker's
+    // started in it) with another state: the callback is still not this browser's, and warned of
+    // as above, before anything is exchanged.
+    if (state !== checks.state) return notThisBrowsers();
     const provider = await this.#discover();
     // The redirect URL as registered: behind a proxy the request's own URL differs.
     const callbackUrl = new URL(this.#config.redirectUrl);

@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { tempDir } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+
+/**
+ * Found by a review of the OIDC login. docs/backends/oidc.md "The callback URL is a bearer secret": someone starts a login in their
+ * own browser and sends the provider's sign-in link to a victim; the victim, signing in, lands on
+ * the callback, and regauth "exchanges nothing and says plainly, on the page: This sign-in was not
+ * started in this browser … report it to your registry administrator", because the code in that
+ * URL is still worth an app password to whoever replays it with the login cookie.
+ *
+ * That warning came only when the victim's browser held no login cookie at all. A browser that
+ * holds a login cookie of its own (a login of its own started in the last 10 minutes, or one the
+ * attacker's page started with a top-level navigation to /oidc/login or /ui/, which sets it) got
+ * the neutral "the login could not be completed; start again at /oidc/login" for the very same
+ * foreign callback: no warning, while the code stays unused and replayable. Whether a callback's
+ * state is this browser's is known from the cookie before anything is exchanged.
+ */
+const tmp = tempDir();
+let provider: TestProvider;
+let t: TestServer;
+const callback = 'https://auth.example/oidc/callback';
+
+beforeAll(async () => {
+  provider = await startTestProvider(callback);
+  const secretFile = join(tmp.dir, 'oidc.secret');
+  writeFileSync(secretFile, randomBytes(48).toString('base64'));
+  t = await startTestServer({
+    dir: tmp.dir,
+    config: ({ keyPath, certPath }) => `server:
+  addr: "127.0.0.1:0"
+token:
+  issuer: t
+  key: ${keyPath}
+  certificate: ${certPath}
+oidc_auth:
+  issuer: ${provider.url}
+  client_id: ${provider.clientId}
+  client_secret: ${provider.clientSecret}
+  redirect_url: ${callback}
+  registry_url: registry.example
+  secret_file: ${secretFile}
+`,
+  });
+});
+afterAll(async () => {
+  await t.server.close(100);
+  await provider.stop();
+  tmp.cleanup();
+});
+
+/** `/oidc/login` as a browser would: the login cookie (name=value) and the provider's sign-in link. */
+async function startLogin(): Promise<{ cookie: string; signInLink: string }> {
+  const res = await fetch(`${t.url}/oidc/login`, { redirect: 'manual' });
+  return {
+    cookie: res.headers.getSetCookie()[0]!.split(';')[0]!,
+    signInLink: res.headers.get('location')!,
+  };
+}
+
+/** Signs in as `login` at the provider's dev pages following `link`; the callback URL's query it sends back. */
+async function signInAtProvider(link: string, login: string): Promise<string> {
+  const jar = new Map<string, string>();
+  const take = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const pair = c.split(';')[0]!;
+      const eq = pair.indexOf('=');
+      jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
+    }
+  };
+  const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  let location = link;
+  for (let i = 0; i < 12; i++) {
+    if (location.startsWith(callback)) return location.slice(location.indexOf('?') + 1);
+    let res = await fetch(new URL(location, provider.url).href, {
+      redirect: 'manual',
+      headers: { cookie: header() },
+    });
+    take(res);
+    if (res.status === 200) {
+      const html = await res.text();
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)![1]!;
+      const body = html.includes('name="login"')
+        ? new URLSearchParams({ prompt: 'login', login, password: 'x' })
+        : new URLSearchParams({ prompt: 'consent' });
+      res = await fetch(new URL(action, provider.url).href, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      take(res);
+    }
+    location = res.headers.get('location') ?? '';
+  }
+  throw new Error('the provider never sent the browser back to the callback');
+}
+
+test('a victim whose browser holds a login cookie of its own is warned of a link someone else started', async () => {
+  // The attacker's login: the cookie stays in the attacker's browser, the link goes to the victim.
+  const attacker = await startLogin();
+  // The victim's browser holds a login cookie of its own (its own login, or one the attacker's
+  // page started with a top-level navigation to /oidc/login).
+  const victim = await startLogin();
+  // The victim signs in through the attacker's link and lands on the callback.
+  const query = await signInAtProvider(attacker.signInLink, 'alice');
+  const res = await fetch(`${t.url}/oidc/callback?${query}`, { headers: { cookie: victim.cookie } });
+  const body = await res.text();
+  expect(res.status).toBe(400);
+  expect(body).not.toContain('id="app-password"');
+  // What a victim without any login cookie is told (test/unit/http-oidc.test.ts): the same link,
+  // the same danger, the same warning.
+  expect(body).toContain('This sign-in was not started in this browser.');
+  expect(body).toContain('report it to your registry administrator');
+
+  // Why the warning matters: the code in that URL was not spent, and the attacker's cookie still
+  // turns it into an app password in the victim's name (documented; not what this test asserts).
+  const replay = await fetch(`${t.url}/oidc/callback?${query}`, { headers: { cookie: attacker.cookie } });
+  expect(replay.status).toBe(200);
+  expect(await replay.text()).toContain('alice@example.test');
+});
