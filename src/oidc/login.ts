@@ -333,8 +333,18 @@ function translate(err: unknown): Error {
   return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', { cause: err });
 }
 
-/** openid-client's codes for a provider that did not answer, or not as OAuth says it must. */
-const PROVIDER_DOWN = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPONSE_IS_NOT_CONFORM']);
+/**
+ * openid-client's codes for a provider that did not answer, or not as OAuth says it must: what
+ * answered was no OAuth endpoint (a maintenance or firewall page, whatever its status; JSON cut
+ * short), so the login itself did not go wrong.
+ */
+const PROVIDER_DOWN = new Set([
+  'OAUTH_TIMEOUT',
+  'OAUTH_ABORT',
+  'OAUTH_RESPONSE_IS_NOT_CONFORM',
+  'OAUTH_RESPONSE_IS_NOT_JSON',
+  'OAUTH_PARSE_ERROR',
+]);
 
 /** `email_verified` as providers send it: `true`, or (some) the string `"true"`. */
 function isVerified(value: unknown): boolean {

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, test } from 'vitest';
+import { BackendUnavailableError } from '../../src/core/errors.js';
+import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
+import { OidcLogin } from '../../src/oidc/login.js';
+
+/**
+ * Found by a review of the OIDC login. A provider (or what stands in front of it: a WAF, a maintenance page, a proxy routing the path
+ * nowhere) that answers the token endpoint or userinfo with something that is no OAuth answer at
+ * all is a provider that cannot be reached, as src/oidc/login.ts `translate` says of "a proxy's
+ * 502 page" and docs/backends/oidc.md "Order and errors" (503 provider unreachable, 400 expired
+ * or foreign login / refused by the provider). Only a 5xx status got that answer: the same page
+ * with a 200, 403 or 404 status, or JSON cut short, was a BadRequestError, "start again" (400,
+ * logged at info), which sends users round the login again and hides the outage from operators.
+ */
+function loginConfig(issuer: string) {
+  return loadOidcAuth(
+    oidcAuthSchema.parse({
+      issuer,
+      client_id: 'c',
+      client_secret: 's',
+      redirect_url: 'https://auth.example/oidc/callback',
+      registry_url: 'r',
+      secret_file: 'f',
+      timeout: 2,
+    }),
+    (x) => x,
+    () => randomBytes(48).toString('base64'),
+  );
+}
+
+type Answer = (res: ServerResponse) => void;
+
+/**
+ * A provider whose discovery document is good; `token` answers its token endpoint, or (when
+ * absent) it answers an ID token without `email`, so that userinfo, answered by `userinfo`, is asked.
+ */
+async function fakeProvider(answers: { token?: Answer; userinfo?: Answer }, nonce: () => string) {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const server = createServer((req, res) => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    if (req.url === '/.well-known/openid-configuration') {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          issuer: base,
+          authorization_endpoint: `${base}/auth`,
+          token_endpoint: `${base}/token`,
+          userinfo_endpoint: `${base}/userinfo`,
+          jwks_uri: `${base}/jwks`,
+          response_types_supported: ['code'],
+        }),
+      );
+    } else if (req.url === '/token') {
+      if (answers.token) return answers.token(res);
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { iss: base, aud: 'c', sub: 'alice', iat: now, exp: now + 300, nonce: nonce() };
+      const idToken = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.c2ln`;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ access_token: 'at', token_type: 'Bearer', id_token: idToken }));
+    } else if (req.url === '/userinfo' && answers.userinfo) answers.userinfo(res);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+async function callbackError(answers: { token?: Answer; userinfo?: Answer }): Promise<unknown> {
+  let nonce = '';
+  const p = await fakeProvider(answers, () => nonce);
+  try {
+    const login = new OidcLogin(loginConfig(p.url));
+    const now = Math.floor(Date.now() / 1000);
+    const { authorizationUrl, cookie } = await login.start(now);
+    nonce = authorizationUrl.searchParams.get('nonce')!;
+    const state = authorizationUrl.searchParams.get('state')!;
+    return await login
+      .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
+      .catch((e: unknown) => e);
+  } finally {
+    p.close();
+  }
+}
+
+const html =
+  (status: number, body: string): Answer =>
+  (res) =>
+    res.writeHead(status, { 'content-type': 'text/html' }).end(body);
+
+describe('a provider answering no OAuth answer at all is unreachable (503), not a bad login (400)', () => {
+  test('the stand-in works: a 502 page at the token endpoint is already 503', async () => {
+    expect(await callbackError({ token: html(502, '<h1>Bad gateway</h1>') })).toBeInstanceOf(
+      BackendUnavailableError,
+    );
+  });
+
+  test.each<[string, Answer]>([
+    ['a maintenance page with status 200', html(200, '<h1>Down for maintenance</h1>')],
+    ['a WAF block page with status 403', html(403, '<h1>Request blocked</h1>')],
+    ['a proxy 404 page (the path routed nowhere)', html(404, '<h1>Not found</h1>')],
+    [
+      'JSON cut short with status 200',
+      (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_tok'),
+    ],
+  ])('token endpoint: %s', async (_name, token) => {
+    const err = await callbackError({ token });
+    expect(err).toBeInstanceOf(BackendUnavailableError);
+  });
+
+  test('userinfo: a maintenance page with status 200', async () => {
+    const err = await callbackError({ userinfo: html(200, '<h1>Down for maintenance</h1>') });
+    expect(err).toBeInstanceOf(BackendUnavailableError);
+  });
+});
