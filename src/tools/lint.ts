@@ -234,7 +234,7 @@ function openIssuers(config: Config): LintWarning[] {
       : [
           {
             path: `jwt_auth.issuers[${i}]`,
-            message: `no required_claims: every job ${issuer.issuer} signs a token for, in any project of any owner, logs in (a job may ask for any audience); unless the issuer signs only for your jobs (your own GitLab, your cluster), name the owners, e.g. required_claims: {repository_owner: [acme]}`,
+            message: `no required_claims: every job ${issuer.issuer} signs a token for, in any project of any owner, logs in (a job may ask for any audience); unless the issuer signs only for your jobs (your own GitLab, your cluster), name the owners by ID, e.g. required_claims: {repository_owner_id: ['1234567']} (a name freed by a rename or deletion can be registered by anyone)`,
           },
         ],
   );

@@ -229,7 +229,7 @@ acl: [{match: {}, actions: [pull]}]
 `,
     );
     expect((await regauth(['validate', '-c', file])).stdout.split('\n')).toEqual([
-      'warning: jwt_auth.issuers[0]: no required_claims: every job https://token.actions.githubusercontent.com signs a token for, in any project of any owner, logs in (a job may ask for any audience); unless the issuer signs only for your jobs (your own GitLab, your cluster), name the owners, e.g. required_claims: {repository_owner: [acme]}',
+      "warning: jwt_auth.issuers[0]: no required_claims: every job https://token.actions.githubusercontent.com signs a token for, in any project of any owner, logs in (a job may ask for any audience); unless the issuer signs only for your jobs (your own GitLab, your cluster), name the owners by ID, e.g. required_claims: {repository_owner_id: ['1234567']} (a name freed by a rename or deletion can be registered by anyone)",
       `${file}: valid, with 1 warning`,
       '',
     ]);
