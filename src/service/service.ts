@@ -255,7 +255,10 @@ async function listeningAt<T>(
 function logStartup(logger: Logger, config: Config, url: string, printBlock: boolean): void {
   const service = config.token.services[0] ?? 'registry.example.com';
   const realm = `${url.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1')}${config.server.pathPrefix}/auth`;
-  const trust = registryTrustFiles(config.token.keyPath, config.token.certificatePath);
+  const trust = registryTrustFiles(config.token.keyPath, config.token.certificatePath, {
+    x5c: config.token.key.x5c.length > 0,
+    kid: config.token.key.kid,
+  });
   const fields = { realm, service, issuer: config.token.issuer, bundle: trust.bundle, jwks: trust.jwks };
   logger.info(
     {

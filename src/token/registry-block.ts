@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellQuote } from '../core/shell.js';
 import { yamlScalar } from '../core/yaml-scalar.js';
-import { certificateFingerprints, certificatePems, holdsPrivateKey } from './keys.js';
+import { certificateFingerprints, certificatePems, holdsPrivateKey, sameKey } from './keys.js';
 
 /** What the registry's `auth.token` needs from regauth. */
 export interface RegistryAuthFields {
@@ -31,24 +31,40 @@ export interface RegistryTrustFiles {
   readonly makeBundle?: string;
 }
 
+/** How the tokens name their key, for which files can verify them. */
+export interface TokenKeyNaming {
+  /** The tokens carry the certificate chain (`token.x5c`). */
+  readonly x5c: boolean;
+  /** The kid in the tokens' header. */
+  readonly kid: string;
+}
+
 /**
  * The files the registry should trust for a signing key: `bundle.pem` beside the key when it is
  * there (`regauth keys init` and `keys rotate` write it; after a rotation it holds the previous
- * certificate too), else the certificate itself; and `jwks.json` beside it when it is there. A
- * certificate file that holds the private key too (a combined PEM) is never named: the bundle is
- * then `bundle.pem` beside the key, with the command that writes it.
+ * certificate too) and trusts the signing certificate ({@link bundleTrusts}), else the
+ * certificate itself; and `jwks.json` beside it when it holds the signing key under the tokens'
+ * kid. A bundle.pem or jwks.json left from another key (token.key and its certificate replaced
+ * by hand after `keys init`) would have the registry refuse every token. A certificate file that
+ * holds the private key too (a combined PEM) is never named: the bundle is then `bundle.pem`
+ * beside the key, with the command that writes it.
  */
-export function registryTrustFiles(keyPath: string, certificatePath: string): RegistryTrustFiles {
+export function registryTrustFiles(
+  keyPath: string,
+  certificatePath: string,
+  naming: TokenKeyNaming,
+): RegistryTrustFiles {
   const dir = dirname(keyPath);
   const bundle = join(dir, 'bundle.pem');
   const jwks = join(dir, 'jwks.json');
   const chain = certificatesIn(certificatePath);
-  // A bundle.pem or jwks.json left from another key (token.key and its certificate replaced by
-  // hand after `keys init`) would have the registry refuse every token: only files that trust
-  // the certificate regauth signs with are named.
   const trust = {
-    bundle: existsSync(bundle) && bundleTrusts(bundle, chain) ? bundle : certificatePath,
-    jwks: existsSync(jwks) && jwksHolds(jwks, chain[0]) ? jwks : undefined,
+    bundle:
+      existsSync(bundle) && (chain.length === 0 || bundleTrusts(certificatesIn(bundle), chain, naming.x5c))
+        ? bundle
+        : certificatePath,
+    jwks:
+      existsSync(jwks) && (chain.length === 0 || jwksHolds(jwks, chain[0]!, naming.kid)) ? jwks : undefined,
   };
   if (!fileHoldsPrivateKey(trust.bundle)) return trust;
   // The file the certificates alone go to: bundle.pem, unless that is the combined file itself.
@@ -98,26 +114,41 @@ function certificatesIn(path: string): X509Certificate[] {
 }
 
 /**
- * Does the bundle trust the signing certificate's chain: does it hold one of its certificates,
- * or the issuer of one (a CA's root the operator keeps there)?
+ * Whether a registry given `bundle` as its rootcertbundle verifies tokens signed with the first
+ * certificate of `chain`: it holds that certificate's key (a kid-only token's key is looked up by
+ * kid among the bundle's certificates), or, when the tokens carry the chain (`x5c`), one of the
+ * chain's certificates or the issuer of one (a CA's root the operator keeps there).
  */
-function bundleTrusts(path: string, chain: readonly X509Certificate[]): boolean {
-  if (chain.length === 0) return true;
-  return certificatesIn(path).some((b) =>
-    chain.some((c) => c.fingerprint256 === b.fingerprint256 || (c.checkIssued(b) && c.verify(b.publicKey))),
+export function bundleTrusts(
+  bundle: readonly X509Certificate[],
+  chain: readonly X509Certificate[],
+  x5c: boolean,
+): 'leaf' | 'chain' | false {
+  const leaf = chain[0];
+  if (leaf === undefined) return false;
+  if (bundle.some((b) => b.raw.equals(leaf.raw) || sameKey(b.publicKey, leaf.publicKey))) return 'leaf';
+  if (!x5c) return false;
+  const trusted = bundle.some((b) =>
+    chain.some((c) => c.raw.equals(b.raw) || (c.checkIssued(b) && c.verify(b.publicKey))),
   );
+  return trusted ? 'chain' : false;
 }
 
-/** Does the JWKS hold the signing certificate's public key (under whichever kid)? */
-function jwksHolds(path: string, leaf: X509Certificate | undefined): boolean {
-  if (leaf === undefined) return true;
+/** Does the JWKS hold the signing certificate's public key under the tokens' kid? */
+function jwksHolds(path: string, leaf: X509Certificate, kid: string): boolean {
   try {
     const { keys } = JSON.parse(readFileSync(path, 'utf8')) as { keys?: unknown };
     if (!Array.isArray(keys)) return false;
     const want = leaf.publicKey.export({ format: 'jwk' });
     return keys.some((k: unknown) => {
       const have = k as Record<string, unknown>;
-      return have['x'] === want.x && have['y'] === want.y && have['n'] === want.n && have['e'] === want.e;
+      return (
+        have['kid'] === kid &&
+        have['x'] === want.x &&
+        have['y'] === want.y &&
+        have['n'] === want.n &&
+        have['e'] === want.e
+      );
     });
   } catch {
     return false;

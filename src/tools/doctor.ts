@@ -8,7 +8,7 @@ import { readAtMost } from '../core/fetch.js';
 import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import { shellQuote } from '../core/shell.js';
-import { certificatesOnly, registryTrustFiles } from '../token/registry-block.js';
+import { bundleTrusts, certificatesOnly, registryTrustFiles } from '../token/registry-block.js';
 import type { SigningKey } from '../token/types.js';
 
 /** One check of `regauth doctor`: passed, or a finding with how to fix it. */
@@ -174,7 +174,10 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
  * when the certificate file holds the private key too.
  */
 function trustedFile(config: Config): string {
-  const trust = registryTrustFiles(config.token.keyPath, config.token.certificatePath);
+  const trust = registryTrustFiles(config.token.keyPath, config.token.certificatePath, {
+    x5c: config.token.key.x5c.length > 0,
+    kid: config.token.key.kid,
+  });
   return trust.makeBundle ? `${trust.bundle} (write it first: \`${trust.makeBundle}\`)` : trust.bundle;
 }
 
@@ -209,13 +212,12 @@ function bundleTrustCheck(
   path: string,
   bundle: X509Certificate[],
 ): DoctorCheck {
-  const chain = config.token.key.certificates;
-  const leaf = chain[0]!;
   const usesX5c = config.token.key.x5c.length > 0;
-  const holdsLeaf = bundle.some((c) => c.raw.equals(leaf.raw) || sameKey(c.publicKey, leaf.publicKey));
-  const holdsChainCert = bundle.some((c) => chain.some((own) => own.raw.equals(c.raw)));
+  // What serve's start-up line and the block name by (registryTrustFiles): the same test.
+  const trusted = bundleTrusts(bundle, config.token.key.certificates, usesX5c);
+  const holdsLeaf = trusted === 'leaf';
   const thumbprintKid = config.token.key.kid !== config.token.key.libtrustKid;
-  if (!(holdsLeaf || (usesX5c && holdsChainCert)))
+  if (trusted === false)
     return fail(
       'rootcertbundle',
       `${path} holds neither the signing certificate${usesX5c ? ' nor the root of its chain' : ''} (${bundle.length} certificate${bundle.length === 1 ? '' : 's'}); the registry rejects every token`,
@@ -231,7 +233,7 @@ function bundleTrustCheck(
     );
   return pass(
     'rootcertbundle',
-    `${path} holds ${holdsLeaf ? 'the signing certificate' : 'a certificate of its chain'}${
+    `${path} holds ${holdsLeaf ? 'the signing certificate' : 'a certificate of its chain, or its issuer'}${
       usesX5c
         ? ' (tokens carry the chain in x5c: registry 2.8 and v3 verify it)'
         : thumbprintKid

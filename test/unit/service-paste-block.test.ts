@@ -10,6 +10,9 @@ import { keysInit, keysRotate, pasteBlocks } from '../../src/tools/keys.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { logSink } from '../helpers/server.js';
 
+/** Tokens that carry the chain (the default): which kid they name does not matter here. */
+const X5C = { x5c: true, kid: 'unused' };
+
 const tmp = tempDir('regauth-paste-');
 afterAll(() => tmp.cleanup());
 afterEach(() => vi.restoreAllMocks());
@@ -97,13 +100,13 @@ describe("serve's registry block", () => {
     const files = await keysInit(dir);
     writeFileSync(files.bundle, readFileSync(files.certificate, 'utf8') + readFileSync(files.key, 'utf8'));
     rmSync(files.certificate);
-    const trust = registryTrustFiles(files.key, files.bundle);
+    const trust = registryTrustFiles(files.key, files.bundle, X5C);
     expect(trust.bundle).toBe(join(dir, 'certificates.pem'));
     expect(trust.combined).toBe(files.bundle);
     expect(trust.makeBundle).toContain(`${files.bundle} > ${join(dir, 'certificates.pem')}`);
     // Once the operator has run it, the file is named, with nothing left to write.
     execFileSync('sh', ['-c', trust.makeBundle!]);
-    const after = registryTrustFiles(files.key, files.bundle);
+    const after = registryTrustFiles(files.key, files.bundle, X5C);
     expect(after.bundle).toBe(join(dir, 'certificates.pem'));
     expect(after.makeBundle).toBeUndefined();
     expect(readFileSync(after.bundle, 'utf8')).not.toContain('PRIVATE KEY');
@@ -141,7 +144,7 @@ test('a certificates.pem the advised command left empty (sed failed, the shell h
   const files = await keysInit(dir);
   writeFileSync(files.bundle, readFileSync(files.certificate, 'utf8') + readFileSync(files.key, 'utf8'));
   rmSync(files.certificate);
-  const trust = registryTrustFiles(files.key, files.bundle);
+  const trust = registryTrustFiles(files.key, files.bundle, X5C);
   expect(trust.makeBundle).toBeDefined();
   // The operator runs it, and sed fails (here: not found, as in a minimal image; equally a
   // combined file they cannot read): the shell has already created the target.
@@ -151,7 +154,7 @@ test('a certificates.pem the advised command left empty (sed failed, the shell h
     // sh: sed: not found
   }
   expect(readFileSync(join(dir, 'certificates.pem'), 'utf8')).toBe('');
-  const after = registryTrustFiles(files.key, files.bundle);
+  const after = registryTrustFiles(files.key, files.bundle, X5C);
   // Either not named, or named with the command that (re)writes it.
   expect(after.bundle !== join(dir, 'certificates.pem') || after.makeBundle !== undefined).toBe(true);
 });
@@ -165,6 +168,6 @@ test('a stale certificates.pem that lacks the signing certificate is not named a
   const old = await generateSigningMaterial({ alg: 'ES256', commonName: 'old', validDays: 10 });
   writeFileSync(join(dir, 'certificates.pem'), old.certPem);
   writeFileSync(files.bundle, readFileSync(files.certificate, 'utf8') + readFileSync(files.key, 'utf8'));
-  const trust = registryTrustFiles(files.key, files.bundle);
+  const trust = registryTrustFiles(files.key, files.bundle, X5C);
   expect(trust.bundle !== join(dir, 'certificates.pem') || trust.makeBundle !== undefined).toBe(true);
 });

@@ -81,13 +81,13 @@ test('a jwks.json left from another key is not named; a bundle.pem holding only 
   writeFileSync(join(dir, 'bundle.pem'), readFileSync(join(dir, 'ca.pem')));
   const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...other, kid: 'old' }] }));
-  const trust = registryTrustFiles(join(dir, 'token.key'), join(dir, 'token.pem'));
+  const trust = registryTrustFiles(join(dir, 'token.key'), join(dir, 'token.pem'), { x5c: true, kid: 'x' });
   expect(trust.bundle).toBe(join(dir, 'bundle.pem'));
   expect(trust.jwks).toBeUndefined();
-  // The JWKS with the signing key (under any kid) is named again.
+  // The JWKS with the signing key under the tokens' kid is named again.
   const own = new X509Certificate(readFileSync(join(dir, 'token.pem'))).publicKey.export({ format: 'jwk' });
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...own, kid: 'x' }] }));
-  expect(registryTrustFiles(join(dir, 'token.key'), join(dir, 'token.pem')).jwks).toBe(
-    join(dir, 'jwks.json'),
-  );
+  expect(
+    registryTrustFiles(join(dir, 'token.key'), join(dir, 'token.pem'), { x5c: true, kid: 'x' }).jwks,
+  ).toBe(join(dir, 'jwks.json'));
 });
