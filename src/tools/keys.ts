@@ -88,8 +88,9 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   // A rotation's files from an earlier key: `keys activate` would switch to a next key the new
   // bundle never held, and `keys rotate` put a retired previous key back in the bundle.
   const leftovers = [];
+  // A symlink counts wherever it points (nowhere, too), as it does for `keys rotate`.
   for (const file of [files.nextKey, files.nextCertificate, files.previousKey, files.previousCertificate]) {
-    if (await exists(file)) leftovers.push(file);
+    if (await taken(file)) leftovers.push(file);
   }
   if (leftovers.length > 0) {
     throw new UsageError(
