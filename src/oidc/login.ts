@@ -316,7 +316,8 @@ function translate(err: unknown): Error {
   // a 5xx, or more than the fetch reads (openid-client wraps that error without a code): it is
   // down, not the login gone wrong.
   if (
-    (err instanceof client.ClientError && (err.code === undefined || PROVIDER_DOWN.has(err.code))) ||
+    (err instanceof client.ClientError &&
+      (err.code === undefined || (PROVIDER_DOWN.has(err.code) && !answeredTheClient(err)))) ||
     (err instanceof client.ResponseBodyError && err.status >= 500)
   ) {
     return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', {
@@ -335,8 +336,8 @@ function translate(err: unknown): Error {
 
 /**
  * openid-client's codes for a provider that did not answer, or not as OAuth says it must: what
- * answered was no OAuth endpoint (a maintenance or firewall page, whatever its status; JSON cut
- * short), so the login itself did not go wrong.
+ * answered was no OAuth endpoint (a maintenance page, a 5xx; JSON cut short), so the login
+ * itself did not go wrong (but see answeredTheClient).
  */
 const PROVIDER_DOWN = new Set([
   'OAUTH_TIMEOUT',
@@ -345,6 +346,16 @@ const PROVIDER_DOWN = new Set([
   'OAUTH_RESPONSE_IS_NOT_JSON',
   'OAUTH_PARSE_ERROR',
 ]);
+
+/**
+ * A page that is no OAuth answer, with a 4xx status: a filter in front of the provider (a WAF
+ * blocking what it takes for an injection) may answer what the client sent, and the callback's
+ * `code` is the client's to choose: the login's failure, not an outage a client could raise at will.
+ */
+function answeredTheClient(err: Error): boolean {
+  const status = (err.cause as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
 
 /** `email_verified` as providers send it: `true`, or (some) the string `"true"`. */
 function isVerified(value: unknown): boolean {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { BackendUnavailableError } from '../../src/core/errors.js';
+import { BackendUnavailableError, BadRequestError } from '../../src/core/errors.js';
 import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
 import { OidcLogin } from '../../src/oidc/login.js';
 
@@ -14,6 +14,7 @@ import { OidcLogin } from '../../src/oidc/login.js';
  * or foreign login / refused by the provider). Only a 5xx status got that answer: the same page
  * with a 200, 403 or 404 status, or JSON cut short, was a BadRequestError, "start again" (400,
  * logged at info), which sends users round the login again and hides the outage from operators.
+ * (A 4xx page stays the login's: a filter in front of the provider may answer what the client sent.)
  */
 function loginConfig(issuer: string) {
   return loadOidcAuth(
@@ -104,8 +105,6 @@ describe('a provider answering no OAuth answer at all is unreachable (503), not 
 
   test.each<[string, Answer]>([
     ['a maintenance page with status 200', html(200, '<h1>Down for maintenance</h1>')],
-    ['a WAF block page with status 403', html(403, '<h1>Request blocked</h1>')],
-    ['a proxy 404 page (the path routed nowhere)', html(404, '<h1>Not found</h1>')],
     [
       'JSON cut short with status 200',
       (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_tok'),
@@ -113,6 +112,15 @@ describe('a provider answering no OAuth answer at all is unreachable (503), not 
   ])('token endpoint: %s', async (_name, token) => {
     const err = await callbackError({ token });
     expect(err).toBeInstanceOf(BackendUnavailableError);
+  });
+
+  // A 4xx page (a firewall's 403, a proxy's 404) may answer what the client sent (the code is
+  // the client's to choose: test/unit/oidc-login-client-made-503.test.ts): the login's, 400.
+  test.each<[string, Answer]>([
+    ['a WAF block page with status 403', html(403, '<h1>Request blocked</h1>')],
+    ['a proxy 404 page', html(404, '<h1>Not found</h1>')],
+  ])('token endpoint: %s is the login to start again (400)', async (_name, token) => {
+    expect(await callbackError({ token })).toBeInstanceOf(BadRequestError);
   });
 
   test('userinfo: a maintenance page with status 200', async () => {
