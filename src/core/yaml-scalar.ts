@@ -4,7 +4,7 @@ import yaml from 'js-yaml';
  * A value for a YAML block regauth prints for people to paste (a path, a URL, a name it did not
  * choose): as it is when YAML reads it back unchanged, else double-quoted (JSON's string syntax
  * is YAML's). A path holding ` #` would be cut at the comment, one holding `: ` would not parse,
- * and `true` or `007` would not be strings.
+ * and `true`, `007` or (in the registry's YAML 1.1) `on` would not be strings.
  */
 export function yamlScalar(value: string): string {
   let read: unknown;
@@ -13,5 +13,11 @@ export function yamlScalar(value: string): string {
   } catch {
     read = undefined;
   }
-  return read === value ? value : JSON.stringify(value);
+  return read === value && !YAML_1_1_OTHERWISE.test(value) ? value : JSON.stringify(value);
 }
+
+/**
+ * What YAML 1.1 (Go's yaml.v2, which the registry reads its config with) reads as no string,
+ * where YAML 1.2 (js-yaml) reads a string: booleans such as `on`, `yes`, `y`, and base-60 numbers.
+ */
+const YAML_1_1_OTHERWISE = /^(?:y|n|yes|no|on|off)$|^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/i;
