@@ -110,7 +110,9 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
   }
   for (const [path, source] of patterns) {
     const problem = REGEX(source) ? undefined : globProblem(source);
-    if (problem) warnings.push({ path, message: `${JSON.stringify(source)} is not a glob: ${problem}` });
+    if (problem && 'notGlob' in problem) {
+      warnings.push({ path, message: `${JSON.stringify(source)} is not a glob: ${problem.notGlob}` });
+    } else if (problem) warnings.push({ path, message: `${JSON.stringify(source)}: ${problem.differs}` });
   }
   for (const [path, source] of patterns) {
     if (REGEX(source) || !NEXT_TO_WILDCARD.test(source)) continue;
@@ -142,35 +144,77 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
  * What in a glob's text minimatch does not read as the author likely meant: a `[` or `{` never
  * closed (that character is then matched as itself; the rest of the pattern stays a glob), or a
  * character range whose end comes before its start (`[z-a]`: it matches nothing). Placeholders
- * and `\\`-escaped characters are skipped. Undefined for a well-formed glob.
+ * and `\\`-escaped characters are skipped. Also (`differs`) what docker_auth's Go globs read
+ * otherwise: a `/` in a class or escaped (SLASH_SPLITS), a class Go refuses (goRefusedClass).
+ * Undefined for a well-formed glob.
  */
-function globProblem(source: string): string | undefined {
+function globProblem(source: string): { notGlob: string } | { differs: string } | undefined {
   const text = source.replace(PLACEHOLDER, 'x');
   const openBraces: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === '\\') i++;
-    else if (c === '{') openBraces.push(i);
+    if (c === '\\') {
+      if (text[i + 1] === '/') return { differs: SLASH_SPLITS('"\\/"') };
+      i++;
+    } else if (c === '{') openBraces.push(i);
     else if (c === '}') openBraces.pop();
     else if (c === '[') {
       let j = i + 1;
       if (text[j] === '!' || text[j] === '^') j++;
       // A "]" right after the opening is a member, not the end.
       const end = text.indexOf(']', text[j] === ']' ? j + 1 : j);
-      if (end < 0) return '"[" has no closing "]", so it is matched as a literal "["';
+      if (end < 0) return { notGlob: '"[" has no closing "]", so it is matched as a literal "["' };
       const members = text.slice(j, end);
+      if (members.includes('/')) return { differs: SLASH_SPLITS(`"${text.slice(i, end + 1)}"`) };
+      const dead = goRefusedClass(text.slice(j, end + 1));
+      if (dead) return { differs: dead };
       // A range takes three characters; a "-" first, last or right after a range is a member.
       for (let k = 0; k < members.length; k++) {
         if (members[k + 1] !== '-' || k + 2 >= members.length) continue;
         if (members[k]! > members[k + 2]!) {
-          return `the range "${members.slice(k, k + 3)}" is empty, so it matches nothing`;
+          return { notGlob: `the range "${members.slice(k, k + 3)}" is empty, so it matches nothing` };
         }
         k += 2;
       }
       i = end;
     }
   }
-  return openBraces.length > 0 ? '"{" has no closing "}", so it is matched as a literal "{"' : undefined;
+  return openBraces.length > 0
+    ? { notGlob: '"{" has no closing "}", so it is matched as a literal "{"' }
+    : undefined;
+}
+
+/** A `/` in a class or escaped: minimatch cuts the glob at every `/` before it reads either. */
+const SLASH_SPLITS = (what: string) =>
+  `${what} is cut at its "/" (globs are matched one path segment at a time), so the pattern matches no name; docker_auth (Go's path.Match) read it whole, so its rule matched there: "?" is any character but "/" here, and a "/" needs no escape`;
+
+/**
+ * A class Go's path.Match refuses, so that docker_auth never matched its rule while minimatch
+ * reads it as a working class: a `]` or `-` where a member or a range's end is due (`[]a]`,
+ * `[-_]`, `[a-z-]`), or a POSIX class (`[[:alpha:]]`), which Go reads as the members `[:alph`
+ * followed by a literal `]`. `rest` runs from the first member to the class's closing `]`.
+ */
+function goRefusedClass(rest: string): string | undefined {
+  const dead = (why: string) =>
+    `${why}: docker_auth (Go's path.Match) never matched this rule, and here it matches; escape a "-" or "]" meant as a member (\\-, \\]), or remove the rule`;
+  if (/\[:[a-z]+:\]/.test(rest))
+    return dead('a POSIX class such as [:alpha:] is one here, and literal characters in Go');
+  let k = 0;
+  const member = (): boolean => {
+    const c = rest[k];
+    if (c === undefined || c === '-' || c === ']') return false;
+    k += c === '\\' ? 2 : 1;
+    return true;
+  };
+  for (let n = 0; k < rest.length; n++) {
+    if (rest[k] === ']' && n > 0) return undefined;
+    if (!member()) return dead(`"${rest[k] ?? ''}" where a member is due`);
+    if (rest[k] === '-') {
+      k++;
+      if (!member()) return dead(`"${rest[k] ?? ''}" where a range's end is due`);
+    }
+  }
+  return undefined;
 }
 
 /**
