@@ -454,6 +454,20 @@ function capturedFields(
         });
       } else {
         captured.add(p.field);
+        // Resolved here; docker_auth fills captures from group 1, in the account, type, name and
+        // service patterns only (a capture it skips stays literal text, and its rule never matched).
+        const skipped =
+          p.group === 0
+            ? 'group 0 (the whole match)'
+            : c.field === undefined
+              ? 'a capture in a labels pattern'
+              : undefined;
+        if (skipped) {
+          warnings.push({
+            path: c.path,
+            message: `${p.text} is ${skipped}, which docker_auth never fills: its rule never matched there, and here it matches`,
+          });
+        }
       }
     }
   }
