@@ -14,6 +14,7 @@ import { readinessProbe, type ReadinessProbe } from '../pipeline/health.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipeline/metrics.js';
 import { createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
 import { registryAuthBlock, registryTrustFiles } from '../token/registry-block.js';
+import { lintConfig } from '../tools/lint.js';
 import { HeldNotices, serviceLoader } from './load.js';
 import { Reloader } from './reload.js';
 import { createStore } from '../store/create.js';
@@ -98,7 +99,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     throw err;
   }
   logStartup(log, first, listeners.server.url, loader.createdDevKey);
+  logConfigWarnings(log, first);
   runtimes.whenSwapped((config) => {
+    logConfigWarnings(log, config);
     applyConnectionLimits(listeners.server.server, config.server);
     if (listeners.metricsServer) applyConnectionLimits(listeners.metricsServer.server, config.server);
   });
@@ -133,6 +136,17 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await store.close();
     },
   };
+}
+
+/**
+ * What `regauth validate` warns of, in the log of a config that starts or is applied by a
+ * reload: an operator who never runs validate (a docker_auth config moved over as it is) is told
+ * of a rule that cannot decide, or one docker_auth read otherwise.
+ */
+function logConfigWarnings(logger: Logger, config: Config): void {
+  for (const warning of lintConfig(config)) {
+    logger.warn({ path: warning.path }, `config warning: ${warning.message}`);
+  }
 }
 
 /**
