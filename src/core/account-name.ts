@@ -59,9 +59,19 @@ export function checkAccount(account: string): void {
  * (U+0131) stays itself: the directory does not match it to `i` either.
  */
 export function foldAccountName(name: string): string {
+  return simpleLowerCase(name.normalize('NFKC')).normalize('NFKC').trim().replace(/\s+/g, ' ');
+}
+
+/**
+ * Lower case one character at a time with Unicode's simple mapping, as directories and Go's
+ * strings.ToLower (docker_auth's `lower_case`) do: `İ` (U+0130) is `i`, `Σ` is `σ` wherever it
+ * stands. JavaScript's toLowerCase maps the whole text: `i` plus a combining dot, and `ς` at a
+ * word's end.
+ */
+export function simpleLowerCase(text: string): string {
   let lower = '';
-  for (const ch of name.normalize('NFKC')) lower += ch === '\u0130' ? 'i' : ch.toLowerCase();
-  return lower.normalize('NFKC').trim().replace(/\s+/g, ' ');
+  for (const ch of text) lower += ch === '\u0130' ? 'i' : ch.toLowerCase();
+  return lower;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Entry } from 'ldapts';
 import type { Labels } from '../../authz/types.js';
-import { foldAccountName } from '../../core/account-name.js';
+import { foldAccountName, simpleLowerCase } from '../../core/account-name.js';
 import type { AuthnResult } from '../types.js';
 import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
 import { cnOf, rdnValue } from './dn.js';
@@ -58,9 +58,9 @@ export function authenticated(labels: Labels, typed: string, stored: string): Au
 }
 
 export function labelValue(value: string, source: LdapLabelSource): string {
-  // docker_auth keeps a value without a CN as it is.
+  // docker_auth keeps a value without a CN as it is, and lowers it as Go's strings.ToLower does.
   const v = source.parseCn ? (cnOf(value) ?? value) : value;
-  return source.lowerCase ? v.toLowerCase() : v;
+  return source.lowerCase ? simpleLowerCase(v) : v;
 }
 
 /** The labels of an entry: from its attributes, and the group search's values (`groups`) if there is one. */
