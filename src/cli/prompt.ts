@@ -3,25 +3,17 @@ import { Writable } from 'node:stream';
 import { UsageError } from '../core/errors.js';
 
 /**
- * A password typed on the terminal: the prompt goes to stderr (stdout stays the verb's answer),
- * nothing typed is echoed, and with `confirm` it is asked twice (`regauth hash` would otherwise
- * hash a typo nobody saw). An empty first answer is not asked again: the verb refuses it.
+ * A password typed on the terminal: the prompt goes to stderr (stdout stays the verb's answer;
+ * stdout when only stdout is the terminal), nothing typed is echoed, and with `confirm` it is
+ * asked twice (`regauth hash` would otherwise hash a typo nobody saw). An empty first answer is
+ * not asked again: the verb refuses it.
+ *
+ * On node's readline in terminal mode whatever the output is (with stderr redirected, echo must
+ * still be off: the terminal is stdin's), one interface for both answers, so that answers typed
+ * ahead in one go are all read. npm's `read` was used first: it turned echo off only when its
+ * output was a terminal, and never settled on Ctrl-D.
  */
 export async function typedPassword(confirm: boolean): Promise<string> {
-  const first = await ask('Password: ');
-  if (confirm && first !== '' && (await ask('Again: ')) !== first) {
-    throw new UsageError('the two passwords differ');
-  }
-  return first;
-}
-
-/**
- * One hidden answer, on node's readline in terminal mode whatever the output is (with stderr
- * redirected, echo must still be off: the terminal is stdin's). npm's `read` was used first: it
- * turned echo off only when its output was a terminal, and never settled on Ctrl-D.
- */
-async function ask(prompt: string): Promise<string> {
-  // Where the prompt shows: stderr, or stdout when only stdout is the terminal.
   const screen = !process.stderr.isTTY && process.stdout.isTTY ? process.stdout : process.stderr;
   let muted = false;
   const output = new Writable({
@@ -31,34 +23,86 @@ async function ask(prompt: string): Promise<string> {
     },
   });
   const rl = createInterface({ input: process.stdin, output, terminal: true });
-  let answered = false;
-  try {
-    const answer = await new Promise<string>((resolve, reject) => {
-      rl.on('line', (line) => {
-        answered = true;
-        resolve(line);
-      });
-      // Ctrl-C, and Ctrl-D on an empty line (readline closes).
-      rl.on('SIGINT', () => reject(cancelled()));
-      rl.on('close', () => {
-        if (!answered) reject(cancelled());
-      });
-      rl.setPrompt(prompt);
-      rl.prompt();
-      muted = true;
-    });
+  const lines: string[] = [];
+  let waiting: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
+  let failure: Error | undefined;
+  const fail = (err: Error) => {
+    failure ??= err;
+    waiting?.reject(failure);
+    waiting = undefined;
+  };
+  rl.on('line', (line) => {
+    if (waiting) {
+      waiting.resolve(line);
+      waiting = undefined;
+    } else lines.push(line);
+  });
+  // Ctrl-C, and Ctrl-D on an empty line (readline closes).
+  rl.on('SIGINT', () => fail(cancelled()));
+  rl.on('close', () => fail(cancelled()));
+  // A terminal that cannot be read: one line, as for the piped path, not an unhandled error.
+  rl.on('error', (err: Error) =>
+    fail(new UsageError(`cannot read the password from the terminal: ${err.message}`)),
+  );
+  // Ctrl-Z, then `fg`: readline stopped the process and, on its return, paused its input; the
+  // answer is still awaited (else node would end with nothing left to do, and what the user goes
+  // on typing would reach the shell).
+  let prompt = '';
+  rl.on('SIGCONT', () => {
+    rl.resume();
+    screen.write(`\n${prompt}`);
+  });
+  const ask = async (text: string): Promise<string> => {
+    prompt = text;
+    muted = false;
+    rl.setPrompt(text);
+    rl.prompt();
+    muted = true;
+    let line: string;
+    try {
+      line =
+        lines.shift() ??
+        (await new Promise<string>((resolve, reject) => {
+          if (failure) reject(failure);
+          else waiting = { resolve, reject };
+        }));
+    } finally {
+      // The answer's Enter was not echoed: end the prompt's line (a refusal goes on the next).
+      screen.write('\n');
+    }
+    const answer = edited(line);
     // readline reads the bytes as UTF-8, each byte that is not as U+FFFD: two passwords would be
     // one (the piped path refuses them, processIO.readStdin).
     if (answer.includes('\uFFFD')) {
       throw new UsageError('the typed password is not UTF-8; regauth reads passwords as UTF-8');
     }
     return answer;
+  };
+  try {
+    const first = await ask('Password: ');
+    if (confirm && first !== '' && (await ask('Again: ')) !== first) {
+      throw new UsageError('the two passwords differ');
+    }
+    return first;
   } finally {
     muted = false;
+    rl.removeAllListeners('close');
     rl.close();
-    // The answer's Enter was not echoed: end the prompt's line.
-    screen.write('\n');
   }
+}
+
+/**
+ * The line with the terminal's erase characters applied: on a terminal readline cannot drive
+ * (TERM=dumb), Backspace (DEL or BS) reaches the line as a character.
+ */
+function edited(line: string): string {
+  if (!/[\b\x7f]/.test(line)) return line;
+  const kept: string[] = [];
+  for (const ch of line) {
+    if (ch === '\b' || ch === '\x7f') kept.pop();
+    else kept.push(ch);
+  }
+  return kept.join('');
 }
 
 function cancelled(): UsageError {
