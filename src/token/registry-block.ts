@@ -78,9 +78,12 @@ export function registryTrustFiles(
   };
 }
 
-/** The shell command that writes every certificate of a PEM file, and nothing else, to another. */
-export function certificatesOnly(from: string, to: string): string {
-  return `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ${shellQuote(from)} > ${shellQuote(to)}`;
+/**
+ * The shell command that writes every certificate of a PEM file, and nothing else, to another
+ * (`append`: added at its end).
+ */
+export function certificatesOnly(from: string, to: string, append = false): string {
+  return `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ${shellQuote(from)} ${append ? '>>' : '>'} ${shellQuote(to)}`;
 }
 
 /**
@@ -115,9 +118,9 @@ function certificatesIn(path: string): X509Certificate[] {
 
 /**
  * Whether a registry given `bundle` as its rootcertbundle verifies tokens signed with the first
- * certificate of `chain`: it holds that certificate's key (a kid-only token's key is looked up by
- * kid among the bundle's certificates), or, when the tokens carry the chain (`x5c`), one of the
- * chain's certificates or the issuer of one (a CA's root the operator keeps there).
+ * certificate of `chain`: without `x5c`, it holds that certificate's key (a kid-only token's key
+ * is looked up by kid among the bundle's certificates); with it, the certificate itself, another
+ * of the chain's, or the issuer of one (a CA's root the operator keeps there).
  */
 export function bundleTrusts(
   bundle: readonly X509Certificate[],
@@ -126,8 +129,10 @@ export function bundleTrusts(
 ): 'leaf' | 'chain' | false {
   const leaf = chain[0];
   if (leaf === undefined) return false;
-  if (bundle.some((b) => b.raw.equals(leaf.raw) || sameKey(b.publicKey, leaf.publicKey))) return 'leaf';
-  if (!x5c) return false;
+  // Kid-only tokens are verified by the key alone; tokens carrying x5c as a certificate chain, so
+  // another certificate of the same key (an earlier one, renewed since) verifies nothing.
+  if (!x5c) return bundle.some((b) => sameKey(b.publicKey, leaf.publicKey)) ? 'leaf' : false;
+  if (bundle.some((b) => b.raw.equals(leaf.raw))) return 'leaf';
   const trusted = bundle.some((b) =>
     chain.some((c) => c.raw.equals(b.raw) || (c.checkIssued(b) && c.verify(b.publicKey))),
   );

@@ -221,7 +221,7 @@ function bundleTrustCheck(
     return fail(
       'rootcertbundle',
       `${path} holds neither the signing certificate${usesX5c ? ' nor the root of its chain' : ''} (${bundle.length} certificate${bundle.length === 1 ? '' : 's'}); the registry rejects every token`,
-      `append ${config.token.certificatePath} to ${path} and restart the registry`,
+      appendAdvice(config.token.certificatePath, path),
     );
   if (!usesX5c && thumbprintKid && str(t.jwks) === undefined)
     // Registry 2.8 finds a kid-only token's key by the libtrust kid of each bundle key; v3
@@ -241,6 +241,23 @@ function bundleTrustCheck(
           : ' (tokens name the key by its libtrust kid, which registry 2.8 finds in the bundle; registry v3 needs token.x5c: true or auth.token.jwks)'
     }`,
   );
+}
+
+/**
+ * How to add the signing certificate to the registry's bundle: the certificate file itself, or,
+ * when it holds the private key too (a combined PEM), its certificates alone: the key must never
+ * reach a file the registry reads.
+ */
+function appendAdvice(certificatePath: string, bundle: string): string {
+  let combined = false;
+  try {
+    combined = holdsPrivateKey(readFileSync(certificatePath, 'utf8'));
+  } catch {
+    combined = false;
+  }
+  return combined
+    ? `append the certificates of ${certificatePath}, not its private key, to ${bundle} (\`${certificatesOnly(certificatePath, bundle, true)}\`) and restart the registry`
+    : `append ${certificatePath} to ${bundle} and restart the registry`;
 }
 
 /** realm: clients must reach the token endpoint (the path only; `--probe` asks it). */
