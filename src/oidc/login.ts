@@ -221,7 +221,10 @@ export class OidcLogin {
         const sub = String(claims['sub']);
         // Providers often put email, groups, … only in userinfo.
         if (provider.serverMetadata().userinfo_endpoint) {
-          claims = { ...(await client.fetchUserInfo(provider, tokens.access_token, sub)), ...claims };
+          const userinfo = await client
+            .fetchUserInfo(provider, tokens.access_token, sub)
+            .catch((err: unknown) => Promise.reject(translate(err, 'userinfo')));
+          claims = { ...userinfo, ...claims };
         }
       }
     } catch (err) {
@@ -310,14 +313,15 @@ export class OidcLogin {
  * openid-client's errors, translated once: the provider's answers (a bad code, a state or
  * nonce mismatch) are the login's fault (400); anything else means it could not be reached.
  */
-function translate(err: unknown): Error {
+function translate(err: unknown, asked: 'token' | 'userinfo' = 'token'): Error {
   if (err instanceof BackendUnavailableError || err instanceof BadRequestError) return err;
   // The provider not answering, or answering with no OAuth error (a proxy's 502 page), or with
   // a 5xx, or more than the fetch reads (openid-client wraps that error without a code): it is
   // down, not the login gone wrong.
   if (
     (err instanceof client.ClientError &&
-      (err.code === undefined || (PROVIDER_DOWN.has(err.code) && !answeredTheClient(err)))) ||
+      (err.code === undefined ||
+        (PROVIDER_DOWN.has(err.code) && !(asked === 'token' && answeredTheClient(err))))) ||
     (err instanceof client.ResponseBodyError && err.status >= 500)
   ) {
     return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', {
@@ -348,9 +352,11 @@ const PROVIDER_DOWN = new Set([
 ]);
 
 /**
- * A page that is no OAuth answer, with a 4xx status: a filter in front of the provider (a WAF
- * blocking what it takes for an injection) may answer what the client sent, and the callback's
- * `code` is the client's to choose: the login's failure, not an outage a client could raise at will.
+ * A page that is no OAuth answer, with a 4xx status, from the token endpoint: a filter in front
+ * of the provider (a WAF blocking what it takes for an injection) may answer what the client
+ * sent, and the callback's `code` is the client's to choose: the login's failure, not an outage a
+ * client could raise at will. (Nothing in the userinfo request is the client's: there a 4xx page
+ * is an outage.)
  */
 function answeredTheClient(err: Error): boolean {
   const status = (err.cause as { status?: unknown } | undefined)?.status;
