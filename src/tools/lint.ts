@@ -166,13 +166,22 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
       if (end < 0) return { notGlob: '"[" has no closing "]", so it is matched as a literal "["' };
       const members = text.slice(j, end);
       if (members.includes('/')) return { differs: SLASH_SPLITS(`"${text.slice(i, end + 1)}"`) };
-      const dead = goRefusedClass(text.slice(j, end + 1));
+      // Go negates with `^` only: `[!a]` is the members `!` and `a` there.
+      const dead = goRefusedClass(text.slice(text[i + 1] === '^' ? i + 2 : i + 1, end + 1));
       if (dead) return { differs: dead };
-      // A range takes three characters; a "-" first, last or right after a range is a member.
+      // A range takes three members; a "-" first, last, right after a range or escaped is a member.
+      const chars: { ch: string; escaped: boolean }[] = [];
       for (let k = 0; k < members.length; k++) {
-        if (members[k + 1] !== '-' || k + 2 >= members.length) continue;
-        if (members[k]! > members[k + 2]!) {
-          return { notGlob: `the range "${members.slice(k, k + 3)}" is empty, so it matches nothing` };
+        const escaped = members[k] === '\\' && k + 1 < members.length;
+        if (escaped) k++;
+        chars.push({ ch: members[k]!, escaped });
+      }
+      for (let k = 0; k + 2 < chars.length; k++) {
+        if (chars[k + 1]!.ch !== '-' || chars[k + 1]!.escaped) continue;
+        if (chars[k]!.ch > chars[k + 2]!.ch) {
+          return {
+            notGlob: `the range "${chars[k]!.ch}-${chars[k + 2]!.ch}" is empty, so it matches nothing`,
+          };
         }
         k += 2;
       }
@@ -326,7 +335,10 @@ function unproducibleLabels(config: Config): LintWarning[] {
     for (const user of users?.values() ?? []) {
       for (const [key, list] of Object.entries(user.labels)) {
         known.add(key);
-        values.set(key, [...(values.get(key) ?? []), ...list]);
+        // Added in place: a copy per user was quadratic in the accounts (serve lints at every reload).
+        let all = values.get(key);
+        if (!all) values.set(key, (all = []));
+        for (const value of list) all.push(value);
       }
     }
   }
