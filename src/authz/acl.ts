@@ -435,6 +435,13 @@ function capturedFields(
 ): Set<RequestField> {
   const producers = new Map(compiled.flatMap((c) => (c.field ? [[c.field, c] as const] : [])));
   const captured = new Set<RequestField>();
+  // The captures the account, type, name and service patterns use: docker_auth fills these, in
+  // those patterns and in labels patterns alike.
+  const inFields = new Set(
+    compiled
+      .flatMap((c) => (c.field ? c.pattern.placeholders.filter((p) => p.kind === 'group') : []))
+      .map((p) => p.text),
+  );
   for (const c of compiled) {
     for (const p of c.pattern.placeholders) {
       if (p.kind !== 'group') continue;
@@ -454,13 +461,13 @@ function capturedFields(
         });
       } else {
         captured.add(p.field);
-        // Resolved here; docker_auth fills captures from group 1, in the account, type, name and
-        // service patterns only (a capture it skips stays literal text, and its rule never matched).
+        // Resolved here; docker_auth fills captures from group 1 that the account, type, name or
+        // service patterns use (a capture it skips stays literal text, and its rule never matched).
         const skipped =
           p.group === 0
             ? 'group 0 (the whole match)'
-            : c.field === undefined
-              ? 'a capture in a labels pattern'
+            : c.field === undefined && !inFields.has(p.text)
+              ? 'a capture only a labels pattern uses'
               : undefined;
         if (skipped) {
           warnings.push({
