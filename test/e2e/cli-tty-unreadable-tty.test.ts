@@ -5,7 +5,7 @@
  * - stdin a terminal that cannot be read (`0>/dev/tty`, a write-only descriptor): readline
  *   re-emits the stream's error as an 'error' event on the Interface, which ask() does not listen
  *   to: an uncaught exception, node's stack trace, exit 1, which for `check --password-stdin` is
- *   "failed authentication" (docs/cli.md "Exit codes"). The piped path (readStdin) turns the same
+ *   "failed authentication" (docs/cli.md "Exit codes and the config"). The piped path (readStdin) turns the same
  *   system error into `regauth: …`, exit 2.
  *
  * Runs the built CLI on script(1)'s pseudo-terminal, as test/e2e/cli-tty-edge.test.ts does.
