@@ -44,16 +44,11 @@ export async function typedPassword(confirm: boolean): Promise<string> {
   rl.on('error', (err: Error) =>
     fail(new UsageError(`cannot read the password from the terminal: ${err.message}`)),
   );
-  // Ctrl-Z, then `fg`: readline stopped the process and, on its return, paused its input; the
-  // answer is still awaited (else node would end with nothing left to do, and what the user goes
-  // on typing would reach the shell).
-  let prompt = '';
-  rl.on('SIGCONT', () => {
-    rl.resume();
-    screen.write(`\n${prompt}`);
-  });
+  // Ctrl-Z is ignored: readline would turn echo back on and stop the process, and where nothing
+  // can stop it (no job control: `docker run -it`, node as PID 1, `ssh -t`) the rest of the
+  // password would then be echoed in clear.
+  rl.on('SIGTSTP', () => undefined);
   const ask = async (text: string): Promise<string> => {
-    prompt = text;
     muted = false;
     rl.setPrompt(text);
     rl.prompt();
@@ -76,6 +71,11 @@ export async function typedPassword(confirm: boolean): Promise<string> {
     if (answer.includes('\uFFFD')) {
       throw new UsageError('the typed password is not UTF-8; regauth reads passwords as UTF-8');
     }
+    // A control key the terminal did not apply (TERM=dumb) would be hashed as a character: a
+    // password nobody can type at a login.
+    if (/[\x00-\x1f]/.test(answer)) {
+      throw new UsageError('the typed password holds a control character; type it again (or pipe it in)');
+    }
     return answer;
   };
   try {
@@ -92,15 +92,20 @@ export async function typedPassword(confirm: boolean): Promise<string> {
 }
 
 /**
- * The line with the terminal's erase characters applied: on a terminal readline cannot drive
- * (TERM=dumb), Backspace (DEL or BS) reaches the line as a character.
+ * The line with the terminal's editing keys applied: on a terminal readline cannot drive
+ * (TERM=dumb), they reach the line as characters. Backspace (DEL or BS) erases a character,
+ * Ctrl-U the line, Ctrl-W a word; Ctrl-Z is dropped (ignored, as readline ignores it here).
  */
 function edited(line: string): string {
-  if (!/[\b\x7f]/.test(line)) return line;
+  if (!/[\b\x7f\x15\x17\x1a]/.test(line)) return line;
   const kept: string[] = [];
   for (const ch of line) {
     if (ch === '\b' || ch === '\x7f') kept.pop();
-    else kept.push(ch);
+    else if (ch === '\x15') kept.length = 0;
+    else if (ch === '\x17') {
+      while (kept.length > 0 && /\s/.test(kept.at(-1)!)) kept.pop();
+      while (kept.length > 0 && !/\s/.test(kept.at(-1)!)) kept.pop();
+    } else if (ch !== '\x1a') kept.push(ch);
   }
   return kept.join('');
 }
