@@ -133,10 +133,21 @@ export function bundleTrusts(
   // another certificate of the same key (an earlier one, renewed since) verifies nothing.
   if (!x5c) return bundle.some((b) => sameKey(b.publicKey, leaf.publicKey)) ? 'leaf' : false;
   if (bundle.some((b) => b.raw.equals(leaf.raw))) return 'leaf';
-  const trusted = bundle.some((b) =>
-    chain.some((c) => c.raw.equals(b.raw) || (c.checkIssued(b) && c.verify(b.publicKey))),
-  );
-  return trusted ? 'chain' : false;
+  // The path the registry builds (as Go's x509 Verify): from the leaf, through the chain's
+  // certificates each of which issued the one before, to one the bundle holds or whose issuer it
+  // holds. A certificate of the chain that issued nothing on that path (an intermediate renewed
+  // since) trusts nothing.
+  const issued = (child: X509Certificate, parent: X509Certificate) =>
+    child.checkIssued(parent) && child.verify(parent.publicKey);
+  let current = leaf;
+  for (let hops = 0; hops <= chain.length; hops++) {
+    if (bundle.some((b) => issued(current, b))) return 'chain';
+    const next = chain.find((c) => c !== current && !c.raw.equals(current.raw) && issued(current, c));
+    if (next === undefined) return false;
+    if (bundle.some((b) => b.raw.equals(next.raw))) return 'chain';
+    current = next;
+  }
+  return false;
 }
 
 /** Does the JWKS hold the signing certificate's public key under the tokens' kid? */
