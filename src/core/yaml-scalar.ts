@@ -19,7 +19,7 @@ export function yamlScalar(value: string): string {
 /**
  * What YAML 1.1 (Go's yaml.v2, which the registry reads its config with) may read as no string,
  * where YAML 1.2 (js-yaml) reads a string: booleans such as `on`, `yes`, `y`, and whatever starts
- * like a number (yaml.v2 drops `_` in numbers and takes `0X1F`, `0B11`, `+.5`): quoted, which is
+ * like a number (yaml.v2 drops `_` in numbers, `-_1` too, and takes `0X1F`, `0B11`, `+.5`): quoted, which is
  * never wrong.
  */
-const YAML_1_1_OTHERWISE = /^(?:y|n|yes|no|on|off)$|^[-+]?[0-9.]/i;
+const YAML_1_1_OTHERWISE = /^(?:y|n|yes|no|on|off)$|^[-+]?[0-9._]/i;
