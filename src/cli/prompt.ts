@@ -73,7 +73,8 @@ export async function typedPassword(confirm: boolean): Promise<string> {
     }
     // A control key the terminal did not apply (TERM=dumb) would be hashed as a character: a
     // password nobody can type at a login.
-    if (/[\x00-\x1f]/.test(answer)) {
+    // (A Tab is a character like any other: readline puts it in the line on any terminal.)
+    if (/[\x00-\x08\x0a-\x1f]/.test(answer)) {
       throw new UsageError('the typed password holds a control character; type it again (or pipe it in)');
     }
     return answer;
