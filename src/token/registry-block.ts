@@ -133,21 +133,19 @@ export function bundleTrusts(
   // another certificate of the same key (an earlier one, renewed since) verifies nothing.
   if (!x5c) return bundle.some((b) => sameKey(b.publicKey, leaf.publicKey)) ? 'leaf' : false;
   if (bundle.some((b) => b.raw.equals(leaf.raw))) return 'leaf';
-  // The path the registry builds (as Go's x509 Verify): from the leaf, through the chain's
-  // certificates each of which issued the one before, to one the bundle holds or whose issuer it
-  // holds. A certificate of the chain that issued nothing on that path (an intermediate renewed
-  // since) trusts nothing.
+  // A path the registry can build (as Go's x509 Verify, which tries every parent): from the
+  // leaf, through the chain's certificates each of which issued the one before, to one the bundle
+  // holds or whose issuer it holds. A certificate of the chain that issued nothing on such a path
+  // (an intermediate renewed since) trusts nothing.
   const issued = (child: X509Certificate, parent: X509Certificate) =>
     child.checkIssued(parent) && child.verify(parent.publicKey);
-  let current = leaf;
-  for (let hops = 0; hops <= chain.length; hops++) {
-    if (bundle.some((b) => issued(current, b))) return 'chain';
-    const next = chain.find((c) => c !== current && !c.raw.equals(current.raw) && issued(current, c));
-    if (next === undefined) return false;
-    if (bundle.some((b) => b.raw.equals(next.raw))) return 'chain';
-    current = next;
-  }
-  return false;
+  const seen = new Set<X509Certificate>();
+  const reaches = (current: X509Certificate): boolean => {
+    if (bundle.some((b) => b.raw.equals(current.raw) || issued(current, b))) return true;
+    seen.add(current);
+    return chain.some((c) => !seen.has(c) && !c.raw.equals(current.raw) && issued(current, c) && reaches(c));
+  };
+  return reaches(leaf) ? 'chain' : false;
 }
 
 /** Does the JWKS hold the signing certificate's public key under the tokens' kid? */
