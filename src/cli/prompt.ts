@@ -22,7 +22,8 @@ export async function typedPassword(confirm: boolean): Promise<string> {
       done();
     },
   });
-  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  // No history: Up at `Again:` would bring the first answer back untyped.
+  const rl = createInterface({ input: process.stdin, output, terminal: true, historySize: 0 });
   const lines: string[] = [];
   let waiting: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
   let failure: Error | undefined;
