@@ -15,10 +15,11 @@ import { UsageError } from '../core/errors.js';
  */
 export async function typedPassword(confirm: boolean): Promise<string> {
   const screen = !process.stderr.isTTY && process.stdout.isTTY ? process.stdout : process.stderr;
-  let muted = false;
+  // readline's own output is dropped whole: it would echo the line, and redraw it with a prompt
+  // (an answer typed ahead is already in the line when its prompt is shown). The prompts are
+  // written to the screen here.
   const output = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      if (!muted) screen.write(chunk);
+    write(_chunk: Buffer, _encoding, done) {
       done();
     },
   });
@@ -50,10 +51,9 @@ export async function typedPassword(confirm: boolean): Promise<string> {
   // password would then be echoed in clear.
   rl.on('SIGTSTP', () => undefined);
   const ask = async (text: string): Promise<string> => {
-    muted = false;
+    screen.write(text);
     rl.setPrompt(text);
     rl.prompt();
-    muted = true;
     let line: string;
     try {
       line =
@@ -87,7 +87,6 @@ export async function typedPassword(confirm: boolean): Promise<string> {
     }
     return first;
   } finally {
-    muted = false;
     rl.removeAllListeners('close');
     rl.close();
   }
