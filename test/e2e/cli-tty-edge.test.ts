@@ -18,26 +18,18 @@
  *
  * Runs the built CLI on a pseudo-terminal from script(1), as test/e2e/cli-tty.test.ts does.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { ensureBuilt } from '../helpers/build.js';
+import { CLI, needTerminal, ROOT, word } from './harness/terminal.js';
 import { tempDir } from '../helpers/fixtures.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = resolve(ROOT, 'dist/cli/main.js');
 const tmp = tempDir('regauth-cli-tty-edge-');
 afterAll(() => tmp.cleanup());
 
-beforeAll(() => {
-  ensureBuilt();
-  const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
-  if (script.status !== 0) throw new Error('script(1) from util-linux is needed: run scripts/test-peers.sh');
-}, 180_000);
-
-const word = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+beforeAll(needTerminal, 180_000);
 
 /**
  * Runs `shell` (a sh command line) on script(1)'s terminal. Each of `typed` (raw bytes, Enter

@@ -3,21 +3,11 @@
  * Up and Enter at `Again:` repeated the first answer without the user typing it again, and the
  * confirmation confirmed nothing. The prompt keeps no history now.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
 import { beforeAll, expect, test } from 'vitest';
-import { ensureBuilt } from '../helpers/build.js';
+import { CLI, needTerminal, ROOT, word } from './harness/terminal.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = resolve(ROOT, 'dist/cli/main.js');
-
-beforeAll(() => {
-  ensureBuilt();
-  const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
-  if (script.status !== 0) throw new Error('script(1) from util-linux is needed: run scripts/test-peers.sh');
-}, 180_000);
-
-const word = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+beforeAll(needTerminal, 180_000);
 
 test('Up and Enter at Again: do not repeat the first answer', async () => {
   const command = [process.execPath, CLI, 'hash', '--cost', '4'].map(word).join(' ');

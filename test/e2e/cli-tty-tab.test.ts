@@ -5,23 +5,12 @@
  * prompt and the piped path (`printf 'a\tb' | regauth hash`) all do. Before 71a0c89 the hash of
  * "pass\tword" was printed; now `regauth hash` exits 2 ("holds a control character").
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
 import bcrypt from 'bcryptjs';
 import { beforeAll, expect, test } from 'vitest';
-import { ensureBuilt } from '../helpers/build.js';
+import { CLI, needTerminal, ROOT, sleep, word } from './harness/terminal.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = resolve(ROOT, 'dist/cli/main.js');
-
-beforeAll(() => {
-  ensureBuilt();
-  const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
-  if (script.status !== 0) throw new Error('script(1) from util-linux is needed');
-}, 180_000);
-
-const word = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+beforeAll(needTerminal, 180_000);
 
 test('xterm: a password holding a Tab is hashed, as when piped in', async () => {
   const child = spawn(

@@ -4,22 +4,11 @@
  * already in readline's line when rl.prompt() runs with output unmuted, and prompt() redraws the
  * prompt WITH the line: the password is printed in clear ("Again: secret-typed-ahead").
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
 import { beforeAll, expect, test } from 'vitest';
-import { ensureBuilt } from '../helpers/build.js';
+import { CLI, needTerminal, ROOT, sleep, word } from './harness/terminal.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = resolve(ROOT, 'dist/cli/main.js');
-
-beforeAll(() => {
-  ensureBuilt();
-  const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
-  if (script.status !== 0) throw new Error('script(1) from util-linux is needed');
-}, 180_000);
-
-const word = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+beforeAll(needTerminal, 180_000);
 
 test('xterm: a second answer typed ahead of Again: is not echoed', async () => {
   const child = spawn(

@@ -1,23 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { ensureBuilt } from '../helpers/build.js';
+import { CLI, needTerminal, ROOT, word } from './harness/terminal.js';
 import { hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = resolve(ROOT, 'dist/cli/main.js');
-
-beforeAll(() => {
-  ensureBuilt();
-  // util-linux's script(1) gives the command a real terminal, as an operator's shell does.
-  const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
-  if (script.status !== 0) throw new Error('script(1) from util-linux is needed: run scripts/test-peers.sh');
-});
-
-/** A shell word for `script -c`. */
-const word = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+beforeAll(needTerminal, 180_000);
 
 /**
  * Runs the built `regauth` with `args` on a terminal (script(1)'s pseudo-terminal), typing each
