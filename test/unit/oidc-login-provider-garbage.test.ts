@@ -127,4 +127,20 @@ describe('a provider answering no OAuth answer at all is unreachable (503), not 
     const err = await callbackError({ userinfo: html(200, '<h1>Down for maintenance</h1>') });
     expect(err).toBeInstanceOf(BackendUnavailableError);
   });
+
+  // Found by a review of 24aa1df, which made a non-OAuth 4xx page the login's 400 for every
+  // request of the callback: the userinfo request carries nothing the client chose (an access
+  // token the provider just issued to regauth), so a 404 page (a proxy routing /userinfo
+  // nowhere), or a 403 or 429 page of a filter blocking or throttling regauth's own address, is an
+  // outage of the provider's side (503, logged at error, Retry-After), not "start again".
+  test.each<[string, Answer]>([
+    ['a proxy 404 page', html(404, '<h1>Not found</h1>')],
+    ['a filter blocking regauth with a 403 page', html(403, '<h1>Request blocked</h1>')],
+    ['a rate limiter with a 429 page', html(429, '<h1>Too many requests</h1>')],
+  ])(
+    'userinfo (nothing in it the client chose): %s is the provider unreachable (503)',
+    async (_name, userinfo) => {
+      expect(await callbackError({ userinfo })).toBeInstanceOf(BackendUnavailableError);
+    },
+  );
 });
