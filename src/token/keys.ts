@@ -178,9 +178,14 @@ export function holdsPrivateKey(pem: string): boolean {
  * certificate compares equal however the file was saved (line ends, spaces).
  */
 export function certificateFingerprints(pem: string): string[] {
+  return readableCertificates(pem).map((c) => c.fingerprint256);
+}
+
+/** The certificates of a PEM text that parse, in order (a block that does not is left out). */
+export function readableCertificates(pem: string): X509Certificate[] {
   return certificatePems(pem).flatMap((block) => {
     try {
-      return [new X509Certificate(block).fingerprint256];
+      return [new X509Certificate(block)];
     } catch {
       return [];
     }

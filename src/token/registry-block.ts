@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { shellQuote } from '../core/shell.js';
 import { yamlScalar } from '../core/yaml-scalar.js';
-import { certificateFingerprints, certificatePems, holdsPrivateKey, sameKey } from './keys.js';
+import { certificateFingerprints, holdsPrivateKey, readableCertificates, sameKey } from './keys.js';
 
 /** What the registry's `auth.token` needs from regauth. */
 export interface RegistryAuthFields {
@@ -104,13 +104,7 @@ function holdsCertificatesOf(path: string, from: string): boolean {
 /** The certificates of a PEM file (none when it cannot be read). */
 function certificatesIn(path: string): X509Certificate[] {
   try {
-    return certificatePems(readFileSync(path, 'utf8')).flatMap((pem) => {
-      try {
-        return [new X509Certificate(pem)];
-      } catch {
-        return [];
-      }
-    });
+    return readableCertificates(readFileSync(path, 'utf8'));
   } catch {
     return [];
   }
