@@ -13,7 +13,7 @@ import { startServer, type RunningServer } from '../http/server.js';
 import { readinessProbe, type ReadinessProbe } from '../pipeline/health.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipeline/metrics.js';
 import { createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
-import { registryAuthBlock, registryTrustFiles } from '../token/registry-block.js';
+import { registryAuthBlock, signingKeyTrustFiles } from '../token/registry-block.js';
 import { lintConfig } from '../tools/lint.js';
 import { HeldNotices, serviceLoader } from './load.js';
 import { Reloader } from './reload.js';
@@ -269,10 +269,7 @@ async function listeningAt<T>(
 function logStartup(logger: Logger, config: Config, url: string, printBlock: boolean): void {
   const service = config.token.services[0] ?? 'registry.example.com';
   const realm = `${url.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1')}${config.server.pathPrefix}/auth`;
-  const trust = registryTrustFiles(config.token.keyPath, config.token.certificatePath, {
-    x5c: config.token.key.x5c.length > 0,
-    kid: config.token.key.kid,
-  });
+  const trust = signingKeyTrustFiles(config.token);
   const fields = { realm, service, issuer: config.token.issuer, bundle: trust.bundle, jwks: trust.jwks };
   logger.info(
     {

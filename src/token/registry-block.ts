@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { shellQuote } from '../core/shell.js';
 import { yamlScalar } from '../core/yaml-scalar.js';
 import { certificateFingerprints, holdsPrivateKey, readableCertificates, sameKey } from './keys.js';
+import type { SigningKey } from './types.js';
 
 /** What the registry's `auth.token` needs from regauth. */
 export interface RegistryAuthFields {
@@ -76,6 +77,18 @@ export function registryTrustFiles(
     combined: trust.bundle,
     makeBundle: certificatesOnly(trust.bundle, target),
   };
+}
+
+/** registryTrustFiles for a config's signing key (`token:`), as its tokens name it. */
+export function signingKeyTrustFiles(token: {
+  readonly keyPath: string;
+  readonly certificatePath: string;
+  readonly key: Pick<SigningKey, 'x5c' | 'kid'>;
+}): RegistryTrustFiles {
+  return registryTrustFiles(token.keyPath, token.certificatePath, {
+    x5c: token.key.x5c.length > 0,
+    kid: token.key.kid,
+  });
 }
 
 /**

@@ -8,7 +8,7 @@ import { readAtMost } from '../core/fetch.js';
 import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import { shellQuote } from '../core/shell.js';
-import { bundleTrusts, certificatesOnly, registryTrustFiles } from '../token/registry-block.js';
+import { bundleTrusts, certificatesOnly, signingKeyTrustFiles } from '../token/registry-block.js';
 import type { SigningKey } from '../token/types.js';
 
 /** One check of `regauth doctor`: passed, or a finding with how to fix it. */
@@ -174,10 +174,7 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
  * when the certificate file holds the private key too.
  */
 function trustedFile(config: Config): string {
-  const trust = registryTrustFiles(config.token.keyPath, config.token.certificatePath, {
-    x5c: config.token.key.x5c.length > 0,
-    kid: config.token.key.kid,
-  });
+  const trust = signingKeyTrustFiles(config.token);
   return trust.makeBundle ? `${trust.bundle} (write it first: \`${trust.makeBundle}\`)` : trust.bundle;
 }
 
