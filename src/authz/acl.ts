@@ -435,13 +435,9 @@ function capturedFields(
 ): Set<RequestField> {
   const producers = new Map(compiled.flatMap((c) => (c.field ? [[c.field, c] as const] : [])));
   const captured = new Set<RequestField>();
-  // The captures the account, type, name and service patterns use: docker_auth fills these, in
-  // those patterns and in labels patterns alike.
-  const inFields = new Set(
-    compiled
-      .flatMap((c) => (c.field ? c.pattern.placeholders.filter((p) => p.kind === 'group') : []))
-      .map((p) => p.text),
-  );
+  // The captures docker_auth fills: those it finds in the account, type, name and service
+  // patterns, in those patterns and in labels patterns alike.
+  const inFields = new Set(compiled.flatMap((c) => (c.field ? dockerAuthCaptures(c.pattern.source) : [])));
   for (const c of compiled) {
     for (const p of c.pattern.placeholders) {
       if (p.kind !== 'group') continue;
@@ -466,9 +462,11 @@ function capturedFields(
         const skipped =
           p.group === 0
             ? 'group 0 (the whole match)'
-            : c.field === undefined && !inFields.has(p.text)
-              ? 'a capture only a labels pattern uses'
-              : undefined;
+            : inFields.has(p.text)
+              ? undefined
+              : c.field === undefined
+                ? 'a capture only a labels pattern uses'
+                : `after an earlier \`\${\` in this pattern (docker_auth reads from there to \`:${p.group}}\` as one name)`;
         if (skipped) {
           warnings.push({
             path: c.path,
@@ -479,6 +477,18 @@ function capturedFields(
     }
   }
   return captured;
+}
+
+/**
+ * The `${field:N}` docker_auth fills in one account, type, name or service pattern, as written:
+ * it searches `\$\{(.+?):(\d+)\}` (auth_server/authz/acl.go), lazily from each `${` to the first
+ * `:N}` after it, so after an earlier `${…}` (`${labels:team}/${account:1}`) it reads
+ * `labels:team}/${account` as the field's name, finds no such field and skips the capture.
+ */
+function dockerAuthCaptures(source: string): string[] {
+  return [...source.matchAll(/\$\{([^\n]+?):(\d+)\}/g)]
+    .filter((m) => (REQUEST_FIELDS as readonly string[]).includes(m[1]!))
+    .map((m) => m[0]);
 }
 
 /**

@@ -61,3 +61,47 @@ test('${account:0} does not grant (docker_auth skips group 0)', () => {
   if (!acl) return;
   expect(acl.authorize({ ...base, name: 'ci-payments/app' })).toEqual({ granted: ['pull'], rule: 1 });
 });
+
+// docker_auth finds the captures of a pattern with `\$\{(.+?):(\d+)\}` (acl.go, line 271): from
+// the first `${` of the pattern up to the first `:N}`, lazily. After an earlier `${…}` in the same
+// pattern (`${labels:team}/${account:1}`), the name it reads is `labels:team}/${account`, no
+// field, so it skips it (line 295) and `${account:1}` stays literal text: the rule never matched.
+
+test('${account:1} after an earlier ${…} in the same pattern does not grant (docker_auth reads both as one name)', () => {
+  const acl = compiled([
+    { match: { account: '/^ci-(.+)$/', name: '${labels:team}/${account:1}' }, actions: ['push'] },
+    { match: {}, actions: ['pull'] },
+  ]);
+  if (!acl) return;
+  expect(acl.authorize({ ...base, name: 'payments/payments' })).toEqual({ granted: ['pull'], rule: 1 });
+});
+
+test('a capture docker_auth skips in a field is skipped in the labels patterns too', () => {
+  const acl = compiled([
+    {
+      match: { account: '/^ci-(.+)$/', name: '${account}/${account:1}', labels: { team: '${account:1}' } },
+      actions: ['push'],
+    },
+    { match: {}, actions: ['pull'] },
+  ]);
+  if (!acl) return;
+  expect(acl.authorize({ ...base, name: 'ci-payments/payments' })).toEqual({ granted: ['pull'], rule: 1 });
+});
+
+test('captures docker_auth does fill stay without a warning', () => {
+  const acl = compileAcl([
+    {
+      match: { account: '/^ci-(.+)-(.+)$/', name: '${account:1}/${account:2}/${labels:team}' },
+      actions: ['push'],
+    },
+    {
+      match: { account: '/^ci-(.+)$/', name: '${account:1}/*', labels: { team: '${account:1}' } },
+      actions: ['push'],
+    },
+  ]);
+  expect(acl.rules.map((r) => r.warnings)).toEqual([[], []]);
+  expect(acl.authorize({ ...base, account: 'ci-payments-app', name: 'payments/app/payments' })).toEqual({
+    granted: ['push'],
+    rule: 0,
+  });
+});
