@@ -161,8 +161,8 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
     else if (c === '[') {
       let j = i + 1;
       if (text[j] === '!' || text[j] === '^') j++;
-      // A "]" right after the opening is a member, not the end.
-      const end = text.indexOf(']', text[j] === ']' ? j + 1 : j);
+      // A "]" right after the opening is a member, not the end; so is an escaped one.
+      const end = classEnd(text, text[j] === ']' ? j + 1 : j);
       if (end < 0) return { notGlob: '"[" has no closing "]", so it is matched as a literal "["' };
       const members = text.slice(j, end);
       if (members.includes('/')) return { differs: SLASH_SPLITS(`"${text.slice(i, end + 1)}"`) };
@@ -191,6 +191,15 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
   return openBraces.length > 0
     ? { notGlob: '"{" has no closing "}", so it is matched as a literal "{"' }
     : undefined;
+}
+
+/** The index of the `]` that closes a class whose members start at `from`, skipping escaped characters; -1 when none does. */
+function classEnd(text: string, from: number): number {
+  for (let k = from; k < text.length; k++) {
+    if (text[k] === '\\') k++;
+    else if (text[k] === ']') return k;
+  }
+  return -1;
 }
 
 /** A `/` in a class or escaped: minimatch cuts the glob at every `/` before it reads either. */

@@ -58,3 +58,18 @@ test('[!-x] is a range from "!" in Go (where "!" does not negate): not said to b
   const warned = lintConfig(load('team[!-x]*')).filter((w) => w.path === 'acl[0].match.name');
   expect(warned.map((w) => w.message).join()).not.toContain('never matched this rule');
 });
+
+// The class's end was found by the first `]`, escaped or not: `[\]-]` (the members `]` and `-`
+// here) was read as a class of one `\`, so the `-` where Go wants a range's end went unseen.
+test('[\\]-] (a "-" after an escaped "]") is warned of: Go refuses it, minimatch reads "]" and "-"', () => {
+  const config = load('team[\\]-]*');
+  expect(decide(config, 'team-app')).toEqual({ granted: ['pull'], rule: 0 });
+  const warned = lintConfig(config).filter((w) => w.path === 'acl[0].match.name');
+  expect(warned.map((w) => w.message).join()).toContain('never matched this rule');
+});
+
+test('[\\]\\-] (both escaped) is a class Go and minimatch read alike: no warning', () => {
+  const config = load('team[\\]\\-]*');
+  expect(decide(config, 'team-app')).toEqual({ granted: ['pull'], rule: 0 });
+  expect(lintConfig(config).filter((w) => w.path === 'acl[0].match.name')).toEqual([]);
+});
