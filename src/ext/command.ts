@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { BackendUnavailableError, CancelledError, TooManyRequestsError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { escapeRegex } from '../core/regex.js';
+import type { Readable, Writable } from 'node:stream';
 
 /** How an external command ended. `code` is null when it was killed by a signal. */
 export interface CommandResult {
@@ -80,12 +81,22 @@ export const spawnRunner: CommandRunner = (request) =>
       reject(new CommandFailure('cancelled'));
       return;
     }
-    const child = spawn(request.command, [...request.args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-      windowsHide: true,
-      env: { ...process.env, [RUN_MARKER]: marker },
-    });
+    let child: ChildProcessByStdio<Writable, Readable, Readable>;
+    try {
+      child = spawn(request.command, [...request.args], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+        windowsHide: true,
+        env: { ...process.env, [RUN_MARKER]: marker },
+      });
+    } catch (err) {
+      // node reports only some failures to start as an 'error' event (ENOENT, EACCES, EAGAIN,
+      // EMFILE, ENFILE); the others (ETXTBSY while the script is being rewritten, ELOOP, ENOMEM
+      // from fork, E2BIG) it throws here: the same failure to start.
+      const code = (err as NodeJS.ErrnoException).code;
+      reject(new CommandFailure(`cannot run: ${code ?? 'the command could not be started'}`, { cause: err }));
+      return;
+    }
     let swept = false;
     const kill = () => {
       try {
