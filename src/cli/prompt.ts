@@ -1,5 +1,3 @@
-import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
 import { UsageError } from '../core/errors.js';
 
 /**
@@ -8,74 +6,92 @@ import { UsageError } from '../core/errors.js';
  * asked twice (`regauth hash` would otherwise hash a typo nobody saw). An empty first answer is
  * not asked again: the verb refuses it.
  *
- * On node's readline in terminal mode whatever the output is (with stderr redirected, echo must
- * still be off: the terminal is stdin's), one interface for both answers, so that answers typed
- * ahead in one go are all read. npm's `read` was used first: it turned echo off only when its
- * output was a terminal, and never settled on Ctrl-D.
+ * As readpassphrase(3) reads one: the terminal in raw mode (no echo, every key as it comes, in
+ * the order typed; on the terminal itself, so also with stderr redirected), and the few keys a
+ * password needs applied here (LineReader): Backspace, Ctrl-U, Ctrl-W, Enter, Ctrl-C and Ctrl-D;
+ * nothing else edits, whatever TERM says, and nothing is drawn, kept or recalled. Answers typed
+ * ahead in one go are all read. Ctrl-Z is ignored: where nothing can stop the process
+ * (`docker run -it`, node as PID 1, `ssh -t`) it would go on with echo back on. The terminal's
+ * settings are put back on every way out: an answer, a refusal, and the signals that end the
+ * process (then raised again).
+ *
+ * node's readline was used before: a line editor that draws what it reads, it had to be kept
+ * from drawing (the line, its prompt), from keeping history and killed text for the second
+ * answer, and its editing keys did not apply on a dumb terminal.
  */
 export async function typedPassword(confirm: boolean): Promise<string> {
   const screen = !process.stderr.isTTY && process.stdout.isTTY ? process.stdout : process.stderr;
-  // readline's own output is dropped whole: it would echo the line, and redraw it with a prompt
-  // (an answer typed ahead is already in the line when its prompt is shown). The prompts are
-  // written to the screen here.
-  const output = new Writable({
-    write(_chunk: Buffer, _encoding, done) {
-      done();
-    },
-  });
-  // No history: Up at `Again:` would bring the first answer back untyped.
-  const rl = createInterface({ input: process.stdin, output, terminal: true, historySize: 0 });
-  const lines: string[] = [];
-  let waiting: { resolve: (line: string) => void; reject: (err: Error) => void } | undefined;
-  let failure: Error | undefined;
-  const fail = (err: Error) => {
-    failure ??= err;
-    waiting?.reject(failure);
-    waiting = undefined;
-  };
-  rl.on('line', (line) => {
+  const stdin = process.stdin as NodeJS.ReadStream;
+  const lines: (Buffer | Error)[] = [];
+  let waiting: ((line: Buffer | Error) => void) | undefined;
+  const deliver = (line: Buffer | Error) => {
     if (waiting) {
-      waiting.resolve(line);
+      waiting(line);
       waiting = undefined;
     } else lines.push(line);
-  });
-  // Ctrl-C, and Ctrl-D on an empty line (readline closes).
-  rl.on('SIGINT', () => fail(cancelled()));
-  rl.on('close', () => fail(cancelled()));
+  };
+  const reader = new LineReader(deliver, () => deliver(cancelled()));
+  const onData = (chunk: Buffer) => reader.read(chunk);
+  const onEnd = () => deliver(cancelled());
   // A terminal that cannot be read: one line, as for the piped path, not an unhandled error.
-  rl.on('error', (err: Error) =>
-    fail(new UsageError(`cannot read the password from the terminal: ${err.message}`)),
-  );
-  // Ctrl-Z is ignored: readline would turn echo back on and stop the process, and where nothing
-  // can stop it (no job control: `docker run -it`, node as PID 1, `ssh -t`) the rest of the
-  // password would then be echoed in clear.
-  rl.on('SIGTSTP', () => undefined);
+  const onError = (err: Error) =>
+    deliver(new UsageError(`cannot read the password from the terminal: ${err.message}`));
+  const ignore = () => undefined;
+  const restore = () => {
+    try {
+      if (stdin.isRaw) stdin.setRawMode(false);
+    } catch {
+      // The terminal is gone (a hang-up): nothing to put back.
+    }
+  };
+  // A signal that ends the process: the terminal gets its echo back first.
+  const onFatal = (signal: NodeJS.Signals) => {
+    stopListening();
+    restore();
+    process.kill(process.pid, signal);
+  };
+  const stopListening = () => {
+    stdin.off('data', onData);
+    stdin.off('end', onEnd);
+    stdin.off('error', onError);
+    process.off('SIGTSTP', ignore);
+    for (const signal of FATAL_SIGNALS) process.off(signal, onFatal);
+  };
+  try {
+    stdin.setRawMode(true);
+  } catch (err) {
+    throw new UsageError(
+      `cannot turn the terminal's echo off: ${(err as Error).message}; pipe the password in instead`,
+    );
+  }
+  stdin.on('data', onData);
+  stdin.on('end', onEnd);
+  stdin.on('error', onError);
+  process.on('SIGTSTP', ignore);
+  for (const signal of FATAL_SIGNALS) process.on(signal, onFatal);
+  stdin.resume();
   const ask = async (text: string): Promise<string> => {
     screen.write(text);
-    rl.setPrompt(text);
-    rl.prompt();
-    let line: string;
-    try {
-      line =
-        lines.shift() ??
-        (await new Promise<string>((resolve, reject) => {
-          if (failure) reject(failure);
-          else waiting = { resolve, reject };
-        }));
-    } finally {
-      // The answer's Enter was not echoed: end the prompt's line (a refusal goes on the next).
-      screen.write('\n');
+    const line = lines.shift() ?? (await new Promise<Buffer | Error>((resolve) => (waiting = resolve)));
+    // The answer's Enter was not echoed: end the prompt's line (a refusal goes on the next).
+    screen.write('\n');
+    if (line instanceof Error) {
+      // Whatever follows (typed ahead) is not read as a further answer.
+      lines.length = 0;
+      lines.push(line);
+      throw line;
     }
-    const answer = edited(line);
-    // readline reads the bytes as UTF-8, each byte that is not as U+FFFD: two passwords would be
-    // one (the piped path refuses them, processIO.readStdin).
-    if (answer.includes('\uFFFD')) {
+    let answer: string;
+    try {
+      answer = UTF8.decode(line);
+    } catch {
+      // Read leniently, each byte that is not UTF-8 would be U+FFFD: two passwords would be one
+      // (the piped path refuses them too, processIO.readStdin).
       throw new UsageError('the typed password is not UTF-8; regauth reads passwords as UTF-8');
     }
-    // A control key the terminal did not apply (TERM=dumb) would be hashed as a character: a
-    // password nobody can type at a login.
-    // (A Tab is a character like any other: readline puts it in the line on any terminal.)
-    if (/[\x00-\x08\x0a-\x1f]/.test(answer)) {
+    // A control key this prompt does not apply would be hashed as a character: a password nobody
+    // can type at a login. A Tab is a character like any other.
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(answer)) {
       throw new UsageError('the typed password holds a control character; type it again (or pipe it in)');
     }
     return answer;
@@ -87,28 +103,78 @@ export async function typedPassword(confirm: boolean): Promise<string> {
     }
     return first;
   } finally {
-    rl.removeAllListeners('close');
-    rl.close();
+    stopListening();
+    stdin.pause();
+    restore();
   }
 }
 
+/** Signals whose default ends the process, caught while echo is off (SIGUSR1 is node's inspector's). */
+const FATAL_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGALRM',
+  'SIGUSR2',
+];
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
- * The line with the terminal's editing keys applied: on a terminal readline cannot drive
- * (TERM=dumb), they reach the line as characters. Backspace (DEL or BS) erases a character,
- * Ctrl-U the line, Ctrl-W a word; Ctrl-Z is dropped (ignored, as readline ignores it here).
+ * The answers in the keys typed on a terminal in raw mode, byte by byte in the order typed:
+ * Enter (CR or LF) ends an answer; Backspace (DEL or BS) erases the last character, Ctrl-U the
+ * answer so far, Ctrl-W its last word; Ctrl-C cancels, and so does Ctrl-D on an empty answer.
+ * Escape sequences (arrows, function keys, Alt with a key, a paste's brackets) and Ctrl-Z are
+ * dropped; any other control character stays, for the caller to refuse.
  */
-function edited(line: string): string {
-  if (!/[\b\x7f\x15\x17\x1a]/.test(line)) return line;
-  const kept: string[] = [];
-  for (const ch of line) {
-    if (ch === '\b' || ch === '\x7f') kept.pop();
-    else if (ch === '\x15') kept.length = 0;
-    else if (ch === '\x17') {
-      while (kept.length > 0 && /\s/.test(kept.at(-1)!)) kept.pop();
-      while (kept.length > 0 && !/\s/.test(kept.at(-1)!)) kept.pop();
-    } else if (ch !== '\x1a') kept.push(ch);
+export class LineReader {
+  #line: number[] = [];
+  #escape: 'none' | 'esc' | 'csi' | 'ss3' = 'none';
+  #done = false;
+  constructor(
+    private readonly answer: (line: Buffer) => void,
+    private readonly cancel: () => void,
+  ) {}
+
+  read(bytes: Uint8Array): void {
+    for (const byte of bytes) {
+      if (this.#done) return;
+      if (this.#escape !== 'none') {
+        this.#skip(byte);
+        continue;
+      }
+      if (byte === 0x0d || byte === 0x0a) {
+        this.answer(Buffer.from(this.#line));
+        this.#line = [];
+      } else if (byte === 0x7f || byte === 0x08) this.#eraseCharacter();
+      else if (byte === 0x15) this.#line = [];
+      else if (byte === 0x17) this.#eraseWord();
+      else if (byte === 0x03 || (byte === 0x04 && this.#line.length === 0)) {
+        this.#done = true;
+        this.cancel();
+      } else if (byte === 0x1b) this.#escape = 'esc';
+      else if (byte !== 0x1a && byte !== 0x04) this.#line.push(byte);
+    }
   }
-  return kept.join('');
+
+  /** One byte of an escape sequence: ESC [ … final byte, ESC O and a key, ESC and a key. */
+  #skip(byte: number): void {
+    if (this.#escape === 'esc') this.#escape = byte === 0x5b ? 'csi' : byte === 0x4f ? 'ss3' : 'none';
+    else if (this.#escape === 'ss3' || (byte >= 0x40 && byte <= 0x7e)) this.#escape = 'none';
+  }
+
+  /** The last character: its UTF-8 continuation bytes, then its first byte. */
+  #eraseCharacter(): void {
+    while (this.#line.length > 0 && (this.#line.at(-1)! & 0xc0) === 0x80) this.#line.pop();
+    this.#line.pop();
+  }
+
+  #eraseWord(): void {
+    const space = (b: number) => b === 0x20 || b === 0x09;
+    while (this.#line.length > 0 && space(this.#line.at(-1)!)) this.#line.pop();
+    while (this.#line.length > 0 && !space(this.#line.at(-1)!)) this.#line.pop();
+  }
 }
 
 function cancelled(): UsageError {
