@@ -116,6 +116,12 @@ export const spawnRunner: CommandRunner = (request) =>
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onAbort);
       kill();
+      // Our ends of the pipes go now: a leftover that escaped the kill and the sweep (its own
+      // session, its environment dropped) would otherwise hold them, two descriptors per run, for
+      // as long as it lives.
+      child.stdin?.destroy();
+      child.stdout?.destroy();
+      child.stderr?.destroy();
       reject(new CommandFailure(message, { cause, stderr: stderrText() }));
     };
     const onAbort = () => fail('cancelled');
