@@ -114,8 +114,10 @@ function sendable(account: string, secret: string): boolean {
 
 /**
  * Parses the allow answer's stdout: empty, or `{"labels": {key: [values]}}` (a single string
- * value is taken as a one-value list, as in `users:`). Anything else is an error: a command that
- * meant to say something we cannot read must not be taken as "no labels".
+ * value is taken as a one-value list, as in `users:`), read as docker_auth reads it with Go's
+ * encoding/json: the key `labels` in any case (`Labels`), `null` for no labels (the whole answer,
+ * the labels or one label's values). Anything else is an error: a command that meant to say
+ * something we cannot read must not be taken as "no labels".
  */
 export function parseLabels(stdout: string, backend: string): Labels {
   const text = stdout.trim();
@@ -128,17 +130,22 @@ export function parseLabels(stdout: string, backend: string): Labels {
   }
   const bad = () =>
     new BackendUnavailableError(backend, 'stdout must be {"labels": {"name": ["value", ...]}}');
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad();
-  const labels = (value as Record<string, unknown>)['labels'];
-  if (labels === undefined || labels === null) return {};
-  if (typeof labels !== 'object' || Array.isArray(labels)) throw bad();
+  if (value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw bad();
   // Made with fromEntries, which defines each key: assigned, a label named __proto__ would set
-  // the object's prototype instead.
-  return Object.fromEntries(
-    Object.entries(labels).map(([key, values]): [string, string[]] => {
-      if (typeof values === 'string') return [key, [values]];
-      if (Array.isArray(values) && values.every((v) => typeof v === 'string')) return [key, values];
-      throw bad();
-    }),
-  );
+  // the object's prototype instead. Each key that reads as `labels` adds its labels, as Go's
+  // decoder does into the one map, a later one's values replacing an earlier one's.
+  const entries: [string, string[]][] = [];
+  for (const [key, labels] of Object.entries(value)) {
+    if (key.toLowerCase() !== 'labels' || labels === null) continue;
+    if (typeof labels !== 'object' || Array.isArray(labels)) throw bad();
+    for (const [name, values] of Object.entries(labels as Record<string, unknown>)) {
+      if (values === null) entries.push([name, []]);
+      else if (typeof values === 'string') entries.push([name, [values]]);
+      else if (Array.isArray(values) && values.every((v) => typeof v === 'string'))
+        entries.push([name, values]);
+      else throw bad();
+    }
+  }
+  return Object.fromEntries(entries);
 }
