@@ -16,7 +16,15 @@ const positiveInteger = z
 
 const commandShape = {
   command: nonEmpty,
-  args: z.array(z.string({ error: 'args must be strings' }), { error: 'must be a list' }).default([]),
+  args: z
+    .array(
+      // The system passes each argument as a C string: one holding NUL cannot be passed at all.
+      z.string({ error: 'args must be strings' }).refine((arg) => !arg.includes('\0'), {
+        error: 'must not hold a NUL character (\\0): the command could never be run with it',
+      }),
+      { error: 'must be a list' },
+    )
+    .default([]),
   /**
    * Seconds, or a string with units ("10s", "1m"); the command is killed after it. At most a
    * minute, as the other backends' timeouts: a caller waits that long, and a Node timer cannot
