@@ -65,7 +65,8 @@ export interface ExtCommandConfig {
 
 /**
  * Resolves and checks the command at load, as docker_auth's `exec.LookPath` does: a name without
- * `/` is looked up in PATH, a relative path resolves against the config file's directory.
+ * `/` is looked up in PATH's absolute directories, a relative path resolves against the config
+ * file's directory.
  * Throws ConfigError naming `<section>.command` when it is missing or not executable.
  */
 export function loadExtCommand(
@@ -74,15 +75,17 @@ export function loadExtCommand(
   baseDir: string,
   pathEnv = process.env.PATH ?? '',
 ): ExtCommandConfig {
+  // PATH's relative directories are skipped: they would resolve against regauth's working
+  // directory at each run, and Go's LookPath (docker_auth) refuses what it finds there.
   const candidates = raw.command.includes('/')
     ? [isAbsolute(raw.command) ? raw.command : resolve(baseDir, raw.command)]
     : pathEnv
         .split(delimiter)
-        .filter(Boolean)
+        .filter((dir) => isAbsolute(dir))
         .map((dir) => join(dir, raw.command));
   const found = candidates.find(isExecutableFile);
   if (!found) {
-    const where = raw.command.includes('/') ? candidates[0]! : `a file in PATH`;
+    const where = raw.command.includes('/') ? candidates[0]! : `a file in PATH's absolute directories`;
     throw new ConfigError(
       `${section}.command`,
       `${JSON.stringify(raw.command)}: not found or not executable (looked for ${where})`,
