@@ -105,15 +105,27 @@ export interface ReadinessProbe {
  */
 export function readinessProbe(logger: Logger, options: { store?: Store } = {}): ReadinessProbe {
   let last = 'ok';
+  // The probe running now, which every probe of the same config asked meanwhile shares: the
+  // checks open connections of their own (an LDAP session, a Redis PING), outside every
+  // backend's bound, and one client can ask many probes at once (pipelined on one connection).
+  let running: { runtime: Runtime | undefined; result: Promise<Readiness> } | undefined;
+  const run = async (runtime: Runtime | undefined): Promise<Readiness> => {
+    const result = await readiness(runtime, options.store ? { store: options.store } : {});
+    const failing = result.ready ? 'ok' : JSON.stringify(result.checks);
+    if (failing !== last) {
+      if (result.ready) logger.info('ready again: every readiness check passes');
+      else logger.warn({ checks: result.checks }, 'not ready: a readiness check fails');
+      last = failing;
+    }
+    return result;
+  };
   return {
-    async probe(runtime) {
-      const result = await readiness(runtime, options.store ? { store: options.store } : {});
-      const failing = result.ready ? 'ok' : JSON.stringify(result.checks);
-      if (failing !== last) {
-        if (result.ready) logger.info('ready again: every readiness check passes');
-        else logger.warn({ checks: result.checks }, 'not ready: a readiness check fails');
-        last = failing;
-      }
+    probe(runtime) {
+      if (running && running.runtime === runtime) return running.result;
+      const result = run(runtime).finally(() => {
+        if (running?.result === result) running = undefined;
+      });
+      running = { runtime, result };
       return result;
     },
   };
