@@ -54,24 +54,39 @@ export class RegistryCatalog {
     return this.#inflight;
   }
 
+  /**
+   * Reads every page of the registry's catalog. Registry 2.8 walks its storage in byte order, so
+   * a repository comes after its children whose names start with a digit (`p/0a` before `p`),
+   * while its `last` compares names component by component (`p` before `p/0a`). A page ending in
+   * such a child can then come without a `Link` though more follow, or with one whose `last`
+   * skips the parent. So a full page is read on from its last name, Link or not, and each parent
+   * the walk may have left behind (deferredParents) is asked for once more, from the last name
+   * read before it.
+   */
   async #read(now: number): Promise<FullCatalog> {
     const token = await this.#ownToken(now);
     const signal = AbortSignal.timeout(this.#config.timeout * 1000);
-    const all: string[] = [];
-    let url: URL | undefined = new URL(`${this.#config.registryUrl}/v2/_catalog?n=${UPSTREAM_PAGE}`);
-    try {
-      for (let page = 0; url !== undefined; page++) {
-        if (page >= MAX_UPSTREAM_PAGES) throw new Error('the registry sent too many catalog pages');
+    const seen = new Set<string>();
+    const pending = new Set<string>();
+    let size: number | undefined = UPSTREAM_PAGE;
+    let pages = 0;
+    /** One page after `last`: its names in the registry's order, and whether it says more follow. */
+    const page = async (last: string): Promise<{ names: string[]; more: boolean }> => {
+      for (;;) {
+        if (++pages > MAX_UPSTREAM_PAGES) throw new Error('the registry sent too many catalog pages');
+        const url = new URL(`${this.#config.registryUrl}/v2/_catalog`);
+        if (size === UPSTREAM_PAGE) url.searchParams.set('n', String(UPSTREAM_PAGE));
+        if (last !== '') url.searchParams.set('last', last);
         const res: Response = await this.#fetch(url, {
           headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
           redirect: 'error',
           signal,
         });
-        if (res.status === 400 && page === 0 && url.searchParams.has('n')) {
+        if (res.status === 400 && pages === 1 && size === UPSTREAM_PAGE) {
           // Its catalog.maxentries is below our page: without `n` it picks a page it allows.
           await res.body?.cancel();
-          url = new URL(`${this.#config.registryUrl}/v2/_catalog`);
-          page = -1;
+          size = undefined;
+          pages = 0;
           continue;
         }
         if (!res.ok) {
@@ -84,14 +99,39 @@ export class RegistryCatalog {
         if (!Array.isArray(body.repositories) || body.repositories.some((r) => typeof r !== 'string')) {
           throw new Error('the registry sent a catalog without a list of repositories');
         }
+        const names = body.repositories as string[];
+        // The size of its page, when it chose it: its first page (full, or the whole catalog).
+        size ??= names.length;
         // One by one: spread into push, a page of some 120,000 names overflows the stack.
-        for (const name of body.repositories as string[]) all.push(name);
-        url = nextPage(res.headers.get('link'), url);
+        for (const name of names) seen.add(name);
+        return { names, more: nextPage(res.headers.get('link'), url) };
+      }
+    };
+    const leftBehind = (names: readonly string[], last: string) => {
+      for (const parent of deferredParents(names.at(-1) ?? '')) {
+        if (!seen.has(parent) && lessPath(last, parent)) pending.add(parent);
+      }
+    };
+    try {
+      for (let last = ''; ;) {
+        const { names, more } = await page(last);
+        leftBehind(names, last);
+        const end = names.at(-1);
+        // The end, or a registry that does not move on from `last`.
+        if (end === undefined || !lessPath(last, end)) break;
+        if (!more && names.length < (size ?? 0)) break;
+        last = end;
+      }
+      // A Set visits what is added while it is iterated: the parents a second look leaves too.
+      for (const parent of pending) {
+        if (seen.has(parent)) continue;
+        const from = lastBefore(seen, parent);
+        leftBehind((await page(from)).names, from);
       }
     } catch (err) {
       throw unavailable(err);
     }
-    const repositories = [...new Set(all)].sort(compareRepositories);
+    const repositories = [...seen].sort(compareRepositories);
     const catalog = { repositories, fetchedAt: now };
     this.#cached = catalog;
     return catalog;
@@ -114,15 +154,43 @@ export class RegistryCatalog {
   }
 }
 
-/** The `rel="next"` target of a `Link` header, resolved against the page it came with. */
-function nextPage(link: string | null, current: URL): URL | undefined {
-  if (!link) return undefined;
+/**
+ * Whether a `Link` header says another page follows (`rel="next"`). Only ever the registry's own
+ * catalog: a Link elsewhere is an error (the next page is asked for at the registry's own URL).
+ */
+function nextPage(link: string | null, current: URL): boolean {
+  if (!link) return false;
   const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(link);
-  if (!m) return undefined;
+  if (!m) return false;
   const next = new URL(m[1]!, current);
-  // Only ever the registry's own catalog: a Link elsewhere is not followed with our token.
   if (next.origin !== current.origin || next.pathname !== current.pathname) {
     throw new Error('the registry sent a Link to another place');
   }
-  return next;
+  return true;
+}
+
+/**
+ * The parents of `name` that registry 2.8's walk reaches only after it: each whose next
+ * component in `name` starts with a digit (`p` and `p/0a` for `p/0a/1b`; a digit sorts before
+ * the `_layers` directory that makes `p` a repository).
+ */
+function deferredParents(name: string): string[] {
+  const parents: string[] = [];
+  for (let i = name.indexOf('/'); i >= 0; i = name.indexOf('/', i + 1)) {
+    const c = name.charCodeAt(i + 1);
+    if (c >= 0x30 && c <= 0x39) parents.push(name.slice(0, i));
+  }
+  return parents;
+}
+
+/** The registry's order of `last` (Go's lessPath): component by component, `/` first. */
+function lessPath(a: string, b: string): boolean {
+  return compareRepositories(a, b) < 0;
+}
+
+/** The greatest of `names` before `name` in the registry's order, or '' (the first page). */
+function lastBefore(names: Iterable<string>, name: string): string {
+  let best = '';
+  for (const n of names) if (lessPath(n, name) && lessPath(best, n)) best = n;
+  return best;
 }
