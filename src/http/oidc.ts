@@ -83,11 +83,16 @@ export function oidcPages(deps: {
       deps.logger.info({ account: result.account, expiresAt: result.expiresAt }, 'app password issued');
       sendHtml(res, 200, renderLoginPage(result));
     } catch (err) {
-      fail(res, err, 'oidc callback failed');
+      // Signing in again starts where this login started: the registry page, or the login.
+      const cookie = cookieOf(req, secure(runtime) ? LOGIN_COOKIE_HOST : LOGIN_COOKIE);
+      const again = (await login.startedByPage(cookie, seconds(deps.now())))
+        ? `${deps.prefix}/ui/`
+        : loginPath;
+      fail(res, err, 'oidc callback failed', again);
     }
   };
 
-  function fail(res: Response, err: unknown, what: string): void {
+  function fail(res: Response, err: unknown, what: string, again = loginPath): void {
     const mapped = mapError(err);
     const level = mapped.status >= 500 ? 'error' : 'info';
     deps.logger[level](
@@ -99,7 +104,7 @@ export function oidcPages(deps: {
       what,
     );
     if (mapped.retryAfter) res.setHeader('Retry-After', String(mapped.retryAfter));
-    sendHtml(res, mapped.status, renderErrorPage(mapped.status, mapped.message, loginPath));
+    sendHtml(res, mapped.status, renderErrorPage(mapped.status, mapped.message, again));
   }
 
   return { login: loginPage, callback: callbackPage };

@@ -38,6 +38,15 @@ export interface LoginClaims {
   used?(state: string, now: number): boolean | Promise<boolean>;
 }
 
+/** What the login cookie carries: the checks of the callback, and the page's path when the page started it. */
+interface LoginChecks {
+  readonly state: string;
+  readonly nonce: string;
+  readonly verifier: string;
+  readonly exp: number;
+  readonly ui?: unknown;
+}
+
 /** The callback page of a login that finished, asked again without its cookie (a reload). */
 export const FINISHED =
   'This sign-in is finished: its app password was shown once, on the page it opened. Sign in again for a new one.';
@@ -185,18 +194,8 @@ export class OidcLogin {
       throw new BadRequestError(finished ? FINISHED : NOT_STARTED_HERE);
     };
     if (cookie === undefined) return notThisBrowsers();
-    let checks: { state: string; nonce: string; verifier: string; exp: number; ui?: unknown };
-    try {
-      const { payload } = await jwtDecrypt(cookie, this.#cookieKey, {
-        keyManagementAlgorithms: ['dir'],
-        contentEncryptionAlgorithms: ['A256GCM'],
-        typ: COOKIE_TYP,
-        currentDate: new Date(now * 1000),
-      });
-      checks = payload as unknown as typeof checks;
-    } catch {
-      throw new BadRequestError('the login expired or was tampered with; start again at /oidc/login');
-    }
+    const checks = await this.#open(cookie, now);
+    if (!checks) throw new BadRequestError('the login expired or was tampered with; sign in again');
     // A login cookie of this browser's own (a login it started, or one a page of the attacker's
     // started in it) with another state: the callback is still not this browser's, and warned of
     // as above, before anything is exchanged.
@@ -253,7 +252,7 @@ export class OidcLogin {
     // After the provider accepted the code (synchronously up to issuing): of two callbacks with
     // one cookie, only the first gets an app password.
     if (!(await used.claim(checks.state, checks.exp, now))) {
-      throw new BadRequestError('this sign-in has already been used; start again at /oidc/login');
+      throw new BadRequestError('this sign-in has already been used; sign in again');
     }
     const labels = labelsFrom(claims, this.#config.labelClaims);
     if (typeof checks.ui === 'string') return { flow: 'ui', account, labels, returnTo: checks.ui };
@@ -273,6 +272,29 @@ export class OidcLogin {
       expiresAt: issued.expiresAt,
       registryUrl: this.#config.registryUrl,
     };
+  }
+
+  /**
+   * Whether the login cookie is of a login the registry page started (its callback's failure then
+   * sends the browser back to the page to sign in again, not to an app password's login).
+   */
+  async startedByPage(cookie: string | undefined, now: number): Promise<boolean> {
+    return typeof (cookie === undefined ? undefined : await this.#open(cookie, now))?.ui === 'string';
+  }
+
+  /** The login cookie's checks, or undefined when it expired or was not sealed here. */
+  async #open(cookie: string, now: number): Promise<LoginChecks | undefined> {
+    try {
+      const { payload } = await jwtDecrypt(cookie, this.#cookieKey, {
+        keyManagementAlgorithms: ['dir'],
+        contentEncryptionAlgorithms: ['A256GCM'],
+        typ: COOKIE_TYP,
+        currentDate: new Date(now * 1000),
+      });
+      return payload as unknown as LoginChecks;
+    } catch {
+      return undefined;
+    }
   }
 
   #discover(): Promise<client.Configuration> {
@@ -333,7 +355,7 @@ function translate(err: unknown, asked: 'token' | 'userinfo' = 'token'): Error {
     err instanceof client.AuthorizationResponseError ||
     err instanceof client.ClientError
   ) {
-    return new BadRequestError('the login could not be completed; start again at /oidc/login');
+    return new BadRequestError('the login could not be completed; sign in again');
   }
   return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', { cause: err });
 }
