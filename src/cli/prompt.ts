@@ -123,14 +123,20 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The answers in the keys typed on a terminal in raw mode, byte by byte in the order typed:
- * Enter (CR or LF) ends an answer; Backspace (DEL or BS) erases the last character, Ctrl-U the
- * answer so far, Ctrl-W its last word; Ctrl-C cancels, and so does Ctrl-D on an empty answer.
- * Escape sequences (arrows, function keys, Alt with a key, a paste's brackets) and Ctrl-Z are
- * dropped; any other control character stays, for the caller to refuse.
+ * Enter (CR, LF, or CR LF as one) ends an answer; Backspace (DEL or BS) erases the last
+ * character, Ctrl-U the answer so far, Ctrl-W its last word; Ctrl-C cancels, and so does Ctrl-D
+ * on an empty answer; Ctrl-Z is dropped. Escape sequences (arrows, function keys, Alt with a key,
+ * a paste's brackets, a terminal's answers) are dropped whole, read as a terminal reads them
+ * (ECMA-48): a control key inside one is still acted on (CAN and SUB end it), ESC starts a new
+ * one, a control sequence ends at its final byte, a string (OSC, DCS, …) at BEL or ST. Any other
+ * control character stays, for the caller to refuse.
  */
 export class LineReader {
   #line: number[] = [];
-  #escape: 'none' | 'esc' | 'csi' | 'ss3' = 'none';
+  #state: EscapeState = 'none';
+  /** Continuation bytes still to drop of a character typed with Alt (ESC and a UTF-8 character). */
+  #skipBytes = 0;
+  #afterCr = false;
   #done = false;
   constructor(
     private readonly answer: (line: Buffer) => void,
@@ -140,11 +146,13 @@ export class LineReader {
   read(bytes: Uint8Array): void {
     for (const byte of bytes) {
       if (this.#done) return;
-      if (this.#escape !== 'none') {
-        this.#skip(byte);
-        continue;
-      }
+      const afterCr = this.#afterCr;
+      this.#afterCr = false;
+      if (this.#state !== 'none' && this.#inEscape(byte)) continue;
       if (byte === 0x0d || byte === 0x0a) {
+        // CR LF is one Enter (a paste with Windows line ends, a client sending CR LF).
+        if (byte === 0x0a && afterCr) continue;
+        this.#afterCr = byte === 0x0d;
         this.answer(Buffer.from(this.#line));
         this.#line = [];
       } else if (byte === 0x7f || byte === 0x08) this.#eraseCharacter();
@@ -153,15 +161,68 @@ export class LineReader {
       else if (byte === 0x03 || (byte === 0x04 && this.#line.length === 0)) {
         this.#done = true;
         this.cancel();
-      } else if (byte === 0x1b) this.#escape = 'esc';
+      } else if (byte === 0x1b) this.#state = 'esc';
       else if (byte !== 0x1a && byte !== 0x04) this.#line.push(byte);
     }
   }
 
-  /** One byte of an escape sequence: ESC [ … final byte, ESC O and a key, ESC and a key. */
-  #skip(byte: number): void {
-    if (this.#escape === 'esc') this.#escape = byte === 0x5b ? 'csi' : byte === 0x4f ? 'ss3' : 'none';
-    else if (this.#escape === 'ss3' || (byte >= 0x40 && byte <= 0x7e)) this.#escape = 'none';
+  /**
+   * One byte while an escape sequence is open: true when it belongs to the sequence (dropped),
+   * false when the sequence ends before it and the byte is read as a key of its own.
+   */
+  #inEscape(byte: number): boolean {
+    const state = this.#state;
+    if (state === 'string' || state === 'string-esc') {
+      // A string runs to BEL or ST (ESC \); ESC anything else is taken as its end too.
+      if (byte === 0x1b) this.#state = 'string-esc';
+      else if (byte === 0x07 || state === 'string-esc') this.#state = 'none';
+      return true;
+    }
+    if (byte < 0x20) {
+      this.#state = 'none';
+      this.#skipBytes = 0;
+      // CAN and SUB end a sequence and are dropped; ESC starts a new one; any other control key
+      // is acted on.
+      if (byte === 0x18 || byte === 0x1a) return true;
+      if (byte === 0x1b) {
+        this.#state = 'esc';
+        return true;
+      }
+      return false;
+    }
+    if (state === 'alt') {
+      if ((byte & 0xc0) === 0x80 && --this.#skipBytes > 0) return true;
+      this.#state = 'none';
+      return (byte & 0xc0) === 0x80;
+    }
+    if (state === 'esc') {
+      if (byte === 0x5b) this.#state = 'csi-start';
+      else if (byte === 0x4f) this.#state = 'ss3';
+      else if ([0x50, 0x58, 0x5d, 0x5e, 0x5f].includes(byte)) this.#state = 'string';
+      else if (byte >= 0x20 && byte <= 0x2f) this.#state = 'esc-intermediate';
+      else if (byte >= 0xc0) {
+        // Alt with a key outside ASCII: the whole UTF-8 character goes.
+        this.#state = 'alt';
+        this.#skipBytes = byte >= 0xf0 ? 3 : byte >= 0xe0 ? 2 : 1;
+      } else this.#state = 'none';
+      return true;
+    }
+    if (state === 'esc-intermediate') {
+      if (byte < 0x20 || byte > 0x2f) this.#state = 'none';
+      return true;
+    }
+    if (state === 'ss3') {
+      this.#state = 'none';
+      return true;
+    }
+    // A control sequence: parameters and intermediates, then a final byte. The Linux console's
+    // F1 to F5 are ESC [ [ and a letter.
+    if (state === 'csi-start' && byte === 0x5b) {
+      this.#state = 'ss3';
+      return true;
+    }
+    this.#state = byte >= 0x40 && byte <= 0x7e ? 'none' : 'csi';
+    return true;
   }
 
   /** The last character: its UTF-8 continuation bytes, then its first byte. */
@@ -176,6 +237,10 @@ export class LineReader {
     while (this.#line.length > 0 && !space(this.#line.at(-1)!)) this.#line.pop();
   }
 }
+
+/** Where LineReader is in an escape sequence. */
+type EscapeState =
+  'none' | 'esc' | 'esc-intermediate' | 'csi-start' | 'csi' | 'ss3' | 'string' | 'string-esc' | 'alt';
 
 function cancelled(): UsageError {
   return new UsageError('no password given: the prompt was cancelled');

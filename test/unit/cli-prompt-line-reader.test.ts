@@ -15,7 +15,9 @@ function typed(...chunks: (string | number[])[]): { answers: string[]; cancelled
 
 test('answers end at CR or LF, each as typed, typed-ahead ones too', () => {
   expect(typed('one\rtwo\nthree')).toEqual({ answers: ['one', 'two'], cancelled: false });
-  expect(typed('a\r\nb\r').answers).toEqual(['a', '', 'b']);
+  // CR LF is one Enter, even split across reads; LF LF and CR CR are two.
+  expect(typed('a\r\nb\r').answers).toEqual(['a', 'b']);
+  expect(typed('a\r', '\nb\n\nc\r\r').answers).toEqual(['a', 'b', '', 'c', '']);
 });
 
 test('Backspace (DEL or BS) erases a whole character, multi-byte ones included', () => {
