@@ -119,7 +119,8 @@ const FATAL_SIGNALS: readonly NodeJS.Signals[] = [
   'SIGUSR2',
 ];
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the password, as piped and at the token endpoint.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The answers in the keys typed on a terminal in raw mode, byte by byte in the order typed:
