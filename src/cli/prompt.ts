@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { UsageError } from '../core/errors.js';
 
 /**
@@ -109,15 +110,30 @@ export async function typedPassword(confirm: boolean): Promise<string> {
   }
 }
 
-/** Signals whose default ends the process, caught while echo is off (SIGUSR1 is node's inspector's). */
-const FATAL_SIGNALS: readonly NodeJS.Signals[] = [
-  'SIGINT',
-  'SIGTERM',
-  'SIGHUP',
-  'SIGQUIT',
-  'SIGALRM',
-  'SIGUSR2',
-];
+/**
+ * The signals whose default ends the process that node leaves at their default, caught while the
+ * terminal is raw (those this system has). Not SIGUSR1 (node's inspector), nor SIGSEGV, SIGBUS,
+ * SIGFPE and SIGILL (no listener may run after a real one); SIGPIPE and SIGXFSZ node ignores.
+ */
+const FATAL_SIGNALS: readonly NodeJS.Signals[] = (
+  [
+    'SIGINT',
+    'SIGTERM',
+    'SIGHUP',
+    'SIGQUIT',
+    'SIGALRM',
+    'SIGUSR2',
+    'SIGXCPU',
+    'SIGABRT',
+    'SIGPWR',
+    'SIGPROF',
+    'SIGVTALRM',
+    'SIGSYS',
+    'SIGTRAP',
+    'SIGIO',
+    'SIGSTKFLT',
+  ] as const
+).filter((signal) => signal in constants.signals);
 
 // ignoreBOM: a leading U+FEFF is part of the password, as piped and at the token endpoint.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
