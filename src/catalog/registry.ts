@@ -122,11 +122,10 @@ export class RegistryCatalog {
         if (!more && names.length < (size ?? 0)) break;
         last = end;
       }
-      // A Set visits what is added while it is iterated: the parents a second look leaves too.
+      // Once each: the walk differs from `last`'s order only there, so the page a second look
+      // brings ends where the first looks read on from (what it ends on adds nothing to ask for).
       for (const parent of pending) {
-        if (seen.has(parent)) continue;
-        const from = lastBefore(seen, parent);
-        leftBehind((await page(from)).names, from);
+        if (!seen.has(parent)) await page(lastBefore(seen, parent));
       }
     } catch (err) {
       throw unavailable(err);
