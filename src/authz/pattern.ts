@@ -95,6 +95,12 @@ export const GLOB_OPTIONS: MinimatchOptions = Object.freeze({
   platform: 'linux',
 });
 
+/**
+ * A class opened by an unescaped `[` whose first member is `\^` with more after it: minimatch
+ * writes the member first in its regex class, where it negates (`[\^a]` matches `b`, not `a`).
+ */
+const CARET_FIRST = /(?:^|[^\\])(?:\\\\)*\[\\\^(?!\])/;
+
 /** Characters that make a glob more than a literal (`!+@` are magic only before `(`). */
 const GLOB_MAGIC = /[*?[\]{}()\\]/;
 
@@ -440,6 +446,11 @@ function globPrefix(text: string): string {
 }
 
 function compileGlob(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
+  if (parts.some((p) => typeof p === 'string' && CARET_FIRST.test(p))) {
+    throw new SyntaxError(
+      'a […] class whose first member is an escaped ^ ([\\^a]) is read as negated by the glob library (docker_auth read the member ^); write the ^ after another member ([a\\^])',
+    );
+  }
   // Literal text without magic needs no glob engine: compare strings.
   const plain = parts.every((p) => typeof p !== 'string' || !GLOB_MAGIC.test(p));
   const first = parts[0];
