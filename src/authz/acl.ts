@@ -462,11 +462,13 @@ function capturedFields(
         const skipped =
           p.group === 0
             ? 'group 0 (the whole match)'
-            : inFields.has(p.text)
-              ? undefined
-              : c.field === undefined
-                ? 'a capture only a labels pattern uses'
-                : `after an earlier \`\${\` in this pattern (docker_auth reads from there to \`:${p.group}}\` as one name)`;
+            : producer.pattern.placeholders.length > 0
+              ? `taken from match.${p.field}, which holds a placeholder (docker_auth matches that regex as written, \`\${…}\` included)`
+              : inFields.has(p.text)
+                ? undefined
+                : c.field === undefined
+                  ? 'a capture no account, type, name or service pattern takes as docker_auth reads them'
+                  : `after an earlier \`\${\` in this pattern (docker_auth reads from there to \`:${p.group}}\` as one name)`;
         if (skipped) {
           warnings.push({
             path: c.path,
