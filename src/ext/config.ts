@@ -65,8 +65,8 @@ export interface ExtCommandConfig {
 
 /**
  * Resolves and checks the command at load, as docker_auth's `exec.LookPath` does: a name without
- * `/` is looked up in PATH's absolute directories, a relative path resolves against the config
- * file's directory.
+ * `/` is looked up in PATH (refused when found first in a relative directory), a relative path
+ * resolves against the config file's directory.
  * Throws ConfigError naming `<section>.command` when it is missing or not executable.
  */
 export function loadExtCommand(
@@ -75,22 +75,43 @@ export function loadExtCommand(
   baseDir: string,
   pathEnv = process.env.PATH ?? '',
 ): ExtCommandConfig {
-  // PATH's relative directories are skipped: they would resolve against regauth's working
-  // directory at each run, and Go's LookPath (docker_auth) refuses what it finds there.
-  const candidates = raw.command.includes('/')
-    ? [isAbsolute(raw.command) ? raw.command : resolve(baseDir, raw.command)]
-    : pathEnv
-        .split(delimiter)
-        .filter((dir) => isAbsolute(dir))
-        .map((dir) => join(dir, raw.command));
-  const found = candidates.find(isExecutableFile);
-  if (!found) {
-    const where = raw.command.includes('/') ? candidates[0]! : `a file in PATH's absolute directories`;
+  // A name without `/`: PATH's directories in order, the first that holds it, as Go's LookPath;
+  // like it (Go 1.19 on), a find in a relative directory ("" is ".") is refused: it would
+  // resolve against regauth's working directory at each run.
+  if (!raw.command.includes('/')) {
+    // An empty PATH is no directory (Go's SplitList), an empty entry in one is ".".
+    for (const dir of pathEnv === '' ? [] : pathEnv.split(delimiter)) {
+      const candidate = join(dir === '' ? '.' : dir, raw.command);
+      if (!isExecutableFile(candidate)) continue;
+      if (!isAbsolute(candidate)) {
+        throw new ConfigError(
+          `${section}.command`,
+          `${JSON.stringify(raw.command)} is found first in PATH's relative directory ${JSON.stringify(dir === '' ? '.' : dir)}, which would resolve against the working directory at each run (docker_auth refuses it too); give its absolute path`,
+        );
+      }
+      return compileCommand(section, raw, candidate);
+    }
     throw new ConfigError(
       `${section}.command`,
-      `${JSON.stringify(raw.command)}: not found or not executable (looked for ${where})`,
+      `${JSON.stringify(raw.command)}: not found or not executable (looked for a file in PATH)`,
     );
   }
+  const path = isAbsolute(raw.command) ? raw.command : resolve(baseDir, raw.command);
+  if (!isExecutableFile(path)) {
+    throw new ConfigError(
+      `${section}.command`,
+      `${JSON.stringify(raw.command)}: not found or not executable (looked for ${path})`,
+    );
+  }
+  return compileCommand(section, raw, path);
+}
+
+/** The section, loaded, with the command found at `command`. */
+function compileCommand(
+  section: 'ext_auth' | 'ext_authz',
+  raw: ExtCommandSchema,
+  command: string,
+): ExtCommandConfig {
   const maxPerClient = raw.max_per_client ?? Math.max(1, Math.floor(raw.max_concurrency / 4));
   if (maxPerClient > raw.max_concurrency) {
     throw new ConfigError(
@@ -99,7 +120,7 @@ export function loadExtCommand(
     );
   }
   return Object.freeze({
-    command: found,
+    command,
     args: Object.freeze([...raw.args]),
     timeoutMs: raw.timeout * 1000,
     maxConcurrency: raw.max_concurrency,
