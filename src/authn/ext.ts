@@ -115,9 +115,10 @@ function sendable(account: string, secret: string): boolean {
 /**
  * Parses the allow answer's stdout: empty, or `{"labels": {key: [values]}}` (a single string
  * value is taken as a one-value list, as in `users:`), read as docker_auth reads it with Go's
- * encoding/json: the key `labels` in any case (`Labels`), `null` for no labels (the whole answer,
- * the labels or one label's values). Anything else is an error: a command that meant to say
- * something we cannot read must not be taken as "no labels".
+ * encoding/json: every key that folds to `labels` (`Labels`, `labelſ`), in the order written,
+ * into one map (a second adds to it, `null` empties it), `null` for a label's values (none) or
+ * one of them (`""`), and a top-level `null` as no labels. Anything else is an error: a command
+ * that meant to say something we cannot read must not be taken as "no labels".
  */
 export function parseLabels(stdout: string, backend: string): Labels {
   const text = stdout.trim();
@@ -132,20 +133,71 @@ export function parseLabels(stdout: string, backend: string): Labels {
     new BackendUnavailableError(backend, 'stdout must be {"labels": {"name": ["value", ...]}}');
   if (value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw bad();
-  // Made with fromEntries, which defines each key: assigned, a label named __proto__ would set
-  // the object's prototype instead. Each key that reads as `labels` adds its labels, as Go's
-  // decoder does into the one map, a later one's values replacing an earlier one's.
-  const entries: [string, string[]][] = [];
-  for (const [key, labels] of Object.entries(value)) {
-    if (key.toLowerCase() !== 'labels' || labels === null) continue;
-    if (typeof labels !== 'object' || Array.isArray(labels)) throw bad();
-    for (const [name, values] of Object.entries(labels as Record<string, unknown>)) {
-      if (values === null) entries.push([name, []]);
-      else if (typeof values === 'string') entries.push([name, [values]]);
-      else if (Array.isArray(values) && values.every((v) => typeof v === 'string'))
-        entries.push([name, values]);
-      else throw bad();
+  // A Map, then fromEntries, which defines each key: assigned, a label named __proto__ would set
+  // the object's prototype instead. JSON.parse keeps one of repeated keys: the members are read
+  // from the text, in order.
+  let labels: Map<string, string[]> | undefined;
+  for (const [key, valueText] of objectMembers(text)) {
+    if (key.replace(/\u017f/g, 's').toLowerCase() !== 'labels') continue;
+    const decoded = JSON.parse(valueText) as unknown;
+    if (decoded === null) {
+      labels = undefined;
+      continue;
+    }
+    if (typeof decoded !== 'object' || Array.isArray(decoded)) throw bad();
+    labels ??= new Map();
+    for (const [name, values] of Object.entries(decoded as Record<string, unknown>)) {
+      if (values === null) labels.set(name, []);
+      else if (typeof values === 'string') labels.set(name, [values]);
+      else if (Array.isArray(values) && values.every((v) => v === null || typeof v === 'string')) {
+        labels.set(
+          name,
+          values.map((v: string | null) => v ?? ''),
+        );
+      } else throw bad();
     }
   }
-  return Object.fromEntries(entries);
+  return Object.fromEntries(labels ?? []);
+}
+
+/**
+ * The members of the JSON object `text` (valid JSON, an object), each key decoded and its value
+ * as written, in the order written, repeated keys included.
+ */
+function objectMembers(text: string): [string, string][] {
+  const members: [string, string][] = [];
+  let i = text.indexOf('{') + 1;
+  const space = () => {
+    while (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r') i++;
+  };
+  /** The index after the string that starts at `from`. */
+  const stringEnd = (from: number) => {
+    let j = from + 1;
+    while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+    return j + 1;
+  };
+  /** The index of the `,` or `}` that ends the value starting at `from`. */
+  const valueEnd = (from: number) => {
+    let depth = 0;
+    for (let j = from; j < text.length; j++) {
+      const c = text[j];
+      if (c === '"') j = stringEnd(j) - 1;
+      else if (c === '{' || c === '[') depth++;
+      else if ((c === '}' || c === ']') && depth-- === 0) return j;
+      else if (c === ',' && depth === 0) return j;
+    }
+    return text.length;
+  };
+  for (space(); text[i] === '"'; space()) {
+    const keyEnd = stringEnd(i);
+    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = keyEnd;
+    space();
+    i++; // the colon
+    space();
+    const end = valueEnd(i);
+    members.push([key, text.slice(i, end)]);
+    i = text[end] === ',' ? end + 1 : end;
+  }
+  return members;
 }
