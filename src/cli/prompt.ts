@@ -189,20 +189,28 @@ export class LineReader {
    */
   #inEscape(byte: number): boolean {
     const state = this.#state;
-    if (state === 'string' || state === 'string-esc') {
-      // A string runs to BEL or ST (ESC \); ESC anything else is taken as its end too.
-      if (byte === 0x1b) this.#state = 'string-esc';
-      else if (byte === 0x07 || state === 'string-esc') this.#state = 'none';
+    if (state === 'string-esc') {
+      // ST (ESC \) ends the string; ESC and anything else starts a new sequence there.
+      this.#state = 'esc';
+      if (byte === 0x5c) {
+        this.#state = 'none';
+        return true;
+      }
+      return this.#inEscape(byte);
+    }
+    if (state === 'string' && byte >= 0x20) return true;
+    if (state === 'string' && byte === 0x07) {
+      this.#state = 'none';
       return true;
     }
     if (byte < 0x20) {
       this.#state = 'none';
       this.#skipBytes = 0;
-      // CAN and SUB end a sequence and are dropped; ESC starts a new one; any other control key
-      // is acted on.
+      // CAN and SUB end a sequence (a string too) and are dropped; ESC starts a new one (inside a
+      // string, it may be ST); any other control key is acted on.
       if (byte === 0x18 || byte === 0x1a) return true;
       if (byte === 0x1b) {
-        this.#state = 'esc';
+        this.#state = state === 'string' ? 'string-esc' : 'esc';
         return true;
       }
       return false;
@@ -229,13 +237,18 @@ export class LineReader {
       return true;
     }
     if (state === 'ss3') {
-      this.#state = 'none';
+      // A key's modifiers may come first (Konsole's Shift-F1 is ESC O 2 P).
+      if (byte < 0x30 || byte > 0x3f) this.#state = 'none';
       return true;
     }
     // A control sequence: parameters and intermediates, then a final byte. The Linux console's
     // F1 to F5 are ESC [ [ and a letter.
     if (state === 'csi-start' && byte === 0x5b) {
-      this.#state = 'ss3';
+      this.#state = 'csi-key';
+      return true;
+    }
+    if (state === 'csi-key') {
+      this.#state = 'none';
       return true;
     }
     this.#state = byte >= 0x40 && byte <= 0x7e ? 'none' : 'csi';
@@ -257,7 +270,16 @@ export class LineReader {
 
 /** Where LineReader is in an escape sequence. */
 type EscapeState =
-  'none' | 'esc' | 'esc-intermediate' | 'csi-start' | 'csi' | 'ss3' | 'string' | 'string-esc' | 'alt';
+  | 'none'
+  | 'esc'
+  | 'esc-intermediate'
+  | 'csi-start'
+  | 'csi'
+  | 'csi-key'
+  | 'ss3'
+  | 'string'
+  | 'string-esc'
+  | 'alt';
 
 function cancelled(): UsageError {
   return new UsageError('no password given: the prompt was cancelled');
