@@ -112,8 +112,9 @@ export async function typedPassword(confirm: boolean): Promise<string> {
 
 /**
  * The signals whose default ends the process that node leaves at their default, caught while the
- * terminal is raw (those this system has). Not SIGUSR1 (node's inspector), nor SIGSEGV, SIGBUS,
- * SIGFPE and SIGILL (no listener may run after a real one); SIGPIPE and SIGXFSZ node ignores.
+ * terminal is raw (those this system has). Not SIGUSR1 (node's inspector), nor SIGPROF (V8's
+ * profiler samples with it), nor SIGSEGV, SIGBUS, SIGFPE and SIGILL (no listener may run after a
+ * real one); SIGPIPE and SIGXFSZ node ignores.
  */
 const FATAL_SIGNALS: readonly NodeJS.Signals[] = (
   [
@@ -126,7 +127,6 @@ const FATAL_SIGNALS: readonly NodeJS.Signals[] = (
     'SIGXCPU',
     'SIGABRT',
     'SIGPWR',
-    'SIGPROF',
     'SIGVTALRM',
     'SIGSYS',
     'SIGTRAP',

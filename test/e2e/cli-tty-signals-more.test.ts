@@ -4,7 +4,7 @@
  * the process put the terminal back first"; but it holds only SIGINT, SIGTERM, SIGHUP, SIGQUIT,
  * SIGALRM and SIGUSR2. Other signals whose default action ends the process, and which node leaves
  * at their default — SIGXCPU (a `ulimit -t` CPU limit), SIGABRT (`kill -ABRT`, a watchdog),
- * SIGPWR, SIGPROF, SIGVTALRM (also SIGSYS, SIGTRAP, SIGIO, SIGSTKFLT) — end `regauth hash` at
+ * SIGPWR, SIGVTALRM (also SIGSYS, SIGTRAP, SIGIO, SIGSTKFLT) — end `regauth hash` at
  * the prompt with the terminal left `-echo -icanon -isig` (node's own restore at exit does not run
  * on a signal's default action).
  */
@@ -13,7 +13,7 @@ import { needTerminal, onTerminal, regauthLine as regauth, sleep } from './harne
 
 beforeAll(needTerminal, 180_000);
 
-describe.each(['SIGXCPU', 'SIGABRT', 'SIGPWR', 'SIGPROF', 'SIGVTALRM'] as const)(
+describe.each(['SIGXCPU', 'SIGABRT', 'SIGPWR', 'SIGVTALRM'] as const)(
   '%s while Password: is asked',
   (signal) => {
     test('the terminal gets its echo and line mode back', async () => {
