@@ -124,8 +124,11 @@ export class RegistryCatalog {
       }
       // Once each: the walk differs from `last`'s order only there, so the page a second look
       // brings ends where the first looks read on from (what it ends on adds nothing to ask for).
+      // Each from the last name the main pages read before it: what a look adds before a parent
+      // is another parent above it, listed after it anyway.
+      const read = [...seen].sort(compareRepositories);
       for (const parent of pending) {
-        if (!seen.has(parent)) await page(lastBefore(seen, parent));
+        if (!seen.has(parent)) await page(lastBefore(read, parent));
       }
     } catch (err) {
       throw unavailable(err);
@@ -187,9 +190,14 @@ function lessPath(a: string, b: string): boolean {
   return compareRepositories(a, b) < 0;
 }
 
-/** The greatest of `names` before `name` in the registry's order, or '' (the first page). */
-function lastBefore(names: Iterable<string>, name: string): string {
-  let best = '';
-  for (const n of names) if (lessPath(n, name) && lessPath(best, n)) best = n;
-  return best;
+/** The greatest of `sorted` (in the registry's order) before `name`, or '' (the first page). */
+function lastBefore(sorted: readonly string[], name: string): string {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (lessPath(sorted[mid]!, name)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo === 0 ? '' : sorted[lo - 1]!;
 }
