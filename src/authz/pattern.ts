@@ -96,10 +96,34 @@ export const GLOB_OPTIONS: MinimatchOptions = Object.freeze({
 });
 
 /**
- * A class opened by an unescaped `[` whose first member is `\^` with more after it: minimatch
- * writes the member first in its regex class, where it negates (`[\^a]` matches `b`, not `a`).
+ * Whether `text` holds a class whose first member is `\^` with more after it: minimatch writes
+ * the members in that order into its regex class, where a first `^` negates (`[\^a]` matches `b`,
+ * not `a`). Classes as minimatch reads them: a backslash escapes the next character, a `]` right
+ * after the opening is a member, a `[` inside a class is a member, a `[` never closed is a
+ * character.
  */
-const CARET_FIRST = /(?:^|[^\\])(?:\\\\)*\[\\\^(?!\])/;
+function caretFirst(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\') {
+      i++;
+      continue;
+    }
+    if (text[i] !== '[') continue;
+    const first = i + 1;
+    let end = -1;
+    for (let k = text[first] === ']' ? first + 1 : first; k < text.length; k++) {
+      if (text[k] === '\\') k++;
+      else if (text[k] === ']') {
+        end = k;
+        break;
+      }
+    }
+    if (end < 0) continue;
+    if (text[first] === '\\' && text[first + 1] === '^' && first + 2 < end) return true;
+    i = end;
+  }
+  return false;
+}
 
 /** Characters that make a glob more than a literal (`!+@` are magic only before `(`). */
 const GLOB_MAGIC = /[*?[\]{}()\\]/;
@@ -446,7 +470,8 @@ function globPrefix(text: string): string {
 }
 
 function compileGlob(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
-  if (parts.some((p) => typeof p === 'string' && CARET_FIRST.test(p))) {
+  // minimatch expands braces before it reads classes: each alternative is checked.
+  if (expandBraces(parts).some((alt) => alt.some((p) => typeof p === 'string' && caretFirst(p)))) {
     throw new SyntaxError(
       'a […] class whose first member is an escaped ^ ([\\^a]) is read as negated by the glob library (docker_auth read the member ^); write the ^ after another member ([a\\^])',
     );
