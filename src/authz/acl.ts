@@ -462,17 +462,21 @@ function capturedFields(
         const skipped =
           p.group === 0
             ? 'group 0 (the whole match)'
-            : producer.pattern.placeholders.length > 0
-              ? `taken from match.${p.field}, which holds a placeholder (docker_auth matches that regex as written, \`\${…}\` included)`
-              : inFields.has(p.text)
-                ? undefined
-                : c.field === undefined
-                  ? 'a capture no account, type, name or service pattern takes as docker_auth reads them'
-                  : `after an earlier \`\${\` in this pattern (docker_auth reads from there to \`:${p.group}}\` as one name)`;
+            : inFields.has(p.text)
+              ? undefined
+              : c.field === undefined
+                ? 'a capture no account, type, name or service pattern takes as docker_auth reads them'
+                : `after an earlier \`\${\` in this pattern (docker_auth reads from there to \`:${p.group}}\` as one name)`;
         if (skipped) {
           warnings.push({
             path: c.path,
             message: `${p.text} is ${skipped}, which docker_auth never fills: its rule never matched there, and here it matches`,
+          });
+        } else if (producer.pattern.placeholders.length > 0) {
+          // docker_auth compiles the producer as written: `${…}` is an end of text, then text.
+          warnings.push({
+            path: c.path,
+            message: `${p.text} is taken from match.${p.field}, which holds a placeholder: docker_auth matches that regex as written (a \`\${\` there is an end of text, then text), so it fills this capture only through a part of the regex without the placeholder, where here the placeholder is filled first`,
           });
         }
       }
