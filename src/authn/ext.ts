@@ -146,7 +146,10 @@ export function parseLabels(stdout: string, backend: string): Labels {
     }
     if (typeof decoded !== 'object' || Array.isArray(decoded)) throw bad();
     labels ??= new Map();
-    for (const [name, values] of Object.entries(decoded as Record<string, unknown>)) {
+    // Each member, repeats included: one that Go cannot read fails the answer, even where a
+    // later one replaces it.
+    for (const [name, text] of objectMembers(valueText)) {
+      const values = JSON.parse(text) as unknown;
       if (values === null) labels.set(name, []);
       else if (typeof values === 'string') labels.set(name, [values]);
       else if (Array.isArray(values) && values.every((v) => v === null || typeof v === 'string')) {
