@@ -121,7 +121,9 @@ function sendable(account: string, secret: string): boolean {
  * that meant to say something we cannot read must not be taken as "no labels".
  */
 export function parseLabels(stdout: string, backend: string): Labels {
-  const text = stdout.trim();
+  // JSON's white space only: String#trim would also drop a BOM or a no-break space, which Go's
+  // decoder refuses.
+  const text = stdout.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
   if (text === '') return {};
   let value: unknown;
   try {
