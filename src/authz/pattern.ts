@@ -96,11 +96,11 @@ export const GLOB_OPTIONS: MinimatchOptions = Object.freeze({
 });
 
 /**
- * Whether `text` holds a class whose first member is `\^` with more after it: minimatch writes
- * the members in that order into its regex class, where a first `^` negates (`[\^a]` matches `b`,
- * not `a`). Classes as minimatch reads them: a backslash escapes the next character, a `]` right
- * after the opening is a member, a `[` inside a class is a member, a `[` never closed is a
- * character.
+ * Whether `text` holds a class that minimatch writes into its regex class with a `^` first, where
+ * it negates: an escaped `\^` first (`[\^a]` matches `b`, not `a`), or a `^` left first once the
+ * ranges it drops are gone (`[z-a^b]`: an out-of-order range matches nothing and is dropped).
+ * Go's path.Match (docker_auth) reads the `^` as a member there. Classes are read as minimatch's
+ * class reader (parseClass, in @isaacs/nonrecursive-glob-match) reads them.
  */
 function caretFirst(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -109,20 +109,70 @@ function caretFirst(text: string): boolean {
       continue;
     }
     if (text[i] !== '[') continue;
-    const first = i + 1;
-    let end = -1;
-    for (let k = text[first] === ']' ? first + 1 : first; k < text.length; k++) {
-      if (text[k] === '\\') k++;
-      else if (text[k] === ']') {
-        end = k;
-        break;
-      }
-    }
+    const { first, end, negated } = classMembers(text, i);
     if (end < 0) continue;
-    if (text[first] === '\\' && text[first + 1] === '^' && first + 2 < end) return true;
-    i = end;
+    // A negated class keeps its own `^` first; minimatch writes a class of one (escaped)
+    // character as that character (`[\^]` is `^`).
+    if (!negated && first?.startsWith('^') && !/^\\?.$/su.test(text.slice(i + 1, end - 1))) return true;
+    i = end - 1;
   }
   return false;
+}
+
+/**
+ * The first member minimatch writes for the class opening at `start` (a character, or a range
+ * such as `^-z`; undefined for none), whether the class is negated, and the index after its
+ * closing `]` (-1 when it is not closed: the `[` is then a character).
+ */
+function classMembers(
+  glob: string,
+  start: number,
+): { first: string | undefined; negated: boolean; end: number } {
+  let first: string | undefined;
+  let negated = false;
+  const keep = (member: string) => (first ??= member);
+  let i = start + 1;
+  let sawStart = false;
+  let escaping = false;
+  let rangeStart = '';
+  while (i < glob.length) {
+    const c = String.fromCodePoint(glob.codePointAt(i)!);
+    if ((c === '!' || c === '^') && i === start + 1) {
+      negated = true;
+      i++;
+      continue;
+    }
+    if (c === ']' && sawStart && !escaping) return { first, negated, end: i + 1 };
+    sawStart = true;
+    if (c === '\\' && !escaping) {
+      escaping = true;
+      i++;
+      continue;
+    }
+    if (c === '[' && !escaping) {
+      const posix = GLOB_POSIX_CLASS.exec(glob.slice(i))?.[0];
+      if (posix !== undefined) {
+        if (rangeStart) return { first, negated, end: glob.length };
+        keep(posix);
+        i += posix.length;
+        continue;
+      }
+    }
+    escaping = false;
+    if (rangeStart) {
+      // An out-of-order range is dropped.
+      if (c.codePointAt(0)! >= rangeStart.codePointAt(0)!) keep(`${rangeStart}-${c}`);
+      rangeStart = '';
+    } else if (glob.startsWith('-]', i + c.length)) {
+      keep(c);
+      i++;
+    } else if (glob.startsWith('-', i + c.length)) {
+      rangeStart = c;
+      i++;
+    } else keep(c);
+    i += c.length;
+  }
+  return { first, negated, end: -1 };
 }
 
 /** Characters that make a glob more than a literal (`!+@` are magic only before `(`). */
@@ -473,7 +523,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
   // minimatch expands braces before it reads classes: each alternative is checked.
   if (expandBraces(parts).some((alt) => alt.some((p) => typeof p === 'string' && caretFirst(p)))) {
     throw new SyntaxError(
-      'a […] class whose first member is an escaped ^ ([\\^a]) is read as negated by the glob library (docker_auth read the member ^); write the ^ after another member ([a\\^])',
+      'a […] class whose first member is a ^ (escaped, [\\^a], or once an out-of-order range is dropped, [z-a^b]) is read as negated by the glob library (docker_auth read the member ^); write the ^ after another member ([a\\^])',
     );
   }
   // Literal text without magic needs no glob engine: compare strings.
