@@ -121,10 +121,10 @@ function sendable(account: string, secret: string): boolean {
  * that meant to say something we cannot read must not be taken as "no labels".
  */
 export function parseLabels(stdout: string, backend: string): Labels {
-  // JSON's white space only: String#trim would also drop a BOM or a no-break space, which Go's
-  // decoder refuses.
-  const text = stdout.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
-  if (text === '') return {};
+  // Nothing at all is no labels; anything else is JSON, as Go's decoder reads it (white space
+  // alone, a BOM or a no-break space around it, are refused there).
+  if (stdout === '') return {};
+  const text = stdout;
   let value: unknown;
   try {
     value = JSON.parse(text);

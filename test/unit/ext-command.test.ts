@@ -361,7 +361,6 @@ describe('ext_auth (docker_auth protocol)', () => {
 
   test.each([
     ['', {}],
-    ['  \n', {}],
     ['{}', {}],
     ['{"labels":null}', {}],
     ['{"labels":{"group":["a","b"],"team":"x"}}', { group: ['a', 'b'], team: ['x'] }],
