@@ -144,9 +144,9 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * character, Ctrl-U the answer so far, Ctrl-W its last word; Ctrl-C cancels, and so does Ctrl-D
  * on an empty answer; Ctrl-Z is dropped. Escape sequences (arrows, function keys, Alt with a key,
  * a paste's brackets, a terminal's answers) are dropped whole, read as a terminal reads them
- * (ECMA-48): a control key inside one is still acted on (CAN and SUB end it), ESC starts a new
- * one, a control sequence ends at its final byte, a string (OSC, DCS, …) at BEL or ST. Any other
- * control character stays, for the caller to refuse.
+ * (ECMA-48): a control key inside one, a string's (OSC, DCS, …) too, ends it and is acted on
+ * (CAN and SUB are dropped), ESC starts a new one, a control sequence ends at its final byte, a
+ * string at BEL or ST. Any other control character stays, for the caller to refuse.
  */
 export class LineReader {
   #line: number[] = [];
