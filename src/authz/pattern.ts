@@ -96,27 +96,64 @@ export const GLOB_OPTIONS: MinimatchOptions = Object.freeze({
 });
 
 /**
- * Whether `text` holds a class that minimatch writes into its regex class with a `^` first, where
- * it negates: an escaped `\^` first (`[\^a]` matches `b`, not `a`), or a `^` left first once the
- * ranges it drops are gone (`[z-a^b]`: an out-of-order range matches nothing and is dropped).
- * Go's path.Match (docker_auth) reads the `^` as a member there. Classes are read as minimatch's
- * class reader (parseClass, in @isaacs/nonrecursive-glob-match) reads them.
+ * Whether a brace alternative holds a class that minimatch writes into its regex class with a
+ * `^` first, where it negates: an escaped `\^` first (`[\^a]` matches `b`, not `a`; `[\^]` alone
+ * in a portion without other magic is `^`), or a `^` left first once the ranges it drops are gone
+ * (`[z-a^b]`: an out-of-order range matches nothing and is dropped). Go's path.Match (docker_auth)
+ * reads the `^` as a member there. Classes are read as minimatch's class reader (parseClass, in
+ * @isaacs/nonrecursive-glob-match) reads them.
  */
-function caretFirst(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === '\\') {
-      i++;
-      continue;
+function caretFirst(alternative: string): boolean {
+  // minimatch cuts the glob at each `/`, and matches a portion without magic as text.
+  for (const portion of alternative.split('/')) {
+    if (literalPortion(portion)) continue;
+    for (let i = 0; i < portion.length; i++) {
+      if (portion[i] === '\\') {
+        i++;
+        continue;
+      }
+      if (portion[i] !== '[') continue;
+      const { first, end, negated } = classMembers(portion, i);
+      if (end < 0) continue;
+      // A negated class keeps its own `^` first.
+      if (!negated && first?.startsWith('^')) return true;
+      i = end - 1;
     }
-    if (text[i] !== '[') continue;
-    const { first, end, negated } = classMembers(text, i);
-    if (end < 0) continue;
-    // A negated class keeps its own `^` first; minimatch writes a class of one (escaped)
-    // character as that character (`[\^]` is `^`).
-    if (!negated && first?.startsWith('^') && !/^\\?.$/su.test(text.slice(i + 1, end - 1))) return true;
-    i = end - 1;
   }
   return false;
+}
+
+/**
+ * Whether minimatch matches a portion of a glob (between `/`) as plain text: no `*`, `?` or
+ * extglob, and each class one character (`[\^]` is `^`), not negated (its `literal`).
+ */
+function literalPortion(portion: string): boolean {
+  if (portion === '+()' || portion === '@()') return true;
+  for (let i = 0; i < portion.length; i++) {
+    const c = portion[i]!;
+    if (c === '\\') i++;
+    else if (c === '*' || c === '?') return false;
+    else if (c === '[') {
+      // Its end as minimatch finds it here: after a `]` that is not the first member.
+      let close = -1;
+      let k = i + 1;
+      if (portion[k] === '!' || portion[k] === '^') k++;
+      for (let sawStart = false; k < portion.length; k++) {
+        if (portion[k] === ']' && sawStart) {
+          close = k;
+          break;
+        }
+        sawStart = true;
+        if (portion[k] === '\\') k++;
+      }
+      if (close === -1) continue;
+      let body = portion.slice(i + 1, close);
+      if (body.startsWith('\\')) body = body.slice(1);
+      if ([...body].length !== 1 || '!^'.includes(portion[i + 1]!)) return false;
+      i = close;
+    } else if ('+@!'.includes(c) && portion[i + 1] === '(' && portion.includes(')', i + 2)) return false;
+  }
+  return true;
 }
 
 /**
@@ -153,7 +190,8 @@ function classMembers(
       const posix = GLOB_POSIX_CLASS.exec(glob.slice(i))?.[0];
       if (posix !== undefined) {
         if (rangeStart) return { first, negated, end: glob.length };
-        keep(posix);
+        // [:graph:] and [:print:] are written in a class of their own, negated.
+        if (posix !== '[:graph:]' && posix !== '[:print:]') keep(posix);
         i += posix.length;
         continue;
       }
@@ -521,7 +559,10 @@ function globPrefix(text: string): string {
 
 function compileGlob(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
   // minimatch expands braces before it reads classes: each alternative is checked.
-  if (expandBraces(parts).some((alt) => alt.some((p) => typeof p === 'string' && caretFirst(p)))) {
+  // A placeholder's value is escaped text: one character stands for it.
+  if (
+    expandBraces(parts).some((alt) => caretFirst(alt.map((p) => (typeof p === 'string' ? p : 'x')).join('')))
+  ) {
     throw new SyntaxError(
       'a […] class whose first member is a ^ (escaped, [\\^a], or once an out-of-order range is dropped, [z-a^b]) is read as negated by the glob library (docker_auth read the member ^); write the ^ after another member ([a\\^])',
     );
