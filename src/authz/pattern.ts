@@ -96,64 +96,45 @@ export const GLOB_OPTIONS: MinimatchOptions = Object.freeze({
 });
 
 /**
- * Whether a brace alternative holds a class that minimatch writes into its regex class with a
- * `^` first, where it negates: an escaped `\^` first (`[\^a]` matches `b`, not `a`; `[\^]` alone
- * in a portion without other magic is `^`), or a `^` left first once the ranges it drops are gone
- * (`[z-a^b]`: an out-of-order range matches nothing and is dropped). Go's path.Match (docker_auth)
- * reads the `^` as a member there. Classes are read as minimatch's class reader (parseClass, in
- * @isaacs/nonrecursive-glob-match) reads them.
+ * Whether minimatch's reading of a glob holds a class it writes into its regex class with a `^`
+ * first, where it negates: an escaped `\^` first (`[\^a]` matches `b`, not `a`), or a `^` left
+ * first once the ranges it drops are gone (`[z-a^b]`: an out-of-order range matches nothing and
+ * is dropped). Go's path.Match (docker_auth) reads the `^` as a member there. minimatch itself
+ * says which portions (between `/`) it matches as text (where `[\^]` is `^`); the others' classes
+ * are read as its class reader (parseClass, in @isaacs/nonrecursive-glob-match) reads them.
  */
-function caretFirst(alternative: string): boolean {
-  // minimatch cuts the glob at each `/`, and matches a portion without magic as text.
-  for (const portion of alternative.split('/')) {
-    if (literalPortion(portion)) continue;
-    for (let i = 0; i < portion.length; i++) {
-      if (portion[i] === '\\') {
-        i++;
-        continue;
-      }
-      if (portion[i] !== '[') continue;
-      const { first, end, negated } = classMembers(portion, i);
-      if (end < 0) continue;
-      // A negated class keeps its own `^` first.
-      if (!negated && first?.startsWith('^')) return true;
-      i = end - 1;
-    }
-  }
-  return false;
+function writesCaretFirst(glob: Minimatch): boolean {
+  return glob.set.some((row, r) =>
+    row.some(
+      (part, k) => typeof part !== 'string' && part !== GLOBSTAR && caretFirst(glob.globParts[r]![k]!),
+    ),
+  );
 }
 
-/**
- * Whether minimatch matches a portion of a glob (between `/`) as plain text: no `*`, `?` or
- * extglob, and each class one character (`[\^]` is `^`), not negated (its `literal`).
- */
-function literalPortion(portion: string): boolean {
-  if (portion === '+()' || portion === '@()') return true;
-  for (let i = 0; i < portion.length; i++) {
-    const c = portion[i]!;
-    if (c === '\\') i++;
-    else if (c === '*' || c === '?') return false;
-    else if (c === '[') {
-      // Its end as minimatch finds it here: after a `]` that is not the first member.
-      let close = -1;
-      let k = i + 1;
-      if (portion[k] === '!' || portion[k] === '^') k++;
-      for (let sawStart = false; k < portion.length; k++) {
-        if (portion[k] === ']' && sawStart) {
-          close = k;
-          break;
-        }
-        sawStart = true;
-        if (portion[k] === '\\') k++;
-      }
-      if (close === -1) continue;
-      let body = portion.slice(i + 1, close);
-      if (body.startsWith('\\')) body = body.slice(1);
-      if ([...body].length !== 1 || '!^'.includes(portion[i + 1]!)) return false;
-      i = close;
-    } else if ('+@!'.includes(c) && portion[i + 1] === '(' && portion.includes(')', i + 2)) return false;
+/** minimatch's reading of a glob, or undefined when it refuses it (compileGlob reports that). */
+function readGlob(text: string, options: MinimatchOptions): Minimatch | undefined {
+  try {
+    return new Minimatch(text, options);
+  } catch {
+    return undefined;
   }
-  return true;
+}
+
+/** Whether a portion of a glob minimatch does not match as text holds such a class. */
+function caretFirst(portion: string): boolean {
+  for (let i = 0; i < portion.length; i++) {
+    if (portion[i] === '\\') {
+      i++;
+      continue;
+    }
+    if (portion[i] !== '[') continue;
+    const { first, end, negated } = classMembers(portion, i);
+    if (end < 0) continue;
+    // A negated class keeps its own `^` first.
+    if (!negated && first?.startsWith('^')) return true;
+    i = end - 1;
+  }
+  return false;
 }
 
 /**
@@ -558,11 +539,16 @@ function globPrefix(text: string): string {
 }
 
 function compileGlob(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
-  // minimatch expands braces before it reads classes: each alternative is checked.
-  // A placeholder's value is escaped text: one character stands for it.
-  if (
-    expandBraces(parts).some((alt) => caretFirst(alt.map((p) => (typeof p === 'string' ? p : 'x')).join('')))
-  ) {
+  // As minimatch reads the glob: braces expanded (a numeric range of 100 or more is kept whole)
+  // and each portion between `/` matched as text or not. A placeholder's value is escaped text:
+  // `\)` stands for it (a `)` after an unclosed `@(` makes the portion an extglob's).
+  const readings =
+    placeholders.length > 0
+      ? expandBraces(parts).map((alt) =>
+          readGlob(alt.map((p) => (typeof p === 'string' ? p : '\\)')).join(''), EXPANDED_GLOB_OPTIONS),
+        )
+      : [readGlob(source, GLOB_OPTIONS)];
+  if (readings.some((glob) => glob !== undefined && writesCaretFirst(glob))) {
     throw new SyntaxError(
       'a […] class whose first member is a ^ (escaped, [\\^a], or once an out-of-order range is dropped, [z-a^b]) is read as negated by the glob library (docker_auth read the member ^); write the ^ after another member ([a\\^])',
     );
@@ -585,7 +571,8 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     }
     let glob: Minimatch;
     try {
-      glob = new Minimatch(source, GLOB_OPTIONS);
+      // The reading the check above made, or the error it set aside.
+      glob = readings[0] ?? new Minimatch(source, GLOB_OPTIONS);
       glob.match('');
     } catch (err) {
       throw new SyntaxError(`invalid glob ${JSON.stringify(source)}: ${(err as Error).message}`, {
