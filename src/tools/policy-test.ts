@@ -1,3 +1,4 @@
+import { UsageError } from '../core/errors.js';
 import { isAccountName, quoteAccount } from '../core/account-name.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -160,7 +161,15 @@ export async function runPolicyTests(
   const results: PolicyTestResult[] = [];
   const services = runtime.config.token.services;
   for (const test of tests) {
-    const service = test.service ?? defaultService(services) ?? '';
+    const service = test.service ?? defaultService(services);
+    if (service === undefined) {
+      // As `check` without --service: which service it means is not ours to guess (decided for
+      // none, the endpoint's 400 would pass every expectation of a denial).
+      const where = test.line === undefined ? test.path : `${test.path} (line ${test.line})`;
+      throw new UsageError(
+        `${where}: token.services lists ${services.join(', ')}: give this expectation the service: it is about (the token endpoint answers 400 for any other)`,
+      );
+    }
     const refused = refusedService(services, service, runtime.config.catalog?.service);
     if (refused !== undefined) {
       // The token endpoint answers 400 before anything is authorized: nothing is granted.
