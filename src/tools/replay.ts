@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import type { Labels } from '../authz/types.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
+import { quoteAccount } from '../core/account-name.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
 import { asksExtAuthz, refusedService } from '../pipeline/pipeline.js';
 import { parseScopes, type Scope } from '../request/scope.js';
@@ -378,7 +379,7 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
     if (e.match === 'no') continue;
     if (e.match === 'depends') {
       return {
-        undetermined: `labels of ${entry.authenticator} accounts are not in the audit line, and acl[${e.index}] matches on ${e.conditions.join(', ')}`,
+        undetermined: `labels of ${shown(entry.authenticator)} accounts are not in the audit line, and acl[${e.index}] matches on ${e.conditions.join(', ')}`,
       };
     }
     return { granted: e.granted, rule: ruleRef(config, e.index), by: 'acl' };
@@ -579,17 +580,30 @@ function describeRule(d: Decided): string {
   return 'no rule';
 }
 
+/**
+ * A value read from a line as the report shows it: as it is when it is plain printable ASCII,
+ * else quoted with every control and invisible character escaped. Anyone who can ask for a token
+ * chooses some of them (the service, the account name), and a terminal must not read them as
+ * its own controls (a line erased, a report line forged).
+ */
+function shown(text: string): string {
+  return /^[\x21-\x7e]*$/.test(text) && !/["\\]/.test(text) && text !== '(anonymous)'
+    ? text
+    : quoteAccount(text);
+}
+
+const who = (account: string) => (account === '' ? '(anonymous)' : shown(account));
+
 function describeDecision(d: ReplayedDecision): string {
-  const who = d.account === '' ? '(anonymous)' : d.account;
   const context = [
-    d.service === '' ? '' : `service ${d.service}`,
-    d.ip === null ? '' : `from ${d.ip}`,
+    d.service === '' ? '' : `service ${shown(d.service)}`,
+    d.ip === null ? '' : `from ${shown(d.ip)}`,
   ].filter((x) => x !== '');
-  return `${who} ${d.scope}${context.length > 0 ? ` (${context.join(', ')})` : ''}`;
+  return `${who(d.account)} ${shown(d.scope)}${context.length > 0 ? ` (${context.join(', ')})` : ''}`;
 }
 
 const actions = (granted: readonly string[]) => (granted.length === 0 ? '(nothing)' : granted.join(','));
-const last = (time: string | null) => (time === null ? '' : `, last ${time}`);
+const last = (time: string | null) => (time === null ? '' : `, last ${shown(time)}`);
 
 function formatGroup(name: string, g: GroupCount): string {
   return `  ${name}: ${plural(g.decisions, 'decision')}, ${plural(g.requests, 'request')} (${g.lost} lose, ${g.gained} gain)${last(g.lastSeen)}`;
@@ -623,7 +637,7 @@ export function formatReplay(report: ReplayReport): string {
       out.push(formatGroup(name, g));
     }
     out.push('', 'by account:');
-    for (const g of report.byAccount) out.push(formatGroup(g.account === '' ? '(anonymous)' : g.account, g));
+    for (const g of report.byAccount) out.push(formatGroup(who(g.account), g));
   }
   if (report.undetermined.length > 0) {
     const requests = report.undetermined.reduce((n, u) => n + u.count, 0);
@@ -641,7 +655,7 @@ export function formatReplay(report: ReplayReport): string {
   }
   if (report.malformed > 0) {
     out.push('', `malformed: ${plural(report.malformed, 'line')}`);
-    for (const m of report.malformedLines) out.push(`  ${m.file}:${m.line}: ${m.reason}`);
+    for (const m of report.malformedLines) out.push(`  ${shown(m.file)}:${m.line}: ${m.reason}`);
     if (report.malformedLines.length < report.malformed) {
       out.push(`  … and ${report.malformed - report.malformedLines.length} more`);
     }
