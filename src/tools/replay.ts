@@ -117,8 +117,13 @@ export interface ReplayReport {
  */
 const VOLATILE =
   /"(time|requestId)":"[^"\\\u0000-\u001f]*"|"ms":-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
-/** Lines parsed once and remembered by their VOLATILE-free text (cleared when full). */
+/**
+ * Lines parsed once and remembered by their VOLATILE-free text, audit lines and other log lines
+ * (never a malformed one): at most this many, of at most MAX_SIGNATURE_CHARS in all (cleared
+ * when either is reached).
+ */
 const MAX_SIGNATURES = 100_000;
+const MAX_SIGNATURE_CHARS = 32 * 1024 * 1024;
 
 /** A line longer than this is malformed (and not held in memory). */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -156,7 +161,8 @@ export async function replayAudit(
   let requests = 0;
   let skipped = 0;
   let overLimit = 0;
-  const seenLines = new Map<string, ReturnType<typeof parseAuditLine>>();
+  const seenLines = new Map<string, AuditLine | null>();
+  let seenChars = 0;
 
   const bad = (file: string, line: number, reason: string) => {
     malformed++;
@@ -185,11 +191,17 @@ export async function replayAudit(
             if (key === 'time') time = match.slice('"time":"'.length, -1);
             return `"${key}":""`;
           });
-          let parsed = seenLines.get(signature);
+          let parsed: ReturnType<typeof parseAuditLine> | undefined = seenLines.get(signature);
           if (parsed === undefined) {
             parsed = parseAuditLine(line);
-            if (seenLines.size >= MAX_SIGNATURES) seenLines.clear();
-            seenLines.set(signature, parsed);
+            if (typeof parsed !== 'string') {
+              if (seenLines.size >= MAX_SIGNATURES || seenChars + signature.length > MAX_SIGNATURE_CHARS) {
+                seenLines.clear();
+                seenChars = 0;
+              }
+              seenLines.set(signature, parsed);
+              seenChars += signature.length;
+            }
           }
           if (typeof parsed === 'string') {
             bad(source.name, n, parsed);
