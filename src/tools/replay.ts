@@ -40,16 +40,21 @@ export interface Decided {
   readonly granted: readonly string[];
   readonly rule: RuleRef | null;
   /**
-   * `acl`, `ext_authz` (recorded only), `deny` (no rule matched), `unauthenticated` (account gone),
-   * `service` (the service is refused: 400 before any rule).
+   * `acl`, `ext_authz` (recorded only), `deny` (no rule matched), `unauthenticated` (account or
+   * its backend gone, or the anonymous account refused), `service` (the service is refused: 400
+   * before any rule), `refresh` (refresh tokens are off: the refresh grant is refused).
    */
-  readonly by: 'acl' | 'ext_authz' | 'deny' | 'unauthenticated' | 'service';
+  readonly by: 'acl' | 'ext_authz' | 'deny' | 'unauthenticated' | 'service' | 'refresh';
 }
 
 /** A distinct (account, labels, client address, service, scope) and how often it was seen. */
 export interface ReplayedDecision {
   readonly account: string;
   readonly ip: string | null;
+  /** The proxy the request came through (its socket peer), or null. */
+  readonly via: string | null;
+  /** `password` (a login, anonymous ones too) or `refresh_token`. */
+  readonly grant: string;
   readonly service: string;
   readonly scope: string;
   /** The backend that authenticated the account, as recorded. */
@@ -132,6 +137,8 @@ interface Entry {
   scope: Scope;
   account: string;
   ip: string | null;
+  via: string | null;
+  grant: string;
   service: string;
   scopeText: string;
   authenticator: string;
@@ -213,7 +220,7 @@ export async function replayAudit(
           }
           requests++;
           for (const [i, d] of parsed.decisions.entries()) {
-            const key = `${parsed.account}\u0000${parsed.ip ?? '\u0001'}\u0000${parsed.service}\u0000${d.scope}\u0000${parsed.labelsKey}`;
+            const key = `${parsed.account}\u0000${parsed.ip ?? '\u0001'}\u0000${parsed.via ?? '\u0001'}\u0000${parsed.grant}\u0000${parsed.service}\u0000${d.scope}\u0000${parsed.labelsKey}`;
             let entry = entries.get(key);
             if (!entry) {
               if (entries.size >= maxDistinct) {
@@ -233,6 +240,8 @@ export async function replayAudit(
                 scope,
                 account: parsed.account,
                 ip: parsed.ip,
+                via: parsed.via,
+                grant: parsed.grant,
                 service: parsed.service,
                 scopeText: d.scope,
                 authenticator: parsed.authenticator,
@@ -278,6 +287,8 @@ export async function replayAudit(
     const seen: ReplayedDecision = {
       account: entry.account,
       ip: entry.ip,
+      via: entry.via,
+      grant: entry.grant,
       service: entry.service,
       scope: entry.scopeText,
       authenticator: entry.authenticator,
@@ -355,6 +366,12 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
   if (refusedService(config.token.services, entry.service, config.catalog?.service) !== undefined) {
     return { granted: [], rule: null, by: 'service' };
   }
+  // Without token.refresh the refresh grant is refused (401) before any rule.
+  if (entry.grant === 'refresh_token' && config.token.refresh === undefined) {
+    return { granted: [], rule: null, by: 'refresh' };
+  }
+  const gone = goneAccount(config, entry);
+  if (gone !== undefined) return gone;
   let labels = entry.labels;
   if (!labels) {
     if ((STATIC_BACKENDS as readonly string[]).includes(entry.authenticator)) {
@@ -376,7 +393,8 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
     type: scope.type,
     name: scope.name,
     service: entry.service,
-    ip: entry.ip,
+    // A proxy the config no longer trusts is taken for the client, as the server takes it.
+    ip: entry.via !== null && !config.server.trustedProxies.contains(entry.via) ? entry.via : entry.ip,
     actions: scope.actions,
   };
   if (labels) {
@@ -399,6 +417,35 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
   if (asksExtAuthz(config, entry.service))
     return { undetermined: 'no ACL rule matches and ext_authz decides' };
   return { granted: [], rule: null, by: 'deny' };
+}
+
+/**
+ * The decision for an account the config can no longer log in, or undefined: a backend that is
+ * no longer configured (another online backend may know the account: not re-decided), and the
+ * anonymous account without a `""` entry that takes no password (and without ext_auth, the one
+ * other backend that may log in a request without credentials). The audit line does not say
+ * whether an anonymous request sent a password: when `""` now takes one, it is not re-decided.
+ */
+function goneAccount(config: Config, entry: Entry): Decided | { undetermined: string } | undefined {
+  if (entry.grant === 'password' && entry.account === '') {
+    if (config.ext_auth !== undefined) return undefined;
+    const anonymous = config.users?.get('') ?? config.users_file?.users.get('');
+    if (anonymous === undefined) return { granted: [], rule: null, by: 'unauthenticated' };
+    if (anonymous.passwordHash !== undefined) {
+      return {
+        undetermined:
+          'the "" account takes a password now: requests without credentials get 401, and the audit line does not say whether these sent one',
+      };
+    }
+    return undefined;
+  }
+  const backend = entry.authenticator;
+  if (!(ONLINE_BACKENDS as readonly string[]).includes(backend)) return undefined;
+  if (config[backend as (typeof ONLINE_BACKENDS)[number]] !== undefined) return undefined;
+  if (ONLINE_BACKENDS.some((s) => config[s] !== undefined)) {
+    return { undetermined: `${backend} is no longer configured; another backend may know the account` };
+  }
+  return { granted: [], rule: null, by: 'unauthenticated' };
 }
 
 function recorded(entry: Entry): Decided {
@@ -433,6 +480,8 @@ function parseScope(text: string): Scope | undefined {
 interface AuditLine {
   readonly account: string;
   readonly ip: string | null;
+  readonly via: string | null;
+  readonly grant: string;
   readonly service: string;
   readonly authenticator: string;
   readonly labels: Labels | undefined;
@@ -471,6 +520,13 @@ export function parseAuditLine(line: string): AuditLine | null | string {
   const ip =
     client !== null && typeof client === 'object' ? (client as Record<string, unknown>)['ip'] : undefined;
   if (ip !== null && typeof ip !== 'string') return 'client.ip is not a string or null';
+  const via =
+    client !== null && typeof client === 'object' ? (client as Record<string, unknown>)['via'] : undefined;
+  if (via !== undefined && via !== null && typeof via !== 'string')
+    return 'client.via is not a string or null';
+  // Lines written before the grant was recorded were password logins.
+  const grant = r['grant'] ?? 'password';
+  if (typeof grant !== 'string') return 'grant is not a string';
   // The request's service; `""` when the client sent none.
   const service = r['service'] ?? '';
   if (typeof service !== 'string') return 'service is not a string';
@@ -501,6 +557,8 @@ export function parseAuditLine(line: string): AuditLine | null | string {
   return {
     account: r['account'],
     ip: ip ?? null,
+    via: via ?? null,
+    grant,
     service,
     authenticator,
     labels,
@@ -589,6 +647,7 @@ function describeRule(d: Decided): string {
   if (d.by === 'ext_authz') return 'ext_authz';
   if (d.by === 'unauthenticated') return 'account no longer configured';
   if (d.by === 'service') return 'service refused (token.services)';
+  if (d.by === 'refresh') return 'refresh tokens refused (no token.refresh)';
   return 'no rule';
 }
 

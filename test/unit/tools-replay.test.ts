@@ -264,6 +264,18 @@ describe('regauth replay against an audit log recorded from a running server', (
 });
 
 describe('labels not in the audit line', () => {
+  // The lines are ldap_auth's: the new config keeps that backend (an account whose backend is
+  // gone is no longer logged in: tools-replay-backend-removed.test.ts).
+  let withLdap: Config;
+  beforeAll(() => {
+    writeFileSync(join(tmp.dir, 'ldap-bind-pw'), 'x');
+    const file = join(tmp.dir, 'new-ldap.yml');
+    writeFileSync(
+      file,
+      `${head(keys)}${users}ldap_auth: {addr: "ldap.example.org:389", bind_dn: "cn=svc,dc=example,dc=org", bind_password_file: ldap-bind-pw, base: "dc=example,dc=org", filter: "(uid=\${account})"}\n${NEW_ACL}`,
+    );
+    withLdap = loadConfigFile(file);
+  });
   const line = (fields: Record<string, unknown>) =>
     JSON.stringify({
       level: 30,
@@ -295,7 +307,7 @@ describe('labels not in the audit line', () => {
         },
       ],
       {
-        config: newConfig,
+        config: withLdap,
       },
     );
     expect(report.changes).toEqual([]);
@@ -320,7 +332,7 @@ describe('labels not in the audit line', () => {
         },
       ],
       {
-        config: newConfig,
+        config: withLdap,
       },
     );
     expect(report.undetermined).toEqual([]);
@@ -341,7 +353,7 @@ describe('labels not in the audit line', () => {
           },
         },
       ],
-      { config: newConfig },
+      { config: withLdap },
     );
     expect(report.changes.map((c) => c.before)).toEqual([{ granted: [], rule: null, by: 'ext_authz' }]);
   });
@@ -358,7 +370,7 @@ describe('labels not in the audit line', () => {
         },
       ],
       {
-        config: newConfig,
+        config: withLdap,
       },
     );
     expect(report.undetermined).toEqual([]);
