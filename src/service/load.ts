@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
 import { quoteAccount } from '../core/account-name.js';
@@ -33,6 +34,11 @@ export interface ServiceLoader {
   load(running?: Config): Promise<Config>;
   /** Whether a load created the development key (serve's first start prints the registry block). */
   readonly createdDevKey: boolean;
+  /**
+   * Removes the development files this process created (its start failed after the config
+   * loaded: the port taken), so that the next start creates them and prints the registry block.
+   */
+  discardCreated(): void;
 }
 
 /**
@@ -43,6 +49,8 @@ export interface ServiceLoader {
  */
 export function serviceLoader(configFile: string, dataDir: string, notices: HeldNotices): ServiceLoader {
   let createdDevKey = false;
+  /** The development files this process created. */
+  const created: string[] = [];
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
   /**
@@ -78,6 +86,7 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   const devRefreshSecret = () => {
     const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
     if (secret.created) {
+      created.push(secret.path);
       notices.notify((l) =>
         l.warn(
           { secret: secret.path },
@@ -90,6 +99,10 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   return {
     get createdDevKey() {
       return createdDevKey;
+    },
+    discardCreated() {
+      for (const path of created.splice(0)) rmSync(path, { force: true });
+      createdDevKey = false;
     },
     async load(running) {
       const namesKey = namedFiles(configFile).namesKey;
@@ -118,6 +131,7 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       const create = () => {
         if (!write?.()) return;
         createdDevKey = true;
+        created.push(files.keyPath, files.certificatePath);
         notices.notify((l) =>
           l.warn(
             { key: files.keyPath, certificate: files.certificatePath },

@@ -96,6 +96,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     });
   } catch (err) {
     await store.close();
+    // A start that cannot listen leaves no development key it made: the next start makes it
+    // and prints the registry block.
+    loader.discardCreated();
     throw err;
   }
   logStartup(log, first, listeners.server.url, loader.createdDevKey);
