@@ -101,11 +101,18 @@ function exitAfterLog(code: number): void {
 
 /**
  * `regauth help keys init` → `regauth keys init --help`: commander's help command passes on only
- * the first name, which would print the `keys` help instead.
+ * the first name, which would print the `keys` help instead. A name that is no command
+ * (`regauth help valdiate`) is run as one, so that commander says `error: unknown command`
+ * (it printed the whole usage, exit 2, without a word of what was wrong).
  */
-export function nestedHelp(argv: readonly string[]): string[] {
+export function nestedHelp(argv: readonly string[], program?: Command): string[] {
   const [node, script, first, ...rest] = argv;
-  if (first !== 'help' || rest.length < 2 || rest.some((a) => a.startsWith('-'))) return [...argv];
+  if (first !== 'help' || rest.length === 0 || rest.some((a) => a.startsWith('-'))) return [...argv];
+  let command = program;
+  for (const name of rest) {
+    command = command?.commands.find((c) => c.name() === name || c.aliases().includes(name));
+    if (program && !command) return [node!, script!, ...rest];
+  }
   return [node!, script!, ...rest, '--help'];
 }
 
@@ -121,7 +128,8 @@ export async function main(sighup?: HeldSignal): Promise<void> {
       throw err;
     });
   }
-  const code = await runProgram(buildProgram(sighup), nestedHelp(process.argv), (text) =>
+  const program = buildProgram(sighup);
+  const code = await runProgram(program, nestedHelp(process.argv, program), (text) =>
     process.stderr.write(text),
   );
   if (code !== EXIT.ok) process.exitCode = code;
