@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
 import { quoteAccount } from '../core/account-name.js';
@@ -28,17 +28,25 @@ export class HeldNotices {
   }
 }
 
+/**
+ * The file beside the development key that says its registry block is still to be printed (the
+ * start that made the key could not listen).
+ */
+export const PENDING_BLOCK = 'registry-block.pending';
+
 /** Loads the config as `regauth serve` does; `createdDevKey` tells whether a load made the key. */
 export interface ServiceLoader {
   /** `running`: the config serving now, for a reload (none at start). */
   load(running?: Config): Promise<Config>;
-  /** Whether a load created the development key (serve's first start prints the registry block). */
+  /** Whether a load created the development key. */
   readonly createdDevKey: boolean;
   /**
-   * Removes the development files this process created (its start failed after the config
-   * loaded: the port taken), so that the next start creates them and prints the registry block.
+   * Whether the registry block of the development key is still to be printed: its key was made by
+   * this start, or by one that never got to listen (the port taken), and no start printed it.
    */
-  discardCreated(): void;
+  readonly blockPending: boolean;
+  /** The block was printed: later starts do not print it. */
+  blockShown(): void;
 }
 
 /**
@@ -49,8 +57,8 @@ export interface ServiceLoader {
  */
 export function serviceLoader(configFile: string, dataDir: string, notices: HeldNotices): ServiceLoader {
   let createdDevKey = false;
-  /** The development files this process created. */
-  const created: string[] = [];
+  /** Made with the development key, removed once a start that listens printed its block. */
+  const pendingMarker = resolve(dataDir, PENDING_BLOCK);
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
   /**
@@ -86,7 +94,6 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   const devRefreshSecret = () => {
     const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
     if (secret.created) {
-      created.push(secret.path);
       notices.notify((l) =>
         l.warn(
           { secret: secret.path },
@@ -100,9 +107,11 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
     get createdDevKey() {
       return createdDevKey;
     },
-    discardCreated() {
-      for (const path of created.splice(0)) rmSync(path, { force: true });
-      createdDevKey = false;
+    get blockPending() {
+      return namedKey === false && (createdDevKey || existsSync(pendingMarker));
+    },
+    blockShown() {
+      rmSync(pendingMarker, { force: true });
     },
     async load(running) {
       const namesKey = namedFiles(configFile).namesKey;
@@ -131,7 +140,7 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       const create = () => {
         if (!write?.()) return;
         createdDevKey = true;
-        created.push(files.keyPath, files.certificatePath);
+        writeFileSync(pendingMarker, '', { mode: 0o600 });
         notices.notify((l) =>
           l.warn(
             { key: files.keyPath, certificate: files.certificatePath },

@@ -96,12 +96,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     });
   } catch (err) {
     await store.close();
-    // A start that cannot listen leaves no development key it made: the next start makes it
-    // and prints the registry block.
-    loader.discardCreated();
     throw err;
   }
-  logStartup(log, first, listeners.server.url, loader.createdDevKey);
+  // The block of a development key made by this start, or by one that could not listen.
+  const printBlock = loader.blockPending;
+  logStartup(log, first, listeners.server.url, printBlock);
+  if (printBlock) loader.blockShown();
   logConfigWarnings(log, first);
   runtimes.whenSwapped((config) => {
     logConfigWarnings(log, config);
@@ -266,8 +266,8 @@ async function listeningAt<T>(
 
 /**
  * Logs where the server listens and the registry's `auth.token` settings (every start), and
- * prints the block to paste when this start created the development key (its first start): a
- * key from `regauth keys init` had its block printed by that command.
+ * prints the block to paste when the development key is new (made by this start, or by one that
+ * could not listen): a key from `regauth keys init` had its block printed by that command.
  */
 function logStartup(logger: Logger, config: Config, url: string, printBlock: boolean): void {
   const service = config.token.services[0] ?? 'registry.example.com';
