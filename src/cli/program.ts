@@ -108,12 +108,17 @@ function exitAfterLog(code: number): void {
 export function nestedHelp(argv: readonly string[], program?: Command): string[] {
   const [node, script, first, ...rest] = argv;
   if (first !== 'help' || rest.length === 0 || rest.some((a) => a.startsWith('-'))) return [...argv];
+  // The names that lead to a command; what follows a command without subcommands is its
+  // arguments (`regauth help test policy.yml` is test's help, never a run of it).
+  const names: string[] = [];
   let command = program;
   for (const name of rest) {
+    if (command && command.commands.length === 0) break;
     command = command?.commands.find((c) => c.name() === name || c.aliases().includes(name));
-    if (program && !command) return [node!, script!, ...rest];
+    names.push(name);
+    if (program && !command) return [node!, script!, ...names];
   }
-  return [node!, script!, ...rest, '--help'];
+  return [node!, script!, ...(program ? names : rest), '--help'];
 }
 
 /** Runs the CLI on process.argv; the exit code is the verb's. */
