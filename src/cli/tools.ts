@@ -440,7 +440,7 @@ function addReplay(program: Command, io: ToolIO): void {
     .addHelpText(
       'after',
       `
-Each distinct (account, labels, client address, service, scope) is decided again. Labels of
+Each distinct (account, labels, client address and proxy, grant, service, scope) is decided again. Labels of
 static accounts come from the configs; those of other backends are not in the audit line, so a
 decision that depends on them is listed as not re-decided rather than guessed.
 

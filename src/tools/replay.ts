@@ -47,7 +47,7 @@ export interface Decided {
   readonly by: 'acl' | 'ext_authz' | 'deny' | 'unauthenticated' | 'service' | 'refresh';
 }
 
-/** A distinct (account, labels, client address, service, scope) and how often it was seen. */
+/** A distinct (account, labels, client address and proxy, grant, service, scope) and how often it was seen. */
 export interface ReplayedDecision {
   readonly account: string;
   readonly ip: string | null;
@@ -150,7 +150,7 @@ interface Entry {
 
 /**
  * Replays audit lines against a config (docs/cli.md "`regauth replay`"): every distinct
- * (account, labels, client address, service, scope) is decided again with `options.config`, and
+ * (account, labels, client address and proxy, grant, service, scope) is decided again with `options.config`, and
  * with `options.against` or as recorded, and the decisions whose granted actions differ are
  * reported. Streams the lines (memory grows with distinct decisions, not with lines); a line
  * that is not JSON, or an audit line of the wrong shape, is counted and listed, never fatal.
@@ -427,10 +427,22 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
  * whether an anonymous request sent a password: when `""` now takes one, it is not re-decided.
  */
 function goneAccount(config: Config, entry: Entry): Decided | { undetermined: string } | undefined {
+  const refused: Decided = { granted: [], rule: null, by: 'unauthenticated' };
+  const backend = entry.authenticator;
+  if (entry.grant === 'refresh_token') {
+    // A refresh token comes back only through the backend that vouched for its account: gone,
+    // or no longer holding the account, it is refused, whatever other backend could log it in.
+    if (backend === 'users') return config.users?.get(entry.account) ? undefined : refused;
+    if (backend === 'users_file') return config.users_file?.users.get(entry.account) ? undefined : refused;
+    if ((ONLINE_BACKENDS as readonly string[]).includes(backend)) {
+      return config[backend as (typeof ONLINE_BACKENDS)[number]] === undefined ? refused : undefined;
+    }
+    return undefined;
+  }
   if (entry.grant === 'password' && entry.account === '') {
     if (config.ext_auth !== undefined) return undefined;
     const anonymous = config.users?.get('') ?? config.users_file?.users.get('');
-    if (anonymous === undefined) return { granted: [], rule: null, by: 'unauthenticated' };
+    if (anonymous === undefined) return refused;
     if (anonymous.passwordHash !== undefined) {
       return {
         undetermined:
@@ -439,13 +451,12 @@ function goneAccount(config: Config, entry: Entry): Decided | { undetermined: st
     }
     return undefined;
   }
-  const backend = entry.authenticator;
   if (!(ONLINE_BACKENDS as readonly string[]).includes(backend)) return undefined;
   if (config[backend as (typeof ONLINE_BACKENDS)[number]] !== undefined) return undefined;
   if (ONLINE_BACKENDS.some((s) => config[s] !== undefined)) {
     return { undetermined: `${backend} is no longer configured; another backend may know the account` };
   }
-  return { granted: [], rule: null, by: 'unauthenticated' };
+  return refused;
 }
 
 function recorded(entry: Entry): Decided {
@@ -669,6 +680,8 @@ function describeDecision(d: ReplayedDecision): string {
   const context = [
     d.service === '' ? '' : `service ${shown(d.service)}`,
     d.ip === null ? '' : `from ${shown(d.ip)}`,
+    d.via === null ? '' : `through ${shown(d.via)}`,
+    d.grant === 'password' ? '' : `${shown(d.grant)} grant`,
   ].filter((x) => x !== '');
   return `${who(d.account)} ${shown(d.scope)}${context.length > 0 ? ` (${context.join(', ')})` : ''}`;
 }
