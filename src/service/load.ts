@@ -111,7 +111,11 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       return namedKey === false && (createdDevKey || existsSync(pendingMarker));
     },
     blockShown() {
-      rmSync(pendingMarker, { force: true });
+      try {
+        rmSync(pendingMarker, { force: true });
+      } catch {
+        // A data directory this start cannot write: the block shows again next time.
+      }
     },
     async load(running) {
       const namesKey = namedFiles(configFile).namesKey;
@@ -140,7 +144,12 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       const create = () => {
         if (!write?.()) return;
         createdDevKey = true;
-        writeFileSync(pendingMarker, '', { mode: 0o600 });
+        try {
+          // 'wx': never written through a symlink planted there (nor over a marker already there).
+          writeFileSync(pendingMarker, '', { mode: 0o600, flag: 'wx' });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
         notices.notify((l) =>
           l.warn(
             { key: files.keyPath, certificate: files.certificatePath },
