@@ -296,7 +296,7 @@ export async function replayAudit(
       count: entry.count,
       lastSeen: entry.lastSeen,
     };
-    const after = decide(options.config, entry, scope);
+    const after = decide(options.config, entry, scope, options.against);
     const before = options.against ? decide(options.against, entry, scope) : recorded(entry);
     const open = [after, before].find((d): d is { undetermined: string } => 'undetermined' in d);
     if (open) {
@@ -361,7 +361,16 @@ function group(
 const STATIC_BACKENDS = ['users', 'users_file'] as const;
 
 /** Re-decides one distinct decision with a config, or says why it cannot. */
-function decide(config: Config, entry: Entry, scope: Scope): Decided | { undetermined: string } {
+/**
+ * Re-decides one distinct decision with a config, or says why it cannot. `previous`: the config
+ * the decision is compared with (`--against`), which the refresh grants it honoured were bound to.
+ */
+function decide(
+  config: Config,
+  entry: Entry,
+  scope: Scope,
+  previous?: Config,
+): Decided | { undetermined: string } {
   // As the server: a service token.services does not list is refused (400) before any rule.
   if (refusedService(config.token.services, entry.service, config.catalog?.service) !== undefined) {
     return { granted: [], rule: null, by: 'service' };
@@ -370,7 +379,7 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
   if (entry.grant === 'refresh_token' && config.token.refresh === undefined) {
     return { granted: [], rule: null, by: 'refresh' };
   }
-  const gone = goneAccount(config, entry);
+  const gone = goneAccount(config, entry, previous);
   if (gone !== undefined) return gone;
   let labels = entry.labels;
   if (!labels) {
@@ -426,19 +435,14 @@ function decide(config: Config, entry: Entry, scope: Scope): Decided | { undeter
  * other backend that may log in a request without credentials). The audit line does not say
  * whether an anonymous request sent a password: when `""` now takes one, it is not re-decided.
  */
-function goneAccount(config: Config, entry: Entry): Decided | { undetermined: string } | undefined {
+function goneAccount(
+  config: Config,
+  entry: Entry,
+  previous?: Config,
+): Decided | { undetermined: string } | undefined {
   const refused: Decided = { granted: [], rule: null, by: 'unauthenticated' };
   const backend = entry.authenticator;
-  if (entry.grant === 'refresh_token') {
-    // A refresh token comes back only through the backend that vouched for its account: gone,
-    // or no longer holding the account, it is refused, whatever other backend could log it in.
-    if (backend === 'users') return config.users?.get(entry.account) ? undefined : refused;
-    if (backend === 'users_file') return config.users_file?.users.get(entry.account) ? undefined : refused;
-    if ((ONLINE_BACKENDS as readonly string[]).includes(backend)) {
-      return config[backend as (typeof ONLINE_BACKENDS)[number]] === undefined ? refused : undefined;
-    }
-    return undefined;
-  }
+  if (entry.grant === 'refresh_token') return refreshRefused(config, entry, previous) ? refused : undefined;
   if (entry.grant === 'password' && entry.account === '') {
     if (config.ext_auth !== undefined) return undefined;
     const anonymous = config.users?.get('') ?? config.users_file?.users.get('');
@@ -457,6 +461,33 @@ function goneAccount(config: Config, entry: Entry): Decided | { undetermined: st
     return { undetermined: `${backend} is no longer configured; another backend may know the account` };
   }
   return refused;
+}
+
+/**
+ * Whether the server refuses a refresh grant of this account under `config`: a refresh token
+ * comes back only through the backend that vouched for it, the first in the chain that holds the
+ * account (a static backend before it that holds it now takes the account over), and, for a
+ * static account, with the password hash it was issued under (known here from `previous`, whose
+ * refresh grants the comparison takes as honoured; the audit line does not hold it).
+ */
+function refreshRefused(config: Config, entry: Entry, previous: Config | undefined): boolean {
+  const backend = entry.authenticator;
+  const statics = [
+    ['users', (c: Config) => c.users?.get(entry.account)],
+    ['users_file', (c: Config) => c.users_file?.users.get(entry.account)],
+  ] as const;
+  for (const [name, lookUp] of statics) {
+    const user = lookUp(config);
+    if (name !== backend) {
+      if (user !== undefined) return true;
+      continue;
+    }
+    if (user === undefined) return true;
+    const before = previous ? lookUp(previous) : undefined;
+    return before !== undefined && before.passwordHash !== user.passwordHash;
+  }
+  if (!(ONLINE_BACKENDS as readonly string[]).includes(backend)) return false;
+  return config[backend as (typeof ONLINE_BACKENDS)[number]] === undefined;
 }
 
 function recorded(entry: Entry): Decided {
