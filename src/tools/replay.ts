@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import type { Labels } from '../authz/types.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
-import { quoteAccount } from '../core/account-name.js';
+import { foldAccountName, quoteAccount } from '../core/account-name.js';
+import { revokedBefore } from '../token/refresh.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
 import { asksExtAuthz, refusedService } from '../pipeline/pipeline.js';
 import { parseScopes, type Scope } from '../request/scope.js';
@@ -472,6 +473,16 @@ function goneAccount(
  */
 function refreshRefused(config: Config, entry: Entry, previous: Config | undefined): boolean {
   const backend = entry.authenticator;
+  const refresh = config.token.refresh;
+  if (refresh === undefined) return true;
+  // Revoked: every token these requests used was issued before the last of them.
+  const revoked = revokedBefore(refresh.revokeBefore, entry.account);
+  if (revoked !== undefined && entry.lastSeen !== null && Date.parse(entry.lastSeen) < revoked * 1000) {
+    return true;
+  }
+  // A new secret decrypts none of the tokens the previous one issued.
+  const before = previous?.token.refresh;
+  if (before !== undefined && before.secret.reveal() !== refresh.secret.reveal()) return true;
   const statics = [
     ['users', (c: Config) => c.users?.get(entry.account)],
     ['users_file', (c: Config) => c.users_file?.users.get(entry.account)],
@@ -486,8 +497,25 @@ function refreshRefused(config: Config, entry: Entry, previous: Config | undefin
     const before = previous ? lookUp(previous) : undefined;
     return before !== undefined && before.passwordHash !== user.passwordHash;
   }
-  if (!(ONLINE_BACKENDS as readonly string[]).includes(backend)) return false;
-  return config[backend as (typeof ONLINE_BACKENDS)[number]] === undefined;
+  if (backend === 'ldap_auth') {
+    // Without a service account (initial_bind_as_user) the directory cannot be asked without the
+    // password: no refresh token comes back.
+    return config.ldap_auth === undefined || config.ldap_auth.initialBindAsUser;
+  }
+  if (backend === 'oidc_auth') {
+    // An app password's refresh token is bound to the secret and the account's not_before.
+    const now = config.oidc_auth;
+    if (now === undefined) return true;
+    const then = previous?.oidc_auth;
+    const folded = foldAccountName(entry.account);
+    return (
+      then !== undefined &&
+      (then.secret.reveal() !== now.secret.reveal() ||
+        then.notBefore.get(folded) !== now.notBefore.get(folded))
+    );
+  }
+  // ext_auth and jwt_auth logins get no refresh token.
+  return (ONLINE_BACKENDS as readonly string[]).includes(backend);
 }
 
 function recorded(entry: Entry): Decided {
