@@ -393,10 +393,14 @@ function compileRefresh(
   options: LoadOptions,
 ): RefreshConfig {
   // Watched before it is read: when it cannot be read (or holds too little), writing it is the fix.
-  return loadRefresh(raw, run.at, options.devRefreshSecret, (p) => {
+  const refresh = loadRefresh(raw, run.at, options.devRefreshSecret, (p) => {
     run.files.push(p);
     return run.readBytes(p);
   });
+  // Not the secret the config names: a development secret, or a tool's stand-in for a file
+  // missing here.
+  const standsIn = raw.secret_file === undefined || options.standIns?.has(refresh.secretFile) === true;
+  return standsIn ? { ...refresh, secretStandsIn: true } : refresh;
 }
 
 /** Every section of the table (sections.ts), compiled with one context; absent ones stay undefined. */

@@ -32,6 +32,11 @@ export type RawRefresh = NonNullable<z.output<typeof refreshSchema>>;
 export interface RefreshConfig extends RefreshSettings {
   /** The secret's file, for reload watching and messages. */
   readonly secretFile: string;
+  /**
+   * The secret is not the one the config names: a development secret, or the operator tools'
+   * stand-in for a file missing where they run (replay then cannot compare two configs' secrets).
+   */
+  readonly secretStandsIn?: boolean;
 }
 
 /**

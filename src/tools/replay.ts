@@ -481,8 +481,16 @@ function refreshRefused(config: Config, entry: Entry, previous: Config | undefin
     return true;
   }
   // A new secret decrypts none of the tokens the previous one issued.
+  // (Only between secrets both configs name and this machine holds.)
   const before = previous?.token.refresh;
-  if (before !== undefined && before.secret.reveal() !== refresh.secret.reveal()) return true;
+  if (
+    before !== undefined &&
+    before.secretStandsIn !== true &&
+    refresh.secretStandsIn !== true &&
+    before.secret.reveal() !== refresh.secret.reveal()
+  ) {
+    return true;
+  }
   const statics = [
     ['users', (c: Config) => c.users?.get(entry.account)],
     ['users_file', (c: Config) => c.users_file?.users.get(entry.account)],
