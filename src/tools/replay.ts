@@ -519,7 +519,7 @@ function refreshRefused(config: Config, entry: Entry, previous: Config | undefin
     return (
       then !== undefined &&
       (then.secret.reveal() !== now.secret.reveal() ||
-        then.notBefore.get(folded) !== now.notBefore.get(folded))
+        (then.notBefore.get(folded) ?? 0) !== (now.notBefore.get(folded) ?? 0))
     );
   }
   // ext_auth and jwt_auth logins get no refresh token.
