@@ -1,8 +1,6 @@
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText, type Config } from '../../src/config/load.js';
+import { expect, test } from 'vitest';
 import { lintConfig } from '../../src/tools/lint.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { namePatternRule } from '../helpers/name-pattern.js';
 
 // Found by a review of 6c6e7b4 (caretFirst). minimatch drops an out-of-order range (`z-a`) from a class
 // without a trace, so in `[z-a\^b]` the escaped ^ becomes the first member it writes and it
@@ -14,27 +12,7 @@ import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 // lint compares UTF-16 units, so x[😀-ａ\^b] (0x1F600 > 0xFF41 as code points, as minimatch and
 // Go compare them) loads with no warning at all and grants xc. Passes when regauth refuses the
 // pattern, grants as Go does, or warns without claiming the rule matches nothing.
-const tmp = tempDir('regauth-review-acl4-caret-range-');
-let keys: { keyPath: string; certPath: string };
-beforeAll(async () => {
-  keys = await writeSigningKey(tmp.dir);
-});
-afterAll(() => tmp.cleanup());
-
-function load(pattern: string): Config | undefined {
-  const yaml = [
-    `token: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}`,
-    'users: {alice: {}}',
-    'acl:',
-    `  - match: {name: ${JSON.stringify(pattern)}}`,
-    '    actions: [pull]',
-  ].join('\n');
-  try {
-    return loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
-  } catch {
-    return undefined; // refused at load: fine
-  }
-}
+const { loadUnlessRefused: load, decide } = namePatternRule('regauth-review-acl4-caret-range-');
 
 for (const [pattern, goGrants] of [
   ['x[z-a\\^b]', ['x^', 'xb']],
@@ -46,16 +24,7 @@ for (const [pattern, goGrants] of [
     if (!config) return;
     const warned = lintConfig(config).filter((w) => w.path === 'acl[0].match.name');
     if (warned.length > 0 && warned.every((w) => !w.message.includes('matches nothing'))) return;
-    const granted = (name: string) =>
-      config.acl.authorize({
-        account: 'alice',
-        type: 'repository',
-        name,
-        service: 'registry',
-        ip: null,
-        labels: {},
-        actions: ['pull'],
-      }).granted.length > 0;
+    const granted = (name: string) => decide(config, name).granted.length > 0;
     const names = ['x^', 'xb', 'xc', 'xa'];
     expect(names.filter(granted)).toEqual(goGrants);
   });

@@ -1,7 +1,5 @@
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText, type Config } from '../../src/config/load.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { expect, test } from 'vitest';
+import { namePatternRule } from '../helpers/name-pattern.js';
 
 // Found by a review of e911d7a (caretFirst). caretFirst exempts a class of one escaped character (`[\^]`)
 // because "minimatch writes it as that character". minimatch does so only in literal()
@@ -10,27 +8,7 @@ import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 // emits the JS class `[^]` (with the u flag: any character). minimatch then matches `xa`, `xb`,
 // ... where Go's path.Match (docker_auth) matches only `x^` followed by anything.
 // Passes when regauth refuses the pattern or grants as Go does.
-const tmp = tempDir('regauth-review-acl5-caret-single-');
-let keys: { keyPath: string; certPath: string };
-beforeAll(async () => {
-  keys = await writeSigningKey(tmp.dir);
-});
-afterAll(() => tmp.cleanup());
-
-function load(pattern: string): Config | undefined {
-  const yaml = [
-    `token: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}`,
-    'users: {alice: {}}',
-    'acl:',
-    `  - match: {name: ${JSON.stringify(pattern)}}`,
-    '    actions: [pull]',
-  ].join('\n');
-  try {
-    return loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
-  } catch {
-    return undefined; // refused at load: fine
-  }
-}
+const { loadUnlessRefused: load, decide } = namePatternRule('regauth-review-acl5-caret-single-');
 
 for (const [pattern, names, goGrants] of [
   ['x[\\^]*', ['x^', 'x^a', 'xa', 'xab'], ['x^', 'x^a']],
@@ -40,16 +18,7 @@ for (const [pattern, names, goGrants] of [
   test(`${pattern} (a one-character class [\\^] beside other magic) grants as Go does or is refused`, () => {
     const config = load(pattern);
     if (!config) return;
-    const granted = (name: string) =>
-      config.acl.authorize({
-        account: 'alice',
-        type: 'repository',
-        name,
-        service: 'registry',
-        ip: null,
-        labels: {},
-        actions: ['pull'],
-      }).granted.length > 0;
+    const granted = (name: string) => decide(config, name).granted.length > 0;
     expect(names.filter(granted)).toEqual(goGrants);
   });
 }

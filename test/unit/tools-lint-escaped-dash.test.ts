@@ -9,40 +9,11 @@
  * a glob: the range "\-." is empty, so it matches nothing" (exit 1) for the very fix it asked for.
  * Likewise `[0-9\-A-Z]` ("\-A"). serve logs the same warning at every start and reload (081d0f4).
  */
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText, type Config } from '../../src/config/load.js';
+import { expect, test } from 'vitest';
 import { lintConfig } from '../../src/tools/lint.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { namePatternRule } from '../helpers/name-pattern.js';
 
-const tmp = tempDir('regauth-escaped-dash-');
-let keys: { keyPath: string; certPath: string };
-beforeAll(async () => {
-  keys = await writeSigningKey(tmp.dir);
-});
-afterAll(() => tmp.cleanup());
-
-function load(pattern: string): Config {
-  const yaml = [
-    `token: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}`,
-    'users: {alice: {}}',
-    'acl:',
-    `  - match: {name: ${JSON.stringify(pattern)}}`,
-    '    actions: [pull]',
-  ].join('\n');
-  return loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
-}
-
-const decide = (config: Config, name: string) =>
-  config.acl.authorize({
-    account: 'alice',
-    type: 'repository',
-    name,
-    service: 'registry',
-    ip: null,
-    labels: {},
-    actions: ['pull'],
-  });
+const { load, decide } = namePatternRule('regauth-escaped-dash-');
 
 test('the advice followed: team[-._]* warned of, team[\\-._]* is not', () => {
   const before = lintConfig(load('team[-._]*')).filter((w) => w.path === 'acl[0].match.name');
