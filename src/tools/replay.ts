@@ -7,6 +7,7 @@ import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { foldAccountName, quoteAccount } from '../core/account-name.js';
 import { revokedBefore } from '../token/refresh.js';
+import { anonymousRefused, offlineLabels } from './check.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
 import { asksExtAuthz, refusedService } from '../pipeline/pipeline.js';
 import { parseScopes, type Scope } from '../request/scope.js';
@@ -445,16 +446,15 @@ function goneAccount(
   const backend = entry.authenticator;
   if (entry.grant === 'refresh_token') return refreshRefused(config, entry, previous) ? refused : undefined;
   if (entry.grant === 'password' && entry.account === '') {
-    if (config.ext_auth !== undefined) return undefined;
+    // As check and test decide it (anonymousRefused); a `""` entry that takes a password still
+    // logs in the requests that sent it, which the line does not tell.
+    if (!anonymousRefused(config, '', offlineLabels(config, ''))) return undefined;
     const anonymous = config.users?.get('') ?? config.users_file?.users.get('');
     if (anonymous === undefined) return refused;
-    if (anonymous.passwordHash !== undefined) {
-      return {
-        undetermined:
-          'the "" account takes a password now: requests without credentials get 401, and the audit line does not say whether these sent one',
-      };
-    }
-    return undefined;
+    return {
+      undetermined:
+        'the "" account takes a password now: requests without credentials get 401, and the audit line does not say whether these sent one',
+    };
   }
   if (!(ONLINE_BACKENDS as readonly string[]).includes(backend)) return undefined;
   if (config[backend as (typeof ONLINE_BACKENDS)[number]] !== undefined) return undefined;

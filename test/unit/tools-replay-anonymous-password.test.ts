@@ -107,3 +107,14 @@ test('a config with no "" entry at all: the anonymous pull loses access, exit 1'
   expect(report.changes.map((c) => [c.account, c.lost])).toEqual([['', ['pull']]]);
   expect(run.code).toBe(1);
 });
+
+// Found by a reread of goneAccount beside check's anonymousRefused: with ext_auth configured too,
+// the "" entry that takes a password still answers first (users: before ext_auth) and refuses a
+// request without credentials; replay let the ACL decide as if it logged in.
+test('with ext_auth beside the passworded "" entry: still not re-decided, and said why', async () => {
+  const withExt = join(tmp.dir, 'with-ext.yml');
+  writeFileSync(withExt, `${readFileSync(newFile, 'utf8')}ext_auth: {command: /bin/true}\n`);
+  const run = await regauth(['replay', '--audit', audit, '-c', withExt, '--json']);
+  const report = JSON.parse(run.stdout) as { undetermined: { account: string; reason: string }[] };
+  expect(report.undetermined.map((u) => [u.account, u.reason])).toEqual([['', WHY]]);
+});
