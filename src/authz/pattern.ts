@@ -542,8 +542,10 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
   // As minimatch reads the glob: braces expanded (a numeric range of 100 or more is kept whole)
   // and each portion between `/` matched as text or not. A placeholder's value is escaped text:
   // `\)` stands for it (a `)` after an unclosed `@(` makes the portion an extglob's).
-  const readings =
-    placeholders.length > 0
+  // Only a glob with a `[` can hold a class: the others are not read here.
+  const readings = !parts.some((p) => typeof p === 'string' && p.includes('['))
+    ? []
+    : placeholders.length > 0
       ? expandBraces(parts).map((alt) =>
           readGlob(alt.map((p) => (typeof p === 'string' ? p : '\\)')).join(''), EXPANDED_GLOB_OPTIONS),
         )
