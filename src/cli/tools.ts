@@ -38,7 +38,13 @@ import {
 import { lintConfig } from '../tools/lint.js';
 import { formatWhoCan, whoCan } from '../tools/who-can.js';
 import { formatReplay, replayAudit, type AuditSource } from '../tools/replay.js';
-import { formatFailure, loadPolicyTests, runPolicyTests, type PolicyTest } from '../tools/policy-test.js';
+import {
+  describeExpectation,
+  formatFailure,
+  loadPolicyTests,
+  runPolicyTests,
+  type PolicyTest,
+} from '../tools/policy-test.js';
 
 /** Where the operator tools read and write; injected so tests run them in-process. */
 export interface ToolIO {
@@ -286,7 +292,10 @@ function addCheck(program: Command, io: ToolIO): void {
       '--service <name>',
       'the requested service (token audience); default: the one token.services lists (required when it lists several)',
     )
-    .option('--ip <address>', 'the client address')
+    .option(
+      '--ip <address>',
+      'the client address (without it, rules on ip match nothing, and a note names those passed over)',
+    )
     .option(
       '--label <key=value>',
       "a label as an authenticator would report it (repeatable); without it (and without --password-stdin), the labels the config's users: or users_file hold for the account",
@@ -328,6 +337,7 @@ async function runCheck(opts: CheckOptions, io: ToolIO): Promise<void> {
     return;
   }
   if (result.labelsNote !== undefined) io.stderr(`${result.labelsNote}\n`);
+  if (result.ipNote !== undefined) io.stderr(`${result.ipNote}\n`);
   for (const report of result.scopes) {
     io.stdout(opts.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
   }
@@ -358,6 +368,9 @@ Example policy-tests.yml:
       const tests = loadPolicyTests(testsFile);
       noteUnknownLabels(config, tests, io);
       const results = await withRuntime(config, (runtime) => runPolicyTests(runtime, tests));
+      for (const r of results) {
+        if (r.ipNote !== undefined) io.stderr(`note: ${describeExpectation(r.test)}: ${r.ipNote}\n`);
+      }
       const failed = results.filter((r) => !r.passed);
       for (const r of failed) io.stdout(`${formatFailure(r)}\n`);
       io.stdout(`${results.length - failed.length} passed, ${failed.length} failed\n`);

@@ -2,7 +2,8 @@ import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME } from '../core/accou
 import { authenticate } from '../authn/chain.js';
 import { authorizeScopes } from '../authz/chain.js';
 import { isClientAddress } from '../authz/ip.js';
-import type { AuthzDecision, Labels } from '../authz/types.js';
+import type { AclRuleInfo, CompiledAcl } from '../authz/acl.js';
+import type { AuthzDecision, AuthzRequest, Labels } from '../authz/types.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import type { Config } from '../config/load.js';
@@ -44,6 +45,8 @@ export type CheckResult =
       readonly labels: Labels;
       /** Where the labels came from, when the config supplied them (no --label, no password). */
       readonly labelsNote?: string;
+      /** Without --ip: the rules on `ip` passed over for want of an address (addressNote). */
+      readonly ipNote?: string;
       readonly authenticatedBy: string | null;
       readonly scopes: ScopeReport[];
     }
@@ -123,13 +126,51 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
     );
   }
   const reports = scopes.map((scope, i) => scopeReport(runtime, scope, decisions[i]!));
+  const passedOver = new Set(
+    requests.flatMap((request, i) => addressRulesPassedOver(runtime.config.acl, request, decisions[i]!.rule)),
+  );
+  const ipNote = passedOver.size === 0 ? undefined : `note: no --ip: ${addressNote([...passedOver])}`;
   return {
     outcome: 'checked',
     labels,
     ...(labelsNote === undefined ? {} : { labelsNote }),
+    ...(ipNote === undefined ? {} : { ipNote }),
     authenticatedBy,
     scopes: reports,
   };
+}
+
+/**
+ * The ACL rules a request without a client address passed over for want of one: rules on `ip`
+ * ahead of the rule that decided (all of them when none did) that match the request on every
+ * other field. The token endpoint always has an address, so `check` without --ip and an
+ * expectation without `ip:` are decided as no real request is; they name these rules
+ * (addressNote) instead of answering silently. In ACL order, without duplicates.
+ */
+export function addressRulesPassedOver(
+  acl: CompiledAcl,
+  request: AuthzRequest,
+  decided: number | null,
+): AclRuleInfo[] {
+  if (request.ip !== null || !acl.rules.some((r) => r.match.ip !== undefined)) return [];
+  const { ip: _unknown, ...partial } = request;
+  return acl
+    .explain(partial)
+    .filter(
+      (e) => (decided === null || e.index < decided) && e.match === 'depends' && e.conditions.includes('ip'),
+    )
+    .map((e) => acl.rules[e.index]!);
+}
+
+/** `acl[1] "office" (ip: 10.0.0.0/8) matches by client address and was passed over; …` */
+export function addressNote(rules: readonly AclRuleInfo[]): string {
+  const named = [...rules]
+    .sort((a, b) => a.index - b.index)
+    .map(
+      (r) => `${r.path}${r.comment === undefined ? '' : ` ${JSON.stringify(r.comment)}`} (ip: ${r.match.ip})`,
+    );
+  const one = named.length === 1;
+  return `${named.join(', ')} ${one ? 'matches' : 'match'} by client address and ${one ? 'was' : 'were'} passed over; every request the token endpoint decides has an address, give one to decide as it would`;
 }
 
 /** Why an anonymous request gets no token without a `""` user (check and test say it alike). */

@@ -10,7 +10,15 @@ import { labelMap } from '../core/schema.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import { defaultService, extAuthzFor, refusedService } from '../pipeline/pipeline.js';
 import type { Runtime } from '../pipeline/runtime.js';
-import { anonymousRefused, describeDecider, NO_ANONYMOUS, offlineLabels, scopeReport } from './check.js';
+import {
+  addressNote,
+  addressRulesPassedOver,
+  anonymousRefused,
+  describeDecider,
+  NO_ANONYMOUS,
+  offlineLabels,
+  scopeReport,
+} from './check.js';
 
 const KEYS = 'account, scope, expect, labels, service, ip, comment';
 
@@ -63,6 +71,8 @@ export interface PolicyTestResult {
   readonly granted: readonly string[];
   /** Who decided: `acl[2] "comment"`, `ext_authz (…)`, `no rule matched (deny by default)`. */
   readonly decidedBy: string;
+  /** Without `ip:`: the rules on `ip` passed over for want of an address (check.ts addressNote). */
+  readonly ipNote?: string;
 }
 
 /**
@@ -189,7 +199,7 @@ export async function runPolicyTests(
       results.push({ test, passed: test.expect.length === 0, granted: [], decidedBy: NO_ANONYMOUS });
       continue;
     }
-    const decision = await authorizeScope(runtime.config.acl, extAuthzFor(runtime, service), {
+    const request = {
       account: test.account,
       type: test.scope.type,
       name: test.scope.name,
@@ -197,19 +207,31 @@ export async function runPolicyTests(
       ip: test.ip,
       labels: test.labels ?? offline.labels,
       actions: test.scope.actions,
-    });
+    };
+    const decision = await authorizeScope(runtime.config.acl, extAuthzFor(runtime, service), request);
     const decidedBy = describeDecider(scopeReport(runtime, test.scope, decision));
     const passed =
       decision.granted.length === test.expect.length &&
       decision.granted.every((a, i) => a === test.expect[i]);
-    results.push({ test, passed, granted: decision.granted, decidedBy });
+    const passedOver = addressRulesPassedOver(runtime.config.acl, request, decision.rule);
+    results.push({
+      test,
+      passed,
+      granted: decision.granted,
+      decidedBy,
+      ...(passedOver.length > 0 ? { ipNote: `no ip: ${addressNote(passedOver)}` } : {}),
+    });
   }
   return results;
 }
 
 /** `FAIL [2] (line 7) alice repository:alice/app:push: granted [pull], expected [push]; decided by acl[3] "…"` */
 export function formatFailure(result: PolicyTestResult): string {
-  const { test } = result;
+  return `FAIL ${describeExpectation(result.test)}: granted [${result.granted.join(', ')}], expected [${result.test.expect.join(', ')}]; decided by ${result.decidedBy}`;
+}
+
+/** `[2] (line 7) "comment" alice repository:alice/app:push`: an expectation, for its failure or a note. */
+export function describeExpectation(test: PolicyTest): string {
   const where = test.line === undefined ? test.path : `${test.path} (line ${test.line})`;
   // Plain names as they are; a name that could be misread (one the rule refuses, one holding a
   // quote or backslash, which could pass for another's escape, or one spelled `(anonymous)`)
@@ -217,5 +239,5 @@ export function formatFailure(result: PolicyTestResult): string {
   const plain = isAccountName(test.account) && !/["\\]/.test(test.account) && test.account !== '(anonymous)';
   const who = test.account === '' ? '(anonymous)' : plain ? test.account : quoteAccount(test.account);
   const comment = test.comment === undefined ? '' : ` ${JSON.stringify(test.comment)}`;
-  return `FAIL ${where}${comment} ${who} ${formatScope(test.scope)}: granted [${result.granted.join(', ')}], expected [${test.expect.join(', ')}]; decided by ${result.decidedBy}`;
+  return `${where}${comment} ${who} ${formatScope(test.scope)}`;
 }
