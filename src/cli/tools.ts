@@ -37,7 +37,7 @@ import {
 } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
 import { formatWhoCan, whoCan } from '../tools/who-can.js';
-import { formatReplay, replayAudit, type AuditSource } from '../tools/replay.js';
+import { formatReplay, nothingReplayed, replayAudit, type AuditSource } from '../tools/replay.js';
 import {
   describeExpectation,
   formatFailure,
@@ -224,7 +224,7 @@ function count(n: number, noun: string): string {
 }
 
 const EXIT_CODES_HELP =
-  "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage, an invalid config, or a file named that cannot be read or written; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing); 70 a bug in regauth (stderr asks for a report and gives the stack).\nRun `regauth <command> --help` for a command's options and an example.";
+  "\nExit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage, an invalid config, a file named that cannot be read or written, or a replay that re-decided nothing; 3 a backend could not answer (a directory down or not trusted over TLS, an ext command failing); 70 a bug in regauth (stderr asks for a report and gives the stack).\nRun `regauth <command> --help` for a command's options and an example.";
 
 /**
  * Adds `validate`, `check`, `test`, `who-can`, `replay`, `hash`, `keys init|rotate|activate`,
@@ -440,7 +440,7 @@ function addReplay(program: Command, io: ToolIO): void {
       program
         .command('replay')
         .description(
-          'replay audit log lines against a new config: the decisions that change (granted before and not now, and the reverse), by rule and by account; exit 1 when any changes',
+          'replay audit log lines against a new config: the decisions that change (granted before and not now, and the reverse), by rule and by account; exit 1 when any changes, 2 when nothing could be re-decided',
         )
         .requiredOption(
           '--audit <file>',
@@ -467,7 +467,12 @@ Examples:
       const against = opts.against ? await loadForTool(opts.against, io, { note: false }) : undefined;
       const report = await replayAudit(sources, { config, ...(against ? { against } : {}) });
       printReport(io, report, opts.json, formatReplay);
-      if (report.changes.length > 0) io.setExitCode(1);
+      // A run that compared nothing must not pass a gate as "no decision changes".
+      const nothing = nothingReplayed(report);
+      if (nothing !== undefined) {
+        io.stderr(`regauth: ${nothing}\n`);
+        io.setExitCode(2);
+      } else if (report.changes.length > 0) io.setExitCode(1);
     });
 }
 

@@ -104,6 +104,11 @@ export interface ReplayReport {
   /** Audit lines of token requests without decisions, and other log lines: skipped. */
   readonly skipped: number;
   readonly distinct: number;
+  /**
+   * Distinct decisions decided again and compared (`distinct` less `undetermined`). When 0,
+   * nothing was compared, and no change found says nothing (the CLI exits 2: replayVerdict).
+   */
+  readonly redecided: number;
   /** Scope decisions of lines not replayed: new distinct decisions beyond `maxDistinct`. */
   readonly overLimit: number;
   readonly comparedWith: 'recorded decisions' | 'config';
@@ -321,6 +326,7 @@ export async function replayAudit(
     requests,
     skipped,
     distinct: entries.size,
+    redecided: entries.size - undetermined.length,
     overLimit,
     comparedWith: options.against ? 'config' : 'recorded decisions',
     changes,
@@ -761,6 +767,23 @@ function formatGroup(name: string, g: GroupCount): string {
 }
 
 /** The text report: what changes, grouped by rule and by account, then what could not be replayed. */
+/**
+ * Why a replay compared nothing, for stderr (its exit is 2, not the 0 of "no decision changes"), or
+ * undefined when it compared at least one decision.
+ */
+export function nothingReplayed(report: ReplayReport): string | undefined {
+  if (report.redecided > 0) return undefined;
+  if (report.distinct > 0) {
+    return `nothing was re-decided: none of the ${plural(report.distinct, 'distinct decision')} could be decided again (see "not re-decided")`;
+  }
+  const why = [
+    ...(report.malformed > 0 ? [`${report.malformed} malformed`] : []),
+    ...(report.skipped > 0 ? [`${report.skipped} skipped (not a token request with decisions)`] : []),
+    ...(report.overLimit > 0 ? [`${plural(report.overLimit, 'scope decision')} beyond the limit`] : []),
+  ];
+  return `nothing was re-decided: ${plural(report.lines, 'line')} read, no audit line of a token request with decisions${why.length > 0 ? ` (${why.join(', ')})` : ''}; is this regauth's audit log, one JSON object per line?`;
+}
+
 export function formatReplay(report: ReplayReport): string {
   const out: string[] = [];
   out.push(

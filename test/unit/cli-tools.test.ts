@@ -647,7 +647,7 @@ test('--help lists every exit code, an unreachable backend (3) and a bug (70) in
   const run = await regauth(['--help']);
   const help = run.stdout.replace(/\s+/g, ' ');
   expect(help).toContain(
-    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage, an invalid config, or a file named that cannot be read or written; 3 a backend could not answer',
+    'Exit codes: 0 ok; 1 a finding (lint warning, failed expectation, doctor problem, failed authentication, a decision replay finds changed); 2 bad usage, an invalid config, a file named that cannot be read or written, or a replay that re-decided nothing; 3 a backend could not answer',
   );
   expect(help).toContain('; 70 a bug in regauth');
 });
@@ -671,8 +671,10 @@ describe('-c: every verb that reads a config defaults it to config.yml', () => {
       expect(who.code).toBe(0);
       expect(who.stdout).toContain('acl[2] "devs pull team"');
       const replay = await regauth(['replay', '--audit', audit]);
-      expect(replay.stderr).toBe('');
-      expect(replay.code).toBe(0);
+      // The config was read (no config error); the empty log re-decides nothing, which is exit 2.
+      expect(replay.stderr).toMatch(/^regauth: nothing was re-decided: 0 lines read[^\n]*\n$/);
+      expect(replay.stdout).toContain('replayed 0 lines');
+      expect(replay.code).toBe(2);
     } finally {
       process.chdir(cwd);
     }
