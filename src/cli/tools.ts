@@ -24,6 +24,7 @@ import {
   type RegistryToken,
 } from '../tools/doctor.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, passwordFromStdin } from '../tools/hash.js';
+import { progressLine } from './progress.js';
 import { typedPassword } from './prompt.js';
 import {
   keysActivate,
@@ -60,6 +61,11 @@ export interface ToolIO {
   readonly typedPassword?: (confirm: boolean) => Promise<string | undefined>;
   /** stdin as a stream (for `replay --audit -`); default: the process's. */
   readonly stdinStream?: () => AsyncIterable<Buffer | string>;
+  /**
+   * A progress line for long work (`replay`), rewritten in place; null erases it. Absent when
+   * stderr is no terminal: then nothing is shown.
+   */
+  readonly progress?: (text: string | null) => void;
   /** Records a non-zero exit code (1: a finding or failed expectation). */
   readonly setExitCode: (code: number) => void;
 }
@@ -89,6 +95,7 @@ export const processIO: ToolIO = {
     return bytes.toString('utf8');
   },
   typedPassword: (confirm) => (process.stdin.isTTY ? typedPassword(confirm) : Promise.resolve(undefined)),
+  ...(process.stderr.isTTY ? { progress: progressLine((text) => process.stderr.write(text)) } : {}),
   setExitCode: (code) => {
     process.exitCode = code;
   },
@@ -465,7 +472,22 @@ Examples:
       const sources = auditSources(opts.audit, io);
       const config = await loadForTool(opts.config, io, { note: false });
       const against = opts.against ? await loadForTool(opts.against, io, { note: false }) : undefined;
-      const report = await replayAudit(sources, { config, ...(against ? { against } : {}) });
+      const { progress } = io;
+      let report;
+      try {
+        report = await replayAudit(sources, {
+          config,
+          ...(against ? { against } : {}),
+          ...(progress
+            ? {
+                onProgress: (lines, file) =>
+                  progress(`replay: ${lines.toLocaleString('en-US')} lines read (${file})`),
+              }
+            : {}),
+        });
+      } finally {
+        progress?.(null);
+      }
       printReport(io, report, opts.json, formatReplay);
       // A run that compared nothing must not pass a gate as "no decision changes".
       const nothing = nothingReplayed(report);

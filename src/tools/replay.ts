@@ -28,6 +28,8 @@ export interface ReplayOptions {
   readonly maxDistinct?: number;
   /** At most this many malformed lines are listed (all are counted). */
   readonly maxListed?: number;
+  /** Told after each chunk read (about 1 MiB): the lines read so far, and the file being read. */
+  readonly onProgress?: (lines: number, file: string) => void;
 }
 
 /** A deciding rule as the report names it; null: no rule matched. */
@@ -186,7 +188,7 @@ export async function replayAudit(
   for (const source of sources) {
     let n = 0;
     try {
-      for await (const batch of readLines(source))
+      for await (const batch of readLines(source)) {
         for (const line of batch) {
           n++;
           lines++;
@@ -272,6 +274,8 @@ export async function replayAudit(
             }
           }
         }
+        options.onProgress?.(lines, source.name);
+      }
     } catch (err) {
       // The file itself cannot be read (EACCES, EISDIR…): nothing was replayed, which no report
       // may pass for "no decision changes". Bad content (a broken gzip stream) is a malformed line.

@@ -13,7 +13,12 @@ export interface ToolRun {
  * Runs `regauth <args>` in-process with the operator verbs, mapping errors to exit codes as
  * src/cli/main.ts does; `stdin` is what the verb reads (whole or streamed).
  */
-export async function regauth(args: readonly string[], stdin = ''): Promise<ToolRun> {
+export async function regauth(
+  args: readonly string[],
+  stdin = '',
+  /** ToolIO members to add or replace (e.g. `progress`, which the process's IO has on a terminal). */
+  extra: Partial<ToolIO> = {},
+): Promise<ToolRun> {
   let stdout = '';
   let stderr = '';
   let code = 0;
@@ -25,6 +30,7 @@ export async function regauth(args: readonly string[], stdin = ''): Promise<Tool
       yield stdin;
     },
     setExitCode: (c) => void (code = c),
+    ...extra,
   };
   const program = new Command()
     .name('regauth')

@@ -1,0 +1,80 @@
+/**
+ * `regauth replay` on a terminal keeps a progress line on stderr while it reads (about a million
+ * audit lines take it 5 to 25 s), rewritten in place and erased before the report; with stderr
+ * not a terminal it writes none. Run through script(1), as an operator's shell runs it.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { tempDir } from '../helpers/fixtures.js';
+import { needTerminal, onTerminal, regauthLine, word } from './harness/terminal.js';
+
+const tmp = tempDir('regauth-tty-replay-');
+afterAll(() => tmp.cleanup());
+
+const LINES_PER_MEMBER = 100_000;
+const MEMBERS = 16;
+let config = '';
+let audit = '';
+
+beforeAll(() => {
+  needTerminal();
+  config = join(tmp.dir, 'config.yml');
+  writeFileSync(
+    config,
+    'token: {issuer: t}\nusers:\n  alice: {}\nacl:\n  - match: {account: alice}\n    actions: [pull]\n',
+  );
+  const line = (i: number) =>
+    JSON.stringify({
+      level: 30,
+      time: '2026-12-03T10:00:00.000Z',
+      requestId: `r${i}`,
+      method: 'GET',
+      client: { ip: '10.0.0.1', via: null },
+      outcome: 'granted',
+      status: 200,
+      grant: 'password',
+      service: 'registry',
+      account: 'alice',
+      authenticator: 'users',
+      decisions: [{ scope: 'repository:a/b:pull', granted: ['pull'], rule: 0 }],
+      ms: 1,
+    });
+  const member = gzipSync(Array.from({ length: LINES_PER_MEMBER }, (_, i) => `${line(i)}\n`).join(''));
+  // A gzip file of several members, as `cat a.gz b.gz` makes: read as one stream.
+  audit = join(tmp.dir, 'audit.log.gz');
+  writeFileSync(audit, Buffer.concat(Array.from({ length: MEMBERS }, () => member)));
+}, 180_000);
+
+test('on a terminal: a progress line while reading, erased before the report', async () => {
+  const out = join(tmp.dir, 'report.txt');
+  const run = await onTerminal(
+    `${regauthLine(`replay --audit ${word(audit)} -c ${word(config)}`)} > ${word(out)}`,
+    async () => {},
+  );
+  expect(run.code).toBe(0);
+  const shown = [...run.screen.matchAll(/\r\u001b\[Kreplay: ([\d,]+) lines read \(([^)]*)\)/g)];
+  expect(shown.length).toBeGreaterThan(0);
+  expect(shown.every((m) => m[2] === audit)).toBe(true);
+  const counts = shown.map((m) => Number(m[1]!.replaceAll(',', '')));
+  expect(counts).toEqual([...counts].sort((a, b) => a - b));
+  expect(counts.at(-1)).toBeLessThanOrEqual(LINES_PER_MEMBER * MEMBERS);
+  // Erased at the end: the terminal's last output is the erasing sequence.
+  expect(run.screen.endsWith('\r\u001b[K')).toBe(true);
+  expect(readFileSync(out, 'utf8')).toContain(
+    `replayed ${(LINES_PER_MEMBER * MEMBERS).toLocaleString('en-US')} lines`,
+  );
+}, 60_000);
+
+test('stderr not a terminal: no progress line', async () => {
+  const err = join(tmp.dir, 'stderr.txt');
+  const run = await onTerminal(
+    `${regauthLine(`replay --audit ${word(audit)} -c ${word(config)}`)} 2> ${word(err)}`,
+    async () => {},
+  );
+  expect(run.code).toBe(0);
+  expect(run.screen).toContain('no decision changes');
+  expect(run.screen).not.toContain('lines read');
+  expect(readFileSync(err, 'utf8')).toBe('');
+}, 60_000);
