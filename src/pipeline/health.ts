@@ -48,7 +48,12 @@ export async function readiness(
     checks['signing_key'] = 'ok';
   } else {
     try {
-      await runtime.sign({ subject: 'readyz', audience: 'readyz', access: [] }, Math.floor(now() / 1000), 60);
+      // Bounded as the other checks: a signing thread that never answers must not hold the probe
+      // (and every probe sharing it: readinessProbe) open for good.
+      await withTimeout(
+        runtime.sign({ subject: 'readyz', audience: 'readyz', access: [] }, Math.floor(now() / 1000), 60),
+        timeoutMs,
+      );
       keyChecked.set(runtime, now());
       checks['signing_key'] = 'ok';
     } catch (err) {
@@ -85,7 +90,7 @@ export async function readiness(
   return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
 }
 
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);

@@ -179,6 +179,18 @@ describe('readiness', () => {
     expect((await readiness(undefined)).ready).toBe(false);
   });
 
+  // Found in a review of 3dcb430 (probes share a running one): the key check waited for the
+  // signature without a bound, so a signing thread that never answered held /readyz, and every
+  // probe sharing it, open for good; the log never said "not ready". Bounded as the others are.
+  test('not ready when the key check does not answer in time', async () => {
+    const hung = runtimeWith([], () => new Promise<string>(() => undefined));
+    const r = await readiness(hung, { timeoutMs: 50 });
+    expect(r).toEqual({
+      ready: false,
+      checks: { config: 'ok', signing_key: 'cannot sign: no answer within 50 ms' },
+    });
+  });
+
   test('not ready once a certificate of the x5c chain has expired; kid-only keys do not care', async () => {
     const END = Date.parse('2027-03-01T00:00:00Z');
     const withChain = (x5c: boolean) =>
