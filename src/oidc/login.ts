@@ -47,9 +47,13 @@ interface LoginChecks {
   readonly ui?: unknown;
 }
 
-/** The callback page of a login that finished, asked again without its cookie (a reload). */
+/**
+ * The callback page of a login that finished, asked again without its cookie (a reload). The
+ * used state does not say whether the login was for an app password or for the registry page,
+ * so the text fits both.
+ */
 export const FINISHED =
-  'This sign-in is finished: its app password was shown once, on the page it opened. Sign in again for a new one.';
+  'This sign-in is finished, and a sign-in is used once: what it gave (an app password, shown only then, or the registry page signed in) was on the page it opened. Sign in again for a new one.';
 
 /**
  * `error` of a callback as the page may show it: one of the error codes OAuth 2.0 and OpenID
