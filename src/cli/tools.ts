@@ -38,7 +38,13 @@ import {
 } from '../tools/keys.js';
 import { lintConfig } from '../tools/lint.js';
 import { formatWhoCan, whoCan } from '../tools/who-can.js';
-import { formatReplay, nothingReplayed, replayAudit, type AuditSource } from '../tools/replay.js';
+import {
+  formatReplay,
+  nothingReplayed,
+  progressText,
+  replayAudit,
+  type AuditSource,
+} from '../tools/replay.js';
 import {
   describeExpectation,
   formatFailure,
@@ -95,7 +101,13 @@ export const processIO: ToolIO = {
     return bytes.toString('utf8');
   },
   typedPassword: (confirm) => (process.stdin.isTTY ? typedPassword(confirm) : Promise.resolve(undefined)),
-  ...(process.stderr.isTTY ? { progress: progressLine((text) => process.stderr.write(text)) } : {}),
+  ...(process.stderr.isTTY
+    ? {
+        progress: progressLine((text) => process.stderr.write(text), {
+          columns: () => process.stderr.columns,
+        }),
+      }
+    : {}),
   setExitCode: (code) => {
     process.exitCode = code;
   },
@@ -480,8 +492,7 @@ Examples:
           ...(against ? { against } : {}),
           ...(progress
             ? {
-                onProgress: (lines, file) =>
-                  progress(`replay: ${lines.toLocaleString('en-US')} lines read (${file})`),
+                onProgress: (lines, file) => progress(progressText(lines, file)),
               }
             : {}),
         });

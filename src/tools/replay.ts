@@ -745,6 +745,14 @@ function describeRule(d: Decided): string {
  * chooses some of them (the service, the account name), and a terminal must not read them as
  * its own controls (a line erased, a report line forged).
  */
+/**
+ * The progress line of a replay on a terminal: `replay: 1,200,000 lines read (audit.log.1.gz)`,
+ * the file named as the report names it (a name's control characters escaped).
+ */
+export function progressText(lines: number, file: string): string {
+  return `replay: ${lines.toLocaleString('en-US')} lines read (${shown(file)})`;
+}
+
 function shown(text: string): string {
   return /^[\x21-\x7e]*$/.test(text) && !/["\\]/.test(text) && text !== '(anonymous)'
     ? text

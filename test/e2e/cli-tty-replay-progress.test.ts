@@ -78,3 +78,22 @@ test('stderr not a terminal: no progress line', async () => {
   expect(run.screen).not.toContain('lines read');
   expect(readFileSync(err, 'utf8')).toBe('');
 }, 60_000);
+
+test('on a narrow terminal: each progress line is cut to its width, so none wraps', async () => {
+  const out = join(tmp.dir, 'report-narrow.txt');
+  const run = await onTerminal(
+    `stty cols 40 && ${regauthLine(`replay --audit ${word(audit)} -c ${word(config)}`)} > ${word(out)}`,
+    async () => {},
+  );
+  expect(run.code).toBe(0);
+  const shown = run.screen
+    .split('\r\u001b[K')
+    .slice(1)
+    .filter((t) => t !== '');
+  expect(shown.length).toBeGreaterThan(0);
+  for (const line of shown) {
+    expect(line).toMatch(/^replay: [\d,]+ lines read/);
+    expect(line.length).toBeLessThanOrEqual(39);
+    expect(line.endsWith('...')).toBe(true);
+  }
+}, 60_000);

@@ -9,10 +9,7 @@ import { progressLine } from '../../src/cli/progress.js';
 function printer() {
   let now = 0;
   let out = '';
-  const progress = progressLine(
-    (t) => void (out += t),
-    () => now,
-  );
+  const progress = progressLine((t) => void (out += t), { now: () => now });
   return {
     progress,
     at: (ms: number) => void (now = ms),
@@ -32,11 +29,14 @@ test('nothing is shown for work that ends within the first second', () => {
 
 test('after a second the line is shown, rewritten at most once a second, then erased', () => {
   const p = printer();
-  p.at(1000);
-  p.progress('replay: 50,000 lines read');
+  // The clock starts at the first report.
+  p.at(500);
+  p.progress('replay: 3,000 lines read');
   p.at(1500);
-  p.progress('replay: 70,000 lines read');
+  p.progress('replay: 50,000 lines read');
   p.at(2000);
+  p.progress('replay: 70,000 lines read');
+  p.at(2500);
   p.progress('replay: 100,000 lines read');
   p.progress(null);
   expect(p.out()).toBe('\r\u001b[Kreplay: 50,000 lines read\r\u001b[Kreplay: 100,000 lines read\r\u001b[K');
@@ -44,9 +44,31 @@ test('after a second the line is shown, rewritten at most once a second, then er
 
 test('erasing twice writes once', () => {
   const p = printer();
+  p.progress('x');
   p.at(5000);
   p.progress('x');
   p.progress(null);
   p.progress(null);
   expect(p.out()).toBe('\r\u001b[Kx\r\u001b[K');
+});
+
+test('the clock starts at the first report, not when the printer is made', () => {
+  const p = printer();
+  p.at(60_000);
+  p.progress('replay: 3,000 lines read');
+  expect(p.out()).toBe('');
+});
+
+test('cut to the terminal width, the last column left free, ending in ...', () => {
+  let out = '';
+  const progress = progressLine((t) => void (out += t), { now: () => 0, everyMs: 0, columns: () => 20 });
+  progress('replay: 1,000 lines read (audit.log)');
+  expect(out).toBe('\r\u001b[Kreplay: 1,000 li...');
+  out = '';
+  // Outside ASCII a character counts two columns.
+  progress('replay: 1 (\u65e5\u672c\u8a9e\u65e5\u672c\u8a9e)');
+  expect(out).toBe('\r\u001b[Kreplay: 1 (\u65e5\u672c...');
+  out = '';
+  progress('fits in 19 columns.');
+  expect(out).toBe('\r\u001b[Kfits in 19 columns.');
 });
