@@ -164,7 +164,10 @@ export class LdapConnections {
     });
     if (c.tls === 'starttls') {
       try {
-        await client.startTLS(tlsOptions);
+        // The name to check the certificate against: ldapts hands tls.connect only the socket,
+        // and node falls back to "localhost" for an IP address (it takes `_host` from a socket
+        // opened to a name only), so a certificate for localhost would pass for any address.
+        await client.startTLS({ ...tlsOptions, host: c.host });
       } catch (err) {
         void quietUnbind(client);
         throw err;

@@ -43,7 +43,7 @@ function tlsHint(err: unknown): string | undefined {
       return "set ldap_auth.ca_certificate to the CA that signed the directory's certificate";
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-      return "give ldap_auth.addr a host name that the directory's certificate holds";
+      return "give ldap_auth.addr a host name or address that the directory's certificate holds";
     }
     if (code === 'CERT_HAS_EXPIRED') return "the directory's certificate has expired: renew it";
   }
