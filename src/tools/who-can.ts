@@ -47,10 +47,12 @@ export interface WhoCanRule {
   readonly accounts: readonly WhoCanAccount[];
   /**
    * Accounts of backends that cannot be listed (ext_auth, ldap_auth, oidc_auth, jwt_auth) that
-   * the rule covers, in words; null when no such backend is configured or the rule names only
-   * static accounts.
+   * the rule covers, in words; null when none of the configured ones can log in an account the
+   * rule names (othersFrom).
    */
   readonly others: string | null;
+  /** The configured backends whose accounts `others` speaks of (empty when it is null). */
+  readonly othersFrom: readonly string[];
 }
 
 export interface WhoCanReport {
@@ -136,6 +138,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
     const info = acl.rules[e.index]!;
     const earlier = candidates.find((c) => c.index < e.index && shadows(acl, base, c, e));
     const conditions = e.conditions.map((k) => condition(info, k, scope, sources, acl, base));
+    const othersFrom = earlier ? [] : backendsFor(info, dynamicBackends, seen);
     return {
       index: info.index,
       path: info.path,
@@ -151,11 +154,8 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
       shadowedBy: earlier ? { index: earlier.index, path: acl.rules[earlier.index]!.path } : null,
       accounts: earlier ? [] : (accountsOf.get(e.index) ?? []),
       others:
-        earlier || dynamicBackends.length === 0 || namesOnlyStaticAccounts(info, seen)
-          ? null
-          : conditions.length === 0
-            ? 'every account'
-            : conditions.join('; '),
+        othersFrom.length === 0 ? null : conditions.length === 0 ? 'every account' : conditions.join('; '),
+      othersFrom,
     };
   });
 
@@ -237,12 +237,22 @@ function matchSource(rule: AclRuleInfo, key: MatchKey): string | undefined {
   return rule.match[key as Exclude<MatchKey, `labels.${string}`>];
 }
 
-/** A literal `account` that is a static account: no other backend's account can be covered. */
-function namesOnlyStaticAccounts(rule: AclRuleInfo, statics: ReadonlySet<string>): boolean {
+/**
+ * The configured backends (of `dynamic`) that can log in an account the rule names:
+ * - `account: ""` (anonymous requests): only ext_auth logs in a request without credentials
+ *   (ldap_auth, oidc_auth and jwt_auth find no account without a name and a password);
+ * - a static account's name written literally: only jwt_auth, whose CI tokens go to it alone,
+ *   whatever comes first (ldap_auth, oidc_auth and ext_auth are asked after `users:` and
+ *   `users_file`, which answer for their own accounts);
+ * - any other: every one.
+ */
+function backendsFor(rule: AclRuleInfo, dynamic: readonly string[], statics: ReadonlySet<string>): string[] {
   const account = rule.match.account;
-  return (
-    account !== undefined && !/[*?[\]{}()\\$]/.test(account) && !isRegex(account) && statics.has(account)
-  );
+  if (account === '') return dynamic.filter((b) => b === 'ext_auth');
+  if (account !== undefined && isLiteral(account) && statics.has(account)) {
+    return dynamic.filter((b) => b === 'jwt_auth');
+  }
+  return [...dynamic];
 }
 
 const isRegex = (p: string) => p.length > 2 && p.startsWith('/') && p.endsWith('/');
@@ -534,7 +544,7 @@ export function formatWhoCan(report: WhoCanReport): string {
       });
       lines.push(`  static accounts: ${accounts.join(', ')}`);
     }
-    if (rule.others !== null) lines.push(`  ${report.dynamicBackends.join(', ')} accounts: ${rule.others}`);
+    if (rule.others !== null) lines.push(`  ${rule.othersFrom.join(', ')} accounts: ${rule.others}`);
   }
   lines.push('');
   lines.push(
