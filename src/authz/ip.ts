@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
-import { ipv4Text, mappedIpv4 } from '../core/ip.js';
+import { ipv4Text, ipv6ToBigInt, mappedIpv4 } from '../core/ip.js';
 
 /**
  * Whether `text` is one client address as the endpoint sees one, IPv4 or IPv6, without a zone:
@@ -16,7 +16,18 @@ export interface IpMatcher {
   readonly source: string;
   /** Whether `ip` lies in the block. False for anything that is not an IP address; never throws. */
   contains(ip: string): boolean;
+  /** Whether every address `other` matches lies in this block too (`10.0.0.0/8` covers `10.1.0.0/16`). */
+  covers(other: IpMatcher): boolean;
 }
+
+/** The addresses a block matches, as clients are compared: IPv4 (and IPv4-mapped) or IPv6. */
+interface Range {
+  readonly family: 4 | 6;
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+const ranges = new WeakMap<IpMatcher, Range>();
 
 /** A list of addresses and CIDR blocks (`server.trusted_proxies`). */
 export interface IpList {
@@ -38,7 +49,36 @@ const PREFIX = /^\d{1,3}$/;
 export function parseIpMatcher(text: string): IpMatcher {
   const blocks = new Blocks();
   addEntry(blocks, text);
-  return { source: text, contains: (ip) => check(blocks, ip) };
+  const range = rangeOf(text);
+  const matcher: IpMatcher = {
+    source: text,
+    contains: (ip) => check(blocks, ip),
+    covers: (other) => {
+      const r = ranges.get(other);
+      return r !== undefined && r.family === range.family && range.first <= r.first && r.last <= range.last;
+    },
+  };
+  ranges.set(matcher, range);
+  return matcher;
+}
+
+/** The range of an entry addEntry accepted: an IPv4-mapped one is the IPv4 block it maps. */
+function rangeOf(text: string): Range {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const family = isIP(address);
+  const ipv4 = family === 4 ? address : mappedIpv4(address);
+  const prefix = slash < 0 ? undefined : Number(text.slice(slash + 1));
+  const block = (value: bigint, width: number, bits: number, fam: 4 | 6): Range => {
+    const host = (1n << BigInt(width - bits)) - 1n;
+    return { family: fam, first: value & ~host, last: (value & ~host) | host };
+  };
+  if (ipv4 !== undefined) {
+    const value = BigInt(ipv4.split('.').reduce((acc, part) => acc * 256 + Number(part), 0));
+    const bits = prefix === undefined ? 32 : family === 4 ? prefix : prefix - 96;
+    return block(value, 32, bits, 4);
+  }
+  return block(ipv6ToBigInt(address), 128, prefix ?? 128, 6);
 }
 
 /**

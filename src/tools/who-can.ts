@@ -8,6 +8,7 @@ import { UsageError } from '../core/errors.js';
 import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
 import { checkIpArg, checkServiceArg, parseScopeArgs } from './check.js';
 import { asksExtAuthz } from '../pipeline/pipeline.js';
+import { parseIpMatcher } from '../authz/ip.js';
 
 /** What `regauth who-can` is asked: one scope, and optionally the service and client address. */
 export interface WhoCanInput {
@@ -224,6 +225,10 @@ function shadows(
  * `/^[^/]+\/([^/]+)$/`).
  */
 function sameCondition(earlier: AclRuleInfo, later: AclRuleInfo, key: MatchKey): boolean {
+  // On ip, by the blocks (`10.1.2.3/8` is `10.0.0.0/8`, which holds `10.1.0.0/16`), not the text.
+  if (key === 'ip' && earlier.match.ip !== undefined && later.match.ip !== undefined) {
+    return parseIpMatcher(earlier.match.ip).covers(parseIpMatcher(later.match.ip));
+  }
   const source = matchSource(earlier, key);
   if (source !== matchSource(later, key)) return false;
   if (source === undefined) return true;

@@ -196,3 +196,42 @@ describe('compileIpList', () => {
     expect((caught as ConfigErrors).code).toBe('ERR_CONFIG');
   });
 });
+
+describe('covers: every address of one block lies in another (who-can shadowing)', () => {
+  test.each([
+    ['10.0.0.0/8', '10.1.2.3/8', true],
+    ['10.0.0.0/8', '::ffff:10.0.0.0/104', true],
+    ['10.0.0.0/8', '10.1.0.0/16', true],
+    ['10.0.0.0/8', '10.255.255.255', true],
+    ['::ffff:10.0.0.0/104', '10.9.0.0/16', true],
+    ['10.1.0.0/16', '10.0.0.0/8', false],
+    ['10.0.0.0/8', '11.0.0.0/8', false],
+    ['10.1.2.3', '10.1.2.3/32', true],
+    ['10.1.2.3', '10.1.2.0/31', false],
+    ['2001:db8::/32', '2001:db8:1::/48', true],
+    ['2001:db8::/48', '2001:db8::/32', false],
+    ['::/0', '10.0.0.0/8', false],
+    ['0.0.0.0/0', '::ffff:1.2.3.4', true],
+    ['0.0.0.0/0', '2001:db8::1', false],
+  ])('%s covers %s: %s', (outer, inner, expected) => {
+    expect(parseIpMatcher(outer).covers(parseIpMatcher(inner))).toBe(expected);
+  });
+});
+
+test("covers agrees with contains: a covered block's addresses are all in the cover, else one is not", () => {
+  const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join('.'));
+  fc.assert(
+    fc.property(v4, fc.nat(32), v4, fc.nat(32), (a, m, b, n) => {
+      const outer = parseIpMatcher(`${a}/${m}`);
+      const inner = parseIpMatcher(`${b}/${n}`);
+      const x = b.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
+      const size = 2 ** (32 - n);
+      const first = Math.floor(x / size) * size;
+      const text = (v: number) => [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
+      // CIDR blocks nest or are apart: the first and last addresses of inner tell.
+      const both = outer.contains(text(first)) && outer.contains(text(first + size - 1));
+      expect(outer.covers(inner)).toBe(both);
+    }),
+    { numRuns: 2000 },
+  );
+});
