@@ -88,16 +88,21 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const scope = scopes[0]!;
   if (input.ip !== undefined) checkIpArg(input.ip);
   if (input.service !== undefined) checkServiceArg(config, input.service);
+  // Without --service: the one service token.services lists, as check assumes it (every request
+  // the endpoint serves is for it); with several, the rules that match none of them are left out.
+  const { services } = config.token;
+  const service = input.service ?? (services.length === 1 ? services[0] : undefined);
   const acl = askedOnce(config.acl);
   const base: PartialAuthzRequest = {
     type: scope.type,
     name: scope.name,
     actions: scope.actions,
-    ...(input.service === undefined ? {} : { service: input.service }),
+    ...(service === undefined ? {} : { service }),
     ...(input.ip === undefined ? {} : { ip: input.ip }),
   };
+  const unserved = unservedRules(config, acl, base);
   const explained = acl.explain(base);
-  const candidates = explained.filter((e) => e.match !== 'no');
+  const candidates = explained.filter((e) => e.match !== 'no' && !unserved.has(e.index));
   const sources = labelSources(config);
   const dynamicBackends = ONLINE_BACKENDS.filter((b) => config[b] !== undefined);
 
@@ -120,7 +125,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
       }
       let decided = false;
       for (const e of acl.explain({ ...base, account, labels: user.labels })) {
-        if (e.match === 'no') continue;
+        if (e.match === 'no' || unserved.has(e.index)) continue;
         const info = acl.rules[e.index]!;
         const when = e.conditions.map((k) => condition(info, k, scope, sources, acl, base));
         const list = accountsOf.get(e.index) ?? [];
@@ -162,14 +167,33 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
 
   return {
     scope: formatScope(scope),
-    service: input.service ?? null,
+    service: service ?? null,
     ip: input.ip ?? null,
     rules,
     dynamicBackends,
     undecided,
     refusedNames,
-    fallback: asksExtAuthz(config, input.service) ? 'ext_authz' : 'deny',
+    fallback: asksExtAuthz(config, service) ? 'ext_authz' : 'deny',
   };
+}
+
+/**
+ * With the service open and `token.services` listing several: the rules on `service` that match
+ * none of the services the endpoint serves (those listed, and the filtered catalog's own), which
+ * can never decide (the endpoint answers 400 for any other service, before any rule).
+ */
+function unservedRules(config: Config, acl: Config['acl'], base: PartialAuthzRequest): Set<number> {
+  const never = new Set<number>();
+  const { services } = config.token;
+  if (base.service !== undefined || services.length === 0) return never;
+  const served = [...services, ...(config.catalog ? [config.catalog.service] : [])];
+  const each = served.map((service) => acl.explain({ ...base, service }));
+  for (const e of acl.explain(base)) {
+    if (e.conditions.includes('service') && each.every((answers) => answers[e.index]!.match === 'no')) {
+      never.add(e.index);
+    }
+  }
+  return never;
 }
 
 /**
