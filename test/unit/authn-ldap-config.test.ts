@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
+import { utf8Escapes } from '../../src/authn/ldap/config.js';
 import { ConfigErrors } from '../../src/core/errors.js';
 import { closeRuntime, createRuntime } from '../../src/pipeline/runtime.js';
 import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
@@ -277,5 +278,25 @@ describe('ldap_auth config', () => {
 
   test('errors never show the bind password', () => {
     expect(errorsOf(section({ tls: 'yes' }))).not.toContain('s3cret-bind');
+  });
+});
+
+describe('utf8Escapes: RFC 4515 escapes of characters outside ASCII, written as the characters', () => {
+  test.each([
+    ['(cn=d\\c3\\a9v)', '(cn=dév)'],
+    ['(cn=D\\C3\\A9V)', '(cn=DéV)'],
+    ['(memberOf=cn=\\e6\\97\\a5\\e6\\9c\\ac,ou=g)', '(memberOf=cn=日本,ou=g)'],
+    ['(cn=\\f0\\9f\\90\\b3)', '(cn=🐳)'],
+    // ASCII escapes keep their meaning: a literal star, parenthesis, backslash.
+    ['(cn=a\\2a\\28\\29\\5c)', '(cn=a\\2a\\28\\29\\5c)'],
+    ['(cn=\\5c\\c3\\a9)', '(cn=\\5cé)'],
+    // Bytes that are no whole UTF-8 character stay escaped.
+    ['(cn=\\c3)', '(cn=\\c3)'],
+    ['(cn=\\c0\\af)', '(cn=\\c0\\af)'],
+    ['(cn=\\ed\\a0\\80)', '(cn=\\ed\\a0\\80)'],
+    ['(cn=\\a9\\c3\\a9)', '(cn=\\a9é)'],
+    ['(uid=${account})', '(uid=${account})'],
+  ])('%s → %s', (filter, expected) => {
+    expect(utf8Escapes(filter)).toBe(expected);
   });
 });

@@ -140,14 +140,17 @@ export function compileLdapConfig(
   }
   // docker_auth accepts insecure_tls_skip_verify and ca_certificate with tls: none (unused then)
   // and a bind_password_file with initial_bind_as_user; its configs must load unchanged.
-  const accountTerms = accountTermsOf(parseFilter('ldap_auth.filter', raw.filter));
+  // RFC 4515's `\XX` escapes are octets of UTF-8; ldapts reads each as one UTF-16 unit.
+  const filter = utf8Escapes(raw.filter);
+  const groupFilter = raw.group_search ? utf8Escapes(raw.group_search.filter) : undefined;
+  const accountTerms = accountTermsOf(parseFilter('ldap_auth.filter', filter));
   if (accountTerms.length === 0) {
     throw new ConfigError(
       'ldap_auth.filter',
       'the account must appear in an equality term, (attribute=${account}), so that regauth can name the account as the entry stores it (LDAP matches without regard to case)',
     );
   }
-  if (raw.group_search) parseFilter('ldap_auth.group_search.filter', raw.group_search.filter);
+  if (groupFilter !== undefined) parseFilter('ldap_auth.group_search.filter', groupFilter);
 
   let bindPassword: Secret | undefined;
   // With initial_bind_as_user the user's own password is used; a password file is not read.
@@ -182,14 +185,57 @@ export function compileLdapConfig(
     bindPassword,
     initialBindAsUser: raw.initial_bind_as_user,
     base: raw.base,
-    filter: raw.filter,
+    filter,
     accountTerms,
     labels: new Map(Object.entries(raw.labels).map(([name, s]) => [name, source(s)])),
-    groupSearch: gs ? { ...source(gs), base: gs.base, filter: gs.filter, label: gs.label } : undefined,
+    groupSearch: gs ? { ...source(gs), base: gs.base, filter: groupFilter!, label: gs.label } : undefined,
     connectTimeoutMs: raw.connect_timeout * 1000,
     operationTimeoutMs: raw.operation_timeout * 1000,
     maxConcurrency: raw.max_concurrency,
   });
+}
+
+/**
+ * A filter whose `\XX` escapes of characters outside ASCII (`d\c3\a9v`) are written as the
+ * characters (`dév`): RFC 4515 escapes are the octets of the value's UTF-8, as slapd's tools and
+ * docker_auth's Go library read them, but ldapts' parser takes each as one UTF-16 code unit and
+ * would send `dÃ©v`. A character outside ASCII is never special in a filter, so written as it is
+ * it means what its escapes meant; every other escape (`\2a`, `\5c`, a byte that is not part of
+ * a whole UTF-8 character) stays as written.
+ */
+export function utf8Escapes(filter: string): string {
+  return filter.replace(/(?:\\[0-9a-fA-F]{2})+/g, (run) => {
+    const bytes = Buffer.from(run.replaceAll('\\', ''), 'hex');
+    let out = '';
+    for (let i = 0; i < bytes.length;) {
+      const n = utf8Length(bytes, i);
+      if (n > 1) {
+        out += bytes.subarray(i, i + n).toString('utf8');
+        i += n;
+      } else {
+        out += run.slice(i * 3, i * 3 + 3);
+        i += 1;
+      }
+    }
+    return out;
+  });
+}
+
+/** The length of the well-formed UTF-8 character of two or more bytes at `i`, else 1. */
+function utf8Length(bytes: Buffer, i: number): number {
+  const lead = bytes[i]!;
+  const n =
+    lead >= 0xc2 && lead <= 0xdf
+      ? 2
+      : lead >= 0xe0 && lead <= 0xef
+        ? 3
+        : lead >= 0xf0 && lead <= 0xf4
+          ? 4
+          : 1;
+  if (n === 1 || i + n > bytes.length) return 1;
+  const text = bytes.subarray(i, i + n);
+  // Well formed only: no overlong forms, surrogates or values past U+10FFFF.
+  return Buffer.from(text.toString('utf8'), 'utf8').equals(text) ? n : 1;
 }
 
 const ACCOUNT_MARK = 'regauthaccountmark7f3e';
