@@ -1,3 +1,5 @@
+import { attributeKey } from './attribute.js';
+
 /**
  * The value of the first CN in a DN (`CN=Dev Ops,OU=Groups,DC=example,DC=org` → `Dev Ops`), as
  * docker_auth's parse_cn; undefined when the DN has no CN.
@@ -16,10 +18,10 @@ export function cnOf(dn: string): string | undefined {
  * → `alice` for `uid`); undefined when the first RDN has no such attribute.
  */
 export function rdnValue(dn: string, attribute: string): string | undefined {
-  const wanted = attribute.toLowerCase();
+  const wanted = attributeKey(attribute);
   // The first RDN ends at the first comma no backslash escapes; `+` joins its attribute values.
   for (const [, type, raw, end] of dn.matchAll(/\s*([^=,+]+?)\s*=((?:\\.|[^,+\\])*)([,+]|$)/g)) {
-    if (type!.toLowerCase() === wanted) return unescapeDnValue(raw!.trim());
+    if (attributeKey(type!) === wanted) return unescapeDnValue(raw!.trim());
     if (end !== '+') return undefined;
   }
   return undefined;

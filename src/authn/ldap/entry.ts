@@ -3,12 +3,16 @@ import type { Labels } from '../../authz/types.js';
 import { foldAccountName, simpleLowerCase } from '../../core/account-name.js';
 import type { AuthnResult } from '../types.js';
 import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
+import { attributeKey } from './attribute.js';
 import { cnOf, rdnValue } from './dn.js';
 
-/** An attribute's values as strings; attribute names compare case-insensitively, as in LDAP. */
+/**
+ * An attribute's values as strings; attribute names compare as in LDAP, without regard to case
+ * and by any of an attribute's names (attributeKey).
+ */
 export function attributeValues(entry: Entry, attribute: string): string[] {
-  const wanted = attribute.toLowerCase();
-  const key = Object.keys(entry).find((k) => k !== 'dn' && k.toLowerCase() === wanted);
+  const wanted = attributeKey(attribute);
+  const key = Object.keys(entry).find((k) => k !== 'dn' && attributeKey(k) === wanted);
   const value = key === undefined ? undefined : entry[key];
   if (value === undefined) return [];
   const values = Array.isArray(value) ? value : [value];
