@@ -341,14 +341,18 @@ async function runCheck(opts: CheckOptions, io: ToolIO): Promise<void> {
   const config = await loadForTool(opts.config, io, { note: !opts.json });
   const password = opts.passwordStdin ? await passwordOf(io, false) : undefined;
   const result = await withRuntime(config, (runtime) =>
-    checkAccess(runtime, {
-      account: opts.account,
-      scopes: opts.scope,
-      ...(opts.label.length > 0 ? { labels: parseLabelArgs(opts.label) } : {}),
-      ...(opts.service === undefined ? {} : { service: opts.service }),
-      ...(opts.ip === undefined ? {} : { ip: opts.ip }),
-      ...(password ? { password } : {}),
-    }),
+    checkAccess(
+      runtime,
+      {
+        account: opts.account,
+        scopes: opts.scope,
+        ...(opts.label.length > 0 ? { labels: parseLabelArgs(opts.label) } : {}),
+        ...(opts.service === undefined ? {} : { service: opts.service }),
+        ...(opts.ip === undefined ? {} : { ip: opts.ip }),
+        ...(password ? { password } : {}),
+      },
+      (text) => io.stderr(`${text}\n`),
+    ),
   );
   if (result.outcome === 'unauthenticated') {
     io.stderr(`regauth: authentication failed for ${JSON.stringify(opts.account)}: ${result.reason}\n`);
@@ -356,7 +360,6 @@ async function runCheck(opts: CheckOptions, io: ToolIO): Promise<void> {
     return;
   }
   if (result.labelsNote !== undefined) io.stderr(`${result.labelsNote}\n`);
-  if (result.ipNote !== undefined) io.stderr(`${result.ipNote}\n`);
   for (const report of result.scopes) {
     io.stdout(opts.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
   }
@@ -386,10 +389,11 @@ Example policy-tests.yml:
       const config = await loadForTool(opts.config, io, { note: false });
       const tests = loadPolicyTests(testsFile);
       noteUnknownLabels(config, tests, io);
-      const results = await withRuntime(config, (runtime) => runPolicyTests(runtime, tests));
-      for (const r of results) {
-        if (r.ipNote !== undefined) io.stderr(`note: ${describeExpectation(r.test)}: ${r.ipNote}\n`);
-      }
+      const results = await withRuntime(config, (runtime) =>
+        runPolicyTests(runtime, tests, (test, text) =>
+          io.stderr(`note: ${describeExpectation(test)}: ${text}\n`),
+        ),
+      );
       const failed = results.filter((r) => !r.passed);
       for (const r of failed) io.stdout(`${formatFailure(r)}\n`);
       io.stdout(`${results.length - failed.length} passed, ${failed.length} failed\n`);

@@ -45,8 +45,6 @@ export type CheckResult =
       readonly labels: Labels;
       /** Where the labels came from, when the config supplied them (no --label, no password). */
       readonly labelsNote?: string;
-      /** Without --ip: the rules on `ip` passed over for want of an address (addressNote). */
-      readonly ipNote?: string;
       readonly authenticatedBy: string | null;
       readonly scopes: ScopeReport[];
     }
@@ -57,7 +55,12 @@ export type CheckResult =
  * authorizers as the server (`acl`, then `ext_authz`). Throws UsageError on bad input and
  * BackendUnavailableError when a backend cannot answer.
  */
-export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<CheckResult> {
+export async function checkAccess(
+  runtime: Runtime,
+  input: CheckInput,
+  /** Told a note for the operator before the scopes are decided (the rules on ip passed over). */
+  note: (text: string) => void = () => undefined,
+): Promise<CheckResult> {
   if (!isAccountName(input.account)) {
     throw new UsageError(`invalid --account ${quoteAccount(input.account)}: ${REFUSED_ACCOUNT_NAME}`);
   }
@@ -116,6 +119,11 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
     labels,
     actions: scope.actions,
   }));
+  // Said before deciding: ext_authz, asked only for want of the address, may refuse or fail.
+  const passedOver = new Set(
+    requests.flatMap((request) => addressRulesPassedOver(runtime.config.acl, request)),
+  );
+  if (passedOver.size > 0) note(`note: no --ip: ${addressNote([...passedOver])}`);
   let decisions;
   try {
     decisions = await authorizeScopes(runtime.config.acl, extAuthzFor(runtime, service), requests);
@@ -126,15 +134,10 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
     );
   }
   const reports = scopes.map((scope, i) => scopeReport(runtime, scope, decisions[i]!));
-  const passedOver = new Set(
-    requests.flatMap((request, i) => addressRulesPassedOver(runtime.config.acl, request, decisions[i]!.rule)),
-  );
-  const ipNote = passedOver.size === 0 ? undefined : `note: no --ip: ${addressNote([...passedOver])}`;
   return {
     outcome: 'checked',
     labels,
     ...(labelsNote === undefined ? {} : { labelsNote }),
-    ...(ipNote === undefined ? {} : { ipNote }),
     authenticatedBy,
     scopes: reports,
   };
@@ -142,17 +145,14 @@ export async function checkAccess(runtime: Runtime, input: CheckInput): Promise<
 
 /**
  * The ACL rules a request without a client address passed over for want of one: rules on `ip`
- * ahead of the rule that decided (all of them when none did) that match the request on every
- * other field. The token endpoint always has an address, so `check` without --ip and an
+ * ahead of the ACL rule that decides it (all of them when none does, and ext_authz is asked, if
+ * configured) that match the request on every other field. The token endpoint always has an address, so `check` without --ip and an
  * expectation without `ip:` are decided as no real request is; they name these rules
  * (addressNote) instead of answering silently. In ACL order, without duplicates.
  */
-export function addressRulesPassedOver(
-  acl: CompiledAcl,
-  request: AuthzRequest,
-  decided: number | null,
-): AclRuleInfo[] {
+export function addressRulesPassedOver(acl: CompiledAcl, request: AuthzRequest): AclRuleInfo[] {
   if (request.ip !== null || !acl.rules.some((r) => r.match.ip !== undefined)) return [];
+  const decided = acl.authorize(request).rule;
   const { ip: _unknown, ...partial } = request;
   return acl
     .explain(partial)
