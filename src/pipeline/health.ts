@@ -43,29 +43,11 @@ export async function readiness(
   if (!runtime) return { ready: false, checks: { config: 'not loaded' } };
   const checks: Record<string, CheckResult> = { config: 'ok' };
 
-  const checkedAt = keyChecked.get(runtime);
-  if (checkedAt !== undefined && now() - checkedAt < KEY_CHECK_TTL_MS) {
-    checks['signing_key'] = 'ok';
-  } else {
-    try {
-      // Bounded as the other checks: a signing thread that never answers must not hold the probe
-      // (and every probe sharing it: readinessProbe) open for good.
-      await withTimeout(
-        runtime.sign({ subject: 'readyz', audience: 'readyz', access: [] }, Math.floor(now() / 1000), 60),
-        timeoutMs,
-      );
-      keyChecked.set(runtime, now());
-      checks['signing_key'] = 'ok';
-    } catch (err) {
-      checks['signing_key'] = `cannot sign: ${err instanceof Error ? err.message : String(err)}`;
-    }
-  }
-  // A certificate that expired while the process runs: with x5c, the registry verifies the chain's
-  // dates on every token, so every token is refused until the key is replaced.
-  if (checks['signing_key'] === 'ok') {
-    const expired = expiredCertificate(runtime, now());
-    if (expired) checks['signing_key'] = expired;
-  }
+  const keyCheck = checkKey(runtime, now, timeoutMs).then((result) => {
+    // A certificate that expired while the process runs: with x5c, the registry verifies the
+    // chain's dates on every token, so every token is refused until the key is replaced.
+    checks['signing_key'] = result === 'ok' ? (expiredCertificate(runtime, now()) ?? 'ok') : result;
+  });
 
   // A shared store (Redis) that cannot answer: logins that need the lockout are refused (or go
   // unlimited, `on_store_error`), so this replica is not ready; the reason says which.
@@ -86,8 +68,42 @@ export async function readiness(
       );
     }),
   );
+  await keyCheck;
   if (storeCheck) checks['store'] = await storeCheck;
-  return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+  // In a fixed order, whichever answered first.
+  const ordered: Record<string, CheckResult> = { config: 'ok', signing_key: checks['signing_key']! };
+  for (const [name, result] of Object.entries(checks)) ordered[name] ??= result;
+  return { ready: Object.values(ordered).every((c) => c === 'ok'), checks: ordered };
+}
+
+/** A key's test signature still unanswered: a later probe waits for it again (see checkKey). */
+const pendingKeyCheck = new WeakMap<Runtime, Promise<unknown>>();
+
+/**
+ * Whether the signing key signs, trusted for KEY_CHECK_TTL_MS once it did. Bounded as the other
+ * checks: a signing thread that never answers must not hold the probe (and every probe sharing
+ * it: readinessProbe) open for good; and a signature it still owes is waited for again by the
+ * next probe, not asked anew, so probes do not queue signatures behind it.
+ */
+async function checkKey(runtime: Runtime, now: () => number, timeoutMs: number): Promise<CheckResult> {
+  const checkedAt = keyChecked.get(runtime);
+  if (checkedAt !== undefined && now() - checkedAt < KEY_CHECK_TTL_MS) return 'ok';
+  let signing = pendingKeyCheck.get(runtime);
+  if (signing === undefined) {
+    signing = runtime
+      .sign({ subject: 'readyz', audience: 'readyz', access: [] }, Math.floor(now() / 1000), 60)
+      .finally(() => pendingKeyCheck.delete(runtime));
+    // Settled later, unawaited, when no probe waits any more: not an unhandled rejection.
+    signing.catch(() => undefined);
+    pendingKeyCheck.set(runtime, signing);
+  }
+  try {
+    await withTimeout(signing, timeoutMs);
+    keyChecked.set(runtime, now());
+    return 'ok';
+  } catch (err) {
+    return `cannot sign: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 function withTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {

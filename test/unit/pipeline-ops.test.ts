@@ -191,6 +191,47 @@ describe('readiness', () => {
     });
   });
 
+  // Found by a review of the bound above: a key check that timed out left its signature queued,
+  // and each later probe queued one more behind a hung signing thread; and the key check ran
+  // before the others, so one probe could take twice the bound.
+  test('a key check still pending is waited for again, not asked anew', async () => {
+    let signs = 0;
+    const hung = runtimeWith([], () => {
+      signs += 1;
+      return new Promise<string>(() => undefined);
+    });
+    for (let i = 0; i < 3; i++) {
+      expect((await readiness(hung, { timeoutMs: 20 })).checks['signing_key']).toBe(
+        'cannot sign: no answer within 20 ms',
+      );
+    }
+    expect(signs).toBe(1);
+  });
+
+  test('the key check runs beside the backend checks, not before them', async () => {
+    let signing = false;
+    let checkedWhileSigning = false;
+    const slowKey = runtimeWith(
+      [
+        backend('ldap_auth', () => {
+          checkedWhileSigning = signing;
+          return Promise.resolve();
+        }),
+      ],
+      () => {
+        signing = true;
+        return new Promise<string>((resolve) =>
+          setTimeout(() => {
+            signing = false;
+            resolve('jwt');
+          }, 30),
+        );
+      },
+    );
+    expect((await readiness(slowKey)).ready).toBe(true);
+    expect(checkedWhileSigning).toBe(true);
+  });
+
   test('not ready once a certificate of the x5c chain has expired; kid-only keys do not care', async () => {
     const END = Date.parse('2027-03-01T00:00:00Z');
     const withChain = (x5c: boolean) =>
