@@ -788,6 +788,9 @@ export function nothingReplayed(report: ReplayReport): string | undefined {
   if (report.distinct > 0) {
     return `nothing was re-decided: none of the ${plural(report.distinct, 'distinct decision')} could be decided again (see "not re-decided")`;
   }
+  if (report.requests > 0) {
+    return `nothing was re-decided: ${plural(report.requests, 'token request')} read, none asking for a scope (a login such as docker login's asks for none)`;
+  }
   const why = [
     ...(report.malformed > 0 ? [`${report.malformed} malformed`] : []),
     ...(report.skipped > 0 ? [`${report.skipped} skipped (not a token request with decisions)`] : []),

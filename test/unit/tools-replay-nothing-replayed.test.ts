@@ -137,3 +137,12 @@ test('one decision re-decided among malformed lines and undecidable ones: judged
   expect(run.stderr).not.toContain('nothing was re-decided');
   expect(run.code).toBe(0);
 });
+
+// Found by a review of e8be6d6: a log of logins only (docker login asks for no scope) was told
+// "no audit line of a token request", though it held several.
+test('token requests that asked for no scope: exit 2, saying so', async () => {
+  const login = auditLine({ requested: [], granted: [], decisions: [] });
+  const run = await replay(`${login}\n${login}\n`);
+  expect(run.stderr).toContain('nothing was re-decided: 2 token requests read, none asking for a scope');
+  expect(run.code).toBe(2);
+});
