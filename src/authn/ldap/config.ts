@@ -141,8 +141,10 @@ export function compileLdapConfig(
   // docker_auth accepts insecure_tls_skip_verify and ca_certificate with tls: none (unused then)
   // and a bind_password_file with initial_bind_as_user; its configs must load unchanged.
   // RFC 4515's `\XX` escapes are octets of UTF-8; ldapts reads each as one UTF-16 unit.
-  const filter = utf8Escapes(raw.filter);
-  const groupFilter = raw.group_search ? utf8Escapes(raw.group_search.filter) : undefined;
+  const filter = sendable('ldap_auth.filter', utf8Escapes(raw.filter));
+  const groupFilter = raw.group_search
+    ? sendable('ldap_auth.group_search.filter', utf8Escapes(raw.group_search.filter))
+    : undefined;
   const accountTerms = accountTermsOf(parseFilter('ldap_auth.filter', filter));
   if (accountTerms.length === 0) {
     throw new ConfigError(
@@ -219,6 +221,23 @@ export function utf8Escapes(filter: string): string {
     }
     return out;
   });
+}
+
+/**
+ * The filter (after utf8Escapes), or a ConfigError when it escapes an octet outside ASCII that is
+ * no part of a UTF-8 character (a binary value such as an objectSid): ldapts would send it as the
+ * UTF-8 of the character U+00XX, other octets than the directory holds, so the term would match
+ * nothing, silently (an exclusion by it would exclude nobody).
+ */
+function sendable(yamlPath: string, filter: string): string {
+  const octet = /\\([89a-fA-F][0-9a-fA-F])/.exec(filter);
+  if (octet) {
+    throw new ConfigError(
+      yamlPath,
+      `the escape ${octet[0]} is an octet outside ASCII that is no part of a UTF-8 character (a binary value, such as an objectSid); regauth's LDAP client cannot send such octets as written, so the term would never match: match on another attribute`,
+    );
+  }
+  return filter;
 }
 
 /** The length of the well-formed UTF-8 character of two or more bytes at `i`, else 1. */
