@@ -2,7 +2,8 @@
  * Attribute names as the directory compares them: without regard to case, and with the other
  * names the standard schemas give one attribute (RFC 4519, RFC 4524, inetOrgPerson; OpenLDAP's
  * core, cosine and inetorgperson schemas). A filter may name an attribute by any of them
- * (`(userid=${account})`), but the directory returns it by its first name (`uid`).
+ * (`(userid=${account})`), but the directory returns it by its first name (`uid`). Not
+ * `street`/`streetAddress`: one attribute in OpenLDAP, two in Active Directory.
  */
 const NAMES: readonly (readonly string[])[] = [
   ['cn', 'commonName'],
@@ -16,7 +17,6 @@ const NAMES: readonly (readonly string[])[] = [
   ['st', 'stateOrProvinceName'],
   ['c', 'countryName'],
   ['dc', 'domainComponent'],
-  ['street', 'streetAddress'],
   ['homePhone', 'homeTelephoneNumber'],
   ['mobile', 'mobileTelephoneNumber'],
   ['pager', 'pagerTelephoneNumber'],

@@ -7,16 +7,25 @@ import { attributeKey } from './attribute.js';
 import { cnOf, rdnValue } from './dn.js';
 
 /**
- * An attribute's values as strings; attribute names compare as in LDAP, without regard to case
- * and by any of an attribute's names (attributeKey).
+ * An attribute's values as strings; attribute names compare as in LDAP, without regard to case;
+ * when the entry holds no attribute of that name, by another of its standard names
+ * (attributeKey: `userid` is returned as `uid`). The name itself comes first: a directory without
+ * those aliases (Active Directory) may hold two attributes the standard schemas call one.
  */
 export function attributeValues(entry: Entry, attribute: string): string[] {
+  const keys = Object.keys(entry).filter((k) => k !== 'dn');
+  const lower = attribute.toLowerCase();
   const wanted = attributeKey(attribute);
-  const key = Object.keys(entry).find((k) => k !== 'dn' && attributeKey(k) === wanted);
-  const value = key === undefined ? undefined : entry[key];
-  if (value === undefined) return [];
-  const values = Array.isArray(value) ? value : [value];
-  return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+  // A key with no values counts as absent (ldapts lists an attribute asked for and not sent).
+  const valuesOf = (key: string | undefined): string[] => {
+    const value = key === undefined ? undefined : entry[key];
+    if (value === undefined) return [];
+    const values = Array.isArray(value) ? value : [value];
+    return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+  };
+  const own = valuesOf(keys.find((k) => k.toLowerCase() === lower));
+  if (own.length > 0) return own;
+  return valuesOf(keys.find((k) => k.toLowerCase() !== lower && attributeKey(k) === wanted));
 }
 
 /**
