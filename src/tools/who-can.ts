@@ -88,10 +88,11 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const scope = scopes[0]!;
   if (input.ip !== undefined) checkIpArg(input.ip);
   if (input.service !== undefined) checkServiceArg(config, input.service);
-  // Without --service: the one service token.services lists, as check assumes it (every request
-  // the endpoint serves is for it); with several, the rules that match none of them are left out.
-  const { services } = config.token;
-  const service = input.service ?? (services.length === 1 ? services[0] : undefined);
+  // Without --service: the one service the endpoint serves (token.services lists one, and no
+  // filtered catalog adds its own), every request is for it; with several, the rules that match
+  // none of them are left out.
+  const served = servedServices(config);
+  const service = input.service ?? (served?.length === 1 ? served[0] : undefined);
   const acl = askedOnce(config.acl);
   const base: PartialAuthzRequest = {
     type: scope.type,
@@ -178,15 +179,24 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
 }
 
 /**
- * With the service open and `token.services` listing several: the rules on `service` that match
+ * The services the token endpoint serves: those `token.services` lists and the filtered catalog's
+ * own (refusedService); undefined when it lists none (any service is served).
+ */
+function servedServices(config: Config): string[] | undefined {
+  const { services } = config.token;
+  if (services.length === 0) return undefined;
+  return [...services, ...(config.catalog ? [config.catalog.service] : [])];
+}
+
+/**
+ * With the service open and several services served: the rules on `service` that match
  * none of the services the endpoint serves (those listed, and the filtered catalog's own), which
  * can never decide (the endpoint answers 400 for any other service, before any rule).
  */
 function unservedRules(config: Config, acl: Config['acl'], base: PartialAuthzRequest): Set<number> {
   const never = new Set<number>();
-  const { services } = config.token;
-  if (base.service !== undefined || services.length === 0) return never;
-  const served = [...services, ...(config.catalog ? [config.catalog.service] : [])];
+  const served = servedServices(config);
+  if (base.service !== undefined || served === undefined) return never;
   const each = served.map((service) => acl.explain({ ...base, service }));
   for (const e of acl.explain(base)) {
     if (e.conditions.includes('service') && each.every((answers) => answers[e.index]!.match === 'no')) {
