@@ -279,7 +279,8 @@ function matchSource(rule: AclRuleInfo, key: MatchKey): string | undefined {
 /**
  * The configured backends (of `dynamic`) that can log in an account the rule names:
  * - `account: ""` (anonymous requests): only ext_auth logs in a request without credentials
- *   (ldap_auth, oidc_auth and jwt_auth find no account without a name and a password);
+ *   (ldap_auth, oidc_auth and jwt_auth find no account without a name and a password), and only
+ *   when no static backend holds `""` (which answers such a request first);
  * - a static account's name written literally: only jwt_auth, whose CI tokens go to it alone,
  *   whatever comes first (ldap_auth, oidc_auth and ext_auth are asked after `users:` and
  *   `users_file`, which answer for their own accounts);
@@ -287,7 +288,8 @@ function matchSource(rule: AclRuleInfo, key: MatchKey): string | undefined {
  */
 function backendsFor(rule: AclRuleInfo, dynamic: readonly string[], statics: ReadonlySet<string>): string[] {
   const account = rule.match.account;
-  if (account === '') return dynamic.filter((b) => b === 'ext_auth');
+  // A static `""` answers every request without credentials first (in or out), so none then.
+  if (account === '') return statics.has('') ? [] : dynamic.filter((b) => b === 'ext_auth');
   if (account !== undefined && isLiteral(account) && statics.has(account)) {
     return dynamic.filter((b) => b === 'jwt_auth');
   }
