@@ -40,6 +40,7 @@ export function lintConfig(config: Config): LintWarning[] {
   warnings.push(...costlyPadding(config));
   warnings.push(...openIssuers(config));
   warnings.push(...blindPageSessions(config));
+  warnings.push(...oidcBehindBindAsUser(config));
   warnings.push(...unusableAccounts(config));
   // In file order: by rule, then as found (stable sort).
   const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
@@ -332,6 +333,22 @@ function blindPageSessions(config: Config): LintWarning[] {
     {
       path: 'catalog',
       message: `the registry page cannot keep oidc_auth sessions: ${blind} comes before oidc_auth and cannot say, without a password, whether it holds an account, so every session is refused; the page takes Basic credentials only`,
+    },
+  ];
+}
+
+/**
+ * oidc_auth after an ldap_auth that binds as the user: the directory refuses a password it cannot
+ * bind with, an account it does not hold included (it cannot tell the two apart), and that ends
+ * the login (docs/backends/ldap.md "Outcomes"), so no app password is ever checked.
+ */
+function oidcBehindBindAsUser(config: Config): LintWarning[] {
+  if (!config.oidc_auth || !config.ldap_auth?.initialBindAsUser) return [];
+  return [
+    {
+      path: 'oidc_auth',
+      message:
+        'no account logs in through oidc_auth: ldap_auth (initial_bind_as_user) comes before it and refuses every password it cannot bind with (an account the directory does not hold cannot be told from a wrong password), so app passwords are never checked',
     },
   ];
 }
