@@ -4,8 +4,8 @@
 # peer with its version. Exits non-zero, saying why, when a peer is missing and cannot be installed:
 # the tests never skip a peer silently.
 #
-# Installing slapd, docker-registry, haproxy or redis-server may start a system service on its
-# default port (389, 5000, none, 6379). That does not matter: the tests start their own instances on free ports.
+# Installing slapd, docker-registry, haproxy, redis-server or prometheus may start a system service
+# on its default port (389, 5000, none, 6379, 9090). That does not matter: the tests start their own instances on free ports.
 # docker.io (the engine and its client) and mmdebstrap serve test/e2e/containers.test.ts, which
 # uses the engine DOCKER_HOST points to, or starts a private dockerd of its own (as root).
 set -euo pipefail
@@ -31,6 +31,8 @@ PEERS=(
   mmdebstrap:mmdebstrap
   # A terminal for the prompts of `regauth hash` and `check --password-stdin` (test/e2e/cli-tty.test.ts).
   script:bsdutils
+  # Scrapes the metrics listener and stores what it reads (test/e2e/metrics-prometheus.test.ts).
+  prometheus:prometheus
 )
 
 die() {
