@@ -340,7 +340,8 @@ function blindPageSessions(config: Config): LintWarning[] {
 /**
  * oidc_auth after an ldap_auth that binds as the user: the directory refuses a password it cannot
  * bind with, an account it does not hold included (it cannot tell the two apart), and that ends
- * the login (docs/backends/ldap.md "Outcomes"), so no app password is ever checked.
+ * the login (docs/backends/ldap.md "Outcomes"), so no app password is ever checked. (The refresh
+ * grant asks no password: oidc_auth's refresh tokens still work, so who-can still names it.)
  */
 function oidcBehindBindAsUser(config: Config): LintWarning[] {
   if (!config.oidc_auth || !config.ldap_auth?.initialBindAsUser) return [];
@@ -348,7 +349,7 @@ function oidcBehindBindAsUser(config: Config): LintWarning[] {
     {
       path: 'oidc_auth',
       message:
-        'no account logs in through oidc_auth: ldap_auth (initial_bind_as_user) comes before it and refuses every password it cannot bind with (an account the directory does not hold cannot be told from a wrong password), so app passwords are never checked',
+        'no app password logs in through oidc_auth: ldap_auth (initial_bind_as_user) comes before it and refuses every password it cannot bind with (an account the directory does not hold cannot be told from a wrong password); only refresh tokens of earlier oidc_auth logins still work, until they expire',
     },
   ];
 }

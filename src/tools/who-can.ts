@@ -106,10 +106,6 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
   const candidates = explained.filter((e) => e.match !== 'no' && !unserved.has(e.index));
   const sources = labelSources(config);
   const dynamicBackends = ONLINE_BACKENDS.filter((b) => config[b] !== undefined);
-  // oidc_auth logs nobody in behind an ldap_auth that binds as the user (lint: oidcBehindBindAsUser).
-  const loggingIn = config.ldap_auth?.initialBindAsUser
-    ? dynamicBackends.filter((b) => b !== 'oidc_auth')
-    : dynamicBackends;
 
   // Static accounts: the rules that decide for each, with what is still open (ip, service).
   const accountsOf = new Map<number, WhoCanAccount[]>();
@@ -149,7 +145,7 @@ export function whoCan(config: Config, input: WhoCanInput): WhoCanReport {
     const info = acl.rules[e.index]!;
     const earlier = candidates.find((c) => c.index < e.index && shadows(acl, base, c, e));
     const conditions = e.conditions.map((k) => condition(info, k, scope, sources, acl, base));
-    const othersFrom = earlier ? [] : backendsFor(info, loggingIn, seen);
+    const othersFrom = earlier ? [] : backendsFor(info, dynamicBackends, seen);
     return {
       index: info.index,
       path: info.path,

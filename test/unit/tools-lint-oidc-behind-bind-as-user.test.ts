@@ -10,7 +10,7 @@ import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
  * refuses a wrong password, so the login ends there (401), as in docker_auth. oidc_auth comes
  * after ldap_auth in the chain: its app passwords are never checked (the directory refuses the
  * bind with them first), and the registry page's sessions are refused too (blindPageSessions).
- * A config with both loaded without a word, and who-can listed oidc_auth accounts under rules.
+ * A config with both loaded without a word.
  */
 const tmp = tempDir('regauth-lint-oidc-bind-as-user-');
 afterAll(() => tmp.cleanup());
@@ -43,14 +43,10 @@ acl: [{match: {name: "\${account}/*"}, actions: [pull, push]}]
 test('validate warns that no account logs in through oidc_auth', async () => {
   const run = await regauth(['validate', '-c', file]);
   expect(run.stdout).toContain(
-    'warning: oidc_auth: no account logs in through oidc_auth: ldap_auth (initial_bind_as_user) comes before it and refuses every password it cannot bind with (an account the directory does not hold cannot be told from a wrong password), so app passwords are never checked',
+    'warning: oidc_auth: no app password logs in through oidc_auth: ldap_auth (initial_bind_as_user) comes before it and refuses every password it cannot bind with (an account the directory does not hold cannot be told from a wrong password); only refresh tokens of earlier oidc_auth logins still work, until they expire',
   );
   expect(run.code).toBe(1);
 });
 
-test('who-can names ldap_auth but not oidc_auth under a rule any account may match', async () => {
-  const run = await regauth(['who-can', 'repository:alice/app:push', '-c', file, '--json']);
-  expect(run.code).toBe(0);
-  const report = JSON.parse(run.stdout) as { rules: { othersFrom: string[] }[] };
-  expect(report.rules.map((r) => r.othersFrom)).toEqual([['ldap_auth']]);
-});
+// who-can still names oidc_auth there: its refresh tokens need no password
+// (test/unit/tools-who-can-oidc-refresh-behind-bind-as-user.test.ts).
