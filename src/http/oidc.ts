@@ -1,7 +1,13 @@
 import type { Request, Response } from 'express';
 import { BadRequestError, RegauthError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { LOGIN_COOKIE, LOGIN_COOKIE_HOST, LOGIN_COOKIE_MAX_AGE, type LoginClaims } from '../oidc/login.js';
+import {
+  FinishedLoginError,
+  LOGIN_COOKIE,
+  LOGIN_COOKIE_HOST,
+  LOGIN_COOKIE_MAX_AGE,
+  type LoginClaims,
+} from '../oidc/login.js';
 import type { Store } from '../store/types.js';
 import { renderErrorPage, renderLoginPage } from '../oidc/page.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath } from '../oidc/session.js';
@@ -23,9 +29,18 @@ export function oidcPages(deps: {
   const loginPath = `${deps.prefix}/oidc/login`;
   // Survives config reloads: a cookie spent before a reload stays spent.
   const { store } = deps;
+  // A registry page's login is also marked as such, so that its callback asked again says so
+  // (that second mark only words a page: a store failing it does not fail the login).
   const used: LoginClaims = {
-    claim: (state, exp, now) => store.mark('oidc-login', state, exp * 1000, now * 1000),
-    used: (state, now) => store.marked('oidc-login', state, now * 1000),
+    claim: async (state, exp, now, page) => {
+      if (!(await store.mark('oidc-login', state, exp * 1000, now * 1000))) return false;
+      if (page) await store.mark('oidc-login-page', state, exp * 1000, now * 1000).catch(() => false);
+      return true;
+    },
+    used: async (state, now) => {
+      if (!(await store.marked('oidc-login', state, now * 1000))) return false;
+      return (await store.marked('oidc-login-page', state, now * 1000)) ? 'page' : true;
+    },
   };
 
   const loginPage: Page = async (_req, res) => {
@@ -83,11 +98,14 @@ export function oidcPages(deps: {
       deps.logger.info({ account: result.account, expiresAt: result.expiresAt }, 'app password issued');
       sendHtml(res, 200, renderLoginPage(result));
     } catch (err) {
-      // Signing in again starts where this login started: the registry page, or the login.
+      // Signing in again starts where this login started: the registry page, or the login (a
+      // finished login, asked again, has no cookie left; its used state says which).
       const cookie = cookieOf(req, secure(runtime) ? LOGIN_COOKIE_HOST : LOGIN_COOKIE);
-      const again = (await login.startedByPage(cookie, seconds(deps.now())))
-        ? `${deps.prefix}/ui/`
-        : loginPath;
+      const byPage =
+        err instanceof FinishedLoginError
+          ? err.byPage
+          : await login.startedByPage(cookie, seconds(deps.now()));
+      const again = byPage ? `${deps.prefix}/ui/` : loginPath;
       fail(res, err, 'oidc callback failed', again);
     }
   };

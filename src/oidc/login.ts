@@ -32,10 +32,16 @@ export const NOT_STARTED_HERE =
  * across replicas when it is shared.
  */
 export interface LoginClaims {
-  /** Marks `state` used until `expiresAt` (Unix seconds); false when it already was. */
-  claim(state: string, expiresAt: number, now: number): boolean | Promise<boolean>;
-  /** Whether `state` is marked used (a login that finished: its page reloaded). */
-  used?(state: string, now: number): boolean | Promise<boolean>;
+  /**
+   * Marks `state` used until `expiresAt` (Unix seconds), and whether a registry page started the
+   * login (`page`); false when it already was used.
+   */
+  claim(state: string, expiresAt: number, now: number, page: boolean): boolean | Promise<boolean>;
+  /**
+   * Whether `state` is marked used (a login that finished: its page reloaded): `page` when a
+   * registry page's login, true for an app password's, false when not used.
+   */
+  used?(state: string, now: number): boolean | 'page' | Promise<boolean | 'page'>;
 }
 
 /** What the login cookie carries: the checks of the callback, and the page's path when the page started it. */
@@ -47,13 +53,20 @@ interface LoginChecks {
   readonly ui?: unknown;
 }
 
-/**
- * The callback page of a login that finished, asked again without its cookie (a reload). The
- * used state does not say whether the login was for an app password or for the registry page,
- * so the text fits both.
- */
+/** The callback page of an app password's login that finished, asked again without its cookie (a reload). */
 export const FINISHED =
-  'This sign-in is finished, and a sign-in is used once: what it gave (an app password, shown only then, or the registry page signed in) was on the page it opened. Sign in again for a new one.';
+  'This sign-in is finished: its app password was shown once, on the page it opened. Sign in again for a new one.';
+
+/** The same for a registry page's login: its callback opened the page, and no app password was shown. */
+export const FINISHED_PAGE =
+  'This sign-in is finished: it signed you in to the registry page. Sign in again from the registry page.';
+
+/** A callback asked again after its login finished; `byPage`: a registry page started that login. */
+export class FinishedLoginError extends BadRequestError {
+  constructor(readonly byPage: boolean) {
+    super(byPage ? FINISHED_PAGE : FINISHED);
+  }
+}
 
 /**
  * `error` of a callback as the page may show it: one of the error codes OAuth 2.0 and OpenID
@@ -192,10 +205,11 @@ export class OidcLogin {
     const notThisBrowsers = async (): Promise<never> => {
       // A store that cannot answer leaves the warning, which is never wrong to show.
       const finished =
-        state !== null &&
-        state !== '' &&
-        (await Promise.resolve(used.used?.(state, now)).catch(() => false)) === true;
-      throw new BadRequestError(finished ? FINISHED : NOT_STARTED_HERE);
+        state !== null && state !== ''
+          ? await Promise.resolve(used.used?.(state, now)).catch(() => false)
+          : false;
+      if (finished === 'page' || finished === true) throw new FinishedLoginError(finished === 'page');
+      throw new BadRequestError(NOT_STARTED_HERE);
     };
     if (cookie === undefined) return notThisBrowsers();
     const checks = await this.#open(cookie, now);
@@ -255,7 +269,7 @@ export class OidcLogin {
     }
     // After the provider accepted the code (synchronously up to issuing): of two callbacks with
     // one cookie, only the first gets an app password.
-    if (!(await used.claim(checks.state, checks.exp, now))) {
+    if (!(await used.claim(checks.state, checks.exp, now, typeof checks.ui === 'string'))) {
       throw new BadRequestError('this sign-in has already been used; sign in again');
     }
     const labels = labelsFrom(claims, this.#config.labelClaims);

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { signInThrough, startTestProvider, type TestProvider } from '../helpers/test-provider.js';
 
 // A failed login's page offers "Sign in again". It linked `/oidc/login` whichever login failed: a
 // registry page's login (started at /ui/) was sent to the app-password login instead, and the
 // messages said "start again at /oidc/login" without the server's path prefix.
 
 const tmp = tempDir();
+const CALLBACK = 'https://auth.example/regauth/oidc/callback';
 let provider: TestProvider;
 let t: TestServer;
 
@@ -25,6 +26,8 @@ token: {issuer: t, key: ${keyPath}, certificate: ${certPath}, services: [registr
 oidc_auth:
   issuer: ${provider.url}
   client_id: ${provider.clientId}
+  client_secret: ${provider.clientSecret}
+  user_claim: sub
   redirect_url: https://auth.example/regauth/oidc/callback
   registry_url: registry.example
   secret_file: ${secretFile}
@@ -66,4 +69,29 @@ test('no message names a path without the prefix', async () => {
   const page = await failedLogin('/regauth/ui/', (state) => `code=not-a-code&state=${state}`);
   expect(signInAgain(page)).toBe('/regauth/ui/');
   expect(page).not.toMatch(/start again at \/oidc/);
+});
+
+// Found in the note of stop 46 and a review of 25845b7: a callback asked again after its login
+// finished (a reload: the first answer cleared the cookie) could not tell a registry page's login
+// from an app password's, so its text spoke of both and its "Sign in again" always went to the
+// app-password login. The used state now records which login it was.
+test("a registry page's finished login, asked again: about the page, and back to the page", async () => {
+  const first = await signInThrough(provider, t.url, CALLBACK, '/regauth/ui/', 'alice');
+  expect(first.status, await first.clone().text()).toBe(303);
+  const again = await fetch(first.url, { redirect: 'manual' });
+  expect(again.status).toBe(400);
+  const page = await again.text();
+  expect(page).toContain('This sign-in is finished: it signed you in to the registry page.');
+  expect(page).not.toContain('app password');
+  expect(signInAgain(page)).toBe('/regauth/ui/');
+});
+
+test("an app password's finished login, asked again: about the app password, and to its login", async () => {
+  const first = await signInThrough(provider, t.url, CALLBACK, '/regauth/oidc/login', 'bob');
+  expect(first.status).toBe(200);
+  const again = await fetch(first.url, { redirect: 'manual' });
+  expect(again.status).toBe(400);
+  const page = await again.text();
+  expect(page).toContain('This sign-in is finished: its app password was shown once, on the page it opened.');
+  expect(signInAgain(page)).toBe('/regauth/oidc/login');
 });

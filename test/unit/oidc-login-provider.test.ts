@@ -251,10 +251,13 @@ describe('the callback without its login cookie', () => {
       () => randomBytes(48).toString('base64'),
     ),
   );
-  const finished = new Set(['done-state']);
+  const finished = new Map<string, true | 'page'>([
+    ['done-state', true],
+    ['page-state', 'page'],
+  ]);
   const claims = {
     claim: () => true,
-    used: (state: string) => finished.has(state),
+    used: (state: string) => finished.get(state) ?? false,
   };
   const now = Math.floor(Date.now() / 1000);
 
@@ -265,12 +268,19 @@ describe('the callback without its login cookie', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BadRequestError);
     expect((err as Error).message).toBe(
-      'This sign-in is finished, and a sign-in is used once: what it gave (an app password, shown only then, or the registry page signed in) was on the page it opened. Sign in again for a new one.',
+      'This sign-in is finished: its app password was shown once, on the page it opened. Sign in again for a new one.',
     );
-    // The same state marks a registry-page login that finished (src/http/ui.ts): its callback
-    // opened the page, and no app password was ever shown, so the text may not say one was
-    // (it did, found in the note of stop 46).
-    expect((err as Error).message).not.toMatch(/its app password was shown/);
+  });
+
+  test("of a registry page's login that finished: about the page, never an app password", async () => {
+    // Its callback opened the page, and no app password was shown (the note of stop 46).
+    const err = await login
+      .finish('code=abc&state=page-state', undefined, now, claims)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as Error).message).toBe(
+      'This sign-in is finished: it signed you in to the registry page. Sign in again from the registry page.',
+    );
   });
 
   test('of a login not finished: the warning of a link someone else started', async () => {
