@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { auditLine } from '../helpers/audit-line.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { needTerminal, onTerminal, regauthLine, word } from './harness/terminal.js';
 
@@ -25,22 +26,7 @@ beforeAll(() => {
     config,
     'token: {issuer: t}\nusers:\n  alice: {}\nacl:\n  - match: {account: alice}\n    actions: [pull]\n',
   );
-  const line = (i: number) =>
-    JSON.stringify({
-      level: 30,
-      time: '2026-12-03T10:00:00.000Z',
-      requestId: `r${i}`,
-      method: 'GET',
-      client: { ip: '10.0.0.1', via: null },
-      outcome: 'granted',
-      status: 200,
-      grant: 'password',
-      service: 'registry',
-      account: 'alice',
-      authenticator: 'users',
-      decisions: [{ scope: 'repository:a/b:pull', granted: ['pull'], rule: 0 }],
-      ms: 1,
-    });
+  const line = (i: number) => auditLine({ requestId: `r${i}`, service: 'registry' });
   const member = gzipSync(Array.from({ length: LINES_PER_MEMBER }, (_, i) => `${line(i)}\n`).join(''));
   // A gzip file of several members, as `cat a.gz b.gz` makes: read as one stream.
   audit = join(tmp.dir, 'audit.log.gz');

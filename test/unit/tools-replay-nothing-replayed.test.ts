@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { regauth } from '../helpers/cli.js';
+import { auditLine } from '../helpers/audit-line.js';
 import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 /**
@@ -17,30 +18,6 @@ afterAll(() => tmp.cleanup());
 
 let configFile = '';
 let ldapFile = '';
-
-/** An audit line of a token request, as regauth serve writes it. */
-function auditLine(fields: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    level: 30,
-    time: '2026-12-03T10:00:00.000Z',
-    app: 'regauth',
-    requestId: 'r1',
-    method: 'GET',
-    client: { ip: '10.0.0.1', via: null },
-    outcome: 'granted',
-    status: 200,
-    grant: 'password',
-    service: 'registry.test',
-    account: 'alice',
-    requested: ['repository:alice/app:pull'],
-    authenticator: 'users',
-    granted: ['repository:alice/app:pull'],
-    decisions: [{ scope: 'repository:alice/app:pull', granted: ['pull'], rule: 0 }],
-    ms: 1,
-    msg: 'token issued',
-    ...fields,
-  });
-}
 
 beforeAll(async () => {
   const { keyPath, certPath } = await writeSigningKey(tmp.dir);

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { regauth } from '../helpers/cli.js';
+import { auditLine } from '../helpers/audit-line.js';
 import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 /**
@@ -38,21 +39,7 @@ acl:
     actions: [pull]
 `,
   );
-  const line = JSON.stringify({
-    level: 30,
-    time: '2026-12-03T10:00:00.000Z',
-    requestId: 'r1',
-    method: 'GET',
-    client: { ip: '10.0.0.1', via: null },
-    outcome: 'granted',
-    status: 200,
-    grant: 'password',
-    service: 'registry.test',
-    account: 'alice',
-    authenticator: 'users',
-    decisions: [{ scope: 'repository:a/b:pull', granted: ['pull'], rule: 0 }],
-    ms: 1,
-  });
+  const line = auditLine();
   // Clear the screen, paint a forged line in red, retitle the window; a line break, and C1 CSI.
   audit = join(tmp.dir, 'audit\u001b[2J\u001b[31mALL CLEAR\u001b]0;pwned\u0007\nx\u009b1A.log');
   writeFileSync(audit, `${line}\n`.repeat(100));

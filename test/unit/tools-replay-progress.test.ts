@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { regauth } from '../helpers/cli.js';
+import { auditLine } from '../helpers/audit-line.js';
 import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
 
 /**
@@ -29,22 +30,7 @@ acl:
     actions: [pull]
 `,
   );
-  const line = (i: number) =>
-    JSON.stringify({
-      level: 30,
-      time: '2026-12-03T10:00:00.000Z',
-      requestId: `r${i}`,
-      method: 'GET',
-      client: { ip: '10.0.0.1', via: null },
-      outcome: 'granted',
-      status: 200,
-      grant: 'password',
-      service: 'registry.test',
-      account: 'alice',
-      authenticator: 'users',
-      decisions: [{ scope: 'repository:a/b:pull', granted: ['pull'], rule: 0 }],
-      ms: 1,
-    });
+  const line = (i: number) => auditLine({ requestId: `r${i}` });
   // Several read chunks (1 MiB each) per file.
   first = join(tmp.dir, 'audit.log.1');
   second = join(tmp.dir, 'audit.log');
