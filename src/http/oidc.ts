@@ -29,17 +29,18 @@ export function oidcPages(deps: {
   const loginPath = `${deps.prefix}/oidc/login`;
   // Survives config reloads: a cookie spent before a reload stays spent.
   const { store } = deps;
-  // A registry page's login is also marked as such, so that its callback asked again says so
-  // (that second mark only words a page: a store failing it does not fail the login).
+  // A login's kind is marked once its answer is sure, so that its callback asked again says
+  // which it was; a claimed login without one (it failed after the claim, or the mark was lost)
+  // says only that it was used.
   const used: LoginClaims = {
-    claim: async (state, exp, now, page) => {
-      if (!(await store.mark('oidc-login', state, exp * 1000, now * 1000))) return false;
-      if (page) await store.mark('oidc-login-page', state, exp * 1000, now * 1000).catch(() => false);
-      return true;
+    claim: (state, exp, now) => store.mark('oidc-login', state, exp * 1000, now * 1000),
+    done: async (state, exp, now, kind) => {
+      await store.mark(`oidc-login-${kind}`, state, exp * 1000, now * 1000).catch(() => false);
     },
     used: async (state, now) => {
       if (!(await store.marked('oidc-login', state, now * 1000))) return false;
-      return (await store.marked('oidc-login-page', state, now * 1000)) ? 'page' : true;
+      if (await store.marked('oidc-login-page', state, now * 1000)) return 'page';
+      return (await store.marked('oidc-login-app', state, now * 1000)) ? 'app' : 'used';
     },
   };
 
@@ -85,6 +86,7 @@ export function oidcPages(deps: {
             `this account's labels (oidc_auth.label_claims) make a session cookie of ${session.length} bytes, more than the ${MAX_COOKIE_BYTES} a browser keeps; ask your registry administrator to narrow label_claims`,
           );
         }
+        await used.done?.(result.login.state, result.login.expiresAt, now, 'page');
         res.setHeader('Set-Cookie', [cleared, session]);
         res.setHeader('Cache-Control', 'no-store');
         res.setHeader('Referrer-Policy', 'no-referrer');

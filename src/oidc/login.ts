@@ -32,17 +32,23 @@ export const NOT_STARTED_HERE =
  * across replicas when it is shared.
  */
 export interface LoginClaims {
+  /** Marks `state` used until `expiresAt` (Unix seconds); false when it already was. */
+  claim(state: string, expiresAt: number, now: number): boolean | Promise<boolean>;
   /**
-   * Marks `state` used until `expiresAt` (Unix seconds), and whether a registry page started the
-   * login (`page`); false when it already was used.
+   * Marks a claimed `state`'s login as done, once its answer is sure (the app password made, the
+   * page's session cookie sealed): which login it was, for the callback asked again. Never throws.
    */
-  claim(state: string, expiresAt: number, now: number, page: boolean): boolean | Promise<boolean>;
+  done?(state: string, expiresAt: number, now: number, kind: LoginKind): Promise<void>;
   /**
-   * Whether `state` is marked used (a login that finished: its page reloaded): `page` when a
-   * registry page's login, true for an app password's, false when not used.
+   * What became of `state`: false when it is not used; `used` when it was claimed and no answer
+   * is known done (a login that failed after the claim, or a mark lost); else the login's kind.
    */
-  used?(state: string, now: number): boolean | 'page' | Promise<boolean | 'page'>;
+  used?(state: string, now: number): UsedState | Promise<UsedState>;
 }
+
+/** Which login a callback finished: a registry page's (`page`) or an app password's (`app`). */
+export type LoginKind = 'page' | 'app';
+type UsedState = false | 'used' | LoginKind;
 
 /** What the login cookie carries: the checks of the callback, and the page's path when the page started it. */
 interface LoginChecks {
@@ -60,6 +66,9 @@ export const FINISHED =
 /** The same for a registry page's login: its callback opened the page, and no app password was shown. */
 export const FINISHED_PAGE =
   'This sign-in is finished: it signed you in to the registry page. Sign in again from the registry page.';
+
+/** The callback page of a login claimed and not known done (it failed after the claim). */
+export const ALREADY_USED = 'This sign-in has already been used; sign in again.';
 
 /** A callback asked again after its login finished; `byPage`: a registry page started that login. */
 export class FinishedLoginError extends BadRequestError {
@@ -114,6 +123,8 @@ export interface UiLoginResult {
   readonly account: string;
   readonly labels: Labels;
   readonly returnTo: string;
+  /** The claimed login, for LoginClaims.done once the page's session is sealed. */
+  readonly login: { readonly state: string; readonly expiresAt: number };
 }
 
 /** What the callback page shows. */
@@ -208,8 +219,8 @@ export class OidcLogin {
         state !== null && state !== ''
           ? await Promise.resolve(used.used?.(state, now)).catch(() => false)
           : false;
-      if (finished === 'page' || finished === true) throw new FinishedLoginError(finished === 'page');
-      throw new BadRequestError(NOT_STARTED_HERE);
+      if (finished === 'page' || finished === 'app') throw new FinishedLoginError(finished === 'page');
+      throw new BadRequestError(finished === 'used' ? ALREADY_USED : NOT_STARTED_HERE);
     };
     if (cookie === undefined) return notThisBrowsers();
     const checks = await this.#open(cookie, now);
@@ -269,11 +280,12 @@ export class OidcLogin {
     }
     // After the provider accepted the code (synchronously up to issuing): of two callbacks with
     // one cookie, only the first gets an app password.
-    if (!(await used.claim(checks.state, checks.exp, now, typeof checks.ui === 'string'))) {
+    if (!(await used.claim(checks.state, checks.exp, now))) {
       throw new BadRequestError('this sign-in has already been used; sign in again');
     }
     const labels = labelsFrom(claims, this.#config.labelClaims);
-    if (typeof checks.ui === 'string') return { flow: 'ui', account, labels, returnTo: checks.ui };
+    const login = { state: checks.state, expiresAt: checks.exp };
+    if (typeof checks.ui === 'string') return { flow: 'ui', account, labels, returnTo: checks.ui, login };
     const issued = await issueAppPassword(this.#config, account, labels, now);
     // The token request's bound on a password (the POST grant's field; docker login's GET fits
     // it in node's header limit): an app password past it could never log in.
@@ -283,6 +295,7 @@ export class OidcLogin {
         `this account's labels (oidc_auth.label_claims) make an app password of ${length} characters, longer than the ${MAX_FIELD_LENGTH} a login accepts; ask your registry administrator to narrow label_claims`,
       );
     }
+    await used.done?.(checks.state, checks.exp, now, 'app');
     return {
       account,
       labels,

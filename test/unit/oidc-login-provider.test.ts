@@ -251,9 +251,10 @@ describe('the callback without its login cookie', () => {
       () => randomBytes(48).toString('base64'),
     ),
   );
-  const finished = new Map<string, true | 'page'>([
-    ['done-state', true],
+  const finished = new Map<string, 'used' | 'app' | 'page'>([
+    ['done-state', 'app'],
     ['page-state', 'page'],
+    ['failed-state', 'used'],
   ]);
   const claims = {
     claim: () => true,
@@ -270,6 +271,13 @@ describe('the callback without its login cookie', () => {
     expect((err as Error).message).toBe(
       'This sign-in is finished: its app password was shown once, on the page it opened. Sign in again for a new one.',
     );
+  });
+
+  test('of a login claimed and never known done (it failed after the claim): used, nothing more', async () => {
+    const err = await login
+      .finish('code=abc&state=failed-state', undefined, now, claims)
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toBe('This sign-in has already been used; sign in again.');
   });
 
   test("of a registry page's login that finished: about the page, never an app password", async () => {
