@@ -48,8 +48,7 @@ const PREFIX = /^\d{1,3}$/;
  */
 export function parseIpMatcher(text: string): IpMatcher {
   const blocks = new Blocks();
-  addEntry(blocks, text);
-  const range = rangeOf(text);
+  const range = addEntry(blocks, text);
   const matcher: IpMatcher = {
     source: text,
     contains: (ip) => check(blocks, ip),
@@ -62,23 +61,10 @@ export function parseIpMatcher(text: string): IpMatcher {
   return matcher;
 }
 
-/** The range of an entry addEntry accepted: an IPv4-mapped one is the IPv4 block it maps. */
-function rangeOf(text: string): Range {
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? text : text.slice(0, slash);
-  const family = isIP(address);
-  const ipv4 = family === 4 ? address : mappedIpv4(address);
-  const prefix = slash < 0 ? undefined : Number(text.slice(slash + 1));
-  const block = (value: bigint, width: number, bits: number, fam: 4 | 6): Range => {
-    const host = (1n << BigInt(width - bits)) - 1n;
-    return { family: fam, first: value & ~host, last: (value & ~host) | host };
-  };
-  if (ipv4 !== undefined) {
-    const value = BigInt(ipv4.split('.').reduce((acc, part) => acc * 256 + Number(part), 0));
-    const bits = prefix === undefined ? 32 : family === 4 ? prefix : prefix - 96;
-    return block(value, 32, bits, 4);
-  }
-  return block(ipv6ToBigInt(address), 128, prefix ?? 128, 6);
+/** The addresses of the first `bits` of `value`, an address of `family`. */
+function blockRange(family: 4 | 6, value: bigint, bits: number): Range {
+  const host = (1n << BigInt((family === 4 ? 32 : 128) - bits)) - 1n;
+  return { family, first: value & ~host, last: (value & ~host) | host };
 }
 
 /**
@@ -111,7 +97,8 @@ export function compileIpList(list: readonly string[], path: string): IpList {
   return { entries: Object.freeze([...list]), contains: (ip) => check(blocks, ip) };
 }
 
-function addEntry(blocks: Blocks, text: string): void {
+/** Adds one address or block to `blocks`; returns its range (an IPv4-mapped one as IPv4). */
+function addEntry(blocks: Blocks, text: string): Range {
   const invalid = (why: string) =>
     new TypeError(`invalid IP address or CIDR ${JSON.stringify(text)}: ${why}`);
   const slash = text.indexOf('/');
@@ -123,9 +110,12 @@ function addEntry(blocks: Blocks, text: string): void {
   // An IPv4-mapped entry is the IPv4 address or block it maps.
   const ipv4 = family === 4 ? address : mappedIpv4(address);
   if (slash < 0) {
-    if (ipv4 !== undefined) blocks.v4.addAddress(ipv4, 'ipv4');
-    else blocks.v6.addAddress(address, 'ipv6');
-    return;
+    if (ipv4 === undefined) {
+      blocks.v6.addAddress(address, 'ipv6');
+      return blockRange(6, ipv6ToBigInt(address), 128);
+    }
+    blocks.v4.addAddress(ipv4, 'ipv4');
+    return blockRange(4, BigInt(ipv4Number(ipv4)), 32);
   }
   const prefixText = text.slice(slash + 1);
   const max = family === 4 ? 32 : 128;
@@ -144,15 +134,25 @@ function addEntry(blocks: Blocks, text: string): void {
         `covers every IPv4 address); write the IPv4 block, e.g. ${network}/${bits}, or ::ffff:${network}/${bits + 96}`,
     );
   }
-  if (family === 4) blocks.v4.addSubnet(address, prefix, 'ipv4');
-  else if (ipv4 !== undefined && prefix >= 96) blocks.v4.addSubnet(ipv4, prefix - 96, 'ipv4');
-  else blocks.v6.addSubnet(address, prefix, 'ipv6');
+  if (ipv4 !== undefined) {
+    // family 4, or an IPv4-mapped block of 96 bits or more (shorter ones were refused above).
+    const bits = family === 4 ? prefix : prefix - 96;
+    blocks.v4.addSubnet(ipv4, bits, 'ipv4');
+    return blockRange(4, BigInt(ipv4Number(ipv4)), bits);
+  }
+  blocks.v6.addSubnet(address, prefix, 'ipv6');
+  return blockRange(6, ipv6ToBigInt(address), prefix);
 }
 
 /** The network of a dotted IPv4 address's first `bits` bits (`172.28.57.9`, 24 → `172.28.57.0`). */
 function ipv4Network(ip: string, bits: number): string {
-  const n = ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+  const n = ipv4Number(ip);
   return ipv4Text(bits === 0 ? 0 : (n >>> (32 - bits)) * 2 ** (32 - bits));
+}
+
+/** A dotted IPv4 address as a number (`10.0.0.1` → 167772161). */
+function ipv4Number(ip: string): number {
+  return ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
 }
 
 function check(blocks: Blocks, ip: string): boolean {
