@@ -41,13 +41,12 @@ export async function readiness(
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 2_000;
   if (!runtime) return { ready: false, checks: { config: 'not loaded' } };
-  const checks: Record<string, CheckResult> = { config: 'ok' };
-
-  const keyCheck = checkKey(runtime, now, timeoutMs).then((result) => {
+  // The key check runs beside the others (each bounded by timeoutMs).
+  const signingKey = checkKey(runtime, now, timeoutMs).then((result) =>
     // A certificate that expired while the process runs: with x5c, the registry verifies the
     // chain's dates on every token, so every token is refused until the key is replaced.
-    checks['signing_key'] = result === 'ok' ? (expiredCertificate(runtime, now()) ?? 'ok') : result;
-  });
+    result === 'ok' ? (expiredCertificate(runtime, now()) ?? 'ok') : result,
+  );
 
   // A shared store (Redis) that cannot answer: logins that need the lockout are refused (or go
   // unlimited, `on_store_error`), so this replica is not ready; the reason says which.
@@ -59,21 +58,23 @@ export async function readiness(
           (err: unknown) => (err instanceof Error ? err.message : String(err)),
         )
       : undefined;
+  const backends: Record<string, CheckResult> = {};
   await Promise.all(
     runtime.authenticators.map(async (authenticator) => {
       if (!authenticator.check) return;
-      checks[authenticator.name] = await withTimeout(authenticator.check(), timeoutMs).then(
+      backends[authenticator.name] = await withTimeout(authenticator.check(), timeoutMs).then(
         () => 'ok',
         (err: unknown) => (err instanceof Error ? err.message : String(err)),
       );
     }),
   );
-  await keyCheck;
-  if (storeCheck) checks['store'] = await storeCheck;
-  // In a fixed order, whichever answered first.
-  const ordered: Record<string, CheckResult> = { config: 'ok', signing_key: checks['signing_key']! };
-  for (const [name, result] of Object.entries(checks)) ordered[name] ??= result;
-  return { ready: Object.values(ordered).every((c) => c === 'ok'), checks: ordered };
+  const checks: Record<string, CheckResult> = {
+    config: 'ok',
+    signing_key: await signingKey,
+    ...backends,
+    ...(storeCheck ? { store: await storeCheck } : {}),
+  };
+  return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
 }
 
 /** A key's test signature still unanswered: a later probe waits for it again (see checkKey). */
