@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { AndFilter, EqualityFilter, FilterParser, OrFilter, type Filter } from 'ldapts';
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
@@ -252,9 +253,8 @@ function utf8Length(bytes: Buffer, i: number): number {
           ? 4
           : 1;
   if (n === 1 || i + n > bytes.length) return 1;
-  const text = bytes.subarray(i, i + n);
   // Well formed only: no overlong forms, surrogates or values past U+10FFFF.
-  return Buffer.from(text.toString('utf8'), 'utf8').equals(text) ? n : 1;
+  return isUtf8(bytes.subarray(i, i + n)) ? n : 1;
 }
 
 const ACCOUNT_MARK = 'regauthaccountmark7f3e';
