@@ -108,7 +108,7 @@ export interface ReplayReport {
   readonly distinct: number;
   /**
    * Distinct decisions decided again and compared (`distinct` less `undetermined`). When 0,
-   * nothing was compared, and no change found says nothing (the CLI exits 2: replayVerdict).
+   * nothing was compared, and no change found says nothing (the CLI exits 2: nothingReplayed).
    */
   readonly redecided: number;
   /** Scope decisions of lines not replayed: new distinct decisions beyond `maxDistinct`. */
