@@ -141,19 +141,17 @@ export function compileLdapConfig(
   }
   // docker_auth accepts insecure_tls_skip_verify and ca_certificate with tls: none (unused then)
   // and a bind_password_file with initial_bind_as_user; its configs must load unchanged.
-  // RFC 4515's `\XX` escapes are octets of UTF-8; ldapts reads each as one UTF-16 unit.
-  const filter = sendable('ldap_auth.filter', utf8Escapes(raw.filter));
+  const filter = loadFilter('ldap_auth.filter', raw.filter);
   const groupFilter = raw.group_search
-    ? sendable('ldap_auth.group_search.filter', utf8Escapes(raw.group_search.filter))
+    ? loadFilter('ldap_auth.group_search.filter', raw.group_search.filter).text
     : undefined;
-  const accountTerms = accountTermsOf(parseFilter('ldap_auth.filter', filter));
+  const accountTerms = accountTermsOf(filter.parsed);
   if (accountTerms.length === 0) {
     throw new ConfigError(
       'ldap_auth.filter',
       'the account must appear in an equality term, (attribute=${account}), so that regauth can name the account as the entry stores it (LDAP matches without regard to case)',
     );
   }
-  if (groupFilter !== undefined) parseFilter('ldap_auth.group_search.filter', groupFilter);
 
   let bindPassword: Secret | undefined;
   // With initial_bind_as_user the user's own password is used; a password file is not read.
@@ -188,7 +186,7 @@ export function compileLdapConfig(
     bindPassword,
     initialBindAsUser: raw.initial_bind_as_user,
     base: raw.base,
-    filter,
+    filter: filter.text,
     accountTerms,
     labels: new Map(Object.entries(raw.labels).map(([name, s]) => [name, source(s)])),
     groupSearch: gs ? { ...source(gs), base: gs.base, filter: groupFilter!, label: gs.label } : undefined,
@@ -273,6 +271,15 @@ function accountTermsOf(filter: Filter): AccountTerm[] {
   };
   walk(filter);
   return terms;
+}
+
+/**
+ * A filter of the config as regauth sends it, and parsed (which refuses one that is not RFC
+ * 4515): its `\XX` escapes are octets of UTF-8, which ldapts would read each as one UTF-16 unit.
+ */
+function loadFilter(yamlPath: string, raw: string): { readonly text: string; readonly parsed: Filter } {
+  const text = sendable(yamlPath, utf8Escapes(raw));
+  return { text, parsed: parseFilter(yamlPath, text) };
 }
 
 /**
