@@ -146,9 +146,10 @@ export async function checkAccess(
 /**
  * The ACL rules a request without a client address passed over for want of one: rules on `ip`
  * ahead of the ACL rule that decides it (all of them when none does, and ext_authz is asked, if
- * configured) that match the request on every other field. The token endpoint always has an address, so `check` without --ip and an
- * expectation without `ip:` are decided as no real request is; they name these rules
- * (addressNote) instead of answering silently. In ACL order, without duplicates.
+ * configured) that match the request on every other field. The token endpoint always has an
+ * address, so `check` without --ip and an expectation without `ip:` are decided as no real
+ * request is; they name these rules (addressNote) instead of answering silently. In ACL order,
+ * without duplicates.
  */
 export function addressRulesPassedOver(acl: CompiledAcl, request: AuthzRequest): AclRuleInfo[] {
   if (request.ip !== null || !acl.rules.some((r) => r.match.ip !== undefined)) return [];
