@@ -16,26 +16,24 @@ export interface PageRequest {
  * to `pageSize` (more is PAGINATION_NUMBER_INVALID, as the registry's `catalog.maxentries`), default
  * min(100, pageSize); `last` a repository name or empty. A `last` that no repository could have is
  * NAME_INVALID (the registry itself would answer 500). Repeated parameters: the first counts, as
- * Go's `Query().Get`; a pair that is not valid percent-encoding is ignored, as Go's `ParseQuery` does.
+ * Go's `Query().Get`; a pair Go's `ParseQuery` cannot read (a malformed escape, a `;`) is ignored.
  */
 export function parsePageRequest(query: string, pageSize: number): PageRequest {
-  let nText: string | undefined;
-  let lastText: string | undefined;
-  for (const part of query.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const key = decode(eq < 0 ? part : part.slice(0, eq));
-    const value = eq < 0 ? '' : decode(part.slice(eq + 1));
-    // Go's ParseQuery, which the registry uses, drops a pair it cannot decode.
-    if (key === undefined || value === undefined) continue;
-    if (key === 'n' && nText === undefined) nText = value;
-    else if (key === 'last' && lastText === undefined) lastText = value;
-  }
+  // Go's ParseQuery, which the registry uses, drops a pair it cannot read: a malformed escape
+  // (`%zz`, a `%` at its end) or a `;` (Go 1.17 on). It reads an escape that is not UTF-8 (`%FF`)
+  // as its byte, as URLSearchParams does (as U+FFFD here, which no name or number holds).
+  const readable = query
+    .split('&')
+    .filter((part) => !/%(?![0-9a-fA-F]{2})|;/.test(part))
+    .join('&');
+  const params = new URLSearchParams(readable);
+  const nText = params.get('n') ?? undefined;
+  const lastText = params.get('last') ?? undefined;
 
   let n = Math.min(DEFAULT_ENTRIES, pageSize);
   if (nText !== undefined && nText !== '') {
-    // strconv.Atoi: an optional sign and decimal digits.
-    const parsed = /^[+-]?\d{1,15}$/.test(nText) ? Number(nText) : NaN;
+    // strconv.Atoi: an optional sign and decimal digits, leading zeros as many as written.
+    const parsed = /^[+-]?0*\d{1,15}$/.test(nText) ? Number(nText) : NaN;
     if (!Number.isSafeInteger(parsed) || parsed < 0) {
       throw new CatalogError(400, 'PAGINATION_NUMBER_INVALID', 'invalid number of results requested', {
         detail: { n: nText.slice(0, 64) },
@@ -55,15 +53,6 @@ export function parsePageRequest(query: string, pageSize: number): PageRequest {
     });
   }
   return { n, last };
-}
-
-/** `+` is a space in a query (Go's ParseQuery); undefined for malformed percent-encoding. */
-function decode(text: string): string | undefined {
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '));
-  } catch {
-    return undefined;
-  }
 }
 
 /**
