@@ -129,6 +129,8 @@ export function routedApp(routes: ReadonlyMap<string, PathEntry>, deps: Dispatch
 /** The body of the 404 of an unknown path. */
 const NOT_FOUND = { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] };
 const MISSING_HOST = { errors: [{ code: 'BAD_REQUEST', message: 'HTTP/1.1 request without a Host header' }] };
+/** Fields that hold one value (RFC 9110), which node keeps the first line of and drops the rest. */
+const ONE_LINE = { host: 'Host', authorization: 'Authorization' } as const;
 
 /**
  * A request target as the path (and query) it names: origin form (`/auth?q`) as it is; absolute
@@ -161,6 +163,17 @@ export function readableTargetsOnly(listener: RequestListener): RequestListener 
       closeAfterReply(req, res);
       res.setHeader('Cache-Control', 'no-store');
       return void sendJson(res, 400, MISSING_HOST);
+    }
+    // Which of two Authorization lines counted would depend on their order (an empty first line
+    // made Basic credentials anonymous), and a proxy reading the last would see another user.
+    const repeated = (Object.keys(ONE_LINE) as (keyof typeof ONE_LINE)[]).find(
+      (name) => (req.headersDistinct[name]?.length ?? 0) > 1,
+    );
+    if (repeated !== undefined) {
+      closeAfterReply(req, res);
+      res.setHeader('Cache-Control', 'no-store');
+      const message = `more than one ${ONE_LINE[repeated]} header`;
+      return void sendJson(res, 400, { errors: [{ code: 'BAD_REQUEST', message }] });
     }
     // regauth upgrades no connection (WebSocket, h2c), and node's parser drops what follows an
     // upgrade request in the same read: a request pipelined behind it would never be answered,
