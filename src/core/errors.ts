@@ -127,8 +127,18 @@ export class MethodNotAllowedError extends RegauthError {
 }
 
 export class UnsupportedGrantError extends RegauthError {
+  /**
+   * Names the grant type only when it has a grant type's form (`client_credentials`, a URN): a
+   * form whose fields are not separated by `&` (one a line, or by `;`) is one field, grant_type,
+   * holding the password that follows, and the message goes to the reply and the audit line.
+   */
   constructor(grantType: string) {
-    super('ERR_UNSUPPORTED_GRANT', `unsupported grant_type ${JSON.stringify(grantType.slice(0, 64))}`);
+    super(
+      'ERR_UNSUPPORTED_GRANT',
+      /^[A-Za-z0-9_.:/-]{1,64}$/.test(grantType)
+        ? `unsupported grant_type ${JSON.stringify(grantType)}`
+        : 'unsupported grant_type (not shown: it is not a grant type name)',
+    );
   }
 }
 
