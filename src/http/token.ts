@@ -4,7 +4,13 @@ import { recordTokenRequest } from '../pipeline/audit.js';
 import { withLockout, withLockoutNow } from '../guard/lockout.js';
 import { BadRequestError, isCancelled } from '../core/errors.js';
 import { withLoginQueue } from '../guard/login-queue.js';
-import { issueToken, issueTokenNow, type RequestContext, type TokenResult } from '../pipeline/pipeline.js';
+import {
+  checkService,
+  issueToken,
+  issueTokenNow,
+  type RequestContext,
+  type TokenResult,
+} from '../pipeline/pipeline.js';
 import { clientAddress, normalizeIp } from '../request/client-ip.js';
 import { parseTokenRequest, type TokenRequest } from '../request/token-request.js';
 import type { Runtime } from '../pipeline/runtime.js';
@@ -25,6 +31,8 @@ import type { Fail, NodeRequest } from './dispatch.js';
  * (Credentials.uncached), so it meets what a wrong one meets: refused before any check (the
  * queue full, the store or a backend down), a right password would otherwise get its token while
  * every wrong one got an uncounted refusal.
+ *
+ * A service regauth does not serve throws its BadRequestError at once, before any guard.
  */
 export function issueGuarded(
   deps: Pick<AppDeps, 'loginQueue' | 'lockout' | 'metrics'>,
@@ -34,6 +42,9 @@ export function issueGuarded(
 ): Promise<TokenResult> {
   const { ip } = ctx;
   const { lockout, loginQueue: queue } = deps;
+  // A malformed request changes nothing: refused before the login queue, the lockout and the
+  // credential cache's standing see it (a locked pair's request for it is 400, not 429).
+  checkService(runtime, parsed);
   // A password someone may guess (not a token a backend claims), from a client that has not shown
   // here that it holds the account's password (Lockout.knownClient): no cache answers it.
   const guessable = lockout !== undefined && guessed(runtime, parsed);

@@ -95,9 +95,7 @@ export async function issueToken(
   session?: SessionIdentity,
 ): Promise<TokenResult> {
   const { config } = runtime;
-  // The filtered catalog's service (docs/catalog.md) is accepted besides the registry's.
-  const refused = refusedService(config.token.services, request.service, config.catalog?.service);
-  if (refused !== undefined) throw new BadRequestError(refused);
+  checkService(runtime, request);
 
   // Who the backends' work is for (their per-client bounds) and what cancels it.
   const work: BackendWork = {
@@ -334,6 +332,16 @@ function issuedAtText(now: number): string {
   if (now !== issued.now)
     issued = { now, text: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
   return issued.text;
+}
+
+/**
+ * The 400 of a request for a service regauth does not serve (refusedService); the filtered
+ * catalog's service (docs/catalog.md) is accepted besides the registry's.
+ */
+export function checkService(runtime: Runtime, request: TokenRequest): void {
+  const { config } = runtime;
+  const refused = refusedService(config.token.services, request.service, config.catalog?.service);
+  if (refused !== undefined) throw new BadRequestError(refused);
 }
 
 /**
