@@ -5,37 +5,18 @@
  * spent login cookies) landed in database 0: two deployments given /20 and /21 on one Redis shared
  * one lockout without a word in the log. The store now stops and says why.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { expect, test } from 'vitest';
+import { useRedisPeer } from '../helpers/redis-store.js';
 
-let dir: string;
-let redis: RedisPeer;
-const opened: RedisStore[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'regauth-store-db-'));
-  redis = await startRedis({ dir: join(dir, 'redis') });
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((s) => s.close()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { redis, open } = useRedisPeer({ tmpPrefix: 'regauth-store-db-' });
 
 test('a database number Redis refuses is a store problem, never a silent switch to database 0', async () => {
   const told: (string | undefined)[] = [];
-  const store = new RedisStore({
+  const store = open({
     url: `redis://127.0.0.1:${redis.port}/99`,
     keyPrefix: `db${Date.now()}:`,
-    timeoutMs: 500,
     onStatus: (p) => told.push(p),
   });
-  opened.push(store);
   const marked = await store.mark('signout', 'session-1', Date.now() + 60_000, Date.now()).then(
     (v) => `marked: ${v}`,
     (e: unknown) => `refused: ${(e as Error).message}`,

@@ -6,30 +6,18 @@
  * long before their time. Nothing told the operator. The store now says so on every connection to
  * a Redis with a memory limit and a policy other than noeviction.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { startService } from '../../src/service/service.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
 import { writeSigningKey } from '../helpers/fixtures.js';
+import { useRedisPeer } from '../helpers/redis-store.js';
 import { logSink } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 
-let dir: string;
-let redis: RedisPeer;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'regauth-evict-'));
-  redis = await startRedis({ dir: join(dir, 'redis') });
-});
-
-afterAll(async () => {
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { redis, dir } = useRedisPeer({ tmpPrefix: 'regauth-evict-' });
 
 /** What a store told of Redis' eviction within a second of connecting. */
 async function toldOnConnect(): Promise<{ policy: string; maxmemory: number }[]> {
@@ -70,8 +58,8 @@ test('noeviction, or no memory limit at all, is not told', async () => {
 test('regauth serve warns of it in the log, naming the policy and what to set', async () => {
   await redis.cli('CONFIG', 'SET', 'maxmemory', '104857600');
   await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'volatile-lru');
-  const keys = await writeSigningKey(dir);
-  const configFile = join(dir, 'config.yml');
+  const keys = await writeSigningKey(dir());
+  const configFile = join(dir(), 'config.yml');
   writeFileSync(
     configFile,
     `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: t, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: []\nstore: {type: redis, url: "${redis.url}"}\n`,

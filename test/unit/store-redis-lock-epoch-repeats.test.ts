@@ -6,58 +6,25 @@
  * lock went unheard: the right password got a token from a locked pair. Each lock now writes a
  * value that never repeats.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
-import { RedisStore } from '../../src/store/redis.js';
-import type { Store } from '../../src/store/types.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { Lockout, withLockout } from '../../src/guard/lockout.js';
+import type { RedisStore } from '../../src/store/redis.js';
+import { REDIS_LOCK_POLICY as POLICY, useRedisPeer } from '../helpers/redis-store.js';
 import { sleep, until } from '../helpers/wait.js';
 
-const POLICY: LockoutPolicy = {
-  enabled: true,
-  max_failures: 3,
-  backoff: 60,
-  max_backoff: 300,
-  forget_after: 900,
-  ipv6_prefix: 64,
-  account_max_failures: 10_000,
-  remember_success: 86_400,
-};
-
-let dir: string;
-let redis: RedisPeer;
+const { redis, open } = useRedisPeer({ tmpPrefix: 'regauth-store-epoch-', password: 'admin-pw' });
 let admin: Redis;
-const opened: Store[] = [];
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'regauth-store-epoch-'));
-  redis = await startRedis({ dir: join(dir, 'redis'), password: 'admin-pw' });
+beforeAll(() => {
   admin = new Redis(redis.port, '127.0.0.1', { password: 'admin-pw' });
 });
-
-afterAll(async () => {
-  admin?.disconnect();
-  await Promise.all(opened.map((s) => s.close()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => admin?.disconnect());
 
 function replica(prefix: string): RedisStore {
-  const s = new RedisStore({
-    url: redis.url,
-    keyPrefix: prefix,
-    timeoutMs: 500,
-    username: 'nopub',
-    password: { reveal: () => 'nopub-pw' },
-  });
-  opened.push(s);
-  return s;
+  return open({ keyPrefix: prefix, username: 'nopub', password: { reveal: () => 'nopub-pw' } });
 }
 
 const ok = async () => ({ account: 'alice' });

@@ -4,58 +4,24 @@
  * without channel rights, a connection that goes silent without closing, a SUBSCRIBE answered
  * late, and a `remember_success` shorter than the memory.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connect, createServer, type Socket } from 'node:net';
+import { describe, expect, test } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
 import { TooManyRequestsError } from '../../src/core/errors.js';
-import { RedisStore } from '../../src/store/redis.js';
-import type { Store } from '../../src/store/types.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { REDIS_LOCK_POLICY as POLICY, useRedisPeer } from '../helpers/redis-store.js';
 import { until } from '../helpers/wait.js';
 
-const POLICY: LockoutPolicy = {
-  enabled: true,
-  max_failures: 3,
-  backoff: 60,
-  max_backoff: 300,
-  forget_after: 900,
-  ipv6_prefix: 64,
-  account_max_failures: 10_000,
-  remember_success: 86_400,
-};
-
-let dir: string;
-let redis: RedisPeer;
-const opened: Store[] = [];
-const servers: Server[] = [];
+const { redis, servers, open } = useRedisPeer({ tmpPrefix: 'regauth-review-', password: 'admin-pw' });
 let prefixes = 0;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'regauth-review-'));
-  redis = await startRedis({ dir: join(dir, 'redis'), password: 'admin-pw' });
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((s) => s.close()));
-  for (const s of servers) s.close();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 function store(prefix: string, opts: { url?: string; username?: string; password?: string } = {}) {
-  const s = new RedisStore({
+  return open({
     url: opts.url ?? redis.url,
     keyPrefix: prefix,
-    timeoutMs: 500,
     password: { reveal: () => opts.password ?? 'admin-pw' },
     ...(opts.username ? { username: opts.username } : {}),
   });
-  opened.push(s);
-  return s;
 }
 
 const ok = async () => ({ account: 'alice' });
@@ -119,16 +85,13 @@ describe('the redis store’s news of locks, under trouble', () => {
     await redis.cli('ACL', 'SETUSER', 'regauth', 'on', '>user-pw', `~${prefix}*`, '+@all');
     const problems: (string | undefined)[] = [];
     const channel: (string | undefined)[] = [];
-    const s = new RedisStore({
-      url: redis.url,
+    const s = open({
       keyPrefix: prefix,
-      timeoutMs: 500,
       username: 'regauth',
       password: { reveal: () => 'user-pw' },
       onStatus: (p) => problems.push(p),
       onLockChannel: (p) => channel.push(p),
     });
-    opened.push(s);
     await s.ping();
     const policy = { ...POLICY };
     for (let i = 1; i < policy.max_failures; i++)

@@ -6,36 +6,19 @@
  * a monotonic clock) has no news, so it remembers no login; it comes back by itself; and it
  * never retries faster than once a second.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { connect, createServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
-import { RedisStore } from '../../src/store/redis.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { Lockout, withLockout } from '../../src/guard/lockout.js';
+import type { RedisStore } from '../../src/store/redis.js';
+import { REDIS_LOCK_POLICY as POLICY, useRedisPeer } from '../helpers/redis-store.js';
 import { sleep, until } from '../helpers/wait.js';
 
-let dir: string;
-let redis: RedisPeer;
-const opened: RedisStore[] = [];
-const servers: Server[] = [];
+const { redis, servers, open } = useRedisPeer({ tmpPrefix: 'regauth-lock-paths-', password: 'admin-pw' });
 let n = 0;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'regauth-lock-paths-'));
-  redis = await startRedis({ dir: join(dir, 'redis'), password: 'admin-pw' });
-});
 afterEach(() => vi.restoreAllMocks());
-afterAll(async () => {
-  vi.restoreAllMocks();
-  await Promise.all(opened.map((s) => s.close()));
-  for (const s of servers) s.close();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 type Conn = Socket & { seen: string };
 /**
@@ -87,15 +70,7 @@ function store(
   timeoutMs = 500,
   extra: Partial<ConstructorParameters<typeof RedisStore>[0]> = {},
 ) {
-  const s = new RedisStore({
-    url,
-    keyPrefix: `rv${++n}:`,
-    timeoutMs,
-    password: { reveal: () => 'admin-pw' },
-    ...extra,
-  });
-  opened.push(s);
-  return s;
+  return open({ url, keyPrefix: `rv${++n}:`, timeoutMs, password: { reveal: () => 'admin-pw' }, ...extra });
 }
 
 /** Redis → client bytes of the listening connection arrive `ms` late (in order, none lost). */
@@ -117,17 +92,6 @@ async function slowProxy(ms: number): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return `redis://127.0.0.1:${(server.address() as { port: number }).port}/0`;
 }
-
-const POLICY: LockoutPolicy = {
-  enabled: true,
-  max_failures: 3,
-  backoff: 60,
-  max_backoff: 300,
-  forget_after: 900,
-  ipv6_prefix: 64,
-  account_max_failures: 10_000,
-  remember_success: 86_400,
-};
 
 async function subscribeCalls(): Promise<number> {
   const info = await redis.cli('INFO', 'commandstats');
@@ -282,13 +246,7 @@ async function swallowingProxy() {
 describe('ioredis re-subscribing by itself', () => {
   test('a reconnect whose SUBSCRIBE goes unanswered: no unhandled rejection (ioredis auto-resubscribe)', async () => {
     const p = await swallowingProxy();
-    const s = new RedisStore({
-      url: p.url,
-      keyPrefix: `r3a${++n}:`,
-      timeoutMs: 500,
-      password: { reveal: () => 'admin-pw' },
-    });
-    opened.push(s);
+    const s = open({ url: p.url, keyPrefix: `r3a${++n}:`, password: { reveal: () => 'admin-pw' } });
     expect(await until(() => s.lockout.lockNews!() !== undefined, 5_000)).toBe(true);
     const seen = await unhandled(async () => {
       p.state.swallow = true;
@@ -312,15 +270,12 @@ describe('ioredis re-subscribing by itself', () => {
       '+@all',
     );
     const problems: (string | undefined)[] = [];
-    const s = new RedisStore({
-      url: redis.url,
+    const s = open({
       keyPrefix: prefix,
-      timeoutMs: 500,
       username: 'revoked',
       password: { reveal: () => 'user-pw' },
       onLockChannel: (p) => problems.push(p),
     });
-    opened.push(s);
     expect(await until(() => s.lockout.lockNews!() !== undefined, 5_000)).toBe(true);
     const seen = await unhandled(async () => {
       await redis.cli('ACL', 'SETUSER', 'revoked', 'resetchannels');

@@ -6,56 +6,24 @@
  * healthy channel and trusting their 5-second memory after a lock set through that replica: the
  * right password got tokens from a locked pair, past the documented 1.5 s.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { TooManyRequestsError, UnauthorizedError } from '../../src/core/errors.js';
-import { Lockout, withLockout, type LockoutPolicy } from '../../src/guard/lockout.js';
-import { RedisStore } from '../../src/store/redis.js';
-import type { Store } from '../../src/store/types.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { Lockout, withLockout } from '../../src/guard/lockout.js';
+import type { RedisStore } from '../../src/store/redis.js';
+import { REDIS_LOCK_POLICY as POLICY, useRedisPeer } from '../helpers/redis-store.js';
 import { until } from '../helpers/wait.js';
 
-const POLICY: LockoutPolicy = {
-  enabled: true,
-  max_failures: 3,
-  backoff: 60,
-  max_backoff: 300,
-  forget_after: 900,
-  ipv6_prefix: 64,
-  account_max_failures: 10_000,
-  remember_success: 86_400,
-};
-
-let dir: string;
-let redis: RedisPeer;
-const opened: Store[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'regauth-review-pub-'));
-  redis = await startRedis({ dir: join(dir, 'redis'), password: 'admin-pw' });
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((s) => s.close()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { redis, open } = useRedisPeer({ tmpPrefix: 'regauth-review-pub-', password: 'admin-pw' });
 
 function replica(prefix: string, username: string, password: string): RedisStore {
   const problems: (string | undefined)[] = [];
-  const s = new RedisStore({
-    url: redis.url,
+  return open({
     keyPrefix: prefix,
-    timeoutMs: 500,
     username,
     password: { reveal: () => password },
     onLockChannel: (p) => problems.push(p),
   });
-  opened.push(s);
-  return s;
 }
 
 const ok = async () => ({ account: 'alice' });

@@ -5,40 +5,24 @@
  * note ioredis only prints, not a refusal; the SELECT's NOAUTH was then dropped, the store said
  * "not connected yet" for ever, where with database 0 it said "NOAUTH Authentication required.".
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { beforeAll, expect, test } from 'vitest';
+import { useRedisPeer } from '../helpers/redis-store.js';
 import { sleep } from '../helpers/wait.js';
 
-let dir: string;
-let redis: RedisPeer;
-const opened: RedisStore[] = [];
+const { redis, open } = useRedisPeer({ tmpPrefix: 'store-noauth-' });
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'store-noauth-'));
-  redis = await startRedis({ dir: join(dir, 'redis') });
   await redis.cli('ACL', 'SETUSER', 'regauth', 'on', '>pw', '~*', '&*', '+@all');
   await redis.cli('ACL', 'SETUSER', 'default', 'off');
 });
 
-afterAll(async () => {
-  await Promise.all(opened.map((s) => s.close()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 async function problemAfter(url: string) {
-  const store = new RedisStore({
+  const store = open({
     url,
     keyPrefix: `r4${Date.now()}:`,
-    timeoutMs: 500,
     // store.username forgotten: AUTH goes to the default user, which is off and has no password.
     password: { reveal: () => 'pw' },
   });
-  opened.push(store);
   await sleep(1_500);
   const ping = await store.ping().then(
     () => 'answers',
@@ -58,14 +42,12 @@ test('a password the default user does not take, database 3: the store says why 
 });
 
 test('a wrong password, database 3: the reason is the refused AUTH, not the NOAUTH behind it', async () => {
-  const store = new RedisStore({
+  const store = open({
     url: `redis://127.0.0.1:${redis.port}/3`,
     keyPrefix: `wrong${Date.now()}:`,
-    timeoutMs: 500,
     username: 'regauth',
     password: { reveal: () => 'not-the-password' },
   });
-  opened.push(store);
   await sleep(1_500);
   expect(store.problem()).toMatch(/WRONGPASS/);
 });

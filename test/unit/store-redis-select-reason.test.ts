@@ -6,40 +6,22 @@
  * said why: with no password configured no AUTH is sent, and the reason was lost. With store.url's
  * database 0 (no SELECT) both said why.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { expect, test } from 'vitest';
+import type { RedisStoreOptions } from '../../src/store/redis.js';
+import { useRedisPeer } from '../helpers/redis-store.js';
 import { sleep } from '../helpers/wait.js';
 
-let dir: string;
-let redis: RedisPeer;
-const opened: RedisStore[] = [];
+const { redis, open } = useRedisPeer({ tmpPrefix: 'store-select-reason-' });
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'store-select-reason-'));
-  redis = await startRedis({ dir: join(dir, 'redis') });
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((s) => s.close()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function problemAfter(url: string, extra: Partial<ConstructorParameters<typeof RedisStore>[0]> = {}) {
+async function problemAfter(url: string, extra: Partial<RedisStoreOptions> = {}) {
   const told: (string | undefined)[] = [];
-  const store = new RedisStore({
+  const store = open({
     url,
     keyPrefix: `reason${Date.now()}:`,
-    timeoutMs: 500,
     onStatus: (p) => told.push(p),
     ...extra,
   });
-  opened.push(store);
   await sleep(1_500);
   const ping = await store.ping().then(
     () => 'answers',

@@ -6,29 +6,12 @@
  * was restarted. Only a database Redis can never select stops it now; any other refused SELECT
  * reconnects (never going on in database 0).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
-import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
+import { expect, test } from 'vitest';
+import { useRedisPeer } from '../helpers/redis-store.js';
 import { sleep, until } from '../helpers/wait.js';
 
-let dir: string;
-let redis: RedisPeer;
-const opened: RedisStore[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'regauth-store-select-'));
-  redis = await startRedis({ dir: join(dir, 'redis') });
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((s) => s.close()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { redis, opened, open } = useRedisPeer({ tmpPrefix: 'regauth-store-select-' });
 
 test('a SELECT answered -BUSY while another client runs a long script: the store answers once the script ends', async () => {
   await redis.cli('CONFIG', 'SET', 'busy-reply-threshold', '100');
@@ -37,13 +20,11 @@ test('a SELECT answered -BUSY while another client runs a long script: the store
   const busy = other.eval('local i = 0 while true do i = i + 1 end', 0).catch((e: Error) => e.message);
   await sleep(300);
   const told: (string | undefined)[] = [];
-  const store = new RedisStore({
+  const store = open({
     url: `redis://127.0.0.1:${redis.port}/3`,
     keyPrefix: `busy${Date.now()}:`,
-    timeoutMs: 500,
     onStatus: (p) => told.push(p),
   });
-  opened.push(store);
   await sleep(1_200);
   await redis.cli('SCRIPT', 'KILL');
   expect(await busy).toMatch(/killed/i);
@@ -75,13 +56,11 @@ test("a connection refused for maxclients (its one-off -ERR taken as the SELECT'
     hogs.push(h);
   }
   const told: (string | undefined)[] = [];
-  const store = new RedisStore({
+  const store = open({
     url: `redis://127.0.0.1:${redis.port}/3`,
     keyPrefix: `maxclients${Date.now()}:`,
-    timeoutMs: 500,
     onStatus: (p) => told.push(p),
   });
-  opened.push(store);
   await sleep(1_000);
   // The storm passes.
   expect(await admin.config('SET', 'maxclients', '200')).toBe('OK');
@@ -102,14 +81,12 @@ test('a SELECT answered -NOAUTH after a refused AUTH (a password being rotated):
   // Redis still has the old password; regauth was deployed with the new one.
   await redis.cli('CONFIG', 'SET', 'requirepass', 'old-pw');
   const told: (string | undefined)[] = [];
-  const store = new RedisStore({
+  const store = open({
     url: `redis://127.0.0.1:${redis.port}/3`,
     keyPrefix: `noauth${Date.now()}:`,
-    timeoutMs: 500,
     password: { reveal: () => 'new-pw' },
     onStatus: (p) => told.push(p),
   });
-  opened.push(store);
   await sleep(1_000);
   // The operator now gives Redis the new password.
   const { runCommand } = await import('../e2e/harness/proc.js');
