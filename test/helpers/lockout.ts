@@ -1,7 +1,12 @@
+import { afterAll, beforeAll } from 'vitest';
 import { UnauthorizedError } from '../../src/core/errors.js';
-import type { LockoutPolicy } from '../../src/guard/lockout.js';
+import { Lockout, type LockoutPolicy } from '../../src/guard/lockout.js';
+import { LoginQueue } from '../../src/guard/login-queue.js';
+import type { Runtime, RuntimeDeps } from '../../src/pipeline/runtime.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
 import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
+import { tempDir } from './fixtures.js';
+import { loginStatus, proxiedConfig, startTestServer, type TestServer } from './server.js';
 
 /** The policy the lockout tests start from: the third failure locks; a wide account cap. */
 export const LOCKOUT_POLICY: LockoutPolicy = {
@@ -66,4 +71,71 @@ export function steppedStore(step: (operation: string) => StoreStep): {
     success: op('success', inner.success.bind(inner)),
   };
   return { store, asked, failed, hanging };
+}
+
+/** What useGuardedServer hands a test file. */
+export interface GuardedServer {
+  /** The running server (once the file's beforeAll has run). */
+  readonly server: TestServer;
+  /** The loaded runtime whose login_queue and lockout the queue and the lockout read. */
+  readonly runtime: Runtime;
+  /** The server's lockout. */
+  readonly lockout: Lockout;
+  /** The server's login queue. */
+  readonly queue: LoginQueue;
+  /** The status of a token request to this server from client `ip` (loginStatus). */
+  login(ip: string, account: string, password: string): Promise<number>;
+}
+
+/**
+ * Sets up, for one test file, the server the lockout tests log in to: startTestServer behind the
+ * test's proxy (proxiedConfig(`sections`)) with `runtimeDeps`, and a LoginQueue and a Lockout
+ * (its store, `shared`, `onStoreError` from `lockout`) that read the loaded runtime's login_queue
+ * and lockout, as `serve` wires them. Started in a fresh temporary directory before the file's
+ * tests; closed (100 ms) and the directory removed after them.
+ */
+export function useGuardedServer(options: {
+  readonly sections: string;
+  readonly runtimeDeps?: RuntimeDeps;
+  readonly lockout?: Omit<ConstructorParameters<typeof Lockout>[0], 'policy'>;
+}): GuardedServer {
+  const tmp = tempDir();
+  let server: TestServer | undefined;
+  let runtime: Runtime | undefined;
+  const started = (): TestServer => {
+    if (!server) throw new Error('useGuardedServer: the server is not started yet (used before beforeAll?)');
+    return server;
+  };
+  const loaded = (): Runtime => {
+    if (!runtime) throw new Error('useGuardedServer: no runtime yet (used before beforeAll?)');
+    return runtime;
+  };
+  const queue = new LoginQueue({ policy: () => loaded().loginQueue });
+  const lockout = new Lockout({ ...options.lockout, policy: () => loaded().config.lockout });
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      dir: tmp.dir,
+      config: proxiedConfig(options.sections),
+      ...(options.runtimeDeps ? { runtimeDeps: options.runtimeDeps } : {}),
+      runtime: (base) => (runtime = base),
+      server: { loginQueue: queue, lockout },
+    });
+  });
+  afterAll(async () => {
+    await server?.server.close(100);
+    tmp.cleanup();
+  });
+
+  return {
+    get server() {
+      return started();
+    },
+    get runtime() {
+      return loaded();
+    },
+    lockout,
+    queue,
+    login: (ip, account, password) => loginStatus(started().url, ip, account, password),
+  };
 }

@@ -10,47 +10,27 @@
  * Found by a review. A client that has not logged in from its address is now checked in full
  * (Credentials.uncached), so its right password meets what a wrong one meets.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import type { CommandResult, RunRequest } from '../../src/ext/command.js';
-import { Lockout } from '../../src/guard/lockout.js';
-import { LoginQueue } from '../../src/guard/login-queue.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword } from '../helpers/fixtures.js';
+import { useGuardedServer } from '../helpers/lockout.js';
 
-const tmp = tempDir();
 const password = randomPassword();
-let s: TestServer;
-let runtime: Runtime;
 let broken = false;
 const result = (code: number): CommandResult => ({ code, signal: null, stdout: '', stderr: '' });
 
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: proxiedConfig(`ext_auth: {command: /bin/false}
+const { login } = useGuardedServer({
+  sections: `ext_auth: {command: /bin/false}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-`),
-    runtimeDeps: {
-      runCommand: async (req: RunRequest) => {
-        if (broken) return result(3); // the command cannot answer: 503
-        return result(req.stdin === `alice ${password}` ? 0 : 1);
-      },
+`,
+  runtimeDeps: {
+    runCommand: async (req: RunRequest) => {
+      if (broken) return result(3); // the command cannot answer: 503
+      return result(req.stdin === `alice ${password}` ? 0 : 1);
     },
-    runtime: (base) => (runtime = base),
-    server: {
-      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
-      lockout: new Lockout({ policy: () => runtime.config.lockout }),
-    },
-  });
+  },
 });
-afterAll(async () => {
-  await s.server.close(100);
-  tmp.cleanup();
-});
-
-const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 test("during a backend outage a stranger's cached right password is told from wrong guesses, uncounted", async () => {
   expect(await login('10.1.0.99', 'alice', password)).toBe(200); // alice at home: cached

@@ -4,14 +4,11 @@
  * by new ones, and an account used from more addresses than its share (a robot account shared
  * by a CI fleet) had every login checked in full, round after round. Found by a review.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import type { CommandResult, RunRequest } from '../../src/ext/command.js';
 import { Lockout } from '../../src/guard/lockout.js';
-import { LoginQueue } from '../../src/guard/login-queue.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
-import { LOCKOUT_POLICY } from '../helpers/lockout.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
+import { LOCKOUT_POLICY, useGuardedServer } from '../helpers/lockout.js';
+import { randomPassword } from '../helpers/fixtures.js';
 
 test("a client that keeps logging in stays among its account's latest known clients", () => {
   // max_entries 1024: an account's share is a sixteenth, 64 clients.
@@ -23,38 +20,23 @@ test("a client that keeps logging in stays among its account's latest known clie
   expect(lockout.knownClient('ci', '10.0.0.1')).toBe(true);
 });
 
-const tmp = tempDir();
 const password = randomPassword();
-let s: TestServer;
-let runtime: Runtime;
 let runs = 0;
 const result = (code: number): CommandResult => ({ code, signal: null, stdout: '', stderr: '' });
 
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: proxiedConfig(`ext_auth: {command: /bin/false}
+const guarded = useGuardedServer({
+  sections: `ext_auth: {command: /bin/false}
 credential_cache: {ttl: 300}
-`),
-    runtimeDeps: {
-      runCommand: async (req: RunRequest) => {
-        runs++;
-        return result(req.stdin === `robot ${password}` ? 0 : 1);
-      },
+`,
+  runtimeDeps: {
+    runCommand: async (req: RunRequest) => {
+      runs++;
+      return result(req.stdin === `robot ${password}` ? 0 : 1);
     },
-    runtime: (base) => (runtime = base),
-    server: {
-      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
-      lockout: new Lockout({ policy: () => runtime.config.lockout }),
-    },
-  });
-});
-afterAll(async () => {
-  await s.server.close(100);
-  tmp.cleanup();
+  },
 });
 
-const login = (ip: string) => loginStatus(s.url, ip, 'robot', password);
+const login = (ip: string) => guarded.login(ip, 'robot', password);
 
 test("a robot account used from 80 runners: only each runner's first login is a full check", async () => {
   const runners = Array.from({ length: 80 }, (_, i) => `10.50.${i >> 8}.${i & 255}`);

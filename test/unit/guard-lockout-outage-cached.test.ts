@@ -8,18 +8,11 @@
  * their guesses do (the same operations, the same 503).
  */
 import bcrypt from 'bcryptjs';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lockout } from '../../src/guard/lockout.js';
-import { LoginQueue } from '../../src/guard/login-queue.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { steppedStore } from '../helpers/lockout.js';
-import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
+import { expect, test } from 'vitest';
+import { randomPassword } from '../helpers/fixtures.js';
+import { steppedStore, useGuardedServer } from '../helpers/lockout.js';
 
-const tmp = tempDir();
 const password = randomPassword();
-let s: TestServer;
-let runtime: Runtime;
 /** Whether the store answers: not at all, or reads only (a replica left read-only, memory full). */
 let down: false | 'all' | 'writes' = false;
 let onStoreError: 'fail_closed' | 'fail_open' = 'fail_closed';
@@ -28,27 +21,14 @@ const { store, failed } = steppedStore((operation) =>
   !down || (down === 'writes' && operation === 'blocked') ? 'answer' : 'fail',
 );
 
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: proxiedConfig(`users:
+const { login } = useGuardedServer({
+  sections: `users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-`),
-    runtime: (base) => (runtime = base),
-    server: {
-      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
-      lockout: new Lockout({ store, policy: () => runtime.config.lockout, onStoreError: () => onStoreError }),
-    },
-  });
+`,
+  lockout: { store, onStoreError: () => onStoreError },
 });
-afterAll(async () => {
-  await s.server.close(100);
-  tmp.cleanup();
-});
-
-const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 /** Runs `during` with the store down (`how`: not answering at all, or refusing writes). */
 async function outage(during: () => Promise<void>, how: 'all' | 'writes' = 'all'): Promise<void> {

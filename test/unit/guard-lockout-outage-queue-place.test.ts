@@ -10,47 +10,29 @@
  * (Credentials.uncached), so its right password meets what a wrong one meets.
  */
 import bcrypt from 'bcryptjs';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lockout } from '../../src/guard/lockout.js';
-import { LoginQueue } from '../../src/guard/login-queue.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { steppedStore } from '../helpers/lockout.js';
-import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
+import { afterAll, expect, test } from 'vitest';
+import { randomPassword } from '../helpers/fixtures.js';
+import { steppedStore, useGuardedServer } from '../helpers/lockout.js';
 
-const tmp = tempDir();
 const password = randomPassword();
-let s: TestServer;
-let runtime: Runtime;
-let queue: LoginQueue;
 /** false: the store answers; 'hang': every operation waits until `fail()` (a Redis gone quiet). */
 let down: false | 'hang' | 'all' = false;
 const { store, hanging } = steppedStore(() => (!down ? 'answer' : down === 'all' ? 'fail' : 'hang'));
 
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: proxiedConfig(`users:
+const { login, queue } = useGuardedServer({
+  sections: `users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 credential_cache: {ttl: 300}
 login_queue: {per_client: 2, max_pending: 100}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-`),
-    runtime: (base) => (runtime = base),
-    server: {
-      loginQueue: (queue = new LoginQueue({ policy: () => runtime.loginQueue })),
-      lockout: new Lockout({ store, shared: true, policy: () => runtime.config.lockout }),
-    },
-  });
+`,
+  lockout: { store, shared: true },
 });
-afterAll(async () => {
+// Before the server closes (hooks after the tests run last-registered first).
+afterAll(() => {
   down = 'all';
   for (const f of hanging.splice(0)) f();
-  await s.server.close(100);
-  tmp.cleanup();
 });
-
-const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));

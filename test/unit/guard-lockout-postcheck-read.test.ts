@@ -8,19 +8,11 @@
  * review.
  */
 import bcrypt from 'bcryptjs';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { Lockout } from '../../src/guard/lockout.js';
-import { LoginQueue } from '../../src/guard/login-queue.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { steppedStore } from '../helpers/lockout.js';
-import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
+import { expect, test } from 'vitest';
+import { randomPassword } from '../helpers/fixtures.js';
+import { steppedStore, useGuardedServer } from '../helpers/lockout.js';
 
-const tmp = tempDir();
 const password = randomPassword();
-let s: TestServer;
-let runtime: Runtime;
-let lockout: Lockout;
 let readsDown = false;
 const { store, asked } = steppedStore((operation) =>
   readsDown && operation === 'blocked' ? 'fail' : 'answer',
@@ -28,27 +20,14 @@ const { store, asked } = steppedStore((operation) =>
 /** Failures the store counted. */
 const failures = () => asked.filter((o) => o === 'failure').length;
 
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: proxiedConfig(`users:
+const { login, lockout } = useGuardedServer({
+  sections: `users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-`),
-    runtime: (base) => (runtime = base),
-    server: {
-      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
-      lockout: (lockout = new Lockout({ store, shared: true, policy: () => runtime.config.lockout })),
-    },
-  });
+`,
+  lockout: { store, shared: true },
 });
-afterAll(async () => {
-  await s.server.close(100);
-  tmp.cleanup();
-});
-
-const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 test('a 503 from the lock read after the check gives a NAT guesser no answer from the cache', async () => {
   const nat = '10.30.0.1';

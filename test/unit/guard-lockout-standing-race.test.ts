@@ -6,52 +6,34 @@
  * password got 200. Now a password the cache does not answer ends the standing as it arrives
  * (Lockout.endStanding). Found by a review.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import type { CommandResult, RunRequest } from '../../src/ext/command.js';
-import { Lockout } from '../../src/guard/lockout.js';
-import { LoginQueue } from '../../src/guard/login-queue.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword } from '../helpers/fixtures.js';
+import { useGuardedServer } from '../helpers/lockout.js';
 
-const tmp = tempDir();
 const password = randomPassword();
-let s: TestServer;
-let runtime: Runtime;
-let lockout: Lockout;
 let mode: 'ok' | 'hold' | 'down' = 'ok';
 const held: ((r: CommandResult) => void)[] = [];
 const result = (code: number): CommandResult => ({ code, signal: null, stdout: '', stderr: '' });
 
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: proxiedConfig(`ext_auth: {command: /bin/false, max_per_client: 16, max_concurrency: 64}
+const { login, lockout } = useGuardedServer({
+  sections: `ext_auth: {command: /bin/false, max_per_client: 16, max_concurrency: 64}
 login_queue: {per_client: 16, max_pending: 100}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-`),
-    runtimeDeps: {
-      runCommand: async (req: RunRequest) => {
-        if (mode === 'down') return result(3); // the command cannot answer: 503
-        if (mode === 'hold') return new Promise((done) => held.push(done)); // a slow outage
-        return result(req.stdin === `alice ${password}` ? 0 : 1);
-      },
+`,
+  runtimeDeps: {
+    runCommand: async (req: RunRequest) => {
+      if (mode === 'down') return result(3); // the command cannot answer: 503
+      if (mode === 'hold') return new Promise((done) => held.push(done)); // a slow outage
+      return result(req.stdin === `alice ${password}` ? 0 : 1);
     },
-    runtime: (base) => (runtime = base),
-    server: {
-      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
-      lockout: (lockout = new Lockout({ policy: () => runtime.config.lockout })),
-    },
-  });
+  },
 });
-afterAll(async () => {
+// Before the server closes (hooks after the tests run last-registered first).
+afterAll(() => {
   for (const done of held.splice(0)) done(result(3));
-  await s.server.close(100);
-  tmp.cleanup();
 });
-
-const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 test('a guesser behind the known address sending its guesses together gets the same answer for the right one', async () => {
   const nat = '10.20.0.1';

@@ -8,20 +8,13 @@
  * nothing ended it meanwhile (Lockout.standing). Found by a review.
  */
 import bcrypt from 'bcryptjs';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { Lockout, withLockoutNow, type LockoutPolicy } from '../../src/guard/lockout.js';
-import { LoginQueue } from '../../src/guard/login-queue.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
 import { Secret } from '../../src/core/secret.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { LOCKOUT_POLICY, steppedStore } from '../helpers/lockout.js';
-import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword } from '../helpers/fixtures.js';
+import { LOCKOUT_POLICY, steppedStore, useGuardedServer } from '../helpers/lockout.js';
 
-const tmp = tempDir();
 const password = randomPassword();
-let s: TestServer;
-let runtime: Runtime;
-let lockout: Lockout;
 let mode: 'ok' | 'hold' | 'down' = 'ok';
 // A slow Redis ('hold'): its lock reads time out later; its other operations fail at once.
 const { store, hanging: heldReads } = steppedStore((operation) =>
@@ -32,28 +25,19 @@ const { store, hanging: heldReads } = steppedStore((operation) =>
       : 'fail',
 );
 
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: proxiedConfig(`users:
+const guarded = useGuardedServer({
+  sections: `users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 3, backoff: 60, account_max_failures: 10}
-`),
-    runtime: (base) => (runtime = base),
-    server: {
-      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
-      lockout: (lockout = new Lockout({ store, shared: true, policy: () => runtime.config.lockout })),
-    },
-  });
+`,
+  lockout: { store, shared: true },
 });
-afterAll(async () => {
+const { login, lockout } = guarded;
+// Before the server closes (hooks after the tests run last-registered first).
+afterAll(() => {
   for (const r of heldReads.splice(0)) r();
-  await s.server.close(100);
-  tmp.cleanup();
 });
-
-const login = (ip: string, account: string, password: string) => loginStatus(s.url, ip, account, password);
 
 test('shared store: an owner login in flight does not give a NAT guesser its standing back', async () => {
   const nat = '10.50.0.1';
@@ -76,7 +60,7 @@ test('shared store: an owner login in flight does not give a NAT guesser its sta
 });
 
 test('memory store: a cached login whose token is still being signed does not undo endStanding', async () => {
-  const l = new Lockout({ policy: () => runtime.config.lockout });
+  const l = new Lockout({ policy: () => guarded.runtime.config.lockout });
   const nat = '10.50.0.2';
   l.loggedInHere('bob', nat);
   let signed!: (v: { account: string }) => void;

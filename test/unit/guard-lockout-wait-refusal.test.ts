@@ -11,79 +11,42 @@
  * (Credentials.uncached), and a wait refused so ends the client's standing.
  */
 import bcrypt from 'bcryptjs';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import type { CommandResult, RunRequest } from '../../src/ext/command.js';
-import { Lockout } from '../../src/guard/lockout.js';
-import { LoginQueue } from '../../src/guard/login-queue.js';
-import type { Runtime } from '../../src/pipeline/runtime.js';
-import { MemoryLockoutStore } from '../../src/store/memory.js';
-import type { LockoutStore } from '../../src/store/types.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { loginStatus, proxiedConfig, startTestServer, type TestServer } from '../helpers/server.js';
+import { randomPassword } from '../helpers/fixtures.js';
+import { steppedStore, useGuardedServer } from '../helpers/lockout.js';
+import { loginStatus } from '../helpers/server.js';
 
-const tmp = tempDir();
 const password = randomPassword();
-let s: TestServer;
-let shared: TestServer;
-let runtime: Runtime;
-let sharedRuntime: Runtime;
 const held: ((r: CommandResult) => void)[] = [];
 let hold = false;
 const DENY: CommandResult = { code: 1, signal: null, stdout: '', stderr: '' };
 
-beforeAll(async () => {
-  // Both servers: the same config, and a command held while `hold` is set, denying otherwise.
-  const config = proxiedConfig(`users:
+// Both servers: the same config, and a command held while `hold` is set, denying otherwise.
+const sections = `users:
   alice: {password: "${bcrypt.hashSync(password, 4)}"}
 ext_auth: {command: /bin/false, max_per_client: 4}
 login_queue: {per_client: 4, max_pending: 100}
 credential_cache: {ttl: 300}
 lockout: {max_failures: 1, backoff: 60, account_max_failures: 10}
-`);
-  const runtimeDeps = {
-    runCommand: (_req: RunRequest) =>
-      hold ? new Promise<CommandResult>((done) => held.push(done)) : Promise.resolve(DENY),
-  };
-  s = await startTestServer({
-    dir: tmp.dir,
-    config,
-    runtimeDeps,
-    runtime: (base) => (runtime = base),
-    server: {
-      loginQueue: new LoginQueue({ policy: () => runtime.loginQueue }),
-      lockout: new Lockout({ policy: () => runtime.config.lockout }),
-    },
-  });
-  // The same, with a shared store (as Redis: nothing answered at once).
-  const inner = new MemoryLockoutStore(100);
-  const store: LockoutStore = {
-    size: undefined,
-    blocked: inner.blocked.bind(inner),
-    reserve: inner.reserve.bind(inner),
-    release: inner.release.bind(inner),
-    failure: inner.failure.bind(inner),
-    success: inner.success.bind(inner),
-  };
-  shared = await startTestServer({
-    dir: tmp.dir,
-    file: 'shared.yml',
-    config,
-    runtimeDeps,
-    runtime: (base) => (sharedRuntime = base),
-    server: {
-      loginQueue: new LoginQueue({ policy: () => sharedRuntime.loginQueue }),
-      lockout: new Lockout({ store, shared: true, policy: () => sharedRuntime.config.lockout }),
-    },
-  });
+`;
+const runtimeDeps = {
+  runCommand: (_req: RunRequest) =>
+    hold ? new Promise<CommandResult>((done) => held.push(done)) : Promise.resolve(DENY),
+};
+const s = useGuardedServer({ sections, runtimeDeps });
+// The same, with a shared store (as Redis: nothing answered at once).
+const shared = useGuardedServer({
+  sections,
+  runtimeDeps,
+  lockout: { store: steppedStore(() => 'answer').store, shared: true },
 });
-afterAll(async () => {
+// Before the servers close (hooks after the tests run last-registered first).
+afterAll(() => {
   for (const done of held.splice(0)) done(DENY);
-  await s.server.close(100);
-  await shared.server.close(100);
-  tmp.cleanup();
 });
 
-const login = (ip: string, account: string, password: string, url = s.url) =>
+const login = (ip: string, account: string, password: string, url = s.server.url) =>
   loginStatus(url, ip, account, password);
 
 test("memory store: a stranger's cached right password skips the wait its wrong guesses are refused for", async () => {
@@ -109,18 +72,18 @@ test("memory store: a stranger's cached right password skips the wait its wrong 
 test("shared store: behind the owner's address, guesses refused by the wait keep the owner's standing for the cached right password", async () => {
   // alice logs in from an office NAT; a guesser behind it holds the pair's one check in flight.
   const ip = '10.9.0.1';
-  expect(await login(ip, 'alice', password, shared.url)).toBe(200);
+  expect(await login(ip, 'alice', password, shared.server.url)).toBe(200);
   hold = true;
-  const holder = login(ip, 'alice', 'guess-0', shared.url);
+  const holder = login(ip, 'alice', 'guess-0', shared.server.url);
   for (let i = 0; i < 400 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
   expect(held.length).toBe(1);
   const wrong = Promise.all([
-    login(ip, 'alice', 'guess-1', shared.url),
-    login(ip, 'alice', 'guess-2', shared.url),
+    login(ip, 'alice', 'guess-1', shared.server.url),
+    login(ip, 'alice', 'guess-2', shared.server.url),
   ]);
   const wrongStatuses = await wrong; // 429 after MAX_WAIT_MS, unchecked, uncounted
   // Refused before the check, yet the pair is still a known client: its cached right password is answered.
-  const right = await login(ip, 'alice', password, shared.url);
+  const right = await login(ip, 'alice', password, shared.server.url);
   for (const done of held.splice(0)) done(DENY);
   hold = false;
   await holder;
