@@ -10,29 +10,11 @@
  * a tampered login was reported as a provider outage (before that commit it was the 400 "start
  * again", as the same code without the WAF's trigger still was). A 4xx page is the client's.
  */
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { expect, test } from 'vitest';
 import { BackendUnavailableError, BadRequestError } from '../../src/core/errors.js';
-import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
 import { OidcLogin } from '../../src/oidc/login.js';
-
-function loginConfig(issuer: string) {
-  return loadOidcAuth(
-    oidcAuthSchema.parse({
-      issuer,
-      client_id: 'c',
-      client_secret: 's',
-      redirect_url: 'https://auth.example/oidc/callback',
-      registry_url: 'r',
-      secret_file: 'f',
-      timeout: 2,
-    }),
-    (x) => x,
-    () => randomBytes(48).toString('base64'),
-  );
-}
+import { fakeOidcProvider, finishLogin, oidcLoginConfig } from '../helpers/oidc-login.js';
 
 const body = (req: IncomingMessage) =>
   new Promise<string>((done) => {
@@ -46,22 +28,9 @@ const body = (req: IncomingMessage) =>
  * (400 invalid_grant, JSON), unless the request carries what the WAF blocks (markup), which it
  * answers with its own HTML page.
  */
-async function providerBehindWaf() {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => void answer(req, res));
-  const answer = async (req: IncomingMessage, res: ServerResponse) => {
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    if (req.url === '/.well-known/openid-configuration') {
-      res.setHeader('content-type', 'application/json');
-      res.end(
-        JSON.stringify({
-          issuer: base,
-          authorization_endpoint: `${base}/auth`,
-          token_endpoint: `${base}/token`,
-          jwks_uri: `${base}/jwks`,
-          response_types_supported: ['code'],
-        }),
-      );
-    } else if (req.url === '/token') {
+function providerBehindWaf() {
+  return fakeOidcProvider(async (req, res) => {
+    if (req.url === '/token') {
       const code = new URLSearchParams(await body(req)).get('code') ?? '';
       if (/[<>]/.test(code)) {
         res.writeHead(403, { 'content-type': 'text/html' }).end('<h1>Request blocked</h1>');
@@ -71,34 +40,17 @@ async function providerBehindWaf() {
           .end(JSON.stringify({ error: 'invalid_grant', error_description: 'Code not valid' }));
       }
     } else res.writeHead(404).end();
-  };
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
-
-/** A login started as a browser would, finished with `code` (the client's to choose). */
-async function finishWith(login: OidcLogin, code: string): Promise<unknown> {
-  const now = Math.floor(Date.now() / 1000);
-  const { authorizationUrl, cookie } = await login.start(now);
-  const state = authorizationUrl.searchParams.get('state')!;
-  const query = new URLSearchParams({ code, state }).toString();
-  return login.finish(query, cookie, now, { claim: () => true }).catch((e: unknown) => e);
+  });
 }
 
 test('a code the client edited is a failed login (400), whatever it contains: never "provider cannot be reached"', async () => {
   const p = await providerBehindWaf();
   try {
-    const login = new OidcLogin(loginConfig(p.url));
+    const login = new OidcLogin(oidcLoginConfig(p.url, { timeout: 2 }));
     // The same login, the same provider, up and answering: a wrong code is the login's fault.
-    expect(await finishWith(login, 'made-up-code')).toBeInstanceOf(BadRequestError);
+    expect(await finishLogin(login, { code: 'made-up-code' })).toBeInstanceOf(BadRequestError);
     // Only the code's content differs: the client picks 503 or 400.
-    const edited = await finishWith(login, '<script>x</script>');
+    const edited = await finishLogin(login, { code: '<script>x</script>' });
     expect(edited).not.toBeInstanceOf(BackendUnavailableError);
     expect(edited).toBeInstanceOf(BadRequestError);
   } finally {

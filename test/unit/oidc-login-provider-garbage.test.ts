@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import { BackendUnavailableError, BadRequestError } from '../../src/core/errors.js';
-import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
 import { OidcLogin } from '../../src/oidc/login.js';
+import { fakeOidcProvider, finishLogin, idTokenAnswer, oidcLoginConfig } from '../helpers/oidc-login.js';
 
 /**
  * Found by a review of the OIDC login. A provider (or what stands in front of it: a WAF, a maintenance page, a proxy routing the path
@@ -16,76 +14,35 @@ import { OidcLogin } from '../../src/oidc/login.js';
  * logged at info), which sends users round the login again and hides the outage from operators.
  * (A 4xx page stays the login's: a filter in front of the provider may answer what the client sent.)
  */
-function loginConfig(issuer: string) {
-  return loadOidcAuth(
-    oidcAuthSchema.parse({
-      issuer,
-      client_id: 'c',
-      client_secret: 's',
-      redirect_url: 'https://auth.example/oidc/callback',
-      registry_url: 'r',
-      secret_file: 'f',
-      timeout: 2,
-    }),
-    (x) => x,
-    () => randomBytes(48).toString('base64'),
-  );
-}
-
 type Answer = (res: ServerResponse) => void;
 
 /**
  * A provider whose discovery document is good; `token` answers its token endpoint, or (when
  * absent) it answers an ID token without `email`, so that userinfo, answered by `userinfo`, is asked.
  */
-async function fakeProvider(answers: { token?: Answer; userinfo?: Answer }, nonce: () => string) {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const server = createServer((req, res) => {
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    if (req.url === '/.well-known/openid-configuration') {
-      res.setHeader('content-type', 'application/json');
-      res.end(
-        JSON.stringify({
-          issuer: base,
-          authorization_endpoint: `${base}/auth`,
-          token_endpoint: `${base}/token`,
-          userinfo_endpoint: `${base}/userinfo`,
-          jwks_uri: `${base}/jwks`,
-          response_types_supported: ['code'],
-        }),
-      );
-    } else if (req.url === '/token') {
-      if (answers.token) return answers.token(res);
-      const now = Math.floor(Date.now() / 1000);
-      const claims = { iss: base, aud: 'c', sub: 'alice', iat: now, exp: now + 300, nonce: nonce() };
-      const idToken = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.c2ln`;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ access_token: 'at', token_type: 'Bearer', id_token: idToken }));
-    } else if (req.url === '/userinfo' && answers.userinfo) answers.userinfo(res);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
+function fakeProvider(answers: { token?: Answer; userinfo?: Answer }, nonce: () => string) {
+  return fakeOidcProvider(
+    (req, res, base) => {
+      if (req.url === '/token') {
+        if (answers.token) return answers.token(res);
+        const now = Math.floor(Date.now() / 1000);
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          idTokenAnswer({ iss: base, aud: 'c', sub: 'alice', iat: now, exp: now + 300, nonce: nonce() }),
+        );
+      } else if (req.url === '/userinfo' && answers.userinfo) answers.userinfo(res);
+      else res.writeHead(404).end();
     },
-  };
+    { userinfo: true },
+  );
 }
 
 async function callbackError(answers: { token?: Answer; userinfo?: Answer }): Promise<unknown> {
   let nonce = '';
   const p = await fakeProvider(answers, () => nonce);
   try {
-    const login = new OidcLogin(loginConfig(p.url));
-    const now = Math.floor(Date.now() / 1000);
-    const { authorizationUrl, cookie } = await login.start(now);
-    nonce = authorizationUrl.searchParams.get('nonce')!;
-    const state = authorizationUrl.searchParams.get('state')!;
-    return await login
-      .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
-      .catch((e: unknown) => e);
+    const login = new OidcLogin(oidcLoginConfig(p.url, { timeout: 2 }));
+    return await finishLogin(login, { onStart: (url) => (nonce = url.searchParams.get('nonce')!) });
   } finally {
     p.close();
   }

@@ -1,28 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { describe, expect, test } from 'vitest';
 import { BackendUnavailableError, BadRequestError } from '../../src/core/errors.js';
 import { loadOidcAuth, oidcAuthSchema } from '../../src/oidc/config.js';
 import { NOT_STARTED_HERE, OidcLogin } from '../../src/oidc/login.js';
 import { HUGE_BYTES, writeHuge } from '../helpers/huge-answer.js';
-
-/** oidc_auth's config for a provider at `issuer` (client `c`, secret `s`), with `extra` keys. */
-function loginConfig(issuer: string, extra: Record<string, unknown>) {
-  return loadOidcAuth(
-    oidcAuthSchema.parse({
-      issuer,
-      client_id: 'c',
-      client_secret: 's',
-      redirect_url: 'https://auth.example/oidc/callback',
-      registry_url: 'r',
-      secret_file: 'f',
-      ...extra,
-    }),
-    (x) => x,
-    () => randomBytes(48).toString('base64'),
-  );
-}
+import { fakeOidcProvider, finishLogin, idTokenAnswer, oidcLoginConfig } from '../helpers/oidc-login.js';
 
 /**
  * The provider's token endpoint failing (a timeout, a 5xx page) is the provider being down, as
@@ -30,46 +13,19 @@ function loginConfig(issuer: string, extra: Record<string, unknown>) {
  * review; they were answered 400 "start again" and logged at info.
  */
 describe('a provider failing at its token endpoint is unreachable (503), not a bad login (400)', () => {
-  async function fakeProvider(token: (res: ServerResponse) => void) {
-    const server = createServer((req, res) => {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      if (req.url === '/.well-known/openid-configuration') {
-        res.setHeader('content-type', 'application/json');
-        res.end(
-          JSON.stringify({
-            issuer: base,
-            authorization_endpoint: `${base}/auth`,
-            token_endpoint: `${base}/token`,
-            jwks_uri: `${base}/jwks`,
-            response_types_supported: ['code'],
-          }),
-        );
-      } else if (req.url === '/token') token(res);
+  const fakeProvider = (token: (res: ServerResponse) => void) =>
+    fakeOidcProvider((req, res) => {
+      if (req.url === '/token') token(res);
       else res.writeHead(404).end();
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      close: () => {
-        server.closeAllConnections();
-        server.close();
-      },
-    };
-  }
 
-  const config = (issuer: string) => loginConfig(issuer, { timeout: 1 });
+  const config = (issuer: string) => oidcLoginConfig(issuer, { timeout: 1 });
 
   /** What a login's callback throws when the provider's token endpoint answers with `token`. */
   async function callbackError(token: (res: ServerResponse) => void): Promise<unknown> {
     const p = await fakeProvider(token);
     try {
-      const login = new OidcLogin(config(p.url));
-      const now = Math.floor(Date.now() / 1000);
-      const { authorizationUrl, cookie } = await login.start(now);
-      const state = authorizationUrl.searchParams.get('state')!;
-      return await login
-        .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
-        .catch((e: unknown) => e);
+      return await finishLogin(new OidcLogin(config(p.url)));
     } finally {
       p.close();
     }
@@ -110,33 +66,15 @@ describe('a provider failing at its token endpoint is unreachable (503), not a b
  * openid-client's own fetch, read whole whatever their size. Found in a review of jwt_auth's bound.
  */
 describe('a provider answering more than 1 MiB is refused, not read whole', () => {
-  const config = (issuer: string) => loginConfig(issuer, { timeout: 5 });
+  const config = (issuer: string) => oidcLoginConfig(issuer, { timeout: 5 });
 
   /** A provider whose discovery document is good, and `huge` answers 64 MiB; what it wrote. */
   async function provider(huge: 'discovery' | 'token') {
     const written = { bytes: 0 };
-    const server = createServer((req, res) => {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      if (req.url === '/.well-known/openid-configuration' && huge !== 'discovery') {
-        res.setHeader('content-type', 'application/json');
-        res.end(
-          JSON.stringify({
-            issuer: base,
-            authorization_endpoint: `${base}/auth`,
-            token_endpoint: `${base}/token`,
-            jwks_uri: `${base}/jwks`,
-            response_types_supported: ['code'],
-          }),
-        );
-      } else writeHuge(res, '{}', written);
+    const p = await fakeOidcProvider((_req, res) => writeHuge(res, '{}', written), {
+      discovery: huge !== 'discovery',
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const close = () => {
-      server.closeAllConnections();
-      server.close();
-    };
-    return { url, written, close };
+    return { ...p, written };
   }
 
   const now = Math.floor(Date.now() / 1000);
@@ -155,12 +93,7 @@ describe('a provider answering more than 1 MiB is refused, not read whole', () =
   test('its token endpoint', async () => {
     const p = await provider('token');
     try {
-      const login = new OidcLogin(config(p.url));
-      const { authorizationUrl, cookie } = await login.start(now);
-      const state = authorizationUrl.searchParams.get('state')!;
-      const err = await login
-        .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
-        .catch((e: unknown) => e);
+      const err = await finishLogin(new OidcLogin(config(p.url)), { now });
       // The provider misbehaving, not the login gone wrong: as for a 502 page.
       expect(err).toBeInstanceOf(BackendUnavailableError);
       expect(p.written.bytes).toBeLessThan(HUGE_BYTES);
@@ -180,42 +113,16 @@ describe('an account name the token endpoint would refuse gets no app password',
   /** A provider whose token endpoint answers an ID token naming `sub`; the login's result or error. */
   async function loginAs(sub: string): Promise<unknown> {
     let nonce = '';
-    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const server = createServer((req, res) => {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const p = await fakeOidcProvider((_req, res, base) => {
+      const now = Math.floor(Date.now() / 1000);
       res.setHeader('content-type', 'application/json');
-      if (req.url === '/.well-known/openid-configuration') {
-        res.end(
-          JSON.stringify({
-            issuer: base,
-            authorization_endpoint: `${base}/auth`,
-            token_endpoint: `${base}/token`,
-            jwks_uri: `${base}/jwks`,
-            response_types_supported: ['code'],
-          }),
-        );
-        return;
-      }
-      const now = Math.floor(Date.now() / 1000);
-      const claims = { iss: base, aud: 'c', sub, iat: now, exp: now + 300, nonce };
-      // Over the back channel openid-client checks the ID token's claims, not its signature.
-      const idToken = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.c2ln`;
-      res.end(JSON.stringify({ access_token: 'at', token_type: 'Bearer', id_token: idToken }));
+      res.end(idTokenAnswer({ iss: base, aud: 'c', sub, iat: now, exp: now + 300, nonce }));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const login = new OidcLogin(loginConfig(issuer, { user_claim: 'sub' }));
-      const now = Math.floor(Date.now() / 1000);
-      const { authorizationUrl, cookie } = await login.start(now);
-      nonce = authorizationUrl.searchParams.get('nonce')!;
-      const state = authorizationUrl.searchParams.get('state')!;
-      return await login
-        .finish(`code=abc&state=${state}`, cookie, now, { claim: () => true })
-        .catch((e: unknown) => e);
+      const login = new OidcLogin(oidcLoginConfig(p.url, { user_claim: 'sub' }));
+      return await finishLogin(login, { onStart: (url) => (nonce = url.searchParams.get('nonce')!) });
     } finally {
-      server.closeAllConnections();
-      server.close();
+      p.close();
     }
   }
 
