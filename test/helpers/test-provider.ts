@@ -1,7 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Provider from 'oidc-provider';
+import { afterAll, beforeAll } from 'vitest';
+import { tempDir } from './fixtures.js';
+import { startTestServer, type TestServer } from './server.js';
 
 /** An OpenID Connect provider (oidc-provider) on 127.0.0.1, with one client and dev login pages. */
 export interface TestProvider {
@@ -141,4 +146,75 @@ export async function signInThrough(
     location = res.headers.get('location') ?? '';
   }
   throw new Error('the provider never sent the browser back to the callback');
+}
+
+/** What useOidcServer hands a test file: the server (once started), and what it was set up with. */
+export interface OidcTestServer extends TestServer {
+  /** The test provider (with `callback` only, once the file's beforeAll has run). */
+  readonly provider: TestProvider;
+  /** The file's temporary directory. */
+  readonly dir: string;
+  /** oidc_auth's secret (base64), as written to `secretFile`. */
+  readonly secret: string;
+  readonly secretFile: string;
+}
+
+/**
+ * Sets up regauth with oidc_auth for one test file: a temporary directory holding a fresh
+ * oidc_auth secret file; with `callback`, a test provider whose client returns there (started
+ * first, as `provider`); then startTestServer with `config` (given the token key and the secret
+ * file) and `server`. After the file's tests: the server closed, the provider stopped, the
+ * directory removed.
+ */
+export function useOidcServer(options: {
+  readonly callback?: string;
+  readonly config: (files: { keyPath: string; certPath: string; secretFile: string }) => string;
+  readonly server?: Parameters<typeof startTestServer>[0]['server'];
+}): OidcTestServer {
+  const tmp = tempDir();
+  const secret = randomBytes(48).toString('base64');
+  const secretFile = join(tmp.dir, 'oidc.secret');
+  writeFileSync(secretFile, secret);
+  let provider: TestProvider | undefined;
+  let started: TestServer | undefined;
+  const running = (): TestServer => {
+    if (!started) throw new Error('useOidcServer: the server is not started yet (used before beforeAll?)');
+    return started;
+  };
+
+  beforeAll(async () => {
+    if (options.callback !== undefined) provider = await startTestProvider(options.callback);
+    started = await startTestServer({
+      dir: tmp.dir,
+      config: (keys) => options.config({ ...keys, secretFile }),
+      ...(options.server ? { server: options.server } : {}),
+    });
+  });
+  afterAll(async () => {
+    await started?.server.close(100);
+    await provider?.stop();
+    tmp.cleanup();
+  });
+
+  return {
+    get server() {
+      return running().server;
+    },
+    get url() {
+      return running().url;
+    },
+    get runtime() {
+      return running().runtime;
+    },
+    get logs() {
+      return running().logs;
+    },
+    get provider() {
+      if (!provider) throw new Error('useOidcServer: no provider (none asked for, or used before beforeAll)');
+      return provider;
+    },
+    dir: tmp.dir,
+    secret,
+    secretFile,
+  };
 }

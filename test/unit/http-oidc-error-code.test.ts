@@ -1,9 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { expect, test } from 'vitest';
+import { useOidcServer } from '../helpers/test-provider.js';
 
 /**
  * docs/backends/oidc.md "The login cookie" (provider errors): nobody can put words of their
@@ -13,14 +9,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * is needed: the error branch runs before discovery and without a login cookie. Found by a
  * review.
  */
-const tmp = tempDir();
-let t: TestServer;
-beforeAll(async () => {
-  const secretFile = join(tmp.dir, 'oidc.secret');
-  writeFileSync(secretFile, randomBytes(48).toString('base64'));
-  t = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server:
+const t = useOidcServer({
+  config: ({ keyPath, certPath, secretFile }) => `server:
   addr: "127.0.0.1:0"
 token:
   issuer: t
@@ -33,11 +23,6 @@ oidc_auth:
   registry_url: registry.example
   secret_file: ${secretFile}
 `,
-  });
-});
-afterAll(async () => {
-  await t.server.close(100);
-  tmp.cleanup();
 });
 
 test.each([

@@ -1,10 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { signInThrough, startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { expect, test } from 'vitest';
+import { signInThrough, useOidcServer } from '../helpers/test-provider.js';
 
 // Found by a review of 9f4f15c: a login that FAILED after its state was claimed is later reported
 // as finished. OidcLogin.finish claims the state (store mark `oidc-login`, and now
@@ -19,23 +14,15 @@ import { signInThrough, startTestProvider, type TestProvider } from '../helpers/
 // fails the same way. The root (claim before the last checks) predates 9f4f15c; the old generic
 // text was vaguer but just as wrong.
 
-const tmp = tempDir();
 const CALLBACK = 'https://auth.example/regauth/oidc/callback';
-let provider: TestProvider;
-let t: TestServer;
-
-beforeAll(async () => {
-  provider = await startTestProvider(CALLBACK);
-  const secretFile = join(tmp.dir, 'oidc.secret');
-  writeFileSync(secretFile, randomBytes(48).toString('base64'));
-  t = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", path_prefix: /regauth}
+const t = useOidcServer({
+  callback: CALLBACK,
+  config: ({ keyPath, certPath, secretFile }) => `server: {addr: "127.0.0.1:0", path_prefix: /regauth}
 token: {issuer: t, key: ${keyPath}, certificate: ${certPath}, services: [registry.example]}
 oidc_auth:
-  issuer: ${provider.url}
-  client_id: ${provider.clientId}
-  client_secret: ${provider.clientSecret}
+  issuer: ${t.provider.url}
+  client_id: ${t.provider.clientId}
+  client_secret: ${t.provider.clientSecret}
   user_claim: sub
   scopes: [openid, groups]
   label_claims: {groups: groups}
@@ -45,16 +32,10 @@ oidc_auth:
 catalog: {registry_url: "http://127.0.0.1:9", realm: "https://registry.example/auth", timeout: 1}
 acl: []
 `,
-  });
-});
-afterAll(async () => {
-  await t.server.close(100);
-  await provider.stop();
-  tmp.cleanup();
 });
 
 test("a registry page's login refused for its cookie size is not 'signed you in' when asked again", async () => {
-  const first = await signInThrough(provider, t.url, CALLBACK, '/regauth/ui/', 'bigco');
+  const first = await signInThrough(t.provider, t.url, CALLBACK, '/regauth/ui/', 'bigco');
   expect(first.status).toBe(400);
   expect(await first.text()).toMatch(/make a session cookie of \d+ bytes/);
   expect(first.headers.getSetCookie().filter((c) => /^regauth_ui=[^;]/.test(c))).toEqual([]);
@@ -65,7 +46,7 @@ test("a registry page's login refused for its cookie size is not 'signed you in'
 });
 
 test("an app password's login refused for its length is not 'its app password was shown' when asked again", async () => {
-  const first = await signInThrough(provider, t.url, CALLBACK, '/regauth/oidc/login', 'bigco');
+  const first = await signInThrough(t.provider, t.url, CALLBACK, '/regauth/oidc/login', 'bigco');
   expect(first.status).toBe(400);
   const html = await first.text();
   expect(html).toMatch(/make an app password of \d+ characters/);

@@ -1,10 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { signInThrough, startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { expect, test } from 'vitest';
+import { signInThrough, useOidcServer } from '../helpers/test-provider.js';
 
 // An account in more groups than an app password or the registry page's session cookie can
 // carry gets a page saying so, not one that cannot be used. Found by a review: an account in 300
@@ -12,28 +7,15 @@ import { signInThrough, startTestProvider, type TestProvider } from '../helpers/
 // "parameter password too long") and a 14,736-byte session cookie, which browsers drop (RFC 6265
 // §6.1 asks them to keep 4096 bytes), so the page would send it to the login again and again.
 
-const tmp = tempDir();
 const CALLBACK = 'http://127.0.0.1:5001/oidc/callback';
-let provider: TestProvider;
-let srv: TestServer;
-beforeAll(async () => {
-  provider = await startTestProvider(CALLBACK);
-  const secret = join(tmp.dir, 'oidc.key');
-  writeFileSync(secret, randomBytes(48).toString('base64'));
-  srv = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) =>
-      `server:\n  addr: "127.0.0.1:0"\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\noidc_auth:\n  issuer: ${provider.url}\n  client_id: ${provider.clientId}\n  client_secret: ${provider.clientSecret}\n  redirect_url: ${CALLBACK}\n  registry_url: reg\n  user_claim: sub\n  scopes: [openid, groups]\n  label_claims: {groups: groups}\n  secret_file: ${secret}\ncatalog:\n  registry_url: http://127.0.0.1:9\n  realm: https://registry.example/auth\n  timeout: 1\n  registry_service: reg\nacl:\n  - match: {account: "/.+/"}\n    actions: [pull]\n`,
-  });
-});
-afterAll(async () => {
-  await srv.server.close(100);
-  await provider.stop();
-  tmp.cleanup();
+const t = useOidcServer({
+  callback: CALLBACK,
+  config: ({ keyPath, certPath, secretFile }) =>
+    `server:\n  addr: "127.0.0.1:0"\ntoken:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\noidc_auth:\n  issuer: ${t.provider.url}\n  client_id: ${t.provider.clientId}\n  client_secret: ${t.provider.clientSecret}\n  redirect_url: ${CALLBACK}\n  registry_url: reg\n  user_claim: sub\n  scopes: [openid, groups]\n  label_claims: {groups: groups}\n  secret_file: ${secretFile}\ncatalog:\n  registry_url: http://127.0.0.1:9\n  realm: https://registry.example/auth\n  timeout: 1\n  registry_service: reg\nacl:\n  - match: {account: "/.+/"}\n    actions: [pull]\n`,
 });
 
 test('an app password too long for a login is not issued: the page says why', async () => {
-  const page = await signInThrough(provider, srv.url, CALLBACK, '/oidc/login', 'bigco');
+  const page = await signInThrough(t.provider, t.url, CALLBACK, '/oidc/login', 'bigco');
   expect(page.status).toBe(400);
   const html = await page.text();
   expect(html).not.toMatch(/rga_/);
@@ -43,7 +25,7 @@ test('an app password too long for a login is not issued: the page says why', as
 });
 
 test('a session cookie too large for a browser is not set: the page says why', async () => {
-  const page = await signInThrough(provider, srv.url, CALLBACK, '/ui/', 'bigco');
+  const page = await signInThrough(t.provider, t.url, CALLBACK, '/ui/', 'bigco');
   expect(page.status).toBe(400);
   expect(page.headers.getSetCookie().filter((c) => /^regauth_ui=[^;]/.test(c))).toEqual([]);
   expect(await page.text()).toMatch(
@@ -52,14 +34,14 @@ test('a session cookie too large for a browser is not set: the page says why', a
 });
 
 test('an account with a few groups still gets both', async () => {
-  const page = await signInThrough(provider, srv.url, CALLBACK, '/oidc/login', 'alice');
+  const page = await signInThrough(t.provider, t.url, CALLBACK, '/oidc/login', 'alice');
   expect(page.status).toBe(200);
   const appPassword = /rga_[\w.-]+/.exec(await page.text())?.[0];
-  const token = await fetch(`${srv.url}/auth?service=reg`, {
+  const token = await fetch(`${t.url}/auth?service=reg`, {
     headers: { authorization: `Basic ${Buffer.from(`alice:${appPassword}`).toString('base64')}` },
   });
   expect(token.status).toBe(200);
-  const ui = await signInThrough(provider, srv.url, CALLBACK, '/ui/', 'alice');
+  const ui = await signInThrough(t.provider, t.url, CALLBACK, '/ui/', 'alice');
   expect(ui.status).toBe(303);
   expect(ui.headers.getSetCookie().filter((c) => /^regauth_ui=[^;]/.test(c))).toHaveLength(1);
 });

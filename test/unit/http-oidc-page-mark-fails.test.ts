@@ -1,12 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError, type Store } from '../../src/store/types.js';
-import { tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { signInThrough, startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { signInThrough, useOidcServer } from '../helpers/test-provider.js';
 
 // Found by a review of 9f4f15c: when the store fails the second mark (`oidc-login-page`, e.g. a
 // Redis timeout between the two SETs), the registry page's login still succeeds, as intended,
@@ -19,10 +14,7 @@ import { signInThrough, startTestProvider, type TestProvider } from '../helpers/
 // should degrade to a text true of both logins (the old generic one), not to a false one; e.g.
 // mark each kind positively and fall back to the generic text when neither is marked.
 
-const tmp = tempDir();
 const CALLBACK = 'https://auth.example/regauth/oidc/callback';
-let provider: TestProvider;
-let t: TestServer;
 
 /** The memory store, except that it cannot answer a mark in `oidc-login-page`. */
 function failingPageMark(): Store {
@@ -41,19 +33,15 @@ function failingPageMark(): Store {
   });
 }
 
-beforeAll(async () => {
-  provider = await startTestProvider(CALLBACK);
-  const secretFile = join(tmp.dir, 'oidc.secret');
-  writeFileSync(secretFile, randomBytes(48).toString('base64'));
-  t = await startTestServer({
-    dir: tmp.dir,
-    server: { store: failingPageMark() },
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", path_prefix: /regauth}
+const t = useOidcServer({
+  callback: CALLBACK,
+  server: { store: failingPageMark() },
+  config: ({ keyPath, certPath, secretFile }) => `server: {addr: "127.0.0.1:0", path_prefix: /regauth}
 token: {issuer: t, key: ${keyPath}, certificate: ${certPath}, services: [registry.example]}
 oidc_auth:
-  issuer: ${provider.url}
-  client_id: ${provider.clientId}
-  client_secret: ${provider.clientSecret}
+  issuer: ${t.provider.url}
+  client_id: ${t.provider.clientId}
+  client_secret: ${t.provider.clientSecret}
   user_claim: sub
   redirect_url: ${CALLBACK}
   registry_url: registry.example
@@ -61,16 +49,10 @@ oidc_auth:
 catalog: {registry_url: "http://127.0.0.1:9", realm: "https://registry.example/auth", timeout: 1}
 acl: []
 `,
-  });
-});
-afterAll(async () => {
-  await t.server.close(100);
-  await provider.stop();
-  tmp.cleanup();
 });
 
 test("a registry page's finished login, its page mark lost to the store: never 'its app password was shown'", async () => {
-  const first = await signInThrough(provider, t.url, CALLBACK, '/regauth/ui/', 'alice');
+  const first = await signInThrough(t.provider, t.url, CALLBACK, '/regauth/ui/', 'alice');
   // The login itself succeeds (the second mark's failure does not fail it, by design).
   expect(first.status, await first.clone().text()).toBe(303);
   const again = await fetch(first.url, { redirect: 'manual' });

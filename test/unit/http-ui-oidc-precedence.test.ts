@@ -1,12 +1,10 @@
 import { chmodSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
 import { UiSessions } from '../../src/oidc/session.js';
-import { basic, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { basic } from '../helpers/fixtures.js';
+import { useOidcServer } from '../helpers/test-provider.js';
 
 /**
  * A registry page session speaks for its account only where an app password of the same login
@@ -14,28 +12,10 @@ import { startTestProvider, type TestProvider } from '../helpers/test-provider.j
  * review: ext_auth, which cannot look an account up without a password, was passed over, so a
  * session for an account ext_auth holds got its pull tokens.
  */
-const tmp = tempDir();
 const REDIRECT = 'https://auth.example/regauth/oidc/callback';
-let provider: TestProvider;
-let t: TestServer;
-let sessions: UiSessions;
-
-beforeAll(async () => {
-  provider = await startTestProvider(REDIRECT);
-  const secret = randomBytes(48).toString('base64');
-  const secretFile = join(tmp.dir, 'oidc.secret');
-  writeFileSync(secretFile, secret);
-  sessions = new UiSessions(new Secret(secret));
-  // An ext_auth command that holds the account "dave" (password "hunter2"), and no other.
-  const script = join(tmp.dir, 'ext-auth.sh');
-  writeFileSync(
-    script,
-    '#!/bin/sh\nread -r a p\nif [ "$a" = dave ]; then [ "$p" = hunter2 ] && exit 0; exit 1; fi\nexit 2\n',
-  );
-  chmodSync(script, 0o755);
-  t = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server:
+const t = useOidcServer({
+  callback: REDIRECT,
+  config: ({ keyPath, certPath, secretFile }) => `server:
   addr: "127.0.0.1:0"
   path_prefix: /regauth
 token:
@@ -46,9 +26,9 @@ token:
 ext_auth:
   command: ${script}
 oidc_auth:
-  issuer: ${provider.url}
-  client_id: ${provider.clientId}
-  client_secret: ${provider.clientSecret}
+  issuer: ${t.provider.url}
+  client_id: ${t.provider.clientId}
+  client_secret: ${t.provider.clientSecret}
   redirect_url: ${REDIRECT}
   registry_url: registry.example
   secret_file: ${secretFile}
@@ -60,13 +40,15 @@ acl:
   - match: {account: dave, name: "dave/*"}
     actions: [pull]
 `,
-  });
 });
-afterAll(async () => {
-  await t.server.close(100);
-  await provider.stop();
-  tmp.cleanup();
-});
+const sessions = new UiSessions(new Secret(t.secret));
+// An ext_auth command that holds the account "dave" (password "hunter2"), and no other.
+const script = join(t.dir, 'ext-auth.sh');
+writeFileSync(
+  script,
+  '#!/bin/sh\nread -r a p\nif [ "$a" = dave ]; then [ "$p" = hunter2 ] && exit 0; exit 1; fi\nexit 2\n',
+);
+chmodSync(script, 0o755);
 
 describe('backend precedence: a session must not speak for an account an earlier backend holds', () => {
   test('ext_auth (no lookup) holds dave: an app password for dave is refused, and so must a session be', async () => {

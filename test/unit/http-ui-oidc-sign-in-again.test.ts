@@ -1,32 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { signInThrough, startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { expect, test } from 'vitest';
+import { signInThrough, useOidcServer } from '../helpers/test-provider.js';
 
 // A failed login's page offers "Sign in again". It linked `/oidc/login` whichever login failed: a
 // registry page's login (started at /ui/) was sent to the app-password login instead, and the
 // messages said "start again at /oidc/login" without the server's path prefix.
 
-const tmp = tempDir();
 const CALLBACK = 'https://auth.example/regauth/oidc/callback';
-let provider: TestProvider;
-let t: TestServer;
-
-beforeAll(async () => {
-  provider = await startTestProvider('https://auth.example/regauth/oidc/callback');
-  const secretFile = join(tmp.dir, 'oidc.secret');
-  writeFileSync(secretFile, randomBytes(48).toString('base64'));
-  t = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0", path_prefix: /regauth}
+const t = useOidcServer({
+  callback: CALLBACK,
+  config: ({ keyPath, certPath, secretFile }) => `server: {addr: "127.0.0.1:0", path_prefix: /regauth}
 token: {issuer: t, key: ${keyPath}, certificate: ${certPath}, services: [registry.example]}
 oidc_auth:
-  issuer: ${provider.url}
-  client_id: ${provider.clientId}
-  client_secret: ${provider.clientSecret}
+  issuer: ${t.provider.url}
+  client_id: ${t.provider.clientId}
+  client_secret: ${t.provider.clientSecret}
   user_claim: sub
   redirect_url: https://auth.example/regauth/oidc/callback
   registry_url: registry.example
@@ -34,12 +21,6 @@ oidc_auth:
 catalog: {registry_url: "http://127.0.0.1:9", realm: "https://registry.example/auth", timeout: 1}
 acl: []
 `,
-  });
-});
-afterAll(async () => {
-  await t.server.close(100);
-  await provider.stop();
-  tmp.cleanup();
 });
 
 /** Starts a login at `path` and comes back from the provider with `answer` (the query). */
@@ -76,7 +57,7 @@ test('no message names a path without the prefix', async () => {
 // from an app password's, so its text spoke of both and its "Sign in again" always went to the
 // app-password login. The used state now records which login it was.
 test("a registry page's finished login, asked again: about the page, and back to the page", async () => {
-  const first = await signInThrough(provider, t.url, CALLBACK, '/regauth/ui/', 'alice');
+  const first = await signInThrough(t.provider, t.url, CALLBACK, '/regauth/ui/', 'alice');
   expect(first.status, await first.clone().text()).toBe(303);
   const again = await fetch(first.url, { redirect: 'manual' });
   expect(again.status).toBe(400);
@@ -87,7 +68,7 @@ test("a registry page's finished login, asked again: about the page, and back to
 });
 
 test("an app password's finished login, asked again: about the app password, and to its login", async () => {
-  const first = await signInThrough(provider, t.url, CALLBACK, '/regauth/oidc/login', 'bob');
+  const first = await signInThrough(t.provider, t.url, CALLBACK, '/regauth/oidc/login', 'bob');
   expect(first.status).toBe(200);
   const again = await fetch(first.url, { redirect: 'manual' });
   expect(again.status).toBe(400);

@@ -1,10 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { issueAppPassword } from '../../src/oidc/app-password.js';
-import { basic, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { basic } from '../helpers/fixtures.js';
+import { useOidcServer } from '../helpers/test-provider.js';
 
 /**
  * An app password typed (pasted) into docker login's Username prompt, the usual slip with a
@@ -12,14 +9,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * whole as `account` (about 250 characters for a short account without labels, within the
  * 256-character rule for names), next to "app password of another account". Found by a review.
  */
-const tmp = tempDir();
-let t: TestServer;
-beforeAll(async () => {
-  const secretFile = join(tmp.dir, 'oidc.secret');
-  writeFileSync(secretFile, randomBytes(48).toString('base64'));
-  t = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server:
+const t = useOidcServer({
+  config: ({ keyPath, certPath, secretFile }) => `server:
   addr: "127.0.0.1:0"
 token:
   issuer: t
@@ -34,11 +25,6 @@ oidc_auth:
   user_claim: sub
   secret_file: ${secretFile}
 `,
-  });
-});
-afterAll(async () => {
-  await t.server.close(100);
-  tmp.cleanup();
 });
 
 const auth = (user: string, password: string) =>

@@ -1,10 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { startTestProvider, type TestProvider } from '../helpers/test-provider.js';
+import { expect, test } from 'vitest';
+import { useOidcServer } from '../helpers/test-provider.js';
 
 /**
  * Found by a review of the OIDC login. docs/backends/oidc.md "The callback URL is a bearer secret": someone starts a login in their
@@ -20,37 +15,23 @@ import { startTestProvider, type TestProvider } from '../helpers/test-provider.j
  * foreign callback: no warning, while the code stays unused and replayable. Whether a callback's
  * state is this browser's is known from the cookie before anything is exchanged.
  */
-const tmp = tempDir();
-let provider: TestProvider;
-let t: TestServer;
 const callback = 'https://auth.example/oidc/callback';
-
-beforeAll(async () => {
-  provider = await startTestProvider(callback);
-  const secretFile = join(tmp.dir, 'oidc.secret');
-  writeFileSync(secretFile, randomBytes(48).toString('base64'));
-  t = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server:
+const t = useOidcServer({
+  callback,
+  config: ({ keyPath, certPath, secretFile }) => `server:
   addr: "127.0.0.1:0"
 token:
   issuer: t
   key: ${keyPath}
   certificate: ${certPath}
 oidc_auth:
-  issuer: ${provider.url}
-  client_id: ${provider.clientId}
-  client_secret: ${provider.clientSecret}
+  issuer: ${t.provider.url}
+  client_id: ${t.provider.clientId}
+  client_secret: ${t.provider.clientSecret}
   redirect_url: ${callback}
   registry_url: registry.example
   secret_file: ${secretFile}
 `,
-  });
-});
-afterAll(async () => {
-  await t.server.close(100);
-  await provider.stop();
-  tmp.cleanup();
 });
 
 /** `/oidc/login` as a browser would: the login cookie (name=value) and the provider's sign-in link. */
@@ -76,7 +57,7 @@ async function signInAtProvider(link: string, login: string): Promise<string> {
   let location = link;
   for (let i = 0; i < 12; i++) {
     if (location.startsWith(callback)) return location.slice(location.indexOf('?') + 1);
-    let res = await fetch(new URL(location, provider.url).href, {
+    let res = await fetch(new URL(location, t.provider.url).href, {
       redirect: 'manual',
       headers: { cookie: header() },
     });
@@ -87,7 +68,7 @@ async function signInAtProvider(link: string, login: string): Promise<string> {
       const body = html.includes('name="login"')
         ? new URLSearchParams({ prompt: 'login', login, password: 'x' })
         : new URLSearchParams({ prompt: 'consent' });
-      res = await fetch(new URL(action, provider.url).href, {
+      res = await fetch(new URL(action, t.provider.url).href, {
         method: 'POST',
         redirect: 'manual',
         headers: { cookie: header(), 'content-type': 'application/x-www-form-urlencoded' },
