@@ -5,49 +5,20 @@
 // http-buffer-request ended, and the request passed on half-sent: over HTTP/2 without
 // content-length always, over HTTP/1.1 chunked when the buffer filled at a chunk's end. A stand-in
 // regauth records every request that reaches it with its chunked body unfinished.
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { REPO_ROOT, startHaproxy, type Haproxy } from './harness/deploy.js';
-import { freePort } from './harness/ports.js';
-import {
-  haproxyTlsPem,
-  shippedBufferSize,
-  startHalfBodyStandIn,
-  type HalfBodyStandIn,
-} from './harness/half-body.js';
+import { expect, test } from 'vitest';
+import { shippedBufferSize, useHalfBodyHaproxy } from './harness/half-body.js';
 
 /** A query that leaves about a kilobyte of HAProxy's buffer for the body. */
 const QUERY = 'a'.repeat(shippedBufferSize() - 2400);
 
-let standIn: HalfBodyStandIn;
-let haproxy: Haproxy;
-let tlsHaproxy: Haproxy;
-const dir = mkdtempSync(join(tmpdir(), 'haproxy-half-body-'));
+const peers = useHalfBodyHaproxy({ tmpPrefix: 'haproxy-half-body-', plain: true });
 
-beforeAll(async () => {
-  standIn = await startHalfBodyStandIn();
-  const env = { REGISTRY_ADDR: `127.0.0.1:${await freePort()}`, REGAUTH_ADDR: standIn.addr };
-  const configPath = join(REPO_ROOT, 'examples/haproxy.cfg');
-  haproxy = await startHaproxy({ configPath, env });
-  tlsHaproxy = await startHaproxy({ configPath, tlsCert: await haproxyTlsPem(dir), env });
-  await new Promise((r) => setTimeout(r, 1500));
-}, 60_000);
-
-afterAll(async () => {
-  await haproxy?.stop();
-  await tlsHaproxy?.stop();
-  await standIn?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const halfSent = () => standIn.halfSent();
+const halfSent = () => peers.standIn.halfSent();
 test('over HTTP/2, a body without content-length behind a query nearly filling the buffer never reaches regauth half-sent', async () => {
   const before = halfSent().length;
-  const session = h2connect(tlsHaproxy.url, { rejectUnauthorized: false });
+  const session = h2connect(peers.tls.url, { rejectUnauthorized: false });
   session.on('error', () => undefined);
   try {
     const stream = session.request(
@@ -84,7 +55,7 @@ test('over HTTP/1.1, a chunked body behind a query nearly filling the buffer nev
   try {
     // One-byte chunks, some count of which fills HAProxy's buffer exactly at a chunk's end.
     for (let n = 1050; n <= 1140; n++) {
-      const s = connect(haproxy.port, '127.0.0.1');
+      const s = connect(peers.plain.port, '127.0.0.1');
       s.on('error', () => undefined);
       s.resume();
       conns.push(s);
