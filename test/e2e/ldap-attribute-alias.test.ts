@@ -16,56 +16,35 @@
  * least, an entry found whose account attribute came back under another name is an error that
  * says so (503, logged), never a silent 401 for everyone.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
-import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
+import { describe, expect, test } from 'vitest';
+import type { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { Secret } from '../../src/core/secret.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startSlapd, type Slapd } from './harness/slapd.js';
+import { randomPassword } from '../helpers/fixtures.js';
+import { useSlapd } from './harness/directory.js';
 
 const SUFFIX = 'dc=example,dc=org';
 
 describe('ldap_auth: attributes named by a schema alias (userid = uid, commonName = cn)', () => {
-  const tmp = tempDir('regauth-review-ldap-alias-');
   const pw = { alice: randomPassword(), svc: randomPassword() };
-  let slapd: Slapd;
-  const authenticators: LdapAuthenticator[] = [];
-
-  beforeAll(async () => {
-    slapd = await startSlapd({
-      dir: join(tmp.dir, 'slapd'),
-      ldif: [
-        `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
-        `dn: uid=svc,${SUFFIX}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
-        `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice Liddell\nsn: Liddell\n` +
-          `userPassword: ${pw.alice}\n`,
-      ].join('\n'),
-    });
-    writeFileSync(join(tmp.dir, 'bind-password'), pw.svc);
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(authenticators.map((a) => a.close()));
-    await slapd?.stop();
-    tmp.cleanup();
+  const directory = useSlapd({
+    tmpPrefix: 'regauth-review-ldap-alias-',
+    bindPassword: pw.svc,
+    ldif: [
+      `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
+      `dn: uid=svc,${SUFFIX}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
+      `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice Liddell\nsn: Liddell\n` +
+        `userPassword: ${pw.alice}\n`,
+    ].join('\n'),
   });
 
-  function make(section: Record<string, unknown>): LdapAuthenticator {
-    const config = compileLdapConfig(
-      ldapAuthSchema.parse({
-        addr: `127.0.0.1:${slapd.port}`,
-        bind_dn: `uid=svc,${SUFFIX}`,
-        bind_password_file: 'bind-password',
-        base: `ou=people,${SUFFIX}`,
-        ...section,
-      }),
-      { at: (p) => (p.startsWith('/') ? p : join(tmp.dir, p)), readFile: (_y, p) => readFileSync(p, 'utf8') },
-    );
-    const a = new LdapAuthenticator(config);
-    authenticators.push(a);
-    return a;
-  }
+  const make = (section: Record<string, unknown>): LdapAuthenticator =>
+    directory.authenticator({
+      addr: `127.0.0.1:${directory.slapd.port}`,
+      bind_dn: `uid=svc,${SUFFIX}`,
+      bind_password_file: 'bind-password',
+      base: `ou=people,${SUFFIX}`,
+      ...section,
+    });
 
   const alice = (a: LdapAuthenticator) =>
     a.authenticate({ account: 'alice', password: new Secret(pw.alice) }).catch((err: Error) => err.message);

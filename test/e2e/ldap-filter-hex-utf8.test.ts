@@ -15,60 +15,39 @@
  * Expected: `\XX` escapes in the configured filters are read as UTF-8 octets, so the escaped and
  * the raw spelling of one filter find the same entry (or such a filter is refused at load).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
-import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
+import { describe, expect, test } from 'vitest';
+import type { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { Secret } from '../../src/core/secret.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startSlapd, type Slapd } from './harness/slapd.js';
+import { randomPassword } from '../helpers/fixtures.js';
+import { useSlapd } from './harness/directory.js';
 
 const SUFFIX = 'dc=example,dc=org';
 
 describe('ldap_auth: RFC 4515 hex escapes of UTF-8 in the configured filters', () => {
-  const tmp = tempDir('regauth-review-ldap-hex-');
   const pw = { alice: randomPassword(), svc: randomPassword() };
-  let slapd: Slapd;
-  const authenticators: LdapAuthenticator[] = [];
-
-  beforeAll(async () => {
-    slapd = await startSlapd({
-      dir: join(tmp.dir, 'slapd'),
-      memberOf: true,
-      ldif: [
-        `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
-        `dn: ou=groups,${SUFFIX}\nobjectClass: organizationalUnit\nou: groups\n`,
-        `dn: uid=svc,${SUFFIX}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
-        `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\n` +
-          `departmentNumber: Développement\nuserPassword: ${pw.alice}\n`,
-        `dn: cn=d\\C3\\A9v,ou=groups,${SUFFIX}\nobjectClass: groupOfNames\ncn: dév\nbusinessCategory: équipe\n` +
-          `member: uid=alice,ou=people,${SUFFIX}\n`,
-      ].join('\n'),
-    });
-    writeFileSync(join(tmp.dir, 'bind-password'), pw.svc);
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(authenticators.map((a) => a.close()));
-    await slapd?.stop();
-    tmp.cleanup();
+  const directory = useSlapd({
+    tmpPrefix: 'regauth-review-ldap-hex-',
+    bindPassword: pw.svc,
+    memberOf: true,
+    ldif: [
+      `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
+      `dn: ou=groups,${SUFFIX}\nobjectClass: organizationalUnit\nou: groups\n`,
+      `dn: uid=svc,${SUFFIX}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
+      `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\n` +
+        `departmentNumber: Développement\nuserPassword: ${pw.alice}\n`,
+      `dn: cn=d\\C3\\A9v,ou=groups,${SUFFIX}\nobjectClass: groupOfNames\ncn: dév\nbusinessCategory: équipe\n` +
+        `member: uid=alice,ou=people,${SUFFIX}\n`,
+    ].join('\n'),
   });
 
-  function make(section: Record<string, unknown>): LdapAuthenticator {
-    const config = compileLdapConfig(
-      ldapAuthSchema.parse({
-        addr: `127.0.0.1:${slapd.port}`,
-        bind_dn: `uid=svc,${SUFFIX}`,
-        bind_password_file: 'bind-password',
-        base: `ou=people,${SUFFIX}`,
-        ...section,
-      }),
-      { at: (p) => (p.startsWith('/') ? p : join(tmp.dir, p)), readFile: (_y, p) => readFileSync(p, 'utf8') },
-    );
-    const a = new LdapAuthenticator(config);
-    authenticators.push(a);
-    return a;
-  }
+  const make = (section: Record<string, unknown>): LdapAuthenticator =>
+    directory.authenticator({
+      addr: `127.0.0.1:${directory.slapd.port}`,
+      bind_dn: `uid=svc,${SUFFIX}`,
+      bind_password_file: 'bind-password',
+      base: `ou=people,${SUFFIX}`,
+      ...section,
+    });
 
   const alice = (a: LdapAuthenticator) =>
     a.authenticate({ account: 'alice', password: new Secret(pw.alice) });

@@ -1,9 +1,7 @@
 import { decodeJwt } from 'jose';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startSlapd, type Slapd } from './harness/slapd.js';
+import { basic, randomPassword } from '../helpers/fixtures.js';
+import { useSlapd } from './harness/directory.js';
 import { SERVICE, startRegauth, type RegauthStack } from './harness/stack.js';
 
 /**
@@ -19,28 +17,27 @@ const SUFFIX = 'dc=example,dc=org';
 const MAX_FAILURES = 3;
 
 describe('an entry with two uid values is one account', () => {
-  const tmp = tempDir('regauth-ldap-one-name-');
   const pw = { alice: randomPassword(), svc: randomPassword() };
-  let slapd: Slapd;
+  const directory = useSlapd({
+    tmpPrefix: 'regauth-ldap-one-name-',
+    bindPassword: pw.svc,
+    ldif: [
+      `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
+      `dn: ou=services,${SUFFIX}\nobjectClass: organizationalUnit\nou: services\n`,
+      // alice was renamed from alice.old; the old uid value is kept, as directories often do.
+      `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\nuid: alice.old\n` +
+        `cn: alice\nsn: alice\nuserPassword: ${pw.alice}\n`,
+      `dn: uid=svc,ou=services,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: svc\ncn: svc\nsn: svc\n` +
+        `userPassword: ${pw.svc}\n`,
+    ].join('\n'),
+  });
   let s: RegauthStack;
 
   beforeAll(async () => {
-    slapd = await startSlapd({
-      dir: join(tmp.dir, 'slapd'),
-      ldif: [
-        `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
-        `dn: ou=services,${SUFFIX}\nobjectClass: organizationalUnit\nou: services\n`,
-        // alice was renamed from alice.old; the old uid value is kept, as directories often do.
-        `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\nuid: alice.old\n` +
-          `cn: alice\nsn: alice\nuserPassword: ${pw.alice}\n`,
-        `dn: uid=svc,ou=services,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: svc\ncn: svc\nsn: svc\n` +
-          `userPassword: ${pw.svc}\n`,
-      ].join('\n'),
-    });
-    writeFileSync(join(tmp.dir, 'bind-password'), `${pw.svc}\n`, { mode: 0o600 });
+    const slapd = directory.slapd;
     s = await startRegauth({
       name: 'ldap-one-name',
-      tmp,
+      tmp: directory.tmp,
       config: `lockout:
   max_failures: ${MAX_FAILURES}
   backoff: 60
@@ -60,8 +57,6 @@ acl:
   }, 120_000);
   afterAll(async () => {
     await s?.stop();
-    await slapd?.stop();
-    tmp.cleanup();
   });
 
   const request = (user: string, password: string) =>

@@ -1,11 +1,11 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
 import { Secret } from '../../src/core/secret.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startSlapd, type Slapd } from './harness/slapd.js';
+import { randomPassword } from '../helpers/fixtures.js';
+import { useSlapd } from './harness/directory.js';
 
 /**
  * "The filter matches more than one entry → 503" (docs/backends/ldap.md, Outcomes). Found by a
@@ -20,32 +20,25 @@ import { startSlapd, type Slapd } from './harness/slapd.js';
 
 const SUFFIX = 'dc=example,dc=org';
 const pw = { alice: randomPassword(), mallory: randomPassword(), svc: randomPassword() };
-const tmp = tempDir('regauth-ldap-size-limit-');
-let slapd: Slapd;
-
-beforeAll(async () => {
-  const person = (uid: 'alice' | 'mallory', mail: string) =>
-    `dn: uid=${uid},ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\n` +
-    `mail: ${mail}\nuserPassword: ${pw[uid]}\n`;
-  slapd = await startSlapd({
-    dir: join(tmp.dir, 'slapd'),
-    ldif: [
-      `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
-      `dn: ou=services,${SUFFIX}\nobjectClass: organizationalUnit\nou: services\n`,
-      person('mallory', 'alice'),
-      person('alice', 'alice@example.org'),
-      `dn: uid=svc,ou=services,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: svc\ncn: svc\nsn: svc\nuserPassword: ${pw.svc}\n`,
-    ].join('\n'),
-  });
-}, 60_000);
-afterAll(async () => {
-  await slapd?.stop();
-  tmp.cleanup();
+const person = (uid: 'alice' | 'mallory', mail: string) =>
+  `dn: uid=${uid},ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\n` +
+  `mail: ${mail}\nuserPassword: ${pw[uid]}\n`;
+const directory = useSlapd({
+  tmpPrefix: 'regauth-ldap-size-limit-',
+  bindPassword: pw.svc,
+  ldif: [
+    `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
+    `dn: ou=services,${SUFFIX}\nobjectClass: organizationalUnit\nou: services\n`,
+    person('mallory', 'alice'),
+    person('alice', 'alice@example.org'),
+    `dn: uid=svc,ou=services,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: svc\ncn: svc\nsn: svc\nuserPassword: ${pw.svc}\n`,
+  ].join('\n'),
 });
+const { tmp } = directory;
 
 function make(): LdapAuthenticator {
   const raw = ldapAuthSchema.parse({
-    addr: `127.0.0.1:${slapd.port}`,
+    addr: `127.0.0.1:${directory.slapd.port}`,
     bind_dn: `uid=svc,ou=services,${SUFFIX}`,
     bind_password_file: 'bind-password',
     base: `ou=people,${SUFFIX}`,
@@ -67,8 +60,8 @@ describe('a directory size limit below 2', () => {
   test('with `sizelimit 1` on the directory, the same search must still fail closed', async () => {
     // The database section of the harness's slapd.conf ends the file: the limit applies there.
     appendFileSync(join(tmp.dir, 'slapd', 'slapd.conf'), 'sizelimit 1\n');
-    await slapd.stop();
-    await slapd.start();
+    await directory.slapd.stop();
+    await directory.slapd.start();
     const a = make();
     try {
       const outcome = (password: string) =>

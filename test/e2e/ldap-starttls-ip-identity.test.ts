@@ -23,23 +23,30 @@
  *
  * Expected: StartTLS checks the certificate against the host in `addr`, as LDAPS does.
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
-import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
+import { describe, expect, test } from 'vitest';
+import type { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { Secret } from '../../src/core/secret.js';
-import { randomPassword, tempDir } from '../helpers/fixtures.js';
+import { randomPassword } from '../helpers/fixtures.js';
+import { useSlapd } from './harness/directory.js';
 import { runCommand } from './harness/proc.js';
-import { startSlapd, type Slapd } from './harness/slapd.js';
 
 const SUFFIX = 'dc=example,dc=org';
 
 describe('ldap_auth StartTLS to an IP address: the certificate is checked against that address', () => {
-  const tmp = tempDir('regauth-review-ldap-starttls-ip-');
   const pw = { alice: randomPassword(), svc: randomPassword() };
-  let slapd: Slapd;
-  const authenticators: LdapAuthenticator[] = [];
+  const directory = useSlapd({
+    tmpPrefix: 'regauth-review-ldap-starttls-ip-',
+    bindPassword: pw.svc,
+    tls: true,
+    ldif: [
+      `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
+      `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\nuserPassword: ${pw.alice}\n`,
+      `dn: uid=svc,${SUFFIX}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
+    ].join('\n'),
+  });
+  const { tmp } = directory;
 
   /** A server certificate from the harness's test CA with exactly `san`, put in place of slapd's. */
   async function serveCertificateFor(san: string): Promise<void> {
@@ -84,32 +91,16 @@ describe('ldap_auth StartTLS to an IP address: the certificate is checked agains
       '-out',
       join(tls, `${name}.crt`),
     ]);
+    const slapd = directory.slapd;
     await slapd.stop();
     copyFileSync(join(tls, `${name}.crt`), slapd.ca!.certPath);
     copyFileSync(join(tls, `${name}.key`), slapd.ca!.keyPath);
     await slapd.start();
   }
 
-  beforeAll(async () => {
-    slapd = await startSlapd({
-      dir: join(tmp.dir, 'slapd'),
-      tls: true,
-      ldif: [
-        `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
-        `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\nuserPassword: ${pw.alice}\n`,
-        `dn: uid=svc,${SUFFIX}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
-      ].join('\n'),
-    });
-    writeFileSync(join(tmp.dir, 'bind-password'), pw.svc);
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(authenticators.map((a) => a.close()));
-    await slapd?.stop();
-    tmp.cleanup();
-  });
-
   function make(tls: 'starttls' | 'always'): LdapAuthenticator {
-    const section = {
+    const slapd = directory.slapd;
+    return directory.authenticator({
       addr: `127.0.0.1:${tls === 'always' ? slapd.ldapsPort : slapd.port}`,
       tls,
       ca_certificate: slapd.ca!.caPath,
@@ -117,14 +108,7 @@ describe('ldap_auth StartTLS to an IP address: the certificate is checked agains
       bind_password_file: 'bind-password',
       base: `ou=people,${SUFFIX}`,
       filter: '(uid=${account})',
-    };
-    const config = compileLdapConfig(ldapAuthSchema.parse(section), {
-      at: (p) => (p.startsWith('/') ? p : join(tmp.dir, p)),
-      readFile: (_y, p) => readFileSync(p, 'utf8'),
     });
-    const a = new LdapAuthenticator(config);
-    authenticators.push(a);
-    return a;
   }
 
   const login = (a: LdapAuthenticator) =>

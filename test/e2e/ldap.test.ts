@@ -1,13 +1,13 @@
 import { decodeJwt } from 'jose';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
-import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
+import type { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
 import { basic, hash, randomPassword, tempDir } from '../helpers/fixtures.js';
 import { buildOciImage } from './harness/oci.js';
+import { useSlapd } from './harness/directory.js';
 import { createTestCa, startSlapd, type Slapd } from './harness/slapd.js';
 import { push } from './harness/skopeo.js';
 import { SERVICE, startStack, type Stack } from './harness/stack.js';
@@ -251,46 +251,28 @@ describe('ldap_auth against a real slapd (StartTLS, group search), docker-regist
 });
 
 describe('LdapAuthenticator against a real slapd: LDAPS, memberOf, lookup, readiness', () => {
-  const tmp = tempDir('regauth-ldap-direct-');
   const pw = {
     alice: randomPassword(),
     bob: randomPassword(),
     carol: randomPassword(),
     svc: randomPassword(),
   };
-  let slapd: Slapd;
-  const authenticators: LdapAuthenticator[] = [];
-
-  beforeAll(async () => {
-    slapd = await startSlapd({
-      dir: join(tmp.dir, 'slapd'),
-      ldif: directoryLdif(pw),
-      tls: true,
-      memberOf: true,
-    });
-    writeFileSync(join(tmp.dir, 'bind-password'), pw.svc);
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(authenticators.map((a) => a.close()));
-    await slapd?.stop();
-    tmp.cleanup();
+  const directory = useSlapd({
+    tmpPrefix: 'regauth-ldap-direct-',
+    bindPassword: pw.svc,
+    ldif: directoryLdif(pw),
+    tls: true,
+    memberOf: true,
   });
+  const { tmp } = directory;
 
   /** An authenticator from a raw `ldap_auth` section, as the config loader would build it. */
-  function make(section: Record<string, unknown>): LdapAuthenticator {
-    const config = compileLdapConfig(ldapAuthSchema.parse(section), {
-      at: (p) => (p.startsWith('/') ? p : join(tmp.dir, p)),
-      readFile: (_y, p) => readFileSync(p, 'utf8'),
-    });
-    const a = new LdapAuthenticator(config);
-    authenticators.push(a);
-    return a;
-  }
+  const make = (section: Record<string, unknown>): LdapAuthenticator => directory.authenticator(section);
 
   const activeDirectoryLike = () => ({
-    addr: `127.0.0.1:${slapd.ldapsPort}`,
+    addr: `127.0.0.1:${directory.slapd.ldapsPort}`,
     tls: 'always',
-    ca_certificate: slapd.ca!.caPath,
+    ca_certificate: directory.slapd.ca!.caPath,
     bind_dn: `uid=svc,ou=services,${SUFFIX}`,
     bind_password_file: 'bind-password',
     base: SUFFIX,
@@ -350,9 +332,9 @@ describe('LdapAuthenticator against a real slapd: LDAPS, memberOf, lookup, readi
 
   test('initial_bind_as_user with StartTLS: the account is escaped in the bind DN', async () => {
     const a = make({
-      addr: `127.0.0.1:${slapd.port}`,
+      addr: `127.0.0.1:${directory.slapd.port}`,
       tls: 'starttls',
-      ca_certificate: slapd.ca!.caPath,
+      ca_certificate: directory.slapd.ca!.caPath,
       initial_bind_as_user: true,
       bind_dn: `uid=\${account},ou=people,${SUFFIX}`,
       base: `ou=people,${SUFFIX}`,

@@ -1,8 +1,6 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { basic, randomPassword, tempDir } from '../helpers/fixtures.js';
-import { startSlapd, type Slapd } from './harness/slapd.js';
+import { basic, randomPassword } from '../helpers/fixtures.js';
+import { useSlapd } from './harness/directory.js';
 import { SERVICE, startRegauth, type RegauthStack } from './harness/stack.js';
 
 /**
@@ -15,29 +13,28 @@ const SUFFIX = 'dc=example,dc=org';
 const MAX_FAILURES = 3;
 
 describe('lockout with ldap_auth against a real slapd', () => {
-  const tmp = tempDir('regauth-lockout-ldap-e2e-');
   const pw = { alice: randomPassword(), bob: randomPassword(), svc: randomPassword() };
-  let slapd: Slapd;
+  const person = (uid: 'alice' | 'bob' | 'svc', ou = 'people') =>
+    `dn: uid=${uid},ou=${ou},${SUFFIX}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\n` +
+    `mail: ${uid}@example.org\nuserPassword: ${pw[uid]}\n`;
+  const directory = useSlapd({
+    tmpPrefix: 'regauth-lockout-ldap-e2e-',
+    bindPassword: pw.svc,
+    ldif: [
+      `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
+      `dn: ou=services,${SUFFIX}\nobjectClass: organizationalUnit\nou: services\n`,
+      person('alice'),
+      person('bob'),
+      person('svc', 'services'),
+    ].join('\n'),
+  });
   let s: RegauthStack;
 
   beforeAll(async () => {
-    const person = (uid: 'alice' | 'bob' | 'svc', ou = 'people') =>
-      `dn: uid=${uid},ou=${ou},${SUFFIX}\nobjectClass: inetOrgPerson\nuid: ${uid}\ncn: ${uid}\nsn: ${uid}\n` +
-      `mail: ${uid}@example.org\nuserPassword: ${pw[uid]}\n`;
-    slapd = await startSlapd({
-      dir: join(tmp.dir, 'slapd'),
-      ldif: [
-        `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
-        `dn: ou=services,${SUFFIX}\nobjectClass: organizationalUnit\nou: services\n`,
-        person('alice'),
-        person('bob'),
-        person('svc', 'services'),
-      ].join('\n'),
-    });
-    writeFileSync(join(tmp.dir, 'bind-password'), `${pw.svc}\n`, { mode: 0o600 });
+    const slapd = directory.slapd;
     s = await startRegauth({
       name: 'lockout-ldap',
-      tmp,
+      tmp: directory.tmp,
       config: `lockout:
   max_failures: ${MAX_FAILURES}
   backoff: 60
@@ -57,8 +54,6 @@ acl:
   }, 120_000);
   afterAll(async () => {
     await s?.stop();
-    await slapd?.stop();
-    tmp.cleanup();
   });
 
   const login = async (user: string, password: string) =>
