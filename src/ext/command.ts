@@ -262,7 +262,8 @@ export function limitConcurrency(runner: CommandRunner, max: number, maxPerClien
     else running--;
   };
   const limited: CommandRunner = async (request) => {
-    const started = Date.now();
+    // A monotonic clock: a wall clock stepped back while a caller waits would lengthen its run.
+    const started = performance.now();
     if (request.signal?.aborted) throw new CommandFailure('cancelled');
     let waited = false;
     if (running < max) running++;
@@ -295,7 +296,7 @@ export function limitConcurrency(runner: CommandRunner, max: number, maxPerClien
       // What waiting for a slot took comes off the timeout; a run that found one at once gets it
       // whole (and its message names the timeout configured, not a millisecond less).
       if (!waited) return await runner(request);
-      const left = Math.max(1, request.timeoutMs - (Date.now() - started));
+      const left = Math.max(1, request.timeoutMs - Math.ceil(performance.now() - started));
       return await runner({ ...request, timeoutMs: left });
     } finally {
       release();
