@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { BackendUnavailableError, CancelledError, TooManyRequestsError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -415,6 +416,8 @@ export function backendCommand(
 ): BackendCommand {
   const limited = limitConcurrency(runner, settings.maxConcurrency, settings.maxPerClient);
   const closing = new AbortController();
+  // One listener per run in flight, removed when it ends: past 10, node would warn of a leak.
+  setMaxListeners(0, closing.signal);
   const inFlight = new Set<Promise<unknown>>();
   const logStderr = (stderr: string, outcome: string, redact: string | undefined) => {
     if (!logger || stderr.trim() === '') return;
