@@ -110,7 +110,14 @@ export const spawnRunner: CommandRunner = (request) =>
         scheduleSweep(marker);
       }
     };
-    const stderrText = () => Buffer.concat(stderr).toString('utf8');
+    const stderrText = () => {
+      const kept = Buffer.concat(stderr);
+      // Past the cap the text ends where a chunk did, maybe inside the password, whose head no
+      // longer matches it to be blanked out: the line the cut went through is dropped.
+      return (errBytes > MAX_OUTPUT_BYTES ? kept.subarray(0, kept.lastIndexOf(0x0a) + 1) : kept).toString(
+        'utf8',
+      );
+    };
     const fail = (message: string, cause?: unknown) => {
       if (settled) return;
       settled = true;
