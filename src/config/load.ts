@@ -18,7 +18,7 @@ import {
   REQUIRED_HINTS,
   withoutUnset,
 } from './docker-auth.js';
-import { lineOf, nonStringKeysAt, parseYaml, utf8Text, type ParsedYaml } from './yaml.js';
+import { lineOf, nonStringKeysAt, parseYaml, scalarTextAt, utf8Text, type ParsedYaml } from './yaml.js';
 import { SECTIONS, type CompiledSections } from './sections.js';
 import type { Section, SectionContext } from '../core/section.js';
 import { loadRefresh, type RefreshConfig } from '../token/refresh-config.js';
@@ -410,6 +410,7 @@ function compileSections(raw: RawConfig, run: LoadRun): CompiledSections {
     at: run.at,
     readFile: run.readFile,
     nonStringKeysAt: (path) => nonStringKeysAt(run.parsed, path),
+    scalarTextAt: (path) => scalarTextAt(run.parsed, path),
     tokenServices: raw.token.services,
   };
   const sections: Record<string, unknown> = {};

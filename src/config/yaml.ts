@@ -13,6 +13,11 @@ export interface ParsedYaml {
    * JavaScript turns them into the strings `null`, `123`, `true`, which must not pass for names.
    */
   readonly nonStringKeys: WeakMap<object, Set<string>>;
+  /**
+   * Per mapping or sequence, the text written for each of its values that YAML read as a number,
+   * a boolean or null (`8080`, `0x1F`, `true`, `~`): Go's yaml.v2 gives that text to a string.
+   */
+  readonly scalarText: WeakMap<object, Map<string | number, string>>;
 }
 
 /**
@@ -24,10 +29,14 @@ const SCHEMA = yaml.CORE_SCHEMA.extend({
   implicit: [(yaml as unknown as { types: { merge: yaml.Type } }).types.merge],
 });
 
-/** A node js-yaml read (a mapping's keys and values alternate) and the line it starts on, 1-based. */
+/**
+ * A node js-yaml read (a mapping's keys and values alternate), the line it starts on, 1-based,
+ * and, for a scalar, its text as written (without blanks or a comment around it).
+ */
 interface Child {
   readonly result: unknown;
   readonly line: number;
+  readonly text?: string;
 }
 
 /**
@@ -40,21 +49,31 @@ function loadNodes(
   options: Pick<yaml.LoadOptions, 'filename' | 'json'>,
   node: (result: object, children: readonly Child[]) => void,
 ): unknown {
-  const stack: { line: number; children: Child[] }[] = [{ line: 0, children: [] }];
+  const stack: { line: number; position: number; children: Child[] }[] = [
+    { line: 0, position: 0, children: [] },
+  ];
   const seen = new WeakSet<object>();
   return yaml.load(text, {
     ...options,
     schema: SCHEMA,
     listener(event, state) {
       if (event === 'open') {
-        stack.push({ line: state.line + 1, children: [] });
+        stack.push({ line: state.line + 1, position: state.position, children: [] });
         return;
       }
       const frame = stack.pop();
       if (!frame) return;
       const result: unknown = state.result;
+      if (result === null || typeof result !== 'object') {
+        stack.at(-1)?.children.push({
+          result,
+          line: frame.line,
+          text: text.slice(frame.position, state.position).trim(),
+        });
+        return;
+      }
       stack.at(-1)?.children.push({ result, line: frame.line });
-      if (result === null || typeof result !== 'object' || seen.has(result)) return;
+      if (seen.has(result)) return;
       seen.add(result);
       node(result, frame.children);
     },
@@ -94,16 +113,30 @@ export function parseYaml(
 ): ParsedYaml {
   const lines: LineIndex = new WeakMap();
   const nonStringKeys = new WeakMap<object, Set<string>>();
+  const scalarText = new WeakMap<object, Map<string | number, string>>();
+  const written = (result: object, key: string | number, child: Child) => {
+    const v = child.result;
+    if (child.text === undefined || !(v === null || typeof v === 'number' || typeof v === 'boolean')) return;
+    const map = scalarText.get(result) ?? new Map<string | number, string>();
+    map.set(key, child.text);
+    scalarText.set(result, map);
+  };
   let value: unknown;
   try {
     value = loadNodes(text, { filename: file }, (result, children) => {
       const index = new Map<string | number, number>();
       if (Array.isArray(result)) {
-        if (children.length === result.length) children.forEach((c, i) => index.set(i, c.line));
+        if (children.length === result.length) {
+          children.forEach((c, i) => {
+            index.set(i, c.line);
+            written(result, i, c);
+          });
+        }
       } else if (children.length === 2 * Object.keys(result).length) {
         for (let i = 0; i < children.length; i += 2) {
           const key = children[i]!;
           index.set(String(key.result), key.line);
+          written(result, String(key.result), children[i + 1]!);
           if (typeof key.result !== 'string') {
             const set = nonStringKeys.get(result) ?? new Set<string>();
             set.add(String(key.result));
@@ -126,7 +159,7 @@ export function parseYaml(
   }
   refuseReservedKeys(value, lines, file);
   refuseExpansion(value, file);
-  return { value, lines, nonStringKeys };
+  return { value, lines, nonStringKeys, scalarText };
 }
 
 /** The most values a file may hold once its aliases are expanded (a 10,000-rule ACL is 70,000). */
@@ -244,6 +277,21 @@ export function nonStringKeysAt(parsed: ParsedYaml, path: readonly PropertyKey[]
     node = (node as Record<string | number, unknown>)[typeof key === 'number' ? key : String(key)];
   }
   return (node !== null && typeof node === 'object' && parsed.nonStringKeys.get(node)) || new Set();
+}
+
+/**
+ * The text written for the value at `path` when YAML read it as a number, a boolean or null
+ * (`0x1F` for 31); undefined for any other value.
+ */
+export function scalarTextAt(parsed: ParsedYaml, path: readonly PropertyKey[]): string | undefined {
+  let node: unknown = parsed.value;
+  for (const key of path.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[typeof key === 'number' ? key : String(key)];
+  }
+  const last = path.at(-1);
+  if (node === null || typeof node !== 'object' || last === undefined) return undefined;
+  return parsed.scalarText.get(node)?.get(typeof last === 'number' ? last : String(last));
 }
 
 /** The line of the deepest element of `path` that the index knows. */

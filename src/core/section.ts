@@ -17,6 +17,8 @@ export interface SectionContext {
   readFile(yamlPath: string, path: string, advice?: string): string;
   /** The keys of the mapping at `path` that YAML read as something else than a string (`~`, `1`, `true`). */
   nonStringKeysAt(path: readonly PropertyKey[]): ReadonlySet<string>;
+  /** The text written for the value at `path` when YAML read it as a number, boolean or null. */
+  scalarTextAt(path: readonly PropertyKey[]): string | undefined;
   /** `token.services`: the catalog's service must differ from every one. */
   readonly tokenServices: readonly string[];
 }

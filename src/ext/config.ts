@@ -3,7 +3,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { durationBetween, nonEmpty, strict } from '../core/schema.js';
-import { defineSection } from '../core/section.js';
+import { defineSection, type SectionContext } from '../core/section.js';
 
 /**
  * `ext_auth` and `ext_authz`: docker_auth's `{command, args}`, plus a timeout and a bound on
@@ -18,10 +18,19 @@ const commandShape = {
   command: nonEmpty,
   args: z
     .array(
-      // The system passes each argument as a C string: one holding NUL cannot be passed at all.
-      z.string({ error: 'args must be strings' }).refine((arg) => !arg.includes('\0'), {
-        error: 'must not hold a NUL character (\\0): the command could never be run with it',
-      }),
+      z.union(
+        [
+          // The system passes each argument as a C string: one holding NUL cannot be passed at all.
+          z.string().refine((arg) => !arg.includes('\0'), {
+            error: 'must not hold a NUL character (\\0): the command could never be run with it',
+          }),
+          // docker_auth (Go's yaml.v2) takes any scalar's text for a string: `args: [--port, 8080]`
+          // runs the command with "8080". Compile takes the text as written (`0x1F`, not `31`).
+          z.number(),
+          z.boolean(),
+        ],
+        { error: 'args must be strings (a number or true/false is taken as written)' },
+      ),
       { error: 'must be a list' },
     )
     .default([]),
@@ -48,7 +57,23 @@ export const extAuthzSchema = strict({
   max_calls_per_request: positiveInteger.default(8),
 });
 
-export type ExtCommandSchema = z.output<typeof extCommandSchema> & { max_calls_per_request?: number };
+/** A section as loadExtCommand takes it: every argument a string (see argsAsWritten). */
+export type ExtCommandSchema = Omit<z.output<typeof extCommandSchema>, 'args'> & {
+  readonly args: readonly string[];
+  max_calls_per_request?: number;
+};
+
+/** The section with each argument YAML read as a number or boolean given as its text as written. */
+function argsAsWritten<T extends { readonly args: readonly (string | number | boolean)[] }>(
+  section: 'ext_auth' | 'ext_authz',
+  raw: T,
+  ctx: SectionContext,
+): Omit<T, 'args'> & { readonly args: readonly string[] } {
+  const args = raw.args.map((arg, i) =>
+    typeof arg === 'string' ? arg : (ctx.scalarTextAt([section, 'args', i]) ?? String(arg)),
+  );
+  return { ...raw, args };
+}
 
 /** An `ext_auth` / `ext_authz` section, loaded: the command resolved to an executable file. */
 export interface ExtCommandConfig {
@@ -142,11 +167,11 @@ function isExecutableFile(path: string): boolean {
 /** `ext_auth:` an external program that authenticates. */
 export const extAuthSection = defineSection({
   schema: extCommandSchema.optional(),
-  compile: (raw, ctx) => loadExtCommand('ext_auth', raw, ctx.base),
+  compile: (raw, ctx) => loadExtCommand('ext_auth', argsAsWritten('ext_auth', raw, ctx), ctx.base),
 });
 
 /** `ext_authz:` an external program that authorizes after the ACL. */
 export const extAuthzSection = defineSection({
   schema: extAuthzSchema.optional(),
-  compile: (raw, ctx) => loadExtCommand('ext_authz', raw, ctx.base),
+  compile: (raw, ctx) => loadExtCommand('ext_authz', argsAsWritten('ext_authz', raw, ctx), ctx.base),
 });

@@ -1,0 +1,71 @@
+/**
+ * Found by a review of the external-program backends.
+ * config.example.yml and docs/configuration.md: "a docker_auth config using … ext_auth,
+ * ext_authz … runs unchanged". docker_auth reads `args` with Go's yaml.v2 into a []string, which
+ * takes any scalar's text as the string: `args: [--port, 8080]` runs the command with "8080".
+ * regauth reads the YAML with js-yaml, gets the number 8080 and refuses the whole config
+ * ("ext_auth.args[1]: args must be strings"), without even saying to quote it (as it does for a
+ * user name YAML reads as a number). A migrated config with a numeric argument (a port, a
+ * timeout, a log level) does not start. Fix: in src/ext/config.ts, take a number or boolean
+ * scalar in `args` as the text written (or, at the least, say to quote it).
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { join } from 'node:path';
+import { loadConfigText } from '../../src/config/load.js';
+import { ConfigErrors } from '../../src/core/errors.js';
+import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+
+const tmp = tempDir('regauth-review-ext-args-');
+let head = '';
+beforeAll(async () => {
+  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
+  head = `token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}\nacl: []\n`;
+});
+afterAll(() => tmp.cleanup());
+
+test('a docker_auth ext_auth with unquoted numbers in args loads, each as the text written', () => {
+  let config;
+  try {
+    config = loadConfigText(
+      `${head}ext_auth:\n  command: /bin/true\n  args: [--port, 8080, --retries, 3]\n`,
+      {
+        file: join(tmp.dir, 'config.yml'),
+      },
+    );
+  } catch (err) {
+    if (err instanceof ConfigErrors) throw new Error(err.errors.map((e) => e.message).join('\n'));
+    throw err;
+  }
+  expect(config.ext_auth?.args).toEqual(['--port', '8080', '--retries', '3']);
+});
+
+test('each argument is the text written, as yaml.v2 gives it, in ext_authz too', () => {
+  const config = loadConfigText(
+    `${head}ext_authz:\n  command: /bin/true\n  args:\n    - 0x1F\n    - 1.0\n    - 010\n    - true\n    - "7"\n    - 1e3 # a comment\n`,
+    { file: join(tmp.dir, 'config.yml') },
+  );
+  expect(config.ext_authz?.args).toEqual(['0x1F', '1.0', '010', 'true', '7', '1e3']);
+});
+
+test('an argument YAML reads as no value is refused with its path', () => {
+  let error: unknown;
+  try {
+    loadConfigText(`${head}ext_auth:\n  command: /bin/true\n  args: [--x, ~]\n`, {
+      file: join(tmp.dir, 'config.yml'),
+    });
+  } catch (err) {
+    error = err;
+  }
+  expect(error).toBeInstanceOf(ConfigErrors);
+  expect((error as ConfigErrors).errors.map((e) => e.message)).toEqual([
+    expect.stringMatching(/^ext_auth\.args\[1\]: args must be strings/),
+  ]);
+});
+
+test('an argument holding NUL is still refused as one', () => {
+  expect(() =>
+    loadConfigText(`${head}ext_auth:\n  command: /bin/true\n  args: ["a\\0b"]\n`, {
+      file: join(tmp.dir, 'config.yml'),
+    }),
+  ).toThrow(/NUL character/);
+});
