@@ -1,6 +1,6 @@
 /**
  * Found by a review of the external-program backends.
- * docs/backends/ext.md "stderr" and docs/security.md "No secret in the output": the password a
+ * docs/backends/ext.md "stderr" and docs/security.md "Passwords": the password a
  * run was given is replaced by `[redacted]` wherever the command wrote it on stderr; only a
  * password the script changed (beyond what a shell's `read` does) may be logged.
  *
