@@ -202,12 +202,28 @@ export async function loadForTool(
  */
 async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
   const runtime = createRuntime(config);
+  // An ext command leads a session of its own, which Ctrl-C or a CI job's SIGTERM never reaches:
+  // stopped by one, the runtime is closed first (killing what runs), then the process ends by it.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void closeRuntime(runtime).finally(() => {
+      stopListening();
+      process.kill(process.pid, signal);
+    });
+  };
+  const stopListening = () => {
+    for (const signal of INTERRUPTS) process.off(signal, onSignal);
+  };
+  for (const signal of INTERRUPTS) process.on(signal, onSignal);
   try {
     return await fn(runtime);
   } finally {
+    stopListening();
     await closeRuntime(runtime);
   }
 }
+
+/** The signals that stop a tool from a terminal, a job runner or a lost session. */
+const INTERRUPTS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Collects a repeatable option; `previous` is undefined for the first value when there is no default. */
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
