@@ -4,7 +4,7 @@
 # BuildKit does not fetch one from a registry.
 #
 #   docker build -t regauth .
-#   docker run -v "$PWD/config.yml:/config/config.yml:ro" -p 127.0.0.1:5001:5001 regauth
+#   docker run --init -v "$PWD/config.yml:/config/config.yml:ro" -p 127.0.0.1:5001:5001 regauth
 #
 # Tested on a Docker engine by test/e2e/containers.test.ts (this file built as is, the container
 # run alone and in compose/compose.yml; engine versions in docs/deployment.md), and without one by

@@ -175,3 +175,24 @@ export const extAuthzSection = defineSection({
   schema: extAuthzSchema.optional(),
   compile: (raw, ctx) => loadExtCommand('ext_authz', argsAsWritten('ext_authz', raw, ctx), ctx.base),
 });
+
+/**
+ * A warning when this process runs ext commands as PID 1 (a container's entry point with no
+ * init): what a killed command leaves behind (a script's `sleep` at its timeout, an `&` job) is
+ * handed to PID 1, and node reaps only the processes it started, so each stays a zombie until
+ * the container's process limit is reached, and then every run fails.
+ */
+export function pidOneWarnings(
+  config: { readonly ext_auth?: unknown; readonly ext_authz?: unknown },
+  pid: number,
+): { readonly path: string; readonly message: string }[] {
+  const section = config.ext_auth ? 'ext_auth' : config.ext_authz ? 'ext_authz' : undefined;
+  if (pid !== 1 || section === undefined) return [];
+  return [
+    {
+      path: section,
+      message:
+        'regauth runs as PID 1 with no init: what a killed command leaves behind stays a zombie, which PID 1 must reap and node does not; run the container with an init (docker run --init, compose init: true, Kubernetes shareProcessNamespace: true)',
+    },
+  ];
+}

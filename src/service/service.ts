@@ -15,6 +15,7 @@ import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipelin
 import { createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
 import { registryAuthBlock, signingKeyTrustFiles } from '../token/registry-block.js';
 import { lintConfig } from '../tools/lint.js';
+import { pidOneWarnings } from '../ext/config.js';
 import { HeldNotices, serviceLoader } from './load.js';
 import { Reloader } from './reload.js';
 import { createStore } from '../store/create.js';
@@ -144,10 +145,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
 /**
  * What `regauth validate` warns of, in the log of a config that starts or is applied by a
  * reload: an operator who never runs validate (a docker_auth config moved over as it is) is told
- * of a rule that cannot decide, or one docker_auth read otherwise.
+ * of a rule that cannot decide, or one docker_auth read otherwise. Also, ext commands run by
+ * PID 1 without an init (pidOneWarnings), which only the running server can tell.
  */
 function logConfigWarnings(logger: Logger, config: Config): void {
-  for (const warning of lintConfig(config)) {
+  for (const warning of [...lintConfig(config), ...pidOneWarnings(config, process.pid)]) {
     logger.warn({ path: warning.path }, `config warning: ${warning.message}`);
   }
 }

@@ -286,6 +286,8 @@ describe('compose/compose.yml as shipped', { timeout: 300_000 }, () => {
     const auth = await https('/auth?service=localhost');
     expect(auth.status).toBe(200);
     expect(JSON.parse(auth.body)).toHaveProperty('token');
+    // regauth runs under an init (init: true), which reaps what ext commands leave behind.
+    expect((await composeOk(['exec', '-T', 'regauth', 'cat', '/proc/1/comm'])).trim()).toBe('docker-init');
     // The one-shots ran once and exited 0.
     for (const oneShot of ['keys', 'tls']) {
       const ids = (await composeOk(['ps', '-q', oneShot])).trim();
