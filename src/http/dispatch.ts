@@ -129,8 +129,24 @@ export function routedApp(routes: ReadonlyMap<string, PathEntry>, deps: Dispatch
 /** The body of the 404 of an unknown path. */
 const NOT_FOUND = { errors: [{ code: 'NOT_FOUND', message: 'no such endpoint' }] };
 const MISSING_HOST = { errors: [{ code: 'BAD_REQUEST', message: 'HTTP/1.1 request without a Host header' }] };
-/** Fields that hold one value (RFC 9110), which node keeps the first line of and drops the rest. */
-const ONE_LINE = { host: 'Host', authorization: 'Authorization' } as const;
+/**
+ * The first of Host and Authorization (fields of one value, RFC 9110, which node keeps the first
+ * line of, dropping the rest) that the request sends on more than one line; undefined when none
+ * is. A scan of the raw lines, which node keeps anyway: `headersDistinct` would build an object
+ * of arrays for every request on the token path.
+ */
+function repeatedField(rawHeaders: readonly string[]): 'Host' | 'Authorization' | undefined {
+  let host = 0;
+  let authorization = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++host > 1) return 'Host';
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++authorization > 1) {
+      return 'Authorization';
+    }
+  }
+  return undefined;
+}
 
 /**
  * A request target as the path (and query) it names: origin form (`/auth?q`) as it is; absolute
@@ -166,13 +182,11 @@ export function readableTargetsOnly(listener: RequestListener): RequestListener 
     }
     // Which of two Authorization lines counted would depend on their order (an empty first line
     // made Basic credentials anonymous), and a proxy reading the last would see another user.
-    const repeated = (Object.keys(ONE_LINE) as (keyof typeof ONE_LINE)[]).find(
-      (name) => (req.headersDistinct[name]?.length ?? 0) > 1,
-    );
+    const repeated = repeatedField(req.rawHeaders);
     if (repeated !== undefined) {
       closeAfterReply(req, res);
       res.setHeader('Cache-Control', 'no-store');
-      const message = `more than one ${ONE_LINE[repeated]} header`;
+      const message = `more than one ${repeated} header`;
       return void sendJson(res, 400, { errors: [{ code: 'BAD_REQUEST', message }] });
     }
     // regauth upgrades no connection (WebSocket, h2c), and node's parser drops what follows an

@@ -76,3 +76,10 @@ test('one Authorization line and one Host line: answered as before', async () =>
   expect(res.status).toBe(200);
   expect(JSON.parse(res.body)).toHaveProperty('token');
 });
+
+test('two Authorization lines written in different cases: 400 too', async () => {
+  const res = await raw(
+    `GET /auth?service=reg HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAUTHORIZATION: Basic ${b64(`alice:${password}`)}\r\nauthorization: Basic ${b64('mallory:x')}\r\n\r\n`,
+  );
+  expect(res.status).toBe(400);
+});
