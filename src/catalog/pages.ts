@@ -26,7 +26,9 @@ export function parsePageRequest(query: string, pageSize: number): PageRequest {
     .split('&')
     .filter((part) => !/%(?![0-9a-fA-F]{2})|;/.test(part))
     .join('&');
-  const params = new URLSearchParams(readable);
+  // The `?` put first is the one URLSearchParams takes off: a `?` the query starts with
+  // (`??n=5`) stays part of its first key, as in Go.
+  const params = new URLSearchParams(`?${readable}`);
   const nText = params.get('n') ?? undefined;
   const lastText = params.get('last') ?? undefined;
 
