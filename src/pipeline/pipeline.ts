@@ -4,7 +4,7 @@ import type { AuthzDecision, AuthzRequest, Labels } from '../authz/types.js';
 import type { Secret } from '../core/secret.js';
 import { aclDecisions, authorizeScopes } from '../authz/chain.js';
 import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from '../request/token-request.js';
-import { formatScope, type Scope } from '../request/scope.js';
+import { formatScope, quote, type Scope } from '../request/scope.js';
 import type { AccessEntry } from '../token/types.js';
 import { foldAccountName, isAccountName } from '../core/account-name.js';
 import { clientKey } from '../core/ip.js';
@@ -356,7 +356,7 @@ export function refusedService(
   catalogService?: string,
 ): string | undefined {
   if (services.length === 0 || services.includes(service) || service === catalogService) return undefined;
-  return `unknown service ${JSON.stringify(service.slice(0, 80))}`;
+  return `unknown service ${quote(service)}`;
 }
 
 /**

@@ -73,8 +73,15 @@ function invalid(message: string): BadRequestError {
   return new BadRequestError(message, 'invalid_scope');
 }
 
-/** Quotes a client value for an error message, cut short so a huge input cannot bloat the reply. */
+/**
+ * Quotes a client value for an error message (the reply's and the audit line's), cut short so a
+ * huge input cannot bloat the reply. A value holding a line break or an `=` is not quoted: that is
+ * a form whose fields are not separated by `&` (one a line, or by `;`), read as one field that
+ * holds the fields after it, the password among them.
+ */
 export function quote(value: string): string {
+  if (/[\r\n=]/.test(value))
+    return '(not shown: it holds a line break or "=", as fields not separated by "&" do)';
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
 }
 
