@@ -40,6 +40,23 @@ interface Child {
 }
 
 /**
+ * A scalar's text as written, from what the file holds between its start and end: without blanks
+ * or a comment around it, nor its properties (`&anchor`, `!!int`); an alias (`*a`) as its anchor's
+ * text (recorded in `anchors` as they come). Undefined for an alias to no scalar seen.
+ */
+function valueText(source: string, anchors: Map<string, string>): string | undefined {
+  let rest = source.trim();
+  let anchor: string | undefined;
+  for (let m = /^([&!])(\S*)\s+/.exec(rest); m; m = /^([&!])(\S*)\s+/.exec(rest)) {
+    if (m[1] === '&') anchor = m[2];
+    rest = rest.slice(m[0].length);
+  }
+  const value = rest.startsWith('*') ? anchors.get(rest.slice(1)) : rest;
+  if (anchor !== undefined && value !== undefined) anchors.set(anchor, value);
+  return value;
+}
+
+/**
  * Loads YAML with js-yaml, calling `node` once for each mapping and sequence with its children
  * in order, through js-yaml's `listener` hook. An alias (`*u`) reports its anchor's node again,
  * without children: it is not passed on, so what `node` recorded when the node was read stands.
@@ -53,6 +70,9 @@ function loadNodes(
     { line: 0, position: 0, children: [] },
   ];
   const seen = new WeakSet<object>();
+  // js-yaml counts positions in the text after a leading BOM.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const anchors = new Map<string, string>();
   return yaml.load(text, {
     ...options,
     schema: SCHEMA,
@@ -65,11 +85,10 @@ function loadNodes(
       if (!frame) return;
       const result: unknown = state.result;
       if (result === null || typeof result !== 'object') {
-        stack.at(-1)?.children.push({
-          result,
-          line: frame.line,
-          text: text.slice(frame.position, state.position).trim(),
-        });
+        const written = valueText(body.slice(frame.position, state.position), anchors);
+        stack
+          .at(-1)
+          ?.children.push({ result, line: frame.line, ...(written === undefined ? {} : { text: written }) });
         return;
       }
       stack.at(-1)?.children.push({ result, line: frame.line });

@@ -29,7 +29,10 @@ const commandShape = {
           z.number(),
           z.boolean(),
         ],
-        { error: 'args must be strings (a number or true/false is taken as written)' },
+        {
+          error:
+            'args must be strings, numbers or true/false (taken as written); quote ~, null, .inf or .nan',
+        },
       ),
       { error: 'must be a list' },
     )
