@@ -1,7 +1,7 @@
 import { isAccountName } from '../core/account-name.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { isUtf8 } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -204,22 +204,37 @@ async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<
   const runtime = createRuntime(config);
   // An ext command leads a session of its own, which Ctrl-C or a CI job's SIGTERM never reaches:
   // stopped by one, the runtime is closed first (killing what runs), then the process ends by it.
+  // Meanwhile the work's outcome is dropped: closing fails what was in flight (an LDAP search),
+  // which is no failure of the directory to report. A second signal ends the process at once.
+  let stopping: Promise<never> | undefined;
+  const end = (signal: NodeJS.Signals) => {
+    stopListening();
+    process.kill(process.pid, signal);
+    // As PID 1 (a container without an init) the signal is ignored: end as it would have.
+    setTimeout(() => process.exit(128 + (osConstants.signals[signal] ?? 0)), 1000);
+  };
   const onSignal = (signal: NodeJS.Signals) => {
-    void closeRuntime(runtime).finally(() => {
-      stopListening();
-      process.kill(process.pid, signal);
-    });
+    if (stopping) return end(signal);
+    stopping = new Promise<never>(() => undefined);
+    void closeRuntime(runtime).finally(() => end(signal));
   };
   const stopListening = () => {
     for (const signal of INTERRUPTS) process.off(signal, onSignal);
   };
   for (const signal of INTERRUPTS) process.on(signal, onSignal);
+  let result: T;
   try {
-    return await fn(runtime);
+    result = await fn(runtime);
+  } catch (err) {
+    if (stopping) return stopping;
+    throw err;
   } finally {
-    stopListening();
-    await closeRuntime(runtime);
+    if (!stopping) {
+      stopListening();
+      await closeRuntime(runtime);
+    }
   }
+  return stopping ?? result;
 }
 
 /** The signals that stop a tool from a terminal, a job runner or a lost session. */
