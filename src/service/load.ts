@@ -61,6 +61,8 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   const pendingMarker = resolve(dataDir, PENDING_BLOCK);
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
+  /** Whether the config last loaded named token.key itself. */
+  let namedTokenKey = false;
   /**
    * A reload's config serves no `users:` account without a password (but one written bare, `{}`)
    * that `running` does not serve so: a file cut short between an account's labels and its
@@ -118,10 +120,24 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       }
     },
     async load(running) {
-      const namesKey = namedFiles(configFile).namesKey;
-      if (namesKey) {
+      const named = namedFiles(configFile);
+      // Nor from token.key to the TLS listener's server.key, which signs when token.key is not
+      // set: a TLS config cut short inside token: would sign with a key the registry never held.
+      if (named.namesKey && namedTokenKey && !named.namesTokenKey) {
+        throw new ConfigErrors(
+          [
+            new ConfigError(
+              'token.key',
+              'no longer set; the running config names token.key, and a reload never moves to signing with server.key (the registry does not trust it): set token.key and token.certificate again, or restart regauth to sign with server.key',
+            ),
+          ],
+          configFile,
+        );
+      }
+      if (named.namesKey) {
         const config = keepPasswords(loadConfigFile(configFile, { devRefreshSecret }), running);
         namedKey = true;
+        namedTokenKey = named.namesTokenKey;
         return config;
       }
       // A running server whose config named its key never moves to the development key: the
