@@ -13,6 +13,11 @@ import { routeTable } from './routes.js';
 export interface AppDeps {
   /** The current runtime; read once per request so a reload never splits a request. */
   readonly runtime: () => Runtime;
+  /**
+   * Marks a request, from its start until the returned function is called, as holding the
+   * runtime current then: a reload closes a replaced runtime's backends only once none holds it.
+   */
+  readonly hold?: () => () => void;
   readonly logger: Logger;
   /** Unix time in milliseconds (injectable for tests). */
   readonly now?: () => number;

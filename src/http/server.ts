@@ -30,7 +30,9 @@ export async function startServer(
   // The hot path: a GET whose route reads only node's API (the token endpoint) is dispatched
   // from the same table without Express; anything else, or a path not matched exactly, goes
   // through Express. Both see the target in origin form.
+  const { hold } = deps;
   const listener: RequestListener = readableTargetsOnly((req, res) => {
+    if (hold) res.once('close', hold());
     if (req.method === 'GET') {
       const url = req.url ?? '';
       const q = url.indexOf('?');

@@ -7,7 +7,10 @@ import type { Metrics } from '../pipeline/metrics.js';
 import { asksExtAuthz } from '../pipeline/pipeline.js';
 import { closeRuntime, createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
 
-/** Seconds a replaced runtime's backends stay open for the requests that still hold it. */
+/**
+ * How long a replaced runtime's backends stay open at least, for work that outlives its request's
+ * reply (a run cancelled by a client that hung up); past it, until no request holds it.
+ */
 const RETIRE_AFTER_MS = 30_000;
 
 /** What a reload swaps, and what it reports to. */
@@ -25,8 +28,13 @@ export interface ReloadDeps {
 /** The current runtime, swapped by reload(); one reload runs at a time. */
 export class Reloader {
   #current: Runtime;
-  /** Runtimes replaced by a reload whose backends are not closed yet (requests may still hold them). */
-  readonly #retiring = new Set<Runtime>();
+  /**
+   * Runtimes replaced by a reload whose backends are not closed yet (requests may still hold
+   * them): true once RETIRE_AFTER_MS has passed, when the last request holding one closes it.
+   */
+  readonly #retiring = new Map<Runtime, boolean>();
+  /** Requests in flight per runtime: those that started while it was current (hold). */
+  readonly #holders = new Map<Runtime, number>();
   #queue: Promise<void> = Promise.resolve();
   /** The reload asked for that has not started loading yet, if any. */
   #waiting: Promise<void> | undefined;
@@ -110,7 +118,7 @@ export class Reloader {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#queue.catch(() => undefined);
-    await Promise.all([this.#current, ...this.#retiring].map(closeRuntime));
+    await Promise.all([this.#current, ...this.#retiring.keys()].map(closeRuntime));
   }
 
   async #reloadOnce(byHand: boolean): Promise<void> {
@@ -150,13 +158,41 @@ export class Reloader {
     this.#current = next;
     this.#deps.metrics.reloads.inc({ result: 'success' });
     if (!process.env['REGAUTH_LOG_LEVEL']) this.#deps.logger.level = next.config.log.level;
-    // Requests that already hold `previous` finish with it; its backends close after a grace period.
-    this.#retiring.add(previous);
+    // Requests that already hold `previous` finish with it; its backends close after a grace
+    // period, and not before the last of them has ended (an ext_auth run may take 60 s and more).
+    this.#retiring.set(previous, false);
     setTimeout(() => {
-      this.#retiring.delete(previous);
-      void closeRuntime(previous);
+      this.#retiring.set(previous, true);
+      this.#closeIfIdle(previous);
     }, RETIRE_AFTER_MS).unref();
     for (const fn of this.#onSwap) fn(next.config);
+  }
+
+  /**
+   * Marks a request that starts now as holding the current runtime; the function returned ends
+   * the hold (once, whatever the number of calls).
+   */
+  hold(): () => void {
+    const runtime = this.#current;
+    this.#holders.set(runtime, (this.#holders.get(runtime) ?? 0) + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const left = this.#holders.get(runtime)! - 1;
+      if (left > 0) this.#holders.set(runtime, left);
+      else {
+        this.#holders.delete(runtime);
+        this.#closeIfIdle(runtime);
+      }
+    };
+  }
+
+  /** Closes a replaced runtime once its grace period is over and no request holds it. */
+  #closeIfIdle(runtime: Runtime): void {
+    if (this.#retiring.get(runtime) !== true || this.#holders.has(runtime)) return;
+    this.#retiring.delete(runtime);
+    void closeRuntime(runtime);
   }
 
   /** `log.recent_decisions`: how many recent decisions the new config changes. */

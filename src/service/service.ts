@@ -88,6 +88,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   try {
     listeners = await startListeners(first, options, {
       runtime: () => runtimes.current,
+      hold: () => runtimes.hold(),
       logger: log,
       metrics,
       readiness,
@@ -226,7 +227,11 @@ async function startListeners(
   const metricsAddr = config.metrics.addr;
   const metricsServer = metricsAddr
     ? await listeningAt('metrics.addr', parseListenAddress(metricsAddr, 'metrics.addr'), (listen) =>
-        startMetricsServer(deps.metrics, listen, config.server, () => deps.readiness.probe(deps.runtime())),
+        startMetricsServer(deps.metrics, listen, config.server, () => {
+          // A probe holds the runtime it checks, as a request on the token listener does.
+          const release = deps.hold?.();
+          return deps.readiness.probe(deps.runtime()).finally(release);
+        }),
       )
     : undefined;
   try {
