@@ -113,6 +113,10 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
     await removeDirectories(made);
     throw err;
   });
+  await refuseDirectories([files.certificate, ...trustFiles(files)]).catch(async (err: unknown) => {
+    await removeDirectories(made);
+    throw err;
+  });
   await writeNew(files.key, material.keyPem, 0o600);
   // Replaced whole: a stale token.pem, or a symlink in its place, is not written through.
   await replaceFile(files.certificate, material.certPem, 0o644);
@@ -308,6 +312,28 @@ async function writeNew(path: string, text: string, mode: number): Promise<void>
   }
 }
 
+/**
+ * Refuses (UsageError) a directory where one of `paths` is to be written: `docker run -v
+ * ./keys/bundle.pem:…` makes one when the file is not there yet. A step checks its targets
+ * before it writes anything, so that it is refused whole and can be run again once fixed.
+ */
+async function refuseDirectories(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    if ((await lstat(path).catch(() => undefined))?.isDirectory()) {
+      throw new UsageError(`${path} is a directory; remove it (a file goes there); nothing was changed`);
+    }
+  }
+}
+
+/** The files a step writes besides the keys: bundle.pem and jwks.json, and their published copies. */
+function trustFiles(files: KeyFiles): string[] {
+  return [
+    files.bundle,
+    files.jwks,
+    ...(files.published ? [files.published.bundle, files.published.jwks] : []),
+  ];
+}
+
 async function replaceFile(path: string, text: string, mode: number): Promise<void> {
   await replaceFiles([{ path, text, mode }]);
 }
@@ -318,11 +344,8 @@ async function replaceFile(path: string, text: string, mode: number): Promise<vo
  * the umask, and only then renamed over the targets, so a failure leaves every target as it was.
  */
 async function replaceFiles(files: readonly { path: string; text: string; mode: number }[]): Promise<void> {
-  for (const f of files) {
-    // The renames below cannot fail half-way for want of a check: a directory in a target's place.
-    const stats = await lstat(f.path).catch(() => undefined);
-    if (stats?.isDirectory()) throw new Error(`${f.path} is a directory; nothing there was replaced`);
-  }
+  // The renames below cannot fail half-way for want of a check: a directory in a target's place.
+  await refuseDirectories(files.map((f) => f.path));
   const written: { tmp: string; path: string }[] = [];
   try {
     for (const f of files) {
