@@ -145,6 +145,15 @@ export async function keysRotate(dir: string, options: KeysOptions = {}): Promis
   if (!(await exists(files.key))) {
     throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
   }
+  if (!(await taken(files.nextKey)) && (await taken(files.nextCertificate))) {
+    // next.key is written second: a next.pem alone is from a rotate cut short (no bundle ever
+    // held it) or an activation cut short after next.key became token.key.
+    throw new UsageError(
+      (await pairMatches(files.key, files.nextCertificate))
+        ? `an activation was cut short (${files.nextCertificate} belongs to ${files.key}); finish it with \`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\`, then rotate; nothing was changed`
+        : `${files.nextCertificate} is left from a rotate cut short (there is no ${basename(files.nextKey)}); delete it, then rotate again; nothing was changed`,
+    );
+  }
   if ((await taken(files.nextKey)) || (await taken(files.nextCertificate))) {
     // With --publish, the registry's copy may predate the rotation (rotate ran without it): copy
     // first, or the registry is restarted with a bundle that lacks the next key.
@@ -159,19 +168,26 @@ export async function keysRotate(dir: string, options: KeysOptions = {}): Promis
     );
   }
   await openPublished(files);
-  const current = await readPair(files.key, files.certificate);
+  // Every pair the bundle will list is checked before anything is written.
+  const current = await readMatchingPair(files.key, files.certificate);
+  const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
+  if (previous) await readMatchingPair(files.previousKey, files.previousCertificate);
+  await refuseDirectories(trustFiles(files));
   // Same algorithm as the current key unless asked otherwise.
   const alg = options.alg ?? signingKey(current).alg;
   const material = await generate({ ...options, alg });
-  const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
   // The certificate first: next.key is what marks a rotation as pending.
   await writeNew(files.nextCertificate, material.certPem, 0o644);
   await writeNew(files.nextKey, material.keyPem, 0o600);
-  await writeTrust(files, [
+  const pairs = [
     current,
     { keyPem: material.keyPem, certPem: material.certPem },
     ...(previous ? [previous] : []),
-  ]);
+  ];
+  // Refused before bundle.pem listed it, the next key is no pending rotation: it goes again.
+  await writeTrust(files, pairs, () =>
+    Promise.all([rm(files.nextKey, { force: true }), rm(files.nextCertificate, { force: true })]),
+  );
   return { ...files, keptPrevious: previous !== undefined };
 }
 
@@ -261,6 +277,24 @@ async function readPair(keyPath: string, certPath: string): Promise<Pair> {
 async function readPairIfPresent(keyPath: string, certPath: string): Promise<Pair | undefined> {
   if (!(await exists(keyPath)) || !(await exists(certPath))) return undefined;
   return readPair(keyPath, certPath);
+}
+
+/** The pair at these paths; a UsageError naming them when the certificate is not the key's. */
+async function readMatchingPair(keyPath: string, certPath: string): Promise<Pair> {
+  const pair = await readPair(keyPath, certPath);
+  try {
+    signingKey(pair);
+  } catch (err) {
+    throw new UsageError(
+      `${certPath} does not match ${keyPath} (${(err as Error).message}); nothing was changed`,
+    );
+  }
+  return pair;
+}
+
+/** Whether the certificate at `certPath` is the key's at `keyPath` (false when either is unreadable). */
+async function pairMatches(keyPath: string, certPath: string): Promise<boolean> {
+  return readPair(keyPath, certPath).then(matches, () => false);
 }
 
 function matches(pair: Pair): boolean {
@@ -379,14 +413,26 @@ async function generate(options: KeysOptions) {
  * or the other), then their published copies the same way. A failure to publish says how to
  * finish: the keys themselves are written by then.
  */
-async function writeTrust(files: KeyFiles, pairs: readonly Pair[]): Promise<void> {
-  // Certificates only: a token.pem may hold its key too (a combined PEM).
-  const bundle = pairs.map((p) => certificateBlocks(p.certPem)).join('');
-  const set = `${JSON.stringify(jwks(pairs.map((p) => signingKey(p))), null, 2)}\n`;
-  await replaceFiles([
-    { path: files.bundle, text: bundle, mode: 0o644 },
-    { path: files.jwks, text: set, mode: 0o644 },
-  ]);
+async function writeTrust(
+  files: KeyFiles,
+  pairs: readonly Pair[],
+  /** Called when bundle.pem and jwks.json could not be written (before it throws). */
+  undo?: () => Promise<unknown>,
+): Promise<void> {
+  let bundle: string;
+  let set: string;
+  try {
+    // Certificates only: a token.pem may hold its key too (a combined PEM).
+    bundle = pairs.map((p) => certificateBlocks(p.certPem)).join('');
+    set = `${JSON.stringify(jwks(pairs.map((p) => signingKey(p))), null, 2)}\n`;
+    await replaceFiles([
+      { path: files.bundle, text: bundle, mode: 0o644 },
+      { path: files.jwks, text: set, mode: 0o644 },
+    ]);
+  } catch (err) {
+    await undo?.();
+    throw err;
+  }
   const published = files.published;
   if (!published) return;
   await replaceFiles([
@@ -457,20 +503,25 @@ async function removeDirectories(made: readonly string[]): Promise<void> {
 }
 
 /**
- * With --publish: the registry's copy must already trust the next key (a rotate run without
- * --publish left it out), or activating would sign with a key the registry, restarted with that
- * copy, refuses.
+ * The bundle the registry was given (the published copy with --publish, else the one in the key
+ * directory) must already trust the next key (a rotate run without --publish, or one cut short
+ * before it wrote the bundle, left it out), or activating would sign with a key the registry,
+ * restarted with that bundle, refuses.
  */
 async function refuseUnpublishedNext(files: KeyFiles, next: Pair): Promise<void> {
-  if (!files.published) return;
-  const published = await readFile(files.published.bundle, 'utf8').catch(() => '');
+  const bundle = (files.published ?? files).bundle;
+  const trusted = await readFile(bundle, 'utf8').catch(() => '');
   // Compared as certificates, not text (line ends, a trailing space: the registry reads either).
   const nextCertificate = certificateFingerprints(next.certPem)[0];
-  if (nextCertificate !== undefined && certificateFingerprints(published).includes(nextCertificate)) return;
+  if (nextCertificate !== undefined && certificateFingerprints(trusted).includes(nextCertificate)) return;
+  const why = files.published
+    ? '`keys rotate` ran without --publish, or was cut short?'
+    : '`keys rotate` was cut short?';
+  const publish = `regauth keys publish --dir ${shellQuote(dirname(files.key))}${files.published ? publishFlag(files) : ' --publish DIR'}`;
   throw new UsageError(
-    `${files.published.bundle} does not hold the next key (\`keys rotate\` ran without --publish?); ` +
-      `copy the files with \`regauth keys publish --dir ${shellQuote(dirname(files.key))}${publishFlag(files)}\`, ` +
-      `restart the registry, then activate; nothing was changed`,
+    `${bundle} does not hold the next key (${why}); write it with \`${publish}\`` +
+      `${files.published ? '' : ' (DIR: where the registry reads its copy)'}, restart the registry with it, then activate; ` +
+      `nothing was changed`,
   );
 }
 

@@ -119,10 +119,10 @@ describe('regauth keys --publish: the registry’s directory gets public files o
     expect(again.stderr).toContain(`--publish ${trust}`);
   });
 
-  test('a rotate whose copy fails: the copy stays whole, the message says how to finish, keys publish does', async () => {
-    // The keys are written before their copy: a copy that fails (disk full, a directory in the
-    // way) left the published bundle.pem with the next key and jwks.json without it, and no
-    // command brought it up to date (rotate refuses while pending, activate needs one pending).
+  test('a rotate whose copy would fail for a directory in the way is refused whole, and runs once it is gone', async () => {
+    // The keys were written before their copy: a copy that failed (a directory in the way) left
+    // the published bundle.pem with the next key and jwks.json without it. The targets are now
+    // checked before anything is written.
     const dir = join(tmp.dir, 'half-keys');
     const trust = join(tmp.dir, 'half-trust');
     expect((await regauth(['keys', 'init', '--dir', dir, '--publish', trust])).code).toBe(0);
@@ -136,12 +136,15 @@ describe('regauth keys --publish: the registry’s directory gets public files o
     writeFileSync(join(trust, 'jwks.json', 'x'), '');
     const rotate = await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust]);
     expect(rotate.code).toBe(2);
-    expect(rotate.stderr).toContain(`regauth keys publish --dir ${dir} --publish ${trust}`);
-    // Neither published file moved on alone.
+    expect(rotate.stderr).toBe(
+      `regauth: ${join(trust, 'jwks.json')} is a directory; remove it (a file goes there); nothing was changed\n`,
+    );
+    // Nothing moved on: no rotation pending, neither bundle changed.
+    expect(existsSync(join(dir, 'next.key'))).toBe(false);
     expect(readFileSync(join(trust, 'bundle.pem'), 'utf8')).toBe(before.bundle);
-    expect(certsIn(join(dir, 'bundle.pem'))).toBe(2);
+    expect(certsIn(join(dir, 'bundle.pem'))).toBe(1);
     rmSync(join(trust, 'jwks.json'), { recursive: true });
-    const again = await regauth(['keys', 'publish', '--dir', dir, '--publish', trust]);
+    const again = await regauth(['keys', 'rotate', '--dir', dir, '--publish', trust]);
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(join(trust, 'bundle.pem'), 'utf8')).toBe(
       readFileSync(join(dir, 'bundle.pem'), 'utf8'),
