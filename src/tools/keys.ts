@@ -239,7 +239,10 @@ export async function keysActivate(
   await refuseUnpublishedNext(files, next);
   await openPublished(files);
   const current = await readPair(files.key, files.certificate);
-  const dropped = await readPairIfPresent(files.previousKey, files.previousCertificate);
+  const earlier = await readPairIfPresent(files.previousKey, files.previousCertificate);
+  // An activation cut short after it wrote previous.* and run again finds the current key there:
+  // that one stays in the bundle; the key it replaced there left it then, unnamed.
+  const dropped = earlier && !sameCertificate(earlier, current) ? earlier : undefined;
   // Retire the current key first (written beside, then renamed: never half a file).
   await replaceFile(files.previousKey, current.keyPem, 0o600);
   await replaceFile(files.previousCertificate, certificateBlocks(current.certPem), 0o644);
@@ -295,6 +298,12 @@ async function readMatchingPair(keyPath: string, certPath: string): Promise<Pair
 /** Whether the certificate at `certPath` is the key's at `keyPath` (false when either is unreadable). */
 async function pairMatches(keyPath: string, certPath: string): Promise<boolean> {
   return readPair(keyPath, certPath).then(matches, () => false);
+}
+
+/** Whether two pairs carry the same certificate (compared as certificates, not text). */
+function sameCertificate(a: Pair, b: Pair): boolean {
+  const first = certificateFingerprints(a.certPem)[0];
+  return first !== undefined && first === certificateFingerprints(b.certPem)[0];
 }
 
 function matches(pair: Pair): boolean {
