@@ -243,6 +243,15 @@ const INTERRUPTS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** Collects a repeatable option; `previous` is undefined for the first value when there is no default. */
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
+/**
+ * A directory option: an empty one (a script's unset variable) is refused, not read as the
+ * working directory, where `keys init` would write the private key.
+ */
+function directory(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('empty; give a directory');
+  return value;
+}
+
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an integer');
   return Number(value);
@@ -600,9 +609,13 @@ function addKeysInit(keys: Command, io: ToolIO): void {
     .description(
       'write a signing key (0600), a self-signed certificate valid for ten years, the registry bundle and a JWKS (registry v3), then print the config blocks to paste',
     )
-    .requiredOption('--dir <dir>', 'directory for token.key, token.pem, bundle.pem and jwks.json (required)')
+    .requiredOption(
+      '--dir <dir>',
+      'directory for token.key, token.pem, bundle.pem and jwks.json (required)',
+      directory,
+    )
     .addOption(new Option('--alg <alg>', 'key algorithm').choices(['ES256', 'RS256']).default('ES256'))
-    .option('--publish <dir>', PUBLISH_HELP)
+    .option('--publish <dir>', PUBLISH_HELP, directory)
     .addHelpText(
       'after',
       '\nExample:\n  regauth keys init --dir /etc/regauth/keys --alg ES256\n  regauth keys init --dir /etc/regauth/keys --publish /etc/registry/trust',
@@ -621,11 +634,11 @@ function addKeysRotate(keys: Command, io: ToolIO): void {
     .description(
       'step 1 of 2: write a next key (next.key, next.pem) and put it in bundle.pem / jwks.json beside the current one; regauth keeps signing with the current key',
     )
-    .requiredOption('--dir <dir>', 'the directory `keys init` wrote (required)')
+    .requiredOption('--dir <dir>', 'the directory `keys init` wrote (required)', directory)
     .addOption(
       new Option('--alg <alg>', "key algorithm (default: the current key's)").choices(['ES256', 'RS256']),
     )
-    .option('--publish <dir>', PUBLISH_HELP)
+    .option('--publish <dir>', PUBLISH_HELP, directory)
     .addHelpText(
       'after',
       `
@@ -688,8 +701,8 @@ function addKeysActivate(keys: Command, io: ToolIO): void {
     .description(
       'step 2 of 2: sign with the next key from `keys rotate`; the current key becomes previous.key and stays in bundle.pem / jwks.json',
     )
-    .requiredOption('--dir <dir>', 'the directory `keys rotate` wrote the next key to (required)')
-    .option('--publish <dir>', PUBLISH_HELP)
+    .requiredOption('--dir <dir>', 'the directory `keys rotate` wrote the next key to (required)', directory)
+    .option('--publish <dir>', PUBLISH_HELP, directory)
     .addHelpText(
       'after',
       `
@@ -715,10 +728,11 @@ function addKeysPublish(keys: Command, io: ToolIO): void {
     .description(
       "write bundle.pem and jwks.json for the keys as they stand (current, next while a rotation is pending, previous) into --dir and the registry's own directory; changes no key",
     )
-    .requiredOption('--dir <dir>', 'the directory `keys init` wrote (required)')
+    .requiredOption('--dir <dir>', 'the directory `keys init` wrote (required)', directory)
     .requiredOption(
       '--publish <dir>',
       'the directory the registry reads (created 0755 when missing; never the key directory) (required)',
+      directory,
     )
     .addHelpText(
       'after',
