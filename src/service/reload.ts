@@ -29,12 +29,19 @@ export interface ReloadDeps {
 export class Reloader {
   #current: Runtime;
   /**
-   * Runtimes replaced by a reload whose backends are not closed yet (requests may still hold
-   * them): true once RETIRE_AFTER_MS has passed, when the last request holding one closes it.
+   * Runtimes replaced by a reload whose backends are not closed yet (requests may still use
+   * them): the generation they were current in, and whether RETIRE_AFTER_MS has passed.
    */
-  readonly #retiring = new Map<Runtime, boolean>();
-  /** Requests in flight per runtime: those that started while it was current (hold). */
-  readonly #holders = new Map<Runtime, number>();
+  readonly #retiring = new Map<Runtime, { readonly generation: number; graceOver: boolean }>();
+  /** The current runtime's generation: one more at every swap. */
+  #generation = 0;
+  /**
+   * Requests in flight by the generation they started in (hold). A request may read the runtime
+   * later than it starts (a POST, after its body): whichever it reads was current at or after
+   * its start, so a runtime of generation g is unused once no request that started at g or
+   * before is in flight.
+   */
+  readonly #inFlight = new Map<number, number>();
   #queue: Promise<void> = Promise.resolve();
   /** The reload asked for that has not started loading yet, if any. */
   #waiting: Promise<void> | undefined;
@@ -158,41 +165,48 @@ export class Reloader {
     this.#current = next;
     this.#deps.metrics.reloads.inc({ result: 'success' });
     if (!process.env['REGAUTH_LOG_LEVEL']) this.#deps.logger.level = next.config.log.level;
-    // Requests that already hold `previous` finish with it; its backends close after a grace
-    // period, and not before the last of them has ended (an ext_auth run may take 60 s and more).
-    this.#retiring.set(previous, false);
+    // Requests that already use `previous` finish with it; its backends close after a grace
+    // period, and not before the last request that may use it has ended (an ext_auth run may
+    // take 60 s and more).
+    const retired = { generation: this.#generation++, graceOver: false };
+    this.#retiring.set(previous, retired);
     setTimeout(() => {
-      this.#retiring.set(previous, true);
-      this.#closeIfIdle(previous);
+      retired.graceOver = true;
+      this.#closeUnused();
     }, RETIRE_AFTER_MS).unref();
     for (const fn of this.#onSwap) fn(next.config);
   }
 
   /**
-   * Marks a request that starts now as holding the current runtime; the function returned ends
-   * the hold (once, whatever the number of calls).
+   * Marks a request that starts now as in flight, holding the runtime current now and any that
+   * replaces it before it reads one; the function returned ends the hold (once, whatever the
+   * number of calls).
    */
   hold(): () => void {
-    const runtime = this.#current;
-    this.#holders.set(runtime, (this.#holders.get(runtime) ?? 0) + 1);
+    const generation = this.#generation;
+    this.#inFlight.set(generation, (this.#inFlight.get(generation) ?? 0) + 1);
     let held = true;
     return () => {
       if (!held) return;
       held = false;
-      const left = this.#holders.get(runtime)! - 1;
-      if (left > 0) this.#holders.set(runtime, left);
+      const left = this.#inFlight.get(generation)! - 1;
+      if (left > 0) this.#inFlight.set(generation, left);
       else {
-        this.#holders.delete(runtime);
-        this.#closeIfIdle(runtime);
+        this.#inFlight.delete(generation);
+        this.#closeUnused();
       }
     };
   }
 
-  /** Closes a replaced runtime once its grace period is over and no request holds it. */
-  #closeIfIdle(runtime: Runtime): void {
-    if (this.#retiring.get(runtime) !== true || this.#holders.has(runtime)) return;
-    this.#retiring.delete(runtime);
-    void closeRuntime(runtime);
+  /** Closes each replaced runtime whose grace period is over and that no request in flight may use. */
+  #closeUnused(): void {
+    let oldest = Infinity;
+    for (const generation of this.#inFlight.keys()) oldest = Math.min(oldest, generation);
+    for (const [runtime, retired] of this.#retiring) {
+      if (!retired.graceOver || oldest <= retired.generation) continue;
+      this.#retiring.delete(runtime);
+      void closeRuntime(runtime);
+    }
   }
 
   /** `log.recent_decisions`: how many recent decisions the new config changes. */
