@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { LOG_LEVELS } from '../core/log.js';
 import { createLogger, envLogLevel } from '../core/log.js';
 import { startService } from '../service/service.js';
+import { directory } from './arguments.js';
 import { EXIT, runProgram } from './exit.js';
 import { holdSignal, type HeldSignal } from './held-signal.js';
 import { addToolCommands } from './tools.js';
@@ -40,6 +41,7 @@ export function buildProgram(sighup?: HeldSignal): Command {
     .option(
       '--data-dir <dir>',
       'where the development signing key (and refresh-token secret) are created when the config names none',
+      directory,
       'data',
     )
     .addHelpText(

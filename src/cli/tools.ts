@@ -24,6 +24,7 @@ import {
   type RegistryToken,
 } from '../tools/doctor.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, passwordFromStdin } from '../tools/hash.js';
+import { directory } from './arguments.js';
 import { progressLine } from './progress.js';
 import { typedPassword } from './prompt.js';
 import {
@@ -242,15 +243,6 @@ const INTERRUPTS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Collects a repeatable option; `previous` is undefined for the first value when there is no default. */
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
-
-/**
- * A directory option: an empty one (a script's unset variable) is refused, not read as the
- * working directory, where `keys init` would write the private key.
- */
-function directory(value: string): string {
-  if (value.trim() === '') throw new InvalidArgumentError('empty; give a directory');
-  return value;
-}
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an integer');
@@ -808,6 +800,7 @@ function addDoctor(program: Command, io: ToolIO): void {
     .option(
       '--data-dir <dir>',
       'where `regauth serve --data-dir` keeps the development key; checked when the config names no token.key',
+      directory,
       'data',
     )
     .addHelpText(
