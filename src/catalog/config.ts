@@ -73,6 +73,15 @@ export interface CatalogConfig {
 
 /** Resolves `registry_service` and checks that the catalog's service can never reach the registry. */
 export function loadCatalog(raw: CatalogRaw, tokenServices: readonly string[]): CatalogConfig {
+  // fetch sends no URL with credentials: every read would fail, and its error, logged as the
+  // reason of each `catalog unavailable`, quotes the URL. Never a secret in the config either.
+  const url = new URL(raw.registry_url);
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(
+      'catalog.registry_url',
+      'must not hold a user or password; regauth reads the catalog with a token it signs itself',
+    );
+  }
   const registryService = raw.registry_service ?? tokenServices[0];
   if (registryService === undefined) {
     throw new ConfigError(
