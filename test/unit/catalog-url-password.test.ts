@@ -1,7 +1,7 @@
 /**
  * Found by a review of what regauth logs (audit line, app log, metrics).
  *
- * docs/security.md "No secret in the output": passwords never appear in a log line or an error.
+ * docs/security.md: passwords never appear in a log line or an error.
  * `store.url` refuses a user or password in its URL for that reason (docs/operations.md: "a
  * user, password, query, fragment ... is refused"); `catalog.registry_url` takes one. fetch can
  * never send such a URL ("Request cannot be constructed from a URL that includes credentials:
