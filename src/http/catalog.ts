@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CatalogError } from '../catalog/errors.js';
 import { listCatalog } from '../catalog/catalog.js';
+import { isCancelled } from '../core/errors.js';
 import { clientAddress } from '../request/client-ip.js';
 import type { AppDeps } from './app.js';
 import { cancelledOnClose } from './cancel.js';
@@ -105,7 +106,10 @@ export function createCatalogHandler(
         ],
       });
       const fields = { requestId, ip, status: err.status, code: err.errorCode, ms: elapsed(started) };
-      if (err.status >= 500) {
+      // A client that hung up while its ext_authz run was under way: no outage of the backend's.
+      if (isCancelled(err.cause))
+        deps.logger.info({ ...fields, cancelled: true }, 'catalog request cancelled');
+      else if (err.status >= 500) {
         deps.logger.warn(
           { ...fields, reason: err.cause instanceof Error ? err.cause.message : undefined },
           'catalog unavailable',
