@@ -364,8 +364,8 @@ export interface RunOptions {
  * `text` with `secret` replaced by `[redacted]`, before the text is cut into lines: a password
  * holding a line break would otherwise span two lines and match neither. Each line of such a
  * password is blanked out too (longest first), for a command that echoes only the line it read;
- * and each as a shell's `read` gives it to a script: without surrounding blanks, and without -r
- * also without its backslashes (docker_auth's example script reads so), when at least
+ * and each as a shell's `read` gives it to a script: without surrounding blanks or NUL bytes, and
+ * without -r also without its backslashes (docker_auth's example script reads so), when at least
  * MIN_CHANGED_FORM characters long. Every occurrence is blanked out. A best effort: a command
  * that changes the password otherwise (escapes it, prints a part) is not followed.
  */
@@ -379,6 +379,8 @@ function blankOut(text: string, secret: string | undefined): string | undefined 
   const readLines = [read, ...read.split('\n')];
   const changed = [...lines, ...readLines]
     .map((line) => line.trim())
+    // A shell's read drops NUL bytes (a password may hold one: `%00` in a form).
+    .flatMap((line) => (line.includes('\0') ? [line, line.replaceAll('\0', '')] : [line]))
     .filter((part) => part.length >= MIN_CHANGED_FORM);
   const parts = [...new Set([...lines, ...changed])]
     .filter((part) => part !== '')
