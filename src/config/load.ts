@@ -557,8 +557,6 @@ export interface NamedFiles {
    * load reports its errors.
    */
   readonly namesKey: boolean;
-  /** Whether it names `token.key` (not only the TLS listener's `server.key`, which signs without it). */
-  readonly namesTokenKey: boolean;
   /**
    * The signing key and certificate it names (`token.key`/`token.certificate`, else
    * `server.key`/`server.certificate`) resolved against its folder; undefined unless both are named.
@@ -578,7 +576,7 @@ export function namedFiles(file: string): NamedFiles {
   try {
     value = parseYaml(readFileSync(file, 'utf8')).value;
   } catch {
-    return { namesKey: true, namesTokenKey: true, signingKey: undefined, refreshSecret: undefined };
+    return { namesKey: true, signingKey: undefined, refreshSecret: undefined };
   }
   const mapping = (v: unknown): Record<string, unknown> =>
     v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
@@ -592,7 +590,6 @@ export function namedFiles(file: string): NamedFiles {
   const secret = mapping(token['refresh'])['secret_file'];
   return {
     namesKey: token['key'] !== undefined || server['key'] !== undefined,
-    namesTokenKey: token['key'] !== undefined,
     signingKey:
       typeof key === 'string' && typeof certificate === 'string'
         ? {

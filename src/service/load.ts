@@ -61,13 +61,38 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   const pendingMarker = resolve(dataDir, PENDING_BLOCK);
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
-  /** Whether the config last loaded named token.key itself. */
-  let namedTokenKey = false;
   /**
    * A reload's config serves no `users:` account without a password (but one written bare, `{}`)
    * that `running` does not serve so: a file cut short between an account's labels and its
    * password (a writer that stalls, `>>` in steps) loads as an account that takes any password.
    */
+  /**
+   * A reload never moves signing from token.key to the TLS listener's server.key, which signs
+   * when token.key is not set: a TLS config cut short inside `token:` loads as such, and would
+   * sign with a key the registry never held. Judged on the config as loaded (not a read of the
+   * file before), and only when the key file changes: `token.key` naming the same file as
+   * `server.key` may go.
+   */
+  const keepSigningKeySource = (config: Config, running: Config | undefined): Config => {
+    const tlsKey = (c: Config) => c.server.tls?.keyPath;
+    if (
+      running !== undefined &&
+      running.token.keyPath !== tlsKey(running) &&
+      config.token.keyPath === tlsKey(config) &&
+      config.token.keyPath !== running.token.keyPath
+    ) {
+      throw new ConfigErrors(
+        [
+          new ConfigError(
+            'token.key',
+            'no longer set; the running config signs with token.key, and a reload never moves to signing with server.key (the registry does not trust it): set token.key and token.certificate again, or restart regauth to sign with server.key',
+          ),
+        ],
+        configFile,
+      );
+    }
+    return config;
+  };
   const keepPasswords = (config: Config, running: Config | undefined): Config => {
     if (running === undefined) return config;
     const open = (c: Config, name: string) => {
@@ -120,24 +145,12 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       }
     },
     async load(running) {
-      const named = namedFiles(configFile);
-      // Nor from token.key to the TLS listener's server.key, which signs when token.key is not
-      // set: a TLS config cut short inside token: would sign with a key the registry never held.
-      if (named.namesKey && namedTokenKey && !named.namesTokenKey) {
-        throw new ConfigErrors(
-          [
-            new ConfigError(
-              'token.key',
-              'no longer set; the running config names token.key, and a reload never moves to signing with server.key (the registry does not trust it): set token.key and token.certificate again, or restart regauth to sign with server.key',
-            ),
-          ],
-          configFile,
+      if (namedFiles(configFile).namesKey) {
+        const config = keepSigningKeySource(
+          keepPasswords(loadConfigFile(configFile, { devRefreshSecret }), running),
+          running,
         );
-      }
-      if (named.namesKey) {
-        const config = keepPasswords(loadConfigFile(configFile, { devRefreshSecret }), running);
         namedKey = true;
-        namedTokenKey = named.namesTokenKey;
         return config;
       }
       // A running server whose config named its key never moves to the development key: the
