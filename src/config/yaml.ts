@@ -47,13 +47,30 @@ interface Child {
 function valueText(source: string, anchors: Map<string, string>): string | undefined {
   let rest = source.trim();
   let anchor: string | undefined;
-  for (let m = /^([&!])(\S*)\s+/.exec(rest); m; m = /^([&!])(\S*)\s+/.exec(rest)) {
+  // The properties, and a comment between them and the value (`&port # the port` NL `8080`).
+  for (let m = PROPERTY.exec(rest); m; m = PROPERTY.exec(rest)) {
     if (m[1] === '&') anchor = m[2];
     rest = rest.slice(m[0].length);
   }
-  const value = rest.startsWith('*') ? anchors.get(rest.slice(1)) : rest;
+  const value = rest.startsWith('*') ? anchors.get(rest.slice(1)) : unquoted(rest);
   if (anchor !== undefined && value !== undefined) anchors.set(anchor, value);
   return value;
+}
+
+const PROPERTY = /^(?:([&!])(\S*)\s+|#[^\n]*\n\s*)/;
+
+/** A scalar's text as its value: a quoted one (`!!int "0x1F"`, `'true'`) without its quotes. */
+function unquoted(text: string): string {
+  if (text.length >= 2 && text.startsWith("'") && text.endsWith("'"))
+    return text.slice(1, -1).replaceAll("''", "'");
+  if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) {
+    try {
+      return JSON.parse(text) as string;
+    } catch {
+      return text.slice(1, -1);
+    }
+  }
+  return text;
 }
 
 /**
