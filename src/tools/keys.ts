@@ -82,7 +82,9 @@ export async function keysInit(dir: string, options: KeysOptions = {}): Promise<
   const files = await withPublished(keyFiles(dir), options.publish);
   if (await exists(files.key)) {
     throw new UsageError(
-      `${files.key} exists; refusing to overwrite a signing key (use \`regauth keys rotate\`)`,
+      (await taken(files.certificate))
+        ? `${files.key} exists; refusing to overwrite a signing key (use \`regauth keys rotate\`)`
+        : `${files.key} exists without ${basename(files.certificate)} (a \`keys init\` cut short?): if no regauth signs with it, remove it and run \`keys init\` again; nothing was changed`,
     );
   }
   // A rotation's files from an earlier key: `keys activate` would switch to a next key the new
@@ -226,6 +228,15 @@ export async function keysActivate(
       return activated(files, current);
     }
   }
+  if (!nextKey && !nextCert) {
+    // Cut short after its renames, before bundle.pem and jwks.json: finished now.
+    const current = await readMatchingPair(files.key, files.certificate);
+    const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
+    if (previous && matches(previous) && !(await bundleHoldsOnly(files.bundle, [current, previous]))) {
+      await openPublished(files);
+      return activated(files, current);
+    }
+  }
   if (!nextKey || !nextCert) {
     throw new UsageError(
       `no rotation is pending in ${resolve(dir)} (${nextKey ? files.nextCertificate : files.nextKey} is missing); ` +
@@ -242,7 +253,8 @@ export async function keysActivate(
   const earlier = await readPairIfPresent(files.previousKey, files.previousCertificate);
   // An activation cut short after it wrote previous.* and run again finds the current key there:
   // that one stays in the bundle; the key it replaced there left it then, unnamed.
-  const dropped = earlier && !sameCertificate(earlier, current) ? earlier : undefined;
+  // One cut short between previous.key and previous.pem left a pair that does not match: unnamed too.
+  const dropped = earlier && matches(earlier) && !sameCertificate(earlier, current) ? earlier : undefined;
   // Retire the current key first (written beside, then renamed: never half a file).
   await replaceFile(files.previousKey, current.keyPem, 0o600);
   await replaceFile(files.previousCertificate, certificateBlocks(current.certPem), 0o644);
@@ -284,7 +296,13 @@ async function readPairIfPresent(keyPath: string, certPath: string): Promise<Pai
 
 /** The pair at these paths; a UsageError naming them when the certificate is not the key's. */
 async function readMatchingPair(keyPath: string, certPath: string): Promise<Pair> {
-  const pair = await readPair(keyPath, certPath);
+  const pair = await readPair(keyPath, certPath).catch((err: NodeJS.ErrnoException) => {
+    const path = err.path ?? certPath;
+    throw new UsageError(
+      `${path} ${err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code ?? err.message})`}` +
+        `${path === certPath && err.code === 'ENOENT' ? ` beside ${basename(keyPath)} (a \`keys init\` cut short? remove ${basename(keyPath)} if no regauth signs with it, and run it again)` : ''}; nothing was changed`,
+    );
+  });
   try {
     signingKey(pair);
   } catch (err) {
@@ -298,6 +316,13 @@ async function readMatchingPair(keyPath: string, certPath: string): Promise<Pair
 /** Whether the certificate at `certPath` is the key's at `keyPath` (false when either is unreadable). */
 async function pairMatches(keyPath: string, certPath: string): Promise<boolean> {
   return readPair(keyPath, certPath).then(matches, () => false);
+}
+
+/** Whether the bundle at `path` lists these pairs' certificates and no other. */
+async function bundleHoldsOnly(path: string, pairs: readonly Pair[]): Promise<boolean> {
+  const held = new Set(certificateFingerprints(await readFile(path, 'utf8').catch(() => '')));
+  const wanted = new Set(pairs.flatMap((p) => certificateFingerprints(p.certPem).slice(0, 1)));
+  return held.size === wanted.size && [...wanted].every((f) => held.has(f));
 }
 
 /** Whether two pairs carry the same certificate (compared as certificates, not text). */
