@@ -23,6 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.cleanup());
 
+const argsOf = (text: string) => loadConfigText(text, { file: join(tmp.dir, 'config.yml') }).ext_auth?.args;
+
 test('a docker_auth ext_auth with unquoted numbers in args loads, each as the text written', () => {
   let config;
   try {
@@ -68,4 +70,60 @@ test('an argument holding NUL is still refused as one', () => {
       file: join(tmp.dir, 'config.yml'),
     }),
   ).toThrow(/NUL character/);
+});
+
+// Found by a review of that fix: the text was sliced from js-yaml's events, properties and all
+// (`&port 8080`, `*port`, `!!int 8080`), and a file with a BOM was read one position off.
+test('an anchored number and its alias are passed as the number written', () => {
+  // Today: ['--port', '&port 8080', '--again', '*port'].
+  expect(
+    argsOf(`${head}ext_auth:\n  command: /bin/true\n  args: [--port, &port 8080, --again, *port]\n`),
+  ).toEqual(['--port', '8080', '--again', '8080']);
+});
+
+test('an alias to a number anchored in another section is passed as that number', () => {
+  // Today: ['--port', '*port'].
+  const text = `${head}ext_authz:\n  command: /bin/true\n  args: [--port, &port 8080]\next_auth:\n  command: /bin/true\n  args: [--port, *port]\n`;
+  expect(argsOf(text)).toEqual(['--port', '8080']);
+});
+
+test('a tagged number is passed without its tag', () => {
+  // Today: ['--port', '!!int 8080'].
+  expect(argsOf(`${head}ext_auth:\n  command: /bin/true\n  args: [--port, !!int 8080]\n`)).toEqual([
+    '--port',
+    '8080',
+  ]);
+});
+
+test('a file saved with a UTF-8 BOM passes the number whole', () => {
+  // Today: ['--port', '808'] (every position one off).
+  expect(argsOf(`\uFEFF${head}ext_auth:\n  command: /bin/true\n  args: [--port, 8080]\n`)).toEqual([
+    '--port',
+    '8080',
+  ]);
+});
+
+test('.inf and .nan, which no string schema can hold as numbers, are refused: quote them', () => {
+  for (const value of ['.inf', '-.inf', '.nan']) {
+    expect(() => argsOf(`${head}ext_auth:\n  command: /bin/true\n  args: [--limit, ${value}]\n`)).toThrow(
+      /ext_auth\.args\[1\]: .*quote ~, null, \.inf or \.nan/,
+    );
+  }
+});
+
+// Found by a review of the next fix: a comment after an anchor, and the quotes of a tagged scalar.
+test('a comment between an anchor and its number is not part of the argument', () => {
+  // Today: ['--port', '# the registry port\n      8080'].
+  expect(
+    argsOf(
+      `${head}ext_auth:\n  command: /bin/true\n  args:\n    - --port\n    - &port # the registry port\n      8080\n`,
+    ),
+  ).toEqual(['--port', '8080']);
+});
+
+test('a tagged quoted number or boolean is passed without its quotes', () => {
+  // Today: ['--port', '"0x1F"', '--on', "'true'"].
+  expect(
+    argsOf(`${head}ext_auth:\n  command: /bin/true\n  args: [--port, !!int "0x1F", --on, !!bool 'true']\n`),
+  ).toEqual(['--port', '0x1F', '--on', 'true']);
 });
