@@ -64,6 +64,8 @@ interface ConfigBase {
     readonly key: SigningKey;
     readonly keyPath: string;
     readonly certificatePath: string;
+    /** Which key signs: `token.key`'s, the TLS listener's `server.key` (without one), or the development key. */
+    readonly keySource: KeySource;
     /** `token.refresh`; undefined = refresh tokens disabled. */
     readonly refresh: RefreshConfig | undefined;
   };
@@ -162,6 +164,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       key: key.signingKey,
       keyPath: key.keyPath,
       certificatePath: key.certificatePath,
+      keySource: key.keySource,
       refresh,
     },
     ...sections,
@@ -325,6 +328,9 @@ function checkTlsFiles(tls: NonNullable<Config['server']['tls']>): void {
   }
 }
 
+/** Which key signs tokens (Config.token.keySource). */
+export type KeySource = 'token.key' | 'server.key' | 'development';
+
 /** Whether the config names no signing key nor certificate (the development key stands in). */
 function namesNoKey(raw: RawConfig): boolean {
   return (raw.token.key ?? raw.server.key ?? raw.token.certificate ?? raw.server.certificate) === undefined;
@@ -338,7 +344,7 @@ function compileSigningKey(
   raw: RawConfig,
   run: LoadRun,
   devKey: KeyFiles | undefined,
-): { signingKey: SigningKey; keyPath: string; certificatePath: string } {
+): { signingKey: SigningKey; keyPath: string; certificatePath: string; keySource: KeySource } {
   const keyRef = raw.token.key ?? raw.server.key;
   const certRef = raw.token.certificate ?? raw.server.certificate;
   const keyPathYaml = raw.token.key ? 'token.key' : 'server.key';
@@ -374,7 +380,8 @@ function compileSigningKey(
       x5c: raw.token.x5c,
       kidFormat: raw.token.disable_legacy_key_id ? 'thumbprint' : 'libtrust',
     });
-    return { signingKey, keyPath, certificatePath };
+    const keySource: KeySource = namesNoKey(raw) ? 'development' : raw.token.key ? 'token.key' : 'server.key';
+    return { signingKey, keyPath, certificatePath, keySource };
   } catch (err) {
     if (err instanceof RegauthError && err.code === 'ERR_KEY') {
       // The key loader names the file it complains about: `token.certificate <path>: …`.

@@ -74,11 +74,9 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
    * `server.key` may go.
    */
   const keepSigningKeySource = (config: Config, running: Config | undefined): Config => {
-    const tlsKey = (c: Config) => c.server.tls?.keyPath;
     if (
-      running !== undefined &&
-      running.token.keyPath !== tlsKey(running) &&
-      config.token.keyPath === tlsKey(config) &&
+      running?.token.keySource === 'token.key' &&
+      config.token.keySource === 'server.key' &&
       config.token.keyPath !== running.token.keyPath
     ) {
       throw new ConfigErrors(
