@@ -52,7 +52,10 @@ function valueText(source: string, anchors: Map<string, string>): string | undef
     if (m[1] === '&') anchor = m[2];
     rest = rest.slice(m[0].length);
   }
-  const value = rest.startsWith('*') ? anchors.get(rest.slice(1)) : unquoted(rest);
+  // js-yaml's end of an alias is past the blanks and comments after it (`*ver # note`).
+  const value = rest.startsWith('*')
+    ? anchors.get(/^\*([^\s,[\]{}]+)/.exec(rest)?.[1] ?? '')
+    : unquoted(rest);
   if (anchor !== undefined && value !== undefined) anchors.set(anchor, value);
   return value;
 }

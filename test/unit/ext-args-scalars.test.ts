@@ -127,3 +127,23 @@ test('a tagged quoted number or boolean is passed without its quotes', () => {
     argsOf(`${head}ext_auth:\n  command: /bin/true\n  args: [--port, !!int "0x1F", --on, !!bool 'true']\n`),
   ).toEqual(['--port', '0x1F', '--on', 'true']);
 });
+
+// Found by a review of that fix: js-yaml's end of an alias is past the comment after it, and the
+// anchor looked up was `ver # note`.
+test("an alias followed by a comment on its line is passed as its anchor's text", () => {
+  // Today: ['--version', '1.0', '--version', '1', '--mask', '0x1F', '--mask', '31'].
+  expect(
+    argsOf(
+      `${head}ext_auth:\n  command: /bin/true\n  args:\n    - --version\n    - &ver 1.0\n    - --version\n    - *ver # same as above\n    - --mask\n    - &m 0x1F\n    - --mask\n    - *m  # again\n`,
+    ),
+  ).toEqual(['--version', '1.0', '--version', '1.0', '--mask', '0x1F', '--mask', '0x1F']);
+});
+
+test("an alias followed by a comment line is passed as its anchor's text", () => {
+  // Today: ['1.0', '1', '2'].
+  expect(
+    argsOf(
+      `${head}ext_auth:\n  command: /bin/true\n  args:\n    - &ver 1.0\n    - *ver\n    # the next one\n    - 2\n`,
+    ),
+  ).toEqual(['1.0', '1.0', '2']);
+});
