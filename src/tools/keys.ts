@@ -17,7 +17,13 @@ import { UsageError } from '../core/errors.js';
 import { chmodDirectory, makeDirectory, missingDirectories } from '../core/mkdir.js';
 import { shellQuote } from '../core/shell.js';
 import { yamlScalar } from '../core/yaml-scalar.js';
-import { certificateBlocks, certificateFingerprints, loadSigningKey } from '../token/keys.js';
+import {
+  certificateBlocks,
+  certificateFingerprints,
+  certificatePems,
+  loadSigningKey,
+} from '../token/keys.js';
+import { libtrustKeyId } from '../token/kid.js';
 import { generateSigningMaterial } from '../token/generate.js';
 import { registryAuthBlock } from '../token/registry-block.js';
 import { jwks } from '../token/sign.js';
@@ -250,33 +256,30 @@ export async function keysActivate(
   await refuseUnpublishedNext(files, next);
   await openPublished(files);
   const current = await readPair(files.key, files.certificate);
-  const earlier = await readPairIfPresent(files.previousKey, files.previousCertificate);
-  // An activation cut short after it wrote previous.* and run again finds the current key there:
-  // that one stays in the bundle; the key it replaced there left it then, unnamed.
-  // One cut short between previous.key and previous.pem left a pair that does not match: unnamed too.
-  const dropped = earlier && matches(earlier) && !sameCertificate(earlier, current) ? earlier : undefined;
   // Retire the current key first (written beside, then renamed: never half a file).
   await replaceFile(files.previousKey, current.keyPem, 0o600);
   await replaceFile(files.previousCertificate, certificateBlocks(current.certPem), 0o644);
   // Two renames, back to back: regauth's watcher folds them into one reload.
   await rename(files.nextKey, files.key);
   await rename(files.nextCertificate, files.certificate);
-  return activated(files, next, current, dropped);
+  return activated(files, next, current);
 }
 
-async function activated(
-  files: KeyFiles,
-  now: Pair,
-  retired?: Pair,
-  dropped?: Pair,
-): Promise<ActivateResult> {
+/**
+ * Writes the bundle of an activation: the key it signs with now and the one it retired. The key
+ * the bundle held besides them (retired by the activation before) leaves it, and is named; so is
+ * it when this run finishes one cut short, whatever previous.* held when it was cut.
+ */
+async function activated(files: KeyFiles, now: Pair, retired?: Pair): Promise<ActivateResult> {
   const previous = retired ?? (await readPairIfPresent(files.previousKey, files.previousCertificate));
-  await writeTrust(files, [now, ...(previous ? [previous] : [])]);
+  const kept = [now, ...(previous ? [previous] : [])];
+  const dropped = await leavingKid(files.bundle, kept);
+  await writeTrust(files, kept);
   return {
     ...files,
     kid: signingKey(now).libtrustKid,
     retiredKid: previous ? signingKey(previous).libtrustKid : '',
-    ...(dropped ? { droppedKid: signingKey(dropped).libtrustKid } : {}),
+    ...(dropped ? { droppedKid: dropped } : {}),
   };
 }
 
@@ -318,17 +321,23 @@ async function pairMatches(keyPath: string, certPath: string): Promise<boolean> 
   return readPair(keyPath, certPath).then(matches, () => false);
 }
 
-/** Whether the bundle at `path` lists these pairs' certificates and no other. */
+/** Whether the bundle at `path` lists these pairs' certificates (with their chains) and no other. */
 async function bundleHoldsOnly(path: string, pairs: readonly Pair[]): Promise<boolean> {
   const held = new Set(certificateFingerprints(await readFile(path, 'utf8').catch(() => '')));
-  const wanted = new Set(pairs.flatMap((p) => certificateFingerprints(p.certPem).slice(0, 1)));
+  const wanted = new Set(pairs.flatMap((p) => certificateFingerprints(p.certPem)));
   return held.size === wanted.size && [...wanted].every((f) => held.has(f));
 }
 
-/** Whether two pairs carry the same certificate (compared as certificates, not text). */
-function sameCertificate(a: Pair, b: Pair): boolean {
-  const first = certificateFingerprints(a.certPem)[0];
-  return first !== undefined && first === certificateFingerprints(b.certPem)[0];
+/** The libtrust kid of the first key the bundle at `path` lists besides these pairs', if any. */
+async function leavingKid(path: string, kept: readonly Pair[]): Promise<string | undefined> {
+  const keep = new Set(kept.flatMap((p) => certificateFingerprints(p.certPem)));
+  for (const pem of certificatePems(await readFile(path, 'utf8').catch(() => ''))) {
+    const fingerprint = certificateFingerprints(pem)[0];
+    if (fingerprint !== undefined && !keep.has(fingerprint)) {
+      return libtrustKeyId(new X509Certificate(pem).publicKey);
+    }
+  }
+  return undefined;
 }
 
 function matches(pair: Pair): boolean {
