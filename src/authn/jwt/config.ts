@@ -28,6 +28,12 @@ export const issuerUrl = z.string({ error: 'must be a URL' }).superRefine((value
     ctx.addIssue({ code: 'custom', message: `invalid URL ${JSON.stringify(value)}` });
     return;
   }
+  // An issuer is public, and fetch sends no URL with credentials: every fetch would fail, its
+  // error quoting the URL, password and all, in the log.
+  if (url.username !== '' || url.password !== '') {
+    ctx.addIssue({ code: 'custom', message: 'must not hold a user or password' });
+    return;
+  }
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
   ctx.addIssue({
