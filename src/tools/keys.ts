@@ -238,7 +238,10 @@ export async function keysActivate(
     // Cut short after its renames, before bundle.pem and jwks.json: finished now.
     const current = await readMatchingPair(files.key, files.certificate);
     const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
-    if (previous && matches(previous) && !(await bundleHoldsOnly(files.bundle, [current, previous]))) {
+    // Told from a rotation cancelled by deleting next.* (whose bundle lists token.pem first): the
+    // bundle of the rotation lists the key then current (now previous.pem) first, the next one
+    // (now token.pem) after it.
+    if (previous && matches(previous) && (await rotationBundleOf(files.bundle, previous, current))) {
       await openPublished(files);
       return activated(files, current);
     }
@@ -321,21 +324,31 @@ async function pairMatches(keyPath: string, certPath: string): Promise<boolean> 
   return readPair(keyPath, certPath).then(matches, () => false);
 }
 
-/** Whether the bundle at `path` lists these pairs' certificates (with their chains) and no other. */
-async function bundleHoldsOnly(path: string, pairs: readonly Pair[]): Promise<boolean> {
-  const held = new Set(certificateFingerprints(await readFile(path, 'utf8').catch(() => '')));
-  const wanted = new Set(pairs.flatMap((p) => certificateFingerprints(p.certPem)));
-  return held.size === wanted.size && [...wanted].every((f) => held.has(f));
+/**
+ * Whether the bundle at `path` is the one `keys rotate` wrote for `current` as the key then in
+ * use and `next` as the next one: it lists current's certificate first, and next's; an
+ * activation cut short after its renames left such a bundle (current is previous.pem by then).
+ */
+async function rotationBundleOf(path: string, current: Pair, next: Pair): Promise<boolean> {
+  const held = certificateFingerprints(await readFile(path, 'utf8').catch(() => ''));
+  const first = certificateFingerprints(current.certPem)[0];
+  const then = certificateFingerprints(next.certPem)[0];
+  return first !== undefined && held[0] === first && then !== undefined && held.includes(then);
 }
 
-/** The libtrust kid of the first key the bundle at `path` lists besides these pairs', if any. */
+/**
+ * The libtrust kid of the first key the bundle at `path` lists besides those of `kept`, if any:
+ * compared by key, not certificate (a certificate issued again for a kept key does not leave
+ * with it), and a kept pair's chain (its CA) is no key of its own.
+ */
 async function leavingKid(path: string, kept: readonly Pair[]): Promise<string | undefined> {
-  const keep = new Set(kept.flatMap((p) => certificateFingerprints(p.certPem)));
+  const chains = new Set(kept.flatMap((p) => certificateFingerprints(p.certPem)));
+  const keys = new Set(kept.map((p) => signingKey(p).libtrustKid));
   for (const pem of certificatePems(await readFile(path, 'utf8').catch(() => ''))) {
     const fingerprint = certificateFingerprints(pem)[0];
-    if (fingerprint !== undefined && !keep.has(fingerprint)) {
-      return libtrustKeyId(new X509Certificate(pem).publicKey);
-    }
+    if (fingerprint === undefined || chains.has(fingerprint)) continue;
+    const kid = libtrustKeyId(new X509Certificate(pem).publicKey);
+    if (!keys.has(kid)) return kid;
   }
   return undefined;
 }
