@@ -326,29 +326,33 @@ async function pairMatches(keyPath: string, certPath: string): Promise<boolean> 
 
 /**
  * Whether the bundle at `path` is the one `keys rotate` wrote for `current` as the key then in
- * use and `next` as the next one: it lists current's certificate first, and next's; an
- * activation cut short after its renames left such a bundle (current is previous.pem by then).
+ * use and `next` as the next one: it lists current's key first, and next's; an activation cut
+ * short after its renames left such a bundle (current is previous.pem by then). Compared by key:
+ * a certificate issued again for the same key meanwhile is the same key.
  */
 async function rotationBundleOf(path: string, current: Pair, next: Pair): Promise<boolean> {
-  const held = certificateFingerprints(await readFile(path, 'utf8').catch(() => ''));
-  const first = certificateFingerprints(current.certPem)[0];
-  const then = certificateFingerprints(next.certPem)[0];
-  return first !== undefined && held[0] === first && then !== undefined && held.includes(then);
+  const held = certificatePems(await readFile(path, 'utf8').catch(() => '')).map((pem) =>
+    libtrustKeyId(new X509Certificate(pem).publicKey),
+  );
+  return held[0] === signingKey(current).libtrustKid && held.includes(signingKey(next).libtrustKid);
 }
 
 /**
  * The libtrust kid of the first key the bundle at `path` lists besides those of `kept`, if any:
  * compared by key, not certificate (a certificate issued again for a kept key does not leave
- * with it), and a kept pair's chain (its CA) is no key of its own.
+ * with it). A certificate that issued another one in the bundle (a CA of a chain, the one of a
+ * kept pair's file or of an older one) is no signing key of its own.
  */
 async function leavingKid(path: string, kept: readonly Pair[]): Promise<string | undefined> {
-  const chains = new Set(kept.flatMap((p) => certificateFingerprints(p.certPem)));
   const keys = new Set(kept.map((p) => signingKey(p).libtrustKid));
-  for (const pem of certificatePems(await readFile(path, 'utf8').catch(() => ''))) {
-    const fingerprint = certificateFingerprints(pem)[0];
-    if (fingerprint === undefined || chains.has(fingerprint)) continue;
-    const kid = libtrustKeyId(new X509Certificate(pem).publicKey);
-    if (!keys.has(kid)) return kid;
+  const certificates = certificatePems(await readFile(path, 'utf8').catch(() => '')).map(
+    (pem) => new X509Certificate(pem),
+  );
+  const issuesAnother = (ca: X509Certificate) =>
+    certificates.some((c) => c !== ca && c.checkIssued(ca) && c.verify(ca.publicKey));
+  for (const certificate of certificates) {
+    const kid = libtrustKeyId(certificate.publicKey);
+    if (!keys.has(kid) && !issuesAnother(certificate)) return kid;
   }
   return undefined;
 }
