@@ -25,7 +25,9 @@ export const issuerUrl = z.string({ error: 'must be a URL' }).superRefine((value
   try {
     url = new URL(value);
   } catch {
-    ctx.addIssue({ code: 'custom', message: `invalid URL ${JSON.stringify(value)}` });
+    // Its user and password (whatever stands before an `@` after the scheme) are not repeated.
+    const shown = value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1…@');
+    ctx.addIssue({ code: 'custom', message: `invalid URL ${JSON.stringify(shown)}` });
     return;
   }
   // An issuer is public, and fetch sends no URL with credentials: every fetch would fail, its
