@@ -32,12 +32,20 @@ export interface RegistryToken {
   readonly issuer?: unknown;
   readonly rootcertbundle?: unknown;
   readonly jwks?: unknown;
+  /** 2.8 and v3: the challenge's realm is `https://<the registry's host><autoredirectpath>`. */
+  readonly autoredirect?: unknown;
+  /** v3 only: the path autoredirect sends clients to (default `/auth/token`). */
+  readonly autoredirectpath?: unknown;
+  /** v3 only: the algorithms it accepts a token signed with (default: all it knows). */
+  readonly signingalgorithms?: unknown;
 }
 
 /** The registry's config as diagnose() reads it: its `auth.token` section and its directory. */
 export interface RegistryConfig {
   readonly token: RegistryToken;
   readonly dir: string;
+  /** The other access controllers under `auth:` beside `token` (the registry takes exactly one). */
+  readonly otherAuth?: readonly string[];
 }
 
 /**
@@ -68,7 +76,8 @@ export function readRegistryConfig(file: string): RegistryConfig {
       `${file}: the registry does not use token authentication (no auth.token section)`,
     );
   }
-  return { token: token as RegistryToken, dir: dirname(resolve(file)) };
+  const otherAuth = Object.keys(value?.auth ?? {}).filter((k) => k !== 'token');
+  return { token: token as RegistryToken, dir: dirname(resolve(file)), otherAuth };
 }
 
 /**
@@ -81,14 +90,45 @@ export function readRegistryConfig(file: string): RegistryConfig {
  */
 export function diagnose(config: Config, registry: RegistryConfig, now = new Date()): DoctorCheck[] {
   const jwks = jwksCheck(config, registry);
+  const algorithms = algorithmsCheck(config, registry.token);
   return [
+    ...authCheck(registry),
     issuerCheck(config, registry.token),
     serviceCheck(config, registry.token),
     ...bundleChecks(config, registry),
     realmCheck(config, registry.token),
     certificateCheck(config, now),
     ...(jwks ? [jwks] : []),
+    ...(algorithms ? [algorithms] : []),
   ];
+}
+
+/** auth: the registry takes exactly one access controller, and refuses to start with two. */
+function authCheck(registry: RegistryConfig): DoctorCheck[] {
+  const others = registry.otherAuth ?? [];
+  if (others.length === 0) return [];
+  return [
+    fail(
+      'auth',
+      `auth: holds ${others.map((k) => JSON.stringify(k)).join(', ')} beside token; the registry takes exactly one and refuses to start ("must provide exactly one type")`,
+      `remove ${others.join(', ')} from auth: in the registry config`,
+    ),
+  ];
+}
+
+/** signingalgorithms (registry v3): a token signed with an algorithm outside it is refused. */
+function algorithmsCheck(config: Config, t: RegistryToken): DoctorCheck | undefined {
+  if (t.signingalgorithms === undefined) return undefined;
+  const alg = config.token.key.alg;
+  const listed = Array.isArray(t.signingalgorithms)
+    ? t.signingalgorithms.filter((a) => typeof a === 'string')
+    : [];
+  if (listed.includes(alg)) return pass('signingalgorithms', `the registry accepts ${alg}`);
+  return fail(
+    'signingalgorithms',
+    `auth.token.signingalgorithms (${listed.join(', ') || 'not a list'}) does not hold ${alg}, which regauth signs with: a registry v3 refuses every token`,
+    `add ${alg} to auth.token.signingalgorithms, or remove the key to accept every algorithm`,
+  );
 }
 
 const pass = (name: string, message: string): DoctorCheck => ({ name, ok: true, message });
@@ -163,10 +203,35 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
       ),
     ];
   }
+  // Registry 2.8 (registry:2) makes a libtrust key of every certificate at start-up, and
+  // refuses to start on one that is neither RSA nor EC on P-256, P-384 or P-521.
+  const unloadable = bundle.find((c) => !libtrustLoads(c.publicKey));
+  if (unloadable) {
+    return [
+      fail(
+        'rootcertbundle',
+        `${path} holds a certificate whose ${unloadable.publicKey.asymmetricKeyType} key registry 2.8 cannot load (${unloadable.subject.replace(/\n/g, ', ')}): it refuses to start`,
+        `keep only RSA and EC (P-256, P-384, P-521) certificates in ${path}`,
+      ),
+    ];
+  }
   return [
     bundleTrustCheck(config, registry.token, path, bundle),
-    rotationStage(config.token.key, config.token.certificatePath, bundle, readableJwks(registry)),
+    // The jwks matters to a registry v3 for tokens without x5c only.
+    rotationStage(
+      config.token.key,
+      config.token.certificatePath,
+      bundle,
+      config.token.key.x5c.length === 0 ? readableJwks(registry) : undefined,
+    ),
   ];
+}
+
+/** Whether libtrust (registry 2.8) loads this key: RSA, or EC on P-256, P-384 or P-521. */
+function libtrustLoads(key: KeyObject): boolean {
+  if (key.asymmetricKeyType === 'rsa') return true;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  return key.asymmetricKeyType === 'ec' && ['prime256v1', 'secp384r1', 'secp521r1'].includes(curve ?? '');
 }
 
 /**
@@ -262,6 +327,23 @@ function realmCheck(config: Config, t: RegistryToken): DoctorCheck {
   const realm = str(t.realm);
   const prefix = config.server.pathPrefix;
   const wanted = [`${prefix}/auth`, `${prefix}/auth/token`];
+  // With autoredirect the registry ignores realm: its challenge names its own host and this path.
+  if (t.autoredirect === true) {
+    const path = str(t.autoredirectpath) ?? '/auth/token';
+    if (wanted.includes(path.length > 1 ? path.replace(/\/$/, '') : path)) {
+      return pass(
+        'realm',
+        `autoredirect: clients are sent to ${path} on the registry's own host, regauth's token endpoint there (route it to regauth)`,
+      );
+    }
+    return fail(
+      'realm',
+      `autoredirect: the registry sends clients to ${path} on its own host, not regauth's token endpoint (${wanted.join(' or ')})`,
+      prefix === ''
+        ? `set auth.token.autoredirect to false and auth.token.realm to the URL clients use to reach regauth`
+        : `set auth.token.autoredirect to false and auth.token.realm to the URL clients use to reach regauth (ending in ${wanted[0]}), or serve regauth without server.path_prefix`,
+    );
+  }
   let realmPath: string | undefined;
   try {
     realmPath = realm === undefined ? undefined : new URL(realm).pathname;
@@ -324,6 +406,13 @@ function jwksCheck(config: Config, registry: RegistryConfig): DoctorCheck | unde
   }
   const { kids } = jwks;
   if (kids.includes(kid)) return pass('jwks', `${path} holds kid ${kid}`);
+  // A token with x5c is verified against rootcertbundle; v3 reads the jwks only without one.
+  if (config.token.key.x5c.length > 0) {
+    return pass(
+      'jwks',
+      `regauth's tokens carry x5c: a registry v3 checks them against rootcertbundle, not ${path}`,
+    );
+  }
   return fail(
     'jwks',
     `${path} does not hold regauth's kid ${kid}; registry v3 rejects kid-only tokens`,
