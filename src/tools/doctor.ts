@@ -116,17 +116,48 @@ function authCheck(registry: RegistryConfig): DoctorCheck[] {
   ];
 }
 
+/** The algorithms registry v3 knows (its default list when signingalgorithms is empty). */
+const V3_ALGORITHMS = [
+  'EdDSA',
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'PS384',
+  'PS512',
+];
+
 /** signingalgorithms (registry v3): a token signed with an algorithm outside it is refused. */
 function algorithmsCheck(config: Config, t: RegistryToken): DoctorCheck | undefined {
   if (t.signingalgorithms === undefined) return undefined;
   const alg = config.token.key.alg;
-  const listed = Array.isArray(t.signingalgorithms)
-    ? t.signingalgorithms.filter((a) => typeof a === 'string')
-    : [];
-  if (listed.includes(alg)) return pass('signingalgorithms', `the registry accepts ${alg}`);
+  const value: unknown = t.signingalgorithms;
+  const unknown = Array.isArray(value)
+    ? (value as unknown[]).find((a) => typeof a !== 'string' || !V3_ALGORITHMS.includes(a))
+    : value;
+  if (!Array.isArray(value) || unknown !== undefined) {
+    return fail(
+      'signingalgorithms',
+      Array.isArray(value)
+        ? `auth.token.signingalgorithms holds ${JSON.stringify(unknown)}, which registry v3 does not know (names are case-sensitive): it refuses to start`
+        : 'auth.token.signingalgorithms is not a list: registry v3 refuses to start',
+      `list algorithms among ${V3_ALGORITHMS.join(', ')}, with ${alg}, or remove the key`,
+    );
+  }
+  const listed = value as string[];
+  // An empty list is v3's default: every algorithm it knows.
+  if (listed.length === 0 || listed.includes(alg)) {
+    return pass('signingalgorithms', `the registry accepts ${alg}`);
+  }
   return fail(
     'signingalgorithms',
-    `auth.token.signingalgorithms (${listed.join(', ') || 'not a list'}) does not hold ${alg}, which regauth signs with: a registry v3 refuses every token`,
+    `auth.token.signingalgorithms (${listed.join(', ')}) does not hold ${alg}, which regauth signs with: a registry v3 refuses every token`,
     `add ${alg} to auth.token.signingalgorithms, or remove the key to accept every algorithm`,
   );
 }
@@ -225,6 +256,20 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
       config.token.key.x5c.length === 0 ? readableJwks(registry) : undefined,
     ),
   ];
+}
+
+/**
+ * A YAML 1.1 boolean as the registry's parser (Go's yaml.v2) reads it: js-yaml reads `yes`, `on`
+ * and the like as strings (taken as written bare, as they usually are). A string "true" was
+ * quoted (bare, js-yaml reads a boolean), and the registry refuses it: undefined, as for
+ * anything else.
+ */
+function yamlOneOneBool(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (typeof value !== 'string') return undefined;
+  if (/^(?:y|yes|on)$/i.test(value)) return true;
+  if (/^(?:n|no|off)$/i.test(value)) return false;
+  return undefined;
 }
 
 /** Whether libtrust (registry 2.8) loads this key: RSA, or EC on P-256, P-384 or P-521. */
@@ -327,13 +372,37 @@ function realmCheck(config: Config, t: RegistryToken): DoctorCheck {
   const realm = str(t.realm);
   const prefix = config.server.pathPrefix;
   const wanted = [`${prefix}/auth`, `${prefix}/auth/token`];
-  // With autoredirect the registry ignores realm: its challenge names its own host and this path.
-  if (t.autoredirect === true) {
-    const path = str(t.autoredirectpath) ?? '/auth/token';
+  const redirect = yamlOneOneBool(t.autoredirect);
+  if (t.autoredirect !== undefined && redirect === undefined) {
+    return fail(
+      'realm',
+      `auth.token.autoredirect ${JSON.stringify(t.autoredirect)} is not true or false: the registry refuses to start`,
+      'write autoredirect: true or false',
+    );
+  }
+  // With autoredirect the registry ignores realm (it must still be a string): its challenge
+  // names its own host and this path (v3's autoredirectpath; registry 2.8 always /auth/token).
+  if (redirect === true) {
+    if (realm === undefined) {
+      return fail(
+        'realm',
+        'auth.token.realm is not set: the registry refuses to start, autoredirect or not',
+        'set auth.token.realm',
+      );
+    }
+    if (t.autoredirectpath !== undefined && typeof t.autoredirectpath !== 'string') {
+      return fail(
+        'realm',
+        `auth.token.autoredirectpath ${JSON.stringify(t.autoredirectpath)} is not a path: registry v3 refuses to start`,
+        'remove it (/auth/token), or write the path',
+      );
+    }
+    const written = str(t.autoredirectpath) || '/auth/token';
+    const path = written.startsWith('/') ? written : `/${written}`;
     if (wanted.includes(path.length > 1 ? path.replace(/\/$/, '') : path)) {
       return pass(
         'realm',
-        `autoredirect: clients are sent to ${path} on the registry's own host, regauth's token endpoint there (route it to regauth)`,
+        `autoredirect: clients are sent to ${path} on the registry's own host, regauth's token endpoint there (route it to regauth; registry 2.8 always uses /auth/token)`,
       );
     }
     return fail(
@@ -486,10 +555,20 @@ export async function probeRealm(
   service: string | undefined,
   timeoutMs = 5000,
 ): Promise<DoctorCheck> {
-  const url = new URL(realm);
-  if (service) url.searchParams.set('service', service);
   const fix =
     'set auth.token.realm to the URL clients use to reach regauth (through HAProxy, if any), and check that it is reachable from where the clients run';
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch {
+    return {
+      name: 'realm',
+      ok: false,
+      message: `auth.token.realm ${JSON.stringify(realm)} is not an absolute URL`,
+      fix,
+    };
+  }
+  if (service) url.searchParams.set('service', service);
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
