@@ -793,7 +793,7 @@ function addDoctor(program: Command, io: ToolIO): void {
     program
       .command('doctor')
       .description(
-        "check that the registry trusts regauth: issuer, service, rootcertbundle and how tokens name the key (registry 2.8 and v3), the realm's path (--probe: that regauth answers there), certificate validity, v3 jwks",
+        "check that the registry trusts regauth: auth holds token alone, issuer, service, rootcertbundle and how tokens name the key (registry 2.8 and v3), the realm's path or autoredirect (--probe: that regauth answers there), certificate validity, v3 jwks and signingalgorithms",
       ),
   )
     .requiredOption('--registry-config <file>', "the registry's config.yml (required)")

@@ -13,7 +13,10 @@ import type { SigningKey } from '../token/types.js';
 
 /** One check of `regauth doctor`: passed, or a finding with how to fix it. */
 export interface DoctorCheck {
-  /** Short name: `issuer`, `service`, `rootcertbundle`, `rotation`, `realm`, `certificate`, `jwks`. */
+  /**
+   * Short name: `auth`, `issuer`, `service`, `rootcertbundle`, `rotation`, `realm`, `certificate`,
+   * `jwks`, `signingalgorithms`.
+   */
   readonly name: string;
   readonly ok: boolean;
   readonly message: string;
