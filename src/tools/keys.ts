@@ -20,7 +20,7 @@ import { yamlScalar } from '../core/yaml-scalar.js';
 import {
   certificateBlocks,
   certificateFingerprints,
-  certificatePems,
+  readableCertificates,
   loadSigningKey,
 } from '../token/keys.js';
 import { libtrustKeyId } from '../token/kid.js';
@@ -324,6 +324,11 @@ async function pairMatches(keyPath: string, certPath: string): Promise<boolean> 
   return readPair(keyPath, certPath).then(matches, () => false);
 }
 
+/** The certificates of the bundle at `path` that parse (none when it cannot be read). */
+async function bundleCertificates(path: string): Promise<X509Certificate[]> {
+  return readableCertificates(await readFile(path, 'utf8').catch(() => ''));
+}
+
 /**
  * Whether the bundle at `path` is the one `keys rotate` wrote for `current` as the key then in
  * use and `next` as the next one: it lists current's key first, and next's; an activation cut
@@ -331,9 +336,7 @@ async function pairMatches(keyPath: string, certPath: string): Promise<boolean> 
  * a certificate issued again for the same key meanwhile is the same key.
  */
 async function rotationBundleOf(path: string, current: Pair, next: Pair): Promise<boolean> {
-  const held = certificatePems(await readFile(path, 'utf8').catch(() => '')).map((pem) =>
-    libtrustKeyId(new X509Certificate(pem).publicKey),
-  );
+  const held = (await bundleCertificates(path)).map((c) => libtrustKeyId(c.publicKey));
   return held[0] === signingKey(current).libtrustKid && held.includes(signingKey(next).libtrustKid);
 }
 
@@ -345,9 +348,7 @@ async function rotationBundleOf(path: string, current: Pair, next: Pair): Promis
  */
 async function leavingKid(path: string, kept: readonly Pair[]): Promise<string | undefined> {
   const keys = new Set(kept.map((p) => signingKey(p).libtrustKid));
-  const certificates = certificatePems(await readFile(path, 'utf8').catch(() => '')).map(
-    (pem) => new X509Certificate(pem),
-  );
+  const certificates = await bundleCertificates(path);
   const issuesAnother = (ca: X509Certificate) =>
     certificates.some((c) => c !== ca && c.checkIssued(ca) && c.verify(ca.publicKey));
   for (const certificate of certificates) {
