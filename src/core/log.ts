@@ -77,6 +77,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       // `app`, not `service`: the audit line's `service` is the requested registry service.
       base: { app: 'regauth' },
       timestamp: isoTime,
+      // pretty: pino-pretty parses the line again, so the escape itself is escaped to stay text.
+      hooks: { streamWrite: pretty ? escapeForPretty : escapeBreaks },
       redact: {
         // Exact paths only: wildcard paths cost a scan of every logged object (measured ~6% of a
         // cached token request), and the audit record never nests these keys.
@@ -103,6 +105,32 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         })
       : destination,
   );
+}
+
+/**
+ * Characters JSON leaves as they are that readers of a log act on: C1 controls (U+0085 breaks
+ * lines for Python's `splitlines()` and for terminals; U+009B starts an escape sequence as ESC [
+ * does, where ESC itself is escaped), the line and paragraph separators, and the bidi controls
+ * (U+202E shows the rest of a line reversed). A client writes some of the line's values
+ * (`service`, `clientId`, a refused scope quoted in `reason`): with these raw, it could end the
+ * line where it likes and write one regauth did not.
+ */
+const READER_CONTROL = /[\u0080-\u009f\u2028\u2029\p{Bidi_Control}]/u;
+const READER_CONTROLS = new RegExp(READER_CONTROL.source, 'gu');
+
+/**
+ * A JSON line with each of {@link READER_CONTROL} written as its `\uXXXX` escape: the same value
+ * to a JSON parser, no line break or control to anything else. A line without any (nearly all) is
+ * returned as it is after one scan.
+ */
+const escapeBreaks = escaper('\\u');
+
+/** {@link escapeBreaks} for pino-pretty, which parses the line again: it prints `\uXXXX` as text. */
+const escapeForPretty = escaper('\\\\u');
+
+function escaper(escape: string): (line: string) => string {
+  const write = (ch: string) => `${escape}${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  return (line) => (READER_CONTROL.test(line) ? line.replace(READER_CONTROLS, write) : line);
 }
 
 /**
