@@ -137,6 +137,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   const devKey = namesNoKey(raw) ? options.devKey : undefined;
   let key = devKey ? undefined : run.attempt(() => compileSigningKey(raw, run, undefined));
   const sections = compileSections(raw, run);
+  for (const err of accountsInBoth(sections)) run.fail(err);
   // The development key and secret last, so they are created only for a config that is
   // otherwise valid.
   if (devKey && run.errors.length === 0) {
@@ -426,6 +427,25 @@ function compileSections(raw: RawConfig, run: LoadRun): CompiledSections {
     sections[name] = value == null ? undefined : run.attempt(() => section.compile(value, ctx));
   }
   return sections as CompiledSections;
+}
+
+/**
+ * An account in `users:` and in `users_file`: `users:` is asked first, so its entry would replace
+ * the file's line unseen (a label-only entry let any password in; a hash left from before a move
+ * to the file outlived every change to it).
+ */
+function accountsInBoth(sections: CompiledSections): ConfigError[] {
+  const { users, users_file: file } = sections;
+  if (!users || !file) return [];
+  return [...users]
+    .filter(([name]) => file.users.has(name))
+    .map(
+      ([name, user]) =>
+        new ConfigError(
+          formatPath(['users', name]),
+          `also in users_file (${file.path}); users: is asked first, so this entry${user.passwordHash === undefined ? ' (no password: any password logs in)' : ''} would replace the file's line; keep the account in one of them`,
+        ),
+    );
 }
 
 function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {

@@ -19,6 +19,8 @@ const aliceHash = hash(password);
 let keyLines = '';
 let secretFile = '';
 let htpasswd = '';
+/** The htpasswd file once carol has moved to users: (an account is in one of them). */
+let withoutCarol = '';
 
 beforeAll(async () => {
   const { keyPath, certPath } = await writeSigningKey(tmp.dir);
@@ -27,6 +29,8 @@ beforeAll(async () => {
   writeFileSync(secretFile, randomBytes(48).toString('base64'));
   htpasswd = join(tmp.dir, 'htpasswd');
   writeFileSync(htpasswd, `carol:${hash(password)}\n`);
+  withoutCarol = join(tmp.dir, 'htpasswd-without-carol');
+  writeFileSync(withoutCarol, `dave:${hash(password)}\n`);
 });
 afterAll(() => tmp.cleanup());
 
@@ -45,7 +49,7 @@ function runtime(v: Variant = {}): Runtime {
     ? ''
     : `  alice:\n    password: "${v.aliceHash ?? aliceHash}"\n    labels: ${v.aliceLabels ?? '{group: [dev]}'}\n`;
   const carol = v.carolInUsers ? `  carol:\n    password: "${hash('other')}"\n` : '';
-  const yaml = `token:\n  issuer: t\n${keyLines}${refresh}users:\n${alice}${carol}  nopass: {}\n  "": {}\nusers_file: ${htpasswd}\nacl:\n  - match: {labels: {group: dev}, name: "team/*"}\n    actions: [pull, push]\n  - match: {account: "/.+/", name: "\${account}/*"}\n    actions: [pull]\n`;
+  const yaml = `token:\n  issuer: t\n${keyLines}${refresh}users:\n${alice}${carol}  nopass: {}\n  "": {}\nusers_file: ${v.carolInUsers ? withoutCarol : htpasswd}\nacl:\n  - match: {labels: {group: dev}, name: "team/*"}\n    actions: [pull, push]\n  - match: {account: "/.+/", name: "\${account}/*"}\n    actions: [pull]\n`;
   return createRuntime(loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') }));
 }
 

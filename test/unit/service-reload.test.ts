@@ -210,26 +210,6 @@ users:
   }
 });
 
-test('an account in users: without a password shadowing a users_file account reloads', async () => {
-  // Found by a review: the first version of the check counted users_file's accounts as ones that
-  // had a password, so this config loaded at start and was refused on every reload after.
-  const keys = await writeSigningKey(tmp.dir, 'ES256');
-  const htpasswd = join(tmp.dir, 'shadow.htpasswd');
-  writeFileSync(htpasswd, `alice:${hash(randomPassword())}\n`);
-  const configFile = join(tmp.dir, 'shadow.yml');
-  writeFileSync(
-    configFile,
-    `server: {addr: "127.0.0.1:0"}\ntoken: {issuer: regauth, key: ${keys.keyPath}, certificate: ${keys.certPath}}\nacl: [{match: {}, actions: [pull]}]\nusers:\n  alice: {}\nusers_file: ${htpasswd}\n`,
-  );
-  const { service } = await startLogged(configFile);
-  try {
-    await service.reload();
-    expect(service.runtime().config.users?.get('alice')?.passwordHash).toBeUndefined();
-  } finally {
-    await service.close(100);
-  }
-});
-
 test('a burst of reloads while one runs loads once more, not once per request', async () => {
   // A SIGHUP flood (or a watcher firing in a loop) queued one reload per signal, without limit:
   // 9 GB of memory in a review's run. Those asked while one waits to start share it.

@@ -29,15 +29,16 @@ const password = randomPassword();
 const aliceHash = hash(password);
 let head = '';
 let htpasswd = '';
+let withoutAlice = '';
 const ACL = `acl:\n  - match: {account: "/.+/", name: "\${account}/**"}\n    actions: [pull]\n    comment: own namespace\n`;
 const load = (yaml: string): Config => loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
 
 /** alice in users_file (issuer of the refresh token). */
 const fileYaml = () =>
   `${head}users:\n  bob: {password: "${hash('bob-pw')}"}\nusers_file: ${htpasswd}\n${ACL}`;
-/** alice also added to users: (before users_file in the chain); users_file unchanged. */
-const shadowYaml = () =>
-  `${head}users:\n  bob: {password: "${hash('bob-pw')}"}\n  alice: {password: "${aliceHash}"}\nusers_file: ${htpasswd}\n${ACL}`;
+/** alice moved to users: (before users_file in the chain), her line gone from the file. */
+const movedYaml = () =>
+  `${head}users:\n  bob: {password: "${hash('bob-pw')}"}\n  alice: {password: "${aliceHash}"}\nusers_file: ${withoutAlice}\n${ACL}`;
 /** alice in users: */
 const staticYaml = (h: string) => `${head}users:\n  alice: {password: "${h}"}\n${ACL}`;
 
@@ -97,16 +98,18 @@ beforeAll(async () => {
   writeFileSync(secret, randomBytes(48).toString('base64'));
   htpasswd = join(tmp.dir, 'htpasswd');
   writeFileSync(htpasswd, `alice:${aliceHash}\n`);
+  withoutAlice = join(tmp.dir, 'htpasswd-without-alice');
+  writeFileSync(withoutAlice, `carol:${hash('carol-pw')}\n`);
   head = `token:\n  issuer: t\n  key: ${keyPath}\n  certificate: ${certPath}\n  services: [reg]\n  refresh:\n    secret_file: ${secret}\n`;
 });
 
-test('a users_file refresh token whose account users: now also holds: the server refuses, replay must too', async () => {
+test('a users_file refresh token whose account moved to users: the server refuses, replay must too', async () => {
   const { token, line } = await issued(fileYaml());
   expect(JSON.parse(line).authenticator).toBe('users_file');
   await expect(
-    issueToken(createRuntime(load(shadowYaml())), refreshRequest(token), { ip: '10.0.0.1', now: NOW + 60 }),
+    issueToken(createRuntime(load(movedYaml())), refreshRequest(token), { ip: '10.0.0.1', now: NOW + 60 }),
   ).rejects.toBeInstanceOf(InvalidGrantError);
-  const report = await replay(line, load(shadowYaml()));
+  const report = await replay(line, load(movedYaml()));
   expect(report.changes.map((c) => [c.account, c.lost])).toEqual([['alice', ['pull']]]);
 });
 
