@@ -303,7 +303,8 @@ export function parseLdapAddress(
   addr: string,
   tls: 'none' | 'always' | 'starttls' | undefined,
 ): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(addr);
+  // A name may hold `_`: Compose names services and containers so, and Go (docker_auth) dials them.
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(addr);
   const port = m?.[3] !== undefined ? Number(m[3]) : tls === 'always' ? 636 : 389;
   if (!m || port < 1 || port > 65535) {
     throw new ConfigError(
