@@ -1,14 +1,27 @@
 import { z } from 'zod';
 import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
-import { labelMap, nonEmpty, strict } from '../core/schema.js';
+import { nonEmpty, strict } from '../core/schema.js';
 import { defineSection } from '../core/section.js';
 import { parseHtpasswd } from './htpasswd.js';
 import { BCRYPT_HASH, bcryptCostProblem } from './password.js';
 import type { StaticUser } from './users.js';
 
+/**
+ * A label value YAML read as a number or a boolean (`uid: [1001]`): docker_auth (yaml.v2) reads
+ * its text as written, and so does compile, below.
+ */
+const labelScalar = z.union([z.string(), z.number(), z.boolean()]);
+const labels = z.record(
+  z.string(),
+  z.union([labelScalar, z.array(labelScalar)], { error: 'must be a string or a list of strings' }),
+  {
+    error: 'must be a mapping of label name to a list of values',
+  },
+);
+
 const user = strict({
   password: nonEmpty.optional(),
-  labels: labelMap.optional(),
+  labels: labels.optional(),
 });
 
 /**
@@ -28,12 +41,22 @@ export const usersSection = defineSection({
     const notStrings = ctx.nonStringKeysAt(['users']);
     const errors: ConfigError[] = [];
     const users = new Map<string, StaticUser>();
-    for (const [name, u] of Object.entries(raw)) {
-      if (notStrings.has(name)) {
+    for (const [key, u] of Object.entries(raw)) {
+      const odd = notStrings.get(key);
+      // A number is its text as written (`0755`, `1.50`), as docker_auth (yaml.v2) reads it.
+      const name = odd?.type === 'number' ? odd.text : key;
+      if (odd !== undefined && odd.type !== 'number') {
+        errors.push(
+          new ConfigError(
+            formatPath(['users', key]),
+            `user name ${odd.text} is not a string (YAML reads ~ and null as no value, true and false as booleans); quote it ("${odd.text}") if that is the name`,
+          ),
+        );
+      } else if (users.has(name) || errors.some((e) => e.path === formatPath(['users', name]))) {
         errors.push(
           new ConfigError(
             formatPath(['users', name]),
-            `user name ${name} is not a string (YAML reads ~, null, numbers and true/false as other types); quote it ("${name}") if that is the name`,
+            `given twice, as ${JSON.stringify(name)} and as ${name}; keep one (docker_auth used the last)`,
           ),
         );
       } else if (u === null) {
@@ -56,13 +79,34 @@ export const usersSection = defineSection({
         );
       } else {
         const bare = u.password === undefined && u.labels === undefined;
-        users.set(name, { passwordHash: u.password, labels: u.labels ?? {}, ...(bare ? { bare } : {}) });
+        const labels = labelTexts(u.labels ?? {}, (path) =>
+          ctx.scalarTextAt(['users', key, 'labels', ...path]),
+        );
+        users.set(name, { passwordHash: u.password, labels, ...(bare ? { bare } : {}) });
       }
     }
     if (errors.length > 0) throw new ConfigErrors(errors);
     return users;
   },
 });
+
+/**
+ * Labels as lists of text: one value is a list of one, and a number or a boolean is its text as
+ * written (`textAt`, by the path under the labels; `0100` stays `0100`).
+ */
+function labelTexts(
+  labels: Readonly<Record<string, z.output<typeof labelScalar> | z.output<typeof labelScalar>[]>>,
+  textAt: (path: (string | number)[]) => string | undefined,
+): Record<string, string[]> {
+  const text = (v: z.output<typeof labelScalar>, path: (string | number)[]) =>
+    typeof v === 'string' ? v : (textAt(path) ?? String(v));
+  return Object.fromEntries(
+    Object.entries(labels).map(([label, values]) => [
+      label,
+      Array.isArray(values) ? values.map((v, i) => text(v, [label, i])) : [text(values, [label])],
+    ]),
+  );
+}
 
 /** A cost bcrypt refuses, and how to make a usable hash; undefined when that is not the problem. */
 function withCost(hash: string): string | undefined {

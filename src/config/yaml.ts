@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import yaml from 'js-yaml';
 import { ConfigError, formatPath } from '../core/errors.js';
+import type { NonStringKey } from '../core/section.js';
 
 /** Where each key of each parsed mapping (and each item of each sequence) stood in the file, 1-based lines. */
 export type LineIndex = WeakMap<object, Map<string | number, number>>;
@@ -9,10 +10,11 @@ export interface ParsedYaml {
   readonly value: unknown;
   readonly lines: LineIndex;
   /**
-   * Per mapping, its keys that YAML read as something other than a string (`~`, `123`, `true`):
-   * JavaScript turns them into the strings `null`, `123`, `true`, which must not pass for names.
+   * Per mapping, its keys that YAML read as something other than a string (`~`, `123`, `true`),
+   * by the string JavaScript made of them (`null`, `123`, `true`; `0755` is `755`): what they were,
+   * and the text written.
    */
-  readonly nonStringKeys: WeakMap<object, Set<string>>;
+  readonly nonStringKeys: WeakMap<object, Map<string, NonStringKey>>;
   /**
    * Per mapping or sequence, the text written for each of its values that YAML read as a number,
    * a boolean or null (`8080`, `0x1F`, `true`, `~`): Go's yaml.v2 gives that text to a string.
@@ -151,7 +153,7 @@ export function parseYaml(
   lastWins: string | null = 'docker_auth',
 ): ParsedYaml {
   const lines: LineIndex = new WeakMap();
-  const nonStringKeys = new WeakMap<object, Set<string>>();
+  const nonStringKeys = new WeakMap<object, Map<string, NonStringKey>>();
   const scalarText = new WeakMap<object, Map<string | number, string>>();
   const written = (result: object, key: string | number, child: Child) => {
     const v = child.result;
@@ -177,9 +179,10 @@ export function parseYaml(
           index.set(String(key.result), key.line);
           written(result, String(key.result), children[i + 1]!);
           if (typeof key.result !== 'string') {
-            const set = nonStringKeys.get(result) ?? new Set<string>();
-            set.add(String(key.result));
-            nonStringKeys.set(result, set);
+            const map = nonStringKeys.get(result) ?? new Map<string, NonStringKey>();
+            const type = key.result === null ? 'null' : typeof key.result === 'number' ? 'number' : 'boolean';
+            map.set(String(key.result), { type, text: key.text ?? String(key.result) });
+            nonStringKeys.set(result, map);
           }
         }
       }
@@ -267,15 +270,15 @@ function duplicateKey(
   line: number,
   lastWins: string | null,
 ): { path: string; message: string } | undefined {
-  /** Per mapping, its keys with their lines, in order, duplicates included. */
-  const keyLines = new WeakMap<object, [string, number][]>();
+  /** Per mapping, its keys with their lines and how each was written, in order, duplicates included. */
+  const keyLines = new WeakMap<object, [string, number, Child][]>();
   let value: unknown;
   try {
     value = loadNodes(text, { json: true }, (result, children) => {
       if (Array.isArray(result)) return;
-      const pairs: [string, number][] = [];
+      const pairs: [string, number, Child][] = [];
       for (let i = 0; i < children.length; i += 2)
-        pairs.push([String(children[i]!.result), children[i]!.line]);
+        pairs.push([String(children[i]!.result), children[i]!.line, children[i]!]);
       keyLines.set(result, pairs);
     });
   } catch {
@@ -292,6 +295,18 @@ function duplicateKey(
       const [key, at] = pairs[i]!;
       if (at !== line) continue;
       const first = pairs.slice(0, i).find(([k]) => k === key);
+      // A number written otherwise than JavaScript spells it (`1.50` is 1.5): docker_auth (yaml.v2)
+      // reads its text, a name other than the key it collides with here.
+      const respelled = (pair: (typeof pairs)[number]) =>
+        typeof pair[2].result === 'number' && pair[2].text !== undefined && pair[2].text !== key;
+      const number = first && [pairs[i]!, first].find(respelled);
+      if (first && number) {
+        const other = number === first ? pairs[i]! : first;
+        return {
+          path: formatPath([...path, key]),
+          message: `${number[2].text!} on line ${number[1]} reads as the number ${key}, the key ${JSON.stringify(key)} on line ${other[1]} again (docker_auth reads them as two names); quote it (${JSON.stringify(number[2].text)}) to keep both`,
+        };
+      }
       if (first) {
         return {
           path: formatPath([...path, key]),
@@ -309,13 +324,16 @@ function duplicateKey(
 }
 
 /** The keys of the mapping at `path` that YAML read as something other than a string. */
-export function nonStringKeysAt(parsed: ParsedYaml, path: readonly PropertyKey[]): ReadonlySet<string> {
+export function nonStringKeysAt(
+  parsed: ParsedYaml,
+  path: readonly PropertyKey[],
+): ReadonlyMap<string, NonStringKey> {
   let node: unknown = parsed.value;
   for (const key of path) {
-    if (node === null || typeof node !== 'object') return new Set();
+    if (node === null || typeof node !== 'object') return new Map();
     node = (node as Record<string | number, unknown>)[typeof key === 'number' ? key : String(key)];
   }
-  return (node !== null && typeof node === 'object' && parsed.nonStringKeys.get(node)) || new Set();
+  return (node !== null && typeof node === 'object' && parsed.nonStringKeys.get(node)) || new Map();
 }
 
 /**

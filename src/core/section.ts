@@ -1,5 +1,11 @@
 import type { z } from 'zod';
 
+/** A mapping key YAML read as something other than a string, and its text as written. */
+export interface NonStringKey {
+  readonly type: 'number' | 'boolean' | 'null';
+  readonly text: string;
+}
+
 /**
  * What a config section's compile step may use: paths resolved against the config file's folder,
  * files read and recorded for reload watching, and the few facts one section takes from another.
@@ -15,8 +21,11 @@ export interface SectionContext {
    * at `yamlPath`, with `advice` added when it does not exist.
    */
   readFile(yamlPath: string, path: string, advice?: string): string;
-  /** The keys of the mapping at `path` that YAML read as something else than a string (`~`, `1`, `true`). */
-  nonStringKeysAt(path: readonly PropertyKey[]): ReadonlySet<string>;
+  /**
+   * The keys of the mapping at `path` that YAML read as something else than a string (`~`, `1`,
+   * `true`), by the string JavaScript made of them, with what they were and their text as written.
+   */
+  nonStringKeysAt(path: readonly PropertyKey[]): ReadonlyMap<string, NonStringKey>;
   /** The text written for the value at `path` when YAML read it as a number, boolean or null. */
   scalarTextAt(path: readonly PropertyKey[]): string | undefined;
   /** `token.services`: the catalog's service must differ from every one. */

@@ -194,7 +194,7 @@ describe('the schema and the loader agree', () => {
     ['a missing section', (c) => delete c.token],
     ['an empty string', (c) => (c.token.issuer = '')],
     ['an ACL rule without actions', (c) => delete c.acl[0].actions],
-    ['labels that are not strings', (c) => (c.users.alice.labels = { group: [1] })],
+    ['labels that are not text', (c) => (c.users.alice.labels = { group: [{ a: 1 }] })],
     ['a lockout table too large to allocate', (c) => (c.lockout = { max_entries: 1e15 })],
     ['a credential cache too large to allocate', (c) => (c.credential_cache = { max_entries: 1e15 })],
   ])('both refuse %s', (_what, mutate) => {
