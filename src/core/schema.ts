@@ -113,6 +113,27 @@ export const tableEntries = z
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 
 /**
+ * Whether an RFC 3339 text's date and times exist: Date.parse rolls a day past the month's end
+ * over (`2026-02-30` is 2 March) and reads `24:00` as the next day, where Go's time.Parse refuses
+ * them. Its zone's offset is checked as a time of day too.
+ */
+function onTheCalendar(text: string): boolean {
+  const [year, month, day, hour, minute, second] = text.slice(0, 19).split(/[-T:]/i).map(Number) as number[];
+  const at = new Date(Date.UTC(2000, month! - 1, day!, hour, minute, second));
+  at.setUTCFullYear(year!, month! - 1, day!);
+  const offset = /([+-])(\d{2}):(\d{2})$/.exec(text);
+  return (
+    at.getUTCFullYear() === year &&
+    at.getUTCMonth() === month! - 1 &&
+    at.getUTCDate() === day &&
+    at.getUTCHours() === hour &&
+    at.getUTCMinutes() === minute &&
+    at.getUTCSeconds() === second &&
+    (offset === null || (Number(offset[2]) <= 23 && Number(offset[3]) <= 59))
+  );
+}
+
+/**
  * A point in time written as RFC 3339 with a zone (`"2026-11-22T10:00:00Z"`), as Unix seconds.
  * Anything else, a date without a time or a time without a zone included, is an issue at its
  * YAML path. Used by every revocation time (`token.refresh.revoke_before`, `oidc_auth.not_before`).
@@ -123,6 +144,13 @@ export const instant = z
   .string({ error: 'must be a time like "2026-11-22T10:00:00Z"' })
   .transform((v, ctx) => {
     const ms = RFC3339.test(v) ? Date.parse(v) : NaN;
+    if (RFC3339.test(v) && !onTheCalendar(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `invalid time ${JSON.stringify(v)}: no such day or time of day; use RFC 3339 with a zone, e.g. "2026-11-22T10:00:00Z"`,
+      });
+      return z.NEVER;
+    }
     if (Number.isNaN(ms)) {
       ctx.addIssue({
         code: 'custom',

@@ -124,3 +124,27 @@ describe('token.refresh', () => {
     expect(errorsOf(yaml)).toEqual([message]);
   });
 });
+
+// Found by a review of the refresh tokens: Date.parse rolls a day past the month's end over
+// (2026-02-30 was 2 March), so a typo revoked later than meant and said nothing. Go's time.Parse,
+// which docker_auth's users would know, refuses such a date.
+test.each([
+  ['2026-02-30T10:00:00Z'],
+  ['2026-02-29T10:00:00Z'],
+  ['2026-04-31T10:00:00+02:00'],
+  ['2026-01-01T24:00:00Z'],
+  ['2026-01-01T10:00:00+24:00'],
+])('revoke_before: %s, a day or time that does not exist, is refused', (when) => {
+  expect(
+    errorsOf(`  refresh:\n    secret_file: refresh.key\n    revoke_before:\n      alice: "${when}"\n`),
+  ).toEqual([
+    `token.refresh.revoke_before.alice: invalid time "${when}": no such day or time of day; use RFC 3339 with a zone, e.g. "2026-11-22T10:00:00Z"`,
+  ]);
+});
+
+test('revoke_before: 29 February of a leap year, and 23:59:59, are times', () => {
+  const refresh = load(
+    `  refresh:\n    secret_file: refresh.key\n    revoke_before:\n      alice: "2028-02-29T23:59:59-01:30"\n`,
+  ).token.refresh!;
+  expect([...refresh.revokeBefore]).toEqual([['alice', Date.parse('2028-03-01T01:29:59Z') / 1000]]);
+});
