@@ -42,6 +42,7 @@ export function lintConfig(config: Config): LintWarning[] {
   warnings.push(...blindPageSessions(config));
   warnings.push(...oidcBehindBindAsUser(config));
   warnings.push(...unusableAccounts(config));
+  warnings.push(...passwordedAnonymous(config));
   // In file order: by rule, then as found (stable sort).
   const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
   return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
@@ -261,6 +262,22 @@ function missingBackends(config: Config): LintWarning[] {
     warnings.push({ path: 'acl', message: 'no rule and no ext_authz: every requested scope is denied' });
   }
   return warnings;
+}
+
+/**
+ * A `""` entry with a password: a request without credentials sends none, so each is refused
+ * (`password required`), where docker_auth compared it as the empty password with the hash.
+ * (users_file cannot hold `""`.)
+ */
+function passwordedAnonymous(config: Config): LintWarning[] {
+  if (config.users?.get('')?.passwordHash === undefined) return [];
+  return [
+    {
+      path: formatPath(['users', '', 'password']),
+      message:
+        'requests without credentials send no password, so each gets 401 (docker_auth compared them as the empty password with this hash); write "": {} to let them in, or remove the entry',
+    },
+  ];
 }
 
 /** The highest bcrypt cost that keeps a failed login's padding fast (cost 13: 8 times cost 10). */
