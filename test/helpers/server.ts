@@ -1,12 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import type { AppDeps } from '../../src/http/app.js';
 import { createLogger } from '../../src/core/log.js';
 import { createRuntime, type Runtime, type RuntimeDeps } from '../../src/pipeline/runtime.js';
-import { basic, hash, writeSigningKey } from './fixtures.js';
+import { basic, hash, tempDir, writeSigningKey } from './fixtures.js';
 
 /** A stream that keeps what is written to it, one string per write (one log line each with pino). */
 export function logSink(): { stream: Writable; lines: string[] } {
@@ -110,4 +111,30 @@ export async function loginStatus(
   });
   await res.arrayBuffer();
   return res.status;
+}
+
+/**
+ * A startTestServer for the whole test file, started before its tests and closed after them:
+ * one static user, alice with `password`, and an ACL that lets anyone pull anything. The
+ * returned function gives the running server.
+ */
+export function useAliceServer(password: string): () => TestServer {
+  const tmp = tempDir();
+  let s: TestServer | undefined;
+  beforeAll(async () => {
+    s = await startTestServer({
+      dir: tmp.dir,
+      config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0"}
+token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
+users:
+  alice: {password: "${hash(password)}"}
+acl: [{match: {}, actions: [pull]}]
+`,
+    });
+  });
+  afterAll(async () => {
+    await s?.server.close(100);
+    tmp.cleanup();
+  });
+  return () => s!;
 }

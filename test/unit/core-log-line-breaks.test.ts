@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
-import { basic, hash, tempDir } from '../helpers/fixtures.js';
-import { logSink, startTestServer, type TestServer } from '../helpers/server.js';
+import { basic } from '../helpers/fixtures.js';
+import { logSink, useAliceServer } from '../helpers/server.js';
 
 /**
  * Found by a review of the audit line (src/pipeline/audit.ts, src/core/log.ts). Account names are refused when they hold
@@ -22,24 +22,8 @@ import { logSink, startTestServer, type TestServer } from '../helpers/server.js'
  * With `log.format: auto` on a terminal (pretty) the line is printed to the terminal itself; in
  * JSON it is what `docker logs`, `kubectl logs` or a splitlines()-based reader shows.
  */
-const tmp = tempDir();
 const password = 'alice-pw-123';
-let s: TestServer;
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0"}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-users:
-  alice: {password: "${hash(password)}"}
-acl: [{match: {}, actions: [pull]}]
-`,
-  });
-});
-afterAll(async () => {
-  await s.server.close(100);
-  tmp.cleanup();
-});
+const s = useAliceServer(password);
 
 /** Line breaks, C1 controls and bidi controls that JSON leaves as they are. */
 const UNESCAPED_BREAKS = /[\u0080-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
@@ -48,11 +32,11 @@ const FORGED = '{"level":30,"app":"regauth","outcome":"granted","account":"admin
 test('a client_id holding NEL, U+2028, CSI or RLO does not reach the audit line raw', async () => {
   const clientId = `docker\u0085${FORGED}\u2028${FORGED}\u009b2J\u202e`;
   const res = await fetch(
-    `${s.url}/auth?service=registry&scope=repository:a:pull&client_id=${encodeURIComponent(clientId)}`,
+    `${s().url}/auth?service=registry&scope=repository:a:pull&client_id=${encodeURIComponent(clientId)}`,
     { headers: { authorization: basic('alice', password) } },
   );
   await res.arrayBuffer();
-  const line = s.logs.find((l) => (JSON.parse(l) as { clientId?: string }).clientId?.startsWith('docker'));
+  const line = s().logs.find((l) => (JSON.parse(l) as { clientId?: string }).clientId?.startsWith('docker'));
   expect(line, 'the audit line of the request').toBeDefined();
   // Escaped: no line break a reader acts on, and the same value to a JSON parser.
   expect(line!.match(UNESCAPED_BREAKS)?.[0], line).toBeUndefined();
@@ -61,11 +45,11 @@ test('a client_id holding NEL, U+2028, CSI or RLO does not reach the audit line 
 
 test('a service holding NEL or U+2028 does not reach the audit line raw', async () => {
   const service = `registry\u0085${FORGED}\u2028${FORGED}`;
-  const res = await fetch(`${s.url}/auth?service=${encodeURIComponent(service)}`, {
+  const res = await fetch(`${s().url}/auth?service=${encodeURIComponent(service)}`, {
     headers: { authorization: basic('alice', password) },
   });
   await res.arrayBuffer();
-  const line = s.logs.find((l) =>
+  const line = s().logs.find((l) =>
     (JSON.parse(l) as { service?: string }).service?.startsWith('registry\u0085'),
   );
   expect(line, 'the audit line of the request').toBeDefined();
@@ -73,7 +57,7 @@ test('a service holding NEL or U+2028 does not reach the audit line raw', async 
 });
 
 test('a refused scope quoted in `reason` does not bring NEL or U+2028 into the audit line', async () => {
-  const res = await fetch(`${s.url}/auth`, {
+  const res = await fetch(`${s().url}/auth`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
@@ -85,7 +69,7 @@ test('a refused scope quoted in `reason` does not bring NEL or U+2028 into the a
   });
   await res.arrayBuffer();
   expect(res.status).toBe(400);
-  const line = s.logs.find((l) => l.includes('"method":"POST"') && l.includes('malformed scope'));
+  const line = s().logs.find((l) => l.includes('"method":"POST"') && l.includes('malformed scope'));
   expect(line, 'the audit line of the refused request').toBeDefined();
   expect(line!.match(UNESCAPED_BREAKS)?.[0], line).toBeUndefined();
 });

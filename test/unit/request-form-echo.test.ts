@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { refusedService } from '../../src/pipeline/pipeline.js';
-import { hash, tempDir } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useAliceServer } from '../helpers/server.js';
 
 // Found by a review of the HTTP surface. docs/http-api.md: "Messages name what was wrong with the request, never a password or token";
 // docs/security.md: passwords and tokens never appear in a log line, an error or the audit line.
@@ -22,26 +21,10 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 // token) goes back in the reply and into the log. The scope is parsed before grant_type is looked
 // at (src/request/token-request.ts parsePost), so "missing grant_type" never comes first.
 
-const tmp = tempDir();
 // Short enough to fall inside the 80 characters quoted; ':' makes the name the quoted part.
 const password = `pw${Math.random().toString(36).slice(2, 10)}`;
 const colonPassword = `p:${Math.random().toString(36).slice(2, 10)}`;
-let s: TestServer;
-beforeAll(async () => {
-  s = await startTestServer({
-    dir: tmp.dir,
-    config: ({ keyPath, certPath }) => `server: {addr: "127.0.0.1:0"}
-token: {issuer: t, key: ${keyPath}, certificate: ${certPath}}
-users:
-  alice: {password: "${hash(password)}"}
-acl: [{match: {}, actions: [pull]}]
-`,
-  });
-});
-afterAll(async () => {
-  await s.server.close(100);
-  tmp.cleanup();
-});
+const s = useAliceServer(password);
 
 test.each([
   [
@@ -58,7 +41,7 @@ test.each([
   ],
 ])('a form with %s: the 400 quotes no password, in the reply or the log', async (_name, body) => {
   for (const pw of [password, colonPassword]) {
-    const res = await fetch(`${s.url}/auth`, {
+    const res = await fetch(`${s().url}/auth`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: body(pw),
@@ -67,7 +50,7 @@ test.each([
     expect(res.status).toBe(400);
     // Today: {"error":"invalid_scope","error_description":"malformed actions \"pull\\ngrant_type=password\\nusername=alice\\npassword=pw…\" in scope"}
     expect(text).not.toContain(pw.slice(0, 6));
-    expect(s.logs.filter((line) => line.includes(pw.slice(0, 6)))).toEqual([]);
+    expect(s().logs.filter((line) => line.includes(pw.slice(0, 6)))).toEqual([]);
   }
 });
 
@@ -79,7 +62,7 @@ test('a service holding the fields after it (separated by ;) is not quoted in it
 });
 
 test('a malformed scope of an ordinary request is still quoted', async () => {
-  const res = await fetch(`${s.url}/auth?service=reg&scope=repository:a:pu%21ll`);
+  const res = await fetch(`${s().url}/auth?service=reg&scope=repository:a:pu%21ll`);
   expect(res.status).toBe(400);
   expect(((await res.json()) as { errors: { message: string }[] }).errors[0]!.message).toBe(
     'malformed actions "pu!ll" in scope',
@@ -93,7 +76,7 @@ test.each([
 ])(
   'a form with %s: 400 unsupported_grant_type without the password, in the reply or the log',
   async (_name, body) => {
-    const res = await fetch(`${s.url}/auth`, {
+    const res = await fetch(`${s().url}/auth`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body,
@@ -103,12 +86,12 @@ test.each([
     expect(JSON.parse(text)).toMatchObject({ error: 'unsupported_grant_type' });
     // Today: `unsupported grant_type "password\nusername=alice\npassword=pw-…"`, in both.
     expect(text).not.toContain(password);
-    expect(s.logs.filter((line) => line.includes(password))).toEqual([]);
+    expect(s().logs.filter((line) => line.includes(password))).toEqual([]);
   },
 );
 
 test('a grant type regauth does not serve is still named', async () => {
-  const res = await fetch(`${s.url}/auth`, {
+  const res = await fetch(`${s().url}/auth`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: 'grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&service=reg',
