@@ -222,9 +222,10 @@ export class OidcLogin {
       if (finished === 'page' || finished === 'app') throw new FinishedLoginError(finished === 'page');
       throw new BadRequestError(finished === 'used' ? ALREADY_USED : NOT_STARTED_HERE);
     };
-    if (cookie === undefined) return notThisBrowsers();
-    const checks = await this.#open(cookie, now);
-    if (!checks) throw new BadRequestError('the login expired or was tampered with; sign in again');
+    // A cookie that does not open (expired, damaged, sealed under another secret, or planted by
+    // another service on this host) cannot be this callback's either: warned of as none.
+    const checks = cookie === undefined ? undefined : await this.#open(cookie, now);
+    if (!checks) return notThisBrowsers();
     // A login cookie of this browser's own (a login it started, or one a page of the attacker's
     // started in it) with another state: the callback is still not this browser's, and warned of
     // as above, before anything is exchanged.

@@ -1,0 +1,117 @@
+import { expect, test } from 'vitest';
+import { OidcLogin } from '../../src/oidc/login.js';
+import { oidcLoginConfig } from '../helpers/oidc-login.js';
+import { useOidcServer } from '../helpers/test-provider.js';
+
+/**
+ * Found by a review of the login callback. docs/backends/oidc.md "The callback URL is a bearer secret": a victim who signs in through a
+ * provider link someone else started lands on the callback "in a browser without that cookie
+ * (with none, or with the cookie of another login …). regauth then exchanges nothing and says
+ * plainly, on the page: This sign-in was not started in this browser … report it to your registry
+ * administrator", because the code in the URL stays worth an app password to whoever holds the
+ * login cookie. Commit 79d1940 made this hold "whatever login cookie is held".
+ *
+ * It still does not hold for a login cookie regauth cannot open: one sealed under another
+ * `secret_file` (a login started before the secret was replaced, or a cookie another https
+ * service on the same host name planted, which the docs say any port of the host can do), or a
+ * damaged one. Such a cookie cannot be this callback's either, but the victim gets the neutral
+ * "the login expired or was tampered with; sign in again": no warning, no "report it", while the
+ * code stays unspent and the attacker's cookie still turns it into an app password in the
+ * victim's name.
+ */
+const callback = 'https://auth.example/oidc/callback';
+const t = useOidcServer({
+  callback,
+  config: ({ keyPath, certPath, secretFile }) => `server:
+  addr: "127.0.0.1:0"
+token:
+  issuer: t
+  key: ${keyPath}
+  certificate: ${certPath}
+oidc_auth:
+  issuer: ${t.provider.url}
+  client_id: ${t.provider.clientId}
+  client_secret: ${t.provider.clientSecret}
+  redirect_url: ${callback}
+  registry_url: registry.example
+  secret_file: ${secretFile}
+`,
+});
+
+async function startLogin(): Promise<{ cookie: string; signInLink: string }> {
+  const res = await fetch(`${t.url}/oidc/login`, { redirect: 'manual' });
+  return {
+    cookie: res.headers.getSetCookie()[0]!.split(';')[0]!,
+    signInLink: res.headers.get('location')!,
+  };
+}
+
+/** Signs in as `login` at the provider's dev pages following `link`; the callback query it sends back. */
+async function signInAtProvider(link: string, login: string): Promise<string> {
+  const jar = new Map<string, string>();
+  const take = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const pair = c.split(';')[0]!;
+      const eq = pair.indexOf('=');
+      jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
+    }
+  };
+  const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  let location = link;
+  for (let i = 0; i < 12; i++) {
+    if (location.startsWith(callback)) return location.slice(location.indexOf('?') + 1);
+    let res = await fetch(new URL(location, t.provider.url).href, {
+      redirect: 'manual',
+      headers: { cookie: header() },
+    });
+    take(res);
+    if (res.status === 200) {
+      const html = await res.text();
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)![1]!;
+      const body = html.includes('name="login"')
+        ? new URLSearchParams({ prompt: 'login', login, password: 'x' })
+        : new URLSearchParams({ prompt: 'consent' });
+      res = await fetch(new URL(action, t.provider.url).href, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: header(), 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      take(res);
+    }
+    location = res.headers.get('location') ?? '';
+  }
+  throw new Error('the provider never sent the browser back to the callback');
+}
+
+test.each([
+  [
+    'sealed under another secret_file',
+    async () => {
+      // A login cookie of the same shape and name, sealed with a key regauth does not hold now.
+      const other = new OidcLogin(oidcLoginConfig(t.provider.url));
+      const { cookie } = await other.start(Math.floor(Date.now() / 1000));
+      return `__Host-regauth_oidc=${cookie}`;
+    },
+  ],
+  ['damaged', async () => '__Host-regauth_oidc=x.y.z'],
+])(
+  'a victim whose browser holds a login cookie regauth cannot open (%s) is warned of a link someone else started',
+  async (_what, victimCookie) => {
+    const attacker = await startLogin();
+    const query = await signInAtProvider(attacker.signInLink, 'alice');
+    const res = await fetch(`${t.url}/oidc/callback?${query}`, { headers: { cookie: await victimCookie() } });
+    const body = await res.text();
+    expect(res.status).toBe(400);
+    expect(body).not.toContain('id="app-password"');
+    // The warning a victim with no cookie, or with a cookie of its own, gets for the same link.
+    expect(body).toContain('This sign-in was not started in this browser.');
+    expect(body).toContain('report it to your registry administrator');
+
+    // The stakes: the code in the URL was not spent; the attacker's cookie turns it into alice's
+    // app password.
+    const replay = await fetch(`${t.url}/oidc/callback?${query}`, { headers: { cookie: attacker.cookie } });
+    expect(replay.status).toBe(200);
+    expect(await replay.text()).toContain('alice@example.test');
+  },
+);
