@@ -25,8 +25,8 @@ const user = strict({
 });
 
 /**
- * `users:` accounts written in the config, a bcrypt hash and labels each. A name YAML reads as
- * another type (`~`, `1`, `true`) or a password that is not a bcrypt hash is an error naming it;
+ * `users:` accounts written in the config, a bcrypt hash and labels each. A name YAML reads as no
+ * value (`~`, `null`) or a password that is not a bcrypt hash is an error naming it;
  * the other accounts are still checked, so one load reports every problem.
  */
 export const usersSection = defineSection({
@@ -41,22 +41,15 @@ export const usersSection = defineSection({
     const notStrings = ctx.nonStringKeysAt(['users']);
     const errors: ConfigError[] = [];
     const users = new Map<string, StaticUser>();
-    for (const [key, u] of Object.entries(raw)) {
-      const odd = notStrings.get(key);
-      // A number is its text as written (`0755`, `1.50`), as docker_auth (yaml.v2) reads it.
-      const name = odd?.type === 'number' ? odd.text : key;
-      if (odd !== undefined && odd.type !== 'number') {
-        errors.push(
-          new ConfigError(
-            formatPath(['users', key]),
-            `user name ${odd.text} is not a string (YAML reads ~ and null as no value, true and false as booleans); quote it ("${odd.text}") if that is the name`,
-          ),
-        );
-      } else if (users.has(name) || errors.some((e) => e.path === formatPath(['users', name]))) {
+    // A number or a boolean is already its text as written (`0755`, `True`), as docker_auth's
+    // yaml.v2 reads any scalar into a name (src/config/yaml.ts); `~` and `null` are no name.
+    for (const [name, u] of Object.entries(raw)) {
+      const odd = notStrings.get(name);
+      if (odd?.type === 'null') {
         errors.push(
           new ConfigError(
             formatPath(['users', name]),
-            `given twice, as ${JSON.stringify(name)} and as ${name}; keep one (docker_auth used the last)`,
+            `user name ${odd.text} is no value to YAML (docker_auth read it as the anonymous account ""): write "" for that account, or quote it ("${odd.text}") for a user of that name`,
           ),
         );
       } else if (u === null) {
@@ -80,7 +73,7 @@ export const usersSection = defineSection({
       } else {
         const bare = u.password === undefined && u.labels === undefined;
         const labels = labelTexts(u.labels ?? {}, (path) =>
-          ctx.scalarTextAt(['users', key, 'labels', ...path]),
+          ctx.scalarTextAt(['users', name, 'labels', ...path]),
         );
         users.set(name, { passwordHash: u.password, labels, ...(bare ? { bare } : {}) });
       }

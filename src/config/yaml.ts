@@ -163,6 +163,7 @@ export function parseYaml(
     scalarText.set(result, map);
   };
   let value: unknown;
+  const collisions: Collision[] = [];
   try {
     value = loadNodes(text, { filename: file }, (result, children) => {
       const index = new Map<string | number, number>();
@@ -173,21 +174,35 @@ export function parseYaml(
             written(result, i, c);
           });
         }
-      } else if (children.length === 2 * Object.keys(result).length) {
-        for (let i = 0; i < children.length; i += 2) {
-          const key = children[i]!;
-          index.set(String(key.result), key.line);
-          written(result, String(key.result), children[i + 1]!);
-          if (typeof key.result !== 'string') {
-            const map = nonStringKeys.get(result) ?? new Map<string, NonStringKey>();
-            const type = key.result === null ? 'null' : typeof key.result === 'number' ? 'number' : 'boolean';
-            map.set(String(key.result), { type, text: key.text ?? String(key.result) });
-            nonStringKeys.set(result, map);
+      } else {
+        const names = respellNumberKeys(result as Record<string, unknown>, children, collisions);
+        if (children.length === 2 * Object.keys(result).length) {
+          for (let i = 0; i < children.length; i += 2) {
+            const key = children[i]!;
+            const name = names[i / 2]!;
+            index.set(name, key.line);
+            written(result, name, children[i + 1]!);
+            if (typeof key.result !== 'string') {
+              const map = nonStringKeys.get(result) ?? new Map<string, NonStringKey>();
+              const type =
+                key.result === null ? 'null' : typeof key.result === 'number' ? 'number' : 'boolean';
+              map.set(name, { type, text: key.text ?? name });
+              nonStringKeys.set(result, map);
+            }
           }
         }
       }
       lines.set(result, index);
     });
+    const collision = collisions[0];
+    if (collision) {
+      const path = [...pathTo(value, collision.mapping), collision.key];
+      throw new ConfigError(
+        formatPath(path),
+        `given twice (lines ${collision.lines[0]} and ${collision.lines[1]}); keep one${lastWins ? ` (${lastWins} used the last)` : ''}`,
+        { line: collision.lines[1], file },
+      );
+    }
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? err.mark.line + 1 : undefined;
@@ -202,6 +217,69 @@ export function parseYaml(
   refuseReservedKeys(value, lines, file);
   refuseExpansion(value, file);
   return { value, lines, nonStringKeys, scalarText };
+}
+
+/** A key respelled as written that another key of its mapping already spelled so. */
+interface Collision {
+  readonly mapping: object;
+  readonly key: string;
+  /** The line of the key already there, then the number's. */
+  readonly lines: readonly [number, number];
+}
+
+/**
+ * Gives each key of `mapping` that YAML read as a number or a boolean its text as written, as
+ * docker_auth's yaml.v2 does for every key it decodes into a string (every key of a config: names,
+ * labels, claims): JavaScript spells `0755` as 755, `1.50` as 1.5, `0x1F` as 31, `True` as true. Done as each mapping is
+ * read, so the keys a merge (`<<: *base`) copies out of one are respelled too. Returns each key's
+ * name, in the order of `children`; a respelling that meets a key already there is recorded in
+ * `collisions` and left undone.
+ */
+function respellNumberKeys(
+  mapping: Record<string, unknown>,
+  children: readonly Child[],
+  collisions: Collision[],
+): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < children.length; i += 2) {
+    const key = children[i]!;
+    const name = String(key.result);
+    const text = key.text;
+    if (
+      (typeof key.result !== 'number' && typeof key.result !== 'boolean') ||
+      text === undefined ||
+      text === name
+    ) {
+      names.push(name);
+      continue;
+    }
+    if (Object.hasOwn(mapping, text)) {
+      const there = children.find((c, j) => j % 2 === 0 && String(c.result) === text);
+      collisions.push({ mapping, key: text, lines: [there?.line ?? key.line, key.line] });
+      names.push(name);
+      continue;
+    }
+    mapping[text] = mapping[name];
+    delete mapping[name];
+    names.push(text);
+  }
+  return names;
+}
+
+/** The path from `root` to `target` (a mapping or list within it), each node visited once. */
+function pathTo(root: unknown, target: object): (string | number)[] {
+  const seen = new Set<object>();
+  const queue: { node: unknown; path: (string | number)[] }[] = [{ node: root, path: [] }];
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const { node, path } = next;
+    if (node === target) return path;
+    if (node === null || typeof node !== 'object' || seen.has(node)) continue;
+    seen.add(node);
+    for (const [k, child] of Object.entries(node)) {
+      queue.push({ node: child, path: [...path, Array.isArray(node) ? Number(k) : k] });
+    }
+  }
+  return [];
 }
 
 /** The most values a file may hold once its aliases are expanded (a 10,000-rule ACL is 70,000). */

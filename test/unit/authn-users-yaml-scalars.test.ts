@@ -64,15 +64,17 @@ test('user keys written as other numbers load as their text: 0755, 1.50, 0x1F, 1
 
 test('a number key and a quoted key of the same text are one user given twice', () => {
   expect(errorsOf(`users:\n  "0755": {}\n  0755: {}\n`)).toEqual([
-    'users["0755"]: given twice, as "0755" and as 0755; keep one (docker_auth used the last)',
+    'users["0755"]: given twice (lines 6 and 7); keep one (docker_auth used the last)',
   ]);
 });
 
-test('~, null and true/false keys are still refused, named as written', () => {
-  expect(errorsOf(`users:\n  ~: {}\n  true: {}\n`)).toEqual([
-    'users.null: user name ~ is not a string (YAML reads ~ and null as no value, true and false as booleans); quote it ("~") if that is the name',
-    'users.true: user name true is not a string (YAML reads ~ and null as no value, true and false as booleans); quote it ("true") if that is the name',
+test('~ and null keys are refused, named as written; true and False are names', () => {
+  expect(errorsOf(`users:\n  ~: {}\n  bob: {}\n`)).toEqual([
+    'users.null: user name ~ is no value to YAML (docker_auth read it as the anonymous account ""): write "" for that account, or quote it ("~") for a user of that name',
   ]);
+  expect(new Set(load(`users:\n  true: {}\n  False: {}\n`).users!.keys())).toEqual(
+    new Set(['true', 'False']),
+  );
 });
 
 test('"1.5" and 1.50, two users for docker_auth: the error says YAML made them one key, and how to keep both', () => {

@@ -319,12 +319,11 @@ describe('user names and issuers that would silently change meaning', () => {
   test.each([
     ['~', '~'],
     ['null', 'null'],
-    ['true', 'true'],
   ])('users: { %s: {} } is refused with its YAML path (not a user named %j)', (key, shown) => {
     const errors = errorsOf(`token:\n  issuer: x\n${keyLines}users:\n  ${key}: {}\n  bob: {}\n`);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^line \d+: users\[?/);
-    expect(errors[0]).toContain(`user name ${shown} is not a string`);
+    expect(errors[0]).toContain(`user name ${shown} is no value to YAML`);
   });
 
   test.each([
