@@ -3,7 +3,13 @@ import { strict } from '../core/schema.js';
 import { defineSection } from '../core/section.js';
 import { compileAcl } from './acl.js';
 
-const pattern = z.string({ error: 'must be a string (a glob or a /regex/)' });
+/**
+ * A pattern; one YAML reads as a number or a boolean (`account: 1001`) is its text as written, as
+ * docker_auth's yaml.v2 reads any scalar into a string (compile, below).
+ */
+const pattern = z.union([z.string(), z.number(), z.boolean()], {
+  error: 'must be a string (a glob or a /regex/)',
+});
 
 const aclRule = strict({
   match: strict({
@@ -21,5 +27,27 @@ const aclRule = strict({
 /** `acl:` the rules, first match decides (docs/acl.md); compiled once at load. */
 export const aclSection = defineSection({
   schema: z.array(aclRule).default([]),
-  compile: (rules) => compileAcl(rules, 'acl'),
+  compile: (rules, ctx) =>
+    compileAcl(
+      rules.map((rule, i) => {
+        const text = (v: string | number | boolean, path: string[]) =>
+          typeof v === 'string' ? v : (ctx.scalarTextAt(['acl', i, 'match', ...path]) ?? String(v));
+        // In the order written, as the rule's explanations list its conditions.
+        const match = Object.fromEntries(
+          Object.entries(rule.match).map(([field, v]) => [
+            field,
+            field === 'labels'
+              ? Object.fromEntries(
+                  Object.entries(v as Record<string, string | number | boolean>).map(([k, value]) => [
+                    k,
+                    text(value, ['labels', k]),
+                  ]),
+                )
+              : text(v as string | number | boolean, [field]),
+          ]),
+        );
+        return { ...rule, match };
+      }),
+      'acl',
+    ),
 });
