@@ -26,12 +26,17 @@ type KeySet = ReturnType<typeof createRemoteJWKSet>;
 /** How long a failed discovery, or key set fetch, is answered again before the issuer is asked anew. */
 const RETRY_MS = 5_000;
 
+/** How long keys go on working after the last fetch of their set that worked. */
+const KEYS_TRUSTED_MS = 10 * 60_000;
+
 /** One trusted issuer, with its key set resolved lazily (discovery happens on first use). */
 class TrustedIssuer {
   readonly config: TrustedIssuerConfig;
   readonly #timeoutSeconds: number;
   #keys: KeySet | undefined;
   #resolving: Promise<KeySet> | undefined;
+  /** When the key set was last fetched and read, in ms (never: -Infinity). */
+  #fetchedAt = -Infinity;
   readonly #discovery = pausedAfterFailure(
     () => this.#discover(),
     (err) => err instanceof BackendUnavailableError,
@@ -81,6 +86,15 @@ class TrustedIssuer {
     return this.#keys;
   }
 
+  /**
+   * Until when (Unix seconds) a token its keys verified now may be taken as verified: the keys
+   * are trusted for KEYS_TRUSTED_MS after the last fetch of their set, and a success the credential
+   * cache remembers must not outlive them (a withdrawn key, an issuer gone down).
+   */
+  trustedUntil(): number {
+    return Math.floor((this.#fetchedAt + KEYS_TRUSTED_MS) / 1000);
+  }
+
   #keySet(url: URL): KeySet {
     // jose caches the set, refetches it on an unknown kid at most once per cooldown, and
     // refreshes it after cacheMaxAge. Its cooldown counts from a fetch that worked: a fetch that
@@ -93,12 +107,13 @@ class TrustedIssuer {
       // What jose would refuse after this returns (not JSON, not a key set) fails here, so that it
       // is answered again too.
       createLocalJWKSet((await response.clone().json()) as JSONWebKeySet);
+      this.#fetchedAt = Date.now();
       return response;
     });
     return createRemoteJWKSet(url, {
       timeoutDuration: this.#timeoutSeconds * 1000,
       cooldownDuration: 30_000,
-      cacheMaxAge: 10 * 60_000,
+      cacheMaxAge: KEYS_TRUSTED_MS,
       [customFetch]: fetchKeySet,
     });
   }
@@ -210,8 +225,9 @@ export class JwtAuthenticator implements Authenticator {
     return {
       outcome: 'authenticated',
       labels: labelsFrom(payload, rules.label_claims),
-      // jwtVerify required exp: the credential cache forgets this success when the token expires.
-      ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp } : {}),
+      // jwtVerify required exp: the credential cache forgets this success when the token expires,
+      // or when the keys that verified it are no longer trusted, whichever comes first.
+      expiresAt: Math.min(typeof payload.exp === 'number' ? payload.exp : Infinity, issuer.trustedUntil()),
     };
   }
 }
