@@ -258,7 +258,9 @@ export function labelsFrom(
 ): Labels {
   const labels: Record<string, string[]> = {};
   for (const [label, claim] of Object.entries(mapping)) {
-    const values = claimStrings(payload[claim]);
+    // An empty value is no value: GitHub sends `head_ref: ""` outside pull requests, and a label
+    // [""] would match `*` and make a rule on ${labels:head_ref} decide (docs/acl.md).
+    const values = claimStrings(payload[claim]).filter((v) => v !== '');
     if (values.length > 0) labels[label] = values;
   }
   return labels;
