@@ -12,6 +12,7 @@ import type { Store } from '../store/types.js';
 import { renderErrorPage, renderLoginPage } from '../oidc/page.js';
 import { SESSION_COOKIE, SESSION_COOKIE_HOST, safeReturnPath } from '../oidc/session.js';
 import type { Runtime } from '../pipeline/runtime.js';
+import { clientAddress } from '../request/client-ip.js';
 import { mapError } from './errors.js';
 
 /**
@@ -68,6 +69,15 @@ export function oidcPages(deps: {
     const isSecure = secure(runtime);
     const cleared = loginCookie(deps.prefix, '', 0, isSecure);
     res.setHeader('Set-Cookie', cleared);
+    // Who asked, in each line: a victim's report of a forwarded sign-in link is traced by it.
+    // For the log only: an X-Forwarded-For it cannot read does not change the answer.
+    const client = logged(() =>
+      clientAddress(
+        req.socket.remoteAddress,
+        req.headers['x-forwarded-for'],
+        runtime.config.server.trustedProxies,
+      ),
+    );
     try {
       const cookie = cookieOf(req, isSecure ? LOGIN_COOKIE_HOST : LOGIN_COOKIE);
       const now = seconds(deps.now());
@@ -91,13 +101,16 @@ export function oidcPages(deps: {
         res.setHeader('Cache-Control', 'no-store');
         res.setHeader('Referrer-Policy', 'no-referrer');
         deps.logger.info(
-          { account: result.account, expiresAt: sealed.session.expiresAt },
+          { account: result.account, expiresAt: sealed.session.expiresAt, client },
           'registry page session started',
         );
         res.redirect(303, safeReturnPath(result.returnTo, base) ?? `${base}/`);
         return;
       }
-      deps.logger.info({ account: result.account, expiresAt: result.expiresAt }, 'app password issued');
+      deps.logger.info(
+        { account: result.account, expiresAt: result.expiresAt, client },
+        'app password issued',
+      );
       sendHtml(res, 200, renderLoginPage(result));
     } catch (err) {
       // Signing in again starts where this login started: the registry page, or the login (a
@@ -108,15 +121,22 @@ export function oidcPages(deps: {
           ? err.byPage
           : await login.startedByPage(cookie, seconds(deps.now()));
       const again = byPage ? `${deps.prefix}/ui/` : loginPath;
-      fail(res, err, 'oidc callback failed', again);
+      fail(res, err, 'oidc callback failed', again, client);
     }
   };
 
-  function fail(res: Response, err: unknown, what: string, again = loginPath): void {
+  function fail(
+    res: Response,
+    err: unknown,
+    what: string,
+    again = loginPath,
+    client?: { ip: string | null; via: string | null },
+  ): void {
     const mapped = mapError(err);
     const level = mapped.status >= 500 ? 'error' : 'info';
     deps.logger[level](
       {
+        ...(client ? { client } : {}),
         status: mapped.status,
         reason: err instanceof RegauthError ? err.message : undefined,
         err: err instanceof RegauthError ? undefined : err,
@@ -128,6 +148,17 @@ export function oidcPages(deps: {
   }
 
   return { login: loginPage, callback: callbackPage };
+}
+
+/** The client address for a log line, or undefined when the request's cannot be read. */
+function logged(
+  read: () => { ip: string | null; via: string | null },
+): { ip: string | null; via: string | null } | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
 /** A page's handler; its paths are in the route table (routes.ts). */

@@ -24,6 +24,7 @@ const t = useOidcServer({
   callback,
   config: ({ keyPath, certPath, secretFile }) => `server:
   addr: "127.0.0.1:0"
+  trusted_proxies: [127.0.0.1]
 token:
   issuer: t
   key: ${keyPath}
@@ -115,3 +116,23 @@ test.each([
     expect(await replay.text()).toContain('alice@example.test');
   },
 );
+
+// Found by the same review: the page asks the victim to report such a link, but the callback's
+// log lines named no client, so the administrator could not tell who replayed the code.
+test("the callback's log lines name the client, the refused victim's and the replaying attacker's", async () => {
+  const attacker = await startLogin();
+  const query = await signInAtProvider(attacker.signInLink, 'alice');
+  const victim = await fetch(`${t.url}/oidc/callback?${query}`, {
+    headers: { 'x-forwarded-for': '203.0.113.5' },
+  });
+  expect(victim.status).toBe(400);
+  await victim.text();
+  const replay = await fetch(`${t.url}/oidc/callback?${query}`, {
+    headers: { cookie: attacker.cookie, 'x-forwarded-for': '198.51.100.7' },
+  });
+  expect(replay.status).toBe(200);
+  await replay.text();
+  const lines = t.logs.map((l) => JSON.parse(l) as { msg: string; client?: { ip: string } });
+  expect(lines.filter((l) => l.msg === 'oidc callback failed').at(-1)?.client?.ip).toBe('203.0.113.5');
+  expect(lines.filter((l) => l.msg === 'app password issued').at(-1)?.client?.ip).toBe('198.51.100.7');
+});
