@@ -315,6 +315,23 @@ describe('LdapAuthenticator connections', () => {
     expect(dir.clients[0]!.unbound).toBe(true);
     await expect(login('alice', 'alice-pw')).rejects.toBeInstanceOf(BackendUnavailableError);
   });
+
+  test('a login under way when the backend closes leaves no service connection open', async () => {
+    // Found by a review of ldap_auth: its group search, after the user's bind, opened a new
+    // service connection once close had unbound the old one, and nothing closed that one.
+    const { dir, authn, login } = setUp({
+      labels: {},
+      group_search: { base: 'ou=groups,dc=example,dc=org', filter: '(member=${dn})' },
+    });
+    let release!: () => void;
+    dir.userBindDelay = new Promise((r) => (release = r));
+    const running = login('alice', 'alice-pw');
+    await vi.waitFor(() => expect(dir.binds.some((b) => b.dn.startsWith('uid=alice,'))).toBe(true));
+    await authn.close();
+    release();
+    expect(await running).toEqual({ outcome: 'authenticated', labels: { groups: ['devs'] } });
+    expect(dir.clients.filter((c) => c.isConnected).map((c) => c.id)).toEqual([]);
+  });
 });
 
 describe('a made-up name costs the directory work of a wrong password', () => {

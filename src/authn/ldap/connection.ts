@@ -33,6 +33,8 @@ export class LdapConnections {
   readonly #config: LdapConfig;
   readonly #factory: LdapClientFactory;
   #service: Promise<LdapClient> | undefined;
+  /** Once closed, work still under way gets a service connection of its own, closed after it. */
+  #closed = false;
 
   constructor(config: LdapConfig, factory: LdapClientFactory = (options) => new Client(options)) {
     this.#config = config;
@@ -41,6 +43,7 @@ export class LdapConnections {
 
   /** Unbinds the service connection; the next operation would open a new one. */
   async close(): Promise<void> {
+    this.#closed = true;
     const service = this.#service;
     this.#service = undefined;
     await service?.then(quietUnbind, () => undefined);
@@ -53,6 +56,9 @@ export class LdapConnections {
    */
   async withService<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      // A login under way when the backend closed (its group search after the user's bind, a
+      // retry): nothing would close a connection kept now, so this one is closed after `fn`.
+      if (this.#closed) return this.#withServiceOnce(fn);
       const { client, fresh } = await this.#serviceClient();
       try {
         return await fn(client);
@@ -62,6 +68,15 @@ export class LdapConnections {
         this.#dropService(client);
         if (fresh || attempt > 0) throw err;
       }
+    }
+  }
+
+  async #withServiceOnce<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
+    const client = await this.#openService();
+    try {
+      return await fn(client);
+    } finally {
+      void quietUnbind(client);
     }
   }
 
