@@ -35,7 +35,9 @@ beforeAll(async () => {
 afterAll(() => issuer.stop());
 
 test('labelsFrom: an empty claim gives no label, as its docstring says', () => {
-  expect(labelsFrom({ head_ref: '', repository: 'acme/app' }, { head_ref: 'head_ref', repository: 'repository' })).toEqual({
+  expect(
+    labelsFrom({ head_ref: '', repository: 'acme/app' }, { head_ref: 'head_ref', repository: 'repository' }),
+  ).toEqual({
     repository: ['acme/app'],
   });
 });
@@ -50,5 +52,7 @@ test('a push job (GitHub: head_ref "") gets no head_ref label, as a job without 
   const result = await authn.authenticate({ account: 'acme/app', password: new Secret(token) });
   expect(result).toMatchObject({ outcome: 'authenticated' });
   // The label the job gets must be the one a job without the claim gets: none.
-  expect(result.outcome === 'authenticated' ? result.labels : undefined).toEqual({ repository: ['acme/app'] });
+  expect(result.outcome === 'authenticated' ? result.labels : undefined).toEqual({
+    repository: ['acme/app'],
+  });
 });
