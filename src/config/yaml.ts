@@ -162,8 +162,86 @@ export function parseYaml(
     map.set(key, child.text);
     scalarText.set(result, map);
   };
-  let value: unknown;
   const collisions: Collision[] = [];
+  const noteNonString = (mapping: object, name: string, key: NonStringKey) => {
+    const map = nonStringKeys.get(mapping) ?? new Map<string, NonStringKey>();
+    map.set(name, key);
+    nonStringKeys.set(mapping, map);
+  };
+  /**
+   * Rebuilds a mapping js-yaml read with each key as written (respelled) and what a merge
+   * (`<<: *base`) brought in, recording the line, the written value text and the key's type of
+   * every key, merged ones included (copied from the mapping they were written in).
+   *
+   * A key YAML read as a number or a boolean takes its text as written, as docker_auth's yaml.v2
+   * does for every key it decodes into a name (JavaScript spells `0755` as 755, `1.50` as 1.5,
+   * `True` as true). Keys written in the mapping win over merged ones, and earlier merged
+   * mappings over later ones, as YAML merges; js-yaml merged under JavaScript's spelling, so the
+   * merge is done again here under the written one (`{<<: {1: a}, 1.0: b}` keeps both). Two keys
+   * written in the mapping that respell alike are a collision, refused as a key given twice.
+   */
+  const readMapping = (
+    mapping: Record<string, unknown>,
+    children: readonly Child[],
+    index: Map<string | number, number>,
+  ) => {
+    const final = new Map<string, unknown>();
+    const sources: object[] = [];
+    // js-yaml keeps no `<<` key it merged (a quoted '<<' is a key like any other).
+    const merges = !Object.hasOwn(mapping, '<<');
+    for (let i = 0; i + 1 < children.length; i += 2) {
+      const key = children[i]!;
+      const entry = children[i + 1]!;
+      if (merges && key.result === '<<') {
+        const from = entry.result;
+        for (const source of Array.isArray(from) ? from : [from]) {
+          if (source !== null && typeof source === 'object') sources.push(source as object);
+        }
+        continue;
+      }
+      const spelled = String(key.result);
+      const respell = typeof key.result === 'number' || typeof key.result === 'boolean';
+      const name = respell && key.text !== undefined ? key.text : spelled;
+      if (final.has(name)) {
+        collisions.push({ mapping, key: name, lines: [index.get(name) ?? key.line, key.line] });
+        continue;
+      }
+      final.set(name, mapping[spelled]);
+      index.set(name, key.line);
+      written(mapping, name, entry);
+      if (typeof key.result !== 'string') {
+        const type = respell ? (typeof key.result as 'number' | 'boolean') : 'null';
+        noteNonString(mapping, name, { type, text: key.text ?? name });
+      }
+    }
+    for (const source of sources) {
+      for (const [name, v] of Object.entries(source)) {
+        if (final.has(name)) continue;
+        final.set(name, v);
+        const line = lines.get(source)?.get(name);
+        if (line !== undefined) index.set(name, line);
+        const text = scalarText.get(source)?.get(name);
+        if (text !== undefined) {
+          const map = scalarText.get(mapping) ?? new Map<string | number, string>();
+          map.set(name, text);
+          scalarText.set(mapping, map);
+        }
+        const odd = nonStringKeys.get(source)?.get(name);
+        if (odd) noteNonString(mapping, name, odd);
+      }
+    }
+    for (const name of Object.keys(mapping)) delete mapping[name];
+    for (const [name, v] of final) {
+      // Defined, not assigned: a key named __proto__ is a key (refused later), not the prototype.
+      Object.defineProperty(mapping, name, {
+        value: v,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+  };
+  let value: unknown;
   try {
     value = loadNodes(text, { filename: file }, (result, children) => {
       const index = new Map<string | number, number>();
@@ -175,22 +253,7 @@ export function parseYaml(
           });
         }
       } else {
-        const names = respellNumberKeys(result as Record<string, unknown>, children, collisions);
-        if (children.length === 2 * Object.keys(result).length) {
-          for (let i = 0; i < children.length; i += 2) {
-            const key = children[i]!;
-            const name = names[i / 2]!;
-            index.set(name, key.line);
-            written(result, name, children[i + 1]!);
-            if (typeof key.result !== 'string') {
-              const map = nonStringKeys.get(result) ?? new Map<string, NonStringKey>();
-              const type =
-                key.result === null ? 'null' : typeof key.result === 'number' ? 'number' : 'boolean';
-              map.set(name, { type, text: key.text ?? name });
-              nonStringKeys.set(result, map);
-            }
-          }
-        }
+        readMapping(result as Record<string, unknown>, children, index);
       }
       lines.set(result, index);
     });
@@ -219,51 +282,12 @@ export function parseYaml(
   return { value, lines, nonStringKeys, scalarText };
 }
 
-/** A key respelled as written that another key of its mapping already spelled so. */
+/** Two keys written in one mapping that are one name once respelled (`"0755"` and `0755`). */
 interface Collision {
   readonly mapping: object;
   readonly key: string;
-  /** The line of the key already there, then the number's. */
+  /** The line of the first, then the second's. */
   readonly lines: readonly [number, number];
-}
-
-/**
- * Gives each key of `mapping` that YAML read as a number or a boolean its text as written, as
- * docker_auth's yaml.v2 does for every key it decodes into a string (every key of a config: names,
- * labels, claims): JavaScript spells `0755` as 755, `1.50` as 1.5, `0x1F` as 31, `True` as true. Done as each mapping is
- * read, so the keys a merge (`<<: *base`) copies out of one are respelled too. Returns each key's
- * name, in the order of `children`; a respelling that meets a key already there is recorded in
- * `collisions` and left undone.
- */
-function respellNumberKeys(
-  mapping: Record<string, unknown>,
-  children: readonly Child[],
-  collisions: Collision[],
-): string[] {
-  const names: string[] = [];
-  for (let i = 0; i < children.length; i += 2) {
-    const key = children[i]!;
-    const name = String(key.result);
-    const text = key.text;
-    if (
-      (typeof key.result !== 'number' && typeof key.result !== 'boolean') ||
-      text === undefined ||
-      text === name
-    ) {
-      names.push(name);
-      continue;
-    }
-    if (Object.hasOwn(mapping, text)) {
-      const there = children.find((c, j) => j % 2 === 0 && String(c.result) === text);
-      collisions.push({ mapping, key: text, lines: [there?.line ?? key.line, key.line] });
-      names.push(name);
-      continue;
-    }
-    mapping[text] = mapping[name];
-    delete mapping[name];
-    names.push(text);
-  }
-  return names;
 }
 
 /** The path from `root` to `target` (a mapping or list within it), each node visited once. */
@@ -376,13 +400,15 @@ function duplicateKey(
       // A number written otherwise than JavaScript spells it (`1.50` is 1.5): docker_auth (yaml.v2)
       // reads its text, a name other than the key it collides with here.
       const respelled = (pair: (typeof pairs)[number]) =>
-        typeof pair[2].result === 'number' && pair[2].text !== undefined && pair[2].text !== key;
+        (typeof pair[2].result === 'number' || typeof pair[2].result === 'boolean') &&
+        pair[2].text !== undefined &&
+        pair[2].text !== key;
       const number = first && [pairs[i]!, first].find(respelled);
       if (first && number) {
         const other = number === first ? pairs[i]! : first;
         return {
           path: formatPath([...path, key]),
-          message: `${number[2].text!} on line ${number[1]} reads as the number ${key}, the key ${JSON.stringify(key)} on line ${other[1]} again (docker_auth reads them as two names); quote it (${JSON.stringify(number[2].text)}) to keep both`,
+          message: `${number[2].text!} on line ${number[1]} reads as the ${typeof number[2].result} ${key}, the key ${JSON.stringify(key)} on line ${other[1]} again (docker_auth reads them as two names); quote it (${JSON.stringify(number[2].text)}) to keep both`,
         };
       }
       if (first) {
@@ -393,7 +419,11 @@ function duplicateKey(
       }
     }
     for (const [key, child] of Object.entries(node)) {
-      const found = find(child, [...path, Array.isArray(node) ? Number(key) : key]);
+      // A number or boolean key by its text as written, as the loaded config names it.
+      const written = pairs.find(
+        ([k, , c]) => k === key && (typeof c.result === 'number' || typeof c.result === 'boolean'),
+      )?.[2].text;
+      const found = find(child, [...path, Array.isArray(node) ? Number(key) : (written ?? key)]);
       if (found) return found;
     }
     return undefined;
