@@ -39,6 +39,8 @@ interface Child {
   readonly result: unknown;
   readonly line: number;
   readonly text?: string;
+  /** A merge key (`<<`, plain or `!!merge`; a quoted '<<' is a key like any other). */
+  readonly merge?: true;
 }
 
 /**
@@ -78,6 +80,8 @@ function unquoted(text: string): string {
   return text;
 }
 
+const MERGE_TAG = 'tag:yaml.org,2002:merge';
+
 /**
  * Loads YAML with js-yaml, calling `node` once for each mapping and sequence with its children
  * in order, through js-yaml's `listener` hook. An alias (`*u`) reports its anchor's node again,
@@ -98,6 +102,10 @@ function loadNodes(
   return yaml.load(text, {
     ...options,
     schema: SCHEMA,
+    // js-yaml's own bound is 10,000 merge keys a file: a 2,600-rule ACL of `- <<: *base` rules
+    // passed it. refuseExpansion bounds what merges and aliases expand to instead.
+    // (js-yaml 4.3's option; @types/js-yaml does not declare it.)
+    ...({ maxTotalMergeKeys: MAX_EXPANDED_VALUES } as yaml.LoadOptions),
     listener(event, state) {
       if (event === 'open') {
         stack.push({ line: state.line + 1, position: state.position, children: [] });
@@ -108,9 +116,13 @@ function loadNodes(
       const result: unknown = state.result;
       if (result === null || typeof result !== 'object') {
         const written = valueText(body.slice(frame.position, state.position), anchors);
-        stack
-          .at(-1)
-          ?.children.push({ result, line: frame.line, ...(written === undefined ? {} : { text: written }) });
+        stack.at(-1)?.children.push({
+          result,
+          line: frame.line,
+          ...(written === undefined ? {} : { text: written }),
+          // @types/js-yaml does not declare the node's tag.
+          ...((state as unknown as { tag?: string }).tag === MERGE_TAG ? { merge: true } : {}),
+        });
         return;
       }
       stack.at(-1)?.children.push({ result, line: frame.line });
@@ -162,7 +174,7 @@ export function parseYaml(
     map.set(key, child.text);
     scalarText.set(result, map);
   };
-  const collisions: Collision[] = [];
+  const problems: Problem[] = [];
   const noteNonString = (mapping: object, name: string, key: NonStringKey) => {
     const map = nonStringKeys.get(mapping) ?? new Map<string, NonStringKey>();
     map.set(name, key);
@@ -175,27 +187,56 @@ export function parseYaml(
    *
    * A key YAML read as a number or a boolean takes its text as written, as docker_auth's yaml.v2
    * does for every key it decodes into a name (JavaScript spells `0755` as 755, `1.50` as 1.5,
-   * `True` as true). Keys written in the mapping win over merged ones, and earlier merged
-   * mappings over later ones, as YAML merges; js-yaml merged under JavaScript's spelling, so the
-   * merge is done again here under the written one (`{<<: {1: a}, 1.0: b}` keeps both). Two keys
-   * written in the mapping that respell alike are a collision, refused as a key given twice.
+   * `True` as true). js-yaml merged under JavaScript's spelling, so the merge is done again here
+   * under the written one (`{<<: {1: a}, 1.0: b}` keeps both): keys written in the mapping win
+   * over merged ones, and earlier mappings of a merge list over later ones. Where yaml.v2 would
+   * read the mapping otherwise, it is refused, naming the lines (see `problems`): two written keys
+   * that respell alike, `<<:` given twice, a key written before a merge that brings it too, and a
+   * `match` or `labels` mapping that leaves out keys of the one a merge brings (yaml.v2 merges the
+   * two key by key there: {@link STRUCT_KEYS}).
+   *
+   * A mapping with a key whose value is left out (`{a, b: 1}`, `? a`: js-yaml reports no node for
+   * it, so keys and values no longer pair up) is left as js-yaml read it.
    */
   const readMapping = (
     mapping: Record<string, unknown>,
     children: readonly Child[],
     index: Map<string | number, number>,
   ) => {
-    const final = new Map<string, unknown>();
-    const sources: object[] = [];
-    // js-yaml keeps no `<<` key it merged (a quoted '<<' is a key like any other).
-    const merges = !Object.hasOwn(mapping, '<<');
-    for (let i = 0; i + 1 < children.length; i += 2) {
+    const pairs: [Child, Child][] = [];
+    for (let i = 0; i < children.length; i += 2) {
       const key = children[i]!;
-      const entry = children[i + 1]!;
-      if (merges && key.result === '<<') {
+      const entry = children[i + 1];
+      if (entry === undefined) return;
+      if (!key.merge && !Object.is(mapping[String(key.result)], entry.result)) return;
+      pairs.push([key, entry]);
+    }
+    const problem = (key: string, line: number, message: string) =>
+      problems.push({ mapping, key, line, message });
+    const final = new Map<string, unknown>();
+    const sources: { readonly source: Record<string, unknown>; readonly line: number }[] = [];
+    for (const [key, entry] of pairs) {
+      if (key.merge) {
+        const before = sources[0];
+        if (before) {
+          problem(
+            '<<',
+            key.line,
+            `given twice (lines ${before.line} and ${key.line}): docker_auth lets the later merge win, regauth the earlier; write one <<: with a list, the mapping that should win first`,
+          );
+        }
         const from = entry.result;
         for (const source of Array.isArray(from) ? from : [from]) {
-          if (source !== null && typeof source === 'object') sources.push(source as object);
+          if (source === null || typeof source !== 'object') continue;
+          for (const name of Object.keys(source)) {
+            if (!final.has(name)) continue;
+            problem(
+              name,
+              index.get(name)!,
+              `written on line ${index.get(name)!}, before the merge on line ${key.line} that brings it too: docker_auth takes the merged value there, regauth this one; write it after the <<: line`,
+            );
+          }
+          sources.push({ source: source as Record<string, unknown>, line: key.line });
         }
         continue;
       }
@@ -203,20 +244,36 @@ export function parseYaml(
       const respell = typeof key.result === 'number' || typeof key.result === 'boolean';
       const name = respell && key.text !== undefined ? key.text : spelled;
       if (final.has(name)) {
-        collisions.push({ mapping, key: name, lines: [index.get(name) ?? key.line, key.line] });
+        problem(
+          name,
+          key.line,
+          `given twice (lines ${index.get(name) ?? key.line} and ${key.line}); keep one${lastWins ? ` (${lastWins} used the last)` : ''}`,
+        );
         continue;
       }
       final.set(name, mapping[spelled]);
       index.set(name, key.line);
       written(mapping, name, entry);
       if (typeof key.result !== 'string') {
-        const type = respell ? (typeof key.result as 'number' | 'boolean') : 'null';
-        noteNonString(mapping, name, { type, text: key.text ?? name });
+        noteNonString(mapping, name, {
+          type: respell ? (typeof key.result as 'number' | 'boolean') : 'null',
+          text: key.text ?? name,
+        });
       }
     }
-    for (const source of sources) {
+    for (const { source, line: mergeLine } of sources) {
       for (const [name, v] of Object.entries(source)) {
-        if (final.has(name)) continue;
+        const mine = final.get(name);
+        if (final.has(name)) {
+          if (STRUCT_KEYS.has(name) && !covers(mine, v)) {
+            problem(
+              name,
+              index.get(name)!,
+              `leaves out what the ${name} merged on line ${mergeLine} holds: docker_auth merges the two key by key there, regauth takes this one whole; write every key out here`,
+            );
+          }
+          continue;
+        }
         final.set(name, v);
         const line = lines.get(source)?.get(name);
         if (line !== undefined) index.set(name, line);
@@ -257,14 +314,12 @@ export function parseYaml(
       }
       lines.set(result, index);
     });
-    const collision = collisions[0];
-    if (collision) {
-      const path = [...pathTo(value, collision.mapping), collision.key];
-      throw new ConfigError(
-        formatPath(path),
-        `given twice (lines ${collision.lines[0]} and ${collision.lines[1]}); keep one${lastWins ? ` (${lastWins} used the last)` : ''}`,
-        { line: collision.lines[1], file },
-      );
+    const first = problems[0];
+    if (first) {
+      throw new ConfigError(formatPath([...pathTo(value, first.mapping), first.key]), first.message, {
+        line: first.line,
+        file,
+      });
     }
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
@@ -282,12 +337,32 @@ export function parseYaml(
   return { value, lines, nonStringKeys, scalarText };
 }
 
-/** Two keys written in one mapping that are one name once respelled (`"0755"` and `0755`). */
-interface Collision {
+/**
+ * Keys whose mapping docker_auth's yaml.v2 decodes into a structure or a map already filled by a
+ * merge (an ACL rule's `match` and its `labels`, a user's `labels`): a mapping written there is
+ * merged into the merged one key by key, where js-yaml, and so regauth, replaces it whole.
+ */
+const STRUCT_KEYS = new Set(['match', 'labels']);
+
+/**
+ * Whether `written` replacing `merged` reads as yaml.v2's key-by-key merge does: every key of a
+ * merged mapping is written again (within a `labels` mapping too). Anything else is covered.
+ */
+function covers(written: unknown, merged: unknown): boolean {
+  const isMapping = (x: unknown): x is Record<string, unknown> =>
+    x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (!isMapping(written) || !isMapping(merged)) return true;
+  return Object.entries(merged).every(
+    ([k, v]) => Object.hasOwn(written, k) && (!STRUCT_KEYS.has(k) || covers(written[k], v)),
+  );
+}
+
+/** A mapping yaml.v2 would read otherwise than js-yaml, at one of its keys. */
+interface Problem {
   readonly mapping: object;
   readonly key: string;
-  /** The line of the first, then the second's. */
-  readonly lines: readonly [number, number];
+  readonly line: number;
+  readonly message: string;
 }
 
 /** The path from `root` to `target` (a mapping or list within it), each node visited once. */
