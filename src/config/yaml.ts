@@ -175,6 +175,8 @@ export function parseYaml(
     scalarText.set(result, map);
   };
   const problems: Problem[] = [];
+  /** The mappings that held a `<<:`, with the line of their first. */
+  const merged = new WeakMap<object, number>();
   const noteNonString = (mapping: object, name: string, key: NonStringKey) => {
     const map = nonStringKeys.get(mapping) ?? new Map<string, NonStringKey>();
     map.set(name, key);
@@ -214,21 +216,25 @@ export function parseYaml(
     const problem = (key: string, line: number, message: string) =>
       problems.push({ mapping, key, line, message });
     const final = new Map<string, unknown>();
-    const sources: { readonly source: Record<string, unknown>; readonly line: number }[] = [];
+    const writtenHere = new Set<string>();
+    const sources: {
+      readonly source: Record<string, unknown>;
+      readonly line: number;
+      readonly merge: number;
+    }[] = [];
+    let mergeKeys = 0;
     for (const [key, entry] of pairs) {
       if (key.merge) {
-        const before = sources[0];
-        if (before) {
-          problem(
-            '<<',
-            key.line,
-            `given twice (lines ${before.line} and ${key.line}): docker_auth lets the later merge win, regauth the earlier; write one <<: with a list, the mapping that should win first`,
-          );
-        }
+        if (!merged.has(mapping)) merged.set(mapping, key.line);
+        mergeKeys++;
         const from = entry.result;
+        // What this `<<:` brings that an earlier `<<:` of the mapping brings too.
+        const again = new Map<string, number>();
         for (const source of Array.isArray(from) ? from : [from]) {
           if (source === null || typeof source !== 'object') continue;
           for (const name of Object.keys(source)) {
+            const earlier = sources.find((s) => s.merge !== mergeKeys && Object.hasOwn(s.source, name));
+            if (earlier) again.set(name, earlier.line);
             if (!final.has(name)) continue;
             problem(
               name,
@@ -236,7 +242,15 @@ export function parseYaml(
               `written on line ${index.get(name)!}, before the merge on line ${key.line} that brings it too: docker_auth takes the merged value there, regauth this one; write it after the <<: line`,
             );
           }
-          sources.push({ source: source as Record<string, unknown>, line: key.line });
+          sources.push({ source: source as Record<string, unknown>, line: key.line, merge: mergeKeys });
+        }
+        const [name, line] = [...again][0] ?? [];
+        if (name !== undefined) {
+          problem(
+            '<<',
+            key.line,
+            `given twice (lines ${line!} and ${key.line}), both bringing ${JSON.stringify(name)}: docker_auth lets the later merge win, regauth the earlier; write one <<: with a list, the mapping that should win first`,
+          );
         }
         continue;
       }
@@ -252,6 +266,7 @@ export function parseYaml(
         continue;
       }
       final.set(name, mapping[spelled]);
+      writtenHere.add(name);
       index.set(name, key.line);
       written(mapping, name, entry);
       if (typeof key.result !== 'string') {
@@ -266,11 +281,19 @@ export function parseYaml(
         const mine = final.get(name);
         if (final.has(name)) {
           if (STRUCT_KEYS.has(name) && !covers(mine, v)) {
-            problem(
-              name,
-              index.get(name)!,
-              `leaves out what the ${name} merged on line ${mergeLine} holds: docker_auth merges the two key by key there, regauth takes this one whole; write every key out here`,
-            );
+            if (writtenHere.has(name)) {
+              problem(
+                name,
+                index.get(name)!,
+                `leaves out what the ${name} merged on line ${mergeLine} holds: docker_auth merges the two key by key there, regauth takes this one whole; write every key out here`,
+              );
+            } else {
+              problem(
+                name,
+                mergeLine,
+                `brought by more than one mapping of the merge on line ${mergeLine}, each holding keys the other lacks: docker_auth merges them key by key there, regauth takes the first whole; write ${name} out in this mapping`,
+              );
+            }
           }
           continue;
         }
@@ -314,6 +337,17 @@ export function parseYaml(
       }
       lines.set(result, index);
     });
+    // yaml.v2 merges each section a top-level `<<:` brings with the one written key by key
+    // (`server:` beside a merged server keeps its TLS there); regauth would replace it whole.
+    if (value !== null && typeof value === 'object' && merged.has(value)) {
+      problems.unshift({
+        mapping: value,
+        key: '<<',
+        line: merged.get(value)!,
+        message:
+          'a merge at the top level: docker_auth merges each section it brings with the one written key by key, regauth would not; write the sections out',
+      });
+    }
     const first = problems[0];
     if (first) {
       throw new ConfigError(formatPath([...pathTo(value, first.mapping), first.key]), first.message, {
