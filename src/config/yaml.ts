@@ -217,6 +217,8 @@ export function parseYaml(
       problems.push({ mapping, key, line, message });
     const final = new Map<string, unknown>();
     const writtenHere = new Set<string>();
+    /** Keys a later `<<:` brings that an earlier `<<:` of the mapping brings too. */
+    const broughtTwice: { readonly name: string; readonly earlier: number; readonly at: number }[] = [];
     const sources: {
       readonly source: Record<string, unknown>;
       readonly line: number;
@@ -244,14 +246,7 @@ export function parseYaml(
           }
           sources.push({ source: source as Record<string, unknown>, line: key.line, merge: mergeKeys });
         }
-        const [name, line] = [...again][0] ?? [];
-        if (name !== undefined) {
-          problem(
-            '<<',
-            key.line,
-            `given twice (lines ${line!} and ${key.line}), both bringing ${JSON.stringify(name)}: docker_auth lets the later merge win, regauth the earlier; write one <<: with a list, the mapping that should win first`,
-          );
-        }
+        for (const [name, earlier] of again) broughtTwice.push({ name, earlier, at: key.line });
         continue;
       }
       const spelled = String(key.result);
@@ -275,6 +270,16 @@ export function parseYaml(
           text: key.text ?? name,
         });
       }
+    }
+    // A key two `<<:` bring that the mapping writes itself reads alike: the written value wins
+    // in both (yaml.v2 applies it last).
+    const twice = broughtTwice.find((b) => !writtenHere.has(b.name));
+    if (twice) {
+      problem(
+        '<<',
+        twice.at,
+        `given twice (lines ${twice.earlier} and ${twice.at}), both bringing ${JSON.stringify(twice.name)}: docker_auth lets the later merge win, regauth the earlier; write one <<: with a list, the mapping that should win first`,
+      );
     }
     for (const { source, line: mergeLine } of sources) {
       for (const [name, v] of Object.entries(source)) {
