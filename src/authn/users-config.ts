@@ -72,8 +72,8 @@ export const usersSection = defineSection({
         );
       } else {
         const bare = u.password === undefined && u.labels === undefined;
-        const labels = labelTexts(u.labels ?? {}, (path) =>
-          ctx.scalarTextAt(['users', name, 'labels', ...path]),
+        const labels = labelTexts(u.labels ?? {}, (path, v) =>
+          ctx.textAt(['users', name, 'labels', ...path], v),
         );
         users.set(name, { passwordHash: u.password, labels, ...(bare ? { bare } : {}) });
       }
@@ -85,18 +85,16 @@ export const usersSection = defineSection({
 
 /**
  * Labels as lists of text: one value is a list of one, and a number or a boolean is its text as
- * written (`textAt`, by the path under the labels; `0100` stays `0100`).
+ * written (`text`, by the path under the labels; `0100` stays `0100`).
  */
 function labelTexts(
   labels: Readonly<Record<string, z.output<typeof labelScalar> | z.output<typeof labelScalar>[]>>,
-  textAt: (path: (string | number)[]) => string | undefined,
+  text: (path: (string | number)[], value: z.output<typeof labelScalar>) => string,
 ): Record<string, string[]> {
-  const text = (v: z.output<typeof labelScalar>, path: (string | number)[]) =>
-    typeof v === 'string' ? v : (textAt(path) ?? String(v));
   return Object.fromEntries(
     Object.entries(labels).map(([label, values]) => [
       label,
-      Array.isArray(values) ? values.map((v, i) => text(v, [label, i])) : [text(values, [label])],
+      Array.isArray(values) ? values.map((v, i) => text([label, i], v)) : [text([label], values)],
     ]),
   );
 }

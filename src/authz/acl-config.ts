@@ -31,7 +31,7 @@ export const aclSection = defineSection({
     compileAcl(
       rules.map((rule, i) => {
         const text = (v: string | number | boolean, path: string[]) =>
-          typeof v === 'string' ? v : (ctx.scalarTextAt(['acl', i, 'match', ...path]) ?? String(v));
+          ctx.textAt(['acl', i, 'match', ...path], v);
         // In the order written, as the rule's explanations list its conditions.
         const match = Object.fromEntries(
           Object.entries(rule.match).map(([field, v]) => [

@@ -418,7 +418,8 @@ function compileSections(raw: RawConfig, run: LoadRun): CompiledSections {
     at: run.at,
     readFile: run.readFile,
     nonStringKeysAt: (path) => nonStringKeysAt(run.parsed, path),
-    scalarTextAt: (path) => scalarTextAt(run.parsed, path),
+    textAt: (path, value) =>
+      typeof value === 'string' ? value : (scalarTextAt(run.parsed, path) ?? String(value)),
     tokenServices: raw.token.services,
   };
   const sections: Record<string, unknown> = {};

@@ -26,8 +26,11 @@ export interface SectionContext {
    * `true`), by the string JavaScript made of them, with what they were and their text as written.
    */
   nonStringKeysAt(path: readonly PropertyKey[]): ReadonlyMap<string, NonStringKey>;
-  /** The text written for the value at `path` when YAML read it as a number, boolean or null. */
-  scalarTextAt(path: readonly PropertyKey[]): string | undefined;
+  /**
+   * `value`, found at `path`, as text: a string as it is, a number or boolean as written
+   * (`0755`, not 755), as docker_auth's yaml.v2 reads any scalar into a string.
+   */
+  textAt(path: readonly PropertyKey[], value: string | number | boolean): string;
   /** `token.services`: the catalog's service must differ from every one. */
   readonly tokenServices: readonly string[];
 }

@@ -72,9 +72,7 @@ function argsAsWritten<T extends { readonly args: readonly (string | number | bo
   raw: T,
   ctx: SectionContext,
 ): Omit<T, 'args'> & { readonly args: readonly string[] } {
-  const args = raw.args.map((arg, i) =>
-    typeof arg === 'string' ? arg : (ctx.scalarTextAt([section, 'args', i]) ?? String(arg)),
-  );
+  const args = raw.args.map((arg, i) => ctx.textAt([section, 'args', i], arg));
   return { ...raw, args };
 }
 
