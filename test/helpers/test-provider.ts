@@ -111,19 +111,43 @@ export async function signInThrough(
   login: string,
 ): Promise<Response> {
   const regauth = new CookieJar();
-  const idp = new CookieJar();
-  let res = await fetch(`${regauthUrl}${start}`, { redirect: 'manual' });
+  const res = await fetch(`${regauthUrl}${start}`, { redirect: 'manual' });
   regauth.take(res);
-  let location = res.headers.get('location') ?? '';
+  const query = await signInAtProvider(provider, res.headers.get('location') ?? '', callback, login);
+  return fetch(`${regauthUrl}${new URL(callback).pathname}?${query}`, {
+    redirect: 'manual',
+    headers: { cookie: regauth.header() },
+  });
+}
+
+/**
+ * `/oidc/login` of `regauthUrl` as a browser would ask it: the login cookie it sets (name=value)
+ * and the provider's sign-in link it sends the browser to.
+ */
+export async function startLogin(regauthUrl: string): Promise<{ cookie: string; signInLink: string }> {
+  const res = await fetch(`${regauthUrl}/oidc/login`, { redirect: 'manual' });
+  return {
+    cookie: res.headers.getSetCookie()[0]!.split(';')[0]!,
+    signInLink: res.headers.get('location')!,
+  };
+}
+
+/**
+ * Follows a provider's sign-in `link` as a browser of its own would (a victim's, sent someone
+ * else's link): logs in at the provider's dev pages as `login` (any password), consents, and
+ * returns the query of the callback URL (`callback`) the provider sends the browser back to.
+ */
+export async function signInAtProvider(
+  provider: TestProvider,
+  link: string,
+  callback: string,
+  login: string,
+): Promise<string> {
+  const idp = new CookieJar();
+  let location = link;
   for (let i = 0; i < 12; i++) {
-    if (location.startsWith(callback)) {
-      const path = new URL(callback).pathname;
-      return fetch(`${regauthUrl}${path}${location.slice(location.indexOf('?'))}`, {
-        redirect: 'manual',
-        headers: { cookie: regauth.header() },
-      });
-    }
-    res = await fetch(new URL(location, provider.url).href, {
+    if (location.startsWith(callback)) return location.slice(location.indexOf('?') + 1);
+    let res = await fetch(new URL(location, provider.url).href, {
       redirect: 'manual',
       headers: { cookie: idp.header() },
     });

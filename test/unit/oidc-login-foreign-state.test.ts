@@ -1,5 +1,9 @@
 import { expect, test } from 'vitest';
-import { useOidcServer } from '../helpers/test-provider.js';
+import {
+  signInAtProvider as helperSignIn,
+  startLogin as helperStartLogin,
+  useOidcServer,
+} from '../helpers/test-provider.js';
 
 /**
  * Found by a review of the OIDC login. docs/backends/oidc.md "The callback URL is a bearer secret": someone starts a login in their
@@ -34,52 +38,8 @@ oidc_auth:
 `,
 });
 
-/** `/oidc/login` as a browser would: the login cookie (name=value) and the provider's sign-in link. */
-async function startLogin(): Promise<{ cookie: string; signInLink: string }> {
-  const res = await fetch(`${t.url}/oidc/login`, { redirect: 'manual' });
-  return {
-    cookie: res.headers.getSetCookie()[0]!.split(';')[0]!,
-    signInLink: res.headers.get('location')!,
-  };
-}
-
-/** Signs in as `login` at the provider's dev pages following `link`; the callback URL's query it sends back. */
-async function signInAtProvider(link: string, login: string): Promise<string> {
-  const jar = new Map<string, string>();
-  const take = (res: Response) => {
-    for (const c of res.headers.getSetCookie()) {
-      const pair = c.split(';')[0]!;
-      const eq = pair.indexOf('=');
-      jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1));
-    }
-  };
-  const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  let location = link;
-  for (let i = 0; i < 12; i++) {
-    if (location.startsWith(callback)) return location.slice(location.indexOf('?') + 1);
-    let res = await fetch(new URL(location, t.provider.url).href, {
-      redirect: 'manual',
-      headers: { cookie: header() },
-    });
-    take(res);
-    if (res.status === 200) {
-      const html = await res.text();
-      const action = /<form[^>]*action="([^"]+)"/.exec(html)![1]!;
-      const body = html.includes('name="login"')
-        ? new URLSearchParams({ prompt: 'login', login, password: 'x' })
-        : new URLSearchParams({ prompt: 'consent' });
-      res = await fetch(new URL(action, t.provider.url).href, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { cookie: header(), 'content-type': 'application/x-www-form-urlencoded' },
-        body,
-      });
-      take(res);
-    }
-    location = res.headers.get('location') ?? '';
-  }
-  throw new Error('the provider never sent the browser back to the callback');
-}
+const startLogin = () => helperStartLogin(t.url);
+const signInAtProvider = (link: string, login: string) => helperSignIn(t.provider, link, callback, login);
 
 test('a victim whose browser holds a login cookie of its own is warned of a link someone else started', async () => {
   // The attacker's login: the cookie stays in the attacker's browser, the link goes to the victim.
