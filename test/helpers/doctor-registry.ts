@@ -2,7 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSigningMaterial } from '../../src/token/generate.js';
 
-/** For the doctor tests: a regauth config (ES256 key, x5c default) and a registry config that trusts it, in dir. */
+/**
+ * For the doctor tests: a regauth config (ES256 key, x5c default) in dir, its certificate's path,
+ * and a maker of registry configs that trust it.
+ */
 export async function setup(dir: string, prefix = '') {
   const { keyPem, certPem } = await generateSigningMaterial({
     alg: 'ES256',
@@ -26,5 +29,5 @@ export async function setup(dir: string, prefix = '') {
     );
     return file;
   };
-  return { config, registry };
+  return { config, certPath, registry };
 }

@@ -10,28 +10,15 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { generateSigningMaterial } from '../../src/token/generate.js';
 import { regauth } from '../helpers/cli.js';
+import { setup } from '../helpers/doctor-registry.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir('regauth-review-doctor-bundle-extra-');
 let config = '';
 let cert = '';
 beforeAll(async () => {
-  const { keyPem, certPem } = await generateSigningMaterial({
-    alg: 'ES256',
-    commonName: 't',
-    validDays: 365,
-  });
-  const key = join(tmp.dir, 'token.key');
-  cert = join(tmp.dir, 'token.pem');
-  writeFileSync(key, keyPem, { mode: 0o600 });
-  writeFileSync(cert, certPem);
-  config = join(tmp.dir, 'config.yml');
-  writeFileSync(
-    config,
-    `token: {issuer: acme, key: ${key}, certificate: ${cert}}\nusers: {"": {}}\nacl: [{match: {}, actions: [pull]}]\n`,
-  );
+  ({ config, certPath: cert } = await setup(tmp.dir));
 });
 afterAll(() => tmp.cleanup());
 
