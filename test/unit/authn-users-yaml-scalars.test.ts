@@ -20,42 +20,21 @@
  * - a label list of numbers is refused ("must be a string or a list of strings"), where
  *   docker_auth reads the numbers' text (ext_auth `args` already get this right via scalarTextAt).
  */
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/core/errors.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { expect, test } from 'vitest';
+import { hash } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-users-scalars-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
-
-function load(yaml: string) {
-  return loadConfigText(head + yaml, { file: join(tmp.dir, 'config.yml') });
-}
-function errorsOf(yaml: string): string[] {
-  try {
-    load(yaml);
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigErrors) return err.errors.map((e) => e.message);
-    throw err;
-  }
-}
+const configs = useConfigText('regauth-users-scalars-');
 
 test('a numeric user name loads as its text, as docker_auth (yaml.v2) reads it', () => {
   const yaml = `users:\n  1001:\n    password: "${hash('pw')}"\n`;
-  expect(errorsOf(yaml)).toEqual([]);
-  const config = load(yaml);
+  expect(configs.errors(yaml)).toEqual([]);
+  const config = configs.load(yaml);
   expect([...config.users!.keys()]).toEqual(['1001']);
 });
 
 test('user keys written as other numbers load as their text: 0755, 1.50, 0x1F, 1e3', () => {
-  const config = load(
+  const config = configs.load(
     `users:\n  0755: {password: "${hash('a')}"}\n  1.50: {}\n  0x1F: {}\n  1e3: {labels: {uid: [1000]}}\n`,
   );
   expect(new Set(config.users!.keys())).toEqual(new Set(['0755', '1.50', '0x1F', '1e3']));
@@ -63,22 +42,22 @@ test('user keys written as other numbers load as their text: 0755, 1.50, 0x1F, 1
 });
 
 test('a number key and a quoted key of the same text are one user given twice', () => {
-  expect(errorsOf(`users:\n  "0755": {}\n  0755: {}\n`)).toEqual([
+  expect(configs.errors(`users:\n  "0755": {}\n  0755: {}\n`)).toEqual([
     'users["0755"]: given twice (lines 6 and 7); keep one (docker_auth used the last)',
   ]);
 });
 
 test('~ and null keys are refused, named as written; true and False are names', () => {
-  expect(errorsOf(`users:\n  ~: {}\n  bob: {}\n`)).toEqual([
+  expect(configs.errors(`users:\n  ~: {}\n  bob: {}\n`)).toEqual([
     'users.null: user name ~ is no value to YAML (docker_auth read it as the anonymous account ""): write "" for that account, or quote it ("~") for a user of that name',
   ]);
-  expect(new Set(load(`users:\n  true: {}\n  False: {}\n`).users!.keys())).toEqual(
+  expect(new Set(configs.load(`users:\n  true: {}\n  False: {}\n`).users!.keys())).toEqual(
     new Set(['true', 'False']),
   );
 });
 
 test('"1.5" and 1.50, two users for docker_auth: the error says YAML made them one key, and how to keep both', () => {
-  const errors = errorsOf(
+  const errors = configs.errors(
     `users:\n  "1.5": {password: "${hash('a')}"}\n  1.50: {password: "${hash('b')}"}\n`,
   );
   expect(errors).toEqual([
@@ -88,7 +67,7 @@ test('"1.5" and 1.50, two users for docker_auth: the error says YAML made them o
 
 test('label values written as numbers load as their text, as docker_auth reads them', () => {
   const yaml = `users:\n  alice:\n    password: "${hash('pw')}"\n    labels: {uid: [1001], gid: [0100]}\n`;
-  expect(errorsOf(yaml)).toEqual([]);
-  const config = load(yaml);
+  expect(configs.errors(yaml)).toEqual([]);
+  const config = configs.load(yaml);
   expect(config.users!.get('alice')!.labels).toEqual({ uid: ['1001'], gid: ['0100'] });
 });

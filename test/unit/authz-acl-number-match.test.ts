@@ -8,19 +8,14 @@
  * makes loadable), runs in docker_auth and is refused by regauth ("must be a string"): a
  * docker_auth config with numeric account names still does not load unchanged.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { configErrors } from '../helpers/config.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { hash } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-acl-number-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
+const configs = useConfigText('regauth-acl-number-');
 
 test('an ACL rule for the numeric user 1001 loads, as in docker_auth', () => {
-  const yaml = `${head}users:\n  1001: {password: "${hash('pw')}", labels: {uid: [1001]}}\nacl:\n  - match: {account: 1001}\n    actions: [pull]\n  - match: {labels: {uid: 1001}}\n    actions: [push]\n`;
-  expect(configErrors(yaml, tmp.dir)).toEqual([]);
+  const yaml = `${configs.head}users:\n  1001: {password: "${hash('pw')}", labels: {uid: [1001]}}\nacl:\n  - match: {account: 1001}\n    actions: [pull]\n  - match: {labels: {uid: 1001}}\n    actions: [push]\n`;
+  expect(configErrors(yaml, configs.dir)).toEqual([]);
 });

@@ -1,32 +1,24 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigErrors } from '../../src/core/errors.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
 import { regauth } from '../helpers/cli.js';
+import { useConfigText } from '../helpers/config.js';
 
 // Found by the secrets review: a secret pasted where its file's path belongs (`bind_password_file:
 // s3cret` for docker_auth's `bind_password: s3cret`) was echoed in the error as the path, and so
 // reached the log of every failed load. The path of a secret's file is never repeated.
 
-const tmp = tempDir('regauth-secret-path-');
-let head = '';
-let certificate = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  certificate = certPath;
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
+const configs = useConfigText('regauth-secret-path-');
 
 /** A secret of the kind an operator would paste: base64, with its `/` and `+`. */
 const pasted = () => `${randomBytes(30).toString('base64')}/+x`;
 
 function messagesOf(yaml: string): string[] {
   try {
-    loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
+    loadConfigText(yaml, { file: join(configs.dir, 'config.yml') });
   } catch (err) {
     if (err instanceof ConfigErrors) return [err.message, ...err.errors.map((e) => e.message)];
     throw err;
@@ -54,7 +46,7 @@ test.each([
 ])('%s naming no file: the error does not repeat what was written', (key, section) => {
   const secret = pasted();
   // The refresh section goes under token:, the others after a users section.
-  const yaml = `${head}${key.startsWith('token.') ? '' : 'users: {}\n'}${section(secret)}`;
+  const yaml = `${configs.head}${key.startsWith('token.') ? '' : 'users: {}\n'}${section(secret)}`;
   const messages = messagesOf(yaml);
   const mine = messages.filter((m) => m.startsWith(`${key}:`));
   expect(mine).toEqual([
@@ -75,8 +67,8 @@ test.each(['token.key', 'server.key'])('%s naming no file: the error does not re
   }) as string;
   const yaml =
     key === 'token.key'
-      ? head.replace(/ {2}key: .*\n/, `  key: ${JSON.stringify(pem)}\n`)
-      : `${head}server:\n  addr: "127.0.0.1:0"\n  certificate: ${certificate}\n  key: ${JSON.stringify(pem)}\n`;
+      ? configs.head.replace(/ {2}key: .*\n/, `  key: ${JSON.stringify(pem)}\n`)
+      : `${configs.head}server:\n  addr: "127.0.0.1:0"\n  certificate: ${configs.certPath}\n  key: ${JSON.stringify(pem)}\n`;
   const messages = messagesOf(`${yaml}users: {}\n`);
   expect(messages.filter((m) => m.startsWith(`${key}:`))).toEqual([
     expect.stringMatching(
@@ -93,8 +85,8 @@ test.each(['token.key', 'server.key'])('%s naming no file: the error does not re
 
 test('regauth validate: a secret_file that does not exist here is noted without its path', async () => {
   const secret = pasted();
-  const file = join(tmp.dir, 'validate.yml');
-  writeFileSync(file, `${head}  refresh: {secret_file: "${secret}"}\nusers: {}\nacl: []\n`);
+  const file = join(configs.dir, 'validate.yml');
+  writeFileSync(file, `${configs.head}  refresh: {secret_file: "${secret}"}\nusers: {}\nacl: []\n`);
   const run = await regauth(['validate', '-c', file]);
   expect(run.stderr).toContain('token.refresh.secret_file names a file that does not exist here');
   for (const piece of secret.split('/'))
@@ -112,9 +104,9 @@ test.each([
       `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "cn=svc,dc=example,dc=org"\n  bind_password_file: "${f}"\n  base: "dc=example,dc=org"\n  filter: "(uid=\${account})"\n`,
   ],
 ])('%s holding bytes that are not UTF-8 is refused', (key, section) => {
-  const file = join(tmp.dir, `binary-${key}.key`);
+  const file = join(configs.dir, `binary-${key}.key`);
   writeFileSync(file, Buffer.concat([Buffer.from('x'.repeat(8)), Buffer.alloc(40, 0x80)]));
-  const yaml = `${head}${key.startsWith('token.') ? '' : 'users: {}\n'}${section(file)}`;
+  const yaml = `${configs.head}${key.startsWith('token.') ? '' : 'users: {}\n'}${section(file)}`;
   expect(messagesOf(yaml).filter((m) => m.startsWith(`${key}:`))).toEqual([
     `${key}: holds bytes that are not UTF-8 text, each of which would read as U+FFFD (the secret would lose them); write the secret as text (\`openssl rand -base64 48\` makes one)`,
   ]);
@@ -128,7 +120,7 @@ test('token.key holding a base64 key in place of its path: not printed', () => {
     format: 'pem',
   }) as string;
   const b64 = Buffer.from(pem).toString('base64');
-  const messages = messagesOf(`${head.replace(/ {2}key: .*\n/, `  key: ${b64}\n`)}users: {}\n`);
+  const messages = messagesOf(`${configs.head.replace(/ {2}key: .*\n/, `  key: ${b64}\n`)}users: {}\n`);
   expect(messages.filter((m) => m.startsWith('token.key:'))).toHaveLength(1);
   for (const m of messages) {
     for (const piece of b64.split('/')) if (piece.length >= 8) expect(m).not.toContain(piece);
@@ -143,7 +135,7 @@ test.each([
   ['the same, as hex', () => derKey().toString('hex')],
 ])('token.key holding a key (%s) in place of its path: not printed', (_what, written) => {
   const value = written();
-  const messages = messagesOf(`${head.replace(/ {2}key: .*\n/, `  key: ${value}\n`)}users: {}\n`);
+  const messages = messagesOf(`${configs.head.replace(/ {2}key: .*\n/, `  key: ${value}\n`)}users: {}\n`);
   expect(messages.filter((m) => m.startsWith('token.key:'))).toHaveLength(1);
   for (const m of messages) {
     for (const piece of value.split('/')) if (piece.length >= 8) expect(m).not.toContain(piece.slice(0, 16));
@@ -152,7 +144,9 @@ test.each([
 
 test('token.key naming a long real path that is missing: printed, with its advice', () => {
   const dir = `/home/runner/work/${'platform-infrastructure-deployments/'.repeat(4)}keys`;
-  const messages = messagesOf(`${head.replace(/ {2}key: .*\n/, `  key: ${dir}/token.key\n`)}users: {}\n`);
+  const messages = messagesOf(
+    `${configs.head.replace(/ {2}key: .*\n/, `  key: ${dir}/token.key\n`)}users: {}\n`,
+  );
   expect(messages.filter((m) => m.startsWith('token.key:'))).toEqual([
     `token.key: cannot read ${dir}/token.key: ENOENT; create it with \`regauth keys init --dir ${dir}\` (it writes token.key and token.pem there)`,
   ]);
@@ -168,7 +162,7 @@ function derKey(): Buffer {
 
 test('regauth validate: a key written in place of token.key is noted without it', async () => {
   const value = derKey().toString('base64');
-  const file = join(tmp.dir, 'validate-key.yml');
+  const file = join(configs.dir, 'validate-key.yml');
   // With the certificate missing too, the tools check the rest with a stand-in key, and say so.
   writeFileSync(file, `token: {issuer: x, key: ${value}, certificate: absent.pem}\nusers: {}\nacl: []\n`);
   const run = await regauth(['validate', '-c', file]);
@@ -189,7 +183,7 @@ test('token.key holding wrapped base64 of a key, pasted over several lines: not 
     .toString('base64')
     .match(/.{1,76}/g)!;
   const messages = messagesOf(
-    `${head.replace(/ {2}key: .*\n/, `  key: ${lines.join('\n    ')}\n`)}users: {}\n`,
+    `${configs.head.replace(/ {2}key: .*\n/, `  key: ${lines.join('\n    ')}\n`)}users: {}\n`,
   );
   expect(messages.filter((m) => m.startsWith('token.key:'))).toHaveLength(1);
   for (const m of messages) for (const line of lines) expect(m).not.toContain(line.slice(0, 24));
@@ -197,7 +191,7 @@ test('token.key holding wrapped base64 of a key, pasted over several lines: not 
 
 test('token.key naming a missing file at a mount without a dot: printed', () => {
   const path = '/vault/secrets/regauth-token-signing-key';
-  const messages = messagesOf(`${head.replace(/ {2}key: .*\n/, `  key: ${path}\n`)}users: {}\n`);
+  const messages = messagesOf(`${configs.head.replace(/ {2}key: .*\n/, `  key: ${path}\n`)}users: {}\n`);
   expect(messages.filter((m) => m.startsWith('token.key:'))).toEqual([
     `token.key: cannot read ${path}: ENOENT; create it with \`regauth keys init --dir /vault/secrets\` (it writes token.key and token.pem there)`,
   ]);

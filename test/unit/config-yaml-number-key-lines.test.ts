@@ -10,30 +10,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/core/errors.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { beforeAll, expect, test } from 'vitest';
+import { hash } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-number-line-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  // 4 lines: `users:` is line 5, the first account line 6.
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-  writeFileSync(join(tmp.dir, 'htpasswd'), `0755:${hash('pw')}\n`);
-});
-afterAll(() => tmp.cleanup());
-
-function errorsOf(yaml: string): string[] {
-  try {
-    loadConfigText(head + yaml, { file: join(tmp.dir, 'config.yml') });
-    return [];
-  } catch (err) {
-    if (err instanceof ConfigErrors) return err.errors.map((e) => `line ${e.line}: ${e.message}`);
-    throw err;
-  }
-}
+const configs = useConfigText('regauth-number-line-');
+// configs.head is 4 lines: `users:` is line 5, the first account line 6.
+beforeAll(() => writeFileSync(join(configs.dir, 'htpasswd'), `0755:${hash('pw')}\n`));
+const errorsOf = (yaml: string) => configs.errors(yaml, { lines: true });
 
 test('an account 0755 in users: and users_file is named by its own line, not the line of users:', () => {
   const errors = errorsOf(`users:\n  0755: {}\nusers_file: htpasswd\n`);

@@ -14,29 +14,20 @@
  * - a label *name* written as a number (`0100: [x]`) becomes "100", so an ACL rule on the label
  *   "0100" (docker_auth's name for it) never matches.
  */
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { expect, test } from 'vitest';
+import { hash } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-number-keys-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
-
-const load = (yaml: string) => loadConfigText(head + yaml, { file: join(tmp.dir, 'config.yml') });
+const configs = useConfigText('regauth-number-keys-');
 
 test('a numeric user merged in with <<: is the user as written (0644), as docker_auth reads it', () => {
-  const config = load(
+  const config = configs.load(
     `users:\n  alice: {password: "${hash('a')}"}\n  <<: {0644: {password: "${hash('b')}"}}\n`,
   );
   expect(new Set(config.users!.keys())).toEqual(new Set(['alice', '0644']));
 });
 
 test('a label name written as a number is its text as written (0100), as docker_auth reads it', () => {
-  const config = load(`users:\n  alice: {password: "${hash('a')}", labels: {0100: [x]}}\n`);
+  const config = configs.load(`users:\n  alice: {password: "${hash('a')}", labels: {0100: [x]}}\n`);
   expect(config.users!.get('alice')!.labels).toEqual({ '0100': ['x'] });
 });

@@ -11,46 +11,31 @@
  * user's labels (`labels: {<<: {group: 0100}}`) the label "100" instead of "0100".
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { hash } from '../helpers/fixtures.js';
+import { aclRequest, useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review2-acl-merge-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
-
-const request = (account: string, name: string) => ({
-  account,
-  type: 'repository',
-  name,
-  service: 'registry',
-  ip: null,
-  labels: {},
-  actions: ['pull', 'push'],
-});
+const configs = useConfigText('regauth-review2-acl-merge-');
 
 test('a match field merged in with <<: is its text as written (0755), not 755', () => {
   const config = loadConfigText(
-    `${head}users:\n  0755: {password: "${hash('a')}"}\n` +
+    `${configs.head}users:\n  0755: {password: "${hash('a')}"}\n` +
       `acl:\n  - match: &ci {account: 0755, name: "ci/*"}\n    actions: [pull]\n` +
       `  - match: {<<: *ci, name: "deploy/*"}\n    actions: [pull, push]\n`,
-    { file: join(tmp.dir, 'config.yml') },
+    { file: join(configs.dir, 'config.yml') },
   );
   // The first rule, written in place, is 0755's.
-  expect(config.acl.authorize(request('0755', 'ci/app')).granted).toEqual(['pull']);
+  expect(config.acl.authorize(aclRequest('0755', 'ci/app')).granted).toEqual(['pull']);
   // The second, merged from the first: 0755's too, as docker_auth reads it; not 755's.
-  expect(config.acl.authorize(request('755', 'deploy/app')).granted).toEqual([]);
-  expect(config.acl.authorize(request('0755', 'deploy/app')).granted).toEqual(['pull', 'push']);
+  expect(config.acl.authorize(aclRequest('755', 'deploy/app')).granted).toEqual([]);
+  expect(config.acl.authorize(aclRequest('0755', 'deploy/app')).granted).toEqual(['pull', 'push']);
 });
 
 test("a label value merged into a user's labels with <<: is its text as written (0100), not 100", () => {
   const config = loadConfigText(
-    `${head}users:\n  alice: {password: "${hash('a')}", labels: {<<: {group: 0100}, team: [x]}}\n`,
-    { file: join(tmp.dir, 'config.yml') },
+    `${configs.head}users:\n  alice: {password: "${hash('a')}", labels: {<<: {group: 0100}, team: [x]}}\n`,
+    { file: join(configs.dir, 'config.yml') },
   );
   expect(config.users!.get('alice')!.labels).toEqual({ group: ['0100'], team: ['x'] });
 });

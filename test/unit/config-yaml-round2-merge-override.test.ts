@@ -14,21 +14,12 @@
  *    1.0 overrides the merged "1", and the respelling then moves that value to "1.0" and deletes
  *    "1". yaml.v2 keeps both names: {"1": a, "1.0": b}.
  */
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
+import { expect, test } from 'vitest';
 import { parseYaml } from '../../src/config/yaml.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { hash } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review2-merge-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
-
-const load = (yaml: string) => loadConfigText(head + yaml, { file: join(tmp.dir, 'config.yml') });
+const configs = useConfigText('regauth-review2-merge-');
 
 test('a merged key overridden by the same key written again loads (parser)', () => {
   const parsed = parseYaml(`b: &b\n  0755: {x: 1}\n  other: {x: 1}\nm:\n  <<: *b\n  0755: {x: 2}\n`);
@@ -39,7 +30,7 @@ test('a merged key overridden by the same key written again loads (parser)', () 
 });
 
 test('a user 0755 merged from shared defaults and overridden in users: loads, as in docker_auth', () => {
-  const config = load(
+  const config = configs.load(
     `users:\n  <<: &defaults\n    0755: {password: "${hash('old')}"}\n    alice: {password: "${hash('a')}"}\n  0755: {password: "${hash('new')}"}\n`,
   );
   expect(new Set(config.users!.keys())).toEqual(new Set(['alice', '0755']));
@@ -51,7 +42,7 @@ test('a merged key "1" is kept beside a key 1.0 of the mapping, as yaml.v2 keeps
 });
 
 test('user 755 merged in is not lost to a user 0755 written beside the merge', () => {
-  const config = load(
+  const config = configs.load(
     `users:\n  <<: {755: {password: "${hash('x')}"}}\n  0755: {password: "${hash('y')}"}\n`,
   );
   expect(new Set(config.users!.keys())).toEqual(new Set(['755', '0755']));

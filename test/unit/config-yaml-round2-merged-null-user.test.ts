@@ -9,24 +9,19 @@
  * string as "") made it the anonymous account.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { ConfigErrors } from '../../src/core/errors.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { hash } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review2-null-user-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
+const configs = useConfigText('regauth-review2-null-user-');
 
 test('a user ~ merged in with <<: is refused as the one written in place is, not made user "null"', () => {
-  const yaml = `${head}users:\n  <<: {~: {password: "${hash('pw')}"}}\n  alice: {password: "${hash('a')}"}\n`;
+  const yaml = `${configs.head}users:\n  <<: {~: {password: "${hash('pw')}"}}\n  alice: {password: "${hash('a')}"}\n`;
   let outcome: string;
   try {
-    const config = loadConfigText(yaml, { file: join(tmp.dir, 'config.yml') });
+    const config = loadConfigText(yaml, { file: join(configs.dir, 'config.yml') });
     outcome = `loaded with users ${JSON.stringify([...config.users!.keys()])}`;
   } catch (err) {
     outcome = err instanceof ConfigErrors ? 'refused' : String(err);

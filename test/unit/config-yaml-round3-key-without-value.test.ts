@@ -15,18 +15,12 @@
  * the default port 5001 instead of 127.0.0.1:5999, without a word.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { parseYaml } from '../../src/config/yaml.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review3-no-value-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
+const configs = useConfigText('regauth-review3-no-value-');
 
 test('a flow key without a value keeps the keys after it', () => {
   expect(parseYaml(`m: {a, b: 1, c: 2}\n`).value).toEqual({ m: { a: null, b: 1, c: 2 } });
@@ -37,8 +31,8 @@ test('an explicit key (? a) without a value keeps the keys after it', () => {
 });
 
 test('server.addr after an empty certificate written bare is not dropped', () => {
-  const config = loadConfigText(`server: {certificate, addr: "127.0.0.1:5999"}\n${head}`, {
-    file: join(tmp.dir, 'config.yml'),
+  const config = loadConfigText(`server: {certificate, addr: "127.0.0.1:5999"}\n${configs.head}`, {
+    file: join(configs.dir, 'config.yml'),
   });
   expect(config.server.addr).toEqual({ host: '127.0.0.1', port: 5999 });
 });

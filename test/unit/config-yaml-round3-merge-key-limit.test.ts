@@ -11,23 +11,15 @@
  * MAX_EXPANDED_VALUES, a million values ("a 10,000-rule ACL is 70,000"): this file expands to about
  * 20,000. (The merges are redone by readMapping anyway, at the same cost.)
  */
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { expect, test } from 'vitest';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review3-merge-limit-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
+const configs = useConfigText('regauth-review3-merge-limit-');
 
 test('an ACL of 2,600 rules each merging a base rule loads, as docker_auth reads it', () => {
   let yaml = `acl:\n  - &base\n    match: {account: base}\n    actions: [pull]\n    comment: shared\n`;
   for (let i = 0; i < 2600; i++) yaml += `  - <<: *base\n    match: {account: "user${i}"}\n`;
-  const config = loadConfigText(head + yaml, { file: join(tmp.dir, 'config.yml') });
+  const config = configs.load(yaml);
   expect(config.acl.rules).toHaveLength(2601);
   expect(config.acl.rules[2600]).toMatchObject({ match: { account: 'user2599' }, actions: ['pull'] });
 });

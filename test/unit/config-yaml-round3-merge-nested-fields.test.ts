@@ -23,39 +23,11 @@
  * Either reading as docker_auth did or refusing (naming both lines) would do; silently granting
  * more than the file granted in docker_auth does not.
  */
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/core/errors.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { expect, test } from 'vitest';
+import { hash } from '../helpers/fixtures.js';
+import { aclRequest, useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review3-merge-nested-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
-
-const request = (account: string, name: string, labels: Record<string, string[]> = {}) => ({
-  account,
-  type: 'repository',
-  name,
-  service: 'registry',
-  ip: null,
-  labels,
-  actions: ['pull', 'push'],
-});
-
-/** What the config grants `probe`, or 'refused' when it does not load. */
-const outcome = (yaml: string, probe: (c: ReturnType<typeof loadConfigText>) => unknown): unknown => {
-  try {
-    return probe(loadConfigText(head + yaml, { file: join(tmp.dir, 'config.yml') }));
-  } catch (err) {
-    if (err instanceof ConfigErrors) return 'refused';
-    throw err;
-  }
-};
+const configs = useConfigText('regauth-review3-merge-nested-');
 
 test('a match written beside <<: *rule keeps the merged rule’s other conditions, as docker_auth did', () => {
   const yaml =
@@ -63,7 +35,7 @@ test('a match written beside <<: *rule keeps the merged rule’s other condition
     `  - <<: *team\n    match: {account: bob}\n`;
   // docker_auth: the second rule is {account: bob, name: team/*}; bob gets nothing on other/app.
   expect([[], 'refused']).toContainEqual(
-    outcome(yaml, (c) => c.acl.authorize(request('bob', 'other/app')).granted),
+    configs.outcome(yaml, (c) => c.acl.authorize(aclRequest('bob', 'other/app')).granted),
   );
 });
 
@@ -72,6 +44,6 @@ test('labels written beside <<: *base in a user keep the base’s labels, as doc
     `users:\n  alice: &base\n    password: "${hash('a')}"\n    labels: {group: [dev]}\n` +
     `  bob:\n    <<: *base\n    labels: {team: [x]}\n`;
   expect([{ group: ['dev'], team: ['x'] }, 'refused']).toContainEqual(
-    outcome(yaml, (c) => c.users!.get('bob')!.labels),
+    configs.outcome(yaml, (c) => c.users!.get('bob')!.labels),
   );
 });

@@ -17,40 +17,13 @@
  *
  * Reading as docker_auth did, or refusing such a mapping naming the lines, would both do.
  */
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/core/errors.js';
-import { tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { expect, test } from 'vitest';
+import { aclRequest, useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review3-merge-order-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
+const configs = useConfigText('regauth-review3-merge-order-');
 
-const request = (account: string, name: string) => ({
-  account,
-  type: 'repository',
-  name,
-  service: 'registry',
-  ip: null,
-  labels: {},
-  actions: ['pull', 'push'],
-});
-
-const granted = (yaml: string, account: string, name: string): unknown => {
-  try {
-    return loadConfigText(head + yaml, { file: join(tmp.dir, 'config.yml') }).acl.authorize(
-      request(account, name),
-    ).granted;
-  } catch (err) {
-    if (err instanceof ConfigErrors) return 'refused';
-    throw err;
-  }
-};
+const granted = (yaml: string, account: string, name: string): unknown =>
+  configs.outcome(yaml, (c) => c.acl.authorize(aclRequest(account, name)).granted);
 
 test('a key written before <<: is overridden by the merge, as docker_auth (yaml.v2) reads it', () => {
   const yaml =

@@ -15,18 +15,13 @@
  * Before 8572d05 both loaded as js-yaml (and yaml.v2) read them.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { parseYaml } from '../../src/config/yaml.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { hash } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review3-quoted-merge-');
-let head = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
+const configs = useConfigText('regauth-review3-quoted-merge-');
 
 test('a quoted "<<" key beside a plain <<: merge is two things, not one key given twice', () => {
   expect(parseYaml(`c: {'<<': q, <<: {k: v}, y: 1}\n`).value).toEqual({ c: { '<<': 'q', k: 'v', y: 1 } });
@@ -41,8 +36,8 @@ test('merging a mapping that has a "<<" key keeps its other keys', () => {
 
 test('a user merged in beside a user named "<<" is not silently dropped', () => {
   const config = loadConfigText(
-    `${head}users:\n  <<: {"<<": {password: "${hash('a')}"}, alice: {password: "${hash('b')}"}}\n`,
-    { file: join(tmp.dir, 'config.yml') },
+    `${configs.head}users:\n  <<: {"<<": {password: "${hash('a')}"}, alice: {password: "${hash('b')}"}}\n`,
+    { file: join(configs.dir, 'config.yml') },
   );
   expect(new Set(config.users!.keys())).toEqual(new Set(['<<', 'alice']));
 });

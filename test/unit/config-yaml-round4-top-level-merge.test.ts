@@ -6,43 +6,25 @@
  * prepare reuses the value; mapping() keeps a made map). regauth (js-yaml) replaces them whole,
  * with no refusal: docker_auth serves TLS with both users; regauth serves plain HTTP with one.
  */
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigErrors } from '../../src/core/errors.js';
-import { hash, tempDir, writeSigningKey } from '../helpers/fixtures.js';
+import { expect, test } from 'vitest';
+import { hash } from '../helpers/fixtures.js';
+import { useConfigText } from '../helpers/config.js';
 
-const tmp = tempDir('regauth-review4-top-merge-');
-let head = '';
-let cert = '';
-let key = '';
-beforeAll(async () => {
-  const { keyPath, certPath } = await writeSigningKey(tmp.dir);
-  cert = certPath;
-  key = keyPath;
-  head = `token:\n  issuer: x\n  key: ${keyPath}\n  certificate: ${certPath}\n`;
-});
-afterAll(() => tmp.cleanup());
-
-const outcome = (yaml: string, probe: (c: ReturnType<typeof loadConfigText>) => unknown): unknown => {
-  try {
-    return probe(loadConfigText(head + yaml, { file: join(tmp.dir, 'config.yml') }));
-  } catch (err) {
-    if (err instanceof ConfigErrors) return 'refused';
-    throw err;
-  }
-};
+const configs = useConfigText('regauth-review4-top-merge-');
 
 test('server: written after a top-level <<: keeps the merged certificate and key, as docker_auth did', () => {
   const yaml =
-    `<<:\n  server: {addr: ":5001", certificate: ${cert}, key: ${key}}\n` + `server:\n  addr: ":5002"\n`;
+    `<<:\n  server: {addr: ":5001", certificate: ${configs.certPath}, key: ${configs.keyPath}}\n` +
+    `server:\n  addr: ":5002"\n`;
   // docker_auth: server = {addr: :5002, certificate, key} — TLS. regauth: {addr: :5002} — plain HTTP.
-  expect([true, 'refused']).toContainEqual(outcome(yaml, (c) => c.server.tls !== undefined));
+  expect([true, 'refused']).toContainEqual(configs.outcome(yaml, (c) => c.server.tls !== undefined));
 });
 
 test('users: written after a top-level <<: keeps the merged users, as docker_auth did', () => {
   const yaml =
     `<<:\n  users:\n    admin: {password: "${hash('a')}"}\n` +
     `users:\n  alice: {password: "${hash('b')}"}\n`;
-  expect([['admin', 'alice'], 'refused']).toContainEqual(outcome(yaml, (c) => [...c.users!.keys()].sort()));
+  expect([['admin', 'alice'], 'refused']).toContainEqual(
+    configs.outcome(yaml, (c) => [...c.users!.keys()].sort()),
+  );
 });
