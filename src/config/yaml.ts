@@ -32,6 +32,32 @@ const SCHEMA = yaml.CORE_SCHEMA.extend({
 });
 
 /**
+ * The plain scalars Go's yaml.v2 (YAML 1.1) reads as booleans, spelled as its resolve table
+ * spells them (`yEs` is a string there). Quoted, they are strings there too: js-yaml tries
+ * implicit types on plain scalars only. It takes the place of YAML 1.2's boolean (one type per
+ * tag), so it reads `true` and `false` as well.
+ */
+const YAML_1_1_BOOLEAN = new yaml.Type('tag:yaml.org,2002:bool', {
+  kind: 'scalar',
+  resolve: (text: string) => YAML_1_1_TRUE.test(text) || YAML_1_1_FALSE.test(text),
+  construct: (text: string) => YAML_1_1_TRUE.test(text),
+});
+const YAML_1_1_TRUE = /^(?:[yY]|yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
+const YAML_1_1_FALSE = /^(?:[nN]|no|No|NO|false|False|FALSE|off|Off|OFF)$/;
+
+/** How a file's plain `yes`, `no`, `on`, `off`, `y` and `n` are read. */
+export type YamlBooleans =
+  /** As strings, as YAML 1.2 does (regauth's own config: docs/configuration.md says so). */
+  | 'yaml-1.2'
+  /** As booleans, as Go's yaml.v2 does: the registry's config (regauth doctor). */
+  | 'yaml.v2';
+
+const SCHEMAS: Record<YamlBooleans, yaml.Schema> = {
+  'yaml-1.2': SCHEMA,
+  'yaml.v2': SCHEMA.extend({ implicit: [YAML_1_1_BOOLEAN] }),
+};
+
+/**
  * A node js-yaml read (a mapping's keys and values alternate), the line it starts on, 1-based,
  * and, for a scalar, its text as written (without blanks or a comment around it).
  */
@@ -89,7 +115,7 @@ const MERGE_TAG = 'tag:yaml.org,2002:merge';
  */
 function loadNodes(
   text: string,
-  options: Pick<yaml.LoadOptions, 'filename' | 'json'>,
+  options: Pick<yaml.LoadOptions, 'filename' | 'json' | 'schema'>,
   node: (result: object, children: readonly Child[]) => void,
 ): unknown {
   const stack: { line: number; position: number; children: Child[] }[] = [
@@ -100,8 +126,8 @@ function loadNodes(
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const anchors = new Map<string, string>();
   return yaml.load(text, {
-    ...options,
     schema: SCHEMA,
+    ...options,
     // js-yaml's own bound is 10,000 merge keys a file: a 2,600-rule ACL of `- <<: *base` rules
     // passed it. refuseExpansion bounds what merges and aliases expand to instead.
     // (js-yaml 4.3's option; @types/js-yaml does not declare it.)
@@ -163,7 +189,9 @@ export function parseYaml(
   file?: string,
   /** Who reads such files, for the note on a key given twice (the last value wins there). */
   lastWins: string | null = 'docker_auth',
+  booleans: YamlBooleans = 'yaml-1.2',
 ): ParsedYaml {
+  const schema = SCHEMAS[booleans];
   const lines: LineIndex = new WeakMap();
   const nonStringKeys = new WeakMap<object, Map<string, NonStringKey>>();
   const scalarText = new WeakMap<object, Map<string | number, string>>();
@@ -328,7 +356,7 @@ export function parseYaml(
   };
   let value: unknown;
   try {
-    value = loadNodes(text, { filename: file }, (result, children) => {
+    value = loadNodes(text, { filename: file, schema }, (result, children) => {
       const index = new Map<string | number, number>();
       if (Array.isArray(result)) {
         if (children.length === result.length) {
@@ -364,7 +392,7 @@ export function parseYaml(
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? err.mark.line + 1 : undefined;
       if (err.reason === 'duplicated mapping key' && line !== undefined) {
-        const twice = duplicateKey(text, line, lastWins);
+        const twice = duplicateKey(text, line, lastWins, schema);
         if (twice) throw new ConfigError(twice.path, twice.message, { cause: err, line, file });
       }
       throw new ConfigError('', `YAML syntax error: ${err.reason}`, { cause: err, line, file });
@@ -485,12 +513,13 @@ function duplicateKey(
   text: string,
   line: number,
   lastWins: string | null,
+  schema: yaml.Schema,
 ): { path: string; message: string } | undefined {
   /** Per mapping, its keys with their lines and how each was written, in order, duplicates included. */
   const keyLines = new WeakMap<object, [string, number, Child][]>();
   let value: unknown;
   try {
-    value = loadNodes(text, { json: true }, (result, children) => {
+    value = loadNodes(text, { json: true, schema }, (result, children) => {
       if (Array.isArray(result)) return;
       const pairs: [string, number, Child][] = [];
       for (let i = 0; i < children.length; i += 2)

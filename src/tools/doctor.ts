@@ -68,7 +68,7 @@ export function readRegistryConfig(file: string): RegistryConfig {
   let value: { auth?: { token?: unknown } } | null;
   try {
     // The registry's own file: its errors name it and their line, and say nothing of docker_auth.
-    value = parseYaml(text, file, null).value as typeof value;
+    value = parseYaml(text, file, null, 'yaml.v2').value as typeof value;
   } catch (err) {
     throw err instanceof ConfigError ? new ConfigErrors([err], file, 'registry config') : err;
   }
@@ -261,20 +261,6 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
   ];
 }
 
-/**
- * A YAML 1.1 boolean as the registry's parser (Go's yaml.v2) reads it: js-yaml reads `yes`, `on`
- * and the like as strings (taken as written bare, as they usually are). A string "true" was
- * quoted (bare, js-yaml reads a boolean), and the registry refuses it: undefined, as for
- * anything else.
- */
-function yamlOneOneBool(value: unknown): boolean | undefined {
-  if (typeof value === 'boolean') return value;
-  if (typeof value !== 'string') return undefined;
-  if (/^(?:y|yes|on)$/i.test(value)) return true;
-  if (/^(?:n|no|off)$/i.test(value)) return false;
-  return undefined;
-}
-
 /** Whether libtrust (registry 2.8) loads this key: RSA, or EC on P-256, P-384 or P-521. */
 function libtrustLoads(key: KeyObject): boolean {
   if (key.asymmetricKeyType === 'rsa') return true;
@@ -375,7 +361,8 @@ function realmCheck(config: Config, t: RegistryToken): DoctorCheck {
   const realm = str(t.realm);
   const prefix = config.server.pathPrefix;
   const wanted = [`${prefix}/auth`, `${prefix}/auth/token`];
-  const redirect = yamlOneOneBool(t.autoredirect);
+  // Read as the registry reads it (yaml.v2): a bare `yes` is true, a quoted "yes" a string.
+  const redirect = typeof t.autoredirect === 'boolean' ? t.autoredirect : undefined;
   if (t.autoredirect !== undefined && redirect === undefined) {
     return fail(
       'realm',

@@ -138,3 +138,22 @@ for (const list of ['[ES256, es256]', '[ES256, 5]']) {
     expect(run.code).toBe(1);
   });
 }
+
+// yaml.v2 reads `autoredirect: yes` bare as true, but `"yes"` quoted is a string, which the
+// registry refuses ("token auth requires a valid option bool: autoredirect"), and so is `yEs`,
+// a spelling its resolve table does not hold. doctor took them as true and said the registry
+// trusts regauth, where the registry does not start.
+for (const written of ['"yes"', "'on'", '"Y"', 'yEs']) {
+  test(`doctor: autoredirect: ${written} stops the registry`, async () => {
+    const { config, registry } = await setup(tmp.dir);
+    const run = await regauth([
+      'doctor',
+      '-c',
+      config,
+      '--registry-config',
+      registry(`    autoredirect: ${written}\n`),
+    ]);
+    expect(run.stdout).toMatch(/^FAIL realm: auth\.token\.autoredirect .* is not true or false/m);
+    expect(run.code).toBe(1);
+  });
+}
