@@ -87,7 +87,12 @@ export function mapError(err: unknown): Mapped {
   if (status === 413)
     return { status, docker: 'SIZE_INVALID', oauth: 'invalid_request', message: 'request body too large' };
   if (status !== undefined && status >= 400 && status < 500) {
-    return { status, docker: 'BAD_REQUEST', oauth: 'invalid_request', message: 'malformed request' };
+    return {
+      status,
+      docker: 'BAD_REQUEST',
+      oauth: 'invalid_request',
+      message: UNDECODABLE[typeOf(err)] ?? 'malformed request',
+    };
   }
   return { status: 500, docker: 'UNKNOWN', oauth: 'server_error', message: 'internal error' };
 }
@@ -97,6 +102,21 @@ function httpStatusOf(err: unknown): number | undefined {
   if (err && typeof err === 'object' && 'status' in err && typeof err.status === 'number') return err.status;
   return undefined;
 }
+
+/** An Express body parser's name for what it refused (`charset.unsupported`), if any. */
+function typeOf(err: unknown): string {
+  return err && typeof err === 'object' && 'type' in err && typeof err.type === 'string' ? err.type : '';
+}
+
+/**
+ * What a body parser's 415 refused, said plainly: the body may be well formed, its encoding is
+ * what regauth does not decode (the client's own text for it is not repeated).
+ */
+const UNDECODABLE: Readonly<Record<string, string>> = {
+  'charset.unsupported': "the body's charset is not one regauth decodes; send utf-8",
+  'encoding.unsupported':
+    "the body's Content-Encoding is not one regauth decodes; send identity, gzip, deflate or br",
+};
 
 /** The registry's own message for an error code, where it has one (distribution's errcode text). */
 const REGISTRY_MESSAGES: Readonly<Record<string, string>> = { UNSUPPORTED: 'The operation is unsupported.' };
