@@ -38,6 +38,12 @@ export class LdapAuthenticator implements Authenticator {
   readonly #decoyAccount = `regauth-decoy-${randomUUID()}`;
   readonly #decoyDn: string;
   #closed = false;
+  /**
+   * Lookups in flight, by account: a refresh token sent many times at once (refresh grants do not
+   * enter the login queue) is looked up once, in one `max_concurrency` slot, instead of taking
+   * every slot from password logins. Nothing outlives the lookup: the next one asks again.
+   */
+  readonly #lookups = new Map<string, Promise<LookupResult | undefined>>();
 
   constructor(config: LdapConfig, factory?: LdapClientFactory) {
     this.#config = config;
@@ -45,7 +51,7 @@ export class LdapAuthenticator implements Authenticator {
     this.#limit = new Limiter(config.maxConcurrency, config.operationTimeoutMs);
     const rdn = `${config.accountTerms[0]?.attribute ?? 'cn'}=${this.#decoyAccount}`;
     this.#decoyDn = config.base === '' ? rdn : `${rdn},${config.base}`;
-    if (!config.initialBindAsUser) this.lookup = (account) => this.#lookup(account);
+    if (!config.initialBindAsUser) this.lookup = (account) => this.#sharedLookup(account);
   }
 
   async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
@@ -82,6 +88,14 @@ export class LdapAuthenticator implements Authenticator {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#connections.close();
+  }
+
+  #sharedLookup(account: string): Promise<LookupResult | undefined> {
+    const inFlight = this.#lookups.get(account);
+    if (inFlight) return inFlight;
+    const lookup = this.#lookup(account).finally(() => this.#lookups.delete(account));
+    this.#lookups.set(account, lookup);
+    return lookup;
   }
 
   async #lookup(account: string): Promise<LookupResult | undefined> {
