@@ -18,6 +18,8 @@ export interface ParsedYaml {
   /**
    * Per mapping or sequence, the text written for each of its values that YAML read as a number,
    * a boolean or null (`8080`, `0x1F`, `true`, `~`): Go's yaml.v2 gives that text to a string.
+   * Also for a plain (unquoted, untagged) value yaml.v2, a YAML 1.1 reader, takes for a boolean
+   * where YAML 1.2 reads a string (`yes`, `on`, `Y`): {@link yamlOneOneBoolean} reads it as yaml.v2 does.
    */
   readonly scalarText: WeakMap<object, Map<string | number, string>>;
 }
@@ -32,32 +34,6 @@ const SCHEMA = yaml.CORE_SCHEMA.extend({
 });
 
 /**
- * The plain scalars Go's yaml.v2 (YAML 1.1) reads as booleans, spelled as its resolve table
- * spells them (`yEs` is a string there). Quoted, they are strings there too: js-yaml tries
- * implicit types on plain scalars only. It takes the place of YAML 1.2's boolean (one type per
- * tag), so it reads `true` and `false` as well.
- */
-const YAML_1_1_BOOLEAN = new yaml.Type('tag:yaml.org,2002:bool', {
-  kind: 'scalar',
-  resolve: (text: string) => YAML_1_1_TRUE.test(text) || YAML_1_1_FALSE.test(text),
-  construct: (text: string) => YAML_1_1_TRUE.test(text),
-});
-const YAML_1_1_TRUE = /^(?:[yY]|yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
-const YAML_1_1_FALSE = /^(?:[nN]|no|No|NO|false|False|FALSE|off|Off|OFF)$/;
-
-/** How a file's plain `yes`, `no`, `on`, `off`, `y` and `n` are read. */
-export type YamlBooleans =
-  /** As strings, as YAML 1.2 does (regauth's own config: docs/configuration.md says so). */
-  | 'yaml-1.2'
-  /** As booleans, as Go's yaml.v2 does: the registry's config (regauth doctor). */
-  | 'yaml.v2';
-
-const SCHEMAS: Record<YamlBooleans, yaml.Schema> = {
-  'yaml-1.2': SCHEMA,
-  'yaml.v2': SCHEMA.extend({ implicit: [YAML_1_1_BOOLEAN] }),
-};
-
-/**
  * A node js-yaml read (a mapping's keys and values alternate), the line it starts on, 1-based,
  * and, for a scalar, its text as written (without blanks or a comment around it).
  */
@@ -65,6 +41,8 @@ interface Child {
   readonly result: unknown;
   readonly line: number;
   readonly text?: string;
+  /** A scalar written plain: no quotes, no tag, not an alias. */
+  readonly plain?: true;
   /** A merge key (`<<`, plain or `!!merge`; a quoted '<<' is a key like any other). */
   readonly merge?: true;
 }
@@ -74,20 +52,24 @@ interface Child {
  * or a comment around it, nor its properties (`&anchor`, `!!int`); an alias (`*a`) as its anchor's
  * text (recorded in `anchors` as they come). Undefined for an alias to no scalar seen.
  */
-function valueText(source: string, anchors: Map<string, string>): string | undefined {
+function valueText(
+  source: string,
+  anchors: Map<string, string>,
+): { readonly text: string | undefined; readonly plain: boolean } {
   let rest = source.trim();
   let anchor: string | undefined;
+  let tagged = false;
   // The properties, and a comment between them and the value (`&port # the port` NL `8080`).
   for (let m = PROPERTY.exec(rest); m; m = PROPERTY.exec(rest)) {
     if (m[1] === '&') anchor = m[2];
+    if (m[1] === '!') tagged = true;
     rest = rest.slice(m[0].length);
   }
   // js-yaml's end of an alias is past the blanks and comments after it (`*ver # note`).
-  const value = rest.startsWith('*')
-    ? anchors.get(/^\*([^\s,[\]{}]+)/.exec(rest)?.[1] ?? '')
-    : unquoted(rest);
+  const alias = rest.startsWith('*');
+  const value = alias ? anchors.get(/^\*([^\s,[\]{}]+)/.exec(rest)?.[1] ?? '') : unquoted(rest);
   if (anchor !== undefined && value !== undefined) anchors.set(anchor, value);
-  return value;
+  return { text: value, plain: !alias && !tagged && value === rest };
 }
 
 const PROPERTY = /^(?:([&!])(\S*)\s+|#[^\n]*\n\s*)/;
@@ -108,6 +90,22 @@ function unquoted(text: string): string {
 
 const MERGE_TAG = 'tag:yaml.org,2002:merge';
 
+/** The plain scalars Go's yaml.v2 (YAML 1.1) reads as booleans, as its resolve table spells them. */
+const YAML_1_1_TRUE = /^(?:[yY]|yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
+const YAML_1_1_BOOLEAN =
+  /^(?:[yY]|yes|Yes|YES|true|True|TRUE|on|On|ON|[nN]|no|No|NO|false|False|FALSE|off|Off|OFF)$/;
+
+/**
+ * A value as Go's yaml.v2 reads it into a boolean, given its written text (scalarTextAt): a
+ * boolean, or a plain `yes`, `on`, `Y` (`yEs` and a quoted `"yes"` are strings there);
+ * undefined for anything else.
+ */
+export function yamlOneOneBoolean(value: unknown, text: string | undefined): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (typeof value !== 'string' || text === undefined || !YAML_1_1_BOOLEAN.test(text)) return undefined;
+  return YAML_1_1_TRUE.test(text);
+}
+
 /**
  * Loads YAML with js-yaml, calling `node` once for each mapping and sequence with its children
  * in order, through js-yaml's `listener` hook. An alias (`*u`) reports its anchor's node again,
@@ -115,7 +113,7 @@ const MERGE_TAG = 'tag:yaml.org,2002:merge';
  */
 function loadNodes(
   text: string,
-  options: Pick<yaml.LoadOptions, 'filename' | 'json' | 'schema'>,
+  options: Pick<yaml.LoadOptions, 'filename' | 'json'>,
   node: (result: object, children: readonly Child[]) => void,
 ): unknown {
   const stack: { line: number; position: number; children: Child[] }[] = [
@@ -126,8 +124,8 @@ function loadNodes(
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const anchors = new Map<string, string>();
   return yaml.load(text, {
-    schema: SCHEMA,
     ...options,
+    schema: SCHEMA,
     // js-yaml's own bound is 10,000 merge keys a file: a 2,600-rule ACL of `- <<: *base` rules
     // passed it. refuseExpansion bounds what merges and aliases expand to instead.
     // (js-yaml 4.3's option; @types/js-yaml does not declare it.)
@@ -145,7 +143,8 @@ function loadNodes(
         stack.at(-1)?.children.push({
           result,
           line: frame.line,
-          ...(written === undefined ? {} : { text: written }),
+          ...(written.text === undefined ? {} : { text: written.text }),
+          ...(written.plain ? { plain: true } : {}),
           // @types/js-yaml does not declare the node's tag.
           ...((state as unknown as { tag?: string }).tag === MERGE_TAG ? { merge: true } : {}),
         });
@@ -189,15 +188,15 @@ export function parseYaml(
   file?: string,
   /** Who reads such files, for the note on a key given twice (the last value wins there). */
   lastWins: string | null = 'docker_auth',
-  booleans: YamlBooleans = 'yaml-1.2',
 ): ParsedYaml {
-  const schema = SCHEMAS[booleans];
   const lines: LineIndex = new WeakMap();
   const nonStringKeys = new WeakMap<object, Map<string, NonStringKey>>();
   const scalarText = new WeakMap<object, Map<string | number, string>>();
   const written = (result: object, key: string | number, child: Child) => {
     const v = child.result;
-    if (child.text === undefined || !(v === null || typeof v === 'number' || typeof v === 'boolean')) return;
+    if (child.text === undefined) return;
+    const yamlOneOne = typeof v === 'string' && child.plain === true && YAML_1_1_BOOLEAN.test(child.text);
+    if (!(v === null || typeof v === 'number' || typeof v === 'boolean' || yamlOneOne)) return;
     const map = scalarText.get(result) ?? new Map<string | number, string>();
     map.set(key, child.text);
     scalarText.set(result, map);
@@ -356,7 +355,7 @@ export function parseYaml(
   };
   let value: unknown;
   try {
-    value = loadNodes(text, { filename: file, schema }, (result, children) => {
+    value = loadNodes(text, { filename: file }, (result, children) => {
       const index = new Map<string | number, number>();
       if (Array.isArray(result)) {
         if (children.length === result.length) {
@@ -392,7 +391,7 @@ export function parseYaml(
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? err.mark.line + 1 : undefined;
       if (err.reason === 'duplicated mapping key' && line !== undefined) {
-        const twice = duplicateKey(text, line, lastWins, schema);
+        const twice = duplicateKey(text, line, lastWins);
         if (twice) throw new ConfigError(twice.path, twice.message, { cause: err, line, file });
       }
       throw new ConfigError('', `YAML syntax error: ${err.reason}`, { cause: err, line, file });
@@ -513,13 +512,12 @@ function duplicateKey(
   text: string,
   line: number,
   lastWins: string | null,
-  schema: yaml.Schema,
 ): { path: string; message: string } | undefined {
   /** Per mapping, its keys with their lines and how each was written, in order, duplicates included. */
   const keyLines = new WeakMap<object, [string, number, Child][]>();
   let value: unknown;
   try {
-    value = loadNodes(text, { json: true, schema }, (result, children) => {
+    value = loadNodes(text, { json: true }, (result, children) => {
       if (Array.isArray(result)) return;
       const pairs: [string, number, Child][] = [];
       for (let i = 0; i < children.length; i += 2)

@@ -2,7 +2,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
-import { parseYaml } from '../config/yaml.js';
+import { parseYaml, scalarTextAt, yamlOneOneBoolean } from '../config/yaml.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 import { readAtMost } from '../core/fetch.js';
 import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
@@ -35,7 +35,10 @@ export interface RegistryToken {
   readonly issuer?: unknown;
   readonly rootcertbundle?: unknown;
   readonly jwks?: unknown;
-  /** 2.8 and v3: the challenge's realm is `https://<the registry's host><autoredirectpath>`. */
+  /**
+   * 2.8 and v3: the challenge's realm is `https://<the registry's host><autoredirectpath>`. As the
+   * registry's YAML 1.1 parser reads it: a plain `yes`, `on` or `Y` is true, a quoted one a string.
+   */
   readonly autoredirect?: unknown;
   /** v3 only: the path autoredirect sends clients to (default `/auth/token`). */
   readonly autoredirectpath?: unknown;
@@ -66,9 +69,12 @@ export function readRegistryConfig(file: string): RegistryConfig {
     );
   }
   let value: { auth?: { token?: unknown } } | null;
+  let redirectText: string | undefined;
   try {
     // The registry's own file: its errors name it and their line, and say nothing of docker_auth.
-    value = parseYaml(text, file, null, 'yaml.v2').value as typeof value;
+    const parsed = parseYaml(text, file, null);
+    value = parsed.value as typeof value;
+    redirectText = scalarTextAt(parsed, ['auth', 'token', 'autoredirect']);
   } catch (err) {
     throw err instanceof ConfigError ? new ConfigErrors([err], file, 'registry config') : err;
   }
@@ -80,7 +86,12 @@ export function readRegistryConfig(file: string): RegistryConfig {
     );
   }
   const otherAuth = Object.keys(value?.auth ?? {}).filter((k) => k !== 'token');
-  return { token: token as RegistryToken, dir: dirname(resolve(file)), otherAuth };
+  const read = token as RegistryToken;
+  return {
+    token: { ...read, autoredirect: yamlOneOneBoolean(read.autoredirect, redirectText) ?? read.autoredirect },
+    dir: dirname(resolve(file)),
+    otherAuth,
+  };
 }
 
 /**
@@ -361,7 +372,6 @@ function realmCheck(config: Config, t: RegistryToken): DoctorCheck {
   const realm = str(t.realm);
   const prefix = config.server.pathPrefix;
   const wanted = [`${prefix}/auth`, `${prefix}/auth/token`];
-  // Read as the registry reads it (yaml.v2): a bare `yes` is true, a quoted "yes" a string.
   const redirect = typeof t.autoredirect === 'boolean' ? t.autoredirect : undefined;
   if (t.autoredirect !== undefined && redirect === undefined) {
     return fail(
