@@ -39,11 +39,12 @@ export class LdapAuthenticator implements Authenticator {
   readonly #decoyDn: string;
   #closed = false;
   /**
-   * Lookups in flight, by account: a refresh token sent many times at once (refresh grants do not
-   * enter the login queue) is looked up once, in one `max_concurrency` slot, instead of taking
-   * every slot from password logins. Nothing outlives the lookup: the next one asks again.
+   * Lookups of each account: the one in flight, and the one queued behind it that lookups asked
+   * for meanwhile share. A refresh token sent many times at once (refresh grants do not enter the
+   * login queue) takes one `max_concurrency` slot, not every slot password logins need, and each
+   * caller gets an answer the directory gave after it asked. Nothing outlives the lookups.
    */
-  readonly #lookups = new Map<string, Promise<LookupResult | undefined>>();
+  readonly #lookups = new Map<string, AccountLookups>();
 
   constructor(config: LdapConfig, factory?: LdapClientFactory) {
     this.#config = config;
@@ -91,10 +92,19 @@ export class LdapAuthenticator implements Authenticator {
   }
 
   #sharedLookup(account: string): Promise<LookupResult | undefined> {
-    const inFlight = this.#lookups.get(account);
-    if (inFlight) return inFlight;
-    const lookup = this.#lookup(account).finally(() => this.#lookups.delete(account));
-    this.#lookups.set(account, lookup);
+    const lookups = this.#lookups.get(account);
+    if (!lookups) return this.#startLookup(account);
+    lookups.next ??= lookups.running.then(() => this.#startLookup(account));
+    return lookups.next;
+  }
+
+  #startLookup(account: string): Promise<LookupResult | undefined> {
+    const lookup = this.#lookup(account);
+    const lookups: AccountLookups = { running: lookup.then(NOTHING, NOTHING) };
+    this.#lookups.set(account, lookups);
+    void lookups.running.then(() => {
+      if (this.#lookups.get(account) === lookups && lookups.next === undefined) this.#lookups.delete(account);
+    });
     return lookup;
   }
 
@@ -254,3 +264,11 @@ export class LdapAuthenticator implements Authenticator {
     }
   }
 }
+
+/** An account's directory lookup under way (settled either way), and the one queued behind it. */
+interface AccountLookups {
+  readonly running: Promise<void>;
+  next?: Promise<LookupResult | undefined>;
+}
+
+const NOTHING = (): void => undefined;
