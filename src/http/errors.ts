@@ -1,5 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import * as zlib from 'node:zlib';
 import { InvalidGrantError, RegauthError } from '../core/errors.js';
 import { closeAfterReply, onClosingConnection } from './limits.js';
 
@@ -114,8 +115,10 @@ function typeOf(err: unknown): string {
  */
 const UNDECODABLE: Readonly<Record<string, string>> = {
   'charset.unsupported': "the body's charset is not one regauth decodes; send utf-8",
-  'encoding.unsupported':
-    "the body's Content-Encoding is not one regauth decodes; send identity, gzip, deflate or br",
+  'encoding.unsupported': `the body's Content-Encoding is not one regauth decodes; send identity, gzip, deflate, ${
+    // The body parser decodes zstd where node's zlib does (Node 22.15 and later).
+    'createZstdDecompress' in zlib ? 'br or zstd' : 'or br'
+  }`,
 };
 
 /** The registry's own message for an error code, where it has one (distribution's errcode text). */
