@@ -123,7 +123,11 @@ function parsePrivateKey(pem: string, name: string): KeyObject {
   }
 }
 
-function signingAlg(key: KeyObject, name: string): SigningAlg {
+/**
+ * The JWS algorithm regauth signs with for a key (a private key, or the public key of its
+ * certificate): ES256/384/512 by the curve, RS256 for RSA. Throws for a key it cannot sign with.
+ */
+export function signingAlg(key: KeyObject, name: string): SigningAlg {
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
   if (type === 'ec') {

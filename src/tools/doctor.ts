@@ -1,11 +1,11 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml, scalarTextAt, yamlOneOneBoolean } from '../config/yaml.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 import { readAtMost } from '../core/fetch.js';
-import { certificatePems, holdsPrivateKey, sameKey } from '../token/keys.js';
+import { certificatePems, holdsPrivateKey, sameKey, signingAlg } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import { shellQuote } from '../core/shell.js';
 import { bundleTrusts, certificatesOnly, signingKeyTrustFiles } from '../token/registry-block.js';
@@ -147,6 +147,20 @@ const V3_ALGORITHMS = [
   'PS512',
 ];
 
+/**
+ * The algorithms a registry v3 accepts, when its signingalgorithms is a list it starts with and
+ * that names some (an empty list is its default, every algorithm); undefined otherwise (any
+ * algorithm: registry 2.8, no list, or one algorithmsCheck reports).
+ */
+function acceptedAlgorithms(t: RegistryToken): readonly string[] | undefined {
+  const value: unknown = t.signingalgorithms;
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const listed = value as unknown[];
+  return listed.every((a) => typeof a === 'string' && V3_ALGORITHMS.includes(a))
+    ? (listed as string[])
+    : undefined;
+}
+
 /** signingalgorithms (registry v3): a token signed with an algorithm outside it is refused. */
 function algorithmsCheck(config: Config, t: RegistryToken): DoctorCheck | undefined {
   if (t.signingalgorithms === undefined) return undefined;
@@ -268,6 +282,7 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
       config.token.certificatePath,
       bundle,
       config.token.key.x5c.length === 0 ? readableJwks(registry) : undefined,
+      acceptedAlgorithms(registry.token),
     ),
   ];
 }
@@ -500,8 +515,10 @@ function rotationStage(
   certificatePath: string,
   bundle: X509Certificate[],
   jwks?: { path: string; kids: string[] },
+  accepted?: readonly string[],
 ): DoctorCheck {
-  const dir = dirname(certificatePath);
+  // `keys` writes next.pem and previous.pem beside token.pem itself: where a symlink leads.
+  const dir = dirname(realPathOr(certificatePath));
   const other = (name: string): X509Certificate | undefined => {
     try {
       return new X509Certificate(readFileSync(join(dir, name), 'utf8'));
@@ -520,6 +537,16 @@ function rotationStage(
     // A registry v3 given a jwks trusts tokens by kid from it: without the next key there,
     // activating would have it refuse every token (the jwks check only fails afterwards).
     const nextKids = [kid(next), registryV3Thumbprint(next.publicKey)];
+    // A registry v3 with signingalgorithms refuses every token signed with another algorithm.
+    const nextAlg = algOf(next.publicKey);
+    if (accepted && nextAlg !== undefined && !accepted.includes(nextAlg)) {
+      return {
+        name: 'rotation',
+        ok: false,
+        message: `rotation pending; ${signing} and the next key ${kid(next)}, which signs ${nextAlg}: auth.token.signingalgorithms (${accepted.join(', ')}) does not hold it, so activating now would have a registry v3 refuse every token`,
+        fix: `add ${nextAlg} to auth.token.signingalgorithms and restart the registry, then ${activate}; or delete ${join(dir, 'next.key')} and ${join(dir, 'next.pem')} and rotate again with --alg ${key.alg}`,
+      };
+    }
     if (jwks && inBundle(next.publicKey) && !nextKids.some((k) => jwks.kids.includes(k))) {
       return {
         name: 'rotation',
@@ -544,6 +571,24 @@ function rotationStage(
         : `, not the previous key ${kid(previous)} (tokens it signed fail once the registry restarts with it)`
       : '';
   return { name: 'rotation', ok: true, message: `no rotation pending; ${signing}${retired}` };
+}
+
+/** The algorithm regauth would sign with for this key, or undefined for one it cannot sign with. */
+function algOf(key: KeyObject): string | undefined {
+  try {
+    return signingAlg(key, 'next.pem');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The path a symlink leads to (the path itself when it cannot be followed). */
+function realPathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /**
