@@ -241,6 +241,35 @@ async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<
 /** The signals that stop a tool from a terminal, a job runner or a lost session. */
 const INTERRUPTS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/**
+ * Runs a `keys` step with INTERRUPTS held: each file is written whole, but a step stopped between
+ * two of them (next.key written, bundle.pem not; bundle.pem replaced, jwks.json not) leaves a
+ * rotation half done. A first signal is noted and the step finishes its files, then the process
+ * exits as that signal asks (130 for SIGINT); a second one stops it at once.
+ */
+async function finishingKeyFiles(io: ToolIO, step: () => Promise<void>): Promise<void> {
+  let caught: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (caught) {
+      stopListening();
+      process.kill(process.pid, signal);
+      return;
+    }
+    caught = signal;
+    io.stderr(`regauth: finishing the key files before stopping (${signal} again stops at once)\n`);
+  };
+  const stopListening = () => {
+    for (const signal of INTERRUPTS) process.off(signal, onSignal);
+  };
+  for (const signal of INTERRUPTS) process.on(signal, onSignal);
+  try {
+    await step();
+  } finally {
+    stopListening();
+  }
+  if (caught) io.setExitCode(128 + (osConstants.signals[caught] ?? 0));
+}
+
 /** Collects a repeatable option; `previous` is undefined for the first value when there is no default. */
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -612,12 +641,14 @@ function addKeysInit(keys: Command, io: ToolIO): void {
       'after',
       '\nExample:\n  regauth keys init --dir /etc/regauth/keys --alg ES256\n  regauth keys init --dir /etc/regauth/keys --publish /etc/registry/trust',
     )
-    .action(async (opts: { dir: string; alg: 'ES256' | 'RS256'; publish?: string }) => {
-      const files = await keysInit(opts.dir, { alg: opts.alg, ...publishOption(opts) });
-      io.stdout(`wrote ${files.key} (0600), ${files.certificate}, ${files.bundle}, ${files.jwks}\n`);
-      io.stdout(`${publishedLine(files)}\n`);
-      io.stdout(pasteBlocks(files, await readFile(files.certificate, 'utf8')));
-    });
+    .action((opts: { dir: string; alg: 'ES256' | 'RS256'; publish?: string }) =>
+      finishingKeyFiles(io, async () => {
+        const files = await keysInit(opts.dir, { alg: opts.alg, ...publishOption(opts) });
+        io.stdout(`wrote ${files.key} (0600), ${files.certificate}, ${files.bundle}, ${files.jwks}\n`);
+        io.stdout(`${publishedLine(files)}\n`);
+        io.stdout(pasteBlocks(files, await readFile(files.certificate, 'utf8')));
+      }),
+    );
 }
 
 function addKeysRotate(keys: Command, io: ToolIO): void {
@@ -653,13 +684,15 @@ Example:
   # or, with a directory the registry reads:
   regauth keys rotate --dir /etc/regauth/keys --publish /etc/docker/registry/trust`,
     )
-    .action(async (opts: { dir: string; alg?: 'ES256' | 'RS256'; publish?: string }) => {
-      const files = await keysRotate(opts.dir, {
-        ...(opts.alg ? { alg: opts.alg } : {}),
-        ...publishOption(opts),
-      });
-      io.stdout(rotatedMessage(files, opts.dir, opts.publish));
-    });
+    .action((opts: { dir: string; alg?: 'ES256' | 'RS256'; publish?: string }) =>
+      finishingKeyFiles(io, async () => {
+        const files = await keysRotate(opts.dir, {
+          ...(opts.alg ? { alg: opts.alg } : {}),
+          ...publishOption(opts),
+        });
+        io.stdout(rotatedMessage(files, opts.dir, opts.publish));
+      }),
+    );
 }
 
 /** What `keys rotate` wrote, and the steps that remain. */
@@ -709,9 +742,11 @@ Example:
   regauth keys activate --dir /etc/regauth/keys
   regauth keys activate --dir /etc/regauth/keys --publish /etc/docker/registry/trust`,
     )
-    .action(async (opts: { dir: string; publish?: string }) => {
-      io.stdout(activatedMessage(await keysActivate(opts.dir, publishOption(opts))));
-    });
+    .action((opts: { dir: string; publish?: string }) =>
+      finishingKeyFiles(io, async () => {
+        io.stdout(activatedMessage(await keysActivate(opts.dir, publishOption(opts))));
+      }),
+    );
 }
 
 function addKeysPublish(keys: Command, io: ToolIO): void {
@@ -735,9 +770,11 @@ first copy. It changes no key.
 Example:
   regauth keys publish --dir /etc/regauth/keys --publish /etc/docker/registry/trust`,
     )
-    .action(async (opts: { dir: string; publish: string }) => {
-      io.stdout(publishedLine(await keysPublish(opts.dir, opts.publish)));
-    });
+    .action((opts: { dir: string; publish: string }) =>
+      finishingKeyFiles(io, async () => {
+        io.stdout(publishedLine(await keysPublish(opts.dir, opts.publish)));
+      }),
+    );
 }
 
 /** Which key `keys activate` made current, and which left the bundle. */

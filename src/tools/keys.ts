@@ -1,4 +1,4 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { createPublicKey, randomBytes, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
   access,
@@ -22,6 +22,7 @@ import {
   certificateFingerprints,
   readableCertificates,
   loadSigningKey,
+  sameKey,
 } from '../token/keys.js';
 import { libtrustKeyId } from '../token/kid.js';
 import { generateSigningMaterial } from '../token/generate.js';
@@ -564,26 +565,51 @@ async function removeDirectories(made: readonly string[]): Promise<void> {
 }
 
 /**
- * The bundle the registry was given (the published copy with --publish, else the one in the key
- * directory) must already trust the next key (a rotate run without --publish, or one cut short
- * before it wrote the bundle, left it out), or activating would sign with a key the registry,
- * restarted with that bundle, refuses.
+ * The bundle and the JWKS the registry was given (the published copies with --publish, else the
+ * ones in the key directory) must already trust the next key (a rotate run without --publish, or
+ * one cut short before it wrote them, left it out), or activating would sign with a key the
+ * registry, restarted with them, refuses.
  */
 async function refuseUnpublishedNext(files: KeyFiles, next: Pair): Promise<void> {
   const bundle = (files.published ?? files).bundle;
   const trusted = await readFile(bundle, 'utf8').catch(() => '');
   // Compared as certificates, not text (line ends, a trailing space: the registry reads either).
   const nextCertificate = certificateFingerprints(next.certPem)[0];
-  if (nextCertificate !== undefined && certificateFingerprints(trusted).includes(nextCertificate)) return;
   const why = files.published
     ? '`keys rotate` ran without --publish, or was cut short?'
     : '`keys rotate` was cut short?';
   const publish = `regauth keys publish --dir ${shellQuote(dirname(files.key))}${files.published ? publishFlag(files) : ' --publish DIR'}`;
-  throw new UsageError(
-    `${bundle} does not hold the next key (${why}); write it with \`${publish}\`` +
-      `${files.published ? '' : ' (DIR: where the registry reads its copy)'}, restart the registry with it, then activate; ` +
-      `nothing was changed`,
-  );
+  const fix =
+    `write it with \`${publish}\`` +
+    `${files.published ? '' : ' (DIR: where the registry reads its copy)'}, restart the registry with it, then activate; ` +
+    `nothing was changed`;
+  if (!(nextCertificate !== undefined && certificateFingerprints(trusted).includes(nextCertificate))) {
+    throw new UsageError(`${bundle} does not hold the next key (${why}); ${fix}`);
+  }
+  // A registry v3 given the JWKS (auth.token.jwks) trusts a token that names its key by kid only
+  // through it: a rotate stopped between bundle.pem and jwks.json left the next key out of it.
+  const set = (files.published ?? files).jwks;
+  if (!jwksHolds(await readFile(set, 'utf8').catch(() => ''), new X509Certificate(next.certPem).publicKey)) {
+    throw new UsageError(`${set} does not hold the next key (${why}); ${fix}`);
+  }
+}
+
+/** Whether a JWKS's text lists this public key. */
+function jwksHolds(text: string, key: KeyObject): boolean {
+  let keys: unknown;
+  try {
+    keys = (JSON.parse(text) as { keys?: unknown }).keys;
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(keys)) return false;
+  return keys.some((jwk: unknown) => {
+    try {
+      return sameKey(createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }), key);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** ` --publish DIR` when the step publishes, for the commands a message suggests. */
