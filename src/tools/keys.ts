@@ -86,51 +86,53 @@ export const DEFAULT_VALID_DAYS = 3650;
  * certificate, the bundle for the registry (the certificate alone) and the JWKS for registry v3.
  */
 export async function keysInit(dir: string, options: KeysOptions = {}): Promise<KeyFiles> {
-  const files = await withPublished(keyFiles(dir), options.publish);
-  if (await exists(files.key)) {
-    throw new UsageError(
-      (await taken(files.certificate))
-        ? `${files.key} exists; refusing to overwrite a signing key (use \`regauth keys rotate\`)`
-        : `${files.key} exists without ${basename(files.certificate)} (a \`keys init\` cut short?): if no regauth signs with it, remove it and run \`keys init\` again; nothing was changed`,
-    );
-  }
-  // A rotation's files from an earlier key: `keys activate` would switch to a next key the new
-  // bundle never held, and `keys rotate` put a retired previous key back in the bundle.
-  const leftovers = [];
-  // A symlink counts wherever it points (nowhere, too), as it does for `keys rotate`.
-  for (const file of [files.nextKey, files.nextCertificate, files.previousKey, files.previousCertificate]) {
-    if (await taken(file)) leftovers.push(file);
-  }
-  if (leftovers.length > 0) {
-    throw new UsageError(
-      `${leftovers.map((f) => basename(f)).join(', ')} in ${dir} are from an earlier key; remove them to start over (a new start must not trust or switch to them)`,
-    );
-  }
-  const material = await generate(options);
-  // Only the owner may list the directory: it holds the private key.
-  const made = await missingDirectories(dir);
-  // Its parents, like any directory a step makes, 0755: one may also lead to the registry's copy.
-  try {
-    if (made.length > 1) await makeDirectoryWithMode(dirname(resolve(dir)), 0o755);
-    await makeDirectoryWithMode(dir, 0o700);
-  } catch (err) {
-    await removeDirectories(made);
-    throw err;
-  }
-  await openPublished(files).catch(async (err: unknown) => {
-    // "Nothing was changed": the directories this run made go again (they are still empty).
-    await removeDirectories(made);
-    throw err;
+  return withKeysLock(dir, async () => {
+    const files = await withPublished(keyFiles(dir), options.publish);
+    if (await exists(files.key)) {
+      throw new UsageError(
+        (await taken(files.certificate))
+          ? `${files.key} exists; refusing to overwrite a signing key (use \`regauth keys rotate\`)`
+          : `${files.key} exists without ${basename(files.certificate)} (a \`keys init\` cut short?): if no regauth signs with it, remove it and run \`keys init\` again; nothing was changed`,
+      );
+    }
+    // A rotation's files from an earlier key: `keys activate` would switch to a next key the new
+    // bundle never held, and `keys rotate` put a retired previous key back in the bundle.
+    const leftovers = [];
+    // A symlink counts wherever it points (nowhere, too), as it does for `keys rotate`.
+    for (const file of [files.nextKey, files.nextCertificate, files.previousKey, files.previousCertificate]) {
+      if (await taken(file)) leftovers.push(file);
+    }
+    if (leftovers.length > 0) {
+      throw new UsageError(
+        `${leftovers.map((f) => basename(f)).join(', ')} in ${dir} are from an earlier key; remove them to start over (a new start must not trust or switch to them)`,
+      );
+    }
+    const material = await generate(options);
+    // Only the owner may list the directory: it holds the private key.
+    const made = await missingDirectories(dir);
+    // Its parents, like any directory a step makes, 0755: one may also lead to the registry's copy.
+    try {
+      if (made.length > 1) await makeDirectoryWithMode(dirname(resolve(dir)), 0o755);
+      await makeDirectoryWithMode(dir, 0o700);
+    } catch (err) {
+      await removeDirectories(made);
+      throw err;
+    }
+    await openPublished(files).catch(async (err: unknown) => {
+      // "Nothing was changed": the directories this run made go again (they are still empty).
+      await removeDirectories(made);
+      throw err;
+    });
+    await refuseDirectories([files.certificate, ...trustFiles(files)]).catch(async (err: unknown) => {
+      await removeDirectories(made);
+      throw err;
+    });
+    await writeNew(files.key, material.keyPem, 0o600);
+    // Replaced whole: a stale token.pem, or a symlink in its place, is not written through.
+    await replaceFile(files.certificate, material.certPem, 0o644);
+    await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);
+    return files;
   });
-  await refuseDirectories([files.certificate, ...trustFiles(files)]).catch(async (err: unknown) => {
-    await removeDirectories(made);
-    throw err;
-  });
-  await writeNew(files.key, material.keyPem, 0o600);
-  // Replaced whole: a stale token.pem, or a symlink in its place, is not written through.
-  await replaceFile(files.certificate, material.certPem, 0o644);
-  await writeTrust(files, [{ keyPem: material.keyPem, certPem: material.certPem }]);
-  return files;
 }
 
 /** What `keys rotate` did: the files, and whether the bundle still carries the previous key. */
@@ -150,54 +152,56 @@ export interface RotateResult extends KeyFiles {
  * that a registry may already trust, and activating its successor would break every token.
  */
 export async function keysRotate(dir: string, options: KeysOptions = {}): Promise<RotateResult> {
-  const files = await withPublished(keyFiles(dir), options.publish);
-  if (!(await exists(files.key))) {
-    throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
-  }
-  if (!(await taken(files.nextKey)) && (await taken(files.nextCertificate))) {
-    // next.key is written second: a next.pem alone is from a rotate cut short (no bundle ever
-    // held it) or an activation cut short after next.key became token.key.
-    throw new UsageError(
-      (await pairMatches(files.key, files.nextCertificate))
-        ? `an activation was cut short (${files.nextCertificate} belongs to ${files.key}); finish it with \`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\`, then rotate; nothing was changed`
-        : `${files.nextCertificate} is left from a rotate cut short (there is no ${basename(files.nextKey)}); delete it, then rotate again; nothing was changed`,
+  return withKeysLock(dir, async () => {
+    const files = await withPublished(keyFiles(dir), options.publish);
+    if (!(await exists(files.key))) {
+      throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
+    }
+    if (!(await taken(files.nextKey)) && (await taken(files.nextCertificate))) {
+      // next.key is written second: a next.pem alone is from a rotate cut short (no bundle ever
+      // held it) or an activation cut short after next.key became token.key.
+      throw new UsageError(
+        (await pairMatches(files.key, files.nextCertificate))
+          ? `an activation was cut short (${files.nextCertificate} belongs to ${files.key}); finish it with \`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\`, then rotate; nothing was changed`
+          : `${files.nextCertificate} is left from a rotate cut short (there is no ${basename(files.nextKey)}); delete it, then rotate again; nothing was changed`,
+      );
+    }
+    if ((await taken(files.nextKey)) || (await taken(files.nextCertificate))) {
+      // With --publish, the registry's copy may predate the rotation (rotate ran without it): copy
+      // first, or the registry is restarted with a bundle that lacks the next key.
+      const copy = files.published
+        ? `copy the files with \`regauth keys publish --dir ${shellQuote(dir)}${publishFlag(files)}\` (the copy in ${shellQuote(dirname(files.published.bundle))} may predate the rotation), then `
+        : '';
+      throw new UsageError(
+        `a rotation is pending: ${files.nextKey} exists and may already be trusted by the registry; ` +
+          `to finish it, ${copy}run \`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\` once the registry has been restarted with ` +
+          `${(files.published ?? files).bundle}; or delete ${files.nextKey} and ${files.nextCertificate} if no registry was ` +
+          `given that bundle; nothing was changed`,
+      );
+    }
+    await openPublished(files);
+    // Every pair the bundle will list is checked before anything is written.
+    const current = await readMatchingPair(files.key, files.certificate);
+    const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
+    if (previous) await readMatchingPair(files.previousKey, files.previousCertificate);
+    await refuseDirectories(trustFiles(files));
+    // Same algorithm as the current key unless asked otherwise.
+    const alg = options.alg ?? signingKey(current).alg;
+    const material = await generate({ ...options, alg });
+    // The certificate first: next.key is what marks a rotation as pending.
+    await writeNew(files.nextCertificate, material.certPem, 0o644);
+    await writeNew(files.nextKey, material.keyPem, 0o600);
+    const pairs = [
+      current,
+      { keyPem: material.keyPem, certPem: material.certPem },
+      ...(previous ? [previous] : []),
+    ];
+    // Refused before bundle.pem listed it, the next key is no pending rotation: it goes again.
+    await writeTrust(files, pairs, () =>
+      Promise.all([rm(files.nextKey, { force: true }), rm(files.nextCertificate, { force: true })]),
     );
-  }
-  if ((await taken(files.nextKey)) || (await taken(files.nextCertificate))) {
-    // With --publish, the registry's copy may predate the rotation (rotate ran without it): copy
-    // first, or the registry is restarted with a bundle that lacks the next key.
-    const copy = files.published
-      ? `copy the files with \`regauth keys publish --dir ${shellQuote(dir)}${publishFlag(files)}\` (the copy in ${shellQuote(dirname(files.published.bundle))} may predate the rotation), then `
-      : '';
-    throw new UsageError(
-      `a rotation is pending: ${files.nextKey} exists and may already be trusted by the registry; ` +
-        `to finish it, ${copy}run \`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\` once the registry has been restarted with ` +
-        `${(files.published ?? files).bundle}; or delete ${files.nextKey} and ${files.nextCertificate} if no registry was ` +
-        `given that bundle; nothing was changed`,
-    );
-  }
-  await openPublished(files);
-  // Every pair the bundle will list is checked before anything is written.
-  const current = await readMatchingPair(files.key, files.certificate);
-  const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
-  if (previous) await readMatchingPair(files.previousKey, files.previousCertificate);
-  await refuseDirectories(trustFiles(files));
-  // Same algorithm as the current key unless asked otherwise.
-  const alg = options.alg ?? signingKey(current).alg;
-  const material = await generate({ ...options, alg });
-  // The certificate first: next.key is what marks a rotation as pending.
-  await writeNew(files.nextCertificate, material.certPem, 0o644);
-  await writeNew(files.nextKey, material.keyPem, 0o600);
-  const pairs = [
-    current,
-    { keyPem: material.keyPem, certPem: material.certPem },
-    ...(previous ? [previous] : []),
-  ];
-  // Refused before bundle.pem listed it, the next key is no pending rotation: it goes again.
-  await writeTrust(files, pairs, () =>
-    Promise.all([rm(files.nextKey, { force: true }), rm(files.nextCertificate, { force: true })]),
-  );
-  return { ...files, keptPrevious: previous !== undefined };
+    return { ...files, keptPrevious: previous !== undefined };
+  });
 }
 
 /** What `keys activate` did. */
@@ -223,50 +227,54 @@ export async function keysActivate(
   dir: string,
   options: Pick<KeysOptions, 'publish'> = {},
 ): Promise<ActivateResult> {
-  const files = await withPublished(keyFiles(dir), options.publish);
-  const nextKey = await exists(files.nextKey);
-  const nextCert = await exists(files.nextCertificate);
-  if (!nextKey && nextCert) {
-    // Interrupted after next.key became token.key: finish when the pair matches.
-    const current = await readPair(files.key, files.nextCertificate);
-    if (matches(current)) {
-      await openPublished(files);
-      await rename(files.nextCertificate, files.certificate);
-      return activated(files, current);
+  return withKeysLock(dir, async () => {
+    const files = await withPublished(keyFiles(dir), options.publish);
+    const nextKey = await exists(files.nextKey);
+    const nextCert = await exists(files.nextCertificate);
+    if (!nextKey && nextCert) {
+      // Interrupted after next.key became token.key: finish when the pair matches.
+      const current = await readPair(files.key, files.nextCertificate);
+      if (matches(current)) {
+        await openPublished(files);
+        await rename(files.nextCertificate, files.certificate);
+        return activated(files, current);
+      }
     }
-  }
-  if (!nextKey && !nextCert) {
-    // Cut short after its renames, before bundle.pem and jwks.json: finished now.
-    const current = await readMatchingPair(files.key, files.certificate);
-    const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
-    // Told from a rotation cancelled by deleting next.* (whose bundle lists token.pem first): the
-    // bundle of the rotation lists the key then current (now previous.pem) first, the next one
-    // (now token.pem) after it.
-    if (previous && matches(previous) && (await rotationBundleOf(files.bundle, previous, current))) {
-      await openPublished(files);
-      return activated(files, current);
+    if (!nextKey && !nextCert) {
+      // Cut short after its renames, before bundle.pem and jwks.json: finished now.
+      const current = await readMatchingPair(files.key, files.certificate);
+      const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
+      // Told from a rotation cancelled by deleting next.* (whose bundle lists token.pem first): the
+      // bundle of the rotation lists the key then current (now previous.pem) first, the next one
+      // (now token.pem) after it.
+      if (previous && matches(previous) && (await rotationBundleOf(files.bundle, previous, current))) {
+        await openPublished(files);
+        return activated(files, current);
+      }
     }
-  }
-  if (!nextKey || !nextCert) {
-    throw new UsageError(
-      `no rotation is pending in ${resolve(dir)} (${nextKey ? files.nextCertificate : files.nextKey} is missing); ` +
-        `start one with \`regauth keys rotate --dir ${shellQuote(dir)}${publishFlag(files)}\``,
-    );
-  }
-  const next = await readPair(files.nextKey, files.nextCertificate);
-  if (!matches(next)) {
-    throw new UsageError(`${files.nextCertificate} does not belong to ${files.nextKey}; nothing was changed`);
-  }
-  await refuseUnpublishedNext(files, next);
-  await openPublished(files);
-  const current = await readPair(files.key, files.certificate);
-  // Retire the current key first (written beside, then renamed: never half a file).
-  await replaceFile(files.previousKey, current.keyPem, 0o600);
-  await replaceFile(files.previousCertificate, certificateBlocks(current.certPem), 0o644);
-  // Two renames, back to back: regauth's watcher folds them into one reload.
-  await rename(files.nextKey, files.key);
-  await rename(files.nextCertificate, files.certificate);
-  return activated(files, next, current);
+    if (!nextKey || !nextCert) {
+      throw new UsageError(
+        `no rotation is pending in ${resolve(dir)} (${nextKey ? files.nextCertificate : files.nextKey} is missing); ` +
+          `start one with \`regauth keys rotate --dir ${shellQuote(dir)}${publishFlag(files)}\``,
+      );
+    }
+    const next = await readPair(files.nextKey, files.nextCertificate);
+    if (!matches(next)) {
+      throw new UsageError(
+        `${files.nextCertificate} does not belong to ${files.nextKey}; nothing was changed`,
+      );
+    }
+    await refuseUnpublishedNext(files, next);
+    await openPublished(files);
+    const current = await readPair(files.key, files.certificate);
+    // Retire the current key first (written beside, then renamed: never half a file).
+    await replaceFile(files.previousKey, current.keyPem, 0o600);
+    await replaceFile(files.previousCertificate, certificateBlocks(current.certPem), 0o644);
+    // Two renames, back to back: regauth's watcher folds them into one reload.
+    await rename(files.nextKey, files.key);
+    await rename(files.nextCertificate, files.certificate);
+    return activated(files, next, current);
+  });
 }
 
 /**
@@ -651,26 +659,28 @@ async function realPath(path: string): Promise<string> {
  * directory its first copy.
  */
 export async function keysPublish(dir: string, publish: string): Promise<KeyFiles> {
-  const files = await withPublished(keyFiles(dir), publish);
-  if (!(await exists(files.key))) {
-    throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
-  }
-  const current = await readPair(files.key, files.certificate);
-  const next = (await exists(files.nextKey))
-    ? await readPairIfPresent(files.nextKey, files.nextCertificate)
-    : undefined;
-  const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
-  for (const pair of [current, next, previous]) {
-    if (pair && !matches(pair)) {
-      throw new UsageError(
-        `a certificate in ${resolve(dir)} does not belong to its key (an activation cut short? finish it with ` +
-          `\`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\`); nothing was changed`,
-      );
+  return withKeysLock(dir, async () => {
+    const files = await withPublished(keyFiles(dir), publish);
+    if (!(await exists(files.key))) {
+      throw new UsageError(`${files.key} does not exist; create it with \`regauth keys init\``);
     }
-  }
-  await openPublished(files);
-  await writeTrust(files, [current, ...(next ? [next] : []), ...(previous ? [previous] : [])]);
-  return files;
+    const current = await readPair(files.key, files.certificate);
+    const next = (await exists(files.nextKey))
+      ? await readPairIfPresent(files.nextKey, files.nextCertificate)
+      : undefined;
+    const previous = await readPairIfPresent(files.previousKey, files.previousCertificate);
+    for (const pair of [current, next, previous]) {
+      if (pair && !matches(pair)) {
+        throw new UsageError(
+          `a certificate in ${resolve(dir)} does not belong to its key (an activation cut short? finish it with ` +
+            `\`regauth keys activate --dir ${shellQuote(dir)}${publishFlag(files)}\`); nothing was changed`,
+        );
+      }
+    }
+    await openPublished(files);
+    await writeTrust(files, [current, ...(next ? [next] : []), ...(previous ? [previous] : [])]);
+    return files;
+  });
 }
 
 function signingKey(pair: Pair): SigningKey {
@@ -713,4 +723,51 @@ async function exists(path: string): Promise<boolean> {
 /** Whether anything is at `path`: a symlink counts, wherever it points (nowhere, too). */
 async function taken(path: string): Promise<boolean> {
   return (await lstat(path).catch(() => undefined)) !== undefined;
+}
+
+/**
+ * Runs a step holding the key directory's lock (`.keys.lock` in it, a directory
+ * `proper-lockfile` makes): two steps at once (two operators, jobs on two hosts sharing the keys
+ * volume) would each read the files the other is replacing, and an activation could write the new
+ * key over previous.key, losing the key tokens still out were signed with. The second is refused
+ * before it reads anything. A lock left by a process that died is given up 10 s after it stopped
+ * refreshing it. A directory not made yet (`keys init` makes it) holds no lock: its files are
+ * created exclusively.
+ */
+async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> {
+  const path = resolve(dir);
+  if (
+    !(await stat(path).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    return step();
+  const lockfilePath = join(path, '.keys.lock');
+  let release: () => Promise<void>;
+  try {
+    // Loaded here, not with the module: it hooks the process's signals and exit (signal-exit) to
+    // remove its locks, which `serve`, importing this module through the CLI, must not carry. A
+    // Ctrl-C during a step so gives the lock back at once, while the step finishes its files.
+    const { lock } = await import('proper-lockfile');
+    release = await lock(path, {
+      lockfilePath,
+      realpath: false,
+      stale: 10_000,
+      retries: 0,
+      // A lock taken over meanwhile (its refresh failed for 10 s): the step goes on; the other
+      // one was refused when it began.
+      onCompromised: () => undefined,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+    throw new UsageError(
+      `another \`regauth keys\` step is running on ${path} (it holds ${lockfilePath}, given up 10 s after its process ends); nothing was changed`,
+    );
+  }
+  try {
+    return await step();
+  } finally {
+    await release().catch(() => undefined);
+  }
 }
