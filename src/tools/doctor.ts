@@ -544,7 +544,7 @@ function rotationStage(
         name: 'rotation',
         ok: false,
         message: `rotation pending; ${signing} and the next key ${kid(next)}, which signs ${nextAlg}: auth.token.signingalgorithms (${accepted.join(', ')}) does not hold it, so activating now would have a registry v3 refuse every token`,
-        fix: `add ${nextAlg} to auth.token.signingalgorithms and restart the registry, then ${activate}; or delete ${join(dir, 'next.key')} and ${join(dir, 'next.pem')} and rotate again with --alg ${key.alg}`,
+        fix: `add ${nextAlg} to auth.token.signingalgorithms and restart the registry, then ${activate}; or delete ${join(dir, 'next.key')} and ${join(dir, 'next.pem')} and run \`regauth keys rotate --dir ${dir}\` again (without --alg it keeps ${key.alg}, the current key's algorithm)`,
       };
     }
     if (jwks && inBundle(next.publicKey) && !nextKids.some((k) => jwks.kids.includes(k))) {
