@@ -245,18 +245,24 @@ const INTERRUPTS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
  * Runs a `keys` step with INTERRUPTS held: each file is written whole, but a step stopped between
  * two of them (next.key written, bundle.pem not; bundle.pem replaced, jwks.json not) leaves a
  * rotation half done. A first signal is noted and the step finishes its files, then the process
- * exits as that signal asks (130 for SIGINT); a second one stops it at once.
+ * exits as that signal asks (130 for SIGINT); a second SIGINT or SIGTERM stops it at once. A
+ * SIGHUP never does: a lost session sends it more than once (the kernel to the session's
+ * leader, a shell to its jobs), and nobody is left to mean it.
  */
 async function finishingKeyFiles(io: ToolIO, step: () => Promise<void>): Promise<void> {
   let caught: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (caught) {
+      if (signal === 'SIGHUP') return;
       stopListening();
       process.kill(process.pid, signal);
       return;
     }
     caught = signal;
-    io.stderr(`regauth: finishing the key files before stopping (${signal} again stops at once)\n`);
+    // To a terminal hung up (SIGHUP), the note fails with EIO, which main() ignores.
+    io.stderr(
+      `regauth: finishing the key files before stopping (${signal === 'SIGHUP' ? 'Ctrl-C' : signal} again stops at once)\n`,
+    );
   };
   const stopListening = () => {
     for (const signal of INTERRUPTS) process.off(signal, onSignal);
