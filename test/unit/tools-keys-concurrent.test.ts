@@ -80,7 +80,7 @@ test('a second keys step while one runs on the directory is refused, and the fir
     writeFileSync(go, '');
     expect(await exited).toBe(0);
   } finally {
-    if (first.exitCode === null) first.kill();
+    if (first.exitCode === null) first.kill('SIGKILL');
   }
   expect(stderr).toBe('');
   expect(fingerprint(join(dir, 'token.pem'))).toBe(next);

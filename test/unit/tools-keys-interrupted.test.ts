@@ -54,7 +54,7 @@ function rotateCutAt(dir: string, cutAt: string) {
   return spawnSync(
     process.execPath,
     ['--import', preload, join(ROOT, 'dist/cli/main.js'), 'keys', 'rotate', '--dir', dir],
-    { env: { ...process.env, CUT_AT: cutAt }, encoding: 'utf8', timeout: 30_000 },
+    { env: { ...process.env, CUT_AT: cutAt }, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' },
   );
 }
 
