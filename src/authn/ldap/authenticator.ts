@@ -94,12 +94,15 @@ export class LdapAuthenticator implements Authenticator {
   #sharedLookup(account: string): Promise<LookupResult | undefined> {
     const lookups = this.#lookups.get(account);
     if (!lookups) return this.#startLookup(account);
-    lookups.next ??= lookups.running.then(() => this.#startLookup(account));
+    // Within the budget of a directory operation from when it was asked (limit.ts), the wait for
+    // the lookup ahead of it included.
+    const asked = Date.now();
+    lookups.next ??= lookups.running.then(() => this.#startLookup(account, asked));
     return lookups.next;
   }
 
-  #startLookup(account: string): Promise<LookupResult | undefined> {
-    const lookup = this.#lookup(account);
+  #startLookup(account: string, asked?: number): Promise<LookupResult | undefined> {
+    const lookup = this.#lookup(account, asked);
     const lookups: AccountLookups = { running: lookup.then(NOTHING, NOTHING) };
     this.#lookups.set(account, lookups);
     void lookups.running.then(() => {
@@ -108,7 +111,7 @@ export class LdapAuthenticator implements Authenticator {
     return lookup;
   }
 
-  async #lookup(account: string): Promise<LookupResult | undefined> {
+  async #lookup(account: string, asked?: number): Promise<LookupResult | undefined> {
     if (account === '') return undefined;
     return this.#limited(async () => {
       const found = await this.#connections.withService((client) => this.#findEntry(client, account));
@@ -118,7 +121,7 @@ export class LdapAuthenticator implements Authenticator {
       const { entry } = found;
       const groups = await this.#connections.withService((client) => this.#groups(client, entry.dn, account));
       return { labels: entryLabels(this.#config, entry, groups) };
-    });
+    }, asked);
   }
 
   /**
@@ -255,10 +258,10 @@ export class LdapAuthenticator implements Authenticator {
    * Runs one login, lookup or check within the concurrency bound and its deadline (limit.ts).
    * Every failure leaves as BackendUnavailableError.
    */
-  async #limited<T>(fn: () => Promise<T>): Promise<T> {
+  async #limited<T>(fn: () => Promise<T>, asked?: number): Promise<T> {
     if (this.#closed) throw new BackendUnavailableError(NAME, 'closed');
     try {
-      return await this.#limit.run(fn);
+      return await this.#limit.run(fn, asked);
     } catch (err) {
       throw translate(err);
     }

@@ -16,11 +16,17 @@ export class Limiter {
     this.#timeoutMs = operationTimeoutMs;
   }
 
-  /** Runs `fn` in a slot; rejects with BackendUnavailableError when no slot frees or time runs out. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a slot; rejects with BackendUnavailableError when no slot frees or time runs out.
+   * `asked`: when the caller asked, if it waited before (a lookup queued behind another): the
+   * budget counts from then.
+   */
+  async run<T>(fn: () => Promise<T>, asked = Date.now()): Promise<T> {
     const budgetMs = 2 * this.#timeoutMs;
-    const started = Date.now();
-    await this.#slots.acquire(this.#timeoutMs);
+    const started = asked;
+    const left = budgetMs - (Date.now() - started);
+    if (left <= 0) throw new BackendUnavailableError(NAME, `no answer within ${budgetMs / 1000} s`);
+    await this.#slots.acquire(Math.min(this.#timeoutMs, left));
     // The slot is held until the work really ends, even when the caller has given up on it.
     const work = fn().finally(() => this.#slots.release());
     work.catch(() => undefined);
