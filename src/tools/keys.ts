@@ -12,6 +12,7 @@ import {
   stat,
   type FileHandle,
 } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { chmodDirectory, makeDirectory, missingDirectories } from '../core/mkdir.js';
@@ -726,13 +727,14 @@ async function taken(path: string): Promise<boolean> {
 }
 
 /**
- * Runs a step holding the key directory's lock (`.keys.lock` in it, a directory
- * `proper-lockfile` makes): two steps at once (two operators, jobs on two hosts sharing the keys
- * volume) would each read the files the other is replacing, and an activation could write the new
- * key over previous.key, losing the key tokens still out were signed with. The second is refused
- * before it reads anything. A lock left by a process that died is given up 10 s after it stopped
- * refreshing it. A directory not made yet (`keys init` makes it) holds no lock: its files are
- * created exclusively.
+ * Runs a step holding the key directory's lock, `.keys.lock` in it, created exclusively: two
+ * steps at once (two operators, jobs on two hosts sharing the keys volume) would each read the
+ * files the other is replacing, and an activation could write the new key over previous.key,
+ * losing the key tokens still out were signed with. The second is refused before it reads
+ * anything, told who holds the lock. The lock is never taken over: a step stopped for a while
+ * (Ctrl-Z, a paused VM) still holds it when it goes on, and one killed outright leaves it for the
+ * operator to delete, as the refusal says. A directory not made yet (`keys init` makes it) holds
+ * no lock: its files are created exclusively.
  */
 async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> {
   const path = resolve(dir);
@@ -743,31 +745,32 @@ async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> 
     ))
   )
     return step();
-  const lockfilePath = join(path, '.keys.lock');
-  let release: () => Promise<void>;
+  const lockPath = join(path, '.keys.lock');
+  const holder = `pid ${process.pid} on ${hostname()} since ${new Date().toISOString()}`;
+  let file: FileHandle;
   try {
-    // Loaded here, not with the module: it hooks the process's signals and exit (signal-exit) to
-    // remove its locks, which `serve`, importing this module through the CLI, must not carry. A
-    // Ctrl-C during a step so gives the lock back at once, while the step finishes its files.
-    const { lock } = await import('proper-lockfile');
-    release = await lock(path, {
-      lockfilePath,
-      realpath: false,
-      stale: 10_000,
-      retries: 0,
-      // A lock taken over meanwhile (its refresh failed for 10 s): the step goes on; the other
-      // one was refused when it began.
-      onCompromised: () => undefined,
-    });
+    file = await open(lockPath, 'wx', 0o600);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const other = (await readFile(lockPath, 'utf8').catch(() => '')).trim().slice(0, 200);
     throw new UsageError(
-      `another \`regauth keys\` step is running on ${path} (it holds ${lockfilePath}, given up 10 s after its process ends); nothing was changed`,
+      `another \`regauth keys\` step is running on ${path} (${other === '' ? 'its lock' : other}: ${lockPath}); ` +
+        `if none is (one was killed), delete ${lockPath}; nothing was changed`,
     );
+  }
+  try {
+    await file.writeFile(`${holder}\n`);
+  } catch (err) {
+    await rm(lockPath, { force: true });
+    throw err;
+  } finally {
+    await file.close();
   }
   try {
     return await step();
   } finally {
-    await release().catch(() => undefined);
+    // Only its own: a lock deleted by hand meanwhile may be another step's by now.
+    if ((await readFile(lockPath, 'utf8').catch(() => '')).trim() === holder)
+      await rm(lockPath, { force: true });
   }
 }

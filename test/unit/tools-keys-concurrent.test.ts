@@ -8,7 +8,7 @@
  * same time is refused before it changes anything.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
@@ -87,4 +87,43 @@ test('a second keys step while one runs on the directory is refused, and the fir
   expect(fingerprint(join(dir, 'previous.pem'))).toBe(old);
   // The lock is given back: the next step runs.
   await expect(keysRotate(dir)).resolves.toBeDefined();
+}, 60_000);
+
+// Found by a review of b62fe34, whose lock (proper-lockfile's) was given up 10 s after its holder
+// stopped refreshing it: a step merely paused (Ctrl-Z, a VM suspended) lost it to a second step,
+// then went on and wrote the key the second had made current over previous.key. The lock is now
+// never taken over: one left by a killed step is named, for the operator to delete.
+test('a step killed while it holds the lock leaves it named: refused until it is deleted', async () => {
+  const dir = join(tmp.dir, 'killed');
+  await keysInit(dir);
+  await keysRotate(dir);
+  const waiting = join(tmp.dir, 'killed-waiting');
+  const held = spawn(
+    process.execPath,
+    ['--import', preload, join(ROOT, 'dist/cli/main.js'), 'keys', 'activate', '--dir', dir],
+    { env: { ...process.env, WAITING: waiting, GO: join(tmp.dir, 'never') }, stdio: 'ignore' },
+  );
+  const exited = new Promise((r) => held.on('exit', r));
+  for (let i = 0; i < 500 && !existsSync(waiting); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(existsSync(waiting)).toBe(true);
+  // Paused, then killed outright: the lock stays, and says whose it was.
+  held.kill('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 300));
+  const paused = await keysActivate(dir).then(
+    () => 'ran',
+    (err: Error) => err.message,
+  );
+  expect(paused).toMatch(new RegExp(`another \`regauth keys\` step is running on .*\\(pid ${held.pid} on `));
+  held.kill('SIGKILL');
+  await exited;
+  const lock = join(dir, '.keys.lock');
+  const refused = await keysActivate(dir).then(
+    () => 'ran',
+    (err: Error) => err.message,
+  );
+  expect(refused).toContain(`if none is (one was killed), delete ${lock}; nothing was changed`);
+  expect(existsSync(join(dir, 'next.key'))).toBe(true);
+  rmSync(lock);
+  await expect(keysActivate(dir)).resolves.toBeDefined();
+  expect(existsSync(lock)).toBe(false);
 }, 60_000);
