@@ -9,6 +9,8 @@ import {
 } from 'ldapts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
+import { compileLdapConfig, ldapAuthSchema, type LdapConfig } from '../../src/authn/ldap/config.js';
 import type { LdapClient } from '../../src/authn/ldap/connection.js';
 
 export interface FakeEntry {
@@ -131,4 +133,45 @@ export function peopleDirectory(
     `ldap_auth:\n  addr: "ldap.example.org:389"\n  bind_dn: "${SERVICE_DN}"\n  bind_password_file: bind-pw\n` +
     '  base: "dc=example,dc=org"\n  filter: "(|(uid=${account})(mail=${account}))"\n';
   return { directory, section };
+}
+
+/**
+ * A directory of the service account (password `svc-pw`) and `uid=alice,ou=people,...` (password
+ * `alice-pw`, in `cn=devs`), and `ldap_auth` on it: `section` over a minimal one (base `dc=example,dc=org`,
+ * people by uid), its clients made by `wrap(directory's own)` when given (a slow or hung
+ * directory).
+ */
+export function aliceDirectory(
+  section: Record<string, unknown> = {},
+  wrap?: (client: FakeClientApi) => void,
+): { directory: FakeDirectory; authn: LdapAuthenticator; config: LdapConfig } {
+  const directory = new FakeDirectory();
+  directory.entries = [
+    { dn: SERVICE_DN, password: 'svc-pw', attrs: { uid: 'svc', objectClass: 'account' } },
+    {
+      dn: 'uid=alice,ou=people,dc=example,dc=org',
+      password: 'alice-pw',
+      attrs: { uid: 'alice', objectClass: 'inetOrgPerson', memberOf: 'cn=devs,ou=groups,dc=example,dc=org' },
+    },
+  ];
+  const raw = ldapAuthSchema.parse({
+    addr: 'ldap.example.org:389',
+    bind_dn: SERVICE_DN,
+    bind_password_file: 'pw',
+    base: 'dc=example,dc=org',
+    filter: '(&(objectClass=inetOrgPerson)(uid=${account}))',
+    ...section,
+  });
+  const config = compileLdapConfig(raw, { at: (p) => p, readFile: () => 'svc-pw\n' });
+  const factory = (options: ClientOptions): LdapClient => {
+    const client = directory.factory(options);
+    wrap?.(client as unknown as FakeClientApi);
+    return client;
+  };
+  return { directory, authn: new LdapAuthenticator(config, factory), config };
+}
+
+/** What a wrap of {@link aliceDirectory} may replace on a client. */
+export interface FakeClientApi {
+  search: (...args: unknown[]) => Promise<unknown>;
 }

@@ -7,37 +7,20 @@
  * under way now share one lookup queued behind it.
  */
 import { expect, test } from 'vitest';
-import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
-import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
 import { Secret } from '../../src/core/secret.js';
-import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
+import { aliceDirectory } from '../helpers/fake-ldap.js';
 
 function setUp() {
-  const dir = new FakeDirectory();
-  dir.entries = [
-    { dn: SERVICE_DN, password: 'svc-pw', attrs: { uid: 'svc', objectClass: 'account' } },
-    {
-      dn: 'uid=alice,ou=people,dc=example,dc=org',
-      password: 'alice-pw',
-      attrs: { uid: 'alice', objectClass: 'inetOrgPerson', memberOf: 'cn=devs,ou=groups,dc=example,dc=org' },
-    },
-    {
-      dn: 'uid=bob,ou=people,dc=example,dc=org',
-      password: 'bob-pw',
-      attrs: { uid: 'bob', objectClass: 'inetOrgPerson' },
-    },
-  ];
-  const raw = ldapAuthSchema.parse({
-    addr: 'ldap.example.org:389',
-    bind_dn: SERVICE_DN,
-    bind_password_file: 'pw',
-    base: 'dc=example,dc=org',
-    filter: '(&(objectClass=inetOrgPerson)(uid=${account}))',
+  const { directory: dir, authn } = aliceDirectory({
     labels: { groups: { attribute: 'memberOf', parse_cn: true } },
     max_concurrency: 2,
   });
-  const config = compileLdapConfig(raw, { at: (p) => p, readFile: () => 'svc-pw\n' });
-  return { dir, authn: new LdapAuthenticator(config, dir.factory) };
+  dir.entries.push({
+    dn: 'uid=bob,ou=people,dc=example,dc=org',
+    password: 'bob-pw',
+    attrs: { uid: 'bob', objectClass: 'inetOrgPerson' },
+  });
+  return { dir, authn };
 }
 
 test('lookups of one account asked together make two directory lookups, not one each', async () => {

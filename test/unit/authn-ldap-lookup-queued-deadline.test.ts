@@ -8,43 +8,17 @@
  * default 5 s), past docker's 15 s, where before it failed closed (503) within 2 x.
  */
 import { expect, test } from 'vitest';
-import type { ClientOptions } from 'ldapts';
-import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
-import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
-import type { LdapClient } from '../../src/authn/ldap/connection.js';
-import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
+import { aliceDirectory } from '../helpers/fake-ldap.js';
 
 test('a refresh lookup queued behind a hung one still fails within the 2 x operation_timeout budget', async () => {
-  const dir = new FakeDirectory();
-  dir.entries = [
-    { dn: SERVICE_DN, password: 'svc-pw', attrs: { uid: 'svc', objectClass: 'account' } },
-    {
-      dn: 'uid=alice,ou=people,dc=example,dc=org',
-      password: 'alice-pw',
-      attrs: { uid: 'alice', objectClass: 'inetOrgPerson' },
-    },
-  ];
   // A directory that never answers a search for alice (overloaded, a network partition).
-  const factory = (options: ClientOptions): LdapClient => {
-    const client = dir.factory(options) as unknown as { search: (...a: unknown[]) => Promise<unknown> };
+  const { authn, config } = aliceDirectory({ max_concurrency: 4, operation_timeout: 1 }, (client) => {
     const search = client.search.bind(client);
     client.search = async (...args: unknown[]) => {
       if (JSON.stringify(args).includes('uid=alice')) return new Promise(() => undefined);
       return search(...args);
     };
-    return client as unknown as LdapClient;
-  };
-  const raw = ldapAuthSchema.parse({
-    addr: 'ldap.example.org:389',
-    bind_dn: SERVICE_DN,
-    bind_password_file: 'pw',
-    base: 'dc=example,dc=org',
-    filter: '(&(objectClass=inetOrgPerson)(uid=${account}))',
-    max_concurrency: 4,
-    operation_timeout: 1,
   });
-  const config = compileLdapConfig(raw, { at: (p) => p, readFile: () => 'svc-pw\n' });
-  const authn = new LdapAuthenticator(config, factory);
   const budgetMs = 2 * config.operationTimeoutMs;
 
   const settledAfter = (p: Promise<unknown>, started: number) =>

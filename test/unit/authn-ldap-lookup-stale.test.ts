@@ -9,45 +9,20 @@
  * behind the one in flight, would keep the single slot and the freshness.)
  */
 import { expect, test } from 'vitest';
-import type { ClientOptions } from 'ldapts';
-import { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
-import { compileLdapConfig, ldapAuthSchema } from '../../src/authn/ldap/config.js';
-import type { LdapClient } from '../../src/authn/ldap/connection.js';
-import { FakeDirectory, SERVICE_DN } from '../helpers/fake-ldap.js';
+import { aliceDirectory } from '../helpers/fake-ldap.js';
 
 test('a lookup that starts after the entry was removed does not get the answer of one from before', async () => {
-  const dir = new FakeDirectory();
-  dir.entries = [
-    { dn: SERVICE_DN, password: 'svc-pw', attrs: { uid: 'svc', objectClass: 'account' } },
-    {
-      dn: 'uid=alice,ou=people,dc=example,dc=org',
-      password: 'alice-pw',
-      attrs: { uid: 'alice', objectClass: 'inetOrgPerson' },
-    },
-  ];
   // A directory that evaluates a search when it gets it, and whose reply arrives later.
   let release!: () => void;
   const reply = new Promise<void>((r) => (release = r));
-  const factory = (options: ClientOptions): LdapClient => {
-    const client = dir.factory(options) as unknown as { search: (...a: unknown[]) => Promise<unknown> };
+  const { directory: dir, authn } = aliceDirectory({ max_concurrency: 4 }, (client) => {
     const search = client.search.bind(client);
     client.search = async (...args: unknown[]) => {
       const answer = await search(...args);
       await reply;
       return answer;
     };
-    return client as unknown as LdapClient;
-  };
-  const raw = ldapAuthSchema.parse({
-    addr: 'ldap.example.org:389',
-    bind_dn: SERVICE_DN,
-    bind_password_file: 'pw',
-    base: 'dc=example,dc=org',
-    filter: '(&(objectClass=inetOrgPerson)(uid=${account}))',
-    max_concurrency: 4,
   });
-  const config = compileLdapConfig(raw, { at: (p) => p, readFile: () => 'svc-pw\n' });
-  const authn = new LdapAuthenticator(config, factory);
 
   const before = authn.lookup!('alice');
   // The directory has answered the first search (alice exists); its reply is on its way.
