@@ -127,13 +127,15 @@ export function nestedHelp(argv: readonly string[], program?: Command): string[]
 export async function main(sighup?: HeldSignal): Promise<void> {
   // `regauth test … | head`, `regauth validate … 2>&1 | head -1`: a reader that stops early is not
   // an error in itself (as with any Unix tool), on stdout or stderr, and neither is a terminal
-  // hung up (EIO: the session was lost, and a `keys` step finishing its files after the SIGHUP
-  // must not die on its note). The rest of the output is dropped; the exit code stays the verb's
-  // own, so a failed expectation still fails a pipeline run with pipefail, and an invalid config
-  // (2) is not taken for a lint warning (1).
+  // hung up (EIO on a TTY: the session was lost, and a `keys` step finishing its files after the
+  // SIGHUP must not die on its note; EIO on a file is a failing disk, and fails the verb). The
+  // rest of the output is dropped; the exit code stays the verb's own, so a failed expectation
+  // still fails a pipeline run with pipefail, and an invalid config (2) is not taken for a lint
+  // warning (1).
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE' || err.code === 'EIO' || err.code === 'ERR_STREAM_DESTROYED') return;
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+      if (err.code === 'EIO' && stream.isTTY) return;
       throw err;
     });
   }
