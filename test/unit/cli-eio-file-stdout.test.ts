@@ -46,8 +46,8 @@ test('hash > file on a failing disk (EIO on a regular file) does not exit 0 with
   );
   closeSync(out);
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end('secret-password');
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin!.end('secret-password');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   expect(readFileSync(outPath, 'utf8')).toBe('');
   // The hash never reached the file: the run must fail.
