@@ -28,6 +28,7 @@ import { directory } from './arguments.js';
 import { progressLine } from './progress.js';
 import { typedPassword } from './prompt.js';
 import {
+  dropKeyLocks,
   keysActivate,
   keysInit,
   keysPublish,
@@ -255,6 +256,8 @@ async function finishingKeyFiles(io: ToolIO, step: () => Promise<void>): Promise
     if (caught) {
       if (signal === 'SIGHUP') return;
       stopListening();
+      // Stopped between its files, as asked: the lock goes, for the next step to find them.
+      dropKeyLocks();
       process.kill(process.pid, signal);
       return;
     }

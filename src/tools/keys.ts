@@ -1,5 +1,5 @@
 import { createPublicKey, randomBytes, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import {
   access,
   lstat,
@@ -752,7 +752,7 @@ async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> 
     file = await open(lockPath, 'wx', 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const other = (await readFile(lockPath, 'utf8').catch(() => '')).trim().slice(0, 200);
+    const other = await lockHolder(lockPath);
     throw new UsageError(
       `another \`regauth keys\` step is running on ${path} (${other === '' ? 'its lock' : other}: ${lockPath}); ` +
         `if none is (one was killed), delete ${lockPath}; nothing was changed`,
@@ -766,11 +766,57 @@ async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> 
   } finally {
     await file.close();
   }
+  const held = { path: lockPath, holder };
+  heldLocks.add(held);
   try {
     return await step();
   } finally {
+    heldLocks.delete(held);
     // Only its own: a lock deleted by hand meanwhile may be another step's by now.
-    if ((await readFile(lockPath, 'utf8').catch(() => '')).trim() === holder)
-      await rm(lockPath, { force: true });
+    if ((await lockHolder(lockPath)) === holder) await rm(lockPath, { force: true });
+  }
+}
+
+/** The locks this process holds, for {@link dropKeyLocks}. */
+const heldLocks = new Set<{ readonly path: string; readonly holder: string }>();
+
+/**
+ * Gives back, at once, the key-directory locks this process holds: for a step stopped by a second
+ * Ctrl-C (src/cli/tools.ts), which ends the process before its step's own clean-up runs. What the
+ * step left half done, the next step finds and says (or finishes, for an activation).
+ */
+export function dropKeyLocks(): void {
+  for (const { path, holder } of heldLocks) {
+    try {
+      const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      try {
+        if (fstatSync(fd).isFile() && readFileSync(fd, 'utf8').trim() === holder)
+          rmSync(path, { force: true });
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // Gone already, or not ours to read.
+    }
+  }
+  heldLocks.clear();
+}
+
+/**
+ * Who holds a lock, as its holder wrote it: read from a regular file only, never through a
+ * symlink (one planted in its place would have a step run as root print what it points to) nor
+ * from a FIFO (which would hang the step); '' for anything else.
+ */
+async function lockHolder(path: string): Promise<string> {
+  let file: FileHandle | undefined;
+  try {
+    file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!(await file.stat()).isFile()) return '';
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(200), 0, 200, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8').trim();
+  } catch {
+    return '';
+  } finally {
+    await file?.close();
   }
 }

@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, X509Certificate, type JsonWebKey } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { keysInit, keysRotate } from '../../src/tools/keys.js';
@@ -39,8 +39,10 @@ import { syncBuiltinESMExports } from 'node:module';
 const rename = fs.promises.rename;
 fs.promises.rename = async (from, to) => {
   if (String(to).endsWith('/' + process.env.CUT_AT)) {
-    process.kill(process.pid, 'SIGINT');
-    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < Number(process.env.TIMES ?? 1); i++) {
+      process.kill(process.pid, 'SIGINT');
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
   return rename(from, to);
 };
@@ -50,11 +52,16 @@ syncBuiltinESMExports();
 }, 120_000);
 
 /** `regauth keys rotate --dir dir`, Ctrl-C'd just before it renames a file over `cutAt`. */
-function rotateCutAt(dir: string, cutAt: string) {
+function rotateCutAt(dir: string, cutAt: string, times = 1) {
   return spawnSync(
     process.execPath,
     ['--import', preload, join(ROOT, 'dist/cli/main.js'), 'keys', 'rotate', '--dir', dir],
-    { env: { ...process.env, CUT_AT: cutAt }, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' },
+    {
+      env: { ...process.env, CUT_AT: cutAt, TIMES: String(times) },
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    },
   );
 }
 
@@ -89,4 +96,18 @@ test('keys activate refuses a next key that bundle.pem holds and jwks.json does 
   expect(run.stderr).toMatch(/jwks\.json does not hold the next key/);
   expect(run.stderr).toMatch(/nothing was changed/);
   expect(readFileSync(join(dir, 'next.pem'), 'utf8')).toContain('CERTIFICATE');
+});
+
+// Found by a review of 0455a95: a second Ctrl-C stops the step at once, before its own clean-up,
+// and left the key directory's lock behind: every later step was refused until it was deleted.
+test('a second Ctrl-C stops the step at once and gives its lock back', async () => {
+  const dir = join(tmp.dir, 'twice');
+  await keysInit(dir);
+  const run = rotateCutAt(dir, 'bundle.pem', 2);
+  expect(run.signal).toBe('SIGINT');
+  expect(existsSync(join(dir, '.keys.lock'))).toBe(false);
+  // The next step runs, and finds the rotation the first one left half done.
+  const again = await regauth(['keys', 'rotate', '--dir', dir]);
+  expect(again.stderr).not.toMatch(/another `regauth keys` step/);
+  expect(again.stderr).toMatch(/next\.key/);
 });
