@@ -94,11 +94,12 @@ export class LdapAuthenticator implements Authenticator {
   #sharedLookup(account: string): Promise<LookupResult | undefined> {
     const lookups = this.#lookups.get(account);
     if (!lookups) return this.#startLookup(account);
-    // Within the budget of a directory operation from when it was asked (limit.ts), the wait for
-    // the lookup ahead of it included.
+    // Each caller within the budget of a directory operation from when it asked (limit.ts), the
+    // wait for the lookup ahead included; the queued lookup within that of the last to ask.
     const asked = Date.now();
-    lookups.next ??= lookups.running.then(() => this.#startLookup(account, asked));
-    return lookups.next;
+    lookups.lastAsked = asked;
+    lookups.next ??= lookups.running.then(() => this.#startLookup(account, lookups.lastAsked));
+    return this.#limit.within(lookups.next, asked);
   }
 
   #startLookup(account: string, asked?: number): Promise<LookupResult | undefined> {
@@ -272,6 +273,8 @@ export class LdapAuthenticator implements Authenticator {
 interface AccountLookups {
   readonly running: Promise<void>;
   next?: Promise<LookupResult | undefined>;
+  /** When the last lookup that shares `next` asked. */
+  lastAsked?: number;
 }
 
 const NOTHING = (): void => undefined;

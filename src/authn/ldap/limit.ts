@@ -22,26 +22,37 @@ export class Limiter {
    * budget counts from then.
    */
   async run<T>(fn: () => Promise<T>, asked = Date.now()): Promise<T> {
-    const budgetMs = 2 * this.#timeoutMs;
-    const started = asked;
-    const left = budgetMs - (Date.now() - started);
-    if (left <= 0) throw new BackendUnavailableError(NAME, `no answer within ${budgetMs / 1000} s`);
+    const left = this.#budgetMs - (Date.now() - asked);
+    if (left <= 0) throw this.#late();
     await this.#slots.acquire(Math.min(this.#timeoutMs, left));
     // The slot is held until the work really ends, even when the caller has given up on it.
     const work = fn().finally(() => this.#slots.release());
     work.catch(() => undefined);
+    return this.within(work, asked);
+  }
+
+  /**
+   * `work` (shared with other callers: a lookup queued behind another), or BackendUnavailableError
+   * once the budget of a caller that asked at `asked` has run out.
+   */
+  async within<T>(work: Promise<T>, asked: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new BackendUnavailableError(NAME, `no answer within ${budgetMs / 1000} s`)),
-        budgetMs - (Date.now() - started),
-      );
+      timer = setTimeout(() => reject(this.#late()), this.#budgetMs - (Date.now() - asked));
     });
     try {
       return await Promise.race([work, deadline]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  get #budgetMs(): number {
+    return 2 * this.#timeoutMs;
+  }
+
+  #late(): BackendUnavailableError {
+    return new BackendUnavailableError(NAME, `no answer within ${this.#budgetMs / 1000} s`);
   }
 }
 
