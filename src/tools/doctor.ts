@@ -1,6 +1,6 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml, scalarTextAt, yamlOneOneBoolean } from '../config/yaml.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
@@ -280,7 +280,7 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
     rotationStage(
       config.token.key,
       config.token.certificatePath,
-      bundle,
+      { path, certificates: bundle },
       config.token.key.x5c.length === 0 ? readableJwks(registry) : undefined,
       acceptedAlgorithms(registry.token),
     ),
@@ -513,12 +513,17 @@ function jwksCheck(config: Config, registry: RegistryConfig): DoctorCheck | unde
 function rotationStage(
   key: SigningKey,
   certificatePath: string,
-  bundle: X509Certificate[],
+  registryBundle: { path: string; certificates: X509Certificate[] },
   jwks?: { path: string; kids: string[] },
   accepted?: readonly string[],
 ): DoctorCheck {
+  const bundle = registryBundle.certificates;
   // `keys` writes next.pem and previous.pem beside token.pem itself: where a symlink leads.
   const dir = dirname(realPathOr(certificatePath));
+  // The registry reads a copy `--publish DIR2` wrote (a bundle.pem outside the key directory):
+  // the commands advised write it too.
+  const copy = dirname(realPathOr(registryBundle.path));
+  const publish = basename(registryBundle.path) === 'bundle.pem' && copy !== dir ? ` --publish ${copy}` : '';
   const other = (name: string): X509Certificate | undefined => {
     try {
       return new X509Certificate(readFileSync(join(dir, name), 'utf8'));
@@ -533,7 +538,7 @@ function rotationStage(
   }`;
   const next = other('next.pem');
   if (next) {
-    const activate = `run \`regauth keys activate --dir ${dir}\``;
+    const activate = `run \`regauth keys activate --dir ${dir}${publish}\``;
     // A registry v3 given a jwks trusts tokens by kid from it: without the next key there,
     // activating would have it refuse every token (the jwks check only fails afterwards).
     const nextKids = [kid(next), registryV3Thumbprint(next.publicKey)];
@@ -544,7 +549,7 @@ function rotationStage(
         name: 'rotation',
         ok: false,
         message: `rotation pending; ${signing} and the next key ${kid(next)}, which signs ${nextAlg}: auth.token.signingalgorithms (${accepted.join(', ')}) does not hold it, so activating now would have a registry v3 refuse every token`,
-        fix: `add ${nextAlg} to auth.token.signingalgorithms and restart the registry, then ${activate}; or delete ${join(dir, 'next.key')} and ${join(dir, 'next.pem')} and run \`regauth keys rotate --dir ${dir}\` again (without --alg it keeps ${key.alg}, the current key's algorithm)`,
+        fix: `add ${nextAlg} to auth.token.signingalgorithms and restart the registry, then ${activate}${rotateAgain(key.alg, accepted, dir, publish)}`,
       };
     }
     if (jwks && inBundle(next.publicKey) && !nextKids.some((k) => jwks.kids.includes(k))) {
@@ -571,6 +576,20 @@ function rotationStage(
         : `, not the previous key ${kid(previous)} (tokens it signed fail once the registry restarts with it)`
       : '';
   return { name: 'rotation', ok: true, message: `no rotation pending; ${signing}${retired}` };
+}
+
+/**
+ * The other way out of a next key whose algorithm the registry refuses: a rotate, again, to one
+ * it accepts. Without --alg a rotate keeps the current key's algorithm; `--alg` takes ES256 and
+ * RS256. '' when neither is accepted.
+ */
+function rotateAgain(current: string, accepted: readonly string[], dir: string, publish: string): string {
+  const alg = accepted.includes(current) ? undefined : ['ES256', 'RS256'].find((a) => accepted.includes(a));
+  if (!accepted.includes(current) && alg === undefined) return '';
+  const command = `regauth keys rotate --dir ${dir}${alg ? ` --alg ${alg}` : ''}${publish}`;
+  return `; or delete ${join(dir, 'next.key')} and ${join(dir, 'next.pem')} and run \`${command}\` again${
+    alg ? '' : ` (without --alg it keeps ${current}, the current key's algorithm)`
+  }`;
 }
 
 /** The algorithm regauth would sign with for this key, or undefined for one it cannot sign with. */
