@@ -1,6 +1,6 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { Config } from '../config/load.js';
 import { parseYaml, scalarTextAt, yamlOneOneBoolean } from '../config/yaml.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
@@ -520,10 +520,12 @@ function rotationStage(
   const bundle = registryBundle.certificates;
   // `keys` writes next.pem and previous.pem beside token.pem itself: where a symlink leads.
   const dir = dirname(realPathOr(certificatePath));
-  // The registry reads a copy `--publish DIR2` wrote (a bundle.pem outside the key directory):
-  // the commands advised write it too.
-  const copy = dirname(realPathOr(registryBundle.path));
-  const publish = basename(registryBundle.path) === 'bundle.pem' && copy !== dir ? ` --publish ${copy}` : '';
+  // The registry reads a copy `--publish DIR2` wrote (a bundle.pem, where its path leads, outside
+  // the key directory and every directory holding it): the commands advised write it too.
+  const read = realPathOr(registryBundle.path);
+  const copy = dirname(read);
+  const published = basename(read) === 'bundle.pem' && copy !== dir && !dir.startsWith(`${copy}${sep}`);
+  const publish = published ? ` --publish ${shellQuote(copy)}` : '';
   const other = (name: string): X509Certificate | undefined => {
     try {
       return new X509Certificate(readFileSync(join(dir, name), 'utf8'));
@@ -538,7 +540,7 @@ function rotationStage(
   }`;
   const next = other('next.pem');
   if (next) {
-    const activate = `run \`regauth keys activate --dir ${dir}${publish}\``;
+    const activate = `run \`regauth keys activate --dir ${shellQuote(dir)}${publish}\``;
     // A registry v3 given a jwks trusts tokens by kid from it: without the next key there,
     // activating would have it refuse every token (the jwks check only fails afterwards).
     const nextKids = [kid(next), registryV3Thumbprint(next.publicKey)];
@@ -586,7 +588,7 @@ function rotationStage(
 function rotateAgain(current: string, accepted: readonly string[], dir: string, publish: string): string {
   const alg = accepted.includes(current) ? undefined : ['ES256', 'RS256'].find((a) => accepted.includes(a));
   if (!accepted.includes(current) && alg === undefined) return '';
-  const command = `regauth keys rotate --dir ${dir}${alg ? ` --alg ${alg}` : ''}${publish}`;
+  const command = `regauth keys rotate --dir ${shellQuote(dir)}${alg ? ` --alg ${alg}` : ''}${publish}`;
   return `; or delete ${join(dir, 'next.key')} and ${join(dir, 'next.pem')} and run \`${command}\` again${
     alg ? '' : ` (without --alg it keeps ${current}, the current key's algorithm)`
   }`;
