@@ -255,11 +255,10 @@ async function finishingKeyFiles(io: ToolIO, step: () => Promise<void>): Promise
   const onSignal = (signal: NodeJS.Signals) => {
     if (caught) {
       if (signal === 'SIGHUP') return;
-      stopListening();
-      // Stopped between its files, as asked: the lock goes, for the next step to find them.
+      // Stopped between its files, as asked: the lock goes, for the next step to find them, and
+      // the process ends now (a signal sent again would not end it as PID 1 without an init).
       dropKeyLocks();
-      process.kill(process.pid, signal);
-      return;
+      process.exit(128 + (osConstants.signals[signal] ?? 0));
     }
     caught = signal;
     // To a terminal hung up (SIGHUP), the note fails with EIO, which main() ignores.
