@@ -758,22 +758,23 @@ async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> 
         `if none is (one was killed), delete ${lockPath}; nothing was changed`,
     );
   }
-  try {
-    await file.writeFile(`${holder}\n`);
-  } catch (err) {
-    await rm(lockPath, { force: true });
-    throw err;
-  } finally {
-    await file.close();
-  }
+  // Listed from its creation to its removal, so that a second Ctrl-C gives it back wherever it
+  // comes (dropKeyLocks), its holder line still being written included.
   const held = { path: lockPath, holder };
   heldLocks.add(held);
   try {
+    try {
+      await file.writeFile(`${holder}\n`);
+    } finally {
+      await file.close();
+    }
     return await step();
   } finally {
+    // Only its own: a lock deleted by hand meanwhile may be another step's by now. (A holder line
+    // cut short by a failed write is its own too.)
+    const text = await lockText(lockPath);
+    if (text !== undefined && `${holder}\n`.startsWith(text)) await rm(lockPath, { force: true });
     heldLocks.delete(held);
-    // Only its own: a lock deleted by hand meanwhile may be another step's by now.
-    if ((await lockHolder(lockPath)) === holder) await rm(lockPath, { force: true });
   }
 }
 
@@ -790,8 +791,10 @@ export function dropKeyLocks(): void {
     try {
       const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       try {
-        if (fstatSync(fd).isFile() && readFileSync(fd, 'utf8').trim() === holder)
+        // Its holder line, or the part of it written so far: made by this process ('wx').
+        if (fstatSync(fd).isFile() && `${holder}\n`.startsWith(readFileSync(fd, 'utf8'))) {
           rmSync(path, { force: true });
+        }
       } finally {
         closeSync(fd);
       }
@@ -808,14 +811,19 @@ export function dropKeyLocks(): void {
  * from a FIFO (which would hang the step); '' for anything else.
  */
 async function lockHolder(path: string): Promise<string> {
+  return ((await lockText(path)) ?? '').trim();
+}
+
+/** A lock's text as written (its first 512 bytes), read as {@link lockHolder} says; undefined when it is no regular file. */
+async function lockText(path: string): Promise<string | undefined> {
   let file: FileHandle | undefined;
   try {
     file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    if (!(await file.stat()).isFile()) return '';
-    const { buffer, bytesRead } = await file.read(Buffer.alloc(200), 0, 200, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8').trim();
+    if (!(await file.stat()).isFile()) return undefined;
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(512), 0, 512, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
   } catch {
-    return '';
+    return undefined;
   } finally {
     await file?.close();
   }
