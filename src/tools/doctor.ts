@@ -524,8 +524,14 @@ function rotationStage(
   // the key directory and every directory holding it): the commands advised write it too.
   const read = realPathOr(registryBundle.path);
   const copy = dirname(read);
-  const published = basename(read) === 'bundle.pem' && copy !== dir && !dir.startsWith(`${copy}${sep}`);
+  const holdsKeys = copy === sep || dir.startsWith(`${copy}${sep}`);
+  const published = basename(read) === 'bundle.pem' && copy !== dir && !holdsKeys;
   const publish = published ? ` --publish ${shellQuote(copy)}` : '';
+  // How the registry gets the files as they stand: the copy written again, or by hand.
+  const install = (file: string) =>
+    published
+      ? `run \`regauth keys publish --dir ${shellQuote(dir)}${publish}\` and restart the registry`
+      : `install ${join(dir, file)} on the registry${file === 'jwks.json' ? ' as well' : ''} and restart it`;
   const other = (name: string): X509Certificate | undefined => {
     try {
       return new X509Certificate(readFileSync(join(dir, name), 'utf8'));
@@ -559,7 +565,7 @@ function rotationStage(
         name: 'rotation',
         ok: false,
         message: `rotation pending; ${signing} and the next key ${kid(next)}, but the registry's jwks (${jwks.path}) does not hold the next key: activating now would have a registry v3 refuse every token`,
-        fix: `install ${join(dir, 'jwks.json')} on the registry as well and restart it, then ${activate}`,
+        fix: `${install('jwks.json')}, then ${activate}`,
       };
     }
     return {
@@ -567,7 +573,7 @@ function rotationStage(
       ok: true,
       message: inBundle(next.publicKey)
         ? `rotation pending; ${signing} and the next key ${kid(next)}: once the registry has been restarted with it, ${activate}`
-        : `rotation pending; ${signing}, not the next key ${kid(next)}: install ${join(dir, 'bundle.pem')} on the registry and restart it, then ${activate}`,
+        : `rotation pending; ${signing}, not the next key ${kid(next)}: ${install('bundle.pem')}, then ${activate}`,
     };
   }
   const previous = other('previous.pem');

@@ -216,7 +216,8 @@ test('between rotate and activate, a registry jwks without the next key is a fin
   const before = await regauth(['doctor', '-c', config, '--registry-config', registryConfig]);
   expect(before.code).toBe(1);
   expect(before.stdout).toContain("the registry's jwks");
-  expect(before.stdout).toContain(`install ${join(dir, 'jwks.json')} on the registry as well`);
+  // The registry reads a bundle.pem of its own directory: the copy is written again with --publish.
+  expect(before.stdout).toContain(`run \`regauth keys publish --dir ${dir} --publish ${registryDir}\``);
   // With the jwks installed too, the rotation may go on.
   copyFileSync(join(dir, 'jwks.json'), join(registryDir, 'jwks.json'));
   const ready = await regauth(['doctor', '-c', config, '--registry-config', registryConfig]);
