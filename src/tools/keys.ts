@@ -1,5 +1,5 @@
 import { createPublicKey, randomBytes, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, rmSync } from 'node:fs';
 import {
   access,
   lstat,
@@ -742,13 +742,11 @@ async function taken(path: string): Promise<boolean> {
  */
 async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> {
   const path = resolve(dir);
-  if (
-    !(await stat(path).then(
-      (s) => s.isDirectory(),
-      () => false,
-    ))
-  )
-    return step();
+  const made = await stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!made) return step();
   const lockPath = join(path, '.keys.lock');
   const holder = `pid ${process.pid} on ${hostname()} since ${new Date().toISOString()}`;
   let file: FileHandle;
@@ -756,7 +754,7 @@ async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> 
     file = await open(lockPath, 'wx', 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const other = await lockHolder(lockPath);
+    const other = (lockText(lockPath) ?? '').trim();
     throw new UsageError(
       `another \`regauth keys\` step is running on ${path} (${other === '' ? 'its lock' : other}: ${lockPath}); ` +
         `if none is (one was killed), delete ${lockPath}; nothing was changed`,
@@ -774,10 +772,7 @@ async function withKeysLock<T>(dir: string, step: () => Promise<T>): Promise<T> 
     }
     return await step();
   } finally {
-    // Only its own: a lock deleted by hand meanwhile may be another step's by now. (A holder line
-    // cut short by a failed write is its own too.)
-    const text = await lockText(lockPath);
-    if (text !== undefined && `${holder}\n`.startsWith(text)) await rm(lockPath, { force: true });
+    releaseOwn(held);
     heldLocks.delete(held);
   }
 }
@@ -791,44 +786,36 @@ const heldLocks = new Set<{ readonly path: string; readonly holder: string }>();
  * step left half done, the next step finds and says (or finishes, for an activation).
  */
 export function dropKeyLocks(): void {
-  for (const { path, holder } of heldLocks) {
-    try {
-      const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      try {
-        // Its holder line, or the part of it written so far: made by this process ('wx').
-        if (fstatSync(fd).isFile() && `${holder}\n`.startsWith(readFileSync(fd, 'utf8'))) {
-          rmSync(path, { force: true });
-        }
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // Gone already, or not ours to read.
-    }
-  }
+  for (const held of heldLocks) releaseOwn(held);
   heldLocks.clear();
 }
 
 /**
- * Who holds a lock, as its holder wrote it: read from a regular file only, never through a
- * symlink (one planted in its place would have a step run as root print what it points to) nor
- * from a FIFO (which would hang the step); '' for anything else.
+ * Removes a lock this process made, if it is still its own: its holder line, or the part of it
+ * written so far (the lock was made exclusively, so a holder line cut short is its own too). A
+ * lock deleted by hand meanwhile may be another step's by now, and is left.
  */
-async function lockHolder(path: string): Promise<string> {
-  return ((await lockText(path)) ?? '').trim();
+function releaseOwn({ path, holder }: { readonly path: string; readonly holder: string }): void {
+  const text = lockText(path);
+  if (text !== undefined && `${holder}\n`.startsWith(text)) rmSync(path, { force: true });
 }
 
-/** A lock's text as written (its first 512 bytes), read as {@link lockHolder} says; undefined when it is no regular file. */
-async function lockText(path: string): Promise<string | undefined> {
-  let file: FileHandle | undefined;
+/**
+ * A lock's text as its holder wrote it (its first 512 bytes): read from a regular file only,
+ * never through a symlink (one planted in its place would have a step run as root print what it
+ * points to) nor from a FIFO (which would hang the step); undefined for anything else. Read
+ * synchronously: a second Ctrl-C gives the locks back just before the process exits.
+ */
+function lockText(path: string): string | undefined {
+  let fd: number | undefined;
   try {
-    file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    if (!(await file.stat()).isFile()) return undefined;
-    const { buffer, bytesRead } = await file.read(Buffer.alloc(512), 0, 512, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buffer = Buffer.alloc(512);
+    return buffer.subarray(0, readSync(fd, buffer, 0, 512, 0)).toString('utf8');
   } catch {
     return undefined;
   } finally {
-    await file?.close();
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -1,9 +1,9 @@
 /**
  * Found by a review of a0613b7 (keys: a second Ctrl-C calls dropKeyLocks() then process.exit(128+n)).
- * dropKeyLocks() gives back only the locks in `heldLocks`, but that set does not track the lock
- * file on disk: withKeysLock adds the lock after it created the file and wrote its holder, and
- * deletes it from the set before it removes the file (after an async read of it). A second Ctrl-C
- * in either window exits at once and leaves `.keys.lock` behind (empty, in the first), so every
+ * dropKeyLocks() gives back only the locks in `heldLocks`, but that set did not track the lock
+ * file on disk: withKeysLock added the lock after it created the file and wrote its holder, and
+ * deleted it from the set before it removed the file (after an async read of it). A second Ctrl-C
+ * in either window exited at once and left `.keys.lock` behind (empty, in the first), so every
  * later `keys` step is refused until someone deletes it by hand - though the step was stopped by
  * Ctrl-C, whose lock "goes, for the next step to find" the files (src/cli/tools.ts).
  */
@@ -47,12 +47,16 @@ fs.promises.open = async (path, flags, mode) => {
     };
     return file;
   }
-  // 'release': the step done, withKeysLock reads the lock (numeric flags) before removing it.
-  if (lock && !cut && ${JSON.stringify(when)} === 'release' && typeof flags === 'number') {
+  return open(path, flags, mode);
+};
+// 'release': the step's last file written (jwks.json), the lock not given back yet.
+const rename = fs.promises.rename;
+fs.promises.rename = async (from, to) => {
+  await rename(from, to);
+  if (!cut && ${JSON.stringify(when)} === 'release' && String(to).endsWith('/jwks.json')) {
     cut = true;
     await twice();
   }
-  return open(path, flags, mode);
 };
 syncBuiltinESMExports();
 `,
@@ -63,7 +67,7 @@ syncBuiltinESMExports();
 beforeAll(() => ensureBuilt(), 120_000);
 
 for (const when of ['create', 'release'] as const) {
-  test(`a second Ctrl-C just after the lock is ${when === 'create' ? 'created' : 'read to be released'} leaves no .keys.lock`, async () => {
+  test(`a second Ctrl-C just after the lock is ${when === 'create' ? 'created' : 'about to be released'} leaves no .keys.lock`, async () => {
     const dir = join(tmp.dir, `keys-${when}`);
     await keysInit(dir);
     const run = spawnSync(
