@@ -29,6 +29,7 @@ import { progressLine } from './progress.js';
 import { typedPassword } from './prompt.js';
 import {
   dropKeyLocks,
+  KEY_ALGORITHMS,
   keysActivate,
   keysInit,
   keysPublish,
@@ -643,7 +644,7 @@ function addKeysInit(keys: Command, io: ToolIO): void {
       'directory for token.key, token.pem, bundle.pem and jwks.json (required)',
       directory,
     )
-    .addOption(new Option('--alg <alg>', 'key algorithm').choices(['ES256', 'RS256']).default('ES256'))
+    .addOption(new Option('--alg <alg>', 'key algorithm').choices(KEY_ALGORITHMS).default('ES256'))
     .option('--publish <dir>', PUBLISH_HELP, directory)
     .addHelpText(
       'after',
@@ -667,7 +668,7 @@ function addKeysRotate(keys: Command, io: ToolIO): void {
     )
     .requiredOption('--dir <dir>', 'the directory `keys init` wrote (required)', directory)
     .addOption(
-      new Option('--alg <alg>', "key algorithm (default: the current key's)").choices(['ES256', 'RS256']),
+      new Option('--alg <alg>', "key algorithm (default: the current key's)").choices(KEY_ALGORITHMS),
     )
     .option('--publish <dir>', PUBLISH_HELP, directory)
     .addHelpText(

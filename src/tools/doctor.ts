@@ -8,6 +8,7 @@ import { readAtMost } from '../core/fetch.js';
 import { certificatePems, holdsPrivateKey, sameKey, signingAlg } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import { shellQuote } from '../core/shell.js';
+import { KEY_ALGORITHMS } from './keys.js';
 import { bundleTrusts, certificatesOnly, signingKeyTrustFiles } from '../token/registry-block.js';
 import type { SigningKey } from '../token/types.js';
 
@@ -588,11 +589,11 @@ function rotationStage(
 
 /**
  * The other way out of a next key whose algorithm the registry refuses: a rotate, again, to one
- * it accepts. Without --alg a rotate keeps the current key's algorithm; `--alg` takes ES256 and
- * RS256. '' when neither is accepted.
+ * it accepts. Without --alg a rotate keeps the current key's algorithm; `--alg` takes
+ * KEY_ALGORITHMS. '' when none is accepted.
  */
 function rotateAgain(current: string, accepted: readonly string[], dir: string, publish: string): string {
-  const alg = accepted.includes(current) ? undefined : ['ES256', 'RS256'].find((a) => accepted.includes(a));
+  const alg = accepted.includes(current) ? undefined : KEY_ALGORITHMS.find((a) => accepted.includes(a));
   if (!accepted.includes(current) && alg === undefined) return '';
   const command = `regauth keys rotate --dir ${shellQuote(dir)}${alg ? ` --alg ${alg}` : ''}${publish}`;
   return `; or delete ${join(dir, 'next.key')} and ${join(dir, 'next.pem')} and run \`${command}\` again${

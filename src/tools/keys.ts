@@ -83,6 +83,12 @@ export interface KeysOptions {
 export const DEFAULT_VALID_DAYS = 3650;
 
 /**
+ * The algorithms `keys init --alg` and `keys rotate --alg` make keys for (a rotate without --alg
+ * keeps the current key's, which may be another regauth signs with).
+ */
+export const KEY_ALGORITHMS = ['ES256', 'RS256'] as const satisfies readonly SigningAlg[];
+
+/**
  * `regauth keys init`: a new signing key (mode 0600, never overwriting one), its self-signed
  * certificate, the bundle for the registry (the certificate alone) and the JWKS for registry v3.
  */
