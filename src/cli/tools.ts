@@ -214,7 +214,7 @@ async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<
     stopListening();
     process.kill(process.pid, signal);
     // As PID 1 (a container without an init) the signal is ignored: end as it would have.
-    setTimeout(() => process.exit(128 + (osConstants.signals[signal] ?? 0)), 1000);
+    setTimeout(() => process.exit(signalExitCode(signal)), 1000);
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return end(signal);
@@ -243,6 +243,11 @@ async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<
 /** The signals that stop a tool from a terminal, a job runner or a lost session. */
 const INTERRUPTS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** The exit code of a process a signal ended, as a shell reports it: 128 + its number (130 for SIGINT). */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 0);
+}
+
 /**
  * Runs a `keys` step with INTERRUPTS held: each file is written whole, but a step stopped between
  * two of them (next.key written, bundle.pem not; bundle.pem replaced, jwks.json not) leaves a
@@ -259,7 +264,7 @@ async function finishingKeyFiles(io: ToolIO, step: () => Promise<void>): Promise
       // Stopped between its files, as asked: the lock goes, for the next step to find them, and
       // the process ends now (a signal sent again would not end it as PID 1 without an init).
       dropKeyLocks();
-      process.exit(128 + (osConstants.signals[signal] ?? 0));
+      process.exit(signalExitCode(signal));
     }
     caught = signal;
     // To a terminal hung up (SIGHUP), the note fails with EIO, which main() ignores.
@@ -276,7 +281,7 @@ async function finishingKeyFiles(io: ToolIO, step: () => Promise<void>): Promise
   } finally {
     stopListening();
   }
-  if (caught) io.setExitCode(128 + (osConstants.signals[caught] ?? 0));
+  if (caught) io.setExitCode(signalExitCode(caught));
 }
 
 /** Collects a repeatable option; `previous` is undefined for the first value when there is no default. */
