@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import { Redis, ReplyError, type RedisOptions, type StandaloneConnectionOptions } from 'ioredis';
 import {
   RESERVATION_LEASE_MS,
   StoreUnavailableError,
@@ -148,6 +149,33 @@ export interface RedisStoreOptions {
 const NEWS_HEARTBEAT_MS = 500;
 /** No question asked on it within this long answered: a lock may go unheard, so there is no news. */
 const NEWS_SILENCE_MS = 1_500;
+
+// Not in ioredis' index: the connector it uses for one Redis. Required, as node and vitest
+// would import this CommonJS module's default differently.
+const { default: StandaloneConnector } = createRequire(import.meta.url)(
+  'ioredis/built/connectors/StandaloneConnector.js',
+) as typeof import('ioredis/built/connectors/StandaloneConnector.js');
+
+/**
+ * ioredis' connector for one Redis, whose every connection also listens for errors for good.
+ * ioredis listens to a connection's first 'error' only ('once'), and a TLS connection can emit
+ * two: a stray record after the handshake (anyone on the path can add one) fails it again after
+ * its certificate check failed, or the write after it fails. The second was thrown, uncaught,
+ * and ended the process. ioredis still hears the first, and the close that follows.
+ */
+class ListeningConnector extends StandaloneConnector {
+  // ioredis constructs a Connector with its options (ConnectorConstructor takes them unknown).
+  constructor(options: unknown) {
+    super(options as StandaloneConnectionOptions);
+  }
+
+  override async connect(...args: Parameters<InstanceType<typeof StandaloneConnector>['connect']>) {
+    const stream = await super.connect(...args);
+    stream.on('error', () => undefined);
+    return stream;
+  }
+}
+
 /** How soon a refused or unanswered SUBSCRIBE is tried again. */
 const NEWS_RETRY_MS = 1_000;
 
@@ -206,6 +234,7 @@ export class RedisStore implements Store {
       // Reconnect for ever, every 100 ms at first, at most every 2 s.
       retryStrategy: (times) => Math.min(100 * times, 2_000),
       lazyConnect: false,
+      Connector: ListeningConnector,
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password.reveal() } : {}),
       ...(options.caPem !== undefined ? { tls: { ca: options.caPem } } : {}),
