@@ -226,6 +226,18 @@ export function handshakeWithin(ms: number): typeof tlsConnect {
     // the timer is cleared here, by the first 'error' listener, before ldapts' runs.
     socket.once('error', done);
     socket.once('close', done);
+    // A TLS socket can emit 'error' twice (a stray record after the handshake, which anyone on
+    // the path can add, fails it again after its certificate check failed), and after the first
+    // ldapts has removed its listeners: the second would be thrown, uncaught, and end the
+    // process. The socket keeps a listener that ignores errors, whatever is removed.
+    const ignore = () => undefined;
+    socket.on('error', ignore);
+    const removeAll = socket.removeAllListeners.bind(socket);
+    socket.removeAllListeners = (event?: string | symbol) => {
+      removeAll(event);
+      if (event === undefined || event === 'error') socket.on('error', ignore);
+      return socket;
+    };
     return socket;
   }) as typeof tlsConnect;
 }
