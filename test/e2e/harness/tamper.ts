@@ -5,7 +5,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * flight it reaches the client once the handshake is done, when records must be encrypted, so
  * the client's TLS fails on it a second time: after the certificate check already failed.
  */
-const STRAY_RECORD = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
+export const STRAY_RECORD = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
 
 export interface TamperingRelay {
   readonly port: number;
