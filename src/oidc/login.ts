@@ -376,14 +376,19 @@ function translate(err: unknown, asked: 'token' | 'userinfo' = 'token'): Error {
     (err instanceof client.ClientError &&
       (err.code === undefined ||
         (PROVIDER_DOWN.has(err.code) && !(asked === 'token' && answeredTheClient(err))))) ||
-    (err instanceof client.ResponseBodyError && err.status >= 500)
+    ((err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) &&
+      err.status >= 500)
   ) {
     return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', {
       cause: err,
     });
   }
+  // An answer with a WWW-Authenticate challenge (Doorkeeper, GitLab's provider, sends one with
+  // every error; so may a gateway that blocks a request) is read as its challenge, not its body:
+  // below 500 it refused this login, whose code is the client's to choose.
   if (
     err instanceof client.ResponseBodyError ||
+    err instanceof client.WWWAuthenticateChallengeError ||
     err instanceof client.AuthorizationResponseError ||
     err instanceof client.ClientError
   ) {
