@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { RegistryBrowser } from '../catalog/browse.js';
-import { listCatalog } from '../catalog/catalog.js';
+import { listCatalogFor } from '../catalog/catalog.js';
 import { CatalogError } from '../catalog/errors.js';
 import {
   renderRepositories,
@@ -278,9 +278,11 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
     }
     return handle(async (ctx) => {
       const catalog = ctx.runtime.config.catalog!;
-      const { token, account } = await ctx.token(catalog.service, undefined);
+      // The catalog token is issued as for any client (authenticated, guarded, audited); the
+      // listing then takes the caller it names as it is, with no token to read back.
+      const { account, labels } = await ctx.token(catalog.service, undefined);
       const last = ctx.query.get('last') ?? '';
-      const listed = await listCatalog(
+      const listed = await listCatalogFor(
         {
           catalog,
           registry: ctx.runtime.catalog!,
@@ -290,8 +292,8 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
           issuer: ctx.runtime.config.token.issuer,
           ipv6Prefix: ctx.runtime.config.lockout.ipv6_prefix,
         },
+        { account, labels },
         {
-          authorization: `Bearer ${token}`,
           query: new URLSearchParams({ n: String(catalog.pageSize), last }).toString(),
           ip: ctx.ip,
           now: now(),
