@@ -1,4 +1,9 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import Parser from 'stream-json/Parser.js';
+import Pick from 'stream-json/filters/Pick.js';
 import type { CatalogConfig } from './config.js';
 import { CatalogError, unavailable } from './errors.js';
 import { readAtMost } from '../core/fetch.js';
@@ -31,6 +36,13 @@ const MANIFEST_TYPES = [
 const MAX_DOCUMENT = 4 * 1024 * 1024;
 
 /**
+ * The largest tag list read. Registry 2.8 ignores `n` on tags/list and sends every tag, unsorted
+ * (100,000 commit-named tags are about 4.5 MB): the list is read as a stream, keeping only the
+ * MAX_TAGS first names, so its size costs time, not memory; past this it is refused.
+ */
+const MAX_TAG_LIST = 64 * 1024 * 1024;
+
+/**
  * Reads a repository's tags and a tag's manifest and config from the registry, with a token
  * regauth issued for the user (`repository:<name>:pull`): the registry enforces the same access.
  */
@@ -45,11 +57,13 @@ export class RegistryBrowser {
 
   /** Up to {@link MAX_TAGS} tags, sorted. Throws CatalogError 404 (no such repository), 503. */
   async tags(token: string, repository: string): Promise<string[]> {
-    const body = (await this.#json(token, `/v2/${repository}/tags/list?n=${MAX_TAGS}`, 'NAME_UNKNOWN')) as {
-      tags?: unknown;
-    };
-    const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
-    return tags.sort().slice(0, MAX_TAGS);
+    const path = `/v2/${repository}/tags/list?n=${MAX_TAGS}`;
+    try {
+      return await firstTags(await this.#get(token, path, 'application/json', 'NAME_UNKNOWN'), MAX_TAGS);
+    } catch (err) {
+      if (err instanceof CatalogError) throw err;
+      throw unavailable(err);
+    }
   }
 
   /** Throws CatalogError 404 (no such tag), 503. */
@@ -139,18 +153,7 @@ export class RegistryBrowser {
     let res: Response;
     let body: Buffer;
     try {
-      res = await this.#fetch(`${this.#config.registryUrl}${path}`, {
-        headers: { Authorization: `Bearer ${token}`, Accept: accept },
-        signal: AbortSignal.timeout(this.#config.timeout * 1000),
-      });
-      if (res.status === 404 || res.status === 401 || res.status === 403) {
-        await res.body?.cancel();
-        throw new CatalogError(404, notFound, 'not found');
-      }
-      if (!res.ok) {
-        await res.body?.cancel();
-        throw new Error(`the registry answered ${res.status} to GET ${path}`);
-      }
+      res = await this.#get(token, path, accept, notFound);
       body = await readAtMost(res, MAX_DOCUMENT);
     } catch (err) {
       if (err instanceof CatalogError) throw err;
@@ -160,6 +163,82 @@ export class RegistryBrowser {
       res.headers.get('docker-content-digest') ?? `sha256:${createHash('sha256').update(body).digest('hex')}`;
     return { body, digest, mediaType: (res.headers.get('content-type') ?? '').split(';')[0]!.trim() };
   }
+
+  /**
+   * GET `path` from the registry, its body not read yet (the config's timeout bounds the reading
+   * too). Throws CatalogError 404 (`notFound`) for what the token may not see or is not there, and
+   * an Error for any other answer but a 2xx.
+   */
+  async #get(token: string, path: string, accept: string, notFound: string): Promise<Response> {
+    const res = await this.#fetch(`${this.#config.registryUrl}${path}`, {
+      headers: { Authorization: `Bearer ${token}`, Accept: accept },
+      signal: AbortSignal.timeout(this.#config.timeout * 1000),
+    });
+    if (res.status === 404 || res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw new CatalogError(404, notFound, 'not found');
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`the registry answered ${res.status} to GET ${path}`);
+    }
+    return res;
+  }
+}
+
+/**
+ * The `max` first names (sorted) of a tags/list answer's `tags` array, read as a stream of JSON
+ * tokens: whatever the list's length, only those names are kept. Values in the array that are no
+ * string are skipped, and a `tags` that is no array (null for a repository without tags) is an
+ * empty list. Throws on JSON that does not parse and past MAX_TAG_LIST bytes.
+ */
+async function firstTags(res: Response, max: number): Promise<string[]> {
+  const kept: string[] = [];
+  if (!res.body) return kept;
+  const body = res.body as WebReadableStream<Uint8Array>;
+  // Bytes counted as they arrive; past the bound the read stops.
+  async function* bounded(): AsyncGenerator<Uint8Array> {
+    let size = 0;
+    for await (const chunk of body) {
+      size += chunk.byteLength;
+      if (size > MAX_TAG_LIST)
+        throw new Error(`${res.url || 'the registry'} sent more than ${MAX_TAG_LIST} bytes`);
+      yield chunk;
+    }
+  }
+  await pipeline(
+    Readable.from(bounded()),
+    new Parser({ streamValues: false }),
+    new Pick({ filter: 'tags' }),
+    async (tokens: AsyncIterable<{ name: string; value?: unknown }>) => {
+      let depth = 0;
+      let isArray = false;
+      for await (const token of tokens) {
+        if (token.name === 'startArray' || token.name === 'startObject') {
+          if (depth++ === 0) isArray = token.name === 'startArray';
+        } else if (token.name === 'endArray' || token.name === 'endObject') {
+          depth--;
+        } else if (token.name === 'stringValue' && depth === 1 && isArray) {
+          keepFirst(kept, token.value as string, max);
+        }
+      }
+    },
+  );
+  return kept;
+}
+
+/** Inserts `name` into the sorted `kept`, which holds at most `max` names: the first ones. */
+function keepFirst(kept: string[], name: string, max: number): void {
+  if (kept.length === max && name >= kept[max - 1]!) return;
+  let lo = 0;
+  let hi = kept.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (kept[mid]! < name) lo = mid + 1;
+    else hi = mid;
+  }
+  kept.splice(lo, 0, name);
+  if (kept.length > max) kept.pop();
 }
 
 function parse(body: Buffer): unknown {
