@@ -8,6 +8,7 @@ import {
   type BackendCommand,
   type CommandResult,
   type CommandRunner,
+  type CommandSlots,
 } from '../ext/command.js';
 import type { Logger } from '../core/log.js';
 import type { Authenticator, AuthnResult, Credentials } from './types.js';
@@ -27,8 +28,9 @@ export class ExtAuthenticator implements Authenticator {
   readonly name = 'ext_auth';
   readonly #command: BackendCommand;
 
-  constructor(config: ExtCommandConfig, runner?: CommandRunner, logger?: Logger) {
-    this.#command = backendCommand(this.name, config, runner, logger);
+  /** `slots`: the backend's counts of runs, kept across reloads (see CommandSlots). */
+  constructor(config: ExtCommandConfig, runner?: CommandRunner, logger?: Logger, slots?: CommandSlots) {
+    this.#command = backendCommand(this.name, config, runner, logger, slots);
   }
 
   async authenticate(credentials: Credentials): Promise<AuthnResult> {

@@ -1,7 +1,13 @@
 import type { ExtCommandConfig } from '../ext/config.js';
 import { BackendUnavailableError } from '../core/errors.js';
 import { sortedUnique } from '../core/sorted.js';
-import { backendCommand, describeExit, type BackendCommand, type CommandRunner } from '../ext/command.js';
+import {
+  backendCommand,
+  describeExit,
+  type BackendCommand,
+  type CommandRunner,
+  type CommandSlots,
+} from '../ext/command.js';
 import type { Logger } from '../core/log.js';
 import type { AuthzRequest } from './types.js';
 
@@ -24,8 +30,9 @@ export class ExtAuthorizer {
   /** How many scopes of one request it may be asked about (`ext_authz.max_calls_per_request`). */
   readonly maxCallsPerRequest: number;
 
-  constructor(config: ExtCommandConfig, runner?: CommandRunner, logger?: Logger) {
-    this.#command = backendCommand(this.name, config, runner, logger);
+  /** `slots`: the backend's counts of runs, kept across reloads (see CommandSlots). */
+  constructor(config: ExtCommandConfig, runner?: CommandRunner, logger?: Logger, slots?: CommandSlots) {
+    this.#command = backendCommand(this.name, config, runner, logger, slots);
     this.maxCallsPerRequest = config.maxCallsPerRequest ?? Infinity;
   }
 

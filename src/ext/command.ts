@@ -247,6 +247,29 @@ export function sweepLeftovers(markers: ReadonlySet<string>): number {
 const CLIENT_BUSY_RETRY_SECONDS = 1;
 
 /**
+ * The runs of one backend's command in flight and those waiting for a slot, kept for the
+ * process's life (RuntimeDeps.commandSlots): a reload's new config counts from them, so the runs
+ * the previous config started (which go on until they end or its grace period does) still take
+ * their slots, and no reload adds any.
+ */
+export class CommandSlots {
+  running = 0;
+  /** FIFO; each waiter is admitted once fewer than its own config's bound run. */
+  readonly waiting: { readonly max: number; readonly wake: () => void }[] = [];
+  /** Runs in flight per client (only clients with at least one). */
+  readonly perClient = new Map<string, number>();
+
+  /** Lets waiters in, first come first, while fewer than the first one's bound run. */
+  admit(): void {
+    for (let next = this.waiting[0]; next && this.running < next.max; next = this.waiting[0]) {
+      this.waiting.shift();
+      this.running++;
+      next.wake();
+    }
+  }
+}
+
+/**
  * Bounds how many commands run at once. A caller waiting for a slot longer than `timeoutMs`
  * gets a CommandFailure, so a flood of requests against a slow command cannot pile up unbounded.
  * A caller whose `signal` aborts while it waits leaves the queue at once.
@@ -254,40 +277,47 @@ const CLIENT_BUSY_RETRY_SECONDS = 1;
  * One client (`request.client`) may have at most `maxPerClient` runs in flight, running or
  * waiting; past it the run is refused at once with TooManyRequestsError (429, Retry-After), so a
  * single address cannot fill the queue and starve everyone else.
+ *
+ * The counts are `slots`' (by default its own): runs under every config generation that shares
+ * them count against each one's bounds.
  */
-export function limitConcurrency(runner: CommandRunner, max: number, maxPerClient = max): CommandRunner {
+export function limitConcurrency(
+  runner: CommandRunner,
+  max: number,
+  maxPerClient = max,
+  slots: CommandSlots = new CommandSlots(),
+): CommandRunner {
   if (!Number.isInteger(max) || max < 1) throw new TypeError('"max" must be a positive integer');
   if (!Number.isInteger(maxPerClient) || maxPerClient < 1)
     throw new TypeError('"maxPerClient" must be a positive integer');
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  /** Runs in flight per client (only clients with at least one). */
-  const perClient = new Map<string, number>();
-  // A finishing run hands its slot straight to the next waiter, so a newcomer cannot overtake it.
+  const { perClient } = slots;
+  // A finishing run's slot goes to the waiters first, so a newcomer cannot overtake them.
   const release = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
+    slots.running--;
+    slots.admit();
   };
   const limited: CommandRunner = async (request) => {
     // A monotonic clock: a wall clock stepped back while a caller waits would lengthen its run.
     const started = performance.now();
     if (request.signal?.aborted) throw new CommandFailure('cancelled');
     let waited = false;
-    if (running < max) running++;
+    if (slots.running < max && slots.waiting.length === 0) slots.running++;
     else {
       waited = true;
       await new Promise<void>((resolve, reject) => {
         const leave = () => {
           clearTimeout(timer);
           request.signal?.removeEventListener('abort', onAbort);
-          const i = waiting.indexOf(wake);
-          if (i >= 0) waiting.splice(i, 1);
+          const i = slots.waiting.indexOf(waiter);
+          if (i >= 0) slots.waiting.splice(i, 1);
+          // The first waiter gone, the next may fit (its bound may be larger).
+          if (i === 0) slots.admit();
         };
         const wake = () => {
           leave();
           resolve();
         };
+        const waiter = { max, wake };
         const onAbort = () => {
           leave();
           reject(new CommandFailure('cancelled'));
@@ -297,7 +327,7 @@ export function limitConcurrency(runner: CommandRunner, max: number, maxPerClien
           reject(new CommandFailure(`no free slot within ${request.timeoutMs} ms (${max} already running)`));
         }, request.timeoutMs);
         request.signal?.addEventListener('abort', onAbort, { once: true });
-        waiting.push(wake);
+        slots.waiting.push(waiter);
       });
     }
     try {
@@ -422,8 +452,9 @@ export function backendCommand(
   settings: CommandSettings,
   runner: CommandRunner = spawnRunner,
   logger?: Logger,
+  slots?: CommandSlots,
 ): BackendCommand {
-  const limited = limitConcurrency(runner, settings.maxConcurrency, settings.maxPerClient);
+  const limited = limitConcurrency(runner, settings.maxConcurrency, settings.maxPerClient, slots);
   const closing = new AbortController();
   // One listener per run in flight, removed when it ends: past 10, node would warn of a leak.
   setMaxListeners(0, closing.signal);

@@ -19,7 +19,7 @@ import type { Authenticator, Credentials } from '../authn/types.js';
 import { claimant } from '../authn/chain.js';
 import { ExtAuthenticator } from '../authn/ext.js';
 import { ExtAuthorizer } from '../authz/ext.js';
-import type { CommandRunner } from '../ext/command.js';
+import type { CommandRunner, CommandSlots } from '../ext/command.js';
 import type { Logger } from '../core/log.js';
 import type { LoginQueuePolicy } from '../guard/login-queue.js';
 import { createTokenSigner, type TokenSigner } from '../token/sign.js';
@@ -83,6 +83,12 @@ export interface RuntimeDeps {
   readonly verifier?: PasswordVerifier;
   /** Runs `ext_auth` / `ext_authz` commands (default: child_process.spawn). */
   readonly runCommand?: CommandRunner;
+  /**
+   * The counts of `ext_auth`'s and `ext_authz`'s runs, made once per process (startService), so
+   * their `max_concurrency` and `max_per_client` hold across reloads. Absent: each runtime counts
+   * its own.
+   */
+  readonly commandSlots?: { readonly ext_auth: CommandSlots; readonly ext_authz: CommandSlots };
   /** Override how LDAP clients are made (unit tests use a fake directory). */
   readonly ldapClient?: LdapClientFactory;
   /** Where ext_auth / ext_authz commands' stderr is logged; not logged when absent. */
@@ -107,12 +113,14 @@ export function createRuntime(config: Config, deps: RuntimeDeps = {}): Runtime {
     entryVersions.set(usersFile, staticEntryVersion(config.users_file.users));
   }
   if (config.ext_auth)
-    authenticators.push(new ExtAuthenticator(config.ext_auth, deps.runCommand, deps.logger));
+    authenticators.push(
+      new ExtAuthenticator(config.ext_auth, deps.runCommand, deps.logger, deps.commandSlots?.ext_auth),
+    );
   if (config.ldap_auth) authenticators.push(new LdapAuthenticator(config.ldap_auth, deps.ldapClient));
   if (config.oidc_auth) authenticators.push(new AppPasswordAuthenticator(config.oidc_auth));
   if (config.jwt_auth) authenticators.push(new JwtAuthenticator(config.jwt_auth));
   const extAuthz = config.ext_authz
-    ? new ExtAuthorizer(config.ext_authz, deps.runCommand, deps.logger)
+    ? new ExtAuthorizer(config.ext_authz, deps.runCommand, deps.logger, deps.commandSlots?.ext_authz)
     : undefined;
   const sign = createTokenSigner(config.token.key, config.token.issuer);
   const refresh = config.token.refresh ? createRefreshTokens(config.token.refresh) : undefined;

@@ -12,6 +12,7 @@ import { applyConnectionLimits } from '../http/limits.js';
 import { startServer, type RunningServer } from '../http/server.js';
 import { readinessProbe, type ReadinessProbe } from '../pipeline/health.js';
 import { createMetrics, instrumentAuthenticator, type Metrics } from '../pipeline/metrics.js';
+import { CommandSlots } from '../ext/command.js';
 import { createRuntime, type Runtime, type RuntimeDeps } from '../pipeline/runtime.js';
 import { registryAuthBlock, signingKeyTrustFiles } from '../token/registry-block.js';
 import { lintConfig } from '../tools/lint.js';
@@ -68,6 +69,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   notices.release(log);
   const runtimeDeps: RuntimeDeps = {
     logger: log,
+    // For the process's life, as the lockout and the login queue: a reload adds no command slots.
+    commandSlots: { ext_auth: new CommandSlots(), ext_authz: new CommandSlots() },
     ...options.runtimeDeps,
     instrument: (a) => instrumentAuthenticator(options.runtimeDeps?.instrument?.(a) ?? a, metrics),
   };
