@@ -7,6 +7,7 @@ import {
   jwtVerify,
   type JSONWebKeySet,
   type JWTPayload,
+  type JWTVerifyOptions,
 } from 'jose';
 import * as oidc from 'openid-client';
 import type { Labels } from '../../authz/types.js';
@@ -101,14 +102,23 @@ class TrustedIssuer {
     // failed is answered again here for RETRY_MS. Keys still cached go on working while the issuer
     // is down, until cacheMaxAge after the last fetch that worked: then every token waits for a
     // fetch, and fails with it (a withdrawn key is not trusted for longer).
+    // Every failure of the fetch is a BackendUnavailableError (503), and only those: an error
+    // past it (a key the token's header picks that cannot be used) is the token's (401), which
+    // anyone could otherwise turn into an outage with a forged token naming such a key.
     const fetchKeySet = pausedAfterFailure(async (input: string, init: RequestInit): Promise<Response> => {
-      const response = await fetchAtMost(input, init);
-      if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
-      // What jose would refuse after this returns (not JSON, not a key set) fails here, so that it
-      // is answered again too.
-      createLocalJWKSet((await response.clone().json()) as JSONWebKeySet);
-      this.#fetchedAt = Date.now();
-      return response;
+      try {
+        const response = await fetchAtMost(input, init);
+        if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
+        // What jose would refuse after this returns (not JSON, not a key set) fails here, so that
+        // it is answered again too.
+        createLocalJWKSet((await response.clone().json()) as JSONWebKeySet);
+        this.#fetchedAt = Date.now();
+        return response;
+      } catch (err) {
+        throw new BackendUnavailableError('jwt_auth', `cannot fetch the keys of ${this.config.issuer}`, {
+          cause: err,
+        });
+      }
     });
     return createRemoteJWKSet(url, {
       timeoutDuration: this.#timeoutSeconds * 1000,
@@ -190,22 +200,26 @@ export class JwtAuthenticator implements Authenticator {
     const rules = issuer.config;
 
     let payload: JWTPayload;
+    const options: JWTVerifyOptions = {
+      issuer: rules.issuer,
+      audience: rules.audience,
+      algorithms: rules.algorithms,
+      clockTolerance: this.#leeway,
+      requiredClaims: ['exp'],
+    };
     try {
-      ({ payload } = await jwtVerify(token, await issuer.keys(), {
-        issuer: rules.issuer,
-        audience: rules.audience,
-        algorithms: rules.algorithms,
-        clockTolerance: this.#leeway,
-        requiredClaims: ['exp'],
-      }));
+      ({ payload } = await verifyWithAnyKey(token, await issuer.keys(), options));
     } catch (err) {
       if (err instanceof BackendUnavailableError) throw err;
-      if (isUnreachable(err)) {
+      if (err instanceof errors.JWKSTimeout) {
         throw new BackendUnavailableError('jwt_auth', `cannot fetch the keys of ${rules.issuer}`, {
           cause: err,
         });
       }
-      return { outcome: 'denied', reason: `token rejected: ${(err as errors.JOSEError).code}` };
+      // Anything else failed on this token: a check, or the key its header picks (a malformed
+      // key, an RSA key under 2048 bits), which jose and WebCrypto throw as errors of their own.
+      const code = err instanceof errors.JOSEError ? err.code : 'the key it names cannot be used';
+      return { outcome: 'denied', reason: `token rejected: ${code}` };
     }
 
     const subject = payload[rules.account_claim];
@@ -232,15 +246,35 @@ export class JwtAuthenticator implements Authenticator {
   }
 }
 
+/** The most keys of the set tried for one token when several fit its header. */
+const MAX_MATCHING_KEYS = 4;
+
 /**
- * jose's errors for "could not get the keys" as opposed to "the token is bad", and anything
- * that is not a JOSEError (fetch's network TypeError): both fail closed with 503.
+ * jwtVerify against the key set; when several of its keys fit the token's header (one `kid`
+ * published for an old and a new key, or no `kid` and two keys of the token's type), each is
+ * tried in turn, up to MAX_MATCHING_KEYS, as jose leaves to its caller: the token is refused
+ * only when none verifies it.
  */
-function isUnreachable(err: unknown): boolean {
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
-  // A non-200 JWKS response is a generic JOSEError; every specific failure has its own class.
-  if (err instanceof errors.JOSEError) return err.code === 'ERR_JOSE_GENERIC';
-  return true;
+async function verifyWithAnyKey(
+  token: string,
+  keys: KeySet,
+  options: JWTVerifyOptions,
+): Promise<{ payload: JWTPayload }> {
+  try {
+    return await jwtVerify(token, keys, options);
+  } catch (err) {
+    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+    let tried = 0;
+    for await (const key of err) {
+      if (++tried > MAX_MATCHING_KEYS) break;
+      try {
+        return await jwtVerify(token, key, options);
+      } catch (inner) {
+        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
 }
 
 /** A claim as strings: a string, a number or boolean as text, or the strings of a list. */
