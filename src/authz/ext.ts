@@ -1,5 +1,6 @@
 import type { ExtCommandConfig } from '../ext/config.js';
 import { BackendUnavailableError } from '../core/errors.js';
+import { mappedIpv4 } from '../core/ip.js';
 import { sortedUnique } from '../core/sorted.js';
 import {
   backendCommand,
@@ -60,8 +61,8 @@ export function requestInfo(request: AuthzRequest): Record<string, unknown> {
     Type: request.type,
     Name: request.name,
     Service: request.service,
-    // Go's net.IP marshals an IPv4-mapped address as plain IPv4.
-    IP: request.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') ?? '',
+    // Go's net.IP marshals an IPv4-mapped address as plain IPv4, however it was spelled.
+    IP: request.ip === null ? '' : (mappedIpv4(request.ip) ?? request.ip),
     Actions: request.actions,
     Labels: request.labels,
   };

@@ -2,6 +2,7 @@ import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME } from '../core/accou
 import { authenticate } from '../authn/chain.js';
 import { authorizeScopes } from '../authz/chain.js';
 import { isClientAddress } from '../authz/ip.js';
+import { normalizeIp } from '../request/client-ip.js';
 import type { AclRuleInfo, CompiledAcl } from '../authz/acl.js';
 import type { AuthzDecision, AuthzRequest, Labels } from '../authz/types.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
@@ -73,8 +74,9 @@ export async function checkAccess(
     );
   }
   checkServiceArg(runtime.config, service);
-  const ip = input.ip ?? null;
-  if (ip !== null) checkIpArg(ip);
+  if (input.ip !== undefined) checkIpArg(input.ip);
+  // As the token endpoint reads a client address: an IPv4-mapped one is the IPv4 address.
+  const ip = input.ip === undefined ? null : normalizeIp(input.ip);
 
   let labels: Labels = input.labels ?? {};
   let labelsNote: string | undefined;

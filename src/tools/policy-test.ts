@@ -7,6 +7,7 @@ import { isClientAddress } from '../authz/ip.js';
 import { lineOf, parseYaml, utf8Text } from '../config/yaml.js';
 import { BadRequestError, ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
 import { labelMap } from '../core/schema.js';
+import { normalizeIp } from '../request/client-ip.js';
 import { formatScope, parseScopes, type Scope } from '../request/scope.js';
 import { defaultService, extAuthzFor, refusedService } from '../pipeline/pipeline.js';
 import type { Runtime } from '../pipeline/runtime.js';
@@ -149,7 +150,8 @@ export function loadPolicyTests(file: string): PolicyTest[] {
         expect: [...new Set(entry.expect)].sort(),
         labels: entry.labels,
         service: entry.service,
-        ip: entry.ip ?? null,
+        // As the token endpoint reads a client address: an IPv4-mapped one is the IPv4 address.
+        ip: entry.ip === undefined ? null : normalizeIp(entry.ip),
         comment: entry.comment,
       },
     ];
