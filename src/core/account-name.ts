@@ -29,7 +29,20 @@ export function isAccountName(account: string): boolean {
  * written as a `\uXXXX` escape: printed as it is, `admin\u3164` reads as `admin`, another account.
  */
 export function quoteAccount(account: string): string {
-  return JSON.stringify(account).replace(FORBIDDEN_EVERYWHERE, (ch) =>
+  return quoteEscaping(account, FORBIDDEN_EVERYWHERE);
+}
+
+/**
+ * Free text read from elsewhere (a rule's comment recorded in an audit line) quoted for a report
+ * as {@link quoteAccount} quotes a name, the plain space kept: no control, invisible or format
+ * character (U+009B, which a terminal reads as an escape sequence; U+202E) is printed as it is.
+ */
+export function quoteText(text: string): string {
+  return quoteEscaping(text, UNPRINTABLE_EVERYWHERE);
+}
+
+function quoteEscaping(text: string, escaped: RegExp): string {
+  return JSON.stringify(text).replace(escaped, (ch) =>
     Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(
       '',
     ),
@@ -38,6 +51,10 @@ export function quoteAccount(account: string): string {
 
 /** {@link FORBIDDEN_IN_ACCOUNT}, every occurrence. */
 const FORBIDDEN_EVERYWHERE = new RegExp(FORBIDDEN_IN_ACCOUNT.source, 'gu');
+
+/** {@link FORBIDDEN_IN_ACCOUNT} but the plain space, every occurrence. */
+const UNPRINTABLE_EVERYWHERE =
+  /(?! )[\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Cs}\uFFFD]/gu;
 
 /** Why a name fails {@link isAccountName}, as the offline tools say it. */
 export const REFUSED_ACCOUNT_NAME =

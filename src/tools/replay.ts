@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { Labels } from '../authz/types.js';
 import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
-import { foldAccountName, quoteAccount } from '../core/account-name.js';
+import { foldAccountName, quoteAccount, quoteText } from '../core/account-name.js';
 import { revokedBefore } from '../token/refresh.js';
 import { anonymousRefused, offlineLabels } from './check.js';
 import { BadRequestError, UsageError } from '../core/errors.js';
@@ -241,7 +241,7 @@ export async function replayAudit(
                 bad(
                   source.name,
                   n,
-                  `decisions[${i}].scope is not a scope: ${JSON.stringify(d.scope.slice(0, 100))}`,
+                  `decisions[${i}].scope is not a scope: ${quoteText(d.scope.slice(0, 100))}`,
                 );
                 continue;
               }
@@ -730,8 +730,7 @@ const stripCr = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : lin
 const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
 function describeRule(d: Decided): string {
-  if (d.rule)
-    return `${d.rule.path}${d.rule.comment === undefined ? '' : ` ${JSON.stringify(d.rule.comment)}`}`;
+  if (d.rule) return `${d.rule.path}${d.rule.comment === undefined ? '' : ` ${quoteText(d.rule.comment)}`}`;
   if (d.by === 'ext_authz') return 'ext_authz';
   if (d.by === 'unauthenticated') return 'account no longer configured';
   if (d.by === 'service') return 'service refused (token.services)';
@@ -740,12 +739,6 @@ function describeRule(d: Decided): string {
 }
 
 /**
- * A value read from a line as the report shows it: as it is when it is plain printable ASCII,
- * else quoted with every control and invisible character escaped. Anyone who can ask for a token
- * chooses some of them (the service, the account name), and a terminal must not read them as
- * its own controls (a line erased, a report line forged).
- */
-/**
  * The progress line of a replay on a terminal: `replay: 1,200,000 lines read (audit.log.1.gz)`,
  * the file named as the report names it (a name's control characters escaped).
  */
@@ -753,6 +746,12 @@ export function progressText(lines: number, file: string): string {
   return `replay: ${lines.toLocaleString('en-US')} lines read (${shown(file)})`;
 }
 
+/**
+ * A value read from a line as the report shows it: as it is when it is plain printable ASCII,
+ * else quoted with every control and invisible character escaped. Anyone who can ask for a token
+ * chooses some of them (the service, the account name), and a terminal must not read them as
+ * its own controls (a line erased, a report line forged).
+ */
 function shown(text: string): string {
   return /^[\x21-\x7e]*$/.test(text) && !/["\\]/.test(text) && text !== '(anonymous)'
     ? text
@@ -821,7 +820,7 @@ export function formatReplay(report: ReplayReport): string {
     out.push('', 'by rule (deciding now):');
     for (const g of report.byRule) {
       const name = g.rule
-        ? `${g.rule.path}${g.rule.comment === undefined ? '' : ` ${JSON.stringify(g.rule.comment)}`}`
+        ? `${g.rule.path}${g.rule.comment === undefined ? '' : ` ${quoteText(g.rule.comment)}`}`
         : 'no rule';
       out.push(formatGroup(name, g));
     }
