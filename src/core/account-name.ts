@@ -33,6 +33,17 @@ export function quoteAccount(account: string): string {
 }
 
 /**
+ * An account as a report names it: `(anonymous)` for `""`, a plain name as it is, and a name that
+ * could be misread quoted by {@link quoteAccount}: one the rule refuses, one holding a quote or a
+ * backslash (which could pass for another's escape), or one spelled `(anonymous)`.
+ */
+export function shownAccount(account: string): string {
+  if (account === '') return '(anonymous)';
+  const plain = isAccountName(account) && !/["\\]/.test(account) && account !== '(anonymous)';
+  return plain ? account : quoteAccount(account);
+}
+
+/**
  * Free text read from elsewhere (a rule's comment recorded in an audit line) quoted for a report
  * as {@link quoteAccount} quotes a name, the plain space kept: no control, invisible or format
  * character (U+009B, which a terminal reads as an escape sequence; U+202E) is printed as it is.

@@ -1,5 +1,5 @@
 import { UsageError } from '../core/errors.js';
-import { isAccountName, quoteAccount } from '../core/account-name.js';
+import { isAccountName, shownAccount } from '../core/account-name.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { authorizeScope } from '../authz/chain.js';
@@ -231,11 +231,7 @@ export function formatFailure(result: PolicyTestResult): string {
 /** `[2] (line 7) "comment" alice repository:alice/app:push`: an expectation, for its failure or a note. */
 export function describeExpectation(test: PolicyTest): string {
   const where = test.line === undefined ? test.path : `${test.path} (line ${test.line})`;
-  // Plain names as they are; a name that could be misread (one the rule refuses, one holding a
-  // quote or backslash, which could pass for another's escape, or one spelled `(anonymous)`)
-  // quoted, its invisible characters escaped.
-  const plain = isAccountName(test.account) && !/["\\]/.test(test.account) && test.account !== '(anonymous)';
-  const who = test.account === '' ? '(anonymous)' : plain ? test.account : quoteAccount(test.account);
+  const who = shownAccount(test.account);
   const comment = test.comment === undefined ? '' : ` ${JSON.stringify(test.comment)}`;
   return `${where}${comment} ${who} ${formatScope(test.scope)}`;
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config/load.js';
 import { ONLINE_BACKENDS } from '../config/sections.js';
 import { formatScope, type Scope } from '../request/scope.js';
 import { UsageError } from '../core/errors.js';
-import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME } from '../core/account-name.js';
+import { isAccountName, quoteAccount, REFUSED_ACCOUNT_NAME, shownAccount } from '../core/account-name.js';
 import { checkIpArg, checkServiceArg, parseScopeArgs } from './check.js';
 import { asksExtAuthz } from '../pipeline/pipeline.js';
 import { parseIpMatcher } from '../authz/ip.js';
@@ -575,7 +575,7 @@ export function formatWhoCan(report: WhoCanReport): string {
     );
     if (rule.accounts.length > 0) {
       const accounts = rule.accounts.map((a) => {
-        const who = a.account === '' ? '(anonymous)' : a.account;
+        const who = shownAccount(a.account);
         const own =
           a.granted.length === rule.granted.length
             ? []
@@ -594,7 +594,7 @@ export function formatWhoCan(report: WhoCanReport): string {
       : 'a request no rule matches is denied (deny by default)',
   );
   if (report.undecided.length > 0) {
-    const names = report.undecided.map((a) => (a === '' ? '(anonymous)' : a));
+    const names = report.undecided.map(shownAccount);
     lines.push(`static accounts no rule always decides for: ${names.join(', ')}`);
   }
   if (report.refusedNames.length > 0) {
