@@ -45,15 +45,7 @@ function jwtFor(issuer: string): string {
 
 beforeAll(async () => {
   ensureBuilt();
-  peerCert = join(tmp.dir, 'peer.crt');
-  const r = await runCommand(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1']
-      .concat(['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'])
-      .concat(['-keyout', join(tmp.dir, 'peer.key'), '-out', peerCert]),
-    { timeoutMs: 30_000 },
-  );
-  if (r.code !== 0) throw new Error(r.stderr);
+  peerCert = (await selfSignedCert(tmp.dir, 'peer', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1')).certPath;
   otherCa = (await selfSignedCert(tmp.dir, 'other', '/CN=other')).certPath;
   // Issuer, key set and registry in one: the issuer URL is the relay's, read from Host.
   peer = createServer(

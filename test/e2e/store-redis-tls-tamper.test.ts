@@ -15,7 +15,6 @@ import { acceptsConnections, freePort } from './harness/ports.js';
 import { startProcess, waitFor, type ProcessHandle } from './harness/proc.js';
 import { startTamperingRelay, type TamperingRelay } from './harness/tamper.js';
 import { writeFileSync } from 'node:fs';
-import { runCommand } from './harness/proc.js';
 
 const MAIN = resolve(import.meta.dirname, '../../dist/cli/main.js');
 const tmp = tempDir('regauth-redis-tamper-');
@@ -25,22 +24,9 @@ let serverCa: string;
 let otherCa: string;
 const running: ProcessHandle[] = [];
 
-async function redisCert(): Promise<string> {
-  const certPath = join(tmp.dir, 'redis.crt');
-  const r = await runCommand(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1']
-      .concat(['-subj', '/CN=redis', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'])
-      .concat(['-keyout', join(tmp.dir, 'redis.key'), '-out', certPath]),
-    { timeoutMs: 30_000 },
-  );
-  if (r.code !== 0) throw new Error(r.stderr);
-  return certPath;
-}
-
 beforeAll(async () => {
   ensureBuilt();
-  serverCa = await redisCert();
+  serverCa = (await selfSignedCert(tmp.dir, 'redis', '/CN=redis', 'DNS:localhost,IP:127.0.0.1')).certPath;
   otherCa = (await selfSignedCert(tmp.dir, 'other', '/CN=other')).certPath;
   const port = await freePort();
   redis = await startProcess(

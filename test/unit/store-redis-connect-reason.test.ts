@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { freePort, acceptsConnections } from '../e2e/harness/ports.js';
-import { runCommand } from '../e2e/harness/proc.js';
+import { selfSignedCert } from '../e2e/harness/certs.js';
 import { startRegauth, type RegauthStack } from '../e2e/harness/stack.js';
 import { tempDir } from '../helpers/fixtures.js';
 
@@ -20,37 +20,11 @@ let redis: ChildProcess | undefined;
 let redisPort: number;
 const stacks: RegauthStack[] = [];
 
-async function cert(name: string, san: string): Promise<string> {
-  const out = join(tmp.dir, `${name}.crt`);
-  const args = [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '1',
-  ];
-  args.push(
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    `subjectAltName=${san}`,
-    '-keyout',
-    join(tmp.dir, `${name}.key`),
-    '-out',
-    out,
-  );
-  const r = await runCommand('openssl', args, { timeoutMs: 30_000 });
-  if (r.code !== 0) throw new Error(r.stderr);
-  return out;
-}
-
 beforeAll(async () => {
-  const server = await cert('redis-server', 'DNS:localhost,IP:127.0.0.1');
-  await cert('another-ca', 'DNS:other.example');
+  const server = (
+    await selfSignedCert(tmp.dir, 'redis-server', '/CN=redis-server', 'DNS:localhost,IP:127.0.0.1')
+  ).certPath;
+  await selfSignedCert(tmp.dir, 'another-ca', '/CN=another-ca', 'DNS:other.example');
   redisPort = await freePort();
   redis = spawn(
     'redis-server',

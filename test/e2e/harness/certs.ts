@@ -10,12 +10,14 @@ export interface KeyPair {
 
 /**
  * Generates a self-signed P-256 certificate valid for one day into `dir` as `<name>.crt` and
- * `<name>.key`, with openssl (a test peer, see scripts/test-peers.sh).
+ * `<name>.key`, with openssl (a test peer, see scripts/test-peers.sh). With `san`
+ * (`DNS:localhost,IP:127.0.0.1`), a TLS server certificate for those names.
  */
 export async function selfSignedCert(
   dir: string,
   name = 'token',
   subject = '/CN=regauth-test',
+  san?: string,
 ): Promise<KeyPair> {
   const certPath = join(dir, `${name}.crt`);
   const keyPath = join(dir, `${name}.key`);
@@ -31,6 +33,7 @@ export async function selfSignedCert(
     '1',
   ];
   args.push('-subj', subject, '-keyout', keyPath, '-out', certPath);
+  if (san !== undefined) args.push('-addext', `subjectAltName=${san}`);
   const result = await runCommand('openssl', args, { timeoutMs: 30_000 });
   if (result.code !== 0) throw new Error(`openssl req failed (${result.code}): ${result.stderr}`);
   return { certPath, keyPath };
