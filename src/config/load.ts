@@ -5,6 +5,7 @@ import { createSecureContext } from 'node:tls';
 import type { z } from 'zod';
 import { namesSecretFile, secretPath, secretText, unreadableSecretFile } from '../core/secret.js';
 import { ConfigError, ConfigErrors, formatPath, RegauthError } from '../core/errors.js';
+import { foldAccountName } from '../core/account-name.js';
 import { compileIpList, type IpList } from '../authz/ip.js';
 import { loadSigningKey, sameKey } from '../token/keys.js';
 import { devKeyFiles, ensureDevKeys } from '../token/generate.js';
@@ -138,6 +139,7 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   let key = devKey ? undefined : run.attempt(() => compileSigningKey(raw, run, undefined));
   const sections = compileSections(raw, run);
   for (const err of accountsInBoth(sections)) run.fail(err);
+  for (const err of accountsFoldingAlike(sections)) run.fail(err);
   // The development key and secret last, so they are created only for a config that is
   // otherwise valid.
   if (devKey && run.errors.length === 0) {
@@ -447,6 +449,47 @@ function accountsInBoth(sections: CompiledSections): ConfigError[] {
           `also in users_file (${file.path}); users: is asked first, so this entry${user.passwordHash === undefined ? ' (no password: any password logs in)' : ''} would replace the file's line; keep the account in one of them`,
         ),
     );
+}
+
+/**
+ * Static accounts whose names fold alike (`alice`, `Alice`, `ａｌｉｃｅ`): the lockout counts every
+ * spelling of a name as one account, as a directory finds one entry for them, so a login to one
+ * would clear the failures counted on the other, and its owner could guess the other's password
+ * for ever, a few at a time. `users:` and `users_file` together.
+ */
+function accountsFoldingAlike(sections: CompiledSections): ConfigError[] {
+  const { users, users_file: file } = sections;
+  const seen = new Map<string, { readonly name: string; readonly where: string }>();
+  const errors: ConfigError[] = [];
+  const named = [
+    ...[...(users?.keys() ?? [])].map((name) => ({
+      name,
+      path: formatPath(['users', name]),
+      where: `users.${name}`,
+    })),
+    ...[...(file?.users.keys() ?? [])].map((name) => ({
+      name,
+      path: 'users_file',
+      where: `${file!.path}: ${name}`,
+    })),
+  ];
+  for (const { name, path, where } of named) {
+    const folded = foldAccountName(name);
+    const first = seen.get(folded);
+    if (first === undefined) {
+      seen.set(folded, { name, where });
+      continue;
+    }
+    // The same name in users: and in users_file is refused as such (accountsInBoth).
+    if (first.name === name) continue;
+    errors.push(
+      new ConfigError(
+        path,
+        `${path === 'users_file' ? `${JSON.stringify(name)} in ${file!.path}` : 'this account'} folds like ${first.where} (case, width): the lockout counts both as one account, so a login to one would clear the failed logins of the other; keep one spelling`,
+      ),
+    );
+  }
+  return errors;
 }
 
 function validate(parsed: ParsedYaml, file: string | undefined): RawConfig {
