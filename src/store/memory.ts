@@ -289,12 +289,20 @@ export class MemoryLockoutStore implements LockoutStore {
     // lives in the sketch: the sketch's reading yields to a later success.
     const ttl = Math.max(policy.remember_success * 1000, lifetime(policy));
     this.#successes.set(k, now, { ttl });
-    const clients = this.#loggedIn.get(a) ?? new Map<string, number>();
-    clients.delete(k);
-    clients.set(k, now);
-    if (clients.size > LOGINS_PER_ACCOUNT) clients.delete(clients.keys().next().value!);
-    // Set again: its size (and so what the table pushes out) follows the map's.
-    this.#loggedIn.set(a, clients, { ttl });
+    const known = this.#loggedIn.get(a);
+    if (known?.has(k)) {
+      // A client known already (the usual case): the latest now, in place; its size is the same.
+      known.delete(k);
+      known.set(k, now);
+      this.#loggedIn.set(a, known, { ttl });
+    } else {
+      // A new map: lru-cache measures an entry only when its value is another object, and the
+      // account's size (what the table pushes out) must follow its logins.
+      const clients = new Map(known);
+      clients.set(k, now);
+      if (clients.size > LOGINS_PER_ACCOUNT) clients.delete(clients.keys().next().value!);
+      this.#loggedIn.set(a, clients, { ttl });
+    }
     return Promise.resolve(0);
   }
 
