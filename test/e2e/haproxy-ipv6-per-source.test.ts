@@ -14,7 +14,7 @@ import { describe, expect, test } from 'vitest';
  * HAPROXY_MAX_CONN_PER_SOURCE (default 100) open connections per client address", "So one address
  * that holds thousands of half-sent requests gets 100 of them held ... and everyone else keeps
  * logging in". Everywhere else the project defines an IPv6 client as its network
- * (docs/security.md "Clients": "An IPv6 client is its network of ipv6_prefix bits (64): one
+ * (docs/security.md "Brute-force protection: what the lockout guarantees": "An IPv6 client is its network of ipv6_prefix bits (64): one
  * subscriber holds at least a /64, and would otherwise get a fresh count for every address"; the
  * lockout, login_queue.per_client and ext_*.max_per_client all count it that way). The front
  * door does not: with HAPROXY_BIND on an IPv6 address (`[::]:8443`, which the variable allows),
