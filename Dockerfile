@@ -4,7 +4,10 @@
 # BuildKit does not fetch one from a registry.
 #
 #   docker build -t regauth .
-#   docker run --init -v "$PWD/config.yml:/config/config.yml:ro" -p 127.0.0.1:5001:5001 regauth
+#   docker run --init --stop-timeout 20 -v "$PWD/config:/config:ro" -p 127.0.0.1:5001:5001 regauth
+#
+# (the config's directory, not the file alone, so that a save by rename reaches the reload;
+# longer than regauth's 10 s grace for requests in flight before docker kills it)
 #
 # Tested on a Docker engine by test/e2e/containers.test.ts (this file built as is, the container
 # run alone and in compose/compose.yml; engine versions in docs/deployment.md), and without one by
