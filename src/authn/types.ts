@@ -48,6 +48,12 @@ export type AuthnResult =
        * tokens) leave it out.
        */
       readonly account?: string;
+      /**
+       * Set when the backend read `account`'s lock before checking the password
+       * (Credentials.heldBack): the seconds it is held back for the client, 0 when it is not; the
+       * lockout then reads it no second time.
+       */
+      readonly heldFor?: number;
     }
   | { readonly outcome: 'no_match' };
 

@@ -4,6 +4,7 @@ import type { Entry, SearchOptions } from 'ldapts';
 import type { LdapConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { Authenticator, AuthnResult, Credentials, LookupResult } from '../types.js';
+import { foldsOtherwise } from '../../core/account-name.js';
 import { bindAsUser, LdapConnections, type LdapClient, type LdapClientFactory } from './connection.js';
 import { escapeDnValue } from './dn.js';
 import { attributeValues, authenticated, entryLabels, labelValue, storedSpelling } from './entry.js';
@@ -26,6 +27,9 @@ import { Limiter } from './limit.js';
  * LdapConnections' job (connection.ts); at most `max_concurrency` authentications talk to the
  * directory at once, within a deadline (Limiter, limit.ts).
  */
+/** Why a login under an alias is refused before its bind: the stored account is held back. */
+const HELD_BACK_BEFORE_BIND = 'the account is held back for this client (lockout); no bind was made';
+
 export class LdapAuthenticator implements Authenticator {
   readonly name = NAME;
   /** Defined only with a service account: refresh tokens need a lookup without the password. */
@@ -55,7 +59,7 @@ export class LdapAuthenticator implements Authenticator {
     if (!config.initialBindAsUser) this.lookup = (account) => this.#sharedLookup(account);
   }
 
-  async authenticate({ account, password }: Credentials): Promise<AuthnResult> {
+  async authenticate({ account, password, heldBack }: Credentials): Promise<AuthnResult> {
     // The anonymous account is never a directory account.
     if (account === '') return { outcome: 'no_match' };
     if (password === undefined || password.length === 0)
@@ -63,7 +67,7 @@ export class LdapAuthenticator implements Authenticator {
     return this.#limited(() =>
       this.#config.initialBindAsUser
         ? this.#authenticateAsUser(account, password.reveal())
-        : this.#authenticateWithService(account, password.reveal()),
+        : this.#authenticateWithService(account, password.reveal(), heldBack),
     );
   }
 
@@ -145,23 +149,52 @@ export class LdapAuthenticator implements Authenticator {
     }
   }
 
-  async #authenticateWithService(account: string, password: string): Promise<AuthnResult> {
+  async #authenticateWithService(
+    account: string,
+    password: string,
+    heldBack?: (stored: string) => Promise<number>,
+  ): Promise<AuthnResult> {
     const found = await this.#connections.withService((client) => this.#findEntry(client, account));
-    if (!found) {
-      // A made-up name costs what a known one with a wrong password costs: the same search,
-      // then a bind on a fresh connection that the directory refuses. Otherwise the missing
-      // round trip would tell who exists (docs/security.md "User enumeration").
-      // The directory's refusal (no such entry, say) is the answer imitated; a busy or
-      // unavailable directory is an outage, as for a known name.
+    // A made-up name costs what a known one with a wrong password costs: the same search,
+    // then a bind on a fresh connection that the directory refuses. Otherwise the missing
+    // round trip would tell who exists (docs/security.md "User enumeration").
+    // The directory's refusal (no such entry, say) is the answer imitated; a busy or
+    // unavailable directory is an outage, as for a known name.
+    const decoy = async () => {
       await this.#connections.withSession((client) => bindAsUser(client, this.#decoyDn, password));
       await this.#decoyGroups();
+    };
+    if (!found) {
+      await decoy();
       return { outcome: 'no_match' };
     }
     const { entry } = found;
+    // An entry found under another spelling (an alias: the filter's mail term) has its lock and
+    // account cap under the stored account, which the lockout reserved nothing against: read
+    // before the bind, so a client held back from it gets no bind of its entry (the directory's
+    // own lockout never counts those guesses), only the decoy's, as a made-up name does.
+    let heldFor: number | undefined;
+    if (heldBack && foldsOtherwise(account, found.account)) {
+      try {
+        heldFor = await heldBack(found.account);
+      } catch (err) {
+        await decoy();
+        throw err;
+      }
+      if (heldFor > 0) {
+        await decoy();
+        return { outcome: 'denied', reason: HELD_BACK_BEFORE_BIND, account: found.account, heldFor };
+      }
+    }
     const refused = await this.#connections.withSession((client) => bindAsUser(client, entry.dn, password));
     if (refused !== undefined) {
       await this.#decoyGroups();
-      return { outcome: 'denied', reason: refused, account: found.account };
+      return {
+        outcome: 'denied',
+        reason: refused,
+        account: found.account,
+        ...(heldFor !== undefined ? { heldFor } : {}),
+      };
     }
     const groups = await this.#connections.withService((client) =>
       this.#groups(client, entry.dn, found.account),
