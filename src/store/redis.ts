@@ -26,32 +26,39 @@ import {
  * so on the service's lock channel (an empty message: it names no account), which every replica
  * listens to. The channel is the fast way; the epoch is heard even when the PUBLISH is refused (a
  * user without the command or the channel's right, which may be another replica's).
+ *
+ * RESERVE writes nothing before its ZADD: Redis, past `maxmemory` under `noeviction`, refuses a
+ * script's first write that may grow memory only when nothing was written before it. Had a
+ * clean-up come first, every reservation would pass while every FAILURE (whose first write is
+ * HINCRBY) was refused: each password checked and its failure lost, guessing without limit.
+ * So its checks in flight are counted live (ZCOUNT past now), and the expired ones dropped after.
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
 local maxf = tonumber(ARGV[2])
 local amax = tonumber(ARGV[3])
 local lease = tonumber(ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local live = '(' .. now
 local e = redis.call('HMGET', KEYS[1], 'f', 'l')
 local f = tonumber(e[1]) or 0
 local l = tonumber(e[2]) or 0
 if l > now then return {1, l - now} end
 local budget = 1
 if f < maxf then budget = maxf - f end
-if redis.call('ZCARD', KEYS[2]) >= budget then return {2, 0} end
+if redis.call('ZCOUNT', KEYS[2], live, '+inf') >= budget then return {2, 0} end
 if redis.call('EXISTS', KEYS[5]) == 0 then
   local a = redis.call('HMGET', KEYS[3], 'f', 'w')
   local af = tonumber(a[1]) or 0
   local w = tonumber(a[2]) or 0
   if w <= now then af = 0 end
   if af >= amax then return {1, w - now} end
-  if af + redis.call('ZCARD', KEYS[4]) >= amax then return {3, 0} end
+  if af + redis.call('ZCOUNT', KEYS[4], live, '+inf') >= amax then return {3, 0} end
 end
 redis.call('ZADD', KEYS[2], now + lease, ARGV[4])
-redis.call('PEXPIRE', KEYS[2], lease)
 redis.call('ZADD', KEYS[4], now + lease, ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+redis.call('PEXPIRE', KEYS[2], lease)
 redis.call('PEXPIRE', KEYS[4], lease)
 return {0, 0}
 `;
