@@ -10,6 +10,9 @@ export interface CatalogCaller {
   readonly labels: Readonly<Record<string, readonly string[]>>;
 }
 
+/** How far apart clocks may be when a token's `nbf` and `exp` are read: the registry's leeway. */
+const CLOCK_LEEWAY_SECONDS = 60;
+
 /** The longest token looked at; a regauth token with many labels stays far below. */
 const MAX_TOKEN_LENGTH = 64 * 1024;
 
@@ -37,6 +40,9 @@ export async function verifyCatalogToken(
       issuer,
       audience: catalog.service,
       currentDate: new Date(now * 1000),
+      // As the registry reads a token (distribution's token verifier allows a minute either
+      // way): replicas' and clients' clocks a little apart must not refuse the listing.
+      clockTolerance: CLOCK_LEEWAY_SECONDS,
       // Every catalog token regauth signs carries its labels; one without them (signed for this
       // service before the catalog was configured) must not read as an account without labels.
       requiredClaims: ['exp', 'sub', 'labels'],
