@@ -130,7 +130,8 @@ const REGISTRY_MESSAGES: Readonly<Record<string, string>> = { UNSUPPORTED: 'The 
  * not printable ASCII) becomes `?`.
  */
 function headerQuoted(text: string): string {
-  return JSON.stringify(text).replace(/[^\x20-\x7e]/g, '?');
+  // `?` first: JSON's escapes (`\t`, `\u0001`) would reach the client as other characters.
+  return `"${text.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '\\$&')}"`;
 }
 
 /** Writes a JSON error in the requested style. */
