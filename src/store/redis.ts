@@ -19,7 +19,9 @@ import {
  * Keys of a pair: its hash (`f` failures, `l` locked until) living `forget_after` after the last
  * failure (or until the lock ends), its checks in flight (a sorted set of reservation ids scored
  * by when their lease ends, so a replica that dies mid-check frees its slot after the lease),
- * and its recent success (living `remember_success`). Keys of an account: its hash (`f`
+ * and its recent success (the login's time, living `remember_success` as it was then, and
+ * exempting the pair only while younger than `remember_success` as it is now: a reload that
+ * shortens it applies at once; a value of 1 is a success recorded before the time was kept). Keys of an account: its hash (`f`
  * failures, `w` end of the window) and its checks in flight. A failure that locks a pair sets
  * the service's lock epoch to a value of its own (random, so a lost key and a lock after it never
  * bring back a value a replica read before), which every replica reads twice a second, and says
@@ -46,7 +48,8 @@ if l > now then return {1, l - now} end
 local budget = 1
 if f < maxf then budget = maxf - f end
 if redis.call('ZCOUNT', KEYS[2], live, '+inf') >= budget then return {2, 0} end
-if redis.call('EXISTS', KEYS[5]) == 0 then
+local t = tonumber(redis.call('GET', KEYS[5]))
+if not (t and (t == 1 or now - t < tonumber(ARGV[6]))) then
   local a = redis.call('HMGET', KEYS[3], 'f', 'w')
   local af = tonumber(a[1]) or 0
   local w = tonumber(a[2]) or 0
@@ -67,7 +70,8 @@ const BLOCKED = `
 local now = tonumber(ARGV[1])
 local l = tonumber(redis.call('HGET', KEYS[1], 'l')) or 0
 if l > now then return l - now end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local t = tonumber(redis.call('GET', KEYS[2]))
+if t and (t == 1 or now - t < tonumber(ARGV[3])) then return 0 end
 local a = redis.call('HMGET', KEYS[3], 'f', 'w')
 local af = tonumber(a[1]) or 0
 local w = tonumber(a[2]) or 0
@@ -108,7 +112,7 @@ local now = tonumber(ARGV[2])
 local l = tonumber(redis.call('HGET', KEYS[1], 'l')) or 0
 if l > now then return l - now end
 redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1])
 return 0
 `;
 
@@ -472,6 +476,7 @@ export class RedisStore implements Store {
             accountKeys(account).entry,
             String(now),
             String(policy.account_max_failures),
+            String(policy.remember_success * 1000),
           );
           return ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : 0;
         }),
@@ -492,6 +497,7 @@ export class RedisStore implements Store {
               String(policy.account_max_failures),
               id,
               String(RESERVATION_LEASE_MS),
+              String(policy.remember_success * 1000),
             );
             if (code === 0) return { key: pair, account, id };
             if (code === 1) return { refused: Math.max(1, Math.ceil(ms / 1000)) };
