@@ -128,6 +128,7 @@ interface Scripted {
   regauthFailure(...args: string[]): Promise<number>;
   regauthSuccess(...args: string[]): Promise<number>;
   regauthRelease(...args: string[]): Promise<number>;
+  regauthProbe(...args: string[]): Promise<number>;
 }
 
 export interface RedisStoreOptions {
@@ -158,6 +159,20 @@ export interface RedisStoreOptions {
 
 /** How often the lock channel's connection is asked whether it is alive. */
 const NEWS_HEARTBEAT_MS = 500;
+/**
+ * The readiness probe: a write through a script on a key of the service, as a login's steps are,
+ * so a Redis that answers PING but refuses them (a read-only replica after a failover the URL did
+ * not follow, `CLIENT PAUSE WRITE`, past `maxmemory` under `noeviction`, a user without the right)
+ * is not ready.
+ */
+const PROBE = `
+redis.call('SET', KEYS[1], '1', 'PX', 1000)
+return 1
+`;
+
+/** The operations that write (the readiness probe, `ping`, among them). */
+const WRITES = new Set(['reserve', 'release', 'failure', 'success', 'mark', 'ping']);
+
 /** No question asked on it within this long answered: a lock may go unheard, so there is no news. */
 const NEWS_SILENCE_MS = 1_500;
 
@@ -208,6 +223,8 @@ export class RedisStore implements Store {
   /** Whether the store answers (`onStatus`). */
   readonly #status: Outage;
   #closed = false;
+  /** A write was refused (Redis answered, no), and no write has passed since. */
+  #writesRefused = false;
   /** Why the store can never answer (the database of store.url refused): every operation fails. */
   #fatal: string | undefined;
   /** The connection that listens to the lock channel (a subscribed connection runs nothing else). */
@@ -256,6 +273,7 @@ export class RedisStore implements Store {
     client.defineCommand('regauthFailure', { numberOfKeys: 3, lua: FAILURE });
     client.defineCommand('regauthSuccess', { numberOfKeys: 2, lua: SUCCESS });
     client.defineCommand('regauthRelease', { numberOfKeys: 2, lua: RELEASE });
+    client.defineCommand('regauthProbe', { numberOfKeys: 1, lua: PROBE });
     // Whether Redis refused this connection's AUTH (its reason then says why a NOAUTH follows).
     let authRefused = false;
     // Without a listener an 'error' event would be thrown and end the process.
@@ -421,7 +439,13 @@ export class RedisStore implements Store {
   }
 
   /** Runs one operation within the timeout; any failure becomes StoreUnavailableError. */
+  /**
+   * Runs one operation within the timeout. Redis answering a read says nothing of its writes: a
+   * problem a refused write set (a read-only replica, out of memory) is cleared only by a write
+   * that passes (WRITES), or the store's state would flap with every read.
+   */
   async #run<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    const writes = WRITES.has(operation);
     if (this.#fatal !== undefined) {
       this.#onError(operation);
       throw new StoreUnavailableError(`${operation}: ${this.#fatal}`);
@@ -432,13 +456,17 @@ export class RedisStore implements Store {
     });
     try {
       const result = await Promise.race([op(), timeout]);
-      if (this.#client.status === 'ready') this.#setProblem(undefined);
+      if (this.#client.status === 'ready' && (writes || !this.#writesRefused)) {
+        this.#writesRefused = false;
+        this.#setProblem(undefined);
+      }
       return result;
     } catch (err) {
       // Failed for want of a connection (or timed out waiting for one): the connection's own
       // reason says why, where ioredis' says only that the command was not retried
       // (maxRetriesPerRequest: 0) or was dropped, and the timeout only that nothing answered.
       const noConnection = unconnected(err) || this.#client.status !== 'ready';
+      if (writes && err instanceof ReplyError) this.#writesRefused = true;
       const reason = this.#fatal ?? (noConnection ? (this.#status.problem ?? describe(err)) : describe(err));
       this.#setProblem(reason);
       this.#onError(operation);
@@ -574,7 +602,7 @@ export class RedisStore implements Store {
 
   ping(): Promise<void> {
     return this.#run('ping', async () => {
-      await this.#client.ping();
+      await this.#client.regauthProbe(this.#key('probe', 'readyz'));
     });
   }
 
