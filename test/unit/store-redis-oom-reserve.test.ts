@@ -18,7 +18,7 @@
  * What the docs promise. docs/deployment.md: "Keep maxmemory-policy at noeviction ... Under
  * noeviction a write refused for memory is a store error (below)", and below, under
  * `fail_closed`, "a login whose password must be checked is answered 503 ... so nobody can guess
- * passwords without limits during the outage"; docs/security.md "Across replicas": "an outage
+ * passwords without limits during the outage"; docs/security.md "Brute-force protection: what the lockout guarantees" (Across replicas): "an outage
  * never opens unlimited guessing", and "At most max_failures passwords of one account are checked
  * for one client before that pair is locked". The same docs say a flood of failed logins for
  * made-up names (cheap with oidc_auth or jwt_auth) can fill Redis' memory: an attacker can bring
