@@ -17,17 +17,17 @@ import {
  * clocks must agree, as NTP keeps them; they already must for tokens' `exp`).
  *
  * Keys of a pair: its hash (`f` failures, `l` locked until) living `forget_after` after the last
- * failure (or until the lock ends), its checks in flight (a sorted set of reservation ids scored
- * by when their lease ends, so a replica that dies mid-check frees its slot after the lease),
- * and its recent success (the login's time, living `remember_success` as it was then, and
- * exempting the pair only while younger than `remember_success` as it is now: a reload that
- * shortens it applies at once; a value of 1 is a success recorded before the time was kept). Keys of an account: its hash (`f`
- * failures, `w` end of the window) and its checks in flight. A failure that locks a pair sets
- * the service's lock epoch to a value of its own (random, so a lost key and a lock after it never
- * bring back a value a replica read before), which every replica reads twice a second, and says
- * so on the service's lock channel (an empty message: it names no account), which every replica
- * listens to. The channel is the fast way; the epoch is heard even when the PUBLISH is refused (a
- * user without the command or the channel's right, which may be another replica's).
+ * failure (or until the lock ends), its checks in flight (a sorted set of reservation ids scored by
+ * when their lease ends, so a replica that dies mid-check frees its slot after the lease), and its
+ * recent success (the login's time, living `remember_success` as it was then, and exempting the
+ * pair only while younger than `remember_success` as it is now: a reload that shortens it applies
+ * at once; a value of 1 is a success recorded before the time was kept). Keys of an account: its
+ * hash (`f` failures, `w` end of the window) and its checks in flight. A failure that locks a pair
+ * sets the service's lock epoch to a value of its own (random, so a lost key and a lock after it
+ * never bring back a value a replica read before), which every replica reads twice a second, and
+ * says so on the service's lock channel (an empty message: it names no account), which every
+ * replica listens to. The channel is the fast way; the epoch is heard even when the PUBLISH is
+ * refused (a user without the command or the channel's right, which may be another replica's).
  *
  * RESERVE writes nothing before its ZADD: Redis, past `maxmemory` under `noeviction`, refuses a
  * script's first write that may grow memory only when nothing was written before it. Had a
@@ -122,6 +122,46 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `;
 
+/**
+ * The readiness probe: a write through a script on a key of the service, as a login's steps are,
+ * so a Redis that answers PING but refuses them (a read-only replica after a failover the URL did
+ * not follow, `CLIENT PAUSE WRITE`, past `maxmemory` under `noeviction`, a user without the right)
+ * is not ready.
+ */
+const PROBE = `
+redis.call('SET', KEYS[1], '1', 'PX', 1000)
+return 1
+`;
+
+/** The operations that write (the readiness probe, `ping`, among them). */
+const WRITES = new Set(['reserve', 'release', 'failure', 'success', 'mark', 'ping']);
+
+// Not in ioredis' index: the connector it uses for one Redis. Required, as node and vitest
+// would import this CommonJS module's default differently.
+const { default: StandaloneConnector } = createRequire(import.meta.url)(
+  'ioredis/built/connectors/StandaloneConnector.js',
+) as typeof import('ioredis/built/connectors/StandaloneConnector.js');
+
+/**
+ * ioredis' connector for one Redis, whose every connection also listens for errors for good.
+ * ioredis listens to a connection's first 'error' only ('once'), and a TLS connection can emit
+ * two: a stray record after the handshake (anyone on the path can add one) fails it again after
+ * its certificate check failed, or the write after it fails. The second was thrown, uncaught,
+ * and ended the process. ioredis still hears the first, and the close that follows.
+ */
+class ListeningConnector extends StandaloneConnector {
+  // ioredis constructs a Connector with its options (ConnectorConstructor takes them unknown).
+  constructor(options: unknown) {
+    super(options as StandaloneConnectionOptions);
+  }
+
+  override async connect(...args: Parameters<InstanceType<typeof StandaloneConnector>['connect']>) {
+    const stream = await super.connect(...args);
+    stream.on('error', () => undefined);
+    return stream;
+  }
+}
+
 interface Scripted {
   regauthReserve(...args: string[]): Promise<[number, number]>;
   regauthBlocked(...args: string[]): Promise<number>;
@@ -159,48 +199,9 @@ export interface RedisStoreOptions {
 
 /** How often the lock channel's connection is asked whether it is alive. */
 const NEWS_HEARTBEAT_MS = 500;
-/**
- * The readiness probe: a write through a script on a key of the service, as a login's steps are,
- * so a Redis that answers PING but refuses them (a read-only replica after a failover the URL did
- * not follow, `CLIENT PAUSE WRITE`, past `maxmemory` under `noeviction`, a user without the right)
- * is not ready.
- */
-const PROBE = `
-redis.call('SET', KEYS[1], '1', 'PX', 1000)
-return 1
-`;
-
-/** The operations that write (the readiness probe, `ping`, among them). */
-const WRITES = new Set(['reserve', 'release', 'failure', 'success', 'mark', 'ping']);
 
 /** No question asked on it within this long answered: a lock may go unheard, so there is no news. */
 const NEWS_SILENCE_MS = 1_500;
-
-// Not in ioredis' index: the connector it uses for one Redis. Required, as node and vitest
-// would import this CommonJS module's default differently.
-const { default: StandaloneConnector } = createRequire(import.meta.url)(
-  'ioredis/built/connectors/StandaloneConnector.js',
-) as typeof import('ioredis/built/connectors/StandaloneConnector.js');
-
-/**
- * ioredis' connector for one Redis, whose every connection also listens for errors for good.
- * ioredis listens to a connection's first 'error' only ('once'), and a TLS connection can emit
- * two: a stray record after the handshake (anyone on the path can add one) fails it again after
- * its certificate check failed, or the write after it fails. The second was thrown, uncaught,
- * and ended the process. ioredis still hears the first, and the close that follows.
- */
-class ListeningConnector extends StandaloneConnector {
-  // ioredis constructs a Connector with its options (ConnectorConstructor takes them unknown).
-  constructor(options: unknown) {
-    super(options as StandaloneConnectionOptions);
-  }
-
-  override async connect(...args: Parameters<InstanceType<typeof StandaloneConnector>['connect']>) {
-    const stream = await super.connect(...args);
-    stream.on('error', () => undefined);
-    return stream;
-  }
-}
 
 /** How soon a refused or unanswered SUBSCRIBE is tried again. */
 const NEWS_RETRY_MS = 1_000;
@@ -438,9 +439,9 @@ export class RedisStore implements Store {
     if (!this.#closed && this.#fatal === undefined) this.#status.set(problem);
   }
 
-  /** Runs one operation within the timeout; any failure becomes StoreUnavailableError. */
   /**
-   * Runs one operation within the timeout. Redis answering a read says nothing of its writes: a
+   * Runs one operation within the timeout; any failure becomes StoreUnavailableError. Redis
+   * answering a read says nothing of its writes: a
    * problem a refused write set (a read-only replica, out of memory) is cleared only by a write
    * that passes (WRITES), or the store's state would flap with every read.
    */
