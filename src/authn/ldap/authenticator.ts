@@ -11,6 +11,9 @@ import { attributeValues, authenticated, entryLabels, labelValue, storedSpelling
 import { ambiguous, NAME, translate } from './errors.js';
 import { Limiter } from './limit.js';
 
+/** Why a login under an alias is refused before its bind: the stored account is held back. */
+const HELD_BACK_BEFORE_BIND = 'the account is held back for this client (lockout); no bind was made';
+
 /**
  * `ldap_auth`: docker_auth's flow. A service bind (or a bind as the user when
  * `initial_bind_as_user`), a search for exactly one entry with the escaped account in the
@@ -27,9 +30,6 @@ import { Limiter } from './limit.js';
  * LdapConnections' job (connection.ts); at most `max_concurrency` authentications talk to the
  * directory at once, within a deadline (Limiter, limit.ts).
  */
-/** Why a login under an alias is refused before its bind: the stored account is held back. */
-const HELD_BACK_BEFORE_BIND = 'the account is held back for this client (lockout); no bind was made';
-
 export class LdapAuthenticator implements Authenticator {
   readonly name = NAME;
   /** Defined only with a service account: refresh tokens need a lookup without the password. */
