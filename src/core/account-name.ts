@@ -64,8 +64,7 @@ function quoteEscaping(text: string, escaped: RegExp): string {
 const FORBIDDEN_EVERYWHERE = new RegExp(FORBIDDEN_IN_ACCOUNT.source, 'gu');
 
 /** {@link FORBIDDEN_IN_ACCOUNT} but the plain space, every occurrence. */
-const UNPRINTABLE_EVERYWHERE =
-  /(?! )[\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Cs}\uFFFD]/gu;
+const UNPRINTABLE_EVERYWHERE = new RegExp(`(?! )${FORBIDDEN_IN_ACCOUNT.source}`, 'gu');
 
 /** Why a name fails {@link isAccountName}, as the offline tools say it. */
 export const REFUSED_ACCOUNT_NAME =
