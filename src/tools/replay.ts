@@ -729,8 +729,13 @@ const stripCr = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : lin
 
 const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
+/** A rule as the report names it: its path, and its comment quoted. */
+function ruleName(rule: { readonly path: string; readonly comment?: string | undefined }): string {
+  return `${rule.path}${rule.comment === undefined ? '' : ` ${quoteText(rule.comment)}`}`;
+}
+
 function describeRule(d: Decided): string {
-  if (d.rule) return `${d.rule.path}${d.rule.comment === undefined ? '' : ` ${quoteText(d.rule.comment)}`}`;
+  if (d.rule) return ruleName(d.rule);
   if (d.by === 'ext_authz') return 'ext_authz';
   if (d.by === 'unauthenticated') return 'account no longer configured';
   if (d.by === 'service') return 'service refused (token.services)';
@@ -819,9 +824,7 @@ export function formatReplay(report: ReplayReport): string {
   if (report.changes.length > 0) {
     out.push('', 'by rule (deciding now):');
     for (const g of report.byRule) {
-      const name = g.rule
-        ? `${g.rule.path}${g.rule.comment === undefined ? '' : ` ${quoteText(g.rule.comment)}`}`
-        : 'no rule';
+      const name = g.rule ? ruleName(g.rule) : 'no rule';
       out.push(formatGroup(name, g));
     }
     out.push('', 'by account:');
