@@ -210,12 +210,8 @@ export class JwtAuthenticator implements Authenticator {
     try {
       ({ payload } = await verifyWithAnyKey(token, await issuer.keys(), options));
     } catch (err) {
+      // The key set's fetch (its timeout included) fails as BackendUnavailableError (#keySet).
       if (err instanceof BackendUnavailableError) throw err;
-      if (err instanceof errors.JWKSTimeout) {
-        throw new BackendUnavailableError('jwt_auth', `cannot fetch the keys of ${rules.issuer}`, {
-          cause: err,
-        });
-      }
       // Anything else failed on this token: a check, or the key its header picks (a malformed
       // key, an RSA key under 2048 bits), which jose and WebCrypto throw as errors of their own.
       const code = err instanceof errors.JOSEError ? err.code : 'the key it names cannot be used';
