@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import Parser from 'stream-json/Parser.js';
 import Pick from 'stream-json/filters/Pick.js';
 import type { CatalogConfig } from './config.js';
 import { CatalogError, unavailable } from './errors.js';
-import { readAtMost } from '../core/fetch.js';
+import { bodyAtMost, readAtMost } from '../core/fetch.js';
 
 /** The most tags one repository page lists. */
 export const MAX_TAGS = 1000;
@@ -194,20 +193,8 @@ export class RegistryBrowser {
  */
 async function firstTags(res: Response, max: number): Promise<string[]> {
   const kept: string[] = [];
-  if (!res.body) return kept;
-  const body = res.body as WebReadableStream<Uint8Array>;
-  // Bytes counted as they arrive; past the bound the read stops.
-  async function* bounded(): AsyncGenerator<Uint8Array> {
-    let size = 0;
-    for await (const chunk of body) {
-      size += chunk.byteLength;
-      if (size > MAX_TAG_LIST)
-        throw new Error(`${res.url || 'the registry'} sent more than ${MAX_TAG_LIST} bytes`);
-      yield chunk;
-    }
-  }
   await pipeline(
-    Readable.from(bounded()),
+    Readable.from(bodyAtMost(res, MAX_TAG_LIST)),
     new Parser({ streamValues: false }),
     new Pick({ filter: 'tags' }),
     async (tokens: AsyncIterable<{ name: string; value?: unknown }>) => {

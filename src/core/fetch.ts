@@ -1,28 +1,39 @@
 /**
- * A fetch response's body, read up to `max` bytes: past it the read stops and this throws (a
- * hostile or broken peer could otherwise send gigabytes within the request's timeout, all held
- * in memory). The response's own signal still bounds how long reading takes.
+ * A fetch response's body as it arrives, up to `max` bytes: past it (or a Content-Length past it)
+ * the read stops and this throws (a hostile or broken peer could otherwise send gigabytes within
+ * the request's timeout). A reader that stops early cancels the rest. The response's own signal
+ * still bounds how long reading takes.
  */
-export async function readAtMost(response: Response, max: number): Promise<Buffer> {
+export async function* bodyAtMost(response: Response, max: number): AsyncGenerator<Uint8Array> {
   const tooLarge = () => new Error(`${response.url || 'the peer'} sent more than ${max} bytes`);
   if (Number(response.headers.get('content-length') ?? 0) > max) {
     await response.body?.cancel();
     throw tooLarge();
   }
   const reader = response.body?.getReader();
-  if (!reader) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw tooLarge();
+  if (!reader) return;
+  let ended = false;
+  try {
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        return;
+      }
+      size += value.byteLength;
+      if (size > max) throw tooLarge();
+      yield value;
     }
-    chunks.push(value);
+  } finally {
+    if (!ended) await reader.cancel().catch(() => undefined);
   }
+}
+
+/** {@link bodyAtMost}, whole, in memory: for a body known to be small (a document, a key set). */
+export async function readAtMost(response: Response, max: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of bodyAtMost(response, max)) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 
