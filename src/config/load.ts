@@ -462,11 +462,10 @@ function accountsFoldingAlike(sections: CompiledSections): ConfigError[] {
   const seen = new Map<string, { readonly name: string; readonly where: string }>();
   const errors: ConfigError[] = [];
   const named = [
-    ...[...(users?.keys() ?? [])].map((name) => ({
-      name,
-      path: formatPath(['users', name]),
-      where: `users.${name}`,
-    })),
+    ...[...(users?.keys() ?? [])].map((name) => {
+      const path = formatPath(['users', name]);
+      return { name, path, where: path };
+    }),
     ...[...(file?.users.keys() ?? [])].map((name) => ({
       name,
       path: 'users_file',
