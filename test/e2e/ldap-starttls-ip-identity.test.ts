@@ -29,6 +29,7 @@ import { describe, expect, test } from 'vitest';
 import type { LdapAuthenticator } from '../../src/authn/ldap/authenticator.js';
 import { Secret } from '../../src/core/secret.js';
 import { randomPassword } from '../helpers/fixtures.js';
+import { aliceAndServiceLdif } from './harness/slapd.js';
 import { useSlapd } from './harness/directory.js';
 import { runCommand } from './harness/proc.js';
 
@@ -40,11 +41,7 @@ describe('ldap_auth StartTLS to an IP address: the certificate is checked agains
     tmpPrefix: 'regauth-review-ldap-starttls-ip-',
     bindPassword: pw.svc,
     tls: true,
-    ldif: [
-      `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
-      `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\nuserPassword: ${pw.alice}\n`,
-      `dn: uid=svc,${SUFFIX}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
-    ].join('\n'),
+    ldif: aliceAndServiceLdif(SUFFIX, pw),
   });
   const { tmp } = directory;
 

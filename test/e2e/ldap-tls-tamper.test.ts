@@ -13,7 +13,7 @@ import { basic, randomPassword, tempDir, writeSigningKey } from '../helpers/fixt
 import { selfSignedCert } from './harness/certs.js';
 import { freePort } from './harness/ports.js';
 import { startProcess, type ProcessHandle } from './harness/proc.js';
-import { startSlapd, type Slapd } from './harness/slapd.js';
+import { aliceAndServiceLdif, startSlapd, type Slapd } from './harness/slapd.js';
 import { startTamperingRelay, type TamperingRelay } from './harness/tamper.js';
 
 const MAIN = resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -30,11 +30,7 @@ beforeAll(async () => {
   slapd = await startSlapd({
     dir: join(tmp.dir, 'slapd'),
     tls: true,
-    ldif: [
-      `dn: ou=people,${SUFFIX}\nobjectClass: organizationalUnit\nou: people\n`,
-      `dn: uid=alice,ou=people,${SUFFIX}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\nuserPassword: ${pw.alice}\n`,
-      `dn: uid=svc,${SUFFIX}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
-    ].join('\n'),
+    ldif: aliceAndServiceLdif(SUFFIX, pw),
   });
   writeFileSync(join(tmp.dir, 'bind-password'), pw.svc, { mode: 0o600 });
   otherCa = (await selfSignedCert(tmp.dir, 'other', '/CN=other')).certPath;

@@ -49,6 +49,21 @@ export interface Slapd {
 }
 
 /**
+ * The directory most LDAP tests need, as LDIF under `suffix`: `ou=people` with `uid=alice` in it
+ * (an inetOrgPerson, password `pw.alice`), and the service account `uid=svc` (password `pw.svc`).
+ */
+export function aliceAndServiceLdif(
+  suffix: string,
+  pw: { readonly alice: string; readonly svc: string },
+): string {
+  return [
+    `dn: ou=people,${suffix}\nobjectClass: organizationalUnit\nou: people\n`,
+    `dn: uid=alice,ou=people,${suffix}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\nuserPassword: ${pw.alice}\n`,
+    `dn: uid=svc,${suffix}\nobjectClass: account\nobjectClass: simpleSecurityObject\nuid: svc\nuserPassword: ${pw.svc}\n`,
+  ].join('\n');
+}
+
+/**
  * Starts OpenLDAP's slapd on 127.0.0.1 with its own slapd.conf (mdb backend) in `dir`, creates
  * the suffix entry and adds the LDIF. Needs slapd and ldap-utils (scripts/test-peers.sh).
  */
