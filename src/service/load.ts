@@ -2,7 +2,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
 import { quoteAccount } from '../core/account-name.js';
-import { ConfigError, ConfigErrors, formatPath } from '../core/errors.js';
+import { ConfigError, ConfigErrors, formatPath, isSystemError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { devKeyFiles, pendingDevKeys } from '../token/generate.js';
 import { ensureRefreshSecret } from '../token/refresh.js';
@@ -117,7 +117,14 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
     );
   };
   const devRefreshSecret = () => {
-    const secret = ensureRefreshSecret(resolve(dataDir, 'refresh.key'));
+    const path = resolve(dataDir, 'refresh.key');
+    const secret = writingDevFile(
+      'token.refresh.secret_file',
+      path,
+      'refresh-token secret',
+      'set token.refresh.secret_file',
+      () => ensureRefreshSecret(path),
+    );
     if (secret.created) {
       notices.notify((l) =>
         l.warn(
@@ -169,7 +176,14 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       const write = await pendingDevKeys(dataDir);
       const files = devKeyFiles(dataDir);
       const create = () => {
-        if (!write?.()) return;
+        const wrote = writingDevFile(
+          'token.key',
+          files.keyPath,
+          'key',
+          'set token.key and token.certificate',
+          () => write?.(),
+        );
+        if (!wrote) return;
         createdDevKey = true;
         try {
           // 'wx': never written through a symlink planted there (nor over a marker already there).
@@ -192,4 +206,24 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
       return config;
     },
   };
+}
+
+/**
+ * Writes a development file into the data directory; a directory this user may not write (the
+ * image's /app/data run as another uid, a root-owned mount) is the config error of the setting
+ * that would have named a file instead (`yamlPath`), saying where and what to do, not a bare
+ * `EACCES … open`.
+ */
+function writingDevFile<T>(yamlPath: string, path: string, what: string, instead: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if (!isSystemError(err)) throw err;
+    const uid = process.geteuid?.();
+    throw new ConfigError(
+      yamlPath,
+      `not set, and the development ${what} cannot be written to ${path} (${err.code ?? 'EIO'}): make its directory writable for this user${uid === undefined ? '' : ` (uid ${uid})`}, start with another --data-dir, or ${instead}`,
+      { cause: err },
+    );
+  }
 }
