@@ -45,8 +45,10 @@ COPY --from=build /pkg ./
 # a dev dependency and not needed: dist/ is already built.
 # /app/data: where `regauth serve` creates a development signing key when the config names none;
 # the only directory the non-root user may write.
+# npm's cache, its debug logs (which `npm cache clean` keeps) and node's compile cache for npm go
+# with the layer: nothing of the build stays in the image.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
-  && npm cache clean --force \
+  && rm -rf /root/.npm /tmp/node-compile-cache \
   && chmod 0755 dist/cli/main.js \
   && ln -s /app/dist/cli/main.js /usr/local/bin/regauth \
   && mkdir -p /app/data /config \

@@ -259,6 +259,17 @@ describe('the image, alone', { timeout: 300_000 }, () => {
     await e.dockerOk(['rm', '-f', SOLO]);
     await e.dockerOk(['network', 'rm', SOLO]);
   });
+
+  test('holds no npm logs, cache or compile cache of its build', async () => {
+    // npm ci in the runtime stage, as root, wrote its debug logs under /root/.npm/_logs (npm cache
+    // clean keeps them), and node's compile cache for npm under /tmp.
+    const shell = (command: string) =>
+      docker().docker(['run', '--rm', '--user', 'root', '--entrypoint', 'sh', REGAUTH_IMAGE, '-c', command]);
+    expect((await shell('ls -A /tmp')).stdout).toBe('');
+    const npm = await shell('ls -A /root/.npm');
+    expect(npm.code, npm.stdout).not.toBe(0);
+    expect(npm.stderr).toMatch(/no such file/i);
+  });
 });
 
 describe('compose/compose.yml as shipped', { timeout: 300_000 }, () => {
