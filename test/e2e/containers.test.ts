@@ -260,6 +260,31 @@ describe('the image, alone', { timeout: 300_000 }, () => {
     await e.dockerOk(['network', 'rm', SOLO]);
   });
 
+  test('run as another uid, a config naming no key is refused with the setting to give, not EACCES', async () => {
+    // /app/data belongs to uid 1000: the development key cannot be written there by uid 4321.
+    const dir = join(tmp.dir, 'other-uid');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'config.yml'),
+      dump({ server: { addr: ':5001' }, token: { issuer: 'solo' }, users: {}, acl: [] }),
+      { mode: 0o644 },
+    );
+    const r = await docker().docker([
+      'run',
+      '--rm',
+      '--user',
+      '4321',
+      '-v',
+      `${dir}:/config:ro`,
+      REGAUTH_IMAGE,
+    ]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('token.key: not set');
+    expect(r.stderr).toContain('/app/data/token.key (EACCES)');
+    expect(r.stderr).toContain('uid 4321');
+    expect(r.stderr).not.toMatch(/^regauth: EACCES/m);
+  });
+
   test('holds no npm logs, cache or compile cache of its build', async () => {
     // npm ci in the runtime stage, as root, wrote its debug logs under /root/.npm/_logs (npm cache
     // clean keeps them), and node's compile cache for npm under /tmp.
