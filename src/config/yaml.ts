@@ -115,8 +115,15 @@ function loadNodes(
   text: string,
   options: Pick<yaml.LoadOptions, 'filename' | 'json'>,
   node: (result: object, children: readonly Child[]) => void,
+  /**
+   * An alias to a mapping or sequence still being read, one holding the alias (`&a {x: 1, y: *a}`,
+   * `&a {<<: *a}`): told with the node that holds the alias, once that is read, and the alias's
+   * place among its children. js-yaml hands such an alias the half-built node; it is not passed
+   * on to `node`, which would record it with no children (and drop what it holds so far).
+   */
+  enclosing: (holder: object, children: readonly Child[], at: number) => void = () => undefined,
 ): unknown {
-  const stack: { line: number; position: number; children: Child[] }[] = [
+  const stack: { line: number; position: number; children: Child[]; enclosing?: number[] }[] = [
     { line: 0, position: 0, children: [] },
   ];
   const seen = new WeakSet<object>();
@@ -150,10 +157,20 @@ function loadNodes(
         });
         return;
       }
-      stack.at(-1)?.children.push({ result, line: frame.line });
-      if (seen.has(result)) return;
+      const holder = stack.at(-1);
+      holder?.children.push({ result, line: frame.line });
+      if (seen.has(result)) {
+        if (frame.enclosing) for (const at of frame.enclosing) enclosing(result, frame.children, at);
+        return;
+      }
+      // Every node closes before an alias can name it, but one the alias sits inside.
+      if (holder && /^(?:[&!]\S*\s+)*\*/.test(body.slice(frame.position, state.position).trimStart())) {
+        (holder.enclosing ??= []).push(holder.children.length - 1);
+        return;
+      }
       seen.add(result);
       node(result, frame.children);
+      if (frame.enclosing) for (const at of frame.enclosing) enclosing(result, frame.children, at);
     },
   });
 }
@@ -353,22 +370,42 @@ export function parseYaml(
       });
     }
   };
+  /** Aliases to a node that holds them (loadNodes' `enclosing`): refused before anything else. */
+  const aliasProblems: Problem[] = [];
   let value: unknown;
   try {
-    value = loadNodes(text, { filename: file }, (result, children) => {
-      const index = new Map<string | number, number>();
-      if (Array.isArray(result)) {
-        if (children.length === result.length) {
-          children.forEach((c, i) => {
-            index.set(i, c.line);
-            written(result, i, c);
-          });
+    value = loadNodes(
+      text,
+      { filename: file },
+      (result, children) => {
+        const index = new Map<string | number, number>();
+        if (Array.isArray(result)) {
+          if (children.length === result.length) {
+            children.forEach((c, i) => {
+              index.set(i, c.line);
+              written(result, i, c);
+            });
+          }
+        } else {
+          readMapping(result as Record<string, unknown>, children, index);
         }
-      } else {
-        readMapping(result as Record<string, unknown>, children, index);
-      }
-      lines.set(result, index);
-    });
+        lines.set(result, index);
+      },
+      (holder, children, at) => {
+        const alias = children[at]!;
+        const key = Array.isArray(holder)
+          ? at
+          : children[at - 1]?.merge
+            ? '<<'
+            : String(children[at - 1]?.result);
+        aliasProblems.push({
+          mapping: holder,
+          key: String(key),
+          line: alias.line,
+          message: `an alias to ${Array.isArray(alias.result) ? 'a list' : 'a mapping'} that holds it: its value would be itself, half read; write the values out`,
+        });
+      },
+    );
     // yaml.v2 merges each section a top-level `<<:` brings with the one written key by key
     // (`server:` beside a merged server keeps its TLS there); regauth would replace it whole.
     if (value !== null && typeof value === 'object' && merged.has(value)) {
@@ -380,6 +417,7 @@ export function parseYaml(
           'a merge at the top level: docker_auth merges each section it brings with the one written key by key, regauth would not; write the sections out',
       });
     }
+    problems.unshift(...aliasProblems);
     const first = problems[0];
     if (first) {
       throw new ConfigError(formatPath([...pathTo(value, first.mapping), first.key]), first.message, {
