@@ -137,6 +137,11 @@ interface Rule {
   readonly dynamic: readonly Check[];
   /** Distinct `${labels:X}` names in `dynamic`. */
   readonly labelKeys: readonly string[];
+  /**
+   * A `${labels:X}` read by two of its checks: one value for both here, where docker_auth tries
+   * the values for each field on its own (Evaluation.matches).
+   */
+  readonly sharesLabels: boolean;
   readonly usesCaptures: boolean;
   /** `all` for `["*"]`; otherwise the allowed actions (empty for an explicit deny). */
   readonly grant: 'all' | ReadonlySet<string>;
@@ -256,6 +261,10 @@ function filterNames(
     }
     const bound = caller.bindName(rule, rule.byName);
     if (!bound) continue;
+    if (bound === 'per-name') {
+      steps.push({ kind: 'per-name', rule, grants });
+      continue;
+    }
     // Matched only through an empty value, or beyond MAX_LABEL_COMBINATIONS, the rule decides
     // and grants nothing (as in authorize).
     for (const b of bound) steps.push({ kind: grants && !b.deny ? 'grant' : 'deny', test: b.test });
@@ -372,6 +381,7 @@ function compileRule(
     fixed,
     dynamic,
     labelKeys: labelKeysOf(dynamic),
+    sharesLabels: sharesLabels(dynamic),
     // Any `${field:N}`, even one that never resolves: captures of an earlier rule must not leak into it.
     usesCaptures: compiled.some((c) => c.pattern.placeholders.some((p) => p.kind === 'group')),
     grant: grant ?? new Set(),
@@ -528,6 +538,17 @@ function labelKeysOf(dynamic: readonly Check[]): string[] {
     c.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : [])),
   );
   return [...new Set(keys)];
+}
+
+/** Whether two checks of `dynamic` read the same `${labels:X}`. */
+function sharesLabels(dynamic: readonly Check[]): boolean {
+  const seen = new Set<string>();
+  for (const check of dynamic) {
+    const keys = new Set(check.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : [])));
+    for (const key of keys) if (seen.has(key)) return true;
+    for (const key of keys) seen.add(key);
+  }
+  return false;
 }
 
 /** The checks split for CompiledAcl.filterNames; undefined when a placeholder reads the name. */
@@ -722,7 +743,18 @@ class Evaluation {
     if (rule.dynamic.length === 0) return unmatchable ? 'empty' : 'yes';
     // The same placeholder takes the same value wherever it appears in the rule.
     const outcome = this.#tryCombinations(rule.labelKeys, () => this.#passAll(rule.dynamic));
+    if (outcome === 'no' && this.#matchesFieldByField(rule, rule.dynamic)) return 'empty';
     return unmatchable && outcome === 'yes' ? 'empty' : outcome;
+  }
+
+  /**
+   * Whether `checks` of a rule that reads a label in two of them pass with each check trying the
+   * label's values on its own, as docker_auth matches each field: a rule it matches so and regauth
+   * does not (one value for both) decides and grants nothing, so that a deny written so holds
+   * (docs/acl.md "Differences from docker_auth").
+   */
+  #matchesFieldByField(rule: Rule, checks: readonly Check[]): boolean {
+    return rule.sharesLabels && this.#passByParts(checks, false) !== 'no';
   }
 
   /**
@@ -755,9 +787,14 @@ class Evaluation {
    * names it grants to (`deny` false), then those it matches only through an empty placeholder
    * value, or beyond MAX_LABEL_COMBINATIONS, and so denies (`deny` true). Each `test` is the test
    * a name must pass (undefined: every name). Label combinations are all tried: each one that
-   * passes adds the name patterns bound with its values as an alternative.
+   * passes adds the name patterns bound with its values as an alternative. `per-name` when bound
+   * tests cannot tell what the rule decides: a label read by two of its checks (matched field by
+   * field too), or a value docker_auth would read as pattern text (Pattern.bind); each name is
+   * then decided with `matches`.
    */
-  bindName(rule: Rule, split: NameSplit): BoundName[] | undefined {
+  bindName(rule: Rule, split: NameSplit): BoundName[] | 'per-name' | undefined {
+    // What a value's text or a field-by-field match decides is not a bound test's to tell.
+    if (rule.sharesLabels) return 'per-name';
     this.#begin(rule);
     for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
     // As in `matches`: a check without placeholders that could not match its value as written.
@@ -771,12 +808,16 @@ class Evaluation {
 
     /** Each passing combination's name tests, by whether it went through an empty value. */
     const alternatives: { full: ValueTest[][]; empty: ValueTest[][] } = { full: [], empty: [] };
+    let perName = false;
+    const readsOtherwise = () => {
+      perName = true;
+    };
     const bindDynamic = () => {
       this.#usedEmpty = false;
       for (const check of split.otherDynamic) if (!this.#passes(check)) return;
       const tests: ValueTest[] = [];
       for (const check of split.nameDynamic) {
-        const test = check.pattern.bind(this.resolve, this.#cache, this.#unmatchable);
+        const test = check.pattern.bind(this.resolve, this.#cache, this.#unmatchable, readsOtherwise);
         if (!test) return;
         tests.push(test);
       }
@@ -788,6 +829,7 @@ class Evaluation {
       return 'no';
     });
     if (tried === 'too-many') return [{ test: allOf(fixed), deny: true }];
+    if (perName) return 'per-name';
     const bound = (tests: ValueTest[][]): ValueTest | undefined =>
       // An alternative without name patterns accepts every name.
       tests.some((t) => t.length === 0)
@@ -856,9 +898,11 @@ class Evaluation {
         conditions.delete(check.kind === 'field' ? check.field : `labels.${check.key}`);
       }
     } else {
-      const outcome = this.#passByParts(decidable.filter((c) => c.pattern.placeholders.length > 0));
-      if (outcome === 'no') return { match: 'no', conditions: [] };
-      if (outcome === 'empty') deny = true;
+      const dynamic = decidable.filter((c) => c.pattern.placeholders.length > 0);
+      const outcome = this.#passByParts(dynamic);
+      if (outcome === 'no' && !this.#matchesFieldByField(rule, dynamic))
+        return { match: 'no', conditions: [] };
+      if (outcome !== 'yes') deny = true;
     }
     if (unmatchable) deny = true;
     if (rule.ip) {
@@ -881,15 +925,23 @@ class Evaluation {
   /**
    * #passTogether for each group of `checks` linked by a shared label key or a capture: groups
    * are independent, so the rule passes when each does (`empty` when one only with an empty
-   * value), and the cost is the sum of their combinations, not their product.
+   * value), and the cost is the sum of their combinations, not their product. `labelsLink`
+   * false: a shared label key does not link checks (each tries its values on its own, as
+   * docker_auth's fields do).
    */
-  #passByParts(checks: readonly Check[]): Outcome {
+  #passByParts(checks: readonly Check[], labelsLink = true): Outcome {
     const parent = checks.map((_, i) => i);
     const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
     const byLink = new Map<string, number>();
     checks.forEach((c, i) => {
       const links = c.pattern.placeholders.flatMap((p) =>
-        p.kind === 'label' ? [`l:${p.label}`] : p.kind === 'group' ? [`f:${p.field}`] : [],
+        p.kind === 'label'
+          ? labelsLink
+            ? [`l:${p.label}`]
+            : []
+          : p.kind === 'group'
+            ? [`f:${p.field}`]
+            : [],
       );
       if (c.kind === 'field') links.push(`f:${c.field}`);
       for (const link of links) {

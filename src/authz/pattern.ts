@@ -64,16 +64,25 @@ export interface Pattern {
    * Matches `value`, resolving placeholders through `resolve`; built patterns are kept in `cache`.
    * Returns the captures, or null when `value` does not match or a placeholder cannot be
    * resolved; `unmatchable` is told when the pattern cannot match `value` as written
-   * (Unmatchable). Never throws.
+   * (Unmatchable), and when only docker_auth's reading of a label value or capture matches it
+   * (dockerAuthReadings). Never throws.
    */
   match(value: string, resolve: Resolve, cache: PatternCache, unmatchable: Unmatchable): Captures | null;
   /**
    * This pattern with its placeholders resolved once, now, through `resolve`: a test for many
    * values that agrees with `match` under that resolution (the literal prefix is compared
    * before any regex or glob runs). Undefined when a placeholder cannot be resolved, so that
-   * nothing matches; `unmatchable` as for `match`. Never throws.
+   * nothing matches; `unmatchable` as for `match`. `readsOtherwise` is told when docker_auth
+   * would read the pattern under that resolution otherwise (dockerAuthReadings): `match` then
+   * has values the test does not accept decide too, and a caller that needs that decides each
+   * value with `match`. Never throws.
    */
-  bind(resolve: Resolve, cache: PatternCache, unmatchable: Unmatchable): ValueTest | undefined;
+  bind(
+    resolve: Resolve,
+    cache: PatternCache,
+    unmatchable: Unmatchable,
+    readsOtherwise?: () => void,
+  ): ValueTest | undefined;
 }
 
 /** Whether one value matches a pattern whose placeholders were resolved (Pattern.bind). */
@@ -217,6 +226,9 @@ const GLOB_SPECIAL = /[*?[\]{}()\\,|!+@]/;
 
 /** Options for globs built from a template: braces were already expanded at load. */
 const EXPANDED_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...GLOB_OPTIONS, nobrace: true });
+
+/** docker_auth's reading of a glob (PatternCache.goGlob): Go's `path.Match` knows no braces or extended globs. */
+const GO_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...EXPANDED_GLOB_OPTIONS, noext: true });
 
 /**
  * Compiles one pattern. Throws a SyntaxError naming the problem: a regex that does not
@@ -364,20 +376,34 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
   }
   // What a regex the values make too large to build matches (Unmatchable): its groups empty.
   const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
+  const readsRaw = placeholders.some((p) => p.kind !== 'value');
+  /** docker_auth's reading under `resolve` (dockerAuthReadings), when it differs from regauth's. */
+  const theirs = (resolve: Resolve, cache: PatternCache, ours: string): RegExp | null => {
+    if (!readsRaw) return null;
+    const text = expandAsDockerAuth(parts, resolve, wrapRegexValue)!;
+    return text === ours ? null : cache.regex(text);
+  };
   return {
     ...base,
     match(value, resolve, cache, unmatchable) {
       const expanded = expand(parts, resolve, wrapRegexValue);
       if (expanded === undefined) return null;
       const regex = cache.regex(expanded);
-      if (regex !== null) return regex.exec(value);
+      if (regex !== null) {
+        const found = regex.exec(value);
+        if (found !== null || !theirs(resolve, cache, expanded)?.test(value)) return found;
+        // Only docker_auth's reading matches: the rule decides and grants nothing; its groups empty.
+        unmatchable();
+        return unbuilt(value);
+      }
       if (!value.startsWith(prefix)) return null;
       unmatchable();
       return unbuilt(value);
     },
-    bind(resolve, cache, unmatchable) {
+    bind(resolve, cache, unmatchable, readsOtherwise) {
       const expanded = expand(parts, resolve, wrapRegexValue);
       if (expanded === undefined) return undefined;
+      if (readsOtherwise && theirs(resolve, cache, expanded) !== null) readsOtherwise();
       const regex = cache.regex(expanded);
       if (regex !== null) return regexTest(prefix, regex);
       unmatchable();
@@ -605,12 +631,22 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     };
   }
   if (plain) {
+    const theirs = (resolve: Resolve, cache: PatternCache) => dockerAuthReadings([parts], resolve, cache);
     return {
       ...base,
-      match: (value, resolve) => (expand(parts, resolve, (v) => v) === value ? NO_CAPTURES : null),
-      bind(resolve) {
+      match(value, resolve, cache, unmatchable) {
         const expanded = expand(parts, resolve, (v) => v);
-        return expanded === undefined ? undefined : (value) => value === expanded;
+        if (expanded === undefined) return null;
+        if (expanded === value) return NO_CAPTURES;
+        if (!theirs(resolve, cache).some((test) => test(value))) return null;
+        unmatchable();
+        return NO_CAPTURES;
+      },
+      bind(resolve, cache, _unmatchable, readsOtherwise) {
+        const expanded = expand(parts, resolve, (v) => v);
+        if (expanded === undefined) return undefined;
+        if (readsOtherwise && theirs(resolve, cache).length > 0) readsOtherwise();
+        return (value) => value === expanded;
       },
     };
   }
@@ -673,6 +709,12 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     }
     return out;
   };
+  const theirs = (resolve: Resolve, cache: PatternCache) =>
+    dockerAuthReadings(
+      alternatives.map((alt) => alt.parts),
+      resolve,
+      cache,
+    );
   return {
     ...base,
     match(value, resolve, cache, unmatchable) {
@@ -692,14 +734,17 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
           )
         )
       ) {
-        return null;
+        if (!theirs(resolve, cache).some((test) => test(value))) return null;
+        unmatchable();
+        return NO_CAPTURES;
       }
       if (!prefixed(value)) return null;
       unmatchable();
       return NO_CAPTURES;
     },
-    bind(resolve, cache, unmatchable) {
+    bind(resolve, cache, unmatchable, readsOtherwise) {
       if (!placeholders.every((p) => resolve(p) !== undefined)) return undefined;
+      if (readsOtherwise && theirs(resolve, cache).length > 0) readsOtherwise();
       const bound = tests(resolve, cache);
       if (bound === undefined) {
         unmatchable();
@@ -909,6 +954,59 @@ function expand(
   return out;
 }
 
+/**
+ * `expand` as docker_auth substitutes: label values and captures go in as they are (it escapes
+ * only `${account}`, `${type}`, `${name}` and `${service}`, with Go's QuoteMeta, which regauth's
+ * escaping stands for here).
+ */
+function expandAsDockerAuth(
+  parts: readonly Part[],
+  resolve: Resolve,
+  escapeValue: (value: string) => string,
+): string | undefined {
+  let out = '';
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      out += part;
+    } else {
+      const value = resolve(part);
+      if (value === undefined) return undefined;
+      out += part.kind === 'value' ? escapeValue(value) : value;
+    }
+  }
+  return out;
+}
+
+/**
+ * docker_auth's readings of a glob's alternatives under `resolve`, each where it differs from
+ * regauth's: a label value or capture holding glob syntax (`prod/*`), read there as part of the
+ * pattern, or making the whole text `/…/`, read there as a regular expression. regauth matches
+ * such a value as the text it is, so that it cannot widen a grant; a value only docker_auth's
+ * reading matches has the rule decide and grant nothing (Unmatchable), so that a rule meant to
+ * restrict (`actions: []`, or fewer actions than a later rule) still does (docs/acl.md
+ * "Placeholders"). [] when no value holds such syntax: the common case, one scan per value.
+ */
+function dockerAuthReadings(
+  alternatives: readonly (readonly Part[])[],
+  resolve: Resolve,
+  cache: PatternCache,
+): ValueTest[] {
+  const out: ValueTest[] = [];
+  for (const parts of alternatives) {
+    if (!parts.some((p) => typeof p !== 'string' && p.kind !== 'value')) continue;
+    const text = expandAsDockerAuth(parts, resolve, escapeGlob);
+    if (text === undefined) continue;
+    if (text.length > 2 && text.startsWith('/') && text.endsWith('/')) {
+      const regex = cache.regex(text.slice(1, -1));
+      if (regex !== null) out.push((value) => regex.test(value));
+    } else if (text !== expand(parts, resolve, escapeGlob)) {
+      const glob = cache.goGlob(text);
+      if (glob !== null) out.push((value) => globMatch(glob, value));
+    }
+  }
+  return out;
+}
+
 function distinct(parts: readonly Part[]): Placeholder[] {
   const seen = new Map<string, Placeholder>();
   for (const part of parts) if (typeof part !== 'string' && !seen.has(part.text)) seen.set(part.text, part);
@@ -984,6 +1082,14 @@ export class PatternCache {
   /** The glob for `source` (without brace expansion), or null when minimatch refuses it (e.g. too long). */
   glob(source: string): Minimatch | null {
     return this.#get(`g${source}`, () => new Minimatch(source, EXPANDED_GLOB_OPTIONS)) as Minimatch | null;
+  }
+
+  /**
+   * The glob for `source` as near as minimatch reads Go's `path.Match` (docker_auth's): no
+   * braces and no extended globs (`!(`, `@(`, `{a,b}` are text there). Null as for `glob`.
+   */
+  goGlob(source: string): Minimatch | null {
+    return this.#get(`p${source}`, () => new Minimatch(source, GO_GLOB_OPTIONS)) as Minimatch | null;
   }
 
   /** The regex for `source`, or null when it does not compile. */

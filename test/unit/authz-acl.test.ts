@@ -252,12 +252,6 @@ describe('matching', () => {
       true,
     ],
     [
-      'label: a * value is literal',
-      { name: '${labels:group}/**' },
-      { labels: { group: ['*'] }, name: 'x/y' },
-      false,
-    ],
-    [
       'label: a * value matches itself',
       { name: '${labels:group}/**' },
       { labels: { group: ['*'] }, name: '*/y' },
@@ -287,12 +281,6 @@ describe('matching', () => {
       { account: '/^(.+)@(.+)$/', name: '${account:2}/${account:1}' },
       { account: 'jo@acme', name: 'acme/jo' },
       true,
-    ],
-    [
-      'a captured value is escaped',
-      { account: '/^(.+)@x$/', name: '${account:1}/*' },
-      { account: '*@x', name: 'jo/app' },
-      false,
     ],
     [
       'capture out of range',
@@ -385,12 +373,6 @@ describe('matching', () => {
       { name: '${labels:g}/${labels:g}' },
       { labels: { g: ['x', 'y'] }, name: 'y/y' },
       true,
-    ],
-    [
-      'labels: one value across fields',
-      { account: '${labels:team}-*', name: '${labels:team}/**' },
-      { account: 'web-bot', labels: { team: ['web', 'db'] }, name: 'db/x' },
-      false,
     ],
     [
       'labels: one value across fields (match)',
@@ -520,6 +502,35 @@ describe('decisions', () => {
         name: 'x/b199',
       },
       { granted: ['pull'], rule: 0 },
+    ],
+    // docker_auth puts label values and captures in as they are: a value only its reading
+    // matches decides, granting nothing (escaped here, it could not widen a grant).
+    [
+      'a * label value: its literal reading grants, docker_auth reading decides and grants nothing',
+      [
+        { match: { name: '${labels:group}/**' }, actions: ['*'] },
+        { match: {}, actions: ['pull'] },
+      ],
+      { labels: { group: ['*'] }, name: 'x/y' },
+      { granted: [], rule: 0 },
+    ],
+    [
+      'a * capture: docker_auth reading decides and grants nothing',
+      [
+        { match: { account: '/^(.+)@x$/', name: '${account:1}/*' }, actions: ['*'] },
+        { match: {}, actions: ['pull'] },
+      ],
+      { account: '*@x', name: 'jo/app' },
+      { granted: [], rule: 0 },
+    ],
+    [
+      'one label value across fields grants; values docker_auth takes field by field decide and grant nothing',
+      [
+        { match: { account: '${labels:team}-*', name: '${labels:team}/**' }, actions: ['*'] },
+        { match: {}, actions: ['pull'] },
+      ],
+      { account: 'web-bot', labels: { team: ['web', 'db'] }, name: 'db/x' },
+      { granted: [], rule: 0 },
     ],
   ])('%s', (_title, rules, request, expected) => {
     expect(decide(rules, request)).toEqual(expected);
