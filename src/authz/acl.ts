@@ -577,6 +577,15 @@ function compileActions(
       fail(path, '"*" cannot be combined with other actions; write ["*"] alone, or list the actions');
       return undefined;
     }
+    // docker_auth grants everything for exactly one "*"; a list of several it intersects with
+    // the request, granting only the catalog's own "*".
+    if (actions.length > 1) {
+      fail(
+        path,
+        '"*" is written more than once; write ["*"] once (docker_auth read a repeated "*" as the action "*" alone, not every action)',
+      );
+      return undefined;
+    }
     return 'all';
   }
   let ok = true;
