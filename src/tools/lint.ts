@@ -50,17 +50,17 @@ export function lintConfig(config: Config): LintWarning[] {
 
 function shadowed(rules: readonly AclRuleInfo[]): LintWarning[] {
   const warnings: LintWarning[] = [];
-  const catchAll = rules.find((r) => Object.keys(r.match).length === 0);
+  const catchAll = rules.find((r) => Object.keys(conditions(r.match)).length === 0);
   const seen = new Map<string, AclRuleInfo>();
   for (const rule of rules) {
     if (catchAll && rule.index > catchAll.index) {
       warnings.push({
         path: rule.path,
-        message: `never decides: ${describe(catchAll)} matches every request first (match: {})`,
+        message: `never decides: ${describe(catchAll)} matches every request first (match: ${Object.keys(catchAll.match).length === 0 ? '{}' : '{labels: {}}, which requires no label'})`,
       });
       continue;
     }
-    const key = canonical(rule.match);
+    const key = canonical(conditions(rule.match));
     const earlier = seen.get(key);
     if (earlier) {
       warnings.push({
@@ -77,6 +77,12 @@ function describe(rule: AclRuleInfo): string {
 }
 
 /** JSON with sorted keys, so `{a, b}` and `{b, a}` compare equal. */
+/** A match without `labels: {}`, which requires no label: the keys that put a condition on the request. */
+function conditions(match: AclRuleInfo['match']): object {
+  const { labels, ...rest } = match;
+  return labels === undefined || Object.keys(labels).length === 0 ? rest : match;
+}
+
 function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
