@@ -185,11 +185,23 @@ export function certificateFingerprints(pem: string): string[] {
   return readableCertificates(pem).map((c) => c.fingerprint256);
 }
 
-/** The certificates of a PEM text that parse, in order (a block that does not is left out). */
+/**
+ * One certificate, read whole, as the checks here and the registry (Go's strict DER) read it:
+ * OpenSSL parses some encodings leniently and then cannot decode the key (`publicKey` throws), or
+ * the ASN.1 reader refuses them. Throws when any of that fails.
+ */
+export function readCertificate(pem: string): X509Certificate {
+  const cert = new X509Certificate(pem);
+  void cert.publicKey;
+  AsnConvert.parse(cert.raw, Certificate);
+  return cert;
+}
+
+/** The certificates of a PEM text that read whole (readCertificate), in order (others are left out). */
 export function readableCertificates(pem: string): X509Certificate[] {
   return certificatePems(pem).flatMap((block) => {
     try {
-      return [new X509Certificate(block)];
+      return [readCertificate(block)];
     } catch {
       return [];
     }
@@ -206,7 +218,7 @@ function parseCertificates(pem: string, name: string): X509Certificate[] {
   if (blocks.length === 0) throw new RegauthError('ERR_KEY', `${name}: no PEM CERTIFICATE block found`);
   return blocks.map((block, i) => {
     try {
-      return new X509Certificate(block);
+      return readCertificate(block);
     } catch (err) {
       throw new RegauthError('ERR_KEY', `${name}: certificate #${i + 1} cannot be parsed`, { cause: err });
     }

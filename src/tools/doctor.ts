@@ -5,7 +5,7 @@ import type { Config } from '../config/load.js';
 import { parseYaml, scalarTextAt, yamlOneOneBoolean } from '../config/yaml.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 import { readAtMost } from '../core/fetch.js';
-import { certificatePems, holdsPrivateKey, sameKey, signingAlg } from '../token/keys.js';
+import { certificatePems, holdsPrivateKey, readCertificate, sameKey, signingAlg } from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import { shellQuote } from '../core/shell.js';
 import { KEY_ALGORITHMS } from './keys.js';
@@ -244,7 +244,7 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
   let bundle: X509Certificate[];
   try {
     text = readFileSync(path, 'utf8');
-    bundle = certificatePems(text).map((pem) => new X509Certificate(pem));
+    bundle = certificatePems(text).map(readCertificate);
   } catch (err) {
     return [
       fail(
