@@ -197,6 +197,27 @@ export function readCertificate(pem: string): X509Certificate {
   return cert;
 }
 
+const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+
+/**
+ * What Go's crypto/x509 (the registry) cannot parse in a certificate's public key, or undefined:
+ * it reads an EC key only by a named curve and as an uncompressed point, where OpenSSL also takes
+ * explicit curve parameters (`openssl ecparam -param_enc explicit`) and a compressed point
+ * (`openssl ec -conv_form compressed`, which `openssl req` keeps in the certificate).
+ */
+export function goUnreadableKey(cert: X509Certificate): string | undefined {
+  const spki = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.subjectPublicKeyInfo;
+  if (spki.algorithm.algorithm !== EC_PUBLIC_KEY) return undefined;
+  const parameters = spki.algorithm.parameters;
+  // A named curve is its OID (tag 6); explicit parameters are a SEQUENCE.
+  if (!parameters || new Uint8Array(parameters)[0] !== 0x06) {
+    return 'an EC public key with explicit curve parameters';
+  }
+  if (new Uint8Array(spki.subjectPublicKey)[0] !== 0x04)
+    return 'an EC public key written as a compressed point';
+  return undefined;
+}
+
 /** The certificates of a PEM text that read whole (readCertificate), in order (others are left out). */
 export function readableCertificates(pem: string): X509Certificate[] {
   return certificatePems(pem).flatMap((block) => {
@@ -217,11 +238,20 @@ function parseCertificates(pem: string, name: string): X509Certificate[] {
   const blocks = certificatePems(pem);
   if (blocks.length === 0) throw new RegauthError('ERR_KEY', `${name}: no PEM CERTIFICATE block found`);
   return blocks.map((block, i) => {
+    let cert: X509Certificate;
     try {
-      return readCertificate(block);
+      cert = readCertificate(block);
     } catch (err) {
       throw new RegauthError('ERR_KEY', `${name}: certificate #${i + 1} cannot be parsed`, { cause: err });
     }
+    const problem = goUnreadableKey(cert);
+    if (problem) {
+      throw new RegauthError(
+        'ERR_KEY',
+        `${name}: certificate #${i + 1} has ${problem}, which the registry (Go's crypto/x509) cannot parse; make the key on a named curve and its certificate again (\`regauth keys init\`, or \`openssl ecparam -name prime256v1 -genkey -noout\`)`,
+      );
+    }
+    return cert;
   });
 }
 

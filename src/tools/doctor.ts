@@ -5,7 +5,14 @@ import type { Config } from '../config/load.js';
 import { parseYaml, scalarTextAt, yamlOneOneBoolean } from '../config/yaml.js';
 import { ConfigError, ConfigErrors } from '../core/errors.js';
 import { readAtMost } from '../core/fetch.js';
-import { certificatePems, holdsPrivateKey, readCertificate, sameKey, signingAlg } from '../token/keys.js';
+import {
+  certificatePems,
+  goUnreadableKey,
+  holdsPrivateKey,
+  readCertificate,
+  sameKey,
+  signingAlg,
+} from '../token/keys.js';
 import { libtrustKeyId, registryV3Thumbprint } from '../token/kid.js';
 import { shellQuote } from '../core/shell.js';
 import { KEY_ALGORITHMS } from './keys.js';
@@ -274,6 +281,18 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
         `keep only RSA and EC (P-256, P-384, P-521) certificates in ${path}`,
       ),
     ];
+  }
+  for (const certificate of bundle) {
+    const problem = goUnreadableKey(certificate);
+    if (problem) {
+      return [
+        fail(
+          'rootcertbundle',
+          `${path} holds a certificate with ${problem} (${certificate.subject.replace(/\n/g, ', ')}), which the registry (Go's crypto/x509) cannot parse: it refuses to start`,
+          `keep only certificates of named-curve keys written uncompressed in ${path}`,
+        ),
+      ];
+    }
   }
   return [
     bundleTrustCheck(config, registry.token, path, bundle),
