@@ -1,4 +1,14 @@
-import { constants, mkdirSync, statSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { chmod, mkdir, open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
@@ -130,5 +140,45 @@ export function makeDirectorySync(path: string, mode?: number): void {
       if (codeOf(err) === 'EEXIST' && isDirectory(dir)) continue;
       throw cannotCreate(dir, err);
     }
+  }
+}
+
+/** The synchronous {@link chmodDirectory}. */
+function chmodDirectorySync(dir: string, mode: number): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = codeOf(err) ?? 'EIO';
+    if (code === 'EACCES') return chmodSync(dir, mode);
+    const gone = code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT';
+    throw Object.assign(
+      new Error(
+        `cannot set the mode of ${dir}: ${code}${gone ? ' (it is no longer the directory just made)' : ''}`,
+        { cause: err },
+      ),
+      { code, syscall: 'open', path: dir },
+    );
+  }
+  try {
+    if ((fstatSync(fd).mode & 0o7777) !== mode) fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A directory for secrets, made as `regauth keys init` makes its key directory: each missing
+ * parent 0755 and the directory itself 0700, whatever the umask (each given its mode before the
+ * next is made in it); directories already there are left alone. For the development key and
+ * refresh secret of `regauth serve --data-dir`: under a umask of 000 they would sit in a
+ * directory anyone may write, where they could be swapped for others.
+ */
+export function makePrivateDirectorySync(path: string): void {
+  const target = resolve(path);
+  for (const dir of missingSync(target)) {
+    const mode = dir === target ? 0o700 : 0o755;
+    makeDirectorySync(dir, mode);
+    chmodDirectorySync(dir, mode);
   }
 }
