@@ -60,6 +60,17 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
   server.timeout = limits.requestTimeoutMs + STALLED_MS;
   // Once per listener: this runs again on every reload.
   if (!server.listeners('request').includes(watchReply)) server.on('request', watchReply);
+  // The peer's address is read as its connection is accepted (node keeps it from then on; on TLS,
+  // the socket a request comes on is the one the handshake made). Read first by a handler, a
+  // client that sent its request and reset the connection had none by then: its password was
+  // checked and counted, its audit line said `ip: null`, its lockout fell to the shared `-` client.
+  for (const event of ['connection', 'secureConnection']) {
+    if (!server.listeners(event).includes(notePeer)) server.on(event, notePeer);
+  }
+}
+
+function notePeer(socket: Socket): void {
+  void socket.remoteAddress;
 }
 
 /** A listener on the reply keeps node from closing the connection on its own while it is made. */
