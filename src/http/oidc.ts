@@ -6,6 +6,7 @@ import {
   LOGIN_COOKIE,
   LOGIN_COOKIE_HOST,
   LOGIN_COOKIE_MAX_AGE,
+  LoginRefusedError,
   type LoginClaims,
 } from '../oidc/login.js';
 import type { Store } from '../store/types.js';
@@ -133,12 +134,15 @@ export function oidcPages(deps: {
     client?: { ip: string | null; via: string | null },
   ): void {
     const mapped = mapError(err);
-    const level = mapped.status >= 500 ? 'error' : 'info';
+    const refused = err instanceof LoginRefusedError ? err : undefined;
+    const level = mapped.status >= 500 ? 'error' : refused?.misconfigured ? 'warn' : 'info';
     deps.logger[level](
       {
         ...(client ? { client } : {}),
         status: mapped.status,
         reason: err instanceof RegauthError ? err.message : undefined,
+        // The provider's error code and status: a client secret it no longer takes fails every login.
+        ...(refused ? { provider: refused.provider } : {}),
         err: err instanceof RegauthError ? undefined : err,
       },
       what,

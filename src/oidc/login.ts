@@ -386,16 +386,48 @@ function translate(err: unknown, asked: 'token' | 'userinfo' = 'token'): Error {
   // An answer with a WWW-Authenticate challenge (Doorkeeper, GitLab's provider, sends one with
   // every error; so may a gateway that blocks a request) is read as its challenge, not its body:
   // below 500 it refused this login, whose code is the client's to choose.
-  if (
-    err instanceof client.ResponseBodyError ||
-    err instanceof client.WWWAuthenticateChallengeError ||
-    err instanceof client.AuthorizationResponseError ||
-    err instanceof client.ClientError
-  ) {
-    return new BadRequestError('the login could not be completed; sign in again');
+  if (err instanceof client.ResponseBodyError || err instanceof client.AuthorizationResponseError) {
+    return new LoginRefusedError({ error: err.error, status: 'status' in err ? err.status : undefined });
   }
+  if (err instanceof client.WWWAuthenticateChallengeError) {
+    return new LoginRefusedError({ error: err.cause[0]?.parameters.error, status: err.status });
+  }
+  if (err instanceof client.ClientError) return new LoginRefusedError({ check: err.code });
   return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', { cause: err });
 }
+
+/**
+ * A login the provider refused (an OAuth error in its answer, or in the callback), or whose answer
+ * failed one of openid-client's checks (`check`): the browser's 400, with what the log needs to
+ * tell a client secret the provider no longer takes (`invalid_client`, every login fails) from a
+ * stale link (`invalid_grant`). The error code is the provider's, or the callback's (which a
+ * browser can write): kept only when it is an OAuth error code's characters, at most 64.
+ */
+export class LoginRefusedError extends BadRequestError {
+  readonly provider: { readonly error?: string; readonly status?: number; readonly check?: string };
+  constructor(provider: { error?: unknown; status?: number | undefined; check?: string | undefined }) {
+    super('the login could not be completed; sign in again');
+    const error =
+      typeof provider.error === 'string'
+        ? OAUTH_ERROR_CODE.test(provider.error)
+          ? provider.error
+          : '(not an OAuth error code)'
+        : undefined;
+    this.provider = {
+      ...(error !== undefined ? { error } : {}),
+      ...(provider.status !== undefined ? { status: provider.status } : {}),
+      ...(provider.check !== undefined ? { check: provider.check } : {}),
+    };
+  }
+
+  /** A refusal that every login meets until the operator fixes the client's registration. */
+  get misconfigured(): boolean {
+    return this.provider.error === 'invalid_client' || this.provider.error === 'unauthorized_client';
+  }
+}
+
+/** RFC 6749's characters of an error code (without the space), at most 64. */
+const OAUTH_ERROR_CODE = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
 
 /**
  * openid-client's codes for a provider that did not answer, or not as OAuth says it must: what
