@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, durationBetween, nonEmpty, section, strict } from '../core/schema.js';
+import { duration, durationIn, durationBetween, nonEmpty, section, strict } from '../core/schema.js';
 import { sectionSchemas } from './sections.js';
 import { refreshSchema } from '../token/refresh-config.js';
 
@@ -28,7 +28,8 @@ const server = strict({
     .default('')
     .refine((p) => p === '' || (/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(p) && !p.includes('//')), {
       error: 'must be empty or a path like "/regauth" (leading slash, no trailing slash)',
-    }),
+    })
+    .meta({ pattern: '^(?:|/(?!.*//)[A-Za-z0-9._~\\-/]*[^/])$' }),
   certificate: nonEmpty.optional(),
   key: nonEmpty.optional(),
   trusted_proxies: z.array(nonEmpty).default([]),
@@ -54,7 +55,7 @@ const server = strict({
 
 const token = strict({
   issuer: nonEmpty,
-  expiration: duration.default(900).refine((s) => s >= 60, { error: 'must be at least 60 seconds' }),
+  expiration: durationIn(60, Infinity, 'must be at least 60 seconds').default(900),
   certificate: nonEmpty.optional(),
   key: nonEmpty.optional(),
   disable_legacy_key_id: z.boolean().default(false),

@@ -56,28 +56,48 @@ export const MAX_DURATION = 100 * 365 * 86_400;
  */
 export function durationBetween(min: number, max: number, message: (input: number | string) => string) {
   const limit = Math.min(max, MAX_DURATION);
-  return z
-    .union([z.number(), z.string()], { error: 'must be a number of seconds or a duration such as "15m"' })
-    .transform((v, ctx) => {
-      const seconds = parseDuration(v);
-      if (seconds === undefined || seconds < min || seconds > limit) {
-        const tooLong = max > MAX_DURATION && (typeof v === 'number' ? v : (seconds ?? 0)) > MAX_DURATION;
-        ctx.addIssue({
-          code: 'custom',
-          message: tooLong ? `must be at most 100 years (${MAX_DURATION} seconds)` : message(v),
-        });
-        return z.NEVER;
-      }
-      return seconds;
-    });
+  return (
+    z
+      .union([z.number(), z.string()], { error: 'must be a number of seconds or a duration such as "15m"' })
+      .transform((v, ctx) => {
+        const seconds = parseDuration(v);
+        if (seconds === undefined || seconds < min || seconds > limit) {
+          const tooLong = max > MAX_DURATION && (typeof v === 'number' ? v : (seconds ?? 0)) > MAX_DURATION;
+          ctx.addIssue({
+            code: 'custom',
+            message: tooLong ? `must be at most 100 years (${MAX_DURATION} seconds)` : message(v),
+          });
+          return z.NEVER;
+        }
+        return seconds;
+      })
+      // For the JSON Schema (src/config/json-schema.ts): the range of a number of seconds, and the
+      // syntax of a string (the range of one with units is the loader's alone).
+      .meta({
+        anyOf: [
+          { type: 'integer', minimum: min, maximum: limit },
+          { type: 'string', pattern: DURATION_TEXT },
+        ],
+      })
+  );
 }
 
+/** The text of a duration parseDuration reads: seconds, or numbers with units (`1h30m`). */
+const DURATION_TEXT = '^\\s*(?:\\d+|(?:\\d+[smhdw])+)\\s*$';
+
+const invalidDuration = (v: number | string) =>
+  `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`;
+
 /** Seconds as an integer, or a string with units (`15m`, `90d`). */
-export const duration = durationBetween(
-  0,
-  Infinity,
-  (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "15m", "90d"`,
-);
+export const duration = durationBetween(0, Infinity, invalidDuration);
+
+/**
+ * A {@link duration} between `min` and `max` seconds: one out of that range is told `range`
+ * ("must be at least 60 seconds"), one that is no duration is told so.
+ */
+export function durationIn(min: number, max: number, range: string) {
+  return durationBetween(min, max, (v) => (parseDuration(v) === undefined ? invalidDuration(v) : range));
+}
 
 /**
  * A whole number of at least `min` (a count, a limit). The minimum is checked first and alone, so

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { duration, integerFrom, section, strict, tableEntries } from '../core/schema.js';
+import { durationIn, integerFrom, section, strict, tableEntries } from '../core/schema.js';
 import { ConfigError } from '../core/errors.js';
 import { defineSection, plainSection } from '../core/section.js';
 
@@ -11,11 +11,11 @@ export const lockoutSchema = strict({
   /** Failed password attempts per (account, client address) before the first delay. */
   max_failures: integerFrom(1).default(5),
   /** The first delay in seconds; each further failure doubles it. */
-  backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(1),
+  backoff: durationIn(1, Infinity, 'must be at least 1 second').default(1),
   /** The longest delay in seconds; default 300, or `backoff` when that is longer. */
-  max_backoff: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).optional(),
+  max_backoff: durationIn(1, Infinity, 'must be at least 1 second').optional(),
   /** Seconds without a failure after which the count is forgotten. */
-  forget_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(900),
+  forget_after: durationIn(1, Infinity, 'must be at least 1 second').default(900),
   /**
    * How many (account, address) pairs the memory store's tables hold, counting and locked ones
    * each, and how many accounts; the least recently used overflow into a sketch that never counts less.
@@ -34,9 +34,7 @@ export const lockoutSchema = strict({
    */
   account_max_failures: integerFrom(1).default(50),
   /** A client that logged in to an account within this many seconds is not held back by `account_max_failures`. */
-  remember_success: duration
-    .refine((s) => s >= 1, { error: 'must be at least 1 second' })
-    .default(30 * 86_400),
+  remember_success: durationIn(1, Infinity, 'must be at least 1 second').default(30 * 86_400),
 });
 
 /** Uncached logins per core that `login_queue.max_pending` allows by default. */
@@ -52,7 +50,7 @@ export const loginQueueSchema = strict({
   /** Uncached logins in flight per client address; past it that client is answered 429 at once. */
   per_client: integerFrom(1).default(8),
   /** The Retry-After of those answers, in seconds. */
-  retry_after: duration.refine((s) => s >= 1, { error: 'must be at least 1 second' }).default(1),
+  retry_after: durationIn(1, Infinity, 'must be at least 1 second').default(1),
 });
 
 /** The longest delay when `max_backoff` is not given (unless `backoff` is longer). */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
 import { claimLabels, issuerUrl } from '../authn/jwt/config.js';
-import { duration, instant, nonEmpty, revocationMap, strict } from '../core/schema.js';
+import { durationIn, instant, nonEmpty, revocationMap, strict } from '../core/schema.js';
 import { defineSection } from '../core/section.js';
 
 /** `oidc_auth`: browser login at an OpenID Connect provider that hands out registry app passwords. */
@@ -27,17 +27,13 @@ export const oidcAuthSchema = strict({
   registry_url: nonEmpty,
   /** Signs app passwords and the login cookie; at least 32 characters (`openssl rand -base64 48`). */
   secret_file: nonEmpty,
-  app_password_expiration: duration
-    .default(30 * 86400)
-    .refine((s) => s >= 60, { error: 'must be at least 60 seconds' }),
+  app_password_expiration: durationIn(60, Infinity, 'must be at least 60 seconds').default(30 * 86400),
   /**
    * Per-account revocation: app passwords issued before this time are refused. RFC 3339 with a
    * zone, checked like `token.refresh.revoke_before`.
    */
   not_before: z.record(z.string(), instant, { error: 'must be a mapping of account to a time' }).default({}),
-  timeout: duration
-    .default(10)
-    .refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' }),
+  timeout: durationIn(1, 60, 'must be between 1 and 60 seconds').default(10),
 });
 
 export type OidcAuthRaw = z.output<typeof oidcAuthSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, strict, stringList } from '../../core/schema.js';
+import { durationIn, strict, stringList } from '../../core/schema.js';
 import { plainSection } from '../../core/section.js';
 
 /**
@@ -109,11 +109,9 @@ export const jwtAuthSchema = strict({
       });
     }),
   /** Clock skew allowed on exp/nbf/iat, seconds. */
-  leeway: duration.default(30).refine((s) => s <= 300, { error: 'must be at most 300 seconds' }),
+  leeway: durationIn(0, 300, 'must be at most 300 seconds').default(30),
   /** How long to wait for discovery and JWKS responses, seconds. */
-  timeout: duration
-    .default(5)
-    .refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' }),
+  timeout: durationIn(1, 60, 'must be between 1 and 60 seconds').default(5),
 });
 
 export type JwtAuthConfig = z.output<typeof jwtAuthSchema>;
