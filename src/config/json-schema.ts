@@ -120,7 +120,10 @@ export function keyComments(
     const path = stack.map((e) => e.key).join('.');
     const block = pending.join(' ');
     if (block !== '') describe(path, block);
-    else if (last?.shared !== undefined && last.indent === indent) describe(path, last.shared);
+    // A sibling shares the block above; the same key again (`revoke_before: {}`, then an example
+    // of it commented out) already has it.
+    else if (last?.shared !== undefined && last.indent === indent && last.path !== path)
+      describe(path, last.shared);
     const trailing = /(?:^|\s)#\s?(.*)$/.exec(body.slice(key[0].length));
     if (trailing && outsideQuotes(body.slice(key[0].length, key[0].length + trailing.index)))
       describe(path, (trailing[1] ?? '').trim());
