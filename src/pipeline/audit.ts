@@ -69,8 +69,8 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
   if (r.request) {
     Object.assign(record, {
       grant: r.request.grant,
-      service: r.request.service,
-      clientId: r.request.clientId,
+      service: loggedText(r.request.service),
+      clientId: loggedText(r.request.clientId),
       account: loggedAccount(r.request.credentials.account),
       requested: r.request.scopes.map(formatScope),
     });
@@ -116,9 +116,20 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
  */
 const TOKEN_SHAPED = /^(?:rga_)?eyJ[\w+/-]*={0,2}(?:\.[\w+/-]*={0,2}){2,4}$/;
 
-/** The account a request typed, as its audit line shows it: a token in its place is not shown. */
+/**
+ * The account a request typed, as its audit line shows it: a token in its place is not shown, nor
+ * what follows a colon (`alice:hunter2`, curl's `-u user:password` typed at a username prompt; a
+ * Basic login's name never holds one).
+ */
 function loggedAccount(account: string): string {
-  return TOKEN_SHAPED.test(account) ? '(a token sent as the user name)' : account;
+  if (TOKEN_SHAPED.test(account)) return '(a token sent as the user name)';
+  const colon = account.indexOf(':');
+  return colon < 0 ? account : `${account.slice(0, colon)}:(the rest not shown)`;
+}
+
+/** A client-chosen field (`service`, `client_id`) as the audit line shows it: a token in it is not shown. */
+function loggedText<T extends string | undefined>(text: T): T | '(a token, not shown)' {
+  return text !== undefined && TOKEN_SHAPED.test(text) ? '(a token, not shown)' : text;
 }
 
 const MESSAGES: Partial<Record<Outcome, string>> = {
