@@ -86,7 +86,7 @@ export function findRoute(byPath: ReadonlyMap<string, PathEntry>, path: string):
 /** What dispatch needs besides the table: the Basic realm of a 401, and where a 5xx is logged. */
 export interface DispatchDeps {
   readonly realm: () => string;
-  /** Absent: a 5xx is written but not logged (the metrics listener has no log). */
+  /** Absent: a 5xx is written but not logged. */
   readonly logger?: Logger;
 }
 

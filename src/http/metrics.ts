@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from '../core/log.js';
 import type { Readiness } from '../pipeline/health.js';
 import type { Metrics } from '../pipeline/metrics.js';
 import { compileRoutes, getAndHead, readableTargetsOnly, routedApp, type Route } from './dispatch.js';
@@ -29,6 +30,8 @@ export async function startMetricsServer(
   listen: { host?: string | undefined; port: number },
   limits: ConnectionLimits,
   readiness?: () => Promise<Readiness>,
+  /** Where a 5xx of this listener is logged, as the main listener's are. */
+  logger?: Logger,
 ): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const routes: Route[] = [{ paths: ['/metrics'], methods: getAndHead(metricsHandler(metrics)) }];
   if (readiness) {
@@ -42,7 +45,7 @@ export async function startMetricsServer(
     });
   }
   // No 401 is ever written here; the realm is only what sendError asks for.
-  const app = routedApp(compileRoutes(routes, ''), { realm: () => 'regauth' });
+  const app = routedApp(compileRoutes(routes, ''), { realm: () => 'regauth', ...(logger ? { logger } : {}) });
   const server = createServer(listenerOptions(limits), readableTargetsOnly(app));
   applyConnectionLimits(server, limits);
   answerNodeErrors(server);

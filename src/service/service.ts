@@ -230,11 +230,17 @@ async function startListeners(
   const metricsAddr = config.metrics.addr;
   const metricsServer = metricsAddr
     ? await listeningAt('metrics.addr', parseListenAddress(metricsAddr, 'metrics.addr'), (listen) =>
-        startMetricsServer(deps.metrics, listen, config.server, () => {
-          // A probe holds the runtime it checks, as a request on the token listener does.
-          const release = deps.hold?.();
-          return deps.readiness.probe(deps.runtime()).finally(release);
-        }),
+        startMetricsServer(
+          deps.metrics,
+          listen,
+          config.server,
+          () => {
+            // A probe holds the runtime it checks, as a request on the token listener does.
+            const release = deps.hold?.();
+            return deps.readiness.probe(deps.runtime()).finally(release);
+          },
+          deps.logger,
+        ),
       )
     : undefined;
   try {
