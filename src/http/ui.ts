@@ -103,7 +103,7 @@ export function uiPages(deps: AppDeps & { prefix: string; store: Store }): {
         } catch (err) {
           // The store cannot tell whether the session was signed out: 503, never a guess.
           const status = fail(res, err);
-          deps.logger.info({ ip, path: req.path, status }, 'registry page');
+          deps.logger.info({ ip, path: req.path.slice(deps.prefix.length), status }, 'registry page');
           return;
         }
         if (opened.session === undefined) {
