@@ -1,5 +1,6 @@
 import { braceExpand, GLOBSTAR, Minimatch, type MinimatchOptions } from 'minimatch';
 import { escapeRegex } from '../core/regex.js';
+import { goGlob } from './go-glob.js';
 
 /** The request values a placeholder can name: `${account}`, `${account:N}`, … */
 export type RequestField = 'account' | 'type' | 'name' | 'service';
@@ -227,9 +228,6 @@ const GLOB_SPECIAL = /[*?[\]{}()\\,|!+@]/;
 /** Options for globs built from a template: braces were already expanded at load. */
 const EXPANDED_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...GLOB_OPTIONS, nobrace: true });
 
-/** docker_auth's reading of a glob (PatternCache.goGlob): Go's `path.Match` knows no braces or extended globs. */
-const GO_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...EXPANDED_GLOB_OPTIONS, noext: true });
-
 /**
  * Compiles one pattern. Throws a SyntaxError naming the problem: a regex that does not
  * compile, or a placeholder that is malformed (`${foo}`, `${labels:}`, an unterminated `${`).
@@ -379,7 +377,7 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
   const readsRaw = placeholders.some((p) => p.kind !== 'value');
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it differs from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache, ours: string): RegExp | null => {
-    if (!readsRaw) return null;
+    if (!readsRaw || !runsSafely(parts, resolve)) return null;
     const text = expandAsDockerAuth(parts, resolve, wrapRegexValue)!;
     return text === ours ? null : cache.regex(text);
   };
@@ -978,13 +976,27 @@ function expandAsDockerAuth(
 }
 
 /**
+ * Whether docker_auth's reading of `parts` as a regular expression may be run: its label values
+ * and captures, which a client's backend can write, bring no quantifier, group or alternative
+ * (`*+?{}()|`), so that it backtracks no more than the operator's own text would. One that does
+ * is not read so (docker_auth's RE2 refuses many such texts anyway): a request must not be made
+ * to wait on a regular expression a client wrote.
+ */
+function runsSafely(parts: readonly Part[], resolve: Resolve): boolean {
+  return parts.every(
+    (p) => typeof p === 'string' || p.kind === 'value' || !/[*+?{}()|]/.test(resolve(p) ?? ''),
+  );
+}
+
+/**
  * docker_auth's readings of a glob's alternatives under `resolve`, each where it differs from
  * regauth's: a label value or capture holding glob syntax (`prod/*`), read there as part of the
  * pattern, or making the whole text `/…/`, read there as a regular expression. regauth matches
  * such a value as the text it is, so that it cannot widen a grant; a value only docker_auth's
  * reading matches has the rule decide and grant nothing (Unmatchable), so that a rule meant to
  * restrict (`actions: []`, or fewer actions than a later rule) still does (docs/acl.md
- * "Placeholders"). [] when no value holds such syntax: the common case, one scan per value.
+ * "Placeholders"). A glob is read by Go's procedure (go-glob.ts), a regular expression only when
+ * it may be run (runsSafely). [] when no value holds such syntax: the common case.
  */
 function dockerAuthReadings(
   alternatives: readonly (readonly Part[])[],
@@ -997,11 +1009,10 @@ function dockerAuthReadings(
     const text = expandAsDockerAuth(parts, resolve, escapeGlob);
     if (text === undefined) continue;
     if (text.length > 2 && text.startsWith('/') && text.endsWith('/')) {
-      const regex = cache.regex(text.slice(1, -1));
+      const regex = runsSafely(parts, resolve) ? cache.regex(text.slice(1, -1)) : null;
       if (regex !== null) out.push((value) => regex.test(value));
     } else if (text !== expand(parts, resolve, escapeGlob)) {
-      const glob = cache.goGlob(text);
-      if (glob !== null) out.push((value) => globMatch(glob, value));
+      out.push(cache.goGlob(text));
     }
   }
   return out;
@@ -1067,7 +1078,7 @@ function parsePlaceholder(text: string): Placeholder {
  */
 export class PatternCache {
   readonly #max: number;
-  readonly #entries = new Map<string, Minimatch | RegExp | null>();
+  readonly #entries = new Map<string, Minimatch | RegExp | ValueTest | null>();
 
   constructor(max = 10_000) {
     if (!Number.isInteger(max) || max < 1)
@@ -1084,12 +1095,9 @@ export class PatternCache {
     return this.#get(`g${source}`, () => new Minimatch(source, EXPANDED_GLOB_OPTIONS)) as Minimatch | null;
   }
 
-  /**
-   * The glob for `source` as near as minimatch reads Go's `path.Match` (docker_auth's): no
-   * braces and no extended globs (`!(`, `@(`, `{a,b}` are text there). Null as for `glob`.
-   */
-  goGlob(source: string): Minimatch | null {
-    return this.#get(`p${source}`, () => new Minimatch(source, GO_GLOB_OPTIONS)) as Minimatch | null;
+  /** `source` read as Go's `path.Match` reads it (docker_auth's glob; go-glob.ts). */
+  goGlob(source: string): ValueTest {
+    return this.#get(`p${source}`, () => goGlob(source)) as ValueTest;
   }
 
   /** The regex for `source`, or null when it does not compile. */
@@ -1102,10 +1110,10 @@ export class PatternCache {
     }) as RegExp | null;
   }
 
-  #get(key: string, build: () => Minimatch | RegExp): Minimatch | RegExp | null {
+  #get(key: string, build: () => Minimatch | RegExp | ValueTest): Minimatch | RegExp | ValueTest | null {
     const hit = this.#entries.get(key);
     if (hit !== undefined) return hit;
-    let built: Minimatch | RegExp | null;
+    let built: Minimatch | RegExp | ValueTest | null;
     try {
       built = build();
     } catch {
