@@ -19,6 +19,10 @@ const NOBODY = 65534;
 const ids = process as Required<Pick<NodeJS.Process, 'seteuid' | 'setegid'>>;
 
 async function loadAsNobody(configFile: string, dataDir: string): Promise<unknown> {
+  // Once as root into a directory it may write: every module the load imports on first use is
+  // loaded now (nobody may not read a checkout under a 0700 temporary directory).
+  const warm = join(tmp.dir, `warm-${Math.random().toString(36).slice(2)}`);
+  await serviceLoader(configFile, warm, new HeldNotices()).load();
   ids.setegid(NOBODY);
   ids.seteuid(NOBODY);
   try {
