@@ -3,6 +3,7 @@ import { AndFilter, EqualityFilter, FilterParser, OrFilter, type Filter } from '
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
 import { Secret } from '../../core/secret.js';
+import { parseDuration } from '../../core/duration.js';
 import { durationBetween, nonEmpty, strict } from '../../core/schema.js';
 import { defineSection } from '../../core/section.js';
 
@@ -14,9 +15,11 @@ import { defineSection } from '../../core/section.js';
 
 // Two messages, as before: one for a value that is no duration, one for a duration out of range.
 const seconds = (fallback: number) =>
-  durationBetween(0, Infinity, (v) => `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5s"`)
-    .default(fallback)
-    .refine((s) => s >= 1 && s <= 60, { error: 'must be between 1 and 60 seconds' });
+  durationBetween(1, 60, (v) =>
+    parseDuration(v) === undefined
+      ? `invalid duration ${JSON.stringify(v)}; use seconds or e.g. "5s"`
+      : 'must be between 1 and 60 seconds',
+  ).default(fallback);
 
 const labelSource = strict({
   attribute: nonEmpty,
