@@ -11,6 +11,13 @@ export { duration };
  * and the cross-field checks run in load.ts. Every object is strict (src/core/schema.ts).
  */
 
+/**
+ * `server.path_prefix` when not empty: `/` and path characters (RFC 3986's unreserved ones and
+ * `/`), never two `/` in a row nor one at the end. Also the JSON Schema's pattern (the same text,
+ * read there with the `u` flag: it holds no character that flag reads otherwise).
+ */
+const PATH_PREFIX = /^(?!.*\/\/)\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~\-]$/;
+
 export const metricsSchema = strict({
   /** Serve /metrics on this [host]:port only (not on the token listener). Absent: on the token listener. */
   addr: z
@@ -26,10 +33,10 @@ const server = strict({
   path_prefix: z
     .string()
     .default('')
-    .refine((p) => p === '' || (/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(p) && !p.includes('//')), {
+    .refine((p) => p === '' || PATH_PREFIX.test(p), {
       error: 'must be empty or a path like "/regauth" (leading slash, no trailing slash)',
     })
-    .meta({ pattern: '^(?:|/(?!.*//)[A-Za-z0-9._~\\-/]*[^/])$' }),
+    .meta({ pattern: `^$|${PATH_PREFIX.source}` }),
   certificate: nonEmpty.optional(),
   key: nonEmpty.optional(),
   trusted_proxies: z.array(nonEmpty).default([]),
