@@ -74,6 +74,9 @@ function valueText(
 
 const PROPERTY = /^(?:([&!])(\S*)\s+|#[^\n]*\n\s*)/;
 
+/** A node's text that is an alias: its properties and comments, then `*`. */
+const ALIAS_TEXT = /^(?:(?:[&!]\S*|#[^\n]*)\s+)*\*/;
+
 /** A scalar's text as its value: a quoted one (`!!int "0x1F"`, `'true'`) without its quotes. */
 function unquoted(text: string): string {
   if (text.length >= 2 && text.startsWith("'") && text.endsWith("'"))
@@ -163,8 +166,9 @@ function loadNodes(
         if (frame.enclosing) for (const at of frame.enclosing) enclosing(result, frame.children, at);
         return;
       }
-      // Every node closes before an alias can name it, but one the alias sits inside.
-      if (holder && /^(?:[&!]\S*\s+)*\*/.test(body.slice(frame.position, state.position).trimStart())) {
+      // Every node closes before an alias can name it, but one the alias sits inside. (With a
+      // comment before the alias, js-yaml reports it twice, in a node around it: both are it.)
+      if (holder && ALIAS_TEXT.test(body.slice(frame.position, state.position).trimStart())) {
         (holder.enclosing ??= []).push(holder.children.length - 1);
         return;
       }
@@ -372,6 +376,8 @@ export function parseYaml(
   };
   /** Aliases to a node that holds them (loadNodes' `enclosing`): refused before anything else. */
   const aliasProblems: Problem[] = [];
+  /** The list of a `<<: [*a, *b]` and the mapping it merges into: the list is not in the value. */
+  const mergeLists = new WeakMap<object, object>();
   let value: unknown;
   try {
     value = loadNodes(
@@ -379,6 +385,10 @@ export function parseYaml(
       { filename: file },
       (result, children) => {
         const index = new Map<string | number, number>();
+        for (let i = 0; i + 1 < children.length; i += 2) {
+          const list = children[i + 1]!.result;
+          if (children[i]!.merge && Array.isArray(list)) mergeLists.set(list, result);
+        }
         if (Array.isArray(result)) {
           if (children.length === result.length) {
             children.forEach((c, i) => {
@@ -400,7 +410,7 @@ export function parseYaml(
             : String(children[at - 1]?.result);
         aliasProblems.push({
           mapping: holder,
-          key: String(key),
+          key,
           line: alias.line,
           message: `an alias to ${Array.isArray(alias.result) ? 'a list' : 'a mapping'} that holds it: its value would be itself, half read; write the values out`,
         });
@@ -420,7 +430,9 @@ export function parseYaml(
     problems.unshift(...aliasProblems);
     const first = problems[0];
     if (first) {
-      throw new ConfigError(formatPath([...pathTo(value, first.mapping), first.key]), first.message, {
+      const owner = mergeLists.get(first.mapping);
+      const at = owner ? [...pathTo(value, owner), '<<'] : pathTo(value, first.mapping);
+      throw new ConfigError(formatPath([...at, first.key]), first.message, {
         line: first.line,
         file,
       });
@@ -464,7 +476,7 @@ function covers(written: unknown, merged: unknown): boolean {
 /** A mapping yaml.v2 would read otherwise than js-yaml, at one of its keys. */
 interface Problem {
   readonly mapping: object;
-  readonly key: string;
+  readonly key: string | number;
   readonly line: number;
   readonly message: string;
 }
