@@ -802,8 +802,11 @@ class Evaluation {
    * then decided with `matches`.
    */
   bindName(rule: Rule, split: NameSplit): BoundName[] | 'per-name' | undefined {
-    // What a value's text or a field-by-field match decides is not a bound test's to tell.
-    if (rule.sharesLabels) return 'per-name';
+    // A name pattern linked to another check by a capture and a shared label: its field-by-field
+    // match (#matchesFieldByField) is not split by name.
+    const nameCheck = split.nameDynamic[0];
+    if (rule.sharesLabels && nameCheck?.pattern.placeholders.some((p) => p.kind === 'group'))
+      return 'per-name';
     this.#begin(rule);
     for (const check of split.otherFixed) if (!this.#passes(check)) return undefined;
     // As in `matches`: a check without placeholders that could not match its value as written.
@@ -817,20 +820,24 @@ class Evaluation {
 
     /** Each passing combination's name tests, by whether it went through an empty value. */
     const alternatives: { full: ValueTest[][]; empty: ValueTest[][] } = { full: [], empty: [] };
-    let perName = false;
-    const readsOtherwise = () => {
-      perName = true;
-    };
     const bindDynamic = () => {
       this.#usedEmpty = false;
       for (const check of split.otherDynamic) if (!this.#passes(check)) return;
       const tests: ValueTest[] = [];
+      // docker_auth's reading of a name pattern, where it differs: names only it accepts are
+      // decided, granting nothing (Pattern.bind's `otherwise`).
+      const theirs: ValueTest[] = [];
+      let differs = false;
       for (const check of split.nameDynamic) {
-        const test = check.pattern.bind(this.resolve, this.#cache, this.#unmatchable, readsOtherwise);
+        let other: ValueTest | undefined;
+        const test = check.pattern.bind(this.resolve, this.#cache, this.#unmatchable, (t) => (other = t));
         if (!test) return;
         tests.push(test);
+        theirs.push(other ?? test);
+        differs ||= other !== undefined;
       }
       (this.#usedEmpty || unmatchable ? alternatives.empty : alternatives.full).push(tests);
+      if (differs) alternatives.empty.push(theirs);
     };
     // As in `matches`, but every combination is tried: the attempt collects, and never stops it.
     const tried = this.#tryCombinations(rule.labelKeys, () => {
@@ -838,7 +845,23 @@ class Evaluation {
       return 'no';
     });
     if (tried === 'too-many') return [{ test: allOf(fixed), deny: true }];
-    if (perName) return 'per-name';
+    // A label read by two checks: the names a field-by-field match accepts (the other checks each
+    // passing with some values, the name pattern with its own) are decided, granting nothing, as
+    // `matches` decides them; those the shared values accept come first, above.
+    if (rule.sharesLabels && this.#passByParts(split.otherDynamic, false) !== 'no') {
+      const own: ValueTest[] = [];
+      for (const check of split.nameDynamic) {
+        const keys = check.pattern.placeholders.flatMap((p) => (p.kind === 'label' ? [p.label] : []));
+        const tests: ValueTest[] = [];
+        this.#tryCombinations([...new Set(keys)], () => {
+          const test = check.pattern.bind(this.resolve, this.#cache, this.#unmatchable, (t) => tests.push(t));
+          if (test) tests.push(test);
+          return 'no';
+        });
+        own.push(anyOf(tests));
+      }
+      alternatives.empty.push(own);
+    }
     const bound = (tests: ValueTest[][]): ValueTest | undefined =>
       // An alternative without name patterns accepts every name.
       tests.some((t) => t.length === 0)

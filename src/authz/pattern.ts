@@ -1,5 +1,6 @@
 import { braceExpand, GLOBSTAR, Minimatch, type MinimatchOptions } from 'minimatch';
 import { escapeRegex } from '../core/regex.js';
+import { RE2JS } from 're2js';
 import { goGlob } from './go-glob.js';
 
 /** The request values a placeholder can name: `${account}`, `${account:N}`, … */
@@ -73,16 +74,15 @@ export interface Pattern {
    * This pattern with its placeholders resolved once, now, through `resolve`: a test for many
    * values that agrees with `match` under that resolution (the literal prefix is compared
    * before any regex or glob runs). Undefined when a placeholder cannot be resolved, so that
-   * nothing matches; `unmatchable` as for `match`. `readsOtherwise` is told when docker_auth
-   * would read the pattern under that resolution otherwise (dockerAuthReadings): `match` then
-   * has values the test does not accept decide too, and a caller that needs that decides each
-   * value with `match`. Never throws.
+   * nothing matches; `unmatchable` as for `match`. `otherwise` is told docker_auth's reading
+   * under that resolution where it differs (dockerAuthReadings): the values it accepts and the
+   * returned test does not are those `match` has decide and grant nothing. Never throws.
    */
   bind(
     resolve: Resolve,
     cache: PatternCache,
     unmatchable: Unmatchable,
-    readsOtherwise?: () => void,
+    otherwise?: (theirs: ValueTest) => void,
   ): ValueTest | undefined;
 }
 
@@ -374,12 +374,16 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
   }
   // What a regex the values make too large to build matches (Unmatchable): its groups empty.
   const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
-  const readsRaw = placeholders.some((p) => p.kind !== 'value');
-  /** docker_auth's reading under `resolve` (dockerAuthReadings), when it differs from regauth's. */
-  const theirs = (resolve: Resolve, cache: PatternCache, ours: string): RegExp | null => {
-    if (!readsRaw || !runsSafely(parts, resolve)) return null;
-    const text = expandAsDockerAuth(parts, resolve, wrapRegexValue)!;
-    return text === ours ? null : cache.regex(text);
+  const raw = placeholders.filter((p) => p.kind !== 'value');
+  // A quantifier right after a label or capture: docker_auth's applies to the value's last character.
+  const quantified = parts.some(
+    (p, i) => typeof p !== 'string' && p.kind !== 'value' && /^[*+?{]/.test(String(parts[i + 1] ?? '')),
+  );
+  /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
+  const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
+    if (raw.length === 0) return null;
+    if (!quantified && raw.every((p) => !REGEX_SPECIAL.test(resolve(p) ?? ''))) return null;
+    return cache.re2(expandAsDockerAuth(parts, resolve, wrapRegexValue)!);
   };
   return {
     ...base,
@@ -389,7 +393,7 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
       const regex = cache.regex(expanded);
       if (regex !== null) {
         const found = regex.exec(value);
-        if (found !== null || !theirs(resolve, cache, expanded)?.test(value)) return found;
+        if (found !== null || !theirs(resolve, cache)?.(value)) return found;
         // Only docker_auth's reading matches: the rule decides and grants nothing; its groups empty.
         unmatchable();
         return unbuilt(value);
@@ -398,10 +402,11 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
       unmatchable();
       return unbuilt(value);
     },
-    bind(resolve, cache, unmatchable, readsOtherwise) {
+    bind(resolve, cache, unmatchable, otherwise) {
       const expanded = expand(parts, resolve, wrapRegexValue);
       if (expanded === undefined) return undefined;
-      if (readsOtherwise && theirs(resolve, cache, expanded) !== null) readsOtherwise();
+      const other = otherwise && theirs(resolve, cache);
+      if (other) otherwise!(other);
       const regex = cache.regex(expanded);
       if (regex !== null) return regexTest(prefix, regex);
       unmatchable();
@@ -588,7 +593,12 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     placeholders,
     groups: 0,
     literal: plain && placeholders.length === 0 ? source : undefined,
-    prefix: typeof first === 'string' ? globPrefix(first) : '',
+    // docker_auth reads a text starting with `/` that a label value or capture ends with `/` as a
+    // regular expression, searched anywhere: no prefix then (its rule must be tried for every value).
+    prefix:
+      typeof first === 'string' && !(first.startsWith('/') && placeholders.some((p) => p.kind !== 'value'))
+        ? globPrefix(first)
+        : '',
   } as const;
   if (placeholders.length === 0) {
     if (plain) {
@@ -640,10 +650,11 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
         unmatchable();
         return NO_CAPTURES;
       },
-      bind(resolve, cache, _unmatchable, readsOtherwise) {
+      bind(resolve, cache, _unmatchable, otherwise) {
         const expanded = expand(parts, resolve, (v) => v);
         if (expanded === undefined) return undefined;
-        if (readsOtherwise && theirs(resolve, cache).length > 0) readsOtherwise();
+        const other = otherwise ? anyOf(theirs(resolve, cache)) : undefined;
+        if (other) otherwise!(other);
         return (value) => value === expanded;
       },
     };
@@ -740,9 +751,10 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
       unmatchable();
       return NO_CAPTURES;
     },
-    bind(resolve, cache, unmatchable, readsOtherwise) {
+    bind(resolve, cache, unmatchable, otherwise) {
       if (!placeholders.every((p) => resolve(p) !== undefined)) return undefined;
-      if (readsOtherwise && theirs(resolve, cache).length > 0) readsOtherwise();
+      const other = otherwise ? anyOf(theirs(resolve, cache)) : undefined;
+      if (other) otherwise!(other);
       const bound = tests(resolve, cache);
       if (bound === undefined) {
         unmatchable();
@@ -976,27 +988,15 @@ function expandAsDockerAuth(
 }
 
 /**
- * Whether docker_auth's reading of `parts` as a regular expression may be run: its label values
- * and captures, which a client's backend can write, bring no quantifier, group or alternative
- * (`*+?{}()|`), so that it backtracks no more than the operator's own text would. One that does
- * is not read so (docker_auth's RE2 refuses many such texts anyway): a request must not be made
- * to wait on a regular expression a client wrote.
- */
-function runsSafely(parts: readonly Part[], resolve: Resolve): boolean {
-  return parts.every(
-    (p) => typeof p === 'string' || p.kind === 'value' || !/[*+?{}()|]/.test(resolve(p) ?? ''),
-  );
-}
-
-/**
  * docker_auth's readings of a glob's alternatives under `resolve`, each where it differs from
  * regauth's: a label value or capture holding glob syntax (`prod/*`), read there as part of the
  * pattern, or making the whole text `/…/`, read there as a regular expression. regauth matches
  * such a value as the text it is, so that it cannot widen a grant; a value only docker_auth's
  * reading matches has the rule decide and grant nothing (Unmatchable), so that a rule meant to
  * restrict (`actions: []`, or fewer actions than a later rule) still does (docs/acl.md
- * "Placeholders"). A glob is read by Go's procedure (go-glob.ts), a regular expression only when
- * it may be run (runsSafely). [] when no value holds such syntax: the common case.
+ * "Placeholders"). A glob is read by Go's procedure (go-glob.ts), a regular expression by RE2's
+ * (PatternCache.re2): both in linear time, as a client's backend can write the values. [] when no
+ * value holds such syntax: the common case.
  */
 function dockerAuthReadings(
   alternatives: readonly (readonly Part[])[],
@@ -1009,10 +1009,11 @@ function dockerAuthReadings(
     const text = expandAsDockerAuth(parts, resolve, escapeGlob);
     if (text === undefined) continue;
     if (text.length > 2 && text.startsWith('/') && text.endsWith('/')) {
-      const regex = runsSafely(parts, resolve) ? cache.regex(text.slice(1, -1)) : null;
-      if (regex !== null) out.push((value) => regex.test(value));
+      const regex = cache.re2(text.slice(1, -1));
+      if (regex !== null) out.push(regex);
     } else if (text !== expand(parts, resolve, escapeGlob)) {
-      out.push(cache.goGlob(text));
+      // Built each time: linear to build, and kept out of the cache a value could flood.
+      out.push(goGlob(text));
     }
   }
   return out;
@@ -1076,9 +1077,22 @@ function parsePlaceholder(text: string): Placeholder {
  * Bounded: when it is full, the oldest entry goes (a hot entry evicted this way is simply
  * built again; cheaper than reordering on every hit).
  */
+/** How many of docker_auth's regular expressions (PatternCache.re2) a cache keeps. */
+const RE2_ENTRIES = 1000;
+
+/** Characters with a meaning in a regular expression: a value without any reads alike either way. */
+const REGEX_SPECIAL = /[\\^$.|?*+()[\]{}]/;
+
+/** A test passing what any of `tests` passes; undefined for none. */
+function anyOf(tests: readonly ValueTest[]): ValueTest | undefined {
+  if (tests.length <= 1) return tests[0];
+  return (value) => tests.some((test) => test(value));
+}
+
 export class PatternCache {
   readonly #max: number;
-  readonly #entries = new Map<string, Minimatch | RegExp | ValueTest | null>();
+  readonly #entries = new Map<string, Minimatch | RegExp | null>();
+  readonly #re2 = new Map<string, ValueTest | null>();
 
   constructor(max = 10_000) {
     if (!Number.isInteger(max) || max < 1)
@@ -1095,9 +1109,26 @@ export class PatternCache {
     return this.#get(`g${source}`, () => new Minimatch(source, EXPANDED_GLOB_OPTIONS)) as Minimatch | null;
   }
 
-  /** `source` read as Go's `path.Match` reads it (docker_auth's glob; go-glob.ts). */
-  goGlob(source: string): ValueTest {
-    return this.#get(`p${source}`, () => goGlob(source)) as ValueTest;
+  /**
+   * `source` read as Go's regexp reads it (docker_auth's regular expressions: RE2, through re2js,
+   * in time linear in the value), searched unanchored as regexp.Match does; null when RE2 refuses
+   * it (docker_auth's no match). Kept apart from the other entries, with a budget of its own: the
+   * values that make these texts come from clients' backends, and must not crowd out the
+   * patterns every request uses.
+   */
+  re2(source: string): ValueTest | null {
+    const hit = this.#re2.get(source);
+    if (hit !== undefined) return hit;
+    let built: ValueTest | null;
+    try {
+      const re = RE2JS.compile(source);
+      built = (value) => re.matcher(value).find();
+    } catch {
+      built = null;
+    }
+    if (this.#re2.size >= RE2_ENTRIES) this.#re2.delete(this.#re2.keys().next().value!);
+    this.#re2.set(source, built);
+    return built;
   }
 
   /** The regex for `source`, or null when it does not compile. */
@@ -1110,10 +1141,10 @@ export class PatternCache {
     }) as RegExp | null;
   }
 
-  #get(key: string, build: () => Minimatch | RegExp | ValueTest): Minimatch | RegExp | ValueTest | null {
+  #get(key: string, build: () => Minimatch | RegExp): Minimatch | RegExp | null {
     const hit = this.#entries.get(key);
     if (hit !== undefined) return hit;
-    let built: Minimatch | RegExp | ValueTest | null;
+    let built: Minimatch | RegExp | null;
     try {
       built = build();
     } catch {
