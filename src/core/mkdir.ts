@@ -168,17 +168,15 @@ function chmodDirectorySync(dir: string, mode: number): void {
 }
 
 /**
- * A directory for secrets, made as `regauth keys init` makes its key directory: each missing
- * parent 0755 and the directory itself 0700, whatever the umask (each given its mode before the
- * next is made in it); directories already there are left alone. For the development key and
- * refresh secret of `regauth serve --data-dir`: under a umask of 000 they would sit in a
- * directory anyone may write, where they could be swapped for others.
+ * `regauth serve`'s data directory (its development key, certificate and refresh secret): it and
+ * each missing parent 0755 whatever the umask (each given its mode before the next is made in
+ * it); directories already there are left alone. Under a umask of 000 they would be 0777, where
+ * anyone could swap the key or the secret for their own; 0755 lets the registry, run as another
+ * user, read the certificate it is told to trust there (the key and the secret are 0600).
  */
-export function makePrivateDirectorySync(path: string): void {
-  const target = resolve(path);
-  for (const dir of missingSync(target)) {
-    const mode = dir === target ? 0o700 : 0o755;
-    makeDirectorySync(dir, mode);
-    chmodDirectorySync(dir, mode);
+export function makeDataDirectorySync(path: string): void {
+  for (const dir of missingSync(resolve(path))) {
+    makeDirectorySync(dir, 0o755);
+    chmodDirectorySync(dir, 0o755);
   }
 }

@@ -1,7 +1,7 @@
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makePrivateDirectorySync } from '../core/mkdir.js';
+import { makeDataDirectorySync } from '../core/mkdir.js';
 import type { SigningAlg } from './types.js';
 import { loadX509 } from './x509.js';
 
@@ -137,7 +137,7 @@ export async function pendingDevKeys(
     now: opts.now,
   });
   return () => {
-    makePrivateDirectorySync(dir);
+    makeDataDirectorySync(dir);
     try {
       // 'wx': if another process created the key meanwhile, keep theirs.
       writeFileSync(keyPath, keyPem, { mode: 0o600, flag: 'wx' });

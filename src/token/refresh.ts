@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { EncryptJWT, errors as joseErrors, jwtDecrypt } from 'jose';
 import { InvalidGrantError } from '../core/errors.js';
 import { foldAccountName } from '../core/account-name.js';
-import { makePrivateDirectorySync } from '../core/mkdir.js';
+import { makeDataDirectorySync } from '../core/mkdir.js';
 import { Secret } from '../core/secret.js';
 
 /**
@@ -206,7 +206,7 @@ function toClaims(p: Record<string, unknown>): RefreshClaims | undefined {
  * replacing it would revoke every refresh token. Synchronous because the config loader is.
  */
 export function ensureRefreshSecret(path: string): { created: boolean; path: string } {
-  makePrivateDirectorySync(dirname(path));
+  makeDataDirectorySync(dirname(path));
   try {
     // 'wx': if the file exists (or another process created it meanwhile), keep it.
     writeFileSync(path, `${randomBytes(48).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
