@@ -207,16 +207,27 @@ const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
  */
 export function goUnreadableKey(cert: X509Certificate): string | undefined {
   const spki = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.subjectPublicKeyInfo;
-  if (spki.algorithm.algorithm !== EC_PUBLIC_KEY) return undefined;
-  const parameters = spki.algorithm.parameters;
-  // A named curve is its OID (tag 6); explicit parameters are a SEQUENCE.
-  if (!parameters || new Uint8Array(parameters)[0] !== 0x06) {
-    return 'an EC public key with explicit curve parameters';
+  // The ASN.1 reader gives a NULL as null, and no parameters as undefined.
+  const read = spki.algorithm.parameters;
+  const parameters = read ? Buffer.from(read).toString('hex') : read === null ? '0500' : undefined;
+  if (spki.algorithm.algorithm === RSA_ENCRYPTION) {
+    // Go requires the NULL parameters ("x509: RSA key missing NULL parameters").
+    return parameters === '0500' ? undefined : 'an RSA public key without the NULL parameters';
   }
+  if (spki.algorithm.algorithm !== EC_PUBLIC_KEY) return undefined;
+  // A named curve is its OID (tag 6); explicit parameters are a SEQUENCE.
+  if (!parameters?.startsWith('06')) return 'an EC public key with explicit curve parameters';
+  if (!GO_CURVES.has(parameters))
+    return 'an EC public key on a curve Go does not know (it knows P-224, P-256, P-384, P-521)';
   if (new Uint8Array(spki.subjectPublicKey)[0] !== 0x04)
     return 'an EC public key written as a compressed point';
   return undefined;
 }
+
+const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
+
+/** The named curves Go's crypto/x509 parses, as their DER-encoded OIDs: P-224, P-256, P-384, P-521. */
+const GO_CURVES = new Set(['06052b81040021', '06082a8648ce3d030107', '06052b81040022', '06052b81040023']);
 
 /** The certificates of a PEM text that read whole (readCertificate), in order (others are left out). */
 export function readableCertificates(pem: string): X509Certificate[] {
@@ -248,7 +259,7 @@ function parseCertificates(pem: string, name: string): X509Certificate[] {
     if (problem) {
       throw new RegauthError(
         'ERR_KEY',
-        `${name}: certificate #${i + 1} has ${problem}, which the registry (Go's crypto/x509) cannot parse; make the key on a named curve and its certificate again (\`regauth keys init\`, or \`openssl ecparam -name prime256v1 -genkey -noout\`)`,
+        `${name}: certificate #${i + 1} has ${problem}, which the registry (Go's crypto/x509) cannot parse; make the key and its certificate again (\`regauth keys init\`, or for EC \`openssl ecparam -name prime256v1 -genkey -noout\`)`,
       );
     }
     return cert;
