@@ -109,3 +109,15 @@ export function simpleLowerCase(text: string): string {
 export function foldsOtherwise(typed: string, stored: string): boolean {
   return stored !== typed && foldAccountName(stored) !== foldAccountName(typed);
 }
+
+/**
+ * A JSON Web Token or JWE (regauth's refresh tokens: five parts, the second empty), base64url or
+ * padded base64, or an `oidc_auth` app password (`rga_` and a JWT): what a user pastes at the
+ * user-name prompt by mistake. A name of that shape is a credential, never written to the log.
+ */
+const TOKEN_SHAPED = /^(?:rga_)?eyJ[\w+/-]*={0,2}(?:\.[\w+/-]*={0,2}){2,4}$/;
+
+/** Whether a client-written text (a user name, a service, a client id) is a token pasted in its place. */
+export function tokenShaped(text: string): boolean {
+  return TOKEN_SHAPED.test(text);
+}

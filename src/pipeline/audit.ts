@@ -3,6 +3,7 @@ import type { Logger } from '../core/log.js';
 import type { Metrics } from './metrics.js';
 import type { TokenResult } from './pipeline.js';
 import { formatScope } from '../request/scope.js';
+import { tokenShaped } from '../core/account-name.js';
 import type { TokenRequest } from '../request/token-request.js';
 
 /** What became of a token request, for the audit log and the metrics. */
@@ -110,26 +111,19 @@ export function auditRecord(r: TokenRequestRecord): Record<string, unknown> {
 }
 
 /**
- * A JSON Web Token or JWE (regauth's refresh tokens: five parts, the second empty), base64url or
- * padded base64, or an `oidc_auth` app password (`rga_` and a JWT): what a user pastes at the
- * user-name prompt by mistake. A name of that shape is a credential, never written to the log.
- */
-const TOKEN_SHAPED = /^(?:rga_)?eyJ[\w+/-]*={0,2}(?:\.[\w+/-]*={0,2}){2,4}$/;
-
-/**
  * The account a request typed, as its audit line shows it: a token in its place is not shown, nor
  * what follows a colon (`alice:hunter2`, curl's `-u user:password` typed at a username prompt; a
  * Basic login's name never holds one).
  */
 function loggedAccount(account: string): string {
-  if (TOKEN_SHAPED.test(account)) return '(a token sent as the user name)';
+  if (tokenShaped(account)) return '(a token sent as the user name)';
   const colon = account.indexOf(':');
   return colon < 0 ? account : `${account.slice(0, colon)}:(the rest not shown)`;
 }
 
 /** A client-chosen field (`service`, `client_id`) as the audit line shows it: a token in it is not shown. */
 function loggedText<T extends string | undefined>(text: T): T | '(a token, not shown)' {
-  return text !== undefined && TOKEN_SHAPED.test(text) ? '(a token, not shown)' : text;
+  return text !== undefined && tokenShaped(text) ? '(a token, not shown)' : text;
 }
 
 const MESSAGES: Partial<Record<Outcome, string>> = {

@@ -6,7 +6,7 @@ import { aclDecisions, authorizeScopes } from '../authz/chain.js';
 import { MAX_REFRESH_TOKEN_LENGTH, type TokenRequest } from '../request/token-request.js';
 import { formatScope, quote, type Scope } from '../request/scope.js';
 import type { AccessEntry } from '../token/types.js';
-import { foldAccountName, isAccountName } from '../core/account-name.js';
+import { foldAccountName, isAccountName, tokenShaped } from '../core/account-name.js';
 import { clientKey } from '../core/ip.js';
 import type { Runtime } from './runtime.js';
 
@@ -356,7 +356,8 @@ export function refusedService(
   catalogService?: string,
 ): string | undefined {
   if (services.length === 0 || services.includes(service) || service === catalogService) return undefined;
-  return `unknown service ${quote(service)}`;
+  // A token sent as the service is not quoted (the reason goes to the audit line).
+  return `unknown service ${tokenShaped(service) ? '(a token, not shown)' : quote(service)}`;
 }
 
 /**
