@@ -70,7 +70,17 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
 }
 
 function notePeer(socket: Socket): void {
-  void socket.remoteAddress;
+  if (socket.remoteAddress !== undefined) return;
+  // A TLS socket whose client reset by the end of the handshake has no address of its own to read
+  // any more: it takes the one its TCP connection had when accepted (read then, on 'connection').
+  // `_parent` is node's own link from a server's TLS socket to that connection.
+  const parent = (socket as Socket & { _parent?: Socket })._parent;
+  if (parent?.remoteAddress === undefined) return;
+  Object.defineProperties(socket, {
+    remoteAddress: { value: parent.remoteAddress },
+    remoteFamily: { value: parent.remoteFamily },
+    remotePort: { value: parent.remotePort },
+  });
 }
 
 /** A listener on the reply keeps node from closing the connection on its own while it is made. */
