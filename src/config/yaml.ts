@@ -74,8 +74,12 @@ function valueText(
 
 const PROPERTY = /^(?:([&!])(\S*)\s+|#[^\n]*\n\s*)/;
 
-/** A node's text that is an alias: its properties and comments, then `*`. */
-const ALIAS_TEXT = /^(?:(?:[&!]\S*|#[^\n]*)\s+)*\*/;
+/**
+ * A node's text that is an alias and nothing else: its properties and comments, `*name`, then
+ * only blanks and comments (js-yaml's end of an alias is past them). A mapping whose first key is
+ * an alias (`*admin : {…}`) starts alike and goes on.
+ */
+const ALIAS_TEXT = /^(?:(?:[&!]\S*|#[^\n]*)\s+)*\*[^\s,[\]{}]+(?:\s*#[^\n]*)*\s*$/;
 
 /** A scalar's text as its value: a quoted one (`!!int "0x1F"`, `'true'`) without its quotes. */
 function unquoted(text: string): string {
