@@ -552,9 +552,17 @@ function rotationStage(
     published
       ? `run \`regauth keys publish --dir ${shellQuote(dir)}${publish}\` and restart the registry`
       : `install ${join(dir, file)} on the registry${file === 'jwks.json' ? ' as well' : ''} and restart it`;
+  /**
+   * A rotation file's certificate, or undefined when there is none to use: one that cannot be
+   * read whole, or whose key has no key ID here (RSA-PSS, Ed448, another curve) is left out, as
+   * one that does not parse always was (serve refuses such a key at activation anyway).
+   */
   const other = (name: string): X509Certificate | undefined => {
     try {
-      return new X509Certificate(readFileSync(join(dir, name), 'utf8'));
+      const certificate = readCertificate(readFileSync(join(dir, name), 'utf8'));
+      libtrustKeyId(certificate.publicKey);
+      registryV3Thumbprint(certificate.publicKey);
+      return certificate;
     } catch {
       return undefined;
     }
