@@ -187,9 +187,10 @@ export function compileAcl(
   const errors: ConfigError[] = [];
   // Patterns are immutable: rules that repeat one (`${account}/**`) share its compilation.
   const patterns = new Map<string, Pattern>();
-  const compile = (source: string) => {
-    let pattern = patterns.get(source);
-    if (!pattern) patterns.set(source, (pattern = compilePattern(source)));
+  const compile = (source: string, labels = false) => {
+    const key = `${labels ? 'l' : 'f'}${source}`;
+    let pattern = patterns.get(key);
+    if (!pattern) patterns.set(key, (pattern = compilePattern(source, !labels)));
     return pattern;
   };
   const compiled = rules.map((config, i) => compileRule(config, i, `${basePath}[${i}]`, compile, errors));
@@ -354,7 +355,7 @@ function compileRule(
   config: AclRuleConfig,
   index: number,
   path: string,
-  compile: (source: string) => Pattern,
+  compile: (source: string, labels?: boolean) => Pattern,
   errors: ConfigError[],
 ): Rule | undefined {
   const errorCount = errors.length;
@@ -393,13 +394,13 @@ function compileRule(
 function compileMatchPatterns(
   match: AclRuleConfig['match'],
   path: string,
-  compile: (source: string) => Pattern,
+  compile: (source: string, labels?: boolean) => Pattern,
   fail: Fail,
 ): CompiledField[] {
   const compiled: CompiledField[] = [];
-  const attempt = (at: string, source: string) => {
+  const attempt = (at: string, source: string, labels = false) => {
     try {
-      return compile(source);
+      return compile(source, labels);
     } catch (err) {
       if (!(err instanceof SyntaxError)) throw err;
       fail(at, err.message, err);
@@ -415,7 +416,8 @@ function compileMatchPatterns(
   }
   for (const [key, source] of Object.entries(match.labels ?? {})) {
     const at = `${path}.match.${formatPath(['labels', key])}`;
-    const pattern = attempt(at, source);
+    // docker_auth expands no `${labels:…}` in a labels pattern: no docker_auth reading there.
+    const pattern = attempt(at, source, true);
     if (pattern) compiled.push({ key, pattern, path: at });
   }
   return compiled;

@@ -232,7 +232,15 @@ const EXPANDED_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...GLOB_OPTIONS,
  * Compiles one pattern. Throws a SyntaxError naming the problem: a regex that does not
  * compile, or a placeholder that is malformed (`${foo}`, `${labels:}`, an unterminated `${`).
  */
-export function compilePattern(source: string): Pattern {
+export function compilePattern(
+  source: string,
+  /**
+   * false: no docker_auth reading of label values and captures (dockerAuthReadings), for a
+   * `labels` pattern: docker_auth expands no `${labels:…}` there, and both sides would be label
+   * values, of any length.
+   */
+  dockerAuthReading = true,
+): Pattern {
   if (source.includes('\u0000')) throw new SyntaxError('a pattern must not contain NUL characters');
   const isRegex = source.length > 2 && source.startsWith('/') && source.endsWith('/');
   const parts = parseTemplate(isRegex ? source.slice(1, -1) : source);
@@ -250,7 +258,10 @@ export function compilePattern(source: string): Pattern {
     );
   }
   const placeholders = distinct(parts);
-  return isRegex ? compileRegex(source, parts, placeholders) : compileGlob(source, parts, placeholders);
+  const raw = dockerAuthReading && placeholders.some((p) => p.kind !== 'value');
+  return isRegex
+    ? compileRegex(source, parts, placeholders, raw)
+    : compileGlob(source, parts, placeholders, raw);
 }
 
 type Part = string | Placeholder;
@@ -350,7 +361,13 @@ function classEnd(text: string, open: number): number {
   return j < text.length ? j : open;
 }
 
-function compileRegex(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
+/** `raw`: docker_auth's reading of its label values and captures counts (compilePattern). */
+function compileRegex(
+  source: string,
+  parts: readonly Part[],
+  placeholders: readonly Placeholder[],
+  raw: boolean,
+): Pattern {
   // Values are escaped and wrapped in (?:…), so whether the regex compiles, and how many groups
   // it has, does not depend on them: checking once with empty values checks every request.
   const probe = expand(parts, () => '', wrapRegexValue)!;
@@ -367,22 +384,28 @@ function compileRegex(source: string, parts: readonly Part[], placeholders: read
   // Read with its placeholders' stand-ins, whose values are escaped and need no check.
   const go = goOnlySyntax(probe, empty.groups !== undefined);
   if (go !== undefined) throw new SyntaxError(`invalid regular expression ${source}: ${go}`);
-  const prefix = regexPrefix(parts);
+  // docker_auth's reading of a value may make the text before it optional (`^x${labels:x}`, x
+  // `*`) or one alternative of two (`|bar`): no prefix then (the rule index must try the rule).
+  const prefix = raw ? '' : regexPrefix(parts);
   const base = { source, kind: 'regex', placeholders, groups, literal: undefined, prefix } as const;
   if (placeholders.length === 0) {
     return { ...base, match: (value) => regex.exec(value), bind: () => regexTest(prefix, regex) };
   }
   // What a regex the values make too large to build matches (Unmatchable): its groups empty.
   const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
-  const raw = placeholders.filter((p) => p.kind !== 'value');
-  // A quantifier right after a label or capture: docker_auth's applies to the value's last character.
+  const rawPlaceholders = raw ? placeholders.filter((p) => p.kind !== 'value') : [];
+  // A quantifier right after a label or capture (docker_auth's applies to the value's last
+  // character), or a value inside a repeat count (`{${labels:n}}`, a count there, text here).
   const quantified = parts.some(
-    (p, i) => typeof p !== 'string' && p.kind !== 'value' && /^[*+?{]/.test(String(parts[i + 1] ?? '')),
+    (p, i) =>
+      typeof p !== 'string' &&
+      p.kind !== 'value' &&
+      (/^[*+?{,}]/.test(String(parts[i + 1] ?? '')) || /\{\d*,?$/.test(String(parts[i - 1] ?? ''))),
   );
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
-    if (raw.length === 0) return null;
-    if (!quantified && raw.every((p) => !REGEX_SPECIAL.test(resolve(p) ?? ''))) return null;
+    if (rawPlaceholders.length === 0) return null;
+    if (!quantified && rawPlaceholders.every((p) => !REGEX_SPECIAL.test(resolve(p) ?? ''))) return null;
     return cache.re2(expandAsDockerAuth(parts, resolve, wrapRegexValue)!);
   };
   return {
@@ -567,7 +590,13 @@ function globPrefix(text: string): string {
   return text.slice(0, text.search(/[*?[\]{}()\\!+@]|$/));
 }
 
-function compileGlob(source: string, parts: readonly Part[], placeholders: readonly Placeholder[]): Pattern {
+/** `raw`: docker_auth's reading of its label values and captures counts (compilePattern). */
+function compileGlob(
+  source: string,
+  parts: readonly Part[],
+  placeholders: readonly Placeholder[],
+  raw: boolean,
+): Pattern {
   // As minimatch reads the glob: braces expanded (a numeric range of 100 or more is kept whole)
   // and each portion between `/` matched as text or not. A placeholder's value is escaped text:
   // `\)` stands for it (a `)` after an unclosed `@(` makes the portion an extglob's).
@@ -595,10 +624,7 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     literal: plain && placeholders.length === 0 ? source : undefined,
     // docker_auth reads a text starting with `/` that a label value or capture ends with `/` as a
     // regular expression, searched anywhere: no prefix then (its rule must be tried for every value).
-    prefix:
-      typeof first === 'string' && !(first.startsWith('/') && placeholders.some((p) => p.kind !== 'value'))
-        ? globPrefix(first)
-        : '',
+    prefix: typeof first === 'string' && !(first.startsWith('/') && raw) ? globPrefix(first) : '',
   } as const;
   if (placeholders.length === 0) {
     if (plain) {
@@ -639,7 +665,8 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     };
   }
   if (plain) {
-    const theirs = (resolve: Resolve, cache: PatternCache) => dockerAuthReadings([parts], resolve, cache);
+    const theirs = (resolve: Resolve, cache: PatternCache) =>
+      raw ? dockerAuthReadings([parts], resolve, cache) : [];
     return {
       ...base,
       match(value, resolve, cache, unmatchable) {
@@ -719,11 +746,13 @@ function compileGlob(source: string, parts: readonly Part[], placeholders: reado
     return out;
   };
   const theirs = (resolve: Resolve, cache: PatternCache) =>
-    dockerAuthReadings(
-      alternatives.map((alt) => alt.parts),
-      resolve,
-      cache,
-    );
+    raw
+      ? dockerAuthReadings(
+          alternatives.map((alt) => alt.parts),
+          resolve,
+          cache,
+        )
+      : [];
   return {
     ...base,
     match(value, resolve, cache, unmatchable) {
@@ -1077,8 +1106,11 @@ function parsePlaceholder(text: string): Placeholder {
  * Bounded: when it is full, the oldest entry goes (a hot entry evicted this way is simply
  * built again; cheaper than reordering on every hit).
  */
-/** How many of docker_auth's regular expressions (PatternCache.re2) a cache keeps. */
-const RE2_ENTRIES = 1000;
+/**
+ * How many of docker_auth's regular expressions (PatternCache.re2) a cache keeps: as many as one
+ * rule's label combinations (MAX_LABEL_COMBINATIONS in acl.ts), so one caller's values all stay.
+ */
+const RE2_ENTRIES = 10_000;
 
 /** Characters with a meaning in a regular expression: a value without any reads alike either way. */
 const REGEX_SPECIAL = /[\\^$.|?*+()[\]{}]/;
