@@ -190,7 +190,7 @@ export function compileAcl(
   const compile = (source: string, labels = false) => {
     const key = `${labels ? 'l' : 'f'}${source}`;
     let pattern = patterns.get(key);
-    if (!pattern) patterns.set(key, (pattern = compilePattern(source, !labels)));
+    if (!pattern) patterns.set(key, (pattern = compilePattern(source, labels)));
     return pattern;
   };
   const compiled = rules.map((config, i) => compileRule(config, i, `${basePath}[${i}]`, compile, errors));
@@ -416,7 +416,7 @@ function compileMatchPatterns(
   }
   for (const [key, source] of Object.entries(match.labels ?? {})) {
     const at = `${path}.match.${formatPath(['labels', key])}`;
-    // docker_auth expands no `${labels:…}` in a labels pattern: no docker_auth reading there.
+    // docker_auth expands no `${labels:…}` in a labels pattern (its captures it does).
     const pattern = attempt(at, source, true);
     if (pattern) compiled.push({ key, pattern, path: at });
   }

@@ -235,11 +235,11 @@ const EXPANDED_GLOB_OPTIONS: MinimatchOptions = Object.freeze({ ...GLOB_OPTIONS,
 export function compilePattern(
   source: string,
   /**
-   * false: no docker_auth reading of label values and captures (dockerAuthReadings), for a
-   * `labels` pattern: docker_auth expands no `${labels:…}` there, and both sides would be label
-   * values, of any length.
+   * true for a `labels` pattern: docker_auth's reading there puts captures in raw, but expands no
+   * `${labels:…}` (both sides would be label values, of any length): regauth's label values are
+   * read escaped there.
    */
-  dockerAuthReading = true,
+  labelsPattern = false,
 ): Pattern {
   if (source.includes('\u0000')) throw new SyntaxError('a pattern must not contain NUL characters');
   const isRegex = source.length > 2 && source.startsWith('/') && source.endsWith('/');
@@ -258,13 +258,19 @@ export function compilePattern(
     );
   }
   const placeholders = distinct(parts);
-  const raw = dockerAuthReading && placeholders.some((p) => p.kind !== 'value');
+  const isRaw = labelsPattern ? RAW_IN_LABELS : RAW_IN_FIELDS;
   return isRegex
-    ? compileRegex(source, parts, placeholders, raw)
-    : compileGlob(source, parts, placeholders, raw);
+    ? compileRegex(source, parts, placeholders, isRaw)
+    : compileGlob(source, parts, placeholders, isRaw);
 }
 
 type Part = string | Placeholder;
+
+/** Which placeholders docker_auth puts in raw (dockerAuthReadings): labels and captures. */
+type RawKind = (p: Placeholder) => boolean;
+const RAW_IN_FIELDS: RawKind = (p) => p.kind !== 'value';
+/** In a `labels` pattern: captures only (compilePattern). */
+const RAW_IN_LABELS: RawKind = (p) => p.kind === 'group';
 
 /** The POSIX classes minimatch knows inside a glob's class; any other `[:…:]` is characters. */
 const GLOB_POSIX_CLASS =
@@ -366,8 +372,9 @@ function compileRegex(
   source: string,
   parts: readonly Part[],
   placeholders: readonly Placeholder[],
-  raw: boolean,
+  isRaw: RawKind,
 ): Pattern {
+  const raw = placeholders.some(isRaw);
   // Values are escaped and wrapped in (?:…), so whether the regex compiles, and how many groups
   // it has, does not depend on them: checking once with empty values checks every request.
   const probe = expand(parts, () => '', wrapRegexValue)!;
@@ -393,20 +400,20 @@ function compileRegex(
   }
   // What a regex the values make too large to build matches (Unmatchable): its groups empty.
   const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
-  const rawPlaceholders = raw ? placeholders.filter((p) => p.kind !== 'value') : [];
-  // A quantifier right after a label or capture (docker_auth's applies to the value's last
-  // character), or a value inside a repeat count (`{${labels:n}}`, a count there, text here).
+  const rawPlaceholders = placeholders.filter(isRaw);
+  // A quantifier right after a placeholder (docker_auth's applies to the value's last character),
+  // or a value inside a repeat count (`{${labels:n}}`, a count there, text here).
   const quantified = parts.some(
     (p, i) =>
       typeof p !== 'string' &&
-      p.kind !== 'value' &&
       (/^[*+?{,}]/.test(String(parts[i + 1] ?? '')) || /\{\d*,?$/.test(String(parts[i - 1] ?? ''))),
   );
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
     if (rawPlaceholders.length === 0) return null;
     if (!quantified && rawPlaceholders.every((p) => !REGEX_SPECIAL.test(resolve(p) ?? ''))) return null;
-    return cache.re2(expandAsDockerAuth(parts, resolve, wrapRegexValue)!);
+    // Go's QuoteMeta, no group: `${account}+` repeats the account's last character there.
+    return cache.re2(expandAsDockerAuth(parts, resolve, escapeRegex, isRaw)!);
   };
   return {
     ...base,
@@ -595,8 +602,9 @@ function compileGlob(
   source: string,
   parts: readonly Part[],
   placeholders: readonly Placeholder[],
-  raw: boolean,
+  isRaw: RawKind,
 ): Pattern {
+  const raw = placeholders.some(isRaw);
   // As minimatch reads the glob: braces expanded (a numeric range of 100 or more is kept whole)
   // and each portion between `/` matched as text or not. A placeholder's value is escaped text:
   // `\)` stands for it (a `)` after an unclosed `@(` makes the portion an extglob's).
@@ -666,7 +674,7 @@ function compileGlob(
   }
   if (plain) {
     const theirs = (resolve: Resolve, cache: PatternCache) =>
-      raw ? dockerAuthReadings([parts], resolve, cache) : [];
+      raw ? dockerAuthReadings([parts], resolve, cache, isRaw) : [];
     return {
       ...base,
       match(value, resolve, cache, unmatchable) {
@@ -751,6 +759,7 @@ function compileGlob(
           alternatives.map((alt) => alt.parts),
           resolve,
           cache,
+          isRaw,
         )
       : [];
   return {
@@ -1002,6 +1011,7 @@ function expandAsDockerAuth(
   parts: readonly Part[],
   resolve: Resolve,
   escapeValue: (value: string) => string,
+  isRaw: RawKind,
 ): string | undefined {
   let out = '';
   for (const part of parts) {
@@ -1010,7 +1020,7 @@ function expandAsDockerAuth(
     } else {
       const value = resolve(part);
       if (value === undefined) return undefined;
-      out += part.kind === 'value' ? escapeValue(value) : value;
+      out += isRaw(part) ? value : escapeValue(value);
     }
   }
   return out;
@@ -1031,11 +1041,12 @@ function dockerAuthReadings(
   alternatives: readonly (readonly Part[])[],
   resolve: Resolve,
   cache: PatternCache,
+  isRaw: RawKind,
 ): ValueTest[] {
   const out: ValueTest[] = [];
   for (const parts of alternatives) {
-    if (!parts.some((p) => typeof p !== 'string' && p.kind !== 'value')) continue;
-    const text = expandAsDockerAuth(parts, resolve, escapeGlob);
+    if (!parts.some((p) => typeof p !== 'string' && isRaw(p))) continue;
+    const text = expandAsDockerAuth(parts, resolve, escapeGlob, isRaw);
     if (text === undefined) continue;
     if (text.length > 2 && text.startsWith('/') && text.endsWith('/')) {
       const regex = cache.re2(text.slice(1, -1));
