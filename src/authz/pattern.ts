@@ -258,7 +258,13 @@ export function compilePattern(
     );
   }
   const placeholders = distinct(parts);
-  const isRaw = labelsPattern ? RAW_IN_LABELS : RAW_IN_FIELDS;
+  // A labels pattern with a label placeholder too: no reading (its text would hold one label value
+  // and be searched over another, both of any length).
+  const isRaw = !labelsPattern
+    ? RAW_IN_FIELDS
+    : placeholders.some((p) => p.kind === 'label')
+      ? NONE_RAW
+      : RAW_IN_LABELS;
   return isRegex
     ? compileRegex(source, parts, placeholders, isRaw)
     : compileGlob(source, parts, placeholders, isRaw);
@@ -271,6 +277,7 @@ type RawKind = (p: Placeholder) => boolean;
 const RAW_IN_FIELDS: RawKind = (p) => p.kind !== 'value';
 /** In a `labels` pattern: captures only (compilePattern). */
 const RAW_IN_LABELS: RawKind = (p) => p.kind === 'group';
+const NONE_RAW: RawKind = () => false;
 
 /** The POSIX classes minimatch knows inside a glob's class; any other `[:…:]` is characters. */
 const GLOB_POSIX_CLASS =
