@@ -994,7 +994,7 @@ function regexReason(err: unknown): string {
 function expand(
   parts: readonly Part[],
   resolve: Resolve,
-  escapeValue: (value: string) => string,
+  escapeValue: (value: string, placeholder: Placeholder) => string,
 ): string | undefined {
   let out = '';
   for (const part of parts) {
@@ -1003,7 +1003,7 @@ function expand(
     } else {
       const value = resolve(part);
       if (value === undefined) return undefined;
-      out += escapeValue(value);
+      out += escapeValue(value, part);
     }
   }
   return out;
@@ -1020,17 +1020,7 @@ function expandAsDockerAuth(
   escapeValue: (value: string) => string,
   isRaw: RawKind,
 ): string | undefined {
-  let out = '';
-  for (const part of parts) {
-    if (typeof part === 'string') {
-      out += part;
-    } else {
-      const value = resolve(part);
-      if (value === undefined) return undefined;
-      out += isRaw(part) ? value : escapeValue(value);
-    }
-  }
-  return out;
+  return expand(parts, resolve, (value, placeholder) => (isRaw(placeholder) ? value : escapeValue(value)));
 }
 
 /**
