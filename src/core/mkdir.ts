@@ -99,6 +99,19 @@ export async function makeDirectory(path: string, mode?: number): Promise<void> 
   }
 }
 
+/** A directory just made that cannot be opened to set its mode: gone, or another thing now. */
+function cannotSetMode(dir: string, err: unknown): NodeJS.ErrnoException {
+  const code = codeOf(err) ?? 'EIO';
+  const gone = code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT';
+  return Object.assign(
+    new Error(
+      `cannot set the mode of ${dir}: ${code}${gone ? ' (it is no longer the directory just made)' : ''}`,
+      { cause: err },
+    ),
+    { code, syscall: 'open', path: dir },
+  );
+}
+
 /**
  * Gives a directory this process has just made exactly `mode` (the umask may have taken bits
  * from it), through a handle opened without following a symlink: one put in its place meanwhile
@@ -111,16 +124,8 @@ export async function chmodDirectory(dir: string, mode: number): Promise<void> {
   try {
     handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
-    const code = codeOf(err) ?? 'EIO';
-    if (code === 'EACCES') return chmod(dir, mode);
-    const gone = code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT';
-    throw Object.assign(
-      new Error(
-        `cannot set the mode of ${dir}: ${code}${gone ? ' (it is no longer the directory just made)' : ''}`,
-        { cause: err },
-      ),
-      { code, syscall: 'open', path: dir },
-    );
+    if (codeOf(err) === 'EACCES') return chmod(dir, mode);
+    throw cannotSetMode(dir, err);
   }
   try {
     // Only when it lacks it: a directory made with its mode may belong to another uid (an NFS
@@ -149,16 +154,8 @@ function chmodDirectorySync(dir: string, mode: number): void {
   try {
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
-    const code = codeOf(err) ?? 'EIO';
-    if (code === 'EACCES') return chmodSync(dir, mode);
-    const gone = code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT';
-    throw Object.assign(
-      new Error(
-        `cannot set the mode of ${dir}: ${code}${gone ? ' (it is no longer the directory just made)' : ''}`,
-        { cause: err },
-      ),
-      { code, syscall: 'open', path: dir },
-    );
+    if (codeOf(err) === 'EACCES') return chmodSync(dir, mode);
+    throw cannotSetMode(dir, err);
   }
   try {
     if ((fstatSync(fd).mode & 0o7777) !== mode) fchmodSync(fd, mode);
