@@ -135,6 +135,22 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
     }
     return secret.path;
   };
+  /**
+   * A reload never moves refresh tokens from the secret the running config names to the
+   * development one: a config cut short inside `token.refresh:` (`refresh:` alone reads as
+   * enabled with the defaults) loads as such, and every refresh token out would be refused at
+   * once. The refusal comes before the development secret is made.
+   */
+  const refreshSecretFor = (running: Config | undefined): (() => string) => {
+    const refresh = running?.token.refresh;
+    if (refresh === undefined || refresh.secretStandsIn === true) return devRefreshSecret;
+    return () => {
+      throw new ConfigError(
+        'token.refresh.secret_file',
+        'no longer set; the running config names a refresh-token secret, and a reload never moves to the development secret (every refresh token out would be refused): set token.refresh.secret_file again, or restart regauth to use the development secret',
+      );
+    };
+  };
   return {
     get createdDevKey() {
       return createdDevKey;
@@ -152,7 +168,7 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
     async load(running) {
       if (namedFiles(configFile).namesKey) {
         const config = keepSigningKeySource(
-          keepPasswords(loadConfigFile(configFile, { devRefreshSecret }), running),
+          keepPasswords(loadConfigFile(configFile, { devRefreshSecret: refreshSecretFor(running) }), running),
           running,
         );
         namedKey = true;
@@ -199,7 +215,10 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
         );
       };
       const config = keepPasswords(
-        loadConfigFile(configFile, { devKey: { ...files, create }, devRefreshSecret }),
+        loadConfigFile(configFile, {
+          devKey: { ...files, create },
+          devRefreshSecret: refreshSecretFor(running),
+        }),
         running,
       );
       namedKey = false;
