@@ -249,7 +249,10 @@ const MAX_MATCHING_KEYS = 4;
  * jwtVerify against the key set; when several of its keys fit the token's header (one `kid`
  * published for an old and a new key, or no `kid` and two keys of the token's type), each is
  * tried in turn, up to MAX_MATCHING_KEYS, as jose leaves to its caller: the token is refused
- * only when none verifies it.
+ * only when none verifies it. A key that cannot be used (an RSA key under 2048 bits, which jose
+ * throws a TypeError for) is passed over as one that does not verify, so an issuer still
+ * publishing a legacy key beside its current one is not refused by the order of its list; a key
+ * that verifies the signature decides, its claims' checks included.
  */
 async function verifyWithAnyKey(
   token: string,
@@ -261,16 +264,29 @@ async function verifyWithAnyKey(
   } catch (err) {
     if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
     let tried = 0;
+    let unusable: unknown;
+    let unverified = false;
     for await (const key of err) {
       if (++tried > MAX_MATCHING_KEYS) break;
       try {
         return await jwtVerify(token, key, options);
       } catch (inner) {
-        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
+        if (inner instanceof errors.JWSSignatureVerificationFailed) unverified = true;
+        else if (verifiedSignature(inner)) throw inner;
+        else unusable ??= inner;
       }
     }
-    throw new errors.JWSSignatureVerificationFailed();
+    throw unverified || unusable === undefined ? new errors.JWSSignatureVerificationFailed() : unusable;
   }
+}
+
+/** An error jwtVerify throws only once the signature verified: the claims or the payload failed. */
+function verifiedSignature(err: unknown): boolean {
+  return (
+    err instanceof errors.JWTClaimValidationFailed ||
+    err instanceof errors.JWTExpired ||
+    err instanceof errors.JWTInvalid
+  );
 }
 
 /** A claim as strings: a string, a number or boolean as text, or the strings of a list. */
