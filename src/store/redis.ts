@@ -237,6 +237,11 @@ export class RedisStore implements Store {
   #listening = false;
   /** When the lock channel was last known heard (the latest asking answered): performance.now(). */
   #heardAt = -Infinity;
+  /**
+   * When the latest question the command connection answered was asked (performance.now()): a
+   * reply, a refusal included, proves its flow alive from then on.
+   */
+  #answeredAt = -Infinity;
   /** Whether the lock channel can be listened to (`onLockChannel`). */
   readonly #lockChannelOutage: Outage;
   /** The key each lock of the service's replicas sets to a random value (FAILURE), and its value last read. */
@@ -409,19 +414,36 @@ export class RedisStore implements Store {
     );
   }
 
-  /** Reads the lock epoch; a new value is news of a lock (or of the key lost: heard as one). */
+  /**
+   * Reads the lock epoch; a new value is news of a lock (or of the key lost: heard as one). The
+   * reading is also the command connection's heartbeat: unanswered on a connection that looks
+   * ready, with nothing else answered since it was asked, the flow may be gone without a close (a
+   * NAT or firewall that dropped it, an L4 proxy whose upstream died), and every lockout step
+   * would time out on it until the kernel gives the socket up, minutes later; the connection is
+   * made again, as the listening one is.
+   */
   #readLockEpoch(client: Redis): void {
     const sent = performance.now();
     client.get(this.#lockEpoch).then(
       (epoch) => {
+        this.#answered(sent);
         if (epoch !== this.#epoch) this.#lockNews++;
         this.#epoch = epoch;
         // As for the channel: after a silence, a lock may have come and gone unread.
         if (sent - this.#epochReadAt > NEWS_SILENCE_MS) this.#lockNews++;
         this.#epochReadAt = Math.max(this.#epochReadAt, sent);
       },
-      () => undefined,
+      (err: unknown) => {
+        if (err instanceof ReplyError) return this.#answered(sent);
+        if (this.#closed || client.status !== 'ready' || this.#answeredAt >= sent) return;
+        client.disconnect(true);
+      },
     );
+  }
+
+  /** The command connection answered a question asked at `sent`. */
+  #answered(sent: number): void {
+    this.#answeredAt = Math.max(this.#answeredAt, sent);
   }
 
   /** A question asked at `sent` was answered; after a silence, a lock may have been missed. */
@@ -451,12 +473,14 @@ export class RedisStore implements Store {
       this.#onError(operation);
       throw new StoreUnavailableError(`${operation}: ${this.#fatal}`);
     }
+    const sent = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
     });
     try {
       const result = await Promise.race([op(), timeout]);
+      this.#answered(sent);
       if (this.#client.status === 'ready' && (writes || !this.#writesRefused)) {
         this.#writesRefused = false;
         this.#setProblem(undefined);
@@ -467,6 +491,7 @@ export class RedisStore implements Store {
       // reason says why, where ioredis' says only that the command was not retried
       // (maxRetriesPerRequest: 0) or was dropped, and the timeout only that nothing answered.
       const noConnection = unconnected(err) || this.#client.status !== 'ready';
+      if (err instanceof ReplyError) this.#answered(sent);
       if (writes && err instanceof ReplyError) this.#writesRefused = true;
       const reason = this.#fatal ?? (noConnection ? (this.#status.problem ?? describe(err)) : describe(err));
       this.#setProblem(reason);
