@@ -557,7 +557,11 @@ export async function withLockout<T extends { readonly account: string }>(
     }
     throw err;
   } finally {
-    if (reservation) await lockout.release(reservation);
+    // Once the store has failed this attempt, its answer is not waited for a second time: the
+    // release is sent (a reservation it cannot take back expires with its lease), and a Redis
+    // gone quiet costs the login one store.timeout_ms, not two.
+    if (reservation && state.down === true) void lockout.release(reservation).catch(() => undefined);
+    else if (reservation) await lockout.release(reservation);
   }
 }
 
@@ -603,9 +607,11 @@ interface AttemptState {
   /** A cached login's standing when it arrived (Lockout.standing). */
   readonly since?: number;
   /**
-   * The store failed this attempt's lock read after the password was checked (lockOf): nothing
-   * more is asked of it, so an outage beginning meanwhile fails the same operations, and as
-   * many, whatever the login named (regauth_store_errors_total is on /metrics).
+   * The store failed this attempt's lock read or a count after the password was checked (lockOf,
+   * counted): nothing more is asked of it that the answer would wait for (its release is sent
+   * unwaited), so an outage beginning meanwhile fails the same operations, and as many, whatever
+   * the login named, and costs the login one store.timeout_ms (regauth_store_errors_total is on
+   * /metrics).
    */
   down?: boolean;
 }
@@ -649,8 +655,9 @@ async function counted<R>(state: AttemptState, step: () => Promise<R>, otherwise
   try {
     return await step();
   } catch (err) {
-    if (err instanceof StoreUnavailableError) return otherwise;
-    throw err;
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    state.down = true;
+    return otherwise;
   }
 }
 
