@@ -262,11 +262,17 @@ function bundleChecks(config: Config, registry: RegistryConfig): DoctorCheck[] {
     ];
   }
   if (holdsPrivateKey(text)) {
+    // regauth's own key file (or a file of keys alone): keeping its certificates alone would
+    // leave regauth without its signing key, or an empty file; the registry is pointed at the
+    // bundle instead.
+    const signingKey = realPathOr(path) === realPathOr(config.token.keyPath);
     return [
       fail(
         'rootcertbundle',
-        `${path} holds a private key, which the registry (and whoever can read that file) can read`,
-        `keep the certificates alone (\`${certificatesOnly(path, `${path}.new`)}\`, then move ${shellQuote(`${path}.new`)} over it) and, if it was the signing key, rotate it`,
+        `${path} holds a private key, which the registry (and whoever can read that file) can read${signingKey ? ": it is regauth's signing key (token.key)" : ''}`,
+        signingKey || bundle.length === 0
+          ? `point auth.token.rootcertbundle at ${trustedFile(config)} and leave ${path} as it is (keeping its certificates alone would empty it); if it is the signing key, rotate it`
+          : `keep the certificates alone (\`${certificatesOnly(path, `${path}.new`)}\`, then move ${shellQuote(`${path}.new`)} over it) and, if it was the signing key, rotate it`,
       ),
     ];
   }
