@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { isUtf8 } from 'node:buffer';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { configJsonSchema } from '../config/json-schema.js';
 import { loadConfigFile, developmentKey, namedFiles, type KeyFiles, type Config } from '../config/load.js';
@@ -147,7 +147,7 @@ export async function loadForTool(
     // rest of the config with a stand-in, and say how the key is made. Doctor needs the real one.
     const key = options.realKey ? undefined : named.signingKey;
     let standIns: Map<string, string> | undefined;
-    if (key && !existsSync(key.keyPath) && !existsSync(key.certificatePath)) {
+    if (key && missingHere(key.keyPath) && missingHere(key.certificatePath)) {
       const keys = await ensureDevKeys(dir);
       standIns = new Map([
         [key.keyPath, keys.keyPath],
@@ -163,7 +163,7 @@ export async function loadForTool(
     }
     // Likewise the refresh-token secret (the compose configs name /keys/refresh.key).
     const secret = options.realKey ? undefined : named.refreshSecret;
-    if (secret && !existsSync(secret)) {
+    if (secret && missingHere(secret)) {
       (standIns ??= new Map()).set(secret, ensureRefreshSecret(join(dir, 'stand-in-refresh.key')).path);
       // Not its path: a secret pasted in its place would be printed.
       say(
@@ -588,10 +588,37 @@ Examples:
     });
 }
 
+/** Why `path` cannot be looked at here (ENOENT, EACCES, …), or undefined when it can. */
+function statCode(path: string): string | undefined {
+  try {
+    statSync(path);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'EIO';
+  }
+}
+
+const MISSING = new Set(['ENOENT', 'ENOTDIR']);
+
+/**
+ * Whether `path` does not exist here: a file this user may not reach (EACCES: a key directory of
+ * another user) exists, and is read, and refused, as `serve` would.
+ */
+function missingHere(path: string): boolean {
+  const code = statCode(path);
+  return code !== undefined && MISSING.has(code);
+}
+
 /** The `--audit` files (`-`: stdin, at most once); a missing file is a usage error. */
 function auditSources(files: readonly string[], io: ToolIO): AuditSource[] {
   for (const file of files) {
-    if (file !== '-' && !existsSync(file)) throw new UsageError(`--audit ${file}: no such file`);
+    if (file === '-') continue;
+    const code = statCode(file);
+    if (code !== undefined) {
+      throw new UsageError(
+        `--audit ${file}: ${MISSING.has(code) ? 'no such file' : `cannot be read (${code})`}`,
+      );
+    }
   }
   if (files.filter((f) => f === '-').length > 1) throw new UsageError('--audit - given twice');
   const stdin = io.stdinStream ?? (() => process.stdin);
@@ -876,7 +903,7 @@ async function runDoctor(opts: DoctorOptions, io: ToolIO): Promise<void> {
   const dir = resolve(opts.dataDir);
   const devKey = await developmentKey(namedFiles(opts.config), dir, false);
   if (devKey) {
-    if (!existsSync(devKey.keyPath) || !existsSync(devKey.certificatePath)) {
+    if (missingHere(devKey.keyPath) || missingHere(devKey.certificatePath)) {
       io.stdout(
         `${formatCheck({
           name: 'signing key',
