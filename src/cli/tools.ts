@@ -157,7 +157,7 @@ export async function loadForTool(
       const shown = secretPath(key.keyYaml, key.keyWritten) === undefined;
       say(
         shown
-          ? `${file}: ${key.keyYaml} ${key.keyPath} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${dirname(key.keyPath)}\`)\n`
+          ? `${file}: ${key.keyYaml} ${key.keyPath} does not exist here; checked with a stand-in key (create it with \`regauth keys init --dir ${shellQuote(dirname(key.keyPath))}\`)\n`
           : `${file}: ${key.keyYaml} names no file here (what it holds reads as a key, not a path: it must name the key's file); checked with a stand-in key\n`,
       );
     }
@@ -909,7 +909,7 @@ async function runDoctor(opts: DoctorOptions, io: ToolIO): Promise<void> {
           name: 'signing key',
           ok: false,
           message: `no token.key and no development key in ${dir}`,
-          fix: `start regauth once (\`regauth serve -c ${opts.config} --data-dir ${opts.dataDir}\` creates it), or run \`regauth keys init --dir DIR\` and set token.key and token.certificate`,
+          fix: `start regauth once (\`regauth serve -c ${shellQuote(opts.config)} --data-dir ${shellQuote(opts.dataDir)}\` creates it), or run \`regauth keys init --dir DIR\` and set token.key and token.certificate`,
         })}\n1 problem found\n`,
       );
       io.setExitCode(1);

@@ -23,6 +23,7 @@ import { lineOf, nonStringKeysAt, parseYaml, scalarTextAt, utf8Text, type Parsed
 import { SECTIONS, type CompiledSections } from './sections.js';
 import type { Section, SectionContext } from '../core/section.js';
 import { loadRefresh, type RefreshConfig } from '../token/refresh-config.js';
+import { shellQuote } from '../core/shell.js';
 
 /** A listen address: `:5001`, `127.0.0.1:5001`, `[::1]:5001`. */
 export interface ListenAddress {
@@ -371,7 +372,7 @@ function compileSigningKey(
     keyPath = run.at(keyRef);
     certificatePath = run.at(certRef);
   }
-  const create = `create it with \`regauth keys init --dir ${dirname(keyPath)}\` (it writes token.key and token.pem there)`;
+  const create = `create it with \`regauth keys init --dir ${shellQuote(dirname(keyPath))}\` (it writes token.key and token.pem there)`;
   const keyPem = run.readFile(keyPathYaml, keyPath, create, keyRef);
   const certPem = run.readFile(certPathYaml, certificatePath, create);
   try {
