@@ -1,11 +1,11 @@
 import { isAccountName } from '../core/account-name.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { isUtf8 } from 'node:buffer';
 import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { configJsonSchema } from '../config/json-schema.js';
+import { configJsonSchema, SCHEMA_ID } from '../config/json-schema.js';
 import { loadConfigFile, developmentKey, namedFiles, type KeyFiles, type Config } from '../config/load.js';
 import { closeRuntime, createRuntime, type Runtime } from '../pipeline/runtime.js';
 import { UsageError } from '../core/errors.js';
@@ -849,13 +849,45 @@ It checks shapes, defaults and enums; \`regauth validate\` also checks files, ke
 Example:
   regauth schema > config.schema.json`,
     )
-    .option('-o, --output <file>', 'write the schema to this file (its folder is created) instead of stdout')
+    .option(
+      '-o, --output <file>',
+      'write the schema to this file (its folder is created) instead of stdout; a file there that is no schema regauth wrote is left as it is (exit 2)',
+    )
     .action(async (opts: { output?: string }) => {
       const text = `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
       if (opts.output === undefined) return io.stdout(text);
-      await makeDirectory(dirname(resolve(opts.output)));
-      await writeFile(opts.output, text);
+      const output = opts.output;
+      const before = await readFile(output, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return '';
+        throw new UsageError(
+          `--output ${output}: cannot be read (${err.code ?? 'EIO'}); nothing was written`,
+        );
+      });
+      if (before.trim() !== '' && !sameSchemaId(before, SCHEMA_ID)) {
+        throw new UsageError(
+          `--output ${output}: holds something other than regauth's config schema, and was left as it is; remove it first, or name another file`,
+        );
+      }
+      await makeDirectory(dirname(resolve(output)));
+      // Whole or not at all: written beside it, then renamed over it.
+      const temporary = `${output}.${process.pid}.tmp`;
+      try {
+        await writeFile(temporary, text);
+        await rename(temporary, output);
+      } catch (err) {
+        await rm(temporary, { force: true });
+        throw err;
+      }
     });
+}
+
+/** Whether `text` is a JSON Schema with this `$id` (a schema regauth wrote, of any version). */
+function sameSchemaId(text: string, id: string): boolean {
+  try {
+    return (JSON.parse(text) as { $id?: unknown }).$id === id;
+  } catch {
+    return false;
+  }
 }
 
 interface DoctorOptions {
