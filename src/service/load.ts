@@ -1,5 +1,5 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
 import { quoteAccount } from '../core/account-name.js';
 import { ConfigError, ConfigErrors, formatPath, isSystemError } from '../core/errors.js';
@@ -238,6 +238,16 @@ function writingDevFile<T>(yamlPath: string, path: string, what: string, instead
     return write();
   } catch (err) {
     if (!isSystemError(err)) throw err;
+    // A file where the data directory (or one of its parents) should be: `--data-dir config.yml`,
+    // or a file left where a volume was to be mounted. No permission would help.
+    if (err.syscall === 'mkdir' && (err.code === 'EEXIST' || err.code === 'ENOTDIR')) {
+      const where = err.code === 'EEXIST' && err.path !== undefined ? err.path : `a part of ${dirname(path)}`;
+      throw new ConfigError(
+        yamlPath,
+        `not set, and the development ${what} cannot be written to ${path}: ${where} is a file, not a directory (--data-dir must name a directory): start with another --data-dir, or ${instead}`,
+        { cause: err },
+      );
+    }
     const uid = process.geteuid?.();
     throw new ConfigError(
       yamlPath,
