@@ -202,6 +202,12 @@ const NEWS_HEARTBEAT_MS = 500;
 
 /** No question asked on it within this long answered: a lock may go unheard, so there is no news. */
 const NEWS_SILENCE_MS = 1_500;
+/**
+ * How long the command connection, ready and asked, may answer nothing before it is made again:
+ * four of `store.timeout_ms`, at least 2 s. Longer than the listening connection's one timeout,
+ * for making it again drops the commands in flight on it.
+ */
+const commandSilenceMs = (timeoutMs: number): number => Math.max(4 * timeoutMs, 2_000);
 
 /** How soon a refused or unanswered SUBSCRIBE is tried again. */
 const NEWS_RETRY_MS = 1_000;
@@ -238,10 +244,11 @@ export class RedisStore implements Store {
   /** When the lock channel was last known heard (the latest asking answered): performance.now(). */
   #heardAt = -Infinity;
   /**
-   * When the latest question the command connection answered was asked (performance.now()): a
-   * reply, a refusal included, proves its flow alive from then on.
+   * Since when (performance.now()) the command connection, ready all along, has been asked the
+   * lock epoch and answered nothing at all; undefined once it answers (a refusal included) or a
+   * connection is made again.
    */
-  #answeredAt = -Infinity;
+  #silentSince: number | undefined;
   /** Whether the lock channel can be listened to (`onLockChannel`). */
   readonly #lockChannelOutage: Outage;
   /** The key each lock of the service's replicas sets to a random value (FAILURE), and its value last read. */
@@ -315,6 +322,8 @@ export class RedisStore implements Store {
       if (this.#status.problem === undefined) this.#setProblem('connection closed');
     });
     client.on('ready', () => {
+      // A new connection: the silence of the last one (and readings queued meanwhile) says nothing of it.
+      this.#silentSince = undefined;
       this.#setProblem(undefined);
       if (options.onEvicts) this.#checkEviction(client, options.onEvicts);
     });
@@ -416,17 +425,26 @@ export class RedisStore implements Store {
 
   /**
    * Reads the lock epoch; a new value is news of a lock (or of the key lost: heard as one). The
-   * reading is also the command connection's heartbeat: unanswered on a connection that looks
-   * ready, with nothing else answered since it was asked, the flow may be gone without a close (a
-   * NAT or firewall that dropped it, an L4 proxy whose upstream died), and every lockout step
-   * would time out on it until the kernel gives the socket up, minutes later; the connection is
-   * made again, as the listening one is.
+   * reading is also the command connection's heartbeat: a connection that stays ready and answers
+   * nothing at all for COMMAND_SILENCE_MS(timeout) while it is asked, twice a second, may be a
+   * flow gone without a close (a NAT or firewall that dropped it, an L4 proxy whose upstream
+   * died), on which every lockout step would time out until the kernel gives the socket up,
+   * minutes later: it is made again. A stall of Redis shorter than that (a fork for BGSAVE, a
+   * paused VM) drops nothing: commands in flight keep their own timeouts.
    */
   #readLockEpoch(client: Redis): void {
     const sent = performance.now();
+    if (client.status === 'ready' && !this.#closed) {
+      if (this.#silentSince !== undefined && sent - this.#silentSince > commandSilenceMs(this.#timeoutMs)) {
+        this.#silentSince = undefined;
+        client.disconnect(true);
+        return;
+      }
+      this.#silentSince ??= sent;
+    }
     client.get(this.#lockEpoch).then(
       (epoch) => {
-        this.#answered(sent);
+        this.#answered();
         if (epoch !== this.#epoch) this.#lockNews++;
         this.#epoch = epoch;
         // As for the channel: after a silence, a lock may have come and gone unread.
@@ -434,16 +452,14 @@ export class RedisStore implements Store {
         this.#epochReadAt = Math.max(this.#epochReadAt, sent);
       },
       (err: unknown) => {
-        if (err instanceof ReplyError) return this.#answered(sent);
-        if (this.#closed || client.status !== 'ready' || this.#answeredAt >= sent) return;
-        client.disconnect(true);
+        if (err instanceof ReplyError) this.#answered();
       },
     );
   }
 
-  /** The command connection answered a question asked at `sent`. */
-  #answered(sent: number): void {
-    this.#answeredAt = Math.max(this.#answeredAt, sent);
+  /** The command connection answered (a reply or a refusal): its flow is alive. */
+  #answered(): void {
+    this.#silentSince = undefined;
   }
 
   /** A question asked at `sent` was answered; after a silence, a lock may have been missed. */
@@ -473,14 +489,13 @@ export class RedisStore implements Store {
       this.#onError(operation);
       throw new StoreUnavailableError(`${operation}: ${this.#fatal}`);
     }
-    const sent = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
     });
     try {
       const result = await Promise.race([op(), timeout]);
-      this.#answered(sent);
+      this.#answered();
       if (this.#client.status === 'ready' && (writes || !this.#writesRefused)) {
         this.#writesRefused = false;
         this.#setProblem(undefined);
@@ -491,7 +506,7 @@ export class RedisStore implements Store {
       // reason says why, where ioredis' says only that the command was not retried
       // (maxRetriesPerRequest: 0) or was dropped, and the timeout only that nothing answered.
       const noConnection = unconnected(err) || this.#client.status !== 'ready';
-      if (err instanceof ReplyError) this.#answered(sent);
+      if (err instanceof ReplyError) this.#answered();
       if (writes && err instanceof ReplyError) this.#writesRefused = true;
       const reason = this.#fatal ?? (noConnection ? (this.#status.problem ?? describe(err)) : describe(err));
       this.#setProblem(reason);
