@@ -1,6 +1,6 @@
 import { isAccountName } from '../core/account-name.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { isUtf8 } from 'node:buffer';
 import { statSync } from 'node:fs';
@@ -869,15 +869,8 @@ Example:
         );
       }
       await makeDirectory(dirname(resolve(output)));
-      // Whole or not at all: written beside it, then renamed over it.
-      const temporary = `${output}.${process.pid}.tmp`;
-      try {
-        await writeFile(temporary, text);
-        await rename(temporary, output);
-      } catch (err) {
-        await rm(temporary, { force: true });
-        throw err;
-      }
+      // In place, as a link leads (no file made beside it, whose name someone could have taken).
+      await writeFile(output, text);
     });
 }
 
