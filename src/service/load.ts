@@ -1,4 +1,4 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
 import { quoteAccount } from '../core/account-name.js';
@@ -227,6 +227,15 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   };
 }
 
+/** Where the symbolic link at `path` leads, or undefined when `path` is no link. */
+function linkTarget(path: string): string | undefined {
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Writes a development file into the data directory; a directory this user may not write (the
  * image's /app/data run as another uid, a root-owned mount) is the config error of the setting
@@ -242,9 +251,13 @@ function writingDevFile<T>(yamlPath: string, path: string, what: string, instead
     // or a file left where a volume was to be mounted. No permission would help.
     if (err.syscall === 'mkdir' && (err.code === 'EEXIST' || err.code === 'ENOTDIR')) {
       const where = err.code === 'EEXIST' && err.path !== undefined ? err.path : `a part of ${dirname(path)}`;
+      // A link to a directory that is not there (a volume not mounted) is no file in the way.
+      const leadsTo = err.code === 'EEXIST' && err.path !== undefined ? linkTarget(err.path) : undefined;
       throw new ConfigError(
         yamlPath,
-        `not set, and the development ${what} cannot be written to ${path}: ${where} is a file, not a directory (--data-dir must name a directory): start with another --data-dir, or ${instead}`,
+        leadsTo !== undefined
+          ? `not set, and the development ${what} cannot be written to ${path}: ${where} is a link to ${leadsTo}, which does not exist: make (or mount) that directory, start with another --data-dir, or ${instead}`
+          : `not set, and the development ${what} cannot be written to ${path}: ${where} is a file, not a directory (--data-dir must name a directory): start with another --data-dir, or ${instead}`,
         { cause: err },
       );
     }

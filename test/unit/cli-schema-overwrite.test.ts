@@ -3,7 +3,7 @@
  * without a word: `regauth schema -o config.yml` (a slip for config.schema.json, or tab completion
  * picking the wrong file) replaced the operator's config with the JSON Schema, exit 0. A file
  * that is no schema regauth wrote is now left as it is (exit 2); its own schema, of any version,
- * is rewritten whole (beside it, then renamed over it).
+ * is rewritten.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
