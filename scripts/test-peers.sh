@@ -33,6 +33,9 @@ PEERS=(
   script:bsdutils
   # Scrapes the metrics listener and stores what it reads (test/e2e/metrics-prometheus.test.ts).
   prometheus:prometheus
+  # Runs the CLI as root without the capabilities that read through any mode
+  # (test/unit/cli-validate-unreadable-key.test.ts).
+  setpriv:util-linux
 )
 
 die() {

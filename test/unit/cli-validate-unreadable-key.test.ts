@@ -7,7 +7,7 @@
  * user refused the config (EACCES, exit 2); doctor said there was no development key in a data
  * directory it could not read, and `--audit` called such a file "no such file".
  */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -21,17 +21,20 @@ afterAll(() => {
   tmp.cleanup();
 });
 
-// As root, permissions do not stop reads: run the CLI as nobody. Otherwise the directories'
-// mode 0 keeps this user out.
+// Root reads through any mode: as root, the CLI runs without the capabilities that let it
+// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a mode-0 directory keeps it out as it keeps out
+// any other user. (Run as another uid instead, it could not read a checkout under a 0700
+// directory, as a clean clone in `mktemp -d` is.)
 const asRoot = process.getuid?.() === 0;
-const spawnAs: SpawnSyncOptions = asRoot ? { uid: 65534, gid: 65534 } : {};
+const command = asRoot
+  ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--', process.execPath]
+  : [process.execPath];
 const regauth = (...args: string[]) =>
-  spawnSync(process.execPath, [MAIN, ...args], { cwd: tmp.dir, encoding: 'utf8', ...spawnAs });
+  spawnSync(command[0]!, [...command.slice(1), MAIN, ...args], { cwd: tmp.dir, encoding: 'utf8' });
 
 const acl = 'users: {alice: {}}\nacl:\n  - {match: {account: alice}, actions: [pull]}\n';
 
 beforeAll(() => {
-  chmodSync(tmp.dir, 0o755);
   expect(spawnSync(process.execPath, [MAIN, 'keys', 'init', '--dir', 'keys'], { cwd: tmp.dir }).status).toBe(
     0,
   );
@@ -43,8 +46,8 @@ beforeAll(() => {
       mode: 0o600,
     },
   );
-  chmodSync(join(tmp.dir, 'keys'), asRoot ? 0o700 : 0o000);
-  chmodSync(join(tmp.dir, 'secret'), asRoot ? 0o700 : 0o000);
+  chmodSync(join(tmp.dir, 'keys'), 0o000);
+  chmodSync(join(tmp.dir, 'secret'), 0o000);
   writeFileSync(
     join(tmp.dir, 'key.yml'),
     `token: {issuer: regauth, key: keys/token.key, certificate: keys/token.pem}\n${acl}`,
@@ -90,7 +93,7 @@ test('doctor: a development key it cannot read is not "no development key"', () 
     'auth:\n  token:\n    realm: http://localhost:5001/auth\n    service: r\n    issuer: regauth\n    rootcertbundle: /nowhere.pem\n',
     { mode: 0o644 },
   );
-  chmodSync(join(tmp.dir, 'data'), asRoot ? 0o700 : 0o000);
+  chmodSync(join(tmp.dir, 'data'), 0o000);
   try {
     const run = regauth('doctor', '-c', 'dev.yml', '--registry-config', 'registry.yml', '--data-dir', 'data');
     expect(run.stdout).not.toContain('no development key');
