@@ -217,7 +217,8 @@ describe('LdapAuthenticator outcomes', () => {
     const { dir, login } = setUp();
     for (const account of ["$'", '$`', '$&', "x$'y"]) {
       expect(await login(account, 'pw')).toEqual({ outcome: 'no_match' });
-      expect(dir.searches.at(-1)!.filter).toBe(`(&(objectClass=inetOrgPerson)(uid=${account}))`);
+      // The entry's search (the labels' read after it, the decoy's, names no account).
+      expect(dir.searches.at(-2)!.filter).toBe(`(&(objectClass=inetOrgPerson)(uid=${account}))`);
     }
   });
 
@@ -349,20 +350,37 @@ describe('a made-up name costs the directory work of a wrong password', () => {
     };
   }
 
-  test('one search, one refused bind on a fresh connection, for both', async () => {
+  test('the same searches, one refused bind on a fresh connection, for both', async () => {
     const known = await work('alice');
     const unknown = await work('nobody');
     expect(known.result).toBe('denied');
     expect(unknown.result).toBe('no_match');
     const shape = (w: typeof known) => ({ ...w, result: undefined });
     expect(shape(unknown)).toEqual(shape(known));
-    expect(shape(known)).toEqual({ result: undefined, searches: 1, userBinds: 1, connections: 1 });
+    // The entry's search, then the read of the labels a right password makes, for the decoy.
+    expect(shape(known)).toEqual({ result: undefined, searches: 2, userBinds: 1, connections: 1 });
+  });
+
+  test('the search before the bind asks for no label attribute; the labels are read after it', async () => {
+    // Found by a review of ldap_auth: the entry's search asked for every label attribute, so a
+    // known entry's labels (an AD user's thousands of memberOf values) crossed the wire on every
+    // wrong password, and a made-up name's search brought nothing: the time told who exists.
+    const { dir, login } = setUp();
+    await login('alice', 'wrong');
+    const [search, read] = dir.searches;
+    expect(search!.filter).toBe('(&(objectClass=inetOrgPerson)(uid=alice))');
+    expect(search!.attributes).toEqual(['uid']);
+    expect(read!.base).toMatch(DECOY_DN);
+    expect(await login('alice', 'alice-pw')).toMatchObject({ outcome: 'authenticated' });
+    const labelsRead = dir.searches.at(-1)!;
+    expect(labelsRead.base).toBe('uid=alice,ou=people,dc=example,dc=org');
+    expect(labelsRead.attributes).toEqual(['memberOf', 'MAIL']);
   });
 
   test('decoy() does that work for a login an earlier backend denied, and never throws', async () => {
     const { dir, authn } = setUp();
     await expect(authn.decoy({ account: 'admin', password: new Secret('wrong') })).resolves.toBeUndefined();
-    expect(dir.searches).toHaveLength(1);
+    expect(dir.searches).toHaveLength(2);
     expect(dir.binds.map((b) => b.dn)).toEqual([SERVICE_DN, expect.stringMatching(DECOY_DN)]);
     dir.down = true;
     dir.clients[0]!.isConnected = false;

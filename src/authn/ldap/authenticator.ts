@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Filter, SizeLimitExceededError } from 'ldapts';
+import { Filter, NoSuchObjectError, SizeLimitExceededError } from 'ldapts';
 import type { Entry, SearchOptions } from 'ldapts';
 import type { LdapConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
@@ -119,7 +119,7 @@ export class LdapAuthenticator implements Authenticator {
   async #lookup(account: string, asked?: number): Promise<LookupResult | undefined> {
     if (account === '') return undefined;
     return this.#limited(async () => {
-      const found = await this.#connections.withService((client) => this.#findEntry(client, account));
+      const found = await this.#connections.withService((client) => this.#findEntry(client, account, true));
       if (!found) return undefined;
       // Found under another spelling: say which (the refresh grant decides what that means).
       if (found.account !== account) return { labels: {}, account: found.account };
@@ -196,10 +196,11 @@ export class LdapAuthenticator implements Authenticator {
         ...(heldFor !== undefined ? { heldFor } : {}),
       };
     }
-    const groups = await this.#connections.withService((client) =>
-      this.#groups(client, entry.dn, found.account),
+    const [labelled, groups] = await this.#connections.withService(
+      async (client) =>
+        [await this.#labelled(client, entry), await this.#groups(client, entry.dn, found.account)] as const,
     );
-    return authenticated(entryLabels(this.#config, entry, groups), account, found.account);
+    return authenticated(entryLabels(this.#config, labelled, groups), account, found.account);
   }
 
   /** docker_auth's initial_bind_as_user: no service account; everything runs as the user. */
@@ -209,7 +210,7 @@ export class LdapAuthenticator implements Authenticator {
       const bindDn = this.#config.bindDn!.replaceAll('${account}', () => escapeDnValue(account));
       const refused = await bindAsUser(client, bindDn, password);
       if (refused !== undefined) return { outcome: 'denied', reason: refused };
-      const found = await this.#findEntry(client, account);
+      const found = await this.#findEntry(client, account, true);
       if (!found) return { outcome: 'no_match' };
       const { entry } = found;
       // The initial bind proved a DN built from the account; this one proves the entry found.
@@ -226,14 +227,19 @@ export class LdapAuthenticator implements Authenticator {
    * Directories compare account attributes without regard to case and extra spaces, so `ALICE`
    * finds alice's entry: the stored spelling (from the filter's account terms) then names the
    * account everywhere, so that one entry is one account. More than one entry is a misconfiguration.
+   * The label attributes are asked for only with `withLabels` (a lookup, or a search after the
+   * user's bind): before the password is checked, a known entry's labels (an AD user's thousands
+   * of memberOf values) would cross the wire on every wrong password, and a made-up name's search
+   * brings nothing, so the time would tell who exists (docs/security.md "User enumeration").
    */
   async #findEntry(
     client: LdapClient,
     account: string,
+    withLabels = false,
   ): Promise<{ readonly entry: Entry; readonly account: string } | undefined> {
     const attributes = [
       ...new Set([
-        ...[...this.#config.labels.values()].map((s) => s.attribute),
+        ...(withLabels ? this.#labelAttributes() : []),
         ...this.#config.accountTerms.map((t) => t.attribute),
       ]),
     ];
@@ -262,15 +268,44 @@ export class LdapAuthenticator implements Authenticator {
     return stored === undefined ? undefined : { entry, account: stored };
   }
 
-  /** Values of the group search's attribute, or [] without a group search. */
+  #labelAttributes(): string[] {
+    return [...this.#config.labels.values()].map((s) => s.attribute);
+  }
+
   /**
-   * The group search a login that succeeded makes, for one that did not: a right password can
-   * still be refused after it (an earlier backend deciding for the stored spelling), and that
-   * refusal must cost what a wrong password's does, or its time tells that the password was right.
+   * The entry with its label attributes, read by its DN once the user's bind proved the password
+   * (no read without label attributes to read). A DN that names nothing reads as an entry
+   * without them: the decoy's, which no directory holds.
+   */
+  async #labelled(client: LdapClient, entry: Entry): Promise<Entry> {
+    const attributes = this.#labelAttributes();
+    if (attributes.length === 0) return entry;
+    try {
+      const { searchEntries } = await client.search(entry.dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes,
+        timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
+      });
+      return searchEntries[0] ?? entry;
+    } catch (err) {
+      if (err instanceof NoSuchObjectError) return entry;
+      throw err;
+    }
+  }
+
+  /**
+   * The reads a login that succeeded makes (its labels, its group search), for one that did
+   * not: a right password can still be refused after it (an earlier backend deciding for the
+   * stored spelling), and that refusal must cost what a wrong password's does, or its time tells
+   * that the password was right.
    */
   async #decoyGroups(): Promise<void> {
-    if (!this.#config.groupSearch) return;
-    await this.#connections.withService((client) => this.#groups(client, this.#decoyDn, this.#decoyAccount));
+    if (this.#labelAttributes().length === 0 && !this.#config.groupSearch) return;
+    await this.#connections.withService(async (client) => {
+      await this.#labelled(client, { dn: this.#decoyDn });
+      await this.#groups(client, this.#decoyDn, this.#decoyAccount);
+    });
   }
 
   async #groups(client: LdapClient, dn: string, account: string): Promise<string[]> {
