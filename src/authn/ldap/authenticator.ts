@@ -8,7 +8,7 @@ import { foldsOtherwise } from '../../core/account-name.js';
 import { bindAsUser, LdapConnections, type LdapClient, type LdapClientFactory } from './connection.js';
 import { escapeDnValue } from './dn.js';
 import { attributeValues, authenticated, entryLabels, labelValue, storedSpelling } from './entry.js';
-import { ambiguous, NAME, translate } from './errors.js';
+import { ambiguous, NAME, tooManyGroups, translate } from './errors.js';
 import { Limiter } from './limit.js';
 
 /** Why a login under an alias is refused before its bind: the stored account is held back. */
@@ -314,12 +314,18 @@ export class LdapAuthenticator implements Authenticator {
     const filter = gs.filter
       .replaceAll('${dn}', () => Filter.escape(dn))
       .replaceAll('${account}', () => Filter.escape(account));
-    const { searchEntries } = await client.search(gs.base, {
-      scope: 'sub',
-      filter,
-      attributes: [gs.attribute],
-      timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
-    });
+    let searchEntries: Entry[];
+    try {
+      ({ searchEntries } = await client.search(gs.base, {
+        scope: 'sub',
+        filter,
+        attributes: [gs.attribute],
+        timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
+      }));
+    } catch (err) {
+      if (err instanceof SizeLimitExceededError) throw tooManyGroups(err);
+      throw err;
+    }
     return searchEntries.flatMap((e) => attributeValues(e, gs.attribute).map((v) => labelValue(v, gs)));
   }
 

@@ -12,6 +12,19 @@ export function ambiguous(cause?: unknown): BackendUnavailableError {
   );
 }
 
+/**
+ * The group search ended at the directory's size limit (slapd's `sizelimit`, 500 by default; AD's
+ * MaxPageSize, 1000): a group list cut short could leave out a label a rule needs, so the login
+ * is refused as an outage, saying what to change.
+ */
+export function tooManyGroups(cause?: unknown): BackendUnavailableError {
+  return new BackendUnavailableError(
+    NAME,
+    "the group search reached the directory's size limit (the account is in more groups than one search may return); narrow ldap_auth.group_search.filter or base, or raise the limit for the service account",
+    { cause },
+  );
+}
+
 /** Every failure that is not an outcome becomes BackendUnavailableError (503), keeping the cause for the log. */
 export function translate(err: unknown): BackendUnavailableError {
   if (err instanceof BackendUnavailableError) return err;
