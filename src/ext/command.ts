@@ -99,9 +99,15 @@ export const spawnRunner: CommandRunner = (request) =>
       return;
     }
     let swept = false;
+    /**
+     * The command has exited and its group was killed then. Its PID is free once the group is
+     * empty, and may be another process's (another run's group leader) by the time the run fails
+     * (a leftover outside the group holding the pipes until the timeout): no signal goes to it.
+     */
+    let exited = false;
     const kill = () => {
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        if (child.pid !== undefined && !exited) process.kill(-child.pid, 'SIGKILL');
       } catch {
         // Already gone.
       }
@@ -158,7 +164,10 @@ export const spawnRunner: CommandRunner = (request) =>
     child.stdin.end(request.stdin);
     // The command itself has exited: what it left in its group goes too (a leftover holding the
     // pipes open would otherwise keep 'close' from firing until the timeout).
-    child.on('exit', kill);
+    child.on('exit', () => {
+      kill();
+      exited = true;
+    });
     child.on('close', (code, signal) => {
       if (settled) return;
       settled = true;
