@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Filter, NoSuchObjectError, SizeLimitExceededError } from 'ldapts';
+import { Filter, SizeLimitExceededError } from 'ldapts';
 import type { Entry, SearchOptions } from 'ldapts';
 import type { LdapConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { Authenticator, AuthnResult, Credentials, LookupResult } from '../types.js';
 import { foldsOtherwise } from '../../core/account-name.js';
-import { bindAsUser, LdapConnections, type LdapClient, type LdapClientFactory } from './connection.js';
+import {
+  bindAsUser,
+  LdapConnections,
+  refusedForThisDn,
+  type LdapClient,
+  type LdapClientFactory,
+} from './connection.js';
 import { escapeDnValue } from './dn.js';
 import { attributeValues, authenticated, entryLabels, labelValue, storedSpelling } from './entry.js';
 import { ambiguous, NAME, tooManyGroups, translate } from './errors.js';
@@ -274,36 +280,49 @@ export class LdapAuthenticator implements Authenticator {
 
   /**
    * The entry with its label attributes, read by its DN once the user's bind proved the password
-   * (no read without label attributes to read). A DN that names nothing reads as an entry
-   * without them: the decoy's, which no directory holds.
+   * (no read without label attributes to read). An entry that cannot be read then (renamed or
+   * removed meanwhile, or out of the service account's reach) fails the login: a token without
+   * labels the entry has could pass rules written against them.
    */
   async #labelled(client: LdapClient, entry: Entry): Promise<Entry> {
-    const attributes = this.#labelAttributes();
-    if (attributes.length === 0) return entry;
-    try {
-      const { searchEntries } = await client.search(entry.dn, {
+    if (this.#labelAttributes().length === 0) return entry;
+    const labelled = (await this.#readLabels(client, entry.dn))[0];
+    if (labelled === undefined) {
+      throw new BackendUnavailableError(
+        NAME,
+        "the entry could not be read by its DN after its bind, so its labels are unknown; check the service account's read access to it",
+      );
+    }
+    return labelled;
+  }
+
+  #readLabels(client: LdapClient, dn: string): Promise<Entry[]> {
+    return client
+      .search(dn, {
         scope: 'base',
         filter: '(objectClass=*)',
-        attributes,
+        attributes: this.#labelAttributes(),
         timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
-      });
-      return searchEntries[0] ?? entry;
-    } catch (err) {
-      if (err instanceof NoSuchObjectError) return entry;
-      throw err;
-    }
+      })
+      .then((r) => r.searchEntries);
   }
 
   /**
    * The reads a login that succeeded makes (its labels, its group search), for one that did
    * not: a right password can still be refused after it (an earlier backend deciding for the
    * stored spelling), and that refusal must cost what a wrong password's does, or its time tells
-   * that the password was right.
+   * that the password was right. The decoy's DN names no entry, and may be one the directory
+   * refuses outright (its first account term unknown to it, as for the decoy's bind): such an
+   * answer is the read's, not an outage.
    */
   async #decoyGroups(): Promise<void> {
     if (this.#labelAttributes().length === 0 && !this.#config.groupSearch) return;
     await this.#connections.withService(async (client) => {
-      await this.#labelled(client, { dn: this.#decoyDn });
+      if (this.#labelAttributes().length > 0) {
+        await this.#readLabels(client, this.#decoyDn).catch((err: unknown) => {
+          if (!refusedForThisDn(err)) throw err;
+        });
+      }
       await this.#groups(client, this.#decoyDn, this.#decoyAccount);
     });
   }

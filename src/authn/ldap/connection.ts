@@ -263,7 +263,7 @@ export async function bindAsUser(
     return undefined;
   } catch (err) {
     if (err instanceof InvalidCredentialsError) return INVALID_CREDENTIALS;
-    if (REFUSALS.some((refusal) => err instanceof refusal)) {
+    if (refusedForThisDn(err)) {
       return `the directory refused the bind: ${(err as Error).message}`;
     }
     throw err;
@@ -285,6 +285,11 @@ const REFUSALS = [
   UnwillingToPerformError,
   ConstraintViolationError,
 ] as const;
+
+/** Whether `err` is one of the directory's answers that say no to this DN alone (REFUSALS). */
+export function refusedForThisDn(err: unknown): boolean {
+  return REFUSALS.some((refusal) => err instanceof refusal);
+}
 
 const INVALID_CREDENTIALS = 'invalid credentials';
 
