@@ -204,7 +204,10 @@ export class LdapAuthenticator implements Authenticator {
     }
     const [labelled, groups] = await this.#connections.withService(
       async (client) =>
-        [await this.#labelled(client, entry), await this.#groups(client, entry.dn, found.account)] as const,
+        [
+          await this.#labelled(client, entry, account),
+          await this.#groups(client, entry.dn, found.account),
+        ] as const,
     );
     return authenticated(entryLabels(this.#config, labelled, groups), account, found.account);
   }
@@ -280,13 +283,15 @@ export class LdapAuthenticator implements Authenticator {
 
   /**
    * The entry with its label attributes, read by its DN once the user's bind proved the password
-   * (no read without label attributes to read). An entry that cannot be read then (renamed or
-   * removed meanwhile, or out of the service account's reach) fails the login: a token without
-   * labels the entry has could pass rules written against them.
+   * (no read without label attributes to read), with the first search's filter for `account`:
+   * a directory's ACLs let the service account search with it (OpenLDAP checks a filter's
+   * attributes, and `(objectClass=*)` would need search rights on objectClass). An entry that
+   * cannot be read then (renamed or removed meanwhile, or out of the service account's reach)
+   * fails the login: a token without labels the entry has could pass rules written against them.
    */
-  async #labelled(client: LdapClient, entry: Entry): Promise<Entry> {
+  async #labelled(client: LdapClient, entry: Entry, account: string): Promise<Entry> {
     if (this.#labelAttributes().length === 0) return entry;
-    const labelled = (await this.#readLabels(client, entry.dn))[0];
+    const labelled = (await this.#readLabels(client, entry.dn, account))[0];
     if (labelled === undefined) {
       throw new BackendUnavailableError(
         NAME,
@@ -296,11 +301,11 @@ export class LdapAuthenticator implements Authenticator {
     return labelled;
   }
 
-  #readLabels(client: LdapClient, dn: string): Promise<Entry[]> {
+  #readLabels(client: LdapClient, dn: string, account: string): Promise<Entry[]> {
     return client
       .search(dn, {
         scope: 'base',
-        filter: '(objectClass=*)',
+        filter: this.#config.filter.replaceAll('${account}', () => Filter.escape(account)),
         attributes: this.#labelAttributes(),
         timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
       })
@@ -319,7 +324,7 @@ export class LdapAuthenticator implements Authenticator {
     if (this.#labelAttributes().length === 0 && !this.#config.groupSearch) return;
     await this.#connections.withService(async (client) => {
       if (this.#labelAttributes().length > 0) {
-        await this.#readLabels(client, this.#decoyDn).catch((err: unknown) => {
+        await this.#readLabels(client, this.#decoyDn, this.#decoyAccount).catch((err: unknown) => {
           if (!refusedForThisDn(err)) throw err;
         });
       }
