@@ -66,7 +66,6 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
   const base = {
     service: single(params, 'service') ?? '',
     clientId: single(params, 'client_id'),
-    offline: single(params, 'access_type') === 'offline',
     // One space-joined field (docker, containerd) or repeated fields (containers/image).
     scopes: parseScopes(params.getAll('scope')),
   };
@@ -79,14 +78,17 @@ function parsePost(raw: RawTokenRequest): TokenRequest {
         ...base,
         grant: 'password',
         credentials: { account: username, password: new Secret(password) },
+        offline: single(params, 'access_type') === 'offline',
       };
     }
     case 'refresh_token':
-      // The account comes from the token (containerd sends no username with it).
+      // The account comes from the token (containerd sends no username with it). It answers
+      // with the token it was given and offers none: access_type is not read.
       return {
         ...base,
         grant: 'refresh_token',
         credentials: ANONYMOUS,
+        offline: false,
         refreshToken: new Secret(required(params, 'refresh_token', MAX_REFRESH_TOKEN_LENGTH)),
       };
     case undefined:
