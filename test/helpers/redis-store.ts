@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import type { LockoutPolicy } from '../../src/guard/lockout.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis.js';
+import { StoreUnavailableError } from '../../src/store/types.js';
 import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
 
 /** The policy the Redis lock tests lock pairs with: the third failure locks for a minute. */
@@ -18,6 +19,18 @@ export const REDIS_LOCK_POLICY: LockoutPolicy = {
   account_max_failures: 10_000,
   remember_success: 86_400,
 };
+
+/** A connection through a black-hole proxy, with everything its client sent. */
+export type ProxiedConnection = Socket & { seen: string };
+
+/** A TCP proxy to the file's Redis whose silenced connections are a black hole (RedisFixture.blackHoleProxy). */
+export interface BlackHoleProxy {
+  /** The proxy as a store URL (database 0). */
+  readonly url: string;
+  readonly conns: readonly ProxiedConnection[];
+  /** Silences the connections `which` picks, from now on. */
+  silence(which: (c: ProxiedConnection) => boolean): void;
+}
 
 /** What useRedisPeer hands a test file. */
 export interface RedisFixture {
@@ -34,6 +47,29 @@ export interface RedisFixture {
    * after the file's tests.
    */
   open(options: Partial<RedisStoreOptions> & { readonly keyPrefix: string }): RedisStore;
+  /**
+   * A TCP proxy to the file's Redis whose silenced connections are a black hole: bytes stop both
+   * ways, and the client's FIN is swallowed too (allowHalfOpen: the proxy never answers it), as a
+   * firewall or NAT that dropped the flow, or an L4 proxy whose upstream died without a reset.
+   * `silenceOnSubscribe`: that many connections are silenced as they send a SUBSCRIBE. Closed
+   * with the file's servers.
+   */
+  blackHoleProxy(options?: { silenceOnSubscribe?: number }): Promise<BlackHoleProxy>;
+}
+
+/**
+ * Whether one lockout step goes through `store` (a reservation, given back at once): false when
+ * the store cannot answer (StoreUnavailableError).
+ */
+export async function answersLockoutStep(store: RedisStore): Promise<boolean> {
+  try {
+    const r = await store.lockout.reserve('5:alice10.0.0.1', 'alice', REDIS_LOCK_POLICY, Date.now());
+    if (typeof r === 'object' && 'id' in r) await store.lockout.release(r);
+    return true;
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return false;
+    throw err;
+  }
 }
 
 /**
@@ -97,6 +133,45 @@ export function useRedisPeer(options: {
       const s = new RedisStore({ url: redis.url, timeoutMs: 500, ...storeOptions });
       opened.push(s);
       return s;
+    },
+    async blackHoleProxy(proxyOptions = {}) {
+      let toSilence = proxyOptions.silenceOnSubscribe ?? 0;
+      const conns: ProxiedConnection[] = [];
+      const silenced = new Set<Socket>();
+      const server = createServer({ allowHalfOpen: true }, (sock) => {
+        const client = sock as ProxiedConnection;
+        client.seen = '';
+        conns.push(client);
+        const upstream = connect(redis.port, '127.0.0.1');
+        client.on('data', (d) => {
+          client.seen += d.toString('latin1');
+          if (toSilence > 0 && /subscribe/i.test(d.toString('latin1'))) {
+            toSilence--;
+            silenced.add(client);
+          }
+          if (!silenced.has(client)) upstream.write(d);
+        });
+        client.on('end', () => {
+          if (!silenced.has(client)) client.end();
+        });
+        upstream.on('data', (d) => {
+          if (!silenced.has(client)) client.write(d);
+        });
+        client.on('error', () => undefined);
+        upstream.on('error', () => undefined);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => {
+          if (!silenced.has(client)) client.destroy();
+        });
+      });
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      return {
+        url: `redis://127.0.0.1:${port}/0`,
+        conns,
+        silence: (which) => conns.filter(which).forEach((c) => silenced.add(c)),
+      };
     },
   };
 }

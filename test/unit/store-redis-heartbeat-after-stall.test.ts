@@ -11,8 +11,7 @@
  */
 import { connect, createServer, type Socket } from 'node:net';
 import { expect, test } from 'vitest';
-import { StoreUnavailableError } from '../../src/store/types.js';
-import { REDIS_LOCK_POLICY as POLICY, useRedisPeer } from '../helpers/redis-store.js';
+import { answersLockoutStep, useRedisPeer } from '../helpers/redis-store.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const { redis, servers, open } = useRedisPeer({ tmpPrefix: 'regauth-redis-heartbeat-stall-' });
@@ -42,24 +41,13 @@ async function slowProxy(delayMs: number) {
   };
 }
 
-async function answers(s: ReturnType<typeof open>): Promise<boolean> {
-  try {
-    const r = await s.lockout.reserve('5:alice10.0.0.1', 'alice', POLICY, Date.now());
-    if (typeof r === 'object' && 'id' in r) await s.lockout.release(r);
-    return true;
-  } catch (err) {
-    if (err instanceof StoreUnavailableError) return false;
-    throw err;
-  }
-}
-
 test('a Redis answering in 300 ms (timeout 500) is usable again after one stall, not dropped in a loop', async () => {
   const proxy = await slowProxy(300);
   const s = open({ url: proxy.url, keyPrefix: 'stale:', timeoutMs: 500 });
   expect(await until(() => s.problem() === undefined, 5_000)).toBe(true);
   // Healthy: every round trip takes 300 ms, within the 500 ms timeout, and the connection stays.
   await sleep(1_500);
-  expect(await answers(s)).toBe(true);
+  expect(await answersLockoutStep(s)).toBe(true);
   const before = proxy.connections();
   expect(before).toBe(2); // the command connection and the listening one
 
@@ -73,7 +61,7 @@ test('a Redis answering in 300 ms (timeout 500) is usable again after one stall,
   await sleep(3_000);
   const settled = proxy.connections();
   let ok = 0;
-  for (let i = 0; i < 8; i++) if (await answers(s)) ok++;
+  for (let i = 0; i < 8; i++) if (await answersLockoutStep(s)) ok++;
   const reconnectsMeanwhile = proxy.connections() - settled;
   expect({ ok, reconnectsMeanwhile }).toEqual({ ok: 8, reconnectsMeanwhile: 0 });
 }, 40_000);

@@ -15,55 +15,13 @@ import type { RedisStore } from '../../src/store/redis.js';
 import { REDIS_LOCK_POLICY as POLICY, useRedisPeer } from '../helpers/redis-store.js';
 import { sleep, until } from '../helpers/wait.js';
 
-const { redis, servers, open } = useRedisPeer({ tmpPrefix: 'regauth-lock-paths-', password: 'admin-pw' });
+const { redis, servers, open, blackHoleProxy } = useRedisPeer({
+  tmpPrefix: 'regauth-lock-paths-',
+  password: 'admin-pw',
+});
 let n = 0;
 
 afterEach(() => vi.restoreAllMocks());
-
-type Conn = Socket & { seen: string };
-/**
- * A TCP proxy whose silenced connections are a black hole: bytes stop both ways, and the
- * client's FIN is swallowed too (allowHalfOpen: the proxy never answers it), as a firewall or NAT
- * that dropped the flow, or an L4 proxy whose upstream died without a reset.
- */
-async function blackHoleProxy(opts: { silenceOnSubscribe?: number } = {}) {
-  const conns: Conn[] = [];
-  const silenced = new Set<Socket>();
-  const server = createServer({ allowHalfOpen: true }, (sock) => {
-    const client = sock as Conn;
-    client.seen = '';
-    conns.push(client);
-    const upstream = connect(redis.port, '127.0.0.1');
-    client.on('data', (d) => {
-      client.seen += d.toString('latin1');
-      if (opts.silenceOnSubscribe && /subscribe/i.test(d.toString('latin1'))) {
-        opts.silenceOnSubscribe--;
-        silenced.add(client);
-      }
-      if (!silenced.has(client)) upstream.write(d);
-    });
-    client.on('end', () => {
-      if (!silenced.has(client)) client.end();
-    });
-    upstream.on('data', (d) => {
-      if (!silenced.has(client)) client.write(d);
-    });
-    client.on('error', () => undefined);
-    upstream.on('error', () => undefined);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => {
-      if (!silenced.has(client)) client.destroy();
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `redis://127.0.0.1:${port}/0`,
-    conns,
-    silence: (which: (c: Conn) => boolean) => conns.filter(which).forEach((c) => silenced.add(c)),
-  };
-}
 
 function store(
   url: string,
