@@ -47,6 +47,8 @@ export class LdapAuthenticator implements Authenticator {
   /** A made-up account, and a DN under `base` that names no entry: what its bind goes to. */
   readonly #decoyAccount = `regauth-decoy-${randomUUID()}`;
   readonly #decoyDn: string;
+  /** The attributes the labels come from (`labels:`), read only once the password is proved. */
+  readonly #labelAttributes: string[];
   #closed = false;
   /**
    * Lookups of each account: the one in flight, and the one queued behind it that lookups asked
@@ -62,6 +64,7 @@ export class LdapAuthenticator implements Authenticator {
     this.#limit = new Limiter(config.maxConcurrency, config.operationTimeoutMs);
     const rdn = `${config.accountTerms[0]?.attribute ?? 'cn'}=${this.#decoyAccount}`;
     this.#decoyDn = config.base === '' ? rdn : `${rdn},${config.base}`;
+    this.#labelAttributes = [...config.labels.values()].map((s) => s.attribute);
     if (!config.initialBindAsUser) this.lookup = (account) => this.#sharedLookup(account);
   }
 
@@ -168,7 +171,7 @@ export class LdapAuthenticator implements Authenticator {
     // unavailable directory is an outage, as for a known name.
     const decoy = async () => {
       await this.#connections.withSession((client) => bindAsUser(client, this.#decoyDn, password));
-      await this.#decoyGroups();
+      await this.#decoyReads();
     };
     if (!found) {
       await decoy();
@@ -194,7 +197,7 @@ export class LdapAuthenticator implements Authenticator {
     }
     const refused = await this.#connections.withSession((client) => bindAsUser(client, entry.dn, password));
     if (refused !== undefined) {
-      await this.#decoyGroups();
+      await this.#decoyReads();
       return {
         outcome: 'denied',
         reason: refused,
@@ -248,7 +251,7 @@ export class LdapAuthenticator implements Authenticator {
   ): Promise<{ readonly entry: Entry; readonly account: string } | undefined> {
     const attributes = [
       ...new Set([
-        ...(withLabels ? this.#labelAttributes() : []),
+        ...(withLabels ? this.#labelAttributes : []),
         ...this.#config.accountTerms.map((t) => t.attribute),
       ]),
     ];
@@ -256,7 +259,7 @@ export class LdapAuthenticator implements Authenticator {
     try {
       ({ searchEntries: entries } = await client.search(this.#config.base, {
         scope: 'sub',
-        filter: this.#config.filter.replaceAll('${account}', () => Filter.escape(account)),
+        filter: this.#accountFilter(account),
         attributes,
         // No sizeLimit of our own: given one, ldapts drops the directory's "size limit exceeded"
         // and returns the entries it got, so a directory that lets the service account see one
@@ -277,8 +280,9 @@ export class LdapAuthenticator implements Authenticator {
     return stored === undefined ? undefined : { entry, account: stored };
   }
 
-  #labelAttributes(): string[] {
-    return [...this.#config.labels.values()].map((s) => s.attribute);
+  /** The search filter for `account` (escaped): the entry's search, and its labels' read by DN. */
+  #accountFilter(account: string): string {
+    return this.#config.filter.replaceAll('${account}', () => Filter.escape(account));
   }
 
   /**
@@ -290,7 +294,7 @@ export class LdapAuthenticator implements Authenticator {
    * fails the login: a token without labels the entry has could pass rules written against them.
    */
   async #labelled(client: LdapClient, entry: Entry, account: string): Promise<Entry> {
-    if (this.#labelAttributes().length === 0) return entry;
+    if (this.#labelAttributes.length === 0) return entry;
     const labelled = (await this.#readLabels(client, entry.dn, account))[0];
     if (labelled === undefined) {
       throw new BackendUnavailableError(
@@ -305,8 +309,8 @@ export class LdapAuthenticator implements Authenticator {
     return client
       .search(dn, {
         scope: 'base',
-        filter: this.#config.filter.replaceAll('${account}', () => Filter.escape(account)),
-        attributes: this.#labelAttributes(),
+        filter: this.#accountFilter(account),
+        attributes: this.#labelAttributes,
         timeLimit: Math.ceil(this.#config.operationTimeoutMs / 1000),
       })
       .then((r) => r.searchEntries);
@@ -320,10 +324,10 @@ export class LdapAuthenticator implements Authenticator {
    * refuses outright (its first account term unknown to it, as for the decoy's bind): such an
    * answer is the read's, not an outage.
    */
-  async #decoyGroups(): Promise<void> {
-    if (this.#labelAttributes().length === 0 && !this.#config.groupSearch) return;
+  async #decoyReads(): Promise<void> {
+    if (this.#labelAttributes.length === 0 && !this.#config.groupSearch) return;
     await this.#connections.withService(async (client) => {
-      if (this.#labelAttributes().length > 0) {
+      if (this.#labelAttributes.length > 0) {
         await this.#readLabels(client, this.#decoyDn, this.#decoyAccount).catch((err: unknown) => {
           if (!refusedForThisDn(err)) throw err;
         });
