@@ -381,7 +381,8 @@ function compileRegex(
   placeholders: readonly Placeholder[],
   isRaw: RawKind,
 ): Pattern {
-  const raw = placeholders.some(isRaw);
+  const rawPlaceholders = placeholders.filter(isRaw);
+  const raw = rawPlaceholders.length > 0;
   // Values are escaped and wrapped in (?:…), so whether the regex compiles, and how many groups
   // it has, does not depend on them: checking once with empty values checks every request.
   const probe = expand(parts, () => '', wrapRegexValue)!;
@@ -407,7 +408,6 @@ function compileRegex(
   }
   // What a regex the values make too large to build matches (Unmatchable): its groups empty.
   const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
-  const rawPlaceholders = placeholders.filter(isRaw);
   // A quantifier right after a placeholder (docker_auth's applies to the value's last character),
   // or a value inside a repeat count (`{${labels:n}}`, a count there, text here).
   const quantified = parts.some(
@@ -417,7 +417,7 @@ function compileRegex(
   );
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
-    if (rawPlaceholders.length === 0) return null;
+    if (!raw) return null;
     if (!quantified && rawPlaceholders.every((p) => !REGEX_SPECIAL.test(resolve(p) ?? ''))) return null;
     // Go's QuoteMeta, no group: `${account}+` repeats the account's last character there.
     return cache.re2(expandAsDockerAuth(parts, resolve, escapeRegex, isRaw)!);

@@ -426,8 +426,8 @@ export class RedisStore implements Store {
   /**
    * Reads the lock epoch; a new value is news of a lock (or of the key lost: heard as one). The
    * reading is also the command connection's heartbeat: a connection that stays ready and answers
-   * nothing at all for COMMAND_SILENCE_MS(timeout) while it is asked, twice a second, may be a
-   * flow gone without a close (a NAT or firewall that dropped it, an L4 proxy whose upstream
+   * nothing at all for commandSilenceMs(store.timeout_ms) while it is asked, twice a second, may
+   * be a flow gone without a close (a NAT or firewall that dropped it, an L4 proxy whose upstream
    * died), on which every lockout step would time out until the kernel gives the socket up,
    * minutes later: it is made again. A stall of Redis shorter than that (a fork for BGSAVE, a
    * paused VM) drops nothing: commands in flight keep their own timeouts.
