@@ -250,9 +250,11 @@ function writingDevFile<T>(yamlPath: string, path: string, what: string, instead
     // A file where the data directory (or one of its parents) should be: `--data-dir config.yml`,
     // or a file left where a volume was to be mounted. No permission would help.
     if (err.syscall === 'mkdir' && (err.code === 'EEXIST' || err.code === 'ENOTDIR')) {
-      const where = err.code === 'EEXIST' && err.path !== undefined ? err.path : `a part of ${dirname(path)}`;
+      // EEXIST names the path in the way; ENOTDIR one below a file somewhere above it.
+      const taken = err.code === 'EEXIST' ? err.path : undefined;
       // A link to a directory that is not there (a volume not mounted) is no file in the way.
-      const leadsTo = err.code === 'EEXIST' && err.path !== undefined ? linkTarget(err.path) : undefined;
+      const leadsTo = taken === undefined ? undefined : linkTarget(taken);
+      const where = taken ?? `a part of ${dirname(path)}`;
       throw new ConfigError(
         yamlPath,
         leadsTo !== undefined
