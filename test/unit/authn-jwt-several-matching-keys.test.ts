@@ -21,6 +21,7 @@
  * { if (e.code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') throw e } }`), bounded to a few keys,
  * and refuse only when none verifies.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
@@ -51,9 +52,9 @@ async function esKey(): Promise<{ privateKey: CryptoKey; jwk: JWK }> {
   return { privateKey, jwk: { ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig' } };
 }
 
-async function login(url: string, header: { alg: string; kid?: string }, key: CryptoKey) {
+async function login(url: string, header: { alg: string; kid?: string }, key: CryptoKey, lifetime = 300) {
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ iss: url, aud: 'registry.test', sub: 'acme', exp: now + 300 })
+  const token = await new SignJWT({ iss: url, aud: 'registry.test', sub: 'acme', exp: now + lifetime })
     .setProtectedHeader(header)
     .sign(key);
   const authn = new JwtAuthenticator(
@@ -82,4 +83,68 @@ test('a token without a kid (optional in a JWS) signed with one of the two publi
     { ...b.jwk, kid: 'b' },
   ]);
   expect(await login(url, { alg: 'ES256' }, b.privateKey)).toMatchObject({ outcome: 'authenticated' });
+});
+
+/**
+ * Found by a review of jwt_auth: when several keys of an issuer's JWKS fit a token's header (no
+ * `kid`, or one `kid` published for an old and a new key), the first that could not be used (a
+ * legacy RSA key under 2048 bits, which jose refuses with a TypeError) ended the search: the
+ * token was refused ("the key it names cannot be used") though the next key, which signed it,
+ * verifies it; listed the other way round the same token logged in. docs/backends/ci-identity.md
+ * promises that up to 4 fitting keys are tried. A key that verifies the signature still decides:
+ * its token's claims are not tried against the next key.
+ */
+
+/** A legacy 1024-bit RSA public key, as a JWK (jose's own generateKeyPair refuses to make one). */
+async function legacyRsa(): Promise<JWK> {
+  return { ...(await exportJWK(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey)), use: 'sig' };
+}
+
+async function currentRsa(): Promise<{ privateKey: CryptoKey; jwk: JWK }> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  return { privateKey, jwk: { ...(await exportJWK(publicKey)), use: 'sig' } };
+}
+
+test('a token without a kid, signed with the second of two RSA keys, logs in though the first is a legacy one', async () => {
+  const current = await currentRsa();
+  const url = await issuerWith([await legacyRsa(), current.jwk]);
+  expect(await login(url, { alg: 'RS256' }, current.privateKey)).toMatchObject({ outcome: 'authenticated' });
+});
+
+test('one kid published for a legacy key and the current one: a token signed with the current one logs in', async () => {
+  const current = await currentRsa();
+  const url = await issuerWith([
+    { ...(await legacyRsa()), kid: 'k1' },
+    { ...current.jwk, kid: 'k1' },
+  ]);
+  expect(await login(url, { alg: 'RS256', kid: 'k1' }, current.privateKey)).toMatchObject({
+    outcome: 'authenticated',
+  });
+});
+
+test('when no fitting key can be used, the token is refused as before', async () => {
+  const other = await currentRsa();
+  const url = await issuerWith([await legacyRsa(), await legacyRsa()]);
+  expect(await login(url, { alg: 'RS256' }, other.privateKey)).toEqual({
+    outcome: 'denied',
+    reason: 'token rejected: the key it names cannot be used',
+  });
+});
+
+test('a legacy key beside keys that do not verify: the signature is what failed', async () => {
+  const [signer, listed] = [await currentRsa(), await currentRsa()];
+  const url = await issuerWith([await legacyRsa(), listed.jwk]);
+  expect(await login(url, { alg: 'RS256' }, signer.privateKey)).toEqual({
+    outcome: 'denied',
+    reason: 'token rejected: ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  });
+});
+
+test('the key that verifies decides: an expired token is not tried against the next key', async () => {
+  const current = await currentRsa();
+  const url = await issuerWith([current.jwk, await legacyRsa(), (await currentRsa()).jwk]);
+  expect(await login(url, { alg: 'RS256' }, current.privateKey, -120)).toEqual({
+    outcome: 'denied',
+    reason: 'token rejected: ERR_JWT_EXPIRED',
+  });
 });
