@@ -13,7 +13,9 @@ import { startRedis, type RedisPeer } from '../e2e/harness/redis.js';
 /**
  * Two replicas of the registry page with `oidc_auth` sharing one real Redis (`store.type:
  * redis`): a sign-out on one holds on the other; while Redis cannot answer, a session is not
- * taken on trust (503, never a 500). The registry is unreachable here, so a request a session
+ * taken on trust (503, never a 500), under either `store.on_store_error` (replica 0 keeps the
+ * default fail_closed, replica 1 says fail_open: that loosens the lockout's limits, never a
+ * sign-out). The registry is unreachable here, so a request a session
  * opens ends in 503 (the page's own answer), one it does not in a redirect to the provider.
  */
 const tmp = tempDir();
@@ -52,7 +54,7 @@ oidc_auth:
   redirect_url: https://auth.example/oidc/callback
   registry_url: registry.example
   secret_file: ${secretFile}
-catalog:
+${i === 1 ? 'store:\n  on_store_error: fail_open\n' : ''}catalog:
   registry_url: http://127.0.0.1:9
   realm: https://registry.example/auth
   timeout: 1
@@ -96,7 +98,7 @@ describe('/ui/ on two replicas sharing a Redis store', () => {
     expect(new URL(replay.headers.get('location')!).origin).toBe(provider.url);
   });
 
-  test('Redis stopped: a session is answered 503 with Retry-After, not taken on trust, and the process goes on', async () => {
+  test('Redis stopped: a session is answered 503 with Retry-After under fail_closed and fail_open, not taken on trust, and the process goes on', async () => {
     const { cookie } = await sessions.seal('bob', { groups: ['devs'] }, now(), 3600);
     await redis.stop();
     try {
