@@ -141,6 +141,11 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   const sections = compileSections(raw, run);
   for (const err of accountsInBoth(sections)) run.fail(err);
   for (const err of accountsFoldingAlike(sections)) run.fail(err);
+  const rawRefresh = raw.token.refresh;
+  const createsSecret = rawRefresh?.secret_file === undefined && options.devRefreshSecret !== undefined;
+  // A refresh secret read from its file is read before anything is created, as the rest is.
+  let refresh =
+    rawRefresh && !createsSecret ? run.attempt(() => compileRefresh(rawRefresh, run, options)) : undefined;
   // The development key and secret last, so they are created only for a config that is
   // otherwise valid.
   if (devKey && run.errors.length === 0) {
@@ -149,12 +154,9 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
       return compileSigningKey(raw, run, devKey);
     });
   }
-  const rawRefresh = raw.token.refresh;
-  const createsSecret = rawRefresh?.secret_file === undefined && options.devRefreshSecret !== undefined;
-  const refresh =
-    rawRefresh && !(createsSecret && run.errors.length > 0)
-      ? run.attempt(() => compileRefresh(rawRefresh, run, options))
-      : undefined;
+  if (rawRefresh && createsSecret && run.errors.length === 0) {
+    refresh = run.attempt(() => compileRefresh(rawRefresh, run, options));
+  }
   if (run.errors.length > 0 || !server || !key) {
     throw new ConfigErrors(run.errors, file, undefined, [...new Set(run.files)]);
   }
