@@ -444,17 +444,39 @@ export function parseYaml(
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? err.mark.line + 1 : undefined;
+      // Never js-yaml's error as the cause: its message quotes the line, which may hold a secret.
       if (err.reason === 'duplicated mapping key' && line !== undefined) {
         const twice = duplicateKey(text, line, lastWins);
-        if (twice) throw new ConfigError(twice.path, twice.message, { cause: err, line, file });
+        if (twice) throw new ConfigError(twice.path, twice.message, { line, file });
       }
-      throw new ConfigError('', `YAML syntax error: ${err.reason}`, { cause: err, line, file });
+      throw new ConfigError('', `YAML syntax error: ${syntaxReason(err.reason)}`, { line, file });
     }
     throw err;
   }
   refuseReservedKeys(value, lines, file);
   refuseExpansion(value, file);
   return { value, lines, nonStringKeys, scalarText };
+}
+
+/**
+ * js-yaml's reason for a syntax error, without the text of the file it quotes: a secret pasted
+ * where its file's path belongs, or a password where its hash does, is read as a tag when it
+ * starts with `!` and as an alias when it starts with `*`, and js-yaml names the tag or the alias
+ * (docs/security.md: config errors never repeat a secret). Those two are said with what to do;
+ * any other reason loses what it quotes.
+ */
+export function syntaxReason(reason: string): string {
+  if (reason.startsWith('unknown tag ')) {
+    return 'unknown tag (a value that starts with `!` is read as a YAML tag: quote it)';
+  }
+  if (reason.startsWith('unidentified alias ')) {
+    return 'an alias no anchor names (a value that starts with `*` is read as a YAML alias: quote it)';
+  }
+  return reason
+    .replace(/!<[^>]*>/g, 'its')
+    .replace(/^undeclared tag handle ".*"$/s, 'undeclared tag handle')
+    .replace(/"[^"]*"/g, 'this')
+    .replace(/^(tag (?:name|prefix) (?:cannot contain such characters|is malformed)): .*$/s, '$1');
 }
 
 /**
