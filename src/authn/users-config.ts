@@ -20,7 +20,9 @@ const labels = z.record(
 );
 
 const user = strict({
-  password: nonEmpty.optional(),
+  // The shape for editors (the JSON Schema); the loader checks it in compile, below, where its
+  // error says which bcrypt cost is refused and never repeats the value.
+  password: nonEmpty.meta({ pattern: BCRYPT_HASH.source }).optional(),
   labels: labels.optional(),
 });
 

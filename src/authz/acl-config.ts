@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { strict } from '../core/schema.js';
 import { defineSection } from '../core/section.js';
-import { compileAcl } from './acl.js';
+import { ACTION, compileAcl } from './acl.js';
 
 /**
  * A pattern; one YAML reads as a number or a boolean (`account: 1001`) is its text as written, as
@@ -20,7 +20,12 @@ const aclRule = strict({
     ip: pattern.optional(),
     labels: z.record(z.string(), pattern).optional(),
   }),
-  actions: z.array(z.string({ error: 'actions must be strings' }), { error: 'must be a list of actions' }),
+  actions: z.array(
+    // The grammar for editors (the JSON Schema); the loader checks it in compileActions, where
+    // its error names the action.
+    z.string({ error: 'actions must be strings' }).meta({ pattern: `^\\*$|${ACTION.source}` }),
+    { error: 'must be a list of actions' },
+  ),
   comment: z.string().optional(),
 });
 

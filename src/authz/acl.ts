@@ -116,7 +116,7 @@ export const KNOWN_ACTIONS: readonly string[] = ['pull', 'push', 'delete', '*'];
 export const MAX_LABEL_COMBINATIONS = 10_000;
 
 /** The grammar of request actions (src/request/scope.ts), without `*`. */
-const ACTION = /^[a-z][a-z0-9_-]*$/;
+export const ACTION = /^[a-z][a-z0-9_-]*$/;
 
 type Check =
   | {
