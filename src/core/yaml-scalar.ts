@@ -13,8 +13,20 @@ export function yamlScalar(value: string): string {
   } catch {
     read = undefined;
   }
-  return read === value && !YAML_1_1_OTHERWISE.test(value) ? value : JSON.stringify(value);
+  if (read === value && !YAML_1_1_OTHERWISE.test(value) && !YAML_1_1_BREAK.test(value)) return value;
+  // JSON's string syntax is YAML's, but JSON leaves these three as they are.
+  return JSON.stringify(value).replace(
+    YAML_1_1_BREAKS,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
+
+/**
+ * NEL and the line and paragraph separators: line breaks in YAML 1.1 (the registry's yaml.v2),
+ * inside double quotes too, where YAML 1.2 (js-yaml) reads them as characters.
+ */
+const YAML_1_1_BREAK = /[\u0085\u2028\u2029]/;
+const YAML_1_1_BREAKS = /[\u0085\u2028\u2029]/g;
 
 /**
  * What YAML 1.1 (Go's yaml.v2, which the registry reads its config with) may read as no string,

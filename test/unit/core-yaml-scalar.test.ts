@@ -25,3 +25,17 @@ describe('yamlScalar', () => {
     'online',
   ])('%j stays plain', (value) => expect(yamlScalar(value)).toBe(value));
 });
+
+/**
+ * Found by a review of the config: YAML 1.1 (the registry's yaml.v2) reads NEL (U+0085) and the
+ * line and paragraph separators (U+2028, U+2029) as line breaks, inside double quotes too, where
+ * YAML 1.2 (js-yaml) reads them as characters. A value holding one must be quoted with the
+ * character escaped, or the registry reads another value (or a broken block).
+ */
+describe('yamlScalar and the line breaks only YAML 1.1 has', () => {
+  test.each(['a\u0085b', 'a\u2028b', 'a\u2029b'])('%j is quoted with the break escaped', (value) => {
+    const written = yamlScalar(value);
+    expect(written).toMatch(/^"[^\u0085\u2028\u2029]*"$/);
+    expect(yaml.load(`v: ${written}`)).toEqual({ v: value });
+  });
+});
