@@ -13,20 +13,22 @@ export function yamlScalar(value: string): string {
   } catch {
     read = undefined;
   }
-  if (read === value && !YAML_1_1_OTHERWISE.test(value) && !YAML_1_1_BREAK.test(value)) return value;
-  // JSON's string syntax is YAML's, but JSON leaves these three as they are.
+  if (read === value && !YAML_1_1_OTHERWISE.test(value) && !YAML_1_1_ESCAPED.test(value)) return value;
+  // JSON's string syntax is YAML's, but JSON escapes only the C0 controls.
   return JSON.stringify(value).replace(
-    YAML_1_1_BREAKS,
+    YAML_1_1_ESCAPED_ALL,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
 
 /**
- * NEL and the line and paragraph separators: line breaks in YAML 1.1 (the registry's yaml.v2),
- * inside double quotes too, where YAML 1.2 (js-yaml) reads them as characters.
+ * What must be escaped for YAML 1.1 (the registry's yaml.v2) beyond JSON's escapes: NEL and the
+ * line and paragraph separators, line breaks there (inside double quotes too) where YAML 1.2
+ * (js-yaml) reads characters; DEL, the other C1 controls, U+FFFE and U+FFFF, which its reader
+ * refuses anywhere in a file.
  */
-const YAML_1_1_BREAK = /[\u0085\u2028\u2029]/;
-const YAML_1_1_BREAKS = /[\u0085\u2028\u2029]/g;
+const YAML_1_1_ESCAPED = /[\u007f-\u009f\u2028\u2029\ufffe\uffff]/;
+const YAML_1_1_ESCAPED_ALL = new RegExp(YAML_1_1_ESCAPED.source, 'g');
 
 /**
  * What YAML 1.1 (Go's yaml.v2, which the registry reads its config with) may read as no string,

@@ -39,3 +39,23 @@ describe('yamlScalar and the line breaks only YAML 1.1 has', () => {
     expect(yaml.load(`v: ${written}`)).toEqual({ v: value });
   });
 });
+
+/**
+ * Found by a review of the change above: yaml.v2's reader refuses, anywhere in a file and inside
+ * double quotes too, every character outside tab, LF, CR, U+0020 to U+007E, NEL, U+00A0 to
+ * U+D7FF, U+E000 to U+FFFD and the astral planes ("control characters are not allowed"): DEL, the
+ * C1 controls but NEL, U+FFFE and U+FFFF. JSON.stringify escapes only the C0 controls, so such a
+ * value was printed raw and the registry refused the whole file.
+ */
+const YAML_V2_READABLE = /^[\t\n\r\x20-\x7e\u0085\u00a0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]*$/u;
+
+describe('yamlScalar and the characters YAML 1.1 (yaml.v2) refuses raw', () => {
+  test.each(['/keys/a\u007fb', '/keys/a\u0080b', '/keys/a\u009bb', 'registry\u009f', 'a\ufffeb', 'a\uffffb'])(
+    '%j is printed with the character escaped',
+    (value) => {
+      const written = yamlScalar(value);
+      expect(written, 'a character yaml.v2 refuses is printed raw').toMatch(YAML_V2_READABLE);
+      expect(yaml.load(`v: ${written}`)).toEqual({ v: value });
+    },
+  );
+});
