@@ -409,26 +409,42 @@ function decide(
       labels = user.labels;
     }
   }
+  const trusted = (address: string | null) =>
+    address !== null && config.server.trustedProxies.contains(address);
+  // A proxy the config no longer trusts is taken for the client, as the server takes it. An
+  // address the line took for the client that the config now trusts as a proxy is not the client
+  // for the server, which reads the client further left in X-Forwarded-For: the line does not
+  // hold it, so the address is unknown.
+  const viaTakenForClient = entry.via !== null && !trusted(entry.via);
+  const ipUnknown = !viaTakenForClient && trusted(entry.ip);
   const request = {
     account: entry.account,
     type: scope.type,
     name: scope.name,
     service: entry.service,
-    // A proxy the config no longer trusts is taken for the client, as the server takes it.
-    ip: entry.via !== null && !config.server.trustedProxies.contains(entry.via) ? entry.via : entry.ip,
     actions: scope.actions,
   };
-  if (labels) {
-    const d = config.acl.authorize({ ...request, labels });
+  const ip = viaTakenForClient ? entry.via : entry.ip;
+  if (labels && !ipUnknown) {
+    const d = config.acl.authorize({ ...request, ip, labels });
     if (d.rule === null && asksExtAuthz(config, entry.service))
       return { undetermined: 'no ACL rule matches and ext_authz decides' };
     return { granted: d.granted, rule: ruleRef(config, d.rule), by: d.rule === null ? 'deny' : 'acl' };
   }
-  // Labels not recorded (ldap_auth, oidc_auth, jwt_auth, ext_auth): decided only when no rule
-  // that could decide needs them.
-  for (const e of config.acl.explain(request)) {
+  // Labels not recorded (ldap_auth, oidc_auth, jwt_auth, ext_auth), or the client address not
+  // known: decided only when no rule that could decide needs them.
+  for (const e of config.acl.explain({
+    ...request,
+    ...(ipUnknown ? {} : { ip }),
+    ...(labels ? { labels } : {}),
+  })) {
     if (e.match === 'no') continue;
     if (e.match === 'depends') {
+      if (ipUnknown && e.conditions.includes('ip')) {
+        return {
+          undetermined: `the config trusts ${entry.ip} as a proxy now, the audit line does not hold the X-Forwarded-For the server would read the client from, and acl[${e.index}] matches on ip`,
+        };
+      }
       return {
         undetermined: `labels of ${shown(entry.authenticator)} accounts are not in the audit line, and acl[${e.index}] matches on ${e.conditions.join(', ')}`,
       };
