@@ -383,9 +383,14 @@ function compileRegex(
 ): Pattern {
   const rawPlaceholders = placeholders.filter(isRaw);
   const raw = rawPlaceholders.length > 0;
-  // Values are escaped and wrapped in (?:…), so whether the regex compiles, and how many groups
-  // it has, does not depend on them: checking once with empty values checks every request.
-  const probe = expand(parts, () => '', wrapRegexValue)!;
+  // Values are escaped, so how many groups the regex has does not depend on them, nor whether it
+  // compiles but for an empty value before a quantifier (`${account}+`, which then matches as
+  // an unbuilt pattern does): checking once with an empty group for each value checks the rest.
+  const probe = expand(
+    parts,
+    () => '',
+    () => '(?:)',
+  )!;
   let regex: RegExp;
   try {
     regex = new RegExp(probe);
@@ -399,33 +404,35 @@ function compileRegex(
   // Read with its placeholders' stand-ins, whose values are escaped and need no check.
   const go = goOnlySyntax(probe, empty.groups !== undefined);
   if (go !== undefined) throw new SyntaxError(`invalid regular expression ${source}: ${go}`);
+  // A quantifier right after a placeholder (docker_auth's applies to the value's last character,
+  // and so does regauth's), or a value inside a repeat count (`{${labels:n}}`, a count there, text here).
+  const quantified = parts.some(
+    (p, i) =>
+      typeof p !== 'string' &&
+      (/^[*+?{,}]/.test(String(parts[i + 1] ?? '')) || /\{\d*,?$/.test(String(parts[i - 1] ?? ''))),
+  );
   // docker_auth's reading of a value may make the text before it optional (`^x${labels:x}`, x
-  // `*`) or one alternative of two (`|bar`): no prefix then (the rule index must try the rule).
-  const prefix = raw ? '' : regexPrefix(parts);
+  // `*`) or one alternative of two (`|bar`), and an empty value before a quantifier makes the
+  // character before it optional (`^x${account}*` is `^x*`): no prefix then (the rule index must
+  // try the rule).
+  const prefix = raw || quantified ? '' : regexPrefix(parts);
   const base = { source, kind: 'regex', placeholders, groups, literal: undefined, prefix } as const;
   if (placeholders.length === 0) {
     return { ...base, match: (value) => regex.exec(value), bind: () => regexTest(prefix, regex) };
   }
   // What a regex the values make too large to build matches (Unmatchable): its groups empty.
   const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
-  // A quantifier right after a placeholder (docker_auth's applies to the value's last character),
-  // or a value inside a repeat count (`{${labels:n}}`, a count there, text here).
-  const quantified = parts.some(
-    (p, i) =>
-      typeof p !== 'string' &&
-      (/^[*+?{,}]/.test(String(parts[i + 1] ?? '')) || /\{\d*,?$/.test(String(parts[i - 1] ?? ''))),
-  );
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
     if (!raw) return null;
     if (!quantified && rawPlaceholders.every((p) => !REGEX_SPECIAL.test(resolve(p) ?? ''))) return null;
-    // Go's QuoteMeta, no group: `${account}+` repeats the account's last character there.
+    // Go's QuoteMeta, no group, and the raw values as they are.
     return cache.re2(expandAsDockerAuth(parts, resolve, escapeRegex, isRaw)!);
   };
   return {
     ...base,
     match(value, resolve, cache, unmatchable) {
-      const expanded = expand(parts, resolve, wrapRegexValue);
+      const expanded = expand(parts, resolve, regexValue);
       if (expanded === undefined) return null;
       const regex = cache.regex(expanded);
       if (regex !== null) {
@@ -440,7 +447,7 @@ function compileRegex(
       return unbuilt(value);
     },
     bind(resolve, cache, unmatchable, otherwise) {
-      const expanded = expand(parts, resolve, wrapRegexValue);
+      const expanded = expand(parts, resolve, regexValue);
       if (expanded === undefined) return undefined;
       const other = otherwise && theirs(resolve, cache);
       if (other) otherwise!(other);
@@ -863,9 +870,16 @@ const REGEX_SYNTAX = '\\^$.|?*+()[]{}';
 /** Characters that stand for themselves after a backslash (escapeRegex escapes `/` and `-` too). */
 const REGEX_ESCAPED_LITERAL = `${REGEX_SYNTAX}/-`;
 
-/** `(?:…)` keeps a quantifier after a placeholder applying to the whole value, and `${x}+` valid when it is empty. */
-function wrapRegexValue(value: string): string {
-  return `(?:${escapeRegex(value)})`;
+/**
+ * A value as docker_auth puts it in a regular expression, Go's QuoteMeta and no group: a
+ * quantifier right after it (`${account}+`) repeats its last character, as there. A last
+ * character outside the BMP (two UTF-16 units, one character for Go) is grouped, so that it is
+ * repeated whole.
+ */
+function regexValue(value: string): string {
+  const last = value.length >= 2 ? value.codePointAt(value.length - 2)! : 0;
+  if (last > 0xffff) return `${escapeRegex(value.slice(0, -2))}(?:${value.slice(-2)})`;
+  return escapeRegex(value);
 }
 
 /** V8 says `Invalid regular expression: /(/: Unterminated group`; keep the last part. */

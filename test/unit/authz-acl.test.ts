@@ -129,10 +129,17 @@ describe('matching', () => {
     ['regex unanchored', { name: '/lib/' }, { name: 'my/library' }, true],
     ['regex anchored', { name: '/^lib/' }, { name: 'my/library' }, false],
     [
-      'regex quantifier after a value applies to the whole value',
+      // As docker_auth reads it (the value put in as text): test/unit/authz-acl-placeholder-quantifier.test.ts
+      'regex quantifier after a value applies to its last character',
+      { name: '/^(?:x)${account}+$/' },
+      { account: 'ab', name: 'xabbb' },
+      true,
+    ],
+    [
+      'regex quantifier after a value does not repeat the whole value',
       { name: '/^(?:x)${account}+$/' },
       { account: 'ab', name: 'xababab' },
-      true,
+      false,
     ],
     // variables
     ['${account} in a glob', { name: '${account}' }, { account: 'bob', name: 'bob' }, true],

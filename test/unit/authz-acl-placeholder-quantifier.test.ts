@@ -1,0 +1,72 @@
+import { expect, test } from 'vitest';
+import { compileAcl } from '../../src/authz/acl.js';
+import type { AuthzRequest } from '../../src/authz/types.js';
+
+// Found by a review of the ACL against docker_auth: a regex quantifier written right after a
+// placeholder.
+//
+// docker_auth substitutes placeholders as text before compiling the regex
+// (auth_server/authz/acl.go:150, strings.NewReplacer(vars...).Replace): `${account}` and the other
+// request fields as regexp.QuoteMeta of the value (acl.go:284-287), `${labels:…}` as the raw value
+// (acl.go:189, matched through matchString). A `+`, `?`, `*` or `{n}` right after the placeholder
+// therefore applies to the value's LAST character: for account `bob`, `/^${account}+\/.+$/` is
+// `^bob+\/.+$` (bob/…, bobb/…), and for team `dev`, `/^${labels:team}+-x\//` is `^dev+-x\/`.
+//
+// regauth put every value in as `(?:value)` (src/authz/pattern.ts wrapRegexValue, used by
+// compileRegex's match at pattern.ts:428), so the quantifier applies to the WHOLE value:
+// `^(?:bob)+\/.+$` also matches bobbob/app, another account's namespace. For label values and
+// captures it computes docker_auth's reading only to deny what docker_auth alone matches
+// (pattern.ts:433); where regauth's own reading is the wider one it grants, and for `${account}`,
+// `${name}`, `${type}`, `${service}` it never computes docker_auth's reading (pattern.ts:420).
+// docs/acl.md did not list this. Values go in as docker_auth puts them now.
+
+const request = (account: string, name: string, labels: Record<string, string[]> = {}): AuthzRequest => ({
+  account,
+  type: 'repository',
+  name,
+  service: 'registry',
+  ip: null,
+  labels,
+  actions: ['pull', 'push'],
+});
+
+test('`${account}+` repeats the last character, as docker_auth reads it: bob gets nothing on bobbob/app', () => {
+  const acl = compileAcl([
+    { match: { account: '/.+/', name: '/^${account}+\\/.+$/' }, actions: ['pull', 'push'] },
+  ]);
+  // docker_auth: ^bob+\/.+$ does not match "bobbob/app": no rule matches, nothing granted.
+  expect(acl.authorize(request('bob', 'bobbob/app')).granted).toEqual([]);
+  // Both agree on the account's own namespace.
+  expect(acl.authorize(request('bob', 'bob/app')).granted).toEqual(['pull', 'push']);
+});
+
+test('`${account}{2}` repeats the last character: bo gets nothing on bobo/app', () => {
+  const acl = compileAcl([{ match: { name: '/^${account}{2}\\//' }, actions: ['pull', 'push'] }]);
+  // docker_auth: ^bo{2}\/ matches boo/…, not bobo/app.
+  expect(acl.authorize(request('bo', 'bobo/app')).granted).toEqual([]);
+});
+
+test("`${labels:team}+` repeats the label value's last character: team dev gets nothing on devdev-x/app", () => {
+  const acl = compileAcl([{ match: { name: '/^${labels:team}+-[a-z]+\\/.+$/' }, actions: ['pull', 'push'] }]);
+  // docker_auth: ^dev+-[a-z]+\/.+$ does not match "devdev-x/app": nothing granted.
+  expect(acl.authorize(request('bob', 'devdev-x/app', { team: ['dev'] })).granted).toEqual([]);
+});
+
+test('a last character outside the BMP is repeated whole, as Go repeats a character', () => {
+  const acl = compileAcl([{ match: { name: '/^${account}+\\/app$/' }, actions: ['pull'] }]);
+  expect(acl.authorize(request('x\u{1F600}', 'x\u{1F600}\u{1F600}/app')).granted).toEqual(['pull']);
+  expect(acl.authorize(request('x\u{1F600}', 'x\u{1F600}x\u{1F600}/app')).granted).toEqual([]);
+});
+
+test('an empty value before `*` makes the character before it optional: the rule still decides', () => {
+  // `^x${account}*` is `^x*` for the anonymous account, which docker_auth matches to `abc`; a rule
+  // that matches with an empty value decides and grants nothing here (docs/acl.md), and the rule
+  // index must not skip it for names that do not start with `x`.
+  const acl = compileAcl([
+    { match: { name: '/^x${account}*/' }, actions: ['push'] },
+    { match: {}, actions: ['pull'] },
+  ]);
+  const d = acl.authorize({ ...request('', 'abc'), actions: ['pull'] });
+  expect(d.rule).toBe(0);
+  expect(d.granted).toEqual([]);
+});
