@@ -177,6 +177,8 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
       // Go negates with `^` only: `[!a]` is the members `!` and `a` there.
       const dead = goRefusedClass(text.slice(text[i + 1] === '^' ? i + 2 : i + 1, end + 1));
       if (dead) return { differs: dead };
+      const whole = `"${text.slice(i, end + 1)}"`;
+      if (text[i + 1] === '^') return { differs: CLASS_TAKES_SLASH(whole) };
       // A range takes three members; a "-" first, last, right after a range or escaped is a member.
       const chars: { ch: string; escaped: boolean }[] = [];
       for (let k = 0; k < members.length; k++) {
@@ -191,6 +193,7 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
             notGlob: `the range "${chars[k]!.ch}-${chars[k + 2]!.ch}" is empty, so it matches nothing`,
           };
         }
+        if (chars[k]!.ch < '/' && chars[k + 2]!.ch > '/') return { differs: CLASS_TAKES_SLASH(whole) };
         k += 2;
       }
       i = end;
@@ -211,6 +214,8 @@ function classEnd(text: string, from: number): number {
 }
 
 /** A `/` in a class or escaped: minimatch cuts the glob at every `/` before it reads either. */
+const CLASS_TAKES_SLASH = (what: string) =>
+  `the class ${what} takes a "/" in docker_auth (Go's path.Match checks a class against any character) and never here (globs are matched one path segment at a time): a name with a "/" where it stands, which docker_auth's rule matched, is not matched by it here; match such names with a rule of their own (a deny written so no longer covers them)`;
 const SLASH_SPLITS = (what: string) =>
   `${what} is cut at its "/" (globs are matched one path segment at a time), so the pattern matches no name; docker_auth (Go's path.Match) read it whole, so its rule matched there: "?" is any character but "/" here, and a "/" needs no escape`;
 
