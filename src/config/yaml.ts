@@ -458,6 +458,25 @@ export function parseYaml(
   return { value, lines, nonStringKeys, scalarText };
 }
 
+/** The names of YAML's type repository (yaml.org/type), for tags written `!!name`. */
+const YAML_TYPES = new Set([
+  'binary',
+  'bool',
+  'float',
+  'int',
+  'map',
+  'merge',
+  'null',
+  'omap',
+  'pairs',
+  'seq',
+  'set',
+  'str',
+  'timestamp',
+  'value',
+  'yaml',
+]);
+
 /**
  * js-yaml's reason for a syntax error, without the text of the file it quotes: a secret pasted
  * where its file's path belongs, or a password where its hash does, is read as a tag when it
@@ -466,6 +485,13 @@ export function parseYaml(
  * any other reason loses what it quotes.
  */
 export function syntaxReason(reason: string): string {
+  // One of YAML's own types (`!!binary`, `!!timestamp`, `!!set`), which docker_auth's YAML 1.1
+  // reader takes and regauth's YAML 1.2 core schema does not: a fixed name, never a secret, and
+  // quoting would make the value the tag's text.
+  const builtIn = /^unknown tag !<tag:yaml\.org,2002:([a-z]+)>$/.exec(reason)?.[1];
+  if (builtIn !== undefined && YAML_TYPES.has(builtIn)) {
+    return `the tag !!${builtIn}, which regauth does not read: write the value it stands for`;
+  }
   if (reason.startsWith('unknown tag ')) {
     return 'unknown tag (a value that starts with `!` is read as a YAML tag: quote it)';
   }
