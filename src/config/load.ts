@@ -146,16 +146,16 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   // A refresh secret read from its file is read before anything is created, as the rest is.
   let refresh =
     rawRefresh && !createsSecret ? run.attempt(() => compileRefresh(rawRefresh, run, options)) : undefined;
-  // The development key and secret last, so they are created only for a config that is
-  // otherwise valid.
+  // The development secret and key last, so they are created only for a config that is
+  // otherwise valid; the secret first, as one already there may be refused (cut short).
+  if (rawRefresh && createsSecret && run.errors.length === 0) {
+    refresh = run.attempt(() => compileRefresh(rawRefresh, run, options));
+  }
   if (devKey && run.errors.length === 0) {
     key = run.attempt(() => {
       devKey.create?.();
       return compileSigningKey(raw, run, devKey);
     });
-  }
-  if (rawRefresh && createsSecret && run.errors.length === 0) {
-    refresh = run.attempt(() => compileRefresh(rawRefresh, run, options));
   }
   if (run.errors.length > 0 || !server || !key) {
     throw new ConfigErrors(run.errors, file, undefined, [...new Set(run.files)]);
