@@ -91,6 +91,15 @@ export interface LoadOptions {
    */
   readonly devRefreshSecret?: () => string;
   /**
+   * What a reload refuses in the config as loaded, judged against the running one
+   * (src/service/load.ts): asked once the config is otherwise valid and before any development
+   * file is made, so that a refused reload leaves none. `key` is absent for the development key.
+   */
+  readonly refuse?: (loaded: {
+    readonly users: Config['users'];
+    readonly key: { readonly keySource: KeySource; readonly keyPath: string } | undefined;
+  }) => readonly ConfigError[];
+  /**
    * Files read in place of the ones the config names (absolute path → path to read). The tools
    * use it for a signing key that does not exist yet where they run (a container's /keys).
    */
@@ -141,6 +150,9 @@ export function loadConfigText(text: string, options: LoadOptions & { file?: str
   const sections = compileSections(raw, run);
   for (const err of accountsInBoth(sections)) run.fail(err);
   for (const err of accountsFoldingAlike(sections)) run.fail(err);
+  if (options.refuse && run.errors.length === 0) {
+    for (const err of options.refuse({ users: sections.users, key })) run.fail(err);
+  }
   const rawRefresh = raw.token.refresh;
   const createsSecret = rawRefresh?.secret_file === undefined && options.devRefreshSecret !== undefined;
   // A refresh secret read from its file is read before anything is created, as the rest is.

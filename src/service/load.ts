@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { loadConfigFile, namedFiles, type Config } from '../config/load.js';
+import { loadConfigFile, namedFiles, type Config, type LoadOptions } from '../config/load.js';
 import { quoteAccount } from '../core/account-name.js';
 import { ConfigError, ConfigErrors, formatPath, isSystemError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -55,6 +55,9 @@ export interface ServiceLoader {
  * `token.refresh` without `secret_file` uses a development secret beside it. Each creation is a
  * warning, for production configs name their own.
  */
+/** The config as the loader asks a reload's refusals about it (LoadOptions.refuse). */
+type Loaded = Parameters<NonNullable<LoadOptions['refuse']>>[0];
+
 export function serviceLoader(configFile: string, dataDir: string, notices: HeldNotices): ServiceLoader {
   let createdDevKey = false;
   /** Made with the development key, removed once a start that listens printed its block. */
@@ -62,60 +65,53 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
   /** Whether the last config loaded named its signing key (undefined before the first load). */
   let namedKey: boolean | undefined;
   /**
-   * A reload's config serves no `users:` account without a password (but one written bare, `{}`)
-   * that `running` does not serve so: a file cut short between an account's labels and its
-   * password (a writer that stalls, `>>` in steps) loads as an account that takes any password.
-   */
-  /**
    * A reload never moves signing from token.key to the TLS listener's server.key, which signs
    * when token.key is not set: a TLS config cut short inside `token:` loads as such, and would
    * sign with a key the registry never held. Judged on the config as loaded (not a read of the
    * file before), and only when the key file changes: `token.key` naming the same file as
    * `server.key` may go.
    */
-  const keepSigningKeySource = (config: Config, running: Config | undefined): Config => {
-    if (
-      running?.token.keySource === 'token.key' &&
-      config.token.keySource === 'server.key' &&
-      config.token.keyPath !== running.token.keyPath
-    ) {
-      throw new ConfigErrors(
-        [
+  const keepSigningKeySource = (loaded: Loaded, running: Config | undefined): ConfigError[] =>
+    running?.token.keySource === 'token.key' &&
+    loaded.key?.keySource === 'server.key' &&
+    loaded.key.keyPath !== running.token.keyPath
+      ? [
           new ConfigError(
             'token.key',
             'no longer set; the running config signs with token.key, and a reload never moves to signing with server.key (the registry does not trust it): set token.key and token.certificate again, or restart regauth to sign with server.key',
           ),
-        ],
-        configFile,
-      );
-    }
-    return config;
-  };
-  const keepPasswords = (config: Config, running: Config | undefined): Config => {
-    if (running === undefined) return config;
-    const open = (c: Config, name: string) => {
-      const user = c.users?.get(name);
+        ]
+      : [];
+  /**
+   * A reload's config serves no `users:` account without a password (but one written bare, `{}`)
+   * that `running` does not serve so: a file cut short between an account's labels and its
+   * password (a writer that stalls, `>>` in steps) loads as an account that takes any password.
+   */
+  const keepPasswords = (loaded: Loaded, running: Config | undefined): ConfigError[] => {
+    if (running === undefined) return [];
+    const open = (users: Config['users'], name: string) => {
+      const user = users?.get(name);
       return user !== undefined && user.passwordHash === undefined;
     };
     // Written bare (`{}`), an account is no file cut short: a cut leaves `name:` (null, refused)
     // or some of its keys.
-    const added = [...(config.users ?? [])]
-      .filter(([name, user]) => user.bare !== true && open(config, name) && !open(running, name))
-      .map(([name]) => name);
-    if (added.length === 0) return config;
-    throw new ConfigErrors(
-      added.map(
-        (name) =>
+    return [...(loaded.users ?? [])]
+      .filter(([name, user]) => user.bare !== true && open(loaded.users, name) && !open(running.users, name))
+      .map(
+        ([name]) =>
           new ConfigError(
             formatPath(['users', name, 'password']),
             `not set; a reload never serves an account without a password that the running config does not serve so, unless written as {} (a file cut short between its labels and its password reads so): give it one, or restart regauth to serve ${quoteAccount(name)} without one`,
           ),
-      ),
-      configFile,
-      'config',
-      config.files,
-    );
+      );
   };
+  /** Both refusals above, asked by the loader before it makes any development file. */
+  const refusals =
+    (running: Config | undefined) =>
+    (loaded: Loaded): readonly ConfigError[] => [
+      ...keepPasswords(loaded, running),
+      ...keepSigningKeySource(loaded, running),
+    ];
   const devRefreshSecret = () => {
     const path = resolve(dataDir, 'refresh.key');
     const secret = writingDevFile(
@@ -167,10 +163,10 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
     },
     async load(running) {
       if (namedFiles(configFile).namesKey) {
-        const config = keepSigningKeySource(
-          keepPasswords(loadConfigFile(configFile, { devRefreshSecret: refreshSecretFor(running) }), running),
-          running,
-        );
+        const config = loadConfigFile(configFile, {
+          devRefreshSecret: refreshSecretFor(running),
+          refuse: refusals(running),
+        });
         namedKey = true;
         return config;
       }
@@ -214,13 +210,11 @@ export function serviceLoader(configFile: string, dataDir: string, notices: Held
           ),
         );
       };
-      const config = keepPasswords(
-        loadConfigFile(configFile, {
-          devKey: { ...files, create },
-          devRefreshSecret: refreshSecretFor(running),
-        }),
-        running,
-      );
+      const config = loadConfigFile(configFile, {
+        devKey: { ...files, create },
+        devRefreshSecret: refreshSecretFor(running),
+        refuse: refusals(running),
+      });
       namedKey = false;
       return config;
     },
