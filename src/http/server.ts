@@ -1,6 +1,11 @@
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createApp, type AppDeps } from './app.js';
 import { compileRoutes, mainDispatch, readableTargetsOnly, run } from './dispatch.js';
 import { answerNodeErrors } from './errors.js';
@@ -31,8 +36,11 @@ export async function startServer(
   // from the same table without Express; anything else, or a path not matched exactly, goes
   // through Express. Both see the target in origin form.
   const { hold } = deps;
+  /** Set once close() began: every reply from then on closes its connection. */
+  let closing = false;
   const listener: RequestListener = readableTargetsOnly((req, res) => {
     if (hold) res.once('close', hold());
+    if (closing) res.shouldKeepAlive = false;
     if (req.method === 'GET') {
       const url = req.url ?? '';
       const q = url.indexOf('?');
@@ -53,6 +61,14 @@ export async function startServer(
     : createHttpServer(options, listener);
   applyConnectionLimits(server, config.server);
   answerNodeErrors(server);
+  // The open connections (each holds its reply in the making as node's `_httpMessage`), so that a
+  // shutdown can tell the replies in flight to close theirs: a keep-alive client would otherwise
+  // go on sending requests on it, answered until the grace ends and then cut off.
+  const connections = new Set<Socket>();
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
   const { host, port } = deps.listen ?? config.server.addr;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -69,6 +85,11 @@ export async function startServer(
     url,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
+        closing = true;
+        for (const socket of connections) {
+          const reply = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+          if (reply && !reply.headersSent) reply.shouldKeepAlive = false;
+        }
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         timer.unref();
         server.close(() => {
