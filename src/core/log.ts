@@ -141,6 +141,20 @@ function escaper(escape: string): (line: string) => string {
  */
 function stdoutLines(): NodeJS.WritableStream {
   const boom = pino.destination({ dest: 1, sync: false, contentMode: 'buffer' });
+  // pino drops the lines once the reader is gone (EPIPE) and throws any other write error (a full
+  // disk under `>> file`: ENOSPC, EIO), which no one catches here: the process ended, and its
+  // last flush at exit, which sonic-boom retries for ever on such an error, hung it. Such an error
+  // now ends the log as EPIPE does, said once on stderr; requests go on being answered.
+  let failed = false;
+  boom.on('error', (err: NodeJS.ErrnoException) => {
+    if (failed || err.code === 'EPIPE') return;
+    failed = true;
+    const quiet = boom as unknown as Record<'write' | 'flushSync' | 'end' | 'destroy', () => boolean>;
+    for (const name of ['write', 'flushSync', 'end', 'destroy'] as const) quiet[name] = () => true;
+    process.stderr.write(
+      `regauth: the log cannot be written to stdout (${err.code ?? err.message}); no more log lines are written until regauth restarts\n`,
+    );
+  });
   // pino's types have sonic-boom take text; in buffer mode it takes bytes. Looked up on every
   // line: once the reader has gone (EPIPE), pino replaces it with a no-op, and lines are dropped
   // instead of piling up behind the failed write.
