@@ -422,6 +422,16 @@ function compileRegex(
   }
   // What a regex the values make too large to build matches (Unmatchable): its groups empty.
   const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
+  /**
+   * Whether an empty value stands before a quantifier (`^${account}+` for the anonymous account):
+   * V8 then has nothing to repeat and refuses the regex, where Go repeats what comes before (`^+`,
+   * which matches) or refuses it too (`(+`): the rule is decided by Go's reading, and decides and
+   * grants nothing where that matches (docs/acl.md, an empty value).
+   */
+  const emptyBefore = (resolve: Resolve): boolean =>
+    parts.some(
+      (p, i) => typeof p !== 'string' && /^[*+?{]/.test(String(parts[i + 1] ?? '')) && resolve(p) === '',
+    );
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
     if (!raw) return null;
@@ -442,6 +452,12 @@ function compileRegex(
         unmatchable();
         return unbuilt(value);
       }
+      if (emptyBefore(resolve)) {
+        const go = cache.re2(expanded);
+        if (go === null || !go(value)) return null;
+        unmatchable();
+        return unbuilt(value);
+      }
       if (!value.startsWith(prefix)) return null;
       unmatchable();
       return unbuilt(value);
@@ -453,11 +469,19 @@ function compileRegex(
       if (other) otherwise!(other);
       const regex = cache.regex(expanded);
       if (regex !== null) return regexTest(prefix, regex);
+      if (emptyBefore(resolve)) {
+        const go = cache.re2(expanded);
+        if (go === null) return NEVER;
+        unmatchable();
+        return go;
+      }
       unmatchable();
       return (value) => value.startsWith(prefix);
     },
   };
 }
+
+const NEVER: ValueTest = () => false;
 
 /** A regex's test, its literal prefix compared first. */
 function regexTest(prefix: string, regex: RegExp): ValueTest {

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { compileAcl } from '../../src/authz/acl.js';
-import type { AuthzRequest } from '../../src/authz/types.js';
+import type { AclRuleConfig, AuthzRequest } from '../../src/authz/types.js';
 
 // Found by a review of the ACL against docker_auth: a regex quantifier written right after a
 // placeholder.
@@ -69,4 +69,44 @@ test('an empty value before `*` makes the character before it optional: the rule
   const d = acl.authorize({ ...request('', 'abc'), actions: ['pull'] });
   expect(d.rule).toBe(0);
   expect(d.granted).toEqual([]);
+});
+
+// Found by a review of the change above: for the anonymous account `/^${account}+\//` is `^+\/`
+// in docker_auth, which Go accepts (`+` repeats `^`) and matches only to a text that starts with
+// `/`; V8 refuses it, and the rule was taken as matching every name (deciding, granting nothing):
+// anonymous pulls of public images, which docker_auth grants, were denied. Go's reading decides.
+const emptyRules: AclRuleConfig[] = [
+  { match: { name: '/^${account}+\\//' }, actions: ['pull', 'push'] },
+  { match: { name: 'public/*' }, actions: ['pull'] },
+];
+const anonymous = { account: '', type: 'repository', service: 'registry', ip: null, labels: {} };
+
+test('an empty value before a quantifier does not make the rule decide names it cannot match', () => {
+  const acl = compileAcl(emptyRules);
+  expect(acl.authorize({ ...anonymous, name: 'public/app', actions: ['pull'] })).toEqual({
+    granted: ['pull'],
+    rule: 1,
+  });
+  expect(acl.filterNames(anonymous, 'pull', ['public/app'])).toEqual(['public/app']);
+});
+
+test('an empty value where Go refuses the regex too: the rule never matches, as in docker_auth', () => {
+  const acl = compileAcl([
+    { match: { name: '/(${account}+)x/' }, actions: ['push'] },
+    { match: {}, actions: ['pull'] },
+  ]);
+  expect(acl.authorize({ ...anonymous, name: 'ax', actions: ['pull'] })).toEqual({
+    granted: ['pull'],
+    rule: 1,
+  });
+  expect(acl.filterNames(anonymous, 'pull', ['ax'])).toEqual(['ax']);
+});
+
+test('an empty value where Go matches: the rule decides and grants nothing, in authorize and filterNames', () => {
+  const acl = compileAcl([
+    { match: { name: '/^${account}*app/' }, actions: ['push', 'pull'] },
+    { match: {}, actions: ['pull'] },
+  ]);
+  expect(acl.authorize({ ...anonymous, name: 'app', actions: ['pull'] })).toEqual({ granted: [], rule: 0 });
+  expect(acl.filterNames(anonymous, 'pull', ['app', 'other'])).toEqual(['other']);
 });
