@@ -159,6 +159,8 @@ function patternWarnings(rule: AclRuleInfo): LintWarning[] {
 function globProblem(source: string): { notGlob: string } | { differs: string } | undefined {
   const text = source.replace(PLACEHOLDER, 'x');
   const openBraces: number[] = [];
+  /** The first class Go lets take a `/`: said unless something worse is found after it. */
+  let takesSlash: string | undefined;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (c === '\\') {
@@ -178,7 +180,7 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
       const dead = goRefusedClass(text.slice(text[i + 1] === '^' ? i + 2 : i + 1, end + 1));
       if (dead) return { differs: dead };
       const whole = `"${text.slice(i, end + 1)}"`;
-      if (text[i + 1] === '^') return { differs: CLASS_TAKES_SLASH(whole) };
+      if (takesSlash === undefined && goClassTakesSlash(text.slice(i + 1, end))) takesSlash = whole;
       // A range takes three members; a "-" first, last, right after a range or escaped is a member.
       const chars: { ch: string; escaped: boolean }[] = [];
       for (let k = 0; k < members.length; k++) {
@@ -193,15 +195,39 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
             notGlob: `the range "${chars[k]!.ch}-${chars[k + 2]!.ch}" is empty, so it matches nothing`,
           };
         }
-        if (chars[k]!.ch < '/' && chars[k + 2]!.ch > '/') return { differs: CLASS_TAKES_SLASH(whole) };
         k += 2;
       }
       i = end;
     }
   }
-  return openBraces.length > 0
-    ? { notGlob: '"{" has no closing "}", so it is matched as a literal "{"' }
-    : undefined;
+  if (openBraces.length > 0) return { notGlob: '"{" has no closing "}", so it is matched as a literal "{"' };
+  return takesSlash === undefined ? undefined : { differs: CLASS_TAKES_SLASH(takesSlash) };
+}
+
+/**
+ * Whether Go's path.Match lets the class whose text between the brackets is `inner` take a `/`:
+ * only `^` negates there (a `!` is a member), and a class checks the next character against its
+ * members and ranges, `/` included. `inner` holds no `/` itself (SLASH_SPLITS is said first).
+ */
+function goClassTakesSlash(inner: string): boolean {
+  const negated = inner.startsWith('^');
+  const members: { ch: string; escaped: boolean }[] = [];
+  for (let k = negated ? 1 : 0; k < inner.length; k++) {
+    const escaped = inner[k] === '\\' && k + 1 < inner.length;
+    if (escaped) k++;
+    members.push({ ch: inner[k]!, escaped });
+  }
+  let holds = false;
+  for (let k = 0; k < members.length; k++) {
+    // Go reads `lo-hi` wherever an unescaped `-` follows a member (goRefusedClass says where it
+    // refuses one).
+    const dash = members[k + 1];
+    if (dash?.ch === '-' && !dash.escaped && k + 2 < members.length) {
+      if (members[k]!.ch <= '/' && '/' <= members[k + 2]!.ch) holds = true;
+      k += 2;
+    } else if (members[k]!.ch === '/') holds = true;
+  }
+  return holds !== negated;
 }
 
 /** The index of the `]` that closes a class whose members start at `from`, skipping escaped characters; -1 when none does. */
