@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { build as prettyStream } from 'pino-pretty';
 import { z } from 'zod';
@@ -151,9 +152,15 @@ function stdoutLines(): NodeJS.WritableStream {
     failed = true;
     const quiet = boom as unknown as Record<'write' | 'flushSync' | 'end' | 'destroy', () => boolean>;
     for (const name of ['write', 'flushSync', 'end', 'destroy'] as const) quiet[name] = () => true;
-    process.stderr.write(
-      `regauth: the log cannot be written to stdout (${err.code ?? err.message}); no more log lines are written until regauth restarts\n`,
-    );
+    try {
+      // Written at once, and never thrown from here: stderr may be on the same full disk.
+      writeSync(
+        2,
+        `regauth: the log cannot be written to stdout (${err.code ?? err.message}); no more log lines are written until regauth restarts\n`,
+      );
+    } catch {
+      // Nowhere left to say it.
+    }
   });
   // pino's types have sonic-boom take text; in buffer mode it takes bytes. Looked up on every
   // line: once the reader has gone (EPIPE), pino replaces it with a no-op, and lines are dropped
