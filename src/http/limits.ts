@@ -124,7 +124,7 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () =
   res.shouldKeepAlive = false;
   // The request's socket: a reply queued behind an earlier pipelined one has none yet.
   const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
-  if (!socket) return () => void (res.shouldKeepAlive = keepAlive);
+  if (!socket) return () => void (res.shouldKeepAlive = keepAlive && !shutDown.has(res));
   // An earlier request's reply is the connection's last already: that mark stays. This one's,
   // asked again (an upgrade request waiting for 100 Continue): no undo lifts it any more.
   const last = closing.get(socket);
@@ -148,13 +148,26 @@ export function closeAfterReply(req: IncomingMessage, res: ServerResponse): () =
   // Undone for a request whose client waited for `100 Continue` and got it (errors.ts).
   return () => {
     if (closing.get(socket) !== req || pinned.has(req)) return;
-    res.shouldKeepAlive = keepAlive;
+    res.shouldKeepAlive = keepAlive && !shutDown.has(res);
     closing.delete(socket);
     delete (socket as { destroySoon?: unknown }).destroySoon;
   };
 }
 
 const NO_UNDO = (): void => undefined;
+
+/** Replies a shutdown told to close their connection (closeAtShutdown): no undo reopens it. */
+const shutDown = new WeakSet<ServerResponse>();
+
+/**
+ * Marks a reply made while the listener shuts down: it closes its connection (`Connection:
+ * close`), whatever else is decided or undone about it meanwhile (closeAfterReply's undo for a
+ * request that got its `100 Continue`).
+ */
+export function closeAtShutdown(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  shutDown.add(res);
+}
 
 /** Requests whose connection was to close for two reasons: the undo of one leaves the other. */
 const pinned = new WeakSet<IncomingMessage>();

@@ -1,15 +1,16 @@
 import {
   createServer as createHttpServer,
+  Server,
   type RequestListener,
-  type Server,
   type ServerResponse,
 } from 'node:http';
+import { finished } from 'node:stream';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createApp, type AppDeps } from './app.js';
 import { compileRoutes, mainDispatch, readableTargetsOnly, run } from './dispatch.js';
 import { answerNodeErrors } from './errors.js';
-import { applyConnectionLimits, listenerOptions } from './limits.js';
+import { applyConnectionLimits, closeAtShutdown, listenerOptions } from './limits.js';
 import { routeTable } from './routes.js';
 
 export interface RunningServer {
@@ -40,7 +41,7 @@ export async function startServer(
   let closing = false;
   const listener: RequestListener = readableTargetsOnly((req, res) => {
     if (hold) res.once('close', hold());
-    if (closing) res.shouldKeepAlive = false;
+    if (closing) closeAtShutdown(res);
     if (req.method === 'GET') {
       const url = req.url ?? '';
       const q = url.indexOf('?');
@@ -86,17 +87,35 @@ export async function startServer(
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         closing = true;
+        // Replies whose head is out but whose body is still being written (a large page, a slow
+        // reader): node counts their connections idle once the reply is ended, and closing the
+        // idle connections would cut them off. Those are closed once their replies are written.
+        const writing: ServerResponse[] = [];
         for (const socket of connections) {
           const reply = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-          if (reply && !reply.headersSent) reply.shouldKeepAlive = false;
+          if (!reply) continue;
+          if (!reply.headersSent) closeAtShutdown(reply);
+          else if (!reply.writableFinished) writing.push(reply);
         }
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         timer.unref();
+        const closeIdle = Server.prototype.closeIdleConnections.bind(server);
+        // server.close() closes the idle connections itself: not while a reply is being written.
+        if (writing.length > 0) server.closeIdleConnections = () => undefined;
+        let left = writing.length;
+        const written = () => {
+          if (--left > 0) return;
+          delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
+          // Once node has handled the reply's end (its connection now idle, kept alive or not).
+          setImmediate(closeIdle);
+        };
+        for (const reply of writing) finished(reply, written);
+        // Stops accepting, and closes the idle connections (all of them, or once replies being
+        // written are written).
         server.close(() => {
           clearTimeout(timer);
           resolve();
         });
-        server.closeIdleConnections();
       }),
   };
 }

@@ -94,8 +94,8 @@ acl: [{match: {}, actions: [pull]}]
         connectionClosedWithin2s: closed,
         closeResolvedWithin2s: closedAt !== undefined && closedAt - answeredAt < 2_000,
       };
-      // Today: `Connection: keep-alive`, the /healthz sent after it is answered 200, and the
-      // connection (and close()) waits for the keep-alive timeout (headers_timeout, 5 s).
+      // Before the fix: `Connection: keep-alive`, the /healthz sent after it answered 200, and the
+      // connection (and close()) waited for the keep-alive timeout (headers_timeout, 5 s).
       expect(observed).toEqual({
         firstReplySaysClose: true,
         repliesToLaterRequests: 0,
