@@ -87,29 +87,38 @@ export async function startServer(
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         closing = true;
-        // Replies whose head is out but whose body is still being written (a large page, a slow
-        // reader): node counts their connections idle once the reply is ended, and closing the
-        // idle connections would cut them off. Those are closed once their replies are written.
-        const writing: ServerResponse[] = [];
+        const replyOf = (socket: Socket) =>
+          (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
         for (const socket of connections) {
-          const reply = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-          if (!reply) continue;
-          if (!reply.headersSent) closeAtShutdown(reply);
-          else if (!reply.writableFinished) writing.push(reply);
+          const reply = replyOf(socket);
+          if (reply && !reply.headersSent) closeAtShutdown(reply);
         }
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         timer.unref();
+        // Replies whose head is out but whose body is still being written (a large page, a slow
+        // reader), at close() or begun since on a kept-alive connection: node counts their
+        // connections idle once the reply is ended, and closing the idle connections would cut
+        // them off. The idle connections are closed once no reply is being written.
         const closeIdle = Server.prototype.closeIdleConnections.bind(server);
-        // server.close() closes the idle connections itself: not while a reply is being written.
-        if (writing.length > 0) server.closeIdleConnections = () => undefined;
-        let left = writing.length;
-        const written = () => {
-          if (--left > 0) return;
-          delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
-          // Once node has handled the reply's end (its connection now idle, kept alive or not).
-          setImmediate(closeIdle);
+        const writing = () =>
+          [...connections]
+            .map(replyOf)
+            .filter((r): r is ServerResponse => !!r?.headersSent && !r.writableFinished);
+        const closeIdleOnceWritten = () => {
+          const replies = writing();
+          if (replies.length === 0) {
+            delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
+            closeIdle();
+            return;
+          }
+          // server.close() closes the idle connections itself: not while a reply is being written.
+          server.closeIdleConnections = () => undefined;
+          let left = replies.length;
+          // Once node has handled each reply's end (its connection now idle, kept alive or not).
+          const written = () => void (--left === 0 && setImmediate(closeIdleOnceWritten));
+          for (const reply of replies) finished(reply, written);
         };
-        for (const reply of writing) finished(reply, written);
+        closeIdleOnceWritten();
         // Stops accepting, and closes the idle connections (all of them, or once replies being
         // written are written).
         server.close(() => {
