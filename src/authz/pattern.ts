@@ -424,14 +424,34 @@ function compileRegex(
   const unbuilt = (value: string): Captures => [value, ...new Array<undefined>(groups)];
   /**
    * Whether an empty value stands before a quantifier (`^${account}+` for the anonymous account):
-   * V8 then has nothing to repeat and refuses the regex, where Go repeats what comes before (`^+`,
-   * which matches) or refuses it too (`(+`): the rule is decided by Go's reading, and decides and
-   * grants nothing where that matches (docs/acl.md, an empty value).
+   * V8 then has nothing to repeat and refuses the regex, where Go repeats what comes before: an
+   * assertion (`^+`, which matches) or nothing (`(+`, which it refuses too).
    */
   const emptyBefore = (resolve: Resolve): boolean =>
     parts.some(
       (p, i) => typeof p !== 'string' && /^[*+?{]/.test(String(parts[i + 1] ?? '')) && resolve(p) === '',
     );
+  /**
+   * Go's reading of such a regex, in V8's syntax: the assertion before each empty value that a
+   * quantifier follows grouped (`^` becomes `(?:^)`, which V8 repeats), or null where Go refuses
+   * it too. The rule then decides and grants nothing where that matches (docs/acl.md, an empty
+   * value).
+   */
+  const goReading = (resolve: Resolve, cache: PatternCache): RegExp | null => {
+    const grouped = [...parts];
+    for (let i = 1; i < grouped.length; i++) {
+      const p = grouped[i]!;
+      const before = grouped[i - 1];
+      if (typeof p === 'string' || typeof before !== 'string' || resolve(p) !== '') continue;
+      if (!/^[*+?{]/.test(String(parts[i + 1] ?? ''))) continue;
+      const assertion = /(?:\\[bB]|[$^])$/.exec(before);
+      // Unescaped: no odd run of backslashes right before it (`\\^` is a backslash, then `^`).
+      if (!assertion || /(?:^|[^\\])(?:\\\\)*\\$/.test(before.slice(0, assertion.index))) continue;
+      grouped[i - 1] = `${before.slice(0, assertion.index)}(?:${assertion[0]})`;
+    }
+    const text = expand(grouped, resolve, regexValue);
+    return text === undefined ? null : cache.regex(text);
+  };
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
     if (!raw) return null;
@@ -453,8 +473,7 @@ function compileRegex(
         return unbuilt(value);
       }
       if (emptyBefore(resolve)) {
-        const go = cache.re2(expanded);
-        if (go === null || !go(value)) return null;
+        if (!goReading(resolve, cache)?.test(value) && !theirs(resolve, cache)?.(value)) return null;
         unmatchable();
         return unbuilt(value);
       }
@@ -470,10 +489,10 @@ function compileRegex(
       const regex = cache.regex(expanded);
       if (regex !== null) return regexTest(prefix, regex);
       if (emptyBefore(resolve)) {
-        const go = cache.re2(expanded);
+        const go = goReading(resolve, cache);
         if (go === null) return NEVER;
         unmatchable();
-        return go;
+        return regexTest('', go);
       }
       unmatchable();
       return (value) => value.startsWith(prefix);

@@ -110,3 +110,36 @@ test('an empty value where Go matches: the rule decides and grants nothing, in a
   expect(acl.authorize({ ...anonymous, name: 'app', actions: ['pull'] })).toEqual({ granted: [], rule: 0 });
   expect(acl.filterNames(anonymous, 'pull', ['app', 'other'])).toEqual(['other']);
 });
+
+// Found by a review of the change above (Go's reading through re2js): a raw label value's
+// docker_auth reading was not asked on that path (authorize and explain let a later rule grant
+// where filterNames denied), and re2js read regauth's JavaScript text, refusing the `\uHHHH` it
+// accepts. Go's reading is now made in V8's syntax, the assertion before the empty value grouped.
+test('an empty value before a quantifier: a label value only docker_auth reads as a pattern still decides', () => {
+  const acl = compileAcl([
+    { match: { name: '/^${service}+${labels:team}/' }, actions: ['push', 'pull'] },
+    { match: {}, actions: ['pull'] },
+  ]);
+  const request = { account: 'bob', type: 'repository', service: '', ip: null, labels: { team: ['.'] } };
+  // docker_auth: `^+.`, every name; regauth: `^+\.`: the rule decides and grants nothing.
+  expect(acl.filterNames(request, 'pull', ['foo'])).toEqual([]);
+  expect(acl.authorize({ ...request, name: 'foo', actions: ['pull'] })).toEqual({ granted: [], rule: 0 });
+  expect(acl.explain({ ...request, name: 'foo', actions: ['pull'] })[0]!.match).not.toBe('no');
+});
+
+test.each(['/^${account}*\\u0061pp/', '/^${account}*\\x61pp/'])(
+  'an empty value before a quantifier, %s: decided as the same regex written with a letter',
+  (pattern) => {
+    const decide = (name: string) => {
+      const acl = compileAcl([
+        { match: { name }, actions: ['push', 'pull'] },
+        { match: {}, actions: ['pull'] },
+      ]);
+      return {
+        authorize: acl.authorize({ ...anonymous, name: 'app', actions: ['pull'] }),
+        filterNames: acl.filterNames(anonymous, 'pull', ['app']),
+      };
+    };
+    expect(decide(pattern)).toEqual({ authorize: { granted: [], rule: 0 }, filterNames: [] });
+  },
+);
