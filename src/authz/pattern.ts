@@ -441,13 +441,16 @@ function compileRegex(
     const grouped = [...parts];
     for (let i = 1; i < grouped.length; i++) {
       const p = grouped[i]!;
-      const before = grouped[i - 1];
-      if (typeof p === 'string' || typeof before !== 'string' || resolve(p) !== '') continue;
-      if (!/^[*+?{]/.test(String(parts[i + 1] ?? ''))) continue;
+      if (typeof p === 'string' || resolve(p) !== '' || !/^[*+?{]/.test(String(parts[i + 1] ?? ''))) continue;
+      // The text before it, past other empty values (`^${account}${service}+` is `^+` too).
+      let at = i - 1;
+      while (at > 0 && typeof grouped[at] !== 'string' && resolve(grouped[at] as Placeholder) === '') at--;
+      const before = grouped[at];
+      if (typeof before !== 'string') continue;
       const assertion = /(?:\\[bB]|[$^])$/.exec(before);
       // Unescaped: no odd run of backslashes right before it (`\\^` is a backslash, then `^`).
       if (!assertion || /(?:^|[^\\])(?:\\\\)*\\$/.test(before.slice(0, assertion.index))) continue;
-      grouped[i - 1] = `${before.slice(0, assertion.index)}(?:${assertion[0]})`;
+      grouped[at] = `${before.slice(0, assertion.index)}(?:${assertion[0]})`;
     }
     const text = expand(grouped, resolve, regexValue);
     return text === undefined ? null : cache.regex(text);

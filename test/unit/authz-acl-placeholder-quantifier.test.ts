@@ -143,3 +143,23 @@ test.each(['/^${account}*\\u0061pp/', '/^${account}*\\x61pp/'])(
     expect(decide(pattern)).toEqual({ authorize: { granted: [], rule: 0 }, filterNames: [] });
   },
 );
+
+// Found by a review of the change above: another empty value between the assertion and the
+// quantified one (`^${account}${service}+`) left the assertion ungrouped, and the rule never
+// matched where Go reads `^+app$` and matches `app`.
+const anonymousNoService = { ...anonymous, service: '' };
+test.each(['/^${account}${account}+app$/', '/^${account}${service}+app$/', '/\\b${account}${service}*app$/'])(
+  '%s with empty values: Go matches `app`, so the rule decides and grants nothing',
+  (name) => {
+    const acl = compileAcl([
+      { match: { name }, actions: ['push', 'pull'] },
+      { match: {}, actions: ['pull'] },
+    ]);
+    const request = { ...anonymousNoService, name: 'app', actions: ['pull'] };
+    expect({
+      authorize: acl.authorize(request),
+      filterNames: acl.filterNames(anonymousNoService, 'pull', ['app']),
+      explained: acl.explain(request)[0]!.match !== 'no',
+    }).toEqual({ authorize: { granted: [], rule: 0 }, filterNames: [], explained: true });
+  },
+);
