@@ -39,9 +39,8 @@ export async function startServer(
   const { hold } = deps;
   /** Set once close() began: every reply from then on closes its connection. */
   let closing = false;
-  const listener: RequestListener = readableTargetsOnly((req, res) => {
+  const dispatch: RequestListener = readableTargetsOnly((req, res) => {
     if (hold) res.once('close', hold());
-    if (closing) closeAtShutdown(res);
     if (req.method === 'GET') {
       const url = req.url ?? '';
       const q = url.indexOf('?');
@@ -50,6 +49,11 @@ export async function startServer(
     }
     app(req, res);
   });
+  // Marked before anything answers it, a refusal of its target included.
+  const listener: RequestListener = (req, res) => {
+    if (closing) closeAtShutdown(res);
+    dispatch(req, res);
+  };
   const tls = config.server.tls;
   const options = listenerOptions(config.server);
   const server = tls
