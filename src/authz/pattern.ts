@@ -437,7 +437,7 @@ function compileRegex(
    * it too. The rule then decides and grants nothing where that matches (docs/acl.md, an empty
    * value).
    */
-  const goReading = (resolve: Resolve, cache: PatternCache): RegExp | null => {
+  const goReading = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
     const grouped = [...parts];
     for (let i = 1; i < grouped.length; i++) {
       const p = grouped[i]!;
@@ -453,7 +453,12 @@ function compileRegex(
       grouped[at] = `${before.slice(0, assertion.index)}(?:${assertion[0]})`;
     }
     const text = expand(grouped, resolve, regexValue);
-    return text === undefined ? null : cache.regex(text);
+    const v8 = text === undefined ? null : cache.regex(text);
+    if (v8 !== null) return (value) => v8.test(value);
+    // What V8 cannot read at all, Go may: after `(`, an empty value's `?` opens a flags group
+    // there (`(?i)`). re2js reads the text as Go does (V8's own escapes, `\uHHHH`, it refuses).
+    const asWritten = expand(parts, resolve, regexValue);
+    return asWritten === undefined ? null : cache.re2(asWritten);
   };
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
@@ -476,7 +481,7 @@ function compileRegex(
         return unbuilt(value);
       }
       if (emptyBefore(resolve)) {
-        if (!goReading(resolve, cache)?.test(value) && !theirs(resolve, cache)?.(value)) return null;
+        if (!goReading(resolve, cache)?.(value) && !theirs(resolve, cache)?.(value)) return null;
         unmatchable();
         return unbuilt(value);
       }
@@ -495,7 +500,7 @@ function compileRegex(
         const go = goReading(resolve, cache);
         if (go === null) return NEVER;
         unmatchable();
-        return regexTest('', go);
+        return go;
       }
       unmatchable();
       return (value) => value.startsWith(prefix);
