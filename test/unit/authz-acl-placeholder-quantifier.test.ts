@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest';
 import { compileAcl } from '../../src/authz/acl.js';
-import type { AclRuleConfig, AuthzRequest } from '../../src/authz/types.js';
+import type { AclRuleConfig } from '../../src/authz/types.js';
+import { aclRequest } from '../helpers/config.js';
 
 // Found by a review of the ACL against docker_auth: a regex quantifier written right after a
 // placeholder.
@@ -20,15 +21,7 @@ import type { AclRuleConfig, AuthzRequest } from '../../src/authz/types.js';
 // `${name}`, `${type}`, `${service}` it never computes docker_auth's reading (pattern.ts:420).
 // docs/acl.md did not list this. Values go in as docker_auth puts them now.
 
-const request = (account: string, name: string, labels: Record<string, string[]> = {}): AuthzRequest => ({
-  account,
-  type: 'repository',
-  name,
-  service: 'registry',
-  ip: null,
-  labels,
-  actions: ['pull', 'push'],
-});
+const request = aclRequest;
 
 test('`${account}+` repeats the last character, as docker_auth reads it: bob gets nothing on bobbob/app', () => {
   const acl = compileAcl([
