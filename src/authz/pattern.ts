@@ -427,21 +427,20 @@ function compileRegex(
    * V8 then has nothing to repeat and refuses the regex, where Go repeats what comes before: an
    * assertion (`^+`, which matches) or nothing (`(+`, which it refuses too).
    */
+  const quantifierAfter = (i: number): boolean => /^[*+?{]/.test(String(parts[i + 1] ?? ''));
   const emptyBefore = (resolve: Resolve): boolean =>
-    parts.some(
-      (p, i) => typeof p !== 'string' && /^[*+?{]/.test(String(parts[i + 1] ?? '')) && resolve(p) === '',
-    );
+    parts.some((p, i) => typeof p !== 'string' && quantifierAfter(i) && resolve(p) === '');
   /**
    * Go's reading of such a regex, in V8's syntax: the assertion before each empty value that a
    * quantifier follows grouped (`^` becomes `(?:^)`, which V8 repeats), or null where Go refuses
    * it too. The rule then decides and grants nothing where that matches (docs/acl.md, an empty
    * value).
    */
-  const goReading = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
+  const goReading = (resolve: Resolve, cache: PatternCache, expanded: string): ValueTest | null => {
     const grouped = [...parts];
     for (let i = 1; i < grouped.length; i++) {
       const p = grouped[i]!;
-      if (typeof p === 'string' || resolve(p) !== '' || !/^[*+?{]/.test(String(parts[i + 1] ?? ''))) continue;
+      if (typeof p === 'string' || resolve(p) !== '' || !quantifierAfter(i)) continue;
       // The text before it, past other empty values (`^${account}${service}+` is `^+` too).
       let at = i - 1;
       while (at > 0 && typeof grouped[at] !== 'string' && resolve(grouped[at] as Placeholder) === '') at--;
@@ -457,8 +456,7 @@ function compileRegex(
     if (v8 !== null) return (value) => v8.test(value);
     // What V8 cannot read at all, Go may: after `(`, an empty value's `?` opens a flags group
     // there (`(?i)`). re2js reads the text as Go does (V8's own escapes, `\uHHHH`, it refuses).
-    const asWritten = expand(parts, resolve, regexValue);
-    return asWritten === undefined ? null : cache.re2(asWritten);
+    return cache.re2(expanded);
   };
   /** docker_auth's reading under `resolve` (dockerAuthReadings), when it may differ from regauth's. */
   const theirs = (resolve: Resolve, cache: PatternCache): ValueTest | null => {
@@ -481,7 +479,7 @@ function compileRegex(
         return unbuilt(value);
       }
       if (emptyBefore(resolve)) {
-        if (!goReading(resolve, cache)?.(value) && !theirs(resolve, cache)?.(value)) return null;
+        if (!goReading(resolve, cache, expanded)?.(value) && !theirs(resolve, cache)?.(value)) return null;
         unmatchable();
         return unbuilt(value);
       }
@@ -497,7 +495,7 @@ function compileRegex(
       const regex = cache.regex(expanded);
       if (regex !== null) return regexTest(prefix, regex);
       if (emptyBefore(resolve)) {
-        const go = goReading(resolve, cache);
+        const go = goReading(resolve, cache, expanded);
         if (go === null) return NEVER;
         unmatchable();
         return go;
