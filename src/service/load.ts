@@ -49,15 +49,15 @@ export interface ServiceLoader {
   blockShown(): void;
 }
 
+/** The config as the loader asks a reload's refusals about it (LoadOptions.refuse). */
+type Loaded = Parameters<NonNullable<LoadOptions['refuse']>>[0];
+
 /**
  * Loads `configFile` with the development fallbacks `regauth serve` has: a config that names no
  * signing key signs with the development key in `dataDir` (created on first start), and
  * `token.refresh` without `secret_file` uses a development secret beside it. Each creation is a
  * warning, for production configs name their own.
  */
-/** The config as the loader asks a reload's refusals about it (LoadOptions.refuse). */
-type Loaded = Parameters<NonNullable<LoadOptions['refuse']>>[0];
-
 export function serviceLoader(configFile: string, dataDir: string, notices: HeldNotices): ServiceLoader {
   let createdDevKey = false;
   /** Made with the development key, removed once a start that listens printed its block. */
