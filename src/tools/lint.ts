@@ -182,12 +182,7 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
       const whole = `"${text.slice(i, end + 1)}"`;
       if (takesSlash === undefined && goClassTakesSlash(text.slice(i + 1, end))) takesSlash = whole;
       // A range takes three members; a "-" first, last, right after a range or escaped is a member.
-      const chars: { ch: string; escaped: boolean }[] = [];
-      for (let k = 0; k < members.length; k++) {
-        const escaped = members[k] === '\\' && k + 1 < members.length;
-        if (escaped) k++;
-        chars.push({ ch: members[k]!, escaped });
-      }
+      const chars = classMembers(members);
       for (let k = 0; k + 2 < chars.length; k++) {
         if (chars[k + 1]!.ch !== '-' || chars[k + 1]!.escaped) continue;
         if (chars[k]!.ch > chars[k + 2]!.ch) {
@@ -204,6 +199,17 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
   return takesSlash === undefined ? undefined : { differs: CLASS_TAKES_SLASH(takesSlash) };
 }
 
+/** A class's members, in order, each with whether a backslash escaped it. */
+function classMembers(text: string): { ch: string; escaped: boolean }[] {
+  const members: { ch: string; escaped: boolean }[] = [];
+  for (let k = 0; k < text.length; k++) {
+    const escaped = text[k] === '\\' && k + 1 < text.length;
+    if (escaped) k++;
+    members.push({ ch: text[k]!, escaped });
+  }
+  return members;
+}
+
 /**
  * Whether Go's path.Match lets the class whose text between the brackets is `inner` take a `/`:
  * only `^` negates there (a `!` is a member), and a class checks the next character against its
@@ -211,12 +217,7 @@ function globProblem(source: string): { notGlob: string } | { differs: string } 
  */
 function goClassTakesSlash(inner: string): boolean {
   const negated = inner.startsWith('^');
-  const members: { ch: string; escaped: boolean }[] = [];
-  for (let k = negated ? 1 : 0; k < inner.length; k++) {
-    const escaped = inner[k] === '\\' && k + 1 < inner.length;
-    if (escaped) k++;
-    members.push({ ch: inner[k]!, escaped });
-  }
+  const members = classMembers(negated ? inner.slice(1) : inner);
   let holds = false;
   for (let k = 0; k < members.length; k++) {
     // Go reads `lo-hi` wherever an unescaped `-` follows a member (goRefusedClass says where it
