@@ -68,11 +68,22 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? 'auto';
   const terminal = ((options.destination ?? process.stdout) as { isTTY?: boolean }).isTTY === true;
   const pretty = format === 'pretty' || (format === 'auto' && terminal);
+  // Lines dropped while stdout's reader did not keep up are said by this logger, once it is made.
+  const made: { logger?: Logger } = {};
+  const saidDropped = (dropped: Dropped) =>
+    made.logger?.warn(
+      { droppedLines: dropped.lines, droppedSince: new Date(dropped.since).toISOString() },
+      `${dropped.lines} log lines dropped: more than ${MAX_WAITING_BYTES / 1024 / 1024} MiB of them waited for stdout's reader`,
+    );
   // pino-pretty pipes its text into the destination: a stream, taking text.
   const destination =
     options.destination ??
-    (terminal ? process.stdout : pretty ? pino.destination({ dest: 1, sync: false }) : stdoutLines());
-  return pino(
+    (terminal
+      ? process.stdout
+      : pretty
+        ? bounded(pino.destination({ dest: 1, sync: false, maxLength: MAX_WAITING_BYTES }), saidDropped)
+        : stdoutLines(saidDropped));
+  const logger = pino(
     {
       level: envLogLevel() ?? options.level ?? 'info',
       // `app`, not `service`: the audit line's `service` is the requested registry service.
@@ -106,6 +117,59 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         })
       : destination,
   );
+  made.logger = logger;
+  return logger;
+}
+
+/**
+ * How many bytes of log lines may wait in memory for stdout's reader (a log shipper that lags or
+ * is down, Docker's blocking log mode behind a slow driver). Without a bound they grew until the
+ * process was killed, every line in it lost; and anyone can make lines large (an anonymous token
+ * request's 64 scopes are logged as requested, granted and decided). Past it a line is dropped
+ * and counted, and the count is logged once stdout is written again.
+ */
+export const MAX_WAITING_BYTES = 16 * 1024 * 1024;
+
+/** Lines dropped since the first of them (a time in ms). */
+interface Dropped {
+  lines: number;
+  since: number;
+}
+
+type Boom = ReturnType<typeof pino.destination>;
+
+/**
+ * `boom` (made with `maxLength`) counting the lines it drops, and handing the count to `say` once
+ * it writes to stdout again (after the write in flight, not inside it), then counting anew.
+ */
+function bounded(boom: Boom, say: (dropped: Dropped) => void): Boom {
+  // Never asks its writer to wait: a stream piped into it (pino-pretty's) would hold the lines
+  // itself instead, without a bound.
+  const write = boom.write.bind(boom);
+  boom.write = (data: string) => {
+    write(data);
+    return true;
+  };
+  let dropped: Dropped | undefined;
+  let saying = false;
+  boom.on('drop', () => {
+    if (dropped) dropped.lines++;
+    else dropped = { lines: 1, since: Date.now() };
+  });
+  boom.on('write', () => {
+    if (!dropped || saying) return;
+    saying = true;
+    setImmediate(() => {
+      saying = false;
+      const count = dropped;
+      if (!count) return;
+      dropped = undefined;
+      say(count);
+      // Dropped too (the reader fell behind again at once): counted on, the notice not among them.
+      if (dropped) dropped = { lines: count.lines + (dropped as Dropped).lines - 1, since: count.since };
+    });
+  });
+  return boom;
 }
 
 /**
@@ -140,8 +204,11 @@ function escaper(escape: string): (line: string) => string {
  * flight on every line, which copies it; with bytes it adds up the lengths and joins them once
  * per write.
  */
-function stdoutLines(): NodeJS.WritableStream {
-  const boom = pino.destination({ dest: 1, sync: false, contentMode: 'buffer' });
+function stdoutLines(say: (dropped: Dropped) => void): NodeJS.WritableStream {
+  const boom = bounded(
+    pino.destination({ dest: 1, sync: false, contentMode: 'buffer', maxLength: MAX_WAITING_BYTES }),
+    say,
+  );
   // pino drops the lines once the reader is gone (EPIPE) and throws any other write error (a full
   // disk under `>> file`: ENOSPC, EIO), which no one catches here: the process ended, and its
   // last flush at exit, which sonic-boom retries for ever on such an error, hung it. Such an error
