@@ -1,5 +1,5 @@
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDataDirectorySync } from '../core/mkdir.js';
 import type { SigningAlg } from './types.js';
@@ -149,6 +149,9 @@ export async function pendingDevKeys(
     // replaced, never written through.
     const fresh = `${certificatePath}.${randomBytes(6).toString('hex')}.tmp`;
     writeFileSync(fresh, certPem, { mode: 0o644, flag: 'wx' });
+    // 0644 whatever the umask (which narrows the mode a file is created with): a registry run as
+    // another user reads it as its rootcertbundle.
+    chmodSync(fresh, 0o644);
     renameSync(fresh, certificatePath);
     return true;
   };
