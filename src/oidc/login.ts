@@ -235,6 +235,8 @@ export class OidcLogin {
     const callbackUrl = new URL(this.#config.redirectUrl);
     callbackUrl.search = params.toString();
     let claims: Record<string, unknown>;
+    // Each answer as the provider gave it: `email_verified` speaks only for the address beside it.
+    const answers: Record<string, unknown>[] = [];
     try {
       const tokens = await client.authorizationCodeGrant(provider, callbackUrl, {
         pkceCodeVerifier: checks.verifier,
@@ -243,6 +245,7 @@ export class OidcLogin {
         idTokenExpected: true,
       });
       claims = { ...tokens.claims() };
+      answers.push(claims);
       if (
         typeof claims[this.#config.userClaim] !== 'string' ||
         lacksLabelClaims(this.#config.labelClaims, claims)
@@ -253,6 +256,7 @@ export class OidcLogin {
           const userinfo = await client
             .fetchUserInfo(provider, tokens.access_token, sub)
             .catch((err: unknown) => Promise.reject(translate(err, 'userinfo')));
+          answers.push(userinfo);
           claims = { ...userinfo, ...claims };
         }
       }
@@ -273,8 +277,13 @@ export class OidcLogin {
       );
     }
     // An address the provider has not verified may be anyone's (many providers let users type
-    // their own): as the account name it would hand out someone else's app password.
-    if (this.#config.userClaim === 'email' && !isVerified(claims['email_verified'])) {
+    // their own): as the account name it would hand out someone else's app password. The flag is
+    // read from an answer that gives this address: an ID token saying `email_verified` without an
+    // address says nothing about the one userinfo gives.
+    if (
+      this.#config.userClaim === 'email' &&
+      !answers.some((answer) => answer['email'] === account && isVerified(answer['email_verified']))
+    ) {
       throw new BadRequestError(
         'the identity provider has not verified this email address (email_verified); verify it there, or set user_claim to a claim users cannot choose',
       );
