@@ -6,7 +6,7 @@ import type { Labels } from '../authz/types.js';
 import { MAX_FIELD_LENGTH } from '../request/token-request.js';
 import type { OidcAuthConfig } from './config.js';
 import { BackendUnavailableError, BadRequestError } from '../core/errors.js';
-import { isAccountName } from '../core/account-name.js';
+import { foldAccountName, isAccountName } from '../core/account-name.js';
 import { fetchAtMost } from '../core/fetch.js';
 import type { Secret } from '../core/secret.js';
 import { deriveKey } from './keys.js';
@@ -286,6 +286,15 @@ export class OidcLogin {
     ) {
       throw new BadRequestError(
         'the identity provider has not verified this email address (email_verified); verify it there, or set user_claim to a claim users cannot choose',
+      );
+    }
+    // While the account's `not_before` lies ahead, an app password or a registry-page session made
+    // now would be refused at once (issued before that time): the page says so instead of showing
+    // a credential that cannot work (the user's retries would only count towards the lockout).
+    const notBefore = this.#config.notBefore.get(foldAccountName(account));
+    if (notBefore !== undefined && now < notBefore) {
+      throw new BadRequestError(
+        `sign-in to this account is closed until ${new Date(notBefore * 1000).toISOString()} (oidc_auth.not_before): anything issued before then is refused`,
       );
     }
     // After the provider accepted the code (synchronously up to issuing): of two callbacks with

@@ -88,10 +88,12 @@ export async function finishLogin(
     readonly code?: string;
     readonly now?: number;
     readonly onStart?: (authorizationUrl: URL) => void;
+    /** The registry page's sign-in (the page to return to) instead of an app password's. */
+    readonly returnTo?: string;
   } = {},
 ): Promise<unknown> {
   const now = options.now ?? Math.floor(Date.now() / 1000);
-  const { authorizationUrl, cookie } = await login.start(now);
+  const { authorizationUrl, cookie } = await login.start(now, options.returnTo);
   options.onStart?.(authorizationUrl);
   const state = authorizationUrl.searchParams.get('state')!;
   const query = new URLSearchParams({ code: options.code ?? 'abc', state }).toString();
