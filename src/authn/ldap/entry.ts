@@ -5,12 +5,14 @@ import type { AuthnResult } from '../types.js';
 import type { AccountTerm, LdapConfig, LdapLabelSource } from './config.js';
 import { attributeKey } from './attribute.js';
 import { cnOf, rdnValue } from './dn.js';
+import { rangedValues } from './errors.js';
 
 /**
  * An attribute's values as strings; attribute names compare as in LDAP, without regard to case;
  * when the entry holds no attribute of that name, by another of its standard names
  * (attributeKey: `userid` is returned as `uid`). The name itself comes first: a directory without
  * those aliases (Active Directory) may hold two attributes the standard schemas call one.
+ * Throws (errors.ts rangedValues) when the directory sent some of the values only, in ranges.
  */
 export function attributeValues(entry: Entry, attribute: string): string[] {
   const keys = Object.keys(entry).filter((k) => k !== 'dn');
@@ -23,6 +25,13 @@ export function attributeValues(entry: Entry, attribute: string): string[] {
     const values = Array.isArray(value) ? value : [value];
     return values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
   };
+  // Values sent in ranges (`memberOf;range=0-1499`, the attribute itself left empty): some of them
+  // only, never taken for all.
+  const ranged = keys.find((k) => {
+    const match = /^([^;]+);range=/i.exec(k);
+    return match !== null && attributeKey(match[1]!) === wanted;
+  });
+  if (ranged !== undefined) throw rangedValues(attribute);
   const own = valuesOf(keys.find((k) => k.toLowerCase() === lower));
   if (own.length > 0) return own;
   return valuesOf(keys.find((k) => k.toLowerCase() !== lower && attributeKey(k) === wanted));

@@ -25,6 +25,19 @@ export function tooManyGroups(cause?: unknown): BackendUnavailableError {
   );
 }
 
+/**
+ * The directory sent an attribute's values in ranges (`memberOf;range=0-1499`): Active Directory
+ * does so for an attribute with more values than its MaxValRange (1500) lets one reply hold, and
+ * leaves the attribute itself empty. regauth does not fetch the other ranges; a label list cut
+ * short could leave out a label a rule needs, so the login is refused as an outage.
+ */
+export function rangedValues(attribute: string): BackendUnavailableError {
+  return new BackendUnavailableError(
+    NAME,
+    `the directory sent ${attribute} in ranges (the account has more values than one reply may hold: Active Directory's MaxValRange), which regauth does not read; take the groups from ldap_auth.group_search instead, or raise MaxValRange`,
+  );
+}
+
 /** Every failure that is not an outcome becomes BackendUnavailableError (503), keeping the cause for the log. */
 export function translate(err: unknown): BackendUnavailableError {
   if (err instanceof BackendUnavailableError) return err;
