@@ -105,7 +105,7 @@ export interface LdapConfig {
   readonly filter: string;
   /**
    * The filter's `(attribute=…${account}…)` terms. LDAP compares most account attributes without
-   * regard to case and surrounding spaces, so `ALICE` and ` alice` find alice's entry; the entry's
+   * regard to case, so `ALICE` and `Alice` find alice's entry; the entry's
    * value in one of these attributes then names the account (alice for ALICE), so one account has
    * one name in tokens, ACL rules, lockout and revocation.
    */

@@ -40,7 +40,7 @@ export function attributeValues(entry: Entry, attribute: string): string[] {
 /**
  * The one name of the entry's account: taken from the first of the filter's account terms for
  * which the entry holds a value fitting it (the part standing for `${account}`: `Alice` out of
- * `Alice@example.org` for `(mail=${account}@example.org)`). So `ALICE`, ` alice` and, with
+ * `Alice@example.org` for `(mail=${account}@example.org)`). So `ALICE`, `Alice` and, with
  * `(|(uid=${account})(mail=${account}))`, `alice@example.org` all name the account `alice`.
  * An entry with several such values (a `uid` kept after a rename, mail aliases) still has one
  * name, whichever was typed: the value its DN names it by (`uid=alice,…`), else the least in
