@@ -61,3 +61,24 @@ export async function fetchAtMost(
   // HTTP allows) would make Response throw. Nothing downstream reads it.
   return new Response(text, { status: response.status, headers });
 }
+
+/**
+ * Why a request to a peer failed, in a few words for the log: the error's message, with the HTTP
+ * status the peer answered or the code of the network error beneath it (ECONNREFUSED, ENOTFOUND,
+ * CERT_HAS_EXPIRED, …) when the message does not say it already. Errors of fetch and
+ * openid-client name neither the request's headers nor its body, where credentials travel.
+ */
+export function failureReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const chain: object[] = [];
+  for (let e: unknown = err; chain.length < 5 && e !== null && typeof e === 'object';) {
+    chain.push(e);
+    e = (e as { cause?: unknown }).cause;
+  }
+  const status = chain.map((e) => (e as { status?: unknown }).status).find((s) => typeof s === 'number');
+  const below = chain.slice(1) as { code?: unknown; message?: unknown }[];
+  const code = below.map((e) => e.code).find((c): c is string => typeof c === 'string');
+  const deepest = below.map((e) => e.message).findLast((m): m is string => typeof m === 'string' && m !== '');
+  const detail = status !== undefined ? `HTTP ${String(status)}` : (code ?? deepest);
+  return detail === undefined || message.includes(detail) ? message : `${message} (${detail})`;
+}

@@ -7,7 +7,7 @@ import { MAX_FIELD_LENGTH } from '../request/token-request.js';
 import type { OidcAuthConfig } from './config.js';
 import { BackendUnavailableError, BadRequestError } from '../core/errors.js';
 import { foldAccountName, isAccountName } from '../core/account-name.js';
-import { fetchAtMost } from '../core/fetch.js';
+import { failureReason, fetchAtMost } from '../core/fetch.js';
 import type { Secret } from '../core/secret.js';
 import { deriveKey } from './keys.js';
 import { UiSessions } from './session.js';
@@ -374,9 +374,11 @@ export class OidcLogin {
         },
       );
     } catch (err) {
-      throw new BackendUnavailableError('oidc_auth', `discovery failed for ${this.#config.issuer}`, {
-        cause: err,
-      });
+      throw new BackendUnavailableError(
+        'oidc_auth',
+        `discovery failed for ${this.#config.issuer}: ${failureReason(err)}`,
+        { cause: err },
+      );
     }
   }
 }
@@ -397,9 +399,11 @@ function translate(err: unknown, asked: 'token' | 'userinfo' = 'token'): Error {
     ((err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) &&
       err.status >= 500)
   ) {
-    return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', {
-      cause: err,
-    });
+    return new BackendUnavailableError(
+      'oidc_auth',
+      `the identity provider cannot be reached: ${failureReason(err)}`,
+      { cause: err },
+    );
   }
   // An answer with a WWW-Authenticate challenge (Doorkeeper, GitLab's provider, sends one with
   // every error; so may a gateway that blocks a request) is read as its challenge, not its body:
@@ -411,7 +415,13 @@ function translate(err: unknown, asked: 'token' | 'userinfo' = 'token'): Error {
     return new LoginRefusedError({ error: err.cause[0]?.parameters.error, status: err.status });
   }
   if (err instanceof client.ClientError) return new LoginRefusedError({ check: err.code });
-  return new BackendUnavailableError('oidc_auth', 'the identity provider cannot be reached', { cause: err });
+  return new BackendUnavailableError(
+    'oidc_auth',
+    `the identity provider cannot be reached: ${failureReason(err)}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /**

@@ -13,7 +13,7 @@ import * as oidc from 'openid-client';
 import type { Labels } from '../../authz/types.js';
 import { isLoopbackHost, type JwtAuthConfig, type TrustedIssuerConfig } from './config.js';
 import { BackendUnavailableError } from '../../core/errors.js';
-import { fetchAtMost } from '../../core/fetch.js';
+import { failureReason, fetchAtMost } from '../../core/fetch.js';
 import type { Authenticator, AuthnResult, Credentials } from '../types.js';
 
 /** Three base64url parts; the signature may be empty (an `alg: none` token, refused below). */
@@ -68,9 +68,11 @@ class TrustedIssuer {
       });
       metadata = configuration.serverMetadata();
     } catch (err) {
-      throw new BackendUnavailableError('jwt_auth', `discovery failed for ${this.config.issuer}`, {
-        cause: err,
-      });
+      throw new BackendUnavailableError(
+        'jwt_auth',
+        `discovery failed for ${this.config.issuer}: ${failureReason(err)}`,
+        { cause: err },
+      );
     }
     // Whatever the document holds: a relative path, text or a number is no key set URL, and a
     // failure like any other (answered again for RETRY_MS, not asked again per token).
@@ -115,9 +117,11 @@ class TrustedIssuer {
         this.#fetchedAt = Date.now();
         return response;
       } catch (err) {
-        throw new BackendUnavailableError('jwt_auth', `cannot fetch the keys of ${this.config.issuer}`, {
-          cause: err,
-        });
+        throw new BackendUnavailableError(
+          'jwt_auth',
+          `cannot fetch the keys of ${this.config.issuer}: ${failureReason(err)}`,
+          { cause: err },
+        );
       }
     });
     return createRemoteJWKSet(url, {
