@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { LOG_LEVELS } from '../core/log.js';
-import { createLogger, envLogLevel } from '../core/log.js';
+import { createLogger, envLogLevel, logWritten, type Logger } from '../core/log.js';
 import { startService } from '../service/service.js';
 import { directory } from './arguments.js';
 import { EXIT, runProgram } from './exit.js';
@@ -74,8 +74,8 @@ Example:
         // Stop accepting; in-flight requests get up to 10 s; then backends close, the log is
         // written out, and we exit 0.
         service.close(SHUTDOWN_GRACE_MS).then(
-          () => exitAfterLog(0),
-          () => exitAfterLog(1),
+          () => exitAfterLog(0, service.logger),
+          () => exitAfterLog(1, service.logger),
         );
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
@@ -88,17 +88,17 @@ Example:
 }
 
 /**
- * Ends the process once the log's destination has written every line (the audit lines of the
- * last requests): with everything else closed, the event loop empties when its last write is
- * done, and node exits with `code`. After LOG_FLUSH_MS (a handle left open) it exits all the
- * same. Calling process.exit() at once lost lines: pino's last flush at exit writes what waits in
- * its buffer, but not a write already in flight, which the exit cuts short (behind a pipe whose
- * reader lags, as a log shipper may). A reader that takes nothing at all holds either way: that
- * last flush waits for it.
+ * Ends the process once the log has written every line (the audit lines of the last requests,
+ * and the count of lines it dropped): with everything else closed, the event loop empties then,
+ * and node exits with `code`; LOG_FLUSH_MS after the log is written (a handle left open) it exits
+ * all the same. Calling process.exit() before the log was written lost lines: pino's last flush
+ * at exit writes what waits in its buffer, but not the rest of a write in flight, which the exit
+ * cut short (behind a pipe whose reader lags, as a log shipper may), tearing a line. A reader
+ * that takes nothing at all holds the exit for ever.
  */
-function exitAfterLog(code: number): void {
+function exitAfterLog(code: number, logger: Logger): void {
   process.exitCode = code;
-  setTimeout(() => process.exit(code), LOG_FLUSH_MS).unref();
+  void logWritten(logger).then(() => setTimeout(() => process.exit(code), LOG_FLUSH_MS).unref());
 }
 
 /**

@@ -68,21 +68,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? 'auto';
   const terminal = ((options.destination ?? process.stdout) as { isTTY?: boolean }).isTTY === true;
   const pretty = format === 'pretty' || (format === 'auto' && terminal);
-  // Lines dropped while stdout's reader did not keep up are said by this logger, once it is made.
-  const made: { logger?: Logger } = {};
-  const saidDropped = (dropped: Dropped) =>
-    made.logger?.warn(
-      { droppedLines: dropped.lines, droppedSince: new Date(dropped.since).toISOString() },
-      `${dropped.lines} log lines dropped: more than ${MAX_WAITING_BYTES / 1024 / 1024} MiB of them waited for stdout's reader`,
-    );
+  const out: Stdout = {};
   // pino-pretty pipes its text into the destination: a stream, taking text.
   const destination =
     options.destination ??
     (terminal
       ? process.stdout
       : pretty
-        ? bounded(pino.destination({ dest: 1, sync: false, maxLength: MAX_WAITING_BYTES }), saidDropped)
-        : stdoutLines(saidDropped));
+        ? bounded(pino.destination({ dest: 1, sync: false, maxLength: MAX_WAITING_BYTES }), out)
+        : stdoutLines(out));
   const logger = pino(
     {
       level: envLogLevel() ?? options.level ?? 'info',
@@ -117,8 +111,23 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         })
       : destination,
   );
-  made.logger = logger;
+  out.logger = logger;
+  if (out.busy) waiting.set(logger, out.busy);
   return logger;
+}
+
+/** Whether lines wait to be written, for each logger createLogger made on stdout. */
+const waiting = new WeakMap<Logger, () => boolean>();
+
+/**
+ * Resolves once `logger` has written to stdout every line it was given, the count of lines it
+ * dropped among them, or once stdout has failed; at once for a logger writing elsewhere. A reader
+ * that takes nothing holds it for ever. (pino's own last flush at exit writes what waits, but not
+ * the rest of a write in flight, which it cuts, nor the count of lines dropped.)
+ */
+export async function logWritten(logger: Logger): Promise<void> {
+  const busy = waiting.get(logger);
+  while (busy?.()) await new Promise((resolve) => setTimeout(resolve, 25));
 }
 
 /**
@@ -130,6 +139,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  */
 export const MAX_WAITING_BYTES = 16 * 1024 * 1024;
 
+/** What createLogger keeps of its stdout: the logger (which says lines dropped), and whether lines wait. */
+interface Stdout {
+  logger?: Logger;
+  busy?: () => boolean;
+}
+
 /** Lines dropped since the first of them (a time in ms). */
 interface Dropped {
   lines: number;
@@ -139,19 +154,33 @@ interface Dropped {
 type Boom = ReturnType<typeof pino.destination>;
 
 /**
- * `boom` (made with `maxLength`) counting the lines it drops, and handing the count to `say` once
- * it writes to stdout again (after the write in flight, not inside it), then counting anew.
+ * `boom` (made with `maxLength`) counting the lines it drops, and saying the count through
+ * `out.logger` once it writes to stdout again (after the write in flight, not inside it), then
+ * counting anew. Sets `out.busy`.
  */
-function bounded(boom: Boom, say: (dropped: Dropped) => void): Boom {
+function bounded(boom: Boom, out: Stdout): Boom {
   // Never asks its writer to wait: a stream piped into it (pino-pretty's) would hold the lines
   // itself instead, without a bound.
   const write = boom.write.bind(boom);
-  boom.write = (data: string) => {
+  const wrapped = (data: string) => {
     write(data);
     return true;
   };
+  boom.write = wrapped;
   let dropped: Dropped | undefined;
   let saying = false;
+  const say = () => {
+    saying = false;
+    const count = dropped;
+    if (!count) return;
+    dropped = undefined;
+    out.logger?.warn(
+      { droppedLines: count.lines, droppedSince: new Date(count.since).toISOString() },
+      `${count.lines} log lines dropped: more than ${MAX_WAITING_BYTES / 1024 / 1024} MiB of them waited for stdout's reader`,
+    );
+    // Dropped too (the reader fell behind again at once): counted on, the notice not among them.
+    if (dropped) dropped = { lines: count.lines + (dropped as Dropped).lines - 1, since: count.since };
+  };
   boom.on('drop', () => {
     if (dropped) dropped.lines++;
     else dropped = { lines: 1, since: Date.now() };
@@ -159,16 +188,15 @@ function bounded(boom: Boom, say: (dropped: Dropped) => void): Boom {
   boom.on('write', () => {
     if (!dropped || saying) return;
     saying = true;
-    setImmediate(() => {
-      saying = false;
-      const count = dropped;
-      if (!count) return;
-      dropped = undefined;
-      say(count);
-      // Dropped too (the reader fell behind again at once): counted on, the notice not among them.
-      if (dropped) dropped = { lines: count.lines + (dropped as Dropped).lines - 1, since: count.since };
-    });
+    setImmediate(say);
   });
+  // sonic-boom's own state: the bytes not yet written, and a write in flight. Once stdout has
+  // failed (the reader gone: pino replaced `write`; another error: stdoutLines did) nothing waits.
+  const state = boom as unknown as { _len: number; _writing: boolean; destroyed: boolean };
+  out.busy = () =>
+    boom.write === wrapped &&
+    !state.destroyed &&
+    (state._len > 0 || state._writing || saying || dropped !== undefined);
   return boom;
 }
 
@@ -204,10 +232,10 @@ function escaper(escape: string): (line: string) => string {
  * flight on every line, which copies it; with bytes it adds up the lengths and joins them once
  * per write.
  */
-function stdoutLines(say: (dropped: Dropped) => void): NodeJS.WritableStream {
+function stdoutLines(out: Stdout): NodeJS.WritableStream {
   const boom = bounded(
     pino.destination({ dest: 1, sync: false, contentMode: 'buffer', maxLength: MAX_WAITING_BYTES }),
-    say,
+    out,
   );
   // pino drops the lines once the reader is gone (EPIPE) and throws any other write error (a full
   // disk under `>> file`: ENOSPC, EIO), which no one catches here: the process ended, and its
