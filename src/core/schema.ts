@@ -183,15 +183,25 @@ export const instant = z
   });
 
 /**
+ * The key revocationMap gives the entry written `"*"` (every account) when `everyAccount` is set:
+ * no folded account name is it (`＊`, U+FF0A, is an account name, and folds to `*`).
+ */
+export const EVERY_ACCOUNT = '\u0000*';
+
+/**
  * A revocation list (`token.refresh.revoke_before`, `oidc_auth.not_before`) keyed by account names
  * folded as the lockout folds them (foldAccountName): an entry written `mallory@example.test`
  * revokes the `Mallory@Example.test` a provider returns. Two entries for one folded name: the
- * later time. Look names up folded as well.
+ * later time. Look names up folded as well. With `everyAccount`, the entry written `"*"` is kept
+ * under EVERY_ACCOUNT.
  */
-export function revocationMap(entries: Readonly<Record<string, number>>): ReadonlyMap<string, number> {
+export function revocationMap(
+  entries: Readonly<Record<string, number>>,
+  options: { readonly everyAccount?: boolean } = {},
+): ReadonlyMap<string, number> {
   const map = new Map<string, number>();
   for (const [account, time] of Object.entries(entries)) {
-    const key = foldAccountName(account);
+    const key = options.everyAccount && account === '*' ? EVERY_ACCOUNT : foldAccountName(account);
     map.set(key, Math.max(time, map.get(key) ?? time));
   }
   return map;

@@ -77,6 +77,6 @@ export function loadRefresh(
     secret: new Secret(secret),
     secretFile,
     expiration: raw.expiration,
-    revokeBefore: revocationMap(raw.revoke_before),
+    revokeBefore: revocationMap(raw.revoke_before, { everyAccount: true }),
   };
 }

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { EncryptJWT, errors as joseErrors, jwtDecrypt } from 'jose';
 import { InvalidGrantError } from '../core/errors.js';
 import { foldAccountName } from '../core/account-name.js';
+import { EVERY_ACCOUNT } from '../core/schema.js';
 import { makeDataDirectorySync } from '../core/mkdir.js';
 import { Secret } from '../core/secret.js';
 
@@ -163,14 +164,15 @@ function canonical(text: string): boolean {
 
 /**
  * The revocation time that applies to an account: the later of its own `revoke_before` entry
- * (keys folded at load, see revocationMap; the account is folded the same way) and the `*` entry.
+ * (keys folded at load, see revocationMap; the account is folded the same way) and the `*` entry
+ * (kept apart from every account's: EVERY_ACCOUNT).
  */
 export function revokedBefore(
   revokeBefore: ReadonlyMap<string, number>,
   account: string,
 ): number | undefined {
   const own = revokeBefore.get(foldAccountName(account));
-  const all = revokeBefore.get('*');
+  const all = revokeBefore.get(EVERY_ACCOUNT);
   if (own === undefined) return all;
   if (all === undefined) return own;
   return Math.max(own, all);

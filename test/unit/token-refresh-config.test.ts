@@ -1,3 +1,4 @@
+import { EVERY_ACCOUNT } from '../../src/core/schema.js';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,7 +69,7 @@ describe('token.refresh', () => {
     expect(refresh.expiration).toBe(30 * 86_400);
     expect([...refresh.revokeBefore]).toEqual([
       ['alice', Date.parse('2026-11-22T10:00:00Z') / 1000],
-      ['*', Date.parse('2026-11-22T10:00:00Z') / 1000],
+      [EVERY_ACCOUNT, Date.parse('2026-11-22T10:00:00Z') / 1000],
     ]);
     expect(load('  refresh: {secret_file: refresh.key, expiration: 0}\n').token.refresh!.expiration).toBe(0);
   });

@@ -1,3 +1,4 @@
+import { EVERY_ACCOUNT } from '../../src/core/schema.js';
 import { randomBytes } from 'node:crypto';
 import { statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -107,7 +108,7 @@ describe('verify', () => {
     [
       'revoked for everyone',
       (t) => t,
-      { revokeBefore: new Map([['*', NOW + 1]]) },
+      { revokeBefore: new Map([[EVERY_ACCOUNT, NOW + 1]]) },
       {},
       'refresh token revoked',
     ],
@@ -126,7 +127,11 @@ describe('verify', () => {
     ['one second before expiry', {}, NOW + 90 * DAY - 1],
     ['revoked for another account', { revokeBefore: new Map([['bob', NOW + 1]]) }, NOW + 60],
     ['revoke_before equal to the issue time', { revokeBefore: new Map([['alice', NOW]]) }, NOW + 60],
-    ['revoke_before earlier than the issue time', { revokeBefore: new Map([['*', NOW - 1]]) }, NOW + 60],
+    [
+      'revoke_before earlier than the issue time',
+      { revokeBefore: new Map([[EVERY_ACCOUNT, NOW - 1]]) },
+      NOW + 60,
+    ],
   ])('%s → accepted', async (_what, verifierSettings, now) => {
     const token = await createRefreshTokens(settings()).issue(ALICE, NOW);
     const claims = await createRefreshTokens(settings(verifierSettings)).verify(token, {
@@ -147,12 +152,12 @@ describe('revokedBefore', () => {
   test.each<[string, [string, number][], number | undefined]>([
     ['nothing configured', [], undefined],
     ['own entry', [['alice', 10]], 10],
-    ['only *', [['*', 20]], 20],
+    ['only *', [[EVERY_ACCOUNT, 20]], 20],
     [
       'the later of own and *',
       [
         ['alice', 10],
-        ['*', 20],
+        [EVERY_ACCOUNT, 20],
       ],
       20,
     ],
@@ -160,7 +165,7 @@ describe('revokedBefore', () => {
       'the later of own and * (own later)',
       [
         ['alice', 30],
-        ['*', 20],
+        [EVERY_ACCOUNT, 20],
       ],
       30,
     ],
