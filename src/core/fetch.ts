@@ -5,7 +5,10 @@
  * still bounds how long reading takes.
  */
 export async function* bodyAtMost(response: Response, max: number): AsyncGenerator<Uint8Array> {
-  const tooLarge = () => new Error(`${response.url || 'the peer'} sent more than ${max} bytes`);
+  const tooLarge = () =>
+    Object.assign(new Error(`${response.url || 'the peer'} sent more than ${max} bytes`), {
+      code: 'ERR_RESPONSE_TOO_LARGE',
+    });
   if (Number(response.headers.get('content-length') ?? 0) > max) {
     await response.body?.cancel();
     throw tooLarge();
@@ -63,22 +66,28 @@ export async function fetchAtMost(
 }
 
 /**
- * Why a request to a peer failed, in a few words for the log: the error's message, with the HTTP
- * status the peer answered or the code of the network error beneath it (ECONNREFUSED, ENOTFOUND,
- * CERT_HAS_EXPIRED, …) when the message does not say it already. Errors of fetch and
- * openid-client name neither the request's headers nor its body, where credentials travel.
+ * Why a request to a peer failed, in a few words for the log: the HTTP status the peer answered,
+ * else the error's code (the network's beneath fetch's "fetch failed": ECONNREFUSED, ENOTFOUND,
+ * CERT_HAS_EXPIRED, …; else the library's, OAUTH_PARSE_ERROR), else what fetch's failure says
+ * beneath it (`bad port`), else the kind of error. Never an error's own message otherwise: some
+ * quote the request (undici refuses a header value by quoting it, a bearer token among them).
  */
 export function failureReason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
   const chain: object[] = [];
   for (let e: unknown = err; chain.length < 5 && e !== null && typeof e === 'object';) {
     chain.push(e);
     e = (e as { cause?: unknown }).cause;
   }
-  const status = chain.map((e) => (e as { status?: unknown }).status).find((s) => typeof s === 'number');
-  const below = chain.slice(1) as { code?: unknown; message?: unknown }[];
-  const code = below.map((e) => e.code).find((c): c is string => typeof c === 'string');
-  const deepest = below.map((e) => e.message).findLast((m): m is string => typeof m === 'string' && m !== '');
-  const detail = status !== undefined ? `HTTP ${String(status)}` : (code ?? deepest);
-  return detail === undefined || message.includes(detail) ? message : `${message} (${detail})`;
+  const fields = chain as { status?: unknown; code?: unknown; message?: unknown; name?: unknown }[];
+  const status = fields.map((e) => e.status).find((s) => typeof s === 'number');
+  if (status !== undefined) return `HTTP ${String(status)}`;
+  const codes = fields.map((e) => e.code).filter((c): c is string => typeof c === 'string');
+  const code = codes.length > 1 ? codes[1] : codes[0];
+  if (code !== undefined) return code;
+  const beneath = fields[1]?.message;
+  if (fields[0]?.message === 'fetch failed' && typeof beneath === 'string' && beneath !== '') return beneath;
+  const name = fields[0]?.name;
+  if (name === 'TimeoutError') return 'timed out';
+  if (name === 'SyntaxError') return 'not JSON';
+  return typeof name === 'string' && name !== '' ? name : 'an unknown error';
 }

@@ -6,6 +6,11 @@
  * reproduce the request by hand to tell them apart. The reason (the peer's HTTP status, or the
  * network error's code) is part of the message now, which the audit line and the reload log carry;
  * the client still gets the generic 503.
+ *
+ * Found by a review of that change: the reason was first the error's own message, with the status
+ * or code beside it, and some errors quote the request: undici refuses a header value holding a
+ * line break by quoting it, so an access token the provider sent mangled reached the log whole as
+ * `Bearer …`. The reason is the status, a code, or the kind of error now, never such a message.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +22,8 @@ import { BackendUnavailableError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
 import { OidcLogin } from '../../src/oidc/login.js';
 import { freePort } from '../e2e/harness/ports.js';
-import { oidcLoginConfig } from '../helpers/oidc-login.js';
+import { failureReason } from '../../src/core/fetch.js';
+import { fakeOidcProvider, finishLogin, oidcLoginConfig } from '../helpers/oidc-login.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -91,4 +97,64 @@ test('oidc_auth: a discovery answered 404 says so, at the start of a login', asy
   expect((err as Error).message).toMatch(
     /^oidc_auth: discovery failed for http:\/\/127\.0\.0\.1:\d+\/?: .*HTTP 404/,
   );
+});
+
+test('a userinfo request that cannot be made does not write the access token into the 503 message', async () => {
+  const ACCESS_TOKEN = 'at-SECRET-0123456789abcdef\nx';
+  // As the login's userinfo request meets it: fetch refusing the header, quoting its value.
+  expect(() => new Headers({ authorization: `Bearer ${ACCESS_TOKEN}` })).toThrow(/at-SECRET/);
+  let nonce = '';
+  const p = await fakeOidcProvider(
+    (req, res, base) => {
+      const now = Math.floor(Date.now() / 1000);
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/token') {
+        const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+        // No email in the ID token: userinfo is asked for it, with the access token.
+        const claims = { iss: base, aud: 'c', sub: 'eve', iat: now, exp: now + 300, nonce };
+        const idToken = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.c2ln`;
+        res.end(JSON.stringify({ access_token: ACCESS_TOKEN, token_type: 'Bearer', id_token: idToken }));
+      } else if (req.url === '/userinfo') {
+        res.end(JSON.stringify({ sub: 'eve', email: 'eve@example.test', email_verified: true }));
+      } else res.writeHead(404).end();
+    },
+    { userinfo: true },
+  );
+  try {
+    const result = await finishLogin(new OidcLogin(oidcLoginConfig(p.url)), {
+      onStart: (url) => (nonce = url.searchParams.get('nonce')!),
+    });
+    // Refused one way or another (503 today; a 400 would do as well): never signed in.
+    expect(result).toBeInstanceOf(Error);
+    const message = (result as Error).message;
+    expect(message, 'the 503 message, which the audit line and the log write').not.toContain('at-SECRET');
+  } finally {
+    p.close();
+  }
+});
+
+test('failureReason never repeats a message it does not know, and names what it knows', () => {
+  const quoting = new TypeError('Headers.set: "Bearer at-SECRET" is an invalid header value.');
+  expect(failureReason(quoting)).toBe('TypeError');
+  expect(failureReason(new TypeError('fetch failed', { cause: new Error('bad port') }))).toBe('bad port');
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+  expect(failureReason(new TypeError('fetch failed', { cause: refused }))).toBe('ECONNREFUSED');
+  expect(failureReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))).toBe(
+    'timed out',
+  );
+  expect(failureReason(new SyntaxError('Unexpected token < in JSON at position 0'))).toBe('not JSON');
+  expect(failureReason('a string thrown')).toBe('an unknown error');
+  expect(failureReason(Object.create(null))).toBe('an unknown error');
+  const cyclic: { cause?: unknown; message: string } = { message: 'x' };
+  cyclic.cause = cyclic;
+  expect(failureReason(cyclic)).toBe('an unknown error');
+});
+
+test('jwt_auth: a key set larger than 1 MiB says so', async () => {
+  const issuer = await peer((url, path) =>
+    path.startsWith('/.well-known/')
+      ? { status: 200, body: JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks` }) }
+      : { status: 200, body: 'x'.repeat(2 << 20) },
+  );
+  expect(await jwtFailure(issuer)).toMatch(/cannot fetch the keys of .*: ERR_RESPONSE_TOO_LARGE$/);
 });

@@ -110,7 +110,11 @@ class TrustedIssuer {
     const fetchKeySet = pausedAfterFailure(async (input: string, init: RequestInit): Promise<Response> => {
       try {
         const response = await fetchAtMost(input, init);
-        if (response.status !== 200) throw new Error(`the key set answered HTTP ${response.status}`);
+        if (response.status !== 200) {
+          throw Object.assign(new Error(`the key set answered HTTP ${response.status}`), {
+            status: response.status,
+          });
+        }
         // What jose would refuse after this returns (not JSON, not a key set) fails here, so that
         // it is answered again too.
         createLocalJWKSet((await response.clone().json()) as JSONWebKeySet);
