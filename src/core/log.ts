@@ -167,6 +167,8 @@ function bounded(boom: Boom, out: Stdout): Boom {
     return true;
   };
   boom.write = wrapped;
+  // sonic-boom's own state: the bytes not yet written, and a write in flight.
+  const state = boom as unknown as { _len: number; _writing: boolean; destroyed: boolean };
   let dropped: Dropped | undefined;
   let saying = false;
   const say = () => {
@@ -184,15 +186,19 @@ function bounded(boom: Boom, out: Stdout): Boom {
   boom.on('drop', () => {
     if (dropped) dropped.lines++;
     else dropped = { lines: 1, since: Date.now() };
+    // A line larger than the bound alone, with nothing being written: no write will end to say it.
+    if (!state._writing && !saying) {
+      saying = true;
+      setImmediate(say);
+    }
   });
   boom.on('write', () => {
     if (!dropped || saying) return;
     saying = true;
     setImmediate(say);
   });
-  // sonic-boom's own state: the bytes not yet written, and a write in flight. Once stdout has
-  // failed (the reader gone: pino replaced `write`; another error: stdoutLines did) nothing waits.
-  const state = boom as unknown as { _len: number; _writing: boolean; destroyed: boolean };
+  // Once stdout has failed (the reader gone: pino replaced `write`; another error: stdoutLines
+  // did) nothing waits.
   out.busy = () =>
     boom.write === wrapped &&
     !state.destroyed &&
