@@ -184,7 +184,8 @@ export const instant = z
 
 /**
  * The key revocationMap gives the entry written `"*"` (every account) when `everyAccount` is set:
- * no folded account name is it (`＊`, U+FF0A, is an account name, and folds to `*`).
+ * no account name folds to it (`＊`, U+FF0A, is an account name, and folds to `*`), and no other
+ * key is kept under it.
  */
 export const EVERY_ACCOUNT = '\u0000*';
 
@@ -202,6 +203,8 @@ export function revocationMap(
   const map = new Map<string, number>();
   for (const [account, time] of Object.entries(entries)) {
     const key = options.everyAccount && account === '*' ? EVERY_ACCOUNT : foldAccountName(account);
+    // A key written to fold to EVERY_ACCOUNT (`"\0*"`) names no account (none holds a NUL).
+    if (key === EVERY_ACCOUNT && account !== '*') continue;
     map.set(key, Math.max(time, map.get(key) ?? time));
   }
   return map;

@@ -70,3 +70,12 @@ test('"*" itself still revokes every account', async () => {
   const bob = await tokens.issue(claims('bob'), NOW);
   expect(await verdict(tokens.verify(bob, { service: 'reg', now: NOW + 120 }))).toBe('refresh token revoked');
 });
+
+// Found by a review of the fix: the wildcard's own key (EVERY_ACCOUNT, "\0*") was reachable by a
+// key written so; it names no account (none holds a NUL) and now revokes nothing.
+test('a key written as the wildcard’s own key ("\\0*") revokes no one', async () => {
+  const revokeAt = new Date((NOW + 60) * 1000).toISOString();
+  const tokens = refreshTokens(`{"\\0*": "${revokeAt}"}`);
+  const bob = await tokens.issue(claims('bob'), NOW);
+  expect(await verdict(tokens.verify(bob, { service: 'reg', now: NOW + 120 }))).toBe('accepted');
+});
