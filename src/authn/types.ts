@@ -50,8 +50,9 @@ export type AuthnResult =
       readonly account?: string;
       /**
        * Set when the backend read `account`'s lock before checking the password
-       * (Credentials.heldBack): the seconds it is held back for the client, 0 when it is not; the
-       * lockout then reads it no second time.
+       * (Credentials.heldBack): the seconds it is held back for the client, 0 when it is not. The
+       * lockout reads it no second time when it held the check back (more than 0); else again,
+       * as the check ended.
        */
       readonly heldFor?: number;
     }

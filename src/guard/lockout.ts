@@ -530,15 +530,29 @@ export async function withLockout<T extends { readonly account: string }>(
         err instanceof UnauthorizedError || err instanceof WithheldDenialError ? err.decision : undefined;
       const stored = decision?.account;
       if (stored !== undefined && foldsOtherwise(typed, stored)) {
-        // The stored spelling's lock is read (unless the chain read it already, for a success it
-        // refused as held back), then both spellings' failures are counted together: two round
-        // trips to a shared store, as a made-up spelling's failure costs, or the time would tell
-        // which spellings a backend holds.
-        const wait = decision?.heldFor ?? (await lockOf(lockout, stored, ip, state));
-        const locked = await Promise.all([
-          counted(state, () => lockout.failure(stored, ip), false),
-          counted(state, () => lockout.failure(typed, ip), false),
-        ]);
+        // The stored spelling's lock is read as the check ended: a lock another spelling set
+        // while the password was checked withholds this answer too. Then both spellings' failures
+        // are counted. A backend that read the lock before its check (`heldFor`, LDAP for an
+        // alias) had it sent with the failures, the read first, so that the store round trips
+        // stay two, as a made-up spelling's read and failure cost, or the time would tell which
+        // spellings a backend holds; a check it held back (`heldFor` > 0) is answered so.
+        const heldFor = decision?.heldFor;
+        const countBoth = () =>
+          Promise.all([
+            counted(state, () => lockout.failure(stored, ip), false),
+            counted(state, () => lockout.failure(typed, ip), false),
+          ]);
+        let wait: number;
+        let locked: boolean[];
+        if (heldFor === undefined) {
+          wait = await lockOf(lockout, stored, ip, state);
+          locked = await countBoth();
+        } else if (heldFor > 0) {
+          wait = heldFor;
+          locked = await countBoth();
+        } else {
+          [wait, locked] = await Promise.all([lockOf(lockout, stored, ip, state), countBoth()]);
+        }
         // Either pair locking is one lockout, as a made-up spelling's pair locking is.
         if (locked[0] || locked[1]) onLocked?.();
         if (wait > 0) throw new TooManyRequestsError(wait);
