@@ -66,8 +66,8 @@ export async function fetchAtMost(
 }
 
 /**
- * Why a request to a peer failed, in a few words for the log: the HTTP status the peer answered,
- * else the error's code (the network's beneath fetch's "fetch failed": ECONNREFUSED, ENOTFOUND,
+ * Why a request to a peer failed, in a few words for the log: the HTTP status the peer answered
+ * when it is no success, else the error's code (the network's beneath fetch's "fetch failed": ECONNREFUSED, ENOTFOUND,
  * CERT_HAS_EXPIRED, …; else the library's, OAUTH_PARSE_ERROR), else what fetch's failure says
  * beneath it (`bad port`), else the kind of error. Never an error's own message otherwise: some
  * quote the request (undici refuses a header value by quoting it, a bearer token among them).
@@ -79,7 +79,8 @@ export function failureReason(err: unknown): string {
     e = (e as { cause?: unknown }).cause;
   }
   const fields = chain as { status?: unknown; code?: unknown; message?: unknown; name?: unknown }[];
-  const status = fields.map((e) => e.status).find((s) => typeof s === 'number');
+  // A 2xx status is no reason: the answer came, and was wrong (not JSON, say), which a code says.
+  const status = fields.map((e) => e.status).find((s) => typeof s === 'number' && (s < 200 || s > 299));
   if (status !== undefined) return `HTTP ${String(status)}`;
   const codes = fields.map((e) => e.code).filter((c): c is string => typeof c === 'string');
   const code = codes.length > 1 ? codes[1] : codes[0];

@@ -11,6 +11,9 @@
  * or code beside it, and some errors quote the request: undici refuses a header value holding a
  * line break by quoting it, so an access token the provider sent mangled reached the log whole as
  * `Bearer …`. The reason is the status, a code, or the kind of error now, never such a message.
+ * And found by a review of that: openid-client's error for an answer that is no JSON carries the
+ * answer (status 200) as its cause, so the reason read `HTTP 200`, as if all had gone well; a
+ * success status is no reason now, the code says what was wrong.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,12 +38,12 @@ afterEach(async () => {
 
 /** A server on 127.0.0.1 answering every request with `status`, or with `answer`. */
 async function peer(
-  answer: (url: string, path: string) => { status: number; body?: string },
+  answer: (url: string, path: string) => { status: number; body?: string; type?: string },
 ): Promise<string> {
   let url = '';
   const server = createServer((req, res) => {
-    const { status, body } = answer(url, req.url ?? '');
-    res.writeHead(status, { 'content-type': 'application/json' }).end(body ?? 'no');
+    const { status, body, type } = answer(url, req.url ?? '');
+    res.writeHead(status, { 'content-type': type ?? 'application/json' }).end(body ?? 'no');
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -157,4 +160,15 @@ test('jwt_auth: a key set larger than 1 MiB says so', async () => {
       : { status: 200, body: 'x'.repeat(2 << 20) },
   );
   expect(await jwtFailure(issuer)).toMatch(/cannot fetch the keys of .*: ERR_RESPONSE_TOO_LARGE$/);
+});
+
+test('an issuer answering 200 with a web page: the reason says it is no JSON, not HTTP 200', async () => {
+  const issuer = await peer(() => ({ status: 200, body: '<html>a web app</html>', type: 'text/html' }));
+  const jwt = await jwtFailure(issuer);
+  expect(jwt).toMatch(/discovery failed for .*: OAUTH_RESPONSE_IS_NOT_JSON$/);
+  const err = await new OidcLogin(oidcLoginConfig(issuer)).start(Math.floor(Date.now() / 1000)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect((err as Error).message).toMatch(/discovery failed for .*: OAUTH_RESPONSE_IS_NOT_JSON$/);
 });
