@@ -552,6 +552,9 @@ export async function withLockout<T extends { readonly account: string }>(
           locked = await countBoth();
         } else {
           [wait, locked] = await Promise.all([lockOf(lockout, stored, ip, state), countBoth()]);
+          // Locked while the password was checked: a right password found that by a read of its
+          // own after the check (src/authn/chain.ts), then counted; this answer waits as long.
+          if (wait > 0) await lockOf(lockout, stored, ip, state);
         }
         // Either pair locking is one lockout, as a made-up spelling's pair locking is.
         if (locked[0] || locked[1]) onLocked?.();
