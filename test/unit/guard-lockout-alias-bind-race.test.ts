@@ -1,8 +1,8 @@
 /**
- * Found by a review of the lockout (alias spellings). docs/security.md, "Spellings": "a password checked
- * while such a spelling locked the account meanwhile (guesses under both in flight at once) gets
- * `429` too, its answer withheld and, right or wrong, counted as a failure, so no more answers are
- * told than the lock allows".
+ * Found by a review of the lockout (alias spellings). docs/security.md "Brute-force protection:
+ * what the lockout guarantees", Spellings: "a password checked while such a spelling locked the
+ * account meanwhile (guesses under both in flight at once) gets `429` too, its answer withheld
+ * and, right or wrong, counted as a failure, so no more answers are told than the lock allows".
  *
  * A directory holds alice@example.org as alice. ldap_auth reads alice's lock before it binds an
  * alias's guess (Credentials.heldBack), and hands that reading (`heldFor: 0`) on with its refusal;

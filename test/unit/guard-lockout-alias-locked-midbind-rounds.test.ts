@@ -10,8 +10,8 @@
  * reads the lock again after the bind (a round trip of its own) and refuses with `heldFor` > 0;
  * withLockout then counts both failures: a second round trip. With a shared store (Redis across
  * a network) the right password's 429 comes one round trip later than a wrong one's: the oracle
- * the change closed is open again in time (docs/security.md "Spellings": a right one "is then
- * refused as a wrong one is (counted as a failure, after the same work …)").
+ * the change closed is open again in time (docs/security.md "Brute-force protection: what the
+ * lockout guarantees", Spellings: a right one "is then refused as a wrong one is (counted as a failure, after the same work …)").
  *
  * A wrong password's 429 in that race now waits one more read, as the right one's read waits.
  *
