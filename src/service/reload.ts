@@ -155,6 +155,15 @@ export class Reloader {
     for (const key of startOnlyChanges(this.#deps.started, next.config)) {
       log.warn({ key, config: configFile }, startOnlyMessage(key, next.config));
     }
+    // Counts and locks are kept per client, and an IPv6 client is its network of this many bits:
+    // under another prefix every IPv6 client is another client.
+    const [was, is] = [this.#current.config.lockout.ipv6_prefix, next.config.lockout.ipv6_prefix];
+    if (was !== is) {
+      log.warn(
+        { key: 'lockout.ipv6_prefix', config: configFile },
+        `lockout.ipv6_prefix changed from ${was} to ${is}: IPv6 clients are counted anew, their failure counts and locks under the old prefix no longer apply`,
+      );
+    }
     this.#swap(next);
     log.info({ config: configFile }, 'config reloaded');
     this.#reportDecisionChanges(next.config);
