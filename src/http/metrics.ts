@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/log.js';
 import type { Readiness } from '../pipeline/health.js';
@@ -32,7 +32,7 @@ export async function startMetricsServer(
   readiness?: () => Promise<Readiness>,
   /** Where a 5xx of this listener is logged, as the main listener's are. */
   logger?: Logger,
-): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+): Promise<{ url: string; server: Server; close(graceMs?: number): Promise<void> }> {
   const routes: Route[] = [{ paths: ['/metrics'], methods: getAndHead(metricsHandler(metrics)) }];
   if (readiness) {
     routes.push({
@@ -49,6 +49,17 @@ export async function startMetricsServer(
   const server = createServer(listenerOptions(limits), readableTargetsOnly(app));
   applyConnectionLimits(server, limits);
   answerNodeErrors(server);
+  // Requests in flight, so that a shutdown lets them finish (a scrape, a readiness check that may
+  // take its 2 s) and closes the kept-alive connections once none is left.
+  let inFlight = 0;
+  let closing = false;
+  server.on('request', (_req, res: ServerResponse) => {
+    inFlight++;
+    if (closing) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      if (--inFlight === 0 && closing) server.closeAllConnections();
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
@@ -61,10 +72,17 @@ export async function startMetricsServer(
   return {
     url: `http://${host}:${address.port}`,
     server,
-    close: () =>
+    // Stops accepting; requests in flight get up to `graceMs`, then every connection is closed.
+    close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        closing = true;
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        if (inFlight === 0) server.closeAllConnections();
       }),
   };
 }

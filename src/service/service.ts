@@ -139,7 +139,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     reload: () => runtimes.reload(),
     async close(graceMs) {
       watcher?.close();
-      await Promise.all([listeners.server.close(graceMs), listeners.metricsServer?.close()]);
+      await Promise.all([listeners.server.close(graceMs), listeners.metricsServer?.close(graceMs)]);
       await runtimes.close();
       await store.close();
     },
