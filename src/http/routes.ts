@@ -42,12 +42,15 @@ export function routeTable(deps: AppDeps, prefix: string): Route[] {
           errors: 'oauth2',
           handle: (req: Request, res: Response, fail: Fail) => {
             // Read now: once a client that hung up mid-body is gone, its socket has no address.
+            // Timed from now too, as a GET is from its headers: a body sent slowly is the request's
+            // time.
             const peer = req.socket.remoteAddress;
+            const started = process.hrtime.bigint();
             return readForm(req, res).then(
-              () => token(req, res, 'POST', fail, { peer }),
+              () => token(req, res, 'POST', fail, { peer, started }),
               // Refused while its body was read (too large, an unknown encoding, not UTF-8):
               // still a token request, answered, audited and counted as one.
-              (error: unknown) => token(req, res, 'POST', fail, { peer, refused: { error } }),
+              (error: unknown) => token(req, res, 'POST', fail, { peer, started, refused: { error } }),
             );
           },
         },

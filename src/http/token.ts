@@ -113,14 +113,18 @@ export function createTokenHandler(deps: AppDeps): (
   method: 'GET' | 'POST',
   fail: Fail,
   /**
-   * A POST's reading: the peer's address as it began (a client gone meanwhile has none), and why
-   * the body was refused, if it was.
+   * A POST's reading: the peer's address and the time (`process.hrtime.bigint()`) as it began (a
+   * client gone meanwhile has no address), and why the body was refused, if it was.
    */
-  read?: { readonly peer: string | undefined; readonly refused?: { readonly error: unknown } },
+  read?: {
+    readonly peer: string | undefined;
+    readonly started: bigint;
+    readonly refused?: { readonly error: unknown };
+  },
 ) => Promise<void> {
   const now = deps.now ?? Date.now;
   return async (req, res, method, fail, read) => {
-    const started = process.hrtime.bigint();
+    const started = read ? read.started : process.hrtime.bigint();
     const runtime = deps.runtime();
     const requestId = randomUUID();
     // Until X-Forwarded-For is read (it may be refused): the socket peer, as the proxy it is.
