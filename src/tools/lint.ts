@@ -27,7 +27,8 @@ export type LintWarning = AclWarning;
  * - a jwt_auth issuer without required_claims: every job it signs for logs in;
  * - the registry page with oidc_auth behind a backend that cannot look accounts up: every session
  *   is refused;
- * - a static account whose name the token endpoint refuses (docs/http-api.md "Account names").
+ * - a static account whose name the token endpoint refuses (docs/http-api.md "Account names");
+ * - a lockout whose `forget_after` is shorter than its `max_backoff`: locks stop growing there.
  */
 export function lintConfig(config: Config): LintWarning[] {
   const rules = config.acl.rules;
@@ -43,6 +44,7 @@ export function lintConfig(config: Config): LintWarning[] {
   warnings.push(...oidcBehindBindAsUser(config));
   warnings.push(...unusableAccounts(config));
   warnings.push(...passwordedAnonymous(config));
+  warnings.push(...forgottenBeforeUnlocked(config));
   // In file order: by rule, then as found (stable sort).
   const ruleIndex = (w: LintWarning) => Number(/^acl\[(\d+)\]/.exec(w.path)?.[1] ?? -1);
   return warnings.sort((a, b) => ruleIndex(a) - ruleIndex(b));
@@ -314,6 +316,22 @@ function passwordedAnonymous(config: Config): LintWarning[] {
       path: formatPath(['users', '', 'password']),
       message:
         'requests without credentials send no password, so each gets 401 (docker_auth compared them as the empty password with this hash); write "": {} to let them in, or remove the entry',
+    },
+  ];
+}
+
+/**
+ * `lockout.forget_after` shorter than `max_backoff`: a pair's count is kept that long after its last
+ * failure, which is when its lock began, so a longer lock ends with the count forgotten (the client
+ * gets max_failures fresh guesses) and no lock grows past `forget_after`.
+ */
+function forgottenBeforeUnlocked(config: Config): LintWarning[] {
+  const { enabled, forget_after: forget, max_backoff: longest } = config.lockout;
+  if (!enabled || forget >= longest) return [];
+  return [
+    {
+      path: 'lockout.forget_after',
+      message: `${forget} s is shorter than max_backoff (${longest} s): a pair's count is forgotten before a longer lock ends, so locks never grow past ${forget} s and each one ends with max_failures fresh guesses; make it at least max_backoff`,
     },
   ];
 }
