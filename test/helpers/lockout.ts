@@ -73,6 +73,53 @@ export function steppedStore(step: (operation: string) => StoreStep): {
   return { store, asked, failed, hanging };
 }
 
+/**
+ * A shared store (Redis across a network) over `inner`, whose calls are answered in rounds: one
+ * attempt's rounds are the round trips it waits for one after another, counted rather than
+ * timed, so a busy machine cannot blur them. Calls sent together (Promise.all) share a round.
+ */
+export function roundStore(inner = new MemoryLockoutStore(100)): {
+  store: LockoutStore;
+  rounds(settled: Promise<unknown>): Promise<number>;
+} {
+  let waiting: Array<() => void> = [];
+  const stepped =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      await new Promise<void>((answer) => waiting.push(answer));
+      return f(...a);
+    };
+  return {
+    store: {
+      size: undefined,
+      blocked: stepped(inner.blocked.bind(inner)),
+      reserve: stepped(inner.reserve.bind(inner)),
+      release: stepped(inner.release.bind(inner)),
+      failure: stepped(inner.failure.bind(inner)),
+      success: stepped(inner.success.bind(inner)),
+      lockNews: () => undefined,
+    },
+    async rounds(settled) {
+      let done = false;
+      settled.then(
+        () => (done = true),
+        () => (done = true),
+      );
+      let rounds = 0;
+      while (!done) {
+        // Time for the attempt to send every call of its next round before it is answered.
+        await new Promise((r) => setTimeout(r, 5));
+        if (waiting.length === 0) continue;
+        rounds++;
+        const answering = waiting;
+        waiting = [];
+        for (const answer of answering) answer();
+      }
+      return rounds;
+    },
+  };
+}
+
 /** What useGuardedServer hands a test file. */
 export interface GuardedServer {
   /** The running server (once the file's beforeAll has run). */

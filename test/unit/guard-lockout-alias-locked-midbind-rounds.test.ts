@@ -15,8 +15,8 @@
  *
  * A wrong password's 429 in that race now waits one more read, as the right one's read waits.
  *
- * Store round trips are counted, not timed, with a stepped store (as in
- * test/unit/guard-lockout-outage-timing.test.ts), so a busy machine cannot blur them.
+ * Store round trips are counted, not timed, with a store answered in rounds (roundStore in
+ * test/helpers/lockout.ts), so a busy machine cannot blur them.
  */
 import { expect, test } from 'vitest';
 import { authenticate } from '../../src/authn/chain.js';
@@ -25,57 +25,11 @@ import { UnauthorizedError } from '../../src/core/errors.js';
 import { Secret } from '../../src/core/secret.js';
 import { Lockout, withLockout } from '../../src/guard/lockout.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
-import type { LockoutStore } from '../../src/store/types.js';
 import { aliceDirectory } from '../helpers/fake-ldap.js';
-import { LOCKOUT_POLICY as POLICY } from '../helpers/lockout.js';
+import { LOCKOUT_POLICY as POLICY, roundStore } from '../helpers/lockout.js';
 
 const ALICE_DN = 'uid=alice,ou=people,dc=example,dc=org';
 const CLIENT = '198.51.100.7';
-
-/**
- * A shared store whose calls are answered in rounds (calls sent together share one), over
- * `inner`; `rounds` counts those one attempt waits for until it settles.
- */
-function steppedStore(inner: MemoryLockoutStore): {
-  store: LockoutStore;
-  rounds(settled: Promise<unknown>): Promise<number>;
-} {
-  let waiting: Array<() => void> = [];
-  const stepped =
-    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R> => {
-      await new Promise<void>((answer) => waiting.push(answer));
-      return f(...a);
-    };
-  return {
-    store: {
-      size: undefined,
-      blocked: stepped(inner.blocked.bind(inner)),
-      reserve: stepped(inner.reserve.bind(inner)),
-      release: stepped(inner.release.bind(inner)),
-      failure: stepped(inner.failure.bind(inner)),
-      success: stepped(inner.success.bind(inner)),
-      lockNews: () => undefined,
-    },
-    async rounds(settled) {
-      let done = false;
-      settled.then(
-        () => (done = true),
-        () => (done = true),
-      );
-      let rounds = 0;
-      while (!done) {
-        await new Promise((r) => setTimeout(r, 5));
-        if (waiting.length === 0) continue;
-        rounds++;
-        const answering = waiting;
-        waiting = [];
-        for (const answer of answering) answer();
-      }
-      return rounds;
-    },
-  };
-}
 
 /**
  * One login typed as alice's mail address with `password`, through the chain and ldap_auth (its
@@ -88,7 +42,7 @@ async function aliasLoginLockedMidBind(password: string): Promise<{ code: unknow
   });
   directory.entries[1]!.attrs['mail'] = 'alice@example.org';
   const inner = new MemoryLockoutStore(100);
-  const { store, rounds } = steppedStore(inner);
+  const { store, rounds } = roundStore(inner);
   const lockout = new Lockout({ store, shared: true, policy: () => POLICY });
   // The other spelling's guesses, through the same state (their own rounds are not this login's).
   const typedAsAlice = new Lockout({ store: inner, policy: () => POLICY });

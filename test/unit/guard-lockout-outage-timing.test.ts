@@ -8,7 +8,7 @@ import { Secret } from '../../src/core/secret.js';
 import { createMetrics, type Metrics } from '../../src/pipeline/metrics.js';
 import { MemoryLockoutStore } from '../../src/store/memory.js';
 import { StoreUnavailableError, type LockoutStore } from '../../src/store/types.js';
-import { LOCKOUT_POLICY as POLICY } from '../helpers/lockout.js';
+import { LOCKOUT_POLICY as POLICY, roundStore } from '../helpers/lockout.js';
 
 // Found by a review. While a later backend is down, a known name's wrong password and a made-up
 // name both get 503 after the same chain work (docs/security.md "User enumeration"). The lockout
@@ -17,56 +17,11 @@ import { LOCKOUT_POLICY as POLICY } from '../helpers/lockout.js';
 // the made-up name's outage did not make. So the first attempt answered later for a name that
 // exists. A plain outage now asks the store as often, without counting.
 
-/**
- * A shared store (Redis across a network) whose calls are answered in rounds: one attempt's
- * rounds are the round trips it waits for one after another, counted rather than timed, so a
- * busy machine cannot blur them. Calls sent together (Promise.all) share a round.
- */
-function steppedStore(): { store: LockoutStore; rounds(settled: Promise<unknown>): Promise<number> } {
-  const inner = new MemoryLockoutStore(100);
-  let waiting: Array<() => void> = [];
-  const stepped =
-    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R> => {
-      await new Promise<void>((answer) => waiting.push(answer));
-      return f(...a);
-    };
-  return {
-    store: {
-      size: undefined,
-      blocked: stepped(inner.blocked.bind(inner)),
-      reserve: stepped(inner.reserve.bind(inner)),
-      release: stepped(inner.release.bind(inner)),
-      failure: stepped(inner.failure.bind(inner)),
-      success: stepped(inner.success.bind(inner)),
-      lockNews: () => undefined,
-    },
-    async rounds(settled) {
-      let done = false;
-      settled.then(
-        () => (done = true),
-        () => (done = true),
-      );
-      let rounds = 0;
-      while (!done) {
-        // Time for the attempt to send every call of its next round before it is answered.
-        await new Promise((r) => setTimeout(r, 5));
-        if (waiting.length === 0) continue;
-        rounds++;
-        const answering = waiting;
-        waiting = [];
-        for (const answer of answering) answer();
-      }
-      return rounds;
-    },
-  };
-}
-
 const outage = () => new BackendUnavailableError('ext_auth', 'command failed (exit 3)');
 
 /** How many store round trips one first attempt waits for, and what it is answered with. */
 async function timed(account: string, ip: string, err: Error): Promise<{ rounds: number; code: unknown }> {
-  const { store, rounds } = steppedStore();
+  const { store, rounds } = roundStore();
   const lockout = new Lockout({ store, shared: true, policy: () => POLICY });
   const attempt = withLockout(lockout, { account, password: new Secret('guess'), ip }, () =>
     Promise.reject(err),
