@@ -6,7 +6,7 @@ import type { Readiness } from '../pipeline/health.js';
 import type { Metrics } from '../pipeline/metrics.js';
 import { compileRoutes, getAndHead, readableTargetsOnly, routedApp, type Route } from './dispatch.js';
 import { answerNodeErrors } from './errors.js';
-import { applyConnectionLimits, listenerOptions, type ConnectionLimits } from './limits.js';
+import { applyConnectionLimits, closeAtShutdown, listenerOptions, type ConnectionLimits } from './limits.js';
 
 /** GET /metrics: the registry in Prometheus text format. */
 export function metricsHandler(metrics: Metrics): (req: unknown, res: Response) => Promise<void> {
@@ -55,7 +55,7 @@ export async function startMetricsServer(
   let closing = false;
   server.on('request', (_req, res: ServerResponse) => {
     inFlight++;
-    if (closing) res.shouldKeepAlive = false;
+    if (closing) closeAtShutdown(res);
     res.once('close', () => {
       if (--inFlight === 0 && closing) server.closeAllConnections();
     });
