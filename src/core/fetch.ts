@@ -70,7 +70,8 @@ export async function fetchAtMost(
  * when it is no success, else the error's code (the network's beneath fetch's "fetch failed":
  * ECONNREFUSED, ENOTFOUND, CERT_HAS_EXPIRED, …; else the library's, OAUTH_PARSE_ERROR), else what
  * fetch's failure says beneath it (`bad port`), else the kind of error. Never an error's own
- * message otherwise: some quote the request (undici refuses a header value by quoting it, a bearer token among them).
+ * message otherwise: some quote the request (undici refuses a header value by quoting it, a
+ * bearer token among them).
  */
 export function failureReason(err: unknown): string {
   const chain: object[] = [];
