@@ -68,8 +68,10 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # load): 37 to 58 MB less peak memory for the same CPU per token. --heap-growing-percent=100 lets
 # the old generation grow to twice what the last full collection left alive before the next one
 # (V8 lets a busy process grow it up to fourfold): about 50 MB less at the peak, the same CPU per
-# token (docs/performance.md "Memory under steady load"). Node, not the `regauth` link, so the
-# flags need no `env -S` (BusyBox's env has none). npm run bench reads the flags from this line
-# (test/helpers/image.ts).
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=100", "/app/dist/cli/main.js"]
+# token (docs/performance.md "Memory under steady load"). --v8-pool-size=2 gives V8 two helper
+# threads for its collections instead of four: regauth's heap is small, and on a host of two cores
+# four helpers competed with the event loop and the signing threads (docs/performance.md "V8's
+# helper threads"). Node, not the `regauth` link, so the flags need no `env -S` (BusyBox's env has
+# none). npm run bench reads the flags from this line (test/helpers/image.ts).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=100", "--v8-pool-size=2", "/app/dist/cli/main.js"]
 CMD ["serve", "-c", "/config/config.yml"]

@@ -248,9 +248,15 @@ describe('the image, alone', { timeout: 300_000 }, () => {
     // The server process itself (pid 1) runs as the image's `node` user.
     const status = await e.dockerOk(['exec', SOLO, 'cat', '/proc/1/status']);
     expect(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1)).toEqual(['1000', '1000']);
-    // node itself, with the ENTRYPOINT's flags for V8's young and old generations (less memory).
+    // node itself, with the ENTRYPOINT's flags for V8's young and old generations (less memory)
+    // and its helper threads (less CPU).
     const cmdline = (await e.dockerOk(['exec', SOLO, 'cat', '/proc/1/cmdline'])).split('\0');
-    expect(cmdline.slice(0, 3)).toEqual(['node', '--max-semi-space-size=8', '--heap-growing-percent=100']);
+    expect(cmdline.slice(0, 4)).toEqual([
+      'node',
+      '--max-semi-space-size=8',
+      '--heap-growing-percent=100',
+      '--v8-pool-size=2',
+    ]);
     const write = await e.docker(['exec', SOLO, 'sh', '-c', 'echo x > /app/data/probe']);
     expect(write.code).not.toBe(0);
     expect(write.stderr).toMatch(/read-only file system/i);

@@ -44,10 +44,11 @@ describe('imageNodeFlags', () => {
     expect(() => imageNodeFlags(dir)).toThrow(join(dir, 'Dockerfile'));
   });
 
-  test("the repository's image starts node with the young-generation cap and the old generation's growth", () => {
+  test("the repository's image starts node with the young-generation cap, the old generation's growth and two V8 helpers", () => {
     expect(imageNodeFlags(resolve(import.meta.dirname, '../..'))).toEqual([
       '--max-semi-space-size=8',
       '--heap-growing-percent=100',
+      '--v8-pool-size=2',
     ]);
   });
 });
