@@ -187,8 +187,9 @@ export class Lockout {
     const clients = this.#loggedIn.get(a);
     const stamp = clients?.get(client);
     if (stamp !== undefined && stamp > 0) {
-      // The latest to log in: last out of the account's share.
-      clients!.delete(client);
+      // The latest to log in: last out of the account's share (the only client is so already;
+      // deleting it would make V8 shrink the Map's table, and the set grow it again).
+      if (clients!.size > 1) clients!.delete(client);
       clients!.set(client, stamp);
       return;
     }

@@ -292,7 +292,9 @@ export class MemoryLockoutStore implements LockoutStore {
     const known = this.#loggedIn.get(a);
     if (known?.has(k)) {
       // A client known already (the usual case): the latest now, in place; its size is the same.
-      known.delete(k);
+      // The account's only client is the latest already: no delete (V8 shrinks an emptied Map's
+      // table, and the set grows it again, two allocations per cached login).
+      if (known.size > 1) known.delete(k);
       known.set(k, now);
       this.#loggedIn.set(a, known, { ttl });
     } else {
