@@ -141,32 +141,41 @@ export class CachedAuthenticator implements Authenticator {
     this.#cache.set(pending.key, pending.result);
   }
 
-  /** Whether a live success for exactly these credentials is remembered (nothing is asked). */
+  /**
+   * Whether a live success for exactly these credentials is remembered (nothing is asked). The
+   * login queue asks it before the chain authenticates: the key is kept for `authenticate`.
+   */
   holds(credentials: Credentials): boolean {
-    return this.answerNow(credentials) !== undefined;
+    return this.#remembered(credentials, true) !== undefined;
   }
 
   /**
    * Authenticator.answerNow: the live success remembered for exactly these credentials. Never one
    * under a stored spelling the name rule refuses (`authenticate` keeps none), so the chain can
-   * answer with it as it stands.
+   * answer with it as it stands. The key is not kept: an answer ends the request's
+   * authentication, and a request it cannot answer goes on to `holds` and `authenticate`, which
+   * keep theirs (a WeakMap entry per cached login was 1 % of the event loop under load).
    */
-  answerNow({ account, password, uncached }: Credentials): Success | undefined {
+  answerNow(credentials: Credentials): Success | undefined {
+    return this.#remembered(credentials, false);
+  }
+
+  #remembered({ account, password, uncached }: Credentials, keep: boolean): Success | undefined {
     return password === undefined || uncached === true
       ? undefined
-      : this.#cache.get(this.#key(account, password));
+      : this.#cache.get(this.#key(account, password, keep));
   }
 
   /**
-   * The key of a request's credentials, remembered by its password: the login queue asks
-   * `holds` before the chain authenticates, and one keyed hash per request is enough.
+   * The key of a request's credentials, remembered by its password when `keep`: the login queue
+   * asks `holds` before the chain authenticates, and one keyed hash per request is enough.
    */
-  #key(account: string, password: Secret): string {
+  #key(account: string, password: Secret, keep = true): string {
     const version = this.#version(account) ?? '';
     const known = this.#keys.get(password);
     if (known?.account === account && known.version === version) return known.key;
     const key = this.#cache.key([this.name, version, account, password.reveal()]);
-    this.#keys.set(password, { account, version, key });
+    if (keep) this.#keys.set(password, { account, version, key });
     return key;
   }
 

@@ -345,6 +345,22 @@ describe('one keyed hash per request', () => {
     expect(hashed).toHaveBeenCalledTimes(1);
   });
 
+  test('answerNow keeps no key: it ends a cached request, and holds() then authenticate() share one', async () => {
+    const { cached, cache } = setUp();
+    await login(cached, creds('alice', 'right'));
+    const hashed = vi.spyOn(cache, 'key');
+    // Answered at once: one hash, and nothing kept for the request's password.
+    expect(cached.answerNow(creds('alice', 'right'))).toMatchObject({ outcome: 'authenticated' });
+    expect(hashed).toHaveBeenCalledTimes(1);
+    // Not answered at once (another password): the queue's check and the authentication that
+    // follow share a second hash.
+    const request = creds('alice', 'other');
+    expect(cached.answerNow(request)).toBeUndefined();
+    expect(cached.holds(request)).toBe(false);
+    await login(cached, request);
+    expect(hashed).toHaveBeenCalledTimes(3);
+  });
+
   test('the remembered key is for its account and entry version only', async () => {
     let version = 'v1';
     const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
