@@ -15,6 +15,12 @@ const tmp = tempDir('regauth-tty-replay-');
 afterAll(() => tmp.cleanup());
 
 const LINES_PER_MEMBER = 100_000;
+/**
+ * How long a replay of these 1.6 million lines may run before its terminal is killed (each test
+ * allows 30 s more): 5 to 25 s alone, and past the harness's 15 s on the slower AMD machine beside
+ * the other test files.
+ */
+const REPLAY_MS = 90_000;
 const MEMBERS = 16;
 let config = '';
 let audit = '';
@@ -38,6 +44,8 @@ test('on a terminal: a progress line while reading, erased before the report', a
   const run = await onTerminal(
     `${regauthLine(`replay --audit ${word(audit)} -c ${word(config)}`)} > ${word(out)}`,
     async () => {},
+    'dumb',
+    REPLAY_MS,
   );
   expect(run.code).toBe(0);
   const shown = [...run.screen.matchAll(/\r\u001b\[Kreplay: ([\d,]+) lines read \(([^)]*)\)/g)];
@@ -51,25 +59,29 @@ test('on a terminal: a progress line while reading, erased before the report', a
   expect(readFileSync(out, 'utf8')).toContain(
     `replayed ${(LINES_PER_MEMBER * MEMBERS).toLocaleString('en-US')} lines`,
   );
-}, 60_000);
+}, 120_000);
 
 test('stderr not a terminal: no progress line', async () => {
   const err = join(tmp.dir, 'stderr.txt');
   const run = await onTerminal(
     `${regauthLine(`replay --audit ${word(audit)} -c ${word(config)}`)} 2> ${word(err)}`,
     async () => {},
+    'dumb',
+    REPLAY_MS,
   );
   expect(run.code).toBe(0);
   expect(run.screen).toContain('no decision changes');
   expect(run.screen).not.toContain('lines read');
   expect(readFileSync(err, 'utf8')).toBe('');
-}, 60_000);
+}, 120_000);
 
 test('on a narrow terminal: each progress line is cut to its width, so none wraps', async () => {
   const out = join(tmp.dir, 'report-narrow.txt');
   const run = await onTerminal(
     `stty cols 40 && ${regauthLine(`replay --audit ${word(audit)} -c ${word(config)}`)} > ${word(out)}`,
     async () => {},
+    'dumb',
+    REPLAY_MS,
   );
   expect(run.code).toBe(0);
   const shown = run.screen
@@ -82,4 +94,4 @@ test('on a narrow terminal: each progress line is cut to its width, so none wrap
     expect(line.length).toBeLessThanOrEqual(39);
     expect(line.endsWith('...')).toBe(true);
   }
-}, 60_000);
+}, 120_000);

@@ -27,7 +27,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /**
  * Runs a shell line on script(1)'s terminal (TERM `term`); `drive` types into it, and may wait
  * until the screen shows a text (`until`, the nth time). Resolves with everything the terminal
- * showed (latin1, byte for byte) and the exit code; killed after 15 s.
+ * showed (latin1, byte for byte) and the exit code; killed after `killAfterMs` (15 s unless given).
  */
 export async function onTerminal(
   shell: string,
@@ -37,6 +37,7 @@ export async function onTerminal(
     until: (s: string, n?: number) => Promise<void>;
   }) => Promise<void>,
   term = 'dumb',
+  killAfterMs = 15_000,
 ): Promise<{ code: number | null; screen: string }> {
   const child = spawn('script', ['-qec', shell, '/dev/null'], {
     cwd: ROOT,
@@ -47,7 +48,7 @@ export async function onTerminal(
   child.stdout.on('data', (d: Buffer) => (screen += d.toString('latin1')));
   child.stderr.on('data', (d: Buffer) => (screen += d.toString('latin1')));
   const closed = new Promise<number | null>((done) => child.on('close', (c) => done(c)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   const until = async (s: string, n = 1) => {
     for (let i = 0; i < 200 && screen.split(s).length <= n; i++) await sleep(50);
   };
