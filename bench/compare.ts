@@ -4,11 +4,11 @@
  * `dist/` built (`git worktree add /tmp/before <commit> && (cd /tmp/before && npm ci && npm
  * run build)`). Every build serves the same config (one static user, the bench's ACL); each is
  * driven by autocannon in turn (64 connections, 3 s rounds, the order reversed every other round
- * so a slow patch of the machine falls on all), after one warm-up round each. Printed per build:
- * the CPU per cached token of the whole process and of its event-loop thread (the thread that
- * bounds tokens/s), least and median over the rounds, and the median tokens/s. Other processes
- * only ever add CPU time, so the least is the steadier figure. Loopback only; not part of
- * `npm test`.
+ * so a slow patch of the machine falls on all), after a warm-up of WARMUP_REQUESTS requests
+ * each. Printed per build: the CPU per cached token of the whole process and of its event-loop
+ * thread (the thread that bounds tokens/s), least and median over the rounds, and the median
+ * tokens/s. Other processes only ever add CPU time, so the least is the steadier figure.
+ * Loopback only; not part of `npm test`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,15 @@ import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import { freePort } from '../test/e2e/harness/ports.js';
 import { tempDir, writeSigningKey } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMeter, log, spawnRegauth, TOKEN_PATH, waitHealthy } from './harness.js';
+import {
+  benchConfig,
+  cpuMeter,
+  log,
+  spawnRegauth,
+  TOKEN_PATH,
+  waitHealthy,
+  WARMUP_REQUESTS,
+} from './harness.js';
 
 const SECONDS = 3;
 const CONNECTIONS = 64;
@@ -63,8 +71,8 @@ async function main(): Promise<void> {
       if (first.status !== 200) throw new Error(`${dir} answered ${first.status} to the first login`);
       builds.push({ dir, url, pid: child.pid!, cpu: [], loop: [], rps: [] });
     }
-    log(`warm-up: ${builds.length} builds …`);
-    for (const build of builds) await drive(build, authorization);
+    log(`warm-up: ${builds.length} builds, ${WARMUP_REQUESTS.toLocaleString('en-US')} requests each …`);
+    for (const build of builds) await drive(build, authorization, WARMUP_REQUESTS);
     for (let round = 0; round < roundCount; round++) {
       log(`round ${round + 1}/${roundCount} …`);
       for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
@@ -103,16 +111,20 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** One round: CPU per token of the process and of its event-loop thread, and tokens/s. */
+/**
+ * One round (given `requests`, so many requests): CPU per token of the process and of its
+ * event-loop thread, and tokens/s.
+ */
 async function drive(
   build: Build,
   authorization: string,
+  requests?: number,
 ): Promise<{ cpu: number; loop: number; rps: number }> {
   const perToken = cpuMeter(build.pid);
   const result = await autocannon({
     url: build.url + TOKEN_PATH,
     connections: CONNECTIONS,
-    duration: SECONDS,
+    ...(requests === undefined ? { duration: SECONDS } : { amount: requests }),
     headers: { authorization },
   });
   if (result.errors + result.timeouts + result.non2xx > 0) {

@@ -110,6 +110,16 @@ export function cpuMeter(pid: number): (tokens: number) => { cpuUs: number; loop
   };
 }
 
+/**
+ * Requests each server answers before its figures count. A server just started runs its first
+ * tens of thousands of requests through code V8 has not optimised yet, while V8's helper threads
+ * compile it; regauth has far more such code than the baseline. V8 optimises code by how often it
+ * runs, not by how long the server has been up, so the warm-up is counted in requests, the same
+ * on a slow machine as on a fast one. On the AMD machine regauth's compiling settled after about
+ * 50,000 requests; twice that leaves a margin (docs/performance.md "Warming up by requests").
+ */
+export const WARMUP_REQUESTS = 100_000;
+
 /** A progress line on stderr (stdout is the report). */
 export function log(text: string): void {
   process.stderr.write(`${text}\n`);

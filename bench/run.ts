@@ -22,7 +22,16 @@ import { startRedis, type RedisPeer } from '../test/e2e/harness/redis.js';
 import { startSlapd, type Slapd } from '../test/e2e/harness/slapd.js';
 import { measureEnumeration, type EnumerationResult } from '../test/helpers/enumeration.js';
 import { tempDir } from '../test/helpers/fixtures.js';
-import { benchConfig, cpuMeter, log, SERVICE, spawnRegauth, TOKEN_PATH, waitHealthy } from './harness.js';
+import {
+  benchConfig,
+  cpuMeter,
+  log,
+  SERVICE,
+  spawnRegauth,
+  TOKEN_PATH,
+  waitHealthy,
+  WARMUP_REQUESTS,
+} from './harness.js';
 import { measureStages, STAGES, type StageFigures } from './stages.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -33,15 +42,9 @@ const CONNECTIONS = 64;
  */
 const SECONDS = 12;
 const ROUNDS = 6;
-/**
- * Seconds of load per side before the rounds, not counted: a server just started runs its
- * first tens of thousands of requests through code V8 has not optimised yet, and regauth has far
- * more of it than the baseline (its first 2 s cost it 1.4 to 1.6 times the CPU per token of its
- * rounds after 4 s; the baseline's about 1.1 times). The ratios compare servers as they run for
- * hours; the warm-up's figures are reported on their own row.
- */
-const WARMUP_SECONDS = 4;
 const STORM_LOGINS = 24;
+/** The warm-up's length as the report writes it. */
+const WARMUP = WARMUP_REQUESTS.toLocaleString('en-US');
 
 interface Load {
   readonly name: string;
@@ -158,16 +161,11 @@ async function main(): Promise<void> {
     ] as const;
     const warmup: Partial<Record<(typeof sides)[number]['key'], Load>> = {};
     for (const side of sides) {
-      log(`warm-up: ${side.name}, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s (not counted) …`);
+      log(`warm-up: ${side.name}, ${CONNECTIONS} connections, ${WARMUP} requests (not counted) …`);
       const rate = side.key === 'http' ? warmup.baseline?.rps : undefined;
-      warmup[side.key] = await drive(
-        side.name,
-        side.url + TOKEN_PATH,
-        authorization,
-        side.pid,
-        rate,
-        WARMUP_SECONDS,
-      );
+      warmup[side.key] = await drive(side.name, side.url + TOKEN_PATH, authorization, side.pid, rate, {
+        requests: WARMUP_REQUESTS,
+      });
     }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const side of round % 2 === 1 ? sides : [...sides].reverse()) {
@@ -215,20 +213,23 @@ async function main(): Promise<void> {
   }
 }
 
-/** One round of load on one side; with `rate`, held to that many requests/s (else as fast as it answers). */
+/**
+ * One round of load on one side (a round's seconds, or so many requests); with `rate`, held to
+ * that many requests/s (else as fast as it answers).
+ */
 async function drive(
   name: string,
   url: string,
   authorization: string,
   pid: number,
   rate?: number,
-  seconds = SECONDS / ROUNDS,
+  length: { seconds: number } | { requests: number } = { seconds: SECONDS / ROUNDS },
 ): Promise<Load> {
   const perToken = cpuMeter(pid);
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
-    duration: seconds,
+    ...('requests' in length ? { amount: length.requests } : { duration: length.seconds }),
     headers: { authorization },
     ...(rate ? { overallRate: Math.max(1, Math.round(rate)) } : {}),
   });
@@ -483,7 +484,7 @@ function report(r: {
       `${mark(cpuRatio <= 1.2)}: ≤ 1.2×`,
     ],
     [
-      `warm-up after the start (${WARMUP_SECONDS} s, not counted)`,
+      `warm-up after the start (${WARMUP} requests, not counted)`,
       `regauth ${Math.round(r.cold.cached.cpuUs)} µs CPU/token, baseline ${Math.round(r.cold.baseline.cpuUs)} (${(r.cold.cached.cpuUs / r.cold.baseline.cpuUs).toFixed(2)}×)`,
       '',
     ],
